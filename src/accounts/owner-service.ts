@@ -1,0 +1,123 @@
+import { inputValidator } from '../endpoints/json-schema.ts';
+import { ApiError } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { TtlCache } from '../infra/cache/ttl-cache.ts';
+import { hashPassword, safeEqual, sha256 } from '../infra/crypto/hash.ts';
+import { generateSecret, hasValidChecksum } from '../infra/crypto/token-format.ts';
+import type { Db } from '../infra/db/database.ts';
+import { nowIso } from '../time.ts';
+
+export const MANAGEMENT_TOKEN_PREFIX = 'gm';
+
+export interface OwnerJson {
+  id: string;
+  object: 'user';
+  email: string;
+  role: string;
+  created_at: string;
+}
+
+export interface Principal {
+  userId: string;
+  role: string;
+  tokenId: string;
+}
+
+const parseInit = inputValidator<{ email: string; password: string }>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['email', 'password'],
+  properties: {
+    email: { type: 'string', format: 'email', maxLength: 254 },
+    password: { type: 'string', minLength: 8, maxLength: 1024 },
+  },
+});
+
+export type OwnerService = ReturnType<typeof createOwnerService>;
+
+export function createOwnerService({ db, cacheTtlMs }: { db: Db; cacheTtlMs: number }) {
+  const tokens = new TtlCache<string, Promise<Principal | null>>(cacheTtlMs, 1_000);
+
+  return {
+    /** Creates the first owner and a management token, shown once. Refuses when an owner exists. */
+    async init(input: { email: string; password: string }): Promise<{ owner: OwnerJson; token: string }> {
+      const { email, password } = parseInit(input);
+      const passwordHash = await hashPassword(password);
+      const token = generateSecret(MANAGEMENT_TOKEN_PREFIX);
+      const now = nowIso();
+      const owner: OwnerJson = {
+        id: newId('owner'),
+        object: 'user',
+        email: email.toLowerCase(),
+        role: 'owner',
+        created_at: now,
+      };
+      await db.transaction().execute(async (trx) => {
+        const existing = await trx
+          .selectFrom('owners')
+          .select('id')
+          .where('role', '=', 'owner')
+          .executeTakeFirst();
+        if (existing) {
+          throw new ApiError('already_initialized', {
+            message: 'Gatehouse is already initialized: an owner exists. Sign in with that account instead.',
+          });
+        }
+        await trx
+          .insertInto('owners')
+          .values({
+            id: owner.id,
+            email: owner.email,
+            password_hash: passwordHash,
+            role: 'owner',
+            created_at: now,
+          })
+          .execute();
+        await trx
+          .insertInto('management_tokens')
+          .values({
+            id: newId('token'),
+            owner_id: owner.id,
+            token_hash: sha256(token),
+            name: 'init',
+            created_at: now,
+            last_used_at: null,
+          })
+          .execute();
+      });
+      return { owner, token };
+    },
+
+    async hasOwner(): Promise<boolean> {
+      return (
+        (await db.selectFrom('owners').select('id').where('role', '=', 'owner').executeTakeFirst()) !==
+        undefined
+      );
+    },
+
+    /** Resolves a management token (`gm_…`) to its user, or throws 401. */
+    async verifyToken(secret: string): Promise<Principal> {
+      if (!hasValidChecksum(secret, MANAGEMENT_TOKEN_PREFIX)) throw new ApiError('unauthorized');
+      const hash = sha256(secret);
+      let pending = tokens.get(hash);
+      if (!pending) {
+        pending = db
+          .selectFrom('management_tokens as t')
+          .innerJoin('owners as o', 'o.id', 't.owner_id')
+          .select(['t.id', 't.token_hash', 'o.id as user_id', 'o.role'])
+          .where('t.token_hash', '=', hash)
+          .executeTakeFirst()
+          .then((row) =>
+            row && safeEqual(row.token_hash, hash)
+              ? { userId: row.user_id, role: row.role, tokenId: row.id }
+              : null,
+          );
+        tokens.set(hash, pending);
+        pending.catch(() => tokens.delete(hash));
+      }
+      const principal = await pending;
+      if (!principal) throw new ApiError('unauthorized');
+      return principal;
+    },
+  };
+}

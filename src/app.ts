@@ -1,0 +1,109 @@
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from 'pino';
+import { createOwnerService, type OwnerService } from './accounts/owner-service.ts';
+import type { Config } from './config.ts';
+import { createEndpointService, type EndpointService } from './endpoints/endpoint-service.ts';
+import { registerEndpointRoutes } from './endpoints/routes.ts';
+import { apiKeyAuth, managementAuth } from './http/auth.ts';
+import { registerErrorHandling } from './http/error-handler.ts';
+import { MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
+import { newId } from './ids.ts';
+import { type DatabaseHandle, openDatabase } from './infra/db/database.ts';
+import { loadInstallationSecret } from './infra/installation-secret.ts';
+import { createKeyService, type KeyService } from './keys/key-service.ts';
+import { registerAccountRoute, registerKeyRoutes } from './keys/routes.ts';
+import { createRecordReader, type RecordReader } from './records/record-reader.ts';
+import { createRecordWriter, type RecordWriter } from './records/record-writer.ts';
+import { registerRecordRoutes } from './records/routes.ts';
+
+export interface Services {
+  config: Config;
+  database: DatabaseHandle;
+  secret: string;
+  owners: OwnerService;
+  endpoints: EndpointService;
+  keys: KeyService;
+  reader: RecordReader;
+  writer: RecordWriter;
+}
+
+/** Opens the database and wires the services; shared by the server, the worker and the CLI. */
+export async function createServices(config: Config): Promise<Services & { close(): Promise<void> }> {
+  const database = await openDatabase(config.database);
+  const { db, dialect } = database;
+  const secret = await loadInstallationSecret(db, config.secret);
+  const keys = createKeyService({
+    db,
+    prefix: config.keyPrefix,
+    cacheTtlMs: config.cacheTtlMs,
+    rollGraceSeconds: config.keyRollGraceSeconds,
+  });
+  const services: Services = {
+    config,
+    database,
+    secret,
+    owners: createOwnerService({ db, cacheTtlMs: config.cacheTtlMs }),
+    endpoints: createEndpointService({ db, dialect, cacheTtlMs: config.cacheTtlMs }),
+    keys,
+    reader: createRecordReader({ db, dialect, secret }),
+    writer: createRecordWriter(db, dialect.name),
+  };
+  const flushTimer = setInterval(() => {
+    keys.flushLastUsed().catch(() => {});
+  }, 5_000);
+  flushTimer.unref();
+  return {
+    ...services,
+    async close() {
+      clearInterval(flushTimer);
+      await services.writer.close();
+      await keys.flushLastUsed().catch(() => {});
+      await database.close();
+    },
+  };
+}
+
+export interface BuildOptions {
+  logger: Logger | false;
+}
+
+/** The HTTP application, without listening: tests and `serve` call `listen` themselves. */
+export function buildApp(services: Services, options: BuildOptions): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: options.logger === false ? undefined : options.logger,
+    logger: options.logger === false ? false : undefined,
+    genReqId: () => newId('request'),
+    requestIdHeader: false,
+    // Per-request log lines cost more than the request at our rates; errors are logged by the handler.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: MAX_REQUEST_BYTES,
+    return503OnClosing: true,
+    connectionTimeout: 0,
+    requestTimeout: 60_000,
+    keepAliveTimeout: 72_000,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  }) as unknown as FastifyInstance;
+
+  registerErrorHandling(app, services.database.dialect.isUnavailable);
+  registerJsonParser(app);
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('Request-Id', request.id);
+  });
+
+  app.get('/health', async () => ({ status: 'ok' }));
+
+  app.register(async (api) => {
+    api.addHook('onRequest', apiKeyAuth(services.keys));
+    registerAccountRoute(api);
+    registerRecordRoutes(api, services);
+  });
+
+  app.register(async (admin) => {
+    admin.addHook('onRequest', managementAuth(services.owners));
+    registerEndpointRoutes(admin, services.endpoints);
+    registerKeyRoutes(admin, services.keys);
+  });
+
+  return app;
+}

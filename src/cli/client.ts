@@ -1,0 +1,69 @@
+import { existsSync, readFileSync } from 'node:fs';
+import type { Config } from '../config.ts';
+import { CliFailure, type ErrorEnvelope } from './output.ts';
+
+export interface ClientOptions {
+  url?: string;
+  token?: string;
+}
+
+export interface StoredCredentials {
+  url: string;
+  token: string;
+}
+
+export function readCredentials(path: string): StoredCredentials | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as StoredCredentials;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A thin client for the management API, as the CLI uses it. */
+export function managementClient(config: Config, options: ClientOptions) {
+  const stored = readCredentials(config.cliCredentialsPath);
+  const base = (options.url ?? config.apiUrl ?? stored?.url ?? config.localUrl).replace(/\/$/, '');
+  const token = options.token ?? config.token ?? stored?.token;
+
+  return async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    if (!token) {
+      throw new CliFailure({
+        success: false,
+        error: 'No management token: run "gatehouse init", or pass --token / set GATEHOUSE_TOKEN',
+        code: 'cli_no_token',
+      });
+    }
+    let response: Response;
+    try {
+      response = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (error) {
+      throw new CliFailure({
+        success: false,
+        error: `Cannot reach Gatehouse at ${base} (${(error as Error).cause ?? (error as Error).message}); is "gatehouse start" running?`,
+        code: 'cli_unreachable',
+      });
+    }
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      throw new CliFailure({
+        success: false,
+        error: `Unexpected response (${response.status})`,
+        code: 'cli_bad_response',
+      });
+    }
+    if (!response.ok) throw new CliFailure(parsed as ErrorEnvelope);
+    return (parsed as { data: T }).data;
+  };
+}

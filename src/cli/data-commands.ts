@@ -1,0 +1,305 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { Config } from '../config.ts';
+import type { EndpointJson } from '../endpoints/endpoint-service.ts';
+import type { ApiKeyJson } from '../keys/key-service.ts';
+import { type ClientOptions, managementClient } from './client.ts';
+import { CliFailure, printFields, printJson, printTable, reportFailure } from './output.ts';
+
+type Common = ClientOptions & { json?: boolean };
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function intOption(name: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer`);
+    return n;
+  };
+}
+
+function usage(message: string): CliFailure {
+  return new CliFailure({ success: false, error: message, code: 'cli_usage' });
+}
+
+/** `--field name:type[:required]` → a JSON Schema (object with those properties). */
+export function schemaFromFields(fields: string[]): Record<string, unknown> {
+  const properties: Record<string, unknown> = {};
+  const required: string[] = [];
+  for (const spec of fields) {
+    const [name, type = 'string', flag] = spec.split(':');
+    if (!name || !['string', 'number', 'integer', 'boolean', 'object', 'array'].includes(type)) {
+      throw usage(
+        `--field "${spec}": use name:type[:required], type one of string, number, integer, boolean, object, array`,
+      );
+    }
+    if (flag !== undefined && flag !== 'required')
+      throw usage(`--field "${spec}": the third part can only be "required"`);
+    properties[name] = { type };
+    if (flag === 'required') required.push(name);
+  }
+  return { type: 'object', properties, ...(required.length ? { required } : {}) };
+}
+
+function readSchema(options: { schema?: string; schemaFile?: string; field?: string[] }): unknown {
+  if (options.schemaFile) return JSON.parse(readFileSync(options.schemaFile, 'utf8'));
+  if (options.schema) return JSON.parse(options.schema);
+  if (options.field?.length) return schemaFromFields(options.field);
+  return undefined;
+}
+
+function withCommon(command: Command): Command {
+  return command
+    .option('--json', 'print the API response as JSON')
+    .option(
+      '--url <url>',
+      'Gatehouse base URL (default: GATEHOUSE_URL, the init credentials, or http://HOST:PORT)',
+    )
+    .option('--token <token>', 'management token (default: GATEHOUSE_TOKEN or the init credentials)');
+}
+
+function action<A extends unknown[]>(
+  config: Config,
+  run: (call: ReturnType<typeof managementClient>, ...args: A) => Promise<void>,
+) {
+  return async (...args: A) => {
+    const command = args[args.length - 1] as Command;
+    const options = command.opts<Common>();
+    try {
+      await run(managementClient(config, options), ...args);
+    } catch (error) {
+      reportFailure(error, options.json === true);
+    }
+  };
+}
+
+const endpointColumns = [
+  'slug',
+  'name',
+  'active',
+  'live_version',
+  'draft_revision',
+  'max_body_bytes',
+  'expires_at',
+];
+const keyColumns = ['id', 'name', 'environment', 'status', 'start', 'scopes', 'last_used_at', 'expires_at'];
+
+function show(json: boolean | undefined, data: unknown, print: () => void): void {
+  if (json) printJson({ success: true, data });
+  else print();
+}
+
+function endpointBody(o: Record<string, unknown>, forCreate: boolean): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  if (forCreate) body.slug = o.slug;
+  if (o.name !== undefined) body.name = o.name;
+  const schema = readSchema(o as { schema?: string; schemaFile?: string; field?: string[] });
+  if (schema !== undefined) body.schema = schema;
+  if (o.maxBodyBytes !== undefined) body.max_body_bytes = o.maxBodyBytes;
+  if (o.active !== undefined) body.active = o.active;
+  if (o.expiresAt !== undefined) body.expires_at = o.expiresAt === 'none' ? null : o.expiresAt;
+  if (o.maxRetries !== undefined || o.retryInterval !== undefined) {
+    body.retry = { max_retries: o.maxRetries, interval_seconds: o.retryInterval };
+  }
+  return body;
+}
+
+function endpointOptions(command: Command): Command {
+  return command
+    .option('--name <name>', 'display name')
+    .option('--schema <json>', 'JSON Schema, inline')
+    .option('--schema-file <path>', 'JSON Schema, from a file')
+    .option('--field <name:type[:required]>', 'build the schema from fields (repeatable)', collect)
+    .option('--max-body-bytes <n>', 'largest accepted body', intOption('--max-body-bytes'))
+    .option('--expires-at <iso>', 'subscription end (ISO 8601), or "none"')
+    .option('--max-retries <n>', 'webhook retries', intOption('--max-retries'))
+    .option('--retry-interval <seconds>', 'seconds between webhook retries', intOption('--retry-interval'));
+}
+
+function keyLimits(o: Record<string, unknown>): Record<string, unknown> | undefined {
+  const limits: Record<string, unknown> = {};
+  if (o.perMinute !== undefined) limits.per_minute = o.perMinute;
+  if (o.perDay !== undefined) limits.per_day = o.perDay;
+  if (o.perMonth !== undefined) limits.per_month = o.perMonth;
+  return Object.keys(limits).length ? limits : undefined;
+}
+
+export function registerDataCommands(program: Command, config: Config): void {
+  const endpoints = program.command('endpoints').description('define data endpoints (slug + JSON Schema)');
+
+  endpointOptions(
+    withCommon(endpoints.command('create').description('create an endpoint (draft, used by test keys)')),
+  )
+    .requiredOption('--slug <slug>', 'URL slug: /api/v1/data/{slug}')
+    .option('--inactive', 'create it inactive')
+    .action(
+      action(config, async (call, o: Record<string, unknown>) => {
+        const body = endpointBody({ ...o, active: o.inactive ? false : undefined }, true);
+        body.name ??= o.slug;
+        if (body.schema === undefined) throw usage('Give the schema: --schema-file, --schema or --field');
+        const data = await call<EndpointJson>('POST', '/admin/v1/endpoints', body);
+        show(o.json as boolean, data, () => printFields({ ...data, schema: data.schema }));
+      }),
+    );
+
+  withCommon(endpoints.command('list').description('list endpoints')).action(
+    action(config, async (call, o: Common) => {
+      const data = await call<EndpointJson[]>('GET', '/admin/v1/endpoints');
+      show(o.json, data, () =>
+        printTable(data as unknown as Array<Record<string, unknown>>, endpointColumns),
+      );
+    }),
+  );
+
+  withCommon(endpoints.command('show').argument('<slug>').description('show one endpoint')).action(
+    action(config, async (call, slug: string, o: Common) => {
+      const data = await call<EndpointJson>('GET', `/admin/v1/endpoints/${encodeURIComponent(slug)}`);
+      show(o.json, data, () => printFields({ ...data }));
+    }),
+  );
+
+  endpointOptions(withCommon(endpoints.command('update').argument('<slug>').description('change the draft')))
+    .option('--activate', 'make it active')
+    .option('--deactivate', 'make it inactive (403 for all traffic)')
+    .action(
+      action(config, async (call, slug: string, o: Record<string, unknown>) => {
+        const active = o.activate ? true : o.deactivate ? false : undefined;
+        const body = endpointBody({ ...o, active }, false);
+        const data = await call<EndpointJson>(
+          'PATCH',
+          `/admin/v1/endpoints/${encodeURIComponent(slug)}`,
+          body,
+        );
+        show(o.json as boolean, data, () => printFields({ ...data }));
+      }),
+    );
+
+  withCommon(endpoints.command('deploy').argument('<slug>').description('publish the draft to live')).action(
+    action(config, async (call, slug: string, o: Common) => {
+      const data = await call<EndpointJson>('POST', `/admin/v1/endpoints/${encodeURIComponent(slug)}/deploy`);
+      show(o.json, data, () => printFields({ slug: data.slug, live_version: data.live_version }));
+    }),
+  );
+
+  withCommon(
+    endpoints.command('delete').argument('<slug>').description('delete an endpoint and its records'),
+  ).action(
+    action(config, async (call, slug: string, o: Common) => {
+      const data = await call<unknown>('DELETE', `/admin/v1/endpoints/${encodeURIComponent(slug)}`);
+      show(o.json, data, () => process.stdout.write(`Deleted endpoint ${slug}\n`));
+    }),
+  );
+
+  const keys = program.command('keys').description('issue and manage API keys');
+
+  withCommon(keys.command('create').description('create a key; the secret is shown once'))
+    .requiredOption('--name <name>', 'what the key is for')
+    .requiredOption('--env <environment>', 'test or live')
+    .option('--scope <scope>', 'scope, repeatable (default *): records:read, orders:write, …', collect)
+    .option('--per-minute <n>', 'requests per minute', intOption('--per-minute'))
+    .option('--per-day <n>', 'requests per day', intOption('--per-day'))
+    .option('--per-month <n>', 'requests per calendar month', intOption('--per-month'))
+    .option('--expires-at <iso>', 'expiry (ISO 8601)')
+    .action(
+      action(config, async (call, o: Record<string, unknown>) => {
+        const body: Record<string, unknown> = { name: o.name, environment: o.env };
+        if (o.scope) body.scopes = o.scope;
+        const limits = keyLimits(o);
+        if (limits) body.limits = limits;
+        if (o.expiresAt) body.expires_at = o.expiresAt;
+        const data = await call<ApiKeyJson & { key: string }>('POST', '/admin/v1/keys', body);
+        show(o.json as boolean, data, () => {
+          printFields({
+            id: data.id,
+            name: data.name,
+            environment: data.environment,
+            scopes: data.scopes,
+            key: data.key,
+          });
+          process.stdout.write('\nCopy the key now: it is shown only once.\n');
+        });
+      }),
+    );
+
+  withCommon(keys.command('list').description('list keys (never their secrets)'))
+    .option('--env <environment>', 'only test or live')
+    .action(
+      action(config, async (call, o: Common & { env?: string }) => {
+        const query = o.env ? `?environment=${encodeURIComponent(o.env)}` : '';
+        const data = await call<ApiKeyJson[]>('GET', `/admin/v1/keys${query}`);
+        show(o.json, data, () => printTable(data as unknown as Array<Record<string, unknown>>, keyColumns));
+      }),
+    );
+
+  withCommon(keys.command('show').argument('<id>').description('show one key')).action(
+    action(config, async (call, id: string, o: Common) => {
+      const data = await call<ApiKeyJson>('GET', `/admin/v1/keys/${encodeURIComponent(id)}`);
+      show(o.json, data, () => printFields({ ...data }));
+    }),
+  );
+
+  withCommon(
+    keys.command('update').argument('<id>').description("change a key's name, scopes, limits or expiry"),
+  )
+    .option('--name <name>', 'new name')
+    .option('--scope <scope>', 'replace the scopes (repeatable)', collect)
+    .option('--per-minute <n>', 'requests per minute', intOption('--per-minute'))
+    .option('--per-day <n>', 'requests per day', intOption('--per-day'))
+    .option('--per-month <n>', 'requests per calendar month', intOption('--per-month'))
+    .option('--expires-at <iso>', 'expiry (ISO 8601), or "none"')
+    .action(
+      action(config, async (call, id: string, o: Record<string, unknown>) => {
+        const body: Record<string, unknown> = {};
+        if (o.name) body.name = o.name;
+        if (o.scope) body.scopes = o.scope;
+        const limits = keyLimits(o);
+        if (limits) body.limits = limits;
+        if (o.expiresAt) body.expires_at = o.expiresAt === 'none' ? null : o.expiresAt;
+        const data = await call<ApiKeyJson>('PATCH', `/admin/v1/keys/${encodeURIComponent(id)}`, body);
+        show(o.json as boolean, data, () => printFields({ ...data }));
+      }),
+    );
+
+  for (const [verb, text] of [
+    ['deactivate', 'stop a key working (reversible)'],
+    ['activate', 'let a deactivated key work again'],
+    ['revoke', 'revoke a key for good'],
+  ] as const) {
+    withCommon(keys.command(verb).argument('<id>').description(text)).action(
+      action(config, async (call, id: string, o: Common) => {
+        const data = await call<ApiKeyJson>('POST', `/admin/v1/keys/${encodeURIComponent(id)}/${verb}`);
+        show(o.json, data, () => printFields({ id: data.id, name: data.name, status: data.status }));
+      }),
+    );
+  }
+
+  withCommon(
+    keys
+      .command('roll')
+      .argument('<id>')
+      .description('issue a new secret; the old one works for a grace period'),
+  )
+    .option(
+      '--grace-seconds <n>',
+      'how long the old secret keeps working (default 86400)',
+      intOption('--grace-seconds'),
+    )
+    .action(
+      action(config, async (call, id: string, o: Common & { graceSeconds?: number }) => {
+        const body = o.graceSeconds === undefined ? {} : { grace_seconds: o.graceSeconds };
+        const data = await call<ApiKeyJson & { key: string; previous_secret_expires_at: string }>(
+          'POST',
+          `/admin/v1/keys/${encodeURIComponent(id)}/roll`,
+          body,
+        );
+        show(o.json, data, () => {
+          printFields({
+            id: data.id,
+            key: data.key,
+            previous_secret_expires_at: data.previous_secret_expires_at,
+          });
+          process.stdout.write('\nCopy the new key now: it is shown only once.\n');
+        });
+      }),
+    );
+}

@@ -1,0 +1,83 @@
+/** Configuration, parsed once at start-up. Nothing else reads `process.env`. */
+
+export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+export interface Config {
+  port: number;
+  host: string;
+  database: DatabaseConfig;
+  redisUrl: string | undefined;
+  /** Installation secret; when unset, one is generated on first run and kept in the database. */
+  secret: string | undefined;
+  keyPrefix: string;
+  webhookAllowNets: string[];
+  logLevel: string;
+  /** Grace period for the old secret of a rolled key. */
+  keyRollGraceSeconds: number;
+  /** How long cached key/endpoint lookups live before they are re-read (changes in this process apply at once). */
+  cacheTtlMs: number;
+  /** GATEHOUSE_URL: the server the CLI talks to, when not this machine's HOST:PORT. */
+  apiUrl: string | undefined;
+  /** This installation's own address, from HOST and PORT. */
+  localUrl: string;
+  /** Management token for the CLI. */
+  token: string | undefined;
+  /** Where `gatehouse init` keeps the CLI's token (mode 0600) so later commands need no flags. */
+  cliCredentialsPath: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+export class ConfigError extends Error {}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`);
+  }
+  return value;
+}
+
+export function parseDatabaseUrl(url: string): DatabaseConfig {
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) return { kind: 'postgres', url };
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path === '')
+      throw new ConfigError('DATABASE_URL sqlite: needs a file path, e.g. sqlite:./data/gatehouse.db');
+    return { kind: 'sqlite', path };
+  }
+  throw new ConfigError(`DATABASE_URL must start with sqlite: or postgres://, got "${url}"`);
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const port = int(env, 'PORT', 4000, 0, 65535);
+  const host = env.HOST || '127.0.0.1';
+  const keyPrefix = env.GATEHOUSE_KEY_PREFIX || 'gk';
+  if (!/^[a-z][a-z0-9]{0,7}$/.test(keyPrefix)) {
+    throw new ConfigError(
+      'GATEHOUSE_KEY_PREFIX must be 1-8 lowercase letters or digits, starting with a letter',
+    );
+  }
+  const displayHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return {
+    port,
+    host,
+    database: parseDatabaseUrl(env.DATABASE_URL || 'sqlite:./data/gatehouse.db'),
+    redisUrl: env.REDIS_URL || undefined,
+    secret: env.GATEHOUSE_SECRET || undefined,
+    keyPrefix,
+    webhookAllowNets: (env.GATEHOUSE_WEBHOOK_ALLOW_NETS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    logLevel: env.LOG_LEVEL || 'info',
+    keyRollGraceSeconds: int(env, 'GATEHOUSE_KEY_ROLL_GRACE_SECONDS', 86_400, 0, 30 * 86_400),
+    cacheTtlMs: int(env, 'GATEHOUSE_CACHE_TTL_MS', 5_000, 0, 3_600_000),
+    apiUrl: env.GATEHOUSE_URL || undefined,
+    localUrl: `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}`,
+    token: env.GATEHOUSE_TOKEN || undefined,
+    cliCredentialsPath: env.GATEHOUSE_CLI_CREDENTIALS || './data/cli-credentials.json',
+  };
+}

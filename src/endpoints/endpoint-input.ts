@@ -1,0 +1,48 @@
+import { inputValidator } from './json-schema.ts';
+
+export const SLUG_PATTERN = '^[a-z0-9][a-z0-9-]{1,62}$';
+export const MAX_BODY_LIMIT = 5 * 1024 * 1024;
+
+export interface EndpointPatch {
+  name?: string;
+  schema?: Record<string, unknown>;
+  max_body_bytes?: number;
+  active?: boolean;
+  expires_at?: string | null;
+  retry?: { max_retries?: number; interval_seconds?: number };
+}
+
+export interface EndpointCreate extends EndpointPatch {
+  slug: string;
+  name: string;
+  schema: Record<string, unknown>;
+}
+
+const properties = {
+  name: { type: 'string', minLength: 1, maxLength: 200 },
+  schema: { type: 'object' },
+  max_body_bytes: { type: 'integer', minimum: 1, maximum: MAX_BODY_LIMIT },
+  active: { type: 'boolean' },
+  expires_at: { anyOf: [{ type: 'string', format: 'date-time' }, { type: 'null' }] },
+  retry: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      max_retries: { type: 'integer', minimum: 0, maximum: 20 },
+      interval_seconds: { type: 'integer', minimum: 1, maximum: 86_400 },
+    },
+  },
+};
+
+export const parseEndpointCreate = inputValidator<EndpointCreate>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['slug', 'name', 'schema'],
+  properties: { slug: { type: 'string', pattern: SLUG_PATTERN }, ...properties },
+});
+
+export const parseEndpointPatch = inputValidator<EndpointPatch>({
+  type: 'object',
+  additionalProperties: false,
+  properties,
+});

@@ -1,0 +1,128 @@
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import formatsPlugin from 'ajv-formats';
+import { ApiError, type ErrorDetail } from '../errors.ts';
+
+/**
+ * JSON Schema (draft 2020-12) compilation and error reporting. Data is validated exactly as
+ * sent: no defaults filled in, no types coerced, no properties removed.
+ */
+
+// ajv-formats is CommonJS; under NodeNext its default import is the module object.
+type FormatsPlugin = (ajv: Ajv2020) => Ajv2020;
+const addFormats = ((formatsPlugin as unknown as { default?: FormatsPlugin }).default ??
+  formatsPlugin) as unknown as FormatsPlugin;
+
+function createAjv(): Ajv2020 {
+  const ajv = new Ajv2020({
+    allErrors: true,
+    strictSchema: true,
+    strictNumbers: true,
+    strictTypes: false,
+    strictTuples: false,
+    strictRequired: false,
+    validateFormats: true,
+    code: { optimize: true },
+  });
+  addFormats(ajv);
+  return ajv;
+}
+
+const ajv = createAjv();
+
+export type RecordValidator = ValidateFunction;
+
+/** Compiles a user's schema, or throws a 400 `invalid_schema` that says what is wrong with it. */
+export function compileSchema(schema: unknown, field = 'schema'): RecordValidator {
+  if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
+    throw new ApiError('invalid_schema', { details: [{ field, error: 'Must be a JSON Schema object' }] });
+  }
+  const declared = (schema as { type?: unknown }).type;
+  if (declared !== undefined && declared !== 'object') {
+    throw new ApiError('invalid_schema', {
+      details: [{ field: `${field}.type`, error: 'A record schema must describe an object (type "object")' }],
+    });
+  }
+  if ('$id' in schema) {
+    throw new ApiError('invalid_schema', {
+      details: [{ field: `${field}.$id`, error: '$id is not supported' }],
+    });
+  }
+  if (!ajv.validateSchema(schema)) {
+    throw new ApiError('invalid_schema', { details: schemaErrors(ajv.errors ?? [], field) });
+  }
+  try {
+    return ajv.compile(schema);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new ApiError('invalid_schema', { details: [{ field, error: message.split('\n')[0] ?? message }] });
+  }
+}
+
+function schemaErrors(errors: ErrorObject[], field: string): ErrorDetail[] {
+  return errors.slice(0, 20).map((e) => ({
+    field: `${field}${toFieldPath(e.instancePath) ? `.${toFieldPath(e.instancePath)}` : ''}`,
+    error: capitalize(e.message ?? 'is invalid'),
+  }));
+}
+
+/** `/items/0/name` → `items[0].name`. */
+function toFieldPath(pointer: string): string {
+  let out = '';
+  for (const raw of pointer.split('/').slice(1)) {
+    const part = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    out += /^\d+$/.test(part) ? `[${part}]` : out === '' ? part : `.${part}`;
+  }
+  return out;
+}
+
+function join(path: string, child: string): string {
+  return path === '' ? child : `${path}.${child}`;
+}
+
+function capitalize(message: string): string {
+  return message.charAt(0).toUpperCase() + message.slice(1);
+}
+
+function describe(error: ErrorObject): { field: string; error: string } {
+  const path = toFieldPath(error.instancePath);
+  const params = error.params as Record<string, unknown>;
+  switch (error.keyword) {
+    case 'required':
+      return { field: join(path, String(params.missingProperty)), error: 'Required field is missing' };
+    case 'additionalProperties':
+      return { field: join(path, String(params.additionalProperty)), error: 'Unknown field' };
+    case 'type':
+      return { field: path, error: `Must be of type ${String(params.type)}` };
+    case 'enum':
+      return {
+        field: path,
+        error: `Must be one of: ${((params.allowedValues as unknown[]) ?? []).map((v) => JSON.stringify(v)).join(', ')}`,
+      };
+    case 'format':
+      return { field: path, error: `Must be a valid ${String(params.format)}` };
+    default:
+      return { field: path, error: capitalize(error.message ?? 'is invalid') };
+  }
+}
+
+/** One detail per field, the first error found for it; the body root is called `(body)`. */
+export function validationDetails(errors: ErrorObject[] | null | undefined): ErrorDetail[] {
+  const seen = new Map<string, ErrorDetail>();
+  for (const e of errors ?? []) {
+    const d = describe(e);
+    const field = d.field === '' ? '(body)' : d.field;
+    if (!seen.has(field)) seen.set(field, { field, error: d.error });
+    if (seen.size >= 100) break;
+  }
+  return [...seen.values()];
+}
+
+/** Validates management-API input against our own schema, answering 400 `invalid_request`. */
+export function inputValidator<T>(schema: object): (value: unknown) => T {
+  const validate = ajv.compile(schema);
+  return (value) => {
+    if (!validate(value))
+      throw new ApiError('invalid_request', { details: validationDetails(validate.errors) });
+    return value as T;
+  };
+}

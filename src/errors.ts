@@ -1,0 +1,155 @@
+/**
+ * The one error hierarchy. Every error a client can see has a code listed here;
+ * the HTTP error handler turns an ApiError into the one JSON envelope, and
+ * docs/errors.md is checked against this table by a test.
+ */
+
+export const errorCodes = {
+  invalid_json: { status: 400, message: 'Invalid JSON', doc: 'The body is not valid JSON.' },
+  invalid_body: {
+    status: 400,
+    message: 'Body must be a JSON object',
+    doc: 'The body is valid JSON but not an object.',
+  },
+  validation_failed: {
+    status: 400,
+    message: 'Validation failed',
+    doc: "The body does not match the endpoint's JSON Schema; `details` has one entry per field.",
+  },
+  invalid_request: {
+    status: 400,
+    message: 'Invalid request',
+    doc: 'A parameter, header or field of the request is malformed; `details` names it.',
+  },
+  invalid_schema: {
+    status: 400,
+    message: 'Invalid JSON Schema',
+    doc: 'An endpoint definition carries a schema that is not a valid JSON Schema (draft 2020-12).',
+  },
+  invalid_cursor: {
+    status: 400,
+    message: 'Invalid cursor',
+    doc: 'The `after` cursor was not issued by this server for this list.',
+  },
+  missing_api_key: {
+    status: 401,
+    message: 'Missing API key',
+    doc: 'No `Authorization: Bearer` or `X-API-Key` header was sent.',
+  },
+  invalid_api_key: {
+    status: 401,
+    message: 'Invalid API key',
+    doc: 'The key is malformed, fails its checksum, or is unknown.',
+  },
+  api_key_expired: { status: 401, message: 'API key expired', doc: "The key's `expires_at` has passed." },
+  api_key_revoked: {
+    status: 401,
+    message: 'API key revoked',
+    doc: 'The key was revoked; revocation is permanent.',
+  },
+  api_key_inactive: {
+    status: 401,
+    message: 'API key deactivated',
+    doc: 'The owner deactivated the key; it can be activated again.',
+  },
+  unauthorized: {
+    status: 401,
+    message: 'Unauthorized',
+    doc: 'The management API needs a valid management token (`Authorization: Bearer gm_…`) or session.',
+  },
+  invalid_credentials: { status: 401, message: 'Invalid email or password', doc: 'Sign-in failed.' },
+  insufficient_scope: {
+    status: 403,
+    message: 'API key lacks the required scope',
+    doc: 'The key has no scope that allows this operation on this endpoint.',
+  },
+  endpoint_inactive: {
+    status: 403,
+    message: 'Endpoint inactive',
+    doc: 'The owner deactivated the endpoint.',
+  },
+  subscription_expired: {
+    status: 403,
+    message: 'Subscription expired',
+    doc: "The endpoint's `expires_at` has passed.",
+  },
+  endpoint_not_deployed: {
+    status: 403,
+    message: 'Endpoint not deployed to live',
+    doc: 'A live key called an endpoint that has never been deployed.',
+  },
+  not_found: { status: 404, message: 'Not found', doc: 'No such route.' },
+  endpoint_not_found: { status: 404, message: 'Endpoint not found', doc: 'No endpoint has this slug.' },
+  record_not_found: {
+    status: 404,
+    message: 'Record not found',
+    doc: "No record has this id in this endpoint and the key's environment.",
+  },
+  key_not_found: { status: 404, message: 'API key not found', doc: 'No API key has this id.' },
+  method_not_allowed: {
+    status: 405,
+    message: 'Method not allowed',
+    doc: 'The path exists but not with this method.',
+  },
+  conflict: {
+    status: 409,
+    message: 'Conflict',
+    doc: 'The change conflicts with the current state, e.g. a slug already taken or activating a revoked key.',
+  },
+  already_initialized: {
+    status: 409,
+    message: 'Already initialized',
+    doc: '`gatehouse init` was run before: an owner exists.',
+  },
+  payload_too_large: {
+    status: 413,
+    message: 'Payload too large',
+    doc: "The body exceeds the endpoint's `max_body_bytes`.",
+  },
+  unsupported_media_type: {
+    status: 415,
+    message: 'Content-Type must be application/json',
+    doc: 'A write was sent without `Content-Type: application/json`.',
+  },
+  internal_error: {
+    status: 500,
+    message: 'Internal server error',
+    doc: 'A fault on the server; details are in its log, never in the response.',
+  },
+  service_unavailable: {
+    status: 503,
+    message: 'Service unavailable',
+    doc: 'A dependency (the database) is unavailable; retry after `Retry-After` seconds.',
+  },
+} as const satisfies Record<string, { status: number; message: string; doc: string }>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export interface ErrorDetail {
+  field: string;
+  error: string;
+}
+
+export class ApiError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly details: ErrorDetail[] | undefined;
+  readonly headers: Record<string, string> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    options: { message?: string; details?: ErrorDetail[]; headers?: Record<string, string> } = {},
+  ) {
+    super(options.message ?? errorCodes[code].message);
+    this.name = 'ApiError';
+    this.code = code;
+    this.status = errorCodes[code].status;
+    this.details = options.details;
+    this.headers = options.headers;
+  }
+}
+
+/** Shorthand for a 400 that names the offending field. */
+export function invalid(field: string, error: string): ApiError {
+  return new ApiError('invalid_request', { details: [{ field, error }] });
+}

@@ -1,0 +1,43 @@
+import type { FastifyRequest } from 'fastify';
+import type { OwnerService, Principal } from '../accounts/owner-service.ts';
+import { ApiError } from '../errors.ts';
+import type { AuthenticatedKey, KeyService } from '../keys/key-service.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    apiKey: AuthenticatedKey;
+    principal: Principal;
+  }
+}
+
+/** The presented secret: `Authorization: Bearer <secret>` or `X-API-Key: <secret>`. */
+export function presentedSecret(request: FastifyRequest): string | undefined {
+  const authorization = request.headers.authorization;
+  if (authorization !== undefined) {
+    const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
+    if (!match?.[1]) throw new ApiError('invalid_api_key', { message: 'Use "Authorization: Bearer <key>"' });
+    return match[1];
+  }
+  const header = request.headers['x-api-key'];
+  if (typeof header === 'string' && header !== '') return header.trim();
+  return undefined;
+}
+
+export function apiKeyAuth(keys: KeyService) {
+  return async function authenticate(request: FastifyRequest): Promise<void> {
+    const secret = presentedSecret(request);
+    if (!secret) throw new ApiError('missing_api_key');
+    request.apiKey = await keys.verify(secret);
+  };
+}
+
+export function managementAuth(owners: OwnerService) {
+  return async function authenticate(request: FastifyRequest): Promise<void> {
+    const authorization = request.headers.authorization;
+    const match = authorization ? /^Bearer[ ]+(\S+)\s*$/i.exec(authorization) : null;
+    if (!match?.[1]) {
+      throw new ApiError('unauthorized', { message: 'Management API: send "Authorization: Bearer gm_…"' });
+    }
+    request.principal = await owners.verifyToken(match[1]);
+  };
+}

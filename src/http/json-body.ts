@@ -1,0 +1,89 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import secureJson from 'secure-json-parse';
+import { ApiError } from '../errors.ts';
+
+export const MAX_REQUEST_BYTES = 5 * 1024 * 1024;
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Strict JSON: UTF-8 only, and no `__proto__`/`constructor.prototype` keys that could pollute prototypes. */
+export function parseJson(bytes: Buffer): unknown {
+  if (bytes.length === 0) return undefined;
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new ApiError('invalid_json', { message: 'Invalid JSON: the body is not valid UTF-8' });
+  }
+  try {
+    return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+  } catch (error) {
+    const reason =
+      error instanceof SyntaxError ? error.message : 'forbidden key __proto__ or constructor.prototype';
+    throw new ApiError('invalid_json', {
+      message: 'Invalid JSON',
+      details: [{ field: '(body)', error: reason }],
+    });
+  }
+}
+
+export function registerJsonParser(app: FastifyInstance): void {
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'buffer', bodyLimit: MAX_REQUEST_BYTES },
+    (_req, body, done) => {
+      try {
+        done(null, parseJson(body as Buffer));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    },
+  );
+}
+
+/** `application/json`, optionally with `charset=utf-8`. */
+export function isJsonContentType(header: string | undefined): boolean {
+  if (!header) return false;
+  const [type, ...params] = header.split(';');
+  if (type?.trim().toLowerCase() !== 'application/json') return false;
+  return params.every((p) => {
+    const [name, value] = p.split('=').map((s) => s.trim().toLowerCase());
+    return name !== 'charset' || value === 'utf-8' || value === '"utf-8"';
+  });
+}
+
+/** Counts bytes as they stream in and stops at the limit, so an oversized body is never buffered whole. */
+class ByteLimit extends Transform {
+  private seen = 0;
+  constructor(private readonly limit: number) {
+    super();
+  }
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.seen += chunk.length;
+    if (this.seen > this.limit) {
+      callback(
+        new ApiError('payload_too_large', { message: `Payload too large: the limit is ${this.limit} bytes` }),
+      );
+      return;
+    }
+    callback(null, chunk);
+  }
+}
+
+/** For writes: 415 unless JSON; 413 from Content-Length at once, or while streaming. */
+export function guardJsonBody(
+  request: FastifyRequest,
+  payload: NodeJS.ReadableStream,
+  limit: number,
+): NodeJS.ReadableStream {
+  if (!isJsonContentType(request.headers['content-type'])) throw new ApiError('unsupported_media_type');
+  const declared = Number(request.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    throw new ApiError('payload_too_large', { message: `Payload too large: the limit is ${limit} bytes` });
+  }
+  const limited = new ByteLimit(limit);
+  payload.on('error', (error) => limited.destroy(error));
+  return payload.pipe(limited);
+}

@@ -1,0 +1,103 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import {
+  type Dialect,
+  PostgresDialect,
+  type RawBuilder,
+  type SqliteDatabase,
+  SqliteDialect,
+  sql,
+} from 'kysely';
+import pg from 'pg';
+import type { DatabaseConfig } from '../../config.ts';
+
+/** Everything that differs between SQLite and PostgreSQL lives in this file. */
+
+export type DialectName = 'sqlite' | 'postgres';
+
+export interface DialectAdapter {
+  name: DialectName;
+  kysely: Dialect;
+  /** A top-level field of a JSON text column, comparable with `jsonValue(value)`. */
+  jsonField(column: string, field: string): RawBuilder<unknown>;
+  jsonValue(value: string | number | boolean | null): RawBuilder<unknown>;
+  isUniqueViolation(error: unknown): boolean;
+  /** The database itself is unreachable or refusing work (as opposed to a bad query). */
+  isUnavailable(error: unknown): boolean;
+  close(): Promise<void>;
+}
+
+/**
+ * better-sqlite3 compiles a statement on every `prepare`; Kysely prepares per query.
+ * Statements are reused by SQL text (Kysely runs one query at a time on this connection).
+ */
+function cachedStatements(db: BetterSqlite3.Database): SqliteDatabase {
+  const cache = new Map<string, BetterSqlite3.Statement>();
+  return {
+    close: () => db.close(),
+    prepare(text: string) {
+      let statement = cache.get(text);
+      if (!statement) {
+        statement = db.prepare(text);
+        if (cache.size < 1000) cache.set(text, statement);
+      }
+      return statement as unknown as ReturnType<SqliteDatabase['prepare']>;
+    },
+  };
+}
+
+function sqlite(path: string): DialectAdapter {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new BetterSqlite3(path);
+  db.pragma('journal_mode = WAL');
+  // FULL: a commit is on disk before the 202 goes out. Group commit keeps this cheap.
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = ON');
+  db.pragma('cache_size = -65536');
+  return {
+    name: 'sqlite',
+    kysely: new SqliteDialect({ database: cachedStatements(db) }),
+    jsonField: (column, field) => sql`json_extract(${sql.ref(column)}, ${`$."${field}"`})`,
+    jsonValue: (value) => (typeof value === 'boolean' ? sql`${value ? 1 : 0}` : sql`${value}`),
+    isUniqueViolation: (error) =>
+      error instanceof Error && 'code' in error && String(error.code).startsWith('SQLITE_CONSTRAINT'),
+    isUnavailable: (error) =>
+      error instanceof Error &&
+      'code' in error &&
+      ['SQLITE_BUSY', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_READONLY'].some((c) =>
+        String(error.code).startsWith(c),
+      ),
+    close: async () => {},
+  };
+}
+
+// int8 (bigserial, count) as number: our sequences stay far below 2^53.
+pg.types.setTypeParser(20, (v) => Number(v));
+
+function postgres(url: string): DialectAdapter {
+  const pool = new pg.Pool({ connectionString: url, max: 16, connectionTimeoutMillis: 5000 });
+  pool.on('error', () => {
+    // An idle client lost its connection; the pool replaces it. Queries report their own errors.
+  });
+  return {
+    name: 'postgres',
+    kysely: new PostgresDialect({ pool }),
+    jsonField: (column, field) => sql`(${sql.ref(column)}::jsonb -> ${field})`,
+    jsonValue: (value) => sql`${JSON.stringify(value)}::jsonb`,
+    isUniqueViolation: (error) => error instanceof Error && 'code' in error && error.code === '23505',
+    isUnavailable: (error) =>
+      error instanceof Error &&
+      (('code' in error &&
+        typeof error.code === 'string' &&
+        (/^(08|53|57P)/.test(error.code) ||
+          ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'].includes(error.code))) ||
+        /timeout exceeded when trying to connect|Connection terminated/.test(error.message)),
+    close: async () => {},
+  };
+}
+
+export function createDialect(config: DatabaseConfig): DialectAdapter {
+  return config.kind === 'sqlite' ? sqlite(config.path) : postgres(config.url);
+}

@@ -1,0 +1,276 @@
+import { ApiError } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { TtlCache } from '../infra/cache/ttl-cache.ts';
+import { safeEqual, sha256 } from '../infra/crypto/hash.ts';
+import { generateSecret, hasValidChecksum } from '../infra/crypto/token-format.ts';
+import type { Db } from '../infra/db/database.ts';
+import type { ApiKeysTable } from '../infra/db/schema.ts';
+import { isoAfter, nowIso } from '../time.ts';
+import { type KeyLimits, parseKeyCreate, parseKeyPatch, parseRoll } from './key-input.ts';
+
+export type Environment = 'test' | 'live';
+export type KeyStatus = 'active' | 'inactive' | 'revoked';
+
+export interface ApiKeyJson {
+  id: string;
+  object: 'api_key';
+  name: string;
+  environment: Environment;
+  /** The first characters of the secret, to tell keys apart. */
+  start: string;
+  scopes: string[];
+  limits: KeyLimits;
+  status: KeyStatus;
+  expires_at: string | null;
+  last_used_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** The calling key, as the data API sees it. */
+export interface AuthenticatedKey {
+  id: string;
+  name: string;
+  environment: Environment;
+  scopes: ReadonlySet<string>;
+  limits: KeyLimits;
+  status: KeyStatus;
+  expiresAt: number | null;
+  createdAt: string;
+}
+
+interface CachedSecret {
+  hash: string;
+  key: AuthenticatedKey;
+  /** A rolled key's old secret stops working at this time (epoch ms). */
+  secretExpiresAt: number | null;
+}
+
+function toJson(row: ApiKeysTable, lastUsed?: string): ApiKeyJson {
+  return {
+    id: row.id,
+    object: 'api_key',
+    name: row.name,
+    environment: row.environment as Environment,
+    start: row.start,
+    scopes: JSON.parse(row.scopes) as string[],
+    limits: row.limits ? (JSON.parse(row.limits) as KeyLimits) : {},
+    status: row.status as KeyStatus,
+    expires_at: row.expires_at,
+    last_used_at: lastUsed ?? row.last_used_at,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+function normalizeLimits(limits: KeyLimits | null | undefined): string | null {
+  if (!limits) return null;
+  const out: KeyLimits = {};
+  for (const window of ['per_minute', 'per_day', 'per_month'] as const) {
+    const value = limits[window];
+    if (typeof value === 'number') out[window] = value;
+  }
+  return Object.keys(out).length === 0 ? null : JSON.stringify(out);
+}
+
+export function hasScope(key: AuthenticatedKey, slug: string, action: 'read' | 'write'): boolean {
+  return key.scopes.has('*') || key.scopes.has(`records:${action}`) || key.scopes.has(`${slug}:${action}`);
+}
+
+export interface KeyServiceOptions {
+  db: Db;
+  prefix: string;
+  cacheTtlMs: number;
+  rollGraceSeconds: number;
+}
+
+export type KeyService = ReturnType<typeof createKeyService>;
+
+export function createKeyService({ db, prefix, cacheTtlMs, rollGraceSeconds }: KeyServiceOptions) {
+  const secrets = new TtlCache<string, Promise<CachedSecret | null>>(cacheTtlMs, 50_000);
+  const pattern = new RegExp(`^${prefix}_(test|live)_`);
+  // last_used_at is kept in memory and written in batches, not once per request.
+  const lastUsed = new Map<string, string>();
+
+  async function requireRow(id: string): Promise<ApiKeysTable> {
+    const row = await db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) throw new ApiError('key_not_found', { message: `API key "${id}" not found` });
+    return row;
+  }
+
+  async function setStatus(id: string, status: KeyStatus): Promise<ApiKeyJson> {
+    const row = await requireRow(id);
+    if (row.status === 'revoked' && status !== 'revoked') {
+      throw new ApiError('conflict', { message: 'A revoked key cannot be changed; create a new key' });
+    }
+    const updated = { ...row, status, updated_at: nowIso() };
+    await db
+      .updateTable('api_keys')
+      .set({ status, updated_at: updated.updated_at })
+      .where('id', '=', id)
+      .execute();
+    secrets.clear();
+    return toJson(updated, lastUsed.get(id));
+  }
+
+  async function loadSecret(hash: string): Promise<CachedSecret | null> {
+    const row = await db
+      .selectFrom('api_key_secrets as s')
+      .innerJoin('api_keys as k', 'k.id', 's.key_id')
+      .select(['s.hash', 's.expires_at as secret_expires_at', 'k.id', 'k.name', 'k.environment', 'k.scopes'])
+      .select(['k.limits', 'k.status', 'k.expires_at', 'k.created_at'])
+      .where('s.hash', '=', hash)
+      .executeTakeFirst();
+    if (!row) return null;
+    return {
+      hash: row.hash,
+      secretExpiresAt: row.secret_expires_at ? Date.parse(row.secret_expires_at) : null,
+      key: {
+        id: row.id,
+        name: row.name,
+        environment: row.environment as Environment,
+        scopes: new Set(JSON.parse(row.scopes) as string[]),
+        limits: row.limits ? (JSON.parse(row.limits) as KeyLimits) : {},
+        status: row.status as KeyStatus,
+        expiresAt: row.expires_at ? Date.parse(row.expires_at) : null,
+        createdAt: row.created_at,
+      },
+    };
+  }
+
+  return {
+    /** Checks a presented secret; throws the matching 401. Cached, so the hot path rarely touches the database. */
+    async verify(secret: string, now = Date.now()): Promise<AuthenticatedKey> {
+      const env = pattern.exec(secret)?.[1];
+      if (!env || !hasValidChecksum(secret, `${prefix}_${env}`)) throw new ApiError('invalid_api_key');
+      const hash = sha256(secret);
+      let pending = secrets.get(hash, now);
+      if (!pending) {
+        pending = loadSecret(hash);
+        secrets.set(hash, pending, now);
+        pending.catch(() => secrets.delete(hash));
+      }
+      const found = await pending;
+      if (!found || !safeEqual(found.hash, hash)) throw new ApiError('invalid_api_key');
+      if (found.secretExpiresAt !== null && found.secretExpiresAt <= now)
+        throw new ApiError('invalid_api_key');
+      const { key } = found;
+      if (key.status === 'revoked') throw new ApiError('api_key_revoked');
+      if (key.status === 'inactive') throw new ApiError('api_key_inactive');
+      if (key.expiresAt !== null && key.expiresAt <= now) throw new ApiError('api_key_expired');
+      lastUsed.set(key.id, new Date(now).toISOString());
+      return key;
+    },
+
+    async create(body: unknown): Promise<ApiKeyJson & { key: string }> {
+      const input = parseKeyCreate(body);
+      const now = nowIso();
+      const id = newId('key');
+      const secret = generateSecret(`${prefix}_${input.environment}`);
+      const row: ApiKeysTable = {
+        id,
+        name: input.name,
+        environment: input.environment,
+        start: secret.slice(0, prefix.length + input.environment.length + 6),
+        scopes: JSON.stringify(input.scopes ?? ['*']),
+        limits: normalizeLimits(input.limits),
+        status: 'active',
+        expires_at: input.expires_at ? new Date(input.expires_at).toISOString() : null,
+        created_at: now,
+        updated_at: now,
+        last_used_at: null,
+      };
+      await db.transaction().execute(async (trx) => {
+        await trx.insertInto('api_keys').values(row).execute();
+        await trx
+          .insertInto('api_key_secrets')
+          .values({ hash: sha256(secret), key_id: id, created_at: now, expires_at: null })
+          .execute();
+      });
+      return { ...toJson(row), key: secret };
+    },
+
+    async list(filter: { environment?: Environment } = {}): Promise<ApiKeyJson[]> {
+      let query = db.selectFrom('api_keys').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc');
+      if (filter.environment) query = query.where('environment', '=', filter.environment);
+      const rows = await query.execute();
+      return rows.map((row) => toJson(row, lastUsed.get(row.id)));
+    },
+
+    async get(id: string): Promise<ApiKeyJson> {
+      return toJson(await requireRow(id), lastUsed.get(id));
+    },
+
+    async update(id: string, body: unknown): Promise<ApiKeyJson> {
+      const patch = parseKeyPatch(body);
+      const row = await requireRow(id);
+      if (row.status === 'revoked')
+        throw new ApiError('conflict', { message: 'A revoked key cannot be changed' });
+      const updated: ApiKeysTable = {
+        ...row,
+        name: patch.name ?? row.name,
+        scopes: patch.scopes ? JSON.stringify(patch.scopes) : row.scopes,
+        limits: patch.limits === undefined ? row.limits : normalizeLimits(patch.limits),
+        expires_at:
+          patch.expires_at === undefined
+            ? row.expires_at
+            : patch.expires_at === null
+              ? null
+              : new Date(patch.expires_at).toISOString(),
+        updated_at: nowIso(),
+      };
+      const { id: _id, created_at, ...changes } = updated;
+      await db.updateTable('api_keys').set(changes).where('id', '=', id).execute();
+      secrets.clear();
+      return toJson(updated, lastUsed.get(id));
+    },
+
+    deactivate: (id: string) => setStatus(id, 'inactive'),
+    activate: (id: string) => setStatus(id, 'active'),
+    revoke: (id: string) => setStatus(id, 'revoked'),
+
+    /** A new secret; the old ones keep working for the grace period. */
+    async roll(
+      id: string,
+      body: unknown,
+    ): Promise<ApiKeyJson & { key: string; previous_secret_expires_at: string }> {
+      const { grace_seconds } = parseRoll(body ?? {});
+      const row = await requireRow(id);
+      if (row.status === 'revoked')
+        throw new ApiError('conflict', { message: 'A revoked key cannot be rolled' });
+      const graceEnds = isoAfter(grace_seconds ?? rollGraceSeconds);
+      const environment = row.environment as Environment;
+      const result = await db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('api_key_secrets')
+          .set({ expires_at: graceEnds })
+          .where('key_id', '=', id)
+          .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', graceEnds)]))
+          .execute();
+        const secret = generateSecret(`${prefix}_${environment}`);
+        const now = nowIso();
+        await trx
+          .insertInto('api_key_secrets')
+          .values({ hash: sha256(secret), key_id: id, created_at: now, expires_at: null })
+          .execute();
+        const start = secret.slice(0, prefix.length + environment.length + 6);
+        await trx.updateTable('api_keys').set({ start, updated_at: now }).where('id', '=', id).execute();
+        return { ...toJson({ ...row, start, updated_at: now }, lastUsed.get(id)), key: secret };
+      });
+      secrets.clear();
+      return { ...result, previous_secret_expires_at: graceEnds };
+    },
+
+    /** Writes the in-memory last-used times; called on a timer and at shutdown. */
+    async flushLastUsed(): Promise<void> {
+      if (lastUsed.size === 0) return;
+      const batch = [...lastUsed];
+      lastUsed.clear();
+      await db.transaction().execute(async (trx) => {
+        for (const [id, at] of batch) {
+          await trx.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
+        }
+      });
+    },
+  };
+}

@@ -1,0 +1,150 @@
+import type { EndpointRuntime, SchemaVersion } from '../endpoints/endpoint-service.ts';
+import { ApiError, invalid } from '../errors.ts';
+import { hmac, safeEqual } from '../infra/crypto/hash.ts';
+import type { Db } from '../infra/db/database.ts';
+import type { DialectAdapter } from '../infra/db/dialect.ts';
+import type { Environment } from '../keys/key-service.ts';
+import { recordJson } from './record-json.ts';
+
+export type FilterValue = string | number | boolean | null;
+
+export interface ListQuery {
+  limit: number;
+  order: 'asc' | 'desc';
+  after: string | undefined;
+  filters: Array<[field: string, value: FilterValue]>;
+}
+
+const FIELD = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+const ALLOWED = new Set(['limit', 'order', 'after']);
+
+/** Types a filter's text by the schema's declared type for that field; undeclared fields compare as text. */
+function typedValue(raw: string, types: readonly string[] | undefined): FilterValue {
+  if (types) {
+    if (
+      (types.includes('integer') || types.includes('number')) &&
+      raw.trim() !== '' &&
+      Number.isFinite(Number(raw))
+    ) {
+      return Number(raw);
+    }
+    if (types.includes('boolean') && (raw === 'true' || raw === 'false')) return raw === 'true';
+    if (types.includes('null') && raw === 'null') return null;
+  }
+  return raw;
+}
+
+/** Parses `limit`, `order`, `after` and `filter[field]=value`; anything else is a 400 that names it. */
+export function parseListQuery(query: Record<string, unknown>, version: SchemaVersion): ListQuery {
+  const out: ListQuery = { limit: 25, order: 'desc', after: undefined, filters: [] };
+  for (const [name, rawValue] of Object.entries(query)) {
+    if (Array.isArray(rawValue)) throw invalid(name, 'May be given only once');
+    const value = String(rawValue);
+    if (name.startsWith('filter[') && name.endsWith(']')) {
+      const field = name.slice(7, -1);
+      if (!FIELD.test(field))
+        throw invalid(name, 'Filters apply to top-level field names (letters, digits, _ and -)');
+      if (out.filters.length >= 10) throw invalid(name, 'At most 10 filters');
+      out.filters.push([field, typedValue(value, version.fieldTypes.get(field))]);
+      continue;
+    }
+    if (!ALLOWED.has(name))
+      throw invalid(name, 'Unknown query parameter (use limit, order, after or filter[field])');
+    if (name === 'limit') {
+      const limit = Number(value);
+      if (!/^\d+$/.test(value) || limit < 1 || limit > 100)
+        throw invalid('limit', 'Must be an integer from 1 to 100');
+      out.limit = limit;
+    } else if (name === 'order') {
+      if (value !== 'asc' && value !== 'desc') throw invalid('order', 'Must be asc or desc');
+      out.order = value;
+    } else {
+      out.after = value;
+    }
+  }
+  out.filters.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  return out;
+}
+
+export type RecordReader = ReturnType<typeof createRecordReader>;
+
+export function createRecordReader({
+  db,
+  dialect,
+  secret,
+}: {
+  db: Db;
+  dialect: DialectAdapter;
+  secret: string;
+}) {
+  /** Cursors are signed and bound to one list (endpoint, environment, order, filters): forged or moved ones fail. */
+  function cursorScope(endpoint: EndpointRuntime, environment: Environment, query: ListQuery): string {
+    return `${endpoint.id}|${environment}|${query.order}|${JSON.stringify(query.filters)}`;
+  }
+
+  function encodeCursor(seq: number, scope: string): string {
+    const mac = hmac(secret, `${scope}|${seq}`).slice(0, 22);
+    return Buffer.from(`${seq}.${mac}`).toString('base64url');
+  }
+
+  function decodeCursor(cursor: string, scope: string): number {
+    const text = Buffer.from(cursor, 'base64url').toString();
+    const match = /^(\d{1,15})\.([A-Za-z0-9_-]{22})$/.exec(text);
+    if (!match?.[1] || !match[2])
+      throw new ApiError('invalid_cursor', { details: [{ field: 'after', error: 'Malformed cursor' }] });
+    const seq = Number(match[1]);
+    if (!safeEqual(match[2], hmac(secret, `${scope}|${seq}`).slice(0, 22))) {
+      throw new ApiError('invalid_cursor', {
+        details: [{ field: 'after', error: 'Cursor does not belong to this list' }],
+      });
+    }
+    return seq;
+  }
+
+  return {
+    /** The record as the JSON text of the contract, or a 404. */
+    async get(endpoint: EndpointRuntime, environment: Environment, id: string): Promise<string> {
+      const row = await db
+        .selectFrom('records')
+        .select(['id', 'data', 'version', 'created_at', 'updated_at', 'environment', 'endpoint_id'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      // Another endpoint's or environment's record is simply not found here.
+      if (!row || row.endpoint_id !== endpoint.id || row.environment !== environment) {
+        throw new ApiError('record_not_found');
+      }
+      return recordJson(row, endpoint.slug);
+    },
+
+    /** One page as JSON text: `[records…]` and the cursor of the next page, if any. */
+    async list(
+      endpoint: EndpointRuntime,
+      environment: Environment,
+      query: ListQuery,
+    ): Promise<{ items: string; nextCursor: string | null }> {
+      const scope = cursorScope(endpoint, environment, query);
+      let q = db
+        .selectFrom('records')
+        .select(['seq', 'id', 'data', 'version', 'created_at', 'updated_at', 'environment'])
+        .where('endpoint_id', '=', endpoint.id)
+        .where('environment', '=', environment);
+      for (const [field, value] of query.filters) {
+        q = q.where((eb) => eb(dialect.jsonField('data', field), '=', dialect.jsonValue(value)));
+      }
+      if (query.after !== undefined) {
+        const seq = decodeCursor(query.after, scope);
+        q = q.where('seq', query.order === 'desc' ? '<' : '>', seq);
+      }
+      const rows = await q
+        .orderBy('seq', query.order)
+        .limit(query.limit + 1)
+        .execute();
+      const page = rows.slice(0, query.limit);
+      const last = page[page.length - 1];
+      return {
+        items: `[${page.map((row) => recordJson(row, endpoint.slug)).join(',')}]`,
+        nextCursor: rows.length > query.limit && last ? encodeCursor(last.seq, scope) : null,
+      };
+    },
+  };
+}

@@ -1,0 +1,127 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { EndpointRuntime, EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
+import { validationDetails } from '../endpoints/json-schema.ts';
+import { ApiError } from '../errors.ts';
+import { guardJsonBody } from '../http/json-body.ts';
+import { isId, newId } from '../ids.ts';
+import { hasScope } from '../keys/key-service.ts';
+import { parseListQuery, type RecordReader } from './record-reader.ts';
+import type { RecordWriter, WriteCommand, WriteOperation } from './record-writer.ts';
+
+const SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    target: { endpoint: EndpointRuntime; version: SchemaVersion };
+  }
+}
+
+export interface RecordRouteDeps {
+  endpoints: EndpointService;
+  reader: RecordReader;
+  writer: RecordWriter;
+  /** Lets later stages (callbacks, idempotency) add to a write before it is committed. */
+  prepareWrite?: (request: FastifyRequest, command: WriteCommand) => Promise<void> | void;
+}
+
+type Params = { slug: string; id?: string };
+
+/** The data API: `/api/v1/data/{slug}[/{id}]`. Runs after API-key authentication. */
+export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps): void {
+  const { endpoints, reader, writer } = deps;
+
+  /** 404 for an unknown endpoint; 403 for missing scope, inactive, expired or undeployed. */
+  async function resolveTarget(request: FastifyRequest, action: 'read' | 'write'): Promise<void> {
+    const { slug } = request.params as Params;
+    const endpoint = SLUG.test(slug) ? await endpoints.runtime(slug) : null;
+    if (!endpoint) throw new ApiError('endpoint_not_found', { message: `Endpoint "${slug}" not found` });
+    const key = request.apiKey;
+    if (!hasScope(key, slug, action)) {
+      throw new ApiError('insufficient_scope', {
+        message: `API key lacks the scope ${slug}:${action} (or records:${action})`,
+      });
+    }
+    if (!endpoint.active) throw new ApiError('endpoint_inactive');
+    if (endpoint.expiresAt !== null && endpoint.expiresAt <= Date.now())
+      throw new ApiError('subscription_expired');
+    const version = key.environment === 'live' ? endpoint.live : endpoint.draft;
+    if (!version) throw new ApiError('endpoint_not_deployed');
+    request.target = { endpoint, version };
+  }
+
+  function recordId(request: FastifyRequest): string {
+    const { id } = request.params as Params;
+    if (!id || !isId('record', id)) throw new ApiError('record_not_found');
+    return id;
+  }
+
+  const readHook = { preHandler: async (request: FastifyRequest) => resolveTarget(request, 'read') };
+  const writeHooks = {
+    preParsing: async (request: FastifyRequest, _reply: FastifyReply, payload: NodeJS.ReadableStream) => {
+      await resolveTarget(request, 'write');
+      if (request.method === 'DELETE') return payload;
+      return guardJsonBody(request, payload, request.target.version.maxBodyBytes);
+    },
+  };
+
+  async function write(request: FastifyRequest, reply: FastifyReply, operation: WriteOperation, id: string) {
+    const { endpoint, version } = request.target;
+    let data: string | null = null;
+    if (operation !== 'delete') {
+      const body = request.body;
+      if (body === undefined)
+        throw new ApiError('invalid_json', { message: 'Invalid JSON: the body is empty' });
+      if (typeof body !== 'object' || body === null || Array.isArray(body))
+        throw new ApiError('invalid_body');
+      if (!version.validate(body)) {
+        throw new ApiError('validation_failed', { details: validationDetails(version.validate.errors) });
+      }
+      data = JSON.stringify(body);
+    }
+    const command: WriteCommand = {
+      operation,
+      endpointId: endpoint.id,
+      slug: endpoint.slug,
+      environment: request.apiKey.environment,
+      recordId: id,
+      data,
+      requestId: request.id,
+      keyId: request.apiKey.id,
+      source: 'api',
+      callback: null,
+    };
+    if (deps.prepareWrite) await deps.prepareWrite(request, command);
+    const outcome = await writer.write(command);
+    if (!outcome.ok) throw outcome.error;
+    return reply
+      .code(202)
+      .type(JSON_TYPE)
+      .send(`{"success":true,"id":"${outcome.recordId}","message":"Request queued"}`);
+  }
+
+  app.post('/api/v1/data/:slug', writeHooks, (request, reply) =>
+    write(request, reply, 'create', newId('record')),
+  );
+  app.put('/api/v1/data/:slug/:id', writeHooks, (request, reply) =>
+    write(request, reply, 'replace', recordId(request)),
+  );
+  app.delete('/api/v1/data/:slug/:id', writeHooks, (request, reply) =>
+    write(request, reply, 'delete', recordId(request)),
+  );
+
+  app.get('/api/v1/data/:slug/:id', readHook, async (request, reply) => {
+    const json = await reader.get(request.target.endpoint, request.apiKey.environment, recordId(request));
+    return reply.type(JSON_TYPE).send(`{"success":true,"data":${json}}`);
+  });
+
+  app.get('/api/v1/data/:slug', readHook, async (request, reply) => {
+    const { endpoint, version } = request.target;
+    const query = parseListQuery(request.query as Record<string, unknown>, version);
+    const page = await reader.list(endpoint, request.apiKey.environment, query);
+    const cursor = page.nextCursor === null ? 'null' : `"${page.nextCursor}"`;
+    return reply
+      .type(JSON_TYPE)
+      .send(`{"success":true,"data":${page.items},"meta":{"next_cursor":${cursor},"limit":${query.limit}}}`);
+  });
+}
