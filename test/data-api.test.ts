@@ -1,0 +1,600 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { generateSecret } from '../src/infra/crypto/token-format.ts';
+import { databaseKinds } from './helpers/database.ts';
+import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+
+const order = { order_id: 'ORD-2024-001', amount: 45000, items: ['Item A', 'Item B'], paid: true };
+
+function assertEnvelope(
+  res: { status: number; body: Record<string, unknown>; headers: Headers },
+  status: number,
+  code: string,
+) {
+  assert.equal(res.status, status, JSON.stringify(res.body));
+  assert.equal(res.body.success, false);
+  assert.equal(res.body.code, code);
+  assert.equal(typeof res.body.error, 'string');
+  assert.ok(Array.isArray(res.body.details));
+  assert.match(String(res.body.request_id), /^req_/);
+  assert.equal(res.headers.get('request-id'), res.body.request_id);
+}
+
+for (const kind of databaseKinds) {
+  describe(`data API on ${kind}`, () => {
+    let server: TestServer;
+    let testKey: string;
+    let liveKey: string;
+
+    async function count(): Promise<{ records: number; requests: number }> {
+      const db = server.services.database.db;
+      const r = await db
+        .selectFrom('records')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      const q = await db
+        .selectFrom('requests')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return { records: Number(r.n), requests: Number(q.n) };
+    }
+
+    /** Runs a request that must be refused, and proves it wrote nothing. */
+    async function refusedWithoutWrite(
+      run: () => Promise<{ status: number; body: Record<string, unknown>; headers: Headers }>,
+      status: number,
+      code: string,
+    ) {
+      const before = await count();
+      const res = await run();
+      assertEnvelope(res, status, code);
+      assert.deepEqual(await count(), before);
+    }
+
+    before(async () => {
+      server = await startTestServer(kind);
+      await server.createEndpoint({
+        slug: 'orders',
+        name: 'Orders',
+        schema: ordersSchema,
+        max_body_bytes: 2048,
+      });
+      testKey = (await server.createKey({ name: 'test', environment: 'test' })).key;
+      liveKey = (await server.createKey({ name: 'live', environment: 'live' })).key;
+    });
+    after(() => server.close());
+
+    test('health needs no key', async () => {
+      const res = await server.request('GET', '/health');
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.body, { status: 'ok' });
+      assert.match(res.headers.get('request-id') ?? '', /^req_/);
+    });
+
+    test('POST answers 202 "Request queued" and the record is readable at once', async () => {
+      const res = await server.request('POST', '/api/v1/data/orders', { key: testKey, json: order });
+      assert.equal(res.status, 202);
+      assert.deepEqual(Object.keys(res.body), ['success', 'id', 'message']);
+      assert.equal(res.body.success, true);
+      assert.equal(res.body.message, 'Request queued');
+      assert.match(res.body.id, /^rec_/);
+      const got = await server.request('GET', `/api/v1/data/orders/${res.body.id}`, { key: testKey });
+      assert.equal(got.status, 200);
+      assert.equal(got.body.success, true);
+      const record = got.body.data;
+      assert.equal(record.id, res.body.id);
+      assert.equal(record.object, 'record');
+      assert.equal(record.endpoint, 'orders');
+      assert.equal(record.environment, 'test');
+      assert.deepEqual(record.data, order);
+      assert.equal(record.version, 1);
+      assert.match(record.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      assert.equal(record.updated_at, record.created_at);
+    });
+
+    test('the write and its outbox entry commit together, with the Request-Id', async () => {
+      const res = await server.request('POST', '/api/v1/data/orders', { key: testKey, json: order });
+      const requestId = res.headers.get('request-id');
+      const row = await server.services.database.db
+        .selectFrom('requests')
+        .selectAll()
+        .where('record_id', '=', res.body.id)
+        .executeTakeFirstOrThrow();
+      assert.equal(row.id, requestId);
+      assert.equal(row.status, 'queued');
+      assert.equal(row.operation, 'create');
+    });
+
+    test('X-API-Key works as well as Bearer', async () => {
+      const res = await server.request('GET', '/api/v1/data/orders', { headers: { 'x-api-key': testKey } });
+      assert.equal(res.status, 200);
+    });
+
+    test('PUT replaces the data and bumps the version; DELETE removes it', async () => {
+      const created = await server.request('POST', '/api/v1/data/orders', { key: testKey, json: order });
+      const id = created.body.id;
+      const replaced = await server.request('PUT', `/api/v1/data/orders/${id}`, {
+        key: testKey,
+        json: { order_id: 'ORD-2024-001', amount: 50000 },
+      });
+      assert.equal(replaced.status, 202);
+      assert.deepEqual(replaced.body, { success: true, id, message: 'Request queued' });
+      const got = await server.request('GET', `/api/v1/data/orders/${id}`, { key: testKey });
+      assert.deepEqual(got.body.data.data, { order_id: 'ORD-2024-001', amount: 50000 });
+      assert.equal(got.body.data.version, 2);
+      const deleted = await server.request('DELETE', `/api/v1/data/orders/${id}`, { key: testKey });
+      assert.equal(deleted.status, 202);
+      assert.deepEqual(deleted.body, { success: true, id, message: 'Request queued' });
+      assertEnvelope(
+        await server.request('GET', `/api/v1/data/orders/${id}`, { key: testKey }),
+        404,
+        'record_not_found',
+      );
+      await refusedWithoutWrite(
+        () => server.request('DELETE', `/api/v1/data/orders/${id}`, { key: testKey }),
+        404,
+        'record_not_found',
+      );
+      await refusedWithoutWrite(
+        () => server.request('PUT', `/api/v1/data/orders/${id}`, { key: testKey, json: order }),
+        404,
+        'record_not_found',
+      );
+    });
+
+    test('400: invalid JSON, a non-object body, an empty body, schema failures per field', async () => {
+      await refusedWithoutWrite(
+        () =>
+          server.request('POST', '/api/v1/data/orders', {
+            key: testKey,
+            raw: '{"order_id": ',
+            headers: { 'content-type': 'application/json' },
+          }),
+        400,
+        'invalid_json',
+      );
+      for (const raw of ['[1,2]', '"text"', '42', 'null']) {
+        await refusedWithoutWrite(
+          () =>
+            server.request('POST', '/api/v1/data/orders', {
+              key: testKey,
+              raw,
+              headers: { 'content-type': 'application/json' },
+            }),
+          400,
+          'invalid_body',
+        );
+      }
+      await refusedWithoutWrite(
+        () =>
+          server.request('POST', '/api/v1/data/orders', {
+            key: testKey,
+            raw: '',
+            headers: { 'content-type': 'application/json' },
+          }),
+        400,
+        'invalid_json',
+      );
+      const before = await count();
+      const res = await server.request('POST', '/api/v1/data/orders', {
+        key: testKey,
+        json: { amount: -1, paid: 'yes', email: 'not-an-email' },
+      });
+      assertEnvelope(res, 400, 'validation_failed');
+      assert.equal(res.body.error, 'Validation failed');
+      const byField = Object.fromEntries(
+        res.body.details.map((d: { field: string; error: string }) => [d.field, d.error]),
+      );
+      assert.equal(byField.order_id, 'Required field is missing');
+      assert.match(byField.amount, />= 0/);
+      assert.equal(byField.paid, 'Must be of type boolean');
+      assert.equal(byField.email, 'Must be a valid email');
+      assert.deepEqual(await count(), before);
+    });
+
+    test('400: prototype-poisoning keys and invalid UTF-8 are refused', async () => {
+      await refusedWithoutWrite(
+        () =>
+          server.request('POST', '/api/v1/data/orders', {
+            key: testKey,
+            raw: '{"order_id":"x","amount":1,"__proto__":{"admin":true}}',
+            headers: { 'content-type': 'application/json' },
+          }),
+        400,
+        'invalid_json',
+      );
+      await refusedWithoutWrite(
+        () =>
+          server.request('POST', '/api/v1/data/orders', {
+            key: testKey,
+            raw: Buffer.concat([
+              Buffer.from('{"order_id":"'),
+              Buffer.from([0xff, 0xfe]),
+              Buffer.from('","amount":1}'),
+            ]),
+            headers: { 'content-type': 'application/json' },
+          }),
+        400,
+        'invalid_json',
+      );
+    });
+
+    test('401: missing, malformed, bad checksum, unknown, deactivated, revoked and expired keys', async () => {
+      const post = (headers: Record<string, string>) =>
+        server.request('POST', '/api/v1/data/orders', { json: order, headers });
+      await refusedWithoutWrite(() => post({}), 401, 'missing_api_key');
+      await refusedWithoutWrite(() => post({ authorization: 'Basic abc' }), 401, 'invalid_api_key');
+      await refusedWithoutWrite(
+        () => post({ authorization: 'Bearer gk_test_short' }),
+        401,
+        'invalid_api_key',
+      );
+      const flipped = testKey.slice(0, -1) + (testKey.endsWith('A') ? 'B' : 'A');
+      await refusedWithoutWrite(() => post({ authorization: `Bearer ${flipped}` }), 401, 'invalid_api_key');
+      // Well-formed, valid checksum, but never issued.
+      const lookalike = generateSecret('gk_test');
+      await refusedWithoutWrite(() => post({ authorization: `Bearer ${lookalike}` }), 401, 'invalid_api_key');
+
+      const k = await server.createKey({ name: 'lifecycle', environment: 'test' });
+      assert.equal((await post({ authorization: `Bearer ${k.key}` })).status, 202);
+      await server.admin('POST', `/admin/v1/keys/${k.id}/deactivate`);
+      await refusedWithoutWrite(() => post({ authorization: `Bearer ${k.key}` }), 401, 'api_key_inactive');
+      await server.admin('POST', `/admin/v1/keys/${k.id}/activate`);
+      assert.equal((await post({ authorization: `Bearer ${k.key}` })).status, 202);
+      await server.admin('POST', `/admin/v1/keys/${k.id}/revoke`);
+      await refusedWithoutWrite(() => post({ authorization: `Bearer ${k.key}` }), 401, 'api_key_revoked');
+      const activate = await server.admin('POST', `/admin/v1/keys/${k.id}/activate`);
+      assert.equal(activate.status, 409);
+
+      const expiring = await server.createKey({
+        name: 'expiring',
+        environment: 'test',
+        expires_at: new Date(Date.now() + 300).toISOString(),
+      });
+      await new Promise((r) => setTimeout(r, 400));
+      await refusedWithoutWrite(
+        () => post({ authorization: `Bearer ${expiring.key}` }),
+        401,
+        'api_key_expired',
+      );
+    });
+
+    test('403: missing scope, inactive endpoint, expired subscription, not deployed to live', async () => {
+      const readOnly = await server.createKey({ name: 'ro', environment: 'test', scopes: ['orders:read'] });
+      await refusedWithoutWrite(
+        () => server.request('POST', '/api/v1/data/orders', { key: readOnly.key, json: order }),
+        403,
+        'insufficient_scope',
+      );
+      assert.equal((await server.request('GET', '/api/v1/data/orders', { key: readOnly.key })).status, 200);
+      const other = await server.createKey({
+        name: 'other',
+        environment: 'test',
+        scopes: ['invoices:write', 'records:read'],
+      });
+      await refusedWithoutWrite(
+        () => server.request('POST', '/api/v1/data/orders', { key: other.key, json: order }),
+        403,
+        'insufficient_scope',
+      );
+
+      await server.createEndpoint({
+        slug: 'paused',
+        name: 'Paused',
+        schema: { type: 'object' },
+        active: false,
+      });
+      await refusedWithoutWrite(
+        () => server.request('POST', '/api/v1/data/paused', { key: testKey, json: {} }),
+        403,
+        'endpoint_inactive',
+      );
+      await server.admin('PATCH', '/admin/v1/endpoints/paused', { active: true });
+      assert.equal(
+        (await server.request('POST', '/api/v1/data/paused', { key: testKey, json: {} })).status,
+        202,
+      );
+
+      await server.createEndpoint({
+        slug: 'lapsed',
+        name: 'Lapsed',
+        schema: { type: 'object' },
+        expires_at: '2020-01-01T00:00:00Z',
+      });
+      await refusedWithoutWrite(
+        () => server.request('POST', '/api/v1/data/lapsed', { key: testKey, json: {} }),
+        403,
+        'subscription_expired',
+      );
+
+      await refusedWithoutWrite(
+        () => server.request('POST', '/api/v1/data/orders', { key: liveKey, json: order }),
+        403,
+        'endpoint_not_deployed',
+      );
+    });
+
+    test('404: unknown endpoint, unknown or malformed record id, unknown route', async () => {
+      await refusedWithoutWrite(
+        () => server.request('POST', '/api/v1/data/nope', { key: testKey, json: order }),
+        404,
+        'endpoint_not_found',
+      );
+      assertEnvelope(
+        await server.request('GET', '/api/v1/data/orders/rec_0000000000000000000000', { key: testKey }),
+        404,
+        'record_not_found',
+      );
+      assertEnvelope(
+        await server.request('GET', "/api/v1/data/orders/1' OR '1'='1", { key: testKey }),
+        404,
+        'record_not_found',
+      );
+      assertEnvelope(await server.request('GET', '/api/v1/nothing-here', { key: testKey }), 404, 'not_found');
+    });
+
+    test("413: a body over the endpoint's max_body_bytes, declared or streamed", async () => {
+      const big = { order_id: 'x'.repeat(3000), amount: 1 };
+      await refusedWithoutWrite(
+        () => server.request('POST', '/api/v1/data/orders', { key: testKey, json: big }),
+        413,
+        'payload_too_large',
+      );
+      // Chunked: no Content-Length, so the limit must hold while streaming.
+      const body = new ReadableStream({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode(JSON.stringify(big)));
+          controller.close();
+        },
+      });
+      const before = await count();
+      const res = await fetch(`${server.url}/api/v1/data/orders`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${testKey}`, 'content-type': 'application/json' },
+        body,
+        duplex: 'half',
+      } as RequestInit);
+      const json = (await res.json()) as Record<string, unknown>;
+      assertEnvelope({ status: res.status, body: json, headers: res.headers }, 413, 'payload_too_large');
+      assert.deepEqual(await count(), before);
+    });
+
+    test('415: a write without application/json; charset=utf-8 is accepted', async () => {
+      await refusedWithoutWrite(
+        () =>
+          server.request('POST', '/api/v1/data/orders', {
+            key: testKey,
+            raw: JSON.stringify(order),
+            headers: { 'content-type': 'text/plain' },
+          }),
+        415,
+        'unsupported_media_type',
+      );
+      await refusedWithoutWrite(
+        () => server.request('POST', '/api/v1/data/orders', { key: testKey, raw: JSON.stringify(order) }),
+        415,
+        'unsupported_media_type',
+      );
+      await refusedWithoutWrite(
+        () =>
+          server.request('POST', '/api/v1/data/orders', {
+            key: testKey,
+            raw: JSON.stringify(order),
+            headers: { 'content-type': 'application/json; charset=latin1' },
+          }),
+        415,
+        'unsupported_media_type',
+      );
+      const ok = await server.request('POST', '/api/v1/data/orders', {
+        key: testKey,
+        raw: JSON.stringify(order),
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+      });
+      assert.equal(ok.status, 202);
+    });
+
+    test('test and live are separate: live uses the deployed version, and neither sees the other', async () => {
+      await server.createEndpoint({
+        slug: 'events',
+        name: 'Events',
+        schema: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] },
+      });
+      const deployed = await server.admin('POST', '/admin/v1/endpoints/events/deploy');
+      assert.equal(deployed.status, 201);
+      assert.equal(deployed.body.data.live_version, 1);
+      // Change the draft: test traffic follows it at once, live keeps version 1.
+      await server.admin('PATCH', '/admin/v1/endpoints/events', {
+        schema: { type: 'object', properties: { n: { type: 'string' } }, required: ['n'] },
+      });
+      assert.equal(
+        (await server.request('POST', '/api/v1/data/events', { key: testKey, json: { n: 'one' } })).status,
+        202,
+      );
+      assertEnvelope(
+        await server.request('POST', '/api/v1/data/events', { key: testKey, json: { n: 1 } }),
+        400,
+        'validation_failed',
+      );
+      const live = await server.request('POST', '/api/v1/data/events', { key: liveKey, json: { n: 1 } });
+      assert.equal(live.status, 202);
+      assertEnvelope(
+        await server.request('POST', '/api/v1/data/events', { key: liveKey, json: { n: 'one' } }),
+        400,
+        'validation_failed',
+      );
+      // Isolation: the live record is not found with a test key, and lists do not mix.
+      assertEnvelope(
+        await server.request('GET', `/api/v1/data/events/${live.body.id}`, { key: testKey }),
+        404,
+        'record_not_found',
+      );
+      assertEnvelope(
+        await server.request('DELETE', `/api/v1/data/events/${live.body.id}`, { key: testKey }),
+        404,
+        'record_not_found',
+      );
+      const liveList = await server.request('GET', '/api/v1/data/events', { key: liveKey });
+      assert.deepEqual(
+        liveList.body.data.map((r: { id: string }) => r.id),
+        [live.body.id],
+      );
+      const testList = await server.request('GET', '/api/v1/data/events', { key: testKey });
+      assert.ok(testList.body.data.every((r: { environment: string }) => r.environment === 'test'));
+      // A record of another endpoint is a 404 here.
+      assertEnvelope(
+        await server.request('GET', `/api/v1/data/orders/${live.body.id}`, { key: liveKey }),
+        403,
+        'endpoint_not_deployed',
+      );
+      await server.admin('POST', '/admin/v1/endpoints/orders/deploy');
+      assertEnvelope(
+        await server.request('GET', `/api/v1/data/orders/${live.body.id}`, { key: liveKey }),
+        404,
+        'record_not_found',
+      );
+    });
+
+    test('list: cursor pagination in both orders, filters, limits, and signed cursors', async () => {
+      await server.createEndpoint({
+        slug: 'items',
+        name: 'Items',
+        schema: {
+          type: 'object',
+          properties: { n: { type: 'integer' }, color: { type: 'string' }, ok: { type: 'boolean' } },
+        },
+      });
+      const ids: string[] = [];
+      for (let n = 0; n < 7; n++) {
+        const res = await server.request('POST', '/api/v1/data/items', {
+          key: testKey,
+          json: { n, color: n % 2 ? 'red' : 'blue', ok: n < 3 },
+        });
+        ids.push(res.body.id);
+      }
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const qs: string = `?limit=3${cursor ? `&after=${cursor}` : ''}`;
+        const page = await server.request('GET', `/api/v1/data/items${qs}`, { key: testKey });
+        assert.equal(page.status, 200);
+        assert.equal(page.body.meta.limit, 3);
+        seen.push(...page.body.data.map((r: { id: string }) => r.id));
+        cursor = page.body.meta.next_cursor;
+        pages++;
+        // A record created mid-walk must not disturb the pages (newest first: it lands before the cursor).
+        if (pages === 1)
+          await server.request('POST', '/api/v1/data/items', { key: testKey, json: { n: 99 } });
+      } while (cursor);
+      assert.deepEqual(seen, [...ids].reverse());
+      assert.equal(pages, 3);
+
+      const asc = await server.request('GET', '/api/v1/data/items?order=asc&limit=2', { key: testKey });
+      assert.deepEqual(
+        asc.body.data.map((r: { id: string }) => r.id),
+        ids.slice(0, 2),
+      );
+      const red = await server.request('GET', '/api/v1/data/items?filter[color]=red&order=asc', {
+        key: testKey,
+      });
+      assert.deepEqual(
+        red.body.data.map((r: { data: { n: number } }) => r.data.n),
+        [1, 3, 5],
+      );
+      const byNumber = await server.request('GET', '/api/v1/data/items?filter[n]=4', { key: testKey });
+      assert.deepEqual(
+        byNumber.body.data.map((r: { id: string }) => r.id),
+        [ids[4]],
+      );
+      const byBool = await server.request(
+        'GET',
+        '/api/v1/data/items?filter[ok]=true&filter[color]=blue&order=asc',
+        { key: testKey },
+      );
+      assert.deepEqual(
+        byBool.body.data.map((r: { data: { n: number } }) => r.data.n),
+        [0, 2],
+      );
+      const injection = await server.request(
+        'GET',
+        `/api/v1/data/items?filter[color]=${encodeURIComponent("red' OR 1=1 --")}`,
+        { key: testKey },
+      );
+      assert.equal(injection.status, 200);
+      assert.deepEqual(injection.body.data, []);
+
+      const first = await server.request('GET', '/api/v1/data/items?limit=2', { key: testKey });
+      const good = first.body.meta.next_cursor as string;
+      assertEnvelope(
+        await server.request('GET', `/api/v1/data/items?after=${good}&order=asc`, { key: testKey }),
+        400,
+        'invalid_cursor',
+      );
+      assertEnvelope(
+        await server.request('GET', `/api/v1/data/items?after=${good}&filter[color]=red`, { key: testKey }),
+        400,
+        'invalid_cursor',
+      );
+      const forged = Buffer.from(`1.${'A'.repeat(22)}`).toString('base64url');
+      assertEnvelope(
+        await server.request('GET', `/api/v1/data/items?after=${forged}`, { key: testKey }),
+        400,
+        'invalid_cursor',
+      );
+      assertEnvelope(
+        await server.request('GET', '/api/v1/data/items?after=%%%', { key: testKey }),
+        400,
+        'invalid_cursor',
+      );
+      for (const bad of [
+        'limit=0',
+        'limit=101',
+        'limit=abc',
+        'order=sideways',
+        'color=red',
+        'filter[a.b]=1',
+      ]) {
+        assertEnvelope(
+          await server.request('GET', `/api/v1/data/items?${bad}`, { key: testKey }),
+          400,
+          'invalid_request',
+        );
+      }
+    });
+
+    test('account describes the calling key', async () => {
+      const k = await server.createKey({
+        name: 'partner',
+        environment: 'test',
+        scopes: ['orders:read'],
+        limits: { per_minute: 60 },
+      });
+      const res = await server.request('GET', '/api/v1/account', { key: k.key });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.data.id, k.id);
+      assert.equal(res.body.data.name, 'partner');
+      assert.equal(res.body.data.environment, 'test');
+      assert.deepEqual(res.body.data.scopes, ['orders:read']);
+      assert.deepEqual(res.body.data.limits, { per_minute: 60 });
+      assert.ok(!JSON.stringify(res.body).includes(k.key));
+    });
+
+    test('concurrent writes are all durable and distinct', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          server.request('POST', '/api/v1/data/orders', {
+            key: testKey,
+            json: { order_id: `C-${i}`, amount: i },
+          }),
+        ),
+      );
+      assert.ok(results.every((r) => r.status === 202));
+      const ids = new Set(results.map((r) => r.body.id));
+      assert.equal(ids.size, 100);
+      for (const r of results.slice(0, 10)) {
+        const got = await server.request('GET', `/api/v1/data/orders/${r.body.id}`, { key: testKey });
+        assert.equal(got.status, 200);
+      }
+    });
+  });
+}

@@ -1,0 +1,116 @@
+import type { FastifyInstance } from 'fastify';
+import { buildApp, createServices, type Services } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { createTestDatabase, type DatabaseKind, type TestDatabase } from './database.ts';
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: test assertions walk arbitrary JSON
+  body: any;
+  text: string;
+}
+
+export interface RequestOptions {
+  key?: string;
+  token?: string;
+  /** A value to send as JSON; `raw` sends bytes as they are. */
+  json?: unknown;
+  raw?: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+export interface TestServer {
+  url: string;
+  token: string;
+  services: Services;
+  app: FastifyInstance;
+  database: TestDatabase;
+  request(method: string, path: string, options?: RequestOptions): Promise<ApiResponse>;
+  /** Management API call with the owner's token. */
+  admin(method: string, path: string, json?: unknown): Promise<ApiResponse>;
+  createEndpoint(body: Record<string, unknown>): Promise<void>;
+  createKey(body: Record<string, unknown>): Promise<{ id: string; key: string }>;
+  close(): Promise<void>;
+}
+
+export const ordersSchema = {
+  type: 'object',
+  properties: {
+    order_id: { type: 'string', minLength: 1 },
+    amount: { type: 'integer', minimum: 0 },
+    items: { type: 'array', items: { type: 'string' } },
+    paid: { type: 'boolean' },
+    email: { type: 'string', format: 'email' },
+  },
+  required: ['order_id', 'amount'],
+};
+
+/** A real server on 127.0.0.1 and a random port, over a fresh database, with an owner and its token. */
+export async function startTestServer(
+  kind: DatabaseKind,
+  env: Record<string, string> = {},
+): Promise<TestServer> {
+  const database = await createTestDatabase(kind);
+  const config = loadConfig({
+    DATABASE_URL: database.url,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const services = await createServices(config);
+  const app = buildApp(services, { logger: false });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+  const { token } = await services.owners.init({
+    email: 'owner@example.com',
+    password: 'correct horse battery',
+  });
+
+  async function request(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse> {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.key) headers.authorization = `Bearer ${options.key}`;
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    let body: string | Buffer | undefined;
+    if (options.json !== undefined) {
+      body = JSON.stringify(options.json);
+      headers['content-type'] ??= 'application/json';
+    } else if (options.raw !== undefined) body = options.raw;
+    const response = await fetch(`${url}${path}`, { method, headers, body });
+    const text = await response.text();
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    return { status: response.status, headers: response.headers, body: parsed, text };
+  }
+
+  const server: TestServer = {
+    url,
+    token,
+    services,
+    app,
+    database,
+    request,
+    admin: (method, path, json) => request(method, path, { token, json }),
+    async createEndpoint(body) {
+      const res = await server.admin('POST', '/admin/v1/endpoints', body);
+      if (res.status !== 201) throw new Error(`createEndpoint: ${res.status} ${res.text}`);
+    },
+    async createKey(body) {
+      const res = await server.admin('POST', '/admin/v1/keys', body);
+      if (res.status !== 201) throw new Error(`createKey: ${res.status} ${res.text}`);
+      return { id: res.body.data.id, key: res.body.data.key };
+    },
+    async close() {
+      await app.close();
+      await services.close();
+      await database.drop();
+    },
+  };
+  return server;
+}
