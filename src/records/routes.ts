@@ -21,8 +21,8 @@ export interface RecordRouteDeps {
   endpoints: EndpointService;
   reader: RecordReader;
   writer: RecordWriter;
-  /** Lets later stages (callbacks, idempotency) add to a write before it is committed. */
-  prepareWrite?: (request: FastifyRequest, command: WriteCommand) => Promise<void> | void;
+  /** Later stages (callbacks, idempotency…) add to a write before it is committed, in this order. */
+  writePreparers?: ReadonlyArray<(request: FastifyRequest, command: WriteCommand) => Promise<void> | void>;
 }
 
 type Params = { slug: string; id?: string };
@@ -91,7 +91,7 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps
       source: 'api',
       callback: null,
     };
-    if (deps.prepareWrite) await deps.prepareWrite(request, command);
+    for (const prepare of deps.writePreparers ?? []) await prepare(request, command);
     const outcome = await writer.write(command);
     if (!outcome.ok) throw outcome.error;
     return reply
