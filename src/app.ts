@@ -87,8 +87,9 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   registerErrorHandling(app, services.database.dialect.isUnavailable);
   registerJsonParser(app);
 
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('Request-Id', request.id);
+    done();
   });
 
   app.get('/health', async () => ({ status: 'ok' }));

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 /** Every object id carries a prefix that names its kind. */
 export const idPrefixes = {
@@ -30,30 +30,54 @@ export function base62(bytes: Uint8Array, width: number): string {
   return out.padStart(width, '0');
 }
 
+/** Fixed-width base62 of a non-negative integer below 2^53. */
+function base62Number(value: number, width: number): string {
+  let out = '';
+  let n = value;
+  for (let i = 0; i < width; i++) {
+    out = ALPHABET.charAt(n % 62) + out;
+    n = Math.floor(n / 62);
+  }
+  return out;
+}
+
+// Ids are made on every request: random bytes come from a pool, not a syscall each.
+const pool = Buffer.allocUnsafe(4096);
+let poolOffset = pool.length;
+
+function randomChars(count: number): string {
+  if (poolOffset + count > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  let out = '';
+  for (let i = 0; i < count; i++) out += ALPHABET.charAt((pool[poolOffset + i] ?? 0) % 62);
+  poolOffset += count;
+  return out;
+}
+
 let lastMs = 0;
 let counter = 0;
 
 /**
- * Ids sort by creation time: 48 bits of milliseconds, a 16-bit in-process counter
- * (so ids made in the same millisecond keep their order), then 64 random bits.
+ * Ids sort by creation time: milliseconds (9 chars), an in-process counter so that ids made in
+ * the same millisecond keep their order (3 chars), then 10 random characters (~59 bits).
  */
 export function newId<K extends IdKind>(kind: K): Id<K> {
   const now = Date.now();
-  if (now === lastMs) counter = (counter + 1) & 0xffff;
+  if (now === lastMs) counter = (counter + 1) % 238_328;
   else {
     lastMs = now;
     counter = 0;
   }
-  const buf = Buffer.allocUnsafe(16);
-  buf.writeUIntBE(now, 0, 6);
-  buf.writeUInt16BE(counter, 6);
-  randomBytes(8).copy(buf, 8);
-  return `${idPrefixes[kind]}_${base62(buf, 22)}` as Id<K>;
+  return `${idPrefixes[kind]}_${base62Number(now, 9)}${base62Number(counter, 3)}${randomChars(10)}` as Id<K>;
 }
 
 export function isId<K extends IdKind>(kind: K, value: string): value is Id<K> {
+  const prefix = idPrefixes[kind];
   return (
-    value.startsWith(`${idPrefixes[kind]}_`) &&
-    /^[0-9A-Za-z]{22}$/.test(value.slice(idPrefixes[kind].length + 1))
+    value.length === prefix.length + 23 &&
+    value.startsWith(`${prefix}_`) &&
+    /^[0-9A-Za-z]{22}$/.test(value.slice(prefix.length + 1))
   );
 }

@@ -1,5 +1,6 @@
 import { ApiError } from '../errors.ts';
 import { newId } from '../ids.ts';
+import { LoadingCache } from '../infra/cache/loading-cache.ts';
 import { TtlCache } from '../infra/cache/ttl-cache.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
@@ -124,7 +125,9 @@ export interface EndpointServiceOptions {
 export type EndpointService = ReturnType<typeof createEndpointService>;
 
 export function createEndpointService({ db, dialect, cacheTtlMs }: EndpointServiceOptions) {
-  const runtimes = new TtlCache<string, Promise<EndpointRuntime | null>>(cacheTtlMs, 10_000);
+  const runtimes = new LoadingCache<string, EndpointRuntime | null>(cacheTtlMs, 10_000, (slug) =>
+    loadRuntime(slug),
+  );
   // Compiled validators outlive runtime refreshes: a version's schema never changes.
   const validators = new TtlCache<string, SchemaVersion>(3_600_000, 20_000);
 
@@ -179,13 +182,12 @@ export function createEndpointService({ db, dialect, cacheTtlMs }: EndpointServi
   return {
     /** The hot-path view of an endpoint, cached; `null` when there is no such endpoint. */
     runtime(slug: string): Promise<EndpointRuntime | null> {
-      let pending = runtimes.get(slug);
-      if (!pending) {
-        pending = loadRuntime(slug);
-        runtimes.set(slug, pending);
-        pending.catch(() => runtimes.delete(slug));
-      }
-      return pending;
+      return runtimes.get(slug);
+    },
+
+    /** The cached runtime without waiting: `{ value }` when known, undefined when it must be loaded. */
+    peekRuntime(slug: string): { value: EndpointRuntime | null } | undefined {
+      return runtimes.peek(slug);
     },
 
     invalidate(slug: string): void {

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { OwnerService, Principal } from '../accounts/owner-service.ts';
 import { ApiError } from '../errors.ts';
 import type { AuthenticatedKey, KeyService } from '../keys/key-service.ts';
+import { syncFirstHook } from './sync-hook.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -24,11 +25,17 @@ export function presentedSecret(request: FastifyRequest): string | undefined {
 }
 
 export function apiKeyAuth(keys: KeyService) {
-  return async function authenticate(request: FastifyRequest): Promise<void> {
+  return syncFirstHook((request) => {
     const secret = presentedSecret(request);
     if (!secret) throw new ApiError('missing_api_key');
-    request.apiKey = await keys.verify(secret);
-  };
+    const key = keys.verify(secret);
+    if (key instanceof Promise) {
+      return key.then((verified) => {
+        request.apiKey = verified;
+      });
+    }
+    request.apiKey = key;
+  });
 }
 
 export function managementAuth(owners: OwnerService) {

@@ -1,6 +1,6 @@
 import { ApiError } from '../errors.ts';
 import { newId } from '../ids.ts';
-import { TtlCache } from '../infra/cache/ttl-cache.ts';
+import { LoadingCache } from '../infra/cache/loading-cache.ts';
 import { safeEqual, sha256 } from '../infra/crypto/hash.ts';
 import { generateSecret, hasValidChecksum } from '../infra/crypto/token-format.ts';
 import type { Db } from '../infra/db/database.ts';
@@ -46,7 +46,7 @@ interface CachedSecret {
   secretExpiresAt: number | null;
 }
 
-function toJson(row: ApiKeysTable, lastUsed?: string): ApiKeyJson {
+function toJson(row: ApiKeysTable, lastUsed?: number): ApiKeyJson {
   return {
     id: row.id,
     object: 'api_key',
@@ -57,7 +57,7 @@ function toJson(row: ApiKeysTable, lastUsed?: string): ApiKeyJson {
     limits: row.limits ? (JSON.parse(row.limits) as KeyLimits) : {},
     status: row.status as KeyStatus,
     expires_at: row.expires_at,
-    last_used_at: lastUsed ?? row.last_used_at,
+    last_used_at: lastUsed === undefined ? row.last_used_at : new Date(lastUsed).toISOString(),
     created_at: row.created_at,
     updated_at: row.updated_at,
   };
@@ -87,10 +87,12 @@ export interface KeyServiceOptions {
 export type KeyService = ReturnType<typeof createKeyService>;
 
 export function createKeyService({ db, prefix, cacheTtlMs, rollGraceSeconds }: KeyServiceOptions) {
-  const secrets = new TtlCache<string, Promise<CachedSecret | null>>(cacheTtlMs, 50_000);
+  const secrets = new LoadingCache<string, CachedSecret | null>(cacheTtlMs, 50_000, (hash) =>
+    loadSecret(hash),
+  );
   const pattern = new RegExp(`^${prefix}_(test|live)_`);
   // last_used_at is kept in memory and written in batches, not once per request.
-  const lastUsed = new Map<string, string>();
+  const lastUsed = new Map<string, number>();
 
   async function requireRow(id: string): Promise<ApiKeysTable> {
     const row = await db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
@@ -138,28 +140,30 @@ export function createKeyService({ db, prefix, cacheTtlMs, rollGraceSeconds }: K
     };
   }
 
+  function accept(found: CachedSecret | null, hash: string, now: number): AuthenticatedKey {
+    if (!found || !safeEqual(found.hash, hash)) throw new ApiError('invalid_api_key');
+    if (found.secretExpiresAt !== null && found.secretExpiresAt <= now) throw new ApiError('invalid_api_key');
+    const { key } = found;
+    if (key.status === 'revoked') throw new ApiError('api_key_revoked');
+    if (key.status === 'inactive') throw new ApiError('api_key_inactive');
+    if (key.expiresAt !== null && key.expiresAt <= now) throw new ApiError('api_key_expired');
+    lastUsed.set(key.id, now);
+    return key;
+  }
+
   return {
-    /** Checks a presented secret; throws the matching 401. Cached, so the hot path rarely touches the database. */
-    async verify(secret: string, now = Date.now()): Promise<AuthenticatedKey> {
+    /**
+     * Checks a presented secret; throws the matching 401. A cached key is answered synchronously
+     * (no promise on the hot path); otherwise the database is asked once and the answer cached.
+     * A cached hash implies a well-formed secret, so the checksum is checked only on a miss.
+     */
+    verify(secret: string, now = Date.now()): AuthenticatedKey | Promise<AuthenticatedKey> {
+      const hash = sha256(secret);
+      const hit = secrets.peek(hash, now);
+      if (hit) return accept(hit.value, hash, now);
       const env = pattern.exec(secret)?.[1];
       if (!env || !hasValidChecksum(secret, `${prefix}_${env}`)) throw new ApiError('invalid_api_key');
-      const hash = sha256(secret);
-      let pending = secrets.get(hash, now);
-      if (!pending) {
-        pending = loadSecret(hash);
-        secrets.set(hash, pending, now);
-        pending.catch(() => secrets.delete(hash));
-      }
-      const found = await pending;
-      if (!found || !safeEqual(found.hash, hash)) throw new ApiError('invalid_api_key');
-      if (found.secretExpiresAt !== null && found.secretExpiresAt <= now)
-        throw new ApiError('invalid_api_key');
-      const { key } = found;
-      if (key.status === 'revoked') throw new ApiError('api_key_revoked');
-      if (key.status === 'inactive') throw new ApiError('api_key_inactive');
-      if (key.expiresAt !== null && key.expiresAt <= now) throw new ApiError('api_key_expired');
-      lastUsed.set(key.id, new Date(now).toISOString());
-      return key;
+      return secrets.get(hash, now).then((found) => accept(found, hash, now));
     },
 
     async create(body: unknown): Promise<ApiKeyJson & { key: string }> {
@@ -268,7 +272,8 @@ export function createKeyService({ db, prefix, cacheTtlMs, rollGraceSeconds }: K
       lastUsed.clear();
       await db.transaction().execute(async (trx) => {
         for (const [id, at] of batch) {
-          await trx.updateTable('api_keys').set({ last_used_at: at }).where('id', '=', id).execute();
+          const lastUsedAt = new Date(at).toISOString();
+          await trx.updateTable('api_keys').set({ last_used_at: lastUsedAt }).where('id', '=', id).execute();
         }
       });
     },

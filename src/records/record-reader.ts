@@ -3,8 +3,9 @@ import { ApiError, invalid } from '../errors.ts';
 import { hmac, safeEqual } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
+import { preparedRead } from '../infra/db/prepared.ts';
 import type { Environment } from '../keys/key-service.ts';
-import { recordJson } from './record-json.ts';
+import { type RecordRow, recordJson } from './record-json.ts';
 
 export type FilterValue = string | number | boolean | null;
 
@@ -101,14 +102,18 @@ export function createRecordReader({
     return seq;
   }
 
+  const selectById = preparedRead<RecordRow & { endpoint_id: string }, [id: string]>(
+    dialect,
+    db
+      .selectFrom('records')
+      .select(['id', 'data', 'version', 'created_at', 'updated_at', 'environment', 'endpoint_id'])
+      .where('id', '=', ''),
+  );
+
   return {
     /** The record as the JSON text of the contract, or a 404. */
     async get(endpoint: EndpointRuntime, environment: Environment, id: string): Promise<string> {
-      const row = await db
-        .selectFrom('records')
-        .select(['id', 'data', 'version', 'created_at', 'updated_at', 'environment', 'endpoint_id'])
-        .where('id', '=', id)
-        .executeTakeFirst();
+      const row = (await selectById(id))[0];
       // Another endpoint's or environment's record is simply not found here.
       if (!row || row.endpoint_id !== endpoint.id || row.environment !== environment) {
         throw new ApiError('record_not_found');

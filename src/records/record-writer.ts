@@ -2,6 +2,7 @@ import { sql, type Transaction } from 'kysely';
 import { ApiError } from '../errors.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { DialectName } from '../infra/db/dialect.ts';
+import { preparedQuery } from '../infra/db/prepared.ts';
 import type { Database } from '../infra/db/schema.ts';
 import type { Environment } from '../keys/key-service.ts';
 import { nowIso } from '../time.ts';
@@ -39,7 +40,55 @@ export interface RecordWriter {
 
 const RETURNED = ['id', 'data', 'version', 'created_at', 'updated_at', 'environment'] as const;
 
-async function apply(trx: Transaction<Database>, cmd: WriteCommand, now: string): Promise<WriteOutcome> {
+const RECORD_COLUMNS = [
+  'id',
+  'endpoint_id',
+  'environment',
+  'data',
+  'version',
+  'created_at',
+  'updated_at',
+] as const;
+const REQUEST_COLUMNS = [
+  'id',
+  'key_id',
+  'endpoint_id',
+  'environment',
+  'operation',
+  'record_id',
+  'record_version',
+  'source',
+  'payload',
+  'callback',
+  'status',
+  'created_at',
+  'processed_at',
+] as const;
+
+function placeholders<C extends string>(columns: readonly C[]): Record<C, string> {
+  return Object.fromEntries(columns.map((c) => [c, ''])) as Record<C, string>;
+}
+
+/** The two inserts every write makes, compiled once. */
+function statements(db: Db) {
+  return {
+    insertRecord: preparedQuery<never, unknown[]>(
+      db.insertInto('records').values(placeholders(RECORD_COLUMNS) as never),
+    ),
+    insertRequest: preparedQuery<never, unknown[]>(
+      db.insertInto('requests').values(placeholders(REQUEST_COLUMNS) as never),
+    ),
+  };
+}
+
+type Statements = ReturnType<typeof statements>;
+
+async function apply(
+  trx: Transaction<Database>,
+  cmd: WriteCommand,
+  now: string,
+  prepared: Statements,
+): Promise<WriteOutcome> {
   let row: RecordRow | undefined;
   if (cmd.operation === 'create') {
     row = {
@@ -50,10 +99,7 @@ async function apply(trx: Transaction<Database>, cmd: WriteCommand, now: string)
       updated_at: now,
       environment: cmd.environment,
     };
-    await trx
-      .insertInto('records')
-      .values({ ...row, endpoint_id: cmd.endpointId })
-      .execute();
+    await prepared.insertRecord(trx, row.id, cmd.endpointId, row.environment, row.data, 1, now, now);
   } else {
     if (cmd.operation === 'replace') {
       row = await trx
@@ -76,24 +122,22 @@ async function apply(trx: Transaction<Database>, cmd: WriteCommand, now: string)
     if (!row) return { ok: false, error: new ApiError('record_not_found') };
   }
   const outcome: WriteOutcome = { ok: true, recordId: row.id, version: row.version };
-  await trx
-    .insertInto('requests')
-    .values({
-      id: cmd.requestId,
-      key_id: cmd.keyId,
-      endpoint_id: cmd.endpointId,
-      environment: cmd.environment,
-      operation: cmd.operation,
-      record_id: row.id,
-      record_version: row.version,
-      source: cmd.source,
-      payload: recordJson(row, cmd.slug),
-      callback: cmd.callback,
-      status: 'queued',
-      created_at: now,
-      processed_at: null,
-    })
-    .execute();
+  await prepared.insertRequest(
+    trx,
+    cmd.requestId,
+    cmd.keyId,
+    cmd.endpointId,
+    cmd.environment,
+    cmd.operation,
+    row.id,
+    row.version,
+    cmd.source,
+    recordJson(row, cmd.slug),
+    cmd.callback,
+    'queued',
+    now,
+    null,
+  );
   if (cmd.alsoInTransaction) await cmd.alsoInTransaction(trx, outcome);
   return outcome;
 }
@@ -112,6 +156,7 @@ const MAX_BATCH = 512;
  * retried write by write, so one bad write cannot fail its neighbours.
  */
 function batchingWriter(db: Db): RecordWriter {
+  const stmts = statements(db);
   const listeners: Array<() => void> = [];
   let queue: Pending[] = [];
   let running: Promise<void> | null = null;
@@ -122,7 +167,7 @@ function batchingWriter(db: Db): RecordWriter {
 
   async function runOne(item: Pending): Promise<void> {
     try {
-      item.resolve(await db.transaction().execute((trx) => apply(trx, item.command, nowIso())));
+      item.resolve(await db.transaction().execute((trx) => apply(trx, item.command, nowIso(), stmts)));
       notify();
     } catch (error) {
       item.reject(error);
@@ -142,7 +187,7 @@ function batchingWriter(db: Db): RecordWriter {
         outcomes = await db.transaction().execute(async (trx) => {
           const now = nowIso();
           const results: WriteOutcome[] = [];
-          for (const item of batch) results.push(await apply(trx, item.command, now));
+          for (const item of batch) results.push(await apply(trx, item.command, now, stmts));
           return results;
         });
       } catch {
@@ -179,11 +224,12 @@ function batchingWriter(db: Db): RecordWriter {
 
 /** PostgreSQL takes concurrent writers: one transaction per write, run in parallel over the pool. */
 function directWriter(db: Db): RecordWriter {
+  const stmts = statements(db);
   const listeners: Array<() => void> = [];
   const inFlight = new Set<Promise<unknown>>();
   return {
     async write(command) {
-      const pending = db.transaction().execute((trx) => apply(trx, command, nowIso()));
+      const pending = db.transaction().execute((trx) => apply(trx, command, nowIso(), stmts));
       inFlight.add(pending);
       try {
         const outcome = await pending;

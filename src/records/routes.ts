@@ -3,6 +3,7 @@ import type { EndpointRuntime, EndpointService, SchemaVersion } from '../endpoin
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError } from '../errors.ts';
 import { guardJsonBody } from '../http/json-body.ts';
+import { syncFirstHook } from '../http/sync-hook.ts';
 import { isId, newId } from '../ids.ts';
 import { hasScope } from '../keys/key-service.ts';
 import { parseListQuery, type RecordReader } from './record-reader.ts';
@@ -32,9 +33,12 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps
   const { endpoints, reader, writer } = deps;
 
   /** 404 for an unknown endpoint; 403 for missing scope, inactive, expired or undeployed. */
-  async function resolveTarget(request: FastifyRequest, action: 'read' | 'write'): Promise<void> {
+  function checkTarget(
+    request: FastifyRequest,
+    action: 'read' | 'write',
+    endpoint: EndpointRuntime | null,
+  ): void {
     const { slug } = request.params as Params;
-    const endpoint = SLUG.test(slug) ? await endpoints.runtime(slug) : null;
     if (!endpoint) throw new ApiError('endpoint_not_found', { message: `Endpoint "${slug}" not found` });
     const key = request.apiKey;
     if (!hasScope(key, slug, action)) {
@@ -50,13 +54,22 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps
     request.target = { endpoint, version };
   }
 
+  /** Synchronous when the endpoint is cached (the usual case). */
+  function resolveTarget(request: FastifyRequest, action: 'read' | 'write'): void | Promise<void> {
+    const { slug } = request.params as Params;
+    if (!SLUG.test(slug)) return checkTarget(request, action, null);
+    const cached = endpoints.peekRuntime(slug);
+    if (cached) return checkTarget(request, action, cached.value);
+    return endpoints.runtime(slug).then((endpoint) => checkTarget(request, action, endpoint));
+  }
+
   function recordId(request: FastifyRequest): string {
     const { id } = request.params as Params;
     if (!id || !isId('record', id)) throw new ApiError('record_not_found');
     return id;
   }
 
-  const readHook = { preHandler: async (request: FastifyRequest) => resolveTarget(request, 'read') };
+  const readHook = { preHandler: syncFirstHook((request) => resolveTarget(request, 'read')) };
   const writeHooks = {
     preParsing: async (request: FastifyRequest, _reply: FastifyReply, payload: NodeJS.ReadableStream) => {
       await resolveTarget(request, 'write');

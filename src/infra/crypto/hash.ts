@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { createHmac, hash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 
 const scryptAsync = promisify(scrypt) as (
@@ -10,7 +10,7 @@ const scryptAsync = promisify(scrypt) as (
 
 /** Secrets with ≥128 bits of randomness are stored as their SHA-256: fast to check, useless to a thief. */
 export function sha256(value: string): string {
-  return createHash('sha256').update(value).digest('base64url');
+  return hash('sha256', value, 'base64url');
 }
 
 export function hmac(secret: string, value: string): string {

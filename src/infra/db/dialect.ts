@@ -25,6 +25,12 @@ export interface DialectAdapter {
   isUniqueViolation(error: unknown): boolean;
   /** The database itself is unreachable or refusing work (as opposed to a bad query). */
   isUnavailable(error: unknown): boolean;
+  /**
+   * Runs a read-only query compiled by Kysely outside Kysely's connection queue: on SQLite on a
+   * second, read-only connection (WAL gives it the last committed snapshot, never a write in
+   * progress), on PostgreSQL straight on the pool. Used by hot-path reads.
+   */
+  read<R>(sqlText: string, parameters: readonly unknown[]): Promise<R[]>;
   close(): Promise<void>;
 }
 
@@ -56,6 +62,18 @@ function sqlite(path: string): DialectAdapter {
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = ON');
   db.pragma('cache_size = -65536');
+  let reader: BetterSqlite3.Database | undefined;
+  const readStatements = new Map<string, BetterSqlite3.Statement>();
+  function readerStatement(text: string): BetterSqlite3.Statement {
+    let statement = readStatements.get(text);
+    if (!statement) {
+      // Opened on first use, after migrations have created the schema.
+      reader ??= path === ':memory:' ? db : openReader(path);
+      statement = reader.prepare(text);
+      if (readStatements.size < 1000) readStatements.set(text, statement);
+    }
+    return statement;
+  }
   return {
     name: 'sqlite',
     kysely: new SqliteDialect({ database: cachedStatements(db) }),
@@ -69,8 +87,24 @@ function sqlite(path: string): DialectAdapter {
       ['SQLITE_BUSY', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_READONLY'].some((c) =>
         String(error.code).startsWith(c),
       ),
-    close: async () => {},
+    read<R>(text: string, parameters: readonly unknown[]): Promise<R[]> {
+      try {
+        return Promise.resolve(readerStatement(text).all(...parameters) as R[]);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
+    close: async () => {
+      if (reader && reader !== db) reader.close();
+    },
   };
+}
+
+function openReader(path: string): BetterSqlite3.Database {
+  const reader = new BetterSqlite3(path, { readonly: true });
+  reader.pragma('busy_timeout = 5000');
+  reader.pragma('cache_size = -65536');
+  return reader;
 }
 
 // int8 (bigserial, count) as number: our sequences stay far below 2^53.
@@ -94,6 +128,8 @@ function postgres(url: string): DialectAdapter {
         (/^(08|53|57P)/.test(error.code) ||
           ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'].includes(error.code))) ||
         /timeout exceeded when trying to connect|Connection terminated/.test(error.message)),
+    read: async <R>(text: string, parameters: readonly unknown[]) =>
+      (await pool.query(text, parameters as unknown[])).rows as R[],
     close: async () => {},
   };
 }

@@ -1,0 +1,109 @@
+/**
+ * One run, alternating: bare node:http (the ceiling), Gatehouse POST create and GET by id on
+ * SQLite, each for a few seconds at c=64. Prints req/s, p99 and each ratio to the bare server.
+ *   npm run bench            (BENCH_SECONDS=5 BENCH_ROUNDS=2 BENCH_CONNECTIONS=64 by default)
+ *   DATABASE_URL=postgres://… npm run bench   for PostgreSQL-mode figures
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServices } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { freePort, load, type Result, startProcess, table } from './lib.ts';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 5);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
+const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+const databaseUrl = process.env.DATABASE_URL ?? `sqlite:${join(dir, 'bench.db')}`;
+
+async function setUp(): Promise<{ key: string }> {
+  const services = await createServices(loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' }));
+  try {
+    await services.endpoints
+      .create({
+        slug: 'orders',
+        name: 'Orders',
+        schema: {
+          type: 'object',
+          properties: {
+            order_id: { type: 'string' },
+            amount: { type: 'integer' },
+            paid: { type: 'boolean' },
+          },
+          required: ['order_id', 'amount'],
+        },
+      })
+      .catch(() => {});
+    const key = await services.keys.create({ name: 'bench', environment: 'test' });
+    return { key: key.key };
+  } finally {
+    await services.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const { key } = await setUp();
+  const barePort = await freePort();
+  const gatePort = await freePort();
+  const bare = await startProcess(
+    ['--import', 'tsx', 'bench/bare-server.ts'],
+    { PORT: String(barePort) },
+    async () => (await fetch(`http://127.0.0.1:${barePort}/`)).ok || true,
+  );
+  const gate = await startProcess(
+    ['bin/gatehouse.js', 'serve'],
+    { PORT: String(gatePort), DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
+    async () => (await fetch(`http://127.0.0.1:${gatePort}/health`)).ok,
+  );
+  const base = `http://127.0.0.1:${gatePort}/api/v1/data/orders`;
+  const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
+  const body = JSON.stringify({ order_id: 'ORD-1', amount: 4500, paid: true });
+  const created = await fetch(base, { method: 'POST', headers, body });
+  const { id } = (await created.json()) as { id: string };
+
+  // Warm-up: JIT, caches, statement cache.
+  await load('warm-up', { url: base, method: 'POST', headers, body, seconds: 1, connections });
+  await load('warm-up', { url: `${base}/${id}`, headers, seconds: 1, connections });
+
+  const results: Result[] = [];
+  for (let round = 0; round < rounds; round++) {
+    results.push(
+      await load('bare node:http 202', {
+        url: `http://127.0.0.1:${barePort}/`,
+        method: 'POST',
+        body,
+        seconds,
+        connections,
+      }),
+    );
+    results.push(
+      await load('gatehouse POST create', { url: base, method: 'POST', headers, body, seconds, connections }),
+    );
+    results.push(await load('gatehouse GET by id', { url: `${base}/${id}`, headers, seconds, connections }));
+  }
+  bare.kill();
+  gate.kill('SIGTERM');
+
+  const bareRuns = results.filter((r) => r.name.startsWith('bare'));
+  const baseline = bareRuns.reduce((s, r) => s + r.rps, 0) / bareRuns.length;
+  const mean = (name: string) => {
+    const runs = results.filter((r) => r.name === name);
+    return runs.reduce((s, r) => s + r.rps, 0) / runs.length;
+  };
+  process.stdout.write(
+    `\nGatehouse bench — ${databaseUrl.split(':')[0]}, c=${connections}, ${seconds}s x ${rounds} rounds\n`,
+  );
+  process.stdout.write(`${table(results, baseline)}\n\n`);
+  const create = mean('gatehouse POST create') / baseline;
+  const get = mean('gatehouse GET by id') / baseline;
+  process.stdout.write(`create / bare = ${create.toFixed(2)} (goal >= 0.40)\n`);
+  process.stdout.write(`get    / bare = ${get.toFixed(2)} (goal >= 0.60)\n`);
+  const bad = results.reduce((s, r) => s + r.non2xx + r.errors, 0);
+  process.stdout.write(`non-2xx + errors: ${bad}\n`);
+  await new Promise((r) => setTimeout(r, 500));
+  rmSync(dir, { recursive: true, force: true });
+}
+
+await main();
