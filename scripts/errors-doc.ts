@@ -1,0 +1,32 @@
+/** Writes docs/errors.md from the error-code table in src/errors.ts (`npm run docs:errors`). */
+import { writeFileSync } from 'node:fs';
+import { errorCodes } from '../src/errors.ts';
+
+export function renderErrorsDoc(): string {
+  const rows = Object.entries(errorCodes)
+    .sort(([a, x], [b, y]) => x.status - y.status || a.localeCompare(b))
+    .map(([code, e]) => `| ${e.status} | \`${code}\` | ${e.message} | ${e.doc} |`);
+  return `# Error codes
+
+Every error, from every route, has one shape:
+
+\`\`\`json
+{"success":false,"error":"Validation failed","code":"validation_failed","details":[{"field":"order_id","error":"Required field is missing"}],"request_id":"req_…"}
+\`\`\`
+
+- \`error\` is a human-readable message; \`code\` is stable and meant for programs.
+- \`details\` lists one entry per offending field (empty when there is nothing to point at).
+- \`request_id\` is also sent as the \`Request-Id\` response header and appears in logs and webhook deliveries.
+- A 5xx never carries a stack trace or SQL; the server logs the cause under the same request id.
+
+This file is generated from \`src/errors.ts\` by \`npm run docs:errors\`; a test fails when they differ.
+
+| status | code | error | when |
+|---|---|---|---|
+${rows.join('\n')}
+`;
+}
+
+if (process.argv[1]?.endsWith('errors-doc.ts')) {
+  writeFileSync(new URL('../docs/errors.md', import.meta.url), renderErrorsDoc());
+}
