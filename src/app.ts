@@ -9,6 +9,8 @@ import { registerErrorHandling } from './http/error-handler.ts';
 import { MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
 import { newId } from './ids.ts';
 import { type DatabaseHandle, openDatabase } from './infra/db/database.ts';
+import { type InvalidationBus, localBus } from './infra/bus/bus.ts';
+import { redisBus } from './infra/bus/redis-bus.ts';
 import { loadInstallationSecret } from './infra/installation-secret.ts';
 import { createKeyService, type KeyService } from './keys/key-service.ts';
 import { registerAccountRoute, registerKeyRoutes } from './keys/routes.ts';
@@ -20,6 +22,7 @@ export interface Services {
   config: Config;
   database: DatabaseHandle;
   secret: string;
+  bus: InvalidationBus;
   owners: OwnerService;
   endpoints: EndpointService;
   keys: KeyService;
@@ -32,8 +35,10 @@ export async function createServices(config: Config): Promise<Services & { close
   const database = await openDatabase(config.database);
   const { db, dialect } = database;
   const secret = await loadInstallationSecret(db, config.secret);
+  const bus = config.redisUrl ? redisBus(config.redisUrl, 'gatehouse:invalidate') : localBus();
   const keys = createKeyService({
     db,
+    bus,
     prefix: config.keyPrefix,
     cacheTtlMs: config.cacheTtlMs,
     rollGraceSeconds: config.keyRollGraceSeconds,
@@ -42,8 +47,9 @@ export async function createServices(config: Config): Promise<Services & { close
     config,
     database,
     secret,
+    bus,
     owners: createOwnerService({ db, cacheTtlMs: config.cacheTtlMs }),
-    endpoints: createEndpointService({ db, dialect, cacheTtlMs: config.cacheTtlMs }),
+    endpoints: createEndpointService({ db, bus, dialect, cacheTtlMs: config.cacheTtlMs }),
     keys,
     reader: createRecordReader({ db, dialect, secret }),
     writer: createRecordWriter(db, dialect.name),
@@ -58,6 +64,7 @@ export async function createServices(config: Config): Promise<Services & { close
       clearInterval(flushTimer);
       await services.writer.close();
       await keys.flushLastUsed().catch(() => {});
+      await bus.close();
       await database.close();
     },
   };

@@ -74,7 +74,7 @@ export function loadConfig(env: Env = process.env): Config {
       .filter(Boolean),
     logLevel: env.LOG_LEVEL || 'info',
     keyRollGraceSeconds: int(env, 'GATEHOUSE_KEY_ROLL_GRACE_SECONDS', 86_400, 0, 30 * 86_400),
-    cacheTtlMs: int(env, 'GATEHOUSE_CACHE_TTL_MS', 5_000, 0, 3_600_000),
+    cacheTtlMs: int(env, 'GATEHOUSE_CACHE_TTL_MS', 1_000, 0, 3_600_000),
     apiUrl: env.GATEHOUSE_URL || undefined,
     localUrl: `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}`,
     token: env.GATEHOUSE_TOKEN || undefined,

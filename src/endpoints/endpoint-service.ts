@@ -1,5 +1,6 @@
 import { ApiError } from '../errors.ts';
 import { newId } from '../ids.ts';
+import type { InvalidationBus } from '../infra/bus/bus.ts';
 import { LoadingCache } from '../infra/cache/loading-cache.ts';
 import { TtlCache } from '../infra/cache/ttl-cache.ts';
 import type { Db } from '../infra/db/database.ts';
@@ -118,16 +119,19 @@ function fieldTypes(schema: unknown): Map<string, string[]> {
 
 export interface EndpointServiceOptions {
   db: Db;
+  /** Changes are announced here so every process drops its cached runtime of that endpoint. */
+  bus: InvalidationBus;
   dialect: DialectAdapter;
   cacheTtlMs: number;
 }
 
 export type EndpointService = ReturnType<typeof createEndpointService>;
 
-export function createEndpointService({ db, dialect, cacheTtlMs }: EndpointServiceOptions) {
+export function createEndpointService({ db, bus, dialect, cacheTtlMs }: EndpointServiceOptions) {
   const runtimes = new LoadingCache<string, EndpointRuntime | null>(cacheTtlMs, 10_000, (slug) =>
     loadRuntime(slug),
   );
+  bus.subscribe('endpoints', (slug) => (slug === undefined ? runtimes.clear() : runtimes.delete(slug)));
   // Compiled validators outlive runtime refreshes: a version's schema never changes.
   const validators = new TtlCache<string, SchemaVersion>(3_600_000, 20_000);
 
@@ -191,7 +195,7 @@ export function createEndpointService({ db, dialect, cacheTtlMs }: EndpointServi
     },
 
     invalidate(slug: string): void {
-      runtimes.delete(slug);
+      bus.publish('endpoints', slug);
     },
 
     async create(body: unknown): Promise<EndpointJson> {
@@ -224,7 +228,7 @@ export function createEndpointService({ db, dialect, cacheTtlMs }: EndpointServi
         }
         throw error;
       }
-      runtimes.delete(row.slug);
+      bus.publish('endpoints', row.slug);
       return toJson(row);
     },
 
@@ -276,7 +280,7 @@ export function createEndpointService({ db, dialect, cacheTtlMs }: EndpointServi
       };
       const { id, created_at, ...changes } = next;
       await db.updateTable('endpoints').set(changes).where('id', '=', id).execute();
-      runtimes.delete(slug);
+      bus.publish('endpoints', slug);
       return toJson(next);
     },
 
@@ -287,7 +291,7 @@ export function createEndpointService({ db, dialect, cacheTtlMs }: EndpointServi
         await trx.deleteFrom('endpoint_versions').where('endpoint_id', '=', row.id).execute();
         await trx.deleteFrom('endpoints').where('id', '=', row.id).execute();
       });
-      runtimes.delete(slug);
+      bus.publish('endpoints', slug);
     },
 
     /** Publishes the draft to `live` as the next immutable version. */
@@ -319,7 +323,7 @@ export function createEndpointService({ db, dialect, cacheTtlMs }: EndpointServi
           .execute();
         return { ...toJson(updated), deployed: versionJson(version) };
       });
-      runtimes.delete(slug);
+      bus.publish('endpoints', slug);
       return result;
     },
   };

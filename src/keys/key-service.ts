@@ -1,5 +1,6 @@
 import { ApiError } from '../errors.ts';
 import { newId } from '../ids.ts';
+import type { InvalidationBus } from '../infra/bus/bus.ts';
 import { LoadingCache } from '../infra/cache/loading-cache.ts';
 import { safeEqual, sha256 } from '../infra/crypto/hash.ts';
 import { generateSecret, hasValidChecksum } from '../infra/crypto/token-format.ts';
@@ -79,6 +80,8 @@ export function hasScope(key: AuthenticatedKey, slug: string, action: 'read' | '
 
 export interface KeyServiceOptions {
   db: Db;
+  /** Lifecycle changes are announced here so every process drops its cached keys. */
+  bus: InvalidationBus;
   prefix: string;
   cacheTtlMs: number;
   rollGraceSeconds: number;
@@ -86,10 +89,11 @@ export interface KeyServiceOptions {
 
 export type KeyService = ReturnType<typeof createKeyService>;
 
-export function createKeyService({ db, prefix, cacheTtlMs, rollGraceSeconds }: KeyServiceOptions) {
+export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds }: KeyServiceOptions) {
   const secrets = new LoadingCache<string, CachedSecret | null>(cacheTtlMs, 50_000, (hash) =>
     loadSecret(hash),
   );
+  bus.subscribe('keys', () => secrets.clear());
   const pattern = new RegExp(`^${prefix}_(test|live)_`);
   // last_used_at is kept in memory and written in batches, not once per request.
   const lastUsed = new Map<string, number>();
@@ -111,7 +115,7 @@ export function createKeyService({ db, prefix, cacheTtlMs, rollGraceSeconds }: K
       .set({ status, updated_at: updated.updated_at })
       .where('id', '=', id)
       .execute();
-    secrets.clear();
+    bus.publish('keys');
     return toJson(updated, lastUsed.get(id));
   }
 
@@ -225,7 +229,7 @@ export function createKeyService({ db, prefix, cacheTtlMs, rollGraceSeconds }: K
       };
       const { id: _id, created_at, ...changes } = updated;
       await db.updateTable('api_keys').set(changes).where('id', '=', id).execute();
-      secrets.clear();
+      bus.publish('keys');
       return toJson(updated, lastUsed.get(id));
     },
 
@@ -261,7 +265,7 @@ export function createKeyService({ db, prefix, cacheTtlMs, rollGraceSeconds }: K
         await trx.updateTable('api_keys').set({ start, updated_at: now }).where('id', '=', id).execute();
         return { ...toJson({ ...row, start, updated_at: now }, lastUsed.get(id)), key: secret };
       });
-      secrets.clear();
+      bus.publish('keys');
       return { ...result, previous_secret_expires_at: graceEnds };
     },
 
