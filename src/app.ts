@@ -86,12 +86,17 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     bodyLimit: MAX_REQUEST_BYTES,
     return503OnClosing: true,
     connectionTimeout: 0,
-    requestTimeout: 60_000,
+    requestTimeout: services.config.requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(services.config.headersTimeoutMs, services.config.requestTimeoutMs),
+      // How often Node checks those timeouts (default 30 s): a fraction of the shortest one.
+      connectionsCheckingInterval: Math.max(50, Math.floor(services.config.headersTimeoutMs / 4)),
+    },
     keepAliveTimeout: 72_000,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   }) as unknown as FastifyInstance;
 
-  registerErrorHandling(app, services.database.dialect.isUnavailable);
+  registerErrorHandling(app, services.database.dialect);
   registerJsonParser(app);
 
   app.addHook('onRequest', (request, reply, done) => {

@@ -14,6 +14,9 @@ export interface Config {
   logLevel: string;
   /** Grace period for the old secret of a rolled key. */
   keyRollGraceSeconds: number;
+  /** A client has this long to send its request headers, and this long for the whole request (slow-drip defence). */
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
   /** How long cached key/endpoint lookups live before they are re-read (changes in this process apply at once). */
   cacheTtlMs: number;
   /** GATEHOUSE_URL: the server the CLI talks to, when not this machine's HOST:PORT. */
@@ -74,6 +77,8 @@ export function loadConfig(env: Env = process.env): Config {
       .filter(Boolean),
     logLevel: env.LOG_LEVEL || 'info',
     keyRollGraceSeconds: int(env, 'GATEHOUSE_KEY_ROLL_GRACE_SECONDS', 86_400, 0, 30 * 86_400),
+    headersTimeoutMs: int(env, 'GATEHOUSE_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    requestTimeoutMs: int(env, 'GATEHOUSE_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
     cacheTtlMs: int(env, 'GATEHOUSE_CACHE_TTL_MS', 1_000, 0, 3_600_000),
     apiUrl: env.GATEHOUSE_URL || undefined,
     localUrl: `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}`,

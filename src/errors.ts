@@ -111,6 +111,11 @@ export const errorCodes = {
     message: 'Content-Type must be application/json',
     doc: 'A write was sent without `Content-Type: application/json`.',
   },
+  storage_full: {
+    status: 507,
+    message: 'Insufficient storage',
+    doc: 'The database disk is full; nothing was written. Retry once space is freed.',
+  },
   internal_error: {
     status: 500,
     message: 'Internal server error',

@@ -26,7 +26,13 @@ const fastifyCodes: Record<string, ErrorCode> = {
 };
 
 /** Maps anything thrown to an ApiError; faults we did not foresee become a bare 500 (logged, never echoed). */
-export function toApiError(error: unknown, isUnavailable: (error: unknown) => boolean): ApiError {
+/** How the database reports its own troubles (see DialectAdapter). */
+export interface DatabaseFaults {
+  isUnavailable(error: unknown): boolean;
+  isStorageFull(error: unknown): boolean;
+}
+
+export function toApiError(error: unknown, faults: DatabaseFaults): ApiError {
   if (error instanceof ApiError) return error;
   const fastifyError = error as Partial<FastifyError>;
   const mapped = fastifyError.code ? fastifyCodes[fastifyError.code] : undefined;
@@ -37,7 +43,8 @@ export function toApiError(error: unknown, isUnavailable: (error: unknown) => bo
         : [];
     return new ApiError(mapped, { details });
   }
-  if (isUnavailable(error)) {
+  if (faults.isStorageFull(error)) return new ApiError('storage_full');
+  if (faults.isUnavailable(error)) {
     return new ApiError('service_unavailable', { headers: { 'Retry-After': '2' } });
   }
   const status = fastifyError.statusCode;
@@ -52,10 +59,10 @@ export function toApiError(error: unknown, isUnavailable: (error: unknown) => bo
 
 export function registerErrorHandling(
   app: FastifyInstance,
-  isUnavailable: (error: unknown) => boolean,
+  faults: DatabaseFaults,
 ): void {
   app.setErrorHandler((error, request, reply) => {
-    const apiError = toApiError(error, isUnavailable);
+    const apiError = toApiError(error, faults);
     if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
     return sendError(reply, request, apiError);
   });

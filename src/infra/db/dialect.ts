@@ -25,6 +25,8 @@ export interface DialectAdapter {
   isUniqueViolation(error: unknown): boolean;
   /** The database itself is unreachable or refusing work (as opposed to a bad query). */
   isUnavailable(error: unknown): boolean;
+  /** The disk under the database is full. */
+  isStorageFull(error: unknown): boolean;
   /**
    * Runs a read-only query compiled by Kysely outside Kysely's connection queue: on SQLite on a
    * second, read-only connection (WAL gives it the last committed snapshot, never a write in
@@ -43,6 +45,13 @@ function cachedStatements(db: BetterSqlite3.Database): SqliteDatabase {
   return {
     close: () => db.close(),
     prepare(text: string) {
+      // SQLite rolls a transaction back by itself on some errors (SQLITE_FULL, SQLITE_IOERR…);
+      // Kysely's ROLLBACK would then fail and hide the real error, so it becomes a no-op.
+      if (text === 'rollback' && !db.inTransaction) {
+        return { reader: false, run: () => ({ changes: 0, lastInsertRowid: 0 }) } as unknown as ReturnType<
+          SqliteDatabase['prepare']
+        >;
+      }
       let statement = cache.get(text);
       if (!statement) {
         statement = db.prepare(text);
@@ -84,9 +93,10 @@ function sqlite(path: string): DialectAdapter {
     isUnavailable: (error) =>
       error instanceof Error &&
       'code' in error &&
-      ['SQLITE_BUSY', 'SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_READONLY'].some((c) =>
+      ['SQLITE_BUSY', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_READONLY'].some((c) =>
         String(error.code).startsWith(c),
       ),
+    isStorageFull: (error) => error instanceof Error && 'code' in error && error.code === 'SQLITE_FULL',
     read<R>(text: string, parameters: readonly unknown[]): Promise<R[]> {
       try {
         return Promise.resolve(readerStatement(text).all(...parameters) as R[]);
@@ -112,9 +122,11 @@ pg.types.setTypeParser(20, (v) => Number(v));
 
 function postgres(url: string): DialectAdapter {
   const pool = new pg.Pool({ connectionString: url, max: 16, connectionTimeoutMillis: 5000 });
-  pool.on('error', () => {
-    // An idle client lost its connection; the pool replaces it. Queries report their own errors.
-  });
+  // A client that loses its connection (server restart, network) emits 'error'; the query in
+  // flight rejects by itself and the pool replaces the client, so the event needs no handling,
+  // but an unhandled one would crash the process.
+  pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   return {
     name: 'postgres',
     kysely: new PostgresDialect({ pool }),
@@ -127,7 +139,9 @@ function postgres(url: string): DialectAdapter {
         typeof error.code === 'string' &&
         (/^(08|53|57P)/.test(error.code) ||
           ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'].includes(error.code))) ||
-        /timeout exceeded when trying to connect|Connection terminated/.test(error.message)),
+        /timeout exceeded when trying to connect|Connection terminated|not queryable|Client was closed/.test(error.message)),
+    // 53100 disk_full
+    isStorageFull: (error) => error instanceof Error && 'code' in error && error.code === '53100',
     read: async <R>(text: string, parameters: readonly unknown[]) =>
       (await pool.query(text, parameters as unknown[])).rows as R[],
     close: async () => {},
