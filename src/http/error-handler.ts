@@ -57,10 +57,7 @@ export function toApiError(error: unknown, faults: DatabaseFaults): ApiError {
   return new ApiError('internal_error');
 }
 
-export function registerErrorHandling(
-  app: FastifyInstance,
-  faults: DatabaseFaults,
-): void {
+export function registerErrorHandling(app: FastifyInstance, faults: DatabaseFaults): void {
   app.setErrorHandler((error, request, reply) => {
     const apiError = toApiError(error, faults);
     if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');

@@ -139,7 +139,9 @@ function postgres(url: string): DialectAdapter {
         typeof error.code === 'string' &&
         (/^(08|53|57P)/.test(error.code) ||
           ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'].includes(error.code))) ||
-        /timeout exceeded when trying to connect|Connection terminated|not queryable|Client was closed/.test(error.message)),
+        /timeout exceeded when trying to connect|Connection terminated|not queryable|Client was closed/.test(
+          error.message,
+        )),
     // 53100 disk_full
     isStorageFull: (error) => error instanceof Error && 'code' in error && error.code === '53100',
     read: async <R>(text: string, parameters: readonly unknown[]) =>
