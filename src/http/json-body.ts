@@ -1,21 +1,17 @@
+import { isUtf8 } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest, RequestPayload } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { ApiError } from '../errors.ts';
 
 export const MAX_REQUEST_BYTES = 5 * 1024 * 1024;
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
 /** Strict JSON: UTF-8 only, and no `__proto__`/`constructor.prototype` keys that could pollute prototypes. */
 export function parseJson(bytes: Buffer): unknown {
   if (bytes.length === 0) return undefined;
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
+  if (!isUtf8(bytes))
     throw new ApiError('invalid_json', { message: 'Invalid JSON: the body is not valid UTF-8' });
-  }
+  const text = bytes.toString('utf8');
   try {
     return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
   } catch (error) {
@@ -72,16 +68,22 @@ class ByteLimit extends Transform {
   }
 }
 
-/** For writes: 415 unless JSON; 413 from Content-Length at once, or while streaming. */
+/**
+ * For writes: 415 unless JSON; 413 from Content-Length at once. Node's parser never delivers more
+ * than a declared Content-Length, so only a chunked body (no length) is counted while streaming.
+ */
 export function guardJsonBody(
   request: FastifyRequest,
-  payload: NodeJS.ReadableStream,
+  payload: RequestPayload,
   limit: number,
-): NodeJS.ReadableStream {
+): RequestPayload {
   if (!isJsonContentType(request.headers['content-type'])) throw new ApiError('unsupported_media_type');
-  const declared = Number(request.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) {
-    throw new ApiError('payload_too_large', { message: `Payload too large: the limit is ${limit} bytes` });
+  const declared = request.headers['content-length'];
+  if (declared !== undefined) {
+    if (Number(declared) > limit) {
+      throw new ApiError('payload_too_large', { message: `Payload too large: the limit is ${limit} bytes` });
+    }
+    return payload;
   }
   const limited = new ByteLimit(limit);
   payload.on('error', (error) => limited.destroy(error));

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
 import type { EndpointRuntime, EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError } from '../errors.ts';
@@ -27,6 +27,7 @@ export interface RecordRouteDeps {
 }
 
 type Params = { slug: string; id?: string };
+type PreParsingDone = (error?: Error | null, payload?: RequestPayload) => void;
 
 /** The data API: `/api/v1/data/{slug}[/{id}]`. Runs after API-key authentication. */
 export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps): void {
@@ -70,11 +71,34 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps
   }
 
   const readHook = { preHandler: syncFirstHook((request) => resolveTarget(request, 'read')) };
+  const guard = (request: FastifyRequest, payload: RequestPayload): RequestPayload =>
+    request.method === 'DELETE'
+      ? payload
+      : guardJsonBody(request, payload, request.target.version.maxBodyBytes);
   const writeHooks = {
-    preParsing: async (request: FastifyRequest, _reply: FastifyReply, payload: NodeJS.ReadableStream) => {
-      await resolveTarget(request, 'write');
-      if (request.method === 'DELETE') return payload;
-      return guardJsonBody(request, payload, request.target.version.maxBodyBytes);
+    // Callback style: with the endpoint cached (the usual case) no promise is made.
+    preParsing: (
+      request: FastifyRequest,
+      _reply: FastifyReply,
+      payload: RequestPayload,
+      done: PreParsingDone,
+    ) => {
+      try {
+        const pending = resolveTarget(request, 'write');
+        if (!pending) return done(null, guard(request, payload));
+        pending.then(
+          () => {
+            try {
+              done(null, guard(request, payload));
+            } catch (error) {
+              done(error as Error);
+            }
+          },
+          (error: Error) => done(error),
+        );
+      } catch (error) {
+        done(error as Error);
+      }
     },
   };
 
