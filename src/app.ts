@@ -7,16 +7,20 @@ import { registerEndpointRoutes } from './endpoints/routes.ts';
 import { apiKeyAuth, managementAuth } from './http/auth.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
+import { syncFirstHook } from './http/sync-hook.ts';
 import { newId } from './ids.ts';
-import { type DatabaseHandle, openDatabase } from './infra/db/database.ts';
 import { type InvalidationBus, localBus } from './infra/bus/bus.ts';
 import { redisBus } from './infra/bus/redis-bus.ts';
+import { type DatabaseHandle, openDatabase } from './infra/db/database.ts';
 import { loadInstallationSecret } from './infra/installation-secret.ts';
 import { createKeyService, type KeyService } from './keys/key-service.ts';
 import { registerAccountRoute, registerKeyRoutes } from './keys/routes.ts';
+import { createTraffic, registerTrafficHooks, type Traffic } from './limits/traffic.ts';
 import { createRecordReader, type RecordReader } from './records/record-reader.ts';
 import { createRecordWriter, type RecordWriter } from './records/record-writer.ts';
 import { registerRecordRoutes } from './records/routes.ts';
+import { accountUsage } from './usage/account-usage.ts';
+import { registerUsageRoutes } from './usage/routes.ts';
 
 export interface Services {
   config: Config;
@@ -28,6 +32,8 @@ export interface Services {
   keys: KeyService;
   reader: RecordReader;
   writer: RecordWriter;
+  /** Rate limits, quotas, brute-force protection, idempotency and usage metering. */
+  traffic: Traffic;
 }
 
 /** Opens the database and wires the services; shared by the server, the worker and the CLI. */
@@ -35,7 +41,9 @@ export async function createServices(config: Config): Promise<Services & { close
   const database = await openDatabase(config.database);
   const { db, dialect } = database;
   const secret = await loadInstallationSecret(db, config.secret);
-  const bus = config.redisUrl ? redisBus(config.redisUrl, 'gatehouse:invalidate') : localBus();
+  const bus = config.redisUrl
+    ? redisBus(config.redisUrl, `${config.limits.redisPrefix}invalidate`)
+    : localBus();
   const keys = createKeyService({
     db,
     bus,
@@ -53,6 +61,7 @@ export async function createServices(config: Config): Promise<Services & { close
     keys,
     reader: createRecordReader({ db, dialect, secret }),
     writer: createRecordWriter(db, dialect.name),
+    traffic: createTraffic(config, db),
   };
   const flushTimer = setInterval(() => {
     keys.flushLastUsed().catch(() => {});
@@ -63,6 +72,7 @@ export async function createServices(config: Config): Promise<Services & { close
     async close() {
       clearInterval(flushTimer);
       await services.writer.close();
+      await services.traffic.close();
       await keys.flushLastUsed().catch(() => {});
       await bus.close();
       await database.close();
@@ -107,15 +117,18 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   app.get('/health', async () => ({ status: 'ok' }));
 
   app.register(async (api) => {
+    api.addHook('onRequest', syncFirstHook(services.traffic.bruteForce.guard));
     api.addHook('onRequest', apiKeyAuth(services.keys));
-    registerAccountRoute(api);
-    registerRecordRoutes(api, services);
+    registerTrafficHooks(api, services.traffic, services.config);
+    registerAccountRoute(api, accountUsage);
+    registerRecordRoutes(api, { ...services, writePreparers: [services.traffic.idempotency.prepareWrite] });
   });
 
   app.register(async (admin) => {
     admin.addHook('onRequest', managementAuth(services.owners));
     registerEndpointRoutes(admin, services.endpoints);
     registerKeyRoutes(admin, services.keys);
+    registerUsageRoutes(admin, { db: services.database.db, usage: services.traffic.usage });
   });
 
   return app;

@@ -27,6 +27,24 @@ export interface Config {
   token: string | undefined;
   /** Where `gatehouse init` keeps the CLI's token (mode 0600) so later commands need no flags. */
   cliCredentialsPath: string;
+  /** Rate limits, quotas, brute-force protection, idempotency and usage metering (docs/limits.md). */
+  limits: LimitsConfig;
+}
+
+export interface LimitsConfig {
+  /** Installation-wide limits for keys that set none for a window (GATEHOUSE_DEFAULT_PER_MINUTE/DAY/MONTH). */
+  defaults: { per_minute?: number; per_day?: number; per_month?: number };
+  /** Redis unreachable: `open` serves requests uncounted with a logged warning, `closed` answers 503. */
+  onRedisFailure: 'open' | 'closed';
+  /** Prefix of every Redis key Gatehouse writes, so installations can share one Redis. */
+  redisPrefix: string;
+  /** The longest a Redis command may take before it counts as failed. */
+  redisTimeoutMs: number;
+  /** Invalid API keys one client address may present per window before it gets 429. */
+  authFailureLimit: number;
+  authFailureWindowSeconds: number;
+  idempotencyTtlSeconds: number;
+  usageFlushMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -52,6 +70,37 @@ export function parseDatabaseUrl(url: string): DatabaseConfig {
     return { kind: 'sqlite', path };
   }
   throw new ConfigError(`DATABASE_URL must start with sqlite: or postgres://, got "${url}"`);
+}
+
+function optionalInt(env: Env, name: string): number | undefined {
+  const value = int(env, name, 0, 0, 1_000_000_000_000);
+  return value === 0 ? undefined : value;
+}
+
+function loadLimitsConfig(env: Env): LimitsConfig {
+  const onRedisFailure = env.GATEHOUSE_LIMITS_ON_REDIS_FAILURE || 'open';
+  if (onRedisFailure !== 'open' && onRedisFailure !== 'closed') {
+    throw new ConfigError(
+      `GATEHOUSE_LIMITS_ON_REDIS_FAILURE must be open or closed, got "${onRedisFailure}"`,
+    );
+  }
+  const defaults: LimitsConfig['defaults'] = {};
+  const perMinute = optionalInt(env, 'GATEHOUSE_DEFAULT_PER_MINUTE');
+  const perDay = optionalInt(env, 'GATEHOUSE_DEFAULT_PER_DAY');
+  const perMonth = optionalInt(env, 'GATEHOUSE_DEFAULT_PER_MONTH');
+  if (perMinute !== undefined) defaults.per_minute = perMinute;
+  if (perDay !== undefined) defaults.per_day = perDay;
+  if (perMonth !== undefined) defaults.per_month = perMonth;
+  return {
+    defaults,
+    onRedisFailure,
+    redisPrefix: env.GATEHOUSE_REDIS_PREFIX ?? 'gatehouse:',
+    redisTimeoutMs: int(env, 'GATEHOUSE_REDIS_TIMEOUT_MS', 500, 10, 60_000),
+    authFailureLimit: int(env, 'GATEHOUSE_AUTH_FAILURE_LIMIT', 20, 1, 1_000_000),
+    authFailureWindowSeconds: int(env, 'GATEHOUSE_AUTH_FAILURE_WINDOW_SECONDS', 900, 1, 86_400),
+    idempotencyTtlSeconds: int(env, 'GATEHOUSE_IDEMPOTENCY_TTL_SECONDS', 86_400, 1, 30 * 86_400),
+    usageFlushMs: int(env, 'GATEHOUSE_USAGE_FLUSH_MS', 5_000, 10, 3_600_000),
+  };
 }
 
 export function loadConfig(env: Env = process.env): Config {
@@ -84,5 +133,6 @@ export function loadConfig(env: Env = process.env): Config {
     localUrl: `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}`,
     token: env.GATEHOUSE_TOKEN || undefined,
     cliCredentialsPath: env.GATEHOUSE_CLI_CREDENTIALS || './data/cli-credentials.json',
+    limits: loadLimitsConfig(env),
   };
 }

@@ -101,6 +101,11 @@ export const errorCodes = {
     message: 'Already initialized',
     doc: '`gatehouse init` was run before: an owner exists.',
   },
+  idempotency_key_in_flight: {
+    status: 409,
+    message: 'A request with this Idempotency-Key is still in flight',
+    doc: 'The first request with this `Idempotency-Key` has not finished; retry after `Retry-After` seconds to get its response.',
+  },
   payload_too_large: {
     status: 413,
     message: 'Payload too large',
@@ -110,6 +115,26 @@ export const errorCodes = {
     status: 415,
     message: 'Content-Type must be application/json',
     doc: 'A write was sent without `Content-Type: application/json`.',
+  },
+  idempotency_key_reused: {
+    status: 422,
+    message: 'Idempotency-Key reused with a different request',
+    doc: 'This `Idempotency-Key` was used in the last 24 hours with another body or path; use a new key for a new request.',
+  },
+  rate_limited: {
+    status: 429,
+    message: 'Rate limit exceeded',
+    doc: "The key's per-minute or per-day limit is used up; `details` names the window, `Retry-After` says when it resets.",
+  },
+  quota_exceeded: {
+    status: 429,
+    message: 'Monthly quota exceeded',
+    doc: "The key's per-month quota is used up until the 1st of next month, 00:00 UTC (`Retry-After`).",
+  },
+  too_many_failed_attempts: {
+    status: 429,
+    message: 'Too many invalid API keys from this address',
+    doc: 'This client address presented too many invalid keys; it is refused before any key is looked up until `Retry-After`.',
   },
   storage_full: {
     status: 507,
@@ -125,6 +150,11 @@ export const errorCodes = {
     status: 503,
     message: 'Service unavailable',
     doc: 'A dependency (the database) is unavailable; retry after `Retry-After` seconds.',
+  },
+  limits_unavailable: {
+    status: 503,
+    message: 'Rate limiting unavailable',
+    doc: 'Redis, which holds the shared limit counters, is unreachable and the installation is set to fail closed.',
   },
 } as const satisfies Record<string, { status: number; message: string; doc: string }>;
 

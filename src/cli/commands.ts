@@ -2,10 +2,12 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { registerDataCommands } from './data-commands.ts';
 import { registerServerCommands } from './server-commands.ts';
+import { registerUsageCommands } from './usage-commands.ts';
 
 /** Every command: server lifecycle (init, start, serve) and the management API (endpoints, keys). */
 export function registerCommands(program: Command): void {
   const config = loadConfig();
   registerServerCommands(program, config);
   registerDataCommands(program, config);
+  registerUsageCommands(program, config);
 }

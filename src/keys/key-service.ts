@@ -218,7 +218,17 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
         ...row,
         name: patch.name ?? row.name,
         scopes: patch.scopes ? JSON.stringify(patch.scopes) : row.scopes,
-        limits: patch.limits === undefined ? row.limits : normalizeLimits(patch.limits),
+        // PATCH semantics: windows not named keep their value, a window set to null is removed,
+        // and `limits: null` removes them all.
+        limits:
+          patch.limits === undefined
+            ? row.limits
+            : patch.limits === null
+              ? null
+              : normalizeLimits({
+                  ...(row.limits ? (JSON.parse(row.limits) as KeyLimits) : {}),
+                  ...patch.limits,
+                }),
         expires_at:
           patch.expires_at === undefined
             ? row.expires_at

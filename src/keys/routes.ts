@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalid } from '../errors.ts';
 import type { Environment, KeyService } from './key-service.ts';
 
@@ -36,8 +36,11 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
   }));
 }
 
-/** `GET /api/v1/account`: the calling key. */
-export function registerAccountRoute(app: FastifyInstance): void {
+/** `GET /api/v1/account`: the calling key, and its usage this minute, day and month when given. */
+export function registerAccountRoute(
+  app: FastifyInstance,
+  usageOf?: (request: FastifyRequest) => unknown,
+): void {
   app.get('/api/v1/account', async (request) => {
     const key = request.apiKey;
     return {
@@ -51,6 +54,7 @@ export function registerAccountRoute(app: FastifyInstance): void {
         limits: key.limits,
         expires_at: key.expiresAt === null ? null : new Date(key.expiresAt).toISOString(),
         created_at: key.createdAt,
+        usage: usageOf ? usageOf(request) : null,
       },
     };
   });

@@ -1,6 +1,7 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 import type { DialectName } from './dialect.ts';
 import { coreMigration } from './migrations/0001-core.ts';
+import { limitsMigration } from './migrations/0003-limits.ts';
 
 /**
  * Migrations live in code so that they ship with the package and run on every start.
@@ -9,6 +10,7 @@ import { coreMigration } from './migrations/0001-core.ts';
 function migrations(dialect: DialectName): Record<string, Migration> {
   return {
     '0001_core': coreMigration(dialect),
+    '0003_limits': limitsMigration(),
   };
 }
 
@@ -20,7 +22,12 @@ class CodeMigrations implements MigrationProvider {
 }
 
 export async function migrateToLatest(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
-  const migrator = new Migrator({ db, provider: new CodeMigrations(dialect) });
+  // Migrations are independent files; one added later with a lower number still runs.
+  const migrator = new Migrator({
+    db,
+    provider: new CodeMigrations(dialect),
+    allowUnorderedMigrations: true,
+  });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {

@@ -101,6 +101,30 @@ export interface RequestsTable {
   processed_at: string | null;
 }
 
+/** Requests per key, endpoint, environment and status class and UTC day; flushed from memory in batches. */
+export interface UsageDailyTable {
+  day: string;
+  key_id: string;
+  endpoint: string;
+  environment: string;
+  status_class: string;
+  count: number;
+  rate_limited: number;
+}
+
+/** A write made with an Idempotency-Key, stored in the write's own transaction. */
+export interface IdempotencyKeysTable {
+  key_id: string;
+  idempotency_key: string;
+  fingerprint: string;
+  request_id: string;
+  record_id: string;
+  status_code: number;
+  response_body: string;
+  created_at: string;
+  expires_at: string;
+}
+
 export interface Database {
   settings: SettingsTable;
   owners: OwnersTable;
@@ -111,4 +135,6 @@ export interface Database {
   api_key_secrets: ApiKeySecretsTable;
   records: RecordsTable;
   requests: RequestsTable;
+  usage_daily: UsageDailyTable;
+  idempotency_keys: IdempotencyKeysTable;
 }

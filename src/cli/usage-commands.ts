@@ -1,0 +1,66 @@
+import type { Command } from 'commander';
+import type { Config } from '../config.ts';
+import { type ClientOptions, managementClient } from './client.ts';
+import { printJson, printTable, reportFailure } from './output.ts';
+
+interface UsageOptions extends ClientOptions {
+  json?: boolean;
+  key?: string;
+  endpoint?: string;
+  env?: string;
+  status?: string;
+  from?: string;
+  to?: string;
+  groupBy?: string;
+}
+
+interface UsageData {
+  rows: Array<Record<string, unknown>>;
+  totals: { count: number; rate_limited: number };
+  group_by: string[];
+}
+
+/** `gatehouse usage`: request counts from `GET /admin/v1/usage`. */
+export function registerUsageCommands(program: Command, config: Config): void {
+  program
+    .command('usage')
+    .description('requests per key, endpoint, environment, status class and day')
+    .option('--key <id>', 'only this API key (key_…)')
+    .option('--endpoint <slug>', 'only this endpoint')
+    .option('--env <environment>', 'only test or live')
+    .option('--status <class>', 'only 2xx, 4xx, …')
+    .option('--from <day>', 'first day, YYYY-MM-DD (UTC; default 29 days before --to)')
+    .option('--to <day>', 'last day, YYYY-MM-DD (UTC; default today)')
+    .option('--group-by <dimensions>', 'comma-separated: day,key_id,endpoint,environment,status_class')
+    .option('--json', 'print the API response as JSON')
+    .option('--url <url>', 'Gatehouse base URL')
+    .option('--token <token>', 'management token')
+    .action(async (options: UsageOptions) => {
+      try {
+        const query = new URLSearchParams();
+        const add = (name: string, value: string | undefined) => {
+          if (value !== undefined) query.set(name, value);
+        };
+        add('key_id', options.key);
+        add('endpoint', options.endpoint);
+        add('environment', options.env);
+        add('status_class', options.status);
+        add('from', options.from);
+        add('to', options.to);
+        add('group_by', options.groupBy);
+        const call = managementClient(config, options);
+        const suffix = query.size > 0 ? `?${query}` : '';
+        const data = await call<UsageData>('GET', `/admin/v1/usage${suffix}`);
+        if (options.json) {
+          printJson({ success: true, data });
+          return;
+        }
+        printTable(data.rows, [...data.group_by, 'count', 'rate_limited']);
+        process.stdout.write(
+          `\nTotal: ${data.totals.count} requests, ${data.totals.rate_limited} refused by limits\n`,
+        );
+      } catch (error) {
+        reportFailure(error, options.json === true);
+      }
+    });
+}

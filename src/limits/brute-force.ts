@@ -1,0 +1,61 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ApiError } from '../errors.ts';
+import { TtlCache } from '../infra/cache/ttl-cache.ts';
+import type { Counters } from './counters.ts';
+
+export interface BruteForceOptions {
+  /** Failures per client address, counted in Redis when configured so all processes add up. */
+  counters: Counters;
+  /** Invalid keys an address may present within `windowSeconds`; the next request is a 429. */
+  limit: number;
+  windowSeconds: number;
+}
+
+/** Failures beyond this share of the limit are answered more and more slowly. */
+const SLOW_FROM = 0.5;
+const DELAY_STEP_MS = 200;
+const MAX_DELAY_MS = 2_000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Guessing keys from one address: the first failures are answered at once, later ones slowed,
+ * and past the limit the address gets 429 for the rest of the window before its key is looked
+ * at. The block is kept in each process's memory, so a blocked address costs no Redis call and
+ * no database read; other processes learn of it at that address's next failure there.
+ */
+export function createBruteForceGuard({ counters, limit, windowSeconds }: BruteForceOptions) {
+  const blockedUntil = new TtlCache<string, number>(windowSeconds * 1000, 100_000);
+  const slowFrom = Math.floor(limit * SLOW_FROM);
+
+  function blocked(address: string, now: number): ApiError {
+    const until = blockedUntil.get(address, now) ?? now;
+    return new ApiError('too_many_failed_attempts', {
+      headers: { 'retry-after': String(Math.max(1, Math.ceil((until - now) / 1000))) },
+    });
+  }
+
+  return {
+    /** Before authentication; synchronous (see syncFirstHook). */
+    guard(request: FastifyRequest): void {
+      const now = Date.now();
+      const until = blockedUntil.get(request.ip, now);
+      if (until !== undefined && until > now) throw blocked(request.ip, now);
+    },
+
+    /** onError: counts a presented key that does not exist (or fails its checksum) and slows the answer. */
+    async failed(request: FastifyRequest, _reply: FastifyReply, error: Error): Promise<void> {
+      if (!(error instanceof ApiError) || error.code !== 'invalid_api_key') return;
+      let failures: number;
+      try {
+        failures = await counters.add(`${request.ip}`, 1, windowSeconds);
+      } catch {
+        return; // Counting failed (Redis down): the key check itself still refused the request.
+      }
+      if (failures >= limit) blockedUntil.set(request.ip, Date.now() + windowSeconds * 1000);
+      if (failures > slowFrom) await sleep(Math.min(MAX_DELAY_MS, (failures - slowFrom) * DELAY_STEP_MS));
+    },
+  };
+}
+
+export type BruteForceGuard = ReturnType<typeof createBruteForceGuard>;

@@ -1,0 +1,188 @@
+import type { KeyLimits } from '../keys/key-input.ts';
+import type { Counters } from './counters.ts';
+import { RedisUnavailableError } from './redis.ts';
+import {
+  limitField,
+  type Period,
+  period,
+  periodSeconds,
+  previousPeriod,
+  WINDOWS,
+  type WindowName,
+} from './windows.ts';
+
+/** One window as this request left it. `limit` is null when the window is counted but not limited. */
+export interface WindowState {
+  window: WindowName;
+  limit: number | null;
+  used: number;
+  /** Epoch ms when the window resets. */
+  resetAt: number;
+  /** Seconds in this window, for the `w` of RateLimit-Policy. */
+  seconds: number;
+}
+
+export type LimitDecision =
+  | { outcome: 'allowed'; windows: WindowState[] }
+  /** `window` is the one that refused; no window was charged for this request. */
+  | { outcome: 'rejected'; window: WindowState; windows: WindowState[] }
+  /** The counter store failed and the policy is to let requests through uncounted. */
+  | { outcome: 'unavailable' };
+
+export type EffectiveLimits = Record<WindowName, number | null>;
+
+export interface RateLimiterOptions {
+  counters: Record<WindowName, Counters>;
+  /** Installation-wide limits for keys that set none for a window. */
+  defaults: KeyLimits;
+  /**
+   * Process-local counters start empty after a restart; this reads what the usage table says a
+   * key already used in a day or month, so a quota survives a restart. Not used with Redis.
+   */
+  usedBefore?: (keyId: string, window: 'day' | 'month', p: Period) => Promise<number>;
+}
+
+const TTL_SLACK_SECONDS = 60;
+
+/** How long a period's counter must live: to the end of the period, plus slack for clock skew. */
+function ttlSeconds(p: Period, now: number, shared: boolean): number {
+  // In memory a month counter never expires on a timer (Node timers overflow past 24.8 days);
+  // the previous period's counter is deleted when a new one is seeded instead.
+  if (!shared && p.window === 'month') return 0;
+  return Math.ceil((p.end - now) / 1000) + TTL_SLACK_SECONDS;
+}
+
+export function effectiveLimits(limits: KeyLimits, defaults: KeyLimits): EffectiveLimits {
+  const out = { minute: null, day: null, month: null } as EffectiveLimits;
+  for (const window of WINDOWS) {
+    const field = limitField[window];
+    out[window] = limits[field] ?? defaults[field] ?? null;
+  }
+  return out;
+}
+
+/**
+ * Per-key limits over three calendar windows. Every window is checked before any is charged, so
+ * a request refused by one window costs nothing in the others; when two processes race past the
+ * check, a request that finds itself over a limit after charging refunds every window again.
+ * Counts never exceed a limit: each charge is one atomic increment.
+ */
+export function createRateLimiter(options: RateLimiterOptions) {
+  const { counters, defaults } = options;
+  const shared = counters.minute.shared;
+  /** Which day and month each key's process-local counters were seeded for. */
+  const seeded = new Map<string, { day: string; month: string; ready: Promise<void> | undefined }>();
+
+  function ensureSeeded(keyId: string, periods: Period[]): Promise<void> | undefined {
+    const { usedBefore } = options;
+    if (shared || !usedBefore) return undefined;
+    const day = periods[1] as Period;
+    const month = periods[2] as Period;
+    const known = seeded.get(keyId);
+    // Once seeded, `ready` is dropped: the common case awaits nothing.
+    if (known && known.day === day.id && known.month === month.id) return known.ready;
+    const seedOne = async (p: Period, window: 'day' | 'month') => {
+      if (known && (window === 'day' ? known.day : known.month) === p.id) return;
+      await counters[window].delete(`${keyId}:${previousPeriod(p).id}`);
+      const used = await usedBefore(keyId, window, p);
+      // Every request charges only after this seeding, so the counter is still untouched here.
+      if (used > 0 && (await counters[window].get(`${keyId}:${p.id}`)) === 0) {
+        await counters[window].add(`${keyId}:${p.id}`, used, ttlSeconds(p, Date.now(), shared));
+      }
+    };
+    const ready = Promise.all([seedOne(day, 'day'), seedOne(month, 'month')]).then(() => undefined);
+    const entry: { day: string; month: string; ready: Promise<void> | undefined } = {
+      day: day.id,
+      month: month.id,
+      ready,
+    };
+    seeded.set(keyId, entry);
+    ready.then(
+      () => {
+        entry.ready = undefined;
+      },
+      () => {
+        if (seeded.get(keyId) === entry) seeded.delete(keyId);
+      },
+    );
+    return ready;
+  }
+
+  function states(periods: Period[], limits: EffectiveLimits, used: number[]): WindowState[] {
+    return periods.map((p, i) => ({
+      window: p.window,
+      limit: limits[p.window],
+      used: used[i] ?? 0,
+      resetAt: p.end,
+      seconds: periodSeconds(p),
+    }));
+  }
+
+  /** The refusing window the client must wait longest for. */
+  function refusal(windows: WindowState[], isOver: (w: WindowState) => boolean): WindowState | undefined {
+    let found: WindowState | undefined;
+    for (const w of windows) if (isOver(w) && (!found || w.resetAt > found.resetAt)) found = w;
+    return found;
+  }
+
+  // Day and month boundaries are minute boundaries too: the three periods change together.
+  let current: Period[] = [];
+  function periodsAt(now: number): Period[] {
+    const minute = current[0];
+    if (!minute || now < minute.start || now >= minute.end) current = WINDOWS.map((w) => period(w, now));
+    return current;
+  }
+
+  async function decide(keyId: string, limits: EffectiveLimits, now: number): Promise<LimitDecision> {
+    const periods = periodsAt(now);
+    const names = periods.map((p) => `${keyId}:${p.id}`);
+    const seeding = ensureSeeded(keyId, periods);
+    if (seeding) await seeding;
+
+    // 1. Check every limited window without charging any.
+    if (limits.minute !== null || limits.day !== null || limits.month !== null) {
+      const before = await Promise.all(
+        periods.map((p, i) =>
+          limits[p.window] === null ? Promise.resolve(0) : counters[p.window].get(names[i] as string),
+        ),
+      );
+      const checked = states(periods, limits, before);
+      const full = refusal(checked, (w) => w.limit !== null && w.used >= w.limit);
+      if (full) return { outcome: 'rejected', window: full, windows: checked };
+    }
+
+    // 2. Charge every window (unlimited ones too: they feed the account's usage figures).
+    const after = await Promise.all(
+      periods.map((p, i) => counters[p.window].add(names[i] as string, 1, ttlSeconds(p, now, shared))),
+    );
+    const charged = states(periods, limits, after);
+    const over = refusal(charged, (w) => w.limit !== null && w.used > w.limit);
+    if (!over) return { outcome: 'allowed', windows: charged };
+
+    // 3. Another request took the last unit between check and charge: give everything back.
+    await Promise.all(
+      periods.map((p, i) => counters[p.window].add(names[i] as string, -1, ttlSeconds(p, now, shared))),
+    );
+    const refunded = charged.map((w) => ({ ...w, used: w.used - 1 }));
+    const window = refunded.find((w) => w.window === over.window) ?? over;
+    return {
+      outcome: 'rejected',
+      window: { ...window, used: window.limit ?? window.used },
+      windows: refunded,
+    };
+  }
+
+  return {
+    shared,
+    /** Throws RedisUnavailableError when the shared counters cannot be reached. */
+    check(keyId: string, keyLimits: KeyLimits, now = Date.now()): Promise<LimitDecision> {
+      return decide(keyId, effectiveLimits(keyLimits, defaults), now);
+    },
+  };
+}
+
+export type RateLimiter = ReturnType<typeof createRateLimiter>;
+
+export function isUnavailable(error: unknown): boolean {
+  return error instanceof RedisUnavailableError;
+}

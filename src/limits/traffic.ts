@@ -1,0 +1,148 @@
+import cluster from 'node:cluster';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Config } from '../config.ts';
+import { createIdempotency, type Idempotency } from '../idempotency/idempotency-service.ts';
+import { memoryLocks, redisLocks } from '../idempotency/in-flight-locks.ts';
+import type { Db } from '../infra/db/database.ts';
+import { createLogger } from '../infra/logger.ts';
+import type { AuthenticatedKey } from '../keys/key-service.ts';
+import { createUsageMeter, type UsageMeter } from '../usage/usage-meter.ts';
+import { type BruteForceGuard, createBruteForceGuard } from './brute-force.ts';
+import { clusterCounters } from './cluster-counters.ts';
+import { type Counters, memoryCounters, redisCounters } from './counters.ts';
+import { enforceLimits, sendLimitHeaders } from './hooks.ts';
+import { createRateLimiter, type RateLimiter } from './rate-limiter.ts';
+import { connectRedis, type SharedRedis } from './redis.ts';
+import { type Period, utcDay, type WindowName } from './windows.ts';
+
+/** Everything that meters and limits API traffic, wired from the config: one object for app.ts. */
+export interface Traffic {
+  redis: SharedRedis | undefined;
+  limiter: RateLimiter;
+  bruteForce: BruteForceGuard;
+  idempotency: Idempotency;
+  usage: UsageMeter;
+  close(): Promise<void>;
+}
+
+const PRUNE_EVERY_MS = 10 * 60_000;
+
+export function createTraffic(config: Config, db: Db): Traffic {
+  const settings = config.limits;
+  const log = createLogger(config.logLevel);
+  const redis = config.redisUrl
+    ? connectRedis({
+        url: config.redisUrl,
+        prefix: settings.redisPrefix,
+        timeoutMs: settings.redisTimeoutMs,
+        warn: (message, error) =>
+          log.warn(
+            { err: error, policy: settings.onRedisFailure },
+            `${message} (limits fail ${settings.onRedisFailure})`,
+          ),
+      })
+    : undefined;
+  const counters = (family: string): Counters => {
+    if (redis) return redisCounters(redis, family);
+    // Workers of `gatehouse start --workers N` share one set of counters kept by the primary.
+    if (cluster.isWorker) return clusterCounters(family, settings.redisTimeoutMs, (m) => log.warn(m));
+    return memoryCounters(family);
+  };
+  const usage = createUsageMeter(db);
+  const limiter = createRateLimiter({
+    counters: { minute: counters('rl:minute'), day: counters('rl:day'), month: counters('rl:month') },
+    defaults: settings.defaults,
+    usedBefore: (keyId, window: Exclude<WindowName, 'minute'>, p: Period) =>
+      usage.usedBetween(keyId, window === 'day' ? p.id : `${p.id}-01`, utcDay(p.end - 1)),
+  });
+  const bruteForce = createBruteForceGuard({
+    counters: counters('authfail'),
+    limit: settings.authFailureLimit,
+    windowSeconds: settings.authFailureWindowSeconds,
+  });
+  const idempotency = createIdempotency({
+    db,
+    locks: redis ? redisLocks(redis) : memoryLocks(),
+    ttlSeconds: settings.idempotencyTtlSeconds,
+  });
+
+  const flushTimer = setInterval(() => {
+    usage.flush().catch((error: unknown) => log.warn({ err: error }, 'usage flush failed; will retry'));
+  }, settings.usageFlushMs);
+  flushTimer.unref();
+  const pruneTimer = setInterval(() => {
+    idempotency.prune().catch((error: unknown) => log.warn({ err: error }, 'idempotency key pruning failed'));
+  }, PRUNE_EVERY_MS);
+  pruneTimer.unref();
+  idempotency.prune().catch(() => {});
+
+  return {
+    redis,
+    limiter,
+    bruteForce,
+    idempotency,
+    usage,
+    async close() {
+      clearInterval(flushTimer);
+      clearInterval(pruneTimer);
+      await usage
+        .flush()
+        .catch((error: unknown) => log.warn({ err: error }, 'usage flush at shutdown failed'));
+      await redis?.close();
+      log.flush();
+    },
+  };
+}
+
+/** The request's data endpoint, once the route resolved it; '' otherwise (account, unknown slugs). */
+function endpointOf(request: FastifyRequest): string {
+  const target: FastifyRequest['target'] | undefined = request.target;
+  return target ? target.endpoint.slug : '';
+}
+
+/**
+ * The hooks of the /api scope that come after API-key authentication, in order: limits
+ * (onRequest), failed-key counting (onError), idempotency (preHandler), headers and lock release
+ * (onSend), usage (onResponse). The brute-force guard runs before authentication: see app.ts.
+ * All but the limit check are callback-style and finish synchronously in the common case, so
+ * they cost the hot path no promise.
+ */
+export function registerTrafficHooks(api: FastifyInstance, traffic: Traffic, config: Config): void {
+  const { idempotency, usage } = traffic;
+  api.decorateRequest('rateLimit', undefined);
+  api.decorateRequest('idempotency', undefined);
+  api.addHook(
+    'onRequest',
+    enforceLimits({ limiter: traffic.limiter, onFailure: config.limits.onRedisFailure }),
+  );
+  api.addHook('onError', traffic.bruteForce.failed);
+  api.addHook('preHandler', (request, reply, done) => {
+    if (request.headers['idempotency-key'] === undefined) return done();
+    // A replay has been sent: the chain must stop here, so `done` is not called.
+    idempotency.preHandler(request, reply).then((replied) => {
+      if (!replied) done();
+    }, done);
+  });
+  api.addHook('onSend', (request, reply, payload, done) => {
+    sendLimitHeaders(request, reply);
+    if (!request.idempotency?.lock) return done(null, payload);
+    idempotency.release(request).then(
+      () => done(null, payload),
+      () => done(null, payload),
+    );
+  });
+  api.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
+    const key: AuthenticatedKey | undefined = request.apiKey;
+    if (key) {
+      usage.record({
+        keyId: key.id,
+        endpoint: endpointOf(request),
+        environment: key.environment,
+        status: reply.statusCode,
+        rateLimited: request.rateLimit?.outcome === 'rejected',
+        at: Date.now(),
+      });
+    }
+    done();
+  });
+}

@@ -1,0 +1,101 @@
+import type { Db } from '../infra/db/database.ts';
+import type { UsageDailyTable } from '../infra/db/schema.ts';
+import { utcDay } from '../limits/windows.ts';
+
+export interface UsageEvent {
+  keyId: string;
+  /** The data endpoint's slug, or '' when the request was not about one endpoint. */
+  endpoint: string;
+  environment: string;
+  status: number;
+  /** Refused by a rate limit or quota: counted as a request, but it used up nothing. */
+  rateLimited: boolean;
+  at: number;
+}
+
+const CHUNK = 400;
+
+/**
+ * Request counts are added up in memory and written in batches (one upsert per distinct
+ * day/key/endpoint/environment/status class), never once per request. A failed flush keeps
+ * its counts for the next one.
+ */
+export function createUsageMeter(db: Db) {
+  let pending = new Map<string, UsageDailyTable>();
+  let flushing: Promise<void> = Promise.resolve();
+
+  function add(row: UsageDailyTable): void {
+    const id = `${row.day}\n${row.key_id}\n${row.endpoint}\n${row.environment}\n${row.status_class}`;
+    const existing = pending.get(id);
+    if (existing) {
+      existing.count += row.count;
+      existing.rate_limited += row.rate_limited;
+    } else pending.set(id, row);
+  }
+
+  async function write(rows: UsageDailyTable[]): Promise<void> {
+    await db.transaction().execute(async (trx) => {
+      for (let i = 0; i < rows.length; i += CHUNK) {
+        await trx
+          .insertInto('usage_daily')
+          .values(rows.slice(i, i + CHUNK))
+          .onConflict((oc) =>
+            oc.columns(['day', 'key_id', 'endpoint', 'environment', 'status_class']).doUpdateSet((eb) => ({
+              count: eb('usage_daily.count', '+', eb.ref('excluded.count')),
+              rate_limited: eb('usage_daily.rate_limited', '+', eb.ref('excluded.rate_limited')),
+            })),
+          )
+          .execute();
+      }
+    });
+  }
+
+  function flushOnce(): Promise<void> {
+    if (pending.size === 0) return Promise.resolve();
+    const batch = [...pending.values()];
+    pending = new Map();
+    return write(batch).catch((error: unknown) => {
+      for (const row of batch) add(row);
+      throw error;
+    });
+  }
+
+  return {
+    record(event: UsageEvent): void {
+      add({
+        day: utcDay(event.at),
+        key_id: event.keyId,
+        endpoint: event.endpoint,
+        environment: event.environment,
+        status_class: `${Math.floor(event.status / 100)}xx`,
+        count: 1,
+        rate_limited: event.rateLimited ? 1 : 0,
+      });
+    },
+
+    /** Writes what has been counted so far; flushes never overlap. */
+    flush(): Promise<void> {
+      const next = flushing.then(flushOnce, flushOnce);
+      flushing = next.catch(() => {});
+      return next;
+    },
+
+    /** Requests a key made from `fromDay` to `toDay` (inclusive) that were not refused by a limit. */
+    async usedBetween(keyId: string, fromDay: string, toDay: string): Promise<number> {
+      const row = await db
+        .selectFrom('usage_daily')
+        .select((eb) => eb.fn.sum<number | string | null>(eb('count', '-', eb.ref('rate_limited'))).as('n'))
+        .where('key_id', '=', keyId)
+        .where('day', '>=', fromDay)
+        .where('day', '<=', toDay)
+        .executeTakeFirst();
+      let used = Number(row?.n ?? 0);
+      for (const p of pending.values()) {
+        if (p.key_id === keyId && p.day >= fromDay && p.day <= toDay) used += p.count - p.rate_limited;
+      }
+      return used;
+    },
+  };
+}
+
+export type UsageMeter = ReturnType<typeof createUsageMeter>;

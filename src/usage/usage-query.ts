@@ -1,0 +1,108 @@
+import { invalid } from '../errors.ts';
+import type { Db } from '../infra/db/database.ts';
+import { utcDay } from '../limits/windows.ts';
+
+export const DIMENSIONS = ['day', 'key_id', 'endpoint', 'environment', 'status_class'] as const;
+export type Dimension = (typeof DIMENSIONS)[number];
+
+export interface UsageFilter {
+  from: string;
+  to: string;
+  keyId?: string;
+  endpoint?: string;
+  environment?: 'test' | 'live';
+  statusClass?: string;
+  groupBy: Dimension[];
+}
+
+export interface UsageRow {
+  day?: string;
+  key_id?: string;
+  endpoint?: string | null;
+  environment?: string;
+  status_class?: string;
+  count: number;
+  rate_limited: number;
+}
+
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const MAX_DAYS = 366;
+
+function day(value: unknown, field: string, fallback: string): string {
+  if (value === undefined || value === '') return fallback;
+  if (typeof value !== 'string' || !DAY.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) {
+    throw invalid(field, 'Must be a date: YYYY-MM-DD (UTC)');
+  }
+  return value;
+}
+
+function text(value: unknown, field: string): string | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (typeof value !== 'string' || value.length > 200) throw invalid(field, 'Must be a string');
+  return value;
+}
+
+/** `GET /admin/v1/usage` query → a filter; the default range is the last 30 days. */
+export function parseUsageQuery(query: Record<string, unknown>, now = Date.now()): UsageFilter {
+  const to = day(query.to, 'to', utcDay(now));
+  const from = day(query.from, 'from', utcDay(Date.parse(`${to}T00:00:00Z`) - 29 * 86_400_000));
+  if (from > to) throw invalid('from', 'Must not be after `to`');
+  if ((Date.parse(to) - Date.parse(from)) / 86_400_000 >= MAX_DAYS) {
+    throw invalid('from', `The range can span at most ${MAX_DAYS} days`);
+  }
+  const environment = text(query.environment, 'environment');
+  if (environment !== undefined && environment !== 'test' && environment !== 'live') {
+    throw invalid('environment', 'Must be test or live');
+  }
+  const statusClass = text(query.status_class, 'status_class');
+  if (statusClass !== undefined && !/^[1-5]xx$/.test(statusClass)) {
+    throw invalid('status_class', 'Must be one of 1xx, 2xx, 3xx, 4xx, 5xx');
+  }
+  const groupText = text(query.group_by, 'group_by');
+  const groupBy = groupText === undefined ? [...DIMENSIONS] : groupText.split(',').map((s) => s.trim());
+  for (const g of groupBy) {
+    if (!(DIMENSIONS as readonly string[]).includes(g)) {
+      throw invalid('group_by', `Use a comma-separated subset of ${DIMENSIONS.join(', ')}`);
+    }
+  }
+  return {
+    from,
+    to,
+    keyId: text(query.key_id, 'key_id'),
+    endpoint: text(query.endpoint, 'endpoint'),
+    environment,
+    statusClass,
+    groupBy: DIMENSIONS.filter((d) => groupBy.includes(d)),
+  };
+}
+
+/** Sums of the stored counts over the filter, one row per combination of the grouped dimensions. */
+export async function queryUsage(db: Db, filter: UsageFilter): Promise<UsageRow[]> {
+  let query = db
+    .selectFrom('usage_daily')
+    .select((eb) => [
+      eb.fn.sum<number | string>('count').as('count'),
+      eb.fn.sum<number | string>('rate_limited').as('rate_limited'),
+    ])
+    .where('day', '>=', filter.from)
+    .where('day', '<=', filter.to);
+  if (filter.keyId !== undefined) query = query.where('key_id', '=', filter.keyId);
+  if (filter.endpoint !== undefined) query = query.where('endpoint', '=', filter.endpoint);
+  if (filter.environment !== undefined) query = query.where('environment', '=', filter.environment);
+  if (filter.statusClass !== undefined) query = query.where('status_class', '=', filter.statusClass);
+  for (const d of filter.groupBy)
+    query = query
+      .select(d)
+      .groupBy(d)
+      .orderBy(d, d === 'day' ? 'desc' : 'asc');
+  const rows = (await query.execute()) as Array<Record<string, unknown>>;
+  return rows.map((r) => {
+    const row: UsageRow = { count: Number(r.count ?? 0), rate_limited: Number(r.rate_limited ?? 0) };
+    for (const d of filter.groupBy) {
+      const value = r[d] as string;
+      if (d === 'endpoint') row.endpoint = value === '' ? null : value;
+      else row[d] = value;
+    }
+    return row;
+  });
+}

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { generateSecret } from '../src/infra/crypto/token-format.ts';
+import { databaseKinds } from './helpers/database.ts';
+import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+
+/** A GET from a chosen loopback address, so that tests can be two different clients. */
+function getFrom(
+  localAddress: string,
+  url: string,
+  key: string,
+): Promise<{ status: number; headers: Record<string, unknown>; body: { code?: string } }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { localAddress, headers: { authorization: `Bearer ${key}` } }, (res) => {
+      let text = '';
+      res.on('data', (chunk: Buffer) => {
+        text += chunk.toString();
+      });
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) }),
+      );
+    });
+    req.on('error', reject);
+    req.setTimeout(15_000, () => req.destroy(new Error('request hung')));
+    req.end();
+  });
+}
+
+for (const kind of databaseKinds) {
+  describe(`brute-force protection on ${kind}`, () => {
+    let server: TestServer;
+    let valid: string;
+    before(async () => {
+      server = await startTestServer(kind, { GATEHOUSE_AUTH_FAILURE_LIMIT: '4' });
+      await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
+      valid = (await server.createKey({ name: 'ok', environment: 'test' })).key;
+    });
+    after(() => server.close());
+
+    test('invalid keys from one address are slowed, then 429 before any lookup; other addresses are not affected', async () => {
+      const url = `${server.url}/api/v1/data/orders`;
+      const attacker = '127.0.0.3';
+      // Well-formed keys with valid checksums that do not exist: each would cost a lookup.
+      const guesses = Array.from({ length: 4 }, () => generateSecret('gk_test'));
+      const elapsed: number[] = [];
+      for (const guess of guesses) {
+        const started = performance.now();
+        const res = await getFrom(attacker, url, guess);
+        elapsed.push(performance.now() - started);
+        assert.equal(res.status, 401);
+        assert.equal(res.body.code, 'invalid_api_key');
+      }
+      // Past half the limit, failures are answered at least 200 ms, 400 ms later (a lower bound only).
+      assert.ok((elapsed[2] ?? 0) >= 150, `3rd failure was not slowed: ${elapsed.join()}`);
+      assert.ok((elapsed[3] ?? 0) >= 350, `4th failure was not slowed more: ${elapsed.join()}`);
+
+      const blocked = await getFrom(attacker, url, generateSecret('gk_test'));
+      assert.equal(blocked.status, 429);
+      assert.equal(blocked.body.code, 'too_many_failed_attempts');
+      assert.ok(Number(blocked.headers['retry-after']) >= 1);
+      // Even a valid key from that address waits out the block: nothing is looked up.
+      const alsoBlocked = await getFrom(attacker, url, valid);
+      assert.equal(alsoBlocked.status, 429);
+
+      const other = await getFrom('127.0.0.4', url, valid);
+      assert.equal(other.status, 200);
+      const otherWrong = await getFrom('127.0.0.4', url, 'gk_test_nonsense');
+      assert.equal(otherWrong.status, 401);
+    });
+
+    test('a missing key is not counted as a guess', async () => {
+      for (let i = 0; i < 6; i++) {
+        const res = await server.request('GET', '/api/v1/data/orders', {
+          headers: { 'x-forwarded-for': '1.2.3.4' },
+        });
+        assert.equal(res.status, 401);
+        assert.equal(res.body.code, 'missing_api_key');
+      }
+      assert.equal((await server.request('GET', '/api/v1/data/orders', { key: valid })).status, 200);
+    });
+  });
+}

@@ -1,0 +1,207 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { buildApp, createServices } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createTestDatabase, databaseKinds } from './helpers/database.ts';
+import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+
+const run = promisify(execFile);
+const order = { order_id: 'ORD-1', amount: 100 };
+const today = () => new Date().toISOString().slice(0, 10);
+
+for (const kind of databaseKinds) {
+  describe(`usage metering on ${kind}`, () => {
+    let server: TestServer;
+    let a: { id: string; key: string };
+    let b: { id: string; key: string };
+
+    before(async () => {
+      server = await startTestServer(kind);
+      await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
+      await server.createEndpoint({ slug: 'items', name: 'Items', schema: { type: 'object' } });
+      a = await server.createKey({ name: 'a', environment: 'test', limits: { per_day: 6 } });
+      b = await server.createKey({ name: 'b', environment: 'test' });
+      // Key a: 3 creates, 1 invalid body, 1 account read, 1 unknown record: 6 = its daily limit; then 2 refused.
+      for (let i = 0; i < 3; i++)
+        await server.request('POST', '/api/v1/data/orders', { key: a.key, json: order });
+      await server.request('POST', '/api/v1/data/orders', { key: a.key, json: { amount: 'x' } });
+      await server.request('GET', '/api/v1/account', { key: a.key });
+      await server.request('GET', '/api/v1/data/orders/rec_0000000000000000000000', { key: a.key });
+      for (let i = 0; i < 2; i++) await server.request('GET', '/api/v1/data/orders', { key: a.key });
+      // Key b: 2 items creates and a list.
+      for (let i = 0; i < 2; i++)
+        await server.request('POST', '/api/v1/data/items', { key: b.key, json: { x: i } });
+      await server.request('GET', '/api/v1/data/items', { key: b.key });
+      // Failed authentication belongs to no key.
+      await server.request('GET', '/api/v1/data/items', { key: 'gk_test_unknown' });
+    });
+    after(() => server.close());
+
+    test('counts match the requests sent, per key, endpoint, environment, status class and day', async () => {
+      const res = await server.admin('GET', '/admin/v1/usage');
+      assert.equal(res.status, 200);
+      const rows = res.body.data.rows.filter(
+        (r: { key_id: string }) => r.key_id === a.id || r.key_id === b.id,
+      );
+      const key = (r: { key_id: string; endpoint: string | null; status_class: string }) =>
+        `${r.key_id === a.id ? 'a' : 'b'} ${r.endpoint ?? '-'} ${r.status_class}`;
+      const seen = Object.fromEntries(
+        rows.map(
+          (r: {
+            key_id: string;
+            endpoint: string | null;
+            status_class: string;
+            count: number;
+            rate_limited: number;
+          }) => [key(r), [r.count, r.rate_limited]],
+        ),
+      );
+      assert.deepEqual(seen, {
+        'a orders 2xx': [3, 0],
+        'a orders 4xx': [2, 0],
+        'a - 2xx': [1, 0],
+        // Refused by the limit before the endpoint was looked at.
+        'a - 4xx': [2, 2],
+        'b items 2xx': [3, 0],
+      });
+      for (const r of rows) {
+        assert.equal(r.day, today());
+        assert.equal(r.environment, 'test');
+      }
+      assert.equal(res.body.data.totals.count, 11);
+      assert.equal(res.body.data.totals.rate_limited, 2);
+    });
+
+    test('filters and grouping', async () => {
+      const byKey = await server.admin('GET', `/admin/v1/usage?key_id=${a.id}&group_by=key_id`);
+      assert.deepEqual(byKey.body.data.rows, [{ key_id: a.id, count: 8, rate_limited: 2 }]);
+      const orders = await server.admin(
+        'GET',
+        '/admin/v1/usage?endpoint=orders&status_class=2xx&group_by=endpoint',
+      );
+      assert.deepEqual(orders.body.data.rows, [{ endpoint: 'orders', count: 3, rate_limited: 0 }]);
+      const live = await server.admin('GET', '/admin/v1/usage?environment=live');
+      assert.deepEqual(live.body.data.rows, []);
+      const past = await server.admin('GET', '/admin/v1/usage?from=2020-01-01&to=2020-01-31');
+      assert.deepEqual(past.body.data.rows, []);
+    });
+
+    test('bad filters are 400 with the field named', async () => {
+      for (const [query, field] of [
+        ['from=yesterday', 'from'],
+        ['from=2026-02-01&to=2026-01-01', 'from'],
+        ['from=2020-01-01&to=2026-01-01', 'from'],
+        ['environment=prod', 'environment'],
+        ['status_class=200', 'status_class'],
+        ['group_by=day,color', 'group_by'],
+      ]) {
+        const res = await server.admin('GET', `/admin/v1/usage?${query}`);
+        assert.equal(res.status, 400, query);
+        assert.equal(res.body.code, 'invalid_request');
+        assert.equal(res.body.details[0].field, field);
+      }
+      const anonymous = await server.request('GET', '/admin/v1/usage');
+      assert.equal(anonymous.status, 401);
+    });
+
+    test('the CLI prints the same figures with --json', async () => {
+      const { stdout } = await run(
+        process.execPath,
+        [
+          'bin/gatehouse.js',
+          'usage',
+          '--json',
+          '--key',
+          b.id,
+          '--group-by',
+          'endpoint',
+          '--url',
+          server.url,
+          '--token',
+          server.token,
+        ],
+        { env: { ...process.env, GATEHOUSE_CLI_CREDENTIALS: '/nonexistent/creds.json' } },
+      );
+      const out = JSON.parse(stdout);
+      assert.equal(out.success, true);
+      assert.deepEqual(out.data.rows, [{ endpoint: 'items', count: 3, rate_limited: 0 }]);
+      const table = await run(process.execPath, [
+        'bin/gatehouse.js',
+        'usage',
+        '--key',
+        b.id,
+        '--group-by',
+        'endpoint',
+        '--url',
+        server.url,
+        '--token',
+        server.token,
+      ]);
+      assert.match(table.stdout, /ENDPOINT\s+COUNT\s+RATE_LIMITED\nitems\s+3\s+0/);
+    });
+
+    test('the CLI changes limits and they apply at once', async () => {
+      const c = await server.createKey({ name: 'c', environment: 'test', limits: { per_minute: 100 } });
+      await server.request('GET', '/api/v1/data/orders', { key: c.key });
+      await run(process.execPath, [
+        'bin/gatehouse.js',
+        'keys',
+        'update',
+        c.id,
+        '--per-minute',
+        '1',
+        '--json',
+        '--url',
+        server.url,
+        '--token',
+        server.token,
+      ]);
+      const res = await server.request('GET', '/api/v1/data/orders', { key: c.key });
+      assert.equal(res.status, 429);
+      assert.equal(res.body.code, 'rate_limited');
+    });
+  });
+
+  describe(`a quota survives a restart without Redis, on ${kind}`, () => {
+    test('the day and month counters start from the usage table', async () => {
+      const database = await createTestDatabase(kind);
+      const config = loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' });
+      try {
+        let services = await createServices(config);
+        await services.owners.init({ email: 'o@example.com', password: 'correct horse battery' });
+        await services.endpoints.create({ slug: 'orders', name: 'Orders', schema: ordersSchema });
+        const { key } = await services.keys.create({
+          name: 'q',
+          environment: 'test',
+          limits: { per_month: 3 },
+        });
+        let app = buildApp(services, { logger: false });
+        const get = () =>
+          app.inject({
+            method: 'GET',
+            url: '/api/v1/data/orders',
+            headers: { authorization: `Bearer ${key}` },
+          });
+        assert.equal((await get()).statusCode, 200);
+        assert.equal((await get()).statusCode, 200);
+        await app.close();
+        await services.close();
+
+        services = await createServices(config);
+        app = buildApp(services, { logger: false });
+        const third = await get();
+        assert.equal(third.statusCode, 200);
+        assert.equal(third.headers['x-ratelimit-remaining'], '0');
+        const fourth = await get();
+        assert.equal(fourth.statusCode, 429);
+        assert.equal(JSON.parse(fourth.body).code, 'quota_exceeded');
+        await app.close();
+        await services.close();
+      } finally {
+        await database.drop();
+      }
+    });
+  });
+}
