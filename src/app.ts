@@ -11,6 +11,7 @@ import { syncFirstHook } from './http/sync-hook.ts';
 import { newId } from './ids.ts';
 import { type InvalidationBus, localBus } from './infra/bus/bus.ts';
 import { redisBus } from './infra/bus/redis-bus.ts';
+import { createEncryptor, type Encryptor } from './infra/crypto/encryption.ts';
 import { type DatabaseHandle, openDatabase } from './infra/db/database.ts';
 import { loadInstallationSecret } from './infra/installation-secret.ts';
 import { createKeyService, type KeyService } from './keys/key-service.ts';
@@ -21,6 +22,16 @@ import { createRecordWriter, type RecordWriter } from './records/record-writer.t
 import { registerRecordRoutes } from './records/routes.ts';
 import { accountUsage } from './usage/account-usage.ts';
 import { registerUsageRoutes } from './usage/routes.ts';
+import { callbackPreparer } from './webhooks/callback-headers.ts';
+import {
+  createDeliveryService,
+  type DeliveryService,
+  loadCallbackSecret,
+} from './webhooks/delivery-service.ts';
+import { registerWebhookRoutes } from './webhooks/routes.ts';
+import { newSigningSecret } from './webhooks/signing.ts';
+import { createSubscriptionService, type SubscriptionService } from './webhooks/subscription-service.ts';
+import { createWebhookWorker, type WebhookWorker } from './webhooks/worker.ts';
 
 export interface Services {
   config: Config;
@@ -34,6 +45,14 @@ export interface Services {
   writer: RecordWriter;
   /** Rate limits, quotas, brute-force protection, idempotency and usage metering. */
   traffic: Traffic;
+  encryptor: Encryptor;
+  webhooks: {
+    subscriptions: SubscriptionService;
+    deliveries: DeliveryService;
+    callbackSecret: string;
+    /** The outbox worker; `start` and `worker` run it, `serve` does not. */
+    createWorker(logger?: Logger): WebhookWorker;
+  };
 }
 
 /** Opens the database and wires the services; shared by the server, the worker and the CLI. */
@@ -44,6 +63,8 @@ export async function createServices(config: Config): Promise<Services & { close
   const bus = config.redisUrl
     ? redisBus(config.redisUrl, `${config.limits.redisPrefix}invalidate`)
     : localBus();
+  const encryptor = createEncryptor(secret);
+  const callbackSecret = await loadCallbackSecret(db, encryptor, newSigningSecret);
   const keys = createKeyService({
     db,
     bus,
@@ -51,17 +72,39 @@ export async function createServices(config: Config): Promise<Services & { close
     cacheTtlMs: config.cacheTtlMs,
     rollGraceSeconds: config.keyRollGraceSeconds,
   });
+  const endpoints = createEndpointService({ db, bus, dialect, cacheTtlMs: config.cacheTtlMs });
+  const writer = createRecordWriter(db, dialect.name);
   const services: Services = {
     config,
     database,
     secret,
     bus,
     owners: createOwnerService({ db, cacheTtlMs: config.cacheTtlMs }),
-    endpoints: createEndpointService({ db, bus, dialect, cacheTtlMs: config.cacheTtlMs }),
+    endpoints,
     keys,
     reader: createRecordReader({ db, dialect, secret }),
-    writer: createRecordWriter(db, dialect.name),
+    writer,
     traffic: createTraffic(config, db),
+    encryptor,
+    webhooks: {
+      subscriptions: createSubscriptionService({ db, endpoints, encryptor }),
+      deliveries: createDeliveryService({ db, secret, encryptor }),
+      callbackSecret,
+      createWorker(logger) {
+        const worker = createWebhookWorker({
+          db,
+          dialect,
+          encryptor,
+          callbackSecret,
+          allowNets: config.webhookAllowNets,
+          ...config.webhooks,
+          disableAfterMs: config.webhooks.disableAfterHours * 3_600_000,
+          logger,
+        });
+        writer.onCommit(() => worker.wake());
+        return worker;
+      },
+    },
   };
   const flushTimer = setInterval(() => {
     keys.flushLastUsed().catch(() => {});
@@ -121,7 +164,10 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     api.addHook('onRequest', apiKeyAuth(services.keys));
     registerTrafficHooks(api, services.traffic, services.config);
     registerAccountRoute(api, accountUsage);
-    registerRecordRoutes(api, { ...services, writePreparers: [services.traffic.idempotency.prepareWrite] });
+    registerRecordRoutes(api, {
+      ...services,
+      writePreparers: [callbackPreparer(services.encryptor), services.traffic.idempotency.prepareWrite],
+    });
   });
 
   app.register(async (admin) => {
@@ -129,6 +175,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     registerEndpointRoutes(admin, services.endpoints);
     registerKeyRoutes(admin, services.keys);
     registerUsageRoutes(admin, { db: services.database.db, usage: services.traffic.usage });
+    registerWebhookRoutes(admin, services.webhooks);
   });
 
   return app;

@@ -29,6 +29,22 @@ export interface Config {
   cliCredentialsPath: string;
   /** Rate limits, quotas, brute-force protection, idempotency and usage metering (docs/limits.md). */
   limits: LimitsConfig;
+  webhooks: WebhooksConfig;
+}
+
+/** Outbound webhook delivery (docs/webhooks.md). */
+export interface WebhooksConfig {
+  /** Connect + response deadline for one attempt. */
+  timeoutMs: number;
+  /** Attempts in flight per worker process, and per receiving origin (so one slow receiver cannot starve the rest). */
+  concurrency: number;
+  perOrigin: number;
+  /** A subscription that has failed without a success for this long is disabled. */
+  disableAfterHours: number;
+  /** Deliveries and attempts older than this are pruned. */
+  retentionDays: number;
+  /** Fallback poll of the outbox for writes made by other processes. */
+  pollMs: number;
 }
 
 export interface LimitsConfig {
@@ -134,5 +150,13 @@ export function loadConfig(env: Env = process.env): Config {
     token: env.GATEHOUSE_TOKEN || undefined,
     cliCredentialsPath: env.GATEHOUSE_CLI_CREDENTIALS || './data/cli-credentials.json',
     limits: loadLimitsConfig(env),
+    webhooks: {
+      timeoutMs: int(env, 'GATEHOUSE_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
+      concurrency: int(env, 'GATEHOUSE_WEBHOOK_CONCURRENCY', 64, 1, 10_000),
+      perOrigin: int(env, 'GATEHOUSE_WEBHOOK_PER_ORIGIN', 8, 1, 1_000),
+      disableAfterHours: int(env, 'GATEHOUSE_WEBHOOK_DISABLE_AFTER_HOURS', 120, 1, 24 * 365),
+      retentionDays: int(env, 'GATEHOUSE_DELIVERY_RETENTION_DAYS', 30, 1, 3650),
+      pollMs: int(env, 'GATEHOUSE_WEBHOOK_POLL_MS', 1_000, 10, 600_000),
+    },
   };
 }

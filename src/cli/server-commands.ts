@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { createServices } from '../app.ts';
 import type { Config } from '../config.ts';
 import { ApiError } from '../errors.ts';
-import { startServer } from '../server/serve.ts';
+import { startServer, startWorker } from '../server/serve.ts';
 import { CliFailure, printFields, printJson, reportFailure } from './output.ts';
 
 function saveCredentials(config: Config, token: string): void {
@@ -15,8 +15,8 @@ function saveCredentials(config: Config, token: string): void {
   chmodSync(config.cliCredentialsPath, 0o600);
 }
 
-async function runServer(config: Config): Promise<void> {
-  const server = await startServer(config);
+async function runUntilSignal(start: () => Promise<{ stop(): Promise<void> }>): Promise<void> {
+  const server = await start();
   const shutdown = (signal: string) => {
     process.stderr.write(`${signal}: finishing in-flight requests, then exiting\n`);
     server.stop().then(
@@ -67,11 +67,16 @@ export function registerServerCommands(program: Command, config: Config): void {
 
   program
     .command('start')
-    .description('run the API, dashboard and workers in one process')
-    .action(() => runServer(config));
+    .description('run the API, dashboard and webhook worker in one process')
+    .action(() => runUntilSignal(() => startServer(config, { worker: true })));
 
   program
     .command('serve')
-    .description('run the API only')
-    .action(() => runServer(config));
+    .description('run the API only (run webhook workers with "gatehouse worker")')
+    .action(() => runUntilSignal(() => startServer(config, { worker: false })));
+
+  program
+    .command('worker')
+    .description('run the webhook worker only: processes the outbox and delivers webhooks')
+    .action(() => runUntilSignal(() => startWorker(config)));
 }

@@ -9,11 +9,23 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-/** Opens the database, builds the app and listens; `stop` drains in-flight requests, then closes. */
-export async function startServer(config: Config): Promise<RunningServer> {
+export interface ServerOptions {
+  /** Run the webhook worker in this process too (`start`); `serve` runs the API alone. */
+  worker: boolean;
+}
+
+/**
+ * Opens the database, builds the app and listens. `stop` (SIGTERM) stops accepting, finishes the
+ * requests in flight, then the webhook attempts in flight, then closes the database.
+ */
+export async function startServer(
+  config: Config,
+  options: ServerOptions = { worker: true },
+): Promise<RunningServer> {
   const logger = createLogger(config.logLevel);
   const services = await createServices(config);
   const app = buildApp(services, { logger });
+  const worker = options.worker ? services.webhooks.createWorker(logger) : undefined;
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
@@ -29,7 +41,11 @@ export async function startServer(config: Config): Promise<RunningServer> {
       `No owner yet: run "npx gatehouse init --email you@example.com --password <password>" to create one`,
     );
   }
-  logger.info({ url, database: services.database.dialect.name }, `Gatehouse listening on ${url}`);
+  worker?.start();
+  logger.info(
+    { url, database: services.database.dialect.name, worker: Boolean(worker) },
+    `Gatehouse listening on ${url}`,
+  );
   let stopping: Promise<void> | null = null;
   return {
     app,
@@ -37,6 +53,27 @@ export async function startServer(config: Config): Promise<RunningServer> {
     stop() {
       stopping ??= (async () => {
         await app.close();
+        await worker?.stop();
+        await services.close();
+        logger.flush();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** `gatehouse worker`: the webhook worker alone, until SIGTERM. */
+export async function startWorker(config: Config): Promise<{ stop(): Promise<void> }> {
+  const logger = createLogger(config.logLevel);
+  const services = await createServices(config);
+  const worker = services.webhooks.createWorker(logger);
+  worker.start();
+  logger.info({ database: services.database.dialect.name }, 'Gatehouse webhook worker running');
+  let stopping: Promise<void> | null = null;
+  return {
+    stop() {
+      stopping ??= (async () => {
+        await worker.stop();
         await services.close();
         logger.flush();
       })();

@@ -50,6 +50,7 @@ export const ordersSchema = {
 export async function startTestServer(
   kind: DatabaseKind,
   env: Record<string, string> = {},
+  options: { worker?: boolean } = {},
 ): Promise<TestServer> {
   const database = await createTestDatabase(kind);
   const config = loadConfig({
@@ -61,6 +62,8 @@ export async function startTestServer(
   });
   const services = await createServices(config);
   const app = buildApp(services, { logger: false });
+  const worker = options.worker ? services.webhooks.createWorker() : undefined;
+  worker?.start();
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -108,6 +111,7 @@ export async function startTestServer(
     },
     async close() {
       await app.close();
+      await worker?.stop();
       await services.close();
       await database.drop();
     },

@@ -25,6 +25,8 @@ export interface DialectAdapter {
   isUniqueViolation(error: unknown): boolean;
   /** The database itself is unreachable or refusing work (as opposed to a bad query). */
   isUnavailable(error: unknown): boolean;
+  /** Several workers may claim rows at once (`FOR UPDATE SKIP LOCKED`); SQLite has one writer anyway. */
+  claimsWithSkipLocked: boolean;
   /** The disk under the database is full. */
   isStorageFull(error: unknown): boolean;
   /**
@@ -85,6 +87,7 @@ function sqlite(path: string): DialectAdapter {
   }
   return {
     name: 'sqlite',
+    claimsWithSkipLocked: false,
     kysely: new SqliteDialect({ database: cachedStatements(db) }),
     jsonField: (column, field) => sql`json_extract(${sql.ref(column)}, ${`$."${field}"`})`,
     jsonValue: (value) => (typeof value === 'boolean' ? sql`${value ? 1 : 0}` : sql`${value}`),
@@ -129,6 +132,7 @@ function postgres(url: string): DialectAdapter {
   pool.on('connect', (client) => client.on('error', () => {}));
   return {
     name: 'postgres',
+    claimsWithSkipLocked: true,
     kysely: new PostgresDialect({ pool }),
     jsonField: (column, field) => sql`(${sql.ref(column)}::jsonb -> ${field})`,
     jsonValue: (value) => sql`${JSON.stringify(value)}::jsonb`,

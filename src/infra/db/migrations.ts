@@ -1,6 +1,7 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
 import type { DialectName } from './dialect.ts';
 import { coreMigration } from './migrations/0001-core.ts';
+import { webhooksMigration } from './migrations/0002-webhooks.ts';
 import { limitsMigration } from './migrations/0003-limits.ts';
 
 /**
@@ -10,6 +11,7 @@ import { limitsMigration } from './migrations/0003-limits.ts';
 function migrations(dialect: DialectName): Record<string, Migration> {
   return {
     '0001_core': coreMigration(dialect),
+    '0002_webhooks': webhooksMigration(dialect),
     '0003_limits': limitsMigration(),
   };
 }

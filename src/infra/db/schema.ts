@@ -125,6 +125,71 @@ export interface IdempotencyKeysTable {
   expires_at: string;
 }
 
+export interface WebhookSubscriptionsTable {
+  id: string;
+  endpoint_id: string;
+  environment: string;
+  url: string;
+  /** JSON array of event types. */
+  events: string;
+  /** Signing secrets, encrypted with the installation secret (they must be read back to sign). */
+  secret: string;
+  previous_secret: string | null;
+  previous_secret_expires_at: string | null;
+  enabled: number;
+  disabled_reason: string | null;
+  failing_since: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookEventsTable {
+  id: string;
+  type: string;
+  request_id: string;
+  endpoint_id: string;
+  environment: string;
+  /** The exact JSON body every target receives. */
+  payload: string;
+  created_at: string;
+}
+
+export interface WebhookDeliveriesTable {
+  seq: Generated<number>;
+  id: string;
+  event_id: string;
+  event_type: string;
+  subscription_id: string | null;
+  target: string;
+  url: string;
+  origin: string;
+  /** Per-request callback auth header, encrypted JSON {name, value}. */
+  auth: string | null;
+  endpoint_id: string;
+  environment: string;
+  request_id: string;
+  record_id: string;
+  status: string;
+  attempts: number;
+  max_attempts: number;
+  interval_seconds: number;
+  next_attempt_at: string;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface WebhookAttemptsTable {
+  seq: Generated<number>;
+  delivery_id: string;
+  attempted_at: string;
+  duration_ms: number;
+  status_code: number | null;
+  response_body: string | null;
+  error: string | null;
+}
+
 export interface Database {
   settings: SettingsTable;
   owners: OwnersTable;
@@ -137,4 +202,8 @@ export interface Database {
   requests: RequestsTable;
   usage_daily: UsageDailyTable;
   idempotency_keys: IdempotencyKeysTable;
+  webhook_subscriptions: WebhookSubscriptionsTable;
+  webhook_events: WebhookEventsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
 }

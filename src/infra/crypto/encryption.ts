@@ -1,0 +1,31 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+
+/**
+ * AES-256-GCM for secrets that must be read back (webhook signing secrets, callback auth
+ * values), keyed from the installation secret. Format: `v1.<iv>.<tag>.<ciphertext>`, base64url.
+ */
+export interface Encryptor {
+  encrypt(plain: string): string;
+  decrypt(sealed: string): string;
+}
+
+export function createEncryptor(installationSecret: string): Encryptor {
+  const key = createHash('sha256').update(`gatehouse:encryption:${installationSecret}`).digest();
+  return {
+    encrypt(plain) {
+      const iv = randomBytes(12);
+      const cipher = createCipheriv('aes-256-gcm', key, iv);
+      const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+      return `v1.${iv.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}.${body.toString('base64url')}`;
+    },
+    decrypt(sealed) {
+      const [version, iv, tag, body] = sealed.split('.');
+      if (version !== 'v1' || !iv || !tag || body === undefined) throw new Error('unreadable sealed value');
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+      return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString(
+        'utf8',
+      );
+    },
+  };
+}

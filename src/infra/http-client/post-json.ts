@@ -1,0 +1,106 @@
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { isIP } from 'node:net';
+import type { AddressGuard } from './address-guard.ts';
+
+export interface PostResult {
+  /** null when no HTTP response arrived (refused target, connection error, timeout). */
+  status: number | null;
+  headers: Record<string, string | string[] | undefined>;
+  /** The first `maxBodyBytes` of the response body. */
+  body: string;
+  error: string | null;
+  durationMs: number;
+}
+
+export interface PostOptions {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+  guard: AddressGuard;
+  timeoutMs: number;
+  maxBodyBytes: number;
+}
+
+/**
+ * POSTs JSON to a webhook target: SSRF-guarded, no redirects followed (a 3xx is just a status),
+ * one deadline for connect + response, and the response body read up to a cap, then dropped.
+ */
+export function postJson(options: PostOptions): Promise<PostResult> {
+  const started = Date.now();
+  return new Promise((resolve) => {
+    let settled = false;
+    const finish = (result: Omit<PostResult, 'durationMs'>) => {
+      if (settled) return;
+      settled = true;
+      resolve({ ...result, durationMs: Date.now() - started });
+    };
+    let url: URL;
+    try {
+      url = new URL(options.url);
+    } catch {
+      return finish({ status: null, headers: {}, body: '', error: 'invalid URL' });
+    }
+    const host = url.hostname.replace(/^\[|\]$/g, '');
+    if (isIP(host)) {
+      const reason = options.guard.refusal(host);
+      if (reason) return finish({ status: null, headers: {}, body: '', error: `refused target: ${reason}` });
+    }
+    const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
+    const req = send(
+      url,
+      {
+        method: 'POST',
+        headers: {
+          ...options.headers,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(options.body),
+        },
+        lookup: options.guard.lookup as never,
+        timeout: options.timeoutMs,
+        agent: false,
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          if (size < options.maxBodyBytes) chunks.push(chunk.subarray(0, options.maxBodyBytes - size));
+          size += chunk.length;
+          // Past the cap, stop reading: the status is all that decides the outcome.
+          if (size >= options.maxBodyBytes) {
+            finish({
+              status: res.statusCode ?? null,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+              error: null,
+            });
+            res.destroy();
+          }
+        });
+        res.on('end', () =>
+          finish({
+            status: res.statusCode ?? null,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+            error: null,
+          }),
+        );
+        res.on('error', (error) =>
+          finish({
+            status: res.statusCode ?? null,
+            headers: res.headers,
+            body: Buffer.concat(chunks).toString('utf8'),
+            error: error.message,
+          }),
+        );
+      },
+    );
+    const deadline = setTimeout(() => {
+      req.destroy(new Error(`timed out after ${options.timeoutMs} ms`));
+    }, options.timeoutMs);
+    req.on('close', () => clearTimeout(deadline));
+    req.on('timeout', () => req.destroy(new Error(`timed out after ${options.timeoutMs} ms`)));
+    req.on('error', (error) => finish({ status: null, headers: {}, body: '', error: error.message }));
+    req.end(options.body);
+  });
+}

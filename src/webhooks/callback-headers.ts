@@ -1,0 +1,82 @@
+import type { FastifyRequest } from 'fastify';
+import { invalid } from '../errors.ts';
+import type { Encryptor } from '../infra/crypto/encryption.ts';
+import type { WriteCommand } from '../records/record-writer.ts';
+
+/** What a per-request callback stores (encrypted): where to POST the result, and with which header. */
+export interface Callback {
+  url: string;
+  header: string;
+  value: string | null;
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// Headers a caller may not set on our deliveries: hop-by-hop, framing, and our own signature.
+const RESERVED = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+  'content-type',
+  'content-encoding',
+  'expect',
+  'cookie',
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+]);
+
+function single(request: FastifyRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  if (Array.isArray(value)) throw invalid(name, 'May be sent only once');
+  return value;
+}
+
+/** Validates X-Webhook-Callback / -Auth / -Auth-Header at request time: 400 before anything is written. */
+export function parseCallback(request: FastifyRequest): Callback | null {
+  const url = single(request, 'x-webhook-callback');
+  const value = single(request, 'x-webhook-auth');
+  const header = single(request, 'x-webhook-auth-header');
+  if (url === undefined) {
+    if (value !== undefined || header !== undefined) {
+      throw invalid('X-Webhook-Callback', 'X-Webhook-Auth and X-Webhook-Auth-Header need X-Webhook-Callback');
+    }
+    return null;
+  }
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalid('X-Webhook-Callback', 'Must be an absolute http(s) URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
+    throw invalid('X-Webhook-Callback', 'Only http and https URLs are allowed');
+  }
+  if (parsed.username || parsed.password) {
+    throw invalid('X-Webhook-Callback', 'Credentials in the URL are not allowed; use X-Webhook-Auth');
+  }
+  if (url.length > 2048) throw invalid('X-Webhook-Callback', 'At most 2048 characters');
+  const name = header ?? 'Authorization';
+  if (!TOKEN.test(name) || name.length > 100)
+    throw invalid('X-Webhook-Auth-Header', 'Must be a valid header name');
+  if (RESERVED.has(name.toLowerCase())) throw invalid('X-Webhook-Auth-Header', `"${name}" cannot be set`);
+  if (value !== undefined && (/[\r\n\0]/.test(value) || value.length > 4096)) {
+    throw invalid('X-Webhook-Auth', 'Must be a single-line header value of at most 4096 characters');
+  }
+  return { url: parsed.toString(), header: name, value: value ?? null };
+}
+
+/** The write preparer: the callback travels encrypted with the write into the outbox. */
+export function callbackPreparer(encryptor: Encryptor) {
+  return (request: FastifyRequest, command: WriteCommand): void => {
+    const callback = parseCallback(request);
+    if (callback) command.callback = encryptor.encrypt(JSON.stringify(callback));
+  };
+}

@@ -1,0 +1,231 @@
+import { randomBytes } from 'node:crypto';
+import { ApiError, invalid } from '../errors.ts';
+import { newId } from '../ids.ts';
+import type { Encryptor } from '../infra/crypto/encryption.ts';
+import { hmac, safeEqual } from '../infra/crypto/hash.ts';
+import type { Db } from '../infra/db/database.ts';
+import type { WebhookAttemptsTable, WebhookDeliveriesTable } from '../infra/db/schema.ts';
+import { nowIso } from '../time.ts';
+
+export interface AttemptJson {
+  attempted_at: string;
+  duration_ms: number;
+  status_code: number | null;
+  response_body: string | null;
+  error: string | null;
+}
+
+export interface DeliveryJson {
+  id: string;
+  object: 'webhook_delivery';
+  event_id: string;
+  event_type: string;
+  target: 'callback' | 'subscription';
+  subscription_id: string | null;
+  url: string;
+  endpoint: string | null;
+  environment: string;
+  request_id: string;
+  record_id: string;
+  status: 'pending' | 'succeeded' | 'failed' | 'cancelled';
+  attempts: AttemptJson[];
+  attempt_count: number;
+  max_attempts: number;
+  next_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+type Row = WebhookDeliveriesTable & { seq: number; slug: string | null };
+
+function attemptJson(
+  a: Pick<WebhookAttemptsTable, 'attempted_at' | 'duration_ms' | 'status_code' | 'response_body' | 'error'>,
+): AttemptJson {
+  return {
+    attempted_at: a.attempted_at,
+    duration_ms: a.duration_ms,
+    status_code: a.status_code,
+    response_body: a.response_body,
+    error: a.error,
+  };
+}
+
+export interface DeliveryFilter {
+  endpoint?: string;
+  environment?: string;
+  record_id?: string;
+  request_id?: string;
+  status?: string;
+  event_type?: string;
+  limit?: string;
+  after?: string;
+}
+
+const FILTERS = new Set([
+  'endpoint',
+  'environment',
+  'record_id',
+  'request_id',
+  'status',
+  'event_type',
+  'limit',
+  'after',
+]);
+
+export type DeliveryService = ReturnType<typeof createDeliveryService>;
+
+/** The delivery log (every attempt, newest first), redelivery, and the callback signing secret. */
+export function createDeliveryService(deps: { db: Db; secret: string; encryptor: Encryptor }) {
+  const { db, secret } = deps;
+
+  async function attemptsOf(ids: string[]): Promise<Map<string, AttemptJson[]>> {
+    const out = new Map<string, AttemptJson[]>();
+    if (ids.length === 0) return out;
+    const rows = await db
+      .selectFrom('webhook_attempts')
+      .selectAll()
+      .where('delivery_id', 'in', ids)
+      .orderBy('seq')
+      .execute();
+    for (const row of rows) {
+      const list = out.get(row.delivery_id) ?? [];
+      list.push(attemptJson(row));
+      out.set(row.delivery_id, list);
+    }
+    return out;
+  }
+
+  function toJson(row: Row, attempts: AttemptJson[]): DeliveryJson {
+    return {
+      id: row.id,
+      object: 'webhook_delivery',
+      event_id: row.event_id,
+      event_type: row.event_type,
+      target: row.subscription_id === null ? 'callback' : 'subscription',
+      subscription_id: row.subscription_id,
+      url: row.url,
+      endpoint: row.slug,
+      environment: row.environment,
+      request_id: row.request_id,
+      record_id: row.record_id,
+      status: row.status as DeliveryJson['status'],
+      attempts,
+      attempt_count: attempts.length,
+      max_attempts: row.max_attempts,
+      next_attempt_at: row.status === 'pending' ? row.next_attempt_at : null,
+      last_status_code: row.last_status_code,
+      last_error: row.last_error,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+    };
+  }
+
+  const base = () =>
+    db
+      .selectFrom('webhook_deliveries as d')
+      .leftJoin('endpoints as e', 'e.id', 'd.endpoint_id')
+      .selectAll('d')
+      .select('e.slug');
+
+  function cursor(seq: number): string {
+    return Buffer.from(`${seq}.${hmac(secret, `deliveries|${seq}`).slice(0, 16)}`).toString('base64url');
+  }
+
+  function decodeCursor(value: string): number {
+    const match = /^(\d{1,15})\.([A-Za-z0-9_-]{16})$/.exec(Buffer.from(value, 'base64url').toString());
+    if (
+      !match?.[1] ||
+      !match[2] ||
+      !safeEqual(match[2], hmac(secret, `deliveries|${match[1]}`).slice(0, 16))
+    ) {
+      throw new ApiError('invalid_cursor', {
+        details: [{ field: 'after', error: 'Not a cursor of this list' }],
+      });
+    }
+    return Number(match[1]);
+  }
+
+  return {
+    async list(
+      query: Record<string, unknown>,
+    ): Promise<{ data: DeliveryJson[]; next_cursor: string | null; limit: number }> {
+      for (const name of Object.keys(query)) if (!FILTERS.has(name)) throw invalid(name, 'Unknown filter');
+      const f = query as DeliveryFilter;
+      const limit = f.limit === undefined ? 25 : Number(f.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+        throw invalid('limit', 'Must be an integer from 1 to 100');
+      if (f.status && !['pending', 'succeeded', 'failed', 'cancelled'].includes(f.status)) {
+        throw invalid('status', 'Must be pending, succeeded, failed or cancelled');
+      }
+      if (f.environment && f.environment !== 'test' && f.environment !== 'live')
+        throw invalid('environment', 'Must be test or live');
+      let q = base();
+      if (f.endpoint) q = q.where('e.slug', '=', f.endpoint);
+      if (f.environment) q = q.where('d.environment', '=', f.environment);
+      if (f.record_id) q = q.where('d.record_id', '=', f.record_id);
+      if (f.request_id) q = q.where('d.request_id', '=', f.request_id);
+      if (f.status) q = q.where('d.status', '=', f.status);
+      if (f.event_type) q = q.where('d.event_type', '=', f.event_type);
+      if (f.after) q = q.where('d.seq', '<', decodeCursor(f.after));
+      const rows = (await q
+        .orderBy('d.seq', 'desc')
+        .limit(limit + 1)
+        .execute()) as Row[];
+      const page = rows.slice(0, limit);
+      const attempts = await attemptsOf(page.map((r) => r.id));
+      const last = page[page.length - 1];
+      return {
+        data: page.map((row) => toJson(row, attempts.get(row.id) ?? [])),
+        next_cursor: rows.length > limit && last ? cursor(last.seq) : null,
+        limit,
+      };
+    },
+
+    async get(id: string): Promise<DeliveryJson> {
+      const row = (await base().where('d.id', '=', id).executeTakeFirst()) as Row | undefined;
+      if (!row) throw new ApiError('not_found', { message: `Delivery "${id}" not found` });
+      return toJson(row, (await attemptsOf([id])).get(id) ?? []);
+    },
+
+    /** Sends the same event to the same target again, as a new delivery due now. */
+    async redeliver(id: string): Promise<DeliveryJson> {
+      const row = (await base().where('d.id', '=', id).executeTakeFirst()) as Row | undefined;
+      if (!row) throw new ApiError('not_found', { message: `Delivery "${id}" not found` });
+      const now = nowIso();
+      const { seq: _seq, slug, ...copy } = row;
+      const fresh = {
+        ...copy,
+        id: newId('delivery'),
+        // Its own ordering slot, so it is not held behind (or holding) the original's record order.
+        target: `${row.target}#${randomBytes(4).toString('hex')}`,
+        status: 'pending',
+        attempts: 0,
+        next_attempt_at: now,
+        last_status_code: null,
+        last_error: null,
+        created_at: now,
+        updated_at: now,
+      };
+      await db.insertInto('webhook_deliveries').values(fresh).execute();
+      return toJson({ ...fresh, seq: 0, slug } as unknown as Row, []);
+    },
+  };
+}
+
+/** The installation's secret for signing per-request callbacks: made once, kept encrypted. */
+export async function loadCallbackSecret(db: Db, encryptor: Encryptor, make: () => string): Promise<string> {
+  const read = () =>
+    db.selectFrom('settings').select('value').where('key', '=', 'callback_signing_secret').executeTakeFirst();
+  const existing = await read();
+  if (existing) return encryptor.decrypt(existing.value);
+  await db
+    .insertInto('settings')
+    .values({ key: 'callback_signing_secret', value: encryptor.encrypt(make()) })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .execute();
+  const stored = await read();
+  if (!stored) throw new Error('callback signing secret could not be stored');
+  return encryptor.decrypt(stored.value);
+}

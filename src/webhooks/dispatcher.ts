@@ -1,0 +1,359 @@
+import { sql } from 'kysely';
+import type { Logger } from 'pino';
+import type { Encryptor } from '../infra/crypto/encryption.ts';
+import type { Db } from '../infra/db/database.ts';
+import type { DialectAdapter } from '../infra/db/dialect.ts';
+import type { AddressGuard } from '../infra/http-client/address-guard.ts';
+import { type PostResult, postJson } from '../infra/http-client/post-json.ts';
+import { isoAfter, nowIso } from '../time.ts';
+import type { Callback } from './callback-headers.ts';
+import { buildEvent, insertEventWithDeliveries } from './events.ts';
+import { subscribedTargets } from './outbox.ts';
+import { signatureHeaders } from './signing.ts';
+
+export interface DispatcherOptions {
+  db: Db;
+  dialect: DialectAdapter;
+  encryptor: Encryptor;
+  guard: AddressGuard;
+  /** Signs per-request callbacks (readable by owners in the management API). */
+  callbackSecret: string;
+  timeoutMs: number;
+  /** Attempts in flight in this process, and per receiving origin. */
+  concurrency: number;
+  perOrigin: number;
+  /** A subscription failing without a success for this long is disabled. */
+  disableAfterMs: number;
+  logger?: Logger;
+}
+
+const RESPONSE_CAP = 4096;
+const MAX_RETRY_AFTER_SECONDS = 3600;
+
+interface Claimed {
+  id: string;
+  event_id: string;
+  event_type: string;
+  subscription_id: string | null;
+  url: string;
+  origin: string;
+  auth: string | null;
+  attempts: number;
+  max_attempts: number;
+  interval_seconds: number;
+  payload: string;
+  secret: string | null;
+  previous_secret: string | null;
+  previous_secret_expires_at: string | null;
+  enabled: number | null;
+  failing_since: string | null;
+}
+
+function retryAfterSeconds(result: PostResult): number | undefined {
+  if (result.status !== 429 && result.status !== 503) return undefined;
+  const header = result.headers['retry-after'];
+  const value = Array.isArray(header) ? header[0] : header;
+  if (!value) return undefined;
+  const seconds = /^\d+$/.test(value) ? Number(value) : (Date.parse(value) - Date.now()) / 1000;
+  return Number.isFinite(seconds) ? Math.min(Math.max(seconds, 1), MAX_RETRY_AFTER_SECONDS) : undefined;
+}
+
+function describe(result: PostResult): string | null {
+  if (result.error) return result.error;
+  if (result.status !== null && (result.status < 200 || result.status >= 300)) {
+    return result.status >= 300 && result.status < 400
+      ? `answered ${result.status} (redirects are not followed)`
+      : `answered ${result.status}`;
+  }
+  return null;
+}
+
+export type Dispatcher = ReturnType<typeof createDispatcher>;
+
+/**
+ * Sends due deliveries: claims them with a lease (so a crashed worker's attempts are retried,
+ * at least once), POSTs each signed, records every attempt, and schedules retries, per-record
+ * order and per-origin concurrency kept.
+ */
+export function createDispatcher(options: DispatcherOptions) {
+  const { db, dialect, encryptor, guard, logger } = options;
+  const inFlight = new Set<Promise<void>>();
+  const perOrigin = new Map<string, number>();
+  let pumping = false;
+  let again = false;
+  let stopped = false;
+
+  async function claim(limit: number): Promise<Claimed[]> {
+    const saturated = [...perOrigin].filter(([, n]) => n >= options.perOrigin).map(([origin]) => origin);
+    const now = nowIso();
+    return db.transaction().execute(async (trx) => {
+      let query = trx
+        .selectFrom('webhook_deliveries as d')
+        .innerJoin('webhook_events as ev', 'ev.id', 'd.event_id')
+        .leftJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
+        .select([
+          'd.id',
+          'd.event_id',
+          'd.event_type',
+          'd.subscription_id',
+          'd.url',
+          'd.origin',
+          'd.auth',
+          'd.attempts',
+        ])
+        .select(['d.max_attempts', 'd.interval_seconds', 'ev.payload', 's.secret', 's.previous_secret'])
+        .select(['s.previous_secret_expires_at', 's.enabled', 's.failing_since'])
+        .where('d.status', '=', 'pending')
+        .where('d.next_attempt_at', '<=', now)
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('webhook_deliveries as earlier')
+                .select(sql`1`.as('one'))
+                .whereRef('earlier.record_id', '=', 'd.record_id')
+                .whereRef('earlier.target', '=', 'd.target')
+                .whereRef('earlier.seq', '<', 'd.seq')
+                .where('earlier.status', '=', 'pending'),
+            ),
+          ),
+        )
+        .orderBy('d.next_attempt_at')
+        .orderBy('d.seq')
+        .limit(limit);
+      if (saturated.length > 0) query = query.where('d.origin', 'not in', saturated);
+      if (dialect.claimsWithSkipLocked) query = query.forUpdate('d').skipLocked();
+      const rows = (await query.execute()) as Claimed[];
+      if (rows.length === 0) return rows;
+      // The lease: if this worker dies mid-attempt, the delivery is due again after it.
+      const lease = isoAfter((options.timeoutMs * 2) / 1000 + 5);
+      await trx
+        .updateTable('webhook_deliveries')
+        .set({ next_attempt_at: lease, attempts: sql`attempts + 1`, updated_at: now })
+        .where(
+          'id',
+          'in',
+          rows.map((r) => r.id),
+        )
+        .execute();
+      for (const row of rows) row.attempts += 1;
+      return rows;
+    });
+  }
+
+  function signingSecrets(row: Claimed): string[] {
+    if (row.subscription_id === null) return [options.callbackSecret];
+    const secrets = row.secret ? [encryptor.decrypt(row.secret)] : [];
+    if (row.previous_secret && row.previous_secret_expires_at && row.previous_secret_expires_at > nowIso()) {
+      secrets.push(encryptor.decrypt(row.previous_secret));
+    }
+    return secrets;
+  }
+
+  async function finish(row: Claimed, result: PostResult): Promise<void> {
+    const now = nowIso();
+    const error = describe(result);
+    const succeeded = error === null;
+    const gone = result.status === 410 && row.subscription_id !== null;
+    const lastTry = row.attempts >= row.max_attempts;
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto('webhook_attempts')
+        .values({
+          delivery_id: row.id,
+          attempted_at: new Date(Date.now() - result.durationMs).toISOString(),
+          duration_ms: result.durationMs,
+          status_code: result.status,
+          response_body: result.body === '' ? null : result.body,
+          error,
+        })
+        .execute();
+      let status = 'pending';
+      let next = now;
+      if (succeeded) status = 'succeeded';
+      else if (gone || lastTry) status = 'failed';
+      else {
+        const retryAfter = retryAfterSeconds(result);
+        next = isoAfter(Math.max(row.interval_seconds, retryAfter ?? 0));
+      }
+      await trx
+        .updateTable('webhook_deliveries')
+        .set({
+          status,
+          next_attempt_at: next,
+          last_status_code: result.status,
+          last_error: error,
+          updated_at: now,
+        })
+        .where('id', '=', row.id)
+        .execute();
+      if (row.subscription_id !== null) {
+        if (succeeded) {
+          await trx
+            .updateTable('webhook_subscriptions')
+            .set({ failing_since: null })
+            .where('id', '=', row.subscription_id)
+            .execute();
+        } else {
+          const since = row.failing_since ?? now;
+          const tooLong = Date.parse(now) - Date.parse(since) >= options.disableAfterMs;
+          const reason = gone
+            ? 'The receiver answered 410 Gone'
+            : tooLong
+              ? `Deliveries failed without a success since ${since}`
+              : null;
+          await trx
+            .updateTable('webhook_subscriptions')
+            .set({ failing_since: since, ...(reason ? { enabled: 0, disabled_reason: reason } : {}) })
+            .where('id', '=', row.subscription_id)
+            .execute();
+        }
+      }
+      if (status === 'failed' && row.event_type !== 'request.failed') {
+        // Tell the subscribers of request.failed: the result of this request could not be delivered.
+        const original = JSON.parse(row.payload) as {
+          data: {
+            endpoint: string;
+            environment: string;
+            request_id: string;
+            record_id: string;
+            operation: string;
+            record: unknown;
+          };
+        };
+        const d = original.data;
+        const endpoint = await trx
+          .selectFrom('webhook_events')
+          .select(['endpoint_id'])
+          .where('id', '=', row.event_id)
+          .executeTakeFirstOrThrow();
+        const targets = await subscribedTargets(trx, endpoint.endpoint_id, d.environment, 'request.failed');
+        const event = buildEvent(
+          'request.failed',
+          {
+            endpoint: d.endpoint,
+            environment: d.environment,
+            request_id: d.request_id,
+            record_id: d.record_id,
+            operation: d.operation,
+            status: 'failed',
+            recordJson: JSON.stringify(d.record ?? null),
+            failure: {
+              delivery_id: row.id,
+              url: row.url,
+              attempts: row.attempts,
+              last_status_code: result.status,
+              last_error: error,
+            },
+          },
+          now,
+        );
+        await insertEventWithDeliveries(
+          trx,
+          event,
+          {
+            endpointId: endpoint.endpoint_id,
+            environment: d.environment,
+            requestId: d.request_id,
+            recordId: d.record_id,
+            maxAttempts: row.max_attempts,
+            intervalSeconds: row.interval_seconds,
+          },
+          targets,
+        );
+      }
+    });
+    if (!succeeded)
+      logger?.info(
+        { delivery: row.id, url: row.url, attempt: row.attempts, error },
+        'webhook attempt failed',
+      );
+  }
+
+  async function attempt(row: Claimed): Promise<void> {
+    if (row.subscription_id !== null && row.enabled !== 1) {
+      await db
+        .updateTable('webhook_deliveries')
+        .set({ status: 'cancelled', last_error: 'subscription disabled or deleted', updated_at: nowIso() })
+        .where('id', '=', row.id)
+        .execute();
+      return;
+    }
+    const eventId = (JSON.parse(row.payload) as { id: string }).id;
+    const timestamp = Math.floor(Date.now() / 1000);
+    const headers: Record<string, string> = {
+      'user-agent': 'Gatehouse-Webhooks/1',
+      ...signatureHeaders(signingSecrets(row), eventId, timestamp, row.payload),
+    };
+    if (row.auth) {
+      const callback = JSON.parse(encryptor.decrypt(row.auth)) as Callback;
+      if (callback.value !== null) headers[callback.header.toLowerCase()] = callback.value;
+    }
+    const result = await postJson({
+      url: row.url,
+      headers,
+      body: row.payload,
+      guard,
+      timeoutMs: options.timeoutMs,
+      maxBodyBytes: RESPONSE_CAP,
+    });
+    await finish(row, result);
+  }
+
+  function launch(row: Claimed): void {
+    perOrigin.set(row.origin, (perOrigin.get(row.origin) ?? 0) + 1);
+    const running = attempt(row)
+      .catch((error: unknown) => logger?.error({ err: error, delivery: row.id }, 'webhook attempt crashed'))
+      .finally(() => {
+        inFlight.delete(running);
+        const left = (perOrigin.get(row.origin) ?? 1) - 1;
+        if (left <= 0) perOrigin.delete(row.origin);
+        else perOrigin.set(row.origin, left);
+        pump();
+      });
+    inFlight.add(running);
+  }
+
+  async function drain(): Promise<void> {
+    do {
+      again = false;
+      while (!stopped && inFlight.size < options.concurrency) {
+        const rows = await claim(options.concurrency - inFlight.size);
+        if (rows.length === 0) break;
+        for (const row of rows) launch(row);
+      }
+    } while (again && !stopped);
+  }
+
+  /** Starts whatever is due; overlapping calls collapse into one pass. */
+  function pump(): void {
+    if (stopped) return;
+    if (pumping) {
+      again = true;
+      return;
+    }
+    pumping = true;
+    drain()
+      .catch((error: unknown) => logger?.warn({ err: error }, 'webhook dispatcher pass failed'))
+      .finally(() => {
+        pumping = false;
+      });
+  }
+
+  return {
+    pump,
+    /** When the next pending delivery falls due (ISO), for the wake-up timer. */
+    async nextDue(): Promise<string | null> {
+      const row = await db
+        .selectFrom('webhook_deliveries')
+        .select((eb) => eb.fn.min('next_attempt_at').as('next'))
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
+      return (row?.next as string | null | undefined) ?? null;
+    },
+    /** Stops claiming and waits for the attempts in flight. */
+    async stop(): Promise<void> {
+      stopped = true;
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}

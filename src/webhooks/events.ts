@@ -1,0 +1,124 @@
+import type { Transaction } from 'kysely';
+import { newId } from '../ids.ts';
+import type { Database } from '../infra/db/schema.ts';
+import type { EventType } from './subscription-service.ts';
+
+/** The one event shape every target receives (docs/webhooks.md). */
+export interface EventData {
+  endpoint: string;
+  environment: string;
+  request_id: string;
+  record_id: string;
+  operation: string;
+  status: 'processed' | 'failed';
+  /** The record as written (for a delete: as it was); raw JSON text, spliced in. */
+  recordJson: string;
+  failure?: {
+    delivery_id: string;
+    url: string;
+    attempts: number;
+    last_status_code: number | null;
+    last_error: string | null;
+  };
+}
+
+export interface BuiltEvent {
+  id: string;
+  type: EventType;
+  payload: string;
+  createdAt: string;
+}
+
+export function buildEvent(type: EventType, data: EventData, createdAt: string): BuiltEvent {
+  const id = newId('event');
+  const { recordJson, failure, ...rest } = data;
+  const head = JSON.stringify({
+    id,
+    type,
+    created_at: createdAt,
+    data: { ...rest, ...(failure ? { failure } : {}) },
+  });
+  // Splice the record in as stored: no parse and re-serialise of user data.
+  const payload = `${head.slice(0, -2)},"record":${recordJson}}}`;
+  return { id, type, payload, createdAt };
+}
+
+export const operationEvent: Record<string, EventType> = {
+  create: 'record.created',
+  replace: 'record.updated',
+  delete: 'record.deleted',
+};
+
+export interface DeliveryTarget {
+  subscriptionId: string | null;
+  /** Ordering key: deliveries with the same target and record go out in commit order. */
+  target: string;
+  url: string;
+  auth: string | null;
+}
+
+export interface DeliveryContext {
+  endpointId: string;
+  environment: string;
+  requestId: string;
+  recordId: string;
+  maxAttempts: number;
+  intervalSeconds: number;
+}
+
+export function originOf(url: string): string {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return url;
+  }
+}
+
+export async function insertEventWithDeliveries(
+  trx: Transaction<Database>,
+  event: BuiltEvent,
+  context: DeliveryContext,
+  targets: DeliveryTarget[],
+): Promise<void> {
+  await trx
+    .insertInto('webhook_events')
+    .values({
+      id: event.id,
+      type: event.type,
+      request_id: context.requestId,
+      endpoint_id: context.endpointId,
+      environment: context.environment,
+      payload: event.payload,
+      created_at: event.createdAt,
+    })
+    .execute();
+  if (targets.length === 0) return;
+  await trx
+    .insertInto('webhook_deliveries')
+    .values(
+      targets.map((t) => ({
+        id: newId('delivery'),
+        event_id: event.id,
+        event_type: event.type,
+        subscription_id: t.subscriptionId,
+        target: t.target,
+        url: t.url,
+        origin: originOf(t.url),
+        auth: t.auth,
+        endpoint_id: context.endpointId,
+        environment: context.environment,
+        request_id: context.requestId,
+        record_id: context.recordId,
+        status: 'pending',
+        attempts: 0,
+        max_attempts: context.maxAttempts,
+        interval_seconds: context.intervalSeconds,
+        next_attempt_at: event.createdAt,
+        last_status_code: null,
+        last_error: null,
+        created_at: event.createdAt,
+        updated_at: event.createdAt,
+      })),
+    )
+    .execute();
+}

@@ -1,0 +1,124 @@
+import { sql, type Transaction } from 'kysely';
+import type { Encryptor } from '../infra/crypto/encryption.ts';
+import type { Db } from '../infra/db/database.ts';
+import type { DialectAdapter } from '../infra/db/dialect.ts';
+import type { Database } from '../infra/db/schema.ts';
+import { nowIso } from '../time.ts';
+import type { Callback } from './callback-headers.ts';
+import { buildEvent, type DeliveryTarget, insertEventWithDeliveries, operationEvent } from './events.ts';
+import type { EventType } from './subscription-service.ts';
+
+const BATCH = 200;
+
+/** Subscriptions of an endpoint and environment that want `type`. */
+export async function subscribedTargets(
+  trx: Transaction<Database>,
+  endpointId: string,
+  environment: string,
+  type: EventType,
+): Promise<DeliveryTarget[]> {
+  const rows = await trx
+    .selectFrom('webhook_subscriptions')
+    .select(['id', 'url', 'events'])
+    .where('endpoint_id', '=', endpointId)
+    .where('environment', '=', environment)
+    .where('enabled', '=', 1)
+    .execute();
+  return rows
+    .filter((row) => (JSON.parse(row.events) as string[]).includes(type))
+    .map((row) => ({ subscriptionId: row.id, target: `sub:${row.id}`, url: row.url, auth: null }));
+}
+
+/**
+ * One pass over the outbox: claims queued requests in commit order (on PostgreSQL with
+ * FOR UPDATE SKIP LOCKED, never a request whose record has an earlier one still queued, so
+ * several workers keep per-record order), turns each into its event and deliveries, and marks it
+ * processed — all in one transaction, so a crash at any point leaves it queued, never half done.
+ * Returns how many requests it processed.
+ */
+export async function processOutbox(db: Db, dialect: DialectAdapter, encryptor: Encryptor): Promise<number> {
+  return db.transaction().execute(async (trx) => {
+    let query = trx
+      .selectFrom('requests as r')
+      .leftJoin('endpoints as e', 'e.id', 'r.endpoint_id')
+      .leftJoin('endpoint_versions as v', (join) =>
+        join.onRef('v.endpoint_id', '=', 'r.endpoint_id').onRef('v.version', '=', 'e.live_version'),
+      )
+      .select([
+        'r.seq',
+        'r.id',
+        'r.endpoint_id',
+        'r.environment',
+        'r.operation',
+        'r.record_id',
+        'r.source',
+        'r.payload',
+      ])
+      .select(['r.callback', 'e.slug', 'e.retry_max', 'e.retry_interval'])
+      .select(['v.retry_max as live_retry_max', 'v.retry_interval as live_retry_interval'])
+      .where('r.status', '=', 'queued')
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('requests as earlier')
+              .select(sql`1`.as('one'))
+              .whereRef('earlier.record_id', '=', 'r.record_id')
+              .whereRef('earlier.seq', '<', 'r.seq')
+              .where('earlier.status', '=', 'queued'),
+          ),
+        ),
+      )
+      .orderBy('r.seq')
+      .limit(BATCH);
+    if (dialect.claimsWithSkipLocked) query = query.forUpdate('r').skipLocked();
+    const rows = await query.execute();
+    if (rows.length === 0) return 0;
+    const now = nowIso();
+    for (const row of rows) {
+      const type = operationEvent[row.operation];
+      // Console writes fire no webhooks; a request whose endpoint is gone has nobody to tell.
+      if (row.source === 'api' && type && row.slug) {
+        const live = row.environment === 'live';
+        const retryMax = (live ? row.live_retry_max : row.retry_max) ?? row.retry_max ?? 3;
+        const interval = (live ? row.live_retry_interval : row.retry_interval) ?? row.retry_interval ?? 60;
+        const targets = await subscribedTargets(trx, row.endpoint_id, row.environment, type);
+        if (row.callback) {
+          const { url } = JSON.parse(encryptor.decrypt(row.callback)) as Callback;
+          targets.unshift({ subscriptionId: null, target: `cb:${row.id}`, url, auth: row.callback });
+        }
+        const event = buildEvent(
+          type,
+          {
+            endpoint: row.slug,
+            environment: row.environment,
+            request_id: row.id,
+            record_id: row.record_id,
+            operation: row.operation,
+            status: 'processed',
+            recordJson: row.payload,
+          },
+          now,
+        );
+        await insertEventWithDeliveries(
+          trx,
+          event,
+          {
+            endpointId: row.endpoint_id,
+            environment: row.environment,
+            requestId: row.id,
+            recordId: row.record_id,
+            maxAttempts: Number(retryMax) + 1,
+            intervalSeconds: Number(interval),
+          },
+          targets,
+        );
+      }
+      await trx
+        .updateTable('requests')
+        .set({ status: 'processed', processed_at: now })
+        .where('seq', '=', row.seq)
+        .execute();
+    }
+    return rows.length;
+  });
+}

@@ -1,0 +1,58 @@
+import type { FastifyInstance } from 'fastify';
+import type { DeliveryService } from './delivery-service.ts';
+import type { SubscriptionService } from './subscription-service.ts';
+
+type SlugParams = { slug: string };
+type IdParams = { id: string };
+
+/** Management API: subscriptions, the delivery log, redelivery, the callback signing secret. */
+export function registerWebhookRoutes(
+  app: FastifyInstance,
+  deps: { subscriptions: SubscriptionService; deliveries: DeliveryService; callbackSecret: string },
+): void {
+  const { subscriptions, deliveries } = deps;
+  app.post<{ Params: SlugParams }>('/admin/v1/endpoints/:slug/webhooks', async (request, reply) =>
+    reply
+      .code(201)
+      .send({ success: true, data: await subscriptions.create(request.params.slug, request.body) }),
+  );
+  app.get<{ Params: SlugParams }>('/admin/v1/endpoints/:slug/webhooks', async (request) => ({
+    success: true,
+    data: await subscriptions.list(request.params.slug),
+  }));
+  app.get<{ Params: IdParams }>('/admin/v1/webhooks/:id', async (request) => ({
+    success: true,
+    data: await subscriptions.get(request.params.id),
+  }));
+  app.patch<{ Params: IdParams }>('/admin/v1/webhooks/:id', async (request) => ({
+    success: true,
+    data: await subscriptions.update(request.params.id, request.body),
+  }));
+  app.delete<{ Params: IdParams }>('/admin/v1/webhooks/:id', async (request) => {
+    await subscriptions.remove(request.params.id);
+    return { success: true, data: { id: request.params.id, deleted: true } };
+  });
+  app.post<{ Params: IdParams }>('/admin/v1/webhooks/:id/rotate-secret', async (request) => ({
+    success: true,
+    data: await subscriptions.rotateSecret(request.params.id),
+  }));
+  app.get('/admin/v1/deliveries', async (request) => {
+    const page = await deliveries.list(request.query as Record<string, unknown>);
+    return { success: true, data: page.data, meta: { next_cursor: page.next_cursor, limit: page.limit } };
+  });
+  app.get<{ Params: IdParams }>('/admin/v1/deliveries/:id', async (request) => ({
+    success: true,
+    data: await deliveries.get(request.params.id),
+  }));
+  app.post<{ Params: IdParams }>('/admin/v1/deliveries/:id/redeliver', async (request, reply) =>
+    reply.code(202).send({ success: true, data: await deliveries.redeliver(request.params.id) }),
+  );
+  app.get('/admin/v1/webhook-signing-secret', async () => ({
+    success: true,
+    data: {
+      object: 'webhook_signing_secret',
+      secret: deps.callbackSecret,
+      used_for: 'per-request callbacks',
+    },
+  }));
+}

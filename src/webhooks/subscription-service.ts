@@ -1,0 +1,198 @@
+import type { EndpointService } from '../endpoints/endpoint-service.ts';
+import { inputValidator } from '../endpoints/json-schema.ts';
+import { ApiError, invalid } from '../errors.ts';
+import { newId } from '../ids.ts';
+import type { Encryptor } from '../infra/crypto/encryption.ts';
+import type { Db } from '../infra/db/database.ts';
+import type { WebhookSubscriptionsTable } from '../infra/db/schema.ts';
+import { isoAfter, nowIso } from '../time.ts';
+import { newSigningSecret } from './signing.ts';
+
+export const EVENT_TYPES = ['record.created', 'record.updated', 'record.deleted', 'request.failed'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface SubscriptionJson {
+  id: string;
+  object: 'webhook_subscription';
+  endpoint: string;
+  environment: 'test' | 'live';
+  url: string;
+  events: EventType[];
+  enabled: boolean;
+  disabled_reason: string | null;
+  failing_since: string | null;
+  previous_secret_expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+interface SubscriptionInput {
+  url?: string;
+  events?: EventType[];
+  environment?: 'test' | 'live';
+  enabled?: boolean;
+}
+
+const properties = {
+  url: { type: 'string', minLength: 1, maxLength: 2048 },
+  events: { type: 'array', minItems: 1, uniqueItems: true, items: { enum: EVENT_TYPES } },
+  environment: { enum: ['test', 'live'] },
+  enabled: { type: 'boolean' },
+};
+const parseCreate = inputValidator<
+  Required<Pick<SubscriptionInput, 'url' | 'environment'>> & SubscriptionInput
+>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['url', 'environment'],
+  properties,
+});
+const parsePatch = inputValidator<Omit<SubscriptionInput, 'environment'>>({
+  type: 'object',
+  additionalProperties: false,
+  properties: { url: properties.url, events: properties.events, enabled: properties.enabled },
+});
+
+function checkUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw invalid('url', 'Must be an absolute http(s) URL');
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
+    throw invalid('url', 'Only http and https URLs');
+  if (parsed.username || parsed.password) throw invalid('url', 'Credentials in the URL are not allowed');
+  return parsed.toString();
+}
+
+const ROTATION_OVERLAP_SECONDS = 86_400;
+
+export type SubscriptionService = ReturnType<typeof createSubscriptionService>;
+
+export function createSubscriptionService(deps: {
+  db: Db;
+  endpoints: EndpointService;
+  encryptor: Encryptor;
+}) {
+  const { db, endpoints, encryptor } = deps;
+
+  function toJson(row: WebhookSubscriptionsTable, slug: string): SubscriptionJson {
+    return {
+      id: row.id,
+      object: 'webhook_subscription',
+      endpoint: slug,
+      environment: row.environment as 'test' | 'live',
+      url: row.url,
+      events: JSON.parse(row.events) as EventType[],
+      enabled: row.enabled === 1,
+      disabled_reason: row.disabled_reason,
+      failing_since: row.failing_since,
+      previous_secret_expires_at: row.previous_secret_expires_at,
+      created_at: row.created_at,
+      updated_at: row.updated_at,
+    };
+  }
+
+  async function requireRow(id: string): Promise<{ row: WebhookSubscriptionsTable; slug: string }> {
+    const found = await db
+      .selectFrom('webhook_subscriptions as w')
+      .innerJoin('endpoints as e', 'e.id', 'w.endpoint_id')
+      .selectAll('w')
+      .select('e.slug')
+      .where('w.id', '=', id)
+      .executeTakeFirst();
+    if (!found) throw new ApiError('not_found', { message: `Webhook subscription "${id}" not found` });
+    const { slug, ...row } = found;
+    return { row, slug };
+  }
+
+  return {
+    async create(slug: string, body: unknown): Promise<SubscriptionJson & { secret: string }> {
+      const input = parseCreate(body);
+      const endpoint = await endpoints.get(slug);
+      const secret = newSigningSecret();
+      const now = nowIso();
+      const row: WebhookSubscriptionsTable = {
+        id: newId('webhook'),
+        endpoint_id: endpoint.id,
+        environment: input.environment,
+        url: checkUrl(input.url),
+        events: JSON.stringify(input.events ?? ['record.created', 'record.updated', 'record.deleted']),
+        secret: encryptor.encrypt(secret),
+        previous_secret: null,
+        previous_secret_expires_at: null,
+        enabled: input.enabled === false ? 0 : 1,
+        disabled_reason: null,
+        failing_since: null,
+        created_at: now,
+        updated_at: now,
+      };
+      await db.insertInto('webhook_subscriptions').values(row).execute();
+      return { ...toJson(row, slug), secret };
+    },
+
+    async list(slug: string): Promise<SubscriptionJson[]> {
+      const endpoint = await endpoints.get(slug);
+      const rows = await db
+        .selectFrom('webhook_subscriptions')
+        .selectAll()
+        .where('endpoint_id', '=', endpoint.id)
+        .orderBy('created_at')
+        .execute();
+      return rows.map((row) => toJson(row, slug));
+    },
+
+    async get(id: string): Promise<SubscriptionJson> {
+      const { row, slug } = await requireRow(id);
+      return toJson(row, slug);
+    },
+
+    async update(id: string, body: unknown): Promise<SubscriptionJson> {
+      const patch = parsePatch(body);
+      const { row, slug } = await requireRow(id);
+      const next: WebhookSubscriptionsTable = {
+        ...row,
+        url: patch.url === undefined ? row.url : checkUrl(patch.url),
+        events: patch.events ? JSON.stringify(patch.events) : row.events,
+        enabled: patch.enabled === undefined ? row.enabled : patch.enabled ? 1 : 0,
+        // Turning a subscription back on clears why it was turned off.
+        disabled_reason: patch.enabled === true ? null : row.disabled_reason,
+        failing_since: patch.enabled === true ? null : row.failing_since,
+        updated_at: nowIso(),
+      };
+      const { id: _id, created_at: _created, ...changes } = next;
+      await db.updateTable('webhook_subscriptions').set(changes).where('id', '=', id).execute();
+      return toJson(next, slug);
+    },
+
+    async remove(id: string): Promise<void> {
+      await requireRow(id);
+      await db.deleteFrom('webhook_subscriptions').where('id', '=', id).execute();
+    },
+
+    /** A new secret, shown once; the old one keeps signing alongside it for 24 h. */
+    async rotateSecret(id: string): Promise<SubscriptionJson & { secret: string }> {
+      const { row, slug } = await requireRow(id);
+      const secret = newSigningSecret();
+      const next: WebhookSubscriptionsTable = {
+        ...row,
+        secret: encryptor.encrypt(secret),
+        previous_secret: row.secret,
+        previous_secret_expires_at: isoAfter(ROTATION_OVERLAP_SECONDS),
+        updated_at: nowIso(),
+      };
+      await db
+        .updateTable('webhook_subscriptions')
+        .set({
+          secret: next.secret,
+          previous_secret: next.previous_secret,
+          previous_secret_expires_at: next.previous_secret_expires_at,
+          updated_at: next.updated_at,
+        })
+        .where('id', '=', id)
+        .execute();
+      return { ...toJson(next, slug), secret };
+    },
+  };
+}

@@ -1,0 +1,125 @@
+import type { Logger } from 'pino';
+import type { Encryptor } from '../infra/crypto/encryption.ts';
+import type { Db } from '../infra/db/database.ts';
+import type { DialectAdapter } from '../infra/db/dialect.ts';
+import { AddressGuard } from '../infra/http-client/address-guard.ts';
+import { createDispatcher } from './dispatcher.ts';
+import { processOutbox } from './outbox.ts';
+
+export interface WebhookWorkerOptions {
+  db: Db;
+  dialect: DialectAdapter;
+  encryptor: Encryptor;
+  callbackSecret: string;
+  allowNets: readonly string[];
+  timeoutMs: number;
+  concurrency: number;
+  perOrigin: number;
+  disableAfterMs: number;
+  retentionDays: number;
+  /** Fallback poll for writes committed by other processes. */
+  pollMs: number;
+  logger?: Logger;
+}
+
+export interface WebhookWorker {
+  /** Called after a local commit: process the outbox now (no polling sleep on the hot path). */
+  wake(): void;
+  start(): void;
+  /** Stops taking work, finishes the attempts in flight. */
+  stop(): Promise<void>;
+}
+
+export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorker {
+  const { db, dialect, logger } = options;
+  const dispatcher = createDispatcher({ ...options, guard: new AddressGuard(options.allowNets) });
+  let running = false;
+  let rerun = false;
+  let stopped = false;
+  let poll: NodeJS.Timeout | undefined;
+  let prune: NodeJS.Timeout | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+  let passes: Promise<void> = Promise.resolve();
+
+  /** Wakes again when the earliest pending retry falls due. */
+  async function scheduleRetry(): Promise<void> {
+    const next = await dispatcher.nextDue();
+    if (retryTimer) clearTimeout(retryTimer);
+    if (!next || stopped) return;
+    const delay = Math.max(0, Math.min(Date.parse(next) - Date.now(), 60_000));
+    retryTimer = setTimeout(() => dispatcher.pump(), delay + 5);
+    retryTimer.unref();
+  }
+
+  async function pass(): Promise<void> {
+    do {
+      rerun = false;
+      while (!stopped && (await processOutbox(db, dialect, options.encryptor)) > 0) dispatcher.pump();
+      dispatcher.pump();
+    } while (rerun && !stopped);
+    await scheduleRetry();
+  }
+
+  function wake(): void {
+    if (stopped) return;
+    if (running) {
+      rerun = true;
+      return;
+    }
+    running = true;
+    passes = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(pass)
+      .catch((error: unknown) => logger?.warn({ err: error }, 'webhook worker pass failed'))
+      .finally(() => {
+        running = false;
+        if (rerun) wake();
+      });
+  }
+
+  async function pruneOld(): Promise<void> {
+    const cutoff = new Date(Date.now() - options.retentionDays * 86_400_000).toISOString();
+    const old = db
+      .selectFrom('webhook_deliveries')
+      .select('id')
+      .where('created_at', '<', cutoff)
+      .where('status', '!=', 'pending');
+    await db.deleteFrom('webhook_attempts').where('delivery_id', 'in', old).execute();
+    await db
+      .deleteFrom('webhook_deliveries')
+      .where('created_at', '<', cutoff)
+      .where('status', '!=', 'pending')
+      .execute();
+    await db
+      .deleteFrom('webhook_events')
+      .where('created_at', '<', cutoff)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('webhook_deliveries as d')
+              .select('d.id')
+              .whereRef('d.event_id', '=', 'webhook_events.id'),
+          ),
+        ),
+      )
+      .execute();
+  }
+
+  return {
+    wake,
+    start() {
+      wake();
+      poll = setInterval(wake, options.pollMs);
+      poll.unref();
+      prune = setInterval(() => {
+        pruneOld().catch((error: unknown) => logger?.warn({ err: error }, 'pruning deliveries failed'));
+      }, 3_600_000);
+      prune.unref();
+    },
+    async stop() {
+      stopped = true;
+      for (const timer of [poll, prune, retryTimer]) if (timer) clearTimeout(timer);
+      await passes;
+      await dispatcher.stop();
+    },
+  };
+}

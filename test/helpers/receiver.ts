@@ -1,0 +1,59 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+
+export interface Received {
+  headers: IncomingHttpHeaders;
+  body: string;
+  at: number;
+}
+
+export interface Receiver {
+  url: string;
+  received: Received[];
+  /** Decides each answer: status (and optional headers); default 200. */
+  respond: (received: Received, index: number) => { status: number; headers?: Record<string, string> };
+  waitFor(count: number, timeoutMs?: number): Promise<Received[]>;
+  close(): Promise<void>;
+}
+
+/** A real webhook receiver on 127.0.0.1 and a random port. */
+export async function startReceiver(): Promise<Receiver> {
+  const receiver: Receiver = {
+    url: '',
+    received: [],
+    respond: () => ({ status: 200 }),
+    async waitFor(count, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (receiver.received.length < count) {
+        if (Date.now() > deadline) {
+          throw new Error(
+            `receiver got ${receiver.received.length} of ${count} deliveries in ${timeoutMs} ms`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return receiver.received;
+    },
+    close: async () => {},
+  };
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const entry = { headers: req.headers, body: Buffer.concat(chunks).toString(), at: Date.now() };
+      const index = receiver.received.length;
+      receiver.received.push(entry);
+      const answer = receiver.respond(entry, index);
+      res.writeHead(answer.status, answer.headers);
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  receiver.url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+  receiver.close = () =>
+    new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  return receiver;
+}

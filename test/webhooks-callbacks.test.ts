@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Webhook } from 'standardwebhooks';
+import { databaseKinds } from './helpers/database.ts';
+import { type Receiver, startReceiver } from './helpers/receiver.ts';
+import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+
+const order = { order_id: 'ORD-1', amount: 100 };
+const LOOPBACK = { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' };
+
+for (const kind of databaseKinds) {
+  describe(`per-request callbacks (${kind})`, () => {
+    let server: TestServer;
+    let receiver: Receiver;
+    let key: string;
+    let signingSecret: string;
+
+    before(async () => {
+      server = await startTestServer(kind, LOOPBACK, { worker: true });
+      receiver = await startReceiver();
+      await server.createEndpoint({
+        slug: 'orders',
+        name: 'Orders',
+        schema: ordersSchema,
+        retry: { max_retries: 2, interval_seconds: 1 },
+      });
+      key = (await server.createKey({ name: 'cb', environment: 'test' })).key;
+      signingSecret = (await server.admin('GET', '/admin/v1/webhook-signing-secret')).body.data.secret;
+    });
+    after(async () => {
+      await server.close();
+      await receiver.close();
+    });
+
+    test('the result is POSTed to the callback with the custom auth header, signed', async () => {
+      receiver.received.length = 0;
+      const res = await server.request('POST', '/api/v1/data/orders', {
+        key,
+        json: order,
+        headers: {
+          'x-webhook-callback': receiver.url,
+          'x-webhook-auth': 'Token partner-secret-123',
+          'x-webhook-auth-header': 'X-Partner-Token',
+        },
+      });
+      assert.equal(res.status, 202);
+      const [delivery] = await receiver.waitFor(1);
+      assert.ok(delivery);
+      assert.equal(delivery.headers['x-partner-token'], 'Token partner-secret-123');
+      assert.equal(delivery.headers.authorization, undefined);
+      const verified = new Webhook(signingSecret).verify(
+        delivery.body,
+        delivery.headers as Record<string, string>,
+      ) as {
+        id: string;
+        type: string;
+        data: Record<string, unknown>;
+      };
+      assert.match(verified.id, /^evt_/);
+      assert.equal(delivery.headers['webhook-id'], verified.id);
+      assert.equal(verified.type, 'record.created');
+      assert.equal(verified.data.record_id, res.body.id);
+      assert.equal(verified.data.request_id, res.headers.get('request-id'));
+      assert.equal(verified.data.endpoint, 'orders');
+      assert.equal(verified.data.environment, 'test');
+      assert.equal(verified.data.operation, 'create');
+      assert.equal(verified.data.status, 'processed');
+      assert.deepEqual((verified.data.record as { data: unknown }).data, order);
+    });
+
+    test('Authorization is the default auth header; the secret value is stored encrypted and never shown', async () => {
+      receiver.received.length = 0;
+      const res = await server.request('POST', '/api/v1/data/orders', {
+        key,
+        json: order,
+        headers: { 'x-webhook-callback': receiver.url, 'x-webhook-auth': 'Bearer very-secret-value' },
+      });
+      const [delivery] = await receiver.waitFor(1);
+      assert.equal(delivery?.headers.authorization, 'Bearer very-secret-value');
+      const stored = await server.services.database.db
+        .selectFrom('requests')
+        .select('callback')
+        .where('record_id', '=', res.body.id)
+        .executeTakeFirstOrThrow();
+      assert.ok(stored.callback && !stored.callback.includes('very-secret-value'));
+      const log = await server.admin('GET', `/admin/v1/deliveries?record_id=${res.body.id}`);
+      assert.equal(log.status, 200);
+      assert.equal(log.body.data.length, 1);
+      assert.equal(log.body.data[0].status, 'succeeded');
+      assert.doesNotMatch(log.text, /very-secret-value/);
+    });
+
+    test('bad callback headers are refused with 400 and nothing is written', async () => {
+      const db = server.services.database.db;
+      const count = async () =>
+        Number(
+          (
+            await db
+              .selectFrom('requests')
+              .select((eb) => eb.fn.countAll<number>().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
+      const cases: Array<[Record<string, string>, string]> = [
+        [{ 'x-webhook-callback': 'not a url' }, 'X-Webhook-Callback'],
+        [{ 'x-webhook-callback': 'ftp://example.com/x' }, 'X-Webhook-Callback'],
+        [{ 'x-webhook-callback': 'http://user:pw@example.com/x' }, 'X-Webhook-Callback'],
+        [
+          { 'x-webhook-callback': receiver.url, 'x-webhook-auth-header': 'Bad Header' },
+          'X-Webhook-Auth-Header',
+        ],
+        [
+          { 'x-webhook-callback': receiver.url, 'x-webhook-auth-header': 'Content-Length' },
+          'X-Webhook-Auth-Header',
+        ],
+        [
+          { 'x-webhook-callback': receiver.url, 'x-webhook-auth-header': 'Transfer-Encoding' },
+          'X-Webhook-Auth-Header',
+        ],
+        [
+          { 'x-webhook-callback': receiver.url, 'x-webhook-auth-header': 'webhook-signature' },
+          'X-Webhook-Auth-Header',
+        ],
+        [{ 'x-webhook-auth': 'Bearer x' }, 'X-Webhook-Callback'],
+      ];
+      for (const [headers, field] of cases) {
+        const before = await count();
+        const res = await server.request('POST', '/api/v1/data/orders', { key, json: order, headers });
+        assert.equal(res.status, 400, JSON.stringify(headers));
+        assert.equal(res.body.code, 'invalid_request');
+        assert.equal(res.body.details[0].field, field);
+        assert.equal(await count(), before);
+      }
+    });
+
+    test('a failing callback is retried on the endpoint policy, every attempt logged, then marked failed', async () => {
+      receiver.received.length = 0;
+      receiver.respond = () => ({ status: 500 });
+      const res = await server.request('POST', '/api/v1/data/orders', {
+        key,
+        json: order,
+        headers: { 'x-webhook-callback': receiver.url },
+      });
+      const deliveries = await receiver.waitFor(3, 20_000);
+      assert.equal(
+        new Set(deliveries.map((d) => d.headers['webhook-id'])).size,
+        1,
+        'one event id across retries',
+      );
+      const gaps = deliveries.slice(1).map((d, i) => d.at - (deliveries[i]?.at ?? 0));
+      assert.ok(
+        gaps.every((g) => g >= 900),
+        `retries came ${gaps} ms apart`,
+      );
+      let log = await server.admin('GET', `/admin/v1/deliveries?record_id=${res.body.id}`);
+      for (let i = 0; i < 50 && log.body.data[0]?.status === 'pending'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        log = await server.admin('GET', `/admin/v1/deliveries?record_id=${res.body.id}`);
+      }
+      const d = log.body.data[0];
+      assert.equal(d.status, 'failed');
+      assert.equal(d.attempts.length, 3);
+      assert.deepEqual(
+        d.attempts.map((a: { status_code: number }) => a.status_code),
+        [500, 500, 500],
+      );
+      assert.equal(d.last_error, 'answered 500');
+      await new Promise((r) => setTimeout(r, 1_500));
+      assert.equal(receiver.received.length, 3, 'no fourth attempt');
+      receiver.respond = () => ({ status: 200 });
+    });
+  });
+}
