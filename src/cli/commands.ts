@@ -3,6 +3,7 @@ import { loadConfig } from '../config.ts';
 import { registerDataCommands } from './data-commands.ts';
 import { registerServerCommands } from './server-commands.ts';
 import { registerUsageCommands } from './usage-commands.ts';
+import { registerWebhookCommands } from './webhook-commands.ts';
 
 /** Every command: server lifecycle (init, start, serve) and the management API (endpoints, keys). */
 export function registerCommands(program: Command): void {
@@ -10,4 +11,5 @@ export function registerCommands(program: Command): void {
   registerServerCommands(program, config);
   registerDataCommands(program, config);
   registerUsageCommands(program, config);
+  registerWebhookCommands(program, config);
 }

@@ -8,7 +8,7 @@ import { CliFailure, printFields, printJson, printTable, reportFailure } from '.
 
 type Common = ClientOptions & { json?: boolean };
 
-const collect = (value: string, previous: string[] = []) => [...previous, value];
+export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function intOption(name: string) {
   return (value: string) => {
@@ -48,7 +48,7 @@ function readSchema(options: { schema?: string; schemaFile?: string; field?: str
   return undefined;
 }
 
-function withCommon(command: Command): Command {
+export function withCommon(command: Command): Command {
   return command
     .option('--json', 'print the API response as JSON')
     .option(
@@ -58,7 +58,7 @@ function withCommon(command: Command): Command {
     .option('--token <token>', 'management token (default: GATEHOUSE_TOKEN or the init credentials)');
 }
 
-function action<A extends unknown[]>(
+export function action<A extends unknown[]>(
   config: Config,
   run: (call: ReturnType<typeof managementClient>, ...args: A) => Promise<void>,
 ) {
@@ -84,7 +84,7 @@ const endpointColumns = [
 ];
 const keyColumns = ['id', 'name', 'environment', 'status', 'start', 'scopes', 'last_used_at', 'expires_at'];
 
-function show(json: boolean | undefined, data: unknown, print: () => void): void {
+export function show(json: boolean | undefined, data: unknown, print: () => void): void {
   if (json) printJson({ success: true, data });
   else print();
 }

@@ -1,0 +1,197 @@
+import type { Command } from 'commander';
+import type { Config } from '../config.ts';
+import type { DeliveryJson } from '../webhooks/delivery-service.ts';
+import type { SubscriptionJson } from '../webhooks/subscription-service.ts';
+import { action, collect, show, withCommon } from './data-commands.ts';
+import { printFields, printTable } from './output.ts';
+
+type Common = { json?: boolean };
+
+const subscriptionColumns = ['id', 'endpoint', 'environment', 'url', 'events', 'enabled', 'disabled_reason'];
+const deliveryColumns = [
+  'id',
+  'event_type',
+  'target',
+  'url',
+  'status',
+  'attempt_count',
+  'last_status_code',
+  'created_at',
+];
+
+export function registerWebhookCommands(program: Command, config: Config): void {
+  const webhooks = program
+    .command('webhooks')
+    .description('webhook subscriptions per endpoint and environment');
+
+  withCommon(
+    webhooks
+      .command('create')
+      .argument('<endpoint>')
+      .description('subscribe a URL; the whsec_ secret is shown once'),
+  )
+    .requiredOption('--target <url>', 'receiver URL')
+    .requiredOption('--env <environment>', 'test or live')
+    .option(
+      '--event <type>',
+      'record.created, record.updated, record.deleted, request.failed (repeatable)',
+      collect,
+    )
+    .action(
+      action(
+        config,
+        async (call, slug: string, o: Common & { target: string; env: string; event?: string[] }) => {
+          const body = { url: o.target, environment: o.env, ...(o.event ? { events: o.event } : {}) };
+          const data = await call<SubscriptionJson & { secret: string }>(
+            'POST',
+            `/admin/v1/endpoints/${encodeURIComponent(slug)}/webhooks`,
+            body,
+          );
+          show(o.json, data, () => {
+            printFields({
+              id: data.id,
+              url: data.url,
+              environment: data.environment,
+              events: data.events,
+              secret: data.secret,
+            });
+            process.stdout.write('\nCopy the signing secret now: it is shown only once.\n');
+          });
+        },
+      ),
+    );
+
+  withCommon(
+    webhooks.command('list').argument('<endpoint>').description("an endpoint's subscriptions"),
+  ).action(
+    action(config, async (call, slug: string, o: Common) => {
+      const data = await call<SubscriptionJson[]>(
+        'GET',
+        `/admin/v1/endpoints/${encodeURIComponent(slug)}/webhooks`,
+      );
+      show(o.json, data, () =>
+        printTable(data as unknown as Array<Record<string, unknown>>, subscriptionColumns),
+      );
+    }),
+  );
+
+  withCommon(
+    webhooks.command('update').argument('<id>').description('change URL or events, enable or disable'),
+  )
+    .option('--target <url>', 'receiver URL')
+    .option('--event <type>', 'replace the event types (repeatable)', collect)
+    .option('--enable', 'enable')
+    .option('--disable', 'disable')
+    .action(
+      action(
+        config,
+        async (
+          call,
+          id: string,
+          o: Common & { target?: string; event?: string[]; enable?: boolean; disable?: boolean },
+        ) => {
+          const body: Record<string, unknown> = {};
+          if (o.target) body.url = o.target;
+          if (o.event) body.events = o.event;
+          if (o.enable) body.enabled = true;
+          if (o.disable) body.enabled = false;
+          const data = await call<SubscriptionJson>(
+            'PATCH',
+            `/admin/v1/webhooks/${encodeURIComponent(id)}`,
+            body,
+          );
+          show(o.json, data, () => printFields({ ...data }));
+        },
+      ),
+    );
+
+  withCommon(
+    webhooks
+      .command('rotate-secret')
+      .argument('<id>')
+      .description('new secret; the old one signs alongside for 24 h'),
+  ).action(
+    action(config, async (call, id: string, o: Common) => {
+      const data = await call<SubscriptionJson & { secret: string }>(
+        'POST',
+        `/admin/v1/webhooks/${encodeURIComponent(id)}/rotate-secret`,
+      );
+      show(o.json, data, () =>
+        printFields({
+          id: data.id,
+          secret: data.secret,
+          previous_secret_expires_at: data.previous_secret_expires_at,
+        }),
+      );
+    }),
+  );
+
+  withCommon(webhooks.command('delete').argument('<id>').description('remove a subscription')).action(
+    action(config, async (call, id: string, o: Common) => {
+      const data = await call<unknown>('DELETE', `/admin/v1/webhooks/${encodeURIComponent(id)}`);
+      show(o.json, data, () => process.stdout.write(`Deleted subscription ${id}\n`));
+    }),
+  );
+
+  const deliveries = program.command('deliveries').description('the webhook delivery log');
+
+  withCommon(deliveries.command('list').description('newest first'))
+    .option('--endpoint <slug>', 'only this endpoint')
+    .option('--env <environment>', 'only test or live')
+    .option('--record <id>', 'only this record')
+    .option('--request <id>', 'only this request')
+    .option('--status <status>', 'pending, succeeded, failed or cancelled')
+    .option('--limit <n>', '1-100', '25')
+    .action(
+      action(config, async (call, o: Common & Record<string, string | undefined>) => {
+        const query = new URLSearchParams();
+        const map: Record<string, string> = {
+          endpoint: 'endpoint',
+          env: 'environment',
+          record: 'record_id',
+          request: 'request_id',
+          status: 'status',
+          limit: 'limit',
+        };
+        for (const [option, param] of Object.entries(map)) if (o[option]) query.set(param, String(o[option]));
+        const data = await call<DeliveryJson[]>('GET', `/admin/v1/deliveries?${query}`);
+        show(o.json, data, () =>
+          printTable(data as unknown as Array<Record<string, unknown>>, deliveryColumns),
+        );
+      }),
+    );
+
+  withCommon(
+    deliveries.command('show').argument('<id>').description('one delivery with every attempt'),
+  ).action(
+    action(config, async (call, id: string, o: Common) => {
+      const data = await call<DeliveryJson>('GET', `/admin/v1/deliveries/${encodeURIComponent(id)}`);
+      show(o.json, data, () => {
+        printFields({ ...data, attempts: data.attempts.length });
+        printTable(data.attempts as unknown as Array<Record<string, unknown>>, [
+          'attempted_at',
+          'duration_ms',
+          'status_code',
+          'error',
+        ]);
+      });
+    }),
+  );
+
+  withCommon(
+    deliveries
+      .command('redeliver')
+      .argument('<id>')
+      .description('send the same event to the same target again'),
+  ).action(
+    action(config, async (call, id: string, o: Common) => {
+      const data = await call<DeliveryJson>(
+        'POST',
+        `/admin/v1/deliveries/${encodeURIComponent(id)}/redeliver`,
+      );
+      show(o.json, data, () =>
+        printFields({ id: data.id, event_id: data.event_id, url: data.url, status: data.status }),
+      );
+    }),
+  );
+}

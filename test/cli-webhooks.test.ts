@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { databaseKinds } from './helpers/database.ts';
+import { type Receiver, startReceiver } from './helpers/receiver.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+
+const run = promisify(execFile);
+
+for (const kind of databaseKinds) {
+  describe(`CLI: webhooks and deliveries (${kind})`, () => {
+    let server: TestServer;
+    let receiver: Receiver;
+
+    async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+      try {
+        const { stdout, stderr } = await run(process.execPath, ['bin/gatehouse.js', ...args], {
+          env: {
+            ...process.env,
+            GATEHOUSE_URL: server.url,
+            GATEHOUSE_TOKEN: server.token,
+            GATEHOUSE_CLI_CREDENTIALS: '/nonexistent',
+          },
+        });
+        return { code: 0, stdout, stderr };
+      } catch (error) {
+        const e = error as { code: number; stdout: string; stderr: string };
+        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+      }
+    }
+
+    before(async () => {
+      server = await startTestServer(kind, { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' }, { worker: true });
+      receiver = await startReceiver();
+      await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+    });
+    after(async () => {
+      await server.close();
+      await receiver.close();
+    });
+
+    test('subscribe, see deliveries, redeliver, rotate, disable, delete — with --json and tables', async () => {
+      const created = await cli(
+        'webhooks',
+        'create',
+        'orders',
+        '--target',
+        receiver.url,
+        '--env',
+        'test',
+        '--event',
+        'record.created',
+        '--json',
+      );
+      assert.equal(created.code, 0, created.stderr);
+      const sub = JSON.parse(created.stdout).data;
+      assert.match(sub.secret, /^whsec_/);
+      const table = await cli('webhooks', 'list', 'orders');
+      assert.match(table.stdout, /ID\s+ENDPOINT\s+ENVIRONMENT\s+URL/);
+      assert.ok(!table.stdout.includes(sub.secret));
+
+      const key = (await server.createKey({ name: 'k', environment: 'test' })).key;
+      const write = await server.request('POST', '/api/v1/data/orders', { key, json: { a: 1 } });
+      await receiver.waitFor(1);
+      let listed = JSON.parse(
+        (await cli('deliveries', 'list', '--record', write.body.id, '--json')).stdout,
+      ).data;
+      for (let i = 0; i < 50 && listed[0]?.status !== 'succeeded'; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        listed = JSON.parse(
+          (await cli('deliveries', 'list', '--record', write.body.id, '--json')).stdout,
+        ).data;
+      }
+      assert.equal(listed[0].status, 'succeeded');
+      const shown = await cli('deliveries', 'show', listed[0].id);
+      assert.match(shown.stdout, /ATTEMPTED_AT\s+DURATION_MS\s+STATUS_CODE/);
+      const again = await cli('deliveries', 'redeliver', listed[0].id, '--json');
+      assert.equal(again.code, 0);
+      await receiver.waitFor(2);
+
+      const rotated = JSON.parse((await cli('webhooks', 'rotate-secret', sub.id, '--json')).stdout).data;
+      assert.notEqual(rotated.secret, sub.secret);
+      const disabled = JSON.parse(
+        (await cli('webhooks', 'update', sub.id, '--disable', '--json')).stdout,
+      ).data;
+      assert.equal(disabled.enabled, false);
+      assert.equal((await cli('webhooks', 'delete', sub.id)).code, 0);
+
+      const missing = await cli('deliveries', 'show', 'dlv_nope');
+      assert.notEqual(missing.code, 0);
+      assert.match(missing.stderr, /not found/i);
+      const bad = await cli('webhooks', 'create', 'orders', '--target', 'ftp://x', '--env', 'test', '--json');
+      assert.notEqual(bad.code, 0);
+      assert.equal(JSON.parse(bad.stdout).code, 'invalid_request');
+    });
+  });
+}

@@ -1,0 +1,271 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Webhook } from 'standardwebhooks';
+import { databaseKinds } from './helpers/database.ts';
+import { type Receiver, startReceiver } from './helpers/receiver.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+
+interface Event {
+  id: string;
+  type: string;
+  data: { record_id: string; operation: string; status: string; failure?: { delivery_id: string } };
+}
+
+const LOOPBACK = { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' };
+
+async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await read();
+    if (ok(value) || Date.now() > deadline) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+for (const kind of databaseKinds) {
+  describe(`webhook subscriptions (${kind})`, () => {
+    let server: TestServer;
+    let key: string;
+    let liveKey: string;
+    const receivers: Receiver[] = [];
+
+    async function receiver(): Promise<Receiver> {
+      const r = await startReceiver();
+      receivers.push(r);
+      return r;
+    }
+
+    async function subscribe(
+      slug: string,
+      body: Record<string, unknown>,
+    ): Promise<{ id: string; secret: string }> {
+      const res = await server.admin('POST', `/admin/v1/endpoints/${slug}/webhooks`, body);
+      assert.equal(res.status, 201, res.text);
+      return { id: res.body.data.id, secret: res.body.data.secret };
+    }
+
+    before(async () => {
+      server = await startTestServer(kind, LOOPBACK, { worker: true });
+      await server.createEndpoint({
+        slug: 'orders',
+        name: 'Orders',
+        schema: { type: 'object' },
+        retry: { max_retries: 1, interval_seconds: 1 },
+      });
+      await server.admin('POST', '/admin/v1/endpoints/orders/deploy');
+      key = (await server.createKey({ name: 't', environment: 'test' })).key;
+      liveKey = (await server.createKey({ name: 'l', environment: 'live' })).key;
+    });
+    after(async () => {
+      await server.close();
+      for (const r of receivers) await r.close();
+    });
+
+    test('created, updated and deleted arrive in commit order, signed with the whsec_ secret shown once', async () => {
+      const r = await receiver();
+      const sub = await subscribe('orders', { url: r.url, environment: 'test' });
+      assert.match(sub.secret, /^whsec_/);
+      const listed = await server.admin('GET', '/admin/v1/endpoints/orders/webhooks');
+      assert.ok(!listed.text.includes(sub.secret));
+      assert.equal(listed.body.data[0].secret, undefined);
+
+      const created = await server.request('POST', '/api/v1/data/orders', { key, json: { v: 1 } });
+      const id = created.body.id;
+      await server.request('PUT', `/api/v1/data/orders/${id}`, { key, json: { v: 2 } });
+      await server.request('DELETE', `/api/v1/data/orders/${id}`, { key });
+      const got = await r.waitFor(3);
+      const hook = new Webhook(sub.secret);
+      const events = got.map((d) => hook.verify(d.body, d.headers as Record<string, string>) as Event);
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ['record.created', 'record.updated', 'record.deleted'],
+      );
+      assert.ok(events.every((e) => e.data.record_id === id));
+      // A wrong secret does not verify.
+      assert.throws(() =>
+        new Webhook('whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA').verify(
+          got[0]?.body ?? '',
+          got[0]?.headers as Record<string, string>,
+        ),
+      );
+      await server.admin('DELETE', `/admin/v1/webhooks/${sub.id}`);
+    });
+
+    test('subscriptions see only their events and their environment', async () => {
+      const r = await receiver();
+      await subscribe('orders', { url: r.url, environment: 'live', events: ['record.deleted'] });
+      const testWrite = await server.request('POST', '/api/v1/data/orders', { key, json: { env: 'test' } });
+      await server.request('DELETE', `/api/v1/data/orders/${testWrite.body.id}`, { key });
+      const liveWrite = await server.request('POST', '/api/v1/data/orders', {
+        key: liveKey,
+        json: { env: 'live' },
+      });
+      await server.request('DELETE', `/api/v1/data/orders/${liveWrite.body.id}`, { key: liveKey });
+      const [only] = await r.waitFor(1);
+      await new Promise((res) => setTimeout(res, 500));
+      assert.equal(r.received.length, 1);
+      const event = JSON.parse(only?.body ?? '{}') as Event;
+      assert.equal(event.type, 'record.deleted');
+      assert.equal(event.data.record_id, liveWrite.body.id);
+    });
+
+    test('retries until success; a final failure emits request.failed; 410 disables the subscription', async () => {
+      const flaky = await receiver();
+      flaky.respond = (_r, i) => ({ status: i === 0 ? 503 : 200 });
+      const dead = await receiver();
+      dead.respond = () => ({ status: 500 });
+      const gone = await receiver();
+      gone.respond = () => ({ status: 410 });
+      const watcher = await receiver();
+      const flakySub = await subscribe('orders', {
+        url: flaky.url,
+        environment: 'test',
+        events: ['record.created'],
+      });
+      const deadSub = await subscribe('orders', {
+        url: dead.url,
+        environment: 'test',
+        events: ['record.created'],
+      });
+      const goneSub = await subscribe('orders', {
+        url: gone.url,
+        environment: 'test',
+        events: ['record.created'],
+      });
+      await subscribe('orders', { url: watcher.url, environment: 'test', events: ['request.failed'] });
+
+      const res = await server.request('POST', '/api/v1/data/orders', { key, json: { retry: true } });
+      await flaky.waitFor(2);
+      await dead.waitFor(2);
+      const failed = await watcher.waitFor(1);
+      const failure = JSON.parse(failed[0]?.body ?? '{}') as Event;
+      assert.equal(failure.type, 'request.failed');
+      assert.equal(failure.data.status, 'failed');
+      assert.equal(failure.data.record_id, res.body.id);
+
+      const log = await until(
+        () => server.admin('GET', `/admin/v1/deliveries?record_id=${res.body.id}&event_type=record.created`),
+        (l) => l.body.data.every((d: { status: string }) => d.status !== 'pending'),
+      );
+      const bySub = Object.fromEntries(
+        log.body.data.map((d: { subscription_id: string }) => [d.subscription_id, d]),
+      );
+      assert.equal(bySub[flakySub.id].status, 'succeeded');
+      assert.deepEqual(
+        bySub[flakySub.id].attempts.map((a: { status_code: number }) => a.status_code),
+        [503, 200],
+      );
+      assert.equal(bySub[deadSub.id].status, 'failed');
+      assert.equal(bySub[deadSub.id].attempts.length, 2);
+      assert.equal(bySub[goneSub.id].status, 'failed');
+      assert.equal(bySub[goneSub.id].attempts.length, 1);
+      assert.equal(failure.data.failure?.delivery_id !== undefined, true);
+
+      const goneNow = await server.admin('GET', `/admin/v1/webhooks/${goneSub.id}`);
+      assert.equal(goneNow.body.data.enabled, false);
+      assert.match(goneNow.body.data.disabled_reason, /410/);
+      for (const id of [flakySub.id, deadSub.id, goneSub.id])
+        await server.admin('DELETE', `/admin/v1/webhooks/${id}`);
+    });
+
+    test('a rotated secret signs alongside the new one; redelivery sends the same event again', async () => {
+      const r = await receiver();
+      const sub = await subscribe('orders', { url: r.url, environment: 'test', events: ['record.created'] });
+      const rotated = await server.admin('POST', `/admin/v1/webhooks/${sub.id}/rotate-secret`);
+      assert.equal(rotated.status, 200);
+      const fresh = rotated.body.data.secret as string;
+      assert.notEqual(fresh, sub.secret);
+      const res = await server.request('POST', '/api/v1/data/orders', { key, json: { rotate: true } });
+      const [first] = await r.waitFor(1);
+      assert.equal(String(first?.headers['webhook-signature']).split(' ').length, 2);
+      for (const secret of [sub.secret, fresh])
+        new Webhook(secret).verify(first?.body ?? '', first?.headers as Record<string, string>);
+
+      const log = await server.admin('GET', `/admin/v1/deliveries?record_id=${res.body.id}`);
+      const again = await server.admin('POST', `/admin/v1/deliveries/${log.body.data[0].id}/redeliver`);
+      assert.equal(again.status, 202);
+      const [, second] = await r.waitFor(2);
+      assert.equal(second?.headers['webhook-id'], first?.headers['webhook-id']);
+      assert.equal(second?.body, first?.body);
+      await server.admin('DELETE', `/admin/v1/webhooks/${sub.id}`);
+    });
+
+    test('bad subscription input is refused and changes nothing', async () => {
+      for (const body of [
+        { url: 'ftp://x.example/', environment: 'test' },
+        { url: 'https://x.example/', environment: 'staging' },
+        { url: 'https://x.example/', environment: 'test', events: ['record.exploded'] },
+        { url: 'https://x.example/', environment: 'test', events: [] },
+        { environment: 'test' },
+      ]) {
+        const res = await server.admin('POST', '/admin/v1/endpoints/orders/webhooks', body);
+        assert.equal(res.status, 400, JSON.stringify(body));
+      }
+      assert.equal(
+        (
+          await server.admin('POST', '/admin/v1/endpoints/nope/webhooks', {
+            url: 'https://x.example/',
+            environment: 'test',
+          })
+        ).status,
+        404,
+      );
+      assert.equal((await server.admin('GET', '/admin/v1/deliveries?status=weird')).status, 400);
+      assert.equal((await server.admin('GET', '/admin/v1/deliveries?after=forged')).status, 400);
+      assert.equal((await server.admin('POST', '/admin/v1/deliveries/dlv_nope/redeliver')).status, 404);
+    });
+  });
+
+  describe(`SSRF guard (${kind})`, () => {
+    let server: TestServer;
+    let r: Receiver;
+    before(async () => {
+      // No GATEHOUSE_WEBHOOK_ALLOW_NETS: loopback and private targets are refused.
+      server = await startTestServer(kind, {}, { worker: true });
+      r = await startReceiver();
+      await server.createEndpoint({
+        slug: 'orders',
+        name: 'Orders',
+        schema: { type: 'object' },
+        retry: { max_retries: 0, interval_seconds: 1 },
+      });
+    });
+    after(async () => {
+      await server.close();
+      await r.close();
+    });
+
+    test('private, loopback and metadata targets fail with a clear reason and nothing is sent', async () => {
+      const key = (await server.createKey({ name: 's', environment: 'test' })).key;
+      const port = new URL(r.url).port;
+      const targets = [
+        r.url,
+        `http://localhost:${port}/hook`,
+        `http://[::1]:${port}/hook`,
+        'http://169.254.169.254/latest/meta-data',
+        'http://10.0.0.1/x',
+        `http://127.1:${port}/x`,
+      ];
+      const ids: string[] = [];
+      for (const target of targets) {
+        const res = await server.request('POST', '/api/v1/data/orders', {
+          key,
+          json: {},
+          headers: { 'x-webhook-callback': target },
+        });
+        assert.equal(res.status, 202);
+        ids.push(res.body.id);
+      }
+      for (const id of ids) {
+        const log = await until(
+          () => server.admin('GET', `/admin/v1/deliveries?record_id=${id}`),
+          (l) => l.body.data[0]?.status === 'failed',
+        );
+        assert.equal(log.body.data[0].status, 'failed', JSON.stringify(log.body.data[0]));
+        assert.match(log.body.data[0].last_error, /refused target/);
+        assert.equal(log.body.data[0].attempts[0].status_code, null);
+      }
+      assert.equal(r.received.length, 0);
+    });
+  });
+}
