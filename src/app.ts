@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { createOwnerService, type OwnerService } from './accounts/owner-service.ts';
@@ -10,6 +11,7 @@ import { MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
 import { syncFirstHook } from './http/sync-hook.ts';
 import { newId } from './ids.ts';
 import { type InvalidationBus, localBus } from './infra/bus/bus.ts';
+import { clusterWorkerBus } from './infra/bus/cluster-bus.ts';
 import { redisBus } from './infra/bus/redis-bus.ts';
 import { createEncryptor, type Encryptor } from './infra/crypto/encryption.ts';
 import { type DatabaseHandle, openDatabase } from './infra/db/database.ts';
@@ -60,9 +62,12 @@ export async function createServices(config: Config): Promise<Services & { close
   const database = await openDatabase(config.database);
   const { db, dialect } = database;
   const secret = await loadInstallationSecret(db, config.secret);
+  // Many machines: Redis. Several processes of `start --workers N`: the cluster's IPC. Else in-process.
   const bus = config.redisUrl
     ? redisBus(config.redisUrl, `${config.limits.redisPrefix}invalidate`)
-    : localBus();
+    : cluster.isWorker
+      ? clusterWorkerBus()
+      : localBus();
   const encryptor = createEncryptor(secret);
   const callbackSecret = await loadCallbackSecret(db, encryptor, newSigningSecret);
   const keys = createKeyService({
@@ -106,6 +111,18 @@ export async function createServices(config: Config): Promise<Services & { close
       },
     },
   };
+  if (cluster.isWorker) {
+    // The webhook worker runs in the primary: tell it about each commit so it wakes at once.
+    let told = false;
+    writer.onCommit(() => {
+      if (told) return;
+      told = true;
+      setImmediate(() => {
+        told = false;
+        process.send?.({ kind: 'gatehouse:commit' });
+      });
+    });
+  }
   const flushTimer = setInterval(() => {
     keys.flushLastUsed().catch(() => {});
   }, 5_000);

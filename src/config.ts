@@ -30,6 +30,8 @@ export interface Config {
   /** Rate limits, quotas, brute-force protection, idempotency and usage metering (docs/limits.md). */
   limits: LimitsConfig;
   webhooks: WebhooksConfig;
+  /** HTTP processes for `start`/`serve` (GATEHOUSE_WORKERS; `--workers` overrides). */
+  workers: number;
 }
 
 /** Outbound webhook delivery (docs/webhooks.md). */
@@ -150,6 +152,7 @@ export function loadConfig(env: Env = process.env): Config {
     token: env.GATEHOUSE_TOKEN || undefined,
     cliCredentialsPath: env.GATEHOUSE_CLI_CREDENTIALS || './data/cli-credentials.json',
     limits: loadLimitsConfig(env),
+    workers: int(env, 'GATEHOUSE_WORKERS', 1, 1, 64),
     webhooks: {
       timeoutMs: int(env, 'GATEHOUSE_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
       concurrency: int(env, 'GATEHOUSE_WEBHOOK_CONCURRENCY', 64, 1, 10_000),

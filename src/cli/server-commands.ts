@@ -1,9 +1,12 @@
+import cluster from 'node:cluster';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { createServices } from '../app.ts';
 import type { Config } from '../config.ts';
 import { ApiError } from '../errors.ts';
+import { shareLimitsAcrossWorkers } from '../limits/cluster-counters.ts';
+import { runCluster } from '../server/cluster.ts';
 import { startServer, startWorker } from '../server/serve.ts';
 import { CliFailure, printFields, printJson, reportFailure } from './output.ts';
 
@@ -26,6 +29,34 @@ async function runUntilSignal(start: () => Promise<{ stop(): Promise<void> }>): 
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+function workerCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error('--workers must be an integer from 1 to 64');
+  return n;
+}
+
+/** One process, or a cluster: N HTTP processes, the webhook worker (if any) in the primary. */
+async function run(config: Config, workers: number, withWebhookWorker: boolean): Promise<void> {
+  if (workers <= 1) return runUntilSignal(() => startServer(config, { worker: withWebhookWorker }));
+  const log = (message: string) => process.stderr.write(`${message}\n`);
+  await runCluster({
+    workers,
+    log,
+    startWorker: () => startServer(config, { worker: false }),
+    async startPrimary() {
+      // Counters live in the primary when there is no Redis, so N processes enforce one limit.
+      shareLimitsAcrossWorkers();
+      // Migrate once, before any worker opens the database; then run the webhook worker here.
+      const primary = withWebhookWorker ? await startWorker(config) : undefined;
+      if (!withWebhookWorker) await (await createServices(config)).close();
+      cluster.on('message', (_worker, message: unknown) => {
+        if ((message as { kind?: string } | null)?.kind === 'gatehouse:commit') primary?.wake();
+      });
+      return { stop: async () => primary?.stop() };
+    },
+  });
 }
 
 export function registerServerCommands(program: Command, config: Config): void {
@@ -67,13 +98,15 @@ export function registerServerCommands(program: Command, config: Config): void {
 
   program
     .command('start')
-    .description('run the API, dashboard and webhook worker in one process')
-    .action(() => runUntilSignal(() => startServer(config, { worker: true })));
+    .description('run the API, dashboard and webhook worker (one process, or --workers N HTTP processes)')
+    .option('--workers <n>', 'HTTP processes sharing the port (default: GATEHOUSE_WORKERS or 1)', workerCount)
+    .action((options: { workers?: number }) => run(config, options.workers ?? config.workers, true));
 
   program
     .command('serve')
     .description('run the API only (run webhook workers with "gatehouse worker")')
-    .action(() => runUntilSignal(() => startServer(config, { worker: false })));
+    .option('--workers <n>', 'HTTP processes sharing the port (default: GATEHOUSE_WORKERS or 1)', workerCount)
+    .action((options: { workers?: number }) => run(config, options.workers ?? config.workers, false));
 
   program
     .command('worker')

@@ -63,7 +63,7 @@ export async function startServer(
 }
 
 /** `gatehouse worker`: the webhook worker alone, until SIGTERM. */
-export async function startWorker(config: Config): Promise<{ stop(): Promise<void> }> {
+export async function startWorker(config: Config): Promise<{ stop(): Promise<void>; wake(): void }> {
   const logger = createLogger(config.logLevel);
   const services = await createServices(config);
   const worker = services.webhooks.createWorker(logger);
@@ -71,6 +71,7 @@ export async function startWorker(config: Config): Promise<{ stop(): Promise<voi
   logger.info({ database: services.database.dialect.name }, 'Gatehouse webhook worker running');
   let stopping: Promise<void> | null = null;
   return {
+    wake: () => worker.wake(),
     stop() {
       stopping ??= (async () => {
         await worker.stop();

@@ -46,7 +46,8 @@ function cachedStatements(db: BetterSqlite3.Database): SqliteDatabase {
   const cache = new Map<string, BetterSqlite3.Statement>();
   return {
     close: () => db.close(),
-    prepare(text: string) {
+    prepare(sqlText: string) {
+      let text = sqlText;
       // SQLite rolls a transaction back by itself on some errors (SQLITE_FULL, SQLITE_IOERR…);
       // Kysely's ROLLBACK would then fail and hide the real error, so it becomes a no-op.
       if (text === 'rollback' && !db.inTransaction) {
@@ -54,6 +55,10 @@ function cachedStatements(db: BetterSqlite3.Database): SqliteDatabase {
           SqliteDatabase['prepare']
         >;
       }
+      // Transactions take the write lock up front: a deferred one that reads, then writes, fails
+      // at once with SQLITE_BUSY when another process committed in between (busy_timeout cannot
+      // help it); an immediate one waits for the lock instead.
+      if (text === 'begin') text = 'begin immediate';
       let statement = cache.get(text);
       if (!statement) {
         statement = db.prepare(text);

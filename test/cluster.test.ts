@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { freePort } from '../bench/lib.ts';
+import { createServices } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+import { type Receiver, startReceiver } from './helpers/receiver.ts';
+
+/** `gatehouse start --workers 2` on one SQLite file: one installation, whichever process answers. */
+describe('start --workers 2 (SQLite, no Redis)', () => {
+  let database: TestDatabase;
+  let child: ChildProcess;
+  let receiver: Receiver;
+  let base: string;
+  let token: string;
+
+  before(async () => {
+    database = await createTestDatabase('sqlite');
+    receiver = await startReceiver();
+    const setup = await createServices(loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' }));
+    token = (await setup.owners.init({ email: 'o@example.com', password: 'long enough password' })).token;
+    await setup.endpoints.create({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+    await setup.close();
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    child = spawn(process.execPath, ['bin/gatehouse.js', 'start', '--workers', '2'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: database.url,
+        PORT: String(port),
+        LOG_LEVEL: 'warn',
+        GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    for (let i = 0; i < 200; i++) {
+      if (
+        await fetch(`${base}/health`).then(
+          (r) => r.ok,
+          () => false,
+        )
+      )
+        break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  });
+
+  after(async () => {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await receiver.close();
+    await database.drop();
+  });
+
+  const admin = (method: string, path: string, body?: unknown) =>
+    fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    }).then(async (r) => ({ status: r.status, body: (await r.json()) as { data: Record<string, string> } }));
+
+  test('a per-minute limit is exact across processes, callbacks arrive, and a revoked key is refused by all', async () => {
+    const created = await admin('POST', '/admin/v1/keys', {
+      name: 'k',
+      environment: 'test',
+      limits: { per_minute: 40 },
+    });
+    const key = created.body.data.key ?? '';
+    const post = () =>
+      fetch(`${base}/api/v1/data/orders`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${key}`,
+          'content-type': 'application/json',
+          'x-webhook-callback': receiver.url,
+        },
+        body: '{"n":1}',
+      });
+    const statuses = await Promise.all(Array.from({ length: 60 }, () => post().then((r) => r.status)));
+    assert.equal(statuses.filter((s) => s === 202).length, 40);
+    assert.equal(statuses.filter((s) => s === 429).length, 20);
+    await receiver.waitFor(40);
+
+    await admin('POST', `/admin/v1/keys/${created.body.data.id}/revoke`);
+    await new Promise((r) => setTimeout(r, 300));
+    const after = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        fetch(`${base}/api/v1/account`, { headers: { authorization: `Bearer ${key}` } }).then(
+          (r) => r.status,
+        ),
+      ),
+    );
+    assert.ok(
+      after.every((s) => s === 401),
+      `after revoke: ${after}`,
+    );
+  });
+});
