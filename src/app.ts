@@ -3,6 +3,13 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { createOwnerService, type OwnerService } from './accounts/owner-service.ts';
 import type { Config } from './config.ts';
+import {
+  collectRoutes,
+  openApiCache,
+  registerAdminApiDocument,
+  registerDataApiDocument,
+  registerDocsPage,
+} from './docs/routes.ts';
 import { createEndpointService, type EndpointService } from './endpoints/endpoint-service.ts';
 import { registerEndpointRoutes } from './endpoints/routes.ts';
 import { apiKeyAuth, managementAuth } from './http/auth.ts';
@@ -166,6 +173,8 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   }) as unknown as FastifyInstance;
 
+  const routes = collectRoutes(app);
+  const openApi = openApiCache(services.endpoints, services.bus);
   registerErrorHandling(app, services.database.dialect);
   registerJsonParser(app);
 
@@ -175,12 +184,14 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   });
 
   app.get('/health', async () => ({ status: 'ok' }));
+  if (services.config.publicDocs) app.register((docs) => registerDocsPage(docs, openApi));
 
   app.register(async (api) => {
     api.addHook('onRequest', syncFirstHook(services.traffic.bruteForce.guard));
     api.addHook('onRequest', apiKeyAuth(services.keys));
     registerTrafficHooks(api, services.traffic, services.config);
     registerAccountRoute(api, accountUsage);
+    registerDataApiDocument(api, openApi);
     registerRecordRoutes(api, {
       ...services,
       writePreparers: [callbackPreparer(services.encryptor), services.traffic.idempotency.prepareWrite],
@@ -193,6 +204,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     registerKeyRoutes(admin, services.keys);
     registerUsageRoutes(admin, { db: services.database.db, usage: services.traffic.usage });
     registerWebhookRoutes(admin, services.webhooks);
+    registerAdminApiDocument(admin, routes);
   });
 
   return app;

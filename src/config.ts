@@ -32,6 +32,8 @@ export interface Config {
   webhooks: WebhooksConfig;
   /** HTTP processes for `start`/`serve` (GATEHOUSE_WORKERS; `--workers` overrides). */
   workers: number;
+  /** Serve the interactive API reference at /docs (GATEHOUSE_PUBLIC_DOCS=false hides it). */
+  publicDocs: boolean;
 }
 
 /** Outbound webhook delivery (docs/webhooks.md). */
@@ -153,6 +155,7 @@ export function loadConfig(env: Env = process.env): Config {
     cliCredentialsPath: env.GATEHOUSE_CLI_CREDENTIALS || './data/cli-credentials.json',
     limits: loadLimitsConfig(env),
     workers: int(env, 'GATEHOUSE_WORKERS', 1, 1, 64),
+    publicDocs: env.GATEHOUSE_PUBLIC_DOCS !== 'false',
     webhooks: {
       timeoutMs: int(env, 'GATEHOUSE_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
       concurrency: int(env, 'GATEHOUSE_WEBHOOK_CONCURRENCY', 64, 1, 10_000),

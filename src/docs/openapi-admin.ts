@@ -1,0 +1,110 @@
+import { errorResponses, sharedComponents } from './openapi-shared.ts';
+
+type Json = Record<string, unknown>;
+
+export interface RouteEntry {
+  method: string;
+  url: string;
+}
+
+/** What each management route does; a route missing here is still documented, generically. */
+const summaries: Record<string, string> = {
+  'POST /admin/v1/endpoints': 'Create an endpoint (slug, name, JSON Schema, limits, retry policy)',
+  'GET /admin/v1/endpoints': 'List endpoints',
+  'GET /admin/v1/endpoints/{slug}': 'Read an endpoint (its draft)',
+  'PATCH /admin/v1/endpoints/{slug}': 'Change the draft, or active/expires_at',
+  'DELETE /admin/v1/endpoints/{slug}': 'Delete an endpoint and its records',
+  'POST /admin/v1/endpoints/{slug}/deploy': 'Publish the draft to live as a new immutable version',
+  'GET /admin/v1/endpoints/{slug}/versions': 'Deployed versions, newest first',
+  'POST /admin/v1/keys': 'Create an API key; the secret is in this response only',
+  'GET /admin/v1/keys': 'List keys (never their secrets)',
+  'GET /admin/v1/keys/{id}': 'Read a key',
+  'PATCH /admin/v1/keys/{id}': 'Change name, scopes, limits (merged per window) or expiry',
+  'POST /admin/v1/keys/{id}/deactivate': 'Deactivate (reversible)',
+  'POST /admin/v1/keys/{id}/activate': 'Activate again',
+  'POST /admin/v1/keys/{id}/revoke': 'Revoke for good',
+  'POST /admin/v1/keys/{id}/roll': 'New secret; the old one works for a grace period',
+  'GET /admin/v1/usage': 'Request counts per key, endpoint, environment, status class and day',
+  'POST /admin/v1/endpoints/{slug}/webhooks':
+    'Subscribe a URL to events; the whsec_ secret is in this response only',
+  'GET /admin/v1/endpoints/{slug}/webhooks': "An endpoint's subscriptions",
+  'GET /admin/v1/webhooks/{id}': 'Read a subscription',
+  'PATCH /admin/v1/webhooks/{id}': 'Change URL or events, enable or disable',
+  'DELETE /admin/v1/webhooks/{id}': 'Delete a subscription',
+  'POST /admin/v1/webhooks/{id}/rotate-secret': 'New signing secret; the old one signs alongside for 24 h',
+  'GET /admin/v1/deliveries': 'The delivery log, newest first, with attempts',
+  'GET /admin/v1/deliveries/{id}': 'One delivery and its attempts',
+  'POST /admin/v1/deliveries/{id}/redeliver': 'Send the same event to the same target again',
+  'GET /admin/v1/webhook-signing-secret': 'The secret that signs per-request callbacks',
+  'GET /admin/v1/openapi.json': 'This document',
+};
+
+const success = (status: number) => ({
+  [status]: {
+    description: 'Success',
+    content: {
+      'application/json': {
+        schema: {
+          type: 'object',
+          required: ['success', 'data'],
+          properties: { success: { const: true }, data: {} },
+        },
+      },
+    },
+  },
+});
+
+/** The management API, built from the server's own route table (so a new route is never missing). */
+export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json {
+  const paths: Record<string, Json> = {};
+  for (const route of routes) {
+    if (!route.url.startsWith('/admin/v1') || route.method === 'HEAD') continue;
+    const path = route.url.replace(/:([A-Za-z_]+)/g, '{$1}');
+    const method = route.method.toLowerCase();
+    const key = `${route.method} ${path}`;
+    const params = [...path.matchAll(/\{([A-Za-z_]+)\}/g)].map((m) => ({
+      name: m[1],
+      in: 'path',
+      required: true,
+      schema: { type: 'string' },
+    }));
+    const status =
+      method === 'post' && /deploy$|\/webhooks$|\/keys$|\/endpoints$/.test(path)
+        ? 201
+        : method === 'post' && path.endsWith('redeliver')
+          ? 202
+          : 200;
+    paths[path] ??= {};
+    (paths[path] as Json)[method] = {
+      tags: [path.split('/')[3] ?? 'admin'],
+      summary: summaries[key] ?? `${route.method} ${path}`,
+      operationId: key.replace(/[^A-Za-z0-9]+/g, '_'),
+      ...(params.length ? { parameters: params } : {}),
+      ...(method === 'post' || method === 'patch'
+        ? {
+            requestBody: { required: false, content: { 'application/json': { schema: { type: 'object' } } } },
+          }
+        : {}),
+      responses: { ...success(status), ...errorResponses([400, 401, 403, 404, 409]) },
+    };
+  }
+  const shared = sharedComponents();
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Gatehouse management API',
+      version: '1',
+      description: 'Everything the dashboard and the CLI do. Authenticate with a management token (gm_…).',
+    },
+    servers: [{ url: serverUrl }, { url: 'http://localhost:4000' }],
+    security: [{ managementToken: [] }],
+    paths,
+    components: {
+      securitySchemes: {
+        managementToken: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer gm_…' },
+      },
+      headers: shared.headers,
+      schemas: { Error: (shared.schemas as Json).Error },
+    },
+  };
+}

@@ -1,0 +1,225 @@
+import type { EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
+import { EVENT_TYPES } from '../webhooks/subscription-service.ts';
+import { errorResponses, sharedComponents, standardHeaders } from './openapi-shared.ts';
+
+type Json = Record<string, unknown>;
+
+/** A user's JSON Schema as an OpenAPI 3.1 schema (3.1 is JSON Schema 2020-12; only ids go). */
+function cleanSchema(schema: unknown): Json {
+  const { $schema: _s, $id: _i, ...rest } = (schema ?? {}) as Json;
+  return { type: 'object', ...rest };
+}
+
+function pascal(slug: string): string {
+  return slug.replace(/(^|-)([a-z0-9])/g, (_m, _d, c: string) => c.toUpperCase());
+}
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+
+function recordSchema(dataRef: Json, slug: string, environment: string): Json {
+  return {
+    type: 'object',
+    required: ['id', 'object', 'endpoint', 'environment', 'data', 'version', 'created_at', 'updated_at'],
+    properties: {
+      id: { type: 'string', pattern: '^rec_[0-9A-Za-z]{22}$', examples: ['rec_0352Gk5vYq1Rr7ZsT2aB9c'] },
+      object: { const: 'record' },
+      endpoint: { const: slug },
+      environment: { const: environment },
+      data: dataRef,
+      version: { type: 'integer', minimum: 1 },
+      created_at: { type: 'string', format: 'date-time' },
+      updated_at: { type: 'string', format: 'date-time' },
+    },
+  };
+}
+
+function writeHeaders(): Json[] {
+  return [
+    { $ref: '#/components/parameters/IdempotencyKey' },
+    { $ref: '#/components/parameters/WebhookCallback' },
+    { $ref: '#/components/parameters/WebhookAuth' },
+    { $ref: '#/components/parameters/WebhookAuthHeader' },
+  ];
+}
+
+const queued = {
+  description: 'Durable and visible to GET at once; webhooks and the callback follow.',
+  headers: standardHeaders(),
+  content: { 'application/json': { schema: ref('Queued') } },
+};
+
+/**
+ * The data API as the caller's environment sees it: one typed path per endpoint (the draft
+ * schema for `test`, the deployed version for `live`), every status, both auth schemes, the
+ * limit and idempotency headers, and the webhook payloads.
+ */
+export async function dataApiDocument(
+  endpoints: EndpointService,
+  environment: 'test' | 'live',
+  serverUrl: string,
+): Promise<Json> {
+  const schemas: Json = {};
+  const paths: Json = {};
+  for (const endpoint of await endpoints.list()) {
+    const runtime = await endpoints.runtime(endpoint.slug);
+    const version: SchemaVersion | null | undefined = environment === 'live' ? runtime?.live : runtime?.draft;
+    if (!runtime || !version) continue;
+    const schemaSource =
+      environment === 'live'
+        ? await endpoints.versions(endpoint.slug).then((v) => v[0]?.schema)
+        : endpoint.schema;
+    const name = pascal(endpoint.slug);
+    schemas[`${name}Data`] = cleanSchema(schemaSource);
+    schemas[`${name}Record`] = recordSchema(ref(`${name}Data`), endpoint.slug, environment);
+    const tag = endpoint.name;
+    const body = { required: true, content: { 'application/json': { schema: ref(`${name}Data`) } } };
+    const recordId = {
+      name: 'record_id',
+      in: 'path',
+      required: true,
+      schema: { type: 'string', pattern: '^rec_' },
+    };
+    const filters = Object.keys(((schemaSource as Json)?.properties as Json) ?? {}).map((field) => ({
+      name: `filter[${field}]`,
+      in: 'query',
+      required: false,
+      description: `Only records whose top-level \`${field}\` equals this value.`,
+      schema: { type: 'string' },
+    }));
+    paths[`/api/v1/data/${endpoint.slug}`] = {
+      post: {
+        tags: [tag],
+        operationId: `create${name}`,
+        summary: `Create a ${endpoint.name} record (queued)`,
+        parameters: writeHeaders(),
+        requestBody: body,
+        responses: { 202: queued, ...errorResponses([400, 401, 403, 404, 409, 413, 415, 422, 429]) },
+      },
+      get: {
+        tags: [tag],
+        operationId: `list${name}`,
+        summary: `List ${endpoint.name} records, newest first by default`,
+        parameters: [
+          { $ref: '#/components/parameters/Limit' },
+          { $ref: '#/components/parameters/Order' },
+          { $ref: '#/components/parameters/After' },
+          ...filters,
+        ],
+        responses: {
+          200: {
+            description: 'One page',
+            headers: standardHeaders(),
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['success', 'data', 'meta'],
+                  properties: {
+                    success: { const: true },
+                    data: { type: 'array', items: ref(`${name}Record`) },
+                    meta: ref('PageMeta'),
+                  },
+                },
+              },
+            },
+          },
+          ...errorResponses([400, 401, 403, 404, 429]),
+        },
+      },
+    };
+    const one = (summary: string, operationId: string) => ({
+      tags: [tag],
+      summary,
+      operationId,
+      parameters: [recordId],
+    });
+    paths[`/api/v1/data/${endpoint.slug}/{record_id}`] = {
+      get: {
+        ...one(`Get a ${endpoint.name} record`, `get${name}`),
+        responses: {
+          200: {
+            description: 'The record',
+            headers: standardHeaders(),
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['success', 'data'],
+                  properties: { success: { const: true }, data: ref(`${name}Record`) },
+                },
+              },
+            },
+          },
+          ...errorResponses([401, 403, 404, 429]),
+        },
+      },
+      put: {
+        ...one(`Replace a ${endpoint.name} record (queued)`, `replace${name}`),
+        parameters: [recordId, ...writeHeaders()],
+        requestBody: body,
+        responses: { 202: queued, ...errorResponses([400, 401, 403, 404, 409, 413, 415, 422, 429]) },
+      },
+      delete: {
+        ...one(`Delete a ${endpoint.name} record (queued)`, `delete${name}`),
+        parameters: [recordId, ...writeHeaders()],
+        responses: { 202: queued, ...errorResponses([401, 403, 404, 409, 422, 429]) },
+      },
+    };
+  }
+  paths['/api/v1/account'] = {
+    get: {
+      tags: ['Account'],
+      operationId: 'getAccount',
+      summary: 'The calling key: name, environment, scopes, limits and usage',
+      responses: {
+        200: { description: 'The key', content: { 'application/json': { schema: { type: 'object' } } } },
+        ...errorResponses([401, 429]),
+      },
+    },
+  };
+  const webhooks: Json = {};
+  for (const type of EVENT_TYPES) {
+    webhooks[type] = {
+      post: {
+        summary: `${type}: sent to subscriptions (and, for record events, to the request's X-Webhook-Callback)`,
+        parameters: [
+          {
+            name: 'webhook-id',
+            in: 'header',
+            required: true,
+            schema: { type: 'string' },
+            description: 'The event id; the same on every retry',
+          },
+          { name: 'webhook-timestamp', in: 'header', required: true, schema: { type: 'string' } },
+          {
+            name: 'webhook-signature',
+            in: 'header',
+            required: true,
+            schema: { type: 'string' },
+            description:
+              'v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">, space-separated during a rotation',
+          },
+        ],
+        requestBody: { required: true, content: { 'application/json': { schema: ref('Event') } } },
+        responses: { '2XX': { description: 'Received; anything else is retried' } },
+      },
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: `Gatehouse data API (${environment})`,
+      version: '1',
+      description:
+        'Writes answer `202 Request queued` once durable; errors share one envelope; every response carries `Request-Id`. See docs/errors.md and docs/webhooks.md.',
+    },
+    servers: [
+      { url: serverUrl, description: 'This installation' },
+      { url: 'http://localhost:4000', description: 'Local' },
+    ],
+    security: [{ bearer: [] }, { apiKey: [] }],
+    paths,
+    webhooks,
+    components: { ...sharedComponents(), schemas: { ...(sharedComponents().schemas as Json), ...schemas } },
+  };
+}

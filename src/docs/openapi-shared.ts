@@ -1,0 +1,171 @@
+import { errorCodes } from '../errors.ts';
+
+type Json = Record<string, unknown>;
+
+const header = (description: string, schema: Json = { type: 'string' }) => ({ description, schema });
+
+const headerDefs: Record<string, Json> = {
+  'Request-Id': header('The request id (req_…), also in error bodies, logs and webhook deliveries'),
+  'X-RateLimit-Limit': header('Quota of the tightest window', { type: 'integer' }),
+  'X-RateLimit-Remaining': header('Requests left in the tightest window', { type: 'integer' }),
+  'X-RateLimit-Reset': header('When the tightest window resets (Unix seconds)', { type: 'integer' }),
+  'RateLimit-Policy': header('IETF draft: each window, e.g. "minute";q=120;w=60'),
+  RateLimit: header('IETF draft: each window\'s remaining requests and reset, e.g. "minute";r=119;t=42'),
+};
+
+/** Headers every authenticated response carries. */
+export function standardHeaders(): Json {
+  return Object.fromEntries(
+    Object.keys(headerDefs).map((name) => [name, { $ref: `#/components/headers/${name}` }]),
+  );
+}
+
+const reasons: Record<number, string> = {
+  400: 'Invalid JSON, not an object, schema validation failed (details per field), or a bad parameter',
+  401: 'Missing, malformed, unknown, expired, revoked or deactivated key',
+  403: 'Endpoint inactive, subscription expired, not deployed to live, or the key lacks the scope',
+  404: 'Unknown endpoint or record',
+  409: 'An idempotent request with this key is still in flight',
+  413: "Body over the endpoint's max_body_bytes",
+  415: 'Content-Type is not application/json',
+  422: 'Idempotency-Key reused with a different body',
+  429: 'Per-minute/day rate limit or monthly quota exceeded (Retry-After says when to retry)',
+  500: 'Server fault (never a stack trace)',
+  503: 'A dependency is unavailable; retry after Retry-After',
+};
+
+/** The error envelope for each status, with the codes that can carry it. */
+export function errorResponses(statuses: number[]): Json {
+  const out: Json = {};
+  for (const status of [...statuses, 500, 503]) {
+    const codes = Object.entries(errorCodes)
+      .filter(([, e]) => e.status === status)
+      .map(([code]) => code);
+    out[status] = {
+      description: `${reasons[status] ?? 'Error'}. Codes: ${codes.join(', ')}`,
+      headers:
+        status === 429 || status === 503
+          ? { ...standardHeaders(), 'Retry-After': { $ref: '#/components/headers/Retry-After' } }
+          : standardHeaders(),
+      content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+    };
+  }
+  return out;
+}
+
+export function sharedComponents(): Json {
+  return {
+    securitySchemes: {
+      bearer: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer gk_test_… or gk_live_…' },
+      apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
+    },
+    headers: { ...headerDefs, 'Retry-After': header('Seconds to wait before retrying', { type: 'integer' }) },
+    parameters: {
+      IdempotencyKey: {
+        name: 'Idempotency-Key',
+        in: 'header',
+        required: false,
+        description:
+          'Up to 255 characters. Same key + same body within 24 h replays the original answer; another body is 422; in flight is 409.',
+        schema: { type: 'string', maxLength: 255 },
+      },
+      WebhookCallback: {
+        name: 'X-Webhook-Callback',
+        in: 'header',
+        required: false,
+        description: 'http(s) URL the processing result is POSTed to (signed)',
+        schema: { type: 'string', format: 'uri' },
+      },
+      WebhookAuth: {
+        name: 'X-Webhook-Auth',
+        in: 'header',
+        required: false,
+        description: 'Value of the auth header sent with the callback (stored encrypted)',
+        schema: { type: 'string' },
+      },
+      WebhookAuthHeader: {
+        name: 'X-Webhook-Auth-Header',
+        in: 'header',
+        required: false,
+        description: 'Name of that header (default Authorization)',
+        schema: { type: 'string' },
+      },
+      Limit: {
+        name: 'limit',
+        in: 'query',
+        required: false,
+        schema: { type: 'integer', minimum: 1, maximum: 100, default: 25 },
+      },
+      Order: {
+        name: 'order',
+        in: 'query',
+        required: false,
+        schema: { enum: ['desc', 'asc'], default: 'desc' },
+      },
+      After: {
+        name: 'after',
+        in: 'query',
+        required: false,
+        description: 'The next_cursor of the previous page',
+        schema: { type: 'string' },
+      },
+    },
+    schemas: {
+      Error: {
+        type: 'object',
+        required: ['success', 'error', 'code', 'details', 'request_id'],
+        properties: {
+          success: { const: false },
+          error: { type: 'string', examples: ['Validation failed'] },
+          code: { enum: Object.keys(errorCodes) },
+          details: {
+            type: 'array',
+            items: {
+              type: 'object',
+              required: ['field', 'error'],
+              properties: { field: { type: 'string' }, error: { type: 'string' } },
+            },
+          },
+          request_id: { type: 'string', pattern: '^req_' },
+        },
+      },
+      Queued: {
+        type: 'object',
+        required: ['success', 'id', 'message'],
+        properties: {
+          success: { const: true },
+          id: { type: 'string', pattern: '^rec_' },
+          message: { const: 'Request queued' },
+        },
+      },
+      PageMeta: {
+        type: 'object',
+        required: ['next_cursor', 'limit'],
+        properties: { next_cursor: { type: ['string', 'null'] }, limit: { type: 'integer' } },
+      },
+      Event: {
+        type: 'object',
+        required: ['id', 'type', 'created_at', 'data'],
+        properties: {
+          id: { type: 'string', pattern: '^evt_' },
+          type: { enum: ['record.created', 'record.updated', 'record.deleted', 'request.failed'] },
+          created_at: { type: 'string', format: 'date-time' },
+          data: {
+            type: 'object',
+            required: ['endpoint', 'environment', 'request_id', 'record_id', 'operation', 'status', 'record'],
+            properties: {
+              endpoint: { type: 'string' },
+              environment: { enum: ['test', 'live'] },
+              request_id: { type: 'string' },
+              record_id: { type: 'string' },
+              operation: { enum: ['create', 'replace', 'delete'] },
+              status: { enum: ['processed', 'failed'] },
+              record: { type: 'object' },
+              failure: { type: 'object' },
+            },
+          },
+        },
+      },
+    },
+  };
+}

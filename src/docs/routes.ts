@@ -1,0 +1,67 @@
+import scalar from '@scalar/fastify-api-reference';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { EndpointService } from '../endpoints/endpoint-service.ts';
+import type { InvalidationBus } from '../infra/bus/bus.ts';
+import { adminApiDocument, type RouteEntry } from './openapi-admin.ts';
+import { dataApiDocument } from './openapi-data.ts';
+
+function baseUrl(request: FastifyRequest): string {
+  return `${request.protocol}://${request.host}`;
+}
+
+/** Generated documents are cached per environment and base URL until an endpoint changes. */
+export function openApiCache(endpoints: EndpointService, bus: InvalidationBus) {
+  const cache = new Map<string, Promise<Record<string, unknown>>>();
+  bus.subscribe('endpoints', () => cache.clear());
+  return (environment: 'test' | 'live', url: string) => {
+    const key = `${environment} ${url}`;
+    let doc = cache.get(key);
+    if (!doc) {
+      doc = dataApiDocument(endpoints, environment, url);
+      cache.set(key, doc);
+      doc.catch(() => cache.delete(key));
+    }
+    return doc;
+  };
+}
+
+/** `GET /api/v1/openapi.json`: the caller's environment. Registered inside the API-key scope. */
+export function registerDataApiDocument(
+  api: FastifyInstance,
+  document: ReturnType<typeof openApiCache>,
+): void {
+  api.get('/api/v1/openapi.json', async (request) => document(request.apiKey.environment, baseUrl(request)));
+}
+
+/** Collects every route as it is registered, for the management API's document. */
+export function collectRoutes(app: FastifyInstance): RouteEntry[] {
+  const routes: RouteEntry[] = [];
+  app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+  });
+  return routes;
+}
+
+export function registerAdminApiDocument(admin: FastifyInstance, routes: RouteEntry[]): void {
+  admin.get('/admin/v1/openapi.json', async (request) => adminApiDocument(routes, baseUrl(request)));
+}
+
+/**
+ * `/docs`: interactive reference (Scalar) over the sandbox document, with a server switch, a
+ * place to paste a test key for try-it-out, and code samples. The document is public: it holds
+ * the test schemas partners integrate against, never data. GATEHOUSE_PUBLIC_DOCS=false hides it.
+ */
+export async function registerDocsPage(
+  app: FastifyInstance,
+  document: ReturnType<typeof openApiCache>,
+): Promise<void> {
+  app.get('/docs/openapi.json', async (request) => document('test', baseUrl(request)));
+  await app.register(scalar as unknown as Parameters<FastifyInstance['register']>[0], {
+    routePrefix: '/docs',
+    configuration: {
+      url: '/docs/openapi.json',
+      title: 'Gatehouse API reference',
+      authentication: { preferredSecurityScheme: 'bearer' },
+    },
+  });
+}
