@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { registerDataCommands } from './data-commands.ts';
 import { registerServerCommands } from './server-commands.ts';
+import { registerTypesCommand } from './types-command.ts';
 import { registerUsageCommands } from './usage-commands.ts';
 import { registerWebhookCommands } from './webhook-commands.ts';
 
@@ -12,4 +13,5 @@ export function registerCommands(program: Command): void {
   registerDataCommands(program, config);
   registerUsageCommands(program, config);
   registerWebhookCommands(program, config);
+  registerTypesCommand(program, config);
 }

@@ -1,0 +1,225 @@
+import { randomUUID } from 'node:crypto';
+import { ConnectionError, errorFromResponse, GatehouseError } from './errors.ts';
+
+export interface GatehouseOptions {
+  apiKey: string;
+  /** Default http://localhost:4000 */
+  baseUrl?: string;
+  /** Per attempt; default 30 s. */
+  timeoutMs?: number;
+  /** Retries for 429, 5xx and network errors; default 2. */
+  maxRetries?: number;
+  fetch?: typeof globalThis.fetch;
+}
+
+export interface GatehouseRecord<T> {
+  id: string;
+  object: 'record';
+  endpoint: string;
+  environment: 'test' | 'live';
+  data: T;
+  version: number;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Queued {
+  success: true;
+  id: string;
+  message: 'Request queued';
+}
+
+export interface WriteOptions {
+  /** Defaults to a random key, so a retried write is never applied twice. */
+  idempotencyKey?: string;
+  /** POST the processing result here (signed with the installation's callback secret). */
+  callback?: { url: string; auth?: string; authHeader?: string };
+}
+
+export interface ListParams<T> {
+  limit?: number;
+  order?: 'asc' | 'desc';
+  after?: string;
+  /** Equality filters on top-level fields. */
+  filter?: Partial<Record<keyof T & string, string | number | boolean>>;
+}
+
+export interface Page<T> {
+  data: GatehouseRecord<T>[];
+  nextCursor: string | null;
+}
+
+interface RequestOptions {
+  method: string;
+  path: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The Gatehouse data API. Give it a map of endpoint types (e.g. from `gatehouse types`) to make
+ * `records('orders').create(…)` type-checked: `new Gatehouse<Endpoints>({ apiKey })`.
+ */
+export class Gatehouse<E extends object = Record<string, Record<string, unknown>>> {
+  private readonly baseUrl: string;
+  private readonly timeoutMs: number;
+  private readonly maxRetries: number;
+  private readonly fetch: typeof globalThis.fetch;
+
+  constructor(private readonly options: GatehouseOptions) {
+    if (!options.apiKey) throw new Error('Gatehouse: apiKey is required');
+    this.baseUrl = (options.baseUrl ?? 'http://localhost:4000').replace(/\/$/, '');
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.maxRetries = options.maxRetries ?? 2;
+    this.fetch = options.fetch ?? globalThis.fetch;
+  }
+
+  records<K extends keyof E & string>(slug: K): Records<E[K]> {
+    return new Records<E[K]>(this, slug);
+  }
+
+  /** The calling key: name, environment, scopes, limits and usage. */
+  account(): Promise<Record<string, unknown>> {
+    return this.request<{ data: Record<string, unknown> }>({ method: 'GET', path: '/api/v1/account' }).then(
+      (r) => r.data,
+    );
+  }
+
+  /** @internal One call with retries (exponential backoff, full jitter, Retry-After honoured). */
+  async request<R>(req: RequestOptions): Promise<R> {
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${this.options.apiKey}`,
+      ...req.headers,
+    };
+    if (req.body !== undefined) headers['content-type'] = 'application/json';
+    // Writes carry an Idempotency-Key, so retrying one can never apply it twice.
+    if (req.method !== 'GET' && !Object.keys(headers).some((h) => h.toLowerCase() === 'idempotency-key')) {
+      headers['idempotency-key'] = randomUUID();
+    }
+    for (let attempt = 0; ; attempt++) {
+      let response: Response;
+      try {
+        response = await this.fetch(`${this.baseUrl}${req.path}`, {
+          method: req.method,
+          headers,
+          body: req.body === undefined ? undefined : JSON.stringify(req.body),
+          signal: AbortSignal.timeout(this.timeoutMs),
+        });
+      } catch (error) {
+        if (attempt < this.maxRetries) {
+          await sleep(this.backoff(attempt, undefined));
+          continue;
+        }
+        const reason = error instanceof Error ? error.message : String(error);
+        throw new ConnectionError(0, 'connection_error', `Gatehouse unreachable: ${reason}`);
+      }
+      const text = await response.text();
+      let body: unknown;
+      try {
+        body = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+      if (response.ok) return body as R;
+      const retryAfterHeader = response.headers.get('retry-after');
+      const retryAfter =
+        retryAfterHeader && /^\d+$/.test(retryAfterHeader) ? Number(retryAfterHeader) : undefined;
+      const error = errorFromResponse(response.status, body, retryAfter);
+      const retryable = response.status === 429 || response.status >= 500;
+      if (!retryable || attempt >= this.maxRetries) throw error;
+      await sleep(this.backoff(attempt, retryAfter));
+    }
+  }
+
+  private backoff(attempt: number, retryAfterSeconds: number | undefined): number {
+    if (retryAfterSeconds !== undefined) return retryAfterSeconds * 1000;
+    const cap = Math.min(8_000, 250 * 2 ** attempt);
+    return Math.random() * cap;
+  }
+}
+
+export class Records<T> {
+  constructor(
+    private readonly client: { request<R>(req: RequestOptions): Promise<R> },
+    private readonly slug: string,
+  ) {}
+
+  private path(id?: string): string {
+    return `/api/v1/data/${encodeURIComponent(this.slug)}${id === undefined ? '' : `/${encodeURIComponent(id)}`}`;
+  }
+
+  private writeHeaders(options: WriteOptions = {}): Record<string, string> {
+    const headers: Record<string, string> = {};
+    if (options.idempotencyKey) headers['idempotency-key'] = options.idempotencyKey;
+    if (options.callback) {
+      headers['x-webhook-callback'] = options.callback.url;
+      if (options.callback.auth !== undefined) headers['x-webhook-auth'] = options.callback.auth;
+      if (options.callback.authHeader !== undefined)
+        headers['x-webhook-auth-header'] = options.callback.authHeader;
+    }
+    return headers;
+  }
+
+  create(data: T, options?: WriteOptions): Promise<Queued> {
+    return this.client.request({
+      method: 'POST',
+      path: this.path(),
+      body: data,
+      headers: this.writeHeaders(options),
+    });
+  }
+
+  async get(id: string): Promise<GatehouseRecord<T>> {
+    return (await this.client.request<{ data: GatehouseRecord<T> }>({ method: 'GET', path: this.path(id) }))
+      .data;
+  }
+
+  replace(id: string, data: T, options?: WriteOptions): Promise<Queued> {
+    return this.client.request({
+      method: 'PUT',
+      path: this.path(id),
+      body: data,
+      headers: this.writeHeaders(options),
+    });
+  }
+
+  delete(id: string, options?: WriteOptions): Promise<Queued> {
+    return this.client.request({
+      method: 'DELETE',
+      path: this.path(id),
+      headers: this.writeHeaders(options),
+    });
+  }
+
+  async listPage(params: ListParams<T> = {}): Promise<Page<T>> {
+    const query = new URLSearchParams();
+    if (params.limit !== undefined) query.set('limit', String(params.limit));
+    if (params.order) query.set('order', params.order);
+    if (params.after) query.set('after', params.after);
+    for (const [field, value] of Object.entries(params.filter ?? {}))
+      query.set(`filter[${field}]`, String(value));
+    const qs = query.toString();
+    const res = await this.client.request<{
+      data: GatehouseRecord<T>[];
+      meta: { next_cursor: string | null };
+    }>({
+      method: 'GET',
+      path: `${this.path()}${qs ? `?${qs}` : ''}`,
+    });
+    return { data: res.data, nextCursor: res.meta.next_cursor };
+  }
+
+  /** Every record, page after page: `for await (const r of gh.records('orders').list()) …` */
+  async *list(params: Omit<ListParams<T>, 'after'> = {}): AsyncGenerator<GatehouseRecord<T>> {
+    let after: string | undefined;
+    do {
+      const page = await this.listPage({ ...params, after });
+      yield* page.data;
+      after = page.nextCursor ?? undefined;
+    } while (after);
+  }
+}
+
+export { GatehouseError };

@@ -1,0 +1,88 @@
+/** Errors mirror the API's envelope: status, code, details, request id. */
+
+export interface ErrorDetail {
+  field: string;
+  error: string;
+}
+
+export class GatehouseError extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: ErrorDetail[];
+  readonly requestId: string | undefined;
+
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    details: ErrorDetail[] = [],
+    requestId?: string,
+  ) {
+    super(message);
+    this.name = new.target.name;
+    this.status = status;
+    this.code = code;
+    this.details = details;
+    this.requestId = requestId;
+  }
+}
+
+/** 400: bad JSON, not an object, schema validation (see `details`), or a bad parameter. */
+export class BadRequestError extends GatehouseError {}
+/** 401: missing, invalid, expired, revoked or deactivated key. */
+export class AuthenticationError extends GatehouseError {}
+/** 403: endpoint inactive, subscription expired, not deployed to live, or missing scope. */
+export class PermissionError extends GatehouseError {}
+/** 404: unknown endpoint or record. */
+export class NotFoundError extends GatehouseError {}
+/** 409: an idempotent request with this key is still in flight. */
+export class ConflictError extends GatehouseError {}
+/** 413: body over the endpoint's limit. */
+export class PayloadTooLargeError extends GatehouseError {}
+/** 415: not JSON. */
+export class UnsupportedMediaTypeError extends GatehouseError {}
+/** 422: Idempotency-Key reused with another body. */
+export class IdempotencyKeyReusedError extends GatehouseError {}
+/** 429: rate limit or monthly quota; `retryAfter` in seconds. */
+export class RateLimitError extends GatehouseError {
+  retryAfter: number | undefined;
+}
+/** 5xx. */
+export class ServerError extends GatehouseError {}
+/** No HTTP answer: network failure or timeout (status 0). */
+export class ConnectionError extends GatehouseError {}
+
+const byStatus: Record<number, typeof GatehouseError> = {
+  400: BadRequestError,
+  401: AuthenticationError,
+  403: PermissionError,
+  404: NotFoundError,
+  409: ConflictError,
+  413: PayloadTooLargeError,
+  415: UnsupportedMediaTypeError,
+  422: IdempotencyKeyReusedError,
+  429: RateLimitError,
+};
+
+export function errorFromResponse(
+  status: number,
+  body: unknown,
+  retryAfter: number | undefined,
+): GatehouseError {
+  const envelope = (body ?? {}) as {
+    error?: string;
+    code?: string;
+    details?: ErrorDetail[];
+    request_id?: string;
+  };
+  const Kind = byStatus[status] ?? (status >= 500 ? ServerError : GatehouseError);
+  const error = new Kind(
+    status,
+    envelope.code ?? `http_${status}`,
+    envelope.error ?? `HTTP ${status}`,
+    envelope.details ?? [],
+    envelope.request_id,
+  );
+  if (error instanceof RateLimitError) error.retryAfter = retryAfter;
+  return error;
+}

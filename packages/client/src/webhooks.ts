@@ -1,0 +1,62 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+export class WebhookVerificationError extends Error {}
+
+export interface WebhookEvent<T = Record<string, unknown>> {
+  id: string;
+  type: 'record.created' | 'record.updated' | 'record.deleted' | 'request.failed';
+  created_at: string;
+  data: {
+    endpoint: string;
+    environment: 'test' | 'live';
+    request_id: string;
+    record_id: string;
+    operation: 'create' | 'replace' | 'delete';
+    status: 'processed' | 'failed';
+    record: { id: string; data: T; version: number; created_at: string; updated_at: string } | null;
+  };
+}
+
+type Headers = Record<string, string | string[] | undefined> | globalThis.Headers;
+
+function header(headers: Headers, name: string): string | undefined {
+  if (typeof (headers as globalThis.Headers).get === 'function')
+    return (headers as globalThis.Headers).get(name) ?? undefined;
+  const value = (headers as Record<string, string | string[] | undefined>)[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * Verifies a Gatehouse delivery per Standard Webhooks and returns the parsed event: the
+ * `webhook-signature` must carry a `v1` HMAC-SHA256 of `{id}.{timestamp}.{body}` under `secret`
+ * (`whsec_…`), and the timestamp must be within `toleranceSeconds` of now (replay defence).
+ * Pass the raw body exactly as received.
+ */
+export function verifyWebhook<T = Record<string, unknown>>(
+  body: string | Buffer,
+  headers: Headers,
+  secret: string,
+  options: { toleranceSeconds?: number; now?: number } = {},
+): WebhookEvent<T> {
+  const id = header(headers, 'webhook-id');
+  const timestamp = header(headers, 'webhook-timestamp');
+  const signatures = header(headers, 'webhook-signature');
+  if (!id || !timestamp || !signatures)
+    throw new WebhookVerificationError('Missing webhook-id, webhook-timestamp or webhook-signature');
+  const seconds = Number(timestamp);
+  const now = (options.now ?? Date.now()) / 1000;
+  if (!Number.isInteger(seconds) || Math.abs(now - seconds) > (options.toleranceSeconds ?? 300)) {
+    throw new WebhookVerificationError('Timestamp outside the tolerance');
+  }
+  const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
+  const text = typeof body === 'string' ? body : body.toString('utf8');
+  const expected = createHmac('sha256', key).update(`${id}.${timestamp}.${text}`).digest();
+  const valid = signatures.split(' ').some((entry) => {
+    const [version, signature] = entry.split(',');
+    if (version !== 'v1' || !signature) return false;
+    const given = Buffer.from(signature, 'base64');
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  });
+  if (!valid) throw new WebhookVerificationError('No matching signature');
+  return JSON.parse(text) as WebhookEvent<T>;
+}

@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { createServer, request as httpRequest, type Server } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import {
+  AuthenticationError,
+  BadRequestError,
+  ConnectionError,
+  Gatehouse,
+  NotFoundError,
+  RateLimitError,
+  verifyWebhook,
+  WebhookVerificationError,
+} from '../packages/client/src/index.ts';
+import { databaseKinds } from './helpers/database.ts';
+import { type Receiver, startReceiver } from './helpers/receiver.ts';
+import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+
+interface Order {
+  order_id: string;
+  amount: number;
+  paid?: boolean;
+}
+interface Endpoints {
+  orders: Order;
+}
+
+async function listen(server: Server): Promise<string> {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const address = server.address();
+  return `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+}
+
+for (const kind of databaseKinds) {
+  describe(`@gatehouse/client against a real server (${kind})`, () => {
+    let server: TestServer;
+    let key: string;
+    let receiver: Receiver;
+    const extra: Server[] = [];
+
+    before(async () => {
+      server = await startTestServer(kind, { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' }, { worker: true });
+      await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
+      key = (await server.createKey({ name: 'client', environment: 'test' })).key;
+      receiver = await startReceiver();
+    });
+    after(async () => {
+      await server.close();
+      await receiver.close();
+      for (const s of extra) {
+        s.closeAllConnections();
+        await new Promise((r) => s.close(r));
+      }
+    });
+
+    test('create, get, replace, delete and list every page, typed', async () => {
+      const gh = new Gatehouse<Endpoints>({ apiKey: key, baseUrl: server.url });
+      const orders = gh.records('orders');
+      const queued = await orders.create({ order_id: 'C-1', amount: 10 });
+      assert.equal(queued.message, 'Request queued');
+      const record = await orders.get(queued.id);
+      assert.equal(record.data.order_id, 'C-1');
+      await orders.replace(queued.id, { order_id: 'C-1', amount: 20, paid: true });
+      assert.equal((await orders.get(queued.id)).version, 2);
+      for (let i = 0; i < 7; i++) await orders.create({ order_id: `L-${i}`, amount: i, paid: i % 2 === 0 });
+      const all: string[] = [];
+      for await (const r of orders.list({ limit: 2, order: 'asc' })) all.push(r.data.order_id);
+      assert.deepEqual(all, ['C-1', 'L-0', 'L-1', 'L-2', 'L-3', 'L-4', 'L-5', 'L-6']);
+      const paid: number[] = [];
+      for await (const r of orders.list({ filter: { paid: true }, order: 'asc' })) paid.push(r.data.amount);
+      assert.deepEqual(paid, [20, 0, 2, 4, 6]);
+      await orders.delete(queued.id);
+      await assert.rejects(
+        orders.get(queued.id),
+        (e: unknown) =>
+          e instanceof NotFoundError && e.code === 'record_not_found' && /^req_/.test(e.requestId ?? ''),
+      );
+    });
+
+    test('errors are typed classes mirroring the envelope', async () => {
+      const gh = new Gatehouse<Endpoints>({ apiKey: key, baseUrl: server.url, maxRetries: 0 });
+      await assert.rejects(
+        gh.records('orders').create({ amount: -1 } as Order),
+        (e: unknown) =>
+          e instanceof BadRequestError &&
+          e.status === 400 &&
+          e.code === 'validation_failed' &&
+          e.details.some((d) => d.field === 'order_id'),
+      );
+      const wrong = new Gatehouse({ apiKey: 'gk_test_nope', baseUrl: server.url });
+      await assert.rejects(
+        wrong.account(),
+        (e: unknown) => e instanceof AuthenticationError && e.code === 'invalid_api_key',
+      );
+    });
+
+    test('a write retried after a lost response is applied once (automatic Idempotency-Key)', async () => {
+      let calls = 0;
+      const keys: string[] = [];
+      const target = new URL(server.url);
+      const proxy = createServer((req, res) => {
+        calls++;
+        keys.push(String(req.headers['idempotency-key']));
+        const forward = httpRequest(
+          {
+            host: target.hostname,
+            port: target.port,
+            path: req.url,
+            method: req.method,
+            headers: req.headers,
+          },
+          (upstream) => {
+            if (calls === 1) {
+              // The write happened, but its answer is lost on the way back.
+              upstream.resume();
+              req.socket.destroy();
+              return;
+            }
+            res.writeHead(upstream.statusCode ?? 502, upstream.headers);
+            upstream.pipe(res);
+          },
+        );
+        req.pipe(forward);
+      });
+      extra.push(proxy);
+      const gh = new Gatehouse<Endpoints>({ apiKey: key, baseUrl: await listen(proxy), maxRetries: 3 });
+      const queued = await gh.records('orders').create({ order_id: 'ONCE', amount: 1 });
+      assert.equal(calls, 2);
+      assert.equal(keys[0], keys[1]);
+      const copies = await server.services.database.db
+        .selectFrom('records')
+        .select('id')
+        .where('data', 'like', '%"ONCE"%')
+        .execute();
+      assert.deepEqual(
+        copies.map((c) => c.id),
+        [queued.id],
+      );
+    });
+
+    test('429 and 503 are retried honouring Retry-After; a timeout is a ConnectionError', async () => {
+      let hits = 0;
+      const flaky = createServer((_req, res) => {
+        hits++;
+        if (hits === 1)
+          res
+            .writeHead(429, { 'retry-after': '1', 'content-type': 'application/json' })
+            .end(
+              '{"success":false,"error":"Rate limited","code":"rate_limited","details":[],"request_id":"req_x"}',
+            );
+        else if (hits === 2) res.writeHead(503, { 'retry-after': '0' }).end('{}');
+        else
+          res
+            .writeHead(200, { 'content-type': 'application/json' })
+            .end('{"success":true,"data":{"name":"ok"}}');
+      });
+      extra.push(flaky);
+      const started = Date.now();
+      const gh = new Gatehouse({ apiKey: key, baseUrl: await listen(flaky), maxRetries: 2 });
+      assert.deepEqual(await gh.account(), { name: 'ok' });
+      assert.equal(hits, 3);
+      assert.ok(Date.now() - started >= 1_000, 'Retry-After was not honoured');
+
+      const hang = createServer(() => {});
+      extra.push(hang);
+      const slow = new Gatehouse({ apiKey: key, baseUrl: await listen(hang), timeoutMs: 300, maxRetries: 0 });
+      await assert.rejects(slow.account(), (e: unknown) => e instanceof ConnectionError);
+    });
+
+    test('verifyWebhook accepts a real delivery and refuses a tampered one', async () => {
+      const sub = await server.admin('POST', '/admin/v1/endpoints/orders/webhooks', {
+        url: receiver.url,
+        environment: 'test',
+        events: ['record.created'],
+      });
+      const secret = sub.body.data.secret as string;
+      const gh = new Gatehouse<Endpoints>({ apiKey: key, baseUrl: server.url });
+      const queued = await gh.records('orders').create({ order_id: 'HOOK', amount: 5 });
+      const deliveries = await receiver.waitFor(1);
+      const delivery = deliveries.find((d) => d.body.includes(queued.id)) ?? deliveries[0];
+      assert.ok(delivery);
+      const event = verifyWebhook<Order>(delivery.body, delivery.headers, secret);
+      assert.equal(event.type, 'record.created');
+      assert.equal(event.data.record?.data.order_id, 'HOOK');
+      assert.throws(
+        () => verifyWebhook(delivery.body.replace('HOOK', 'H00K'), delivery.headers, secret),
+        WebhookVerificationError,
+      );
+      assert.throws(
+        () => verifyWebhook(delivery.body, delivery.headers, secret, { now: Date.now() + 3_600_000 }),
+        WebhookVerificationError,
+      );
+    });
+
+    test('RateLimitError carries retryAfter', async () => {
+      const limitedKey = (
+        await server.createKey({ name: 'limited', environment: 'test', limits: { per_minute: 1 } })
+      ).key;
+      const gh = new Gatehouse({ apiKey: limitedKey, baseUrl: server.url, maxRetries: 0 });
+      await gh.account();
+      await assert.rejects(
+        gh.account(),
+        (e: unknown) => e instanceof RateLimitError && typeof e.retryAfter === 'number' && e.retryAfter > 0,
+      );
+    });
+  });
+}
+
+/** Compile-time checks (tsc --noEmit runs in CI): typed endpoints make wrong writes fail to compile. */
+export function typeChecks(gh: Gatehouse<Endpoints>): void {
+  // @ts-expect-error amount must be a number
+  void gh.records('orders').create({ order_id: 'x', amount: 'ten' });
+  // @ts-expect-error no such endpoint in the map
+  void gh.records('invoices');
+  // @ts-expect-error order_id is required
+  void gh.records('orders').create({ amount: 1 });
+}
