@@ -29,6 +29,7 @@ import { createTraffic, registerTrafficHooks, type Traffic } from './limits/traf
 import { createRecordReader, type RecordReader } from './records/record-reader.ts';
 import { createRecordWriter, type RecordWriter } from './records/record-writer.ts';
 import { registerRecordRoutes } from './records/routes.ts';
+import { registerTransferRoutes } from './records/transfer-routes.ts';
 import { accountUsage } from './usage/account-usage.ts';
 import { registerUsageRoutes } from './usage/routes.ts';
 import { callbackPreparer } from './webhooks/callback-headers.ts';
@@ -204,6 +205,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     registerKeyRoutes(admin, services.keys);
     registerUsageRoutes(admin, { db: services.database.db, usage: services.traffic.usage });
     registerWebhookRoutes(admin, services.webhooks);
+    registerTransferRoutes(admin, { ...services, db: services.database.db });
     registerAdminApiDocument(admin, routes);
   });
 

@@ -27,7 +27,8 @@ export function managementClient(config: Config, options: ClientOptions) {
   const base = (options.url ?? config.apiUrl ?? stored?.url ?? config.localUrl).replace(/\/$/, '');
   const token = options.token ?? config.token ?? stored?.token;
 
-  return async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** `raw`: hand back the streaming Response itself (exports) instead of the parsed `data`. */
+  return async function call<T>(method: string, path: string, body?: unknown, raw = false): Promise<T> {
     if (!token) {
       throw new CliFailure({
         success: false,
@@ -52,6 +53,7 @@ export function managementClient(config: Config, options: ClientOptions) {
         code: 'cli_unreachable',
       });
     }
+    if (raw && response.ok) return response as T;
     const text = await response.text();
     let parsed: unknown;
     try {

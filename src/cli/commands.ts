@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { registerDataCommands } from './data-commands.ts';
+import { registerRecordsCommands } from './records-commands.ts';
 import { registerServerCommands } from './server-commands.ts';
 import { registerTypesCommand } from './types-command.ts';
 import { registerUsageCommands } from './usage-commands.ts';
@@ -14,4 +15,5 @@ export function registerCommands(program: Command): void {
   registerUsageCommands(program, config);
   registerWebhookCommands(program, config);
   registerTypesCommand(program, config);
+  registerRecordsCommands(program, config);
 }

@@ -21,7 +21,7 @@ export interface WriteCommand {
   requestId: string;
   keyId: string | null;
   /** `console` writes (owner's production console) fire no webhooks. */
-  source: 'api' | 'console';
+  source: 'api' | 'console' | 'import';
   /** Encrypted per-request callback, if the caller asked for one. */
   callback: string | null;
   /** More statements that must commit or roll back with this write (e.g. the idempotency record). */
@@ -33,6 +33,8 @@ export type WriteOutcome = { ok: true; recordId: string; version: number } | { o
 export interface RecordWriter {
   /** Resolves once the write and its outbox entry are committed (or refused, e.g. 404). */
   write(command: WriteCommand): Promise<WriteOutcome>;
+  /** Many writes in one transaction (imports): all commit or none. */
+  writeAll(commands: WriteCommand[]): Promise<WriteOutcome[]>;
   /** Called after each commit that wrote at least one request; the webhook worker wakes on it. */
   onCommit(listener: () => void): void;
   close(): Promise<void>;
@@ -155,6 +157,15 @@ const MAX_BATCH = 512;
  * each still answered only after that transaction commits. A batch that fails as a whole is
  * retried write by write, so one bad write cannot fail its neighbours.
  */
+async function applyAll(db: Db, stmts: Statements, commands: WriteCommand[]): Promise<WriteOutcome[]> {
+  return db.transaction().execute(async (trx) => {
+    const now = nowIso();
+    const outcomes: WriteOutcome[] = [];
+    for (const command of commands) outcomes.push(await apply(trx, command, now, stmts));
+    return outcomes;
+  });
+}
+
 function batchingWriter(db: Db): RecordWriter {
   const stmts = statements(db);
   const listeners: Array<() => void> = [];
@@ -215,6 +226,11 @@ function batchingWriter(db: Db): RecordWriter {
         schedule();
       });
     },
+    async writeAll(commands) {
+      const outcomes = await applyAll(db, stmts, commands);
+      notify();
+      return outcomes;
+    },
     onCommit: (listener) => listeners.push(listener),
     async close() {
       while (running) await running;
@@ -238,6 +254,11 @@ function directWriter(db: Db): RecordWriter {
       } finally {
         inFlight.delete(pending);
       }
+    },
+    async writeAll(commands) {
+      const outcomes = await applyAll(db, stmts, commands);
+      for (const listener of listeners) listener();
+      return outcomes;
     },
     onCommit: (listener) => listeners.push(listener),
     async close() {

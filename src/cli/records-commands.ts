@@ -1,0 +1,275 @@
+import { createReadStream, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { Readable } from 'node:stream';
+import type { Command } from 'commander';
+import { parse as parseCsv } from 'csv-parse';
+import { stringify as stringifyCsv } from 'csv-stringify';
+import type { Config } from '../config.ts';
+import type { EndpointJson } from '../endpoints/endpoint-service.ts';
+import { managementClient } from './client.ts';
+import { withCommon } from './data-commands.ts';
+import { CliFailure, printJson, reportFailure } from './output.ts';
+
+interface Row {
+  line: number;
+  data: unknown;
+}
+
+type Format = 'ndjson' | 'json' | 'csv';
+
+function formatOf(file: string, given?: string): Format {
+  if (given === 'ndjson' || given === 'json' || given === 'csv') return given;
+  if (given)
+    throw new CliFailure({
+      success: false,
+      error: `Unknown format "${given}" (ndjson, json, csv)`,
+      code: 'cli_usage',
+    });
+  if (/\.csv$/i.test(file)) return 'csv';
+  if (/\.json$/i.test(file)) return 'json';
+  return 'ndjson';
+}
+
+/** CSV cells are text: type them by the schema's declared property types. */
+function typedCell(value: string, types: string[] | undefined): unknown {
+  if (value === '') return undefined;
+  const t = types ?? ['string'];
+  if ((t.includes('integer') || t.includes('number')) && Number.isFinite(Number(value))) return Number(value);
+  if (t.includes('boolean') && (value === 'true' || value === 'false')) return value === 'true';
+  if ((t.includes('object') || t.includes('array')) && /^[[{]/.test(value)) {
+    try {
+      return JSON.parse(value);
+    } catch {
+      return value;
+    }
+  }
+  return value;
+}
+
+async function* readRows(
+  file: string,
+  format: Format,
+  schema: unknown,
+  meter: { bytes: number },
+): AsyncGenerator<Row> {
+  if (format === 'json') {
+    const { readFile } = await import('node:fs/promises');
+    const parsed = JSON.parse(await readFile(file, 'utf8')) as unknown;
+    if (!Array.isArray(parsed))
+      throw new CliFailure({
+        success: false,
+        error: 'A .json import must be an array of objects',
+        code: 'cli_usage',
+      });
+    for (const [i, data] of parsed.entries()) yield { line: i + 1, data };
+    return;
+  }
+  if (format === 'ndjson') {
+    let line = 0;
+    const input = createReadStream(file);
+    input.on('data', (chunk) => {
+      meter.bytes += chunk.length;
+    });
+    for await (const text of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+      line++;
+      if (text.trim() === '') continue;
+      try {
+        yield { line, data: JSON.parse(text) };
+      } catch {
+        yield { line, data: Symbol.for('invalid-json') };
+      }
+    }
+    return;
+  }
+  const properties = ((schema as { properties?: Record<string, { type?: string | string[] }> }).properties ??
+    {}) as Record<string, { type?: string | string[] }>;
+  const input = createReadStream(file);
+  input.on('data', (chunk) => {
+    meter.bytes += chunk.length;
+  });
+  const parser = input.pipe(parseCsv({ columns: true, skip_empty_lines: true, bom: true }));
+  let line = 1;
+  for await (const record of parser as AsyncIterable<Record<string, string>>) {
+    line++;
+    const data: Record<string, unknown> = {};
+    for (const [column, value] of Object.entries(record)) {
+      const declared = properties[column]?.type;
+      const typed = typedCell(value, declared === undefined ? undefined : [declared].flat());
+      if (typed !== undefined) data[column] = typed;
+    }
+    yield { line, data };
+  }
+}
+
+interface ImportResult {
+  imported: number;
+  rejected: number;
+  errors: Array<{ index: number; details: Array<{ field: string; error: string }> }>;
+}
+
+export function registerRecordsCommands(program: Command, config: Config): void {
+  const records = program.command('records').description('bulk import and export of an endpoint’s records');
+
+  withCommon(
+    records
+      .command('import')
+      .argument('<endpoint>')
+      .argument('<file>')
+      .description('import NDJSON, a JSON array or CSV (header row)'),
+  )
+    .option('--env <environment>', 'test or live', 'test')
+    .option('--format <format>', 'ndjson, json or csv (default: from the file name)')
+    .option('--strict', 'refuse the whole import if any row is invalid')
+    .option('--webhooks', 'fire webhooks for imported records (off by default)')
+    .option('--batch <n>', 'rows per transaction', '1000')
+    .action(
+      async (
+        slug: string,
+        file: string,
+        o: {
+          env: string;
+          format?: string;
+          strict?: boolean;
+          webhooks?: boolean;
+          batch: string;
+          json?: boolean;
+          url?: string;
+          token?: string;
+        },
+      ) => {
+        try {
+          const call = managementClient(config, o);
+          const endpoint = await call<EndpointJson>('GET', `/admin/v1/endpoints/${encodeURIComponent(slug)}`);
+          const format = formatOf(file, o.format);
+          const size = statSync(file).size;
+          const batchSize = Math.max(1, Math.min(5000, Number(o.batch) || 1000));
+          const qs = `environment=${encodeURIComponent(o.env)}${o.strict ? '&strict=true' : ''}${o.webhooks ? '&webhooks=true' : ''}`;
+          const problems: Array<{ line: number; details: Array<{ field: string; error: string }> }> = [];
+          let imported = 0;
+          let seen = 0;
+          const started = Date.now();
+          let batch: Row[] = [];
+          const meter = { bytes: 0 };
+          const bytesRead = () => (format === 'json' ? size : meter.bytes);
+          const progress = (done: boolean) => {
+            if (o.json) return;
+            const seconds = (Date.now() - started) / 1000;
+            const rate = seen / Math.max(seconds, 0.001);
+            // ETA from the share of the file read so far.
+            const read = bytesRead();
+            const eta = !done && read > 0 ? ((size - read) / read) * seconds : 0;
+            const text = `imported ${imported.toLocaleString()} of ${seen.toLocaleString()} rows, ${Math.round(rate).toLocaleString()} rows/s${done ? '' : `, ETA ${Math.ceil(eta)} s`}`;
+            process.stderr.write(process.stderr.isTTY ? `\r${text}` : `${text}\n`);
+          };
+          const flush = async () => {
+            if (batch.length === 0) return;
+            const rows = batch;
+            batch = [];
+            const invalidJson = rows.filter((r) => typeof r.data === 'symbol');
+            for (const r of invalidJson)
+              problems.push({ line: r.line, details: [{ field: '(line)', error: 'Invalid JSON' }] });
+            if (invalidJson.length > 0 && o.strict) {
+              throw new CliFailure({
+                success: false,
+                error: `Line ${invalidJson[0]?.line}: invalid JSON; nothing more was imported`,
+                code: 'invalid_json',
+              });
+            }
+            const valid = rows.filter((r) => typeof r.data !== 'symbol');
+            const result = await call<ImportResult>(
+              'POST',
+              `/admin/v1/endpoints/${encodeURIComponent(slug)}/import?${qs}`,
+              {
+                records: valid.map((r) => r.data),
+              },
+            );
+            imported += result.imported;
+            for (const e of result.errors)
+              problems.push({ line: valid[e.index]?.line ?? 0, details: e.details });
+            progress(false);
+          };
+          for await (const row of readRows(file, format, endpoint.schema, meter)) {
+            seen++;
+            batch.push(row);
+            if (batch.length >= batchSize) await flush();
+          }
+          await flush();
+          progress(true);
+          if (!o.json && process.stderr.isTTY) process.stderr.write('\n');
+        problems.sort((a, b) => a.line - b.line);
+          const summary = {
+            imported,
+            rejected: problems.length,
+            rows: seen,
+            seconds: (Date.now() - started) / 1000,
+            problems: problems.slice(0, 1000),
+          };
+          if (o.json) printJson({ success: true, data: summary });
+          else {
+            process.stdout.write(`Imported ${imported} of ${seen} rows into ${slug} (${o.env}).\n`);
+            for (const p of problems.slice(0, 50)) {
+              process.stdout.write(
+                `  line ${p.line}: ${p.details.map((d) => `${d.field}: ${d.error}`).join('; ')}\n`,
+              );
+            }
+            if (problems.length > 50) process.stdout.write(`  … and ${problems.length - 50} more\n`);
+          }
+          if (problems.length > 0) process.exitCode = 2;
+        } catch (error) {
+          reportFailure(error, o.json === true);
+        }
+      },
+    );
+
+  withCommon(
+    records.command('export').argument('<endpoint>').description('stream every record’s data to stdout'),
+  )
+    .option('--env <environment>', 'test or live', 'test')
+    .option('--format <format>', 'ndjson (default) or csv', 'ndjson')
+    .action(
+      async (
+        slug: string,
+        o: { env: string; format: string; json?: boolean; url?: string; token?: string },
+      ) => {
+        try {
+          if (o.format !== 'ndjson' && o.format !== 'csv') {
+            throw new CliFailure({ success: false, error: 'Use --format ndjson or csv', code: 'cli_usage' });
+          }
+          const call = managementClient(config, o);
+          const endpoint = await call<EndpointJson>('GET', `/admin/v1/endpoints/${encodeURIComponent(slug)}`);
+          const response = await call<Response>(
+            'GET',
+            `/admin/v1/endpoints/${encodeURIComponent(slug)}/export?environment=${encodeURIComponent(o.env)}`,
+            undefined,
+            true,
+          );
+          const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
+          if (o.format === 'ndjson') {
+            await new Promise<void>(
+              (resolve, reject) =>
+                body.pipe(process.stdout, { end: false }).on('error', reject) && body.on('end', resolve),
+            );
+            return;
+          }
+          const columns = Object.keys(
+            ((endpoint.schema as { properties?: object }).properties ?? {}) as object,
+          );
+          const out = stringifyCsv({
+            header: true,
+            columns,
+            cast: { object: (v) => JSON.stringify(v), boolean: (v) => String(v) },
+          });
+          out.pipe(process.stdout);
+          for await (const text of createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY })) {
+            if (text.trim() === '') continue;
+            const data = JSON.parse(text) as Record<string, unknown>;
+            if (!out.write(columns.map((c) => data[c]))) await new Promise((r) => out.once('drain', r));
+          }
+          out.end();
+          await new Promise((r) => out.once('finish', r));
+        } catch (error) {
+          reportFailure(error, o.json === true);
+        }
+      },
+    );
+}

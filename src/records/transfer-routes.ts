@@ -1,0 +1,112 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import type { EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
+import { validationDetails } from '../endpoints/json-schema.ts';
+import { ApiError, type ErrorDetail, invalid } from '../errors.ts';
+import { newId } from '../ids.ts';
+import type { Db } from '../infra/db/database.ts';
+import type { Environment } from '../keys/key-service.ts';
+import type { RecordWriter, WriteCommand } from './record-writer.ts';
+
+const MAX_BATCH = 5_000;
+const EXPORT_PAGE = 1_000;
+
+type SlugParams = { slug: string };
+
+function environmentOf(query: Record<string, unknown>): Environment {
+  const env = query.environment ?? 'test';
+  if (env !== 'test' && env !== 'live') throw invalid('environment', 'Must be test or live');
+  return env;
+}
+
+async function versionFor(
+  endpoints: EndpointService,
+  slug: string,
+  environment: Environment,
+): Promise<{ id: string; version: SchemaVersion }> {
+  const runtime = await endpoints.runtime(slug);
+  if (!runtime) throw new ApiError('endpoint_not_found', { message: `Endpoint "${slug}" not found` });
+  const version = environment === 'live' ? runtime.live : runtime.draft;
+  if (!version) throw new ApiError('endpoint_not_deployed');
+  return { id: runtime.id, version };
+}
+
+/**
+ * Bulk transfer for the CLI (`gatehouse records import|export`), through the management API.
+ * Import: one batch of records per call, validated like the data API, written in one
+ * transaction; invalid rows are reported by index (and refuse the whole batch with `strict`).
+ * Imports fire no webhooks unless `webhooks=true`. Export: NDJSON of each record's data,
+ * streamed page by page in constant memory.
+ */
+export function registerTransferRoutes(
+  app: FastifyInstance,
+  deps: { db: Db; endpoints: EndpointService; writer: RecordWriter },
+): void {
+  app.post<{ Params: SlugParams }>('/admin/v1/endpoints/:slug/import', async (request) => {
+    const query = request.query as Record<string, unknown>;
+    const environment = environmentOf(query);
+    const strict = query.strict === 'true';
+    const { id: endpointId, version } = await versionFor(deps.endpoints, request.params.slug, environment);
+    const body = request.body as { records?: unknown } | undefined;
+    if (!body || !Array.isArray(body.records)) throw invalid('records', 'Send {"records":[…]}');
+    if (body.records.length > MAX_BATCH) throw invalid('records', `At most ${MAX_BATCH} records per call`);
+    const errors: Array<{ index: number; details: ErrorDetail[] }> = [];
+    const commands: WriteCommand[] = [];
+    body.records.forEach((data: unknown, index: number) => {
+      if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+        errors.push({ index, details: [{ field: '(record)', error: 'Must be a JSON object' }] });
+      } else if (!version.validate(data)) {
+        errors.push({ index, details: validationDetails(version.validate.errors) });
+      } else {
+        commands.push({
+          operation: 'create',
+          endpointId,
+          slug: request.params.slug,
+          environment,
+          recordId: newId('record'),
+          data: JSON.stringify(data),
+          requestId: newId('request'),
+          keyId: null,
+          source: query.webhooks === 'true' ? 'api' : 'import',
+          callback: null,
+        });
+      }
+    });
+    if (strict && errors.length > 0) {
+      throw new ApiError('validation_failed', {
+        message: `${errors.length} of ${body.records.length} records are invalid; nothing was imported`,
+        details: errors
+          .slice(0, 100)
+          .flatMap((e) => e.details.map((d) => ({ field: `[${e.index}].${d.field}`, error: d.error }))),
+      });
+    }
+    if (commands.length > 0) await deps.writer.writeAll(commands);
+    return {
+      success: true,
+      data: { imported: commands.length, rejected: errors.length, errors: errors.slice(0, 1000) },
+    };
+  });
+
+  app.get<{ Params: SlugParams }>('/admin/v1/endpoints/:slug/export', async (request, reply) => {
+    const environment = environmentOf(request.query as Record<string, unknown>);
+    const { id: endpointId } = await versionFor(deps.endpoints, request.params.slug, environment);
+    async function* lines(): AsyncGenerator<string> {
+      let after = 0;
+      for (;;) {
+        const rows = await deps.db
+          .selectFrom('records')
+          .select(['seq', 'data'])
+          .where('endpoint_id', '=', endpointId)
+          .where('environment', '=', environment)
+          .where('seq', '>', after)
+          .orderBy('seq')
+          .limit(EXPORT_PAGE)
+          .execute();
+        if (rows.length === 0) return;
+        yield `${rows.map((r) => r.data).join('\n')}\n`;
+        after = rows[rows.length - 1]?.seq ?? after;
+      }
+    }
+    return reply.type('application/x-ndjson').send(Readable.from(lines()));
+  });
+}

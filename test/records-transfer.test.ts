@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { databaseKinds } from './helpers/database.ts';
+import { type Receiver, startReceiver } from './helpers/receiver.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+
+const run = promisify(execFile);
+
+for (const kind of databaseKinds) {
+  describe(`records import and export (${kind})`, () => {
+    let server: TestServer;
+    let receiver: Receiver;
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-transfer-'));
+
+    async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+      try {
+        const { stdout, stderr } = await run(process.execPath, ['bin/gatehouse.js', ...args], {
+          env: {
+            ...process.env,
+            GATEHOUSE_URL: server.url,
+            GATEHOUSE_TOKEN: server.token,
+            GATEHOUSE_CLI_CREDENTIALS: '/nonexistent',
+          },
+          maxBuffer: 64 * 1024 * 1024,
+        });
+        return { code: 0, stdout, stderr };
+      } catch (error) {
+        const e = error as { code: number; stdout: string; stderr: string };
+        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+      }
+    }
+
+    const count = async (slug: string) => {
+      const res = await server.admin('GET', `/admin/v1/endpoints/${slug}`);
+      const rows = await server.services.database.db
+        .selectFrom('records')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('endpoint_id', '=', res.body.data.id)
+        .executeTakeFirstOrThrow();
+      return Number(rows.n);
+    };
+
+    before(async () => {
+      server = await startTestServer(kind, { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' }, { worker: true });
+      receiver = await startReceiver();
+      const schema = {
+        type: 'object',
+        properties: {
+          sku: { type: 'string' },
+          qty: { type: 'integer' },
+          ok: { type: 'boolean' },
+          tags: { type: 'array', items: { type: 'string' } },
+        },
+        required: ['sku'],
+      };
+      for (const slug of ['items', 'strict', 'csv', 'hooked'])
+        await server.createEndpoint({ slug, name: slug, schema });
+      await server.admin('POST', '/admin/v1/endpoints/items/webhooks', {
+        url: receiver.url,
+        environment: 'test',
+      });
+      await server.admin('POST', '/admin/v1/endpoints/hooked/webhooks', {
+        url: receiver.url,
+        environment: 'test',
+      });
+    });
+    after(async () => {
+      await server.close();
+      await receiver.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    test('NDJSON: valid rows imported, invalid ones reported by line, no webhooks; export gives back exactly the data', async () => {
+      const rows = Array.from({ length: 2500 }, (_, i) => ({
+        sku: `S-${i}`,
+        qty: i,
+        ok: i % 2 === 0,
+        tags: [`t${i % 3}`],
+      }));
+      const lines = rows.map((r) => JSON.stringify(r));
+      lines.splice(10, 0, '{"sku": 5}', 'not json');
+      writeFileSync(join(dir, 'items.ndjson'), `${lines.join('\n')}\n`);
+      const imported = await cli('records', 'import', 'items', join(dir, 'items.ndjson'), '--json');
+      assert.equal(imported.code, 2, imported.stderr);
+      const summary = JSON.parse(imported.stdout).data;
+      assert.equal(summary.imported, 2500);
+      assert.deepEqual(
+        summary.problems.map((p: { line: number }) => p.line),
+        [11, 12],
+      );
+      assert.equal(summary.problems[0].details[0].field, 'sku');
+      assert.equal(await count('items'), 2500);
+
+      const exported = await cli('records', 'export', 'items');
+      assert.equal(exported.code, 0);
+      assert.deepEqual(
+        exported.stdout.trim().split('\n'),
+        rows.map((r) => JSON.stringify(r)),
+      );
+      await new Promise((r) => setTimeout(r, 1_000));
+      assert.equal(receiver.received.length, 0, 'an import fires no webhooks by default');
+    });
+
+    test('--strict refuses the whole import when one row is bad', async () => {
+      writeFileSync(join(dir, 'strict.json'), JSON.stringify([{ sku: 'a' }, { qty: 1 }, { sku: 'c' }]));
+      const res = await cli('records', 'import', 'strict', join(dir, 'strict.json'), '--strict', '--json');
+      assert.notEqual(res.code, 0);
+      assert.equal(JSON.parse(res.stdout).code, 'validation_failed');
+      assert.equal(await count('strict'), 0);
+    });
+
+    test('CSV in and out, typed by the schema', async () => {
+      writeFileSync(join(dir, 'in.csv'), 'sku,qty,ok,tags\na,1,true,"[""x"",""y""]"\n"b,c",,false,\n');
+      const res = await cli('records', 'import', 'csv', join(dir, 'in.csv'), '--json');
+      assert.equal(res.code, 0, res.stdout + res.stderr);
+      const exported = await cli('records', 'export', 'csv');
+      assert.deepEqual(
+        exported.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l)),
+        [
+          { sku: 'a', qty: 1, ok: true, tags: ['x', 'y'] },
+          { sku: 'b,c', ok: false },
+        ],
+      );
+      const csv = await cli('records', 'export', 'csv', '--format', 'csv');
+      assert.equal(csv.stdout, 'sku,qty,ok,tags\na,1,true,"[""x"",""y""]"\n"b,c",,false,\n');
+    });
+
+    test('--webhooks fires them', async () => {
+      writeFileSync(join(dir, 'hooked.ndjson'), '{"sku":"h1"}\n{"sku":"h2"}\n');
+      const res = await cli('records', 'import', 'hooked', join(dir, 'hooked.ndjson'), '--webhooks');
+      assert.equal(res.code, 0, res.stdout + res.stderr);
+      await receiver.waitFor(2);
+    });
+  });
+}
