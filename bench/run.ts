@@ -3,6 +3,7 @@
  * SQLite, each for a few seconds at c=64. Prints req/s, p99 and each ratio to the bare server.
  *   npm run bench            (BENCH_SECONDS=5 BENCH_ROUNDS=2 BENCH_CONNECTIONS=64 by default)
  *   DATABASE_URL=postgres://… npm run bench   for PostgreSQL-mode figures
+ *   BENCH_WORKERS=2 npm run bench             for `serve --workers 2`
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { freePort, load, type Result, startProcess, table } from './lib.ts';
 const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
+const workers = Number(process.env.BENCH_WORKERS ?? 1);
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
 const databaseUrl = process.env.DATABASE_URL ?? `sqlite:${join(dir, 'bench.db')}`;
@@ -53,7 +55,7 @@ async function main(): Promise<void> {
     async () => (await fetch(`http://127.0.0.1:${barePort}/`)).ok || true,
   );
   const gate = await startProcess(
-    ['bin/gatehouse.js', 'serve'],
+    ['bin/gatehouse.js', 'serve', '--workers', String(workers)],
     { PORT: String(gatePort), DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
     async () => (await fetch(`http://127.0.0.1:${gatePort}/health`)).ok,
   );
