@@ -196,7 +196,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
           await flush();
           progress(true);
           if (!o.json && process.stderr.isTTY) process.stderr.write('\n');
-        problems.sort((a, b) => a.line - b.line);
+          problems.sort((a, b) => a.line - b.line);
           const summary = {
             imported,
             rejected: problems.length,

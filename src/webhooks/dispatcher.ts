@@ -1,10 +1,11 @@
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Encryptor } from '../infra/crypto/encryption.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
+import type { Database } from '../infra/db/schema.ts';
 import type { AddressGuard } from '../infra/http-client/address-guard.ts';
-import { type PostResult, postJson } from '../infra/http-client/post-json.ts';
+import { keepAliveAgents, type PostResult, postJson } from '../infra/http-client/post-json.ts';
 import { isoAfter, nowIso } from '../time.ts';
 import type { Callback } from './callback-headers.ts';
 import { buildEvent, insertEventWithDeliveries } from './events.ts';
@@ -78,6 +79,7 @@ export type Dispatcher = ReturnType<typeof createDispatcher>;
 export function createDispatcher(options: DispatcherOptions) {
   const { db, dialect, encryptor, guard, logger } = options;
   const inFlight = new Set<Promise<void>>();
+  const agents = keepAliveAgents(guard, options.perOrigin);
   const perOrigin = new Map<string, number>();
   let pumping = false;
   let again = false;
@@ -149,13 +151,18 @@ export function createDispatcher(options: DispatcherOptions) {
     return secrets;
   }
 
-  async function finish(row: Claimed, result: PostResult): Promise<void> {
-    const now = nowIso();
+  /** Records one attempt's outcome inside a transaction shared with other attempts (see flushResults). */
+  async function applyResult(
+    trx: Transaction<Database>,
+    row: Claimed,
+    result: PostResult,
+    now: string,
+  ): Promise<void> {
     const error = describe(result);
     const succeeded = error === null;
     const gone = result.status === 410 && row.subscription_id !== null;
     const lastTry = row.attempts >= row.max_attempts;
-    await db.transaction().execute(async (trx) => {
+    {
       await trx
         .insertInto('webhook_attempts')
         .values({
@@ -261,12 +268,55 @@ export function createDispatcher(options: DispatcherOptions) {
           targets,
         );
       }
-    });
+    }
     if (!succeeded)
       logger?.info(
         { delivery: row.id, url: row.url, attempt: row.attempts, error },
         'webhook attempt failed',
       );
+  }
+
+  // Outcomes are written in groups: one transaction (one fsync) for all attempts finished in the
+  // same turn of the event loop, instead of one per attempt.
+  let results: Array<{ row: Claimed; result: PostResult; done: () => void }> = [];
+  let flushing = false;
+
+  async function flushResults(): Promise<void> {
+    while (results.length > 0) {
+      const batch = results;
+      results = [];
+      const now = nowIso();
+      try {
+        await db.transaction().execute(async (trx) => {
+          for (const item of batch) await applyResult(trx, item.row, item.result, now);
+        });
+      } catch {
+        // One bad outcome must not lose the others: record them one by one.
+        for (const item of batch) {
+          await db
+            .transaction()
+            .execute((trx) => applyResult(trx, item.row, item.result, now))
+            .catch((error: unknown) =>
+              logger?.error({ err: error, delivery: item.row.id }, 'recording a webhook attempt failed'),
+            );
+        }
+      }
+      for (const item of batch) item.done();
+    }
+  }
+
+  function finish(row: Claimed, result: PostResult): Promise<void> {
+    return new Promise<void>((done) => {
+      results.push({ row, result, done });
+      if (flushing) return;
+      flushing = true;
+      setImmediate(() => {
+        flushResults().finally(() => {
+          flushing = false;
+          if (results.length > 0) void flushResults();
+        });
+      });
+    });
   }
 
   async function attempt(row: Claimed): Promise<void> {
@@ -289,6 +339,7 @@ export function createDispatcher(options: DispatcherOptions) {
       if (callback.value !== null) headers[callback.header.toLowerCase()] = callback.value;
     }
     const result = await postJson({
+      agents,
       url: row.url,
       headers,
       body: row.payload,
@@ -354,6 +405,8 @@ export function createDispatcher(options: DispatcherOptions) {
     async stop(): Promise<void> {
       stopped = true;
       await Promise.allSettled([...inFlight]);
+      agents.http.destroy();
+      agents.https.destroy();
     },
   };
 }

@@ -1,5 +1,5 @@
-import { request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP } from 'node:net';
 import type { AddressGuard } from './address-guard.ts';
 
@@ -14,6 +14,8 @@ export interface PostResult {
 }
 
 export interface PostOptions {
+  /** Keep-alive agents (see `keepAliveAgents`); without them each POST opens its own connection. */
+  agents?: { http: HttpAgent; https: HttpsAgent };
   url: string;
   headers: Record<string, string>;
   body: string;
@@ -58,7 +60,11 @@ export function postJson(options: PostOptions): Promise<PostResult> {
         },
         lookup: options.guard.lookup as never,
         timeout: options.timeoutMs,
-        agent: false,
+        agent: options.agents
+          ? url.protocol === 'https:'
+            ? options.agents.https
+            : options.agents.http
+          : false,
       },
       (res) => {
         const chunks: Buffer[] = [];
@@ -103,4 +109,22 @@ export function postJson(options: PostOptions): Promise<PostResult> {
     req.on('error', (error) => finish({ status: null, headers: {}, body: '', error: error.message }));
     req.end(options.body);
   });
+}
+
+/**
+ * Connections to receivers are reused. Safe against SSRF: a socket is only ever opened through
+ * the guard's lookup, so a reused connection goes to an address that was checked when it opened.
+ */
+export function keepAliveAgents(
+  guard: AddressGuard,
+  perOrigin: number,
+): { http: HttpAgent; https: HttpsAgent } {
+  const options = {
+    keepAlive: true,
+    maxSockets: perOrigin,
+    maxFreeSockets: perOrigin,
+    timeout: 30_000,
+    lookup: guard.lookup as never,
+  };
+  return { http: new HttpAgent(options), https: new HttpsAgent(options) };
 }
