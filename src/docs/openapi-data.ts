@@ -90,7 +90,7 @@ export async function dataApiDocument(
       post: {
         tags: [tag],
         operationId: `create${name}`,
-        summary: `Create a ${endpoint.name} record (queued)`,
+        summary: `Create a record in ${endpoint.name} (queued)`,
         parameters: writeHeaders(),
         requestBody: body,
         responses: { 202: queued, ...errorResponses([400, 401, 403, 404, 409, 413, 415, 422, 429]) },
@@ -98,7 +98,7 @@ export async function dataApiDocument(
       get: {
         tags: [tag],
         operationId: `list${name}`,
-        summary: `List ${endpoint.name} records, newest first by default`,
+        summary: `List ${endpoint.name}, newest first by default`,
         parameters: [
           { $ref: '#/components/parameters/Limit' },
           { $ref: '#/components/parameters/Order' },
@@ -135,7 +135,7 @@ export async function dataApiDocument(
     });
     paths[`/api/v1/data/${endpoint.slug}/{record_id}`] = {
       get: {
-        ...one(`Get a ${endpoint.name} record`, `get${name}`),
+        ...one(`Get a record of ${endpoint.name}`, `get${name}`),
         responses: {
           200: {
             description: 'The record',
@@ -154,13 +154,13 @@ export async function dataApiDocument(
         },
       },
       put: {
-        ...one(`Replace a ${endpoint.name} record (queued)`, `replace${name}`),
+        ...one(`Replace a record of ${endpoint.name} (queued)`, `replace${name}`),
         parameters: [recordId, ...writeHeaders()],
         requestBody: body,
         responses: { 202: queued, ...errorResponses([400, 401, 403, 404, 409, 413, 415, 422, 429]) },
       },
       delete: {
-        ...one(`Delete a ${endpoint.name} record (queued)`, `delete${name}`),
+        ...one(`Delete a record of ${endpoint.name} (queued)`, `delete${name}`),
         parameters: [recordId, ...writeHeaders()],
         responses: { 202: queued, ...errorResponses([401, 403, 404, 409, 422, 429]) },
       },
