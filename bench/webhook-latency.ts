@@ -31,7 +31,6 @@ async function main(): Promise<void> {
 
   const sentAt = new Map<string, number>();
   const latencies: number[] = [];
-  let firstArrival = 0;
   let lastArrival = 0;
   const receiver = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -44,7 +43,6 @@ async function main(): Promise<void> {
         latencies.push(now - started);
         sentAt.delete(event.data.record_id);
       }
-      firstArrival ||= now;
       lastArrival = now;
       res.end('ok');
     });
