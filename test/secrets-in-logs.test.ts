@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { after, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { freePort } from '../bench/lib.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+import { type Receiver, startReceiver } from './helpers/receiver.ts';
+
+const run = promisify(execFile);
+
+/** A full run at debug level, then every secret it created is searched for in its logs. */
+describe('no secret ever reaches the logs', () => {
+  let database: TestDatabase;
+  let receiver: Receiver;
+
+  after(async () => {
+    await receiver?.close();
+    await database?.drop();
+  });
+
+  test('keys, tokens, passwords, signing secrets and callback auth values stay out of the logs', async () => {
+    database = await createTestDatabase('sqlite');
+    receiver = await startReceiver();
+    receiver.respond = (_r, i) => ({ status: i === 0 ? 500 : 200 });
+    const port = await freePort();
+    const env = {
+      ...process.env,
+      DATABASE_URL: database.url,
+      PORT: String(port),
+      LOG_LEVEL: 'debug',
+      GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8',
+      GATEHOUSE_CLI_CREDENTIALS: `${database.url.slice(7)}.cli.json`,
+    };
+    const password = 'correct-horse-battery-staple-42';
+    const init = await run(
+      process.execPath,
+      ['bin/gatehouse.js', 'init', '--email', 'o@example.com', '--password', password, '--json'],
+      { env },
+    );
+    const token = JSON.parse(init.stdout).data.token as string;
+    const child = spawn(process.execPath, ['bin/gatehouse.js', 'start'], {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let logs = '';
+    child.stdout.on('data', (d) => {
+      logs += d;
+    });
+    child.stderr.on('data', (d) => {
+      logs += d;
+    });
+    const base = `http://127.0.0.1:${port}`;
+    for (
+      let i = 0;
+      i < 200 &&
+      !(await fetch(`${base}/health`).then(
+        (r) => r.ok,
+        () => false,
+      ));
+      i++
+    ) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const admin = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return (await res.json()) as { data: Record<string, string> };
+    };
+    const secrets: string[] = [token, password];
+    await admin('POST', '/admin/v1/endpoints', {
+      slug: 'orders',
+      name: 'Orders',
+      schema: { type: 'object' },
+      retry: { max_retries: 1, interval_seconds: 1 },
+    });
+    const key = (await admin('POST', '/admin/v1/keys', { name: 'k', environment: 'test' })).data;
+    secrets.push(key.key ?? '');
+    const rolled = (await admin('POST', `/admin/v1/keys/${key.id}/roll`, {})).data;
+    secrets.push(rolled.key ?? '');
+    const sub = (
+      await admin('POST', '/admin/v1/endpoints/orders/webhooks', { url: receiver.url, environment: 'test' })
+    ).data;
+    secrets.push(sub.secret ?? '');
+    secrets.push((await admin('GET', '/admin/v1/webhook-signing-secret')).data.secret ?? '');
+    const callbackAuth = 'Bearer callback-auth-value-that-must-stay-secret';
+    secrets.push(callbackAuth.slice(7));
+    await fetch(`${base}/api/v1/data/orders`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${rolled.key}`,
+        'content-type': 'application/json',
+        'x-webhook-callback': receiver.url,
+        'x-webhook-auth': callbackAuth,
+      },
+      body: '{"a":1}',
+    });
+    // Failures log too: bad keys, a bad token, a failing receiver, a validation error.
+    await fetch(`${base}/api/v1/data/orders`, { headers: { authorization: `Bearer ${key.key}x` } });
+    await fetch(`${base}/admin/v1/keys`, { headers: { authorization: `Bearer ${token}x` } });
+    await receiver.waitFor(3, 15_000);
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+
+    assert.ok(logs.length > 0, 'the run logged nothing');
+    for (const secret of secrets) {
+      assert.ok(secret.length >= 16, 'a secret was not captured');
+      assert.ok(!logs.includes(secret), `a secret leaked into the logs: ${secret.slice(0, 8)}…`);
+    }
+  });
+});
