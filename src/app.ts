@@ -26,6 +26,7 @@ import { loadInstallationSecret } from './infra/installation-secret.ts';
 import { createKeyService, type KeyService } from './keys/key-service.ts';
 import { registerAccountRoute, registerKeyRoutes } from './keys/routes.ts';
 import { createTraffic, registerTrafficHooks, type Traffic } from './limits/traffic.ts';
+import { registerOpsRoutes } from './ops/routes.ts';
 import { createRecordReader, type RecordReader } from './records/record-reader.ts';
 import { createRecordWriter, type RecordWriter } from './records/record-writer.ts';
 import { registerRecordRoutes } from './records/routes.ts';
@@ -185,6 +186,8 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   });
 
   app.get('/health', async () => ({ status: 'ok' }));
+  const ops = registerOpsRoutes(app, { db: services.database.db, config: services.config });
+  app.addHook('onClose', async () => ops.close());
   if (services.config.publicDocs) app.register((docs) => registerDocsPage(docs, openApi));
 
   app.register(async (api) => {

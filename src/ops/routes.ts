@@ -1,0 +1,108 @@
+import type { FastifyInstance } from 'fastify';
+import { Redis } from 'ioredis';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Config } from '../config.ts';
+import type { Db } from '../infra/db/database.ts';
+
+/**
+ * Operations: `/ready` (database and Redis reachable: for load balancers and orchestrators;
+ * `/health` stays a cheap liveness answer) and `/metrics` in the Prometheus text format.
+ */
+export function registerOpsRoutes(
+  app: FastifyInstance,
+  deps: { db: Db; config: Config },
+): { close(): Promise<void> } {
+  const { db, config } = deps;
+  const redis = config.redisUrl
+    ? new Redis(config.redisUrl, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: false,
+        connectTimeout: 1_000,
+      })
+    : undefined;
+  redis?.on('error', () => {});
+
+  app.get('/ready', async (_request, reply) => {
+    const checks: Record<string, string> = {};
+    try {
+      await db.selectFrom('settings').select('key').limit(1).execute();
+      checks.database = 'ok';
+    } catch {
+      checks.database = 'unreachable';
+    }
+    if (redis) {
+      try {
+        if (redis.status === 'wait' || redis.status === 'end') await redis.connect().catch(() => {});
+        await redis.ping();
+        checks.redis = 'ok';
+      } catch {
+        checks.redis = 'unreachable';
+      }
+    }
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
+  });
+
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const duration = new Histogram({
+    name: 'gatehouse_http_request_duration_seconds',
+    help: 'HTTP requests by route, method and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const requests = new Counter({
+    name: 'gatehouse_http_requests_total',
+    help: 'HTTP requests by route, method and status',
+    labelNames: ['method', 'route', 'status'],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'gatehouse_outbox_queued',
+    help: 'Writes committed but not yet turned into webhook deliveries',
+    registers: [registry],
+    async collect() {
+      const row = await db
+        .selectFrom('requests')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('status', '=', 'queued')
+        .executeTakeFirst();
+      this.set(Number(row?.n ?? 0));
+    },
+  });
+  new Gauge({
+    name: 'gatehouse_webhook_deliveries',
+    help: 'Webhook deliveries by status',
+    labelNames: ['status'],
+    registers: [registry],
+    async collect() {
+      const rows = await db
+        .selectFrom('webhook_deliveries')
+        .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
+        .groupBy('status')
+        .execute();
+      this.reset();
+      for (const row of rows) this.set({ status: row.status }, Number(row.n));
+    },
+  });
+
+  app.addHook('onResponse', (request, reply, done) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const labels = { method: request.method, route, status: String(reply.statusCode) };
+    requests.inc(labels);
+    duration.observe(labels, reply.elapsedTime / 1000);
+    done();
+  });
+
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(registry.contentType).send(await registry.metrics()),
+  );
+
+  return {
+    async close() {
+      redis?.disconnect();
+    },
+  };
+}

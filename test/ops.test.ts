@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { freePort } from '../bench/lib.ts';
+import { databaseKinds } from './helpers/database.ts';
+import { startTestServer } from './helpers/server.ts';
+
+for (const kind of databaseKinds) {
+  describe(`/ready and /metrics (${kind})`, () => {
+    test('ready when the database and Redis answer; metrics count requests and the queues', async () => {
+      const server = await startTestServer(kind, {
+        REDIS_URL: 'redis://127.0.0.1:6379',
+        GATEHOUSE_REDIS_PREFIX: `ops-${process.pid}:`,
+      });
+      try {
+        const ready = await server.request('GET', '/ready');
+        assert.equal(ready.status, 200);
+        assert.deepEqual(ready.body, { status: 'ready', checks: { database: 'ok', redis: 'ok' } });
+        await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+        const key = (await server.createKey({ name: 'k', environment: 'test' })).key;
+        await server.request('POST', '/api/v1/data/orders', { key, json: {} });
+        await server.request('GET', '/api/v1/data/orders/rec_0000000000000000000000', { key });
+        const metrics = await fetch(`${server.url}/metrics`);
+        const text = await metrics.text();
+        assert.equal(metrics.status, 200);
+        assert.match(
+          text,
+          /gatehouse_http_requests_total\{method="POST",route="\/api\/v1\/data\/:slug",status="202"\} 1/,
+        );
+        assert.match(
+          text,
+          /gatehouse_http_requests_total\{method="GET",route="\/api\/v1\/data\/:slug\/:id",status="404"\} 1/,
+        );
+        assert.match(text, /gatehouse_outbox_queued 1/);
+        assert.match(text, /gatehouse_http_request_duration_seconds_bucket/);
+      } finally {
+        await server.close();
+      }
+    });
+
+    test('not ready (503) when Redis is unreachable; /health stays ok', async () => {
+      const port = await freePort();
+      const server = await startTestServer(kind, { REDIS_URL: `redis://127.0.0.1:${port}` });
+      try {
+        const ready = await server.request('GET', '/ready');
+        assert.equal(ready.status, 503);
+        assert.equal(ready.body.checks.redis, 'unreachable');
+        assert.equal(ready.body.checks.database, 'ok');
+        assert.equal((await server.request('GET', '/health')).status, 200);
+      } finally {
+        await server.close();
+      }
+    });
+  });
+}
