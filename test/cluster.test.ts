@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../bench/lib.ts';
 import { createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+import { spawnGatehouse, waitHealthy } from './helpers/process.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 
 /** `gatehouse start --workers 2` on one SQLite file: one installation, whichever process answers. */
@@ -24,26 +25,13 @@ describe('start --workers 2 (SQLite, no Redis)', () => {
     await setup.close();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, ['bin/gatehouse.js', 'start', '--workers', '2'], {
-      env: {
-        ...process.env,
-        DATABASE_URL: database.url,
-        PORT: String(port),
-        LOG_LEVEL: 'warn',
-        GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
+    child = spawnGatehouse(['start', '--workers', '2'], {
+      DATABASE_URL: database.url,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8',
     });
-    for (let i = 0; i < 200; i++) {
-      if (
-        await fetch(`${base}/health`).then(
-          (r) => r.ok,
-          () => false,
-        )
-      )
-        break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitHealthy(port);
   });
 
   after(async () => {

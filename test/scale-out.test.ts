@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { after, describe, test } from 'node:test';
 import { freePort } from '../bench/lib.ts';
 import { createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createTestDatabase, databaseKinds, type TestDatabase } from './helpers/database.ts';
+import { spawnGatehouse, waitHealthy } from './helpers/process.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 
 /**
@@ -27,27 +28,10 @@ describe('scale-out: 2 API processes + 2 workers on PostgreSQL and Redis, SIGKIL
     await database?.drop();
   });
 
-  function spawnGatehouse(args: string[], env: Record<string, string>): ChildProcess {
-    const child = spawn(process.execPath, ['bin/gatehouse.js', ...args], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
+  function start(args: string[], env: Record<string, string>): ChildProcess {
+    const child = spawnGatehouse(args, env);
     children.push(child);
     return child;
-  }
-
-  async function healthy(port: number): Promise<void> {
-    for (let i = 0; i < 200; i++) {
-      if (
-        await fetch(`http://127.0.0.1:${port}/health`).then(
-          (r) => r.ok,
-          () => false,
-        )
-      )
-        return;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`no server on ${port}`);
   }
 
   test('nothing acknowledged is lost; each event arrives, duplicates bounded', async () => {
@@ -73,9 +57,9 @@ describe('scale-out: 2 API processes + 2 workers on PostgreSQL and Redis, SIGKIL
     await setup.close();
 
     const ports = [await freePort(), await freePort()];
-    const apis = ports.map((port) => spawnGatehouse(['serve'], { ...env, PORT: String(port) }));
-    const workers = [spawnGatehouse(['worker'], env), spawnGatehouse(['worker'], env)];
-    for (const port of ports) await healthy(port);
+    const apis = ports.map((port) => start(['serve'], { ...env, PORT: String(port) }));
+    const workers = [start(['worker'], env), start(['worker'], env)];
+    for (const port of ports) await waitHealthy(port);
 
     const acknowledged = new Set<string>();
     let stop = false;

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { after, describe, test } from 'node:test';
 import { freePort } from '../../bench/lib.ts';
 import { createServices } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createTestDatabase, databaseKinds, type TestDatabase } from '../helpers/database.ts';
+import { spawnGatehouse, waitHealthy } from '../helpers/process.ts';
 import { type Receiver, startReceiver } from '../helpers/receiver.ts';
 
 /**
@@ -24,25 +25,14 @@ for (const kind of databaseKinds) {
     });
 
     async function start(port: number): Promise<ChildProcess> {
-      const proc = spawn(process.execPath, ['bin/gatehouse.js', 'start'], {
-        env: {
-          ...process.env,
-          DATABASE_URL: database.url,
-          PORT: String(port),
-          LOG_LEVEL: 'warn',
-          GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8',
-        },
-        stdio: ['ignore', 'ignore', 'inherit'],
+      const proc = spawnGatehouse(['start'], {
+        DATABASE_URL: database.url,
+        PORT: String(port),
+        LOG_LEVEL: 'warn',
+        GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8',
       });
-      for (let i = 0; i < 200; i++) {
-        const up = await fetch(`http://127.0.0.1:${port}/health`).then(
-          (r) => r.ok,
-          () => false,
-        );
-        if (up) return proc;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error('server did not start');
+      await waitHealthy(port);
+      return proc;
     }
 
     test('nothing acknowledged is lost and every pending callback is delivered after restart', async () => {
