@@ -185,8 +185,8 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     done();
   });
 
-  app.get('/health', async () => ({ status: 'ok' }));
   const ops = registerOpsRoutes(app, { db: services.database.db, config: services.config });
+  app.get('/health', async () => ({ status: 'ok' }));
   app.addHook('onClose', async () => ops.close());
   if (services.config.publicDocs) app.register((docs) => registerDocsPage(docs, openApi));
 

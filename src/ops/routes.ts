@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { Redis } from 'ioredis';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Config } from '../config.ts';
@@ -88,12 +88,27 @@ export function registerOpsRoutes(
     },
   });
 
-  app.addHook('onResponse', (request, reply, done) => {
-    const route = request.routeOptions.url ?? 'unmatched';
-    const labels = { method: request.method, route, status: String(reply.statusCode) };
-    requests.inc(labels);
-    duration.observe(labels, reply.elapsedTime / 1000);
-    done();
+  // Instrument each route as it is registered, with its label children resolved once per status:
+  // a root onResponse hook reading request.routeOptions cost a third of the data API's throughput.
+  app.addHook('onRoute', (route) => {
+    const url = route.url;
+    const children = new Map<
+      string,
+      { count: ReturnType<typeof requests.labels>; time: ReturnType<typeof duration.labels> }
+    >();
+    const observe = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
+      const key = `${request.method} ${reply.statusCode}`;
+      let child = children.get(key);
+      if (!child) {
+        const labels = { method: request.method, route: url, status: String(reply.statusCode) };
+        child = { count: requests.labels(labels), time: duration.labels(labels) };
+        children.set(key, child);
+      }
+      child.count.inc();
+      child.time.observe(reply.elapsedTime / 1000);
+      done();
+    };
+    route.onResponse = [...[route.onResponse ?? []].flat(), observe] as typeof route.onResponse;
   });
 
   app.get('/metrics', async (_request, reply) =>
