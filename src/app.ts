@@ -162,6 +162,8 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     requestIdHeader: false,
     // Per-request log lines cost more than the request at our rates; errors are logged by the handler.
     logController: new LogController({ disableRequestLogging: true }),
+    // No child logger per request (it cost ~40% of GET throughput): errors carry the request id.
+    childLoggerFactory: (logger) => logger,
     bodyLimit: MAX_REQUEST_BYTES,
     return503OnClosing: true,
     connectionTimeout: 0,

@@ -60,7 +60,7 @@ export function toApiError(error: unknown, faults: DatabaseFaults): ApiError {
 export function registerErrorHandling(app: FastifyInstance, faults: DatabaseFaults): void {
   app.setErrorHandler((error, request, reply) => {
     const apiError = toApiError(error, faults);
-    if (apiError.status >= 500) request.log.error({ err: error }, 'request failed');
+    if (apiError.status >= 500) request.log.error({ err: error, request_id: request.id }, 'request failed');
     return sendError(reply, request, apiError);
   });
   app.setNotFoundHandler((request, reply) =>
