@@ -31,6 +31,8 @@ import { createRecordReader, type RecordReader } from './records/record-reader.t
 import { createRecordWriter, type RecordWriter } from './records/record-writer.ts';
 import { registerRecordRoutes } from './records/routes.ts';
 import { registerTransferRoutes } from './records/transfer-routes.ts';
+import { registerTokenAdminRoute, registerTokenRoute } from './tokens/routes.ts';
+import { createTokenService, type TokenService } from './tokens/token-service.ts';
 import { accountUsage } from './usage/account-usage.ts';
 import { registerUsageRoutes } from './usage/routes.ts';
 import { callbackPreparer } from './webhooks/callback-headers.ts';
@@ -57,6 +59,8 @@ export interface Services {
   /** Rate limits, quotas, brute-force protection, idempotency and usage metering. */
   traffic: Traffic;
   encryptor: Encryptor;
+  /** Short-lived JWTs minted from API keys. */
+  tokens: TokenService;
   webhooks: {
     subscriptions: SubscriptionService;
     deliveries: DeliveryService;
@@ -100,6 +104,7 @@ export async function createServices(config: Config): Promise<Services & { close
     writer,
     traffic: createTraffic(config, db),
     encryptor,
+    tokens: createTokenService({ db, encryptor, keys }),
     webhooks: {
       subscriptions: createSubscriptionService({ db, endpoints, encryptor }),
       deliveries: createDeliveryService({ db, secret, encryptor }),
@@ -194,10 +199,11 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
 
   app.register(async (api) => {
     api.addHook('onRequest', syncFirstHook(services.traffic.bruteForce.guard));
-    api.addHook('onRequest', apiKeyAuth(services.keys));
+    api.addHook('onRequest', apiKeyAuth(services.keys, services.tokens));
     registerTrafficHooks(api, services.traffic, services.config);
     registerAccountRoute(api, accountUsage);
     registerDataApiDocument(api, openApi);
+    registerTokenRoute(api, services.tokens);
     registerRecordRoutes(api, {
       ...services,
       writePreparers: [callbackPreparer(services.encryptor), services.traffic.idempotency.prepareWrite],
@@ -211,6 +217,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     registerUsageRoutes(admin, { db: services.database.db, usage: services.traffic.usage });
     registerWebhookRoutes(admin, services.webhooks);
     registerTransferRoutes(admin, { ...services, db: services.database.db });
+    registerTokenAdminRoute(admin, services.tokens);
     registerAdminApiDocument(admin, routes);
   });
 

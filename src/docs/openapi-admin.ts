@@ -37,6 +37,11 @@ const summaries: Record<string, string> = {
   'POST /admin/v1/deliveries/{id}/redeliver': 'Send the same event to the same target again',
   'GET /admin/v1/webhook-signing-secret': 'The secret that signs per-request callbacks',
   'GET /admin/v1/openapi.json': 'This document',
+  'POST /admin/v1/tokens/rotate-signing-key':
+    'New JWT signing key; tokens signed by older keys keep working until they expire',
+  'POST /admin/v1/endpoints/{slug}/import':
+    'Import a batch of records (validated, one transaction; no webhooks unless webhooks=true)',
+  'GET /admin/v1/endpoints/{slug}/export': 'Every record of an endpoint and environment as NDJSON, streamed',
 };
 
 const success = (status: number) => ({

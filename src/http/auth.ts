@@ -24,10 +24,18 @@ export function presentedSecret(request: FastifyRequest): string | undefined {
   return undefined;
 }
 
-export function apiKeyAuth(keys: KeyService) {
+export function apiKeyAuth(keys: KeyService, tokens?: { verify(token: string): Promise<AuthenticatedKey> }) {
   return syncFirstHook((request) => {
     const secret = presentedSecret(request);
     if (!secret) throw new ApiError('missing_api_key');
+    request.viaToken = false;
+    // A short-lived JWT (three dot-separated parts) instead of the key itself.
+    if (tokens && secret.split('.').length === 3) {
+      return tokens.verify(secret).then((verified) => {
+        request.apiKey = verified;
+        request.viaToken = true;
+      });
+    }
     const key = keys.verify(secret);
     if (key instanceof Promise) {
       return key.then((verified) => {

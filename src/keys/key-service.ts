@@ -93,7 +93,11 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
   const secrets = new LoadingCache<string, CachedSecret | null>(cacheTtlMs, 50_000, (hash) =>
     loadSecret(hash),
   );
-  bus.subscribe('keys', () => secrets.clear());
+  const byId = new LoadingCache<string, AuthenticatedKey | null>(cacheTtlMs, 50_000, (id) => loadKey(id));
+  bus.subscribe('keys', () => {
+    secrets.clear();
+    byId.clear();
+  });
   const pattern = new RegExp(`^${prefix}_(test|live)_`);
   // last_used_at is kept in memory and written in batches, not once per request.
   const lastUsed = new Map<string, number>();
@@ -117,6 +121,21 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
       .execute();
     bus.publish('keys');
     return toJson(updated, lastUsed.get(id));
+  }
+
+  async function loadKey(id: string): Promise<AuthenticatedKey | null> {
+    const row = await db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
+    if (!row) return null;
+    return {
+      id: row.id,
+      name: row.name,
+      environment: row.environment as Environment,
+      scopes: new Set(JSON.parse(row.scopes) as string[]),
+      limits: row.limits ? (JSON.parse(row.limits) as KeyLimits) : {},
+      status: row.status as KeyStatus,
+      expiresAt: row.expires_at ? Date.parse(row.expires_at) : null,
+      createdAt: row.created_at,
+    };
   }
 
   async function loadSecret(hash: string): Promise<CachedSecret | null> {
@@ -168,6 +187,20 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
       const env = pattern.exec(secret)?.[1];
       if (!env || !hasValidChecksum(secret, `${prefix}_${env}`)) throw new ApiError('invalid_api_key');
       return secrets.get(hash, now).then((found) => accept(found, hash, now));
+    },
+
+    /**
+     * The key a short-lived token was minted from, checked as if presented now: revoking,
+     * deactivating or expiring the key ends its tokens at once.
+     */
+    async verifyById(id: string, now = Date.now()): Promise<AuthenticatedKey> {
+      const key = await byId.get(id, now);
+      if (!key) throw new ApiError('invalid_api_key');
+      if (key.status === 'revoked') throw new ApiError('api_key_revoked');
+      if (key.status === 'inactive') throw new ApiError('api_key_inactive');
+      if (key.expiresAt !== null && key.expiresAt <= now) throw new ApiError('api_key_expired');
+      lastUsed.set(key.id, now);
+      return key;
     },
 
     async create(body: unknown): Promise<ApiKeyJson & { key: string }> {

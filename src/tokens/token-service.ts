@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from 'jose';
+import { inputValidator } from '../endpoints/json-schema.ts';
+import { ApiError } from '../errors.ts';
+import type { Encryptor } from '../infra/crypto/encryption.ts';
+import type { Db } from '../infra/db/database.ts';
+import type { AuthenticatedKey, KeyService } from '../keys/key-service.ts';
+
+/**
+ * Short-lived JWTs minted from an API key (HS256, at most 1 h, 15 min by default), bound to the
+ * key's environment. Verifying one re-checks the key itself, so revoking or deactivating the key
+ * ends its tokens at once. Signing keys live encrypted in the database; rotation adds a new one
+ * that signs from then on, while older ones keep verifying the tokens they signed until those
+ * expire.
+ */
+
+interface SigningKey {
+  kid: string;
+  secret: string;
+  created_at: string;
+}
+
+const SETTING = 'jwt_signing_keys';
+const MAX_TTL = 3600;
+const ISSUER = 'gatehouse';
+
+const parseMint = inputValidator<{ expires_in?: number }>({
+  type: 'object',
+  additionalProperties: false,
+  properties: { expires_in: { type: 'integer', minimum: 30, maximum: MAX_TTL } },
+});
+
+export type TokenService = ReturnType<typeof createTokenService>;
+
+export function createTokenService(deps: { db: Db; encryptor: Encryptor; keys: KeyService }) {
+  const { db, encryptor, keys } = deps;
+  let cache: Promise<SigningKey[]> | undefined;
+
+  async function readKeys(): Promise<SigningKey[]> {
+    const row = await db.selectFrom('settings').select('value').where('key', '=', SETTING).executeTakeFirst();
+    if (row) return JSON.parse(encryptor.decrypt(row.value)) as SigningKey[];
+    return [];
+  }
+
+  async function writeKeys(list: SigningKey[], existed: boolean): Promise<void> {
+    const value = encryptor.encrypt(JSON.stringify(list));
+    if (existed) await db.updateTable('settings').set({ value }).where('key', '=', SETTING).execute();
+    else
+      await db
+        .insertInto('settings')
+        .values({ key: SETTING, value })
+        .onConflict((oc) => oc.column('key').doNothing())
+        .execute();
+  }
+
+  function newKey(): SigningKey {
+    return {
+      kid: randomBytes(8).toString('hex'),
+      secret: randomBytes(32).toString('base64url'),
+      created_at: new Date().toISOString(),
+    };
+  }
+
+  async function signingKeys(): Promise<SigningKey[]> {
+    cache ??= (async () => {
+      let list = await readKeys();
+      if (list.length === 0) {
+        await writeKeys([newKey()], false);
+        list = await readKeys();
+      }
+      return list;
+    })();
+    cache.catch(() => {
+      cache = undefined;
+    });
+    return cache;
+  }
+
+  return {
+    async mint(
+      key: AuthenticatedKey,
+      body: unknown,
+    ): Promise<{ token: string; token_type: 'Bearer'; expires_at: string; environment: string }> {
+      const { expires_in } = parseMint(body ?? {});
+      const ttl = expires_in ?? 900;
+      const list = await signingKeys();
+      const current = list[list.length - 1];
+      if (!current) throw new ApiError('internal_error');
+      const now = Math.floor(Date.now() / 1000);
+      const token = await new SignJWT({ env: key.environment, scopes: [...key.scopes] })
+        .setProtectedHeader({ alg: 'HS256', kid: current.kid })
+        .setIssuer(ISSUER)
+        .setSubject(key.id)
+        .setIssuedAt(now)
+        .setExpirationTime(now + ttl)
+        .sign(Buffer.from(current.secret, 'base64url'));
+      return {
+        token,
+        token_type: 'Bearer',
+        expires_at: new Date((now + ttl) * 1000).toISOString(),
+        environment: key.environment,
+      };
+    },
+
+    /** A JWT presented as a bearer credential → the key behind it, or a 401. */
+    async verify(token: string): Promise<AuthenticatedKey> {
+      let list = await signingKeys();
+      let kid: string | undefined;
+      try {
+        kid = decodeProtectedHeader(token).kid;
+      } catch {
+        throw new ApiError('invalid_api_key', { message: 'Invalid token' });
+      }
+      if (kid && !list.some((k) => k.kid === kid)) {
+        // Another process may have rotated: read the keys again before refusing.
+        cache = undefined;
+        list = await signingKeys();
+      }
+      let payload: { sub?: string; env?: unknown };
+      try {
+        ({ payload } = await jwtVerify(
+          token,
+          async (header) => {
+            const found = list.find((k) => k.kid === header.kid);
+            if (!found) throw new errors.JWSSignatureVerificationFailed('unknown key id');
+            return Buffer.from(found.secret, 'base64url');
+          },
+          { issuer: ISSUER, algorithms: ['HS256'] },
+        ));
+      } catch (error) {
+        if (error instanceof errors.JWTExpired)
+          throw new ApiError('api_key_expired', { message: 'Token expired' });
+        throw new ApiError('invalid_api_key', { message: 'Invalid token' });
+      }
+      if (!payload.sub) throw new ApiError('invalid_api_key', { message: 'Invalid token' });
+      const key = await keys.verifyById(payload.sub);
+      // Bound to its environment: a token can never act in another one.
+      if (payload.env !== key.environment)
+        throw new ApiError('invalid_api_key', { message: 'Invalid token' });
+      return key;
+    },
+
+    /** A new signing key; tokens signed by older ones keep working until they expire. */
+    async rotate(): Promise<{ kid: string; keys: number }> {
+      const list = await readKeys();
+      const cutoff = Date.now() - 2 * MAX_TTL * 1000;
+      const kept = list.filter((k, i) => i === list.length - 1 || Date.parse(k.created_at) > cutoff);
+      const fresh = newKey();
+      await writeKeys([...kept, fresh], list.length > 0);
+      cache = undefined;
+      return { kid: fresh.kid, keys: kept.length + 1 };
+    },
+  };
+}
