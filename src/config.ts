@@ -34,6 +34,10 @@ export interface Config {
   workers: number;
   /** Serve the interactive API reference at /docs (GATEHOUSE_PUBLIC_DOCS=false hides it). */
   publicDocs: boolean;
+  /** Dashboard sign-in sessions (docs/dashboard.md). */
+  sessions: { idleHours: number; maxDays: number };
+  /** Where the built dashboard is (web/dist); GATEHOUSE_DASHBOARD=false serves none. */
+  dashboard: { enabled: boolean };
 }
 
 /** Outbound webhook delivery (docs/webhooks.md). */
@@ -156,6 +160,11 @@ export function loadConfig(env: Env = process.env): Config {
     limits: loadLimitsConfig(env),
     workers: int(env, 'GATEHOUSE_WORKERS', 1, 1, 64),
     publicDocs: env.GATEHOUSE_PUBLIC_DOCS !== 'false',
+    sessions: {
+      idleHours: int(env, 'GATEHOUSE_SESSION_IDLE_HOURS', 12, 1, 24 * 30),
+      maxDays: int(env, 'GATEHOUSE_SESSION_MAX_DAYS', 7, 1, 90),
+    },
+    dashboard: { enabled: env.GATEHOUSE_DASHBOARD !== 'false' },
     webhooks: {
       timeoutMs: int(env, 'GATEHOUSE_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
       concurrency: int(env, 'GATEHOUSE_WEBHOOK_CONCURRENCY', 64, 1, 10_000),

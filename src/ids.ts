@@ -11,6 +11,10 @@ export const idPrefixes = {
   delivery: 'dlv',
   owner: 'usr',
   token: 'tok',
+  session: 'ses',
+  invite: 'inv',
+  audit: 'aud',
+  testRequest: 'trq',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

@@ -20,7 +20,11 @@ export interface OwnerJson {
 export interface Principal {
   userId: string;
   role: string;
-  tokenId: string;
+  email?: string;
+  /** Set for a management token (`gm_…`, the CLI). */
+  tokenId?: string;
+  /** Set for a dashboard session. */
+  sessionId?: string;
 }
 
 const parseInit = inputValidator<{ email: string; password: string }>({
@@ -71,6 +75,7 @@ export function createOwnerService({ db, cacheTtlMs }: { db: Db; cacheTtlMs: num
             password_hash: passwordHash,
             role: 'owner',
             created_at: now,
+            last_sign_in_at: null,
           })
           .execute();
         await trx
@@ -104,12 +109,12 @@ export function createOwnerService({ db, cacheTtlMs }: { db: Db; cacheTtlMs: num
         pending = db
           .selectFrom('management_tokens as t')
           .innerJoin('owners as o', 'o.id', 't.owner_id')
-          .select(['t.id', 't.token_hash', 'o.id as user_id', 'o.role'])
+          .select(['t.id', 't.token_hash', 'o.id as user_id', 'o.role', 'o.email'])
           .where('t.token_hash', '=', hash)
           .executeTakeFirst()
           .then((row) =>
             row && safeEqual(row.token_hash, hash)
-              ? { userId: row.user_id, role: row.role, tokenId: row.id }
+              ? { userId: row.user_id, role: row.role, email: row.email, tokenId: row.id }
               : null,
           );
         tokens.set(hash, pending);

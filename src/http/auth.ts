@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { OwnerService, Principal } from '../accounts/owner-service.ts';
+import type { Principal } from '../accounts/owner-service.ts';
 import { ApiError } from '../errors.ts';
 import type { AuthenticatedKey, KeyService } from '../keys/key-service.ts';
 import { syncFirstHook } from './sync-hook.ts';
@@ -44,15 +44,4 @@ export function apiKeyAuth(keys: KeyService, tokens?: { verify(token: string): P
     }
     request.apiKey = key;
   });
-}
-
-export function managementAuth(owners: OwnerService) {
-  return async function authenticate(request: FastifyRequest): Promise<void> {
-    const authorization = request.headers.authorization;
-    const match = authorization ? /^Bearer[ ]+(\S+)\s*$/i.exec(authorization) : null;
-    if (!match?.[1]) {
-      throw new ApiError('unauthorized', { message: 'Management API: send "Authorization: Bearer gm_…"' });
-    }
-    request.principal = await owners.verifyToken(match[1]);
-  };
 }

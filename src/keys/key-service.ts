@@ -26,6 +26,8 @@ export interface ApiKeyJson {
   last_used_at: string | null;
   created_at: string;
   updated_at: string;
+  /** The dashboard user who created the key; null for keys made with a management token before roles. */
+  created_by: string | null;
 }
 
 /** The calling key, as the data API sees it. */
@@ -61,6 +63,7 @@ function toJson(row: ApiKeysTable, lastUsed?: number): ApiKeyJson {
     last_used_at: lastUsed === undefined ? row.last_used_at : new Date(lastUsed).toISOString(),
     created_at: row.created_at,
     updated_at: row.updated_at,
+    created_by: row.created_by ?? null,
   };
 }
 
@@ -203,8 +206,14 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
       return key;
     },
 
-    async create(body: unknown): Promise<ApiKeyJson & { key: string }> {
+    async create(
+      body: unknown,
+      by: { userId: string | null; testOnly?: boolean } = { userId: null },
+    ): Promise<ApiKeyJson & { key: string }> {
       const input = parseKeyCreate(body);
+      if (by.testOnly && input.environment !== 'test') {
+        throw new ApiError('forbidden', { message: 'Collaborators may create test keys only' });
+      }
       const now = nowIso();
       const id = newId('key');
       const secret = generateSecret(`${prefix}_${input.environment}`);
@@ -220,6 +229,7 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
         created_at: now,
         updated_at: now,
         last_used_at: null,
+        created_by: by.userId,
       };
       await db.transaction().execute(async (trx) => {
         await trx.insertInto('api_keys').values(row).execute();
@@ -231,9 +241,10 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
       return { ...toJson(row), key: secret };
     },
 
-    async list(filter: { environment?: Environment } = {}): Promise<ApiKeyJson[]> {
+    async list(filter: { environment?: Environment; createdBy?: string } = {}): Promise<ApiKeyJson[]> {
       let query = db.selectFrom('api_keys').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc');
       if (filter.environment) query = query.where('environment', '=', filter.environment);
+      if (filter.createdBy) query = query.where('created_by', '=', filter.createdBy);
       const rows = await query.execute();
       return rows.map((row) => toJson(row, lastUsed.get(row.id)));
     },

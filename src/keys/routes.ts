@@ -1,38 +1,67 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { invalid } from '../errors.ts';
+import { ApiError, invalid } from '../errors.ts';
 import type { Environment, KeyService } from './key-service.ts';
 
 type IdParams = { id: string };
 
-/** Management API for API keys: `/admin/v1/keys`. */
+/**
+ * Management API for API keys: `/admin/v1/keys`. The owner sees every key; a collaborator
+ * creates test keys only and sees and manages only the keys they created (others answer 404).
+ */
 export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void {
+  const collaborator = (request: FastifyRequest) => request.principal.role !== 'owner';
+
+  /** The key, when the caller may manage it; else the same 404 as an unknown key. */
+  async function visibleKey(request: FastifyRequest<{ Params: IdParams }>): Promise<string> {
+    const { id } = request.params;
+    if (collaborator(request)) {
+      const key = await keys.get(id);
+      if (key.created_by !== request.principal.userId) {
+        throw new ApiError('key_not_found', { message: `API key "${id}" not found` });
+      }
+    }
+    return id;
+  }
+
   app.post('/admin/v1/keys', async (request, reply) =>
-    reply.code(201).send({ success: true, data: await keys.create(request.body) }),
+    reply.code(201).send({
+      success: true,
+      data: await keys.create(request.body, {
+        userId: request.principal.userId,
+        testOnly: collaborator(request),
+      }),
+    }),
   );
   app.get<{ Querystring: { environment?: string } }>('/admin/v1/keys', async (request) => {
     const { environment } = request.query;
     if (environment !== undefined && environment !== 'test' && environment !== 'live') {
       throw invalid('environment', 'Must be test or live');
     }
-    return { success: true, data: await keys.list({ environment: environment as Environment | undefined }) };
+    return {
+      success: true,
+      data: await keys.list({
+        environment: environment as Environment | undefined,
+        createdBy: collaborator(request) ? request.principal.userId : undefined,
+      }),
+    };
   });
   app.get<{ Params: IdParams }>('/admin/v1/keys/:id', async (request) => ({
     success: true,
-    data: await keys.get(request.params.id),
+    data: await keys.get(await visibleKey(request)),
   }));
   app.patch<{ Params: IdParams }>('/admin/v1/keys/:id', async (request) => ({
     success: true,
-    data: await keys.update(request.params.id, request.body),
+    data: await keys.update(await visibleKey(request), request.body),
   }));
   for (const action of ['deactivate', 'activate', 'revoke'] as const) {
     app.post<{ Params: IdParams }>(`/admin/v1/keys/:id/${action}`, async (request) => ({
       success: true,
-      data: await keys[action](request.params.id),
+      data: await keys[action](await visibleKey(request)),
     }));
   }
   app.post<{ Params: IdParams }>('/admin/v1/keys/:id/roll', async (request) => ({
     success: true,
-    data: await keys.roll(request.params.id, request.body),
+    data: await keys.roll(await visibleKey(request), request.body),
   }));
 }
 

@@ -122,12 +122,22 @@ export function createDeliveryService(deps: { db: Db; secret: string; encryptor:
     };
   }
 
-  const base = () =>
-    db
+  /** With `createdBy`: only deliveries caused by requests of keys that user created (collaborators). */
+  const base = (createdBy?: string) => {
+    const q = db
       .selectFrom('webhook_deliveries as d')
       .leftJoin('endpoints as e', 'e.id', 'd.endpoint_id')
       .selectAll('d')
       .select('e.slug');
+    if (createdBy === undefined) return q;
+    return q.where('d.request_id', 'in', (eb) =>
+      eb
+        .selectFrom('requests as r')
+        .innerJoin('api_keys as k', 'k.id', 'r.key_id')
+        .select('r.id')
+        .where('k.created_by', '=', createdBy),
+    );
+  };
 
   function cursor(seq: number): string {
     return Buffer.from(`${seq}.${hmac(secret, `deliveries|${seq}`).slice(0, 16)}`).toString('base64url');
@@ -150,6 +160,7 @@ export function createDeliveryService(deps: { db: Db; secret: string; encryptor:
   return {
     async list(
       query: Record<string, unknown>,
+      scope: { createdBy?: string } = {},
     ): Promise<{ data: DeliveryJson[]; next_cursor: string | null; limit: number }> {
       for (const name of Object.keys(query)) if (!FILTERS.has(name)) throw invalid(name, 'Unknown filter');
       const f = query as DeliveryFilter;
@@ -161,7 +172,7 @@ export function createDeliveryService(deps: { db: Db; secret: string; encryptor:
       }
       if (f.environment && f.environment !== 'test' && f.environment !== 'live')
         throw invalid('environment', 'Must be test or live');
-      let q = base();
+      let q = base(scope.createdBy);
       if (f.endpoint) q = q.where('e.slug', '=', f.endpoint);
       if (f.environment) q = q.where('d.environment', '=', f.environment);
       if (f.record_id) q = q.where('d.record_id', '=', f.record_id);
@@ -183,15 +194,15 @@ export function createDeliveryService(deps: { db: Db; secret: string; encryptor:
       };
     },
 
-    async get(id: string): Promise<DeliveryJson> {
-      const row = (await base().where('d.id', '=', id).executeTakeFirst()) as Row | undefined;
+    async get(id: string, scope: { createdBy?: string } = {}): Promise<DeliveryJson> {
+      const row = (await base(scope.createdBy).where('d.id', '=', id).executeTakeFirst()) as Row | undefined;
       if (!row) throw new ApiError('not_found', { message: `Delivery "${id}" not found` });
       return toJson(row, (await attemptsOf([id])).get(id) ?? []);
     },
 
     /** Sends the same event to the same target again, as a new delivery due now. */
-    async redeliver(id: string): Promise<DeliveryJson> {
-      const row = (await base().where('d.id', '=', id).executeTakeFirst()) as Row | undefined;
+    async redeliver(id: string, scope: { createdBy?: string } = {}): Promise<DeliveryJson> {
+      const row = (await base(scope.createdBy).where('d.id', '=', id).executeTakeFirst()) as Row | undefined;
       if (!row) throw new ApiError('not_found', { message: `Delivery "${id}" not found` });
       const now = nowIso();
       const { seq: _seq, slug, ...copy } = row;

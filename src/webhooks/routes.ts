@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DeliveryService } from './delivery-service.ts';
 import type { SubscriptionService } from './subscription-service.ts';
 
@@ -11,6 +11,9 @@ export function registerWebhookRoutes(
   deps: { subscriptions: SubscriptionService; deliveries: DeliveryService; callbackSecret: string },
 ): void {
   const { subscriptions, deliveries } = deps;
+  // A collaborator sees only deliveries caused by their own keys.
+  const scope = (request: FastifyRequest) =>
+    request.principal.role === 'owner' ? {} : { createdBy: request.principal.userId };
   app.post<{ Params: SlugParams }>('/admin/v1/endpoints/:slug/webhooks', async (request, reply) =>
     reply
       .code(201)
@@ -37,15 +40,17 @@ export function registerWebhookRoutes(
     data: await subscriptions.rotateSecret(request.params.id),
   }));
   app.get('/admin/v1/deliveries', async (request) => {
-    const page = await deliveries.list(request.query as Record<string, unknown>);
+    const page = await deliveries.list(request.query as Record<string, unknown>, scope(request));
     return { success: true, data: page.data, meta: { next_cursor: page.next_cursor, limit: page.limit } };
   });
   app.get<{ Params: IdParams }>('/admin/v1/deliveries/:id', async (request) => ({
     success: true,
-    data: await deliveries.get(request.params.id),
+    data: await deliveries.get(request.params.id, scope(request)),
   }));
   app.post<{ Params: IdParams }>('/admin/v1/deliveries/:id/redeliver', async (request, reply) =>
-    reply.code(202).send({ success: true, data: await deliveries.redeliver(request.params.id) }),
+    reply
+      .code(202)
+      .send({ success: true, data: await deliveries.redeliver(request.params.id, scope(request)) }),
   );
   app.get('/admin/v1/webhook-signing-secret', async () => ({
     success: true,

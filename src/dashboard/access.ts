@@ -1,0 +1,134 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { OwnerService, Principal } from '../accounts/owner-service.ts';
+import { ApiError } from '../errors.ts';
+import { safeEqual } from '../infra/crypto/hash.ts';
+import type { UserService } from './user-service.ts';
+
+export const SESSION_COOKIE = 'gatehouse_session';
+
+/**
+ * Who may call a management route: `public` (no credentials: sign-in, setup, invites),
+ * `collaborator` (owners and collaborators; the handler scopes what a collaborator sees) or
+ * `owner`. A route not named here is owner only, so a new route is closed until it is opened.
+ */
+export type Access = 'public' | 'collaborator' | 'owner';
+
+export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
+  'GET /admin/v1/setup': 'public',
+  'POST /admin/v1/session': 'public',
+  'GET /admin/v1/invites/lookup': 'public',
+  'POST /admin/v1/invites/accept': 'public',
+
+  'GET /admin/v1/session': 'collaborator',
+  'DELETE /admin/v1/session': 'collaborator',
+  'GET /admin/v1/endpoints': 'collaborator',
+  'GET /admin/v1/endpoints/:slug': 'collaborator',
+  'GET /admin/v1/endpoints/:slug/versions': 'collaborator',
+  'GET /admin/v1/openapi.json': 'collaborator',
+  // Keys: collaborators create test keys and manage only their own (see keys/routes.ts).
+  'POST /admin/v1/keys': 'collaborator',
+  'GET /admin/v1/keys': 'collaborator',
+  'GET /admin/v1/keys/:id': 'collaborator',
+  'PATCH /admin/v1/keys/:id': 'collaborator',
+  'POST /admin/v1/keys/:id/deactivate': 'collaborator',
+  'POST /admin/v1/keys/:id/activate': 'collaborator',
+  'POST /admin/v1/keys/:id/revoke': 'collaborator',
+  'POST /admin/v1/keys/:id/roll': 'collaborator',
+  // Deliveries caused by the collaborator's own keys (see webhooks/routes.ts).
+  'GET /admin/v1/deliveries': 'collaborator',
+  'GET /admin/v1/deliveries/:id': 'collaborator',
+  'POST /admin/v1/deliveries/:id/redeliver': 'collaborator',
+  'POST /admin/v1/test-requests': 'collaborator',
+  'GET /admin/v1/test-requests': 'collaborator',
+};
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    access?: Access;
+  }
+}
+
+export function accessOf(method: string, url: string): Access {
+  return ROUTE_ACCESS[`${method} ${url}`] ?? 'owner';
+}
+
+export function isOwner(principal: Principal): boolean {
+  return principal.role === 'owner';
+}
+
+/** Reads one cookie from the Cookie header (no plugin needed for a single value). */
+export function cookieValue(request: FastifyRequest, name: string): string | undefined {
+  const header = request.headers.cookie;
+  if (!header) return undefined;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) {
+      try {
+        return decodeURIComponent(part.slice(eq + 1).trim());
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Management authentication and the per-route access rule. A `gm_…` bearer token (the CLI) or
+ * the dashboard's session cookie; with the cookie, every state-changing call must carry the
+ * session's CSRF token in `X-CSRF-Token`. Then the route's access rule is applied.
+ */
+export function registerManagementAccess(
+  app: FastifyInstance,
+  deps: { owners: OwnerService; users: UserService },
+): void {
+  app.addHook('onRoute', (route) => {
+    const methods = [route.method].flat();
+    const access = methods.map((m) => accessOf(m, route.url));
+    // HEAD routes mirror GET ones.
+    route.config = { ...route.config, access: access.includes('owner') ? 'owner' : access[0] };
+  });
+
+  app.addHook('onRequest', async (request) => {
+    const access = request.routeOptions.config?.access ?? 'owner';
+    if (access === 'public') return;
+    const authorization = request.headers.authorization;
+    if (authorization !== undefined) {
+      const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
+      if (!match?.[1]) {
+        throw new ApiError('unauthorized', { message: 'Management API: send "Authorization: Bearer gm_…"' });
+      }
+      request.principal = await deps.owners.verifyToken(match[1]);
+    } else {
+      const cookie = cookieValue(request, SESSION_COOKIE);
+      const session = cookie ? await deps.users.session(cookie) : null;
+      if (!session) {
+        throw new ApiError('unauthorized', {
+          message: 'Sign in to the dashboard, or send "Authorization: Bearer gm_…"',
+        });
+      }
+      if (request.method !== 'GET' && request.method !== 'HEAD' && request.method !== 'OPTIONS') {
+        const sent = request.headers['x-csrf-token'];
+        if (typeof sent !== 'string' || !safeEqual(sent, session.csrfToken)) {
+          throw new ApiError('csrf_failed');
+        }
+      }
+      request.principal = {
+        userId: session.userId,
+        role: session.role,
+        email: session.email,
+        sessionId: session.sessionId,
+      };
+      request.session = session;
+    }
+    if (access === 'owner' && !isOwner(request.principal)) {
+      throw new ApiError('forbidden', { message: 'Only the owner may do this' });
+    }
+  });
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    session?: import('./user-service.ts').SessionUser;
+  }
+}

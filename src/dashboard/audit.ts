@@ -1,0 +1,171 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { ApiError, invalid } from '../errors.ts';
+import { newId } from '../ids.ts';
+import type { Db } from '../infra/db/database.ts';
+import { nowIso } from '../time.ts';
+
+export interface AuditEntry {
+  actor: { id: string; email: string | null } | null;
+  action: string;
+  targetType?: string | null;
+  targetId?: string | null;
+  details?: Record<string, unknown> | null;
+  ip?: string | null;
+}
+
+export type AuditLog = ReturnType<typeof createAuditLog>;
+
+/**
+ * Management calls that change something, by route, and the action they are logged as.
+ * Sign-ins, sign-outs and invite acceptance are recorded by the session routes themselves.
+ */
+const ACTIONS: Record<string, string> = {
+  'POST /admin/v1/endpoints': 'endpoint.create',
+  'PATCH /admin/v1/endpoints/:slug': 'endpoint.update',
+  'DELETE /admin/v1/endpoints/:slug': 'endpoint.delete',
+  'POST /admin/v1/endpoints/:slug/deploy': 'endpoint.deploy',
+  'POST /admin/v1/endpoints/:slug/import': 'endpoint.import',
+  'POST /admin/v1/keys': 'key.create',
+  'PATCH /admin/v1/keys/:id': 'key.update',
+  'POST /admin/v1/keys/:id/deactivate': 'key.deactivate',
+  'POST /admin/v1/keys/:id/activate': 'key.activate',
+  'POST /admin/v1/keys/:id/revoke': 'key.revoke',
+  'POST /admin/v1/keys/:id/roll': 'key.roll',
+  'POST /admin/v1/endpoints/:slug/webhooks': 'webhook.create',
+  'PATCH /admin/v1/webhooks/:id': 'webhook.update',
+  'DELETE /admin/v1/webhooks/:id': 'webhook.delete',
+  'POST /admin/v1/webhooks/:id/rotate-secret': 'webhook.rotate_secret',
+  'POST /admin/v1/deliveries/:id/redeliver': 'delivery.redeliver',
+  'POST /admin/v1/console/:slug/records': 'console.create',
+  'PUT /admin/v1/console/:slug/records/:id': 'console.replace',
+  'DELETE /admin/v1/console/:slug/records/:id': 'console.delete',
+  'POST /admin/v1/invites': 'invite.create',
+  'DELETE /admin/v1/invites/:id': 'invite.delete',
+  'DELETE /admin/v1/collaborators/:id': 'collaborator.delete',
+  'POST /admin/v1/tokens/rotate-signing-key': 'token.rotate_signing_key',
+  'POST /admin/v1/apps': 'app.create',
+  'PATCH /admin/v1/apps/:slug': 'app.update',
+  'DELETE /admin/v1/apps/:slug': 'app.delete',
+  'POST /admin/v1/apps/:slug/deploy': 'app.deploy',
+};
+
+const MAX_LIMIT = 200;
+
+/** The newest-first cursor: `at` and `id` of the last entry seen. */
+function encodeCursor(at: string, id: string): string {
+  return Buffer.from(`${at}|${id}`).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { at: string; id: string } {
+  const [at, id] = Buffer.from(cursor, 'base64url').toString().split('|');
+  if (!at || !id || Number.isNaN(Date.parse(at))) throw new ApiError('invalid_cursor');
+  return { at, id };
+}
+
+export function createAuditLog(db: Db) {
+  return {
+    async record(entry: AuditEntry): Promise<void> {
+      await db
+        .insertInto('audit_log')
+        .values({
+          id: newId('audit'),
+          at: nowIso(),
+          actor_id: entry.actor?.id ?? null,
+          actor_email: entry.actor?.email ?? null,
+          action: entry.action,
+          target_type: entry.targetType ?? null,
+          target_id: entry.targetId ?? null,
+          details: entry.details ? JSON.stringify(entry.details) : null,
+          ip: entry.ip ?? null,
+        })
+        .execute();
+    },
+
+    async list(query: Record<string, unknown>) {
+      for (const name of Object.keys(query)) {
+        if (!['actor', 'action', 'after', 'limit'].includes(name)) {
+          throw invalid(name, 'Unknown query parameter (use actor, action, after or limit)');
+        }
+      }
+      const limitText = String(query.limit ?? '50');
+      const limit = Number(limitText);
+      if (!/^\d+$/.test(limitText) || limit < 1 || limit > MAX_LIMIT) {
+        throw invalid('limit', `Must be an integer from 1 to ${MAX_LIMIT}`);
+      }
+      let q = db.selectFrom('audit_log').selectAll().orderBy('at', 'desc').orderBy('id', 'desc');
+      if (typeof query.actor === 'string' && query.actor !== '') {
+        const actor = query.actor.toLowerCase();
+        q = q.where((eb) =>
+          eb.or([eb('actor_email', '=', actor), eb('actor_id', '=', query.actor as string)]),
+        );
+      }
+      if (typeof query.action === 'string' && query.action !== '') {
+        // `key` matches every key.* action; `key.revoke` only that one.
+        const action = query.action;
+        q = action.includes('.')
+          ? q.where('action', '=', action)
+          : q.where('action', 'like', `${action.replace(/[%_]/g, '')}.%`);
+      }
+      if (typeof query.after === 'string' && query.after !== '') {
+        const { at, id } = decodeCursor(query.after);
+        q = q.where((eb) => eb.or([eb('at', '<', at), eb.and([eb('at', '=', at), eb('id', '<', id)])]));
+      }
+      const rows = await q.limit(limit + 1).execute();
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return {
+        data: page.map((row) => ({
+          id: row.id,
+          object: 'audit_entry' as const,
+          at: row.at,
+          actor: row.actor_id ? { id: row.actor_id, email: row.actor_email } : null,
+          action: row.action,
+          target_type: row.target_type,
+          target_id: row.target_id,
+          details: row.details ? (JSON.parse(row.details) as unknown) : null,
+          ip: row.ip,
+        })),
+        next_cursor: rows.length > limit && last ? encodeCursor(last.at, last.id) : null,
+        limit,
+      };
+    },
+  };
+}
+
+/** What a response's JSON says about the object it made, for the audit entry's target. */
+function createdTarget(payload: unknown): string | null {
+  if (typeof payload !== 'string' || payload.length > 1_000_000) return null;
+  try {
+    const body = JSON.parse(payload) as { data?: { id?: unknown; slug?: unknown } };
+    const id = body.data?.slug ?? body.data?.id;
+    return typeof id === 'string' ? id : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Logs every successful state-changing management call named in ACTIONS, whoever made it
+ * (dashboard session or CLI token), before the response is sent.
+ */
+export function registerAuditHook(app: FastifyInstance, audit: AuditLog): void {
+  app.addHook('onSend', async (request: FastifyRequest, reply, payload) => {
+    if (request.method === 'GET' || reply.statusCode >= 300) return payload;
+    const action = ACTIONS[`${request.method} ${request.routeOptions.url}`];
+    if (!action || !request.principal) return payload;
+    const params = request.params as { id?: string; slug?: string };
+    const [targetType] = action.split('.');
+    const details: Record<string, unknown> = {};
+    const isRecord = action.startsWith('console.');
+    if (isRecord) details.endpoint = params.slug;
+    await audit.record({
+      actor: { id: request.principal.userId, email: request.principal.email ?? null },
+      action,
+      targetType: isRecord ? 'record' : (targetType ?? null),
+      targetId: params.id ?? (isRecord ? null : params.slug) ?? createdTarget(payload),
+      details: Object.keys(details).length > 0 ? details : null,
+      ip: request.ip,
+    });
+    return payload;
+  });
+}

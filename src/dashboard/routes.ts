@@ -1,0 +1,109 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { OwnerService } from '../accounts/owner-service.ts';
+import { ApiError } from '../errors.ts';
+import type { KeyService } from '../keys/key-service.ts';
+import { SESSION_COOKIE } from './access.ts';
+import type { AuditLog } from './audit.ts';
+import type { SessionUser, UserService } from './user-service.ts';
+
+type IdParams = { id: string };
+
+export const INIT_COMMAND = 'npx gatehouse init --email you@example.com';
+
+function sessionJson(session: SessionUser) {
+  return {
+    object: 'session' as const,
+    user: { id: session.userId, email: session.email, role: session.role },
+    csrf_token: session.csrfToken,
+    expires_at: session.expiresAt,
+  };
+}
+
+/** The cookie: HttpOnly, SameSite=Strict, Secure when the dashboard is reached over HTTPS. */
+function setSessionCookie(request: FastifyRequest, reply: FastifyReply, token: string | null): void {
+  const secure = request.protocol === 'https' ? '; Secure' : '';
+  const value = token === null ? '' : encodeURIComponent(token);
+  const age = token === null ? '; Max-Age=0' : '';
+  reply.header('set-cookie', `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict${secure}${age}`);
+}
+
+/** Sign-in and sessions, invites, collaborators and the audit log (docs/dashboard.md). */
+export function registerDashboardRoutes(
+  app: FastifyInstance,
+  deps: { owners: OwnerService; users: UserService; audit: AuditLog; keys: KeyService },
+): void {
+  const { users, audit } = deps;
+
+  app.get('/admin/v1/setup', async () => ({
+    success: true,
+    data: { object: 'setup', initialized: await deps.owners.hasOwner(), init_command: INIT_COMMAND },
+  }));
+
+  app.post('/admin/v1/session', async (request, reply) => {
+    const result = await users.signIn(request.body, request.ip);
+    if ('error' in result) throw result.error;
+    setSessionCookie(request, reply, result.token);
+    return { success: true, data: sessionJson(result.session) };
+  });
+
+  app.get('/admin/v1/session', async (request) => {
+    if (!request.session) {
+      throw new ApiError('unauthorized', { message: 'No dashboard session (this call needs the cookie)' });
+    }
+    return { success: true, data: sessionJson(request.session) };
+  });
+
+  app.delete('/admin/v1/session', async (request, reply) => {
+    const principal = request.principal;
+    if (principal.sessionId) await users.signOut(principal.sessionId);
+    await audit.record({
+      actor: { id: principal.userId, email: principal.email ?? null },
+      action: 'session.sign_out',
+      targetType: 'user',
+      targetId: principal.userId,
+      ip: request.ip,
+    });
+    setSessionCookie(request, reply, null);
+    return { success: true, data: { object: 'session', signed_out: true } };
+  });
+
+  app.post('/admin/v1/invites', async (request, reply) => {
+    const invite = await users.createInvite(request.body, request.principal.userId);
+    const origin = `${request.protocol}://${request.host}`;
+    const { token, ...rest } = invite;
+    return reply.code(201).send({
+      success: true,
+      data: { ...rest, url: `${origin}/#/invite/${token}` },
+    });
+  });
+  app.get('/admin/v1/invites', async () => ({ success: true, data: await users.listInvites() }));
+  app.delete<{ Params: IdParams }>('/admin/v1/invites/:id', async (request) => {
+    await users.deleteInvite(request.params.id);
+    return { success: true, data: { id: request.params.id, deleted: true } };
+  });
+  app.get<{ Querystring: { token?: string } }>('/admin/v1/invites/lookup', async (request) => {
+    const token = request.query.token;
+    if (typeof token !== 'string' || token === '') throw new ApiError('invite_not_found');
+    return { success: true, data: { object: 'invite', ...(await users.lookupInvite(token)) } };
+  });
+  app.post('/admin/v1/invites/accept', async (request, reply) => {
+    const { token, session } = await users.acceptInvite(request.body, request.ip);
+    setSessionCookie(request, reply, token);
+    return reply.code(201).send({ success: true, data: sessionJson(session) });
+  });
+
+  app.get('/admin/v1/collaborators', async () => ({ success: true, data: await users.listUsers() }));
+  app.delete<{ Params: IdParams }>('/admin/v1/collaborators/:id', async (request) => {
+    const removed = await users.removeCollaborator(request.params.id);
+    // Their keys stop working at once: a removed person keeps no access.
+    for (const key of await deps.keys.list({ createdBy: removed.id })) {
+      if (key.status !== 'revoked') await deps.keys.revoke(key.id);
+    }
+    return { success: true, data: { ...removed, deleted: true } };
+  });
+
+  app.get('/admin/v1/audit', async (request) => {
+    const page = await audit.list(request.query as Record<string, unknown>);
+    return { success: true, data: page.data, meta: { next_cursor: page.next_cursor, limit: page.limit } };
+  });
+}

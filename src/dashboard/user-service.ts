@@ -1,0 +1,364 @@
+import { randomBytes } from 'node:crypto';
+import { inputValidator } from '../endpoints/json-schema.ts';
+import { ApiError } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { hashPassword, safeEqual, sha256, verifyPassword } from '../infra/crypto/hash.ts';
+import type { Db } from '../infra/db/database.ts';
+import { isoAfter, nowIso } from '../time.ts';
+import type { AuditLog } from './audit.ts';
+
+export type Role = 'owner' | 'collaborator';
+
+export interface UserJson {
+  id: string;
+  object: 'user';
+  email: string;
+  role: Role;
+  created_at: string;
+  last_sign_in_at: string | null;
+}
+
+export interface SessionUser {
+  sessionId: string;
+  userId: string;
+  email: string;
+  role: Role;
+  csrfToken: string;
+  expiresAt: string;
+}
+
+/** Failed sign-ins allowed within the window, per email and per client address. */
+export const SIGN_IN_WINDOW_SECONDS = 15 * 60;
+const FAILURES_PER_EMAIL = 5;
+const FAILURES_PER_ADDRESS = 20;
+/** last_seen_at is written at most this often per session. */
+const TOUCH_EVERY_MS = 60_000;
+
+const parseSignIn = inputValidator<{ email: string; password: string }>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['email', 'password'],
+  properties: {
+    email: { type: 'string', minLength: 1, maxLength: 254 },
+    password: { type: 'string', minLength: 1, maxLength: 1024 },
+  },
+});
+
+const parseInvite = inputValidator<{ email: string; expires_in_hours?: number }>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['email'],
+  properties: {
+    email: { type: 'string', format: 'email', maxLength: 254 },
+    expires_in_hours: { type: 'integer', minimum: 1, maximum: 24 * 30 },
+  },
+});
+
+const parseAccept = inputValidator<{ token: string; password: string }>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['token', 'password'],
+  properties: {
+    token: { type: 'string', minLength: 1, maxLength: 200 },
+    password: { type: 'string', minLength: 8, maxLength: 1024 },
+  },
+});
+
+const randomToken = () => randomBytes(32).toString('base64url');
+
+export type UserService = ReturnType<typeof createUserService>;
+
+/**
+ * Dashboard users: sign-in with server-side sessions, invites that make collaborators, and the
+ * list of collaborators. Session and invite tokens are stored only as SHA-256 hashes.
+ */
+export function createUserService(deps: {
+  db: Db;
+  audit: AuditLog;
+  sessions: { idleHours: number; maxDays: number };
+}) {
+  const { db, audit } = deps;
+  const touched = new Map<string, number>();
+
+  function toUser(row: {
+    id: string;
+    email: string;
+    role: string;
+    created_at: string;
+    last_sign_in_at: string | null;
+  }): UserJson {
+    return {
+      id: row.id,
+      object: 'user',
+      email: row.email,
+      role: row.role as Role,
+      created_at: row.created_at,
+      last_sign_in_at: row.last_sign_in_at,
+    };
+  }
+
+  async function recentFailures(column: 'target_id' | 'ip', value: string): Promise<number> {
+    const row = await db
+      .selectFrom('audit_log')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('action', '=', 'session.sign_in_failed')
+      .where(column, '=', value)
+      .where('at', '>', isoAfter(-SIGN_IN_WINDOW_SECONDS))
+      .executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  async function openSession(user: { id: string; email: string; role: string }): Promise<{
+    token: string;
+    session: SessionUser;
+  }> {
+    const token = randomToken();
+    const now = nowIso();
+    const session: SessionUser = {
+      sessionId: newId('session'),
+      userId: user.id,
+      email: user.email,
+      role: user.role as Role,
+      csrfToken: randomToken(),
+      expiresAt: isoAfter(deps.sessions.idleHours * 3600),
+    };
+    await db
+      .insertInto('sessions')
+      .values({
+        id: session.sessionId,
+        token_hash: sha256(token),
+        csrf_token: session.csrfToken,
+        user_id: user.id,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: session.expiresAt,
+      })
+      .execute();
+    await db.updateTable('owners').set({ last_sign_in_at: now }).where('id', '=', user.id).execute();
+    return { token, session };
+  }
+
+  return {
+    async signIn(
+      body: unknown,
+      ip: string,
+    ): Promise<{ token: string; session: SessionUser } | { error: ApiError }> {
+      const input = parseSignIn(body);
+      const email = input.email.trim().toLowerCase();
+      const [byEmail, byAddress] = await Promise.all([
+        recentFailures('target_id', email),
+        recentFailures('ip', ip),
+      ]);
+      if (byEmail >= FAILURES_PER_EMAIL || byAddress >= FAILURES_PER_ADDRESS) {
+        return {
+          error: new ApiError('too_many_failed_attempts', {
+            message: 'Too many failed sign-ins; try again in 15 minutes',
+            headers: { 'retry-after': String(SIGN_IN_WINDOW_SECONDS) },
+          }),
+        };
+      }
+      const user = await db.selectFrom('owners').selectAll().where('email', '=', email).executeTakeFirst();
+      // The same work whether or not the email exists, so timing does not tell which.
+      const checked = await verifyPassword(input.password, user ? user.password_hash : DUMMY_HASH);
+      const ok = user !== undefined && checked;
+      if (!user || !ok) {
+        await audit.record({
+          actor: null,
+          action: 'session.sign_in_failed',
+          targetType: 'user',
+          targetId: email,
+          ip,
+        });
+        return { error: new ApiError('invalid_credentials') };
+      }
+      const opened = await openSession(user);
+      await audit.record({
+        actor: { id: user.id, email: user.email },
+        action: 'session.sign_in',
+        targetType: 'user',
+        targetId: user.id,
+        ip,
+      });
+      return opened;
+    },
+
+    /** The session behind a cookie value, or null when unknown or expired. Slides the idle expiry. */
+    async session(token: string): Promise<SessionUser | null> {
+      const hash = sha256(token);
+      const row = await db
+        .selectFrom('sessions as s')
+        .innerJoin('owners as o', 'o.id', 's.user_id')
+        .select([
+          's.id',
+          's.token_hash',
+          's.csrf_token',
+          's.created_at',
+          's.expires_at',
+          'o.id as user_id',
+          'o.email',
+          'o.role',
+        ])
+        .where('s.token_hash', '=', hash)
+        .executeTakeFirst();
+      if (!row || !safeEqual(row.token_hash, hash)) return null;
+      const now = Date.now();
+      if (Date.parse(row.expires_at) <= now) {
+        await db.deleteFrom('sessions').where('id', '=', row.id).execute();
+        return null;
+      }
+      let expiresAt = row.expires_at;
+      if (now - (touched.get(row.id) ?? 0) > TOUCH_EVERY_MS) {
+        touched.set(row.id, now);
+        if (touched.size > 10_000) touched.clear();
+        const hardLimit = Date.parse(row.created_at) + deps.sessions.maxDays * 86_400_000;
+        expiresAt = new Date(Math.min(hardLimit, now + deps.sessions.idleHours * 3_600_000)).toISOString();
+        await db
+          .updateTable('sessions')
+          .set({ last_seen_at: new Date(now).toISOString(), expires_at: expiresAt })
+          .where('id', '=', row.id)
+          .execute();
+      }
+      return {
+        sessionId: row.id,
+        userId: row.user_id,
+        email: row.email,
+        role: row.role as Role,
+        csrfToken: row.csrf_token,
+        expiresAt,
+      };
+    },
+
+    async signOut(sessionId: string): Promise<void> {
+      await db.deleteFrom('sessions').where('id', '=', sessionId).execute();
+      touched.delete(sessionId);
+    },
+
+    async createInvite(
+      body: unknown,
+      createdBy: string,
+    ): Promise<{ id: string; object: 'invite'; email: string; token: string; expires_at: string }> {
+      const input = parseInvite(body);
+      const email = input.email.toLowerCase();
+      const existing = await db
+        .selectFrom('owners')
+        .select('id')
+        .where('email', '=', email)
+        .executeTakeFirst();
+      if (existing) throw new ApiError('conflict', { message: `A user with the email ${email} exists` });
+      const token = randomToken();
+      const invite = {
+        id: newId('invite'),
+        token_hash: sha256(token),
+        email,
+        role: 'collaborator',
+        created_by: createdBy,
+        created_at: nowIso(),
+        expires_at: isoAfter((input.expires_in_hours ?? 72) * 3600),
+        accepted_at: null,
+      };
+      await db.insertInto('invites').values(invite).execute();
+      return { id: invite.id, object: 'invite', email, token, expires_at: invite.expires_at };
+    },
+
+    async listInvites() {
+      const rows = await db
+        .selectFrom('invites')
+        .select(['id', 'email', 'role', 'created_at', 'expires_at'])
+        .where('accepted_at', 'is', null)
+        .where('expires_at', '>', nowIso())
+        .orderBy('created_at', 'desc')
+        .execute();
+      return rows.map((row) => ({ ...row, object: 'invite' as const }));
+    },
+
+    async deleteInvite(id: string): Promise<void> {
+      const result = await db
+        .deleteFrom('invites')
+        .where('id', '=', id)
+        .where('accepted_at', 'is', null)
+        .executeTakeFirst();
+      if (Number(result.numDeletedRows) === 0) throw new ApiError('invite_not_found');
+    },
+
+    async lookupInvite(token: string): Promise<{ email: string; expires_at: string }> {
+      const row = await db
+        .selectFrom('invites')
+        .select(['email', 'expires_at', 'accepted_at'])
+        .where('token_hash', '=', sha256(token))
+        .executeTakeFirst();
+      if (!row || row.accepted_at !== null || Date.parse(row.expires_at) <= Date.now()) {
+        throw new ApiError('invite_not_found');
+      }
+      return { email: row.email, expires_at: row.expires_at };
+    },
+
+    /** Makes the collaborator (single use: the invite is marked accepted in the same transaction). */
+    async acceptInvite(body: unknown, ip: string): Promise<{ token: string; session: SessionUser }> {
+      const input = parseAccept(body);
+      const passwordHash = await hashPassword(input.password);
+      const now = nowIso();
+      const user = await db.transaction().execute(async (trx) => {
+        const claimed = await trx
+          .updateTable('invites')
+          .set({ accepted_at: now })
+          .where('token_hash', '=', sha256(input.token))
+          .where('accepted_at', 'is', null)
+          .where('expires_at', '>', now)
+          .returning(['id', 'email', 'role'])
+          .executeTakeFirst();
+        if (!claimed) throw new ApiError('invite_not_found');
+        const taken = await trx
+          .selectFrom('owners')
+          .select('id')
+          .where('email', '=', claimed.email)
+          .executeTakeFirst();
+        if (taken)
+          throw new ApiError('conflict', { message: `A user with the email ${claimed.email} exists` });
+        const created = { id: newId('owner'), email: claimed.email, role: claimed.role };
+        await trx
+          .insertInto('owners')
+          .values({ ...created, password_hash: passwordHash, created_at: now, last_sign_in_at: null })
+          .execute();
+        return { ...created, inviteId: claimed.id };
+      });
+      await audit.record({
+        actor: { id: user.id, email: user.email },
+        action: 'invite.accept',
+        targetType: 'invite',
+        targetId: user.inviteId,
+        ip,
+      });
+      return openSession(user);
+    },
+
+    async listUsers(): Promise<UserJson[]> {
+      const rows = await db
+        .selectFrom('owners')
+        .select(['id', 'email', 'role', 'created_at', 'last_sign_in_at'])
+        .orderBy('created_at')
+        .execute();
+      return rows.map(toUser);
+    },
+
+    /** Removes a collaborator: their sessions go with them (cascade); the caller revokes their keys. */
+    async removeCollaborator(id: string): Promise<UserJson> {
+      const row = await db
+        .selectFrom('owners')
+        .select(['id', 'email', 'role', 'created_at', 'last_sign_in_at'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      if (row?.role !== 'collaborator') {
+        throw new ApiError('not_found', { message: `No collaborator has the id "${id}"` });
+      }
+      await db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('sessions').where('user_id', '=', id).execute();
+        await trx.deleteFrom('management_tokens').where('owner_id', '=', id).execute();
+        await trx.deleteFrom('owners').where('id', '=', id).execute();
+      });
+      return toUser(row);
+    },
+  };
+}
+
+/** A valid scrypt hash of a random password, verified against when the email is unknown. */
+const DUMMY_HASH = await hashPassword(randomBytes(16).toString('hex'));
