@@ -2,7 +2,18 @@ import cluster from 'node:cluster';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { createOwnerService, type OwnerService } from './accounts/owner-service.ts';
+import { type AppService, createAppService } from './apps/app-service.ts';
+import { createRecordFinder } from './apps/record-find.ts';
+import { registerAppRoutes } from './apps/routes.ts';
+import { registerAppRuntime } from './apps/runtime.ts';
 import type { Config } from './config.ts';
+import { registerManagementAccess } from './dashboard/access.ts';
+import { type AuditLog, createAuditLog, registerAuditHook } from './dashboard/audit.ts';
+import { registerConsoleRoutes } from './dashboard/console-routes.ts';
+import { registerDashboardRoutes } from './dashboard/routes.ts';
+import { registerDashboard } from './dashboard/static.ts';
+import { registerTestRequestRoutes } from './dashboard/test-requests.ts';
+import { createUserService, type UserService } from './dashboard/user-service.ts';
 import {
   collectRoutes,
   openApiCache,
@@ -12,7 +23,7 @@ import {
 } from './docs/routes.ts';
 import { createEndpointService, type EndpointService } from './endpoints/endpoint-service.ts';
 import { registerEndpointRoutes } from './endpoints/routes.ts';
-import { apiKeyAuth, managementAuth } from './http/auth.ts';
+import { apiKeyAuth } from './http/auth.ts';
 import { registerErrorHandling } from './http/error-handler.ts';
 import { MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
 import { syncFirstHook } from './http/sync-hook.ts';
@@ -52,7 +63,12 @@ export interface Services {
   secret: string;
   bus: InvalidationBus;
   owners: OwnerService;
+  /** Dashboard users, sessions and invites. */
+  users: UserService;
+  audit: AuditLog;
   endpoints: EndpointService;
+  /** App APIs: owner-defined routes under /api/v1/apps/{app}. */
+  apps: AppService;
   keys: KeyService;
   reader: RecordReader;
   writer: RecordWriter;
@@ -92,13 +108,17 @@ export async function createServices(config: Config): Promise<Services & { close
   });
   const endpoints = createEndpointService({ db, bus, dialect, cacheTtlMs: config.cacheTtlMs });
   const writer = createRecordWriter(db, dialect.name);
+  const audit = createAuditLog(db);
   const services: Services = {
     config,
     database,
     secret,
     bus,
     owners: createOwnerService({ db, cacheTtlMs: config.cacheTtlMs }),
+    users: createUserService({ db, audit, sessions: config.sessions }),
+    audit,
     endpoints,
+    apps: createAppService({ db, bus, dialect, endpoints, cacheTtlMs: config.cacheTtlMs }),
     keys,
     reader: createRecordReader({ db, dialect, secret }),
     writer,
@@ -183,7 +203,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   }) as unknown as FastifyInstance;
 
   const routes = collectRoutes(app);
-  const openApi = openApiCache(services.endpoints, services.bus);
+  const openApi = openApiCache(services.endpoints, services.bus, services.apps);
   registerErrorHandling(app, services.database.dialect);
   registerJsonParser(app);
 
@@ -210,16 +230,37 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     });
   });
 
+  // App APIs: their own scope, since a route may be public (see apps/runtime.ts).
+  app.register(async (apps) =>
+    registerAppRuntime(apps, {
+      ...services,
+      find: createRecordFinder(services.database.db, services.database.dialect),
+    }),
+  );
+
   app.register(async (admin) => {
-    admin.addHook('onRequest', managementAuth(services.owners));
+    // Before any route: the access rule is attached to each route as it is registered.
+    registerManagementAccess(admin, services);
+    registerAuditHook(admin, services.audit);
+    registerDashboardRoutes(admin, services);
     registerEndpointRoutes(admin, services.endpoints);
+    registerAppRoutes(admin, services.apps);
     registerKeyRoutes(admin, services.keys);
     registerUsageRoutes(admin, { db: services.database.db, usage: services.traffic.usage });
     registerWebhookRoutes(admin, services.webhooks);
     registerTransferRoutes(admin, { ...services, db: services.database.db });
     registerTokenAdminRoute(admin, services.tokens);
+    registerConsoleRoutes(admin, services);
+    registerTestRequestRoutes(admin, {
+      db: services.database.db,
+      keys: services.keys,
+      tokens: services.tokens,
+      inject: (injected) => app.inject(injected),
+    });
     registerAdminApiDocument(admin, routes);
   });
+
+  if (services.config.dashboard.enabled) registerDashboard(app);
 
   return app;
 }

@@ -26,6 +26,11 @@ export const errorCodes = {
     message: 'Invalid JSON Schema',
     doc: 'An endpoint definition carries a schema that is not a valid JSON Schema (draft 2020-12).',
   },
+  invalid_app: {
+    status: 400,
+    message: 'Invalid app definition',
+    doc: 'An app definition was refused (unknown endpoint, bad path template, expression that does not parse, duplicate route or step…); `details` names the route and step. Nothing was stored.',
+  },
   invalid_cursor: {
     status: 400,
     message: 'Invalid cursor',
@@ -58,6 +63,16 @@ export const errorCodes = {
     doc: 'The management API needs a valid management token (`Authorization: Bearer gm_…`) or session.',
   },
   invalid_credentials: { status: 401, message: 'Invalid email or password', doc: 'Sign-in failed.' },
+  forbidden: {
+    status: 403,
+    message: 'Forbidden',
+    doc: "The signed-in user's role does not allow this call (collaborators: see docs/dashboard.md).",
+  },
+  csrf_failed: {
+    status: 403,
+    message: 'Missing or invalid CSRF token',
+    doc: 'A state-changing call made with the session cookie lacks the `X-CSRF-Token` header of its session.',
+  },
   insufficient_scope: {
     status: 403,
     message: 'API key lacks the required scope',
@@ -78,12 +93,23 @@ export const errorCodes = {
     message: 'Endpoint not deployed to live',
     doc: 'A live key called an endpoint that has never been deployed.',
   },
+  app_not_deployed: {
+    status: 403,
+    message: 'App not deployed to live',
+    doc: 'A live key (or a public call to `live`) reached an app that has never been deployed.',
+  },
   not_found: { status: 404, message: 'Not found', doc: 'No such route.' },
   endpoint_not_found: { status: 404, message: 'Endpoint not found', doc: 'No endpoint has this slug.' },
+  app_not_found: { status: 404, message: 'App not found', doc: 'No app has this slug.' },
   record_not_found: {
     status: 404,
     message: 'Record not found',
     doc: "No record has this id in this endpoint and the key's environment.",
+  },
+  invite_not_found: {
+    status: 404,
+    message: 'Invite not found',
+    doc: 'The invite link is unknown, already used, withdrawn or expired.',
   },
   key_not_found: { status: 404, message: 'API key not found', doc: 'No API key has this id.' },
   method_not_allowed: {
@@ -140,6 +166,16 @@ export const errorCodes = {
     status: 507,
     message: 'Insufficient storage',
     doc: 'The database disk is full; nothing was written. Retry once space is freed.',
+  },
+  app_step_failed: {
+    status: 500,
+    message: 'App step failed',
+    doc: "A step of an app route's pipeline failed at run time (an expression raised an error or produced a value of the wrong kind); the message and `details` name the step. Earlier writes of the pipeline stay committed.",
+  },
+  app_budget_exceeded: {
+    status: 500,
+    message: 'App step exceeded its budget',
+    doc: 'An expression of an app route ran longer than its time budget (250 ms each, 2 s per request) or produced more than 1 MiB; the message and `details` name the step.',
   },
   internal_error: {
     status: 500,

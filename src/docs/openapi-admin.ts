@@ -42,6 +42,13 @@ const summaries: Record<string, string> = {
   'POST /admin/v1/endpoints/{slug}/import':
     'Import a batch of records (validated, one transaction; no webhooks unless webhooks=true)',
   'GET /admin/v1/endpoints/{slug}/export': 'Every record of an endpoint and environment as NDJSON, streamed',
+  'POST /admin/v1/apps': 'Create an App API (slug, name, routes); the draft serves test (docs/apps.md)',
+  'GET /admin/v1/apps': 'List App APIs',
+  'GET /admin/v1/apps/{slug}': 'Read an app (its draft routes)',
+  'PATCH /admin/v1/apps/{slug}': "Change the draft's name or routes (validated: 400 invalid_app)",
+  'DELETE /admin/v1/apps/{slug}': 'Delete an app and its versions',
+  'POST /admin/v1/apps/{slug}/deploy': 'Publish the draft to live as a new immutable version',
+  'GET /admin/v1/apps/{slug}/versions': 'Deployed versions of an app, newest first',
 };
 
 const success = (status: number) => ({

@@ -1,3 +1,5 @@
+import type { AppService } from '../apps/app-service.ts';
+import { appPaths } from '../apps/openapi.ts';
 import type { EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { EVENT_TYPES } from '../webhooks/subscription-service.ts';
 import { errorResponses, sharedComponents, standardHeaders } from './openapi-shared.ts';
@@ -57,6 +59,7 @@ export async function dataApiDocument(
   endpoints: EndpointService,
   environment: 'test' | 'live',
   serverUrl: string,
+  apps?: AppService,
 ): Promise<Json> {
   const schemas: Json = {};
   const paths: Json = {};
@@ -166,6 +169,7 @@ export async function dataApiDocument(
       },
     };
   }
+  if (apps) Object.assign(paths, await appPaths(apps, environment));
   paths['/api/v1/account'] = {
     get: {
       tags: ['Account'],

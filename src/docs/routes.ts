@@ -1,5 +1,6 @@
 import scalar from '@scalar/fastify-api-reference';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { AppService } from '../apps/app-service.ts';
 import type { EndpointService } from '../endpoints/endpoint-service.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
 import { adminApiDocument, type RouteEntry } from './openapi-admin.ts';
@@ -10,14 +11,15 @@ function baseUrl(request: FastifyRequest): string {
 }
 
 /** Generated documents are cached per environment and base URL until an endpoint changes. */
-export function openApiCache(endpoints: EndpointService, bus: InvalidationBus) {
+export function openApiCache(endpoints: EndpointService, bus: InvalidationBus, apps?: AppService) {
   const cache = new Map<string, Promise<Record<string, unknown>>>();
   bus.subscribe('endpoints', () => cache.clear());
+  bus.subscribe('apps', () => cache.clear());
   return (environment: 'test' | 'live', url: string) => {
     const key = `${environment} ${url}`;
     let doc = cache.get(key);
     if (!doc) {
-      doc = dataApiDocument(endpoints, environment, url);
+      doc = dataApiDocument(endpoints, environment, url, apps);
       cache.set(key, doc);
       doc.catch(() => cache.delete(key));
     }

@@ -1,6 +1,8 @@
 import { inputValidator } from '../endpoints/json-schema.ts';
 
-export const SCOPE_PATTERN = '^(\\*|records:(read|write)|[a-z0-9][a-z0-9-]{1,62}:(read|write))$';
+/** `*`, `records:read|write`, `{endpoint}:read|write`, or `apps:{app}` (an App API's routes). */
+export const SCOPE_PATTERN =
+  '^(\\*|records:(read|write)|[a-z0-9][a-z0-9-]{1,62}:(read|write)|apps:[a-z0-9][a-z0-9-]{1,62})$';
 
 export interface KeyLimits {
   per_minute?: number | null;

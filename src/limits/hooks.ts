@@ -21,7 +21,9 @@ export interface LimitHookOptions {
 /** onRequest, right after API-key authentication: charges the key or answers 429. */
 export function enforceLimits({ limiter, onFailure }: LimitHookOptions) {
   return async function limits(request: FastifyRequest): Promise<void> {
-    const key = request.apiKey;
+    const key: FastifyRequest['apiKey'] | undefined = request.apiKey;
+    // A public App API route called without credentials has no key to charge (src/apps/runtime.ts).
+    if (!key) return;
     const now = Date.now();
     let decision: LimitDecision;
     try {

@@ -117,7 +117,8 @@ export function registerTrafficHooks(api: FastifyInstance, traffic: Traffic, con
   );
   api.addHook('onError', traffic.bruteForce.failed);
   api.addHook('preHandler', (request, reply, done) => {
-    if (request.headers['idempotency-key'] === undefined) return done();
+    // No key (a public App API route called without credentials): nothing to be idempotent for.
+    if (request.headers['idempotency-key'] === undefined || !request.apiKey) return done();
     // A replay has been sent: the chain must stop here, so `done` is not called.
     idempotency.preHandler(request, reply).then((replied) => {
       if (!replied) done();

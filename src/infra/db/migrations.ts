@@ -3,6 +3,8 @@ import type { DialectName } from './dialect.ts';
 import { coreMigration } from './migrations/0001-core.ts';
 import { webhooksMigration } from './migrations/0002-webhooks.ts';
 import { limitsMigration } from './migrations/0003-limits.ts';
+import { dashboardMigration } from './migrations/0004-dashboard.ts';
+import { appsMigration } from './migrations/0005-apps.ts';
 
 /**
  * Migrations live in code so that they ship with the package and run on every start.
@@ -13,6 +15,8 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0001_core': coreMigration(dialect),
     '0002_webhooks': webhooksMigration(dialect),
     '0003_limits': limitsMigration(),
+    '0004_dashboard': dashboardMigration(),
+    '0005_apps': appsMigration(),
   };
 }
 

@@ -13,6 +13,7 @@ export interface OwnersTable {
   password_hash: string;
   role: string;
   created_at: string;
+  last_sign_in_at: string | null;
 }
 
 export interface ManagementTokensTable {
@@ -63,6 +64,8 @@ export interface ApiKeysTable {
   created_at: string;
   updated_at: string;
   last_used_at: string | null;
+  /** The user who created the key; null for keys made before roles existed. */
+  created_by: string | null;
 }
 
 export interface ApiKeySecretsTable {
@@ -190,6 +193,26 @@ export interface WebhookAttemptsTable {
   error: string | null;
 }
 
+/** An App API: its draft routes (JSON text) and which deployed version serves `live`. */
+export interface AppsTable {
+  slug: string;
+  name: string;
+  definition: string;
+  draft_revision: number;
+  live_version: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** A deployed, immutable version of an app's routes. */
+export interface AppVersionsTable {
+  app_slug: string;
+  version: number;
+  name: string;
+  definition: string;
+  created_at: string;
+}
+
 export interface Database {
   settings: SettingsTable;
   owners: OwnersTable;
@@ -206,4 +229,56 @@ export interface Database {
   webhook_events: WebhookEventsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   webhook_attempts: WebhookAttemptsTable;
+  apps: AppsTable;
+  app_versions: AppVersionsTable;
+  sessions: SessionsTable;
+  invites: InvitesTable;
+  audit_log: AuditLogTable;
+  test_requests: TestRequestsTable;
+}
+
+export interface SessionsTable {
+  id: string;
+  token_hash: string;
+  csrf_token: string;
+  user_id: string;
+  created_at: string;
+  last_seen_at: string;
+  expires_at: string;
+}
+
+export interface InvitesTable {
+  id: string;
+  token_hash: string;
+  email: string;
+  role: string;
+  created_by: string;
+  created_at: string;
+  expires_at: string;
+  accepted_at: string | null;
+}
+
+export interface AuditLogTable {
+  id: string;
+  at: string;
+  actor_id: string | null;
+  actor_email: string | null;
+  action: string;
+  target_type: string | null;
+  target_id: string | null;
+  details: string | null;
+  ip: string | null;
+}
+
+export interface TestRequestsTable {
+  id: string;
+  user_id: string;
+  key_id: string;
+  method: string;
+  path: string;
+  request: string;
+  response: string;
+  status: number;
+  duration_ms: number;
+  created_at: string;
 }

@@ -1,0 +1,286 @@
+import { SLUG_PATTERN } from '../endpoints/endpoint-input.ts';
+import type { EndpointService } from '../endpoints/endpoint-service.ts';
+import { inputValidator } from '../endpoints/json-schema.ts';
+import { ApiError } from '../errors.ts';
+import type { InvalidationBus } from '../infra/bus/bus.ts';
+import { LoadingCache } from '../infra/cache/loading-cache.ts';
+import { TtlCache } from '../infra/cache/ttl-cache.ts';
+import type { Db } from '../infra/db/database.ts';
+import type { DialectAdapter } from '../infra/db/dialect.ts';
+import type { AppsTable, AppVersionsTable } from '../infra/db/schema.ts';
+import { nowIso } from '../time.ts';
+import { type CompiledApp, compileApp, type RouteDefinition } from './definition.ts';
+
+/** What traffic of one app runs against: the draft (`test`) and the deployed version (`live`). */
+export interface AppRuntime {
+  slug: string;
+  draft: CompiledApp;
+  live: CompiledApp | null;
+}
+
+export interface AppJson {
+  object: 'app';
+  slug: string;
+  name: string;
+  routes: RouteDefinition[];
+  draft_revision: number;
+  live_version: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AppVersionJson {
+  object: 'app_version';
+  version: number;
+  name: string;
+  routes: RouteDefinition[];
+  created_at: string;
+}
+
+interface AppCreate {
+  slug: string;
+  name: string;
+  routes: unknown[];
+}
+type AppPatch = Partial<Omit<AppCreate, 'slug'>>;
+
+const fields = {
+  name: { type: 'string', minLength: 1, maxLength: 200 },
+  routes: { type: 'array' },
+};
+const parseCreate = inputValidator<AppCreate>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['slug', 'name', 'routes'],
+  properties: { slug: { type: 'string', pattern: SLUG_PATTERN }, ...fields },
+});
+const parsePatch = inputValidator<AppPatch>({
+  type: 'object',
+  additionalProperties: false,
+  properties: fields,
+});
+
+function routesOf(definition: string): RouteDefinition[] {
+  return (JSON.parse(definition) as { routes: RouteDefinition[] }).routes;
+}
+
+function toJson(row: AppsTable): AppJson {
+  return {
+    object: 'app',
+    slug: row.slug,
+    name: row.name,
+    routes: routesOf(row.definition),
+    draft_revision: row.draft_revision,
+    live_version: row.live_version,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+function versionJson(row: AppVersionsTable): AppVersionJson {
+  return {
+    object: 'app_version',
+    version: row.version,
+    name: row.name,
+    routes: routesOf(row.definition),
+    created_at: row.created_at,
+  };
+}
+
+export interface AppServiceOptions {
+  db: Db;
+  /** Changes are announced here so every process drops its cached runtime of that app. */
+  bus: InvalidationBus;
+  dialect: DialectAdapter;
+  endpoints: EndpointService;
+  cacheTtlMs: number;
+}
+
+export type AppService = ReturnType<typeof createAppService>;
+
+/** App definitions: drafts, immutable deployed versions, and their compiled, cached runtimes. */
+export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: AppServiceOptions) {
+  const runtimes = new LoadingCache<string, AppRuntime | null>(cacheTtlMs, 10_000, (slug) =>
+    loadRuntime(slug),
+  );
+  bus.subscribe('apps', (slug) => (slug === undefined ? runtimes.clear() : runtimes.delete(slug)));
+  // Compiled definitions outlive runtime refreshes: a revision's or version's routes never change.
+  const compiled = new TtlCache<string, CompiledApp>(3_600_000, 5_000);
+
+  function compileStored(
+    cacheKey: string,
+    slug: string,
+    version: number | null,
+    definition: string,
+  ): CompiledApp {
+    const hit = compiled.get(cacheKey);
+    if (hit) return hit;
+    // Endpoints deleted since the definition was saved are reported by the step that uses them.
+    const app = compileApp(slug, version, JSON.parse(definition), () => true);
+    compiled.set(cacheKey, app);
+    return app;
+  }
+
+  async function loadRuntime(slug: string): Promise<AppRuntime | null> {
+    const row = await db.selectFrom('apps').selectAll().where('slug', '=', slug).executeTakeFirst();
+    if (!row) return null;
+    // created_at tells a re-created app (same slug, revisions counted from 1 again) from the old one.
+    const stamp = `${row.slug}@${row.created_at}`;
+    let live: CompiledApp | null = null;
+    if (row.live_version !== null) {
+      const v = await db
+        .selectFrom('app_versions')
+        .selectAll()
+        .where('app_slug', '=', slug)
+        .where('version', '=', row.live_version)
+        .executeTakeFirstOrThrow();
+      live = compileStored(`${stamp}:v${v.version}`, slug, v.version, v.definition);
+    }
+    return {
+      slug,
+      draft: compileStored(`${stamp}:d${row.draft_revision}`, slug, null, row.definition),
+      live,
+    };
+  }
+
+  /** Validates routes against the endpoints that exist now; the definition as stored. */
+  async function validated(slug: string, routes: unknown[]): Promise<string> {
+    const known = new Set((await endpoints.list()).map((e) => e.slug));
+    compileApp(slug, null, { routes }, (s) => known.has(s));
+    return JSON.stringify({ routes });
+  }
+
+  async function requireRow(slug: string): Promise<AppsTable> {
+    const row = await db.selectFrom('apps').selectAll().where('slug', '=', slug).executeTakeFirst();
+    if (!row) throw new ApiError('app_not_found', { message: `App "${slug}" not found` });
+    return row;
+  }
+
+  return {
+    /** The hot-path view of an app, cached; `null` when there is no such app. */
+    runtime(slug: string): Promise<AppRuntime | null> {
+      return runtimes.get(slug);
+    },
+
+    async create(body: unknown): Promise<AppJson> {
+      const input = parseCreate(body);
+      const definition = await validated(input.slug, input.routes);
+      const now = nowIso();
+      const row: AppsTable = {
+        slug: input.slug,
+        name: input.name,
+        definition,
+        draft_revision: 1,
+        live_version: null,
+        created_at: now,
+        updated_at: now,
+      };
+      try {
+        await db.insertInto('apps').values(row).execute();
+      } catch (error) {
+        if (dialect.isUniqueViolation(error)) {
+          throw new ApiError('conflict', {
+            message: `An app with slug "${input.slug}" already exists`,
+            details: [{ field: 'slug', error: 'Already taken' }],
+          });
+        }
+        throw error;
+      }
+      bus.publish('apps', row.slug);
+      return toJson(row);
+    },
+
+    async get(slug: string): Promise<AppJson> {
+      return toJson(await requireRow(slug));
+    },
+
+    async list(): Promise<AppJson[]> {
+      const rows = await db.selectFrom('apps').selectAll().orderBy('slug').execute();
+      return rows.map(toJson);
+    },
+
+    async versions(slug: string): Promise<AppVersionJson[]> {
+      await requireRow(slug);
+      const rows = await db
+        .selectFrom('app_versions')
+        .selectAll()
+        .where('app_slug', '=', slug)
+        .orderBy('version', 'desc')
+        .execute();
+      return rows.map(versionJson);
+    },
+
+    /** The deployed version serving `live`, as JSON; null before the first deploy. */
+    async liveVersion(slug: string): Promise<AppVersionJson | null> {
+      const row = await requireRow(slug);
+      if (row.live_version === null) return null;
+      const v = await db
+        .selectFrom('app_versions')
+        .selectAll()
+        .where('app_slug', '=', slug)
+        .where('version', '=', row.live_version)
+        .executeTakeFirst();
+      return v ? versionJson(v) : null;
+    },
+
+    /** Changes the draft (what `test` traffic runs); the live version is untouched until deploy. */
+    async update(slug: string, body: unknown): Promise<AppJson> {
+      const patch = parsePatch(body);
+      const definition = patch.routes !== undefined ? await validated(slug, patch.routes) : undefined;
+      const current = await requireRow(slug);
+      const changed = patch.name !== undefined || definition !== undefined;
+      const next: AppsTable = {
+        ...current,
+        name: patch.name ?? current.name,
+        definition: definition ?? current.definition,
+        draft_revision: current.draft_revision + (changed ? 1 : 0),
+        updated_at: nowIso(),
+      };
+      const { slug: key, created_at, ...changes } = next;
+      await db.updateTable('apps').set(changes).where('slug', '=', key).execute();
+      bus.publish('apps', slug);
+      return toJson(next);
+    },
+
+    async remove(slug: string): Promise<void> {
+      await requireRow(slug);
+      await db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('app_versions').where('app_slug', '=', slug).execute();
+        await trx.deleteFrom('apps').where('slug', '=', slug).execute();
+      });
+      bus.publish('apps', slug);
+    },
+
+    /** Publishes the draft to `live` as the next immutable version (re-validated against today's endpoints). */
+    async deploy(slug: string): Promise<AppJson & { deployed: AppVersionJson }> {
+      const draft = await requireRow(slug);
+      await validated(slug, routesOf(draft.definition));
+      const result = await db.transaction().execute(async (trx) => {
+        const row = await trx.selectFrom('apps').selectAll().where('slug', '=', slug).executeTakeFirst();
+        if (!row) throw new ApiError('app_not_found', { message: `App "${slug}" not found` });
+        const last = await trx
+          .selectFrom('app_versions')
+          .select((eb) => eb.fn.max('version').as('max'))
+          .where('app_slug', '=', slug)
+          .executeTakeFirst();
+        const version: AppVersionsTable = {
+          app_slug: slug,
+          version: Number(last?.max ?? 0) + 1,
+          name: row.name,
+          definition: row.definition,
+          created_at: nowIso(),
+        };
+        await trx.insertInto('app_versions').values(version).execute();
+        await trx
+          .updateTable('apps')
+          .set({ live_version: version.version, updated_at: version.created_at })
+          .where('slug', '=', slug)
+          .execute();
+        const updated = { ...row, live_version: version.version, updated_at: version.created_at };
+        return { ...toJson(updated), deployed: versionJson(version) };
+      });
+      bus.publish('apps', slug);
+      return result;
+    },
+  };
+}

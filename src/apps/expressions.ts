@@ -1,0 +1,149 @@
+import jsonata from 'jsonata';
+
+/**
+ * JSONata expressions of app pipelines: compiled once per definition, evaluated with a time
+ * budget, a stack depth and a sequence length (JSONata's own guardrails), and a size budget on
+ * what they produce. Results are plain JSON (functions and sequence markers are dropped).
+ */
+
+export const EXPRESSION_TIMEOUT_MS = 250;
+export const PIPELINE_TIMEOUT_MS = 2_000;
+export const MAX_OUTPUT_BYTES = 1024 * 1024;
+const MAX_DEPTH = 300;
+const MAX_SEQUENCE = 100_000;
+const MAX_SOURCE_LENGTH = 10_000;
+
+export interface Expression {
+  source: string;
+  evaluate(context: object): Promise<unknown>;
+}
+
+/** Why an expression failed: a syntax error at definition time, or one of these at run time. */
+export class ExpressionError extends Error {
+  constructor(
+    message: string,
+    readonly kind: 'syntax' | 'runtime' | 'timeout' | 'size',
+  ) {
+    super(message);
+    this.name = 'ExpressionError';
+  }
+}
+
+interface JsonataFailure {
+  code?: string;
+  message?: string;
+  position?: number;
+  token?: string;
+}
+
+function describe(error: unknown): JsonataFailure {
+  return typeof error === 'object' && error !== null ? (error as JsonataFailure) : { message: String(error) };
+}
+
+/** Compiles `source`, or throws an ExpressionError that says where it does not parse. */
+export function compileExpression(source: string): Expression {
+  if (source.length > MAX_SOURCE_LENGTH)
+    throw new ExpressionError(`Expression longer than ${MAX_SOURCE_LENGTH} characters`, 'syntax');
+  let compiled: jsonata.Expression;
+  try {
+    compiled = jsonata(source, { timeout: EXPRESSION_TIMEOUT_MS, stack: MAX_DEPTH, sequence: MAX_SEQUENCE });
+    const errors = (compiled as unknown as { errors?: () => unknown }).errors?.();
+    if (Array.isArray(errors) && errors.length > 0) throw errors[0];
+  } catch (error) {
+    const e = describe(error);
+    const at = typeof e.position === 'number' ? ` at position ${e.position}` : '';
+    throw new ExpressionError(`Expression does not parse${at}: ${e.message ?? 'syntax error'}`, 'syntax');
+  }
+  return {
+    source,
+    async evaluate(context) {
+      let result: unknown;
+      try {
+        result = await compiled.evaluate(context);
+      } catch (error) {
+        const e = describe(error);
+        if (e.code === 'D1012')
+          throw new ExpressionError(`Expression ran longer than ${EXPRESSION_TIMEOUT_MS} ms`, 'timeout');
+        if (e.code === 'D1011')
+          throw new ExpressionError(`Expression recursed deeper than ${MAX_DEPTH} levels`, 'timeout');
+        if (e.code === 'D2015')
+          throw new ExpressionError(`Expression built a sequence longer than ${MAX_SEQUENCE} items`, 'size');
+        if (error instanceof RangeError)
+          throw new ExpressionError(`Expression exceeded a limit: ${error.message}`, 'size');
+        throw new ExpressionError(`Expression failed: ${e.message ?? 'evaluation error'}`, 'runtime');
+      }
+      return toJson(result);
+    },
+  };
+}
+
+/** The value as plain JSON, within the size budget; `undefined` stays `undefined` (JSONata's "nothing"). */
+export function toJson(value: unknown): unknown {
+  if (value === undefined) return undefined;
+  const text = JSON.stringify(value);
+  if (text === undefined) return undefined;
+  if (text.length > MAX_OUTPUT_BYTES || Buffer.byteLength(text) > MAX_OUTPUT_BYTES) {
+    throw new ExpressionError(`Expression produced more than ${MAX_OUTPUT_BYTES} bytes`, 'size');
+  }
+  return JSON.parse(text) as unknown;
+}
+
+type Node = Record<string, unknown> & { type?: string };
+
+/**
+ * The top-level names an expression reads from its input (the pipeline context), e.g. `order` in
+ * `$count(order.items)`; names inside predicates, lambdas and later path steps are relative to
+ * something else and are not reported.
+ */
+export function rootNames(source: string): Set<string> {
+  const out = new Set<string>();
+  let ast: Node;
+  try {
+    ast = jsonata(source).ast() as unknown as Node;
+  } catch {
+    return out;
+  }
+  visit(ast, out);
+  return out;
+}
+
+function visit(node: unknown, out: Set<string>): void {
+  if (typeof node !== 'object' || node === null) return;
+  const n = node as Node;
+  const children = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
+  switch (n.type) {
+    case 'name':
+      if (typeof n.value === 'string') out.add(n.value);
+      return;
+    case 'path':
+      visit(children(n.steps)[0], out);
+      return;
+    case 'function':
+    case 'partial':
+      for (const arg of children(n.arguments)) visit(arg, out);
+      return;
+    case 'binary':
+      visit(n.lhs, out);
+      visit(n.rhs, out);
+      return;
+    case 'unary':
+      if (n.value === '{')
+        for (const pair of children(n.lhs)) for (const part of children(pair)) visit(part, out);
+      else if (n.value === '[') for (const item of children(n.expressions)) visit(item, out);
+      else visit(n.expression, out);
+      return;
+    case 'condition':
+      visit(n.condition, out);
+      visit(n.then, out);
+      visit(n.else, out);
+      return;
+    case 'block':
+      for (const item of children(n.expressions)) visit(item, out);
+      return;
+    case 'bind':
+      visit(n.rhs, out);
+      return;
+    default:
+      return;
+  }
+}

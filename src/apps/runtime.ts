@@ -1,0 +1,263 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { Config } from '../config.ts';
+import { validationDetails } from '../endpoints/json-schema.ts';
+import { ApiError, invalid } from '../errors.ts';
+import { apiKeyAuth } from '../http/auth.ts';
+import { syncFirstHook } from '../http/sync-hook.ts';
+import type { Environment, KeyService } from '../keys/key-service.ts';
+import { registerTrafficHooks, type Traffic } from '../limits/traffic.ts';
+import type { TokenService } from '../tokens/token-service.ts';
+import type { AppService } from './app-service.ts';
+import { type CompiledApp, type CompiledRoute, type QueryValue, RESERVED_QUERY } from './definition.ts';
+import { type PipelineDeps, type PipelineResult, runPipeline } from './pipeline.ts';
+
+/** App routes take bodies up to 5 MiB (the data API's limit is per endpoint). */
+export const APP_BODY_LIMIT = 5 * 1024 * 1024;
+const SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The app route this request resolved to, set by the apps scope's authentication hook. */
+    appCall: AppCall;
+  }
+}
+
+interface AppCall {
+  app: CompiledApp;
+  route: CompiledRoute;
+  params: Record<string, string>;
+  environment: Environment;
+}
+
+export interface AppRuntimeDeps extends PipelineDeps {
+  apps: AppService;
+  keys: KeyService;
+  tokens: TokenService;
+  traffic: Traffic;
+  config: Config;
+}
+
+/**
+ * `GET|POST /api/v1/apps/{app}/…`: its own plugin scope, because a route's auth mode lives in
+ * the app's definition. The hook resolves the app and route, then authenticates as the route
+ * says, with the data API's own `apiKeyAuth`; the data API's traffic hooks (limits, usage,
+ * failed-key counting) follow. Credentials, when sent, are always verified and choose the
+ * environment; a `public` route called without any is served from `live` (`?environment=test`:
+ * the draft) and, having no key, is neither rate limited nor metered.
+ */
+export function registerAppRuntime(scope: FastifyInstance, deps: AppRuntimeDeps): void {
+  const keyAuth = apiKeyAuth(deps.keys, deps.tokens);
+  scope.addHook('onRequest', syncFirstHook(deps.traffic.bruteForce.guard));
+  scope.addHook('onRequest', async (request, reply) => {
+    request.appCall = await resolve(request, reply);
+  });
+  registerTrafficHooks(scope, deps.traffic, deps.config);
+
+  async function resolve(request: FastifyRequest, reply: FastifyReply): Promise<AppCall> {
+    const slug = (request.params as { app: string }).app;
+    const credentials =
+      request.headers.authorization !== undefined || request.headers['x-api-key'] !== undefined;
+    let environment: Environment;
+    if (credentials) {
+      await runHook(keyAuth, request, reply);
+      environment = request.apiKey.environment;
+    } else {
+      const wanted = (request.query as Record<string, unknown>)[RESERVED_QUERY];
+      if (wanted !== undefined && wanted !== 'test' && wanted !== 'live')
+        throw invalid(RESERVED_QUERY, 'Must be test or live');
+      environment = wanted === 'test' ? 'test' : 'live';
+    }
+    const runtime = SLUG.test(slug) ? await deps.apps.runtime(slug) : null;
+    if (!runtime) throw new ApiError('app_not_found', { message: `App "${slug}" not found` });
+    const app = environment === 'live' ? runtime.live : runtime.draft;
+    if (!app) {
+      // Without credentials, only a public route learns that live is missing; others need a key first.
+      const draftRoute = credentials ? undefined : matchOrNull(runtime.draft, request);
+      if (!credentials && draftRoute?.route.auth !== 'public') throw new ApiError('missing_api_key');
+      throw new ApiError('app_not_deployed');
+    }
+    const { route, params } = match(app, request);
+    if (route.auth !== 'public') {
+      if (!credentials) throw new ApiError('missing_api_key');
+      if (route.auth === 'jwt' && !request.viaToken) {
+        throw new ApiError('invalid_api_key', {
+          message: 'This route takes a short-lived token (POST /api/v1/tokens), not the API key itself',
+        });
+      }
+      const scopes = request.apiKey.scopes;
+      if (!scopes.has('*') && !scopes.has(`apps:${slug}`))
+        throw new ApiError('insufficient_scope', { message: `API key lacks the scope apps:${slug}` });
+    }
+    return { app, route, params, environment };
+  }
+
+  scope.route({
+    method: ['GET', 'POST'],
+    url: '/api/v1/apps/:app/*',
+    bodyLimit: APP_BODY_LIMIT,
+    handler: async (request, reply) => {
+      const { route, params, environment } = request.appCall;
+      const query = coerceQuery(route, request.query as Record<string, unknown>);
+      let body: unknown = null;
+      if (request.method === 'POST') {
+        body = request.body ?? null;
+        if (route.validateBody && !route.validateBody(body))
+          throw new ApiError('validation_failed', { details: validationDetails(route.validateBody.errors) });
+      }
+      const result = await runPipeline(deps, {
+        route,
+        environment,
+        context: { params, query, body, headers: safeHeaders(request), environment },
+        requestId: request.id,
+        keyId: request.apiKey?.id ?? null,
+      });
+      return send(reply, result);
+    },
+  });
+}
+
+function matchOrNull(app: CompiledApp, request: FastifyRequest): ReturnType<typeof match> | undefined {
+  try {
+    return match(app, request);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs a callback-style hook (the data API's key check) from inside an async one. */
+function runHook(hook: onRequestHookHandler, request: FastifyRequest, reply: FastifyReply): Promise<void> {
+  return new Promise((resolve, reject) => {
+    (hook as (r: FastifyRequest, p: FastifyReply, done: (error?: Error) => void) => void)(
+      request,
+      reply,
+      (error) => (error ? reject(error) : resolve()),
+    );
+  });
+}
+
+/** The route for the path after `/api/v1/apps/{app}`: literal segments win over `:params`. */
+function match(
+  app: CompiledApp,
+  request: FastifyRequest,
+): { route: CompiledRoute; params: Record<string, string> } {
+  const path = request.url.split('?')[0] ?? '';
+  const raw = path.split('/').slice(5);
+  if (raw.length > 1 && raw[raw.length - 1] === '') raw.pop();
+  let segments: string[];
+  try {
+    segments = raw.map((s) => decodeURIComponent(s));
+  } catch {
+    throw invalid('(path)', 'Malformed percent-encoding in the path');
+  }
+  const method = request.method === 'HEAD' ? 'GET' : request.method;
+  let best: { route: CompiledRoute; rank: string } | undefined;
+  let otherMethod = false;
+  for (const route of app.routes) {
+    if (route.segments.length !== segments.length) continue;
+    let rank = '';
+    let ok = true;
+    for (const [i, segment] of route.segments.entries()) {
+      if ('literal' in segment) {
+        if (segment.literal !== segments[i]) {
+          ok = false;
+          break;
+        }
+        rank += '0';
+      } else rank += '1';
+    }
+    if (!ok) continue;
+    if (route.method !== method) {
+      otherMethod = true;
+      continue;
+    }
+    if (!best || rank < best.rank) best = { route, rank };
+  }
+  if (!best) {
+    if (otherMethod) throw new ApiError('method_not_allowed');
+    throw new ApiError('not_found', { message: `No route for ${request.method} ${path}` });
+  }
+  const params: Record<string, string> = {};
+  for (const [i, segment] of best.route.segments.entries()) {
+    if ('param' in segment) params[segment.param] = segments[i] ?? '';
+  }
+  return { route: best.route, params };
+}
+
+/** Declared query parameters, typed; undeclared ones are not passed on. 400 names the parameter. */
+function coerceQuery(route: CompiledRoute, raw: Record<string, unknown>): Record<string, QueryValue> {
+  const out: Record<string, QueryValue> = {};
+  for (const param of route.query) {
+    const value = raw[param.name];
+    if (value === undefined) {
+      if (param.required) throw invalid(param.name, 'Required query parameter is missing');
+      if (param.default !== undefined) out[param.name] = param.default;
+      continue;
+    }
+    if (typeof value !== 'string') throw invalid(param.name, 'May be given only once');
+    switch (param.type) {
+      case 'string':
+        out[param.name] = value;
+        break;
+      case 'integer': {
+        const n = Number(value);
+        if (!/^-?\d{1,16}$/.test(value) || !Number.isSafeInteger(n))
+          throw invalid(param.name, 'Must be an integer');
+        out[param.name] = n;
+        break;
+      }
+      case 'number': {
+        const n = Number(value);
+        if (value.trim() === '' || !Number.isFinite(n)) throw invalid(param.name, 'Must be a number');
+        out[param.name] = n;
+        break;
+      }
+      case 'boolean':
+        if (value === 'true' || value === '1') out[param.name] = true;
+        else if (value === 'false' || value === '0') out[param.name] = false;
+        else throw invalid(param.name, 'Must be true or false');
+        break;
+    }
+  }
+  return out;
+}
+
+const HIDDEN_HEADER = /auth|token|secret|cookie|key|signature|session|csrf/i;
+const SAFE_HEADERS = new Set([
+  'accept',
+  'accept-language',
+  'content-type',
+  'user-agent',
+  'referer',
+  'origin',
+  'host',
+]);
+
+/** Headers an expression may read: common ones and `x-*`, never credentials or cookies. */
+function safeHeaders(request: FastifyRequest): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (typeof value !== 'string') continue;
+    if (SAFE_HEADERS.has(name) || (name.startsWith('x-') && !HIDDEN_HEADER.test(name))) out[name] = value;
+  }
+  return out;
+}
+
+function send(reply: FastifyReply, result: PipelineResult): FastifyReply {
+  reply.header('x-content-type-options', 'nosniff');
+  if (result.kind === 'redirect') return reply.code(result.status).header('location', result.location).send();
+  if (result.kind === 'data') {
+    return reply.type(JSON_TYPE).send(`{"success":true,"data":${JSON.stringify(result.data ?? null)}}`);
+  }
+  reply.code(result.status).headers(result.headers);
+  if (result.body === undefined) return reply.send();
+  const type = result.headers['content-type'];
+  if (type && !/json/i.test(type) && typeof result.body === 'string') {
+    // Owner-written text or HTML is served sandboxed: it cannot script the dashboard's origin.
+    if (result.headers['content-security-policy'] === undefined)
+      reply.header('content-security-policy', 'sandbox');
+    return reply.send(result.body);
+  }
+  if (!type) reply.type(JSON_TYPE);
+  return reply.send(JSON.stringify(result.body));
+}

@@ -1,0 +1,112 @@
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import type { AppJson, AppVersionJson } from '../apps/app-service.ts';
+import type { Config } from '../config.ts';
+import { action, show, withCommon } from './data-commands.ts';
+import { CliFailure, printFields, printTable } from './output.ts';
+
+type Common = { json?: boolean };
+
+const appColumns = ['slug', 'name', 'routes', 'draft_revision', 'live_version', 'updated_at'];
+
+/** A definition file: `{"slug","name","routes":[…]}` (JSON). */
+function readDefinition(file: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new CliFailure({
+      success: false,
+      error: `--file ${file}: ${(error as Error).message}`,
+      code: 'cli_usage',
+    });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new CliFailure({
+      success: false,
+      error: `--file ${file}: must hold a JSON object`,
+      code: 'cli_usage',
+    });
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function summary(app: AppJson): Record<string, unknown> {
+  return {
+    ...app,
+    routes: app.routes.map((r) => `${r.method} ${r.path} (${r.auth ?? 'apiKey'})`).join(', '),
+  };
+}
+
+/** `gatehouse apps list|get|create|update|deploy|versions|delete`: App API definitions. */
+export function registerAppsCommands(program: Command, config: Config): void {
+  const apps = program.command('apps').description('App APIs: owner-defined routes under /api/v1/apps/{app}');
+  const path = (slug: string) => `/admin/v1/apps/${encodeURIComponent(slug)}`;
+
+  withCommon(apps.command('list').description('list apps')).action(
+    action(config, async (call, o: Common) => {
+      const data = await call<AppJson[]>('GET', '/admin/v1/apps');
+      show(o.json, data, () => printTable(data.map(summary), appColumns));
+    }),
+  );
+
+  withCommon(apps.command('get').argument('<slug>').description('show one app and its draft routes')).action(
+    action(config, async (call, slug: string, o: Common) => {
+      const data = await call<AppJson>('GET', path(slug));
+      show(o.json, data, () => printFields(summary(data)));
+    }),
+  );
+
+  withCommon(
+    apps.command('create').description('create an app from a definition file (the draft serves test)'),
+  )
+    .requiredOption('--file <path>', 'JSON definition: {"slug","name","routes":[…]} (see docs/apps.md)')
+    .action(
+      action(config, async (call, o: Common & { file: string }) => {
+        const data = await call<AppJson>('POST', '/admin/v1/apps', readDefinition(o.file));
+        show(o.json, data, () => printFields(summary(data)));
+      }),
+    );
+
+  withCommon(apps.command('update').argument('<slug>').description("replace the draft's routes and/or name"))
+    .requiredOption('--file <path>', 'JSON: {"name"?, "routes"?} (a slug in the file is ignored)')
+    .action(
+      action(config, async (call, slug: string, o: Common & { file: string }) => {
+        const { slug: _ignored, ...body } = readDefinition(o.file);
+        const data = await call<AppJson>('PATCH', path(slug), body);
+        show(o.json, data, () => printFields(summary(data)));
+      }),
+    );
+
+  withCommon(
+    apps.command('deploy').argument('<slug>').description('publish the draft to live as a new version'),
+  ).action(
+    action(config, async (call, slug: string, o: Common) => {
+      const data = await call<AppJson>('POST', `${path(slug)}/deploy`);
+      show(o.json, data, () => printFields({ slug: data.slug, live_version: data.live_version }));
+    }),
+  );
+
+  withCommon(
+    apps.command('versions').argument('<slug>').description('deployed versions, newest first'),
+  ).action(
+    action(config, async (call, slug: string, o: Common) => {
+      const data = await call<AppVersionJson[]>('GET', `${path(slug)}/versions`);
+      show(o.json, data, () =>
+        printTable(
+          data.map((v) => ({ ...v, routes: v.routes.length })),
+          ['version', 'name', 'routes', 'created_at'],
+        ),
+      );
+    }),
+  );
+
+  withCommon(
+    apps.command('delete').argument('<slug>').description('delete an app and all its versions'),
+  ).action(
+    action(config, async (call, slug: string, o: Common) => {
+      const data = await call<unknown>('DELETE', path(slug));
+      show(o.json, data, () => process.stdout.write(`Deleted app ${slug}\n`));
+    }),
+  );
+}

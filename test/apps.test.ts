@@ -1,0 +1,770 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import { databaseKinds } from './helpers/database.ts';
+import { type Receiver, startReceiver } from './helpers/receiver.ts';
+import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+
+const run = promisify(execFile);
+
+/** The worked example of docs/apps.md, as written there. */
+const shop = {
+  slug: 'shop',
+  name: 'Shop',
+  routes: [
+    {
+      method: 'GET',
+      path: '/orders/:order_id/status',
+      auth: 'apiKey',
+      description: 'Order status by order_id',
+      steps: [
+        {
+          name: 'matches',
+          type: 'find',
+          endpoint: 'orders',
+          filter: { order_id: 'params.order_id' },
+          limit: 1,
+        },
+        {
+          name: 'missing',
+          type: 'respond',
+          when: '$count(matches) = 0',
+          status: 404,
+          body: "{ 'error': 'No order ' & params.order_id }",
+        },
+        {
+          name: 'status',
+          type: 'respond',
+          body: "{ 'order_id': matches[0].data.order_id, 'amount': matches[0].data.amount, 'paid': matches[0].data.paid = true }",
+        },
+      ],
+    },
+    {
+      method: 'POST',
+      path: '/checkout',
+      auth: 'public',
+      description: 'Create an order, then redirect to a thank-you page',
+      body_schema: {
+        type: 'object',
+        required: ['order_id', 'amount'],
+        properties: { order_id: { type: 'string' }, amount: { type: 'integer', minimum: 1 } },
+      },
+      steps: [
+        {
+          name: 'order',
+          type: 'create',
+          endpoint: 'orders',
+          data: "{ 'order_id': body.order_id, 'amount': body.amount, 'paid': false }",
+        },
+        {
+          name: 'thanks',
+          type: 'redirect',
+          url: "'https://shop.example/thanks?order=' & $encodeUrlComponent(order.data.order_id)",
+        },
+      ],
+    },
+  ],
+};
+
+const respond = (body: string) => [{ name: 'out', type: 'respond', body }];
+
+for (const kind of databaseKinds) {
+  describe(`App APIs (${kind})`, () => {
+    let server: TestServer;
+    let testKey: string;
+    let liveKey: string;
+    const receivers: Receiver[] = [];
+
+    async function createApp(def: Record<string, unknown>) {
+      const res = await server.admin('POST', '/admin/v1/apps', def);
+      assert.equal(res.status, 201, res.text);
+      return res.body.data;
+    }
+    const call = (method: string, path: string, options: Parameters<TestServer['request']>[2] = {}) =>
+      server.request(method, `/api/v1/apps${path}`, options);
+
+    before(async () => {
+      server = await startTestServer(kind, { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' }, { worker: true });
+      await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
+      await server.admin('POST', '/admin/v1/endpoints/orders/deploy');
+      testKey = (await server.createKey({ name: 't', environment: 'test', scopes: ['apps:shop'] })).key;
+      liveKey = (await server.createKey({ name: 'l', environment: 'live', scopes: ['*'] })).key;
+    });
+    after(async () => {
+      await server.close();
+      for (const r of receivers) await r.close();
+    });
+
+    test('bad definitions are refused with a 400 naming the route and step, and nothing is stored', async () => {
+      const route = (steps: unknown[], extra: Record<string, unknown> = {}) => ({
+        slug: 'bad',
+        name: 'Bad',
+        routes: [{ method: 'GET', path: '/x/:id', steps, ...extra }],
+      });
+      const cases: Array<[unknown, RegExp]> = [
+        [
+          route([{ name: 'a', type: 'find', endpoint: 'nope' }]),
+          /steps\[0\] \("a"\)\.endpoint.*Unknown endpoint "nope"/,
+        ],
+        [
+          route([{ name: 'a', type: 'transform', expression: 'params.(' }]),
+          /\("a"\)\.expression.*does not parse/,
+        ],
+        [
+          route([
+            { name: 'a', type: 'transform', expression: '1' },
+            { name: 'a', type: 'transform', expression: '2' },
+          ]),
+          /steps\[1\] \("a"\)\.name.*Duplicate step name/,
+        ],
+        [
+          route([
+            { name: 'a', type: 'transform', expression: 'b.x' },
+            { name: 'b', type: 'transform', expression: '2' },
+          ]),
+          /\("a"\)\.expression.*step "b", which runs later/,
+        ],
+        [route([{ name: 'a', type: 'transform', expression: 'nothing.x' }]), /\("a"\).*Refers to "nothing"/],
+        [
+          route([{ name: 'a', type: 'transform', expression: '1' }], { path: '/x//y' }),
+          /\.path.*Bad path template/,
+        ],
+        [route([{ name: 'a', type: 'transform', expression: '1' }], { path: '/x/:id/:id' }), /appears twice/],
+        [
+          route([{ name: 'a', type: 'transform', expression: '1' }], {
+            query: [{ name: 'n', type: 'float' }],
+          }),
+          /query\[0\]\.type.*string, integer, number or boolean/,
+        ],
+        [
+          route([{ name: 'a', type: 'transform', expression: '1' }], {
+            query: [{ name: 'n', type: 'integer', default: 'x' }],
+          }),
+          /query\[0\]\.default.*integer/,
+        ],
+        [route([{ name: 'params', type: 'transform', expression: '1' }]), /reserved/],
+        [
+          route([
+            { name: 'r', type: 'respond', body: '1' },
+            { name: 'b', type: 'transform', expression: '2' },
+          ]),
+          /\("r"\).*must be the last step/,
+        ],
+        [route([{ name: 'a', type: 'redirect', url: "'/x'", status: 200 }]), /\("a"\)\.status/],
+        [route([{ name: 'a', type: 'sql', query: 'x' }]), /\.type.*Must be one of/],
+        [
+          {
+            slug: 'bad',
+            name: 'Bad',
+            routes: [
+              { method: 'GET', path: '/x/:a', steps: respond('1') },
+              { method: 'GET', path: '/x/:b', steps: respond('2') },
+            ],
+          },
+          /Duplicate route/,
+        ],
+      ];
+      for (const [body, pattern] of cases) {
+        const res = await server.admin('POST', '/admin/v1/apps', body);
+        assert.equal(res.status, 400, `${JSON.stringify(body)} → ${res.text}`);
+        assert.equal(res.body.code, 'invalid_app');
+        assert.match(`${res.body.error} ${JSON.stringify(res.body.details)}`, pattern, res.text);
+        assert.match(res.body.details[0].field, /routes\[\d\]/);
+      }
+      assert.equal((await server.admin('GET', '/admin/v1/apps/bad')).status, 404);
+      assert.deepEqual((await server.admin('GET', '/admin/v1/apps')).body.data, []);
+      // A refused PATCH leaves the draft as it was.
+      await createApp({
+        slug: 'keep',
+        name: 'Keep',
+        routes: [{ method: 'GET', path: '/a', steps: respond('1') }],
+      });
+      const patched = await server.admin('PATCH', '/admin/v1/apps/keep', {
+        routes: [{ method: 'GET', path: '/a', steps: [{ name: 'x', type: 'get', endpoint: 'orders' }] }],
+      });
+      assert.equal(patched.status, 400);
+      assert.match(patched.body.details[0].field, /\("x"\)\.id/);
+      const kept = await server.admin('GET', '/admin/v1/apps/keep');
+      assert.equal(kept.body.data.draft_revision, 1);
+      assert.equal(kept.body.data.routes[0].steps[0].type, 'respond');
+      await server.admin('DELETE', '/admin/v1/apps/keep');
+    });
+
+    test('the draft serves test, deploy publishes an immutable version to live', async () => {
+      const key = (await server.createKey({ name: 'v', environment: 'test', scopes: ['apps:versions'] })).key;
+      await createApp({
+        slug: 'versions',
+        name: 'V',
+        routes: [{ method: 'GET', path: '/v', steps: respond("'one'") }],
+      });
+      assert.equal((await call('GET', '/versions/v', { key })).body, 'one');
+      const notLive = await call('GET', '/versions/v', { key: liveKey });
+      assert.equal(notLive.status, 403);
+      assert.equal(notLive.body.code, 'app_not_deployed');
+
+      const deployed = await server.admin('POST', '/admin/v1/apps/versions/deploy');
+      assert.equal(deployed.status, 201);
+      assert.equal(deployed.body.data.deployed.version, 1);
+      assert.equal((await call('GET', '/versions/v', { key: liveKey })).body, 'one');
+
+      const patched = await server.admin('PATCH', '/admin/v1/apps/versions', {
+        routes: [{ method: 'GET', path: '/v', steps: respond("'two'") }],
+      });
+      assert.equal(patched.body.data.draft_revision, 2);
+      assert.equal((await call('GET', '/versions/v', { key })).body, 'two');
+      assert.equal((await call('GET', '/versions/v', { key: liveKey })).body, 'one');
+
+      await server.admin('POST', '/admin/v1/apps/versions/deploy');
+      assert.equal((await call('GET', '/versions/v', { key: liveKey })).body, 'two');
+      const versions = (await server.admin('GET', '/admin/v1/apps/versions/versions')).body.data;
+      assert.deepEqual(
+        versions.map((v: { version: number }) => v.version),
+        [2, 1],
+      );
+      assert.equal(versions[1].routes[0].steps[0].body, "'one'");
+      assert.equal((await server.admin('DELETE', '/admin/v1/apps/versions')).status, 200);
+      assert.equal((await call('GET', '/versions/v', { key: liveKey })).status, 404);
+    });
+
+    test('path :params and typed query parameters, with defaults and required ones', async () => {
+      await createApp({
+        slug: 'params',
+        name: 'Params',
+        routes: [
+          {
+            method: 'GET',
+            path: '/users/:user/items/:item',
+            auth: 'public',
+            query: [
+              { name: 'page', type: 'integer', default: 1 },
+              { name: 'ratio', type: 'number' },
+              { name: 'full', type: 'boolean', default: false },
+              { name: 'tag', type: 'string', required: true },
+            ],
+            steps: [{ name: 'echo', type: 'transform', expression: '{ "params": params, "query": query }' }],
+          },
+          { method: 'GET', path: '/users/me/items/:item', auth: 'public', steps: respond("'literal wins'") },
+        ],
+      });
+      await server.admin('POST', '/admin/v1/apps/params/deploy');
+      const ok = await call('GET', '/params/users/u%201/items/42?tag=x&ratio=0.5&full=true&other=1');
+      assert.equal(ok.status, 200, ok.text);
+      assert.deepEqual(ok.body.data, {
+        params: { user: 'u 1', item: '42' },
+        query: { page: 1, ratio: 0.5, full: true, tag: 'x' },
+      });
+      const defaults = await call('GET', '/params/users/a/items/b?tag=y&page=3');
+      assert.deepEqual(defaults.body.data.query, { page: 3, full: false, tag: 'y' });
+      assert.equal((await call('GET', '/params/users/me/items/b?environment=test')).body, 'literal wins');
+      for (const [query, field] of [
+        ['', 'tag'],
+        ['?tag=x&page=1.5', 'page'],
+        ['?tag=x&ratio=abc', 'ratio'],
+        ['?tag=x&full=yes', 'full'],
+        ['?tag=x&tag=y', 'tag'],
+      ]) {
+        const bad = await call('GET', `/params/users/a/items/b${query}`);
+        assert.equal(bad.status, 400, `${query}: ${bad.text}`);
+        assert.equal(bad.body.code, 'invalid_request');
+        assert.equal(bad.body.details[0].field, field);
+      }
+      assert.equal((await call('GET', '/params/users/a')).status, 404);
+      assert.equal((await call('POST', '/params/users/a/items/b?tag=x', { json: {} })).status, 405);
+    });
+
+    test('the worked example: order status by order_id (find), checkout then a 302 redirect (create)', async () => {
+      await createApp(shop);
+      const missing = await call('GET', '/shop/orders/ORD-1/status', { key: testKey });
+      assert.equal(missing.status, 404);
+      assert.deepEqual(missing.body, { error: 'No order ORD-1' });
+      const checkout = await fetch(`${server.url}/api/v1/apps/shop/checkout?environment=test`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ order_id: 'ORD-1', amount: 4500 }),
+        redirect: 'manual',
+      });
+      assert.equal(checkout.status, 302);
+      assert.equal(checkout.headers.get('location'), 'https://shop.example/thanks?order=ORD-1');
+      const status = await call('GET', '/shop/orders/ORD-1/status', { key: testKey });
+      assert.equal(status.status, 200);
+      assert.deepEqual(status.body, { order_id: 'ORD-1', amount: 4500, paid: false });
+      // The body schema of the route: 400 with details, nothing written.
+      const invalid = await call('POST', '/shop/checkout?environment=test', { json: { order_id: 'ORD-2' } });
+      assert.equal(invalid.status, 400);
+      assert.equal(invalid.body.code, 'validation_failed');
+      assert.deepEqual(invalid.body.details, [{ field: 'amount', error: 'Required field is missing' }]);
+      // Public without ?environment: live, which has no deployed version yet.
+      assert.equal(
+        (await call('POST', '/shop/checkout', { json: { order_id: 'L', amount: 1 } })).status,
+        403,
+      );
+    });
+
+    test('find with equality and range filters, order and limit; get, optional get', async () => {
+      for (const [order_id, amount] of [
+        ['F-1', 10],
+        ['F-2', 20],
+        ['F-3', 30],
+        ['F-4', 40],
+      ] as const) {
+        const res = await server.request('POST', '/api/v1/data/orders', {
+          key: liveKey,
+          json: { order_id, amount, paid: amount > 20 },
+        });
+        assert.equal(res.status, 202);
+      }
+      await createApp({
+        slug: 'finder',
+        name: 'Finder',
+        routes: [
+          {
+            method: 'GET',
+            path: '/orders',
+            query: [
+              { name: 'min', type: 'integer', default: 0 },
+              { name: 'max', type: 'integer' },
+              { name: 'paid', type: 'boolean' },
+              { name: 'limit', type: 'integer', default: 10 },
+            ],
+            steps: [
+              {
+                name: 'found',
+                type: 'find',
+                endpoint: 'orders',
+                filter: { amount: { gte: 'query.min', lt: 'query.max' }, paid: 'query.paid' },
+                order: { field: 'amount', direction: 'desc' },
+                limit: 'query.limit',
+              },
+              { name: 'ids', type: 'transform', expression: '[found.data.order_id]' },
+            ],
+          },
+          {
+            method: 'GET',
+            path: '/orders/:id',
+            steps: [
+              { name: 'one', type: 'get', endpoint: 'orders', id: 'params.id', optional: true },
+              { name: 'out', type: 'transform', expression: "one ? one.data.order_id : 'none'" },
+            ],
+          },
+          {
+            method: 'GET',
+            path: '/strict/:id',
+            steps: [{ name: 'one', type: 'get', endpoint: 'orders', id: 'params.id' }],
+          },
+        ],
+      });
+      await server.admin('POST', '/admin/v1/apps/finder/deploy');
+      const get = (q: string) => call('GET', `/finder/orders${q}`, { key: liveKey });
+      assert.deepEqual((await get('')).body.data, ['F-4', 'F-3', 'F-2', 'F-1']);
+      assert.deepEqual((await get('?min=20&max=40')).body.data, ['F-3', 'F-2']);
+      assert.deepEqual((await get('?paid=true')).body.data, ['F-4', 'F-3']);
+      assert.deepEqual((await get('?limit=2')).body.data, ['F-4', 'F-3']);
+      const badLimit = await get('?limit=500');
+      assert.equal(badLimit.status, 500);
+      assert.equal(badLimit.body.code, 'app_step_failed');
+      assert.match(badLimit.body.error, /Step "found"/);
+      // Test keys see test records only: the same route over the draft finds nothing.
+      const testOnly = await server.createKey({ name: 'ft', environment: 'test', scopes: ['apps:finder'] });
+      const testIds = (await call('GET', '/finder/orders', { key: testOnly.key })).body.data as string[];
+      assert.ok(!testIds.some((i) => i.startsWith('F-')), testIds.join());
+
+      const list = await server.request('GET', '/api/v1/data/orders?filter[order_id]=F-2', { key: liveKey });
+      const id = list.body.data[0].id;
+      assert.equal((await call('GET', `/finder/orders/${id}`, { key: liveKey })).body.data, 'F-2');
+      assert.equal((await call('GET', '/finder/orders/rec_nope', { key: liveKey })).body.data, 'none');
+      const strict = await call('GET', '/finder/strict/rec_nope', { key: liveKey });
+      assert.equal(strict.status, 404);
+      assert.equal(strict.body.code, 'record_not_found');
+      assert.match(strict.body.error, /Step "one"/);
+    });
+
+    test('create, update and delete validate like the data API and fire the same webhooks', async () => {
+      const r = await startReceiver();
+      receivers.push(r);
+      const sub = await server.admin('POST', '/admin/v1/endpoints/orders/webhooks', {
+        url: r.url,
+        environment: 'test',
+      });
+      assert.equal(sub.status, 201, sub.text);
+      await createApp({
+        slug: 'writer',
+        name: 'Writer',
+        routes: [
+          {
+            method: 'POST',
+            path: '/orders',
+            steps: [
+              { name: 'created', type: 'create', endpoint: 'orders', data: 'body' },
+              { name: 'out', type: 'respond', status: 201, body: 'created' },
+            ],
+          },
+          {
+            method: 'POST',
+            path: '/orders/:id/pay',
+            steps: [
+              { name: 'current', type: 'get', endpoint: 'orders', id: 'params.id' },
+              {
+                name: 'updated',
+                type: 'update',
+                endpoint: 'orders',
+                id: 'params.id',
+                data: "$merge([current.data, { 'paid': true }, body])",
+              },
+            ],
+          },
+          {
+            method: 'POST',
+            path: '/orders/:id/delete',
+            steps: [{ name: 'gone', type: 'delete', endpoint: 'orders', id: 'params.id' }],
+          },
+        ],
+      });
+      const key = (await server.createKey({ name: 'w', environment: 'test', scopes: ['apps:writer'] })).key;
+      const invalid = await call('POST', '/writer/orders', { key, json: { order_id: 'W-1' } });
+      assert.equal(invalid.status, 400);
+      assert.equal(invalid.body.code, 'validation_failed');
+      assert.match(invalid.body.error, /Step "created"/);
+      assert.deepEqual(invalid.body.details, [{ field: 'amount', error: 'Required field is missing' }]);
+
+      const created = await call('POST', '/writer/orders', { key, json: { order_id: 'W-1', amount: 5 } });
+      assert.equal(created.status, 201, created.text);
+      const id = created.body.id;
+      assert.match(id, /^rec_/);
+      assert.deepEqual(created.body.data, { order_id: 'W-1', amount: 5 });
+      assert.equal(created.body.environment, 'test');
+
+      const badUpdate = await call('POST', `/writer/orders/${id}/pay`, { key, json: { amount: -1 } });
+      assert.equal(badUpdate.status, 400);
+      assert.equal(badUpdate.body.details[0].field, 'amount');
+      const paid = await call('POST', `/writer/orders/${id}/pay`, { key, json: {} });
+      assert.equal(paid.status, 200, paid.text);
+      assert.deepEqual(paid.body.data.data, { order_id: 'W-1', amount: 5, paid: true });
+      assert.equal(paid.body.data.version, 2);
+      const gone = await call('POST', `/writer/orders/${id}/delete`, { key });
+      assert.deepEqual(gone.body.data, { id, object: 'record', endpoint: 'orders', deleted: true });
+      const again = await call('POST', `/writer/orders/${id}/delete`, { key });
+      assert.equal(again.status, 404);
+
+      const got = await r.waitFor(3);
+      const events = got.map((d) => JSON.parse(d.body) as { type: string; data: { record_id: string } });
+      assert.deepEqual(
+        events.map((e) => e.type),
+        ['record.created', 'record.updated', 'record.deleted'],
+      );
+      assert.ok(events.every((e) => e.data.record_id === id));
+      // The refused writes wrote nothing: only the three events above were ever produced.
+      await new Promise((res) => setTimeout(res, 300));
+      assert.equal(r.received.length, 3);
+      await server.admin('DELETE', `/admin/v1/webhooks/${sub.body.data.id}`);
+    });
+
+    test('transform, respond with status and headers, text bodies, redirects (302 by default)', async () => {
+      await createApp({
+        slug: 'shapes',
+        name: 'Shapes',
+        routes: [
+          {
+            method: 'POST',
+            path: '/sum',
+            auth: 'public',
+            steps: [
+              { name: 'total', type: 'transform', expression: '$sum(body.items.(price * qty))' },
+              {
+                name: 'out',
+                type: 'respond',
+                status: 'total > 100 ? 202 : 200',
+                headers: { 'X-Total': '$string(total)', 'Cache-Control': "'no-store'" },
+                body: "{ 'total': total, 'env': environment, 'agent': headers.`user-agent`, 'auth': headers.authorization }",
+              },
+            ],
+          },
+          {
+            method: 'GET',
+            path: '/text',
+            auth: 'public',
+            steps: [
+              {
+                name: 'out',
+                type: 'respond',
+                headers: { 'Content-Type': "'text/plain; charset=utf-8'" },
+                body: "'hello ' & params.x",
+              },
+            ],
+          },
+          {
+            method: 'GET',
+            path: '/go/:where',
+            auth: 'public',
+            steps: [
+              {
+                name: 'temp',
+                type: 'redirect',
+                when: "params.where = 'temp'",
+                url: "'/api/v1/apps/shapes/text'",
+              },
+              { name: 'perm', type: 'redirect', status: 308, url: "'https://example.com/' & params.where" },
+            ],
+          },
+        ],
+      });
+      const sum = await call('POST', '/shapes/sum?environment=test', {
+        json: {
+          items: [
+            { price: 30, qty: 2 },
+            { price: 50, qty: 1 },
+          ],
+        },
+        headers: { 'user-agent': 'tests/1', authorization: 'hidden' },
+      });
+      // A public route verifies credentials when they are sent: "hidden" is no key.
+      assert.equal(sum.status, 401);
+      const ok = await call('POST', '/shapes/sum?environment=test', {
+        json: {
+          items: [
+            { price: 30, qty: 2 },
+            { price: 50, qty: 1 },
+          ],
+        },
+        headers: { 'user-agent': 'tests/1', cookie: 'a=b' },
+      });
+      assert.equal(ok.status, 202, ok.text);
+      assert.equal(ok.headers.get('x-total'), '110');
+      assert.equal(ok.headers.get('cache-control'), 'no-store');
+      assert.deepEqual(ok.body, { total: 110, env: 'test', agent: 'tests/1' });
+      const text = await call('GET', '/shapes/text?environment=test');
+      assert.equal(text.text, 'hello ');
+      assert.match(text.headers.get('content-type') ?? '', /^text\/plain/);
+      assert.equal(text.headers.get('content-security-policy'), 'sandbox');
+      const temp = await fetch(`${server.url}/api/v1/apps/shapes/go/temp?environment=test`, {
+        redirect: 'manual',
+      });
+      assert.equal(temp.status, 302);
+      assert.equal(temp.headers.get('location'), '/api/v1/apps/shapes/text');
+      const perm = await fetch(`${server.url}/api/v1/apps/shapes/go/there?environment=test`, {
+        redirect: 'manual',
+      });
+      assert.equal(perm.status, 308);
+      assert.equal(perm.headers.get('location'), 'https://example.com/there');
+    });
+
+    test('auth modes: API key scopes, JWT-only routes, public routes', async () => {
+      await createApp({
+        slug: 'guarded',
+        name: 'Guarded',
+        routes: [
+          { method: 'GET', path: '/key', auth: 'apiKey', steps: respond("'key ok'") },
+          { method: 'GET', path: '/jwt', auth: 'jwt', steps: respond("'jwt ok'") },
+          { method: 'GET', path: '/open', auth: 'public', steps: respond('environment') },
+        ],
+      });
+      const scoped = (await server.createKey({ name: 'g', environment: 'test', scopes: ['apps:guarded'] }))
+        .key;
+      const other = (await server.createKey({ name: 'o', environment: 'test', scopes: ['apps:shop'] })).key;
+      const missing = await call('GET', '/guarded/key');
+      assert.equal(missing.status, 401);
+      assert.equal(missing.body.code, 'missing_api_key');
+      const wrong = await call('GET', '/guarded/key', { key: other });
+      assert.equal(wrong.status, 403);
+      assert.equal(wrong.body.code, 'insufficient_scope');
+      assert.equal((await call('GET', '/guarded/key', { key: scoped })).body, 'key ok');
+      assert.equal((await call('GET', '/guarded/key', { key: 'gk_test_bogus' })).status, 401);
+
+      const token = (await server.request('POST', '/api/v1/tokens', { key: scoped, json: {} })).body.data
+        .token;
+      assert.equal((await call('GET', '/guarded/key', { key: token })).body, 'key ok');
+      assert.equal((await call('GET', '/guarded/jwt', { key: token })).body, 'jwt ok');
+      const rawKey = await call('GET', '/guarded/jwt', { key: scoped });
+      assert.equal(rawKey.status, 401);
+      assert.match(rawKey.body.error, /POST \/api\/v1\/tokens/);
+      const otherToken = (await server.request('POST', '/api/v1/tokens', { key: other, json: {} })).body.data
+        .token;
+      assert.equal((await call('GET', '/guarded/jwt', { key: otherToken })).status, 403);
+
+      assert.equal((await call('GET', '/guarded/open?environment=test')).body, 'test');
+      assert.equal((await call('GET', '/guarded/open?environment=prod')).status, 400);
+      assert.equal((await call('GET', '/guarded/open', { key: other })).body, 'test');
+      assert.equal((await call('GET', '/nope/open')).status, 404);
+    });
+
+    test('expressions run within a time and size budget; the error names the step', async () => {
+      await createApp({
+        slug: 'budget',
+        name: 'Budget',
+        routes: [
+          {
+            method: 'GET',
+            path: '/slow',
+            auth: 'public',
+            steps: [
+              {
+                name: 'spin',
+                type: 'transform',
+                expression: '$count([1..90000].($string($) & $string($ * 2)).$uppercase($))',
+              },
+            ],
+          },
+          {
+            method: 'GET',
+            path: '/deep',
+            auth: 'public',
+            steps: [
+              {
+                name: 'recurse',
+                type: 'transform',
+                expression: '($f := function($n){ $n = 0 ? 0 : 1 + $f($n - 1) }; $f(100000))',
+              },
+            ],
+          },
+          {
+            method: 'GET',
+            path: '/big',
+            auth: 'public',
+            steps: [{ name: 'huge', type: 'transform', expression: '$pad("", 2000000, "x")' }],
+          },
+          {
+            method: 'GET',
+            path: '/fail',
+            auth: 'public',
+            steps: [{ name: 'oops', type: 'transform', expression: "$number('abc') + 1" }],
+          },
+        ],
+      });
+      for (const [path, step] of [
+        ['slow', 'spin'],
+        ['deep', 'recurse'],
+        ['big', 'huge'],
+      ]) {
+        const res = await call('GET', `/budget/${path}?environment=test`);
+        assert.equal(res.status, 500, `${path}: ${res.text}`);
+        assert.equal(res.body.code, 'app_budget_exceeded', `${path}: ${res.text}`);
+        assert.match(res.body.error, new RegExp(`Step "${step}"`));
+        assert.equal(res.body.details[0].field, `steps.${step}.expression`);
+      }
+      const fail = await call('GET', '/budget/fail?environment=test');
+      assert.equal(fail.status, 500);
+      assert.equal(fail.body.code, 'app_step_failed');
+      assert.match(fail.body.error, /Step "oops" failed/);
+    });
+
+    test('bodies up to 5 MiB are taken, larger ones are 413', async () => {
+      await createApp({
+        slug: 'upload',
+        name: 'Upload',
+        routes: [
+          {
+            method: 'POST',
+            path: '/blob',
+            auth: 'public',
+            steps: [{ name: 'size', type: 'transform', expression: '$length(body.blob)' }],
+          },
+        ],
+      });
+      const limit = 5 * 1024 * 1024;
+      const exact = `{"blob":"${'x'.repeat(limit - 11)}"}`;
+      assert.equal(Buffer.byteLength(exact), limit);
+      const ok = await call('POST', '/upload/blob?environment=test', {
+        raw: exact,
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(ok.status, 200, ok.text.slice(0, 200));
+      assert.equal(ok.body.data, limit - 11);
+      const over = await call('POST', '/upload/blob?environment=test', {
+        raw: `{"blob":"${'x'.repeat(limit - 10)}"}`,
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(over.status, 413);
+      assert.equal(over.body.code, 'payload_too_large');
+    });
+
+    test('rate limits and usage apply to app routes as to the data API', async () => {
+      const limited = await server.createKey({
+        name: 'rl',
+        environment: 'test',
+        scopes: ['apps:shop'],
+        limits: { per_minute: 2 },
+      });
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await call('GET', '/shop/orders/ORD-1/status', { key: limited.key });
+        statuses.push(res.status);
+        if (i === 0) assert.equal(res.headers.get('x-ratelimit-limit'), '2');
+      }
+      assert.deepEqual(statuses, [200, 200, 429]);
+      await server.services.traffic.usage.flush();
+      const usage = await server.admin('GET', `/admin/v1/usage?key_id=${limited.id}`);
+      assert.equal(usage.status, 200, usage.text);
+      assert.match(usage.text, new RegExp(limited.id));
+    });
+
+    test('the OpenAPI document of each environment lists the app routes', async () => {
+      const doc = (await server.request('GET', '/api/v1/openapi.json', { key: testKey })).body;
+      const status = doc.paths['/api/v1/apps/shop/orders/{order_id}/status'];
+      assert.ok(status?.get, Object.keys(doc.paths).join(', '));
+      assert.deepEqual(status.get.parameters[0], {
+        name: 'order_id',
+        in: 'path',
+        required: true,
+        schema: { type: 'string' },
+      });
+      const checkout = doc.paths['/api/v1/apps/shop/checkout'].post;
+      assert.deepEqual(checkout.security, []);
+      assert.deepEqual(checkout.requestBody.content['application/json'].schema.required, [
+        'order_id',
+        'amount',
+      ]);
+      const live = (await server.request('GET', '/api/v1/openapi.json', { key: liveKey })).body;
+      await SwaggerParser.validate(structuredClone(doc));
+      await SwaggerParser.validate(structuredClone(live));
+      assert.equal(live.paths['/api/v1/apps/shop/checkout'], undefined);
+      assert.ok(live.paths['/api/v1/apps/finder/orders']?.get);
+    });
+
+    test('CLI: apps create --file, deploy, list, get, delete', async () => {
+      const cli = async (...args: string[]) => {
+        try {
+          const { stdout } = await run(process.execPath, ['bin/gatehouse.js', ...args], {
+            env: {
+              ...process.env,
+              GATEHOUSE_URL: server.url,
+              GATEHOUSE_TOKEN: server.token,
+              GATEHOUSE_CLI_CREDENTIALS: '/nonexistent',
+            },
+          });
+          return { code: 0, stdout };
+        } catch (error) {
+          const e = error as { code: number; stdout: string; stderr: string };
+          return { code: e.code, stdout: e.stdout + e.stderr };
+        }
+      };
+      const dir = mkdtempSync(join(tmpdir(), 'gatehouse-apps-'));
+      const file = join(dir, 'app.json');
+      writeFileSync(
+        file,
+        JSON.stringify({
+          slug: 'cli-app',
+          name: 'CLI',
+          routes: [{ method: 'GET', path: '/hi', steps: respond("'hi'") }],
+        }),
+      );
+      const created = await cli('apps', 'create', '--file', file, '--json');
+      assert.equal(created.code, 0, created.stdout);
+      assert.equal(JSON.parse(created.stdout).data.slug, 'cli-app');
+      const deployed = await cli('apps', 'deploy', 'cli-app', '--json');
+      assert.equal(deployed.code, 0, deployed.stdout);
+      assert.equal(JSON.parse(deployed.stdout).data.live_version, 1);
+      assert.equal((await call('GET', '/cli-app/hi', { key: liveKey })).body, 'hi');
+      const table = await cli('apps', 'list');
+      assert.match(table.stdout, /cli-app/);
+      writeFileSync(file, JSON.stringify({ routes: [{ method: 'GET', path: 'hi', steps: respond("'x'") }] }));
+      const refused = await cli('apps', 'update', 'cli-app', '--file', file, '--json');
+      assert.notEqual(refused.code, 0);
+      assert.match(refused.stdout, /invalid_app/);
+      assert.equal((await cli('apps', 'delete', 'cli-app')).code, 0);
+    });
+  });
+}
