@@ -1,0 +1,407 @@
+import assert from 'node:assert/strict';
+import { existsSync, rmSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import {
+  type Browser,
+  CHROMIUM,
+  ensureDashboardBuilt,
+  openBrowser,
+  readClipboard,
+  SCREENSHOTS,
+  screenshot,
+} from './helpers/dashboard-browser.ts';
+import { type Receiver, startReceiver } from './helpers/receiver.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+
+/**
+ * Polls a condition from the test process: page.waitForFunction with a string predicate is an
+ * eval in the page, which the dashboard's CSP (rightly) refuses.
+ */
+async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met in ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
+const COLLABORATOR = { email: 'dev@example.com', password: 'collaborator secret 1' };
+
+async function pickOption(
+  page: Page,
+  label: string,
+  option: string,
+  scope = page.locator('body'),
+): Promise<void> {
+  await scope.getByLabel(label, { exact: true }).first().click();
+  await page.getByRole('option', { name: option, exact: true }).click();
+}
+
+/**
+ * The dashboard in a real browser against a real server: every main flow a user goes through,
+ * one after another (each step builds on the last), with a screenshot of each page.
+ */
+describe('dashboard in a real browser', {
+  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (.ci/run installs it)`,
+}, () => {
+  let server: TestServer;
+  let receiver: Receiver;
+  let owner: Browser;
+  let page: Page;
+  let keySecret = '';
+  let broken = false;
+
+  /** The flows build on each other: after a failure the rest are skipped, not failed again. */
+  function step(name: string, fn: () => Promise<void>): void {
+    test(name, async (t) => {
+      if (broken) return t.skip('an earlier step failed');
+      try {
+        await fn();
+      } catch (error) {
+        broken = true;
+        await screenshot(page, `failed-${name.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => {});
+        throw error;
+      }
+    });
+  }
+
+  before(async () => {
+    ensureDashboardBuilt();
+    rmSync(SCREENSHOTS, { recursive: true, force: true });
+    receiver = await startReceiver();
+    server = await startTestServer(
+      'sqlite',
+      { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' },
+      { worker: true },
+    );
+    owner = await openBrowser(server.url);
+    page = owner.page;
+  });
+  after(async () => {
+    await owner?.close();
+    await server?.close();
+    await receiver?.close();
+  });
+
+  step('the page is served with a strict CSP and signs in', async () => {
+    const response = await page.goto(`${server.url}/`);
+    const csp = response?.headers()['content-security-policy'] ?? '';
+    assert.match(csp, /script-src 'self'/);
+    await page.getByRole('heading', { name: 'Gatehouse' }).waitFor();
+    await page.getByLabel('Email').fill(OWNER.email);
+    await page.getByRole('textbox', { name: 'Password' }).fill('wrong password');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page
+      .getByRole('alert')
+      .getByText(/invalid|incorrect|wrong/i)
+      .waitFor();
+    await screenshot(page, 'sign-in');
+    await page.getByRole('textbox', { name: 'Password' }).fill(OWNER.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('current-user').getByText(OWNER.email).waitFor();
+    await page.getByTestId('current-user').getByText('owner', { exact: true }).waitFor();
+    await page.getByText('No endpoints yet').waitFor();
+  });
+
+  step(
+    'creates an endpoint with the field builder, kept in sync with the JSON Schema, and deploys it',
+    async () => {
+      await page.getByRole('link', { name: 'New endpoint' }).click();
+      await page.getByLabel('Slug').fill('orders');
+      await page.getByRole('textbox', { name: /^Name/ }).fill('Orders');
+      const rows = page.getByTestId('field-row');
+      await rows.nth(0).getByLabel('Field name').fill('order_id');
+      await rows.nth(0).getByLabel('Min length').fill('3');
+
+      await page.getByRole('button', { name: 'Add field', exact: true }).click();
+      await rows.nth(1).getByLabel('Field name').fill('amount');
+      await pickOption(page, 'Type', 'integer', rows.nth(1));
+      await rows.nth(1).getByLabel('Required').check();
+      await rows.nth(1).getByLabel('Minimum').fill('0');
+
+      await page.getByRole('button', { name: 'Add field', exact: true }).click();
+      await rows.nth(2).getByLabel('Field name').fill('status');
+      await rows.nth(2).getByLabel('Allowed values').fill('new, paid');
+
+      await page.getByRole('button', { name: 'Add field', exact: true }).click();
+      await rows.nth(3).getByLabel('Field name').fill('items');
+      await pickOption(page, 'Type', 'array', rows.nth(3));
+      await pickOption(page, 'Item type', 'object', rows.nth(3));
+      await page.getByRole('button', { name: 'Add nested field to items' }).click();
+      await rows.nth(4).getByLabel('Field name').fill('sku');
+
+      const editor = page.getByLabel('Schema (draft 2020-12)');
+      const schema = JSON.parse(await editor.inputValue());
+      assert.deepEqual(schema.required, ['order_id', 'amount']);
+      assert.deepEqual(schema.properties.amount, { type: 'integer', minimum: 0 });
+      assert.deepEqual(schema.properties.status.enum, ['new', 'paid']);
+      assert.deepEqual(schema.properties.items.items.properties.sku, { type: 'string' });
+      const sample = JSON.parse((await page.getByTestId('sample-payload').textContent()) ?? '');
+      assert.equal(sample.status, 'new');
+      assert.equal(sample.amount, 0);
+
+      // Validate as you type: broken JSON, then an unknown keyword, then back to the builder's schema.
+      await editor.fill('{"type": "object", "properties": {');
+      await page
+        .getByTestId('schema-problems')
+        .getByText(/Not valid JSON/)
+        .waitFor();
+      await editor.fill('{"type":"object","properties":{"order_id":{"type":"string","minLenght":3}}}');
+      await page.getByTestId('schema-problems').getByText('Unknown keyword "minLenght"').waitFor();
+      // Text → builder: a valid schema typed as text shows up as fields.
+      schema.properties.note = { type: 'string', maxLength: 200 };
+      await editor.fill(JSON.stringify(schema, null, 2));
+      await page.getByTestId('schema-validity').getByText('valid').waitFor();
+      assert.equal(await rows.nth(5).getByLabel('Field name').inputValue(), 'note');
+      assert.equal(await rows.nth(5).getByLabel('Max length').inputValue(), '200');
+
+      await page.getByRole('button', { name: 'Create endpoint' }).click();
+      await page.getByText('Endpoint orders created').waitFor();
+      await page.waitForURL(/#\/endpoints\/orders$/);
+      await page.getByText('not deployed', { exact: true }).first().waitFor();
+
+      await page.getByRole('button', { name: 'Deploy' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Deploy' }).click();
+      await page.getByText('Deployed version 1').waitFor();
+      await page.getByText('live v1').first().waitFor();
+      await page.getByTestId('diff-none').waitFor();
+
+      // A draft change shows up in the diff against the deployed version.
+      await rows.nth(5).getByLabel('Max length').fill('100');
+      await page.getByTestId('schema-diff').getByText('"maxLength": 100').waitFor();
+      await screenshot(page, 'endpoint-editor');
+      await page.getByTestId('schema-diff').scrollIntoViewIfNeeded();
+      await screenshot(page, 'endpoint-diff');
+      await page.getByRole('button', { name: 'Save draft' }).click();
+      await page.getByText('Draft saved').waitFor();
+
+      await page.getByRole('link', { name: 'Endpoints' }).click();
+      await page.getByRole('table', { name: 'Endpoints' }).getByText('live v1').waitFor();
+      await screenshot(page, 'endpoints');
+    },
+  );
+
+  step('creates a test key, shows the secret once and copies it', async () => {
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByText('No keys yet').waitFor();
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Create an API key' });
+    await dialog.getByLabel('Name').fill('partner-sandbox');
+    await dialog.getByLabel('Requests per minute').fill('600');
+    await dialog.getByRole('button', { name: 'Create key' }).click();
+    await page.getByText('You will not see this again').waitFor();
+    const shown = (await page.getByTestId('secret-value').textContent())?.trim() ?? '';
+    assert.match(shown, /^gk_test_/);
+    await page.getByRole('button', { name: 'Copy api key' }).click();
+    await page.getByRole('button', { name: 'Copied' }).waitFor();
+    keySecret = await readClipboard(page);
+    assert.equal(keySecret, shown);
+    await screenshot(page, 'key-created');
+    await page.getByRole('button', { name: 'I have saved it' }).click();
+    const row = page.getByTestId('key-row-partner-sandbox');
+    await row.getByText('test', { exact: true }).waitFor();
+    await row.getByText('active').waitFor();
+    // The copied secret works against the data API.
+    const account = await server.request('GET', '/api/v1/account', { key: keySecret });
+    assert.equal(account.status, 200);
+    await screenshot(page, 'keys');
+  });
+
+  step('sends a test request through the server and sees 202, headers, body and curl', async () => {
+    await page.getByRole('link', { name: 'Test requests' }).click();
+    const body = page.getByLabel('JSON body');
+    await body.waitFor();
+    // The body is prefilled once the endpoint's schema has loaded (the function runs in the page).
+    await until(async () => (await body.inputValue()).includes('order_id'));
+    const sample = JSON.parse(await body.inputValue());
+    assert.equal(sample.status, 'new');
+    await page.getByLabel('Header 1 value').fill(receiver.url);
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByTestId('response-status').getByText('202').waitFor();
+    await page
+      .getByTestId('response-body')
+      .getByText(/Request queued/)
+      .waitFor();
+    await page.getByRole('button', { name: 'Copy curl' }).click();
+    const curl = await readClipboard(page);
+    assert.match(curl, /\$GATEHOUSE_KEY/);
+    assert.ok(!curl.includes(keySecret), 'the curl command never carries the key');
+    await page.getByRole('table', { name: 'Test request history' }).getByText('202').waitFor();
+    // The callback header was honoured: the receiver is told.
+    await receiver.waitFor(1);
+    await screenshot(page, 'test-page');
+  });
+
+  step('the owner browses, creates, replaces and deletes live records in the console', async () => {
+    await page.getByRole('link', { name: 'Production console' }).click();
+    await page.getByText('No live records').waitFor();
+    await page.getByRole('button', { name: 'New record' }).click();
+    const create = page.getByRole('dialog');
+    await create.getByLabel('Record (JSON)').fill(JSON.stringify({ order_id: 'ORD-1', amount: 10 }));
+    await create.getByRole('button', { name: 'Create record' }).click();
+    await page.getByText(/Record rec_\w+ created/).waitFor();
+    await page.getByRole('button', { name: 'New record' }).click();
+    await create.getByLabel('Record (JSON)').fill(JSON.stringify({ order_id: 'ORD-2', amount: 20 }));
+    await create.getByRole('button', { name: 'Create record' }).click();
+    await page
+      .getByText(/Record rec_\w+ created/)
+      .last()
+      .waitFor();
+    await page.reload();
+    await page.getByTestId('console-record').nth(1).waitFor();
+    assert.equal(await page.getByTestId('console-record').count(), 2);
+
+    // A filter narrows the list.
+    await page.getByLabel('Filter field').fill('order_id');
+    await page.getByLabel('equals').fill('ORD-2');
+    await page.getByRole('button', { name: 'Apply filter' }).click();
+    await until(async () => (await page.getByTestId('console-record').count()) === 1);
+
+    const first = page.getByTestId('console-record').first();
+    await first.getByRole('button', { name: 'Edit' }).click();
+    await page
+      .getByRole('dialog')
+      .getByLabel('Record (JSON)')
+      .fill(JSON.stringify({ order_id: 'ORD-2', amount: 25 }));
+    await page.getByRole('dialog').getByRole('button', { name: 'Replace record' }).click();
+    await page.getByText(/Record rec_\w+ replaced/).waitFor();
+    await first.getByText('"amount":25').waitFor();
+    await screenshot(page, 'console');
+    await first.getByRole('button', { name: 'Delete' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete record' }).click();
+    await page.getByText(/Record rec_\w+ deleted/).waitFor();
+    await page.getByText('No records match the filter').waitFor();
+  });
+
+  step('subscribes a webhook, sees the delivery of a write and redelivers it', async () => {
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByText('No subscriptions').waitFor();
+    await page.getByRole('button', { name: 'New subscription' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('URL').fill(receiver.url);
+    await dialog.getByRole('button', { name: 'Create subscription' }).click();
+    await page.getByText('You will not see this again').waitFor();
+    assert.match((await page.getByTestId('secret-value').textContent()) ?? '', /^whsec_/);
+    await page.getByRole('button', { name: 'I have saved it' }).click();
+    await page.getByTestId('subscription-row').getByText(receiver.url).waitFor();
+    await screenshot(page, 'webhooks');
+
+    const before = receiver.received.length;
+    const write = await server.request('POST', '/api/v1/data/orders', {
+      key: keySecret,
+      json: { order_id: 'ORD-9', amount: 5 },
+    });
+    assert.equal(write.status, 202);
+    await receiver.waitFor(before + 1);
+
+    await page.getByRole('link', { name: 'Deliveries' }).click();
+    await page.locator('label', { hasText: /^succeeded$/ }).click();
+    const row = page.getByTestId('delivery-row').filter({ hasText: 'subscription' }).first();
+    await row.waitFor();
+    await row.click();
+    const detail = page.getByTestId('delivery-detail');
+    await detail.getByText('200', { exact: true }).waitFor();
+    await screenshot(page, 'delivery-detail');
+    const count = receiver.received.length;
+    await detail.getByRole('button', { name: 'Redeliver' }).click();
+    await page.getByText(/Redelivery queued/).waitFor();
+    await receiver.waitFor(count + 1);
+    await page.getByRole('button', { name: 'Refresh' }).click();
+    await page.locator('label', { hasText: /^all$/ }).click();
+    await page.getByTestId('delivery-row').nth(2).waitFor();
+    await screenshot(page, 'deliveries');
+  });
+
+  step('usage charts render from the metering data', async () => {
+    await page.getByRole('link', { name: 'Usage' }).click();
+    await page.getByTestId('usage-charts').waitFor();
+    // Recharts draws a path for each non-empty bar.
+    await page.locator('.recharts-bar-rectangle path').first().waitFor();
+    const requests = Number((await page.getByTestId('stat-Requests').textContent())?.replace(/\D/g, ''));
+    assert.ok(requests >= 2, `usage counts the requests made (${requests})`);
+    await page.getByText('Requests by key').waitFor();
+    await page.getByText('partner-sandbox').first().waitFor();
+    await screenshot(page, 'usage');
+  });
+
+  step('invites a collaborator who signs up in another browser and is refused the console', async () => {
+    await page.getByRole('link', { name: 'Collaborators' }).click();
+    await page
+      .getByRole('form', { name: 'Invite a collaborator' })
+      .getByLabel('Email')
+      .fill(COLLABORATOR.email);
+    await page.getByRole('button', { name: 'Create invite link' }).click();
+    const url = ((await page.getByTestId('invite-url').textContent()) ?? '').trim();
+    assert.match(url, /#\/invite\/.+/);
+    await page.getByRole('table', { name: 'Pending invites' }).getByText(COLLABORATOR.email).waitFor();
+    await screenshot(page, 'collaborators');
+
+    const second = await openBrowser(server.url);
+    try {
+      const other = second.page;
+      await other.goto(url.replace(/^https?:\/\/[^/]+/, server.url));
+      await other.getByTestId('invite-email').getByText(COLLABORATOR.email).waitFor();
+      await other.getByRole('textbox', { name: 'New password' }).fill(COLLABORATOR.password);
+      await other.getByRole('textbox', { name: 'Repeat password' }).fill(COLLABORATOR.password);
+      await screenshot(other, 'invite');
+      await other.getByRole('button', { name: 'Create account and sign in' }).click();
+      await other.getByTestId('current-user').getByText('collaborator', { exact: true }).waitFor();
+      const nav = other.getByRole('navigation', { name: 'Main navigation' });
+      await nav.getByText('Endpoints').waitFor();
+      assert.equal(await nav.getByText('Production console').count(), 0);
+      assert.equal(await nav.getByText('Audit log').count(), 0);
+
+      // Hidden in the UI and refused by the server.
+      await other.goto(`${server.url}/#/console`);
+      await other.getByTestId('error-state').getByText('Not allowed').waitFor();
+      await screenshot(other, 'collaborator-console-refused');
+
+      // A collaborator's keys page shows none of the owner's keys.
+      await other.getByRole('link', { name: 'API keys' }).click();
+      await other.getByText('No keys yet').waitFor();
+
+      // Phone width: the navigation sits behind the burger.
+      await other.setViewportSize({ width: 390, height: 844 });
+      await other
+        .getByRole('link', { name: 'Endpoints' })
+        .click({ force: true })
+        .catch(() => {});
+      await other.goto(`${server.url}/#/endpoints`);
+      await other.getByRole('table', { name: 'Endpoints' }).waitFor();
+      await screenshot(other, 'phone-endpoints');
+      await other.getByRole('button', { name: 'Toggle navigation' }).click();
+      await nav.getByText('Test requests').waitFor();
+      await screenshot(other, 'phone-navigation');
+
+      await other.getByRole('button', { name: 'Sign out' }).click();
+      await other.getByRole('button', { name: 'Sign in' }).waitFor();
+      // The 401 (no session yet) and the 403 (console) are expected; nothing else may fail.
+      const unexpected = second.errors.filter((e) => !/status of 40[13]/.test(e));
+      assert.deepEqual(unexpected, [], `browser errors: ${unexpected.join('\n')}`);
+    } finally {
+      await second.close();
+    }
+    await page.reload();
+    await page.getByRole('table', { name: 'Collaborators' }).getByText(COLLABORATOR.email).waitFor();
+  });
+
+  step('the audit log shows who did what, filterable, then the owner signs out', async () => {
+    await page.getByRole('link', { name: 'Audit log' }).click();
+    await page.getByTestId('audit-row').first().waitFor();
+    await page.getByText('endpoint.deploy').first().waitFor();
+    await pickOption(page, 'Action', 'key.create');
+    await until(async () =>
+      (await page.getByTestId('audit-row').allTextContents()).every((text) => text.includes('key.create')),
+    );
+    await screenshot(page, 'audit');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    // The session is gone on the server too.
+    await page.goto(`${server.url}/#/keys`);
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    const unexpected = owner.errors.filter((e) => !/status of 40[13]/.test(e));
+    assert.deepEqual(unexpected, [], `browser errors: ${unexpected.join('\n')}`);
+  });
+});

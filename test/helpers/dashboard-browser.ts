@@ -1,0 +1,73 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+
+export const CHROMIUM = '/usr/bin/chromium';
+export const SCREENSHOTS = join(process.cwd(), 'test-output', 'dashboard');
+
+const ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Builds the dashboard once: the server serves web/dist only if it exists when the app is built. */
+export function ensureDashboardBuilt(): void {
+  if (existsSync(join(process.cwd(), 'web', 'dist', 'index.html'))) return;
+  execFileSync('npm', ['run', 'build:web'], { stdio: 'inherit' });
+}
+
+export interface Browser {
+  context: BrowserContext;
+  page: Page;
+  /** Errors the page logged or threw (CSP violations included). */
+  errors: string[];
+  close(): Promise<void>;
+}
+
+/** A fresh Chromium profile (its own cookies), as issue 5 says to launch it. */
+export async function openBrowser(origin: string): Promise<Browser> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-dashboard-'));
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ARGS,
+    viewport: { width: 1280, height: 800 },
+  });
+  await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
+  const page = context.pages()[0] ?? (await context.newPage());
+  page.setDefaultTimeout(10_000);
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(`console: ${message.text()}`);
+  });
+  return {
+    context,
+    page,
+    errors,
+    async close() {
+      await context.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  // Let toasts and chart animations settle.
+  await page.waitForTimeout(400);
+  // The viewport, as a user sees it (a full-page shot would paint the fixed header mid-page).
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
+
+/** What the page's copy button put on the clipboard (evaluated in the page: no DOM types here). */
+export async function readClipboard(page: Page): Promise<string> {
+  return String(await page.evaluate('navigator.clipboard.readText()'));
+}

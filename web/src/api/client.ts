@@ -1,0 +1,131 @@
+/** The management API over the session cookie: JSON in and out, CSRF token on every write. */
+
+export interface ErrorDetail {
+  field: string;
+  error: string;
+}
+
+export class ApiFailure extends Error {
+  readonly status: number;
+  readonly code: string;
+  readonly details: ErrorDetail[];
+
+  constructor(status: number, code: string, message: string, details: ErrorDetail[] = []) {
+    super(message);
+    this.name = 'ApiFailure';
+    this.status = status;
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export interface ApiResult<T> {
+  data: T;
+  meta?: { next_cursor?: string | null; [key: string]: unknown };
+}
+
+let csrfToken: string | null = null;
+let onUnauthorized: (() => void) | null = null;
+
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token;
+}
+
+/** Called when a signed-in call answers 401: the session is gone, back to sign-in. */
+export function setUnauthorizedHandler(handler: (() => void) | null): void {
+  onUnauthorized = handler;
+}
+
+type Query = Record<string, string | number | undefined | null>;
+
+export function withQuery(path: string, query: Query = {}): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== null && value !== '') params.set(key, String(value));
+  }
+  const text = params.toString();
+  return text === '' ? path : `${path}?${text}`;
+}
+
+/** The envelope is `{success:false, error, code, details}`; an older shape nests them in `error`. */
+function toFailure(status: number, body: unknown): ApiFailure {
+  if (body && typeof body === 'object') {
+    const b = body as { error?: unknown; code?: unknown; details?: unknown; message?: unknown };
+    if (b.error && typeof b.error === 'object') {
+      const e = b.error as { code?: unknown; message?: unknown; details?: unknown };
+      return new ApiFailure(
+        status,
+        String(e.code ?? 'error'),
+        String(e.message ?? `Request failed (${status})`),
+        Array.isArray(e.details) ? (e.details as ErrorDetail[]) : [],
+      );
+    }
+    return new ApiFailure(
+      status,
+      String(b.code ?? 'error'),
+      String(b.error ?? b.message ?? `Request failed (${status})`),
+      Array.isArray(b.details) ? (b.details as ErrorDetail[]) : [],
+    );
+  }
+  return new ApiFailure(status, 'error', `Request failed (${status})`);
+}
+
+export interface CallOptions {
+  body?: unknown;
+  /** Do not send the user to sign-in on a 401 (the sign-in calls themselves). */
+  allowUnauthorized?: boolean;
+}
+
+export async function call<T>(
+  method: string,
+  path: string,
+  options: CallOptions = {},
+): Promise<ApiResult<T>> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (method !== 'GET' && method !== 'HEAD' && csrfToken) headers['x-csrf-token'] = csrfToken;
+  let body: string | undefined;
+  if (options.body !== undefined) {
+    headers['content-type'] = 'application/json';
+    body = JSON.stringify(options.body);
+  }
+  let response: Response;
+  try {
+    response = await fetch(path, { method, headers, body, credentials: 'same-origin' });
+  } catch {
+    throw new ApiFailure(0, 'network_error', 'Could not reach the server. Check your connection.');
+  }
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (!response.ok) {
+    const failure = toFailure(response.status, parsed);
+    if (response.status === 401 && !options.allowUnauthorized) onUnauthorized?.();
+    throw failure;
+  }
+  const envelope = (parsed ?? {}) as { data?: T; meta?: ApiResult<T>['meta'] };
+  return { data: envelope.data as T, meta: envelope.meta };
+}
+
+export const api = {
+  get: <T>(path: string, query?: Query) => call<T>('GET', withQuery(path, query)).then((r) => r.data),
+  page: <T>(path: string, query?: Query) => call<T>('GET', withQuery(path, query)),
+  post: <T>(path: string, body?: unknown) => call<T>('POST', path, { body: body ?? {} }).then((r) => r.data),
+  put: <T>(path: string, body: unknown) => call<T>('PUT', path, { body }).then((r) => r.data),
+  patch: <T>(path: string, body: unknown) => call<T>('PATCH', path, { body }).then((r) => r.data),
+  del: <T>(path: string) => call<T>('DELETE', path).then((r) => r.data),
+};
+
+export function errorMessage(error: unknown): string {
+  if (error instanceof ApiFailure) {
+    const extra = error.details
+      .slice(0, 3)
+      .map((d) => `${d.field}: ${d.error}`)
+      .join('; ');
+    return extra ? `${error.message} (${extra})` : error.message;
+  }
+  return error instanceof Error ? error.message : String(error);
+}

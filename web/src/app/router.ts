@@ -1,0 +1,33 @@
+import { useSyncExternalStore } from 'react';
+
+/** Hash routing (`#/endpoints/orders`): the server serves one index.html and needs no fallback. */
+
+function subscribe(onChange: () => void): () => void {
+  window.addEventListener('hashchange', onChange);
+  return () => window.removeEventListener('hashchange', onChange);
+}
+
+function currentPath(): string {
+  const hash = window.location.hash.replace(/^#/, '');
+  return hash.startsWith('/') ? hash : '/';
+}
+
+/** The route's path segments, decoded: `#/endpoints/orders` → `['endpoints', 'orders']`. */
+export function useRoute(): string[] {
+  const path = useSyncExternalStore(subscribe, currentPath);
+  return (
+    path
+      .split('?')[0]
+      ?.split('/')
+      .filter((s) => s !== '')
+      .map((s) => decodeURIComponent(s)) ?? []
+  );
+}
+
+export function navigate(path: string): void {
+  window.location.hash = path.startsWith('/') ? path : `/${path}`;
+}
+
+export function href(path: string): string {
+  return `#${path.startsWith('/') ? path : `/${path}`}`;
+}

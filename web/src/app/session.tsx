@@ -1,0 +1,74 @@
+import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
+import { ApiFailure, call, setCsrfToken, setUnauthorizedHandler } from '../api/client.ts';
+import type { SessionInfo, User } from '../api/types.ts';
+
+interface SessionState {
+  /** undefined while the first GET /admin/v1/session is in flight. */
+  user: User | null | undefined;
+  signIn: (email: string, password: string) => Promise<void>;
+  acceptInvite: (token: string, password: string) => Promise<void>;
+  signOut: () => Promise<void>;
+}
+
+const SessionContext = createContext<SessionState | null>(null);
+
+export function SessionProvider({ children }: { children: ReactNode }) {
+  const [user, setUser] = useState<User | null | undefined>(undefined);
+
+  const adopt = useCallback((info: SessionInfo | null) => {
+    setCsrfToken(info?.csrf_token ?? null);
+    setUser(info?.user ?? null);
+  }, []);
+
+  useEffect(() => {
+    setUnauthorizedHandler(() => adopt(null));
+    call<SessionInfo>('GET', '/admin/v1/session', { allowUnauthorized: true }).then(
+      (r) => adopt(r.data),
+      () => adopt(null),
+    );
+    return () => setUnauthorizedHandler(null);
+  }, [adopt]);
+
+  const value = useMemo<SessionState>(
+    () => ({
+      user,
+      async signIn(email, password) {
+        const r = await call<SessionInfo>('POST', '/admin/v1/session', {
+          body: { email, password },
+          allowUnauthorized: true,
+        });
+        adopt(r.data);
+      },
+      async acceptInvite(token, password) {
+        const r = await call<SessionInfo>('POST', '/admin/v1/invites/accept', {
+          body: { token, password },
+          allowUnauthorized: true,
+        });
+        adopt(r.data);
+      },
+      async signOut() {
+        try {
+          await call('DELETE', '/admin/v1/session', { allowUnauthorized: true });
+        } catch (error) {
+          if (!(error instanceof ApiFailure)) throw error;
+        }
+        adopt(null);
+      },
+    }),
+    [user, adopt],
+  );
+  return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
+}
+
+export function useSession(): SessionState {
+  const state = useContext(SessionContext);
+  if (!state) throw new Error('useSession outside SessionProvider');
+  return state;
+}
+
+/** The signed-in user; only for pages rendered behind the sign-in gate. */
+export function useUser(): User {
+  const { user } = useSession();
+  if (!user) throw new Error('useUser without a signed-in user');
+  return user;
+}

@@ -1,0 +1,131 @@
+import { AppShell, Badge, Burger, Button, Group, NavLink, ScrollArea, Text, Title } from '@mantine/core';
+import { useDisclosure } from '@mantine/hooks';
+import type { ReactNode } from 'react';
+import type { User } from '../api/types.ts';
+import { notifyError } from '../components/feedback.tsx';
+import { AuditPage } from '../pages/audit.tsx';
+import { CollaboratorsPage } from '../pages/collaborators.tsx';
+import { ConsolePage } from '../pages/console.tsx';
+import { DeliveriesPage } from '../pages/deliveries.tsx';
+import { EndpointEditorPage } from '../pages/endpoint-editor.tsx';
+import { EndpointsPage } from '../pages/endpoints.tsx';
+import { KeysPage } from '../pages/keys.tsx';
+import { TestPage } from '../pages/test-page.tsx';
+import { UsagePage } from '../pages/usage.tsx';
+import { WebhooksPage } from '../pages/webhooks.tsx';
+import { href } from './router.ts';
+import { useSession } from './session.tsx';
+
+interface NavItem {
+  path: string;
+  label: string;
+  ownerOnly: boolean;
+}
+
+const NAV: NavItem[] = [
+  { path: 'endpoints', label: 'Endpoints', ownerOnly: false },
+  { path: 'keys', label: 'API keys', ownerOnly: false },
+  { path: 'test', label: 'Test requests', ownerOnly: false },
+  { path: 'console', label: 'Production console', ownerOnly: true },
+  { path: 'webhooks', label: 'Webhooks', ownerOnly: true },
+  { path: 'deliveries', label: 'Deliveries', ownerOnly: false },
+  { path: 'usage', label: 'Usage', ownerOnly: true },
+  { path: 'collaborators', label: 'Collaborators', ownerOnly: true },
+  { path: 'audit', label: 'Audit log', ownerOnly: true },
+];
+
+function page(route: string[]): ReactNode {
+  const [section = 'endpoints', id] = route;
+  switch (section) {
+    case 'endpoints':
+      return id ? <EndpointEditorPage slug={id === 'new' ? null : id} /> : <EndpointsPage />;
+    case 'keys':
+      return <KeysPage />;
+    case 'test':
+      return <TestPage />;
+    case 'console':
+      return <ConsolePage initialSlug={id} />;
+    case 'webhooks':
+      return <WebhooksPage initialSlug={id} />;
+    case 'deliveries':
+      return <DeliveriesPage />;
+    case 'usage':
+      return <UsagePage />;
+    case 'collaborators':
+      return <CollaboratorsPage />;
+    case 'audit':
+      return <AuditPage />;
+    default:
+      return <EndpointsPage />;
+  }
+}
+
+export function Shell({ route, user }: { route: string[]; user: User }) {
+  const [opened, { toggle, close }] = useDisclosure(false);
+  const { signOut } = useSession();
+  const section = route[0] ?? 'endpoints';
+  const items = NAV.filter((item) => !item.ownerOnly || user.role === 'owner');
+
+  return (
+    <AppShell
+      header={{ height: 60 }}
+      navbar={{ width: 230, breakpoint: 'sm', collapsed: { mobile: !opened } }}
+      padding="md"
+    >
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between" wrap="nowrap">
+          <Group gap="sm" wrap="nowrap">
+            <Burger
+              opened={opened}
+              onClick={toggle}
+              hiddenFrom="sm"
+              size="sm"
+              aria-label="Toggle navigation"
+            />
+            <Title order={3} c="indigo.7">
+              Gatehouse
+            </Title>
+          </Group>
+          <Group gap="sm" wrap="nowrap">
+            <Group gap={6} visibleFrom="xs" wrap="nowrap" data-testid="current-user">
+              <Text size="sm" truncate maw={220}>
+                {user.email}
+              </Text>
+              <Badge variant="light" color={user.role === 'owner' ? 'indigo' : 'gray'}>
+                {user.role}
+              </Badge>
+            </Group>
+            <Button
+              variant="default"
+              size="xs"
+              onClick={() => {
+                signOut().catch((error: unknown) => notifyError(error, 'Could not sign out'));
+              }}
+            >
+              Sign out
+            </Button>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="xs" aria-label="Main navigation">
+        <AppShell.Section grow component={ScrollArea}>
+          {items.map((item) => (
+            <NavLink
+              key={item.path}
+              href={href(item.path)}
+              label={item.label}
+              active={section === item.path}
+              onClick={close}
+            />
+          ))}
+        </AppShell.Section>
+        <AppShell.Section hiddenFrom="xs" p="xs">
+          <Text size="xs" c="dimmed">
+            Signed in as {user.email} ({user.role})
+          </Text>
+        </AppShell.Section>
+      </AppShell.Navbar>
+      <AppShell.Main>{page(route)}</AppShell.Main>
+    </AppShell>
+  );
+}

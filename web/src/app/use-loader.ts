@@ -1,0 +1,46 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+
+export interface Loader<T> {
+  data: T | undefined;
+  error: unknown;
+  loading: boolean;
+  reload: () => void;
+  setData: (update: (current: T | undefined) => T | undefined) => void;
+}
+
+/** Loads once per `key` and on `reload()`; answers that arrive after a newer load are dropped. */
+export function useLoader<T>(load: () => Promise<T>, key: string): Loader<T> {
+  const [data, setDataState] = useState<T | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+  const [loading, setLoading] = useState(true);
+  const [tick, setTick] = useState(0);
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  const generation = useRef(0);
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: reloads on key and on reload() ticks
+  useEffect(() => {
+    const mine = ++generation.current;
+    setLoading(true);
+    setError(undefined);
+    loadRef.current().then(
+      (value) => {
+        if (mine !== generation.current) return;
+        setDataState(value);
+        setLoading(false);
+      },
+      (failure: unknown) => {
+        if (mine !== generation.current) return;
+        setError(failure);
+        setLoading(false);
+      },
+    );
+  }, [key, tick]);
+
+  const reload = useCallback(() => setTick((t) => t + 1), []);
+  const setData = useCallback(
+    (update: (current: T | undefined) => T | undefined) => setDataState((current) => update(current)),
+    [],
+  );
+  return { data, error, loading, reload, setData };
+}

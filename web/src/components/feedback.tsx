@@ -1,0 +1,99 @@
+import { Alert, Button, Center, Group, Loader, Stack, Text } from '@mantine/core';
+import { modals } from '@mantine/modals';
+import { notifications } from '@mantine/notifications';
+import type { ReactNode } from 'react';
+import { ApiFailure, errorMessage } from '../api/client.ts';
+import type { Loader as DataLoader } from '../app/use-loader.ts';
+
+export function notifySuccess(message: string): void {
+  notifications.show({ color: 'teal', title: 'Done', message });
+}
+
+export function notifyError(error: unknown, title = 'Something went wrong'): void {
+  notifications.show({ color: 'red', title, message: errorMessage(error) });
+}
+
+/** Runs a destructive action after the user confirms it in a modal. */
+export function confirmAction(options: {
+  title: string;
+  message: ReactNode;
+  confirmLabel: string;
+  onConfirm: () => void | Promise<void>;
+}): void {
+  modals.openConfirmModal({
+    title: options.title,
+    children: <Text size="sm">{options.message}</Text>,
+    labels: { confirm: options.confirmLabel, cancel: 'Cancel' },
+    confirmProps: { color: 'red' },
+    onConfirm: () => void options.onConfirm(),
+  });
+}
+
+export function ErrorState({ error, onRetry }: { error: unknown; onRetry?: () => void }) {
+  const refused = error instanceof ApiFailure && error.status === 403;
+  return (
+    <Alert
+      color={refused ? 'orange' : 'red'}
+      title={refused ? 'Not allowed' : 'Could not load this'}
+      role="alert"
+      data-testid="error-state"
+    >
+      <Stack gap="xs">
+        <Text size="sm">{errorMessage(error)}</Text>
+        {onRetry && !refused && (
+          <Group>
+            <Button size="xs" variant="light" onClick={onRetry}>
+              Try again
+            </Button>
+          </Group>
+        )}
+      </Stack>
+    </Alert>
+  );
+}
+
+export function LoadingState({ label = 'Loading…' }: { label?: string }) {
+  return (
+    <Center py="xl" aria-busy="true">
+      <Group gap="sm">
+        <Loader size="sm" />
+        <Text c="dimmed" size="sm">
+          {label}
+        </Text>
+      </Group>
+    </Center>
+  );
+}
+
+export function EmptyState({ title, children }: { title: string; children?: ReactNode }) {
+  return (
+    <Stack align="center" gap={4} py="xl" data-testid="empty-state">
+      <Text fw={600}>{title}</Text>
+      {children && (
+        <Text c="dimmed" size="sm" ta="center">
+          {children}
+        </Text>
+      )}
+    </Stack>
+  );
+}
+
+/** Loading, error and empty states around a loaded list or object. */
+export function Loaded<T>({
+  loader,
+  isEmpty,
+  empty,
+  children,
+}: {
+  loader: DataLoader<T>;
+  isEmpty?: (data: T) => boolean;
+  empty?: ReactNode;
+  children: (data: T) => ReactNode;
+}) {
+  if (loader.error !== undefined && loader.data === undefined) {
+    return <ErrorState error={loader.error} onRetry={loader.reload} />;
+  }
+  if (loader.data === undefined) return <LoadingState />;
+  if (isEmpty?.(loader.data)) return <>{empty}</>;
+  return <>{children(loader.data)}</>;
+}

@@ -1,0 +1,53 @@
+import { Box, Text } from '@mantine/core';
+import { diffLines } from 'diff';
+import { useMemo } from 'react';
+
+/** A line diff of two JSON values, pretty-printed: removed lines red, added lines green. */
+export function JsonDiff({ before, after }: { before: unknown; after: unknown }) {
+  const parts = useMemo(
+    () => diffLines(`${JSON.stringify(before, null, 2)}\n`, `${JSON.stringify(after, null, 2)}\n`),
+    [before, after],
+  );
+  const changed = parts.some((p) => p.added || p.removed);
+  if (!changed) {
+    return (
+      <Text size="sm" c="dimmed" data-testid="diff-none">
+        The draft is the same as the deployed version.
+      </Text>
+    );
+  }
+  const lines: { text: string; kind: 'added' | 'removed' | 'same'; key: string }[] = [];
+  parts.forEach((part, p) => {
+    const kind = part.added ? 'added' : part.removed ? 'removed' : 'same';
+    part.value
+      .replace(/\n$/, '')
+      .split('\n')
+      .forEach((text, i) => {
+        lines.push({ text, kind, key: `${p}-${i}` });
+      });
+  });
+  return (
+    <Box
+      component="pre"
+      data-testid="schema-diff"
+      aria-label="Differences between the deployed schema and the draft"
+      fz="xs"
+      p="xs"
+      m={0}
+      style={{ overflowX: 'auto', border: '1px solid var(--mantine-color-gray-3)', borderRadius: 6 }}
+    >
+      {lines.map((line) => (
+        <Box
+          key={line.key}
+          component="div"
+          bg={line.kind === 'added' ? 'green.0' : line.kind === 'removed' ? 'red.0' : undefined}
+          c={line.kind === 'added' ? 'green.9' : line.kind === 'removed' ? 'red.9' : undefined}
+          ff="monospace"
+        >
+          {line.kind === 'added' ? '+ ' : line.kind === 'removed' ? '- ' : '  '}
+          {line.text}
+        </Box>
+      ))}
+    </Box>
+  );
+}

@@ -1,0 +1,49 @@
+import { Alert, Button, Code, CopyButton, Group, Stack, Text } from '@mantine/core';
+
+/** A secret shown once: the value, a copy button and the warning. */
+export function SecretReveal({ label, secret, note }: { label: string; secret: string; note?: string }) {
+  return (
+    <Stack gap="sm">
+      <Alert color="yellow" title="You will not see this again">
+        Copy the {label.toLowerCase()} now and keep it somewhere safe. Gatehouse stores only a hash of it.
+      </Alert>
+      <Text size="sm" fw={500} id="secret-label">
+        {label}
+      </Text>
+      <Code
+        block
+        aria-labelledby="secret-label"
+        data-testid="secret-value"
+        style={{ wordBreak: 'break-all' }}
+      >
+        {secret}
+      </Code>
+      {note && (
+        <Text size="sm" c="dimmed">
+          {note}
+        </Text>
+      )}
+      <Group>
+        <CopyButton value={secret}>
+          {({ copied, copy }) => (
+            <Button color={copied ? 'teal' : 'blue'} onClick={copy}>
+              {copied ? 'Copied' : `Copy ${label.toLowerCase()}`}
+            </Button>
+          )}
+        </CopyButton>
+      </Group>
+    </Stack>
+  );
+}
+
+export function CopyText({ value, label = 'Copy' }: { value: string; label?: string }) {
+  return (
+    <CopyButton value={value}>
+      {({ copied, copy }) => (
+        <Button size="xs" variant="light" color={copied ? 'teal' : 'blue'} onClick={copy}>
+          {copied ? 'Copied' : label}
+        </Button>
+      )}
+    </CopyButton>
+  );
+}

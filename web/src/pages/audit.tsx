@@ -1,0 +1,143 @@
+import { Badge, Button, Card, Code, Group, Select, Table, Text, TextInput } from '@mantine/core';
+import { useDebouncedValue } from '@mantine/hooks';
+import { useState } from 'react';
+import { api } from '../api/client.ts';
+import { AUDIT_ACTIONS, type AuditEntry } from '../api/types.ts';
+import { useLoader } from '../app/use-loader.ts';
+import { EmptyState, ErrorState, LoadingState, notifyError } from '../components/feedback.tsx';
+import { formatDate, PageHeader } from '../components/page.tsx';
+
+interface Page {
+  items: AuditEntry[];
+  next: string | null;
+}
+
+function actionColor(action: string): string {
+  if (action.endsWith('delete') || action.endsWith('revoke') || action.endsWith('failed')) return 'red';
+  if (action.startsWith('console.')) return 'orange';
+  if (action.startsWith('session.')) return 'gray';
+  return 'indigo';
+}
+
+export function AuditPage() {
+  const [actor, setActor] = useState('');
+  const [action, setAction] = useState<string | null>(null);
+  const [debouncedActor] = useDebouncedValue(actor.trim(), 300);
+  const [extra, setExtra] = useState<Page | null>(null);
+  const [loadingMore, setLoadingMore] = useState(false);
+  const query = { actor: debouncedActor || undefined, action: action ?? undefined, limit: 50 };
+  const first = useLoader(async () => {
+    setExtra(null);
+    const r = await api.page<AuditEntry[]>('/admin/v1/audit', query);
+    return { items: r.data, next: (r.meta?.next_cursor as string | null | undefined) ?? null };
+  }, JSON.stringify(query));
+  const page = extra ?? first.data;
+
+  async function more() {
+    if (!page?.next) return;
+    setLoadingMore(true);
+    try {
+      const r = await api.page<AuditEntry[]>('/admin/v1/audit', { ...query, after: page.next });
+      setExtra({
+        items: [...page.items, ...r.data],
+        next: (r.meta?.next_cursor as string | null | undefined) ?? null,
+      });
+    } catch (error) {
+      notifyError(error);
+    } finally {
+      setLoadingMore(false);
+    }
+  }
+
+  return (
+    <>
+      <PageHeader title="Audit log" description="Who did what, and when. Newest first." />
+      <Group mb="md" align="flex-end" wrap="wrap">
+        <TextInput
+          label="Actor"
+          placeholder="email or user id"
+          value={actor}
+          onChange={(e) => setActor(e.currentTarget.value)}
+          w={240}
+        />
+        <Select
+          label="Action"
+          placeholder="Any action"
+          data={AUDIT_ACTIONS}
+          value={action}
+          onChange={setAction}
+          clearable
+          searchable
+          w={240}
+        />
+      </Group>
+      <Card withBorder padding={0}>
+        {first.error !== undefined ? (
+          <ErrorState error={first.error} onRetry={first.reload} />
+        ) : !page ? (
+          <LoadingState />
+        ) : page.items.length === 0 ? (
+          <EmptyState title="Nothing recorded" />
+        ) : (
+          <>
+            <Table.ScrollContainer minWidth={720}>
+              <Table verticalSpacing="xs" aria-label="Audit log">
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>When</Table.Th>
+                    <Table.Th>Actor</Table.Th>
+                    <Table.Th>Action</Table.Th>
+                    <Table.Th>Target</Table.Th>
+                    <Table.Th>Details</Table.Th>
+                    <Table.Th>Address</Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {page.items.map((entry) => (
+                    <Table.Tr key={entry.id} data-testid="audit-row">
+                      <Table.Td fz="sm">{formatDate(entry.at)}</Table.Td>
+                      <Table.Td fz="sm">{entry.actor?.email ?? entry.actor?.id ?? 'system'}</Table.Td>
+                      <Table.Td>
+                        <Badge variant="light" color={actionColor(entry.action)}>
+                          {entry.action}
+                        </Badge>
+                      </Table.Td>
+                      <Table.Td fz="xs" ff="monospace">
+                        {entry.target_type ? `${entry.target_type} ${entry.target_id ?? ''}` : '—'}
+                      </Table.Td>
+                      <Table.Td>
+                        {entry.details ? (
+                          <Code fz="xs" style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}>
+                            {typeof entry.details === 'string'
+                              ? entry.details
+                              : JSON.stringify(entry.details)}
+                          </Code>
+                        ) : (
+                          '—'
+                        )}
+                      </Table.Td>
+                      <Table.Td fz="xs" ff="monospace">
+                        {entry.ip ?? '—'}
+                      </Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            </Table.ScrollContainer>
+            <Group justify="center" p="sm">
+              {page.next ? (
+                <Button variant="default" loading={loadingMore} onClick={() => void more()}>
+                  Load more
+                </Button>
+              ) : (
+                <Text size="xs" c="dimmed">
+                  No more entries
+                </Text>
+              )}
+            </Group>
+          </>
+        )}
+      </Card>
+    </>
+  );
+}

@@ -1,0 +1,389 @@
+import {
+  Alert,
+  Button,
+  Card,
+  Code,
+  Group,
+  Modal,
+  Select,
+  Stack,
+  Table,
+  Text,
+  Textarea,
+  TextInput,
+} from '@mantine/core';
+import { type FormEvent, useEffect, useState } from 'react';
+import { api, errorMessage } from '../api/client.ts';
+import type { DataRecord, Endpoint } from '../api/types.ts';
+import { navigate } from '../app/router.ts';
+import { useLoader } from '../app/use-loader.ts';
+import {
+  confirmAction,
+  EmptyState,
+  ErrorState,
+  LoadingState,
+  notifyError,
+  notifySuccess,
+} from '../components/feedback.tsx';
+import { formatDate, PageHeader } from '../components/page.tsx';
+import { samplePayload } from '../schema/sample.ts';
+
+interface Page {
+  records: DataRecord[];
+  next: string | null;
+}
+
+type Editing =
+  | { mode: 'create' }
+  | { mode: 'replace'; record: DataRecord }
+  | { mode: 'view'; record: DataRecord };
+
+function preview(data: unknown): string {
+  const text = JSON.stringify(data);
+  return text.length > 120 ? `${text.slice(0, 117)}…` : text;
+}
+
+export function ConsolePage({ initialSlug }: { initialSlug?: string }) {
+  const endpoints = useLoader(() => api.get<Endpoint[]>('/admin/v1/endpoints'), 'endpoints');
+  const [slug, setSlug] = useState<string | null>(initialSlug ?? null);
+  const [filterField, setFilterField] = useState('');
+  const [filterValue, setFilterValue] = useState('');
+  const [applied, setApplied] = useState<{ field: string; value: string } | null>(null);
+  const [page, setPage] = useState<Page | null>(null);
+  const [error, setError] = useState<unknown>(undefined);
+  const [loading, setLoading] = useState(false);
+  const [editing, setEditing] = useState<Editing | null>(null);
+
+  useEffect(() => {
+    if (slug === null && endpoints.data?.[0]) setSlug(endpoints.data[0].slug);
+  }, [endpoints.data, slug]);
+
+  async function load(after: string | null) {
+    if (!slug) return;
+    setLoading(true);
+    setError(undefined);
+    try {
+      const query: Record<string, string> = { limit: '25' };
+      if (after) query.after = after;
+      if (applied) query[`filter[${applied.field}]`] = applied.value;
+      const result = await api.page<DataRecord[]>(
+        `/admin/v1/console/${encodeURIComponent(slug)}/records`,
+        query,
+      );
+      const next = (result.meta?.next_cursor as string | null | undefined) ?? null;
+      setPage((current) => ({
+        records: after && current ? [...current.records, ...result.data] : result.data,
+        next,
+      }));
+    } catch (failure) {
+      setError(failure);
+      if (!after) setPage(null);
+    } finally {
+      setLoading(false);
+    }
+  }
+
+  // biome-ignore lint/correctness/useExhaustiveDependencies: reload when the endpoint or the filter changes
+  useEffect(() => {
+    setPage(null);
+    void load(null);
+  }, [slug, applied]);
+
+  const endpoint = endpoints.data?.find((e) => e.slug === slug) ?? null;
+
+  function applyFilter(event: FormEvent) {
+    event.preventDefault();
+    setApplied(
+      filterField.trim() && filterValue !== '' ? { field: filterField.trim(), value: filterValue } : null,
+    );
+  }
+
+  function remove(record: DataRecord) {
+    confirmAction({
+      title: 'Delete this live record?',
+      message: `${record.id} is deleted from production at once. No webhooks are sent for console writes.`,
+      confirmLabel: 'Delete record',
+      onConfirm: async () => {
+        try {
+          await api.del(
+            `/admin/v1/console/${encodeURIComponent(record.endpoint)}/records/${encodeURIComponent(record.id)}`,
+          );
+          notifySuccess(`Record ${record.id} deleted`);
+          setPage(
+            (current) =>
+              current && { ...current, records: current.records.filter((r) => r.id !== record.id) },
+          );
+        } catch (failure) {
+          notifyError(failure, 'Could not delete the record');
+        }
+      },
+    });
+  }
+
+  return (
+    <>
+      <PageHeader
+        title="Production console"
+        description="Live records. Writes here take effect at once, are marked as console writes and fire no webhooks."
+        actions={
+          <Button
+            onClick={() => setEditing({ mode: 'create' })}
+            disabled={!endpoint || endpoint.live_version === null || error !== undefined}
+          >
+            New record
+          </Button>
+        }
+      />
+      <Card withBorder mb="md">
+        <Group align="flex-end" wrap="wrap" gap="sm">
+          <Select
+            label="Endpoint"
+            data={(endpoints.data ?? []).map((e) => ({ value: e.slug, label: `${e.name} (${e.slug})` }))}
+            value={slug}
+            onChange={(value) => {
+              setSlug(value);
+              if (value) navigate(`/console/${encodeURIComponent(value)}`);
+            }}
+            allowDeselect={false}
+            placeholder={endpoints.loading ? 'Loading…' : 'Pick an endpoint'}
+            w={260}
+          />
+          <form onSubmit={applyFilter} aria-label="Filter records" style={{ display: 'contents' }}>
+            <TextInput
+              label="Filter field"
+              placeholder="status"
+              value={filterField}
+              onChange={(e) => setFilterField(e.currentTarget.value)}
+              w={160}
+            />
+            <TextInput
+              label="equals"
+              placeholder="paid"
+              value={filterValue}
+              onChange={(e) => setFilterValue(e.currentTarget.value)}
+              w={160}
+            />
+            <Button type="submit" variant="light">
+              Apply filter
+            </Button>
+            {applied && (
+              <Button
+                variant="subtle"
+                onClick={() => {
+                  setFilterField('');
+                  setFilterValue('');
+                  setApplied(null);
+                }}
+              >
+                Clear
+              </Button>
+            )}
+          </form>
+        </Group>
+      </Card>
+      {endpoints.error !== undefined && <ErrorState error={endpoints.error} onRetry={endpoints.reload} />}
+      {endpoints.data?.length === 0 && (
+        <EmptyState title="No endpoints yet">Create and deploy an endpoint first.</EmptyState>
+      )}
+      {endpoint && endpoint.live_version === null && (
+        <Alert color="yellow" mb="md">
+          {endpoint.slug} is not deployed: it has no live records yet. Deploy it to use it in production.
+        </Alert>
+      )}
+      {error !== undefined && <ErrorState error={error} onRetry={() => void load(null)} />}
+      {slug && error === undefined && (
+        <Card withBorder padding={0}>
+          {page === null ? (
+            <LoadingState />
+          ) : page.records.length === 0 ? (
+            <EmptyState title={applied ? 'No records match the filter' : 'No live records'} />
+          ) : (
+            <>
+              <Table.ScrollContainer minWidth={640}>
+                <Table highlightOnHover verticalSpacing="xs" aria-label="Live records">
+                  <Table.Thead>
+                    <Table.Tr>
+                      <Table.Th>Id</Table.Th>
+                      <Table.Th>Data</Table.Th>
+                      <Table.Th>Updated</Table.Th>
+                      <Table.Th />
+                    </Table.Tr>
+                  </Table.Thead>
+                  <Table.Tbody>
+                    {page.records.map((record) => (
+                      <Table.Tr key={record.id} data-testid="console-record">
+                        <Table.Td ff="monospace" fz="xs">
+                          {record.id}
+                        </Table.Td>
+                        <Table.Td ff="monospace" fz="xs">
+                          {preview(record.data)}
+                        </Table.Td>
+                        <Table.Td fz="sm">{formatDate(record.updated_at)}</Table.Td>
+                        <Table.Td>
+                          <Group gap={4} wrap="nowrap" justify="flex-end">
+                            <Button
+                              size="xs"
+                              variant="subtle"
+                              onClick={() => setEditing({ mode: 'view', record })}
+                            >
+                              View
+                            </Button>
+                            <Button
+                              size="xs"
+                              variant="subtle"
+                              onClick={() => setEditing({ mode: 'replace', record })}
+                            >
+                              Edit
+                            </Button>
+                            <Button size="xs" variant="subtle" color="red" onClick={() => remove(record)}>
+                              Delete
+                            </Button>
+                          </Group>
+                        </Table.Td>
+                      </Table.Tr>
+                    ))}
+                  </Table.Tbody>
+                </Table>
+              </Table.ScrollContainer>
+              <Group justify="center" p="sm">
+                {page.next ? (
+                  <Button variant="default" loading={loading} onClick={() => void load(page.next)}>
+                    Load more
+                  </Button>
+                ) : (
+                  <Text size="xs" c="dimmed">
+                    {page.records.length} record{page.records.length === 1 ? '' : 's'}, no more
+                  </Text>
+                )}
+              </Group>
+            </>
+          )}
+        </Card>
+      )}
+      {endpoint && (
+        <RecordModal
+          editing={editing}
+          endpoint={endpoint}
+          onClose={() => setEditing(null)}
+          onSaved={(record, created) => {
+            setEditing(null);
+            setPage((current) => {
+              if (!current) return current;
+              if (created) return { ...current, records: [record, ...current.records] };
+              return { ...current, records: current.records.map((r) => (r.id === record.id ? record : r)) };
+            });
+          }}
+        />
+      )}
+    </>
+  );
+}
+
+function RecordModal({
+  editing,
+  endpoint,
+  onClose,
+  onSaved,
+}: {
+  editing: Editing | null;
+  endpoint: Endpoint;
+  onClose: () => void;
+  onSaved: (record: DataRecord, created: boolean) => void;
+}) {
+  const [text, setText] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<string | null>(null);
+
+  useEffect(() => {
+    setProblem(null);
+    if (!editing) return;
+    if (editing.mode === 'create') setText(JSON.stringify(samplePayload(endpoint.schema), null, 2));
+    else setText(JSON.stringify(editing.record.data, null, 2));
+  }, [editing, endpoint]);
+
+  let parseError: string | undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    parseError = `Not valid JSON: ${(error as Error).message}`;
+  }
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    if (!editing || editing.mode === 'view' || parseError) return;
+    setBusy(true);
+    setProblem(null);
+    try {
+      const base = `/admin/v1/console/${encodeURIComponent(endpoint.slug)}/records`;
+      const record =
+        editing.mode === 'create'
+          ? await api.post<DataRecord>(base, parsed)
+          : await api.put<DataRecord>(`${base}/${encodeURIComponent(editing.record.id)}`, parsed);
+      notifySuccess(
+        editing.mode === 'create' ? `Record ${record.id} created` : `Record ${record.id} replaced`,
+      );
+      onSaved(record, editing.mode === 'create');
+    } catch (error) {
+      setProblem(errorMessage(error));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const title =
+    editing?.mode === 'create'
+      ? `New live record in ${endpoint.slug}`
+      : editing?.mode === 'replace'
+        ? `Replace ${editing.record.id}`
+        : editing
+          ? editing.record.id
+          : '';
+
+  return (
+    <Modal opened={editing !== null} onClose={onClose} title={title} size="lg">
+      {editing?.mode === 'view' ? (
+        <Stack>
+          <Text size="xs" c="dimmed">
+            version {editing.record.version} · created {formatDate(editing.record.created_at)} · updated{' '}
+            {formatDate(editing.record.updated_at)}
+          </Text>
+          <Code block data-testid="record-json">
+            {JSON.stringify(editing.record.data, null, 2)}
+          </Code>
+        </Stack>
+      ) : (
+        <form onSubmit={submit} aria-label={title}>
+          <Stack>
+            {problem && (
+              <Alert color="red" role="alert" title="Refused">
+                {problem}
+              </Alert>
+            )}
+            <Textarea
+              label="Record (JSON)"
+              description="Validated against the deployed schema"
+              value={text}
+              onChange={(e) => setText(e.currentTarget.value)}
+              autosize
+              minRows={8}
+              maxRows={24}
+              spellCheck={false}
+              error={parseError}
+              styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)', fontSize: 13 } }}
+              data-autofocus
+            />
+            <Group justify="flex-end">
+              <Button variant="default" onClick={onClose}>
+                Cancel
+              </Button>
+              <Button type="submit" loading={busy} disabled={parseError !== undefined}>
+                {editing?.mode === 'create' ? 'Create record' : 'Replace record'}
+              </Button>
+            </Group>
+          </Stack>
+        </form>
+      )}
+    </Modal>
+  );
+}

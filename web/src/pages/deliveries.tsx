@@ -1,0 +1,279 @@
+import {
+  Badge,
+  Button,
+  Card,
+  Code,
+  Drawer,
+  Group,
+  SegmentedControl,
+  Stack,
+  Table,
+  Text,
+  Timeline,
+} from '@mantine/core';
+import { useState } from 'react';
+import { api } from '../api/client.ts';
+import type { Delivery } from '../api/types.ts';
+import { useLoader } from '../app/use-loader.ts';
+import { EmptyState, ErrorState, LoadingState, notifyError, notifySuccess } from '../components/feedback.tsx';
+import { formatDate, jsonText, PageHeader, timeAgo } from '../components/page.tsx';
+import { EnvironmentBadge } from './keys.tsx';
+
+const STATUS_COLOR: Record<string, string> = {
+  pending: 'yellow',
+  succeeded: 'teal',
+  failed: 'red',
+  cancelled: 'gray',
+};
+
+interface Page {
+  items: Delivery[];
+  next: string | null;
+}
+
+export function DeliveriesPage() {
+  const [status, setStatus] = useState('all');
+  const [extra, setExtra] = useState<Page | null>(null);
+  const [loadingMore, setLoadingMore] = useState(false);
+  const [openId, setOpenId] = useState<string | null>(null);
+  const first = useLoader(async () => {
+    setExtra(null);
+    const r = await api.page<Delivery[]>('/admin/v1/deliveries', {
+      status: status === 'all' ? undefined : status,
+      limit: 25,
+    });
+    return { items: r.data, next: (r.meta?.next_cursor as string | null | undefined) ?? null };
+  }, status);
+  const page = extra ?? first.data;
+
+  async function more() {
+    if (!page?.next) return;
+    setLoadingMore(true);
+    try {
+      const r = await api.page<Delivery[]>('/admin/v1/deliveries', {
+        status: status === 'all' ? undefined : status,
+        limit: 25,
+        after: page.next,
+      });
+      setExtra({
+        items: [...page.items, ...r.data],
+        next: (r.meta?.next_cursor as string | null | undefined) ?? null,
+      });
+    } catch (error) {
+      notifyError(error);
+    } finally {
+      setLoadingMore(false);
+    }
+  }
+
+  return (
+    <>
+      <PageHeader
+        title="Deliveries"
+        description="Every webhook delivery, newest first, with each attempt's response."
+        actions={
+          <Button variant="default" onClick={first.reload}>
+            Refresh
+          </Button>
+        }
+      />
+      <Group mb="md">
+        <SegmentedControl
+          aria-label="Filter by status"
+          value={status}
+          onChange={setStatus}
+          data={['all', 'pending', 'succeeded', 'failed', 'cancelled']}
+        />
+      </Group>
+      <Card withBorder padding={0}>
+        {first.error !== undefined ? (
+          <ErrorState error={first.error} onRetry={first.reload} />
+        ) : !page ? (
+          <LoadingState />
+        ) : page.items.length === 0 ? (
+          <EmptyState title="No deliveries">
+            Deliveries appear here when records change and a target is set.
+          </EmptyState>
+        ) : (
+          <>
+            <Table.ScrollContainer minWidth={720}>
+              <Table highlightOnHover verticalSpacing="xs" aria-label="Deliveries">
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>Event</Table.Th>
+                    <Table.Th>Target</Table.Th>
+                    <Table.Th>Status</Table.Th>
+                    <Table.Th>Attempts</Table.Th>
+                    <Table.Th>Last code</Table.Th>
+                    <Table.Th>When</Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {page.items.map((d) => (
+                    <Table.Tr
+                      key={d.id}
+                      style={{ cursor: 'pointer' }}
+                      onClick={() => setOpenId(d.id)}
+                      data-testid="delivery-row"
+                    >
+                      <Table.Td>
+                        <Text size="sm" fw={500}>
+                          {d.event_type}
+                        </Text>
+                        <Text size="xs" c="dimmed">
+                          {d.endpoint ?? '—'} · {d.record_id}
+                        </Text>
+                      </Table.Td>
+                      <Table.Td>
+                        <Text size="xs" ff="monospace" maw={260} truncate>
+                          {d.url}
+                        </Text>
+                        <Text size="xs" c="dimmed">
+                          {d.target}
+                        </Text>
+                      </Table.Td>
+                      <Table.Td>
+                        <Badge color={STATUS_COLOR[d.status] ?? 'gray'}>{d.status}</Badge>
+                      </Table.Td>
+                      <Table.Td>
+                        {d.attempt_count} / {d.max_attempts}
+                      </Table.Td>
+                      <Table.Td ff="monospace">{d.last_status_code ?? '—'}</Table.Td>
+                      <Table.Td fz="sm">
+                        <Button
+                          size="compact-xs"
+                          variant="subtle"
+                          onClick={(e) => {
+                            e.stopPropagation();
+                            setOpenId(d.id);
+                          }}
+                          aria-label={`Details of delivery ${d.id}`}
+                        >
+                          {timeAgo(d.created_at)}
+                        </Button>
+                      </Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            </Table.ScrollContainer>
+            <Group justify="center" p="sm">
+              {page.next ? (
+                <Button variant="default" loading={loadingMore} onClick={() => void more()}>
+                  Load more
+                </Button>
+              ) : (
+                <Text size="xs" c="dimmed">
+                  No more deliveries
+                </Text>
+              )}
+            </Group>
+          </>
+        )}
+      </Card>
+      <DeliveryDrawer id={openId} onClose={() => setOpenId(null)} onRedelivered={first.reload} />
+    </>
+  );
+}
+
+function DeliveryDrawer({
+  id,
+  onClose,
+  onRedelivered,
+}: {
+  id: string | null;
+  onClose: () => void;
+  onRedelivered: () => void;
+}) {
+  const delivery = useLoader(
+    () => (id ? api.get<Delivery>(`/admin/v1/deliveries/${encodeURIComponent(id)}`) : Promise.resolve(null)),
+    id ?? '',
+  );
+  const [busy, setBusy] = useState(false);
+
+  async function redeliver() {
+    if (!id) return;
+    setBusy(true);
+    try {
+      const fresh = await api.post<Delivery>(`/admin/v1/deliveries/${encodeURIComponent(id)}/redeliver`);
+      notifySuccess(`Redelivery queued (${fresh.id})`);
+      onRedelivered();
+      onClose();
+    } catch (error) {
+      notifyError(error, 'Could not redeliver');
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  const d = delivery.data;
+  return (
+    <Drawer opened={id !== null} onClose={onClose} position="right" size="lg" title="Delivery">
+      {delivery.error !== undefined ? (
+        <ErrorState error={delivery.error} onRetry={delivery.reload} />
+      ) : !d ? (
+        <LoadingState />
+      ) : (
+        <Stack data-testid="delivery-detail">
+          <Group gap="xs">
+            <Badge color={STATUS_COLOR[d.status] ?? 'gray'}>{d.status}</Badge>
+            <EnvironmentBadge environment={d.environment} />
+            <Text size="sm" fw={600}>
+              {d.event_type}
+            </Text>
+          </Group>
+          <Text size="sm" ff="monospace" style={{ wordBreak: 'break-all' }}>
+            POST {d.url}
+          </Text>
+          <Text size="xs" c="dimmed">
+            {d.id} · event {d.event_id} · record {d.record_id} · created {formatDate(d.created_at)}
+            {d.next_attempt_at ? ` · next attempt ${formatDate(d.next_attempt_at)}` : ''}
+          </Text>
+          <Group>
+            <Button onClick={() => void redeliver()} loading={busy}>
+              Redeliver
+            </Button>
+          </Group>
+          <Text fw={600} size="sm">
+            Attempts ({d.attempts.length} of {d.max_attempts})
+          </Text>
+          {d.attempts.length === 0 ? (
+            <Text size="sm" c="dimmed">
+              No attempt yet.
+            </Text>
+          ) : (
+            <Timeline bulletSize={14} lineWidth={2} active={d.attempts.length - 1}>
+              {d.attempts.map((a) => (
+                <Timeline.Item
+                  key={`${a.attempted_at}-${a.duration_ms}-${a.status_code}`}
+                  color={a.status_code !== null && a.status_code < 300 ? 'teal' : 'red'}
+                  title={
+                    <Group gap="xs">
+                      <Text size="sm" fw={500}>
+                        {a.status_code ?? 'no response'}
+                      </Text>
+                      <Text size="xs" c="dimmed">
+                        {formatDate(a.attempted_at)} · {a.duration_ms} ms
+                      </Text>
+                    </Group>
+                  }
+                >
+                  {a.error && (
+                    <Text size="xs" c="red.7">
+                      {a.error}
+                    </Text>
+                  )}
+                  {a.response_body && (
+                    <Code block fz="xs" mt={4}>
+                      {jsonText(a.response_body)}
+                    </Code>
+                  )}
+                </Timeline.Item>
+              ))}
+            </Timeline>
+          )}
+        </Stack>
+      )}
+    </Drawer>
+  );
+}

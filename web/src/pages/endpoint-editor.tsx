@@ -1,0 +1,513 @@
+import {
+  Alert,
+  Badge,
+  Button,
+  Card,
+  Code,
+  Grid,
+  Group,
+  List,
+  NumberInput,
+  Stack,
+  Text,
+  Textarea,
+  TextInput,
+  Title,
+} from '@mantine/core';
+import { modals } from '@mantine/modals';
+import { useMemo, useState } from 'react';
+import { api } from '../api/client.ts';
+import type { Endpoint, EndpointVersion } from '../api/types.ts';
+import { navigate } from '../app/router.ts';
+import { useUser } from '../app/session.tsx';
+import { useLoader } from '../app/use-loader.ts';
+import {
+  confirmAction,
+  ErrorState,
+  LoadingState,
+  notifyError,
+  notifySuccess,
+} from '../components/feedback.tsx';
+import { formatDate, PageHeader } from '../components/page.tsx';
+import { JsonDiff } from '../components/schema-diff.tsx';
+import { CopyText } from '../components/secret.tsx';
+import { type Field, fieldsFromSchema, newField, schemaFromFields } from '../schema/fields.ts';
+import { samplePayload } from '../schema/sample.ts';
+import { checkSchemaText } from '../schema/validate.ts';
+import { EndpointStatus } from './endpoints.tsx';
+import { FieldList } from './field-builder.tsx';
+
+interface Loaded {
+  endpoint: Endpoint;
+  versions: EndpointVersion[];
+}
+
+const SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
+
+export function EndpointEditorPage({ slug }: { slug: string | null }) {
+  const loader = useLoader<Loaded | null>(
+    async () =>
+      slug === null
+        ? null
+        : Promise.all([
+            api.get<Endpoint>(`/admin/v1/endpoints/${encodeURIComponent(slug)}`),
+            api.get<EndpointVersion[]>(`/admin/v1/endpoints/${encodeURIComponent(slug)}/versions`),
+          ]).then(([endpoint, versions]) => ({ endpoint, versions })),
+    slug ?? '(new)',
+  );
+  if (loader.error !== undefined) {
+    return (
+      <>
+        <PageHeader title={slug ?? 'New endpoint'} />
+        <ErrorState error={loader.error} onRetry={loader.reload} />
+      </>
+    );
+  }
+  if (loader.loading && loader.data === undefined) return <LoadingState />;
+  const data = loader.data ?? null;
+  return (
+    <EndpointEditor
+      key={data ? `${data.endpoint.slug}-${data.endpoint.updated_at}` : 'new'}
+      loaded={data}
+      onChanged={loader.reload}
+    />
+  );
+}
+
+const STARTER: Field[] = [newField({ name: 'id', type: 'string', required: true })];
+
+function toLocalInput(iso: string | null): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChanged: () => void }) {
+  const user = useUser();
+  const readOnly = user.role !== 'owner';
+  const endpoint = loaded?.endpoint ?? null;
+  const deployed = loaded?.versions.find((v) => v.version === endpoint?.live_version) ?? null;
+
+  const initialSchema = endpoint?.schema ?? schemaFromFields(STARTER);
+  const initialFields = fieldsFromSchema(initialSchema);
+  const [slug, setSlug] = useState(endpoint?.slug ?? '');
+  const [name, setName] = useState(endpoint?.name ?? '');
+  const [schemaText, setSchemaText] = useState(JSON.stringify(initialSchema, null, 2));
+  const [fields, setFields] = useState<Field[]>(initialFields.ok ? initialFields.fields : []);
+  const [builderBlocked, setBuilderBlocked] = useState<string | null>(
+    initialFields.ok ? null : initialFields.reason,
+  );
+  const [maxBody, setMaxBody] = useState<number | string>(endpoint?.max_body_bytes ?? 102_400);
+  const [retries, setRetries] = useState<number | string>(endpoint?.retry.max_retries ?? 3);
+  const [interval, setIntervalSeconds] = useState<number | string>(endpoint?.retry.interval_seconds ?? 60);
+  const [expires, setExpires] = useState(toLocalInput(endpoint?.expires_at ?? null));
+  const [busy, setBusy] = useState<string | null>(null);
+  const [serverProblems, setServerProblems] = useState<string[]>([]);
+
+  const check = useMemo(() => checkSchemaText(schemaText), [schemaText]);
+  const schema = check.ok ? check.schema : null;
+  const sample = useMemo(() => (schema ? samplePayload(schema) : null), [schema]);
+
+  function editFields(next: Field[]) {
+    setFields(next);
+    const base = check.ok ? check.schema : {};
+    setSchemaText(JSON.stringify(schemaFromFields(next, base), null, 2));
+  }
+
+  function editText(text: string) {
+    setSchemaText(text);
+    const result = checkSchemaText(text);
+    if (!result.ok) return;
+    const parsed = fieldsFromSchema(result.schema);
+    if (parsed.ok) {
+      setFields(parsed.fields);
+      setBuilderBlocked(null);
+    } else setBuilderBlocked(parsed.reason);
+  }
+
+  const payload = {
+    name: name.trim(),
+    schema: schema ?? {},
+    max_body_bytes: Number(maxBody),
+    retry: { max_retries: Number(retries), interval_seconds: Number(interval) },
+    expires_at: expires === '' ? null : new Date(expires).toISOString(),
+  };
+  const saved = endpoint && {
+    name: endpoint.name,
+    schema: endpoint.schema,
+    max_body_bytes: endpoint.max_body_bytes,
+    retry: endpoint.retry,
+    expires_at:
+      endpoint.expires_at === null ? null : new Date(toLocalInput(endpoint.expires_at)).toISOString(),
+  };
+  const dirty = !saved || JSON.stringify(saved) !== JSON.stringify(payload);
+  const slugError =
+    endpoint === null && slug !== '' && !SLUG.test(slug)
+      ? 'Lowercase letters, digits and -, 2 to 63 characters'
+      : undefined;
+  const canSave = check.ok && payload.name !== '' && (endpoint !== null || SLUG.test(slug));
+
+  async function save(): Promise<Endpoint | null> {
+    setServerProblems([]);
+    try {
+      if (endpoint === null) {
+        const created = await api.post<Endpoint>('/admin/v1/endpoints', { slug, ...payload });
+        notifySuccess(`Endpoint ${created.slug} created`);
+        navigate(`/endpoints/${encodeURIComponent(created.slug)}`);
+        return created;
+      }
+      const updated = await api.patch<Endpoint>(
+        `/admin/v1/endpoints/${encodeURIComponent(endpoint.slug)}`,
+        payload,
+      );
+      notifySuccess('Draft saved');
+      onChanged();
+      return updated;
+    } catch (error) {
+      const details = (error as { details?: { field: string; error: string }[] }).details ?? [];
+      setServerProblems(details.map((d) => `${d.field}: ${d.error}`));
+      notifyError(error, 'Could not save');
+      return null;
+    }
+  }
+
+  async function run(label: string, action: () => Promise<void>) {
+    setBusy(label);
+    try {
+      await action();
+    } finally {
+      setBusy(null);
+    }
+  }
+
+  function deploy() {
+    if (!endpoint) return;
+    const next = (loaded?.versions[0]?.version ?? 0) + 1;
+    modals.openConfirmModal({
+      title: `Deploy version ${next}?`,
+      children: (
+        <Text size="sm">
+          Live keys will validate against this schema and settings from now on.
+          {dirty ? ' Your unsaved changes are saved first.' : ''}
+        </Text>
+      ),
+      labels: { confirm: 'Deploy', cancel: 'Cancel' },
+      onConfirm: () =>
+        void run('deploy', async () => {
+          if (dirty && !(await save())) return;
+          try {
+            await api.post(`/admin/v1/endpoints/${encodeURIComponent(endpoint.slug)}/deploy`);
+            notifySuccess(`Deployed version ${next}`);
+            onChanged();
+          } catch (error) {
+            notifyError(error, 'Could not deploy');
+          }
+        }),
+    });
+  }
+
+  function setActive(active: boolean) {
+    if (!endpoint) return;
+    const go = () =>
+      run('active', async () => {
+        try {
+          await api.patch(`/admin/v1/endpoints/${encodeURIComponent(endpoint.slug)}`, { active });
+          notifySuccess(active ? 'Endpoint activated' : 'Endpoint deactivated');
+          onChanged();
+        } catch (error) {
+          notifyError(error);
+        }
+      });
+    if (active) void go();
+    else
+      confirmAction({
+        title: `Deactivate ${endpoint.slug}?`,
+        message: 'Every request to this endpoint will be refused until you activate it again.',
+        confirmLabel: 'Deactivate',
+        onConfirm: go,
+      });
+  }
+
+  function remove() {
+    if (!endpoint) return;
+    confirmAction({
+      title: `Delete ${endpoint.slug}?`,
+      message:
+        'The endpoint, its versions and all its records (test and live) are deleted. This cannot be undone.',
+      confirmLabel: 'Delete endpoint',
+      onConfirm: () =>
+        run('delete', async () => {
+          try {
+            await api.del(`/admin/v1/endpoints/${encodeURIComponent(endpoint.slug)}`);
+            notifySuccess(`Endpoint ${endpoint.slug} deleted`);
+            navigate('/endpoints');
+          } catch (error) {
+            notifyError(error, 'Could not delete');
+          }
+        }),
+    });
+  }
+
+  return (
+    <>
+      <PageHeader
+        title={endpoint ? endpoint.name : 'New endpoint'}
+        description={
+          endpoint ? (
+            <Group gap="xs" component="span">
+              <Code>/api/v1/data/{endpoint.slug}</Code>
+              <EndpointStatus endpoint={endpoint} />
+              <Badge variant="light" color="gray">
+                draft r{endpoint.draft_revision}
+              </Badge>
+              <Badge variant="light" color={endpoint.live_version ? 'indigo' : 'gray'}>
+                {endpoint.live_version ? `live v${endpoint.live_version}` : 'not deployed'}
+              </Badge>
+            </Group>
+          ) : (
+            'Describe the records with fields or a JSON Schema; save the draft, then deploy it for live keys.'
+          )
+        }
+        actions={
+          !readOnly && (
+            <>
+              {endpoint && (
+                <Button
+                  variant="default"
+                  loading={busy === 'active'}
+                  onClick={() => setActive(!endpoint.active)}
+                >
+                  {endpoint.active ? 'Deactivate' : 'Activate'}
+                </Button>
+              )}
+              <Button
+                variant={endpoint ? 'light' : 'filled'}
+                disabled={!canSave || (endpoint !== null && !dirty)}
+                loading={busy === 'save'}
+                onClick={() => void run('save', async () => void (await save()))}
+              >
+                {endpoint ? 'Save draft' : 'Create endpoint'}
+              </Button>
+              {endpoint && (
+                <Button disabled={!check.ok} loading={busy === 'deploy'} onClick={deploy}>
+                  Deploy
+                </Button>
+              )}
+            </>
+          )
+        }
+      />
+      {readOnly && (
+        <Alert color="gray" mb="md">
+          You can read this endpoint; only the owner can change or deploy it.
+        </Alert>
+      )}
+      <Stack gap="md">
+        <Card withBorder>
+          <Grid>
+            <Grid.Col span={{ base: 12, sm: 6 }}>
+              <TextInput
+                label="Slug"
+                description="Part of the URL; cannot be changed later"
+                placeholder="orders"
+                value={slug}
+                onChange={(e) => setSlug(e.currentTarget.value.toLowerCase())}
+                disabled={endpoint !== null}
+                error={slugError}
+                required
+              />
+            </Grid.Col>
+            <Grid.Col span={{ base: 12, sm: 6 }}>
+              <TextInput
+                label="Name"
+                description="Shown in the docs and here"
+                placeholder="Orders"
+                value={name}
+                onChange={(e) => setName(e.currentTarget.value)}
+                readOnly={readOnly}
+                required
+              />
+            </Grid.Col>
+          </Grid>
+        </Card>
+
+        <Grid gap="md">
+          <Grid.Col span={{ base: 12, lg: 6 }}>
+            <Card withBorder h="100%">
+              <Title order={4} mb="xs">
+                Fields
+              </Title>
+              {builderBlocked ? (
+                <Alert color="gray" title="Edit this schema as JSON">
+                  The builder cannot show it: {builderBlocked}.
+                </Alert>
+              ) : (
+                <fieldset disabled={readOnly} style={{ border: 0, padding: 0, margin: 0 }}>
+                  <FieldList fields={fields} onChange={editFields} />
+                </fieldset>
+              )}
+            </Card>
+          </Grid.Col>
+          <Grid.Col span={{ base: 12, lg: 6 }}>
+            <Card withBorder h="100%">
+              <Group justify="space-between" mb="xs">
+                <Title order={4}>JSON Schema</Title>
+                <Badge color={check.ok ? 'teal' : 'red'} variant="light" data-testid="schema-validity">
+                  {check.ok ? 'valid' : 'invalid'}
+                </Badge>
+              </Group>
+              <Textarea
+                label="Schema (draft 2020-12)"
+                description="Kept in sync with the fields; edit either"
+                value={schemaText}
+                onChange={(e) => editText(e.currentTarget.value)}
+                readOnly={readOnly}
+                autosize
+                minRows={12}
+                maxRows={28}
+                spellCheck={false}
+                styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)', fontSize: 13 } }}
+                error={check.ok ? undefined : ' '}
+              />
+              {!check.ok && (
+                <List size="sm" c="red.8" mt="xs" data-testid="schema-problems">
+                  {check.problems.map((p) => (
+                    <List.Item key={`${p.path}:${p.message}`}>
+                      {p.path ? <Code>{p.path}</Code> : null} {p.message}
+                    </List.Item>
+                  ))}
+                </List>
+              )}
+              {serverProblems.length > 0 && (
+                <Alert color="red" mt="xs" title="The server refused the schema">
+                  {serverProblems.join('; ')}
+                </Alert>
+              )}
+            </Card>
+          </Grid.Col>
+        </Grid>
+
+        <Grid gap="md">
+          <Grid.Col span={{ base: 12, lg: 6 }}>
+            <Card withBorder h="100%">
+              <Group justify="space-between" mb="xs">
+                <Title order={4}>Sample payload</Title>
+                {sample !== null && <CopyText value={JSON.stringify(sample, null, 2)} />}
+              </Group>
+              {sample === null ? (
+                <Text size="sm" c="dimmed">
+                  Fix the schema to see a sample.
+                </Text>
+              ) : (
+                <Code block data-testid="sample-payload">
+                  {JSON.stringify(sample, null, 2)}
+                </Code>
+              )}
+            </Card>
+          </Grid.Col>
+          <Grid.Col span={{ base: 12, lg: 6 }}>
+            <Card withBorder h="100%">
+              <Title order={4} mb="xs">
+                Draft vs deployed
+              </Title>
+              {deployed === null ? (
+                <Text size="sm" c="dimmed">
+                  Not deployed yet: live keys cannot use this endpoint until you deploy it.
+                </Text>
+              ) : (
+                <Stack gap="xs">
+                  <Text size="sm" c="dimmed">
+                    Version {deployed.version}, deployed {formatDate(deployed.created_at)}
+                  </Text>
+                  <JsonDiff before={deployed.schema} after={schema ?? endpoint?.schema} />
+                </Stack>
+              )}
+            </Card>
+          </Grid.Col>
+        </Grid>
+
+        <Card withBorder>
+          <Title order={4} mb="xs">
+            Settings
+          </Title>
+          <Grid>
+            <Grid.Col span={{ base: 12, sm: 6, md: 3 }}>
+              <NumberInput
+                label="Max body size (bytes)"
+                min={1}
+                max={5 * 1024 * 1024}
+                value={maxBody}
+                onChange={setMaxBody}
+                readOnly={readOnly}
+                thousandSeparator=","
+              />
+            </Grid.Col>
+            <Grid.Col span={{ base: 12, sm: 6, md: 3 }}>
+              <NumberInput
+                label="Webhook retries"
+                min={0}
+                max={20}
+                value={retries}
+                onChange={setRetries}
+                readOnly={readOnly}
+              />
+            </Grid.Col>
+            <Grid.Col span={{ base: 12, sm: 6, md: 3 }}>
+              <NumberInput
+                label="Retry interval (seconds)"
+                min={1}
+                max={86_400}
+                value={interval}
+                onChange={setIntervalSeconds}
+                readOnly={readOnly}
+              />
+            </Grid.Col>
+            <Grid.Col span={{ base: 12, sm: 6, md: 3 }}>
+              <TextInput
+                label="Expires at"
+                description="Empty: never"
+                type="datetime-local"
+                value={expires}
+                onChange={(e) => setExpires(e.currentTarget.value)}
+                readOnly={readOnly}
+              />
+            </Grid.Col>
+          </Grid>
+        </Card>
+
+        {endpoint && loaded && loaded.versions.length > 0 && (
+          <Card withBorder>
+            <Title order={4} mb="xs">
+              Deployed versions
+            </Title>
+            <List size="sm">
+              {loaded.versions.map((v) => (
+                <List.Item key={v.version}>
+                  v{v.version} — {formatDate(v.created_at)}
+                  {v.version === endpoint.live_version ? ' (live)' : ''}
+                </List.Item>
+              ))}
+            </List>
+          </Card>
+        )}
+
+        {endpoint && !readOnly && (
+          <Card withBorder>
+            <Group justify="space-between">
+              <div>
+                <Text fw={600}>Delete this endpoint</Text>
+                <Text size="sm" c="dimmed">
+                  Removes its versions and every record.
+                </Text>
+              </div>
+              <Button color="red" variant="light" loading={busy === 'delete'} onClick={remove}>
+                Delete endpoint
+              </Button>
+            </Group>
+          </Card>
+        )}
+      </Stack>
+    </>
+  );
+}

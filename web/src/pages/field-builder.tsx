@@ -1,0 +1,180 @@
+import {
+  ActionIcon,
+  Box,
+  Button,
+  Checkbox,
+  Group,
+  Paper,
+  Select,
+  Stack,
+  Text,
+  TextInput,
+} from '@mantine/core';
+import {
+  boundKeywords,
+  FIELD_TYPES,
+  type Field,
+  type FieldType,
+  type ItemType,
+  newField,
+} from '../schema/fields.ts';
+
+const TYPE_OPTIONS = FIELD_TYPES.map((t) => ({ value: t, label: t }));
+const ITEM_OPTIONS = FIELD_TYPES.filter((t) => t !== 'array').map((t) => ({ value: t, label: t }));
+
+const BOUND_LABELS: Record<string, [string, string]> = {
+  minLength: ['Min length', 'Max length'],
+  minimum: ['Minimum', 'Maximum'],
+  minItems: ['Min items', 'Max items'],
+};
+
+function FieldRow({
+  field,
+  depth,
+  onChange,
+  onRemove,
+}: {
+  field: Field;
+  depth: number;
+  onChange: (next: Field) => void;
+  onRemove: () => void;
+}) {
+  const set = (patch: Partial<Field>) => onChange({ ...field, ...patch });
+  const bounds = boundKeywords(field.type);
+  const labels = bounds ? BOUND_LABELS[bounds[0]] : undefined;
+  const hasChildren = field.type === 'object' || (field.type === 'array' && field.itemType === 'object');
+  const canEnum = field.type === 'string' || field.type === 'integer' || field.type === 'number';
+  const display = field.name.trim() || 'unnamed field';
+
+  return (
+    <Paper withBorder p="sm" radius="sm" data-testid="field-row" bg={depth > 0 ? 'gray.0' : undefined}>
+      <Stack gap="xs">
+        <Group align="flex-end" gap="xs" wrap="wrap">
+          <TextInput
+            label="Field name"
+            placeholder="order_id"
+            value={field.name}
+            onChange={(e) => set({ name: e.currentTarget.value })}
+            style={{ flex: '2 1 140px' }}
+            error={
+              field.name !== '' && !/^[A-Za-z_][A-Za-z0-9_-]*$/.test(field.name)
+                ? 'Letters, digits, _ and -'
+                : undefined
+            }
+          />
+          <Select
+            label="Type"
+            data={TYPE_OPTIONS}
+            value={field.type}
+            allowDeselect={false}
+            onChange={(value) => value && set({ type: value as FieldType, min: '', max: '', enumText: '' })}
+            style={{ flex: '1 1 110px' }}
+          />
+          {field.type === 'array' && (
+            <Select
+              label="Item type"
+              data={ITEM_OPTIONS}
+              value={field.itemType}
+              allowDeselect={false}
+              onChange={(value) => value && set({ itemType: value as ItemType })}
+              style={{ flex: '1 1 110px' }}
+            />
+          )}
+          <Checkbox
+            label="Required"
+            checked={field.required}
+            onChange={(e) => set({ required: e.currentTarget.checked })}
+            mb={8}
+          />
+          <ActionIcon
+            variant="subtle"
+            color="red"
+            aria-label={`Remove field ${display}`}
+            onClick={onRemove}
+            mb={4}
+            size="lg"
+          >
+            ✕
+          </ActionIcon>
+        </Group>
+        {(canEnum || labels) && (
+          <Group gap="xs" wrap="wrap" align="flex-end">
+            {canEnum && (
+              <TextInput
+                label="Allowed values"
+                placeholder="comma, separated"
+                value={field.enumText}
+                onChange={(e) => set({ enumText: e.currentTarget.value })}
+                style={{ flex: '2 1 160px' }}
+              />
+            )}
+            {labels && (
+              <>
+                <TextInput
+                  label={labels[0]}
+                  inputMode="numeric"
+                  value={field.min}
+                  onChange={(e) => set({ min: e.currentTarget.value })}
+                  style={{ flex: '1 1 90px' }}
+                  error={field.min !== '' && !Number.isFinite(Number(field.min)) ? 'A number' : undefined}
+                />
+                <TextInput
+                  label={labels[1]}
+                  inputMode="numeric"
+                  value={field.max}
+                  onChange={(e) => set({ max: e.currentTarget.value })}
+                  style={{ flex: '1 1 90px' }}
+                  error={field.max !== '' && !Number.isFinite(Number(field.max)) ? 'A number' : undefined}
+                />
+              </>
+            )}
+          </Group>
+        )}
+        {hasChildren && (
+          <Box pl="md" style={{ borderLeft: '3px solid var(--mantine-color-indigo-2)' }}>
+            <Text size="xs" c="dimmed" mb={4}>
+              {field.type === 'object' ? `Properties of ${display}` : `Properties of each ${display} item`}
+            </Text>
+            <FieldList
+              fields={field.children}
+              depth={depth + 1}
+              onChange={(children) => set({ children })}
+              addLabel={`Add nested field to ${display}`}
+            />
+          </Box>
+        )}
+      </Stack>
+    </Paper>
+  );
+}
+
+export function FieldList({
+  fields,
+  depth = 0,
+  onChange,
+  addLabel = 'Add field',
+}: {
+  fields: Field[];
+  depth?: number;
+  onChange: (fields: Field[]) => void;
+  addLabel?: string;
+}) {
+  return (
+    <Stack gap="xs">
+      {fields.map((field, index) => (
+        <FieldRow
+          key={field.uid}
+          field={field}
+          depth={depth}
+          onChange={(next) => onChange(fields.map((f, i) => (i === index ? next : f)))}
+          onRemove={() => onChange(fields.filter((_, i) => i !== index))}
+        />
+      ))}
+      <Group>
+        <Button variant="light" size="xs" onClick={() => onChange([...fields, newField()])}>
+          {addLabel}
+        </Button>
+      </Group>
+    </Stack>
+  );
+}

@@ -1,0 +1,97 @@
+import { Alert, Anchor, Button, PasswordInput, Stack, Text } from '@mantine/core';
+import { type FormEvent, useState } from 'react';
+import { api, errorMessage } from '../api/client.ts';
+import { navigate } from '../app/router.ts';
+import { useSession } from '../app/session.tsx';
+import { useLoader } from '../app/use-loader.ts';
+import { ErrorState, LoadingState } from '../components/feedback.tsx';
+import { formatDate } from '../components/page.tsx';
+import { AuthCard } from './sign-in.tsx';
+
+const MIN_PASSWORD = 8;
+
+export function InvitePage({ token }: { token: string }) {
+  const { acceptInvite, user } = useSession();
+  const invite = useLoader(
+    () => api.get<{ email: string; expires_at: string }>('/admin/v1/invites/lookup', { token }),
+    token,
+  );
+  const [password, setPassword] = useState('');
+  const [confirm, setConfirm] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  const mismatch = confirm !== '' && confirm !== password;
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    if (password.length < MIN_PASSWORD) {
+      setError(`Use at least ${MIN_PASSWORD} characters.`);
+      return;
+    }
+    if (mismatch) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await acceptInvite(token, password);
+      navigate('/endpoints');
+    } catch (failure) {
+      setError(errorMessage(failure));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <AuthCard title="Accept your invitation">
+      {invite.loading && <LoadingState label="Checking the invitation…" />}
+      {invite.error !== undefined && (
+        <>
+          <ErrorState error={invite.error} />
+          <Text size="sm">
+            Ask the owner for a new invite link, or <Anchor href="#/">go to sign-in</Anchor>.
+          </Text>
+        </>
+      )}
+      {invite.data && (
+        <form onSubmit={submit} aria-label="Accept invitation">
+          <Stack>
+            {user && (
+              <Alert color="yellow">
+                You are signed in as {user.email}. Accepting signs you in as the invited user instead.
+              </Alert>
+            )}
+            <Text size="sm">
+              You were invited as <b data-testid="invite-email">{invite.data.email}</b>. The link expires{' '}
+              {formatDate(invite.data.expires_at)}. Choose a password to finish.
+            </Text>
+            {error && (
+              <Alert color="red" role="alert">
+                {error}
+              </Alert>
+            )}
+            <PasswordInput
+              label="New password"
+              description={`At least ${MIN_PASSWORD} characters`}
+              autoComplete="new-password"
+              required
+              value={password}
+              onChange={(e) => setPassword(e.currentTarget.value)}
+            />
+            <PasswordInput
+              label="Repeat password"
+              autoComplete="new-password"
+              required
+              value={confirm}
+              error={mismatch ? 'The passwords differ' : undefined}
+              onChange={(e) => setConfirm(e.currentTarget.value)}
+            />
+            <Button type="submit" loading={busy}>
+              Create account and sign in
+            </Button>
+          </Stack>
+        </form>
+      )}
+    </AuthCard>
+  );
+}

@@ -1,0 +1,228 @@
+import { Badge, Button, Card, Group, Menu, Modal, Stack, Table, Text, VisuallyHidden } from '@mantine/core';
+import { modals } from '@mantine/modals';
+import { useState } from 'react';
+import { api } from '../api/client.ts';
+import type { ApiKey, CreatedKey, Endpoint } from '../api/types.ts';
+import { useUser } from '../app/session.tsx';
+import { useLoader } from '../app/use-loader.ts';
+import { confirmAction, EmptyState, Loaded, notifyError, notifySuccess } from '../components/feedback.tsx';
+import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
+import { SecretReveal } from '../components/secret.tsx';
+import { KeyCreateModal } from './key-create.tsx';
+
+export function EnvironmentBadge({ environment }: { environment: string }) {
+  return (
+    <Badge color={environment === 'live' ? 'red' : 'blue'} variant="light">
+      {environment}
+    </Badge>
+  );
+}
+
+const STATUS_COLOR: Record<string, string> = { active: 'teal', inactive: 'gray', revoked: 'red' };
+
+function keyStatus(key: ApiKey): { label: string; color: string } {
+  if (key.status === 'active' && key.expires_at && Date.parse(key.expires_at) <= Date.now()) {
+    return { label: 'expired', color: 'orange' };
+  }
+  return { label: key.status, color: STATUS_COLOR[key.status] ?? 'gray' };
+}
+
+export function KeysPage() {
+  const user = useUser();
+  const keys = useLoader(() => api.get<ApiKey[]>('/admin/v1/keys'), 'keys');
+  const endpoints = useLoader(() => api.get<Endpoint[]>('/admin/v1/endpoints'), 'endpoints');
+  const [creating, setCreating] = useState(false);
+  const [revealed, setRevealed] = useState<{ title: string; key: CreatedKey; note?: string } | null>(null);
+
+  async function act(key: ApiKey, action: 'deactivate' | 'activate' | 'revoke', message: string) {
+    try {
+      await api.post(`/admin/v1/keys/${key.id}/${action}`);
+      notifySuccess(message);
+      keys.reload();
+    } catch (error) {
+      notifyError(error);
+    }
+  }
+
+  function roll(key: ApiKey) {
+    modals.openConfirmModal({
+      title: `Roll ${key.name}?`,
+      children: (
+        <Text size="sm">
+          A new secret is made and shown once. The current secret keeps working for a grace period so you can
+          switch over without downtime.
+        </Text>
+      ),
+      labels: { confirm: 'Roll key', cancel: 'Cancel' },
+      onConfirm: async () => {
+        try {
+          const rolled = await api.post<CreatedKey>(`/admin/v1/keys/${key.id}/roll`);
+          setRevealed({
+            title: 'New secret',
+            key: rolled,
+            note: `The previous secret stops working ${formatDate(rolled.previous_secret_expires_at)} (${timeAgo(
+              rolled.previous_secret_expires_at,
+            )}).`,
+          });
+          keys.reload();
+        } catch (error) {
+          notifyError(error, 'Could not roll the key');
+        }
+      },
+    });
+  }
+
+  return (
+    <>
+      <PageHeader
+        title="API keys"
+        description={
+          user.role === 'owner'
+            ? 'Keys for your partners. Test keys use the draft schemas; live keys the deployed ones.'
+            : 'Your test keys. Other people’s keys are not shown.'
+        }
+        actions={<Button onClick={() => setCreating(true)}>Create key</Button>}
+      />
+      <Card withBorder padding={0}>
+        <Loaded
+          loader={keys}
+          isEmpty={(list) => list.length === 0}
+          empty={<EmptyState title="No keys yet">Create a key to call the API.</EmptyState>}
+        >
+          {(list) => (
+            <Table.ScrollContainer minWidth={720}>
+              <Table verticalSpacing="sm" aria-label="API keys">
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>Name</Table.Th>
+                    <Table.Th>Environment</Table.Th>
+                    <Table.Th>Status</Table.Th>
+                    <Table.Th>Scopes</Table.Th>
+                    <Table.Th>Last used</Table.Th>
+                    <Table.Th>Expires</Table.Th>
+                    <Table.Th>
+                      <VisuallyHidden>Actions</VisuallyHidden>
+                    </Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {list.map((key) => {
+                    const status = keyStatus(key);
+                    return (
+                      <Table.Tr key={key.id} data-testid={`key-row-${key.name}`}>
+                        <Table.Td>
+                          <Text fw={600} size="sm">
+                            {key.name}
+                          </Text>
+                          <Text size="xs" c="dimmed" ff="monospace">
+                            {key.start}…
+                          </Text>
+                        </Table.Td>
+                        <Table.Td>
+                          <EnvironmentBadge environment={key.environment} />
+                        </Table.Td>
+                        <Table.Td>
+                          <Badge color={status.color} variant="dot">
+                            {status.label}
+                          </Badge>
+                        </Table.Td>
+                        <Table.Td>
+                          <Text size="xs" ff="monospace" maw={220} lineClamp={2}>
+                            {key.scopes.join(', ')}
+                          </Text>
+                        </Table.Td>
+                        <Table.Td>
+                          <Text size="sm" title={formatDate(key.last_used_at)}>
+                            {timeAgo(key.last_used_at)}
+                          </Text>
+                        </Table.Td>
+                        <Table.Td>
+                          <Text size="sm">{key.expires_at ? formatDate(key.expires_at) : 'never'}</Text>
+                        </Table.Td>
+                        <Table.Td>
+                          {key.status !== 'revoked' && (
+                            <Menu position="bottom-end" withinPortal>
+                              <Menu.Target>
+                                <Button size="xs" variant="default" aria-label={`Actions for ${key.name}`}>
+                                  Actions
+                                </Button>
+                              </Menu.Target>
+                              <Menu.Dropdown>
+                                {key.status === 'active' ? (
+                                  <Menu.Item
+                                    onClick={() => void act(key, 'deactivate', `${key.name} deactivated`)}
+                                  >
+                                    Deactivate
+                                  </Menu.Item>
+                                ) : (
+                                  <Menu.Item
+                                    onClick={() => void act(key, 'activate', `${key.name} activated`)}
+                                  >
+                                    Activate
+                                  </Menu.Item>
+                                )}
+                                <Menu.Item onClick={() => roll(key)}>Roll secret</Menu.Item>
+                                <Menu.Divider />
+                                <Menu.Item
+                                  color="red"
+                                  onClick={() =>
+                                    confirmAction({
+                                      title: `Revoke ${key.name}?`,
+                                      message:
+                                        'Requests with this key are refused at once, for good. A revoked key cannot be activated again.',
+                                      confirmLabel: 'Revoke key',
+                                      onConfirm: () => act(key, 'revoke', `${key.name} revoked`),
+                                    })
+                                  }
+                                >
+                                  Revoke
+                                </Menu.Item>
+                              </Menu.Dropdown>
+                            </Menu>
+                          )}
+                        </Table.Td>
+                      </Table.Tr>
+                    );
+                  })}
+                </Table.Tbody>
+              </Table>
+            </Table.ScrollContainer>
+          )}
+        </Loaded>
+      </Card>
+      <KeyCreateModal
+        opened={creating}
+        onClose={() => setCreating(false)}
+        endpoints={endpoints.data ?? []}
+        canCreateLive={user.role === 'owner'}
+        onCreated={(key) => {
+          setCreating(false);
+          setRevealed({ title: 'Your new API key', key });
+          keys.reload();
+        }}
+      />
+      <Modal
+        opened={revealed !== null}
+        onClose={() => setRevealed(null)}
+        title={revealed?.title}
+        size="lg"
+        closeOnClickOutside={false}
+      >
+        {revealed && (
+          <Stack>
+            <Group gap="xs">
+              <Text fw={600}>{revealed.key.name}</Text>
+              <EnvironmentBadge environment={revealed.key.environment} />
+            </Group>
+            <SecretReveal label="API key" secret={revealed.key.key} note={revealed.note} />
+            <Group justify="flex-end">
+              <Button variant="default" onClick={() => setRevealed(null)}>
+                I have saved it
+              </Button>
+            </Group>
+          </Stack>
+        )}
+      </Modal>
+    </>
+  );
+}

@@ -1,0 +1,104 @@
+import {
+  Alert,
+  Button,
+  Center,
+  Code,
+  Paper,
+  PasswordInput,
+  Stack,
+  Text,
+  TextInput,
+  Title,
+} from '@mantine/core';
+import { type FormEvent, useState } from 'react';
+import { api, errorMessage } from '../api/client.ts';
+import type { SetupInfo } from '../api/types.ts';
+import { useSession } from '../app/session.tsx';
+import { useLoader } from '../app/use-loader.ts';
+import { CopyText } from '../components/secret.tsx';
+
+export function AuthCard({ title, children }: { title: string; children: React.ReactNode }) {
+  return (
+    <Center mih="100vh" p="md" bg="gray.0">
+      <Paper withBorder shadow="sm" p="xl" w="100%" maw={420} radius="md">
+        <Stack>
+          <Title order={2} c="indigo.7">
+            Gatehouse
+          </Title>
+          <Text fw={600}>{title}</Text>
+          {children}
+        </Stack>
+      </Paper>
+    </Center>
+  );
+}
+
+export function SignInPage() {
+  const { signIn } = useSession();
+  const setup = useLoader(() => api.get<SetupInfo>('/admin/v1/setup'), 'setup');
+  const [email, setEmail] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setError(null);
+    try {
+      await signIn(email.trim(), password);
+    } catch (failure) {
+      setError(errorMessage(failure));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  if (setup.data && !setup.data.initialized) {
+    return (
+      <AuthCard title="No owner yet">
+        <Text size="sm">Gatehouse has no owner account. On the server, run:</Text>
+        <Code block data-testid="init-command">
+          {setup.data.init_command}
+        </Code>
+        <CopyText value={setup.data.init_command} label="Copy command" />
+        <Text size="sm" c="dimmed">
+          Then reload this page and sign in with that email and password.
+        </Text>
+      </AuthCard>
+    );
+  }
+
+  return (
+    <AuthCard title="Sign in">
+      <form onSubmit={submit} aria-label="Sign in">
+        <Stack>
+          {error && (
+            <Alert color="red" role="alert" title="Could not sign in">
+              {error}
+            </Alert>
+          )}
+          <TextInput
+            label="Email"
+            type="email"
+            autoComplete="username"
+            required
+            value={email}
+            onChange={(e) => setEmail(e.currentTarget.value)}
+            data-autofocus
+          />
+          <PasswordInput
+            label="Password"
+            autoComplete="current-password"
+            required
+            value={password}
+            onChange={(e) => setPassword(e.currentTarget.value)}
+          />
+          <Button type="submit" loading={busy} fullWidth>
+            Sign in
+          </Button>
+        </Stack>
+      </form>
+    </AuthCard>
+  );
+}

@@ -1,0 +1,377 @@
+import {
+  ActionIcon,
+  Alert,
+  Autocomplete,
+  Badge,
+  Button,
+  Card,
+  Code,
+  Grid,
+  Group,
+  SegmentedControl,
+  Select,
+  Stack,
+  Table,
+  Tabs,
+  Text,
+  Textarea,
+  TextInput,
+  Title,
+} from '@mantine/core';
+import { type FormEvent, useEffect, useMemo, useState } from 'react';
+import { api } from '../api/client.ts';
+import type { ApiKey, Endpoint, TestRequest } from '../api/types.ts';
+import { href } from '../app/router.ts';
+import { useLoader } from '../app/use-loader.ts';
+import { EmptyState, Loaded, notifyError } from '../components/feedback.tsx';
+import { jsonText, PageHeader, timeAgo } from '../components/page.tsx';
+import { CopyText } from '../components/secret.tsx';
+import { samplePayload } from '../schema/sample.ts';
+
+const METHODS = ['POST', 'GET', 'PUT', 'DELETE'] as const;
+type Method = (typeof METHODS)[number];
+
+const HEADER_SUGGESTIONS = [
+  'X-Webhook-Callback',
+  'X-Webhook-Auth',
+  'X-Webhook-Auth-Header',
+  'Idempotency-Key',
+  'Content-Type',
+  'Accept',
+];
+
+interface HeaderRow {
+  id: number;
+  name: string;
+  value: string;
+}
+
+export function statusColor(status: number): string {
+  if (status >= 500) return 'red';
+  if (status >= 400) return 'orange';
+  if (status >= 300) return 'yellow';
+  return 'teal';
+}
+
+let headerId = 0;
+const row = (name = '', value = ''): HeaderRow => ({ id: ++headerId, name, value });
+
+export function TestPage() {
+  const endpoints = useLoader(() => api.get<Endpoint[]>('/admin/v1/endpoints'), 'endpoints');
+  const keys = useLoader(() => api.get<ApiKey[]>('/admin/v1/keys', { environment: 'test' }), 'test-keys');
+  const history = useLoader(
+    () => api.get<TestRequest[]>('/admin/v1/test-requests', { limit: 20 }),
+    'history',
+  );
+
+  const [slug, setSlug] = useState<string | null>(null);
+  const [method, setMethod] = useState<Method>('POST');
+  const [recordId, setRecordId] = useState('');
+  const [keyId, setKeyId] = useState<string | null>(null);
+  const [headers, setHeaders] = useState<HeaderRow[]>([row('X-Webhook-Callback', '')]);
+  const [body, setBody] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<TestRequest | null>(null);
+
+  const activeKeys = useMemo(
+    () => (keys.data ?? []).filter((k) => k.environment === 'test' && k.status === 'active'),
+    [keys.data],
+  );
+  const endpoint = endpoints.data?.find((e) => e.slug === slug) ?? null;
+
+  useEffect(() => {
+    if (slug === null && endpoints.data?.[0]) setSlug(endpoints.data[0].slug);
+  }, [endpoints.data, slug]);
+  useEffect(() => {
+    if (keyId === null && activeKeys[0]) setKeyId(activeKeys[0].id);
+  }, [activeKeys, keyId]);
+  useEffect(() => {
+    if (endpoint) setBody(JSON.stringify(samplePayload(endpoint.schema), null, 2));
+  }, [endpoint]);
+
+  const needsId = method === 'PUT' || method === 'DELETE';
+  const hasBody = method === 'POST' || method === 'PUT';
+  let bodyError: string | undefined;
+  let parsedBody: unknown;
+  if (hasBody) {
+    try {
+      parsedBody = JSON.parse(body);
+    } catch (error) {
+      bodyError = `Not valid JSON: ${(error as Error).message}`;
+    }
+  }
+  const path = slug
+    ? `/api/v1/data/${encodeURIComponent(slug)}${recordId.trim() ? `/${encodeURIComponent(recordId.trim())}` : ''}`
+    : '';
+  const ready = slug !== null && keyId !== null && (!needsId || recordId.trim() !== '') && !bodyError;
+
+  async function send(event: FormEvent) {
+    event.preventDefault();
+    if (!ready || keyId === null) return;
+    setBusy(true);
+    try {
+      const sent: Record<string, string> = {};
+      for (const h of headers) if (h.name.trim() !== '' && h.value !== '') sent[h.name.trim()] = h.value;
+      const answer = await api.post<TestRequest>('/admin/v1/test-requests', {
+        key_id: keyId,
+        method,
+        path,
+        headers: sent,
+        ...(hasBody ? { body: parsedBody } : {}),
+      });
+      setResult(answer);
+      history.reload();
+    } catch (error) {
+      notifyError(error, 'The test request failed');
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <>
+      <PageHeader
+        title="Test requests"
+        description="Send a request to the sandbox as one of your test keys would. The key's secret stays on the server."
+      />
+      <Grid gap="md">
+        <Grid.Col span={{ base: 12, lg: 6 }}>
+          <Card withBorder>
+            <form onSubmit={send} aria-label="Test request">
+              <Stack>
+                {keys.data && activeKeys.length === 0 && (
+                  <Alert color="yellow" title="No active test key">
+                    Create a test key on the <a href={href('/keys')}>API keys</a> page first.
+                  </Alert>
+                )}
+                <Grid>
+                  <Grid.Col span={{ base: 12, sm: 6 }}>
+                    <Select
+                      label="Endpoint"
+                      data={(endpoints.data ?? []).map((e) => ({
+                        value: e.slug,
+                        label: `${e.name} (${e.slug})`,
+                      }))}
+                      value={slug}
+                      onChange={setSlug}
+                      placeholder={endpoints.loading ? 'Loading…' : 'Pick an endpoint'}
+                      allowDeselect={false}
+                      required
+                    />
+                  </Grid.Col>
+                  <Grid.Col span={{ base: 12, sm: 6 }}>
+                    <Select
+                      label="Test key"
+                      data={activeKeys.map((k) => ({ value: k.id, label: `${k.name} (${k.start}…)` }))}
+                      value={keyId}
+                      onChange={setKeyId}
+                      placeholder={keys.loading ? 'Loading…' : 'Pick a test key'}
+                      allowDeselect={false}
+                      required
+                    />
+                  </Grid.Col>
+                </Grid>
+                <Stack gap={4}>
+                  <Text size="sm" fw={500} id="method-label">
+                    Method
+                  </Text>
+                  <SegmentedControl
+                    aria-labelledby="method-label"
+                    data={[...METHODS]}
+                    value={method}
+                    onChange={(v) => setMethod(v as Method)}
+                  />
+                </Stack>
+                <TextInput
+                  label="Record id"
+                  description={
+                    needsId ? 'Required for PUT and DELETE' : 'Optional: GET one record instead of the list'
+                  }
+                  placeholder="rec_…"
+                  value={recordId}
+                  onChange={(e) => setRecordId(e.currentTarget.value)}
+                  disabled={method === 'POST'}
+                  required={needsId}
+                />
+                <Code>
+                  {method} {path || '/api/v1/data/…'}
+                </Code>
+                <Stack gap={6}>
+                  <Text size="sm" fw={500}>
+                    Headers
+                  </Text>
+                  {headers.map((h, index) => (
+                    <Group key={h.id} gap="xs" wrap="nowrap" align="flex-end">
+                      <Autocomplete
+                        aria-label={`Header ${index + 1} name`}
+                        placeholder="Header"
+                        data={HEADER_SUGGESTIONS}
+                        value={h.name}
+                        onChange={(v) =>
+                          setHeaders(headers.map((x) => (x.id === h.id ? { ...x, name: v } : x)))
+                        }
+                        style={{ flex: 1 }}
+                      />
+                      <TextInput
+                        aria-label={`Header ${index + 1} value`}
+                        placeholder="Value"
+                        value={h.value}
+                        onChange={(e) => {
+                          const value = e.currentTarget.value;
+                          setHeaders(headers.map((x) => (x.id === h.id ? { ...x, value } : x)));
+                        }}
+                        style={{ flex: 1 }}
+                      />
+                      <ActionIcon
+                        variant="subtle"
+                        color="red"
+                        size="lg"
+                        aria-label={`Remove header ${h.name || index + 1}`}
+                        onClick={() => setHeaders(headers.filter((x) => x.id !== h.id))}
+                      >
+                        ✕
+                      </ActionIcon>
+                    </Group>
+                  ))}
+                  <Group>
+                    <Button size="xs" variant="light" onClick={() => setHeaders([...headers, row()])}>
+                      Add header
+                    </Button>
+                  </Group>
+                </Stack>
+                {hasBody && (
+                  <Textarea
+                    label="JSON body"
+                    description="Prefilled with a sample from the draft schema"
+                    value={body}
+                    onChange={(e) => setBody(e.currentTarget.value)}
+                    autosize
+                    minRows={6}
+                    maxRows={20}
+                    spellCheck={false}
+                    error={bodyError}
+                    styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)', fontSize: 13 } }}
+                  />
+                )}
+                <Group justify="space-between">
+                  {endpoint && (
+                    <Button
+                      variant="subtle"
+                      size="xs"
+                      onClick={() => setBody(JSON.stringify(samplePayload(endpoint.schema), null, 2))}
+                    >
+                      Reset body to sample
+                    </Button>
+                  )}
+                  <Button type="submit" loading={busy} disabled={!ready}>
+                    Send
+                  </Button>
+                </Group>
+              </Stack>
+            </form>
+          </Card>
+        </Grid.Col>
+        <Grid.Col span={{ base: 12, lg: 6 }}>
+          <Card withBorder mih={200}>
+            <Title order={4} mb="xs">
+              Response
+            </Title>
+            {result ? (
+              <ResponseView result={result} />
+            ) : (
+              <EmptyState title="Nothing sent yet">
+                Send a request to see its status, headers and body.
+              </EmptyState>
+            )}
+          </Card>
+        </Grid.Col>
+      </Grid>
+      <Card withBorder mt="md" padding={0}>
+        <Title order={4} p="md" pb={0}>
+          History
+        </Title>
+        <Loaded
+          loader={history}
+          isEmpty={(list) => list.length === 0}
+          empty={<EmptyState title="No test requests yet" />}
+        >
+          {(list) => (
+            <Table.ScrollContainer minWidth={560}>
+              <Table highlightOnHover aria-label="Test request history" verticalSpacing="xs">
+                <Table.Thead>
+                  <Table.Tr>
+                    <Table.Th>When</Table.Th>
+                    <Table.Th>Request</Table.Th>
+                    <Table.Th>Status</Table.Th>
+                    <Table.Th ta="right">Time</Table.Th>
+                  </Table.Tr>
+                </Table.Thead>
+                <Table.Tbody>
+                  {list.map((item) => (
+                    <Table.Tr key={item.id} style={{ cursor: 'pointer' }} onClick={() => setResult(item)}>
+                      <Table.Td>{timeAgo(item.created_at)}</Table.Td>
+                      <Table.Td ff="monospace" fz="sm">
+                        {item.method} {item.path}
+                      </Table.Td>
+                      <Table.Td>
+                        <Badge color={statusColor(item.status)}>{item.status}</Badge>
+                      </Table.Td>
+                      <Table.Td ta="right">{item.duration_ms} ms</Table.Td>
+                    </Table.Tr>
+                  ))}
+                </Table.Tbody>
+              </Table>
+            </Table.ScrollContainer>
+          )}
+        </Loaded>
+      </Card>
+    </>
+  );
+}
+
+function ResponseView({ result }: { result: TestRequest }) {
+  return (
+    <Stack gap="sm" data-testid="test-response">
+      <Group gap="sm">
+        <Badge size="lg" color={statusColor(result.status)} data-testid="response-status">
+          {result.status}
+        </Badge>
+        <Text size="sm" c="dimmed">
+          {result.duration_ms} ms · {result.method} {result.path}
+        </Text>
+        <CopyText value={result.curl} label="Copy curl" />
+      </Group>
+      <Tabs defaultValue="body">
+        <Tabs.List>
+          <Tabs.Tab value="body">Body</Tabs.Tab>
+          <Tabs.Tab value="headers">Headers</Tabs.Tab>
+          <Tabs.Tab value="curl">curl</Tabs.Tab>
+        </Tabs.List>
+        <Tabs.Panel value="body" pt="xs">
+          <Code block data-testid="response-body">
+            {jsonText(result.body)}
+          </Code>
+        </Tabs.Panel>
+        <Tabs.Panel value="headers" pt="xs">
+          <Table fz="xs" aria-label="Response headers">
+            <Table.Tbody>
+              {Object.entries(result.headers ?? {}).map(([name, value]) => (
+                <Table.Tr key={name}>
+                  <Table.Td ff="monospace">{name}</Table.Td>
+                  <Table.Td ff="monospace" style={{ wordBreak: 'break-all' }}>
+                    {String(value)}
+                  </Table.Td>
+                </Table.Tr>
+              ))}
+            </Table.Tbody>
+          </Table>
+        </Tabs.Panel>
+        <Tabs.Panel value="curl" pt="xs">
+          <Code block style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}>
+            {result.curl}
+          </Code>
+        </Tabs.Panel>
+      </Tabs>
+    </Stack>
+  );
+}

@@ -1,0 +1,230 @@
+import { BarChart, LineChart } from '@mantine/charts';
+import { Card, Group, SegmentedControl, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { useState } from 'react';
+import { api } from '../api/client.ts';
+import type { ApiKey, Usage, UsageRow } from '../api/types.ts';
+import { useLoader } from '../app/use-loader.ts';
+import { EmptyState, Loaded } from '../components/feedback.tsx';
+import { PageHeader } from '../components/page.tsx';
+import { daysAgo } from './endpoints.tsx';
+
+const COLORS = ['indigo.6', 'teal.6', 'orange.6', 'grape.6', 'cyan.6', 'pink.6', 'lime.7', 'gray.6'];
+const STATUS_COLORS: Record<string, string> = {
+  '2xx': 'teal.6',
+  '3xx': 'cyan.6',
+  '4xx': 'orange.6',
+  '5xx': 'red.6',
+  '1xx': 'gray.5',
+};
+const MAX_SERIES = 7;
+
+interface ChartData {
+  data: Record<string, string | number>[];
+  series: { name: string; label: string; color: string }[];
+}
+
+function dayList(from: string, to: string): string[] {
+  const out: string[] = [];
+  for (let t = Date.parse(`${from}T00:00:00Z`); t <= Date.parse(`${to}T00:00:00Z`); t += 86_400_000) {
+    out.push(new Date(t).toISOString().slice(0, 10));
+  }
+  return out;
+}
+
+/** Rows grouped by day and one dimension → one bar per day, one stacked series per value (top N, then "other"). */
+function byDay(
+  usage: Usage,
+  dimension: 'key_id' | 'endpoint' | 'status_class',
+  label: (value: string) => string,
+  color?: (value: string) => string | undefined,
+): ChartData {
+  const totals = new Map<string, number>();
+  for (const row of usage.rows) {
+    const value = String(row[dimension] ?? '(none)');
+    totals.set(value, (totals.get(value) ?? 0) + row.count);
+  }
+  const ranked = [...totals.entries()].sort((a, b) => b[1] - a[1]).map(([v]) => v);
+  const kept = dimension === 'status_class' ? ranked.sort() : ranked.slice(0, MAX_SERIES);
+  const keyOf = new Map(kept.map((v, i) => [v, `s${i}`]));
+  const series = kept.map((v, i) => ({
+    name: `s${i}`,
+    label: label(v),
+    color: color?.(v) ?? COLORS[i % COLORS.length] ?? 'gray.6',
+  }));
+  if (ranked.length > kept.length) series.push({ name: 'other', label: 'other', color: 'gray.5' });
+  const days = new Map(
+    dayList(usage.from, usage.to).map((d) => [d, { day: d.slice(5) } as Record<string, string | number>]),
+  );
+  for (const entry of days.values()) for (const s of series) entry[s.name] = 0;
+  for (const row of usage.rows) {
+    const entry = row.day ? days.get(row.day) : undefined;
+    if (!entry) continue;
+    const name = keyOf.get(String(row[dimension] ?? '(none)')) ?? 'other';
+    entry[name] = Number(entry[name] ?? 0) + row.count;
+  }
+  return { data: [...days.values()], series };
+}
+
+function errorRate(rows: UsageRow[], from: string, to: string) {
+  const days = new Map(dayList(from, to).map((d) => [d, { total: 0, errors: 0, limited: 0 }]));
+  for (const row of rows) {
+    const entry = row.day ? days.get(row.day) : undefined;
+    if (!entry) continue;
+    entry.total += row.count;
+    entry.limited += row.rate_limited;
+    if (row.status_class === '4xx' || row.status_class === '5xx') entry.errors += row.count;
+  }
+  return [...days.entries()].map(([day, e]) => ({
+    day: day.slice(5),
+    error_rate: e.total === 0 ? 0 : Math.round((e.errors / e.total) * 1000) / 10,
+    rate_limited: e.limited,
+  }));
+}
+
+function ChartCard({ title, children }: { title: string; children: React.ReactNode }) {
+  return (
+    <Card withBorder>
+      <Title order={4} mb="sm">
+        {title}
+      </Title>
+      {children}
+    </Card>
+  );
+}
+
+export function UsagePage() {
+  const [days, setDays] = useState('7');
+  const keys = useLoader(() => api.get<ApiKey[]>('/admin/v1/keys'), 'keys');
+  const usage = useLoader(async () => {
+    const range = { from: daysAgo(Number(days) - 1), to: daysAgo(0) };
+    const [byKey, byEndpoint, byStatus] = await Promise.all([
+      api.get<Usage>('/admin/v1/usage', { ...range, group_by: 'day,key_id' }),
+      api.get<Usage>('/admin/v1/usage', { ...range, group_by: 'day,endpoint' }),
+      api.get<Usage>('/admin/v1/usage', { ...range, group_by: 'day,status_class' }),
+    ]);
+    return { byKey, byEndpoint, byStatus };
+  }, days);
+  const keyName = (id: string) => keys.data?.find((k) => k.id === id)?.name ?? id;
+
+  return (
+    <>
+      <PageHeader
+        title="Usage"
+        description="Requests to the data API per day (UTC), from the metering data."
+        actions={
+          <SegmentedControl
+            aria-label="Range"
+            value={days}
+            onChange={setDays}
+            data={[
+              { value: '7', label: '7 days' },
+              { value: '30', label: '30 days' },
+              { value: '90', label: '90 days' },
+            ]}
+          />
+        }
+      />
+      <Loaded
+        loader={usage}
+        isEmpty={(u) => u.byStatus.totals.count === 0}
+        empty={
+          <Card withBorder>
+            <EmptyState title="No requests in this range">
+              Usage appears here once keys call the API.
+            </EmptyState>
+          </Card>
+        }
+      >
+        {({ byKey, byEndpoint, byStatus }) => {
+          const total = byStatus.totals.count;
+          const errors = byStatus.rows
+            .filter((r) => r.status_class === '4xx' || r.status_class === '5xx')
+            .reduce((sum, r) => sum + r.count, 0);
+          const rates = errorRate(byStatus.rows, byStatus.from, byStatus.to);
+          const keyChart = byDay(byKey, 'key_id', keyName);
+          const endpointChart = byDay(byEndpoint, 'endpoint', (v) => (v === '(none)' ? '(no endpoint)' : v));
+          const statusChart = byDay(
+            byStatus,
+            'status_class',
+            (v) => v,
+            (v) => STATUS_COLORS[v],
+          );
+          return (
+            <Stack gap="md" data-testid="usage-charts">
+              <SimpleGrid cols={{ base: 1, sm: 3 }}>
+                <Stat label="Requests" value={total.toLocaleString()} />
+                <Stat
+                  label="Error rate (4xx + 5xx)"
+                  value={`${total === 0 ? 0 : ((errors / total) * 100).toFixed(1)}%`}
+                />
+                <Stat label="Rate limited" value={byStatus.totals.rate_limited.toLocaleString()} />
+              </SimpleGrid>
+              <SimpleGrid cols={{ base: 1, lg: 2 }}>
+                <ChartCard title="Requests by key">
+                  <BarChart
+                    h={260}
+                    data={keyChart.data}
+                    dataKey="day"
+                    type="stacked"
+                    series={keyChart.series}
+                    withLegend
+                  />
+                </ChartCard>
+                <ChartCard title="Requests by endpoint">
+                  <BarChart
+                    h={260}
+                    data={endpointChart.data}
+                    dataKey="day"
+                    type="stacked"
+                    series={endpointChart.series}
+                    withLegend
+                  />
+                </ChartCard>
+                <ChartCard title="Requests by status class">
+                  <BarChart
+                    h={260}
+                    data={statusChart.data}
+                    dataKey="day"
+                    type="stacked"
+                    series={statusChart.series}
+                    withLegend
+                  />
+                </ChartCard>
+                <ChartCard title="Error rate and rate limiting">
+                  <LineChart
+                    h={260}
+                    data={rates}
+                    dataKey="day"
+                    withLegend
+                    withRightYAxis
+                    rightYAxisLabel="rate limited"
+                    yAxisLabel="% errors"
+                    series={[
+                      { name: 'error_rate', label: 'Error rate (%)', color: 'red.6' },
+                      { name: 'rate_limited', label: 'Rate limited', color: 'orange.6', yAxisId: 'right' },
+                    ]}
+                  />
+                </ChartCard>
+              </SimpleGrid>
+            </Stack>
+          );
+        }}
+      </Loaded>
+    </>
+  );
+}
+
+function Stat({ label, value }: { label: string; value: string }) {
+  return (
+    <Card withBorder>
+      <Text size="xs" c="dimmed" tt="uppercase" fw={600}>
+        {label}
+      </Text>
+      <Group>
+        <Text size="xl" fw={700} data-testid={`stat-${label}`}>
+          {value}
+        </Text>
+      </Group>
+    </Card>
+  );
+}

@@ -1,0 +1,330 @@
+import {
+  Alert,
+  Badge,
+  Button,
+  Card,
+  Checkbox,
+  Group,
+  Modal,
+  SegmentedControl,
+  Select,
+  Stack,
+  Switch,
+  Table,
+  Text,
+  TextInput,
+} from '@mantine/core';
+import { type FormEvent, useEffect, useState } from 'react';
+import { api } from '../api/client.ts';
+import {
+  type Endpoint,
+  type Environment,
+  EVENT_TYPES,
+  type EventType,
+  type Subscription,
+} from '../api/types.ts';
+import { href, navigate } from '../app/router.ts';
+import { useLoader } from '../app/use-loader.ts';
+import { confirmAction, EmptyState, Loaded, notifyError, notifySuccess } from '../components/feedback.tsx';
+import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
+import { SecretReveal } from '../components/secret.tsx';
+import { EnvironmentBadge } from './keys.tsx';
+
+export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
+  const endpoints = useLoader(() => api.get<Endpoint[]>('/admin/v1/endpoints'), 'endpoints');
+  const [slug, setSlug] = useState<string | null>(initialSlug ?? null);
+  const [creating, setCreating] = useState(false);
+  const [secret, setSecret] = useState<{ title: string; secret: string; note?: string } | null>(null);
+
+  useEffect(() => {
+    if (slug === null && endpoints.data?.[0]) setSlug(endpoints.data[0].slug);
+  }, [endpoints.data, slug]);
+
+  const subscriptions = useLoader(
+    () =>
+      slug
+        ? api.get<Subscription[]>(`/admin/v1/endpoints/${encodeURIComponent(slug)}/webhooks`)
+        : Promise.resolve<Subscription[]>([]),
+    slug ?? '',
+  );
+
+  async function setEnabled(sub: Subscription, enabled: boolean) {
+    try {
+      await api.patch(`/admin/v1/webhooks/${sub.id}`, { enabled });
+      notifySuccess(enabled ? 'Subscription enabled' : 'Subscription disabled');
+      subscriptions.reload();
+    } catch (error) {
+      notifyError(error);
+    }
+  }
+
+  function rotate(sub: Subscription) {
+    confirmAction({
+      title: 'Rotate the signing secret?',
+      message: 'A new secret signs every delivery from now on; the old one also signs them for 24 hours.',
+      confirmLabel: 'Rotate secret',
+      onConfirm: async () => {
+        try {
+          const rotated = await api.post<Subscription & { secret: string }>(
+            `/admin/v1/webhooks/${sub.id}/rotate-secret`,
+          );
+          setSecret({
+            title: 'New signing secret',
+            secret: rotated.secret,
+            note: `The previous secret keeps signing until ${formatDate(rotated.previous_secret_expires_at)}.`,
+          });
+          subscriptions.reload();
+        } catch (error) {
+          notifyError(error, 'Could not rotate the secret');
+        }
+      },
+    });
+  }
+
+  function remove(sub: Subscription) {
+    confirmAction({
+      title: 'Delete this subscription?',
+      message: `Nothing more is sent to ${sub.url}.`,
+      confirmLabel: 'Delete subscription',
+      onConfirm: async () => {
+        try {
+          await api.del(`/admin/v1/webhooks/${sub.id}`);
+          notifySuccess('Subscription deleted');
+          subscriptions.reload();
+        } catch (error) {
+          notifyError(error);
+        }
+      },
+    });
+  }
+
+  return (
+    <>
+      <PageHeader
+        title="Webhooks"
+        description={
+          <>
+            Subscriptions get every change to an endpoint's records, signed (Standard Webhooks). See the{' '}
+            <a href={href('/deliveries')}>delivery log</a>.
+          </>
+        }
+        actions={
+          <Button disabled={!slug} onClick={() => setCreating(true)}>
+            New subscription
+          </Button>
+        }
+      />
+      <Card withBorder mb="md">
+        <Select
+          label="Endpoint"
+          data={(endpoints.data ?? []).map((e) => ({ value: e.slug, label: `${e.name} (${e.slug})` }))}
+          value={slug}
+          onChange={(value) => {
+            setSlug(value);
+            if (value) navigate(`/webhooks/${encodeURIComponent(value)}`);
+          }}
+          allowDeselect={false}
+          placeholder={endpoints.loading ? 'Loading…' : 'Pick an endpoint'}
+          maw={320}
+        />
+      </Card>
+      {endpoints.data?.length === 0 ? (
+        <EmptyState title="No endpoints yet">Create an endpoint first.</EmptyState>
+      ) : (
+        <Card withBorder padding={0}>
+          <Loaded
+            loader={subscriptions}
+            isEmpty={(list) => list.length === 0}
+            empty={<EmptyState title="No subscriptions">Add one to be told about every change.</EmptyState>}
+          >
+            {(list) => (
+              <Table.ScrollContainer minWidth={720}>
+                <Table verticalSpacing="sm" aria-label="Webhook subscriptions">
+                  <Table.Thead>
+                    <Table.Tr>
+                      <Table.Th>URL</Table.Th>
+                      <Table.Th>Environment</Table.Th>
+                      <Table.Th>Events</Table.Th>
+                      <Table.Th>Enabled</Table.Th>
+                      <Table.Th />
+                    </Table.Tr>
+                  </Table.Thead>
+                  <Table.Tbody>
+                    {list.map((sub) => (
+                      <Table.Tr key={sub.id} data-testid="subscription-row">
+                        <Table.Td>
+                          <Text size="sm" ff="monospace" style={{ wordBreak: 'break-all' }}>
+                            {sub.url}
+                          </Text>
+                          {sub.disabled_reason && (
+                            <Text size="xs" c="red.7">
+                              Disabled: {sub.disabled_reason}
+                            </Text>
+                          )}
+                          {sub.failing_since && (
+                            <Text size="xs" c="orange.7">
+                              Failing since {timeAgo(sub.failing_since)}
+                            </Text>
+                          )}
+                        </Table.Td>
+                        <Table.Td>
+                          <EnvironmentBadge environment={sub.environment} />
+                        </Table.Td>
+                        <Table.Td>
+                          <Group gap={4}>
+                            {sub.events.map((e) => (
+                              <Badge key={e} variant="outline" size="sm">
+                                {e}
+                              </Badge>
+                            ))}
+                          </Group>
+                        </Table.Td>
+                        <Table.Td>
+                          <Switch
+                            checked={sub.enabled}
+                            onChange={(e) => void setEnabled(sub, e.currentTarget.checked)}
+                            aria-label={`${sub.enabled ? 'Disable' : 'Enable'} ${sub.url}`}
+                          />
+                        </Table.Td>
+                        <Table.Td>
+                          <Group gap={4} wrap="nowrap" justify="flex-end">
+                            <Button size="xs" variant="subtle" onClick={() => rotate(sub)}>
+                              Rotate secret
+                            </Button>
+                            <Button size="xs" variant="subtle" color="red" onClick={() => remove(sub)}>
+                              Delete
+                            </Button>
+                          </Group>
+                        </Table.Td>
+                      </Table.Tr>
+                    ))}
+                  </Table.Tbody>
+                </Table>
+              </Table.ScrollContainer>
+            )}
+          </Loaded>
+        </Card>
+      )}
+      {slug && (
+        <CreateSubscriptionModal
+          slug={slug}
+          opened={creating}
+          onClose={() => setCreating(false)}
+          onCreated={(created) => {
+            setCreating(false);
+            setSecret({ title: 'Signing secret', secret: created.secret });
+            subscriptions.reload();
+          }}
+        />
+      )}
+      <Modal
+        opened={secret !== null}
+        onClose={() => setSecret(null)}
+        title={secret?.title}
+        size="lg"
+        closeOnClickOutside={false}
+      >
+        {secret && (
+          <Stack>
+            <SecretReveal label="Signing secret" secret={secret.secret} note={secret.note} />
+            <Group justify="flex-end">
+              <Button variant="default" onClick={() => setSecret(null)}>
+                I have saved it
+              </Button>
+            </Group>
+          </Stack>
+        )}
+      </Modal>
+    </>
+  );
+}
+
+function CreateSubscriptionModal({
+  slug,
+  opened,
+  onClose,
+  onCreated,
+}: {
+  slug: string;
+  opened: boolean;
+  onClose: () => void;
+  onCreated: (created: Subscription & { secret: string }) => void;
+}) {
+  const [url, setUrl] = useState('');
+  const [environment, setEnvironment] = useState<Environment>('test');
+  const [events, setEvents] = useState<string[]>([...EVENT_TYPES]);
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<string | null>(null);
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    setProblem(null);
+    try {
+      const created = await api.post<Subscription & { secret: string }>(
+        `/admin/v1/endpoints/${encodeURIComponent(slug)}/webhooks`,
+        { url: url.trim(), environment, events: events as EventType[] },
+      );
+      setUrl('');
+      onCreated(created);
+    } catch (error) {
+      notifyError(error, 'Could not create the subscription');
+      setProblem((error as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Modal opened={opened} onClose={onClose} title={`New subscription for ${slug}`} size="lg">
+      <form onSubmit={submit} aria-label="New subscription">
+        <Stack>
+          {problem && (
+            <Alert color="red" role="alert">
+              {problem}
+            </Alert>
+          )}
+          <TextInput
+            label="URL"
+            description="Where deliveries are POSTed (http or https)"
+            placeholder="https://partner.example/hooks"
+            type="url"
+            required
+            value={url}
+            onChange={(e) => setUrl(e.currentTarget.value)}
+            data-autofocus
+          />
+          <Stack gap={4}>
+            <Text size="sm" fw={500} id="sub-env-label">
+              Environment
+            </Text>
+            <SegmentedControl
+              aria-labelledby="sub-env-label"
+              value={environment}
+              onChange={(v) => setEnvironment(v as Environment)}
+              data={[
+                { value: 'test', label: 'Test' },
+                { value: 'live', label: 'Live' },
+              ]}
+            />
+          </Stack>
+          <Checkbox.Group label="Events" value={events} onChange={setEvents} required>
+            <Stack gap={6} mt={6}>
+              {EVENT_TYPES.map((e) => (
+                <Checkbox key={e} value={e} label={e} />
+              ))}
+            </Stack>
+          </Checkbox.Group>
+          <Group justify="flex-end">
+            <Button variant="default" onClick={onClose}>
+              Cancel
+            </Button>
+            <Button type="submit" loading={busy} disabled={url.trim() === '' || events.length === 0}>
+              Create subscription
+            </Button>
+          </Group>
+        </Stack>
+      </form>
+    </Modal>
+  );
+}

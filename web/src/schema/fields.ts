@@ -1,0 +1,230 @@
+/**
+ * The field builder's model and its two-way mapping to JSON Schema. The JSON text is the source
+ * of truth: a schema the builder cannot show (oneOf, $ref, patterns…) is edited as text only.
+ */
+
+export const FIELD_TYPES = ['string', 'integer', 'number', 'boolean', 'object', 'array'] as const;
+export type FieldType = (typeof FIELD_TYPES)[number];
+export type ItemType = Exclude<FieldType, 'array'>;
+
+export interface Field {
+  uid: string;
+  name: string;
+  type: FieldType;
+  required: boolean;
+  /** Comma-separated allowed values (strings, integers and numbers). */
+  enumText: string;
+  min: string;
+  max: string;
+  format: string;
+  description: string;
+  /** Array element type. */
+  itemType: ItemType;
+  /** Properties of an object, or of an array's object items. */
+  children: Field[];
+}
+
+type Json = Record<string, unknown>;
+
+let counter = 0;
+export function newField(partial: Partial<Field> = {}): Field {
+  counter += 1;
+  return {
+    uid: `f${counter}`,
+    name: '',
+    type: 'string',
+    required: false,
+    enumText: '',
+    min: '',
+    max: '',
+    format: '',
+    description: '',
+    itemType: 'string',
+    children: [],
+    ...partial,
+  };
+}
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Which keywords hold a field's min and max, by type. */
+export function boundKeywords(type: FieldType): [string, string] | null {
+  if (type === 'string') return ['minLength', 'maxLength'];
+  if (type === 'integer' || type === 'number') return ['minimum', 'maximum'];
+  if (type === 'array') return ['minItems', 'maxItems'];
+  return null;
+}
+
+function parseEnum(text: string, type: FieldType): unknown[] | undefined {
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+  if (parts.length === 0) return undefined;
+  if (type === 'integer' || type === 'number') {
+    const numbers = parts.map(Number).filter((n) => Number.isFinite(n));
+    return numbers.length > 0 ? numbers : undefined;
+  }
+  return parts;
+}
+
+function objectSchema(fields: Field[]): Json {
+  const properties: Json = {};
+  const required: string[] = [];
+  for (const field of fields) {
+    const name = field.name.trim();
+    if (name === '') continue;
+    properties[name] = fieldSchema(field);
+    if (field.required) required.push(name);
+  }
+  const out: Json = { type: 'object', properties };
+  if (required.length > 0) out.required = required;
+  return out;
+}
+
+function scalarSchema(type: ItemType, field: Field): Json {
+  if (type === 'object') return objectSchema(field.children);
+  const out: Json = { type };
+  if (type === 'string' && field.format.trim() !== '') out.format = field.format.trim();
+  return out;
+}
+
+function fieldSchema(field: Field): Json {
+  let out: Json;
+  if (field.type === 'array') {
+    out = { type: 'array', items: scalarSchema(field.itemType, field) };
+  } else {
+    out = scalarSchema(field.type, field);
+  }
+  if (field.description.trim() !== '') out.description = field.description.trim();
+  if (field.type !== 'object' && field.type !== 'boolean' && field.type !== 'array') {
+    const values = parseEnum(field.enumText, field.type);
+    if (values) out.enum = values;
+  }
+  const bounds = boundKeywords(field.type);
+  if (bounds) {
+    const [minKey, maxKey] = bounds;
+    const min = field.min.trim() === '' ? Number.NaN : Number(field.min);
+    const max = field.max.trim() === '' ? Number.NaN : Number(field.max);
+    if (Number.isFinite(min)) out[minKey] = min;
+    if (Number.isFinite(max)) out[maxKey] = max;
+  }
+  return out;
+}
+
+/** The record schema for the builder's fields; `base` keeps root keywords such as additionalProperties. */
+export function schemaFromFields(fields: Field[], base: Json = {}): Json {
+  const { properties: _p, required: _r, type: _t, ...rest } = base;
+  return { ...rest, ...objectSchema(fields) };
+}
+
+const ROOT_KEYS = new Set([
+  'type',
+  'properties',
+  'required',
+  'additionalProperties',
+  '$schema',
+  'title',
+  'description',
+]);
+const FIELD_KEYS = new Set([
+  'type',
+  'enum',
+  'minLength',
+  'maxLength',
+  'minimum',
+  'maximum',
+  'minItems',
+  'maxItems',
+  'format',
+  'description',
+  'items',
+  'properties',
+  'required',
+]);
+
+export type FieldsResult = { ok: true; fields: Field[] } | { ok: false; reason: string };
+
+function fieldsOf(schema: Json, path: string): FieldsResult {
+  const properties = schema.properties ?? {};
+  if (!isObject(properties)) return { ok: false, reason: `${path}properties is not an object` };
+  const required = Array.isArray(schema.required) ? schema.required : [];
+  const fields: Field[] = [];
+  for (const [name, raw] of Object.entries(properties)) {
+    const parsed = fieldFrom(name, raw, `${path}${name}.`);
+    if (!parsed.ok) return parsed;
+    parsed.field.required = required.includes(name);
+    fields.push(parsed.field);
+  }
+  return { ok: true, fields };
+}
+
+function fieldFrom(
+  name: string,
+  raw: unknown,
+  path: string,
+): { ok: true; field: Field } | { ok: false; reason: string } {
+  const where = path.slice(0, -1);
+  if (!isObject(raw)) return { ok: false, reason: `${where} is not a schema object` };
+  for (const key of Object.keys(raw)) {
+    if (!FIELD_KEYS.has(key)) return { ok: false, reason: `${where} uses "${key}"` };
+  }
+  const type = raw.type;
+  if (typeof type !== 'string' || !(FIELD_TYPES as readonly string[]).includes(type)) {
+    return { ok: false, reason: `${where} has no single type the builder knows` };
+  }
+  const field = newField({
+    name,
+    type: type as FieldType,
+    description: typeof raw.description === 'string' ? raw.description : '',
+    format: typeof raw.format === 'string' ? raw.format : '',
+    enumText: Array.isArray(raw.enum) ? raw.enum.map(String).join(', ') : '',
+  });
+  const bounds = boundKeywords(field.type);
+  if (bounds) {
+    const [minKey, maxKey] = bounds;
+    if (typeof raw[minKey] === 'number') field.min = String(raw[minKey]);
+    if (typeof raw[maxKey] === 'number') field.max = String(raw[maxKey]);
+  }
+  if (field.type === 'object') {
+    const nested = fieldsOf(raw, path);
+    if (!nested.ok) return nested;
+    field.children = nested.fields;
+  } else if (field.type === 'array') {
+    const items = raw.items ?? { type: 'string' };
+    if (!isObject(items)) return { ok: false, reason: `${where}.items is not a schema object` };
+    const itemType = items.type;
+    if (
+      typeof itemType !== 'string' ||
+      itemType === 'array' ||
+      !(FIELD_TYPES as readonly string[]).includes(itemType)
+    ) {
+      return { ok: false, reason: `${where}.items has no type the builder knows` };
+    }
+    field.itemType = itemType as ItemType;
+    if (itemType === 'object') {
+      const nested = fieldsOf(items, `${path}items.`);
+      if (!nested.ok) return nested;
+      field.children = nested.fields;
+    } else {
+      for (const key of Object.keys(items)) {
+        if (key !== 'type' && key !== 'format') return { ok: false, reason: `${where}.items uses "${key}"` };
+      }
+      if (typeof items.format === 'string') field.format = items.format;
+    }
+  } else if (raw.items !== undefined || raw.properties !== undefined) {
+    return { ok: false, reason: `${where} mixes "${field.type}" with object or array keywords` };
+  }
+  return { ok: true, field };
+}
+
+/** The builder's view of a record schema, or why it cannot show it. */
+export function fieldsFromSchema(schema: unknown): FieldsResult {
+  if (!isObject(schema)) return { ok: false, reason: 'The schema is not an object' };
+  for (const key of Object.keys(schema)) {
+    if (!ROOT_KEYS.has(key)) return { ok: false, reason: `The schema uses "${key}" at the top level` };
+  }
+  return fieldsOf(schema, '');
+}

@@ -1,0 +1,79 @@
+/** A plausible payload for a JSON Schema: enums' first value, bounds respected, every property present. */
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+const FORMAT_SAMPLES: Record<string, string> = {
+  email: 'user@example.com',
+  'date-time': '2025-01-01T12:00:00Z',
+  date: '2025-01-01',
+  time: '12:00:00Z',
+  uri: 'https://example.com',
+  url: 'https://example.com',
+  uuid: '3fa85f64-5717-4562-b3fc-2c963f66afa6',
+  hostname: 'example.com',
+  ipv4: '192.0.2.1',
+  ipv6: '2001:db8::1',
+};
+
+function stringSample(schema: Json, name: string): string {
+  const format = typeof schema.format === 'string' ? FORMAT_SAMPLES[schema.format] : undefined;
+  if (format) return format;
+  const min = typeof schema.minLength === 'number' ? schema.minLength : 0;
+  const max = typeof schema.maxLength === 'number' ? schema.maxLength : Number.POSITIVE_INFINITY;
+  let value = name === '' ? 'example' : `${name}-1`;
+  while (value.length < min) value += 'x';
+  return value.slice(0, Math.max(max, min));
+}
+
+function numberSample(schema: Json, integer: boolean): number {
+  const min = typeof schema.minimum === 'number' ? schema.minimum : undefined;
+  const max = typeof schema.maximum === 'number' ? schema.maximum : undefined;
+  const exclusiveMin = typeof schema.exclusiveMinimum === 'number' ? schema.exclusiveMinimum + 1 : undefined;
+  let value = min ?? exclusiveMin ?? (integer ? 1 : 1.5);
+  if (max !== undefined && value > max) value = max;
+  return integer ? Math.ceil(value) : value;
+}
+
+export function samplePayload(schema: unknown, name = '', depth = 0): unknown {
+  if (!isObject(schema) || depth > 8) return null;
+  if ('const' in schema) return schema.const;
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
+  if ('default' in schema) return schema.default;
+  if (Array.isArray(schema.examples) && schema.examples.length > 0) return schema.examples[0];
+  for (const key of ['oneOf', 'anyOf'] as const) {
+    const options = schema[key];
+    if (Array.isArray(options) && options.length > 0) return samplePayload(options[0], name, depth + 1);
+  }
+  let type = schema.type;
+  if (Array.isArray(type)) type = type.find((t) => t !== 'null') ?? type[0];
+  if (type === undefined && isObject(schema.properties)) type = 'object';
+  switch (type) {
+    case 'string':
+      return stringSample(schema, name);
+    case 'integer':
+      return numberSample(schema, true);
+    case 'number':
+      return numberSample(schema, false);
+    case 'boolean':
+      return true;
+    case 'null':
+      return null;
+    case 'array': {
+      const count = Math.max(1, typeof schema.minItems === 'number' ? schema.minItems : 1);
+      const items = Array.from({ length: count }, () => samplePayload(schema.items ?? {}, name, depth + 1));
+      return typeof schema.maxItems === 'number' ? items.slice(0, schema.maxItems) : items;
+    }
+    case 'object': {
+      const out: Json = {};
+      const properties = isObject(schema.properties) ? schema.properties : {};
+      for (const [key, sub] of Object.entries(properties)) out[key] = samplePayload(sub, key, depth + 1);
+      return out;
+    }
+    default:
+      return null;
+  }
+}
