@@ -696,9 +696,17 @@ for (const kind of databaseKinds) {
       }
       assert.deepEqual(statuses, [200, 200, 429]);
       await server.services.traffic.usage.flush();
-      const usage = await server.admin('GET', `/admin/v1/usage?key_id=${limited.id}`);
+      const usage = await server.admin('GET', `/admin/v1/usage?key_id=${limited.id}&group_by=endpoint`);
       assert.equal(usage.status, 200, usage.text);
-      assert.match(usage.text, new RegExp(limited.id));
+      // Metered under the app's label, with the refused call counted as rate limited.
+      assert.deepEqual(
+        usage.body.data.rows.map((r: { endpoint: string; count: number; rate_limited: number }) => [
+          r.endpoint,
+          r.count,
+          r.rate_limited,
+        ]),
+        [['apps:shop', 3, 1]],
+      );
     });
 
     test('the OpenAPI document of each environment lists the app routes', async () => {

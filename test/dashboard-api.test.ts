@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildApp, createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
-import { accessOf } from '../src/dashboard/access.ts';
+import { accessOf, ruleOf } from '../src/dashboard/access.ts';
 import { createTestDatabase, databaseKinds } from './helpers/database.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { type ApiResponse, ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
@@ -210,6 +210,10 @@ for (const kind of databaseKinds) {
         Object.keys(methods).map((method) => ({ method: method.toUpperCase(), path })),
       );
       assert.ok(adminRoutes.length > 30, `only ${adminRoutes.length} management routes found`);
+      const unruled = adminRoutes.filter(
+        (r) => ruleOf(r.method, r.path.replace(/\{([^}]+)\}/g, ':$1')) === undefined,
+      );
+      assert.deepEqual(unruled, [], 'every management route has an access rule in src/dashboard/access.ts');
       const before = await tableCounts(server);
       let refused = 0;
       for (const route of adminRoutes) {

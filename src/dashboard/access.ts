@@ -7,9 +7,10 @@ import type { UserService } from './user-service.ts';
 export const SESSION_COOKIE = 'gatehouse_session';
 
 /**
- * Who may call a management route: `public` (no credentials: sign-in, setup, invites),
+ * Who may call each management route: `public` (no credentials: sign-in, setup, invites),
  * `collaborator` (owners and collaborators; the handler scopes what a collaborator sees) or
- * `owner`. A route not named here is owner only, so a new route is closed until it is opened.
+ * `owner`. Every route is named here: a route without a rule is served as owner only (closed
+ * until opened) and fails the access test (test/dashboard-api.test.ts), so it cannot ship unnoticed.
  */
 export type Access = 'public' | 'collaborator' | 'owner';
 
@@ -40,6 +41,41 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   'POST /admin/v1/deliveries/:id/redeliver': 'collaborator',
   'POST /admin/v1/test-requests': 'collaborator',
   'GET /admin/v1/test-requests': 'collaborator',
+
+  // Owner only: settings, live data, other people's work, installation secrets.
+  'POST /admin/v1/endpoints': 'owner',
+  'PATCH /admin/v1/endpoints/:slug': 'owner',
+  'DELETE /admin/v1/endpoints/:slug': 'owner',
+  'POST /admin/v1/endpoints/:slug/deploy': 'owner',
+  'POST /admin/v1/endpoints/:slug/import': 'owner',
+  'GET /admin/v1/endpoints/:slug/export': 'owner',
+  'POST /admin/v1/endpoints/:slug/webhooks': 'owner',
+  'GET /admin/v1/endpoints/:slug/webhooks': 'owner',
+  'GET /admin/v1/webhooks/:id': 'owner',
+  'PATCH /admin/v1/webhooks/:id': 'owner',
+  'DELETE /admin/v1/webhooks/:id': 'owner',
+  'POST /admin/v1/webhooks/:id/rotate-secret': 'owner',
+  'GET /admin/v1/webhook-signing-secret': 'owner',
+  'GET /admin/v1/usage': 'owner',
+  'POST /admin/v1/tokens/rotate-signing-key': 'owner',
+  'GET /admin/v1/console/:slug/records': 'owner',
+  'GET /admin/v1/console/:slug/records/:id': 'owner',
+  'POST /admin/v1/console/:slug/records': 'owner',
+  'PUT /admin/v1/console/:slug/records/:id': 'owner',
+  'DELETE /admin/v1/console/:slug/records/:id': 'owner',
+  'POST /admin/v1/invites': 'owner',
+  'GET /admin/v1/invites': 'owner',
+  'DELETE /admin/v1/invites/:id': 'owner',
+  'GET /admin/v1/collaborators': 'owner',
+  'DELETE /admin/v1/collaborators/:id': 'owner',
+  'GET /admin/v1/audit': 'owner',
+  'POST /admin/v1/apps': 'owner',
+  'GET /admin/v1/apps': 'owner',
+  'GET /admin/v1/apps/:slug': 'owner',
+  'PATCH /admin/v1/apps/:slug': 'owner',
+  'DELETE /admin/v1/apps/:slug': 'owner',
+  'POST /admin/v1/apps/:slug/deploy': 'owner',
+  'GET /admin/v1/apps/:slug/versions': 'owner',
 };
 
 declare module 'fastify' {
@@ -48,8 +84,13 @@ declare module 'fastify' {
   }
 }
 
+/** The route's rule; undefined when it has none (served as owner only). */
+export function ruleOf(method: string, url: string): Access | undefined {
+  return ROUTE_ACCESS[`${method} ${url}`];
+}
+
 export function accessOf(method: string, url: string): Access {
-  return ROUTE_ACCESS[`${method} ${url}`] ?? 'owner';
+  return ruleOf(method, url) ?? 'owner';
 }
 
 export function isOwner(principal: Principal): boolean {

@@ -95,9 +95,12 @@ export function createTraffic(config: Config, db: Db): Traffic {
 }
 
 /** The request's data endpoint, once the route resolved it; '' otherwise (account, unknown slugs). */
+/** The usage label: the data endpoint's slug, `apps:{app}` for an App API call, else ''. */
 function endpointOf(request: FastifyRequest): string {
   const target: FastifyRequest['target'] | undefined = request.target;
-  return target ? target.endpoint.slug : '';
+  if (target) return target.endpoint.slug;
+  const appCall: FastifyRequest['appCall'] | undefined = request.appCall;
+  return appCall ? `apps:${appCall.app.slug}` : '';
 }
 
 /**
