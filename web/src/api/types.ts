@@ -49,6 +49,23 @@ export interface EndpointVersion {
   created_at: string;
 }
 
+export interface App {
+  slug: string;
+  name: string;
+  routes: unknown[];
+  draft_revision: number;
+  live_version: number | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface AppVersion {
+  version: number;
+  name: string;
+  routes: unknown[];
+  created_at: string;
+}
+
 export interface KeyLimits {
   per_minute?: number | null;
   per_day?: number | null;
@@ -204,6 +221,10 @@ export const AUDIT_ACTIONS = [
   'endpoint.update',
   'endpoint.delete',
   'endpoint.deploy',
+  'app.create',
+  'app.update',
+  'app.delete',
+  'app.deploy',
   'key.create',
   'key.update',
   'key.deactivate',

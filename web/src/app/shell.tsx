@@ -3,6 +3,8 @@ import { useDisclosure } from '@mantine/hooks';
 import type { ReactNode } from 'react';
 import type { User } from '../api/types.ts';
 import { notifyError } from '../components/feedback.tsx';
+import { AppEditorPage } from '../pages/app-editor.tsx';
+import { AppsPage } from '../pages/apps.tsx';
 import { AuditPage } from '../pages/audit.tsx';
 import { CollaboratorsPage } from '../pages/collaborators.tsx';
 import { ConsolePage } from '../pages/console.tsx';
@@ -24,6 +26,7 @@ interface NavItem {
 
 const NAV: NavItem[] = [
   { path: 'endpoints', label: 'Endpoints', ownerOnly: false },
+  { path: 'apps', label: 'App APIs', ownerOnly: true },
   { path: 'keys', label: 'API keys', ownerOnly: false },
   { path: 'test', label: 'Test requests', ownerOnly: false },
   { path: 'console', label: 'Production console', ownerOnly: true },
@@ -39,6 +42,8 @@ function page(route: string[]): ReactNode {
   switch (section) {
     case 'endpoints':
       return id ? <EndpointEditorPage slug={id === 'new' ? null : id} /> : <EndpointsPage />;
+    case 'apps':
+      return id ? <AppEditorPage slug={id === 'new' ? null : id} /> : <AppsPage />;
     case 'keys':
       return <KeysPage />;
     case 'test':
