@@ -449,6 +449,8 @@ describe('dashboard in a real browser', {
       assert.equal(await nav.getByText('Production console').count(), 0);
       assert.equal(await nav.getByText('Audit log').count(), 0);
       assert.equal(await nav.getByText('App APIs').count(), 0);
+      // Collaborators see the docs.
+      assert.equal(await nav.getByRole('link', { name: /API reference/ }).getAttribute('href'), '/docs');
 
       // Hidden in the UI and refused by the server.
       await other.goto(`${server.url}/#/console`);

@@ -26,7 +26,7 @@ function Gate() {
 export function App() {
   return (
     <MantineProvider theme={theme} defaultColorScheme="light">
-      <Notifications position="top-right" />
+      <Notifications position="bottom-right" />
       <ModalsProvider>
         <SessionProvider>
           <Gate />

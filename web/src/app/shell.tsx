@@ -123,6 +123,7 @@ export function Shell({ route, user }: { route: string[]; user: User }) {
               onClick={close}
             />
           ))}
+          <NavLink href="/docs" target="_blank" rel="noopener" label="API reference ↗" />
         </AppShell.Section>
         <AppShell.Section hiddenFrom="xs" p="xs">
           <Text size="xs" c="dimmed">

@@ -31,6 +31,7 @@ import {
 import { formatDate, PageHeader } from '../components/page.tsx';
 import { JsonDiff } from '../components/schema-diff.tsx';
 import { CopyText } from '../components/secret.tsx';
+import { SlugNameFields } from '../components/slug-name-fields.tsx';
 import { type Field, fieldsFromSchema, newField, schemaFromFields } from '../schema/fields.ts';
 import { samplePayload } from '../schema/sample.ts';
 import { checkSchemaText } from '../schema/validate.ts';
@@ -304,33 +305,19 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
         </Alert>
       )}
       <Stack gap="md">
-        <Card withBorder>
-          <Grid>
-            <Grid.Col span={{ base: 12, sm: 6 }}>
-              <TextInput
-                label="Slug"
-                description="Part of the URL; cannot be changed later"
-                placeholder="orders"
-                value={slug}
-                onChange={(e) => setSlug(e.currentTarget.value.toLowerCase())}
-                disabled={endpoint !== null}
-                error={slugError}
-                required
-              />
-            </Grid.Col>
-            <Grid.Col span={{ base: 12, sm: 6 }}>
-              <TextInput
-                label="Name"
-                description="Shown in the docs and here"
-                placeholder="Orders"
-                value={name}
-                onChange={(e) => setName(e.currentTarget.value)}
-                readOnly={readOnly}
-                required
-              />
-            </Grid.Col>
-          </Grid>
-        </Card>
+        <SlugNameFields
+          slug={slug}
+          name={name}
+          onSlug={setSlug}
+          onName={setName}
+          slugLocked={endpoint !== null}
+          slugError={slugError}
+          slugDescription="Part of the URL; cannot be changed later"
+          slugPlaceholder="orders"
+          nameDescription="Shown in the docs and here"
+          namePlaceholder="Orders"
+          readOnly={readOnly}
+        />
 
         <Grid gap="md">
           <Grid.Col span={{ base: 12, lg: 6 }}>

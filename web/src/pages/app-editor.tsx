@@ -1,0 +1,436 @@
+import {
+  Alert,
+  Anchor,
+  Badge,
+  Button,
+  Card,
+  Code,
+  Grid,
+  Group,
+  List,
+  Stack,
+  Table,
+  Text,
+  Textarea,
+  Title,
+} from '@mantine/core';
+import { modals } from '@mantine/modals';
+import { useMemo, useState } from 'react';
+import { ApiFailure, api, type ErrorDetail } from '../api/client.ts';
+import type { App, AppVersion, Endpoint } from '../api/types.ts';
+import { navigate } from '../app/router.ts';
+import { useLoader } from '../app/use-loader.ts';
+import {
+  AUTH_LABELS,
+  checkRoutesText,
+  exampleRoutes,
+  type RouteSummary,
+  routesText,
+  routeUrl,
+  summarizeRoutes,
+} from '../apps/definition.ts';
+import {
+  confirmAction,
+  ErrorState,
+  LoadingState,
+  notifyError,
+  notifySuccess,
+} from '../components/feedback.tsx';
+import { formatDate, PageHeader } from '../components/page.tsx';
+import { SlugNameFields } from '../components/slug-name-fields.tsx';
+import { AppDeployBadges } from './apps.tsx';
+
+interface Loaded {
+  app: App | null;
+  versions: AppVersion[];
+  endpoints: string[];
+}
+
+const SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
+
+/** A short toast for a 400 whose details are listed in full above the editor. */
+function problemsSummary(error: ApiFailure): string {
+  const n = error.details.length;
+  if (n === 0) return error.message;
+  return `${n === 1 ? 'One problem' : `${n} problems`} in the definition: see above the routes.`;
+}
+
+export function AppEditorPage({ slug }: { slug: string | null }) {
+  const loader = useLoader<Loaded>(async () => {
+    const endpoints = api.get<Endpoint[]>('/admin/v1/endpoints').then((list) => list.map((e) => e.slug));
+    if (slug === null) return { app: null, versions: [], endpoints: await endpoints };
+    const path = `/admin/v1/apps/${encodeURIComponent(slug)}`;
+    const [app, versions, slugs] = await Promise.all([
+      api.get<App>(path),
+      api.get<AppVersion[]>(`${path}/versions`),
+      endpoints,
+    ]);
+    return { app, versions, endpoints: slugs };
+  }, slug ?? '(new)');
+  if (loader.error !== undefined) {
+    return (
+      <>
+        <PageHeader title={slug ?? 'New app'} />
+        <ErrorState error={loader.error} onRetry={loader.reload} />
+      </>
+    );
+  }
+  if (loader.data === undefined) return <LoadingState />;
+  const { app } = loader.data;
+  return (
+    <AppEditor
+      key={app ? `${app.slug}-${app.updated_at}` : 'new'}
+      loaded={loader.data}
+      onChanged={loader.reload}
+    />
+  );
+}
+
+function AppEditor({ loaded, onChanged }: { loaded: Loaded; onChanged: () => void }) {
+  const { app, versions, endpoints } = loaded;
+  const [slug, setSlug] = useState(app?.slug ?? '');
+  const [name, setName] = useState(app?.name ?? '');
+  const [text, setText] = useState(() => routesText(app?.routes ?? exampleRoutes(endpoints[0] ?? 'orders')));
+  const [busy, setBusy] = useState<string | null>(null);
+  const [refused, setRefused] = useState<{ message: string; details: ErrorDetail[] } | null>(null);
+
+  const check = useMemo(() => checkRoutesText(text), [text]);
+  const summary = useMemo(() => summarizeRoutes(check.ok ? check.routes : (app?.routes ?? [])), [check, app]);
+
+  const payload = { name: name.trim(), routes: check.ok ? check.routes : [] };
+  const dirty =
+    app === null || JSON.stringify({ name: app.name, routes: app.routes }) !== JSON.stringify(payload);
+  const slugError =
+    app === null && slug !== '' && !SLUG.test(slug)
+      ? 'Lowercase letters, digits and -, 2 to 63 characters'
+      : undefined;
+  const canSave = check.ok && payload.name !== '' && (app !== null || SLUG.test(slug));
+
+  async function save(): Promise<boolean> {
+    setRefused(null);
+    try {
+      if (app === null) {
+        const created = await api.post<App>('/admin/v1/apps', { slug, ...payload });
+        notifySuccess(`App ${created.slug} created`);
+        navigate(`/apps/${encodeURIComponent(created.slug)}`);
+        return true;
+      }
+      await api.patch<App>(`/admin/v1/apps/${encodeURIComponent(app.slug)}`, payload);
+      notifySuccess('Draft saved');
+      onChanged();
+      return true;
+    } catch (error) {
+      if (error instanceof ApiFailure && error.status === 400) {
+        setRefused({ message: error.message, details: error.details });
+        notifyError(new Error(problemsSummary(error)), 'Not saved');
+      } else notifyError(error, 'Could not save');
+      return false;
+    }
+  }
+
+  async function run(label: string, action: () => Promise<void>) {
+    setBusy(label);
+    try {
+      await action();
+    } finally {
+      setBusy(null);
+    }
+  }
+
+  function deploy() {
+    if (!app) return;
+    const next = (versions[0]?.version ?? 0) + 1;
+    modals.openConfirmModal({
+      title: `Deploy version ${next}?`,
+      children: (
+        <Text size="sm">
+          Live keys and public calls without <Code>?environment=test</Code> run these routes from now on.
+          {dirty ? ' Your unsaved changes are saved first.' : ''}
+        </Text>
+      ),
+      labels: { confirm: 'Deploy', cancel: 'Cancel' },
+      onConfirm: () =>
+        void run('deploy', async () => {
+          if (dirty && !(await save())) return;
+          try {
+            await api.post(`/admin/v1/apps/${encodeURIComponent(app.slug)}/deploy`);
+            notifySuccess(`Deployed version ${next}`);
+            onChanged();
+          } catch (error) {
+            if (error instanceof ApiFailure && error.status === 400) {
+              setRefused({ message: error.message, details: error.details });
+              notifyError(new Error(problemsSummary(error)), 'Not deployed');
+            } else notifyError(error, 'Could not deploy');
+          }
+        }),
+    });
+  }
+
+  function remove() {
+    if (!app) return;
+    confirmAction({
+      title: `Delete ${app.slug}?`,
+      message: `The app and its deployed versions are deleted; /api/v1/apps/${app.slug}/… answers 404 from now on. Records are kept. This cannot be undone.`,
+      confirmLabel: 'Delete app',
+      onConfirm: () =>
+        run('delete', async () => {
+          try {
+            await api.del(`/admin/v1/apps/${encodeURIComponent(app.slug)}`);
+            notifySuccess(`App ${app.slug} deleted`);
+            navigate('/apps');
+          } catch (error) {
+            notifyError(error, 'Could not delete');
+          }
+        }),
+    });
+  }
+
+  function resetToExample() {
+    setText(routesText(exampleRoutes(endpoints[0] ?? 'orders')));
+  }
+
+  return (
+    <>
+      <PageHeader
+        title={app ? app.name : 'New app'}
+        description={
+          app ? (
+            <Group gap="xs" component="span">
+              <Code>/api/v1/apps/{app.slug}</Code>
+              <AppDeployBadges app={app} />
+            </Group>
+          ) : (
+            'Name the app, describe its routes as JSON, create it (test keys use the draft at once), then deploy it for live keys.'
+          )
+        }
+        actions={
+          <>
+            <Button
+              variant={app ? 'light' : 'filled'}
+              disabled={!canSave || (app !== null && !dirty)}
+              loading={busy === 'save'}
+              onClick={() => void run('save', async () => void (await save()))}
+            >
+              {app ? 'Save draft' : 'Create app'}
+            </Button>
+            {app && (
+              <Button disabled={!check.ok} loading={busy === 'deploy'} onClick={deploy}>
+                Deploy
+              </Button>
+            )}
+          </>
+        }
+      />
+      <Stack gap="md">
+        <SlugNameFields
+          slug={slug}
+          name={name}
+          onSlug={setSlug}
+          onName={setName}
+          slugLocked={app !== null}
+          slugError={slugError}
+          slugDescription="Part of the URL: /api/v1/apps/{slug}; cannot be changed later"
+          slugPlaceholder="shop"
+          nameDescription="Shown here and in the API reference"
+          namePlaceholder="Shop"
+        />
+
+        <Grid gap="md">
+          <Grid.Col span={{ base: 12, lg: 7 }}>
+            <Card withBorder h="100%">
+              <Group justify="space-between" mb="xs">
+                <Title order={4}>Routes</Title>
+                <Group gap="xs">
+                  {app === null && (
+                    <Button size="compact-xs" variant="subtle" onClick={resetToExample}>
+                      Reset to the example
+                    </Button>
+                  )}
+                  <Badge color={check.ok ? 'teal' : 'red'} variant="light" data-testid="routes-validity">
+                    {check.ok ? 'valid JSON' : 'invalid'}
+                  </Badge>
+                </Group>
+              </Group>
+              {refused && (
+                <Alert
+                  color="red"
+                  mb="sm"
+                  title="The server refused the definition; nothing was saved"
+                  data-testid="app-problems"
+                  role="alert"
+                >
+                  {refused.details.length === 0 ? (
+                    refused.message
+                  ) : (
+                    <List size="sm">
+                      {refused.details.map((d) => (
+                        <List.Item key={`${d.field}:${d.error}`}>
+                          <Code>{d.field}</Code> <span>{d.error}</span>
+                        </List.Item>
+                      ))}
+                    </List>
+                  )}
+                </Alert>
+              )}
+              <Textarea
+                label="Routes (JSON)"
+                description={
+                  <>
+                    An array of routes: method, path, auth, steps (find, get, create, update, delete,
+                    transform, respond, redirect).{' '}
+                    <Anchor href="/docs/" target="_blank" size="xs">
+                      Reference
+                    </Anchor>
+                  </>
+                }
+                value={text}
+                onChange={(e) => setText(e.currentTarget.value)}
+                autosize
+                minRows={14}
+                maxRows={32}
+                spellCheck={false}
+                styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)', fontSize: 13 } }}
+                error={check.ok ? undefined : ' '}
+              />
+              {!check.ok && (
+                <List size="sm" c="red.8" mt="xs" data-testid="routes-problems">
+                  {check.problems.map((p) => (
+                    <List.Item key={p}>{p}</List.Item>
+                  ))}
+                </List>
+              )}
+              <Text size="xs" c="dimmed" mt="xs">
+                Endpoints you can use:{' '}
+                {endpoints.length === 0 ? 'none yet — create one first' : endpoints.join(', ')}
+              </Text>
+            </Card>
+          </Grid.Col>
+          <Grid.Col span={{ base: 12, lg: 5 }}>
+            <Card withBorder mb="md">
+              <Title order={4} mb="xs">
+                Summary
+              </Title>
+              {!check.ok && app !== null && (
+                <Text size="xs" c="dimmed" mb="xs">
+                  Showing the saved draft until the JSON is fixed.
+                </Text>
+              )}
+              <RouteTable app={app?.slug ?? slug} routes={summary} />
+            </Card>
+            {app && (
+              <Card withBorder>
+                <Title order={4} mb="xs">
+                  Deployed versions
+                </Title>
+                {versions.length === 0 ? (
+                  <Text size="sm" c="dimmed">
+                    Not deployed yet: test keys run the draft; live keys get 403 until you deploy.
+                  </Text>
+                ) : (
+                  <Table aria-label="Deployed versions" verticalSpacing="xs">
+                    <Table.Thead>
+                      <Table.Tr>
+                        <Table.Th>Version</Table.Th>
+                        <Table.Th>Name</Table.Th>
+                        <Table.Th ta="right">Routes</Table.Th>
+                        <Table.Th>Deployed</Table.Th>
+                      </Table.Tr>
+                    </Table.Thead>
+                    <Table.Tbody>
+                      {versions.map((v) => (
+                        <Table.Tr key={v.version} data-testid="app-version">
+                          <Table.Td>
+                            <Group gap={6} wrap="nowrap">
+                              <Text size="sm" ff="monospace">
+                                v{v.version}
+                              </Text>
+                              {v.version === app.live_version && (
+                                <Badge size="sm" color="indigo" variant="light">
+                                  live
+                                </Badge>
+                              )}
+                            </Group>
+                          </Table.Td>
+                          <Table.Td>{v.name}</Table.Td>
+                          <Table.Td ta="right">{v.routes.length}</Table.Td>
+                          <Table.Td>{formatDate(v.created_at)}</Table.Td>
+                        </Table.Tr>
+                      ))}
+                    </Table.Tbody>
+                  </Table>
+                )}
+              </Card>
+            )}
+          </Grid.Col>
+        </Grid>
+
+        {app && (
+          <Card withBorder>
+            <Group justify="space-between">
+              <div>
+                <Text fw={600}>Delete this app</Text>
+                <Text size="sm" c="dimmed">
+                  Removes its draft and versions; the endpoints' records stay.
+                </Text>
+              </div>
+              <Button color="red" variant="light" loading={busy === 'delete'} onClick={remove}>
+                Delete app
+              </Button>
+            </Group>
+          </Card>
+        )}
+      </Stack>
+    </>
+  );
+}
+
+const METHOD_COLORS: Record<string, string> = { GET: 'teal', POST: 'indigo' };
+
+function RouteTable({ app, routes }: { app: string; routes: RouteSummary[] }) {
+  if (routes.length === 0) {
+    return (
+      <Text size="sm" c="dimmed">
+        No routes yet.
+      </Text>
+    );
+  }
+  return (
+    <Stack gap="sm" data-testid="route-summary">
+      {routes.map((route) => (
+        <Stack key={route.key} gap={4} data-testid="route-summary-item">
+          <Group gap={6} wrap="nowrap" align="flex-start">
+            <Badge color={METHOD_COLORS[route.method] ?? 'gray'} variant="filled" w={56}>
+              {route.method}
+            </Badge>
+            <Code style={{ wordBreak: 'break-all' }}>{routeUrl(app, route.path)}</Code>
+          </Group>
+          <Group gap={6}>
+            <Badge size="sm" variant="outline" color={route.auth === 'public' ? 'orange' : 'gray'}>
+              {AUTH_LABELS[route.auth] ?? route.auth}
+            </Badge>
+            {route.description && (
+              <Text size="xs" c="dimmed">
+                {route.description}
+              </Text>
+            )}
+          </Group>
+          <Group gap={4}>
+            {route.steps.map((step) => (
+              <Badge
+                key={step.key}
+                size="sm"
+                variant="light"
+                color={step.conditional ? 'yellow' : 'gray'}
+                tt="none"
+                title={step.conditional ? 'Runs only when its condition holds' : undefined}
+              >
+                {step.position}. {step.name}: {step.type}
+                {step.conditional ? ' (when)' : ''}
+              </Badge>
+            ))}
+          </Group>
+        </Stack>
+      ))}
+    </Stack>
+  );
+}
