@@ -324,6 +324,15 @@ for (const kind of databaseKinds) {
         path: '/admin/v1/keys',
       });
       assert.equal(outside.status, 400);
+      for (const path of ['/api/v1/../../admin/v1/keys', '/api/v1/%2e%2e/%2e%2e/admin/v1/keys']) {
+        const escaped = await owner.call('POST', '/admin/v1/test-requests', {
+          key_id: ownerTestKey.id,
+          method: 'GET',
+          path,
+        });
+        assert.ok([400, 404].includes(escaped.status), `${path}: ${escaped.text}`);
+        assert.equal(escaped.text.includes('"object":"api_key"'), false);
+      }
       const othersKey = await collaborator.call('POST', '/admin/v1/test-requests', {
         key_id: ownerTestKey.id,
         method: 'GET',

@@ -100,6 +100,10 @@ export function registerTestRequestRoutes(
     if (key.environment !== 'test') {
       throw invalid('key_id', 'The test page sends with test keys only; live data is in the console');
     }
+    // The path as the server will route it (dot segments resolved) must still be the data API's.
+    if (!new URL(input.path, 'http://gatehouse.invalid').pathname.startsWith('/api/v1/')) {
+      throw invalid('path', 'Must be a path of the data or App API, under /api/v1/');
+    }
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(input.headers ?? {})) {
       if (REFUSED_HEADERS.has(name.toLowerCase())) {
