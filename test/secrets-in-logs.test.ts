@@ -100,10 +100,50 @@ describe('no secret ever reaches the logs', () => {
       },
       body: '{"a":1}',
     });
+    // The dashboard: a session cookie, its CSRF token, an invite token, a collaborator's password,
+    // a JWT and a test-page request (which mints a token for the key inside the server).
+    const signIn = await fetch(`${base}/admin/v1/session`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'o@example.com', password }),
+    });
+    const cookie = (signIn.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const session = ((await signIn.json()) as { data: { csrf_token: string } }).data;
+    secrets.push(cookie.slice('gatehouse_session='.length), session.csrf_token);
+    const dashboard = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: { cookie, 'x-csrf-token': session.csrf_token, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return (await res.json()) as { data: Record<string, string> };
+    };
+    const invite = (await dashboard('POST', '/admin/v1/invites', { email: 'c@example.com' })).data;
+    const inviteToken = (invite.url ?? '').split('#/invite/')[1] ?? '';
+    secrets.push(inviteToken);
+    const collaboratorPassword = 'collaborator-password-that-must-stay-secret';
+    secrets.push(collaboratorPassword);
+    await fetch(`${base}/admin/v1/invites/accept`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: inviteToken, password: collaboratorPassword }),
+    });
+    await dashboard('POST', '/admin/v1/test-requests', {
+      key_id: key.id,
+      method: 'POST',
+      path: '/api/v1/data/orders',
+      body: { b: 2 },
+    });
+    const jwt = await fetch(`${base}/api/v1/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${rolled.key}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    secrets.push(((await jwt.json()) as { data: { token: string } }).data.token);
     // Failures log too: bad keys, a bad token, a failing receiver, a validation error.
     await fetch(`${base}/api/v1/data/orders`, { headers: { authorization: `Bearer ${key.key}x` } });
     await fetch(`${base}/admin/v1/keys`, { headers: { authorization: `Bearer ${token}x` } });
-    await receiver.waitFor(3, 15_000);
+    await receiver.waitFor(4, 15_000);
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
 
