@@ -94,7 +94,6 @@ export function createTraffic(config: Config, db: Db): Traffic {
   };
 }
 
-/** The request's data endpoint, once the route resolved it; '' otherwise (account, unknown slugs). */
 /** The usage label: the data endpoint's slug, `apps:{app}` for an App API call, else ''. */
 function endpointOf(request: FastifyRequest): string {
   const target: FastifyRequest['target'] | undefined = request.target;
