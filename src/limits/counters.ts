@@ -1,4 +1,4 @@
-import { RateLimiterMemory, RateLimiterRedis, type RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterRedis, type RateLimiterRes } from 'rate-limiter-flexible';
 import type { SharedRedis } from './redis.ts';
 
 /**
@@ -14,6 +14,14 @@ export interface Counters {
   /** Adds (or, negative, refunds) points; a new counter lives `ttlSeconds` (0: until deleted). */
   add(name: string, points: number, ttlSeconds: number): Promise<number>;
   delete(name: string): Promise<void>;
+  /** In-process counters also answer synchronously, so the hot path makes no promise. */
+  readonly sync?: SyncCounters;
+}
+
+export interface SyncCounters {
+  get(name: string): number;
+  add(name: string, points: number, ttlSeconds: number): number;
+  delete(name: string): void;
 }
 
 const UNREACHABLE = Number.MAX_SAFE_INTEGER;
@@ -22,22 +30,53 @@ function consumed(res: RateLimiterRes | null): number {
   return res ? res.consumedPoints : 0;
 }
 
-export function memoryCounters(family: string): Counters {
-  const limiter = new RateLimiterMemory({ keyPrefix: family, points: UNREACHABLE, duration: 0 });
+const SWEEP_EVERY_MS = 60_000;
+
+/**
+ * Counters in this process's memory: a map of count and expiry, expired lazily on access and
+ * swept once a minute. Synchronous, because the limit check runs on every API request and
+ * RateLimiterMemory answers each call with a promise (measured: docs/DECISIONS.md).
+ */
+export function memoryCounters(_family: string): Counters {
+  const entries = new Map<string, { value: number; expiresAt: number }>();
+  let sweepAt = Date.now() + SWEEP_EVERY_MS;
+
+  function live(name: string, now: number): { value: number; expiresAt: number } | undefined {
+    const entry = entries.get(name);
+    if (entry && entry.expiresAt !== 0 && entry.expiresAt <= now) {
+      entries.delete(name);
+      return undefined;
+    }
+    return entry;
+  }
+
+  const sync: SyncCounters = {
+    get: (name) => live(name, Date.now())?.value ?? 0,
+    add(name, points, ttlSeconds) {
+      const now = Date.now();
+      if (now >= sweepAt) {
+        sweepAt = now + SWEEP_EVERY_MS;
+        for (const [key, entry] of entries)
+          if (entry.expiresAt !== 0 && entry.expiresAt <= now) entries.delete(key);
+      }
+      let entry = live(name, now);
+      if (!entry) {
+        entry = { value: 0, expiresAt: ttlSeconds > 0 ? now + ttlSeconds * 1000 : 0 };
+        entries.set(name, entry);
+      }
+      entry.value += points;
+      return entry.value;
+    },
+    delete(name) {
+      entries.delete(name);
+    },
+  };
   return {
     shared: false,
-    get: async (name) => consumed(await limiter.get(name)),
-    async add(name, points, ttlSeconds) {
-      const options = { customDuration: ttlSeconds };
-      const res =
-        points >= 0
-          ? await limiter.penalty(name, points, options)
-          : await limiter.reward(name, -points, options);
-      return res.consumedPoints;
-    },
-    async delete(name) {
-      await limiter.delete(name);
-    },
+    sync,
+    get: async (name) => sync.get(name),
+    add: async (name, points, ttlSeconds) => sync.add(name, points, ttlSeconds),
+    delete: async (name) => sync.delete(name),
   };
 }
 

@@ -18,26 +18,42 @@ export interface LimitHookOptions {
   onFailure: FailurePolicy;
 }
 
-/** onRequest, right after API-key authentication: charges the key or answers 429. */
+/**
+ * onRequest, right after API-key authentication: charges the key or answers 429. Synchronous
+ * with in-process counters (wrap it in syncFirstHook); a promise when counting in Redis.
+ */
 export function enforceLimits({ limiter, onFailure }: LimitHookOptions) {
-  return async function limits(request: FastifyRequest): Promise<void> {
+  function apply(request: FastifyRequest, decision: LimitDecision, now: number): void {
+    request.rateLimit = decision;
+    if (decision.outcome === 'rejected') throw limitError(decision.window, now);
+  }
+
+  function failed(request: FastifyRequest, error: unknown): void {
+    if (!isUnavailable(error)) throw error;
+    if (onFailure === 'closed') {
+      throw new ApiError('limits_unavailable', { headers: { 'retry-after': '1' } });
+    }
+    request.rateLimit = { outcome: 'unavailable' };
+  }
+
+  return function limits(request: FastifyRequest): void | Promise<void> {
     const key: FastifyRequest['apiKey'] | undefined = request.apiKey;
     // A public App API route called without credentials has no key to charge (src/apps/runtime.ts).
     if (!key) return;
     const now = Date.now();
-    let decision: LimitDecision;
+    let decision: LimitDecision | Promise<LimitDecision>;
     try {
-      decision = await limiter.check(key.id, key.limits, now);
+      decision = limiter.check(key.id, key.limits, now);
     } catch (error) {
-      if (!isUnavailable(error)) throw error;
-      if (onFailure === 'closed') {
-        throw new ApiError('limits_unavailable', { headers: { 'retry-after': '1' } });
-      }
-      request.rateLimit = { outcome: 'unavailable' };
-      return;
+      return failed(request, error);
     }
-    request.rateLimit = decision;
-    if (decision.outcome === 'rejected') throw limitError(decision.window, now);
+    if (decision instanceof Promise) {
+      return decision.then(
+        (settled) => apply(request, settled, now),
+        (error: unknown) => failed(request, error),
+      );
+    }
+    apply(request, decision, now);
   };
 }
 

@@ -1,5 +1,5 @@
 import type { KeyLimits } from '../keys/key-input.ts';
-import type { Counters } from './counters.ts';
+import type { Counters, SyncCounters } from './counters.ts';
 import { RedisUnavailableError } from './redis.ts';
 import {
   limitField,
@@ -172,11 +172,51 @@ export function createRateLimiter(options: RateLimiterOptions) {
     };
   }
 
+  /**
+   * `decide` over in-process counters, without a promise: the same three steps, each answered at
+   * once (nothing can interleave between check and charge, so the refund never happens here).
+   */
+  function decideSync(
+    sync: Record<WindowName, SyncCounters>,
+    keyId: string,
+    limits: EffectiveLimits,
+    periods: Period[],
+    now: number,
+  ): LimitDecision {
+    const names = periods.map((p) => `${keyId}:${p.id}`);
+    if (limits.minute !== null || limits.day !== null || limits.month !== null) {
+      const before = periods.map((p, i) =>
+        limits[p.window] === null ? 0 : sync[p.window].get(names[i] as string),
+      );
+      const checked = states(periods, limits, before);
+      const full = refusal(checked, (w) => w.limit !== null && w.used >= w.limit);
+      if (full) return { outcome: 'rejected', window: full, windows: checked };
+    }
+    const after = periods.map((p, i) =>
+      sync[p.window].add(names[i] as string, 1, ttlSeconds(p, now, shared)),
+    );
+    return { outcome: 'allowed', windows: states(periods, limits, after) };
+  }
+
+  const syncCounters =
+    counters.minute.sync && counters.day.sync && counters.month.sync
+      ? { minute: counters.minute.sync, day: counters.day.sync, month: counters.month.sync }
+      : undefined;
+
   return {
     shared,
-    /** Throws RedisUnavailableError when the shared counters cannot be reached. */
-    check(keyId: string, keyLimits: KeyLimits, now = Date.now()): Promise<LimitDecision> {
-      return decide(keyId, effectiveLimits(keyLimits, defaults), now);
+    /**
+     * Synchronous with in-process counters once the key's day and month are seeded (the usual
+     * case); a promise otherwise. Rejects with RedisUnavailableError when the shared counters
+     * cannot be reached.
+     */
+    check(keyId: string, keyLimits: KeyLimits, now = Date.now()): LimitDecision | Promise<LimitDecision> {
+      const limits = effectiveLimits(keyLimits, defaults);
+      if (syncCounters) {
+        const periods = periodsAt(now);
+        if (!ensureSeeded(keyId, periods)) return decideSync(syncCounters, keyId, limits, periods, now);
+      }
+      return decide(keyId, limits, now);
     },
   };
 }

@@ -1,6 +1,7 @@
 import cluster from 'node:cluster';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Config } from '../config.ts';
+import { syncFirstHook } from '../http/sync-hook.ts';
 import { createIdempotency, type Idempotency } from '../idempotency/idempotency-service.ts';
 import { memoryLocks, redisLocks } from '../idempotency/in-flight-locks.ts';
 import type { Db } from '../infra/db/database.ts';
@@ -106,8 +107,8 @@ function endpointOf(request: FastifyRequest): string {
  * The hooks of the /api scope that come after API-key authentication, in order: limits
  * (onRequest), failed-key counting (onError), idempotency (preHandler), headers and lock release
  * (onSend), usage (onResponse). The brute-force guard runs before authentication: see app.ts.
- * All but the limit check are callback-style and finish synchronously in the common case, so
- * they cost the hot path no promise.
+ * All are callback-style and finish synchronously in the common case (the limit check too, with
+ * in-process counters), so they cost the hot path no promise.
  */
 export function registerTrafficHooks(api: FastifyInstance, traffic: Traffic, config: Config): void {
   const { idempotency, usage } = traffic;
@@ -115,7 +116,7 @@ export function registerTrafficHooks(api: FastifyInstance, traffic: Traffic, con
   api.decorateRequest('idempotency', undefined);
   api.addHook(
     'onRequest',
-    enforceLimits({ limiter: traffic.limiter, onFailure: config.limits.onRedisFailure }),
+    syncFirstHook(enforceLimits({ limiter: traffic.limiter, onFailure: config.limits.onRedisFailure })),
   );
   api.addHook('onError', traffic.bruteForce.failed);
   api.addHook('preHandler', (request, reply, done) => {
