@@ -224,3 +224,14 @@ export class ApiError extends Error {
 export function invalid(field: string, error: string): ApiError {
   return new ApiError('invalid_request', { details: [{ field, error }] });
 }
+
+/** A page size from a query string: digits only, from 1 to `max`; `fallback` when absent. */
+export function parseLimit(value: unknown, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  const text = String(value);
+  const limit = Number(text);
+  if (!/^\d+$/.test(text) || limit < 1 || limit > max) {
+    throw invalid('limit', `Must be an integer from 1 to ${max}`);
+  }
+  return limit;
+}

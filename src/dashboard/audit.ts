@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ApiError, invalid } from '../errors.ts';
+import { ApiError, invalid, parseLimit } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { Db } from '../infra/db/database.ts';
 import { nowIso } from '../time.ts';
@@ -87,11 +87,7 @@ export function createAuditLog(db: Db) {
           throw invalid(name, 'Unknown query parameter (use actor, action, after or limit)');
         }
       }
-      const limitText = String(query.limit ?? '50');
-      const limit = Number(limitText);
-      if (!/^\d+$/.test(limitText) || limit < 1 || limit > MAX_LIMIT) {
-        throw invalid('limit', `Must be an integer from 1 to ${MAX_LIMIT}`);
-      }
+      const limit = parseLimit(query.limit, MAX_LIMIT, 50);
       let q = db.selectFrom('audit_log').selectAll().orderBy('at', 'desc').orderBy('id', 'desc');
       if (typeof query.actor === 'string' && query.actor !== '') {
         const actor = query.actor.toLowerCase();

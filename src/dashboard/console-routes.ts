@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EndpointRuntime, EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
-import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError } from '../errors.ts';
 import { isId, newId } from '../ids.ts';
 import { parseListQuery, type RecordReader } from '../records/record-reader.ts';
 import type { RecordWriter, WriteOperation } from '../records/record-writer.ts';
+import { recordData } from '../records/routes.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -43,13 +43,7 @@ export function registerConsoleRoutes(
     const { endpoint, version } = await live(slug);
     let data: string | null = null;
     if (operation !== 'delete') {
-      const body = request.body;
-      if (typeof body !== 'object' || body === null || Array.isArray(body))
-        throw new ApiError('invalid_body');
-      if (!version.validate(body)) {
-        throw new ApiError('validation_failed', { details: validationDetails(version.validate.errors) });
-      }
-      data = JSON.stringify(body);
+      data = recordData(request.body, version);
     } else {
       // 404 for a record that is not this endpoint's live record.
       await deps.reader.get(endpoint, 'live', id);

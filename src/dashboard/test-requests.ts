@@ -1,6 +1,6 @@
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { inputValidator } from '../endpoints/json-schema.ts';
-import { ApiError, invalid } from '../errors.ts';
+import { ApiError, invalid, parseLimit } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { KeyService } from '../keys/key-service.ts';
@@ -198,11 +198,7 @@ export function registerTestRequestRoutes(
   });
 
   app.get<{ Querystring: { limit?: string } }>('/admin/v1/test-requests', async (request) => {
-    const limitText = request.query.limit ?? '20';
-    const limit = Number(limitText);
-    if (!/^\d+$/.test(limitText) || limit < 1 || limit > HISTORY_KEPT) {
-      throw invalid('limit', `Must be an integer from 1 to ${HISTORY_KEPT}`);
-    }
+    const limit = parseLimit(request.query.limit, HISTORY_KEPT, 20);
     const rows = await db
       .selectFrom('test_requests')
       .selectAll()

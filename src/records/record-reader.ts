@@ -1,5 +1,5 @@
 import type { EndpointRuntime, SchemaVersion } from '../endpoints/endpoint-service.ts';
-import { ApiError, invalid } from '../errors.ts';
+import { ApiError, invalid, parseLimit } from '../errors.ts';
 import { hmac, safeEqual } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
@@ -52,10 +52,7 @@ export function parseListQuery(query: Record<string, unknown>, version: SchemaVe
     if (!ALLOWED.has(name))
       throw invalid(name, 'Unknown query parameter (use limit, order, after or filter[field])');
     if (name === 'limit') {
-      const limit = Number(value);
-      if (!/^\d+$/.test(value) || limit < 1 || limit > 100)
-        throw invalid('limit', 'Must be an integer from 1 to 100');
-      out.limit = limit;
+      out.limit = parseLimit(value, 100, out.limit);
     } else if (name === 'order') {
       if (value !== 'asc' && value !== 'desc') throw invalid('order', 'Must be asc or desc');
       out.order = value;

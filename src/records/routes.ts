@@ -29,6 +29,16 @@ export interface RecordRouteDeps {
 type Params = { slug: string; id?: string };
 type PreParsingDone = (error?: Error | null, payload?: RequestPayload) => void;
 
+/** A write's body as the record's stored JSON: present, an object, valid against the schema. */
+export function recordData(body: unknown, version: SchemaVersion): string {
+  if (body === undefined) throw new ApiError('invalid_json', { message: 'Invalid JSON: the body is empty' });
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError('invalid_body');
+  if (!version.validate(body)) {
+    throw new ApiError('validation_failed', { details: validationDetails(version.validate.errors) });
+  }
+  return JSON.stringify(body);
+}
+
 /** The data API: `/api/v1/data/{slug}[/{id}]`. Runs after API-key authentication. */
 export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps): void {
   const { endpoints, reader, writer } = deps;
@@ -106,15 +116,7 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps
     const { endpoint, version } = request.target;
     let data: string | null = null;
     if (operation !== 'delete') {
-      const body = request.body;
-      if (body === undefined)
-        throw new ApiError('invalid_json', { message: 'Invalid JSON: the body is empty' });
-      if (typeof body !== 'object' || body === null || Array.isArray(body))
-        throw new ApiError('invalid_body');
-      if (!version.validate(body)) {
-        throw new ApiError('validation_failed', { details: validationDetails(version.validate.errors) });
-      }
-      data = JSON.stringify(body);
+      data = recordData(request.body, version);
     }
     const command: WriteCommand = {
       operation,

@@ -1,4 +1,4 @@
-import { Group, Stack, Text, Title } from '@mantine/core';
+import { Button, Group, Stack, Text, Title } from '@mantine/core';
 import type { ReactNode } from 'react';
 
 export function PageHeader({
@@ -56,4 +56,31 @@ export function jsonText(value: unknown): string {
     }
   }
   return JSON.stringify(value, null, 2) ?? '';
+}
+
+/** The foot of a cursor-paginated list: "Load more" while there is a next page, else `end`. */
+export function LoadMore({
+  hasMore,
+  loading,
+  onMore,
+  end,
+}: {
+  hasMore: boolean;
+  loading: boolean;
+  onMore(): void;
+  end: ReactNode;
+}) {
+  return (
+    <Group justify="center" p="sm">
+      {hasMore ? (
+        <Button variant="default" loading={loading} onClick={onMore}>
+          Load more
+        </Button>
+      ) : (
+        <Text size="xs" c="dimmed">
+          {end}
+        </Text>
+      )}
+    </Group>
+  );
 }

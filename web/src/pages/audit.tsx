@@ -1,11 +1,11 @@
-import { Badge, Button, Card, Code, Group, Select, Table, Text, TextInput } from '@mantine/core';
+import { Badge, Card, Code, Group, Select, Table, TextInput } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useState } from 'react';
 import { api } from '../api/client.ts';
 import { AUDIT_ACTIONS, type AuditEntry } from '../api/types.ts';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, ErrorState, LoadingState, notifyError } from '../components/feedback.tsx';
-import { formatDate, PageHeader } from '../components/page.tsx';
+import { formatDate, LoadMore, PageHeader } from '../components/page.tsx';
 
 interface Page {
   items: AuditEntry[];
@@ -124,17 +124,12 @@ export function AuditPage() {
                 </Table.Tbody>
               </Table>
             </Table.ScrollContainer>
-            <Group justify="center" p="sm">
-              {page.next ? (
-                <Button variant="default" loading={loadingMore} onClick={() => void more()}>
-                  Load more
-                </Button>
-              ) : (
-                <Text size="xs" c="dimmed">
-                  No more entries
-                </Text>
-              )}
-            </Group>
+            <LoadMore
+              hasMore={Boolean(page.next)}
+              loading={loadingMore}
+              onMore={() => void more()}
+              end="No more entries"
+            />
           </>
         )}
       </Card>

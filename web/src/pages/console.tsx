@@ -25,7 +25,7 @@ import {
   notifyError,
   notifySuccess,
 } from '../components/feedback.tsx';
-import { formatDate, PageHeader } from '../components/page.tsx';
+import { formatDate, LoadMore, PageHeader } from '../components/page.tsx';
 import { samplePayload } from '../schema/sample.ts';
 
 interface Page {
@@ -245,17 +245,12 @@ export function ConsolePage({ initialSlug }: { initialSlug?: string }) {
                   </Table.Tbody>
                 </Table>
               </Table.ScrollContainer>
-              <Group justify="center" p="sm">
-                {page.next ? (
-                  <Button variant="default" loading={loading} onClick={() => void load(page.next)}>
-                    Load more
-                  </Button>
-                ) : (
-                  <Text size="xs" c="dimmed">
-                    {page.records.length} record{page.records.length === 1 ? '' : 's'}, no more
-                  </Text>
-                )}
-              </Group>
+              <LoadMore
+                hasMore={Boolean(page.next)}
+                loading={loading}
+                onMore={() => void load(page.next)}
+                end={`${page.records.length} record${page.records.length === 1 ? '' : 's'}, no more`}
+              />
             </>
           )}
         </Card>

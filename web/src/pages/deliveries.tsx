@@ -16,7 +16,7 @@ import { api } from '../api/client.ts';
 import type { Delivery } from '../api/types.ts';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, ErrorState, LoadingState, notifyError, notifySuccess } from '../components/feedback.tsx';
-import { formatDate, jsonText, PageHeader, timeAgo } from '../components/page.tsx';
+import { formatDate, jsonText, LoadMore, PageHeader, timeAgo } from '../components/page.tsx';
 import { EnvironmentBadge } from './keys.tsx';
 
 const STATUS_COLOR: Record<string, string> = {
@@ -157,17 +157,12 @@ export function DeliveriesPage() {
                 </Table.Tbody>
               </Table>
             </Table.ScrollContainer>
-            <Group justify="center" p="sm">
-              {page.next ? (
-                <Button variant="default" loading={loadingMore} onClick={() => void more()}>
-                  Load more
-                </Button>
-              ) : (
-                <Text size="xs" c="dimmed">
-                  No more deliveries
-                </Text>
-              )}
-            </Group>
+            <LoadMore
+              hasMore={Boolean(page.next)}
+              loading={loadingMore}
+              onMore={() => void more()}
+              end="No more deliveries"
+            />
           </>
         )}
       </Card>
