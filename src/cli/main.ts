@@ -3,6 +3,12 @@ import { loadConfig } from '../config.ts';
 import { registerAppsCommands } from './apps-commands.ts';
 import { registerCommands } from './commands.ts';
 
+// Piped into `head` and the like: a reader that stops early ends the command quietly, as Unix tools do.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
+
 const program = new Command();
 program.name('gatehouse').description('Gatehouse: a self-hosted API platform').showHelpAfterError();
 registerCommands(program);
