@@ -4,6 +4,7 @@
  *   npm run bench            (BENCH_SECONDS=5 BENCH_ROUNDS=2 BENCH_CONNECTIONS=64 by default)
  *   DATABASE_URL=postgres://… npm run bench   for PostgreSQL-mode figures
  *   BENCH_WORKERS=2 npm run bench             for `serve --workers 2`
+ *   BENCH_FAST_PATH_OFF=1 npm run bench       also a second server with GATEHOUSE_FAST_PATH=false
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +17,7 @@ const seconds = Number(process.env.BENCH_SECONDS ?? 5);
 const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const workers = Number(process.env.BENCH_WORKERS ?? 1);
+const compareSlowPath = process.env.BENCH_FAST_PATH_OFF === '1';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
 const databaseUrl = process.env.DATABASE_URL ?? `sqlite:${join(dir, 'bench.db')}`;
@@ -59,6 +61,20 @@ async function main(): Promise<void> {
     { PORT: String(gatePort), DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
     async () => (await fetch(`http://127.0.0.1:${gatePort}/health`)).ok,
   );
+  const slowPort = await freePort();
+  const slow = compareSlowPath
+    ? await startProcess(
+        ['bin/gatehouse.js', 'serve', '--workers', String(workers)],
+        {
+          PORT: String(slowPort),
+          DATABASE_URL: databaseUrl,
+          LOG_LEVEL: 'warn',
+          GATEHOUSE_FAST_PATH: 'false',
+        },
+        async () => (await fetch(`http://127.0.0.1:${slowPort}/health`)).ok,
+      )
+    : undefined;
+  const slowBase = `http://127.0.0.1:${slowPort}/api/v1/data/orders`;
   const base = `http://127.0.0.1:${gatePort}/api/v1/data/orders`;
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
   const body = JSON.stringify({ order_id: 'ORD-1', amount: 4500, paid: true });
@@ -68,6 +84,10 @@ async function main(): Promise<void> {
   // Warm-up: JIT, caches, statement cache.
   await load('warm-up', { url: base, method: 'POST', headers, body, seconds: 1, connections });
   await load('warm-up', { url: `${base}/${id}`, headers, seconds: 1, connections });
+  if (slow) {
+    await load('warm-up', { url: slowBase, method: 'POST', headers, body, seconds: 1, connections });
+    await load('warm-up', { url: `${slowBase}/${id}`, headers, seconds: 1, connections });
+  }
 
   const results: Result[] = [];
   for (let round = 0; round < rounds; round++) {
@@ -84,8 +104,24 @@ async function main(): Promise<void> {
       await load('gatehouse POST create', { url: base, method: 'POST', headers, body, seconds, connections }),
     );
     results.push(await load('gatehouse GET by id', { url: `${base}/${id}`, headers, seconds, connections }));
+    if (slow) {
+      results.push(
+        await load('  fast path off: POST', {
+          url: slowBase,
+          method: 'POST',
+          headers,
+          body,
+          seconds,
+          connections,
+        }),
+      );
+      results.push(
+        await load('  fast path off: GET', { url: `${slowBase}/${id}`, headers, seconds, connections }),
+      );
+    }
   }
   bare.kill();
+  slow?.kill('SIGTERM');
   gate.kill('SIGTERM');
 
   const bareRuns = results.filter((r) => r.name.startsWith('bare'));

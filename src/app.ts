@@ -1,4 +1,5 @@
 import cluster from 'node:cluster';
+import { createServer, type ServerOptions } from 'node:http';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { createOwnerService, type OwnerService } from './accounts/owner-service.ts';
@@ -38,6 +39,7 @@ import { createKeyService, type KeyService } from './keys/key-service.ts';
 import { registerAccountRoute, registerKeyRoutes } from './keys/routes.ts';
 import { createTraffic, registerTrafficHooks, type Traffic } from './limits/traffic.ts';
 import { registerOpsRoutes } from './ops/routes.ts';
+import { createDataFastPath, type DataFastPath } from './records/fast-path.ts';
 import { createRecordReader, type RecordReader } from './records/record-reader.ts';
 import { createRecordWriter, type RecordWriter } from './records/record-writer.ts';
 import { registerRecordRoutes } from './records/routes.ts';
@@ -174,13 +176,29 @@ export async function createServices(config: Config): Promise<Services & { close
   };
 }
 
+const KEEP_ALIVE_MS = 72_000;
+
 export interface BuildOptions {
   logger: Logger | false;
 }
 
 /** The HTTP application, without listening: tests and `serve` call `listen` themselves. */
 export function buildApp(services: Services, options: BuildOptions): FastifyInstance {
+  const { config } = services;
+  // Set once the routes exist; until then (and while closing) every request goes through Fastify.
+  let fastPath: DataFastPath | undefined;
   const app = Fastify({
+    // Our own node:http server, so the data API's fast path sees each request first.
+    serverFactory: (handler, opts) => {
+      const server = createServer(opts.http as ServerOptions, (req, res) => {
+        if (!fastPath?.handle(req, res)) handler(req, res);
+      });
+      // What Fastify sets on a server it creates itself (the same values as below).
+      server.keepAliveTimeout = KEEP_ALIVE_MS;
+      server.requestTimeout = config.requestTimeoutMs;
+      server.setTimeout(0);
+      return server;
+    },
     loggerInstance: options.logger === false ? undefined : options.logger,
     logger: options.logger === false ? false : undefined,
     genReqId: () => newId('request'),
@@ -198,7 +216,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
       // How often Node checks those timeouts (default 30 s): a fraction of the shortest one.
       connectionsCheckingInterval: Math.max(50, Math.floor(services.config.headersTimeoutMs / 4)),
     },
-    keepAliveTimeout: 72_000,
+    keepAliveTimeout: KEEP_ALIVE_MS,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   }) as unknown as FastifyInstance;
 
@@ -213,6 +231,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   });
 
   const ops = registerOpsRoutes(app, { db: services.database.db, config: services.config });
+  const prepareCallback = callbackPreparer(services.encryptor);
   app.get('/health', async () => ({ status: 'ok' }));
   app.addHook('onClose', async () => ops.close());
   if (services.config.publicDocs) app.register((docs) => registerDocsPage(docs, openApi));
@@ -226,9 +245,31 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     registerTokenRoute(api, services.tokens);
     registerRecordRoutes(api, {
       ...services,
-      writePreparers: [callbackPreparer(services.encryptor), services.traffic.idempotency.prepareWrite],
+      writePreparers: [prepareCallback, services.traffic.idempotency.prepareWrite],
     });
   });
+
+  if (config.fastPath) {
+    const fast = createDataFastPath({
+      ...services,
+      onRedisFailure: config.limits.onRedisFailure,
+      faults: services.database.dialect,
+      writePreparers: [prepareCallback],
+      observe: {
+        get: ops.routeObserver('/api/v1/data/:slug/:id'),
+        create: ops.routeObserver('/api/v1/data/:slug'),
+      },
+      logger: options.logger === false ? undefined : options.logger,
+    });
+    app.addHook('onReady', (done) => {
+      fastPath = fast;
+      done();
+    });
+    app.addHook('preClose', (done) => {
+      fast.close();
+      done();
+    });
+  }
 
   // App APIs: their own scope, since a route may be public (see apps/runtime.ts).
   app.register(async (apps) =>

@@ -34,6 +34,8 @@ export interface Config {
   workers: number;
   /** Serve the interactive API reference at /docs (GATEHOUSE_PUBLIC_DOCS=false hides it). */
   publicDocs: boolean;
+  /** Answer plain GET-by-id and create calls outside Fastify (records/fast-path.ts); GATEHOUSE_FAST_PATH=false turns it off. */
+  fastPath: boolean;
   /** Dashboard sign-in sessions (docs/dashboard.md). */
   sessions: { idleHours: number; maxDays: number };
   /** Where the built dashboard is (web/dist); GATEHOUSE_DASHBOARD=false serves none. */
@@ -160,6 +162,7 @@ export function loadConfig(env: Env = process.env): Config {
     limits: loadLimitsConfig(env),
     workers: int(env, 'GATEHOUSE_WORKERS', 1, 1, 64),
     publicDocs: env.GATEHOUSE_PUBLIC_DOCS !== 'false',
+    fastPath: env.GATEHOUSE_FAST_PATH !== 'false',
     sessions: {
       idleHours: int(env, 'GATEHOUSE_SESSION_IDLE_HOURS', 12, 1, 24 * 30),
       maxDays: int(env, 'GATEHOUSE_SESSION_MAX_DAYS', 7, 1, 90),

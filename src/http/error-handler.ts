@@ -1,19 +1,21 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, type ErrorCode, type ErrorDetail, errorCodes } from '../errors.ts';
 
-/** The one error envelope. Every error response, from any route or hook, goes through here. */
+/** The one error envelope, as JSON text. */
+export function errorBody(error: ApiError, requestId: string): string {
+  return JSON.stringify({
+    success: false,
+    error: error.message,
+    code: error.code,
+    details: error.details ?? [],
+    request_id: requestId,
+  });
+}
+
+/** Every error response, from any route or hook, goes through here (or errorBody). */
 export function sendError(reply: FastifyReply, request: FastifyRequest, error: ApiError): FastifyReply {
   if (error.headers) reply.headers(error.headers);
-  return reply
-    .code(error.status)
-    .type('application/json; charset=utf-8')
-    .send({
-      success: false,
-      error: error.message,
-      code: error.code,
-      details: error.details ?? [],
-      request_id: request.id,
-    });
+  return reply.code(error.status).type('application/json; charset=utf-8').send(errorBody(error, request.id));
 }
 
 const fastifyCodes: Record<string, ErrorCode> = {

@@ -37,7 +37,7 @@ export function createBruteForceGuard({ counters, limit, windowSeconds }: BruteF
 
   return {
     /** Before authentication; synchronous (see syncFirstHook). */
-    guard(request: FastifyRequest): void {
+    guard(request: { ip: string }): void {
       const now = Date.now();
       const until = blockedUntil.get(request.ip, now);
       if (until !== undefined && until > now) throw blocked(request.ip, now);

@@ -22,13 +22,19 @@ export interface LimitHookOptions {
  * onRequest, right after API-key authentication: charges the key or answers 429. Synchronous
  * with in-process counters (wrap it in syncFirstHook); a promise when counting in Redis.
  */
+/** What the limit check reads and sets: a Fastify request, or the data API's fast path (records/fast-path.ts). */
+export interface LimitedRequest {
+  apiKey: FastifyRequest['apiKey'] | undefined;
+  rateLimit: LimitDecision | undefined;
+}
+
 export function enforceLimits({ limiter, onFailure }: LimitHookOptions) {
-  function apply(request: FastifyRequest, decision: LimitDecision, now: number): void {
+  function apply(request: LimitedRequest, decision: LimitDecision, now: number): void {
     request.rateLimit = decision;
     if (decision.outcome === 'rejected') throw limitError(decision.window, now);
   }
 
-  function failed(request: FastifyRequest, error: unknown): void {
+  function failed(request: LimitedRequest, error: unknown): void {
     if (!isUnavailable(error)) throw error;
     if (onFailure === 'closed') {
       throw new ApiError('limits_unavailable', { headers: { 'retry-after': '1' } });
@@ -36,8 +42,8 @@ export function enforceLimits({ limiter, onFailure }: LimitHookOptions) {
     request.rateLimit = { outcome: 'unavailable' };
   }
 
-  return function limits(request: FastifyRequest): void | Promise<void> {
-    const key: FastifyRequest['apiKey'] | undefined = request.apiKey;
+  return function limits(request: LimitedRequest): void | Promise<void> {
+    const key = request.apiKey;
     // A public App API route called without credentials has no key to charge (src/apps/runtime.ts).
     if (!key) return;
     const now = Date.now();

@@ -4,14 +4,17 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { Config } from '../config.ts';
 import type { Db } from '../infra/db/database.ts';
 
+export interface OpsRoutes {
+  /** For requests answered outside Fastify's routes (records/fast-path.ts): counted under `url`. */
+  routeObserver(url: string): (method: string, status: number, seconds: number) => void;
+  close(): Promise<void>;
+}
+
 /**
  * Operations: `/ready` (database and Redis reachable: for load balancers and orchestrators;
  * `/health` stays a cheap liveness answer) and `/metrics` in the Prometheus text format.
  */
-export function registerOpsRoutes(
-  app: FastifyInstance,
-  deps: { db: Db; config: Config },
-): { close(): Promise<void> } {
+export function registerOpsRoutes(app: FastifyInstance, deps: { db: Db; config: Config }): OpsRoutes {
   const { db, config } = deps;
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, {
@@ -88,24 +91,31 @@ export function registerOpsRoutes(
     },
   });
 
-  // Instrument each route as it is registered, with its label children resolved once per status:
-  // a root onResponse hook reading request.routeOptions cost a third of the data API's throughput.
-  app.addHook('onRoute', (route) => {
-    const url = route.url;
+  /** Request count and duration for one route, with its label children resolved once per status. */
+  function routeObserver(url: string) {
     const children = new Map<
       string,
       { count: ReturnType<typeof requests.labels>; time: ReturnType<typeof duration.labels> }
     >();
-    const observe = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
-      const key = `${request.method} ${reply.statusCode}`;
+    return (method: string, status: number, seconds: number): void => {
+      const key = `${method} ${status}`;
       let child = children.get(key);
       if (!child) {
-        const labels = { method: request.method, route: url, status: String(reply.statusCode) };
+        const labels = { method, route: url, status: String(status) };
         child = { count: requests.labels(labels), time: duration.labels(labels) };
         children.set(key, child);
       }
       child.count.inc();
-      child.time.observe(reply.elapsedTime / 1000);
+      child.time.observe(seconds);
+    };
+  }
+
+  // Instrument each route as it is registered: a root onResponse hook reading
+  // request.routeOptions cost a third of the data API's throughput.
+  app.addHook('onRoute', (route) => {
+    const record = routeObserver(route.url);
+    const observe = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
+      record(request.method, reply.statusCode, reply.elapsedTime / 1000);
       done();
     };
     route.onResponse = [...[route.onResponse ?? []].flat(), observe] as typeof route.onResponse;
@@ -116,6 +126,7 @@ export function registerOpsRoutes(
   );
 
   return {
+    routeObserver,
     async close() {
       redis?.disconnect();
     },

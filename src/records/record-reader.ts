@@ -3,7 +3,7 @@ import { ApiError, invalid, parseLimit } from '../errors.ts';
 import { hmac, safeEqual } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
-import { preparedRead } from '../infra/db/prepared.ts';
+import { preparedReadFirst } from '../infra/db/prepared.ts';
 import type { Environment } from '../keys/key-service.ts';
 import { type RecordRow, recordJson } from './record-json.ts';
 
@@ -99,7 +99,7 @@ export function createRecordReader({
     return seq;
   }
 
-  const selectById = preparedRead<RecordRow & { endpoint_id: string }, [id: string]>(
+  const selectById = preparedReadFirst<RecordRow & { endpoint_id: string }, [id: string]>(
     dialect,
     db
       .selectFrom('records')
@@ -107,15 +107,24 @@ export function createRecordReader({
       .where('id', '=', ''),
   );
 
+  function found(
+    row: (RecordRow & { endpoint_id: string }) | undefined,
+    endpoint: EndpointRuntime,
+    environment: Environment,
+  ): string {
+    // Another endpoint's or environment's record is simply not found here.
+    if (!row || row.endpoint_id !== endpoint.id || row.environment !== environment) {
+      throw new ApiError('record_not_found');
+    }
+    return recordJson(row, endpoint.slug);
+  }
+
   return {
-    /** The record as the JSON text of the contract, or a 404. */
-    async get(endpoint: EndpointRuntime, environment: Environment, id: string): Promise<string> {
-      const row = (await selectById(id))[0];
-      // Another endpoint's or environment's record is simply not found here.
-      if (!row || row.endpoint_id !== endpoint.id || row.environment !== environment) {
-        throw new ApiError('record_not_found');
-      }
-      return recordJson(row, endpoint.slug);
+    /** The record as the JSON text of the contract, or a 404; synchronous on SQLite. */
+    get(endpoint: EndpointRuntime, environment: Environment, id: string): string | Promise<string> {
+      const row = selectById(id);
+      if (row instanceof Promise) return row.then((settled) => found(settled, endpoint, environment));
+      return found(row, endpoint, environment);
     },
 
     /** One page as JSON text: `[records…]` and the cursor of the next page, if any. */

@@ -5,16 +5,16 @@ import { ApiError } from '../errors.ts';
 import { guardJsonBody } from '../http/json-body.ts';
 import { syncFirstHook } from '../http/sync-hook.ts';
 import { isId, newId } from '../ids.ts';
-import { hasScope } from '../keys/key-service.ts';
+import { type AuthenticatedKey, hasScope } from '../keys/key-service.ts';
 import { parseListQuery, type RecordReader } from './record-reader.ts';
 import type { RecordWriter, WriteCommand, WriteOperation } from './record-writer.ts';
 
-const SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
+export const SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    target: { endpoint: EndpointRuntime; version: SchemaVersion };
+    target: Target;
   }
 }
 
@@ -39,30 +39,42 @@ export function recordData(body: unknown, version: SchemaVersion): string {
   return JSON.stringify(body);
 }
 
+export interface Target {
+  endpoint: EndpointRuntime;
+  version: SchemaVersion;
+}
+
+/** 404 for an unknown endpoint; 403 for missing scope, inactive, expired or undeployed. */
+export function targetFor(
+  key: AuthenticatedKey,
+  slug: string,
+  action: 'read' | 'write',
+  endpoint: EndpointRuntime | null,
+): Target {
+  if (!endpoint) throw new ApiError('endpoint_not_found', { message: `Endpoint "${slug}" not found` });
+  if (!hasScope(key, slug, action)) {
+    throw new ApiError('insufficient_scope', {
+      message: `API key lacks the scope ${slug}:${action} (or records:${action})`,
+    });
+  }
+  if (!endpoint.active) throw new ApiError('endpoint_inactive');
+  if (endpoint.expiresAt !== null && endpoint.expiresAt <= Date.now())
+    throw new ApiError('subscription_expired');
+  const version = key.environment === 'live' ? endpoint.live : endpoint.draft;
+  if (!version) throw new ApiError('endpoint_not_deployed');
+  return { endpoint, version };
+}
+
 /** The data API: `/api/v1/data/{slug}[/{id}]`. Runs after API-key authentication. */
 export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps): void {
   const { endpoints, reader, writer } = deps;
 
-  /** 404 for an unknown endpoint; 403 for missing scope, inactive, expired or undeployed. */
   function checkTarget(
     request: FastifyRequest,
     action: 'read' | 'write',
     endpoint: EndpointRuntime | null,
   ): void {
-    const { slug } = request.params as Params;
-    if (!endpoint) throw new ApiError('endpoint_not_found', { message: `Endpoint "${slug}" not found` });
-    const key = request.apiKey;
-    if (!hasScope(key, slug, action)) {
-      throw new ApiError('insufficient_scope', {
-        message: `API key lacks the scope ${slug}:${action} (or records:${action})`,
-      });
-    }
-    if (!endpoint.active) throw new ApiError('endpoint_inactive');
-    if (endpoint.expiresAt !== null && endpoint.expiresAt <= Date.now())
-      throw new ApiError('subscription_expired');
-    const version = key.environment === 'live' ? endpoint.live : endpoint.draft;
-    if (!version) throw new ApiError('endpoint_not_deployed');
-    request.target = { endpoint, version };
+    request.target = targetFor(request.apiKey, (request.params as Params).slug, action, endpoint);
   }
 
   /** Synchronous when the endpoint is cached (the usual case). */

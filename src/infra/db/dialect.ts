@@ -32,9 +32,10 @@ export interface DialectAdapter {
   /**
    * Runs a read-only query compiled by Kysely outside Kysely's connection queue: on SQLite on a
    * second, read-only connection (WAL gives it the last committed snapshot, never a write in
-   * progress), on PostgreSQL straight on the pool. Used by hot-path reads.
+   * progress), on PostgreSQL straight on the pool. Used by hot-path reads: the first row, or
+   * undefined; synchronous on SQLite (no promise for a 4 µs read).
    */
-  read<R>(sqlText: string, parameters: readonly unknown[]): Promise<R[]>;
+  readFirst<R>(sqlText: string, parameters: readonly unknown[]): R | undefined | Promise<R | undefined>;
   close(): Promise<void>;
 }
 
@@ -105,12 +106,8 @@ function sqlite(path: string): DialectAdapter {
         String(error.code).startsWith(c),
       ),
     isStorageFull: (error) => error instanceof Error && 'code' in error && error.code === 'SQLITE_FULL',
-    read<R>(text: string, parameters: readonly unknown[]): Promise<R[]> {
-      try {
-        return Promise.resolve(readerStatement(text).all(...parameters) as R[]);
-      } catch (error) {
-        return Promise.reject(error);
-      }
+    readFirst<R>(text: string, parameters: readonly unknown[]): R | undefined {
+      return readerStatement(text).get(...parameters) as R | undefined;
     },
     close: async () => {
       if (reader && reader !== db) reader.close();
@@ -153,8 +150,8 @@ function postgres(url: string): DialectAdapter {
         )),
     // 53100 disk_full
     isStorageFull: (error) => error instanceof Error && 'code' in error && error.code === '53100',
-    read: async <R>(text: string, parameters: readonly unknown[]) =>
-      (await pool.query(text, parameters as unknown[])).rows as R[],
+    readFirst: async <R>(text: string, parameters: readonly unknown[]) =>
+      (await pool.query(text, parameters as unknown[])).rows[0] as R | undefined,
     close: async () => {},
   };
 }

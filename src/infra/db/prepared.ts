@@ -14,8 +14,8 @@ export function preparedQuery<R, P extends unknown[]>(query: Compilable<R>) {
     executor.executeQuery<R>(CompiledQuery.raw(sql, parameters) as CompiledQuery<R>);
 }
 
-/** A hot-path read, compiled once, run through `DialectAdapter.read` (see there). */
-export function preparedRead<R, P extends unknown[]>(dialect: DialectAdapter, query: Compilable<R>) {
+/** A hot-path read of one row, compiled once, run through `DialectAdapter.readFirst` (see there). */
+export function preparedReadFirst<R, P extends unknown[]>(dialect: DialectAdapter, query: Compilable<R>) {
   const { sql } = query.compile();
-  return (...parameters: P) => dialect.read<R>(sql, parameters);
+  return (...parameters: P) => dialect.readFirst<R>(sql, parameters);
 }
