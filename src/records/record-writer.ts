@@ -153,24 +153,98 @@ interface Pending {
 const MAX_BATCH = 512;
 
 /**
- * SQLite has one writer: concurrent writes are grouped into one transaction (group commit),
- * each still answered only after that transaction commits. A batch that fails as a whole is
- * retried write by write, so one bad write cannot fail its neighbours.
+ * Group commit: the writes that arrive in one turn of the event loop share one transaction, each
+ * still answered only after that transaction commits. SQLite has one writer, so one lane;
+ * PostgreSQL takes several transactions at once, so several lanes run batches in parallel over
+ * the pool (one transaction per write cost it a round trip pair and a WAL flush each). A batch
+ * that fails as a whole is retried write by write, so one bad write cannot fail its neighbours.
  */
-async function applyAll(db: Db, stmts: Statements, commands: WriteCommand[]): Promise<WriteOutcome[]> {
+async function applyAll(
+  db: Db,
+  stmts: Statements,
+  commands: WriteCommand[],
+  bulk: boolean,
+): Promise<WriteOutcome[]> {
   return db.transaction().execute(async (trx) => {
     const now = nowIso();
     const outcomes: WriteOutcome[] = [];
-    for (const command of commands) outcomes.push(await apply(trx, command, now, stmts));
+    let i = 0;
+    while (i < commands.length) {
+      let j = i;
+      while (bulk && j < commands.length && isPlainCreate(commands[j] as WriteCommand)) j++;
+      if (j - i > 1) {
+        outcomes.push(...(await insertCreates(trx, commands.slice(i, j), now)));
+        i = j;
+      } else {
+        outcomes.push(await apply(trx, commands[i] as WriteCommand, now, stmts));
+        i++;
+      }
+    }
     return outcomes;
   });
 }
 
-function batchingWriter(db: Db): RecordWriter {
+/** A create with nothing else in its transaction (no idempotency record): it can share an INSERT. */
+function isPlainCreate(command: WriteCommand): boolean {
+  return command.operation === 'create' && !command.alsoInTransaction;
+}
+
+const BULK_ROWS = 200;
+
+/**
+ * Consecutive creates as multi-row INSERTs, two statements per 200 writes: on PostgreSQL every
+ * statement is a round trip, so this is what group commit saves there. (SQLite runs a prepared
+ * statement per row in microseconds and keeps one statement per SQL text: it does not use this.)
+ */
+async function insertCreates(
+  trx: Transaction<Database>,
+  commands: WriteCommand[],
+  now: string,
+): Promise<WriteOutcome[]> {
+  for (let i = 0; i < commands.length; i += BULK_ROWS) {
+    const chunk = commands.slice(i, i + BULK_ROWS);
+    const rows = chunk.map((cmd) => ({
+      id: cmd.recordId,
+      data: cmd.data ?? '{}',
+      version: 1,
+      created_at: now,
+      updated_at: now,
+      environment: cmd.environment,
+    }));
+    await trx
+      .insertInto('records')
+      .values(chunk.map((cmd, n) => ({ ...(rows[n] as RecordRow), endpoint_id: cmd.endpointId })))
+      .execute();
+    await trx
+      .insertInto('requests')
+      .values(
+        chunk.map((cmd, n) => ({
+          id: cmd.requestId,
+          key_id: cmd.keyId,
+          endpoint_id: cmd.endpointId,
+          environment: cmd.environment,
+          operation: 'create' as const,
+          record_id: cmd.recordId,
+          record_version: 1,
+          source: cmd.source,
+          payload: recordJson(rows[n] as RecordRow, cmd.slug),
+          callback: cmd.callback,
+          status: 'queued' as const,
+          created_at: now,
+          processed_at: null,
+        })),
+      )
+      .execute();
+  }
+  return commands.map((cmd) => ({ ok: true, recordId: cmd.recordId, version: 1 }));
+}
+
+function batchingWriter(db: Db, lanes: number, bulk: boolean): RecordWriter {
   const stmts = statements(db);
   const listeners: Array<() => void> = [];
   let queue: Pending[] = [];
-  let running: Promise<void> | null = null;
+  const running = new Set<Promise<void>>();
+  let scheduled = false;
 
   const notify = () => {
     for (const listener of listeners) listener();
@@ -185,38 +259,43 @@ function batchingWriter(db: Db): RecordWriter {
     }
   }
 
-  async function drain(): Promise<void> {
-    while (queue.length > 0) {
+  async function runBatch(batch: Pending[]): Promise<void> {
+    if (batch.length === 1) return runOne(batch[0] as Pending);
+    let outcomes: WriteOutcome[];
+    try {
+      outcomes = await applyAll(
+        db,
+        stmts,
+        batch.map((item) => item.command),
+        bulk,
+      );
+    } catch {
+      for (const item of batch) await runOne(item);
+      return;
+    }
+    for (const [i, item] of batch.entries()) item.resolve(outcomes[i] as WriteOutcome);
+    notify();
+  }
+
+  /** Hands the queue to free lanes, a batch each. */
+  function startLanes(): void {
+    scheduled = false;
+    while (running.size < lanes && queue.length > 0) {
       const batch = queue.length > MAX_BATCH ? queue.splice(0, MAX_BATCH) : queue;
       if (batch === queue) queue = [];
-      if (batch.length === 1) {
-        await runOne(batch[0] as Pending);
-        continue;
-      }
-      let outcomes: WriteOutcome[];
-      try {
-        outcomes = await db.transaction().execute(async (trx) => {
-          const now = nowIso();
-          const results: WriteOutcome[] = [];
-          for (const item of batch) results.push(await apply(trx, item.command, now, stmts));
-          return results;
-        });
-      } catch {
-        for (const item of batch) await runOne(item);
-        continue;
-      }
-      for (const [i, item] of batch.entries()) item.resolve(outcomes[i] as WriteOutcome);
-      notify();
+      const lane: Promise<void> = runBatch(batch).finally(() => {
+        running.delete(lane);
+        schedule();
+      });
+      running.add(lane);
     }
   }
 
   function schedule(): void {
-    if (running) return;
+    if (scheduled || running.size >= lanes || queue.length === 0) return;
+    scheduled = true;
     // Let the requests that arrive in this turn of the event loop join the batch.
-    running = new Promise<void>((done) => setImmediate(done)).then(drain).finally(() => {
-      running = null;
-      if (queue.length > 0) schedule();
-    });
+    setImmediate(startLanes);
   }
 
   return {
@@ -227,46 +306,23 @@ function batchingWriter(db: Db): RecordWriter {
       });
     },
     async writeAll(commands) {
-      const outcomes = await applyAll(db, stmts, commands);
+      const outcomes = await applyAll(db, stmts, commands, bulk);
       notify();
       return outcomes;
     },
     onCommit: (listener) => listeners.push(listener),
     async close() {
-      while (running) await running;
-    },
-  };
-}
-
-/** PostgreSQL takes concurrent writers: one transaction per write, run in parallel over the pool. */
-function directWriter(db: Db): RecordWriter {
-  const stmts = statements(db);
-  const listeners: Array<() => void> = [];
-  const inFlight = new Set<Promise<unknown>>();
-  return {
-    async write(command) {
-      const pending = db.transaction().execute((trx) => apply(trx, command, nowIso(), stmts));
-      inFlight.add(pending);
-      try {
-        const outcome = await pending;
-        if (outcome.ok) for (const listener of listeners) listener();
-        return outcome;
-      } finally {
-        inFlight.delete(pending);
+      while (running.size > 0 || queue.length > 0 || scheduled) {
+        if (running.size > 0) await Promise.allSettled([...running]);
+        else await new Promise((resolve) => setImmediate(resolve));
       }
     },
-    async writeAll(commands) {
-      const outcomes = await applyAll(db, stmts, commands);
-      for (const listener of listeners) listener();
-      return outcomes;
-    },
-    onCommit: (listener) => listeners.push(listener),
-    async close() {
-      await Promise.allSettled([...inFlight]);
-    },
   };
 }
 
+/** PostgreSQL: this many group-commit transactions at once (the pool holds 16 connections). */
+const POSTGRES_LANES = 8;
+
 export function createRecordWriter(db: Db, dialect: DialectName): RecordWriter {
-  return dialect === 'sqlite' ? batchingWriter(db) : directWriter(db);
+  return dialect === 'sqlite' ? batchingWriter(db, 1, false) : batchingWriter(db, POSTGRES_LANES, true);
 }

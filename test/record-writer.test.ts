@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createServices, type Services } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { ApiError } from '../src/errors.ts';
+import { newId } from '../src/ids.ts';
+import type { WriteCommand, WriteOutcome } from '../src/records/record-writer.ts';
+import { createTestDatabase, databaseKinds, type TestDatabase } from './helpers/database.ts';
+
+/**
+ * Group commit in the record writer: writes made in the same event-loop turn share a
+ * transaction (PostgreSQL: several at once, creates as multi-row INSERTs). Each write is still
+ * answered for itself, one bad write never fails its neighbours, and every answered write is
+ * stored with its outbox row.
+ */
+for (const kind of databaseKinds) {
+  describe(`record writer group commit on ${kind}`, () => {
+    let database: TestDatabase;
+    let services: Services & { close(): Promise<void> };
+    let endpointId: string;
+    let commits = 0;
+
+    const create = (data: Record<string, unknown>, extra: Partial<WriteCommand> = {}): WriteCommand => ({
+      operation: 'create',
+      endpointId,
+      slug: 'orders',
+      environment: 'test',
+      recordId: newId('record'),
+      data: JSON.stringify(data),
+      requestId: newId('request'),
+      keyId: null,
+      source: 'api',
+      callback: null,
+      ...extra,
+    });
+
+    async function stored(recordId: string) {
+      const db = services.database.db;
+      const record = await db.selectFrom('records').selectAll().where('id', '=', recordId).executeTakeFirst();
+      const requests = await db
+        .selectFrom('requests')
+        .select(['operation', 'record_version', 'payload', 'status'])
+        .where('record_id', '=', recordId)
+        .orderBy('created_at')
+        .execute();
+      return { record, requests };
+    }
+
+    before(async () => {
+      database = await createTestDatabase(kind);
+      services = await createServices(loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' }));
+      const endpoint = await services.endpoints.create({
+        slug: 'orders',
+        name: 'Orders',
+        schema: { type: 'object' },
+      });
+      endpointId = endpoint.id;
+      services.writer.onCommit(() => commits++);
+    });
+
+    after(async () => {
+      await services.close();
+      await database.drop();
+    });
+
+    test('450 creates in one turn: every one answered, stored with its outbox row', async () => {
+      const before = commits;
+      const commands = Array.from({ length: 450 }, (_, n) => create({ n }));
+      const outcomes = await Promise.all(commands.map((command) => services.writer.write(command)));
+      for (const [n, outcome] of outcomes.entries()) {
+        assert.deepEqual(outcome, { ok: true, recordId: commands[n]?.recordId, version: 1 });
+      }
+      for (const n of [0, 199, 200, 449]) {
+        const { record, requests } = await stored(commands[n]?.recordId as string);
+        assert.deepEqual(JSON.parse(String(record?.data)), { n });
+        assert.equal(requests.length, 1);
+        assert.equal(requests[0]?.operation, 'create');
+        assert.equal(requests[0]?.status, 'queued');
+        const payload = JSON.parse(String(requests[0]?.payload));
+        assert.equal(payload.id, commands[n]?.recordId);
+        assert.equal(payload.endpoint, 'orders');
+        assert.deepEqual(payload.data, { n });
+      }
+      const count = await services.database.db
+        .selectFrom('records')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('endpoint_id', '=', endpointId)
+        .executeTakeFirstOrThrow();
+      assert.ok(Number(count.n) >= 450);
+      assert.ok(commits > before, 'commit listeners ran');
+      // Grouped: far fewer commits than writes.
+      assert.ok(commits - before < 450, `${commits - before} commits for 450 writes`);
+    });
+
+    test('a mixed turn: creates, replace, delete, a missing record and a write with its own statements', async () => {
+      const first = create({ v: 1 });
+      const doomed = create({ v: 'x' });
+      await services.writer.write(first);
+      await services.writer.write(doomed);
+      let sideEffect: WriteOutcome | undefined;
+      const commands: WriteCommand[] = [
+        create({ a: 1 }),
+        { ...create({ v: 2 }), operation: 'replace', recordId: first.recordId },
+        create({ a: 2 }),
+        { ...create({}), operation: 'delete', recordId: doomed.recordId, data: null },
+        { ...create({ v: 3 }), operation: 'replace', recordId: newId('record') },
+        create(
+          { a: 3 },
+          {
+            alsoInTransaction: async (trx, outcome) => {
+              sideEffect = outcome;
+              await trx
+                .insertInto('settings')
+                .values({ key: `writer-test-${kind}`, value: 'written in the same transaction' })
+                .execute();
+            },
+          },
+        ),
+        create({ a: 4 }),
+      ];
+      const outcomes = await Promise.all(commands.map((command) => services.writer.write(command)));
+      assert.equal(outcomes[0]?.ok, true);
+      assert.deepEqual(outcomes[1], { ok: true, recordId: first.recordId, version: 2 });
+      assert.equal(outcomes[2]?.ok, true);
+      assert.deepEqual(outcomes[3], { ok: true, recordId: doomed.recordId, version: 1 });
+      assert.equal(outcomes[4]?.ok, false);
+      assert.ok(outcomes[4] && !outcomes[4].ok && outcomes[4].error instanceof ApiError);
+      assert.equal(outcomes[4] && !outcomes[4].ok ? outcomes[4].error.code : '', 'record_not_found');
+      assert.equal(outcomes[5]?.ok, true);
+      assert.deepEqual(sideEffect, outcomes[5]);
+      assert.equal(outcomes[6]?.ok, true);
+
+      const replaced = await stored(first.recordId);
+      assert.deepEqual(JSON.parse(String(replaced.record?.data)), { v: 2 });
+      assert.deepEqual(
+        replaced.requests.map((r) => [r.operation, Number(r.record_version)]),
+        [
+          ['create', 1],
+          ['replace', 2],
+        ],
+      );
+      const deleted = await stored(doomed.recordId);
+      assert.equal(deleted.record, undefined);
+      assert.deepEqual(
+        deleted.requests.map((r) => r.operation),
+        ['create', 'delete'],
+      );
+      for (const n of [0, 2, 5, 6]) {
+        const { record, requests } = await stored(commands[n]?.recordId as string);
+        assert.ok(record, `create ${n} stored`);
+        assert.equal(requests.length, 1);
+      }
+      const setting = await services.database.db
+        .selectFrom('settings')
+        .select('value')
+        .where('key', '=', `writer-test-${kind}`)
+        .executeTakeFirst();
+      assert.equal(setting?.value, 'written in the same transaction');
+    });
+
+    test('one write that fails in the database does not fail its neighbours, and is itself refused', async () => {
+      const taken = create({ first: true });
+      await services.writer.write(taken);
+      const neighbours = [create({ b: 1 }), create({ b: 2 }), create({ b: 3 })];
+      // The same record id again: a unique violation in the middle of the batch.
+      const clash = create({ second: true }, { recordId: taken.recordId });
+      const results = await Promise.allSettled([
+        services.writer.write(neighbours[0] as WriteCommand),
+        services.writer.write(clash),
+        services.writer.write(neighbours[1] as WriteCommand),
+        services.writer.write(neighbours[2] as WriteCommand),
+      ]);
+      assert.equal(results[1]?.status, 'rejected');
+      for (const n of [0, 2, 3]) assert.equal(results[n]?.status, 'fulfilled', `write ${n}`);
+      for (const neighbour of neighbours) {
+        const { record, requests } = await stored(neighbour.recordId);
+        assert.ok(record);
+        assert.equal(requests.length, 1);
+      }
+      const original = await stored(taken.recordId);
+      assert.deepEqual(JSON.parse(String(original.record?.data)), { first: true });
+      assert.equal(original.requests.length, 1, 'the refused write left no outbox row');
+    });
+
+    test('close waits for writes in flight', async () => {
+      const commands = Array.from({ length: 40 }, (_, n) => create({ late: n }));
+      const pending = commands.map((command) => services.writer.write(command));
+      await services.writer.close();
+      const outcomes = await Promise.all(pending);
+      assert.ok(outcomes.every((outcome) => outcome.ok));
+      const { record } = await stored(commands[39]?.recordId as string);
+      assert.ok(record);
+    });
+  });
+}
