@@ -85,6 +85,18 @@ function statements(db: Db) {
 
 type Statements = ReturnType<typeof statements>;
 
+/** The row a create inserts. */
+function createdRow(cmd: WriteCommand, now: string): RecordRow {
+  return {
+    id: cmd.recordId,
+    data: cmd.data ?? '{}',
+    version: 1,
+    created_at: now,
+    updated_at: now,
+    environment: cmd.environment,
+  };
+}
+
 async function apply(
   trx: Transaction<Database>,
   cmd: WriteCommand,
@@ -93,14 +105,7 @@ async function apply(
 ): Promise<WriteOutcome> {
   let row: RecordRow | undefined;
   if (cmd.operation === 'create') {
-    row = {
-      id: cmd.recordId,
-      data: cmd.data ?? '{}',
-      version: 1,
-      created_at: now,
-      updated_at: now,
-      environment: cmd.environment,
-    };
+    row = createdRow(cmd, now);
     await prepared.insertRecord(trx, row.id, cmd.endpointId, row.environment, row.data, 1, now, now);
   } else {
     if (cmd.operation === 'replace') {
@@ -203,14 +208,7 @@ async function insertCreates(
 ): Promise<WriteOutcome[]> {
   for (let i = 0; i < commands.length; i += BULK_ROWS) {
     const chunk = commands.slice(i, i + BULK_ROWS);
-    const rows = chunk.map((cmd) => ({
-      id: cmd.recordId,
-      data: cmd.data ?? '{}',
-      version: 1,
-      created_at: now,
-      updated_at: now,
-      environment: cmd.environment,
-    }));
+    const rows = chunk.map((cmd) => createdRow(cmd, now));
     await trx
       .insertInto('records')
       .values(chunk.map((cmd, n) => ({ ...(rows[n] as RecordRow), endpoint_id: cmd.endpointId })))
