@@ -171,7 +171,7 @@ export function loadConfig(env: Env = process.env): Config {
     webhooks: {
       timeoutMs: int(env, 'GATEHOUSE_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
       concurrency: int(env, 'GATEHOUSE_WEBHOOK_CONCURRENCY', 64, 1, 10_000),
-      perOrigin: int(env, 'GATEHOUSE_WEBHOOK_PER_ORIGIN', 8, 1, 1_000),
+      perOrigin: int(env, 'GATEHOUSE_WEBHOOK_PER_ORIGIN', 16, 1, 1_000),
       disableAfterHours: int(env, 'GATEHOUSE_WEBHOOK_DISABLE_AFTER_HOURS', 120, 1, 24 * 365),
       retentionDays: int(env, 'GATEHOUSE_DELIVERY_RETENTION_DAYS', 30, 1, 3650),
       pollMs: int(env, 'GATEHOUSE_WEBHOOK_POLL_MS', 1_000, 10, 600_000),

@@ -48,6 +48,9 @@ interface Claimed {
   previous_secret_expires_at: string | null;
   enabled: number | null;
   failing_since: string | null;
+  /** Set when claimed: the lease written, and when (epoch ms). */
+  lease?: string;
+  claimedMs?: number;
 }
 
 function retryAfterSeconds(result: PostResult): number | undefined {
@@ -84,9 +87,20 @@ export function createDispatcher(options: DispatcherOptions) {
   let pumping = false;
   let again = false;
   let stopped = false;
+  /**
+   * Claimed deliveries waiting for a free slot (their origin's, or the process's): up to one more
+   * round per origin, so the next attempt starts the moment one finishes, without a claim in
+   * between. Each waits at most one attempt's time; its lease covers two (see claim).
+   */
+  const held = new Map<string, Claimed[]>();
+  let heldCount = 0;
+  /** Attempts in flight and held, per origin: the claim takes at most two rounds of perOrigin. */
+  const claimedAt = (origin: string) => (perOrigin.get(origin) ?? 0) + (held.get(origin)?.length ?? 0);
 
   async function claim(limit: number): Promise<Claimed[]> {
-    const saturated = [...perOrigin].filter(([, n]) => n >= options.perOrigin).map(([origin]) => origin);
+    const saturated = [...new Set([...perOrigin.keys(), ...held.keys()])].filter(
+      (origin) => claimedAt(origin) >= 2 * options.perOrigin,
+    );
     const now = nowIso();
     return db.transaction().execute(async (trx) => {
       let query = trx
@@ -124,7 +138,15 @@ export function createDispatcher(options: DispatcherOptions) {
         .limit(limit);
       if (saturated.length > 0) query = query.where('d.origin', 'not in', saturated);
       if (dialect.claimsWithSkipLocked) query = query.forUpdate('d').skipLocked();
-      const rows = (await query.execute()) as Claimed[];
+      const found = (await query.execute()) as Claimed[];
+      // Never more than two rounds of an origin's allowance claimed at once, counting those in flight.
+      const taken = new Map<string, number>();
+      const rows = found.filter((row) => {
+        const busy = claimedAt(row.origin) + (taken.get(row.origin) ?? 0);
+        if (busy >= 2 * options.perOrigin) return false;
+        taken.set(row.origin, (taken.get(row.origin) ?? 0) + 1);
+        return true;
+      });
       if (rows.length === 0) return rows;
       // The lease: if this worker dies mid-attempt, the delivery is due again after it.
       const lease = isoAfter((options.timeoutMs * 2) / 1000 + 5);
@@ -137,7 +159,12 @@ export function createDispatcher(options: DispatcherOptions) {
           rows.map((r) => r.id),
         )
         .execute();
-      for (const row of rows) row.attempts += 1;
+      const claimedMs = Date.now();
+      for (const row of rows) {
+        row.attempts += 1;
+        row.lease = lease;
+        row.claimedMs = claimedMs;
+      }
       return rows;
     });
   }
@@ -319,7 +346,8 @@ export function createDispatcher(options: DispatcherOptions) {
     });
   }
 
-  async function attempt(row: Claimed): Promise<void> {
+  /** `answered` runs once the receiver has answered (or failed): its origin's slot is free again. */
+  async function attempt(row: Claimed, answered: () => void): Promise<void> {
     if (row.subscription_id !== null && row.enabled !== 1) {
       await db
         .updateTable('webhook_deliveries')
@@ -347,18 +375,76 @@ export function createDispatcher(options: DispatcherOptions) {
       timeoutMs: options.timeoutMs,
       maxBodyBytes: RESPONSE_CAP,
     });
+    // Recording the outcome is our work, not the receiver's: the next attempt there can start.
+    answered();
     await finish(row, result);
+  }
+
+  /** Gives claimed rows back at once (due now, the attempt not counted), unless re-claimed since. */
+  async function release(rows: Claimed[]): Promise<void> {
+    for (const row of rows) {
+      await db
+        .updateTable('webhook_deliveries')
+        .set({ next_attempt_at: nowIso(), attempts: sql`attempts - 1`, updated_at: nowIso() })
+        .where('id', '=', row.id)
+        .where('status', '=', 'pending')
+        .where('next_attempt_at', '=', row.lease ?? '')
+        .execute();
+    }
+  }
+
+  const hasSlot = (origin: string) =>
+    inFlight.size < options.concurrency && (perOrigin.get(origin) ?? 0) < options.perOrigin;
+
+  /** Starts the row now if its origin and the process have a slot; else it waits in `held`. */
+  function admit(row: Claimed): void {
+    if (hasSlot(row.origin)) {
+      launch(row);
+      return;
+    }
+    const queue = held.get(row.origin);
+    if (queue) queue.push(row);
+    else held.set(row.origin, [row]);
+    heldCount++;
+  }
+
+  /** After an attempt finishes: start held rows that now have a slot; give back any held too long. */
+  function startHeld(): void {
+    const stale: Claimed[] = [];
+    for (const [origin, queue] of held) {
+      while (queue.length > 0 && hasSlot(origin)) {
+        const row = queue.shift() as Claimed;
+        heldCount--;
+        // Its lease must still cover a whole attempt: else it goes back to the queue in the database.
+        if (Date.now() - (row.claimedMs ?? 0) > options.timeoutMs) stale.push(row);
+        else launch(row);
+      }
+      if (queue.length === 0) held.delete(origin);
+    }
+    if (stale.length > 0) {
+      release(stale).catch((error: unknown) =>
+        logger?.warn({ err: error }, 'releasing held deliveries failed'),
+      );
+    }
   }
 
   function launch(row: Claimed): void {
     perOrigin.set(row.origin, (perOrigin.get(row.origin) ?? 0) + 1);
-    const running = attempt(row)
+    let freed = false;
+    const free = () => {
+      if (freed) return;
+      freed = true;
+      const left = (perOrigin.get(row.origin) ?? 1) - 1;
+      if (left <= 0) perOrigin.delete(row.origin);
+      else perOrigin.set(row.origin, left);
+      if (heldCount > 0) startHeld();
+    };
+    const running = attempt(row, free)
       .catch((error: unknown) => logger?.error({ err: error, delivery: row.id }, 'webhook attempt crashed'))
       .finally(() => {
         inFlight.delete(running);
-        const left = (perOrigin.get(row.origin) ?? 1) - 1;
-        if (left <= 0) perOrigin.delete(row.origin);
-        else perOrigin.set(row.origin, left);
+        free();
+        if (heldCount > 0) startHeld();
         pump();
       });
     inFlight.add(running);
@@ -367,10 +453,11 @@ export function createDispatcher(options: DispatcherOptions) {
   async function drain(): Promise<void> {
     do {
       again = false;
-      while (!stopped && inFlight.size < options.concurrency) {
-        const rows = await claim(options.concurrency - inFlight.size);
+      while (!stopped && inFlight.size + heldCount < 2 * options.concurrency) {
+        const rows = await claim(2 * options.concurrency - inFlight.size - heldCount);
         if (rows.length === 0) break;
-        for (const row of rows) launch(row);
+        for (const row of rows) admit(row);
+        if (inFlight.size >= options.concurrency) break;
       }
     } while (again && !stopped);
   }
@@ -404,6 +491,12 @@ export function createDispatcher(options: DispatcherOptions) {
     /** Stops claiming and waits for the attempts in flight. */
     async stop(): Promise<void> {
       stopped = true;
+      const waiting = [...held.values()].flat();
+      held.clear();
+      heldCount = 0;
+      await release(waiting).catch((error: unknown) =>
+        logger?.warn({ err: error }, 'releasing held deliveries failed'),
+      );
       await Promise.allSettled([...inFlight]);
       agents.http.destroy();
       agents.https.destroy();
