@@ -5,6 +5,7 @@ import { loadConfig } from '../src/config.ts';
 import { ApiError } from '../src/errors.ts';
 import { newId } from '../src/ids.ts';
 import type { WriteCommand, WriteOutcome } from '../src/records/record-writer.ts';
+import { createCommand } from './helpers/commands.ts';
 import { createTestDatabase, databaseKinds, type TestDatabase } from './helpers/database.ts';
 
 /**
@@ -20,19 +21,8 @@ for (const kind of databaseKinds) {
     let endpointId: string;
     let commits = 0;
 
-    const create = (data: Record<string, unknown>, extra: Partial<WriteCommand> = {}): WriteCommand => ({
-      operation: 'create',
-      endpointId,
-      slug: 'orders',
-      environment: 'test',
-      recordId: newId('record'),
-      data: JSON.stringify(data),
-      requestId: newId('request'),
-      keyId: null,
-      source: 'api',
-      callback: null,
-      ...extra,
-    });
+    const create = (data: Record<string, unknown>, extra: Partial<WriteCommand> = {}): WriteCommand =>
+      createCommand({ id: endpointId, slug: 'orders' }, data, extra);
 
     async function stored(recordId: string) {
       const db = services.database.db;

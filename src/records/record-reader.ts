@@ -66,6 +66,44 @@ export function parseListQuery(query: Record<string, unknown>, version: SchemaVe
 
 export type RecordReader = ReturnType<typeof createRecordReader>;
 
+const BATCH_IDS = 500;
+
+/** Collects the keys asked for in one turn of the event loop and loads them together. */
+function batched<K, V>(loadMany: (keys: K[]) => Promise<V[]>): (key: K) => Promise<V> {
+  type Waiter = { resolve: (value: V) => void; reject: (error: unknown) => void };
+  let pending: Map<K, Waiter[]> | null = null;
+
+  function flush(): void {
+    const batch = pending as Map<K, Waiter[]>;
+    pending = null;
+    const keys = [...batch.keys()];
+    for (let i = 0; i < keys.length; i += BATCH_IDS) {
+      const chunk = keys.slice(i, i + BATCH_IDS);
+      loadMany(chunk).then(
+        (values) => {
+          for (const [n, key] of chunk.entries()) {
+            for (const waiter of batch.get(key) ?? []) waiter.resolve(values[n] as V);
+          }
+        },
+        (error: unknown) => {
+          for (const key of chunk) for (const waiter of batch.get(key) ?? []) waiter.reject(error);
+        },
+      );
+    }
+  }
+
+  return (key) =>
+    new Promise<V>((resolve, reject) => {
+      if (!pending) {
+        pending = new Map();
+        setImmediate(flush);
+      }
+      const waiters = pending.get(key);
+      if (waiters) waiters.push({ resolve, reject });
+      else pending.set(key, [{ resolve, reject }]);
+    });
+}
+
 export function createRecordReader({
   db,
   dialect,
@@ -107,6 +145,26 @@ export function createRecordReader({
       .where('id', '=', ''),
   );
 
+  type ByIdRow = RecordRow & { endpoint_id: string };
+  /**
+   * PostgreSQL: reads by id made in one turn of the event loop share one query (`id IN (…)`):
+   * there every query is a round trip, and under load many arrive together. SQLite reads are
+   * synchronous microseconds and are not batched.
+   */
+  const lookUp =
+    dialect.name === 'postgres'
+      ? batched<string, ByIdRow | undefined>(async (ids) => {
+          if (ids.length === 1) return [await selectById(ids[0] as string)];
+          const rows = (await db
+            .selectFrom('records')
+            .select(['id', 'data', 'version', 'created_at', 'updated_at', 'environment', 'endpoint_id'])
+            .where('id', 'in', ids)
+            .execute()) as ByIdRow[];
+          const byId = new Map(rows.map((row) => [row.id, row]));
+          return ids.map((id) => byId.get(id));
+        })
+      : selectById;
+
   function found(
     row: (RecordRow & { endpoint_id: string }) | undefined,
     endpoint: EndpointRuntime,
@@ -122,7 +180,7 @@ export function createRecordReader({
   return {
     /** The record as the JSON text of the contract, or a 404; synchronous on SQLite. */
     get(endpoint: EndpointRuntime, environment: Environment, id: string): string | Promise<string> {
-      const row = selectById(id);
+      const row = lookUp(id);
       if (row instanceof Promise) return row.then((settled) => found(settled, endpoint, environment));
       return found(row, endpoint, environment);
     },
