@@ -109,7 +109,7 @@ export async function createServices(config: Config): Promise<Services & { close
     rollGraceSeconds: config.keyRollGraceSeconds,
   });
   const endpoints = createEndpointService({ db, bus, dialect, cacheTtlMs: config.cacheTtlMs });
-  const writer = createRecordWriter(db, dialect.name);
+  const writer = createRecordWriter(db, dialect);
   const audit = createAuditLog(db);
   const services: Services = {
     config,

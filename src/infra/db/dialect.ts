@@ -36,6 +36,11 @@ export interface DialectAdapter {
    * undefined; synchronous on SQLite (no promise for a 4 µs read).
    */
   readFirst<R>(sqlText: string, parameters: readonly unknown[]): R | undefined | Promise<R | undefined>;
+  /**
+   * SQLite only: the writer connection itself, for the record writer's group commit, which runs
+   * its batch synchronously while it holds Kysely's connection (records/record-writer.ts).
+   */
+  sqliteConnection?: BetterSqlite3.Database;
   close(): Promise<void>;
 }
 
@@ -93,6 +98,7 @@ function sqlite(path: string): DialectAdapter {
   }
   return {
     name: 'sqlite',
+    sqliteConnection: db,
     claimsWithSkipLocked: false,
     kysely: new SqliteDialect({ database: cachedStatements(db) }),
     jsonField: (column, field) => sql`json_extract(${sql.ref(column)}, ${`$."${field}"`})`,
