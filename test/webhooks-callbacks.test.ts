@@ -4,6 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { databaseKinds } from './helpers/database.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { until } from './helpers/until.ts';
 
 const order = { order_id: 'ORD-1', amount: 100 };
 const LOOPBACK = { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' };
@@ -83,7 +84,11 @@ for (const kind of databaseKinds) {
         .where('record_id', '=', res.body.id)
         .executeTakeFirstOrThrow();
       assert.ok(stored.callback && !stored.callback.includes('very-secret-value'));
-      const log = await server.admin('GET', `/admin/v1/deliveries?record_id=${res.body.id}`);
+      // The receiver has the delivery before the worker has recorded its outcome.
+      const log = await until(
+        () => server.admin('GET', `/admin/v1/deliveries?record_id=${res.body.id}`),
+        (l) => l.body.data?.[0]?.status !== 'pending',
+      );
       assert.equal(log.status, 200);
       assert.equal(log.body.data.length, 1);
       assert.equal(log.body.data[0].status, 'succeeded');

@@ -3,6 +3,7 @@ import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { databaseKinds } from './helpers/database.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
+import { until } from './helpers/until.ts';
 
 /**
  * GATEHOUSE_WEBHOOK_PER_ORIGIN caps the attempts in flight at one receiving origin, however
@@ -76,14 +77,15 @@ for (const kind of databaseKinds) {
       assert.ok(most <= 3, `at most 3 at once, saw ${most}`);
       assert.ok(most >= 2, `deliveries ran in parallel (saw ${most})`);
       // None was started only to wait in a queue and time out: each took one attempt.
-      const recorded = () =>
-        server.services.database.db.selectFrom('webhook_deliveries').select(['status', 'attempts']).execute();
-      let deliveries = await recorded();
       // The receiver counts a delivery before the worker has recorded its outcome.
-      while (deliveries.some((d) => d.status === 'pending') && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 20));
-        deliveries = await recorded();
-      }
+      const deliveries = await until(
+        () =>
+          server.services.database.db
+            .selectFrom('webhook_deliveries')
+            .select(['status', 'attempts'])
+            .execute(),
+        (rows) => rows.every((d) => d.status !== 'pending'),
+      );
       assert.equal(deliveries.length, 24);
       for (const delivery of deliveries) {
         assert.equal(delivery.status, 'succeeded');

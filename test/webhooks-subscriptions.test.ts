@@ -4,6 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { databaseKinds } from './helpers/database.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
+import { until } from './helpers/until.ts';
 
 interface Event {
   id: string;
@@ -12,15 +13,6 @@ interface Event {
 }
 
 const LOOPBACK = { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' };
-
-async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (ok(value) || Date.now() > deadline) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 for (const kind of databaseKinds) {
   describe(`webhook subscriptions (${kind})`, () => {
