@@ -31,7 +31,34 @@ for (const kind of databaseKinds) {
           /gatehouse_http_requests_total\{method="GET",route="\/api\/v1\/data\/:slug\/:id",status="404"\} 1/,
         );
         assert.match(text, /gatehouse_outbox_queued 1/);
-        assert.match(text, /gatehouse_http_request_duration_seconds_bucket/);
+        // The duration histogram of that series: cumulative buckets ending in +Inf = count = 1.
+        const series = 'method="POST",route="/api/v1/data/:slug",status="202"';
+        const buckets = text
+          .split('\n')
+          .filter(
+            (l) => l.startsWith('gatehouse_http_request_duration_seconds_bucket{') && l.includes(series),
+          )
+          .map((l) => Number(l.split(' ').pop()));
+        assert.equal(buckets.length, 12, 'eleven bounds and +Inf');
+        for (let i = 1; i < buckets.length; i++)
+          assert.ok((buckets[i] as number) >= (buckets[i - 1] as number));
+        assert.equal(buckets.at(-1), 1);
+        assert.match(
+          text,
+          new RegExp(
+            `gatehouse_http_request_duration_seconds_bucket\\{le="\\+Inf",${series.replace(/[/]/g, '\\/')}\\} 1`,
+          ),
+        );
+        assert.match(
+          text,
+          new RegExp(`gatehouse_http_request_duration_seconds_count\\{${series.replace(/[/]/g, '\\/')}\\} 1`),
+        );
+        const sum = text
+          .split('\n')
+          .find((l) => l.startsWith('gatehouse_http_request_duration_seconds_sum{') && l.includes(series));
+        assert.ok(sum && Number(sum.split(' ').pop()) > 0);
+        assert.match(text, /# TYPE gatehouse_http_request_duration_seconds histogram/);
+        assert.match(text, /# TYPE gatehouse_http_requests_total counter/);
       } finally {
         await server.close();
       }

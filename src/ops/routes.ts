@@ -1,8 +1,9 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { Redis } from 'ioredis';
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Config } from '../config.ts';
 import type { Db } from '../infra/db/database.ts';
+import { createRouteMetrics } from './route-metrics.ts';
 
 export interface OpsRoutes {
   /** For requests answered outside Fastify's routes (records/fast-path.ts): counted under `url`. */
@@ -49,19 +50,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { db: Db; config: 
 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const duration = new Histogram({
-    name: 'gatehouse_http_request_duration_seconds',
-    help: 'HTTP requests by route, method and status',
-    labelNames: ['method', 'route', 'status'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [registry],
-  });
-  const requests = new Counter({
-    name: 'gatehouse_http_requests_total',
-    help: 'HTTP requests by route, method and status',
-    labelNames: ['method', 'route', 'status'],
-    registers: [registry],
-  });
+  const routeMetrics = createRouteMetrics(registry);
   new Gauge({
     name: 'gatehouse_outbox_queued',
     help: 'Writes committed but not yet turned into webhook deliveries',
@@ -91,23 +80,9 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { db: Db; config: 
     },
   });
 
-  /** Request count and duration for one route, with its label children resolved once per status. */
+  /** Request count and duration for one route (see route-metrics.ts). */
   function routeObserver(url: string) {
-    const children = new Map<
-      string,
-      { count: ReturnType<typeof requests.labels>; time: ReturnType<typeof duration.labels> }
-    >();
-    return (method: string, status: number, seconds: number): void => {
-      const key = `${method} ${status}`;
-      let child = children.get(key);
-      if (!child) {
-        const labels = { method, route: url, status: String(status) };
-        child = { count: requests.labels(labels), time: duration.labels(labels) };
-        children.set(key, child);
-      }
-      child.count.inc();
-      child.time.observe(seconds);
-    };
+    return routeMetrics.route(url);
   }
 
   // Instrument each route as it is registered: a root onResponse hook reading
