@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { period, periodSeconds, previousPeriod } from '../src/limits/windows.ts';
+import { period, periodSeconds, previousPeriod, utcDay } from '../src/limits/windows.ts';
 
 const at = (iso: string) => Date.parse(iso);
 
@@ -20,6 +20,26 @@ test('windows are calendar periods in UTC', () => {
   assert.equal(period('day', at('2026-11-23T00:00:00.000Z')).id, '2026-11-23');
   assert.equal(period('minute', at('2026-11-22T14:30:59.999Z')).end, at('2026-11-22T14:31:00Z'));
   assert.equal(previousPeriod(period('month', at('2027-01-15T00:00:00Z'))).id, '2026-12');
+});
+
+test('utcDay answers from its last day only within that day, in any order of instants', () => {
+  fc.assert(
+    fc.property(
+      fc.array(fc.integer({ min: at('2000-01-01T00:00:00Z'), max: at('2100-01-01T00:00:00Z') }), {
+        minLength: 1,
+      }),
+      (instants) => {
+        for (const instant of instants) {
+          assert.equal(utcDay(instant), new Date(instant).toISOString().slice(0, 10));
+          assert.equal(utcDay(instant + 1), new Date(instant + 1).toISOString().slice(0, 10));
+          assert.equal(utcDay(instant - 1), new Date(instant - 1).toISOString().slice(0, 10));
+        }
+      },
+    ),
+  );
+  assert.equal(utcDay(at('2026-11-30T23:59:59.999Z')), '2026-11-30');
+  assert.equal(utcDay(at('2026-12-01T00:00:00.000Z')), '2026-12-01');
+  assert.equal(utcDay(at('2026-11-30T23:59:59.999Z')), '2026-11-30');
 });
 
 test('every instant lies in exactly one period of each window, and periods tile time', () => {

@@ -63,7 +63,10 @@ export function periodSeconds(p: Period): number {
   return Math.round((p.end - p.start) / 1000);
 }
 
-/** The UTC day (YYYY-MM-DD) of an instant. */
+let lastDay: Period | undefined;
+
+/** The UTC day (YYYY-MM-DD) of an instant; the last day computed is kept (asked on every request). */
 export function utcDay(now: number): string {
-  return period('day', now).id;
+  if (!lastDay || now < lastDay.start || now >= lastDay.end) lastDay = period('day', now);
+  return lastDay.id;
 }
