@@ -74,51 +74,75 @@ export function originOf(url: string): string {
   }
 }
 
+export interface NewEvent {
+  event: BuiltEvent;
+  context: DeliveryContext;
+  targets: DeliveryTarget[];
+}
+
+/** Rows per INSERT: well under both databases' parameter limits (deliveries have 21 columns). */
+const CHUNK = 200;
+
+/** One event and its deliveries (one per target). */
 export async function insertEventWithDeliveries(
   trx: Transaction<Database>,
   event: BuiltEvent,
   context: DeliveryContext,
   targets: DeliveryTarget[],
 ): Promise<void> {
-  await trx
-    .insertInto('webhook_events')
-    .values({
-      id: event.id,
-      type: event.type,
-      request_id: context.requestId,
+  await insertEvents(trx, [{ event, context, targets }]);
+}
+
+/**
+ * Many events and their deliveries as multi-row INSERTs, in the order given: a delivery's `seq`
+ * orders it after the earlier deliveries of its record and target (see dispatcher.ts).
+ */
+export async function insertEvents(trx: Transaction<Database>, items: NewEvent[]): Promise<void> {
+  for (let i = 0; i < items.length; i += CHUNK) {
+    await trx
+      .insertInto('webhook_events')
+      .values(
+        items.slice(i, i + CHUNK).map(({ event, context }) => ({
+          id: event.id,
+          type: event.type,
+          request_id: context.requestId,
+          endpoint_id: context.endpointId,
+          environment: context.environment,
+          payload: event.payload,
+          created_at: event.createdAt,
+        })),
+      )
+      .execute();
+  }
+  const deliveries = items.flatMap(({ event, context, targets }) =>
+    targets.map((t) => ({
+      id: newId('delivery'),
+      event_id: event.id,
+      event_type: event.type,
+      subscription_id: t.subscriptionId,
+      target: t.target,
+      url: t.url,
+      origin: originOf(t.url),
+      auth: t.auth,
       endpoint_id: context.endpointId,
       environment: context.environment,
-      payload: event.payload,
+      request_id: context.requestId,
+      record_id: context.recordId,
+      status: 'pending' as const,
+      attempts: 0,
+      max_attempts: context.maxAttempts,
+      interval_seconds: context.intervalSeconds,
+      next_attempt_at: event.createdAt,
+      last_status_code: null,
+      last_error: null,
       created_at: event.createdAt,
-    })
-    .execute();
-  if (targets.length === 0) return;
-  await trx
-    .insertInto('webhook_deliveries')
-    .values(
-      targets.map((t) => ({
-        id: newId('delivery'),
-        event_id: event.id,
-        event_type: event.type,
-        subscription_id: t.subscriptionId,
-        target: t.target,
-        url: t.url,
-        origin: originOf(t.url),
-        auth: t.auth,
-        endpoint_id: context.endpointId,
-        environment: context.environment,
-        request_id: context.requestId,
-        record_id: context.recordId,
-        status: 'pending',
-        attempts: 0,
-        max_attempts: context.maxAttempts,
-        interval_seconds: context.intervalSeconds,
-        next_attempt_at: event.createdAt,
-        last_status_code: null,
-        last_error: null,
-        created_at: event.createdAt,
-        updated_at: event.createdAt,
-      })),
-    )
-    .execute();
+      updated_at: event.createdAt,
+    })),
+  );
+  for (let i = 0; i < deliveries.length; i += CHUNK) {
+    await trx
+      .insertInto('webhook_deliveries')
+      .values(deliveries.slice(i, i + CHUNK))
+      .execute();
+  }
 }

@@ -5,7 +5,7 @@ import type { DialectAdapter } from '../infra/db/dialect.ts';
 import type { Database } from '../infra/db/schema.ts';
 import { nowIso } from '../time.ts';
 import type { Callback } from './callback-headers.ts';
-import { buildEvent, type DeliveryTarget, insertEventWithDeliveries, operationEvent } from './events.ts';
+import { buildEvent, type DeliveryTarget, insertEvents, type NewEvent, operationEvent } from './events.ts';
 import type { EventType } from './subscription-service.ts';
 
 const BATCH = 200;
@@ -74,6 +74,9 @@ export async function processOutbox(db: Db, dialect: DialectAdapter, encryptor: 
     const rows = await query.execute();
     if (rows.length === 0) return 0;
     const now = nowIso();
+    const events: NewEvent[] = [];
+    // One query per endpoint, environment and event type in the batch, not one per request.
+    const subscribers = new Map<string, Promise<DeliveryTarget[]>>();
     for (const row of rows) {
       const type = operationEvent[row.operation];
       // Console writes fire no webhooks; a request whose endpoint is gone has nobody to tell.
@@ -81,7 +84,13 @@ export async function processOutbox(db: Db, dialect: DialectAdapter, encryptor: 
         const live = row.environment === 'live';
         const retryMax = (live ? row.live_retry_max : row.retry_max) ?? row.retry_max ?? 3;
         const interval = (live ? row.live_retry_interval : row.retry_interval) ?? row.retry_interval ?? 60;
-        const targets = await subscribedTargets(trx, row.endpoint_id, row.environment, type);
+        const scope = `${row.endpoint_id}|${row.environment}|${type}`;
+        let subscribed = subscribers.get(scope);
+        if (!subscribed) {
+          subscribed = subscribedTargets(trx, row.endpoint_id, row.environment, type);
+          subscribers.set(scope, subscribed);
+        }
+        const targets = [...(await subscribed)];
         if (row.callback) {
           const { url } = JSON.parse(encryptor.decrypt(row.callback)) as Callback;
           targets.unshift({ subscriptionId: null, target: `cb:${row.id}`, url, auth: row.callback });
@@ -99,10 +108,9 @@ export async function processOutbox(db: Db, dialect: DialectAdapter, encryptor: 
           },
           now,
         );
-        await insertEventWithDeliveries(
-          trx,
+        events.push({
           event,
-          {
+          context: {
             endpointId: row.endpoint_id,
             environment: row.environment,
             requestId: row.id,
@@ -111,14 +119,19 @@ export async function processOutbox(db: Db, dialect: DialectAdapter, encryptor: 
             intervalSeconds: Number(interval),
           },
           targets,
-        );
+        });
       }
-      await trx
-        .updateTable('requests')
-        .set({ status: 'processed', processed_at: now })
-        .where('seq', '=', row.seq)
-        .execute();
     }
+    await insertEvents(trx, events);
+    await trx
+      .updateTable('requests')
+      .set({ status: 'processed', processed_at: now })
+      .where(
+        'seq',
+        'in',
+        rows.map((row) => row.seq),
+      )
+      .execute();
     return rows.length;
   });
 }

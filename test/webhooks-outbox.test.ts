@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createServices, type Services } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import type { EndpointRuntime } from '../src/endpoints/endpoint-service.ts';
+import { processOutbox } from '../src/webhooks/outbox.ts';
+import { createCommand } from './helpers/commands.ts';
+import { createTestDatabase, databaseKinds, type TestDatabase } from './helpers/database.ts';
+
+/**
+ * The outbox turns queued writes into events and deliveries in batches (multi-row INSERTs):
+ * every write gets exactly one event, one delivery per subscription plus one for its callback,
+ * in commit order, and is marked processed; a console write gets none.
+ */
+for (const kind of databaseKinds) {
+  describe(`outbox batches on ${kind}`, () => {
+    let database: TestDatabase;
+    let services: Services & { close(): Promise<void> };
+    let orders: EndpointRuntime;
+
+    before(async () => {
+      database = await createTestDatabase(kind);
+      services = await createServices(loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' }));
+      await services.endpoints.create({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+      orders = (await services.endpoints.runtime('orders')) as EndpointRuntime;
+      for (const url of ['https://a.example.com/hook', 'https://b.example.com/hook']) {
+        await services.webhooks.subscriptions.create('orders', { environment: 'test', url });
+      }
+    });
+
+    after(async () => {
+      await services.close();
+      await database.drop();
+    });
+
+    test('450 writes (creates, then replaces of the same records), callbacks on some, a console write', async () => {
+      const db = services.database.db;
+      const callback = services.encryptor.encrypt(
+        JSON.stringify({ url: 'https://cb.example.com/x', header: 'Authorization', value: null }),
+      );
+      const creates = Array.from({ length: 300 }, (_, n) =>
+        createCommand(orders, { n }, n % 3 === 0 ? { callback } : {}),
+      );
+      await services.writer.writeAll(creates);
+      const replaces = creates
+        .slice(0, 150)
+        .map((c) => createCommand(orders, { n: 'again' }, { operation: 'replace', recordId: c.recordId }));
+      await services.writer.writeAll(replaces);
+      await services.writer.writeAll([createCommand(orders, { console: true }, { source: 'console' })]);
+
+      let passes = 0;
+      while ((await processOutbox(db, services.database.dialect, services.encryptor)) > 0) passes++;
+      assert.ok(passes >= 3, `${passes} passes of at most 200`);
+
+      const queued = await db.selectFrom('requests').select('id').where('status', '=', 'queued').execute();
+      assert.equal(queued.length, 0, 'every write processed');
+      const events = await db.selectFrom('webhook_events').select(['id', 'request_id', 'type']).execute();
+      assert.equal(events.length, 450, 'one event per API write, none for the console write');
+      assert.equal(new Set(events.map((e) => e.request_id)).size, 450);
+      const deliveries = await db
+        .selectFrom('webhook_deliveries')
+        .select(['event_id', 'record_id', 'target', 'event_type', 'seq'])
+        .orderBy('seq')
+        .execute();
+      const withCallback = creates.filter((c) => c.callback).length;
+      assert.equal(deliveries.length, 450 * 2 + withCallback);
+      // Per record and target: the create's delivery comes before the replace's.
+      const seen = new Map<string, string>();
+      for (const d of deliveries) {
+        const key = `${d.record_id}|${d.target}`;
+        const before = seen.get(key);
+        if (d.event_type === 'record.updated') assert.equal(before, 'record.created', key);
+        seen.set(key, d.event_type);
+      }
+      const first = creates[0] as (typeof creates)[number];
+      const forFirst = deliveries.filter((d) => d.record_id === first.recordId);
+      assert.equal(forFirst.length, 5, 'two subscriptions × two writes, and the create’s callback');
+    });
+  });
+}
