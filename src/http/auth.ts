@@ -1,4 +1,4 @@
-import type { FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Principal } from '../accounts/owner-service.ts';
 import { ApiError } from '../errors.ts';
 import type { AuthenticatedKey, KeyService } from '../keys/key-service.ts';
@@ -12,7 +12,7 @@ declare module 'fastify' {
 }
 
 /** The presented secret: `Authorization: Bearer <secret>` or `X-API-Key: <secret>`. */
-export function presentedSecret(request: FastifyRequest): string | undefined {
+export function presentedSecret(request: { headers: IncomingHttpHeaders }): string | undefined {
   const authorization = request.headers.authorization;
   if (authorization !== undefined) {
     const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:
 import type { Logger } from 'pino';
 import type { EndpointService } from '../endpoints/endpoint-service.ts';
 import { ApiError } from '../errors.ts';
+import { presentedSecret } from '../http/auth.ts';
 import { type DatabaseFaults, errorBody, toApiError } from '../http/error-handler.ts';
 import { isJsonContentType, MAX_REQUEST_BYTES, parseJson } from '../http/json-body.ts';
 import { isId, newId } from '../ids.ts';
@@ -12,12 +13,11 @@ import type { LimitDecision } from '../limits/rate-limiter.ts';
 import type { Traffic } from '../limits/traffic.ts';
 import type { RecordReader } from './record-reader.ts';
 import type { RecordWriter, WriteCommand } from './record-writer.ts';
-import { recordData, SLUG, type Target, targetFor } from './routes.ts';
+import { queuedBody, recordData, SLUG, type Target, targetFor, writeCommand } from './routes.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const GET_BY_ID = /^\/api\/v1\/data\/([a-z0-9][a-z0-9-]{1,62})\/([A-Za-z0-9_]{1,64})$/;
 const CREATE = /^\/api\/v1\/data\/([a-z0-9][a-z0-9-]{1,62})$/;
-const BEARER = /^Bearer[ ]+(\S+)\s*$/i;
 
 export interface FastPathDeps {
   keys: KeyService;
@@ -66,14 +66,11 @@ export function createDataFastPath(deps: FastPathDeps) {
   let closing = false;
 
   /** The key, when it is a plain API key already in the cache and in good standing; else undefined. */
-  function cachedKey(headers: IncomingHttpHeaders): AuthenticatedKey | undefined {
-    let secret: string | undefined;
-    const authorization = headers.authorization;
-    if (authorization !== undefined) secret = BEARER.exec(authorization)?.[1];
-    else if (typeof headers['x-api-key'] === 'string') secret = headers['x-api-key'].trim();
-    // Absent, malformed, or a JWT (three dot-separated parts): Fastify's path decides.
-    if (!secret || secret.includes('.')) return undefined;
+  function cachedKey(req: IncomingMessage): AuthenticatedKey | undefined {
     try {
+      const secret = presentedSecret(req);
+      // Absent, or a JWT (three dot-separated parts): Fastify's path decides. Malformed throws.
+      if (!secret || secret.includes('.')) return undefined;
       const key = keys.verify(secret);
       if (!(key instanceof Promise)) return key;
       // Not cached: Fastify's path looks it up (this lookup only warms the cache).
@@ -211,24 +208,12 @@ export function createDataFastPath(deps: FastPathDeps) {
   }
 
   async function create(req: IncomingMessage, res: ServerResponse, call: Call): Promise<void> {
-    const bytes = await body(req);
-    const { endpoint, version } = call.target;
-    const command: WriteCommand = {
-      operation: 'create',
-      endpointId: endpoint.id,
-      slug: endpoint.slug,
-      environment: call.apiKey.environment,
-      recordId: newId('record'),
-      data: recordData(parseJson(bytes), version),
-      requestId: call.id,
-      keyId: call.apiKey.id,
-      source: 'api',
-      callback: null,
-    };
+    const data = recordData(parseJson(await body(req)), call.target.version);
+    const command = writeCommand('create', call.target, call.apiKey, newId('record'), data, call.id);
     for (const prepare of deps.writePreparers) prepare(req, command);
     const outcome = await writer.write(command);
     if (!outcome.ok) throw outcome.error;
-    answer(res, call, 202, `{"success":true,"id":"${outcome.recordId}","message":"Request queued"}`);
+    answer(res, call, 202, queuedBody(outcome.recordId));
   }
 
   return {
@@ -266,7 +251,7 @@ export function createDataFastPath(deps: FastPathDeps) {
       }
       const started = performance.now();
       if (blocked(req)) return false;
-      const key = cachedKey(req.headers);
+      const key = cachedKey(req);
       if (!key) return false;
       const target = cachedTarget(key, match[1] as string, action);
       if (!target) return false;

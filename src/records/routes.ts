@@ -65,6 +65,33 @@ export function targetFor(
   return { endpoint, version };
 }
 
+/** The write the data API hands to the record writer (both the Fastify routes and fast-path.ts). */
+export function writeCommand(
+  operation: WriteOperation,
+  { endpoint }: Target,
+  key: AuthenticatedKey,
+  recordId: string,
+  data: string | null,
+  requestId: string,
+): WriteCommand {
+  return {
+    operation,
+    endpointId: endpoint.id,
+    slug: endpoint.slug,
+    environment: key.environment,
+    recordId,
+    data,
+    requestId,
+    keyId: key.id,
+    source: 'api',
+    callback: null,
+  };
+}
+
+/** The 202 every accepted write gets. */
+export const queuedBody = (recordId: string) =>
+  `{"success":true,"id":"${recordId}","message":"Request queued"}`;
+
 /** The data API: `/api/v1/data/{slug}[/{id}]`. Runs after API-key authentication. */
 export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps): void {
   const { endpoints, reader, writer } = deps;
@@ -125,30 +152,12 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps
   };
 
   async function write(request: FastifyRequest, reply: FastifyReply, operation: WriteOperation, id: string) {
-    const { endpoint, version } = request.target;
-    let data: string | null = null;
-    if (operation !== 'delete') {
-      data = recordData(request.body, version);
-    }
-    const command: WriteCommand = {
-      operation,
-      endpointId: endpoint.id,
-      slug: endpoint.slug,
-      environment: request.apiKey.environment,
-      recordId: id,
-      data,
-      requestId: request.id,
-      keyId: request.apiKey.id,
-      source: 'api',
-      callback: null,
-    };
+    const data = operation === 'delete' ? null : recordData(request.body, request.target.version);
+    const command = writeCommand(operation, request.target, request.apiKey, id, data, request.id);
     for (const prepare of deps.writePreparers ?? []) await prepare(request, command);
     const outcome = await writer.write(command);
     if (!outcome.ok) throw outcome.error;
-    return reply
-      .code(202)
-      .type(JSON_TYPE)
-      .send(`{"success":true,"id":"${outcome.recordId}","message":"Request queued"}`);
+    return reply.code(202).type(JSON_TYPE).send(queuedBody(outcome.recordId));
   }
 
   app.post('/api/v1/data/:slug', writeHooks, (request, reply) =>

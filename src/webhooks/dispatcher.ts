@@ -437,9 +437,12 @@ export function createDispatcher(options: DispatcherOptions) {
       const left = (perOrigin.get(row.origin) ?? 1) - 1;
       if (left <= 0) perOrigin.delete(row.origin);
       else perOrigin.set(row.origin, left);
+    };
+    const answered = () => {
+      free();
       if (heldCount > 0) startHeld();
     };
-    const running = attempt(row, free)
+    const running = attempt(row, answered)
       .catch((error: unknown) => logger?.error({ err: error, delivery: row.id }, 'webhook attempt crashed'))
       .finally(() => {
         inFlight.delete(running);
