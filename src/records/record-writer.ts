@@ -5,6 +5,11 @@ import type { Db } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
 import { preparedQuery } from '../infra/db/prepared.ts';
 import type { Database } from '../infra/db/schema.ts';
+import {
+  type SqliteWriteThread,
+  startSqliteWriteThread,
+  type ThreadRow,
+} from '../infra/db/sqlite-write-thread.ts';
 import type { Environment } from '../keys/key-service.ts';
 import { nowIso } from '../time.ts';
 import { type RecordRow, recordJson } from './record-json.ts';
@@ -38,6 +43,11 @@ export interface RecordWriter {
   writeAll(commands: WriteCommand[]): Promise<WriteOutcome[]>;
   /** Called after each commit that wrote at least one request; the webhook worker wakes on it. */
   onCommit(listener: () => void): void;
+  /**
+   * Gets ready to write fast (SQLite: starts the write thread); servers call it before listening.
+   * False if the SQLite write thread could not start: writes then commit on the event loop.
+   */
+  warm(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -242,7 +252,12 @@ async function insertCreates(
   return commands.map((cmd) => ({ ok: true, recordId: cmd.recordId, version: 1 }));
 }
 
-type DirectBatch = (commands: WriteCommand[]) => Promise<WriteOutcome[] | undefined>;
+/** A faster way to commit some batches (SQLite's plain creates); undefined: not this batch. */
+interface DirectBatch {
+  run(commands: WriteCommand[]): Promise<WriteOutcome[] | undefined>;
+  warm(): Promise<boolean>;
+  close(): Promise<void>;
+}
 
 function batchingWriter(db: Db, lanes: number, bulk: boolean, direct?: DirectBatch): RecordWriter {
   const stmts = statements(db);
@@ -269,7 +284,7 @@ function batchingWriter(db: Db, lanes: number, bulk: boolean, direct?: DirectBat
     let outcomes: WriteOutcome[];
     try {
       const commands = batch.map((item) => item.command);
-      outcomes = (await direct?.(commands)) ?? (await applyAll(db, stmts, commands, bulk));
+      outcomes = (await direct?.run(commands)) ?? (await applyAll(db, stmts, commands, bulk));
     } catch {
       for (const item of batch) await runOne(item);
       return;
@@ -312,11 +327,13 @@ function batchingWriter(db: Db, lanes: number, bulk: boolean, direct?: DirectBat
       return outcomes;
     },
     onCommit: (listener) => listeners.push(listener),
+    warm: async () => (direct ? direct.warm() : true),
     async close() {
       while (running.size > 0 || queue.length > 0 || scheduled) {
         if (running.size > 0) await Promise.allSettled([...running]);
         else await new Promise((resolve) => setImmediate(resolve));
       }
+      await direct?.close();
     },
   };
 }
@@ -326,41 +343,153 @@ const POSTGRES_LANES = 8;
 
 export function createRecordWriter(db: Db, dialect: DialectAdapter): RecordWriter {
   if (dialect.name !== 'sqlite') return batchingWriter(db, POSTGRES_LANES, true);
-  return batchingWriter(db, 1, false, dialect.sqliteConnection && sqliteBatch(db, dialect.sqliteConnection));
+  const { sqliteConnection } = dialect;
+  return batchingWriter(
+    db,
+    sqliteConnection && dialect.sqlitePath ? SQLITE_THREAD_LANES : 1,
+    false,
+    sqliteConnection && sqliteBatch(db, dialect, sqliteConnection),
+  );
+}
+
+/** SQLite with the write thread: batches in flight at once (the thread commits them together). */
+const SQLITE_THREAD_LANES = 4;
+
+/**
+ * Kysely's connection, held on behalf of several callers at once: the batches in flight on the
+ * write thread. While they run, nothing else in this process may write (it would wait for
+ * SQLite's lock in a sleeping busy handler, stalling the event loop). A caller joins the current
+ * hold while nobody else waits for the connection; once someone does, new callers wait for the
+ * hold to end and then queue behind them, so a stream of creates cannot starve other queries.
+ */
+function sharedHold(db: Db, othersWaiting: () => number) {
+  interface Hold {
+    users: number;
+    /** Still waiting for the connection itself (and counted among its waiters). */
+    acquiring: boolean;
+    entered: Promise<void>;
+    release: () => void;
+    ended: Promise<void>;
+  }
+  let current: Hold | undefined;
+
+  function open(): Hold {
+    let entered!: () => void;
+    let failed!: (error: unknown) => void;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const hold: Hold = {
+      users: 0,
+      acquiring: true,
+      entered: new Promise<void>((resolve, reject) => {
+        entered = resolve;
+        failed = reject;
+      }),
+      release,
+      ended: db
+        .connection()
+        .execute(async () => {
+          hold.acquiring = false;
+          entered();
+          await released;
+        })
+        .then(
+          () => {},
+          (error: unknown) => failed(error),
+        )
+        .finally(() => {
+          if (current === hold) current = undefined;
+        }),
+    };
+    return hold;
+  }
+
+  return {
+    /** Runs `task` while Kysely's connection is held (shared with other tasks joining). */
+    async run<T>(task: () => Promise<T>): Promise<T> {
+      while (current && (current.users === 0 || othersWaiting() > (current.acquiring ? 1 : 0))) {
+        await current.ended;
+      }
+      current ??= open();
+      const hold = current;
+      hold.users++;
+      try {
+        await hold.entered;
+        return await task();
+      } finally {
+        hold.users--;
+        if (hold.users === 0) hold.release();
+      }
+    },
+  };
 }
 
 /**
- * SQLite: a batch of plain writes (no statements of their own in the transaction) run as one
- * synchronous better-sqlite3 transaction on the writer connection, while Kysely's connection is
- * held so nothing else can interleave. It skips Kysely's promise per statement, which was most
- * of a create's cost after the commit itself. Any error rolls the whole batch back and is thrown;
- * the writer then retries write by write through Kysely.
+ * SQLite: a batch of plain creates (no statements of their own in the transaction) runs as one
+ * better-sqlite3 transaction outside Kysely, while Kysely's connection is held so that nothing
+ * else in this process writes in between. On a database file it runs on the write thread
+ * (infra/db/sqlite-write-thread.ts): the inserts and the fsync of the commit leave the event
+ * loop, and batches that queue up meanwhile share the thread's next transaction. Until the
+ * thread is up (and in memory) it runs synchronously on Kysely's own connection, skipping
+ * Kysely's promise per statement. Any error rolls the whole batch back and is thrown; the writer
+ * then retries write by write through Kysely.
  */
-function sqliteBatch(db: Db, connection: BetterSqlite3.Database) {
-  const insertRecord = connection.prepare(
+function sqliteBatch(db: Db, dialect: DialectAdapter, connection: BetterSqlite3.Database): DirectBatch {
+  const sqlText = [
     db
       .insertInto('records')
       .values(placeholders(RECORD_COLUMNS) as never)
       .compile().sql,
-  );
-  const insertRequest = connection.prepare(
     db
       .insertInto('requests')
       .values(placeholders(REQUEST_COLUMNS) as never)
       .compile().sql,
-  );
-  const run = connection.transaction((commands: WriteCommand[], now: string) => {
+  ];
+  const [insertRecord, insertRequest] = sqlText.map((text) => connection.prepare(text)) as [
+    BetterSqlite3.Statement,
+    BetterSqlite3.Statement,
+  ];
+  /** Each create's two rows: [statement index, ...parameters]. */
+  function rows(commands: WriteCommand[], now: string): ThreadRow[] {
+    const out: ThreadRow[] = [];
     for (const cmd of commands) {
       const row = createdRow(cmd, now);
-      insertRecord.run(row.id, cmd.endpointId, row.environment, row.data, 1, now, now);
-      insertRequest.run(...requestValues(cmd, row, now));
+      out.push([0, row.id, cmd.endpointId, row.environment, row.data, 1, now, now]);
+      out.push([1, ...requestValues(cmd, row, now)]);
+    }
+    return out;
+  }
+  const runHere = connection.transaction((batch: ThreadRow[]) => {
+    for (const [statement, ...parameters] of batch) {
+      (statement === 0 ? insertRecord : insertRequest).run(...parameters);
     }
   });
-  return async (commands: WriteCommand[]): Promise<WriteOutcome[] | undefined> => {
-    if (!commands.every(isPlainCreate)) return undefined;
-    await db.connection().execute(async () => {
-      run.immediate(commands, nowIso());
-    });
-    return commands.map((cmd) => ({ ok: true, recordId: cmd.recordId, version: 1 }));
+  const path = dialect.sqlitePath;
+  const hold = sharedHold(db, dialect.sqliteWaiters ?? (() => 0));
+  let thread: SqliteWriteThread | undefined;
+  const start = () => {
+    if (path) thread ??= startSqliteWriteThread(path, sqlText);
+  };
+
+  return {
+    async warm() {
+      start();
+      return thread ? thread.started : true;
+    },
+    async run(commands) {
+      if (!commands.every(isPlainCreate)) return undefined;
+      start();
+      const batch = rows(commands, nowIso());
+      const onThread = thread?.ready ? thread : undefined;
+      if (onThread) await hold.run(() => onThread.run(batch));
+      else
+        await db.connection().execute(async () => {
+          runHere.immediate(batch);
+        });
+      return commands.map((cmd) => ({ ok: true, recordId: cmd.recordId, version: 1 }));
+    },
+    close: async () => thread?.close(),
   };
 }

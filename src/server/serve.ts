@@ -27,6 +27,9 @@ export async function startServer(
   const app = buildApp(services, { logger });
   const worker = options.worker ? services.webhooks.createWorker(logger) : undefined;
   try {
+    if (!(await services.writer.warm())) {
+      logger.warn('The SQLite write thread did not start: writes commit on the event loop (slower)');
+    }
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     await services.close();

@@ -37,10 +37,14 @@ export interface DialectAdapter {
    */
   readFirst<R>(sqlText: string, parameters: readonly unknown[]): R | undefined | Promise<R | undefined>;
   /**
-   * SQLite only: the writer connection itself, for the record writer's group commit, which runs
-   * its batch synchronously while it holds Kysely's connection (records/record-writer.ts).
+   * SQLite only: the writer connection itself, for the record writer's group commit of plain
+   * creates while its write thread is not up (records/record-writer.ts).
    */
   sqliteConnection?: BetterSqlite3.Database;
+  /** SQLite only: the database file (undefined in memory), for the record writer's write thread. */
+  sqlitePath?: string;
+  /** SQLite only: how many callers are waiting for Kysely's (single) connection right now. */
+  sqliteWaiters?: () => number;
   close(): Promise<void>;
 }
 
@@ -96,11 +100,32 @@ function sqlite(path: string): DialectAdapter {
     }
     return statement;
   }
+  const kysely = new SqliteDialect({ database: cachedStatements(db) });
+  let waiters = 0;
   return {
     name: 'sqlite',
     sqliteConnection: db,
+    sqliteWaiters: () => waiters,
+    sqlitePath: path === ':memory:' ? undefined : path,
     claimsWithSkipLocked: false,
-    kysely: new SqliteDialect({ database: cachedStatements(db) }),
+    kysely: {
+      createAdapter: () => kysely.createAdapter(),
+      createIntrospector: (database) => kysely.createIntrospector(database),
+      createQueryCompiler: () => kysely.createQueryCompiler(),
+      createDriver() {
+        const driver = kysely.createDriver();
+        const acquire = driver.acquireConnection.bind(driver);
+        driver.acquireConnection = async () => {
+          waiters++;
+          try {
+            return await acquire();
+          } finally {
+            waiters--;
+          }
+        };
+        return driver;
+      },
+    },
     jsonField: (column, field) => sql`json_extract(${sql.ref(column)}, ${`$."${field}"`})`,
     jsonValue: (value) => (typeof value === 'boolean' ? sql`${value ? 1 : 0}` : sql`${value}`),
     isUniqueViolation: (error) =>

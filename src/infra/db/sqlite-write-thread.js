@@ -1,0 +1,92 @@
+// @ts-check
+/**
+ * The SQLite write thread (started by sqlite-write-thread.ts). It owns a second writer
+ * connection and runs the record writer's batches of plain creates on it: the inserts and the
+ * `synchronous=FULL` commit (an fsync, ~0.4 ms here) happen on this thread while the event loop
+ * goes on serving requests. Batches that queued up while a commit ran share the next
+ * transaction (one fsync); if that transaction fails, each batch is retried on its own, so one
+ * bad batch cannot fail the others. Plain JavaScript: a worker thread starts without the tsx
+ * loader the main thread runs under.
+ *
+ * Messages in:  { type: 'prepare', id, statements: string[] }
+ *               { type: 'batch', id, rows: Array<[statement index, ...parameters]> }
+ *               { type: 'close' }
+ * Messages out: { id, ok: true } | { id, ok: false, message, code }
+ */
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import BetterSqlite3 from 'better-sqlite3';
+
+const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
+const db = new BetterSqlite3(workerData.path);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = FULL');
+db.pragma('busy_timeout = 5000');
+db.pragma('foreign_keys = ON');
+
+/** @type {import('better-sqlite3').Statement[]} */
+let statements = [];
+
+/** @typedef {{ type: 'batch', id: number, rows: Array<[number, ...unknown[]]> }} Batch */
+
+const commit = db.transaction((/** @type {Batch[]} */ batches) => {
+  for (const batch of batches) {
+    for (const [index, ...parameters] of batch.rows) statements[index]?.run(...parameters);
+  }
+});
+
+/** @param {number} id @param {unknown} error */
+function failed(id, error) {
+  const { message, code } = /** @type {{ message?: string, code?: string }} */ (error ?? {});
+  port.postMessage({ id, ok: false, message: String(message), code });
+}
+
+/** @param {Batch[]} batches */
+function run(batches) {
+  try {
+    commit.immediate(batches);
+    for (const batch of batches) port.postMessage({ id: batch.id, ok: true });
+    return;
+  } catch (error) {
+    if (batches.length === 1) return failed(batches[0]?.id ?? -1, error);
+  }
+  for (const batch of batches) {
+    try {
+      commit.immediate([batch]);
+      port.postMessage({ id: batch.id, ok: true });
+    } catch (error) {
+      failed(batch.id, error);
+    }
+  }
+}
+
+/** @param {any} message */
+function handle(message) {
+  if (message.type === 'close') {
+    db.close();
+    port.close();
+    return;
+  }
+  if (message.type === 'prepare') {
+    try {
+      statements = message.statements.map((/** @type {string} */ text) => db.prepare(text));
+      port.postMessage({ id: message.id, ok: true });
+    } catch (error) {
+      failed(message.id, error);
+    }
+    return;
+  }
+  // Every batch already waiting joins this transaction.
+  const batches = [message];
+  let other;
+  for (let next = receiveMessageOnPort(port); next; next = receiveMessageOnPort(port)) {
+    if (next.message.type !== 'batch') {
+      other = next.message;
+      break;
+    }
+    batches.push(next.message);
+  }
+  run(batches);
+  if (other) handle(other);
+}
+
+port.on('message', handle);
