@@ -1,18 +1,35 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
 import { createServices, type Services } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import type { EndpointRuntime } from '../src/endpoints/endpoint-service.ts';
 import { ApiError } from '../src/errors.ts';
 import { newId } from '../src/ids.ts';
 import { createCommand } from './helpers/commands.ts';
-import { createTestDatabase, databaseKinds, type TestDatabase } from './helpers/database.ts';
+import {
+  createTestDatabase,
+  type DatabaseKind,
+  databaseKinds,
+  type TestDatabase,
+} from './helpers/database.ts';
 
 /**
  * Reads by id made together (on PostgreSQL they share one query per turn of the event loop):
  * each caller gets its own record, a repeated id is answered to every caller, and a record of
  * another endpoint or environment, or none at all, is a 404 for that caller only.
  */
+/** A fresh installation with two endpoints, `orders` and `notes`. */
+async function twoEndpoints(kind: DatabaseKind) {
+  const database = await createTestDatabase(kind);
+  const services = await createServices(loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' }));
+  await services.endpoints.create({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+  await services.endpoints.create({ slug: 'notes', name: 'Notes', schema: { type: 'object' } });
+  const orders = (await services.endpoints.runtime('orders')) as EndpointRuntime;
+  const notes = (await services.endpoints.runtime('notes')) as EndpointRuntime;
+  return { database, services, orders, notes };
+}
+
 for (const kind of databaseKinds) {
   describe(`record reads by id, many at once, on ${kind}`, () => {
     let database: TestDatabase;
@@ -31,12 +48,7 @@ for (const kind of databaseKinds) {
     }
 
     before(async () => {
-      database = await createTestDatabase(kind);
-      services = await createServices(loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' }));
-      await services.endpoints.create({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
-      await services.endpoints.create({ slug: 'notes', name: 'Notes', schema: { type: 'object' } });
-      orders = (await services.endpoints.runtime('orders')) as EndpointRuntime;
-      notes = (await services.endpoints.runtime('notes')) as EndpointRuntime;
+      ({ database, services, orders, notes } = await twoEndpoints(kind));
     });
 
     after(async () => {
@@ -76,3 +88,93 @@ for (const kind of databaseKinds) {
     });
   });
 }
+
+/**
+ * SQLite keeps the JSON of records it read while the database is unchanged. Any commit, from
+ * this process's writers or from another connection (another process), must show at once: the
+ * cache is emptied whenever `PRAGMA data_version` moves.
+ */
+describe('recent records on SQLite', () => {
+  let database: TestDatabase;
+  let services: Services & { close(): Promise<void> };
+  let orders: EndpointRuntime;
+  let notes: EndpointRuntime;
+  const read = (endpoint: EndpointRuntime, id: string, environment: 'test' | 'live' = 'test') =>
+    JSON.parse(services.reader.get(endpoint, environment, id) as string);
+
+  before(async () => {
+    ({ database, services, orders, notes } = await twoEndpoints('sqlite'));
+  });
+
+  after(async () => {
+    await services.close();
+    await database.drop();
+  });
+
+  test('a replace or delete through the writer shows on the next read', async () => {
+    const created = createCommand(orders, { v: 1 });
+    await services.writer.write(created);
+    assert.equal(read(orders, created.recordId).data.v, 1);
+    assert.equal(read(orders, created.recordId).data.v, 1);
+    await services.writer.write({
+      ...createCommand(orders, { v: 2 }),
+      operation: 'replace',
+      recordId: created.recordId,
+    });
+    const replaced = read(orders, created.recordId);
+    assert.equal(replaced.data.v, 2);
+    assert.equal(replaced.version, 2);
+    await services.writer.write({
+      ...createCommand(orders, {}),
+      operation: 'delete',
+      recordId: created.recordId,
+      data: null,
+    });
+    assert.throws(() => services.reader.get(orders, 'test', created.recordId), { code: 'record_not_found' });
+  });
+
+  test('a change committed by another connection (another process) shows on the next read', async () => {
+    const created = createCommand(orders, { v: 'mine' });
+    await services.writer.write(created);
+    assert.equal(read(orders, created.recordId).data.v, 'mine');
+    const other = new BetterSqlite3(database.config.kind === 'sqlite' ? database.config.path : '');
+    try {
+      other.pragma('busy_timeout = 5000');
+      other
+        .prepare('update records set data = ?, version = version + 1 where id = ?')
+        .run('{"v":"theirs"}', created.recordId);
+      assert.equal(read(orders, created.recordId).data.v, 'theirs');
+      other.prepare('delete from records where id = ?').run(created.recordId);
+      assert.throws(() => services.reader.get(orders, 'test', created.recordId), {
+        code: 'record_not_found',
+      });
+    } finally {
+      other.close();
+    }
+  });
+
+  test('a record read once is still a 404 under another endpoint or environment', async () => {
+    const created = createCommand(orders, { n: 1 });
+    await services.writer.write(created);
+    assert.equal(read(orders, created.recordId).data.n, 1);
+    assert.throws(() => services.reader.get(notes, 'test', created.recordId), { code: 'record_not_found' });
+    assert.throws(() => services.reader.get(orders, 'live', created.recordId), { code: 'record_not_found' });
+    assert.equal(read(orders, created.recordId).endpoint, 'orders');
+  });
+
+  test('many records read in turn, more than the cache holds, each answered as stored', async () => {
+    const commands = Array.from({ length: 12_000 }, (_, n) => createCommand(orders, { n }));
+    await services.writer.writeAll(commands);
+    for (let round = 0; round < 2; round++) {
+      for (const [n, command] of commands.entries()) {
+        if (n % 7 !== round) continue;
+        assert.equal(read(orders, command.recordId).data.n, n);
+      }
+    }
+    // A large record is answered in full (it is read from SQLite each time, not kept).
+    const big = createCommand(orders, { text: 'x'.repeat(40_000) });
+    await services.writer.write(big);
+    assert.equal(read(orders, big.recordId).data.text.length, 40_000);
+    assert.equal(read(orders, big.recordId).data.text.length, 40_000);
+  });
+});

@@ -104,6 +104,59 @@ function batched<K, V>(loadMany: (keys: K[]) => Promise<V[]>): (key: K) => Promi
     });
 }
 
+/** What the cache of recent records may hold: entries, characters in all, characters in one. */
+const RECENT_ENTRIES = 10_000;
+const RECENT_CHARS = 16 * 1024 * 1024;
+const RECENT_ONE_CHARS = 16 * 1024;
+
+/**
+ * SQLite: the JSON of records read recently, kept while the database is unchanged. Every get
+ * first asks SQLite whether any connection (another process, this one's writers) has committed
+ * since (`PRAGMA data_version`, about a third of a read by id) and empties the cache if so; a
+ * read by id is a B-tree walk plus a row of strings turned into a JavaScript object, which a
+ * hit skips. Not on PostgreSQL: it has no such cheap question, and its reads are batched.
+ */
+function recentRecords(dataVersion: () => number) {
+  const entries = new Map<
+    string,
+    { endpointId: string; environment: Environment; slug: string; json: string }
+  >();
+  let chars = 0;
+  let version = -1;
+
+  function current(): void {
+    const now = dataVersion();
+    if (now === version) return;
+    version = now;
+    entries.clear();
+    chars = 0;
+  }
+
+  return {
+    get(id: string, endpoint: EndpointRuntime, environment: Environment): string | undefined {
+      current();
+      const entry = entries.get(id);
+      if (!entry || entry.endpointId !== endpoint.id || entry.environment !== environment) return undefined;
+      // The endpoint's slug is part of the JSON: renamed since, the entry is simply not used.
+      return entry.slug === endpoint.slug ? entry.json : undefined;
+    },
+    /** Keeps a record just read, under the version `get` checked just before. */
+    set(id: string, endpoint: EndpointRuntime, environment: Environment, json: string): void {
+      if (json.length > RECENT_ONE_CHARS) return;
+      const old = entries.get(id);
+      if (old) chars -= old.json.length;
+      entries.set(id, { endpointId: endpoint.id, environment, slug: endpoint.slug, json });
+      chars += json.length;
+      // Oldest first (a Map iterates in insertion order).
+      for (const [oldest, entry] of entries) {
+        if (entries.size <= RECENT_ENTRIES && chars <= RECENT_CHARS) break;
+        entries.delete(oldest);
+        chars -= entry.json.length;
+      }
+    },
+  };
+}
+
 export function createRecordReader({
   db,
   dialect,
@@ -177,9 +230,18 @@ export function createRecordReader({
     return recordJson(row, endpoint.slug);
   }
 
+  const recent = dialect.dataVersion && recentRecords(dialect.dataVersion);
+
   return {
     /** The record as the JSON text of the contract, or a 404; synchronous on SQLite. */
     get(endpoint: EndpointRuntime, environment: Environment, id: string): string | Promise<string> {
+      if (recent) {
+        const cached = recent.get(id, endpoint, environment);
+        if (cached !== undefined) return cached;
+        const json = found(selectById(id) as ByIdRow | undefined, endpoint, environment);
+        recent.set(id, endpoint, environment, json);
+        return json;
+      }
       const row = lookUp(id);
       if (row instanceof Promise) return row.then((settled) => found(settled, endpoint, environment));
       return found(row, endpoint, environment);

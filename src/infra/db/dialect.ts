@@ -37,6 +37,12 @@ export interface DialectAdapter {
    */
   readFirst<R>(sqlText: string, parameters: readonly unknown[]): R | undefined | Promise<R | undefined>;
   /**
+   * SQLite only: a number that changes whenever another connection (another process, or this
+   * process's writers) has committed since the last call: `PRAGMA data_version` on the reader
+   * connection. What was read under one value is still current while it stays the same.
+   */
+  dataVersion?: () => number;
+  /**
    * SQLite only: the writer connection itself, for the record writer's group commit of plain
    * creates while its write thread is not up (records/record-writer.ts).
    */
@@ -89,6 +95,7 @@ function sqlite(path: string): DialectAdapter {
   db.pragma('foreign_keys = ON');
   db.pragma('cache_size = -65536');
   let reader: BetterSqlite3.Database | undefined;
+  let dataVersion: BetterSqlite3.Statement | undefined;
   const readStatements = new Map<string, BetterSqlite3.Statement>();
   function readerStatement(text: string): BetterSqlite3.Statement {
     let statement = readStatements.get(text);
@@ -139,6 +146,10 @@ function sqlite(path: string): DialectAdapter {
     isStorageFull: (error) => error instanceof Error && 'code' in error && error.code === 'SQLITE_FULL',
     readFirst<R>(text: string, parameters: readonly unknown[]): R | undefined {
       return readerStatement(text).get(...parameters) as R | undefined;
+    },
+    dataVersion: () => {
+      dataVersion ??= readerStatement('pragma data_version').pluck();
+      return dataVersion.get() as number;
     },
     close: async () => {
       if (reader && reader !== db) reader.close();
