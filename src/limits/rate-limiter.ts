@@ -176,6 +176,18 @@ export function createRateLimiter(options: RateLimiterOptions) {
    * `decide` over in-process counters, without a promise: the same three steps, each answered at
    * once (nothing can interleave between check and charge, so the refund never happens here).
    */
+  /** Each key's counter names for the current periods, built (and hashed) once a minute, not per request. */
+  const counterNames = new Map<string, { periods: Period[]; names: string[] }>();
+  function namesOf(keyId: string, periods: Period[]): string[] {
+    let known = counterNames.get(keyId);
+    if (!known || known.periods !== periods) {
+      if (!known && counterNames.size >= 100_000) counterNames.clear();
+      known = { periods, names: periods.map((p) => `${keyId}:${p.id}`) };
+      counterNames.set(keyId, known);
+    }
+    return known.names;
+  }
+
   function decideSync(
     sync: Record<WindowName, SyncCounters>,
     keyId: string,
@@ -183,7 +195,7 @@ export function createRateLimiter(options: RateLimiterOptions) {
     periods: Period[],
     now: number,
   ): LimitDecision {
-    const names = periods.map((p) => `${keyId}:${p.id}`);
+    const names = namesOf(keyId, periods);
     if (limits.minute !== null || limits.day !== null || limits.month !== null) {
       const before = periods.map((p, i) =>
         limits[p.window] === null ? 0 : sync[p.window].get(names[i] as string),
@@ -198,6 +210,9 @@ export function createRateLimiter(options: RateLimiterOptions) {
     return { outcome: 'allowed', windows: states(periods, limits, after) };
   }
 
+  /** A cached key's limits object is the same on every request: merged with the defaults once. */
+  const effective = new WeakMap<KeyLimits, EffectiveLimits>();
+
   const syncCounters =
     counters.minute.sync && counters.day.sync && counters.month.sync
       ? { minute: counters.minute.sync, day: counters.day.sync, month: counters.month.sync }
@@ -211,7 +226,11 @@ export function createRateLimiter(options: RateLimiterOptions) {
      * cannot be reached.
      */
     check(keyId: string, keyLimits: KeyLimits, now = Date.now()): LimitDecision | Promise<LimitDecision> {
-      const limits = effectiveLimits(keyLimits, defaults);
+      let limits = effective.get(keyLimits);
+      if (!limits) {
+        limits = effectiveLimits(keyLimits, defaults);
+        effective.set(keyLimits, limits);
+      }
       if (syncCounters) {
         const periods = periodsAt(now);
         if (!ensureSeeded(keyId, periods)) return decideSync(syncCounters, keyId, limits, periods, now);

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { memoryCounters } from '../src/limits/counters.ts';
+import { createRateLimiter, type LimitDecision } from '../src/limits/rate-limiter.ts';
+
+/**
+ * The in-process limiter across window boundaries, with the clock passed in: a minute's count
+ * starts again at the next minute while the day and month keep counting, each key counts on
+ * its own, and a key without limits of its own gets the installation defaults.
+ */
+function limiter(defaults = {}) {
+  return createRateLimiter({
+    counters: {
+      minute: memoryCounters('minute'),
+      day: memoryCounters('day'),
+      month: memoryCounters('month'),
+    },
+    defaults,
+  });
+}
+
+function used(
+  decision: LimitDecision | Promise<LimitDecision>,
+): { outcome: string } & Record<string, unknown> {
+  assert.ok(!(decision instanceof Promise), 'in-process counters answer at once');
+  if (decision.outcome === 'unavailable') return { outcome: 'unavailable' };
+  return {
+    outcome: decision.outcome,
+    ...Object.fromEntries(decision.windows.map((w) => [w.window, w.used])),
+  };
+}
+
+// 2026-11-30 23:58:30 UTC: the next minute is 23:59, the one after that a new day.
+const t0 = Date.UTC(2026, 10, 30, 23, 58, 30);
+
+test('a minute limit starts again each minute; day and month keep counting', () => {
+  const rl = limiter();
+  const limits = { per_minute: 2 };
+  assert.deepEqual(used(rl.check('key_a', limits, t0)), { outcome: 'allowed', minute: 1, day: 1, month: 1 });
+  assert.deepEqual(used(rl.check('key_a', limits, t0 + 1000)), {
+    outcome: 'allowed',
+    minute: 2,
+    day: 2,
+    month: 2,
+  });
+  // A refusal charges nothing, and reads only the windows that are limited.
+  assert.deepEqual(used(rl.check('key_a', limits, t0 + 2000)), {
+    outcome: 'rejected',
+    minute: 2,
+    day: 0,
+    month: 0,
+  });
+  // 23:59:00: a new minute, same day.
+  assert.deepEqual(used(rl.check('key_a', limits, t0 + 30_000)), {
+    outcome: 'allowed',
+    minute: 1,
+    day: 3,
+    month: 3,
+  });
+  // 00:00:00 on Dec 1: a new minute, day and month.
+  assert.deepEqual(used(rl.check('key_a', limits, t0 + 90_000)), {
+    outcome: 'allowed',
+    minute: 1,
+    day: 1,
+    month: 1,
+  });
+  assert.deepEqual(used(rl.check('key_a', limits, t0 + 91_000)), {
+    outcome: 'allowed',
+    minute: 2,
+    day: 2,
+    month: 2,
+  });
+});
+
+test('keys count apart, and a key without limits of its own gets the defaults', () => {
+  const rl = limiter({ per_day: 3 });
+  for (let n = 1; n <= 3; n++) {
+    assert.equal(used(rl.check('key_b', {}, t0 + n)).outcome, 'allowed');
+  }
+  assert.deepEqual(used(rl.check('key_b', {}, t0 + 10)), {
+    outcome: 'rejected',
+    minute: 0,
+    day: 3,
+    month: 0,
+  });
+  // Its own limit wins over the default; another key is untouched by key_b's count.
+  assert.deepEqual(used(rl.check('key_c', { per_day: 5 }, t0 + 11)), {
+    outcome: 'allowed',
+    minute: 1,
+    day: 1,
+    month: 1,
+  });
+  const limits = { per_day: 4 };
+  assert.equal(used(rl.check('key_d', limits, t0)).outcome, 'allowed');
+  // The same key with other limits (an edit): the new limits apply at once.
+  assert.equal(used(rl.check('key_b', { per_day: 10 }, t0 + 12)).outcome, 'allowed');
+});
