@@ -36,40 +36,21 @@ const t0 = Date.UTC(2026, 10, 30, 23, 58, 30);
 test('a minute limit starts again each minute; day and month keep counting', () => {
   const rl = limiter();
   const limits = { per_minute: 2 };
-  assert.deepEqual(used(rl.check('key_a', limits, t0)), { outcome: 'allowed', minute: 1, day: 1, month: 1 });
-  assert.deepEqual(used(rl.check('key_a', limits, t0 + 1000)), {
-    outcome: 'allowed',
-    minute: 2,
-    day: 2,
-    month: 2,
-  });
-  // A refusal charges nothing, and reads only the windows that are limited.
-  assert.deepEqual(used(rl.check('key_a', limits, t0 + 2000)), {
-    outcome: 'rejected',
-    minute: 2,
-    day: 0,
-    month: 0,
-  });
-  // 23:59:00: a new minute, same day.
-  assert.deepEqual(used(rl.check('key_a', limits, t0 + 30_000)), {
-    outcome: 'allowed',
-    minute: 1,
-    day: 3,
-    month: 3,
-  });
-  // 00:00:00 on Dec 1: a new minute, day and month.
-  assert.deepEqual(used(rl.check('key_a', limits, t0 + 90_000)), {
-    outcome: 'allowed',
-    minute: 1,
-    day: 1,
-    month: 1,
-  });
-  assert.deepEqual(used(rl.check('key_a', limits, t0 + 91_000)), {
-    outcome: 'allowed',
-    minute: 2,
-    day: 2,
-    month: 2,
-  });
+  // [seconds after t0, outcome, minute, day, month used]
+  const steps: Array<[number, string, number, number, number]> = [
+    [0, 'allowed', 1, 1, 1],
+    [1, 'allowed', 2, 2, 2],
+    // A refusal charges nothing, and reads only the windows that are limited.
+    [2, 'rejected', 2, 0, 0],
+    // 23:59:00: a new minute, same day.
+    [30, 'allowed', 1, 3, 3],
+    // 00:00:00 on Dec 1: a new minute, day and month.
+    [90, 'allowed', 1, 1, 1],
+    [91, 'allowed', 2, 2, 2],
+  ];
+  for (const [seconds, outcome, minute, day, month] of steps) {
+    assert.deepEqual(used(rl.check('key_a', limits, t0 + seconds * 1000)), { outcome, minute, day, month });
+  }
 });
 
 test('keys count apart, and a key without limits of its own gets the defaults', () => {

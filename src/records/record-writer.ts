@@ -343,13 +343,8 @@ const POSTGRES_LANES = 8;
 
 export function createRecordWriter(db: Db, dialect: DialectAdapter): RecordWriter {
   if (dialect.name !== 'sqlite') return batchingWriter(db, POSTGRES_LANES, true);
-  const { sqliteConnection } = dialect;
-  return batchingWriter(
-    db,
-    sqliteConnection && dialect.sqlitePath ? SQLITE_THREAD_LANES : 1,
-    false,
-    sqliteConnection && sqliteBatch(db, dialect, sqliteConnection),
-  );
+  const direct = sqliteBatch(db, dialect);
+  return batchingWriter(db, dialect.sqlitePath ? SQLITE_THREAD_LANES : 1, false, direct);
 }
 
 /** SQLite with the write thread: batches in flight at once (the thread commits them together). */
@@ -436,7 +431,9 @@ function sharedHold(db: Db, othersWaiting: () => number) {
  * Kysely's promise per statement. Any error rolls the whole batch back and is thrown; the writer
  * then retries write by write through Kysely.
  */
-function sqliteBatch(db: Db, dialect: DialectAdapter, connection: BetterSqlite3.Database): DirectBatch {
+function sqliteBatch(db: Db, dialect: DialectAdapter): DirectBatch | undefined {
+  const connection = dialect.sqliteConnection;
+  if (!connection) return undefined;
   const sqlText = [
     db
       .insertInto('records')

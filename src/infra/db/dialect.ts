@@ -85,14 +85,21 @@ function cachedStatements(db: BetterSqlite3.Database): SqliteDatabase {
   };
 }
 
+/**
+ * Every connection that writes (Kysely's, and the record writer's write thread) is set up so.
+ * FULL: a commit is on disk before the 202 goes out; group commit keeps this cheap.
+ */
+export const WRITER_PRAGMAS = [
+  'journal_mode = WAL',
+  'synchronous = FULL',
+  'busy_timeout = 5000',
+  'foreign_keys = ON',
+] as const;
+
 function sqlite(path: string): DialectAdapter {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new BetterSqlite3(path);
-  db.pragma('journal_mode = WAL');
-  // FULL: a commit is on disk before the 202 goes out. Group commit keeps this cheap.
-  db.pragma('synchronous = FULL');
-  db.pragma('busy_timeout = 5000');
-  db.pragma('foreign_keys = ON');
+  for (const pragma of WRITER_PRAGMAS) db.pragma(pragma);
   db.pragma('cache_size = -65536');
   let reader: BetterSqlite3.Database | undefined;
   let dataVersion: BetterSqlite3.Statement | undefined;

@@ -18,10 +18,8 @@ import BetterSqlite3 from 'better-sqlite3';
 
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
 const db = new BetterSqlite3(workerData.path);
-db.pragma('journal_mode = WAL');
-db.pragma('synchronous = FULL');
-db.pragma('busy_timeout = 5000');
-db.pragma('foreign_keys = ON');
+// The same settings as every writer connection (WRITER_PRAGMAS in dialect.ts).
+for (const pragma of /** @type {string[]} */ (workerData.pragmas)) db.pragma(pragma);
 
 /** @type {import('better-sqlite3').Statement[]} */
 let statements = [];

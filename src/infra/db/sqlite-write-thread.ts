@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { WRITER_PRAGMAS } from './dialect.ts';
 
 /** One statement run on the thread: its index in the prepared list, then its parameters. */
 export type ThreadRow = [statement: number, ...parameters: unknown[]];
@@ -26,7 +27,7 @@ type Reply = { id: number; ok: true } | { id: number; ok: false; message: string
  */
 export function startSqliteWriteThread(path: string, statements: string[]): SqliteWriteThread {
   const worker = new Worker(new URL('./sqlite-write-thread.js', import.meta.url), {
-    workerData: { path },
+    workerData: { path, pragmas: WRITER_PRAGMAS },
     // Under `node --import tsx` (tests) the thread would load tsx for nothing: it runs plain JS.
     execArgv: [],
   });
