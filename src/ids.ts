@@ -61,6 +61,7 @@ function randomChars(count: number): string {
 }
 
 let lastMs = 0;
+let lastTime = base62Number(0, 9);
 let counter = 0;
 
 /**
@@ -72,9 +73,10 @@ export function newId<K extends IdKind>(kind: K): Id<K> {
   if (now === lastMs) counter = (counter + 1) % 238_328;
   else {
     lastMs = now;
+    lastTime = base62Number(now, 9);
     counter = 0;
   }
-  return `${idPrefixes[kind]}_${base62Number(now, 9)}${base62Number(counter, 3)}${randomChars(10)}` as Id<K>;
+  return `${idPrefixes[kind]}_${lastTime}${base62Number(counter, 3)}${randomChars(10)}` as Id<K>;
 }
 
 export function isId<K extends IdKind>(kind: K, value: string): value is Id<K> {

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { databaseKinds } from './helpers/database.ts';
-import { type ApiResponse, ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import {
+  type ApiResponse,
+  countRows,
+  ordersSchema,
+  startTestServer,
+  type TestServer,
+} from './helpers/server.ts';
 
 const order = { order_id: 'ORD-1', amount: 100 };
 
@@ -27,13 +33,7 @@ for (const kind of databaseKinds) {
   describe(`rate limits and quotas on ${kind} (in memory)`, () => {
     let server: TestServer;
 
-    async function count(): Promise<number> {
-      const row = await server.services.database.db
-        .selectFrom('records')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .executeTakeFirstOrThrow();
-      return Number(row.n);
-    }
+    const count = () => countRows(server, 'records');
 
     before(async () => {
       server = await startTestServer(kind);

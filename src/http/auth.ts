@@ -36,7 +36,7 @@ export function apiKeyAuth(keys: KeyService, tokens?: { verify(token: string): P
         request.viaToken = true;
       });
     }
-    const key = keys.verify(secret);
+    const key = keys.verify(secret, undefined, request.raw.socket);
     if (key instanceof Promise) {
       return key.then((verified) => {
         request.apiKey = verified;

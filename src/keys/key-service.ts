@@ -1,8 +1,9 @@
+import { timingSafeEqual } from 'node:crypto';
 import { ApiError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
 import { LoadingCache } from '../infra/cache/loading-cache.ts';
-import { safeEqual, sha256 } from '../infra/crypto/hash.ts';
+import { sha256 } from '../infra/crypto/hash.ts';
 import { generateSecret, hasValidChecksum } from '../infra/crypto/token-format.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { ApiKeysTable } from '../infra/db/schema.ts';
@@ -44,9 +45,18 @@ export interface AuthenticatedKey {
 
 interface CachedSecret {
   hash: string;
+  /** `hash` as bytes, for the constant-time comparison without allocating on every request. */
+  hashBytes: Buffer;
   key: AuthenticatedKey;
   /** A rolled key's old secret stops working at this time (epoch ms). */
   secretExpiresAt: number | null;
+}
+
+/** A secret as presented, with its SHA-256 (text for lookups, bytes for the comparison). */
+interface Presented {
+  secret: string;
+  hash: string;
+  hashBytes: Buffer;
 }
 
 function toJson(row: ApiKeysTable, lastUsed?: number): ApiKeyJson {
@@ -96,6 +106,7 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
   const secrets = new LoadingCache<string, CachedSecret | null>(cacheTtlMs, 50_000, (hash) =>
     loadSecret(hash),
   );
+  const byConnection = new WeakMap<object, Presented>();
   const byId = new LoadingCache<string, AuthenticatedKey | null>(cacheTtlMs, 50_000, (id) => loadKey(id));
   bus.subscribe('keys', () => {
     secrets.clear();
@@ -152,6 +163,7 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
     if (!row) return null;
     return {
       hash: row.hash,
+      hashBytes: Buffer.from(row.hash),
       secretExpiresAt: row.secret_expires_at ? Date.parse(row.secret_expires_at) : null,
       key: {
         id: row.id,
@@ -166,8 +178,31 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
     };
   }
 
-  function accept(found: CachedSecret | null, hash: string, now: number): AuthenticatedKey {
-    if (!found || !safeEqual(found.hash, hash)) throw new ApiError('invalid_api_key');
+  /**
+   * The SHA-256 of a presented secret. A keep-alive connection presents the same secret on every
+   * request: its last secret and hash are kept with the connection (released with it), so the
+   * hash is computed once per connection rather than per request. The string comparison there
+   * is between two secrets the same client sent, so its timing tells nobody anything.
+   */
+  function presented(secret: string, connection: object | undefined): Presented {
+    if (connection) {
+      const last = byConnection.get(connection);
+      if (last?.secret === secret) return last;
+    }
+    const hash = sha256(secret);
+    const digest = { secret, hash, hashBytes: Buffer.from(hash) };
+    if (connection) byConnection.set(connection, digest);
+    return digest;
+  }
+
+  function accept(found: CachedSecret | null, given: Presented, now: number): AuthenticatedKey {
+    if (
+      !found ||
+      found.hashBytes.length !== given.hashBytes.length ||
+      !timingSafeEqual(found.hashBytes, given.hashBytes)
+    ) {
+      throw new ApiError('invalid_api_key');
+    }
     if (found.secretExpiresAt !== null && found.secretExpiresAt <= now) throw new ApiError('invalid_api_key');
     const { key } = found;
     if (key.status === 'revoked') throw new ApiError('api_key_revoked');
@@ -183,13 +218,17 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
      * (no promise on the hot path); otherwise the database is asked once and the answer cached.
      * A cached hash implies a well-formed secret, so the checksum is checked only on a miss.
      */
-    verify(secret: string, now = Date.now()): AuthenticatedKey | Promise<AuthenticatedKey> {
-      const hash = sha256(secret);
-      const hit = secrets.peek(hash, now);
-      if (hit) return accept(hit.value, hash, now);
+    verify(
+      secret: string,
+      now = Date.now(),
+      connection?: object,
+    ): AuthenticatedKey | Promise<AuthenticatedKey> {
+      const given = presented(secret, connection);
+      const hit = secrets.peek(given.hash, now);
+      if (hit) return accept(hit.value, given, now);
       const env = pattern.exec(secret)?.[1];
       if (!env || !hasValidChecksum(secret, `${prefix}_${env}`)) throw new ApiError('invalid_api_key');
-      return secrets.get(hash, now).then((found) => accept(found, hash, now));
+      return secrets.get(given.hash, now).then((found) => accept(found, given, now));
     },
 
     /**

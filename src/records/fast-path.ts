@@ -71,7 +71,7 @@ export function createDataFastPath(deps: FastPathDeps) {
       const secret = presentedSecret(req);
       // Absent, or a JWT (three dot-separated parts): Fastify's path decides. Malformed throws.
       if (!secret || secret.includes('.')) return undefined;
-      const key = keys.verify(secret);
+      const key = keys.verify(secret, undefined, req.socket);
       if (!(key instanceof Promise)) return key;
       // Not cached: Fastify's path looks it up (this lookup only warms the cache).
       key.catch(() => {});

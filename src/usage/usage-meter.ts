@@ -14,6 +14,7 @@ export interface UsageEvent {
 }
 
 const CHUNK = 400;
+const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 
 /**
  * Request counts are added up in memory and written in batches (one upsert per distinct
@@ -21,16 +22,50 @@ const CHUNK = 400;
  * its counts for the next one.
  */
 export function createUsageMeter(db: Db) {
-  let pending = new Map<string, UsageDailyTable>();
+  // By key, then endpoint: a handful of rows each (days, status classes), found without
+  // building a composite string key on every request.
+  let pending = new Map<string, Map<string, UsageDailyTable[]>>();
   let flushing: Promise<void> = Promise.resolve();
 
-  function add(row: UsageDailyTable): void {
-    const id = `${row.day}\n${row.key_id}\n${row.endpoint}\n${row.environment}\n${row.status_class}`;
-    const existing = pending.get(id);
-    if (existing) {
-      existing.count += row.count;
-      existing.rate_limited += row.rate_limited;
-    } else pending.set(id, row);
+  function add(
+    day: string,
+    keyId: string,
+    endpoint: string,
+    environment: string,
+    statusClass: string,
+    count: number,
+    rateLimited: number,
+  ): void {
+    let byEndpoint = pending.get(keyId);
+    if (!byEndpoint) {
+      byEndpoint = new Map();
+      pending.set(keyId, byEndpoint);
+    }
+    let rows = byEndpoint.get(endpoint);
+    if (!rows) {
+      rows = [];
+      byEndpoint.set(endpoint, rows);
+    }
+    for (const row of rows) {
+      if (row.status_class === statusClass && row.day === day && row.environment === environment) {
+        row.count += count;
+        row.rate_limited += rateLimited;
+        return;
+      }
+    }
+    rows.push({
+      day,
+      key_id: keyId,
+      endpoint,
+      environment,
+      status_class: statusClass,
+      count,
+      rate_limited: rateLimited,
+    });
+  }
+
+  function* pendingRows(): Generator<UsageDailyTable> {
+    for (const byEndpoint of pending.values()) for (const rows of byEndpoint.values()) yield* rows;
   }
 
   async function write(rows: UsageDailyTable[]): Promise<void> {
@@ -52,25 +87,29 @@ export function createUsageMeter(db: Db) {
 
   function flushOnce(): Promise<void> {
     if (pending.size === 0) return Promise.resolve();
-    const batch = [...pending.values()];
+    const batch = [...pendingRows()];
     pending = new Map();
     return write(batch).catch((error: unknown) => {
-      for (const row of batch) add(row);
+      for (const r of batch) {
+        add(r.day, r.key_id, r.endpoint, r.environment, r.status_class, r.count, r.rate_limited);
+      }
       throw error;
     });
   }
 
   return {
     record(event: UsageEvent): void {
-      add({
-        day: utcDay(event.at),
-        key_id: event.keyId,
-        endpoint: event.endpoint,
-        environment: event.environment,
-        status_class: `${Math.floor(event.status / 100)}xx`,
-        count: 1,
-        rate_limited: event.rateLimited ? 1 : 0,
-      });
+      const statusClass =
+        STATUS_CLASSES[Math.floor(event.status / 100)] ?? `${Math.floor(event.status / 100)}xx`;
+      add(
+        utcDay(event.at),
+        event.keyId,
+        event.endpoint,
+        event.environment,
+        statusClass,
+        1,
+        event.rateLimited ? 1 : 0,
+      );
     },
 
     /** Writes what has been counted so far; flushes never overlap. */
@@ -90,7 +129,7 @@ export function createUsageMeter(db: Db) {
         .where('day', '<=', toDay)
         .executeTakeFirst();
       let used = Number(row?.n ?? 0);
-      for (const p of pending.values()) {
+      for (const p of pendingRows()) {
         if (p.key_id === keyId && p.day >= fromDay && p.day <= toDay) used += p.count - p.rate_limited;
       }
       return used;

@@ -118,3 +118,12 @@ export async function startTestServer(
   };
   return server;
 }
+
+/** How many rows a table holds now (to show that a refused request wrote nothing). */
+export async function countRows(server: TestServer, table: 'records' | 'requests'): Promise<number> {
+  const row = await server.services.database.db
+    .selectFrom(table)
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
