@@ -42,6 +42,7 @@ export function registerJsonParser(app: FastifyInstance): void {
 /** `application/json`, optionally with `charset=utf-8`. */
 export function isJsonContentType(header: string | undefined): boolean {
   if (!header) return false;
+  if (header === 'application/json') return true;
   const [type, ...params] = header.split(';');
   if (type?.trim().toLowerCase() !== 'application/json') return false;
   return params.every((p) => {
