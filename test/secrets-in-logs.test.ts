@@ -4,6 +4,7 @@ import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { freePort } from '../bench/lib.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+import { waitHealthy } from './helpers/process.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 
 const run = promisify(execFile);
@@ -50,17 +51,7 @@ describe('no secret ever reaches the logs', () => {
       logs += d;
     });
     const base = `http://127.0.0.1:${port}`;
-    for (
-      let i = 0;
-      i < 200 &&
-      !(await fetch(`${base}/health`).then(
-        (r) => r.ok,
-        () => false,
-      ));
-      i++
-    ) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitHealthy(port);
     const admin = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(`${base}${path}`, {
         method,

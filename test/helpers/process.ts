@@ -8,9 +8,13 @@ export function spawnGatehouse(args: string[], env: Record<string, string>): Chi
   });
 }
 
-/** Waits until `/health` answers on the port (10 s at most). */
+/**
+ * Waits until `/health` answers on the port: 60 s at most, since several processes starting at
+ * once on a slow two-core host each need seconds to load (returns as soon as it answers).
+ */
 export async function waitHealthy(port: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
     const up = await fetch(`http://127.0.0.1:${port}/health`).then(
       (r) => r.ok,
       () => false,
