@@ -1,9 +1,8 @@
-import { timingSafeEqual } from 'node:crypto';
 import { ApiError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
 import { LoadingCache } from '../infra/cache/loading-cache.ts';
-import { sha256 } from '../infra/crypto/hash.ts';
+import { safeEqualBytes, sha256 } from '../infra/crypto/hash.ts';
 import { generateSecret, hasValidChecksum } from '../infra/crypto/token-format.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { ApiKeysTable } from '../infra/db/schema.ts';
@@ -196,13 +195,7 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
   }
 
   function accept(found: CachedSecret | null, given: Presented, now: number): AuthenticatedKey {
-    if (
-      !found ||
-      found.hashBytes.length !== given.hashBytes.length ||
-      !timingSafeEqual(found.hashBytes, given.hashBytes)
-    ) {
-      throw new ApiError('invalid_api_key');
-    }
+    if (!found || !safeEqualBytes(found.hashBytes, given.hashBytes)) throw new ApiError('invalid_api_key');
     if (found.secretExpiresAt !== null && found.secretExpiresAt <= now) throw new ApiError('invalid_api_key');
     const { key } = found;
     if (key.status === 'revoked') throw new ApiError('api_key_revoked');

@@ -172,10 +172,6 @@ export function createRateLimiter(options: RateLimiterOptions) {
     };
   }
 
-  /**
-   * `decide` over in-process counters, without a promise: the same three steps, each answered at
-   * once (nothing can interleave between check and charge, so the refund never happens here).
-   */
   /** Each key's counter names for the current periods, built (and hashed) once a minute, not per request. */
   const counterNames = new Map<string, { periods: Period[]; names: string[] }>();
   function namesOf(keyId: string, periods: Period[]): string[] {
@@ -188,6 +184,10 @@ export function createRateLimiter(options: RateLimiterOptions) {
     return known.names;
   }
 
+  /**
+   * `decide` over in-process counters, without a promise: the same three steps, each answered at
+   * once (nothing can interleave between check and charge, so the refund never happens here).
+   */
   function decideSync(
     sync: Record<WindowName, SyncCounters>,
     keyId: string,

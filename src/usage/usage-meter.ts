@@ -27,41 +27,25 @@ export function createUsageMeter(db: Db) {
   let pending = new Map<string, Map<string, UsageDailyTable[]>>();
   let flushing: Promise<void> = Promise.resolve();
 
-  function add(
-    day: string,
-    keyId: string,
-    endpoint: string,
-    environment: string,
-    statusClass: string,
-    count: number,
-    rateLimited: number,
-  ): void {
-    let byEndpoint = pending.get(keyId);
+  function add(row: UsageDailyTable): void {
+    let byEndpoint = pending.get(row.key_id);
     if (!byEndpoint) {
       byEndpoint = new Map();
-      pending.set(keyId, byEndpoint);
+      pending.set(row.key_id, byEndpoint);
     }
-    let rows = byEndpoint.get(endpoint);
+    const rows = byEndpoint.get(row.endpoint);
     if (!rows) {
-      rows = [];
-      byEndpoint.set(endpoint, rows);
+      byEndpoint.set(row.endpoint, [row]);
+      return;
     }
-    for (const row of rows) {
-      if (row.status_class === statusClass && row.day === day && row.environment === environment) {
-        row.count += count;
-        row.rate_limited += rateLimited;
-        return;
-      }
+    const same = rows.find(
+      (r) => r.status_class === row.status_class && r.day === row.day && r.environment === row.environment,
+    );
+    if (!same) rows.push(row);
+    else {
+      same.count += row.count;
+      same.rate_limited += row.rate_limited;
     }
-    rows.push({
-      day,
-      key_id: keyId,
-      endpoint,
-      environment,
-      status_class: statusClass,
-      count,
-      rate_limited: rateLimited,
-    });
   }
 
   function* pendingRows(): Generator<UsageDailyTable> {
@@ -90,26 +74,23 @@ export function createUsageMeter(db: Db) {
     const batch = [...pendingRows()];
     pending = new Map();
     return write(batch).catch((error: unknown) => {
-      for (const r of batch) {
-        add(r.day, r.key_id, r.endpoint, r.environment, r.status_class, r.count, r.rate_limited);
-      }
+      for (const row of batch) add(row);
       throw error;
     });
   }
 
   return {
     record(event: UsageEvent): void {
-      const statusClass =
-        STATUS_CLASSES[Math.floor(event.status / 100)] ?? `${Math.floor(event.status / 100)}xx`;
-      add(
-        utcDay(event.at),
-        event.keyId,
-        event.endpoint,
-        event.environment,
-        statusClass,
-        1,
-        event.rateLimited ? 1 : 0,
-      );
+      const status = Math.floor(event.status / 100);
+      add({
+        day: utcDay(event.at),
+        key_id: event.keyId,
+        endpoint: event.endpoint,
+        environment: event.environment,
+        status_class: STATUS_CLASSES[status] ?? `${status}xx`,
+        count: 1,
+        rate_limited: event.rateLimited ? 1 : 0,
+      });
     },
 
     /** Writes what has been counted so far; flushes never overlap. */
@@ -129,8 +110,8 @@ export function createUsageMeter(db: Db) {
         .where('day', '<=', toDay)
         .executeTakeFirst();
       let used = Number(row?.n ?? 0);
-      for (const p of pendingRows()) {
-        if (p.key_id === keyId && p.day >= fromDay && p.day <= toDay) used += p.count - p.rate_limited;
+      for (const rows of pending.get(keyId)?.values() ?? []) {
+        for (const p of rows) if (p.day >= fromDay && p.day <= toDay) used += p.count - p.rate_limited;
       }
       return used;
     },

@@ -18,8 +18,11 @@ export function hmac(secret: string, value: string): string {
 }
 
 export function safeEqual(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
+  return safeEqualBytes(Buffer.from(a), Buffer.from(b));
+}
+
+/** safeEqual for values already held as bytes (no allocation on a hot path). */
+export function safeEqualBytes(left: Buffer, right: Buffer): boolean {
   return left.length === right.length && timingSafeEqual(left, right);
 }
 
