@@ -122,8 +122,10 @@ async function main(): Promise<void> {
       key,
       colors.map((c) => `/api/v1/data/orders?limit=25&filter[color]=${c}`),
     );
+    // One server per SQLite file: the next one starts once this one has exited.
+    const exited = new Promise((r) => server.once('exit', r));
     server.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 500));
+    await exited;
     rows.push(
       `${size.toLocaleString().padStart(12)}  GET by id p50 ${byId.p50} ms p99 ${byId.p99} ms (${Math.round(byId.rps)}/s, bad ${byId.bad})  ` +
         `filtered list p50 ${list.p50} ms p99 ${list.p99} ms (${Math.round(list.rps)}/s, bad ${list.bad})`,

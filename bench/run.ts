@@ -22,8 +22,13 @@ const compareSlowPath = process.env.BENCH_FAST_PATH_OFF === '1';
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
 const databaseUrl = process.env.DATABASE_URL ?? `sqlite:${join(dir, 'bench.db')}`;
 
-async function setUp(): Promise<{ key: string }> {
-  const services = await createServices(loadConfig({ DATABASE_URL: databaseUrl, LOG_LEVEL: 'silent' }));
+// One server per SQLite file (infra/db/instance-lock.ts): the fast-path-off server gets its own.
+const slowDatabaseUrl = databaseUrl.startsWith('sqlite:')
+  ? `sqlite:${join(dir, 'bench-slow.db')}`
+  : databaseUrl;
+
+async function setUp(url: string): Promise<{ key: string }> {
+  const services = await createServices(loadConfig({ DATABASE_URL: url, LOG_LEVEL: 'silent' }));
   try {
     await services.endpoints
       .create({
@@ -48,7 +53,7 @@ async function setUp(): Promise<{ key: string }> {
 }
 
 async function main(): Promise<void> {
-  const { key } = await setUp();
+  const { key } = await setUp(databaseUrl);
   const barePort = await freePort();
   const gatePort = await freePort();
   const bare = await startProcess(
@@ -62,12 +67,14 @@ async function main(): Promise<void> {
     async () => (await fetch(`http://127.0.0.1:${gatePort}/health`)).ok,
   );
   const slowPort = await freePort();
+  const slowKey =
+    compareSlowPath && slowDatabaseUrl !== databaseUrl ? (await setUp(slowDatabaseUrl)).key : key;
   const slow = compareSlowPath
     ? await startProcess(
         ['bin/gatehouse.js', 'serve', '--workers', String(workers)],
         {
           PORT: String(slowPort),
-          DATABASE_URL: databaseUrl,
+          DATABASE_URL: slowDatabaseUrl,
           LOG_LEVEL: 'warn',
           GATEHOUSE_FAST_PATH: 'false',
         },
@@ -80,13 +87,28 @@ async function main(): Promise<void> {
   const body = JSON.stringify({ order_id: 'ORD-1', amount: 4500, paid: true });
   const created = await fetch(base, { method: 'POST', headers, body });
   const { id } = (await created.json()) as { id: string };
+  const slowHeaders = { ...headers, authorization: `Bearer ${slowKey}` };
+  const slowId = slow
+    ? (
+        (await (await fetch(slowBase, { method: 'POST', headers: slowHeaders, body })).json()) as {
+          id: string;
+        }
+      ).id
+    : id;
 
   // Warm-up: JIT, caches, statement cache.
   await load('warm-up', { url: base, method: 'POST', headers, body, seconds: 1, connections });
   await load('warm-up', { url: `${base}/${id}`, headers, seconds: 1, connections });
   if (slow) {
-    await load('warm-up', { url: slowBase, method: 'POST', headers, body, seconds: 1, connections });
-    await load('warm-up', { url: `${slowBase}/${id}`, headers, seconds: 1, connections });
+    await load('warm-up', {
+      url: slowBase,
+      method: 'POST',
+      headers: slowHeaders,
+      body,
+      seconds: 1,
+      connections,
+    });
+    await load('warm-up', { url: `${slowBase}/${slowId}`, headers: slowHeaders, seconds: 1, connections });
   }
 
   const results: Result[] = [];
@@ -109,14 +131,19 @@ async function main(): Promise<void> {
         await load('  fast path off: POST', {
           url: slowBase,
           method: 'POST',
-          headers,
+          headers: slowHeaders,
           body,
           seconds,
           connections,
         }),
       );
       results.push(
-        await load('  fast path off: GET', { url: `${slowBase}/${id}`, headers, seconds, connections }),
+        await load('  fast path off: GET', {
+          url: `${slowBase}/${slowId}`,
+          headers: slowHeaders,
+          seconds,
+          connections,
+        }),
       );
     }
   }

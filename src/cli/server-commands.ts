@@ -5,9 +5,10 @@ import type { Command } from 'commander';
 import { createServices } from '../app.ts';
 import type { Config } from '../config.ts';
 import { ApiError } from '../errors.ts';
+import { InstanceLockedError } from '../infra/db/instance-lock.ts';
 import { shareLimitsAcrossWorkers } from '../limits/cluster-counters.ts';
 import { runCluster } from '../server/cluster.ts';
-import { startServer, startWorker } from '../server/serve.ts';
+import { claimSqliteServer, startServer, startWorker } from '../server/serve.ts';
 import { CliFailure, printFields, printJson, reportFailure } from './output.ts';
 
 function saveCredentials(config: Config, token: string): void {
@@ -39,6 +40,17 @@ function workerCount(value: string): number {
 
 /** One process, or a cluster: N HTTP processes, the webhook worker (if any) in the primary. */
 async function run(config: Config, workers: number, withWebhookWorker: boolean): Promise<void> {
+  try {
+    await runServers(config, workers, withWebhookWorker);
+  } catch (error) {
+    // An operator's mistake, not a crash: the message says what to do, without a stack trace.
+    if (!(error instanceof InstanceLockedError)) throw error;
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+}
+
+async function runServers(config: Config, workers: number, withWebhookWorker: boolean): Promise<void> {
   if (workers <= 1) return runUntilSignal(() => startServer(config, { worker: withWebhookWorker }));
   const log = (message: string) => process.stderr.write(`${message}\n`);
   await runCluster({
@@ -46,6 +58,8 @@ async function run(config: Config, workers: number, withWebhookWorker: boolean):
     log,
     startWorker: () => startServer(config, { worker: false }),
     async startPrimary() {
+      // The cluster is the file's one server: its workers share the file, nobody else.
+      const lock = claimSqliteServer(config);
       // Counters live in the primary when there is no Redis, so N processes enforce one limit.
       shareLimitsAcrossWorkers();
       // Migrate once, before any worker opens the database; then run the webhook worker here.
@@ -54,7 +68,12 @@ async function run(config: Config, workers: number, withWebhookWorker: boolean):
       cluster.on('message', (_worker, message: unknown) => {
         if ((message as { kind?: string } | null)?.kind === 'gatehouse:commit') primary?.wake();
       });
-      return { stop: async () => primary?.stop() };
+      return {
+        stop: async () => {
+          await primary?.stop();
+          lock?.release();
+        },
+      };
     },
   });
 }

@@ -111,10 +111,12 @@ const RECENT_ONE_CHARS = 16 * 1024;
 
 /**
  * SQLite: the JSON of records read recently, kept while the database is unchanged. Every get
- * first asks SQLite whether any connection (another process, this one's writers) has committed
- * since (`PRAGMA data_version`, about a third of a read by id) and empties the cache if so; a
- * read by id is a B-tree walk plus a row of strings turned into a JavaScript object, which a
- * hit skips. Not on PostgreSQL: it has no such cheap question, and its reads are batched.
+ * first asks the dialect whether anything was committed since (`dataVersion`) and empties the
+ * cache if so: a server alone on its file (the instance lock) counts its own writes, one that
+ * shares the file (a cluster's workers, or with Redis) asks SQLite (`PRAGMA data_version`, a
+ * read transaction with its file locks: as much as a read by id). A read by id is a B-tree walk
+ * plus a row of strings turned into a JavaScript object, which a hit skips. Not on PostgreSQL:
+ * it has no such cheap question, and its reads are batched.
  */
 function recentRecords(dataVersion: () => number) {
   const entries = new Map<

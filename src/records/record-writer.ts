@@ -480,11 +480,16 @@ function sqliteBatch(db: Db, dialect: DialectAdapter): DirectBatch | undefined {
       start();
       const batch = rows(commands, nowIso());
       const onThread = thread?.ready ? thread : undefined;
-      if (onThread) await hold.run(() => onThread.run(batch));
-      else
-        await db.connection().execute(async () => {
-          runHere.immediate(batch);
-        });
+      try {
+        if (onThread) await hold.run(() => onThread.run(batch));
+        else
+          await db.connection().execute(async () => {
+            runHere.immediate(batch);
+          });
+      } finally {
+        // Outside Kysely, so the dialect's count of this process's writes is told here.
+        dialect.noteWrite?.();
+      }
       return commands.map((cmd) => ({ ok: true, recordId: cmd.recordId, version: 1 }));
     },
     close: async () => thread?.close(),

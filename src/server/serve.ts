@@ -1,10 +1,13 @@
+import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
-import { buildApp, createServices } from '../app.ts';
+import { buildApp, createServices, type Services } from '../app.ts';
 import type { Config } from '../config.ts';
+import { claimSqliteInstance, type InstanceLock } from '../infra/db/instance-lock.ts';
 import { createLogger } from '../infra/logger.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
+  services: Services;
   url: string;
   stop(): Promise<void>;
 }
@@ -23,7 +26,16 @@ export async function startServer(
   options: ServerOptions = { worker: true },
 ): Promise<RunningServer> {
   const logger = createLogger(config.logLevel);
-  const services = await createServices(config);
+  // A cluster's HTTP processes share the file by design: their primary holds the lock.
+  const lock = cluster.isWorker ? undefined : claimSqliteServer(config);
+  let services: Awaited<ReturnType<typeof createServices>>;
+  try {
+    services = await createServices(config);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+  if (lock) services.database.dialect.claimSoleWriter?.();
   const app = buildApp(services, { logger });
   const worker = options.worker ? services.webhooks.createWorker(logger) : undefined;
   try {
@@ -33,6 +45,7 @@ export async function startServer(
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     await services.close();
+    lock?.release();
     throw error;
   }
   const address = app.server.address();
@@ -52,17 +65,29 @@ export async function startServer(
   let stopping: Promise<void> | null = null;
   return {
     app,
+    services,
     url,
     stop() {
       stopping ??= (async () => {
         await app.close();
         await worker?.stop();
         await services.close();
+        lock?.release();
         logger.flush();
       })();
       return stopping;
     },
   };
+}
+
+/**
+ * Without Redis, an API server on a SQLite file is that file's only one (infra/db/instance-lock.ts):
+ * its limits and caches live in the process. With Redis they are shared, so several may run.
+ */
+export function claimSqliteServer(config: Config): InstanceLock | undefined {
+  const { database } = config;
+  if (database.kind !== 'sqlite' || database.path === ':memory:' || config.redisUrl) return undefined;
+  return claimSqliteInstance(database.path);
 }
 
 /** `gatehouse worker`: the webhook worker alone, until SIGTERM. */

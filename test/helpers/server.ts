@@ -120,7 +120,10 @@ export async function startTestServer(
 }
 
 /** How many rows a table holds now (to show that a refused request wrote nothing). */
-export async function countRows(server: TestServer, table: 'records' | 'requests'): Promise<number> {
+export async function countRows(
+  server: Pick<TestServer, 'services'>,
+  table: 'records' | 'requests',
+): Promise<number> {
   const row = await server.services.database.db
     .selectFrom(table)
     .select((eb) => eb.fn.countAll<number>().as('n'))

@@ -7,6 +7,7 @@ import {
   type RawBuilder,
   type SqliteDatabase,
   SqliteDialect,
+  type SqliteStatement,
   sql,
 } from 'kysely';
 import pg from 'pg';
@@ -37,11 +38,22 @@ export interface DialectAdapter {
    */
   readFirst<R>(sqlText: string, parameters: readonly unknown[]): R | undefined | Promise<R | undefined>;
   /**
-   * SQLite only: a number that changes whenever another connection (another process, or this
-   * process's writers) has committed since the last call: `PRAGMA data_version` on the reader
-   * connection. What was read under one value is still current while it stays the same.
+   * SQLite only: a number that changes whenever anything may have been committed since the last
+   * call. What was read under one value is still current while it stays the same. Shared file
+   * (the default): `PRAGMA data_version` on the reader connection, which sees every other
+   * connection's commits, this process's and other processes'. Sole writer (`claimSoleWriter`):
+   * a count of this process's own writes, without a system call.
    */
   dataVersion?: () => number;
+  /**
+   * SQLite only: this process is the only one that writes to the file (it holds the instance
+   * lock, infra/db/instance-lock.ts), so `dataVersion` may count its own writes instead of asking
+   * SQLite. Every write of this process must then be reported: Kysely's are counted here, the
+   * record writer's own connection and write thread call `noteWrite`.
+   */
+  claimSoleWriter?: () => void;
+  /** SQLite only: a write outside Kysely (the record writer's batches) was committed. */
+  noteWrite?: () => void;
   /**
    * SQLite only: the writer connection itself, for the record writer's group commit of plain
    * creates while its write thread is not up (records/record-writer.ts).
@@ -58,8 +70,8 @@ export interface DialectAdapter {
  * better-sqlite3 compiles a statement on every `prepare`; Kysely prepares per query.
  * Statements are reused by SQL text (Kysely runs one query at a time on this connection).
  */
-function cachedStatements(db: BetterSqlite3.Database): SqliteDatabase {
-  const cache = new Map<string, BetterSqlite3.Statement>();
+function cachedStatements(db: BetterSqlite3.Database, onWrite: () => void): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>();
   return {
     close: () => db.close(),
     prepare(sqlText: string) {
@@ -77,10 +89,40 @@ function cachedStatements(db: BetterSqlite3.Database): SqliteDatabase {
       if (text === 'begin') text = 'begin immediate';
       let statement = cache.get(text);
       if (!statement) {
-        statement = db.prepare(text);
+        statement = counted(db.prepare(text), /^\s*select\b/i.test(text) ? undefined : onWrite);
         if (cache.size < 1000) cache.set(text, statement);
       }
-      return statement as unknown as ReturnType<SqliteDatabase['prepare']>;
+      return statement;
+    },
+  };
+}
+
+/**
+ * Kysely runs a statement with `all` (one that returns rows, `RETURNING` included) or `run`;
+ * anything but a SELECT counts as a write once it has run, failed or not (a failed one costs a
+ * needless cache refresh at most). Kysely's BEGIN and COMMIT are statements too.
+ */
+function counted(statement: BetterSqlite3.Statement, onWrite: (() => void) | undefined): SqliteStatement {
+  if (!onWrite) return statement;
+  return {
+    reader: statement.reader,
+    all(parameters) {
+      try {
+        return statement.all(parameters);
+      } finally {
+        onWrite();
+      }
+    },
+    run(parameters) {
+      try {
+        return statement.run(parameters);
+      } finally {
+        onWrite();
+      }
+    },
+    iterate(parameters) {
+      onWrite();
+      return statement.iterate(parameters);
     },
   };
 }
@@ -114,7 +156,13 @@ function sqlite(path: string): DialectAdapter {
     }
     return statement;
   }
-  const kysely = new SqliteDialect({ database: cachedStatements(db) });
+  // In memory nobody else can open the database: this process is the only writer from the start.
+  let sole = path === ':memory:';
+  let ownWrites = 0;
+  const noteWrite = () => {
+    ownWrites++;
+  };
+  const kysely = new SqliteDialect({ database: cachedStatements(db, noteWrite) });
   let waiters = 0;
   return {
     name: 'sqlite',
@@ -155,9 +203,15 @@ function sqlite(path: string): DialectAdapter {
       return readerStatement(text).get(...parameters) as R | undefined;
     },
     dataVersion: () => {
+      // Negative: never equal to a data_version (positive) read before the switch.
+      if (sole) return -1 - ownWrites;
       dataVersion ??= readerStatement('pragma data_version').pluck();
       return dataVersion.get() as number;
     },
+    claimSoleWriter: () => {
+      sole = true;
+    },
+    noteWrite,
     close: async () => {
       if (reader && reader !== db) reader.close();
     },

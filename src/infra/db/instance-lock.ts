@@ -1,0 +1,53 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+
+export interface InstanceLock {
+  release(): void;
+}
+
+/** Another server process holds the SQLite file (its message is what the operator reads). */
+export class InstanceLockedError extends Error {
+  constructor(path: string) {
+    super(
+      `Another Gatehouse server is already running on ${path}. Run one server per SQLite file: ` +
+        'use --workers N for more processes on this machine, or PostgreSQL and Redis for several servers.',
+    );
+    this.name = 'InstanceLockedError';
+  }
+}
+
+/**
+ * One server per SQLite file: an exclusive lock on `<database>.lock`, held until `release` or
+ * until the process ends (the operating system drops the lock of a process that died, even by
+ * SIGKILL). The lock is SQLite's own file lock on a sidecar file, so no new dependency and the
+ * same semantics on every platform SQLite runs on. Waits up to `waitMs` for a previous process
+ * that is still exiting (a restart), then throws InstanceLockedError.
+ *
+ * Why it matters: without Redis, rate-limit counters and caches live in the process, so a
+ * second server on the same file would double every limit; and the sole server may trust its
+ * own record of what it wrote (records/record-reader.ts) instead of asking SQLite on every read.
+ */
+export function claimSqliteInstance(path: string, waitMs = 5_000): InstanceLock {
+  mkdirSync(dirname(path), { recursive: true });
+  const lock = new BetterSqlite3(`${path}.lock`, { timeout: waitMs });
+  try {
+    // No journal file beside it: the lock connection never writes a page.
+    lock.pragma('journal_mode = MEMORY');
+    lock.exec('BEGIN EXCLUSIVE');
+  } catch (error) {
+    lock.close();
+    if (error instanceof Error && 'code' in error && String(error.code).startsWith('SQLITE_BUSY')) {
+      throw new InstanceLockedError(path);
+    }
+    throw error;
+  }
+  let held = true;
+  return {
+    release() {
+      if (!held) return;
+      held = false;
+      lock.close();
+    },
+  };
+}
