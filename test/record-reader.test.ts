@@ -178,3 +178,34 @@ describe('recent records on SQLite', () => {
     assert.equal(read(orders, big.recordId).data.text.length, 40_000);
   });
 });
+
+/**
+ * In memory the reader is the writer's own connection, on which `PRAGMA data_version` never
+ * moves for its own commits: the process counts its writes instead (nobody else can open it).
+ */
+test('an in-memory database shows its own replace and delete on the next read', async () => {
+  const services = await createServices(loadConfig({ DATABASE_URL: 'sqlite::memory:', LOG_LEVEL: 'silent' }));
+  try {
+    await services.endpoints.create({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+    const orders = (await services.endpoints.runtime('orders')) as EndpointRuntime;
+    const read = (id: string) => JSON.parse(services.reader.get(orders, 'test', id) as string);
+    const created = createCommand(orders, { v: 1 });
+    await services.writer.write(created);
+    assert.equal(read(created.recordId).data.v, 1);
+    await services.writer.write({
+      ...createCommand(orders, { v: 2 }),
+      operation: 'replace',
+      recordId: created.recordId,
+    });
+    assert.equal(read(created.recordId).data.v, 2);
+    await services.writer.write({
+      ...createCommand(orders, {}),
+      operation: 'delete',
+      recordId: created.recordId,
+      data: null,
+    });
+    assert.throws(() => services.reader.get(orders, 'test', created.recordId), { code: 'record_not_found' });
+  } finally {
+    await services.close();
+  }
+});
