@@ -209,3 +209,66 @@ test('an in-memory database shows its own replace and delete on the next read', 
     await services.close();
   }
 });
+
+/**
+ * A server alone on its file (sole writer) empties the cache only when one of its own changes to
+ * records commits. White-box: a change made behind its back (another connection, which the
+ * instance lock keeps out of a real installation) shows whether the cache was kept or emptied.
+ */
+describe('recent records with one server on the file', () => {
+  let database: TestDatabase;
+  let services: Services & { close(): Promise<void> };
+  let orders: EndpointRuntime;
+  let behindItsBack: BetterSqlite3.Database;
+  const read = (id: string) => JSON.parse(services.reader.get(orders, 'test', id) as string).data;
+  const sneak = (id: string, data: unknown) =>
+    behindItsBack.prepare('update records set data = ? where id = ?').run(JSON.stringify(data), id);
+
+  before(async () => {
+    ({ database, services, orders } = await twoEndpoints('sqlite'));
+    services.database.dialect.claimSoleWriter?.();
+    behindItsBack = new BetterSqlite3(database.config.kind === 'sqlite' ? database.config.path : '');
+    behindItsBack.pragma('busy_timeout = 5000');
+  });
+
+  after(async () => {
+    behindItsBack.close();
+    await services.close();
+    await database.drop();
+  });
+
+  test('creates and writes to other tables keep the records read; a change to records empties them', async () => {
+    const kept = createCommand(orders, { v: 'first' });
+    await services.writer.write(kept);
+    assert.deepEqual(read(kept.recordId), { v: 'first' });
+    sneak(kept.recordId, { v: 'behind' });
+    // More creates (write thread), a write to another table, an endpoint created: still kept.
+    await services.writer.writeAll([createCommand(orders, { n: 1 }), createCommand(orders, { n: 2 })]);
+    await services.writer.write(createCommand(orders, { n: 3 }));
+    await services.database.db.updateTable('requests').set({ status: 'processed' }).execute();
+    await services.endpoints.create({ slug: 'more', name: 'More', schema: { type: 'object' } });
+    assert.deepEqual(read(kept.recordId), { v: 'first' });
+    // Any change to records (here another record's) and the next read goes to SQLite.
+    const other = createCommand(orders, { v: 'other' });
+    await services.writer.write(other);
+    await services.writer.write({
+      ...createCommand(orders, { v: 'other 2' }),
+      operation: 'replace',
+      recordId: other.recordId,
+    });
+    assert.deepEqual(read(kept.recordId), { v: 'behind' });
+  });
+
+  test('a read between a change and its commit keeps the old row only until the commit', async () => {
+    const command = createCommand(orders, { v: 1 });
+    await services.writer.write(command);
+    assert.deepEqual(read(command.recordId), { v: 1 });
+    await services.database.db.transaction().execute(async (trx) => {
+      await trx.updateTable('records').set({ data: '{"v":2}' }).where('id', '=', command.recordId).execute();
+      // Not committed: the reader's connection sees (and keeps) the committed row.
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.deepEqual(read(command.recordId), { v: 1 });
+    });
+    assert.deepEqual(read(command.recordId), { v: 2 });
+  });
+});

@@ -112,7 +112,8 @@ const RECENT_ONE_CHARS = 16 * 1024;
 /**
  * SQLite: the JSON of records read recently, kept while the database is unchanged. Every get
  * first asks the dialect whether anything was committed since (`dataVersion`) and empties the
- * cache if so: a server alone on its file (the instance lock) counts its own writes, one that
+ * cache if so: a server alone on its file (the instance lock) counts its own changes to records
+ * (creates change none, so a stream of them leaves the cache alone), one that
  * shares the file (a cluster's workers, or with Redis) asks SQLite (`PRAGMA data_version`, a
  * read transaction with its file locks: as much as a read by id). A read by id is a B-tree walk
  * plus a row of strings turned into a JavaScript object, which a hit skips. Not on PostgreSQL:

@@ -480,16 +480,13 @@ function sqliteBatch(db: Db, dialect: DialectAdapter): DirectBatch | undefined {
       start();
       const batch = rows(commands, nowIso());
       const onThread = thread?.ready ? thread : undefined;
-      try {
-        if (onThread) await hold.run(() => onThread.run(batch));
-        else
-          await db.connection().execute(async () => {
-            runHere.immediate(batch);
-          });
-      } finally {
-        // Outside Kysely, so the dialect's count of this process's writes is told here.
-        dialect.noteWrite?.();
-      }
+      // Outside Kysely, so not in the dialect's count of changes to records: plain creates add
+      // records and change none, so no record a reader keeps can have gone stale.
+      if (onThread) await hold.run(() => onThread.run(batch));
+      else
+        await db.connection().execute(async () => {
+          runHere.immediate(batch);
+        });
       return commands.map((cmd) => ({ ok: true, recordId: cmd.recordId, version: 1 }));
     },
     close: async () => thread?.close(),

@@ -38,22 +38,21 @@ export interface DialectAdapter {
    */
   readFirst<R>(sqlText: string, parameters: readonly unknown[]): R | undefined | Promise<R | undefined>;
   /**
-   * SQLite only: a number that changes whenever anything may have been committed since the last
-   * call. What was read under one value is still current while it stays the same. Shared file
-   * (the default): `PRAGMA data_version` on the reader connection, which sees every other
-   * connection's commits, this process's and other processes'. Sole writer (`claimSoleWriter`):
-   * a count of this process's own writes, without a system call.
+   * SQLite only: a number that changes whenever a record may have changed since the last call
+   * (what was read under one value is still current while it stays the same). Shared file (the
+   * default): `PRAGMA data_version` on the reader connection, which moves on every other
+   * connection's commit, this process's and other processes', whatever it wrote. Sole writer
+   * (`claimSoleWriter`): a count of this process's committed changes to `records`, without a
+   * system call.
    */
   dataVersion?: () => number;
   /**
    * SQLite only: this process is the only one that writes to the file (it holds the instance
-   * lock, infra/db/instance-lock.ts), so `dataVersion` may count its own writes instead of asking
-   * SQLite. Every write of this process must then be reported: Kysely's are counted here, the
-   * record writer's own connection and write thread call `noteWrite`.
+   * lock, infra/db/instance-lock.ts), so `dataVersion` may count its own changes to records
+   * instead of asking SQLite. They all go through Kysely's connection, where they are counted,
+   * except plain creates (the record writer's batches), which add records and change none.
    */
   claimSoleWriter?: () => void;
-  /** SQLite only: a write outside Kysely (the record writer's batches) was committed. */
-  noteWrite?: () => void;
   /**
    * SQLite only: the writer connection itself, for the record writer's group commit of plain
    * creates while its write thread is not up (records/record-writer.ts).
@@ -70,8 +69,19 @@ export interface DialectAdapter {
  * better-sqlite3 compiles a statement on every `prepare`; Kysely prepares per query.
  * Statements are reused by SQL text (Kysely runs one query at a time on this connection).
  */
-function cachedStatements(db: BetterSqlite3.Database, onWrite: () => void): SqliteDatabase {
+function cachedStatements(db: BetterSqlite3.Database, onRecordsChange: () => void): SqliteDatabase {
   const cache = new Map<string, SqliteStatement>();
+  // A statement that wrote to records, in a transaction not yet ended.
+  let pending = false;
+  const ran = (touchesRecords: boolean) => {
+    if (touchesRecords) pending = true;
+    // Counted once committed (or rolled back: a needless refresh at most), never before: a read
+    // between the UPDATE and the COMMIT sees, and may keep, the row as it was.
+    if (pending && !db.inTransaction) {
+      pending = false;
+      onRecordsChange();
+    }
+  };
   return {
     close: () => db.close(),
     prepare(sqlText: string) {
@@ -89,7 +99,8 @@ function cachedStatements(db: BetterSqlite3.Database, onWrite: () => void): Sqli
       if (text === 'begin') text = 'begin immediate';
       let statement = cache.get(text);
       if (!statement) {
-        statement = counted(db.prepare(text), /^\s*select\b/i.test(text) ? undefined : onWrite);
+        const prepared = db.prepare(text);
+        statement = /^\s*select\b/i.test(text) ? prepared : counted(prepared, changesRecords(text), ran);
         if (cache.size < 1000) cache.set(text, statement);
       }
       return statement;
@@ -97,31 +108,40 @@ function cachedStatements(db: BetterSqlite3.Database, onWrite: () => void): Sqli
   };
 }
 
+/** A statement that may change or remove a row of records: not a SELECT, not a plain INSERT (which only adds). */
+function changesRecords(text: string): boolean {
+  if (!/\brecords\b/i.test(text)) return false;
+  return !/^\s*insert\s+into\s+"?records"?[\s(]/i.test(text) || /\bon\s+conflict\b/i.test(text);
+}
+
 /**
  * Kysely runs a statement with `all` (one that returns rows, `RETURNING` included) or `run`;
- * anything but a SELECT counts as a write once it has run, failed or not (a failed one costs a
- * needless cache refresh at most). Kysely's BEGIN and COMMIT are statements too.
+ * each statement but a SELECT reports that it ran (failed or not), and whether it may change
+ * records, so that those changes are counted when their transaction ends.
  */
-function counted(statement: BetterSqlite3.Statement, onWrite: (() => void) | undefined): SqliteStatement {
-  if (!onWrite) return statement;
+function counted(
+  statement: BetterSqlite3.Statement,
+  touchesRecords: boolean,
+  ran: (touchesRecords: boolean) => void,
+): SqliteStatement {
   return {
     reader: statement.reader,
     all(parameters) {
       try {
         return statement.all(parameters);
       } finally {
-        onWrite();
+        ran(touchesRecords);
       }
     },
     run(parameters) {
       try {
         return statement.run(parameters);
       } finally {
-        onWrite();
+        ran(touchesRecords);
       }
     },
     iterate(parameters) {
-      onWrite();
+      ran(touchesRecords);
       return statement.iterate(parameters);
     },
   };
@@ -158,11 +178,12 @@ function sqlite(path: string): DialectAdapter {
   }
   // In memory nobody else can open the database: this process is the only writer from the start.
   let sole = path === ':memory:';
-  let ownWrites = 0;
-  const noteWrite = () => {
-    ownWrites++;
-  };
-  const kysely = new SqliteDialect({ database: cachedStatements(db, noteWrite) });
+  let recordChanges = 0;
+  const kysely = new SqliteDialect({
+    database: cachedStatements(db, () => {
+      recordChanges++;
+    }),
+  });
   let waiters = 0;
   return {
     name: 'sqlite',
@@ -204,14 +225,13 @@ function sqlite(path: string): DialectAdapter {
     },
     dataVersion: () => {
       // Negative: never equal to a data_version (positive) read before the switch.
-      if (sole) return -1 - ownWrites;
+      if (sole) return -1 - recordChanges;
       dataVersion ??= readerStatement('pragma data_version').pluck();
       return dataVersion.get() as number;
     },
     claimSoleWriter: () => {
       sole = true;
     },
-    noteWrite,
     close: async () => {
       if (reader && reader !== db) reader.close();
     },
