@@ -6,7 +6,7 @@ import { loadConfig } from '../src/config.ts';
 import type { EndpointRuntime } from '../src/endpoints/endpoint-service.ts';
 import { ApiError } from '../src/errors.ts';
 import { newId } from '../src/ids.ts';
-import { createCommand } from './helpers/commands.ts';
+import { createCommand, deleteCommand, replaceCommand } from './helpers/commands.ts';
 import {
   createTestDatabase,
   type DatabaseKind,
@@ -116,20 +116,11 @@ describe('recent records on SQLite', () => {
     await services.writer.write(created);
     assert.equal(read(orders, created.recordId).data.v, 1);
     assert.equal(read(orders, created.recordId).data.v, 1);
-    await services.writer.write({
-      ...createCommand(orders, { v: 2 }),
-      operation: 'replace',
-      recordId: created.recordId,
-    });
+    await services.writer.write(replaceCommand(orders, created.recordId, { v: 2 }));
     const replaced = read(orders, created.recordId);
     assert.equal(replaced.data.v, 2);
     assert.equal(replaced.version, 2);
-    await services.writer.write({
-      ...createCommand(orders, {}),
-      operation: 'delete',
-      recordId: created.recordId,
-      data: null,
-    });
+    await services.writer.write(deleteCommand(orders, created.recordId));
     assert.throws(() => services.reader.get(orders, 'test', created.recordId), { code: 'record_not_found' });
   });
 
@@ -192,18 +183,9 @@ test('an in-memory database shows its own replace and delete on the next read', 
     const created = createCommand(orders, { v: 1 });
     await services.writer.write(created);
     assert.equal(read(created.recordId).data.v, 1);
-    await services.writer.write({
-      ...createCommand(orders, { v: 2 }),
-      operation: 'replace',
-      recordId: created.recordId,
-    });
+    await services.writer.write(replaceCommand(orders, created.recordId, { v: 2 }));
     assert.equal(read(created.recordId).data.v, 2);
-    await services.writer.write({
-      ...createCommand(orders, {}),
-      operation: 'delete',
-      recordId: created.recordId,
-      data: null,
-    });
+    await services.writer.write(deleteCommand(orders, created.recordId));
     assert.throws(() => services.reader.get(orders, 'test', created.recordId), { code: 'record_not_found' });
   } finally {
     await services.close();
@@ -251,11 +233,7 @@ describe('recent records with one server on the file', () => {
     // Any change to records (here another record's) and the next read goes to SQLite.
     const other = createCommand(orders, { v: 'other' });
     await services.writer.write(other);
-    await services.writer.write({
-      ...createCommand(orders, { v: 'other 2' }),
-      operation: 'replace',
-      recordId: other.recordId,
-    });
+    await services.writer.write(replaceCommand(orders, other.recordId, { v: 'other 2' }));
     assert.deepEqual(read(kept.recordId), { v: 'behind' });
   });
 

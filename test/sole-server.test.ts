@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { freePort } from '../bench/lib.ts';
 import { createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
@@ -10,6 +11,8 @@ import { claimSqliteServer, startServer } from '../src/server/serve.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { spawnGatehouse, waitHealthy } from './helpers/process.ts';
 import { countRows } from './helpers/server.ts';
+
+const run = promisify(execFile);
 
 /**
  * One server per SQLite file (infra/db/instance-lock.ts). Without Redis its limits and caches
@@ -83,7 +86,12 @@ describe('one server per SQLite file', () => {
     const { id } = (await post.json()) as { id: string };
 
     for (const args of [['serve'], ['start', '--workers', '2']]) {
-      const second = await runToEnd(args, { ...env, PORT: String(await freePort()) });
+      const second = await run(process.execPath, ['bin/gatehouse.js', ...args], {
+        env: { ...process.env, ...env, PORT: String(await freePort()) },
+      }).then(
+        () => ({ code: 0, stderr: '' }),
+        (error: { code: number; stderr: string }) => error,
+      );
       assert.equal(second.code, 1, args.join(' '));
       assert.match(second.stderr, /Another Gatehouse server is already running on .*gatehouse\.db/);
       assert.doesNotMatch(second.stderr, /\n\s+at /, 'no stack trace');
@@ -160,21 +168,3 @@ describe('one server per SQLite file', () => {
     claimSqliteInstance(pathOf(database), 50).release();
   });
 });
-
-/** Runs the CLI to its end: exit code and stderr. */
-async function runToEnd(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; stderr: string }> {
-  const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, ['bin/gatehouse.js', ...args], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, stderr };
-}

@@ -28,13 +28,10 @@ export async function startServer(
   const logger = createLogger(config.logLevel);
   // A cluster's HTTP processes share the file by design: their primary holds the lock.
   const lock = cluster.isWorker ? undefined : claimSqliteServer(config);
-  let services: Awaited<ReturnType<typeof createServices>>;
-  try {
-    services = await createServices(config);
-  } catch (error) {
+  const services = await createServices(config).catch((error: unknown) => {
     lock?.release();
     throw error;
-  }
+  });
   if (lock) services.database.dialect.claimSoleWriter?.();
   const app = buildApp(services, { logger });
   const worker = options.worker ? services.webhooks.createWorker(logger) : undefined;

@@ -21,3 +21,17 @@ export function createCommand(
     ...extra,
   };
 }
+
+/** A replace of an existing record, as the data API hands it to the record writer. */
+export function replaceCommand(
+  endpoint: { id: string; slug: string },
+  recordId: string,
+  data: unknown,
+): WriteCommand {
+  return createCommand(endpoint, data, { operation: 'replace', recordId });
+}
+
+/** A delete of an existing record, as the data API hands it to the record writer. */
+export function deleteCommand(endpoint: { id: string; slug: string }, recordId: string): WriteCommand {
+  return createCommand(endpoint, {}, { operation: 'delete', recordId, data: null });
+}
