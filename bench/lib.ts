@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import autocannon from 'autocannon';
 
@@ -8,6 +9,23 @@ export interface Result {
   p99: number;
   non2xx: number;
   errors: number;
+  /** The server's CPU time (all its threads, user + system) per answered request, in µs. */
+  serverMicros?: number;
+}
+
+/**
+ * CPU time used so far by a process and all its threads, in µs (Linux: /proc/<pid>/stat, in
+ * clock ticks of 10 ms); undefined where /proc is not available.
+ */
+export function cpuMicros(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return undefined;
+  }
 }
 
 export async function freePort(): Promise<number> {
@@ -49,8 +67,11 @@ export async function load(
     body?: string;
     seconds: number;
     connections: number;
+    /** The server's process: its CPU time per request is reported (single-process servers). */
+    server?: ChildProcess;
   },
 ): Promise<Result> {
+  const cpuBefore = cpuMicros(options.server?.pid);
   const result = await autocannon({
     url: options.url,
     method: options.method ?? 'GET',
@@ -60,20 +81,26 @@ export async function load(
     duration: options.seconds,
     pipelining: 1,
   });
+  const cpuAfter = cpuMicros(options.server?.pid);
   return {
     name,
     rps: result.requests.average,
     p99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
+    serverMicros:
+      cpuBefore !== undefined && cpuAfter !== undefined && result.requests.total > 0
+        ? (cpuAfter - cpuBefore) / result.requests.total
+        : undefined,
   };
 }
 
 export function table(results: Result[], baseline: number): string {
-  const lines = ['scenario                       req/s     p99 ms  non-2xx  errors  ratio'];
+  const lines = ['scenario                       req/s     p99 ms  non-2xx  errors  ratio  server µs/req'];
   for (const r of results) {
+    const micros = r.serverMicros === undefined ? '' : r.serverMicros.toFixed(1).padStart(13);
     lines.push(
-      `${r.name.padEnd(28)} ${r.rps.toFixed(0).padStart(8)} ${String(r.p99).padStart(10)} ${String(r.non2xx).padStart(8)} ${String(r.errors).padStart(7)}  ${(r.rps / baseline).toFixed(2)}x`,
+      `${r.name.padEnd(28)} ${r.rps.toFixed(0).padStart(8)} ${String(r.p99).padStart(10)} ${String(r.non2xx).padStart(8)} ${String(r.errors).padStart(7)}  ${(r.rps / baseline).toFixed(2)}x ${micros}`,
     );
   }
   return lines.join('\n');

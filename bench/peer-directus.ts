@@ -138,18 +138,45 @@ async function main(): Promise<void> {
         method: 'POST',
         body,
         ...opts,
+        server: bare,
       }),
     );
     results.push(
-      await load('directus create', { url: dUrl, method: 'POST', headers: directus.auth, body, ...opts }),
+      await load('directus create', {
+        url: dUrl,
+        method: 'POST',
+        headers: directus.auth,
+        body,
+        ...opts,
+        server: directus.child,
+      }),
     );
     results.push(
-      await load('gatehouse create', { url: gUrl, method: 'POST', headers: gate.auth, body, ...opts }),
+      await load('gatehouse create', {
+        url: gUrl,
+        method: 'POST',
+        headers: gate.auth,
+        body,
+        ...opts,
+        server: gate.child,
+      }),
     );
     results.push(
-      await load('directus read', { url: `${dUrl}/${dItem.data.id}`, headers: directus.auth, ...opts }),
+      await load('directus read', {
+        url: `${dUrl}/${dItem.data.id}`,
+        headers: directus.auth,
+        ...opts,
+        server: directus.child,
+      }),
     );
-    results.push(await load('gatehouse read', { url: `${gUrl}/${gItem.id}`, headers: gate.auth, ...opts }));
+    results.push(
+      await load('gatehouse read', {
+        url: `${gUrl}/${gItem.id}`,
+        headers: gate.auth,
+        ...opts,
+        server: gate.child,
+      }),
+    );
   }
   for (const child of [bare, directus.child, gate.child]) child.kill('SIGTERM');
 

@@ -111,6 +111,8 @@ async function main(): Promise<void> {
     await load('warm-up', { url: `${slowBase}/${slowId}`, headers: slowHeaders, seconds: 1, connections });
   }
 
+  // Server CPU per request is read from /proc for one process; a cluster's workers are others.
+  const measured = (child: typeof gate | undefined) => (workers === 1 ? child : undefined);
   const results: Result[] = [];
   for (let round = 0; round < rounds; round++) {
     results.push(
@@ -120,12 +122,29 @@ async function main(): Promise<void> {
         body,
         seconds,
         connections,
+        server: bare,
       }),
     );
     results.push(
-      await load('gatehouse POST create', { url: base, method: 'POST', headers, body, seconds, connections }),
+      await load('gatehouse POST create', {
+        url: base,
+        method: 'POST',
+        headers,
+        body,
+        seconds,
+        connections,
+        server: measured(gate),
+      }),
     );
-    results.push(await load('gatehouse GET by id', { url: `${base}/${id}`, headers, seconds, connections }));
+    results.push(
+      await load('gatehouse GET by id', {
+        url: `${base}/${id}`,
+        headers,
+        seconds,
+        connections,
+        server: measured(gate),
+      }),
+    );
     if (slow) {
       results.push(
         await load('  fast path off: POST', {
@@ -135,6 +154,7 @@ async function main(): Promise<void> {
           body,
           seconds,
           connections,
+          server: measured(slow),
         }),
       );
       results.push(
@@ -143,6 +163,7 @@ async function main(): Promise<void> {
           headers: slowHeaders,
           seconds,
           connections,
+          server: measured(slow),
         }),
       );
     }
