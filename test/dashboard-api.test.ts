@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
 import { buildApp, createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { accessOf, ruleOf } from '../src/dashboard/access.ts';
 import { createTestDatabase, databaseKinds } from './helpers/database.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { type ApiResponse, ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+
+const execFileAsync = promisify(execFile);
 
 const LOOPBACK = { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' };
 const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
@@ -340,6 +344,44 @@ for (const kind of databaseKinds) {
       });
       assert.equal(othersKey.status, 404);
       assert.equal((await collaborator.call('GET', '/admin/v1/test-requests')).body.data.length, 0);
+    });
+
+    test("the test page's curl command runs as shown: quotes in the body, brackets in the query", async () => {
+      const run = async (curl: string) => {
+        const { stdout } = await execFileAsync('bash', ['-c', curl], {
+          env: { ...process.env, GATEHOUSE_KEY: ownerTestKey.key },
+        });
+        return JSON.parse(stdout);
+      };
+      const orderId = `it's curl ${Date.now()}`;
+      const created = await owner.call('POST', '/admin/v1/test-requests', {
+        key_id: ownerTestKey.id,
+        method: 'POST',
+        path: '/api/v1/data/orders',
+        body: { order_id: orderId, amount: 4242 },
+      });
+      assert.equal(created.body.data.status, 202, created.text);
+      const copied = await run(created.body.data.curl);
+      assert.equal(copied.message, 'Request queued');
+      const stored = await server.request('GET', `/api/v1/data/orders/${copied.id}`, {
+        key: ownerTestKey.key,
+      });
+      assert.equal(stored.body.data.data.order_id, orderId, 'the copied command sent the same body');
+
+      const listed = await owner.call('POST', '/admin/v1/test-requests', {
+        key_id: ownerTestKey.id,
+        method: 'GET',
+        path: '/api/v1/data/orders?limit=5&filter[amount]=4242',
+      });
+      assert.equal(listed.body.data.status, 200, listed.text);
+      assert.match(listed.body.data.curl, /--globoff/);
+      const page = await run(listed.body.data.curl);
+      assert.equal(page.success, true);
+      assert.deepEqual(
+        page.data.map((r: { data: { order_id: string } }) => r.data.order_id).sort(),
+        [orderId, orderId],
+        'both records of amount 4242: the one the test page sent and the one its curl sent',
+      );
     });
 
     test('deliveries: a collaborator sees and redelivers only those caused by their own keys', async () => {

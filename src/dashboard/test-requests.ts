@@ -49,7 +49,10 @@ const parseInput = inputValidator<TestRequestInput>({
 const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
 function curlOf(origin: string, input: TestRequestInput, body: string | undefined): string {
-  const parts = [`curl -X ${input.method} ${shellQuote(origin + input.path)}`];
+  const url = origin + input.path;
+  // curl reads [ ] { } in a URL as a glob (`filter[paid]=true` would fail with "bad range").
+  const globoff = /[[\]{}]/.test(url) ? ' --globoff' : '';
+  const parts = [`curl${globoff} -X ${input.method} ${shellQuote(url)}`];
   parts.push(`-H "Authorization: Bearer $GATEHOUSE_KEY"`);
   for (const [name, value] of Object.entries(input.headers ?? {})) {
     parts.push(`-H ${shellQuote(`${name}: ${value}`)}`);
