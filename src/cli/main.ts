@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { loadConfig } from '../config.ts';
 import { registerAppsCommands } from './apps-commands.ts';
@@ -9,8 +10,16 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
 const program = new Command();
-program.name('gatehouse').description('Gatehouse: a self-hosted API platform').showHelpAfterError();
+program
+  .name('gatehouse')
+  .description('Gatehouse: a self-hosted API platform')
+  .version(version, '-V, --version', 'print the version')
+  .showHelpAfterError();
 registerCommands(program);
 registerAppsCommands(program, loadConfig());
 await program.parseAsync(process.argv);
