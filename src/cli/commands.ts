@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../config.ts';
+import { registerBackupCommands } from './backup-commands.ts';
 import { registerDataCommands } from './data-commands.ts';
 import { registerRecordsCommands } from './records-commands.ts';
 import { registerServerCommands } from './server-commands.ts';
@@ -16,4 +17,5 @@ export function registerCommands(program: Command): void {
   registerWebhookCommands(program, config);
   registerTypesCommand(program, config);
   registerRecordsCommands(program, config);
+  registerBackupCommands(program, config);
 }

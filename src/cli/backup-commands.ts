@@ -1,0 +1,69 @@
+import type { Command } from 'commander';
+import type { Config } from '../config.ts';
+import { BackupError, backupSqlite, restoreSqlite } from '../infra/db/sqlite-backup.ts';
+import { CliFailure, printFields, printJson, reportFailure } from './output.ts';
+
+/** The SQLite file the installation runs on; PostgreSQL installations back up with their own tools. */
+function sqlitePath(config: Config): string {
+  if (config.database.kind !== 'sqlite' || config.database.path === ':memory:') {
+    throw new CliFailure({
+      success: false,
+      error:
+        'backup and restore work on a SQLite database file; back up PostgreSQL with pg_dump and restore with pg_restore (docs/DEPLOY.md)',
+      code: 'not_sqlite',
+    });
+  }
+  return config.database.path;
+}
+
+function run(json: boolean, task: () => Record<string, unknown>, done: string): void {
+  try {
+    const result = task();
+    if (json) printJson({ success: true, data: result });
+    else {
+      printFields(result);
+      process.stdout.write(`\n${done}\n`);
+    }
+  } catch (error) {
+    if (error instanceof BackupError) {
+      reportFailure(new CliFailure({ success: false, error: error.message, code: 'backup_failed' }), json);
+    }
+    reportFailure(error, json);
+  }
+}
+
+/** `gatehouse backup <file>` and `gatehouse restore <file>` for the SQLite database (DATABASE_URL). */
+export function registerBackupCommands(program: Command, config: Config): void {
+  program
+    .command('backup')
+    .description('copy the SQLite database to a new file, consistently, while the server runs')
+    .argument('<file>', 'the backup file to create (must not exist)')
+    .option('--json', 'print JSON')
+    .action((file: string, options: { json?: boolean }) => {
+      run(
+        Boolean(options.json),
+        () => {
+          const source = sqlitePath(config);
+          return { database: source, ...backupSqlite(source, file) };
+        },
+        `Restore it with: gatehouse restore ${file} (with the server stopped)`,
+      );
+    });
+
+  program
+    .command('restore')
+    .description('replace the SQLite database with a backup (stop the server first)')
+    .argument('<file>', 'a file made by gatehouse backup')
+    .option('--json', 'print JSON')
+    .action((file: string, options: { json?: boolean }) => {
+      run(
+        Boolean(options.json),
+        () => {
+          const target = sqlitePath(config);
+          const restored = restoreSqlite(file, target);
+          return { database: target, ...restored, file };
+        },
+        'Restored. Start the server again; the replaced database is kept at "previous".',
+      );
+    });
+}

@@ -1,0 +1,149 @@
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
+import { dirname } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { claimSqliteInstance, InstanceLockedError } from './instance-lock.ts';
+
+/** A backup or restore that cannot go ahead: the message tells the operator what to do. */
+export class BackupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BackupError';
+  }
+}
+
+export interface BackupSummary {
+  file: string;
+  bytes: number;
+  records: number;
+}
+
+/**
+ * Opens a file that must already be a Gatehouse SQLite database; `pages`: also checked page by
+ * page (PRAGMA quick_check: it reads the whole file, so a live source is not, its copy is).
+ */
+function openChecked(path: string, what: string, pages: boolean): BetterSqlite3.Database {
+  if (!existsSync(path)) throw new BackupError(`No ${what} at ${path}`);
+  let db: BetterSqlite3.Database | undefined;
+  try {
+    db = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
+    const check = pages ? db.pragma('quick_check', { simple: true }) : 'ok';
+    if (check !== 'ok') throw new BackupError(`The ${what} at ${path} is damaged: ${String(check)}`);
+    const tables = db
+      .prepare(
+        "select count(*) as n from sqlite_master where type = 'table' and name in ('records', 'api_keys', 'kysely_migration')",
+      )
+      .get() as { n: number };
+    if (tables.n !== 3) throw new BackupError(`${path} is not a Gatehouse database`);
+    return db;
+  } catch (error) {
+    db?.close();
+    if (error instanceof BackupError) throw error;
+    throw new BackupError(`${path} is not a readable SQLite database (${(error as Error).message})`);
+  }
+}
+
+function summary(file: string): BackupSummary {
+  const db = openChecked(file, 'backup', true);
+  try {
+    const { n } = db.prepare('select count(*) as n from records').get() as { n: number };
+    return { file, bytes: statSync(file).size, records: n };
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * A consistent copy of a live database: `VACUUM INTO` reads one snapshot (a read transaction,
+ * so a server keeps writing meanwhile and nothing it acknowledged after the snapshot is half in
+ * the copy), writes it compacted to a new file, and the copy is checked before it is reported.
+ * The file holds key hashes, encrypted secrets and (unless GATEHOUSE_SECRET is set) the
+ * installation secret: it is created readable by its owner only.
+ */
+export function backupSqlite(source: string, target: string): BackupSummary {
+  if (existsSync(target)) throw new BackupError(`${target} already exists: choose a new file name`);
+  const db = openChecked(source, 'Gatehouse database', false);
+  try {
+    mkdirSync(dirname(target), { recursive: true });
+    db.pragma('busy_timeout = 5000');
+    db.prepare('VACUUM INTO ?').run(target);
+  } catch (error) {
+    rmSync(target, { force: true });
+    throw new BackupError(`Could not write ${target}: ${(error as Error).message}`);
+  } finally {
+    db.close();
+  }
+  chmodSync(target, 0o600);
+  return summary(target);
+}
+
+export interface RestoreSummary extends BackupSummary {
+  /** Where the database it replaced was moved (undefined: there was none). */
+  previous: string | undefined;
+}
+
+/**
+ * Puts a backup in place of the database, with no server running on it (the one-server lock
+ * says so; servers sharing the file through Redis must be stopped by the operator). The
+ * database it replaces is checkpointed (its WAL folded in) and kept beside it under a dated
+ * name; the backup is copied to a temporary file, flushed to disk and renamed over the
+ * database, so a crash midway leaves either the old database or the new one, never a mix. A
+ * stale `-wal` or `-shm` left beside the old file would be replayed onto the restored one: they
+ * go with the old database.
+ */
+export function restoreSqlite(backup: string, target: string, now = new Date()): RestoreSummary {
+  openChecked(backup, 'backup', true).close();
+  let lock: ReturnType<typeof claimSqliteInstance>;
+  try {
+    lock = claimSqliteInstance(target, 0);
+  } catch (error) {
+    if (error instanceof InstanceLockedError) {
+      throw new BackupError(`A Gatehouse server is running on ${target}: stop it, then restore`);
+    }
+    throw error;
+  }
+  try {
+    let previous: string | undefined;
+    if (existsSync(target)) {
+      const old = new BetterSqlite3(target, { fileMustExist: true, timeout: 5_000 });
+      try {
+        old.pragma('wal_checkpoint(TRUNCATE)');
+        old.pragma('journal_mode = DELETE');
+      } finally {
+        old.close();
+      }
+      previous = `${target}.before-restore-${now.toISOString().replace(/[:.]/g, '-')}`;
+      renameSync(target, previous);
+    }
+    for (const suffix of ['-wal', '-shm', '-journal']) rmSync(`${target}${suffix}`, { force: true });
+    const temporary = `${target}.restoring`;
+    copyFileSync(backup, temporary);
+    const fd = openSync(temporary, 'r+');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    chmodSync(temporary, 0o600);
+    renameSync(temporary, target);
+    const directory = openSync(dirname(target), 'r');
+    try {
+      fsyncSync(directory);
+    } finally {
+      closeSync(directory);
+    }
+    return { ...summary(target), previous };
+  } finally {
+    lock.release();
+  }
+}

@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import BetterSqlite3 from 'better-sqlite3';
+import { freePort } from '../bench/lib.ts';
+import { createServices } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+import { spawnGatehouse, waitHealthy } from './helpers/process.ts';
+
+const execFileAsync = promisify(execFile);
+
+/** The real CLI; resolves with its exit code and output instead of throwing on a non-zero exit. */
+async function cli(args: string[], env: Record<string, string>) {
+  return execFileAsync(process.execPath, ['bin/gatehouse.js', ...args], {
+    env: { ...process.env, ...env },
+  }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: { code: number; stdout: string; stderr: string }) => error,
+  );
+}
+
+function idsIn(path: string): Set<string> {
+  const db = new BetterSqlite3(path, { readonly: true });
+  try {
+    return new Set((db.prepare('select id from records').all() as Array<{ id: string }>).map((r) => r.id));
+  } finally {
+    db.close();
+  }
+}
+
+describe('gatehouse backup and restore (SQLite)', () => {
+  let database: TestDatabase;
+  let path: string;
+  let key: string;
+  let server: ChildProcess | undefined;
+  let port = 0;
+  const env = () => ({ DATABASE_URL: database.url, LOG_LEVEL: 'warn', PORT: String(port) });
+  const backup = () => join(dirname(path), 'backups', 'first.db');
+  const before: string[] = [];
+  const later: string[] = [];
+
+  const create = async (n: number) => {
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/data/orders`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ n }),
+    });
+    assert.equal(res.status, 202);
+    return ((await res.json()) as { id: string }).id;
+  };
+  const status = async (id: string) =>
+    (
+      await fetch(`http://127.0.0.1:${port}/api/v1/data/orders/${id}`, {
+        headers: { authorization: `Bearer ${key}` },
+      })
+    ).status;
+  const startServer = async () => {
+    port = await freePort();
+    server = spawnGatehouse(['serve'], env());
+    await waitHealthy(port);
+  };
+  const stopServer = async () => {
+    const child = server as ChildProcess;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+    server = undefined;
+  };
+
+  after(async () => {
+    server?.kill('SIGKILL');
+    await database?.drop();
+  });
+
+  test('a backup taken while the server writes holds every acknowledged write before it, readable by its owner only', async () => {
+    database = await createTestDatabase('sqlite');
+    path = database.config.kind === 'sqlite' ? database.config.path : '';
+    const setup = await createServices(loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' }));
+    await setup.endpoints.create({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+    key = (await setup.keys.create({ name: 'k', environment: 'test' })).key;
+    await setup.close();
+    await startServer();
+    for (let i = 0; i < 40; i++) before.push(await create(i));
+
+    // Writes keep coming while the backup runs.
+    let writing = true;
+    const during: Promise<string[]> = (async () => {
+      const ids: string[] = [];
+      while (writing) ids.push(await create(-1));
+      return ids;
+    })();
+    const result = await cli(['backup', backup(), '--json'], env());
+    writing = false;
+    later.push(...(await during));
+    assert.equal(result.code, 0, result.stderr);
+    const summary = JSON.parse(result.stdout).data;
+    assert.equal(summary.file, backup());
+    assert.equal(summary.bytes, statSync(backup()).size);
+    assert.equal(statSync(backup()).mode & 0o777, 0o600);
+
+    const saved = idsIn(backup());
+    assert.equal(summary.records, saved.size);
+    for (const id of before) assert.ok(saved.has(id), `acknowledged before the backup: ${id}`);
+    const check = new BetterSqlite3(backup(), { readonly: true });
+    assert.equal(check.pragma('integrity_check', { simple: true }), 'ok');
+    check.close();
+    // The server never noticed.
+    assert.equal(await status(before[0] as string), 200);
+    later.push(await create(1000));
+  });
+
+  test('a backup never overwrites a file; PostgreSQL is pointed to pg_dump', async () => {
+    const bytes = readFileSync(backup());
+    const again = await cli(['backup', backup()], env());
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /already exists: choose a new file name/);
+    assert.doesNotMatch(again.stderr, /\n\s+at /, 'no stack trace');
+    assert.deepEqual(readFileSync(backup()), bytes);
+
+    const target = join(dirname(path), 'pg.db');
+    const pg = await cli(['backup', target], { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres' });
+    assert.equal(pg.code, 1);
+    assert.match(pg.stderr, /pg_dump/);
+    assert.equal(existsSync(target), false);
+  });
+
+  test('restore refuses while a server runs on the file, and refuses a file that is not a Gatehouse backup', async () => {
+    const running = await cli(['restore', backup()], env());
+    assert.equal(running.code, 1);
+    assert.match(running.stderr, /A Gatehouse server is running on .*: stop it, then restore/);
+    assert.equal(await status(later.at(-1) as string), 200, 'nothing was replaced');
+
+    await stopServer();
+    const liveBytes = readFileSync(path);
+    const junk = join(dirname(path), 'junk.db');
+    writeFileSync(junk, 'not a database at all, just text\n'.repeat(200));
+    const empty = join(dirname(path), 'empty.db');
+    new BetterSqlite3(empty).close();
+    for (const [file, message] of [
+      [junk, /not a readable SQLite database/],
+      [empty, /is not a Gatehouse database/],
+      [join(dirname(path), 'missing.db'), /No backup at/],
+    ] as const) {
+      const refused = await cli(['restore', file], env());
+      assert.equal(refused.code, 1, file);
+      assert.match(refused.stderr, message);
+    }
+    assert.deepEqual(readFileSync(path), liveBytes, 'the database is untouched');
+    assert.equal(
+      readdirSync(dirname(path)).some((f) => f.includes('before-restore')),
+      false,
+    );
+  });
+
+  test('restore puts the backup in place, keeps the replaced database, and a server starts on it', async () => {
+    const restored = await cli(['restore', backup(), '--json'], env());
+    assert.equal(restored.code, 0, restored.stderr);
+    const summary = JSON.parse(restored.stdout).data;
+    assert.match(summary.previous, /gatehouse\.db\.before-restore-/);
+    assert.equal(existsSync(`${path}-wal`), false, 'no stale WAL beside the restored file');
+
+    // The replaced database kept everything, its WAL folded in.
+    const previous = idsIn(summary.previous);
+    for (const id of [...before, ...later]) assert.ok(previous.has(id));
+
+    await startServer();
+    for (const id of before) assert.equal(await status(id), 200);
+    assert.equal(await status(later.at(-1) as string), 404, 'written after the backup: gone');
+    // The key (hashed in the backup) still opens the API, and writes go on.
+    await create(7);
+    await stopServer();
+  });
+});
