@@ -144,6 +144,7 @@ describe('gatehouse backup and restore (SQLite)', () => {
       [junk, /not a readable SQLite database/],
       [empty, /is not a Gatehouse database/],
       [join(dirname(path), 'missing.db'), /No backup at/],
+      [path, /is the database itself, not a backup/],
     ] as const) {
       const refused = await cli(['restore', file], env());
       assert.equal(refused.code, 1, file);

@@ -16,13 +16,17 @@ function sqlitePath(config: Config): string {
   return config.database.path;
 }
 
-function run(json: boolean, task: () => Record<string, unknown>, done: string): void {
+function run<T extends Record<string, unknown>>(
+  json: boolean,
+  task: () => T,
+  done: (result: T) => string,
+): void {
   try {
     const result = task();
     if (json) printJson({ success: true, data: result });
     else {
       printFields(result);
-      process.stdout.write(`\n${done}\n`);
+      process.stdout.write(`\n${done(result)}\n`);
     }
   } catch (error) {
     if (error instanceof BackupError) {
@@ -46,7 +50,7 @@ export function registerBackupCommands(program: Command, config: Config): void {
           const source = sqlitePath(config);
           return { database: source, ...backupSqlite(source, file) };
         },
-        `Restore it with: gatehouse restore ${file} (with the server stopped)`,
+        () => `Restore it with: gatehouse restore ${file} (with the server stopped)`,
       );
     });
 
@@ -63,7 +67,10 @@ export function registerBackupCommands(program: Command, config: Config): void {
           const restored = restoreSqlite(file, target);
           return { database: target, ...restored, file };
         },
-        'Restored. Start the server again; the replaced database is kept at "previous".',
+        ({ previous }) =>
+          previous
+            ? `Restored; the database it replaced is kept at ${previous}. Start the server again.`
+            : 'Restored. Start the server.',
       );
     });
 }

@@ -10,7 +10,7 @@ import {
   rmSync,
   statSync,
 } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { claimSqliteInstance, InstanceLockedError } from './instance-lock.ts';
 
@@ -102,6 +102,8 @@ export interface RestoreSummary extends BackupSummary {
  * go with the old database.
  */
 export function restoreSqlite(backup: string, target: string, now = new Date()): RestoreSummary {
+  if (resolve(backup) === resolve(target))
+    throw new BackupError(`${backup} is the database itself, not a backup`);
   openChecked(backup, 'backup', true).close();
   let lock: ReturnType<typeof claimSqliteInstance>;
   try {
