@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Config } from '../config.ts';
-import type { EndpointJson } from '../endpoints/endpoint-service.ts';
+import type { EndpointJson, EndpointVersionJson } from '../endpoints/endpoint-service.ts';
 import type { ApiKeyJson } from '../keys/key-service.ts';
 import { type ClientOptions, managementClient } from './client.ts';
 import { CliFailure, printFields, printJson, printTable, reportFailure } from './output.ts';
@@ -124,6 +124,14 @@ function keyLimits(o: Record<string, unknown>): Record<string, unknown> | undefi
   return Object.keys(limits).length ? limits : undefined;
 }
 
+/** A version's top-level fields, for a table cell: `order_id*, amount*, paid` (* required). */
+function fieldNames(schema: unknown): string {
+  const { properties, required } = (schema ?? {}) as { properties?: object; required?: unknown };
+  const needed = new Set(Array.isArray(required) ? required : []);
+  const names = Object.keys(properties ?? {}).map((name) => (needed.has(name) ? `${name}*` : name));
+  return names.length > 0 ? names.join(', ') : '(any)';
+}
+
 export function registerDataCommands(program: Command, config: Config): void {
   const endpoints = program.command('endpoints').description('define data endpoints (slug + JSON Schema)');
 
@@ -178,6 +186,23 @@ export function registerDataCommands(program: Command, config: Config): void {
     action(config, async (call, slug: string, o: Common) => {
       const data = await call<EndpointJson>('POST', `/admin/v1/endpoints/${encodeURIComponent(slug)}/deploy`);
       show(o.json, data, () => printFields({ slug: data.slug, live_version: data.live_version }));
+    }),
+  );
+
+  withCommon(
+    endpoints.command('versions').argument('<slug>').description('deployed versions, newest first'),
+  ).action(
+    action(config, async (call, slug: string, o: Common) => {
+      const data = await call<EndpointVersionJson[]>(
+        'GET',
+        `/admin/v1/endpoints/${encodeURIComponent(slug)}/versions`,
+      );
+      show(o.json, data, () =>
+        printTable(
+          data.map((v) => ({ ...v, fields: fieldNames(v.schema) })),
+          ['version', 'name', 'fields', 'max_body_bytes', 'created_at'],
+        ),
+      );
     }),
   );
 

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+
+const run = promisify(execFile);
+
+describe('CLI: an endpoint from draft to its deployed versions', () => {
+  let server: TestServer;
+
+  async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+    return run(process.execPath, ['bin/gatehouse.js', ...args], {
+      env: {
+        ...process.env,
+        GATEHOUSE_URL: server.url,
+        GATEHOUSE_TOKEN: server.token,
+        GATEHOUSE_CLI_CREDENTIALS: '/nonexistent',
+      },
+    }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+  }
+
+  before(async () => {
+    server = await startTestServer('sqlite');
+  });
+  after(async () => server.close());
+
+  test('create, deploy, change the draft, deploy again: versions lists both, newest first', async () => {
+    const created = await cli(
+      'endpoints',
+      'create',
+      '--slug',
+      'orders',
+      '--name',
+      'Orders',
+      '--field',
+      'order_id:string:required',
+      '--field',
+      'amount:integer',
+    );
+    assert.equal(created.code, 0, created.stderr);
+    assert.equal((await cli('endpoints', 'versions', 'orders')).stdout.trim(), '(none)', 'a draft only');
+
+    assert.equal((await cli('endpoints', 'deploy', 'orders')).code, 0);
+    const schema = JSON.stringify({
+      type: 'object',
+      properties: { order_id: { type: 'string' }, amount: { type: 'integer' }, paid: { type: 'boolean' } },
+      required: ['order_id', 'amount'],
+    });
+    const updated = await cli('endpoints', 'update', 'orders', '--schema', schema, '--name', 'Orders v2');
+    assert.equal(updated.code, 0, updated.stderr);
+    assert.equal((await cli('endpoints', 'deploy', 'orders')).code, 0);
+
+    const table = (await cli('endpoints', 'versions', 'orders')).stdout.trim().split('\n');
+    assert.match(table[0] as string, /^VERSION\s+NAME\s+FIELDS\s+MAX_BODY_BYTES\s+CREATED_AT$/);
+    assert.match(table[1] as string, /^2\s+Orders v2\s+order_id\*, amount\*, paid\s+\d+/);
+    assert.match(table[2] as string, /^1\s+Orders\s+order_id\*, amount\s+\d+/);
+
+    const json = JSON.parse((await cli('endpoints', 'versions', 'orders', '--json')).stdout);
+    assert.deepEqual(
+      json.data.map((v: { version: number; object: string }) => [v.object, v.version]),
+      [
+        ['endpoint_version', 2],
+        ['endpoint_version', 1],
+      ],
+    );
+
+    const missing = await cli('endpoints', 'versions', 'nope');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /endpoint_not_found/);
+  });
+});
