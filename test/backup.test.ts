@@ -1,27 +1,16 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import BetterSqlite3 from 'better-sqlite3';
 import { freePort } from '../bench/lib.ts';
 import { createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
-import { spawnGatehouse, waitHealthy } from './helpers/process.ts';
+import { runGatehouse, spawnGatehouse, waitHealthy } from './helpers/process.ts';
 
-const execFileAsync = promisify(execFile);
-
-/** The real CLI; resolves with its exit code and output instead of throwing on a non-zero exit. */
-async function cli(args: string[], env: Record<string, string>) {
-  return execFileAsync(process.execPath, ['bin/gatehouse.js', ...args], {
-    env: { ...process.env, ...env },
-  }).then(
-    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-    (error: { code: number; stdout: string; stderr: string }) => error,
-  );
-}
+const cli = runGatehouse;
 
 function idsIn(path: string): Set<string> {
   const db = new BetterSqlite3(path, { readonly: true });

@@ -1,27 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
+import { managementCli } from './helpers/process.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
-
-const run = promisify(execFile);
 
 describe('CLI: an endpoint from draft to its deployed versions', () => {
   let server: TestServer;
 
-  async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    return run(process.execPath, ['bin/gatehouse.js', ...args], {
-      env: {
-        ...process.env,
-        GATEHOUSE_URL: server.url,
-        GATEHOUSE_TOKEN: server.token,
-        GATEHOUSE_CLI_CREDENTIALS: '/nonexistent',
-      },
-    }).then(
-      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
-      (error: { code: number; stdout: string; stderr: string }) => error,
-    );
-  }
+  const cli = (...args: string[]) => managementCli(server)(...args);
 
   before(async () => {
     server = await startTestServer('sqlite');

@@ -1,34 +1,16 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { databaseKinds } from './helpers/database.ts';
+import { managementCli } from './helpers/process.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
-
-const run = promisify(execFile);
 
 for (const kind of databaseKinds) {
   describe(`CLI: webhooks and deliveries (${kind})`, () => {
     let server: TestServer;
     let receiver: Receiver;
 
-    async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-      try {
-        const { stdout, stderr } = await run(process.execPath, ['bin/gatehouse.js', ...args], {
-          env: {
-            ...process.env,
-            GATEHOUSE_URL: server.url,
-            GATEHOUSE_TOKEN: server.token,
-            GATEHOUSE_CLI_CREDENTIALS: '/nonexistent',
-          },
-        });
-        return { code: 0, stdout, stderr };
-      } catch (error) {
-        const e = error as { code: number; stdout: string; stderr: string };
-        return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-      }
-    }
+    const cli = (...args: string[]) => managementCli(server)(...args);
 
     before(async () => {
       server = await startTestServer(kind, { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' }, { worker: true });

@@ -1,18 +1,15 @@
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFile } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { after, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import { freePort } from '../bench/lib.ts';
 import { createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { claimSqliteInstance, InstanceLockedError } from '../src/infra/db/instance-lock.ts';
 import { claimSqliteServer, startServer } from '../src/server/serve.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
-import { spawnGatehouse, waitHealthy } from './helpers/process.ts';
+import { runGatehouse, spawnGatehouse, waitHealthy } from './helpers/process.ts';
 import { countRows } from './helpers/server.ts';
-
-const run = promisify(execFile);
 
 /**
  * One server per SQLite file (infra/db/instance-lock.ts). Without Redis its limits and caches
@@ -86,12 +83,7 @@ describe('one server per SQLite file', () => {
     const { id } = (await post.json()) as { id: string };
 
     for (const args of [['serve'], ['start', '--workers', '2']]) {
-      const second = await run(process.execPath, ['bin/gatehouse.js', ...args], {
-        env: { ...process.env, ...env, PORT: String(await freePort()) },
-      }).then(
-        () => ({ code: 0, stderr: '' }),
-        (error: { code: number; stderr: string }) => error,
-      );
+      const second = await runGatehouse(args, { ...env, PORT: String(await freePort()) });
       assert.equal(second.code, 1, args.join(' '));
       assert.match(second.stderr, /Another Gatehouse server is already running on .*gatehouse\.db/);
       assert.doesNotMatch(second.stderr, /\n\s+at /, 'no stack trace');

@@ -1,4 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
 
 /** The real CLI as a child process (stderr shown, so a crash explains itself). */
 export function spawnGatehouse(args: string[], env: Record<string, string>): ChildProcess {
@@ -6,6 +9,32 @@ export function spawnGatehouse(args: string[], env: Record<string, string>): Chi
     env: { ...process.env, ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+}
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real CLI to its end: its exit code and output, without throwing on a non-zero exit. */
+export function runGatehouse(args: string[], env: Record<string, string | undefined>): Promise<CliRun> {
+  return execFileAsync(process.execPath, ['bin/gatehouse.js', ...args], {
+    env: { ...process.env, ...env },
+  }).then(
+    ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+    (error: CliRun) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
+  );
+}
+
+/** The management CLI against a test server (its URL and token, no saved credentials). */
+export function managementCli(server: { url: string; token: string }) {
+  return (...args: string[]) =>
+    runGatehouse(args, {
+      GATEHOUSE_URL: server.url,
+      GATEHOUSE_TOKEN: server.token,
+      GATEHOUSE_CLI_CREDENTIALS: '/nonexistent',
+    });
 }
 
 /**

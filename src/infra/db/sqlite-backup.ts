@@ -53,6 +53,7 @@ function openChecked(path: string, what: string, pages: boolean): BetterSqlite3.
   }
 }
 
+/** A backup file checked page by page, with its size and record count. */
 function summary(file: string): BackupSummary {
   const db = openChecked(file, 'backup', true);
   try {
@@ -87,6 +88,16 @@ export function backupSqlite(source: string, target: string): BackupSummary {
   return summary(target);
 }
 
+/** fsync of a file, or of a directory (`r`) so that a rename in it is on disk too. */
+function flush(path: string, flags: 'r' | 'r+'): void {
+  const fd = openSync(path, flags);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export interface RestoreSummary extends BackupSummary {
   /** Where the database it replaced was moved (undefined: there was none). */
   previous: string | undefined;
@@ -104,7 +115,8 @@ export interface RestoreSummary extends BackupSummary {
 export function restoreSqlite(backup: string, target: string, now = new Date()): RestoreSummary {
   if (resolve(backup) === resolve(target))
     throw new BackupError(`${backup} is the database itself, not a backup`);
-  openChecked(backup, 'backup', true).close();
+  // Checked once, before anything is replaced; the copy put in place is the same bytes.
+  const checked = summary(backup);
   let lock: ReturnType<typeof claimSqliteInstance>;
   try {
     lock = claimSqliteInstance(target, 0);
@@ -130,21 +142,11 @@ export function restoreSqlite(backup: string, target: string, now = new Date()):
     for (const suffix of ['-wal', '-shm', '-journal']) rmSync(`${target}${suffix}`, { force: true });
     const temporary = `${target}.restoring`;
     copyFileSync(backup, temporary);
-    const fd = openSync(temporary, 'r+');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    flush(temporary, 'r+');
     chmodSync(temporary, 0o600);
     renameSync(temporary, target);
-    const directory = openSync(dirname(target), 'r');
-    try {
-      fsyncSync(directory);
-    } finally {
-      closeSync(directory);
-    }
-    return { ...summary(target), previous };
+    flush(dirname(target), 'r');
+    return { file: target, bytes: statSync(target).size, records: checked.records, previous };
   } finally {
     lock.release();
   }
