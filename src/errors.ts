@@ -5,7 +5,11 @@
  */
 
 export const errorCodes = {
-  invalid_json: { status: 400, message: 'Invalid JSON', doc: 'The body is not valid JSON.' },
+  invalid_json: {
+    status: 400,
+    message: 'Invalid JSON',
+    doc: 'The body is not valid JSON: malformed, not UTF-8, a `__proto__` key, or nested more than 128 levels deep.',
+  },
   invalid_body: {
     status: 400,
     message: 'Body must be a JSON object',

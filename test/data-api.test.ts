@@ -219,6 +219,74 @@ for (const kind of databaseKinds) {
       );
     });
 
+    test('400: a body nested more than 128 levels deep; 128 levels are taken', async () => {
+      const nested = (levels: number) =>
+        `{"order_id":"deep","amount":1,"tree":${'['.repeat(levels - 1)}${']'.repeat(levels - 1)}}`;
+      const headers = { 'content-type': 'application/json' };
+      for (const path of ['/api/v1/data/orders', `/api/v1/data/orders/rec_${'0'.repeat(22)}`]) {
+        await refusedWithoutWrite(
+          () =>
+            server.request(path.endsWith('orders') ? 'POST' : 'PUT', path, {
+              key: testKey,
+              raw: nested(129),
+              headers,
+            }),
+          400,
+          'invalid_json',
+        );
+      }
+      const refused = await server.request('POST', '/api/v1/data/orders', {
+        key: testKey,
+        raw: nested(129),
+        headers,
+      });
+      assert.equal(refused.body.error, 'Invalid JSON: nested more than 128 levels deep');
+      const taken = await server.request('POST', '/api/v1/data/orders', {
+        key: testKey,
+        raw: nested(128),
+        headers,
+      });
+      assert.equal(taken.status, 202, taken.text);
+      const read = await server.request('GET', `/api/v1/data/orders/${taken.body.id}`, { key: testKey });
+      assert.equal(JSON.stringify(read.body.data.data.tree), '['.repeat(127) + ']'.repeat(127));
+    });
+
+    test('numbers come back exactly as sent, beyond what a JavaScript number holds', async () => {
+      const raw =
+        '{ "order_id": "big",\n  "amount": 12345678901234567890, "items": ["9007199254740993"],\n' +
+        '  "meta": {"id64": -9007199254740993, "ratio": 0.1000000000000000055511, "small": 2.50, "tags": [1, 2]} }';
+      const sent = raw.replace(/\s+(?=(?:[^"]*"[^"]*")*[^"]*$)/g, '');
+      const created = await server.request('POST', '/api/v1/data/orders', {
+        key: testKey,
+        raw,
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(created.status, 202, created.text);
+      const path = `/api/v1/data/orders/${created.body.id}`;
+      const read = await server.request('GET', path, { key: testKey });
+      assert.ok(read.text.includes(`"data":${sent},"version":1`), read.text);
+      const listed = await server.request('GET', '/api/v1/data/orders?limit=100', { key: testKey });
+      assert.ok(listed.text.includes(`"data":${sent},"version":1`));
+      // Replaced with a body that needs no such care: stored as JSON.stringify makes it.
+      const replaced = await server.request('PUT', path, {
+        key: testKey,
+        raw: '{ "order_id": "small", "amount": 5 }',
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(replaced.status, 202);
+      const again = await server.request('GET', path, { key: testKey });
+      assert.ok(again.text.includes('"data":{"order_id":"small","amount":5},"version":2'), again.text);
+      // Duplicate keys: the last value (the one validated) is what is kept, re-serialised.
+      const duplicated = await server.request('POST', '/api/v1/data/orders', {
+        key: testKey,
+        raw: '{"order_id":"dup","amount":12345678901234567890,"amount":7}',
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(duplicated.status, 202);
+      const dup = await server.request('GET', `/api/v1/data/orders/${duplicated.body.id}`, { key: testKey });
+      assert.ok(dup.text.includes('"data":{"order_id":"dup","amount":7}'), dup.text);
+    });
+
     test('401: missing, malformed, bad checksum, unknown, deactivated, revoked and expired keys', async () => {
       const post = (headers: Record<string, string>) =>
         server.request('POST', '/api/v1/data/orders', { json: order, headers });

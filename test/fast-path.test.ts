@@ -224,6 +224,7 @@ for (const kind of databaseKinds) {
         [json, 'null'],
         [json, '{"__proto__":{"admin":true},"order_id":"X","amount":1}'],
         [json, Buffer.from([0x7b, 0xff, 0x7d])], // not UTF-8
+        [json, `{"order_id":"X","amount":1,"n":${'['.repeat(128)}${']'.repeat(128)}}`], // too deep
         [json, JSON.stringify({ order_id: 'X'.repeat(600), amount: 1 })], // over the endpoint's 512 bytes
         [{ 'content-type': 'text/plain' }, '{"order_id":"X","amount":1}'],
         [{ 'content-type': 'application/json; charset=latin1' }, '{"order_id":"X","amount":1}'],

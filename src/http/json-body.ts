@@ -6,14 +6,114 @@ import { ApiError } from '../errors.ts';
 
 export const MAX_REQUEST_BYTES = 5 * 1024 * 1024;
 
-/** Strict JSON: UTF-8 only, and no `__proto__`/`constructor.prototype` keys that could pollute prototypes. */
+/** Bodies nested deeper than this are refused: deep enough for any record, far from the stack's limit. */
+export const MAX_JSON_DEPTH = 128;
+
+/** What one pass over a JSON text finds outside its strings. */
+interface JsonShape {
+  /** The deepest nesting of arrays and objects. */
+  depth: number;
+  /** Object keys (colons), duplicates included. */
+  keys: number;
+  /** Some number has more than 15 digits: as a JavaScript number it may not come back as sent. */
+  longNumber: boolean;
+}
+
+const QUOTE = 34;
+const BACKSLASH = 92;
+
+function shapeOf(bytes: Buffer): JsonShape {
+  let depth = 0;
+  let deepest = 0;
+  let keys = 0;
+  let digits = 0;
+  let longNumber = false;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i] as number;
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+      continue;
+    }
+    if (c >= 48 && c <= 57) {
+      if (++digits > 15) longNumber = true;
+      continue;
+    }
+    // A decimal point continues a number's digits; anything else (an exponent too) ends them.
+    if (c !== 46) digits = 0;
+    if (c === QUOTE) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > deepest) deepest = depth;
+    } else if (c === 125 || c === 93) depth--;
+    else if (c === 58) keys++;
+  }
+  return { depth: deepest, keys, longNumber };
+}
+
+/** Object keys in a parsed value, at every level. */
+function keyCount(value: unknown): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  let n = 0;
+  if (Array.isArray(value)) for (const item of value) n += keyCount(item);
+  else
+    for (const key of Object.keys(value)) {
+      n += 1 + keyCount((value as Record<string, unknown>)[key]);
+    }
+  return n;
+}
+
+/** The text with the whitespace between its tokens left out (strings untouched). */
+function withoutWhitespace(text: string): string {
+  let out = '';
+  let start = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === BACKSLASH) i++;
+      else if (c === QUOTE) inString = false;
+    } else if (c === QUOTE) inString = true;
+    else if (c === 32 || c === 9 || c === 10 || c === 13) {
+      out += text.slice(start, i);
+      start = i + 1;
+    }
+  }
+  return out + text.slice(start);
+}
+
+/** Parsed bodies whose numbers JSON.stringify would not give back as sent: the text to keep instead. */
+const exactTexts = new WeakMap<object, string>();
+
+/**
+ * A parsed body as JSON text to store: what JSON.stringify makes of it, except where a number has
+ * more digits than a JavaScript number holds (a 64-bit id, say), whose text is kept as sent,
+ * without the whitespace between tokens. (With duplicate keys as well, it is re-serialised: the
+ * last value of a key is the one that was validated.)
+ */
+export function jsonText(value: object): string {
+  return exactTexts.get(value) ?? JSON.stringify(value);
+}
+
+/**
+ * Strict JSON: UTF-8 only, no `__proto__`/`constructor.prototype` keys that could pollute
+ * prototypes, nested at most MAX_JSON_DEPTH deep.
+ */
 export function parseJson(bytes: Buffer): unknown {
   if (bytes.length === 0) return undefined;
   if (!isUtf8(bytes))
     throw new ApiError('invalid_json', { message: 'Invalid JSON: the body is not valid UTF-8' });
+  const shape = shapeOf(bytes);
+  if (shape.depth > MAX_JSON_DEPTH) {
+    throw new ApiError('invalid_json', {
+      message: `Invalid JSON: nested more than ${MAX_JSON_DEPTH} levels deep`,
+      details: [{ field: '(body)', error: `Arrays and objects nest at most ${MAX_JSON_DEPTH} levels deep` }],
+    });
+  }
   const text = bytes.toString('utf8');
+  let value: unknown;
   try {
-    return secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
+    value = secureJson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
   } catch (error) {
     const reason =
       error instanceof SyntaxError ? error.message : 'forbidden key __proto__ or constructor.prototype';
@@ -22,6 +122,10 @@ export function parseJson(bytes: Buffer): unknown {
       details: [{ field: '(body)', error: reason }],
     });
   }
+  if (shape.longNumber && typeof value === 'object' && value !== null && keyCount(value) === shape.keys) {
+    exactTexts.set(value, withoutWhitespace(text));
+  }
+  return value;
 }
 
 export function registerJsonParser(app: FastifyInstance): void {

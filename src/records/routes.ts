@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } fr
 import type { EndpointRuntime, EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError } from '../errors.ts';
-import { guardJsonBody } from '../http/json-body.ts';
+import { guardJsonBody, jsonText } from '../http/json-body.ts';
 import { syncFirstHook } from '../http/sync-hook.ts';
 import { isId, newId } from '../ids.ts';
 import { type AuthenticatedKey, hasScope } from '../keys/key-service.ts';
@@ -36,7 +36,7 @@ export function recordData(body: unknown, version: SchemaVersion): string {
   if (!version.validate(body)) {
     throw new ApiError('validation_failed', { details: validationDetails(version.validate.errors) });
   }
-  return JSON.stringify(body);
+  return jsonText(body);
 }
 
 export interface Target {
