@@ -25,7 +25,7 @@ import {
 import { createEndpointService, type EndpointService } from './endpoints/endpoint-service.ts';
 import { registerEndpointRoutes } from './endpoints/routes.ts';
 import { apiKeyAuth } from './http/auth.ts';
-import { registerErrorHandling } from './http/error-handler.ts';
+import { clientErrorHandler, registerErrorHandling } from './http/error-handler.ts';
 import { MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
 import { syncFirstHook } from './http/sync-hook.ts';
 import { newId } from './ids.ts';
@@ -218,11 +218,12 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     },
     keepAliveTimeout: KEEP_ALIVE_MS,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    clientErrorHandler,
   }) as unknown as FastifyInstance;
 
   const routes = collectRoutes(app);
   const openApi = openApiCache(services.endpoints, services.bus, services.apps);
-  registerErrorHandling(app, services.database.dialect);
+  registerErrorHandling(app, services.database.dialect, routes);
   registerJsonParser(app);
 
   app.addHook('onRequest', (request, reply, done) => {

@@ -136,6 +136,11 @@ export const errorCodes = {
     message: 'A request with this Idempotency-Key is still in flight',
     doc: 'The first request with this `Idempotency-Key` has not finished; retry after `Retry-After` seconds to get its response.',
   },
+  request_timeout: {
+    status: 408,
+    message: 'Request timeout',
+    doc: "The request's headers and body did not arrive within the server's request timeout; the connection is closed.",
+  },
   payload_too_large: {
     status: 413,
     message: 'Payload too large',
@@ -145,6 +150,11 @@ export const errorCodes = {
     status: 415,
     message: 'Content-Type must be application/json',
     doc: 'A write was sent without `Content-Type: application/json`.',
+  },
+  headers_too_large: {
+    status: 431,
+    message: 'Request headers too large',
+    doc: 'The request line and headers together exceed 16 KiB; the connection is closed.',
   },
   idempotency_key_reused: {
     status: 422,

@@ -82,4 +82,89 @@ describe('HTTP-level limits: slow clients, oversized and numerous headers', () =
     assert.doesNotMatch(answer, /HTTP\/1\.1 5\d\d/);
     assert.equal((await fetch(`${server.url}/health`)).status, 200);
   });
+
+  /** The status, headers and parsed body of a raw answer. */
+  function parsed(answer: string): {
+    status: number;
+    headers: Record<string, string>;
+    body: Record<string, unknown>;
+  } {
+    const [head = '', body = ''] = answer.split('\r\n\r\n');
+    const [statusLine = '', ...lines] = head.split('\r\n');
+    const headers = Object.fromEntries(
+      lines.map((line) => [
+        line.slice(0, line.indexOf(':')).toLowerCase(),
+        line.slice(line.indexOf(':') + 1).trim(),
+      ]),
+    );
+    return { status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) };
+  }
+
+  function assertEnvelope(answer: string, status: number, code: string): void {
+    const { status: got, headers, body } = parsed(answer);
+    assert.equal(got, status, answer);
+    assert.equal(body.success, false);
+    assert.equal(body.code, code);
+    assert.ok(Array.isArray(body.details));
+    assert.match(String(body.request_id), /^req_/);
+    assert.equal(headers['request-id'], body.request_id);
+    assert.equal(headers.connection, 'close');
+    assert.match(headers['content-type'] ?? '', /^application\/json/);
+  }
+
+  test('requests Node cannot parse get the error envelope and a Request-Id, and the server keeps serving', async () => {
+    const bad = [
+      'FOO /api/v1/data/orders HTTP/1.1\r\nHost: a\r\n\r\n', // unknown method
+      'POST /api/v1/data/orders HTTP/1.1\r\nHost: a\r\nContent-Length: abc\r\n\r\n',
+      'GET /health HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n', // space in a header name
+    ];
+    for (const request of bad) {
+      const answer = await exchange(server.url, [{ data: request }]);
+      assertEnvelope(answer, 400, 'invalid_request');
+      assert.equal(parsed(answer).body.error, 'Malformed HTTP request');
+    }
+    const big = await exchange(server.url, [
+      { data: `GET /health HTTP/1.1\r\nHost: a\r\nX-Big: ${'a'.repeat(20 * 1024)}\r\n\r\n` },
+    ]);
+    assertEnvelope(big, 431, 'headers_too_large');
+    // A body that never finishes: 408. Its endpoint does not exist, and the 404 for that is sent
+    // only once the body is in, so the 408 is the one answer.
+    const drip = (head: string) =>
+      exchange(server.url, [
+        { data: head },
+        ...Array.from({ length: 30 }, () => ({ data: ' ', delayMs: 100 })),
+      ]);
+    const slow = await drip(
+      'POST /nothing HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n',
+    );
+    assertEnvelope(slow, 408, 'request_timeout');
+    // Answered (401) before its body was in: that answer stays the only one; the connection is closed.
+    const answered = await drip(
+      'POST /api/v1/data/x HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n',
+    );
+    assert.equal(answered.match(/HTTP\/1\.1 /g)?.length, 1, answered);
+    assert.match(answered, /^HTTP\/1\.1 401 /);
+    assert.doesNotMatch(answered, /\[still open\]/);
+    assert.equal((await fetch(`${server.url}/health`)).status, 200);
+  });
+
+  test('a path that exists with other methods is a 405 with Allow; an unknown path a 404', async () => {
+    const cases: Array<[string, string, string]> = [
+      ['PATCH', '/api/v1/data/orders/rec_0000000000000000000000', 'DELETE, GET, HEAD, PUT'],
+      ['POST', '/api/v1/data/orders/rec_0000000000000000000000', 'DELETE, GET, HEAD, PUT'],
+      ['PUT', '/api/v1/data/orders', 'GET, HEAD, POST'],
+      ['DELETE', '/api/v1/data/orders/', 'GET, HEAD, POST'],
+    ];
+    for (const [method, path, allow] of cases) {
+      const res = await server.request(method, path);
+      assert.equal(res.status, 405, `${method} ${path}: ${res.text}`);
+      assert.equal(res.body.code, 'method_not_allowed');
+      assert.equal(res.headers.get('allow'), allow);
+      assert.equal(res.headers.get('request-id'), res.body.request_id);
+    }
+    const unknown = await server.request('GET', '/api/v1/nothing/here');
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.code, 'not_found');
+    assert.equal(unknown.headers.get('allow'), null);
+  });
 });

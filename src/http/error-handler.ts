@@ -1,5 +1,9 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError, type ErrorCode, type ErrorDetail, errorCodes } from '../errors.ts';
+import type { RouteEntry } from '../docs/openapi-admin.ts';
+import { newId } from '../ids.ts';
 
 /** The one error envelope, as JSON text. */
 export function errorBody(error: ApiError, requestId: string): string {
@@ -59,17 +63,103 @@ export function toApiError(error: unknown, faults: DatabaseFaults): ApiError {
   return new ApiError('internal_error');
 }
 
-export function registerErrorHandling(app: FastifyInstance, faults: DatabaseFaults): void {
+/**
+ * Answers what Node's HTTP parser refused before any route saw it (a malformed request line,
+ * header or Content-Length; headers over 16 KiB; a request slower than the request timeout) with
+ * the one envelope and a request id, then closes the connection, as Node does after such errors.
+ * Never in the middle of an answer: as Node does, nothing is written once a response's headers
+ * went out; and a request that timed out is only answered on a connection that was never answered
+ * (a 401 sent before the body arrived, say, must not be followed by a 408): others are closed.
+ */
+export function clientErrorHandler(error: Error & { code?: string; reason?: unknown }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  if (!socket.writable || inFlight?.headersSent || (timedOut && socket.bytesWritten > 0)) {
+    socket.destroy();
+    return;
+  }
+  const apiError =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? new ApiError('headers_too_large')
+      : timedOut
+        ? new ApiError('request_timeout')
+        : new ApiError('invalid_request', {
+            message: 'Malformed HTTP request',
+            details: [
+              {
+                field: '(request)',
+                error: typeof error.reason === 'string' ? error.reason : 'Malformed HTTP',
+              },
+            ],
+          });
+  const id = newId('request');
+  const body = errorBody(apiError, id);
+  socket.write(
+    `HTTP/1.1 ${apiError.status} ${STATUS_CODES[apiError.status]}\r\nRequest-Id: ${id}\r\n` +
+      `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+      `Connection: close\r\n\r\n${body}`,
+  );
+  socket.destroy();
+}
+
+/** The methods registered for paths of this shape (wildcard routes aside), for a 405's Allow. */
+function methodsForPath(routes: readonly RouteEntry[]): (path: string) => string[] {
+  const shapes = new Map<string, { pattern: RegExp; methods: Set<string> }>();
+  for (const { method, url } of routes) {
+    if (url.includes('*')) continue;
+    let shape = shapes.get(url);
+    if (!shape) {
+      const segments = url
+        .split('/')
+        .map((s) => (s.startsWith(':') ? '[^/]+' : s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+      shape = { pattern: new RegExp(`^${segments.join('/')}/?$`), methods: new Set() };
+      shapes.set(url, shape);
+    }
+    shape.methods.add(method);
+  }
+  return (path) => {
+    const methods = new Set<string>();
+    for (const shape of shapes.values()) {
+      if (shape.pattern.test(path)) for (const method of shape.methods) methods.add(method);
+    }
+    return [...methods].sort();
+  };
+}
+
+/**
+ * The error handler, and the answer for a path no route takes: 405 with `Allow` when the path
+ * exists with other methods (`routes`: every route, collected as registered), else 404.
+ */
+export function registerErrorHandling(
+  app: FastifyInstance,
+  faults: DatabaseFaults,
+  routes: readonly RouteEntry[] = [],
+): void {
   app.setErrorHandler((error, request, reply) => {
     const apiError = toApiError(error, faults);
     if (apiError.status >= 500) request.log.error({ err: error, request_id: request.id }, 'request failed');
     return sendError(reply, request, apiError);
   });
-  app.setNotFoundHandler((request, reply) =>
-    sendError(
+  let allowedMethods: ((path: string) => string[]) | undefined;
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    allowedMethods ??= methodsForPath(routes);
+    const allowed = allowedMethods(path);
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
+      reply.header('allow', allowed.join(', '));
+      return sendError(
+        reply,
+        request,
+        new ApiError('method_not_allowed', {
+          message: `Method ${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`,
+        }),
+      );
+    }
+    return sendError(
       reply,
       request,
-      new ApiError('not_found', { message: `No route for ${request.method} ${request.url.split('?')[0]}` }),
-    ),
-  );
+      new ApiError('not_found', { message: `No route for ${request.method} ${path}` }),
+    );
+  });
 }
