@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { generateSecret } from '../src/infra/crypto/token-format.ts';
 import { databaseKinds } from './helpers/database.ts';
@@ -285,6 +286,63 @@ for (const kind of databaseKinds) {
       assert.equal(duplicated.status, 202);
       const dup = await server.request('GET', `/api/v1/data/orders/${duplicated.body.id}`, { key: testKey });
       assert.ok(dup.text.includes('"data":{"order_id":"dup","amount":7}'), dup.text);
+    });
+
+    test('400: X-Webhook-Callback, X-Webhook-Auth or Idempotency-Key sent twice, on either path', async () => {
+      /** A POST whose headers may repeat (fetch would join them into one line). */
+      const post = (headers: Record<string, string | string[]>) =>
+        new Promise<{ status: number; body: Record<string, unknown>; headers: Headers }>(
+          (resolve, reject) => {
+            const body = JSON.stringify(order);
+            const req = httpRequest(`${server.url}/api/v1/data/orders`, {
+              method: 'POST',
+              headers: {
+                authorization: `Bearer ${testKey}`,
+                'content-type': 'application/json',
+                'content-length': String(Buffer.byteLength(body)),
+                ...headers,
+              },
+            });
+            req.on('response', (res) => {
+              let text = '';
+              res.on('data', (chunk) => {
+                text += chunk;
+              });
+              res.on('end', () =>
+                resolve({
+                  status: res.statusCode ?? 0,
+                  body: JSON.parse(text),
+                  headers: new Headers(res.headers as Record<string, string>),
+                }),
+              );
+            });
+            req.on('error', reject);
+            req.end(body);
+          },
+        );
+      const hook = 'https://hooks.example.com/a';
+      const cases: Array<[Record<string, string | string[]>, string, string]> = [
+        [
+          { 'x-webhook-callback': [hook, 'https://hooks.example.com/b'] },
+          'x-webhook-callback',
+          'May be sent only once',
+        ],
+        [
+          { 'x-webhook-callback': hook, 'x-webhook-auth': ['one', 'two'] },
+          'x-webhook-auth',
+          'May be sent only once',
+        ],
+        [{ 'Idempotency-Key': ['a', 'b'] }, 'Idempotency-Key', 'Send the header once'],
+      ];
+      for (const [headers, field, error] of cases) {
+        const before = await count();
+        const res = await post(headers);
+        assertEnvelope(res, 400, 'invalid_request');
+        assert.deepEqual(res.body.details, [{ field, error }]);
+        assert.deepEqual(await count(), before);
+      }
+      // Sent once, the same values are taken.
+      assert.equal((await post({ 'x-webhook-callback': hook, 'Idempotency-Key': 'once' })).status, 202);
     });
 
     test('401: missing, malformed, bad checksum, unknown, deactivated, revoked and expired keys', async () => {

@@ -1,8 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError, type ErrorCode, type ErrorDetail, errorCodes } from '../errors.ts';
 import type { RouteEntry } from '../docs/openapi-admin.ts';
+import { ApiError, type ErrorCode, type ErrorDetail, errorCodes } from '../errors.ts';
 import { newId } from '../ids.ts';
 
 /** The one error envelope, as JSON text. */

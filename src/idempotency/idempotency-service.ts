@@ -123,9 +123,10 @@ export function createIdempotency({ db, locks, ttlSeconds }: IdempotencyOptions)
     /** preHandler for the /api scope: replays, refuses, or marks the key in flight. */
     async preHandler(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
       request.idempotency = undefined;
-      const header = request.headers['idempotency-key'];
-      if (header === undefined || !WRITE_METHODS.has(request.method)) return undefined;
-      const key = parseIdempotencyKey(header);
+      if (request.headers['idempotency-key'] === undefined || !WRITE_METHODS.has(request.method)) {
+        return undefined;
+      }
+      const key = parseIdempotencyKey(request) as string;
       const keyId = request.apiKey.id;
       const fingerprint = requestFingerprint(request);
       const stored = await find(keyId, key);

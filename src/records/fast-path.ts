@@ -1,10 +1,11 @@
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { EndpointService } from '../endpoints/endpoint-service.ts';
 import { ApiError } from '../errors.ts';
 import { presentedSecret } from '../http/auth.ts';
 import { type DatabaseFaults, errorBody, toApiError } from '../http/error-handler.ts';
 import { isJsonContentType, MAX_REQUEST_BYTES, parseJson } from '../http/json-body.ts';
+import type { WithHeaders } from '../http/single-header.ts';
 import { isId, newId } from '../ids.ts';
 import type { AuthenticatedKey, KeyService } from '../keys/key-service.ts';
 import { rateLimitHeaders } from '../limits/headers.ts';
@@ -28,7 +29,7 @@ export interface FastPathDeps {
   onRedisFailure: 'open' | 'closed';
   faults: DatabaseFaults;
   /** Run on every create before it is committed; idempotent requests never take the fast path. */
-  writePreparers: ReadonlyArray<(request: { headers: IncomingHttpHeaders }, command: WriteCommand) => void>;
+  writePreparers: ReadonlyArray<(request: WithHeaders, command: WriteCommand) => void>;
   /** Metrics for the two routes, counted under the same labels as the Fastify routes. */
   observe: { get: Observe; create: Observe };
   logger: Logger | undefined;

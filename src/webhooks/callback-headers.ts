@@ -1,5 +1,5 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import { invalid } from '../errors.ts';
+import { singleHeader, type WithHeaders } from '../http/single-header.ts';
 import type { Encryptor } from '../infra/crypto/encryption.ts';
 import type { WriteCommand } from '../records/record-writer.ts';
 
@@ -33,14 +33,11 @@ const RESERVED = new Set([
   'webhook-signature',
 ]);
 
-function single(request: { headers: IncomingHttpHeaders }, name: string): string | undefined {
-  const value = request.headers[name];
-  if (Array.isArray(value)) throw invalid(name, 'May be sent only once');
-  return value;
-}
+const single = (request: WithHeaders, name: string) =>
+  singleHeader(request, name, name, 'May be sent only once');
 
 /** Validates X-Webhook-Callback / -Auth / -Auth-Header at request time: 400 before anything is written. */
-export function parseCallback(request: { headers: IncomingHttpHeaders }): Callback | null {
+export function parseCallback(request: WithHeaders): Callback | null {
   const url = single(request, 'x-webhook-callback');
   const value = single(request, 'x-webhook-auth');
   const header = single(request, 'x-webhook-auth-header');
@@ -75,7 +72,7 @@ export function parseCallback(request: { headers: IncomingHttpHeaders }): Callba
 
 /** The write preparer: the callback travels encrypted with the write into the outbox. */
 export function callbackPreparer(encryptor: Encryptor) {
-  return (request: { headers: IncomingHttpHeaders }, command: WriteCommand): void => {
+  return (request: WithHeaders, command: WriteCommand): void => {
     const callback = parseCallback(request);
     if (callback) command.callback = encryptor.encrypt(JSON.stringify(callback));
   };

@@ -1,0 +1,37 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { invalid } from '../errors.ts';
+
+/** A request as Node gives it, or as Fastify does (Node's request on `raw`). */
+export interface WithHeaders {
+  headers: IncomingHttpHeaders;
+  rawHeaders?: string[];
+  raw?: { rawHeaders: string[] };
+}
+
+/**
+ * A header the client may send at most once; 400 naming it (`field`) when sent more often.
+ * Node joins repeated custom headers into one value ("a, b"), so repeats are counted in the raw
+ * header lines, and only when the header is there at all.
+ */
+export function singleHeader(
+  request: WithHeaders,
+  name: string,
+  field: string,
+  error: string,
+): string | undefined {
+  const value = request.headers[name];
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) throw invalid(field, error);
+  const lines = request.rawHeaders ?? request.raw?.rawHeaders ?? [];
+  let seen = 0;
+  for (let i = 0; i < lines.length; i += 2) {
+    if (
+      (lines[i] as string).length === name.length &&
+      (lines[i] as string).toLowerCase() === name &&
+      ++seen > 1
+    ) {
+      throw invalid(field, error);
+    }
+  }
+  return value;
+}
