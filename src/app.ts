@@ -24,10 +24,9 @@ import {
 } from './docs/routes.ts';
 import { createEndpointService, type EndpointService } from './endpoints/endpoint-service.ts';
 import { registerEndpointRoutes } from './endpoints/routes.ts';
-import { apiKeyAuth } from './http/auth.ts';
+import { apiKeyAuth, bruteForceHook } from './http/auth.ts';
 import { clientErrorHandler, registerErrorHandling } from './http/error-handler.ts';
 import { MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
-import { syncFirstHook } from './http/sync-hook.ts';
 import { newId } from './ids.ts';
 import { type InvalidationBus, localBus } from './infra/bus/bus.ts';
 import { clusterWorkerBus } from './infra/bus/cluster-bus.ts';
@@ -238,7 +237,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   if (services.config.publicDocs) app.register((docs) => registerDocsPage(docs, openApi));
 
   app.register(async (api) => {
-    api.addHook('onRequest', syncFirstHook(services.traffic.bruteForce.guard));
+    api.addHook('onRequest', bruteForceHook(services.traffic.bruteForce, services.keys));
     api.addHook('onRequest', apiKeyAuth(services.keys, services.tokens));
     registerTrafficHooks(api, services.traffic, services.config);
     registerAccountRoute(api, accountUsage);

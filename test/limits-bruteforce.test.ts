@@ -59,7 +59,7 @@ for (const kind of databaseKinds) {
       assert.equal(blocked.status, 429);
       assert.equal(blocked.body.code, 'too_many_failed_attempts');
       assert.ok(Number(blocked.headers['retry-after']) >= 1);
-      // Even a valid key from that address waits out the block: nothing is looked up.
+      // A valid key this process has not seen yet waits out the block too: nothing is looked up.
       const alsoBlocked = await getFrom(attacker, url, valid);
       assert.equal(alsoBlocked.status, 429);
 
@@ -67,6 +67,18 @@ for (const kind of databaseKinds) {
       assert.equal(other.status, 200);
       const otherWrong = await getFrom('127.0.0.4', url, 'gk_test_nonsense');
       assert.equal(otherWrong.status, 401);
+
+      // Once known good (cached), that key works from the blocked address: one client's guesses
+      // cannot lock a partner's working key out from behind the same NAT. Guesses stay blocked,
+      // and so does a key that was good but is revoked now.
+      assert.equal((await getFrom(attacker, url, valid)).status, 200);
+      assert.equal((await getFrom(attacker, url, generateSecret('gk_test'))).status, 429);
+      const doomed = await server.createKey({ name: 'doomed', environment: 'test' });
+      assert.equal((await getFrom('127.0.0.4', url, doomed.key)).status, 200);
+      assert.equal((await server.admin('POST', `/admin/v1/keys/${doomed.id}/revoke`)).status, 200);
+      const revoked = await getFrom(attacker, url, doomed.key);
+      assert.equal(revoked.status, 429);
+      assert.equal(revoked.body.code, 'too_many_failed_attempts');
     });
 
     test('a missing key is not counted as a guess', async () => {

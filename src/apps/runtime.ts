@@ -2,8 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandle
 import type { Config } from '../config.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError, invalid } from '../errors.ts';
-import { apiKeyAuth } from '../http/auth.ts';
-import { syncFirstHook } from '../http/sync-hook.ts';
+import { apiKeyAuth, bruteForceHook } from '../http/auth.ts';
 import type { Environment, KeyService } from '../keys/key-service.ts';
 import { registerTrafficHooks, type Traffic } from '../limits/traffic.ts';
 import type { TokenService } from '../tokens/token-service.ts';
@@ -48,7 +47,7 @@ export interface AppRuntimeDeps extends PipelineDeps {
  */
 export function registerAppRuntime(scope: FastifyInstance, deps: AppRuntimeDeps): void {
   const keyAuth = apiKeyAuth(deps.keys, deps.tokens);
-  scope.addHook('onRequest', syncFirstHook(deps.traffic.bruteForce.guard));
+  scope.addHook('onRequest', bruteForceHook(deps.traffic.bruteForce, deps.keys));
   scope.addHook('onRequest', async (request, reply) => {
     request.appCall = await resolve(request, reply);
   });

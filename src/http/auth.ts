@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Principal } from '../accounts/owner-service.ts';
 import { ApiError } from '../errors.ts';
 import type { AuthenticatedKey, KeyService } from '../keys/key-service.ts';
+import type { BruteForceGuard } from '../limits/brute-force.ts';
 import { syncFirstHook } from './sync-hook.ts';
 
 declare module 'fastify' {
@@ -22,6 +23,24 @@ export function presentedSecret(request: { headers: IncomingHttpHeaders }): stri
   const header = request.headers['x-api-key'];
   if (typeof header === 'string' && header !== '') return header.trim();
   return undefined;
+}
+
+/**
+ * The brute-force guard for a scope: an address blocked for guessing keys gets 429 before any
+ * lookup, except for a key in good standing that is already in the cache, so that one client's
+ * guesses cannot lock out a partner's working key behind the same address (a shared NAT, say).
+ */
+export function bruteForceHook(guard: BruteForceGuard, keys: KeyService) {
+  return syncFirstHook((request) =>
+    guard.guard(request, () => {
+      try {
+        const secret = presentedSecret(request);
+        return secret !== undefined && keys.knows(secret, Date.now(), request.raw.socket);
+      } catch {
+        return false;
+      }
+    }),
+  );
 }
 
 export function apiKeyAuth(keys: KeyService, tokens?: { verify(token: string): Promise<AuthenticatedKey> }) {

@@ -225,6 +225,22 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
     },
 
     /**
+     * True when `secret` is a key in good standing that this process holds in its cache: answered
+     * from memory, never from the database (a blocked address may still use such a key).
+     */
+    knows(secret: string, now = Date.now(), connection?: object): boolean {
+      const given = presented(secret, connection);
+      const hit = secrets.peek(given.hash, now);
+      if (!hit) return false;
+      try {
+        accept(hit.value, given, now);
+        return true;
+      } catch {
+        return false;
+      }
+    },
+
+    /**
      * The key a short-lived token was minted from, checked as if presented now: revoking,
      * deactivating or expiring the key ends its tokens at once.
      */

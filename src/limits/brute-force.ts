@@ -21,7 +21,7 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 /**
  * Guessing keys from one address: the first failures are answered at once, later ones slowed,
  * and past the limit the address gets 429 for the rest of the window before its key is looked
- * at. The block is kept in each process's memory, so a blocked address costs no Redis call and
+ * at (a key already cached as good still passes: http/auth.ts bruteForceHook). The block is kept in each process's memory, so a blocked address costs no Redis call and
  * no database read; other processes learn of it at that address's next failure there.
  */
 export function createBruteForceGuard({ counters, limit, windowSeconds }: BruteForceOptions) {
@@ -36,11 +36,14 @@ export function createBruteForceGuard({ counters, limit, windowSeconds }: BruteF
   }
 
   return {
-    /** Before authentication; synchronous (see syncFirstHook). */
-    guard(request: { ip: string }): void {
+    /**
+     * Before authentication; synchronous (see syncFirstHook). `knownKey`: whether the request
+     * presents a key known good without a lookup, which a blocked address may still use.
+     */
+    guard(request: { ip: string }, knownKey?: () => boolean): void {
       const now = Date.now();
       const until = blockedUntil.get(request.ip, now);
-      if (until !== undefined && until > now) throw blocked(request.ip, now);
+      if (until !== undefined && until > now && !knownKey?.()) throw blocked(request.ip, now);
     },
 
     /** onError: counts a presented key that does not exist (or fails its checksum) and slows the answer. */
