@@ -688,6 +688,41 @@ for (const kind of databaseKinds) {
       }
     });
 
+    test('filters on fields the schema does not declare compare as JSON: 5 matches 5 and "5", true only true', async () => {
+      await server.createEndpoint({ slug: 'loose', name: 'Loose', schema: { type: 'object' } });
+      const rows = [
+        '{"k":5,"b":true,"s":"5","z":null}',
+        '{"k":"5","b":"true"}',
+        '{"k":1,"b":1}',
+        '{"k":12345678901234567890,"s":"x"}',
+        '{"k":"five"}',
+      ];
+      const ids: string[] = [];
+      for (const raw of rows) {
+        const res = await server.request('POST', '/api/v1/data/loose', {
+          key: testKey,
+          raw,
+          headers: { 'content-type': 'application/json' },
+        });
+        assert.equal(res.status, 202, res.text);
+        ids.push(res.body.id);
+      }
+      const matching = async (query: string) =>
+        (
+          await server.request('GET', `/api/v1/data/loose?order=asc&${query}`, { key: testKey })
+        ).body.data.map((r: { id: string }) => ids.indexOf(r.id));
+      assert.deepEqual(await matching('filter[k]=5'), [0, 1]);
+      assert.deepEqual(await matching('filter[b]=true'), [0, 1]);
+      assert.deepEqual(await matching('filter[b]=1'), [2]);
+      assert.deepEqual(await matching('filter[k]=1'), [2]);
+      assert.deepEqual(await matching('filter[s]=5'), [0]);
+      assert.deepEqual(await matching('filter[z]=null'), [0]);
+      assert.deepEqual(await matching('filter[k]=five'), [4]);
+      assert.deepEqual(await matching('filter[k]=12345678901234567890'), [3]);
+      assert.deepEqual(await matching('filter[k]=5&filter[b]=true'), [0, 1]);
+      assert.deepEqual(await matching(`filter[k]=${encodeURIComponent("5' OR 1=1 --")}`), []);
+    });
+
     test('account describes the calling key', async () => {
       const k = await server.createKey({
         name: 'partner',

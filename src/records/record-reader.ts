@@ -9,29 +9,36 @@ import { type RecordRow, recordJson } from './record-json.ts';
 
 export type FilterValue = string | number | boolean | null;
 
+/** A filter on a field the schema does not declare: its text, matched as any JSON value it spells. */
+export interface UntypedFilter {
+  untyped: string;
+}
+
 export interface ListQuery {
   limit: number;
   order: 'asc' | 'desc';
   after: string | undefined;
-  filters: Array<[field: string, value: FilterValue]>;
+  filters: Array<[field: string, value: FilterValue | UntypedFilter]>;
 }
 
 const FIELD = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 const ALLOWED = new Set(['limit', 'order', 'after']);
 
-/** Types a filter's text by the schema's declared type for that field; undeclared fields compare as text. */
-function typedValue(raw: string, types: readonly string[] | undefined): FilterValue {
-  if (types) {
-    if (
-      (types.includes('integer') || types.includes('number')) &&
-      raw.trim() !== '' &&
-      Number.isFinite(Number(raw))
-    ) {
-      return Number(raw);
-    }
-    if (types.includes('boolean') && (raw === 'true' || raw === 'false')) return raw === 'true';
-    if (types.includes('null') && raw === 'null') return null;
+/**
+ * Types a filter's text by the schema's declared type for that field. An undeclared field has no
+ * type to go by: its text matches the string and whatever number, boolean or null it spells.
+ */
+function typedValue(raw: string, types: readonly string[] | undefined): FilterValue | UntypedFilter {
+  if (!types) return { untyped: raw };
+  if (
+    (types.includes('integer') || types.includes('number')) &&
+    raw.trim() !== '' &&
+    Number.isFinite(Number(raw))
+  ) {
+    return Number(raw);
   }
+  if (types.includes('boolean') && (raw === 'true' || raw === 'false')) return raw === 'true';
+  if (types.includes('null') && raw === 'null') return null;
   return raw;
 }
 
@@ -62,6 +69,18 @@ export function parseListQuery(query: Record<string, unknown>, version: SchemaVe
   }
   out.filters.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   return out;
+}
+
+const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+
+/**
+ * What an undeclared field's filter text stands for, as JSON texts: the string, and the number
+ * (digit for digit: a 64-bit id matches exactly), boolean or null it spells.
+ */
+function spelledJson(raw: string): string[] {
+  const texts = [JSON.stringify(raw)];
+  if (JSON_NUMBER.test(raw) || raw === 'true' || raw === 'false' || raw === 'null') texts.push(raw);
+  return texts;
 }
 
 export type RecordReader = ReturnType<typeof createRecordReader>;
@@ -263,7 +282,10 @@ export function createRecordReader({
         .where('endpoint_id', '=', endpoint.id)
         .where('environment', '=', environment);
       for (const [field, value] of query.filters) {
-        q = q.where((eb) => eb(dialect.jsonField('data', field), '=', dialect.jsonValue(value)));
+        q =
+          value !== null && typeof value === 'object'
+            ? q.where(dialect.jsonIn('data', field, spelledJson(value.untyped)))
+            : q.where((eb) => eb(dialect.jsonField('data', field), '=', dialect.jsonValue(value)));
       }
       if (query.after !== undefined) {
         const seq = decodeCursor(query.after, scope);

@@ -5,6 +5,7 @@ import {
   type Dialect,
   PostgresDialect,
   type RawBuilder,
+  type SqlBool,
   type SqliteDatabase,
   SqliteDialect,
   type SqliteStatement,
@@ -23,6 +24,12 @@ export interface DialectAdapter {
   /** A top-level field of a JSON text column, comparable with `jsonValue(value)`. */
   jsonField(column: string, field: string): RawBuilder<unknown>;
   jsonValue(value: string | number | boolean | null): RawBuilder<unknown>;
+  /** True where a top-level field of a JSON text column is one of `values`, compared as JSON (5 ≠ "5" ≠ true). */
+  jsonIn(
+    column: string,
+    field: string,
+    values: ReadonlyArray<string | number | boolean | null>,
+  ): RawBuilder<SqlBool>;
   isUniqueViolation(error: unknown): boolean;
   /** The database itself is unreachable or refusing work (as opposed to a bad query). */
   isUnavailable(error: unknown): boolean;
@@ -211,6 +218,9 @@ function sqlite(path: string): DialectAdapter {
     },
     jsonField: (column, field) => sql`json_extract(${sql.ref(column)}, ${`$."${field}"`})`,
     jsonValue: (value) => (typeof value === 'boolean' ? sql`${value ? 1 : 0}` : sql`${value}`),
+    // `->` gives the field as JSON text, so its type takes part in the comparison.
+    jsonIn: (column, field, jsonTexts) =>
+      sql<SqlBool>`(${sql.ref(column)} -> ${`$."${field}"`}) in (${sql.join(jsonTexts.map((t) => sql`${t}`))})`,
     isUniqueViolation: (error) =>
       error instanceof Error && 'code' in error && String(error.code).startsWith('SQLITE_CONSTRAINT'),
     isUnavailable: (error) =>
@@ -261,6 +271,8 @@ function postgres(url: string): DialectAdapter {
     kysely: new PostgresDialect({ pool }),
     jsonField: (column, field) => sql`(${sql.ref(column)}::jsonb -> ${field})`,
     jsonValue: (value) => sql`${JSON.stringify(value)}::jsonb`,
+    jsonIn: (column, field, jsonTexts) =>
+      sql<SqlBool>`(${sql.ref(column)}::jsonb -> ${field}) in (${sql.join(jsonTexts.map((t) => sql`${t}::jsonb`))})`,
     isUniqueViolation: (error) => error instanceof Error && 'code' in error && error.code === '23505',
     isUnavailable: (error) =>
       error instanceof Error &&
