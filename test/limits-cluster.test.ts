@@ -45,4 +45,38 @@ describe('worker processes of one machine, without Redis', () => {
     assert.equal(statuses.filter((s) => s === 429).length, 30);
     assert.doesNotMatch(server.log(), /does not share rate-limit counters/);
   });
+
+  test('day and month quotas are exact across the workers, and survive a restart', async () => {
+    await awayFromMinuteEdge(30);
+    const monthly = await setup.createKey({ per_month: 3 });
+    const daily = await setup.createKey({ per_day: 2 });
+    // One connection each, one after the other: the cluster hands them to the workers in turn.
+    const get = async (key: string) =>
+      (
+        await fetch(`${server.url}/api/v1/data/orders`, {
+          headers: { authorization: `Bearer ${key}`, connection: 'close' },
+          signal: AbortSignal.timeout(15_000),
+        })
+      ).status;
+    const statuses = async (key: string, n: number) => {
+      const out: number[] = [];
+      for (let i = 0; i < n; i++) out.push(await get(key));
+      return out;
+    };
+    assert.deepEqual(await statuses(monthly.key, 5), [200, 200, 200, 429, 429]);
+    assert.deepEqual(await statuses(daily.key, 4), [200, 200, 429, 429]);
+    // A month counter on a timer would overflow Node's 24.8-day limit (and expire at once).
+    assert.doesNotMatch(server.log(), /TimeoutOverflowWarning/);
+
+    await server.stop();
+    server = await spawnServer({ DATABASE_URL: setup.database.url, REDIS_URL: '' }, [
+      '--import',
+      'tsx',
+      'test/helpers/limits-cluster-primary.ts',
+    ]);
+    assert.deepEqual(await statuses(monthly.key, 2), [429, 429]);
+    assert.deepEqual(await statuses(daily.key, 2), [429, 429]);
+    const fresh = await setup.createKey({ per_month: 1 });
+    assert.deepEqual(await statuses(fresh.key, 2), [200, 429]);
+  });
 });

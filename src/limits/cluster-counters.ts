@@ -48,6 +48,7 @@ export function clusterCounters(
   const consumed = (res: RateLimiterRes | null) => (res ? res.consumedPoints : 0);
   const shared: Counters = {
     shared: true,
+    durable: false,
     get: async (name) => consumed(await limiter.get(name)),
     async add(name, points, ttlSeconds) {
       const options = { customDuration: ttlSeconds };
@@ -64,6 +65,7 @@ export function clusterCounters(
   const use = async () => delegate ?? (await ready);
   return {
     shared: true,
+    durable: false,
     get: async (name) => (await use()).get(name),
     add: async (name, points, ttlSeconds) => (await use()).add(name, points, ttlSeconds),
     delete: async (name) => (await use()).delete(name),

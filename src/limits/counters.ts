@@ -8,8 +8,14 @@ import type { SharedRedis } from './redis.ts';
  * `points` is fixed. So the limiter is built with a limit it can never reach.
  */
 export interface Counters {
-  /** True when the counts are shared with other processes (Redis). */
+  /** True when the counts are shared with other processes (Redis, or a cluster's primary). */
   readonly shared: boolean;
+  /**
+   * True when the counts outlive every Gatehouse process (Redis). Otherwise they live in a
+   * process's memory: a restart starts them empty (day and month are seeded from the usage
+   * table), and no timer may run past Node's 24.8-day limit (a month counter is deleted instead).
+   */
+  readonly durable: boolean;
   get(name: string): Promise<number>;
   /** Adds (or, negative, refunds) points; a new counter lives `ttlSeconds` (0: until deleted). */
   add(name: string, points: number, ttlSeconds: number): Promise<number>;
@@ -73,6 +79,7 @@ export function memoryCounters(_family: string): Counters {
   };
   return {
     shared: false,
+    durable: false,
     sync,
     get: async (name) => sync.get(name),
     add: async (name, points, ttlSeconds) => sync.add(name, points, ttlSeconds),
@@ -89,6 +96,7 @@ export function redisCounters(redis: SharedRedis, family: string): Counters {
   });
   return {
     shared: true,
+    durable: true,
     get: (name) => redis.run(async () => consumed(await limiter.get(name))),
     add: (name, points, ttlSeconds) =>
       redis.run(async () => {

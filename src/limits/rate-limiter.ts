@@ -45,10 +45,11 @@ export interface RateLimiterOptions {
 const TTL_SLACK_SECONDS = 60;
 
 /** How long a period's counter must live: to the end of the period, plus slack for clock skew. */
-function ttlSeconds(p: Period, now: number, shared: boolean): number {
-  // In memory a month counter never expires on a timer (Node timers overflow past 24.8 days);
-  // the previous period's counter is deleted when a new one is seeded instead.
-  if (!shared && p.window === 'month') return 0;
+function ttlSeconds(p: Period, now: number, durable: boolean): number {
+  // In memory (this process's or a cluster primary's) a month counter never expires on a timer
+  // (Node timers overflow past 24.8 days); the previous period's counter is deleted when a new
+  // one is seeded instead.
+  if (!durable && p.window === 'month') return 0;
   return Math.ceil((p.end - now) / 1000) + TTL_SLACK_SECONDS;
 }
 
@@ -70,12 +71,13 @@ export function effectiveLimits(limits: KeyLimits, defaults: KeyLimits): Effecti
 export function createRateLimiter(options: RateLimiterOptions) {
   const { counters, defaults } = options;
   const shared = counters.minute.shared;
-  /** Which day and month each key's process-local counters were seeded for. */
+  const durable = counters.minute.durable;
+  /** Which day and month each key's in-memory counters were seeded for. */
   const seeded = new Map<string, { day: string; month: string; ready: Promise<void> | undefined }>();
 
   function ensureSeeded(keyId: string, periods: Period[]): Promise<void> | undefined {
     const { usedBefore } = options;
-    if (shared || !usedBefore) return undefined;
+    if (durable || !usedBefore) return undefined;
     const day = periods[1] as Period;
     const month = periods[2] as Period;
     const known = seeded.get(keyId);
@@ -83,11 +85,20 @@ export function createRateLimiter(options: RateLimiterOptions) {
     if (known && known.day === day.id && known.month === month.id) return known.ready;
     const seedOne = async (p: Period, window: 'day' | 'month') => {
       if (known && (window === 'day' ? known.day : known.month) === p.id) return;
-      await counters[window].delete(`${keyId}:${previousPeriod(p).id}`);
+      const counter = counters[window];
+      const ttl = ttlSeconds(p, Date.now(), durable);
+      if (shared) {
+        // Workers of one machine count in their primary: the first worker to see this key in
+        // this period seeds its counter, once for the primary's lifetime.
+        await counter.delete(`seeded:${keyId}:${previousPeriod(p).id}`);
+        if ((await counter.add(`seeded:${keyId}:${p.id}`, 1, ttl)) !== 1) return;
+      }
+      await counter.delete(`${keyId}:${previousPeriod(p).id}`);
       const used = await usedBefore(keyId, window, p);
-      // Every request charges only after this seeding, so the counter is still untouched here.
-      if (used > 0 && (await counters[window].get(`${keyId}:${p.id}`)) === 0) {
-        await counters[window].add(`${keyId}:${p.id}`, used, ttlSeconds(p, Date.now(), shared));
+      // In one process every request charges only after this seeding, so the counter is still
+      // untouched here; in a cluster, requests other workers charged meanwhile add to it.
+      if (used > 0 && (shared || (await counter.get(`${keyId}:${p.id}`)) === 0)) {
+        await counter.add(`${keyId}:${p.id}`, used, ttl);
       }
     };
     const ready = Promise.all([seedOne(day, 'day'), seedOne(month, 'month')]).then(() => undefined);
@@ -153,7 +164,7 @@ export function createRateLimiter(options: RateLimiterOptions) {
 
     // 2. Charge every window (unlimited ones too: they feed the account's usage figures).
     const after = await Promise.all(
-      periods.map((p, i) => counters[p.window].add(names[i] as string, 1, ttlSeconds(p, now, shared))),
+      periods.map((p, i) => counters[p.window].add(names[i] as string, 1, ttlSeconds(p, now, durable))),
     );
     const charged = states(periods, limits, after);
     const over = refusal(charged, (w) => w.limit !== null && w.used > w.limit);
@@ -161,7 +172,7 @@ export function createRateLimiter(options: RateLimiterOptions) {
 
     // 3. Another request took the last unit between check and charge: give everything back.
     await Promise.all(
-      periods.map((p, i) => counters[p.window].add(names[i] as string, -1, ttlSeconds(p, now, shared))),
+      periods.map((p, i) => counters[p.window].add(names[i] as string, -1, ttlSeconds(p, now, durable))),
     );
     const refunded = charged.map((w) => ({ ...w, used: w.used - 1 }));
     const window = refunded.find((w) => w.window === over.window) ?? over;
@@ -205,7 +216,7 @@ export function createRateLimiter(options: RateLimiterOptions) {
       if (full) return { outcome: 'rejected', window: full, windows: checked };
     }
     const after = periods.map((p, i) =>
-      sync[p.window].add(names[i] as string, 1, ttlSeconds(p, now, shared)),
+      sync[p.window].add(names[i] as string, 1, ttlSeconds(p, now, durable)),
     );
     return { outcome: 'allowed', windows: states(periods, limits, after) };
   }
