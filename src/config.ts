@@ -129,6 +129,27 @@ function loadLimitsConfig(env: Env): LimitsConfig {
   };
 }
 
+/**
+ * The configuration, read from the environment when a command first needs it: a bad variable
+ * fails that command with a clear error, not `--help` or a command that never reads it.
+ */
+export function lazyConfig(env: Env = process.env): Config {
+  let loaded: Config | undefined;
+  const load = () => {
+    loaded ??= loadConfig(env);
+    return loaded;
+  };
+  return new Proxy({} as Config, {
+    get: (_target, name) => load()[name as keyof Config],
+    has: (_target, name) => name in load(),
+    ownKeys: () => Reflect.ownKeys(load()),
+    getOwnPropertyDescriptor: (_target, name) => {
+      const descriptor = Reflect.getOwnPropertyDescriptor(load(), name);
+      return descriptor ? { ...descriptor, configurable: true } : undefined;
+    },
+  });
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = int(env, 'PORT', 4000, 0, 65535);
   const host = env.HOST || '127.0.0.1';

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Config } from '../config.ts';
 import { CliFailure, type ErrorEnvelope } from './output.ts';
 
@@ -32,7 +33,9 @@ export function managementClient(config: Config, options: ClientOptions) {
     if (!token) {
       throw new CliFailure({
         success: false,
-        error: 'No management token: run "gatehouse init", or pass --token / set GATEHOUSE_TOKEN',
+        error:
+          `No management token: none saved at ${resolve(config.cliCredentialsPath)} (run the CLI in the ` +
+          'directory you ran "gatehouse init" in, or set GATEHOUSE_CLI_CREDENTIALS), and no --token or GATEHOUSE_TOKEN',
         code: 'cli_no_token',
       });
     }

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { loadConfig } from '../config.ts';
+import type { Config } from '../config.ts';
 import { registerBackupCommands } from './backup-commands.ts';
 import { registerDataCommands } from './data-commands.ts';
 import { registerRecordsCommands } from './records-commands.ts';
@@ -9,8 +9,7 @@ import { registerUsageCommands } from './usage-commands.ts';
 import { registerWebhookCommands } from './webhook-commands.ts';
 
 /** Every command: server lifecycle (init, start, serve) and the management API (endpoints, keys). */
-export function registerCommands(program: Command): void {
-  const config = loadConfig();
+export function registerCommands(program: Command, config: Config): void {
   registerServerCommands(program, config);
   registerDataCommands(program, config);
   registerUsageCommands(program, config);

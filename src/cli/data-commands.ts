@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import type { Config } from '../config.ts';
 import type { EndpointJson, EndpointVersionJson } from '../endpoints/endpoint-service.ts';
 import type { ApiKeyJson } from '../keys/key-service.ts';
@@ -13,7 +13,22 @@ export const collect = (value: string, previous: string[] = []) => [...previous,
 function intOption(name: string) {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer`);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n)) {
+      throw new InvalidArgumentError(`${name} must be a non-negative integer`);
+    }
+    return n;
+  };
+}
+
+/** A key's limit: a positive integer, or "none" to remove it (the window is then unlimited). */
+function limitOption(name: string) {
+  // "none" stays a string here (commander turns a null from a parser into ""): keyLimits maps it.
+  return (value: string): number | 'none' => {
+    if (value === 'none') return value;
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
+      throw new InvalidArgumentError(`${name} must be a positive integer, or "none" for no limit`);
+    }
     return n;
   };
 }
@@ -118,9 +133,12 @@ function endpointOptions(command: Command): Command {
 
 function keyLimits(o: Record<string, unknown>): Record<string, unknown> | undefined {
   const limits: Record<string, unknown> = {};
-  if (o.perMinute !== undefined) limits.per_minute = o.perMinute;
-  if (o.perDay !== undefined) limits.per_day = o.perDay;
-  if (o.perMonth !== undefined) limits.per_month = o.perMonth;
+  const set = (field: string, value: unknown) => {
+    if (value !== undefined) limits[field] = value === 'none' ? null : value;
+  };
+  set('per_minute', o.perMinute);
+  set('per_day', o.perDay);
+  set('per_month', o.perMonth);
   return Object.keys(limits).length ? limits : undefined;
 }
 
@@ -221,9 +239,9 @@ export function registerDataCommands(program: Command, config: Config): void {
     .requiredOption('--name <name>', 'what the key is for')
     .requiredOption('--env <environment>', 'test or live')
     .option('--scope <scope>', 'scope, repeatable (default *): records:read, orders:write, …', collect)
-    .option('--per-minute <n>', 'requests per minute', intOption('--per-minute'))
-    .option('--per-day <n>', 'requests per day', intOption('--per-day'))
-    .option('--per-month <n>', 'requests per calendar month', intOption('--per-month'))
+    .option('--per-minute <n>', 'requests per minute, or "none"', limitOption('--per-minute'))
+    .option('--per-day <n>', 'requests per day, or "none"', limitOption('--per-day'))
+    .option('--per-month <n>', 'requests per calendar month, or "none"', limitOption('--per-month'))
     .option('--expires-at <iso>', 'expiry (ISO 8601)')
     .action(
       action(config, async (call, o: Record<string, unknown>) => {
@@ -268,9 +286,9 @@ export function registerDataCommands(program: Command, config: Config): void {
   )
     .option('--name <name>', 'new name')
     .option('--scope <scope>', 'replace the scopes (repeatable)', collect)
-    .option('--per-minute <n>', 'requests per minute', intOption('--per-minute'))
-    .option('--per-day <n>', 'requests per day', intOption('--per-day'))
-    .option('--per-month <n>', 'requests per calendar month', intOption('--per-month'))
+    .option('--per-minute <n>', 'requests per minute, or "none"', limitOption('--per-minute'))
+    .option('--per-day <n>', 'requests per day, or "none"', limitOption('--per-day'))
+    .option('--per-month <n>', 'requests per calendar month, or "none"', limitOption('--per-month'))
     .option('--expires-at <iso>', 'expiry (ISO 8601), or "none"')
     .action(
       action(config, async (call, id: string, o: Record<string, unknown>) => {

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { loadConfig } from '../config.ts';
+import { ConfigError, lazyConfig } from '../config.ts';
 import { registerAppsCommands } from './apps-commands.ts';
 import { registerCommands } from './commands.ts';
+import { printJson, reportFailure } from './output.ts';
 
 // Piped into `head` and the like: a reader that stops early ends the command quietly, as Unix tools do.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -14,12 +15,27 @@ const { version } = JSON.parse(readFileSync(new URL('../../package.json', import
   version: string;
 };
 
+// With --json, a usage error (unknown option, missing argument, bad value) is the error envelope on stdout.
+const json = process.argv.includes('--json');
+
 const program = new Command();
 program
   .name('gatehouse')
   .description('Gatehouse: a self-hosted API platform')
   .version(version, '-V, --version', 'print the version')
+  .configureOutput({
+    outputError: (message, write) => {
+      if (!json) return write(message);
+      printJson({ success: false, error: message.replace(/^error: /, '').trim(), code: 'cli_usage' });
+    },
+  })
   .showHelpAfterError();
-registerCommands(program);
-registerAppsCommands(program, loadConfig());
-await program.parseAsync(process.argv);
+const config = lazyConfig();
+registerCommands(program, config);
+registerAppsCommands(program, config);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  reportFailure(error, json);
+}

@@ -1,3 +1,4 @@
+import { ConfigError } from '../config.ts';
 /** CLI output: tables for people, the API's JSON envelope with --json. Failures exit non-zero. */
 
 export function printJson(value: unknown): void {
@@ -47,7 +48,12 @@ export function reportFailure(error: unknown, json: boolean): never {
   const envelope: ErrorEnvelope =
     error instanceof CliFailure
       ? error.envelope
-      : { success: false, error: error instanceof Error ? error.message : String(error), code: 'cli_error' };
+      : {
+          success: false,
+          error: error instanceof Error ? error.message : String(error),
+          // A bad environment variable, found when the command first read the configuration.
+          code: error instanceof ConfigError ? 'config_error' : 'cli_error',
+        };
   if (json) printJson(envelope);
   else {
     process.stderr.write(`Error: ${envelope.error} (${envelope.code})\n`);

@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { createServices } from '../app.ts';
 import type { Config } from '../config.ts';
 import { ApiError } from '../errors.ts';
@@ -12,7 +12,7 @@ import { claimSqliteServer, startServer, startWorker } from '../server/serve.ts'
 import { CliFailure, printFields, printJson, reportFailure } from './output.ts';
 
 function saveCredentials(config: Config, token: string): void {
-  mkdirSync(dirname(config.cliCredentialsPath), { recursive: true });
+  mkdirSync(dirname(config.cliCredentialsPath), { recursive: true, mode: 0o700 });
   writeFileSync(config.cliCredentialsPath, JSON.stringify({ url: config.apiUrl ?? config.localUrl, token }), {
     mode: 0o600,
   });
@@ -34,7 +34,9 @@ async function runUntilSignal(start: () => Promise<{ stop(): Promise<void> }>): 
 
 function workerCount(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error('--workers must be an integer from 1 to 64');
+  if (!/^\d+$/.test(value) || n < 1 || n > 64) {
+    throw new InvalidArgumentError('--workers must be an integer from 1 to 64');
+  }
   return n;
 }
 
@@ -78,17 +80,75 @@ async function runServers(config: Config, workers: number, withWebhookWorker: bo
   });
 }
 
+/** Reads a line from the terminal without echoing it. */
+function readHidden(prompt: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const stdin = process.stdin;
+    let value = '';
+    const finish = () => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+    };
+    const onData = (chunk: string) => {
+      for (const ch of chunk) {
+        if (ch === '\r' || ch === '\n') {
+          finish();
+          return resolve(value);
+        }
+        if (ch === '\u0003' || ch === '\u0004') {
+          finish();
+          return reject(new CliFailure({ success: false, error: 'Cancelled', code: 'cli_usage' }));
+        }
+        if (ch === '\u007f' || ch === '\b') value = value.slice(0, -1);
+        else if (ch >= ' ') value += ch;
+      }
+    };
+    process.stderr.write(prompt);
+    stdin.setRawMode(true);
+    stdin.setEncoding('utf8');
+    stdin.on('data', onData);
+    stdin.resume();
+  });
+}
+
+/** `init` without --password: asked twice in a terminal (not echoed); elsewhere a usage error. */
+async function askPassword(json: boolean): Promise<string> {
+  try {
+    if (!process.stdin.isTTY) {
+      throw new CliFailure({
+        success: false,
+        error: '--password is required when not run in a terminal (in one, it is asked for)',
+        code: 'cli_usage',
+      });
+    }
+    const first = await readHidden('Owner password (at least 8 characters): ');
+    const again = await readHidden('Same password again: ');
+    if (first !== again) {
+      throw new CliFailure({ success: false, error: 'The two passwords differ', code: 'cli_usage' });
+    }
+    return first;
+  } catch (error) {
+    reportFailure(error, json);
+  }
+}
+
 export function registerServerCommands(program: Command, config: Config): void {
   program
     .command('init')
     .description('create the first owner and print a management token (once)')
     .requiredOption('--email <email>', 'owner email')
-    .requiredOption('--password <password>', 'owner password (at least 8 characters)')
+    .option(
+      '--password <password>',
+      'owner password (at least 8 characters); asked for when omitted in a terminal',
+    )
     .option('--json', 'print JSON')
-    .action(async (options: { email: string; password: string; json?: boolean }) => {
+    .action(async (options: { email: string; password?: string; json?: boolean }) => {
+      const password = options.password ?? (await askPassword(options.json === true));
       const services = await createServices(config);
       try {
-        const result = await services.owners.init({ email: options.email, password: options.password });
+        const result = await services.owners.init({ email: options.email, password });
         saveCredentials(config, result.token);
         if (options.json) printJson({ success: true, data: result });
         else {

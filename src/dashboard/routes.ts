@@ -8,6 +8,7 @@ import type { SessionUser, UserService } from './user-service.ts';
 
 type IdParams = { id: string };
 
+/** Asks for the password in the terminal (not echoed), so none lands in the shell's history. */
 export const INIT_COMMAND = 'npx gatehouse init --email you@example.com';
 
 function sessionJson(session: SessionUser) {

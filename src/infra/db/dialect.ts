@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import {
@@ -166,7 +166,16 @@ export const WRITER_PRAGMAS = [
 ] as const;
 
 function sqlite(path: string): DialectAdapter {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    // It holds key hashes, encrypted secrets and everyone's data: a new database (and its -wal
+    // and -shm, which SQLite creates with the database file's mode) is for its owner alone.
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    try {
+      closeSync(openSync(path, 'wx', 0o600));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
   const db = new BetterSqlite3(path);
   for (const pragma of WRITER_PRAGMAS) db.pragma(pragma);
   db.pragma('cache_size = -65536');

@@ -29,7 +29,7 @@ export class InstanceLockedError extends Error {
  * own record of what it wrote (records/record-reader.ts) instead of asking SQLite on every read.
  */
 export function claimSqliteInstance(path: string, waitMs = 5_000): InstanceLock {
-  mkdirSync(dirname(path), { recursive: true });
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const lock = new BetterSqlite3(`${path}.lock`, { timeout: waitMs });
   try {
     // No journal file beside it: the lock connection never writes a page.

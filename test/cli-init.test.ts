@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { createServices } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { runGatehouse } from './helpers/process.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'gatehouse-init-'));
+const mode = (path: string) => statSync(path).mode & 0o777;
+
+/** Where one `init` keeps its database and saved token. */
+function place(name: string) {
+  const data = join(dir, name, 'data');
+  return {
+    data,
+    env: {
+      DATABASE_URL: `sqlite:${join(data, 'gatehouse.db')}`,
+      GATEHOUSE_CLI_CREDENTIALS: join(data, 'cli-credentials.json'),
+    },
+  };
+}
+
+/**
+ * `gatehouse init` in a real terminal (util-linux `script` gives it one): each answer is typed
+ * only once its prompt is on screen. Returns everything the terminal showed and the exit code.
+ */
+function initInTerminal(
+  env: Record<string, string>,
+  answers: string[],
+): Promise<{ code: number; screen: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'script',
+      ['-qec', `${process.execPath} bin/gatehouse.js init --email owner@example.com`, '/dev/null'],
+      { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] },
+    );
+    let screen = '';
+    let answered = 0;
+    const onOutput = (chunk: Buffer) => {
+      screen += chunk.toString();
+      const prompts = screen.match(/password[^:\n]*: /gi)?.length ?? 0;
+      while (answered < prompts && answered < answers.length) child.stdin.write(`${answers[answered++]}\r`);
+    };
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onOutput);
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code: code ?? -1, screen }));
+    setTimeout(() => child.kill('SIGKILL'), 60_000).unref();
+  });
+}
+
+describe('gatehouse init', () => {
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('without --password, in a terminal: asks twice without echoing, then creates the owner', async () => {
+    const { data, env } = place('tty');
+    const result = await initInTerminal(env, ['a long password 1', 'a long password 1']);
+    assert.equal(result.code, 0, result.screen);
+    assert.match(result.screen, /Owner password \(at least 8 characters\): /);
+    assert.match(result.screen, /Same password again: /);
+    assert.match(result.screen, /token\s+gm_/);
+    assert.doesNotMatch(result.screen, /a long password 1/);
+    const services = await createServices(loadConfig(env));
+    try {
+      const signedIn = await services.users.signIn(
+        { email: 'owner@example.com', password: 'a long password 1' },
+        '127.0.0.1',
+      );
+      assert.ok('token' in signedIn, JSON.stringify(signedIn));
+    } finally {
+      await services.close();
+    }
+    // The database and its folder are its owner's alone; so is the saved token.
+    assert.equal(mode(data), 0o700);
+    assert.equal(mode(join(data, 'gatehouse.db')), 0o600);
+    assert.equal(mode(join(data, 'cli-credentials.json')), 0o600);
+  });
+
+  test('two different passwords: nothing is created', async () => {
+    const { data, env } = place('differ');
+    const result = await initInTerminal(env, ['a long password 1', 'another password 2']);
+    assert.equal(result.code, 1);
+    assert.match(result.screen, /The two passwords differ/);
+    assert.equal(existsSync(join(data, 'gatehouse.db')), false);
+  });
+
+  test('without --password and without a terminal: a usage error, nothing created', async () => {
+    const { data, env } = place('pipe');
+    const plain = await runGatehouse(['init', '--email', 'owner@example.com'], env);
+    assert.equal(plain.code, 1);
+    assert.match(plain.stderr, /--password is required when not run in a terminal/);
+    const json = await runGatehouse(['init', '--email', 'owner@example.com', '--json'], env);
+    assert.equal(json.code, 1);
+    assert.deepEqual(JSON.parse(json.stdout), {
+      success: false,
+      error: '--password is required when not run in a terminal (in one, it is asked for)',
+      code: 'cli_usage',
+    });
+    assert.equal(existsSync(join(data, 'gatehouse.db')), false);
+  });
+
+  test('a running database keeps its -wal and -shm files private too', async () => {
+    const { data, env } = place('wal');
+    const services = await createServices(loadConfig(env));
+    try {
+      for (const file of ['gatehouse.db', 'gatehouse.db-wal', 'gatehouse.db-shm']) {
+        assert.equal(mode(join(data, file)), 0o600, file);
+      }
+    } finally {
+      await services.close();
+    }
+  });
+});

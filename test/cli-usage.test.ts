@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { managementCli, runGatehouse } from './helpers/process.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+
+const NO_CREDENTIALS = {
+  GATEHOUSE_CLI_CREDENTIALS: '/nonexistent',
+  GATEHOUSE_TOKEN: 'gm_x',
+  GATEHOUSE_URL: '',
+};
+const STACK_LINE = /^\s+at /m;
+
+describe('CLI: usage errors and bad settings are clear, never a stack trace', () => {
+  let server: TestServer;
+  const cli = (...args: string[]) => managementCli(server)(...args);
+
+  before(async () => {
+    server = await startTestServer('sqlite');
+  });
+  after(async () => server.close());
+
+  test('a bad option value names the option and exits 1', async () => {
+    for (const args of [
+      ['start', '--workers', '0'],
+      ['start', '--workers', 'two'],
+      ['endpoints', 'update', 'orders', '--max-body-bytes', 'abc'],
+      ['keys', 'update', 'key_x', '--per-month', '0'],
+    ]) {
+      const run = await runGatehouse(args, NO_CREDENTIALS);
+      assert.equal(run.code, 1, args.join(' '));
+      assert.match(
+        run.stderr,
+        new RegExp(`option '${args[args.length - 2]} <[a-z]+>' argument '${args.at(-1)}' is invalid`),
+      );
+      assert.doesNotMatch(run.stderr, STACK_LINE);
+    }
+  });
+
+  test('with --json, a usage error is the error envelope on stdout', async () => {
+    const missing = await runGatehouse(['init', '--email', 'a@example.com', '--password'], NO_CREDENTIALS);
+    assert.equal(missing.code, 1);
+    const bad = await runGatehouse(['keys', 'update', 'key_x', '--per-day', '-1', '--json'], NO_CREDENTIALS);
+    assert.equal(bad.code, 1);
+    const envelope = JSON.parse(bad.stdout);
+    assert.equal(envelope.success, false);
+    assert.equal(envelope.code, 'cli_usage');
+    assert.match(envelope.error, /--per-day must be a positive integer, or "none"/);
+    const unknown = await runGatehouse(['endpoints', 'list', '--sideways', '--json'], NO_CREDENTIALS);
+    assert.equal(unknown.code, 1);
+    assert.deepEqual(JSON.parse(unknown.stdout), {
+      success: false,
+      error: "unknown option '--sideways'",
+      code: 'cli_usage',
+    });
+  });
+
+  test('a bad environment variable fails the commands that read it, with its name; --help still works', async () => {
+    const help = await runGatehouse(['--help'], { ...NO_CREDENTIALS, PORT: 'abc' });
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /Usage: gatehouse/);
+    const json = await runGatehouse(['endpoints', 'list', '--json'], { ...NO_CREDENTIALS, PORT: 'abc' });
+    assert.equal(json.code, 1);
+    assert.deepEqual(JSON.parse(json.stdout), {
+      success: false,
+      error: 'PORT must be an integer between 0 and 65535, got "abc"',
+      code: 'config_error',
+    });
+    const serve = await runGatehouse(['serve'], { ...NO_CREDENTIALS, DATABASE_URL: 'mysql://x' });
+    assert.equal(serve.code, 1);
+    assert.match(serve.stderr, /DATABASE_URL/);
+    assert.match(serve.stderr, /\(config_error\)/);
+    assert.doesNotMatch(serve.stderr, STACK_LINE);
+  });
+
+  test('keys update --per-month none removes the limit', async () => {
+    const created = await cli(
+      'keys',
+      'create',
+      '--name',
+      'p',
+      '--env',
+      'test',
+      '--per-minute',
+      '60',
+      '--per-month',
+      '1000',
+      '--json',
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const id = JSON.parse(created.stdout).data.id as string;
+    const updated = await cli('keys', 'update', id, '--per-month', 'none', '--json');
+    assert.equal(updated.code, 0, updated.stdout + updated.stderr);
+    assert.deepEqual(JSON.parse(updated.stdout).data.limits, { per_minute: 60 });
+  });
+});
