@@ -112,6 +112,35 @@ for (const kind of databaseKinds) {
       assert.notEqual(res.code, 0);
       assert.equal(JSON.parse(res.stdout).code, 'validation_failed');
       assert.equal(await count('strict'), 0);
+
+      // Many batches, the bad rows in the third and fourth: still nothing imported, lines of the file.
+      const lines = Array.from({ length: 1500 }, (_, i) => JSON.stringify({ sku: `S-${i}` }));
+      lines[1199] = '{"qty":1}';
+      lines[1300] = 'not json';
+      writeFileSync(join(dir, 'strict.ndjson'), `${lines.join('\n')}\n`);
+      const strictImport = (...more: string[]) =>
+        cli('records', 'import', 'strict', join(dir, 'strict.ndjson'), '--strict', '--batch', '400', ...more);
+      const many = await strictImport('--json');
+      assert.equal(many.code, 1);
+      const failure = JSON.parse(many.stdout);
+      assert.equal(failure.error, '2 rows are invalid; nothing was imported');
+      assert.deepEqual(failure.details, [
+        { field: 'line 1200: sku', error: 'Required field is missing' },
+        { field: 'line 1301: (line)', error: 'Invalid JSON' },
+      ]);
+      assert.equal(await count('strict'), 0);
+      const plain = await strictImport();
+      assert.equal(plain.code, 1);
+      assert.match(plain.stderr, /line 1200: sku: Required field is missing/);
+
+      // Fixed, the same file goes in whole.
+      lines[1199] = '{"sku":"S-1199"}';
+      lines[1300] = '{"sku":"S-1300"}';
+      writeFileSync(join(dir, 'strict.ndjson'), `${lines.join('\n')}\n`);
+      const fixed = await strictImport('--json');
+      assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr);
+      assert.equal(JSON.parse(fixed.stdout).data.imported, 1500);
+      assert.equal(await count('strict'), 1500);
     });
 
     test('CSV in and out, typed by the schema', async () => {

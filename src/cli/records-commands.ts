@@ -115,11 +115,13 @@ export function registerRecordsCommands(program: Command, config: Config): void 
       .command('import')
       .argument('<endpoint>')
       .argument('<file>')
-      .description('import NDJSON, a JSON array or CSV (header row)'),
+      .description(
+        'import NDJSON, a JSON array or CSV (header row); exits 2 when some rows were rejected (listed with their lines)',
+      ),
   )
     .option('--env <environment>', 'test or live', 'test')
     .option('--format <format>', 'ndjson, json or csv (default: from the file name)')
-    .option('--strict', 'refuse the whole import if any row is invalid')
+    .option('--strict', 'check the whole file first: import nothing if any row is invalid')
     .option('--webhooks', 'fire webhooks for imported records (off by default)')
     .option('--batch <n>', 'rows per transaction', '1000')
     .action(
@@ -143,12 +145,11 @@ export function registerRecordsCommands(program: Command, config: Config): void 
           const format = formatOf(file, o.format);
           const size = statSync(file).size;
           const batchSize = Math.max(1, Math.min(5000, Number(o.batch) || 1000));
-          const qs = `environment=${encodeURIComponent(o.env)}${o.strict ? '&strict=true' : ''}${o.webhooks ? '&webhooks=true' : ''}`;
+          const qs = `environment=${encodeURIComponent(o.env)}${o.webhooks ? '&webhooks=true' : ''}`;
           const problems: Array<{ line: number; details: Array<{ field: string; error: string }> }> = [];
           let imported = 0;
           let seen = 0;
           const started = Date.now();
-          let batch: Row[] = [];
           const meter = { bytes: 0 };
           const bytesRead = () => (format === 'json' ? size : meter.bytes);
           const progress = (done: boolean) => {
@@ -161,41 +162,60 @@ export function registerRecordsCommands(program: Command, config: Config): void 
             const text = `imported ${imported.toLocaleString()} of ${seen.toLocaleString()} rows, ${Math.round(rate).toLocaleString()} rows/s${done ? '' : `, ETA ${Math.ceil(eta)} s`}`;
             process.stderr.write(process.stderr.isTTY ? `\r${text}` : `${text}\n`);
           };
-          const flush = async () => {
-            if (batch.length === 0) return;
-            const rows = batch;
-            batch = [];
-            const invalidJson = rows.filter((r) => typeof r.data === 'symbol');
-            for (const r of invalidJson)
-              problems.push({ line: r.line, details: [{ field: '(line)', error: 'Invalid JSON' }] });
-            if (invalidJson.length > 0 && o.strict) {
-              throw new CliFailure({
-                success: false,
-                error: `Line ${invalidJson[0]?.line}: invalid JSON; nothing more was imported`,
-                code: 'invalid_json',
-              });
+          /** Sends one batch (`dryRun`: only checked); its problems are kept with their file lines. */
+          const send = async (rows: Row[], dryRun: boolean) => {
+            for (const r of rows) {
+              if (typeof r.data === 'symbol')
+                problems.push({ line: r.line, details: [{ field: '(line)', error: 'Invalid JSON' }] });
             }
             const valid = rows.filter((r) => typeof r.data !== 'symbol');
+            if (valid.length === 0) return;
             const result = await call<ImportResult>(
               'POST',
-              `/admin/v1/endpoints/${encodeURIComponent(slug)}/import?${qs}`,
-              {
-                records: valid.map((r) => r.data),
-              },
+              `/admin/v1/endpoints/${encodeURIComponent(slug)}/import?${qs}${dryRun ? '&dry_run=true' : o.strict ? '&strict=true' : ''}`,
+              { records: valid.map((r) => r.data) },
             );
             imported += result.imported;
             for (const e of result.errors)
               problems.push({ line: valid[e.index]?.line ?? 0, details: e.details });
-            progress(false);
           };
-          for await (const row of readRows(file, format, endpoint.schema, meter)) {
-            seen++;
-            batch.push(row);
-            if (batch.length >= batchSize) await flush();
+          /** Every row of the file, `batchSize` at a time. */
+          const pass = async (dryRun: boolean) => {
+            let batch: Row[] = [];
+            for await (const row of readRows(file, format, endpoint.schema, meter)) {
+              if (!dryRun) seen++;
+              batch.push(row);
+              if (batch.length >= batchSize) {
+                await send(batch, dryRun);
+                batch = [];
+                if (!dryRun) progress(false);
+              }
+            }
+            if (batch.length > 0) await send(batch, dryRun);
+          };
+          if (o.strict) {
+            // The whole file is checked before anything is written: one bad row anywhere, no import.
+            await pass(true);
+            if (problems.length > 0) {
+              problems.sort((a, b) => a.line - b.line);
+              throw new CliFailure({
+                success: false,
+                error: `${problems.length} row${problems.length === 1 ? ' is' : 's are'} invalid; nothing was imported`,
+                code: 'validation_failed',
+                details: problems
+                  .slice(0, 100)
+                  .flatMap((p) =>
+                    p.details.map((d) => ({ field: `line ${p.line}: ${d.field}`, error: d.error })),
+                  ),
+              });
+            }
+            meter.bytes = 0;
           }
-          await flush();
-          progress(true);
-          if (!o.json && process.stderr.isTTY) process.stderr.write('\n');
+          await pass(false);
+          if (!o.json && process.stderr.isTTY) {
+            progress(true);
+            process.stderr.write('\n');
+          }
           problems.sort((a, b) => a.line - b.line);
           const summary = {
             imported,

@@ -80,6 +80,13 @@ export function registerTransferRoutes(
           .flatMap((e) => e.details.map((d) => ({ field: `[${e.index}].${d.field}`, error: d.error }))),
       });
     }
+    // dry_run: the same checks and answer, nothing written (the CLI's --strict checks a whole file first).
+    if (query.dry_run === 'true') {
+      return {
+        success: true,
+        data: { imported: 0, valid: commands.length, rejected: errors.length, errors: errors.slice(0, 1000) },
+      };
+    }
     if (commands.length > 0) await deps.writer.writeAll(commands);
     return {
       success: true,
