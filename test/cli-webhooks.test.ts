@@ -61,6 +61,30 @@ for (const kind of databaseKinds) {
       assert.equal(again.code, 0);
       await receiver.waitFor(2);
 
+      // Pages of two over the deliveries so far and a second write's: each on one page only.
+      const second = await server.request('POST', '/api/v1/data/orders', { key, json: { a: 2 } });
+      assert.equal(second.status, 202);
+      await receiver.waitFor(3);
+      const first = JSON.parse((await cli('deliveries', 'list', '--limit', '2', '--json')).stdout);
+      assert.equal(first.data.length, 2);
+      assert.match(first.meta.next_cursor, /.+/);
+      const page = await cli('deliveries', 'list', '--limit', '2');
+      assert.match(
+        page.stdout,
+        new RegExp(`More: gatehouse deliveries list --after ${first.meta.next_cursor}`),
+      );
+      const rest = JSON.parse(
+        (await cli('deliveries', 'list', '--limit', '2', '--after', first.meta.next_cursor, '--json')).stdout,
+      );
+      assert.ok(rest.data.length >= 1);
+      const ids = [...first.data, ...rest.data].map((d: { id: string }) => d.id);
+      assert.equal(new Set(ids).size, ids.length, 'no delivery on two pages');
+      const ofType = JSON.parse(
+        (await cli('deliveries', 'list', '--event-type', 'record.created', '--json')).stdout,
+      ).data;
+      assert.ok(ofType.length >= 2);
+      assert.ok(ofType.every((d: { event_type: string }) => d.event_type === 'record.created'));
+
       const rotated = JSON.parse((await cli('webhooks', 'rotate-secret', sub.id, '--json')).stdout).data;
       assert.notEqual(rotated.secret, sub.secret);
       const disabled = JSON.parse(

@@ -3,7 +3,7 @@ import type { Config } from '../config.ts';
 import type { DeliveryJson } from '../webhooks/delivery-service.ts';
 import type { SubscriptionJson } from '../webhooks/subscription-service.ts';
 import { action, collect, show, withCommon } from './data-commands.ts';
-import { printFields, printTable } from './output.ts';
+import { printFields, printJson, printTable } from './output.ts';
 
 type Common = { json?: boolean };
 
@@ -135,13 +135,15 @@ export function registerWebhookCommands(program: Command, config: Config): void 
 
   const deliveries = program.command('deliveries').description('the webhook delivery log');
 
-  withCommon(deliveries.command('list').description('newest first'))
+  withCommon(deliveries.command('list').description('newest first; --after <cursor> for the next page'))
     .option('--endpoint <slug>', 'only this endpoint')
     .option('--env <environment>', 'only test or live')
     .option('--record <id>', 'only this record')
     .option('--request <id>', 'only this request')
     .option('--status <status>', 'pending, succeeded, failed or cancelled')
+    .option('--event-type <type>', 'only this event type, e.g. record.created')
     .option('--limit <n>', '1-100', '25')
+    .option('--after <cursor>', 'the page after this cursor (printed below a full page)')
     .action(
       action(config, async (call, o: Common & Record<string, string | undefined>) => {
         const query = new URLSearchParams();
@@ -151,13 +153,21 @@ export function registerWebhookCommands(program: Command, config: Config): void 
           record: 'record_id',
           request: 'request_id',
           status: 'status',
+          eventType: 'event_type',
           limit: 'limit',
+          after: 'after',
         };
         for (const [option, param] of Object.entries(map)) if (o[option]) query.set(param, String(o[option]));
-        const data = await call<DeliveryJson[]>('GET', `/admin/v1/deliveries?${query}`);
-        show(o.json, data, () =>
-          printTable(data as unknown as Array<Record<string, unknown>>, deliveryColumns),
-        );
+        // The whole envelope, for its meta.next_cursor (call() hands back `data` alone).
+        const response = await call<Response>('GET', `/admin/v1/deliveries?${query}`, undefined, true);
+        const page = (await response.json()) as {
+          data: DeliveryJson[];
+          meta?: { next_cursor: string | null };
+        };
+        if (o.json) return printJson(page);
+        printTable(page.data as unknown as Array<Record<string, unknown>>, deliveryColumns);
+        const next = page.meta?.next_cursor;
+        if (next) process.stdout.write(`\nMore: gatehouse deliveries list --after ${next}\n`);
       }),
     );
 
