@@ -72,6 +72,40 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     assert.doesNotMatch(serve.stderr, STACK_LINE);
   });
 
+  test('conflicting or meaningless options are refused before anything is sent', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [
+        ['endpoints', 'update', 'orders', '--activate', '--deactivate'],
+        /'--deactivate' cannot be used with option '--activate'/,
+      ],
+      [
+        ['webhooks', 'update', 'whk_x', '--enable', '--disable'],
+        /'--disable' cannot be used with option '--enable'/,
+      ],
+      [['types', '--env', 'prod'], /Allowed choices are test, live/],
+      [
+        ['records', 'import', 'orders', 'x.ndjson', '--batch', 'abc'],
+        /--batch must be an integer from 1 to 5000/,
+      ],
+      [['endpoints', 'update', 'orders'], /Nothing to change/],
+      [['endpoints', 'update', 'orders', '--schema', '{bad'], /--schema is not valid JSON/],
+    ];
+    for (const [args, message] of cases) {
+      const run = await cli(...args);
+      assert.equal(run.code, 1, args.join(' '));
+      assert.match(run.stderr, message);
+      assert.doesNotMatch(run.stderr, STACK_LINE);
+    }
+    await server.createEndpoint({ slug: 'drafty', name: 'Drafty', schema: { type: 'object' } });
+    const undeployed = await cli('types', '--env', 'live', '--endpoint', 'drafty', '--json');
+    assert.equal(undeployed.code, 1);
+    assert.equal(JSON.parse(undeployed.stdout).code, 'endpoint_not_deployed');
+    const before = await server.admin('GET', '/admin/v1/endpoints/drafty');
+    assert.equal((await cli('endpoints', 'update', 'drafty')).code, 1);
+    const after = await server.admin('GET', '/admin/v1/endpoints/drafty');
+    assert.deepEqual(after.body.data, before.body.data, 'an empty update changes nothing');
+  });
+
   test('keys update --per-month none removes the limit', async () => {
     const created = await cli(
       'keys',

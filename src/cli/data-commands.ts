@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Config } from '../config.ts';
 import type { EndpointJson, EndpointVersionJson } from '../endpoints/endpoint-service.ts';
 import type { ApiKeyJson } from '../keys/key-service.ts';
@@ -56,9 +56,28 @@ export function schemaFromFields(fields: string[]): Record<string, unknown> {
   return { type: 'object', properties, ...(required.length ? { required } : {}) };
 }
 
+/** JSON from an option's text, or a usage error that names the option. */
+function jsonOption(name: string, text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw usage(`${name} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
 function readSchema(options: { schema?: string; schemaFile?: string; field?: string[] }): unknown {
-  if (options.schemaFile) return JSON.parse(readFileSync(options.schemaFile, 'utf8'));
-  if (options.schema) return JSON.parse(options.schema);
+  if (options.schemaFile) {
+    let text: string;
+    try {
+      text = readFileSync(options.schemaFile, 'utf8');
+    } catch (error) {
+      throw usage(
+        `--schema-file: cannot read ${options.schemaFile} (${(error as NodeJS.ErrnoException).code})`,
+      );
+    }
+    return jsonOption(`--schema-file ${options.schemaFile}`, text);
+  }
+  if (options.schema) return jsonOption('--schema', options.schema);
   if (options.field?.length) return schemaFromFields(options.field);
   return undefined;
 }
@@ -186,11 +205,16 @@ export function registerDataCommands(program: Command, config: Config): void {
 
   endpointOptions(withCommon(endpoints.command('update').argument('<slug>').description('change the draft')))
     .option('--activate', 'make it active')
-    .option('--deactivate', 'make it inactive (403 for all traffic)')
+    .addOption(new Option('--deactivate', 'make it inactive (403 for all traffic)').conflicts('activate'))
     .action(
       action(config, async (call, slug: string, o: Record<string, unknown>) => {
         const active = o.activate ? true : o.deactivate ? false : undefined;
         const body = endpointBody({ ...o, active }, false);
+        if (Object.keys(body).length === 0) {
+          throw usage(
+            'Nothing to change: give --name, --schema, --schema-file, --field, --max-body-bytes, --expires-at, --max-retries, --retry-interval, --activate or --deactivate',
+          );
+        }
         const data = await call<EndpointJson>(
           'PATCH',
           `/admin/v1/endpoints/${encodeURIComponent(slug)}`,

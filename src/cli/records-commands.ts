@@ -1,7 +1,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
-import type { Command } from 'commander';
+import { type Command, InvalidArgumentError } from 'commander';
 import { parse as parseCsv } from 'csv-parse';
 import { stringify as stringifyCsv } from 'csv-stringify';
 import type { Config } from '../config.ts';
@@ -101,6 +101,14 @@ async function* readRows(
   }
 }
 
+function batchSizeOption(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < 1 || n > 5000) {
+    throw new InvalidArgumentError('--batch must be an integer from 1 to 5000');
+  }
+  return n;
+}
+
 interface ImportResult {
   imported: number;
   rejected: number;
@@ -123,7 +131,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
     .option('--format <format>', 'ndjson, json or csv (default: from the file name)')
     .option('--strict', 'check the whole file first: import nothing if any row is invalid')
     .option('--webhooks', 'fire webhooks for imported records (off by default)')
-    .option('--batch <n>', 'rows per transaction', '1000')
+    .option('--batch <n>', 'rows per transaction, 1-5000', batchSizeOption, 1000)
     .action(
       async (
         slug: string,
@@ -133,7 +141,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
           format?: string;
           strict?: boolean;
           webhooks?: boolean;
-          batch: string;
+          batch: number;
           json?: boolean;
           url?: string;
           token?: string;
@@ -144,7 +152,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
           const endpoint = await call<EndpointJson>('GET', `/admin/v1/endpoints/${encodeURIComponent(slug)}`);
           const format = formatOf(file, o.format);
           const size = statSync(file).size;
-          const batchSize = Math.max(1, Math.min(5000, Number(o.batch) || 1000));
+          const batchSize = o.batch;
           const qs = `environment=${encodeURIComponent(o.env)}${o.webhooks ? '&webhooks=true' : ''}`;
           const problems: Array<{ line: number; details: Array<{ field: string; error: string }> }> = [];
           let imported = 0;

@@ -1,8 +1,9 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { compile } from 'json-schema-to-typescript';
 import type { Config } from '../config.ts';
 import type { EndpointJson, EndpointVersionJson } from '../endpoints/endpoint-service.ts';
 import { action, withCommon } from './data-commands.ts';
+import { CliFailure } from './output.ts';
 
 function pascal(slug: string): string {
   return slug.replace(/(^|-)([a-z0-9])/g, (_m, _d, c: string) => c.toUpperCase());
@@ -38,12 +39,29 @@ export function registerTypesCommand(program: Command, config: Config): void {
       .description("print TypeScript types for endpoints' records (for @gatehouse/client)"),
   )
     .option('--endpoint <slug>', 'only this endpoint')
-    .option('--env <environment>', 'test (draft schemas, default) or live (deployed versions)', 'test')
+    .addOption(
+      new Option('--env <environment>', 'test (draft schemas) or live (deployed versions)')
+        .choices(['test', 'live'])
+        .default('test'),
+    )
     .action(
       action(config, async (call, o: { endpoint?: string; env: string; json?: boolean }) => {
         let endpoints = await call<EndpointJson[]>('GET', '/admin/v1/endpoints');
         if (o.endpoint) endpoints = endpoints.filter((e) => e.slug === o.endpoint);
-        if (o.endpoint && endpoints.length === 0) throw new Error(`No endpoint "${o.endpoint}"`);
+        if (o.endpoint && endpoints.length === 0) {
+          throw new CliFailure({
+            success: false,
+            error: `No endpoint "${o.endpoint}"`,
+            code: 'endpoint_not_found',
+          });
+        }
+        if (o.endpoint && o.env === 'live' && endpoints[0]?.live_version === null) {
+          throw new CliFailure({
+            success: false,
+            error: `Endpoint "${o.endpoint}" is not deployed to live: run "gatehouse endpoints deploy ${o.endpoint}"`,
+            code: 'endpoint_not_deployed',
+          });
+        }
         const schemas: Array<{ slug: string; schema: unknown }> = [];
         for (const endpoint of endpoints) {
           if (o.env === 'live') {

@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { Config } from '../config.ts';
 import type { DeliveryJson } from '../webhooks/delivery-service.ts';
 import type { SubscriptionJson } from '../webhooks/subscription-service.ts';
@@ -81,7 +81,7 @@ export function registerWebhookCommands(program: Command, config: Config): void 
     .option('--target <url>', 'receiver URL')
     .option('--event <type>', 'replace the event types (repeatable)', collect)
     .option('--enable', 'enable')
-    .option('--disable', 'disable')
+    .addOption(new Option('--disable', 'disable').conflicts('enable'))
     .action(
       action(
         config,
