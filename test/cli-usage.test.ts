@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { managementCli, runGatehouse } from './helpers/process.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
@@ -104,6 +108,30 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     assert.equal((await cli('endpoints', 'update', 'drafty')).code, 1);
     const after = await server.admin('GET', '/admin/v1/endpoints/drafty');
     assert.deepEqual(after.body.data, before.body.data, 'an empty update changes nothing');
+  });
+
+  test('a port in use is one clear line, not a stack trace', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = String((taken.address() as AddressInfo).port);
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-port-'));
+    try {
+      const run = await runGatehouse(['serve'], {
+        ...NO_CREDENTIALS,
+        PORT: port,
+        HOST: '127.0.0.1',
+        DATABASE_URL: `sqlite:${join(dir, 'gatehouse.db')}`,
+      });
+      assert.equal(run.code, 1);
+      assert.match(
+        run.stderr,
+        new RegExp(`Cannot listen on 127.0.0.1:${port}: the address is in use \\(EADDRINUSE\\)`),
+      );
+      assert.doesNotMatch(run.stderr, STACK_LINE);
+    } finally {
+      taken.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('keys update --per-month none removes the limit', async () => {

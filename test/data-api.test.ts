@@ -377,6 +377,14 @@ for (const kind of databaseKinds) {
         environment: 'test',
         expires_at: new Date(Date.now() + 300).toISOString(),
       });
+      // A key cannot be made already expired.
+      const late = await server.admin('POST', '/admin/v1/keys', {
+        name: 'late',
+        environment: 'test',
+        expires_at: '2020-01-01T00:00:00Z',
+      });
+      assert.equal(late.status, 400);
+      assert.deepEqual(late.body.details, [{ field: 'expires_at', error: 'Must be in the future' }]);
       await new Promise((r) => setTimeout(r, 400));
       await refusedWithoutWrite(
         () => post({ authorization: `Bearer ${expiring.key}` }),

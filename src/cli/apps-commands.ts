@@ -50,7 +50,9 @@ export function registerAppsCommands(program: Command, config: Config): void {
     }),
   );
 
-  withCommon(apps.command('get').argument('<slug>').description('show one app and its draft routes')).action(
+  withCommon(
+    apps.command('show').alias('get').argument('<slug>').description('show one app and its draft routes'),
+  ).action(
     action(config, async (call, slug: string, o: Common) => {
       const data = await call<AppJson>('GET', path(slug));
       show(o.json, data, () => printFields(summary(data)));

@@ -253,7 +253,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
     records.command('export').argument('<endpoint>').description('stream every record’s data to stdout'),
   )
     .option('--env <environment>', 'test or live', 'test')
-    .option('--format <format>', 'ndjson (default) or csv', 'ndjson')
+    .option('--format <format>', 'ndjson or csv', 'ndjson')
     .action(
       async (
         slug: string,

@@ -46,6 +46,18 @@ async function run(config: Config, workers: number, withWebhookWorker: boolean):
     await runServers(config, workers, withWebhookWorker);
   } catch (error) {
     // An operator's mistake, not a crash: the message says what to do, without a stack trace.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      const why = {
+        EADDRINUSE: 'is in use',
+        EACCES: 'needs privileges',
+        EADDRNOTAVAIL: 'is not on this machine',
+      }[code];
+      process.stderr.write(
+        `Cannot listen on ${config.host}:${config.port}: the address ${why} (${code}). Set PORT (and HOST) to another.\n`,
+      );
+      process.exit(1);
+    }
     if (!(error instanceof InstanceLockedError)) throw error;
     process.stderr.write(`${error.message}\n`);
     process.exit(1);

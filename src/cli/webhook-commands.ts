@@ -109,20 +109,21 @@ export function registerWebhookCommands(program: Command, config: Config): void 
     webhooks
       .command('rotate-secret')
       .argument('<id>')
-      .description('new secret; the old one signs alongside for 24 h'),
+      .description('new secret, shown once; the old one signs alongside for 24 h'),
   ).action(
     action(config, async (call, id: string, o: Common) => {
       const data = await call<SubscriptionJson & { secret: string }>(
         'POST',
         `/admin/v1/webhooks/${encodeURIComponent(id)}/rotate-secret`,
       );
-      show(o.json, data, () =>
+      show(o.json, data, () => {
         printFields({
           id: data.id,
           secret: data.secret,
           previous_secret_expires_at: data.previous_secret_expires_at,
-        }),
-      );
+        });
+        process.stdout.write('\nCopy the new signing secret now: it is shown only once.\n');
+      });
     }),
   );
 

@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.ts';
+import { ApiError, invalid } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
 import { LoadingCache } from '../infra/cache/loading-cache.ts';
@@ -261,6 +261,9 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
       const input = parseKeyCreate(body);
       if (by.testOnly && input.environment !== 'test') {
         throw new ApiError('forbidden', { message: 'Collaborators may create test keys only' });
+      }
+      if (input.expires_at && Date.parse(input.expires_at) <= Date.now()) {
+        throw invalid('expires_at', 'Must be in the future');
       }
       const now = nowIso();
       const id = newId('key');

@@ -51,7 +51,7 @@ export async function startServer(
   const url = `http://${host}:${port}`;
   if (!(await services.owners.hasOwner())) {
     logger.warn(
-      `No owner yet: run "npx gatehouse init --email you@example.com --password <password>" to create one`,
+      `No owner yet: run "npx gatehouse init --email you@example.com" to create one (it asks for a password)`,
     );
   }
   worker?.start();
