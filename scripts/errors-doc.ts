@@ -1,11 +1,13 @@
 /** Writes docs/errors.md from the error-code table in src/errors.ts (`npm run docs:errors`). */
 import { writeFileSync } from 'node:fs';
+import { cliErrorCodes } from '../src/cli/output.ts';
 import { errorCodes } from '../src/errors.ts';
 
 export function renderErrorsDoc(): string {
   const rows = Object.entries(errorCodes)
     .sort(([a, x], [b, y]) => x.status - y.status || a.localeCompare(b))
     .map(([code, e]) => `| ${e.status} | \`${code}\` | ${e.message} | ${e.doc} |`);
+  const cliRows = Object.entries(cliErrorCodes).map(([code, doc]) => `| \`${code}\` | ${doc} |`);
   return `# Error codes
 
 Every error, from every route, has one shape:
@@ -24,6 +26,16 @@ This file is generated from \`src/errors.ts\` by \`npm run docs:errors\`; a test
 | status | code | error | when |
 |---|---|---|---|
 ${rows.join('\n')}
+
+## The CLI
+
+With \`--json\` a failing command prints the same envelope on stdout (without \`request_id\` when
+no request was made) and exits 1; without it, \`Error: <error> (<code>)\` and the details on
+stderr. Errors from the server keep the codes above; the CLI adds these:
+
+| code | when |
+|---|---|
+${cliRows.join('\n')}
 `;
 }
 

@@ -18,6 +18,7 @@ function sqlitePath(config: Config): string {
 
 function run<T extends Record<string, unknown>>(
   json: boolean,
+  failed: 'backup_failed' | 'restore_failed',
   task: () => T,
   done: (result: T) => string,
 ): void {
@@ -30,7 +31,7 @@ function run<T extends Record<string, unknown>>(
     }
   } catch (error) {
     if (error instanceof BackupError) {
-      reportFailure(new CliFailure({ success: false, error: error.message, code: 'backup_failed' }), json);
+      reportFailure(new CliFailure({ success: false, error: error.message, code: failed }), json);
     }
     reportFailure(error, json);
   }
@@ -46,6 +47,7 @@ export function registerBackupCommands(program: Command, config: Config): void {
     .action((file: string, options: { json?: boolean }) => {
       run(
         Boolean(options.json),
+        'backup_failed',
         () => {
           const source = sqlitePath(config);
           return { database: source, ...backupSqlite(source, file) };
@@ -62,6 +64,7 @@ export function registerBackupCommands(program: Command, config: Config): void {
     .action((file: string, options: { json?: boolean }) => {
       run(
         Boolean(options.json),
+        'restore_failed',
         () => {
           const target = sqlitePath(config);
           const restored = restoreSqlite(file, target);

@@ -1,4 +1,5 @@
 import { ConfigError } from '../config.ts';
+import type { ErrorCode } from '../errors.ts';
 /** CLI output: tables for people, the API's JSON envelope with --json. Failures exit non-zero. */
 
 export function printJson(value: unknown): void {
@@ -30,10 +31,32 @@ export function printFields(record: Record<string, unknown>): void {
   }
 }
 
+/** Codes the CLI itself reports (beside the API's, which it passes on); listed in docs/errors.md. */
+export const cliErrorCodes = {
+  cli_usage:
+    'A command was called wrongly: an unknown option, a missing or invalid argument, conflicting options.',
+  cli_error:
+    'The command failed on this machine (a file it could not read, for instance); the message says why.',
+  cli_no_token:
+    'No management token: none saved by `gatehouse init` where the CLI looked, and no `--token` or `GATEHOUSE_TOKEN`.',
+  cli_unreachable:
+    'No Gatehouse answered at the URL the CLI used (`--url`, `GATEHOUSE_URL`, the saved one, or `http://HOST:PORT`).',
+  cli_bad_response:
+    'Something answered at that URL, but not with Gatehouse JSON (another service on the port?).',
+  config_error: 'An environment variable the command reads is invalid; the message names it.',
+  backup_failed: '`gatehouse backup` could not make the backup; the message says why.',
+  restore_failed:
+    '`gatehouse restore` refused or could not finish; the database was not replaced. The message says why.',
+  not_sqlite: '`gatehouse backup` and `restore` work on a SQLite database; PostgreSQL has `pg_dump`.',
+} as const;
+
+export type CliErrorCode = keyof typeof cliErrorCodes;
+
 export interface ErrorEnvelope {
   success: false;
   error: string;
-  code: string;
+  /** The API's code, passed on, or one of cliErrorCodes. */
+  code: ErrorCode | CliErrorCode;
   details?: Array<{ field: string; error: string }>;
   request_id?: string;
 }
