@@ -45,6 +45,9 @@ for (const kind of databaseKinds) {
         'record.updated',
         'request.failed',
       ]);
+      const mint = doc.paths['/api/v1/tokens'].post;
+      assert.equal(mint.requestBody.content['application/json'].schema.properties.expires_in.maximum, 3600);
+      assert.ok(mint.responses['201']);
       const names = post.parameters.map((p: { $ref: string }) => p.$ref.split('/').pop());
       assert.deepEqual(names, ['IdempotencyKey', 'WebhookCallback', 'WebhookAuth', 'WebhookAuthHeader']);
     });

@@ -181,6 +181,64 @@ export async function dataApiDocument(
       },
     },
   };
+  paths['/api/v1/tokens'] = {
+    post: {
+      tags: ['Account'],
+      operationId: 'createToken',
+      summary: 'Mint a short-lived JWT from the calling API key',
+      description:
+        "The token works as `Authorization: Bearer` wherever the key does, for the key's environment and " +
+        'scopes, until it expires; revoking or deactivating the key ends it at once. Minted with a key, ' +
+        'not with another token (403).',
+      requestBody: {
+        required: false,
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                expires_in: {
+                  type: 'integer',
+                  minimum: 30,
+                  maximum: 3600,
+                  default: 900,
+                  description: 'Lifetime in seconds',
+                },
+              },
+            },
+          },
+        },
+      },
+      responses: {
+        201: {
+          description: 'The token',
+          content: {
+            'application/json': {
+              schema: {
+                type: 'object',
+                required: ['success', 'data'],
+                properties: {
+                  success: { const: true },
+                  data: {
+                    type: 'object',
+                    required: ['token', 'token_type', 'expires_at', 'environment'],
+                    properties: {
+                      token: { type: 'string' },
+                      token_type: { const: 'Bearer' },
+                      expires_at: { type: 'string', format: 'date-time' },
+                      environment: { enum: ['test', 'live'] },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+        ...errorResponses([400, 401, 403, 429]),
+      },
+    },
+  };
   const webhooks: Json = {};
   for (const type of EVENT_TYPES) {
     webhooks[type] = {
