@@ -57,4 +57,16 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /endpoint_not_found/);
   });
+
+  test('a bad slug or scope is explained in words, not as a regular expression', async () => {
+    const slug = await cli('endpoints', 'create', '--slug', 'A', '--name', 'A', '--field', 'x:string');
+    assert.equal(slug.code, 1);
+    assert.match(
+      slug.stderr,
+      /slug: Must be 2-63 lowercase letters, digits or hyphens, starting with a letter or digit/,
+    );
+    const scope = await cli('keys', 'create', '--name', 'k', '--env', 'test', '--scope', 'orders:delete');
+    assert.equal(scope.code, 1);
+    assert.match(scope.stderr, /scopes\[0\]: Must be \*, records:read, records:write, <endpoint>:read/);
+  });
 });

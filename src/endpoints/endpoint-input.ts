@@ -1,6 +1,9 @@
-import { inputValidator } from './json-schema.ts';
+import { describedPattern, inputValidator } from './json-schema.ts';
 
-export const SLUG_PATTERN = '^[a-z0-9][a-z0-9-]{1,62}$';
+export const SLUG_PATTERN = describedPattern(
+  '^[a-z0-9][a-z0-9-]{1,62}$',
+  'Must be 2-63 lowercase letters, digits or hyphens, starting with a letter or digit',
+);
 export const MAX_BODY_LIMIT = 5 * 1024 * 1024;
 
 export interface EndpointPatch {

@@ -83,6 +83,15 @@ function capitalize(message: string): string {
   return message.charAt(0).toUpperCase() + message.slice(1);
 }
 
+/** Our own inputs' patterns (slugs, scopes), said in words rather than as the regular expression. */
+const patternWords = new Map<string, string>();
+
+/** Registers how a pattern of our own inputs is described in errors; returns the pattern. */
+export function describedPattern(pattern: string, words: string): string {
+  patternWords.set(pattern, words);
+  return pattern;
+}
+
 function describe(error: ErrorObject): { field: string; error: string } {
   const path = toFieldPath(error.instancePath);
   const params = error.params as Record<string, unknown>;
@@ -100,6 +109,11 @@ function describe(error: ErrorObject): { field: string; error: string } {
       };
     case 'format':
       return { field: path, error: `Must be a valid ${String(params.format)}` };
+    case 'pattern':
+      return {
+        field: path,
+        error: patternWords.get(String(params.pattern)) ?? capitalize(error.message ?? ''),
+      };
     default:
       return { field: path, error: capitalize(error.message ?? 'is invalid') };
   }

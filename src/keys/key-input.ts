@@ -1,8 +1,10 @@
-import { inputValidator } from '../endpoints/json-schema.ts';
+import { describedPattern, inputValidator } from '../endpoints/json-schema.ts';
 
 /** `*`, `records:read|write`, `{endpoint}:read|write`, or `apps:{app}` (an App API's routes). */
-export const SCOPE_PATTERN =
-  '^(\\*|records:(read|write)|[a-z0-9][a-z0-9-]{1,62}:(read|write)|apps:[a-z0-9][a-z0-9-]{1,62})$';
+export const SCOPE_PATTERN = describedPattern(
+  '^(\\*|records:(read|write)|[a-z0-9][a-z0-9-]{1,62}:(read|write)|apps:[a-z0-9][a-z0-9-]{1,62})$',
+  'Must be *, records:read, records:write, <endpoint>:read, <endpoint>:write or apps:<app>',
+);
 
 export interface KeyLimits {
   per_minute?: number | null;
