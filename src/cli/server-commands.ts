@@ -117,11 +117,12 @@ function readHidden(prompt: string): Promise<string> {
         else if (ch >= ' ') value += ch;
       }
     };
-    process.stderr.write(prompt);
+    // Echo off before the prompt shows: whatever is typed after it is never echoed.
     stdin.setRawMode(true);
     stdin.setEncoding('utf8');
     stdin.on('data', onData);
     stdin.resume();
+    process.stderr.write(prompt);
   });
 }
 
