@@ -163,6 +163,13 @@ describe('dashboard in a real browser', {
       assert.equal(await rows.nth(5).getByLabel('Field name').inputValue(), 'note');
       assert.equal(await rows.nth(5).getByLabel('Max length').inputValue(), '200');
 
+      // Two fields of one name: the row says so, and nothing can be saved until it is fixed.
+      await page.getByRole('button', { name: 'Add field', exact: true }).click();
+      await rows.nth(6).getByLabel('Field name').fill('order_id');
+      await rows.nth(6).getByText('Another field has this name').waitFor();
+      assert.equal(await page.getByRole('button', { name: 'Create endpoint' }).isDisabled(), true);
+      await rows.nth(6).getByRole('button', { name: 'Remove field order_id' }).click();
+
       await page.getByRole('button', { name: 'Create endpoint' }).click();
       await page.getByText('Endpoint orders created').waitFor();
       await page.waitForURL(/#\/endpoints\/orders$/);
@@ -186,6 +193,18 @@ describe('dashboard in a real browser', {
       await page.getByRole('link', { name: 'Endpoints' }).click();
       await page.getByRole('table', { name: 'Endpoints' }).getByText('live v1').waitFor();
       await screenshot(page, 'endpoints');
+
+      // A slug already taken is said on the Slug field, not blamed on the schema.
+      await page.getByRole('link', { name: 'New endpoint' }).click();
+      await page.getByLabel('Slug').fill('orders');
+      await page.getByRole('textbox', { name: /^Name/ }).fill('Orders again');
+      await page.getByRole('button', { name: 'Create endpoint' }).click();
+      await page.getByLabel('Slug').and(page.locator('[aria-invalid="true"]')).waitFor();
+      await page.getByText('Already taken', { exact: true }).waitFor();
+      assert.equal(await page.getByText('The server refused the schema').count(), 0);
+      await dismissToasts(page);
+      await page.getByRole('link', { name: 'Endpoints' }).click();
+      await page.getByRole('table', { name: 'Endpoints' }).getByText('live v1').waitFor();
     },
   );
 
@@ -195,6 +214,10 @@ describe('dashboard in a real browser', {
     await page.getByRole('button', { name: 'Create key' }).click();
     const dialog = page.getByRole('dialog', { name: 'Create an API key' });
     await dialog.getByLabel('Name').fill('partner-sandbox');
+    // A limit below 1 is an error on its field, not quietly made 1.
+    await dialog.getByLabel('Requests per minute').fill('0');
+    await dialog.getByRole('button', { name: 'Create key' }).click();
+    await dialog.getByText('A whole number of at least 1 (or empty: no limit)').waitFor();
     await dialog.getByLabel('Requests per minute').fill('600');
     await dialog.getByRole('button', { name: 'Create key' }).click();
     await page.getByText('You will not see this again').waitFor();
@@ -209,6 +232,7 @@ describe('dashboard in a real browser', {
     const row = page.getByTestId('key-row-partner-sandbox');
     await row.getByText('test', { exact: true }).waitFor();
     await row.getByText('active').waitFor();
+    assert.equal(await row.getByTestId('key-limits').textContent(), '600/min');
     // The copied secret works against the data API.
     const account = await server.request('GET', '/api/v1/account', { key: keySecret });
     assert.equal(account.status, 200);
@@ -290,6 +314,8 @@ describe('dashboard in a real browser', {
     await dialog.getByRole('button', { name: 'Create subscription' }).click();
     await page.getByText('You will not see this again').waitFor();
     assert.match((await page.getByTestId('secret-value').textContent()) ?? '', /^whsec_/);
+    // Signing needs the secret itself: it is kept encrypted, not as a hash (as API keys are).
+    await page.getByText('Gatehouse keeps it encrypted, to sign deliveries with').waitFor();
     await page.getByRole('button', { name: 'I have saved it' }).click();
     await page.getByTestId('subscription-row').getByText(receiver.url).waitFor();
     await screenshot(page, 'webhooks');
@@ -455,6 +481,10 @@ describe('dashboard in a real browser', {
       // Hidden in the UI and refused by the server.
       await other.goto(`${server.url}/#/console`);
       await other.getByTestId('error-state').getByText('Not allowed').waitFor();
+      // Refused subscriptions show as refused, not as an empty list.
+      await other.goto(`${server.url}/#/webhooks`);
+      await other.getByTestId('error-state').getByText('Not allowed').waitFor();
+      assert.equal(await other.getByText('No subscriptions').count(), 0);
       await screenshot(other, 'collaborator-console-refused');
 
       // A collaborator's keys page shows none of the owner's keys.
@@ -500,7 +530,8 @@ describe('dashboard in a real browser', {
     // The session is gone on the server too.
     await page.goto(`${server.url}/#/keys`);
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
-    const unexpected = owner.errors.filter((e) => !/status of 40[13]/.test(e));
+    // Expected: 401s (signed out), the 403s, and the 409 of the slug already taken.
+    const unexpected = owner.errors.filter((e) => !/status of 40[139]/.test(e));
     assert.deepEqual(unexpected, [], `browser errors: ${unexpected.join('\n')}`);
   });
 });

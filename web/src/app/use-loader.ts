@@ -8,7 +8,10 @@ export interface Loader<T> {
   setData: (update: (current: T | undefined) => T | undefined) => void;
 }
 
-/** Loads once per `key` and on `reload()`; answers that arrive after a newer load are dropped. */
+/**
+ * Loads once per `key` and on `reload()`; answers that arrive after a newer load are dropped. A new
+ * key starts empty (loading); a reload keeps the data on screen until its answer arrives.
+ */
 export function useLoader<T>(load: () => Promise<T>, key: string): Loader<T> {
   const [data, setDataState] = useState<T | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
@@ -17,10 +20,16 @@ export function useLoader<T>(load: () => Promise<T>, key: string): Loader<T> {
   const loadRef = useRef(load);
   loadRef.current = load;
   const generation = useRef(0);
+  const loadedKey = useRef(key);
 
   // biome-ignore lint/correctness/useExhaustiveDependencies: reloads on key and on reload() ticks
   useEffect(() => {
     const mine = ++generation.current;
+    // Another key (another endpoint, say): the previous key's data must not stay on screen.
+    if (loadedKey.current !== key) {
+      loadedKey.current = key;
+      setDataState(undefined);
+    }
     setLoading(true);
     setError(undefined);
     loadRef.current().then(

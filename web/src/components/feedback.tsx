@@ -90,9 +90,8 @@ export function Loaded<T>({
   empty?: ReactNode;
   children: (data: T) => ReactNode;
 }) {
-  if (loader.error !== undefined && loader.data === undefined) {
-    return <ErrorState error={loader.error} onRetry={loader.reload} />;
-  }
+  // An error always shows: data from before it (a refused reload) must not pass for current.
+  if (loader.error !== undefined) return <ErrorState error={loader.error} onRetry={loader.reload} />;
   if (loader.data === undefined) return <LoadingState />;
   if (isEmpty?.(loader.data)) return <>{empty}</>;
   return <>{children(loader.data)}</>;

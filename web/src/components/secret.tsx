@@ -1,11 +1,25 @@
 import { Alert, Button, Code, CopyButton, Group, Stack, Text } from '@mantine/core';
 
 /** A secret shown once: the value, a copy button and the warning. */
-export function SecretReveal({ label, secret, note }: { label: string; secret: string; note?: string }) {
+export function SecretReveal({
+  label,
+  secret,
+  note,
+  storedAs = 'hash',
+}: {
+  label: string;
+  secret: string;
+  note?: string;
+  /** How Gatehouse keeps it: an API key only as a hash; a signing secret encrypted, to sign with. */
+  storedAs?: 'hash' | 'encrypted';
+}) {
   return (
     <Stack gap="sm">
       <Alert color="yellow" title="You will not see this again">
-        Copy the {label.toLowerCase()} now and keep it somewhere safe. Gatehouse stores only a hash of it.
+        Copy the {label.toLowerCase()} now and keep it somewhere safe.{' '}
+        {storedAs === 'hash'
+          ? 'Gatehouse stores only a hash of it.'
+          : 'Gatehouse keeps it encrypted, to sign deliveries with, and never shows it again.'}
       </Alert>
       <Text size="sm" fw={500} id="secret-label">
         {label}

@@ -32,7 +32,13 @@ import { formatDate, PageHeader } from '../components/page.tsx';
 import { JsonDiff } from '../components/schema-diff.tsx';
 import { CopyText } from '../components/secret.tsx';
 import { SlugNameFields } from '../components/slug-name-fields.tsx';
-import { type Field, fieldsFromSchema, newField, schemaFromFields } from '../schema/fields.ts';
+import {
+  type Field,
+  fieldsFromSchema,
+  hasDuplicateNames,
+  newField,
+  schemaFromFields,
+} from '../schema/fields.ts';
 import { samplePayload } from '../schema/sample.ts';
 import { checkSchemaText } from '../schema/validate.ts';
 import { EndpointStatus } from './endpoints.tsx';
@@ -104,7 +110,9 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
   const [interval, setIntervalSeconds] = useState<number | string>(endpoint?.retry.interval_seconds ?? 60);
   const [expires, setExpires] = useState(toLocalInput(endpoint?.expires_at ?? null));
   const [busy, setBusy] = useState<string | null>(null);
+  /** What the server refused in the schema (shown under it), and in the other fields (slug, name…). */
   const [serverProblems, setServerProblems] = useState<string[]>([]);
+  const [fieldProblems, setFieldProblems] = useState<Record<string, string>>({});
 
   const check = useMemo(() => checkSchemaText(schemaText), [schemaText]);
   const schema = check.ok ? check.schema : null;
@@ -146,11 +154,15 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
   const slugError =
     endpoint === null && slug !== '' && !SLUG.test(slug)
       ? 'Lowercase letters, digits and -, 2 to 63 characters'
-      : undefined;
-  const canSave = check.ok && payload.name !== '' && (endpoint !== null || SLUG.test(slug));
+      : fieldProblems.slug;
+  const otherProblems = Object.entries(fieldProblems).filter(([field]) => field !== 'slug');
+  // Two fields of one name would collapse into one in the schema: fix that first.
+  const canSave =
+    check.ok && !hasDuplicateNames(fields) && payload.name !== '' && (endpoint !== null || SLUG.test(slug));
 
   async function save(): Promise<Endpoint | null> {
     setServerProblems([]);
+    setFieldProblems({});
     try {
       if (endpoint === null) {
         const created = await api.post<Endpoint>('/admin/v1/endpoints', { slug, ...payload });
@@ -167,7 +179,11 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
       return updated;
     } catch (error) {
       const details = (error as { details?: { field: string; error: string }[] }).details ?? [];
-      setServerProblems(details.map((d) => `${d.field}: ${d.error}`));
+      const inSchema = (field: string) => field === 'schema' || field.startsWith('schema.');
+      setServerProblems(details.filter((d) => inSchema(d.field)).map((d) => `${d.field}: ${d.error}`));
+      setFieldProblems(
+        Object.fromEntries(details.filter((d) => !inSchema(d.field)).map((d) => [d.field, d.error])),
+      );
       notifyError(error, 'Could not save');
       return null;
     }
@@ -369,6 +385,16 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
               {serverProblems.length > 0 && (
                 <Alert color="red" mt="xs" title="The server refused the schema">
                   {serverProblems.join('; ')}
+                </Alert>
+              )}
+              {otherProblems.length > 0 && (
+                <Alert
+                  color="red"
+                  mt="xs"
+                  title="The server refused the endpoint"
+                  data-testid="endpoint-problems"
+                >
+                  {otherProblems.map(([field, error]) => `${field}: ${error}`).join('; ')}
                 </Alert>
               )}
             </Card>

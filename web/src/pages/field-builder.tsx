@@ -12,6 +12,7 @@ import {
 } from '@mantine/core';
 import {
   boundKeywords,
+  duplicateNames,
   FIELD_TYPES,
   type Field,
   type FieldType,
@@ -31,11 +32,14 @@ const BOUND_LABELS: Record<string, [string, string]> = {
 function FieldRow({
   field,
   depth,
+  duplicate,
   onChange,
   onRemove,
 }: {
   field: Field;
   depth: number;
+  /** Another field of the same object has this name. */
+  duplicate: boolean;
   onChange: (next: Field) => void;
   onRemove: () => void;
 }) {
@@ -59,7 +63,9 @@ function FieldRow({
             error={
               field.name !== '' && !/^[A-Za-z_][A-Za-z0-9_-]*$/.test(field.name)
                 ? 'Letters, digits, _ and -'
-                : undefined
+                : duplicate
+                  ? 'Another field has this name'
+                  : undefined
             }
           />
           <Select
@@ -159,6 +165,7 @@ export function FieldList({
   onChange: (fields: Field[]) => void;
   addLabel?: string;
 }) {
+  const duplicates = duplicateNames(fields);
   return (
     <Stack gap="xs">
       {fields.map((field, index) => (
@@ -166,6 +173,7 @@ export function FieldList({
           key={field.uid}
           field={field}
           depth={depth}
+          duplicate={duplicates.has(field.name.trim())}
           onChange={(next) => onChange(fields.map((f, i) => (i === index ? next : f)))}
           onRemove={() => onChange(fields.filter((_, i) => i !== index))}
         />

@@ -36,7 +36,15 @@ function scopeOptions(endpoints: Endpoint[]) {
 }
 
 function limit(value: number | string): number | null {
-  return typeof value === 'number' && value > 0 ? value : null;
+  return typeof value === 'number' ? value : null;
+}
+
+/** A limit's field error: empty is no limit; otherwise a whole number of at least 1. */
+function limitError(value: number | string): string | undefined {
+  if (value === '') return undefined;
+  return typeof value === 'number' && Number.isInteger(value) && value >= 1
+    ? undefined
+    : 'A whole number of at least 1 (or empty: no limit)';
 }
 
 export function KeyCreateModal({
@@ -73,6 +81,7 @@ export function KeyCreateModal({
 
   async function submit(event: FormEvent) {
     event.preventDefault();
+    if ([perMinute, perDay, perMonth].some((v) => limitError(v) !== undefined)) return;
     setBusy(true);
     try {
       const limits = { per_minute: limit(perMinute), per_day: limit(perDay), per_month: limit(perMonth) };
@@ -134,8 +143,11 @@ export function KeyCreateModal({
                 label="Requests per minute"
                 placeholder="no limit"
                 min={1}
+                clampBehavior="none"
+                allowDecimal={false}
                 value={perMinute}
                 onChange={setPerMinute}
+                error={limitError(perMinute)}
               />
             </Grid.Col>
             <Grid.Col span={{ base: 12, sm: 4 }}>
@@ -143,8 +155,11 @@ export function KeyCreateModal({
                 label="Requests per day"
                 placeholder="no limit"
                 min={1}
+                clampBehavior="none"
+                allowDecimal={false}
                 value={perDay}
                 onChange={setPerDay}
+                error={limitError(perDay)}
               />
             </Grid.Col>
             <Grid.Col span={{ base: 12, sm: 4 }}>
@@ -152,8 +167,11 @@ export function KeyCreateModal({
                 label="Requests per month"
                 placeholder="no limit"
                 min={1}
+                clampBehavior="none"
+                allowDecimal={false}
                 value={perMonth}
                 onChange={setPerMonth}
+                error={limitError(perMonth)}
               />
             </Grid.Col>
           </Grid>

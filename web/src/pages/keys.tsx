@@ -2,7 +2,7 @@ import { Badge, Button, Card, Group, Menu, Modal, Stack, Table, Text, VisuallyHi
 import { modals } from '@mantine/modals';
 import { useState } from 'react';
 import { api } from '../api/client.ts';
-import type { ApiKey, CreatedKey, Endpoint } from '../api/types.ts';
+import type { ApiKey, CreatedKey, Endpoint, KeyLimits } from '../api/types.ts';
 import { useUser } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
 import { confirmAction, EmptyState, Loaded, notifyError, notifySuccess } from '../components/feedback.tsx';
@@ -98,6 +98,7 @@ export function KeysPage() {
                     <Table.Th>Environment</Table.Th>
                     <Table.Th>Status</Table.Th>
                     <Table.Th>Scopes</Table.Th>
+                    <Table.Th>Limits</Table.Th>
                     <Table.Th>Last used</Table.Th>
                     <Table.Th>Expires</Table.Th>
                     <Table.Th>
@@ -129,6 +130,11 @@ export function KeysPage() {
                         <Table.Td>
                           <Text size="xs" ff="monospace" maw={220} lineClamp={2}>
                             {key.scopes.join(', ')}
+                          </Text>
+                        </Table.Td>
+                        <Table.Td>
+                          <Text size="xs" data-testid="key-limits">
+                            {limitsText(key.limits)}
                           </Text>
                         </Table.Td>
                         <Table.Td>
@@ -225,4 +231,14 @@ export function KeysPage() {
       </Modal>
     </>
   );
+}
+
+/** A key's limits for its row: `120/min · 50,000/day`, or `none`. */
+function limitsText(limits: KeyLimits): string {
+  const parts = [
+    limits.per_minute ? `${limits.per_minute.toLocaleString()}/min` : null,
+    limits.per_day ? `${limits.per_day.toLocaleString()}/day` : null,
+    limits.per_month ? `${limits.per_month.toLocaleString()}/month` : null,
+  ].filter((p) => p !== null);
+  return parts.length > 0 ? parts.join(' · ') : 'none';
 }

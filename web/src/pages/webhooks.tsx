@@ -226,7 +226,12 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
       >
         {secret && (
           <Stack>
-            <SecretReveal label="Signing secret" secret={secret.secret} note={secret.note} />
+            <SecretReveal
+              label="Signing secret"
+              secret={secret.secret}
+              note={secret.note}
+              storedAs="encrypted"
+            />
             <Group justify="flex-end">
               <Button variant="default" onClick={() => setSecret(null)}>
                 I have saved it

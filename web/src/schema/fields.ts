@@ -228,3 +228,20 @@ export function fieldsFromSchema(schema: unknown): FieldsResult {
   }
   return fieldsOf(schema, '');
 }
+
+/** Names used by more than one field of the same object, at any depth (the schema keeps only one). */
+export function duplicateNames(fields: Field[]): Set<string> {
+  const out = new Set<string>();
+  const seen = new Set<string>();
+  for (const field of fields) {
+    const name = field.name.trim();
+    if (name !== '' && seen.has(name)) out.add(name);
+    seen.add(name);
+  }
+  return out;
+}
+
+/** True when some object, at any depth, has two fields of one name. */
+export function hasDuplicateNames(fields: Field[]): boolean {
+  return duplicateNames(fields).size > 0 || fields.some((f) => hasDuplicateNames(f.children));
+}
