@@ -262,6 +262,17 @@ describe('dashboard in a real browser', {
     // The callback header was honoured: the receiver is told.
     await receiver.waitFor(1);
     await screenshot(page, 'test-page');
+
+    // A list with a filter: the query goes on the path as typed.
+    await page.locator('.mantine-SegmentedControl-label', { hasText: /^GET$/ }).click();
+    await page.getByLabel('Query').fill('filter[status]=new&limit=5');
+    await page.getByText('GET /api/v1/data/orders?filter[status]=new&limit=5').waitFor();
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByTestId('response-status').getByText('200').waitFor();
+    await page
+      .getByTestId('response-body')
+      .getByText(/"limit": 5/)
+      .waitFor();
   });
 
   step('the owner browses, creates, replaces and deletes live records in the console', async () => {

@@ -67,6 +67,7 @@ export function TestPage() {
   const [slug, setSlug] = useState<string | null>(null);
   const [method, setMethod] = useState<Method>('POST');
   const [recordId, setRecordId] = useState('');
+  const [query, setQuery] = useState('');
   const [keyId, setKeyId] = useState<string | null>(null);
   const [headers, setHeaders] = useState<HeaderRow[]>([row('X-Webhook-Callback', '')]);
   const [body, setBody] = useState('');
@@ -100,8 +101,10 @@ export function TestPage() {
       bodyError = `Not valid JSON: ${(error as Error).message}`;
     }
   }
+  // A list (GET without a record id) may carry a query: filter[field]=value, limit, order, after.
+  const listQuery = method === 'GET' && recordId.trim() === '' ? query.trim().replace(/^\?/, '') : '';
   const path = slug
-    ? `/api/v1/data/${encodeURIComponent(slug)}${recordId.trim() ? `/${encodeURIComponent(recordId.trim())}` : ''}`
+    ? `/api/v1/data/${encodeURIComponent(slug)}${recordId.trim() ? `/${encodeURIComponent(recordId.trim())}` : ''}${listQuery ? `?${listQuery}` : ''}`
     : '';
   const ready = slug !== null && keyId !== null && (!needsId || recordId.trim() !== '') && !bodyError;
 
@@ -192,6 +195,14 @@ export function TestPage() {
                   onChange={(e) => setRecordId(e.currentTarget.value)}
                   disabled={method === 'POST'}
                   required={needsId}
+                />
+                <TextInput
+                  label="Query"
+                  description="For a GET of the list: filter[field]=value, limit, order, after"
+                  placeholder="filter[status]=new&limit=10"
+                  value={query}
+                  onChange={(e) => setQuery(e.currentTarget.value)}
+                  disabled={method !== 'GET' || recordId.trim() !== ''}
                 />
                 <Code>
                   {method} {path || '/api/v1/data/…'}
