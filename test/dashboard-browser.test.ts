@@ -351,9 +351,17 @@ describe('dashboard in a real browser', {
     await detail.getByRole('button', { name: 'Redeliver' }).click();
     await page.getByText(/Redelivery queued/).waitFor();
     await receiver.waitFor(count + 1);
-    await page.getByRole('button', { name: 'Refresh' }).click();
     await page.locator('label', { hasText: /^all$/ }).click();
     await page.getByTestId('delivery-row').nth(2).waitFor();
+    // The redelivery turns delivered on its own: the page looks again while one is pending.
+    await until(
+      async () =>
+        (await page
+          .getByTestId('delivery-row')
+          .filter({ hasText: /pending/i })
+          .count()) === 0,
+      20_000,
+    );
     await screenshot(page, 'deliveries');
   });
 

@@ -11,7 +11,7 @@ import {
   Text,
   Timeline,
 } from '@mantine/core';
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import { api } from '../api/client.ts';
 import type { Delivery } from '../api/types.ts';
 import { useLoader } from '../app/use-loader.ts';
@@ -45,6 +45,16 @@ export function DeliveriesPage() {
     return { items: r.data, next: (r.meta?.next_cursor as string | null | undefined) ?? null };
   }, status);
   const page = extra ?? first.data;
+
+  // While a delivery on the first page is pending (a redelivery, a retry), look again every few
+  // seconds, so that it turns delivered or failed without a click (not once more pages are open).
+  const pending = extra === null && (first.data?.items.some((d) => d.status === 'pending') ?? false);
+  const { loading, reload } = first;
+  useEffect(() => {
+    if (!pending || loading) return;
+    const timer = setTimeout(reload, 3_000);
+    return () => clearTimeout(timer);
+  }, [pending, loading, reload]);
 
   async function more() {
     if (!page?.next) return;
