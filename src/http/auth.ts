@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
+import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../accounts/owner-service.ts';
 import { ApiError } from '../errors.ts';
 import type { AuthenticatedKey, KeyService } from '../keys/key-service.ts';
@@ -31,16 +32,15 @@ export function presentedSecret(request: { headers: IncomingHttpHeaders }): stri
  * guesses cannot lock out a partner's working key behind the same address (a shared NAT, say).
  */
 export function bruteForceHook(guard: BruteForceGuard, keys: KeyService) {
-  return syncFirstHook((request) =>
-    guard.guard(request, () => {
-      try {
-        const secret = presentedSecret(request);
-        return secret !== undefined && keys.knows(secret, Date.now(), request.raw.socket);
-      } catch {
-        return false;
-      }
-    }),
-  );
+  const knownKey = (request: FastifyRequest): boolean => {
+    try {
+      const secret = presentedSecret(request);
+      return secret !== undefined && keys.knows(secret, Date.now(), request.raw.socket);
+    } catch {
+      return false;
+    }
+  };
+  return syncFirstHook((request) => guard.guard(request, knownKey));
 }
 
 export function apiKeyAuth(keys: KeyService, tokens?: { verify(token: string): Promise<AuthenticatedKey> }) {

@@ -91,8 +91,8 @@ const exactTexts = new WeakMap<object, string>();
  * without the whitespace between tokens. (With duplicate keys as well, it is re-serialised: the
  * last value of a key is the one that was validated.)
  */
-export function jsonText(value: object): string {
-  return exactTexts.get(value) ?? JSON.stringify(value);
+export function jsonText(value: unknown): string {
+  return (typeof value === 'object' && value !== null && exactTexts.get(value)) || JSON.stringify(value);
 }
 
 /**

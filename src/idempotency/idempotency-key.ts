@@ -29,10 +29,6 @@ export function parseIdempotencyKey(request: WithHeaders): string | undefined {
 /** What makes two requests "the same": method, path and the JSON body (whitespace aside). */
 export function requestFingerprint(request: FastifyRequest): string {
   const path = request.url.split('?', 1)[0] ?? '';
-  const body = request.body === undefined ? '' : jsonOf(request.body);
+  const body = request.body === undefined ? '' : jsonText(request.body);
   return sha256(`${request.method} ${path}\n${body}`);
 }
-
-/** The body as stored: numbers beyond a JavaScript number's digits count as sent. */
-const jsonOf = (body: unknown) =>
-  typeof body === 'object' && body !== null ? jsonText(body) : JSON.stringify(body);

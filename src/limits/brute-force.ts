@@ -40,10 +40,10 @@ export function createBruteForceGuard({ counters, limit, windowSeconds }: BruteF
      * Before authentication; synchronous (see syncFirstHook). `knownKey`: whether the request
      * presents a key known good without a lookup, which a blocked address may still use.
      */
-    guard(request: { ip: string }, knownKey?: () => boolean): void {
+    guard<R extends { ip: string }>(request: R, knownKey?: (request: R) => boolean): void {
       const now = Date.now();
       const until = blockedUntil.get(request.ip, now);
-      if (until !== undefined && until > now && !knownKey?.()) throw blocked(request.ip, now);
+      if (until !== undefined && until > now && !knownKey?.(request)) throw blocked(request.ip, now);
     },
 
     /** onError: counts a presented key that does not exist (or fails its checksum) and slows the answer. */
