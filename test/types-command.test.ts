@@ -48,7 +48,7 @@ describe('gatehouse types', () => {
     const { stdout } = await cli('types');
     assert.match(stdout, /export interface OrdersData/);
     assert.match(stdout, /export interface LineItemsData/);
-    assert.match(stdout, /"line-items": LineItemsData;/);
+    assert.match(stdout, /"line-items": LineItemsData\b/);
     writeFileSync(join(dir, 'endpoints.ts'), stdout);
     const client = join(process.cwd(), 'packages/client/src/index.ts');
     writeFileSync(
@@ -59,25 +59,8 @@ describe('gatehouse types', () => {
       join(dir, 'bad.ts'),
       `import { Gatehouse } from ${JSON.stringify(client)};\nimport type { Endpoints } from './endpoints.ts';\nconst gh = new Gatehouse<Endpoints>({ apiKey: 'k' });\nvoid gh.records('line-items').create({ sku: 's', tags: ['c'] });\n`,
     );
-    const tsc = (file: string) =>
-      run(process.execPath, [
-        'node_modules/typescript/bin/tsc',
-        '--noEmit',
-        '--strict',
-        '--target',
-        'ES2022',
-        '--module',
-        'NodeNext',
-        '--moduleResolution',
-        'NodeNext',
-        '--allowImportingTsExtensions',
-        '--skipLibCheck',
-        '--types',
-        'node',
-        join(dir, file),
-      ]);
-    await tsc('ok.ts');
-    await assert.rejects(tsc('bad.ts'), (e: { stdout: string }) =>
+    await tscCheck('ok.ts');
+    await assert.rejects(tscCheck('bad.ts'), (e: { stdout: string }) =>
       /Type '"c"' is not assignable/.test(e.stdout),
     );
 
@@ -85,5 +68,79 @@ describe('gatehouse types', () => {
     assert.doesNotMatch(one.stdout, /LineItems/);
     const live = await cli('types', '--env', 'live');
     assert.doesNotMatch(live.stdout, /OrdersData/, 'nothing is deployed yet');
+    const json = JSON.parse((await cli('types', '--endpoint', 'orders', '--json')).stdout);
+    assert.equal(json.success, true);
+    assert.match(json.data.types, /export interface OrdersData/);
   });
+
+  test('slugs that read alike, a leading digit and nested titles shared by endpoints still compile, each type its own', async () => {
+    const address = (field: string) => ({
+      type: 'object',
+      title: 'Address',
+      properties: { street: { type: 'string' }, [field]: { type: 'string' } },
+      required: ['street', field],
+    });
+    const endpoints: Array<[string, object]> = [
+      ['v2', { type: 'object', required: ['alpha'], properties: { alpha: { type: 'string' } } }],
+      ['v-2', { type: 'object', required: ['beta'], properties: { beta: { type: 'integer' } } }],
+      ['9lives', { type: 'object', properties: { lives: { type: 'integer' } } }],
+      ['line--items', { type: 'object', properties: { other: { type: 'string' } } }],
+      ['people', { type: 'object', properties: { home: address('zip') } }],
+      ['places', { type: 'object', properties: { home: address('city') } }],
+      [
+        'points',
+        {
+          type: 'object',
+          properties: { at: { $ref: '#/$defs/point' } },
+          $defs: { point: { type: 'object', required: ['x'], properties: { x: { type: 'number' } } } },
+        },
+      ],
+    ];
+    for (const [slug, schema] of endpoints) await server.createEndpoint({ slug, name: slug, schema });
+    const { stdout } = await cli('types');
+    writeFileSync(join(dir, 'alike.ts'), stdout);
+    // A file that uses the client with these types: `calls` are its lines after the set-up.
+    const usage = (file: string, calls: string[]) =>
+      writeFileSync(
+        join(dir, file),
+        [
+          `import { Gatehouse } from ${JSON.stringify(join(process.cwd(), 'packages/client/src/index.ts'))};`,
+          `import type { Endpoints } from './alike.ts';`,
+          `const gh = new Gatehouse<Endpoints>({ apiKey: 'k' });`,
+          ...calls,
+          '',
+        ].join('\n'),
+      );
+    usage('alike-ok.ts', [
+      `void gh.records('v2').create({ alpha: 'a' });`,
+      `void gh.records('v-2').create({ beta: 1 });`,
+      `void gh.records('9lives').create({ lives: 9 });`,
+      `void gh.records('line--items').create({ other: 'o' });`,
+      `void gh.records('people').create({ home: { street: 'Main St', zip: '1' } });`,
+      `void gh.records('places').create({ home: { street: 'Main St', city: 'Oslo' } });`,
+      `void gh.records('points').create({ at: { x: 1 } });`,
+    ]);
+    usage('alike-bad.ts', [`void gh.records('v-2').create({ alpha: 'a' });`]);
+    await tscCheck('alike-ok.ts');
+    await assert.rejects(tscCheck('alike-bad.ts'), (e: { stdout: string }) => /beta/.test(e.stdout));
+  });
+
+  function tscCheck(file: string) {
+    return run(process.execPath, [
+      'node_modules/typescript/bin/tsc',
+      '--noEmit',
+      '--strict',
+      '--target',
+      'ES2022',
+      '--module',
+      'NodeNext',
+      '--moduleResolution',
+      'NodeNext',
+      '--allowImportingTsExtensions',
+      '--skipLibCheck',
+      '--types',
+      'node',
+      join(dir, file),
+    ]);
+  }
 });
