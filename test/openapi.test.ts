@@ -66,6 +66,81 @@ for (const kind of databaseKinds) {
       assert.equal((await server.request('GET', '/api/v1/openapi.json')).status, 401);
     });
 
+    test('slugs that read alike get names of their own, and a schema with $defs stays valid', async () => {
+      await server.createEndpoint({
+        slug: 'v2',
+        name: 'V2',
+        schema: { type: 'object', required: ['alpha'], properties: { alpha: { type: 'string' } } },
+      });
+      await server.createEndpoint({
+        slug: 'v-2',
+        name: 'V-2',
+        schema: { type: 'object', required: ['beta'], properties: { beta: { type: 'integer' } } },
+      });
+      await server.createEndpoint({
+        slug: 'points',
+        name: 'Points',
+        schema: {
+          type: 'object',
+          required: ['at'],
+          properties: {
+            at: { $ref: '#/$defs/point' },
+            route: { type: 'array', items: { $ref: '#/$defs/point' } },
+          },
+          $defs: { point: { type: 'object', required: ['x'], properties: { x: { type: 'number' } } } },
+        },
+      });
+      // The schema is what the data API enforces: a point without x is refused.
+      const refused = await server.request('POST', '/api/v1/data/points', { key: testKey, json: { at: {} } });
+      assert.equal(refused.status, 400);
+      const doc = (await server.request('GET', '/api/v1/openapi.json', { key: testKey })).body;
+      await SwaggerParser.validate(structuredClone(doc));
+      const ids = Object.values(doc.paths).flatMap((item) =>
+        Object.values(item as Record<string, { operationId: string }>).map((op) => op.operationId),
+      );
+      assert.equal(new Set(ids).size, ids.length, `operationIds repeat: ${ids.join(', ')}`);
+      const resolved = (await SwaggerParser.dereference(structuredClone(doc))) as typeof doc;
+      const body = (path: string) => resolved.paths[path].post.requestBody.content['application/json'].schema;
+      assert.deepEqual(body('/api/v1/data/v2').required, ['alpha']);
+      assert.deepEqual(body('/api/v1/data/v-2').required, ['beta'], "v-2 documented with v2's schema");
+      assert.deepEqual(body('/api/v1/data/points').properties.at.required, ['x']);
+      assert.deepEqual(body('/api/v1/data/points').properties.route.items.required, ['x']);
+      for (const slug of ['v2', 'v-2', 'points']) await server.admin('DELETE', `/admin/v1/endpoints/${slug}`);
+    });
+
+    test('the management document gives each create its real status, and 413/415 where a body is read', async () => {
+      const doc = (await server.admin('GET', '/admin/v1/openapi.json')).body;
+      const created = await server.admin('POST', '/admin/v1/apps', {
+        slug: 'docs-status',
+        name: 'Docs status',
+        routes: [{ method: 'GET', path: '/a', steps: [{ name: 'out', type: 'respond', body: '1' }] }],
+      });
+      assert.equal(created.status, 201);
+      assert.ok(doc.paths['/admin/v1/apps'].post.responses['201'], 'POST /admin/v1/apps answers 201');
+      assert.equal(doc.paths['/admin/v1/apps'].post.responses['200'], undefined);
+      const record = await server.admin('POST', '/admin/v1/console/orders/records', {
+        order_id: 'DOC-1',
+        amount: 1,
+      });
+      assert.equal(record.status, 201, record.text);
+      assert.ok(doc.paths['/admin/v1/console/{slug}/records'].post.responses['201']);
+      const wrongType = await server.request('POST', '/admin/v1/keys', {
+        token: server.token,
+        raw: 'name=x',
+        headers: { 'content-type': 'text/plain' },
+      });
+      assert.equal(wrongType.status, 415);
+      for (const [path, item] of Object.entries(
+        doc.paths as Record<string, Record<string, { responses: object }>>,
+      )) {
+        for (const [method, op] of Object.entries(item)) {
+          if (['post', 'patch', 'put'].includes(method))
+            assert.ok('415' in op.responses && '413' in op.responses, `${method} ${path}`);
+        }
+      }
+      await server.admin('DELETE', '/admin/v1/apps/docs-status');
+    });
+
     test('the management document lists every management route and validates', async () => {
       const res = await server.admin('GET', '/admin/v1/openapi.json');
       assert.equal(res.status, 200);

@@ -1,4 +1,4 @@
-import { errorResponses, sharedComponents } from './openapi-shared.ts';
+import { errorResponses, sharedComponents, successContent } from './openapi-shared.ts';
 
 type Json = Record<string, unknown>;
 
@@ -51,18 +51,25 @@ const summaries: Record<string, string> = {
   'GET /admin/v1/apps/{slug}/versions': 'Deployed versions of an app, newest first',
 };
 
+/** Operations whose success is not 200 (a test calls each and compares). */
+const successStatuses: Record<string, number> = {
+  'POST /admin/v1/endpoints': 201,
+  'POST /admin/v1/endpoints/{slug}/deploy': 201,
+  'POST /admin/v1/endpoints/{slug}/webhooks': 201,
+  'POST /admin/v1/keys': 201,
+  'POST /admin/v1/deliveries/{id}/redeliver': 202,
+  'POST /admin/v1/apps': 201,
+  'POST /admin/v1/apps/{slug}/deploy': 201,
+  'POST /admin/v1/console/{slug}/records': 201,
+  'POST /admin/v1/invites': 201,
+  'POST /admin/v1/invites/accept': 201,
+  'POST /admin/v1/test-requests': 201,
+};
+
 const success = (status: number) => ({
   [status]: {
     description: 'Success',
-    content: {
-      'application/json': {
-        schema: {
-          type: 'object',
-          required: ['success', 'data'],
-          properties: { success: { const: true }, data: {} },
-        },
-      },
-    },
+    content: successContent(),
   },
 });
 
@@ -80,24 +87,23 @@ export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json 
       required: true,
       schema: { type: 'string' },
     }));
-    const status =
-      method === 'post' && /deploy$|\/webhooks$|\/keys$|\/endpoints$/.test(path)
-        ? 201
-        : method === 'post' && path.endsWith('redeliver')
-          ? 202
-          : 200;
+    const status = successStatuses[key] ?? 200;
+    const withBody = method === 'post' || method === 'patch' || method === 'put';
     paths[path] ??= {};
     (paths[path] as Json)[method] = {
       tags: [path.split('/')[3] ?? 'admin'],
       summary: summaries[key] ?? `${route.method} ${path}`,
       operationId: key.replace(/[^A-Za-z0-9]+/g, '_'),
       ...(params.length ? { parameters: params } : {}),
-      ...(method === 'post' || method === 'patch'
+      ...(withBody
         ? {
             requestBody: { required: false, content: { 'application/json': { schema: { type: 'object' } } } },
           }
         : {}),
-      responses: { ...success(status), ...errorResponses([400, 401, 403, 404, 409]) },
+      responses: {
+        ...success(status),
+        ...errorResponses(withBody ? [400, 401, 403, 404, 409, 413, 415] : [400, 401, 403, 404, 409]),
+      },
     };
   }
   const shared = sharedComponents();

@@ -1,19 +1,19 @@
 import type { AppService } from '../apps/app-service.ts';
 import { appPaths } from '../apps/openapi.ts';
 import type { EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
+import { oldestFirst, rebaseRefs, typeNames } from '../endpoints/type-names.ts';
 import { EVENT_TYPES } from '../webhooks/subscription-service.ts';
-import { errorResponses, sharedComponents, standardHeaders } from './openapi-shared.ts';
+import { errorResponses, sharedComponents, standardHeaders, successContent } from './openapi-shared.ts';
 
 type Json = Record<string, unknown>;
 
-/** A user's JSON Schema as an OpenAPI 3.1 schema (3.1 is JSON Schema 2020-12; only ids go). */
-function cleanSchema(schema: unknown): Json {
+/**
+ * A user's JSON Schema as an OpenAPI 3.1 schema at `#/components/schemas/{name}` (3.1 is JSON
+ * Schema 2020-12): ids go, and its local references (`#/$defs/…`) point to where it now is.
+ */
+function cleanSchema(schema: unknown, name: string): Json {
   const { $schema: _s, $id: _i, ...rest } = (schema ?? {}) as Json;
-  return { type: 'object', ...rest };
-}
-
-function pascal(slug: string): string {
-  return slug.replace(/(^|-)([a-z0-9])/g, (_m, _d, c: string) => c.toUpperCase());
+  return { type: 'object', ...(rebaseRefs(rest, `#/components/schemas/${name}`) as Json) };
 }
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
@@ -63,7 +63,9 @@ export async function dataApiDocument(
 ): Promise<Json> {
   const schemas: Json = {};
   const paths: Json = {};
-  for (const endpoint of await endpoints.list()) {
+  const all = await endpoints.list();
+  const names = typeNames(oldestFirst(all).map((e) => e.slug));
+  for (const endpoint of all) {
     const runtime = await endpoints.runtime(endpoint.slug);
     const version: SchemaVersion | null | undefined = environment === 'live' ? runtime?.live : runtime?.draft;
     if (!runtime || !version) continue;
@@ -71,8 +73,8 @@ export async function dataApiDocument(
       environment === 'live'
         ? await endpoints.versions(endpoint.slug).then((v) => v[0]?.schema)
         : endpoint.schema;
-    const name = pascal(endpoint.slug);
-    schemas[`${name}Data`] = cleanSchema(schemaSource);
+    const name = names.get(endpoint.slug) as string;
+    schemas[`${name}Data`] = cleanSchema(schemaSource, `${name}Data`);
     schemas[`${name}Record`] = recordSchema(ref(`${name}Data`), endpoint.slug, environment);
     const tag = endpoint.name;
     const body = { required: true, content: { 'application/json': { schema: ref(`${name}Data`) } } };
@@ -143,15 +145,7 @@ export async function dataApiDocument(
           200: {
             description: 'The record',
             headers: standardHeaders(),
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'object',
-                  required: ['success', 'data'],
-                  properties: { success: { const: true }, data: ref(`${name}Record`) },
-                },
-              },
-            },
+            content: successContent(ref(`${name}Record`)),
           },
           ...errorResponses([401, 403, 404, 429]),
         },
@@ -169,7 +163,11 @@ export async function dataApiDocument(
       },
     };
   }
-  if (apps) Object.assign(paths, await appPaths(apps, environment));
+  if (apps) {
+    const app = await appPaths(apps, environment);
+    Object.assign(paths, app.paths);
+    Object.assign(schemas, app.schemas);
+  }
   paths['/api/v1/account'] = {
     get: {
       tags: ['Account'],

@@ -25,19 +25,38 @@ const reasons: Record<number, string> = {
   401: 'Missing, malformed, unknown, expired, revoked or deactivated key',
   403: 'Endpoint inactive, subscription expired, not deployed to live, or the key lacks the scope',
   404: 'Unknown endpoint or record',
+  408: 'The request (its headers or body) took longer than the server waits',
   409: 'An idempotent request with this key is still in flight',
-  413: "Body over the endpoint's max_body_bytes",
+  413: "Body over the size limit (on the data API, the endpoint's max_body_bytes)",
   415: 'Content-Type is not application/json',
   422: 'Idempotency-Key reused with a different body',
+  431: 'Request headers over 16 KiB',
   429: 'Per-minute/day rate limit or monthly quota exceeded (Retry-After says when to retry)',
   500: 'Server fault (never a stack trace)',
   503: 'A dependency is unavailable; retry after Retry-After',
 };
 
-/** The error envelope for each status, with the codes that can carry it. */
+/** The success envelope, `{"success": true, "data": …}`, as JSON content. */
+export function successContent(data: Json = {}): Json {
+  return {
+    'application/json': {
+      schema: {
+        type: 'object',
+        required: ['success', 'data'],
+        properties: { success: { const: true }, data },
+      },
+    },
+  };
+}
+
+/**
+ * The error envelope for each status, with the codes that can carry it. Any request can also
+ * get 408, 431, 500 and 503. (A 405 is an answer to a method the path does not have, so no
+ * operation lists it; docs/errors.md does.)
+ */
 export function errorResponses(statuses: number[]): Json {
   const out: Json = {};
-  for (const status of [...statuses, 500, 503]) {
+  for (const status of [...statuses, 408, 431, 500, 503]) {
     const codes = Object.entries(errorCodes)
       .filter(([, e]) => e.status === status)
       .map(([code]) => code);
