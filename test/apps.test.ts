@@ -192,6 +192,23 @@ for (const kind of databaseKinds) {
       const kept = await server.admin('GET', '/admin/v1/apps/keep');
       assert.equal(kept.body.data.draft_revision, 1);
       assert.equal(kept.body.data.routes[0].steps[0].type, 'respond');
+      // An unknown field beside the routes is one more problem of the same 400: none is hidden.
+      const mixed = await server.admin('POST', '/admin/v1/apps', {
+        ...route([{ name: 'a', type: 'find', endpoint: 'nope' }]),
+        bogus: 1,
+      });
+      assert.equal(mixed.status, 400, mixed.text);
+      assert.equal(mixed.body.code, 'invalid_app');
+      assert.deepEqual(
+        (mixed.body.details as Array<{ field: string }>).map((d) => d.field).sort(),
+        ['bogus', 'routes[0] (GET /x/:id).steps[0] ("a").endpoint'],
+        mixed.text,
+      );
+      const renamed = await server.admin('PATCH', '/admin/v1/apps/keep', { slug: 'other' });
+      assert.equal(renamed.status, 400);
+      assert.equal(renamed.body.code, 'invalid_app');
+      assert.equal(renamed.body.details[0].field, 'slug');
+      assert.equal((await server.admin('GET', '/admin/v1/apps/keep')).body.data.draft_revision, 1);
       await server.admin('DELETE', '/admin/v1/apps/keep');
     });
 
@@ -274,7 +291,10 @@ for (const kind of databaseKinds) {
         assert.equal(bad.body.details[0].field, field);
       }
       assert.equal((await call('GET', '/params/users/a')).status, 404);
-      assert.equal((await call('POST', '/params/users/a/items/b?tag=x', { json: {} })).status, 405);
+      const wrongMethod = await call('POST', '/params/users/a/items/b?tag=x', { json: {} });
+      assert.equal(wrongMethod.status, 405);
+      assert.equal(wrongMethod.body.code, 'method_not_allowed');
+      assert.equal(wrongMethod.headers.get('allow'), 'GET, HEAD', 'a 405 names the methods the path has');
     });
 
     test('the worked example: order status by order_id (find), checkout then a 302 redirect (create)', async () => {
@@ -719,12 +739,28 @@ for (const kind of databaseKinds) {
         required: true,
         schema: { type: 'string' },
       });
+      // What each route answers: its respond and redirect steps' statuses, and what a POST may get.
+      assert.deepEqual(
+        Object.keys(status.get.responses).filter((s) => s < '300'),
+        ['200'],
+      );
+      assert.match(status.get.responses[404].description, /respond step "missing"/);
       const checkout = doc.paths['/api/v1/apps/shop/checkout'].post;
       assert.deepEqual(checkout.security, []);
-      assert.deepEqual(checkout.requestBody.content['application/json'].schema.required, [
-        'order_id',
-        'amount',
-      ]);
+      assert.ok(checkout.responses[302]?.headers?.Location, 'the redirect step is documented');
+      assert.equal(checkout.responses[200], undefined, 'checkout always ends in its redirect');
+      assert.ok(checkout.responses[415] && checkout.responses[413]);
+      assert.deepEqual(
+        checkout.parameters.find((p: { name: string }) => p.name === 'environment')?.schema,
+        { enum: ['test', 'live'], default: 'live' },
+        'a public route takes ?environment=test',
+      );
+      const resolved = (await SwaggerParser.dereference(structuredClone(doc))) as typeof doc;
+      assert.deepEqual(
+        resolved.paths['/api/v1/apps/shop/checkout'].post.requestBody.content['application/json'].schema
+          .required,
+        ['order_id', 'amount'],
+      );
       const live = (await server.request('GET', '/api/v1/openapi.json', { key: liveKey })).body;
       await SwaggerParser.validate(structuredClone(doc));
       await SwaggerParser.validate(structuredClone(live));

@@ -1,7 +1,7 @@
 import { SLUG_PATTERN } from '../endpoints/endpoint-input.ts';
 import type { EndpointService } from '../endpoints/endpoint-service.ts';
 import { inputValidator } from '../endpoints/json-schema.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError, type ErrorDetail } from '../errors.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
 import { LoadingCache } from '../infra/cache/loading-cache.ts';
 import { TtlCache } from '../infra/cache/ttl-cache.ts';
@@ -143,12 +143,33 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
     };
   }
 
-  /** Validates routes against the endpoints that exist now; the definition as stored. */
-  async function validated(slug: string, routes: unknown[]): Promise<string> {
+  /**
+   * Validates routes against the endpoints that exist now, with the problems of the request's
+   * other fields (one 400 invalid_app lists them all); the definition as stored.
+   */
+  async function validated(
+    slug: string,
+    routes: unknown,
+    otherProblems: ErrorDetail[] = [],
+  ): Promise<string> {
     const known = new Set((await endpoints.list()).map((e) => e.slug));
-    compileApp(slug, null, { routes }, (s) => known.has(s));
+    compileApp(slug, null, { routes }, (s) => known.has(s), otherProblems);
     return JSON.stringify({ routes });
   }
+
+  /** The request's fields checked (all but `routes`, which `validated` checks): the problems, if any. */
+  function fieldProblems(parse: (body: unknown) => unknown, body: unknown): ErrorDetail[] {
+    try {
+      parse(body);
+      return [];
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.code !== 'invalid_request') throw error;
+      return (error.details ?? []).filter((d) => d.field !== 'routes' && !d.field.startsWith('routes.'));
+    }
+  }
+
+  const routesIn = (body: unknown): unknown =>
+    body !== null && typeof body === 'object' ? (body as { routes?: unknown }).routes : undefined;
 
   async function requireRow(slug: string): Promise<AppsTable> {
     const row = await db.selectFrom('apps').selectAll().where('slug', '=', slug).executeTakeFirst();
@@ -163,8 +184,13 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
     },
 
     async create(body: unknown): Promise<AppJson> {
+      const problems = fieldProblems(parseCreate, body);
+      const definition = await validated(
+        String((body as { slug?: unknown } | null)?.slug ?? ''),
+        routesIn(body),
+        problems,
+      );
       const input = parseCreate(body);
-      const definition = await validated(input.slug, input.routes);
       const now = nowIso();
       const row: AppsTable = {
         slug: input.slug,
@@ -225,8 +251,17 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
 
     /** Changes the draft (what `test` traffic runs); the live version is untouched until deploy. */
     async update(slug: string, body: unknown): Promise<AppJson> {
+      const problems = fieldProblems(parsePatch, body);
+      const routes = routesIn(body);
+      if (routes === undefined && problems.length > 0) {
+        const first = problems[0] as ErrorDetail;
+        throw new ApiError('invalid_app', {
+          message: `Invalid app definition: ${first.field}: ${first.error}`,
+          details: problems,
+        });
+      }
+      const definition = routes !== undefined ? await validated(slug, routes, problems) : undefined;
       const patch = parsePatch(body);
-      const definition = patch.routes !== undefined ? await validated(slug, patch.routes) : undefined;
       const current = await requireRow(slug);
       const changed = patch.name !== undefined || definition !== undefined;
       const next: AppsTable = {

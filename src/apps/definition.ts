@@ -181,9 +181,11 @@ export function compileApp(
   version: number | null,
   definition: unknown,
   endpointExists: (slug: string) => boolean,
+  /** Problems found outside the routes (the request's other fields), reported with theirs. */
+  otherProblems: readonly ErrorDetail[] = [],
 ): CompiledApp {
   const problems: Problems = {
-    list: [],
+    list: otherProblems.slice(0, 50),
     add(field, error) {
       if (this.list.length < 50) this.list.push({ field, error });
     },

@@ -151,7 +151,7 @@ function match(
   }
   const method = request.method === 'HEAD' ? 'GET' : request.method;
   let best: { route: CompiledRoute; rank: string } | undefined;
-  let otherMethod = false;
+  const otherMethods = new Set<string>();
   for (const route of app.routes) {
     if (route.segments.length !== segments.length) continue;
     let rank = '';
@@ -167,13 +167,20 @@ function match(
     }
     if (!ok) continue;
     if (route.method !== method) {
-      otherMethod = true;
+      otherMethods.add(route.method);
+      if (route.method === 'GET') otherMethods.add('HEAD');
       continue;
     }
     if (!best || rank < best.rank) best = { route, rank };
   }
   if (!best) {
-    if (otherMethod) throw new ApiError('method_not_allowed');
+    if (otherMethods.size > 0) {
+      const allowed = [...otherMethods].sort().join(', ');
+      throw new ApiError('method_not_allowed', {
+        message: `Method ${request.method} is not allowed on ${path}; allowed: ${allowed}`,
+        headers: { Allow: allowed },
+      });
+    }
     throw new ApiError('not_found', { message: `No route for ${request.method} ${path}` });
   }
   const params: Record<string, string> = {};
