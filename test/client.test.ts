@@ -191,6 +191,37 @@ for (const kind of databaseKinds) {
       );
     });
 
+    test('a Retry-After longer than maxRetryWaitMs is not waited out: the RateLimitError comes at once', async () => {
+      let hits = 0;
+      const daily = createServer((_req, res) => {
+        hits++;
+        res
+          .writeHead(429, {
+            'retry-after': hits === 1 ? '30067' : '2622069',
+            'content-type': 'application/json',
+          })
+          .end(
+            '{"success":false,"error":"Daily limit","code":"rate_limited","details":[],"request_id":"req_x"}',
+          );
+      });
+      extra.push(daily);
+      const url = await listen(daily);
+      const gh = new Gatehouse({ apiKey: key, baseUrl: url });
+      await assert.rejects(
+        gh.account(),
+        (e: unknown) => e instanceof RateLimitError && e.retryAfter === 30067,
+      );
+      assert.equal(hits, 1, 'the client retried although Retry-After was over 8 hours');
+      // A month's Retry-After (2 622 069 s) used to overflow setTimeout and retry at once; a
+      // wait past setTimeout's range is refused whatever maxRetryWaitMs says.
+      const patient = new Gatehouse({ apiKey: key, baseUrl: url, maxRetryWaitMs: Number.POSITIVE_INFINITY });
+      await assert.rejects(
+        patient.account(),
+        (e: unknown) => e instanceof RateLimitError && e.retryAfter === 2622069,
+      );
+      assert.equal(hits, 2, 'the client retried at once after an overflowing Retry-After');
+    });
+
     test('RateLimitError carries retryAfter', async () => {
       const limitedKey = (
         await server.createKey({ name: 'limited', environment: 'test', limits: { per_minute: 1 } })

@@ -9,6 +9,11 @@ export interface GatehouseOptions {
   timeoutMs?: number;
   /** Retries for 429, 5xx and network errors; default 2. */
   maxRetries?: number;
+  /**
+   * The longest `Retry-After` a retry waits for; default 60 s. A longer one (a daily limit or
+   * monthly quota) is not waited out: the error (a `RateLimitError` with `retryAfter`) is thrown.
+   */
+  maxRetryWaitMs?: number;
   fetch?: typeof globalThis.fetch;
 }
 
@@ -66,6 +71,7 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
   private readonly baseUrl: string;
   private readonly timeoutMs: number;
   private readonly maxRetries: number;
+  private readonly maxRetryWaitMs: number;
   private readonly fetch: typeof globalThis.fetch;
 
   constructor(private readonly options: GatehouseOptions) {
@@ -73,6 +79,7 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
     this.baseUrl = (options.baseUrl ?? 'http://localhost:4000').replace(/\/$/, '');
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxRetries = options.maxRetries ?? 2;
+    this.maxRetryWaitMs = options.maxRetryWaitMs ?? 60_000;
     this.fetch = options.fetch ?? globalThis.fetch;
   }
 
@@ -129,7 +136,10 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
       const error = errorFromResponse(response.status, body, retryAfter);
       const retryable = response.status === 429 || response.status >= 500;
       if (!retryable || attempt >= this.maxRetries) throw error;
-      await sleep(this.backoff(attempt, retryAfter));
+      const wait = this.backoff(attempt, retryAfter);
+      // setTimeout fires at once past 2^31 - 1 ms (~24.8 days): such a wait is never slept.
+      if (wait > Math.min(this.maxRetryWaitMs, 2 ** 31 - 1)) throw error;
+      await sleep(wait);
     }
   }
 
