@@ -288,6 +288,49 @@ for (const kind of databaseKinds) {
       assert.ok(dup.text.includes('"data":{"order_id":"dup","amount":7}'), dup.text);
     });
 
+    test('400: a string holding U+0000 or an unpaired surrogate (PostgreSQL can hold neither), nothing written', async () => {
+      const before = await server.request('GET', '/api/v1/data/orders?limit=100', { key: testKey });
+      for (const [raw, field] of [
+        ['{"order_id":"x\\u0000y","amount":1}', 'order_id'],
+        ['{"order_id":"ok","amount":1,"notes":["a","\\ud800"]}', 'notes[1]'],
+        ['{"order_id":"ok","amount":1,"meta":{"lone\\udc00":1}}', 'meta.lone\udc00'],
+      ] as const) {
+        for (const method of ['POST', 'PUT'] as const) {
+          const path =
+            method === 'POST' ? '/api/v1/data/orders' : `/api/v1/data/orders/${before.body.data[0].id}`;
+          const res = await server.request(method, path, {
+            key: testKey,
+            raw,
+            headers: { 'content-type': 'application/json' },
+          });
+          assert.equal(res.status, 400, `${method} ${raw}: ${res.text}`);
+          assert.equal(res.body.code, 'invalid_json');
+          assert.equal(res.body.details[0].field, field);
+        }
+      }
+      const after = await server.request('GET', '/api/v1/data/orders?limit=100', { key: testKey });
+      assert.equal(after.text, before.text, 'nothing was written or changed');
+      // A surrogate pair is a character like any other (an emoji), and a filter still works beside it.
+      const emoji = await server.request('POST', '/api/v1/data/orders', {
+        key: testKey,
+        raw: '{"order_id":"\\ud83d\\ude00","amount":1}',
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(emoji.status, 202, emoji.text);
+      const found = await server.request(
+        'GET',
+        `/api/v1/data/orders?filter[order_id]=${encodeURIComponent('😀')}`,
+        {
+          key: testKey,
+        },
+      );
+      assert.equal(found.status, 200, found.text);
+      assert.deepEqual(
+        found.body.data.map((r: { id: string }) => r.id),
+        [emoji.body.id],
+      );
+    });
+
     test('400: X-Webhook-Callback, X-Webhook-Auth or Idempotency-Key sent twice, on either path', async () => {
       /** A POST whose headers may repeat (fetch would join them into one line). */
       const post = (headers: Record<string, string | string[]>) =>

@@ -22,6 +22,11 @@ export function readCredentials(path: string): StoredCredentials | undefined {
   }
 }
 
+/** A request body that is JSON text already (sent as it is, so its numbers keep every digit). */
+export class JsonText {
+  constructor(readonly text: string) {}
+}
+
 /** A thin client for the management API, as the CLI uses it. */
 export function managementClient(config: Config, options: ClientOptions) {
   const stored = readCredentials(config.cliCredentialsPath);
@@ -47,7 +52,7 @@ export function managementClient(config: Config, options: ClientOptions) {
           authorization: `Bearer ${token}`,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined ? undefined : body instanceof JsonText ? body.text : JSON.stringify(body),
       });
     } catch (error) {
       throw new CliFailure({

@@ -6,13 +6,16 @@ import { parse as parseCsv } from 'csv-parse';
 import { stringify as stringifyCsv } from 'csv-stringify';
 import type { Config } from '../config.ts';
 import type { EndpointJson } from '../endpoints/endpoint-service.ts';
-import { managementClient } from './client.ts';
+import { findLongNumbers } from '../infra/json/exact-json.ts';
+import { JsonText, managementClient } from './client.ts';
 import { withCommon } from './data-commands.ts';
 import { CliFailure, printJson, reportFailure } from './output.ts';
 
 interface Row {
   line: number;
   data: unknown;
+  /** The row's JSON text in the file, where it was read as JSON. */
+  text?: string;
 }
 
 type Format = 'ndjson' | 'json' | 'csv';
@@ -54,14 +57,21 @@ async function* readRows(
 ): AsyncGenerator<Row> {
   if (format === 'json') {
     const { readFile } = await import('node:fs/promises');
-    const parsed = JSON.parse(await readFile(file, 'utf8')) as unknown;
+    const content = await readFile(file, 'utf8');
+    const parsed = JSON.parse(content) as unknown;
     if (!Array.isArray(parsed))
       throw new CliFailure({
         success: false,
         error: 'A .json import must be an array of objects',
         code: 'cli_usage',
       });
-    for (const [i, data] of parsed.entries()) yield { line: i + 1, data };
+    // Rows holding numbers a double would round are sent as their own text.
+    const texts = new Map<object, string>();
+    findLongNumbers(content, parsed, (node, text) => texts.set(node, text));
+    for (const [i, data] of parsed.entries()) {
+      const text = typeof data === 'object' && data !== null ? texts.get(data) : undefined;
+      yield { line: i + 1, data, ...(text === undefined ? {} : { text }) };
+    }
     return;
   }
   if (format === 'ndjson') {
@@ -74,7 +84,7 @@ async function* readRows(
       line++;
       if (text.trim() === '') continue;
       try {
-        yield { line, data: JSON.parse(text) };
+        yield { line, data: JSON.parse(text), text };
       } catch {
         yield { line, data: Symbol.for('invalid-json') };
       }
@@ -181,7 +191,9 @@ export function registerRecordsCommands(program: Command, config: Config): void 
             const result = await call<ImportResult>(
               'POST',
               `/admin/v1/endpoints/${encodeURIComponent(slug)}/import?${qs}${dryRun ? '&dry_run=true' : o.strict ? '&strict=true' : ''}`,
-              { records: valid.map((r) => r.data) },
+              // Each row as it was in the file where it was read as JSON: JSON.parse would round
+              // a 64-bit id, and the server keeps such numbers as sent.
+              new JsonText(`{"records":[${valid.map((r) => r.text ?? JSON.stringify(r.data)).join(',')}]}`),
             );
             imported += result.imported;
             for (const e of result.errors)

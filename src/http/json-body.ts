@@ -3,6 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyInstance, FastifyRequest, RequestPayload } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { ApiError } from '../errors.ts';
+import { EXACT_DIGITS, findLongNumbers, withoutWhitespace } from '../infra/json/exact-json.ts';
 
 export const MAX_REQUEST_BYTES = 5 * 1024 * 1024;
 
@@ -17,6 +18,8 @@ interface JsonShape {
   keys: number;
   /** Some number has more than 15 digits: as a JavaScript number it may not come back as sent. */
   longNumber: boolean;
+  /** Some string has a `\u` escape (the only way to send U+0000 or a lone surrogate). */
+  unicodeEscape: boolean;
 }
 
 const QUOTE = 34;
@@ -28,16 +31,18 @@ function shapeOf(bytes: Buffer): JsonShape {
   let keys = 0;
   let digits = 0;
   let longNumber = false;
+  let unicodeEscape = false;
   let inString = false;
   for (let i = 0; i < bytes.length; i++) {
     const c = bytes[i] as number;
     if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
+      if (c === BACKSLASH) {
+        if (bytes[++i] === 117) unicodeEscape = true;
+      } else if (c === QUOTE) inString = false;
       continue;
     }
     if (c >= 48 && c <= 57) {
-      if (++digits > 15) longNumber = true;
+      if (++digits > EXACT_DIGITS) longNumber = true;
       continue;
     }
     // A decimal point continues a number's digits; anything else (an exponent too) ends them.
@@ -48,7 +53,30 @@ function shapeOf(bytes: Buffer): JsonShape {
     } else if (c === 125 || c === 93) depth--;
     else if (c === 58) keys++;
   }
-  return { depth: deepest, keys, longNumber };
+  return { depth: deepest, keys, longNumber, unicodeEscape };
+}
+
+/** The first string (a value or a key) that holds U+0000 or a lone surrogate: where it is. */
+function unstorableString(value: unknown, at: string): string | undefined {
+  const bad = (text: string) =>
+    text.includes('\0') ||
+    /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
+  if (typeof value === 'string') return bad(value) ? at : undefined;
+  if (typeof value !== 'object' || value === null) return undefined;
+  if (Array.isArray(value)) {
+    for (const [i, item] of value.entries()) {
+      const found = unstorableString(item, `${at}[${i}]`);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    const path = at === '' ? key : `${at}.${key}`;
+    if (bad(key)) return path;
+    const found = unstorableString(item, path);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** Object keys in a parsed value, at every level. */
@@ -61,25 +89,6 @@ function keyCount(value: unknown): number {
       n += 1 + keyCount((value as Record<string, unknown>)[key]);
     }
   return n;
-}
-
-/** The text with the whitespace between its tokens left out (strings untouched). */
-function withoutWhitespace(text: string): string {
-  let out = '';
-  let start = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) inString = true;
-    else if (c === 32 || c === 9 || c === 10 || c === 13) {
-      out += text.slice(start, i);
-      start = i + 1;
-    }
-  }
-  return out + text.slice(start);
 }
 
 /** Parsed bodies whose numbers JSON.stringify would not give back as sent: the text to keep instead. */
@@ -122,8 +131,25 @@ export function parseJson(bytes: Buffer): unknown {
       details: [{ field: '(body)', error: reason }],
     });
   }
+  if (shape.unicodeEscape) {
+    // PostgreSQL cannot hold U+0000 in text or JSON, nor can any text hold half a surrogate
+    // pair: such a record could be written but never filtered; refused alike on SQLite.
+    const at = unstorableString(value, '');
+    if (at !== undefined) {
+      throw new ApiError('invalid_json', {
+        message: 'Invalid JSON: strings cannot hold U+0000 or an unpaired surrogate',
+        details: [
+          {
+            field: at === '' ? '(body)' : at,
+            error: 'Holds U+0000 (\\u0000) or an unpaired surrogate (\\ud800 – \\udfff)',
+          },
+        ],
+      });
+    }
+  }
   if (shape.longNumber && typeof value === 'object' && value !== null && keyCount(value) === shape.keys) {
-    exactTexts.set(value, withoutWhitespace(text));
+    // Every object or array that holds such a number keeps its text: the body, or an import's records.
+    findLongNumbers(text, value, (node, nodeText) => exactTexts.set(node, withoutWhitespace(nodeText)));
   }
   return value;
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError, type ErrorDetail, invalid } from '../errors.ts';
+import { jsonText } from '../http/json-body.ts';
 import { newId } from '../ids.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { Environment } from '../keys/key-service.ts';
@@ -64,7 +65,7 @@ export function registerTransferRoutes(
           slug: request.params.slug,
           environment,
           recordId: newId('record'),
-          data: JSON.stringify(data),
+          data: jsonText(data),
           requestId: newId('request'),
           keyId: null,
           source: query.webhooks === 'true' ? 'api' : 'import',
