@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { freePort } from '../bench/lib.ts';
 import { databaseKinds } from './helpers/database.ts';
@@ -75,6 +76,41 @@ for (const kind of databaseKinds) {
         assert.equal((await server.request('GET', '/health')).status, 200);
       } finally {
         await server.close();
+      }
+    });
+
+    test('not ready (503) within seconds when Redis accepts connections but never answers', async () => {
+      const port = await freePort();
+      const redis = spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+        {
+          stdio: 'ignore',
+        },
+      );
+      try {
+        const server = await startTestServer(kind, { REDIS_URL: `redis://127.0.0.1:${port}` });
+        try {
+          let ready = await server.request('GET', '/ready');
+          for (let i = 0; i < 50 && ready.status !== 200; i++) {
+            await new Promise((r) => setTimeout(r, 100));
+            ready = await server.request('GET', '/ready');
+          }
+          assert.equal(ready.status, 200, ready.text);
+          redis.kill('SIGSTOP');
+          const frozen = await Promise.race([
+            server.request('GET', '/ready'),
+            new Promise<never>((_, reject) => setTimeout(() => reject(new Error('/ready hung')), 10_000)),
+          ]);
+          assert.equal(frozen.status, 503);
+          assert.equal(frozen.body.checks.redis, 'unreachable');
+          redis.kill('SIGCONT');
+        } finally {
+          redis.kill('SIGCONT');
+          await server.close();
+        }
+      } finally {
+        redis.kill('SIGKILL');
       }
     });
   });

@@ -11,6 +11,9 @@ export interface OpsRoutes {
   close(): Promise<void>;
 }
 
+/** How long `/ready` waits for the database or Redis before calling it unreachable. */
+const READY_TIMEOUT_MS = 2_000;
+
 /**
  * Operations: `/ready` (database and Redis reachable: for load balancers and orchestrators;
  * `/health` stays a cheap liveness answer) and `/metrics` in the Prometheus text format.
@@ -23,14 +26,22 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { db: Db; config: 
         maxRetriesPerRequest: 1,
         enableOfflineQueue: false,
         connectTimeout: 1_000,
+        // A Redis that accepts the connection but never answers must not hang the probe.
+        commandTimeout: config.limits.redisTimeoutMs,
       })
     : undefined;
   redis?.on('error', () => {});
+  /** A check that has not answered after READY_TIMEOUT_MS counts as unreachable. */
+  const answered = <T>(check: Promise<T>) =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('no answer')), READY_TIMEOUT_MS);
+      check.then(resolve, reject).finally(() => clearTimeout(timer));
+    });
 
   app.get('/ready', async (_request, reply) => {
     const checks: Record<string, string> = {};
     try {
-      await db.selectFrom('settings').select('key').limit(1).execute();
+      await answered(db.selectFrom('settings').select('key').limit(1).execute());
       checks.database = 'ok';
     } catch {
       checks.database = 'unreachable';
@@ -38,7 +49,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { db: Db; config: 
     if (redis) {
       try {
         if (redis.status === 'wait' || redis.status === 'end') await redis.connect().catch(() => {});
-        await redis.ping();
+        await answered(redis.ping());
         checks.redis = 'ok';
       } catch {
         checks.redis = 'unreachable';
