@@ -7,7 +7,7 @@ import { type AppService, createAppService } from './apps/app-service.ts';
 import { createRecordFinder } from './apps/record-find.ts';
 import { registerAppRoutes } from './apps/routes.ts';
 import { registerAppRuntime } from './apps/runtime.ts';
-import type { Config } from './config.ts';
+import { type Config, ConfigError } from './config.ts';
 import { registerManagementAccess } from './dashboard/access.ts';
 import { type AuditLog, createAuditLog, registerAuditHook } from './dashboard/audit.ts';
 import { registerConsoleRoutes } from './dashboard/console-routes.ts';
@@ -31,7 +31,7 @@ import { newId } from './ids.ts';
 import { type InvalidationBus, localBus } from './infra/bus/bus.ts';
 import { clusterWorkerBus } from './infra/bus/cluster-bus.ts';
 import { redisBus } from './infra/bus/redis-bus.ts';
-import { createEncryptor, type Encryptor } from './infra/crypto/encryption.ts';
+import { createEncryptor, type Encryptor, UnsealError } from './infra/crypto/encryption.ts';
 import { type DatabaseHandle, openDatabase } from './infra/db/database.ts';
 import { loadInstallationSecret } from './infra/installation-secret.ts';
 import { createKeyService, type KeyService } from './keys/key-service.ts';
@@ -99,7 +99,18 @@ export async function createServices(config: Config): Promise<Services & { close
       ? clusterWorkerBus()
       : localBus();
   const encryptor = createEncryptor(secret);
-  const callbackSecret = await loadCallbackSecret(db, encryptor, newSigningSecret);
+  const callbackSecret = await loadCallbackSecret(db, encryptor, newSigningSecret).catch(async (error) => {
+    if (!(error instanceof UnsealError)) throw error;
+    await bus.close();
+    await database.close();
+    throw new ConfigError(
+      config.secret
+        ? 'GATEHOUSE_SECRET is not the secret this installation was set up with: its stored secrets do not open. ' +
+            'Every process of one installation needs the same GATEHOUSE_SECRET'
+        : 'GATEHOUSE_SECRET is not set, but this installation was set up with one: its stored secrets do not open. ' +
+            'Set the same GATEHOUSE_SECRET for every process of the installation',
+    );
+  });
   const keys = createKeyService({
     db,
     bus,

@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { createServices } from '../app.ts';
-import type { Config } from '../config.ts';
+import { type Config, ConfigError } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import { InstanceLockedError } from '../infra/db/instance-lock.ts';
 import { shareLimitsAcrossWorkers } from '../limits/cluster-counters.ts';
@@ -40,6 +40,17 @@ function workerCount(value: string): number {
   return n;
 }
 
+/** A configuration mistake found while starting (a wrong GATEHOUSE_SECRET): one line, exit 1. */
+async function refuseBadConfig(running: Promise<void>): Promise<void> {
+  try {
+    await running;
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    process.stderr.write(`Error: ${error.message} (config_error)\n`);
+    process.exit(1);
+  }
+}
+
 /** One process, or a cluster: N HTTP processes, the webhook worker (if any) in the primary. */
 async function run(config: Config, workers: number, withWebhookWorker: boolean): Promise<void> {
   try {
@@ -58,7 +69,7 @@ async function run(config: Config, workers: number, withWebhookWorker: boolean):
       );
       process.exit(1);
     }
-    if (!(error instanceof InstanceLockedError)) throw error;
+    if (!(error instanceof InstanceLockedError)) return refuseBadConfig(Promise.reject(error));
     process.stderr.write(`${error.message}\n`);
     process.exit(1);
   }
@@ -203,5 +214,5 @@ export function registerServerCommands(program: Command, config: Config): void {
   program
     .command('worker')
     .description('run the webhook worker only: processes the outbox and delivers webhooks')
-    .action(() => runUntilSignal(() => startWorker(config)));
+    .action(() => refuseBadConfig(runUntilSignal(() => startWorker(config))));
 }

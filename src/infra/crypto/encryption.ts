@@ -9,6 +9,9 @@ export interface Encryptor {
   decrypt(sealed: string): string;
 }
 
+/** A sealed value that this key cannot open: made with another installation secret, or altered. */
+export class UnsealError extends Error {}
+
 export function createEncryptor(installationSecret: string): Encryptor {
   const key = createHash('sha256').update(`gatehouse:encryption:${installationSecret}`).digest();
   return {
@@ -20,12 +23,16 @@ export function createEncryptor(installationSecret: string): Encryptor {
     },
     decrypt(sealed) {
       const [version, iv, tag, body] = sealed.split('.');
-      if (version !== 'v1' || !iv || !tag || body === undefined) throw new Error('unreadable sealed value');
+      if (version !== 'v1' || !iv || !tag || body === undefined) throw new UnsealError('unreadable sealed value');
       const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-      return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString(
-        'utf8',
-      );
+      try {
+        return Buffer.concat([decipher.update(Buffer.from(body, 'base64url')), decipher.final()]).toString(
+          'utf8',
+        );
+      } catch {
+        throw new UnsealError('sealed value does not open with this key');
+      }
     },
   };
 }
