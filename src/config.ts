@@ -1,3 +1,4 @@
+import { parseCidr } from './infra/http-client/address-guard.ts';
 /** Configuration, parsed once at start-up. Nothing else reads `process.env`. */
 
 export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -76,6 +77,22 @@ export interface LimitsConfig {
 type Env = Record<string, string | undefined>;
 
 export class ConfigError extends Error {}
+
+/** GATEHOUSE_WEBHOOK_ALLOW_NETS: comma-separated CIDRs, each checked now rather than at the first webhook. */
+function allowNets(raw: string | undefined): string[] {
+  const nets = (raw ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const net of nets) {
+    try {
+      parseCidr(net);
+    } catch (error) {
+      throw new ConfigError(`GATEHOUSE_WEBHOOK_ALLOW_NETS: ${(error as Error).message}`);
+    }
+  }
+  return nets;
+}
 
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {
   const raw = env[name];
@@ -167,10 +184,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: env.REDIS_URL || undefined,
     secret: env.GATEHOUSE_SECRET || undefined,
     keyPrefix,
-    webhookAllowNets: (env.GATEHOUSE_WEBHOOK_ALLOW_NETS ?? '')
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
+    webhookAllowNets: allowNets(env.GATEHOUSE_WEBHOOK_ALLOW_NETS),
     logLevel: env.LOG_LEVEL || 'info',
     keyRollGraceSeconds: int(env, 'GATEHOUSE_KEY_ROLL_GRACE_SECONDS', 86_400, 0, 30 * 86_400),
     headersTimeoutMs: int(env, 'GATEHOUSE_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),

@@ -34,7 +34,45 @@ const PRIVATE_V6 = [
   ['64:ff9b::', 96], // NAT64
   ['100::', 64], // discard
   ['2001:db8::', 32], // documentation
+  // Transition forms that carry an IPv4 address (127.0.0.1 as ::7f00:1, or behind a relay):
+  ['::', 96], // IPv4-compatible (deprecated)
+  ['::ffff:0:0:0', 96], // IPv4-translated (SIIT)
+  ['2001::', 32], // Teredo
+  ['2002::', 16], // 6to4
 ] as const;
+
+export interface Cidr {
+  net: string;
+  prefix: number;
+  family: 'ipv4' | 'ipv6';
+}
+
+/** `10.0.0.0/8`, `fd00::/8`, or one address; throws a message naming what is wrong. */
+export function parseCidr(text: string): Cidr {
+  const parts = text.split('/');
+  const net = parts[0] ?? '';
+  const version = isIP(net);
+  if (parts.length > 2 || version === 0)
+    throw new Error(`"${text}" is not an IP address or CIDR (10.0.0.0/8, fd00::/8)`);
+  const family = version === 4 ? 'ipv4' : 'ipv6';
+  const max = version === 4 ? 32 : 128;
+  const bits = parts[1];
+  if (bits === undefined) return { net, prefix: max, family };
+  const prefix = Number(bits);
+  if (!/^\d+$/.test(bits) || prefix > max) throw new Error(`"${text}": the prefix length must be 0 – ${max}`);
+  return { net, prefix, family };
+}
+
+/** `::ffff:7f00:1` as `127.0.0.1`: a mapped address in hex, as the IPv4 address it carries. */
+function mappedIpv4(address: string): string | undefined {
+  const dotted = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (dotted?.[1]) return dotted[1];
+  const hex = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/i.exec(address);
+  if (!hex?.[1] || !hex[2]) return undefined;
+  const high = Number.parseInt(hex[1], 16);
+  const low = Number.parseInt(hex[2], 16);
+  return `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+}
 
 export class AddressGuard {
   private readonly blocked = new BlockList();
@@ -43,11 +81,9 @@ export class AddressGuard {
   constructor(allowNets: readonly string[]) {
     for (const [net, prefix] of PRIVATE_V4) this.blocked.addSubnet(net, prefix, 'ipv4');
     for (const [net, prefix] of PRIVATE_V6) this.blocked.addSubnet(net, prefix, 'ipv6');
-    for (const cidr of allowNets) {
-      const [net, bits] = cidr.split('/');
-      const family = net && isIP(net) === 6 ? 'ipv6' : 'ipv4';
-      if (!net || !isIP(net)) throw new Error(`GATEHOUSE_WEBHOOK_ALLOW_NETS: "${cidr}" is not a CIDR`);
-      this.allowed.addSubnet(net, Number(bits ?? (family === 'ipv4' ? 32 : 128)), family);
+    for (const text of allowNets) {
+      const { net, prefix, family } = parseCidr(text);
+      this.allowed.addSubnet(net, prefix, family);
     }
   }
 
@@ -58,9 +94,9 @@ export class AddressGuard {
     let check = address;
     let type: 'ipv4' | 'ipv6' = family === 4 ? 'ipv4' : 'ipv6';
     // An IPv4-mapped IPv6 address is judged as the IPv4 address it carries.
-    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-    if (mapped?.[1]) {
-      check = mapped[1];
+    const mapped = family === 6 ? mappedIpv4(address) : undefined;
+    if (mapped) {
+      check = mapped;
       type = 'ipv4';
     }
     if (this.allowed.check(check, type)) return undefined;
