@@ -68,11 +68,23 @@ for (const kind of databaseKinds) {
       const first = JSON.parse((await cli('deliveries', 'list', '--limit', '2', '--json')).stdout);
       assert.equal(first.data.length, 2);
       assert.match(first.meta.next_cursor, /.+/);
-      const page = await cli('deliveries', 'list', '--limit', '2');
-      assert.match(
-        page.stdout,
-        new RegExp(`More: gatehouse deliveries list --after ${first.meta.next_cursor}`),
+      const page = await cli(
+        'deliveries',
+        'list',
+        '--limit',
+        '2',
+        '--endpoint',
+        'orders',
+        '--event-type',
+        'record.created',
       );
+      // The next page's command keeps the filters and the page size.
+      const more = /More: (gatehouse deliveries list .*)/.exec(page.stdout)?.[1];
+      assert.ok(more, page.stdout);
+      assert.match(more, / --endpoint orders /);
+      assert.match(more, / --event-type record\.created /);
+      assert.match(more, / --limit 2 /);
+      assert.match(more, / --after \S+$/);
       const rest = JSON.parse(
         (await cli('deliveries', 'list', '--limit', '2', '--after', first.meta.next_cursor, '--json')).stdout,
       );

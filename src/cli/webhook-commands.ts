@@ -19,6 +19,11 @@ const deliveryColumns = [
   'created_at',
 ];
 
+/** A value as one shell word: as it is when safe, else single-quoted. */
+function shellWord(value: string): string {
+  return /^[A-Za-z0-9_.:@%+=/-]+$/.test(value) ? value : `'${value.replace(/'/g, "'\\''")}'`;
+}
+
 export function registerWebhookCommands(program: Command, config: Config): void {
   const webhooks = program
     .command('webhooks')
@@ -168,7 +173,20 @@ export function registerWebhookCommands(program: Command, config: Config): void 
         if (o.json) return printJson(page);
         printTable(page.data as unknown as Array<Record<string, unknown>>, deliveryColumns);
         const next = page.meta?.next_cursor;
-        if (next) process.stdout.write(`\nMore: gatehouse deliveries list --after ${next}\n`);
+        if (next) {
+          // The same filters and page size, one page on.
+          const flags = Object.keys(map)
+            .filter(
+              (option) => option !== 'after' && o[option] && !(option === 'limit' && o[option] === '25'),
+            )
+            .map(
+              (option) =>
+                `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${shellWord(String(o[option]))}`,
+            );
+          process.stdout.write(
+            `\nMore: gatehouse deliveries list ${[...flags, `--after ${next}`].join(' ')}\n`,
+          );
+        }
       }),
     );
 
