@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { databaseKinds } from './helpers/database.ts';
@@ -173,6 +174,69 @@ for (const kind of databaseKinds) {
       await new Promise((r) => setTimeout(r, 1_500));
       assert.equal(receiver.received.length, 3, 'no fourth attempt');
       receiver.respond = () => ({ status: 200 });
+    });
+
+    test('callbacks to one URL about one record keep commit order: an update waits for the retried create', async () => {
+      const r = await startReceiver();
+      try {
+        r.respond = (_received, index) => ({ status: index === 0 ? 500 : 200 });
+        const headers = { 'x-webhook-callback': r.url };
+        const created = await server.request('POST', '/api/v1/data/orders', { key, json: order, headers });
+        await r.waitFor(1);
+        const replaced = await server.request('PUT', `/api/v1/data/orders/${created.body.id}`, {
+          key,
+          json: { ...order, amount: 200 },
+          headers,
+        });
+        assert.equal(replaced.status, 202, replaced.text);
+        const got = await r.waitFor(3, 20_000);
+        await new Promise((res) => setTimeout(res, 300));
+        assert.deepEqual(
+          got.map((d) => (JSON.parse(d.body) as { type: string }).type),
+          ['record.created', 'record.created', 'record.updated'],
+        );
+      } finally {
+        await r.close();
+      }
+    });
+
+    test('a response body with NUL and invalid UTF-8 bytes is recorded, and the delivery fails after its retries', async () => {
+      // A receiver answering 500 with the bytes ff fe 00 41: PostgreSQL text cannot hold a NUL.
+      const binary = createServer((req, res) => {
+        req.resume();
+        req.on('end', () => res.writeHead(500).end(Buffer.from([0xff, 0xfe, 0x00, 0x41])));
+      });
+      await new Promise<void>((resolve) => binary.listen(0, '127.0.0.1', resolve));
+      const address = binary.address();
+      const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+      try {
+        await server.createEndpoint({
+          slug: 'binary',
+          name: 'Binary',
+          schema: { type: 'object' },
+          retry: { max_retries: 1, interval_seconds: 1 },
+        });
+        const res = await server.request('POST', '/api/v1/data/binary', {
+          key,
+          json: {},
+          headers: { 'x-webhook-callback': url },
+        });
+        assert.equal(res.status, 202);
+        const log = await until(
+          () => server.admin('GET', `/admin/v1/deliveries?record_id=${res.body.id}`),
+          (l) => l.body.data?.[0]?.status === 'failed',
+          15_000,
+        );
+        const d = log.body.data[0];
+        assert.equal(d.status, 'failed', JSON.stringify(d));
+        assert.equal(d.attempts.length, 2);
+        for (const a of d.attempts) {
+          assert.equal(a.status_code, 500);
+          assert.equal(a.response_body, '\uFFFD\uFFFD\uFFFDA');
+        }
+      } finally {
+        await new Promise((resolve) => binary.close(resolve));
+      }
     });
   });
 }

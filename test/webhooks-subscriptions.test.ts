@@ -182,6 +182,50 @@ for (const kind of databaseKinds) {
       await server.admin('DELETE', `/admin/v1/webhooks/${sub.id}`);
     });
 
+    test('after a URL change, pending retries and redeliveries go to the new URL', async () => {
+      const old = await receiver();
+      old.respond = () => ({ status: 500 });
+      const fresh = await receiver();
+      const sub = await subscribe('orders', {
+        url: old.url,
+        environment: 'test',
+        events: ['record.created'],
+      });
+      // request.failed goes to an earlier test's watcher: only record.created is read here.
+      const log = (recordId: string) =>
+        server.admin('GET', `/admin/v1/deliveries?record_id=${recordId}&event_type=record.created`);
+      // One delivery fails for good at the old URL, another is waiting for its retry there.
+      const done = await server.request('POST', '/api/v1/data/orders', { key, json: { moved: 1 } });
+      const failed = await until(
+        () => log(done.body.id),
+        (l) => l.body.data[0]?.status === 'failed',
+      );
+      assert.equal(failed.body.data[0].status, 'failed');
+      const waiting = await server.request('POST', '/api/v1/data/orders', { key, json: { moved: 2 } });
+      await until(
+        () => log(waiting.body.id),
+        (l) => l.body.data[0]?.attempts.length === 1,
+      );
+      assert.equal(old.received.length, 3);
+
+      const patched = await server.admin('PATCH', `/admin/v1/webhooks/${sub.id}`, { url: fresh.url });
+      assert.equal(patched.status, 200);
+      const [retry] = await fresh.waitFor(1);
+      assert.equal((JSON.parse(retry?.body ?? '{}') as Event).data.record_id, waiting.body.id);
+      const again = await server.admin('POST', `/admin/v1/deliveries/${failed.body.data[0].id}/redeliver`);
+      assert.equal(again.status, 202);
+      assert.equal(again.body.data.url, fresh.url);
+      const [, redelivered] = await fresh.waitFor(2);
+      assert.equal((JSON.parse(redelivered?.body ?? '{}') as Event).data.record_id, done.body.id);
+      const moved = await until(
+        () => log(waiting.body.id),
+        (l) => l.body.data[0]?.status === 'succeeded',
+      );
+      assert.equal(moved.body.data[0].url, fresh.url);
+      assert.equal(old.received.length, 3, 'nothing more went to the old URL');
+      await server.admin('DELETE', `/admin/v1/webhooks/${sub.id}`);
+    });
+
     test('bad subscription input is refused and changes nothing', async () => {
       for (const body of [
         { url: 'ftp://x.example/', environment: 'test' },

@@ -289,6 +289,15 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
       await db.transaction().execute(async (trx) => {
         await trx.deleteFrom('records').where('endpoint_id', '=', row.id).execute();
         await trx.deleteFrom('endpoint_versions').where('endpoint_id', '=', row.id).execute();
+        // Its webhooks go with it: nothing more is sent about its records, and no request.failed
+        // follows; the deliveries stay in the log as history.
+        await trx.deleteFrom('webhook_subscriptions').where('endpoint_id', '=', row.id).execute();
+        await trx
+          .updateTable('webhook_deliveries')
+          .set({ status: 'failed', last_error: 'The endpoint was deleted', updated_at: nowIso() })
+          .where('endpoint_id', '=', row.id)
+          .where('status', '=', 'pending')
+          .execute();
         await trx.deleteFrom('endpoints').where('id', '=', row.id).execute();
       });
       bus.publish('endpoints', slug);

@@ -6,6 +6,7 @@ import { hmac, safeEqual } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { WebhookAttemptsTable, WebhookDeliveriesTable } from '../infra/db/schema.ts';
 import { nowIso } from '../time.ts';
+import { originOf } from './events.ts';
 
 export interface AttemptJson {
   attempted_at: string;
@@ -139,6 +140,17 @@ export function createDeliveryService(deps: { db: Db; secret: string; encryptor:
     );
   };
 
+  /** A subscription's delivery goes where the subscription points now; a callback's to its own URL. */
+  async function currentUrl(row: Row): Promise<string> {
+    if (row.subscription_id === null) return row.url;
+    const subscription = await db
+      .selectFrom('webhook_subscriptions')
+      .select('url')
+      .where('id', '=', row.subscription_id)
+      .executeTakeFirst();
+    return subscription?.url ?? row.url;
+  }
+
   function cursor(seq: number): string {
     return Buffer.from(`${seq}.${hmac(secret, `deliveries|${seq}`).slice(0, 16)}`).toString('base64url');
   }
@@ -206,9 +218,12 @@ export function createDeliveryService(deps: { db: Db; secret: string; encryptor:
       if (!row) throw new ApiError('not_found', { message: `Delivery "${id}" not found` });
       const now = nowIso();
       const { seq: _seq, slug, ...copy } = row;
+      const url = await currentUrl(row);
       const fresh = {
         ...copy,
         id: newId('delivery'),
+        url,
+        origin: originOf(url),
         // Its own ordering slot, so it is not held behind (or holding) the original's record order.
         target: `${row.target}#${randomBytes(4).toString('hex')}`,
         status: 'pending',

@@ -62,8 +62,16 @@ function retryAfterSeconds(result: PostResult): number | undefined {
   return Number.isFinite(seconds) ? Math.min(Math.max(seconds, 1), MAX_RETRY_AFTER_SECONDS) : undefined;
 }
 
+/**
+ * Receiver text as the log can store it: PostgreSQL text refuses NUL, and an attempt that cannot
+ * be recorded is sent again forever. (The body is already decoded as UTF-8, bad bytes as U+FFFD.)
+ */
+function storable(text: string): string {
+  return text.replaceAll('\u0000', '\uFFFD');
+}
+
 function describe(result: PostResult): string | null {
-  if (result.error) return result.error;
+  if (result.error) return storable(result.error);
   if (result.status !== null && (result.status < 200 || result.status >= 300)) {
     return result.status >= 300 && result.status < 400
       ? `answered ${result.status} (redirects are not followed)`
@@ -197,7 +205,7 @@ export function createDispatcher(options: DispatcherOptions) {
           attempted_at: new Date(Date.now() - result.durationMs).toISOString(),
           duration_ms: result.durationMs,
           status_code: result.status,
-          response_body: result.body === '' ? null : result.body,
+          response_body: result.body === '' ? null : storable(result.body),
           error,
         })
         .execute();
@@ -209,7 +217,7 @@ export function createDispatcher(options: DispatcherOptions) {
         const retryAfter = retryAfterSeconds(result);
         next = isoAfter(Math.max(row.interval_seconds, retryAfter ?? 0));
       }
-      await trx
+      const updated = await trx
         .updateTable('webhook_deliveries')
         .set({
           status,
@@ -219,7 +227,10 @@ export function createDispatcher(options: DispatcherOptions) {
           updated_at: now,
         })
         .where('id', '=', row.id)
-        .execute();
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
+      // Ended while in flight (its endpoint deleted): the attempt stays in the log, nothing follows.
+      if (Number(updated.numUpdatedRows) === 0) return;
       if (row.subscription_id !== null) {
         if (succeeded) {
           await trx

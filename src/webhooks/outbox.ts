@@ -1,5 +1,6 @@
 import { sql, type Transaction } from 'kysely';
 import type { Encryptor } from '../infra/crypto/encryption.ts';
+import { sha256 } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
 import type { Database } from '../infra/db/schema.ts';
@@ -27,6 +28,14 @@ export async function subscribedTargets(
   return rows
     .filter((row) => (JSON.parse(row.events) as string[]).includes(type))
     .map((row) => ({ subscriptionId: row.id, target: `sub:${row.id}`, url: row.url, auth: null }));
+}
+
+/**
+ * The ordering target of a per-request callback is its URL, so one record's callbacks to one
+ * receiver go out in commit order. Hashed: a short key for the ordering index, however long the URL.
+ */
+function callbackTarget(url: string): string {
+  return `cb:${sha256(url)}`;
 }
 
 /**
@@ -93,7 +102,7 @@ export async function processOutbox(db: Db, dialect: DialectAdapter, encryptor: 
         const targets = [...(await subscribed)];
         if (row.callback) {
           const { url } = JSON.parse(encryptor.decrypt(row.callback)) as Callback;
-          targets.unshift({ subscriptionId: null, target: `cb:${row.id}`, url, auth: row.callback });
+          targets.unshift({ subscriptionId: null, target: callbackTarget(url), url, auth: row.callback });
         }
         const event = buildEvent(
           type,

@@ -6,6 +6,7 @@ import type { Encryptor } from '../infra/crypto/encryption.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { WebhookSubscriptionsTable } from '../infra/db/schema.ts';
 import { isoAfter, nowIso } from '../time.ts';
+import { originOf } from './events.ts';
 import { newSigningSecret } from './signing.ts';
 
 export const EVENT_TYPES = ['record.created', 'record.updated', 'record.deleted', 'request.failed'] as const;
@@ -162,7 +163,18 @@ export function createSubscriptionService(deps: {
         updated_at: nowIso(),
       };
       const { id: _id, created_at: _created, ...changes } = next;
-      await db.updateTable('webhook_subscriptions').set(changes).where('id', '=', id).execute();
+      await db.transaction().execute(async (trx) => {
+        await trx.updateTable('webhook_subscriptions').set(changes).where('id', '=', id).execute();
+        // Deliveries still to go follow the subscription to its new URL.
+        if (next.url !== row.url) {
+          await trx
+            .updateTable('webhook_deliveries')
+            .set({ url: next.url, origin: originOf(next.url), updated_at: next.updated_at })
+            .where('subscription_id', '=', id)
+            .where('status', '=', 'pending')
+            .execute();
+        }
+      });
       return toJson(next, slug);
     },
 

@@ -23,7 +23,8 @@ export function createEncryptor(installationSecret: string): Encryptor {
     },
     decrypt(sealed) {
       const [version, iv, tag, body] = sealed.split('.');
-      if (version !== 'v1' || !iv || !tag || body === undefined) throw new UnsealError('unreadable sealed value');
+      if (version !== 'v1' || !iv || !tag || body === undefined)
+        throw new UnsealError('unreadable sealed value');
       const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
       try {

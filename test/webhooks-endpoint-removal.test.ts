@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server, type ServerResponse } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { databaseKinds } from './helpers/database.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+import { until } from './helpers/until.ts';
+
+/**
+ * Deleting an endpoint takes its webhooks with it: its subscriptions are deleted and its
+ * deliveries still to go end as failed (kept in the log), even one in flight at that moment.
+ */
+for (const kind of databaseKinds) {
+  describe(`deleting an endpoint ends its webhooks (${kind})`, () => {
+    let server: TestServer;
+    let hook: Server;
+    let url: string;
+    let seen = 0;
+    // The first delivery is answered 500 at once; later ones are held until released.
+    const holding: ServerResponse[] = [];
+
+    before(async () => {
+      server = await startTestServer(kind, { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' }, { worker: true });
+      hook = createServer((req, res) => {
+        const index = seen++;
+        req.resume();
+        req.on('end', () => {
+          if (index === 0) res.writeHead(500).end();
+          else holding.push(res);
+        });
+      });
+      await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+      const address = hook.address();
+      url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+    });
+    after(async () => {
+      await server.close();
+      hook.closeAllConnections();
+      await new Promise((resolve) => hook.close(resolve));
+    });
+
+    test('subscriptions are deleted; pending and in-flight deliveries end failed, nothing more is sent', async () => {
+      await server.createEndpoint({
+        slug: 'doomed',
+        name: 'Doomed',
+        schema: { type: 'object' },
+        retry: { max_retries: 3, interval_seconds: 1 },
+      });
+      const { key } = await server.createKey({ name: 'd', environment: 'test' });
+      const sub = await server.admin('POST', '/admin/v1/endpoints/doomed/webhooks', {
+        url,
+        environment: 'test',
+      });
+      assert.equal(sub.status, 201, sub.text);
+      const failedSub = await server.admin('POST', '/admin/v1/endpoints/doomed/webhooks', {
+        url,
+        environment: 'test',
+        events: ['request.failed'],
+      });
+      assert.equal(failedSub.status, 201, failedSub.text);
+      const deliveries = (recordId: string) =>
+        server.admin('GET', `/admin/v1/deliveries?record_id=${recordId}`);
+
+      // One delivery failed once and waits for its retry...
+      const first = await server.request('POST', '/api/v1/data/doomed', { key, json: { n: 1 } });
+      await until(
+        () => deliveries(first.body.id),
+        (l) => l.body.data[0]?.attempts.length === 1,
+      );
+      // ...and two more (subscription and callback) are in flight, held by the receiver.
+      const second = await server.request('POST', '/api/v1/data/doomed', {
+        key,
+        json: { n: 2 },
+        headers: { 'x-webhook-callback': url },
+      });
+      assert.equal(second.status, 202);
+      await until(
+        async () => seen,
+        (n) => n === 3,
+      );
+      assert.equal(seen, 3);
+
+      const removed = await server.admin('DELETE', '/admin/v1/endpoints/doomed');
+      assert.equal(removed.status, 200, removed.text);
+      for (const res of holding.splice(0)) res.writeHead(500).end();
+      await new Promise((resolve) => setTimeout(resolve, 2_500));
+      assert.equal(seen, 3, 'nothing was sent after the endpoint was deleted');
+
+      for (const id of [sub.body.data.id, failedSub.body.data.id]) {
+        assert.equal((await server.admin('GET', `/admin/v1/webhooks/${id}`)).status, 404);
+      }
+      const left = await server.services.database.db
+        .selectFrom('webhook_subscriptions')
+        .select('id')
+        .execute();
+      assert.deepEqual(left, []);
+      const ended = [
+        ...(await deliveries(first.body.id)).body.data,
+        ...(await deliveries(second.body.id)).body.data,
+      ];
+      assert.equal(ended.length, 3);
+      for (const d of ended) {
+        assert.equal(d.status, 'failed', JSON.stringify(d));
+        assert.equal(d.last_error, 'The endpoint was deleted');
+        assert.equal(d.attempts.length, 1, 'the log keeps the attempts made');
+      }
+      const announced = await server.services.database.db
+        .selectFrom('webhook_events')
+        .select('id')
+        .where('type', '=', 'request.failed')
+        .execute();
+      assert.deepEqual(announced, [], 'no request.failed for a deleted endpoint');
+    });
+  });
+}
