@@ -2,44 +2,84 @@ import type { EndpointRuntime, SchemaVersion } from '../endpoints/endpoint-servi
 import { ApiError, invalid, parseLimit } from '../errors.ts';
 import { hmac, safeEqual } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
-import type { DialectAdapter } from '../infra/db/dialect.ts';
+import type { DialectAdapter, JsonScalar } from '../infra/db/dialect.ts';
 import { preparedReadFirst } from '../infra/db/prepared.ts';
 import type { Environment } from '../keys/key-service.ts';
 import { type RecordRow, recordJson } from './record-json.ts';
 
 export type FilterValue = string | number | boolean | null;
 
-/** A filter on a field the schema does not declare: its text, matched as any JSON value it spells. */
-export interface UntypedFilter {
-  untyped: string;
-}
-
 export interface ListQuery {
   limit: number;
   order: 'asc' | 'desc';
   after: string | undefined;
-  filters: Array<[field: string, value: FilterValue | UntypedFilter]>;
+  /** Each filter: the field is one of these JSON values. */
+  filters: Array<[field: string, values: JsonScalar[]]>;
 }
 
 const FIELD = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 const ALLOWED = new Set(['limit', 'order', 'after']);
 
+const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+/** More than 15 digits in a row (a decimal point between them counts as none), as json-body.ts counts them. */
+const LONG_DIGITS = /\d{16}/;
+
+/**
+ * The JSON texts under which a record may hold the number a filter spells, or undefined if it
+ * spells none. Records hold `JSON.stringify` of their body, which writes 5.0 and 50e-1 as 5 and
+ * 1e2 as 100, except bodies with a number of more than 15 digits, kept as sent. So a number
+ * matches JavaScript's spelling of it and its own, digit for digit; JavaScript's only while it
+ * is exactly the same number (9007199254740993 would be read as …992, and must not match it).
+ */
+export function numberTexts(raw: string): string[] | undefined {
+  const text = raw.trim();
+  const value = Number(text);
+  const spelled = text !== '' && Number.isFinite(value) ? JSON.stringify(value) : undefined;
+  if (!JSON_NUMBER.test(text)) {
+    // Other spellings Number() reads (+5, .5, 0x10), as before, but none that it would round.
+    const exact = Math.abs(value) <= Number.MAX_SAFE_INTEGER && !LONG_DIGITS.test(text.replace('.', ''));
+    return spelled !== undefined && exact ? [spelled] : undefined;
+  }
+  return spelled !== undefined && spelled !== text && decimalKey(spelled) === decimalKey(text)
+    ? [spelled, text]
+    : [text];
+}
+
+/** A JSON number's text as significant digits and exponent: the same for the same value. */
+function decimalKey(text: string): string {
+  const [, sign = '', whole = '', fraction = '', exponent = '0'] =
+    /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(text) ?? [];
+  let digits = (whole + fraction).replace(/^0+/, '');
+  if (digits === '') return '0';
+  let power = BigInt(exponent) - BigInt(fraction.length);
+  const trailing = /0*$/.exec(digits)?.[0].length ?? 0;
+  digits = digits.slice(0, digits.length - trailing);
+  power += BigInt(trailing);
+  return `${sign}${digits}e${power}`;
+}
+
 /**
  * Types a filter's text by the schema's declared type for that field. An undeclared field has no
  * type to go by: its text matches the string and whatever number, boolean or null it spells.
  */
-function typedValue(raw: string, types: readonly string[] | undefined): FilterValue | UntypedFilter {
-  if (!types) return { untyped: raw };
-  if (
-    (types.includes('integer') || types.includes('number')) &&
-    raw.trim() !== '' &&
-    Number.isFinite(Number(raw))
-  ) {
-    return Number(raw);
+function filterValues(raw: string, types: readonly string[] | undefined): JsonScalar[] {
+  const string: JsonScalar = { type: 'string', value: raw };
+  if (!types) {
+    if (JSON_NUMBER.test(raw)) {
+      const texts = numberTexts(raw);
+      return texts ? [string, { type: 'number', texts }] : [string];
+    }
+    if (raw === 'true' || raw === 'false') return [string, { type: 'boolean', value: raw === 'true' }];
+    return raw === 'null' ? [string, { type: 'null' }] : [string];
   }
-  if (types.includes('boolean') && (raw === 'true' || raw === 'false')) return raw === 'true';
-  if (types.includes('null') && raw === 'null') return null;
-  return raw;
+  if (types.includes('integer') || types.includes('number')) {
+    const texts = numberTexts(raw);
+    if (texts) return [{ type: 'number', texts }];
+  }
+  if (types.includes('boolean') && (raw === 'true' || raw === 'false'))
+    return [{ type: 'boolean', value: raw === 'true' }];
+  if (types.includes('null') && raw === 'null') return [{ type: 'null' }];
+  return [string];
 }
 
 /** Parses `limit`, `order`, `after` and `filter[field]=value`; anything else is a 400 that names it. */
@@ -53,7 +93,7 @@ export function parseListQuery(query: Record<string, unknown>, version: SchemaVe
       if (!FIELD.test(field))
         throw invalid(name, 'Filters apply to top-level field names (letters, digits, _ and -)');
       if (out.filters.length >= 10) throw invalid(name, 'At most 10 filters');
-      out.filters.push([field, typedValue(value, version.fieldTypes.get(field))]);
+      out.filters.push([field, filterValues(value, version.fieldTypes.get(field))]);
       continue;
     }
     if (!ALLOWED.has(name))
@@ -69,18 +109,6 @@ export function parseListQuery(query: Record<string, unknown>, version: SchemaVe
   }
   out.filters.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
   return out;
-}
-
-const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
-
-/**
- * What an undeclared field's filter text stands for, as JSON texts: the string, and the number
- * (digit for digit: a 64-bit id matches exactly), boolean or null it spells.
- */
-function spelledJson(raw: string): string[] {
-  const texts = [JSON.stringify(raw)];
-  if (JSON_NUMBER.test(raw) || raw === 'true' || raw === 'false' || raw === 'null') texts.push(raw);
-  return texts;
 }
 
 export type RecordReader = ReturnType<typeof createRecordReader>;
@@ -281,12 +309,7 @@ export function createRecordReader({
         .select(['seq', 'id', 'data', 'version', 'created_at', 'updated_at', 'environment'])
         .where('endpoint_id', '=', endpoint.id)
         .where('environment', '=', environment);
-      for (const [field, value] of query.filters) {
-        q =
-          value !== null && typeof value === 'object'
-            ? q.where(dialect.jsonIn('data', field, spelledJson(value.untyped)))
-            : q.where((eb) => eb(dialect.jsonField('data', field), '=', dialect.jsonValue(value)));
-      }
+      for (const [field, values] of query.filters) q = q.where(dialect.jsonEquals('data', field, values));
       if (query.after !== undefined) {
         const seq = decodeCursor(query.after, scope);
         q = q.where('seq', query.order === 'desc' ? '<' : '>', seq);

@@ -18,18 +18,54 @@ import type { DatabaseConfig } from '../../config.ts';
 
 export type DialectName = 'sqlite' | 'postgres';
 
+/**
+ * A JSON value that a field is compared with. A number comes as the JSON texts it may be stored
+ * as (`numberTexts`, records/record-reader.ts): records keep their numbers' text, and only text
+ * compares exactly on both databases (SQLite reads a number as a 64-bit integer or float).
+ */
+export type JsonScalar =
+  | { type: 'string'; value: string }
+  | { type: 'number'; texts: readonly string[] }
+  | { type: 'boolean'; value: boolean }
+  | { type: 'null' };
+
+export type JsonTypeName = 'null' | 'number' | 'string' | 'boolean' | 'array' | 'object';
+
+export type JsonRangeOp = '<' | '<=' | '>' | '>=';
+
+/** An ORDER BY term; `reversed` ones sort against the requested direction. */
+export interface JsonSortKey {
+  key: RawBuilder<unknown>;
+  reversed?: boolean;
+}
+
 export interface DialectAdapter {
   name: DialectName;
   kysely: Dialect;
-  /** A top-level field of a JSON text column, comparable with `jsonValue(value)`. */
-  jsonField(column: string, field: string): RawBuilder<unknown>;
-  jsonValue(value: string | number | boolean | null): RawBuilder<unknown>;
-  /** True where a top-level field of a JSON text column is one of `values`, compared as JSON (5 ≠ "5" ≠ true). */
-  jsonIn(
+  /**
+   * True where a top-level field of a JSON text column is one of `values`, of the same JSON type
+   * (5 ≠ "5" ≠ true; null is JSON null, not a missing field). Strings compare by value, numbers
+   * by their stored text, which must be one of `texts` (see JsonScalar).
+   */
+  jsonEquals(column: string, field: string, values: readonly JsonScalar[]): RawBuilder<SqlBool>;
+  /**
+   * True where the field has the bound's JSON type and compares with it so: numbers by value,
+   * strings by code point, false before true. Other types never match.
+   */
+  jsonCompare(
     column: string,
     field: string,
-    values: ReadonlyArray<string | number | boolean | null>,
+    op: JsonRangeOp,
+    bound: string | number | boolean,
   ): RawBuilder<SqlBool>;
+  /** The field's JSON type: null, number, string, boolean, array or object; SQL NULL when it is missing. */
+  jsonType(column: string, field: string): RawBuilder<JsonTypeName | null>;
+  /**
+   * Sort keys that order values of one JSON type alike on both databases: numbers by value,
+   * strings by code point, false before true; arrays and objects all tie. Values of different
+   * types are ordered by `jsonType` first (record-find.ts).
+   */
+  jsonSortKeys(column: string, field: string): JsonSortKey[];
   isUniqueViolation(error: unknown): boolean;
   /** The database itself is unreachable or refusing work (as opposed to a bad query). */
   isUnavailable(error: unknown): boolean;
@@ -165,6 +201,156 @@ export const WRITER_PRAGMAS = [
   'foreign_keys = ON',
 ] as const;
 
+const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+
+/** Field names go into JSON paths: callers accept only these (letters, digits, _ and -). */
+function checkedField(field: string): string {
+  if (!FIELD_NAME.test(field)) throw new Error(`Not a filterable field name: ${field}`);
+  return field;
+}
+
+/** SQLite's path to a top-level field. */
+function jsonPath(field: string): string {
+  return `$."${checkedField(field)}"`;
+}
+
+/** The only operators that reach SQL or jsonpath text, whatever a caller passes at run time. */
+const RANGE_SQL: Record<JsonRangeOp, string> = { '<': '<', '<=': '<=', '>': '>', '>=': '>=' };
+
+/**
+ * SQLite: strings by json_extract (their value, escapes undone), numbers by their JSON text
+ * (`->`, as stored: digit for digit), true, false and null by json_type.
+ */
+function sqliteJsonEquals(column: string, field: string, values: readonly JsonScalar[]): RawBuilder<SqlBool> {
+  const path = jsonPath(field);
+  const ref = sql.ref(column);
+  const parts: Array<RawBuilder<SqlBool>> = [];
+  const texts: string[] = [];
+  const types: string[] = [];
+  for (const value of values) {
+    if (value.type === 'string') {
+      // json_extract gives an array or object as its JSON text: only such a string could equal one.
+      parts.push(
+        /^[[{]/.test(value.value)
+          ? sql<SqlBool>`(json_extract(${ref}, ${path}) = ${value.value} and json_type(${ref}, ${path}) = 'text')`
+          : sql<SqlBool>`json_extract(${ref}, ${path}) = ${value.value}`,
+      );
+    } else if (value.type === 'number') texts.push(...value.texts);
+    else types.push(value.type === 'null' ? 'null' : String(value.value));
+  }
+  if (texts.length > 0) parts.push(sql<SqlBool>`(${ref} -> ${path}) in (${sql.join(texts)})`);
+  if (types.length > 0) parts.push(sql<SqlBool>`json_type(${ref}, ${path}) in (${sql.join(types)})`);
+  return anyOf(parts);
+}
+
+/**
+ * PostgreSQL, through the json type, which keeps each value's text as stored (and parses faster
+ * than jsonb): numbers by that text, true, false and null by theirs, strings by value (`->>`
+ * undoes escapes), then held to being strings, which only rows that pass pay for.
+ */
+function postgresJsonEquals(
+  column: string,
+  field: string,
+  values: readonly JsonScalar[],
+): RawBuilder<SqlBool> {
+  const json = sql`(${sql.ref(column)}::json -> ${checkedField(field)})`;
+  const parts: Array<RawBuilder<SqlBool>> = [];
+  const texts: string[] = [];
+  for (const value of values) {
+    if (value.type === 'string') {
+      parts.push(
+        sql<SqlBool>`(case when (${sql.ref(column)}::json ->> ${field}) = ${value.value} then json_typeof(${json}) = 'string' else false end)`,
+      );
+    } else if (value.type === 'number') texts.push(...value.texts);
+    else texts.push(value.type === 'null' ? 'null' : String(value.value));
+  }
+  if (texts.length > 0) parts.push(sql<SqlBool>`(${json}::text in (${sql.join(texts)}))`);
+  return anyOf(parts);
+}
+
+/** True where any of the conditions is; false for none. */
+function anyOf(parts: Array<RawBuilder<SqlBool>>): RawBuilder<SqlBool> {
+  if (parts.length === 0) return sql<SqlBool>`false`;
+  return parts.length === 1
+    ? (parts[0] as RawBuilder<SqlBool>)
+    : sql<SqlBool>`(${sql.join(parts, sql` or `)})`;
+}
+
+/**
+ * SQLite reads a JSON integer past 64 bits (2^63 and beyond, as in 12345678901234567890) as a
+ * float, and so would hold two such numbers equal: among those its text decides, by length,
+ * then digit by digit. Integers within 64 bits are exact, and so are numbers of up to 15
+ * significant digits as floats; a longer one with a decimal point or an exponent is not.
+ */
+const BIG_INTEGER = 2 ** 63;
+
+function sqliteBigIntegerText(column: string, path: string, sign: '>=' | '<='): RawBuilder<unknown> {
+  const ref = sql.ref(column);
+  const limit = sql.raw(sign === '>=' ? '9223372036854775808.0' : '-9223372036854775808.0');
+  return sql`(case when json_type(${ref}, ${path}) = 'integer' and json_extract(${ref}, ${path}) ${sql.raw(sign)} ${limit} then printf('%06d', length(${ref} -> ${path})) || (${ref} -> ${path}) end)`;
+}
+
+/**
+ * json_extract gives numbers as SQLite numbers, strings as text compared byte by byte (UTF-8:
+ * code point order), booleans as 1 and 0: hence the type test.
+ */
+function sqliteJsonCompare(
+  column: string,
+  field: string,
+  op: JsonRangeOp,
+  bound: string | number | boolean,
+): RawBuilder<SqlBool> {
+  const ref = sql.ref(column);
+  const path = jsonPath(field);
+  const compare = sql.raw(RANGE_SQL[op]);
+  if (typeof bound !== 'number') {
+    const types = typeof bound === 'string' ? ['text'] : ['true', 'false'];
+    const value = typeof bound === 'boolean' ? Number(bound) : bound;
+    return sql<SqlBool>`(json_type(${ref}, ${path}) in (${sql.join(types)}) and json_extract(${ref}, ${path}) ${compare} ${value})`;
+  }
+  const isNumber = sql`json_type(${ref}, ${path}) in ('integer', 'real')`;
+  if (Math.abs(bound) < BIG_INTEGER) {
+    // The bound means the number JSON.stringify writes, as on PostgreSQL: past 2^53 those are
+    // other digits than the float's own (2^60 is written 1152921504606847000), and SQLite
+    // compares 64-bit integers with an integer exactly.
+    const value =
+      Number.isInteger(bound) && !Number.isSafeInteger(bound) ? BigInt(JSON.stringify(bound)) : bound;
+    return sql<SqlBool>`(${isNumber} and json_extract(${ref}, ${path}) ${compare} ${value})`;
+  }
+  // A big integer that SQLite holds equal to the bound is compared by its digits with the bound
+  // as JSON.stringify writes it; a negative one the other way round.
+  const digits = integerDigits(bound);
+  const boundText = `${String(digits.length).padStart(6, '0')}${digits}`;
+  const text = sqliteBigIntegerText(column, path, bound > 0 ? '>=' : '<=');
+  const exact = bound > 0 ? sql`${text} ${compare} ${boundText}` : sql`${boundText} ${compare} ${text}`;
+  return sql<SqlBool>`(${isNumber} and (case when json_type(${ref}, ${path}) = 'integer' and json_extract(${ref}, ${path}) = ${bound} then ${exact} else json_extract(${ref}, ${path}) ${compare} ${bound} end))`;
+}
+
+/** An integer-valued number as JSON.stringify writes it, in plain digits (1.5e+21 as 1500000000000000000000). */
+function integerDigits(value: number): string {
+  const [mantissa = '', exponent] = JSON.stringify(value).split('e');
+  if (exponent === undefined) return mantissa;
+  const [whole = '', fraction = ''] = mantissa.split('.');
+  return whole + fraction.padEnd(Number(exponent), '0');
+}
+
+/**
+ * Within one JSON type json_extract gives numbers, text (byte order) or 1/0 for booleans;
+ * arrays and objects would give their JSON text, which PostgreSQL cannot order alike. Big
+ * integers that SQLite holds equal then go by their digits (negative ones the other way).
+ */
+function sqliteJsonSortKeys(column: string, field: string): JsonSortKey[] {
+  const ref = sql.ref(column);
+  const path = jsonPath(field);
+  return [
+    {
+      key: sql`(case when json_type(${ref}, ${path}) in ('array', 'object') then null else json_extract(${ref}, ${path}) end)`,
+    },
+    { key: sqliteBigIntegerText(column, path, '>=') },
+    { key: sqliteBigIntegerText(column, path, '<='), reversed: true },
+  ];
+}
+
 function sqlite(path: string): DialectAdapter {
   if (path !== ':memory:') {
     // It holds key hashes, encrypted secrets and everyone's data: a new database (and its -wal
@@ -225,11 +411,11 @@ function sqlite(path: string): DialectAdapter {
         return driver;
       },
     },
-    jsonField: (column, field) => sql`json_extract(${sql.ref(column)}, ${`$."${field}"`})`,
-    jsonValue: (value) => (typeof value === 'boolean' ? sql`${value ? 1 : 0}` : sql`${value}`),
-    // `->` gives the field as JSON text, so its type takes part in the comparison.
-    jsonIn: (column, field, jsonTexts) =>
-      sql<SqlBool>`(${sql.ref(column)} -> ${`$."${field}"`}) in (${sql.join(jsonTexts.map((t) => sql`${t}`))})`,
+    jsonEquals: sqliteJsonEquals,
+    jsonCompare: sqliteJsonCompare,
+    jsonType: (column, field) =>
+      sql<JsonTypeName | null>`(case json_type(${sql.ref(column)}, ${jsonPath(field)}) when 'integer' then 'number' when 'real' then 'number' when 'text' then 'string' when 'true' then 'boolean' when 'false' then 'boolean' when 'null' then 'null' when 'array' then 'array' when 'object' then 'object' end)`,
+    jsonSortKeys: sqliteJsonSortKeys,
     isUniqueViolation: (error) =>
       error instanceof Error && 'code' in error && String(error.code).startsWith('SQLITE_CONSTRAINT'),
     isUnavailable: (error) =>
@@ -278,10 +464,26 @@ function postgres(url: string): DialectAdapter {
     name: 'postgres',
     claimsWithSkipLocked: true,
     kysely: new PostgresDialect({ pool }),
-    jsonField: (column, field) => sql`(${sql.ref(column)}::jsonb -> ${field})`,
-    jsonValue: (value) => sql`${JSON.stringify(value)}::jsonb`,
-    jsonIn: (column, field, jsonTexts) =>
-      sql<SqlBool>`(${sql.ref(column)}::jsonb -> ${field}) in (${sql.join(jsonTexts.map((t) => sql`${t}::jsonb`))})`,
+    jsonEquals: postgresJsonEquals,
+    // A strict jsonpath comparison is false across JSON types (bare jsonb compares them too:
+    // every boolean above every number), compares numbers exactly and strings by code point
+    // whatever the database's collation. Only the field's own text is parsed as jsonb.
+    jsonCompare: (column, field, op, bound) =>
+      sql<SqlBool>`jsonb_path_exists((${sql.ref(column)}::json -> ${checkedField(field)})::jsonb, ${`strict $ ? (@ ${RANGE_SQL[op]} $v)`}::jsonpath, ${JSON.stringify({ v: bound })}::jsonb, true)`,
+    jsonType: (column, field) =>
+      sql<JsonTypeName | null>`json_typeof(${sql.ref(column)}::json -> ${checkedField(field)})`,
+    // Numbers as numeric (exact), false and true as 0 and 1; strings as text in "C" (byte, hence
+    // code point, order), not in the database's collation.
+    jsonSortKeys: (column, field) => {
+      const json = sql`(${sql.ref(column)}::json -> ${checkedField(field)})`;
+      const text = sql`(${sql.ref(column)}::json ->> ${field})`;
+      return [
+        {
+          key: sql`(case json_typeof(${json}) when 'number' then ${text}::numeric when 'boolean' then (${text} = 'true')::int end)`,
+        },
+        { key: sql`(case when json_typeof(${json}) = 'string' then ${text} collate "C" end)` },
+      ];
+    },
     isUniqueViolation: (error) => error instanceof Error && 'code' in error && error.code === '23505',
     isUnavailable: (error) =>
       error instanceof Error &&

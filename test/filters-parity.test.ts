@@ -1,0 +1,373 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { createServices, type Services } from '../src/app.ts';
+import { createRecordFinder } from '../src/apps/record-find.ts';
+import { loadConfig } from '../src/config.ts';
+import type { EndpointRuntime } from '../src/endpoints/endpoint-service.ts';
+import { numberTexts } from '../src/records/record-reader.ts';
+import { createCommand } from './helpers/commands.ts';
+import { databaseKinds, postgresAdminUrl } from './helpers/database.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+
+/**
+ * The data API's list filters and the App API `find` step answer the same on SQLite and
+ * PostgreSQL, and rightly: numbers past 2^53 exactly, JSON null as null, numbers by value as
+ * stored, comparisons within one JSON type, one order across types.
+ */
+
+/** The `v` of each record of the find tests, in the order they are created (`missing` has none). */
+const MIXED: Array<[label: string, body: string]> = [
+  ['2', '{"v":2}'],
+  ['10', '{"v":10}'],
+  ['-1', '{"v":-1}'],
+  ['"a"', '{"v":"a"}'],
+  ['"B"', '{"v":"B"}'],
+  ['"b"', '{"v":"b"}'],
+  ['"10"', '{"v":"10"}'],
+  ['true', '{"v":true}'],
+  ['false', '{"v":false}'],
+  ['null', '{"v":null}'],
+  ['missing', '{"w":1}'],
+  ['[1]', '{"v":[1]}'],
+  ['{"a":1}', '{"v":{"a":1}}'],
+  ['1', '{"v":1}'],
+];
+
+/** The documented order (docs/apps.md): null, numbers, strings by code point, false, true, arrays and objects, missing. */
+const ASCENDING = [
+  'null',
+  '-1',
+  '1',
+  '2',
+  '10',
+  '"10"',
+  '"B"',
+  '"a"',
+  '"b"',
+  'false',
+  'true',
+  '[1]',
+  '{"a":1}',
+  'missing',
+];
+
+for (const kind of databaseKinds) {
+  describe(`filters answer alike on ${kind}`, () => {
+    let server: TestServer;
+    let key: string;
+
+    /** Creates records from raw JSON bodies (kept as sent where a number is long); their ids in order. */
+    async function create(slug: string, bodies: string[]): Promise<string[]> {
+      const ids: string[] = [];
+      for (const raw of bodies) {
+        const res = await server.request('POST', `/api/v1/data/${slug}`, {
+          key,
+          raw,
+          headers: { 'content-type': 'application/json' },
+        });
+        assert.equal(res.status, 202, res.text);
+        ids.push(res.body.id);
+      }
+      return ids;
+    }
+
+    /** The positions (in `ids`) of the records a list query returns, oldest first. */
+    async function matching(slug: string, ids: string[], query: string): Promise<number[]> {
+      const res = await server.request('GET', `/api/v1/data/${slug}?order=asc&limit=100&${query}`, { key });
+      assert.equal(res.status, 200, res.text);
+      return res.body.data.map((r: { id: string }) => ids.indexOf(r.id));
+    }
+
+    before(async () => {
+      server = await startTestServer(kind);
+      key = (await server.createKey({ name: 'parity', environment: 'test', scopes: ['*'] })).key;
+    });
+    after(async () => {
+      await server.close();
+    });
+
+    test('a declared integer or number field finds values past 2^53 exactly, digit for digit', async () => {
+      await server.createEndpoint({
+        slug: 'big',
+        name: 'Big',
+        schema: {
+          type: 'object',
+          properties: { ext_id: { type: 'integer' }, amount: { type: 'number' } },
+        },
+      });
+      const ids = await create('big', [
+        '{"ext_id":9007199254740993,"amount":12345678901234567890}',
+        '{"ext_id":9007199254740992,"amount":12345678901234567000}',
+        '{"ext_id":1,"amount":1.5}',
+        '{"ext_id":-3,"amount":100}',
+        '{"ext_id":5,"amount":5.0}',
+        // A long number keeps the whole body as sent: here amount stays 5.0.
+        '{"ext_id":6,"amount":5.0,"ref":12345678901234567890}',
+      ]);
+      assert.deepEqual(await matching('big', ids, 'filter[ext_id]=9007199254740993'), [0]);
+      assert.deepEqual(await matching('big', ids, 'filter[ext_id]=9007199254740992'), [1]);
+      assert.deepEqual(await matching('big', ids, 'filter[ext_id]=9007199254740994'), []);
+      assert.deepEqual(await matching('big', ids, 'filter[amount]=12345678901234567890'), [0]);
+      assert.deepEqual(await matching('big', ids, 'filter[amount]=12345678901234567000'), [1]);
+      assert.deepEqual(await matching('big', ids, 'filter[amount]=1.2345678901234567e19'), [1]);
+      assert.deepEqual(await matching('big', ids, 'filter[amount]=12345678901234567891'), []);
+      // Ordinary numbers as before, by value.
+      assert.deepEqual(await matching('big', ids, 'filter[ext_id]=1'), [2]);
+      assert.deepEqual(await matching('big', ids, 'filter[amount]=1.5'), [2]);
+      assert.deepEqual(await matching('big', ids, 'filter[ext_id]=-3'), [3]);
+      assert.deepEqual(await matching('big', ids, 'filter[amount]=1e2'), [3]);
+      assert.deepEqual(await matching('big', ids, 'filter[amount]=100'), [3]);
+      assert.deepEqual(await matching('big', ids, 'filter[amount]=5'), [4]);
+      assert.deepEqual(await matching('big', ids, 'filter[amount]=5.0'), [4, 5]);
+      assert.deepEqual(await matching('big', ids, 'filter[ext_id]=5&filter[amount]=50e-1'), [4]);
+      // Not a number: compared as a string, which these fields never hold.
+      assert.deepEqual(await matching('big', ids, 'filter[ext_id]=%2B9007199254740993'), []);
+    });
+
+    test('filter=null on a ["string","null"] field finds JSON null, not a missing field or "null"', async () => {
+      await server.createEndpoint({
+        slug: 'notes',
+        name: 'Notes',
+        schema: { type: 'object', properties: { note: { type: ['string', 'null'] } } },
+      });
+      const ids = await create('notes', ['{"note":null}', '{"note":"null"}', '{}', '{"note":"x"}']);
+      assert.deepEqual(await matching('notes', ids, 'filter[note]=null'), [0]);
+      assert.deepEqual(await matching('notes', ids, 'filter[note]=x'), [3]);
+    });
+
+    test('an undeclared field compares numbers by value and strings by value, whatever their escapes', async () => {
+      await server.createEndpoint({ slug: 'loose', name: 'Loose', schema: { type: 'object' } });
+      const ids = await create('loose', [
+        '{"extra":5}',
+        '{"extra":"5"}',
+        '{"extra":5.5}',
+        '{"extra":"5.0"}',
+        '{"extra":50}',
+        '{"extra":true}',
+        '{"extra":1}',
+        '{"extra":"caf\\u00e9","ref":12345678901234567890}',
+        '{"extra":null}',
+      ]);
+      assert.deepEqual(await matching('loose', ids, 'filter[extra]=5.0'), [0, 3]);
+      assert.deepEqual(await matching('loose', ids, 'filter[extra]=50e-1'), [0]);
+      assert.deepEqual(await matching('loose', ids, 'filter[extra]=5'), [0, 1]);
+      assert.deepEqual(await matching('loose', ids, 'filter[extra]=5e1'), [4]);
+      assert.deepEqual(await matching('loose', ids, 'filter[extra]=true'), [5]);
+      assert.deepEqual(await matching('loose', ids, 'filter[extra]=1'), [6]);
+      assert.deepEqual(await matching('loose', ids, `filter[extra]=${encodeURIComponent('café')}`), [7]);
+      assert.deepEqual(await matching('loose', ids, 'filter[extra]=null'), [8]);
+    });
+
+    /**
+     * An app with one GET route per case, each a `find` on `endpoint` ordered by v; `found(case)`
+     * gives the labels of the records it returns, in order.
+     */
+    async function findApp(
+      slug: string,
+      endpoint: string,
+      cases: Record<string, { filter?: unknown; direction?: 'asc' | 'desc' }>,
+      labels: ReadonlyMap<string, string | undefined>,
+    ): Promise<(name: string) => Promise<string[]>> {
+      const res = await server.admin('POST', '/admin/v1/apps', {
+        slug,
+        name: slug,
+        routes: Object.entries(cases).map(([name, c]) => ({
+          method: 'GET',
+          path: `/${name}`,
+          steps: [
+            {
+              name: 'found',
+              type: 'find',
+              endpoint,
+              ...(c.filter ? { filter: c.filter } : {}),
+              order: { field: 'v', direction: c.direction ?? 'asc' },
+              limit: 100,
+            },
+          ],
+        })),
+      });
+      assert.equal(res.status, 201, res.text);
+      return async (name) => {
+        const out = await server.request('GET', `/api/v1/apps/${slug}/${name}`, { key });
+        assert.equal(out.status, 200, out.text);
+        return out.body.data.map((r: { id: string }) => labels.get(r.id) ?? r.id);
+      };
+    }
+
+    test('find: integers past 2^53 and past 64 bits compare and sort exactly', async () => {
+      await server.createEndpoint({ slug: 'ids', name: 'Ids', schema: { type: 'object' } });
+      // Created out of order: SQLite holds the two 20-digit ones as one float.
+      const values = [
+        '12345678901234567890',
+        '1152921504606846980',
+        '12345678901234567000',
+        '-12345678901234567890',
+        '1152921504606846976',
+        '9007199254740993',
+        '-12345678901234567000',
+      ];
+      const ids = await create(
+        'ids',
+        values.map((v) => `{"v":${v}}`),
+      );
+      const numberOf = new Map(ids.map((id, n) => [id, values[n]]));
+      const cases: Record<string, { filter?: unknown; direction?: 'asc' | 'desc' }> = {
+        // 2^60: the expression's number is the float 1152921504606846976, written 1152921504606847000.
+        gt60: { filter: { v: { gt: '1152921504606846976' } } },
+        lte60: { filter: { v: { lte: '1152921504606846976', gt: '0' } } },
+        gtbig: { filter: { v: { gt: '12345678901234567000' } } },
+        gtebig: { filter: { v: { gte: '12345678901234567000' } } },
+        ltneg: { filter: { v: { lt: '-12345678901234567000' } } },
+        asc: { direction: 'asc' },
+        desc: { direction: 'desc' },
+      };
+      const found = await findApp('bigids', 'ids', cases, numberOf);
+      const ascending = [
+        '-12345678901234567890',
+        '-12345678901234567000',
+        '9007199254740993',
+        '1152921504606846976',
+        '1152921504606846980',
+        '12345678901234567000',
+        '12345678901234567890',
+      ];
+      assert.deepEqual(await found('asc'), ascending);
+      assert.deepEqual(await found('desc'), [...ascending].reverse());
+      assert.deepEqual(await found('gt60'), ['12345678901234567000', '12345678901234567890']);
+      assert.deepEqual(await found('lte60'), [
+        '9007199254740993',
+        '1152921504606846976',
+        '1152921504606846980',
+      ]);
+      assert.deepEqual(await found('gtbig'), ['12345678901234567890']);
+      assert.deepEqual(await found('gtebig'), ['12345678901234567000', '12345678901234567890']);
+      assert.deepEqual(await found('ltneg'), ['-12345678901234567890']);
+    });
+
+    test('find: comparisons stay within the JSON type of their bound, and order is one documented order', async () => {
+      await server.createEndpoint({ slug: 'mixed', name: 'Mixed', schema: { type: 'object' } });
+      const ids = await create(
+        'mixed',
+        MIXED.map(([, body]) => body),
+      );
+      const labelOf = new Map(ids.map((id, n) => [id, MIXED[n]?.[0]]));
+      const cases: Record<string, { filter?: unknown; direction?: 'asc' | 'desc' }> = {
+        gt0: { filter: { v: { gt: '0' } } },
+        gta: { filter: { v: { gt: "'a'" } } },
+        lta: { filter: { v: { lt: "'a'" } } },
+        gtefalse: { filter: { v: { gte: 'false' } } },
+        lte10: { filter: { v: { lte: '10', gt: '-5' } } },
+        eqtrue: { filter: { v: 'true' } },
+        eq1: { filter: { v: { eq: '1' } } },
+        eq10s: { filter: { v: "'10'" } },
+        eqnull: { filter: { v: 'null' } },
+        asc: { direction: 'asc' },
+        desc: { direction: 'desc' },
+      };
+      const found = await findApp('parity', 'mixed', cases, labelOf);
+      assert.deepEqual(await found('gt0'), ['1', '2', '10']);
+      assert.deepEqual(await found('gta'), ['"b"']);
+      assert.deepEqual(await found('lta'), ['"10"', '"B"']);
+      assert.deepEqual(await found('gtefalse'), ['false', 'true']);
+      assert.deepEqual(await found('lte10'), ['-1', '1', '2', '10']);
+      assert.deepEqual(await found('eqtrue'), ['true']);
+      assert.deepEqual(await found('eq1'), ['1']);
+      assert.deepEqual(await found('eq10s'), ['"10"']);
+      assert.deepEqual(await found('eqnull'), ['null', 'missing']);
+      assert.deepEqual(await found('asc'), ASCENDING);
+      // Descending is the reverse, ties (arrays and objects) newest first, as `seq` is.
+      assert.deepEqual(await found('desc'), [...ASCENDING].reverse());
+    });
+  });
+}
+
+describe('numberTexts: the texts a record may hold for the number a filter spells', () => {
+  test('JavaScript spells it as records are written, and its own spelling is kept', () => {
+    assert.deepEqual(numberTexts('5'), ['5']);
+    assert.deepEqual(numberTexts('5.0'), ['5', '5.0']);
+    assert.deepEqual(numberTexts('50e-1'), ['5', '50e-1']);
+    assert.deepEqual(numberTexts('1e2'), ['100', '1e2']);
+    assert.deepEqual(numberTexts('-0'), ['0', '-0']);
+    assert.deepEqual(numberTexts('1.5'), ['1.5']);
+    assert.deepEqual(numberTexts(' 5 '), ['5']);
+    assert.deepEqual(numberTexts('+5'), ['5']);
+  });
+
+  test('a number JavaScript would round matches only itself, and its JavaScript spelling only if exact', () => {
+    assert.deepEqual(numberTexts('9007199254740993'), ['9007199254740993']);
+    assert.deepEqual(numberTexts('12345678901234567890'), ['12345678901234567890']);
+    assert.deepEqual(numberTexts('1.2345678901234567e19'), ['12345678901234567000', '1.2345678901234567e19']);
+    assert.deepEqual(numberTexts('5.00000000000000000001'), ['5.00000000000000000001']);
+    // Past a float's range: only as written (JSON.stringify would write null).
+    assert.deepEqual(numberTexts('1e400'), ['1e400']);
+    assert.deepEqual(numberTexts('1e1001'), ['1e1001']);
+    assert.equal(numberTexts('+9007199254740993'), undefined);
+    assert.equal(numberTexts('0x1234567890ABCDEF'), undefined);
+  });
+
+  test('not numbers', () => {
+    for (const text of ['', 'five', 'Infinity', 'NaN', '0x', '1e'])
+      assert.equal(numberTexts(text), undefined, text);
+  });
+});
+
+/**
+ * PostgreSQL compares and sorts text by the database's collation; strings must go by code
+ * point as on SQLite whatever it is. The test databases use C.UTF-8, where the two agree, so
+ * this one makes a database whose collation (ICU en-US) puts "a" before "B".
+ */
+describe('find on PostgreSQL with a linguistic collation orders strings by code point', {
+  skip: !databaseKinds.includes('postgres'),
+}, () => {
+  const name = `gatehouse_test_icu_${randomBytes(6).toString('hex')}`;
+  let services: (Services & { close(): Promise<void> }) | undefined;
+  let endpoint: EndpointRuntime;
+  let unsupported = '';
+
+  before(async () => {
+    const admin = new pg.Client({ connectionString: postgresAdminUrl });
+    await admin.connect();
+    try {
+      await admin.query(
+        `CREATE DATABASE ${name} TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'`,
+      );
+    } catch (error) {
+      unsupported = (error as Error).message; // no ICU, or PostgreSQL before 15
+      return;
+    } finally {
+      await admin.end();
+    }
+    const url = new URL(postgresAdminUrl);
+    url.pathname = `/${name}`;
+    services = await createServices(loadConfig({ DATABASE_URL: url.toString(), LOG_LEVEL: 'silent' }));
+    await services.endpoints.create({ slug: 'words', name: 'Words', schema: { type: 'object' } });
+    endpoint = (await services.endpoints.runtime('words')) as EndpointRuntime;
+    for (const v of ['a', 'B', 'b', '10', 'é', 'z']) {
+      const outcome = await services.writer.write(createCommand(endpoint, { v }));
+      assert.ok(outcome.ok);
+    }
+  });
+  after(async () => {
+    await services?.close();
+    const admin = new pg.Client({ connectionString: postgresAdminUrl });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  });
+
+  test('order and range comparisons of strings', async (t) => {
+    if (!services) return t.skip(unsupported);
+    const find = createRecordFinder(services.database.db, services.database.dialect);
+    const words = async (filters: Parameters<typeof find>[2]['filters']) =>
+      (
+        JSON.parse(
+          await find(endpoint, 'test', { filters, order: { field: 'v', direction: 'asc' }, limit: 100 }),
+        ) as Array<{ data: { v: string } }>
+      ).map((r) => r.data.v);
+    assert.deepEqual(await words([]), ['10', 'B', 'a', 'b', 'z', 'é']);
+    assert.deepEqual(await words([{ field: 'v', op: 'gt', value: 'a' }]), ['b', 'z', 'é']);
+    assert.deepEqual(await words([{ field: 'v', op: 'lt', value: 'a' }]), ['10', 'B']);
+  });
+});
