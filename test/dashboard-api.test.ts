@@ -595,6 +595,27 @@ for (const kind of databaseKinds) {
       assert.equal((await server.request('POST', '/admin/v1/session', { json: OWNER })).status, 200);
     });
 
+    test('parallel sign-ins cannot outrun the limit: at most 5 passwords are checked per email', async () => {
+      const burst = await Promise.all(
+        Array.from({ length: 30 }, (_, i) =>
+          server.request('POST', '/admin/v1/session', {
+            json: { email: 'burst@example.com', password: `parallel-guess-${i}` },
+          }),
+        ),
+      );
+      const checked = burst.filter((r) => r.status === 401).length;
+      assert.ok(checked >= 1 && checked <= 5, `${checked} passwords were checked`);
+      assert.ok(burst.every((r) => r.status === 401 || r.status === 429));
+      const failures = await server.services.database.db
+        .selectFrom('audit_log')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('action', '=', 'session.sign_in_failed')
+        .where('target_id', '=', 'burst@example.com')
+        .executeTakeFirstOrThrow();
+      assert.equal(Number(failures.n), checked, 'refused attempts are not failures');
+      assert.equal((await server.request('POST', '/admin/v1/session', { json: OWNER })).status, 200);
+    });
+
     test('the dashboard page is served with a strict Content-Security-Policy', async () => {
       const res = await server.request('GET', '/');
       assert.equal(res.status, 200);

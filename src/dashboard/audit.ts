@@ -64,11 +64,13 @@ function decodeCursor(cursor: string): { at: string; id: string } {
 
 export function createAuditLog(db: Db) {
   return {
-    async record(entry: AuditEntry): Promise<void> {
+    /** Adds an entry; its id. */
+    async record(entry: AuditEntry): Promise<string> {
+      const id = newId('audit');
       await db
         .insertInto('audit_log')
         .values({
-          id: newId('audit'),
+          id,
           at: nowIso(),
           actor_id: entry.actor?.id ?? null,
           actor_email: entry.actor?.email ?? null,
@@ -79,6 +81,7 @@ export function createAuditLog(db: Db) {
           ip: entry.ip ?? null,
         })
         .execute();
+      return id;
     },
 
     async list(query: Record<string, unknown>) {

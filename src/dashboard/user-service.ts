@@ -145,11 +145,24 @@ export function createUserService(deps: {
     ): Promise<{ token: string; session: SessionUser } | { error: ApiError }> {
       const input = parseSignIn(body);
       const email = input.email.trim().toLowerCase();
+      // The attempt is written down as a failure before the password is checked, then counted
+      // with the others: of any number of parallel attempts, at most the limit get their
+      // password checked (counted after, each would see none of the others and all would pass).
+      const attempt = await audit.record({
+        actor: null,
+        action: 'session.sign_in_failed',
+        targetType: 'user',
+        targetId: email,
+        ip,
+      });
+      const forget = () => db.deleteFrom('audit_log').where('id', '=', attempt).execute();
       const [byEmail, byAddress] = await Promise.all([
         recentFailures('target_id', email),
         recentFailures('ip', ip),
       ]);
-      if (byEmail >= FAILURES_PER_EMAIL || byAddress >= FAILURES_PER_ADDRESS) {
+      if (byEmail > FAILURES_PER_EMAIL || byAddress > FAILURES_PER_ADDRESS) {
+        // A refused attempt is not a failure: it does not extend the lockout.
+        await forget();
         return {
           error: new ApiError('too_many_failed_attempts', {
             message: 'Too many failed sign-ins; try again in 15 minutes',
@@ -161,16 +174,8 @@ export function createUserService(deps: {
       // The same work whether or not the email exists, so timing does not tell which.
       const checked = await verifyPassword(input.password, user ? user.password_hash : DUMMY_HASH);
       const ok = user !== undefined && checked;
-      if (!user || !ok) {
-        await audit.record({
-          actor: null,
-          action: 'session.sign_in_failed',
-          targetType: 'user',
-          targetId: email,
-          ip,
-        });
-        return { error: new ApiError('invalid_credentials') };
-      }
+      if (!user || !ok) return { error: new ApiError('invalid_credentials') };
+      await forget();
       const opened = await openSession(user);
       await audit.record({
         actor: { id: user.id, email: user.email },
