@@ -253,7 +253,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     registerTrafficHooks(api, services.traffic, services.config);
     registerAccountRoute(api, accountUsage);
     registerDataApiDocument(api, openApi);
-    registerTokenRoute(api, services.tokens);
+    registerTokenRoute(api, services.tokens, services.keys);
     registerRecordRoutes(api, {
       ...services,
       writePreparers: [prepareCallback, services.traffic.idempotency.prepareWrite],

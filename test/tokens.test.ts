@@ -79,6 +79,34 @@ for (const kind of databaseKinds) {
       }
     });
 
+    test('a token ends with the secret it was minted with: a roll shuts out tokens of the old secret after the grace', async () => {
+      const k = await server.createKey({ name: 'rolled', environment: 'test' });
+      const before = (await mint(k.key, { expires_in: 3600 })).body.data.token as string;
+      const rolled = await server.admin('POST', `/admin/v1/keys/${k.id}/roll`, { grace_seconds: 2 });
+      assert.equal(rolled.status, 200, rolled.text);
+      const newSecret = rolled.body.data.key as string;
+      // During the grace the old secret still mints, and its tokens work like it does.
+      const during = (await mint(k.key, { expires_in: 3600 })).body.data.token as string;
+      const fresh = (await mint(newSecret, { expires_in: 3600 })).body.data.token as string;
+      for (const token of [before, during, fresh])
+        assert.equal((await server.request('GET', '/api/v1/account', { key: token })).status, 200);
+      await new Promise((r) => setTimeout(r, 2_500));
+      assert.equal((await server.request('GET', '/api/v1/account', { key: k.key })).status, 401);
+      for (const token of [before, during]) {
+        const refused = await server.request('POST', '/api/v1/data/orders', {
+          key: token,
+          json: { stolen: true },
+        });
+        assert.equal(refused.status, 401, 'a token of the rolled-away secret still works');
+        assert.equal(refused.body.code, 'invalid_api_key');
+      }
+      assert.equal((await server.request('GET', '/api/v1/account', { key: fresh })).status, 200);
+      // With no grace at all, the old secret's tokens end with the roll.
+      const now = (await mint(newSecret)).body.data.token as string;
+      await server.admin('POST', `/admin/v1/keys/${k.id}/roll`, { grace_seconds: 0 });
+      assert.equal((await server.request('GET', '/api/v1/account', { key: now })).status, 401);
+    });
+
     test('rotating the signing key keeps earlier tokens valid and signs new ones with the new key', async () => {
       const k = await server.createKey({ name: 'k4', environment: 'test' });
       const before = (await mint(k.key)).body.data.token as string;

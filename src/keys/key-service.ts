@@ -31,6 +31,9 @@ export interface ApiKeyJson {
 }
 
 /** The calling key, as the data API sees it. */
+/** Hex digits of a secret's SHA-256 that name it inside a token: enough to tell a key's secrets apart. */
+const SECRET_ID_LENGTH = 16;
+
 export interface AuthenticatedKey {
   id: string;
   name: string;
@@ -107,9 +110,26 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
   );
   const byConnection = new WeakMap<object, Presented>();
   const byId = new LoadingCache<string, AuthenticatedKey | null>(cacheTtlMs, 50_000, (id) => loadKey(id));
+  /** Each key's secrets, as the id a token minted with one carries (`secretId`), and their expiry. */
+  const secretsOfKey = new LoadingCache<string, Array<{ id: string; expiresAt: number | null }>>(
+    cacheTtlMs,
+    50_000,
+    async (keyId) =>
+      (
+        await db
+          .selectFrom('api_key_secrets')
+          .select(['hash', 'expires_at'])
+          .where('key_id', '=', keyId)
+          .execute()
+      ).map((row) => ({
+        id: row.hash.slice(0, SECRET_ID_LENGTH),
+        expiresAt: row.expires_at ? Date.parse(row.expires_at) : null,
+      })),
+  );
   bus.subscribe('keys', () => {
     secrets.clear();
     byId.clear();
+    secretsOfKey.clear();
   });
   const pattern = new RegExp(`^${prefix}_(test|live)_`);
   // last_used_at is kept in memory and written in batches, not once per request.
@@ -244,6 +264,17 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
      * The key a short-lived token was minted from, checked as if presented now: revoking,
      * deactivating or expiring the key ends its tokens at once.
      */
+    /** Which of its key's secrets `secret` is, for a token minted with it (a prefix of its hash). */
+    secretId(secret: string): string {
+      return sha256(secret).slice(0, SECRET_ID_LENGTH);
+    },
+
+    /** Whether the secret a token was minted with still works: a rolled-away one stops at its grace's end. */
+    async secretInForce(keyId: string, secretId: string, now = Date.now()): Promise<boolean> {
+      const list = await secretsOfKey.get(keyId, now);
+      return list.some((s) => s.id === secretId && (s.expiresAt === null || s.expiresAt > now));
+    },
+
     async verifyById(id: string, now = Date.now()): Promise<AuthenticatedKey> {
       const key = await byId.get(id, now);
       if (!key) throw new ApiError('invalid_api_key');

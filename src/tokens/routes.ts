@@ -1,5 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../errors.ts';
+import { presentedSecret } from '../http/auth.ts';
+import type { KeyService } from '../keys/key-service.ts';
 import type { TokenService } from './token-service.ts';
 
 declare module 'fastify' {
@@ -10,14 +12,17 @@ declare module 'fastify' {
 }
 
 /** `POST /api/v1/tokens` (API-key scope): mint a short-lived JWT. Tokens cannot mint tokens. */
-export function registerTokenRoute(api: FastifyInstance, tokens: TokenService): void {
+export function registerTokenRoute(api: FastifyInstance, tokens: TokenService, keys: KeyService): void {
   api.post('/api/v1/tokens', async (request, reply) => {
     if (request.viaToken) {
       throw new ApiError('insufficient_scope', {
         message: 'Tokens are minted with an API key, not with another token',
       });
     }
-    return reply.code(201).send({ success: true, data: await tokens.mint(request.apiKey, request.body) });
+    // The key's own secret authenticated this request (not a token): the token is bound to it.
+    const secret = presentedSecret(request) as string;
+    const data = await tokens.mint(request.apiKey, request.body, keys.secretId(secret));
+    return reply.code(201).send({ success: true, data });
   });
 }
 

@@ -77,9 +77,14 @@ export function createTokenService(deps: { db: Db; encryptor: Encryptor; keys: K
   }
 
   return {
+    /**
+     * `secretId`: the key's secret it was minted with (`keys.secretId`); the token ends when that
+     * secret does (a roll's grace). Without one (the dashboard's own, 60 s) it follows the key.
+     */
     async mint(
       key: AuthenticatedKey,
       body: unknown,
+      secretId?: string,
     ): Promise<{ token: string; token_type: 'Bearer'; expires_at: string; environment: string }> {
       const { expires_in } = parseMint(body ?? {});
       const ttl = expires_in ?? 900;
@@ -87,7 +92,11 @@ export function createTokenService(deps: { db: Db; encryptor: Encryptor; keys: K
       const current = list[list.length - 1];
       if (!current) throw new ApiError('internal_error');
       const now = Math.floor(Date.now() / 1000);
-      const token = await new SignJWT({ env: key.environment, scopes: [...key.scopes] })
+      const token = await new SignJWT({
+        env: key.environment,
+        scopes: [...key.scopes],
+        ...(secretId ? { sid: secretId } : {}),
+      })
         .setProtectedHeader({ alg: 'HS256', kid: current.kid })
         .setIssuer(ISSUER)
         .setSubject(key.id)
@@ -116,7 +125,7 @@ export function createTokenService(deps: { db: Db; encryptor: Encryptor; keys: K
         cache = undefined;
         list = await signingKeys();
       }
-      let payload: { sub?: string; env?: unknown };
+      let payload: { sub?: string; env?: unknown; sid?: unknown };
       try {
         ({ payload } = await jwtVerify(
           token,
@@ -137,6 +146,11 @@ export function createTokenService(deps: { db: Db; encryptor: Encryptor; keys: K
       // Bound to its environment: a token can never act in another one.
       if (payload.env !== key.environment)
         throw new ApiError('invalid_api_key', { message: 'Invalid token' });
+      // Rolling a leaked key must shut out its thief: a token lives no longer than its secret.
+      if (payload.sid !== undefined && !(await keys.secretInForce(key.id, String(payload.sid))))
+        throw new ApiError('invalid_api_key', {
+          message: 'Invalid token: the key secret it was minted with has been rolled',
+        });
       return key;
     },
 
