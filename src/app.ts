@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
-import { createServer, type ServerOptions } from 'node:http';
+import { createServer, type IncomingMessage, type ServerOptions } from 'node:http';
+import proxyAddr from '@fastify/proxy-addr';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { createOwnerService, type OwnerService } from './accounts/owner-service.ts';
@@ -197,7 +198,13 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   const { config } = services;
   // Set once the routes exist; until then (and while closing) every request goes through Fastify.
   let fastPath: DataFastPath | undefined;
+  // Behind trusted proxies, X-Forwarded-For names the client; the fast path reads it alike.
+  const trusted = config.trustProxy.length > 0 ? proxyAddr.compile(config.trustProxy) : undefined;
+  const clientAddress = trusted
+    ? (req: IncomingMessage) => proxyAddr(req, trusted)
+    : (req: IncomingMessage) => req.socket.remoteAddress ?? '';
   const app = Fastify({
+    trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     // Our own node:http server, so the data API's fast path sees each request first.
     serverFactory: (handler, opts) => {
       const server = createServer(opts.http as ServerOptions, (req, res) => {
@@ -271,6 +278,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
         create: ops.routeObserver('/api/v1/data/:slug'),
       },
       logger: options.logger === false ? undefined : options.logger,
+      clientAddress,
     });
     app.addHook('onReady', (done) => {
       fastPath = fast;

@@ -12,6 +12,12 @@ export interface Config {
   secret: string | undefined;
   keyPrefix: string;
   webhookAllowNets: string[];
+  /**
+   * The reverse proxies in front (GATEHOUSE_TRUST_PROXY: their addresses or CIDRs): from these
+   * peers X-Forwarded-For names the client and X-Forwarded-Proto the protocol. Empty: the peer
+   * is the client.
+   */
+  trustProxy: string[];
   logLevel: string;
   /** Grace period for the old secret of a rolled key. */
   keyRollGraceSeconds: number;
@@ -78,8 +84,8 @@ type Env = Record<string, string | undefined>;
 
 export class ConfigError extends Error {}
 
-/** GATEHOUSE_WEBHOOK_ALLOW_NETS: comma-separated CIDRs, each checked now rather than at the first webhook. */
-function allowNets(raw: string | undefined): string[] {
+/** Comma-separated addresses or CIDRs, each checked now rather than when first used. */
+function networks(raw: string | undefined, name: string): string[] {
   const nets = (raw ?? '')
     .split(',')
     .map((s) => s.trim())
@@ -88,7 +94,7 @@ function allowNets(raw: string | undefined): string[] {
     try {
       parseCidr(net);
     } catch (error) {
-      throw new ConfigError(`GATEHOUSE_WEBHOOK_ALLOW_NETS: ${(error as Error).message}`);
+      throw new ConfigError(`${name}: ${(error as Error).message}`);
     }
   }
   return nets;
@@ -184,7 +190,8 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: env.REDIS_URL || undefined,
     secret: env.GATEHOUSE_SECRET || undefined,
     keyPrefix,
-    webhookAllowNets: allowNets(env.GATEHOUSE_WEBHOOK_ALLOW_NETS),
+    webhookAllowNets: networks(env.GATEHOUSE_WEBHOOK_ALLOW_NETS, 'GATEHOUSE_WEBHOOK_ALLOW_NETS'),
+    trustProxy: networks(env.GATEHOUSE_TRUST_PROXY, 'GATEHOUSE_TRUST_PROXY'),
     logLevel: env.LOG_LEVEL || 'info',
     keyRollGraceSeconds: int(env, 'GATEHOUSE_KEY_ROLL_GRACE_SECONDS', 86_400, 0, 30 * 86_400),
     headersTimeoutMs: int(env, 'GATEHOUSE_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),

@@ -33,6 +33,8 @@ export interface FastPathDeps {
   /** Metrics for the two routes, counted under the same labels as the Fastify routes. */
   observe: { get: Observe; create: Observe };
   logger: Logger | undefined;
+  /** The client's address, as Fastify's `request.ip` gives it (behind trusted proxies too). */
+  clientAddress(req: IncomingMessage): string;
 }
 
 type Observe = (method: string, status: number, seconds: number) => void;
@@ -95,7 +97,7 @@ export function createDataFastPath(deps: FastPathDeps) {
 
   function blocked(req: IncomingMessage): boolean {
     try {
-      traffic.bruteForce.guard({ ip: req.socket.remoteAddress ?? '' });
+      traffic.bruteForce.guard({ ip: deps.clientAddress(req) });
       return false;
     } catch {
       return true;

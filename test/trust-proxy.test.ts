@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config.ts';
+import { generateSecret } from '../src/infra/crypto/token-format.ts';
+import { databaseKinds } from './helpers/database.ts';
+import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+
+const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
+
+for (const kind of databaseKinds) {
+  describe(`behind a trusted proxy (${kind})`, () => {
+    let server: TestServer;
+    let valid: string;
+    before(async () => {
+      // The tests' requests come from 127.0.0.1: that is the proxy here.
+      server = await startTestServer(kind, {
+        GATEHOUSE_TRUST_PROXY: '127.0.0.1',
+        GATEHOUSE_AUTH_FAILURE_LIMIT: '4',
+      });
+      await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
+      valid = (await server.createKey({ name: 'partner', environment: 'test' })).key;
+    });
+    after(() => server.close());
+
+    const from = (client: string, extra: Record<string, string> = {}) => ({
+      'x-forwarded-for': client,
+      ...extra,
+    });
+
+    test('one client guessing keys is blocked; another client behind the same proxy is not', async () => {
+      for (let i = 0; i < 4; i++) {
+        const res = await server.request('GET', '/api/v1/data/orders', {
+          key: generateSecret('gk_test'),
+          headers: from('203.0.113.66'),
+        });
+        assert.equal(res.status, 401);
+      }
+      const blocked = await server.request('POST', '/api/v1/data/orders', {
+        key: generateSecret('gk_test'),
+        json: { order_id: 'x', amount: 1 },
+        headers: from('203.0.113.66'),
+      });
+      assert.equal(blocked.status, 429);
+      // The partner, through the same proxy, on both the fast path (a plain create) and Fastify's.
+      const created = await server.request('POST', '/api/v1/data/orders', {
+        key: valid,
+        json: { order_id: 'p', amount: 1 },
+        headers: from('198.51.100.7'),
+      });
+      assert.equal(created.status, 202, created.text);
+      const listed = await server.request('GET', '/api/v1/data/orders', {
+        key: valid,
+        headers: from('198.51.100.7'),
+      });
+      assert.equal(listed.status, 200);
+      const fresh = await server.request('GET', '/api/v1/data/orders', {
+        key: generateSecret('gk_test'),
+        headers: from('198.51.100.7'),
+      });
+      assert.equal(fresh.status, 401, 'another client gets its own count');
+    });
+
+    test('sign-ins: one address failing does not lock out the owner elsewhere; Secure cookie over https; audited address', async () => {
+      for (let i = 0; i < 21; i++) {
+        await server.request('POST', '/admin/v1/session', {
+          json: { email: `nobody${i}@example.com`, password: 'wrong password' },
+          headers: from('203.0.113.99'),
+        });
+      }
+      const locked = await server.request('POST', '/admin/v1/session', {
+        json: OWNER,
+        headers: from('203.0.113.99'),
+      });
+      assert.equal(locked.status, 429);
+      const owner = await server.request('POST', '/admin/v1/session', {
+        json: OWNER,
+        headers: from('198.51.100.20', { 'x-forwarded-proto': 'https' }),
+      });
+      assert.equal(owner.status, 200, owner.text);
+      assert.match(owner.headers.get('set-cookie') ?? '', /; Secure/);
+      const audit = await server.services.database.db
+        .selectFrom('audit_log')
+        .select('ip')
+        .where('action', '=', 'session.sign_in')
+        .orderBy('at', 'desc')
+        .executeTakeFirstOrThrow();
+      assert.equal(audit.ip, '198.51.100.20');
+    });
+  });
+
+  describe(`without GATEHOUSE_TRUST_PROXY (${kind})`, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer(kind, { GATEHOUSE_AUTH_FAILURE_LIMIT: '4' });
+    });
+    after(() => server.close());
+
+    test('X-Forwarded-For from a direct client is ignored: spoofing it does not escape the block', async () => {
+      for (let i = 0; i < 4; i++) {
+        await server.request('GET', '/api/v1/account', {
+          key: generateSecret('gk_test'),
+          headers: { 'x-forwarded-for': `198.51.100.${i}` },
+        });
+      }
+      const spoofed = await server.request('GET', '/api/v1/account', {
+        key: generateSecret('gk_test'),
+        headers: { 'x-forwarded-for': '192.0.2.200', 'x-forwarded-proto': 'https' },
+      });
+      assert.equal(spoofed.status, 429);
+    });
+  });
+}
+
+test('GATEHOUSE_TRUST_PROXY takes addresses or CIDRs; anything else is a ConfigError naming it', () => {
+  assert.deepEqual(loadConfig({ GATEHOUSE_TRUST_PROXY: '10.0.0.0/8, 127.0.0.1' }).trustProxy, [
+    '10.0.0.0/8',
+    '127.0.0.1',
+  ]);
+  assert.deepEqual(loadConfig({}).trustProxy, []);
+  for (const bad of ['true', '2', 'proxy.local', '10.0.0.0/33']) {
+    assert.throws(
+      () => loadConfig({ GATEHOUSE_TRUST_PROXY: bad }),
+      (e: unknown) => e instanceof ConfigError && /GATEHOUSE_TRUST_PROXY/.test(e.message),
+      bad,
+    );
+  }
+});
