@@ -308,6 +308,23 @@ for (const kind of databaseKinds) {
       assert.equal(history.body.data.length, 2);
       assert.equal(history.body.data[1].body.message, 'Request queued');
 
+      // A callback credential typed on the test page is sent, but not kept or shown again.
+      const withAuth = await owner.call('POST', '/admin/v1/test-requests', {
+        key_id: ownerTestKey.id,
+        method: 'GET',
+        path: '/api/v1/data/orders',
+        headers: { 'X-Webhook-Auth': 'Bearer PARTNER_SECRET_123', 'X-Webhook-Auth-Header': 'X-Partner' },
+      });
+      assert.equal(withAuth.status, 201, withAuth.text);
+      assert.equal(withAuth.text.includes('PARTNER_SECRET_123'), false);
+      assert.equal(withAuth.body.data.request.headers['X-Webhook-Auth-Header'], 'X-Partner');
+      const rows = await server.services.database.db.selectFrom('test_requests').selectAll().execute();
+      assert.equal(JSON.stringify(rows).includes('PARTNER_SECRET_123'), false, 'stored in clear');
+      await server.services.database.db
+        .deleteFrom('test_requests')
+        .where('id', '=', withAuth.body.data.id)
+        .execute();
+
       const liveKey = await server.createKey({ name: 'live', environment: 'live' });
       const live = await owner.call('POST', '/admin/v1/test-requests', {
         key_id: liveKey.id,

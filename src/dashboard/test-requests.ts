@@ -48,6 +48,19 @@ const parseInput = inputValidator<TestRequestInput>({
 /** Single quotes for the shell, with embedded single quotes closed and escaped. */
 const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
+/** Headers that carry credentials (X-Webhook-Auth…): sent as typed, never kept in the history. */
+const CREDENTIAL_HEADER = /auth|token|secret|cookie|signature|session|csrf|password/i;
+
+/** The headers as the history keeps them: credential values replaced (a header's name is kept). */
+function redacted(headers: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    const lower = name.toLowerCase();
+    out[name] = CREDENTIAL_HEADER.test(lower) && lower !== 'x-webhook-auth-header' ? '[redacted]' : value;
+  }
+  return out;
+}
+
 function curlOf(origin: string, input: TestRequestInput, body: string | undefined): string {
   const url = origin + input.path;
   // curl reads [ ] { } in a URL as a glob (`filter[paid]=true` would fail with "bad range").
@@ -154,12 +167,12 @@ export function registerTestRequestRoutes(
       key_id: key.id,
       method: input.method,
       path: input.path,
-      request: { headers: input.headers ?? {}, body: input.body ?? null },
+      request: { headers: redacted(input.headers), body: input.body ?? null },
       status,
       headers: responseHeaders,
       body: payload,
       duration_ms: durationMs,
-      curl: curlOf(origin, input, body),
+      curl: curlOf(origin, { ...input, headers: redacted(input.headers) }, body),
       created_at: nowIso(),
     };
     await db
