@@ -79,4 +79,34 @@ describe('worker processes of one machine, without Redis', () => {
     const fresh = await setup.createKey({ per_month: 1 });
     assert.deepEqual(await statuses(fresh.key, 2), [200, 429]);
   });
+
+  test('after a restart, keys busy on every worker at once still stop at their quota', async () => {
+    await awayFromMinuteEdge(30);
+    const keys: Array<{ key: string }> = [];
+    for (let i = 0; i < 30; i++) keys.push(await setup.createKey({ per_day: 20 }));
+    const get = async (key: string) =>
+      (
+        await fetch(`${server.url}/api/v1/data/orders`, {
+          headers: { authorization: `Bearer ${key}`, connection: 'close' },
+          signal: AbortSignal.timeout(30_000),
+        })
+      ).status;
+    for (const { key } of keys) {
+      const used = await Promise.all(Array.from({ length: 10 }, () => get(key)));
+      assert.deepEqual(used, Array(10).fill(200));
+    }
+    await server.stop();
+    server = await spawnServer({ DATABASE_URL: setup.database.url, REDIS_URL: '' }, [
+      '--import',
+      'tsx',
+      'test/helpers/limits-cluster-primary.ts',
+    ]);
+    // Every key at once, on both workers: each worker's first request for a key finds the other
+    // seeding its day counter, and must wait for it rather than count from zero.
+    const after = await Promise.all(
+      keys.map(({ key }) => Promise.all(Array.from({ length: 30 }, () => get(key)))),
+    );
+    const served = after.map((statuses) => statuses.filter((s) => s === 200).length);
+    assert.deepEqual(served, Array(30).fill(10), `served per key after the restart: ${served.join()}`);
+  });
 });

@@ -43,6 +43,8 @@ export interface RateLimiterOptions {
 }
 
 const TTL_SLACK_SECONDS = 60;
+/** How long a worker waits for another to seed a key's day or month counter in a cluster. */
+const SEED_WAIT_MS = 3_000;
 
 /** How long a period's counter must live: to the end of the period, plus slack for clock skew. */
 function ttlSeconds(p: Period, now: number, durable: boolean): number {
@@ -75,6 +77,17 @@ export function createRateLimiter(options: RateLimiterOptions) {
   /** Which day and month each key's in-memory counters were seeded for. */
   const seeded = new Map<string, { day: string; month: string; ready: Promise<void> | undefined }>();
 
+  /**
+   * Waits until another worker has seeded a counter (its `done` marker is set), a few ms at a
+   * time; after SEED_WAIT_MS (the seeding worker died midway, say) it goes on without.
+   */
+  async function seededElsewhere(counter: (typeof counters)['day'], done: string): Promise<void> {
+    const until = Date.now() + SEED_WAIT_MS;
+    while ((await counter.get(done)) < 1 && Date.now() < until) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+
   function ensureSeeded(keyId: string, periods: Period[]): Promise<void> | undefined {
     const { usedBefore } = options;
     if (durable || !usedBefore) return undefined;
@@ -89,17 +102,24 @@ export function createRateLimiter(options: RateLimiterOptions) {
       const ttl = ttlSeconds(p, Date.now(), durable);
       if (shared) {
         // Workers of one machine count in their primary: the first worker to see this key in
-        // this period seeds its counter, once for the primary's lifetime.
+        // this period seeds its counter, once for the primary's lifetime. The others wait until
+        // it is done: judged against a counter not yet seeded, their requests would pass a quota
+        // that a restart left already used up.
         await counter.delete(`seeded:${keyId}:${previousPeriod(p).id}`);
-        if ((await counter.add(`seeded:${keyId}:${p.id}`, 1, ttl)) !== 1) return;
+        await counter.delete(`seeded-done:${keyId}:${previousPeriod(p).id}`);
+        if ((await counter.add(`seeded:${keyId}:${p.id}`, 1, ttl)) !== 1) {
+          await seededElsewhere(counter, `seeded-done:${keyId}:${p.id}`);
+          return;
+        }
       }
       await counter.delete(`${keyId}:${previousPeriod(p).id}`);
       const used = await usedBefore(keyId, window, p);
       // In one process every request charges only after this seeding, so the counter is still
-      // untouched here; in a cluster, requests other workers charged meanwhile add to it.
+      // untouched here; in a cluster, the other workers wait for it (seededElsewhere).
       if (used > 0 && (shared || (await counter.get(`${keyId}:${p.id}`)) === 0)) {
         await counter.add(`${keyId}:${p.id}`, used, ttl);
       }
+      if (shared) await counter.add(`seeded-done:${keyId}:${p.id}`, 1, ttl);
     };
     const ready = Promise.all([seedOne(day, 'day'), seedOne(month, 'month')]).then(() => undefined);
     const entry: { day: string; month: string; ready: Promise<void> | undefined } = {
