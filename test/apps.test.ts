@@ -727,6 +727,51 @@ for (const kind of databaseKinds) {
         ]),
         [['apps:shop', 3, 1]],
       );
+      // Calls that fail before a route runs (unknown app or route, outside the scope) are
+      // charged too, carry the headers, and are refused once the key is used up.
+      const strict = await server.createKey({
+        name: 'rl2',
+        environment: 'test',
+        scopes: ['apps:shop'],
+        limits: { per_minute: 3 },
+      });
+      const missing = await call('GET', '/nope/x', { key: strict.key });
+      assert.equal(missing.status, 404);
+      assert.equal(missing.headers.get('x-ratelimit-remaining'), '2');
+      const noRoute = await call('GET', '/shop/none', { key: strict.key });
+      assert.equal(noRoute.status, 404);
+      assert.equal(noRoute.headers.get('x-ratelimit-remaining'), '1');
+      assert.equal((await call('GET', '/finder/orders', { key: strict.key })).status, 403);
+      const used = await call('GET', '/nope/x', { key: strict.key });
+      assert.equal(used.status, 429, 'a used-up key is refused before the app is looked up');
+      assert.equal((await call('GET', '/shop/orders/ORD-1/status', { key: strict.key })).status, 429);
+    });
+
+    test('Idempotency-Key on an App API POST is refused with a 400, and nothing is written', async () => {
+      await createApp({
+        slug: 'idem',
+        name: 'Idem',
+        routes: [
+          {
+            method: 'POST',
+            path: '/orders',
+            steps: [{ name: 'order', type: 'create', endpoint: 'orders', data: 'body' }],
+          },
+        ],
+      });
+      const { key } = await server.createKey({ name: 'idem', environment: 'test' });
+      const res = await call('POST', '/idem/orders', {
+        key,
+        json: { order_id: 'IDEM-1', amount: 5 },
+        headers: { 'idempotency-key': 'once-only' },
+      });
+      assert.equal(res.status, 400, res.text);
+      assert.equal(res.body.details[0].field, 'Idempotency-Key');
+      const listed = await server.request('GET', '/api/v1/data/orders?filter[order_id]=IDEM-1', { key });
+      assert.deepEqual(listed.body.data, [], 'nothing was written');
+      const plain = await call('POST', '/idem/orders', { key, json: { order_id: 'IDEM-2', amount: 5 } });
+      assert.equal(plain.status, 200, plain.text);
+      await server.admin('DELETE', '/admin/v1/apps/idem');
     });
 
     test('the OpenAPI document of each environment lists the app routes', async () => {

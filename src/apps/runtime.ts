@@ -6,7 +6,7 @@ import { apiKeyAuth, bruteForceHook } from '../http/auth.ts';
 import type { Environment, KeyService } from '../keys/key-service.ts';
 import { registerTrafficHooks, type Traffic } from '../limits/traffic.ts';
 import type { TokenService } from '../tokens/token-service.ts';
-import type { AppService } from './app-service.ts';
+import type { AppRuntime, AppService } from './app-service.ts';
 import { type CompiledApp, type CompiledRoute, type QueryValue, RESERVED_QUERY } from './definition.ts';
 import { type PipelineDeps, type PipelineResult, runPipeline } from './pipeline.ts';
 
@@ -19,6 +19,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The app route this request resolved to, set by the apps scope's authentication hook. */
     appCall: AppCall;
+    /** The app named in the path, when it exists: looked up before the limits, for the usage label. */
+    appRuntime: AppRuntime | null | undefined;
   }
 }
 
@@ -39,35 +41,42 @@ export interface AppRuntimeDeps extends PipelineDeps {
 
 /**
  * `GET|POST /api/v1/apps/{app}/…`: its own plugin scope, because a route's auth mode lives in
- * the app's definition. The hook resolves the app and route, then authenticates as the route
- * says, with the data API's own `apiKeyAuth`; the data API's traffic hooks (limits, usage,
- * failed-key counting) follow. Credentials, when sent, are always verified and choose the
- * environment; a `public` route called without any is served from `live` (`?environment=test`:
- * the draft) and, having no key, is neither rate limited nor metered.
+ * the app's definition. Credentials, when sent, are verified first (the data API's own
+ * `apiKeyAuth`) and choose the environment; the data API's traffic hooks (limits, usage,
+ * failed-key counting) follow, then the app and route are resolved and the route's auth mode
+ * checked, so that every call with a valid key is charged. A `public` route called without
+ * credentials is served from `live` (`?environment=test`: the draft) and, having no key, is
+ * neither rate limited nor metered.
  */
 export function registerAppRuntime(scope: FastifyInstance, deps: AppRuntimeDeps): void {
   const keyAuth = apiKeyAuth(deps.keys, deps.tokens);
+  const hasCredentials = (request: FastifyRequest) =>
+    request.headers.authorization !== undefined || request.headers['x-api-key'] !== undefined;
   scope.addHook('onRequest', bruteForceHook(deps.traffic.bruteForce, deps.keys));
+  // The key first, then its limits, then the app and route: a call to an unknown app or route,
+  // or outside the key's scope, is charged and refused when the key is used up, as on the data API.
   scope.addHook('onRequest', async (request, reply) => {
-    request.appCall = await resolve(request, reply);
+    if (hasCredentials(request)) await runHook(keyAuth, request, reply);
+    const slug = (request.params as { app: string }).app;
+    request.appRuntime = SLUG.test(slug) ? await deps.apps.runtime(slug) : null;
   });
   registerTrafficHooks(scope, deps.traffic, deps.config);
+  scope.addHook('onRequest', async (request) => {
+    request.appCall = await resolve(request);
+  });
 
-  async function resolve(request: FastifyRequest, reply: FastifyReply): Promise<AppCall> {
+  async function resolve(request: FastifyRequest): Promise<AppCall> {
     const slug = (request.params as { app: string }).app;
-    const credentials =
-      request.headers.authorization !== undefined || request.headers['x-api-key'] !== undefined;
+    const credentials = hasCredentials(request);
     let environment: Environment;
-    if (credentials) {
-      await runHook(keyAuth, request, reply);
-      environment = request.apiKey.environment;
-    } else {
+    if (credentials) environment = request.apiKey.environment;
+    else {
       const wanted = (request.query as Record<string, unknown>)[RESERVED_QUERY];
       if (wanted !== undefined && wanted !== 'test' && wanted !== 'live')
         throw invalid(RESERVED_QUERY, 'Must be test or live');
       environment = wanted === 'test' ? 'test' : 'live';
     }
-    const runtime = SLUG.test(slug) ? await deps.apps.runtime(slug) : null;
+    const runtime = request.appRuntime;
     if (!runtime) throw new ApiError('app_not_found', { message: `App "${slug}" not found` });
     const app = environment === 'live' ? runtime.live : runtime.draft;
     if (!app) {
@@ -87,6 +96,14 @@ export function registerAppRuntime(scope: FastifyInstance, deps: AppRuntimeDeps)
       const scopes = request.apiKey.scopes;
       if (!scopes.has('*') && !scopes.has(`apps:${slug}`))
         throw new ApiError('insufficient_scope', { message: `API key lacks the scope apps:${slug}` });
+    }
+    // A pipeline's writes commit step by step, and a step's response may be a redirect or HTML:
+    // there is no one stored answer to replay, so a duplicate could not be told apart safely.
+    if (request.method === 'POST' && request.headers['idempotency-key'] !== undefined) {
+      throw invalid(
+        'Idempotency-Key',
+        'App API routes do not take Idempotency-Key (a pipeline writes step by step); use the data API for idempotent writes',
+      );
     }
     return { app, route, params, environment };
   }

@@ -100,7 +100,10 @@ function endpointOf(request: FastifyRequest): string {
   const target: FastifyRequest['target'] | undefined = request.target;
   if (target) return target.endpoint.slug;
   const appCall: FastifyRequest['appCall'] | undefined = request.appCall;
-  return appCall ? `apps:${appCall.app.slug}` : '';
+  if (appCall) return `apps:${appCall.app.slug}`;
+  // Refused before its route was resolved (a 429, say): still counted under an app that exists.
+  const app: FastifyRequest['appRuntime'] = request.appRuntime;
+  return app ? `apps:${app.slug}` : '';
 }
 
 /**
