@@ -20,14 +20,14 @@ function intOption(name: string) {
   };
 }
 
-/** A key's limit: a positive integer, or "none" to remove it (the window is then unlimited). */
+/** A key's limit: a positive integer, or "none" to remove it (an installation default then applies, if set). */
 function limitOption(name: string) {
   // "none" stays a string here (commander turns a null from a parser into ""): keyLimits maps it.
   return (value: string): number | 'none' => {
     if (value === 'none') return value;
     const n = Number(value);
     if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < 1) {
-      throw new InvalidArgumentError(`${name} must be a positive integer, or "none" for no limit`);
+      throw new InvalidArgumentError(`${name} must be a positive integer, or "none" for no limit of its own`);
     }
     return n;
   };
@@ -263,9 +263,21 @@ export function registerDataCommands(program: Command, config: Config): void {
     .requiredOption('--name <name>', 'what the key is for')
     .requiredOption('--env <environment>', 'test or live')
     .option('--scope <scope>', 'scope, repeatable (default *): records:read, orders:write, …', collect)
-    .option('--per-minute <n>', 'requests per minute, or "none"', limitOption('--per-minute'))
-    .option('--per-day <n>', 'requests per day, or "none"', limitOption('--per-day'))
-    .option('--per-month <n>', 'requests per calendar month, or "none"', limitOption('--per-month'))
+    .option(
+      '--per-minute <n>',
+      'requests per minute, or "none" (the installation default, if any)',
+      limitOption('--per-minute'),
+    )
+    .option(
+      '--per-day <n>',
+      'requests per day, or "none" (the installation default, if any)',
+      limitOption('--per-day'),
+    )
+    .option(
+      '--per-month <n>',
+      'requests per calendar month, or "none" (the installation default, if any)',
+      limitOption('--per-month'),
+    )
     .option('--expires-at <iso>', 'expiry (ISO 8601)')
     .action(
       action(config, async (call, o: Record<string, unknown>) => {
@@ -310,9 +322,21 @@ export function registerDataCommands(program: Command, config: Config): void {
   )
     .option('--name <name>', 'new name')
     .option('--scope <scope>', 'replace the scopes (repeatable)', collect)
-    .option('--per-minute <n>', 'requests per minute, or "none"', limitOption('--per-minute'))
-    .option('--per-day <n>', 'requests per day, or "none"', limitOption('--per-day'))
-    .option('--per-month <n>', 'requests per calendar month, or "none"', limitOption('--per-month'))
+    .option(
+      '--per-minute <n>',
+      'requests per minute, or "none" (the installation default, if any)',
+      limitOption('--per-minute'),
+    )
+    .option(
+      '--per-day <n>',
+      'requests per day, or "none" (the installation default, if any)',
+      limitOption('--per-day'),
+    )
+    .option(
+      '--per-month <n>',
+      'requests per calendar month, or "none" (the installation default, if any)',
+      limitOption('--per-month'),
+    )
     .option('--expires-at <iso>', 'expiry (ISO 8601), or "none"')
     .action(
       action(config, async (call, id: string, o: Record<string, unknown>) => {
