@@ -299,6 +299,12 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   );
 
   app.register(async (admin) => {
+    // Management answers carry secrets shown once (keys, whsec_, tokens): never cached, never sniffed.
+    admin.addHook('onSend', (_request, reply, payload, done) => {
+      reply.header('cache-control', 'no-store');
+      reply.header('x-content-type-options', 'nosniff');
+      done(null, payload);
+    });
     // Before any route: the access rule is attached to each route as it is registered.
     registerManagementAccess(admin, services);
     registerAuditHook(admin, services.audit);

@@ -157,6 +157,9 @@ for (const kind of databaseKinds) {
       const ok = await owner.call('POST', '/admin/v1/keys', { name: 'with csrf', environment: 'test' });
       assert.equal(ok.status, 201, ok.text);
       assert.equal(ok.body.data.created_by, owner.userId);
+      // The secret is in this answer only: no cache may keep it.
+      assert.equal(ok.headers.get('cache-control'), 'no-store');
+      assert.equal(ok.headers.get('x-content-type-options'), 'nosniff');
       // The CLI's bearer token needs no CSRF token.
       assert.equal((await server.admin('GET', '/admin/v1/keys')).status, 200);
     });
