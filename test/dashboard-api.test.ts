@@ -141,6 +141,9 @@ for (const kind of databaseKinds) {
       const setup = await server.request('GET', '/admin/v1/setup');
       assert.equal(setup.status, 200);
       assert.equal(setup.body.data.initialized, true);
+      // HEAD follows its GET's rule: public here, as it is for GET.
+      assert.equal((await server.request('HEAD', '/admin/v1/setup')).status, 200);
+      assert.equal((await server.request('HEAD', '/admin/v1/keys')).status, 401);
       assert.match(setup.body.data.init_command, /gatehouse init/);
     });
 

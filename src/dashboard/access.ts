@@ -125,8 +125,8 @@ export function registerManagementAccess(
 ): void {
   app.addHook('onRoute', (route) => {
     const methods = [route.method].flat();
-    const access = methods.map((m) => accessOf(m, route.url));
-    // HEAD routes mirror GET ones.
+    // HEAD routes (Fastify adds one per GET) take their GET's rule.
+    const access = methods.map((m) => accessOf(m === 'HEAD' ? 'GET' : m, route.url));
     route.config = { ...route.config, access: access.includes('owner') ? 'owner' : access[0] };
   });
 
