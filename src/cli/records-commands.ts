@@ -6,17 +6,37 @@ import { parse as parseCsv } from 'csv-parse';
 import { stringify as stringifyCsv } from 'csv-stringify';
 import type { Config } from '../config.ts';
 import type { EndpointJson } from '../endpoints/endpoint-service.ts';
-import { findLongNumbers } from '../infra/json/exact-json.ts';
+import { ApiError } from '../errors.ts';
+import { parseJson } from '../http/json-body.ts';
+import { keepLongIntegers } from '../infra/json/exact-json.ts';
 import { JsonText, managementClient } from './client.ts';
 import { withCommon } from './data-commands.ts';
 import { CliFailure, printJson, reportFailure } from './output.ts';
 
 interface Row {
   line: number;
-  data: unknown;
-  /** The row's JSON text in the file, where it was read as JSON. */
-  text?: string;
+  /** The row as sent: its JSON text (long integers keep their digits). */
+  text: string;
+  /** Why the server would refuse the row's JSON, found here so that only this row is rejected. */
+  problems?: Array<{ field: string; error: string }>;
 }
+
+/** A row's text checked by the server's own JSON rules (strict UTF-8, no U+0000, depth, range). */
+function row(line: number, text: string): Row {
+  try {
+    parseJson(Buffer.from(text));
+    return { line, text };
+  } catch (error) {
+    // Not JSON at all: said as such; JSON the server would refuse: its reason and field.
+    const details =
+      error instanceof ApiError && error.details && error.message !== 'Invalid JSON'
+        ? error.details.map((d) => (d.field === '(body)' ? { ...d, field: '(line)' } : d))
+        : [{ field: '(line)', error: 'Invalid JSON' }];
+    return { line, text, problems: details };
+  }
+}
+
+const BOM = '\uFEFF';
 
 type Format = 'ndjson' | 'json' | 'csv';
 
@@ -57,20 +77,30 @@ async function* readRows(
 ): AsyncGenerator<Row> {
   if (format === 'json') {
     const { readFile } = await import('node:fs/promises');
-    const content = await readFile(file, 'utf8');
-    const parsed = JSON.parse(content) as unknown;
+    let content = await readFile(file, 'utf8');
+    if (content.startsWith(BOM)) content = content.slice(1);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(content);
+    } catch (error) {
+      throw new CliFailure({
+        success: false,
+        error: `${file} is not valid JSON: ${(error as Error).message}`,
+        code: 'cli_usage',
+      });
+    }
     if (!Array.isArray(parsed))
       throw new CliFailure({
         success: false,
         error: 'A .json import must be an array of objects',
         code: 'cli_usage',
       });
-    // Rows holding numbers a double would round are sent as their own text.
+    // Rows holding integers a double would round are sent with their digits.
     const texts = new Map<object, string>();
-    findLongNumbers(content, parsed, (node, text) => texts.set(node, text));
+    keepLongIntegers(content, parsed, (node, text) => texts.set(node, text));
     for (const [i, data] of parsed.entries()) {
       const text = typeof data === 'object' && data !== null ? texts.get(data) : undefined;
-      yield { line: i + 1, data, ...(text === undefined ? {} : { text }) };
+      yield row(i + 1, text ?? JSON.stringify(data) ?? 'null');
     }
     return;
   }
@@ -80,14 +110,12 @@ async function* readRows(
     input.on('data', (chunk) => {
       meter.bytes += chunk.length;
     });
-    for await (const text of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+    for await (const read of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
       line++;
+      const text = line === 1 && read.startsWith(BOM) ? read.slice(1) : read;
       if (text.trim() === '') continue;
-      try {
-        yield { line, data: JSON.parse(text), text };
-      } catch {
-        yield { line, data: Symbol.for('invalid-json') };
-      }
+      // Sent as it is in the file: the server keeps long integers' digits.
+      yield row(line, text);
     }
     return;
   }
@@ -101,13 +129,18 @@ async function* readRows(
   let line = 1;
   for await (const record of parser as AsyncIterable<Record<string, string>>) {
     line++;
-    const data: Record<string, unknown> = {};
+    const members: string[] = [];
     for (const [column, value] of Object.entries(record)) {
       const declared = properties[column]?.type;
-      const typed = typedCell(value, declared === undefined ? undefined : [declared].flat());
-      if (typed !== undefined) data[column] = typed;
+      const types = declared === undefined ? undefined : [declared].flat();
+      const typed = typedCell(value, types);
+      if (typed === undefined) continue;
+      // A long integer in a number column keeps its digits (Number() would round a 64-bit id).
+      const exact =
+        typeof typed === 'number' && /^-?\d{16,}$/.test(value.trim()) ? value.trim() : JSON.stringify(typed);
+      members.push(`${JSON.stringify(column)}:${exact}`);
     }
-    yield { line, data };
+    yield row(line, `{${members.join(',')}}`);
   }
 }
 
@@ -182,18 +215,15 @@ export function registerRecordsCommands(program: Command, config: Config): void 
           };
           /** Sends one batch (`dryRun`: only checked); its problems are kept with their file lines. */
           const send = async (rows: Row[], dryRun: boolean) => {
-            for (const r of rows) {
-              if (typeof r.data === 'symbol')
-                problems.push({ line: r.line, details: [{ field: '(line)', error: 'Invalid JSON' }] });
-            }
-            const valid = rows.filter((r) => typeof r.data !== 'symbol');
+            for (const r of rows) if (r.problems) problems.push({ line: r.line, details: r.problems });
+            const valid = rows.filter((r) => !r.problems);
             if (valid.length === 0) return;
             const result = await call<ImportResult>(
               'POST',
               `/admin/v1/endpoints/${encodeURIComponent(slug)}/import?${qs}${dryRun ? '&dry_run=true' : o.strict ? '&strict=true' : ''}`,
-              // Each row as it was in the file where it was read as JSON: JSON.parse would round
-              // a 64-bit id, and the server keeps such numbers as sent.
-              new JsonText(`{"records":[${valid.map((r) => r.text ?? JSON.stringify(r.data)).join(',')}]}`),
+              // Each row as its own text: JSON.parse would round a 64-bit id, and the server keeps
+              // such numbers as sent.
+              new JsonText(`{"records":[${valid.map((r) => r.text).join(',')}]}`),
             );
             imported += result.imported;
             for (const e of result.errors)

@@ -3,7 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyInstance, FastifyRequest, RequestPayload } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { ApiError } from '../errors.ts';
-import { EXACT_DIGITS, findLongNumbers, withoutWhitespace } from '../infra/json/exact-json.ts';
+import { EXACT_DIGITS, keepLongIntegers } from '../infra/json/exact-json.ts';
 
 export const MAX_REQUEST_BYTES = 5 * 1024 * 1024;
 
@@ -14,12 +14,12 @@ export const MAX_JSON_DEPTH = 128;
 interface JsonShape {
   /** The deepest nesting of arrays and objects. */
   depth: number;
-  /** Object keys (colons), duplicates included. */
-  keys: number;
   /** Some number has more than 15 digits: as a JavaScript number it may not come back as sent. */
   longNumber: boolean;
   /** Some string has a `\u` escape (the only way to send U+0000 or a lone surrogate). */
   unicodeEscape: boolean;
+  /** Some number has an exponent (the only way to write one past a double's range, 1e400). */
+  exponent: boolean;
 }
 
 const QUOTE = 34;
@@ -28,10 +28,10 @@ const BACKSLASH = 92;
 function shapeOf(bytes: Buffer): JsonShape {
   let depth = 0;
   let deepest = 0;
-  let keys = 0;
   let digits = 0;
   let longNumber = false;
   let unicodeEscape = false;
+  let exponent = false;
   let inString = false;
   for (let i = 0; i < bytes.length; i++) {
     const c = bytes[i] as number;
@@ -51,54 +51,60 @@ function shapeOf(bytes: Buffer): JsonShape {
     else if (c === 123 || c === 91) {
       if (++depth > deepest) deepest = depth;
     } else if (c === 125 || c === 93) depth--;
-    else if (c === 58) keys++;
+    else if (c === 101 || c === 69) exponent = true;
   }
-  return { depth: deepest, keys, longNumber, unicodeEscape };
+  return { depth: deepest, longNumber, unicodeEscape, exponent };
 }
 
-/** The first string (a value or a key) that holds U+0000 or a lone surrogate: where it is. */
-function unstorableString(value: unknown, at: string): string | undefined {
-  const bad = (text: string) =>
-    text.includes('\0') ||
-    /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text);
-  if (typeof value === 'string') return bad(value) ? at : undefined;
+/**
+ * The first value that cannot be stored as sent, and why: a string (a value or a key) holding
+ * U+0000 or a lone surrogate (`strings`), a number past a double's range (`numbers`: it would
+ * be stored as null).
+ */
+function unstorable(
+  value: unknown,
+  at: string,
+  check: { strings: boolean; numbers: boolean },
+): { at: string; error: string } | undefined {
+  const badString = (text: string) =>
+    check.strings &&
+    (text.includes('\0') ||
+      /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text));
+  const where = at === '' ? '(body)' : at;
+  if (typeof value === 'string') {
+    return badString(value)
+      ? { at: where, error: 'Holds U+0000 (\\u0000) or an unpaired surrogate (\\ud800 – \\udfff)' }
+      : undefined;
+  }
+  if (typeof value === 'number') {
+    return check.numbers && !Number.isFinite(value)
+      ? { at: where, error: 'A number beyond what a 64-bit float holds (about ±1.8e308)' }
+      : undefined;
+  }
   if (typeof value !== 'object' || value === null) return undefined;
   if (Array.isArray(value)) {
     for (const [i, item] of value.entries()) {
-      const found = unstorableString(item, `${at}[${i}]`);
+      const found = unstorable(item, `${at}[${i}]`, check);
       if (found) return found;
     }
     return undefined;
   }
   for (const [key, item] of Object.entries(value)) {
     const path = at === '' ? key : `${at}.${key}`;
-    if (bad(key)) return path;
-    const found = unstorableString(item, path);
+    if (badString(key)) return unstorable(key, path, check);
+    const found = unstorable(item, path, check);
     if (found) return found;
   }
   return undefined;
-}
-
-/** Object keys in a parsed value, at every level. */
-function keyCount(value: unknown): number {
-  if (typeof value !== 'object' || value === null) return 0;
-  let n = 0;
-  if (Array.isArray(value)) for (const item of value) n += keyCount(item);
-  else
-    for (const key of Object.keys(value)) {
-      n += 1 + keyCount((value as Record<string, unknown>)[key]);
-    }
-  return n;
 }
 
 /** Parsed bodies whose numbers JSON.stringify would not give back as sent: the text to keep instead. */
 const exactTexts = new WeakMap<object, string>();
 
 /**
- * A parsed body as JSON text to store: what JSON.stringify makes of it, except where a number has
- * more digits than a JavaScript number holds (a 64-bit id, say), whose text is kept as sent,
- * without the whitespace between tokens. (With duplicate keys as well, it is re-serialised: the
- * last value of a key is the one that was validated.)
+ * A parsed body (or any object or array in it) as JSON text to store: what JSON.stringify makes
+ * of it, except that an integer of more digits than a double holds (a 64-bit id, say) keeps its
+ * digits (infra/json/exact-json.ts).
  */
 export function jsonText(value: unknown): string {
   return (typeof value === 'object' && value !== null && exactTexts.get(value)) || JSON.stringify(value);
@@ -108,7 +114,9 @@ export function jsonText(value: unknown): string {
  * Strict JSON: UTF-8 only, no `__proto__`/`constructor.prototype` keys that could pollute
  * prototypes, nested at most MAX_JSON_DEPTH deep.
  */
-export function parseJson(bytes: Buffer): unknown {
+export function parseJson(input: Buffer): unknown {
+  // A UTF-8 byte order mark is not part of the JSON (secure-json-parse skips it as well).
+  const bytes = input[0] === 0xef && input[1] === 0xbb && input[2] === 0xbf ? input.subarray(3) : input;
   if (bytes.length === 0) return undefined;
   if (!isUtf8(bytes))
     throw new ApiError('invalid_json', { message: 'Invalid JSON: the body is not valid UTF-8' });
@@ -131,25 +139,23 @@ export function parseJson(bytes: Buffer): unknown {
       details: [{ field: '(body)', error: reason }],
     });
   }
-  if (shape.unicodeEscape) {
+  if (shape.unicodeEscape || shape.exponent) {
     // PostgreSQL cannot hold U+0000 in text or JSON, nor can any text hold half a surrogate
-    // pair: such a record could be written but never filtered; refused alike on SQLite.
-    const at = unstorableString(value, '');
-    if (at !== undefined) {
+    // pair: such a record could be written but never filtered; refused alike on SQLite. A number
+    // past a double's range would be stored as null.
+    const found = unstorable(value, '', { strings: shape.unicodeEscape, numbers: shape.exponent });
+    if (found) {
       throw new ApiError('invalid_json', {
-        message: 'Invalid JSON: strings cannot hold U+0000 or an unpaired surrogate',
-        details: [
-          {
-            field: at === '' ? '(body)' : at,
-            error: 'Holds U+0000 (\\u0000) or an unpaired surrogate (\\ud800 – \\udfff)',
-          },
-        ],
+        message: found.error.startsWith('A number')
+          ? 'Invalid JSON: a number is out of range'
+          : 'Invalid JSON: strings cannot hold U+0000 or an unpaired surrogate',
+        details: [{ field: found.at, error: found.error }],
       });
     }
   }
-  if (shape.longNumber && typeof value === 'object' && value !== null && keyCount(value) === shape.keys) {
-    // Every object or array that holds such a number keeps its text: the body, or an import's records.
-    findLongNumbers(text, value, (node, nodeText) => exactTexts.set(node, withoutWhitespace(nodeText)));
+  if (shape.longNumber && typeof value === 'object' && value !== null) {
+    // Every object or array that holds a long integer keeps its text: the body, or an import's records.
+    keepLongIntegers(text, value, (node, nodeText) => exactTexts.set(node, nodeText));
   }
   return value;
 }

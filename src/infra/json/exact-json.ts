@@ -1,11 +1,17 @@
 /**
- * Numbers kept as sent. JSON.parse turns `12345678901234567890` into a double, and JSON.stringify
- * gives back `12345678901234567000`; a record must come back as it was written, so the text of
- * every object or array that holds such a number is kept beside its parsed value.
+ * Long integers kept as sent. JSON.parse turns `12345678901234567890` into a double, and
+ * JSON.stringify gives back `12345678901234567000`; a record must come back as it was written,
+ * so the text of every object or array that holds such an integer is made here: exactly what
+ * JSON.stringify would make of the parsed value (key order, escapes, `5.0` as `5`, the last value
+ * of a repeated key), except that integers of more than EXACT_DIGITS digits keep their digits.
+ * Only integers: a long decimal is stored as the double it was validated as, so what is stored
+ * is always what the schema checked.
  */
 
-/** More digits than this in one number, and a double may not give it back as sent. */
+/** More digits than this, and a double may not give an integer back as sent. */
 export const EXACT_DIGITS = 15;
+
+const LONG_INTEGER = new RegExp(`^-?\\d{${EXACT_DIGITS + 1},}$`);
 
 const QUOTE = 34;
 const BACKSLASH = 92;
@@ -15,15 +21,18 @@ function isSpace(c: number): boolean {
 }
 
 /**
- * Walks a JSON text alongside its parsed value (no duplicate keys in it, so each key names one
- * value) and calls `keep` with each object or array that holds a long number, and its text.
+ * Walks a JSON text alongside its parsed value and calls `keep` with each object or array that
+ * holds a long integer, and its text as described above. Returns the text of the whole value,
+ * or undefined when it holds no long integer (JSON.stringify gives it back as it is).
  */
-export function findLongNumbers(
+export function keepLongIntegers(
   text: string,
   value: unknown,
   keep: (node: object, text: string) => void,
-): void {
+): string | undefined {
   let i = 0;
+  /** What to keep, once the whole text is read: a repeated key's earlier value is dropped. */
+  const kept: Array<{ node: object; json: string } | undefined> = [];
   const skip = () => {
     while (i < text.length && isSpace(text.charCodeAt(i))) i++;
   };
@@ -37,30 +46,34 @@ export function findLongNumbers(
     }
     return j;
   };
-  /** Scans the value at `i` (parsed: `node`); true if it holds a long number. */
-  const scan = (node: unknown): boolean => {
+  /** The value at `i` (parsed: `node`) as stored, and whether it holds a long integer. */
+  const scan = (node: unknown): { json: string; long: boolean } => {
     skip();
-    const start = i;
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
       i = stringEnd(i);
-      return false;
+      return { json: JSON.stringify(node), long: false };
     }
     if (c !== 123 && c !== 91) {
-      let digits = 0;
-      let long = false;
+      const start = i;
       while (i < text.length) {
         const d = text.charCodeAt(i);
         if (d === 44 || d === 125 || d === 93 || isSpace(d)) break;
-        if (d >= 48 && d <= 57) {
-          if (++digits > EXACT_DIGITS) long = true;
-        } else if (d !== 46) digits = 0;
         i++;
       }
-      return long;
+      const token = text.slice(start, i);
+      return LONG_INTEGER.test(token)
+        ? { json: token, long: true }
+        : { json: JSON.stringify(node), long: false };
     }
     const isObject = c === 123;
     let long = false;
+    /** Each key's value as stored: a repeated key's last one, as in the parsed object. */
+    const members = new Map<string, string>();
+    /** Where each key's value put its nodes in `kept`: an earlier value of a repeated key was
+     * read against the parsed (last) value, so what it would keep is wrong. */
+    const keptBy = new Map<string, [from: number, to: number]>();
+    const items: string[] = [];
     i++;
     for (let index = 0; ; index++) {
       skip();
@@ -73,38 +86,41 @@ export function findLongNumbers(
         i++;
         skip();
       }
-      let child: unknown;
       if (isObject) {
         const keyStart = i;
         i = stringEnd(i);
         const key = JSON.parse(text.slice(keyStart, i)) as string;
         skip();
         i++; // the colon
-        child = (node as Record<string, unknown>)[key];
-      } else child = (node as unknown[])[index];
-      if (scan(child)) long = true;
+        const earlier = keptBy.get(key);
+        if (earlier) for (let k = earlier[0]; k < earlier[1]; k++) kept[k] = undefined;
+        const from = kept.length;
+        const member = scan((node as Record<string, unknown>)[key]);
+        keptBy.set(key, [from, kept.length]);
+        members.set(key, member.json);
+        if (member.long) long = true;
+      } else {
+        const item = scan((node as unknown[])[index]);
+        items.push(item.json);
+        if (item.long) long = true;
+      }
     }
-    if (long && typeof node === 'object' && node !== null) keep(node, text.slice(start, i));
-    return long;
+    // Read against another value (an earlier value of a repeated key): dropped by its parent.
+    const shaped = isObject
+      ? typeof node === 'object' && node !== null && !Array.isArray(node)
+      : Array.isArray(node);
+    if (!shaped) return { json: 'null', long: false };
+    if (!long) return { json: JSON.stringify(node), long: false };
+    // JSON.stringify's key order (integer-like keys first), which is the parsed object's own.
+    const json = isObject
+      ? `{${Object.keys(node as object)
+          .map((key) => `${JSON.stringify(key)}:${members.get(key)}`)
+          .join(',')}}`
+      : `[${items.join(',')}]`;
+    kept.push({ node: node as object, json });
+    return { json, long: true };
   };
-  scan(value);
-}
-
-/** The text with the whitespace between its tokens left out (strings untouched). */
-export function withoutWhitespace(text: string): string {
-  let out = '';
-  let start = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === BACKSLASH) i++;
-      else if (c === QUOTE) inString = false;
-    } else if (c === QUOTE) inString = true;
-    else if (isSpace(c)) {
-      out += text.slice(start, i);
-      start = i + 1;
-    }
-  }
-  return out + text.slice(start);
+  const whole = scan(value);
+  for (const entry of kept) if (entry) keep(entry.node, entry.json);
+  return whole.long ? whole.json : undefined;
 }
