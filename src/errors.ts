@@ -8,7 +8,7 @@ export const errorCodes = {
   invalid_json: {
     status: 400,
     message: 'Invalid JSON',
-    doc: 'The body is not valid JSON: malformed, not UTF-8, a `__proto__` key, nested more than 128 levels deep, a string holding U+0000 or an unpaired surrogate (`\\ud800`), which PostgreSQL cannot store, or a number past a double\'s range (`1e400`), which would be stored as null.',
+    doc: "The body is not valid JSON: malformed, not UTF-8, a `__proto__` key, nested more than 128 levels deep, a string holding U+0000 or an unpaired surrogate (`\\ud800`), which PostgreSQL cannot store, or a number past a double's range (`1e400`), which would be stored as null.",
   },
   invalid_body: {
     status: 400,
