@@ -52,7 +52,7 @@ const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 const CREDENTIAL_HEADER = /auth|token|secret|cookie|signature|session|csrf|password/i;
 
 /** The headers as the history keeps them: credential values replaced (a header's name is kept). */
-function redacted(headers: Record<string, string> | undefined): Record<string, string> {
+export function redacted(headers: Record<string, string> | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers ?? {})) {
     const lower = name.toLowerCase();

@@ -34,7 +34,7 @@ export async function subscribedTargets(
  * The ordering target of a per-request callback is its URL, so one record's callbacks to one
  * receiver go out in commit order. Hashed: a short key for the ordering index, however long the URL.
  */
-function callbackTarget(url: string): string {
+export function callbackTarget(url: string): string {
   return `cb:${sha256(url)}`;
 }
 

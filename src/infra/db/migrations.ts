@@ -5,6 +5,8 @@ import { webhooksMigration } from './migrations/0002-webhooks.ts';
 import { limitsMigration } from './migrations/0003-limits.ts';
 import { dashboardMigration } from './migrations/0004-dashboard.ts';
 import { appsMigration } from './migrations/0005-apps.ts';
+import { callbackTargetsMigration } from './migrations/0006-callback-targets.ts';
+import { testRequestCredentialsMigration } from './migrations/0007-test-request-credentials.ts';
 
 /**
  * Migrations live in code so that they ship with the package and run on every start.
@@ -17,6 +19,8 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0003_limits': limitsMigration(),
     '0004_dashboard': dashboardMigration(),
     '0005_apps': appsMigration(),
+    '0006_callback_targets': callbackTargetsMigration(),
+    '0007_test_request_credentials': testRequestCredentialsMigration(),
   };
 }
 

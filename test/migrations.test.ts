@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { callbackTargetsMigration } from '../src/infra/db/migrations/0006-callback-targets.ts';
+import { testRequestCredentialsMigration } from '../src/infra/db/migrations/0007-test-request-credentials.ts';
+import { callbackTarget } from '../src/webhooks/outbox.ts';
+import { databaseKinds } from './helpers/database.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+
+for (const kind of databaseKinds) {
+  describe(`migrations of data written by an earlier release (${kind})`, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer(kind);
+    });
+    after(() => server.close());
+
+    test("pending callbacks queued under the per-request target move to their URL's, so later ones wait behind them", async () => {
+      const db = server.services.database.db;
+      const now = new Date().toISOString();
+      const row = (id: string, target: string, status: string) => ({
+        id,
+        event_id: 'evt_x',
+        event_type: 'record.created',
+        subscription_id: null,
+        target,
+        url: 'https://receiver.example/hook?a=1',
+        origin: 'https://receiver.example',
+        auth: null,
+        endpoint_id: 'ep_x',
+        environment: 'test',
+        request_id: 'req_x',
+        record_id: 'rec_x',
+        status,
+        attempts: 1,
+        max_attempts: 4,
+        interval_seconds: 60,
+        next_attempt_at: now,
+        last_status_code: 500,
+        last_error: 'answered 500',
+        created_at: now,
+        updated_at: now,
+      });
+      await db
+        .insertInto('webhook_deliveries')
+        .values([
+          row('dlv_pending', 'cb:req_00VcZPWbI000o6sPpTBuCo', 'pending'),
+          row('dlv_done', 'cb:req_00VcZPWbI000o6sPpTBuCp', 'succeeded'),
+          row('dlv_redelivery', 'cb:req_00VcZPWbI000o6sPpTBuCq#1a2b3c4d', 'pending'),
+          row('dlv_subscription', 'sub:whk_x', 'pending'),
+        ])
+        .execute();
+      await callbackTargetsMigration().up(db as never);
+      const targets = Object.fromEntries(
+        (await db.selectFrom('webhook_deliveries').select(['id', 'target']).execute()).map((r) => [
+          r.id,
+          r.target,
+        ]),
+      );
+      // The target webhooks/outbox.ts gives a callback to this URL today.
+      assert.equal(targets.dlv_pending, callbackTarget('https://receiver.example/hook?a=1'));
+      assert.equal(targets.dlv_done, 'cb:req_00VcZPWbI000o6sPpTBuCp', 'history is left as it was');
+      assert.equal(targets.dlv_redelivery, 'cb:req_00VcZPWbI000o6sPpTBuCq#1a2b3c4d');
+      assert.equal(targets.dlv_subscription, 'sub:whk_x');
+      await db.deleteFrom('webhook_deliveries').execute();
+    });
+
+    test('credentials kept in clear in the test-page history are redacted at rest', async () => {
+      const db = server.services.database.db;
+      const secret = 'Bearer PARTNER_SECRET_123';
+      await db
+        .insertInto('test_requests')
+        .values({
+          id: 'trq_old',
+          user_id: 'usr_x',
+          key_id: 'key_x',
+          method: 'POST',
+          path: '/api/v1/data/orders',
+          request: JSON.stringify({
+            headers: { 'X-Webhook-Auth': secret, 'X-Webhook-Auth-Header': 'X-Partner', 'X-Note': 'kept' },
+            body: { a: 1 },
+          }),
+          response: JSON.stringify({
+            headers: {},
+            body: {},
+            curl: `curl -X POST 'http://x/api/v1/data/orders' \\\n  -H 'X-Webhook-Auth: ${secret}' \\\n  -H 'X-Note: kept'`,
+          }),
+          status: 202,
+          duration_ms: 1,
+          created_at: new Date().toISOString(),
+        })
+        .execute();
+      await testRequestCredentialsMigration().up(db as never);
+      const row = await db
+        .selectFrom('test_requests')
+        .selectAll()
+        .where('id', '=', 'trq_old')
+        .executeTakeFirstOrThrow();
+      assert.equal(`${row.request}${row.response}`.includes('PARTNER_SECRET_123'), false, row.response);
+      const request = JSON.parse(row.request);
+      assert.equal(request.headers['X-Webhook-Auth'], '[redacted]');
+      assert.equal(request.headers['X-Webhook-Auth-Header'], 'X-Partner');
+      assert.equal(request.headers['X-Note'], 'kept');
+      assert.match(JSON.parse(row.response).curl, /X-Webhook-Auth: \[redacted\]/);
+      await db.deleteFrom('test_requests').execute();
+    });
+  });
+}
