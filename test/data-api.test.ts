@@ -311,6 +311,21 @@ for (const kind of databaseKinds) {
         const read = await server.request('GET', `/api/v1/data/orders/${created.body.id}`, { key: testKey });
         assert.ok(read.text.includes(`"data":${stored},"version":1`), `${raw}: ${read.text}`);
       }
+      // A repeated key whose earlier value has another shape than its last: the last is kept.
+      for (const [raw, stored] of [
+        ['{"order_id":"r1","amount":1,"id":12345678901234567890,"a":{"x":1},"a":null}', '"a":null'],
+        ['{"order_id":"r2","amount":1,"id":12345678901234567890,"a":[1],"a":null}', '"a":null'],
+        ['{"order_id":"r3","amount":1,"id":12345678901234567890,"a":{"b":{"c":1}},"a":{}}', '"a":{}'],
+      ]) {
+        const created = await server.request('POST', '/api/v1/data/orders', {
+          key: testKey,
+          raw,
+          headers: { 'content-type': 'application/json' },
+        });
+        assert.equal(created.status, 202, `${raw}: ${created.text}`);
+        const read = await server.request('GET', `/api/v1/data/orders/${created.body.id}`, { key: testKey });
+        assert.ok(read.text.includes(`"id":12345678901234567890,${stored}`), read.text);
+      }
       // The other numbers of a body with a long integer are stored as JSON writes them, so a
       // filter finds them by value.
       const five = await server.request('GET', '/api/v1/data/orders?filter[n]=5', { key: testKey });

@@ -76,13 +76,26 @@ for (const kind of databaseKinds) {
           method: 'POST',
           path: '/api/v1/data/orders',
           request: JSON.stringify({
-            headers: { 'X-Webhook-Auth': secret, 'X-Webhook-Auth-Header': 'X-Partner', 'X-Note': 'kept' },
+            headers: {
+              'X-Webhook-Auth': secret,
+              'X-Webhook-Auth-Header': 'X-Partner',
+              'X-Note': 'kept',
+              'X-Auth-Token': "s3cr'et-value",
+              'X-Api-Token': '1',
+            },
             body: { a: 1 },
           }),
           response: JSON.stringify({
             headers: {},
             body: {},
-            curl: `curl -X POST 'http://x/api/v1/data/orders' \\\n  -H 'X-Webhook-Auth: ${secret}' \\\n  -H 'X-Note: kept'`,
+            // As curlOf made it: values single-quoted for the shell.
+            curl: [
+              `curl -X POST 'http://x/api/v1/data/orders?limit=10'`,
+              `-H 'X-Webhook-Auth: ${secret}'`,
+              `-H 'X-Note: kept'`,
+              `-H 'X-Auth-Token: s3cr'\\''et-value'`,
+              `-H 'X-Api-Token: 1'`,
+            ].join(' \\\n  '),
           }),
           status: 202,
           duration_ms: 1,
@@ -100,7 +113,13 @@ for (const kind of databaseKinds) {
       assert.equal(request.headers['X-Webhook-Auth'], '[redacted]');
       assert.equal(request.headers['X-Webhook-Auth-Header'], 'X-Partner');
       assert.equal(request.headers['X-Note'], 'kept');
-      assert.match(JSON.parse(row.response).curl, /X-Webhook-Auth: \[redacted\]/);
+      const curl = JSON.parse(row.response).curl as string;
+      assert.match(curl, /X-Webhook-Auth: \[redacted\]/);
+      assert.match(curl, /X-Auth-Token: \[redacted\]/);
+      assert.equal(curl.includes('s3cr'), false, curl);
+      // Only the headers' own words change: a short value elsewhere in the line is left alone.
+      assert.match(curl, /\?limit=10'/);
+      assert.match(curl, /X-Api-Token: \[redacted\]/);
       await db.deleteFrom('test_requests').execute();
     });
   });

@@ -122,10 +122,10 @@ for (const kind of databaseKinds) {
       // mark starts a file; a CSV number column keeps a long integer's digits.
       writeFileSync(
         join(dir, 'mixed.ndjson'),
-        '\uFEFF{"sku":"m-1","qty":12345678901234567893}\n{"sku":"m-2","qty":1,"qty":2}\n',
+        '\uFEFF{"sku":"m-1","qty":12345678901234567893}\n{"sku":"m-2","qty":1,"qty":2}\n\uFEFF{"sku":"m-3"}\n',
       );
       writeFileSync(join(dir, 'bom.json'), '\uFEFF[{"sku":"j-1","qty":12345678901234567894}]');
-      writeFileSync(join(dir, 'long.csv'), 'sku,qty\nc-1,12345678901234567895\n');
+      writeFileSync(join(dir, 'long.csv'), 'sku,qty\nc-1,12345678901234567895\nc-2,0012345678901234567\n');
       for (const file of ['mixed.ndjson', 'bom.json', 'long.csv']) {
         const res = await cli('records', 'import', 'exact', join(dir, file), '--json');
         assert.equal(res.code, 0, `${file}: ${res.stdout}${res.stderr}`);
@@ -141,6 +141,8 @@ for (const kind of databaseKinds) {
         '{"sku":"m-2","qty":2}',
         '{"sku":"j-1","qty":12345678901234567894}',
         '{"sku":"c-1","qty":12345678901234567895}',
+        '{"sku":"c-2","qty":12345678901234567}',
+        '{"sku":"m-3"}',
       ])
         assert.ok(lines.includes(line), `${line} not in ${exported.stdout}`);
       // Through the API as well: each record keeps its own text.

@@ -112,7 +112,8 @@ async function* readRows(
     });
     for await (const read of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
       line++;
-      const text = line === 1 && read.startsWith(BOM) ? read.slice(1) : read;
+      // A byte order mark may start any line (files joined with cat): never part of the row.
+      const text = read.startsWith(BOM) ? read.slice(1) : read;
       if (text.trim() === '') continue;
       // Sent as it is in the file: the server keeps long integers' digits.
       yield row(line, text);
@@ -136,8 +137,11 @@ async function* readRows(
       const typed = typedCell(value, types);
       if (typed === undefined) continue;
       // A long integer in a number column keeps its digits (Number() would round a 64-bit id).
+      // (As JSON writes an integer: no leading zeros.)
       const exact =
-        typeof typed === 'number' && /^-?\d{16,}$/.test(value.trim()) ? value.trim() : JSON.stringify(typed);
+        typeof typed === 'number' && /^-?\d{16,}$/.test(value.trim())
+          ? BigInt(value.trim()).toString()
+          : JSON.stringify(typed);
       members.push(`${JSON.stringify(column)}:${exact}`);
     }
     yield row(line, `{${members.join(',')}}`);

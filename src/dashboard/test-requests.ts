@@ -46,7 +46,7 @@ const parseInput = inputValidator<TestRequestInput>({
 });
 
 /** Single quotes for the shell, with embedded single quotes closed and escaped. */
-const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
+export const shellQuote = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`;
 
 /** Headers that carry credentials (X-Webhook-Auth…): sent as typed, never kept in the history. */
 const CREDENTIAL_HEADER = /auth|token|secret|cookie|signature|session|csrf|password/i;

@@ -45,13 +45,18 @@ function shapeOf(bytes: Buffer): JsonShape {
       if (++digits > EXACT_DIGITS) longNumber = true;
       continue;
     }
+    // An exponent follows a number's digits (the `e` of true and false does not).
+    if ((c === 101 || c === 69) && digits > 0) {
+      exponent = true;
+      digits = 0;
+      continue;
+    }
     // A decimal point continues a number's digits; anything else (an exponent too) ends them.
     if (c !== 46) digits = 0;
     if (c === QUOTE) inString = true;
     else if (c === 123 || c === 91) {
       if (++depth > deepest) deepest = depth;
     } else if (c === 125 || c === 93) depth--;
-    else if (c === 101 || c === 69) exponent = true;
   }
   return { depth: deepest, longNumber, unicodeEscape, exponent };
 }

@@ -16,6 +16,10 @@ const LONG_INTEGER = new RegExp(`^-?\\d{${EXACT_DIGITS + 1},}$`);
 const QUOTE = 34;
 const BACKSLASH = 92;
 
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
 function isSpace(c: number): boolean {
   return c === 32 || c === 9 || c === 10 || c === 13;
 }
@@ -95,20 +99,20 @@ export function keepLongIntegers(
         const earlier = keptBy.get(key);
         if (earlier) for (let k = earlier[0]; k < earlier[1]; k++) kept[k] = undefined;
         const from = kept.length;
-        const member = scan((node as Record<string, unknown>)[key]);
+        // An earlier value of a repeated key is read against the last one, which may be of
+        // another shape (null, a number): nothing is looked up in what is not an object.
+        const member = scan(isPlainObject(node) ? node[key] : undefined);
         keptBy.set(key, [from, kept.length]);
         members.set(key, member.json);
         if (member.long) long = true;
       } else {
-        const item = scan((node as unknown[])[index]);
+        const item = scan(Array.isArray(node) ? node[index] : undefined);
         items.push(item.json);
         if (item.long) long = true;
       }
     }
     // Read against another value (an earlier value of a repeated key): dropped by its parent.
-    const shaped = isObject
-      ? typeof node === 'object' && node !== null && !Array.isArray(node)
-      : Array.isArray(node);
+    const shaped = isObject ? isPlainObject(node) : Array.isArray(node);
     if (!shaped) return { json: 'null', long: false };
     if (!long) return { json: JSON.stringify(node), long: false };
     // JSON.stringify's key order (integer-like keys first), which is the parsed object's own.

@@ -1,5 +1,5 @@
 import type { Kysely, Migration } from 'kysely';
-import { redacted } from '../../../dashboard/test-requests.ts';
+import { redacted, shellQuote } from '../../../dashboard/test-requests.ts';
 
 /**
  * The test page's history kept credential headers (X-Webhook-Auth…) in clear, in the request
@@ -21,9 +21,12 @@ export function testRequestCredentialsMigration(): Migration {
         let curl = response.curl ?? '';
         let changed = false;
         for (const [name, value] of Object.entries(headers)) {
-          if (clean[name] === value || value === '') continue;
+          if (clean[name] === value) continue;
           changed = true;
-          curl = curl.split(value).join(clean[name] as string);
+          // The header's own `-H '…'` word, quoted as the curl line was made: nothing else in it.
+          curl = curl
+            .split(`-H ${shellQuote(`${name}: ${value}`)}`)
+            .join(`-H ${shellQuote(`${name}: ${clean[name]}`)}`);
         }
         if (!changed) continue;
         await db
