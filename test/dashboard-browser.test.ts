@@ -533,6 +533,38 @@ describe('dashboard in a real browser', {
     }
     await page.reload();
     await page.getByRole('table', { name: 'Collaborators' }).getByText(COLLABORATOR.email).waitFor();
+
+    // A withdrawn invite's link is no longer offered for copying.
+    await page
+      .getByRole('form', { name: 'Invite a collaborator' })
+      .getByLabel('Email')
+      .fill('second@example.com');
+    await page.getByRole('button', { name: 'Create invite link' }).click();
+    await page.getByTestId('invite-url').waitFor();
+    await page
+      .getByRole('table', { name: 'Pending invites' })
+      .getByRole('button', { name: 'Withdraw' })
+      .click();
+    await page.getByRole('button', { name: 'Withdraw invite' }).click();
+    await page.getByTestId('invite-url').waitFor({ state: 'detached' });
+
+    // The owner's test page picks the owner's own key, not the collaborator's newer one.
+    const collaborator = await server.services.database.db
+      .selectFrom('owners')
+      .select('id')
+      .where('email', '=', COLLABORATOR.email)
+      .executeTakeFirstOrThrow();
+    await server.services.keys.create(
+      { name: 'collab-key', environment: 'test' },
+      { userId: collaborator.id },
+    );
+    await page.getByRole('link', { name: 'Test requests' }).click();
+    const keyField = page.getByRole('combobox', { name: 'Test key' });
+    await until(async () => (await keyField.inputValue()) !== '');
+    assert.doesNotMatch(await keyField.inputValue(), /collab-key/);
+    await keyField.click();
+    await page.getByRole('option', { name: /collab-key .*a collaborator’s key/ }).waitFor();
+    await page.keyboard.press('Escape');
   });
 
   step('the audit log shows who did what, filterable, then the owner signs out', async () => {

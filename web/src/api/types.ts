@@ -85,6 +85,8 @@ export interface ApiKey {
   expires_at: string | null;
   last_used_at: string | null;
   created_at: string;
+  /** The dashboard user who made it; null for keys made with a management token. */
+  created_by: string | null;
   updated_at: string;
 }
 

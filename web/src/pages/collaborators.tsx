@@ -112,6 +112,8 @@ export function CollaboratorsPage() {
                                   try {
                                     await api.del(`/admin/v1/invites/${inv.id}`);
                                     notifySuccess('Invite withdrawn');
+                                    // Its link, if it is the one on show, no longer works.
+                                    if (created?.id === inv.id) setCreated(null);
                                     invites.reload();
                                   } catch (error) {
                                     notifyError(error);

@@ -18,10 +18,11 @@ import {
   TextInput,
   Title,
 } from '@mantine/core';
-import { type FormEvent, useEffect, useMemo, useState } from 'react';
+import { type FormEvent, useCallback, useEffect, useMemo, useState } from 'react';
 import { api } from '../api/client.ts';
 import type { ApiKey, Endpoint, TestRequest } from '../api/types.ts';
 import { href } from '../app/router.ts';
+import { useSession } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, Loaded, notifyError } from '../components/feedback.tsx';
 import { jsonText, PageHeader, timeAgo } from '../components/page.tsx';
@@ -83,9 +84,17 @@ export function TestPage() {
   useEffect(() => {
     if (slug === null && endpoints.data?.[0]) setSlug(endpoints.data[0].slug);
   }, [endpoints.data, slug]);
+  // One's own key first (a collaborator's would put one's traffic on theirs); for the owner,
+  // keys made with the CLI's token count as their own.
+  const { user } = useSession();
+  const ownKey = useCallback(
+    (k: ApiKey) => k.created_by === user?.id || (user?.role === 'owner' && k.created_by === null),
+    [user],
+  );
   useEffect(() => {
-    if (keyId === null && activeKeys[0]) setKeyId(activeKeys[0].id);
-  }, [activeKeys, keyId]);
+    const preferred = activeKeys.find(ownKey) ?? activeKeys[0];
+    if (keyId === null && preferred) setKeyId(preferred.id);
+  }, [activeKeys, keyId, ownKey]);
   useEffect(() => {
     if (endpoint) setBody(JSON.stringify(samplePayload(endpoint.schema), null, 2));
   }, [endpoint]);
@@ -165,7 +174,10 @@ export function TestPage() {
                   <Grid.Col span={{ base: 12, sm: 6 }}>
                     <Select
                       label="Test key"
-                      data={activeKeys.map((k) => ({ value: k.id, label: `${k.name} (${k.start}…)` }))}
+                      data={activeKeys.map((k) => ({
+                        value: k.id,
+                        label: `${k.name} (${k.start}…)${ownKey(k) ? '' : ', a collaborator’s key'}`,
+                      }))}
                       value={keyId}
                       onChange={setKeyId}
                       placeholder={keys.loading ? 'Loading…' : 'Pick a test key'}
