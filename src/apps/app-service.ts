@@ -190,7 +190,8 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
         routesIn(body),
         problems,
       );
-      const input = parseCreate(body);
+      // Checked above: with any problem, validated() threw.
+      const input = body as AppCreate;
       const now = nowIso();
       const row: AppsTable = {
         slug: input.slug,
@@ -261,7 +262,7 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
         });
       }
       const definition = routes !== undefined ? await validated(slug, routes, problems) : undefined;
-      const patch = parsePatch(body);
+      const patch = body as AppPatch;
       const current = await requireRow(slug);
       const changed = patch.name !== undefined || definition !== undefined;
       const next: AppsTable = {

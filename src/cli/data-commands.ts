@@ -20,6 +20,19 @@ function intOption(name: string) {
   };
 }
 
+/** `--per-minute`, `--per-day`, `--per-month` (keys create and update). */
+function withLimitOptions(command: Command): Command {
+  const windows = [
+    ['--per-minute', 'requests per minute'],
+    ['--per-day', 'requests per day'],
+    ['--per-month', 'requests per calendar month'],
+  ] as const;
+  for (const [flag, what] of windows) {
+    command.option(`${flag} <n>`, `${what}, or "none" (the installation default, if any)`, limitOption(flag));
+  }
+  return command;
+}
+
 /** A key's limit: a positive integer, or "none" to remove it (an installation default then applies, if set). */
 function limitOption(name: string) {
   // "none" stays a string here (commander turns a null from a parser into ""): keyLimits maps it.
@@ -259,25 +272,12 @@ export function registerDataCommands(program: Command, config: Config): void {
 
   const keys = program.command('keys').description('issue and manage API keys');
 
-  withCommon(keys.command('create').description('create a key; the secret is shown once'))
-    .requiredOption('--name <name>', 'what the key is for')
-    .requiredOption('--env <environment>', 'test or live')
-    .option('--scope <scope>', 'scope, repeatable (default *): records:read, orders:write, …', collect)
-    .option(
-      '--per-minute <n>',
-      'requests per minute, or "none" (the installation default, if any)',
-      limitOption('--per-minute'),
-    )
-    .option(
-      '--per-day <n>',
-      'requests per day, or "none" (the installation default, if any)',
-      limitOption('--per-day'),
-    )
-    .option(
-      '--per-month <n>',
-      'requests per calendar month, or "none" (the installation default, if any)',
-      limitOption('--per-month'),
-    )
+  withLimitOptions(
+    withCommon(keys.command('create').description('create a key; the secret is shown once'))
+      .requiredOption('--name <name>', 'what the key is for')
+      .requiredOption('--env <environment>', 'test or live')
+      .option('--scope <scope>', 'scope, repeatable (default *): records:read, orders:write, …', collect),
+  )
     .option('--expires-at <iso>', 'expiry (ISO 8601)')
     .action(
       action(config, async (call, o: Record<string, unknown>) => {
@@ -317,26 +317,13 @@ export function registerDataCommands(program: Command, config: Config): void {
     }),
   );
 
-  withCommon(
-    keys.command('update').argument('<id>').description("change a key's name, scopes, limits or expiry"),
+  withLimitOptions(
+    withCommon(
+      keys.command('update').argument('<id>').description("change a key's name, scopes, limits or expiry"),
+    )
+      .option('--name <name>', 'new name')
+      .option('--scope <scope>', 'replace the scopes (repeatable)', collect),
   )
-    .option('--name <name>', 'new name')
-    .option('--scope <scope>', 'replace the scopes (repeatable)', collect)
-    .option(
-      '--per-minute <n>',
-      'requests per minute, or "none" (the installation default, if any)',
-      limitOption('--per-minute'),
-    )
-    .option(
-      '--per-day <n>',
-      'requests per day, or "none" (the installation default, if any)',
-      limitOption('--per-day'),
-    )
-    .option(
-      '--per-month <n>',
-      'requests per calendar month, or "none" (the installation default, if any)',
-      limitOption('--per-month'),
-    )
     .option('--expires-at <iso>', 'expiry (ISO 8601), or "none"')
     .action(
       action(config, async (call, id: string, o: Record<string, unknown>) => {

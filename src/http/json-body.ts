@@ -61,6 +61,12 @@ function shapeOf(bytes: Buffer): JsonShape {
   return { depth: deepest, longNumber, unicodeEscape, exponent };
 }
 
+/** U+0000, which PostgreSQL text cannot hold, or half a surrogate pair, which no text can. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+function unstorableText(text: string): boolean {
+  return text.includes('\0') || LONE_SURROGATE.test(text);
+}
+
 /**
  * The first value that cannot be stored as sent, and why: a string (a value or a key) holding
  * U+0000 or a lone surrogate (`strings`), a number past a double's range (`numbers`: it would
@@ -71,10 +77,7 @@ function unstorable(
   at: string,
   check: { strings: boolean; numbers: boolean },
 ): { at: string; error: string } | undefined {
-  const badString = (text: string) =>
-    check.strings &&
-    (text.includes('\0') ||
-      /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text));
+  const badString = (text: string) => check.strings && unstorableText(text);
   const where = at === '' ? '(body)' : at;
   if (typeof value === 'string') {
     return badString(value)
