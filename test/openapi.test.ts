@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { get } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
+import { OPENAPI_CACHE_SIZE, openApiCache } from '../src/docs/routes.ts';
 import { databaseKinds } from './helpers/database.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -174,6 +176,37 @@ for (const kind of databaseKinds) {
         doc.servers.map((s) => s.url),
         [server.url, 'http://localhost:4000'],
       );
+    });
+
+    test('the documents cached per Host stay few, however many hosts callers make up', async () => {
+      // The public document is built for the caller's Host: made-up hosts must not pile up.
+      for (let n = 0; n < 40; n++) {
+        // fetch() will not send another Host: node:http does.
+        const body = await new Promise<string>((resolve, reject) => {
+          const req = get(`${server.url}/docs/openapi.json`, { headers: { host: `h${n}.example` } }, (res) => {
+            assert.equal(res.statusCode, 200);
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (chunk: string) => {
+              text += chunk;
+            });
+            res.on('end', () => resolve(text));
+          });
+          req.on('error', reject);
+        });
+        const doc = JSON.parse(body) as { servers: Array<{ url: string }> };
+        assert.equal(doc.servers[0]?.url, `http://h${n}.example`);
+      }
+      const { endpoints, bus, apps } = server.services;
+      const document = openApiCache(endpoints, bus, apps);
+      const first = await document('test', 'http://a.example');
+      for (let n = 0; n < OPENAPI_CACHE_SIZE * 3; n++) await document('test', `http://h${n}.example`);
+      assert.equal(document.size(), OPENAPI_CACHE_SIZE);
+      // The least recently used went first; one in use stays.
+      const kept = await document('test', `http://h${OPENAPI_CACHE_SIZE * 3 - 1}.example`);
+      assert.equal(await document('test', `http://h${OPENAPI_CACHE_SIZE * 3 - 1}.example`), kept);
+      assert.notEqual(await document('test', 'http://a.example'), first);
+      assert.equal(document.size(), OPENAPI_CACHE_SIZE);
     });
   });
 }

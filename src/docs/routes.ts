@@ -10,21 +10,42 @@ function baseUrl(request: FastifyRequest): string {
   return `${request.protocol}://${request.host}`;
 }
 
-/** Generated documents are cached per environment and base URL until an endpoint changes. */
+/**
+ * At most this many documents are kept. The base URL comes from the caller's Host header, so
+ * without a bound anyone could fill the memory by sending many made-up hosts to the public
+ * `/docs/openapi.json`; a real installation answers under a handful of names.
+ */
+export const OPENAPI_CACHE_SIZE = 16;
+
+/**
+ * Generated documents are cached per environment and base URL until an endpoint or app changes;
+ * the least recently used one goes when the cache is full.
+ */
 export function openApiCache(endpoints: EndpointService, bus: InvalidationBus, apps?: AppService) {
   const cache = new Map<string, Promise<Record<string, unknown>>>();
   bus.subscribe('endpoints', () => cache.clear());
   bus.subscribe('apps', () => cache.clear());
-  return (environment: 'test' | 'live', url: string) => {
+  const document = (environment: 'test' | 'live', url: string) => {
     const key = `${environment} ${url}`;
     let doc = cache.get(key);
-    if (!doc) {
-      doc = dataApiDocument(endpoints, environment, url, apps);
+    if (doc) {
+      // Most recently used last: a Map iterates in insertion order.
+      cache.delete(key);
       cache.set(key, doc);
-      doc.catch(() => cache.delete(key));
+      return doc;
     }
+    doc = dataApiDocument(endpoints, environment, url, apps);
+    cache.set(key, doc);
+    const made = doc;
+    doc.catch(() => {
+      if (cache.get(key) === made) cache.delete(key);
+    });
+    while (cache.size > OPENAPI_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
     return doc;
   };
+  /** How many documents are cached (for tests). */
+  document.size = () => cache.size;
+  return document;
 }
 
 /** `GET /api/v1/openapi.json`: the caller's environment. Registered inside the API-key scope. */
