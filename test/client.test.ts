@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -222,6 +223,105 @@ for (const kind of databaseKinds) {
       assert.equal(hits, 2, 'the client retried at once after an overflowing Retry-After');
     });
 
+    test('integers past 2^53 keep every digit through get, replace, create and list', async () => {
+      interface Exact {
+        order_id: string;
+        amount: number | bigint;
+        paid?: boolean;
+      }
+      const gh = new Gatehouse<{ orders: Exact }>({ apiKey: key, baseUrl: server.url });
+      const orders = gh.records('orders');
+      const raw = async (method: string, path: string, body?: string) => {
+        const res = await fetch(`${server.url}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body,
+        });
+        return res.text();
+      };
+      const posted = JSON.parse(
+        await raw('POST', '/api/v1/data/orders', '{"order_id":"BIG","amount":1152921504606846977}'),
+      ) as { id: string };
+      const record = await orders.get(posted.id);
+      assert.equal(record.data.amount, 1152921504606846977n);
+      assert.equal(record.version, 1);
+      // Read, change, write back: the stored integer is the same one (JSON.parse made it ...7000).
+      await orders.replace(posted.id, { ...record.data, paid: true });
+      const stored = await raw('GET', `/api/v1/data/orders/${posted.id}`);
+      assert.match(stored, /"amount":1152921504606846977[,}]/);
+      assert.match(stored, /"paid":true/);
+      const made = await orders.create({ order_id: 'BIG-2', amount: 9007199254740993n });
+      assert.match(await raw('GET', `/api/v1/data/orders/${made.id}`), /"amount":9007199254740993[,}]/);
+      const found = await orders.listPage({ filter: { amount: 1152921504606846977n } });
+      assert.deepEqual(
+        found.data.map((r) => [r.id, r.data.amount]),
+        [[posted.id, 1152921504606846977n]],
+      );
+      // Small integers and fractions stay numbers.
+      const small = await orders.create({ order_id: 'SMALL', amount: 42 });
+      assert.equal((await orders.get(small.id)).data.amount, 42);
+    });
+
+    test('an answer cut off or stalled while its body is read is retried, then a ConnectionError', async () => {
+      let hits = 0;
+      const answer = '{"success":true,"data":{"name":"second"}}';
+      const cut = createServer((_req, res) => {
+        hits++;
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(answer.length) });
+        if (hits === 1) {
+          res.write(answer.slice(0, 16));
+          setTimeout(() => res.socket?.destroy(), 20);
+        } else res.end(answer);
+      });
+      extra.push(cut);
+      const gh = new Gatehouse({ apiKey: key, baseUrl: await listen(cut), maxRetries: 2 });
+      assert.deepEqual(await gh.account(), { name: 'second' });
+      assert.equal(hits, 2);
+
+      let stalls = 0;
+      const stall = createServer((_req, res) => {
+        stalls++;
+        res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+        res.write('{"success":');
+      });
+      extra.push(stall);
+      const slow = new Gatehouse({
+        apiKey: key,
+        baseUrl: await listen(stall),
+        timeoutMs: 300,
+        maxRetries: 1,
+      });
+      await assert.rejects(
+        slow.account(),
+        (e: unknown) => e instanceof ConnectionError && e.code === 'connection_error',
+      );
+      assert.equal(stalls, 2);
+    });
+
+    test('409 idempotency_key_in_flight is retried after Retry-After with the same key', async () => {
+      const keys: string[] = [];
+      const busy = createServer((req, res) => {
+        keys.push(String(req.headers['idempotency-key']));
+        req.resume();
+        if (keys.length === 1)
+          res
+            .writeHead(409, { 'retry-after': '0', 'content-type': 'application/json' })
+            .end(
+              '{"success":false,"error":"A request with this Idempotency-Key is still in flight","code":"idempotency_key_in_flight","details":[],"request_id":"req_x"}',
+            );
+        else
+          res
+            .writeHead(202, { 'content-type': 'application/json' })
+            .end('{"success":true,"id":"rec_x","message":"Request queued"}');
+      });
+      extra.push(busy);
+      const gh = new Gatehouse<Endpoints>({ apiKey: key, baseUrl: await listen(busy) });
+      const queued = await gh.records('orders').create({ order_id: 'X', amount: 1 });
+      assert.equal(queued.id, 'rec_x');
+      assert.equal(keys.length, 2);
+      assert.equal(keys[0], keys[1]);
+    });
+
     test('RateLimitError carries retryAfter', async () => {
       const limitedKey = (
         await server.createKey({ name: 'limited', environment: 'test', limits: { per_minute: 1 } })
@@ -235,6 +335,23 @@ for (const kind of databaseKinds) {
     });
   });
 }
+
+test('verifyWebhook reads an integer past 2^53 exactly', () => {
+  const secret = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
+  const body =
+    '{"id":"evt_1","type":"record.created","created_at":"2026-01-01T00:00:00.000Z","data":{"record":{"id":"rec_1","data":{"amount":1152921504606846977,"note":"12345678901234567890"}}}}';
+  const timestamp = String(Math.floor(Date.now() / 1000));
+  const signature = createHmac('sha256', Buffer.from(secret.slice(6), 'base64'))
+    .update(`evt_1.${timestamp}.${body}`)
+    .digest('base64');
+  const event = verifyWebhook<{ amount: bigint; note: string }>(
+    body,
+    { 'webhook-id': 'evt_1', 'webhook-timestamp': timestamp, 'webhook-signature': `v1,${signature}` },
+    secret,
+  );
+  assert.equal(event.data.record?.data.amount, 1152921504606846977n);
+  assert.equal(event.data.record?.data.note, '12345678901234567890');
+});
 
 /** Compile-time checks (tsc --noEmit runs in CI): typed endpoints make wrong writes fail to compile. */
 export function typeChecks(gh: Gatehouse<Endpoints>): void {

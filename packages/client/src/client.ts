@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { ConnectionError, errorFromResponse, GatehouseError } from './errors.ts';
+import { ConnectionError, errorFromResponse, GatehouseError } from './errors.js';
+import { parseJson, stringifyJson } from './json.js';
 
 export interface GatehouseOptions {
   apiKey: string;
@@ -45,8 +46,8 @@ export interface ListParams<T> {
   limit?: number;
   order?: 'asc' | 'desc';
   after?: string;
-  /** Equality filters on top-level fields. */
-  filter?: Partial<Record<keyof T & string, string | number | boolean>>;
+  /** Equality filters on top-level fields (`null` finds JSON null). */
+  filter?: Partial<Record<keyof T & string, string | number | bigint | boolean | null>>;
 }
 
 export interface Page<T> {
@@ -105,16 +106,22 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
     if (req.method !== 'GET' && !Object.keys(headers).some((h) => h.toLowerCase() === 'idempotency-key')) {
       headers['idempotency-key'] = randomUUID();
     }
+    const body = req.body === undefined ? null : stringifyJson(req.body);
     for (let attempt = 0; ; attempt++) {
       let response: Response;
+      let text: string;
       try {
+        // One timeout for the whole attempt: the answer's body is read under it too.
+        const signal = AbortSignal.timeout(this.timeoutMs);
         response = await this.fetch(`${this.baseUrl}${req.path}`, {
           method: req.method,
           headers,
-          body: req.body === undefined ? undefined : JSON.stringify(req.body),
-          signal: AbortSignal.timeout(this.timeoutMs),
+          body,
+          signal,
         });
+        text = await response.text();
       } catch (error) {
+        // No answer, a timeout, or a connection cut while the answer was read.
         if (attempt < this.maxRetries) {
           await sleep(this.backoff(attempt, undefined));
           continue;
@@ -122,19 +129,20 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
         const reason = error instanceof Error ? error.message : String(error);
         throw new ConnectionError(0, 'connection_error', `Gatehouse unreachable: ${reason}`);
       }
-      const text = await response.text();
-      let body: unknown;
+      let parsed: unknown;
       try {
-        body = text === '' ? undefined : JSON.parse(text);
+        parsed = text === '' ? undefined : parseJson(text);
       } catch {
-        body = undefined;
+        parsed = undefined;
       }
-      if (response.ok) return body as R;
+      if (response.ok) return parsed as R;
       const retryAfterHeader = response.headers.get('retry-after');
       const retryAfter =
         retryAfterHeader && /^\d+$/.test(retryAfterHeader) ? Number(retryAfterHeader) : undefined;
-      const error = errorFromResponse(response.status, body, retryAfter);
-      const retryable = response.status === 429 || response.status >= 500;
+      const error = errorFromResponse(response.status, parsed, retryAfter);
+      // 409 idempotency_key_in_flight: the same write (an earlier attempt) is still running.
+      const inFlight = response.status === 409 && error.code === 'idempotency_key_in_flight';
+      const retryable = response.status === 429 || response.status >= 500 || inFlight;
       if (!retryable || attempt >= this.maxRetries) throw error;
       const wait = this.backoff(attempt, retryAfter);
       // setTimeout fires at once past 2^31 - 1 ms (~24.8 days): such a wait is never slept.

@@ -7,6 +7,6 @@ export {
   type Queued,
   Records,
   type WriteOptions,
-} from './client.ts';
-export * from './errors.ts';
-export { verifyWebhook, type WebhookEvent, WebhookVerificationError } from './webhooks.ts';
+} from './client.js';
+export * from './errors.js';
+export { verifyWebhook, type WebhookEvent, WebhookVerificationError } from './webhooks.js';

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { parseJson } from './json.js';
 
 export class WebhookVerificationError extends Error {}
 
@@ -14,6 +15,14 @@ export interface WebhookEvent<T = Record<string, unknown>> {
     operation: 'create' | 'replace' | 'delete';
     status: 'processed' | 'failed';
     record: { id: string; data: T; version: number; created_at: string; updated_at: string } | null;
+    /** `request.failed` only: the delivery that finally failed. */
+    failure?: {
+      delivery_id: string;
+      url: string;
+      attempts: number;
+      last_status_code: number | null;
+      last_error: string | null;
+    };
   };
 }
 
@@ -58,5 +67,5 @@ export function verifyWebhook<T = Record<string, unknown>>(
     return given.length === expected.length && timingSafeEqual(given, expected);
   });
   if (!valid) throw new WebhookVerificationError('No matching signature');
-  return JSON.parse(text) as WebhookEvent<T>;
+  return parseJson(text) as WebhookEvent<T>;
 }

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+
+/**
+ * @gatehouse/client as a partner gets it: packed (which builds dist/), installed into a fresh
+ * project, compiled by that project's own strict settings and imported at run time.
+ */
+describe('@gatehouse/client as an installed package', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-client-pkg-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('packs, installs, type-checks under NodeNext + exactOptionalPropertyTypes, and runs', async () => {
+    await run(npm, ['pack', '--pack-destination', dir, '-w', '@gatehouse/client'], { cwd: process.cwd() });
+    const tarball = readdirSync(dir).find((name) => name.endsWith('.tgz'));
+    assert.ok(tarball, 'npm pack made no tarball');
+    const project = join(dir, 'project');
+    await run('mkdir', ['-p', project]);
+    writeFileSync(
+      join(project, 'package.json'),
+      JSON.stringify({ name: 'partner', type: 'module', private: true }),
+    );
+    await run(npm, ['install', '--offline', '--no-audit', '--no-fund', join(dir, tarball)], { cwd: project });
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          module: 'NodeNext',
+          moduleResolution: 'NodeNext',
+          strict: true,
+          exactOptionalPropertyTypes: true,
+          noUncheckedIndexedAccess: true,
+          types: ['node'],
+          typeRoots: [join(process.cwd(), 'node_modules/@types')],
+          noEmit: true,
+        },
+        files: ['main.ts'],
+      }),
+    );
+    writeFileSync(
+      join(project, 'main.ts'),
+      [
+        `import { Gatehouse, NotFoundError, verifyWebhook, type WebhookEvent } from '@gatehouse/client';`,
+        `interface Endpoints { orders: { order_id: string; amount: number | bigint; tags?: string[] } }`,
+        `const gh = new Gatehouse<Endpoints>({ apiKey: 'gk_test_x', baseUrl: 'http://127.0.0.1:9' });`,
+        `const orders = gh.records('orders');`,
+        `export const later = () => orders.create({ order_id: 'x', amount: 1152921504606846977n, tags: ['a'] });`,
+        `export const failure = (e: WebhookEvent) => e.data.failure?.delivery_id;`,
+        `export const search = () => orders.listPage({ filter: { order_id: null } });`,
+        `console.log(typeof Gatehouse, typeof verifyWebhook, new NotFoundError(404, 'not_found', 'x') instanceof Error);`,
+      ].join('\n'),
+    );
+    await run(process.execPath, [join(process.cwd(), 'node_modules/typescript/bin/tsc'), '-p', project]);
+    // Run the same file as JavaScript (types stripped by hand: it only has the two lines above).
+    writeFileSync(
+      join(project, 'main.js'),
+      `import { Gatehouse, NotFoundError, verifyWebhook } from '@gatehouse/client';\nconsole.log(typeof Gatehouse, typeof verifyWebhook, new NotFoundError(404, 'not_found', 'x') instanceof Error);\n`,
+    );
+    const { stdout } = await run(process.execPath, ['main.js'], { cwd: project });
+    assert.equal(stdout.trim(), 'function function true');
+  });
+});
