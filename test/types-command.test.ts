@@ -23,7 +23,8 @@ describe('gatehouse types', () => {
         properties: {
           sku: { type: 'string' },
           qty: { type: 'integer' },
-          tags: { type: 'array', items: { enum: ['a', 'b'] } },
+          count: { type: 'integer', minimum: 0, maximum: 100 },
+          tags: { type: 'array', items: { enum: ['a', 'b'] }, maxItems: 5 },
         },
         required: ['sku'],
       },
@@ -49,11 +50,16 @@ describe('gatehouse types', () => {
     assert.match(stdout, /export interface OrdersData/);
     assert.match(stdout, /export interface LineItemsData/);
     assert.match(stdout, /"line-items": LineItemsData\b/);
+    // An unbounded integer may be past 2^53 (the client reads it as a bigint); a bounded one not.
+    assert.match(stdout, /qty\?: number \| bigint\n/);
+    assert.match(stdout, /count\?: number\n/);
+    // maxItems: an array of up to five, not a union of tuples.
+    assert.match(stdout, /tags\?: \("a" \| "b"\)\[\]/);
     writeFileSync(join(dir, 'endpoints.ts'), stdout);
     const client = join(process.cwd(), 'packages/client/src/index.ts');
     writeFileSync(
       join(dir, 'ok.ts'),
-      `import { Gatehouse } from ${JSON.stringify(client)};\nimport type { Endpoints } from './endpoints.ts';\nconst gh = new Gatehouse<Endpoints>({ apiKey: 'k' });\nvoid gh.records('orders').create({ order_id: 'x', amount: 1 });\nvoid gh.records('line-items').create({ sku: 's', tags: ['a'] });\n`,
+      `import { Gatehouse } from ${JSON.stringify(client)};\nimport type { Endpoints } from './endpoints.ts';\nconst gh = new Gatehouse<Endpoints>({ apiKey: 'k' });\nvoid gh.records('orders').create({ order_id: 'x', amount: 1 });\nvoid gh.records('line-items').create({ sku: 's', tags: ['a'] });\nconst tags: Array<'a' | 'b'> = ['a', 'b'];\nvoid gh.records('line-items').create({ sku: 's', tags, qty: 9007199254740993n, count: 3 });\n`,
     );
     writeFileSync(
       join(dir, 'bad.ts'),
