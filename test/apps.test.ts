@@ -168,6 +168,17 @@ for (const kind of databaseKinds) {
           },
           /Duplicate route/,
         ],
+        [
+          {
+            slug: 'bad',
+            name: 'Bad',
+            routes: [
+              { method: 'GET', path: '/items/:id', steps: respond('1') },
+              { method: 'POST', path: '/items/:item_id', steps: respond('2') },
+            ],
+          },
+          /routes\[1\].*Same path as routes\[0\] with other parameter names: write it \/items\/:id/,
+        ],
       ];
       for (const [body, pattern] of cases) {
         const res = await server.admin('POST', '/admin/v1/apps', body);

@@ -148,6 +148,15 @@ for (const kind of databaseKinds) {
       assert.equal(res.status, 200);
       await SwaggerParser.validate(structuredClone(res.body));
       const paths = res.body.paths;
+      // The export streams NDJSON, and the document says so.
+      const exportDoc = paths['/admin/v1/endpoints/{slug}/export'].get.responses['200'].content;
+      assert.deepEqual(Object.keys(exportDoc), ['application/x-ndjson']);
+      const exported = await fetch(`${server.url}/admin/v1/endpoints/orders/export`, {
+        headers: { authorization: `Bearer ${server.token}` },
+      });
+      assert.equal(exported.status, 200);
+      assert.match(String(exported.headers.get('content-type')), /^application\/x-ndjson/);
+      await exported.text();
       for (const [path, method] of [
         ['/admin/v1/endpoints', 'post'],
         ['/admin/v1/endpoints/{slug}/deploy', 'post'],
@@ -183,15 +192,19 @@ for (const kind of databaseKinds) {
       for (let n = 0; n < 40; n++) {
         // fetch() will not send another Host: node:http does.
         const body = await new Promise<string>((resolve, reject) => {
-          const req = get(`${server.url}/docs/openapi.json`, { headers: { host: `h${n}.example` } }, (res) => {
-            assert.equal(res.statusCode, 200);
-            let text = '';
-            res.setEncoding('utf8');
-            res.on('data', (chunk: string) => {
-              text += chunk;
-            });
-            res.on('end', () => resolve(text));
-          });
+          const req = get(
+            `${server.url}/docs/openapi.json`,
+            { headers: { host: `h${n}.example` } },
+            (res) => {
+              assert.equal(res.statusCode, 200);
+              let text = '';
+              res.setEncoding('utf8');
+              res.on('data', (chunk: string) => {
+                text += chunk;
+              });
+              res.on('end', () => resolve(text));
+            },
+          );
           req.on('error', reject);
         });
         const doc = JSON.parse(body) as { servers: Array<{ url: string }> };

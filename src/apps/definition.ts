@@ -197,11 +197,23 @@ export function compileApp(
     problems.add('routes', `At most ${MAX_ROUTES} routes`);
   } else {
     const shapes = new Map<string, string>();
+    /** Each path shape's parameter names: one path, one set of names (OpenAPI lists it once). */
+    const names = new Map<string, { path: string; where: string }>();
     definition.routes.forEach((raw, index) => {
       const route = compileRoute(raw, `routes[${index}]`, problems, endpointExists);
       if (!route) return;
       const shape = routeShape(route.method, route.segments);
+      const pathShape = shape.slice(shape.indexOf(' ') + 1);
+      const named = names.get(pathShape);
       const other = shapes.get(shape);
+      if (named && named.path !== route.path && other === undefined) {
+        problems.add(
+          `routes[${index}] (${route.method} ${route.path})`,
+          `Same path as ${named.where} with other parameter names: write it ${named.path}`,
+        );
+        return;
+      }
+      if (!named) names.set(pathShape, { path: route.path, where: `routes[${index}]` });
       if (other !== undefined) {
         problems.add(
           `routes[${index}] (${route.method} ${route.path})`,

@@ -66,6 +66,18 @@ const successStatuses: Record<string, number> = {
   'POST /admin/v1/test-requests': 201,
 };
 
+/** Answers that are not the JSON envelope. */
+const otherContent: Record<string, Json> = {
+  'GET /admin/v1/endpoints/{slug}/export': {
+    'application/x-ndjson': {
+      schema: {
+        type: 'string',
+        description: "One record's data (a JSON object) per line, oldest first; `?environment=test|live`",
+      },
+    },
+  },
+};
+
 const success = (status: number) => ({
   [status]: {
     description: 'Success',
@@ -101,7 +113,9 @@ export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json 
           }
         : {}),
       responses: {
-        ...success(status),
+        ...(otherContent[key]
+          ? { [status]: { description: 'Success', content: otherContent[key] } }
+          : success(status)),
         ...errorResponses(withBody ? [400, 401, 403, 404, 409, 413, 415] : [400, 401, 403, 404, 409]),
       },
     };
