@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { memoryCounters } from '../src/limits/counters.ts';
+import { type Counters, memoryCounters } from '../src/limits/counters.ts';
 import { createRateLimiter, type LimitDecision } from '../src/limits/rate-limiter.ts';
+import { period } from '../src/limits/windows.ts';
 
 /**
  * The in-process limiter across window boundaries, with the clock passed in: a minute's count
@@ -75,4 +76,71 @@ test('keys count apart, and a key without limits of its own gets the defaults', 
   assert.equal(used(rl.check('key_d', limits, t0)).outcome, 'allowed');
   // The same key with other limits (an edit): the new limits apply at once.
   assert.equal(used(rl.check('key_b', { per_day: 10 }, t0 + 12)).outcome, 'allowed');
+});
+
+/**
+ * Counters shared by two limiters (two processes on one Redis) and answering asynchronously, so
+ * that concurrent requests interleave between check and charge as they do over Redis.
+ */
+function sharedCounters(family: string): Counters {
+  const inner = memoryCounters(family);
+  const later = () => new Promise((resolve) => setImmediate(resolve));
+  return {
+    shared: true,
+    durable: true,
+    get: async (name) => {
+      await later();
+      return inner.get(name);
+    },
+    add: async (name, points, ttl) => {
+      await later();
+      return inner.add(name, points, ttl);
+    },
+    delete: (name) => inner.delete(name),
+  };
+}
+
+test('a burst refused in a race names the window that is used up, not one merely near its limit', async () => {
+  const counters = {
+    minute: sharedCounters('minute'),
+    day: sharedCounters('day'),
+    month: sharedCounters('month'),
+  };
+  const processes = [
+    createRateLimiter({ counters, defaults: {} }),
+    createRateLimiter({ counters, defaults: {} }),
+  ];
+  const limits = { per_minute: 50, per_month: 80 };
+  const decisions = await Promise.all(
+    Array.from({ length: 100 }, (_, n) =>
+      (processes[n % 2] as (typeof processes)[0]).check('key_r', limits, t0),
+    ),
+  );
+  const refused = decisions.filter((d) => d.outcome === 'rejected');
+  assert.equal(decisions.filter((d) => d.outcome === 'allowed').length, 50);
+  assert.equal(refused.length, 50);
+  // The month has 30 left: every refusal is the minute's, with its reset and a full count.
+  for (const d of refused) {
+    assert.ok(d.outcome === 'rejected');
+    assert.equal(d.window.window, 'minute');
+    assert.equal(d.window.used, 50);
+  }
+  assert.equal(await counters.month.get(`key_r:${period('month', t0).id}`), 50);
+
+  // Both used up: the one that resets last is named (a retry next minute would fail too).
+  const tight = { per_minute: 60, per_month: 60 };
+  const again = await Promise.all(
+    Array.from({ length: 40 }, (_, n) =>
+      (processes[n % 2] as (typeof processes)[0]).check('key_s', tight, Date.UTC(2026, 10, 15, 12, 0, 30)),
+    ),
+  );
+  assert.ok(again.every((d) => d.outcome === 'allowed'));
+  const more = await Promise.all(
+    Array.from({ length: 40 }, (_, n) =>
+      (processes[n % 2] as (typeof processes)[0]).check('key_s', tight, Date.UTC(2026, 10, 15, 12, 0, 30)),
+    ),
+  );
+  const late = more.filter((d) => d.outcome === 'rejected');
+  assert.equal(late.length, 20);
+  for (const d of late) assert.ok(d.outcome === 'rejected' && d.window.window === 'month', JSON.stringify(d));
 });

@@ -156,6 +156,27 @@ export function createRateLimiter(options: RateLimiterOptions) {
     return found;
   }
 
+  /**
+   * The window that refused a request which found itself over a limit after charging. The counts
+   * it read include other requests still in flight (each charged every window and will refund
+   * them all), the same number in each window, so a window merely near its limit can look over
+   * it too. The window truly used up is the one furthest over; of those, the one that resets
+   * last (all of them are used up).
+   */
+  function raceRefusal(charged: WindowState[], fallback: WindowState): WindowState {
+    let found: WindowState | undefined;
+    let furthest = 0;
+    for (const w of charged) {
+      if (w.limit === null || w.used <= w.limit) continue;
+      const over = w.used - w.limit;
+      if (!found || over > furthest || (over === furthest && w.resetAt > found.resetAt)) {
+        found = w;
+        furthest = over;
+      }
+    }
+    return found ?? fallback;
+  }
+
   // Day and month boundaries are minute boundaries too: the three periods change together.
   let current: Period[] = [];
   function periodsAt(now: number): Period[] {
@@ -195,7 +216,7 @@ export function createRateLimiter(options: RateLimiterOptions) {
       periods.map((p, i) => counters[p.window].add(names[i] as string, -1, ttlSeconds(p, now, durable))),
     );
     const refunded = charged.map((w) => ({ ...w, used: w.used - 1 }));
-    const window = refunded.find((w) => w.window === over.window) ?? over;
+    const window = refunded.find((w) => w.window === raceRefusal(charged, over).window) ?? over;
     return {
       outcome: 'rejected',
       window: { ...window, used: window.limit ?? window.used },
