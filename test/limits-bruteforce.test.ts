@@ -32,7 +32,8 @@ for (const kind of databaseKinds) {
     let server: TestServer;
     let valid: string;
     before(async () => {
-      server = await startTestServer(kind, { GATEHOUSE_AUTH_FAILURE_LIMIT: '4' });
+      // A short cache: a key's cache entry expires between a partner's requests.
+      server = await startTestServer(kind, { GATEHOUSE_AUTH_FAILURE_LIMIT: '4', GATEHOUSE_CACHE_TTL_MS: '300' });
       await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
       valid = (await server.createKey({ name: 'ok', environment: 'test' })).key;
     });
@@ -73,6 +74,9 @@ for (const kind of databaseKinds) {
       // and so does a key that was good but is revoked now.
       assert.equal((await getFrom(attacker, url, valid)).status, 200);
       assert.equal((await getFrom(attacker, url, generateSecret('gk_test'))).status, 429);
+      // Still so once its cache entry has expired (the key was accepted lately and is unchanged).
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal((await getFrom(attacker, url, valid)).status, 200);
       const doomed = await server.createKey({ name: 'doomed', environment: 'test' });
       assert.equal((await getFrom('127.0.0.4', url, doomed.key)).status, 200);
       assert.equal((await server.admin('POST', `/admin/v1/keys/${doomed.id}/revoke`)).status, 200);

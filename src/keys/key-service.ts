@@ -104,6 +104,12 @@ export interface KeyServiceOptions {
 
 export type KeyService = ReturnType<typeof createKeyService>;
 
+/** How long a secret accepted once still passes a blocked address (the default block's length). */
+const GOOD_FOR_MS = 15 * 60_000;
+/** A secret's time of acceptance is written at most this often (not on every request). */
+const GOOD_REFRESH_MS = 5_000;
+const GOOD_MAX = 50_000;
+
 export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds }: KeyServiceOptions) {
   const secrets = new LoadingCache<string, CachedSecret | null>(cacheTtlMs, 50_000, (hash) =>
     loadSecret(hash),
@@ -126,7 +132,22 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
         expiresAt: row.expires_at ? Date.parse(row.expires_at) : null,
       })),
   );
-  bus.subscribe('keys', () => {
+  /**
+   * Secrets accepted lately (by hash): their key and when. A blocked address may still present
+   * one (`knows`), however long ago its cache entry expired, so that a partner's working key is
+   * not locked out by someone else's guesses behind the same address. A change to the key
+   * (revoke, deactivate, edit, roll) forgets it.
+   */
+  const goodAt = new Map<string, { keyId: string; at: number }>();
+  function remember(hash: string, keyId: string, now: number): void {
+    const seen = goodAt.get(hash);
+    if (seen && now - seen.at < GOOD_REFRESH_MS) return;
+    goodAt.delete(hash);
+    if (goodAt.size >= GOOD_MAX) goodAt.delete(goodAt.keys().next().value as string);
+    goodAt.set(hash, { keyId, at: now });
+  }
+  bus.subscribe('keys', (subject) => {
+    if (subject) for (const [hash, seen] of goodAt) if (seen.keyId === subject) goodAt.delete(hash);
     secrets.clear();
     byId.clear();
     secretsOfKey.clear();
@@ -152,7 +173,7 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
       .set({ status, updated_at: updated.updated_at })
       .where('id', '=', id)
       .execute();
-    bus.publish('keys');
+    bus.publish('keys', id);
     return toJson(updated, lastUsed.get(id));
   }
 
@@ -222,6 +243,7 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
     if (key.status === 'inactive') throw new ApiError('api_key_inactive');
     if (key.expiresAt !== null && key.expiresAt <= now) throw new ApiError('api_key_expired');
     lastUsed.set(key.id, now);
+    remember(given.hash, key.id, now);
     return key;
   }
 
@@ -245,13 +267,18 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
     },
 
     /**
-     * True when `secret` is a key in good standing that this process holds in its cache: answered
-     * from memory, never from the database (a blocked address may still use such a key).
+     * True when `secret` is a key in good standing that this process holds in its cache, or one it
+     * accepted within the last 15 minutes and that has not changed since: answered from memory,
+     * never from the database (a blocked address may still use such a key; it is then verified
+     * as usual).
      */
     knows(secret: string, now = Date.now(), connection?: object): boolean {
       const given = presented(secret, connection);
       const hit = secrets.peek(given.hash, now);
-      if (!hit) return false;
+      if (!hit) {
+        const seen = goodAt.get(given.hash);
+        return seen !== undefined && now - seen.at < GOOD_FOR_MS;
+      }
       try {
         accept(hit.value, given, now);
         return true;
@@ -365,7 +392,7 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
       };
       const { id: _id, created_at, ...changes } = updated;
       await db.updateTable('api_keys').set(changes).where('id', '=', id).execute();
-      bus.publish('keys');
+      bus.publish('keys', id);
       return toJson(updated, lastUsed.get(id));
     },
 
@@ -401,7 +428,7 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
         await trx.updateTable('api_keys').set({ start, updated_at: now }).where('id', '=', id).execute();
         return { ...toJson({ ...row, start, updated_at: now }, lastUsed.get(id)), key: secret };
       });
-      bus.publish('keys');
+      bus.publish('keys', id);
       return { ...result, previous_secret_expires_at: graceEnds };
     },
 
