@@ -7,6 +7,7 @@ import { databaseKinds } from './helpers/database.ts';
 import {
   type ClusterSetup,
   dropRedisPrefix,
+  freePort,
   type RedisProxy,
   redisUrl,
   type ServerProcess,
@@ -255,5 +256,45 @@ describe('Redis failing mid-run', () => {
     for (let i = 0; i < 3 && status === 200; i++)
       status = (await call(open.url, 'GET', '/api/v1/data/orders', key)).status;
     assert.equal(status, 429);
+  });
+});
+
+describe('Redis refusing connections from the start', () => {
+  let setup: ClusterSetup;
+  let server: ServerProcess;
+  const prefix = uniquePrefix();
+
+  before(async () => {
+    setup = await setUpDatabase('sqlite');
+    // A port nobody listens on: every connection attempt is refused, and retried every ≤ 2 s.
+    const refused = await freePort();
+    server = await spawnServer({
+      DATABASE_URL: setup.database.url,
+      REDIS_URL: `redis://127.0.0.1:${refused}`,
+      GATEHOUSE_REDIS_PREFIX: prefix,
+      GATEHOUSE_REDIS_TIMEOUT_MS: '200',
+    });
+  });
+  after(async () => {
+    await server.stop();
+    await setup.database.drop();
+  });
+
+  test('requests are served uncounted and the documented warning is logged, not only the reconnect errors', async () => {
+    const { key } = await setup.createKey({ per_minute: 3 });
+    // The reconnect errors start at once; let one be logged before the first request.
+    const deadline = Date.now() + 10_000;
+    while (!/Redis connection error/.test(server.log()) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 50));
+    assert.match(server.log(), /Redis connection error/);
+    for (let i = 0; i < 5; i++) {
+      const res = await call(server.url, 'GET', '/api/v1/data/orders', key);
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.get('x-ratelimit-limit'), null);
+    }
+    assert.match(
+      server.log(),
+      /Redis unavailable: limits and idempotency locks follow their failure policy \(limits fail open\)/,
+    );
   });
 });

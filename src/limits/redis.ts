@@ -60,10 +60,13 @@ export function connectRedis(options: SharedRedisOptions): SharedRedis {
   }
 
   // ioredis reports connection trouble as events; without a listener it prints to the console.
+  // Throttled on its own: reconnect errors come every 2 s and must not silence the warning above,
+  // the one that says requests go on without Redis (and that alerts look for).
+  let lastConnectionWarning = 0;
   client.on('error', (error: unknown) => {
     const now = Date.now();
-    if (now - lastWarning >= WARN_EVERY_MS) {
-      lastWarning = now;
+    if (now - lastConnectionWarning >= WARN_EVERY_MS) {
+      lastConnectionWarning = now;
       options.warn('Redis connection error', error);
     }
   });
