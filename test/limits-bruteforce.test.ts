@@ -33,7 +33,10 @@ for (const kind of databaseKinds) {
     let valid: string;
     before(async () => {
       // A short cache: a key's cache entry expires between a partner's requests.
-      server = await startTestServer(kind, { GATEHOUSE_AUTH_FAILURE_LIMIT: '4', GATEHOUSE_CACHE_TTL_MS: '300' });
+      server = await startTestServer(kind, {
+        GATEHOUSE_AUTH_FAILURE_LIMIT: '4',
+        GATEHOUSE_CACHE_TTL_MS: '300',
+      });
       await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
       valid = (await server.createKey({ name: 'ok', environment: 'test' })).key;
     });
