@@ -529,6 +529,42 @@ for (const kind of databaseKinds) {
           },
           {
             method: 'GET',
+            path: '/page',
+            auth: 'public',
+            query: [{ name: 'name', type: 'string' }],
+            steps: [
+              {
+                name: 'out',
+                type: 'respond',
+                // An object's JSON sent as HTML: a browser would render it.
+                headers: { 'Content-Type': "'text/html; charset=utf-8'" },
+                body: "{ 'greeting': 'Hello ' & query.name }",
+              },
+            ],
+          },
+          {
+            method: 'GET',
+            path: '/jsonish',
+            auth: 'public',
+            query: [{ name: 'name', type: 'string' }],
+            steps: [
+              {
+                name: 'out',
+                type: 'respond',
+                headers: { 'Content-Type': "'text/html; profile=json'" },
+                body: "'<b>' & query.name & '</b>'",
+              },
+            ],
+          },
+          {
+            method: 'GET',
+            path: '/back',
+            auth: 'public',
+            query: [{ name: 'next', type: 'string' }],
+            steps: [{ name: 'away', type: 'redirect', url: "'/' & query.next" }],
+          },
+          {
+            method: 'GET',
             path: '/go/:where',
             auth: 'public',
             steps: [
@@ -571,6 +607,29 @@ for (const kind of databaseKinds) {
       assert.equal(text.text, 'hello ');
       assert.match(text.headers.get('content-type') ?? '', /^text\/plain/);
       assert.equal(text.headers.get('content-security-policy'), 'sandbox');
+      const xss = '<img src=x onerror=alert(1)>';
+      for (const path of ['/shapes/page', '/shapes/jsonish']) {
+        const page = await call('GET', `${path}?environment=test&name=${encodeURIComponent(xss)}`);
+        assert.equal(page.status, 200, page.text);
+        assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+        assert.equal(page.headers.get('content-security-policy'), 'sandbox', path);
+        assert.ok(page.text.includes(xss), page.text);
+      }
+      // '/\\host' is another host to a browser, as '//host' is: neither leaves as a redirect.
+      for (const next of ['\\evil.example/x', '/evil.example/x']) {
+        const away = await fetch(
+          `${server.url}/api/v1/apps/shapes/back?environment=test&next=${encodeURIComponent(next)}`,
+          { redirect: 'manual' },
+        );
+        assert.equal(away.status, 500, next);
+        assert.equal(away.headers.get('location'), null);
+        assert.match(await away.text(), /path starting with/);
+      }
+      const home = await fetch(`${server.url}/api/v1/apps/shapes/back?environment=test&next=home`, {
+        redirect: 'manual',
+      });
+      assert.equal(home.status, 302);
+      assert.equal(home.headers.get('location'), '/home');
       const temp = await fetch(`${server.url}/api/v1/apps/shapes/go/temp?environment=test`, {
         redirect: 'manual',
       });

@@ -41,7 +41,8 @@ class Stop {
   constructor(readonly result: PipelineResult) {}
 }
 
-const SAFE_URL = /^(https?:\/\/[^\s]+|\/(?!\/)[^\s]*)$/i;
+/** http(s), or a path on this site: not `//host` nor `/\host`, which browsers read as another host. */
+const SAFE_URL = /^(https?:\/\/[^\s]+|\/(?![/\\])[^\s]*)$/i;
 
 export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Promise<PipelineResult> {
   const { context, environment } = input;

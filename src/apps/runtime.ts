@@ -275,12 +275,18 @@ function send(reply: FastifyReply, result: PipelineResult): FastifyReply {
   reply.code(result.status).headers(result.headers);
   if (result.body === undefined) return reply.send();
   const type = result.headers['content-type'];
-  if (type && !/json/i.test(type) && typeof result.body === 'string') {
-    // Owner-written text or HTML is served sandboxed: it cannot script the dashboard's origin.
-    if (result.headers['content-security-policy'] === undefined)
-      reply.header('content-security-policy', 'sandbox');
-    return reply.send(result.body);
-  }
-  if (!type) reply.type(JSON_TYPE);
-  return reply.send(JSON.stringify(result.body));
+  if (!type) return reply.type(JSON_TYPE).send(JSON.stringify(result.body));
+  // Anything but JSON (text, HTML, an object's JSON sent as text/html) is served sandboxed: a
+  // browser may render it, and it must not script the dashboard's origin.
+  if (!isJsonType(type) && result.headers['content-security-policy'] === undefined)
+    reply.header('content-security-policy', 'sandbox');
+  return reply.send(
+    typeof result.body === 'string' && !isJsonType(type) ? result.body : JSON.stringify(result.body),
+  );
+}
+
+/** `application/json` or a `+json` type, judged on the media type alone (not its parameters). */
+function isJsonType(type: string): boolean {
+  const media = (type.split(';')[0] ?? '').trim().toLowerCase();
+  return media === 'application/json' || /^application\/[a-z0-9.!#$&^_-]+\+json$/.test(media);
 }
