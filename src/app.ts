@@ -34,7 +34,7 @@ import { clusterWorkerBus } from './infra/bus/cluster-bus.ts';
 import { redisBus } from './infra/bus/redis-bus.ts';
 import { createEncryptor, type Encryptor, UnsealError } from './infra/crypto/encryption.ts';
 import { type DatabaseHandle, openDatabase } from './infra/db/database.ts';
-import { loadInstallationSecret } from './infra/installation-secret.ts';
+import { loadInstallationSecret, type SecretSource, secretFileOf } from './infra/installation-secret.ts';
 import { createKeyService, type KeyService } from './keys/key-service.ts';
 import { registerAccountRoute, registerKeyRoutes } from './keys/routes.ts';
 import { createTraffic, registerTrafficHooks, type Traffic } from './limits/traffic.ts';
@@ -63,6 +63,8 @@ export interface Services {
   config: Config;
   database: DatabaseHandle;
   secret: string;
+  /** Where the installation secret came from: GATEHOUSE_SECRET, the file beside SQLite, or the database. */
+  secretSource: SecretSource;
   bus: InvalidationBus;
   owners: OwnerService;
   /** Dashboard users, sessions and invites. */
@@ -92,7 +94,14 @@ export interface Services {
 export async function createServices(config: Config): Promise<Services & { close(): Promise<void> }> {
   const database = await openDatabase(config.database);
   const { db, dialect } = database;
-  const secret = await loadInstallationSecret(db, config.secret);
+  const { secret, source: secretSource } = await loadInstallationSecret(
+    db,
+    config.secret,
+    database.dialect.sqlitePath,
+  ).catch(async (error: unknown) => {
+    await database.close();
+    throw error;
+  });
   // Many machines: Redis. Several processes of `start --workers N`: the cluster's IPC. Else in-process.
   const bus = config.redisUrl
     ? redisBus(config.redisUrl, `${config.limits.redisPrefix}invalidate`)
@@ -108,7 +117,10 @@ export async function createServices(config: Config): Promise<Services & { close
       config.secret
         ? 'GATEHOUSE_SECRET is not the secret this installation was set up with: its stored secrets do not open. ' +
             'Every process of one installation needs the same GATEHOUSE_SECRET'
-        : 'GATEHOUSE_SECRET is not set, but this installation was set up with one: its stored secrets do not open. ' +
+        : secretSource === 'file'
+          ? `${secretFileOf(database.dialect.sqlitePath as string)} is not the installation secret this database was set up with: its stored secrets do not open. ` +
+            'Restore the file that belongs to this database, or set the GATEHOUSE_SECRET it was set up with'
+          : 'GATEHOUSE_SECRET is not set, but this installation was set up with one: its stored secrets do not open. ' +
             'Set the same GATEHOUSE_SECRET for every process of the installation',
     );
   });
@@ -126,6 +138,7 @@ export async function createServices(config: Config): Promise<Services & { close
     config,
     database,
     secret,
+    secretSource,
     bus,
     owners: createOwnerService({ db, cacheTtlMs: config.cacheTtlMs }),
     users: createUserService({ db, audit, sessions: config.sessions }),

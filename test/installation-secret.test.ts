@@ -1,10 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import BetterSqlite3 from 'better-sqlite3';
 import { freePort } from '../bench/lib.ts';
 import { createServices } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
+import { ConfigError, loadConfig } from '../src/config.ts';
+import { backupSqlite } from '../src/infra/db/sqlite-backup.ts';
+import { secretFileOf } from '../src/infra/installation-secret.ts';
 import { createTestDatabase, databaseKinds, type TestDatabase } from './helpers/database.ts';
 
 const run = promisify(execFile);
@@ -76,3 +81,107 @@ for (const kind of databaseKinds) {
     });
   });
 }
+
+/** Every byte SQLite keeps for `path` (the file, its WAL), as text, to look for a secret in. */
+function bytesOf(path: string): string {
+  return [path, `${path}-wal`]
+    .filter((file) => existsSync(file))
+    .map((file) => readFileSync(file).toString('latin1'))
+    .join('');
+}
+
+describe('the generated installation secret, on SQLite, lives beside the database and not in it', () => {
+  let database: TestDatabase;
+  let path: string;
+  const open = () => createServices(loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' }));
+  const stored = (db: BetterSqlite3.Database) =>
+    db.prepare("select value from settings where key = 'secret'").pluck().get() as string | undefined;
+
+  before(async () => {
+    database = await createTestDatabase('sqlite');
+    path = database.url.slice('sqlite:'.length);
+  });
+  after(() => database.drop());
+
+  test('generated into <database>.secret (owner only); neither the database nor a backup holds it', async () => {
+    const services = await open();
+    const { secret, secretSource } = services;
+    const callbackSecret = services.webhooks.callbackSecret;
+    await services.close();
+    assert.equal(secretSource, 'file');
+    assert.equal(readFileSync(secretFileOf(path), 'utf8').trim(), secret);
+    assert.equal(statSync(secretFileOf(path)).mode & 0o777, 0o600);
+    assert.ok(!bytesOf(path).includes(secret), 'the secret is in the database file');
+    const backup = join(dirname(path), 'backup.db');
+    backupSqlite(path, backup);
+    assert.ok(!readFileSync(backup).toString('latin1').includes(secret), 'the secret is in the backup');
+    // The next start uses the same secret: what it sealed still opens.
+    const again = await open();
+    assert.equal(again.secret, secret);
+    assert.equal(again.webhooks.callbackSecret, callbackSecret);
+    await again.close();
+  });
+
+  test('an installation that kept it in the database has it moved out, and wiped from the file', async () => {
+    const secret = readFileSync(secretFileOf(path), 'utf8').trim();
+    // As an earlier release left it: the secret in settings, no file.
+    rmSync(secretFileOf(path));
+    const db = new BetterSqlite3(path);
+    db.prepare("insert into settings (key, value) values ('secret', ?)").run(secret);
+    db.close();
+    const services = await open();
+    assert.equal(services.secret, secret);
+    await services.close();
+    assert.equal(readFileSync(secretFileOf(path), 'utf8').trim(), secret);
+    const check = new BetterSqlite3(path);
+    assert.equal(stored(check), undefined);
+    check.close();
+    assert.ok(!bytesOf(path).includes(secret), 'the moved secret is still in the database file');
+  });
+
+  test("a file that is not this database's secret, or a lost one, is a config error; nothing is overwritten", async () => {
+    const secret = readFileSync(secretFileOf(path), 'utf8').trim();
+    const other = 'another-installation-secret-0123456789abcdef';
+    const db = new BetterSqlite3(path);
+    db.prepare("insert into settings (key, value) values ('secret', ?)").run(secret);
+    db.close();
+    writeFileSync(secretFileOf(path), `${other}\n`);
+    await assert.rejects(
+      open(),
+      (e: Error) => e instanceof ConfigError && /does not hold this database/.test(e.message),
+    );
+    // Without the row: the wrong file does not open the sealed secrets.
+    const fix = new BetterSqlite3(path);
+    fix.prepare("delete from settings where key = 'secret'").run();
+    fix.close();
+    await assert.rejects(
+      open(),
+      (e: Error) => e instanceof ConfigError && /\.secret is not the installation secret/.test(e.message),
+    );
+    // Lost: no file and no row. A new secret would not open anything, so none is made.
+    rmSync(secretFileOf(path));
+    await assert.rejects(
+      open(),
+      (e: Error) => e instanceof ConfigError && /installation secret is missing/.test(e.message),
+    );
+    assert.equal(existsSync(secretFileOf(path)), false);
+    writeFileSync(secretFileOf(path), `${secret}\n`, { mode: 0o600 });
+    const services = await open();
+    assert.equal(services.secret, secret);
+    await services.close();
+  });
+});
+
+describe('the generated installation secret on PostgreSQL', () => {
+  test('is kept in the database (shared by every process), and the source says so for the startup warning', async (t) => {
+    if (!databaseKinds.includes('postgres')) return t.skip('no PostgreSQL in this run');
+    const database = await createTestDatabase('postgres');
+    try {
+      const services = await createServices(loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' }));
+      assert.equal(services.secretSource, 'database');
+      await services.close();
+    } finally {
+      await database.drop();
+    }
+  });
+});

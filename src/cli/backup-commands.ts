@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Config } from '../config.ts';
 import { BackupError, backupSqlite, restoreSqlite } from '../infra/db/sqlite-backup.ts';
+import { secretFileOf } from '../infra/installation-secret.ts';
 import { CliFailure, printFields, printJson, reportFailure } from './output.ts';
 
 /** The SQLite file the installation runs on; PostgreSQL installations back up with their own tools. */
@@ -52,7 +53,9 @@ export function registerBackupCommands(program: Command, config: Config): void {
           const source = sqlitePath(config);
           return { database: source, ...backupSqlite(source, file) };
         },
-        () => `Restore it with: gatehouse restore ${file} (with the server stopped)`,
+        () =>
+          `Restore it with: gatehouse restore ${file} (with the server stopped). It does not hold the installation secret: ` +
+          `keep ${config.secret ? 'GATEHOUSE_SECRET' : secretFileOf(sqlitePath(config))} safe, apart from it: the backup needs it.`,
       );
     });
 

@@ -1,21 +1,129 @@
 import { randomBytes } from 'node:crypto';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
+import { dirname } from 'node:path';
+import { sql } from 'kysely';
+import { ConfigError } from '../config.ts';
 import type { Db } from './db/database.ts';
 
+/** Where the installation secret came from. */
+export type SecretSource = 'environment' | 'file' | 'database';
+
+/** The file beside a SQLite database that holds its generated installation secret. */
+export function secretFileOf(sqlitePath: string): string {
+  return `${sqlitePath}.secret`;
+}
+
 /**
- * GATEHOUSE_SECRET when set; otherwise one generated on first run and kept in the database,
- * so that every process of one installation shares it.
+ * GATEHOUSE_SECRET when set. Otherwise, on a SQLite file, one generated on first run and kept in
+ * a file beside the database (`<database>.secret`, readable by its owner only), never in the
+ * database itself: a copy of the database or of a backup then yields no usable credentials (the
+ * secret keys the encryption of webhook secrets and of the JWT signing keys). An installation
+ * that kept it in the database (before this file existed) has it moved out on its next start.
+ * PostgreSQL without GATEHOUSE_SECRET keeps it in the database, so that every process shares it
+ * (and the caller warns: DEPLOY.md asks for GATEHOUSE_SECRET there).
  */
-export async function loadInstallationSecret(db: Db, configured: string | undefined): Promise<string> {
-  if (configured) return configured;
-  const read = () => db.selectFrom('settings').select('value').where('key', '=', 'secret').executeTakeFirst();
-  const existing = await read();
-  if (existing) return existing.value;
-  const generated = randomBytes(32).toString('base64url');
-  await db
-    .insertInto('settings')
-    .values({ key: 'secret', value: generated })
-    .onConflict((oc) => oc.column('key').doNothing())
-    .execute();
-  const stored = await read();
-  return stored?.value ?? generated;
+export async function loadInstallationSecret(
+  db: Db,
+  configured: string | undefined,
+  sqlitePath?: string,
+): Promise<{ secret: string; source: SecretSource }> {
+  if (configured) return { secret: configured, source: 'environment' };
+  const read = async () =>
+    (await db.selectFrom('settings').select('value').where('key', '=', 'secret').executeTakeFirst())?.value;
+  if (!sqlitePath) {
+    const existing = await read();
+    if (existing) return { secret: existing, source: 'database' };
+    await db
+      .insertInto('settings')
+      .values({ key: 'secret', value: randomBytes(32).toString('base64url') })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
+    return { secret: (await read()) as string, source: 'database' };
+  }
+
+  const file = secretFileOf(sqlitePath);
+  const inDatabase = await read();
+  let secret = readSecretFile(file);
+  if (secret !== undefined && inDatabase !== undefined && secret !== inDatabase) {
+    throw new ConfigError(
+      `${file} does not hold this database's installation secret: restore the file that belongs to it, or set GATEHOUSE_SECRET`,
+    );
+  }
+  if (secret === undefined && inDatabase === undefined && (await holdsSealedValues(db))) {
+    // Another process starting at once may have just written it and sealed with it.
+    secret = readSecretFile(file);
+  }
+  if (secret === undefined && inDatabase === undefined && (await holdsSealedValues(db))) {
+    // Set up with a secret that is gone: a new one would not open what it sealed.
+    throw new ConfigError(
+      `The installation secret is missing: this database was set up with one kept in ${file} or given as GATEHOUSE_SECRET. Restore that file beside the database, or set the same GATEHOUSE_SECRET`,
+    );
+  }
+  secret ??= writeSecretFile(file, inDatabase ?? randomBytes(32).toString('base64url'));
+  if (inDatabase !== undefined) {
+    // Moved out: overwritten in place (secure_delete) and the WAL emptied, so that the file on
+    // disk no longer holds it either.
+    await sql`PRAGMA secure_delete = ON`.execute(db);
+    await db.deleteFrom('settings').where('key', '=', 'secret').execute();
+    await sql`PRAGMA secure_delete = OFF`.execute(db);
+    await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
+  }
+  return { secret, source: 'file' };
+}
+
+/** Whether something was already encrypted with an installation secret (set up on first start). */
+async function holdsSealedValues(db: Db): Promise<boolean> {
+  const row = await db
+    .selectFrom('settings')
+    .select('key')
+    .where('key', 'in', ['callback_signing_secret', 'jwt_signing_keys'])
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+function readSecretFile(file: string): string | undefined {
+  if (!existsSync(file)) return undefined;
+  const text = readFileSync(file, 'utf8').trim();
+  if (text.length < 32) throw new ConfigError(`${file} does not hold an installation secret (too short)`);
+  return text;
+}
+
+/**
+ * Writes the secret to `file` (mode 0600, synced) unless it already exists, atomically: written
+ * to a temporary file first and then linked into place, so two processes starting at once agree
+ * on one secret and nobody reads a half-written file. Returns the secret the file holds.
+ */
+function writeSecretFile(file: string, secret: string): string {
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const fd = openSync(temporary, 'wx', 0o600);
+  try {
+    writeSync(fd, `${secret}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  try {
+    linkSync(temporary, file);
+    const dir = openSync(dirname(file), 'r');
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
+    return secret;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return readSecretFile(file) as string;
+  } finally {
+    rmSync(temporary, { force: true });
+  }
 }

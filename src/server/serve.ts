@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
 import { buildApp, createServices, type Services } from '../app.ts';
 import type { Config } from '../config.ts';
 import { claimSqliteInstance, type InstanceLock } from '../infra/db/instance-lock.ts';
@@ -49,6 +50,7 @@ export async function startServer(
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
+  warnAboutSecret(services, logger);
   if (!(await services.owners.hasOwner())) {
     logger.warn(
       `No owner yet: run "npx gatehouse init --email you@example.com" to create one (it asks for a password)`,
@@ -93,6 +95,7 @@ export async function startWorker(config: Config): Promise<{ stop(): Promise<voi
   const services = await createServices(config);
   const worker = services.webhooks.createWorker(logger);
   worker.start();
+  warnAboutSecret(services, logger);
   logger.info({ database: services.database.dialect.name }, 'Gatehouse webhook worker running');
   let stopping: Promise<void> | null = null;
   return {
@@ -106,4 +109,14 @@ export async function startWorker(config: Config): Promise<{ stop(): Promise<voi
       return stopping;
     },
   };
+}
+
+/** The installation secret in the database itself: a copy of the database could then mint tokens. */
+function warnAboutSecret(services: Services, logger: Logger): void {
+  // Once per installation start: a cluster's first worker says it for all.
+  if (services.secretSource !== 'database' || (cluster.isWorker && cluster.worker?.id !== 1)) return;
+  logger.warn(
+    'GATEHOUSE_SECRET is not set: the installation secret is kept in the database, so a copy of the database or a backup ' +
+      'can open its webhook secrets and mint tokens. Set GATEHOUSE_SECRET (the same for every process; docs/DEPLOY.md)',
+  );
 }

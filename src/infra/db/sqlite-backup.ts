@@ -68,8 +68,8 @@ function summary(file: string): BackupSummary {
  * A consistent copy of a live database: `VACUUM INTO` reads one snapshot (a read transaction,
  * so a server keeps writing meanwhile and nothing it acknowledged after the snapshot is half in
  * the copy), writes it compacted to a new file, and the copy is checked before it is reported.
- * The file holds key hashes, encrypted secrets and (unless GATEHOUSE_SECRET is set) the
- * installation secret: it is created readable by its owner only.
+ * The file holds key hashes and encrypted secrets (not the installation secret, which lives in
+ * GATEHOUSE_SECRET or beside the database): it is created readable by its owner only.
  */
 export function backupSqlite(source: string, target: string): BackupSummary {
   if (existsSync(target)) throw new BackupError(`${target} already exists: choose a new file name`);
