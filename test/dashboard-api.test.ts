@@ -407,17 +407,19 @@ for (const kind of databaseKinds) {
       );
     });
 
-    test('deliveries: a collaborator sees and redelivers only those caused by their own keys', async () => {
+    test("deliveries: a collaborator sees and redelivers only their own keys' callbacks, never the owner's subscriptions", async () => {
       const mine = await collaborator.call('POST', '/admin/v1/keys', { name: 'hooks', environment: 'test' });
       const sent = await collaborator.call('POST', '/admin/v1/test-requests', {
         key_id: mine.body.data.id,
         method: 'POST',
         path: '/api/v1/data/orders',
+        headers: { 'X-Webhook-Callback': `${receiver.url}/mine` },
         body: { order_id: 'C-1', amount: 1 },
       });
       assert.equal(sent.body.data.status, 202, sent.text);
       const recordId = sent.body.data.body.id;
-      await receiver.waitFor(2); // the owner's earlier write and this one
+      // The owner's earlier write, and this one twice: its callback and the owner's subscription.
+      await receiver.waitFor(3);
       let own: ApiResponse | undefined;
       for (let i = 0; i < 100; i++) {
         own = await collaborator.call('GET', '/admin/v1/deliveries');
@@ -426,24 +428,38 @@ for (const kind of databaseKinds) {
       }
       assert.ok(own);
       assert.deepEqual(
-        own.body.data.map((d: { record_id: string }) => d.record_id),
-        [recordId],
+        own.body.data.map((d: { record_id: string; subscription_id: string | null }) => [
+          d.record_id,
+          d.subscription_id,
+        ]),
+        [[recordId, null]],
       );
       const all = await server.admin('GET', '/admin/v1/deliveries');
-      const others = all.body.data.find((d: { record_id: string }) => d.record_id !== recordId);
-      assert.ok(others, 'the owner sees the other delivery');
-      assert.equal((await collaborator.call('GET', `/admin/v1/deliveries/${others.id}`)).status, 404);
-      assert.equal(
-        (await collaborator.call('POST', `/admin/v1/deliveries/${others.id}/redeliver`, {})).status,
-        404,
+      const others = all.body.data.filter(
+        (d: { id: string }) => !own?.body.data.some((o: { id: string }) => o.id === d.id),
       );
+      // The owner's write's subscription delivery, and the subscription's delivery of this very record.
+      assert.ok(
+        others.some(
+          (d: { record_id: string; subscription_id: string | null }) =>
+            d.record_id === recordId && d.subscription_id,
+        ),
+        "the owner sees the subscription delivery of the collaborator's record",
+      );
+      for (const other of others) {
+        assert.equal((await collaborator.call('GET', `/admin/v1/deliveries/${other.id}`)).status, 404);
+        assert.equal(
+          (await collaborator.call('POST', `/admin/v1/deliveries/${other.id}/redeliver`, {})).status,
+          404,
+        );
+      }
       const redo = await collaborator.call(
         'POST',
         `/admin/v1/deliveries/${own.body.data[0].id}/redeliver`,
         {},
       );
       assert.equal(redo.status, 202, redo.text);
-      await receiver.waitFor(3);
+      await receiver.waitFor(4);
     });
 
     test('the production console writes live records at once, validated, with no webhooks', async () => {

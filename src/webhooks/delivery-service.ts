@@ -123,7 +123,11 @@ export function createDeliveryService(deps: { db: Db; secret: string; encryptor:
     };
   }
 
-  /** With `createdBy`: only deliveries caused by requests of keys that user created (collaborators). */
+  /**
+   * With `createdBy` (a collaborator): only the callbacks of requests sent with keys that user
+   * created. Subscriptions are the owner's: their deliveries (URL, the receiver's answers) are
+   * not shown to a collaborator, nor redelivered by one, whoever's request caused them.
+   */
   const base = (createdBy?: string) => {
     const q = db
       .selectFrom('webhook_deliveries as d')
@@ -131,13 +135,15 @@ export function createDeliveryService(deps: { db: Db; secret: string; encryptor:
       .selectAll('d')
       .select('e.slug');
     if (createdBy === undefined) return q;
-    return q.where('d.request_id', 'in', (eb) =>
-      eb
-        .selectFrom('requests as r')
-        .innerJoin('api_keys as k', 'k.id', 'r.key_id')
-        .select('r.id')
-        .where('k.created_by', '=', createdBy),
-    );
+    return q
+      .where('d.subscription_id', 'is', null)
+      .where('d.request_id', 'in', (eb) =>
+        eb
+          .selectFrom('requests as r')
+          .innerJoin('api_keys as k', 'k.id', 'r.key_id')
+          .select('r.id')
+          .where('k.created_by', '=', createdBy),
+      );
   };
 
   /** A subscription's delivery goes where the subscription points now; a callback's to its own URL. */
