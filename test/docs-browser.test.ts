@@ -40,11 +40,21 @@ describe('/docs in a real browser', {
     });
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      await page.goto(`${server.url}/docs/`, { waitUntil: 'domcontentloaded' });
+      const refused: string[] = [];
+      page.on('console', (message) => {
+        if (/Content Security Policy/i.test(message.text())) refused.push(message.text());
+      });
+      const response = await page.goto(`${server.url}/docs/`, { waitUntil: 'domcontentloaded' });
+      // Same origin as the dashboard: not framable, only its own scripts.
+      const headers = response?.headers() ?? {};
+      assert.equal(headers['x-frame-options'], 'DENY');
+      assert.match(headers['content-security-policy'] ?? '', /frame-ancestors 'none'/);
+      assert.match(headers['content-security-policy'] ?? '', /script-src 'self' 'sha256-/);
       await page.getByText('Create a record in Orders (queued)').first().waitFor({ timeout: 30_000 });
       const text = await page.locator('body').innerText();
       assert.match(text, /Gatehouse data API \(test\)/);
       assert.match(text, /List Orders, newest first/);
+      assert.deepEqual(refused, [], 'the page works within its policy');
       await page.screenshot({ path: shot });
       assert.ok(statSync(shot).size > 10_000, 'the screenshot is empty');
     } finally {

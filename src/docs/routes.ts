@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import scalar from '@scalar/fastify-api-reference';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppService } from '../apps/app-service.ts';
@@ -78,13 +79,53 @@ export async function registerDocsPage(
   app: FastifyInstance,
   document: ReturnType<typeof openApiCache>,
 ): Promise<void> {
-  app.get('/docs/openapi.json', async (request) => document('test', baseUrl(request)));
-  await app.register(scalar as unknown as Parameters<FastifyInstance['register']>[0], {
-    routePrefix: '/docs',
-    configuration: {
-      url: '/docs/openapi.json',
-      title: 'Gatehouse API reference',
-      authentication: { preferredSecurityScheme: 'bearer' },
-    },
+  await app.register(async (docs) => {
+    // Same origin as the dashboard: the page may not be framed, and runs only its own scripts.
+    docs.addHook('onSend', async (_request, reply, payload) => {
+      reply.header('x-frame-options', 'DENY');
+      reply.header('x-content-type-options', 'nosniff');
+      reply.header('referrer-policy', 'no-referrer');
+      if (typeof payload === 'string' && String(reply.getHeader('content-type')).startsWith('text/html')) {
+        reply.header('content-security-policy', docsPolicy(payload));
+      }
+      return payload;
+    });
+    docs.get('/docs/openapi.json', async (request) => document('test', baseUrl(request)));
+    await docs.register(scalar as unknown as Parameters<FastifyInstance['register']>[0], {
+      routePrefix: '/docs',
+      configuration: {
+        url: '/docs/openapi.json',
+        title: 'Gatehouse API reference',
+        authentication: { preferredSecurityScheme: 'bearer' },
+        // Self-hosted: no fonts from Scalar's CDN (system fonts instead).
+        withDefaultFonts: false,
+      },
+    });
   });
+}
+
+/**
+ * The reference page's Content-Security-Policy: scripts from this origin and the page's own
+ * inline script (by its hash), nothing framed, no plugins. Try-it-out may call any http(s) server.
+ */
+function docsPolicy(html: string): string {
+  const inline = [...html.matchAll(/<script(?![^>]*\bsrc=)[^>]*>([\s\S]*?)<\/script>/g)].map(
+    (m) =>
+      `'sha256-${createHash('sha256')
+        .update(m[1] ?? '')
+        .digest('base64')}'`,
+  );
+  return [
+    "default-src 'self'",
+    `script-src 'self' ${inline.join(' ')}`.trim(),
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data: blob:",
+    "font-src 'self' data:",
+    "connect-src 'self' http: https:",
+    "worker-src 'self' blob:",
+    "frame-ancestors 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "object-src 'none'",
+  ].join('; ');
 }
