@@ -97,10 +97,14 @@ export async function startWorker(config: Config): Promise<{ stop(): Promise<voi
   worker.start();
   warnAboutSecret(services, logger);
   logger.info({ database: services.database.dialect.name }, 'Gatehouse webhook worker running');
+  // The worker's own timers do not hold the process (a server's worker lives as long as the
+  // server); alone, nothing else may (SQLite without Redis): this does, until SIGTERM.
+  const alive = setInterval(() => {}, 2 ** 30);
   let stopping: Promise<void> | null = null;
   return {
     wake: () => worker.wake(),
     stop() {
+      clearInterval(alive);
       stopping ??= (async () => {
         await worker.stop();
         await services.close();
