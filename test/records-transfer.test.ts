@@ -226,6 +226,85 @@ for (const kind of databaseKinds) {
       assert.equal(csv.stdout, 'sku,qty,ok,tags\na,1,true,"[""x"",""y""]"\n"b,c",,false,\n');
     });
 
+    test("CSV: a row of the wrong width, blanks and non-numbers are that row's problems, by the line it starts on", async () => {
+      await server.createEndpoint({
+        slug: 'ragged',
+        name: 'ragged',
+        schema: {
+          type: 'object',
+          properties: { sku: { type: 'string' }, qty: { type: 'integer' }, note: { type: 'string' } },
+          required: ['sku'],
+        },
+      });
+      const lines = ['sku,qty,note'];
+      for (let i = 0; i < 6; i++) lines.push(`R-${i},${i},plain`);
+      lines.push('BAD,1,x,extra'); // line 8: four fields
+      lines.push(''); // line 9: blank, skipped
+      lines.push('M-1,2,"two'); // line 10: a quoted cell over two lines
+      lines.push('lines"');
+      lines.push('HEX,0x10,x'); // line 12: not a number
+      lines.push('BLANK, ,x'); // line 13: a blank number cell is an absent field
+      for (let i = 6; i < 9; i++) lines.push(`R-${i},${i},plain`);
+      writeFileSync(join(dir, 'ragged.csv'), `${lines.join('\n')}\n`);
+      const res = await cli('records', 'import', 'ragged', join(dir, 'ragged.csv'), '--batch', '2', '--json');
+      assert.equal(res.code, 2, res.stdout + res.stderr);
+      const out = JSON.parse(res.stdout);
+      assert.equal(out.data.imported, 11);
+      assert.equal(out.data.rejected, 2);
+      assert.deepEqual(out.data.problems, [
+        { line: 8, details: [{ field: '(row)', error: 'Has 4 fields; the header row has 3' }] },
+        { line: 12, details: [{ field: 'qty', error: 'Must be of type integer' }] },
+      ]);
+      assert.equal(await count('ragged'), 11);
+      const exported = (await cli('records', 'export', 'ragged')).stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { sku: string; qty?: number; note: string });
+      assert.deepEqual(
+        exported.find((r) => r.sku === 'BLANK'),
+        { sku: 'BLANK', note: 'x' },
+      );
+      assert.equal(exported.find((r) => r.sku === 'M-1')?.note, 'two\nlines');
+
+      // A JSON array: each element is reported by the file line it starts on.
+      writeFileSync(join(dir, 'array.json'), '[\n  {"sku": "A"},\n\n  {"qty": 1},\n  {"sku": "C"}\n]\n');
+      const array = await cli('records', 'import', 'ragged', join(dir, 'array.json'), '--json');
+      assert.equal(array.code, 2, array.stdout + array.stderr);
+      assert.deepEqual(
+        JSON.parse(array.stdout).data.problems.map((p: { line: number }) => p.line),
+        [4],
+      );
+    });
+
+    test("CSV export: the environment's own columns, every other field too, and numbers digit for digit", async () => {
+      await server.createEndpoint({
+        slug: 'wide',
+        name: 'wide',
+        schema: { type: 'object', properties: { legacy: { type: 'string' }, big: { type: 'integer' } } },
+      });
+      await server.admin('POST', '/admin/v1/endpoints/wide/deploy');
+      writeFileSync(
+        join(dir, 'wide.ndjson'),
+        '{"legacy":"L1","big":12345678901234567890,"color":"red"}\n{"legacy":"L2","size":{"w":1}}\n',
+      );
+      for (const env of ['test', 'live']) {
+        const res = await cli('records', 'import', 'wide', join(dir, 'wide.ndjson'), '--env', env);
+        assert.equal(res.code, 0, res.stdout + res.stderr);
+      }
+      // The draft moves on; live records still follow the deployed version.
+      await server.admin('PATCH', '/admin/v1/endpoints/wide', {
+        schema: { type: 'object', properties: { modern: { type: 'string' } } },
+      });
+      const live = await cli('records', 'export', 'wide', '--env', 'live', '--format', 'csv');
+      assert.equal(live.code, 0, live.stderr);
+      assert.equal(live.stdout, 'legacy,big,color,size\nL1,12345678901234567890,red,\nL2,,,"{""w"":1}"\n');
+      const test = await cli('records', 'export', 'wide', '--format', 'csv');
+      assert.equal(
+        test.stdout,
+        'modern,legacy,big,color,size\n,L1,12345678901234567890,red,\n,L2,,,"{""w"":1}"\n',
+      );
+    });
+
     test('--webhooks fires them', async () => {
       writeFileSync(join(dir, 'hooked.ndjson'), '{"sku":"h1"}\n{"sku":"h2"}\n');
       const res = await cli('records', 'import', 'hooked', join(dir, 'hooked.ndjson'), '--webhooks');

@@ -1,11 +1,15 @@
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { type Command, InvalidArgumentError } from 'commander';
 import { parse as parseCsv } from 'csv-parse';
 import { stringify as stringifyCsv } from 'csv-stringify';
+import { parseJson as parseExact, stringifyJson as stringifyExact } from '../../packages/client/src/json.ts';
 import type { Config } from '../config.ts';
-import type { EndpointJson } from '../endpoints/endpoint-service.ts';
+import type { EndpointJson, EndpointVersionJson } from '../endpoints/endpoint-service.ts';
 import { ApiError } from '../errors.ts';
 import { parseJson } from '../http/json-body.ts';
 import { keepLongIntegers } from '../infra/json/exact-json.ts';
@@ -53,11 +57,54 @@ function formatOf(file: string, given?: string): Format {
   return 'ndjson';
 }
 
-/** CSV cells are text: type them by the schema's declared property types. */
-function typedCell(value: string, types: string[] | undefined): unknown {
-  if (value === '') return undefined;
+/** The file line each element of a top-level JSON array starts on (the text is valid JSON). */
+function elementLines(content: string): number[] {
+  const lines: number[] = [];
+  let line = 1;
+  let depth = 0;
+  let expecting = false;
+  for (let i = 0; i < content.length; i++) {
+    const c = content[i] as string;
+    if (c === '\n') {
+      line++;
+      continue;
+    }
+    if (c === ' ' || c === '\t' || c === '\r') continue;
+    if (expecting) {
+      lines.push(line);
+      expecting = false;
+    }
+    if (c === '"') {
+      for (i++; i < content.length && content[i] !== '"'; i++) if (content[i] === '\\') i++;
+    } else if (c === '[' || c === '{') {
+      depth++;
+      if (depth === 1) expecting = true;
+    } else if (c === ']' || c === '}') {
+      depth--;
+    } else if (c === ',' && depth === 1) {
+      expecting = true;
+    }
+  }
+  return lines;
+}
+
+/**
+ * A number as a cell writes one: digits, a fraction, an exponent; leading zeros allowed (a
+ * spreadsheet's zero-padded ids). Not hex, not `1_000`, not blanks (Number() reads those as 0).
+ */
+const CELL_NUMBER = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/;
+
+/**
+ * CSV cells are text: type them by the schema's declared property types. An empty cell (or one
+ * of blanks) is an absent field; a number column's cell is a number only when it is written as
+ * one, else it stays text for the schema to refuse.
+ */
+function typedCell(raw: string, types: string[] | undefined): unknown {
   const t = types ?? ['string'];
-  if ((t.includes('integer') || t.includes('number')) && Number.isFinite(Number(value))) return Number(value);
+  const numeric = t.includes('integer') || t.includes('number');
+  const value = numeric || t.includes('boolean') ? raw.trim() : raw;
+  if (value === '') return undefined;
+  if (numeric && CELL_NUMBER.test(value) && Number.isFinite(Number(value))) return Number(value);
   if (t.includes('boolean') && (value === 'true' || value === 'false')) return value === 'true';
   if ((t.includes('object') || t.includes('array')) && /^[[{]/.test(value)) {
     try {
@@ -98,9 +145,10 @@ async function* readRows(
     // Rows holding integers a double would round are sent with their digits.
     const texts = new Map<object, string>();
     keepLongIntegers(content, parsed, (node, text) => texts.set(node, text));
+    const lines = elementLines(content);
     for (const [i, data] of parsed.entries()) {
       const text = typeof data === 'object' && data !== null ? texts.get(data) : undefined;
-      yield row(i + 1, text ?? JSON.stringify(data) ?? 'null');
+      yield row(lines[i] ?? i + 1, text ?? JSON.stringify(data) ?? 'null');
     }
     return;
   }
@@ -126,12 +174,36 @@ async function* readRows(
   input.on('data', (chunk) => {
     meter.bytes += chunk.length;
   });
-  const parser = input.pipe(parseCsv({ columns: true, skip_empty_lines: true, bom: true }));
-  let line = 1;
-  for await (const record of parser as AsyncIterable<Record<string, string>>) {
-    line++;
+  // Rows as arrays, with where each starts: a row of the wrong width is that row's problem, not
+  // the end of the import, and every problem names the file line its row starts on.
+  const parser = input.pipe(
+    parseCsv({ skip_empty_lines: true, bom: true, relax_column_count: true, info: true, raw: true }),
+  );
+  let header: string[] | undefined;
+  for await (const { record, info, raw } of parser as AsyncIterable<{
+    record: string[];
+    info: { lines: number };
+    raw: string;
+  }>) {
+    // info.lines counts to the row's last line (a quoted cell may span lines).
+    const line = info.lines - (raw.replace(/\r?\n$/, '').match(/\n/g)?.length ?? 0);
+    if (!header) {
+      header = record;
+      continue;
+    }
+    if (record.length !== header.length) {
+      yield {
+        line,
+        text: '',
+        problems: [
+          { field: '(row)', error: `Has ${record.length} fields; the header row has ${header.length}` },
+        ],
+      };
+      continue;
+    }
     const members: string[] = [];
-    for (const [column, value] of Object.entries(record)) {
+    for (const [i, value] of record.entries()) {
+      const column = header[i] as string;
       const declared = properties[column]?.type;
       const types = declared === undefined ? undefined : [declared].flat();
       const typed = typedCell(value, types);
@@ -296,7 +368,12 @@ export function registerRecordsCommands(program: Command, config: Config): void 
     );
 
   withCommon(
-    records.command('export').argument('<endpoint>').description('stream every record’s data to stdout'),
+    records
+      .command('export')
+      .argument('<endpoint>')
+      .description(
+        'every record’s data to stdout: NDJSON as stored, or CSV (the environment’s schema’s columns, then any other field)',
+      ),
   )
     .option('--env <environment>', 'test or live', 'test')
     .option('--format <format>', 'ndjson or csv', 'ndjson')
@@ -325,25 +402,63 @@ export function registerRecordsCommands(program: Command, config: Config): void 
             );
             return;
           }
-          const columns = Object.keys(
-            ((endpoint.schema as { properties?: object }).properties ?? {}) as object,
-          );
-          const out = stringifyCsv({
-            header: true,
-            columns,
-            cast: { object: (v) => JSON.stringify(v), boolean: (v) => String(v) },
-          });
-          out.pipe(process.stdout);
-          for await (const text of createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY })) {
-            if (text.trim() === '') continue;
-            const data = JSON.parse(text) as Record<string, unknown>;
-            if (!out.write(columns.map((c) => data[c]))) await new Promise((r) => out.once('drain', r));
+          // The environment's schema: the draft for test, the deployed version for live.
+          let schema = endpoint.schema;
+          if (o.env === 'live' && endpoint.live_version !== null) {
+            const versions = await call<EndpointVersionJson[]>(
+              'GET',
+              `/admin/v1/endpoints/${encodeURIComponent(slug)}/versions`,
+            );
+            schema = versions.find((v) => v.version === endpoint.live_version)?.schema ?? schema;
           }
-          out.end();
-          await new Promise((r) => out.once('finish', r));
+          await writeCsv(body, Object.keys(((schema as { properties?: object }).properties ?? {}) as object));
         } catch (error) {
           reportFailure(error, o.json === true);
         }
       },
     );
+}
+
+/**
+ * Exported NDJSON as CSV: the schema's properties first, then every other field any record
+ * holds (a record may carry fields its schema does not declare, or an older version's), in the
+ * order first seen; so the records pass once through a temporary file to find the columns.
+ * Numbers keep their digits (a 64-bit id is not rounded); objects and arrays are JSON.
+ */
+async function writeCsv(body: Readable, declared: string[]): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-export-'));
+  try {
+    const spool = join(dir, 'records.ndjson');
+    const columns = new Set(declared);
+    const file = createWriteStream(spool, { mode: 0o600 });
+    for await (const text of createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY })) {
+      if (text.trim() === '') continue;
+      for (const name of Object.keys(parseExact(text) as object)) columns.add(name);
+      if (!file.write(`${text}\n`)) await new Promise<void>((r) => file.once('drain', () => r()));
+    }
+    await new Promise<void>((resolve, reject) =>
+      file.end((error?: Error | null) => (error ? reject(error) : resolve())),
+    );
+    const names = [...columns];
+    const out = stringifyCsv({ header: names.length > 0, columns: names });
+    out.pipe(process.stdout);
+    const input = createReadStream(spool);
+    for await (const text of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+      const data = parseExact(text) as Record<string, unknown>;
+      if (!out.write(names.map((name) => csvCell(data[name]))))
+        await new Promise((r) => out.once('drain', r));
+    }
+    out.end();
+    await new Promise((r) => out.once('finish', r));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A cell's text: strings as they are, numbers (bigints too) and booleans as JSON writes them. */
+function csvCell(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string') return value;
+  if (typeof value === 'bigint') return value.toString();
+  return stringifyExact(value);
 }
