@@ -82,7 +82,15 @@ export interface LimitsConfig {
 
 type Env = Record<string, string | undefined>;
 
-export class ConfigError extends Error {}
+/** A mistake in how the installation is set up (environment, secret, database): said in one line. */
+export class ConfigError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'config_error' | 'database_unreachable' = 'config_error',
+  ) {
+    super(message);
+  }
+}
 
 /** Comma-separated addresses or CIDRs, each checked now rather than when first used. */
 function networks(raw: string | undefined, name: string): string[] {

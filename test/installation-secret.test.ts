@@ -10,7 +10,12 @@ import { createServices } from '../src/app.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { backupSqlite } from '../src/infra/db/sqlite-backup.ts';
 import { secretFileOf } from '../src/infra/installation-secret.ts';
-import { createTestDatabase, databaseKinds, type TestDatabase } from './helpers/database.ts';
+import {
+  createTestDatabase,
+  databaseKinds,
+  postgresAdminUrl,
+  type TestDatabase,
+} from './helpers/database.ts';
 
 const run = promisify(execFile);
 
@@ -182,6 +187,48 @@ describe('the generated installation secret on PostgreSQL', () => {
       await services.close();
     } finally {
       await database.drop();
+    }
+  });
+});
+
+describe('a database that does not answer', () => {
+  test('serve, worker and init say so in one line (database_unreachable), without a stack trace', async () => {
+    const refused = await freePort();
+    const urls = [`postgres://postgres@127.0.0.1:${refused}/gatehouse`];
+    if (databaseKinds.includes('postgres')) {
+      const missing = new URL(postgresAdminUrl);
+      missing.pathname = '/gatehouse_no_such_database';
+      urls.push(missing.toString());
+    }
+    for (const url of urls) {
+      for (const args of [
+        ['serve'],
+        ['worker'],
+        ['init', '--email', 'o@example.com', '--password', 'a long passphrase', '--json'],
+      ]) {
+        let said = '';
+        let code = 0;
+        try {
+          await run(process.execPath, ['bin/gatehouse.js', ...args], {
+            env: {
+              ...process.env,
+              DATABASE_URL: url,
+              PORT: '0',
+              LOG_LEVEL: 'silent',
+              GATEHOUSE_CLI_CREDENTIALS: '/nonexistent/c.json',
+            },
+            timeout: 30_000,
+          });
+        } catch (error) {
+          const e = error as { code: number; stdout: string; stderr: string };
+          code = e.code;
+          said = e.stdout + e.stderr;
+        }
+        assert.equal(code, 1, `${args[0]} ${url}: ${said}`);
+        assert.match(said, /Cannot reach the database: (connection refused|no such database)/, said);
+        assert.match(said, /database_unreachable/, said);
+        assert.doesNotMatch(said, /\n\s+at /, `a stack trace: ${said}`);
+      }
     }
   });
 });

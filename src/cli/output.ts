@@ -43,7 +43,10 @@ export const cliErrorCodes = {
     'No Gatehouse answered at the URL the CLI used (`--url`, `GATEHOUSE_URL`, the saved one, or `http://HOST:PORT`).',
   cli_bad_response:
     'Something answered at that URL, but not with Gatehouse JSON (another service on the port?).',
-  config_error: 'An environment variable the command reads is invalid; the message names it.',
+  config_error:
+    'The installation is set up wrongly: an invalid environment variable, or an installation secret that does not open its data; the message names it.',
+  database_unreachable:
+    'The database in DATABASE_URL did not answer (refused, unknown host, no such database, authentication failed); the message says which.',
   backup_failed: '`gatehouse backup` could not make the backup; the message says why.',
   restore_failed:
     '`gatehouse restore` refused or could not finish; the database was not replaced. The message says why.',
@@ -75,7 +78,7 @@ export function reportFailure(error: unknown, json: boolean): never {
           success: false,
           error: error instanceof Error ? error.message : String(error),
           // A bad environment variable, found when the command first read the configuration.
-          code: error instanceof ConfigError ? 'config_error' : 'cli_error',
+          code: error instanceof ConfigError ? error.code : 'cli_error',
         };
   if (json) printJson(envelope);
   else {

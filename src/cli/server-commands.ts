@@ -46,7 +46,7 @@ async function refuseBadConfig(running: Promise<void>): Promise<void> {
     await running;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`Error: ${error.message} (config_error)\n`);
+    process.stderr.write(`Error: ${error.message} (${error.code})\n`);
     process.exit(1);
   }
 }

@@ -1,4 +1,5 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { ConfigError } from '../../config.ts';
 import type { DialectName } from './dialect.ts';
 import { coreMigration } from './migrations/0001-core.ts';
 import { webhooksMigration } from './migrations/0002-webhooks.ts';
@@ -40,7 +41,37 @@ export async function migrateToLatest(db: Kysely<unknown>, dialect: DialectName)
   });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
+  const unreachable = unreachableReason(error);
+  if (unreachable) {
+    throw new ConfigError(
+      `Cannot reach the database: ${unreachable}. Check DATABASE_URL, and that the database server is running`,
+      'database_unreachable',
+    );
+  }
   if (error || failed) {
     throw new Error(`Database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
   }
+}
+
+/** Connection-level failures (nothing to migrate yet): the database is not there to talk to. */
+const UNREACHABLE_CODES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host not found',
+  ETIMEDOUT: 'connection timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ECONNRESET: 'connection reset',
+  '3D000': 'no such database',
+  '28P01': 'password authentication failed',
+  '28000': 'not allowed to connect',
+  '57P03': 'the server is starting up',
+  SQLITE_CANTOPEN: 'the file cannot be opened',
+};
+
+function unreachableReason(error: unknown): string | undefined {
+  const { code, message } = (error ?? {}) as { code?: string; message?: string };
+  // pg reports some of these as an AggregateError of each address tried.
+  const inner = (error as { errors?: Array<{ code?: string }> } | undefined)?.errors?.[0]?.code;
+  const known = (code && UNREACHABLE_CODES[code]) || (inner && UNREACHABLE_CODES[inner]);
+  return known ? `${known}${message ? ` (${message})` : ''}` : undefined;
 }
