@@ -223,7 +223,19 @@ for (const kind of databaseKinds) {
       );
       assert.equal(moved.body.data[0].url, fresh.url);
       assert.equal(old.received.length, 3, 'nothing more went to the old URL');
+      // A disabled or deleted subscription takes no redelivery: refused, nothing queued.
+      const redeliver = () =>
+        server.admin('POST', `/admin/v1/deliveries/${failed.body.data[0].id}/redeliver`);
+      const before = (await log(done.body.id)).body.data.length;
+      await server.admin('PATCH', `/admin/v1/webhooks/${sub.id}`, { enabled: false });
+      const disabled = await redeliver();
+      assert.equal(disabled.status, 409, disabled.text);
+      assert.match(disabled.body.error, /is disabled: enable it to redeliver/);
       await server.admin('DELETE', `/admin/v1/webhooks/${sub.id}`);
+      const deleted = await redeliver();
+      assert.equal(deleted.status, 409, deleted.text);
+      assert.match(deleted.body.error, /was deleted/);
+      assert.equal((await log(done.body.id)).body.data.length, before);
     });
 
     test('bad subscription input is refused and changes nothing', async () => {

@@ -146,15 +146,26 @@ export function createDeliveryService(deps: { db: Db; secret: string; encryptor:
       );
   };
 
-  /** A subscription's delivery goes where the subscription points now; a callback's to its own URL. */
+  /**
+   * A subscription's delivery goes where the subscription points now; a callback's to its own
+   * URL. A subscription deleted or disabled since takes no redelivery: it would be cancelled
+   * unsent, so it is refused now (409) rather than accepted and dropped.
+   */
   async function currentUrl(row: Row): Promise<string> {
     if (row.subscription_id === null) return row.url;
     const subscription = await db
       .selectFrom('webhook_subscriptions')
-      .select('url')
+      .select(['url', 'enabled'])
       .where('id', '=', row.subscription_id)
       .executeTakeFirst();
-    return subscription?.url ?? row.url;
+    if (!subscription || !subscription.enabled) {
+      throw new ApiError('conflict', {
+        message: subscription
+          ? `Subscription "${row.subscription_id}" is disabled: enable it to redeliver`
+          : `Subscription "${row.subscription_id}" was deleted: nothing to redeliver to`,
+      });
+    }
+    return subscription.url;
   }
 
   function cursor(seq: number): string {
