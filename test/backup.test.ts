@@ -164,4 +164,14 @@ describe('gatehouse backup and restore (SQLite)', () => {
     await create(7);
     await stopServer();
   });
+
+  test('restore where no database was yet: previous is null in --json, "-" for people', async () => {
+    const fresh = join(dirname(path), 'elsewhere', 'new.db');
+    const restored = await cli(['restore', backup(), '--json'], { ...env(), DATABASE_URL: `sqlite:${fresh}` });
+    assert.equal(restored.code, 0, restored.stderr);
+    const summary = JSON.parse(restored.stdout).data;
+    assert.ok('previous' in summary, restored.stdout);
+    assert.equal(summary.previous, null);
+    assert.ok(existsSync(fresh));
+  });
 });

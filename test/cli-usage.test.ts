@@ -93,6 +93,17 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
       ],
       [['endpoints', 'update', 'orders'], /Nothing to change/],
       [['endpoints', 'update', 'orders', '--schema', '{bad'], /--schema is not valid JSON/],
+      [
+        ['endpoints', 'create', '--slug', 'both', '--field', 'a:string', '--schema', '{"type":"object"}'],
+        /--schema and --field: give the schema one way only/,
+      ],
+      [
+        ['endpoints', 'create', '--slug', 'twice', '--field', 'a:string', '--field', 'a:integer:required'],
+        /--field a is given twice/,
+      ],
+      [['keys', 'update', 'key_x'], /Nothing to change: give --name/],
+      [['keys', 'update', 'key_x', '--name', ''], /--name cannot be empty/],
+      [['webhooks', 'update', 'whk_x'], /Nothing to change: give --target/],
     ];
     for (const [args, message] of cases) {
       const run = await cli(...args);
@@ -108,6 +119,8 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     assert.equal((await cli('endpoints', 'update', 'drafty')).code, 1);
     const after = await server.admin('GET', '/admin/v1/endpoints/drafty');
     assert.deepEqual(after.body.data, before.body.data, 'an empty update changes nothing');
+    for (const slug of ['both', 'twice'])
+      assert.equal((await server.admin('GET', `/admin/v1/endpoints/${slug}`)).status, 404, slug);
   });
 
   test('a port in use is one clear line, not a stack trace', async () => {

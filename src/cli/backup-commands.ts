@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Config } from '../config.ts';
 import { BackupError, backupSqlite, restoreSqlite } from '../infra/db/sqlite-backup.ts';
@@ -73,10 +74,16 @@ export function registerBackupCommands(program: Command, config: Config): void {
           const restored = restoreSqlite(file, target);
           return { database: target, ...restored, file };
         },
-        ({ previous }) =>
-          previous
+        ({ previous, database }) => {
+          const said = previous
             ? `Restored; the database it replaced is kept at ${previous}. Start the server again.`
-            : 'Restored. Start the server.',
+            : 'Restored. Start the server.';
+          // Backups never hold the installation secret: without it, the server will say so.
+          const secret = secretFileOf(database);
+          return config.secret || existsSync(secret)
+            ? said
+            : `${said}\nThe installation secret is not in backups: put the file ${secret} it was made with in place (or set GATEHOUSE_SECRET) first.`;
+        },
       );
     });
 }

@@ -46,7 +46,7 @@ function limitOption(name: string) {
   };
 }
 
-function usage(message: string): CliFailure {
+export function usage(message: string): CliFailure {
   return new CliFailure({ success: false, error: message, code: 'cli_usage' });
 }
 
@@ -63,6 +63,7 @@ export function schemaFromFields(fields: string[]): Record<string, unknown> {
     }
     if (flag !== undefined && flag !== 'required')
       throw usage(`--field "${spec}": the third part can only be "required"`);
+    if (name in properties) throw usage(`--field ${name} is given twice: give each field once`);
     properties[name] = { type };
     if (flag === 'required') required.push(name);
   }
@@ -79,6 +80,12 @@ function jsonOption(name: string, text: string): unknown {
 }
 
 function readSchema(options: { schema?: string; schemaFile?: string; field?: string[] }): unknown {
+  const given = [
+    options.schemaFile !== undefined && '--schema-file',
+    options.schema !== undefined && '--schema',
+    options.field?.length && '--field',
+  ].filter(Boolean);
+  if (given.length > 1) throw usage(`${given.join(' and ')}: give the schema one way only`);
   if (options.schemaFile) {
     let text: string;
     try {
@@ -328,11 +335,19 @@ export function registerDataCommands(program: Command, config: Config): void {
     .action(
       action(config, async (call, id: string, o: Record<string, unknown>) => {
         const body: Record<string, unknown> = {};
-        if (o.name) body.name = o.name;
+        if (o.name !== undefined) {
+          if (String(o.name).trim() === '') throw usage('--name cannot be empty');
+          body.name = o.name;
+        }
         if (o.scope) body.scopes = o.scope;
         const limits = keyLimits(o);
         if (limits) body.limits = limits;
         if (o.expiresAt) body.expires_at = o.expiresAt === 'none' ? null : o.expiresAt;
+        if (Object.keys(body).length === 0) {
+          throw usage(
+            'Nothing to change: give --name, --scope, --per-minute, --per-day, --per-month or --expires-at',
+          );
+        }
         const data = await call<ApiKeyJson>('PATCH', `/admin/v1/keys/${encodeURIComponent(id)}`, body);
         show(o.json as boolean, data, () => printFields({ ...data }));
       }),

@@ -2,7 +2,7 @@ import { type Command, Option } from 'commander';
 import type { Config } from '../config.ts';
 import type { DeliveryJson } from '../webhooks/delivery-service.ts';
 import type { SubscriptionJson } from '../webhooks/subscription-service.ts';
-import { action, collect, show, withCommon } from './data-commands.ts';
+import { action, collect, show, usage, withCommon } from './data-commands.ts';
 import { printFields, printJson, printTable } from './output.ts';
 
 type Common = { json?: boolean };
@@ -100,6 +100,8 @@ export function registerWebhookCommands(program: Command, config: Config): void 
           if (o.event) body.events = o.event;
           if (o.enable) body.enabled = true;
           if (o.disable) body.enabled = false;
+          if (Object.keys(body).length === 0)
+            throw usage('Nothing to change: give --target, --event, --enable or --disable');
           const data = await call<SubscriptionJson>(
             'PATCH',
             `/admin/v1/webhooks/${encodeURIComponent(id)}`,

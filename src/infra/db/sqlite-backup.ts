@@ -99,8 +99,8 @@ function flush(path: string, flags: 'r' | 'r+'): void {
 }
 
 export interface RestoreSummary extends BackupSummary {
-  /** Where the database it replaced was moved (undefined: there was none). */
-  previous: string | undefined;
+  /** Where the database it replaced was moved (null: there was none). */
+  previous: string | null;
 }
 
 /**
@@ -127,7 +127,7 @@ export function restoreSqlite(backup: string, target: string, now = new Date()):
     throw error;
   }
   try {
-    let previous: string | undefined;
+    let previous: string | null = null;
     if (existsSync(target)) {
       const old = new BetterSqlite3(target, { fileMustExist: true, timeout: 5_000 });
       try {
