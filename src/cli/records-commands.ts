@@ -248,7 +248,10 @@ export function registerRecordsCommands(program: Command, config: Config): void 
   )
     .option('--env <environment>', 'test or live', 'test')
     .option('--format <format>', 'ndjson, json or csv (default: from the file name)')
-    .option('--strict', 'check the whole file first: import nothing if any row is invalid')
+    .option(
+      '--strict',
+      'check the whole file first: if any row is invalid, import nothing and exit 1 (validation_failed)',
+    )
     .option('--webhooks', 'fire webhooks for imported records (off by default)')
     .option('--batch <n>', 'rows per transaction, 1-5000', batchSizeOption, 1000)
     .action(
