@@ -16,6 +16,7 @@ import {
   postgresAdminUrl,
   type TestDatabase,
 } from './helpers/database.ts';
+import { spawnServer } from './helpers/limits-cluster.ts';
 
 const run = promisify(execFile);
 
@@ -185,6 +186,12 @@ describe('the generated installation secret on PostgreSQL', () => {
       const services = await createServices(loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' }));
       assert.equal(services.secretSource, 'database');
       await services.close();
+      const server = await spawnServer({ DATABASE_URL: database.url, GATEHOUSE_SECRET: '' });
+      await server.stop();
+      assert.match(
+        server.log(),
+        /GATEHOUSE_SECRET is not set: the installation secret is kept in the database/,
+      );
     } finally {
       await database.drop();
     }
