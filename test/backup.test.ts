@@ -167,7 +167,10 @@ describe('gatehouse backup and restore (SQLite)', () => {
 
   test('restore where no database was yet: previous is null in --json, "-" for people', async () => {
     const fresh = join(dirname(path), 'elsewhere', 'new.db');
-    const restored = await cli(['restore', backup(), '--json'], { ...env(), DATABASE_URL: `sqlite:${fresh}` });
+    const restored = await cli(['restore', backup(), '--json'], {
+      ...env(),
+      DATABASE_URL: `sqlite:${fresh}`,
+    });
     assert.equal(restored.code, 0, restored.stderr);
     const summary = JSON.parse(restored.stdout).data;
     assert.ok('previous' in summary, restored.stdout);

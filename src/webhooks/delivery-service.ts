@@ -158,7 +158,7 @@ export function createDeliveryService(deps: { db: Db; secret: string; encryptor:
       .select(['url', 'enabled'])
       .where('id', '=', row.subscription_id)
       .executeTakeFirst();
-    if (!subscription || !subscription.enabled) {
+    if (!subscription?.enabled) {
       throw new ApiError('conflict', {
         message: subscription
           ? `Subscription "${row.subscription_id}" is disabled: enable it to redeliver`
