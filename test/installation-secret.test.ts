@@ -176,6 +176,22 @@ describe('the generated installation secret, on SQLite, lives beside the databas
     assert.equal(services.secret, secret);
     await services.close();
   });
+
+  test('a stray secret an earlier release stored on rollback is dropped: the file opens the data', async () => {
+    const secret = readFileSync(secretFileOf(path), 'utf8').trim();
+    // The earlier release found no secret in the database and made one (which opens nothing).
+    const db = new BetterSqlite3(path);
+    db.prepare("insert into settings (key, value) values ('secret', ?)").run(
+      'stray-secret-of-a-rollback-0123456789',
+    );
+    db.close();
+    const services = await open();
+    assert.equal(services.secret, secret);
+    await services.close();
+    const check = new BetterSqlite3(path);
+    assert.equal(stored(check), undefined);
+    check.close();
+  });
 });
 
 describe('the generated installation secret on PostgreSQL', () => {

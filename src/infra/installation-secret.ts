@@ -12,6 +12,7 @@ import {
 import { dirname } from 'node:path';
 import { sql } from 'kysely';
 import { ConfigError } from '../config.ts';
+import { createEncryptor, UnsealError } from './crypto/encryption.ts';
 import type { Db } from './db/database.ts';
 
 /** Where the installation secret came from. */
@@ -53,10 +54,18 @@ export async function loadInstallationSecret(
   const file = secretFileOf(sqlitePath);
   const inDatabase = await read();
   let secret = readSecretFile(file);
+  let stale = false;
   if (secret !== undefined && inDatabase !== undefined && secret !== inDatabase) {
-    throw new ConfigError(
-      `${file} does not hold this database's installation secret: restore the file that belongs to it, or set GATEHOUSE_SECRET`,
-    );
+    // Both, and they differ: an earlier release, run on this file after the upgrade (a rollback),
+    // found no secret in the database and stored a new one there. The one that opens what the
+    // installation sealed is the installation's; a row that does not is that stray.
+    const sealed = await sealedValue(db);
+    if (sealed === undefined || !opens(secret, sealed) || opens(inDatabase, sealed)) {
+      throw new ConfigError(
+        `${file} does not hold this database's installation secret: restore the file that belongs to it, or set GATEHOUSE_SECRET`,
+      );
+    }
+    stale = true;
   }
   if (secret === undefined && inDatabase === undefined && (await holdsSealedValues(db))) {
     // Another process starting at once may have just written it and sealed with it.
@@ -69,7 +78,7 @@ export async function loadInstallationSecret(
     );
   }
   secret ??= writeSecretFile(file, inDatabase ?? randomBytes(32).toString('base64url'));
-  if (inDatabase !== undefined) {
+  if (inDatabase !== undefined || stale) {
     // Moved out: overwritten in place (secure_delete) and the WAL emptied, so that the file on
     // disk no longer holds it either.
     await sql`PRAGMA secure_delete = ON`.execute(db);
@@ -78,6 +87,26 @@ export async function loadInstallationSecret(
     await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
   }
   return { secret, source: 'file' };
+}
+
+/** A value sealed with the installation's secret (the callback signing secret), if one exists yet. */
+async function sealedValue(db: Db): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('settings')
+    .select('value')
+    .where('key', '=', 'callback_signing_secret')
+    .executeTakeFirst();
+  return row?.value;
+}
+
+function opens(secret: string, sealed: string): boolean {
+  try {
+    createEncryptor(secret).decrypt(sealed);
+    return true;
+  } catch (error) {
+    if (error instanceof UnsealError) return false;
+    throw error;
+  }
 }
 
 /** Whether something was already encrypted with an installation secret (set up on first start). */
