@@ -266,6 +266,15 @@ for (const kind of databaseKinds) {
       );
       assert.equal(exported.find((r) => r.sku === 'M-1')?.note, 'two\nlines');
 
+      // CRLF, blank lines before rows and a CRLF inside a quoted cell: still the row's first line.
+      writeFileSync(join(dir, 'crlf.csv'), 'sku,qty\r\n\r\nX,1\r\n"Y\r\nZ",bad\r\n\r\nW,oops\r\n');
+      const crlf = await cli('records', 'import', 'ragged', join(dir, 'crlf.csv'), '--json');
+      assert.equal(crlf.code, 2, crlf.stdout + crlf.stderr);
+      assert.deepEqual(
+        JSON.parse(crlf.stdout).data.problems.map((p: { line: number }) => p.line),
+        [4, 7],
+      );
+
       // A JSON array: each element is reported by the file line it starts on.
       writeFileSync(join(dir, 'array.json'), '[\n  {"sku": "A"},\n\n  {"qty": 1},\n  {"sku": "C"}\n]\n');
       const array = await cli('records', 'import', 'ragged', join(dir, 'array.json'), '--json');

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createReadStream, createWriteStream, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -41,6 +42,7 @@ function row(line: number, text: string): Row {
 }
 
 const BOM = '\uFEFF';
+const LINE_BREAK = /\r\n|\r|\n/g;
 
 type Format = 'ndjson' | 'json' | 'csv';
 
@@ -177,16 +179,16 @@ async function* readRows(
   // Rows as arrays, with where each starts: a row of the wrong width is that row's problem, not
   // the end of the import, and every problem names the file line its row starts on.
   const parser = input.pipe(
-    parseCsv({ skip_empty_lines: true, bom: true, relax_column_count: true, info: true, raw: true }),
+    parseCsv({ skip_empty_lines: true, bom: true, relax_column_count: true, raw: true }),
   );
   let header: string[] | undefined;
-  for await (const { record, info, raw } of parser as AsyncIterable<{
-    record: string[];
-    info: { lines: number };
-    raw: string;
-  }>) {
-    // info.lines counts to the row's last line (a quoted cell may span lines).
-    const line = info.lines - (raw.replace(/\r?\n$/, '').match(/\n/g)?.length ?? 0);
+  // The line the next unread text starts on, counted from each row's raw text (the blank lines
+  // skipped before it included): csv-parse's own count goes wrong on those and on a CRLF in a cell.
+  let cursor = 1;
+  for await (const { record, raw } of parser as AsyncIterable<{ record: string[]; raw: string }>) {
+    const blank = /^(?:\r\n|\r|\n)*/.exec(raw)?.[0].match(LINE_BREAK)?.length ?? 0;
+    const line = cursor + blank;
+    cursor += raw.match(LINE_BREAK)?.length ?? 0;
     if (!header) {
       header = record;
       continue;
@@ -430,30 +432,31 @@ export function registerRecordsCommands(program: Command, config: Config): void 
  */
 async function writeCsv(body: Readable, declared: string[]): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-export-'));
+  const spool = join(dir, 'records.ndjson');
+  const file = createWriteStream(spool, { mode: 0o600 });
+  // A write error (a full disk) ends the export with that error, never an uncaught one.
+  const failed = new Promise<never>((_, reject) => file.once('error', reject));
+  failed.catch(() => {});
   try {
-    const spool = join(dir, 'records.ndjson');
     const columns = new Set(declared);
-    const file = createWriteStream(spool, { mode: 0o600 });
     for await (const text of createInterface({ input: body, crlfDelay: Number.POSITIVE_INFINITY })) {
       if (text.trim() === '') continue;
       for (const name of Object.keys(parseExact(text) as object)) columns.add(name);
-      if (!file.write(`${text}\n`)) await new Promise<void>((r) => file.once('drain', () => r()));
+      if (!file.write(`${text}\n`)) await Promise.race([once(file, 'drain'), failed]);
     }
-    await new Promise<void>((resolve, reject) =>
-      file.end((error?: Error | null) => (error ? reject(error) : resolve())),
-    );
+    await Promise.race([new Promise<void>((resolve) => file.end(resolve)), failed]);
     const names = [...columns];
     const out = stringifyCsv({ header: names.length > 0, columns: names });
     out.pipe(process.stdout);
     const input = createReadStream(spool);
     for await (const text of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
       const data = parseExact(text) as Record<string, unknown>;
-      if (!out.write(names.map((name) => csvCell(data[name]))))
-        await new Promise((r) => out.once('drain', r));
+      if (!out.write(names.map((name) => csvCell(data[name])))) await once(out, 'drain');
     }
     out.end();
-    await new Promise((r) => out.once('finish', r));
+    await once(out, 'finish');
   } finally {
+    file.destroy();
     await rm(dir, { recursive: true, force: true });
   }
 }
