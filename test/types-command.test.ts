@@ -24,6 +24,8 @@ describe('gatehouse types', () => {
           sku: { type: 'string' },
           qty: { type: 'integer' },
           count: { type: 'integer', minimum: 0, maximum: 100 },
+          // A field named like a keyword whose value is data: still a schema, typed alike.
+          default: { type: 'integer' },
           tags: { type: 'array', items: { enum: ['a', 'b'] }, maxItems: 5 },
         },
         required: ['sku'],
@@ -53,6 +55,7 @@ describe('gatehouse types', () => {
     // An unbounded integer may be past 2^53 (the client reads it as a bigint); a bounded one not.
     assert.match(stdout, /qty\?: number \| bigint\n/);
     assert.match(stdout, /count\?: number\n/);
+    assert.match(stdout, /default\?: number \| bigint\n/);
     // maxItems: an array of up to five, not a union of tuples.
     assert.match(stdout, /tags\?: \("a" \| "b"\)\[\]/);
     writeFileSync(join(dir, 'endpoints.ts'), stdout);

@@ -8,6 +8,8 @@ import { CliFailure } from './output.ts';
 
 /** Keywords whose values are data, not schemas: never rewritten. */
 const LITERALS = new Set(['enum', 'const', 'default', 'examples']);
+/** Keywords whose values map names to schemas (a property may be called `default`). */
+const SCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
 const NUMERIC = new Set(['integer', 'number', 'null']);
 
 function bounded(node: Record<string, unknown>): boolean {
@@ -31,8 +33,14 @@ export function withExactIntegers(schema: unknown): unknown {
   if (!schema || typeof schema !== 'object') return schema;
   const node = schema as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(node))
-    out[key] = LITERALS.has(key) ? value : withExactIntegers(value);
+  for (const [key, value] of Object.entries(node)) {
+    if (LITERALS.has(key)) out[key] = value;
+    else if (SCHEMA_MAPS.has(key) && value && typeof value === 'object' && !Array.isArray(value)) {
+      out[key] = Object.fromEntries(
+        Object.entries(value as Record<string, unknown>).map(([name, sub]) => [name, withExactIntegers(sub)]),
+      );
+    } else out[key] = withExactIntegers(value);
+  }
   const types = typeof node.type === 'string' ? [node.type] : node.type;
   if (
     Array.isArray(types) &&
