@@ -90,6 +90,8 @@ describe('gatehouse backup and restore (SQLite)', () => {
     assert.equal(summary.file, backup());
     assert.equal(summary.bytes, statSync(backup()).size);
     assert.equal(statSync(backup()).mode & 0o777, 0o600);
+    // Started by this release: the installation secret lives beside the database, not in the copy.
+    assert.equal(summary.holds_installation_secret, false);
 
     const saved = idsIn(backup());
     assert.equal(summary.records, saved.size);

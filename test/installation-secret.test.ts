@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
@@ -135,6 +135,9 @@ describe('the generated installation secret, on SQLite, lives beside the databas
     const db = new BetterSqlite3(path);
     db.prepare("insert into settings (key, value) values ('secret', ?)").run(secret);
     db.close();
+    // A backup taken before the first start says that it holds the secret.
+    const early = backupSqlite(path, join(dirname(path), 'early.db'));
+    assert.equal(early.holds_installation_secret, true);
     const services = await open();
     assert.equal(services.secret, secret);
     await services.close();
@@ -175,6 +178,21 @@ describe('the generated installation secret, on SQLite, lives beside the databas
     const services = await open();
     assert.equal(services.secret, secret);
     await services.close();
+  });
+
+  test('a secret file that cannot be read or written is a config error naming it', async () => {
+    const other = await createTestDatabase('sqlite');
+    try {
+      const otherPath = other.url.slice('sqlite:'.length);
+      mkdirSync(secretFileOf(otherPath), { recursive: true });
+      await assert.rejects(
+        createServices(loadConfig({ DATABASE_URL: other.url, LOG_LEVEL: 'silent' })),
+        (e: Error) =>
+          e instanceof ConfigError && e.message.includes(secretFileOf(otherPath)) && /EISDIR/.test(e.message),
+      );
+    } finally {
+      await other.drop();
+    }
   });
 
   test('a stray secret an earlier release stored on rollback is dropped: the file opens the data', async () => {

@@ -54,9 +54,11 @@ export function registerBackupCommands(program: Command, config: Config): void {
           const source = sqlitePath(config);
           return { database: source, ...backupSqlite(source, file) };
         },
-        () =>
-          `Restore it with: gatehouse restore ${file} (with the server stopped). It does not hold the installation secret: ` +
-          `keep ${config.secret ? 'GATEHOUSE_SECRET' : secretFileOf(sqlitePath(config))} safe, apart from it: the backup needs it.`,
+        ({ holds_installation_secret }) =>
+          `Restore it with: gatehouse restore ${file} (with the server stopped). ` +
+          (holds_installation_secret
+            ? 'It holds the installation secret (this database has not been started by this release yet, which moves it out): guard it as you would the secret.'
+            : `It does not hold the installation secret: keep ${config.secret ? 'GATEHOUSE_SECRET' : secretFileOf(sqlitePath(config))} safe, apart from it: the backup needs it.`),
       );
     });
 

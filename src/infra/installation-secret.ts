@@ -79,12 +79,18 @@ export async function loadInstallationSecret(
   }
   secret ??= writeSecretFile(file, inDatabase ?? randomBytes(32).toString('base64url'));
   if (inDatabase !== undefined || stale) {
-    // Moved out: overwritten in place (secure_delete) and the WAL emptied, so that the file on
-    // disk no longer holds it either.
+    // Moved out: its row is overwritten with zeros (secure_delete) and the WAL folded into the
+    // database and emptied, so the files on disk no longer hold it. A checkpoint that another
+    // process's reader holds up (busy) is tried again a few times; failing that, the next one
+    // (SQLite's automatic checkpoints) finishes the job.
     await sql`PRAGMA secure_delete = ON`.execute(db);
     await db.deleteFrom('settings').where('key', '=', 'secret').execute();
     await sql`PRAGMA secure_delete = OFF`.execute(db);
-    await sql`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const { rows } = await sql<{ busy: number }>`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
+      if (!rows[0]?.busy) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
   return { secret, source: 'file' };
 }
@@ -121,7 +127,14 @@ async function holdsSealedValues(db: Db): Promise<boolean> {
 
 function readSecretFile(file: string): string | undefined {
   if (!existsSync(file)) return undefined;
-  const text = readFileSync(file, 'utf8').trim();
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new ConfigError(
+      `Could not read the installation secret in ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
+  }
   if (text.length < 32) throw new ConfigError(`${file} does not hold an installation secret (too short)`);
   return text;
 }
@@ -132,27 +145,64 @@ function readSecretFile(file: string): string | undefined {
  * on one secret and nobody reads a half-written file. Returns the secret the file holds.
  */
 function writeSecretFile(file: string, secret: string): string {
-  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  const fd = openSync(temporary, 'wx', 0o600);
   try {
-    writeSync(fd, `${secret}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  try {
-    linkSync(temporary, file);
-    const dir = openSync(dirname(file), 'r');
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
-    return secret;
+    return placeSecretFile(file, secret);
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    return readSecretFile(file) as string;
+    if (error instanceof ConfigError) throw error;
+    throw new ConfigError(
+      `Could not write the installation secret to ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): make its folder writable, or set GATEHOUSE_SECRET`,
+    );
+  }
+}
+
+function placeSecretFile(file: string, secret: string): string {
+  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    const fd = openSync(temporary, 'wx', 0o600);
+    try {
+      writeSync(fd, `${secret}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(temporary, file);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return readSecretFile(file) as string;
+      // A filesystem without hard links: an exclusive create instead (not atomic for readers,
+      // but two processes still cannot both write one).
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
+      try {
+        const fd = openSync(file, 'wx', 0o600);
+        try {
+          writeSync(fd, `${secret}\n`);
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+      } catch (created) {
+        if ((created as NodeJS.ErrnoException).code === 'EEXIST') return readSecretFile(file) as string;
+        throw created;
+      }
+    }
+    syncFolder(dirname(file));
+    return secret;
   } finally {
     rmSync(temporary, { force: true });
+  }
+}
+
+/** The folder's entry for the new file made durable too; best effort (not every filesystem can). */
+function syncFolder(folder: string): void {
+  try {
+    const fd = openSync(folder, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // Some filesystems refuse to fsync a directory; the file itself is synced.
   }
 }

@@ -26,6 +26,12 @@ export interface BackupSummary {
   file: string;
   bytes: number;
   records: number;
+  /**
+   * True when the copy holds the installation secret itself: a database not yet started by a
+   * release that keeps it beside the file (its first start moves it out). Guard such a copy as
+   * the secret.
+   */
+  holds_installation_secret: boolean;
 }
 
 /**
@@ -58,7 +64,8 @@ function summary(file: string): BackupSummary {
   const db = openChecked(file, 'backup', true);
   try {
     const { n } = db.prepare('select count(*) as n from records').get() as { n: number };
-    return { file, bytes: statSync(file).size, records: n };
+    const secret = db.prepare("select 1 from settings where key = 'secret'").get();
+    return { file, bytes: statSync(file).size, records: n, holds_installation_secret: secret !== undefined };
   } finally {
     db.close();
   }
@@ -68,8 +75,9 @@ function summary(file: string): BackupSummary {
  * A consistent copy of a live database: `VACUUM INTO` reads one snapshot (a read transaction,
  * so a server keeps writing meanwhile and nothing it acknowledged after the snapshot is half in
  * the copy), writes it compacted to a new file, and the copy is checked before it is reported.
- * The file holds key hashes and encrypted secrets (not the installation secret, which lives in
- * GATEHOUSE_SECRET or beside the database): it is created readable by its owner only.
+ * The file holds key hashes and encrypted secrets; not the installation secret, which lives in
+ * GATEHOUSE_SECRET or beside the database (unless the database has not been started by this
+ * release yet: the summary says so). It is created readable by its owner only.
  */
 export function backupSqlite(source: string, target: string): BackupSummary {
   if (existsSync(target)) throw new BackupError(`${target} already exists: choose a new file name`);
@@ -146,7 +154,13 @@ export function restoreSqlite(backup: string, target: string, now = new Date()):
     chmodSync(temporary, 0o600);
     renameSync(temporary, target);
     flush(dirname(target), 'r');
-    return { file: target, bytes: statSync(target).size, records: checked.records, previous };
+    return {
+      file: target,
+      bytes: statSync(target).size,
+      records: checked.records,
+      holds_installation_secret: checked.holds_installation_secret,
+      previous,
+    };
   } finally {
     lock.release();
   }
