@@ -12,6 +12,7 @@ import {
   verifyWebhook,
   WebhookVerificationError,
 } from '../packages/client/src/index.ts';
+import { parseJson, stringifyJson } from '../packages/client/src/json.ts';
 import { databaseKinds } from './helpers/database.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
@@ -351,6 +352,18 @@ test('verifyWebhook reads an integer past 2^53 exactly', () => {
   );
   assert.equal(event.data.record?.data.amount, 1152921504606846977n);
   assert.equal(event.data.record?.data.note, '12345678901234567890');
+});
+
+test('exact JSON: no string of the data passes for a long integer, either way', () => {
+  const parsed = parseJson('{"a":"\\u0000int:abc","b":"\\u0000int:5","n":12345678901234567890}') as Record<
+    string,
+    unknown
+  >;
+  assert.deepEqual(parsed, { a: '\u0000int:abc', b: '\u0000int:5', n: 12345678901234567890n });
+  assert.equal(
+    stringifyJson({ a: 1n, s: '\u0000int:5', big: -12345678901234567890n }),
+    '{"a":1,"s":"\\u0000int:5","big":-12345678901234567890}',
+  );
 });
 
 /** Compile-time checks (tsc --noEmit runs in CI): typed endpoints make wrong writes fail to compile. */
