@@ -213,12 +213,18 @@ for (const kind of databaseKinds) {
       const { endpoints, bus, apps } = server.services;
       const document = openApiCache(endpoints, bus, apps);
       const first = await document('test', 'http://a.example');
-      for (let n = 0; n < OPENAPI_CACHE_SIZE * 3; n++) await document('test', `http://h${n}.example`);
+      const others: Array<Record<string, unknown>> = [];
+      for (let n = 0; n < OPENAPI_CACHE_SIZE - 1; n++)
+        others.push(await document('test', `http://h${n}.example`));
       assert.equal(document.size(), OPENAPI_CACHE_SIZE);
-      // The least recently used went first; one in use stays.
-      const kept = await document('test', `http://h${OPENAPI_CACHE_SIZE * 3 - 1}.example`);
-      assert.equal(await document('test', `http://h${OPENAPI_CACHE_SIZE * 3 - 1}.example`), kept);
-      assert.notEqual(await document('test', 'http://a.example'), first);
+      // The oldest entry, used again, becomes the most recent: the next newcomer evicts h0 instead.
+      assert.equal(await document('test', 'http://a.example'), first);
+      await document('test', 'http://newcomer.example');
+      assert.equal(document.size(), OPENAPI_CACHE_SIZE);
+      assert.equal(await document('test', 'http://a.example'), first, 'a document in use stays');
+      assert.equal(await document('test', 'http://h1.example'), others[1], 'h1 stays');
+      assert.notEqual(await document('test', 'http://h0.example'), others[0], 'the least recently used went');
+      for (let n = 0; n < OPENAPI_CACHE_SIZE * 3; n++) await document('test', `http://many${n}.example`);
       assert.equal(document.size(), OPENAPI_CACHE_SIZE);
     });
   });
