@@ -195,6 +195,22 @@ describe('the generated installation secret, on SQLite, lives beside the databas
     }
   });
 
+  test('with GATEHOUSE_SECRET given, a copy of it left in the database by an earlier start is removed', async () => {
+    const secret = readFileSync(secretFileOf(path), 'utf8').trim();
+    const db = new BetterSqlite3(path);
+    db.prepare("insert into settings (key, value) values ('secret', ?)").run(secret);
+    db.close();
+    const services = await createServices(
+      loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent', GATEHOUSE_SECRET: secret }),
+    );
+    assert.equal(services.secretSource, 'environment');
+    await services.close();
+    const check = new BetterSqlite3(path);
+    assert.equal(stored(check), undefined);
+    check.close();
+    assert.ok(!bytesOf(path).includes(secret), 'the secret is still in the database file');
+  });
+
   test('a stray secret an earlier release stored on rollback is dropped: the file opens the data', async () => {
     const secret = readFileSync(secretFileOf(path), 'utf8').trim();
     // The earlier release found no secret in the database and made one (which opens nothing).
@@ -226,6 +242,20 @@ describe('the generated installation secret on PostgreSQL', () => {
         server.log(),
         /GATEHOUSE_SECRET is not set: the installation secret is kept in the database/,
       );
+      // Moving to GATEHOUSE_SECRET (DEPLOY.md): the value the database holds; it then leaves the database.
+      const first = await createServices(loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' }));
+      const kept = first.secret;
+      await first.close();
+      const moved = await createServices(
+        loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent', GATEHOUSE_SECRET: kept }),
+      );
+      const left = await moved.database.db
+        .selectFrom('settings')
+        .select('value')
+        .where('key', '=', 'secret')
+        .executeTakeFirst();
+      await moved.close();
+      assert.equal(left, undefined);
     } finally {
       await database.drop();
     }

@@ -76,13 +76,14 @@ export function registerBackupCommands(program: Command, config: Config): void {
           const restored = restoreSqlite(file, target);
           return { database: target, ...restored, file };
         },
-        ({ previous, database }) => {
+        ({ previous, database, holds_installation_secret }) => {
           const said = previous
             ? `Restored; the database it replaced is kept at ${previous}. Start the server again.`
             : 'Restored. Start the server.';
           // Backups never hold the installation secret: without it, the server will say so.
           const secret = secretFileOf(database);
-          return config.secret || existsSync(secret)
+          // An earlier release's backup holds it itself: its first start moves it to the file.
+          return config.secret || holds_installation_secret || existsSync(secret)
             ? said
             : `${said}\nThe installation secret is not in backups: put the file ${secret} it was made with in place (or set GATEHOUSE_SECRET) first.`;
         },

@@ -6,9 +6,10 @@ import { createServices } from '../app.ts';
 import { type Config, ConfigError } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import { InstanceLockedError } from '../infra/db/instance-lock.ts';
+import { createLogger } from '../infra/logger.ts';
 import { shareLimitsAcrossWorkers } from '../limits/cluster-counters.ts';
 import { runCluster } from '../server/cluster.ts';
-import { claimSqliteServer, startServer, startWorker } from '../server/serve.ts';
+import { claimSqliteServer, startServer, startWorker, warnAboutSecret } from '../server/serve.ts';
 import { CliFailure, printFields, printJson, reportFailure } from './output.ts';
 
 function saveCredentials(config: Config, token: string): void {
@@ -89,7 +90,11 @@ async function runServers(config: Config, workers: number, withWebhookWorker: bo
       shareLimitsAcrossWorkers();
       // Migrate once, before any worker opens the database; then run the webhook worker here.
       const primary = withWebhookWorker ? await startWorker(config) : undefined;
-      if (!withWebhookWorker) await (await createServices(config)).close();
+      if (!withWebhookWorker) {
+        const services = await createServices(config);
+        warnAboutSecret(services, createLogger(config.logLevel));
+        await services.close();
+      }
       cluster.on('message', (_worker, message: unknown) => {
         if ((message as { kind?: string } | null)?.kind === 'gatehouse:commit') primary?.wake();
       });

@@ -37,9 +37,19 @@ export async function loadInstallationSecret(
   configured: string | undefined,
   sqlitePath?: string,
 ): Promise<{ secret: string; source: SecretSource }> {
-  if (configured) return { secret: configured, source: 'environment' };
   const read = async () =>
     (await db.selectFrom('settings').select('value').where('key', '=', 'secret').executeTakeFirst())?.value;
+  if (configured) {
+    // A secret an earlier start kept in the database is not needed once it is given here (the
+    // same one; or a stray row that opens nothing the configured one does): it leaves.
+    const inDatabase = await read();
+    if (inDatabase !== undefined) {
+      const sealed = inDatabase === configured ? undefined : await sealedValue(db);
+      const stray = sealed !== undefined && opens(configured, sealed) && !opens(inDatabase, sealed);
+      if (inDatabase === configured || stray) await dropSecretRow(db, sqlitePath !== undefined);
+    }
+    return { secret: configured, source: 'environment' };
+  }
   if (!sqlitePath) {
     const existing = await read();
     if (existing) return { secret: existing, source: 'database' };
@@ -78,21 +88,40 @@ export async function loadInstallationSecret(
     );
   }
   secret ??= writeSecretFile(file, inDatabase ?? randomBytes(32).toString('base64url'));
-  if (inDatabase !== undefined || stale) {
-    // Moved out: its row is overwritten with zeros (secure_delete) and the WAL folded into the
-    // database and emptied, so the files on disk no longer hold it. A checkpoint that another
-    // process's reader holds up (busy) is tried again a few times; failing that, the next one
-    // (SQLite's automatic checkpoints) finishes the job.
-    await sql`PRAGMA secure_delete = ON`.execute(db);
-    await db.deleteFrom('settings').where('key', '=', 'secret').execute();
-    await sql`PRAGMA secure_delete = OFF`.execute(db);
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const { rows } = await sql<{ busy: number }>`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db);
-      if (!rows[0]?.busy) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  if (inDatabase !== undefined || stale) await dropSecretRow(db, true);
   return { secret, source: 'file' };
+}
+
+/**
+ * Deletes the `secret` row. On SQLite the row is overwritten with zeros (secure_delete) and the
+ * WAL folded into the database and emptied, so the files on disk no longer hold it; a checkpoint
+ * that another connection's read snapshot holds up (busy) is tried again, in the background
+ * once start-up has waited half a second, every 5 s for up to 10 minutes.
+ */
+async function dropSecretRow(db: Db, sqlite: boolean): Promise<void> {
+  if (!sqlite) {
+    await db.deleteFrom('settings').where('key', '=', 'secret').execute();
+    return;
+  }
+  await sql`PRAGMA secure_delete = ON`.execute(db);
+  await db.deleteFrom('settings').where('key', '=', 'secret').execute();
+  await sql`PRAGMA secure_delete = OFF`.execute(db);
+  const checkpoint = async () =>
+    !(await sql<{ busy: number }>`PRAGMA wal_checkpoint(TRUNCATE)`.execute(db)).rows[0]?.busy;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    if (await checkpoint()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  let left = 120;
+  const retry = setInterval(() => {
+    checkpoint().then(
+      (done) => {
+        if (done || --left === 0) clearInterval(retry);
+      },
+      () => clearInterval(retry), // closed meanwhile: its last connection's checkpoint did it
+    );
+  }, 5_000);
+  retry.unref();
 }
 
 /** A value sealed with the installation's secret (the callback signing secret), if one exists yet. */

@@ -116,10 +116,11 @@ export async function startWorker(config: Config): Promise<{ stop(): Promise<voi
 }
 
 /** The installation secret in the database itself: a copy of the database could then mint tokens. */
-function warnAboutSecret(services: Services, logger: Logger): void {
+export function warnAboutSecret(services: Services, logger: Logger): void {
   // Once per installation start: a cluster's first worker says it for all.
   if (services.secretSource !== 'database' || services.database.dialect.name !== 'postgres') return;
-  if (cluster.isWorker && cluster.worker?.id !== 1) return;
+  // A cluster's primary says it once for all its workers.
+  if (cluster.isWorker) return;
   logger.warn(
     'GATEHOUSE_SECRET is not set: the installation secret is kept in the database, so a copy of the database or a backup ' +
       'can open its webhook secrets and mint tokens. Set GATEHOUSE_SECRET (the same for every process; docs/DEPLOY.md)',
