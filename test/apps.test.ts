@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -924,6 +924,7 @@ for (const kind of databaseKinds) {
       assert.notEqual(refused.code, 0);
       assert.match(refused.stdout, /invalid_app/);
       assert.equal((await cli('apps', 'delete', 'cli-app')).code, 0);
+      rmSync(dir, { recursive: true, force: true });
     });
   });
 }
