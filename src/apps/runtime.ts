@@ -278,11 +278,10 @@ function send(reply: FastifyReply, result: PipelineResult): FastifyReply {
   if (!type) return reply.type(JSON_TYPE).send(JSON.stringify(result.body));
   // Anything but JSON (text, HTML, an object's JSON sent as text/html) is served sandboxed: a
   // browser may render it, and it must not script the dashboard's origin.
-  if (!isJsonType(type) && result.headers['content-security-policy'] === undefined)
+  const json = isJsonType(type);
+  if (!json && result.headers['content-security-policy'] === undefined)
     reply.header('content-security-policy', 'sandbox');
-  return reply.send(
-    typeof result.body === 'string' && !isJsonType(type) ? result.body : JSON.stringify(result.body),
-  );
+  return reply.send(typeof result.body === 'string' && !json ? result.body : JSON.stringify(result.body));
 }
 
 /** `application/json` or a `+json` type, judged on the media type alone (not its parameters). */

@@ -78,14 +78,14 @@ export async function loadInstallationSecret(
     stale = true;
   }
   if (secret === undefined && inDatabase === undefined && (await holdsSealedValues(db))) {
-    // Another process starting at once may have just written it and sealed with it.
+    // Another process starting at once may have just written it and sealed with it; if not, the
+    // secret it was set up with is gone, and a new one would not open what that one sealed.
     secret = readSecretFile(file);
-  }
-  if (secret === undefined && inDatabase === undefined && (await holdsSealedValues(db))) {
-    // Set up with a secret that is gone: a new one would not open what it sealed.
-    throw new ConfigError(
-      `The installation secret is missing: this database was set up with one kept in ${file} or given as GATEHOUSE_SECRET. Restore that file beside the database, or set the same GATEHOUSE_SECRET`,
-    );
+    if (secret === undefined) {
+      throw new ConfigError(
+        `The installation secret is missing: this database was set up with one kept in ${file} or given as GATEHOUSE_SECRET. Restore that file beside the database, or set the same GATEHOUSE_SECRET`,
+      );
+    }
   }
   secret ??= writeSecretFile(file, inDatabase ?? randomBytes(32).toString('base64url'));
   if (inDatabase !== undefined || stale) await dropSecretRow(db, true);
@@ -187,13 +187,7 @@ function writeSecretFile(file: string, secret: string): string {
 function placeSecretFile(file: string, secret: string): string {
   const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    const fd = openSync(temporary, 'wx', 0o600);
-    try {
-      writeSync(fd, `${secret}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    writeNewFile(temporary, secret);
     try {
       linkSync(temporary, file);
     } catch (error) {
@@ -203,13 +197,7 @@ function placeSecretFile(file: string, secret: string): string {
       // but two processes still cannot both write one).
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw error;
       try {
-        const fd = openSync(file, 'wx', 0o600);
-        try {
-          writeSync(fd, `${secret}\n`);
-          fsyncSync(fd);
-        } finally {
-          closeSync(fd);
-        }
+        writeNewFile(file, secret);
       } catch (created) {
         if ((created as NodeJS.ErrnoException).code === 'EEXIST') return readSecretFile(file) as string;
         throw created;
@@ -219,6 +207,17 @@ function placeSecretFile(file: string, secret: string): string {
     return secret;
   } finally {
     rmSync(temporary, { force: true });
+  }
+}
+
+/** Creates `path` (it must not exist yet, mode 0600) holding the secret, synced to disk. */
+function writeNewFile(path: string, secret: string): void {
+  const fd = openSync(path, 'wx', 0o600);
+  try {
+    writeSync(fd, `${secret}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }
 
