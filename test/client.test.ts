@@ -352,6 +352,13 @@ test('verifyWebhook reads an integer past 2^53 exactly', () => {
   );
   assert.equal(event.data.record?.data.amount, 1152921504606846977n);
   assert.equal(event.data.record?.data.note, '12345678901234567890');
+  // Header names in a plain record are matched in any case, as HTTP says they are.
+  const spelled = verifyWebhook<{ amount: bigint; note: string }>(
+    body,
+    { 'Webhook-Id': 'evt_1', 'WEBHOOK-TIMESTAMP': timestamp, 'Webhook-Signature': [`v1,${signature}`] },
+    secret,
+  );
+  assert.equal(spelled.id, 'evt_1');
 });
 
 test('exact JSON: no string of the data passes for a long integer, either way', () => {

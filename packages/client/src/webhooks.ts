@@ -31,7 +31,13 @@ type Headers = Record<string, string | string[] | undefined> | globalThis.Header
 function header(headers: Headers, name: string): string | undefined {
   if (typeof (headers as globalThis.Headers).get === 'function')
     return (headers as globalThis.Headers).get(name) ?? undefined;
-  const value = (headers as Record<string, string | string[] | undefined>)[name];
+  // A plain record may spell the name in any case (HTTP header names are case-insensitive).
+  const record = headers as Record<string, string | string[] | undefined>;
+  let value = record[name];
+  if (value === undefined) {
+    const spelled = Object.keys(record).find((key) => key.toLowerCase() === name);
+    if (spelled !== undefined) value = record[spelled];
+  }
   return Array.isArray(value) ? value[0] : value;
 }
 
