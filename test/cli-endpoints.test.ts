@@ -58,6 +58,91 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
     assert.match(missing.stderr, /endpoint_not_found/);
   });
 
+  test('a schema integer a double cannot hold is refused by the API and the CLI, naming it; nothing is created or changed', async () => {
+    const schema =
+      '{"type":"object","properties":{"id":{"enum":[1152921504606846977]},"n":{"type":"integer","maximum":9007199254740993}}}';
+    const post = (body: string, method = 'POST', path = '/admin/v1/endpoints') =>
+      fetch(`${server.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
+        body,
+      });
+    const refused = await post(`{"slug":"longs","name":"Longs","schema":${schema}}`);
+    assert.equal(refused.status, 400);
+    const body = (await refused.json()) as { code: string; details: Array<{ field: string; error: string }> };
+    assert.equal(body.code, 'invalid_schema');
+    assert.equal(body.details[0]?.field, 'schema.properties.id.enum');
+    assert.match(
+      body.details[0]?.error ?? '',
+      /^1152921504606846977 has more digits than a 64-bit float holds: it would be stored and compared as 1152921504606847000\./,
+    );
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/longs')).status, 404);
+
+    // Through the CLI, from a file: the number reaches the server as written, and is refused.
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-schema-'));
+    try {
+      const file = join(dir, 'schema.json');
+      writeFileSync(file, schema);
+      const cliRefused = await cli(
+        'endpoints',
+        'create',
+        '--slug',
+        'longs',
+        '--name',
+        'Longs',
+        '--schema-file',
+        file,
+      );
+      assert.equal(cliRefused.code, 1);
+      assert.match(cliRefused.stderr, /schema\.properties\.id\.enum: 1152921504606846977 has more digits/);
+      assert.equal((await server.admin('GET', '/admin/v1/endpoints/longs')).status, 404);
+
+      // A change to an existing draft: refused, the draft as it was.
+      const made = await cli(
+        'endpoints',
+        'create',
+        '--slug',
+        'longs',
+        '--name',
+        'Longs',
+        '--field',
+        'n:integer',
+      );
+      assert.equal(made.code, 0, made.stderr);
+      const before = (await server.admin('GET', '/admin/v1/endpoints/longs')).body.data;
+      const patch = await cli(
+        'endpoints',
+        'update',
+        'longs',
+        '--schema',
+        '{"type":"object","properties":{"n":{"const":-9007199254740993}}}',
+      );
+      assert.equal(patch.code, 1);
+      assert.match(
+        patch.stderr,
+        /schema\.properties\.n: -9007199254740993 has more digits .* as -9007199254740992\./,
+      );
+      const patchApi = await post(`{"schema":${schema}}`, 'PATCH', '/admin/v1/endpoints/longs');
+      assert.equal(patchApi.status, 400);
+      assert.deepEqual((await server.admin('GET', '/admin/v1/endpoints/longs')).body.data, before);
+
+      // Integers a double holds, long or not, and long decimals, are taken as before.
+      const fine = await cli(
+        'endpoints',
+        'update',
+        'longs',
+        '--schema',
+        '{"type":"object","properties":{"n":{"type":"integer","maximum":9007199254740991,"minimum":-10000000000000000000},"d":{"multipleOf":0.00000000000000012345}}}',
+      );
+      assert.equal(fine.code, 0, fine.stderr);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a bad slug or scope is explained in words, not as a regular expression', async () => {
     const slug = await cli('endpoints', 'create', '--slug', 'A', '--name', 'A', '--field', 'x:string');
     assert.equal(slug.code, 1);

@@ -156,6 +156,12 @@ describe('dashboard in a real browser', {
         .waitFor();
       await editor.fill('{"type":"object","properties":{"order_id":{"type":"string","minLenght":3}}}');
       await page.getByTestId('schema-problems').getByText('Unknown keyword "minLenght"').waitFor();
+      // An integer a double cannot hold would be rounded before it is sent: said, not sent.
+      await editor.fill('{"type":"object","properties":{"id":{"enum":[1152921504606846977]}}}');
+      await page
+        .getByTestId('schema-problems')
+        .getByText(/1152921504606846977 has more digits than a 64-bit float holds/)
+        .waitFor();
       // Text → builder: a valid schema typed as text shows up as fields.
       schema.properties.note = { type: 'string', maxLength: 200 };
       await editor.fill(JSON.stringify(schema, null, 2));

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Config } from '../config.ts';
 import type { EndpointJson, EndpointVersionJson } from '../endpoints/endpoint-service.ts';
+import { keepLongIntegers } from '../infra/json/exact-json.ts';
 import type { ApiKeyJson } from '../keys/key-service.ts';
-import { type ClientOptions, managementClient } from './client.ts';
+import { type ClientOptions, JsonText, managementClient } from './client.ts';
 import { CliFailure, printFields, printJson, printTable, reportFailure } from './output.ts';
 
 type Common = ClientOptions & { json?: boolean };
@@ -70,13 +71,32 @@ export function schemaFromFields(fields: string[]): Record<string, unknown> {
   return { type: 'object', properties, ...(required.length ? { required } : {}) };
 }
 
+/** Parsed options whose text holds an integer a double does not keep: the text to send instead. */
+const exactTexts = new WeakMap<object, string>();
+
 /** JSON from an option's text, or a usage error that names the option. */
 function jsonOption(name: string, text: string): unknown {
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (error) {
     throw usage(`${name} is not valid JSON: ${(error as Error).message}`);
   }
+  if (typeof value === 'object' && value !== null) {
+    // Sent as written, so that the server sees (and refuses) a long integer instead of its rounding.
+    const exact = keepLongIntegers(text, value, () => {});
+    if (exact !== undefined) exactTexts.set(value, exact);
+  }
+  return value;
+}
+
+/** An endpoint body as JSON text, its schema's numbers as the user wrote them. */
+function endpointJson(body: Record<string, unknown>): JsonText {
+  const { schema, ...rest } = body;
+  const exact = typeof schema === 'object' && schema !== null ? exactTexts.get(schema) : undefined;
+  if (exact === undefined) return new JsonText(JSON.stringify(body));
+  const head = JSON.stringify(rest).slice(0, -1);
+  return new JsonText(`${head}${head === '{' ? '' : ','}"schema":${exact}}`);
 }
 
 function readSchema(options: { schema?: string; schemaFile?: string; field?: string[] }): unknown {
@@ -202,7 +222,7 @@ export function registerDataCommands(program: Command, config: Config): void {
         const body = endpointBody({ ...o, active: o.inactive ? false : undefined }, true);
         body.name ??= o.slug;
         if (body.schema === undefined) throw usage('Give the schema: --schema-file, --schema or --field');
-        const data = await call<EndpointJson>('POST', '/admin/v1/endpoints', body);
+        const data = await call<EndpointJson>('POST', '/admin/v1/endpoints', endpointJson(body));
         show(o.json as boolean, data, () => printFields({ ...data, schema: data.schema }));
       }),
     );
@@ -238,7 +258,7 @@ export function registerDataCommands(program: Command, config: Config): void {
         const data = await call<EndpointJson>(
           'PATCH',
           `/admin/v1/endpoints/${encodeURIComponent(slug)}`,
-          body,
+          endpointJson(body),
         );
         show(o.json as boolean, data, () => printFields({ ...data }));
       }),

@@ -13,7 +13,7 @@ import {
   parseEndpointCreate,
   parseEndpointPatch,
 } from './endpoint-input.ts';
-import { compileSchema, type RecordValidator } from './json-schema.ts';
+import { compileSchema, type RecordValidator, refuseRoundedIntegers } from './json-schema.ts';
 
 export const DEFAULT_MAX_BODY_BYTES = 102_400;
 export const DEFAULT_RETRY = { max_retries: 3, interval_seconds: 60 } as const;
@@ -200,6 +200,7 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
 
     async create(body: unknown): Promise<EndpointJson> {
       const input: EndpointCreate = parseEndpointCreate(body);
+      refuseRoundedIntegers(input.schema);
       compileSchema(input.schema);
       const now = nowIso();
       const row: EndpointsTable = {
@@ -254,7 +255,10 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
 
     async update(slug: string, body: unknown): Promise<EndpointJson> {
       const patch: EndpointPatch = parseEndpointPatch(body);
-      if (patch.schema !== undefined) compileSchema(patch.schema);
+      if (patch.schema !== undefined) {
+        refuseRoundedIntegers(patch.schema);
+        compileSchema(patch.schema);
+      }
       const current = await requireRow(slug);
       const draftChanged =
         patch.name !== undefined ||

@@ -1,6 +1,7 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import formatsPlugin from 'ajv-formats';
 import { ApiError, type ErrorDetail } from '../errors.ts';
+import { roundedInteger } from '../http/json-body.ts';
 
 /**
  * JSON Schema (draft 2020-12) compilation and error reporting. Data is validated exactly as
@@ -30,6 +31,24 @@ function createAjv(): Ajv2020 {
 const ajv = createAjv();
 
 export type RecordValidator = ValidateFunction;
+
+/**
+ * Refuses a schema sent with an integer that a double does not hold (`"enum": [1152921504606846977]`):
+ * Ajv compares numbers as doubles, so the schema would be stored, shown and applied as another
+ * number (…847000), and an `enum` or `const` of it would let its neighbours through.
+ */
+export function refuseRoundedIntegers(schema: unknown, field = 'schema'): void {
+  const found = roundedInteger(schema);
+  if (!found) return;
+  throw new ApiError('invalid_schema', {
+    details: [
+      {
+        field: found.at === '' ? field : `${field}.${found.at}`,
+        error: `${found.sent} has more digits than a 64-bit float holds: it would be stored and compared as ${found.stored}. Write it as a string, or as a number within ±9007199254740991`,
+      },
+    ],
+  });
+}
 
 /** Compiles a user's schema, or throws a 400 `invalid_schema` that says what is wrong with it. */
 export function compileSchema(schema: unknown, field = 'schema'): RecordValidator {

@@ -118,6 +118,41 @@ export function jsonText(value: unknown): string {
   return (typeof value === 'object' && value !== null && exactTexts.get(value)) || JSON.stringify(value);
 }
 
+const NUMBER = /^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/;
+
+/**
+ * The first integer in a parsed body's `value` (an object or array) that a double does not hold
+ * as sent: `sent` as written, `stored` as JSON.stringify would give it back, and `at`, the path
+ * of the object or array that holds it. Undefined when every number comes back as sent (always,
+ * for values that did not come from parseJson).
+ */
+export function roundedInteger(
+  value: unknown,
+  at = '',
+): { at: string; sent: string; stored: string } | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const exact = exactTexts.get(value);
+  if (exact === undefined) return undefined;
+  const plain = JSON.stringify(value);
+  if (exact === plain) return undefined;
+  const entries: Array<[string, unknown]> = Array.isArray(value)
+    ? value.map((item, i) => [`${at}[${i}]`, item])
+    : Object.entries(value).map(([key, item]) => [at === '' ? key : `${at}.${key}`, item]);
+  for (const [path, item] of entries) {
+    const inner = roundedInteger(item, path);
+    if (inner) return inner;
+  }
+  // It is one of this node's own numbers: the first place where the two texts part.
+  let i = 0;
+  while (i < exact.length && exact[i] === plain[i]) i++;
+  while (i > 0 && /[-\d]/.test(exact[i - 1] as string)) i--;
+  return {
+    at,
+    sent: NUMBER.exec(exact.slice(i))?.[0] ?? '',
+    stored: NUMBER.exec(plain.slice(i))?.[0] ?? '',
+  };
+}
+
 /**
  * Strict JSON: UTF-8 only, no `__proto__`/`constructor.prototype` keys that could pollute
  * prototypes, nested at most MAX_JSON_DEPTH deep.
