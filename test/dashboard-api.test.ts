@@ -310,6 +310,35 @@ for (const kind of databaseKinds) {
       assert.equal(invalid.body.data.status, 400);
       assert.equal(invalid.body.data.body.code, 'validation_failed');
 
+      // Headers no HTTP client could send are refused, and nothing is sent or written.
+      const requests = async () =>
+        Number(
+          (
+            await server.services.database.db
+              .selectFrom('requests')
+              .select((eb) => eb.fn.countAll<number>().as('n'))
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
+      const requestsBefore = await requests();
+      for (const headers of [
+        { 'X-Webhook-Callback': 'http://127.0.0.1:9/hook', 'X-Webhook-Auth': 'Bearer tok\u0100en' },
+        { 'X-Note': 'line\u0001feed' },
+        { 'Bad Name': 'x' },
+      ]) {
+        const refused = await owner.call('POST', '/admin/v1/test-requests', {
+          key_id: ownerTestKey.id,
+          method: 'POST',
+          path: '/api/v1/data/orders',
+          headers,
+          body: { order_id: 'T-bad', amount: 5 },
+        });
+        assert.equal(refused.status, 400, refused.text);
+        assert.equal(refused.body.code, 'invalid_request');
+        assert.equal(refused.body.details[0].field, `headers.${Object.keys(headers).at(-1)}`);
+      }
+      assert.equal(await requests(), requestsBefore);
+
       const history = await owner.call('GET', '/admin/v1/test-requests?limit=5');
       assert.equal(history.body.data.length, 2);
       assert.equal(history.body.data[1].body.message, 'Request queued');

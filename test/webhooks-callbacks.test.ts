@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { databaseKinds } from './helpers/database.ts';
@@ -200,6 +201,112 @@ for (const kind of databaseKinds) {
       }
     });
 
+    test('a receiver answering 101 Switching Protocols gets a recorded failure per attempt, then the delivery fails; others are served', async () => {
+      // Answers every request with 101 and keeps the connection open.
+      const upgrading = createNetServer((socket) => {
+        socket.once('data', () =>
+          socket.write(
+            'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+          ),
+        );
+        socket.on('error', () => {});
+      });
+      await new Promise<void>((resolve) => upgrading.listen(0, '127.0.0.1', resolve));
+      const address = upgrading.address();
+      const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+      try {
+        const res = await server.request('POST', '/api/v1/data/orders', {
+          key,
+          json: order,
+          headers: { 'x-webhook-callback': url },
+        });
+        assert.equal(res.status, 202);
+        const log = await until(
+          () => server.admin('GET', `/admin/v1/deliveries?record_id=${res.body.id}`),
+          (l) => l.body.data?.[0]?.status === 'failed',
+          20_000,
+        );
+        const d = log.body.data[0];
+        assert.equal(d.attempts.length, 3, JSON.stringify(d));
+        for (const a of d.attempts) {
+          assert.equal(a.status_code, 101);
+          assert.match(a.error, /switched protocols \(101\)/);
+        }
+        // The slots it held are free: a callback to another receiver still arrives.
+        receiver.received.length = 0;
+        await server.request('POST', '/api/v1/data/orders', {
+          key,
+          json: order,
+          headers: { 'x-webhook-callback': receiver.url },
+        });
+        await receiver.waitFor(1);
+      } finally {
+        upgrading.close();
+      }
+    });
+
+    test('a delivery whose attempts were all used without an outcome (a worker stopped at its last) fails without another send', async () => {
+      receiver.received.length = 0;
+      const res = await server.request('POST', '/api/v1/data/orders', {
+        key,
+        json: order,
+        headers: { 'x-webhook-callback': receiver.url },
+      });
+      await receiver.waitFor(1);
+      const db = server.services.database.db;
+      const delivered = await until(
+        () => db.selectFrom('webhook_deliveries').selectAll().where('record_id', '=', res.body.id).execute(),
+        (rows) => rows[0]?.status === 'succeeded',
+        10_000,
+      );
+      const row = delivered[0] as { id: string; max_attempts: number };
+      // As a worker killed at the last attempt leaves it: every attempt counted, pending, lease run out.
+      await db
+        .updateTable('webhook_deliveries')
+        .set({
+          status: 'pending',
+          attempts: row.max_attempts,
+          next_attempt_at: new Date(Date.now() - 1000).toISOString(),
+        })
+        .where('id', '=', row.id)
+        .execute();
+      const log = await until(
+        () => server.admin('GET', `/admin/v1/deliveries?record_id=${res.body.id}`),
+        (l) => l.body.data?.[0]?.status === 'failed',
+        15_000,
+      );
+      const d = log.body.data[0];
+      assert.match(d.last_error, /^not sent again: all 3 attempts were made/);
+      const stored = await db
+        .selectFrom('webhook_deliveries')
+        .select(['attempts'])
+        .where('id', '=', row.id)
+        .executeTakeFirstOrThrow();
+      assert.equal(Number(stored.attempts), row.max_attempts);
+      assert.equal(receiver.received.length, 1, 'not sent again');
+    });
+
+    test('an auth header named __proto__ is sent like any other', async () => {
+      receiver.received.length = 0;
+      const res = await server.request('POST', '/api/v1/data/orders', {
+        key,
+        json: order,
+        headers: {
+          'x-webhook-callback': receiver.url,
+          'x-webhook-auth-header': '__proto__',
+          'x-webhook-auth': 'tok',
+        },
+      });
+      assert.equal(res.status, 202);
+      const [got] = await receiver.waitFor(1);
+      const raw = got?.rawHeaders ?? [];
+      assert.equal(
+        raw[raw.findIndex((name) => name.toLowerCase() === '__proto__') + 1],
+        'tok',
+        raw.join(' '),
+      );
+    });
+
     test('a response body with NUL and invalid UTF-8 bytes is recorded, and the delivery fails after its retries', async () => {
       // A receiver answering 500 with the bytes ff fe 00 41: PostgreSQL text cannot hold a NUL.
       const binary = createServer((req, res) => {
@@ -240,3 +347,22 @@ for (const kind of databaseKinds) {
     });
   });
 }
+
+test('X-Webhook-Auth values Node would not send are refused when the write is made, not at delivery', async () => {
+  const { parseCallback } = await import('../src/webhooks/callback-headers.ts');
+  const url = 'https://partner.example/hooks';
+  for (const value of ['Bearer tok\u0100en', 'Bearer \u007f', 'a\u0001b']) {
+    assert.throws(
+      () => parseCallback({ headers: { 'x-webhook-callback': url, 'x-webhook-auth': value } }),
+      (error: { status?: number; details?: Array<{ field: string }> }) =>
+        error.status === 400 && error.details?.[0]?.field === 'X-Webhook-Auth',
+      JSON.stringify(value),
+    );
+  }
+  // Tab, visible ASCII and Latin-1 bytes (how Node hands over UTF-8 in a header) are fine.
+  assert.equal(
+    parseCallback({ headers: { 'x-webhook-callback': url, 'x-webhook-auth': 'Bearer\ta-Z~\u00c4\u0080' } })
+      ?.value,
+    'Bearer\ta-Z~\u00c4\u0080',
+  );
+});

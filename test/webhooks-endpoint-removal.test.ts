@@ -109,6 +109,14 @@ for (const kind of databaseKinds) {
         .where('type', '=', 'request.failed')
         .execute();
       assert.deepEqual(announced, [], 'no request.failed for a deleted endpoint');
+      // None of them can be redelivered, the callback's neither: the endpoint is gone.
+      for (const d of ended) {
+        const again = await server.admin('POST', `/admin/v1/deliveries/${d.id}/redeliver`);
+        assert.equal(again.status, 409, again.text);
+        assert.match(again.body.error, /was deleted: nothing to redeliver/);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(seen, 3, 'nothing was sent');
     });
   });
 }

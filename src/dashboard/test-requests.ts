@@ -1,3 +1,4 @@
+import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { inputValidator } from '../endpoints/json-schema.ts';
 import { ApiError, invalid, parseLimit } from '../errors.ts';
@@ -124,6 +125,16 @@ export function registerTestRequestRoutes(
     for (const [name, value] of Object.entries(input.headers ?? {})) {
       if (REFUSED_HEADERS.has(name.toLowerCase())) {
         throw invalid(`headers.${name}`, 'Set by the server (the key is chosen with key_id)');
+      }
+      // Only what an HTTP client could send: the request is made in-process, past Node's own checks.
+      try {
+        validateHeaderName(name);
+        validateHeaderValue(name, value);
+      } catch {
+        throw invalid(
+          `headers.${name}`,
+          'Not a valid HTTP header: a name is a token, a value is one line without control characters or characters beyond U+00FF',
+        );
       }
       headers[name.toLowerCase()] = value;
     }

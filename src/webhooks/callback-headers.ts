@@ -64,8 +64,12 @@ export function parseCallback(request: WithHeaders): Callback | null {
   if (!TOKEN.test(name) || name.length > 100)
     throw invalid('X-Webhook-Auth-Header', 'Must be a valid header name');
   if (RESERVED.has(name.toLowerCase())) throw invalid('X-Webhook-Auth-Header', `"${name}" cannot be set`);
-  if (value !== undefined && (/[\r\n\0]/.test(value) || value.length > 4096)) {
-    throw invalid('X-Webhook-Auth', 'Must be a single-line header value of at most 4096 characters');
+  // What an HTTP header value may hold (Node's own rule): tab, visible ASCII and bytes 0x80 – 0xff.
+  if (value !== undefined && (/[^\t\x20-\x7e\x80-\xff]/.test(value) || value.length > 4096)) {
+    throw invalid(
+      'X-Webhook-Auth',
+      'Must be a single-line header value of at most 4096 characters, without control characters or characters beyond U+00FF',
+    );
   }
   return { url: parsed.toString(), header: name, value: value ?? null };
 }

@@ -152,6 +152,12 @@ export function createDeliveryService(deps: { db: Db; secret: string; encryptor:
    * unsent, so it is refused now (409) rather than accepted and dropped.
    */
   async function currentUrl(row: Row): Promise<string> {
+    // Deleting an endpoint ends its deliveries for good, callbacks included.
+    if (row.slug === null || row.slug === undefined) {
+      throw new ApiError('conflict', {
+        message: `The endpoint of delivery "${row.id}" was deleted: nothing to redeliver`,
+      });
+    }
     if (row.subscription_id === null) return row.url;
     const subscription = await db
       .selectFrom('webhook_subscriptions')

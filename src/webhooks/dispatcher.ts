@@ -50,6 +50,11 @@ interface Claimed {
   failing_since: string | null;
   /** Set when claimed: the lease written, and when (epoch ms). */
   lease?: string;
+  /**
+   * Claimed with every attempt used up, none of them with a recorded outcome (a worker stopped
+   * mid-attempt at the last one, or it crashed each time): it fails without another send.
+   */
+  exhausted?: boolean;
   claimedMs?: number;
 }
 
@@ -160,7 +165,11 @@ export function createDispatcher(options: DispatcherOptions) {
       const lease = isoAfter((options.timeoutMs * 2) / 1000 + 5);
       await trx
         .updateTable('webhook_deliveries')
-        .set({ next_attempt_at: lease, attempts: sql`attempts + 1`, updated_at: now })
+        .set({
+          next_attempt_at: lease,
+          attempts: sql`case when attempts < max_attempts then attempts + 1 else attempts end`,
+          updated_at: now,
+        })
         .where(
           'id',
           'in',
@@ -169,7 +178,8 @@ export function createDispatcher(options: DispatcherOptions) {
         .execute();
       const claimedMs = Date.now();
       for (const row of rows) {
-        row.attempts += 1;
+        if (row.attempts < row.max_attempts) row.attempts += 1;
+        else row.exhausted = true;
         row.lease = lease;
         row.claimedMs = claimedMs;
       }
@@ -367,12 +377,24 @@ export function createDispatcher(options: DispatcherOptions) {
         .execute();
       return;
     }
+    if (row.exhausted) {
+      answered();
+      await finish(row, {
+        status: null,
+        headers: {},
+        body: '',
+        error: `not sent again: all ${row.max_attempts} attempts were made, and the last ended without an outcome (its worker stopped mid-attempt)`,
+        durationMs: 0,
+      });
+      return;
+    }
     const eventId = (JSON.parse(row.payload) as { id: string }).id;
     const timestamp = Math.floor(Date.now() / 1000);
-    const headers: Record<string, string> = {
+    // No prototype: an auth header named `__proto__` is a header like any other.
+    const headers: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, {
       'user-agent': 'Gatehouse-Webhooks/1',
       ...signatureHeaders(signingSecrets(row), eventId, timestamp, row.payload),
-    };
+    });
     if (row.auth) {
       const callback = JSON.parse(encryptor.decrypt(row.auth)) as Callback;
       if (callback.value !== null) headers[callback.header.toLowerCase()] = callback.value;
@@ -396,7 +418,11 @@ export function createDispatcher(options: DispatcherOptions) {
     for (const row of rows) {
       await db
         .updateTable('webhook_deliveries')
-        .set({ next_attempt_at: nowIso(), attempts: sql`attempts - 1`, updated_at: nowIso() })
+        .set({
+          next_attempt_at: nowIso(),
+          attempts: row.exhausted ? sql`attempts` : sql`attempts - 1`,
+          updated_at: nowIso(),
+        })
         .where('id', '=', row.id)
         .where('status', '=', 'pending')
         .where('next_attempt_at', '=', row.lease ?? '')

@@ -2,6 +2,8 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 
 export interface Received {
   headers: IncomingHttpHeaders;
+  /** As sent: names and values in turn (a header named `__proto__` is only here). */
+  rawHeaders: string[];
   body: string;
   at: number;
 }
@@ -39,7 +41,12 @@ export async function startReceiver(): Promise<Receiver> {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const entry = { headers: req.headers, body: Buffer.concat(chunks).toString(), at: Date.now() };
+      const entry = {
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body: Buffer.concat(chunks).toString(),
+        at: Date.now(),
+      };
       const index = receiver.received.length;
       receiver.received.push(entry);
       const answer = receiver.respond(entry, index);

@@ -49,62 +49,94 @@ export function postJson(options: PostOptions): Promise<PostResult> {
       if (reason) return finish({ status: null, headers: {}, body: '', error: `refused target: ${reason}` });
     }
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
-    const req = send(
-      url,
-      {
-        method: 'POST',
-        headers: {
-          ...options.headers,
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(options.body),
+    let req: ReturnType<typeof send>;
+    let answered = false;
+    try {
+      req = send(
+        url,
+        {
+          method: 'POST',
+          headers: {
+            ...options.headers,
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(options.body),
+          },
+          lookup: options.guard.lookup as never,
+          timeout: options.timeoutMs,
+          agent: options.agents
+            ? url.protocol === 'https:'
+              ? options.agents.https
+              : options.agents.http
+            : false,
         },
-        lookup: options.guard.lookup as never,
-        timeout: options.timeoutMs,
-        agent: options.agents
-          ? url.protocol === 'https:'
-            ? options.agents.https
-            : options.agents.http
-          : false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          if (size < options.maxBodyBytes) chunks.push(chunk.subarray(0, options.maxBodyBytes - size));
-          size += chunk.length;
-          // Past the cap, stop reading: the status is all that decides the outcome.
-          if (size >= options.maxBodyBytes) {
+        (res) => {
+          answered = true;
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            if (size < options.maxBodyBytes) chunks.push(chunk.subarray(0, options.maxBodyBytes - size));
+            size += chunk.length;
+            // Past the cap, stop reading: the status is all that decides the outcome.
+            if (size >= options.maxBodyBytes) {
+              finish({
+                status: res.statusCode ?? null,
+                headers: res.headers,
+                body: Buffer.concat(chunks).toString('utf8'),
+                error: null,
+              });
+              res.destroy();
+            }
+          });
+          res.on('end', () =>
             finish({
               status: res.statusCode ?? null,
               headers: res.headers,
               body: Buffer.concat(chunks).toString('utf8'),
               error: null,
-            });
-            res.destroy();
-          }
-        });
-        res.on('end', () =>
-          finish({
-            status: res.statusCode ?? null,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-            error: null,
-          }),
-        );
-        res.on('error', (error) =>
-          finish({
-            status: res.statusCode ?? null,
-            headers: res.headers,
-            body: Buffer.concat(chunks).toString('utf8'),
-            error: error.message,
-          }),
-        );
-      },
-    );
+            }),
+          );
+          res.on('error', (error) =>
+            finish({
+              status: res.statusCode ?? null,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+              error: error.message,
+            }),
+          );
+          // Closed before its end, without an error: an answer cut short is no answer.
+          res.on('close', () =>
+            finish({
+              status: res.statusCode ?? null,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+              error: res.complete ? null : 'the connection closed before the answer ended',
+            }),
+          );
+        },
+      );
+    } catch (error) {
+      // A header Node will not send (it checks before connecting): this attempt fails, nothing hangs.
+      return finish({ status: null, headers: {}, body: '', error: (error as Error).message });
+    }
+    // 101 Switching Protocols (or a CONNECT-style answer): not an answer to a webhook.
+    req.on('upgrade', (res, socket) => {
+      socket.destroy();
+      finish({
+        status: res.statusCode ?? null,
+        headers: res.headers,
+        body: '',
+        error: `the receiver switched protocols (${res.statusCode}) instead of answering`,
+      });
+    });
     const deadline = setTimeout(() => {
       req.destroy(new Error(`timed out after ${options.timeoutMs} ms`));
     }, options.timeoutMs);
-    req.on('close', () => clearTimeout(deadline));
+    req.on('close', () => {
+      clearTimeout(deadline);
+      // Every way a request ends settles the attempt: a connection gone without an answer too.
+      if (!answered)
+        finish({ status: null, headers: {}, body: '', error: 'the connection closed without an answer' });
+    });
     req.on('timeout', () => req.destroy(new Error(`timed out after ${options.timeoutMs} ms`)));
     req.on('error', (error) => finish({ status: null, headers: {}, body: '', error: error.message }));
     req.end(options.body);
