@@ -315,6 +315,23 @@ describe('dashboard in a real browser', {
     await page.getByRole('dialog').getByRole('button', { name: 'Replace record' }).click();
     await page.getByText(/Record rec_\w+ replaced/).waitFor();
     await first.getByText('"amount":25').waitFor();
+    // An integer past 2^53 keeps every digit: shown, edited and saved back unchanged.
+    const dialog = page.getByRole('dialog');
+    await first.getByRole('button', { name: 'Edit' }).click();
+    await dialog.getByLabel('Record (JSON)').fill('{"order_id":"ORD-2","amount":12345678901234567}');
+    await dialog.getByRole('button', { name: 'Replace record' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await first.getByText('"amount":12345678901234567').waitFor();
+    await first.getByRole('button', { name: 'Edit' }).click();
+    assert.match(await dialog.getByLabel('Record (JSON)').inputValue(), /"amount": 12345678901234567\n/);
+    await dialog.getByRole('button', { name: 'Replace record' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    let stored = '';
+    await until(async () => {
+      stored = (await server.admin('GET', '/admin/v1/console/orders/records')).text;
+      return stored.includes('"version":4');
+    });
+    assert.match(stored, /"amount":12345678901234567[,}]/);
     await screenshot(page, 'console');
     await first.getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Delete record' }).click();

@@ -2,6 +2,7 @@ import { validateHeaderName, validateHeaderValue } from 'node:http';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { inputValidator } from '../endpoints/json-schema.ts';
 import { ApiError, invalid, parseLimit } from '../errors.ts';
+import { jsonText, parseJson } from '../http/json-body.ts';
 import { newId } from '../ids.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { KeyService } from '../keys/key-service.ts';
@@ -84,7 +85,9 @@ function responseBody(response: LightMyRequestResponse): unknown {
   const text = response.body;
   if (String(response.headers['content-type'] ?? '').includes('json')) {
     try {
-      return JSON.parse(text);
+      const value = parseJson(Buffer.from(text));
+      // An integer a double does not hold stays as the text shows it (the page shows text as JSON).
+      if (jsonText(value) === JSON.stringify(value)) return value;
     } catch {
       // Fall through to text.
     }
@@ -139,11 +142,7 @@ export function registerTestRequestRoutes(
       headers[name.toLowerCase()] = value;
     }
     const hasBody = input.body !== undefined && input.body !== null && input.method !== 'GET';
-    const body = hasBody
-      ? typeof input.body === 'string'
-        ? input.body
-        : JSON.stringify(input.body)
-      : undefined;
+    const body = hasBody ? (typeof input.body === 'string' ? input.body : jsonText(input.body)) : undefined;
     if (hasBody && !headers['content-type']) headers['content-type'] = 'application/json';
 
     const started = performance.now();

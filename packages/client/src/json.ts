@@ -49,13 +49,17 @@ export function parseJson(text: string): unknown {
 }
 
 /** JSON.stringify, except that a `bigint` is written as the integer it holds (not refused). */
-export function stringifyJson(value: unknown): string {
+export function stringifyJson(value: unknown, space?: number): string {
   let mark: string | undefined;
-  const text = JSON.stringify(value, (_key, item: unknown) => {
-    if (typeof item !== 'bigint') return item;
-    mark ??= marker();
-    return `${mark}${item}`;
-  });
+  const text = JSON.stringify(
+    value,
+    (_key, item: unknown) => {
+      if (typeof item !== 'bigint') return item;
+      mark ??= marker();
+      return `${mark}${item}`;
+    },
+    space,
+  );
   if (mark === undefined) return text;
   // JSON.stringify writes U+0000 as \u0000: the marked strings are `"\u0000int<nonce>:<digits>"`.
   return text.replace(new RegExp(`"\\\\u0000${mark.slice(1)}(-?\\d+)"`, 'g'), '$1');

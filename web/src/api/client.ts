@@ -1,3 +1,4 @@
+import { parseJson, stringifyJson } from './exact-json.ts';
 /** The management API over the session cookie: JSON in and out, CSRF token on every write. */
 
 export interface ErrorDetail {
@@ -86,7 +87,7 @@ export async function call<T>(
   let body: string | undefined;
   if (options.body !== undefined) {
     headers['content-type'] = 'application/json';
-    body = JSON.stringify(options.body);
+    body = stringifyJson(options.body);
   }
   let response: Response;
   try {
@@ -97,7 +98,7 @@ export async function call<T>(
   const text = await response.text();
   let parsed: unknown;
   try {
-    parsed = text === '' ? undefined : JSON.parse(text);
+    parsed = text === '' ? undefined : parseJson(text);
   } catch {
     parsed = undefined;
   }

@@ -1,5 +1,6 @@
 import { Button, Group, Stack, Text, Title } from '@mantine/core';
 import type { ReactNode } from 'react';
+import { parseJson, stringifyJson } from '../api/exact-json.ts';
 
 export function PageHeader({
   title,
@@ -50,12 +51,12 @@ function formatSpan(seconds: number): string {
 export function jsonText(value: unknown): string {
   if (typeof value === 'string') {
     try {
-      return JSON.stringify(JSON.parse(value), null, 2);
+      return stringifyJson(parseJson(value), 2);
     } catch {
       return value;
     }
   }
-  return JSON.stringify(value, null, 2) ?? '';
+  return stringifyJson(value, 2) ?? '';
 }
 
 /** The foot of a cursor-paginated list: "Load more" while there is a next page, else `end`. */

@@ -1,11 +1,12 @@
 import { Box, Text } from '@mantine/core';
 import { diffLines } from 'diff';
 import { useMemo } from 'react';
+import { stringifyJson } from '../api/exact-json.ts';
 
 /** A line diff of two JSON values, pretty-printed: removed lines red, added lines green. */
 export function JsonDiff({ before, after }: { before: unknown; after: unknown }) {
   const parts = useMemo(
-    () => diffLines(`${JSON.stringify(before, null, 2)}\n`, `${JSON.stringify(after, null, 2)}\n`),
+    () => diffLines(`${stringifyJson(before, 2)}\n`, `${stringifyJson(after, 2)}\n`),
     [before, after],
   );
   const changed = parts.some((p) => p.added || p.removed);

@@ -17,6 +17,7 @@ import {
 import { modals } from '@mantine/modals';
 import { useMemo, useState } from 'react';
 import { ApiFailure, api, type ErrorDetail } from '../api/client.ts';
+import { stringifyJson } from '../api/exact-json.ts';
 import type { App, AppVersion, Endpoint } from '../api/types.ts';
 import { navigate } from '../app/router.ts';
 import { useLoader } from '../app/use-loader.ts';
@@ -99,7 +100,7 @@ function AppEditor({ loaded, onChanged }: { loaded: Loaded; onChanged: () => voi
 
   const payload = { name: name.trim(), routes: check.ok ? check.routes : [] };
   const dirty =
-    app === null || JSON.stringify({ name: app.name, routes: app.routes }) !== JSON.stringify(payload);
+    app === null || stringifyJson({ name: app.name, routes: app.routes }) !== stringifyJson(payload);
   const slugError =
     app === null && slug !== '' && !SLUG.test(slug)
       ? 'Lowercase letters, digits and -, 2 to 63 characters'

@@ -2,6 +2,7 @@ import { Badge, Card, Code, Group, Select, Table, TextInput } from '@mantine/cor
 import { useDebouncedValue } from '@mantine/hooks';
 import { useState } from 'react';
 import { api } from '../api/client.ts';
+import { stringifyJson } from '../api/exact-json.ts';
 import { AUDIT_ACTIONS, type AuditEntry } from '../api/types.ts';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, ErrorState, LoadingState, notifyError } from '../components/feedback.tsx';
@@ -30,7 +31,7 @@ export function AuditPage() {
     setExtra(null);
     const r = await api.page<AuditEntry[]>('/admin/v1/audit', query);
     return { items: r.data, next: (r.meta?.next_cursor as string | null | undefined) ?? null };
-  }, JSON.stringify(query));
+  }, stringifyJson(query));
   const page = extra ?? first.data;
 
   async function more() {
@@ -108,9 +109,7 @@ export function AuditPage() {
                       <Table.Td>
                         {entry.details ? (
                           <Code fz="xs" style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}>
-                            {typeof entry.details === 'string'
-                              ? entry.details
-                              : JSON.stringify(entry.details)}
+                            {typeof entry.details === 'string' ? entry.details : stringifyJson(entry.details)}
                           </Code>
                         ) : (
                           '—'

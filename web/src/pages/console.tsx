@@ -14,6 +14,7 @@ import {
 } from '@mantine/core';
 import { type FormEvent, useEffect, useState } from 'react';
 import { api, errorMessage } from '../api/client.ts';
+import { parseJson, stringifyJson } from '../api/exact-json.ts';
 import type { DataRecord, Endpoint } from '../api/types.ts';
 import { navigate } from '../app/router.ts';
 import { useLoader } from '../app/use-loader.ts';
@@ -39,7 +40,7 @@ type Editing =
   | { mode: 'view'; record: DataRecord };
 
 function preview(data: unknown): string {
-  const text = JSON.stringify(data);
+  const text = stringifyJson(data);
   return text.length > 120 ? `${text.slice(0, 117)}…` : text;
 }
 
@@ -292,14 +293,14 @@ function RecordModal({
   useEffect(() => {
     setProblem(null);
     if (!editing) return;
-    if (editing.mode === 'create') setText(JSON.stringify(samplePayload(endpoint.schema), null, 2));
-    else setText(JSON.stringify(editing.record.data, null, 2));
+    if (editing.mode === 'create') setText(stringifyJson(samplePayload(endpoint.schema), 2));
+    else setText(stringifyJson(editing.record.data, 2));
   }, [editing, endpoint]);
 
   let parseError: string | undefined;
   let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    parsed = parseJson(text);
   } catch (error) {
     parseError = `Not valid JSON: ${(error as Error).message}`;
   }
@@ -344,7 +345,7 @@ function RecordModal({
             {formatDate(editing.record.updated_at)}
           </Text>
           <Code block data-testid="record-json">
-            {JSON.stringify(editing.record.data, null, 2)}
+            {stringifyJson(editing.record.data, 2)}
           </Code>
         </Stack>
       ) : (

@@ -17,6 +17,7 @@ import {
 import { modals } from '@mantine/modals';
 import { useMemo, useState } from 'react';
 import { api } from '../api/client.ts';
+import { stringifyJson } from '../api/exact-json.ts';
 import type { Endpoint, EndpointVersion } from '../api/types.ts';
 import { navigate } from '../app/router.ts';
 import { useUser } from '../app/session.tsx';
@@ -100,7 +101,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
   const initialFields = fieldsFromSchema(initialSchema);
   const [slug, setSlug] = useState(endpoint?.slug ?? '');
   const [name, setName] = useState(endpoint?.name ?? '');
-  const [schemaText, setSchemaText] = useState(JSON.stringify(initialSchema, null, 2));
+  const [schemaText, setSchemaText] = useState(stringifyJson(initialSchema, 2));
   const [fields, setFields] = useState<Field[]>(initialFields.ok ? initialFields.fields : []);
   const [builderBlocked, setBuilderBlocked] = useState<string | null>(
     initialFields.ok ? null : initialFields.reason,
@@ -121,7 +122,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
   function editFields(next: Field[]) {
     setFields(next);
     const base = check.ok ? check.schema : {};
-    setSchemaText(JSON.stringify(schemaFromFields(next, base), null, 2));
+    setSchemaText(stringifyJson(schemaFromFields(next, base), 2));
   }
 
   function editText(text: string) {
@@ -150,7 +151,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
     expires_at:
       endpoint.expires_at === null ? null : new Date(toLocalInput(endpoint.expires_at)).toISOString(),
   };
-  const dirty = !saved || JSON.stringify(saved) !== JSON.stringify(payload);
+  const dirty = !saved || stringifyJson(saved) !== stringifyJson(payload);
   const slugError =
     endpoint === null && slug !== '' && !SLUG.test(slug)
       ? 'Lowercase letters, digits and -, 2 to 63 characters'
@@ -406,7 +407,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
             <Card withBorder h="100%">
               <Group justify="space-between" mb="xs">
                 <Title order={4}>Sample payload</Title>
-                {sample !== null && <CopyText value={JSON.stringify(sample, null, 2)} />}
+                {sample !== null && <CopyText value={stringifyJson(sample, 2)} />}
               </Group>
               {sample === null ? (
                 <Text size="sm" c="dimmed">
@@ -414,7 +415,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
                 </Text>
               ) : (
                 <Code block data-testid="sample-payload">
-                  {JSON.stringify(sample, null, 2)}
+                  {stringifyJson(sample, 2)}
                 </Code>
               )}
             </Card>

@@ -20,6 +20,7 @@ import {
 } from '@mantine/core';
 import { type FormEvent, useCallback, useEffect, useMemo, useState } from 'react';
 import { api } from '../api/client.ts';
+import { parseJson, stringifyJson } from '../api/exact-json.ts';
 import type { ApiKey, Endpoint, TestRequest } from '../api/types.ts';
 import { href } from '../app/router.ts';
 import { useSession } from '../app/session.tsx';
@@ -96,7 +97,7 @@ export function TestPage() {
     if (keyId === null && preferred) setKeyId(preferred.id);
   }, [activeKeys, keyId, ownKey]);
   useEffect(() => {
-    if (endpoint) setBody(JSON.stringify(samplePayload(endpoint.schema), null, 2));
+    if (endpoint) setBody(stringifyJson(samplePayload(endpoint.schema), 2));
   }, [endpoint]);
 
   const needsId = method === 'PUT' || method === 'DELETE';
@@ -105,7 +106,7 @@ export function TestPage() {
   let parsedBody: unknown;
   if (hasBody) {
     try {
-      parsedBody = JSON.parse(body);
+      parsedBody = parseJson(body);
     } catch (error) {
       bodyError = `Not valid JSON: ${(error as Error).message}`;
     }
@@ -281,7 +282,7 @@ export function TestPage() {
                     <Button
                       variant="subtle"
                       size="xs"
-                      onClick={() => setBody(JSON.stringify(samplePayload(endpoint.schema), null, 2))}
+                      onClick={() => setBody(stringifyJson(samplePayload(endpoint.schema), 2))}
                     >
                       Reset body to sample
                     </Button>
