@@ -26,7 +26,7 @@ import {
 import { createEndpointService, type EndpointService } from './endpoints/endpoint-service.ts';
 import { registerEndpointRoutes } from './endpoints/routes.ts';
 import { apiKeyAuth, bruteForceHook } from './http/auth.ts';
-import { clientErrorHandler, registerErrorHandling } from './http/error-handler.ts';
+import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/error-handler.ts';
 import { MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
 import { newId } from './ids.ts';
 import { type InvalidationBus, localBus } from './infra/bus/bus.ts';
@@ -249,6 +249,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     keepAliveTimeout: KEEP_ALIVE_MS,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     clientErrorHandler,
+    frameworkErrors,
   }) as unknown as FastifyInstance;
 
   const routes = collectRoutes(app);

@@ -149,7 +149,7 @@ export const errorCodes = {
   unsupported_media_type: {
     status: 415,
     message: 'Content-Type must be application/json',
-    doc: 'A write was sent without `Content-Type: application/json`.',
+    doc: 'A write was sent without `Content-Type: application/json`, or with a `Content-Encoding` (gzip, br, …): bodies are sent uncompressed.',
   },
   headers_too_large: {
     status: 431,

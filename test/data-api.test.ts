@@ -561,6 +561,26 @@ for (const kind of databaseKinds) {
         'record_not_found',
       );
       assertEnvelope(await server.request('GET', '/api/v1/nothing-here', { key: testKey }), 404, 'not_found');
+      // Refused by the router itself, still in the envelope: a path segment longer than any
+      // route takes, and a percent-encoding that is not UTF-8.
+      const long = await server.request('GET', `/api/v1/data/orders/rec_${'x'.repeat(600)}`, {
+        key: testKey,
+      });
+      assertEnvelope(long, 404, 'not_found');
+      assert.ok(long.text.length < 400, long.text);
+      assertEnvelope(
+        await server.request('GET', `/api/v1/data/${'o'.repeat(300)}`, { key: testKey }),
+        404,
+        'not_found',
+      );
+      const badUrl = await server.request('GET', '/api/v1/data/orders/%ff', { key: testKey });
+      assertEnvelope(badUrl, 400, 'invalid_request');
+      assert.match(badUrl.headers.get('content-type') ?? '', /charset=utf-8/);
+      await refusedWithoutWrite(
+        () => server.request('PUT', '/api/v1/data/orders/%c3%28', { key: testKey, json: order }),
+        400,
+        'invalid_request',
+      );
     });
 
     test("413: a body over the endpoint's max_body_bytes, declared or streamed", async () => {
@@ -621,6 +641,42 @@ for (const kind of databaseKinds) {
         headers: { 'content-type': 'application/json; charset=utf-8' },
       });
       assert.equal(ok.status, 202);
+      // A compressed body is not read as if it were plain: 415 naming the encoding, nothing stored.
+      for (const encoding of ['gzip', 'br', 'identity, gzip']) {
+        for (const [method, path] of [
+          ['POST', '/api/v1/data/orders'],
+          ['PUT', `/api/v1/data/orders/${ok.body.id}`],
+        ] as const) {
+          await refusedWithoutWrite(
+            () =>
+              server.request(method, path, {
+                key: testKey,
+                raw: JSON.stringify(order),
+                headers: { 'content-type': 'application/json', 'content-encoding': encoding },
+              }),
+            415,
+            'unsupported_media_type',
+          );
+        }
+      }
+      const encoded = await server.request('POST', '/api/v1/data/orders', {
+        key: testKey,
+        raw: JSON.stringify(order),
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      });
+      assert.match(encoded.body.error, /Content-Encoding gzip is not supported/);
+      const management = await server.request('POST', '/admin/v1/keys', {
+        token: server.token,
+        raw: JSON.stringify({ name: 'enc', environment: 'test' }),
+        headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      });
+      assertEnvelope(management, 415, 'unsupported_media_type');
+      const plain = await server.request('POST', '/api/v1/data/orders', {
+        key: testKey,
+        raw: JSON.stringify(order),
+        headers: { 'content-type': 'application/json', 'content-encoding': 'identity' },
+      });
+      assert.equal(plain.status, 202);
     });
 
     test('test and live are separate: live uses the deployed version, and neither sees the other', async () => {

@@ -128,6 +128,31 @@ function methodsForPath(routes: readonly RouteEntry[]): (path: string) => string
 }
 
 /**
+ * Fastify's own refusals before routing (its `frameworkErrors` option), in the one envelope with a
+ * Request-Id: a percent-encoding that is not UTF-8 is a 400; a path segment longer than any
+ * route takes (200 characters) is a 404, the path not echoed back at length.
+ */
+export function frameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('Request-Id', request.id);
+  const path = (request.raw.url ?? '').split('?')[0] ?? '';
+  const shown = path.length > 100 ? `${path.slice(0, 100)}…` : path;
+  let apiError: ApiError;
+  if (error.code === 'FST_ERR_BAD_URL') {
+    apiError = new ApiError('invalid_request', {
+      message: 'The URL is not valid: a percent-encoded sequence in it is not UTF-8',
+      details: [{ field: '(url)', error: `Cannot decode ${shown}` }],
+    });
+  } else if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    apiError = new ApiError('not_found', {
+      message: `No route for ${request.raw.method} ${shown} (a path segment is longer than 200 characters)`,
+    });
+  } else {
+    apiError = toApiError(error, { isUnavailable: () => false, isStorageFull: () => false });
+  }
+  sendError(reply, request, apiError);
+}
+
+/**
  * The error handler, and the answer for a path no route takes: 405 with `Allow` when the path
  * exists with other methods (`routes`: every route, collected as registered), else 404.
  */

@@ -208,14 +208,29 @@ export function registerJsonParser(app: FastifyInstance): void {
   app.addContentTypeParser(
     'application/json',
     { parseAs: 'buffer', bodyLimit: MAX_REQUEST_BYTES },
-    (_req, body, done) => {
+    (req, body, done) => {
       try {
+        refuseEncodedBody(req.headers['content-encoding']);
         done(null, parseJson(body as Buffer));
       } catch (error) {
         done(error as Error, undefined);
       }
     },
   );
+}
+
+/**
+ * Bodies are read as sent: one compressed (`Content-Encoding: gzip`, br, …) would be stored as its
+ * bytes or refused as bad UTF-8, so any encoding but `identity` is a 415 that says so.
+ */
+export function refuseEncodedBody(encoding: string | string[] | undefined): void {
+  if (encoding === undefined) return;
+  const value = (Array.isArray(encoding) ? encoding.join(',') : encoding).trim().toLowerCase();
+  if (value === '' || value === 'identity') return;
+  throw new ApiError('unsupported_media_type', {
+    message: `Content-Encoding ${value} is not supported: send the body uncompressed`,
+    details: [{ field: 'Content-Encoding', error: 'Only identity (no encoding) is accepted' }],
+  });
 }
 
 /** `application/json`, optionally with `charset=utf-8`. */
@@ -258,6 +273,7 @@ export function guardJsonBody(
   limit: number,
 ): RequestPayload {
   if (!isJsonContentType(request.headers['content-type'])) throw new ApiError('unsupported_media_type');
+  refuseEncodedBody(request.headers['content-encoding']);
   const declared = request.headers['content-length'];
   if (declared !== undefined) {
     if (Number(declared) > limit) {

@@ -245,6 +245,7 @@ export function createDataFastPath(deps: FastPathDeps) {
           headers['idempotency-key'] !== undefined ||
           headers['transfer-encoding'] !== undefined ||
           headers.expect !== undefined ||
+          headers['content-encoding'] !== undefined ||
           !isJsonContentType(headers['content-type'])
         ) {
           return false;
