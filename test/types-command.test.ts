@@ -104,6 +104,27 @@ describe('gatehouse types', () => {
           $defs: { point: { type: 'object', required: ['x'], properties: { x: { type: 'number' } } } },
         },
       ],
+      // A nested title that is a later endpoint's type name: that name stays the endpoint's.
+      [
+        'zz-first',
+        {
+          type: 'object',
+          properties: {
+            inner: { type: 'object', title: 'ZzLastData', properties: { deep: { type: 'string' } } },
+          },
+        },
+      ],
+      ['zz-last', { type: 'object', required: ['last'], properties: { last: { type: 'string' } } }],
+      // A 2020-12 tuple: a string then an integer, nothing after.
+      [
+        'tuples',
+        {
+          type: 'object',
+          properties: {
+            pair: { type: 'array', prefixItems: [{ type: 'string' }, { type: 'integer' }], items: false },
+          },
+        },
+      ],
     ];
     for (const [slug, schema] of endpoints) await server.createEndpoint({ slug, name: slug, schema });
     const { stdout } = await cli('types');
@@ -128,10 +149,18 @@ describe('gatehouse types', () => {
       `void gh.records('people').create({ home: { street: 'Main St', zip: '1' } });`,
       `void gh.records('places').create({ home: { street: 'Main St', city: 'Oslo' } });`,
       `void gh.records('points').create({ at: { x: 1 } });`,
+      `void gh.records('zz-first').create({ inner: { deep: 'd' } });`,
+      `void gh.records('zz-last').create({ last: 'l' });`,
+      `void gh.records('tuples').create({ pair: ['a', 1] });`,
     ]);
+    assert.match(stdout, /"zz-last": ZzLastData\n/);
     usage('alike-bad.ts', [`void gh.records('v-2').create({ alpha: 'a' });`]);
     await tscCheck('alike-ok.ts');
     await assert.rejects(tscCheck('alike-bad.ts'), (e: { stdout: string }) => /beta/.test(e.stdout));
+    usage('tuple-bad.ts', [`void gh.records('tuples').create({ pair: [1, 'a'] });`]);
+    await assert.rejects(tscCheck('tuple-bad.ts'), (e: { stdout: string }) =>
+      /pair|number|string/.test(e.stdout),
+    );
   });
 
   function tscCheck(file: string) {

@@ -24,22 +24,41 @@ function bounded(node: Record<string, unknown>): boolean {
 }
 
 /**
- * A copy of `schema` where each number field that may hold an integer a double cannot (no
- * `minimum` and `maximum` within ±(2^53 − 1)) is typed `number | bigint`: Gatehouse keeps such
- * integers digit for digit, and @gatehouse/client reads them as exact `bigint`s.
+ * A copy of `schema` as json-schema-to-typescript needs it:
+ * - each number field that may hold an integer a double cannot (no `minimum` and `maximum`
+ *   within ±(2^53 − 1)) is typed `number | bigint`: Gatehouse keeps such integers digit for
+ *   digit, and @gatehouse/client reads them as exact `bigint`s;
+ * - a 2020-12 tuple (`prefixItems`, the rest in `items`) is written as the draft-07 tuple the
+ *   compiler reads (`items` as a list, the rest in `additionalItems`);
+ * - a nested `title` that is another endpoint's type name (`reserved`) is dropped, so that name
+ *   stays that endpoint's (the nested type is written inline instead).
  */
-export function withExactIntegers(schema: unknown): unknown {
-  if (Array.isArray(schema)) return schema.map(withExactIntegers);
+export function withExactIntegers(schema: unknown, reserved: ReadonlySet<string> = new Set()): unknown {
+  return forCompiler(schema, reserved, true);
+}
+
+function forCompiler(schema: unknown, reserved: ReadonlySet<string>, root: boolean): unknown {
+  if (Array.isArray(schema)) return schema.map((item) => forCompiler(item, reserved, false));
   if (!schema || typeof schema !== 'object') return schema;
   const node = schema as Record<string, unknown>;
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(node)) {
     if (LITERALS.has(key)) out[key] = value;
+    else if (key === 'title' && !root && typeof value === 'string' && reserved.has(value)) continue;
     else if (SCHEMA_MAPS.has(key) && value && typeof value === 'object' && !Array.isArray(value)) {
       out[key] = Object.fromEntries(
-        Object.entries(value as Record<string, unknown>).map(([name, sub]) => [name, withExactIntegers(sub)]),
+        Object.entries(value as Record<string, unknown>).map(([name, sub]) => [
+          name,
+          forCompiler(sub, reserved, false),
+        ]),
       );
-    } else out[key] = withExactIntegers(value);
+    } else out[key] = forCompiler(value, reserved, false);
+  }
+  if (Array.isArray(out.prefixItems)) {
+    const rest = out.items;
+    out.items = out.prefixItems;
+    delete out.prefixItems;
+    out.additionalItems = rest === undefined ? true : rest;
   }
   const types = typeof node.type === 'string' ? [node.type] : node.type;
   if (
@@ -70,9 +89,14 @@ export async function typesFor(
   allSlugs: readonly string[] = schemas.map((s) => s.slug),
 ): Promise<string> {
   const names = typeNames(allSlugs);
+  const reserved = new Set(['Endpoints', ...[...names.values()].map((name) => `${name}Data`)]);
   const properties: Record<string, unknown> = {};
   for (const { slug, schema } of schemas) {
-    const { $schema: _s, $id: _i, ...clean } = (withExactIntegers(schema) ?? {}) as Record<string, unknown>;
+    const {
+      $schema: _s,
+      $id: _i,
+      ...clean
+    } = (withExactIntegers(schema, reserved) ?? {}) as Record<string, unknown>;
     // Each schema now sits at #/properties/{slug}: its own references follow it there.
     properties[slug] = {
       ...(rebaseRefs(clean, `#/properties/${slug}`) as Record<string, unknown>),
