@@ -52,6 +52,34 @@ for (const kind of databaseKinds) {
       assert.ok(mint.responses['201']);
       const names = post.parameters.map((p: { $ref: string }) => p.$ref.split('/').pop());
       assert.deepEqual(names, ['IdempotencyKey', 'WebhookCallback', 'WebhookAuth', 'WebhookAuthHeader']);
+      // DELETE reads a body if one is sent (400, 413, 415, as any write); replays are described.
+      const del = doc.paths['/api/v1/data/orders/{record_id}'].delete;
+      for (const status of ['400', '413', '415']) assert.ok(del.responses[status], `DELETE ${status}`);
+      assert.ok(post.responses['202'].headers['Idempotent-Replayed']);
+      assert.ok(post.responses['202'].headers['Original-Request-Id']);
+      assert.ok(mint.responses['201'].headers['Request-Id']);
+      assert.deepEqual(doc.paths['/health'].get.security, []);
+      assert.ok(doc.paths['/api/v1/openapi.json'].get.responses['200']);
+      // The answers of /api/v1/account and /health are what the document says.
+      const { Ajv2020 } = await import('ajv/dist/2020.js');
+      const addFormats = (await import('ajv-formats')).default as unknown as (ajv: object) => void;
+      const ajv = new Ajv2020({ strict: false });
+      addFormats(ajv);
+      const account = await server.request('GET', '/api/v1/account', { key: testKey });
+      const accountSchema =
+        doc.paths['/api/v1/account'].get.responses['200'].content['application/json'].schema;
+      assert.ok(ajv.validate(accountSchema, account.body), JSON.stringify(ajv.errors));
+      assert.ok(
+        ajv.validate(accountSchema, { success: true, data: {} }) === false,
+        'the schema says what data holds',
+      );
+      const health = await server.request('GET', '/health');
+      assert.ok(
+        ajv.validate(
+          doc.paths['/health'].get.responses['200'].content['application/json'].schema,
+          health.body,
+        ),
+      );
     });
 
     test('live keys see only deployed endpoints, with the deployed schema; draft changes show for test at once', async () => {
@@ -167,6 +195,33 @@ for (const kind of databaseKinds) {
         assert.ok(paths[path]?.[method], `${method} ${path}`);
       }
       assert.equal((await server.request('GET', '/admin/v1/openapi.json')).status, 401);
+      // This document is served as it is, not in the envelope; public routes need no credentials;
+      // sign-in says it can answer 429; a create needs its body, an action does not.
+      const self = paths['/admin/v1/openapi.json'].get.responses['200'].content['application/json'].schema;
+      assert.equal(self.properties, undefined);
+      assert.equal(res.body.success, undefined);
+      for (const [path, method] of [
+        ['/admin/v1/session', 'post'],
+        ['/admin/v1/setup', 'get'],
+        ['/admin/v1/invites/lookup', 'get'],
+        ['/admin/v1/invites/accept', 'post'],
+      ] as const) {
+        assert.deepEqual(paths[path][method].security, [], `${method} ${path}`);
+      }
+      assert.equal(paths['/admin/v1/keys'].post.security, undefined);
+      assert.ok(paths['/admin/v1/session'].post.responses['429']);
+      assert.deepEqual(Object.keys(res.body.components.securitySchemes).sort(), [
+        'managementToken',
+        'sessionCookie',
+      ]);
+      assert.equal(paths['/admin/v1/endpoints'].post.requestBody.required, true);
+      assert.equal(paths['/admin/v1/endpoints/{slug}'].patch.requestBody.required, true);
+      assert.equal(paths['/admin/v1/keys/{id}/revoke'].post.requestBody.required, false);
+      const noBody = await server.request('POST', '/admin/v1/endpoints', {
+        token: server.token,
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(noBody.status, 400);
     });
 
     test('/docs serves the interactive reference over the public sandbox document', async () => {

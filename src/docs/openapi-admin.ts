@@ -1,3 +1,4 @@
+import { ROUTE_ACCESS, SESSION_COOKIE } from '../dashboard/access.ts';
 import { errorResponses, sharedComponents, successContent } from './openapi-shared.ts';
 
 type Json = Record<string, unknown>;
@@ -68,6 +69,9 @@ const successStatuses: Record<string, number> = {
 
 /** Answers that are not the JSON envelope. */
 const otherContent: Record<string, Json> = {
+  'GET /admin/v1/openapi.json': {
+    'application/json': { schema: { type: 'object', description: 'This OpenAPI 3.1 document, as it is' } },
+  },
   'GET /admin/v1/endpoints/{slug}/export': {
     'application/x-ndjson': {
       schema: {
@@ -76,6 +80,27 @@ const otherContent: Record<string, Json> = {
       },
     },
   },
+};
+
+/** POSTs that act on what the path names and read no body (every other POST and PATCH needs one). */
+const BODYLESS_ACTIONS = new Set([
+  'deploy',
+  'deactivate',
+  'activate',
+  'revoke',
+  'roll',
+  'rotate-secret',
+  'redeliver',
+  'rotate-signing-key',
+]);
+
+/** Operations that can answer 429 besides the usual errors: sign-in is throttled per email. */
+const throttled = new Set(['POST /admin/v1/session']);
+
+const accessNote: Record<string, string> = {
+  public: 'Public: no credentials.',
+  collaborator: 'Owners and collaborators (a collaborator sees and changes only what is theirs).',
+  owner: 'Owner only.',
 };
 
 const success = (status: number) => ({
@@ -101,22 +126,30 @@ export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json 
     }));
     const status = successStatuses[key] ?? 200;
     const withBody = method === 'post' || method === 'patch' || method === 'put';
+    const access = ROUTE_ACCESS[`${route.method} ${route.url}`] ?? 'owner';
+    const errors = withBody ? [400, 401, 403, 404, 409, 413, 415] : [400, 401, 403, 404, 409];
+    if (throttled.has(key)) errors.push(429);
     paths[path] ??= {};
     (paths[path] as Json)[method] = {
       tags: [path.split('/')[3] ?? 'admin'],
       summary: summaries[key] ?? `${route.method} ${path}`,
+      description: accessNote[access],
       operationId: key.replace(/[^A-Za-z0-9]+/g, '_'),
+      ...(access === 'public' ? { security: [] } : {}),
       ...(params.length ? { parameters: params } : {}),
       ...(withBody
         ? {
-            requestBody: { required: false, content: { 'application/json': { schema: { type: 'object' } } } },
+            requestBody: {
+              required: !(method === 'post' && BODYLESS_ACTIONS.has(path.split('/').at(-1) ?? '')),
+              content: { 'application/json': { schema: { type: 'object' } } },
+            },
           }
         : {}),
       responses: {
         ...(otherContent[key]
           ? { [status]: { description: 'Success', content: otherContent[key] } }
           : success(status)),
-        ...errorResponses(withBody ? [400, 401, 403, 404, 409, 413, 415] : [400, 401, 403, 404, 409]),
+        ...errorResponses(errors),
       },
     };
   }
@@ -126,14 +159,24 @@ export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json 
     info: {
       title: 'Gatehouse management API',
       version: '1',
-      description: 'Everything the dashboard and the CLI do. Authenticate with a management token (gm_…).',
+      description:
+        'Everything the dashboard and the CLI do. Authenticate with a management token (gm_…), or with ' +
+        "the dashboard's session cookie, with which every call but GET also carries the session's " +
+        '`X-CSRF-Token` (403 `csrf_failed` without it).',
     },
     servers: [{ url: serverUrl }, { url: 'http://localhost:4000' }],
-    security: [{ managementToken: [] }],
+    security: [{ managementToken: [] }, { sessionCookie: [] }],
     paths,
     components: {
       securitySchemes: {
         managementToken: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer gm_…' },
+        sessionCookie: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: SESSION_COOKIE,
+          description:
+            'Set by POST /admin/v1/session (sign-in). State-changing calls also send X-CSRF-Token: the csrf_token of GET /admin/v1/session.',
+        },
       },
       headers: shared.headers,
       schemas: { Error: (shared.schemas as Json).Error },

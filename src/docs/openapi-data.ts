@@ -45,8 +45,13 @@ function writeHeaders(): Json[] {
 }
 
 const queued = {
-  description: 'Durable and visible to GET at once; webhooks and the callback follow.',
-  headers: standardHeaders(),
+  description:
+    'Durable and visible to GET at once; webhooks and the callback follow. A replay of an Idempotency-Key answers as the original did.',
+  headers: {
+    ...standardHeaders(),
+    'Idempotent-Replayed': { $ref: '#/components/headers/Idempotent-Replayed' },
+    'Original-Request-Id': { $ref: '#/components/headers/Original-Request-Id' },
+  },
   content: { 'application/json': { schema: ref('Queued') } },
 };
 
@@ -159,7 +164,8 @@ export async function dataApiDocument(
       delete: {
         ...one(`Delete a record of ${endpoint.name} (queued)`, `delete${name}`),
         parameters: [recordId, ...writeHeaders()],
-        responses: { 202: queued, ...errorResponses([401, 403, 404, 409, 422, 429]) },
+        // A body is not needed; one sent must still be JSON (400, 413, 415 as for any write).
+        responses: { 202: queued, ...errorResponses([400, 401, 403, 404, 409, 413, 415, 422, 429]) },
       },
     };
   }
@@ -174,7 +180,35 @@ export async function dataApiDocument(
       operationId: 'getAccount',
       summary: 'The calling key: name, environment, scopes, limits and usage',
       responses: {
-        200: { description: 'The key', content: { 'application/json': { schema: { type: 'object' } } } },
+        200: {
+          description: 'The key',
+          headers: standardHeaders(),
+          content: successContent({
+            type: 'object',
+            required: [
+              'id',
+              'object',
+              'name',
+              'environment',
+              'scopes',
+              'limits',
+              'expires_at',
+              'created_at',
+              'usage',
+            ],
+            properties: {
+              id: { type: 'string', pattern: '^key_' },
+              object: { const: 'api_key' },
+              name: { type: 'string' },
+              environment: { enum: ['test', 'live'] },
+              scopes: { type: 'array', items: { type: 'string' } },
+              limits: { type: 'object', description: 'Per window (minute, day, month): the limit, or null' },
+              expires_at: { type: ['string', 'null'], format: 'date-time' },
+              created_at: { type: 'string', format: 'date-time' },
+              usage: { type: ['object', 'null'], description: 'Requests counted in each window so far' },
+            },
+          }),
+        },
         ...errorResponses([401, 429]),
       },
     },
@@ -211,6 +245,7 @@ export async function dataApiDocument(
       responses: {
         201: {
           description: 'The token',
+          headers: standardHeaders(),
           content: {
             'application/json': {
               schema: {
@@ -234,6 +269,38 @@ export async function dataApiDocument(
           },
         },
         ...errorResponses([400, 401, 403, 429]),
+      },
+    },
+  };
+  paths['/api/v1/openapi.json'] = {
+    get: {
+      tags: ['Account'],
+      operationId: 'getOpenApi',
+      summary: "This document, for the calling key's environment",
+      responses: {
+        200: {
+          description: 'The OpenAPI 3.1 document, as it is (no envelope)',
+          content: { 'application/json': { schema: { type: 'object' } } },
+        },
+        ...errorResponses([401, 429]),
+      },
+    },
+  };
+  paths['/health'] = {
+    get: {
+      tags: ['Operations'],
+      operationId: 'getHealth',
+      summary: 'Liveness: answers while the process runs (no key, no database)',
+      security: [],
+      responses: {
+        200: {
+          description: 'Alive',
+          content: {
+            'application/json': {
+              schema: { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } },
+            },
+          },
+        },
       },
     },
   };

@@ -28,7 +28,7 @@ const reasons: Record<number, string> = {
   408: 'The request (its headers or body) took longer than the server waits',
   409: 'An idempotent request with this key is still in flight',
   413: "Body over the size limit (on the data API, the endpoint's max_body_bytes)",
-  415: 'Content-Type is not application/json',
+  415: 'Content-Type is not application/json, or the body has a Content-Encoding',
   422: 'Idempotency-Key reused with a different body',
   431: 'Request headers over 16 KiB',
   429: 'Per-minute/day rate limit or monthly quota exceeded (Retry-After says when to retry)',
@@ -78,7 +78,14 @@ export function sharedComponents(): Json {
       bearer: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer gk_test_… or gk_live_…' },
       apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
     },
-    headers: { ...headerDefs, 'Retry-After': header('Seconds to wait before retrying', { type: 'integer' }) },
+    headers: {
+      ...headerDefs,
+      'Retry-After': header('Seconds to wait before retrying', { type: 'integer' }),
+      'Idempotent-Replayed': header('On a replay of an Idempotency-Key: the original answer, again', {
+        const: 'true',
+      }),
+      'Original-Request-Id': header('On a replay of an Idempotency-Key: the original request id'),
+    },
     parameters: {
       IdempotencyKey: {
         name: 'Idempotency-Key',
