@@ -162,6 +162,19 @@ describe('dashboard in a real browser', {
         .getByTestId('schema-problems')
         .getByText(/1152921504606846977 has more digits than a 64-bit float holds/)
         .waitFor();
+      // A schema the builder would change (an enum value with a comma, an enum on a boolean, a
+      // format on a number) stays JSON: the builder says why instead of rewriting it.
+      for (const [field, schemaText] of [
+        [
+          'terms',
+          '{"type":"object","properties":{"terms":{"type":"string","enum":["net 30, EOM","prepaid"]}}}',
+        ],
+        ['accepted', '{"type":"object","properties":{"accepted":{"type":"boolean","enum":[true]}}}'],
+        ['count', '{"type":"object","properties":{"count":{"type":"integer","format":"int64"}}}'],
+      ]) {
+        await editor.fill(schemaText as string);
+        await page.getByText(`The builder would change "${field}"`).waitFor();
+      }
       // Text → builder: a valid schema typed as text shows up as fields.
       schema.properties.note = { type: 'string', maxLength: 200 };
       await editor.fill(JSON.stringify(schema, null, 2));

@@ -1,3 +1,4 @@
+import { stringifyJson } from '../api/exact-json.ts';
 /**
  * The field builder's model and its two-way mapping to JSON Schema. The JSON text is the source
  * of truth: a schema the builder cannot show (oneOf, $ref, patterns…) is edited as text only.
@@ -220,13 +221,48 @@ function fieldFrom(
   return { ok: true, field };
 }
 
-/** The builder's view of a record schema, or why it cannot show it. */
+/** A schema's JSON with object keys sorted and `required` lists as sets: equal when it means the same. */
+function canonical(value: unknown, key = ''): unknown {
+  if (Array.isArray(value)) {
+    const items = value.map((item) => canonical(item));
+    return key === 'required' ? [...items].sort() : items;
+  }
+  if (!isObject(value)) return value;
+  return Object.fromEntries(
+    Object.keys(value)
+      .filter((name) => !(name === 'required' && Array.isArray(value[name]) && value[name].length === 0))
+      .sort()
+      .map((name) => [name, canonical(value[name], name)]),
+  );
+}
+
+const same = (a: unknown, b: unknown) => stringifyJson(canonical(a)) === stringifyJson(canonical(b));
+
+/**
+ * The builder's view of a record schema, or why it cannot show it. Only a schema the builder
+ * writes back exactly as it is: one it would change (an enum value holding a comma, an enum on a
+ * boolean, a format on a number, an array without `items`) stays JSON, so that editing a field
+ * cannot silently loosen another.
+ */
 export function fieldsFromSchema(schema: unknown): FieldsResult {
   if (!isObject(schema)) return { ok: false, reason: 'The schema is not an object' };
   for (const key of Object.keys(schema)) {
     if (!ROOT_KEYS.has(key)) return { ok: false, reason: `The schema uses "${key}" at the top level` };
   }
-  return fieldsOf(schema, '');
+  const parsed = fieldsOf(schema, '');
+  if (!parsed.ok) return parsed;
+  const rebuilt = schemaFromFields(parsed.fields, schema);
+  if (same(schema, rebuilt)) return parsed;
+  const before = isObject(schema.properties) ? schema.properties : {};
+  const after = isObject(rebuilt.properties) ? rebuilt.properties : {};
+  const changed = Object.keys(before).find((name) => !same(before[name], after[name]));
+  return {
+    ok: false,
+    reason:
+      changed === undefined
+        ? 'The builder would change this schema'
+        : `The builder would change "${changed}" (it cannot show all of its keywords as they are)`,
+  };
 }
 
 /** Names used by more than one field of the same object, at any depth (the schema keeps only one). */
