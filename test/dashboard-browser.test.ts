@@ -292,6 +292,22 @@ describe('dashboard in a real browser', {
       .getByTestId('response-body')
       .getByText(/"limit": 5/)
       .waitFor();
+
+    // A record id typed for GET is not used when POST is chosen again: it creates, not 405.
+    await page.getByLabel('Query').fill('');
+    await page.getByLabel('Record id').fill('rec_0000000000000000000000');
+    await page.getByText('GET /api/v1/data/orders/rec_0000000000000000000000').waitFor();
+    await page.locator('.mantine-SegmentedControl-label', { hasText: /^POST$/ }).click();
+    await until(async () => (await page.locator('code', { hasText: /^POST / }).count()) > 0);
+    assert.equal(
+      await page
+        .locator('code', { hasText: /^POST / })
+        .first()
+        .textContent(),
+      'POST /api/v1/data/orders',
+    );
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByTestId('response-status').getByText('202').waitFor();
   });
 
   step('the owner browses, creates, replaces and deletes live records in the console', async () => {

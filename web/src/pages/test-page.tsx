@@ -112,9 +112,11 @@ export function TestPage() {
     }
   }
   // A list (GET without a record id) may carry a query: filter[field]=value, limit, order, after.
-  const listQuery = method === 'GET' && recordId.trim() === '' ? query.trim().replace(/^\?/, '') : '';
+  // A POST creates: a record id left in the (disabled) field from another method is not used.
+  const id = method === 'POST' ? '' : recordId.trim();
+  const listQuery = method === 'GET' && id === '' ? query.trim().replace(/^\?/, '') : '';
   const path = slug
-    ? `/api/v1/data/${encodeURIComponent(slug)}${recordId.trim() ? `/${encodeURIComponent(recordId.trim())}` : ''}${listQuery ? `?${listQuery}` : ''}`
+    ? `/api/v1/data/${encodeURIComponent(slug)}${id ? `/${encodeURIComponent(id)}` : ''}${listQuery ? `?${listQuery}` : ''}`
     : '';
   const ready = slug !== null && keyId !== null && (!needsId || recordId.trim() !== '') && !bodyError;
 
