@@ -208,6 +208,15 @@ describe('dashboard in a real browser', {
       await screenshot(page, 'endpoint-diff');
       await page.getByRole('button', { name: 'Save draft' }).click();
       await page.getByText('Draft saved').waitFor();
+      // A saved change of settings alone is a difference too: a deploy would publish it.
+      await dismissToasts(page);
+      await page.getByLabel('Max body size (bytes)').fill('65536');
+      await page.getByRole('button', { name: 'Save draft' }).click();
+      await page.getByText('Draft saved').waitFor();
+      await page
+        .getByTestId('settings-diff')
+        .getByText(/Max body size \(bytes\): .*→ 65536/)
+        .waitFor();
 
       await page.getByRole('link', { name: 'Endpoints' }).click();
       await page.getByRole('table', { name: 'Endpoints' }).getByText('live v1').waitFor();

@@ -4,7 +4,15 @@ import { useMemo } from 'react';
 import { stringifyJson } from '../api/exact-json.ts';
 
 /** A line diff of two JSON values, pretty-printed: removed lines red, added lines green. */
-export function JsonDiff({ before, after }: { before: unknown; after: unknown }) {
+export function JsonDiff({
+  before,
+  after,
+  sameMessage = 'The draft is the same as the deployed version.',
+}: {
+  before: unknown;
+  after: unknown;
+  sameMessage?: string;
+}) {
   const parts = useMemo(
     () => diffLines(`${stringifyJson(before, 2)}\n`, `${stringifyJson(after, 2)}\n`),
     [before, after],
@@ -13,7 +21,7 @@ export function JsonDiff({ before, after }: { before: unknown; after: unknown })
   if (!changed) {
     return (
       <Text size="sm" c="dimmed" data-testid="diff-none">
-        The draft is the same as the deployed version.
+        {sameMessage}
       </Text>
     );
   }

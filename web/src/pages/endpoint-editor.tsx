@@ -96,6 +96,20 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
   const readOnly = user.role !== 'owner';
   const endpoint = loaded?.endpoint ?? null;
   const deployed = loaded?.versions.find((v) => v.version === endpoint?.live_version) ?? null;
+  // What a deploy publishes besides the schema: the saved draft's name and settings.
+  const settingChanges: Array<[string, string, string]> =
+    deployed && endpoint
+      ? (
+          [
+            ['Name', deployed.name, endpoint.name],
+            ['Max body size (bytes)', deployed.max_body_bytes, endpoint.max_body_bytes],
+            ['Retries', deployed.retry.max_retries, endpoint.retry.max_retries],
+            ['Retry interval (s)', deployed.retry.interval_seconds, endpoint.retry.interval_seconds],
+          ] as Array<[string, string | number, string | number]>
+        )
+          .filter(([, was, now]) => was !== now)
+          .map(([label, was, now]) => [label, String(was), String(now)])
+      : [];
 
   const initialSchema = endpoint?.schema ?? schemaFromFields(STARTER);
   const initialFields = fieldsFromSchema(initialSchema);
@@ -434,7 +448,24 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
                   <Text size="sm" c="dimmed">
                     Version {deployed.version}, deployed {formatDate(deployed.created_at)}
                   </Text>
-                  <JsonDiff before={deployed.schema} after={schema ?? endpoint?.schema} />
+                  {settingChanges.length > 0 && (
+                    <Stack gap={2} data-testid="settings-diff">
+                      {settingChanges.map(([label, was, now]) => (
+                        <Text size="sm" key={label}>
+                          {label}: <s>{was}</s> → <b>{now}</b>
+                        </Text>
+                      ))}
+                    </Stack>
+                  )}
+                  <JsonDiff
+                    before={deployed.schema}
+                    after={schema ?? endpoint?.schema}
+                    sameMessage={
+                      settingChanges.length > 0
+                        ? 'The schema is the same as the deployed version; the settings above are not: deploy to publish them.'
+                        : undefined
+                    }
+                  />
                 </Stack>
               )}
             </Card>
