@@ -218,6 +218,31 @@ describe('dashboard in a real browser', {
         .getByText(/Max body size \(bytes\): .*→ 65536/)
         .waitFor();
 
+      // Deactivating with an unsaved edit saves it first instead of throwing it away.
+      await dismissToasts(page);
+      const nameBox = page.getByRole('textbox', { name: /^Name/ });
+      await nameBox.fill('Orders (edited)');
+      await page.getByRole('button', { name: 'Deactivate' }).click();
+      await page
+        .getByRole('dialog')
+        .getByText(/Your unsaved changes are saved first\./)
+        .waitFor();
+      await page.getByRole('dialog').getByRole('button', { name: 'Deactivate' }).click();
+      await page.getByText('Endpoint deactivated').waitFor();
+      await until(async () => (await nameBox.inputValue()) === 'Orders (edited)');
+      assert.equal(
+        (await server.admin('GET', '/admin/v1/endpoints/orders')).body.data.name,
+        'Orders (edited)',
+      );
+      await nameBox.fill('Orders');
+      await page.getByRole('button', { name: 'Activate' }).click();
+      await page.getByText('Endpoint activated').waitFor();
+      await until(
+        async () => (await server.admin('GET', '/admin/v1/endpoints/orders')).body.data.active === true,
+      );
+      assert.equal((await server.admin('GET', '/admin/v1/endpoints/orders')).body.data.name, 'Orders');
+      await dismissToasts(page);
+
       await page.getByRole('link', { name: 'Endpoints' }).click();
       await page.getByRole('table', { name: 'Endpoints' }).getByText('live v1').waitFor();
       await screenshot(page, 'endpoints');

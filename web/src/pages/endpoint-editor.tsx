@@ -15,7 +15,7 @@ import {
   Title,
 } from '@mantine/core';
 import { modals } from '@mantine/modals';
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { api } from '../api/client.ts';
 import { stringifyJson } from '../api/exact-json.ts';
 import type { Endpoint, EndpointVersion } from '../api/types.ts';
@@ -166,6 +166,14 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
       endpoint.expires_at === null ? null : new Date(toLocalInput(endpoint.expires_at)).toISOString(),
   };
   const dirty = !saved || stringifyJson(saved) !== stringifyJson(payload);
+  // Closing or reloading the page with unsaved edits asks first (the browser's own prompt).
+  const unsaved = dirty && !readOnly && (endpoint !== null || slug !== '');
+  useEffect(() => {
+    if (!unsaved) return;
+    const ask = (event: BeforeUnloadEvent) => event.preventDefault();
+    window.addEventListener('beforeunload', ask);
+    return () => window.removeEventListener('beforeunload', ask);
+  }, [unsaved]);
   const slugError =
     endpoint === null && slug !== '' && !SLUG.test(slug)
       ? 'Lowercase letters, digits and -, 2 to 63 characters'
@@ -243,6 +251,8 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
     if (!endpoint) return;
     const go = () =>
       run('active', async () => {
+        // As with deploy: unsaved edits are saved first, not thrown away by the reload that follows.
+        if (dirty && !(await save())) return;
         try {
           await api.patch(`/admin/v1/endpoints/${encodeURIComponent(endpoint.slug)}`, { active });
           notifySuccess(active ? 'Endpoint activated' : 'Endpoint deactivated');
@@ -255,7 +265,9 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
     else
       confirmAction({
         title: `Deactivate ${endpoint.slug}?`,
-        message: 'Every request to this endpoint will be refused until you activate it again.',
+        message: `Every request to this endpoint will be refused until you activate it again.${
+          dirty ? ' Your unsaved changes are saved first.' : ''
+        }`,
         confirmLabel: 'Deactivate',
         onConfirm: go,
       });
