@@ -103,6 +103,12 @@ describe('dashboard in a real browser', {
       .getByRole('alert')
       .getByText(/invalid|incorrect|wrong/i)
       .waitFor();
+    // Focus is back on the password, not lost on the page.
+    await until(
+      async () =>
+        (await page.evaluate(() => document.activeElement?.getAttribute('autocomplete'))) ===
+        'current-password',
+    );
     await screenshot(page, 'sign-in');
     await page.getByRole('textbox', { name: 'Password' }).fill(OWNER.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -312,6 +318,13 @@ describe('dashboard in a real browser', {
     assert.match(curl, /\$GATEHOUSE_KEY/);
     assert.ok(!curl.includes(keySecret), 'the curl command never carries the key');
     await page.getByRole('table', { name: 'Test request history' }).getByText('202').waitFor();
+    // An earlier answer can be reopened from the keyboard.
+    await page
+      .getByRole('button', { name: /^Show the answer to POST \/api\/v1\/data\/orders/ })
+      .first()
+      .focus();
+    await page.keyboard.press('Enter');
+    await page.getByTestId('response-status').getByText('202').waitFor();
     // The callback header was honoured: the receiver is told.
     await receiver.waitFor(1);
     await screenshot(page, 'test-page');
@@ -662,6 +675,15 @@ describe('dashboard in a real browser', {
       (await page.getByTestId('audit-row').allTextContents()).every((text) => text.includes('key.create')),
     );
     await screenshot(page, 'audit');
+    // A session that ends on the server (expired) sends the next call to sign-in, in plain words.
+    await server.services.database.db.deleteFrom('sessions').execute();
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByText('Your session has ended: sign in again.').first().waitFor();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.getByLabel('Email').fill(OWNER.email);
+    await page.getByRole('textbox', { name: 'Password' }).fill(OWNER.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('current-user').getByText(OWNER.email).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
     // The session is gone on the server too.

@@ -103,9 +103,12 @@ export async function call<T>(
     parsed = undefined;
   }
   if (!response.ok) {
-    const failure = toFailure(response.status, parsed);
-    if (response.status === 401 && !options.allowUnauthorized) onUnauthorized?.();
-    throw failure;
+    if (response.status === 401 && !options.allowUnauthorized) {
+      // Signed in a moment ago: the session ended (expired, or signed out elsewhere).
+      onUnauthorized?.();
+      throw new ApiFailure(401, 'session_ended', 'Your session has ended: sign in again.');
+    }
+    throw toFailure(response.status, parsed);
   }
   const envelope = (parsed ?? {}) as { data?: T; meta?: ApiResult<T>['meta'] };
   return { data: envelope.data as T, meta: envelope.meta };

@@ -5,6 +5,8 @@ import type { SessionInfo, User } from '../api/types.ts';
 interface SessionState {
   /** undefined while the first GET /admin/v1/session is in flight. */
   user: User | null | undefined;
+  /** The last session ended on the server (expired, or signed out elsewhere): sign-in says so. */
+  ended: boolean;
   signIn: (email: string, password: string) => Promise<void>;
   acceptInvite: (token: string, password: string) => Promise<void>;
   signOut: () => Promise<void>;
@@ -14,6 +16,7 @@ const SessionContext = createContext<SessionState | null>(null);
 
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<User | null | undefined>(undefined);
+  const [ended, setEnded] = useState(false);
 
   const adopt = useCallback((info: SessionInfo | null) => {
     setCsrfToken(info?.csrf_token ?? null);
@@ -21,7 +24,10 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, []);
 
   useEffect(() => {
-    setUnauthorizedHandler(() => adopt(null));
+    setUnauthorizedHandler(() => {
+      setEnded(true);
+      adopt(null);
+    });
     call<SessionInfo>('GET', '/admin/v1/session', { allowUnauthorized: true }).then(
       (r) => adopt(r.data),
       () => adopt(null),
@@ -32,11 +38,13 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const value = useMemo<SessionState>(
     () => ({
       user,
+      ended,
       async signIn(email, password) {
         const r = await call<SessionInfo>('POST', '/admin/v1/session', {
           body: { email, password },
           allowUnauthorized: true,
         });
+        setEnded(false);
         adopt(r.data);
       },
       async acceptInvite(token, password) {
@@ -52,10 +60,11 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         } catch (error) {
           if (!(error instanceof ApiFailure)) throw error;
         }
+        setEnded(false);
         adopt(null);
       },
     }),
-    [user, adopt],
+    [user, ended, adopt],
   );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

@@ -10,7 +10,7 @@ import {
   TextInput,
   Title,
 } from '@mantine/core';
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, useRef, useState } from 'react';
 import { api, errorMessage } from '../api/client.ts';
 import type { SetupInfo } from '../api/types.ts';
 import { useSession } from '../app/session.tsx';
@@ -34,12 +34,13 @@ export function AuthCard({ title, children }: { title: string; children: React.R
 }
 
 export function SignInPage() {
-  const { signIn } = useSession();
+  const { signIn, ended } = useSession();
   const setup = useLoader(() => api.get<SetupInfo>('/admin/v1/setup'), 'setup');
   const [email, setEmail] = useState('');
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const passwordRef = useRef<HTMLInputElement>(null);
 
   async function submit(event: FormEvent) {
     event.preventDefault();
@@ -49,6 +50,8 @@ export function SignInPage() {
       await signIn(email.trim(), password);
     } catch (failure) {
       setError(errorMessage(failure));
+      // The button was disabled while busy, which left focus nowhere: back to the password.
+      setTimeout(() => passwordRef.current?.focus(), 0);
     } finally {
       setBusy(false);
     }
@@ -78,6 +81,11 @@ export function SignInPage() {
               {error}
             </Alert>
           )}
+          {!error && ended && (
+            <Alert color="yellow" role="status">
+              Your session has ended: sign in again.
+            </Alert>
+          )}
           <TextInput
             label="Email"
             type="email"
@@ -88,6 +96,7 @@ export function SignInPage() {
             data-autofocus
           />
           <PasswordInput
+            ref={passwordRef}
             label="Password"
             autoComplete="current-password"
             required

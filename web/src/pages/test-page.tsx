@@ -17,6 +17,7 @@ import {
   Textarea,
   TextInput,
   Title,
+  UnstyledButton,
 } from '@mantine/core';
 import { type FormEvent, useCallback, useEffect, useMemo, useState } from 'react';
 import { api } from '../api/client.ts';
@@ -337,7 +338,18 @@ export function TestPage() {
                     <Table.Tr key={item.id} style={{ cursor: 'pointer' }} onClick={() => setResult(item)}>
                       <Table.Td>{timeAgo(item.created_at)}</Table.Td>
                       <Table.Td ff="monospace" fz="sm">
-                        {item.method} {item.path}
+                        {/* A button, so the keyboard reaches it too (the row's click is for the mouse). */}
+                        <UnstyledButton
+                          ff="monospace"
+                          fz="sm"
+                          onClick={(event) => {
+                            event.stopPropagation();
+                            setResult(item);
+                          }}
+                          aria-label={`Show the answer to ${item.method} ${item.path}`}
+                        >
+                          {item.method} {item.path}
+                        </UnstyledButton>
                       </Table.Td>
                       <Table.Td>
                         <Badge color={statusColor(item.status)}>{item.status}</Badge>
