@@ -603,6 +603,13 @@ describe('dashboard in a real browser', {
       await other.goto(`${server.url}/#/webhooks`);
       await other.getByTestId('error-state').getByText('Not allowed').waitFor();
       assert.equal(await other.getByText('No subscriptions').count(), 0);
+      // Without the owner's controls: nothing to click that the server would refuse.
+      for (const path of ['console', 'webhooks', 'collaborators', 'apps']) {
+        await other.goto(`${server.url}/#/${path}`);
+        await other.getByTestId('error-state').getByText('Only the owner may see this page.').waitFor();
+        for (const control of ['New record', 'New subscription', 'Invite', 'New app'])
+          assert.equal(await other.getByRole('button', { name: control }).count(), 0, `${path}: ${control}`);
+      }
       await screenshot(other, 'collaborator-console-refused');
 
       // A collaborator's keys page shows none of the owner's keys.

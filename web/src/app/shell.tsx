@@ -1,4 +1,15 @@
-import { AppShell, Badge, Burger, Button, Group, NavLink, ScrollArea, Text, Title } from '@mantine/core';
+import {
+  Alert,
+  AppShell,
+  Badge,
+  Burger,
+  Button,
+  Group,
+  NavLink,
+  ScrollArea,
+  Text,
+  Title,
+} from '@mantine/core';
 import { useDisclosure } from '@mantine/hooks';
 import type { ReactNode } from 'react';
 import type { User } from '../api/types.ts';
@@ -70,6 +81,8 @@ export function Shell({ route, user }: { route: string[]; user: User }) {
   const { signOut } = useSession();
   const section = route[0] ?? 'endpoints';
   const items = NAV.filter((item) => !item.ownerOnly || user.role === 'owner');
+  // An owner-only page opened by a collaborator (a link, a typed URL): said, without its controls.
+  const refused = user.role !== 'owner' && NAV.some((item) => item.path === section && item.ownerOnly);
 
   return (
     <AppShell
@@ -131,7 +144,15 @@ export function Shell({ route, user }: { route: string[]; user: User }) {
           </Text>
         </AppShell.Section>
       </AppShell.Navbar>
-      <AppShell.Main>{page(route)}</AppShell.Main>
+      <AppShell.Main>
+        {refused ? (
+          <Alert color="orange" title="Not allowed" role="alert" data-testid="error-state">
+            Only the owner may see this page.
+          </Alert>
+        ) : (
+          page(route)
+        )}
+      </AppShell.Main>
     </AppShell>
   );
 }
