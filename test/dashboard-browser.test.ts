@@ -282,7 +282,8 @@ describe('dashboard in a real browser', {
     await page.getByText('You will not see this again').waitFor();
     const shown = (await page.getByTestId('secret-value').textContent())?.trim() ?? '';
     assert.match(shown, /^gk_test_/);
-    await page.getByRole('button', { name: 'Copy api key' }).click();
+    await page.getByText('Copy the API key now and keep it somewhere safe.').waitFor();
+    await page.getByRole('button', { name: 'Copy API key' }).click();
     await page.getByRole('button', { name: 'Copied' }).waitFor();
     keySecret = await readClipboard(page);
     assert.equal(keySecret, shown);

@@ -1,5 +1,10 @@
 import { Alert, Button, Code, CopyButton, Group, Stack, Text } from '@mantine/core';
 
+/** The label inside a sentence: "Signing secret" → "signing secret", an acronym ("API key") kept. */
+function inSentence(label: string): string {
+  return /^[A-Z]{2}/.test(label) ? label : label.charAt(0).toLowerCase() + label.slice(1);
+}
+
 /** A secret shown once: the value, a copy button and the warning. */
 export function SecretReveal({
   label,
@@ -16,7 +21,7 @@ export function SecretReveal({
   return (
     <Stack gap="sm">
       <Alert color="yellow" title="You will not see this again">
-        Copy the {label.toLowerCase()} now and keep it somewhere safe.{' '}
+        Copy the {inSentence(label)} now and keep it somewhere safe.{' '}
         {storedAs === 'hash'
           ? 'Gatehouse stores only a hash of it.'
           : 'Gatehouse keeps it encrypted, to sign deliveries with, and never shows it again.'}
@@ -41,7 +46,7 @@ export function SecretReveal({
         <CopyButton value={secret}>
           {({ copied, copy }) => (
             <Button color={copied ? 'teal' : 'blue'} onClick={copy}>
-              {copied ? 'Copied' : `Copy ${label.toLowerCase()}`}
+              {copied ? 'Copied' : `Copy ${inSentence(label)}`}
             </Button>
           )}
         </CopyButton>
