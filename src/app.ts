@@ -34,6 +34,7 @@ import { clusterWorkerBus } from './infra/bus/cluster-bus.ts';
 import { redisBus } from './infra/bus/redis-bus.ts';
 import { createEncryptor, type Encryptor, UnsealError } from './infra/crypto/encryption.ts';
 import { type DatabaseHandle, openDatabase } from './infra/db/database.ts';
+import { AddressGuard } from './infra/http-client/address-guard.ts';
 import { loadInstallationSecret, type SecretSource, secretFileOf } from './infra/installation-secret.ts';
 import { createKeyService, type KeyService } from './keys/key-service.ts';
 import { registerAccountRoute, registerKeyRoutes } from './keys/routes.ts';
@@ -152,7 +153,12 @@ export async function createServices(config: Config): Promise<Services & { close
     encryptor,
     tokens: createTokenService({ db, encryptor, keys }),
     webhooks: {
-      subscriptions: createSubscriptionService({ db, endpoints, encryptor }),
+      subscriptions: createSubscriptionService({
+        db,
+        endpoints,
+        encryptor,
+        guard: new AddressGuard(config.webhookAllowNets),
+      }),
       deliveries: createDeliveryService({ db, secret, encryptor }),
       callbackSecret,
       createWorker(logger) {

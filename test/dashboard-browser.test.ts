@@ -106,7 +106,7 @@ describe('dashboard in a real browser', {
     // Focus is back on the password, not lost on the page.
     await until(
       async () =>
-        (await page.evaluate(() => document.activeElement?.getAttribute('autocomplete'))) ===
+        (await page.evaluate('document.activeElement?.getAttribute("autocomplete")')) ===
         'current-password',
     );
     await screenshot(page, 'sign-in');

@@ -283,6 +283,43 @@ for (const kind of databaseKinds) {
       await r.close();
     });
 
+    test('a subscription to a private, loopback or metadata address is refused when it is made or changed', async () => {
+      const count = async () =>
+        (await server.admin('GET', '/admin/v1/endpoints/orders/webhooks')).body.data.length as number;
+      const before = await count();
+      for (const url of [
+        'http://10.0.0.1/x',
+        'http://169.254.169.254/latest',
+        'http://[::1]:9/x',
+        'http://127.0.0.1/x',
+      ]) {
+        const res = await server.admin('POST', '/admin/v1/endpoints/orders/webhooks', {
+          url,
+          environment: 'test',
+        });
+        assert.equal(res.status, 400, url);
+        assert.equal(res.body.code, 'invalid_request');
+        assert.equal(res.body.details[0].field, 'url');
+        assert.match(res.body.details[0].error, /^Refused target: .*GATEHOUSE_WEBHOOK_ALLOW_NETS/);
+      }
+      assert.equal(await count(), before);
+      // A name is judged when it is resolved, at delivery; a public address is fine now.
+      const made = await server.admin('POST', '/admin/v1/endpoints/orders/webhooks', {
+        url: 'https://hooks.example.com/x',
+        environment: 'test',
+      });
+      assert.equal(made.status, 201, made.text);
+      const changed = await server.admin('PATCH', `/admin/v1/webhooks/${made.body.data.id}`, {
+        url: 'http://192.168.1.10/x',
+      });
+      assert.equal(changed.status, 400);
+      assert.equal(
+        (await server.admin('GET', `/admin/v1/webhooks/${made.body.data.id}`)).body.data.url,
+        'https://hooks.example.com/x',
+      );
+      await server.admin('DELETE', `/admin/v1/webhooks/${made.body.data.id}`);
+    });
+
     test('private, loopback and metadata targets fail with a clear reason and nothing is sent', async () => {
       const key = (await server.createKey({ name: 's', environment: 'test' })).key;
       const port = new URL(r.url).port;

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { EndpointService } from '../endpoints/endpoint-service.ts';
 import { inputValidator } from '../endpoints/json-schema.ts';
 import { ApiError, invalid } from '../errors.ts';
@@ -5,6 +6,7 @@ import { newId } from '../ids.ts';
 import type { Encryptor } from '../infra/crypto/encryption.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { WebhookSubscriptionsTable } from '../infra/db/schema.ts';
+import type { AddressGuard } from '../infra/http-client/address-guard.ts';
 import { isoAfter, nowIso } from '../time.ts';
 import { originOf } from './events.ts';
 import { newSigningSecret } from './signing.ts';
@@ -54,7 +56,7 @@ const parsePatch = inputValidator<Omit<SubscriptionInput, 'environment'>>({
   properties: { url: properties.url, events: properties.events, enabled: properties.enabled },
 });
 
-function checkUrl(url: string): string {
+function checkUrl(url: string, guard: AddressGuard | undefined): string {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -64,6 +66,15 @@ function checkUrl(url: string): string {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
     throw invalid('url', 'Only http and https URLs');
   if (parsed.username || parsed.password) throw invalid('url', 'Credentials in the URL are not allowed');
+  // An address given as such is judged now, not at the first delivery (a name still is, then).
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  const reason = guard && isIP(host) ? guard.refusal(host) : undefined;
+  if (reason) {
+    throw invalid(
+      'url',
+      `Refused target: ${reason}. Webhooks go to public addresses; allow a network with GATEHOUSE_WEBHOOK_ALLOW_NETS`,
+    );
+  }
   return parsed.toString();
 }
 
@@ -75,8 +86,10 @@ export function createSubscriptionService(deps: {
   db: Db;
   endpoints: EndpointService;
   encryptor: Encryptor;
+  /** Refuses URLs whose host is a private, loopback or metadata address (unless allowed). */
+  guard?: AddressGuard;
 }) {
-  const { db, endpoints, encryptor } = deps;
+  const { db, endpoints, encryptor, guard } = deps;
 
   function toJson(row: WebhookSubscriptionsTable, slug: string): SubscriptionJson {
     return {
@@ -118,7 +131,7 @@ export function createSubscriptionService(deps: {
         id: newId('webhook'),
         endpoint_id: endpoint.id,
         environment: input.environment,
-        url: checkUrl(input.url),
+        url: checkUrl(input.url, guard),
         events: JSON.stringify(input.events ?? ['record.created', 'record.updated', 'record.deleted']),
         secret: encryptor.encrypt(secret),
         previous_secret: null,
@@ -154,7 +167,7 @@ export function createSubscriptionService(deps: {
       const { row, slug } = await requireRow(id);
       const next: WebhookSubscriptionsTable = {
         ...row,
-        url: patch.url === undefined ? row.url : checkUrl(patch.url),
+        url: patch.url === undefined ? row.url : checkUrl(patch.url, guard),
         events: patch.events ? JSON.stringify(patch.events) : row.events,
         enabled: patch.enabled === undefined ? row.enabled : patch.enabled ? 1 : 0,
         // Turning a subscription back on clears why it was turned off.
