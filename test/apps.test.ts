@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { databaseKinds } from './helpers/database.ts';
+import { managementCli } from './helpers/process.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -221,6 +222,34 @@ for (const kind of databaseKinds) {
       assert.equal(renamed.body.details[0].field, 'slug');
       assert.equal((await server.admin('GET', '/admin/v1/apps/keep')).body.data.draft_revision, 1);
       await server.admin('DELETE', '/admin/v1/apps/keep');
+    });
+
+    test('an integer a double cannot hold in a body schema is refused, by the API and the CLI, and nothing is stored', async () => {
+      const text =
+        '{"slug":"longs","name":"Longs","routes":[{"method":"POST","path":"/n","body_schema":{"type":"object","properties":{"n":{"enum":[1152921504606846977]}}},"steps":[{"name":"out","type":"respond","body":"1"}]}]}';
+      const res = await fetch(`${server.url}/admin/v1/apps`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
+        body: text,
+      });
+      assert.equal(res.status, 400);
+      const body = (await res.json()) as { code: string; details: Array<{ field: string; error: string }> };
+      assert.equal(body.code, 'invalid_schema');
+      assert.equal(body.details[0]?.field, 'routes[0].body_schema.properties.n.enum[0]');
+      assert.equal((await server.admin('GET', '/admin/v1/apps/longs')).status, 404);
+      const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+      const { join } = await import('node:path');
+      const { tmpdir } = await import('node:os');
+      const dir = mkdtempSync(join(tmpdir(), 'gatehouse-app-'));
+      try {
+        writeFileSync(join(dir, 'app.json'), text);
+        const cli = await managementCli(server)('apps', 'create', '--file', join(dir, 'app.json'));
+        assert.equal(cli.code, 1);
+        assert.match(cli.stderr, /1152921504606846977 has more digits than a 64-bit float holds/);
+        assert.equal((await server.admin('GET', '/admin/v1/apps/longs')).status, 404);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     test('the draft serves test, deploy publishes an immutable version to live', async () => {

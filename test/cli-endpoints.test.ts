@@ -71,7 +71,7 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
     assert.equal(refused.status, 400);
     const body = (await refused.json()) as { code: string; details: Array<{ field: string; error: string }> };
     assert.equal(body.code, 'invalid_schema');
-    assert.equal(body.details[0]?.field, 'schema.properties.id.enum');
+    assert.equal(body.details[0]?.field, 'schema.properties.id.enum[0]');
     assert.match(
       body.details[0]?.error ?? '',
       /^1152921504606846977 has more digits than a 64-bit float holds: it would be stored and compared as 1152921504606847000\./,
@@ -97,7 +97,10 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
         file,
       );
       assert.equal(cliRefused.code, 1);
-      assert.match(cliRefused.stderr, /schema\.properties\.id\.enum: 1152921504606846977 has more digits/);
+      assert.match(
+        cliRefused.stderr,
+        /schema\.properties\.id\.enum\[0\]: 1152921504606846977 has more digits/,
+      );
       assert.equal((await server.admin('GET', '/admin/v1/endpoints/longs')).status, 404);
 
       // A change to an existing draft: refused, the draft as it was.
@@ -123,7 +126,7 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
       assert.equal(patch.code, 1);
       assert.match(
         patch.stderr,
-        /schema\.properties\.n: -9007199254740993 has more digits .* as -9007199254740992\./,
+        /schema\.properties\.n\.const: -9007199254740993 has more digits .* as -9007199254740992\./,
       );
       const patchApi = await post(`{"schema":${schema}}`, 'PATCH', '/admin/v1/endpoints/longs');
       assert.equal(patchApi.status, 400);
@@ -138,6 +141,22 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
         '{"type":"object","properties":{"n":{"type":"integer","maximum":9007199254740991,"minimum":-10000000000000000000},"d":{"multipleOf":0.00000000000000012345}}}',
       );
       assert.equal(fine.code, 0, fine.stderr);
+      // 2^63 is held exactly, and 9223372036854776000 is how JavaScript writes that double:
+      // both taken. An integer written with a fraction or an exponent is judged by its value.
+      const exact = await post(
+        '{"schema":{"type":"object","properties":{"a":{"maximum":9223372036854775808},"b":{"maximum":9223372036854776000}}}}',
+        'PATCH',
+        '/admin/v1/endpoints/longs',
+      );
+      assert.equal(exact.status, 200, await exact.text());
+      for (const written of ['12345678901234567891.0', '1152921504606846977e0', '115292150460684697.7e1']) {
+        const refusedForm = await post(
+          `{"schema":{"type":"object","properties":{"a":{"const":${written}}}}}`,
+          'PATCH',
+          '/admin/v1/endpoints/longs',
+        );
+        assert.equal(refusedForm.status, 400, written);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

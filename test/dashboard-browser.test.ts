@@ -106,8 +106,7 @@ describe('dashboard in a real browser', {
     // Focus is back on the password, not lost on the page.
     await until(
       async () =>
-        (await page.evaluate('document.activeElement?.getAttribute("autocomplete")')) ===
-        'current-password',
+        (await page.evaluate('document.activeElement?.getAttribute("autocomplete")')) === 'current-password',
     );
     await screenshot(page, 'sign-in');
     await page.getByRole('textbox', { name: 'Password' }).fill(OWNER.password);
@@ -181,6 +180,15 @@ describe('dashboard in a real browser', {
         await editor.fill(schemaText as string);
         await page.getByText(`The builder would change "${field}"`).waitFor();
       }
+      // Schemas the builder writes the same are fields: an object with no properties, no root type.
+      await editor.fill(
+        '{"properties":{"meta":{"type":"object"},"tags":{"type":"array","items":{"type":"object"}}}}',
+      );
+      await until(
+        async () =>
+          (await rows.count()) === 2 && (await rows.nth(0).getByLabel('Field name').inputValue()) === 'meta',
+      );
+      assert.equal(await page.getByText('The builder would change').count(), 0);
       // Text → builder: a valid schema typed as text shows up as fields.
       schema.properties.note = { type: 'string', maxLength: 200 };
       await editor.fill(JSON.stringify(schema, null, 2));

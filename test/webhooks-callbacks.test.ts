@@ -201,49 +201,58 @@ for (const kind of databaseKinds) {
       }
     });
 
-    test('a receiver answering 101 Switching Protocols gets a recorded failure per attempt, then the delivery fails; others are served', async () => {
-      // Answers every request with 101 and keeps the connection open.
-      const upgrading = createNetServer((socket) => {
-        socket.once('data', () =>
-          socket.write(
-            'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
-          ),
-        );
-        socket.on('error', () => {});
-      });
-      await new Promise<void>((resolve) => upgrading.listen(0, '127.0.0.1', resolve));
-      const address = upgrading.address();
-      const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
-      try {
-        const res = await server.request('POST', '/api/v1/data/orders', {
-          key,
-          json: order,
-          headers: { 'x-webhook-callback': url },
+    for (const [variant, answer, error] of [
+      [
+        'with Upgrade',
+        'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n',
+        /switched protocols \(101\)/,
+      ],
+      // Without Upgrade headers Node reads it as the whole answer: the socket must not be reused.
+      [
+        'without Upgrade',
+        'HTTP/1.1 101 Switching Protocols\r\n\r\n',
+        /answered 101 instead of a final answer/,
+      ],
+    ] as const)
+      test(`a receiver answering 101 Switching Protocols (${variant}) gets a recorded failure per attempt, then the delivery fails; others are served`, async () => {
+        // Answers every request with 101 and keeps the connection open.
+        const upgrading = createNetServer((socket) => {
+          socket.on('data', () => socket.write(answer));
+          socket.on('error', () => {});
         });
-        assert.equal(res.status, 202);
-        const log = await until(
-          () => server.admin('GET', `/admin/v1/deliveries?record_id=${res.body.id}`),
-          (l) => l.body.data?.[0]?.status === 'failed',
-          20_000,
-        );
-        const d = log.body.data[0];
-        assert.equal(d.attempts.length, 3, JSON.stringify(d));
-        for (const a of d.attempts) {
-          assert.equal(a.status_code, 101);
-          assert.match(a.error, /switched protocols \(101\)/);
+        await new Promise<void>((resolve) => upgrading.listen(0, '127.0.0.1', resolve));
+        const address = upgrading.address();
+        const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+        try {
+          const res = await server.request('POST', '/api/v1/data/orders', {
+            key,
+            json: order,
+            headers: { 'x-webhook-callback': url },
+          });
+          assert.equal(res.status, 202);
+          const log = await until(
+            () => server.admin('GET', `/admin/v1/deliveries?record_id=${res.body.id}`),
+            (l) => l.body.data?.[0]?.status === 'failed',
+            20_000,
+          );
+          const d = log.body.data[0];
+          assert.equal(d.attempts.length, 3, JSON.stringify(d));
+          for (const a of d.attempts) {
+            assert.equal(a.status_code, 101);
+            assert.match(a.error, error);
+          }
+          // The slots it held are free: a callback to another receiver still arrives.
+          receiver.received.length = 0;
+          await server.request('POST', '/api/v1/data/orders', {
+            key,
+            json: order,
+            headers: { 'x-webhook-callback': receiver.url },
+          });
+          await receiver.waitFor(1);
+        } finally {
+          upgrading.close();
         }
-        // The slots it held are free: a callback to another receiver still arrives.
-        receiver.received.length = 0;
-        await server.request('POST', '/api/v1/data/orders', {
-          key,
-          json: order,
-          headers: { 'x-webhook-callback': receiver.url },
-        });
-        await receiver.waitFor(1);
-      } finally {
-        upgrading.close();
-      }
-    });
+      });
 
     test('a delivery whose attempts were all used without an outcome (a worker stopped at its last) fails without another send', async () => {
       receiver.received.length = 0;

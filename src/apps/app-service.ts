@@ -1,6 +1,6 @@
 import { SLUG_PATTERN } from '../endpoints/endpoint-input.ts';
 import type { EndpointService } from '../endpoints/endpoint-service.ts';
-import { inputValidator } from '../endpoints/json-schema.ts';
+import { inputValidator, refuseRoundedIntegers } from '../endpoints/json-schema.ts';
 import { ApiError, type ErrorDetail } from '../errors.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
 import { LoadingCache } from '../infra/cache/loading-cache.ts';
@@ -184,6 +184,7 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
     },
 
     async create(body: unknown): Promise<AppJson> {
+      refuseRoundedIntegers(body);
       const problems = fieldProblems(parseCreate, body);
       const definition = await validated(
         String((body as { slug?: unknown } | null)?.slug ?? ''),
@@ -252,6 +253,7 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
 
     /** Changes the draft (what `test` traffic runs); the live version is untouched until deploy. */
     async update(slug: string, body: unknown): Promise<AppJson> {
+      refuseRoundedIntegers(body);
       const problems = fieldProblems(parsePatch, body);
       const routes = routesIn(body);
       if (routes === undefined && problems.length > 0) {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { AppJson, AppVersionJson } from '../apps/app-service.ts';
 import type { Config } from '../config.ts';
+import { firstRoundedNumber } from '../infra/json/exact-json.ts';
 import { action, show, withCommon } from './data-commands.ts';
 import { CliFailure, printFields, printTable } from './output.ts';
 
@@ -12,8 +13,10 @@ const appColumns = ['slug', 'name', 'routes', 'draft_revision', 'live_version', 
 /** A definition file: `{"slug","name","routes":[…]}` (JSON). */
 function readDefinition(file: string): Record<string, unknown> {
   let parsed: unknown;
+  let text: string;
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
+    parsed = JSON.parse(text);
   } catch (error) {
     throw new CliFailure({
       success: false,
@@ -25,6 +28,15 @@ function readDefinition(file: string): Record<string, unknown> {
     throw new CliFailure({
       success: false,
       error: `--file ${file}: must hold a JSON object`,
+      code: 'cli_usage',
+    });
+  }
+  // JSON.parse would round it before it is sent: said here, as the server would say it.
+  const rounded = firstRoundedNumber(text);
+  if (rounded !== undefined) {
+    throw new CliFailure({
+      success: false,
+      error: `--file ${file}: ${rounded} has more digits than a 64-bit float holds: it would be stored and compared as ${JSON.stringify(Number(rounded))}. Write it as a string, or as a number within ±9007199254740991`,
       code: 'cli_usage',
     });
   }

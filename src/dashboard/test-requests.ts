@@ -81,13 +81,25 @@ function curlOf(origin: string, input: TestRequestInput, body: string | undefine
   return parts.join(' \\\n  ');
 }
 
+function exactBody(body: unknown): unknown {
+  if (body === undefined || body === null) return null;
+  if (typeof body !== 'object') return body;
+  const text = jsonText(body);
+  return text === JSON.stringify(body) ? body : text;
+}
+
 function responseBody(response: LightMyRequestResponse): unknown {
   const text = response.body;
   if (String(response.headers['content-type'] ?? '').includes('json')) {
     try {
       const value = parseJson(Buffer.from(text));
       // An integer a double does not hold stays as the text shows it (the page shows text as JSON).
-      if (jsonText(value) === JSON.stringify(value)) return value;
+      if (
+        typeof value === 'object' && value !== null
+          ? jsonText(value) === JSON.stringify(value)
+          : JSON.stringify(value) === text.trim()
+      )
+        return value;
     } catch {
       // Fall through to text.
     }
@@ -177,7 +189,8 @@ export function registerTestRequestRoutes(
       key_id: key.id,
       method: input.method,
       path: input.path,
-      request: { headers: redacted(input.headers), body: input.body ?? null },
+      // A body holding an integer a double does not give back is kept as its text (as sent).
+      request: { headers: redacted(input.headers), body: exactBody(input.body) },
       status,
       headers: responseHeaders,
       body: payload,

@@ -200,7 +200,7 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
 
     async create(body: unknown): Promise<EndpointJson> {
       const input: EndpointCreate = parseEndpointCreate(body);
-      refuseRoundedIntegers(input.schema);
+      refuseRoundedIntegers(body);
       compileSchema(input.schema);
       const now = nowIso();
       const row: EndpointsTable = {
@@ -256,7 +256,7 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
     async update(slug: string, body: unknown): Promise<EndpointJson> {
       const patch: EndpointPatch = parseEndpointPatch(body);
       if (patch.schema !== undefined) {
-        refuseRoundedIntegers(patch.schema);
+        refuseRoundedIntegers(body);
         compileSchema(patch.schema);
       }
       const current = await requireRow(slug);

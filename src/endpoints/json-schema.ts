@@ -33,17 +33,18 @@ const ajv = createAjv();
 export type RecordValidator = ValidateFunction;
 
 /**
- * Refuses a schema sent with an integer that a double does not hold (`"enum": [1152921504606846977]`):
- * Ajv compares numbers as doubles, so the schema would be stored, shown and applied as another
- * number (…847000), and an `enum` or `const` of it would let its neighbours through.
+ * Refuses a body whose schema was sent with an integer a double does not hold
+ * (`"enum": [1152921504606846977]`): Ajv compares numbers as doubles, so the schema would be
+ * stored, shown and applied as another number (…847000), and an `enum` or `const` of it would
+ * let its neighbours through. `body` is the parsed request body (its path names the number).
  */
-export function refuseRoundedIntegers(schema: unknown, field = 'schema'): void {
-  const found = roundedInteger(schema);
+export function refuseRoundedIntegers(body: unknown): void {
+  const found = roundedInteger(body);
   if (!found) return;
   throw new ApiError('invalid_schema', {
     details: [
       {
-        field: found.at === '' ? field : `${field}.${found.at}`,
+        field: found.at,
         error: `${found.sent} has more digits than a 64-bit float holds: it would be stored and compared as ${found.stored}. Write it as a string, or as a number within ±9007199254740991`,
       },
     ],

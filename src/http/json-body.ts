@@ -3,7 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyInstance, FastifyRequest, RequestPayload } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { ApiError } from '../errors.ts';
-import { EXACT_DIGITS, keepLongIntegers } from '../infra/json/exact-json.ts';
+import { EXACT_DIGITS, firstRoundedNumber, keepLongIntegers } from '../infra/json/exact-json.ts';
 
 export const MAX_REQUEST_BYTES = 5 * 1024 * 1024;
 
@@ -118,39 +118,34 @@ export function jsonText(value: unknown): string {
   return (typeof value === 'object' && value !== null && exactTexts.get(value)) || JSON.stringify(value);
 }
 
-const NUMBER = /^-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/;
+/** Parsed bodies holding an integer a double does not give back (roundsAsDouble): the first one, as sent. */
+const roundedNumbers = new WeakMap<object, string>();
 
-/**
- * The first integer in a parsed body's `value` (an object or array) that a double does not hold
- * as sent: `sent` as written, `stored` as JSON.stringify would give it back, and `at`, the path
- * of the object or array that holds it. Undefined when every number comes back as sent (always,
- * for values that did not come from parseJson).
- */
-export function roundedInteger(
-  value: unknown,
-  at = '',
-): { at: string; sent: string; stored: string } | undefined {
+/** Where in `value` the number `target` is: a path such as `schema.properties.id.enum[0]`. */
+function pathOf(value: unknown, target: number, at: string): string | undefined {
+  if (typeof value === 'number') return value === target ? at : undefined;
   if (typeof value !== 'object' || value === null) return undefined;
-  const exact = exactTexts.get(value);
-  if (exact === undefined) return undefined;
-  const plain = JSON.stringify(value);
-  if (exact === plain) return undefined;
   const entries: Array<[string, unknown]> = Array.isArray(value)
     ? value.map((item, i) => [`${at}[${i}]`, item])
     : Object.entries(value).map(([key, item]) => [at === '' ? key : `${at}.${key}`, item]);
   for (const [path, item] of entries) {
-    const inner = roundedInteger(item, path);
-    if (inner) return inner;
+    const found = pathOf(item, target, path);
+    if (found !== undefined) return found;
   }
-  // It is one of this node's own numbers: the first place where the two texts part.
-  let i = 0;
-  while (i < exact.length && exact[i] === plain[i]) i++;
-  while (i > 0 && /[-\d]/.test(exact[i - 1] as string)) i--;
-  return {
-    at,
-    sent: NUMBER.exec(exact.slice(i))?.[0] ?? '',
-    stored: NUMBER.exec(plain.slice(i))?.[0] ?? '',
-  };
+  return undefined;
+}
+
+/**
+ * The first integer in a parsed body that a double does not hold as sent (infra/json/exact-json.ts,
+ * roundsAsDouble): `sent` as written, `stored` as JSON.stringify would give it back, and `at`, its
+ * path in the body. Undefined when there is none (always, for values that did not come from parseJson).
+ */
+export function roundedInteger(body: unknown): { at: string; sent: string; stored: string } | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const sent = roundedNumbers.get(body);
+  if (sent === undefined) return undefined;
+  const value = Number(sent);
+  return { at: pathOf(body, value, '') ?? '', sent, stored: JSON.stringify(value) };
 }
 
 /**
@@ -199,6 +194,8 @@ export function parseJson(input: Buffer): unknown {
   if (shape.longNumber && typeof value === 'object' && value !== null) {
     // Every object or array that holds a long integer keeps its text: the body, or an import's records.
     keepLongIntegers(text, value, (node, nodeText) => exactTexts.set(node, nodeText));
+    const rounded = firstRoundedNumber(text);
+    if (rounded !== undefined) roundedNumbers.set(value, rounded);
   }
   return value;
 }

@@ -71,6 +71,19 @@ export function postJson(options: PostOptions): Promise<PostResult> {
         },
         (res) => {
           answered = true;
+          // A 1xx as the final answer (a 101 without Upgrade): no answer to a webhook, and the
+          // connection is in an unknown state, so it is not reused.
+          if ((res.statusCode ?? 0) < 200) {
+            finish({
+              status: res.statusCode ?? null,
+              headers: res.headers,
+              body: '',
+              error: `the receiver answered ${res.statusCode} instead of a final answer`,
+            });
+            res.destroy();
+            req.destroy();
+            return;
+          }
           const chunks: Buffer[] = [];
           let size = 0;
           res.on('data', (chunk: Buffer) => {

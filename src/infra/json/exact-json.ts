@@ -128,3 +128,43 @@ export function keepLongIntegers(
   for (const entry of kept) if (entry) keep(entry.node, entry.json);
   return whole.long ? whole.json : undefined;
 }
+
+const NUMBER_TOKEN = /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/;
+
+/**
+ * True when a JSON number, as written, is an integer of more than EXACT_DIGITS significant
+ * digits that a double does not give back: neither its value nor its spelling survives
+ * `Number()`. `1152921504606846977` and `12345678901234567891.0` do not survive;
+ * `9223372036854775808` (2^63, held exactly) and `9223372036854776000` (how JavaScript writes
+ * that double) do. Decimals are never counted: they are approximations by nature.
+ */
+export function roundsAsDouble(token: string): boolean {
+  const match = NUMBER_TOKEN.exec(token);
+  if (!match) return false;
+  const [, sign, whole = '', fraction = '', exponent = '0'] = match;
+  const digits = `${whole}${fraction}`.replace(/^0+/, '');
+  if (digits.replace(/0+$/, '').length <= EXACT_DIGITS) return false;
+  const scale = Number(exponent) - fraction.length;
+  let exact: bigint;
+  if (scale >= 0) {
+    if (scale > 400) return false;
+    exact = BigInt(digits) * 10n ** BigInt(scale);
+  } else {
+    // An integer only if the digits below the point are all zeros.
+    const kept = digits.length + scale;
+    if (!/^0*$/.test(digits.slice(Math.max(kept, 0)))) return false;
+    exact = kept > 0 ? BigInt(digits.slice(0, kept)) : 0n;
+  }
+  const value = Number(token);
+  if (!Number.isFinite(value)) return false;
+  return BigInt(value) !== (sign === '-' ? -exact : exact) && String(value) !== token;
+}
+
+/** The first number in a JSON text (outside its strings) for which roundsAsDouble holds. */
+export function firstRoundedNumber(text: string): string | undefined {
+  const tokens = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
+  for (let match = tokens.exec(text); match; match = tokens.exec(text)) {
+    if (!match[0].startsWith('"') && roundsAsDouble(match[0])) return match[0];
+  }
+  return undefined;
+}

@@ -4,3 +4,5 @@
  * through the dashboard.
  */
 export { parseJson, stringifyJson } from '../../../packages/client/src/json.ts';
+/** The server's own rule for a schema number a double would round (it refuses those). */
+export { firstRoundedNumber } from '../../../src/infra/json/exact-json.ts';

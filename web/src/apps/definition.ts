@@ -1,3 +1,4 @@
+import { stringifyJson } from '../api/exact-json.ts';
 /**
  * The routes of an app definition as the editor sees them: JSON text checked as it is typed, a
  * summary for the read-only table, and the starter example (docs/apps.md). The server validates
@@ -117,5 +118,5 @@ export function exampleRoutes(endpoint: string): unknown[] {
 }
 
 export function routesText(routes: unknown[]): string {
-  return JSON.stringify(routes, null, 2);
+  return stringifyJson(routes, 2);
 }

@@ -230,7 +230,11 @@ function canonical(value: unknown, key = ''): unknown {
   if (!isObject(value)) return value;
   return Object.fromEntries(
     Object.keys(value)
+      // No `required` and `required: []`, no `properties` and `properties: {}`, mean the same.
       .filter((name) => !(name === 'required' && Array.isArray(value[name]) && value[name].length === 0))
+      .filter(
+        (name) => !(name === 'properties' && isObject(value[name]) && Object.keys(value[name]).length === 0),
+      )
       .sort()
       .map((name) => [name, canonical(value[name], name)]),
   );
@@ -252,7 +256,8 @@ export function fieldsFromSchema(schema: unknown): FieldsResult {
   const parsed = fieldsOf(schema, '');
   if (!parsed.ok) return parsed;
   const rebuilt = schemaFromFields(parsed.fields, schema);
-  if (same(schema, rebuilt)) return parsed;
+  // A record schema without `type` describes an object all the same (the builder writes it out).
+  if (same({ type: 'object', ...schema }, rebuilt)) return parsed;
   const before = isObject(schema.properties) ? schema.properties : {};
   const after = isObject(rebuilt.properties) ? rebuilt.properties : {};
   const changed = Object.keys(before).find((name) => !same(before[name], after[name]));

@@ -1,4 +1,5 @@
 import { validate as validateMeta } from 'virtual:json-schema-meta-validator';
+import { firstRoundedNumber } from '../api/exact-json.ts';
 
 /**
  * Validate-as-you-type for the schema editor, mirroring the server's checks (src/endpoints/json-schema.ts):
@@ -168,22 +169,6 @@ function pointerToPath(pointer: string): string {
     .join('.');
 }
 
-/**
- * The first integer in a JSON text (outside strings) that a 64-bit float does not hold as written:
- * the server refuses such a schema (it would be compared as another number), and JSON.parse here
- * would round it silently before it is sent.
- */
-function roundedInteger(text: string): string | undefined {
-  const tokens = /"(?:[^"\\]|\\.)*"|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/g;
-  for (let match = tokens.exec(text); match; match = tokens.exec(text)) {
-    const token = match[0];
-    if (token.startsWith('"') || !/^-?\d{16,}$/.test(token)) continue;
-    const value = Number(token);
-    if (!Number.isFinite(value) || BigInt(value) !== BigInt(token)) return token;
-  }
-  return undefined;
-}
-
 export function checkSchemaText(text: string): SchemaCheck {
   let parsed: unknown;
   try {
@@ -194,11 +179,11 @@ export function checkSchemaText(text: string): SchemaCheck {
   if (!isObject(parsed))
     return { ok: false, problems: [{ path: '', message: 'Must be a JSON Schema object' }] };
   const problems: SchemaProblem[] = [];
-  const rounded = roundedInteger(text);
+  const rounded = firstRoundedNumber(text);
   if (rounded !== undefined) {
     problems.push({
       path: '',
-      message: `${rounded} has more digits than a 64-bit float holds: it would be stored and compared as ${Number(rounded)}. Write it as a string, or as a number within ±9007199254740991`,
+      message: `${rounded} has more digits than a 64-bit float holds: it would be stored and compared as ${JSON.stringify(Number(rounded))}. Write it as a string, or as a number within ±9007199254740991`,
     });
   }
   if (parsed.type !== undefined && parsed.type !== 'object') {
