@@ -149,6 +149,16 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
         '/admin/v1/endpoints/longs',
       );
       assert.equal(exact.status, 200, await exact.text());
+      // Through the CLI too: written with a fraction, the number still reaches the server as is.
+      const fraction = await cli(
+        'endpoints',
+        'update',
+        'longs',
+        '--schema',
+        '{"type":"object","properties":{"a":{"const":12345678901234567891.0}}}',
+      );
+      assert.equal(fraction.code, 1);
+      assert.match(fraction.stderr, /schema\.properties\.a\.const: 12345678901234567891\.0 has more digits/);
       for (const written of ['12345678901234567891.0', '1152921504606846977e0', '115292150460684697.7e1']) {
         const refusedForm = await post(
           `{"schema":{"type":"object","properties":{"a":{"const":${written}}}}}`,

@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Config } from '../config.ts';
 import type { EndpointJson, EndpointVersionJson } from '../endpoints/endpoint-service.ts';
-import { keepLongIntegers } from '../infra/json/exact-json.ts';
 import type { ApiKeyJson } from '../keys/key-service.ts';
 import { type ClientOptions, JsonText, managementClient } from './client.ts';
 import { CliFailure, printFields, printJson, printTable, reportFailure } from './output.ts';
@@ -71,7 +70,7 @@ export function schemaFromFields(fields: string[]): Record<string, unknown> {
   return { type: 'object', properties, ...(required.length ? { required } : {}) };
 }
 
-/** Parsed options whose text holds an integer a double does not keep: the text to send instead. */
+/** Parsed JSON options and the text they were parsed from: sent as written. */
 const exactTexts = new WeakMap<object, string>();
 
 /** JSON from an option's text, or a usage error that names the option. */
@@ -82,11 +81,8 @@ function jsonOption(name: string, text: string): unknown {
   } catch (error) {
     throw usage(`${name} is not valid JSON: ${(error as Error).message}`);
   }
-  if (typeof value === 'object' && value !== null) {
-    // Sent as written, so that the server sees (and refuses) a long integer instead of its rounding.
-    const exact = keepLongIntegers(text, value, () => {});
-    if (exact !== undefined) exactTexts.set(value, exact);
-  }
+  // Sent as written, so that the server sees (and refuses) a long integer instead of its rounding.
+  if (typeof value === 'object' && value !== null) exactTexts.set(value, text);
   return value;
 }
 
