@@ -213,6 +213,14 @@ describe('dashboard in a real browser', {
       await page.getByText('Deployed version 1').waitFor();
       await page.getByText('live v1').first().waitFor();
       await page.getByTestId('diff-none').waitFor();
+      // Deploying again with nothing changed says it would make an identical version.
+      await page.getByRole('button', { name: 'Deploy' }).click();
+      await page
+        .getByRole('dialog')
+        .getByText(/The draft is the same as version 1: this makes an identical version\./)
+        .waitFor();
+      await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
+      await page.getByRole('dialog').waitFor({ state: 'hidden' });
 
       // A draft change shows up in the diff against the deployed version.
       await rows.nth(5).getByLabel('Max length').fill('100');

@@ -223,6 +223,10 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
 
   function deploy() {
     if (!endpoint) return;
+    const unchanged =
+      deployed !== null &&
+      settingChanges.length === 0 &&
+      stringifyJson(deployed.schema) === stringifyJson(endpoint.schema);
     const next = (loaded?.versions[0]?.version ?? 0) + 1;
     modals.openConfirmModal({
       title: `Deploy version ${next}?`,
@@ -230,6 +234,9 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
         <Text size="sm">
           Live keys will validate against this schema and settings from now on.
           {dirty ? ' Your unsaved changes are saved first.' : ''}
+          {!dirty && unchanged && deployed
+            ? ` The draft is the same as version ${deployed.version}: this makes an identical version.`
+            : ''}
         </Text>
       ),
       labels: { confirm: 'Deploy', cancel: 'Cancel' },
