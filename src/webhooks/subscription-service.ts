@@ -70,10 +70,7 @@ function checkUrl(url: string, guard: AddressGuard | undefined): string {
   const host = parsed.hostname.replace(/^\[|\]$/g, '');
   const reason = guard && isIP(host) ? guard.refusal(host) : undefined;
   if (reason) {
-    throw invalid(
-      'url',
-      `Refused target: ${reason}. Webhooks go to public addresses; allow a network with GATEHOUSE_WEBHOOK_ALLOW_NETS`,
-    );
+    throw invalid('url', `Refused target: ${reason}`);
   }
   return parsed.toString();
 }
