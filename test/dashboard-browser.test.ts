@@ -479,6 +479,20 @@ describe('dashboard in a real browser', {
       20_000,
     );
     await screenshot(page, 'deliveries');
+
+    // Filters by record (and request, endpoint): only that write's deliveries; none for another id.
+    const all = await page.getByTestId('delivery-row').count();
+    await page.getByLabel('Record id').fill(write.body.id);
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    const expected = (await server.admin('GET', `/admin/v1/deliveries?record_id=${write.body.id}`)).body.data
+      .length;
+    await until(async () => (await page.getByTestId('delivery-row').count()) === expected);
+    assert.ok(expected < all, `${expected} of ${all}`);
+    await page.getByLabel('Record id').fill('rec_0000000000000000000000');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByText('No deliveries').waitFor();
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await until(async () => (await page.getByTestId('delivery-row').count()) === all);
   });
 
   step(

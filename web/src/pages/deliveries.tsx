@@ -9,6 +9,7 @@ import {
   Stack,
   Table,
   Text,
+  TextInput,
   Timeline,
 } from '@mantine/core';
 import { useEffect, useState } from 'react';
@@ -31,19 +32,33 @@ interface Page {
   next: string | null;
 }
 
+interface Filters {
+  endpoint: string;
+  record: string;
+  request: string;
+}
+
+const NO_FILTERS: Filters = { endpoint: '', record: '', request: '' };
+
 export function DeliveriesPage() {
   const [status, setStatus] = useState('all');
+  // What is typed, and what the list shows (applied with the button, not per keystroke).
+  const [typed, setTyped] = useState<Filters>(NO_FILTERS);
+  const [applied, setApplied] = useState<Filters>(NO_FILTERS);
   const [extra, setExtra] = useState<Page | null>(null);
   const [loadingMore, setLoadingMore] = useState(false);
   const [openId, setOpenId] = useState<string | null>(null);
+  const query = {
+    status: status === 'all' ? undefined : status,
+    endpoint: applied.endpoint.trim() || undefined,
+    record_id: applied.record.trim() || undefined,
+    request_id: applied.request.trim() || undefined,
+  };
   const first = useLoader(async () => {
     setExtra(null);
-    const r = await api.page<Delivery[]>('/admin/v1/deliveries', {
-      status: status === 'all' ? undefined : status,
-      limit: 25,
-    });
+    const r = await api.page<Delivery[]>('/admin/v1/deliveries', { ...query, limit: 25 });
     return { items: r.data, next: (r.meta?.next_cursor as string | null | undefined) ?? null };
-  }, status);
+  }, `${status}|${applied.endpoint}|${applied.record}|${applied.request}`);
   const page = extra ?? first.data;
 
   // While a delivery on the first page is pending (a redelivery, a retry), look again every few
@@ -60,11 +75,7 @@ export function DeliveriesPage() {
     if (!page?.next) return;
     setLoadingMore(true);
     try {
-      const r = await api.page<Delivery[]>('/admin/v1/deliveries', {
-        status: status === 'all' ? undefined : status,
-        limit: 25,
-        after: page.next,
-      });
+      const r = await api.page<Delivery[]>('/admin/v1/deliveries', { ...query, limit: 25, after: page.next });
       setExtra({
         items: [...page.items, ...r.data],
         next: (r.meta?.next_cursor as string | null | undefined) ?? null,
@@ -87,13 +98,53 @@ export function DeliveriesPage() {
           </Button>
         }
       />
-      <Group mb="md">
+      <Group mb="md" align="flex-end">
         <SegmentedControl
           aria-label="Filter by status"
           value={status}
           onChange={setStatus}
           data={['all', 'pending', 'succeeded', 'failed', 'cancelled']}
         />
+        <form
+          aria-label="Filter deliveries"
+          onSubmit={(event) => {
+            event.preventDefault();
+            setApplied(typed);
+          }}
+        >
+          <Group align="flex-end" gap="xs">
+            <TextInput
+              label="Endpoint"
+              placeholder="orders"
+              value={typed.endpoint}
+              onChange={(e) => setTyped({ ...typed, endpoint: e.currentTarget.value })}
+            />
+            <TextInput
+              label="Record id"
+              placeholder="rec_…"
+              value={typed.record}
+              onChange={(e) => setTyped({ ...typed, record: e.currentTarget.value })}
+            />
+            <TextInput
+              label="Request id"
+              placeholder="req_…"
+              value={typed.request}
+              onChange={(e) => setTyped({ ...typed, request: e.currentTarget.value })}
+            />
+            <Button type="submit" variant="light">
+              Apply filters
+            </Button>
+            <Button
+              variant="subtle"
+              onClick={() => {
+                setTyped(NO_FILTERS);
+                setApplied(NO_FILTERS);
+              }}
+            >
+              Clear
+            </Button>
+          </Group>
+        </form>
       </Group>
       <Card withBorder padding={0}>
         {first.error !== undefined ? (
