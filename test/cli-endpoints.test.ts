@@ -86,16 +86,9 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
     try {
       const file = join(dir, 'schema.json');
       writeFileSync(file, schema);
-      const cliRefused = await cli(
-        'endpoints',
-        'create',
-        '--slug',
-        'longs',
-        '--name',
-        'Longs',
-        '--schema-file',
-        file,
-      );
+      const createLongs = (...schema: string[]) =>
+        cli('endpoints', 'create', '--slug', 'longs', '--name', 'Longs', ...schema);
+      const cliRefused = await createLongs('--schema-file', file);
       assert.equal(cliRefused.code, 1);
       assert.match(
         cliRefused.stderr,
@@ -104,16 +97,7 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
       assert.equal((await server.admin('GET', '/admin/v1/endpoints/longs')).status, 404);
 
       // A change to an existing draft: refused, the draft as it was.
-      const made = await cli(
-        'endpoints',
-        'create',
-        '--slug',
-        'longs',
-        '--name',
-        'Longs',
-        '--field',
-        'n:integer',
-      );
+      const made = await createLongs('--field', 'n:integer');
       assert.equal(made.code, 0, made.stderr);
       const before = (await server.admin('GET', '/admin/v1/endpoints/longs')).body.data;
       const patch = await cli(

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { AppJson, AppVersionJson } from '../apps/app-service.ts';
 import type { Config } from '../config.ts';
-import { firstRoundedNumber } from '../infra/json/exact-json.ts';
+import { firstRoundedNumber, roundedNumberMessage } from '../infra/json/exact-json.ts';
 import { action, show, withCommon } from './data-commands.ts';
 import { CliFailure, printFields, printTable } from './output.ts';
 
@@ -36,7 +36,7 @@ function readDefinition(file: string): Record<string, unknown> {
   if (rounded !== undefined) {
     throw new CliFailure({
       success: false,
-      error: `--file ${file}: ${rounded} has more digits than a 64-bit float holds: it would be stored and compared as ${JSON.stringify(Number(rounded))}. Write it as a string, or as a number within ±9007199254740991`,
+      error: `--file ${file}: ${roundedNumberMessage(rounded)}`,
       code: 'cli_usage',
     });
   }

@@ -81,25 +81,26 @@ function curlOf(origin: string, input: TestRequestInput, body: string | undefine
   return parts.join(' \\\n  ');
 }
 
+/** `value`, or `text` when JSON.stringify would not give the value's numbers back as they are there. */
+function asSent(value: unknown, text: string): unknown {
+  const same =
+    typeof value === 'object' && value !== null
+      ? jsonText(value) === JSON.stringify(value)
+      : JSON.stringify(value) === text.trim();
+  return same ? value : text;
+}
+
 function exactBody(body: unknown): unknown {
-  if (body === undefined || body === null) return null;
-  if (typeof body !== 'object') return body;
-  const text = jsonText(body);
-  return text === JSON.stringify(body) ? body : text;
+  return body === undefined || body === null ? null : asSent(body, jsonText(body));
 }
 
 function responseBody(response: LightMyRequestResponse): unknown {
   const text = response.body;
   if (String(response.headers['content-type'] ?? '').includes('json')) {
     try {
-      const value = parseJson(Buffer.from(text));
       // An integer a double does not hold stays as the text shows it (the page shows text as JSON).
-      if (
-        typeof value === 'object' && value !== null
-          ? jsonText(value) === JSON.stringify(value)
-          : JSON.stringify(value) === text.trim()
-      )
-        return value;
+      const value = asSent(parseJson(Buffer.from(text)), text);
+      if (value !== text) return value;
     } catch {
       // Fall through to text.
     }

@@ -2,6 +2,7 @@ import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.
 import formatsPlugin from 'ajv-formats';
 import { ApiError, type ErrorDetail } from '../errors.ts';
 import { roundedInteger } from '../http/json-body.ts';
+import { roundedNumberMessage } from '../infra/json/exact-json.ts';
 
 /**
  * JSON Schema (draft 2020-12) compilation and error reporting. Data is validated exactly as
@@ -45,7 +46,7 @@ export function refuseRoundedIntegers(body: unknown): void {
     details: [
       {
         field: found.at,
-        error: `${found.sent} has more digits than a 64-bit float holds: it would be stored and compared as ${found.stored}. Write it as a string, or as a number within ±9007199254740991`,
+        error: roundedNumberMessage(found.sent),
       },
     ],
   });

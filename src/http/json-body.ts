@@ -137,15 +137,13 @@ function pathOf(value: unknown, target: number, at: string): string | undefined 
 
 /**
  * The first integer in a parsed body that a double does not hold as sent (infra/json/exact-json.ts,
- * roundsAsDouble): `sent` as written, `stored` as JSON.stringify would give it back, and `at`, its
- * path in the body. Undefined when there is none (always, for values that did not come from parseJson).
+ * roundsAsDouble): `sent` as written, and `at`, its path in the body. Undefined when there is none (always, for values that did not come from parseJson).
  */
-export function roundedInteger(body: unknown): { at: string; sent: string; stored: string } | undefined {
+export function roundedInteger(body: unknown): { at: string; sent: string } | undefined {
   if (typeof body !== 'object' || body === null) return undefined;
   const sent = roundedNumbers.get(body);
   if (sent === undefined) return undefined;
-  const value = Number(sent);
-  return { at: pathOf(body, value, '') ?? '', sent, stored: JSON.stringify(value) };
+  return { at: pathOf(body, Number(sent), '') ?? '', sent };
 }
 
 /**

@@ -86,44 +86,27 @@ export function postJson(options: PostOptions): Promise<PostResult> {
           }
           const chunks: Buffer[] = [];
           let size = 0;
+          const answer = (error: string | null) =>
+            finish({
+              status: res.statusCode ?? null,
+              headers: res.headers,
+              body: Buffer.concat(chunks).toString('utf8'),
+              error,
+            });
           res.on('data', (chunk: Buffer) => {
             if (size < options.maxBodyBytes) chunks.push(chunk.subarray(0, options.maxBodyBytes - size));
             size += chunk.length;
             // Past the cap, stop reading: the status is all that decides the outcome.
             if (size >= options.maxBodyBytes) {
-              finish({
-                status: res.statusCode ?? null,
-                headers: res.headers,
-                body: Buffer.concat(chunks).toString('utf8'),
-                error: null,
-              });
+              answer(null);
               res.destroy();
             }
           });
-          res.on('end', () =>
-            finish({
-              status: res.statusCode ?? null,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString('utf8'),
-              error: null,
-            }),
-          );
-          res.on('error', (error) =>
-            finish({
-              status: res.statusCode ?? null,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString('utf8'),
-              error: error.message,
-            }),
-          );
+          res.on('end', () => answer(null));
+          res.on('error', (error) => answer(error.message));
           // Closed before its end, without an error: an answer cut short is no answer.
           res.on('close', () =>
-            finish({
-              status: res.statusCode ?? null,
-              headers: res.headers,
-              body: Buffer.concat(chunks).toString('utf8'),
-              error: res.complete ? null : 'the connection closed before the answer ended',
-            }),
+            answer(res.complete ? null : 'the connection closed before the answer ended'),
           );
         },
       );

@@ -168,3 +168,8 @@ export function firstRoundedNumber(text: string): string | undefined {
   }
   return undefined;
 }
+
+/** What a refusal of such a number says, the same in the API, the CLI and the dashboard. */
+export function roundedNumberMessage(sent: string): string {
+  return `${sent} has more digits than a 64-bit float holds: it would be stored and compared as ${JSON.stringify(Number(sent))}. Write it as a string, or as a number within ±9007199254740991`;
+}

@@ -5,4 +5,4 @@
  */
 export { parseJson, stringifyJson } from '../../../packages/client/src/json.ts';
 /** The server's own rule for a schema number a double would round (it refuses those). */
-export { firstRoundedNumber } from '../../../src/infra/json/exact-json.ts';
+export { firstRoundedNumber, roundedNumberMessage } from '../../../src/infra/json/exact-json.ts';

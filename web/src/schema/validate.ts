@@ -1,5 +1,5 @@
 import { validate as validateMeta } from 'virtual:json-schema-meta-validator';
-import { firstRoundedNumber } from '../api/exact-json.ts';
+import { firstRoundedNumber, roundedNumberMessage } from '../api/exact-json.ts';
 
 /**
  * Validate-as-you-type for the schema editor, mirroring the server's checks (src/endpoints/json-schema.ts):
@@ -183,7 +183,7 @@ export function checkSchemaText(text: string): SchemaCheck {
   if (rounded !== undefined) {
     problems.push({
       path: '',
-      message: `${rounded} has more digits than a 64-bit float holds: it would be stored and compared as ${JSON.stringify(Number(rounded))}. Write it as a string, or as a number within ±9007199254740991`,
+      message: roundedNumberMessage(rounded),
     });
   }
   if (parsed.type !== undefined && parsed.type !== 'object') {
