@@ -315,6 +315,50 @@ describe('dashboard in a real browser', {
     await screenshot(page, 'keys');
   });
 
+  step("edits a key's limits and name: a bad limit changes nothing, a good one applies at once", async () => {
+    const row = page.getByTestId('key-row-partner-sandbox');
+    await row.getByRole('button', { name: 'Actions for partner-sandbox' }).click();
+    await page.getByRole('menuitem', { name: 'Edit name, scopes and limits' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Edit partner-sandbox' });
+    const save = dialog.getByRole('button', { name: 'Save changes' });
+    // Nothing changed yet: nothing to save. The environment is shown, not changeable.
+    assert.equal(await save.isDisabled(), true);
+    await dialog.getByText("A key's environment cannot change").waitFor();
+    assert.equal(await dialog.getByLabel('Requests per minute').inputValue(), '600');
+    await dialog.getByLabel('Requests per minute').fill('0');
+    await dialog.getByText('A whole number of at least 1 (or empty: no limit)').waitFor();
+    assert.equal(await save.isDisabled(), true);
+    const unchanged = (await server.admin('GET', '/admin/v1/keys')).body.data[0];
+    assert.deepEqual(unchanged.limits, { per_minute: 600 });
+
+    // The per-minute window goes, a daily one comes; the name changes; the scopes stay.
+    await dialog.getByLabel('Requests per minute').fill('');
+    await dialog.getByLabel('Requests per day').fill('5000');
+    await dialog.getByLabel('Name').fill('partner-sandbox-2');
+    await save.click();
+    await page.getByText('partner-sandbox-2 saved').waitFor();
+    const edited = page.getByTestId('key-row-partner-sandbox-2');
+    await until(async () => (await edited.getByTestId('key-limits').textContent()) === '5,000/day');
+    const stored = (await server.admin('GET', '/admin/v1/keys')).body.data[0];
+    assert.deepEqual(stored.limits, { per_day: 5000 });
+    assert.deepEqual(stored.scopes, ['*']);
+    assert.equal(stored.expires_at, null);
+    // The same secret, with the new limit on its very next request.
+    const account = await server.request('GET', '/api/v1/account', { key: keySecret });
+    assert.equal(account.status, 200);
+    assert.deepEqual(account.body.data.limits, { per_day: 5000 });
+    const list = await server.request('GET', '/api/v1/data/orders', { key: keySecret });
+    assert.equal(list.headers.get('x-ratelimit-limit'), '5000');
+    // Back to its name, so the flows below find it.
+    await edited.getByRole('button', { name: 'Actions for partner-sandbox-2' }).click();
+    await page.getByRole('menuitem', { name: 'Edit name, scopes and limits' }).click();
+    const again = page.getByRole('dialog', { name: 'Edit partner-sandbox-2' });
+    await again.getByLabel('Name').fill('partner-sandbox');
+    await again.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByTestId('key-row-partner-sandbox').waitFor();
+    await dismissToasts(page);
+  });
+
   step('sends a test request through the server and sees 202, headers, body and curl', async () => {
     await page.getByRole('link', { name: 'Test requests' }).click();
     const body = page.getByLabel('JSON body');
@@ -493,6 +537,57 @@ describe('dashboard in a real browser', {
     await page.getByText('No deliveries').waitFor();
     await page.getByRole('button', { name: 'Clear' }).click();
     await until(async () => (await page.getByTestId('delivery-row').count()) === all);
+  });
+
+  step("edits a subscription's URL and events: a refused URL changes nothing", async () => {
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    const row = page.getByTestId('subscription-row');
+    await row.getByText(receiver.url).waitFor();
+    await row.getByRole('button', { name: `Edit ${receiver.url}` }).click();
+    const dialog = page.getByRole('dialog', { name: 'Edit subscription' });
+    const save = dialog.getByRole('button', { name: 'Save changes' });
+    assert.equal(await save.isDisabled(), true);
+    // A private address is refused by the server, said in the dialog, and nothing changes.
+    await dialog.getByLabel('URL').fill('http://10.0.0.1/hooks');
+    await save.click();
+    await dialog
+      .getByRole('alert')
+      .getByText(/private|not allowed|refused/i)
+      .waitFor();
+    const [before] = (await server.admin('GET', '/admin/v1/endpoints/orders/webhooks')).body.data;
+    assert.equal(before.url, receiver.url);
+
+    // A new path on the receiver, and no record.created events: a create is not sent, an update is.
+    const moved = `${receiver.url}/moved`;
+    await dialog.getByLabel('URL').fill(moved);
+    await dialog.getByRole('checkbox', { name: 'record.created' }).uncheck();
+    await save.click();
+    await page.getByText('Subscription saved').waitFor();
+    await row.getByText(moved).waitFor();
+    const [after] = (await server.admin('GET', '/admin/v1/endpoints/orders/webhooks')).body.data;
+    assert.equal(after.url, moved);
+    assert.deepEqual([...after.events].sort(), ['record.deleted', 'record.updated', 'request.failed']);
+    assert.equal(after.id, before.id);
+
+    const count = receiver.received.length;
+    const created = await server.request('POST', '/api/v1/data/orders', {
+      key: keySecret,
+      json: { order_id: 'ORD-10', amount: 6 },
+    });
+    assert.equal(created.status, 202);
+    const updated = await server.request('PUT', `/api/v1/data/orders/${created.body.id}`, {
+      key: keySecret,
+      json: { order_id: 'ORD-10', amount: 7 },
+    });
+    assert.equal(updated.status, 202);
+    await receiver.waitFor(count + 1);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const sent = receiver.received.slice(count);
+    assert.deepEqual(
+      sent.map((r) => [r.url, JSON.parse(r.body).type]),
+      [['/hook/moved', 'record.updated']],
+    );
+    await dismissToasts(page);
   });
 
   step(
@@ -727,8 +822,11 @@ describe('dashboard in a real browser', {
     // The session is gone on the server too.
     await page.goto(`${server.url}/#/keys`);
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
-    // Expected: 401s (signed out), the 403s, and the 409 of the slug already taken.
-    const unexpected = owner.errors.filter((e) => !/status of 40[139]/.test(e));
+    // Expected: 401s (signed out), the 403s, the 409 of the slug already taken, and one 400: the
+    // subscription URL refused.
+    const refusals = owner.errors.filter((e) => /status of 400/.test(e));
+    assert.equal(refusals.length, 1, refusals.join('\n'));
+    const unexpected = owner.errors.filter((e) => !/status of 40[0139]/.test(e));
     assert.deepEqual(unexpected, [], `browser errors: ${unexpected.join('\n')}`);
   });
 });

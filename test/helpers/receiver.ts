@@ -1,6 +1,8 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 
 export interface Received {
+  /** The request target: path and query. */
+  url: string;
   headers: IncomingHttpHeaders;
   /** As sent: names and values in turn (a header named `__proto__` is only here). */
   rawHeaders: string[];
@@ -42,6 +44,7 @@ export async function startReceiver(): Promise<Receiver> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const entry = {
+        url: req.url ?? '',
         headers: req.headers,
         rawHeaders: req.rawHeaders,
         body: Buffer.concat(chunks).toString(),

@@ -12,11 +12,11 @@ import {
 } from '@mantine/core';
 import { type FormEvent, useState } from 'react';
 import { api } from '../api/client.ts';
-import type { CreatedKey, Endpoint, Environment } from '../api/types.ts';
+import type { ApiKey, CreatedKey, Endpoint, Environment, KeyLimits } from '../api/types.ts';
 import { notifyError } from '../components/feedback.tsx';
 
-function scopeOptions(endpoints: Endpoint[]) {
-  return [
+function scopeOptions(endpoints: Endpoint[], current: string[]) {
+  const groups = [
     { group: 'Everything', items: [{ value: '*', label: '* (all endpoints, read and write)' }] },
     {
       group: 'All endpoints',
@@ -33,18 +33,187 @@ function scopeOptions(endpoints: Endpoint[]) {
       ],
     })),
   ];
+  // A key's scope for an endpoint since deleted stays visible (and removable) when editing.
+  const known = new Set(groups.flatMap((g) => g.items.map((i) => i.value)));
+  const other = current.filter((scope) => !known.has(scope));
+  return other.length > 0
+    ? [...groups, { group: 'Other', items: other.map((value) => ({ value, label: value })) }]
+    : groups;
 }
 
-function limit(value: number | string): number | null {
+type LimitValue = number | string;
+const WINDOWS = [
+  ['per_minute', 'Requests per minute'],
+  ['per_day', 'Requests per day'],
+  ['per_month', 'Requests per month'],
+] as const;
+type Window = (typeof WINDOWS)[number][0];
+
+function limit(value: LimitValue): number | null {
   return typeof value === 'number' ? value : null;
 }
 
 /** A limit's field error: empty is no limit; otherwise a whole number of at least 1. */
-function limitError(value: number | string): string | undefined {
+function limitError(value: LimitValue): string | undefined {
   if (value === '') return undefined;
   return typeof value === 'number' && Number.isInteger(value) && value >= 1
     ? undefined
     : 'A whole number of at least 1 (or empty: no limit)';
+}
+
+/** An instant as a `datetime-local` input shows it, in the browser's time zone, to the minute. */
+function localInput(iso: string | null): string {
+  if (!iso) return '';
+  const d = new Date(iso);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+interface KeyForm {
+  name: string;
+  environment: Environment;
+  scopes: string[];
+  limits: Record<Window, LimitValue>;
+  expires: string;
+}
+
+function emptyForm(): KeyForm {
+  return {
+    name: '',
+    environment: 'test',
+    scopes: ['*'],
+    limits: { per_minute: '', per_day: '', per_month: '' },
+    expires: '',
+  };
+}
+
+function formOf(key: ApiKey): KeyForm {
+  const value = (n: number | null | undefined): LimitValue => (typeof n === 'number' ? n : '');
+  return {
+    name: key.name,
+    environment: key.environment,
+    scopes: [...key.scopes],
+    limits: {
+      per_minute: value(key.limits.per_minute),
+      per_day: value(key.limits.per_day),
+      per_month: value(key.limits.per_month),
+    },
+    expires: localInput(key.expires_at),
+  };
+}
+
+function limitsOf(form: KeyForm): Record<Window, number | null> {
+  return {
+    per_minute: limit(form.limits.per_minute),
+    per_day: limit(form.limits.per_day),
+    per_month: limit(form.limits.per_month),
+  };
+}
+
+const expiresAt = (input: string): string | null => (input === '' ? null : new Date(input).toISOString());
+
+/** The fields a change made, as PATCH /admin/v1/keys/:id takes them; empty when nothing changed. */
+function keyPatch(before: KeyForm, after: KeyForm): Record<string, unknown> {
+  const patch: Record<string, unknown> = {};
+  if (after.name.trim() !== before.name) patch.name = after.name.trim();
+  if (after.scopes.join('\n') !== before.scopes.join('\n')) patch.scopes = after.scopes;
+  const was = limitsOf(before);
+  const now = limitsOf(after);
+  const limits: KeyLimits = {};
+  for (const [window] of WINDOWS) if (now[window] !== was[window]) limits[window] = now[window];
+  if (Object.keys(limits).length > 0) patch.limits = limits;
+  // Untouched, an expiry keeps its seconds (the field shows minutes).
+  if (after.expires !== before.expires) patch.expires_at = expiresAt(after.expires);
+  return patch;
+}
+
+/** The form both dialogs show: name, environment, scopes, limits and expiry. */
+function KeyFields({
+  form,
+  change,
+  endpoints,
+  canCreateLive,
+  environmentFixed,
+}: {
+  form: KeyForm;
+  change: (next: Partial<KeyForm>) => void;
+  endpoints: Endpoint[];
+  canCreateLive: boolean;
+  environmentFixed: boolean;
+}) {
+  return (
+    <>
+      <TextInput
+        label="Name"
+        description="Who or what uses it, e.g. the partner's name"
+        required
+        value={form.name}
+        onChange={(e) => change({ name: e.currentTarget.value })}
+        data-autofocus
+      />
+      <Stack gap={4}>
+        <Text size="sm" fw={500} id="key-env-label">
+          Environment
+        </Text>
+        <SegmentedControl
+          aria-labelledby="key-env-label"
+          value={form.environment}
+          disabled={environmentFixed}
+          onChange={(v) => change({ environment: v as Environment })}
+          data={[
+            { value: 'test', label: 'Test (sandbox, draft schemas)' },
+            { value: 'live', label: 'Live (production)', disabled: !canCreateLive },
+          ]}
+        />
+        {environmentFixed && (
+          <Text size="xs" c="dimmed">
+            A key's environment cannot change: create a new key for the other one.
+          </Text>
+        )}
+      </Stack>
+      <MultiSelect
+        label="Scopes"
+        description="What the key may read and write"
+        data={scopeOptions(endpoints, form.scopes)}
+        value={form.scopes}
+        onChange={(scopes) => change({ scopes })}
+        searchable
+        required
+        error={form.scopes.length === 0 ? 'Pick at least one scope' : undefined}
+      />
+      <Grid>
+        {WINDOWS.map(([window, label]) => (
+          <Grid.Col key={window} span={{ base: 12, sm: 4 }}>
+            <NumberInput
+              label={label}
+              placeholder="no limit"
+              min={1}
+              clampBehavior="none"
+              allowDecimal={false}
+              value={form.limits[window]}
+              onChange={(value) => change({ limits: { ...form.limits, [window]: value } })}
+              error={limitError(form.limits[window])}
+            />
+          </Grid.Col>
+        ))}
+      </Grid>
+      <TextInput
+        label="Expires at"
+        description="Empty: never expires"
+        type="datetime-local"
+        value={form.expires}
+        onChange={(e) => change({ expires: e.currentTarget.value })}
+      />
+    </>
+  );
+}
+
+function formInvalid(form: KeyForm): boolean {
+  return (
+    form.name.trim() === '' ||
+    form.scopes.length === 0 ||
+    Object.values(form.limits).some((v) => limitError(v) !== undefined)
+  );
 }
 
 export function KeyCreateModal({
@@ -60,39 +229,23 @@ export function KeyCreateModal({
   endpoints: Endpoint[];
   canCreateLive: boolean;
 }) {
-  const [name, setName] = useState('');
-  const [environment, setEnvironment] = useState<Environment>('test');
-  const [scopes, setScopes] = useState<string[]>(['*']);
-  const [perMinute, setPerMinute] = useState<number | string>('');
-  const [perDay, setPerDay] = useState<number | string>('');
-  const [perMonth, setPerMonth] = useState<number | string>('');
-  const [expires, setExpires] = useState('');
+  const [form, setForm] = useState<KeyForm>(emptyForm);
   const [busy, setBusy] = useState(false);
-
-  function reset() {
-    setName('');
-    setEnvironment('test');
-    setScopes(['*']);
-    setPerMinute('');
-    setPerDay('');
-    setPerMonth('');
-    setExpires('');
-  }
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    if ([perMinute, perDay, perMonth].some((v) => limitError(v) !== undefined)) return;
+    if (formInvalid(form)) return;
     setBusy(true);
     try {
-      const limits = { per_minute: limit(perMinute), per_day: limit(perDay), per_month: limit(perMonth) };
+      const limits = limitsOf(form);
       const created = await api.post<CreatedKey>('/admin/v1/keys', {
-        name: name.trim(),
-        environment,
-        scopes,
+        name: form.name.trim(),
+        environment: form.environment,
+        scopes: form.scopes,
         limits: Object.values(limits).some((v) => v !== null) ? limits : null,
-        expires_at: expires === '' ? null : new Date(expires).toISOString(),
+        expires_at: expiresAt(form.expires),
       });
-      reset();
+      setForm(emptyForm());
       onCreated(created);
     } catch (error) {
       notifyError(error, 'Could not create the key');
@@ -105,93 +258,110 @@ export function KeyCreateModal({
     <Modal opened={opened} onClose={onClose} title="Create an API key" size="lg">
       <form onSubmit={submit} aria-label="Create an API key">
         <Stack>
-          <TextInput
-            label="Name"
-            description="Who or what uses it, e.g. the partner's name"
-            required
-            value={name}
-            onChange={(e) => setName(e.currentTarget.value)}
-            data-autofocus
-          />
-          <Stack gap={4}>
-            <Text size="sm" fw={500} id="key-env-label">
-              Environment
-            </Text>
-            <SegmentedControl
-              aria-labelledby="key-env-label"
-              value={environment}
-              onChange={(v) => setEnvironment(v as Environment)}
-              data={[
-                { value: 'test', label: 'Test (sandbox, draft schemas)' },
-                { value: 'live', label: 'Live (production)', disabled: !canCreateLive },
-              ]}
-            />
-          </Stack>
-          <MultiSelect
-            label="Scopes"
-            description="What the key may read and write"
-            data={scopeOptions(endpoints)}
-            value={scopes}
-            onChange={setScopes}
-            searchable
-            required
-            error={scopes.length === 0 ? 'Pick at least one scope' : undefined}
-          />
-          <Grid>
-            <Grid.Col span={{ base: 12, sm: 4 }}>
-              <NumberInput
-                label="Requests per minute"
-                placeholder="no limit"
-                min={1}
-                clampBehavior="none"
-                allowDecimal={false}
-                value={perMinute}
-                onChange={setPerMinute}
-                error={limitError(perMinute)}
-              />
-            </Grid.Col>
-            <Grid.Col span={{ base: 12, sm: 4 }}>
-              <NumberInput
-                label="Requests per day"
-                placeholder="no limit"
-                min={1}
-                clampBehavior="none"
-                allowDecimal={false}
-                value={perDay}
-                onChange={setPerDay}
-                error={limitError(perDay)}
-              />
-            </Grid.Col>
-            <Grid.Col span={{ base: 12, sm: 4 }}>
-              <NumberInput
-                label="Requests per month"
-                placeholder="no limit"
-                min={1}
-                clampBehavior="none"
-                allowDecimal={false}
-                value={perMonth}
-                onChange={setPerMonth}
-                error={limitError(perMonth)}
-              />
-            </Grid.Col>
-          </Grid>
-          <TextInput
-            label="Expires at"
-            description="Empty: never expires"
-            type="datetime-local"
-            value={expires}
-            onChange={(e) => setExpires(e.currentTarget.value)}
+          <KeyFields
+            form={form}
+            change={(next) => setForm((f) => ({ ...f, ...next }))}
+            endpoints={endpoints}
+            canCreateLive={canCreateLive}
+            environmentFixed={false}
           />
           <Group justify="flex-end">
             <Button variant="default" onClick={onClose}>
               Cancel
             </Button>
-            <Button type="submit" loading={busy} disabled={name.trim() === '' || scopes.length === 0}>
+            <Button
+              type="submit"
+              loading={busy}
+              disabled={form.name.trim() === '' || form.scopes.length === 0}
+            >
               Create key
             </Button>
           </Group>
         </Stack>
       </form>
     </Modal>
+  );
+}
+
+/** Changes a key's name, scopes, limits or expiry; its secret and environment stay. */
+export function KeyEditModal({
+  apiKey,
+  onClose,
+  onSaved,
+  endpoints,
+}: {
+  apiKey: ApiKey | null;
+  onClose: () => void;
+  onSaved: (key: ApiKey) => void;
+  endpoints: Endpoint[];
+}) {
+  return (
+    <Modal opened={apiKey !== null} onClose={onClose} title={`Edit ${apiKey?.name ?? 'key'}`} size="lg">
+      {apiKey && (
+        <KeyEditForm
+          key={apiKey.id}
+          apiKey={apiKey}
+          onClose={onClose}
+          onSaved={onSaved}
+          endpoints={endpoints}
+        />
+      )}
+    </Modal>
+  );
+}
+
+function KeyEditForm({
+  apiKey,
+  onClose,
+  onSaved,
+  endpoints,
+}: {
+  apiKey: ApiKey;
+  onClose: () => void;
+  onSaved: (key: ApiKey) => void;
+  endpoints: Endpoint[];
+}) {
+  const [initial] = useState(() => formOf(apiKey));
+  const [form, setForm] = useState(initial);
+  const [busy, setBusy] = useState(false);
+  const patch = keyPatch(initial, form);
+  const unchanged = Object.keys(patch).length === 0;
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    if (formInvalid(form) || unchanged) return;
+    setBusy(true);
+    try {
+      onSaved(await api.patch<ApiKey>(`/admin/v1/keys/${apiKey.id}`, patch));
+    } catch (error) {
+      notifyError(error, 'Could not save the key');
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <form onSubmit={submit} aria-label={`Edit ${apiKey.name}`}>
+      <Stack>
+        <KeyFields
+          form={form}
+          change={(next) => setForm((f) => ({ ...f, ...next }))}
+          endpoints={endpoints}
+          canCreateLive
+          environmentFixed
+        />
+        <Text size="xs" c="dimmed">
+          Changes apply to the next request made with the key, on every server.
+        </Text>
+        <Group justify="flex-end">
+          <Button variant="default" onClick={onClose}>
+            Cancel
+          </Button>
+          <Button type="submit" loading={busy} disabled={unchanged || formInvalid(form)}>
+            Save changes
+          </Button>
+        </Group>
+      </Stack>
+    </form>
   );
 }

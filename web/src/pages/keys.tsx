@@ -8,7 +8,7 @@ import { useLoader } from '../app/use-loader.ts';
 import { confirmAction, EmptyState, Loaded, notifyError, notifySuccess } from '../components/feedback.tsx';
 import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
 import { SecretReveal } from '../components/secret.tsx';
-import { KeyCreateModal } from './key-create.tsx';
+import { KeyCreateModal, KeyEditModal } from './key-create.tsx';
 
 export function EnvironmentBadge({ environment }: { environment: string }) {
   return (
@@ -32,6 +32,7 @@ export function KeysPage() {
   const keys = useLoader(() => api.get<ApiKey[]>('/admin/v1/keys'), 'keys');
   const endpoints = useLoader(() => api.get<Endpoint[]>('/admin/v1/endpoints'), 'endpoints');
   const [creating, setCreating] = useState(false);
+  const [editing, setEditing] = useState<ApiKey | null>(null);
   const [revealed, setRevealed] = useState<{ title: string; key: CreatedKey; note?: string } | null>(null);
 
   async function act(key: ApiKey, action: 'deactivate' | 'activate' | 'revoke', message: string) {
@@ -167,6 +168,9 @@ export function KeysPage() {
                                     Activate
                                   </Menu.Item>
                                 )}
+                                <Menu.Item onClick={() => setEditing(key)}>
+                                  Edit name, scopes and limits
+                                </Menu.Item>
                                 <Menu.Item onClick={() => roll(key)}>Roll secret</Menu.Item>
                                 <Menu.Divider />
                                 <Menu.Item
@@ -204,6 +208,16 @@ export function KeysPage() {
         onCreated={(key) => {
           setCreating(false);
           setRevealed({ title: 'Your new API key', key });
+          keys.reload();
+        }}
+      />
+      <KeyEditModal
+        apiKey={editing}
+        onClose={() => setEditing(null)}
+        endpoints={endpoints.data ?? []}
+        onSaved={(key) => {
+          setEditing(null);
+          notifySuccess(`${key.name} saved`);
           keys.reload();
         }}
       />

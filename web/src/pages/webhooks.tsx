@@ -15,7 +15,7 @@ import {
   TextInput,
 } from '@mantine/core';
 import { type FormEvent, useEffect, useState } from 'react';
-import { api } from '../api/client.ts';
+import { api, errorMessage } from '../api/client.ts';
 import {
   type Endpoint,
   type Environment,
@@ -34,6 +34,7 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
   const endpoints = useLoader(() => api.get<Endpoint[]>('/admin/v1/endpoints'), 'endpoints');
   const [slug, setSlug] = useState<string | null>(initialSlug ?? null);
   const [creating, setCreating] = useState(false);
+  const [editing, setEditing] = useState<Subscription | null>(null);
   const [secret, setSecret] = useState<{ title: string; secret: string; note?: string } | null>(null);
 
   useEffect(() => {
@@ -188,6 +189,14 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
                         </Table.Td>
                         <Table.Td>
                           <Group gap={4} wrap="nowrap" justify="flex-end">
+                            <Button
+                              size="xs"
+                              variant="subtle"
+                              onClick={() => setEditing(sub)}
+                              aria-label={`Edit ${sub.url}`}
+                            >
+                              Edit
+                            </Button>
                             <Button size="xs" variant="subtle" onClick={() => rotate(sub)}>
                               Rotate secret
                             </Button>
@@ -206,13 +215,26 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
         </Card>
       )}
       {slug && (
-        <CreateSubscriptionModal
+        <SubscriptionModal
           slug={slug}
           opened={creating}
           onClose={() => setCreating(false)}
-          onCreated={(created) => {
+          onSaved={(created) => {
             setCreating(false);
-            setSecret({ title: 'Signing secret', secret: created.secret });
+            if (created.secret) setSecret({ title: 'Signing secret', secret: created.secret });
+            subscriptions.reload();
+          }}
+        />
+      )}
+      {slug && (
+        <SubscriptionModal
+          slug={slug}
+          opened={editing !== null}
+          editing={editing ?? undefined}
+          onClose={() => setEditing(null)}
+          onSaved={() => {
+            setEditing(null);
+            notifySuccess('Subscription saved');
             subscriptions.reload();
           }}
         />
@@ -244,92 +266,143 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
   );
 }
 
-function CreateSubscriptionModal({
+/**
+ * A new subscription, or (with `editing`) a change to one's URL and events: deliveries still to go
+ * follow it to a new URL. Its environment and signing secret stay.
+ */
+function SubscriptionModal({
   slug,
   opened,
+  editing,
   onClose,
-  onCreated,
+  onSaved,
 }: {
   slug: string;
   opened: boolean;
+  editing?: Subscription;
   onClose: () => void;
-  onCreated: (created: Subscription & { secret: string }) => void;
+  onSaved: (saved: Subscription & { secret?: string }) => void;
 }) {
-  const [url, setUrl] = useState('');
-  const [environment, setEnvironment] = useState<Environment>('test');
-  const [events, setEvents] = useState<string[]>([...EVENT_TYPES]);
+  return (
+    <Modal
+      opened={opened}
+      onClose={onClose}
+      title={editing ? 'Edit subscription' : `New subscription for ${slug}`}
+      size="lg"
+    >
+      {opened && (
+        <SubscriptionForm
+          key={editing?.id ?? 'new'}
+          slug={slug}
+          editing={editing}
+          onClose={onClose}
+          onSaved={onSaved}
+        />
+      )}
+    </Modal>
+  );
+}
+
+function SubscriptionForm({
+  slug,
+  editing,
+  onClose,
+  onSaved,
+}: {
+  slug: string;
+  editing?: Subscription;
+  onClose: () => void;
+  onSaved: (saved: Subscription & { secret?: string }) => void;
+}) {
+  const [url, setUrl] = useState(editing?.url ?? '');
+  const [environment, setEnvironment] = useState<Environment>(editing?.environment ?? 'test');
+  const [events, setEvents] = useState<string[]>(editing ? [...editing.events] : [...EVENT_TYPES]);
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
+  const patch: { url?: string; events?: EventType[] } = {};
+  if (editing && url.trim() !== editing.url) patch.url = url.trim();
+  if (editing && [...events].sort().join() !== [...editing.events].sort().join())
+    patch.events = events as EventType[];
+  const unchanged = editing !== undefined && Object.keys(patch).length === 0;
 
   async function submit(event: FormEvent) {
     event.preventDefault();
+    if (unchanged) return;
     setBusy(true);
     setProblem(null);
     try {
-      const created = await api.post<Subscription & { secret: string }>(
-        `/admin/v1/endpoints/${encodeURIComponent(slug)}/webhooks`,
-        { url: url.trim(), environment, events: events as EventType[] },
-      );
-      setUrl('');
-      onCreated(created);
+      const saved = editing
+        ? await api.patch<Subscription>(`/admin/v1/webhooks/${editing.id}`, patch)
+        : await api.post<Subscription & { secret: string }>(
+            `/admin/v1/endpoints/${encodeURIComponent(slug)}/webhooks`,
+            { url: url.trim(), environment, events: events as EventType[] },
+          );
+      onSaved(saved);
     } catch (error) {
-      notifyError(error, 'Could not create the subscription');
-      setProblem((error as Error).message);
+      notifyError(error, editing ? 'Could not save the subscription' : 'Could not create the subscription');
+      setProblem(errorMessage(error));
     } finally {
       setBusy(false);
     }
   }
 
   return (
-    <Modal opened={opened} onClose={onClose} title={`New subscription for ${slug}`} size="lg">
-      <form onSubmit={submit} aria-label="New subscription">
-        <Stack>
-          {problem && (
-            <Alert color="red" role="alert">
-              {problem}
-            </Alert>
-          )}
-          <TextInput
-            label="URL"
-            description="Where deliveries are POSTed (http or https)"
-            placeholder="https://partner.example/hooks"
-            type="url"
-            required
-            value={url}
-            onChange={(e) => setUrl(e.currentTarget.value)}
-            data-autofocus
+    <form onSubmit={submit} aria-label={editing ? 'Edit subscription' : 'New subscription'}>
+      <Stack>
+        {problem && (
+          <Alert color="red" role="alert">
+            {problem}
+          </Alert>
+        )}
+        <TextInput
+          label="URL"
+          description={
+            editing
+              ? 'Where deliveries are POSTed (http or https). Deliveries still to go follow a new URL.'
+              : 'Where deliveries are POSTed (http or https)'
+          }
+          placeholder="https://partner.example/hooks"
+          type="url"
+          required
+          value={url}
+          onChange={(e) => setUrl(e.currentTarget.value)}
+          data-autofocus
+        />
+        <Stack gap={4}>
+          <Text size="sm" fw={500} id="sub-env-label">
+            Environment
+          </Text>
+          <SegmentedControl
+            aria-labelledby="sub-env-label"
+            value={environment}
+            disabled={editing !== undefined}
+            onChange={(v) => setEnvironment(v as Environment)}
+            data={[
+              { value: 'test', label: 'Test' },
+              { value: 'live', label: 'Live' },
+            ]}
           />
-          <Stack gap={4}>
-            <Text size="sm" fw={500} id="sub-env-label">
-              Environment
-            </Text>
-            <SegmentedControl
-              aria-labelledby="sub-env-label"
-              value={environment}
-              onChange={(v) => setEnvironment(v as Environment)}
-              data={[
-                { value: 'test', label: 'Test' },
-                { value: 'live', label: 'Live' },
-              ]}
-            />
-          </Stack>
-          <Checkbox.Group label="Events" value={events} onChange={setEvents} required>
-            <Stack gap={6} mt={6}>
-              {EVENT_TYPES.map((e) => (
-                <Checkbox key={e} value={e} label={e} />
-              ))}
-            </Stack>
-          </Checkbox.Group>
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              Cancel
-            </Button>
-            <Button type="submit" loading={busy} disabled={url.trim() === '' || events.length === 0}>
-              Create subscription
-            </Button>
-          </Group>
         </Stack>
-      </form>
-    </Modal>
+        <Checkbox.Group label="Events" value={events} onChange={setEvents} required>
+          <Stack gap={6} mt={6}>
+            {EVENT_TYPES.map((e) => (
+              <Checkbox key={e} value={e} label={e} />
+            ))}
+          </Stack>
+        </Checkbox.Group>
+        <Group justify="flex-end">
+          <Button variant="default" onClick={onClose}>
+            Cancel
+          </Button>
+          <Button
+            type="submit"
+            loading={busy}
+            disabled={url.trim() === '' || events.length === 0 || unchanged}
+          >
+            {editing ? 'Save changes' : 'Create subscription'}
+          </Button>
+        </Group>
+      </Stack>
+    </form>
   );
 }
