@@ -180,6 +180,21 @@ for (const kind of databaseKinds) {
           },
           /routes\[1\].*Same path as routes\[0\] with other parameter names: write it \/items\/:id/,
         ],
+        [
+          {
+            slug: 'bad',
+            name: 'Bad',
+            routes: [
+              {
+                method: 'GET',
+                path: '/match',
+                auth: 'public',
+                steps: [{ name: 'm', type: 'transform', expression: '$contains(query.q, /^(a+)+$/)' }],
+              },
+            ],
+          },
+          /routes\[0\].*expression: Regex \/\^\(a\+\)\+\$\/ can backtrack catastrophically/,
+        ],
       ];
       for (const [body, pattern] of cases) {
         const res = await server.admin('POST', '/admin/v1/apps', body);
@@ -747,6 +762,12 @@ for (const kind of databaseKinds) {
           },
           {
             method: 'GET',
+            path: '/pad/:n',
+            auth: 'public',
+            steps: [{ name: 'wide', type: 'transform', expression: "$pad('x', $number(params.n), '_')" }],
+          },
+          {
+            method: 'GET',
             path: '/fail',
             auth: 'public',
             steps: [{ name: 'oops', type: 'transform', expression: "$number('abc') + 1" }],
@@ -764,6 +785,15 @@ for (const kind of databaseKinds) {
         assert.match(res.body.error, new RegExp(`Step "${step}"`));
         assert.equal(res.body.details[0].field, `steps.${step}.expression`);
       }
+      // One built-in call cannot be stopped midway: a $pad as wide as a caller asks is refused
+      // before it starts (it used to abort the process), and the server goes on.
+      const padded = await call('GET', '/budget/pad/200000000?environment=test');
+      assert.equal(padded.status, 500, padded.text);
+      assert.equal(padded.body.code, 'app_budget_exceeded');
+      assert.match(padded.body.error, /Step "wide"/);
+      assert.match(JSON.stringify(padded.body.details), /\$pad width 200000000 would build more than 1048576 bytes/);
+      assert.equal((await call('GET', '/budget/pad/-12?environment=test')).body.data, `${'_'.repeat(11)}x`);
+      assert.equal((await server.request('GET', '/health')).status, 200);
       const fail = await call('GET', '/budget/fail?environment=test');
       assert.equal(fail.status, 500);
       assert.equal(fail.body.code, 'app_step_failed');

@@ -1,9 +1,16 @@
 import jsonata from 'jsonata';
+import safeRegex from 'safe-regex2';
 
 /**
  * JSONata expressions of app pipelines: compiled once per definition, evaluated with a time
  * budget, a stack depth and a sequence length (JSONata's own guardrails), and a size budget on
  * what they produce. Results are plain JSON (functions and sequence markers are dropped).
+ *
+ * JSONata checks its time budget between evaluation steps, so one built-in call runs to its end:
+ * the built-ins that could run long on a short input are bounded here instead. `$pad` refuses a
+ * width past the size budget (a large one aborted the whole process), and a regex literal that
+ * can backtrack catastrophically (a quantified group that holds a quantifier, such as `(a+)+`)
+ * is refused when the expression is compiled.
  */
 
 export const EXPRESSION_TIMEOUT_MS = 250;
@@ -54,6 +61,14 @@ export function compileExpression(source: string): Expression {
     const at = typeof e.position === 'number' ? ` at position ${e.position}` : '';
     throw new ExpressionError(`Expression does not parse${at}: ${e.message ?? 'syntax error'}`, 'syntax');
   }
+  const unsafe = unsafeRegex(compiled.ast());
+  if (unsafe) {
+    throw new ExpressionError(
+      `Regex ${unsafe} can backtrack catastrophically (a quantified group holding a quantifier): rewrite it without nesting`,
+      'syntax',
+    );
+  }
+  compiled.registerFunction('pad', boundedPad, '<s-ns?:s>');
   return {
     source,
     async evaluate(context) {
@@ -61,6 +76,7 @@ export function compileExpression(source: string): Expression {
       try {
         result = await compiled.evaluate(context);
       } catch (error) {
+        if (error instanceof ExpressionError) throw error;
         const e = describe(error);
         if (e.code === 'D1012')
           throw new ExpressionError(`Expression ran longer than ${EXPRESSION_TIMEOUT_MS} ms`, 'timeout');
@@ -75,6 +91,40 @@ export function compileExpression(source: string): Expression {
       return toJson(result);
     },
   };
+}
+
+/** JSONata's own `$pad`, taken once. */
+const builtinPad = ((await jsonata('$pad').evaluate({})) as { implementation: (...args: unknown[]) => unknown })
+  .implementation;
+
+/** `$pad`, refusing a width that would build more than the size budget before anything can stop it. */
+function boundedPad(text: unknown, width: unknown, char?: unknown): unknown {
+  const unit = typeof char === 'string' && char.length > 0 ? char.length : 1;
+  if (typeof width === 'number' && Math.abs(width) * unit > MAX_OUTPUT_BYTES) {
+    throw new ExpressionError(`$pad width ${width} would build more than ${MAX_OUTPUT_BYTES} bytes`, 'size');
+  }
+  return builtinPad(text, width, char);
+}
+
+/** The first regex literal in the expression that could backtrack catastrophically, as written. */
+function unsafeRegex(node: unknown): string | undefined {
+  if (typeof node !== 'object' || node === null) return undefined;
+  const n = node as Node;
+  if (n.type === 'regex' && n.value instanceof RegExp) {
+    return safeRegex(n.value) ? undefined : `/${n.value.source}/`;
+  }
+  for (const child of Object.values(n)) {
+    if (Array.isArray(child)) {
+      for (const item of child) {
+        const found = unsafeRegex(item);
+        if (found) return found;
+      }
+    } else if (typeof child === 'object' && child !== null && !(child instanceof RegExp)) {
+      const found = unsafeRegex(child);
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
 
 /** The value as plain JSON, within the size budget; `undefined` stays `undefined` (JSONata's "nothing"). */
