@@ -29,6 +29,38 @@ export interface SharedRedis {
 }
 
 const BREAK_MS = 1_000;
+
+/**
+ * The call's answer, or a timeout after `ms`. A timer that comes due while the event loop is busy
+ * (a burst of requests on a loaded machine) runs before the I/O of that loop turn is read: an
+ * answer Redis sent in time may be waiting in the socket. So the timeout is only declared one I/O
+ * phase later (setImmediate runs after it); otherwise a busy process would call a healthy Redis
+ * down, and for the next second serve every request under the failure policy.
+ */
+function withinDeadline<T>(call: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    let settled = false;
+    const timer = setTimeout(() => {
+      setImmediate(() => {
+        if (settled) return;
+        settled = true;
+        reject(new RedisUnavailableError(new Error(`Command timed out after ${ms} ms`)));
+      });
+    }, ms);
+    call.then(
+      (value) => {
+        settled = true;
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        settled = true;
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
 const WARN_EVERY_MS = 10_000;
 
 export function connectRedis(options: SharedRedisOptions): SharedRedis {
@@ -37,7 +69,7 @@ export function connectRedis(options: SharedRedisOptions): SharedRedis {
     // wait for Redis to come back. Reconnection itself continues in the background.
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
-    commandTimeout: options.timeoutMs,
+    // No commandTimeout: `run` keeps its own deadline, one that a busy event loop cannot trip.
     connectTimeout: Math.max(options.timeoutMs, 1_000),
     retryStrategy: (times) => Math.min(times * 200, 2_000),
     // Commands issued in the same tick (a request's windows, concurrent requests) share one write.
@@ -82,7 +114,7 @@ export function connectRedis(options: SharedRedisOptions): SharedRedis {
         throw skipped;
       }
       try {
-        return await call(client);
+        return await withinDeadline(call(client), options.timeoutMs);
       } catch (error) {
         return failed(error);
       }
