@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
@@ -112,6 +112,19 @@ describe('gatehouse backup and restore (SQLite)', () => {
     assert.doesNotMatch(again.stderr, /\n\s+at /, 'no stack trace');
     assert.deepEqual(readFileSync(backup()), bytes);
 
+    // Under a regular file: the reason, as a backup failure, and nothing left behind.
+    const notDir = join(dirname(path), 'plain-file');
+    writeFileSync(notDir, 'x');
+    const underFile = await cli(['backup', join(notDir, 'b.db'), '--json'], env());
+    assert.equal(underFile.code, 1);
+    assert.equal(JSON.parse(underFile.stdout).code, 'backup_failed', underFile.stdout);
+    assert.match(JSON.parse(underFile.stdout).error, /ENOTDIR|EEXIST|not a directory/);
+    // A folder the backup makes is private too.
+    const nested = join(dirname(path), 'private-backups', 'b.db');
+    assert.equal((await cli(['backup', nested], env())).code, 0);
+    assert.equal(statSync(dirname(nested)).mode & 0o777, 0o700);
+    assert.equal(statSync(nested).mode & 0o777, 0o600);
+
     const target = join(dirname(path), 'pg.db');
     const pg = await cli(['backup', target], { DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres' });
     assert.equal(pg.code, 1);
@@ -142,6 +155,43 @@ describe('gatehouse backup and restore (SQLite)', () => {
       assert.match(refused.stderr, message);
     }
     assert.deepEqual(readFileSync(path), liveBytes, 'the database is untouched');
+    assert.equal(
+      readdirSync(dirname(path)).some((f) => f.includes('before-restore')),
+      false,
+    );
+  });
+
+  test('a restore that cannot copy the backup (a full disk) or finds the database in use changes nothing', async () => {
+    const liveBytes = readFileSync(path);
+    // The copy beside the database fails (here: a folder is in its way, as ENOSPC would fail it).
+    mkdirSync(`${path}.restoring`);
+    const blocked = await cli(['restore', backup(), '--json'], env());
+    rmSync(`${path}.restoring`, { recursive: true });
+    assert.equal(blocked.code, 1);
+    const failure = JSON.parse(blocked.stdout);
+    assert.equal(failure.code, 'restore_failed', blocked.stdout);
+    assert.match(failure.error, /Could not copy the backup beside .*Nothing was changed/);
+    assert.deepEqual(readFileSync(path), liveBytes, 'the database is still in place, unchanged');
+    assert.equal(
+      readdirSync(dirname(path)).some((f) => f.includes('before-restore')),
+      false,
+    );
+
+    // Another process (a `gatehouse worker`) holds the database open in a read: refused in plain words.
+    const reader = new BetterSqlite3(path, { readonly: true });
+    reader.prepare('begin').run();
+    reader.prepare('select count(*) from records').get();
+    try {
+      const busy = await cli(['restore', backup(), '--json'], env());
+      assert.equal(busy.code, 1);
+      assert.equal(JSON.parse(busy.stdout).code, 'restore_failed', busy.stdout);
+      assert.match(JSON.parse(busy.stdout).error, /in use by another process .*Nothing was changed/);
+    } finally {
+      reader.prepare('rollback').run();
+      reader.close();
+    }
+    assert.ok(existsSync(path));
+    assert.equal(existsSync(`${path}.restoring`), false);
     assert.equal(
       readdirSync(dirname(path)).some((f) => f.includes('before-restore')),
       false,

@@ -4,6 +4,7 @@ import {
   copyFileSync,
   existsSync,
   fsyncSync,
+  linkSync,
   mkdirSync,
   openSync,
   renameSync,
@@ -82,18 +83,34 @@ function summary(file: string): BackupSummary {
 export function backupSqlite(source: string, target: string): BackupSummary {
   if (existsSync(target)) throw new BackupError(`${target} already exists: choose a new file name`);
   const db = openChecked(source, 'Gatehouse database', false);
+  let created = false;
   try {
-    mkdirSync(dirname(target), { recursive: true });
+    mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
+    // Created empty and private first: VACUUM INTO then writes into it (and its journal takes the
+    // same mode), so the copy is never readable by others, not even while it is written.
+    closeSync(openSync(target, 'wx', 0o600));
+    created = true;
     db.pragma('busy_timeout = 5000');
     db.prepare('VACUUM INTO ?').run(target);
   } catch (error) {
-    rmSync(target, { force: true });
+    if (created) removeQuietly(target, `${target}-journal`);
     throw new BackupError(`Could not write ${target}: ${(error as Error).message}`);
   } finally {
     db.close();
   }
   chmodSync(target, 0o600);
   return summary(target);
+}
+
+/** Removes what a failed step left; a failure here must not hide the one being reported. */
+function removeQuietly(...paths: string[]): void {
+  for (const path of paths) {
+    try {
+      rmSync(path, { force: true });
+    } catch {
+      // left for the operator; the error reported names the file
+    }
+  }
 }
 
 /** fsync of a file, or of a directory (`r`) so that a rename in it is on disk too. */
@@ -113,12 +130,13 @@ export interface RestoreSummary extends BackupSummary {
 
 /**
  * Puts a backup in place of the database, with no server running on it (the one-server lock
- * says so; servers sharing the file through Redis must be stopped by the operator). The
- * database it replaces is checkpointed (its WAL folded in) and kept beside it under a dated
- * name; the backup is copied to a temporary file, flushed to disk and renamed over the
- * database, so a crash midway leaves either the old database or the new one, never a mix. A
- * stale `-wal` or `-shm` left beside the old file would be replayed onto the restored one: they
- * go with the old database.
+ * says so; servers sharing the file through Redis must be stopped by the operator). The backup
+ * is first copied beside the database and flushed to disk: if that fails (a full disk), nothing
+ * has changed. Then the database it replaces is checkpointed (its WAL folded in), kept under a
+ * dated name (a hard link: the database never stops existing), and the copy is renamed over it,
+ * so a crash at any point leaves the old database or the new one in place, never none or a mix.
+ * A stale `-wal` or `-shm` left beside the old file would be replayed onto the restored one:
+ * they go with the old database.
  */
 export function restoreSqlite(backup: string, target: string, now = new Date()): RestoreSummary {
   if (resolve(backup) === resolve(target))
@@ -134,24 +152,41 @@ export function restoreSqlite(backup: string, target: string, now = new Date()):
     }
     throw error;
   }
+  const temporary = `${target}.restoring`;
   try {
+    try {
+      copyFileSync(backup, temporary);
+      chmodSync(temporary, 0o600);
+      flush(temporary, 'r+');
+    } catch (error) {
+      removeQuietly(temporary);
+      throw new BackupError(
+        `Could not copy the backup beside ${target}: ${(error as Error).message}. Nothing was changed`,
+      );
+    }
     let previous: string | null = null;
     if (existsSync(target)) {
-      const old = new BetterSqlite3(target, { fileMustExist: true, timeout: 5_000 });
       try {
-        old.pragma('wal_checkpoint(TRUNCATE)');
-        old.pragma('journal_mode = DELETE');
-      } finally {
-        old.close();
+        const old = new BetterSqlite3(target, { fileMustExist: true, timeout: 5_000 });
+        try {
+          old.pragma('wal_checkpoint(TRUNCATE)');
+          old.pragma('journal_mode = DELETE');
+        } finally {
+          old.close();
+        }
+      } catch (error) {
+        removeQuietly(temporary);
+        const busy = /locked|busy/i.test((error as Error).message);
+        throw new BackupError(
+          busy
+            ? `${target} is in use by another process (a \`gatehouse worker\`?): stop every Gatehouse process on it, then restore. Nothing was changed`
+            : `Could not prepare ${target} for the restore: ${(error as Error).message}. Nothing was changed`,
+        );
       }
       previous = `${target}.before-restore-${now.toISOString().replace(/[:.]/g, '-')}`;
-      renameSync(target, previous);
+      keepPrevious(target, previous);
     }
     for (const suffix of ['-wal', '-shm', '-journal']) rmSync(`${target}${suffix}`, { force: true });
-    const temporary = `${target}.restoring`;
-    copyFileSync(backup, temporary);
-    flush(temporary, 'r+');
-    chmodSync(temporary, 0o600);
     renameSync(temporary, target);
     flush(dirname(target), 'r');
     return {
@@ -161,7 +196,23 @@ export function restoreSqlite(backup: string, target: string, now = new Date()):
       holds_installation_secret: checked.holds_installation_secret,
       previous,
     };
+  } catch (error) {
+    removeQuietly(temporary);
+    throw error;
   } finally {
     lock.release();
+  }
+}
+
+/**
+ * The database about to be replaced, kept as `previous`: a hard link, so it stays in place until
+ * the restored copy is renamed over it; where the file system has no hard links, a rename (the
+ * copy is renamed in right after).
+ */
+function keepPrevious(target: string, previous: string): void {
+  try {
+    linkSync(target, previous);
+  } catch {
+    renameSync(target, previous);
   }
 }
