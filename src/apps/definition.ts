@@ -107,7 +107,8 @@ export const CONTEXT_NAMES = ['params', 'query', 'body', 'headers', 'environment
 /** `?environment=test` picks the draft of a public route called without credentials. */
 export const RESERVED_QUERY = 'environment';
 
-const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,63}$/;
+/** A parameter or step name: a key of the pipeline context, so never `__proto__` (it would not be kept). */
+const NAME = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_]{0,63}$/;
 const FIELD = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 const LITERAL_SEGMENT = /^[A-Za-z0-9._~-]{1,100}$/;
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
@@ -146,7 +147,7 @@ export function parsePathTemplate(path: string): PathSegment[] {
   return parts.map((part) => {
     if (part.startsWith(':')) {
       const name = part.slice(1);
-      if (!NAME.test(name)) throw new Error(`":${name}" is not a valid parameter name (letters, digits, _)`);
+      if (!NAME.test(name)) throw new Error(`":${name}" is not a valid parameter name (letters, digits, _; not __proto__)`);
       if (seen.has(name)) throw new Error(`Parameter ":${name}" appears twice`);
       seen.add(name);
       return { param: name };
@@ -319,7 +320,7 @@ function compileQuery(raw: unknown, where: string, problems: Problems): QueryPar
     }
     const { name, type, required, description } = param;
     if (typeof name !== 'string' || !NAME.test(name)) {
-      problems.add(`${at}.name`, 'Must be a name of letters, digits and _');
+      problems.add(`${at}.name`, 'Must be a name of letters, digits and _ (not __proto__)');
       continue;
     }
     if (name === RESERVED_QUERY) {
@@ -426,7 +427,7 @@ function compileStep(
   const before = problems.list.length;
   const { name, type } = step;
   if (typeof name !== 'string' || !NAME.test(name))
-    problems.add(`${at}.name`, 'Required: a name of letters, digits and _ (at most 64)');
+    problems.add(`${at}.name`, 'Required: a name of letters, digits and _ (at most 64; not __proto__)');
   if (typeof type !== 'string' || !(STEP_TYPES as readonly string[]).includes(type)) {
     problems.add(`${at}.type`, `Must be one of ${STEP_TYPES.join(', ')}`);
     return undefined;

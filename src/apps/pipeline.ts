@@ -1,6 +1,7 @@
 import type { EndpointRuntime, EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError } from '../errors.ts';
+import { unstorableString } from '../http/json-body.ts';
 import { isId, newId } from '../ids.ts';
 import type { Environment } from '../keys/key-service.ts';
 import type { FilterValue, RecordReader } from '../records/record-reader.ts';
@@ -227,6 +228,15 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
 function validated(data: unknown, version: SchemaVersion): string {
   if (typeof data !== 'object' || data === null || Array.isArray(data))
     throw new ApiError('invalid_body', { message: 'The record data must evaluate to a JSON object' });
+  // As the data API refuses it: PostgreSQL cannot hold U+0000, and no text half a surrogate pair
+  // (from a path or query parameter, or an expression such as $decodeUrlComponent('%00')).
+  const unstorable = unstorableString(data);
+  if (unstorable) {
+    throw new ApiError('invalid_body', {
+      message: 'The record data holds a string that cannot be stored',
+      details: [{ field: unstorable.at, error: unstorable.error }],
+    });
+  }
   const text = JSON.stringify(data);
   if (Buffer.byteLength(text) > version.maxBodyBytes) {
     throw new ApiError('payload_too_large', {

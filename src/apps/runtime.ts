@@ -1,14 +1,18 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Config } from '../config.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
+import { roundedNumberMessage } from '../infra/json/exact-json.ts';
 import { ApiError, invalid } from '../errors.ts';
 import { apiKeyAuth, bruteForceHook } from '../http/auth.ts';
+import { roundedInteger } from '../http/json-body.ts';
 import type { Environment, KeyService } from '../keys/key-service.ts';
 import { registerTrafficHooks, type Traffic } from '../limits/traffic.ts';
 import type { TokenService } from '../tokens/token-service.ts';
 import type { AppRuntime, AppService } from './app-service.ts';
 import { type CompiledApp, type CompiledRoute, type QueryValue, RESERVED_QUERY } from './definition.ts';
 import { type PipelineDeps, type PipelineResult, runPipeline } from './pipeline.ts';
+
+const DECIMAL = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
 /** App routes take bodies up to 5 MiB (the data API's limit is per endpoint). */
 export const APP_BODY_LIMIT = 5 * 1024 * 1024;
@@ -118,6 +122,15 @@ export function registerAppRuntime(scope: FastifyInstance, deps: AppRuntimeDeps)
       let body: unknown = null;
       if (request.method === 'POST') {
         body = request.body ?? null;
+        // A pipeline works on doubles (JSONata): an integer a double rounds would be changed
+        // silently on its way to a record, so it is refused as the data API would keep it.
+        const rounded = roundedInteger(body);
+        if (rounded) {
+          throw new ApiError('invalid_body', {
+            message: 'An integer in the body has more digits than App APIs keep',
+            details: [{ field: rounded.at || '(body)', error: roundedNumberMessage(rounded.sent) }],
+          });
+        }
         if (route.validateBody && !route.validateBody(body))
           throw new ApiError('validation_failed', { details: validationDetails(route.validateBody.errors) });
       }
@@ -230,8 +243,9 @@ function coerceQuery(route: CompiledRoute, raw: Record<string, unknown>): Record
         break;
       }
       case 'number': {
+        // Decimal only: Number() would also take 0x10, 0b101 and 0o17.
         const n = Number(value);
-        if (value.trim() === '' || !Number.isFinite(n)) throw invalid(param.name, 'Must be a number');
+        if (!DECIMAL.test(value) || !Number.isFinite(n)) throw invalid(param.name, 'Must be a number');
         out[param.name] = n;
         break;
       }

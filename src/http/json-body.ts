@@ -106,6 +106,14 @@ function unstorable(
   return undefined;
 }
 
+/**
+ * The first string in a value built elsewhere (an App pipeline's record data) that cannot be
+ * stored, and why: the rule parseJson applies to bodies.
+ */
+export function unstorableString(value: unknown): { at: string; error: string } | undefined {
+  return unstorable(value, '', { strings: true, numbers: false });
+}
+
 /** Parsed bodies whose numbers JSON.stringify would not give back as sent: the text to keep instead. */
 const exactTexts = new WeakMap<object, string>();
 
