@@ -25,6 +25,7 @@ import {
 } from './docs/routes.ts';
 import { createEndpointService, type EndpointService } from './endpoints/endpoint-service.ts';
 import { registerEndpointRoutes } from './endpoints/routes.ts';
+import { ApiError } from './errors.ts';
 import { apiKeyAuth, bruteForceHook } from './http/auth.ts';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/error-handler.ts';
 import { MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
@@ -244,7 +245,8 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     // No child logger per request (it cost ~40% of GET throughput): errors carry the request id.
     childLoggerFactory: (logger) => logger,
     bodyLimit: MAX_REQUEST_BYTES,
-    return503OnClosing: true,
+    // While closing, requests get the envelope's 503 from the hook below, not Fastify's own body.
+    return503OnClosing: false,
     connectionTimeout: 0,
     requestTimeout: services.config.requestTimeoutMs,
     http: {
@@ -263,8 +265,24 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   registerErrorHandling(app, services.database.dialect, routes);
   registerJsonParser(app);
 
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('Request-Id', request.id);
+    // A request that reaches a closing server (on a kept-alive connection) is refused before any
+    // work, in the envelope: the load balancer or client retries it elsewhere.
+    if (closing) {
+      done(
+        new ApiError('service_unavailable', {
+          message: 'The server is shutting down: retry the request',
+          headers: { 'Retry-After': '1' },
+        }),
+      );
+      return;
+    }
     done();
   });
 

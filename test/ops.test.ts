@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { describe, test } from 'node:test';
 import { freePort } from '../bench/lib.ts';
 import { databaseKinds } from './helpers/database.ts';
@@ -115,3 +117,48 @@ for (const kind of databaseKinds) {
     });
   });
 }
+
+describe('a server shutting down', () => {
+  test('a request that reaches it while it closes gets the 503 envelope with a Request-Id and Retry-After', async () => {
+    const server = await startTestServer('sqlite');
+    try {
+      await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+      const key = (await server.createKey({ name: 'k', environment: 'test' })).key;
+      const { port } = new URL(server.url);
+      const socket = connect(Number(port), '127.0.0.1');
+      await once(socket, 'connect');
+      let received = '';
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.toString();
+      });
+      const ended = once(socket, 'close');
+      // A create whose body is still coming when the server starts to close...
+      const body = '{"n":1}';
+      socket.write(
+        `POST /api/v1/data/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\n` +
+          `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n{"n"`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const closing = server.app.close();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      // ...is finished, with a second request pipelined behind it on the same connection.
+      socket.write(`:1}GET /api/v1/data/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\n\r\n`);
+      await ended;
+      await closing;
+      const answers = received.split(/(?=HTTP\/1\.1 )/);
+      assert.equal(answers.length, 2, received);
+      assert.match(answers[0] as string, /^HTTP\/1\.1 202 /);
+      const refused = answers[1] as string;
+      assert.match(refused, /^HTTP\/1\.1 503 /);
+      assert.match(refused, /\r\nrequest-id: req_\w+\r\n/i);
+      assert.match(refused, /\r\nretry-after: 1\r\n/i);
+      const envelope = JSON.parse(refused.slice(refused.indexOf('\r\n\r\n') + 4));
+      assert.equal(envelope.success, false);
+      assert.equal(envelope.code, 'service_unavailable');
+      assert.match(envelope.error, /shutting down/);
+      assert.match(envelope.request_id, /^req_/);
+    } finally {
+      await server.close();
+    }
+  });
+});
