@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { freePort } from '../bench/lib.ts';
 import { managementCli, runGatehouse } from './helpers/process.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -143,6 +144,72 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
       assert.doesNotMatch(run.stderr, STACK_LINE);
     } finally {
       taken.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('start --workers 2 on a port in use exits 1 with that line, instead of forking again and again', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = String((taken.address() as AddressInfo).port);
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-port-'));
+    try {
+      // A bound, not a timing assertion: the old behaviour never exited.
+      const run = await runGatehouse(
+        ['start', '--workers', '2'],
+        {
+          ...NO_CREDENTIALS,
+          PORT: port,
+          HOST: '127.0.0.1',
+          LOG_LEVEL: 'warn',
+          DATABASE_URL: `sqlite:${join(dir, 'gatehouse.db')}`,
+        },
+        60_000,
+      );
+      assert.equal(run.code, 1, run.stderr);
+      assert.match(run.stderr, /Cannot listen on 127\.0\.0\.1:\d+: the address is in use \(EADDRINUSE\)/);
+      assert.match(run.stderr, /could not start/);
+      assert.doesNotMatch(run.stderr, /starting a new one/);
+      assert.doesNotMatch(run.stderr, STACK_LINE);
+    } finally {
+      taken.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a database path that cannot be used, or a HOST that does not resolve, is one line naming it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-db-'));
+    try {
+      writeFileSync(join(dir, 'plain-file'), 'x');
+      writeFileSync(join(dir, 'text.db'), 'not a database, just text\n'.repeat(300));
+      const cases: Array<[Record<string, string>, RegExp]> = [
+        [{ DATABASE_URL: `sqlite:${dir}` }, /Cannot open the SQLite database .*SQLITE_CANTOPEN/],
+        [
+          { DATABASE_URL: `sqlite:${join(dir, 'text.db')}` },
+          /Cannot open the SQLite database .*text\.db.*SQLITE_NOTADB/,
+        ],
+        [
+          { DATABASE_URL: `sqlite:${join(dir, 'plain-file', 'sub', 'g.db')}` },
+          /Cannot use .*plain-file.* for the database .*: (ENOTDIR|EEXIST) \(mkdir\)/,
+        ],
+        [
+          { DATABASE_URL: `sqlite:${join(dir, 'ok.db')}`, HOST: 'nohost.invalid' },
+          /Cannot listen on nohost\.invalid:\d+: HOST is not a name this machine resolves/,
+        ],
+      ];
+      for (const [env, message] of cases) {
+        const run = await runGatehouse(['serve'], {
+          ...NO_CREDENTIALS,
+          PORT: String(await freePort()),
+          HOST: '127.0.0.1',
+          LOG_LEVEL: 'warn',
+          ...env,
+        });
+        assert.equal(run.code, 1, `${JSON.stringify(env)}: ${run.stderr}`);
+        assert.match(run.stderr, message, JSON.stringify(env));
+        assert.doesNotMatch(run.stderr, STACK_LINE, JSON.stringify(env));
+      }
+    } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -58,22 +58,40 @@ async function run(config: Config, workers: number, withWebhookWorker: boolean):
     await runServers(config, workers, withWebhookWorker);
   } catch (error) {
     // An operator's mistake, not a crash: the message says what to do, without a stack trace.
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
-      const why = {
-        EADDRINUSE: 'is in use',
-        EACCES: 'needs privileges',
-        EADDRNOTAVAIL: 'is not on this machine',
-      }[code];
-      process.stderr.write(
-        `Cannot listen on ${config.host}:${config.port}: the address ${why} (${code}). Set PORT (and HOST) to another.\n`,
-      );
-      process.exit(1);
-    }
-    if (!(error instanceof InstanceLockedError)) return refuseBadConfig(Promise.reject(error));
-    process.stderr.write(`${error.message}\n`);
+    const message = error instanceof InstanceLockedError ? error.message : startupMistake(error, config);
+    if (message === undefined) return refuseBadConfig(Promise.reject(error));
+    process.stderr.write(`${message}\n`);
     process.exit(1);
   }
+}
+
+/**
+ * What went wrong at start, in one line, when it is the machine's setup rather than a fault:
+ * the address to listen on, or the SQLite file and its folder. Undefined for anything else.
+ */
+function startupMistake(error: unknown, config: Config): string | undefined {
+  const e = error as NodeJS.ErrnoException;
+  const listen = `${config.host}:${config.port}`;
+  if (e.syscall === 'listen' || e.code === 'EADDRINUSE' || e.code === 'EADDRNOTAVAIL') {
+    const why: Record<string, string> = {
+      EADDRINUSE: 'is in use',
+      EACCES: 'needs privileges',
+      EADDRNOTAVAIL: 'is not on this machine',
+    };
+    return `Cannot listen on ${listen}: the address ${why[e.code ?? ''] ?? 'cannot be used'} (${e.code}). Set PORT (and HOST) to another.`;
+  }
+  if (e.syscall === 'getaddrinfo')
+    return `Cannot listen on ${listen}: HOST is not a name this machine resolves (${e.code}).`;
+  if (config.database.kind !== 'sqlite') return undefined;
+  const file = config.database.path;
+  if (typeof e.syscall === 'string' && typeof e.path === 'string') {
+    return `Cannot use ${e.path} for the database ${file}: ${e.code} (${e.syscall}). Check that its folder exists or can be made, and is writable by this user.`;
+  }
+  // better-sqlite3's SqliteError: the file cannot be opened, or is not a database.
+  if (e.name === 'SqliteError' && /^SQLITE_(CANTOPEN|NOTADB|READONLY|PERM|AUTH)/.test(String(e.code))) {
+    return `Cannot open the SQLite database ${file}: ${e.message} (${e.code}). DATABASE_URL must name a Gatehouse database file (or a new one) in a folder this user can write.`;
+  }
+  return undefined;
 }
 
 async function runServers(config: Config, workers: number, withWebhookWorker: boolean): Promise<void> {

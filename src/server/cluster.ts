@@ -42,16 +42,24 @@ export async function runCluster(options: ClusterOptions): Promise<void> {
   const primaryTask = options.startPrimary ? await options.startPrimary() : undefined;
   const fork = () => cluster.fork();
   for (let i = 0; i < options.workers; i++) fork();
+  // A worker that stops before it ever listened could not start (the port is taken, say): a new
+  // one would fail the same way, so the whole server stops with the error it printed.
+  const listened = new Set<number>();
+  cluster.on('listening', (worker) => listened.add(worker.id));
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
+    if (!listened.has(worker.id)) {
+      void shutdown(`worker ${worker.process.pid} could not start (${signal ?? code})`, 1);
+      return;
+    }
     options.log(`worker ${worker.process.pid} exited (${signal ?? code}); starting a new one`);
     setTimeout(fork, 500);
   });
 
-  const shutdown = async (signal: string) => {
+  const shutdown = async (reason: string, exitCode = 0) => {
     if (stopping) return;
     stopping = true;
-    options.log(`${signal}: draining ${options.workers} workers, then exiting`);
+    options.log(`${reason}: draining ${options.workers} workers, then exiting`);
     const exits = Object.values(cluster.workers ?? {}).map(
       (worker) =>
         new Promise<void>((resolve) => {
@@ -62,7 +70,7 @@ export async function runCluster(options: ClusterOptions): Promise<void> {
     );
     await Promise.all(exits);
     await primaryTask?.stop();
-    process.exit(0);
+    process.exit(exitCode);
   };
   process.once('SIGTERM', () => void shutdown('SIGTERM'));
   process.once('SIGINT', () => void shutdown('SIGINT'));

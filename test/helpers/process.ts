@@ -18,9 +18,15 @@ export interface CliRun {
 }
 
 /** Runs the real CLI to its end: its exit code and output, without throwing on a non-zero exit. */
-export function runGatehouse(args: string[], env: Record<string, string | undefined>): Promise<CliRun> {
+export function runGatehouse(
+  args: string[],
+  env: Record<string, string | undefined>,
+  /** Killed after this long (then `code` is null): for a command that must exit on its own. */
+  timeoutMs = 0,
+): Promise<CliRun> {
   return execFileAsync(process.execPath, ['bin/gatehouse.js', ...args], {
     env: { ...process.env, ...env },
+    timeout: timeoutMs,
   }).then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (error: CliRun) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
