@@ -1,13 +1,35 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { buildApp, createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { accessOf, ruleOf } from '../src/dashboard/access.ts';
+import { hashPassword } from '../src/infra/crypto/hash.ts';
 import { createTestDatabase, databaseKinds } from './helpers/database.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { type ApiResponse, ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+
+/** A sign-in sent from a chosen loopback address (the server sees it as another client). */
+function signInFrom(
+  localAddress: string,
+  body: { email: string; password: string },
+): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      signInUrl,
+      { method: 'POST', localAddress, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+      },
+    );
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+let signInUrl = '';
 
 const execFileAsync = promisify(execFile);
 
@@ -87,6 +109,7 @@ for (const kind of databaseKinds) {
 
     before(async () => {
       server = await startTestServer(kind, LOOPBACK, { worker: true });
+      signInUrl = `${server.url}/admin/v1/session`;
       receiver = await startReceiver();
       await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
       assert.equal((await server.admin('POST', '/admin/v1/endpoints/orders/deploy')).status, 201);
@@ -210,6 +233,27 @@ for (const kind of databaseKinds) {
       assert.equal(late.status, 404);
       const dup = await owner.call('POST', '/admin/v1/invites', { email: OWNER.email });
       assert.equal(dup.status, 409);
+
+      // Guessed tokens are refused before the password is hashed (a hash costs ~a core for tens of
+      // ms; anyone may call this route): 20 guesses cost less CPU than 5 hashes would.
+      const started = process.cpuUsage();
+      await hashPassword('one hash, to weigh the others against');
+      const oneHash = process.cpuUsage(started);
+      const perHash = oneHash.user + oneHash.system;
+      const before = process.cpuUsage();
+      const guesses = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          server.request('POST', '/admin/v1/invites/accept', {
+            json: { token: `guess${i}${'x'.repeat(40)}`, password: 'p'.repeat(1024) },
+          }),
+        ),
+      );
+      const spent = process.cpuUsage(before);
+      for (const guess of guesses) assert.equal(guess.body.code, 'invite_not_found');
+      assert.ok(
+        spent.user + spent.system < 5 * perHash,
+        `${spent.user + spent.system} µs vs ${perHash} µs per hash`,
+      );
     });
 
     test('every owner-only route in the route table refuses a collaborator, and nothing changes', async () => {
@@ -689,6 +733,17 @@ for (const kind of databaseKinds) {
       assert.ok(Number(blocked.headers.get('retry-after')) > 0);
       // The owner's own account, failed before in this suite only twice, still signs in.
       assert.equal((await server.request('POST', '/admin/v1/session', { json: OWNER })).status, 200);
+    });
+
+    test('wrong passwords from one address do not lock the user out from another', async () => {
+      for (let i = 0; i < 6; i++) {
+        const res = await signInFrom('127.0.0.4', { email: OWNER.email, password: `attacker-${i}` });
+        assert.equal(res.status, i < 5 ? 401 : 429, `attempt ${i}`);
+      }
+      // The attacker's address stays locked for this email, the right password included...
+      assert.equal((await signInFrom('127.0.0.4', OWNER)).status, 429);
+      // ...while the owner, elsewhere, signs in.
+      assert.equal((await signInFrom('127.0.0.5', OWNER)).status, 200);
     });
 
     test('parallel sign-ins cannot outrun the limit: at most 5 passwords are checked per email', async () => {

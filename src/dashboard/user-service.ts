@@ -29,8 +29,15 @@ export interface SessionUser {
 
 /** Failed sign-ins allowed within the window, per email and per client address. */
 export const SIGN_IN_WINDOW_SECONDS = 15 * 60;
-const FAILURES_PER_EMAIL = 5;
+/**
+ * Failed sign-ins allowed in the window: per email from one address (password guessing), per
+ * address (trying many emails), and per email from all addresses together (guessing spread over
+ * many addresses). The last is high, so that someone who knows an email cannot lock its user out
+ * with a handful of wrong passwords from elsewhere.
+ */
+const FAILURES_PER_EMAIL_AND_ADDRESS = 5;
 const FAILURES_PER_ADDRESS = 20;
+const FAILURES_PER_EMAIL = 100;
 /** last_seen_at is written at most this often per session. */
 const TOUCH_EVERY_MS = 60_000;
 
@@ -97,14 +104,28 @@ export function createUserService(deps: {
     };
   }
 
-  async function recentFailures(column: 'target_id' | 'ip', value: string): Promise<number> {
+  /** An invite that can still be accepted, or invite_not_found. */
+  async function lookupInvite(token: string): Promise<{ email: string; expires_at: string }> {
     const row = await db
+      .selectFrom('invites')
+      .select(['email', 'expires_at', 'accepted_at'])
+      .where('token_hash', '=', sha256(token))
+      .executeTakeFirst();
+    if (!row || row.accepted_at !== null || Date.parse(row.expires_at) <= Date.now()) {
+      throw new ApiError('invite_not_found');
+    }
+    return { email: row.email, expires_at: row.expires_at };
+  }
+
+  async function recentFailures(match: { email?: string; ip?: string }): Promise<number> {
+    let query = db
       .selectFrom('audit_log')
       .select((eb) => eb.fn.countAll<number>().as('n'))
       .where('action', '=', 'session.sign_in_failed')
-      .where(column, '=', value)
-      .where('at', '>', isoAfter(-SIGN_IN_WINDOW_SECONDS))
-      .executeTakeFirst();
+      .where('at', '>', isoAfter(-SIGN_IN_WINDOW_SECONDS));
+    if (match.email !== undefined) query = query.where('target_id', '=', match.email);
+    if (match.ip !== undefined) query = query.where('ip', '=', match.ip);
+    const row = await query.executeTakeFirst();
     return Number(row?.n ?? 0);
   }
 
@@ -156,11 +177,16 @@ export function createUserService(deps: {
         ip,
       });
       const forget = () => db.deleteFrom('audit_log').where('id', '=', attempt).execute();
-      const [byEmail, byAddress] = await Promise.all([
-        recentFailures('target_id', email),
-        recentFailures('ip', ip),
+      const [byPair, byAddress, byEmail] = await Promise.all([
+        recentFailures({ email, ip }),
+        recentFailures({ ip }),
+        recentFailures({ email }),
       ]);
-      if (byEmail > FAILURES_PER_EMAIL || byAddress > FAILURES_PER_ADDRESS) {
+      if (
+        byPair > FAILURES_PER_EMAIL_AND_ADDRESS ||
+        byAddress > FAILURES_PER_ADDRESS ||
+        byEmail > FAILURES_PER_EMAIL
+      ) {
         // A refused attempt is not a failure: it does not extend the lockout.
         await forget();
         return {
@@ -285,21 +311,14 @@ export function createUserService(deps: {
       if (Number(result.numDeletedRows) === 0) throw new ApiError('invite_not_found');
     },
 
-    async lookupInvite(token: string): Promise<{ email: string; expires_at: string }> {
-      const row = await db
-        .selectFrom('invites')
-        .select(['email', 'expires_at', 'accepted_at'])
-        .where('token_hash', '=', sha256(token))
-        .executeTakeFirst();
-      if (!row || row.accepted_at !== null || Date.parse(row.expires_at) <= Date.now()) {
-        throw new ApiError('invite_not_found');
-      }
-      return { email: row.email, expires_at: row.expires_at };
-    },
+    lookupInvite,
 
     /** Makes the collaborator (single use: the invite is marked accepted in the same transaction). */
     async acceptInvite(body: unknown, ip: string): Promise<{ token: string; session: SessionUser }> {
       const input = parseAccept(body);
+      // A token that opens nothing is refused before the (deliberately slow) password hash, so
+      // guesses cost the server a lookup, not a hash; the claim below decides races.
+      await lookupInvite(input.token);
       const passwordHash = await hashPassword(input.password);
       const now = nowIso();
       const user = await db.transaction().execute(async (trx) => {
