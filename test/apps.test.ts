@@ -9,7 +9,7 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import { databaseKinds } from './helpers/database.ts';
 import { managementCli } from './helpers/process.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
-import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { countRows, ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 
 const run = promisify(execFile);
 
@@ -149,6 +149,15 @@ for (const kind of databaseKinds) {
           /query\[0\]\.default.*integer/,
         ],
         [route([{ name: 'params', type: 'transform', expression: '1' }]), /reserved/],
+        [route([{ name: '__proto__', type: 'transform', expression: '1' }]), /not __proto__/],
+        [
+          {
+            slug: 'bad',
+            name: 'Bad',
+            routes: [{ method: 'GET', path: '/p/:__proto__', steps: respond('1') }],
+          },
+          /":__proto__" is not a valid parameter name/,
+        ],
         [
           route([
             { name: 'r', type: 'respond', body: '1' },
@@ -303,6 +312,58 @@ for (const kind of databaseKinds) {
       assert.equal((await call('GET', '/versions/v', { key: liveKey })).status, 404);
     });
 
+    test('what a pipeline would store changed or could not store is refused, and nothing is written', async () => {
+      await createApp({
+        slug: 'store',
+        name: 'Store',
+        routes: [
+          {
+            method: 'POST',
+            path: '/n/:x',
+            auth: 'public',
+            steps: [
+              {
+                name: 'made',
+                type: 'create',
+                endpoint: 'orders',
+                data: "{ 'order_id': params.x, 'amount': 1, 'note': body.note }",
+              },
+            ],
+          },
+        ],
+      });
+      const before = await countRows(server, 'records');
+      // U+0000 from a path parameter (PostgreSQL cannot hold it; filtered reads of the endpoint
+      // then failed), or from an expression, or half a surrogate pair: 400, as the data API says.
+      const nul = await call('POST', '/store/n/a%00b?environment=test', { json: {} });
+      assert.equal(nul.status, 400, nul.text);
+      assert.equal(nul.body.code, 'invalid_body');
+      assert.equal(nul.body.details[0].field, 'order_id');
+      assert.match(nul.body.details[0].error, /U\+0000/);
+      const inBody = await call('POST', '/store/n/ok?environment=test', { json: { note: 'x\u0000y' } });
+      assert.equal(inBody.status, 400, inBody.text);
+      // An integer a double would round is refused, not changed on its way to the record.
+      const rounded = await call('POST', '/store/n/big?environment=test', {
+        raw: '{"note":9007199254740993}',
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(rounded.status, 400, rounded.text);
+      assert.equal(rounded.body.code, 'invalid_body');
+      assert.equal(rounded.body.details[0].field, 'note');
+      assert.match(
+        rounded.body.details[0].error,
+        /9007199254740993 has more digits than a 64-bit float holds/,
+      );
+      assert.equal(await countRows(server, 'records'), before, 'nothing was written');
+      const kept = await call('POST', '/store/n/fine?environment=test', { json: { note: 9007199254740991 } });
+      assert.equal(kept.status, 200, kept.text);
+      assert.equal(kept.body.data.data.note, 9007199254740991);
+      // The endpoint's filtered reads still work.
+      const reader = (await server.createKey({ name: 'r', environment: 'test', scopes: ['*'] })).key;
+      const list = await server.request('GET', '/api/v1/data/orders?filter[order_id]=fine', { key: reader });
+      assert.equal(list.status, 200, list.text);
+    });
+
     test('path :params and typed query parameters, with defaults and required ones', async () => {
       await createApp({
         slug: 'params',
@@ -337,6 +398,8 @@ for (const kind of databaseKinds) {
         ['', 'tag'],
         ['?tag=x&page=1.5', 'page'],
         ['?tag=x&ratio=abc', 'ratio'],
+        ['?tag=x&ratio=0x10', 'ratio'],
+        ['?tag=x&ratio=0b101', 'ratio'],
         ['?tag=x&full=yes', 'full'],
         ['?tag=x&tag=y', 'tag'],
       ]) {
@@ -621,6 +684,12 @@ for (const kind of databaseKinds) {
               { name: 'perm', type: 'redirect', status: 308, url: "'https://example.com/' & params.where" },
             ],
           },
+          {
+            method: 'GET',
+            path: '/echo/:v',
+            auth: 'public',
+            steps: [{ name: 'out', type: 'respond', headers: { 'X-Echo': 'params.v' }, body: "'ok'" }],
+          },
         ],
       });
       const sum = await call('POST', '/shapes/sum?environment=test', {
@@ -684,6 +753,26 @@ for (const kind of databaseKinds) {
       });
       assert.equal(perm.status, 308);
       assert.equal(perm.headers.get('location'), 'https://example.com/there');
+      // Text past ASCII leaves percent-encoded, as a browser sends it; a control character is the
+      // step's failure in the envelope (it was Node's raw 500, without a Request-Id).
+      const accented = await fetch(`${server.url}/api/v1/apps/shapes/go/caf%C3%A9?environment=test`, {
+        redirect: 'manual',
+      });
+      assert.equal(accented.status, 308);
+      assert.equal(accented.headers.get('location'), 'https://example.com/caf%C3%A9');
+      for (const path of [
+        '/shapes/go/a%01b',
+        '/shapes/echo/a%01b',
+        '/shapes/echo/%C4%80',
+        '/shapes/echo/a%0D%0Ab',
+      ]) {
+        const refused = await call('GET', `${path}?environment=test`);
+        assert.equal(refused.status, 500, `${path}: ${refused.text}`);
+        assert.equal(refused.body.code, 'app_step_failed', path);
+        assert.match(refused.body.request_id, /^req_/);
+        assert.equal(refused.headers.get('x-echo'), null);
+      }
+      assert.equal((await call('GET', '/shapes/echo/fine?environment=test')).headers.get('x-echo'), 'fine');
     });
 
     test('auth modes: API key scopes, JWT-only routes, public routes', async () => {
@@ -791,7 +880,10 @@ for (const kind of databaseKinds) {
       assert.equal(padded.status, 500, padded.text);
       assert.equal(padded.body.code, 'app_budget_exceeded');
       assert.match(padded.body.error, /Step "wide"/);
-      assert.match(JSON.stringify(padded.body.details), /\$pad width 200000000 would build more than 1048576 bytes/);
+      assert.match(
+        JSON.stringify(padded.body.details),
+        /\$pad width 200000000 would build more than 1048576 bytes/,
+      );
       assert.equal((await call('GET', '/budget/pad/-12?environment=test')).body.data, `${'_'.repeat(11)}x`);
       assert.equal((await server.request('GET', '/health')).status, 200);
       const fail = await call('GET', '/budget/fail?environment=test');

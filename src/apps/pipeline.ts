@@ -1,3 +1,4 @@
+import { validateHeaderValue } from 'node:http';
 import type { EndpointRuntime, EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError } from '../errors.ts';
@@ -44,6 +45,30 @@ class Stop {
 
 /** http(s), or a path on this site: not `//host` nor `/\host`, which browsers read as another host. */
 const SAFE_URL = /^(https?:\/\/[^\s]+|\/(?![/\\])[^\s]*)$/i;
+
+/** Whether Node would send the header as it is (it throws on control characters and on text past U+00FF). */
+function sendableHeader(name: string, value: string): boolean {
+  try {
+    validateHeaderValue(name, value);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A redirect's Location as a header can carry it: characters past ASCII percent-encoded (as a
+ * browser would send them), control characters and unpaired surrogates refused (undefined).
+ */
+function asLocation(url: string): string | undefined {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused
+  if (/[\u0000-\u001f\u007f]/.test(url)) return undefined;
+  try {
+    return url.replace(/[^\u0021-\u007e]+/g, (run) => encodeURIComponent(run));
+  } catch {
+    return undefined;
+  }
+}
 
 export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Promise<PipelineResult> {
   const { context, environment } = input;
@@ -161,10 +186,10 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
           if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean')
             throw run.fail(`headers.${name}`, 'Must evaluate to a string, number or boolean');
           const text = String(value);
-          if (/[\r\n\0]/.test(text) || text.length > 8192)
+          if (text.length > 8192 || !sendableHeader(name, text))
             throw run.fail(
               `headers.${name}`,
-              'Header values cannot contain line breaks or exceed 8192 characters',
+              'Header values cannot hold line breaks, control characters or characters past U+00FF, nor exceed 8192 characters',
             );
           headers[name] = text;
         }
@@ -173,9 +198,14 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
       }
       case 'redirect': {
         const url = await run.eval('url', step.url);
-        if (typeof url !== 'string' || url.length > 8192 || !SAFE_URL.test(url))
-          throw run.fail('url', 'Must evaluate to an http(s) URL or a path starting with "/"');
-        throw new Stop({ kind: 'redirect', status: step.status, location: url });
+        const location =
+          typeof url === 'string' && url.length <= 8192 && SAFE_URL.test(url) ? asLocation(url) : undefined;
+        if (location === undefined)
+          throw run.fail(
+            'url',
+            'Must evaluate to an http(s) URL or a path starting with "/" (no control characters)',
+          );
+        throw new Stop({ kind: 'redirect', status: step.status, location });
       }
     }
   }
