@@ -364,6 +364,63 @@ for (const kind of databaseKinds) {
       assert.equal(list.status, 200, list.text);
     });
 
+    test('concurrent changes and deploys of an app, or of an endpoint, apply one after the other', async () => {
+      await createApp({
+        slug: 'race',
+        name: 'Race',
+        routes: [{ method: 'GET', path: '/v', auth: 'public', steps: respond('0') }],
+      });
+      const start = (await server.admin('GET', '/admin/v1/apps/race')).body.data.draft_revision as number;
+      const patches = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          server.admin('PATCH', '/admin/v1/apps/race', {
+            routes: [{ method: 'GET', path: '/v', auth: 'public', steps: respond(String(i + 1)) }],
+          }),
+        ),
+      );
+      for (const patch of patches) assert.equal(patch.status, 200, patch.text);
+      const revisions = patches.map((p) => p.body.data.draft_revision as number).sort((a, b) => a - b);
+      assert.deepEqual(
+        revisions,
+        Array.from({ length: 12 }, (_, i) => start + i + 1),
+        'each PATCH its own revision',
+      );
+      const stored = (await server.admin('GET', '/admin/v1/apps/race')).body.data;
+      assert.equal(stored.draft_revision, start + 12);
+      // The draft test traffic runs is the stored one.
+      const served = await call('GET', '/race/v?environment=test');
+      assert.equal(JSON.stringify(served.body), stored.routes[0].steps[0].body);
+
+      const deploys = await Promise.all(
+        Array.from({ length: 8 }, () => server.admin('POST', '/admin/v1/apps/race/deploy')),
+      );
+      for (const deploy of deploys) assert.equal(deploy.status, 201, deploy.text);
+      assert.deepEqual(
+        deploys.map((d) => d.body.data.deployed.version as number).sort((a, b) => a - b),
+        [1, 2, 3, 4, 5, 6, 7, 8],
+      );
+
+      await server.createEndpoint({ slug: 'racing', name: 'Racing', schema: { type: 'object' } });
+      const endpointDeploys = await Promise.all(
+        Array.from({ length: 8 }, () => server.admin('POST', '/admin/v1/endpoints/racing/deploy')),
+      );
+      for (const deploy of endpointDeploys) assert.equal(deploy.status, 201, deploy.text);
+      assert.deepEqual(
+        endpointDeploys.map((d) => d.body.data.deployed.version as number).sort((a, b) => a - b),
+        [1, 2, 3, 4, 5, 6, 7, 8],
+      );
+      // Two PATCHes of different fields at once: both apply (neither writes back a stale copy).
+      const [renamed, resized] = await Promise.all([
+        server.admin('PATCH', '/admin/v1/endpoints/racing', { name: 'Renamed' }),
+        server.admin('PATCH', '/admin/v1/endpoints/racing', { max_body_bytes: 4096 }),
+      ]);
+      assert.equal(renamed.status, 200, renamed.text);
+      assert.equal(resized.status, 200, resized.text);
+      const endpoint = (await server.admin('GET', '/admin/v1/endpoints/racing')).body.data;
+      assert.equal(endpoint.name, 'Renamed');
+      assert.equal(endpoint.max_body_bytes, 4096);
+    });
+
     test('path :params and typed query parameters, with defaults and required ones', async () => {
       await createApp({
         slug: 'params',

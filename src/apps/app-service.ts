@@ -5,7 +5,7 @@ import { ApiError, type ErrorDetail } from '../errors.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
 import { LoadingCache } from '../infra/cache/loading-cache.ts';
 import { TtlCache } from '../infra/cache/ttl-cache.ts';
-import type { Db } from '../infra/db/database.ts';
+import { type Db, lockRow } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
 import type { AppsTable, AppVersionsTable } from '../infra/db/schema.ts';
 import { nowIso } from '../time.ts';
@@ -171,8 +171,8 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
   const routesIn = (body: unknown): unknown =>
     body !== null && typeof body === 'object' ? (body as { routes?: unknown }).routes : undefined;
 
-  async function requireRow(slug: string): Promise<AppsTable> {
-    const row = await db.selectFrom('apps').selectAll().where('slug', '=', slug).executeTakeFirst();
+  async function requireRow(slug: string, executor: Pick<Db, 'selectFrom'> = db): Promise<AppsTable> {
+    const row = await executor.selectFrom('apps').selectAll().where('slug', '=', slug).executeTakeFirst();
     if (!row) throw new ApiError('app_not_found', { message: `App "${slug}" not found` });
     return row;
   }
@@ -265,19 +265,30 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
       }
       const definition = routes !== undefined ? await validated(slug, routes, problems) : undefined;
       const patch = body as AppPatch;
-      const current = await requireRow(slug);
-      const changed = patch.name !== undefined || definition !== undefined;
-      const next: AppsTable = {
-        ...current,
-        name: patch.name ?? current.name,
-        definition: definition ?? current.definition,
-        draft_revision: current.draft_revision + (changed ? 1 : 0),
-        updated_at: nowIso(),
-      };
-      const { slug: key, created_at, ...changes } = next;
-      await db.updateTable('apps').set(changes).where('slug', '=', key).execute();
-      bus.publish('apps', slug);
-      return toJson(next);
+      return db
+        .transaction()
+        .execute(async (trx) => {
+          // Read and written under the row's lock: concurrent changes apply one after the other, and
+          // each takes its own revision (test traffic runs the draft of the revision it caches).
+          if (!(await lockRow(trx, 'apps', 'slug', slug)))
+            throw new ApiError('app_not_found', { message: `App "${slug}" not found` });
+          const current = await requireRow(slug, trx);
+          const changed = patch.name !== undefined || definition !== undefined;
+          const next: AppsTable = {
+            ...current,
+            name: patch.name ?? current.name,
+            definition: definition ?? current.definition,
+            draft_revision: current.draft_revision + (changed ? 1 : 0),
+            updated_at: nowIso(),
+          };
+          const { slug: key, created_at, ...changes } = next;
+          await trx.updateTable('apps').set(changes).where('slug', '=', key).execute();
+          return toJson(next);
+        })
+        .then((json) => {
+          bus.publish('apps', slug);
+          return json;
+        });
     },
 
     async remove(slug: string): Promise<void> {
@@ -294,8 +305,10 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
       const draft = await requireRow(slug);
       await validated(slug, routesOf(draft.definition));
       const result = await db.transaction().execute(async (trx) => {
-        const row = await trx.selectFrom('apps').selectAll().where('slug', '=', slug).executeTakeFirst();
-        if (!row) throw new ApiError('app_not_found', { message: `App "${slug}" not found` });
+        // Locked: concurrent deploys take the next version one after the other.
+        if (!(await lockRow(trx, 'apps', 'slug', slug)))
+          throw new ApiError('app_not_found', { message: `App "${slug}" not found` });
+        const row = await requireRow(slug, trx);
         const last = await trx
           .selectFrom('app_versions')
           .select((eb) => eb.fn.max('version').as('max'))

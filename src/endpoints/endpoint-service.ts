@@ -3,7 +3,7 @@ import { newId } from '../ids.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
 import { LoadingCache } from '../infra/cache/loading-cache.ts';
 import { TtlCache } from '../infra/cache/ttl-cache.ts';
-import type { Db } from '../infra/db/database.ts';
+import { type Db, lockRow } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
 import type { EndpointsTable, EndpointVersionsTable } from '../infra/db/schema.ts';
 import { nowIso } from '../time.ts';
@@ -177,8 +177,12 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
     };
   }
 
-  async function requireRow(slug: string): Promise<EndpointsTable> {
-    const row = await db.selectFrom('endpoints').selectAll().where('slug', '=', slug).executeTakeFirst();
+  async function requireRow(slug: string, executor: Pick<Db, 'selectFrom'> = db): Promise<EndpointsTable> {
+    const row = await executor
+      .selectFrom('endpoints')
+      .selectAll()
+      .where('slug', '=', slug)
+      .executeTakeFirst();
     if (!row) throw new ApiError('endpoint_not_found', { message: `Endpoint "${slug}" not found` });
     return row;
   }
@@ -259,33 +263,43 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
         refuseRoundedIntegers(body);
         compileSchema(patch.schema);
       }
-      const current = await requireRow(slug);
-      const draftChanged =
-        patch.name !== undefined ||
-        patch.schema !== undefined ||
-        patch.max_body_bytes !== undefined ||
-        patch.retry !== undefined;
-      const next: EndpointsTable = {
-        ...current,
-        name: patch.name ?? current.name,
-        schema: patch.schema !== undefined ? JSON.stringify(patch.schema) : current.schema,
-        max_body_bytes: patch.max_body_bytes ?? current.max_body_bytes,
-        retry_max: patch.retry?.max_retries ?? current.retry_max,
-        retry_interval: patch.retry?.interval_seconds ?? current.retry_interval,
-        active: patch.active === undefined ? current.active : patch.active ? 1 : 0,
-        expires_at:
-          patch.expires_at === undefined
-            ? current.expires_at
-            : patch.expires_at === null
-              ? null
-              : new Date(patch.expires_at).toISOString(),
-        draft_revision: current.draft_revision + (draftChanged ? 1 : 0),
-        updated_at: nowIso(),
-      };
-      const { id, created_at, ...changes } = next;
-      await db.updateTable('endpoints').set(changes).where('id', '=', id).execute();
-      bus.publish('endpoints', slug);
-      return toJson(next);
+      return db
+        .transaction()
+        .execute(async (trx) => {
+          // Read and written under the row's lock: concurrent changes apply one after the other.
+          if (!(await lockRow(trx, 'endpoints', 'slug', slug)))
+            throw new ApiError('endpoint_not_found', { message: `Endpoint "${slug}" not found` });
+          const current = await requireRow(slug, trx);
+          const draftChanged =
+            patch.name !== undefined ||
+            patch.schema !== undefined ||
+            patch.max_body_bytes !== undefined ||
+            patch.retry !== undefined;
+          const next: EndpointsTable = {
+            ...current,
+            name: patch.name ?? current.name,
+            schema: patch.schema !== undefined ? JSON.stringify(patch.schema) : current.schema,
+            max_body_bytes: patch.max_body_bytes ?? current.max_body_bytes,
+            retry_max: patch.retry?.max_retries ?? current.retry_max,
+            retry_interval: patch.retry?.interval_seconds ?? current.retry_interval,
+            active: patch.active === undefined ? current.active : patch.active ? 1 : 0,
+            expires_at:
+              patch.expires_at === undefined
+                ? current.expires_at
+                : patch.expires_at === null
+                  ? null
+                  : new Date(patch.expires_at).toISOString(),
+            draft_revision: current.draft_revision + (draftChanged ? 1 : 0),
+            updated_at: nowIso(),
+          };
+          const { id, created_at, ...changes } = next;
+          await trx.updateTable('endpoints').set(changes).where('id', '=', id).execute();
+          return toJson(next);
+        })
+        .then((json) => {
+          bus.publish('endpoints', slug);
+          return json;
+        });
     },
 
     async remove(slug: string): Promise<void> {
@@ -310,8 +324,10 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
     /** Publishes the draft to `live` as the next immutable version. */
     async deploy(slug: string): Promise<EndpointJson & { deployed: EndpointVersionJson }> {
       const result = await db.transaction().execute(async (trx) => {
-        const row = await trx.selectFrom('endpoints').selectAll().where('slug', '=', slug).executeTakeFirst();
-        if (!row) throw new ApiError('endpoint_not_found', { message: `Endpoint "${slug}" not found` });
+        // Locked: concurrent deploys take the next version one after the other.
+        if (!(await lockRow(trx, 'endpoints', 'slug', slug)))
+          throw new ApiError('endpoint_not_found', { message: `Endpoint "${slug}" not found` });
+        const row = await requireRow(slug, trx);
         const last = await trx
           .selectFrom('endpoint_versions')
           .select((eb) => eb.fn.max('version').as('max'))
