@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { buildApp, createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createTestDatabase, databaseKinds } from './helpers/database.ts';
-import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { countRows, ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 
 const run = promisify(execFile);
 const order = { order_id: 'ORD-1', amount: 100 };
@@ -164,6 +166,43 @@ for (const kind of databaseKinds) {
       const res = await server.request('GET', '/api/v1/data/orders', { key: c.key });
       assert.equal(res.status, 429);
       assert.equal(res.body.code, 'rate_limited');
+    });
+  });
+
+  describe(`a request abandoned mid-body is counted in usage as by the limiter, on ${kind}`, () => {
+    test("aborted POSTs, on Fastify's path and on the fast path, count alike (499) in both", async () => {
+      const server = await startTestServer(kind);
+      try {
+        await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+        const key = await server.createKey({ name: 'abandon', environment: 'test', limits: { per_day: 50 } });
+        const { port } = new URL(server.url);
+        const abandon = async () => {
+          const socket = connect(Number(port), '127.0.0.1');
+          await once(socket, 'connect');
+          socket.write(
+            `POST /api/v1/data/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key.key}\r\n` +
+              'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":',
+          );
+          await new Promise((resolve) => setTimeout(resolve, 100));
+          socket.destroy();
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        };
+        // The first request finds the key uncached (Fastify's path); the rest take the fast path.
+        for (let i = 0; i < 4; i++) await abandon();
+        const account = await server.request('GET', '/api/v1/account', { key: key.key });
+        const limiterUsed = account.body.data.usage.day.used as number;
+        assert.equal(limiterUsed, 5, JSON.stringify(account.body.data.usage));
+        await server.services.traffic.usage.flush();
+        const usage = await server.admin('GET', `/admin/v1/usage?key_id=${key.id}`);
+        assert.equal(usage.body.data.totals.count, limiterUsed, JSON.stringify(usage.body.data.rows));
+        const abandoned = usage.body.data.rows.find(
+          (r: { status_class: string }) => r.status_class === '4xx',
+        );
+        assert.equal(abandoned?.count, 4);
+        assert.equal(await countRows(server, 'records'), 0, 'nothing was written');
+      } finally {
+        await server.close();
+      }
     });
   });
 

@@ -138,18 +138,32 @@ export function registerTrafficHooks(api: FastifyInstance, traffic: Traffic, con
       () => done(null, payload),
     );
   });
-  api.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
+  const counted = new WeakSet<FastifyRequest>();
+  const count = (request: FastifyRequest, status: number) => {
     const key: AuthenticatedKey | undefined = request.apiKey;
-    if (key) {
-      usage.record({
-        keyId: key.id,
-        endpoint: endpointOf(request),
-        environment: key.environment,
-        status: reply.statusCode,
-        rateLimited: request.rateLimit?.outcome === 'rejected',
-        at: Date.now(),
-      });
-    }
+    if (!key || counted.has(request)) return;
+    counted.add(request);
+    usage.record({
+      keyId: key.id,
+      endpoint: endpointOf(request),
+      environment: key.environment,
+      status,
+      rateLimited: request.rateLimit?.outcome === 'rejected',
+      at: Date.now(),
+    });
+  };
+  api.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
+    count(request, reply.statusCode);
+    done();
+  });
+  // A client that hangs up mid-request was counted by the limiter already; usage counts it too
+  // (as 499, nginx's "client closed request"), or a restart, which seeds the counters from usage,
+  // would hand its share of a quota out again.
+  api.addHook('onRequestAbort', (request: FastifyRequest, done) => {
+    count(request, CLIENT_CLOSED);
     done();
   });
 }
+
+/** The status usage records for a request its client abandoned before an answer. */
+export const CLIENT_CLOSED = 499;

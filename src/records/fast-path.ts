@@ -11,7 +11,7 @@ import type { AuthenticatedKey, KeyService } from '../keys/key-service.ts';
 import { rateLimitHeaders } from '../limits/headers.ts';
 import { enforceLimits, type LimitedRequest } from '../limits/hooks.ts';
 import type { LimitDecision } from '../limits/rate-limiter.ts';
-import type { Traffic } from '../limits/traffic.ts';
+import { CLIENT_CLOSED, type Traffic } from '../limits/traffic.ts';
 import type { RecordReader } from './record-reader.ts';
 import type { RecordWriter, WriteCommand } from './record-writer.ts';
 import { queuedBody, recordData, SLUG, type Target, targetFor, writeCommand } from './routes.ts';
@@ -121,13 +121,17 @@ export function createDataFastPath(deps: FastPathDeps) {
     if (extra) for (const name of Object.keys(extra)) headers[name.toLowerCase()] = extra[name] as string;
     res.writeHead(status, headers);
     res.end(body);
+    recordUsage(call, status);
+  }
+
+  function recordUsage(call: Call, status: number): void {
     const key = call.apiKey;
     traffic.usage.record({
       keyId: key.id,
       endpoint: call.usageLabel,
       environment: key.environment,
       status,
-      rateLimited: decision?.outcome === 'rejected',
+      rateLimited: call.rateLimit?.outcome === 'rejected',
       at: Date.now(),
     });
   }
@@ -142,6 +146,13 @@ export function createDataFastPath(deps: FastPathDeps) {
     return apiError.status;
   }
 
+  /** The client hung up mid-body: nobody to answer; counted in usage as Fastify's path counts it. */
+  function abandoned(res: ServerResponse, call: Call): number {
+    res.destroy();
+    recordUsage(call, CLIENT_CLOSED);
+    return CLIENT_CLOSED;
+  }
+
   function settle(call: Call, status: number): void {
     call.observe(call.method, status, (performance.now() - call.started) / 1000);
   }
@@ -152,7 +163,7 @@ export function createDataFastPath(deps: FastPathDeps) {
     if (call.method === 'POST') {
       create(req, res, call).then(
         () => settle(call, 202),
-        (error: unknown) => settle(call, fail(res, call, error)),
+        (error: unknown) => settle(call, req.complete ? fail(res, call, error) : abandoned(res, call)),
       );
       return;
     }
