@@ -132,6 +132,7 @@ export async function createServices(config: Config): Promise<Services & { close
     prefix: config.keyPrefix,
     cacheTtlMs: config.cacheTtlMs,
     rollGraceSeconds: config.keyRollGraceSeconds,
+    defaultLimits: config.limits.defaults,
   });
   const endpoints = createEndpointService({ db, bus, dialect, cacheTtlMs: config.cacheTtlMs });
   const writer = createRecordWriter(db, dialect);

@@ -100,6 +100,26 @@ export interface KeyServiceOptions {
   prefix: string;
   cacheTtlMs: number;
   rollGraceSeconds: number;
+  /** The installation's default limits: a collaborator's keys may not go past them. */
+  defaultLimits?: KeyLimits;
+}
+
+/**
+ * A collaborator's key stays within the owner's installation defaults: for each window that has
+ * one, the key's own limit (which always wins over the default) may be lower, not higher.
+ */
+function refuseAboveDefaults(limits: string | null, defaults: KeyLimits): void {
+  const own = limits ? (JSON.parse(limits) as KeyLimits) : {};
+  for (const window of ['per_minute', 'per_day', 'per_month'] as const) {
+    const ceiling = defaults[window];
+    const value = own[window];
+    if (typeof ceiling === 'number' && typeof value === 'number' && value > ceiling) {
+      throw new ApiError('forbidden', {
+        message: `Collaborators may set limits.${window} up to the installation's default, ${ceiling}`,
+        details: [{ field: `limits.${window}`, error: `At most ${ceiling} (the installation's default)` }],
+      });
+    }
+  }
 }
 
 export type KeyService = ReturnType<typeof createKeyService>;
@@ -110,7 +130,14 @@ const GOOD_FOR_MS = 15 * 60_000;
 const GOOD_REFRESH_MS = 5_000;
 const GOOD_MAX = 50_000;
 
-export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds }: KeyServiceOptions) {
+export function createKeyService({
+  db,
+  bus,
+  prefix,
+  cacheTtlMs,
+  rollGraceSeconds,
+  defaultLimits = {},
+}: KeyServiceOptions) {
   const secrets = new LoadingCache<string, CachedSecret | null>(cacheTtlMs, 50_000, (hash) =>
     loadSecret(hash),
   );
@@ -340,6 +367,7 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
         last_used_at: null,
         created_by: by.userId,
       };
+      if (by.testOnly) refuseAboveDefaults(row.limits, defaultLimits);
       await db.transaction().execute(async (trx) => {
         await trx.insertInto('api_keys').values(row).execute();
         await trx
@@ -362,7 +390,7 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
       return toJson(await requireRow(id), lastUsed.get(id));
     },
 
-    async update(id: string, body: unknown): Promise<ApiKeyJson> {
+    async update(id: string, body: unknown, by: { testOnly?: boolean } = {}): Promise<ApiKeyJson> {
       const patch = parseKeyPatch(body);
       const row = await requireRow(id);
       if (row.status === 'revoked')
@@ -390,6 +418,7 @@ export function createKeyService({ db, bus, prefix, cacheTtlMs, rollGraceSeconds
               : new Date(patch.expires_at).toISOString(),
         updated_at: nowIso(),
       };
+      if (by.testOnly && patch.limits !== undefined) refuseAboveDefaults(updated.limits, defaultLimits);
       const { id: _id, created_at, ...changes } = updated;
       await db.updateTable('api_keys').set(changes).where('id', '=', id).execute();
       bus.publish('keys', id);

@@ -51,7 +51,7 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
   }));
   app.patch<{ Params: IdParams }>('/admin/v1/keys/:id', async (request) => ({
     success: true,
-    data: await keys.update(await visibleKey(request), request.body),
+    data: await keys.update(await visibleKey(request), request.body, { testOnly: collaborator(request) }),
   }));
   for (const action of ['deactivate', 'activate', 'revoke'] as const) {
     app.post<{ Params: IdParams }>(`/admin/v1/keys/:id/${action}`, async (request) => ({
