@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
 import { freePort } from '../bench/lib.ts';
 import { createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
@@ -45,6 +48,29 @@ describe('one server per SQLite file', () => {
     first.release(); // twice is harmless
     const again = claimSqliteInstance(path, 50);
     again.release();
+  });
+
+  test('the same file under another name (a symlink, a path with ..) takes the same lock', async () => {
+    const path = pathOf(await fresh());
+    new BetterSqlite3(path).close();
+    const alias = join(mkdtempSync(join(tmpdir(), 'gatehouse-alias-')), 'alias.db');
+    symlinkSync(path, alias);
+    const linkedFolder = `${alias}-dir`;
+    symlinkSync(dirname(path), linkedFolder);
+    try {
+      const first = claimSqliteInstance(path, 50);
+      for (const other of [
+        alias,
+        join(linkedFolder, basename(path)),
+        join(dirname(path), '..', basename(dirname(path)), basename(path)),
+      ]) {
+        assert.throws(() => claimSqliteInstance(other, 50), InstanceLockedError, other);
+      }
+      first.release();
+      claimSqliteInstance(alias, 50).release();
+    } finally {
+      rmSync(dirname(alias), { recursive: true, force: true });
+    }
   });
 
   test('who takes it: a server on a SQLite file without Redis; not PostgreSQL, Redis or memory', async () => {

@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, realpathSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 
 export interface InstanceLock {
@@ -17,6 +17,15 @@ export class InstanceLockedError extends Error {
   }
 }
 
+/** The database file's real path (it may not exist yet: then its folder's, and its name). */
+function resolvedPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return join(realpathSync(dirname(path)), basename(path));
+  }
+}
+
 /**
  * One server per SQLite file: an exclusive lock on `<database>.lock`, held until `release` or
  * until the process ends (the operating system drops the lock of a process that died, even by
@@ -30,7 +39,9 @@ export class InstanceLockedError extends Error {
  */
 export function claimSqliteInstance(path: string, waitMs = 5_000): InstanceLock {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const lock = new BetterSqlite3(`${path}.lock`, { timeout: waitMs });
+  // The file itself, however it is named: a symlink or another spelling of the path takes the
+  // same lock (the database may not exist yet: then its folder, resolved, and its name).
+  const lock = new BetterSqlite3(`${resolvedPath(path)}.lock`, { timeout: waitMs });
   try {
     // No journal file beside it: the lock connection never writes a page.
     lock.pragma('journal_mode = MEMORY');
