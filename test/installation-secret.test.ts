@@ -65,14 +65,17 @@ for (const kind of databaseKinds) {
         [['serve'], undefined],
         [
           ['init', '--email', 'o@example.com', '--password', 'a long passphrase'],
-          'another-one-0123456789abcdef',
+          'another-one-0123456789abcdef-0123',
         ],
+        // Too short to be one.
+        [['serve'], 'short-secret'],
       ] as const) {
         const res = await gatehouse([...args], { PORT: port, GATEHOUSE_SECRET: secret });
         assert.equal(res.code, 1, `${args[0]}: ${res.stdout}${res.stderr}`);
         const said = res.stdout + res.stderr;
         assert.match(said, /GATEHOUSE_SECRET/, said);
         assert.match(said, /config_error/, said);
+        if (secret === 'short-secret') assert.match(said, /GATEHOUSE_SECRET is too short \(12 characters\)/, said);
         assert.doesNotMatch(said, /\n\s+at /, `a stack trace: ${said}`);
       }
       // The right secret still starts.
