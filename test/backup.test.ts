@@ -119,9 +119,11 @@ describe('gatehouse backup and restore (SQLite)', () => {
     assert.equal(underFile.code, 1);
     assert.equal(JSON.parse(underFile.stdout).code, 'backup_failed', underFile.stdout);
     assert.match(JSON.parse(underFile.stdout).error, /ENOTDIR|EEXIST|not a directory/);
-    // A folder the backup makes is private too.
-    const nested = join(dirname(path), 'private-backups', 'b.db');
-    assert.equal((await cli(['backup', nested], env())).code, 0);
+    // A folder the backup makes is private too; the restore command it prints can be pasted.
+    const nested = join(dirname(path), 'private backups', "it's.db");
+    const spaced = await cli(['backup', nested], env());
+    assert.equal(spaced.code, 0, spaced.stderr);
+    assert.ok(spaced.stdout.includes(`gatehouse restore '${dirname(nested)}/it'\\''s.db'`), spaced.stdout);
     assert.equal(statSync(dirname(nested)).mode & 0o777, 0o700);
     assert.equal(statSync(nested).mode & 0o777, 0o600);
 

@@ -75,7 +75,8 @@ for (const kind of databaseKinds) {
         const said = res.stdout + res.stderr;
         assert.match(said, /GATEHOUSE_SECRET/, said);
         assert.match(said, /config_error/, said);
-        if (secret === 'short-secret') assert.match(said, /GATEHOUSE_SECRET is too short \(12 characters\)/, said);
+        if (secret === 'short-secret')
+          assert.match(said, /GATEHOUSE_SECRET is too short \(12 characters\)/, said);
         assert.doesNotMatch(said, /\n\s+at /, `a stack trace: ${said}`);
       }
       // The right secret still starts.

@@ -147,7 +147,8 @@ export function parsePathTemplate(path: string): PathSegment[] {
   return parts.map((part) => {
     if (part.startsWith(':')) {
       const name = part.slice(1);
-      if (!NAME.test(name)) throw new Error(`":${name}" is not a valid parameter name (letters, digits, _; not __proto__)`);
+      if (!NAME.test(name))
+        throw new Error(`":${name}" is not a valid parameter name (letters, digits, _; not __proto__)`);
       if (seen.has(name)) throw new Error(`Parameter ":${name}" appears twice`);
       seen.add(name);
       return { param: name };

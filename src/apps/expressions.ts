@@ -94,8 +94,9 @@ export function compileExpression(source: string): Expression {
 }
 
 /** JSONata's own `$pad`, taken once. */
-const builtinPad = ((await jsonata('$pad').evaluate({})) as { implementation: (...args: unknown[]) => unknown })
-  .implementation;
+const builtinPad = (
+  (await jsonata('$pad').evaluate({})) as { implementation: (...args: unknown[]) => unknown }
+).implementation;
 
 /** `$pad`, refusing a width that would build more than the size budget before anything can stop it. */
 function boundedPad(text: unknown, width: unknown, char?: unknown): unknown {

@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import type { Config } from '../config.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
-import { roundedNumberMessage } from '../infra/json/exact-json.ts';
 import { ApiError, invalid } from '../errors.ts';
 import { apiKeyAuth, bruteForceHook } from '../http/auth.ts';
 import { roundedInteger } from '../http/json-body.ts';
+import { roundedNumberMessage } from '../infra/json/exact-json.ts';
 import type { Environment, KeyService } from '../keys/key-service.ts';
 import { registerTrafficHooks, type Traffic } from '../limits/traffic.ts';
 import type { TokenService } from '../tokens/token-service.ts';

@@ -39,6 +39,11 @@ function run<T extends Record<string, unknown>>(
   }
 }
 
+/** A path as a POSIX shell reads it back, for a command printed to be pasted: quoted when it needs to be. */
+export function shellQuoted(path: string): string {
+  return /^[\w@%+=:,./-]+$/.test(path) ? path : `'${path.replace(/'/g, `'\\''`)}'`;
+}
+
 /** `gatehouse backup <file>` and `gatehouse restore <file>` for the SQLite database (DATABASE_URL). */
 export function registerBackupCommands(program: Command, config: Config): void {
   program
@@ -55,7 +60,7 @@ export function registerBackupCommands(program: Command, config: Config): void {
           return { database: source, ...backupSqlite(source, file) };
         },
         ({ holds_installation_secret }) =>
-          `Restore it with: gatehouse restore ${file} (with the server stopped). ` +
+          `Restore it with: gatehouse restore ${shellQuoted(file)} (with the server stopped). ` +
           (holds_installation_secret
             ? 'It holds the installation secret (this database has not been started by this release yet, which moves it out): guard it as you would the secret.'
             : `It does not hold the installation secret: keep ${config.secret ? 'GATEHOUSE_SECRET' : secretFileOf(sqlitePath(config))} safe, apart from it: the backup needs it.`),

@@ -45,7 +45,8 @@ function openChecked(path: string, what: string, pages: boolean): BetterSqlite3.
   try {
     db = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
     const check = pages ? db.pragma('quick_check', { simple: true }) : 'ok';
-    if (check !== 'ok') throw new BackupError(`The ${what} at ${path} is damaged: ${String(check)}`);
+    if (check !== 'ok')
+      throw new BackupError(`The ${what} at ${path} is damaged: ${String(check).replace(/\s*\n\s*/g, '; ')}`);
     const tables = db
       .prepare(
         "select count(*) as n from sqlite_master where type = 'table' and name in ('records', 'api_keys', 'kysely_migration')",
@@ -56,7 +57,9 @@ function openChecked(path: string, what: string, pages: boolean): BetterSqlite3.
   } catch (error) {
     db?.close();
     if (error instanceof BackupError) throw error;
-    throw new BackupError(`${path} is not a readable SQLite database (${(error as Error).message})`);
+    throw new BackupError(
+      `${path} is not a readable SQLite database (${(error as Error).message.replace(/\s*\n\s*/g, '; ')})`,
+    );
   }
 }
 
