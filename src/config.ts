@@ -41,6 +41,8 @@ export interface Config {
   workers: number;
   /** Serve the interactive API reference at /docs (GATEHOUSE_PUBLIC_DOCS=false hides it). */
   publicDocs: boolean;
+  /** When set, `/metrics` answers only `Authorization: Bearer <this>` (GATEHOUSE_METRICS_TOKEN). */
+  metricsToken: string | undefined;
   /** Answer plain GET-by-id and create calls outside Fastify (records/fast-path.ts); GATEHOUSE_FAST_PATH=false turns it off. */
   fastPath: boolean;
   /** Dashboard sign-in sessions (docs/dashboard.md). */
@@ -223,6 +225,7 @@ export function loadConfig(env: Env = process.env): Config {
     limits: loadLimitsConfig(env),
     workers: int(env, 'GATEHOUSE_WORKERS', 1, 1, 64),
     publicDocs: env.GATEHOUSE_PUBLIC_DOCS !== 'false',
+    metricsToken: env.GATEHOUSE_METRICS_TOKEN || undefined,
     fastPath: env.GATEHOUSE_FAST_PATH !== 'false',
     sessions: {
       idleHours: int(env, 'GATEHOUSE_SESSION_IDLE_HOURS', 12, 1, 24 * 30),

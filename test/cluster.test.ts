@@ -84,4 +84,39 @@ describe('start --workers 2 (SQLite, no Redis)', () => {
       `after revoke: ${after}`,
     );
   });
+
+  test("/metrics shows the whole installation's figures, whichever process answers the scrape", async () => {
+    const created = await admin('POST', '/admin/v1/keys', { name: 'm', environment: 'test' });
+    const key = created.body.data.key ?? '';
+    const scrape = async () => {
+      const res = await fetch(`${base}/metrics`);
+      assert.equal(res.status, 200);
+      const text = await res.text();
+      const count = (status: string) =>
+        Number(
+          new RegExp(
+            `gatehouse_http_requests_total\\{method="POST",route="/api/v1/data/:slug",status="${status}"\\} (\\d+)`,
+          ).exec(text)?.[1] ?? 0,
+        );
+      return { created: count('202'), limited: count('429'), text };
+    };
+    const before = await scrape();
+    // Each on a new connection, so both processes take some.
+    for (let i = 0; i < 12; i++) {
+      const res = await fetch(`${base}/api/v1/data/orders`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', connection: 'close' },
+        body: '{"n":2}',
+      });
+      assert.equal(res.status, 202);
+    }
+    for (let i = 0; i < 6; i++) {
+      const now = await scrape();
+      assert.equal(now.created, before.created + 12, `scrape ${i}`);
+      assert.equal(now.limited, before.limited, `scrape ${i}`);
+      // One figure for the shared table, not one per process added up.
+      const queued = /gatehouse_outbox_queued (\d+)/.exec(now.text);
+      assert.ok(queued, 'the outbox gauge is there');
+    }
+  });
 });

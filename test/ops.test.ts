@@ -118,6 +118,29 @@ for (const kind of databaseKinds) {
   });
 }
 
+describe('/metrics behind GATEHOUSE_METRICS_TOKEN', () => {
+  test('without the token, or with another, 401 in the envelope; with it, the figures', async () => {
+    const token = 'scraper-token-0123456789';
+    const server = await startTestServer('sqlite', { GATEHOUSE_METRICS_TOKEN: token });
+    try {
+      for (const authorization of [undefined, 'Bearer wrong', `Bearer ${token}x`, token]) {
+        const res = await fetch(`${server.url}/metrics`, {
+          headers: authorization ? { authorization } : {},
+        });
+        assert.equal(res.status, 401, String(authorization));
+        const body = (await res.json()) as { code: string; error: string };
+        assert.equal(body.code, 'unauthorized');
+        assert.match(body.error, /GATEHOUSE_METRICS_TOKEN/);
+      }
+      const ok = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(ok.status, 200);
+      assert.match(await ok.text(), /gatehouse_outbox_queued/);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('a server shutting down', () => {
   test('a request that reaches it while it closes gets the 503 envelope with a Request-Id and Retry-After', async () => {
     const server = await startTestServer('sqlite');

@@ -1,7 +1,10 @@
+import cluster from 'node:cluster';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { Redis } from 'ioredis';
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Config } from '../config.ts';
+import { ApiError } from '../errors.ts';
+import { safeEqual } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
 import { createRouteMetrics } from './route-metrics.ts';
 
@@ -66,6 +69,8 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { db: Db; config: 
     name: 'gatehouse_outbox_queued',
     help: 'Writes committed but not yet turned into webhook deliveries',
     registers: [registry],
+    // Every process counts the same table: across a cluster it is one figure, not a sum.
+    aggregator: 'max',
     async collect() {
       const row = await db
         .selectFrom('requests')
@@ -80,6 +85,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { db: Db; config: 
     help: 'Webhook deliveries by status',
     labelNames: ['status'],
     registers: [registry],
+    aggregator: 'max',
     async collect() {
       const rows = await db
         .selectFrom('webhook_deliveries')
@@ -102,9 +108,24 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { db: Db; config: 
     route.onResponse = [...[route.onResponse ?? []].flat(), observe] as typeof route.onResponse;
   });
 
-  app.get('/metrics', async (_request, reply) =>
-    reply.type(registry.contentType).send(await registry.metrics()),
-  );
+  if (cluster.isWorker) {
+    // Under `start --workers N` a scrape reaches one process: the primary gathers every
+    // worker's registry (prom-client's cluster aggregation) so the figures are the installation's.
+    AggregatorRegistry.setRegistries([registry]);
+    new AggregatorRegistry();
+  }
+  const expected = config.metricsToken ? `Bearer ${config.metricsToken}` : undefined;
+  app.get('/metrics', async (request, reply) => {
+    // With GATEHOUSE_METRICS_TOKEN set, only the scraper that holds it reads the figures.
+    if (expected !== undefined && !safeEqual(request.headers.authorization ?? '', expected)) {
+      throw new ApiError('unauthorized', {
+        message: 'GET /metrics needs Authorization: Bearer <GATEHOUSE_METRICS_TOKEN>',
+      });
+    }
+    return reply
+      .type(registry.contentType)
+      .send(cluster.isWorker ? await metricsOfCluster() : await registry.metrics());
+  });
 
   return {
     routeObserver: routeMetrics.route,
@@ -112,4 +133,29 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { db: Db; config: 
       redis?.disconnect();
     },
   };
+}
+
+/** The message a worker sends the primary for the cluster's metrics, and the answer's type. */
+export const CLUSTER_METRICS = 'gatehouse:metrics';
+let metricsRequests = 0;
+
+/** Asks the primary (server/cluster.ts) for every worker's metrics, aggregated. */
+function metricsOfCluster(): Promise<string> {
+  const id = ++metricsRequests;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      process.off('message', onMessage);
+      reject(new Error('The primary process did not answer for the cluster metrics'));
+    }, READY_TIMEOUT_MS * 3);
+    function onMessage(message: unknown): void {
+      const m = message as { type?: string; id?: number; text?: string; error?: string };
+      if (m?.type !== CLUSTER_METRICS || m.id !== id) return;
+      clearTimeout(timer);
+      process.off('message', onMessage);
+      if (typeof m.text === 'string') resolve(m.text);
+      else reject(new Error(m.error ?? 'no metrics'));
+    }
+    process.on('message', onMessage);
+    process.send?.({ type: CLUSTER_METRICS, id });
+  });
 }

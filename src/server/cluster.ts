@@ -1,5 +1,7 @@
 import cluster from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
 import { relayClusterBus } from '../infra/bus/cluster-bus.ts';
+import { CLUSTER_METRICS } from '../ops/routes.ts';
 
 export interface Stoppable {
   stop(): Promise<void>;
@@ -37,6 +39,15 @@ export async function runCluster(options: ClusterOptions): Promise<void> {
   }
 
   relayClusterBus();
+  // A worker asked for /metrics: every worker's figures, summed (ops/routes.ts).
+  const metrics = new AggregatorRegistry();
+  cluster.on('message', (worker, message: { type?: string; id?: number }) => {
+    if (message?.type !== CLUSTER_METRICS) return;
+    metrics.clusterMetrics().then(
+      (text) => worker.send({ type: CLUSTER_METRICS, id: message.id, text }),
+      (error: Error) => worker.send({ type: CLUSTER_METRICS, id: message.id, error: error.message }),
+    );
+  });
   let stopping = false;
   // The primary's own work (migrations, the webhook worker) is ready before any worker starts.
   const primaryTask = options.startPrimary ? await options.startPrimary() : undefined;
