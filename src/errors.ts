@@ -189,7 +189,7 @@ export const errorCodes = {
   app_budget_exceeded: {
     status: 500,
     message: 'App step exceeded its budget',
-    doc: 'An expression of an app route ran longer than its time budget (250 ms each, 2 s per request) or produced more than 1 MiB; the message and `details` name the step.',
+    doc: 'An expression of an app route ran longer than its time budget (250 ms each, 2 s per request) or produced more than 5 MiB; the message and `details` name the step.',
   },
   internal_error: {
     status: 500,

@@ -904,7 +904,13 @@ for (const kind of databaseKinds) {
             method: 'GET',
             path: '/big',
             auth: 'public',
-            steps: [{ name: 'huge', type: 'transform', expression: '$pad("", 2000000, "x")' }],
+            steps: [
+              {
+                name: 'huge',
+                type: 'transform',
+                expression: '$pad("", 5000000, "x") & $pad("", 1000000, "y")',
+              },
+            ],
           },
           {
             method: 'GET',
@@ -939,7 +945,7 @@ for (const kind of databaseKinds) {
       assert.match(padded.body.error, /Step "wide"/);
       assert.match(
         JSON.stringify(padded.body.details),
-        /\$pad width 200000000 would build more than 1048576 bytes/,
+        /\$pad width 200000000 would build more than 5242880 bytes/,
       );
       assert.equal((await call('GET', '/budget/pad/-12?environment=test')).body.data, `${'_'.repeat(11)}x`);
       assert.equal((await server.request('GET', '/health')).status, 200);
@@ -960,6 +966,16 @@ for (const kind of databaseKinds) {
             auth: 'public',
             steps: [{ name: 'size', type: 'transform', expression: '$length(body.blob)' }],
           },
+          {
+            method: 'POST',
+            path: '/whole',
+            auth: 'public',
+            // The body passed on whole through a step, as `data: "body"` would: within the budget.
+            steps: [
+              { name: 'copy', type: 'transform', expression: 'body' },
+              { name: 'size', type: 'transform', expression: '$length(copy.blob)' },
+            ],
+          },
         ],
       });
       const limit = 5 * 1024 * 1024;
@@ -971,6 +987,12 @@ for (const kind of databaseKinds) {
       });
       assert.equal(ok.status, 200, ok.text.slice(0, 200));
       assert.equal(ok.body.data, limit - 11);
+      const whole = await call('POST', '/upload/whole?environment=test', {
+        raw: exact,
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(whole.status, 200, whole.text.slice(0, 200));
+      assert.equal(whole.body.data, limit - 11);
       const over = await call('POST', '/upload/blob?environment=test', {
         raw: `{"blob":"${'x'.repeat(limit - 10)}"}`,
         headers: { 'content-type': 'application/json' },

@@ -15,7 +15,8 @@ import safeRegex from 'safe-regex2';
 
 export const EXPRESSION_TIMEOUT_MS = 250;
 export const PIPELINE_TIMEOUT_MS = 2_000;
-export const MAX_OUTPUT_BYTES = 1024 * 1024;
+/** As large as an App body may be (APP_BODY_LIMIT), so a step can pass a body on whole. */
+export const MAX_OUTPUT_BYTES = 5 * 1024 * 1024;
 const MAX_DEPTH = 300;
 const MAX_SEQUENCE = 100_000;
 const MAX_SOURCE_LENGTH = 10_000;
