@@ -29,6 +29,7 @@ import { ApiError } from './errors.ts';
 import { apiKeyAuth, bruteForceHook } from './http/auth.ts';
 import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/error-handler.ts';
 import { MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
+import { logAnswer } from './http/request-log.ts';
 import { newId } from './ids.ts';
 import { type InvalidationBus, localBus } from './infra/bus/bus.ts';
 import { clusterWorkerBus } from './infra/bus/cluster-bus.ts';
@@ -271,6 +272,17 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     closing = true;
     done();
   });
+  // At LOG_LEVEL=debug (or trace) each answer is logged: its Request-Id, method, path (never the
+  // query string, which may hold an invite token), status and time. Off otherwise: a log line
+  // costs more than a request at our rates.
+  const requestLog =
+    options.logger === false || !options.logger?.isLevelEnabled('debug') ? undefined : options.logger;
+  if (requestLog) {
+    app.addHook('onResponse', (request, reply, done) => {
+      logAnswer(requestLog, request.id, request.method, request.url, reply.statusCode, reply.elapsedTime);
+      done();
+    });
+  }
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('Request-Id', request.id);
     // A request that reaches a closing server (on a kept-alive connection) is refused before any

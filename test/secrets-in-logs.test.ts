@@ -112,6 +112,8 @@ describe('no secret ever reaches the logs', () => {
     const invite = (await dashboard('POST', '/admin/v1/invites', { email: 'c@example.com' })).data;
     const inviteToken = (invite.url ?? '').split('#/invite/')[1] ?? '';
     secrets.push(inviteToken);
+    // The invite page looks the token up in a query string: logged as its path only.
+    await fetch(`${base}/admin/v1/invites/lookup?token=${inviteToken}`);
     const collaboratorPassword = 'collaborator-password-that-must-stay-secret';
     secrets.push(collaboratorPassword);
     await fetch(`${base}/admin/v1/invites/accept`, {
@@ -139,6 +141,19 @@ describe('no secret ever reaches the logs', () => {
     await new Promise((r) => child.once('exit', r));
 
     assert.ok(logs.length > 0, 'the run logged nothing');
+    // At debug each answer is logged with its Request-Id, on Fastify's path and the fast path alike,
+    // and never with a query string.
+    assert.match(
+      logs,
+      /"request_id":"req_\w+","method":"GET","path":"\/api\/v1\/data\/orders","status":401,[^\n]*"msg":"request answered"/,
+    );
+    assert.match(
+      logs,
+      /"method":"POST","path":"\/api\/v1\/data\/orders","status":202,[^\n]*"msg":"request answered"/,
+    );
+    assert.doesNotMatch(logs, /"path":"[^"]*\?/);
+    // A failed webhook attempt names the write that caused it, by its Request-Id.
+    assert.match(logs, /"request_id":"req_\w+"[^\n]*"msg":"webhook attempt failed"/);
     for (const secret of secrets) {
       assert.ok(secret.length >= 16, 'a secret was not captured');
       assert.ok(!logs.includes(secret), `a secret leaked into the logs: ${secret.slice(0, 8)}…`);

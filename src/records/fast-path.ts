@@ -5,6 +5,7 @@ import { ApiError } from '../errors.ts';
 import { presentedSecret } from '../http/auth.ts';
 import { type DatabaseFaults, errorBody, toApiError } from '../http/error-handler.ts';
 import { isJsonContentType, MAX_REQUEST_BYTES, parseJson } from '../http/json-body.ts';
+import { logAnswer } from '../http/request-log.ts';
 import type { WithHeaders } from '../http/single-header.ts';
 import { isId, newId } from '../ids.ts';
 import type { AuthenticatedKey, KeyService } from '../keys/key-service.ts';
@@ -48,6 +49,7 @@ interface Call extends LimitedRequest {
   target: Target;
   /** GET: the record asked for. */
   recordId: string | undefined;
+  url: string;
   observe: Observe;
   started: number;
   /** The endpoint this call counts under in usage: empty until it passed the limit. */
@@ -153,8 +155,11 @@ export function createDataFastPath(deps: FastPathDeps) {
     return CLIENT_CLOSED;
   }
 
+  const requestLog = deps.logger?.isLevelEnabled('debug') ? deps.logger : undefined;
   function settle(call: Call, status: number): void {
-    call.observe(call.method, status, (performance.now() - call.started) / 1000);
+    const ms = performance.now() - call.started;
+    call.observe(call.method, status, ms / 1000);
+    if (requestLog) logAnswer(requestLog, call.id, call.method, call.url, status, ms);
   }
 
   function proceed(req: IncomingMessage, res: ServerResponse, call: Call): void {
@@ -282,6 +287,7 @@ export function createDataFastPath(deps: FastPathDeps) {
         rateLimit: undefined,
         target,
         recordId: match[2],
+        url,
         observe: action === 'read' ? deps.observe.get : deps.observe.create,
         started,
         usageLabel: '',

@@ -40,6 +40,8 @@ interface Claimed {
   origin: string;
   auth: string | null;
   attempts: number;
+  /** The write that caused it: its Request-Id, for the logs. */
+  request_id: string;
   max_attempts: number;
   interval_seconds: number;
   payload: string;
@@ -129,6 +131,7 @@ export function createDispatcher(options: DispatcherOptions) {
           'd.origin',
           'd.auth',
           'd.attempts',
+          'd.request_id',
         ])
         .select(['d.max_attempts', 'd.interval_seconds', 'ev.payload', 's.secret', 's.previous_secret'])
         .select(['s.previous_secret_expires_at', 's.enabled', 's.failing_since'])
@@ -319,7 +322,7 @@ export function createDispatcher(options: DispatcherOptions) {
     }
     if (!succeeded)
       logger?.info(
-        { delivery: row.id, url: row.url, attempt: row.attempts, error },
+        { delivery: row.id, request_id: row.request_id, url: row.url, attempt: row.attempts, error },
         'webhook attempt failed',
       );
   }
