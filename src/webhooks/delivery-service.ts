@@ -53,6 +53,19 @@ function attemptJson(
   };
 }
 
+/**
+ * An attempt's error as a collaborator sees it: the addresses a name resolved to and the ports
+ * behind them are the installation's network, not theirs (a callback URL of their choice would
+ * otherwise map it: which names resolve inward, which ports answer).
+ */
+export function withoutAddresses(error: string | null): string | null {
+  if (error === null) return null;
+  if (/^refused target /.test(error)) return 'refused target: not a public address';
+  return error
+    .replace(/\[?[0-9a-f]*:[0-9a-f:.]*:[0-9a-f:.]*\]?(:\d+)?/gi, '[address]')
+    .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, '[address]');
+}
+
 export interface DeliveryFilter {
   endpoint?: string;
   environment?: string;
@@ -98,7 +111,11 @@ export function createDeliveryService(deps: { db: Db; secret: string; encryptor:
     return out;
   }
 
-  function toJson(row: Row, attempts: AttemptJson[]): DeliveryJson {
+  function toJson(row: Row, attempts: AttemptJson[], collaborator = false): DeliveryJson {
+    if (collaborator) {
+      attempts = attempts.map((a) => ({ ...a, error: withoutAddresses(a.error) }));
+      row = { ...row, last_error: withoutAddresses(row.last_error) };
+    }
     return {
       id: row.id,
       object: 'webhook_delivery',
@@ -223,7 +240,7 @@ export function createDeliveryService(deps: { db: Db; secret: string; encryptor:
       const attempts = await attemptsOf(page.map((r) => r.id));
       const last = page[page.length - 1];
       return {
-        data: page.map((row) => toJson(row, attempts.get(row.id) ?? [])),
+        data: page.map((row) => toJson(row, attempts.get(row.id) ?? [], scope.createdBy !== undefined)),
         next_cursor: rows.length > limit && last ? cursor(last.seq) : null,
         limit,
       };
@@ -232,7 +249,7 @@ export function createDeliveryService(deps: { db: Db; secret: string; encryptor:
     async get(id: string, scope: { createdBy?: string } = {}): Promise<DeliveryJson> {
       const row = (await base(scope.createdBy).where('d.id', '=', id).executeTakeFirst()) as Row | undefined;
       if (!row) throw new ApiError('not_found', { message: `Delivery "${id}" not found` });
-      return toJson(row, (await attemptsOf([id])).get(id) ?? []);
+      return toJson(row, (await attemptsOf([id])).get(id) ?? [], scope.createdBy !== undefined);
     },
 
     /** Sends the same event to the same target again, as a new delivery due now. */
