@@ -18,6 +18,9 @@ import type { Db } from './db/database.ts';
 /** Where the installation secret came from. */
 export type SecretSource = 'environment' | 'file' | 'database';
 
+/** GATEHOUSE_SECRET keys every sealed secret and token key: at least as long as a generated one's text. */
+export const MIN_SECRET_LENGTH = 32;
+
 /** The file beside a SQLite database that holds its generated installation secret. */
 export function secretFileOf(sqlitePath: string): string {
   return `${sqlitePath}.secret`;
@@ -40,6 +43,13 @@ export async function loadInstallationSecret(
   const read = async () =>
     (await db.selectFrom('settings').select('value').where('key', '=', 'secret').executeTakeFirst())?.value;
   if (configured) {
+    if (configured.length < MIN_SECRET_LENGTH && !(await holdsSealedValues(db))) {
+      // Nothing is sealed with it yet, so a longer one costs nothing now (later it would: the
+      // installation's secrets are sealed with it, and it is then only warned about).
+      throw new ConfigError(
+        `GATEHOUSE_SECRET is too short (${configured.length} characters): give at least ${MIN_SECRET_LENGTH} random characters, e.g. from \`openssl rand -base64 32\``,
+      );
+    }
     // A secret an earlier start kept in the database is not needed once it is given here (the
     // same one; or a stray row that opens nothing the configured one does): it leaves.
     const inDatabase = await read();
@@ -164,7 +174,8 @@ function readSecretFile(file: string): string | undefined {
       `Could not read the installation secret in ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
     );
   }
-  if (text.length < 32) throw new ConfigError(`${file} does not hold an installation secret (too short)`);
+  if (text.length < MIN_SECRET_LENGTH)
+    throw new ConfigError(`${file} does not hold an installation secret (too short)`);
   return text;
 }
 

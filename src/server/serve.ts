@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { buildApp, createServices, type Services } from '../app.ts';
 import type { Config } from '../config.ts';
 import { claimSqliteInstance, type InstanceLock } from '../infra/db/instance-lock.ts';
+import { MIN_SECRET_LENGTH } from '../infra/installation-secret.ts';
 import { createLogger } from '../infra/logger.ts';
 
 export interface RunningServer {
@@ -117,10 +118,17 @@ export async function startWorker(config: Config): Promise<{ stop(): Promise<voi
 
 /** The installation secret in the database itself: a copy of the database could then mint tokens. */
 export function warnAboutSecret(services: Services, logger: Logger): void {
-  // Once per installation start: a cluster's first worker says it for all.
-  if (services.secretSource !== 'database' || services.database.dialect.name !== 'postgres') return;
   // A cluster's primary says it once for all its workers.
   if (cluster.isWorker) return;
+  const given = services.config.secret;
+  if (given !== undefined && given.length < MIN_SECRET_LENGTH) {
+    // Already sealing the installation's secrets (a new installation is refused one this short).
+    logger.warn(
+      `GATEHOUSE_SECRET is short (${given.length} characters, fewer than ${MIN_SECRET_LENGTH}): it keys the encryption of ` +
+        'webhook secrets and the token signing keys. Keep it secret; a new installation needs a longer one (docs/DEPLOY.md)',
+    );
+  }
+  if (services.secretSource !== 'database' || services.database.dialect.name !== 'postgres') return;
   logger.warn(
     'GATEHOUSE_SECRET is not set: the installation secret is kept in the database, so a copy of the database or a backup ' +
       'can open its webhook secrets and mint tokens. Set GATEHOUSE_SECRET (the same for every process; docs/DEPLOY.md)',
