@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
 import { freePort } from '../bench/lib.ts';
 import { createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
@@ -40,6 +41,21 @@ describe('start --workers 2 (SQLite, no Redis)', () => {
     await receiver.close();
     await database.drop();
   });
+
+  const deliveredInDatabase = () => {
+    const db = new BetterSqlite3(database.config.kind === 'sqlite' ? database.config.path : '', {
+      readonly: true,
+    });
+    try {
+      return (
+        db.prepare("select count(*) as n from webhook_deliveries where status = 'succeeded'").get() as {
+          n: number;
+        }
+      ).n;
+    } finally {
+      db.close();
+    }
+  };
 
   const admin = (method: string, path: string, body?: unknown) =>
     fetch(`${base}${path}`, {
@@ -115,8 +131,12 @@ describe('start --workers 2 (SQLite, no Redis)', () => {
       assert.equal(now.created, before.created + 12, `scrape ${i}`);
       assert.equal(now.limited, before.limited, `scrape ${i}`);
       // One figure for the shared table, not one per process added up.
-      const queued = /gatehouse_outbox_queued (\d+)/.exec(now.text);
-      assert.ok(queued, 'the outbox gauge is there');
+      assert.ok(/gatehouse_outbox_queued \d+/.test(now.text), 'the outbox gauge is there');
+      const succeeded = Number(
+        /gatehouse_webhook_deliveries\{status="succeeded"\} (\d+)/.exec(now.text)?.[1],
+      );
+      assert.ok(succeeded > 0, 'the callbacks of the first test were delivered');
+      assert.equal(succeeded, deliveredInDatabase(), `scrape ${i}`);
     }
   });
 });

@@ -1,11 +1,12 @@
 import cluster from 'node:cluster';
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import { Redis } from 'ioredis';
-import { AggregatorRegistry, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Config } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import { safeEqual } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
+import { answerForCluster, clusterMetrics } from './cluster-metrics.ts';
 import { createRouteMetrics } from './route-metrics.ts';
 
 export interface OpsRoutes {
@@ -108,12 +109,8 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { db: Db; config: 
     route.onResponse = [...[route.onResponse ?? []].flat(), observe] as typeof route.onResponse;
   });
 
-  if (cluster.isWorker) {
-    // Under `start --workers N` a scrape reaches one process: the primary gathers every
-    // worker's registry (prom-client's cluster aggregation) so the figures are the installation's.
-    AggregatorRegistry.setRegistries([registry]);
-    new AggregatorRegistry();
-  }
+  // Under `start --workers N` a scrape reaches one process: the figures are the installation's.
+  if (cluster.isWorker) answerForCluster(registry);
   const expected = config.metricsToken ? `Bearer ${config.metricsToken}` : undefined;
   app.get('/metrics', async (request, reply) => {
     // With GATEHOUSE_METRICS_TOKEN set, only the scraper that holds it reads the figures.
@@ -124,7 +121,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { db: Db; config: 
     }
     return reply
       .type(registry.contentType)
-      .send(cluster.isWorker ? await metricsOfCluster() : await registry.metrics());
+      .send(cluster.isWorker ? await clusterMetrics(READY_TIMEOUT_MS * 2) : await registry.metrics());
   });
 
   return {
@@ -133,29 +130,4 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { db: Db; config: 
       redis?.disconnect();
     },
   };
-}
-
-/** The message a worker sends the primary for the cluster's metrics, and the answer's type. */
-export const CLUSTER_METRICS = 'gatehouse:metrics';
-let metricsRequests = 0;
-
-/** Asks the primary (server/cluster.ts) for every worker's metrics, aggregated. */
-function metricsOfCluster(): Promise<string> {
-  const id = ++metricsRequests;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      process.off('message', onMessage);
-      reject(new Error('The primary process did not answer for the cluster metrics'));
-    }, READY_TIMEOUT_MS * 3);
-    function onMessage(message: unknown): void {
-      const m = message as { type?: string; id?: number; text?: string; error?: string };
-      if (m?.type !== CLUSTER_METRICS || m.id !== id) return;
-      clearTimeout(timer);
-      process.off('message', onMessage);
-      if (typeof m.text === 'string') resolve(m.text);
-      else reject(new Error(m.error ?? 'no metrics'));
-    }
-    process.on('message', onMessage);
-    process.send?.({ type: CLUSTER_METRICS, id });
-  });
 }

@@ -1,7 +1,6 @@
-import cluster from 'node:cluster';
-import { AggregatorRegistry } from 'prom-client';
+import cluster, { type Worker } from 'node:cluster';
 import { relayClusterBus } from '../infra/bus/cluster-bus.ts';
-import { CLUSTER_METRICS } from '../ops/routes.ts';
+import { serveClusterMetrics } from '../ops/cluster-metrics.ts';
 
 export interface Stoppable {
   stop(): Promise<void>;
@@ -23,8 +22,14 @@ export interface ClusterOptions {
  */
 export async function runCluster(options: ClusterOptions): Promise<void> {
   if (!cluster.isPrimary) {
-    const server = await options.startWorker();
+    // Listening for the stop before starting: a stop asked while the server starts waits for it.
+    let server: Stoppable | undefined;
+    let stopAsked = false;
+    let stopped = false;
     const stop = () => {
+      stopAsked = true;
+      if (!server || stopped) return;
+      stopped = true;
       server.stop().then(
         () => process.exit(0),
         () => process.exit(1),
@@ -35,36 +40,47 @@ export async function runCluster(options: ClusterOptions): Promise<void> {
     process.on('message', (message: unknown) => {
       if (message === 'gatehouse:shutdown') stop();
     });
+    server = await options.startWorker();
+    if (stopAsked) stop();
     return;
   }
 
   relayClusterBus();
-  // A worker asked for /metrics: every worker's figures, summed (ops/routes.ts).
-  const metrics = new AggregatorRegistry();
-  cluster.on('message', (worker, message: { type?: string; id?: number }) => {
-    if (message?.type !== CLUSTER_METRICS) return;
-    metrics.clusterMetrics().then(
-      (text) => worker.send({ type: CLUSTER_METRICS, id: message.id, text }),
-      (error: Error) => worker.send({ type: CLUSTER_METRICS, id: message.id, error: error.message }),
-    );
-  });
   let stopping = false;
   // The primary's own work (migrations, the webhook worker) is ready before any worker starts.
   const primaryTask = options.startPrimary ? await options.startPrimary() : undefined;
+  const listened = new Set<number>();
+  // /metrics: every serving worker's figures, summed (ops/cluster-metrics.ts).
+  serveClusterMetrics(
+    () =>
+      Object.values(cluster.workers ?? {}).filter((w) => w !== undefined && listened.has(w.id)) as Worker[],
+  );
   const fork = () => cluster.fork();
   for (let i = 0; i < options.workers; i++) fork();
-  // A worker that stops before it ever listened could not start (the port is taken, say): a new
-  // one would fail the same way, so the whole server stops with the error it printed.
-  const listened = new Set<number>();
-  cluster.on('listening', (worker) => listened.add(worker.id));
+  // Until the first workers all listen, one that stops first could not start (the port is taken,
+  // say): a new one would fail the same way, so the server stops with the error it printed.
+  // Later a worker is replaced; one that dies before listening (the database briefly away) is
+  // replaced after a pause that doubles, up to 10 s, until one listens again.
+  let starting = true;
+  let pause = 500;
+  cluster.on('listening', (worker) => {
+    listened.add(worker.id);
+    pause = 500;
+    if (listened.size >= options.workers) starting = false;
+  });
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
-    if (!listened.has(worker.id)) {
+    const served = listened.delete(worker.id);
+    if (starting && !served) {
       void shutdown(`worker ${worker.process.pid} could not start (${signal ?? code})`, 1);
       return;
     }
-    options.log(`worker ${worker.process.pid} exited (${signal ?? code}); starting a new one`);
-    setTimeout(fork, 500);
+    const wait = served ? 500 : pause;
+    if (!served) pause = Math.min(pause * 2, 10_000);
+    options.log(`worker ${worker.process.pid} exited (${signal ?? code}); starting a new one in ${wait} ms`);
+    setTimeout(() => {
+      if (!stopping) fork();
+    }, wait);
   });
 
   const shutdown = async (reason: string, exitCode = 0) => {
@@ -74,9 +90,12 @@ export async function runCluster(options: ClusterOptions): Promise<void> {
     const exits = Object.values(cluster.workers ?? {}).map(
       (worker) =>
         new Promise<void>((resolve) => {
-          if (!worker) return resolve();
+          if (!worker || worker.isDead()) return resolve();
           worker.once('exit', () => resolve());
-          worker.send('gatehouse:shutdown');
+          // A worker exiting meanwhile (its channel closing) is not an error: its exit resolves this.
+          worker.on('error', () => {});
+          if (worker.isConnected()) worker.send('gatehouse:shutdown');
+          else worker.process.kill('SIGTERM');
         }),
     );
     await Promise.all(exits);
