@@ -1,11 +1,26 @@
 import cluster from 'node:cluster';
 import { RateLimiterCluster, RateLimiterClusterMaster, type RateLimiterRes } from 'rate-limiter-flexible';
+import { withinDeadline } from '../infra/deadline.ts';
 import { type Counters, memoryCounters } from './counters.ts';
 
 const CHANNEL = 'rate_limiter_flexible';
-/** How long a worker waits for the primary to confirm it keeps the counters. */
-const HANDSHAKE_MS = 2_000;
+/**
+ * How long a worker waits for the primary to confirm it keeps the counters. Generous: a loaded
+ * machine starting N processes at once can take seconds, and a worker that gave up would count
+ * alone (each worker then enforcing the whole limit by itself).
+ */
+const HANDSHAKE_MS = 15_000;
+/** rate-limiter-flexible's own timer, a backstop only: the deadline is kept below, lag-tolerant. */
+const BACKSTOP_MS = 60_000;
 const UNREACHABLE = Number.MAX_SAFE_INTEGER;
+
+/** The primary, which keeps a cluster's counters, did not answer in time: callers apply their failure policy. */
+export class PrimaryUnavailableError extends Error {
+  constructor(timeoutMs: number) {
+    super(`The primary process gave no rate-limit answer within ${timeoutMs} ms`);
+    this.name = 'PrimaryUnavailableError';
+  }
+}
 
 /**
  * `gatehouse start --workers N` without Redis: the primary keeps every counter in its memory
@@ -25,7 +40,22 @@ export function clusterCounters(
   timeoutMs: number,
   warn: (message: string) => void,
 ): Counters {
-  const limiter = new RateLimiterCluster({ keyPrefix: family, points: UNREACHABLE, duration: 0, timeoutMs });
+  const limiter = new RateLimiterCluster({
+    keyPrefix: family,
+    points: UNREACHABLE,
+    duration: 0,
+    timeoutMs: BACKSTOP_MS,
+  });
+  // The primary too slow to answer is treated as Redis down is: the failure policy applies.
+  let warned = 0;
+  const answer = <T>(call: Promise<T>) =>
+    withinDeadline(call, timeoutMs, () => {
+      if (Date.now() - warned > 10_000) {
+        warned = Date.now();
+        warn(`The primary process gave no answer within ${timeoutMs} ms: limits follow their failure policy`);
+      }
+      return new PrimaryUnavailableError(timeoutMs);
+    });
   let delegate: Counters | undefined;
   const ready = new Promise<Counters>((resolve) => {
     const onMessage = (message: unknown) => {
@@ -49,17 +79,16 @@ export function clusterCounters(
   const shared: Counters = {
     shared: true,
     durable: false,
-    get: async (name) => consumed(await limiter.get(name)),
+    get: async (name) => consumed(await answer(limiter.get(name))),
     async add(name, points, ttlSeconds) {
       const options = { customDuration: ttlSeconds };
-      const res =
-        points >= 0
-          ? await limiter.penalty(name, points, options)
-          : await limiter.reward(name, -points, options);
+      const res = await answer(
+        points >= 0 ? limiter.penalty(name, points, options) : limiter.reward(name, -points, options),
+      );
       return res.consumedPoints;
     },
     async delete(name) {
-      await limiter.delete(name);
+      await answer(limiter.delete(name));
     },
   };
   const use = async () => delegate ?? (await ready);

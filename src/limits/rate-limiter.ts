@@ -1,4 +1,5 @@
 import type { KeyLimits } from '../keys/key-input.ts';
+import { PrimaryUnavailableError } from './cluster-counters.ts';
 import type { Counters, SyncCounters } from './counters.ts';
 import { RedisUnavailableError } from './redis.ts';
 import {
@@ -295,5 +296,5 @@ export function createRateLimiter(options: RateLimiterOptions) {
 export type RateLimiter = ReturnType<typeof createRateLimiter>;
 
 export function isUnavailable(error: unknown): boolean {
-  return error instanceof RedisUnavailableError;
+  return error instanceof RedisUnavailableError || error instanceof PrimaryUnavailableError;
 }

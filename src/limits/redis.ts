@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { withinDeadline } from '../infra/deadline.ts';
 
 /** A Redis call failed or was skipped because Redis is failing; callers apply their failure policy. */
 export class RedisUnavailableError extends Error {
@@ -30,37 +31,6 @@ export interface SharedRedis {
 
 const BREAK_MS = 1_000;
 
-/**
- * The call's answer, or a timeout after `ms`. A timer that comes due while the event loop is busy
- * (a burst of requests on a loaded machine) runs before the I/O of that loop turn is read: an
- * answer Redis sent in time may be waiting in the socket. So the timeout is only declared one I/O
- * phase later (setImmediate runs after it); otherwise a busy process would call a healthy Redis
- * down, and for the next second serve every request under the failure policy.
- */
-function withinDeadline<T>(call: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    let settled = false;
-    const timer = setTimeout(() => {
-      setImmediate(() => {
-        if (settled) return;
-        settled = true;
-        reject(new RedisUnavailableError(new Error(`Command timed out after ${ms} ms`)));
-      });
-    }, ms);
-    call.then(
-      (value) => {
-        settled = true;
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        settled = true;
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}
 const WARN_EVERY_MS = 10_000;
 
 export function connectRedis(options: SharedRedisOptions): SharedRedis {
@@ -114,7 +84,11 @@ export function connectRedis(options: SharedRedisOptions): SharedRedis {
         throw skipped;
       }
       try {
-        return await withinDeadline(call(client), options.timeoutMs);
+        return await withinDeadline(
+          call(client),
+          options.timeoutMs,
+          () => new RedisUnavailableError(new Error(`Command timed out after ${options.timeoutMs} ms`)),
+        );
       } catch (error) {
         return failed(error);
       }

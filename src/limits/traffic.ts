@@ -46,7 +46,12 @@ export function createTraffic(config: Config, db: Db): Traffic {
   const counters = (family: string): Counters => {
     if (redis) return redisCounters(redis, family);
     // Workers of `gatehouse start --workers N` share one set of counters kept by the primary.
-    if (cluster.isWorker) return clusterCounters(family, settings.redisTimeoutMs, (m) => log.warn(m));
+    // The primary is this machine's own process: a slow answer is load, not an outage, so it is
+    // given longer than Redis before the failure policy applies.
+    if (cluster.isWorker)
+      return clusterCounters(family, Math.max(settings.redisTimeoutMs, PRIMARY_TIMEOUT_MS), (m) =>
+        log.warn(m),
+      );
     return memoryCounters(family);
   };
   const usage = createUsageMeter(db);
@@ -113,6 +118,9 @@ function endpointOf(request: FastifyRequest): string {
  * All are callback-style and finish synchronously in the common case (the limit check too, with
  * in-process counters), so they cost the hot path no promise.
  */
+/** The least time a `--workers` process waits for the primary's counters (see clusterCounters). */
+const PRIMARY_TIMEOUT_MS = 5_000;
+
 export function registerTrafficHooks(api: FastifyInstance, traffic: Traffic, config: Config): void {
   const { idempotency, usage } = traffic;
   api.decorateRequest('rateLimit', undefined);
