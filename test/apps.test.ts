@@ -198,11 +198,41 @@ for (const kind of databaseKinds) {
                 method: 'GET',
                 path: '/match',
                 auth: 'public',
-                steps: [{ name: 'm', type: 'transform', expression: '$contains(query.q, /^(a+)+$/)' }],
+                steps: [{ name: 'm', type: 'transform', expression: '$contains(query.q, /^(a|b)+$/i)' }],
               },
             ],
           },
-          /routes\[0\].*expression: Regex \/\^\(a\+\)\+\$\/ can backtrack catastrophically/,
+          /routes\[0\].*expression: Regex \/\^\(a\|b\)\+\$\/i: a case-insensitive regex can take exponential time.*\$lowercase/,
+        ],
+        [
+          {
+            slug: 'bad',
+            name: 'Bad',
+            routes: [
+              {
+                method: 'GET',
+                path: '/match',
+                auth: 'public',
+                steps: [{ name: 'm', type: 'transform', expression: '$match(query.q, /(a*)*\\1$/)' }],
+              },
+            ],
+          },
+          /Regex \/\(a\*\)\*\\1\$\/: a backreference or lookaround/,
+        ],
+        [
+          {
+            slug: 'bad',
+            name: 'Bad',
+            routes: [
+              {
+                method: 'GET',
+                path: '/match',
+                auth: 'public',
+                steps: [{ name: 'm', type: 'transform', expression: '$contains(query.q, /a(?=b)/)' }],
+              },
+            ],
+          },
+          /Regex \/a\(\?=b\)\/: a backreference or lookaround/,
         ],
       ];
       for (const [body, pattern] of cases) {
@@ -914,6 +944,20 @@ for (const kind of databaseKinds) {
           },
           {
             method: 'GET',
+            path: '/nested',
+            auth: 'public',
+            query: [{ name: 'q', type: 'string' }],
+            steps: [{ name: 're', type: 'transform', expression: '$contains(query.q, /^(a+)+$/)' }],
+          },
+          {
+            method: 'GET',
+            path: '/overlap',
+            auth: 'public',
+            query: [{ name: 'q', type: 'string' }],
+            steps: [{ name: 're', type: 'transform', expression: '$contains(query.q, /^(a|a)*$/)' }],
+          },
+          {
+            method: 'GET',
             path: '/pad/:n',
             auth: 'public',
             steps: [{ name: 'wide', type: 'transform', expression: "$pad('x', $number(params.n), '_')" }],
@@ -945,10 +989,17 @@ for (const kind of databaseKinds) {
       assert.match(padded.body.error, /Step "wide"/);
       assert.match(
         JSON.stringify(padded.body.details),
-        /\$pad width 200000000 would build more than 5242880 bytes/,
+        /\$pad width 200000000 would build more than 1048576 bytes/,
       );
       assert.equal((await call('GET', '/budget/pad/-12?environment=test')).body.data, `${'_'.repeat(11)}x`);
       assert.equal((await server.request('GET', '/health')).status, 200);
+      // Patterns that backtrack exponentially run in linear time: answered, not a held event loop
+      // (each took seconds to minutes on 30 characters before).
+      for (const path of ['nested', 'overlap']) {
+        const matched = await call('GET', `/budget/${path}?environment=test&q=${'a'.repeat(40)}b`);
+        assert.equal(matched.status, 200, matched.text);
+        assert.equal(matched.body.data, false);
+      }
       const fail = await call('GET', '/budget/fail?environment=test');
       assert.equal(fail.status, 500);
       assert.equal(fail.body.code, 'app_step_failed');

@@ -1,5 +1,11 @@
+import { setFlagsFromString } from 'node:v8';
 import jsonata from 'jsonata';
-import safeRegex from 'safe-regex2';
+
+// A regex that backtracks past V8's threshold is run again by its linear-time engine, so no
+// pattern can take exponential time on a short input (`/^(a|a)*$/` on 28 characters held the
+// event loop for 14 s). That engine has no case-insensitive mode, backreferences or lookaround:
+// regex literals using them are refused below. Set once for the process, before any app runs.
+setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 
 /**
  * JSONata expressions of app pipelines: compiled once per definition, evaluated with a time
@@ -8,9 +14,9 @@ import safeRegex from 'safe-regex2';
  *
  * JSONata checks its time budget between evaluation steps, so one built-in call runs to its end:
  * the built-ins that could run long on a short input are bounded here instead. `$pad` refuses a
- * width past the size budget (a large one aborted the whole process), and a regex literal that
- * can backtrack catastrophically (a quantified group that holds a quantifier, such as `(a+)+`)
- * is refused when the expression is compiled.
+ * width past 1 MiB (a large one aborted the whole process), and regexes run in linear time (the
+ * flag above); a regex literal the linear engine cannot run is refused when the expression is
+ * compiled.
  */
 
 export const EXPRESSION_TIMEOUT_MS = 250;
@@ -63,12 +69,7 @@ export function compileExpression(source: string): Expression {
     throw new ExpressionError(`Expression does not parse${at}: ${e.message ?? 'syntax error'}`, 'syntax');
   }
   const unsafe = unsafeRegex(compiled.ast());
-  if (unsafe) {
-    throw new ExpressionError(
-      `Regex ${unsafe} can backtrack catastrophically (a quantified group holding a quantifier): rewrite it without nesting`,
-      'syntax',
-    );
-  }
+  if (unsafe) throw new ExpressionError(unsafe, 'syntax');
   compiled.registerFunction('pad', boundedPad, '<s-ns?:s>');
   return {
     source,
@@ -99,21 +100,32 @@ const builtinPad = (
   (await jsonata('$pad').evaluate({})) as { implementation: (...args: unknown[]) => unknown }
 ).implementation;
 
-/** `$pad`, refusing a width that would build more than the size budget before anything can stop it. */
+/** The most one `$pad` may build: one native call, which no time budget can stop midway. */
+const MAX_PAD_BYTES = 1024 * 1024;
+
+/** `$pad`, refusing a width that would build more than MAX_PAD_BYTES before anything can stop it. */
 function boundedPad(text: unknown, width: unknown, char?: unknown): unknown {
   const unit = typeof char === 'string' && char.length > 0 ? char.length : 1;
-  if (typeof width === 'number' && Math.abs(width) * unit > MAX_OUTPUT_BYTES) {
-    throw new ExpressionError(`$pad width ${width} would build more than ${MAX_OUTPUT_BYTES} bytes`, 'size');
+  if (typeof width === 'number' && Math.abs(width) * unit > MAX_PAD_BYTES) {
+    throw new ExpressionError(`$pad width ${width} would build more than ${MAX_PAD_BYTES} bytes`, 'size');
   }
   return builtinPad(text, width, char);
 }
 
-/** The first regex literal in the expression that could backtrack catastrophically, as written. */
+/**
+ * Why the first regex literal in the expression cannot be promised linear time, or undefined:
+ * the linear engine runs neither the `i` flag nor backreferences nor lookaround.
+ */
 function unsafeRegex(node: unknown): string | undefined {
   if (typeof node !== 'object' || node === null) return undefined;
   const n = node as Node;
   if (n.type === 'regex' && n.value instanceof RegExp) {
-    return safeRegex(n.value) ? undefined : `/${n.value.source}/`;
+    const written = `/${n.value.source}/`;
+    if (n.value.flags.includes('i'))
+      return `Regex ${written}i: a case-insensitive regex can take exponential time on a short input; match $lowercase(…) of the text instead`;
+    if (/\\[1-9]|\\k<|\(\?<?[=!]/.test(n.value.source))
+      return `Regex ${written}: a backreference or lookaround can take exponential time on a short input; rewrite it without`;
+    return undefined;
   }
   for (const child of Object.values(n)) {
     if (Array.isArray(child)) {
