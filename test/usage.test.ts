@@ -170,40 +170,56 @@ for (const kind of databaseKinds) {
   });
 
   describe(`a request abandoned mid-body is counted in usage as by the limiter, on ${kind}`, () => {
-    test("aborted POSTs, on Fastify's path and on the fast path, count alike (499) in both", async () => {
-      const server = await startTestServer(kind);
-      try {
-        await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
-        const key = await server.createKey({ name: 'abandon', environment: 'test', limits: { per_day: 50 } });
-        const { port } = new URL(server.url);
-        const abandon = async () => {
-          const socket = connect(Number(port), '127.0.0.1');
-          await once(socket, 'connect');
-          socket.write(
-            `POST /api/v1/data/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key.key}\r\n` +
-              'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":',
-          );
-          await new Promise((resolve) => setTimeout(resolve, 100));
-          socket.destroy();
-          await new Promise((resolve) => setTimeout(resolve, 100));
-        };
-        // The first request finds the key uncached (Fastify's path); the rest take the fast path.
-        for (let i = 0; i < 4; i++) await abandon();
-        const account = await server.request('GET', '/api/v1/account', { key: key.key });
-        const limiterUsed = account.body.data.usage.day.used as number;
-        assert.equal(limiterUsed, 5, JSON.stringify(account.body.data.usage));
-        await server.services.traffic.usage.flush();
-        const usage = await server.admin('GET', `/admin/v1/usage?key_id=${key.id}`);
-        assert.equal(usage.body.data.totals.count, limiterUsed, JSON.stringify(usage.body.data.rows));
-        const abandoned = usage.body.data.rows.find(
-          (r: { status_class: string }) => r.status_class === '4xx',
+    for (const redis of [false, true])
+      test(`aborted POSTs, on Fastify's path and on the fast path, count alike (499)${redis ? ', limits on Redis' : ''}`, async () => {
+        const server = await startTestServer(
+          kind,
+          redis
+            ? {
+                REDIS_URL: 'redis://127.0.0.1:6379',
+                GATEHOUSE_REDIS_PREFIX: `abandon-${process.pid}-${kind}:`,
+              }
+            : {},
         );
-        assert.equal(abandoned?.count, 4);
-        assert.equal(await countRows(server, 'records'), 0, 'nothing was written');
-      } finally {
-        await server.close();
-      }
-    });
+        try {
+          await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+          const key = await server.createKey({
+            name: 'abandon',
+            environment: 'test',
+            limits: { per_day: 50 },
+          });
+          const { port } = new URL(server.url);
+          const abandon = async (afterMs: number) => {
+            const socket = connect(Number(port), '127.0.0.1');
+            await once(socket, 'connect');
+            socket.write(
+              `POST /api/v1/data/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key.key}\r\n` +
+                'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":',
+            );
+            if (afterMs > 0) await new Promise((resolve) => setTimeout(resolve, afterMs));
+            socket.destroy();
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          };
+          // The first request finds the key uncached (Fastify's path); the rest take the fast path.
+          for (let i = 0; i < 4; i++) await abandon(100);
+          // Hanging up at once: while the limit is checked (on Redis, a round trip), or sooner.
+          for (let i = 0; i < 10; i++) await abandon(0);
+          const account = await server.request('GET', '/api/v1/account', { key: key.key });
+          const limiterUsed = account.body.data.usage.day.used as number;
+          assert.ok(limiterUsed >= 5, JSON.stringify(account.body.data.usage));
+          await server.services.traffic.usage.flush();
+          const usage = await server.admin('GET', `/admin/v1/usage?key_id=${key.id}`);
+          assert.equal(usage.body.data.totals.count, limiterUsed, JSON.stringify(usage.body.data.rows));
+          // Under the endpoint, or under none when the client left before it was looked at.
+          const abandoned = usage.body.data.rows
+            .filter((r: { status_class: string }) => r.status_class === '4xx')
+            .reduce((sum: number, r: { count: number }) => sum + r.count, 0);
+          assert.equal(abandoned, limiterUsed - 1);
+          assert.equal(await countRows(server, 'records'), 0, 'nothing was written');
+        } finally {
+          await server.close();
+        }
+      });
   });
 
   describe(`a quota survives a restart without Redis, on ${kind}`, () => {

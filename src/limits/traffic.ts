@@ -171,6 +171,13 @@ export function registerTrafficHooks(api: FastifyInstance, traffic: Traffic, con
     count(request, CLIENT_CLOSED);
     done();
   });
+  // A client gone while its key was being looked up or its limit charged (both can wait on the
+  // database or Redis): the abort hook ran before the request had a key, so it is counted here,
+  // once charged (this onRequest hook runs after the limit's).
+  api.addHook('onRequest', (request: FastifyRequest, _reply, done) => {
+    if (request.raw.destroyed) count(request, CLIENT_CLOSED);
+    done();
+  });
 }
 
 /** The status usage records for a request its client abandoned before an answer. */

@@ -214,6 +214,11 @@ export function createDataFastPath(deps: FastPathDeps) {
   /** The body, as Node's parser delivers it (never more than the declared Content-Length). */
   function body(req: IncomingMessage): Promise<Buffer> {
     return new Promise((resolve, reject) => {
+      // Gone already (while the limit was checked, say on Redis): no 'close' is coming to say so.
+      if (req.destroyed) {
+        reject(new ApiError('invalid_request', { message: 'The request body was cut short' }));
+        return;
+      }
       const chunks: Buffer[] = [];
       req.on('data', (chunk: Buffer) => chunks.push(chunk));
       req.on('end', () => resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)));
