@@ -4,9 +4,10 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { freePort } from '../bench/lib.ts';
 import { createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
-import { runGatehouse } from './helpers/process.ts';
+import { runGatehouse, spawnGatehouse, waitHealthy } from './helpers/process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-init-'));
 const mode = (path: string) => statSync(path).mode & 0o777;
@@ -112,5 +113,40 @@ describe('gatehouse init', () => {
     } finally {
       await services.close();
     }
+  });
+});
+
+describe('the CLI finds the server started from its directory', () => {
+  test('on whatever PORT it was given, with init run without it; a server gone is said plainly', async () => {
+    const { env } = place('port');
+    const port = String(await freePort());
+    const server = spawnGatehouse(['serve'], { ...env, PORT: port, LOG_LEVEL: 'warn' });
+    try {
+      await waitHealthy(Number(port));
+      // As the README's second terminal does: no PORT there.
+      const init = await runGatehouse(
+        ['init', '--email', 'o@example.com', '--password', 'a long passphrase'],
+        env,
+      );
+      assert.equal(init.code, 0, init.stderr);
+      const created = await runGatehouse(
+        ['endpoints', 'create', '--slug', 'orders', '--name', 'Orders', '--field', 'n:integer', '--json'],
+        env,
+      );
+      assert.equal(created.code, 0, created.stdout + created.stderr);
+      assert.equal(JSON.parse(created.stdout).data.slug, 'orders');
+    } finally {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGTERM');
+      await exited;
+    }
+    // Stopped: the CLI says which address it tried and where it came from, and how to give another.
+    const gone = await runGatehouse(['endpoints', 'list'], env);
+    assert.equal(gone.code, 1);
+    assert.match(
+      gone.stderr,
+      /Cannot reach Gatehouse at http:\/\/127\.0\.0\.1:4000 \(saved by init in .*cli-credentials\.json: /,
+    );
+    assert.match(gone.stderr, /--url or GATEHOUSE_URL/);
   });
 });

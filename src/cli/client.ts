@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Config } from '../config.ts';
 import { CliFailure, type ErrorEnvelope } from './output.ts';
+import { runningServer } from './running-server.ts';
 
 export interface ClientOptions {
   url?: string;
@@ -30,7 +31,17 @@ export class JsonText {
 /** A thin client for the management API, as the CLI uses it. */
 export function managementClient(config: Config, options: ClientOptions) {
   const stored = readCredentials(config.cliCredentialsPath);
-  const base = (options.url ?? config.apiUrl ?? stored?.url ?? config.localUrl).replace(/\/$/, '');
+  const running = runningServer(config);
+  const [chosen, from] = options.url
+    ? [options.url, '--url']
+    : config.apiUrl
+      ? [config.apiUrl, 'GATEHOUSE_URL']
+      : running
+        ? [running.url, `the server started from this directory (pid ${running.pid})`]
+        : stored?.url
+          ? [stored.url, `saved by init in ${resolve(config.cliCredentialsPath)}`]
+          : [config.localUrl, 'HOST and PORT'];
+  const base = chosen.replace(/\/$/, '');
   const token = options.token ?? config.token ?? stored?.token;
 
   /** `raw`: hand back the streaming Response itself (exports) instead of the parsed `data`. */
@@ -57,7 +68,7 @@ export function managementClient(config: Config, options: ClientOptions) {
     } catch (error) {
       throw new CliFailure({
         success: false,
-        error: `Cannot reach Gatehouse at ${base} (${(error as Error).cause ?? (error as Error).message}); is "gatehouse start" running?`,
+        error: `Cannot reach Gatehouse at ${base} (${from}: ${(error as Error).cause ?? (error as Error).message}); is "gatehouse start" running? Give its address with --url or GATEHOUSE_URL`,
         code: 'cli_unreachable',
       });
     }

@@ -2,6 +2,7 @@ import cluster from 'node:cluster';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp, createServices, type Services } from '../app.ts';
+import { announceServer, withdrawServer } from '../cli/running-server.ts';
 import type { Config } from '../config.ts';
 import { claimSqliteInstance, type InstanceLock } from '../infra/db/instance-lock.ts';
 import { MIN_SECRET_LENGTH } from '../infra/installation-secret.ts';
@@ -58,6 +59,9 @@ export async function startServer(
     );
   }
   worker?.start();
+  // So the CLI, run from the same directory, finds this server whatever its PORT.
+  const owner = cluster.isWorker ? process.ppid : process.pid;
+  announceServer(config, url.replace('//0.0.0.0:', '//127.0.0.1:').replace('//[::]:', '//[::1]:'), owner);
   logger.info(
     { url, database: services.database.dialect.name, worker: Boolean(worker) },
     `Gatehouse listening on ${url}`,
@@ -69,6 +73,7 @@ export async function startServer(
     url,
     stop() {
       stopping ??= (async () => {
+        if (!cluster.isWorker) withdrawServer(config, owner);
         await app.close();
         await worker?.stop();
         await services.close();
