@@ -388,6 +388,21 @@ for (const kind of databaseKinds) {
       const kept = await call('POST', '/store/n/fine?environment=test', { json: { note: 9007199254740991 } });
       assert.equal(kept.status, 200, kept.text);
       assert.equal(kept.body.data.data.note, 9007199254740991);
+      // A caller's U+0000 in a find step's filter is a 400, on PostgreSQL too (it was a 500).
+      await server.admin('PATCH', '/admin/v1/apps/store', {
+        routes: [
+          {
+            method: 'GET',
+            path: '/find/:x',
+            auth: 'public',
+            steps: [{ name: 'found', type: 'find', endpoint: 'orders', filter: { order_id: 'params.x' } }],
+          },
+        ],
+      });
+      const nulFilter = await call('GET', '/store/find/a%00b?environment=test');
+      assert.equal(nulFilter.status, 400, nulFilter.text);
+      assert.equal(nulFilter.body.details[0].error, 'Cannot hold U+0000');
+      assert.equal((await call('GET', '/store/find/fine?environment=test')).status, 200);
       // The endpoint's filtered reads still work.
       const reader = (await server.createKey({ name: 'r', environment: 'test', scopes: ['*'] })).key;
       const list = await server.request('GET', '/api/v1/data/orders?filter[order_id]=fine', { key: reader });

@@ -123,6 +123,9 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
           if (value === undefined) continue; // nothing to compare with: the filter is left out
           if (!isFilterValue(value))
             throw run.fail(field, 'Must evaluate to a string, number, boolean or null');
+          // No stored text holds U+0000, and PostgreSQL cannot compare with it: a caller's value.
+          if (typeof value === 'string' && value.includes('\0'))
+            throw new ApiError('invalid_request', { details: [{ field, error: 'Cannot hold U+0000' }] });
           if (value === null && filter.op !== 'eq') throw run.fail(field, 'A range bound cannot be null');
           query.filters.push({ field: filter.field, op: filter.op, value });
         }

@@ -88,6 +88,8 @@ export function parseListQuery(query: Record<string, unknown>, version: SchemaVe
   for (const [name, rawValue] of Object.entries(query)) {
     if (Array.isArray(rawValue)) throw invalid(name, 'May be given only once');
     const value = String(rawValue);
+    // No stored text holds U+0000 (bodies that do are refused), and PostgreSQL cannot compare with it.
+    if (value.includes('\0') || name.includes('\0')) throw invalid(name, 'Cannot hold U+0000');
     if (name.startsWith('filter[') && name.endsWith(']')) {
       const field = name.slice(7, -1);
       if (!FIELD.test(field))
