@@ -309,6 +309,12 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
         if (!(await lockRow(trx, 'apps', 'slug', slug)))
           throw new ApiError('app_not_found', { message: `App "${slug}" not found` });
         const row = await requireRow(slug, trx);
+        // What was validated above is what goes live: a change that landed in between is not.
+        if (row.draft_revision !== draft.draft_revision) {
+          throw new ApiError('conflict', {
+            message: 'The draft changed while it was being deployed: deploy again to publish the new one',
+          });
+        }
         const last = await trx
           .selectFrom('app_versions')
           .select((eb) => eb.fn.max('version').as('max'))

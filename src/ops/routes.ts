@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import { safeEqual } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
+import { withinDeadline } from '../infra/deadline.ts';
 import { answerForCluster, clusterMetrics } from './cluster-metrics.ts';
 import { createRouteMetrics } from './route-metrics.ts';
 
@@ -37,10 +38,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { db: Db; config: 
   redis?.on('error', () => {});
   /** A check that has not answered after READY_TIMEOUT_MS counts as unreachable. */
   const answered = <T>(check: Promise<T>) =>
-    new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no answer')), READY_TIMEOUT_MS);
-      check.then(resolve, reject).finally(() => clearTimeout(timer));
-    });
+    withinDeadline(check, READY_TIMEOUT_MS, () => new Error('no answer'));
 
   app.get('/ready', async (_request, reply) => {
     const checks: Record<string, string> = {};

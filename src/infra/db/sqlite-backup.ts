@@ -137,7 +137,9 @@ export interface RestoreSummary extends BackupSummary {
  * is first copied beside the database and flushed to disk: if that fails (a full disk), nothing
  * has changed. Then the database it replaces is checkpointed (its WAL folded in), kept under a
  * dated name (a hard link: the database never stops existing), and the copy is renamed over it,
- * so a crash at any point leaves the old database or the new one in place, never none or a mix.
+ * so a crash at any point leaves the old database or the new one in place, never a mix (and,
+ * with hard links, never none: without them, a crash between the two renames leaves the old
+ * database under its dated name and the copy as `.restoring`, which the operator renames).
  * A stale `-wal` or `-shm` left beside the old file would be replayed onto the restored one:
  * they go with the old database.
  */
@@ -215,7 +217,10 @@ export function restoreSqlite(backup: string, target: string, now = new Date()):
 function keepPrevious(target: string, previous: string): void {
   try {
     linkSync(target, previous);
-  } catch {
+  } catch (error) {
+    // Only a file system without hard links falls back; any other failure is the restore's.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw error;
     renameSync(target, previous);
   }
 }
