@@ -236,9 +236,10 @@ for (const kind of databaseKinds) {
       assert.equal(spec.status, 200);
       const doc = (await spec.json()) as { servers: Array<{ url: string }>; info: { title: string } };
       assert.match(doc.info.title, /test/);
+      // Only the address the caller used (a fixed localhost:4000 was wrong on any other port).
       assert.deepEqual(
         doc.servers.map((s) => s.url),
-        [server.url, 'http://localhost:4000'],
+        [server.url],
       );
     });
 

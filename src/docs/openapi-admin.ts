@@ -164,7 +164,7 @@ export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json 
         "the dashboard's session cookie, with which every call but GET also carries the session's " +
         '`X-CSRF-Token` (403 `csrf_failed` without it).',
     },
-    servers: [{ url: serverUrl }, { url: 'http://localhost:4000' }],
+    servers: [{ url: serverUrl, description: 'This installation' }],
     security: [{ managementToken: [] }, { sessionCookie: [] }],
     paths,
     components: {

@@ -340,10 +340,8 @@ export async function dataApiDocument(
       description:
         'Writes answer `202 Request queued` once durable; errors share one envelope; every response carries `Request-Id`. See docs/errors.md and docs/webhooks.md.',
     },
-    servers: [
-      { url: serverUrl, description: 'This installation' },
-      { url: 'http://localhost:4000', description: 'Local' },
-    ],
+    // The address the caller used: a fixed localhost:4000 beside it was wrong on any other port.
+    servers: [{ url: serverUrl, description: 'This installation' }],
     security: [{ bearer: [] }, { apiKey: [] }],
     paths,
     webhooks,
