@@ -419,8 +419,20 @@ describe('dashboard in a real browser', {
   });
 
   step('the owner browses, creates, replaces and deletes live records in the console', async () => {
+    // An endpoint not deployed, first by slug: the console opens on a deployed one instead, and
+    // on the draft one it says so, without a "Not allowed".
+    await server.createEndpoint({ slug: 'a-draft', name: 'A draft', schema: { type: 'object' } });
     await page.getByRole('link', { name: 'Production console' }).click();
     await page.getByText('No live records').waitFor();
+    assert.equal(await page.getByText('Not allowed').count(), 0);
+    await page.goto(`${server.url}/#/console/a-draft`);
+    await page.getByText('a-draft is not deployed').waitFor();
+    assert.equal(await page.getByText('Not allowed').count(), 0);
+    // Back: the page follows the address to the endpoint it names.
+    await page.goBack();
+    await page.getByText('No live records').waitFor();
+    assert.equal(await page.getByText('a-draft is not deployed').count(), 0);
+    await server.admin('DELETE', '/admin/v1/endpoints/a-draft');
     await page.getByRole('button', { name: 'New record' }).click();
     const create = page.getByRole('dialog');
     await create.getByLabel('Record (JSON)').fill(JSON.stringify({ order_id: 'ORD-1', amount: 10 }));

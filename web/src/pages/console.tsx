@@ -55,9 +55,16 @@ export function ConsolePage({ initialSlug }: { initialSlug?: string }) {
   const [loading, setLoading] = useState(false);
   const [editing, setEditing] = useState<Editing | null>(null);
 
+  // The first deployed endpoint (live data exists only for those), else the first.
   useEffect(() => {
-    if (slug === null && endpoints.data?.[0]) setSlug(endpoints.data[0].slug);
+    const list = endpoints.data ?? [];
+    const first = list.find((e) => e.live_version !== null) ?? list[0];
+    if (slug === null && first) setSlug(first.slug);
   }, [endpoints.data, slug]);
+  // Back and Forward change the URL's endpoint: the page follows it (none named: the default).
+  useEffect(() => {
+    setSlug(initialSlug ?? null);
+  }, [initialSlug]);
 
   async function load(after: string | null) {
     if (!slug) return;
@@ -91,6 +98,7 @@ export function ConsolePage({ initialSlug }: { initialSlug?: string }) {
   }, [slug, applied]);
 
   const endpoint = endpoints.data?.find((e) => e.slug === slug) ?? null;
+  const undeployed = endpoint !== null && endpoint.live_version === null;
 
   function applyFilter(event: FormEvent) {
     event.preventDefault();
@@ -191,7 +199,7 @@ export function ConsolePage({ initialSlug }: { initialSlug?: string }) {
           {endpoint.slug} is not deployed: it has no live records yet. Deploy it to use it in production.
         </Alert>
       )}
-      {error !== undefined && <ErrorState error={error} onRetry={() => void load(null)} />}
+      {error !== undefined && !undeployed && <ErrorState error={error} onRetry={() => void load(null)} />}
       {slug && error === undefined && (
         <Card withBorder padding={0}>
           {page === null ? (

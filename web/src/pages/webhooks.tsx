@@ -40,6 +40,10 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
   useEffect(() => {
     if (slug === null && endpoints.data?.[0]) setSlug(endpoints.data[0].slug);
   }, [endpoints.data, slug]);
+  // Back and Forward change the URL's endpoint: the page follows it (none named: the default).
+  useEffect(() => {
+    setSlug(initialSlug ?? null);
+  }, [initialSlug]);
 
   const subscriptions = useLoader(
     () =>
