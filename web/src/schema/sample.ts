@@ -1,5 +1,7 @@
 /** A plausible payload for a JSON Schema: enums' first value, bounds respected, every property present. */
 
+import RandExp from 'randexp';
+
 type Json = Record<string, unknown>;
 
 function isObject(value: unknown): value is Json {
@@ -26,7 +28,29 @@ function stringSample(schema: Json, name: string): string {
   const max = typeof schema.maxLength === 'number' ? schema.maxLength : Number.POSITIVE_INFINITY;
   let value = name === '' ? 'example' : `${name}-1`;
   while (value.length < min) value += 'x';
-  return value.slice(0, Math.max(max, min));
+  value = value.slice(0, Math.max(max, min));
+  return typeof schema.pattern === 'string' ? matching(schema.pattern, value) : value;
+}
+
+/** `value` if it matches `pattern` (as Ajv reads it: unicode), else the shortest string randexp makes of it. */
+function matching(pattern: string, value: string): string {
+  let regex: RegExp;
+  try {
+    regex = new RegExp(pattern, 'u');
+  } catch {
+    return value;
+  }
+  if (regex.test(value)) return value;
+  try {
+    const generator = new RandExp(regex);
+    // The same sample every time: the least of every choice, repeats at most 3.
+    generator.max = 3;
+    generator.randInt = (low: number) => low;
+    const made = generator.gen();
+    return regex.test(made) ? made : value;
+  } catch {
+    return value;
+  }
 }
 
 function numberSample(schema: Json, integer: boolean): number {
