@@ -1,6 +1,10 @@
 /** A plausible payload for a JSON Schema: enums' first value, bounds respected, every property present. */
 
-import RandExp from 'randexp';
+import randexp from 'randexp';
+
+// CommonJS with an ES-style declaration: whether bundled or run by Node, the default import is the
+// class itself (Node's type rules read the declaration's default export as a property).
+const RandExp = randexp as unknown as typeof import('randexp').default;
 
 type Json = Record<string, unknown>;
 
