@@ -711,6 +711,10 @@ for (const kind of databaseKinds) {
       assert.equal(consoleCreate.actor.email, OWNER.email);
       assert.equal(consoleCreate.details.endpoint, 'orders');
       assert.match(consoleCreate.target_id, /^rec_/);
+      // A subscription made is the target (it was the endpoint's slug, alike for every one).
+      const subscribed = all.body.data.find((e: { action: string }) => e.action === 'webhook.create');
+      assert.match(subscribed.target_id, /^whk_/);
+      assert.equal(subscribed.details.endpoint, 'orders');
 
       const first = await owner.call('GET', '/admin/v1/audit?limit=2');
       const second = await owner.call('GET', `/admin/v1/audit?limit=2&after=${first.body.meta.next_cursor}`);

@@ -155,13 +155,14 @@ export function registerAuditHook(app: FastifyInstance, audit: AuditLog): void {
     const params = request.params as { id?: string; slug?: string };
     const [targetType] = action.split('.');
     const details: Record<string, unknown> = {};
-    const isRecord = action.startsWith('console.');
-    if (isRecord) details.endpoint = params.slug;
+    // What the call made or changed is the target; the endpoint it belongs to is a detail.
+    const ofEndpoint = action.startsWith('console.') || action === 'webhook.create';
+    if (ofEndpoint) details.endpoint = params.slug;
     await audit.record({
       actor: { id: request.principal.userId, email: request.principal.email ?? null },
       action,
-      targetType: isRecord ? 'record' : (targetType ?? null),
-      targetId: params.id ?? (isRecord ? null : params.slug) ?? createdTarget(payload),
+      targetType: action.startsWith('console.') ? 'record' : (targetType ?? null),
+      targetId: params.id ?? (ofEndpoint ? null : params.slug) ?? createdTarget(payload),
       details: Object.keys(details).length > 0 ? details : null,
       ip: request.ip,
     });
