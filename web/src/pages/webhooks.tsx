@@ -158,7 +158,7 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
                     {list.map((sub) => (
                       <Table.Tr key={sub.id} data-testid="subscription-row">
                         <Table.Td>
-                          <Text size="sm" ff="monospace" style={{ wordBreak: 'break-all' }}>
+                          <Text size="sm" ff="monospace" style={{ overflowWrap: 'anywhere' }}>
                             {sub.url}
                           </Text>
                           {sub.disabled_reason && (
@@ -320,7 +320,10 @@ function SubscriptionForm({
 }) {
   const [url, setUrl] = useState(editing?.url ?? '');
   const [environment, setEnvironment] = useState<Environment>(editing?.environment ?? 'test');
-  const [events, setEvents] = useState<string[]>(editing ? [...editing.events] : [...EVENT_TYPES]);
+  // The API's default, so the dashboard and the CLI make the same subscription (docs/webhooks.md).
+  const [events, setEvents] = useState<string[]>(
+    editing ? [...editing.events] : EVENT_TYPES.filter((e) => e !== 'request.failed'),
+  );
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
   const patch: { url?: string; events?: EventType[] } = {};
