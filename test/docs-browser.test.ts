@@ -55,6 +55,11 @@ describe('/docs in a real browser', {
       assert.match(text, /Gatehouse data API \(test\)/);
       assert.match(text, /List Orders, newest first/);
       assert.deepEqual(refused, [], 'the page works within its policy');
+      // Named for what it is, and without Scalar's hosted services on a self-hosted page.
+      assert.equal(await page.title(), 'Gatehouse API reference');
+      for (const hosted of ['Ask AI', 'Generate MCP']) {
+        assert.equal(await page.getByText(hosted).count(), 0, hosted);
+      }
       await page.screenshot({ path: shot });
       assert.ok(statSync(shot).size > 10_000, 'the screenshot is empty');
     } finally {

@@ -96,9 +96,15 @@ export async function registerDocsPage(
       configuration: {
         url: '/docs/openapi.json',
         title: 'Gatehouse API reference',
+        metaData: { title: 'Gatehouse API reference' },
         authentication: { preferredSecurityScheme: 'bearer' },
-        // Self-hosted: no fonts from Scalar's CDN (system fonts instead).
+        // Self-hosted: no fonts from Scalar's CDN (system fonts instead), and none of Scalar's
+        // hosted services (its AI agent, MCP generation, sharing and deploying the document).
         withDefaultFonts: false,
+        agent: { disabled: true },
+        mcp: { disabled: true },
+        showToolbar: 'never',
+        showDeveloperTools: 'never',
       },
     });
   });
