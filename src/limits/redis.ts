@@ -30,7 +30,6 @@ export interface SharedRedis {
 }
 
 const BREAK_MS = 1_000;
-
 const WARN_EVERY_MS = 10_000;
 
 export function connectRedis(options: SharedRedisOptions): SharedRedis {

@@ -16,6 +16,9 @@ import { createRateLimiter, type RateLimiter } from './rate-limiter.ts';
 import { connectRedis, type SharedRedis } from './redis.ts';
 import { type Period, utcDay, type WindowName } from './windows.ts';
 
+/** The least time a `--workers` process waits for the primary's counters (see clusterCounters). */
+const PRIMARY_TIMEOUT_MS = 5_000;
+
 /** Everything that meters and limits API traffic, wired from the config: one object for app.ts. */
 export interface Traffic {
   redis: SharedRedis | undefined;
@@ -118,9 +121,6 @@ function endpointOf(request: FastifyRequest): string {
  * All are callback-style and finish synchronously in the common case (the limit check too, with
  * in-process counters), so they cost the hot path no promise.
  */
-/** The least time a `--workers` process waits for the primary's counters (see clusterCounters). */
-const PRIMARY_TIMEOUT_MS = 5_000;
-
 export function registerTrafficHooks(api: FastifyInstance, traffic: Traffic, config: Config): void {
   const { idempotency, usage } = traffic;
   api.decorateRequest('rateLimit', undefined);
