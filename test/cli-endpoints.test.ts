@@ -78,6 +78,23 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
     );
     assert.equal((await server.admin('GET', '/admin/v1/endpoints/longs')).status, 404);
 
+    // A mistyped type is said once, with the types there are (it was three validator lines).
+    const typo = await post(
+      '{"slug":"typo","name":"Typo","schema":{"type":"object","properties":{"sku":{"type":"strin"}}}}',
+    );
+    assert.equal(typo.status, 400);
+    const typoBody = (await typo.json()) as {
+      code: string;
+      details: Array<{ field: string; error: string }>;
+    };
+    assert.equal(typoBody.code, 'invalid_schema');
+    assert.deepEqual(typoBody.details, [
+      {
+        field: 'schema.properties.sku.type',
+        error: 'Must be one of string, number, integer, boolean, object, array or null, or a list of them',
+      },
+    ]);
+
     // Through the CLI, from a file: the number reaches the server as written, and is refused.
     const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
     const { join } = await import('node:path');

@@ -79,11 +79,27 @@ export function compileSchema(schema: unknown, field = 'schema'): RecordValidato
   }
 }
 
+const JSON_TYPES = 'string, number, integer, boolean, object, array or null';
+
+/**
+ * The meta-schema's complaints, one per place: a bad `type` is said once, with the types there
+ * are (the meta-schema's anyOf otherwise gives three lines: not one of the values, not an array,
+ * no branch matched).
+ */
 function schemaErrors(errors: ErrorObject[], field: string): ErrorDetail[] {
-  return errors.slice(0, 20).map((e) => ({
-    field: `${field}${toFieldPath(e.instancePath) ? `.${toFieldPath(e.instancePath)}` : ''}`,
-    error: capitalize(e.message ?? 'is invalid'),
-  }));
+  const out: ErrorDetail[] = [];
+  const typeSaid = new Set<string>();
+  for (const e of errors) {
+    const at = `${field}${toFieldPath(e.instancePath) ? `.${toFieldPath(e.instancePath)}` : ''}`;
+    if (e.instancePath.endsWith('/type')) {
+      if (typeSaid.has(at)) continue;
+      typeSaid.add(at);
+      out.push({ field: at, error: `Must be one of ${JSON_TYPES}, or a list of them` });
+      continue;
+    }
+    out.push({ field: at, error: capitalize(e.message ?? 'is invalid') });
+  }
+  return out.slice(0, 20);
 }
 
 /** `/items/0/name` → `items[0].name`. */
