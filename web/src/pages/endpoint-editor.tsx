@@ -82,7 +82,8 @@ export function EndpointEditorPage({ slug }: { slug: string | null }) {
   );
 }
 
-const STARTER: Field[] = [newField({ name: 'id', type: 'string', required: true })];
+// Not `id`: every record has one already (`rec_…`), outside its data.
+const STARTER: Field[] = [newField({ name: 'name', type: 'string', required: true })];
 
 function toLocalInput(iso: string | null): string {
   if (!iso) return '';
