@@ -360,7 +360,13 @@ describe('dashboard in a real browser', {
   });
 
   step('sends a test request through the server and sees 202, headers, body and curl', async () => {
-    await page.getByRole('link', { name: 'Test requests' }).click();
+    // From the endpoint's page: its Test button opens the test page on it; the console opens apart.
+    await page.goto(`${server.url}/#/endpoints/orders`);
+    const consoleLink = page.getByRole('link', { name: 'Open console' });
+    assert.equal(await consoleLink.getAttribute('href'), '#/console/orders');
+    assert.equal(await consoleLink.getAttribute('target'), '_blank');
+    await page.getByRole('link', { name: 'Test', exact: true }).click();
+    await until(async () => page.url().endsWith('#/test/orders'));
     const body = page.getByLabel('JSON body');
     await body.waitFor();
     // The body is prefilled once the endpoint's schema has loaded (the function runs in the page).

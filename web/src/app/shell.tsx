@@ -58,7 +58,7 @@ function page(route: string[]): ReactNode {
     case 'keys':
       return <KeysPage />;
     case 'test':
-      return <TestPage />;
+      return <TestPage initialSlug={id} />;
     case 'console':
       return <ConsolePage initialSlug={id} />;
     case 'webhooks':

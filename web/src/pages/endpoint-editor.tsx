@@ -19,7 +19,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { api } from '../api/client.ts';
 import { stringifyJson } from '../api/exact-json.ts';
 import type { Endpoint, EndpointVersion } from '../api/types.ts';
-import { navigate } from '../app/router.ts';
+import { href, navigate } from '../app/router.ts';
 import { useUser } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
 import {
@@ -83,7 +83,7 @@ export function EndpointEditorPage({ slug }: { slug: string | null }) {
 }
 
 // Not `id`: every record has one already (`rec_…`), outside its data.
-const STARTER: Field[] = [newField({ name: 'name', type: 'string', required: true })];
+const STARTER: Field[] = [newField({ name: 'title', type: 'string', required: true })];
 
 function toLocalInput(iso: string | null): string {
   if (!iso) return '';
@@ -322,32 +322,54 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
           )
         }
         actions={
-          !readOnly && (
-            <>
-              {endpoint && (
-                <Button
-                  variant="default"
-                  loading={busy === 'active'}
-                  onClick={() => setActive(!endpoint.active)}
-                >
-                  {endpoint.active ? 'Deactivate' : 'Activate'}
-                </Button>
-              )}
+          <>
+            {endpoint && (
               <Button
-                variant={endpoint ? 'light' : 'filled'}
-                disabled={!canSave || (endpoint !== null && !dirty)}
-                loading={busy === 'save'}
-                onClick={() => void run('save', async () => void (await save()))}
+                component="a"
+                variant="default"
+                href={href(`/test/${encodeURIComponent(endpoint.slug)}`)}
               >
-                {endpoint ? 'Save draft' : 'Create endpoint'}
+                Test
               </Button>
-              {endpoint && (
-                <Button disabled={!check.ok} loading={busy === 'deploy'} onClick={deploy}>
-                  Deploy
+            )}
+            {endpoint && user.role === 'owner' && endpoint.live_version !== null && (
+              <Button
+                component="a"
+                variant="default"
+                href={href(`/console/${encodeURIComponent(endpoint.slug)}`)}
+                target="_blank"
+                rel="noopener"
+              >
+                Open console
+              </Button>
+            )}
+            {!readOnly && (
+              <>
+                {endpoint && (
+                  <Button
+                    variant="default"
+                    loading={busy === 'active'}
+                    onClick={() => setActive(!endpoint.active)}
+                  >
+                    {endpoint.active ? 'Deactivate' : 'Activate'}
+                  </Button>
+                )}
+                <Button
+                  variant={endpoint ? 'light' : 'filled'}
+                  disabled={!canSave || (endpoint !== null && !dirty)}
+                  loading={busy === 'save'}
+                  onClick={() => void run('save', async () => void (await save()))}
+                >
+                  {endpoint ? 'Save draft' : 'Create endpoint'}
                 </Button>
-              )}
-            </>
-          )
+                {endpoint && (
+                  <Button disabled={!check.ok} loading={busy === 'deploy'} onClick={deploy}>
+                    Deploy
+                  </Button>
+                )}
+              </>
+            )}
+          </>
         }
       />
       {readOnly && (

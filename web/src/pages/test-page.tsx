@@ -59,7 +59,7 @@ export function statusColor(status: number): string {
 let headerId = 0;
 const row = (name = '', value = ''): HeaderRow => ({ id: ++headerId, name, value });
 
-export function TestPage() {
+export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
   const endpoints = useLoader(() => api.get<Endpoint[]>('/admin/v1/endpoints'), 'endpoints');
   const keys = useLoader(() => api.get<ApiKey[]>('/admin/v1/keys', { environment: 'test' }), 'test-keys');
   const history = useLoader(
@@ -67,7 +67,7 @@ export function TestPage() {
     'history',
   );
 
-  const [slug, setSlug] = useState<string | null>(null);
+  const [slug, setSlug] = useState<string | null>(initialSlug ?? null);
   const [method, setMethod] = useState<Method>('POST');
   const [recordId, setRecordId] = useState('');
   const [query, setQuery] = useState('');
