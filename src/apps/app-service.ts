@@ -270,8 +270,7 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
         .execute(async (trx) => {
           // Read and written under the row's lock: concurrent changes apply one after the other, and
           // each takes its own revision (test traffic runs the draft of the revision it caches).
-          if (!(await lockRow(trx, 'apps', 'slug', slug)))
-            throw new ApiError('app_not_found', { message: `App "${slug}" not found` });
+          await lockRow(trx, 'apps', 'slug', slug);
           const current = await requireRow(slug, trx);
           const changed = patch.name !== undefined || definition !== undefined;
           const next: AppsTable = {
@@ -306,8 +305,7 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
       await validated(slug, routesOf(draft.definition));
       const result = await db.transaction().execute(async (trx) => {
         // Locked: concurrent deploys take the next version one after the other.
-        if (!(await lockRow(trx, 'apps', 'slug', slug)))
-          throw new ApiError('app_not_found', { message: `App "${slug}" not found` });
+        await lockRow(trx, 'apps', 'slug', slug);
         const row = await requireRow(slug, trx);
         // What was validated above is what goes live: a change that landed in between is not.
         if (row.draft_revision !== draft.draft_revision) {

@@ -1,8 +1,8 @@
-import { validateHeaderValue } from 'node:http';
 import type { EndpointRuntime, EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError } from '../errors.ts';
 import { unstorableString } from '../http/json-body.ts';
+import { sendableHeader } from '../http/single-header.ts';
 import { isId, newId } from '../ids.ts';
 import type { Environment } from '../keys/key-service.ts';
 import type { FilterValue, RecordReader } from '../records/record-reader.ts';
@@ -45,16 +45,6 @@ class Stop {
 
 /** http(s), or a path on this site: not `//host` nor `/\host`, which browsers read as another host. */
 const SAFE_URL = /^(https?:\/\/[^\s]+|\/(?![/\\])[^\s]*)$/i;
-
-/** Whether Node would send the header as it is (it throws on control characters and on text past U+00FF). */
-function sendableHeader(name: string, value: string): boolean {
-  try {
-    validateHeaderValue(name, value);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * A redirect's Location as a header can carry it: characters past ASCII percent-encoded (as a

@@ -267,8 +267,7 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
         .transaction()
         .execute(async (trx) => {
           // Read and written under the row's lock: concurrent changes apply one after the other.
-          if (!(await lockRow(trx, 'endpoints', 'slug', slug)))
-            throw new ApiError('endpoint_not_found', { message: `Endpoint "${slug}" not found` });
+          await lockRow(trx, 'endpoints', 'slug', slug);
           const current = await requireRow(slug, trx);
           const draftChanged =
             patch.name !== undefined ||
@@ -325,8 +324,7 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
     async deploy(slug: string): Promise<EndpointJson & { deployed: EndpointVersionJson }> {
       const result = await db.transaction().execute(async (trx) => {
         // Locked: concurrent deploys take the next version one after the other.
-        if (!(await lockRow(trx, 'endpoints', 'slug', slug)))
-          throw new ApiError('endpoint_not_found', { message: `Endpoint "${slug}" not found` });
+        await lockRow(trx, 'endpoints', 'slug', slug);
         const row = await requireRow(slug, trx);
         const last = await trx
           .selectFrom('endpoint_versions')

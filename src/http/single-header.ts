@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import { type IncomingHttpHeaders, validateHeaderValue } from 'node:http';
 import { invalid } from '../errors.ts';
 
 /** A request as Node gives it, or as Fastify does (Node's request on `raw`). */
@@ -34,4 +34,14 @@ export function singleHeader(
     }
   }
   return value;
+}
+
+/** Whether Node would send the header as it is (it throws on control characters and on text past U+00FF). */
+export function sendableHeader(name: string, value: string): boolean {
+  try {
+    validateHeaderValue(name, value);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,6 +1,5 @@
-import { validateHeaderValue } from 'node:http';
 import { invalid } from '../errors.ts';
-import { singleHeader, type WithHeaders } from '../http/single-header.ts';
+import { sendableHeader, singleHeader, type WithHeaders } from '../http/single-header.ts';
 import type { Encryptor } from '../infra/crypto/encryption.ts';
 import type { WriteCommand } from '../records/record-writer.ts';
 
@@ -38,15 +37,6 @@ const single = (request: WithHeaders, name: string) =>
   singleHeader(request, name, name, 'May be sent only once');
 
 /** Validates X-Webhook-Callback / -Auth / -Auth-Header at request time: 400 before anything is written. */
-function sendable(name: string, value: string): boolean {
-  try {
-    validateHeaderValue(name, value);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 export function parseCallback(request: WithHeaders): Callback | null {
   const url = single(request, 'x-webhook-callback');
   const value = single(request, 'x-webhook-auth');
@@ -75,7 +65,7 @@ export function parseCallback(request: WithHeaders): Callback | null {
     throw invalid('X-Webhook-Auth-Header', 'Must be a valid header name');
   if (RESERVED.has(name.toLowerCase())) throw invalid('X-Webhook-Auth-Header', `"${name}" cannot be set`);
   // What an HTTP header value may hold, by Node's own check: tab, visible ASCII and bytes 0x80 – 0xff.
-  if (value !== undefined && (!sendable(name, value) || value.length > 4096)) {
+  if (value !== undefined && (!sendableHeader(name, value) || value.length > 4096)) {
     throw invalid(
       'X-Webhook-Auth',
       'Must be a single-line header value of at most 4096 characters, without control characters or characters beyond U+00FF',
