@@ -53,9 +53,11 @@ describe('gatehouse types', () => {
     assert.match(stdout, /export interface LineItemsData/);
     assert.match(stdout, /"line-items": LineItemsData\b/);
     // An unbounded integer may be past 2^53 (the client reads it as a bigint); a bounded one not.
-    assert.match(stdout, /qty\?: number \| bigint\n/);
-    assert.match(stdout, /count\?: number\n/);
-    assert.match(stdout, /default\?: number \| bigint\n/);
+    assert.match(stdout, /qty\?: number \| bigint;\n/);
+    assert.match(stdout, /count\?: number;\n/);
+    assert.match(stdout, /default\?: number \| bigint;\n/);
+    // Indented as people write it: members two spaces in.
+    assert.match(stdout, /export interface OrdersData \{\n( {2}\S.*\n)+\}\n/);
     // maxItems: an array of up to five, not a union of tuples.
     assert.match(stdout, /tags\?: \("a" \| "b"\)\[\]/);
     writeFileSync(join(dir, 'endpoints.ts'), stdout);
@@ -153,7 +155,7 @@ describe('gatehouse types', () => {
       `void gh.records('zz-last').create({ last: 'l' });`,
       `void gh.records('tuples').create({ pair: ['a', 1] });`,
     ]);
-    assert.match(stdout, /"zz-last": ZzLastData\n/);
+    assert.match(stdout, /"zz-last": ZzLastData;\n/);
     usage('alike-bad.ts', [`void gh.records('v-2').create({ alpha: 'a' });`]);
     await tscCheck('alike-ok.ts');
     await assert.rejects(tscCheck('alike-bad.ts'), (e: { stdout: string }) => /beta/.test(e.stdout));

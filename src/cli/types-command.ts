@@ -123,7 +123,8 @@ export async function typesFor(
       maxItems: -1,
       additionalProperties: true,
       strictIndexSignatures: false,
-      format: false,
+      // Indented as people write TypeScript (prettier, a dependency of the compiler): ~0.5 s.
+      format: true,
       unreachableDefinitions: false,
     },
   );
