@@ -105,6 +105,16 @@ for (const kind of databaseKinds) {
       assert.equal(disabled.enabled, false);
       assert.equal((await cli('webhooks', 'delete', sub.id)).code, 0);
 
+      // The callback signing secret: the one the API gives the owner.
+      const signing = JSON.parse((await cli('webhooks', 'signing-secret', '--json')).stdout).data;
+      const fromApi = (await server.admin('GET', '/admin/v1/webhook-signing-secret')).body.data;
+      assert.equal(signing.secret, fromApi.secret);
+      assert.match(signing.secret, /^whsec_/);
+      const human = await cli('webhooks', 'signing-secret');
+      assert.equal(human.code, 0);
+      assert.match(human.stdout, new RegExp(`secret\\s+${fromApi.secret}`));
+      assert.match(human.stdout, /X-Webhook-Callback/);
+
       const missing = await cli('deliveries', 'show', 'dlv_nope');
       assert.notEqual(missing.code, 0);
       assert.match(missing.stderr, /not found/i);

@@ -542,6 +542,14 @@ describe('dashboard in a real browser', {
     );
     await screenshot(page, 'deliveries');
 
+    // The owner reads the callback signing secret here: the one the API gives.
+    await page.getByRole('button', { name: 'Callback signing secret' }).click();
+    const secretDialog = page.getByRole('dialog', { name: 'Callback signing secret' });
+    const shown = (await secretDialog.getByTestId('callback-secret').textContent())?.trim();
+    assert.equal(shown, (await server.admin('GET', '/admin/v1/webhook-signing-secret')).body.data.secret);
+    await page.keyboard.press('Escape');
+    await secretDialog.waitFor({ state: 'hidden' });
+
     // Filters by record (and request, endpoint): only that write's deliveries; none for another id.
     const all = await page.getByTestId('delivery-row').count();
     await page.getByLabel('Record id').fill(write.body.id);
@@ -757,6 +765,11 @@ describe('dashboard in a real browser', {
           assert.equal(await other.getByRole('button', { name: control }).count(), 0, `${path}: ${control}`);
       }
       await screenshot(other, 'collaborator-console-refused');
+
+      // Deliveries (their own keys' callbacks) without the owner's callback signing secret.
+      await other.getByRole('link', { name: 'Deliveries' }).click();
+      await other.getByRole('button', { name: 'Refresh' }).waitFor();
+      assert.equal(await other.getByRole('button', { name: 'Callback signing secret' }).count(), 0);
 
       // A collaborator's keys page shows none of the owner's keys.
       await other.getByRole('link', { name: 'API keys' }).click();

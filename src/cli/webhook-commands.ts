@@ -134,6 +134,26 @@ export function registerWebhookCommands(program: Command, config: Config): void 
     }),
   );
 
+  withCommon(
+    webhooks
+      .command('signing-secret')
+      .description('the secret that signs per-request callbacks (X-Webhook-Callback), owner only'),
+  ).action(
+    action(config, async (call, o: Common) => {
+      const data = await call<{ secret: string; used_for: string }>(
+        'GET',
+        '/admin/v1/webhook-signing-secret',
+      );
+      show(o.json, data, () => {
+        printFields({ secret: data.secret, used_for: data.used_for });
+        process.stdout.write(
+          '\nGive it to partners who send X-Webhook-Callback: they verify callbacks with it as with any\n' +
+            'Standard Webhooks secret. Subscriptions are signed with their own whsec_ secrets instead.\n',
+        );
+      });
+    }),
+  );
+
   withCommon(webhooks.command('delete').argument('<id>').description('remove a subscription')).action(
     action(config, async (call, id: string, o: Common) => {
       const data = await call<unknown>('DELETE', `/admin/v1/webhooks/${encodeURIComponent(id)}`);

@@ -5,6 +5,7 @@ import {
   Code,
   Drawer,
   Group,
+  Modal,
   SegmentedControl,
   Stack,
   Table,
@@ -15,9 +16,11 @@ import {
 import { useEffect, useState } from 'react';
 import { api } from '../api/client.ts';
 import type { Delivery } from '../api/types.ts';
+import { useUser } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, ErrorState, LoadingState, notifyError, notifySuccess } from '../components/feedback.tsx';
 import { formatDate, jsonText, LoadMore, PageHeader, timeAgo } from '../components/page.tsx';
+import { CopyText } from '../components/secret.tsx';
 import { EnvironmentBadge } from './keys.tsx';
 
 const STATUS_COLOR: Record<string, string> = {
@@ -40,7 +43,57 @@ interface Filters {
 
 const NO_FILTERS: Filters = { endpoint: '', record: '', request: '' };
 
+/**
+ * The installation's callback signing secret (owner only): partners who send X-Webhook-Callback
+ * verify callbacks with it. Read on demand, never kept in the page.
+ */
+function CallbackSecretButton() {
+  const [secret, setSecret] = useState<string | null>(null);
+  async function open() {
+    try {
+      setSecret((await api.get<{ secret: string }>('/admin/v1/webhook-signing-secret')).secret);
+    } catch (error) {
+      notifyError(error);
+    }
+  }
+  return (
+    <>
+      <Button variant="default" onClick={open}>
+        Callback signing secret
+      </Button>
+      <Modal
+        opened={secret !== null}
+        onClose={() => setSecret(null)}
+        title="Callback signing secret"
+        size="lg"
+      >
+        {secret && (
+          <Stack gap="sm">
+            <Text size="sm">
+              Signs the per-request callbacks partners ask for with <Code>X-Webhook-Callback</Code>. Give it
+              to them to verify callbacks as with any Standard Webhooks secret. Subscriptions are signed with
+              their own secrets instead.
+            </Text>
+            <Code
+              block
+              aria-label="Callback signing secret"
+              data-testid="callback-secret"
+              style={{ wordBreak: 'break-all' }}
+            >
+              {secret}
+            </Code>
+            <Group justify="flex-end">
+              <CopyText value={secret} label="Copy secret" />
+            </Group>
+          </Stack>
+        )}
+      </Modal>
+    </>
+  );
+}
+
 export function DeliveriesPage() {
+  const isOwner = useUser().role === 'owner';
   const [status, setStatus] = useState('all');
   // What is typed, and what the list shows (applied with the button, not per keystroke).
   const [typed, setTyped] = useState<Filters>(NO_FILTERS);
@@ -93,9 +146,12 @@ export function DeliveriesPage() {
         title="Deliveries"
         description="Every webhook delivery, newest first, with each attempt's response."
         actions={
-          <Button variant="default" onClick={first.reload}>
-            Refresh
-          </Button>
+          <Group gap="xs">
+            {isOwner && <CallbackSecretButton />}
+            <Button variant="default" onClick={first.reload}>
+              Refresh
+            </Button>
+          </Group>
         }
       />
       <Group mb="md" align="flex-end">
