@@ -16,7 +16,9 @@ Every error, from every route, has one shape:
 {"success":false,"error":"Validation failed","code":"validation_failed","details":[{"field":"order_id","error":"Required field is missing"}],"request_id":"req_…"}
 \`\`\`
 
-- \`error\` is a human-readable message; \`code\` is stable and meant for programs.
+- \`error\` is a human-readable message; \`code\` is stable and meant for programs. The table gives
+  each code's usual message; many responses say more (which header, which window, which step), so
+  match on \`code\`, never on \`error\`.
 - \`details\` lists one entry per offending field (empty when there is nothing to point at).
 - \`request_id\` is also sent as the \`Request-Id\` response header and appears in logs and webhook deliveries.
 - A 5xx never carries a stack trace or SQL; the server logs the cause under the same request id.

@@ -90,7 +90,7 @@ export const errorCodes = {
   subscription_expired: {
     status: 403,
     message: 'Subscription expired',
-    doc: "The endpoint's `expires_at` has passed.",
+    doc: "The endpoint's subscription has ended: its `expires_at` has passed. The owner extends it by setting a later `expires_at` (or `null`).",
   },
   endpoint_not_deployed: {
     status: 403,

@@ -552,8 +552,8 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
             </Grid.Col>
             <Grid.Col span={{ base: 12, sm: 6, md: 3 }}>
               <TextInput
-                label="Expires at"
-                description="Empty: never"
+                label="Subscription ends at"
+                description="Then calls get 403 subscription_expired. Empty: never"
                 type="datetime-local"
                 value={expires}
                 onChange={(e) => setExpires(e.currentTarget.value)}
