@@ -508,6 +508,17 @@ describe('dashboard in a real browser', {
     await page.getByRole('button', { name: 'I have saved it' }).click();
     await page.getByTestId('subscription-row').getByText(receiver.url).waitFor();
     await screenshot(page, 'webhooks');
+    // Every endpoint's subscriptions at once, each with its endpoint; adding one needs an endpoint.
+    await page.getByLabel('Endpoint', { exact: true }).first().click();
+    await page.getByRole('option', { name: 'All endpoints' }).click();
+    await page.waitForURL(/#\/webhooks\/\*$/);
+    const everyRow = page.getByTestId('subscription-row');
+    await everyRow.getByText('orders', { exact: true }).waitFor();
+    assert.equal(await everyRow.count(), 1);
+    assert.equal(await page.getByRole('button', { name: 'New subscription' }).isDisabled(), true);
+    await page.goBack();
+    await page.getByTestId('subscription-row').getByText(receiver.url).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'New subscription' }).isDisabled(), false);
 
     const before = receiver.received.length;
     const write = await server.request('POST', '/api/v1/data/orders', {

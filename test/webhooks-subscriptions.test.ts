@@ -264,6 +264,76 @@ for (const kind of databaseKinds) {
     });
   });
 
+  describe(`every endpoint's subscriptions (${kind})`, () => {
+    let server: TestServer;
+    before(async () => {
+      server = await startTestServer(kind);
+      for (const slug of ['zebras', 'apples'])
+        await server.createEndpoint({ slug, name: slug, schema: { type: 'object' } });
+    });
+    after(() => server.close());
+
+    test('GET /admin/v1/webhooks lists them by endpoint, filters, refuses bad filters and secrets stay out', async () => {
+      const made: Array<{ slug: string; id: string; secret: string; environment: string }> = [];
+      for (const [slug, environment] of [
+        ['zebras', 'test'],
+        ['apples', 'live'],
+        ['apples', 'test'],
+      ] as const) {
+        const res = await server.admin('POST', `/admin/v1/endpoints/${slug}/webhooks`, {
+          url: `https://${slug}.example/${environment}`,
+          environment,
+        });
+        assert.equal(res.status, 201, res.text);
+        made.push({ slug, environment, id: res.body.data.id, secret: res.body.data.secret });
+      }
+      const off = made[2] as (typeof made)[number];
+      assert.equal(
+        (await server.admin('PATCH', `/admin/v1/webhooks/${off.id}`, { enabled: false })).status,
+        200,
+      );
+
+      const all = await server.admin('GET', '/admin/v1/webhooks');
+      assert.equal(all.status, 200, all.text);
+      // By endpoint slug, then oldest first; each as the per-endpoint list shows it.
+      assert.deepEqual(
+        all.body.data.map((s: { endpoint: string; environment: string }) => `${s.endpoint}/${s.environment}`),
+        ['apples/live', 'apples/test', 'zebras/test'],
+      );
+      const apples = (await server.admin('GET', '/admin/v1/endpoints/apples/webhooks')).body.data;
+      assert.deepEqual(all.body.data.slice(0, 2), apples);
+      for (const { secret } of made) assert.ok(!all.text.includes(secret));
+
+      const live = (await server.admin('GET', '/admin/v1/webhooks?environment=live')).body.data;
+      assert.deepEqual(
+        live.map((s: { id: string }) => s.id),
+        [made[1]?.id],
+      );
+      const disabled = (await server.admin('GET', '/admin/v1/webhooks?enabled=false')).body.data;
+      assert.deepEqual(
+        disabled.map((s: { id: string }) => s.id),
+        [off.id],
+      );
+      const enabledTest = (await server.admin('GET', '/admin/v1/webhooks?enabled=true&environment=test')).body
+        .data;
+      assert.deepEqual(
+        enabledTest.map((s: { id: string }) => s.id),
+        [made[0]?.id],
+      );
+
+      for (const [query, field] of [
+        ['environment=staging', 'environment'],
+        ['enabled=yes', 'enabled'],
+        ['endpoint=apples', 'endpoint'],
+      ]) {
+        const res = await server.admin('GET', `/admin/v1/webhooks?${query}`);
+        assert.equal(res.status, 400, query);
+        assert.equal(res.body.code, 'invalid_request');
+        assert.equal(res.body.details[0].field, field);
+      }
+    });
+  });
+
   describe(`SSRF guard (${kind})`, () => {
     let server: TestServer;
     let r: Receiver;

@@ -67,12 +67,17 @@ export function registerWebhookCommands(program: Command, config: Config): void 
     );
 
   withCommon(
-    webhooks.command('list').argument('<endpoint>').description("an endpoint's subscriptions"),
+    webhooks
+      .command('list')
+      .argument('[endpoint]')
+      .description("an endpoint's subscriptions; without one, every endpoint's"),
   ).action(
-    action(config, async (call, slug: string, o: Common) => {
+    action(config, async (call, slug: string | undefined, o: Common) => {
       const data = await call<SubscriptionJson[]>(
         'GET',
-        `/admin/v1/endpoints/${encodeURIComponent(slug)}/webhooks`,
+        slug === undefined
+          ? '/admin/v1/webhooks'
+          : `/admin/v1/endpoints/${encodeURIComponent(slug)}/webhooks`,
       );
       show(o.json, data, () =>
         printTable(data as unknown as Array<Record<string, unknown>>, subscriptionColumns),

@@ -51,6 +51,7 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   'GET /admin/v1/endpoints/:slug/export': 'owner',
   'POST /admin/v1/endpoints/:slug/webhooks': 'owner',
   'GET /admin/v1/endpoints/:slug/webhooks': 'owner',
+  'GET /admin/v1/webhooks': 'owner',
   'GET /admin/v1/webhooks/:id': 'owner',
   'PATCH /admin/v1/webhooks/:id': 'owner',
   'DELETE /admin/v1/webhooks/:id': 'owner',

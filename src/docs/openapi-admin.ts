@@ -29,6 +29,8 @@ const summaries: Record<string, string> = {
   'POST /admin/v1/endpoints/{slug}/webhooks':
     'Subscribe a URL to events; the whsec_ secret is in this response only',
   'GET /admin/v1/endpoints/{slug}/webhooks': "An endpoint's subscriptions",
+  'GET /admin/v1/webhooks':
+    "Every endpoint's subscriptions (by endpoint); ?environment=test|live, ?enabled=true|false",
   'GET /admin/v1/webhooks/{id}': 'Read a subscription',
   'PATCH /admin/v1/webhooks/{id}': 'Change URL or events, enable or disable',
   'DELETE /admin/v1/webhooks/{id}': 'Delete a subscription',

@@ -23,6 +23,10 @@ export function registerWebhookRoutes(
     success: true,
     data: await subscriptions.list(request.params.slug),
   }));
+  app.get('/admin/v1/webhooks', async (request) => ({
+    success: true,
+    data: await subscriptions.listAll(request.query as Record<string, unknown>),
+  }));
   app.get<{ Params: IdParams }>('/admin/v1/webhooks/:id', async (request) => ({
     success: true,
     data: await subscriptions.get(request.params.id),

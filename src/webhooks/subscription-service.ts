@@ -154,6 +154,26 @@ export function createSubscriptionService(deps: {
       return rows.map((row) => toJson(row, slug));
     },
 
+    /** Every endpoint's subscriptions, by endpoint slug then age; `environment`, `enabled` filter. */
+    async listAll(query: Record<string, unknown>): Promise<SubscriptionJson[]> {
+      for (const name of Object.keys(query))
+        if (name !== 'environment' && name !== 'enabled') throw invalid(name, 'Unknown filter');
+      const { environment, enabled } = query;
+      if (environment !== undefined && environment !== 'test' && environment !== 'live')
+        throw invalid('environment', 'Must be test or live');
+      if (enabled !== undefined && enabled !== 'true' && enabled !== 'false')
+        throw invalid('enabled', 'Must be true or false');
+      let q = db
+        .selectFrom('webhook_subscriptions as w')
+        .innerJoin('endpoints as e', 'e.id', 'w.endpoint_id')
+        .selectAll('w')
+        .select('e.slug');
+      if (environment !== undefined) q = q.where('w.environment', '=', environment);
+      if (enabled !== undefined) q = q.where('w.enabled', '=', enabled === 'true' ? 1 : 0);
+      const rows = await q.orderBy('e.slug').orderBy('w.created_at').orderBy('w.id').execute();
+      return rows.map(({ slug, ...row }) => toJson(row, slug));
+    },
+
     async get(id: string): Promise<SubscriptionJson> {
       const { row, slug } = await requireRow(id);
       return toJson(row, slug);

@@ -30,6 +30,9 @@ import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
 import { SecretReveal } from '../components/secret.tsx';
 import { EnvironmentBadge } from './keys.tsx';
 
+/** The endpoint choice (and `#/webhooks/*`) for every endpoint's subscriptions at once. */
+const ALL = '*';
+
 export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
   const endpoints = useLoader(() => api.get<Endpoint[]>('/admin/v1/endpoints'), 'endpoints');
   const [slug, setSlug] = useState<string | null>(initialSlug ?? null);
@@ -47,9 +50,11 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
 
   const subscriptions = useLoader(
     () =>
-      slug
-        ? api.get<Subscription[]>(`/admin/v1/endpoints/${encodeURIComponent(slug)}/webhooks`)
-        : Promise.resolve<Subscription[]>([]),
+      slug === ALL
+        ? api.get<Subscription[]>('/admin/v1/webhooks')
+        : slug
+          ? api.get<Subscription[]>(`/admin/v1/endpoints/${encodeURIComponent(slug)}/webhooks`)
+          : Promise.resolve<Subscription[]>([]),
     slug ?? '',
   );
 
@@ -114,7 +119,7 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
           </>
         }
         actions={
-          <Button disabled={!slug} onClick={() => setCreating(true)}>
+          <Button disabled={!slug || slug === ALL} onClick={() => setCreating(true)}>
             New subscription
           </Button>
         }
@@ -122,12 +127,16 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
       <Card withBorder mb="md">
         <Select
           label="Endpoint"
-          data={(endpoints.data ?? []).map((e) => ({ value: e.slug, label: `${e.name} (${e.slug})` }))}
+          data={[
+            ...(endpoints.data?.length ? [{ value: ALL, label: 'All endpoints' }] : []),
+            ...(endpoints.data ?? []).map((e) => ({ value: e.slug, label: `${e.name} (${e.slug})` })),
+          ]}
           value={slug}
           onChange={(value) => {
             setSlug(value);
-            if (value) navigate(`/webhooks/${encodeURIComponent(value)}`);
+            if (value) navigate(`/webhooks/${value === ALL ? ALL : encodeURIComponent(value)}`);
           }}
+          description={slug === ALL ? 'Pick one endpoint to add a subscription to it.' : undefined}
           allowDeselect={false}
           placeholder={endpoints.loading ? 'Loading…' : 'Pick an endpoint'}
           maw={320}
@@ -147,6 +156,7 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
                 <Table verticalSpacing="sm" aria-label="Webhook subscriptions">
                   <Table.Thead>
                     <Table.Tr>
+                      {slug === ALL && <Table.Th>Endpoint</Table.Th>}
                       <Table.Th>URL</Table.Th>
                       <Table.Th>Environment</Table.Th>
                       <Table.Th>Events</Table.Th>
@@ -157,6 +167,13 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
                   <Table.Tbody>
                     {list.map((sub) => (
                       <Table.Tr key={sub.id} data-testid="subscription-row">
+                        {slug === ALL && (
+                          <Table.Td>
+                            <Text size="sm" ff="monospace">
+                              {sub.endpoint}
+                            </Text>
+                          </Table.Td>
+                        )}
                         <Table.Td>
                           <Text size="sm" ff="monospace" style={{ overflowWrap: 'anywhere' }}>
                             {sub.url}
@@ -218,7 +235,7 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
           </Loaded>
         </Card>
       )}
-      {slug && (
+      {slug && slug !== ALL && (
         <SubscriptionModal
           slug={slug}
           opened={creating}
@@ -232,7 +249,7 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
       )}
       {slug && (
         <SubscriptionModal
-          slug={slug}
+          slug={editing?.endpoint ?? slug}
           opened={editing !== null}
           editing={editing ?? undefined}
           onClose={() => setEditing(null)}
