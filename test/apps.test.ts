@@ -234,6 +234,21 @@ for (const kind of databaseKinds) {
           },
           /Regex \/a\(\?=b\)\/: a backreference or lookaround/,
         ],
+        [
+          {
+            slug: 'bad',
+            name: 'Bad',
+            routes: [
+              {
+                method: 'GET',
+                path: '/match',
+                auth: 'public',
+                steps: [{ name: 'm', type: 'transform', expression: '$contains(query.q, /^(a|a){1,64}$/)' }],
+              },
+            ],
+          },
+          /Regex \/\^\(a\|a\)\{1,64\}\$\/: cannot run in linear time/,
+        ],
       ];
       for (const [body, pattern] of cases) {
         const res = await server.admin('POST', '/admin/v1/apps', body);
@@ -966,6 +981,40 @@ for (const kind of databaseKinds) {
           },
           {
             method: 'GET',
+            path: '/bounded',
+            auth: 'public',
+            query: [{ name: 'q', type: 'string' }],
+            steps: [{ name: 're', type: 'transform', expression: '$contains(query.q, /^(a|a){1,16}$/)' }],
+          },
+          {
+            method: 'GET',
+            path: '/evaled',
+            auth: 'public',
+            query: [{ name: 'q', type: 'string' }],
+            // A regex built at run time is not checked at definition: it fails its step instead.
+            steps: [
+              {
+                name: 'ev',
+                type: 'transform',
+                expression: '$eval("$contains(q, /^(a|a){1,40}$/)", {"q": query.q})',
+              },
+            ],
+          },
+          {
+            method: 'GET',
+            path: '/rope',
+            auth: 'public',
+            // 500 M characters built cheaply by $replace: refused before they are serialized.
+            steps: [
+              {
+                name: 'rope',
+                type: 'transform',
+                expression: "$replace($pad('', 500, 'a'), 'a', $pad('', 1000000, 'x'))",
+              },
+            ],
+          },
+          {
+            method: 'GET',
             path: '/overlap',
             auth: 'public',
             query: [{ name: 'q', type: 'string' }],
@@ -1010,11 +1059,19 @@ for (const kind of databaseKinds) {
       assert.equal((await server.request('GET', '/health')).status, 200);
       // Patterns that backtrack exponentially run in linear time: answered, not a held event loop
       // (each took seconds to minutes on 30 characters before).
-      for (const path of ['nested', 'overlap']) {
+      for (const path of ['nested', 'overlap', 'bounded']) {
         const matched = await call('GET', `/budget/${path}?environment=test&q=${'a'.repeat(40)}b`);
         assert.equal(matched.status, 200, matched.text);
         assert.equal(matched.body.data, false);
       }
+      const evaled = await call('GET', `/budget/evaled?environment=test&q=${'a'.repeat(40)}b`);
+      assert.equal(evaled.status, 500, evaled.text);
+      assert.equal(evaled.body.code, 'app_step_failed');
+      assert.match(JSON.stringify(evaled.body.details), /linear time/);
+      const rope = await call('GET', '/budget/rope?environment=test');
+      assert.equal(rope.status, 500, rope.text);
+      assert.equal(rope.body.code, 'app_budget_exceeded');
+      assert.match(rope.body.error, /Step "rope"/);
       const fail = await call('GET', '/budget/fail?environment=test');
       assert.equal(fail.status, 500);
       assert.equal(fail.body.code, 'app_step_failed');

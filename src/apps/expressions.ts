@@ -1,11 +1,24 @@
 import { setFlagsFromString } from 'node:v8';
 import jsonata from 'jsonata';
 
-// A regex that backtracks past V8's threshold is run again by its linear-time engine, so no
-// pattern can take exponential time on a short input (`/^(a|a)*$/` on 28 characters held the
-// event loop for 14 s). That engine has no case-insensitive mode, backreferences or lookaround:
-// regex literals using them are refused below. Set once for the process, before any app runs.
+// Every regex of an App expression runs on V8's linear-time engine (the `l` flag), so no pattern
+// can take exponential time on a short input (`/^(a|a)*$/` on 28 characters held the event loop
+// for 14 s, `/^(a|a){1,64}$/` as long). That engine has no case-insensitive mode,
+// backreferences, lookaround or bounded repeats past 16: regex literals using them are refused
+// when the expression is compiled, and any a `$eval` builds at run time fails its step. Set once
+// for the process, before any app runs; the second flag also protects other regexes (schema
+// `pattern`s) that backtrack too long.
+setFlagsFromString('--enable-experimental-regexp-engine');
 setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
+
+/** The regex class JSONata builds every regex with: the same pattern on the linear engine. */
+class LinearRegExp extends RegExp {
+  constructor(pattern: RegExp | string, flags?: string) {
+    const source = typeof pattern === 'string' ? pattern : pattern.source;
+    const given = flags ?? (typeof pattern === 'string' ? '' : pattern.flags);
+    super(source, given.includes('l') ? given : `${given}l`);
+  }
+}
 
 /**
  * JSONata expressions of app pipelines: compiled once per definition, evaluated with a time
@@ -14,9 +27,9 @@ setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks'
  *
  * JSONata checks its time budget between evaluation steps, so one built-in call runs to its end:
  * the built-ins that could run long on a short input are bounded here instead. `$pad` refuses a
- * width past 1 MiB (a large one aborted the whole process), and regexes run in linear time (the
- * flag above); a regex literal the linear engine cannot run is refused when the expression is
- * compiled.
+ * width past 1 MiB (a large one aborted the whole process), regexes run in linear time
+ * (LinearRegExp; a regex literal the linear engine cannot run is refused when the expression is
+ * compiled), and a result is measured before it is serialized.
  */
 
 export const EXPRESSION_TIMEOUT_MS = 250;
@@ -60,7 +73,12 @@ export function compileExpression(source: string): Expression {
     throw new ExpressionError(`Expression longer than ${MAX_SOURCE_LENGTH} characters`, 'syntax');
   let compiled: jsonata.Expression;
   try {
-    compiled = jsonata(source, { timeout: EXPRESSION_TIMEOUT_MS, stack: MAX_DEPTH, sequence: MAX_SEQUENCE });
+    compiled = jsonata(source, {
+      timeout: EXPRESSION_TIMEOUT_MS,
+      stack: MAX_DEPTH,
+      sequence: MAX_SEQUENCE,
+      RegexEngine: LinearRegExp as unknown as RegExpConstructor,
+    });
     const errors = (compiled as unknown as { errors?: () => unknown }).errors?.();
     if (Array.isArray(errors) && errors.length > 0) throw errors[0];
   } catch (error) {
@@ -125,6 +143,11 @@ function unsafeRegex(node: unknown): string | undefined {
       return `Regex ${written}i: a case-insensitive regex can take exponential time on a short input; match $lowercase(…) of the text instead`;
     if (/\\[1-9]|\\k<|\(\?<?[=!]/.test(n.value.source))
       return `Regex ${written}: a backreference or lookaround can take exponential time on a short input; rewrite it without`;
+    try {
+      new LinearRegExp(n.value);
+    } catch {
+      return `Regex ${written}: cannot run in linear time (a bounded repeat past 16, like {1,40}, can take exponential time on a short input); use + or * and check the length with $length(…)`;
+    }
     return undefined;
   }
   for (const child of Object.values(n)) {
@@ -141,9 +164,36 @@ function unsafeRegex(node: unknown): string | undefined {
   return undefined;
 }
 
+/**
+ * Whether `value`'s JSON is surely longer than `budget`: the sum of its strings' and keys'
+ * lengths, a lower bound, counted without serializing (a string built by `$replace` or `$join`
+ * can be hundreds of millions of characters that cost nothing until they are flattened).
+ */
+function surelyLarger(value: unknown, budget: number): boolean {
+  let total = 0;
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const item = pending.pop();
+    if (typeof item === 'string') total += item.length;
+    else if (Array.isArray(item)) {
+      total += item.length;
+      for (const element of item) pending.push(element);
+    } else if (typeof item === 'object' && item !== null) {
+      for (const [key, element] of Object.entries(item)) {
+        total += key.length;
+        pending.push(element);
+      }
+    }
+    if (total > budget) return true;
+  }
+  return false;
+}
+
 /** The value as plain JSON, within the size budget; `undefined` stays `undefined` (JSONata's "nothing"). */
 export function toJson(value: unknown): unknown {
   if (value === undefined) return undefined;
+  if (surelyLarger(value, MAX_OUTPUT_BYTES))
+    throw new ExpressionError(`Expression produced more than ${MAX_OUTPUT_BYTES} bytes`, 'size');
   const text = JSON.stringify(value);
   if (text === undefined) return undefined;
   if (text.length > MAX_OUTPUT_BYTES || Buffer.byteLength(text) > MAX_OUTPUT_BYTES) {
