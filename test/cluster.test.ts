@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import { freePort } from '../bench/lib.ts';
@@ -16,6 +19,7 @@ describe('start --workers 2 (SQLite, no Redis)', () => {
   let receiver: Receiver;
   let base: string;
   let token: string;
+  let serverRecord: string;
 
   before(async () => {
     database = await createTestDatabase('sqlite');
@@ -26,7 +30,10 @@ describe('start --workers 2 (SQLite, no Redis)', () => {
     await setup.close();
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
+    const cliFolder = mkdtempSync(join(tmpdir(), 'gatehouse-cluster-cli-'));
+    serverRecord = join(cliFolder, 'server.json');
     child = spawnGatehouse(['start', '--workers', '2'], {
+      GATEHOUSE_CLI_CREDENTIALS: join(cliFolder, 'cli.json'),
       DATABASE_URL: database.url,
       PORT: String(port),
       LOG_LEVEL: 'warn',
@@ -36,8 +43,11 @@ describe('start --workers 2 (SQLite, no Redis)', () => {
   });
 
   after(async () => {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    rmSync(dirname(serverRecord), { recursive: true, force: true });
     await receiver.close();
     await database.drop();
   });
@@ -138,5 +148,12 @@ describe('start --workers 2 (SQLite, no Redis)', () => {
       assert.ok(succeeded > 0, 'the callbacks of the first test were delivered');
       assert.equal(succeeded, deliveredInDatabase(), `scrape ${i}`);
     }
+  });
+
+  test('the CLI finds the cluster through ./data/server.json, which goes when the cluster stops', async () => {
+    assert.deepEqual(JSON.parse(readFileSync(serverRecord, 'utf8')), { url: base, pid: child.pid });
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    assert.equal(existsSync(serverRecord), false);
   });
 });

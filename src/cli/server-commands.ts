@@ -11,6 +11,7 @@ import { shareLimitsAcrossWorkers } from '../limits/cluster-counters.ts';
 import { runCluster } from '../server/cluster.ts';
 import { claimSqliteServer, startServer, startWorker, warnAboutSecret } from '../server/serve.ts';
 import { CliFailure, printFields, printJson, reportFailure } from './output.ts';
+import { withdrawServer } from './running-server.ts';
 
 function saveCredentials(config: Config, token: string): void {
   mkdirSync(dirname(config.cliCredentialsPath), { recursive: true, mode: 0o700 });
@@ -118,6 +119,8 @@ async function runServers(config: Config, workers: number, withWebhookWorker: bo
       });
       return {
         stop: async () => {
+          // The workers announced the primary's pid: the record goes with the primary.
+          withdrawServer(config, process.pid);
           await primary?.stop();
           lock?.release();
         },

@@ -1,12 +1,22 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 
 const execFileAsync = promisify(execFile);
 
+/**
+ * Where spawned servers record their address (`server.json` beside the CLI credentials) unless a
+ * test says: a folder of this test process, not the checkout's ./data.
+ */
+const cliFolder = join(tmpdir(), `gatehouse-test-cli-${process.pid}`);
+process.once('exit', () => rmSync(cliFolder, { recursive: true, force: true }));
+
 /** The real CLI as a child process (stderr shown, so a crash explains itself). */
 export function spawnGatehouse(args: string[], env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, ['bin/gatehouse.js', ...args], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, GATEHOUSE_CLI_CREDENTIALS: join(cliFolder, 'cli.json'), ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
 }
