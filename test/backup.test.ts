@@ -1,6 +1,18 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
@@ -217,6 +229,22 @@ describe('gatehouse backup and restore (SQLite)', () => {
     // The key (hashed in the backup) still opens the API, and writes go on.
     await create(7);
     await stopServer();
+  });
+
+  test('restore through a symlinked database path replaces the file it points to, not the link', async () => {
+    const volume = join(dirname(path), 'volume');
+    mkdirSync(volume, { recursive: true });
+    const real = join(volume, 'real.db');
+    const link = join(dirname(path), 'linked.db');
+    copyFileSync(path, real);
+    symlinkSync(real, link);
+    const restored = await cli(['restore', backup(), '--json'], { ...env(), DATABASE_URL: `sqlite:${link}` });
+    assert.equal(restored.code, 0, restored.stderr);
+    const summary = JSON.parse(restored.stdout).data;
+    assert.equal(lstatSync(link).isSymbolicLink(), true, 'the link is still a link');
+    assert.equal(realpathSync(link), real);
+    assert.equal(dirname(summary.previous), volume, 'the replaced database is kept beside it');
+    assert.deepEqual(idsIn(real), idsIn(backup()));
   });
 
   test('restore where no database was yet: previous is null in --json, "-" for people', async () => {

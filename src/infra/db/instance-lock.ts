@@ -1,5 +1,5 @@
 import { mkdirSync, realpathSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 
 export interface InstanceLock {
@@ -17,12 +17,19 @@ export class InstanceLockedError extends Error {
   }
 }
 
-/** The database file's real path (it may not exist yet: then its folder's, and its name). */
-function resolvedPath(path: string): string {
+/**
+ * The database file's real path (it may not exist yet: then its folder's, and its name; nor its
+ * folder: then the path as given, made absolute).
+ */
+export function resolvedPath(path: string): string {
   try {
     return realpathSync(path);
   } catch {
-    return join(realpathSync(dirname(path)), basename(path));
+    try {
+      return join(realpathSync(dirname(path)), basename(path));
+    } catch {
+      return resolve(path);
+    }
   }
 }
 

@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { claimSqliteInstance, InstanceLockedError } from './instance-lock.ts';
+import { claimSqliteInstance, InstanceLockedError, resolvedPath } from './instance-lock.ts';
 
 /** A backup or restore that cannot go ahead: the message tells the operator what to do. */
 export class BackupError extends Error {
@@ -143,8 +143,10 @@ export interface RestoreSummary extends BackupSummary {
  * A stale `-wal` or `-shm` left beside the old file would be replayed onto the restored one:
  * they go with the old database.
  */
-export function restoreSqlite(backup: string, target: string, now = new Date()): RestoreSummary {
-  if (resolve(backup) === resolve(target))
+export function restoreSqlite(backup: string, given: string, now = new Date()): RestoreSummary {
+  // A database reached through a symlink is restored where it is: the link stays a link.
+  const target = resolvedPath(given);
+  if (resolve(backup) === target || resolvedPath(backup) === target)
     throw new BackupError(`${backup} is the database itself, not a backup`);
   // Checked once, before anything is replaced; the copy put in place is the same bytes.
   const checked = summary(backup);
