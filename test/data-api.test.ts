@@ -508,6 +508,20 @@ for (const kind of databaseKinds) {
         'insufficient_scope',
       );
 
+      // `records:read` means every endpoint (and `apps:<app>` an App API): no endpoint takes either
+      // name, so a scope meant for it could not grant more. Nothing is created.
+      for (const slug of ['records', 'apps']) {
+        const reserved = await server.admin('POST', '/admin/v1/endpoints', {
+          slug,
+          name: slug,
+          schema: { type: 'object' },
+        });
+        assert.equal(reserved.status, 400, reserved.text);
+        assert.equal(reserved.body.details[0].field, 'slug');
+        assert.match(reserved.body.details[0].error, /reserved/);
+        assert.equal((await server.admin('GET', `/admin/v1/endpoints/${slug}`)).status, 404);
+      }
+
       await server.createEndpoint({
         slug: 'paused',
         name: 'Paused',

@@ -4,6 +4,11 @@ export const SLUG_PATTERN = describedPattern(
   '^[a-z0-9][a-z0-9-]{1,62}$',
   'Must be 2-63 lowercase letters, digits or hyphens, starting with a letter or digit',
 );
+/**
+ * Slugs an endpoint may not take: `records:read` is every endpoint's scope and `apps:<app>` an
+ * App API's, so an endpoint so named could not be granted alone.
+ */
+export const RESERVED_SLUGS: ReadonlySet<string> = new Set(['records', 'apps']);
 export const MAX_BODY_LIMIT = 5 * 1024 * 1024;
 
 export interface EndpointPatch {

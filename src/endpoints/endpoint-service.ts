@@ -1,4 +1,4 @@
-import { ApiError } from '../errors.ts';
+import { ApiError, invalid } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
 import { LoadingCache } from '../infra/cache/loading-cache.ts';
@@ -12,6 +12,7 @@ import {
   type EndpointPatch,
   parseEndpointCreate,
   parseEndpointPatch,
+  RESERVED_SLUGS,
 } from './endpoint-input.ts';
 import { compileSchema, type RecordValidator, refuseRoundedIntegers } from './json-schema.ts';
 
@@ -204,6 +205,11 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
 
     async create(body: unknown): Promise<EndpointJson> {
       const input: EndpointCreate = parseEndpointCreate(body);
+      if (RESERVED_SLUGS.has(input.slug))
+        throw invalid(
+          'slug',
+          `"${input.slug}" is reserved: the key scopes ${input.slug}:read and ${input.slug}:write already mean ${input.slug === 'records' ? 'every endpoint' : 'App APIs'}`,
+        );
       refuseRoundedIntegers(body);
       compileSchema(input.schema);
       const now = nowIso();
