@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { retryAfterSeconds } from '../packages/client/src/client.ts';
 import {
   AuthenticationError,
   BadRequestError,
@@ -70,6 +73,10 @@ for (const kind of databaseKinds) {
       const paid: number[] = [];
       for await (const r of orders.list({ filter: { paid: true }, order: 'asc' })) paid.push(r.data.amount);
       assert.deepEqual(paid, [20, 0, 2, 4, 6]);
+      // A filter left undefined is no filter.
+      const unset: boolean | undefined = undefined;
+      const everything = await orders.listPage({ filter: { paid: unset }, limit: 100 });
+      assert.equal(everything.data.length, all.length);
       await orders.delete(queued.id);
       await assert.rejects(
         orders.get(queued.id),
@@ -336,6 +343,28 @@ for (const kind of databaseKinds) {
     });
   });
 }
+
+test('Retry-After is read as seconds or as an HTTP date; anything else is no Retry-After', () => {
+  const now = Date.parse('2026-12-02T10:00:00Z');
+  assert.equal(retryAfterSeconds('7', now), 7);
+  assert.equal(retryAfterSeconds(' 0 ', now), 0);
+  assert.equal(retryAfterSeconds('Wed, 02 Dec 2026 10:00:03 GMT', now), 3);
+  assert.equal(retryAfterSeconds('Wed, 02 Dec 2026 09:59:00 GMT', now), 0, 'a date past is now');
+  for (const bad of [null, '', 'soon', '-5', '1.5e3'])
+    assert.equal(retryAfterSeconds(bad, now), undefined, String(bad));
+});
+
+test('the client loads with require() from CommonJS too', async () => {
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [
+      '-e',
+      "const c = require('@gatehouse/client'); process.stdout.write(typeof c.Gatehouse + typeof c.verifyWebhook)",
+    ],
+    { cwd: process.cwd() },
+  );
+  assert.equal(stdout, 'functionfunction');
+});
 
 test('verifyWebhook reads an integer past 2^53 exactly', () => {
   const secret = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;

@@ -136,9 +136,7 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
         parsed = undefined;
       }
       if (response.ok) return parsed as R;
-      const retryAfterHeader = response.headers.get('retry-after');
-      const retryAfter =
-        retryAfterHeader && /^\d+$/.test(retryAfterHeader) ? Number(retryAfterHeader) : undefined;
+      const retryAfter = retryAfterSeconds(response.headers.get('retry-after'));
       const error = errorFromResponse(response.status, parsed, retryAfter);
       // 409 idempotency_key_in_flight: the same write (an earlier attempt) is still running.
       const inFlight = response.status === 409 && error.code === 'idempotency_key_in_flight';
@@ -156,6 +154,19 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
     const cap = Math.min(8_000, 250 * 2 ** attempt);
     return Math.random() * cap;
   }
+}
+
+/**
+ * `Retry-After` in seconds: delay-seconds as Gatehouse sends it, or an HTTP date (RFC 9110), as a
+ * proxy or load balancer in front of it may send; undefined when absent or unreadable.
+ */
+export function retryAfterSeconds(header: string | null, now = Date.now()): number | undefined {
+  if (!header) return undefined;
+  const value = header.trim();
+  if (/^\d+$/.test(value)) return Number(value);
+  // An HTTP date names its day or month; Date.parse alone would also take "-5" as a year.
+  const at = /[A-Za-z]{3}/.test(value) ? Date.parse(value) : Number.NaN;
+  return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
 }
 
 export class Records<T> {
@@ -216,8 +227,9 @@ export class Records<T> {
     if (params.limit !== undefined) query.set('limit', String(params.limit));
     if (params.order) query.set('order', params.order);
     if (params.after) query.set('after', params.after);
+    // A filter left undefined is no filter (as an unset limit or order), not the text "undefined".
     for (const [field, value] of Object.entries(params.filter ?? {}))
-      query.set(`filter[${field}]`, String(value));
+      if (value !== undefined) query.set(`filter[${field}]`, String(value));
     const qs = query.toString();
     const res = await this.client.request<{
       data: GatehouseRecord<T>[];
