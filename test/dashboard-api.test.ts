@@ -593,12 +593,17 @@ for (const kind of databaseKinds) {
         /127\.0\.0\.1/,
       );
       assert.match(asCollaborator.attempts[0].error, /\[address\]/);
-      assert.equal(
-        withoutAddresses('refused target vm: 127.0.0.1 is loopback'),
-        'refused target: not a public address',
-      );
+      // A name that resolves inward and one that resolves nowhere read alike.
+      for (const error of [
+        'refused target vm: 127.0.0.1 is loopback',
+        'getaddrinfo ENOTFOUND db.internal',
+        'getaddrinfo EAI_AGAIN db.internal',
+      ])
+        assert.equal(withoutAddresses(error), 'could not reach a public address', error);
       assert.equal(withoutAddresses('connect ECONNREFUSED [::1]:22'), 'connect ECONNREFUSED [address]');
+      assert.equal(withoutAddresses('connect ECONNREFUSED fe80::1:8080'), 'connect ECONNREFUSED [address]');
       assert.equal(withoutAddresses('HTTP 500 after 3000 ms'), 'HTTP 500 after 3000 ms');
+      assert.equal(withoutAddresses('HTTP 500 at 12:30:45'), 'HTTP 500 at 12:30:45');
     });
 
     test('the production console writes live records at once, validated, with no webhooks', async () => {

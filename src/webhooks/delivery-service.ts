@@ -60,9 +60,15 @@ function attemptJson(
  */
 export function withoutAddresses(error: string | null): string | null {
   if (error === null) return null;
-  if (/^refused target /.test(error)) return 'refused target: not a public address';
+  // A name that resolves inward and one that does not resolve read alike: which is which is the
+  // installation's network too.
+  if (/^refused target |getaddrinfo|ENOTFOUND|EAI_AGAIN/.test(error))
+    return 'could not reach a public address';
   return error
-    .replace(/\[?[0-9a-f]*:[0-9a-f:.]*:[0-9a-f:.]*\]?(:\d+)?/gi, '[address]')
+    .replace(/\[?[0-9a-f]*:[0-9a-f:.]*:[0-9a-f:.]*\]?(:\d+)?/gi, (found) =>
+      // An IPv6 address has `::`, a hex letter, brackets or 3+ colons; a clock time (12:30:45) has none.
+      /::|[a-f[]/i.test(found) || (found.match(/:/g)?.length ?? 0) >= 3 ? '[address]' : found,
+    )
     .replace(/\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b/g, '[address]');
 }
 
