@@ -95,6 +95,35 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
       },
     ]);
 
+    // A field called `type` is a field like any other; a field that is not a schema is said once.
+    for (const [name, fieldSchema, error] of [
+      ['type', 5, 'Must be a schema (an object, or true or false)'],
+      ['kind', 5, 'Must be a schema (an object, or true or false)'],
+      [
+        'list',
+        { type: ['string', 'strin'] },
+        'Must be one of string, number, integer, boolean, object, array or null, or a list of them',
+      ],
+    ] as const) {
+      const refused = await post(
+        JSON.stringify({
+          slug: 'odd',
+          name: 'Odd',
+          schema: { type: 'object', properties: { [name]: fieldSchema } },
+        }),
+      );
+      assert.equal(refused.status, 400);
+      const details = ((await refused.json()) as { details: Array<{ field: string; error: string }> })
+        .details;
+      assert.deepEqual(
+        details.map((d) => d.error),
+        [error],
+        name,
+      );
+      assert.match(details[0]?.field ?? '', new RegExp(`^schema\\.properties\\.${name}`));
+    }
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/odd')).status, 404);
+
     // Through the CLI, from a file: the number reaches the server as written, and is refused.
     const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
     const { join } = await import('node:path');

@@ -88,16 +88,22 @@ const JSON_TYPES = 'string, number, integer, boolean, object, array or null';
  */
 function schemaErrors(errors: ErrorObject[], field: string): ErrorDetail[] {
   const out: ErrorDetail[] = [];
-  const typeSaid = new Set<string>();
+  const said = new Set<string>();
   for (const e of errors) {
-    const at = `${field}${toFieldPath(e.instancePath) ? `.${toFieldPath(e.instancePath)}` : ''}`;
-    if (e.instancePath.endsWith('/type')) {
-      if (typeSaid.has(at)) continue;
-      typeSaid.add(at);
-      out.push({ field: at, error: `Must be one of ${JSON_TYPES}, or a list of them` });
-      continue;
-    }
-    out.push({ field: at, error: capitalize(e.message ?? 'is invalid') });
+    const path = `${field}${toFieldPath(e.instancePath) ? `.${toFieldPath(e.instancePath)}` : ''}`;
+    // The `type` keyword's value (not a property that happens to be called `type`), said at
+    // `type` even when one entry of a list of types is wrong.
+    const badType = /\/properties\/type\/|simpleTypes/.test(e.schemaPath);
+    const at = badType ? path.replace(/(\.type)\[\d+\]$/, '$1') : path;
+    const error = badType
+      ? `Must be one of ${JSON_TYPES}, or a list of them`
+      : e.message === 'must be object,boolean'
+        ? 'Must be a schema (an object, or true or false)'
+        : capitalize(e.message ?? 'is invalid');
+    // Said once per place: the meta-schema repeats itself (one line per vocabulary it checks).
+    if (said.has(`${at}\n${error}`)) continue;
+    said.add(`${at}\n${error}`);
+    out.push({ field: at, error });
   }
   return out.slice(0, 20);
 }
