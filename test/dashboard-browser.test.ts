@@ -26,10 +26,50 @@ async function until(condition: () => Promise<boolean>, timeoutMs = 10_000): Pro
   }
 }
 
-/** Toasts sit over the page header's buttons and stay open while the pointer is on them. */
+/**
+ * Toasts sit over the page header's buttons and stay open while the pointer is on them. Errors
+ * stay until closed: each is closed by its × (named "Close"), the others time out.
+ */
 async function dismissToasts(page: Page): Promise<void> {
-  await page.mouse.move(600, 500);
-  await until(async () => (await page.locator('.mantine-Notifications-notification').count()) === 0);
+  const toasts = page.locator('.mantine-Notifications-notification');
+  await until(async () => {
+    const close = toasts.getByRole('button', { name: 'Close', exact: true });
+    if ((await close.count()) > 0)
+      await close
+        .first()
+        .click({ timeout: 2000 })
+        .catch(() => {});
+    await page.mouse.move(600, 500);
+    return (await toasts.count()) === 0;
+  }, 20_000);
+}
+
+/** The focused element's text (evaluated in the page: no DOM types here). */
+async function focusedText(page: Page): Promise<string> {
+  return String(await page.evaluate('document.activeElement?.textContent ?? ""'));
+}
+
+/** WCAG contrast ratio of two opaque computed colours (`rgb(r, g, b)`). */
+function contrast(a: string, b: string): number {
+  const luminance = (color: string) => {
+    const channels = (color.match(/[\d.]+/g) ?? []).slice(0, 3).map((v) => Number(v) / 255);
+    assert.equal(channels.length, 3, color);
+    const [r = 0, g = 0, bl = 0] = channels.map((v) =>
+      v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4,
+    );
+    return 0.2126 * r + 0.7152 * g + 0.0722 * bl;
+  };
+  const [light, dark] = [luminance(a), luminance(b)].sort((x, y) => y - x) as [number, number];
+  return (light + 0.05) / (dark + 0.05);
+}
+
+/** The computed `color` and `background-color` of the element `find` (an expression) gives. */
+async function colors(page: Page, find: string, pseudo = ''): Promise<{ color: string; background: string }> {
+  const style = await page.evaluate(
+    `(() => { const s = getComputedStyle(${find}, ${JSON.stringify(pseudo || null)}); return [s.color, s.backgroundColor]; })()`,
+  );
+  const [color, background] = style as [string, string];
+  return { color, background };
 }
 
 const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
@@ -96,6 +136,12 @@ describe('dashboard in a real browser', {
     const csp = response?.headers()['content-security-policy'] ?? '';
     assert.match(csp, /script-src 'self'/);
     await page.getByRole('heading', { name: 'Gatehouse' }).waitFor();
+    // The page's one task has focus, and its title says which page this is.
+    await until(
+      async () =>
+        (await page.evaluate('document.activeElement?.getAttribute("autocomplete")')) === 'username',
+    );
+    assert.equal(await page.title(), 'Sign in · Gatehouse');
     await page.getByLabel('Email').fill(OWNER.email);
     await page.getByRole('textbox', { name: 'Password' }).fill('wrong password');
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -114,6 +160,23 @@ describe('dashboard in a real browser', {
     await page.getByTestId('current-user').getByText(OWNER.email).waitFor();
     await page.getByTestId('current-user').getByText('owner', { exact: true }).waitFor();
     await page.getByText('No endpoints yet').waitFor();
+
+    // Accessibility: the page title names the page, its heading is the one h1 (the brand is not
+    // a heading), the nav marks the current page, and a skip link is the first thing Tab reaches.
+    await until(async () => (await page.title()) === 'Endpoints · Gatehouse');
+    await page.getByRole('heading', { level: 1, name: 'Endpoints' }).waitFor();
+    assert.equal(await page.getByRole('heading', { name: 'Gatehouse' }).count(), 0);
+    const nav = page.getByRole('navigation', { name: 'Main navigation' });
+    assert.equal(await nav.getByRole('link', { name: 'Endpoints' }).getAttribute('aria-current'), 'page');
+    assert.equal(await nav.getByRole('link', { name: 'API keys' }).getAttribute('aria-current'), null);
+    await page.reload();
+    await page.getByText('No endpoints yet').waitFor();
+    const address = page.url();
+    await page.keyboard.press('Tab');
+    assert.equal(await focusedText(page), 'Skip to content');
+    await page.keyboard.press('Enter');
+    await until(async () => (await page.evaluate('document.activeElement?.id')) === 'main');
+    assert.equal(page.url(), address, 'the skip link leaves the route as it is');
   });
 
   step(
@@ -219,8 +282,12 @@ describe('dashboard in a real browser', {
         .getByRole('dialog')
         .getByText(/The draft is the same as version 1: this makes an identical version\./)
         .waitFor();
+      // A confirmation starts on Cancel; its × has a name; closing gives focus back to Deploy.
+      await until(async () => (await focusedText(page)) === 'Cancel');
+      assert.equal(await page.getByRole('dialog').getByRole('button', { name: 'Close' }).count(), 1);
       await page.getByRole('dialog').getByRole('button', { name: 'Cancel' }).click();
       await page.getByRole('dialog').waitFor({ state: 'hidden' });
+      await until(async () => (await focusedText(page)) === 'Deploy');
 
       // A draft change shows up in the diff against the deployed version.
       await rows.nth(5).getByLabel('Max length').fill('100');
@@ -286,9 +353,28 @@ describe('dashboard in a real browser', {
   step('creates a test key, shows the secret once and copies it', async () => {
     await page.getByRole('link', { name: 'API keys' }).click();
     await page.getByText('No keys yet').waitFor();
+    await until(async () => (await page.title()) === 'API keys · Gatehouse');
+    const nav = page.getByRole('navigation', { name: 'Main navigation' });
+    assert.equal(await nav.getByRole('link', { name: 'API keys' }).getAttribute('aria-current'), 'page');
+    assert.equal(await nav.getByRole('link', { name: 'Endpoints' }).getAttribute('aria-current'), null);
+    // Contrast (WCAG AA, 4.5:1): white on a filled primary button, and dimmed text.
+    const filled = await colors(
+      page,
+      `[...document.querySelectorAll('main button')].find((b) => b.textContent === 'Create key')`,
+    );
+    assert.ok(contrast(filled.color, filled.background) >= 4.5, JSON.stringify(filled));
+    const dimmed = await colors(page, `document.querySelector('main h1 + p')`);
+    const white = (await colors(page, 'document.body')).background;
+    assert.ok(contrast(dimmed.color, white) >= 4.5, `${dimmed.color} on ${white}`);
     await page.getByRole('button', { name: 'Create key' }).click();
     const dialog = page.getByRole('dialog', { name: 'Create an API key' });
     await dialog.getByLabel('Name').fill('partner-sandbox');
+    const placeholder = await colors(
+      page,
+      `document.querySelector('[role="dialog"] input[placeholder="no limit"]')`,
+      '::placeholder',
+    );
+    assert.ok(contrast(placeholder.color, white) >= 4.5, `placeholder ${placeholder.color}`);
     // A limit below 1 is an error on its field, not quietly made 1.
     await dialog.getByLabel('Requests per minute').fill('0');
     await dialog.getByRole('button', { name: 'Create key' }).click();
@@ -304,7 +390,18 @@ describe('dashboard in a real browser', {
     keySecret = await readClipboard(page);
     assert.equal(keySecret, shown);
     await screenshot(page, 'key-created');
+    // The only view of the secret: Escape does not dismiss it. Closed, focus is back on "Create key".
+    const reveal = page.getByRole('dialog', { name: 'Your new API key' });
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(300);
+    assert.equal(await reveal.isVisible(), true);
     await page.getByRole('button', { name: 'I have saved it' }).click();
+    await reveal.waitFor({ state: 'hidden' });
+    await until(
+      async () =>
+        (await focusedText(page)) === 'Create key' &&
+        (await page.evaluate('document.activeElement?.closest("[role=dialog]") === null')) === true,
+    );
     const row = page.getByTestId('key-row-partner-sandbox');
     await row.getByText('test', { exact: true }).waitFor();
     await row.getByText('active').waitFor();
@@ -505,8 +602,12 @@ describe('dashboard in a real browser', {
     assert.match((await page.getByTestId('secret-value').textContent()) ?? '', /^whsec_/);
     // Signing needs the secret itself: it is kept encrypted, not as a hash (as API keys are).
     await page.getByText('Gatehouse keeps it encrypted, to sign deliveries with').waitFor();
+    await page.keyboard.press('Escape');
+    await page.waitForTimeout(300);
+    assert.equal(await page.getByTestId('secret-value').isVisible(), true, 'Escape leaves the secret open');
     await page.getByRole('button', { name: 'I have saved it' }).click();
     await page.getByTestId('subscription-row').getByText(receiver.url).waitFor();
+    await until(async () => (await focusedText(page)) === 'New subscription');
     await screenshot(page, 'webhooks');
     // Every endpoint's subscriptions at once, each with its endpoint; adding one needs an endpoint.
     await page.getByLabel('Endpoint', { exact: true }).first().click();
@@ -535,6 +636,10 @@ describe('dashboard in a real browser', {
     await row.click();
     const detail = page.getByTestId('delivery-detail');
     await detail.getByText('200', { exact: true }).waitFor();
+    assert.equal(
+      await page.getByRole('dialog', { name: 'Delivery' }).getByRole('button', { name: 'Close' }).count(),
+      1,
+    );
     await screenshot(page, 'delivery-detail');
     const count = receiver.received.length;
     await detail.getByRole('button', { name: 'Redeliver' }).click();
@@ -795,9 +900,23 @@ describe('dashboard in a real browser', {
       await other.goto(`${server.url}/#/endpoints`);
       await other.getByRole('table', { name: 'Endpoints' }).waitFor();
       await screenshot(other, 'phone-endpoints');
-      await other.getByRole('button', { name: 'Toggle navigation' }).click();
+      // Collapsed, the navigation is out of reach (inert); the burger says whether it is open.
+      const burger = other.getByRole('button', { name: 'Toggle navigation' });
+      assert.equal(await burger.getAttribute('aria-expanded'), 'false');
+      assert.equal(await burger.getAttribute('aria-controls'), 'main-navigation');
+      assert.equal(await other.locator('#main-navigation').getAttribute('inert'), '');
+      await burger.click();
       await nav.getByText('Test requests').waitFor();
+      assert.equal(await burger.getAttribute('aria-expanded'), 'true');
+      assert.equal(await other.locator('#main-navigation').getAttribute('inert'), null);
       await screenshot(other, 'phone-navigation');
+      // Escape closes it, back to the burger.
+      await other.keyboard.press('Escape');
+      await until(async () => (await burger.getAttribute('aria-expanded')) === 'false');
+      assert.equal(
+        await other.evaluate('document.activeElement?.getAttribute("aria-controls")'),
+        'main-navigation',
+      );
 
       await other.getByRole('button', { name: 'Sign out' }).click();
       await other.getByRole('button', { name: 'Sign in' }).waitFor();

@@ -8,10 +8,10 @@ import {
   NavLink,
   ScrollArea,
   Text,
-  Title,
+  useMantineTheme,
 } from '@mantine/core';
-import { useDisclosure } from '@mantine/hooks';
-import type { ReactNode } from 'react';
+import { useDisclosure, useMediaQuery, useWindowEvent } from '@mantine/hooks';
+import { type ReactNode, useEffect, useRef } from 'react';
 import type { User } from '../api/types.ts';
 import { notifyError } from '../components/feedback.tsx';
 import { AppEditorPage } from '../pages/app-editor.tsx';
@@ -28,6 +28,7 @@ import { UsagePage } from '../pages/usage.tsx';
 import { WebhooksPage } from '../pages/webhooks.tsx';
 import { href } from './router.ts';
 import { useSession } from './session.tsx';
+import classes from './shell.module.css';
 
 interface NavItem {
   path: string;
@@ -81,6 +82,25 @@ export function Shell({ route, user }: { route: string[]; user: User }) {
   const { signOut } = useSession();
   const section = route[0] ?? 'endpoints';
   const items = NAV.filter((item) => !item.ownerOnly || user.role === 'owner');
+  const theme = useMantineTheme();
+  // Below the navbar's breakpoint a collapsed navbar is only moved off screen: it must not be
+  // reachable with Tab or by a screen reader either.
+  const mobile = !useMediaQuery(`(min-width: ${theme.breakpoints.sm})`, undefined, {
+    getInitialValueInEffect: false,
+  });
+  const burger = useRef<HTMLButtonElement>(null);
+  const label = NAV.find((item) => item.path === section)?.label ?? 'Endpoints';
+
+  useEffect(() => {
+    document.title = `${label} · Gatehouse`;
+  }, [label]);
+  // Escape closes the opened mobile navigation, back to the burger that opened it.
+  useWindowEvent('keydown', (event) => {
+    if (event.key === 'Escape' && opened && mobile) {
+      close();
+      burger.current?.focus();
+    }
+  });
   // An owner-only page opened by a collaborator (a link, a typed URL): said, without its controls.
   const refused = user.role !== 'owner' && NAV.some((item) => item.path === section && item.ownerOnly);
 
@@ -90,19 +110,34 @@ export function Shell({ route, user }: { route: string[]; user: User }) {
       navbar={{ width: 230, breakpoint: 'sm', collapsed: { mobile: !opened } }}
       padding="md"
     >
+      {/* The first thing Tab reaches: a link, as skip links are, but the hash is the router's. */}
+      {/* biome-ignore lint/a11y/useValidAnchor: a skip link; following #main would change the route */}
+      <a
+        href="#main"
+        className={classes.skipLink}
+        onClick={(event) => {
+          event.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
+        Skip to content
+      </a>
       <AppShell.Header>
         <Group h="100%" px="md" justify="space-between" wrap="nowrap">
           <Group gap="sm" wrap="nowrap">
             <Burger
+              ref={burger}
               opened={opened}
               onClick={toggle}
               hiddenFrom="sm"
               size="sm"
               aria-label="Toggle navigation"
+              aria-expanded={opened}
+              aria-controls="main-navigation"
             />
-            <Title order={3} c="indigo.7">
+            <Text fz="h3" fw={700} c="indigo.7">
               Gatehouse
-            </Title>
+            </Text>
           </Group>
           <Group gap="sm" wrap="nowrap">
             <Group gap={6} visibleFrom="xs" wrap="nowrap" data-testid="current-user">
@@ -125,7 +160,7 @@ export function Shell({ route, user }: { route: string[]; user: User }) {
           </Group>
         </Group>
       </AppShell.Header>
-      <AppShell.Navbar p="xs" aria-label="Main navigation">
+      <AppShell.Navbar p="xs" id="main-navigation" aria-label="Main navigation" inert={mobile && !opened}>
         <AppShell.Section grow component={ScrollArea}>
           {items.map((item) => (
             <NavLink
@@ -133,6 +168,7 @@ export function Shell({ route, user }: { route: string[]; user: User }) {
               href={href(item.path)}
               label={item.label}
               active={section === item.path}
+              aria-current={section === item.path ? 'page' : undefined}
               onClick={close}
             />
           ))}
@@ -144,7 +180,7 @@ export function Shell({ route, user }: { route: string[]; user: User }) {
           </Text>
         </AppShell.Section>
       </AppShell.Navbar>
-      <AppShell.Main>
+      <AppShell.Main id="main" tabIndex={-1}>
         {refused ? (
           <Alert color="orange" title="Not allowed" role="alert" data-testid="error-state">
             Only the owner may see this page.

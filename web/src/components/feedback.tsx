@@ -1,5 +1,5 @@
 import { Alert, Button, Center, Group, Loader, Stack, Text } from '@mantine/core';
-import { modals } from '@mantine/modals';
+import { modals, type OpenConfirmModal } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
 import type { ReactNode } from 'react';
 import { ApiFailure, errorMessage } from '../api/client.ts';
@@ -9,8 +9,37 @@ export function notifySuccess(message: string): void {
   notifications.show({ color: 'teal', title: 'Done', message });
 }
 
+/** An error stays until it is dismissed: it may be read slowly, or missed while looking away. */
 export function notifyError(error: unknown, title = 'Something went wrong'): void {
-  notifications.show({ color: 'red', title, message: errorMessage(error) });
+  notifications.show({ color: 'red', title, message: errorMessage(error), autoClose: false });
+}
+
+/**
+ * Gives focus back when a dialog closes: to `element`, or (gone, as a clicked menu item is) to the
+ * page's heading, so keyboard and screen reader users are not left on <body>. Called from the
+ * dialog's onClose; it runs once the dialog has closed, after Mantine's own focus return looked.
+ */
+export function focusBack(element: Element | null): void {
+  setTimeout(() => {
+    const target =
+      element instanceof HTMLElement && element.isConnected
+        ? element
+        : (document.querySelector<HTMLElement>('main h1') ?? document.getElementById('main'));
+    target?.focus({ preventScroll: target === element });
+  }, 0);
+}
+
+/** openConfirmModal that starts on Cancel (not the unnamed ×) and gives focus back on close. */
+export function openConfirm(options: OpenConfirmModal): void {
+  const opener = document.activeElement;
+  modals.openConfirmModal({
+    ...options,
+    cancelProps: { 'data-autofocus': true, ...options.cancelProps },
+    onClose: () => {
+      options.onClose?.();
+      focusBack(opener);
+    },
+  });
 }
 
 /** Runs a destructive action after the user confirms it in a modal. */
@@ -20,7 +49,7 @@ export function confirmAction(options: {
   confirmLabel: string;
   onConfirm: () => void | Promise<void>;
 }): void {
-  modals.openConfirmModal({
+  openConfirm({
     title: options.title,
     children: <Text size="sm">{options.message}</Text>,
     labels: { confirm: options.confirmLabel, cancel: 'Cancel' },

@@ -14,7 +14,10 @@ export function PageHeader({
   return (
     <Group justify="space-between" align="flex-start" mb="lg" wrap="wrap" gap="sm">
       <Stack gap={2}>
-        <Title order={2}>{title}</Title>
+        {/* The page's one h1 (the header's brand is not a heading); focusable for focus return. */}
+        <Title order={1} size="h2" tabIndex={-1}>
+          {title}
+        </Title>
         {description && (
           <Text c="dimmed" size="sm">
             {description}

@@ -14,7 +14,6 @@ import {
   Textarea,
   Title,
 } from '@mantine/core';
-import { modals } from '@mantine/modals';
 import { useMemo, useState } from 'react';
 import { ApiFailure, api, type ErrorDetail } from '../api/client.ts';
 import { stringifyJson } from '../api/exact-json.ts';
@@ -36,6 +35,7 @@ import {
   LoadingState,
   notifyError,
   notifySuccess,
+  openConfirm,
 } from '../components/feedback.tsx';
 import { formatDate, PageHeader } from '../components/page.tsx';
 import { SlugNameFields } from '../components/slug-name-fields.tsx';
@@ -141,7 +141,7 @@ function AppEditor({ loaded, onChanged }: { loaded: Loaded; onChanged: () => voi
   function deploy() {
     if (!app) return;
     const next = (versions[0]?.version ?? 0) + 1;
-    modals.openConfirmModal({
+    openConfirm({
       title: `Deploy version ${next}?`,
       children: (
         <Text size="sm">

@@ -14,7 +14,6 @@ import {
   TextInput,
   Title,
 } from '@mantine/core';
-import { modals } from '@mantine/modals';
 import { useEffect, useMemo, useState } from 'react';
 import { api } from '../api/client.ts';
 import { stringifyJson } from '../api/exact-json.ts';
@@ -28,6 +27,7 @@ import {
   LoadingState,
   notifyError,
   notifySuccess,
+  openConfirm,
 } from '../components/feedback.tsx';
 import { formatDate, PageHeader } from '../components/page.tsx';
 import { JsonDiff } from '../components/schema-diff.tsx';
@@ -229,7 +229,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
       settingChanges.length === 0 &&
       stringifyJson(deployed.schema) === stringifyJson(endpoint.schema);
     const next = (loaded?.versions[0]?.version ?? 0) + 1;
-    modals.openConfirmModal({
+    openConfirm({
       title: `Deploy version ${next}?`,
       children: (
         <Text size="sm">

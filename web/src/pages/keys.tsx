@@ -1,11 +1,18 @@
 import { Badge, Button, Card, Group, Menu, Modal, Stack, Table, Text, VisuallyHidden } from '@mantine/core';
-import { modals } from '@mantine/modals';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { api } from '../api/client.ts';
 import type { ApiKey, CreatedKey, Endpoint, KeyLimits } from '../api/types.ts';
 import { useUser } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
-import { confirmAction, EmptyState, Loaded, notifyError, notifySuccess } from '../components/feedback.tsx';
+import {
+  confirmAction,
+  EmptyState,
+  focusBack,
+  Loaded,
+  notifyError,
+  notifySuccess,
+  openConfirm,
+} from '../components/feedback.tsx';
 import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
 import { SecretReveal } from '../components/secret.tsx';
 import { KeyCreateModal, KeyEditModal } from './key-create.tsx';
@@ -33,7 +40,19 @@ export function KeysPage() {
   const endpoints = useLoader(() => api.get<Endpoint[]>('/admin/v1/endpoints'), 'endpoints');
   const [creating, setCreating] = useState(false);
   const [editing, setEditing] = useState<ApiKey | null>(null);
-  const [revealed, setRevealed] = useState<{ title: string; key: CreatedKey; note?: string } | null>(null);
+  const [revealed, setRevealed] = useState<{
+    title: string;
+    key: CreatedKey;
+    note?: string;
+    fromCreate?: boolean;
+  } | null>(null);
+  const createButton = useRef<HTMLButtonElement>(null);
+
+  /** Closes the one view of a secret; a new key's flow gives focus back to "Create key". */
+  function closeRevealed() {
+    if (revealed?.fromCreate) focusBack(createButton.current);
+    setRevealed(null);
+  }
 
   async function act(key: ApiKey, action: 'deactivate' | 'activate' | 'revoke', message: string) {
     try {
@@ -46,7 +65,7 @@ export function KeysPage() {
   }
 
   function roll(key: ApiKey) {
-    modals.openConfirmModal({
+    openConfirm({
       title: `Roll ${key.name}?`,
       children: (
         <Text size="sm">
@@ -82,7 +101,11 @@ export function KeysPage() {
             ? 'Keys for your partners. Test keys use the draft schemas; live keys the deployed ones.'
             : 'Your test keys. Other people’s keys are not shown.'
         }
-        actions={<Button onClick={() => setCreating(true)}>Create key</Button>}
+        actions={
+          <Button ref={createButton} onClick={() => setCreating(true)}>
+            Create key
+          </Button>
+        }
       />
       <Card withBorder padding={0}>
         <Loaded
@@ -207,7 +230,7 @@ export function KeysPage() {
         canCreateLive={user.role === 'owner'}
         onCreated={(key) => {
           setCreating(false);
-          setRevealed({ title: 'Your new API key', key });
+          setRevealed({ title: 'Your new API key', key, fromCreate: true });
           keys.reload();
         }}
       />
@@ -223,10 +246,11 @@ export function KeysPage() {
       />
       <Modal
         opened={revealed !== null}
-        onClose={() => setRevealed(null)}
+        onClose={closeRevealed}
         title={revealed?.title}
         size="lg"
         closeOnClickOutside={false}
+        closeOnEscape={false}
       >
         {revealed && (
           <Stack>
@@ -236,7 +260,7 @@ export function KeysPage() {
             </Group>
             <SecretReveal label="API key" secret={revealed.key.key} note={revealed.note} />
             <Group justify="flex-end">
-              <Button variant="default" onClick={() => setRevealed(null)}>
+              <Button variant="default" onClick={closeRevealed}>
                 I have saved it
               </Button>
             </Group>

@@ -10,7 +10,7 @@ import {
   TextInput,
   Title,
 } from '@mantine/core';
-import { type FormEvent, useRef, useState } from 'react';
+import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { api, errorMessage } from '../api/client.ts';
 import type { SetupInfo } from '../api/types.ts';
 import { useSession } from '../app/session.tsx';
@@ -18,6 +18,9 @@ import { useLoader } from '../app/use-loader.ts';
 import { CopyText } from '../components/secret.tsx';
 
 export function AuthCard({ title, children }: { title: string; children: React.ReactNode }) {
+  useEffect(() => {
+    document.title = `${title} · Gatehouse`;
+  }, [title]);
   return (
     <Center mih="100vh" p="md" bg="gray.0">
       <Paper withBorder shadow="sm" p="xl" w="100%" maw={420} radius="md">
@@ -93,7 +96,7 @@ export function SignInPage() {
             required
             value={email}
             onChange={(e) => setEmail(e.currentTarget.value)}
-            data-autofocus
+            autoFocus
           />
           <PasswordInput
             ref={passwordRef}

@@ -14,7 +14,7 @@ import {
   Text,
   TextInput,
 } from '@mantine/core';
-import { type FormEvent, useEffect, useState } from 'react';
+import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { api, errorMessage } from '../api/client.ts';
 import {
   type Endpoint,
@@ -25,7 +25,14 @@ import {
 } from '../api/types.ts';
 import { href, navigate } from '../app/router.ts';
 import { useLoader } from '../app/use-loader.ts';
-import { confirmAction, EmptyState, Loaded, notifyError, notifySuccess } from '../components/feedback.tsx';
+import {
+  confirmAction,
+  EmptyState,
+  focusBack,
+  Loaded,
+  notifyError,
+  notifySuccess,
+} from '../components/feedback.tsx';
 import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
 import { SecretReveal } from '../components/secret.tsx';
 import { EnvironmentBadge } from './keys.tsx';
@@ -38,7 +45,19 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
   const [slug, setSlug] = useState<string | null>(initialSlug ?? null);
   const [creating, setCreating] = useState(false);
   const [editing, setEditing] = useState<Subscription | null>(null);
-  const [secret, setSecret] = useState<{ title: string; secret: string; note?: string } | null>(null);
+  const [secret, setSecret] = useState<{
+    title: string;
+    secret: string;
+    note?: string;
+    fromCreate?: boolean;
+  } | null>(null);
+  const newButton = useRef<HTMLButtonElement>(null);
+
+  /** Closes the one view of a secret; a new subscription's flow gives focus back to its button. */
+  function closeSecret() {
+    if (secret?.fromCreate) focusBack(newButton.current);
+    setSecret(null);
+  }
 
   useEffect(() => {
     if (slug === null && endpoints.data?.[0]) setSlug(endpoints.data[0].slug);
@@ -119,7 +138,7 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
           </>
         }
         actions={
-          <Button disabled={!slug || slug === ALL} onClick={() => setCreating(true)}>
+          <Button ref={newButton} disabled={!slug || slug === ALL} onClick={() => setCreating(true)}>
             New subscription
           </Button>
         }
@@ -242,7 +261,8 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
           onClose={() => setCreating(false)}
           onSaved={(created) => {
             setCreating(false);
-            if (created.secret) setSecret({ title: 'Signing secret', secret: created.secret });
+            if (created.secret)
+              setSecret({ title: 'Signing secret', secret: created.secret, fromCreate: true });
             subscriptions.reload();
           }}
         />
@@ -262,10 +282,11 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
       )}
       <Modal
         opened={secret !== null}
-        onClose={() => setSecret(null)}
+        onClose={closeSecret}
         title={secret?.title}
         size="lg"
         closeOnClickOutside={false}
+        closeOnEscape={false}
       >
         {secret && (
           <Stack>
@@ -276,7 +297,7 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
               storedAs="encrypted"
             />
             <Group justify="flex-end">
-              <Button variant="default" onClick={() => setSecret(null)}>
+              <Button variant="default" onClick={closeSecret}>
                 I have saved it
               </Button>
             </Group>
