@@ -40,6 +40,9 @@ for (const kind of databaseKinds) {
         assert.ok(post.responses[status], status);
       assert.ok(post.responses['429'].headers['Retry-After']);
       assert.ok(post.responses['202'].headers['X-RateLimit-Remaining']);
+      // An idempotent request in flight: retry after Retry-After. A 401 knows no key, so no limits.
+      assert.ok(post.responses['409'].headers['Retry-After']);
+      assert.deepEqual(Object.keys(post.responses['401'].headers), ['Request-Id']);
       assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), ['apiKey', 'bearer']);
       assert.deepEqual(Object.keys(doc.webhooks).sort(), [
         'record.created',

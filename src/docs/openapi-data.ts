@@ -202,7 +202,17 @@ export async function dataApiDocument(
               name: { type: 'string' },
               environment: { enum: ['test', 'live'] },
               scopes: { type: 'array', items: { type: 'string' } },
-              limits: { type: 'object', description: 'Per window (minute, day, month): the limit, or null' },
+              limits: {
+                type: 'object',
+                description:
+                  "The key's own limits, by window; a window it sets none for is absent, e.g. {\"per_minute\": 120} (the installation's default, if any, then applies: `usage` gives each window's effective limit)",
+                properties: {
+                  per_minute: { type: 'integer' },
+                  per_day: { type: 'integer' },
+                  per_month: { type: 'integer' },
+                },
+                additionalProperties: false,
+              },
               expires_at: { type: ['string', 'null'], format: 'date-time' },
               created_at: { type: 'string', format: 'date-time' },
               usage: { type: ['object', 'null'], description: 'Requests counted in each window so far' },

@@ -60,12 +60,15 @@ export function errorResponses(statuses: number[]): Json {
     const codes = Object.entries(errorCodes)
       .filter(([, e]) => e.status === status)
       .map(([code]) => code);
+    // A 401 is answered before any key is known, so it carries no limit headers (a 429 of the
+    // brute-force guard neither: only Request-Id and Retry-After are promised there).
+    const headers: Json =
+      status === 401 ? { 'Request-Id': { $ref: '#/components/headers/Request-Id' } } : standardHeaders();
+    if (status === 409 || status === 429 || status === 503)
+      headers['Retry-After'] = { $ref: '#/components/headers/Retry-After' };
     out[status] = {
       description: `${reasons[status] ?? 'Error'}. Codes: ${codes.join(', ')}`,
-      headers:
-        status === 429 || status === 503
-          ? { ...standardHeaders(), 'Retry-After': { $ref: '#/components/headers/Retry-After' } }
-          : standardHeaders(),
+      headers,
       content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
     };
   }
