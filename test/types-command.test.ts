@@ -27,6 +27,8 @@ describe('gatehouse types', () => {
           // A field named like a keyword whose value is data: still a schema, typed alike.
           default: { type: 'integer' },
           tags: { type: 'array', items: { enum: ['a', 'b'] }, maxItems: 5 },
+          // A number or a string: its integers may be past 2^53 too.
+          code: { type: ['integer', 'string'] },
         },
         required: ['sku'],
       },
@@ -54,6 +56,7 @@ describe('gatehouse types', () => {
     assert.match(stdout, /"line-items": LineItemsData\b/);
     // An unbounded integer may be past 2^53 (the client reads it as a bigint); a bounded one not.
     assert.match(stdout, /qty\?: number \| bigint;\n/);
+    assert.match(stdout, /code\?: number \| bigint \| string;\n/);
     assert.match(stdout, /count\?: number;\n/);
     assert.match(stdout, /default\?: number \| bigint;\n/);
     // Indented as people write it: members two spaces in.

@@ -10,7 +10,14 @@ import { CliFailure } from './output.ts';
 const LITERALS = new Set(['enum', 'const', 'default', 'examples']);
 /** Keywords whose values map names to schemas (a property may be called `default`). */
 const SCHEMA_MAPS = new Set(['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas']);
-const NUMERIC = new Set(['integer', 'number', 'null']);
+/** A JSON type's TypeScript, where it is a primitive (a number may be a bigint: see below). */
+const PRIMITIVE_TS: Record<string, string> = {
+  integer: 'number | bigint',
+  number: 'number | bigint',
+  string: 'string',
+  boolean: 'boolean',
+  null: 'null',
+};
 
 function bounded(node: Record<string, unknown>): boolean {
   const low = [node.minimum, node.exclusiveMinimum].find((v) => typeof v === 'number') as number | undefined;
@@ -63,15 +70,15 @@ function forCompiler(schema: unknown, reserved: ReadonlySet<string>, root: boole
   const types = typeof node.type === 'string' ? [node.type] : node.type;
   if (
     Array.isArray(types) &&
-    types.length > 0 &&
-    types.every((t) => NUMERIC.has(t as string)) &&
-    types.some((t) => t !== 'null') &&
+    types.some((t) => t === 'integer' || t === 'number') &&
+    types.every((t) => typeof t === 'string' && t in PRIMITIVE_TS) &&
     !('enum' in node) &&
     !('const' in node) &&
     !('tsType' in node) &&
     !bounded(node)
   ) {
-    out.tsType = types.includes('null') ? 'number | bigint | null' : 'number | bigint';
+    // `["integer", "string"]` too: its integers may be past 2^53 as well.
+    out.tsType = [...new Set(types.map((t) => PRIMITIVE_TS[t as string]))].join(' | ');
   }
   return out;
 }
