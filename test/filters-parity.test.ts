@@ -137,6 +137,30 @@ for (const kind of databaseKinds) {
       assert.deepEqual(await matching('notes', ids, 'filter[note]=x'), [3]);
     });
 
+    test('a field of several types matches each type the value spells: 5 finds 5 and "5"', async () => {
+      await server.createEndpoint({
+        slug: 'codes',
+        name: 'Codes',
+        schema: {
+          type: 'object',
+          properties: { code: { type: ['integer', 'string'] }, flag: { type: ['boolean', 'string'] } },
+        },
+      });
+      const ids = await create('codes', [
+        '{"code":5}',
+        '{"code":"5"}',
+        '{"code":"05"}',
+        '{"code":"x"}',
+        '{"flag":true}',
+        '{"flag":"true"}',
+      ]);
+      assert.deepEqual(await matching('codes', ids, 'filter[code]=5'), [0, 1]);
+      assert.deepEqual(await matching('codes', ids, 'filter[code]=5.0'), [0]);
+      assert.deepEqual(await matching('codes', ids, 'filter[code]=05'), [0, 2]);
+      assert.deepEqual(await matching('codes', ids, 'filter[code]=x'), [3]);
+      assert.deepEqual(await matching('codes', ids, 'filter[flag]=true'), [4, 5]);
+    });
+
     test('an undeclared field compares numbers by value and strings by value, whatever their escapes', async () => {
       await server.createEndpoint({ slug: 'loose', name: 'Loose', schema: { type: 'object' } });
       const ids = await create('loose', [

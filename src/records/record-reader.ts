@@ -72,14 +72,19 @@ function filterValues(raw: string, types: readonly string[] | undefined): JsonSc
     if (raw === 'true' || raw === 'false') return [string, { type: 'boolean', value: raw === 'true' }];
     return raw === 'null' ? [string, { type: 'null' }] : [string];
   }
+  // `null` on a field that may be null finds JSON null (not the string "null").
+  if (types.includes('null') && raw === 'null') return [{ type: 'null' }];
+  // Each declared type the text spells, and the text itself where strings are allowed: a field of
+  // ["integer", "string"] may hold 5 or "5", and filter[f]=5 finds both.
+  const out: JsonScalar[] = [];
   if (types.includes('integer') || types.includes('number')) {
     const texts = numberTexts(raw);
-    if (texts) return [{ type: 'number', texts }];
+    if (texts) out.push({ type: 'number', texts });
   }
   if (types.includes('boolean') && (raw === 'true' || raw === 'false'))
-    return [{ type: 'boolean', value: raw === 'true' }];
-  if (types.includes('null') && raw === 'null') return [{ type: 'null' }];
-  return [string];
+    out.push({ type: 'boolean', value: raw === 'true' });
+  if (out.length === 0 || types.includes('string')) out.push(string);
+  return out;
 }
 
 /** Parses `limit`, `order`, `after` and `filter[field]=value`; anything else is a 400 that names it. */
