@@ -26,6 +26,34 @@ for (const kind of databaseKinds) {
     });
     after(() => server.close());
 
+    test("a scoped key's document has only the data operations its scopes allow", async () => {
+      const readOrders = (
+        await server.createKey({
+          name: 'ro',
+          environment: 'test',
+          scopes: ['orders:read', 'line-items:write'],
+        })
+      ).key;
+      const doc = (await server.request('GET', '/api/v1/openapi.json', { key: readOrders })).body;
+      await SwaggerParser.validate(structuredClone(doc));
+      assert.deepEqual(Object.keys(doc.paths['/api/v1/data/orders']), ['get']);
+      assert.deepEqual(Object.keys(doc.paths['/api/v1/data/orders/{record_id}']), ['get']);
+      assert.deepEqual(Object.keys(doc.paths['/api/v1/data/line-items']), ['post']);
+      assert.deepEqual(Object.keys(doc.paths['/api/v1/data/line-items/{record_id}']).sort(), [
+        'delete',
+        'put',
+      ]);
+      assert.ok(doc.paths['/api/v1/account'].get);
+      // Every key sees all it may use: '*' and records:read too.
+      const everything = (await server.request('GET', '/api/v1/openapi.json', { key: testKey })).body;
+      assert.deepEqual(Object.keys(everything.paths['/api/v1/data/orders']).sort(), ['get', 'post']);
+      const reader = (await server.createKey({ name: 'r', environment: 'test', scopes: ['records:read'] }))
+        .key;
+      const reads = (await server.request('GET', '/api/v1/openapi.json', { key: reader })).body;
+      assert.deepEqual(Object.keys(reads.paths['/api/v1/data/line-items']), ['get']);
+      assert.deepEqual(Object.keys(reads.paths['/api/v1/data/orders']), ['get']);
+    });
+
     test('the data API document is valid OpenAPI 3.1 with one typed path per endpoint of the environment', async () => {
       const res = await server.request('GET', '/api/v1/openapi.json', { key: testKey });
       assert.equal(res.status, 200);

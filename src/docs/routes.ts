@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppService } from '../apps/app-service.ts';
 import type { EndpointService } from '../endpoints/endpoint-service.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
+import { type AuthenticatedKey, hasScope } from '../keys/key-service.ts';
 import { adminApiDocument, type RouteEntry } from './openapi-admin.ts';
 import { dataApiDocument } from './openapi-data.ts';
 
@@ -49,12 +50,41 @@ export function openApiCache(endpoints: EndpointService, bus: InvalidationBus, a
   return document;
 }
 
-/** `GET /api/v1/openapi.json`: the caller's environment. Registered inside the API-key scope. */
+const READS = new Set(['get']);
+const DATA_PATH = /^\/api\/v1\/data\/([^/]+)(?:\/\{record_id\})?$/;
+
+/**
+ * The document as `key` may use it: of the data endpoints, only the operations its scopes allow
+ * (reads with `read`, writes with `write`); the rest (account, App APIs) as they are.
+ */
+export function forKey(doc: Record<string, unknown>, key: AuthenticatedKey): Record<string, unknown> {
+  if (key.scopes.has('*')) return doc;
+  const paths: Record<string, unknown> = {};
+  for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
+    const slug = DATA_PATH.exec(path)?.[1];
+    if (slug === undefined) {
+      paths[path] = item;
+      continue;
+    }
+    const allowed = Object.fromEntries(
+      Object.entries(item).filter(([method]) => hasScope(key, slug, READS.has(method) ? 'read' : 'write')),
+    );
+    if (Object.keys(allowed).length > 0) paths[path] = allowed;
+  }
+  return { ...doc, paths };
+}
+
+/**
+ * `GET /api/v1/openapi.json`: the caller's environment, and only the data operations its scopes
+ * allow. Registered inside the API-key scope.
+ */
 export function registerDataApiDocument(
   api: FastifyInstance,
   document: ReturnType<typeof openApiCache>,
 ): void {
-  api.get('/api/v1/openapi.json', async (request) => document(request.apiKey.environment, baseUrl(request)));
+  api.get('/api/v1/openapi.json', async (request) =>
+    forKey(await document(request.apiKey.environment, baseUrl(request)), request.apiKey),
+  );
 }
 
 /** Collects every route as it is registered, for the management API's document. */
