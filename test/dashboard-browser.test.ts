@@ -49,6 +49,30 @@ async function focusedText(page: Page): Promise<string> {
   return String(await page.evaluate('document.activeElement?.textContent ?? ""'));
 }
 
+/** The focused element's name: its aria-label, its label's text, or its text. */
+async function focusedName(page: Page): Promise<string> {
+  return String(
+    await page.evaluate(
+      '(() => { const e = document.activeElement; return e?.getAttribute("aria-label") ?? e?.labels?.[0]?.textContent ?? e?.textContent ?? ""; })()',
+    ),
+  );
+}
+
+/** Whether the element `locator` finds has focus. */
+async function hasFocus(locator: ReturnType<Page['locator']>): Promise<boolean> {
+  return locator.evaluate((element) => element === element.ownerDocument.activeElement);
+}
+
+/** The browser logs a refused call's status (expected here): taken off, so it is not counted at the end. */
+async function expectLogged(errors: string[], status: number): Promise<void> {
+  const pattern = new RegExp(`status of ${status}`);
+  await until(async () => errors.some((e) => pattern.test(e)));
+  errors.splice(
+    errors.findIndex((e) => pattern.test(e)),
+    1,
+  );
+}
+
 /** WCAG contrast ratio of two opaque computed colours (`rgb(r, g, b)`). */
 function contrast(a: string, b: string): number {
   const luminance = (color: string) => {
@@ -190,7 +214,11 @@ describe('dashboard in a real browser', {
       await rows.nth(0).getByLabel('Min length').fill('3');
 
       await page.getByRole('button', { name: 'Add field', exact: true }).click();
-      await rows.nth(1).getByLabel('Field name').fill('amount');
+      // The new row's name has focus; each row is a group named by its place and name.
+      await until(() => hasFocus(rows.nth(1).getByLabel('Field name')));
+      await page.keyboard.type('amount');
+      await page.getByRole('group', { name: 'Field 2: amount' }).waitFor();
+      assert.equal(await rows.nth(1).getByLabel('Field name').inputValue(), 'amount');
       await pickOption(page, 'Type', 'integer', rows.nth(1));
       await rows.nth(1).getByLabel('Required').check();
       await rows.nth(1).getByLabel('Minimum').fill('0');
@@ -222,6 +250,10 @@ describe('dashboard in a real browser', {
         .getByTestId('schema-problems')
         .getByText(/Not valid JSON/)
         .waitFor();
+      // The field's error says how many problems there are; it and the list describe the field.
+      await page.getByText(/^\d+ problems?, listed below$/).waitFor();
+      assert.match((await editor.getAttribute('aria-describedby')) ?? '', /schema-problems/);
+      await page.getByTestId('save-blocked').getByText('Fix the schema first').waitFor();
       await editor.fill('{"type":"object","properties":{"order_id":{"type":"string","minLenght":3}}}');
       await page.getByTestId('schema-problems').getByText('Unknown keyword "minLenght"').waitFor();
       // An integer a double cannot hold would be rounded before it is sent: said, not sent.
@@ -264,11 +296,18 @@ describe('dashboard in a real browser', {
       await rows.nth(6).getByLabel('Field name').fill('order_id');
       await rows.nth(6).getByText('Another field has this name').waitFor();
       assert.equal(await page.getByRole('button', { name: 'Create endpoint' }).isDisabled(), true);
+      // Why, next to the button.
+      await page.getByTestId('save-blocked').getByText('Two fields have the same name').waitFor();
       await rows.nth(6).getByRole('button', { name: 'Remove field order_id' }).click();
+      // The last row removed: focus goes to the Add button.
+      await until(async () => (await focusedText(page)) === 'Add field');
+      assert.equal(await page.getByTestId('save-blocked').count(), 0);
 
       await page.getByRole('button', { name: 'Create endpoint' }).click();
       await page.getByText('Endpoint orders created').waitFor();
       await page.waitForURL(/#\/endpoints\/orders$/);
+      // Focus is not lost with the busy button: it is on the new endpoint's heading.
+      await until(async () => (await focusedText(page)) === 'Orders');
       await page.getByText('not deployed', { exact: true }).first().waitFor();
 
       await page.getByRole('button', { name: 'Deploy' }).click();
@@ -343,6 +382,8 @@ describe('dashboard in a real browser', {
       await page.getByRole('button', { name: 'Create endpoint' }).click();
       await page.getByLabel('Slug').and(page.locator('[aria-invalid="true"]')).waitFor();
       await page.getByText('Already taken', { exact: true }).waitFor();
+      // Focus is on the refused field, not lost with the busy button.
+      await until(() => hasFocus(page.getByLabel('Slug')));
       assert.equal(await page.getByText('The server refused the schema').count(), 0);
       await dismissToasts(page);
       await page.getByRole('link', { name: 'Endpoints' }).click();
@@ -375,6 +416,16 @@ describe('dashboard in a real browser', {
       '::placeholder',
     );
     assert.ok(contrast(placeholder.color, white) >= 4.5, `placeholder ${placeholder.color}`);
+    assert.equal(await dialog.getByLabel('Name').getAttribute('maxlength'), '200');
+    // A refusal is said in the dialog, on the field it names, and focus goes to that field.
+    await dialog.getByLabel('Expires at').fill('2020-01-01T00:00');
+    await dialog.getByRole('button', { name: 'Create key' }).click();
+    await dialog.getByRole('alert').getByText('Expires at: Must be in the future').waitFor();
+    await dialog.getByLabel('Expires at').and(page.locator('[aria-invalid="true"]')).waitFor();
+    await until(() => hasFocus(dialog.getByLabel('Expires at')));
+    await expectLogged(owner.errors, 400);
+    await dialog.getByLabel('Expires at').fill('');
+    assert.equal(await dialog.getByLabel('Expires at').getAttribute('aria-invalid'), null);
     // A limit below 1 is an error on its field, not quietly made 1.
     await dialog.getByLabel('Requests per minute').fill('0');
     await dialog.getByRole('button', { name: 'Create key' }).click();
@@ -434,6 +485,8 @@ describe('dashboard in a real browser', {
     await dialog.getByLabel('Name').fill('partner-sandbox-2');
     await save.click();
     await page.getByText('partner-sandbox-2 saved').waitFor();
+    // Focus goes back to the row's Actions button (the menu item that opened the dialog is gone).
+    await until(async () => (await focusedName(page)) === 'Actions for partner-sandbox-2');
     const edited = page.getByTestId('key-row-partner-sandbox-2');
     await until(async () => (await edited.getByTestId('key-limits').textContent()) === '5,000/day');
     const stored = (await server.admin('GET', '/admin/v1/keys')).body.data[0];
@@ -473,6 +526,18 @@ describe('dashboard in a real browser', {
     await page.getByLabel('Header 1 value').fill(receiver.url);
     await page.getByRole('button', { name: 'Send' }).click();
     await page.getByTestId('response-status').getByText('202').waitFor();
+    // The answer is announced (a status region) and focus moves to it, not lost with Send.
+    await page
+      .getByRole('status')
+      .filter({ hasText: /^Response 202, \d+ ms, to POST / })
+      .waitFor();
+    await until(async () => (await focusedText(page)) === 'Response');
+    // Its headers are a table with header cells.
+    await page.getByRole('tab', { name: 'Headers' }).click();
+    const headerTable = page.getByRole('table', { name: 'Response headers' });
+    await headerTable.getByRole('columnheader', { name: 'Header' }).waitFor();
+    await headerTable.getByRole('rowheader', { name: 'content-type' }).waitFor();
+    await page.getByRole('tab', { name: 'Body' }).click();
     await page
       .getByTestId('response-body')
       .getByText(/Request queued/)
@@ -559,6 +624,10 @@ describe('dashboard in a real browser', {
     await until(async () => (await page.getByTestId('console-record').count()) === 1);
 
     const first = page.getByTestId('console-record').first();
+    // Each row's buttons say which record they act on.
+    const recordId = ((await first.locator('td').first().textContent()) ?? '').trim();
+    for (const action of ['View', 'Edit', 'Delete'])
+      await first.getByRole('button', { name: `${action} ${recordId}`, exact: true }).waitFor();
     await first.getByRole('button', { name: 'Edit' }).click();
     await page
       .getByRole('dialog')
@@ -566,6 +635,8 @@ describe('dashboard in a real browser', {
       .fill(JSON.stringify({ order_id: 'ORD-2', amount: 25 }));
     await page.getByRole('dialog').getByRole('button', { name: 'Replace record' }).click();
     await page.getByText(/Record rec_\w+ replaced/).waitFor();
+    // Closed on success, the dialog gives focus back to the row's Edit button.
+    await until(async () => (await focusedName(page)) === `Edit ${recordId}`);
     await first.getByText('"amount":25').waitFor();
     // An integer past 2^53 keeps every digit: shown, edited and saved back unchanged.
     const dialog = page.getByRole('dialog');
@@ -608,6 +679,11 @@ describe('dashboard in a real browser', {
     await page.getByRole('button', { name: 'I have saved it' }).click();
     await page.getByTestId('subscription-row').getByText(receiver.url).waitFor();
     await until(async () => (await focusedText(page)) === 'New subscription');
+    // The row's controls say which subscription they act on; the switch's name does not flip.
+    const subRow = page.getByTestId('subscription-row');
+    await subRow.getByRole('switch', { name: `Enabled: ${receiver.url}`, exact: true }).waitFor();
+    await subRow.getByRole('button', { name: `Rotate secret for ${receiver.url}`, exact: true }).waitFor();
+    await subRow.getByRole('button', { name: `Delete ${receiver.url}`, exact: true }).waitFor();
     await screenshot(page, 'webhooks');
     // Every endpoint's subscriptions at once, each with its endpoint; adding one needs an endpoint.
     await page.getByLabel('Endpoint', { exact: true }).first().click();
@@ -633,6 +709,10 @@ describe('dashboard in a real browser', {
     await page.locator('label', { hasText: /^succeeded$/ }).click();
     const row = page.getByTestId('delivery-row').filter({ hasText: 'subscription' }).first();
     await row.waitFor();
+    // The details button's name starts with its visible text (the time).
+    const details = row.getByRole('button', { name: / — details of / });
+    const visible = ((await details.textContent()) ?? '').trim();
+    assert.ok(((await details.getAttribute('aria-label')) ?? '').startsWith(`${visible} — details of `));
     await row.click();
     const detail = page.getByTestId('delivery-detail');
     await detail.getByText('200', { exact: true }).waitFor();
@@ -696,6 +776,9 @@ describe('dashboard in a real browser', {
       .getByRole('alert')
       .getByText(/private|not allowed|refused/i)
       .waitFor();
+    // The URL field is marked invalid, with the error, and has focus (still inside the dialog).
+    await dialog.getByLabel('URL').and(page.locator('[aria-invalid="true"]')).waitFor();
+    await until(() => hasFocus(dialog.getByLabel('URL')));
     const [before] = (await server.admin('GET', '/admin/v1/endpoints/orders/webhooks')).body.data;
     assert.equal(before.url, receiver.url);
     // Made with the API's default events, as the CLI makes it.

@@ -1,7 +1,7 @@
-import { Alert, Button, Center, Group, Loader, Stack, Text } from '@mantine/core';
+import { Alert, Button, Center, Group, List, Loader, Stack, Text } from '@mantine/core';
 import { modals, type OpenConfirmModal } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
-import type { ReactNode } from 'react';
+import { type ReactNode, type Ref, useCallback, useEffect, useRef, useState } from 'react';
 import { ApiFailure, errorMessage } from '../api/client.ts';
 import type { Loader as DataLoader } from '../app/use-loader.ts';
 
@@ -27,6 +27,63 @@ export function focusBack(element: Element | null): void {
         : (document.querySelector<HTMLElement>('main h1') ?? document.getElementById('main'));
     target?.focus({ preventScroll: target === element });
   }, 0);
+}
+
+/** Where focus may go: an element, or nothing (try the next choice). */
+export type FocusTarget = () => HTMLElement | null | undefined;
+
+/**
+ * Moves focus once React has drawn the next render. A Mantine <Button loading> is disabled while
+ * busy, which drops its focus on <body> (and out of an open dialog): call this with where focus
+ * goes instead (the first invalid field, an inline error, the result), in order of preference; the
+ * first that gives an element gets focus, after the button is enabled and the error is drawn.
+ */
+export function useFocusNext(): (...targets: FocusTarget[]) => void {
+  const pending = useRef<FocusTarget[]>([]);
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    const targets = pending.current;
+    if (targets.length === 0) return;
+    pending.current = [];
+    for (const target of targets) {
+      const element = target();
+      if (element?.isConnected) {
+        element.focus();
+        return;
+      }
+    }
+  });
+  return useCallback((...targets: FocusTarget[]) => {
+    pending.current = [...pending.current, ...targets];
+    setTick((t) => t + 1);
+  }, []);
+}
+
+/** Focus is nowhere: on <body> (a disabled button or a removed element had it). */
+export function focusLost(): boolean {
+  return document.activeElement === null || document.activeElement === document.body;
+}
+
+/** The first field marked invalid (`aria-invalid="true"`) inside `scope`, in the page's order. */
+export function firstInvalid(scope: Element | null | undefined): HTMLElement | null {
+  return scope?.querySelector<HTMLElement>('[aria-invalid="true"]') ?? null;
+}
+
+/**
+ * A refusal's errors by field (the envelope's `details[].field`, first error of each), for the
+ * inputs' `error` props. `field` maps the API's name (`scopes.0`, `limits.per_day`) to the form's.
+ */
+export function refusedFields(
+  error: unknown,
+  field: (name: string) => string | null = (name) => name,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!(error instanceof ApiFailure)) return out;
+  for (const detail of error.details) {
+    const name = field(detail.field);
+    if (name !== null && !(name in out)) out[name] = detail.error;
+  }
+  return out;
 }
 
 /** openConfirmModal that starts on Cancel (not the unnamed ×) and gives focus back on close. */
@@ -81,9 +138,42 @@ export function ErrorState({ error, onRetry }: { error: unknown; onRetry?: () =>
   );
 }
 
+/**
+ * A refusal shown in the form that was sent (a dialog's, say), not only in a toast: its message and
+ * each field's error, the field called by its label. Focusable (tabIndex -1) for when no field is.
+ */
+export function RefusedAlert({
+  title,
+  error,
+  label = (field) => field,
+  ref,
+}: {
+  title: string;
+  error: unknown;
+  /** The form's label of an API field name (`expires_at` is "Expires at"). */
+  label?: (field: string) => string;
+  ref?: Ref<HTMLDivElement>;
+}) {
+  const details = error instanceof ApiFailure ? error.details : [];
+  return (
+    <Alert ref={ref} color="red" role="alert" title={title} tabIndex={-1} data-testid="refused-alert">
+      <Text size="sm">{error instanceof ApiFailure ? error.message : errorMessage(error)}</Text>
+      {details.length > 0 && (
+        <List size="sm" mt={4}>
+          {details.slice(0, 10).map((d) => (
+            <List.Item key={`${d.field}:${d.error}`}>
+              {label(d.field)}: {d.error}
+            </List.Item>
+          ))}
+        </List>
+      )}
+    </Alert>
+  );
+}
+
 export function LoadingState({ label = 'Loading…' }: { label?: string }) {
   return (
-    <Center py="xl" aria-busy="true">
+    <Center py="xl" role="status" aria-busy="true">
       <Group gap="sm">
         <Loader size="sm" />
         <Text c="dimmed" size="sm">

@@ -8,6 +8,8 @@ interface SlugNameFieldsProps {
   /** The slug is fixed once the object exists. */
   slugLocked: boolean;
   slugError?: string | null;
+  /** The server's error on the name, if it refused it. */
+  nameError?: string | null;
   slugDescription: string;
   nameDescription: string;
   slugPlaceholder: string;
@@ -40,6 +42,7 @@ export function SlugNameFields(props: SlugNameFieldsProps) {
             value={props.name}
             onChange={(e) => props.onName(e.currentTarget.value)}
             readOnly={props.readOnly}
+            error={props.nameError}
             required
           />
         </Grid.Col>

@@ -12,7 +12,7 @@ import {
   Textarea,
   TextInput,
 } from '@mantine/core';
-import { type FormEvent, useEffect, useState } from 'react';
+import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { api, errorMessage } from '../api/client.ts';
 import { parseJson, stringifyJson } from '../api/exact-json.ts';
 import type { DataRecord, Endpoint } from '../api/types.ts';
@@ -22,9 +22,11 @@ import {
   confirmAction,
   EmptyState,
   ErrorState,
+  focusBack,
   LoadingState,
   notifyError,
   notifySuccess,
+  useFocusNext,
 } from '../components/feedback.tsx';
 import { formatDate, LoadMore, PageHeader } from '../components/page.tsx';
 import { samplePayload } from '../schema/sample.ts';
@@ -54,6 +56,18 @@ export function ConsolePage({ initialSlug }: { initialSlug?: string }) {
   const [error, setError] = useState<unknown>(undefined);
   const [loading, setLoading] = useState(false);
   const [editing, setEditing] = useState<Editing | null>(null);
+  /** The button that opened the record dialog (New record, a row's View or Edit): focus returns to it. */
+  const opener = useRef<HTMLElement | null>(null);
+
+  function open(next: Editing, button: HTMLElement) {
+    opener.current = button;
+    setEditing(next);
+  }
+
+  function closeEditing() {
+    focusBack(opener.current);
+    setEditing(null);
+  }
 
   // The first deployed endpoint (live data exists only for those), else the first.
   useEffect(() => {
@@ -136,7 +150,7 @@ export function ConsolePage({ initialSlug }: { initialSlug?: string }) {
         description="Live records. Writes here take effect at once, are marked as console writes and fire no webhooks."
         actions={
           <Button
-            onClick={() => setEditing({ mode: 'create' })}
+            onClick={(event) => open({ mode: 'create' }, event.currentTarget)}
             disabled={!endpoint || endpoint.live_version === null || error !== undefined}
           >
             New record
@@ -233,18 +247,26 @@ export function ConsolePage({ initialSlug }: { initialSlug?: string }) {
                             <Button
                               size="xs"
                               variant="subtle"
-                              onClick={() => setEditing({ mode: 'view', record })}
+                              onClick={(event) => open({ mode: 'view', record }, event.currentTarget)}
+                              aria-label={`View ${record.id}`}
                             >
                               View
                             </Button>
                             <Button
                               size="xs"
                               variant="subtle"
-                              onClick={() => setEditing({ mode: 'replace', record })}
+                              onClick={(event) => open({ mode: 'replace', record }, event.currentTarget)}
+                              aria-label={`Edit ${record.id}`}
                             >
                               Edit
                             </Button>
-                            <Button size="xs" variant="subtle" color="red" onClick={() => remove(record)}>
+                            <Button
+                              size="xs"
+                              variant="subtle"
+                              color="red"
+                              onClick={() => remove(record)}
+                              aria-label={`Delete ${record.id}`}
+                            >
                               Delete
                             </Button>
                           </Group>
@@ -268,9 +290,9 @@ export function ConsolePage({ initialSlug }: { initialSlug?: string }) {
         <RecordModal
           editing={editing}
           endpoint={endpoint}
-          onClose={() => setEditing(null)}
+          onClose={closeEditing}
           onSaved={(record, created) => {
-            setEditing(null);
+            closeEditing();
             setPage((current) => {
               if (!current) return current;
               if (created) return { ...current, records: [record, ...current.records] };
@@ -297,6 +319,8 @@ function RecordModal({
   const [text, setText] = useState('');
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
+  const alertRef = useRef<HTMLDivElement>(null);
+  const focusNext = useFocusNext();
 
   useEffect(() => {
     setProblem(null);
@@ -330,6 +354,8 @@ function RecordModal({
       onSaved(record, editing.mode === 'create');
     } catch (error) {
       setProblem(errorMessage(error));
+      // The button was disabled while busy: focus goes to the message (inside the dialog).
+      focusNext(() => alertRef.current);
     } finally {
       setBusy(false);
     }
@@ -360,7 +386,7 @@ function RecordModal({
         <form onSubmit={submit} aria-label={title}>
           <Stack>
             {problem && (
-              <Alert color="red" role="alert" title="Refused">
+              <Alert ref={alertRef} color="red" role="alert" title="Refused" tabIndex={-1}>
                 {problem}
               </Alert>
             )}

@@ -264,7 +264,7 @@ export function DeliveriesPage() {
                             e.stopPropagation();
                             setOpenId(d.id);
                           }}
-                          aria-label={`Details of delivery ${d.id}`}
+                          aria-label={`${timeAgo(d.created_at)} — details of ${d.id}`}
                         >
                           {timeAgo(d.created_at)}
                         </Button>

@@ -14,7 +14,7 @@ import {
   TextInput,
   Title,
 } from '@mantine/core';
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { api } from '../api/client.ts';
 import { stringifyJson } from '../api/exact-json.ts';
 import type { Endpoint, EndpointVersion } from '../api/types.ts';
@@ -24,10 +24,13 @@ import { useLoader } from '../app/use-loader.ts';
 import {
   confirmAction,
   ErrorState,
+  firstInvalid,
+  focusLost,
   LoadingState,
   notifyError,
   notifySuccess,
   openConfirm,
+  useFocusNext,
 } from '../components/feedback.tsx';
 import { formatDate, PageHeader } from '../components/page.tsx';
 import { JsonDiff } from '../components/schema-diff.tsx';
@@ -82,6 +85,27 @@ export function EndpointEditorPage({ slug }: { slug: string | null }) {
   );
 }
 
+/**
+ * Where focus goes when the editor is next drawn anew. A save, deploy or (de)activation reloads
+ * the endpoint, and the editor is remade for the new version (its key): the button that was
+ * pressed is gone. Set on success, used by the next editor within a few seconds.
+ */
+let focusOnMount: { target: 'heading' | 'active'; at: number } | null = null;
+
+function focusAfterReload(target: 'heading' | 'active'): void {
+  focusOnMount = { target, at: Date.now() };
+}
+
+/** API fields shown (and marked invalid) on an input of their own; others are listed together. */
+const ON_INPUT = new Set([
+  'slug',
+  'name',
+  'max_body_bytes',
+  'retry.max_retries',
+  'retry.interval_seconds',
+  'expires_at',
+]);
+
 // Not `id`: every record has one already (`rec_…`), outside its data.
 const STARTER: Field[] = [newField({ name: 'title', type: 'string', required: true })];
 
@@ -129,6 +153,23 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
   /** What the server refused in the schema (shown under it), and in the other fields (slug, name…). */
   const [serverProblems, setServerProblems] = useState<string[]>([]);
   const [fieldProblems, setFieldProblems] = useState<Record<string, string>>({});
+
+  const focusNext = useFocusNext();
+  const topFields = useRef<HTMLDivElement>(null);
+  const settingsCard = useRef<HTMLDivElement>(null);
+  const schemaInput = useRef<HTMLTextAreaElement>(null);
+  const problemsAlert = useRef<HTMLDivElement>(null);
+  const activeButton = useRef<HTMLButtonElement>(null);
+
+  // Once, when this version's editor is drawn.
+  useEffect(() => {
+    const pending = focusOnMount;
+    focusOnMount = null;
+    if (!pending || Date.now() - pending.at > 10_000) return;
+    const target =
+      pending.target === 'active' ? activeButton.current : document.querySelector<HTMLElement>('main h1');
+    target?.focus();
+  }, []);
 
   const check = useMemo(() => checkSchemaText(schemaText), [schemaText]);
   const schema = check.ok ? check.schema : null;
@@ -179,10 +220,43 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
     endpoint === null && slug !== '' && !SLUG.test(slug)
       ? 'Lowercase letters, digits and -, 2 to 63 characters'
       : fieldProblems.slug;
-  const otherProblems = Object.entries(fieldProblems).filter(([field]) => field !== 'slug');
+  const otherProblems = Object.entries(fieldProblems).filter(([field]) => !ON_INPUT.has(field));
   // Two fields of one name would collapse into one in the schema: fix that first.
-  const canSave =
-    check.ok && !hasDuplicateNames(fields) && payload.name !== '' && (endpoint !== null || SLUG.test(slug));
+  const duplicateFields = hasDuplicateNames(fields);
+  const slugOk = endpoint !== null || SLUG.test(slug);
+  const canSave = check.ok && !duplicateFields && payload.name !== '' && slugOk;
+  // Why Create endpoint (or Save draft) cannot be pressed, said next to it.
+  const saveBlocked = !check.ok
+    ? 'Fix the schema first'
+    : duplicateFields
+      ? 'Two fields have the same name'
+      : !slugOk && payload.name === ''
+        ? 'Enter a slug and a name'
+        : !slugOk
+          ? 'Enter a valid slug'
+          : payload.name === ''
+            ? 'Enter a name'
+            : null;
+  const schemaProblemCount = check.ok ? 0 : check.problems.length;
+  // The schema's error (Mantine links it) says how many problems there are; the list is linked too.
+  const schemaError = !check.ok
+    ? `${schemaProblemCount} problem${schemaProblemCount === 1 ? '' : 's'}, listed below`
+    : serverProblems.length > 0
+      ? 'Refused by the server, see below'
+      : undefined;
+  const schemaListId = !check.ok ? 'schema-problems' : serverProblems.length > 0 ? 'schema-refused' : null;
+  // Mantine sets aria-describedby itself (description and error); the list below is added to it
+  // after each render, as React leaves the attribute alone until Mantine's value changes.
+  useLayoutEffect(() => {
+    const input = schemaInput.current;
+    if (!input) return;
+    const ids = (input.getAttribute('aria-describedby') ?? '')
+      .split(' ')
+      .filter((id) => id !== '' && id !== 'schema-problems' && id !== 'schema-refused');
+    if (schemaListId) ids.push(schemaListId);
+    if (ids.length > 0) input.setAttribute('aria-describedby', ids.join(' '));
+    else input.removeAttribute('aria-describedby');
+  });
 
   async function save(): Promise<Endpoint | null> {
     setServerProblems([]);
@@ -191,6 +265,8 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
       if (endpoint === null) {
         const created = await api.post<Endpoint>('/admin/v1/endpoints', { slug, ...payload });
         notifySuccess(`Endpoint ${created.slug} created`);
+        // The new endpoint's page: focus on its heading.
+        focusAfterReload('heading');
         navigate(`/endpoints/${encodeURIComponent(created.slug)}`);
         return created;
       }
@@ -199,6 +275,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
         payload,
       );
       notifySuccess('Draft saved');
+      focusAfterReload('heading');
       onChanged();
       return updated;
     } catch (error) {
@@ -209,16 +286,28 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
         Object.fromEntries(details.filter((d) => !inSchema(d.field)).map((d) => [d.field, d.error])),
       );
       notifyError(error, 'Could not save');
+      // Focus goes to the first refused field (slug, name, schema, settings), else the list.
+      focusNext(
+        () => firstInvalid(topFields.current),
+        () => (details.some((d) => inSchema(d.field)) ? schemaInput.current : null),
+        () => firstInvalid(settingsCard.current),
+        () => problemsAlert.current,
+      );
       return null;
     }
   }
 
-  async function run(label: string, action: () => Promise<void>) {
+  /**
+   * Runs a button's action with the button busy (disabled). Focus left on <body> by that goes back
+   * to `button` unless the action placed it (a refused field); a reload then moves it on.
+   */
+  async function run(label: string, action: () => Promise<void>, button: HTMLElement | null) {
     setBusy(label);
     try {
       await action();
     } finally {
       setBusy(null);
+      focusNext(() => (focusLost() ? button : null));
     }
   }
 
@@ -229,6 +318,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
       settingChanges.length === 0 &&
       stringifyJson(deployed.schema) === stringifyJson(endpoint.schema);
     const next = (loaded?.versions[0]?.version ?? 0) + 1;
+    const button = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     openConfirm({
       title: `Deploy version ${next}?`,
       children: (
@@ -242,33 +332,43 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
       ),
       labels: { confirm: 'Deploy', cancel: 'Cancel' },
       onConfirm: () =>
-        void run('deploy', async () => {
-          if (dirty && !(await save())) return;
-          try {
-            await api.post(`/admin/v1/endpoints/${encodeURIComponent(endpoint.slug)}/deploy`);
-            notifySuccess(`Deployed version ${next}`);
-            onChanged();
-          } catch (error) {
-            notifyError(error, 'Could not deploy');
-          }
-        }),
+        void run(
+          'deploy',
+          async () => {
+            if (dirty && !(await save())) return;
+            try {
+              await api.post(`/admin/v1/endpoints/${encodeURIComponent(endpoint.slug)}/deploy`);
+              notifySuccess(`Deployed version ${next}`);
+              focusAfterReload('heading');
+              onChanged();
+            } catch (error) {
+              notifyError(error, 'Could not deploy');
+            }
+          },
+          button,
+        ),
     });
   }
 
   function setActive(active: boolean) {
     if (!endpoint) return;
     const go = () =>
-      run('active', async () => {
-        // As with deploy: unsaved edits are saved first, not thrown away by the reload that follows.
-        if (dirty && !(await save())) return;
-        try {
-          await api.patch(`/admin/v1/endpoints/${encodeURIComponent(endpoint.slug)}`, { active });
-          notifySuccess(active ? 'Endpoint activated' : 'Endpoint deactivated');
-          onChanged();
-        } catch (error) {
-          notifyError(error);
-        }
-      });
+      run(
+        'active',
+        async () => {
+          // As with deploy: unsaved edits are saved first, not thrown away by the reload that follows.
+          if (dirty && !(await save())) return;
+          try {
+            await api.patch(`/admin/v1/endpoints/${encodeURIComponent(endpoint.slug)}`, { active });
+            notifySuccess(active ? 'Endpoint activated' : 'Endpoint deactivated');
+            focusAfterReload('active');
+            onChanged();
+          } catch (error) {
+            notifyError(error);
+          }
+        },
+        activeButton.current,
+      );
     if (active) void go();
     else
       confirmAction({
@@ -283,21 +383,26 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
 
   function remove() {
     if (!endpoint) return;
+    const button = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     confirmAction({
       title: `Delete ${endpoint.slug}?`,
       message:
         'The endpoint, its versions and all its records (test and live) are deleted. This cannot be undone.',
       confirmLabel: 'Delete endpoint',
       onConfirm: () =>
-        run('delete', async () => {
-          try {
-            await api.del(`/admin/v1/endpoints/${encodeURIComponent(endpoint.slug)}`);
-            notifySuccess(`Endpoint ${endpoint.slug} deleted`);
-            navigate('/endpoints');
-          } catch (error) {
-            notifyError(error, 'Could not delete');
-          }
-        }),
+        run(
+          'delete',
+          async () => {
+            try {
+              await api.del(`/admin/v1/endpoints/${encodeURIComponent(endpoint.slug)}`);
+              notifySuccess(`Endpoint ${endpoint.slug} deleted`);
+              navigate('/endpoints');
+            } catch (error) {
+              notifyError(error, 'Could not delete');
+            }
+          },
+          button,
+        ),
     });
   }
 
@@ -347,6 +452,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
               <>
                 {endpoint && (
                   <Button
+                    ref={activeButton}
                     variant="default"
                     loading={busy === 'active'}
                     onClick={() => setActive(!endpoint.active)}
@@ -354,16 +460,30 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
                     {endpoint.active ? 'Deactivate' : 'Activate'}
                   </Button>
                 )}
+                {saveBlocked && (
+                  <Text size="sm" c="dimmed" id="save-blocked" data-testid="save-blocked">
+                    {saveBlocked}
+                  </Text>
+                )}
                 <Button
                   variant={endpoint ? 'light' : 'filled'}
                   disabled={!canSave || (endpoint !== null && !dirty)}
                   loading={busy === 'save'}
-                  onClick={() => void run('save', async () => void (await save()))}
+                  aria-describedby={saveBlocked ? 'save-blocked' : undefined}
+                  onClick={(event) => {
+                    const button = event.currentTarget;
+                    void run('save', async () => void (await save()), button);
+                  }}
                 >
                   {endpoint ? 'Save draft' : 'Create endpoint'}
                 </Button>
                 {endpoint && (
-                  <Button disabled={!check.ok} loading={busy === 'deploy'} onClick={deploy}>
+                  <Button
+                    disabled={!check.ok}
+                    loading={busy === 'deploy'}
+                    aria-describedby={!check.ok ? 'save-blocked' : undefined}
+                    onClick={deploy}
+                  >
                     Deploy
                   </Button>
                 )}
@@ -378,19 +498,22 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
         </Alert>
       )}
       <Stack gap="md">
-        <SlugNameFields
-          slug={slug}
-          name={name}
-          onSlug={setSlug}
-          onName={setName}
-          slugLocked={endpoint !== null}
-          slugError={slugError}
-          slugDescription="Part of the URL; cannot be changed later"
-          slugPlaceholder="orders"
-          nameDescription="Shown in the docs and here"
-          namePlaceholder="Orders"
-          readOnly={readOnly}
-        />
+        <div ref={topFields}>
+          <SlugNameFields
+            slug={slug}
+            name={name}
+            onSlug={setSlug}
+            onName={setName}
+            slugLocked={endpoint !== null}
+            slugError={slugError}
+            slugDescription="Part of the URL; cannot be changed later"
+            slugPlaceholder="orders"
+            nameDescription="Shown in the docs and here"
+            namePlaceholder="Orders"
+            readOnly={readOnly}
+            nameError={fieldProblems.name}
+          />
+        </div>
 
         <Grid gap="md">
           <Grid.Col span={{ base: 12, lg: 6 }}>
@@ -418,6 +541,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
                 </Badge>
               </Group>
               <Textarea
+                ref={schemaInput}
                 label="Schema (draft 2020-12)"
                 description="Kept in sync with the fields; edit either"
                 value={schemaText}
@@ -428,10 +552,10 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
                 maxRows={28}
                 spellCheck={false}
                 styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)', fontSize: 13 } }}
-                error={check.ok ? undefined : ' '}
+                error={schemaError}
               />
               {!check.ok && (
-                <List size="sm" c="red.8" mt="xs" data-testid="schema-problems">
+                <List size="sm" c="red.8" mt="xs" data-testid="schema-problems" id="schema-problems">
                   {check.problems.map((p) => (
                     <List.Item key={`${p.path}:${p.message}`}>
                       {p.path ? <Code>{p.path}</Code> : null} {p.message}
@@ -440,16 +564,18 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
                 </List>
               )}
               {serverProblems.length > 0 && (
-                <Alert color="red" mt="xs" title="The server refused the schema">
+                <Alert color="red" mt="xs" title="The server refused the schema" id="schema-refused">
                   {serverProblems.join('; ')}
                 </Alert>
               )}
               {otherProblems.length > 0 && (
                 <Alert
+                  ref={problemsAlert}
                   color="red"
                   mt="xs"
                   title="The server refused the endpoint"
                   data-testid="endpoint-problems"
+                  tabIndex={-1}
                 >
                   {otherProblems.map(([field, error]) => `${field}: ${error}`).join('; ')}
                 </Alert>
@@ -514,7 +640,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
           </Grid.Col>
         </Grid>
 
-        <Card withBorder>
+        <Card withBorder ref={settingsCard}>
           <Title order={4} mb="xs">
             Settings
           </Title>
@@ -528,6 +654,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
                 onChange={setMaxBody}
                 readOnly={readOnly}
                 thousandSeparator=","
+                error={fieldProblems.max_body_bytes}
               />
             </Grid.Col>
             <Grid.Col span={{ base: 12, sm: 6, md: 3 }}>
@@ -538,6 +665,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
                 value={retries}
                 onChange={setRetries}
                 readOnly={readOnly}
+                error={fieldProblems['retry.max_retries']}
               />
             </Grid.Col>
             <Grid.Col span={{ base: 12, sm: 6, md: 3 }}>
@@ -548,6 +676,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
                 value={interval}
                 onChange={setIntervalSeconds}
                 readOnly={readOnly}
+                error={fieldProblems['retry.interval_seconds']}
               />
             </Grid.Col>
             <Grid.Col span={{ base: 12, sm: 6, md: 3 }}>
@@ -558,6 +687,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
                 value={expires}
                 onChange={(e) => setExpires(e.currentTarget.value)}
                 readOnly={readOnly}
+                error={fieldProblems.expires_at}
               />
             </Grid.Col>
           </Grid>

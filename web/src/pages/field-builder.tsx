@@ -10,6 +10,7 @@ import {
   Text,
   TextInput,
 } from '@mantine/core';
+import { useEffect, useRef } from 'react';
 import {
   boundKeywords,
   duplicateNames,
@@ -31,15 +32,20 @@ const BOUND_LABELS: Record<string, [string, string]> = {
 
 function FieldRow({
   field,
+  number,
   depth,
   duplicate,
+  nameRef,
   onChange,
   onRemove,
 }: {
   field: Field;
+  /** Its place in its list, from 1. */
+  number: number;
   depth: number;
   /** Another field of the same object has this name. */
   duplicate: boolean;
+  nameRef: (element: HTMLInputElement | null) => void;
   onChange: (next: Field) => void;
   onRemove: () => void;
 }) {
@@ -51,10 +57,19 @@ function FieldRow({
   const display = field.name.trim() || 'unnamed field';
 
   return (
-    <Paper withBorder p="sm" radius="sm" data-testid="field-row" bg={depth > 0 ? 'gray.0' : undefined}>
+    <Paper
+      withBorder
+      p="sm"
+      radius="sm"
+      data-testid="field-row"
+      bg={depth > 0 ? 'gray.0' : undefined}
+      role="group"
+      aria-label={`Field ${number}: ${display}`}
+    >
       <Stack gap="xs">
         <Group align="flex-end" gap="xs" wrap="wrap">
           <TextInput
+            ref={nameRef}
             label="Field name"
             placeholder="order_id"
             value={field.name}
@@ -166,20 +181,48 @@ export function FieldList({
   addLabel?: string;
 }) {
   const duplicates = duplicateNames(fields);
+  // Each row's name input by field, and where focus goes once the list has changed: a new row's
+  // name, the name of the row after a removed one, or (none after it) the Add button.
+  const names = useRef(new Map<string, HTMLInputElement>());
+  const addButton = useRef<HTMLButtonElement>(null);
+  const focusAfter = useRef<string | 'add' | null>(null);
+  useEffect(() => {
+    const target = focusAfter.current;
+    if (target === null) return;
+    focusAfter.current = null;
+    (target === 'add' ? addButton.current : names.current.get(target))?.focus();
+  });
+
+  function add() {
+    const field = newField();
+    focusAfter.current = field.uid;
+    onChange([...fields, field]);
+  }
+
+  function remove(index: number) {
+    focusAfter.current = fields[index + 1]?.uid ?? 'add';
+    onChange(fields.filter((_, i) => i !== index));
+  }
+
   return (
     <Stack gap="xs">
       {fields.map((field, index) => (
         <FieldRow
           key={field.uid}
           field={field}
+          number={index + 1}
           depth={depth}
           duplicate={duplicates.has(field.name.trim())}
+          nameRef={(element) => {
+            if (element) names.current.set(field.uid, element);
+            else names.current.delete(field.uid);
+          }}
           onChange={(next) => onChange(fields.map((f, i) => (i === index ? next : f)))}
-          onRemove={() => onChange(fields.filter((_, i) => i !== index))}
+          onRemove={() => remove(index)}
         />
       ))}
       <Group>
-        <Button variant="light" size="xs" onClick={() => onChange([...fields, newField()])}>
+        <Button ref={addButton} variant="light" size="xs" onClick={add}>
           {addLabel}
         </Button>
       </Group>

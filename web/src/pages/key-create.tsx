@@ -10,10 +10,13 @@ import {
   Text,
   TextInput,
 } from '@mantine/core';
-import { type FormEvent, useState } from 'react';
+import { type FormEvent, useRef, useState } from 'react';
 import { api } from '../api/client.ts';
 import type { ApiKey, CreatedKey, Endpoint, Environment, KeyLimits } from '../api/types.ts';
-import { notifyError } from '../components/feedback.tsx';
+import { firstInvalid, RefusedAlert, refusedFields, useFocusNext } from '../components/feedback.tsx';
+
+/** The server's limit on a key's name (src/keys/key-input.ts). */
+const NAME_MAX = 200;
 
 function scopeOptions(endpoints: Endpoint[], current: string[]) {
   const groups = [
@@ -127,16 +130,88 @@ function keyPatch(before: KeyForm, after: KeyForm): Record<string, unknown> {
   return patch;
 }
 
+/** The form's label of each field the API names in a refusal's details. */
+const FIELD_LABELS: Record<string, string> = {
+  name: 'Name',
+  environment: 'Environment',
+  scopes: 'Scopes',
+  limits: 'Limits',
+  'limits.per_minute': 'Requests per minute',
+  'limits.per_day': 'Requests per day',
+  'limits.per_month': 'Requests per month',
+  expires_at: 'Expires at',
+};
+
+/** The form's field of an API field name: `scopes.2` is the Scopes field. */
+function keyField(name: string): string {
+  return name.startsWith('scopes.') ? 'scopes' : name;
+}
+
+/** The API fields a change to the form touches: their refusals no longer apply. */
+function touched(next: Partial<KeyForm>): string[] {
+  const fields: string[] = [];
+  if ('name' in next) fields.push('name');
+  if ('environment' in next) fields.push('environment');
+  if ('scopes' in next) fields.push('scopes');
+  if ('limits' in next) fields.push('limits', ...WINDOWS.map(([window]) => `limits.${window}`));
+  if ('expires' in next) fields.push('expires_at');
+  return fields;
+}
+
+/**
+ * The state both dialogs share: the form, the server's refusal (shown inline, each field's error
+ * on its input) and where focus goes after one.
+ */
+function useKeyForm(initial: KeyForm | (() => KeyForm)) {
+  const [form, setForm] = useState<KeyForm>(initial);
+  const [refusal, setRefusal] = useState<unknown>(null);
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const formRef = useRef<HTMLFormElement>(null);
+  const alertRef = useRef<HTMLDivElement>(null);
+  const focusNext = useFocusNext();
+  return {
+    form,
+    setForm,
+    refusal,
+    errors,
+    formRef,
+    alertRef,
+    change(next: Partial<KeyForm>) {
+      setForm((f) => ({ ...f, ...next }));
+      const gone = touched(next);
+      setErrors((current) =>
+        Object.fromEntries(Object.entries(current).filter(([field]) => !gone.includes(field))),
+      );
+    },
+    clearRefusal() {
+      setRefusal(null);
+      setErrors({});
+    },
+    /** Shows a refusal; focus goes to the first field it names, else to the alert. */
+    refused(error: unknown) {
+      setRefusal(error);
+      setErrors(refusedFields(error, keyField));
+      focusNext(
+        () => firstInvalid(formRef.current),
+        () => alertRef.current,
+      );
+    },
+  };
+}
+
 /** The form both dialogs show: name, environment, scopes, limits and expiry. */
 function KeyFields({
   form,
   change,
+  errors,
   endpoints,
   canCreateLive,
   environmentFixed,
 }: {
   form: KeyForm;
   change: (next: Partial<KeyForm>) => void;
+  /** The server's errors by field (`name`, `scopes`, `limits.per_day`, `expires_at`…). */
+  errors: Record<string, string>;
   endpoints: Endpoint[];
   canCreateLive: boolean;
   environmentFixed: boolean;
@@ -145,10 +220,12 @@ function KeyFields({
     <>
       <TextInput
         label="Name"
-        description="Who or what uses it, e.g. the partner's name"
+        description={`Who or what uses it, e.g. the partner's name (up to ${NAME_MAX} characters)`}
         required
+        maxLength={NAME_MAX}
         value={form.name}
         onChange={(e) => change({ name: e.currentTarget.value })}
+        error={errors.name}
         data-autofocus
       />
       <Stack gap={4}>
@@ -170,6 +247,11 @@ function KeyFields({
             A key's environment cannot change: create a new key for the other one.
           </Text>
         )}
+        {errors.environment && (
+          <Text size="xs" c="red.8">
+            {errors.environment}
+          </Text>
+        )}
       </Stack>
       <MultiSelect
         label="Scopes"
@@ -179,7 +261,7 @@ function KeyFields({
         onChange={(scopes) => change({ scopes })}
         searchable
         required
-        error={form.scopes.length === 0 ? 'Pick at least one scope' : undefined}
+        error={form.scopes.length === 0 ? 'Pick at least one scope' : errors.scopes}
       />
       <Grid>
         {WINDOWS.map(([window, label]) => (
@@ -192,7 +274,7 @@ function KeyFields({
               allowDecimal={false}
               value={form.limits[window]}
               onChange={(value) => change({ limits: { ...form.limits, [window]: value } })}
-              error={limitError(form.limits[window])}
+              error={limitError(form.limits[window]) ?? errors[`limits.${window}`]}
             />
           </Grid.Col>
         ))}
@@ -203,6 +285,7 @@ function KeyFields({
         type="datetime-local"
         value={form.expires}
         onChange={(e) => change({ expires: e.currentTarget.value })}
+        error={errors.expires_at}
       />
     </>
   );
@@ -229,13 +312,20 @@ export function KeyCreateModal({
   endpoints: Endpoint[];
   canCreateLive: boolean;
 }) {
-  const [form, setForm] = useState<KeyForm>(emptyForm);
+  const state = useKeyForm(emptyForm);
+  const { form } = state;
   const [busy, setBusy] = useState(false);
+
+  function close() {
+    state.clearRefusal();
+    onClose();
+  }
 
   async function submit(event: FormEvent) {
     event.preventDefault();
     if (formInvalid(form)) return;
     setBusy(true);
+    state.clearRefusal();
     try {
       const limits = limitsOf(form);
       const created = await api.post<CreatedKey>('/admin/v1/keys', {
@@ -245,28 +335,37 @@ export function KeyCreateModal({
         limits: Object.values(limits).some((v) => v !== null) ? limits : null,
         expires_at: expiresAt(form.expires),
       });
-      setForm(emptyForm());
+      state.setForm(emptyForm());
       onCreated(created);
     } catch (error) {
-      notifyError(error, 'Could not create the key');
+      state.refused(error);
     } finally {
       setBusy(false);
     }
   }
 
   return (
-    <Modal opened={opened} onClose={onClose} title="Create an API key" size="lg">
-      <form onSubmit={submit} aria-label="Create an API key">
+    <Modal opened={opened} onClose={close} title="Create an API key" size="lg">
+      <form ref={state.formRef} onSubmit={submit} aria-label="Create an API key">
         <Stack>
+          {state.refusal !== null && (
+            <RefusedAlert
+              ref={state.alertRef}
+              title="Could not create the key"
+              error={state.refusal}
+              label={(field) => FIELD_LABELS[keyField(field)] ?? field}
+            />
+          )}
           <KeyFields
             form={form}
-            change={(next) => setForm((f) => ({ ...f, ...next }))}
+            change={state.change}
+            errors={state.errors}
             endpoints={endpoints}
             canCreateLive={canCreateLive}
             environmentFixed={false}
           />
           <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
+            <Button variant="default" onClick={close}>
               Cancel
             </Button>
             <Button
@@ -322,7 +421,8 @@ function KeyEditForm({
   endpoints: Endpoint[];
 }) {
   const [initial] = useState(() => formOf(apiKey));
-  const [form, setForm] = useState(initial);
+  const state = useKeyForm(initial);
+  const { form } = state;
   const [busy, setBusy] = useState(false);
   const patch = keyPatch(initial, form);
   const unchanged = Object.keys(patch).length === 0;
@@ -331,21 +431,31 @@ function KeyEditForm({
     event.preventDefault();
     if (formInvalid(form) || unchanged) return;
     setBusy(true);
+    state.clearRefusal();
     try {
       onSaved(await api.patch<ApiKey>(`/admin/v1/keys/${apiKey.id}`, patch));
     } catch (error) {
-      notifyError(error, 'Could not save the key');
+      state.refused(error);
     } finally {
       setBusy(false);
     }
   }
 
   return (
-    <form onSubmit={submit} aria-label={`Edit ${apiKey.name}`}>
+    <form ref={state.formRef} onSubmit={submit} aria-label={`Edit ${apiKey.name}`}>
       <Stack>
+        {state.refusal !== null && (
+          <RefusedAlert
+            ref={state.alertRef}
+            title="Could not save the key"
+            error={state.refusal}
+            label={(field) => FIELD_LABELS[keyField(field)] ?? field}
+          />
+        )}
         <KeyFields
           form={form}
-          change={(next) => setForm((f) => ({ ...f, ...next }))}
+          change={state.change}
+          errors={state.errors}
           endpoints={endpoints}
           canCreateLive
           environmentFixed

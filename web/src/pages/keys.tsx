@@ -47,6 +47,13 @@ export function KeysPage() {
     fromCreate?: boolean;
   } | null>(null);
   const createButton = useRef<HTMLButtonElement>(null);
+  /** Each row's Actions button, where focus returns when its edit dialog closes. */
+  const actionButtons = useRef(new Map<string, HTMLButtonElement>());
+
+  function closeEditing() {
+    if (editing) focusBack(actionButtons.current.get(editing.id) ?? null);
+    setEditing(null);
+  }
 
   /** Closes the one view of a secret; a new key's flow gives focus back to "Create key". */
   function closeRevealed() {
@@ -173,7 +180,15 @@ export function KeysPage() {
                           {key.status !== 'revoked' && (
                             <Menu position="bottom-end" withinPortal>
                               <Menu.Target>
-                                <Button size="xs" variant="default" aria-label={`Actions for ${key.name}`}>
+                                <Button
+                                  ref={(element) => {
+                                    if (element) actionButtons.current.set(key.id, element);
+                                    else actionButtons.current.delete(key.id);
+                                  }}
+                                  size="xs"
+                                  variant="default"
+                                  aria-label={`Actions for ${key.name}`}
+                                >
                                   Actions
                                 </Button>
                               </Menu.Target>
@@ -236,10 +251,10 @@ export function KeysPage() {
       />
       <KeyEditModal
         apiKey={editing}
-        onClose={() => setEditing(null)}
+        onClose={closeEditing}
         endpoints={endpoints.data ?? []}
         onSaved={(key) => {
-          setEditing(null);
+          closeEditing();
           notifySuccess(`${key.name} saved`);
           keys.reload();
         }}

@@ -18,15 +18,16 @@ import {
   TextInput,
   Title,
   UnstyledButton,
+  VisuallyHidden,
 } from '@mantine/core';
-import { type FormEvent, useCallback, useEffect, useMemo, useState } from 'react';
-import { api } from '../api/client.ts';
+import { type FormEvent, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { api, errorMessage } from '../api/client.ts';
 import { parseJson, stringifyJson } from '../api/exact-json.ts';
 import type { ApiKey, Endpoint, TestRequest } from '../api/types.ts';
 import { href } from '../app/router.ts';
 import { useSession } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
-import { EmptyState, Loaded, notifyError } from '../components/feedback.tsx';
+import { EmptyState, Loaded, useFocusNext } from '../components/feedback.tsx';
 import { jsonText, PageHeader, timeAgo } from '../components/page.tsx';
 import { CopyText } from '../components/secret.tsx';
 import { samplePayload } from '../schema/sample.ts';
@@ -76,6 +77,11 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
   const [body, setBody] = useState('');
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<TestRequest | null>(null);
+  /** Why the last Send failed (the request was not made), shown by the Send button. */
+  const [problem, setProblem] = useState<string | null>(null);
+  const responseHeading = useRef<HTMLHeadingElement>(null);
+  const problemAlert = useRef<HTMLDivElement>(null);
+  const focusNext = useFocusNext();
 
   const activeKeys = useMemo(
     () => (keys.data ?? []).filter((k) => k.environment === 'test' && k.status === 'active'),
@@ -125,6 +131,7 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
     event.preventDefault();
     if (!ready || keyId === null) return;
     setBusy(true);
+    setProblem(null);
     try {
       const sent: Record<string, string> = {};
       for (const h of headers) if (h.name.trim() !== '' && h.value !== '') sent[h.name.trim()] = h.value;
@@ -137,8 +144,11 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
       });
       setResult(answer);
       history.reload();
+      // Send was disabled while busy: focus goes to the answer (its status is announced too).
+      focusNext(() => responseHeading.current);
     } catch (error) {
-      notifyError(error, 'The test request failed');
+      setProblem(errorMessage(error));
+      focusNext(() => problemAlert.current);
     } finally {
       setBusy(false);
     }
@@ -280,6 +290,17 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
                     styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)', fontSize: 13 } }}
                   />
                 )}
+                {problem && (
+                  <Alert
+                    ref={problemAlert}
+                    color="red"
+                    role="alert"
+                    title="The test request failed"
+                    tabIndex={-1}
+                  >
+                    {problem}
+                  </Alert>
+                )}
                 <Group justify="space-between">
                   {endpoint && (
                     <Button
@@ -300,9 +321,15 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
         </Grid.Col>
         <Grid.Col span={{ base: 12, lg: 6 }}>
           <Card withBorder mih={200}>
-            <Title order={4} mb="xs">
+            <Title order={4} mb="xs" ref={responseHeading} tabIndex={-1}>
               Response
             </Title>
+            {/* Always there, so a screen reader announces each new answer's summary. */}
+            <VisuallyHidden role="status" data-testid="response-summary">
+              {result
+                ? `Response ${result.status}, ${Math.round(result.duration_ms)} ms, to ${result.method} ${result.path}`
+                : ''}
+            </VisuallyHidden>
             {result ? (
               <ResponseView result={result} />
             ) : (
@@ -392,10 +419,18 @@ function ResponseView({ result }: { result: TestRequest }) {
         </Tabs.Panel>
         <Tabs.Panel value="headers" pt="xs">
           <Table fz="xs" aria-label="Response headers">
+            <Table.Thead>
+              <Table.Tr>
+                <Table.Th>Header</Table.Th>
+                <Table.Th>Value</Table.Th>
+              </Table.Tr>
+            </Table.Thead>
             <Table.Tbody>
               {Object.entries(result.headers ?? {}).map(([name, value]) => (
                 <Table.Tr key={name}>
-                  <Table.Td ff="monospace">{name}</Table.Td>
+                  <Table.Th scope="row" ff="monospace" fw={400}>
+                    {name}
+                  </Table.Th>
                   <Table.Td ff="monospace" style={{ wordBreak: 'break-all' }}>
                     {String(value)}
                   </Table.Td>

@@ -28,10 +28,13 @@ import { useLoader } from '../app/use-loader.ts';
 import {
   confirmAction,
   EmptyState,
+  firstInvalid,
   focusBack,
   Loaded,
   notifyError,
   notifySuccess,
+  refusedFields,
+  useFocusNext,
 } from '../components/feedback.tsx';
 import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
 import { SecretReveal } from '../components/secret.tsx';
@@ -52,6 +55,13 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
     fromCreate?: boolean;
   } | null>(null);
   const newButton = useRef<HTMLButtonElement>(null);
+  /** The row's Edit button that opened the edit dialog: focus goes back to it. */
+  const editOpener = useRef<HTMLElement | null>(null);
+
+  function closeEditing() {
+    focusBack(editOpener.current);
+    setEditing(null);
+  }
 
   /** Closes the one view of a secret; a new subscription's flow gives focus back to its button. */
   function closeSecret() {
@@ -224,7 +234,7 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
                           <Switch
                             checked={sub.enabled}
                             onChange={(e) => void setEnabled(sub, e.currentTarget.checked)}
-                            aria-label={`${sub.enabled ? 'Disable' : 'Enable'} ${sub.url}`}
+                            aria-label={`Enabled: ${sub.url}`}
                           />
                         </Table.Td>
                         <Table.Td>
@@ -232,15 +242,29 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
                             <Button
                               size="xs"
                               variant="subtle"
-                              onClick={() => setEditing(sub)}
+                              onClick={(event) => {
+                                editOpener.current = event.currentTarget;
+                                setEditing(sub);
+                              }}
                               aria-label={`Edit ${sub.url}`}
                             >
                               Edit
                             </Button>
-                            <Button size="xs" variant="subtle" onClick={() => rotate(sub)}>
+                            <Button
+                              size="xs"
+                              variant="subtle"
+                              onClick={() => rotate(sub)}
+                              aria-label={`Rotate secret for ${sub.url}`}
+                            >
                               Rotate secret
                             </Button>
-                            <Button size="xs" variant="subtle" color="red" onClick={() => remove(sub)}>
+                            <Button
+                              size="xs"
+                              variant="subtle"
+                              color="red"
+                              onClick={() => remove(sub)}
+                              aria-label={`Delete ${sub.url}`}
+                            >
                               Delete
                             </Button>
                           </Group>
@@ -258,7 +282,10 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
         <SubscriptionModal
           slug={slug}
           opened={creating}
-          onClose={() => setCreating(false)}
+          onClose={() => {
+            focusBack(newButton.current);
+            setCreating(false);
+          }}
           onSaved={(created) => {
             setCreating(false);
             if (created.secret)
@@ -272,9 +299,9 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
           slug={editing?.endpoint ?? slug}
           opened={editing !== null}
           editing={editing ?? undefined}
-          onClose={() => setEditing(null)}
+          onClose={closeEditing}
           onSaved={() => {
-            setEditing(null);
+            closeEditing();
             notifySuccess('Subscription saved');
             subscriptions.reload();
           }}
@@ -364,6 +391,11 @@ function SubscriptionForm({
   );
   const [busy, setBusy] = useState(false);
   const [problem, setProblem] = useState<string | null>(null);
+  /** The server's errors by field: the URL's is shown (and marked invalid) on the URL field. */
+  const [errors, setErrors] = useState<Record<string, string>>({});
+  const formRef = useRef<HTMLFormElement>(null);
+  const alertRef = useRef<HTMLDivElement>(null);
+  const focusNext = useFocusNext();
   const patch: { url?: string; events?: EventType[] } = {};
   if (editing && url.trim() !== editing.url) patch.url = url.trim();
   if (editing && [...events].sort().join() !== [...editing.events].sort().join())
@@ -375,6 +407,7 @@ function SubscriptionForm({
     if (unchanged) return;
     setBusy(true);
     setProblem(null);
+    setErrors({});
     try {
       const saved = editing
         ? await api.patch<Subscription>(`/admin/v1/webhooks/${editing.id}`, patch)
@@ -386,16 +419,22 @@ function SubscriptionForm({
     } catch (error) {
       notifyError(error, editing ? 'Could not save the subscription' : 'Could not create the subscription');
       setProblem(errorMessage(error));
+      setErrors(refusedFields(error));
+      // The button was disabled while busy: focus goes to the refused field, else the message.
+      focusNext(
+        () => firstInvalid(formRef.current),
+        () => alertRef.current,
+      );
     } finally {
       setBusy(false);
     }
   }
 
   return (
-    <form onSubmit={submit} aria-label={editing ? 'Edit subscription' : 'New subscription'}>
+    <form ref={formRef} onSubmit={submit} aria-label={editing ? 'Edit subscription' : 'New subscription'}>
       <Stack>
         {problem && (
-          <Alert color="red" role="alert">
+          <Alert ref={alertRef} color="red" role="alert" tabIndex={-1}>
             {problem}
           </Alert>
         )}
@@ -410,7 +449,11 @@ function SubscriptionForm({
           type="url"
           required
           value={url}
-          onChange={(e) => setUrl(e.currentTarget.value)}
+          onChange={(e) => {
+            setUrl(e.currentTarget.value);
+            setErrors(({ url: _, ...rest }) => rest);
+          }}
+          error={errors.url}
           data-autofocus
         />
         <Stack gap={4}>
@@ -428,7 +471,16 @@ function SubscriptionForm({
             ]}
           />
         </Stack>
-        <Checkbox.Group label="Events" value={events} onChange={setEvents} required>
+        <Checkbox.Group
+          label="Events"
+          value={events}
+          onChange={(next) => {
+            setEvents(next);
+            setErrors(({ events: _, ...rest }) => rest);
+          }}
+          error={errors.events}
+          required
+        >
           <Stack gap={6} mt={6}>
             {EVENT_TYPES.map((e) => (
               <Checkbox key={e} value={e} label={e} />
