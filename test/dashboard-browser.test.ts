@@ -1054,14 +1054,35 @@ describe('dashboard in a real browser', {
       (await page.getByTestId('audit-row').allTextContents()).every((text) => text.includes('key.create')),
     );
     await screenshot(page, 'audit');
-    // A session that ends on the server (expired) sends the next call to sign-in, in plain words.
+    // A session that ends on the server (expired) while an edit is unsaved: the refused save asks
+    // to sign in again over the page, which keeps the edit; saving again then works.
+    await page.goto(`${server.url}/#/endpoints/orders`);
+    const nameBox = page.getByRole('textbox', { name: /^Name/ });
+    await until(async () => (await nameBox.inputValue()) !== '');
+    const before = await nameBox.inputValue();
+    await nameBox.fill('Orders, kept across sign-in');
     await server.services.database.db.deleteFrom('sessions').execute();
-    await page.getByRole('link', { name: 'API keys' }).click();
-    await page.getByText('Your session has ended: sign in again.').first().waitFor();
-    await page.getByRole('button', { name: 'Sign in' }).waitFor();
-    await page.getByLabel('Email').fill(OWNER.email);
-    await page.getByRole('textbox', { name: 'Password' }).fill(OWNER.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    const ended = page.getByRole('dialog', { name: 'Your session has ended' });
+    await ended.getByText(/keeps what you entered/).waitFor();
+    assert.equal(await ended.getByLabel('Email').inputValue(), OWNER.email);
+    await page.keyboard.press('Escape');
+    await ended.getByRole('textbox', { name: 'Password' }).fill(OWNER.password);
+    await ended.getByRole('button', { name: 'Sign in' }).click();
+    await ended.waitFor({ state: 'hidden' });
+    assert.equal(await nameBox.inputValue(), 'Orders, kept across sign-in');
+    await dismissToasts(page);
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await page.getByText('Draft saved').waitFor();
+    assert.equal(
+      (await server.admin('GET', '/admin/v1/endpoints/orders')).body.data.name,
+      'Orders, kept across sign-in',
+    );
+    await nameBox.fill(before);
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await until(
+      async () => (await server.admin('GET', '/admin/v1/endpoints/orders')).body.data.name === before,
+    );
     await page.getByTestId('current-user').getByText(OWNER.email).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();

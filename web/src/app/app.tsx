@@ -10,7 +10,7 @@ import { ModalsProvider } from '@mantine/modals';
 import { Notifications } from '@mantine/notifications';
 import { LoadingState } from '../components/feedback.tsx';
 import { InvitePage } from '../pages/invite.tsx';
-import { SignInPage } from '../pages/sign-in.tsx';
+import { SessionEndedDialog, SignInPage } from '../pages/sign-in.tsx';
 import { useRoute } from './router.ts';
 import { SessionProvider, useSession } from './session.tsx';
 import { Shell } from './shell.tsx';
@@ -50,12 +50,20 @@ const cssVariablesResolver: CSSVariablesResolver = () => ({
 });
 
 function Gate() {
-  const { user } = useSession();
+  const { user, resumable } = useSession();
   const route = useRoute();
   if (route[0] === 'invite' && route[1]) return <InvitePage token={route[1]} />;
   if (user === undefined) return <LoadingState label="Checking your session…" />;
-  if (user === null) return <SignInPage />;
-  return <Shell route={route} user={user} />;
+  // A session that ended on the server keeps the page (and its unsaved edits) under a sign-in
+  // dialog; the same element tree either way, so signing in again keeps the page's state.
+  const shown = user ?? resumable;
+  if (shown === null) return <SignInPage />;
+  return (
+    <>
+      <Shell key={shown.id} route={route} user={shown} />
+      {user === null && <SessionEndedDialog email={shown.email} />}
+    </>
+  );
 }
 
 export function App() {

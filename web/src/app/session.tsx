@@ -1,4 +1,13 @@
-import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from 'react';
+import {
+  createContext,
+  type ReactNode,
+  useCallback,
+  useContext,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+} from 'react';
 import { ApiFailure, call, setCsrfToken, setUnauthorizedHandler } from '../api/client.ts';
 import type { SessionInfo, User } from '../api/types.ts';
 
@@ -7,6 +16,11 @@ interface SessionState {
   user: User | null | undefined;
   /** The last session ended on the server (expired, or signed out elsewhere): sign-in says so. */
   ended: boolean;
+  /**
+   * Who was signed in when the session ended on the server: the pages stay as they were (unsaved
+   * edits too) under a sign-in dialog, until someone signs in again.
+   */
+  resumable: User | null;
   signIn: (email: string, password: string) => Promise<void>;
   acceptInvite: (token: string, password: string) => Promise<void>;
   signOut: () => Promise<void>;
@@ -17,14 +31,18 @@ const SessionContext = createContext<SessionState | null>(null);
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<User | null | undefined>(undefined);
   const [ended, setEnded] = useState(false);
+  const [resumable, setResumable] = useState<User | null>(null);
+  const current = useRef<User | null>(null);
 
   const adopt = useCallback((info: SessionInfo | null) => {
     setCsrfToken(info?.csrf_token ?? null);
+    current.current = info?.user ?? null;
     setUser(info?.user ?? null);
   }, []);
 
   useEffect(() => {
     setUnauthorizedHandler(() => {
+      if (current.current) setResumable(current.current);
       setEnded(true);
       adopt(null);
     });
@@ -39,12 +57,14 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     () => ({
       user,
       ended,
+      resumable,
       async signIn(email, password) {
         const r = await call<SessionInfo>('POST', '/admin/v1/session', {
           body: { email, password },
           allowUnauthorized: true,
         });
         setEnded(false);
+        setResumable(null);
         adopt(r.data);
       },
       async acceptInvite(token, password) {
@@ -61,10 +81,11 @@ export function SessionProvider({ children }: { children: ReactNode }) {
           if (!(error instanceof ApiFailure)) throw error;
         }
         setEnded(false);
+        setResumable(null);
         adopt(null);
       },
     }),
-    [user, ended, adopt],
+    [user, ended, resumable, adopt],
   );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }
@@ -77,7 +98,8 @@ export function useSession(): SessionState {
 
 /** The signed-in user; only for pages rendered behind the sign-in gate. */
 export function useUser(): User {
-  const { user } = useSession();
-  if (!user) throw new Error('useUser without a signed-in user');
-  return user;
+  const { user, resumable } = useSession();
+  const signedIn = user ?? resumable;
+  if (!signedIn) throw new Error('useUser without a signed-in user');
+  return signedIn;
 }

@@ -3,6 +3,7 @@ import {
   Button,
   Center,
   Code,
+  Modal,
   Paper,
   PasswordInput,
   Stack,
@@ -37,9 +38,57 @@ export function AuthCard({ title, children }: { title: string; children: React.R
 }
 
 export function SignInPage() {
-  const { signIn, ended } = useSession();
+  const { ended } = useSession();
   const setup = useLoader(() => api.get<SetupInfo>('/admin/v1/setup'), 'setup');
-  const [email, setEmail] = useState('');
+
+  if (setup.data && !setup.data.initialized) {
+    return (
+      <AuthCard title="No owner yet">
+        <Text size="sm">Gatehouse has no owner account. On the server, run:</Text>
+        <Code block data-testid="init-command">
+          {setup.data.init_command}
+        </Code>
+        <CopyText value={setup.data.init_command} label="Copy command" />
+        <Text size="sm" c="dimmed">
+          Then reload this page and sign in with that email and password.
+        </Text>
+      </AuthCard>
+    );
+  }
+
+  return (
+    <AuthCard title="Sign in">
+      <SignInForm notice={ended ? 'Your session has ended: sign in again.' : null} />
+    </AuthCard>
+  );
+}
+
+/**
+ * The session ended on the server (expired, signed out elsewhere) while a page was open: signing
+ * in here keeps that page as it was, unsaved edits included; then send again what was refused.
+ */
+export function SessionEndedDialog({ email }: { email: string }) {
+  return (
+    <Modal
+      opened
+      onClose={() => {}}
+      withCloseButton={false}
+      closeOnEscape={false}
+      closeOnClickOutside={false}
+      title="Your session has ended"
+      centered
+    >
+      <SignInForm
+        initialEmail={email}
+        notice="Sign in again to go on where you were: the page keeps what you entered. Then send again what was refused."
+      />
+    </Modal>
+  );
+}
+
+function SignInForm({ initialEmail = '', notice }: { initialEmail?: string; notice: string | null }) {
+  const { signIn } = useSession();
+  const [email, setEmail] = useState(initialEmail);
   const [password, setPassword] = useState('');
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
@@ -60,57 +109,41 @@ export function SignInPage() {
     }
   }
 
-  if (setup.data && !setup.data.initialized) {
-    return (
-      <AuthCard title="No owner yet">
-        <Text size="sm">Gatehouse has no owner account. On the server, run:</Text>
-        <Code block data-testid="init-command">
-          {setup.data.init_command}
-        </Code>
-        <CopyText value={setup.data.init_command} label="Copy command" />
-        <Text size="sm" c="dimmed">
-          Then reload this page and sign in with that email and password.
-        </Text>
-      </AuthCard>
-    );
-  }
-
   return (
-    <AuthCard title="Sign in">
-      <form onSubmit={submit} aria-label="Sign in">
-        <Stack>
-          {error && (
-            <Alert color="red" role="alert" title="Could not sign in">
-              {error}
-            </Alert>
-          )}
-          {!error && ended && (
-            <Alert color="yellow" role="status">
-              Your session has ended: sign in again.
-            </Alert>
-          )}
-          <TextInput
-            label="Email"
-            type="email"
-            autoComplete="username"
-            required
-            value={email}
-            onChange={(e) => setEmail(e.currentTarget.value)}
-            autoFocus
-          />
-          <PasswordInput
-            ref={passwordRef}
-            label="Password"
-            autoComplete="current-password"
-            required
-            value={password}
-            onChange={(e) => setPassword(e.currentTarget.value)}
-          />
-          <Button type="submit" loading={busy} fullWidth>
-            Sign in
-          </Button>
-        </Stack>
-      </form>
-    </AuthCard>
+    <form onSubmit={submit} aria-label="Sign in">
+      <Stack>
+        {error && (
+          <Alert color="red" role="alert" title="Could not sign in">
+            {error}
+          </Alert>
+        )}
+        {!error && notice && (
+          <Alert color="yellow" role="status">
+            {notice}
+          </Alert>
+        )}
+        <TextInput
+          label="Email"
+          type="email"
+          autoComplete="username"
+          required
+          value={email}
+          onChange={(e) => setEmail(e.currentTarget.value)}
+          autoFocus={initialEmail === ''}
+        />
+        <PasswordInput
+          ref={passwordRef}
+          label="Password"
+          autoComplete="current-password"
+          required
+          value={password}
+          onChange={(e) => setPassword(e.currentTarget.value)}
+          data-autofocus={initialEmail !== '' ? true : undefined}
+        />
+        <Button type="submit" loading={busy} fullWidth>
+          Sign in
+        </Button>
+      </Stack>
+    </form>
   );
 }
