@@ -1078,6 +1078,44 @@ for (const kind of databaseKinds) {
       assert.match(fail.body.error, /Step "oops" failed/);
     });
 
+    test('an app saved before regexes had to run in linear time keeps answering; saving it again asks for a rewrite', async () => {
+      const route = (expression: string) => ({
+        method: 'GET',
+        path: '/check',
+        auth: 'public',
+        query: [{ name: 'q', type: 'string' }],
+        steps: [{ name: 're', type: 'transform', expression }],
+      });
+      await createApp({ slug: 'older', name: 'Older', routes: [route('$contains(query.q, /^[a-z]+$/)')] });
+      assert.equal((await server.admin('POST', '/admin/v1/apps/older/deploy')).status, 201);
+      // As an older version stored it: a bounded repeat past 16, which is refused today.
+      const older = JSON.stringify({ routes: [route('$contains(query.q, /^[a-z]{1,20}$/)')] });
+      const db = server.services.database.db;
+      const now = new Date().toISOString();
+      await db
+        .updateTable('apps')
+        .set({ definition: older, draft_revision: 99, live_version: 2 })
+        .where('slug', '=', 'older')
+        .execute();
+      await db
+        .insertInto('app_versions')
+        .values({ app_slug: 'older', version: 2, name: 'Older', definition: older, created_at: now })
+        .execute();
+      server.services.bus.publish('apps', 'older');
+      for (const environment of ['test', 'live']) {
+        const res = await call('GET', `/older/check?environment=${environment}&q=${'a'.repeat(20)}`);
+        assert.equal(res.status, 200, `${environment}: ${res.text}`);
+        assert.equal(res.body.data, true, environment);
+        const tooLong = await call('GET', `/older/check?environment=${environment}&q=${'a'.repeat(21)}`);
+        assert.equal(tooLong.body.data, false, environment);
+      }
+      const resaved = await server.admin('PATCH', '/admin/v1/apps/older', {
+        routes: [route('$contains(query.q, /^[a-z]{1,20}$/)')],
+      });
+      assert.equal(resaved.status, 400, resaved.text);
+      assert.match(resaved.text, /cannot run in linear time/);
+    });
+
     test('bodies up to 5 MiB are taken, larger ones are 413', async () => {
       await createApp({
         slug: 'upload',

@@ -116,7 +116,7 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
     const hit = compiled.get(cacheKey);
     if (hit) return hit;
     // Endpoints deleted since the definition was saved are reported by the step that uses them.
-    const app = compileApp(slug, version, JSON.parse(definition), () => true);
+    const app = compileApp(slug, version, JSON.parse(definition), () => true, [], true);
     compiled.set(cacheKey, app);
     return app;
   }

@@ -172,6 +172,8 @@ function routeShape(method: string, segments: PathSegment[]): string {
 interface Problems {
   list: ErrorDetail[];
   add(field: string, error: string): void;
+  /** A definition saved earlier (a deployed version, a draft): its expressions compile as then. */
+  readonly stored: boolean;
 }
 
 /**
@@ -185,8 +187,11 @@ export function compileApp(
   endpointExists: (slug: string) => boolean,
   /** Problems found outside the routes (the request's other fields), reported with theirs. */
   otherProblems: readonly ErrorDetail[] = [],
+  /** Saved earlier, not being saved now: see compileExpression's `stored`. */
+  stored = false,
 ): CompiledApp {
   const problems: Problems = {
+    stored,
     list: otherProblems.slice(0, 50),
     add(field, error) {
       if (this.list.length < 50) this.list.push({ field, error });
@@ -449,7 +454,7 @@ function compileStep(
     }
     let compiled: Expression;
     try {
-      compiled = compileExpression(value);
+      compiled = compileExpression(value, problems.stored);
     } catch (error) {
       problems.add(`${at}.${field}`, error instanceof ExpressionError ? error.message : String(error));
       return undefined;

@@ -21,6 +21,25 @@ class LinearRegExp extends RegExp {
 }
 
 /**
+ * For definitions saved before regexes had to run in linear time: on the linear engine where it
+ * can run the pattern, else as before (backtracking, with V8's fallback on excessive
+ * backtracking), so an app deployed then keeps answering. Saving it again asks for a rewrite.
+ */
+class LenientRegExp extends RegExp {
+  constructor(pattern: RegExp | string, flags?: string) {
+    const source = typeof pattern === 'string' ? pattern : pattern.source;
+    const given = (flags ?? (typeof pattern === 'string' ? '' : pattern.flags)).replace('l', '');
+    let linear = true;
+    try {
+      new RegExp(source, `${given}l`);
+    } catch {
+      linear = false;
+    }
+    super(source, linear ? `${given}l` : given);
+  }
+}
+
+/**
  * JSONata expressions of app pipelines: compiled once per definition, evaluated with a time
  * budget, a stack depth and a sequence length (JSONata's own guardrails), and a size budget on
  * what they produce. Results are plain JSON (functions and sequence markers are dropped).
@@ -67,8 +86,11 @@ function describe(error: unknown): JsonataFailure {
   return typeof error === 'object' && error !== null ? (error as JsonataFailure) : { message: String(error) };
 }
 
-/** Compiles `source`, or throws an ExpressionError that says where it does not parse. */
-export function compileExpression(source: string): Expression {
+/**
+ * Compiles `source`, or throws an ExpressionError that says where it does not parse. `stored`: a
+ * definition saved earlier (not being saved now) compiles as it did then, its regexes lenient.
+ */
+export function compileExpression(source: string, stored = false): Expression {
   if (source.length > MAX_SOURCE_LENGTH)
     throw new ExpressionError(`Expression longer than ${MAX_SOURCE_LENGTH} characters`, 'syntax');
   let compiled: jsonata.Expression;
@@ -77,7 +99,7 @@ export function compileExpression(source: string): Expression {
       timeout: EXPRESSION_TIMEOUT_MS,
       stack: MAX_DEPTH,
       sequence: MAX_SEQUENCE,
-      RegexEngine: LinearRegExp as unknown as RegExpConstructor,
+      RegexEngine: (stored ? LenientRegExp : LinearRegExp) as unknown as RegExpConstructor,
     });
     const errors = (compiled as unknown as { errors?: () => unknown }).errors?.();
     if (Array.isArray(errors) && errors.length > 0) throw errors[0];
@@ -86,7 +108,7 @@ export function compileExpression(source: string): Expression {
     const at = typeof e.position === 'number' ? ` at position ${e.position}` : '';
     throw new ExpressionError(`Expression does not parse${at}: ${e.message ?? 'syntax error'}`, 'syntax');
   }
-  const unsafe = unsafeRegex(compiled.ast());
+  const unsafe = stored ? undefined : unsafeRegex(compiled.ast());
   if (unsafe) throw new ExpressionError(unsafe, 'syntax');
   compiled.registerFunction('pad', boundedPad, '<s-ns?:s>');
   return {
