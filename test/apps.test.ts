@@ -1109,6 +1109,18 @@ for (const kind of databaseKinds) {
         const tooLong = await call('GET', `/older/check?environment=${environment}&q=${'a'.repeat(21)}`);
         assert.equal(tooLong.body.data, false, environment);
       }
+      // A stored definition that does not compile at all (edited by hand): that app answers with
+      // the reason; the API documents still list everything else.
+      await db
+        .updateTable('apps')
+        .set({ definition: JSON.stringify({ routes: [route('$contains(')] }), draft_revision: 100 })
+        .where('slug', '=', 'older')
+        .execute();
+      server.services.bus.publish('apps', 'older');
+      assert.equal((await call('GET', '/older/check?environment=test&q=a')).status, 400);
+      const docs = await server.request('GET', '/docs/openapi.json');
+      assert.equal(docs.status, 200, docs.text);
+      assert.ok(docs.body.paths['/api/v1/data/orders']);
       const resaved = await server.admin('PATCH', '/admin/v1/apps/older', {
         routes: [route('$contains(query.q, /^[a-z]{1,20}$/)')],
       });

@@ -11,31 +11,39 @@ import jsonata from 'jsonata';
 setFlagsFromString('--enable-experimental-regexp-engine');
 setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 
+/**
+ * Regex literals of definitions saved before regexes had to run in linear time, which the linear
+ * engine cannot run (`/^[a-z]{1,20}$/`): they run as they did then (backtracking, with V8's
+ * fallback on excessive backtracking), so an app deployed then keeps answering. Saving it again
+ * asks for a rewrite. Only literals of the stored text: a regex `$eval` builds at run time is
+ * never one of them.
+ */
+const legacyLiterals = new WeakSet<RegExp>();
+
 /** The regex class JSONata builds every regex with: the same pattern on the linear engine. */
 class LinearRegExp extends RegExp {
   constructor(pattern: RegExp | string, flags?: string) {
     const source = typeof pattern === 'string' ? pattern : pattern.source;
-    const given = flags ?? (typeof pattern === 'string' ? '' : pattern.flags);
-    super(source, given.includes('l') ? given : `${given}l`);
+    const given = (flags ?? (typeof pattern === 'string' ? '' : pattern.flags)).replace('l', '');
+    super(source, typeof pattern !== 'string' && legacyLiterals.has(pattern) ? given : `${given}l`);
   }
 }
 
-/**
- * For definitions saved before regexes had to run in linear time: on the linear engine where it
- * can run the pattern, else as before (backtracking, with V8's fallback on excessive
- * backtracking), so an app deployed then keeps answering. Saving it again asks for a rewrite.
- */
-class LenientRegExp extends RegExp {
-  constructor(pattern: RegExp | string, flags?: string) {
-    const source = typeof pattern === 'string' ? pattern : pattern.source;
-    const given = (flags ?? (typeof pattern === 'string' ? '' : pattern.flags)).replace('l', '');
-    let linear = true;
-    try {
-      new RegExp(source, `${given}l`);
-    } catch {
-      linear = false;
-    }
-    super(source, linear ? `${given}l` : given);
+/** Each regex literal of `node` (a JSONata AST). */
+function regexLiterals(node: unknown, out: RegExp[] = []): RegExp[] {
+  if (node instanceof RegExp) out.push(node);
+  else if (Array.isArray(node)) for (const item of node) regexLiterals(item, out);
+  else if (typeof node === 'object' && node !== null)
+    for (const child of Object.values(node)) regexLiterals(child, out);
+  return out;
+}
+
+function runsLinear(regex: RegExp): boolean {
+  try {
+    new RegExp(regex.source, `${regex.flags.replace('l', '')}l`);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -99,7 +107,7 @@ export function compileExpression(source: string, stored = false): Expression {
       timeout: EXPRESSION_TIMEOUT_MS,
       stack: MAX_DEPTH,
       sequence: MAX_SEQUENCE,
-      RegexEngine: (stored ? LenientRegExp : LinearRegExp) as unknown as RegExpConstructor,
+      RegexEngine: LinearRegExp as unknown as RegExpConstructor,
     });
     const errors = (compiled as unknown as { errors?: () => unknown }).errors?.();
     if (Array.isArray(errors) && errors.length > 0) throw errors[0];
@@ -108,8 +116,13 @@ export function compileExpression(source: string, stored = false): Expression {
     const at = typeof e.position === 'number' ? ` at position ${e.position}` : '';
     throw new ExpressionError(`Expression does not parse${at}: ${e.message ?? 'syntax error'}`, 'syntax');
   }
-  const unsafe = stored ? undefined : unsafeRegex(compiled.ast());
-  if (unsafe) throw new ExpressionError(unsafe, 'syntax');
+  if (stored) {
+    for (const literal of regexLiterals(compiled.ast()))
+      if (!runsLinear(literal)) legacyLiterals.add(literal);
+  } else {
+    const unsafe = unsafeRegex(compiled.ast());
+    if (unsafe) throw new ExpressionError(unsafe, 'syntax');
+  }
   compiled.registerFunction('pad', boundedPad, '<s-ns?:s>');
   return {
     source,
@@ -165,11 +178,8 @@ function unsafeRegex(node: unknown): string | undefined {
       return `Regex ${written}i: a case-insensitive regex can take exponential time on a short input; match $lowercase(…) of the text instead`;
     if (/\\[1-9]|\\k<|\(\?<?[=!]/.test(n.value.source))
       return `Regex ${written}: a backreference or lookaround can take exponential time on a short input; rewrite it without`;
-    try {
-      new LinearRegExp(n.value);
-    } catch {
-      return `Regex ${written}: cannot run in linear time (a bounded repeat past 16, like {1,40}, can take exponential time on a short input); use + or * and check the length with $length(…)`;
-    }
+    if (!runsLinear(n.value))
+      return `Regex ${written}: cannot run in linear time (a repeat count past 16, like {17} or {1,40}, or repeats nested in repeats, can take exponential time on a short input); use + or * and check the length with $length(…)`;
     return undefined;
   }
   for (const child of Object.values(n)) {

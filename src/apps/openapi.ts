@@ -115,7 +115,9 @@ export async function appPaths(
   const schemas: Json = {};
   const operationIds = new Set<string>();
   for (const app of await apps.list()) {
-    const runtime = await apps.runtime(app.slug);
+    // An app whose stored definition no longer compiles answers its own calls with the reason;
+    // it does not take every API document down with it.
+    const runtime = await apps.runtime(app.slug).catch(() => null);
     const compiled = environment === 'live' ? runtime?.live : runtime?.draft;
     if (!compiled) continue;
     for (const route of compiled.routes) {

@@ -60,8 +60,7 @@ export function errorResponses(statuses: number[]): Json {
     const codes = Object.entries(errorCodes)
       .filter(([, e]) => e.status === status)
       .map(([code]) => code);
-    // A 401 is answered before any key is known, so it carries no limit headers (a 429 of the
-    // brute-force guard neither: only Request-Id and Retry-After are promised there).
+    // A 401 is answered before any key is known, so it carries no limit headers.
     const headers: Json =
       status === 401 ? { 'Request-Id': { $ref: '#/components/headers/Request-Id' } } : standardHeaders();
     if (status === 409 || status === 429 || status === 503)
