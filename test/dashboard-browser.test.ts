@@ -1083,6 +1083,27 @@ describe('dashboard in a real browser', {
     await until(
       async () => (await server.admin('GET', '/admin/v1/endpoints/orders')).body.data.name === before,
     );
+    // The same with a dialog open under it: Escape does not close that dialog (nor lose its edit).
+    await page.goto(`${server.url}/#/keys`);
+    await page
+      .getByRole('button', { name: /^Actions for / })
+      .first()
+      .click();
+    await page.getByRole('menuitem', { name: 'Edit name, scopes and limits' }).click();
+    const editDialog = page.getByRole('dialog', { name: /^Edit / });
+    await editDialog.getByLabel('Name').fill('renamed while signed out');
+    await server.services.database.db.deleteFrom('sessions').execute();
+    await editDialog.getByRole('button', { name: 'Save changes' }).click();
+    await ended.getByText(/keeps what you entered/).waitFor();
+    assert.equal(await editDialog.isVisible(), true, 'the edit dialog is still open under sign-in');
+    await page.keyboard.press('Escape');
+    assert.equal(await editDialog.isVisible(), true, 'Escape left the edit dialog open');
+    await ended.getByRole('textbox', { name: 'Password' }).fill(OWNER.password);
+    await ended.getByRole('button', { name: 'Sign in' }).click();
+    await ended.waitFor({ state: 'hidden' });
+    if (await editDialog.isVisible()) await page.keyboard.press('Escape');
+    await editDialog.waitFor({ state: 'hidden' });
+    await dismissToasts(page);
     await page.getByTestId('current-user').getByText(OWNER.email).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
