@@ -58,7 +58,7 @@ for (const kind of databaseKinds) {
         },
         required: ['sku'],
       };
-      for (const slug of ['items', 'strict', 'csv', 'hooked', 'exact'])
+      for (const slug of ['items', 'strict', 'csv', 'hooked', 'exact', 'large'])
         await server.createEndpoint({ slug, name: slug, schema });
       await server.admin('POST', '/admin/v1/endpoints/items/webhooks', {
         url: receiver.url,
@@ -104,6 +104,16 @@ for (const kind of databaseKinds) {
       );
       await new Promise((r) => setTimeout(r, 1_000));
       assert.equal(receiver.received.length, 0, 'an import fires no webhooks by default');
+    });
+
+    test('rows too large for one request of --batch rows go in smaller requests, all imported', async () => {
+      // 1 000 rows of 6 KB: one batch of 1 000 would be a 6 MB body, past the 5 MiB limit.
+      const rows = Array.from({ length: 1000 }, (_, i) => ({ sku: `L-${i}`, tags: ['x'.repeat(6000)] }));
+      writeFileSync(join(dir, 'large.ndjson'), `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`);
+      const imported = await cli('records', 'import', 'large', join(dir, 'large.ndjson'), '--json');
+      assert.equal(imported.code, 0, imported.stderr);
+      assert.equal(JSON.parse(imported.stdout).data.imported, 1000);
+      assert.equal(await count('large'), 1000);
     });
 
     test('numbers beyond what a double holds are imported digit for digit, from NDJSON and JSON files', async () => {

@@ -222,6 +222,9 @@ async function* readRows(
   }
 }
 
+/** The most row text one import request carries: under the management API's 5 MiB body limit. */
+const BATCH_BYTES = 4 * 1024 * 1024;
+
 function batchSizeOption(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < 1 || n > 5000) {
@@ -310,17 +313,26 @@ export function registerRecordsCommands(program: Command, config: Config): void 
             for (const e of result.errors)
               problems.push({ line: valid[e.index]?.line ?? 0, details: e.details });
           };
-          /** Every row of the file, `batchSize` at a time. */
+          /**
+           * Every row of the file, `batchSize` at a time, and never more than BATCH_BYTES in one
+           * request (the management API takes bodies up to 5 MiB: large rows make smaller batches).
+           */
           const pass = async (dryRun: boolean) => {
             let batch: Row[] = [];
+            let bytes = 0;
+            const flush = async () => {
+              await send(batch, dryRun);
+              batch = [];
+              bytes = 0;
+              if (!dryRun) progress(false);
+            };
             for await (const row of readRows(file, format, endpoint.schema, meter)) {
               if (!dryRun) seen++;
+              const rowBytes = Buffer.byteLength(row.text) + 1;
+              if (batch.length > 0 && bytes + rowBytes > BATCH_BYTES) await flush();
               batch.push(row);
-              if (batch.length >= batchSize) {
-                await send(batch, dryRun);
-                batch = [];
-                if (!dryRun) progress(false);
-              }
+              bytes += rowBytes;
+              if (batch.length >= batchSize) await flush();
             }
             if (batch.length > 0) await send(batch, dryRun);
           };
@@ -342,7 +354,19 @@ export function registerRecordsCommands(program: Command, config: Config): void 
             }
             meter.bytes = 0;
           }
-          await pass(false);
+          try {
+            await pass(false);
+          } catch (error) {
+            // Batches before the failing one are committed: say how far it got, so a rerun can
+            // start after them (the rows would otherwise be imported twice).
+            if (error instanceof CliFailure && imported > 0) {
+              throw new CliFailure({
+                ...error.envelope,
+                error: `${error.envelope.error}. ${imported.toLocaleString()} row${imported === 1 ? ' was' : 's were'} imported before this; the rows after them were not`,
+              });
+            }
+            throw error;
+          }
           if (!o.json && process.stderr.isTTY) {
             progress(true);
             process.stderr.write('\n');
