@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -332,3 +334,48 @@ for (const kind of databaseKinds) {
     });
   });
 }
+
+test('an export cut off mid-stream says so, with how far it got, and exits 1 (no stack trace)', async () => {
+  // A stand-in for a server that dies mid-export: two records, then the connection closes.
+  const stub = createServer((req, res) => {
+    if (req.url?.startsWith('/admin/v1/endpoints/orders/export')) {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson', 'transfer-encoding': 'chunked' });
+      res.write('{"a":1}\n{"a":2}\n');
+      setTimeout(() => res.socket?.destroy(), 50);
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"success":true,"data":{"slug":"orders","schema":{"type":"object"},"live_version":null}}');
+  });
+  await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
+  const { port } = stub.address() as AddressInfo;
+  try {
+    for (const format of ['ndjson', 'csv']) {
+      const result = await run(
+        process.execPath,
+        [
+          'bin/gatehouse.js',
+          'records',
+          'export',
+          'orders',
+          '--format',
+          format,
+          '--url',
+          `http://127.0.0.1:${port}`,
+          '--token',
+          'gm_x',
+        ],
+        { env: { ...process.env, GATEHOUSE_CLI_CREDENTIALS: '/nonexistent' } },
+      ).then(
+        () => ({ code: 0, stderr: '' }),
+        (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+      );
+      assert.equal(result.code, 1, format);
+      assert.match(result.stderr, /The export was cut off/, format);
+      if (format === 'ndjson') assert.match(result.stderr, /after 2 records/);
+      assert.doesNotMatch(result.stderr, /Unhandled| {4}at /, format);
+    }
+  } finally {
+    stub.close();
+  }
+});

@@ -424,12 +424,35 @@ export function registerRecordsCommands(program: Command, config: Config): void 
             true,
           );
           const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream);
-          if (o.format === 'ndjson') {
-            await new Promise<void>(
-              (resolve, reject) =>
-                body.pipe(process.stdout, { end: false }).on('error', reject) && body.on('end', resolve),
-            );
-            return;
+          // The connection closing mid-export (the server stopped, a proxy timed out) is said as
+          // such, with how far it got, not as an uncaught stream error.
+          let records: number | undefined;
+          let cut: Error | undefined;
+          body.on('error', (error: Error) => {
+            cut ??= error;
+          });
+          const cutOff = () =>
+            new CliFailure({
+              success: false,
+              error: `The export was cut off${records === undefined ? '' : ` after ${records.toLocaleString()} record${records === 1 ? '' : 's'}`}: the connection closed (${cut?.message ?? 'terminated'}). Export again`,
+              code: 'cli_unreachable',
+            });
+          try {
+            if (o.format === 'ndjson') {
+              records = 0;
+              body.on('data', (chunk: Buffer) => {
+                for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1))
+                  records = (records ?? 0) + 1;
+              });
+              await new Promise<void>((resolve, reject) => {
+                body.on('error', reject);
+                body.on('end', resolve);
+                body.pipe(process.stdout, { end: false }).on('error', reject);
+              });
+              return;
+            }
+          } catch (error) {
+            throw cut ? cutOff() : error;
           }
           // The environment's schema: the draft for test, the deployed version for live.
           let schema = endpoint.schema;
@@ -440,7 +463,14 @@ export function registerRecordsCommands(program: Command, config: Config): void 
             );
             schema = versions.find((v) => v.version === endpoint.live_version)?.schema ?? schema;
           }
-          await writeCsv(body, Object.keys(((schema as { properties?: object }).properties ?? {}) as object));
+          try {
+            await writeCsv(
+              body,
+              Object.keys(((schema as { properties?: object }).properties ?? {}) as object),
+            );
+          } catch (error) {
+            throw cut ? cutOff() : error;
+          }
         } catch (error) {
           reportFailure(error, o.json === true);
         }
