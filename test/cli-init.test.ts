@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -148,5 +150,29 @@ describe('the CLI finds the server started from its directory', () => {
       /Cannot reach Gatehouse at http:\/\/127\.0\.0\.1:4000 \(saved by init in .*cli-credentials\.json: /,
     );
     assert.match(gone.stderr, /--url or GATEHOUSE_URL/);
+  });
+
+  test('a server that takes the connection and never answers: the CLI gives up after GATEHOUSE_CLI_TIMEOUT_MS, saying so', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    try {
+      const stuck = await runGatehouse(
+        ['endpoints', 'list', '--url', `http://127.0.0.1:${port}`, '--token', 'gm_x'],
+        {
+          GATEHOUSE_CLI_TIMEOUT_MS: '500',
+          GATEHOUSE_CLI_CREDENTIALS: '/nonexistent',
+        },
+        30_000,
+      );
+      assert.equal(stuck.code, 1, stuck.stderr);
+      assert.match(
+        stuck.stderr,
+        /No answer from Gatehouse at http:\/\/127\.0\.0\.1:\d+ \(--url\) within 0\.5 s/,
+      );
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
   });
 });

@@ -55,36 +55,60 @@ export function managementClient(config: Config, options: ClientOptions) {
         code: 'cli_no_token',
       });
     }
-    let response: Response;
+    // Something that takes the connection and never answers must not hang the CLI. An export's
+    // stream is not bound (it may rightly take long): only until its answer begins.
+    const timeoutMs = cliTimeoutMs();
+    const timer = new AbortController();
+    const timeout = setTimeout(() => timer.abort(), timeoutMs);
     try {
-      response = await fetch(`${base}${path}`, {
+      const response = await fetch(`${base}${path}`, {
         method,
         headers: {
           authorization: `Bearer ${token}`,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : body instanceof JsonText ? body.text : JSON.stringify(body),
+        signal: timer.signal,
       });
+      if (!raw || !response.ok) return await answerOf<T>(response);
+      return response as T;
     } catch (error) {
+      if (error instanceof CliFailure) throw error;
+      if (timer.signal.aborted)
+        throw new CliFailure({
+          success: false,
+          error: `No answer from Gatehouse at ${base} (${from}) within ${timeoutMs / 1000} s; is it overloaded or stuck? (GATEHOUSE_CLI_TIMEOUT_MS sets the wait)`,
+          code: 'cli_unreachable',
+        });
       throw new CliFailure({
         success: false,
         error: `Cannot reach Gatehouse at ${base} (${from}: ${(error as Error).cause ?? (error as Error).message}); is "gatehouse start" running? Give its address with --url or GATEHOUSE_URL`,
         code: 'cli_unreachable',
       });
+    } finally {
+      clearTimeout(timeout);
     }
-    if (raw && response.ok) return response as T;
-    const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      throw new CliFailure({
-        success: false,
-        error: `Unexpected response (${response.status})`,
-        code: 'cli_bad_response',
-      });
-    }
-    if (!response.ok) throw new CliFailure(parsed as ErrorEnvelope);
-    return (parsed as { data: T }).data;
   };
+}
+
+/** GATEHOUSE_CLI_TIMEOUT_MS, else 120 s: how long a command waits for the server's answer. */
+function cliTimeoutMs(): number {
+  const set = Number(process.env.GATEHOUSE_CLI_TIMEOUT_MS);
+  return Number.isInteger(set) && set > 0 ? set : 120_000;
+}
+
+async function answerOf<T>(response: Response): Promise<T> {
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new CliFailure({
+      success: false,
+      error: `Unexpected response (${response.status})`,
+      code: 'cli_bad_response',
+    });
+  }
+  if (!response.ok) throw new CliFailure(parsed as ErrorEnvelope);
+  return (parsed as { data: T }).data;
 }
