@@ -208,6 +208,19 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
         assert.equal(run.code, 1, `${JSON.stringify(env)}: ${run.stderr}`);
         assert.match(run.stderr, message, JSON.stringify(env));
         assert.doesNotMatch(run.stderr, STACK_LINE, JSON.stringify(env));
+        // init, on the same database path: the same one line.
+        if (env.HOST) continue;
+        const init = await runGatehouse(
+          ['init', '--email', 'o@example.com', '--password', 'long enough pw'],
+          {
+            ...NO_CREDENTIALS,
+            LOG_LEVEL: 'warn',
+            ...env,
+          },
+        );
+        assert.equal(init.code, 1, `init ${JSON.stringify(env)}: ${init.stderr}`);
+        assert.match(init.stderr, message, `init ${JSON.stringify(env)}`);
+        assert.doesNotMatch(init.stderr, STACK_LINE, `init ${JSON.stringify(env)}`);
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

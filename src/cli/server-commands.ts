@@ -196,7 +196,18 @@ export function registerServerCommands(program: Command, config: Config): void {
     .option('--json', 'print JSON')
     .action(async (options: { email: string; password?: string; json?: boolean }) => {
       const password = options.password ?? (await askPassword(options.json === true));
-      const services = await createServices(config);
+      let services: Awaited<ReturnType<typeof createServices>>;
+      try {
+        services = await createServices(config);
+      } catch (error) {
+        // An unusable database path is the machine's setup, said in one line as `start` says it.
+        const message = startupMistake(error, config);
+        if (message === undefined) throw error;
+        reportFailure(
+          new CliFailure({ success: false, error: message, code: 'config_error' }),
+          options.json === true,
+        );
+      }
       try {
         const result = await services.owners.init({ email: options.email, password });
         saveCredentials(config, result.token);
