@@ -4,8 +4,9 @@ import jsonata from 'jsonata';
 // Every regex of an App expression runs on V8's linear-time engine (the `l` flag), so no pattern
 // can take exponential time on a short input (`/^(a|a)*$/` on 28 characters held the event loop
 // for 14 s, `/^(a|a){1,64}$/` as long). That engine has no case-insensitive mode,
-// backreferences, lookaround or bounded repeats past 16: regex literals using them are refused
-// when the expression is compiled, and any a `$eval` builds at run time fails its step. Set once
+// backreferences, lookaround or repeat counts past 16: regex literals using them are refused
+// when the expression is compiled (definitions saved before: see legacyLiterals), and any a
+// `$eval` builds at run time fails its step. Set once
 // for the process, before any app runs; the second flag also protects other regexes (schema
 // `pattern`s) that backtrack too long.
 setFlagsFromString('--enable-experimental-regexp-engine');
@@ -96,7 +97,7 @@ function describe(error: unknown): JsonataFailure {
 
 /**
  * Compiles `source`, or throws an ExpressionError that says where it does not parse. `stored`: a
- * definition saved earlier (not being saved now) compiles as it did then, its regexes lenient.
+ * definition saved earlier (not being saved now) compiles as it did then (legacyLiterals).
  */
 export function compileExpression(source: string, stored = false): Expression {
   if (source.length > MAX_SOURCE_LENGTH)
