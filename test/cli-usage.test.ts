@@ -224,6 +224,8 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });
+      // DATABASE_URL=sqlite:<dir> (a folder) made its lock file beside it.
+      rmSync(`${dir}.lock`, { force: true });
     }
   });
 
@@ -246,5 +248,30 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     const updated = await cli('keys', 'update', id, '--per-month', 'none', '--json');
     assert.equal(updated.code, 0, updated.stdout + updated.stderr);
     assert.deepEqual(JSON.parse(updated.stdout).data.limits, { per_minute: 60 });
+  });
+
+  test('keys list and show say expired for a key past its expires_at (the API refuses it so)', async () => {
+    const brief = await server.createKey({
+      name: 'brief',
+      environment: 'test',
+      expires_at: new Date(Date.now() + 1_000).toISOString(),
+    });
+    const later = await server.createKey({
+      name: 'later',
+      environment: 'test',
+      expires_at: new Date(Date.now() + 86_400_000).toISOString(),
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    assert.equal(
+      (await server.request('GET', '/api/v1/account', { key: brief.key })).body.code,
+      'api_key_expired',
+    );
+    const listed = (await cli('keys', 'list')).stdout;
+    const row = (id: string) => listed.split('\n').find((line) => line.startsWith(id)) ?? '';
+    assert.match(row(brief.id), /\bexpired\b/);
+    assert.match(row(later.id), /\bactive\b/);
+    assert.match((await cli('keys', 'show', brief.id)).stdout, /^status\s+expired$/m);
+    // --json keeps the API's fields as they are.
+    assert.equal(JSON.parse((await cli('keys', 'show', brief.id, '--json')).stdout).data.status, 'active');
   });
 });

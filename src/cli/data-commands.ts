@@ -154,6 +154,16 @@ const endpointColumns = [
 ];
 const keyColumns = ['id', 'name', 'environment', 'status', 'start', 'scopes', 'last_used_at', 'expires_at'];
 
+/**
+ * A key as people read it: an active key whose `expires_at` has passed is `expired` (the API
+ * refuses it with api_key_expired), not `active`. --json keeps the API's fields as they are.
+ */
+function forPeople(key: ApiKeyJson): Record<string, unknown> {
+  const expired =
+    key.status === 'active' && key.expires_at !== null && Date.parse(key.expires_at) <= Date.now();
+  return expired ? { ...key, status: 'expired' } : { ...key };
+}
+
 export function show(json: boolean | undefined, data: unknown, print: () => void): void {
   if (json) printJson({ success: true, data });
   else print();
@@ -329,14 +339,14 @@ export function registerDataCommands(program: Command, config: Config): void {
       action(config, async (call, o: Common & { env?: string }) => {
         const query = o.env ? `?environment=${encodeURIComponent(o.env)}` : '';
         const data = await call<ApiKeyJson[]>('GET', `/admin/v1/keys${query}`);
-        show(o.json, data, () => printTable(data as unknown as Array<Record<string, unknown>>, keyColumns));
+        show(o.json, data, () => printTable(data.map(forPeople), keyColumns));
       }),
     );
 
   withCommon(keys.command('show').argument('<id>').description('show one key')).action(
     action(config, async (call, id: string, o: Common) => {
       const data = await call<ApiKeyJson>('GET', `/admin/v1/keys/${encodeURIComponent(id)}`);
-      show(o.json, data, () => printFields({ ...data }));
+      show(o.json, data, () => printFields(forPeople(data)));
     }),
   );
 
