@@ -8,7 +8,7 @@ export const errorCodes = {
   invalid_json: {
     status: 400,
     message: 'Invalid JSON',
-    doc: "The body is not valid JSON: malformed, not UTF-8, a `__proto__` key, nested more than 128 levels deep, a string holding U+0000 or an unpaired surrogate (`\\ud800`), which PostgreSQL cannot store, or a number past a double's range (`1e400`), which would be stored as null.",
+    doc: "The body is not valid JSON: malformed, not UTF-8, a `__proto__` key or a `constructor` object holding a `prototype` key (refused to guard against prototype pollution), nested more than 128 levels deep, a string holding U+0000 or an unpaired surrogate (`\\ud800`), which PostgreSQL cannot store, or a number past a double's range (`1e400`), which would be stored as null.",
   },
   invalid_body: {
     status: 400,
@@ -48,7 +48,7 @@ export const errorCodes = {
   invalid_api_key: {
     status: 401,
     message: 'Invalid API key',
-    doc: 'The key is malformed, fails its checksum, or is unknown.',
+    doc: 'The key is malformed, fails its checksum, or is unknown; or the request carries two credentials (both `Authorization` and `X-API-Key`, or either twice).',
   },
   api_key_expired: { status: 401, message: 'API key expired', doc: "The key's `expires_at` has passed." },
   api_key_revoked: {

@@ -3,7 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { generateSecret } from '../src/infra/crypto/token-format.ts';
 import { databaseKinds } from './helpers/database.ts';
-import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { countRows, ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 
 const order = { order_id: 'ORD-2024-001', amount: 45000, items: ['Item A', 'Item B'], paid: true };
 
@@ -109,6 +109,49 @@ for (const kind of databaseKinds) {
     test('X-API-Key works as well as Bearer', async () => {
       const res = await server.request('GET', '/api/v1/data/orders', { headers: { 'x-api-key': testKey } });
       assert.equal(res.status, 200);
+    });
+
+    test('two credentials in one request are refused, whichever comes first, and nothing is written', async () => {
+      const other = (await server.createKey({ name: 'other', environment: 'test', scopes: ['*'] })).key;
+      const created = await server.request('POST', '/api/v1/data/orders', { key: testKey, json: order });
+      const before = await countRows(server, 'records');
+      /** Node's client sends an array value as one header line per entry. */
+      const send = (
+        method: string,
+        path: string,
+        headers: Record<string, string | string[]>,
+        body?: string,
+      ) =>
+        new Promise<{ status: number; body: { code: string; error: string } }>((resolve, reject) => {
+          const req = httpRequest(`${server.url}${path}`, { method, headers }, (res) => {
+            let text = '';
+            res.on('data', (chunk) => {
+              text += chunk;
+            });
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+          });
+          req.on('error', reject);
+          req.end(body);
+        });
+      const json = { 'content-type': 'application/json' };
+      const cases: Array<Record<string, string | string[]>> = [
+        { authorization: [`Bearer ${testKey}`, `Bearer ${other}`] },
+        { authorization: `Bearer ${testKey}`, 'x-api-key': other },
+        { authorization: `Bearer ${testKey}`, 'x-api-key': 'junk' },
+      ];
+      for (const headers of cases) {
+        for (const [method, path, body] of [
+          ['GET', `/api/v1/data/orders/${created.body.id}`, undefined],
+          ['GET', '/api/v1/data/orders', undefined],
+          ['POST', '/api/v1/data/orders', JSON.stringify(order)],
+        ] as const) {
+          const res = await send(method, path, { ...headers, ...json }, body);
+          assert.equal(res.status, 401, `${method} ${path} ${JSON.stringify(headers)}`);
+          assert.equal(res.body.code, 'invalid_api_key');
+          assert.match(res.body.error, /Send one credential/);
+        }
+      }
+      assert.equal(await countRows(server, 'records'), before);
     });
 
     test('PUT replaces the data and bumps the version; DELETE removes it', async () => {

@@ -139,6 +139,31 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** `/orders/:order_id` → segments; throws a message when the template is malformed. */
+/**
+ * The data endpoints a stored definition's steps name (`{"routes":[{"steps":[{"endpoint":…}]}]}`),
+ * read without compiling it: endpoint deletion asks which apps still use an endpoint.
+ */
+export function endpointsNamedIn(definition: string): Set<string> {
+  const named = new Set<string>();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(definition);
+  } catch {
+    return named;
+  }
+  const routes = (parsed as { routes?: unknown } | null)?.routes;
+  if (!Array.isArray(routes)) return named;
+  for (const route of routes) {
+    const steps = (route as { steps?: unknown } | null)?.steps;
+    if (!Array.isArray(steps)) continue;
+    for (const step of steps) {
+      const endpoint = (step as { endpoint?: unknown } | null)?.endpoint;
+      if (typeof endpoint === 'string') named.add(endpoint);
+    }
+  }
+  return named;
+}
+
 export function parsePathTemplate(path: string): PathSegment[] {
   if (!path.startsWith('/')) throw new Error('Must start with "/"');
   const parts = path.slice(1).split('/');
@@ -283,7 +308,7 @@ function compileRoute(
     if (method !== 'POST') problems.add(`${where}.body_schema`, 'Only POST routes take a body');
     else {
       try {
-        validateBody = compileSchema(raw.body_schema, `${where}.body_schema`);
+        validateBody = compileSchema(raw.body_schema, `${where}.body_schema`, problems.stored);
         bodySchema = raw.body_schema as Record<string, unknown>;
       } catch (error) {
         const details = error instanceof ApiError ? (error.details ?? []) : [];

@@ -7,8 +7,7 @@ import jsonata from 'jsonata';
 // backreferences, lookaround or repeat counts past 16: regex literals using them are refused
 // when the expression is compiled (definitions saved before: see legacyLiterals), and any a
 // `$eval` builds at run time fails its step. Set once
-// for the process, before any app runs; the second flag also protects other regexes (schema
-// `pattern`s) that backtrack too long.
+// for the process, before any app runs. (Schema `pattern`s run on RE2: linear-pattern.ts.)
 setFlagsFromString('--enable-experimental-regexp-engine');
 setFlagsFromString('--enable-experimental-regexp-engine-on-excessive-backtracks');
 

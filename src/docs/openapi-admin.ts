@@ -14,7 +14,8 @@ const summaries: Record<string, string> = {
   'GET /admin/v1/endpoints': 'List endpoints',
   'GET /admin/v1/endpoints/{slug}': 'Read an endpoint (its draft)',
   'PATCH /admin/v1/endpoints/{slug}': 'Change the draft, or active/expires_at',
-  'DELETE /admin/v1/endpoints/{slug}': 'Delete an endpoint and its records',
+  'DELETE /admin/v1/endpoints/{slug}':
+    "Delete an endpoint and its records (409 while an app's draft or live version uses it)",
   'POST /admin/v1/endpoints/{slug}/deploy': 'Publish the draft to live as a new immutable version',
   'GET /admin/v1/endpoints/{slug}/versions': 'Deployed versions, newest first',
   'POST /admin/v1/keys': 'Create an API key; the secret is in this response only',

@@ -1,3 +1,4 @@
+import { endpointsNamedIn } from '../apps/definition.ts';
 import { ApiError, invalid } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
@@ -146,7 +147,8 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
     const schema = JSON.parse(row.schema) as unknown;
     const compiled: SchemaVersion = {
       version,
-      validate: compileSchema(schema),
+      // Saved earlier: patterns RE2 cannot run keep running as they did (linear-pattern.ts).
+      validate: compileSchema(schema, 'schema', true),
       maxBodyBytes: row.max_body_bytes,
       retry: { max_retries: row.retry_max, interval_seconds: row.retry_interval },
       fieldTypes: fieldTypes(schema),
@@ -186,6 +188,37 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
       .executeTakeFirst();
     if (!row) throw new ApiError('endpoint_not_found', { message: `Endpoint "${slug}" not found` });
     return row;
+  }
+
+  /**
+   * An endpoint an app's draft or live version reads or writes is not deleted: the app's calls
+   * would fail from then on. The owner changes or deletes those apps first.
+   */
+  async function refuseIfAppsUse(executor: Pick<Db, 'selectFrom'>, slug: string): Promise<void> {
+    const apps = await executor
+      .selectFrom('apps')
+      .leftJoin('app_versions', (join) =>
+        join
+          .onRef('app_versions.app_slug', '=', 'apps.slug')
+          .onRef('app_versions.version', '=', 'apps.live_version'),
+      )
+      .select(['apps.slug', 'apps.definition', 'apps.live_version', 'app_versions.definition as live'])
+      .orderBy('apps.slug')
+      .execute();
+    const users: string[] = [];
+    for (const app of apps) {
+      const where: string[] = [];
+      if (endpointsNamedIn(app.definition).has(slug)) where.push('draft');
+      if (app.live !== null && endpointsNamedIn(app.live).has(slug))
+        where.push(`live version ${app.live_version}`);
+      if (where.length > 0) users.push(`"${app.slug}" (${where.join(', ')})`);
+    }
+    if (users.length === 0) return;
+    throw new ApiError('conflict', {
+      message:
+        `Endpoint "${slug}" is used by app ${users.join(', app ')}: ` +
+        'remove its steps from those apps (and deploy them) or delete the apps first',
+    });
   }
 
   return {
@@ -310,6 +343,7 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
     async remove(slug: string): Promise<void> {
       const row = await requireRow(slug);
       await db.transaction().execute(async (trx) => {
+        await refuseIfAppsUse(trx, slug);
         await trx.deleteFrom('records').where('endpoint_id', '=', row.id).execute();
         await trx.deleteFrom('endpoint_versions').where('endpoint_id', '=', row.id).execute();
         // Its webhooks go with it: nothing more is sent about its records, and no request.failed

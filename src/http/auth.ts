@@ -1,9 +1,9 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { Principal } from '../accounts/owner-service.ts';
 import { ApiError } from '../errors.ts';
 import type { AuthenticatedKey, KeyService } from '../keys/key-service.ts';
 import type { BruteForceGuard } from '../limits/brute-force.ts';
+import { sentMoreThanOnce, type WithHeaders } from './single-header.ts';
 import { syncFirstHook } from './sync-hook.ts';
 
 declare module 'fastify' {
@@ -13,10 +13,19 @@ declare module 'fastify' {
   }
 }
 
-/** The presented secret: `Authorization: Bearer <secret>` or `X-API-Key: <secret>`. */
-export function presentedSecret(request: { headers: IncomingHttpHeaders }): string | undefined {
+/**
+ * The presented secret: `Authorization: Bearer <secret>` or `X-API-Key: <secret>`, sent once.
+ * Two credentials (both headers, or Authorization twice, of which Node keeps the first) are
+ * refused: a proxy that read the other one would have authorized someone else.
+ */
+export function presentedSecret(request: WithHeaders): string | undefined {
   const authorization = request.headers.authorization;
   if (authorization !== undefined) {
+    if (request.headers['x-api-key'] !== undefined || sentMoreThanOnce(request, 'authorization')) {
+      throw new ApiError('invalid_api_key', {
+        message: 'Send one credential: "Authorization: Bearer <key>" or "X-API-Key: <key>", once',
+      });
+    }
     const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
     if (!match?.[1]) throw new ApiError('invalid_api_key', { message: 'Use "Authorization: Bearer <key>"' });
     return match[1];

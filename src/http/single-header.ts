@@ -21,18 +21,7 @@ export function singleHeader(
 ): string | undefined {
   const value = request.headers[name];
   if (value === undefined) return undefined;
-  if (Array.isArray(value)) throw invalid(field, error);
-  const lines = request.rawHeaders ?? request.raw?.rawHeaders ?? [];
-  let seen = 0;
-  for (let i = 0; i < lines.length; i += 2) {
-    if (
-      (lines[i] as string).length === name.length &&
-      (lines[i] as string).toLowerCase() === name &&
-      ++seen > 1
-    ) {
-      throw invalid(field, error);
-    }
-  }
+  if (Array.isArray(value) || sentMoreThanOnce(request, name)) throw invalid(field, error);
   return value;
 }
 
@@ -44,4 +33,15 @@ export function sendableHeader(name: string, value: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether the header `name` (lower case) is in the raw header lines more than once. */
+export function sentMoreThanOnce(request: WithHeaders, name: string): boolean {
+  const lines = request.rawHeaders ?? request.raw?.rawHeaders ?? [];
+  let seen = 0;
+  for (let i = 0; i < lines.length; i += 2) {
+    const line = lines[i] as string;
+    if (line.length === name.length && line.toLowerCase() === name && ++seen > 1) return true;
+  }
+  return false;
 }
