@@ -183,6 +183,17 @@ export function lazyConfig(env: Env = process.env): Config {
   });
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** pino's levels; any other is a config error here, not a stack trace from pino at startup. */
+function logLevel(value: string | undefined): string {
+  if (!value) return 'info';
+  if (!LOG_LEVELS.includes(value)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${value}"`);
+  }
+  return value;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const port = int(env, 'PORT', 4000, 0, 65535);
   const host = env.HOST || '127.0.0.1';
@@ -202,7 +213,7 @@ export function loadConfig(env: Env = process.env): Config {
     keyPrefix,
     webhookAllowNets: networks(env.GATEHOUSE_WEBHOOK_ALLOW_NETS, 'GATEHOUSE_WEBHOOK_ALLOW_NETS'),
     trustProxy: networks(env.GATEHOUSE_TRUST_PROXY, 'GATEHOUSE_TRUST_PROXY'),
-    logLevel: env.LOG_LEVEL || 'info',
+    logLevel: logLevel(env.LOG_LEVEL),
     keyRollGraceSeconds: int(env, 'GATEHOUSE_KEY_ROLL_GRACE_SECONDS', 86_400, 0, 30 * 86_400),
     headersTimeoutMs: int(env, 'GATEHOUSE_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
     requestTimeoutMs: int(env, 'GATEHOUSE_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),

@@ -1,17 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { databaseKinds } from './helpers/database.ts';
 import { managementCli } from './helpers/process.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { countRows, ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
-
-const run = promisify(execFile);
 
 /** The worked example of docs/apps.md, as written there. */
 const shop = {
@@ -355,6 +351,51 @@ for (const kind of databaseKinds) {
       assert.equal(versions[1].routes[0].steps[0].body, "'one'");
       assert.equal((await server.admin('DELETE', '/admin/v1/apps/versions')).status, 200);
       assert.equal((await call('GET', '/versions/v', { key: liveKey })).status, 404);
+    });
+
+    test('an endpoint an app uses cannot be deleted until no draft or live version names it', async () => {
+      await server.createEndpoint({ slug: 'ledger', name: 'Ledger', schema: { type: 'object' } });
+      await server.admin('POST', '/admin/v1/endpoints/ledger/deploy');
+      const written = await server.request('POST', '/api/v1/data/ledger', { key: liveKey, json: { n: 1 } });
+      assert.equal(written.status, 202);
+      const findLedger = [{ name: 'rows', type: 'find', endpoint: 'ledger' }, ...respond('$count(rows)')];
+      await createApp({
+        slug: 'books',
+        name: 'Books',
+        routes: [{ method: 'GET', path: '/n', steps: findLedger }],
+      });
+      await server.admin('POST', '/admin/v1/apps/books/deploy');
+      await server.admin('PATCH', '/admin/v1/apps/books', {
+        routes: [{ method: 'GET', path: '/n', steps: respond('0') }],
+      });
+      await createApp({
+        slug: 'audit',
+        name: 'Audit',
+        routes: [{ method: 'GET', path: '/n', steps: findLedger }],
+      });
+
+      const refused = await server.admin('DELETE', '/admin/v1/endpoints/ledger');
+      assert.equal(refused.status, 409, refused.text);
+      assert.equal(refused.body.code, 'conflict');
+      assert.equal(
+        refused.body.error,
+        'Endpoint "ledger" is used by app "audit" (draft), app "books" (live version 1): ' +
+          'remove its steps from those apps (and deploy them) or delete the apps first',
+      );
+      // Nothing went: the endpoint, its record, and the apps that read it still answer.
+      assert.equal((await server.admin('GET', '/admin/v1/endpoints/ledger')).status, 200);
+      const record = await server.request('GET', `/api/v1/data/ledger/${written.body.id}`, { key: liveKey });
+      assert.equal(record.status, 200);
+      assert.equal((await call('GET', '/books/n', { key: liveKey })).body, 1);
+
+      assert.equal((await server.admin('DELETE', '/admin/v1/apps/audit')).status, 200);
+      const stillLive = await server.admin('DELETE', '/admin/v1/endpoints/ledger');
+      assert.equal(stillLive.status, 409);
+      assert.match(stillLive.body.error, /used by app "books" \(live version 1\):/);
+      await server.admin('POST', '/admin/v1/apps/books/deploy');
+      assert.equal((await server.admin('DELETE', '/admin/v1/endpoints/ledger')).status, 200);
+      assert.equal((await server.admin('GET', '/admin/v1/endpoints/ledger')).status, 404);
+      assert.equal((await server.admin('DELETE', '/admin/v1/apps/books')).status, 200);
     });
 
     test('what a pipeline would store changed or could not store is refused, and nothing is written', async () => {
@@ -1287,22 +1328,7 @@ for (const kind of databaseKinds) {
     });
 
     test('CLI: apps create --file, deploy, list, get, delete', async () => {
-      const cli = async (...args: string[]) => {
-        try {
-          const { stdout } = await run(process.execPath, ['bin/gatehouse.js', ...args], {
-            env: {
-              ...process.env,
-              GATEHOUSE_URL: server.url,
-              GATEHOUSE_TOKEN: server.token,
-              GATEHOUSE_CLI_CREDENTIALS: '/nonexistent',
-            },
-          });
-          return { code: 0, stdout };
-        } catch (error) {
-          const e = error as { code: number; stdout: string; stderr: string };
-          return { code: e.code, stdout: e.stdout + e.stderr };
-        }
-      };
+      const cli = managementCli(server);
       const dir = mkdtempSync(join(tmpdir(), 'gatehouse-apps-'));
       const file = join(dir, 'app.json');
       writeFileSync(
@@ -1326,7 +1352,11 @@ for (const kind of databaseKinds) {
       const refused = await cli('apps', 'update', 'cli-app', '--file', file, '--json');
       assert.notEqual(refused.code, 0);
       assert.match(refused.stdout, /invalid_app/);
-      assert.equal((await cli('apps', 'delete', 'cli-app')).code, 0);
+      const unconfirmed = await cli('apps', 'delete', 'cli-app');
+      assert.equal(unconfirmed.code, 1);
+      assert.match(unconfirmed.stderr, /This deletes app cli-app .* add --yes to go ahead/);
+      assert.equal((await server.admin('GET', '/admin/v1/apps/cli-app')).status, 200, 'not deleted');
+      assert.equal((await cli('apps', 'delete', 'cli-app', '--yes')).code, 0);
       rmSync(dir, { recursive: true, force: true });
     });
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { managementCli } from './helpers/process.ts';
+import { managementCli, runInTerminal } from './helpers/process.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
 describe('CLI: an endpoint from draft to its deployed versions', () => {
@@ -212,5 +212,65 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
     const scope = await cli('keys', 'create', '--name', 'k', '--env', 'test', '--scope', 'orders:delete');
     assert.equal(scope.code, 1);
     assert.match(scope.stderr, /scopes\[0\]: Must be \*, records:read, records:write, <endpoint>:read/);
+  });
+
+  test('endpoints delete, apps delete, keys revoke and webhooks delete ask first, or need --yes', async () => {
+    const terminal = (args: string[], answer: string) =>
+      runInTerminal(
+        args,
+        {
+          GATEHOUSE_URL: server.url,
+          GATEHOUSE_TOKEN: server.token,
+          GATEHOUSE_CLI_CREDENTIALS: '/nonexistent',
+        },
+        [answer],
+        /(Type \S+ to confirm:|Go ahead\? \[y\/N\]) /g,
+      );
+    await server.createEndpoint({ slug: 'doomed', name: 'Doomed', schema: { type: 'object' } });
+    const key = await server.createKey({ name: 'k', environment: 'test', scopes: ['*'] });
+    const written = await server.request('POST', '/api/v1/data/doomed', { key: key.key, json: { n: 1 } });
+    assert.equal(written.status, 202);
+    const stillThere = async () => {
+      assert.equal((await server.admin('GET', '/admin/v1/endpoints/doomed')).status, 200);
+      const record = await server.request('GET', `/api/v1/data/doomed/${written.body.id}`, { key: key.key });
+      assert.equal(record.status, 200, 'the key still works and the record is kept');
+    };
+
+    // Not in a terminal (a script, CI): refused without --yes, in words and in --json.
+    const scripted = await cli('endpoints', 'delete', 'doomed');
+    assert.equal(scripted.code, 1);
+    assert.match(
+      scripted.stderr,
+      /This deletes endpoint doomed with all its records .* Nothing was done: add --yes to go ahead .*\(cli_not_confirmed\)/,
+    );
+    const json = await cli('keys', 'revoke', key.id, '--json');
+    assert.equal(json.code, 1);
+    assert.equal(JSON.parse(json.stdout).code, 'cli_not_confirmed');
+    await stillThere();
+
+    // In a terminal: the warning and the question; a wrong answer does nothing.
+    const wrongSlug = await terminal(['endpoints', 'delete', 'doomed'], 'doom');
+    assert.equal(wrongSlug.code, 1, wrongSlug.screen);
+    assert.match(wrongSlug.screen, /all its records \(test and live\)/);
+    assert.match(wrongSlug.screen, /Type doomed to confirm: /);
+    assert.match(wrongSlug.screen, /Not confirmed: nothing was done\. \(cli_not_confirmed\)/);
+    const no = await terminal(['keys', 'revoke', key.id], 'n');
+    assert.equal(no.code, 1, no.screen);
+    assert.match(no.screen, /deactivate is the reversible way/);
+    await stillThere();
+
+    const yes = await terminal(['keys', 'revoke', key.id], 'y');
+    assert.equal(yes.code, 0, yes.screen);
+    assert.match(yes.screen, /status\s+revoked/);
+    const typed = await terminal(['endpoints', 'delete', 'doomed'], 'doomed');
+    assert.equal(typed.code, 0, typed.screen);
+    assert.match(typed.screen, /Deleted endpoint doomed/);
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/doomed')).status, 404);
+
+    // --yes goes ahead without asking, in a script too.
+    await server.createEndpoint({ slug: 'doomed', name: 'Doomed', schema: { type: 'object' } });
+    const forced = await cli('endpoints', 'delete', 'doomed', '--yes');
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/doomed')).status, 404);
   });
 });

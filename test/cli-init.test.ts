@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,7 +8,7 @@ import { after, describe, test } from 'node:test';
 import { freePort } from '../bench/lib.ts';
 import { createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
-import { runGatehouse, spawnGatehouse, waitHealthy } from './helpers/process.ts';
+import { runGatehouse, runInTerminal, spawnGatehouse, waitHealthy } from './helpers/process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-init-'));
 const mode = (path: string) => statSync(path).mode & 0o777;
@@ -26,34 +25,9 @@ function place(name: string) {
   };
 }
 
-/**
- * `gatehouse init` in a real terminal (util-linux `script` gives it one): each answer is typed
- * only once its prompt is on screen. Returns everything the terminal showed and the exit code.
- */
-function initInTerminal(
-  env: Record<string, string>,
-  answers: string[],
-): Promise<{ code: number; screen: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'script',
-      ['-qec', `${process.execPath} bin/gatehouse.js init --email owner@example.com`, '/dev/null'],
-      { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    let screen = '';
-    let answered = 0;
-    const onOutput = (chunk: Buffer) => {
-      screen += chunk.toString();
-      const prompts = screen.match(/password[^:\n]*: /gi)?.length ?? 0;
-      while (answered < prompts && answered < answers.length) child.stdin.write(`${answers[answered++]}\r`);
-    };
-    child.stdout.on('data', onOutput);
-    child.stderr.on('data', onOutput);
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code: code ?? -1, screen }));
-    setTimeout(() => child.kill('SIGKILL'), 60_000).unref();
-  });
-}
+/** `gatehouse init` in a real terminal, answering each password prompt. */
+const initInTerminal = (env: Record<string, string>, answers: string[]) =>
+  runInTerminal(['init', '--email', 'owner@example.com'], env, answers, /password[^:\n]*: /gi);
 
 describe('gatehouse init', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));

@@ -41,7 +41,7 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     }
   });
 
-  test('with --json, a usage error is the error envelope on stdout', async () => {
+  test('with --json, a usage error is the error envelope on stdout, and nothing else', async () => {
     const missing = await runGatehouse(['init', '--email', 'a@example.com', '--password'], NO_CREDENTIALS);
     assert.equal(missing.code, 1);
     const bad = await runGatehouse(['keys', 'update', 'key_x', '--per-day', '-1', '--json'], NO_CREDENTIALS);
@@ -57,6 +57,11 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
       error: "unknown option '--sideways'",
       code: 'cli_usage',
     });
+    // The envelope is the whole answer: no help text after it (without --json, the help follows).
+    assert.equal(bad.stderr, '');
+    assert.equal(unknown.stderr, '');
+    const forPeople = await runGatehouse(['endpoints', 'list', '--sideways'], NO_CREDENTIALS);
+    assert.match(forPeople.stderr, /unknown option '--sideways'\n\nUsage: gatehouse endpoints list/);
   });
 
   test('a bad environment variable fails the commands that read it, with its name; --help still works', async () => {
@@ -75,6 +80,13 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     assert.match(serve.stderr, /DATABASE_URL/);
     assert.match(serve.stderr, /\(config_error\)/);
     assert.doesNotMatch(serve.stderr, STACK_LINE);
+    const verbose = await runGatehouse(['serve'], { ...NO_CREDENTIALS, LOG_LEVEL: 'verbose' });
+    assert.equal(verbose.code, 1);
+    assert.match(
+      verbose.stderr,
+      /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose" \(config_error\)/,
+    );
+    assert.doesNotMatch(verbose.stderr, STACK_LINE);
   });
 
   test('conflicting or meaningless options are refused before anything is sent', async () => {
@@ -248,6 +260,37 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     const updated = await cli('keys', 'update', id, '--per-month', 'none', '--json');
     assert.equal(updated.code, 0, updated.stdout + updated.stderr);
     assert.deepEqual(JSON.parse(updated.stdout).data.limits, { per_minute: 60 });
+  });
+
+  test('keys create says the limits and expiry it set; --expires-at takes a bare date as its start (UTC)', async () => {
+    const created = await cli(
+      'keys',
+      'create',
+      '--name',
+      'dated',
+      '--env',
+      'test',
+      '--per-minute',
+      '60',
+      '--expires-at',
+      '2099-01-31',
+    );
+    assert.equal(created.code, 0, created.stderr);
+    assert.match(created.stdout, /^limits\s+\{"per_minute":60\}$/m);
+    assert.match(created.stdout, /^expires_at\s+2099-01-31T00:00:00\.000Z$/m);
+    const id = /^id\s+(\S+)$/m.exec(created.stdout)?.[1] as string;
+    const moved = await cli('keys', 'update', id, '--expires-at', '2099-12-31', '--json');
+    assert.equal(JSON.parse(moved.stdout).data.expires_at, '2099-12-31T00:00:00.000Z');
+    const bad = await cli('keys', 'update', id, '--expires-at', '2099-02-30');
+    assert.equal(bad.code, 1);
+    assert.match(
+      bad.stderr,
+      /option '--expires-at <when>' argument '2099-02-30' is invalid\. 2099-02-30 is not a date/,
+    );
+    assert.equal(
+      (await server.admin('GET', `/admin/v1/keys/${id}`)).body.data.expires_at,
+      '2099-12-31T00:00:00.000Z',
+    );
   });
 
   test('keys list and show say expired for a key past its expires_at (the API refuses it so)', async () => {

@@ -109,7 +109,7 @@ for (const kind of databaseKinds) {
         (await cli('webhooks', 'update', sub.id, '--disable', '--json')).stdout,
       ).data;
       assert.equal(disabled.enabled, false);
-      assert.equal((await cli('webhooks', 'delete', sub.id)).code, 0);
+      assert.equal((await cli('webhooks', 'delete', sub.id, '--yes')).code, 0);
 
       // The callback signing secret: the one the API gives the owner.
       const signing = JSON.parse((await cli('webhooks', 'signing-secret', '--json')).stdout).data;

@@ -324,6 +324,11 @@ for (const kind of databaseKinds) {
         test.stdout,
         'modern,legacy,big,color,size\n,L1,12345678901234567890,red,\n,L2,,,"{""w"":1}"\n',
       );
+      // --json shapes errors only: the records stay CSV, a failure is the envelope on stdout.
+      assert.equal((await cli('records', 'export', 'wide', '--format', 'csv', '--json')).stdout, test.stdout);
+      const missing = await cli('records', 'export', 'nowhere', '--format', 'csv', '--json');
+      assert.equal(missing.code, 1);
+      assert.equal(JSON.parse(missing.stdout).code, 'endpoint_not_found');
     });
 
     test('--webhooks fires them', async () => {

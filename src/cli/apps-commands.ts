@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { AppJson, AppVersionJson } from '../apps/app-service.ts';
 import type { Config } from '../config.ts';
 import { firstRoundedNumber, roundedNumberMessage } from '../infra/json/exact-json.ts';
+import { confirmIrreversible, withYes } from './confirm.ts';
 import { action, show, withCommon } from './data-commands.ts';
 import { CliFailure, printFields, printTable } from './output.ts';
 
@@ -115,10 +116,15 @@ export function registerAppsCommands(program: Command, config: Config): void {
     }),
   );
 
-  withCommon(
-    apps.command('delete').argument('<slug>').description('delete an app and all its versions'),
+  withYes(
+    withCommon(apps.command('delete').argument('<slug>').description('delete an app and all its versions')),
   ).action(
-    action(config, async (call, slug: string, o: Common) => {
+    action(config, async (call, slug: string, o: Common & { yes?: boolean }) => {
+      await confirmIrreversible(
+        o,
+        `This deletes app ${slug} with its draft and every deployed version, for good: its routes answer 404 from now on.`,
+        slug,
+      );
       const data = await call<unknown>('DELETE', path(slug));
       show(o.json, data, () => process.stdout.write(`Deleted app ${slug}\n`));
     }),

@@ -4,6 +4,7 @@ import type { Config } from '../config.ts';
 import type { EndpointJson, EndpointVersionJson } from '../endpoints/endpoint-service.ts';
 import type { ApiKeyJson } from '../keys/key-service.ts';
 import { type ClientOptions, JsonText, managementClient } from './client.ts';
+import { confirmIrreversible, withYes } from './confirm.ts';
 import { CliFailure, printFields, printJson, printTable, reportFailure } from './output.ts';
 
 type Common = ClientOptions & { json?: boolean };
@@ -44,6 +45,19 @@ function limitOption(name: string) {
     }
     return n;
   };
+}
+
+/**
+ * `--expires-at`: an ISO 8601 date-time as the API takes it, or a bare date (YYYY-MM-DD), which
+ * means the start of that day in UTC; "none" (where allowed) stays as it is.
+ */
+function expiryOption(value: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(value)) return value;
+  const start = `${value}T00:00:00Z`;
+  if (Number.isNaN(Date.parse(start)) || new Date(start).toISOString().slice(0, 10) !== value) {
+    throw new InvalidArgumentError(`${value} is not a date`);
+  }
+  return start;
 }
 
 export function usage(message: string): CliFailure {
@@ -118,12 +132,12 @@ function readSchema(options: { schema?: string; schemaFile?: string; field?: str
   return undefined;
 }
 
-export function withCommon(command: Command): Command {
+export function withCommon(command: Command, json = 'print the API response as JSON'): Command {
   return command
-    .option('--json', 'print the API response as JSON')
+    .option('--json', json)
     .option(
       '--url <url>',
-      'Gatehouse base URL (default: GATEHOUSE_URL, the init credentials, or http://HOST:PORT)',
+      'Gatehouse base URL (default: GATEHOUSE_URL, the server started from this folder (./data/server.json), the init credentials, or http://HOST:PORT)',
     )
     .option('--token <token>', 'management token (default: GATEHOUSE_TOKEN or the init credentials)');
 }
@@ -191,7 +205,11 @@ function endpointOptions(command: Command): Command {
     .option('--schema-file <path>', 'JSON Schema, from a file')
     .option('--field <name:type[:required]>', 'build the schema from fields (repeatable)', collect)
     .option('--max-body-bytes <n>', 'largest accepted body', intOption('--max-body-bytes'))
-    .option('--expires-at <iso>', 'subscription end (ISO 8601), or "none"')
+    .option(
+      '--expires-at <when>',
+      'subscription end: an ISO 8601 date-time, a date (its start, UTC), or "none"',
+      expiryOption,
+    )
     .option('--max-retries <n>', 'webhook retries', intOption('--max-retries'))
     .option('--retry-interval <seconds>', 'seconds between webhook retries', intOption('--retry-interval'));
 }
@@ -294,10 +312,17 @@ export function registerDataCommands(program: Command, config: Config): void {
     }),
   );
 
-  withCommon(
-    endpoints.command('delete').argument('<slug>').description('delete an endpoint and its records'),
+  withYes(
+    withCommon(
+      endpoints.command('delete').argument('<slug>').description('delete an endpoint and its records'),
+    ),
   ).action(
-    action(config, async (call, slug: string, o: Common) => {
+    action(config, async (call, slug: string, o: Common & { yes?: boolean }) => {
+      await confirmIrreversible(
+        o,
+        `This deletes endpoint ${slug} with all its records (test and live) and its webhook subscriptions, for good.`,
+        slug,
+      );
       const data = await call<unknown>('DELETE', `/admin/v1/endpoints/${encodeURIComponent(slug)}`);
       show(o.json, data, () => process.stdout.write(`Deleted endpoint ${slug}\n`));
     }),
@@ -311,7 +336,7 @@ export function registerDataCommands(program: Command, config: Config): void {
       .requiredOption('--env <environment>', 'test or live')
       .option('--scope <scope>', 'scope, repeatable (default *): records:read, orders:write, …', collect),
   )
-    .option('--expires-at <iso>', 'expiry (ISO 8601)')
+    .option('--expires-at <when>', 'expiry: an ISO 8601 date-time, or a date (its start, UTC)', expiryOption)
     .action(
       action(config, async (call, o: Record<string, unknown>) => {
         const body: Record<string, unknown> = { name: o.name, environment: o.env };
@@ -326,6 +351,8 @@ export function registerDataCommands(program: Command, config: Config): void {
             name: data.name,
             environment: data.environment,
             scopes: data.scopes,
+            limits: data.limits,
+            expires_at: data.expires_at,
             key: data.key,
           });
           process.stdout.write('\nCopy the key now: it is shown only once.\n');
@@ -357,7 +384,11 @@ export function registerDataCommands(program: Command, config: Config): void {
       .option('--name <name>', 'new name')
       .option('--scope <scope>', 'replace the scopes (repeatable)', collect),
   )
-    .option('--expires-at <iso>', 'expiry (ISO 8601), or "none"')
+    .option(
+      '--expires-at <when>',
+      'expiry: an ISO 8601 date-time, a date (its start, UTC), or "none"',
+      expiryOption,
+    )
     .action(
       action(config, async (call, id: string, o: Record<string, unknown>) => {
         const body: Record<string, unknown> = {};
@@ -384,8 +415,16 @@ export function registerDataCommands(program: Command, config: Config): void {
     ['activate', 'let a deactivated key work again'],
     ['revoke', 'revoke a key for good'],
   ] as const) {
-    withCommon(keys.command(verb).argument('<id>').description(text)).action(
-      action(config, async (call, id: string, o: Common) => {
+    const command = withCommon(keys.command(verb).argument('<id>').description(text));
+    if (verb === 'revoke') withYes(command);
+    command.action(
+      action(config, async (call, id: string, o: Common & { yes?: boolean }) => {
+        if (verb === 'revoke') {
+          await confirmIrreversible(
+            o,
+            `This revokes key ${id} for good: every call with it is refused from now on (deactivate is the reversible way).`,
+          );
+        }
         const data = await call<ApiKeyJson>('POST', `/admin/v1/keys/${encodeURIComponent(id)}/${verb}`);
         show(o.json, data, () => printFields({ id: data.id, name: data.name, status: data.status }));
       }),

@@ -29,7 +29,8 @@ program
       printJson({ success: false, error: message.replace(/^error: /, '').trim(), code: 'cli_usage' });
     },
   })
-  .showHelpAfterError();
+  // The help is for people; with --json, the envelope alone (stdout) is the answer.
+  .showHelpAfterError(!json);
 const config = lazyConfig();
 registerCommands(program, config);
 registerAppsCommands(program, config);

@@ -35,6 +35,8 @@ export function printFields(record: Record<string, unknown>): void {
 export const cliErrorCodes = {
   cli_usage:
     'A command was called wrongly: an unknown option, a missing or invalid argument, conflicting options.',
+  cli_not_confirmed:
+    'A command that cannot be undone (`endpoints delete`, `apps delete`, `keys revoke`, `webhooks delete`) was not confirmed: not run in a terminal and no `--yes`, or the answer did not match. Nothing was done.',
   cli_error:
     'The command failed on this machine (a file it could not read, for instance); the message says why.',
   cli_no_token:

@@ -403,6 +403,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
       .description(
         'every record’s data to stdout: NDJSON as stored, or CSV (the environment’s schema’s columns, then any other field)',
       ),
+    'errors as the JSON envelope (the records are NDJSON or CSV either way)',
   )
     .option('--env <environment>', 'test or live', 'test')
     .option('--format <format>', 'ndjson or csv', 'ndjson')
@@ -416,10 +417,17 @@ export function registerRecordsCommands(program: Command, config: Config): void 
             throw new CliFailure({ success: false, error: 'Use --format ndjson or csv', code: 'cli_usage' });
           }
           const call = managementClient(config, o);
-          const endpoint = await call<EndpointJson>('GET', `/admin/v1/endpoints/${encodeURIComponent(slug)}`);
+          const path = `/admin/v1/endpoints/${encodeURIComponent(slug)}`;
+          const endpoint = await call<EndpointJson>('GET', path);
+          // CSV columns: the environment's schema, the draft for test, the deployed version for live.
+          let schema = endpoint.schema;
+          if (o.format === 'csv' && o.env === 'live' && endpoint.live_version !== null) {
+            const versions = await call<EndpointVersionJson[]>('GET', `${path}/versions`);
+            schema = versions.find((v) => v.version === endpoint.live_version)?.schema ?? schema;
+          }
           const response = await call<Response>(
             'GET',
-            `/admin/v1/endpoints/${encodeURIComponent(slug)}/export?environment=${encodeURIComponent(o.env)}`,
+            `${path}/export?environment=${encodeURIComponent(o.env)}`,
             undefined,
             true,
           );
@@ -431,12 +439,6 @@ export function registerRecordsCommands(program: Command, config: Config): void 
           body.on('error', (error: Error) => {
             cut ??= error;
           });
-          const cutOff = () =>
-            new CliFailure({
-              success: false,
-              error: `The export was cut off${records === undefined ? '' : ` after ${records.toLocaleString()} record${records === 1 ? '' : 's'}`}: the connection closed (${cut?.message ?? 'terminated'}). Export again`,
-              code: 'cli_unreachable',
-            });
           try {
             if (o.format === 'ndjson') {
               records = 0;
@@ -449,27 +451,20 @@ export function registerRecordsCommands(program: Command, config: Config): void 
                 body.on('end', resolve);
                 body.pipe(process.stdout, { end: false }).on('error', reject);
               });
-              return;
+            } else {
+              await writeCsv(body, Object.keys((schema as { properties?: object }).properties ?? {}));
             }
           } catch (error) {
-            throw cut ? cutOff() : error;
-          }
-          // The environment's schema: the draft for test, the deployed version for live.
-          let schema = endpoint.schema;
-          if (o.env === 'live' && endpoint.live_version !== null) {
-            const versions = await call<EndpointVersionJson[]>(
-              'GET',
-              `/admin/v1/endpoints/${encodeURIComponent(slug)}/versions`,
-            );
-            schema = versions.find((v) => v.version === endpoint.live_version)?.schema ?? schema;
-          }
-          try {
-            await writeCsv(
-              body,
-              Object.keys(((schema as { properties?: object }).properties ?? {}) as object),
-            );
-          } catch (error) {
-            throw cut ? cutOff() : error;
+            if (!cut) throw error;
+            const far =
+              records === undefined
+                ? ''
+                : ` after ${records.toLocaleString()} record${records === 1 ? '' : 's'}`;
+            throw new CliFailure({
+              success: false,
+              error: `The export was cut off${far}: the connection closed (${cut.message}). Export again`,
+              code: 'cli_unreachable',
+            });
           }
         } catch (error) {
           reportFailure(error, o.json === true);

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { Config } from '../config.ts';
 import { type ClientOptions, managementClient } from './client.ts';
+import { withCommon } from './data-commands.ts';
 import { printJson, printTable, reportFailure } from './output.ts';
 
 interface UsageOptions extends ClientOptions {
@@ -22,9 +23,9 @@ interface UsageData {
 
 /** `gatehouse usage`: request counts from `GET /admin/v1/usage`. */
 export function registerUsageCommands(program: Command, config: Config): void {
-  program
-    .command('usage')
-    .description('requests per key, endpoint, environment, status class and day')
+  withCommon(
+    program.command('usage').description('requests per key, endpoint, environment, status class and day'),
+  )
     .option('--key <id>', 'only this API key (key_…)')
     .option('--endpoint <slug>', 'only this endpoint')
     .option('--env <environment>', 'only test or live')
@@ -32,9 +33,6 @@ export function registerUsageCommands(program: Command, config: Config): void {
     .option('--from <day>', 'first day, YYYY-MM-DD (UTC; default 29 days before --to)')
     .option('--to <day>', 'last day, YYYY-MM-DD (UTC; default today)')
     .option('--group-by <dimensions>', 'comma-separated: day,key_id,endpoint,environment,status_class')
-    .option('--json', 'print the API response as JSON')
-    .option('--url <url>', 'Gatehouse base URL')
-    .option('--token <token>', 'management token')
     .action(async (options: UsageOptions) => {
       try {
         const query = new URLSearchParams();

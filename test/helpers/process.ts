@@ -43,6 +43,38 @@ export function runGatehouse(
   );
 }
 
+/**
+ * The real CLI in a real terminal (util-linux `script` gives it one): each answer is typed only
+ * once as many prompts (matches of `prompt`, which must be global) are on screen. Returns
+ * everything the terminal showed and the exit code.
+ */
+export function runInTerminal(
+  args: string[],
+  env: Record<string, string | undefined>,
+  answers: string[],
+  prompt: RegExp,
+): Promise<{ code: number; screen: string }> {
+  const quoted = args.map((a) => `'${a.replaceAll("'", "'\\''")}'`).join(' ');
+  return new Promise((resolve, reject) => {
+    const child = spawn('script', ['-qec', `${process.execPath} bin/gatehouse.js ${quoted}`, '/dev/null'], {
+      env: { ...process.env, ...env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let screen = '';
+    let answered = 0;
+    const onOutput = (chunk: Buffer) => {
+      screen += chunk.toString();
+      const prompts = screen.match(prompt)?.length ?? 0;
+      while (answered < prompts && answered < answers.length) child.stdin.write(`${answers[answered++]}\r`);
+    };
+    child.stdout.on('data', onOutput);
+    child.stderr.on('data', onOutput);
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code: code ?? -1, screen }));
+    setTimeout(() => child.kill('SIGKILL'), 60_000).unref();
+  });
+}
+
 /** The management CLI against a test server (its URL and token, no saved credentials). */
 export function managementCli(server: { url: string; token: string }) {
   return (...args: string[]) =>

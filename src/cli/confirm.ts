@@ -1,0 +1,46 @@
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import { CliFailure } from './output.ts';
+
+/** `--yes` on a command that cannot be undone. */
+export function withYes(command: Command): Command {
+  return command.option('-y, --yes', 'do it without asking (needed when not run in a terminal)');
+}
+
+/**
+ * Before a command that cannot be undone: with `--yes`, go ahead; in a terminal, say what will be
+ * lost and ask (typing `expected`, when given, else y); elsewhere (a script, a pipe) refuse, so a
+ * script that meant something else loses nothing.
+ */
+export async function confirmIrreversible(
+  options: { yes?: boolean },
+  warning: string,
+  expected?: string,
+): Promise<void> {
+  if (options.yes) return;
+  if (!process.stdin.isTTY) {
+    throw new CliFailure({
+      success: false,
+      error: `${warning} Nothing was done: add --yes to go ahead (there is no terminal to ask in).`,
+      code: 'cli_not_confirmed',
+    });
+  }
+  const prompt = expected ? `Type ${expected} to confirm: ` : 'Go ahead? [y/N] ';
+  const terminal = createInterface({ input: process.stdin, output: process.stderr });
+  let answer: string;
+  try {
+    answer = (await terminal.question(`${warning}\n${prompt}`)).trim();
+  } catch {
+    answer = '';
+  } finally {
+    terminal.close();
+  }
+  const agreed = expected ? answer === expected : /^y(es)?$/i.test(answer);
+  if (!agreed) {
+    throw new CliFailure({
+      success: false,
+      error: 'Not confirmed: nothing was done.',
+      code: 'cli_not_confirmed',
+    });
+  }
+}
