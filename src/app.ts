@@ -4,6 +4,7 @@ import proxyAddr from '@fastify/proxy-addr';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { createOwnerService, type OwnerService } from './accounts/owner-service.ts';
+import { registerManagementTokenRoutes } from './accounts/token-routes.ts';
 import { type AppService, createAppService } from './apps/app-service.ts';
 import { createRecordFinder } from './apps/record-find.ts';
 import { registerAppRoutes } from './apps/routes.ts';
@@ -27,7 +28,12 @@ import { createEndpointService, type EndpointService } from './endpoints/endpoin
 import { registerEndpointRoutes } from './endpoints/routes.ts';
 import { ApiError } from './errors.ts';
 import { apiKeyAuth, bruteForceHook } from './http/auth.ts';
-import { clientErrorHandler, frameworkErrors, registerErrorHandling } from './http/error-handler.ts';
+import {
+  answerRefusedRequest,
+  clientErrorHandler,
+  frameworkErrors,
+  registerErrorHandling,
+} from './http/error-handler.ts';
 import { MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
 import { logAnswer } from './http/request-log.ts';
 import { newId } from './ids.ts';
@@ -229,9 +235,26 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     // Our own node:http server, so the data API's fast path sees each request first.
     serverFactory: (handler, opts) => {
-      const server = createServer(opts.http as ServerOptions, (req, res) => {
-        if (!fastPath?.handle(req, res)) handler(req, res);
-      });
+      const server = createServer(
+        { ...(opts.http as ServerOptions), requireHostHeader: false },
+        (req, res) => {
+          if (req.headers.host === undefined && req.httpVersion === '1.1') {
+            answerRefusedRequest(
+              res,
+              new ApiError('invalid_request', {
+                message: 'Malformed HTTP request',
+                details: [{ field: 'Host', error: 'An HTTP/1.1 request needs a Host header' }],
+              }),
+            );
+            return;
+          }
+          if (!fastPath?.handle(req, res)) handler(req, res);
+        },
+      );
+      // Node answers an unknown Expect itself, without the envelope, unless asked to.
+      server.on('checkExpectation', (_req, res) =>
+        answerRefusedRequest(res, new ApiError('expectation_failed')),
+      );
       // What Fastify sets on a server it creates itself (the same values as below).
       server.keepAliveTimeout = KEEP_ALIVE_MS;
       server.requestTimeout = config.requestTimeoutMs;
@@ -367,6 +390,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     registerWebhookRoutes(admin, services.webhooks);
     registerTransferRoutes(admin, { ...services, db: services.database.db });
     registerTokenAdminRoute(admin, services.tokens);
+    registerManagementTokenRoutes(admin, services.owners);
     registerConsoleRoutes(admin, services);
     registerTestRequestRoutes(admin, {
       db: services.database.db,

@@ -33,6 +33,8 @@ export interface Config {
   /** Management token for the CLI. */
   token: string | undefined;
   /** Where `gatehouse init` keeps the CLI's token (mode 0600) so later commands need no flags. */
+  /** How long a CLI command waits for the server's answer (GATEHOUSE_CLI_TIMEOUT_MS). */
+  cliTimeoutMs: number;
   cliCredentialsPath: string;
   /** Rate limits, quotas, brute-force protection, idempotency and usage metering (docs/limits.md). */
   limits: LimitsConfig;
@@ -222,6 +224,7 @@ export function loadConfig(env: Env = process.env): Config {
     localUrl: `http://${displayHost.includes(':') ? `[${displayHost}]` : displayHost}:${port}`,
     token: env.GATEHOUSE_TOKEN || undefined,
     cliCredentialsPath: env.GATEHOUSE_CLI_CREDENTIALS || './data/cli-credentials.json',
+    cliTimeoutMs: int(env, 'GATEHOUSE_CLI_TIMEOUT_MS', 120_000, 1, 86_400_000),
     limits: loadLimitsConfig(env),
     workers: int(env, 'GATEHOUSE_WORKERS', 1, 1, 64),
     publicDocs: env.GATEHOUSE_PUBLIC_DOCS !== 'false',

@@ -102,7 +102,11 @@ export const errorCodes = {
     message: 'App not deployed to live',
     doc: 'A live key (or a public call to `live`) reached an app that has never been deployed.',
   },
-  not_found: { status: 404, message: 'Not found', doc: 'No such route.' },
+  not_found: {
+    status: 404,
+    message: 'Not found',
+    doc: 'No such route; or no delivery, webhook subscription, collaborator or management token (of yours) has this id.',
+  },
   endpoint_not_found: { status: 404, message: 'Endpoint not found', doc: 'No endpoint has this slug.' },
   app_not_found: { status: 404, message: 'App not found', doc: 'No app has this slug.' },
   record_not_found: {
@@ -139,7 +143,12 @@ export const errorCodes = {
   request_timeout: {
     status: 408,
     message: 'Request timeout',
-    doc: "The request's headers and body did not arrive within the server's request timeout; the connection is closed.",
+    doc: "The request's headers and body did not arrive within the server's request timeout (`GATEHOUSE_REQUEST_TIMEOUT_MS`, 30 s); the connection is closed.",
+  },
+  expectation_failed: {
+    status: 417,
+    message: 'Expectation failed',
+    doc: 'The request has an `Expect` header other than `100-continue`, the only expectation there is; nothing was done.',
   },
   payload_too_large: {
     status: 413,

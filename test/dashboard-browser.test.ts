@@ -1045,6 +1045,32 @@ describe('dashboard in a real browser', {
     await page.keyboard.press('Escape');
   });
 
+  step(
+    'makes a CLI token, sees its secret once, and revokes it: the server refuses it from then on',
+    async () => {
+      await page.getByRole('link', { name: 'CLI tokens' }).click();
+      await page.getByRole('table', { name: 'Your tokens' }).getByText('init', { exact: true }).waitFor();
+      await page.getByRole('form', { name: 'Create a token' }).getByLabel('Name').fill('laptop');
+      await page.getByRole('button', { name: 'Create token' }).click();
+      const secret = ((await page.getByTestId('secret-value').textContent()) ?? '').trim();
+      assert.match(secret, /^gm_/);
+      const works = await server.request('GET', '/admin/v1/tokens', { token: secret });
+      assert.equal(works.status, 200);
+      await screenshot(page, 'tokens');
+
+      await page.getByRole('button', { name: 'Revoke laptop' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Revoke laptop?' });
+      await dialog.getByRole('button', { name: 'Revoke token' }).click();
+      await page.getByText('Token laptop revoked').waitFor();
+      await page
+        .getByRole('table', { name: 'Your tokens' })
+        .getByText('laptop')
+        .waitFor({ state: 'detached' });
+      assert.equal((await server.request('GET', '/admin/v1/tokens', { token: secret })).status, 401);
+      await dismissToasts(page);
+    },
+  );
+
   step('the audit log shows who did what, filterable, then the owner signs out', async () => {
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.getByTestId('audit-row').first().waitFor();

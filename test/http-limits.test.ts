@@ -148,6 +148,31 @@ describe('HTTP-level limits: slow clients, oversized and numerous headers', () =
     assert.equal((await fetch(`${server.url}/health`)).status, 200);
   });
 
+  test('a request without Host, or with an Expect other than 100-continue, gets the envelope too; nothing is written', async () => {
+    const key = (await server.createKey({ name: 'h', environment: 'test', scopes: ['*'] })).key;
+    await server.createEndpoint({ slug: 'hosts', name: 'Hosts', schema: { type: 'object' } });
+    const body = '{"a":1}';
+    const post = (headers: string) =>
+      `POST /api/v1/data/hosts HTTP/1.1\r\n${headers}Authorization: Bearer ${key}\r\n` +
+      `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const noHost = await exchange(server.url, [{ data: post('') }]);
+    assertEnvelope(noHost, 400, 'invalid_request');
+    assert.deepEqual(parsed(noHost).body.details, [
+      { field: 'Host', error: 'An HTTP/1.1 request needs a Host header' },
+    ]);
+    const expect = await exchange(server.url, [{ data: post('Host: a\r\nExpect: foo\r\n') }]);
+    assertEnvelope(expect, 417, 'expectation_failed');
+    // HTTP/1.0 needs no Host; 100-continue is honoured as before.
+    const old = await exchange(server.url, [{ data: 'GET /health HTTP/1.0\r\n\r\n' }]);
+    assert.match(old, /^HTTP\/1\.1 200 /);
+    const list = await server.request('GET', '/api/v1/data/hosts', { key });
+    assert.deepEqual(list.body.data, [], 'nothing was written');
+    const continued = await exchange(server.url, [
+      { data: post('Host: a\r\nExpect: 100-continue\r\nConnection: close\r\n') },
+    ]);
+    assert.match(continued, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 202 /);
+  });
+
   test('a path that exists with other methods is a 405 with Allow; an unknown path a 404', async () => {
     const cases: Array<[string, string, string]> = [
       ['PATCH', '/api/v1/data/orders/rec_0000000000000000000000', 'DELETE, GET, HEAD, PUT'],

@@ -17,6 +17,26 @@ export interface OwnerJson {
   created_at: string;
 }
 
+/** A management token as listed: never its secret (that is in the create answer only). */
+export interface ManagementTokenJson {
+  id: string;
+  object: 'management_token';
+  name: string;
+  created_at: string;
+  /** The token this call was made with. */
+  current: boolean;
+}
+
+const parseTokenCreate = inputValidator<{ name: string }>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S' } },
+});
+
+/** At most this many tokens per user: enough for every machine and script, not a flood. */
+const MAX_TOKENS = 100;
+
 export interface Principal {
   userId: string;
   role: string;
@@ -100,6 +120,66 @@ export function createOwnerService({ db, cacheTtlMs }: { db: Db; cacheTtlMs: num
       );
     },
 
+    /** A new management token for the calling user, its secret shown once. */
+    async createToken(
+      principal: Principal,
+      input: unknown,
+    ): Promise<ManagementTokenJson & { token: string }> {
+      const { name } = parseTokenCreate(input);
+      const token = generateSecret(MANAGEMENT_TOKEN_PREFIX);
+      const row = {
+        id: newId('token'),
+        owner_id: principal.userId,
+        token_hash: sha256(token),
+        name: name.trim(),
+        created_at: nowIso(),
+        last_used_at: null,
+      };
+      await db.transaction().execute(async (trx) => {
+        const held = await trx
+          .selectFrom('management_tokens')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('owner_id', '=', principal.userId)
+          .executeTakeFirstOrThrow();
+        if (Number(held.n) >= MAX_TOKENS) {
+          throw new ApiError('conflict', {
+            message: `You hold ${MAX_TOKENS} management tokens, the most there can be: revoke one you no longer use first`,
+          });
+        }
+        await trx.insertInto('management_tokens').values(row).execute();
+      });
+      return { ...tokenJson(row, principal), token };
+    },
+
+    /** The calling user's management tokens, oldest first. */
+    async listTokens(principal: Principal): Promise<ManagementTokenJson[]> {
+      const rows = await db
+        .selectFrom('management_tokens')
+        .select(['id', 'name', 'created_at'])
+        .where('owner_id', '=', principal.userId)
+        .orderBy('created_at')
+        .orderBy('id')
+        .execute();
+      return rows.map((row) => tokenJson(row, principal));
+    },
+
+    /**
+     * Revokes one of the calling user's tokens (the one in use too): refused from now on here,
+     * within the cache TTL on other processes.
+     */
+    async revokeToken(principal: Principal, id: string): Promise<ManagementTokenJson & { revoked: true }> {
+      const row = await db
+        .selectFrom('management_tokens')
+        .select(['id', 'name', 'created_at', 'token_hash'])
+        .where('id', '=', id)
+        .where('owner_id', '=', principal.userId)
+        .executeTakeFirst();
+      if (!row) throw new ApiError('not_found', { message: `No management token ${id} of yours` });
+      await db.deleteFrom('management_tokens').where('id', '=', id).execute();
+      tokens.delete(row.token_hash);
+      return { ...tokenJson(row, principal), revoked: true };
+    },
+
     /** Resolves a management token (`gm_…`) to its user, or throws 401. */
     async verifyToken(secret: string): Promise<Principal> {
       if (!hasValidChecksum(secret, MANAGEMENT_TOKEN_PREFIX)) throw new ApiError('unauthorized');
@@ -124,5 +204,18 @@ export function createOwnerService({ db, cacheTtlMs }: { db: Db; cacheTtlMs: num
       if (!principal) throw new ApiError('unauthorized');
       return principal;
     },
+  };
+}
+
+function tokenJson(
+  row: { id: string; name: string; created_at: string },
+  principal: Principal,
+): ManagementTokenJson {
+  return {
+    id: row.id,
+    object: 'management_token',
+    name: row.name,
+    created_at: row.created_at,
+    current: row.id === principal.tokenId,
   };
 }

@@ -7,6 +7,11 @@ import { runningServer } from './running-server.ts';
 export interface ClientOptions {
   url?: string;
   token?: string;
+  /**
+   * Instead of a management token: a dashboard session (`gatehouse login`), or none at all for
+   * the calls that take no credentials (signing in).
+   */
+  session?: { cookie: string; csrf: string } | 'none';
 }
 
 export interface StoredCredentials {
@@ -45,8 +50,10 @@ export function managementClient(config: Config, options: ClientOptions) {
   const token = options.token ?? config.token ?? stored?.token;
 
   /** `raw`: hand back the streaming Response itself (exports) instead of the parsed `data`. */
-  return async function call<T>(method: string, path: string, body?: unknown, raw = false): Promise<T> {
-    if (!token) {
+  return Object.assign(call, { base });
+  async function call<T>(method: string, path: string, body?: unknown, raw = false): Promise<T> {
+    const session = options.session;
+    if (!token && !session) {
       throw new CliFailure({
         success: false,
         error:
@@ -57,14 +64,18 @@ export function managementClient(config: Config, options: ClientOptions) {
     }
     // Something that takes the connection and never answers must not hang the CLI. An export's
     // stream is not bound (it may rightly take long): only until its answer begins.
-    const timeoutMs = cliTimeoutMs();
+    const timeoutMs = config.cliTimeoutMs;
     const timer = new AbortController();
     const timeout = setTimeout(() => timer.abort(), timeoutMs);
     try {
       const response = await fetch(`${base}${path}`, {
         method,
         headers: {
-          authorization: `Bearer ${token}`,
+          ...(session === 'none'
+            ? {}
+            : session
+              ? { cookie: session.cookie, 'x-csrf-token': session.csrf }
+              : { authorization: `Bearer ${token}` }),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : body instanceof JsonText ? body.text : JSON.stringify(body),
@@ -88,13 +99,7 @@ export function managementClient(config: Config, options: ClientOptions) {
     } finally {
       clearTimeout(timeout);
     }
-  };
-}
-
-/** GATEHOUSE_CLI_TIMEOUT_MS, else 120 s: how long a command waits for the server's answer. */
-function cliTimeoutMs(): number {
-  const set = Number(process.env.GATEHOUSE_CLI_TIMEOUT_MS);
-  return Number.isInteger(set) && set > 0 ? set : 120_000;
+  }
 }
 
 async function answerOf<T>(response: Response): Promise<T> {

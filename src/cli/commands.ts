@@ -4,6 +4,7 @@ import { registerBackupCommands } from './backup-commands.ts';
 import { registerDataCommands } from './data-commands.ts';
 import { registerRecordsCommands } from './records-commands.ts';
 import { registerServerCommands } from './server-commands.ts';
+import { registerTokenCommands } from './token-commands.ts';
 import { registerTypesCommand } from './types-command.ts';
 import { registerUsageCommands } from './usage-commands.ts';
 import { registerWebhookCommands } from './webhook-commands.ts';
@@ -17,4 +18,5 @@ export function registerCommands(program: Command, config: Config): void {
   registerTypesCommand(program, config);
   registerRecordsCommands(program, config);
   registerBackupCommands(program, config);
+  registerTokenCommands(program, config);
 }

@@ -13,9 +13,10 @@ import { claimSqliteServer, startServer, startWorker, warnAboutSecret } from '..
 import { CliFailure, printFields, printJson, reportFailure } from './output.ts';
 import { withdrawServer } from './running-server.ts';
 
-function saveCredentials(config: Config, token: string): void {
+/** Where the CLI finds its token and server from now on (mode 0600: it holds a secret). */
+export function saveCredentials(config: Config, token: string, url = config.apiUrl ?? config.localUrl): void {
   mkdirSync(dirname(config.cliCredentialsPath), { recursive: true, mode: 0o700 });
-  writeFileSync(config.cliCredentialsPath, JSON.stringify({ url: config.apiUrl ?? config.localUrl, token }), {
+  writeFileSync(config.cliCredentialsPath, JSON.stringify({ url, token }), {
     mode: 0o600,
   });
   chmodSync(config.cliCredentialsPath, 0o600);
@@ -130,7 +131,7 @@ async function runServers(config: Config, workers: number, withWebhookWorker: bo
 }
 
 /** Reads a line from the terminal without echoing it. */
-function readHidden(prompt: string): Promise<string> {
+export function readHidden(prompt: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
     let value = '';

@@ -40,6 +40,10 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   'GET /admin/v1/deliveries/:id': 'collaborator',
   'POST /admin/v1/deliveries/:id/redeliver': 'collaborator',
   'POST /admin/v1/test-requests': 'collaborator',
+  // Each user's own management tokens.
+  'GET /admin/v1/tokens': 'collaborator',
+  'POST /admin/v1/tokens': 'collaborator',
+  'DELETE /admin/v1/tokens/:id': 'collaborator',
   'GET /admin/v1/test-requests': 'collaborator',
 
   // Owner only: settings, live data, other people's work, installation secrets.

@@ -43,6 +43,8 @@ const ACTIONS: Record<string, string> = {
   'DELETE /admin/v1/invites/:id': 'invite.delete',
   'DELETE /admin/v1/collaborators/:id': 'collaborator.delete',
   'POST /admin/v1/tokens/rotate-signing-key': 'token.rotate_signing_key',
+  'POST /admin/v1/tokens': 'token.create',
+  'DELETE /admin/v1/tokens/:id': 'token.revoke',
   'POST /admin/v1/apps': 'app.create',
   'PATCH /admin/v1/apps/:slug': 'app.update',
   'DELETE /admin/v1/apps/:slug': 'app.delete',

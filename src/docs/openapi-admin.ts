@@ -41,6 +41,10 @@ const summaries: Record<string, string> = {
   'POST /admin/v1/deliveries/{id}/redeliver': 'Send the same event to the same target again',
   'GET /admin/v1/webhook-signing-secret': 'The secret that signs per-request callbacks',
   'GET /admin/v1/openapi.json': 'This document',
+  'GET /admin/v1/tokens': 'Your management tokens (never their secrets); `current` marks the one in use',
+  'POST /admin/v1/tokens':
+    'A new management token for you: {"name"}; the gm_ secret is in this response only',
+  'DELETE /admin/v1/tokens/{id}': 'Revoke one of your management tokens (the one in use too)',
   'POST /admin/v1/tokens/rotate-signing-key':
     'New JWT signing key; tokens signed by older keys keep working until they expire',
   'POST /admin/v1/endpoints/{slug}/import':
@@ -61,6 +65,7 @@ const successStatuses: Record<string, number> = {
   'POST /admin/v1/endpoints/{slug}/deploy': 201,
   'POST /admin/v1/endpoints/{slug}/webhooks': 201,
   'POST /admin/v1/keys': 201,
+  'POST /admin/v1/tokens': 201,
   'POST /admin/v1/deliveries/{id}/redeliver': 202,
   'POST /admin/v1/apps': 201,
   'POST /admin/v1/apps/{slug}/deploy': 201,

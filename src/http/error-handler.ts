@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RouteEntry } from '../docs/openapi-admin.ts';
@@ -101,6 +101,23 @@ export function clientErrorHandler(error: Error & { code?: string; reason?: unkn
       `Connection: close\r\n\r\n${body}`,
   );
   socket.destroy();
+}
+
+/**
+ * What Node's HTTP server would otherwise answer itself, without the envelope or a request id:
+ * an HTTP/1.1 request without Host (400), an `Expect` other than `100-continue` (417). Answered
+ * here, then the connection is closed, as Node does.
+ */
+export function answerRefusedRequest(res: ServerResponse, apiError: ApiError): void {
+  const id = newId('request');
+  const body = errorBody(apiError, id);
+  res.writeHead(apiError.status, {
+    'request-id': id,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+    connection: 'close',
+  });
+  res.end(body);
 }
 
 /** The methods registered for paths of this shape (wildcard routes aside), for a 405's Allow. */

@@ -246,3 +246,12 @@ export const AUDIT_ACTIONS = [
   'invite.accept',
   'collaborator.delete',
 ];
+
+/** A management token (`gm_…`) as listed: never its secret. */
+export interface ManagementToken {
+  id: string;
+  object: 'management_token';
+  name: string;
+  created_at: string;
+  current: boolean;
+}

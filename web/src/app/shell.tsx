@@ -24,6 +24,7 @@ import { EndpointEditorPage } from '../pages/endpoint-editor.tsx';
 import { EndpointsPage } from '../pages/endpoints.tsx';
 import { KeysPage } from '../pages/keys.tsx';
 import { TestPage } from '../pages/test-page.tsx';
+import { TokensPage } from '../pages/tokens.tsx';
 import { UsagePage } from '../pages/usage.tsx';
 import { WebhooksPage } from '../pages/webhooks.tsx';
 import { href } from './router.ts';
@@ -46,6 +47,7 @@ const NAV: NavItem[] = [
   { path: 'deliveries', label: 'Deliveries', ownerOnly: false },
   { path: 'usage', label: 'Usage', ownerOnly: true },
   { path: 'collaborators', label: 'Collaborators', ownerOnly: true },
+  { path: 'tokens', label: 'CLI tokens', ownerOnly: false },
   { path: 'audit', label: 'Audit log', ownerOnly: true },
 ];
 
@@ -72,6 +74,8 @@ function page(route: string[]): ReactNode {
       return <CollaboratorsPage />;
     case 'audit':
       return <AuditPage />;
+    case 'tokens':
+      return <TokensPage />;
     default:
       return <EndpointsPage />;
   }

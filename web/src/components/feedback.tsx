@@ -1,7 +1,7 @@
 import { Alert, Button, Center, Group, List, Loader, Stack, Text } from '@mantine/core';
 import { modals, type OpenConfirmModal } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
-import { type ReactNode, type Ref, useCallback, useEffect, useRef, useState } from 'react';
+import { type FormEvent, type ReactNode, type Ref, useCallback, useEffect, useRef, useState } from 'react';
 import { ApiFailure, errorMessage } from '../api/client.ts';
 import type { Loader as DataLoader } from '../app/use-loader.ts';
 
@@ -12,6 +12,23 @@ export function notifySuccess(message: string): void {
 /** An error stays until it is dismissed: it may be read slowly, or missed while looking away. */
 export function notifyError(error: unknown, title = 'Something went wrong'): void {
   notifications.show({ color: 'red', title, message: errorMessage(error), autoClose: false });
+}
+
+/** A form's submit: `busy` while `run` runs; a failure is an error toast titled `failure`. */
+export function useSubmit(run: () => Promise<void>, failure: string) {
+  const [busy, setBusy] = useState(false);
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    setBusy(true);
+    try {
+      await run();
+    } catch (error) {
+      notifyError(error, failure);
+    } finally {
+      setBusy(false);
+    }
+  }
+  return { busy, submit };
 }
 
 /**

@@ -1,9 +1,16 @@
 import { Alert, Badge, Button, Card, Code, Group, Stack, Table, Text, TextInput, Title } from '@mantine/core';
-import { type FormEvent, useState } from 'react';
+import { useState } from 'react';
 import { api } from '../api/client.ts';
 import type { Collaborator, Invite } from '../api/types.ts';
 import { useLoader } from '../app/use-loader.ts';
-import { confirmAction, EmptyState, Loaded, notifyError, notifySuccess } from '../components/feedback.tsx';
+import {
+  confirmAction,
+  EmptyState,
+  Loaded,
+  notifyError,
+  notifySuccess,
+  useSubmit,
+} from '../components/feedback.tsx';
 import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
 import { CopyText } from '../components/secret.tsx';
 
@@ -11,24 +18,14 @@ export function CollaboratorsPage() {
   const users = useLoader(() => api.get<Collaborator[]>('/admin/v1/collaborators'), 'users');
   const invites = useLoader(() => api.get<Invite[]>('/admin/v1/invites'), 'invites');
   const [email, setEmail] = useState('');
-  const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<Invite | null>(null);
-
-  async function invite(event: FormEvent) {
-    event.preventDefault();
-    setBusy(true);
-    try {
-      const made = await api.post<Invite>('/admin/v1/invites', { email: email.trim() });
-      setCreated(made);
-      setEmail('');
-      notifySuccess(`Invite for ${made.email} created`);
-      invites.reload();
-    } catch (error) {
-      notifyError(error, 'Could not create the invite');
-    } finally {
-      setBusy(false);
-    }
-  }
+  const { busy, submit: invite } = useSubmit(async () => {
+    const made = await api.post<Invite>('/admin/v1/invites', { email: email.trim() });
+    setCreated(made);
+    setEmail('');
+    notifySuccess(`Invite for ${made.email} created`);
+    invites.reload();
+  }, 'Could not create the invite');
 
   return (
     <>
