@@ -86,6 +86,11 @@ for (const kind of databaseKinds) {
       // DELETE reads a body if one is sent (400, 413, 415, as any write); replays are described.
       const del = doc.paths['/api/v1/data/orders/{record_id}'].delete;
       for (const status of ['400', '413', '415']) assert.ok(del.responses[status], `DELETE ${status}`);
+      // A record id that is not valid percent-encoding is a 400, documented on GET too.
+      const malformed = await server.request('GET', '/api/v1/data/orders/%ff', { key: testKey });
+      assert.equal(malformed.status, 400);
+      assert.equal(malformed.body.code, 'invalid_request');
+      assert.ok(doc.paths['/api/v1/data/orders/{record_id}'].get.responses['400']);
       assert.ok(post.responses['202'].headers['Idempotent-Replayed']);
       assert.ok(post.responses['202'].headers['Original-Request-Id']);
       assert.ok(mint.responses['201'].headers['Request-Id']);

@@ -152,7 +152,8 @@ export async function dataApiDocument(
             headers: standardHeaders(),
             content: successContent(ref(`${name}Record`)),
           },
-          ...errorResponses([401, 403, 404, 429]),
+          // 400: a record id that is not valid percent-encoding.
+          ...errorResponses([400, 401, 403, 404, 429]),
         },
       },
       put: {
