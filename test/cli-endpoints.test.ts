@@ -202,6 +202,34 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
     }
   });
 
+  test('--schema-file - and apps --file - read stdin', async () => {
+    const schema = JSON.stringify({ type: 'object', properties: { sku: { type: 'string' } } });
+    const created = await managementCli(server, schema)(
+      'endpoints',
+      'create',
+      '--slug',
+      'piped',
+      '--name',
+      'Piped',
+      '--schema-file',
+      '-',
+    );
+    assert.equal(created.code, 0, created.stderr);
+    const stored = (await server.admin('GET', '/admin/v1/endpoints/piped')).body.data;
+    assert.deepEqual(stored.schema, JSON.parse(schema));
+    const app = JSON.stringify({
+      slug: 'piped-app',
+      name: 'Piped app',
+      routes: [{ method: 'GET', path: '/x', steps: [{ name: 'out', type: 'respond', body: "'x'" }] }],
+    });
+    const made = await managementCli(server, app)('apps', 'create', '--file', '-');
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal((await server.admin('GET', '/admin/v1/apps/piped-app')).status, 200);
+    const empty = await managementCli(server, '')('apps', 'create', '--file', '-');
+    assert.equal(empty.code, 1);
+    assert.match(empty.stderr, /--file -: Unexpected end of JSON input/);
+  });
+
   test('a bad slug or scope is explained in words, not as a regular expression', async () => {
     const slug = await cli('endpoints', 'create', '--slug', 'A', '--name', 'A', '--field', 'x:string');
     assert.equal(slug.code, 1);

@@ -109,7 +109,16 @@ for (const kind of databaseKinds) {
         (await cli('webhooks', 'update', sub.id, '--disable', '--json')).stdout,
       ).data;
       assert.equal(disabled.enabled, false);
+      const one = await cli('webhooks', 'show', sub.id);
+      assert.equal(one.code, 0, one.stderr);
+      assert.match(one.stdout, new RegExp(`^id\\s+${sub.id}$`, 'm'));
+      assert.match(one.stdout, /^enabled\s+false$/m);
+      assert.equal(one.stdout.includes(sub.secret), false, 'the secret is shown once, at create');
+      assert.equal(JSON.parse((await cli('webhooks', 'show', sub.id, '--json')).stdout).data.id, sub.id);
       assert.equal((await cli('webhooks', 'delete', sub.id, '--yes')).code, 0);
+      const gone = await cli('webhooks', 'show', sub.id);
+      assert.equal(gone.code, 1);
+      assert.match(gone.stderr, /not_found/);
 
       // The callback signing secret: the one the API gives the owner.
       const signing = JSON.parse((await cli('webhooks', 'signing-secret', '--json')).stdout).data;

@@ -54,6 +54,47 @@ for (const kind of databaseKinds) {
       assert.deepEqual(Object.keys(reads.paths['/api/v1/data/orders']), ['get']);
     });
 
+    test("a scoped key's document keeps only the App routes it may call and the schemas still used", async () => {
+      const route = (path: string, auth: string) => ({
+        method: 'GET',
+        path,
+        auth,
+        steps: [{ name: 'out', type: 'respond', body: "'ok'" }],
+      });
+      const made = await server.admin('POST', '/admin/v1/apps', {
+        slug: 'portal',
+        name: 'Portal',
+        routes: [route('/open', 'public'), route('/closed', 'apiKey')],
+      });
+      assert.equal(made.status, 201, made.text);
+      const ordersOnly = (
+        await server.createKey({ name: 'oo', environment: 'test', scopes: ['orders:read'] })
+      ).key;
+      const doc = (await server.request('GET', '/api/v1/openapi.json', { key: ordersOnly })).body;
+      await SwaggerParser.validate(structuredClone(doc));
+      assert.ok(doc.paths['/api/v1/apps/portal/open'].get, 'public: anyone may call it');
+      assert.equal(doc.paths['/api/v1/apps/portal/closed'], undefined, 'needs apps:portal');
+      assert.equal(doc.paths['/api/v1/data/line-items'], undefined);
+      const names = Object.keys(doc.components.schemas);
+      assert.ok(
+        names.some((n) => n.startsWith('Orders')),
+        names.join(),
+      );
+      assert.ok(names.includes('Error'), names.join());
+      assert.equal(names.filter((n) => n.startsWith('LineItems')).length, 0, names.join());
+      const everything = (await server.request('GET', '/api/v1/openapi.json', { key: testKey })).body;
+      assert.ok(Object.keys(everything.components.schemas).some((n) => n.startsWith('LineItems')));
+
+      const portal = (await server.createKey({ name: 'pp', environment: 'test', scopes: ['apps:portal'] }))
+        .key;
+      const portalDoc = (await server.request('GET', '/api/v1/openapi.json', { key: portal })).body;
+      await SwaggerParser.validate(structuredClone(portalDoc));
+      assert.ok(portalDoc.paths['/api/v1/apps/portal/closed'].get);
+      assert.ok(portalDoc.paths['/api/v1/apps/portal/open'].get);
+      assert.equal(portalDoc.paths['/api/v1/data/orders'], undefined);
+      assert.equal((await server.admin('DELETE', '/admin/v1/apps/portal')).status, 200);
+    });
+
     test('the data API document is valid OpenAPI 3.1 with one typed path per endpoint of the environment', async () => {
       const res = await server.request('GET', '/api/v1/openapi.json', { key: testKey });
       assert.equal(res.status, 200);

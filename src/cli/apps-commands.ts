@@ -16,7 +16,7 @@ function readDefinition(file: string): Record<string, unknown> {
   let parsed: unknown;
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readFileSync(file === '-' ? 0 : file, 'utf8');
     parsed = JSON.parse(text);
   } catch (error) {
     throw new CliFailure({
@@ -75,7 +75,10 @@ export function registerAppsCommands(program: Command, config: Config): void {
   withCommon(
     apps.command('create').description('create an app from a definition file (the draft serves test)'),
   )
-    .requiredOption('--file <path>', 'JSON definition: {"slug","name","routes":[…]} (see docs/apps.md)')
+    .requiredOption(
+      '--file <path>',
+      'JSON definition: {"slug","name","routes":[…]} (see docs/apps.md; - reads stdin)',
+    )
     .action(
       action(config, async (call, o: Common & { file: string }) => {
         const data = await call<AppJson>('POST', '/admin/v1/apps', readDefinition(o.file));
@@ -84,7 +87,10 @@ export function registerAppsCommands(program: Command, config: Config): void {
     );
 
   withCommon(apps.command('update').argument('<slug>').description("replace the draft's routes and/or name"))
-    .requiredOption('--file <path>', 'JSON: {"name"?, "routes"?} (a slug in the file is ignored)')
+    .requiredOption(
+      '--file <path>',
+      'JSON: {"name"?, "routes"?} (a slug in the file is ignored; - reads stdin)',
+    )
     .action(
       action(config, async (call, slug: string, o: Common & { file: string }) => {
         const { slug: _ignored, ...body } = readDefinition(o.file);

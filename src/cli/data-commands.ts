@@ -119,7 +119,7 @@ function readSchema(options: { schema?: string; schemaFile?: string; field?: str
   if (options.schemaFile) {
     let text: string;
     try {
-      text = readFileSync(options.schemaFile, 'utf8');
+      text = readFileSync(options.schemaFile === '-' ? 0 : options.schemaFile, 'utf8');
     } catch (error) {
       throw usage(
         `--schema-file: cannot read ${options.schemaFile} (${(error as NodeJS.ErrnoException).code})`,
@@ -202,7 +202,7 @@ function endpointOptions(command: Command): Command {
   return command
     .option('--name <name>', 'display name')
     .option('--schema <json>', 'JSON Schema, inline')
-    .option('--schema-file <path>', 'JSON Schema, from a file')
+    .option('--schema-file <path>', 'JSON Schema, from a file (- reads stdin)')
     .option('--field <name:type[:required]>', 'build the schema from fields (repeatable)', collect)
     .option('--max-body-bytes <n>', 'largest accepted body', intOption('--max-body-bytes'))
     .option(

@@ -86,6 +86,13 @@ export function registerWebhookCommands(program: Command, config: Config): void 
     }),
   );
 
+  withCommon(webhooks.command('show').alias('get').argument('<id>').description('one subscription')).action(
+    action(config, async (call, id: string, o: Common) => {
+      const data = await call<SubscriptionJson>('GET', `/admin/v1/webhooks/${encodeURIComponent(id)}`);
+      show(o.json, data, () => printFields({ ...data }));
+    }),
+  );
+
   withCommon(
     webhooks.command('update').argument('<id>').description('change URL or events, enable or disable'),
   )

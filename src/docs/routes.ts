@@ -53,25 +53,66 @@ export function openApiCache(endpoints: EndpointService, bus: InvalidationBus, a
 const READS = new Set(['get']);
 const DATA_PATH = /^\/api\/v1\/data\/([^/]+)(?:\/\{record_id\})?$/;
 
+const APP_PATH = /^\/api\/v1\/apps\/([^/]+)\//;
+
 /**
  * The document as `key` may use it: of the data endpoints, only the operations its scopes allow
- * (reads with `read`, writes with `write`); the rest (account, App APIs) as they are.
+ * (reads with `read`, writes with `write`); of the App APIs, public routes and those of apps its
+ * scopes name; the rest (account, tokens) as they are. Schemas no operation left refers to go too.
  */
 export function forKey(doc: Record<string, unknown>, key: AuthenticatedKey): Record<string, unknown> {
   if (key.scopes.has('*')) return doc;
   const paths: Record<string, unknown> = {};
   for (const [path, item] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
     const slug = DATA_PATH.exec(path)?.[1];
-    if (slug === undefined) {
-      paths[path] = item;
-      continue;
-    }
+    const app = APP_PATH.exec(path)?.[1];
     const allowed = Object.fromEntries(
-      Object.entries(item).filter(([method]) => hasScope(key, slug, READS.has(method) ? 'read' : 'write')),
+      Object.entries(item).filter(([method, operation]) =>
+        slug !== undefined
+          ? hasScope(key, slug, READS.has(method) ? 'read' : 'write')
+          : app !== undefined
+            ? isPublic(operation) || key.scopes.has(`apps:${app}`)
+            : true,
+      ),
     );
     if (Object.keys(allowed).length > 0) paths[path] = allowed;
   }
-  return { ...doc, paths };
+  return withReachableSchemas({ ...doc, paths });
+}
+
+/** An operation that takes no credentials (`security: []`), such as a public App route. */
+function isPublic(operation: unknown): boolean {
+  const security = (operation as { security?: unknown } | null)?.security;
+  return Array.isArray(security) && security.length === 0;
+}
+
+/** The document without the component schemas nothing left in it refers to. */
+function withReachableSchemas(doc: Record<string, unknown>): Record<string, unknown> {
+  const components = doc.components as { schemas?: Record<string, unknown> } | undefined;
+  const schemas = components?.schemas;
+  if (!schemas) return doc;
+  const reached = new Set<string>();
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) {
+      for (const item of node) visit(item);
+      return;
+    }
+    if (typeof node !== 'object' || node === null) return;
+    for (const [field, value] of Object.entries(node)) {
+      if (field === '$ref' && typeof value === 'string' && value.startsWith('#/components/schemas/')) {
+        const name = value.slice('#/components/schemas/'.length);
+        if (!reached.has(name)) {
+          reached.add(name);
+          visit(schemas[name]);
+        }
+      } else visit(value);
+    }
+  };
+  const { components: _all, ...rest } = doc;
+  visit(rest);
+  visit({ ...components, schemas: undefined });
+  const kept = Object.fromEntries(Object.entries(schemas).filter(([name]) => reached.has(name)));
+  return { ...doc, components: { ...components, schemas: kept } };
 }
 
 /**

@@ -33,11 +33,15 @@ export function runGatehouse(
   env: Record<string, string | undefined>,
   /** Killed after this long (then `code` is null): for a command that must exit on its own. */
   timeoutMs = 0,
+  /** What the command reads on stdin (none: stdin is closed at once). */
+  input = '',
 ): Promise<CliRun> {
-  return execFileAsync(process.execPath, ['bin/gatehouse.js', ...args], {
+  const running = execFileAsync(process.execPath, ['bin/gatehouse.js', ...args], {
     env: { ...process.env, ...env },
     timeout: timeoutMs,
-  }).then(
+  });
+  running.child.stdin?.end(input);
+  return running.then(
     ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
     (error: CliRun) => ({ code: error.code, stdout: error.stdout, stderr: error.stderr }),
   );
@@ -76,13 +80,18 @@ export function runInTerminal(
 }
 
 /** The management CLI against a test server (its URL and token, no saved credentials). */
-export function managementCli(server: { url: string; token: string }) {
+export function managementCli(server: { url: string; token: string }, input?: string) {
   return (...args: string[]) =>
-    runGatehouse(args, {
-      GATEHOUSE_URL: server.url,
-      GATEHOUSE_TOKEN: server.token,
-      GATEHOUSE_CLI_CREDENTIALS: '/nonexistent',
-    });
+    runGatehouse(
+      args,
+      {
+        GATEHOUSE_URL: server.url,
+        GATEHOUSE_TOKEN: server.token,
+        GATEHOUSE_CLI_CREDENTIALS: '/nonexistent',
+      },
+      0,
+      input,
+    );
 }
 
 /**
