@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -77,6 +77,25 @@ describe('gatehouse init', () => {
       code: 'cli_usage',
     });
     assert.equal(existsSync(join(data, 'gatehouse.db')), false);
+  });
+
+  test('init for a second installation says it replaced the token saved for the first', async () => {
+    const first = place('first');
+    const second = place('second');
+    const args = ['init', '--email', 'owner@example.com', '--password', 'a long password 1'];
+    const env = { ...second.env, GATEHOUSE_CLI_CREDENTIALS: first.env.GATEHOUSE_CLI_CREDENTIALS };
+    const made = await runGatehouse(args, first.env);
+    assert.equal(made.code, 0, made.stderr);
+    assert.doesNotMatch(made.stdout, /replaced/);
+    const url = JSON.parse(readFileSync(first.env.GATEHOUSE_CLI_CREDENTIALS, 'utf8')).url as string;
+    const again = await runGatehouse(args, { ...env, GATEHOUSE_URL: 'http://127.0.0.1:4999' });
+    assert.equal(again.code, 0, again.stderr);
+    assert.ok(
+      again.stdout.includes(
+        `It replaced the token saved there for ${url}; to reach that installation again: gatehouse login --email … --url ${url}`,
+      ),
+      again.stdout,
+    );
   });
 
   test('a running database keeps its -wal and -shm files private too', async () => {

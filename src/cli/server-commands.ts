@@ -10,6 +10,7 @@ import { createLogger } from '../infra/logger.ts';
 import { shareLimitsAcrossWorkers } from '../limits/cluster-counters.ts';
 import { runCluster } from '../server/cluster.ts';
 import { claimSqliteServer, startServer, startWorker, warnAboutSecret } from '../server/serve.ts';
+import { readCredentials } from './client.ts';
 import { CliFailure, printFields, printJson, reportFailure } from './output.ts';
 import { withdrawServer } from './running-server.ts';
 
@@ -211,6 +212,9 @@ export function registerServerCommands(program: Command, config: Config): void {
       }
       try {
         const result = await services.owners.init({ email: options.email, password });
+        // Another installation's saved token (init run before with another DATABASE_URL) is
+        // replaced: said, with the way back to it.
+        const replaced = readCredentials(config.cliCredentialsPath);
         saveCredentials(config, result.token);
         if (options.json) printJson({ success: true, data: result });
         else {
@@ -218,6 +222,11 @@ export function registerServerCommands(program: Command, config: Config): void {
           process.stdout.write(
             `\nThis management token is shown once. The CLI saved it in ${config.cliCredentialsPath} (mode 0600).\n`,
           );
+          if (replaced) {
+            process.stdout.write(
+              `It replaced the token saved there for ${replaced.url}; to reach that installation again: gatehouse login --email … --url ${replaced.url}\n`,
+            );
+          }
         }
       } catch (error) {
         if (error instanceof ApiError) {
