@@ -1123,12 +1123,31 @@ describe('dashboard in a real browser', {
     await ended.getByText(/keeps what you entered/).waitFor();
     assert.equal(await editDialog.isVisible(), true, 'the edit dialog is still open under sign-in');
     await page.keyboard.press('Escape');
+    // A dialog's closing takes its 200 ms transition: past it, the edit dialog must still be there.
+    await page.waitForTimeout(500);
     assert.equal(await editDialog.isVisible(), true, 'Escape left the edit dialog open');
     await ended.getByRole('textbox', { name: 'Password' }).fill(OWNER.password);
     await ended.getByRole('button', { name: 'Sign in' }).click();
     await ended.waitFor({ state: 'hidden' });
-    if (await editDialog.isVisible()) await page.keyboard.press('Escape');
+    // Signed in again: the edit is there, and sending it again works.
+    assert.equal(await editDialog.getByLabel('Name').inputValue(), 'renamed while signed out');
+    await editDialog.getByRole('button', { name: 'Save changes' }).click();
     await editDialog.waitFor({ state: 'hidden' });
+    const keys = (await server.admin('GET', '/admin/v1/keys')).body.data as Array<{ name: string }>;
+    assert.ok(
+      keys.some((k) => k.name === 'renamed while signed out'),
+      'the refused edit was saved after sign-in',
+    );
+    // A page whose load was refused while signed out loads once signed in again, untouched.
+    await dismissToasts(page);
+    await server.services.database.db.deleteFrom('sessions').execute();
+    await page.getByRole('link', { name: 'Deliveries' }).click();
+    await page.getByTestId('error-state').waitFor();
+    await ended.getByRole('textbox', { name: 'Password' }).fill(OWNER.password);
+    await ended.getByRole('button', { name: 'Sign in' }).click();
+    await ended.waitFor({ state: 'hidden' });
+    await page.getByTestId('error-state').waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Refresh' }).waitFor();
     await dismissToasts(page);
     await page.getByTestId('current-user').getByText(OWNER.email).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();

@@ -33,6 +33,20 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const [ended, setEnded] = useState(false);
   const [resumable, setResumable] = useState<User | null>(null);
   const current = useRef<User | null>(null);
+  const endedNow = useRef(false);
+  endedNow.current = ended;
+
+  // While the session-ended dialog is up, Escape must not close a dialog under it (a key being
+  // edited would lose its edits): every open Mantine dialog closes on an Escape anywhere in the
+  // window, from a window capture listener. This one is added first (the provider mounts before
+  // any dialog), so it runs first and stops the others.
+  useEffect(() => {
+    const swallow = (event: KeyboardEvent) => {
+      if (endedNow.current && event.key === 'Escape') event.stopImmediatePropagation();
+    };
+    window.addEventListener('keydown', swallow, true);
+    return () => window.removeEventListener('keydown', swallow, true);
+  }, []);
 
   const adopt = useCallback((info: SessionInfo | null) => {
     setCsrfToken(info?.csrf_token ?? null);

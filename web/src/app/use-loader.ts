@@ -1,4 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { ApiFailure } from '../api/client.ts';
+import { useSession } from './session.tsx';
 
 export interface Loader<T> {
   data: T | undefined;
@@ -45,6 +47,14 @@ export function useLoader<T>(load: () => Promise<T>, key: string): Loader<T> {
       },
     );
   }, [key, tick]);
+
+  // A load refused because the session had ended loads again once signed in again (the page
+  // stayed under the sign-in dialog), instead of keeping its "Try again".
+  const signedIn = Boolean(useSession().user);
+  const refusedForSession = error instanceof ApiFailure && error.status === 401;
+  useEffect(() => {
+    if (signedIn && refusedForSession) setTick((t) => t + 1);
+  }, [signedIn, refusedForSession]);
 
   const reload = useCallback(() => setTick((t) => t + 1), []);
   const setData = useCallback(

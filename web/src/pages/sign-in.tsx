@@ -67,16 +67,8 @@ export function SignInPage() {
  * The session ended on the server (expired, signed out elsewhere) while a page was open: signing
  * in here keeps that page as it was, unsaved edits included; then send again what was refused.
  */
+/** Over the page while the session is ended (Escape is held back meanwhile: session.tsx). */
 export function SessionEndedDialog({ email }: { email: string }) {
-  // Every open Mantine dialog closes on an Escape anywhere in the window: the one under this
-  // (a key being edited, say) would close and lose its edits. Escape stops here while this is up.
-  useEffect(() => {
-    const swallow = (event: KeyboardEvent) => {
-      if (event.key === 'Escape') event.stopImmediatePropagation();
-    };
-    window.addEventListener('keydown', swallow, true);
-    return () => window.removeEventListener('keydown', swallow, true);
-  }, []);
   return (
     <Modal
       opened
