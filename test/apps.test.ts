@@ -398,6 +398,34 @@ for (const kind of databaseKinds) {
       assert.equal((await server.admin('DELETE', '/admin/v1/apps/books')).status, 200);
     });
 
+    test('an app saved while its endpoint is deleted: never both (the app would point at nothing)', async () => {
+      const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+      for (let i = 0; i < 24; i++) {
+        const slug = `race-${i}`;
+        await server.createEndpoint({ slug, name: 'Race', schema: { type: 'object' } });
+        const steps = [{ name: 'rows', type: 'find', endpoint: slug }, ...respond('$count(rows)')];
+        // Staggered by 0 to 3 ms either way: the window the review found on PostgreSQL.
+        const lag = (i % 4) - 1.5;
+        const [made, removed] = await Promise.all([
+          delay(Math.max(0, lag)).then(() =>
+            server.admin('POST', '/admin/v1/apps', {
+              slug: `race-app-${i}`,
+              name: 'Race',
+              routes: [{ method: 'GET', path: '/n', steps }],
+            }),
+          ),
+          delay(Math.max(0, -lag)).then(() => server.admin('DELETE', `/admin/v1/endpoints/${slug}`)),
+        ]);
+        assert.ok([201, 400].includes(made.status), made.text);
+        assert.ok([200, 409].includes(removed.status), removed.text);
+        assert.equal(made.status === 201 && removed.status === 200, false, `round ${i}: both went through`);
+        if (made.status === 201)
+          assert.equal((await server.admin('DELETE', `/admin/v1/apps/race-app-${i}`)).status, 200);
+        if (removed.status !== 200)
+          assert.equal((await server.admin('DELETE', `/admin/v1/endpoints/${slug}`)).status, 200);
+      }
+    });
+
     test('what a pipeline would store changed or could not store is refused, and nothing is written', async () => {
       await createApp({
         slug: 'store',

@@ -1,3 +1,4 @@
+import type { Transaction } from 'kysely';
 import { SLUG_PATTERN } from '../endpoints/endpoint-input.ts';
 import type { EndpointService } from '../endpoints/endpoint-service.ts';
 import { inputValidator, refuseRoundedIntegers } from '../endpoints/json-schema.ts';
@@ -7,9 +8,9 @@ import { LoadingCache } from '../infra/cache/loading-cache.ts';
 import { TtlCache } from '../infra/cache/ttl-cache.ts';
 import { type Db, lockRow } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
-import type { AppsTable, AppVersionsTable } from '../infra/db/schema.ts';
+import type { AppsTable, AppVersionsTable, Database } from '../infra/db/schema.ts';
 import { nowIso } from '../time.ts';
-import { type CompiledApp, compileApp, type RouteDefinition } from './definition.ts';
+import { type CompiledApp, compileApp, endpointsNamedIn, type RouteDefinition } from './definition.ts';
 
 /** What traffic of one app runs against: the draft (`test`) and the deployed version (`live`). */
 export interface AppRuntime {
@@ -157,6 +158,32 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
     return JSON.stringify({ routes });
   }
 
+  /**
+   * Inside the transaction that stores `definition`: locks each endpoint it names and checks it
+   * is still there. An endpoint deleted since `validated` is refused here; one being deleted
+   * waits for this write and then sees the app (endpoint deletion locks the same row first).
+   */
+  async function holdEndpoints(trx: Transaction<Database>, slug: string, definition: string): Promise<void> {
+    const problems: ErrorDetail[] = [];
+    // In one order (by slug), so two app writes naming the same endpoints cannot deadlock.
+    for (const endpoint of [...endpointsNamedIn(definition)].sort()) {
+      await lockRow(trx, 'endpoints', 'slug', endpoint);
+      const there = await trx
+        .selectFrom('endpoints')
+        .select('id')
+        .where('slug', '=', endpoint)
+        .executeTakeFirst();
+      if (!there)
+        problems.push({ field: 'routes', error: `Unknown endpoint "${endpoint}" (it was just deleted)` });
+    }
+    if (problems.length > 0) {
+      throw new ApiError('invalid_app', {
+        message: `Invalid app definition for "${slug}": ${(problems[0] as ErrorDetail).error}`,
+        details: problems,
+      });
+    }
+  }
+
   /** The request's fields checked (all but `routes`, which `validated` checks): the problems, if any. */
   function fieldProblems(parse: (body: unknown) => unknown, body: unknown): ErrorDetail[] {
     try {
@@ -204,7 +231,10 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
         updated_at: now,
       };
       try {
-        await db.insertInto('apps').values(row).execute();
+        await db.transaction().execute(async (trx) => {
+          await trx.insertInto('apps').values(row).execute();
+          await holdEndpoints(trx, row.slug, definition);
+        });
       } catch (error) {
         if (dialect.isUniqueViolation(error)) {
           throw new ApiError('conflict', {
@@ -282,6 +312,7 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
           };
           const { slug: key, created_at, ...changes } = next;
           await trx.updateTable('apps').set(changes).where('slug', '=', key).execute();
+          if (definition !== undefined) await holdEndpoints(trx, slug, definition);
           return toJson(next);
         })
         .then((json) => {
@@ -326,6 +357,7 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
           created_at: nowIso(),
         };
         await trx.insertInto('app_versions').values(version).execute();
+        await holdEndpoints(trx, slug, row.definition);
         await trx
           .updateTable('apps')
           .set({ live_version: version.version, updated_at: version.created_at })

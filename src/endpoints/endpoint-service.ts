@@ -343,6 +343,9 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
     async remove(slug: string): Promise<void> {
       const row = await requireRow(slug);
       await db.transaction().execute(async (trx) => {
+        // Locked first: an app being saved with a step on it either commits before (and is seen
+        // below) or waits and then finds the endpoint gone (apps/app-service.ts holdEndpoints).
+        await lockRow(trx, 'endpoints', 'slug', slug);
         await refuseIfAppsUse(trx, slug);
         await trx.deleteFrom('records').where('endpoint_id', '=', row.id).execute();
         await trx.deleteFrom('endpoint_versions').where('endpoint_id', '=', row.id).execute();
