@@ -215,7 +215,11 @@ export function loadConfig(env: Env = process.env): Config {
     keyPrefix,
     webhookAllowNets: networks(env.GATEHOUSE_WEBHOOK_ALLOW_NETS, 'GATEHOUSE_WEBHOOK_ALLOW_NETS'),
     trustProxy: networks(env.GATEHOUSE_TRUST_PROXY, 'GATEHOUSE_TRUST_PROXY'),
-    logLevel: logLevel(env.LOG_LEVEL),
+    // Read when a logger is made (servers, workers): a management command never logs, so a
+    // LOG_LEVEL meant for another tool (DEBUG) does not stop it.
+    get logLevel() {
+      return logLevel(env.LOG_LEVEL);
+    },
     keyRollGraceSeconds: int(env, 'GATEHOUSE_KEY_ROLL_GRACE_SECONDS', 86_400, 0, 30 * 86_400),
     headersTimeoutMs: int(env, 'GATEHOUSE_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
     requestTimeoutMs: int(env, 'GATEHOUSE_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),

@@ -87,6 +87,13 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
       /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent, got "verbose" \(config_error\)/,
     );
     assert.doesNotMatch(verbose.stderr, STACK_LINE);
+    // A management command never logs: a LOG_LEVEL meant for another tool does not stop it.
+    const managing = await runGatehouse(['endpoints', 'list', '--url', 'http://127.0.0.1:9', '--json'], {
+      ...NO_CREDENTIALS,
+      GATEHOUSE_TOKEN: 'gm_x',
+      LOG_LEVEL: 'DEBUG',
+    });
+    assert.equal(JSON.parse(managing.stdout).code, 'cli_unreachable');
   });
 
   test('conflicting or meaningless options are refused before anything is sent', async () => {
