@@ -315,8 +315,10 @@ describe('dashboard in a real browser', {
       await page.getByText('Deployed version 1').waitFor();
       await page.getByText('live v1').first().waitFor();
       await page.getByTestId('diff-none').waitFor();
-      // Deploying again with nothing changed says it would make an identical version.
-      await page.getByRole('button', { name: 'Deploy' }).click();
+      // Deploying again with nothing changed says it would make an identical version (once the
+      // first confirmation has gone: during its closing transition there are two Deploy buttons).
+      await page.getByRole('dialog').waitFor({ state: 'hidden' });
+      await page.locator('#main').getByRole('button', { name: 'Deploy' }).click();
       await page
         .getByRole('dialog')
         .getByText(/The draft is the same as version 1: this makes an identical version\./)
@@ -694,8 +696,9 @@ describe('dashboard in a real browser', {
     assert.equal(await everyRow.count(), 1);
     assert.equal(await page.getByRole('button', { name: 'New subscription' }).isDisabled(), true);
     await page.goBack();
+    // The row shows in both views: what tells them apart is the button, enabled once back on orders.
     await page.getByTestId('subscription-row').getByText(receiver.url).waitFor();
-    assert.equal(await page.getByRole('button', { name: 'New subscription' }).isDisabled(), false);
+    await until(async () => !(await page.getByRole('button', { name: 'New subscription' }).isDisabled()));
 
     const before = receiver.received.length;
     const write = await server.request('POST', '/api/v1/data/orders', {
