@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { databaseKinds } from './helpers/database.ts';
+import { managementCli } from './helpers/process.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -329,6 +330,36 @@ for (const kind of databaseKinds) {
       const missing = await cli('records', 'export', 'nowhere', '--format', 'csv', '--json');
       assert.equal(missing.code, 1);
       assert.equal(JSON.parse(missing.stdout).code, 'endpoint_not_found');
+    });
+
+    test('- reads stdin: NDJSON by default, CSV with --format; nothing is left behind', async () => {
+      await server.createEndpoint({
+        slug: 'piped',
+        name: 'piped',
+        schema: { type: 'object', properties: { sku: { type: 'string' }, n: { type: 'integer' } } },
+      });
+      const before = readdirSync(tmpdir()).filter((f) => f.startsWith('gatehouse-import-')).length;
+      const ndjson = await managementCli(server, '{"sku":"a","n":1}\n{"sku":"b","n":2}\n')(
+        'records',
+        'import',
+        'piped',
+        '-',
+      );
+      assert.equal(ndjson.code, 0, ndjson.stderr);
+      assert.match(ndjson.stdout, /Imported 2 of 2 rows into piped \(test\)/);
+      const csv = await managementCli(server, 'sku,n\nc,3\nd,x\n')(
+        'records',
+        'import',
+        'piped',
+        '-',
+        '--format',
+        'csv',
+      );
+      assert.equal(csv.code, 2, 'one row was refused');
+      assert.match(csv.stdout, /Imported 1 of 2 rows/);
+      assert.match(csv.stdout, /line 3: n:/);
+      assert.equal(await count('piped'), 3);
+      assert.equal(readdirSync(tmpdir()).filter((f) => f.startsWith('gatehouse-import-')).length, before);
     });
 
     test('--webhooks fires them', async () => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { type Command, InvalidArgumentError } from 'commander';
 import { parse as parseCsv } from 'csv-parse';
 import { stringify as stringifyCsv } from 'csv-stringify';
@@ -246,7 +247,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
     records
       .command('import')
       .argument('<endpoint>')
-      .argument('<file>')
+      .argument('<file>', 'the file; - reads stdin (NDJSON unless --format says otherwise)')
       .description(
         'import NDJSON, a JSON array or CSV (header row); exits 2 when some rows were rejected (listed with their lines)',
       ),
@@ -274,10 +275,18 @@ export function registerRecordsCommands(program: Command, config: Config): void 
           token?: string;
         },
       ) => {
+        // `-`: stdin, kept in a private temporary file first (the import reads it twice with
+        // --strict, and measures it for its progress line).
+        let spooled: string | undefined;
         try {
           const call = managementClient(config, o);
           const endpoint = await call<EndpointJson>('GET', `/admin/v1/endpoints/${encodeURIComponent(slug)}`);
           const format = formatOf(file, o.format);
+          if (file === '-') {
+            spooled = await mkdtemp(join(tmpdir(), 'gatehouse-import-'));
+            file = join(spooled, `stdin.${format}`);
+            await pipeline(process.stdin, createWriteStream(file, { mode: 0o600 }));
+          }
           const size = statSync(file).size;
           const batchSize = o.batch;
           const qs = `environment=${encodeURIComponent(o.env)}${o.webhooks ? '&webhooks=true' : ''}`;
@@ -391,8 +400,10 @@ export function registerRecordsCommands(program: Command, config: Config): void 
           }
           if (problems.length > 0) process.exitCode = 2;
         } catch (error) {
+          if (spooled) await rm(spooled, { recursive: true, force: true });
           reportFailure(error, o.json === true);
         }
+        if (spooled) await rm(spooled, { recursive: true, force: true });
       },
     );
 
