@@ -96,6 +96,27 @@ async function colors(page: Page, find: string, pseudo = ''): Promise<{ color: s
   return { color, background };
 }
 
+/** `rgba(r, g, b, a)` laid over white, as `rgb(r, g, b)` (a light variant's tinted background). */
+function overWhite(color: string): string {
+  const [r = 0, g = 0, b = 0, a = 1] = (color.match(/[\d.]+/g) ?? []).map(Number);
+  const mix = (c: number) => Math.round(c * a + 255 * (1 - a));
+  return `rgb(${mix(r)}, ${mix(g)}, ${mix(b)})`;
+}
+
+/** Every light badge on the page is 4.5:1 against its tinted background (WCAG AA). */
+async function assertLightBadgesReadable(page: Page): Promise<number> {
+  const badges =
+    (await page.evaluate(`[...document.querySelectorAll('.mantine-Badge-root[data-variant="light"]')]
+    .map((b) => { const s = getComputedStyle(b); return [b.textContent, s.color, s.backgroundColor]; })`)) as Array<
+      [string, string, string]
+    >;
+  for (const [text, color, background] of badges) {
+    const ratio = contrast(color, overWhite(background));
+    assert.ok(ratio >= 4.5, `badge "${text}": ${color} on ${background} is ${ratio.toFixed(2)}:1`);
+  }
+  return badges.length;
+}
+
 const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
 const COLLABORATOR = { email: 'dev@example.com', password: 'collaborator secret 1' };
 
@@ -309,6 +330,7 @@ describe('dashboard in a real browser', {
       // Focus is not lost with the busy button: it is on the new endpoint's heading.
       await until(async () => (await focusedText(page)) === 'Orders');
       await page.getByText('not deployed', { exact: true }).first().waitFor();
+      assert.ok((await assertLightBadgesReadable(page)) >= 1, 'the status badges are light ones');
 
       await page.getByRole('button', { name: 'Deploy' }).click();
       await page.getByRole('dialog').getByRole('button', { name: 'Deploy' }).click();
@@ -333,6 +355,12 @@ describe('dashboard in a real browser', {
       // A draft change shows up in the diff against the deployed version.
       await rows.nth(5).getByLabel('Max length').fill('100');
       await page.getByTestId('schema-diff').getByText('"maxLength": 100').waitFor();
+      // Added lines are readable on their green (4.5:1).
+      const added = await colors(
+        page,
+        `[...document.querySelectorAll('[data-testid="schema-diff"] div')].filter((d) => d.textContent.includes('"maxLength": 100')).pop()`,
+      );
+      assert.ok(contrast(added.color, added.background) >= 4.5, JSON.stringify(added));
       await screenshot(page, 'endpoint-editor');
       await page.getByTestId('schema-diff').scrollIntoViewIfNeeded();
       await screenshot(page, 'endpoint-diff');

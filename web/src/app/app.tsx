@@ -39,12 +39,36 @@ const theme = createTheme({
   },
 });
 
+/**
+ * Text of light badges, alerts and buttons (`variant="light"`) on their tinted background: Mantine
+ * uses shade 6, 1.8:1 (yellow) to 3.8:1 (indigo). Shade 9 where that makes 4.5:1, a darker tone of
+ * it where even shade 9 does not (teal, green, lime, yellow, orange); gray.7 is 7.4:1.
+ */
+const LIGHT_TEXT: Record<string, string> = {
+  gray: 'var(--mantine-color-gray-7)',
+  red: 'var(--mantine-color-red-9)',
+  pink: 'var(--mantine-color-pink-9)',
+  grape: 'var(--mantine-color-grape-9)',
+  violet: 'var(--mantine-color-violet-9)',
+  indigo: 'var(--mantine-color-indigo-9)',
+  blue: 'var(--mantine-color-blue-9)',
+  cyan: 'var(--mantine-color-cyan-9)',
+  teal: '#087956',
+  green: '#277c38',
+  lime: '#4a760a',
+  yellow: '#ad5900',
+  orange: '#b83d0d',
+};
+
 /** Dimmed text and placeholders in gray.7 (8:1 on white): gray.6 and gray.5 are 3.3:1 and 2.1:1. */
 const cssVariablesResolver: CSSVariablesResolver = () => ({
   variables: {},
   light: {
     '--mantine-color-dimmed': 'var(--mantine-color-gray-7)',
     '--mantine-color-placeholder': 'var(--mantine-color-gray-7)',
+    ...Object.fromEntries(
+      Object.entries(LIGHT_TEXT).map(([color, text]) => [`--mantine-color-${color}-light-color`, text]),
+    ),
   },
   dark: {},
 });
