@@ -167,13 +167,7 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
     const problems: ErrorDetail[] = [];
     // In one order (by slug), so two app writes naming the same endpoints cannot deadlock.
     for (const endpoint of [...endpointsNamedIn(definition)].sort()) {
-      await lockRow(trx, 'endpoints', 'slug', endpoint);
-      const there = await trx
-        .selectFrom('endpoints')
-        .select('id')
-        .where('slug', '=', endpoint)
-        .executeTakeFirst();
-      if (!there)
+      if (!(await lockRow(trx, 'endpoints', 'slug', endpoint)))
         problems.push({ field: 'routes', error: `Unknown endpoint "${endpoint}" (it was just deleted)` });
     }
     if (problems.length > 0) {

@@ -278,6 +278,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
         // `-`: stdin, kept in a private temporary file first (the import reads it twice with
         // --strict, and measures it for its progress line).
         let spooled: string | undefined;
+        let failure: { error: unknown } | undefined;
         try {
           const call = managementClient(config, o);
           const endpoint = await call<EndpointJson>('GET', `/admin/v1/endpoints/${encodeURIComponent(slug)}`);
@@ -400,10 +401,12 @@ export function registerRecordsCommands(program: Command, config: Config): void 
           }
           if (problems.length > 0) process.exitCode = 2;
         } catch (error) {
+          failure = { error };
+        } finally {
           if (spooled) await rm(spooled, { recursive: true, force: true });
-          reportFailure(error, o.json === true);
         }
-        if (spooled) await rm(spooled, { recursive: true, force: true });
+        // Said after the clean-up: reportFailure ends the process.
+        if (failure) reportFailure(failure.error, o.json === true);
       },
     );
 

@@ -36,16 +36,18 @@ export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHand
  * Locks the row of `table` whose `column` is `value` until the transaction ends, by an UPDATE
  * that changes nothing: on PostgreSQL a concurrent read-modify-write of the same row (a draft's
  * revision, the next version number) waits for this one to commit, then reads its result.
- * SQLite has one writer at a time already. A missing row locks nothing: the read that follows
- * says it is not found.
+ * SQLite has one writer at a time already. A missing row locks nothing: the answer says whether
+ * the row is there.
  */
 export async function lockRow(
   trx: Transaction<Database>,
   table: 'endpoints' | 'apps',
   column: 'slug',
   value: string,
-): Promise<void> {
-  await sql`update ${sql.table(table)} set updated_at = updated_at where ${sql.ref(column)} = ${value}`.execute(
-    trx,
-  );
+): Promise<boolean> {
+  const result =
+    await sql`update ${sql.table(table)} set updated_at = updated_at where ${sql.ref(column)} = ${value}`.execute(
+      trx,
+    );
+  return Number(result.numAffectedRows ?? 0) > 0;
 }
