@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
 import { callbackTargetsMigration } from '../src/infra/db/migrations/0006-callback-targets.ts';
 import { testRequestCredentialsMigration } from '../src/infra/db/migrations/0007-test-request-credentials.ts';
+import { sqliteOutboxIndexMigration } from '../src/infra/db/migrations/0008-sqlite-outbox-index.ts';
 import { callbackTarget } from '../src/webhooks/outbox.ts';
 import { databaseKinds } from './helpers/database.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
@@ -121,6 +123,32 @@ for (const kind of databaseKinds) {
       assert.match(curl, /\?limit=10'/);
       assert.match(curl, /X-Api-Token: \[redacted\]/);
       await db.deleteFrom('test_requests').execute();
+    });
+
+    test('SQLite drops the per-record index of the outbox that every create paid for; PostgreSQL keeps it', async () => {
+      const { db, dialect } = server.services.database;
+      const indexes = async () => {
+        const rows =
+          kind === 'sqlite'
+            ? await sql<{
+                name: string;
+              }>`SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'requests'`.execute(db)
+            : await sql<{
+                name: string;
+              }>`SELECT indexname AS name FROM pg_indexes WHERE tablename = 'requests' AND schemaname = current_schema()`.execute(
+                db,
+              );
+        return rows.rows.map((r) => r.name);
+      };
+      assert.ok((await indexes()).includes('requests_queued'));
+      assert.equal((await indexes()).includes('requests_record'), kind === 'postgres');
+      if (kind === 'sqlite') {
+        // An installation from before: the index is there until the migration runs.
+        await sql`CREATE INDEX requests_record ON requests (record_id, seq)`.execute(db);
+        assert.ok((await indexes()).includes('requests_record'));
+      }
+      await sqliteOutboxIndexMigration(dialect.name).up(db as never);
+      assert.equal((await indexes()).includes('requests_record'), kind === 'postgres');
     });
   });
 }

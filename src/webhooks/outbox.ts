@@ -66,20 +66,26 @@ export async function processOutbox(db: Db, dialect: DialectAdapter, encryptor: 
       .select(['r.callback', 'e.slug', 'e.retry_max', 'e.retry_interval'])
       .select(['v.retry_max as live_retry_max', 'v.retry_interval as live_retry_interval'])
       .where('r.status', '=', 'queued')
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('requests as earlier')
-              .select(sql`1`.as('one'))
-              .whereRef('earlier.record_id', '=', 'r.record_id')
-              .whereRef('earlier.seq', '<', 'r.seq')
-              .where('earlier.status', '=', 'queued'),
-          ),
-        ),
-      )
       .orderBy('r.seq')
       .limit(BATCH);
-    if (dialect.claimsWithSkipLocked) query = query.forUpdate('r').skipLocked();
+    // Without SKIP LOCKED (SQLite) the batch is the queue's head in `seq` order, so a request's
+    // earlier queued ones for the same record are in it, ahead of it: nothing to check.
+    if (dialect.claimsWithSkipLocked) {
+      query = query
+        .where(({ not, exists, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('requests as earlier')
+                .select(sql`1`.as('one'))
+                .whereRef('earlier.record_id', '=', 'r.record_id')
+                .whereRef('earlier.seq', '<', 'r.seq')
+                .where('earlier.status', '=', 'queued'),
+            ),
+          ),
+        )
+        .forUpdate('r')
+        .skipLocked();
+    }
     const rows = await query.execute();
     if (rows.length === 0) return 0;
     const now = nowIso();
