@@ -76,5 +76,48 @@ for (const kind of databaseKinds) {
       const forFirst = deliveries.filter((d) => d.record_id === first.recordId);
       assert.equal(forFirst.length, 5, 'two subscriptions × two writes, and the create’s callback');
     });
+
+    test('a create’s event carries its record as GET serves it, rebuilt from the outbox row; a row queued by an earlier release is sent as stored', async () => {
+      const db = services.database.db;
+      // Number text and escapes kept as sent: the data is spliced in, never parsed and re-serialised.
+      const data = '{"price":1.50,"big":12345678901234567890,"name":"Zo\\u00eb","nested":{"a":[1,2.0]}}';
+      const create = createCommand(orders, null, { data });
+      await services.writer.writeAll([create]);
+      const legacyRecord = `{"id":"rec_legacy","object":"record","endpoint":"orders","environment":"test","data":{"old":true},"version":1,"created_at":"2026-01-01T00:00:00.000Z","updated_at":"2026-01-01T00:00:00.000Z"}`;
+      await db
+        .insertInto('requests')
+        .values({
+          id: 'req_legacy',
+          key_id: null,
+          endpoint_id: orders.id,
+          environment: 'test',
+          operation: 'create',
+          record_id: 'rec_legacy',
+          record_version: 1,
+          source: 'api',
+          payload: legacyRecord,
+          callback: null,
+          status: 'queued',
+          created_at: '2026-01-01T00:00:00.000Z',
+          processed_at: null,
+          record_data: null,
+        })
+        .execute();
+      while ((await processOutbox(db, services.database.dialect, services.encryptor)) > 0);
+
+      const eventRecord = async (requestId: string) => {
+        const row = await db
+          .selectFrom('webhook_events')
+          .select('payload')
+          .where('request_id', '=', requestId)
+          .executeTakeFirstOrThrow();
+        const payload = row.payload;
+        return payload.slice(payload.indexOf(',"record":') + ',"record":'.length, -2);
+      };
+      const served = await services.reader.get(orders, 'test', create.recordId);
+      assert.equal(await eventRecord(create.requestId), served);
+      assert.ok(String(served).includes(data), String(served));
+      assert.equal(await eventRecord('req_legacy'), legacyRecord);
+    });
   });
 }

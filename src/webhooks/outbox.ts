@@ -4,6 +4,7 @@ import { sha256 } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
 import type { Database } from '../infra/db/schema.ts';
+import { recordJson } from '../records/record-json.ts';
 import { nowIso } from '../time.ts';
 import type { Callback } from './callback-headers.ts';
 import { buildEvent, type DeliveryTarget, insertEvents, type NewEvent, operationEvent } from './events.ts';
@@ -38,6 +39,23 @@ export function callbackTarget(url: string): string {
   return `cb:${sha256(url)}`;
 }
 
+/** The record JSON a request's event carries: a create's is rebuilt from its row (record-writer.ts). */
+function eventRecord(
+  row: {
+    payload: string;
+    record_data: string | null;
+    record_id: string;
+    record_version: number;
+    environment: string;
+    created_at: string;
+  },
+  slug: string,
+): string {
+  if (row.record_data === null) return row.payload;
+  const { record_id: id, record_data: data, record_version: version, environment, created_at } = row;
+  return recordJson({ id, data, version, created_at, updated_at: created_at, environment }, slug);
+}
+
 /**
  * One pass over the outbox: claims queued requests in commit order (on PostgreSQL with
  * FOR UPDATE SKIP LOCKED, never a request whose record has an earlier one still queued, so
@@ -62,6 +80,9 @@ export async function processOutbox(db: Db, dialect: DialectAdapter, encryptor: 
         'r.record_id',
         'r.source',
         'r.payload',
+        'r.record_data',
+        'r.record_version',
+        'r.created_at',
       ])
       .select(['r.callback', 'e.slug', 'e.retry_max', 'e.retry_interval'])
       .select(['v.retry_max as live_retry_max', 'v.retry_interval as live_retry_interval'])
@@ -119,7 +140,7 @@ export async function processOutbox(db: Db, dialect: DialectAdapter, encryptor: 
             record_id: row.record_id,
             operation: row.operation,
             status: 'processed',
-            recordJson: row.payload,
+            recordJson: eventRecord(row, row.slug),
           },
           now,
         );

@@ -9,6 +9,7 @@ import { appsMigration } from './migrations/0005-apps.ts';
 import { callbackTargetsMigration } from './migrations/0006-callback-targets.ts';
 import { testRequestCredentialsMigration } from './migrations/0007-test-request-credentials.ts';
 import { sqliteOutboxIndexMigration } from './migrations/0008-sqlite-outbox-index.ts';
+import { requestRecordDataMigration } from './migrations/0009-request-record-data.ts';
 
 /**
  * Migrations live in code so that they ship with the package and run on every start.
@@ -24,6 +25,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0006_callback_targets': callbackTargetsMigration(),
     '0007_test_request_credentials': testRequestCredentialsMigration(),
     '0008_sqlite_outbox_index': sqliteOutboxIndexMigration(dialect),
+    '0009_request_record_data': requestRecordDataMigration(),
   };
 }
 

@@ -97,11 +97,14 @@ export interface RequestsTable {
   record_id: string;
   record_version: number;
   source: string;
+  /** The record JSON the event carries; empty for a create, whose `record_data` holds its data. */
   payload: string;
   callback: string | null;
   status: string;
   created_at: string;
   processed_at: string | null;
+  /** A create's data (its record is the row's id, environment and time at version 1); else null. */
+  record_data: string | null;
 }
 
 /** Requests per key, endpoint, environment and status class and UTC day; flushed from memory in batches. */
