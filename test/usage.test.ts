@@ -222,6 +222,56 @@ for (const kind of databaseKinds) {
       });
   });
 
+  describe(`a GET whose client left before its answer is counted in usage as 499, on ${kind}`, () => {
+    for (const fastPath of [true, false])
+      test(`${fastPath ? 'on the fast path' : "on Fastify's path"}`, async () => {
+        const server = await startTestServer(kind, fastPath ? {} : { GATEHOUSE_FAST_PATH: 'false' });
+        const reader = server.services.reader;
+        const read = reader.get.bind(reader);
+        try {
+          await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+          const key = await server.createKey({
+            name: 'leaver',
+            environment: 'test',
+            limits: { per_day: 50 },
+          });
+          const created = await server.request('POST', '/api/v1/data/orders', {
+            key: key.key,
+            json: { a: 1 },
+          });
+          // Reads held for 150 ms: the client is gone before the record comes back.
+          reader.get = (...args: Parameters<typeof read>) =>
+            new Promise<string>((resolve, reject) =>
+              setTimeout(() => Promise.resolve(read(...args)).then(resolve, reject), 150),
+            );
+          const { port } = new URL(server.url);
+          for (let i = 0; i < 3; i++) {
+            const socket = connect(Number(port), '127.0.0.1');
+            await once(socket, 'connect');
+            socket.write(
+              `GET /api/v1/data/orders/${created.body.id} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key.key}\r\n\r\n`,
+            );
+            await new Promise((resolve) => setTimeout(resolve, 30));
+            socket.destroy();
+            await new Promise((resolve) => setTimeout(resolve, 250));
+          }
+          reader.get = read;
+          await server.services.traffic.usage.flush();
+          const usage = await server.admin('GET', `/admin/v1/usage?key_id=${key.id}`);
+          const byClass = Object.fromEntries(
+            usage.body.data.rows.map((r: { status_class: string; count: number }) => [
+              r.status_class,
+              r.count,
+            ]),
+          );
+          assert.deepEqual(byClass, { '2xx': 1, '4xx': 3 }, JSON.stringify(usage.body.data.rows));
+        } finally {
+          reader.get = read;
+          await server.close();
+        }
+      });
+  });
+
   describe(`a quota survives a restart without Redis, on ${kind}`, () => {
     test('the day and month counters start from the usage table', async () => {
       const database = await createTestDatabase(kind);

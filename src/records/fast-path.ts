@@ -148,7 +148,7 @@ export function createDataFastPath(deps: FastPathDeps) {
     return apiError.status;
   }
 
-  /** The client hung up mid-body: nobody to answer; counted in usage as Fastify's path counts it. */
+  /** The client hung up before its answer: nobody to answer; counted in usage as Fastify's path counts it. */
   function abandoned(res: ServerResponse, call: Call): number {
     res.destroy();
     recordUsage(call, CLIENT_CLOSED);
@@ -172,20 +172,20 @@ export function createDataFastPath(deps: FastPathDeps) {
       );
       return;
     }
-    try {
-      const json = reader.get(call.target.endpoint, call.apiKey.environment, call.recordId as string);
-      if (typeof json === 'string') {
-        answer(res, call, 200, `{"success":true,"data":${json}}`);
-        settle(call, 200);
+    // A client that left while the limit or the read waited gets no answer, and usage counts
+    // it as 499, as Fastify's abort hook does.
+    const found = (json: string): void => {
+      if (req.destroyed) {
+        settle(call, abandoned(res, call));
         return;
       }
-      json.then(
-        (settled) => {
-          answer(res, call, 200, `{"success":true,"data":${settled}}`);
-          settle(call, 200);
-        },
-        (error: unknown) => settle(call, fail(res, call, error)),
-      );
+      answer(res, call, 200, `{"success":true,"data":${json}}`);
+      settle(call, 200);
+    };
+    try {
+      const json = reader.get(call.target.endpoint, call.apiKey.environment, call.recordId as string);
+      if (typeof json === 'string') found(json);
+      else json.then(found, (error: unknown) => settle(call, fail(res, call, error)));
     } catch (error) {
       settle(call, fail(res, call, error));
     }
