@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Config } from '../config.ts';
 import { BackupError, backupSqlite, restoreSqlite } from '../infra/db/sqlite-backup.ts';
-import { secretFileOf } from '../infra/installation-secret.ts';
+import { secretFileOf } from '../infra/secret-file.ts';
 import { CliFailure, printFields, printJson, reportFailure } from './output.ts';
 
 /** The SQLite file the installation runs on; PostgreSQL installations back up with their own tools. */

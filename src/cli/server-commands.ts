@@ -2,14 +2,9 @@ import cluster from 'node:cluster';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
-import { createServices } from '../app.ts';
+import type { Services } from '../app.ts';
 import { type Config, ConfigError } from '../config.ts';
 import { ApiError } from '../errors.ts';
-import { InstanceLockedError } from '../infra/db/instance-lock.ts';
-import { createLogger } from '../infra/logger.ts';
-import { shareLimitsAcrossWorkers } from '../limits/cluster-counters.ts';
-import { runCluster } from '../server/cluster.ts';
-import { claimSqliteServer, startServer, startWorker, warnAboutSecret } from '../server/serve.ts';
 import { readCredentials } from './client.ts';
 import { CliFailure, printFields, printJson, reportFailure } from './output.ts';
 import { withdrawServer } from './running-server.ts';
@@ -22,6 +17,8 @@ export function saveCredentials(config: Config, token: string, url = config.apiU
   });
   chmodSync(config.cliCredentialsPath, 0o600);
 }
+
+const runtime = () => import('./server-runtime.ts');
 
 async function runUntilSignal(start: () => Promise<{ stop(): Promise<void> }>): Promise<void> {
   const server = await start();
@@ -61,6 +58,7 @@ async function run(config: Config, workers: number, withWebhookWorker: boolean):
     await runServers(config, workers, withWebhookWorker);
   } catch (error) {
     // An operator's mistake, not a crash: the message says what to do, without a stack trace.
+    const { InstanceLockedError } = await runtime();
     const message = error instanceof InstanceLockedError ? error.message : startupMistake(error, config);
     if (message === undefined) return refuseBadConfig(Promise.reject(error));
     process.stderr.write(`${message}\n`);
@@ -98,6 +96,16 @@ function startupMistake(error: unknown, config: Config): string | undefined {
 }
 
 async function runServers(config: Config, workers: number, withWebhookWorker: boolean): Promise<void> {
+  const {
+    claimSqliteServer,
+    createLogger,
+    createServices,
+    runCluster,
+    shareLimitsAcrossWorkers,
+    startServer,
+    startWorker,
+    warnAboutSecret,
+  } = await runtime();
   if (workers <= 1) return runUntilSignal(() => startServer(config, { worker: withWebhookWorker }));
   const log = (message: string) => process.stderr.write(`${message}\n`);
   await runCluster({
@@ -198,9 +206,9 @@ export function registerServerCommands(program: Command, config: Config): void {
     .option('--json', 'print JSON')
     .action(async (options: { email: string; password?: string; json?: boolean }) => {
       const password = options.password ?? (await askPassword(options.json === true));
-      let services: Awaited<ReturnType<typeof createServices>>;
+      let services: Services & { close(): Promise<void> };
       try {
-        services = await createServices(config);
+        services = await (await runtime()).createServices(config);
       } catch (error) {
         // An unusable database path is the machine's setup, said in one line as `start` says it.
         const message = startupMistake(error, config);
@@ -261,5 +269,5 @@ export function registerServerCommands(program: Command, config: Config): void {
   program
     .command('worker')
     .description('run the webhook worker only: processes the outbox and delivers webhooks')
-    .action(() => refuseBadConfig(runUntilSignal(() => startWorker(config))));
+    .action(() => refuseBadConfig(runUntilSignal(async () => (await runtime()).startWorker(config))));
 }

@@ -1,5 +1,4 @@
 import { type Command, Option } from 'commander';
-import { compile } from 'json-schema-to-typescript';
 import type { Config } from '../config.ts';
 import type { EndpointJson, EndpointVersionJson } from '../endpoints/endpoint-service.ts';
 import { oldestFirst, rebaseRefs, typeNames } from '../endpoints/type-names.ts';
@@ -111,6 +110,8 @@ export async function typesFor(
       additionalProperties: clean.additionalProperties ?? true,
     };
   }
+  // Loaded here: the other commands start without it.
+  const { compile } = await import('json-schema-to-typescript');
   const ts = await compile(
     {
       title: 'Endpoints',

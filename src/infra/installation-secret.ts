@@ -14,6 +14,7 @@ import { sql } from 'kysely';
 import { ConfigError } from '../config.ts';
 import { createEncryptor, UnsealError } from './crypto/encryption.ts';
 import type { Db } from './db/database.ts';
+import { secretFileOf } from './secret-file.ts';
 
 /** Where the installation secret came from. */
 export type SecretSource = 'environment' | 'file' | 'database';
@@ -21,10 +22,7 @@ export type SecretSource = 'environment' | 'file' | 'database';
 /** GATEHOUSE_SECRET keys every sealed secret and token key: at least as long as a generated one's text. */
 export const MIN_SECRET_LENGTH = 32;
 
-/** The file beside a SQLite database that holds its generated installation secret. */
-export function secretFileOf(sqlitePath: string): string {
-  return `${sqlitePath}.secret`;
-}
+export { secretFileOf };
 
 /**
  * GATEHOUSE_SECRET when set. Otherwise, on a SQLite file, one generated on first run and kept in
