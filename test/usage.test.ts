@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { buildApp, createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
+import { ApiError } from '../src/errors.ts';
 import { createTestDatabase, databaseKinds } from './helpers/database.ts';
 import { countRows, ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -239,13 +240,18 @@ for (const kind of databaseKinds) {
             key: key.key,
             json: { a: 1 },
           });
-          // Reads held for 150 ms: the client is gone before the record comes back.
+          // Reads held for 150 ms: the client is gone before the record (or a failure) comes back.
+          let failing = false;
           reader.get = (...args: Parameters<typeof read>) =>
             new Promise<string>((resolve, reject) =>
-              setTimeout(() => Promise.resolve(read(...args)).then(resolve, reject), 150),
+              setTimeout(() => {
+                if (failing) reject(new ApiError('service_unavailable'));
+                else Promise.resolve(read(...args)).then(resolve, reject);
+              }, 150),
             );
           const { port } = new URL(server.url);
-          for (let i = 0; i < 3; i++) {
+          for (let i = 0; i < 4; i++) {
+            failing = i === 3;
             const socket = connect(Number(port), '127.0.0.1');
             await once(socket, 'connect');
             socket.write(
@@ -264,7 +270,7 @@ for (const kind of databaseKinds) {
               r.count,
             ]),
           );
-          assert.deepEqual(byClass, { '2xx': 1, '4xx': 3 }, JSON.stringify(usage.body.data.rows));
+          assert.deepEqual(byClass, { '2xx': 1, '4xx': 4 }, JSON.stringify(usage.body.data.rows));
         } finally {
           reader.get = read;
           await server.close();

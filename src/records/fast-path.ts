@@ -185,7 +185,10 @@ export function createDataFastPath(deps: FastPathDeps) {
     try {
       const json = reader.get(call.target.endpoint, call.apiKey.environment, call.recordId as string);
       if (typeof json === 'string') found(json);
-      else json.then(found, (error: unknown) => settle(call, fail(res, call, error)));
+      else
+        json.then(found, (error: unknown) =>
+          settle(call, req.destroyed ? abandoned(res, call) : fail(res, call, error)),
+        );
     } catch (error) {
       settle(call, fail(res, call, error));
     }
