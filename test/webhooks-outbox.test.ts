@@ -83,6 +83,13 @@ for (const kind of databaseKinds) {
       const data = '{"price":1.50,"big":12345678901234567890,"name":"Zo\\u00eb","nested":{"a":[1,2.0]}}';
       const create = createCommand(orders, null, { data });
       await services.writer.writeAll([create]);
+      // And through each path a create can take: concurrent writes share a batch (SQLite: on the
+      // write thread, once it is up; PostgreSQL: multi-row INSERTs).
+      await services.writer.warm();
+      const batched = Array.from({ length: 5 }, (_, n) =>
+        createCommand(orders, null, { data: `{"n":${n},"price":${n}.10,"text":"\\n\\u2028"}` }),
+      );
+      await Promise.all(batched.map((command) => services.writer.write(command)));
       const legacyRecord = `{"id":"rec_legacy","object":"record","endpoint":"orders","environment":"test","data":{"old":true},"version":1,"created_at":"2026-01-01T00:00:00.000Z","updated_at":"2026-01-01T00:00:00.000Z"}`;
       await db
         .insertInto('requests')
@@ -117,6 +124,11 @@ for (const kind of databaseKinds) {
       const served = await services.reader.get(orders, 'test', create.recordId);
       assert.equal(await eventRecord(create.requestId), served);
       assert.ok(String(served).includes(data), String(served));
+      for (const command of batched) {
+        const record = await services.reader.get(orders, 'test', command.recordId);
+        assert.ok(String(record).includes(command.data as string), String(record));
+        assert.equal(await eventRecord(command.requestId), record);
+      }
       assert.equal(await eventRecord('req_legacy'), legacyRecord);
     });
   });
