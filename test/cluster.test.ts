@@ -151,7 +151,8 @@ describe('start --workers 2 (SQLite, no Redis)', () => {
   });
 
   test('the CLI finds the cluster through ./data/server.json, which goes when the cluster stops', async () => {
-    assert.deepEqual(JSON.parse(readFileSync(serverRecord, 'utf8')), { url: base, pid: child.pid });
+    const record = JSON.parse(readFileSync(serverRecord, 'utf8'));
+    assert.deepEqual(record, { url: base, pid: child.pid, servers: [{ url: base, pid: child.pid }] });
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
     assert.equal(existsSync(serverRecord), false);

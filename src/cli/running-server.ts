@@ -16,6 +16,15 @@ interface Running {
   pid: number;
 }
 
+/**
+ * The file holds the newest server (`url`, `pid`: what earlier releases wrote and read) and every
+ * server started from this directory that still runs (`servers`), so that one stopping leaves the
+ * others findable.
+ */
+interface ServerFile extends Running {
+  servers?: Running[];
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -25,34 +34,65 @@ function alive(pid: number): boolean {
   }
 }
 
+function isRunning(value: unknown): value is Running {
+  const entry = value as Partial<Running> | null;
+  return typeof entry?.url === 'string' && typeof entry.pid === 'number';
+}
+
+/** The servers the file lists, oldest first (none if it is missing or unreadable). */
+function listed(file: string): Running[] {
+  try {
+    const record = JSON.parse(readFileSync(file, 'utf8')) as ServerFile;
+    if (Array.isArray(record.servers)) return record.servers.filter(isRunning);
+    return isRunning(record) ? [{ url: record.url, pid: record.pid }] : [];
+  } catch {
+    return [];
+  }
+}
+
+function write(file: string, servers: Running[]): void {
+  const newest = servers.at(-1);
+  if (!newest) {
+    rmSync(file, { force: true });
+    return;
+  }
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const temporary = `${file}.${process.pid}`;
+  writeFileSync(temporary, JSON.stringify({ ...newest, servers } satisfies ServerFile), { mode: 0o600 });
+  renameSync(temporary, file);
+}
+
 /** Records the server's URL under `pid` (the process that owns the server: a cluster's primary). */
 export function announceServer(config: Config, url: string, pid: number): void {
   const file = fileOf(config);
   try {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    const temporary = `${file}.${process.pid}`;
-    writeFileSync(temporary, JSON.stringify({ url, pid } satisfies Running), { mode: 0o600 });
-    renameSync(temporary, file);
+    const others = listed(file).filter((entry) => entry.pid !== pid && alive(entry.pid));
+    write(file, [...others, { url, pid }]);
   } catch {
     // Only a convenience for the CLI: a read-only data folder does not stop the server.
   }
 }
 
-/** Removes the record if it is still this server's. */
+/** Removes this server from the record (and the file with the last server listed in it). */
 export function withdrawServer(config: Config, pid: number): void {
   const file = fileOf(config);
-  if (runningServer(config, false)?.pid === pid) rmSync(file, { force: true });
+  const servers = listed(file);
+  if (!servers.some((entry) => entry.pid === pid)) return;
+  try {
+    write(
+      file,
+      servers.filter((entry) => entry.pid !== pid && alive(entry.pid)),
+    );
+  } catch {
+    // As above: the CLI checks that a listed server still runs.
+  }
 }
 
-/** The URL of a server started from this directory that is still running, if any. */
-export function runningServer(config: Config, checkAlive = true): Running | undefined {
+/** The URL of the newest server started from this directory that is still running, if any. */
+export function runningServer(config: Config): Running | undefined {
   const file = fileOf(config);
   if (!existsSync(file)) return undefined;
-  try {
-    const running = JSON.parse(readFileSync(file, 'utf8')) as Running;
-    if (typeof running.url !== 'string' || typeof running.pid !== 'number') return undefined;
-    return !checkAlive || alive(running.pid) ? running : undefined;
-  } catch {
-    return undefined;
-  }
+  const servers = listed(file).filter((entry) => alive(entry.pid));
+  const newest = servers.at(-1);
+  return newest && { url: newest.url, pid: newest.pid };
 }
