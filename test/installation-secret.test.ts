@@ -12,7 +12,7 @@ import { ConfigError, loadConfig } from '../src/config.ts';
 import { createEncryptor } from '../src/infra/crypto/encryption.ts';
 import { openDatabase } from '../src/infra/db/database.ts';
 import { backupSqlite } from '../src/infra/db/sqlite-backup.ts';
-import { secretFileOf } from '../src/infra/installation-secret.ts';
+import { secretFileOf } from '../src/infra/secret-file.ts';
 import { warnAboutSecret } from '../src/server/serve.ts';
 import { loadCallbackSecret } from '../src/webhooks/delivery-service.ts';
 import { newSigningSecret } from '../src/webhooks/signing.ts';

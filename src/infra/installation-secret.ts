@@ -22,8 +22,6 @@ export type SecretSource = 'environment' | 'file' | 'database';
 /** GATEHOUSE_SECRET keys every sealed secret and token key: at least as long as a generated one's text. */
 export const MIN_SECRET_LENGTH = 32;
 
-export { secretFileOf };
-
 /**
  * GATEHOUSE_SECRET when set. Otherwise, on a SQLite file, one generated on first run and kept in
  * a file beside the database (`<database>.secret`, readable by its owner only), never in the

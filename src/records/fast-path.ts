@@ -162,6 +162,19 @@ export function createDataFastPath(deps: FastPathDeps) {
     if (requestLog) logAnswer(requestLog, call.id, call.method, call.url, status, ms);
   }
 
+  /**
+   * A GET's record, answered. A client that left while the limit or the read waited gets no
+   * answer, and usage counts it as 499, as Fastify's abort hook does.
+   */
+  function found(req: IncomingMessage, res: ServerResponse, call: Call, json: string): void {
+    if (req.destroyed) {
+      settle(call, abandoned(res, call));
+      return;
+    }
+    answer(res, call, 200, `{"success":true,"data":${json}}`);
+    settle(call, 200);
+  }
+
   function proceed(req: IncomingMessage, res: ServerResponse, call: Call): void {
     // As in Fastify, where the target is resolved after the limit: a refused call counts under "".
     call.usageLabel = call.target.endpoint.slug;
@@ -172,22 +185,13 @@ export function createDataFastPath(deps: FastPathDeps) {
       );
       return;
     }
-    // A client that left while the limit or the read waited gets no answer, and usage counts
-    // it as 499, as Fastify's abort hook does.
-    const found = (json: string): void => {
-      if (req.destroyed) {
-        settle(call, abandoned(res, call));
-        return;
-      }
-      answer(res, call, 200, `{"success":true,"data":${json}}`);
-      settle(call, 200);
-    };
     try {
       const json = reader.get(call.target.endpoint, call.apiKey.environment, call.recordId as string);
-      if (typeof json === 'string') found(json);
+      if (typeof json === 'string') found(req, res, call, json);
       else
-        json.then(found, (error: unknown) =>
-          settle(call, req.destroyed ? abandoned(res, call) : fail(res, call, error)),
+        json.then(
+          (text) => found(req, res, call, text),
+          (error: unknown) => settle(call, req.destroyed ? abandoned(res, call) : fail(res, call, error)),
         );
     } catch (error) {
       settle(call, fail(res, call, error));
