@@ -119,4 +119,74 @@ for (const kind of databaseKinds) {
       assert.equal(seen, 3, 'nothing was sent');
     });
   });
+
+  describe(`a delivery waiting in memory for a slot is not sent once its endpoint is deleted (${kind})`, () => {
+    let server: TestServer;
+    let hook: Server;
+    let url: string;
+    const received: string[] = [];
+    const holding: ServerResponse[] = [];
+
+    before(async () => {
+      // One attempt per origin at a time: the claim takes two, so the second waits in memory.
+      server = await startTestServer(
+        kind,
+        { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8', GATEHOUSE_WEBHOOK_PER_ORIGIN: '1' },
+        { worker: true },
+      );
+      hook = createServer((req, res) => {
+        let body = '';
+        req.on('data', (chunk) => {
+          body += chunk;
+        });
+        req.on('end', () => {
+          received.push(body);
+          holding.push(res);
+        });
+      });
+      await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
+      const address = hook.address();
+      url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+    });
+    after(async () => {
+      await server.close();
+      hook.closeAllConnections();
+      await new Promise((resolve) => hook.close(resolve));
+    });
+
+    test('the first is in flight, the second held: after the delete only the first was ever sent', async () => {
+      await server.createEndpoint({ slug: 'brief', name: 'Brief', schema: { type: 'object' } });
+      const { key } = await server.createKey({ name: 'b', environment: 'test' });
+      const sub = await server.admin('POST', '/admin/v1/endpoints/brief/webhooks', {
+        url,
+        environment: 'test',
+      });
+      assert.equal(sub.status, 201, sub.text);
+      const writes = [];
+      for (let n = 0; n < 3; n++)
+        writes.push(await server.request('POST', '/api/v1/data/brief', { key, json: { n } }));
+      await until(
+        async () => received.length,
+        (n) => n === 1,
+      );
+      // Give the worker time to claim the next one (and hold it: the origin's one slot is taken).
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal(received.length, 1);
+
+      const removed = await server.admin('DELETE', '/admin/v1/endpoints/brief');
+      assert.equal(removed.status, 200, removed.text);
+      for (const res of holding.splice(0)) res.writeHead(200).end();
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      for (const res of holding.splice(0)) res.writeHead(200).end();
+      assert.equal(received.length, 1, `sent after the delete: ${received.slice(1).join(' | ')}`);
+      const rows = await server.services.database.db
+        .selectFrom('webhook_deliveries')
+        .select(['record_id', 'status'])
+        .execute();
+      assert.equal(rows.length, 3);
+      // All end failed, the one in flight too (as above); only that one was sent.
+      for (const row of rows) assert.equal(row.status, 'failed', JSON.stringify(rows));
+      assert.equal(new Set(rows.map((row) => row.record_id)).size, writes.length);
+    });
+  });
 }

@@ -58,6 +58,8 @@ interface Claimed {
    */
   exhausted?: boolean;
   claimedMs?: number;
+  /** It waited in memory for a slot: it is checked again before it is sent. */
+  held?: boolean;
 }
 
 function retryAfterSeconds(result: PostResult): number | undefined {
@@ -370,8 +372,26 @@ export function createDispatcher(options: DispatcherOptions) {
     });
   }
 
+  /**
+   * A row that waited in `held` (up to one attempt's time) may have ended meanwhile: its endpoint
+   * deleted (the delivery failed), or it was given back and claimed again. It is sent only if it
+   * is still pending under this lease; its subscription's state is read afresh.
+   */
+  async function stillOurs(row: Claimed): Promise<boolean> {
+    const current = await db
+      .selectFrom('webhook_deliveries as d')
+      .leftJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
+      .select(['d.status', 'd.next_attempt_at', 's.enabled'])
+      .where('d.id', '=', row.id)
+      .executeTakeFirst();
+    if (current?.status !== 'pending' || current.next_attempt_at !== row.lease) return false;
+    row.enabled = current.enabled;
+    return true;
+  }
+
   /** `answered` runs once the receiver has answered (or failed): its origin's slot is free again. */
   async function attempt(row: Claimed, answered: () => void): Promise<void> {
+    if (row.held && !(await stillOurs(row))) return;
     if (row.subscription_id !== null && row.enabled !== 1) {
       await db
         .updateTable('webhook_deliveries')
@@ -442,6 +462,7 @@ export function createDispatcher(options: DispatcherOptions) {
       launch(row);
       return;
     }
+    row.held = true;
     const queue = held.get(row.origin);
     if (queue) queue.push(row);
     else held.set(row.origin, [row]);
