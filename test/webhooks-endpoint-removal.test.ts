@@ -1,9 +1,29 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { databaseKinds } from './helpers/database.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
+
+/** A receiver on 127.0.0.1 whose answers `answer` gives, at once or later (it may hold them). */
+async function hookReceiver(answer: (res: ServerResponse, body: string) => void) {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => answer(res, body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
 
 /**
  * Deleting an endpoint takes its webhooks with it: its subscriptions are deleted and its
@@ -12,7 +32,7 @@ import { until } from './helpers/until.ts';
 for (const kind of databaseKinds) {
   describe(`deleting an endpoint ends its webhooks (${kind})`, () => {
     let server: TestServer;
-    let hook: Server;
+    let hook: Awaited<ReturnType<typeof hookReceiver>>;
     let url: string;
     let seen = 0;
     // The first delivery is answered 500 at once; later ones are held until released.
@@ -20,22 +40,15 @@ for (const kind of databaseKinds) {
 
     before(async () => {
       server = await startTestServer(kind, { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' }, { worker: true });
-      hook = createServer((req, res) => {
-        const index = seen++;
-        req.resume();
-        req.on('end', () => {
-          if (index === 0) res.writeHead(500).end();
-          else holding.push(res);
-        });
+      hook = await hookReceiver((res) => {
+        if (seen++ === 0) res.writeHead(500).end();
+        else holding.push(res);
       });
-      await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
-      const address = hook.address();
-      url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+      url = hook.url;
     });
     after(async () => {
       await server.close();
-      hook.closeAllConnections();
-      await new Promise((resolve) => hook.close(resolve));
+      await hook.close();
     });
 
     test('subscriptions are deleted; pending and in-flight deliveries end failed, nothing more is sent', async () => {
@@ -122,7 +135,7 @@ for (const kind of databaseKinds) {
 
   describe(`a delivery waiting in memory for a slot is not sent once its endpoint is deleted (${kind})`, () => {
     let server: TestServer;
-    let hook: Server;
+    let hook: Awaited<ReturnType<typeof hookReceiver>>;
     let url: string;
     const received: string[] = [];
     const holding: ServerResponse[] = [];
@@ -134,24 +147,15 @@ for (const kind of databaseKinds) {
         { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8', GATEHOUSE_WEBHOOK_PER_ORIGIN: '1' },
         { worker: true },
       );
-      hook = createServer((req, res) => {
-        let body = '';
-        req.on('data', (chunk) => {
-          body += chunk;
-        });
-        req.on('end', () => {
-          received.push(body);
-          holding.push(res);
-        });
+      hook = await hookReceiver((res, body) => {
+        received.push(body);
+        holding.push(res);
       });
-      await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
-      const address = hook.address();
-      url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+      url = hook.url;
     });
     after(async () => {
       await server.close();
-      hook.closeAllConnections();
-      await new Promise((resolve) => hook.close(resolve));
+      await hook.close();
     });
 
     test('the first is in flight, the second held: after the delete only the first was ever sent', async () => {
