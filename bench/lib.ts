@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import autocannon from 'autocannon';
 
@@ -11,6 +11,9 @@ export interface Result {
   errors: number;
   /** The server's CPU time (all its threads, user + system) per answered request, in µs. */
   serverMicros?: number;
+  /** Of that: its main thread (the event loop), and its busiest other thread (SQLite's writer). */
+  mainMicros?: number;
+  otherMicros?: number;
 }
 
 /**
@@ -26,6 +29,22 @@ export function cpuMicros(pid: number | undefined): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** CPU time used so far by each thread of a process, in µs, by thread id (Linux only). */
+export function threadCpuMicros(pid: number | undefined): Map<number, number> {
+  const threads = new Map<number, number>();
+  if (pid === undefined) return threads;
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      threads.set(Number(tid), (Number(fields[11]) + Number(fields[12])) * 10_000);
+    }
+  } catch {
+    // A thread ended between the listing and the read, or no /proc: what was read is enough.
+  }
+  return threads;
 }
 
 export async function freePort(): Promise<number> {
@@ -72,6 +91,7 @@ export async function load(
   },
 ): Promise<Result> {
   const cpuBefore = cpuMicros(options.server?.pid);
+  const threadsBefore = threadCpuMicros(options.server?.pid);
   const result = await autocannon({
     url: options.url,
     method: options.method ?? 'GET',
@@ -82,6 +102,15 @@ export async function load(
     pipelining: 1,
   });
   const cpuAfter = cpuMicros(options.server?.pid);
+  const total = result.requests.total;
+  let mainMicros: number | undefined;
+  let otherMicros: number | undefined;
+  for (const [tid, after] of threadCpuMicros(options.server?.pid)) {
+    if (total === 0) break;
+    const micros = (after - (threadsBefore.get(tid) ?? 0)) / total;
+    if (tid === options.server?.pid) mainMicros = micros;
+    else otherMicros = Math.max(otherMicros ?? 0, micros);
+  }
   return {
     name,
     rps: result.requests.average,
@@ -92,15 +121,20 @@ export async function load(
       cpuBefore !== undefined && cpuAfter !== undefined && result.requests.total > 0
         ? (cpuAfter - cpuBefore) / result.requests.total
         : undefined,
+    mainMicros,
+    otherMicros,
   };
 }
 
 export function table(results: Result[], baseline: number): string {
-  const lines = ['scenario                       req/s     p99 ms  non-2xx  errors  ratio  server µs/req'];
+  const lines = [
+    'scenario                       req/s     p99 ms  non-2xx  errors  ratio  server µs/req  main  other',
+  ];
+  const micros = (value: number | undefined, width: number) =>
+    value === undefined ? ''.padStart(width) : value.toFixed(1).padStart(width);
   for (const r of results) {
-    const micros = r.serverMicros === undefined ? '' : r.serverMicros.toFixed(1).padStart(13);
     lines.push(
-      `${r.name.padEnd(28)} ${r.rps.toFixed(0).padStart(8)} ${String(r.p99).padStart(10)} ${String(r.non2xx).padStart(8)} ${String(r.errors).padStart(7)}  ${(r.rps / baseline).toFixed(2)}x ${micros}`,
+      `${r.name.padEnd(28)} ${r.rps.toFixed(0).padStart(8)} ${String(r.p99).padStart(10)} ${String(r.non2xx).padStart(8)} ${String(r.errors).padStart(7)}  ${(r.rps / baseline).toFixed(2)}x ${micros(r.serverMicros, 13)} ${micros(r.mainMicros, 5)} ${micros(r.otherMicros, 6)}`.trimEnd(),
     );
   }
   return lines.join('\n');
