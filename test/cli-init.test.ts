@@ -29,9 +29,10 @@ function place(name: string) {
 const initInTerminal = (env: Record<string, string>, answers: string[]) =>
   runInTerminal(['init', '--email', 'owner@example.com'], env, answers, /password[^:\n]*: /gi);
 
-describe('gatehouse init', () => {
-  after(() => rmSync(dir, { recursive: true, force: true }));
+// After every suite of the file: the last one keeps its server's folder here too.
+after(() => rmSync(dir, { recursive: true, force: true }));
 
+describe('gatehouse init', () => {
   test('without --password, in a terminal: asks twice without echoing, then creates the owner', async () => {
     const { data, env } = place('tty');
     const result = await initInTerminal(env, ['a long password 1', 'a long password 1']);
