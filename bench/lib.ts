@@ -16,16 +16,21 @@ export interface Result {
   otherMicros?: number;
 }
 
+/** User + system CPU time in a /proc `stat` file (a process's or a thread's), in µs (ticks of 10 ms). */
+function statMicros(path: string): number {
+  const stat = readFileSync(path, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000;
+}
+
 /**
- * CPU time used so far by a process and all its threads, in µs (Linux: /proc/<pid>/stat, in
- * clock ticks of 10 ms); undefined where /proc is not available.
+ * CPU time used so far by a process and all its threads, in µs (Linux: /proc/<pid>/stat);
+ * undefined where /proc is not available.
  */
 export function cpuMicros(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+    return statMicros(`/proc/${pid}/stat`);
   } catch {
     return undefined;
   }
@@ -37,9 +42,7 @@ export function threadCpuMicros(pid: number | undefined): Map<number, number> {
   if (pid === undefined) return threads;
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      threads.set(Number(tid), (Number(fields[11]) + Number(fields[12])) * 10_000);
+      threads.set(Number(tid), statMicros(`/proc/${pid}/task/${tid}/stat`));
     }
   } catch {
     // A thread ended between the listing and the read, or no /proc: what was read is enough.
@@ -118,8 +121,8 @@ export async function load(
     non2xx: result.non2xx,
     errors: result.errors + result.timeouts,
     serverMicros:
-      cpuBefore !== undefined && cpuAfter !== undefined && result.requests.total > 0
-        ? (cpuAfter - cpuBefore) / result.requests.total
+      cpuBefore !== undefined && cpuAfter !== undefined && total > 0
+        ? (cpuAfter - cpuBefore) / total
         : undefined,
     mainMicros,
     otherMicros,

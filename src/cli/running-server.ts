@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config.ts';
 
@@ -90,9 +90,7 @@ export function withdrawServer(config: Config, pid: number): void {
 
 /** The URL of the newest server started from this directory that is still running, if any. */
 export function runningServer(config: Config): Running | undefined {
-  const file = fileOf(config);
-  if (!existsSync(file)) return undefined;
-  const servers = listed(file).filter((entry) => alive(entry.pid));
+  const servers = listed(fileOf(config)).filter((entry) => alive(entry.pid));
   const newest = servers.at(-1);
   return newest && { url: newest.url, pid: newest.pid };
 }
