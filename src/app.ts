@@ -33,6 +33,7 @@ import {
   clientErrorHandler,
   frameworkErrors,
   registerErrorHandling,
+  sendError,
 } from './http/error-handler.ts';
 import { MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
 import { logAnswer } from './http/request-log.ts';
@@ -220,11 +221,18 @@ const KEEP_ALIVE_MS = 72_000;
 
 export interface BuildOptions {
   logger: Logger | false;
+  /**
+   * True once the server was asked to stop and waits out GATEHOUSE_SHUTDOWN_DELAY_MS: `/ready`
+   * answers 503 and every answer closes its connection, so clients come back through the load
+   * balancer, to another server.
+   */
+  draining?: () => boolean;
 }
 
 /** The HTTP application, without listening: tests and `serve` call `listen` themselves. */
 export function buildApp(services: Services, options: BuildOptions): FastifyInstance {
   const { config } = services;
+  const { draining } = options;
   // Set once the routes exist; until then (and while closing) every request goes through Fastify.
   let fastPath: DataFastPath | undefined;
   // Behind trusted proxies, X-Forwarded-For names the client; the fast path reads it alike.
@@ -239,6 +247,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
       const server = createServer(
         { ...(opts.http as ServerOptions), requireHostHeader: false },
         (req, res) => {
+          if (draining?.()) res.setHeader('connection', 'close');
           if (req.headers.host === undefined && req.httpVersion === '1.1') {
             answerRefusedRequest(
               res,
@@ -310,12 +319,15 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   app.addHook('onRequest', (request, reply, done) => {
     reply.header('Request-Id', request.id);
     // A request that reaches a closing server (on a kept-alive connection) is refused before any
-    // work, in the envelope: the load balancer or client retries it elsewhere.
+    // work, in the envelope: the load balancer or client retries it elsewhere. Answered here, not
+    // thrown: an expected answer, not a failure for the error log.
     if (closing) {
-      done(
+      sendError(
+        reply,
+        request,
         new ApiError('service_unavailable', {
           message: 'The server is shutting down: retry the request',
-          headers: { 'Retry-After': '1' },
+          headers: { 'Retry-After': '1', connection: 'close' },
         }),
       );
       return;
@@ -323,7 +335,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     done();
   });
 
-  const ops = registerOpsRoutes(app, { db: services.database.db, config: services.config });
+  const ops = registerOpsRoutes(app, { db: services.database.db, config: services.config, draining });
   const prepareCallback = callbackPreparer(services.encryptor);
   app.get('/health', async () => ({ status: 'ok' }));
   app.addHook('onClose', async () => ops.close());

@@ -32,15 +32,20 @@ export interface Config {
   localUrl: string;
   /** Management token for the CLI. */
   token: string | undefined;
-  /** Where `gatehouse init` keeps the CLI's token (mode 0600) so later commands need no flags. */
   /** How long a CLI command waits for the server's answer (GATEHOUSE_CLI_TIMEOUT_MS). */
   cliTimeoutMs: number;
+  /** Where `gatehouse init` keeps the CLI's token (mode 0600) so later commands need no flags. */
   cliCredentialsPath: string;
   /** Rate limits, quotas, brute-force protection, idempotency and usage metering (docs/limits.md). */
   limits: LimitsConfig;
   webhooks: WebhooksConfig;
   /** HTTP processes for `start`/`serve` (GATEHOUSE_WORKERS; `--workers` overrides). */
   workers: number;
+  /**
+   * After SIGTERM, how long an API server goes on serving, with `/ready` answering 503, before it
+   * stops listening (GATEHOUSE_SHUTDOWN_DELAY_MS): time for a load balancer to take it out.
+   */
+  shutdownDelayMs: number;
   /** Serve the interactive API reference at /docs (GATEHOUSE_PUBLIC_DOCS=false hides it). */
   publicDocs: boolean;
   /** When set, `/metrics` answers only `Authorization: Bearer <this>` (GATEHOUSE_METRICS_TOKEN). */
@@ -231,6 +236,7 @@ export function loadConfig(env: Env = process.env): Config {
     cliTimeoutMs: int(env, 'GATEHOUSE_CLI_TIMEOUT_MS', 120_000, 1, 86_400_000),
     limits: loadLimitsConfig(env),
     workers: int(env, 'GATEHOUSE_WORKERS', 1, 1, 64),
+    shutdownDelayMs: int(env, 'GATEHOUSE_SHUTDOWN_DELAY_MS', 0, 0, 600_000),
     publicDocs: env.GATEHOUSE_PUBLIC_DOCS !== 'false',
     metricsToken: env.GATEHOUSE_METRICS_TOKEN || undefined,
     fastPath: env.GATEHOUSE_FAST_PATH !== 'false',

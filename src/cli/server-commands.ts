@@ -20,17 +20,31 @@ export function saveCredentials(config: Config, token: string, url = config.apiU
 
 const runtime = () => import('./server-runtime.ts');
 
-async function runUntilSignal(start: () => Promise<{ stop(): Promise<void> }>): Promise<void> {
+async function runUntilSignal(
+  start: () => Promise<{ stop(): Promise<void> }>,
+  shutdownDelayMs: number,
+): Promise<void> {
   const server = await start();
+  let signalled = false;
   const shutdown = (signal: string) => {
-    process.stderr.write(`${signal}: finishing in-flight requests, then exiting\n`);
+    if (signalled) {
+      // Asked again: the shutdown delay ends now; what is in flight still finishes.
+      void server.stop();
+      return;
+    }
+    signalled = true;
+    process.stderr.write(
+      shutdownDelayMs > 0
+        ? `${signal}: serving ${shutdownDelayMs} ms more with /ready answering 503 (${signal} again to skip), then finishing in-flight requests and exiting\n`
+        : `${signal}: finishing in-flight requests, then exiting\n`,
+    );
     server.stop().then(
       () => process.exit(0),
       () => process.exit(1),
     );
   };
-  process.once('SIGTERM', () => shutdown('SIGTERM'));
-  process.once('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
 function workerCount(value: string): number {
@@ -106,7 +120,9 @@ async function runServers(config: Config, workers: number, withWebhookWorker: bo
     startWorker,
     warnAboutSecret,
   } = await runtime();
-  if (workers <= 1) return runUntilSignal(() => startServer(config, { worker: withWebhookWorker }));
+  if (workers <= 1) {
+    return runUntilSignal(() => startServer(config, { worker: withWebhookWorker }), config.shutdownDelayMs);
+  }
   const log = (message: string) => process.stderr.write(`${message}\n`);
   await runCluster({
     workers,
@@ -269,5 +285,8 @@ export function registerServerCommands(program: Command, config: Config): void {
   program
     .command('worker')
     .description('run the webhook worker only: processes the outbox and delivers webhooks')
-    .action(() => refuseBadConfig(runUntilSignal(async () => (await runtime()).startWorker(config))));
+    .action(() =>
+      // No HTTP, no load balancer to wait for: the shutdown delay is the API servers'.
+      refuseBadConfig(runUntilSignal(async () => (await runtime()).startWorker(config), 0)),
+    );
 }

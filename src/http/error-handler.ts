@@ -31,13 +31,13 @@ const fastifyCodes: Record<string, ErrorCode> = {
   FST_ERR_VALIDATION: 'invalid_request',
 };
 
-/** Maps anything thrown to an ApiError; faults we did not foresee become a bare 500 (logged, never echoed). */
 /** How the database reports its own troubles (see DialectAdapter). */
 export interface DatabaseFaults {
   isUnavailable(error: unknown): boolean;
   isStorageFull(error: unknown): boolean;
 }
 
+/** Maps anything thrown to an ApiError; faults we did not foresee become a bare 500 (logged, never echoed). */
 export function toApiError(error: unknown, faults: DatabaseFaults): ApiError {
   if (error instanceof ApiError) return error;
   const fastifyError = error as Partial<FastifyError>;

@@ -23,7 +23,10 @@ const READY_TIMEOUT_MS = 2_000;
  * Operations: `/ready` (database and Redis reachable: for load balancers and orchestrators;
  * `/health` stays a cheap liveness answer) and `/metrics` in the Prometheus text format.
  */
-export function registerOpsRoutes(app: FastifyInstance, deps: { db: Db; config: Config }): OpsRoutes {
+export function registerOpsRoutes(
+  app: FastifyInstance,
+  deps: { db: Db; config: Config; draining?: (() => boolean) | undefined },
+): OpsRoutes {
   const { db, config } = deps;
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, {
@@ -41,6 +44,8 @@ export function registerOpsRoutes(app: FastifyInstance, deps: { db: Db; config: 
     withinDeadline(check, READY_TIMEOUT_MS, () => new Error('no answer'));
 
   app.get('/ready', async (_request, reply) => {
+    // Stopping (SIGTERM, GATEHOUSE_SHUTDOWN_DELAY_MS): still serving, but send no new traffic.
+    if (deps.draining?.()) return reply.code(503).send({ status: 'draining', checks: {} });
     const checks: Record<string, string> = {};
     try {
       await answered(db.selectFrom('settings').select('key').limit(1).execute());

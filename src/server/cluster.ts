@@ -28,18 +28,21 @@ export async function runCluster(options: ClusterOptions): Promise<void> {
     let stopped = false;
     const stop = () => {
       stopAsked = true;
-      if (!server || stopped) return;
+      if (!server) return;
+      if (stopped) {
+        // Asked again: the shutdown delay ends now (serve.ts).
+        void server.stop();
+        return;
+      }
       stopped = true;
       server.stop().then(
         () => process.exit(0),
         () => process.exit(1),
       );
     };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', () => {}); // the primary decides; a terminal's Ctrl-C reaches every process
-    process.on('message', (message: unknown) => {
-      if (message === 'gatehouse:shutdown') stop();
-    });
+    // The primary passes SIGTERM on (a worker still loading, with no handler yet, just ends).
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', () => {}); // the primary decides; a terminal's Ctrl-C reaches every process
     server = await options.startWorker();
     if (stopAsked) stop();
     return;
@@ -47,8 +50,49 @@ export async function runCluster(options: ClusterOptions): Promise<void> {
 
   relayClusterBus();
   let stopping = false;
+  let primaryTask: Stoppable | undefined;
+  const shutdown = async (reason: string, exitCode = 0) => {
+    if (stopping) {
+      // Asked again: the workers end their shutdown delay now.
+      for (const worker of Object.values(cluster.workers ?? {})) {
+        if (worker && !worker.isDead()) worker.process.kill('SIGTERM');
+      }
+      return;
+    }
+    stopping = true;
+    options.log(`${reason}: draining ${options.workers} workers, then exiting`);
+    const exits = Object.values(cluster.workers ?? {}).map(
+      (worker) =>
+        new Promise<void>((resolve) => {
+          if (!worker || worker.isDead()) return resolve();
+          worker.once('exit', () => resolve());
+          // A worker exiting meanwhile (its channel closing) is not an error: its exit resolves this.
+          worker.on('error', () => {});
+          // A signal, not a message: one sent while the worker still loads would be lost.
+          worker.process.kill('SIGTERM');
+        }),
+    );
+    await Promise.all(exits);
+    await primaryTask?.stop();
+    process.exit(exitCode);
+  };
+  // Listening before anything starts: a stop asked while the primary starts waits for it, and
+  // one asked while the workers load reaches them (the default action would orphan them).
+  let stopAsked: string | undefined;
+  let started = false;
+  const onSignal = (signal: string) => {
+    if (started) void shutdown(signal);
+    else stopAsked ??= signal;
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
   // The primary's own work (migrations, the webhook worker) is ready before any worker starts.
-  const primaryTask = options.startPrimary ? await options.startPrimary() : undefined;
+  primaryTask = options.startPrimary ? await options.startPrimary() : undefined;
+  started = true;
+  if (stopAsked) {
+    await shutdown(stopAsked);
+    return;
+  }
   const listened = new Set<number>();
   // /metrics: every serving worker's figures, summed (ops/cluster-metrics.ts).
   serveClusterMetrics(
@@ -82,26 +126,4 @@ export async function runCluster(options: ClusterOptions): Promise<void> {
       if (!stopping) fork();
     }, wait);
   });
-
-  const shutdown = async (reason: string, exitCode = 0) => {
-    if (stopping) return;
-    stopping = true;
-    options.log(`${reason}: draining ${options.workers} workers, then exiting`);
-    const exits = Object.values(cluster.workers ?? {}).map(
-      (worker) =>
-        new Promise<void>((resolve) => {
-          if (!worker || worker.isDead()) return resolve();
-          worker.once('exit', () => resolve());
-          // A worker exiting meanwhile (its channel closing) is not an error: its exit resolves this.
-          worker.on('error', () => {});
-          if (worker.isConnected()) worker.send('gatehouse:shutdown');
-          else worker.process.kill('SIGTERM');
-        }),
-    );
-    await Promise.all(exits);
-    await primaryTask?.stop();
-    process.exit(exitCode);
-  };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
 }

@@ -12,6 +12,10 @@ export interface RunningServer {
   app: FastifyInstance;
   services: Services;
   url: string;
+  /**
+   * Stops: waits out GATEHOUSE_SHUTDOWN_DELAY_MS still serving (`/ready` answers 503), then stops
+   * accepting and finishes what is in flight. Called again while it waits, it ends the wait.
+   */
   stop(): Promise<void>;
 }
 
@@ -36,7 +40,8 @@ export async function startServer(
     throw error;
   });
   if (lock) services.database.dialect.claimSoleWriter?.();
-  const app = buildApp(services, { logger });
+  let draining = false;
+  const app = buildApp(services, { logger, draining: () => draining });
   const worker = options.worker ? services.webhooks.createWorker(logger) : undefined;
   try {
     if (!(await services.writer.warm())) {
@@ -67,13 +72,32 @@ export async function startServer(
     `Gatehouse listening on ${url}`,
   );
   let stopping: Promise<void> | null = null;
+  let endDrain: (() => void) | undefined;
   return {
     app,
     services,
     url,
     stop() {
-      stopping ??= (async () => {
+      if (stopping) {
+        endDrain?.();
+        return stopping;
+      }
+      stopping = (async () => {
         if (!cluster.isWorker) withdrawServer(config, owner);
+        if (config.shutdownDelayMs > 0) {
+          draining = true;
+          logger.info(
+            { delay_ms: config.shutdownDelayMs },
+            'Stopping: /ready answers 503 while this server goes on serving for the shutdown delay',
+          );
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, config.shutdownDelayMs);
+            endDrain = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        }
         await app.close();
         await worker?.stop();
         await services.close();

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { after, afterEach, before, describe, test } from 'node:test';
+import { freePort } from '../bench/lib.ts';
+import { createServices } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+import { spawnGatehouse, waitHealthy } from './helpers/process.ts';
+import { until } from './helpers/until.ts';
+
+/**
+ * Sends `text` on a new connection and returns everything the server wrote until it closed the
+ * connection (or, when it keeps it open, what it wrote in 5 s).
+ */
+function raw(port: number, text: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(text));
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += chunk.toString();
+    });
+    socket.setTimeout(5_000, () => {
+      socket.destroy();
+      resolve(answer);
+    });
+    socket.on('end', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+const exited = (child: ChildProcess) =>
+  new Promise<number | null>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
+    else child.once('exit', (code) => resolve(code));
+  });
+
+/**
+ * SIGTERM with GATEHOUSE_SHUTDOWN_DELAY_MS (docs/DEPLOY.md, Shutdown): the server goes on serving
+ * while `/ready` tells the load balancer to take it out, each answer closing its connection; a
+ * second SIGTERM ends the wait. A request that reaches a server already closing gets the 503
+ * envelope, and the error log stays for errors.
+ */
+describe('stopping an API server', () => {
+  let database: TestDatabase;
+  let key: string;
+  let child: ChildProcess | undefined;
+
+  before(async () => {
+    database = await createTestDatabase('sqlite');
+    const services = await createServices(loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' }));
+    await services.endpoints.create({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+    key = (await services.keys.create({ name: 'k', environment: 'test' })).key;
+    await services.close();
+  });
+
+  afterEach(async () => {
+    if (child && child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited(child);
+    }
+  });
+
+  after(() => database.drop());
+
+  const create = (port: number, n: number) =>
+    raw(
+      port,
+      `POST /api/v1/data/orders HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${key}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${`{"n":${n}}`.length}\r\n\r\n{"n":${n}}`,
+    );
+
+  /** Answers on the port while the server drains: /ready refuses, the data API still serves. */
+  async function drainingAnswers(port: number, n: number): Promise<void> {
+    const ready = await until(
+      () => raw(port, 'GET /ready HTTP/1.1\r\nHost: a\r\n\r\n').catch((e: Error) => e.message),
+      (text) => text.startsWith('HTTP/1.1 503'),
+    );
+    assert.match(ready, /^HTTP\/1\.1 503 /);
+    assert.match(ready, /\r\nconnection: close\r\n/i);
+    assert.match(ready, /\{"status":"draining","checks":\{\}\}$/);
+    // Liveness stays good, and partners are still served (each answer closing its connection).
+    const health = await raw(port, 'GET /health HTTP/1.1\r\nHost: a\r\n\r\n');
+    assert.match(health, /^HTTP\/1\.1 200 /);
+    const created = await create(port, n);
+    assert.match(created, /^HTTP\/1\.1 202 /);
+    assert.match(created, /\r\nconnection: close\r\n/i);
+    const id = /"id":"(rec_\w+)"/.exec(created)?.[1];
+    const read = await raw(
+      port,
+      `GET /api/v1/data/orders/${id} HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${key}\r\n\r\n`,
+    );
+    assert.match(read, /^HTTP\/1\.1 200 /);
+    assert.match(read, new RegExp(`"n":${n}`));
+  }
+
+  /** What the database holds once the server has gone: nothing it acknowledged is lost. */
+  async function storedNumbers(): Promise<number[]> {
+    const services = await createServices(loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' }));
+    try {
+      const rows = await services.database.db.selectFrom('records').select('data').execute();
+      return rows.map((row) => (JSON.parse(row.data) as { n: number }).n).sort((a, b) => a - b);
+    } finally {
+      await services.close();
+    }
+  }
+
+  /** Starts the server with a long shutdown delay, and sends it SIGTERM once it serves. */
+  async function startDraining(args: string[]): Promise<{ port: number; server: ChildProcess }> {
+    const port = await freePort();
+    const server = spawnGatehouse(args, {
+      DATABASE_URL: database.url,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      GATEHOUSE_SHUTDOWN_DELAY_MS: '600000',
+    });
+    child = server;
+    await waitHealthy(port);
+    server.kill('SIGTERM');
+    return { port, server };
+  }
+
+  test('serve: after SIGTERM it serves on with /ready at 503 until the delay ends; a second SIGTERM ends it', {
+    timeout: 120_000,
+  }, async () => {
+    const { port, server } = await startDraining(['serve']);
+    await drainingAnswers(port, 1);
+    server.kill('SIGTERM');
+    assert.equal(await exited(server), 0);
+    assert.deepEqual(await storedNumbers(), [1]);
+  });
+
+  test('start --workers 2: every worker drains, and a second SIGTERM to the primary ends the delay', {
+    timeout: 120_000,
+  }, async () => {
+    const { port, server } = await startDraining(['start', '--workers', '2']);
+    // Each on a new connection: both workers answer some of them.
+    for (let i = 2; i < 6; i++) await drainingAnswers(port, i);
+    server.kill('SIGTERM');
+    assert.equal(await exited(server), 0);
+    assert.deepEqual(await storedNumbers(), [1, 2, 3, 4, 5]);
+  });
+
+  test('start --workers 2: SIGTERM while the workers still load stops them all', {
+    timeout: 120_000,
+  }, async () => {
+    const port = await freePort();
+    const primary = spawnGatehouse(['start', '--workers', '2'], {
+      DATABASE_URL: database.url,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+    });
+    child = primary;
+    // Forked: the primary's handlers are set; the workers need a second or more to load.
+    const children = () =>
+      readFile(`/proc/${primary.pid}/task/${primary.pid}/children`, 'utf8').catch(() => '');
+    const forked = await until(children, (text) => text.trim().split(' ').length === 2, 30_000);
+    assert.equal(forked.trim().split(' ').length, 2);
+    primary.kill('SIGTERM');
+    assert.equal(await exited(primary), 0);
+    for (const pid of forked.trim().split(' ')) {
+      assert.throws(() => process.kill(Number(pid), 0), { code: 'ESRCH' }, `worker ${pid} still runs`);
+    }
+  });
+
+  test('a request that arrives while the server closes gets the 503 envelope, not an error in the log', {
+    timeout: 120_000,
+  }, async () => {
+    const port = await freePort();
+    const server = spawn(process.execPath, ['bin/gatehouse.js', 'serve'], {
+      env: { ...process.env, DATABASE_URL: database.url, PORT: String(port), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child = server;
+    let logs = '';
+    server.stderr?.on('data', (chunk: Buffer) => {
+      logs += chunk.toString();
+    });
+    await waitHealthy(port);
+    // A request under way (its headers not all sent) keeps its connection while the server closes.
+    const socket = connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += chunk.toString();
+    });
+    const closed = new Promise((resolve) => socket.once('end', resolve));
+    socket.write(`GET /api/v1/data/orders HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${key}\r\n`);
+    server.kill('SIGTERM');
+    // Closing: the server no longer takes connections.
+    const refused = await until(
+      () =>
+        raw(port, 'GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n').then(
+          () => 'served',
+          (e: Error & { code?: string }) => e.code ?? '',
+        ),
+      (outcome) => outcome === 'ECONNREFUSED',
+    );
+    assert.equal(refused, 'ECONNREFUSED');
+    socket.end('\r\n');
+    await closed;
+    assert.match(answer, /^HTTP\/1\.1 503 /);
+    assert.match(answer, /\r\nretry-after: 1\r\n/i);
+    assert.match(answer, /\r\nconnection: close\r\n/i);
+    assert.match(answer, /"code":"service_unavailable"/);
+    assert.match(answer, /"request_id":"req_\w+"/);
+    assert.equal(await exited(server), 0);
+    assert.match(logs, /finishing in-flight requests/);
+    assert.doesNotMatch(logs, /"level":50/);
+  });
+});
