@@ -61,8 +61,9 @@ function attemptJson(
 export function withoutAddresses(error: string | null): string | null {
   if (error === null) return null;
   // A name that resolves inward and one that does not resolve read alike: which is which is the
-  // installation's network too.
-  if (/^refused target |getaddrinfo|ENOTFOUND|EAI_AGAIN/.test(error))
+  // installation's network too. `refused target: <why>` is an address written in the URL,
+  // `refused target <host>: <why>` a name that resolved to one.
+  if (/^refused target[: ]|getaddrinfo|ENOTFOUND|EAI_AGAIN/.test(error))
     return 'could not reach a public address';
   return error
     .replace(/\[?[0-9a-f]*:[0-9a-f:.]*:[0-9a-f:.]*\]?(:\d+)?/gi, (found) =>
