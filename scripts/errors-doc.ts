@@ -31,9 +31,9 @@ ${rows.join('\n')}
 
 ## The CLI
 
-With \`--json\` a failing command prints the same envelope on stdout (without \`request_id\` when
-no request was made) and exits 1; without it, \`Error: <error> (<code>)\` and the details on
-stderr. Errors from the server keep the codes above; the CLI adds these:
+With \`--json\` a failing command prints the same envelope on stdout (\`details\` empty when there
+is nothing to point at, no \`request_id\` when no request was made) and exits 1; without it,
+\`Error: <error> (<code>)\` and the details on stderr. Errors from the server keep the codes above; the CLI adds these:
 
 | code | when |
 |---|---|

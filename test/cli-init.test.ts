@@ -76,6 +76,7 @@ describe('gatehouse init', () => {
       success: false,
       error: '--password is required when not run in a terminal (in one, it is asked for)',
       code: 'cli_usage',
+      details: [],
     });
     assert.equal(existsSync(join(data, 'gatehouse.db')), false);
   });

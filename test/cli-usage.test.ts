@@ -56,6 +56,7 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
       success: false,
       error: "unknown option '--sideways'",
       code: 'cli_usage',
+      details: [],
     });
     // The envelope is the whole answer: no help text after it (without --json, the help follows).
     assert.equal(bad.stderr, '');
@@ -74,6 +75,7 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
       success: false,
       error: 'PORT must be an integer between 0 and 65535, got "abc"',
       code: 'config_error',
+      details: [],
     });
     const serve = await runGatehouse(['serve'], { ...NO_CREDENTIALS, DATABASE_URL: 'mysql://x' });
     assert.equal(serve.code, 1);
@@ -93,7 +95,10 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
       GATEHOUSE_TOKEN: 'gm_x',
       LOG_LEVEL: 'DEBUG',
     });
-    assert.equal(JSON.parse(managing.stdout).code, 'cli_unreachable');
+    const unreachable = JSON.parse(managing.stdout);
+    assert.equal(unreachable.code, 'cli_unreachable');
+    // The API's envelope, field for field, though no request was answered.
+    assert.deepEqual(Object.keys(unreachable), ['success', 'error', 'code', 'details']);
   });
 
   test('conflicting or meaningless options are refused before anything is sent', async () => {

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { ConfigError, lazyConfig } from '../config.ts';
 import { registerAppsCommands } from './apps-commands.ts';
 import { registerCommands } from './commands.ts';
-import { printJson, reportFailure } from './output.ts';
+import { failureEnvelope, printJson, reportFailure } from './output.ts';
 
 // Piped into `head` and the like: a reader that stops early ends the command quietly, as Unix tools do.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
@@ -26,7 +26,9 @@ program
   .configureOutput({
     outputError: (message, write) => {
       if (!json) return write(message);
-      printJson({ success: false, error: message.replace(/^error: /, '').trim(), code: 'cli_usage' });
+      printJson(
+        failureEnvelope({ success: false, error: message.replace(/^error: /, '').trim(), code: 'cli_usage' }),
+      );
     },
   })
   // The help is for people; with --json, the envelope alone (stdout) is the answer.

@@ -72,6 +72,14 @@ export class CliFailure extends Error {
   }
 }
 
+/** The API's envelope, field for field: `details` always there (empty when nothing to point at). */
+export function failureEnvelope(failure: ErrorEnvelope): ErrorEnvelope {
+  const { success, error, code, details = [], request_id } = failure;
+  return request_id === undefined
+    ? { success, error, code, details }
+    : { success, error, code, details, request_id };
+}
+
 export function reportFailure(error: unknown, json: boolean): never {
   const envelope: ErrorEnvelope =
     error instanceof CliFailure
@@ -82,7 +90,7 @@ export function reportFailure(error: unknown, json: boolean): never {
           // A bad environment variable, found when the command first read the configuration.
           code: error instanceof ConfigError ? error.code : 'cli_error',
         };
-  if (json) printJson(envelope);
+  if (json) printJson(failureEnvelope(envelope));
   else {
     process.stderr.write(`Error: ${envelope.error} (${envelope.code})\n`);
     for (const d of envelope.details ?? []) process.stderr.write(`  ${d.field}: ${d.error}\n`);
