@@ -91,6 +91,43 @@ for (const kind of databaseKinds) {
       assert.equal(after.requests, before.requests + 1);
     });
 
+    test('the same body with its keys in another order, or the path with a trailing slash, is the same request', async () => {
+      const idem = fresh();
+      const first = await post(idem, { order_id: 'K-1', amount: 5, items: ['a', 'b'] });
+      assert.equal(first.status, 202);
+      const before = await counts();
+      const reordered = await server.request('POST', '/api/v1/data/orders/', {
+        key,
+        raw: '{ "items": ["a", "b"], "amount": 5, "order_id": "K-1" }',
+        headers: { 'idempotency-key': idem, 'content-type': 'application/json' },
+      });
+      assert.equal(reordered.status, 202, reordered.text);
+      assert.equal(reordered.body.id, first.body.id);
+      assert.equal(reordered.headers.get('idempotent-replayed'), 'true');
+      assert.deepEqual(await counts(), before);
+      // Order inside an array is data: another body.
+      const swapped = await post(idem, { order_id: 'K-1', amount: 5, items: ['b', 'a'] });
+      assertEnvelope(swapped, 422, 'idempotency_key_reused');
+      // Integers past a double's digits: two that round alike are two bodies.
+      const long = fresh();
+      const sent = (digits: string) =>
+        server.request('POST', '/api/v1/data/orders', {
+          key,
+          raw: `{"order_id":"K-2","amount":${digits}}`,
+          headers: { 'idempotency-key': long, 'content-type': 'application/json' },
+        });
+      const original = await sent('12345678901234567890');
+      assert.equal(original.status, 202, original.text);
+      assert.equal((await sent('12345678901234567890')).body.id, original.body.id);
+      assertEnvelope(await sent('12345678901234567891'), 422, 'idempotency_key_reused');
+      assert.deepEqual(await counts(), {
+        ...before,
+        records: before.records + 1,
+        requests: before.requests + 1,
+        keys: before.keys + 1,
+      });
+    });
+
     test('keys are scoped to the API key', async () => {
       const other = (await server.createKey({ name: 'other', environment: 'test' })).key;
       const idem = fresh();

@@ -126,6 +126,11 @@ export function jsonText(value: unknown): string {
   return (typeof value === 'object' && value !== null && exactTexts.get(value)) || JSON.stringify(value);
 }
 
+/** Whether `value` (a parsed body) holds an integer of more digits than a double keeps. */
+export function holdsLongInteger(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && exactTexts.has(value);
+}
+
 /** Parsed bodies holding an integer a double does not give back (roundsAsDouble): the first one, as sent. */
 const roundedNumbers = new WeakMap<object, string>();
 

@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { invalid } from '../errors.ts';
-import { jsonText } from '../http/json-body.ts';
+import { holdsLongInteger, jsonText } from '../http/json-body.ts';
 import { singleHeader, type WithHeaders } from '../http/single-header.ts';
 import { sha256 } from '../infra/crypto/hash.ts';
 
@@ -26,9 +26,26 @@ export function parseIdempotencyKey(request: WithHeaders): string | undefined {
   return value;
 }
 
-/** What makes two requests "the same": method, path and the JSON body (whitespace aside). */
+/** JSON text with every object's keys sorted: two bodies that differ only in key order read alike. */
+function sortedJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(sortedJson).join(',')}]`;
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  const object = value as Record<string, unknown>;
+  const members = Object.keys(object)
+    .sort()
+    .map((name) => `${JSON.stringify(name)}:${sortedJson(object[name])}`);
+  return `{${members.join(',')}}`;
+}
+
+/**
+ * What makes two requests "the same": method, path (a trailing slash aside, as routing ignores
+ * it) and the JSON body, whitespace and key order aside. A body holding an integer longer than a
+ * double keeps is compared as stored, keys in the order sent: sorting would lose its digits, and
+ * two such integers that round alike would then pass for one.
+ */
 export function requestFingerprint(request: FastifyRequest): string {
-  const path = request.url.split('?', 1)[0] ?? '';
-  const body = request.body === undefined ? '' : jsonText(request.body);
-  return sha256(`${request.method} ${path}\n${body}`);
+  const path = (request.url.split('?', 1)[0] ?? '').replace(/(.)\/+$/, '$1');
+  const { body } = request;
+  const text = body === undefined ? '' : holdsLongInteger(body) ? jsonText(body) : sortedJson(body);
+  return sha256(`${request.method} ${path}\n${text}`);
 }
