@@ -6,7 +6,14 @@ import type { Services } from '../app.ts';
 import { type Config, ConfigError } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import { readCredentials } from './client.ts';
-import { CliFailure, printFields, printJson, reportFailure } from './output.ts';
+import {
+  CliFailure,
+  type ErrorEnvelope,
+  failureEnvelope,
+  printFields,
+  printJson,
+  reportFailure,
+} from './output.ts';
 import { withdrawServer } from './running-server.ts';
 
 /** Where the CLI finds its token and server from now on (mode 0600: it holds a secret). */
@@ -20,10 +27,10 @@ export function saveCredentials(config: Config, token: string, url = config.apiU
 
 const runtime = () => import('./server-runtime.ts');
 
-async function runUntilSignal(
-  start: () => Promise<{ stop(): Promise<void> }>,
+async function runUntilSignal<T extends { stop(): Promise<void> }>(
+  start: () => Promise<T>,
   shutdownDelayMs: number,
-): Promise<void> {
+): Promise<T> {
   const server = await start();
   let signalled = false;
   const shutdown = (signal: string) => {
@@ -45,6 +52,25 @@ async function runUntilSignal(
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+  return server;
+}
+
+/**
+ * `--json` on a command that runs until stopped: once it serves, one line of JSON on stdout (the
+ * logs stay on stderr), so a script can wait for it and read where it listens.
+ */
+function announceReady(json: boolean, data: Record<string, unknown>): void {
+  if (json) process.stdout.write(`${JSON.stringify({ success: true, data })}\n`);
+}
+
+/**
+ * Such a command that could not start: with `--json` the error envelope, on one line too;
+ * without, `plain` on stderr. Exits 1.
+ */
+function failedToStart(json: boolean, error: string, code: ErrorEnvelope['code'], plain: string): never {
+  if (json) process.stdout.write(`${JSON.stringify(failureEnvelope({ success: false, error, code }))}\n`);
+  else process.stderr.write(`${plain}\n`);
+  process.exit(1);
 }
 
 function workerCount(value: string): number {
@@ -56,27 +82,31 @@ function workerCount(value: string): number {
 }
 
 /** A configuration mistake found while starting (a wrong GATEHOUSE_SECRET): one line, exit 1. */
-async function refuseBadConfig(running: Promise<void>): Promise<void> {
+async function refuseBadConfig(running: Promise<unknown>, json: boolean): Promise<void> {
   try {
     await running;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    process.stderr.write(`Error: ${error.message} (${error.code})\n`);
-    process.exit(1);
+    failedToStart(json, error.message, error.code, `Error: ${error.message} (${error.code})`);
   }
 }
 
 /** One process, or a cluster: N HTTP processes, the webhook worker (if any) in the primary. */
-async function run(config: Config, workers: number, withWebhookWorker: boolean): Promise<void> {
+async function run(
+  config: Config,
+  workers: number,
+  withWebhookWorker: boolean,
+  json: boolean,
+): Promise<void> {
   try {
-    await runServers(config, workers, withWebhookWorker);
+    await runServers(config, workers, withWebhookWorker, json);
   } catch (error) {
     // An operator's mistake, not a crash: the message says what to do, without a stack trace.
     const { InstanceLockedError } = await runtime();
-    const message = error instanceof InstanceLockedError ? error.message : startupMistake(error, config);
-    if (message === undefined) return refuseBadConfig(Promise.reject(error));
-    process.stderr.write(`${message}\n`);
-    process.exit(1);
+    const locked = error instanceof InstanceLockedError;
+    const message = locked ? error.message : startupMistake(error, config);
+    if (message === undefined) return refuseBadConfig(Promise.reject(error), json);
+    failedToStart(json, message, locked ? 'cli_error' : 'config_error', message);
   }
 }
 
@@ -109,7 +139,12 @@ function startupMistake(error: unknown, config: Config): string | undefined {
   return undefined;
 }
 
-async function runServers(config: Config, workers: number, withWebhookWorker: boolean): Promise<void> {
+async function runServers(
+  config: Config,
+  workers: number,
+  withWebhookWorker: boolean,
+  json: boolean,
+): Promise<void> {
   const {
     claimSqliteServer,
     createLogger,
@@ -120,13 +155,27 @@ async function runServers(config: Config, workers: number, withWebhookWorker: bo
     startWorker,
     warnAboutSecret,
   } = await runtime();
+  const ready = (url: string) =>
+    announceReady(json, {
+      url,
+      pid: process.pid,
+      workers,
+      database: config.database.kind,
+      webhook_worker: withWebhookWorker,
+    });
   if (workers <= 1) {
-    return runUntilSignal(() => startServer(config, { worker: withWebhookWorker }), config.shutdownDelayMs);
+    const server = await runUntilSignal(
+      () => startServer(config, { worker: withWebhookWorker }),
+      config.shutdownDelayMs,
+    );
+    ready(server.url);
+    return;
   }
   const log = (message: string) => process.stderr.write(`${message}\n`);
   await runCluster({
     workers,
     log,
+    ready: (port) => ready(`http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`),
     startWorker: () => startServer(config, { worker: false }),
     async startPrimary() {
       // The cluster is the file's one server: its workers share the file, nobody else.
@@ -274,19 +323,37 @@ export function registerServerCommands(program: Command, config: Config): void {
     .command('start')
     .description('run the API, dashboard and webhook worker (one process, or --workers N HTTP processes)')
     .option('--workers <n>', 'HTTP processes sharing the port (default: GATEHOUSE_WORKERS or 1)', workerCount)
-    .action((options: { workers?: number }) => run(config, options.workers ?? config.workers, true));
+    .option(
+      '--json',
+      'once serving, print one line of JSON (url, pid) on stdout; failures as the error envelope',
+    )
+    .action((options: { workers?: number; json?: boolean }) =>
+      run(config, options.workers ?? config.workers, true, options.json === true),
+    );
 
   program
     .command('serve')
     .description('run the API only (run webhook workers with "gatehouse worker")')
     .option('--workers <n>', 'HTTP processes sharing the port (default: GATEHOUSE_WORKERS or 1)', workerCount)
-    .action((options: { workers?: number }) => run(config, options.workers ?? config.workers, false));
+    .option(
+      '--json',
+      'once serving, print one line of JSON (url, pid) on stdout; failures as the error envelope',
+    )
+    .action((options: { workers?: number; json?: boolean }) =>
+      run(config, options.workers ?? config.workers, false, options.json === true),
+    );
 
   program
     .command('worker')
     .description('run the webhook worker only: processes the outbox and delivers webhooks')
-    .action(() =>
+    .option('--json', 'once running, print one line of JSON (pid) on stdout; failures as the error envelope')
+    .action(async (options: { json?: boolean }) => {
+      const json = options.json === true;
       // No HTTP, no load balancer to wait for: the shutdown delay is the API servers'.
-      refuseBadConfig(runUntilSignal(async () => (await runtime()).startWorker(config), 0)),
-    );
+      await refuseBadConfig(
+        runUntilSignal(async () => (await runtime()).startWorker(config), 0),
+        json,
+      );
+      announceReady(json, { pid: process.pid, database: config.database.kind });
+    });
 }

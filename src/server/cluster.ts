@@ -14,6 +14,8 @@ export interface ClusterOptions {
   /** Runs once in the primary after forking (e.g. the webhook worker); optional. */
   startPrimary?: () => Promise<Stoppable>;
   log: (message: string) => void;
+  /** Called once, when the first workers all listen, with the port they share. */
+  ready?: (port: number) => void;
 }
 
 /**
@@ -107,10 +109,13 @@ export async function runCluster(options: ClusterOptions): Promise<void> {
   // replaced after a pause that doubles, up to 10 s, until one listens again.
   let starting = true;
   let pause = 500;
-  cluster.on('listening', (worker) => {
+  cluster.on('listening', (worker, address) => {
     listened.add(worker.id);
     pause = 500;
-    if (listened.size >= options.workers) starting = false;
+    if (starting && listened.size >= options.workers) {
+      starting = false;
+      options.ready?.(address.port);
+    }
   });
   cluster.on('exit', (worker, code, signal) => {
     if (stopping) return;
