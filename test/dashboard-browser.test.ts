@@ -1102,6 +1102,38 @@ describe('dashboard in a real browser', {
     },
   );
 
+  step(
+    'changes the password on the Account page: a wrong current one is named at its field, the right one signs the other session out',
+    async () => {
+      const other = await server.request('POST', '/admin/v1/session', { json: OWNER });
+      const otherCookie = /gatehouse_session=[^;]*/.exec(other.headers.get('set-cookie') ?? '')?.[0] ?? '';
+      const otherSession = async () =>
+        (await server.request('GET', '/admin/v1/session', { headers: { cookie: otherCookie } })).status;
+      assert.equal(await otherSession(), 200);
+      await page.getByRole('link', { name: 'Account' }).click();
+      const form = page.getByRole('form', { name: 'Change password' });
+      const change = async (current: string, next: string) => {
+        await form.getByLabel('Current password').fill(current);
+        await form.getByLabel(/^New password/).fill(next);
+        await form.getByLabel('Repeat new password').fill(next);
+        await form.getByRole('button', { name: 'Change password' }).click();
+      };
+      await change('not my password', 'a new passphrase');
+      await form.getByText('Is not your current password').waitFor();
+      assert.equal(await otherSession(), 200, 'a refused change signs nobody out');
+      await change(OWNER.password, 'a new passphrase');
+      await page.getByText('Password changed; 1 other session was signed out').waitFor();
+      assert.equal(await form.getByLabel('Current password').inputValue(), '');
+      await screenshot(page, 'account');
+      assert.equal(await otherSession(), 401);
+      // This session stays; the old password again, for the steps that follow.
+      await dismissToasts(page);
+      await change('a new passphrase', OWNER.password);
+      await page.getByText('Password changed', { exact: true }).waitFor();
+      await dismissToasts(page);
+    },
+  );
+
   step('the audit log shows who did what, filterable, then the owner signs out', async () => {
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.getByTestId('audit-row').first().waitFor();
@@ -1186,10 +1218,10 @@ describe('dashboard in a real browser', {
     // The session is gone on the server too.
     await page.goto(`${server.url}/#/keys`);
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
-    // Expected: 401s (signed out), the 403s, the 409 of the slug already taken, and one 400: the
-    // subscription URL refused.
+    // Expected: 401s (signed out), the 403s, the 409 of the slug already taken, and two 400s: the
+    // subscription URL refused, and the wrong current password.
     const refusals = owner.errors.filter((e) => /status of 400/.test(e));
-    assert.equal(refusals.length, 1, refusals.join('\n'));
+    assert.equal(refusals.length, 2, refusals.join('\n'));
     const unexpected = owner.errors.filter((e) => !/status of 40[0139]/.test(e));
     assert.deepEqual(unexpected, [], `browser errors: ${unexpected.join('\n')}`);
   });

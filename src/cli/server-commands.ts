@@ -239,7 +239,7 @@ export function readHidden(prompt: string): Promise<string> {
 }
 
 /** `init` without --password: asked twice in a terminal (not echoed); elsewhere a usage error. */
-async function askPassword(json: boolean): Promise<string> {
+async function askPassword(json: boolean, label: string): Promise<string> {
   try {
     if (!process.stdin.isTTY) {
       throw new CliFailure({
@@ -248,7 +248,7 @@ async function askPassword(json: boolean): Promise<string> {
         code: 'cli_usage',
       });
     }
-    const first = await readHidden('Owner password (at least 8 characters): ');
+    const first = await readHidden(`${label} (at least 8 characters): `);
     const again = await readHidden('Same password again: ');
     if (first !== again) {
       throw new CliFailure({ success: false, error: 'The two passwords differ', code: 'cli_usage' });
@@ -256,6 +256,44 @@ async function askPassword(json: boolean): Promise<string> {
     return first;
   } catch (error) {
     reportFailure(error, json);
+  }
+}
+
+/**
+ * A command that works on the database itself (`init`, `reset-password`): opens it, runs `work`,
+ * and says what went wrong in one line (the API's code for a refusal), then closes it.
+ */
+async function withDatabase(
+  config: Config,
+  json: boolean,
+  work: (services: Services) => Promise<void>,
+): Promise<void> {
+  let services: Services & { close(): Promise<void> };
+  try {
+    services = await (await runtime()).createServices(config);
+  } catch (error) {
+    // An unusable database path is the machine's setup, said in one line as `start` says it.
+    const message = startupMistake(error, config);
+    if (message === undefined) throw error;
+    reportFailure(new CliFailure({ success: false, error: message, code: 'config_error' }), json);
+  }
+  try {
+    await work(services);
+  } catch (error) {
+    if (error instanceof ApiError) {
+      reportFailure(
+        new CliFailure({
+          success: false,
+          error: error.message,
+          code: error.code,
+          details: error.details ?? [],
+        }),
+        json,
+      );
+    }
+    reportFailure(error, json);
+  } finally {
+    await services.close();
   }
 }
 
@@ -270,26 +308,15 @@ export function registerServerCommands(program: Command, config: Config): void {
     )
     .option('--json', 'print JSON')
     .action(async (options: { email: string; password?: string; json?: boolean }) => {
-      const password = options.password ?? (await askPassword(options.json === true));
-      let services: Services & { close(): Promise<void> };
-      try {
-        services = await (await runtime()).createServices(config);
-      } catch (error) {
-        // An unusable database path is the machine's setup, said in one line as `start` says it.
-        const message = startupMistake(error, config);
-        if (message === undefined) throw error;
-        reportFailure(
-          new CliFailure({ success: false, error: message, code: 'config_error' }),
-          options.json === true,
-        );
-      }
-      try {
+      const json = options.json === true;
+      const password = options.password ?? (await askPassword(json, 'Owner password'));
+      await withDatabase(config, json, async (services) => {
         const result = await services.owners.init({ email: options.email, password });
         // Another installation's saved token (init run before with another DATABASE_URL) is
         // replaced: said, with the way back to it.
         const replaced = readCredentials(config.cliCredentialsPath);
         saveCredentials(config, result.token);
-        if (options.json) printJson({ success: true, data: result });
+        if (json) printJson({ success: true, data: result });
         else {
           printFields({ owner: result.owner.email, role: result.owner.role, token: result.token });
           process.stdout.write(
@@ -301,22 +328,33 @@ export function registerServerCommands(program: Command, config: Config): void {
             );
           }
         }
-      } catch (error) {
-        if (error instanceof ApiError) {
-          reportFailure(
-            new CliFailure({
-              success: false,
-              error: error.message,
-              code: error.code,
-              details: error.details ?? [],
-            }),
-            options.json === true,
+      });
+    });
+
+  program
+    .command('reset-password')
+    .description(
+      "set a dashboard user's password, run where the database is (a forgotten one); ends their sessions",
+    )
+    .requiredOption('--email <email>', "the user's email")
+    .option(
+      '--password <password>',
+      'the new password (at least 8 characters); asked for when omitted in a terminal',
+    )
+    .option('--json', 'print JSON')
+    .action(async (options: { email: string; password?: string; json?: boolean }) => {
+      const json = options.json === true;
+      const password = options.password ?? (await askPassword(json, 'New password'));
+      await withDatabase(config, json, async (services) => {
+        const user = await services.users.resetPassword(options.email, password);
+        if (json) printJson({ success: true, data: user });
+        else {
+          printFields({ user: user.email, role: user.role, sessions_ended: user.sessions_ended });
+          process.stdout.write(
+            '\nThe password is set. Management tokens stay: revoke a leaked one in the dashboard.\n',
           );
         }
-        reportFailure(error, options.json === true);
-      } finally {
-        await services.close();
-      }
+      });
     });
 
   program

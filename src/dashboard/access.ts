@@ -22,6 +22,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
 
   'GET /admin/v1/session': 'collaborator',
   'DELETE /admin/v1/session': 'collaborator',
+  // Each user's own password.
+  'PUT /admin/v1/account/password': 'collaborator',
   'GET /admin/v1/endpoints': 'collaborator',
   'GET /admin/v1/endpoints/:slug': 'collaborator',
   'GET /admin/v1/endpoints/:slug/versions': 'collaborator',

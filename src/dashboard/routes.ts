@@ -68,6 +68,18 @@ export function registerDashboardRoutes(
     return { success: true, data: { object: 'session', signed_out: true } };
   });
 
+  // Your own password (session or management token): the other sessions end (docs/dashboard.md).
+  app.put('/admin/v1/account/password', async (request) => {
+    const { principal } = request;
+    const user = await users.changePassword(
+      { userId: principal.userId, email: principal.email ?? null },
+      request.body,
+      principal.sessionId,
+      request.ip,
+    );
+    return { success: true, data: user };
+  });
+
   app.post('/admin/v1/invites', async (request, reply) => {
     const invite = await users.createInvite(request.body, request.principal.userId);
     const origin = `${request.protocol}://${request.host}`;

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { inputValidator } from '../endpoints/json-schema.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError, invalid } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { hashPassword, safeEqual, sha256, verifyPassword } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
@@ -41,13 +41,17 @@ const FAILURES_PER_EMAIL = 100;
 /** last_seen_at is written at most this often per session. */
 const TOUCH_EVERY_MS = 60_000;
 
+/** A password as typed at sign-in, and one being chosen (8 characters at least). */
+const GIVEN_PASSWORD = { type: 'string', minLength: 1, maxLength: 1024 } as const;
+const NEW_PASSWORD = { type: 'string', minLength: 8, maxLength: 1024 } as const;
+
 const parseSignIn = inputValidator<{ email: string; password: string }>({
   type: 'object',
   additionalProperties: false,
   required: ['email', 'password'],
   properties: {
     email: { type: 'string', minLength: 1, maxLength: 254 },
-    password: { type: 'string', minLength: 1, maxLength: 1024 },
+    password: GIVEN_PASSWORD,
   },
 });
 
@@ -67,9 +71,29 @@ const parseAccept = inputValidator<{ token: string; password: string }>({
   required: ['token', 'password'],
   properties: {
     token: { type: 'string', minLength: 1, maxLength: 200 },
-    password: { type: 'string', minLength: 8, maxLength: 1024 },
+    password: NEW_PASSWORD,
   },
 });
+
+const parsePasswordChange = inputValidator<{ current_password: string; new_password: string }>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['current_password', 'new_password'],
+  properties: {
+    current_password: GIVEN_PASSWORD,
+    new_password: NEW_PASSWORD,
+  },
+});
+
+const parseNewPassword = inputValidator<{ password: string }>({
+  type: 'object',
+  additionalProperties: false,
+  required: ['password'],
+  properties: { password: NEW_PASSWORD },
+});
+
+/** Wrong current passwords allowed per user within SIGN_IN_WINDOW_SECONDS (a stolen session guessing). */
+const PASSWORD_CHANGE_FAILURES = 5;
 
 const randomToken = () => randomBytes(32).toString('base64url');
 
@@ -117,16 +141,34 @@ export function createUserService(deps: {
     return { email: row.email, expires_at: row.expires_at };
   }
 
-  async function recentFailures(match: { email?: string; ip?: string }): Promise<number> {
+  async function recentFailures(
+    match: { target?: string; ip?: string },
+    action = 'session.sign_in_failed',
+  ): Promise<number> {
     let query = db
       .selectFrom('audit_log')
       .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('action', '=', 'session.sign_in_failed')
+      .where('action', '=', action)
       .where('at', '>', isoAfter(-SIGN_IN_WINDOW_SECONDS));
-    if (match.email !== undefined) query = query.where('target_id', '=', match.email);
+    if (match.target !== undefined) query = query.where('target_id', '=', match.target);
     if (match.ip !== undefined) query = query.where('ip', '=', match.ip);
     const row = await query.executeTakeFirst();
     return Number(row?.n ?? 0);
+  }
+
+  /** Sets a user's password and ends their sessions but `keep`, in one transaction: how many ended. */
+  async function replacePassword(
+    userId: string,
+    password: string,
+    keep: string | undefined,
+  ): Promise<number> {
+    const passwordHash = await hashPassword(password);
+    return db.transaction().execute(async (trx) => {
+      await trx.updateTable('owners').set({ password_hash: passwordHash }).where('id', '=', userId).execute();
+      let sessions = trx.deleteFrom('sessions').where('user_id', '=', userId);
+      if (keep !== undefined) sessions = sessions.where('id', '!=', keep);
+      return Number((await sessions.executeTakeFirst()).numDeletedRows);
+    });
   }
 
   async function openSession(user: { id: string; email: string; role: string }): Promise<{
@@ -178,9 +220,9 @@ export function createUserService(deps: {
       });
       const forget = () => db.deleteFrom('audit_log').where('id', '=', attempt).execute();
       const [byPair, byAddress, byEmail] = await Promise.all([
-        recentFailures({ email, ip }),
+        recentFailures({ target: email, ip }),
         recentFailures({ ip }),
-        recentFailures({ email }),
+        recentFailures({ target: email }),
       ]);
       if (
         byPair > FAILURES_PER_EMAIL_AND_ADDRESS ||
@@ -211,6 +253,81 @@ export function createUserService(deps: {
         ip,
       });
       return opened;
+    },
+
+    /**
+     * A signed-in user changes their password: the current one first (wrong: 400 naming it; more
+     * than PASSWORD_CHANGE_FAILURES wrong in the window: 429), then every other session of theirs
+     * ends. `keep` is the session the change came from (none with a management token).
+     */
+    async changePassword(
+      user: { userId: string; email: string | null },
+      body: unknown,
+      keep: string | undefined,
+      ip: string,
+    ): Promise<UserJson & { sessions_ended: number }> {
+      const input = parsePasswordChange(body);
+      // Written down as a failure first, then counted, as sign-in does (parallel guesses too).
+      const attempt = await audit.record({
+        actor: { id: user.userId, email: user.email },
+        action: 'user.password_change_failed',
+        targetType: 'user',
+        targetId: user.userId,
+        ip,
+      });
+      const forget = () => db.deleteFrom('audit_log').where('id', '=', attempt).execute();
+      if (
+        (await recentFailures({ target: user.userId }, 'user.password_change_failed')) >
+        PASSWORD_CHANGE_FAILURES
+      ) {
+        await forget();
+        throw new ApiError('too_many_failed_attempts', {
+          message: 'Too many wrong current passwords; try again in 15 minutes',
+          headers: { 'retry-after': String(SIGN_IN_WINDOW_SECONDS) },
+        });
+      }
+      const row = await db.selectFrom('owners').selectAll().where('id', '=', user.userId).executeTakeFirst();
+      if (!row) throw new ApiError('unauthorized');
+      if (!(await verifyPassword(input.current_password, row.password_hash))) {
+        throw invalid('current_password', 'Is not your current password');
+      }
+      await forget();
+      if (input.new_password === input.current_password) {
+        throw invalid('new_password', 'Must differ from the current password');
+      }
+      const ended = await replacePassword(row.id, input.new_password, keep);
+      await audit.record({
+        actor: { id: row.id, email: row.email },
+        action: 'user.password_change',
+        targetType: 'user',
+        targetId: row.id,
+        details: { sessions_ended: ended },
+        ip,
+      });
+      return { ...toUser(row), sessions_ended: ended };
+    },
+
+    /**
+     * `gatehouse reset-password`, run where the database is: a forgotten password replaced, and
+     * every session of that user ended. Management tokens stay (revoke them in the dashboard).
+     */
+    async resetPassword(email: string, password: string): Promise<UserJson & { sessions_ended: number }> {
+      const input = parseNewPassword({ password });
+      const row = await db
+        .selectFrom('owners')
+        .selectAll()
+        .where('email', '=', email.trim().toLowerCase())
+        .executeTakeFirst();
+      if (!row) throw new ApiError('not_found', { message: `No dashboard user has the email ${email}` });
+      const ended = await replacePassword(row.id, input.password, undefined);
+      await audit.record({
+        actor: null,
+        action: 'user.password_reset',
+        targetType: 'user',
+        targetId: row.id,
+        details: { sessions_ended: ended },
+      });
+      return { ...toUser(row), sessions_ended: ended };
     },
 
     /** The session behind a cookie value, or null when unknown or expired. Slides the idle expiry. */

@@ -41,6 +41,8 @@ const summaries: Record<string, string> = {
   'POST /admin/v1/deliveries/{id}/redeliver': 'Send the same event to the same target again',
   'GET /admin/v1/webhook-signing-secret': 'The secret that signs per-request callbacks',
   'GET /admin/v1/openapi.json': 'This document',
+  'PUT /admin/v1/account/password':
+    'Change your password: {"current_password", "new_password"} (8+ characters); your other dashboard sessions end',
   'GET /admin/v1/tokens': 'Your management tokens (never their secrets); `current` marks the one in use',
   'POST /admin/v1/tokens':
     'A new management token for you: {"name"}; the gm_ secret is in this response only',
@@ -102,8 +104,8 @@ const BODYLESS_ACTIONS = new Set([
   'rotate-signing-key',
 ]);
 
-/** Operations that can answer 429 besides the usual errors: sign-in is throttled per email. */
-const throttled = new Set(['POST /admin/v1/session']);
+/** Operations that can answer 429 besides the usual errors: password guesses are throttled. */
+const throttled = new Set(['POST /admin/v1/session', 'PUT /admin/v1/account/password']);
 
 const accessNote: Record<string, string> = {
   public: 'Public: no credentials.',

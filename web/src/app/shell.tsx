@@ -14,6 +14,7 @@ import { useDisclosure, useMediaQuery, useWindowEvent } from '@mantine/hooks';
 import { type ReactNode, useEffect, useRef } from 'react';
 import type { User } from '../api/types.ts';
 import { notifyError } from '../components/feedback.tsx';
+import { AccountPage } from '../pages/account.tsx';
 import { AppEditorPage } from '../pages/app-editor.tsx';
 import { AppsPage } from '../pages/apps.tsx';
 import { AuditPage } from '../pages/audit.tsx';
@@ -49,9 +50,10 @@ const NAV: NavItem[] = [
   { path: 'collaborators', label: 'Collaborators', ownerOnly: true },
   { path: 'tokens', label: 'CLI tokens', ownerOnly: false },
   { path: 'audit', label: 'Audit log', ownerOnly: true },
+  { path: 'account', label: 'Account', ownerOnly: false },
 ];
 
-function page(route: string[]): ReactNode {
+function page(route: string[], user: User): ReactNode {
   const [section = 'endpoints', id] = route;
   switch (section) {
     case 'endpoints':
@@ -76,6 +78,8 @@ function page(route: string[]): ReactNode {
       return <AuditPage />;
     case 'tokens':
       return <TokensPage />;
+    case 'account':
+      return <AccountPage user={user} />;
     default:
       return <EndpointsPage />;
   }
@@ -190,7 +194,7 @@ export function Shell({ route, user }: { route: string[]; user: User }) {
             Only the owner may see this page.
           </Alert>
         ) : (
-          page(route)
+          page(route, user)
         )}
       </AppShell.Main>
     </AppShell>
