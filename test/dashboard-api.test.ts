@@ -795,6 +795,26 @@ for (const kind of databaseKinds) {
       assert.equal((await signInFrom('127.0.0.5', OWNER)).status, 200);
     });
 
+    test('guessing spread over many addresses locks the email out, but not where its user signs in', async () => {
+      // 21 addresses × 5 wrong passwords: past the 100 allowed for one email from everywhere.
+      await Promise.all(
+        Array.from({ length: 21 }, async (_, a) => {
+          for (let i = 0; i < 5; i++) {
+            await signInFrom(`127.0.1.${a + 1}`, { email: OWNER.email, password: `spread-${a}-${i}` });
+          }
+        }),
+      );
+      // A new address is refused, the right password included...
+      assert.equal((await signInFrom('127.0.2.1', OWNER)).status, 429);
+      // ...but the owner signed in from 127.0.0.5 lately (the test before): it still works there.
+      assert.equal((await signInFrom('127.0.0.5', OWNER)).status, 200);
+      await server.services.database.db
+        .deleteFrom('audit_log')
+        .where('action', '=', 'session.sign_in_failed')
+        .where('target_id', '=', OWNER.email)
+        .execute();
+    });
+
     test('parallel sign-ins cannot outrun the limit: at most 5 passwords are checked per email', async () => {
       const burst = await Promise.all(
         Array.from({ length: 30 }, (_, i) =>

@@ -33,11 +33,14 @@ export const SIGN_IN_WINDOW_SECONDS = 15 * 60;
  * Failed sign-ins allowed in the window: per email from one address (password guessing), per
  * address (trying many emails), and per email from all addresses together (guessing spread over
  * many addresses). The last is high, so that someone who knows an email cannot lock its user out
- * with a handful of wrong passwords from elsewhere.
+ * with a handful of wrong passwords from elsewhere, and it spares the addresses the user signed in
+ * from lately (signedInFrom).
  */
 const FAILURES_PER_EMAIL_AND_ADDRESS = 5;
 const FAILURES_PER_ADDRESS = 20;
 const FAILURES_PER_EMAIL = 100;
+/** An address its user signed in from this recently is spared the per-email limit (not the others). */
+const KNOWN_ADDRESS_DAYS = 30;
 /** last_seen_at is written at most this often per session. */
 const TOUCH_EVERY_MS = 60_000;
 
@@ -156,6 +159,26 @@ export function createUserService(deps: {
     return Number(row?.n ?? 0);
   }
 
+  /**
+   * Whether the user of `email` signed in from `ip` within KNOWN_ADDRESS_DAYS. Guessing spread over
+   * many addresses locks an email out, but not from where its user signs in: otherwise anyone who
+   * knows the owner's email could keep the owner out for good.
+   */
+  async function signedInFrom(email: string, ip: string): Promise<boolean> {
+    const user = await db.selectFrom('owners').select('id').where('email', '=', email).executeTakeFirst();
+    if (!user) return false;
+    const row = await db
+      .selectFrom('audit_log')
+      .select('id')
+      .where('target_id', '=', user.id)
+      .where('action', '=', 'session.sign_in')
+      .where('at', '>', isoAfter(-KNOWN_ADDRESS_DAYS * 86_400))
+      .where('ip', '=', ip)
+      .limit(1)
+      .executeTakeFirst();
+    return row !== undefined;
+  }
+
   /** Sets a user's password and ends their sessions but `keep`, in one transaction: how many ended. */
   async function replacePassword(
     userId: string,
@@ -227,7 +250,7 @@ export function createUserService(deps: {
       if (
         byPair > FAILURES_PER_EMAIL_AND_ADDRESS ||
         byAddress > FAILURES_PER_ADDRESS ||
-        byEmail > FAILURES_PER_EMAIL
+        (byEmail > FAILURES_PER_EMAIL && !(await signedInFrom(email, ip)))
       ) {
         // A refused attempt is not a failure: it does not extend the lockout.
         await forget();

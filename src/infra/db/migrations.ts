@@ -10,6 +10,7 @@ import { callbackTargetsMigration } from './migrations/0006-callback-targets.ts'
 import { testRequestCredentialsMigration } from './migrations/0007-test-request-credentials.ts';
 import { sqliteOutboxIndexMigration } from './migrations/0008-sqlite-outbox-index.ts';
 import { requestRecordDataMigration } from './migrations/0009-request-record-data.ts';
+import { auditTargetIndexMigration } from './migrations/0010-audit-target-index.ts';
 
 /**
  * Migrations live in code so that they ship with the package and run on every start.
@@ -26,6 +27,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0007_test_request_credentials': testRequestCredentialsMigration(),
     '0008_sqlite_outbox_index': sqliteOutboxIndexMigration(dialect),
     '0009_request_record_data': requestRecordDataMigration(),
+    '0010_audit_target_index': auditTargetIndexMigration(),
   };
 }
 
