@@ -9,6 +9,8 @@ import { until } from './helpers/until.ts';
 interface Event {
   id: string;
   type: string;
+  timestamp: string;
+  created_at: string;
   data: { record_id: string; operation: string; status: string; failure?: { delivery_id: string } };
 }
 
@@ -73,6 +75,12 @@ for (const kind of databaseKinds) {
         ['record.created', 'record.updated', 'record.deleted'],
       );
       assert.ok(events.every((e) => e.data.record_id === id));
+      // The Standard Webhooks payload: type, timestamp and data (then our id and created_at).
+      for (const event of events) {
+        assert.deepEqual(Object.keys(event), ['id', 'type', 'timestamp', 'created_at', 'data']);
+        assert.equal(event.timestamp, event.created_at);
+        assert.ok(Date.parse(event.timestamp) > 0);
+      }
       // A wrong secret does not verify.
       assert.throws(() =>
         new Webhook('whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA').verify(

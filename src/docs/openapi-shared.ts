@@ -173,10 +173,15 @@ export function sharedComponents(): Json {
       },
       Event: {
         type: 'object',
-        required: ['id', 'type', 'created_at', 'data'],
+        required: ['id', 'type', 'timestamp', 'created_at', 'data'],
         properties: {
           id: { type: 'string', pattern: '^evt_' },
           type: { enum: ['record.created', 'record.updated', 'record.deleted', 'request.failed'] },
+          timestamp: {
+            type: 'string',
+            format: 'date-time',
+            description: 'When the event was made (the Standard Webhooks payload field; same as created_at)',
+          },
           created_at: { type: 'string', format: 'date-time' },
           data: {
             type: 'object',

@@ -32,9 +32,11 @@ export interface BuiltEvent {
 export function buildEvent(type: EventType, data: EventData, createdAt: string): BuiltEvent {
   const id = newId('event');
   const { recordJson, failure, ...rest } = data;
+  // `type`, `timestamp` and `data` are the Standard Webhooks payload; `id` and `created_at` ours.
   const head = JSON.stringify({
     id,
     type,
+    timestamp: createdAt,
     created_at: createdAt,
     data: { ...rest, ...(failure ? { failure } : {}) },
   });

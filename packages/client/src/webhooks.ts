@@ -6,6 +6,8 @@ export class WebhookVerificationError extends Error {}
 export interface WebhookEvent<T = Record<string, unknown>> {
   id: string;
   type: 'record.created' | 'record.updated' | 'record.deleted' | 'request.failed';
+  /** When the event was made: the Standard Webhooks payload's field, the same as `created_at`. */
+  timestamp: string;
   created_at: string;
   data: {
     endpoint: string;
