@@ -77,7 +77,20 @@ for (const kind of databaseKinds) {
         headers: from('198.51.100.20', { 'x-forwarded-proto': 'https' }),
       });
       assert.equal(owner.status, 200, owner.text);
-      assert.match(owner.headers.get('set-cookie') ?? '', /; Secure/);
+      const cookie = owner.headers.get('set-cookie') ?? '';
+      assert.match(cookie, /^__Host-gatehouse_session=[^;]+; Path=\/; HttpOnly; SameSite=Strict; Secure$/);
+      const session = cookie.split(';')[0] as string;
+      const overHttps = (cookieHeader: string) =>
+        server.request('GET', '/admin/v1/session', {
+          headers: from('198.51.100.20', { 'x-forwarded-proto': 'https', cookie: cookieHeader }),
+        });
+      assert.equal((await overHttps(session)).status, 200);
+      // A cookie planted without the prefix (by a sibling subdomain, or over plain HTTP) is not
+      // read over HTTPS, whatever session it holds.
+      const value = session.slice('__Host-gatehouse_session='.length);
+      assert.equal((await overHttps(`gatehouse_session=${value}`)).status, 401);
+      // The real one wins over a planted one sent first.
+      assert.equal((await overHttps(`gatehouse_session=planted; ${session}`)).status, 200);
       const audit = await server.services.database.db
         .selectFrom('audit_log')
         .select('ip')

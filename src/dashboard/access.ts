@@ -5,6 +5,16 @@ import { safeEqual } from '../infra/crypto/hash.ts';
 import type { UserService } from './user-service.ts';
 
 export const SESSION_COOKIE = 'gatehouse_session';
+/**
+ * The cookie's name over HTTPS: a browser takes a `__Host-` cookie only from this very host,
+ * over HTTPS, without a Domain, so neither a sibling subdomain nor a plain-HTTP answer can plant
+ * one in its place (and sign a user into someone else's session).
+ */
+export const SECURE_SESSION_COOKIE = `__Host-${SESSION_COOKIE}`;
+
+export function sessionCookieName(request: FastifyRequest): string {
+  return request.protocol === 'https' ? SECURE_SESSION_COOKIE : SESSION_COOKIE;
+}
 
 /**
  * Who may call each management route: `public` (no credentials: sign-in, setup, invites),
@@ -148,7 +158,7 @@ export function registerManagementAccess(
       }
       request.principal = await deps.owners.verifyToken(match[1]);
     } else {
-      const cookie = cookieValue(request, SESSION_COOKIE);
+      const cookie = cookieValue(request, sessionCookieName(request));
       const session = cookie ? await deps.users.session(cookie) : null;
       if (!session) {
         throw new ApiError('unauthorized', {

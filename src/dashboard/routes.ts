@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { OwnerService } from '../accounts/owner-service.ts';
 import { ApiError } from '../errors.ts';
 import type { KeyService } from '../keys/key-service.ts';
-import { SESSION_COOKIE } from './access.ts';
+import { sessionCookieName } from './access.ts';
 import type { AuditLog } from './audit.ts';
 import type { SessionUser, UserService } from './user-service.ts';
 
@@ -20,12 +20,18 @@ function sessionJson(session: SessionUser) {
   };
 }
 
-/** The cookie: HttpOnly, SameSite=Strict, Secure when the dashboard is reached over HTTPS. */
+/**
+ * The cookie: HttpOnly, SameSite=Strict; over HTTPS Secure too, and named with the `__Host-`
+ * prefix (access.ts).
+ */
 function setSessionCookie(request: FastifyRequest, reply: FastifyReply, token: string | null): void {
   const secure = request.protocol === 'https' ? '; Secure' : '';
   const value = token === null ? '' : encodeURIComponent(token);
   const age = token === null ? '; Max-Age=0' : '';
-  reply.header('set-cookie', `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict${secure}${age}`);
+  reply.header(
+    'set-cookie',
+    `${sessionCookieName(request)}=${value}; Path=/; HttpOnly; SameSite=Strict${secure}${age}`,
+  );
 }
 
 /** Sign-in and sessions, invites, collaborators and the audit log (docs/dashboard.md). */

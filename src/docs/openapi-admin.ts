@@ -185,7 +185,7 @@ export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json 
           in: 'cookie',
           name: SESSION_COOKIE,
           description:
-            'Set by POST /admin/v1/session (sign-in). State-changing calls also send X-CSRF-Token: the csrf_token of GET /admin/v1/session.',
+            'Set by POST /admin/v1/session (sign-in); named __Host-gatehouse_session over HTTPS. State-changing calls also send X-CSRF-Token: the csrf_token of GET /admin/v1/session.',
         },
       },
       headers: shared.headers,
