@@ -106,6 +106,12 @@ describe('stopping an API server', () => {
     }
   }
 
+  /** The pids of a cluster primary's workers. */
+  async function workersOf(primary: ChildProcess): Promise<number[]> {
+    const text = await readFile(`/proc/${primary.pid}/task/${primary.pid}/children`, 'utf8');
+    return text.trim().split(' ').map(Number);
+  }
+
   /** Starts the server with a long shutdown delay, and sends it SIGTERM once it serves. */
   async function startDraining(args: string[]): Promise<{ port: number; server: ChildProcess }> {
     const port = await freePort();
@@ -121,25 +127,58 @@ describe('stopping an API server', () => {
     return { port, server };
   }
 
-  test('serve: after SIGTERM it serves on with /ready at 503 until the delay ends; a second SIGTERM ends it', {
+  test('serve: after SIGTERM it serves on with /ready at 503 until the delay ends; SIGTERM again changes nothing, Ctrl-C ends it', {
     timeout: 120_000,
   }, async () => {
     const { port, server } = await startDraining(['serve']);
     await drainingAnswers(port, 1);
+    // A supervisor's repeat (or npm passing it on) does not cut the delay short.
     server.kill('SIGTERM');
+    await drainingAnswers(port, 2);
+    server.kill('SIGINT');
     assert.equal(await exited(server), 0);
-    assert.deepEqual(await storedNumbers(), [1]);
+    assert.deepEqual(await storedNumbers(), [1, 2]);
   });
 
-  test('start --workers 2: every worker drains, and a second SIGTERM to the primary ends the delay', {
+  test('start --workers 2: SIGTERM to every process (systemd) drains them all for the delay; Ctrl-C ends it', {
     timeout: 120_000,
   }, async () => {
     const { port, server } = await startDraining(['start', '--workers', '2']);
-    // Each on a new connection: both workers answer some of them.
-    for (let i = 2; i < 6; i++) await drainingAnswers(port, i);
+    // systemd's default KillMode signals each process of the unit: the workers directly too.
+    for (const pid of await workersOf(server)) process.kill(pid, 'SIGTERM');
     server.kill('SIGTERM');
+    // Each on a new connection: both workers answer some of them.
+    for (let i = 3; i < 7; i++) await drainingAnswers(port, i);
+    server.kill('SIGINT');
     assert.equal(await exited(server), 0);
-    assert.deepEqual(await storedNumbers(), [1, 2, 3, 4, 5]);
+    assert.deepEqual(await storedNumbers(), [1, 2, 3, 4, 5, 6]);
+  });
+
+  test('serve: a third Ctrl-C quits at once, without waiting for a request still under way', {
+    timeout: 120_000,
+  }, async () => {
+    const { port, server } = await startDraining(['serve']);
+    await drainingAnswers(port, 7);
+    // A request whose headers never end holds the drain (up to the request timeout).
+    const stuck = connect(port, '127.0.0.1');
+    stuck.on('error', () => {});
+    await new Promise((resolve) => stuck.once('connect', resolve));
+    stuck.write('GET /health HTTP/1.1\r\nHost: a\r\n');
+    server.kill('SIGINT');
+    // The delay is over: the server no longer listens, and waits for that request.
+    const refused = await until(
+      () =>
+        raw(port, 'GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n').then(
+          () => 'served',
+          (e: Error & { code?: string }) => e.code ?? '',
+        ),
+      (outcome) => outcome === 'ECONNREFUSED',
+    );
+    assert.equal(refused, 'ECONNREFUSED');
+    assert.equal(server.exitCode, null, 'still draining');
+    server.kill('SIGINT');
+    assert.equal(await exited(server), 130);
+    stuck.destroy();
   });
 
   test('start --workers 2: SIGTERM while the workers still load stops them all', {

@@ -33,22 +33,34 @@ async function runUntilSignal<T extends { stop(): Promise<void> }>(
 ): Promise<T> {
   const server = await start();
   let signalled = false;
-  const shutdown = (signal: string) => {
-    if (signalled) {
-      // Asked again: the shutdown delay ends now; what is in flight still finishes.
+  let hurried = false;
+  const shutdown = (signal: 'SIGTERM' | 'SIGINT') => {
+    if (!signalled) {
+      signalled = true;
+      process.stderr.write(
+        shutdownDelayMs > 0
+          ? `${signal}: serving ${shutdownDelayMs} ms more with /ready answering 503 (Ctrl-C to skip that), then finishing in-flight requests and exiting\n`
+          : `${signal}: finishing in-flight requests, then exiting\n`,
+      );
+      server.stop().then(
+        () => process.exit(0),
+        () => process.exit(1),
+      );
+      return;
+    }
+    // A repeated SIGTERM (systemd signals every process; npm passes it on) changes nothing. In a
+    // terminal, a second Ctrl-C ends the shutdown delay, a third quits at once without draining.
+    if (signal === 'SIGTERM') return;
+    if (!hurried) {
+      hurried = true;
+      if (shutdownDelayMs > 0) {
+        process.stderr.write('SIGINT again: ending the shutdown delay (once more to quit at once)\n');
+      }
       void server.stop();
       return;
     }
-    signalled = true;
-    process.stderr.write(
-      shutdownDelayMs > 0
-        ? `${signal}: serving ${shutdownDelayMs} ms more with /ready answering 503 (${signal} again to skip), then finishing in-flight requests and exiting\n`
-        : `${signal}: finishing in-flight requests, then exiting\n`,
-    );
-    server.stop().then(
-      () => process.exit(0),
-      () => process.exit(1),
-    );
+    process.stderr.write('SIGINT a third time: quitting without draining\n');
+    process.exit(130);
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -28,22 +28,29 @@ export async function runCluster(options: ClusterOptions): Promise<void> {
     let server: Stoppable | undefined;
     let stopAsked = false;
     let stopped = false;
+    let hurried = false;
     const stop = () => {
       stopAsked = true;
       if (!server) return;
-      if (stopped) {
-        // Asked again: the shutdown delay ends now (serve.ts).
-        void server.stop();
-        return;
+      if (!stopped) {
+        stopped = true;
+        server.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
       }
-      stopped = true;
-      server.stop().then(
-        () => process.exit(0),
-        () => process.exit(1),
-      );
+      // Asked to hurry: the shutdown delay ends now (a second stop(), serve.ts).
+      if (hurried) void server.stop();
     };
-    // The primary passes SIGTERM on (a worker still loading, with no handler yet, just ends).
+    // SIGTERM from the primary, which passes its own on (a worker still loading, with no handler
+    // yet, just ends). Repeats change nothing: a process group's SIGTERM (systemd's default)
+    // reaches a worker directly and again through the primary.
     process.on('SIGTERM', stop);
+    process.on('message', (message: unknown) => {
+      if (message !== 'gatehouse:hurry') return;
+      hurried = true;
+      stop();
+    });
     process.on('SIGINT', () => {}); // the primary decides; a terminal's Ctrl-C reaches every process
     server = await options.startWorker();
     if (stopAsked) stop();
@@ -53,20 +60,14 @@ export async function runCluster(options: ClusterOptions): Promise<void> {
   relayClusterBus();
   let stopping = false;
   let primaryTask: Stoppable | undefined;
+  const live = () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => !!w && !w.isDead());
   const shutdown = async (reason: string, exitCode = 0) => {
-    if (stopping) {
-      // Asked again: the workers end their shutdown delay now.
-      for (const worker of Object.values(cluster.workers ?? {})) {
-        if (worker && !worker.isDead()) worker.process.kill('SIGTERM');
-      }
-      return;
-    }
+    if (stopping) return;
     stopping = true;
     options.log(`${reason}: draining ${options.workers} workers, then exiting`);
-    const exits = Object.values(cluster.workers ?? {}).map(
+    const exits = live().map(
       (worker) =>
         new Promise<void>((resolve) => {
-          if (!worker || worker.isDead()) return resolve();
           worker.once('exit', () => resolve());
           // A worker exiting meanwhile (its channel closing) is not an error: its exit resolves this.
           worker.on('error', () => {});
@@ -82,9 +83,25 @@ export async function runCluster(options: ClusterOptions): Promise<void> {
   // one asked while the workers load reaches them (the default action would orphan them).
   let stopAsked: string | undefined;
   let started = false;
-  const onSignal = (signal: string) => {
-    if (started) void shutdown(signal);
-    else stopAsked ??= signal;
+  let hurried = false;
+  const onSignal = (signal: 'SIGTERM' | 'SIGINT') => {
+    if (!started) {
+      stopAsked ??= signal;
+      return;
+    }
+    // SIGTERM stops; repeats change nothing (systemd, a supervisor). In a terminal, Ctrl-C stops,
+    // a second ends the shutdown delay, a third quits at once without draining.
+    if (signal === 'SIGTERM' || !stopping) {
+      void shutdown(signal);
+    } else if (!hurried) {
+      hurried = true;
+      options.log('SIGINT again: ending the shutdown delay (once more to quit at once)');
+      for (const worker of live()) if (worker.isConnected()) worker.send('gatehouse:hurry');
+    } else {
+      options.log('SIGINT a third time: quitting without draining');
+      for (const worker of live()) worker.process.kill('SIGKILL');
+      process.exit(130);
+    }
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
@@ -114,7 +131,7 @@ export async function runCluster(options: ClusterOptions): Promise<void> {
     pause = 500;
     if (starting && listened.size >= options.workers) {
       starting = false;
-      options.ready?.(address.port);
+      if (!stopping) options.ready?.(address.port);
     }
   });
   cluster.on('exit', (worker, code, signal) => {
