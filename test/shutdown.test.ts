@@ -30,6 +30,19 @@ function raw(port: number, text: string): Promise<string> {
   });
 }
 
+/** Waits until the server no longer takes connections (its listening socket closed). */
+async function listeningStopped(port: number): Promise<void> {
+  const outcome = await until(
+    () =>
+      raw(port, 'GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n').then(
+        () => 'served',
+        (e: Error & { code?: string }) => e.code ?? '',
+      ),
+    (code) => code === 'ECONNREFUSED',
+  );
+  assert.equal(outcome, 'ECONNREFUSED');
+}
+
 const exited = (child: ChildProcess) =>
   new Promise<number | null>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode);
@@ -166,15 +179,7 @@ describe('stopping an API server', () => {
     stuck.write('GET /health HTTP/1.1\r\nHost: a\r\n');
     server.kill('SIGINT');
     // The delay is over: the server no longer listens, and waits for that request.
-    const refused = await until(
-      () =>
-        raw(port, 'GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n').then(
-          () => 'served',
-          (e: Error & { code?: string }) => e.code ?? '',
-        ),
-      (outcome) => outcome === 'ECONNREFUSED',
-    );
-    assert.equal(refused, 'ECONNREFUSED');
+    await listeningStopped(port);
     assert.equal(server.exitCode, null, 'still draining');
     server.kill('SIGINT');
     assert.equal(await exited(server), 130);
@@ -228,15 +233,7 @@ describe('stopping an API server', () => {
     socket.write(`GET /api/v1/data/orders HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${key}\r\n`);
     server.kill('SIGTERM');
     // Closing: the server no longer takes connections.
-    const refused = await until(
-      () =>
-        raw(port, 'GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n').then(
-          () => 'served',
-          (e: Error & { code?: string }) => e.code ?? '',
-        ),
-      (outcome) => outcome === 'ECONNREFUSED',
-    );
-    assert.equal(refused, 'ECONNREFUSED');
+    await listeningStopped(port);
     socket.end('\r\n');
     await closed;
     assert.match(answer, /^HTTP\/1\.1 503 /);
