@@ -105,6 +105,15 @@ describe('--json on the commands that run a server', () => {
         details: [],
       });
       assert.equal((await refused.exited).code, 1);
+      // Two workers failing alike: one line still, said by the primary.
+      const cluster = await startJson(['serve', '--workers', '2'], {
+        DATABASE_URL: database.url,
+        PORT: String(port),
+      });
+      assert.deepEqual(cluster.line, refused.line);
+      const end = await cluster.exited;
+      assert.equal(end.code, 1);
+      assert.equal(end.stdout, `${JSON.stringify(refused.line)}\n`);
     } finally {
       taken.close();
     }

@@ -75,13 +75,31 @@ function announceReady(json: boolean, data: Record<string, unknown>): void {
   if (json) process.stdout.write(`${JSON.stringify({ success: true, data })}\n`);
 }
 
+/** What a `--workers` worker that could not start tells its primary, which says it once. */
+const START_FAILED = 'gatehouse:start-failed';
+interface StartFailure {
+  kind: typeof START_FAILED;
+  error: string;
+  code: ErrorEnvelope['code'];
+}
+
+function printFailureLine(error: string, code: ErrorEnvelope['code']): void {
+  process.stdout.write(`${JSON.stringify(failureEnvelope({ success: false, error, code }))}\n`);
+}
+
 /**
  * Such a command that could not start: with `--json` the error envelope, on one line too;
- * without, `plain` on stderr. Exits 1.
+ * without, `plain` on stderr. Exits 1. A cluster's worker leaves the envelope to its primary, so
+ * that N workers failing alike print one line.
  */
-function failedToStart(json: boolean, error: string, code: ErrorEnvelope['code'], plain: string): never {
-  if (json) process.stdout.write(`${JSON.stringify(failureEnvelope({ success: false, error, code }))}\n`);
-  else process.stderr.write(`${plain}\n`);
+function failedToStart(json: boolean, error: string, code: ErrorEnvelope['code'], plain: string): void {
+  if (!json) process.stderr.write(`${plain}\n`);
+  if (cluster.isWorker && process.send) {
+    const failure: StartFailure = { kind: START_FAILED, error, code };
+    process.send(failure, () => process.exit(1));
+    return;
+  }
+  if (json) printFailureLine(error, code);
   process.exit(1);
 }
 
@@ -184,9 +202,19 @@ async function runServers(
     return;
   }
   const log = (message: string) => process.stderr.write(`${message}\n`);
+  // The first worker's reason for not starting, said once by the primary (failedToStart).
+  let failure: StartFailure | undefined;
+  if (cluster.isPrimary) {
+    cluster.on('message', (_worker, message: unknown) => {
+      if ((message as { kind?: string } | null)?.kind === START_FAILED) failure ??= message as StartFailure;
+    });
+  }
   await runCluster({
     workers,
     log,
+    couldNotStart: (reason) => {
+      if (json) printFailureLine(failure?.error ?? reason, failure?.code ?? 'cli_error');
+    },
     ready: (port) => ready(`http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`),
     startWorker: () => startServer(config, { worker: false }),
     async startPrimary() {

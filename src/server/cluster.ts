@@ -16,6 +16,8 @@ export interface ClusterOptions {
   log: (message: string) => void;
   /** Called once, when the first workers all listen, with the port they share. */
   ready?: (port: number) => void;
+  /** Called when a first worker ended before it listened: the cluster stops (exit 1). */
+  couldNotStart?: (reason: string) => void;
 }
 
 /**
@@ -138,7 +140,9 @@ export async function runCluster(options: ClusterOptions): Promise<void> {
     if (stopping) return;
     const served = listened.delete(worker.id);
     if (starting && !served) {
-      void shutdown(`worker ${worker.process.pid} could not start (${signal ?? code})`, 1);
+      const reason = `worker ${worker.process.pid} could not start (${signal ?? code})`;
+      options.couldNotStart?.(reason);
+      void shutdown(reason, 1);
       return;
     }
     const wait = served ? 500 : pause;
