@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { buildApp, createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
+import { sha256 } from '../src/infra/crypto/hash.ts';
 import { databaseKinds } from './helpers/database.ts';
 import { type ApiResponse, ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -126,6 +127,32 @@ for (const kind of databaseKinds) {
         requests: before.requests + 1,
         keys: before.keys + 1,
       });
+    });
+
+    test('a key stored by an earlier release (keys of the body in the order sent) still replays', async () => {
+      const idem = fresh();
+      // Keys not in sorted order: the earlier fingerprint and today's differ.
+      const raw = '{"order_id":"K-3","amount":7}';
+      const send = (body: string) =>
+        server.request('POST', '/api/v1/data/orders', {
+          key,
+          raw: body,
+          headers: { 'idempotency-key': idem, 'content-type': 'application/json' },
+        });
+      const first = await send(raw);
+      assert.equal(first.status, 202, first.text);
+      // As the earlier release stored it: a hash of the path and the body as sent.
+      await server.services.database.db
+        .updateTable('idempotency_keys')
+        .set({ fingerprint: sha256(`POST /api/v1/data/orders\n${raw}`) })
+        .where('idempotency_key', '=', idem)
+        .execute();
+      const before = await counts();
+      const again = await send(raw);
+      assert.equal(again.body.id, first.body.id, again.text);
+      assert.equal(again.headers.get('idempotent-replayed'), 'true');
+      assertEnvelope(await send('{"order_id":"K-3","amount":8}'), 422, 'idempotency_key_reused');
+      assert.deepEqual(await counts(), before);
     });
 
     test('keys are scoped to the API key', async () => {

@@ -49,3 +49,12 @@ export function requestFingerprint(request: FastifyRequest): string {
   const text = body === undefined ? '' : holdsLongInteger(body) ? jsonText(body) : sortedJson(body);
   return sha256(`${request.method} ${path}\n${text}`);
 }
+
+/**
+ * The fingerprint as releases before 2026-12-02 made it (the path and the body's keys as sent):
+ * keys they stored still replay for their 24 hours.
+ */
+export function formerFingerprint(request: FastifyRequest): string {
+  const path = request.url.split('?', 1)[0] ?? '';
+  return sha256(`${request.method} ${path}\n${request.body === undefined ? '' : jsonText(request.body)}`);
+}

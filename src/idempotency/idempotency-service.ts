@@ -6,7 +6,7 @@ import type { Db } from '../infra/db/database.ts';
 import type { Database } from '../infra/db/schema.ts';
 import type { WriteCommand, WriteOutcome } from '../records/record-writer.ts';
 import { isoAfter, nowIso } from '../time.ts';
-import { parseIdempotencyKey, requestFingerprint } from './idempotency-key.ts';
+import { formerFingerprint, parseIdempotencyKey, requestFingerprint } from './idempotency-key.ts';
 import type { InFlightLocks } from './in-flight-locks.ts';
 
 interface InFlight {
@@ -60,8 +60,13 @@ export function createIdempotency({ db, locks, ttlSeconds }: IdempotencyOptions)
     return row && row.expires_at > nowIso() ? row : undefined;
   }
 
-  function replay(stored: Stored, fingerprint: string, reply: FastifyReply): FastifyReply {
-    if (stored.fingerprint !== fingerprint) {
+  function replay(
+    stored: Stored,
+    fingerprint: string,
+    request: FastifyRequest,
+    reply: FastifyReply,
+  ): FastifyReply {
+    if (stored.fingerprint !== fingerprint && stored.fingerprint !== formerFingerprint(request)) {
       throw new ApiError('idempotency_key_reused', {
         details: [{ field: 'Idempotency-Key', error: 'Already used with a different request body or path' }],
       });
@@ -130,7 +135,7 @@ export function createIdempotency({ db, locks, ttlSeconds }: IdempotencyOptions)
       const keyId = request.apiKey.id;
       const fingerprint = requestFingerprint(request);
       const stored = await find(keyId, key);
-      if (stored) return replay(stored, fingerprint, reply);
+      if (stored) return replay(stored, fingerprint, request, reply);
       const lock = `${keyId}:${sha256(key)}`;
       const acquired = await locks.acquire(lock, request.id, LOCK_TTL_MS);
       if (acquired === 'held') {
@@ -141,7 +146,7 @@ export function createIdempotency({ db, locks, ttlSeconds }: IdempotencyOptions)
       const committed = await find(keyId, key);
       if (committed) {
         await release(request);
-        return replay(committed, fingerprint, reply);
+        return replay(committed, fingerprint, request, reply);
       }
       return undefined;
     },
