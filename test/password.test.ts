@@ -89,7 +89,22 @@ for (const kind of databaseKinds) {
       assert.equal(changed.body.data.email, OWNER.email);
       assert.equal(changed.body.data.sessions_ended, 1);
       assert.equal(changed.body.data.password_hash, undefined);
-      assert.ok(await signedIn(here), 'the session the change came from stays');
+      // The session the change came from stays, under a new cookie value and CSRF token: a copy of
+      // the old cookie is out with the other sessions.
+      assert.equal(await signedIn(here), false, 'the old cookie value no longer works');
+      const renewed: Session = {
+        cookie:
+          /__Host-gatehouse_session=[^;]*|gatehouse_session=[^;]*/.exec(
+            changed.headers.get('set-cookie') ?? '',
+          )?.[0] ?? '',
+        csrf: changed.body.data.csrf_token,
+      };
+      assert.notEqual(renewed.csrf, here.csrf);
+      assert.ok(await signedIn(renewed), 'the session the change came from stays');
+      const current = await server.request('GET', '/admin/v1/session', {
+        headers: { cookie: renewed.cookie },
+      });
+      assert.equal(current.body.data.csrf_token, renewed.csrf);
       assert.equal(await signedIn(elsewhere), false, 'another session ended');
       assert.equal((await signIn(OWNER.email, OWNER.password)).status, 401);
       assert.ok((await signIn(OWNER.email, 'a brand new one')).session);
@@ -106,7 +121,9 @@ for (const kind of databaseKinds) {
       });
       assert.equal(token.status, 200, token.text);
       assert.equal(token.body.data.sessions_ended, 2);
-      assert.equal(await signedIn(here), false);
+      assert.equal(token.body.data.csrf_token, undefined, 'no session to renew');
+      assert.equal(token.headers.get('set-cookie'), null);
+      assert.equal(await signedIn(renewed), false);
     });
 
     test('guessing the current password from a stolen session stops after 5 wrong ones', async () => {
@@ -147,6 +164,30 @@ for (const kind of databaseKinds) {
       assert.equal(res.body.data.email, 'c@example.com');
       assert.equal(await passwordHash(), ownerHash);
       assert.ok((await signIn('c@example.com', 'collaborator pass 2')).session);
+    });
+
+    test('a sign-in with the old password racing the change keeps no session', async () => {
+      const byToken = (current: string, next: string) =>
+        server.request('PUT', '/admin/v1/account/password', {
+          token: server.token,
+          json: { current_password: current, new_password: next },
+        });
+      // The sign-in starts while the change is under way, at different points of it.
+      for (let delay = 0; delay <= 150; delay += 10) {
+        const changing = byToken(OWNER.password, 'raced password!');
+        await new Promise((r) => setTimeout(r, delay));
+        const [changed, signed] = await Promise.all([changing, signIn(OWNER.email, OWNER.password)]);
+        assert.equal(changed.status, 200, changed.text);
+        if (signed.session) {
+          assert.equal(await signedIn(signed.session), false, `a session outlived the change (${delay} ms)`);
+        }
+        assert.equal((await byToken('raced password!', OWNER.password)).status, 200);
+      }
+      // The sign-ins that lost the race count as failed ones: clear them for the next test.
+      await server.services.database.db
+        .deleteFrom('audit_log')
+        .where('action', '=', 'session.sign_in_failed')
+        .execute();
     });
 
     test('gatehouse reset-password sets a forgotten password where the database is, and ends every session', {

@@ -75,15 +75,17 @@ export function registerDashboardRoutes(
   });
 
   // Your own password (session or management token): the other sessions end (docs/dashboard.md).
-  app.put('/admin/v1/account/password', async (request) => {
+  app.put('/admin/v1/account/password', async (request, reply) => {
     const { principal } = request;
-    const user = await users.changePassword(
+    const { session, ...user } = await users.changePassword(
       { userId: principal.userId, email: principal.email ?? null },
       request.body,
       principal.sessionId,
       request.ip,
     );
-    return { success: true, data: user };
+    // The calling session stays, under a new cookie value and CSRF token.
+    if (session) setSessionCookie(request, reply, session.token);
+    return { success: true, data: session ? { ...user, csrf_token: session.csrf_token } : user };
   });
 
   app.post('/admin/v1/invites', async (request, reply) => {

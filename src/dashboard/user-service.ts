@@ -100,6 +100,9 @@ const PASSWORD_CHANGE_FAILURES = 5;
 
 const randomToken = () => randomBytes(32).toString('base64url');
 
+type SessionOwner = { id: string; email: string; role: string };
+type OpenedSession = { token: string; session: SessionUser };
+
 export type UserService = ReturnType<typeof createUserService>;
 
 /**
@@ -183,21 +186,35 @@ export function createUserService(deps: {
   async function replacePassword(
     userId: string,
     password: string,
-    keep: string | undefined,
+    keep: { id: string; token: string; csrfToken: string } | undefined,
   ): Promise<number> {
     const passwordHash = await hashPassword(password);
     return db.transaction().execute(async (trx) => {
       await trx.updateTable('owners').set({ password_hash: passwordHash }).where('id', '=', userId).execute();
       let sessions = trx.deleteFrom('sessions').where('user_id', '=', userId);
-      if (keep !== undefined) sessions = sessions.where('id', '!=', keep);
-      return Number((await sessions.executeTakeFirst()).numDeletedRows);
+      if (keep !== undefined) sessions = sessions.where('id', '!=', keep.id);
+      const ended = Number((await sessions.executeTakeFirst()).numDeletedRows);
+      // The session kept gets a new cookie value and CSRF token: whoever copied the old one (the
+      // reason to change a password, often) is out too.
+      if (keep !== undefined) {
+        await trx
+          .updateTable('sessions')
+          .set({ token_hash: sha256(keep.token), csrf_token: keep.csrfToken })
+          .where('id', '=', keep.id)
+          .execute();
+      }
+      return ended;
     });
   }
 
-  async function openSession(user: { id: string; email: string; role: string }): Promise<{
-    token: string;
-    session: SessionUser;
-  }> {
+  /**
+   * A new session for `user`. With `checkedHash`, the password hash the sign-in was checked
+   * against: the session is made only if it is still the user's (undefined otherwise), so a sign-in
+   * racing a password change cannot keep a session the change meant to end.
+   */
+  async function openSession(user: SessionOwner): Promise<OpenedSession>;
+  async function openSession(user: SessionOwner, checkedHash: string): Promise<OpenedSession | undefined>;
+  async function openSession(user: SessionOwner, checkedHash?: string): Promise<OpenedSession | undefined> {
     const token = randomToken();
     const now = nowIso();
     const session: SessionUser = {
@@ -208,18 +225,39 @@ export function createUserService(deps: {
       csrfToken: randomToken(),
       expiresAt: isoAfter(deps.sessions.idleHours * 3600),
     };
-    await db
-      .insertInto('sessions')
-      .values({
-        id: session.sessionId,
-        token_hash: sha256(token),
-        csrf_token: session.csrfToken,
-        user_id: user.id,
-        created_at: now,
-        last_seen_at: now,
-        expires_at: session.expiresAt,
-      })
-      .execute();
+    const row = {
+      id: session.sessionId,
+      token_hash: sha256(token),
+      csrf_token: session.csrfToken,
+      user_id: user.id,
+      created_at: now,
+      last_seen_at: now,
+      expires_at: session.expiresAt,
+    };
+    if (checkedHash === undefined) await db.insertInto('sessions').values(row).execute();
+    else {
+      // One statement: the row is written only while the hash is the one checked.
+      const made = await db
+        .insertInto('sessions')
+        .columns(['id', 'token_hash', 'csrf_token', 'user_id', 'created_at', 'last_seen_at', 'expires_at'])
+        .expression((eb) =>
+          eb
+            .selectFrom('owners')
+            .select((s) => [
+              s.val(row.id).as('id'),
+              s.val(row.token_hash).as('token_hash'),
+              s.val(row.csrf_token).as('csrf_token'),
+              s.val(row.user_id).as('user_id'),
+              s.val(row.created_at).as('created_at'),
+              s.val(row.last_seen_at).as('last_seen_at'),
+              s.val(row.expires_at).as('expires_at'),
+            ])
+            .where('id', '=', user.id)
+            .where('password_hash', '=', checkedHash),
+        )
+        .executeTakeFirst();
+      if (Number(made.numInsertedOrUpdatedRows ?? 0) === 0) return undefined;
+    }
     await db.updateTable('owners').set({ last_sign_in_at: now }).where('id', '=', user.id).execute();
     return { token, session };
   }
@@ -267,7 +305,9 @@ export function createUserService(deps: {
       const ok = user !== undefined && checked;
       if (!user || !ok) return { error: new ApiError('invalid_credentials') };
       await forget();
-      const opened = await openSession(user);
+      const opened = await openSession(user, user.password_hash);
+      // The password changed while this one was checked: as if it were wrong.
+      if (!opened) return { error: new ApiError('invalid_credentials') };
       await audit.record({
         actor: { id: user.id, email: user.email },
         action: 'session.sign_in',
@@ -288,7 +328,7 @@ export function createUserService(deps: {
       body: unknown,
       keep: string | undefined,
       ip: string,
-    ): Promise<UserJson & { sessions_ended: number }> {
+    ): Promise<UserJson & { sessions_ended: number; session?: { token: string; csrf_token: string } }> {
       const input = parsePasswordChange(body);
       // Written down as a failure first, then counted, as sign-in does (parallel guesses too).
       const attempt = await audit.record({
@@ -318,7 +358,9 @@ export function createUserService(deps: {
       if (input.new_password === input.current_password) {
         throw invalid('new_password', 'Must differ from the current password');
       }
-      const ended = await replacePassword(row.id, input.new_password, keep);
+      const renewed =
+        keep === undefined ? undefined : { id: keep, token: randomToken(), csrfToken: randomToken() };
+      const ended = await replacePassword(row.id, input.new_password, renewed);
       await audit.record({
         actor: { id: row.id, email: row.email },
         action: 'user.password_change',
@@ -327,7 +369,11 @@ export function createUserService(deps: {
         details: { sessions_ended: ended },
         ip,
       });
-      return { ...toUser(row), sessions_ended: ended };
+      return {
+        ...toUser(row),
+        sessions_ended: ended,
+        ...(renewed ? { session: { token: renewed.token, csrf_token: renewed.csrfToken } } : {}),
+      };
     },
 
     /**

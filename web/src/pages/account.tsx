@@ -1,6 +1,6 @@
 import { Button, Card, PasswordInput, Stack, Text, Title } from '@mantine/core';
 import { type FormEvent, useState } from 'react';
-import { ApiFailure, api } from '../api/client.ts';
+import { ApiFailure, api, setCsrfToken } from '../api/client.ts';
 import type { User } from '../api/types.ts';
 import { notifyError, notifySuccess } from '../components/feedback.tsx';
 import { PageHeader } from '../components/page.tsx';
@@ -26,10 +26,12 @@ export function AccountPage({ user }: { user: User }) {
     setBusy(true);
     setErrors({});
     try {
-      const changed = await api.put<User & { sessions_ended: number }>('/admin/v1/account/password', {
-        current_password: current,
-        new_password: next,
-      });
+      const changed = await api.put<User & { sessions_ended: number; csrf_token?: string }>(
+        '/admin/v1/account/password',
+        { current_password: current, new_password: next },
+      );
+      // This session stays under a new cookie (set by the answer) and a new CSRF token.
+      if (changed.csrf_token) setCsrfToken(changed.csrf_token);
       setCurrent('');
       setNext('');
       setConfirm('');
