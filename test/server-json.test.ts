@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,12 +14,15 @@ interface Started {
   exited: Promise<{ code: number | null; stdout: string }>;
 }
 
+/** Where the spawned servers record themselves (server.json beside the CLI's credentials). */
+const cliFolder = join(tmpdir(), `gatehouse-server-json-${process.pid}`);
+
 /** Runs the real CLI with `--json` and waits for its first line on stdout. */
 function startJson(args: string[], env: Record<string, string>): Promise<Started> {
   const child = spawn(process.execPath, ['bin/gatehouse.js', ...args, '--json'], {
     env: {
       ...process.env,
-      GATEHOUSE_CLI_CREDENTIALS: join(tmpdir(), `gatehouse-server-json-${process.pid}`, 'cli.json'),
+      GATEHOUSE_CLI_CREDENTIALS: join(cliFolder, 'cli.json'),
       LOG_LEVEL: 'info',
       ...env,
     },
@@ -49,7 +53,10 @@ describe('--json on the commands that run a server', () => {
   before(async () => {
     database = await createTestDatabase('sqlite');
   });
-  after(() => database.drop());
+  after(async () => {
+    rmSync(cliFolder, { recursive: true, force: true });
+    await database.drop();
+  });
 
   test('serve --json prints one line once it serves, naming a URL that answers (PORT=0 too)', {
     timeout: 120_000,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { dirname, join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { freePort } from '../bench/lib.ts';
 import { createServices } from '../src/app.ts';
@@ -213,7 +214,14 @@ describe('stopping an API server', () => {
   }, async () => {
     const port = await freePort();
     const server = spawn(process.execPath, ['bin/gatehouse.js', 'serve'], {
-      env: { ...process.env, DATABASE_URL: database.url, PORT: String(port), LOG_LEVEL: 'info' },
+      env: {
+        ...process.env,
+        DATABASE_URL: database.url,
+        PORT: String(port),
+        LOG_LEVEL: 'info',
+        // Its server.json goes in the test's database folder, not the checkout's ./data.
+        GATEHOUSE_CLI_CREDENTIALS: join(dirname(database.url.slice('sqlite:'.length)), 'cli.json'),
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     child = server;
