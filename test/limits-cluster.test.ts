@@ -6,11 +6,7 @@ import {
   setUpDatabase,
   spawnServer,
 } from './helpers/limits-cluster.ts';
-
-async function awayFromMinuteEdge(seconds = 10): Promise<void> {
-  const left = 60_000 - (Date.now() % 60_000);
-  if (left < seconds * 1000) await new Promise((r) => setTimeout(r, left + 50));
-}
+import { awayFromMinuteEdge } from './helpers/until.ts';
 
 describe('worker processes of one machine, without Redis', () => {
   let setup: ClusterSetup;
@@ -30,7 +26,7 @@ describe('worker processes of one machine, without Redis', () => {
   });
 
   test('share one limit: the primary keeps the counters', async () => {
-    await awayFromMinuteEdge();
+    await awayFromMinuteEdge(10);
     const { key } = await setup.createKey({ per_minute: 10 });
     const results = await Promise.all(
       Array.from({ length: 40 }, () =>

@@ -8,6 +8,7 @@ import {
   startTestServer,
   type TestServer,
 } from './helpers/server.ts';
+import { awayFromMinuteEdge } from './helpers/until.ts';
 
 const order = { order_id: 'ORD-1', amount: 100 };
 
@@ -23,12 +24,6 @@ function nextMinute(now = Date.now()): number {
   return (Math.floor(now / 60_000) + 1) * 60;
 }
 
-/** Waits, if needed, so that a test needing a few seconds does not straddle a minute boundary. */
-async function awayFromMinuteEdge(seconds = 8): Promise<void> {
-  const left = 60_000 - (Date.now() % 60_000);
-  if (left < seconds * 1000) await new Promise((r) => setTimeout(r, left + 50));
-}
-
 for (const kind of databaseKinds) {
   describe(`rate limits and quotas on ${kind} (in memory)`, () => {
     let server: TestServer;
@@ -42,7 +37,7 @@ for (const kind of databaseKinds) {
     after(() => server.close());
 
     test('every authenticated response carries X-RateLimit-* for the tightest window and the IETF fields', async () => {
-      await awayFromMinuteEdge();
+      await awayFromMinuteEdge(8);
       const { key } = await server.createKey({
         name: 'h',
         environment: 'test',
@@ -87,7 +82,7 @@ for (const kind of databaseKinds) {
     });
 
     test('the minute limit answers 429 rate_limited with Retry-After, naming the window, and writes nothing', async () => {
-      await awayFromMinuteEdge();
+      await awayFromMinuteEdge(8);
       const { key } = await server.createKey({ name: 'm', environment: 'test', limits: { per_minute: 3 } });
       for (let i = 0; i < 3; i++) {
         assert.equal((await server.request('POST', '/api/v1/data/orders', { key, json: order })).status, 202);
@@ -124,7 +119,7 @@ for (const kind of databaseKinds) {
     });
 
     test('a request refused by one window is not charged to the others', async () => {
-      await awayFromMinuteEdge();
+      await awayFromMinuteEdge(8);
       const { id, key } = await server.createKey({
         name: 'n',
         environment: 'test',
@@ -151,7 +146,7 @@ for (const kind of databaseKinds) {
     });
 
     test('limit changes through the management API take effect at once', async () => {
-      await awayFromMinuteEdge();
+      await awayFromMinuteEdge(8);
       const created = await server.createKey({ name: 'c', environment: 'test', limits: { per_minute: 100 } });
       for (let i = 0; i < 3; i++) await server.request('GET', '/api/v1/data/orders', { key: created.key });
       const lowered = await server.admin('PATCH', `/admin/v1/keys/${created.id}`, {
@@ -202,7 +197,7 @@ for (const kind of databaseKinds) {
     after(() => server.close());
 
     test("apply to keys without their own limits; a key's own limit wins", async () => {
-      await awayFromMinuteEdge();
+      await awayFromMinuteEdge(8);
       const plain = await server.createKey({ name: 'plain', environment: 'test' });
       const own = await server.createKey({ name: 'own', environment: 'test', limits: { per_minute: 10 } });
       for (let i = 0; i < 2; i++) await server.request('GET', '/api/v1/data/orders', { key: plain.key });

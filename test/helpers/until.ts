@@ -11,3 +11,12 @@ export async function until<T>(
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/**
+ * Waits, if needed, so that a test needing up to `seconds` does not straddle a clock minute
+ * (per-minute limits start again at each one).
+ */
+export async function awayFromMinuteEdge(seconds: number): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < seconds * 1000) await new Promise((r) => setTimeout(r, left + 50));
+}
