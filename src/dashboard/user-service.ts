@@ -234,32 +234,27 @@ export function createUserService(deps: {
       last_seen_at: now,
       expires_at: session.expiresAt,
     };
-    if (checkedHash === undefined) await db.insertInto('sessions').values(row).execute();
-    else {
-      // One statement: the row is written only while the hash is the one checked.
-      const made = await db
-        .insertInto('sessions')
-        .columns(['id', 'token_hash', 'csrf_token', 'user_id', 'created_at', 'last_seen_at', 'expires_at'])
-        .expression((eb) =>
-          eb
-            .selectFrom('owners')
-            .select((s) => [
-              s.val(row.id).as('id'),
-              s.val(row.token_hash).as('token_hash'),
-              s.val(row.csrf_token).as('csrf_token'),
-              s.val(row.user_id).as('user_id'),
-              s.val(row.created_at).as('created_at'),
-              s.val(row.last_seen_at).as('last_seen_at'),
-              s.val(row.expires_at).as('expires_at'),
-            ])
-            .where('id', '=', user.id)
-            .where('password_hash', '=', checkedHash),
-        )
-        .executeTakeFirst();
-      if (Number(made.numInsertedOrUpdatedRows ?? 0) === 0) return undefined;
+    if (checkedHash === undefined) {
+      await db.insertInto('sessions').values(row).execute();
+      await db.updateTable('owners').set({ last_sign_in_at: now }).where('id', '=', user.id).execute();
+      return { token, session };
     }
-    await db.updateTable('owners').set({ last_sign_in_at: now }).where('id', '=', user.id).execute();
-    return { token, session };
+    // The user's row is updated (locked) only while its hash is the one checked: on PostgreSQL a
+    // password change holding the row makes this wait for it, then find the new hash and make
+    // nothing; SQLite has one writer at a time. A change after this waits for the session, and
+    // ends it.
+    const made = await db.transaction().execute(async (trx) => {
+      const held = await trx
+        .updateTable('owners')
+        .set({ last_sign_in_at: now })
+        .where('id', '=', user.id)
+        .where('password_hash', '=', checkedHash)
+        .executeTakeFirst();
+      if (Number(held.numUpdatedRows) === 0) return false;
+      await trx.insertInto('sessions').values(row).execute();
+      return true;
+    });
+    return made ? { token, session } : undefined;
   }
 
   return {
