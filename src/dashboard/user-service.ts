@@ -163,17 +163,16 @@ export function createUserService(deps: {
   }
 
   /**
-   * Whether the user of `email` signed in from `ip` within KNOWN_ADDRESS_DAYS. Guessing spread over
+   * Whether the user signed in from `ip` within KNOWN_ADDRESS_DAYS. Guessing spread over
    * many addresses locks an email out, but not from where its user signs in: otherwise anyone who
    * knows the owner's email could keep the owner out for good.
    */
-  async function signedInFrom(email: string, ip: string): Promise<boolean> {
-    const user = await db.selectFrom('owners').select('id').where('email', '=', email).executeTakeFirst();
-    if (!user) return false;
+  async function signedInFrom(userId: string | undefined, ip: string): Promise<boolean> {
+    if (userId === undefined) return false;
     const row = await db
       .selectFrom('audit_log')
       .select('id')
-      .where('target_id', '=', user.id)
+      .where('target_id', '=', userId)
       .where('action', '=', 'session.sign_in')
       .where('at', '>', isoAfter(-KNOWN_ADDRESS_DAYS * 86_400))
       .where('ip', '=', ip)
@@ -208,13 +207,11 @@ export function createUserService(deps: {
   }
 
   /**
-   * A new session for `user`. With `checkedHash`, the password hash the sign-in was checked
-   * against: the session is made only if it is still the user's (undefined otherwise), so a sign-in
-   * racing a password change cannot keep a session the change meant to end.
+   * A new session for `user`, made only while `checkedHash` (the password hash the sign-in or
+   * invite was checked against, or just set) is still the user's: a sign-in racing a password
+   * change cannot keep a session the change meant to end. Undefined if the password changed.
    */
-  async function openSession(user: SessionOwner): Promise<OpenedSession>;
-  async function openSession(user: SessionOwner, checkedHash: string): Promise<OpenedSession | undefined>;
-  async function openSession(user: SessionOwner, checkedHash?: string): Promise<OpenedSession | undefined> {
+  async function openSession(user: SessionOwner, checkedHash: string): Promise<OpenedSession | undefined> {
     const token = randomToken();
     const now = nowIso();
     const session: SessionUser = {
@@ -225,20 +222,6 @@ export function createUserService(deps: {
       csrfToken: randomToken(),
       expiresAt: isoAfter(deps.sessions.idleHours * 3600),
     };
-    const row = {
-      id: session.sessionId,
-      token_hash: sha256(token),
-      csrf_token: session.csrfToken,
-      user_id: user.id,
-      created_at: now,
-      last_seen_at: now,
-      expires_at: session.expiresAt,
-    };
-    if (checkedHash === undefined) {
-      await db.insertInto('sessions').values(row).execute();
-      await db.updateTable('owners').set({ last_sign_in_at: now }).where('id', '=', user.id).execute();
-      return { token, session };
-    }
     // The user's row is updated (locked) only while its hash is the one checked: on PostgreSQL a
     // password change holding the row makes this wait for it, then find the new hash and make
     // nothing; SQLite has one writer at a time. A change after this waits for the session, and
@@ -251,7 +234,18 @@ export function createUserService(deps: {
         .where('password_hash', '=', checkedHash)
         .executeTakeFirst();
       if (Number(held.numUpdatedRows) === 0) return false;
-      await trx.insertInto('sessions').values(row).execute();
+      await trx
+        .insertInto('sessions')
+        .values({
+          id: session.sessionId,
+          token_hash: sha256(token),
+          csrf_token: session.csrfToken,
+          user_id: user.id,
+          created_at: now,
+          last_seen_at: now,
+          expires_at: session.expiresAt,
+        })
+        .execute();
       return true;
     });
     return made ? { token, session } : undefined;
@@ -275,15 +269,16 @@ export function createUserService(deps: {
         ip,
       });
       const forget = () => db.deleteFrom('audit_log').where('id', '=', attempt).execute();
-      const [byPair, byAddress, byEmail] = await Promise.all([
+      const [byPair, byAddress, byEmail, user] = await Promise.all([
         recentFailures({ target: email, ip }),
         recentFailures({ ip }),
         recentFailures({ target: email }),
+        db.selectFrom('owners').selectAll().where('email', '=', email).executeTakeFirst(),
       ]);
       if (
         byPair > FAILURES_PER_EMAIL_AND_ADDRESS ||
         byAddress > FAILURES_PER_ADDRESS ||
-        (byEmail > FAILURES_PER_EMAIL && !(await signedInFrom(email, ip)))
+        (byEmail > FAILURES_PER_EMAIL && !(await signedInFrom(user?.id, ip)))
       ) {
         // A refused attempt is not a failure: it does not extend the lockout.
         await forget();
@@ -294,7 +289,6 @@ export function createUserService(deps: {
           }),
         };
       }
-      const user = await db.selectFrom('owners').selectAll().where('email', '=', email).executeTakeFirst();
       // The same work whether or not the email exists, so timing does not tell which.
       const checked = await verifyPassword(input.password, user ? user.password_hash : DUMMY_HASH);
       const ok = user !== undefined && checked;
@@ -533,7 +527,10 @@ export function createUserService(deps: {
         targetId: user.inviteId,
         ip,
       });
-      return openSession(user);
+      const opened = await openSession(user, passwordHash);
+      // Reset (`gatehouse reset-password`) in the moment since: the user signs in with the new one.
+      if (!opened) throw new ApiError('invalid_credentials');
+      return opened;
     },
 
     async listUsers(): Promise<UserJson[]> {
