@@ -18,6 +18,9 @@ describe('webhook address guard', () => {
       'http://[::ffff:0:7f00:1]/', // IPv4-translated (SIIT)
       'http://[2002:7f00:1::1]/', // 6to4 of 127.0.0.1
       'http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/', // Teredo
+      'http://[64:ff9b::a9fe:a9fe]/', // NAT64 of the metadata address
+      'http://[64:ff9b:1::a9fe:a9fe]/', // the same, local-use NAT64 prefix (RFC 8215)
+      'http://[fec0::1]/', // site-local (deprecated)
       'http://[::1]/',
       'http://[::]/',
     ]) {

@@ -32,6 +32,8 @@ const PRIVATE_V6 = [
   ['fe80::', 10], // link-local
   ['ff00::', 8], // multicast
   ['64:ff9b::', 96], // NAT64
+  ['64:ff9b:1::', 48], // NAT64, local use (RFC 8215)
+  ['fec0::', 10], // site-local (deprecated, reserved)
   ['100::', 64], // discard
   ['2001:db8::', 32], // documentation
   // Transition forms that carry an IPv4 address (127.0.0.1 as ::7f00:1, or behind a relay):
