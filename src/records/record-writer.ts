@@ -190,15 +190,16 @@ async function applyAll(
   db: Db,
   stmts: Statements,
   commands: WriteCommand[],
-  bulk: boolean,
+  postgres: boolean,
 ): Promise<WriteOutcome[]> {
   return db.transaction().execute(async (trx) => {
+    if (postgres && commands.some((command) => command.operation === 'create')) await inSeqOrder(trx);
     const now = nowIso();
     const outcomes: WriteOutcome[] = [];
     let i = 0;
     while (i < commands.length) {
       let j = i;
-      while (bulk && j < commands.length && isPlainCreate(commands[j] as WriteCommand)) j++;
+      while (postgres && j < commands.length && isPlainCreate(commands[j] as WriteCommand)) j++;
       if (j - i > 1) {
         outcomes.push(...(await insertCreates(trx, commands.slice(i, j), now)));
         i = j;
@@ -209,6 +210,21 @@ async function applyAll(
     }
     return outcomes;
   });
+}
+
+/** Any constant: the advisory lock that transactions creating records take first (inSeqOrder). */
+const RECORD_SEQ_LOCK = 7_165_213_904;
+
+/**
+ * PostgreSQL: a record's `seq` is handed out at its INSERT but seen at COMMIT, so two transactions
+ * committing out of order would let a client paging `order=asc` (or an export, or an app's `find`)
+ * pass a seq whose record shows up later, and never see it. Every transaction that creates records
+ * takes this lock before its first statement and holds it to its commit: seqs become visible in
+ * the order they were given. Taken first, it cannot deadlock with the rows a transaction locks.
+ * (SQLite has one writer at a time.)
+ */
+async function inSeqOrder(trx: Transaction<Database>): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${RECORD_SEQ_LOCK})`.execute(trx);
 }
 
 /** A create with nothing else in its transaction (no idempotency record): it can share an INSERT. */
@@ -267,10 +283,19 @@ interface DirectBatch {
   close(): Promise<void>;
 }
 
-function batchingWriter(db: Db, lanes: number, bulk: boolean, direct?: DirectBatch): RecordWriter {
+/**
+ * `postgres`: creates as multi-row INSERTs (insertCreates) and in seq order (inSeqOrder). Creates
+ * then commit one batch at a time whatever the lanes (they take one lock), so they queue apart and
+ * one lane takes them all: a batch grows while the one before it commits. Replaces and deletes
+ * use the other lanes.
+ */
+function batchingWriter(db: Db, lanes: number, postgres: boolean, direct?: DirectBatch): RecordWriter {
   const stmts = statements(db);
   const listeners: Array<() => void> = [];
   let queue: Pending[] = [];
+  /** PostgreSQL's creates, waiting for the one lane that commits them. */
+  const creates: Pending[] = [];
+  let creating = false;
   const running = new Set<Promise<void>>();
   let scheduled = false;
 
@@ -280,7 +305,11 @@ function batchingWriter(db: Db, lanes: number, bulk: boolean, direct?: DirectBat
 
   async function runOne(item: Pending): Promise<void> {
     try {
-      item.resolve(await db.transaction().execute((trx) => apply(trx, item.command, nowIso(), stmts)));
+      const outcome = await db.transaction().execute(async (trx) => {
+        if (postgres && item.command.operation === 'create') await inSeqOrder(trx);
+        return apply(trx, item.command, nowIso(), stmts);
+      });
+      item.resolve(outcome);
       notify();
     } catch (error) {
       item.reject(error);
@@ -292,7 +321,7 @@ function batchingWriter(db: Db, lanes: number, bulk: boolean, direct?: DirectBat
     let outcomes: WriteOutcome[];
     try {
       const commands = batch.map((item) => item.command);
-      outcomes = (await direct?.run(commands)) ?? (await applyAll(db, stmts, commands, bulk));
+      outcomes = (await direct?.run(commands)) ?? (await applyAll(db, stmts, commands, postgres));
     } catch {
       for (const item of batch) await runOne(item);
       return;
@@ -301,22 +330,34 @@ function batchingWriter(db: Db, lanes: number, bulk: boolean, direct?: DirectBat
     notify();
   }
 
-  /** Hands the queue to free lanes, a batch each. */
+  function launch(batch: Pending[], done?: () => void): void {
+    const lane: Promise<void> = runBatch(batch).finally(() => {
+      running.delete(lane);
+      done?.();
+      schedule();
+    });
+    running.add(lane);
+  }
+
+  /** Hands the queues to free lanes, a batch each. */
   function startLanes(): void {
     scheduled = false;
+    if (!creating && creates.length > 0 && running.size < lanes) {
+      creating = true;
+      launch(creates.splice(0, MAX_BATCH), () => {
+        creating = false;
+      });
+    }
     while (running.size < lanes && queue.length > 0) {
       const batch = queue.length > MAX_BATCH ? queue.splice(0, MAX_BATCH) : queue;
       if (batch === queue) queue = [];
-      const lane: Promise<void> = runBatch(batch).finally(() => {
-        running.delete(lane);
-        schedule();
-      });
-      running.add(lane);
+      launch(batch);
     }
   }
 
   function schedule(): void {
-    if (scheduled || running.size >= lanes || queue.length === 0) return;
+    const waiting = queue.length > 0 || (!creating && creates.length > 0);
+    if (scheduled || running.size >= lanes || !waiting) return;
     scheduled = true;
     // Let the requests that arrive in this turn of the event loop join the batch.
     setImmediate(startLanes);
@@ -325,19 +366,19 @@ function batchingWriter(db: Db, lanes: number, bulk: boolean, direct?: DirectBat
   return {
     write(command) {
       return new Promise<WriteOutcome>((resolve, reject) => {
-        queue.push({ command, resolve, reject });
+        (postgres && command.operation === 'create' ? creates : queue).push({ command, resolve, reject });
         schedule();
       });
     },
     async writeAll(commands) {
-      const outcomes = await applyAll(db, stmts, commands, bulk);
+      const outcomes = await applyAll(db, stmts, commands, postgres);
       notify();
       return outcomes;
     },
     onCommit: (listener) => listeners.push(listener),
     warm: async () => (direct ? direct.warm() : true),
     async close() {
-      while (running.size > 0 || queue.length > 0 || scheduled) {
+      while (running.size > 0 || queue.length > 0 || creates.length > 0 || scheduled) {
         if (running.size > 0) await Promise.allSettled([...running]);
         else await new Promise((resolve) => setImmediate(resolve));
       }
