@@ -99,6 +99,8 @@ for (const kind of databaseKinds) {
         ['environment=prod', 'environment'],
         ['status_class=200', 'status_class'],
         ['group_by=day,color', 'group_by'],
+        ['from=2026-02-30&to=2026-03-01', 'from'],
+        ['to=2026-04-31', 'to'],
       ]) {
         const res = await server.admin('GET', `/admin/v1/usage?${query}`);
         assert.equal(res.status, 400, query);
@@ -107,6 +109,25 @@ for (const kind of databaseKinds) {
       }
       const anonymous = await server.request('GET', '/admin/v1/usage');
       assert.equal(anonymous.status, 401);
+    });
+
+    test('a call refused once its endpoint was found (403) counts under that endpoint', async () => {
+      const scoped = await server.createKey({ name: 'scoped', environment: 'test', scopes: ['items:read'] });
+      const live = await server.createKey({ name: 'live', environment: 'live' });
+      // Out of scope; and live, on an endpoint never deployed; and an unknown slug.
+      assert.equal((await server.request('GET', '/api/v1/data/orders', { key: scoped.key })).status, 403);
+      assert.equal((await server.request('GET', '/api/v1/data/orders', { key: live.key })).status, 403);
+      assert.equal((await server.request('GET', '/api/v1/data/nothing', { key: live.key })).status, 404);
+      const res = await server.admin('GET', '/admin/v1/usage?group_by=key_id,endpoint,status_class');
+      const rows = (res.body.data.rows as Array<{ key_id: string; endpoint: string | null; count: number }>)
+        .filter((r) => r.key_id === scoped.id || r.key_id === live.id)
+        .map((r) => [r.key_id === scoped.id ? 'scoped' : 'live', r.endpoint, r.count])
+        .sort((a, b) => String(a).localeCompare(String(b)));
+      assert.deepEqual(rows, [
+        ['live', null, 1],
+        ['live', 'orders', 1],
+        ['scoped', 'orders', 1],
+      ]);
     });
 
     test('the CLI prints the same figures with --json', async () => {

@@ -107,6 +107,7 @@ export function createTraffic(config: Config, db: Db): Traffic {
 function endpointOf(request: FastifyRequest): string {
   const target: FastifyRequest['target'] | undefined = request.target;
   if (target) return target.endpoint.slug;
+  if (request.endpointSlug) return request.endpointSlug;
   const appCall: FastifyRequest['appCall'] | undefined = request.appCall;
   if (appCall) return `apps:${appCall.app.slug}`;
   // Refused before its route was resolved (a 429, say): still counted under an app that exists.

@@ -15,6 +15,8 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 declare module 'fastify' {
   interface FastifyRequest {
     target: Target;
+    /** The endpoint's slug once it is found, even if the call is then refused (403): usage counts it there. */
+    endpointSlug?: string;
   }
 }
 
@@ -101,6 +103,7 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps
     action: 'read' | 'write',
     endpoint: EndpointRuntime | null,
   ): void {
+    if (endpoint) request.endpointSlug = endpoint.slug;
     request.target = targetFor(request.apiKey, (request.params as Params).slug, action, endpoint);
   }
 

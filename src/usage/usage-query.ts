@@ -28,9 +28,16 @@ export interface UsageRow {
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 const MAX_DAYS = 366;
 
+function isoDay(value: string): string | undefined {
+  const time = Date.parse(`${value}T00:00:00Z`);
+  return Number.isNaN(time) ? undefined : new Date(time).toISOString().slice(0, 10);
+}
+
 function day(value: unknown, field: string, fallback: string): string {
   if (value === undefined || value === '') return fallback;
-  if (typeof value !== 'string' || !DAY.test(value) || Number.isNaN(Date.parse(`${value}T00:00:00Z`))) {
+  // A real day: Date rolls 2026-02-30 over into March, so the round trip must give it back.
+  const real = typeof value === 'string' && DAY.test(value) && isoDay(value) === value;
+  if (!real) {
     throw invalid(field, 'Must be a date: YYYY-MM-DD (UTC)');
   }
   return value;
