@@ -146,6 +146,7 @@ export async function createServices(config: Config): Promise<Services & { close
   const endpoints = createEndpointService({ db, bus, dialect, cacheTtlMs: config.cacheTtlMs });
   const writer = createRecordWriter(db, dialect);
   const audit = createAuditLog(db);
+  const deliveries = createDeliveryService({ db, secret, encryptor });
   const services: Services = {
     config,
     database,
@@ -170,7 +171,7 @@ export async function createServices(config: Config): Promise<Services & { close
         encryptor,
         guard: new AddressGuard(config.webhookAllowNets),
       }),
-      deliveries: createDeliveryService({ db, secret, encryptor }),
+      deliveries,
       callbackSecret,
       createWorker(logger) {
         const worker = createWebhookWorker({
@@ -184,21 +185,25 @@ export async function createServices(config: Config): Promise<Services & { close
           logger,
         });
         writer.onCommit(() => worker.wake());
+        deliveries.onRedeliver(() => worker.wake());
         return worker;
       },
     },
   };
   if (cluster.isWorker) {
-    // The webhook worker runs in the primary: tell it about each commit so it wakes at once.
+    // The webhook worker runs in the primary: tell it about each commit (and redelivery) so it
+    // wakes at once.
     let told = false;
-    writer.onCommit(() => {
+    const tell = () => {
       if (told) return;
       told = true;
       setImmediate(() => {
         told = false;
         process.send?.({ kind: 'gatehouse:commit' });
       });
-    });
+    };
+    writer.onCommit(tell);
+    deliveries.onRedeliver(tell);
   }
   const flushTimer = setInterval(() => {
     keys.flushLastUsed().catch(() => {});

@@ -100,6 +100,7 @@ export type DeliveryService = ReturnType<typeof createDeliveryService>;
 /** The delivery log (every attempt, newest first), redelivery, and the callback signing secret. */
 export function createDeliveryService(deps: { db: Db; secret: string; encryptor: Encryptor }) {
   const { db, secret } = deps;
+  const redelivered: Array<() => void> = [];
 
   async function attemptsOf(ids: string[]): Promise<Map<string, AttemptJson[]>> {
     const out = new Map<string, AttemptJson[]>();
@@ -282,7 +283,13 @@ export function createDeliveryService(deps: { db: Db; secret: string; encryptor:
         updated_at: now,
       };
       await db.insertInto('webhook_deliveries').values(fresh).execute();
+      for (const listener of redelivered) listener();
       return toJson({ ...fresh, seq: 0, slug } as unknown as Row, []);
+    },
+
+    /** Called after each redelivery is stored: the webhook worker wakes on it, as on a commit. */
+    onRedeliver(listener: () => void): void {
+      redelivered.push(listener);
     },
   };
 }

@@ -8,7 +8,7 @@ import type { AddressGuard } from '../infra/http-client/address-guard.ts';
 import { keepAliveAgents, type PostResult, postJson } from '../infra/http-client/post-json.ts';
 import { isoAfter, nowIso } from '../time.ts';
 import type { Callback } from './callback-headers.ts';
-import { buildEvent, insertEventWithDeliveries } from './events.ts';
+import { buildEvent, cancelPendingDeliveries, DISABLED_ERROR, insertEventWithDeliveries } from './events.ts';
 import { subscribedTargets } from './outbox.ts';
 import { signatureHeaders } from './signing.ts';
 
@@ -25,6 +25,8 @@ export interface DispatcherOptions {
   perOrigin: number;
   /** A subscription failing without a success for this long is disabled. */
   disableAfterMs: number;
+  /** Told when a retry is recorded, with its due time: the worker wakes then, not at its next poll. */
+  onRetry?: (dueAt: string) => void;
   logger?: Logger;
 }
 
@@ -49,7 +51,6 @@ interface Claimed {
   previous_secret: string | null;
   previous_secret_expires_at: string | null;
   enabled: number | null;
-  failing_since: string | null;
   /** Set when claimed: the lease written, and when (epoch ms). */
   lease?: string;
   /**
@@ -136,7 +137,7 @@ export function createDispatcher(options: DispatcherOptions) {
           'd.request_id',
         ])
         .select(['d.max_attempts', 'd.interval_seconds', 'ev.payload', 's.secret', 's.previous_secret'])
-        .select(['s.previous_secret_expires_at', 's.enabled', 's.failing_since'])
+        .select(['s.previous_secret_expires_at', 's.enabled'])
         .where('d.status', '=', 'pending')
         .where('d.next_attempt_at', '<=', now)
         .where(({ not, exists, selectFrom }) =>
@@ -207,126 +208,132 @@ export function createDispatcher(options: DispatcherOptions) {
     row: Claimed,
     result: PostResult,
     now: string,
-  ): Promise<void> {
+  ): Promise<string | undefined> {
     const error = describe(result);
     const succeeded = error === null;
     const gone = result.status === 410 && row.subscription_id !== null;
     const lastTry = row.attempts >= row.max_attempts;
-    {
-      await trx
-        .insertInto('webhook_attempts')
-        .values({
-          delivery_id: row.id,
-          attempted_at: new Date(Date.now() - result.durationMs).toISOString(),
-          duration_ms: result.durationMs,
-          status_code: result.status,
-          response_body: result.body === '' ? null : storable(result.body),
-          error,
-        })
-        .execute();
-      let status = 'pending';
-      let next = now;
-      if (succeeded) status = 'succeeded';
-      else if (gone || lastTry) status = 'failed';
-      else {
-        const retryAfter = retryAfterSeconds(result);
-        next = isoAfter(Math.max(row.interval_seconds, retryAfter ?? 0));
+    await trx
+      .insertInto('webhook_attempts')
+      .values({
+        delivery_id: row.id,
+        attempted_at: new Date(Date.now() - result.durationMs).toISOString(),
+        duration_ms: result.durationMs,
+        status_code: result.status,
+        response_body: result.body === '' ? null : storable(result.body),
+        error,
+      })
+      .execute();
+    let status = 'pending';
+    let next = now;
+    if (succeeded) status = 'succeeded';
+    else if (gone || lastTry) status = 'failed';
+    else {
+      const retryAfter = retryAfterSeconds(result);
+      next = isoAfter(Math.max(row.interval_seconds, retryAfter ?? 0));
+    }
+    const updated = await trx
+      .updateTable('webhook_deliveries')
+      .set({
+        status,
+        next_attempt_at: next,
+        last_status_code: result.status,
+        last_error: error,
+        updated_at: now,
+      })
+      .where('id', '=', row.id)
+      .where('status', '=', 'pending')
+      .executeTakeFirst();
+    // Ended while in flight (its endpoint deleted): the attempt stays in the log, nothing follows.
+    if (Number(updated.numUpdatedRows) === 0) return undefined;
+    if (row.subscription_id !== null) {
+      if (succeeded) {
+        await trx
+          .updateTable('webhook_subscriptions')
+          .set({ failing_since: null })
+          .where('id', '=', row.subscription_id)
+          .execute();
+      } else {
+        // Read now, not at the claim: a success recorded since then cleared it.
+        const current = await trx
+          .selectFrom('webhook_subscriptions')
+          .select(['failing_since', 'enabled'])
+          .where('id', '=', row.subscription_id)
+          .executeTakeFirst();
+        const since = current?.failing_since ?? now;
+        const tooLong = Date.parse(now) - Date.parse(since) >= options.disableAfterMs;
+        const reason = gone
+          ? 'The receiver answered 410 Gone'
+          : tooLong
+            ? `Deliveries failed without a success since ${since}`
+            : null;
+        await trx
+          .updateTable('webhook_subscriptions')
+          .set({ failing_since: since, ...(reason ? { enabled: 0, disabled_reason: reason } : {}) })
+          .where('id', '=', row.subscription_id)
+          .execute();
+        if (reason && current?.enabled === 1) await cancelPendingDeliveries(trx, row.subscription_id, now);
       }
-      const updated = await trx
-        .updateTable('webhook_deliveries')
-        .set({
-          status,
-          next_attempt_at: next,
-          last_status_code: result.status,
-          last_error: error,
-          updated_at: now,
-        })
-        .where('id', '=', row.id)
-        .where('status', '=', 'pending')
-        .executeTakeFirst();
-      // Ended while in flight (its endpoint deleted): the attempt stays in the log, nothing follows.
-      if (Number(updated.numUpdatedRows) === 0) return;
-      if (row.subscription_id !== null) {
-        if (succeeded) {
-          await trx
-            .updateTable('webhook_subscriptions')
-            .set({ failing_since: null })
-            .where('id', '=', row.subscription_id)
-            .execute();
-        } else {
-          const since = row.failing_since ?? now;
-          const tooLong = Date.parse(now) - Date.parse(since) >= options.disableAfterMs;
-          const reason = gone
-            ? 'The receiver answered 410 Gone'
-            : tooLong
-              ? `Deliveries failed without a success since ${since}`
-              : null;
-          await trx
-            .updateTable('webhook_subscriptions')
-            .set({ failing_since: since, ...(reason ? { enabled: 0, disabled_reason: reason } : {}) })
-            .where('id', '=', row.subscription_id)
-            .execute();
-        }
-      }
-      if (status === 'failed' && row.event_type !== 'request.failed') {
-        // Tell the subscribers of request.failed: the result of this request could not be delivered.
-        const original = JSON.parse(row.payload) as {
-          data: {
-            endpoint: string;
-            environment: string;
-            request_id: string;
-            record_id: string;
-            operation: string;
-            record: unknown;
-          };
+    }
+    if (status === 'failed' && row.event_type !== 'request.failed') {
+      // Tell the subscribers of request.failed: the result of this request could not be delivered.
+      const original = JSON.parse(row.payload) as {
+        data: {
+          endpoint: string;
+          environment: string;
+          request_id: string;
+          record_id: string;
+          operation: string;
+          record: unknown;
         };
-        const d = original.data;
-        const endpoint = await trx
-          .selectFrom('webhook_events')
-          .select(['endpoint_id'])
-          .where('id', '=', row.event_id)
-          .executeTakeFirstOrThrow();
-        const targets = await subscribedTargets(trx, endpoint.endpoint_id, d.environment, 'request.failed');
-        const event = buildEvent(
-          'request.failed',
-          {
-            endpoint: d.endpoint,
-            environment: d.environment,
-            request_id: d.request_id,
-            record_id: d.record_id,
-            operation: d.operation,
-            status: 'failed',
-            recordJson: JSON.stringify(d.record ?? null),
-            failure: {
-              delivery_id: row.id,
-              url: row.url,
-              attempts: row.attempts,
-              last_status_code: result.status,
-              last_error: error,
-            },
+      };
+      const d = original.data;
+      const endpoint = await trx
+        .selectFrom('webhook_events')
+        .select(['endpoint_id'])
+        .where('id', '=', row.event_id)
+        .executeTakeFirstOrThrow();
+      const targets = await subscribedTargets(trx, endpoint.endpoint_id, d.environment, 'request.failed');
+      const event = buildEvent(
+        'request.failed',
+        {
+          endpoint: d.endpoint,
+          environment: d.environment,
+          request_id: d.request_id,
+          record_id: d.record_id,
+          operation: d.operation,
+          status: 'failed',
+          recordJson: JSON.stringify(d.record ?? null),
+          failure: {
+            delivery_id: row.id,
+            url: row.url,
+            attempts: row.attempts,
+            last_status_code: result.status,
+            last_error: error,
           },
-          now,
-        );
-        await insertEventWithDeliveries(
-          trx,
-          event,
-          {
-            endpointId: endpoint.endpoint_id,
-            environment: d.environment,
-            requestId: d.request_id,
-            recordId: d.record_id,
-            maxAttempts: row.max_attempts,
-            intervalSeconds: row.interval_seconds,
-          },
-          targets,
-        );
-      }
+        },
+        now,
+      );
+      await insertEventWithDeliveries(
+        trx,
+        event,
+        {
+          endpointId: endpoint.endpoint_id,
+          environment: d.environment,
+          requestId: d.request_id,
+          recordId: d.record_id,
+          maxAttempts: row.max_attempts,
+          intervalSeconds: row.interval_seconds,
+        },
+        targets,
+      );
     }
     if (!succeeded)
       logger?.info(
         { delivery: row.id, request_id: row.request_id, url: row.url, attempt: row.attempts, error },
         'webhook attempt failed',
       );
+    return status === 'pending' ? next : undefined;
   }
 
   // Outcomes are written in groups: one transaction (one fsync) for all attempts finished in the
@@ -339,21 +346,32 @@ export function createDispatcher(options: DispatcherOptions) {
       const batch = results;
       results = [];
       const now = nowIso();
+      let retries: Array<string | undefined> = [];
       try {
-        await db.transaction().execute(async (trx) => {
-          for (const item of batch) await applyResult(trx, item.row, item.result, now);
+        retries = await db.transaction().execute(async (trx) => {
+          const due: Array<string | undefined> = [];
+          for (const item of batch) due.push(await applyResult(trx, item.row, item.result, now));
+          return due;
         });
       } catch {
         // One bad outcome must not lose the others: record them one by one.
         for (const item of batch) {
-          await db
-            .transaction()
-            .execute((trx) => applyResult(trx, item.row, item.result, now))
-            .catch((error: unknown) =>
-              logger?.error({ err: error, delivery: item.row.id }, 'recording a webhook attempt failed'),
-            );
+          retries.push(
+            await db
+              .transaction()
+              .execute((trx) => applyResult(trx, item.row, item.result, now))
+              .catch((error: unknown) => {
+                logger?.error({ err: error, delivery: item.row.id }, 'recording a webhook attempt failed');
+                return undefined;
+              }),
+          );
         }
       }
+      const soonest = retries.reduce<string | undefined>(
+        (a, b) => (a === undefined || (b && b < a) ? b : a),
+        undefined,
+      );
+      if (soonest) options.onRetry?.(soonest);
       for (const item of batch) item.done();
     }
   }
@@ -375,17 +393,23 @@ export function createDispatcher(options: DispatcherOptions) {
   /**
    * A row that waited in `held` (up to one attempt's time) may have ended meanwhile: its endpoint
    * deleted (the delivery failed), or it was given back and claimed again. It is sent only if it
-   * is still pending under this lease; its subscription's state is read afresh.
+   * is still pending under this lease; where it goes and how it is signed are read afresh (its
+   * subscription's URL changed, its secret rotated, or it was turned off meanwhile).
    */
   async function stillOurs(row: Claimed): Promise<boolean> {
     const current = await db
       .selectFrom('webhook_deliveries as d')
       .leftJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
-      .select(['d.status', 'd.next_attempt_at', 's.enabled'])
+      .select(['d.status', 'd.next_attempt_at', 'd.url', 's.enabled', 's.secret', 's.previous_secret'])
+      .select('s.previous_secret_expires_at')
       .where('d.id', '=', row.id)
       .executeTakeFirst();
     if (current?.status !== 'pending' || current.next_attempt_at !== row.lease) return false;
+    row.url = current.url;
     row.enabled = current.enabled;
+    row.secret = current.secret;
+    row.previous_secret = current.previous_secret;
+    row.previous_secret_expires_at = current.previous_secret_expires_at;
     return true;
   }
 
@@ -395,7 +419,7 @@ export function createDispatcher(options: DispatcherOptions) {
     if (row.subscription_id !== null && row.enabled !== 1) {
       await db
         .updateTable('webhook_deliveries')
-        .set({ status: 'cancelled', last_error: 'subscription disabled or deleted', updated_at: nowIso() })
+        .set({ status: 'cancelled', last_error: DISABLED_ERROR, updated_at: nowIso() })
         .where('id', '=', row.id)
         .execute();
       return;

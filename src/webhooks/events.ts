@@ -148,3 +148,24 @@ export async function insertEvents(trx: Transaction<Database>, items: NewEvent[]
       .execute();
   }
 }
+
+/** Why a disabled subscription's deliveries ended (webhooks.md). */
+export const DISABLED_ERROR = 'subscription disabled or deleted';
+
+/**
+ * A subscription was turned off (by its owner, a 410 or failing too long): its pending deliveries,
+ * retries included, end as `cancelled` now, so turning it on again cannot send them. An attempt in
+ * flight finds its delivery no longer pending and records only the attempt.
+ */
+export async function cancelPendingDeliveries(
+  trx: Transaction<Database>,
+  subscriptionId: string,
+  now: string,
+): Promise<void> {
+  await trx
+    .updateTable('webhook_deliveries')
+    .set({ status: 'cancelled', last_error: DISABLED_ERROR, updated_at: now })
+    .where('subscription_id', '=', subscriptionId)
+    .where('status', '=', 'pending')
+    .execute();
+}

@@ -8,7 +8,7 @@ import type { Db } from '../infra/db/database.ts';
 import type { WebhookSubscriptionsTable } from '../infra/db/schema.ts';
 import type { AddressGuard } from '../infra/http-client/address-guard.ts';
 import { isoAfter, nowIso } from '../time.ts';
-import { originOf } from './events.ts';
+import { cancelPendingDeliveries, originOf } from './events.ts';
 import { newSigningSecret } from './signing.ts';
 
 export const EVENT_TYPES = ['record.created', 'record.updated', 'record.deleted', 'request.failed'] as const;
@@ -204,6 +204,7 @@ export function createSubscriptionService(deps: {
             .where('status', '=', 'pending')
             .execute();
         }
+        if (row.enabled === 1 && next.enabled === 0) await cancelPendingDeliveries(trx, id, next.updated_at);
       });
       return toJson(next, slug);
     },

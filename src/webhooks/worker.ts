@@ -32,7 +32,11 @@ export interface WebhookWorker {
 
 export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorker {
   const { db, dialect, logger } = options;
-  const dispatcher = createDispatcher({ ...options, guard: new AddressGuard(options.allowNets) });
+  const dispatcher = createDispatcher({
+    ...options,
+    guard: new AddressGuard(options.allowNets),
+    onRetry: (dueAt) => wakeAt(Date.parse(dueAt)),
+  });
   let running = false;
   let rerun = false;
   let stopped = false;
@@ -41,14 +45,28 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
   let retryTimer: NodeJS.Timeout | undefined;
   let passes: Promise<void> = Promise.resolve();
 
-  /** Wakes again when the earliest pending retry falls due. */
+  /** When the retry timer fires (epoch ms); Infinity when none is set. */
+  let retryAt = Number.POSITIVE_INFINITY;
+
+  /** Wakes at `at` (epoch ms), unless the timer is set to wake sooner already. */
+  function wakeAt(at: number): void {
+    if (stopped || at >= retryAt) return;
+    if (retryTimer) clearTimeout(retryTimer);
+    const delay = Math.max(0, Math.min(at - Date.now(), 60_000));
+    retryAt = Date.now() + delay;
+    retryTimer = setTimeout(() => {
+      retryAt = Number.POSITIVE_INFINITY;
+      dispatcher.pump();
+    }, delay + 5);
+    retryTimer.unref();
+  }
+
+  /** Wakes again when the earliest pending delivery falls due (a retry, or a lease that ends). */
   async function scheduleRetry(): Promise<void> {
     const next = await dispatcher.nextDue();
     if (retryTimer) clearTimeout(retryTimer);
-    if (!next || stopped) return;
-    const delay = Math.max(0, Math.min(Date.parse(next) - Date.now(), 60_000));
-    retryTimer = setTimeout(() => dispatcher.pump(), delay + 5);
-    retryTimer.unref();
+    retryAt = Number.POSITIVE_INFINITY;
+    if (next) wakeAt(Date.parse(next));
   }
 
   async function pass(): Promise<void> {

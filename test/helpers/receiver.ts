@@ -13,8 +13,11 @@ export interface Received {
 export interface Receiver {
   url: string;
   received: Received[];
-  /** Decides each answer: status (and optional headers); default 200. */
-  respond: (received: Received, index: number) => { status: number; headers?: Record<string, string> };
+  /** Decides each answer: status (and optional headers, and a delay before it); default 200 at once. */
+  respond: (
+    received: Received,
+    index: number,
+  ) => { status: number; headers?: Record<string, string>; delayMs?: number };
   waitFor(count: number, timeoutMs?: number): Promise<Received[]>;
   close(): Promise<void>;
 }
@@ -53,8 +56,12 @@ export async function startReceiver(): Promise<Receiver> {
       const index = receiver.received.length;
       receiver.received.push(entry);
       const answer = receiver.respond(entry, index);
-      res.writeHead(answer.status, answer.headers);
-      res.end('ok');
+      const send = () => {
+        res.writeHead(answer.status, answer.headers);
+        res.end('ok');
+      };
+      if (answer.delayMs) setTimeout(send, answer.delayMs);
+      else send();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
