@@ -61,7 +61,7 @@ for (const kind of databaseKinds) {
         },
         required: ['sku'],
       };
-      for (const slug of ['items', 'strict', 'csv', 'hooked', 'exact', 'large'])
+      for (const slug of ['items', 'strict', 'csv', 'hooked', 'exact', 'large', 'deep', 'many', 'huge'])
         await server.createEndpoint({ slug, name: slug, schema });
       await server.admin('POST', '/admin/v1/endpoints/items/webhooks', {
         url: receiver.url,
@@ -181,6 +181,66 @@ for (const kind of databaseKinds) {
       assert.equal(summary.rejected, 1);
       assert.equal(summary.problems[0].line, 2);
       assert.match(JSON.stringify(summary.problems[0]), /tags\[0\]/);
+    });
+
+    test('a row nested as deep as the data API takes is imported (its {"records":[…]} wrapper does not count)', async () => {
+      const deep = `{"sku":"d","x":${'['.repeat(127)}${']'.repeat(127)}}`; // 128 levels
+      const { key } = await server.createKey({ name: 'deep', environment: 'test' });
+      const direct = await server.request('POST', '/api/v1/data/deep', {
+        key,
+        raw: deep,
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(direct.status, 202, 'the data API takes this record');
+      const deeper = `{"sku":"e","x":${'['.repeat(128)}${']'.repeat(128)}}`;
+      writeFileSync(join(dir, 'deep.ndjson'), `{"sku":"a"}\n${deep}\n${deeper}\n{"sku":"b"}\n`);
+      const res = await cli('records', 'import', 'deep', join(dir, 'deep.ndjson'), '--json');
+      assert.equal(res.code, 2, res.stdout + res.stderr);
+      const summary = JSON.parse(res.stdout).data;
+      assert.deepEqual([summary.imported, summary.rejected, summary.problems[0].line], [3, 1, 3]);
+      assert.match(JSON.stringify(summary.problems[0]), /nest at most 128 levels/);
+      assert.equal(await count('deep'), 4);
+    });
+
+    test('over 1 000 rejected rows in one batch: every one counted, the list says how many more', async () => {
+      const lines = [...Array.from({ length: 1500 }, (_, i) => `{"bad":${i}}`), '{"sku":"ok"}'];
+      writeFileSync(join(dir, 'many.ndjson'), `${lines.join('\n')}\n`);
+      const json = await cli(
+        'records',
+        'import',
+        'many',
+        join(dir, 'many.ndjson'),
+        '--batch',
+        '5000',
+        '--json',
+      );
+      assert.equal(json.code, 2);
+      const summary = JSON.parse(json.stdout).data;
+      assert.deepEqual([summary.imported, summary.rows, summary.rejected], [1, 1501, 1500]);
+      const text = await cli('records', 'import', 'many', join(dir, 'many.ndjson'), '--batch', '5000');
+      assert.match(text.stdout, /… and 1450 more/);
+    });
+
+    test("a row over 5 MiB, or over the endpoint's max_body_bytes, is that row's problem; the others are imported", async () => {
+      const huge = JSON.stringify({ sku: 'h', pad: 'x'.repeat(6 * 1024 * 1024) });
+      // Over the endpoint's max_body_bytes (100 KiB by default), as the data API's 413.
+      const large = JSON.stringify({ sku: 'l', pad: 'x'.repeat(200 * 1024) });
+      writeFileSync(join(dir, 'huge.ndjson'), `{"sku":"a"}\n${huge}\n${large}\n{"sku":"b"}\n`);
+      const res = await cli('records', 'import', 'huge', join(dir, 'huge.ndjson'), '--json');
+      assert.equal(res.code, 2, res.stdout + res.stderr);
+      const summary = JSON.parse(res.stdout).data;
+      assert.deepEqual([summary.imported, summary.rejected], [2, 2]);
+      assert.deepEqual(
+        summary.problems.map((p: { line: number; details: Array<{ error: string }> }) => [
+          p.line,
+          p.details[0]?.error,
+        ]),
+        [
+          [2, 'Larger than 5 MiB, the most any record can be'],
+          [3, "Larger than the endpoint's max_body_bytes (102400)"],
+        ],
+      );
+      assert.equal(await count('huge'), 2);
     });
 
     test('--strict refuses the whole import when one row is bad', async () => {

@@ -13,7 +13,7 @@ import { parseJson as parseExact, stringifyJson as stringifyExact } from '../../
 import type { Config } from '../config.ts';
 import type { EndpointJson, EndpointVersionJson } from '../endpoints/endpoint-service.ts';
 import { ApiError } from '../errors.ts';
-import { parseJson } from '../http/json-body.ts';
+import { MAX_REQUEST_BYTES, parseJson } from '../http/json-body.ts';
 import { keepLongIntegers } from '../infra/json/exact-json.ts';
 import { JsonText, managementClient } from './client.ts';
 import { withCommon } from './data-commands.ts';
@@ -29,6 +29,14 @@ interface Row {
 
 /** A row's text checked by the server's own JSON rules (strict UTF-8, no U+0000, depth, range). */
 function row(line: number, text: string): Row {
+  // No endpoint takes a larger record, and an import request could not carry it.
+  if (Buffer.byteLength(text) > MAX_RECORD_BYTES) {
+    return {
+      line,
+      text: '',
+      problems: [{ field: '(line)', error: 'Larger than 5 MiB, the most any record can be' }],
+    };
+  }
   try {
     parseJson(Buffer.from(text));
     return { line, text };
@@ -41,6 +49,9 @@ function row(line: number, text: string): Row {
     return { line, text, problems: details };
   }
 }
+
+/** The largest row sent: the management API's body limit, less the `{"records":[…]}` around it. */
+const MAX_RECORD_BYTES = MAX_REQUEST_BYTES - 64;
 
 const BOM = '\uFEFF';
 const LINE_BREAK = /\r\n|\r|\n/g;
@@ -293,6 +304,8 @@ export function registerRecordsCommands(program: Command, config: Config): void 
           const qs = `environment=${encodeURIComponent(o.env)}${o.webhooks ? '&webhooks=true' : ''}`;
           const problems: Array<{ line: number; details: Array<{ field: string; error: string }> }> = [];
           let imported = 0;
+          /** Every row rejected; `problems` keeps the first 1 000 the server lists per batch. */
+          let rejected = 0;
           let seen = 0;
           const started = Date.now();
           const meter = { bytes: 0 };
@@ -311,6 +324,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
           const send = async (rows: Row[], dryRun: boolean) => {
             for (const r of rows) if (r.problems) problems.push({ line: r.line, details: r.problems });
             const valid = rows.filter((r) => !r.problems);
+            rejected += rows.length - valid.length;
             if (valid.length === 0) return;
             const result = await call<ImportResult>(
               'POST',
@@ -320,6 +334,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
               new JsonText(`{"records":[${valid.map((r) => r.text).join(',')}]}`),
             );
             imported += result.imported;
+            rejected += result.rejected;
             for (const e of result.errors)
               problems.push({ line: valid[e.index]?.line ?? 0, details: e.details });
           };
@@ -353,7 +368,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
               problems.sort((a, b) => a.line - b.line);
               throw new CliFailure({
                 success: false,
-                error: `${problems.length} row${problems.length === 1 ? ' is' : 's are'} invalid; nothing was imported`,
+                error: `${rejected} row${rejected === 1 ? ' is' : 's are'} invalid; nothing was imported`,
                 code: 'validation_failed',
                 details: problems
                   .slice(0, 100)
@@ -363,6 +378,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
               });
             }
             meter.bytes = 0;
+            rejected = 0;
           }
           try {
             await pass(false);
@@ -384,7 +400,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
           problems.sort((a, b) => a.line - b.line);
           const summary = {
             imported,
-            rejected: problems.length,
+            rejected,
             rows: seen,
             seconds: (Date.now() - started) / 1000,
             problems: problems.slice(0, 1000),
@@ -397,9 +413,10 @@ export function registerRecordsCommands(program: Command, config: Config): void 
                 `  line ${p.line}: ${p.details.map((d) => `${d.field}: ${d.error}`).join('; ')}\n`,
               );
             }
-            if (problems.length > 50) process.stdout.write(`  … and ${problems.length - 50} more\n`);
+            const shown = Math.min(problems.length, 50);
+            if (rejected > shown) process.stdout.write(`  … and ${rejected - shown} more\n`);
           }
-          if (problems.length > 0) process.exitCode = 2;
+          if (rejected > 0) process.exitCode = 2;
         } catch (error) {
           failure = { error };
         } finally {

@@ -7,6 +7,13 @@ import { EXACT_DIGITS, firstRoundedNumber, keepLongIntegers } from '../infra/jso
 
 export const MAX_REQUEST_BYTES = 5 * 1024 * 1024;
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Levels a route's body wraps its records in (an import's {"records":[…]}): allowed on top of MAX_JSON_DEPTH. */
+    jsonWrapDepth?: number;
+  }
+}
+
 /** Bodies nested deeper than this are refused: deep enough for any record, far from the stack's limit. */
 export const MAX_JSON_DEPTH = 128;
 
@@ -163,17 +170,17 @@ export function roundedInteger(body: unknown): { at: string; sent: string } | un
  * Strict JSON: UTF-8 only, no `__proto__`/`constructor.prototype` keys that could pollute
  * prototypes, nested at most MAX_JSON_DEPTH deep.
  */
-export function parseJson(input: Buffer): unknown {
+export function parseJson(input: Buffer, maxDepth = MAX_JSON_DEPTH): unknown {
   // A UTF-8 byte order mark is not part of the JSON (secure-json-parse skips it as well).
   const bytes = input[0] === 0xef && input[1] === 0xbb && input[2] === 0xbf ? input.subarray(3) : input;
   if (bytes.length === 0) return undefined;
   if (!isUtf8(bytes))
     throw new ApiError('invalid_json', { message: 'Invalid JSON: the body is not valid UTF-8' });
   const shape = shapeOf(bytes);
-  if (shape.depth > MAX_JSON_DEPTH) {
+  if (shape.depth > maxDepth) {
     throw new ApiError('invalid_json', {
-      message: `Invalid JSON: nested more than ${MAX_JSON_DEPTH} levels deep`,
-      details: [{ field: '(body)', error: `Arrays and objects nest at most ${MAX_JSON_DEPTH} levels deep` }],
+      message: `Invalid JSON: nested more than ${maxDepth} levels deep`,
+      details: [{ field: '(body)', error: `Arrays and objects nest at most ${maxDepth} levels deep` }],
     });
   }
   const text = bytes.toString('utf8');
@@ -219,7 +226,9 @@ export function registerJsonParser(app: FastifyInstance): void {
     (req, body, done) => {
       try {
         refuseEncodedBody(req.headers['content-encoding']);
-        done(null, parseJson(body as Buffer));
+        // A route whose body wraps records (an import's {"records":[…]}) allows their nesting.
+        const wrapping = req.routeOptions.config?.jsonWrapDepth;
+        done(null, parseJson(body as Buffer, MAX_JSON_DEPTH + (wrapping ?? 0)));
       } catch (error) {
         done(error as Error, undefined);
       }

@@ -43,57 +43,74 @@ export function registerTransferRoutes(
   app: FastifyInstance,
   deps: { db: Db; endpoints: EndpointService; writer: RecordWriter },
 ): void {
-  app.post<{ Params: SlugParams }>('/admin/v1/endpoints/:slug/import', async (request) => {
-    const query = request.query as Record<string, unknown>;
-    const environment = environmentOf(query);
-    const strict = query.strict === 'true';
-    const { id: endpointId, version } = await versionFor(deps.endpoints, request.params.slug, environment);
-    const body = request.body as { records?: unknown } | undefined;
-    if (!body || !Array.isArray(body.records)) throw invalid('records', 'Send {"records":[…]}');
-    if (body.records.length > MAX_BATCH) throw invalid('records', `At most ${MAX_BATCH} records per call`);
-    const errors: Array<{ index: number; details: ErrorDetail[] }> = [];
-    const commands: WriteCommand[] = [];
-    body.records.forEach((data: unknown, index: number) => {
-      if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-        errors.push({ index, details: [{ field: '(record)', error: 'Must be a JSON object' }] });
-      } else if (!version.validate(data)) {
-        errors.push({ index, details: validationDetails(version.validate.errors) });
-      } else {
-        commands.push({
-          operation: 'create',
-          endpointId,
-          slug: request.params.slug,
-          environment,
-          recordId: newId('record'),
-          data: jsonText(data),
-          requestId: newId('request'),
-          keyId: null,
-          source: query.webhooks === 'true' ? 'api' : 'import',
-          callback: null,
+  // Each record sits two levels down ({"records":[…]}): as deep as the data API takes one, no deeper.
+  app.post<{ Params: SlugParams }>(
+    '/admin/v1/endpoints/:slug/import',
+    { config: { jsonWrapDepth: 2 } },
+    async (request) => {
+      const query = request.query as Record<string, unknown>;
+      const environment = environmentOf(query);
+      const strict = query.strict === 'true';
+      const { id: endpointId, version } = await versionFor(deps.endpoints, request.params.slug, environment);
+      const body = request.body as { records?: unknown } | undefined;
+      if (!body || !Array.isArray(body.records)) throw invalid('records', 'Send {"records":[…]}');
+      if (body.records.length > MAX_BATCH) throw invalid('records', `At most ${MAX_BATCH} records per call`);
+      const errors: Array<{ index: number; details: ErrorDetail[] }> = [];
+      const commands: WriteCommand[] = [];
+      body.records.forEach((data: unknown, index: number) => {
+        if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+          errors.push({ index, details: [{ field: '(record)', error: 'Must be a JSON object' }] });
+        } else if (!version.validate(data)) {
+          errors.push({ index, details: validationDetails(version.validate.errors) });
+        } else {
+          const text = jsonText(data);
+          // As the data API answers such a body 413.
+          if (Buffer.byteLength(text) > version.maxBodyBytes) {
+            const error = `Larger than the endpoint's max_body_bytes (${version.maxBodyBytes})`;
+            errors.push({ index, details: [{ field: '(record)', error }] });
+            return;
+          }
+          commands.push({
+            operation: 'create',
+            endpointId,
+            slug: request.params.slug,
+            environment,
+            recordId: newId('record'),
+            data: text,
+            requestId: newId('request'),
+            keyId: null,
+            source: query.webhooks === 'true' ? 'api' : 'import',
+            callback: null,
+          });
+        }
+      });
+      if (strict && errors.length > 0) {
+        throw new ApiError('validation_failed', {
+          message: `${errors.length} of ${body.records.length} records are invalid; nothing was imported`,
+          details: errors
+            .slice(0, 100)
+            .flatMap((e) => e.details.map((d) => ({ field: `[${e.index}].${d.field}`, error: d.error }))),
         });
       }
-    });
-    if (strict && errors.length > 0) {
-      throw new ApiError('validation_failed', {
-        message: `${errors.length} of ${body.records.length} records are invalid; nothing was imported`,
-        details: errors
-          .slice(0, 100)
-          .flatMap((e) => e.details.map((d) => ({ field: `[${e.index}].${d.field}`, error: d.error }))),
-      });
-    }
-    // dry_run: the same checks and answer, nothing written (the CLI's --strict checks a whole file first).
-    if (query.dry_run === 'true') {
+      // dry_run: the same checks and answer, nothing written (the CLI's --strict checks a whole file first).
+      if (query.dry_run === 'true') {
+        return {
+          success: true,
+          data: {
+            imported: 0,
+            valid: commands.length,
+            rejected: errors.length,
+            errors: errors.slice(0, 1000),
+          },
+        };
+      }
+      if (commands.length > 0) await deps.writer.writeAll(commands);
       return {
         success: true,
-        data: { imported: 0, valid: commands.length, rejected: errors.length, errors: errors.slice(0, 1000) },
+        data: { imported: commands.length, rejected: errors.length, errors: errors.slice(0, 1000) },
       };
-    }
-    if (commands.length > 0) await deps.writer.writeAll(commands);
-    return {
-      success: true,
-      data: { imported: commands.length, rejected: errors.length, errors: errors.slice(0, 1000) },
-    };
-  });
+    },
+  );
 
   app.get<{ Params: SlugParams }>('/admin/v1/endpoints/:slug/export', async (request, reply) => {
     const environment = environmentOf(request.query as Record<string, unknown>);
