@@ -895,7 +895,10 @@ for (const kind of databaseKinds) {
         'limit=abc',
         'order=sideways',
         'color=red',
-        'filter[a.b]=1',
+        // A field name with a quote or a backslash, or none.
+        'filter[a%22b]=1',
+        'filter[a%5Cb]=1',
+        'filter[]=1',
         // U+0000: no stored text holds it, and PostgreSQL cannot compare with it (it was a 500).
         'filter[color]=a%00b',
         'filter[n]=%00',

@@ -88,6 +88,44 @@ for (const kind of databaseKinds) {
       await server.close();
     });
 
+    test('every field the OpenAPI document offers a filter for can be filtered, whatever its name', async () => {
+      const names = ['2fa', 'order id', 'café', 'a.b', 'x[0]', 'say "hi"', 'back\\slash'];
+      await server.createEndpoint({
+        slug: 'odd-names',
+        name: 'Odd names',
+        schema: { type: 'object', properties: Object.fromEntries(names.map((n) => [n, { type: 'string' }])) },
+      });
+      const ids = await create('odd-names', [
+        JSON.stringify(Object.fromEntries(names.map((n) => [n, 'yes']))),
+        JSON.stringify(Object.fromEntries(names.map((n) => [n, 'no']))),
+      ]);
+      const doc = await server.request('GET', '/api/v1/openapi.json', { key });
+      assert.equal(doc.status, 200, doc.text);
+      const offered: string[] = doc.body.paths['/api/v1/data/odd-names'].get.parameters
+        .map((p: { name?: string }) => p.name ?? '')
+        .filter((n: string) => n.startsWith('filter['));
+      // A quote or a backslash cannot be in a filter's field name: those two are left out.
+      assert.deepEqual(
+        offered,
+        names.slice(0, 5).map((n) => `filter[${n}]`),
+      );
+      for (const name of offered) {
+        assert.deepEqual(await matching('odd-names', ids, `${encodeURIComponent(name)}=yes`), [0], name);
+      }
+      const refused = await server.request(
+        'GET',
+        `/api/v1/data/odd-names?${encodeURIComponent('filter[say "hi"]')}=yes`,
+        {
+          key,
+        },
+      );
+      assert.equal(refused.status, 400);
+      assert.equal(
+        refused.body.details[0].error,
+        'Filters apply to top-level field names of 1 to 64 characters, without " or \\',
+      );
+    });
+
     test('a declared integer or number field finds values past 2^53 exactly, digit for digit', async () => {
       await server.createEndpoint({
         slug: 'big',
@@ -219,6 +257,50 @@ for (const kind of databaseKinds) {
         return out.body.data.map((r: { id: string }) => labels.get(r.id) ?? r.id);
       };
     }
+
+    test('find: a float past 64 bits sorts by value among the integers it rounds alike to', async () => {
+      await server.createEndpoint({ slug: 'huge', name: 'Huge', schema: { type: 'object' } });
+      const values = [
+        '1e21',
+        '999999999999999999999',
+        '-1e21',
+        '-999999999999999999999',
+        '1.5e21',
+        '1000000000000000000001',
+      ];
+      const ids = await create(
+        'huge',
+        values.map((v) => `{"v":${v}}`),
+      );
+      const label = new Map(ids.map((id, n) => [id, values[n]]));
+      const res = await server.admin('POST', '/admin/v1/apps', {
+        slug: 'huge-order',
+        name: 'huge-order',
+        routes: ['asc', 'desc'].map((direction) => ({
+          method: 'GET',
+          path: `/${direction}`,
+          steps: [
+            { name: 'found', type: 'find', endpoint: 'huge', order: { field: 'v', direction }, limit: 100 },
+          ],
+        })),
+      });
+      assert.equal(res.status, 201, res.text);
+      const found = async (direction: string) => {
+        const out = await server.request('GET', `/api/v1/apps/huge-order/${direction}`, { key });
+        assert.equal(out.status, 200, out.text);
+        return out.body.data.map((r: { id: string }) => label.get(r.id));
+      };
+      const ascending = [
+        '-1e21',
+        '-999999999999999999999',
+        '999999999999999999999',
+        '1e21',
+        '1000000000000000000001',
+        '1.5e21',
+      ];
+      assert.deepEqual(await found('asc'), ascending);
+      assert.deepEqual(await found('desc'), [...ascending].reverse());
+    });
 
     test('find: integers past 2^53 and past 64 bits compare and sort exactly', async () => {
       await server.createEndpoint({ slug: 'ids', name: 'Ids', schema: { type: 'object' } });

@@ -1,5 +1,6 @@
 import { compileSchema, type RecordValidator } from '../endpoints/json-schema.ts';
 import { ApiError, type ErrorDetail } from '../errors.ts';
+import { FILTERABLE_FIELD } from '../infra/db/dialect.ts';
 import { compileExpression, type Expression, ExpressionError, rootNames } from './expressions.ts';
 
 /**
@@ -109,7 +110,6 @@ export const RESERVED_QUERY = 'environment';
 
 /** A parameter or step name: a key of the pipeline context, so never `__proto__` (it would not be kept). */
 const NAME = /^(?!__proto__$)[A-Za-z_][A-Za-z0-9_]{0,63}$/;
-const FIELD = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 const LITERAL_SEGMENT = /^[A-Za-z0-9._~-]{1,100}$/;
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,100}$/;
 const FORBIDDEN_HEADERS = new Set([
@@ -518,8 +518,11 @@ function compileStep(
           const entries = Object.entries(step.filter);
           if (entries.length > 20) problems.add(`${at}.filter`, 'At most 20 fields');
           for (const [field, condition] of entries) {
-            if (!FIELD.test(field)) {
-              problems.add(`${at}.filter.${field}`, 'Filters apply to top-level field names');
+            if (!FILTERABLE_FIELD.test(field)) {
+              problems.add(
+                `${at}.filter.${field}`,
+                'Filters apply to top-level field names of 1 to 64 characters, without " or \\',
+              );
               continue;
             }
             if (typeof condition === 'string') {
@@ -546,7 +549,7 @@ function compileStep(
       let order: { field: string; direction: 'asc' | 'desc' } | undefined;
       if (step.order !== undefined) {
         const o = step.order;
-        if (!isObject(o) || typeof o.field !== 'string' || !FIELD.test(o.field)) {
+        if (!isObject(o) || typeof o.field !== 'string' || !FILTERABLE_FIELD.test(o.field)) {
           problems.add(`${at}.order`, 'Must be {"field": "<top-level field>", "direction": "asc"|"desc"}');
         } else if (o.direction !== undefined && o.direction !== 'asc' && o.direction !== 'desc') {
           problems.add(`${at}.order.direction`, 'Must be asc or desc');

@@ -2,6 +2,7 @@ import type { AppService } from '../apps/app-service.ts';
 import { appPaths } from '../apps/openapi.ts';
 import type { EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { oldestFirst, rebaseRefs, typeNames } from '../endpoints/type-names.ts';
+import { FILTERABLE_FIELD } from '../infra/db/dialect.ts';
 import { EVENT_TYPES } from '../webhooks/subscription-service.ts';
 import { errorResponses, sharedComponents, standardHeaders, successContent } from './openapi-shared.ts';
 
@@ -89,7 +90,10 @@ export async function dataApiDocument(
       required: true,
       schema: { type: 'string', pattern: '^rec_' },
     };
-    const filters = Object.keys(((schemaSource as Json)?.properties as Json) ?? {}).map((field) => ({
+    const filterable = Object.keys(((schemaSource as Json)?.properties as Json) ?? {}).filter((field) =>
+      FILTERABLE_FIELD.test(field),
+    );
+    const filters = filterable.map((field) => ({
       name: `filter[${field}]`,
       in: 'query',
       required: false,

@@ -2,7 +2,7 @@ import type { EndpointRuntime, SchemaVersion } from '../endpoints/endpoint-servi
 import { ApiError, invalid, parseLimit } from '../errors.ts';
 import { hmac, safeEqual } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
-import type { DialectAdapter, JsonScalar } from '../infra/db/dialect.ts';
+import { type DialectAdapter, FILTERABLE_FIELD, type JsonScalar } from '../infra/db/dialect.ts';
 import { preparedReadFirst } from '../infra/db/prepared.ts';
 import type { Environment } from '../keys/key-service.ts';
 import { type RecordRow, recordJson } from './record-json.ts';
@@ -17,7 +17,6 @@ export interface ListQuery {
   filters: Array<[field: string, values: JsonScalar[]]>;
 }
 
-const FIELD = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
 const ALLOWED = new Set(['limit', 'order', 'after']);
 
 const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
@@ -97,8 +96,8 @@ export function parseListQuery(query: Record<string, unknown>, version: SchemaVe
     if (value.includes('\0') || name.includes('\0')) throw invalid(name, 'Cannot hold U+0000');
     if (name.startsWith('filter[') && name.endsWith(']')) {
       const field = name.slice(7, -1);
-      if (!FIELD.test(field))
-        throw invalid(name, 'Filters apply to top-level field names (letters, digits, _ and -)');
+      if (!FILTERABLE_FIELD.test(field))
+        throw invalid(name, 'Filters apply to top-level field names of 1 to 64 characters, without " or \\');
       if (out.filters.length >= 10) throw invalid(name, 'At most 10 filters');
       out.filters.push([field, filterValues(value, version.fieldTypes.get(field))]);
       continue;

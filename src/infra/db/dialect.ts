@@ -201,11 +201,16 @@ export const WRITER_PRAGMAS = [
   'foreign_keys = ON',
 ] as const;
 
-const FIELD_NAME = /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/;
+/**
+ * The top-level field names a filter can name: 1 to 64 characters, none of them `"`, `\` or a
+ * control character. They go into SQLite's JSON paths as `$."name"`, where a quote would end the
+ * name and a backslash start an escape; PostgreSQL takes them as parameters.
+ */
+export const FILTERABLE_FIELD = /^[^"\\\p{Cc}]{1,64}$/u;
 
-/** Field names go into JSON paths: callers accept only these (letters, digits, _ and -). */
+/** Field names go into JSON paths: callers accept only FILTERABLE_FIELD names. */
 function checkedField(field: string): string {
-  if (!FIELD_NAME.test(field)) throw new Error(`Not a filterable field name: ${field}`);
+  if (!FILTERABLE_FIELD.test(field)) throw new Error(`Not a filterable field name: ${field}`);
   return field;
 }
 
@@ -287,7 +292,11 @@ const BIG_INTEGER = 2 ** 63;
 function sqliteBigIntegerText(column: string, path: string, sign: '>=' | '<='): RawBuilder<unknown> {
   const ref = sql.ref(column);
   const limit = sql.raw(sign === '>=' ? '9223372036854775808.0' : '-9223372036854775808.0');
-  return sql`(case when json_type(${ref}, ${path}) = 'integer' and json_extract(${ref}, ${path}) ${sql.raw(sign)} ${limit} then printf('%06d', length(${ref} -> ${path})) || (${ref} -> ${path}) end)`;
+  const value = sql`json_extract(${ref}, ${path})`;
+  // A float that far out is a whole number: `%.0f` writes it in digits (1e21 as 1 and 21 zeros),
+  // exact for any written with up to 15 significant digits, so it sorts among the integers.
+  const digits = sql`(case when json_type(${ref}, ${path}) = 'integer' then (${ref} -> ${path}) when json_type(${ref}, ${path}) = 'real' then printf('%.0f', ${value}) end)`;
+  return sql`(case when ${value} ${sql.raw(sign)} ${limit} then printf('%06d', length(${digits})) || ${digits} end)`;
 }
 
 /**
