@@ -47,10 +47,13 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
 
   /** When the retry timer fires (epoch ms); Infinity when none is set. */
   let retryAt = Number.POSITIVE_INFINITY;
+  /** How often the timer was set: a timer set while nextDue() ran knows of a newer retry. */
+  let armed = 0;
 
   /** Wakes at `at` (epoch ms), unless the timer is set to wake sooner already. */
   function wakeAt(at: number): void {
     if (stopped || at >= retryAt) return;
+    armed++;
     if (retryTimer) clearTimeout(retryTimer);
     const delay = Math.max(0, Math.min(at - Date.now(), 60_000));
     retryAt = Date.now() + delay;
@@ -63,9 +66,14 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
 
   /** Wakes again when the earliest pending delivery falls due (a retry, or a lease that ends). */
   async function scheduleRetry(): Promise<void> {
+    const seen = armed;
     const next = await dispatcher.nextDue();
-    if (retryTimer) clearTimeout(retryTimer);
-    retryAt = Number.POSITIVE_INFINITY;
+    // Set afresh from what the database says, unless a retry recorded meanwhile set it: it may
+    // be sooner than what this read saw.
+    if (armed === seen) {
+      if (retryTimer) clearTimeout(retryTimer);
+      retryAt = Number.POSITIVE_INFINITY;
+    }
     if (next) wakeAt(Date.parse(next));
   }
 
