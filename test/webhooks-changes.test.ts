@@ -127,6 +127,50 @@ describe('when retries and redeliveries go out', () => {
   });
 });
 
+describe('a retry with a later delivery about the same record waiting behind it', () => {
+  test('still goes out interval_seconds after the failure, whatever else is written meanwhile', async () => {
+    const server = await startTestServer(
+      'sqlite',
+      { ...ALLOW, GATEHOUSE_WEBHOOK_POLL_MS: '60000', GATEHOUSE_WEBHOOK_TIMEOUT_MS: '3000' },
+      { worker: true },
+    );
+    const receiver = await startReceiver();
+    try {
+      const write = await setUp(server, { max_retries: 1, interval_seconds: 2 });
+      await server.createEndpoint({ slug: 'other', name: 'Other', schema: { type: 'object' } });
+      const { key } = await server.createKey({ name: 'writer', environment: 'test' });
+      await subscribe(server, receiver.url);
+      receiver.respond = (_received, index) => ({ status: index === 0 ? 500 : 200 });
+      const created = (await write('first')) as { body: { id: string } };
+      await receiver.waitFor(1);
+      // The update's delivery is due now but waits for the create's retry; then any write
+      // makes the worker read the next due time again.
+      const replaced = await server.request('PUT', `/api/v1/data/orders/${created.body.id}`, {
+        key,
+        json: { v: 'second' },
+      });
+      assert.equal(replaced.status, 202, replaced.text);
+      await sleep(200);
+      await server.request('POST', '/api/v1/data/other', { key, json: { v: 'elsewhere' } });
+      const [first, retry] = await receiver.waitFor(2, 8000);
+      const gap = (retry?.at ?? 0) - (first?.at ?? 0);
+      assert.ok(gap >= 2000 && gap < 4000, `the retry came ${gap} ms after the first attempt`);
+      await receiver.waitFor(3, 5000);
+      assert.deepEqual(
+        receiver.received.map((r) => [JSON.parse(r.body).type, recordValue(r.body)]),
+        [
+          ['record.created', 'first'],
+          ['record.created', 'first'],
+          ['record.updated', 'second'],
+        ],
+      );
+    } finally {
+      await server.close();
+      await receiver.close();
+    }
+  });
+});
+
 describe('a delivery held for a slot at its origin', () => {
   test('goes to the URL and with the secrets the subscription has when it is sent', async () => {
     const server = await startTestServer(

@@ -1,4 +1,4 @@
-import { sql, type Transaction } from 'kysely';
+import { type ExpressionBuilder, sql, type Transaction } from 'kysely';
 import type { Logger } from 'pino';
 import type { Encryptor } from '../infra/crypto/encryption.ts';
 import type { Db } from '../infra/db/database.ts';
@@ -62,6 +62,21 @@ interface Claimed {
   /** It waited in memory for a slot: it is checked again before it is sent. */
   held?: boolean;
 }
+
+type DeliveryAlias = Database & { d: Database['webhook_deliveries'] };
+
+/** A delivery `d` with no earlier pending one to its target about its record: its turn has come. */
+const notBehindAnEarlier = ({ not, exists, selectFrom }: ExpressionBuilder<DeliveryAlias, 'd'>) =>
+  not(
+    exists(
+      selectFrom('webhook_deliveries as earlier')
+        .select(sql`1`.as('one'))
+        .whereRef('earlier.record_id', '=', 'd.record_id')
+        .whereRef('earlier.target', '=', 'd.target')
+        .whereRef('earlier.seq', '<', 'd.seq')
+        .where('earlier.status', '=', 'pending'),
+    ),
+  );
 
 function retryAfterSeconds(result: PostResult): number | undefined {
   if (result.status !== 429 && result.status !== 503) return undefined;
@@ -140,18 +155,7 @@ export function createDispatcher(options: DispatcherOptions) {
         .select(['s.previous_secret_expires_at', 's.enabled'])
         .where('d.status', '=', 'pending')
         .where('d.next_attempt_at', '<=', now)
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom('webhook_deliveries as earlier')
-                .select(sql`1`.as('one'))
-                .whereRef('earlier.record_id', '=', 'd.record_id')
-                .whereRef('earlier.target', '=', 'd.target')
-                .whereRef('earlier.seq', '<', 'd.seq')
-                .where('earlier.status', '=', 'pending'),
-            ),
-          ),
-        )
+        .where(notBehindAnEarlier)
         .orderBy('d.next_attempt_at')
         .orderBy('d.seq')
         .limit(limit);
@@ -213,6 +217,17 @@ export function createDispatcher(options: DispatcherOptions) {
     const succeeded = error === null;
     const gone = result.status === 410 && row.subscription_id !== null;
     const lastTry = row.attempts >= row.max_attempts;
+    // Read now, not at the claim (a success recorded since then cleared failing_since), and on
+    // PostgreSQL locked before the delivery: every transaction takes a subscription's row before
+    // its deliveries' (turning it off, changing its URL, removing its endpoint), so none deadlock.
+    let subscription: { failing_since: string | null; enabled: number } | undefined;
+    if (row.subscription_id !== null) {
+      const query = trx
+        .selectFrom('webhook_subscriptions')
+        .select(['failing_since', 'enabled'])
+        .where('id', '=', row.subscription_id);
+      subscription = await (dialect.claimsWithSkipLocked ? query.forUpdate() : query).executeTakeFirst();
+    }
     await trx
       .insertInto('webhook_attempts')
       .values({
@@ -254,13 +269,7 @@ export function createDispatcher(options: DispatcherOptions) {
           .where('id', '=', row.subscription_id)
           .execute();
       } else {
-        // Read now, not at the claim: a success recorded since then cleared it.
-        const current = await trx
-          .selectFrom('webhook_subscriptions')
-          .select(['failing_since', 'enabled'])
-          .where('id', '=', row.subscription_id)
-          .executeTakeFirst();
-        const since = current?.failing_since ?? now;
+        const since = subscription?.failing_since ?? now;
         const tooLong = Date.parse(now) - Date.parse(since) >= options.disableAfterMs;
         const reason = gone
           ? 'The receiver answered 410 Gone'
@@ -272,7 +281,8 @@ export function createDispatcher(options: DispatcherOptions) {
           .set({ failing_since: since, ...(reason ? { enabled: 0, disabled_reason: reason } : {}) })
           .where('id', '=', row.subscription_id)
           .execute();
-        if (reason && current?.enabled === 1) await cancelPendingDeliveries(trx, row.subscription_id, now);
+        if (reason && subscription?.enabled === 1)
+          await cancelPendingDeliveries(trx, row.subscription_id, now);
       }
     }
     if (status === 'failed' && row.event_type !== 'request.failed') {
@@ -343,7 +353,10 @@ export function createDispatcher(options: DispatcherOptions) {
 
   async function flushResults(): Promise<void> {
     while (results.length > 0) {
-      const batch = results;
+      // Subscriptions' rows are locked in one order by every flush (see applyResult).
+      const batch = results.sort((a, b) =>
+        (a.row.subscription_id ?? '') < (b.row.subscription_id ?? '') ? -1 : 1,
+      );
       results = [];
       const now = nowIso();
       let retries: Array<string | undefined> = [];
@@ -400,11 +413,16 @@ export function createDispatcher(options: DispatcherOptions) {
     const current = await db
       .selectFrom('webhook_deliveries as d')
       .leftJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
-      .select(['d.status', 'd.next_attempt_at', 'd.url', 's.enabled', 's.secret', 's.previous_secret'])
-      .select('s.previous_secret_expires_at')
+      .select(['d.status', 'd.next_attempt_at', 'd.url', 'd.origin', 's.enabled', 's.secret'])
+      .select(['s.previous_secret', 's.previous_secret_expires_at'])
       .where('d.id', '=', row.id)
       .executeTakeFirst();
     if (current?.status !== 'pending' || current.next_attempt_at !== row.lease) return false;
+    if (current.origin !== row.origin) {
+      // Moved to another origin: given back, it is claimed again under that origin's allowance.
+      await release([row]);
+      return false;
+    }
     row.url = current.url;
     row.enabled = current.enabled;
     row.secret = current.secret;
@@ -568,13 +586,17 @@ export function createDispatcher(options: DispatcherOptions) {
   return {
     pump,
     /** When the next pending delivery falls due (ISO), for the wake-up timer. */
+    /** When the earliest delivery the claim could take falls due (none waiting behind an earlier one). */
     async nextDue(): Promise<string | null> {
       const row = await db
-        .selectFrom('webhook_deliveries')
-        .select((eb) => eb.fn.min('next_attempt_at').as('next'))
-        .where('status', '=', 'pending')
+        .selectFrom('webhook_deliveries as d')
+        .select('d.next_attempt_at')
+        .where('d.status', '=', 'pending')
+        .where(notBehindAnEarlier)
+        .orderBy('d.next_attempt_at')
+        .limit(1)
         .executeTakeFirst();
-      return (row?.next as string | null | undefined) ?? null;
+      return row?.next_attempt_at ?? null;
     },
     /** Stops claiming and waits for the attempts in flight. */
     async stop(): Promise<void> {

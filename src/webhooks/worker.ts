@@ -59,13 +59,18 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
     retryAt = Date.now() + delay;
     retryTimer = setTimeout(() => {
       retryAt = Number.POSITIVE_INFINITY;
+      // Capped at a minute: not due yet, wait on.
+      if (at > Date.now() + 5) return wakeAt(at);
       dispatcher.pump();
+      // Then on to the retry after it; no sooner than 250 ms, should the claim not take what is
+      // due (its origin busy, say: a finished attempt starts the next there anyway).
+      void scheduleRetry(250).catch(() => {});
     }, delay + 5);
     retryTimer.unref();
   }
 
   /** Wakes again when the earliest pending delivery falls due (a retry, or a lease that ends). */
-  async function scheduleRetry(): Promise<void> {
+  async function scheduleRetry(atLeastMs = 0): Promise<void> {
     const seen = armed;
     const next = await dispatcher.nextDue();
     // Set afresh from what the database says, unless a retry recorded meanwhile set it: it may
@@ -74,7 +79,7 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
       if (retryTimer) clearTimeout(retryTimer);
       retryAt = Number.POSITIVE_INFINITY;
     }
-    if (next) wakeAt(Date.parse(next));
+    if (next) wakeAt(Math.max(Date.parse(next), Date.now() + atLeastMs));
   }
 
   async function pass(): Promise<void> {
