@@ -236,7 +236,7 @@ for (const kind of databaseKinds) {
           p.details[0]?.error,
         ]),
         [
-          [2, 'Larger than 5 MiB, the most any record can be'],
+          [2, 'Larger than 5242866 bytes, the most one import request can carry'],
           [3, "Larger than the endpoint's max_body_bytes (102400)"],
         ],
       );

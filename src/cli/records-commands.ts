@@ -29,12 +29,17 @@ interface Row {
 
 /** A row's text checked by the server's own JSON rules (strict UTF-8, no U+0000, depth, range). */
 function row(line: number, text: string): Row {
-  // No endpoint takes a larger record, and an import request could not carry it.
+  // An import request could not carry it (and no endpoint takes a record over 5 MiB).
   if (Buffer.byteLength(text) > MAX_RECORD_BYTES) {
     return {
       line,
       text: '',
-      problems: [{ field: '(line)', error: 'Larger than 5 MiB, the most any record can be' }],
+      problems: [
+        {
+          field: '(line)',
+          error: `Larger than ${MAX_RECORD_BYTES} bytes, the most one import request can carry`,
+        },
+      ],
     };
   }
   try {
@@ -50,8 +55,8 @@ function row(line: number, text: string): Row {
   }
 }
 
-/** The largest row sent: the management API's body limit, less the `{"records":[…]}` around it. */
-const MAX_RECORD_BYTES = MAX_REQUEST_BYTES - 64;
+/** The largest row sent: the management API's body limit, less the `{"records":[]}` around it. */
+const MAX_RECORD_BYTES = MAX_REQUEST_BYTES - '{"records":[]}'.length;
 
 const BOM = '\uFEFF';
 const LINE_BREAK = /\r\n|\r|\n/g;

@@ -217,10 +217,10 @@ const RECORD_SEQ_LOCK = 7_165_213_904;
 
 /**
  * PostgreSQL: a record's `seq` is handed out at its INSERT but seen at COMMIT, so two transactions
- * committing out of order would let a client paging `order=asc` (or an export, or an app's `find`)
- * pass a seq whose record shows up later, and never see it. Every transaction that creates records
- * takes this lock before its first statement and holds it to its commit: seqs become visible in
- * the order they were given. Taken first, it cannot deadlock with the rows a transaction locks.
+ * committing out of order would let a client paging `order=asc` (or an export) pass a seq whose
+ * record shows up later, and never see it. Every transaction that creates records takes this lock
+ * before its first statement and holds it to its commit: seqs become visible in the order they
+ * were given. Taken first, it cannot deadlock with the rows a transaction locks.
  * (SQLite has one writer at a time.)
  */
 async function inSeqOrder(trx: Transaction<Database>): Promise<void> {

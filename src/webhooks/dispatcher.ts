@@ -259,8 +259,19 @@ export function createDispatcher(options: DispatcherOptions) {
       .where('id', '=', row.id)
       .where('status', '=', 'pending')
       .executeTakeFirst();
-    // Ended while in flight (its endpoint deleted): the attempt stays in the log, nothing follows.
-    if (Number(updated.numUpdatedRows) === 0) return undefined;
+    if (Number(updated.numUpdatedRows) === 0) {
+      // Ended while in flight (its subscription turned off, its endpoint deleted): the attempt
+      // stays in the log and nothing follows; but a receiver that took it has it, so the log says so.
+      if (succeeded) {
+        await trx
+          .updateTable('webhook_deliveries')
+          .set({ status: 'succeeded', last_status_code: result.status, last_error: null, updated_at: now })
+          .where('id', '=', row.id)
+          .where('status', 'in', ['cancelled', 'failed'])
+          .execute();
+      }
+      return undefined;
+    }
     if (row.subscription_id !== null) {
       if (succeeded) {
         await trx
