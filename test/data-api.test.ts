@@ -106,6 +106,25 @@ for (const kind of databaseKinds) {
       assert.equal(row.operation, 'create');
     });
 
+    test('fields named like Object methods (constructor, toString) are required or optional as the schema says', async () => {
+      await server.createEndpoint({
+        slug: 'protos',
+        name: 'Protos',
+        schema: {
+          type: 'object',
+          required: ['constructor'],
+          properties: { constructor: { type: 'integer' }, toString: { type: 'string' } },
+        },
+      });
+      const post = (json: unknown) => server.request('POST', '/api/v1/data/protos', { key: testKey, json });
+      const missing = await post({ toString: 'x' });
+      assert.equal(missing.status, 400, missing.text);
+      assert.deepEqual(missing.body.details, [{ field: 'constructor', error: 'Required field is missing' }]);
+      // toString is optional: a body without it is fine.
+      assert.equal((await post({ constructor: 1 })).status, 202);
+      assert.equal((await post({ constructor: 1, toString: 'x' })).status, 202);
+    });
+
     test('X-API-Key works as well as Bearer', async () => {
       const res = await server.request('GET', '/api/v1/data/orders', { headers: { 'x-api-key': testKey } });
       assert.equal(res.status, 200);

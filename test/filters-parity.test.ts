@@ -122,7 +122,7 @@ for (const kind of databaseKinds) {
       assert.equal(refused.status, 400);
       assert.equal(
         refused.body.details[0].error,
-        'Filters apply to top-level field names of 1 to 64 characters, without " or \\',
+        'Filters apply to top-level field names of 1 to 64 characters, without ", \\ or control characters',
       );
     });
 

@@ -521,7 +521,7 @@ function compileStep(
             if (!FILTERABLE_FIELD.test(field)) {
               problems.add(
                 `${at}.filter.${field}`,
-                'Filters apply to top-level field names of 1 to 64 characters, without " or \\',
+                'Filters apply to top-level field names of 1 to 64 characters, without ", \\ or control characters',
               );
               continue;
             }

@@ -24,6 +24,8 @@ function createAjv(): Ajv2020 {
     strictTuples: false,
     strictRequired: false,
     validateFormats: true,
+    // A field named like an Object method (constructor, toString) is present only if sent.
+    ownProperties: true,
     // Every pattern on RE2, in linear time (linear-pattern.ts).
     code: { optimize: true, regExp: linearRegExp },
   });

@@ -97,7 +97,10 @@ export function parseListQuery(query: Record<string, unknown>, version: SchemaVe
     if (name.startsWith('filter[') && name.endsWith(']')) {
       const field = name.slice(7, -1);
       if (!FILTERABLE_FIELD.test(field))
-        throw invalid(name, 'Filters apply to top-level field names of 1 to 64 characters, without " or \\');
+        throw invalid(
+          name,
+          'Filters apply to top-level field names of 1 to 64 characters, without ", \\ or control characters',
+        );
       if (out.filters.length >= 10) throw invalid(name, 'At most 10 filters');
       out.filters.push([field, filterValues(value, version.fieldTypes.get(field))]);
       continue;
