@@ -261,13 +261,14 @@ export function createDispatcher(options: DispatcherOptions) {
       .executeTakeFirst();
     if (Number(updated.numUpdatedRows) === 0) {
       // Ended while in flight (its subscription turned off, its endpoint deleted): the attempt
-      // stays in the log and nothing follows; but a receiver that took it has it, so the log says so.
+      // stays in the log and nothing follows. A cancelled one the receiver took is logged as
+      // succeeded (redelivering it would send it twice); its endpoint deleted, it stays failed.
       if (succeeded) {
         await trx
           .updateTable('webhook_deliveries')
           .set({ status: 'succeeded', last_status_code: result.status, last_error: null, updated_at: now })
           .where('id', '=', row.id)
-          .where('status', 'in', ['cancelled', 'failed'])
+          .where('status', '=', 'cancelled')
           .execute();
       }
       return undefined;
