@@ -27,6 +27,26 @@ async function subscribe(server: TestServer, url: string): Promise<string> {
   return res.body.data.id as string;
 }
 
+/**
+ * A server with its webhook worker (and `env`) and two receivers, closed after `run` whatever it
+ * does.
+ */
+async function withWorker(
+  env: Record<string, string>,
+  run: (server: TestServer, receiver: Receiver, other: Receiver) => Promise<void>,
+): Promise<void> {
+  const server = await startTestServer('sqlite', { ...ALLOW, ...env }, { worker: true });
+  const receiver = await startReceiver();
+  const other = await startReceiver();
+  try {
+    await run(server, receiver, other);
+  } finally {
+    await server.close();
+    await receiver.close();
+    await other.close();
+  }
+}
+
 describe('subscriptions turned off, or failing', () => {
   let server: TestServer;
   let receiver: Receiver;
@@ -111,125 +131,105 @@ describe('subscriptions turned off, or failing', () => {
 describe('when retries and redeliveries go out', () => {
   test('a retry goes interval_seconds after the failure, and a redelivery at once, not at the next poll', async () => {
     // A poll far away: only the worker's own timer can send them on time.
-    const server = await startTestServer(
-      'sqlite',
-      { ...ALLOW, GATEHOUSE_WEBHOOK_POLL_MS: '60000', GATEHOUSE_WEBHOOK_TIMEOUT_MS: '3000' },
-      { worker: true },
+    await withWorker(
+      { GATEHOUSE_WEBHOOK_POLL_MS: '60000', GATEHOUSE_WEBHOOK_TIMEOUT_MS: '3000' },
+      async (server, receiver) => {
+        const write = await setUp(server, { max_retries: 1, interval_seconds: 1 });
+        await subscribe(server, receiver.url);
+        receiver.respond = () => ({ status: 500 });
+        await write('retried');
+        const [first, second] = await receiver.waitFor(2, 8000);
+        const gap = (second?.at ?? 0) - (first?.at ?? 0);
+        // Before, the retry waited for the claim's lease (2 x timeout + 5 s = 11 s).
+        assert.ok(gap >= 1000 && gap < 3000, `the retry came ${gap} ms after the first attempt`);
+        const failed = await until(
+          async () => (await server.admin('GET', '/admin/v1/deliveries')).body.data,
+          (data) => data[0]?.status === 'failed',
+        );
+        receiver.respond = () => ({ status: 200 });
+        const asked = Date.now();
+        const again = await server.admin('POST', `/admin/v1/deliveries/${failed[0].id}/redeliver`);
+        assert.equal(again.status, 202, again.text);
+        const [, , third] = await receiver.waitFor(3, 5000);
+        assert.ok(
+          (third?.at ?? 0) - asked < 2000,
+          `the redelivery came ${(third?.at ?? 0) - asked} ms after it was asked`,
+        );
+      },
     );
-    const receiver = await startReceiver();
-    try {
-      const write = await setUp(server, { max_retries: 1, interval_seconds: 1 });
-      await subscribe(server, receiver.url);
-      receiver.respond = () => ({ status: 500 });
-      await write('retried');
-      const [first, second] = await receiver.waitFor(2, 8000);
-      const gap = (second?.at ?? 0) - (first?.at ?? 0);
-      // Before, the retry waited for the claim's lease (2 x timeout + 5 s = 11 s).
-      assert.ok(gap >= 1000 && gap < 3000, `the retry came ${gap} ms after the first attempt`);
-      const failed = await until(
-        async () => (await server.admin('GET', '/admin/v1/deliveries')).body.data,
-        (data) => data[0]?.status === 'failed',
-      );
-      receiver.respond = () => ({ status: 200 });
-      const asked = Date.now();
-      const again = await server.admin('POST', `/admin/v1/deliveries/${failed[0].id}/redeliver`);
-      assert.equal(again.status, 202, again.text);
-      const [, , third] = await receiver.waitFor(3, 5000);
-      assert.ok(
-        (third?.at ?? 0) - asked < 2000,
-        `the redelivery came ${(third?.at ?? 0) - asked} ms after it was asked`,
-      );
-    } finally {
-      await server.close();
-      await receiver.close();
-    }
   });
 });
 
 describe('a retry with a later delivery about the same record waiting behind it', () => {
   test('still goes out interval_seconds after the failure, whatever else is written meanwhile', async () => {
-    const server = await startTestServer(
-      'sqlite',
-      { ...ALLOW, GATEHOUSE_WEBHOOK_POLL_MS: '60000', GATEHOUSE_WEBHOOK_TIMEOUT_MS: '3000' },
-      { worker: true },
+    await withWorker(
+      { GATEHOUSE_WEBHOOK_POLL_MS: '60000', GATEHOUSE_WEBHOOK_TIMEOUT_MS: '3000' },
+      async (server, receiver) => {
+        const write = await setUp(server, { max_retries: 1, interval_seconds: 2 });
+        await server.createEndpoint({ slug: 'other', name: 'Other', schema: { type: 'object' } });
+        const { key } = await server.createKey({ name: 'writer', environment: 'test' });
+        await subscribe(server, receiver.url);
+        receiver.respond = (_received, index) => ({ status: index === 0 ? 500 : 200 });
+        const created = (await write('first')) as { body: { id: string } };
+        await receiver.waitFor(1);
+        // The update's delivery is due now but waits for the create's retry; then any write
+        // makes the worker read the next due time again.
+        const replaced = await server.request('PUT', `/api/v1/data/orders/${created.body.id}`, {
+          key,
+          json: { v: 'second' },
+        });
+        assert.equal(replaced.status, 202, replaced.text);
+        await sleep(200);
+        await server.request('POST', '/api/v1/data/other', { key, json: { v: 'elsewhere' } });
+        const [first, retry] = await receiver.waitFor(2, 8000);
+        const gap = (retry?.at ?? 0) - (first?.at ?? 0);
+        assert.ok(gap >= 2000 && gap < 4000, `the retry came ${gap} ms after the first attempt`);
+        await receiver.waitFor(3, 5000);
+        assert.deepEqual(
+          receiver.received.map((r) => [JSON.parse(r.body).type, recordValue(r.body)]),
+          [
+            ['record.created', 'first'],
+            ['record.created', 'first'],
+            ['record.updated', 'second'],
+          ],
+        );
+      },
     );
-    const receiver = await startReceiver();
-    try {
-      const write = await setUp(server, { max_retries: 1, interval_seconds: 2 });
-      await server.createEndpoint({ slug: 'other', name: 'Other', schema: { type: 'object' } });
-      const { key } = await server.createKey({ name: 'writer', environment: 'test' });
-      await subscribe(server, receiver.url);
-      receiver.respond = (_received, index) => ({ status: index === 0 ? 500 : 200 });
-      const created = (await write('first')) as { body: { id: string } };
-      await receiver.waitFor(1);
-      // The update's delivery is due now but waits for the create's retry; then any write
-      // makes the worker read the next due time again.
-      const replaced = await server.request('PUT', `/api/v1/data/orders/${created.body.id}`, {
-        key,
-        json: { v: 'second' },
-      });
-      assert.equal(replaced.status, 202, replaced.text);
-      await sleep(200);
-      await server.request('POST', '/api/v1/data/other', { key, json: { v: 'elsewhere' } });
-      const [first, retry] = await receiver.waitFor(2, 8000);
-      const gap = (retry?.at ?? 0) - (first?.at ?? 0);
-      assert.ok(gap >= 2000 && gap < 4000, `the retry came ${gap} ms after the first attempt`);
-      await receiver.waitFor(3, 5000);
-      assert.deepEqual(
-        receiver.received.map((r) => [JSON.parse(r.body).type, recordValue(r.body)]),
-        [
-          ['record.created', 'first'],
-          ['record.created', 'first'],
-          ['record.updated', 'second'],
-        ],
-      );
-    } finally {
-      await server.close();
-      await receiver.close();
-    }
   });
 });
 
 describe('a delivery held for a slot at its origin', () => {
   test('goes to the URL and with the secrets the subscription has when it is sent', async () => {
-    const server = await startTestServer(
-      'sqlite',
-      { ...ALLOW, GATEHOUSE_WEBHOOK_PER_ORIGIN: '1', GATEHOUSE_WEBHOOK_TIMEOUT_MS: '5000' },
-      { worker: true },
+    await withWorker(
+      { GATEHOUSE_WEBHOOK_PER_ORIGIN: '1', GATEHOUSE_WEBHOOK_TIMEOUT_MS: '5000' },
+      async (server, before, moved) => {
+        const write = await setUp(server, { max_retries: 0, interval_seconds: 1 });
+        const id = await subscribe(server, before.url);
+        before.respond = () => ({ status: 200, delayMs: 1500 });
+        await write('first');
+        await write('held');
+        // 'first' is in flight at the old URL; 'held' is claimed and waits for the origin's slot.
+        await before.waitFor(1);
+        await sleep(300);
+        const rotated = await server.admin('POST', `/admin/v1/webhooks/${id}/rotate-secret`);
+        assert.equal(rotated.status, 200, rotated.text);
+        const changed = await server.admin('PATCH', `/admin/v1/webhooks/${id}`, { url: moved.url });
+        assert.equal(changed.status, 200, changed.text);
+        const [held] = await moved.waitFor(1, 8000);
+        assert.equal(recordValue(held?.body ?? ''), 'held');
+        assert.deepEqual(
+          before.received.map((r) => recordValue(r.body)),
+          ['first'],
+        );
+        // Signed with the new secret too (the old one keeps signing beside it).
+        const secret = rotated.body.data.secret as string;
+        const event = verifyWebhook(
+          held?.body ?? '',
+          new Headers(held?.headers as Record<string, string>),
+          secret,
+        );
+        assert.equal(event.type, 'record.created');
+      },
     );
-    const before = await startReceiver();
-    const moved = await startReceiver();
-    try {
-      const write = await setUp(server, { max_retries: 0, interval_seconds: 1 });
-      const id = await subscribe(server, before.url);
-      before.respond = () => ({ status: 200, delayMs: 1500 });
-      await write('first');
-      await write('held');
-      // 'first' is in flight at the old URL; 'held' is claimed and waits for the origin's slot.
-      await before.waitFor(1);
-      await sleep(300);
-      const rotated = await server.admin('POST', `/admin/v1/webhooks/${id}/rotate-secret`);
-      assert.equal(rotated.status, 200, rotated.text);
-      const changed = await server.admin('PATCH', `/admin/v1/webhooks/${id}`, { url: moved.url });
-      assert.equal(changed.status, 200, changed.text);
-      const [held] = await moved.waitFor(1, 8000);
-      assert.equal(recordValue(held?.body ?? ''), 'held');
-      assert.deepEqual(
-        before.received.map((r) => recordValue(r.body)),
-        ['first'],
-      );
-      // Signed with the new secret too (the old one keeps signing beside it).
-      const secret = rotated.body.data.secret as string;
-      const event = verifyWebhook(
-        held?.body ?? '',
-        new Headers(held?.headers as Record<string, string>),
-        secret,
-      );
-      assert.equal(event.type, 'record.created');
-    } finally {
-      await server.close();
-      await before.close();
-      await moved.close();
-    }
   });
 });

@@ -392,10 +392,7 @@ export function createDispatcher(options: DispatcherOptions) {
           );
         }
       }
-      const soonest = retries.reduce<string | undefined>(
-        (a, b) => (a === undefined || (b && b < a) ? b : a),
-        undefined,
-      );
+      const soonest = retries.filter((due) => due !== undefined).sort()[0];
       if (soonest) options.onRetry?.(soonest);
       for (const item of batch) item.done();
     }
