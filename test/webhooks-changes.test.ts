@@ -101,6 +101,29 @@ describe('subscriptions turned off, or failing', () => {
     await server.admin('DELETE', `/admin/v1/webhooks/${id}`);
   });
 
+  test('an attempt in flight when the subscription is turned off, and refused by the receiver, stays cancelled and shows the answer', async () => {
+    const id = await subscribe(server, receiver.url);
+    receiver.respond = () => ({ status: 503, delayMs: 800 });
+    const sent = receiver.received.length;
+    await write('in-flight-refused');
+    await receiver.waitFor(sent + 1);
+    assert.equal((await server.admin('PATCH', `/admin/v1/webhooks/${id}`, { enabled: false })).status, 200);
+    const ours = async () =>
+      (await server.admin('GET', '/admin/v1/deliveries')).body.data.filter(
+        (d: { subscription_id: string }) => d.subscription_id === id,
+      );
+    const logged = await until(ours, (rows) => rows[0]?.last_status_code !== null, 5000);
+    assert.deepEqual(
+      logged.map((d: { status: string; last_status_code: number; last_error: string }) => [
+        d.status,
+        d.last_status_code,
+        d.last_error,
+      ]),
+      [['cancelled', 503, 'subscription disabled or deleted']],
+    );
+    await server.admin('DELETE', `/admin/v1/webhooks/${id}`);
+  });
+
   test('a failure recorded after a success does not bring back the old failing_since and disable', async () => {
     const id = await subscribe(server, receiver.url);
     // Failing for 200 h (over the 120 h default) when both deliveries are claimed.

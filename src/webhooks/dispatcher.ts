@@ -263,10 +263,16 @@ export function createDispatcher(options: DispatcherOptions) {
       // Ended while in flight (its subscription turned off, its endpoint deleted): the attempt
       // stays in the log and nothing follows. A cancelled one the receiver took is logged as
       // succeeded (redelivering it would send it twice); its endpoint deleted, it stays failed.
+      // Either way the delivery shows what the receiver answered last.
+      await trx
+        .updateTable('webhook_deliveries')
+        .set({ last_status_code: result.status })
+        .where('id', '=', row.id)
+        .execute();
       if (succeeded) {
         await trx
           .updateTable('webhook_deliveries')
-          .set({ status: 'succeeded', last_status_code: result.status, last_error: null, updated_at: now })
+          .set({ status: 'succeeded', last_error: null, updated_at: now })
           .where('id', '=', row.id)
           .where('status', '=', 'cancelled')
           .execute();
