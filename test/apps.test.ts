@@ -1000,6 +1000,34 @@ for (const kind of databaseKinds) {
       assert.equal((await call('GET', '/nope/open')).status, 404);
     });
 
+    test('a valid key sent to a JWT-only route is refused without counting as a guessed key', async () => {
+      const guarded = await startTestServer(kind, { GATEHOUSE_AUTH_FAILURE_LIMIT: '2' });
+      try {
+        const res = await guarded.admin('POST', '/admin/v1/apps', {
+          slug: 'tokens-only',
+          name: 'Tokens only',
+          routes: [{ method: 'GET', path: '/jwt', auth: 'jwt', steps: respond("'jwt ok'") }],
+        });
+        assert.equal(res.status, 201, res.text);
+        const key = (await guarded.createKey({ name: 'k', environment: 'test', scopes: ['*'] })).key;
+        for (let i = 0; i < 4; i++) {
+          const started = Date.now();
+          const refused = await guarded.request('GET', '/api/v1/apps/tokens-only/jwt', { key });
+          assert.equal(refused.status, 401, refused.text);
+          assert.equal(refused.body.code, 'invalid_api_key');
+          assert.ok(Date.now() - started < 150, 'not slowed down as a guess');
+        }
+        // The address is not blocked: a key it never used before still gets through.
+        const fresh = (await guarded.createKey({ name: 'f', environment: 'test', scopes: ['*'] })).key;
+        const other = await guarded.request('GET', '/api/v1/apps/tokens-only/jwt', { key: fresh });
+        assert.equal(other.body.code, 'invalid_api_key', other.text);
+        const data = await guarded.request('GET', '/api/v1/account', { key: fresh });
+        assert.equal(data.status, 200, data.text);
+      } finally {
+        await guarded.close();
+      }
+    });
+
     test('expressions run within a time and size budget; the error names the step', async () => {
       await createApp({
         slug: 'budget',

@@ -49,6 +49,10 @@ export function createBruteForceGuard({ counters, limit, windowSeconds }: BruteF
     /** onError: counts a presented key that does not exist (or fails its checksum) and slows the answer. */
     async failed(request: FastifyRequest, _reply: FastifyReply, error: Error): Promise<void> {
       if (!(error instanceof ApiError) || error.code !== 'invalid_api_key') return;
+      // A key that was accepted and then refused for how it was sent (the key itself on a
+      // token-only App API route) is no guess: it must not slow or block its own address.
+      const accepted: FastifyRequest['apiKey'] | undefined = request.apiKey;
+      if (accepted) return;
       let failures: number;
       try {
         failures = await counters.add(`${request.ip}`, 1, windowSeconds);
