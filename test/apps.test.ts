@@ -1129,12 +1129,26 @@ for (const kind of databaseKinds) {
             auth: 'public',
             steps: [{ name: 'oops', type: 'transform', expression: "$number('abc') + 1" }],
           },
+          {
+            method: 'GET',
+            path: '/wrapped',
+            auth: 'public',
+            // Small but nested 2000 deep; a few thousand levels overflowed JSON.stringify (a bare 500).
+            steps: [
+              {
+                name: 'wrap',
+                type: 'transform',
+                expression: '$reduce([1..2000], function($a, $v){ {"a": $a} }, {})',
+              },
+            ],
+          },
         ],
       });
       for (const [path, step] of [
         ['slow', 'spin'],
         ['deep', 'recurse'],
         ['big', 'huge'],
+        ['wrapped', 'wrap'],
       ]) {
         const res = await call('GET', `/budget/${path}?environment=test`);
         assert.equal(res.status, 500, `${path}: ${res.text}`);
@@ -1169,6 +1183,8 @@ for (const kind of databaseKinds) {
       assert.equal(rope.status, 500, rope.text);
       assert.equal(rope.body.code, 'app_budget_exceeded');
       assert.match(rope.body.error, /Step "rope"/);
+      const wrapped = await call('GET', '/budget/wrapped?environment=test');
+      assert.match(wrapped.body.details[0].error, /nested more than 1000 levels deep/);
       const fail = await call('GET', '/budget/fail?environment=test');
       assert.equal(fail.status, 500);
       assert.equal(fail.body.code, 'app_step_failed');

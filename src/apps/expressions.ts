@@ -66,6 +66,8 @@ export const MAX_OUTPUT_BYTES = 5 * 1024 * 1024;
 const MAX_DEPTH = 300;
 const MAX_SEQUENCE = 100_000;
 const MAX_SOURCE_LENGTH = 10_000;
+/** Arrays and objects in a result nest at most this deep: far from JSON.stringify's stack limit. */
+const MAX_NESTING = 1_000;
 
 export interface Expression {
   source: string;
@@ -197,35 +199,41 @@ function unsafeRegex(node: unknown): string | undefined {
 }
 
 /**
- * Whether `value`'s JSON is surely longer than `budget`: the sum of its strings' and keys'
- * lengths, a lower bound, counted without serializing (a string built by `$replace` or `$join`
- * can be hundreds of millions of characters that cost nothing until they are flattened).
+ * Why `value` is past the output budget without serializing it, or undefined: its JSON is surely
+ * longer than `budget` (the sum of its strings' and keys' lengths, a lower bound: a string built
+ * by `$replace` or `$join` can be hundreds of millions of characters that cost nothing until they
+ * are flattened), or it nests deeper than MAX_NESTING (`$reduce` wrapping an object in another:
+ * small, but past a few thousand levels JSON.stringify overflows the stack).
  */
-function surelyLarger(value: unknown, budget: number): boolean {
+function overBudget(value: unknown, budget: number): string | undefined {
   let total = 0;
-  const pending: unknown[] = [value];
+  const pending: Array<[item: unknown, depth: number]> = [[value, 0]];
   while (pending.length > 0) {
-    const item = pending.pop();
+    const [item, depth] = pending.pop() as [unknown, number];
     if (typeof item === 'string') total += item.length;
-    else if (Array.isArray(item)) {
-      total += item.length;
-      for (const element of item) pending.push(element);
-    } else if (typeof item === 'object' && item !== null) {
-      for (const [key, element] of Object.entries(item)) {
-        total += key.length;
-        pending.push(element);
+    else if (typeof item === 'object' && item !== null) {
+      if (depth >= MAX_NESTING)
+        return `Expression produced a value nested more than ${MAX_NESTING} levels deep`;
+      if (Array.isArray(item)) {
+        total += item.length;
+        for (const element of item) pending.push([element, depth + 1]);
+      } else {
+        for (const [key, element] of Object.entries(item)) {
+          total += key.length;
+          pending.push([element, depth + 1]);
+        }
       }
     }
-    if (total > budget) return true;
+    if (total > budget) return `Expression produced more than ${budget} bytes`;
   }
-  return false;
+  return undefined;
 }
 
 /** The value as plain JSON, within the size budget; `undefined` stays `undefined` (JSONata's "nothing"). */
 export function toJson(value: unknown): unknown {
   if (value === undefined) return undefined;
-  if (surelyLarger(value, MAX_OUTPUT_BYTES))
-    throw new ExpressionError(`Expression produced more than ${MAX_OUTPUT_BYTES} bytes`, 'size');
+  const over = overBudget(value, MAX_OUTPUT_BYTES);
+  if (over) throw new ExpressionError(over, 'size');
   const text = JSON.stringify(value);
   if (text === undefined) return undefined;
   if (text.length > MAX_OUTPUT_BYTES || Buffer.byteLength(text) > MAX_OUTPUT_BYTES) {
