@@ -493,6 +493,44 @@ for (const kind of databaseKinds) {
       assert.equal(list.status, 200, list.text);
     });
 
+    test('record data a pipeline builds nests no deeper than the data API takes a body', async () => {
+      await createApp({
+        slug: 'nesting',
+        name: 'Nesting',
+        routes: [
+          {
+            method: 'POST',
+            path: '/n/:levels',
+            auth: 'public',
+            steps: [
+              {
+                name: 'made',
+                type: 'create',
+                endpoint: 'orders',
+                data: "{ 'order_id': 'nest', 'amount': 1, 'note': $reduce([1..$number(params.levels)], function($a, $v){ {'a': $a} }, {}) }",
+              },
+            ],
+          },
+        ],
+      });
+      const before = await countRows(server, 'records');
+      // 127 levels under `note`: the record is 128 deep, as deep as the data API takes.
+      const deepest = await call('POST', '/nesting/n/126?environment=test', { json: {} });
+      assert.equal(deepest.status, 200, deepest.text);
+      const reader = (await server.createKey({ name: 'n', environment: 'test', scopes: ['*'] })).key;
+      const sentBack = await server.request('PUT', `/api/v1/data/orders/${deepest.body.data.id}`, {
+        key: reader,
+        json: deepest.body.data.data,
+      });
+      assert.equal(sentBack.status, 202, sentBack.text);
+      const deeper = await call('POST', '/nesting/n/127?environment=test', { json: {} });
+      assert.equal(deeper.status, 400, deeper.text);
+      assert.equal(deeper.body.code, 'invalid_body');
+      assert.match(deeper.body.error, /Step "made"/);
+      assert.match(deeper.body.details[0].error, /at most 128 levels/);
+      assert.equal(await countRows(server, 'records'), before + 1, 'the deeper record was not written');
+    });
+
     test('concurrent changes and deploys of an app, or of an endpoint, apply one after the other', async () => {
       await createApp({
         slug: 'race',

@@ -1,7 +1,7 @@
 import type { EndpointRuntime, EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError } from '../errors.ts';
-import { unstorableString } from '../http/json-body.ts';
+import { MAX_JSON_DEPTH, unstorableString } from '../http/json-body.ts';
 import { sendableHeader } from '../http/single-header.ts';
 import { isId, newId } from '../ids.ts';
 import type { Environment } from '../keys/key-service.ts';
@@ -260,6 +260,13 @@ function validated(data: unknown, version: SchemaVersion): string {
       details: [{ field: unstorable.at, error: unstorable.error }],
     });
   }
+  // As deep as the data API takes a body: a record it could not be sent back (PUT) otherwise.
+  if (nestingOf(data) > MAX_JSON_DEPTH) {
+    throw new ApiError('invalid_body', {
+      message: `The record data nests more than ${MAX_JSON_DEPTH} levels deep`,
+      details: [{ field: '(data)', error: `Arrays and objects nest at most ${MAX_JSON_DEPTH} levels deep` }],
+    });
+  }
   const text = JSON.stringify(data);
   if (Buffer.byteLength(text) > version.maxBodyBytes) {
     throw new ApiError('payload_too_large', {
@@ -269,6 +276,19 @@ function validated(data: unknown, version: SchemaVersion): string {
   if (!version.validate(data))
     throw new ApiError('validation_failed', { details: validationDetails(version.validate.errors) });
   return text;
+}
+
+/** The deepest nesting of arrays and objects in `value` (an object alone is 1). */
+function nestingOf(value: unknown): number {
+  let deepest = 0;
+  const pending: Array<[item: unknown, depth: number]> = [[value, 1]];
+  while (pending.length > 0) {
+    const [item, depth] = pending.pop() as [unknown, number];
+    if (typeof item !== 'object' || item === null) continue;
+    deepest = Math.max(deepest, depth);
+    for (const child of Object.values(item)) pending.push([child, depth + 1]);
+  }
+  return deepest;
 }
 
 function isFilterValue(value: unknown): value is FilterValue {
