@@ -637,6 +637,14 @@ for (const kind of databaseKinds) {
       assert.equal(wrongMethod.status, 405);
       assert.equal(wrongMethod.body.code, 'method_not_allowed');
       assert.equal(wrongMethod.headers.get('allow'), 'GET, HEAD', 'a 405 names the methods the path has');
+      // Methods no App route takes: the same 405 (they were a 404 "No route", as if the path did not exist).
+      for (const method of ['PUT', 'PATCH', 'DELETE']) {
+        const other = await call(method, '/params/users/a/items/b?tag=x', { json: {} });
+        assert.equal(other.status, 405, `${method}: ${other.text}`);
+        assert.equal(other.body.code, 'method_not_allowed');
+        assert.equal(other.headers.get('allow'), 'GET, HEAD');
+      }
+      assert.equal((await call('DELETE', '/params/users/a')).status, 404);
     });
 
     test('the worked example: order status by order_id (find), checkout then a 302 redirect (create)', async () => {

@@ -113,7 +113,9 @@ export function registerAppRuntime(scope: FastifyInstance, deps: AppRuntimeDeps)
   }
 
   scope.route({
-    method: ['GET', 'POST'],
+    // Only GET and POST routes run; the other methods are taken so that the app's router answers
+    // them as it answers a wrong GET or POST (405 with Allow, or 404), charged to the key.
+    method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     url: '/api/v1/apps/:app/*',
     bodyLimit: APP_BODY_LIMIT,
     handler: async (request, reply) => {
