@@ -127,6 +127,15 @@ for (const kind of databaseKinds) {
           /\("a"\)\.expression.*step "b", which runs later/,
         ],
         [route([{ name: 'a', type: 'transform', expression: 'nothing.x' }]), /\("a"\).*Refers to "nothing"/],
+        // Through the ~> operator too (it was not checked: a typo there answered nothing at run time).
+        [
+          route([{ name: 'a', type: 'transform', expression: 'nothing ~> $count()' }]),
+          /\("a"\).*Refers to "nothing"/,
+        ],
+        [
+          route([{ name: 'a', type: 'transform', expression: 'params ~> $merge(nothing)' }]),
+          /\("a"\).*Refers to "nothing"/,
+        ],
         [
           route([{ name: 'a', type: 'transform', expression: '1' }], { path: '/x//y' }),
           /\.path.*Bad path template/,
@@ -1235,6 +1244,26 @@ for (const kind of databaseKinds) {
       assert.equal(fail.status, 500);
       assert.equal(fail.body.code, 'app_step_failed');
       assert.match(fail.body.error, /Step "oops" failed/);
+    });
+
+    test('an app stored with an unknown name behind ~> keeps answering; saving it again is refused', async () => {
+      const routes = [
+        { method: 'GET', path: '/n', auth: 'public', steps: respond("(ordr ~> $count()) & ' found'") },
+      ];
+      await createApp({ slug: 'piped', name: 'Piped', routes: [{ ...routes[0], steps: respond("'x'") }] });
+      // As a version saved before ~> was checked stored it.
+      await server.services.database.db
+        .updateTable('apps')
+        .set({ definition: JSON.stringify({ routes }), draft_revision: 50 })
+        .where('slug', '=', 'piped')
+        .execute();
+      server.services.bus.publish('apps', 'piped');
+      const res = await call('GET', '/piped/n?environment=test');
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.body, '0 found');
+      const resaved = await server.admin('PATCH', '/admin/v1/apps/piped', { routes });
+      assert.equal(resaved.status, 400, resaved.text);
+      assert.match(resaved.body.error, /Refers to "ordr"/);
     });
 
     test('an app saved before regexes had to run in linear time keeps answering; saving it again asks for a rewrite', async () => {

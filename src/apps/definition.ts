@@ -484,7 +484,9 @@ function compileStep(
       problems.add(`${at}.${field}`, error instanceof ExpressionError ? error.message : String(error));
       return undefined;
     }
-    for (const ref of rootNames(value)) {
+    // Checked when the definition was saved; a stored one is not held to names checked since
+    // (`x ~> $f()`), so that a deployed version keeps answering.
+    for (const ref of problems.stored ? [] : rootNames(value)) {
       if (known.has(ref)) continue;
       problems.add(
         `${at}.${field}`,

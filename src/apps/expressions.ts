@@ -277,6 +277,7 @@ function visit(node: unknown, out: Set<string>): void {
       for (const arg of children(n.arguments)) visit(arg, out);
       return;
     case 'binary':
+    case 'apply': // `x ~> $f(y)`: both sides read the context
       visit(n.lhs, out);
       visit(n.rhs, out);
       return;
