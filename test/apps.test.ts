@@ -141,6 +141,9 @@ for (const kind of databaseKinds) {
           /\.path.*Bad path template/,
         ],
         [route([{ name: 'a', type: 'transform', expression: '1' }], { path: '/x/:id/:id' }), /appears twice/],
+        // Clients resolve dot segments away: such a route could never be called.
+        [route([{ name: 'a', type: 'transform', expression: '1' }], { path: '/x/../y' }), /Segment "\.\."/],
+        [route([{ name: 'a', type: 'transform', expression: '1' }], { path: '/x/.' }), /Segment "\."/],
         [
           route([{ name: 'a', type: 'transform', expression: '1' }], {
             query: [{ name: 'n', type: 'float' }],
@@ -1246,9 +1249,10 @@ for (const kind of databaseKinds) {
       assert.match(fail.body.error, /Step "oops" failed/);
     });
 
-    test('an app stored with an unknown name behind ~> keeps answering; saving it again is refused', async () => {
+    test('an app stored before newer definition checks keeps answering; saving it again is refused', async () => {
       const routes = [
         { method: 'GET', path: '/n', auth: 'public', steps: respond("(ordr ~> $count()) & ' found'") },
+        { method: 'GET', path: '/x/../y', auth: 'public', steps: respond("'unreachable'") },
       ];
       await createApp({ slug: 'piped', name: 'Piped', routes: [{ ...routes[0], steps: respond("'x'") }] });
       // As a version saved before ~> was checked stored it.
@@ -1264,6 +1268,7 @@ for (const kind of databaseKinds) {
       const resaved = await server.admin('PATCH', '/admin/v1/apps/piped', { routes });
       assert.equal(resaved.status, 400, resaved.text);
       assert.match(resaved.body.error, /Refers to "ordr"/);
+      assert.match(JSON.stringify(resaved.body.details), /Segment \\"\.\.\\" is resolved away/);
     });
 
     test('an app saved before regexes had to run in linear time keeps answering; saving it again asks for a rewrite', async () => {

@@ -164,7 +164,7 @@ export function endpointsNamedIn(definition: string): Set<string> {
   return named;
 }
 
-export function parsePathTemplate(path: string): PathSegment[] {
+export function parsePathTemplate(path: string, stored = false): PathSegment[] {
   if (!path.startsWith('/')) throw new Error('Must start with "/"');
   const parts = path.slice(1).split('/');
   if (parts.length > 20) throw new Error('At most 20 segments');
@@ -185,6 +185,10 @@ export function parsePathTemplate(path: string): PathSegment[] {
           : `Segment "${part}" may use only letters, digits and . _ ~ -`,
       );
     }
+    // Clients resolve dot segments before sending (`/a/../b` is sent as `/b`): no call could reach
+    // it. Refused when saved; a stored app that has one keeps its other routes answering.
+    if (!stored && (part === '.' || part === '..'))
+      throw new Error(`Segment "${part}" is resolved away by clients`);
     return { literal: part };
   });
 }
@@ -291,7 +295,7 @@ function compileRoute(
     problems.add(`${where}.path`, 'Required: a path template such as /orders/:id');
   else {
     try {
-      segments = parsePathTemplate(raw.path);
+      segments = parsePathTemplate(raw.path, problems.stored);
     } catch (error) {
       problems.add(`${where}.path`, `Bad path template: ${(error as Error).message}`);
     }
