@@ -120,6 +120,8 @@ const FORBIDDEN_HEADERS = new Set([
   'upgrade',
   'request-id',
   'set-cookie',
+  // Node refuses to send a body of known length with it: the response failed as a bare 500.
+  'trailer',
 ]);
 export const REDIRECT_STATUSES = [301, 302, 303, 307, 308];
 const MAX_ROUTES = 100;
@@ -625,12 +627,15 @@ function compileStep(
               FORBIDDEN_HEADERS.has(lower) ||
               lower.startsWith('ratelimit') ||
               lower.startsWith('x-ratelimit')
-            )
-              problems.add(
-                `${at}.headers.${header}`,
-                'This header is set by Gatehouse and cannot be set here',
-              );
-            else {
+            ) {
+              // A stored definition may name one added to the list since: it is left out, so that
+              // the app's other routes keep answering.
+              if (!problems.stored)
+                problems.add(
+                  `${at}.headers.${header}`,
+                  'This header is set by Gatehouse and cannot be set here',
+                );
+            } else {
               const value = expr(`headers.${header}`, source);
               if (value) headers.push([lower, value]);
             }
