@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { typesFor } from '../src/cli/types-command.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 
 const run = promisify(execFile);
@@ -186,4 +187,29 @@ describe('gatehouse types', () => {
       join(dir, file),
     ]);
   }
+});
+
+test("a nested title or $defs key that spells a newer endpoint's type name otherwise does not take it", async () => {
+  const ts = await typesFor([
+    {
+      slug: 'archive',
+      schema: {
+        type: 'object',
+        properties: {
+          // The compiler names these "OrdersData" and "LineItemsData": the names of the endpoints below.
+          copy: { type: 'object', title: 'orders data', properties: { old: { type: 'string' } } },
+          line: { $ref: '#/$defs/LineItemsData' },
+        },
+        $defs: { LineItemsData: { type: 'object', properties: { legacy: { type: 'string' } } } },
+      },
+    },
+    { slug: 'orders', schema: { type: 'object', properties: { order_id: { type: 'string' } } } },
+    { slug: 'line-items', schema: { type: 'object', properties: { sku: { type: 'string' } } } },
+  ]);
+  assert.match(ts, / {2}orders: OrdersData;\n/);
+  assert.match(ts, / {2}"line-items": LineItemsData;\n/);
+  assert.match(ts, /export interface OrdersData \{\n {2}order_id\?: string;/);
+  assert.match(ts, /export interface LineItemsData \{\n {2}sku\?: string;/);
+  // The definition keeps a name of its own.
+  assert.match(ts, /line\?: LineItemsDataDef;/);
 });

@@ -36,12 +36,29 @@ function bounded(node: Record<string, unknown>): boolean {
  *   digit, and @gatehouse/client reads them as exact `bigint`s;
  * - a 2020-12 tuple (`prefixItems`, the rest in `items`) is written as the draft-07 tuple the
  *   compiler reads (`items` as a list, the rest in `additionalItems`);
- * - a nested `title` that is another endpoint's type name (`reserved`) is dropped, so that name
- *   stays that endpoint's (the nested type is written inline instead).
+ * - a nested `title` that would become another endpoint's type name (`reserved`) is dropped, so
+ *   that name stays that endpoint's (the nested type is written inline instead); so is one that
+ *   only spells it otherwise (`"orders data"` is named `OrdersData` too), and a `$defs` entry
+ *   without a title, which is named after its key, gets a title of its own (`OrdersDataDef`).
  */
 export function withExactIntegers(schema: unknown, reserved: ReadonlySet<string> = new Set()): unknown {
-  return forCompiler(schema, reserved, true);
+  return forCompiler(schema, new Set([...reserved].map(nameKey)), true);
 }
+
+/**
+ * A title or `$defs` key as the compiler may turn it into a type name, loosely: it drops what an
+ * identifier cannot hold and leading digits, and capitalises (`"orders data"`, `orders_data` and
+ * `OrdersData` all become `OrdersData`). Loose on purpose: a false match only inlines a type.
+ */
+function nameKey(name: string): string {
+  return name
+    .normalize('NFKD')
+    .replace(/[^A-Za-z0-9]/g, '')
+    .replace(/^\d+/, '')
+    .toLowerCase();
+}
+
+const DEFINITIONS = new Set(['$defs', 'definitions']);
 
 function forCompiler(schema: unknown, reserved: ReadonlySet<string>, root: boolean): unknown {
   if (Array.isArray(schema)) return schema.map((item) => forCompiler(item, reserved, false));
@@ -50,13 +67,24 @@ function forCompiler(schema: unknown, reserved: ReadonlySet<string>, root: boole
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(node)) {
     if (LITERALS.has(key)) out[key] = value;
-    else if (key === 'title' && !root && typeof value === 'string' && reserved.has(value)) continue;
+    else if (key === 'title' && !root && typeof value === 'string' && reserved.has(nameKey(value))) continue;
     else if (SCHEMA_MAPS.has(key) && value && typeof value === 'object' && !Array.isArray(value)) {
       out[key] = Object.fromEntries(
-        Object.entries(value as Record<string, unknown>).map(([name, sub]) => [
-          name,
-          forCompiler(sub, reserved, false),
-        ]),
+        Object.entries(value as Record<string, unknown>).map(([name, sub]) => {
+          const compiled = forCompiler(sub, reserved, false);
+          // An untitled definition is named after its key: one that would take an endpoint's name is renamed.
+          const untitled =
+            DEFINITIONS.has(key) &&
+            reserved.has(nameKey(name)) &&
+            compiled !== null &&
+            typeof compiled === 'object' &&
+            !Array.isArray(compiled) &&
+            typeof (compiled as Record<string, unknown>).title !== 'string';
+          return [
+            name,
+            untitled ? { ...(compiled as Record<string, unknown>), title: `${name}Def` } : compiled,
+          ];
+        }),
       );
     } else out[key] = forCompiler(value, reserved, false);
   }
