@@ -3,6 +3,7 @@ import { get } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { OPENAPI_CACHE_SIZE, openApiCache } from '../src/docs/routes.ts';
+import { MAX_REQUEST_BYTES } from '../src/http/json-body.ts';
 import { databaseKinds } from './helpers/database.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -157,6 +158,25 @@ for (const kind of databaseKinds) {
           health.body,
         ),
       );
+    });
+
+    test('minting a token documents the 413 and 415 it answers to a body that is too large or not JSON', async () => {
+      const doc = (await server.request('GET', '/api/v1/openapi.json', { key: testKey })).body;
+      const mint = doc.paths['/api/v1/tokens'].post.responses;
+      const notJson = await server.request('POST', '/api/v1/tokens', {
+        key: testKey,
+        raw: 'expires_in=60',
+        headers: { 'content-type': 'text/plain' },
+      });
+      assert.equal(notJson.status, 415, notJson.text);
+      assert.ok(mint['415'], 'POST /api/v1/tokens documents 415');
+      const tooLarge = await server.request('POST', '/api/v1/tokens', {
+        key: testKey,
+        raw: `{"expires_in":60${' '.repeat(MAX_REQUEST_BYTES)}}`,
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(tooLarge.status, 413, tooLarge.text);
+      assert.ok(mint['413'], 'POST /api/v1/tokens documents 413');
     });
 
     test('live keys see only deployed endpoints, with the deployed schema; draft changes show for test at once', async () => {

@@ -283,7 +283,8 @@ export async function dataApiDocument(
             },
           },
         },
-        ...errorResponses([400, 401, 403, 429]),
+        // A body, if sent, is read as any write's: JSON only, within the request size limit.
+        ...errorResponses([400, 401, 403, 413, 415, 429]),
       },
     },
   };
