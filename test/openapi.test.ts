@@ -257,11 +257,18 @@ for (const kind of databaseKinds) {
         headers: { 'content-type': 'text/plain' },
       });
       assert.equal(wrongType.status, 415);
+      // A DELETE reads a body too, if one is sent.
+      const deleteWithText = await server.request('DELETE', '/admin/v1/tokens/tok_missing', {
+        token: server.token,
+        raw: 'x',
+        headers: { 'content-type': 'text/plain' },
+      });
+      assert.equal(deleteWithText.status, 415, deleteWithText.text);
       for (const [path, item] of Object.entries(
         doc.paths as Record<string, Record<string, { responses: object }>>,
       )) {
         for (const [method, op] of Object.entries(item)) {
-          if (['post', 'patch', 'put'].includes(method))
+          if (['post', 'patch', 'put', 'delete'].includes(method))
             assert.ok('415' in op.responses && '413' in op.responses, `${method} ${path}`);
         }
       }

@@ -137,7 +137,9 @@ export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json 
     const status = successStatuses[key] ?? 200;
     const withBody = method === 'post' || method === 'patch' || method === 'put';
     const access = ROUTE_ACCESS[`${route.method} ${route.url}`] ?? 'owner';
-    const errors = withBody ? [400, 401, 403, 404, 409, 413, 415] : [400, 401, 403, 404, 409];
+    // A DELETE needs no body, but one sent is read as any other (JSON only, within the size limit).
+    const readsBody = withBody || method === 'delete';
+    const errors = readsBody ? [400, 401, 403, 404, 409, 413, 415] : [400, 401, 403, 404, 409];
     if (throttled.has(key)) errors.push(429);
     paths[path] ??= {};
     (paths[path] as Json)[method] = {
