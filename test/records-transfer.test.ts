@@ -299,6 +299,30 @@ for (const kind of databaseKinds) {
       assert.equal(csv.stdout, 'sku,qty,ok,tags\na,1,true,"[""x"",""y""]"\n"b,c",,false,\n');
     });
 
+    test('CSV: a null exported as `null` is imported back as null where the schema allows null', async () => {
+      const schema = {
+        type: 'object',
+        properties: {
+          sku: { type: 'string' },
+          price: { type: ['number', 'null'] },
+          note: { type: ['string', 'null'] },
+          ok: { type: ['boolean', 'null'] },
+        },
+      };
+      for (const slug of ['nulls-out', 'nulls-in']) await server.createEndpoint({ slug, name: slug, schema });
+      const row = { sku: 'a', price: null, note: null, ok: null };
+      const key = await server.createKey({ name: 'nulls', environment: 'test' });
+      const sent = await server.request('POST', '/api/v1/data/nulls-out', { key: key.key, json: row });
+      assert.equal(sent.status, 202, sent.text);
+      const csv = await cli('records', 'export', 'nulls-out', '--format', 'csv');
+      assert.equal(csv.stdout, 'sku,price,note,ok\na,null,null,null\n');
+      writeFileSync(join(dir, 'nulls.csv'), csv.stdout);
+      const res = await cli('records', 'import', 'nulls-in', join(dir, 'nulls.csv'), '--json');
+      assert.equal(res.code, 0, res.stdout + res.stderr);
+      const back = await cli('records', 'export', 'nulls-in');
+      assert.deepEqual(JSON.parse(back.stdout), row);
+    });
+
     test("CSV: a row of the wrong width, blanks and non-numbers are that row's problems, by the line it starts on", async () => {
       await server.createEndpoint({
         slug: 'ragged',

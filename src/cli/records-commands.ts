@@ -115,14 +115,16 @@ const CELL_NUMBER = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/;
 
 /**
  * CSV cells are text: type them by the schema's declared property types. An empty cell (or one
- * of blanks) is an absent field; a number column's cell is a number only when it is written as
- * one, else it stays text for the schema to refuse.
+ * of blanks) is an absent field; `null` is JSON null where the column's types allow null (as the
+ * export writes it); a number column's cell is a number only when it is written as one, else it
+ * stays text for the schema to refuse.
  */
 function typedCell(raw: string, types: string[] | undefined): unknown {
   const t = types ?? ['string'];
   const numeric = t.includes('integer') || t.includes('number');
   const value = numeric || t.includes('boolean') ? raw.trim() : raw;
   if (value === '') return undefined;
+  if (t.includes('null') && value.trim() === 'null') return null;
   if (numeric && CELL_NUMBER.test(value) && Number.isFinite(Number(value))) return Number(value);
   if (t.includes('boolean') && (value === 'true' || value === 'false')) return value === 'true';
   if ((t.includes('object') || t.includes('array')) && /^[[{]/.test(value)) {
