@@ -323,6 +323,31 @@ for (const kind of databaseKinds) {
       assert.deepEqual(JSON.parse(back.stdout), row);
     });
 
+    test('CSV: a field typed by its enum, const or $ref is read as that type, so an export imports back', async () => {
+      const schema = {
+        type: 'object',
+        properties: {
+          level: { enum: [1, 2, 3] },
+          code: { enum: ['007', 'x'] },
+          flag: { const: true },
+          price: { $ref: '#/$defs/cents' },
+        },
+        $defs: { cents: { type: 'integer' } },
+      };
+      for (const slug of ['typed-out', 'typed-in']) await server.createEndpoint({ slug, name: slug, schema });
+      const row = { level: 2, code: '007', flag: true, price: 450 };
+      const key = await server.createKey({ name: 'typed', environment: 'test' });
+      const sent = await server.request('POST', '/api/v1/data/typed-out', { key: key.key, json: row });
+      assert.equal(sent.status, 202, sent.text);
+      const csv = await cli('records', 'export', 'typed-out', '--format', 'csv');
+      assert.equal(csv.stdout, 'level,code,flag,price\n2,007,true,450\n');
+      writeFileSync(join(dir, 'typed.csv'), csv.stdout);
+      const res = await cli('records', 'import', 'typed-in', join(dir, 'typed.csv'), '--json');
+      assert.equal(res.code, 0, res.stdout + res.stderr);
+      const back = await cli('records', 'export', 'typed-in');
+      assert.deepEqual(JSON.parse(back.stdout), row);
+    });
+
     test("CSV: a row of the wrong width, blanks and non-numbers are that row's problems, by the line it starts on", async () => {
       await server.createEndpoint({
         slug: 'ragged',

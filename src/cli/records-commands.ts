@@ -137,6 +137,33 @@ function typedCell(raw: string, types: string[] | undefined): unknown {
   return value;
 }
 
+/**
+ * The JSON types a property's values may have, for typing its CSV cells: its `type`, else those
+ * of its `enum` or `const` values, else those of the definition its local `$ref` names (as the
+ * export writes `2` for an `"enum": [1, 2, 3]`); undefined when the schema does not say.
+ */
+function cellTypes(property: unknown, root: unknown, depth = 0): string[] | undefined {
+  if (!property || typeof property !== 'object' || depth > 16) return undefined;
+  const p = property as { type?: string | string[]; enum?: unknown; const?: unknown; $ref?: unknown };
+  if (p.type !== undefined) return [p.type].flat();
+  const values = 'const' in p ? [p.const] : Array.isArray(p.enum) ? p.enum : undefined;
+  if (values) return [...new Set(values.map(jsonType))];
+  if (typeof p.$ref !== 'string' || !p.$ref.startsWith('#')) return undefined;
+  let target: unknown = root;
+  for (const part of p.$ref.slice(1).split('/').slice(1)) {
+    const name = decodeURIComponent(part).replace(/~1/g, '/').replace(/~0/g, '~');
+    target = target && typeof target === 'object' ? (target as Record<string, unknown>)[name] : undefined;
+  }
+  return cellTypes(target, root, depth + 1);
+}
+
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
 async function* readRows(
   file: string,
   format: Format,
@@ -189,8 +216,10 @@ async function* readRows(
     }
     return;
   }
-  const properties = ((schema as { properties?: Record<string, { type?: string | string[] }> }).properties ??
-    {}) as Record<string, { type?: string | string[] }>;
+  const properties = ((schema as { properties?: Record<string, unknown> }).properties ?? {}) as Record<
+    string,
+    unknown
+  >;
   const input = createReadStream(file);
   input.on('data', (chunk) => {
     meter.bytes += chunk.length;
@@ -225,8 +254,7 @@ async function* readRows(
     const members: string[] = [];
     for (const [i, value] of record.entries()) {
       const column = header[i] as string;
-      const declared = properties[column]?.type;
-      const types = declared === undefined ? undefined : [declared].flat();
+      const types = cellTypes(properties[column], schema);
       const typed = typedCell(value, types);
       if (typed === undefined) continue;
       // A long integer in a number column keeps its digits (Number() would round a 64-bit id).
