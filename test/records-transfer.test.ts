@@ -348,6 +348,32 @@ for (const kind of databaseKinds) {
       assert.deepEqual(JSON.parse(back.stdout), row);
     });
 
+    test('CSV into live: cells are typed by the deployed schema, not by a draft that has changed since', async () => {
+      await server.createEndpoint({
+        slug: 'deployed-csv',
+        name: 'deployed-csv',
+        schema: { type: 'object', properties: { code: { type: 'string' }, qty: { type: 'integer' } } },
+      });
+      assert.equal((await server.admin('POST', '/admin/v1/endpoints/deployed-csv/deploy')).status, 201);
+      const draft = await server.admin('PATCH', '/admin/v1/endpoints/deployed-csv', {
+        schema: { type: 'object', properties: { code: { type: 'integer' }, qty: { type: 'string' } } },
+      });
+      assert.equal(draft.status, 200, draft.text);
+      writeFileSync(join(dir, 'live.csv'), 'code,qty\n007,5\n');
+      const res = await cli(
+        'records',
+        'import',
+        'deployed-csv',
+        join(dir, 'live.csv'),
+        '--env',
+        'live',
+        '--json',
+      );
+      assert.equal(res.code, 0, res.stdout + res.stderr);
+      const back = await cli('records', 'export', 'deployed-csv', '--env', 'live');
+      assert.deepEqual(JSON.parse(back.stdout), { code: '007', qty: 5 });
+    });
+
     test("CSV: a row of the wrong width, blanks and non-numbers are that row's problems, by the line it starts on", async () => {
       await server.createEndpoint({
         slug: 'ragged',

@@ -327,8 +327,15 @@ export function registerRecordsCommands(program: Command, config: Config): void 
         let failure: { error: unknown } | undefined;
         try {
           const call = managementClient(config, o);
-          const endpoint = await call<EndpointJson>('GET', `/admin/v1/endpoints/${encodeURIComponent(slug)}`);
+          const path = `/admin/v1/endpoints/${encodeURIComponent(slug)}`;
+          const endpoint = await call<EndpointJson>('GET', path);
           const format = formatOf(file, o.format);
+          // CSV cells are typed by the schema the rows are checked against: the deployed one for live.
+          let schema = endpoint.schema;
+          if (format === 'csv' && o.env === 'live' && endpoint.live_version !== null) {
+            const versions = await call<EndpointVersionJson[]>('GET', `${path}/versions`);
+            schema = versions.find((v) => v.version === endpoint.live_version)?.schema ?? schema;
+          }
           if (file === '-') {
             spooled = await mkdtemp(join(tmpdir(), 'gatehouse-import-'));
             file = join(spooled, `stdin.${format}`);
@@ -386,7 +393,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
               bytes = 0;
               if (!dryRun) progress(false);
             };
-            for await (const row of readRows(file, format, endpoint.schema, meter)) {
+            for await (const row of readRows(file, format, schema, meter)) {
               if (!dryRun) seen++;
               const rowBytes = Buffer.byteLength(row.text) + 1;
               if (batch.length > 0 && bytes + rowBytes > BATCH_BYTES) await flush();
