@@ -101,6 +101,24 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     assert.deepEqual(Object.keys(unreachable), ['success', 'error', 'code', 'details']);
   });
 
+  test('an address without http:// is said to be malformed, not unreachable', async () => {
+    const flag = await runGatehouse(
+      ['endpoints', 'list', '--url', '127.0.0.1:4000', '--json'],
+      NO_CREDENTIALS,
+    );
+    assert.equal(flag.code, 1);
+    const envelope = JSON.parse(flag.stdout);
+    assert.equal(envelope.code, 'cli_usage');
+    assert.match(envelope.error, /--url "127\.0\.0\.1:4000" is not an http:\/\/ or https:\/\/ URL/);
+    const env = await runGatehouse(['keys', 'list'], { ...NO_CREDENTIALS, GATEHOUSE_URL: 'localhost:4000' });
+    assert.equal(env.code, 1);
+    assert.match(
+      env.stderr,
+      /GATEHOUSE_URL "localhost:4000" is not an http:\/\/ or https:\/\/ URL.*\(config_error\)/,
+    );
+    assert.doesNotMatch(env.stderr, /Cannot reach|is "gatehouse start" running/);
+  });
+
   test('conflicting or meaningless options are refused before anything is sent', async () => {
     const cases: Array<[string[], RegExp]> = [
       [

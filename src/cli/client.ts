@@ -62,6 +62,14 @@ export function managementClient(config: Config, options: ClientOptions) {
         code: 'cli_no_token',
       });
     }
+    if (!/^https?:\/\/[^/]/i.test(base)) {
+      // Not "cannot reach … is it running?": the address itself is wrong (a scheme left out).
+      throw new CliFailure({
+        success: false,
+        error: `${from} "${chosen}" is not an http:// or https:// URL (e.g. http://127.0.0.1:4000)`,
+        code: from === '--url' ? 'cli_usage' : 'config_error',
+      });
+    }
     // Something that takes the connection and never answers must not hang the CLI. An export's
     // stream is not bound (it may rightly take long): only until its answer begins.
     const timeoutMs = config.cliTimeoutMs;
