@@ -374,6 +374,38 @@ for (const kind of databaseKinds) {
       assert.deepEqual(JSON.parse(back.stdout), { code: '007', qty: 5 });
     });
 
+    test('CSV: an empty string is exported as `""` and imported back as one; an empty cell stays no field', async () => {
+      const schema = {
+        type: 'object',
+        properties: { sku: { type: 'string' }, note: { type: 'string' }, qty: { type: 'integer' } },
+        required: ['sku'],
+      };
+      for (const slug of ['empty-out', 'empty-in']) await server.createEndpoint({ slug, name: slug, schema });
+      const key = await server.createKey({ name: 'empty', environment: 'test' });
+      const sent = await server.request('POST', '/api/v1/data/empty-out', {
+        key: key.key,
+        json: { sku: '', note: 'n' },
+      });
+      assert.equal(sent.status, 202, sent.text);
+      const csv = await cli('records', 'export', 'empty-out', '--format', 'csv');
+      assert.equal(csv.stdout, 'sku,note,qty\n"",n,\n');
+      // A spreadsheet that quotes every cell: `""` in a number column is still no value.
+      writeFileSync(join(dir, 'empty.csv'), `${csv.stdout}"b","",""\n`);
+      const res = await cli('records', 'import', 'empty-in', join(dir, 'empty.csv'), '--json');
+      assert.equal(res.code, 0, res.stdout + res.stderr);
+      const back = await cli('records', 'export', 'empty-in');
+      assert.deepEqual(
+        back.stdout
+          .trim()
+          .split('\n')
+          .map((l) => JSON.parse(l)),
+        [
+          { sku: '', note: 'n' },
+          { sku: 'b', note: '' },
+        ],
+      );
+    });
+
     test("CSV: a row of the wrong width, blanks and non-numbers are that row's problems, by the line it starts on", async () => {
       await server.createEndpoint({
         slug: 'ragged',

@@ -164,6 +164,10 @@ function jsonType(value: unknown): string {
   return typeof value;
 }
 
+/** A CSV cell written `""`: an empty string, where an empty cell is no value at all. */
+const QUOTED_EMPTY = Symbol('quoted empty cell');
+type Cell = string | typeof QUOTED_EMPTY;
+
 async function* readRows(
   file: string,
   format: Format,
@@ -227,18 +231,25 @@ async function* readRows(
   // Rows as arrays, with where each starts: a row of the wrong width is that row's problem, not
   // the end of the import, and every problem names the file line its row starts on.
   const parser = input.pipe(
-    parseCsv({ skip_empty_lines: true, bom: true, relax_column_count: true, raw: true }),
+    parseCsv({
+      skip_empty_lines: true,
+      bom: true,
+      relax_column_count: true,
+      raw: true,
+      // `""` is an empty string (as the export writes one), an empty cell an absent field.
+      cast: (value, context) => (value === '' && context.quoting ? QUOTED_EMPTY : value),
+    }),
   );
   let header: string[] | undefined;
   // The line the next unread text starts on, counted from each row's raw text (the blank lines
   // skipped before it included): csv-parse's own count goes wrong on those and on a CRLF in a cell.
   let cursor = 1;
-  for await (const { record, raw } of parser as AsyncIterable<{ record: string[]; raw: string }>) {
+  for await (const { record, raw } of parser as AsyncIterable<{ record: Cell[]; raw: string }>) {
     const blank = /^(?:\r\n|\r|\n)*/.exec(raw)?.[0].match(LINE_BREAK)?.length ?? 0;
     const line = cursor + blank;
     cursor += raw.match(LINE_BREAK)?.length ?? 0;
     if (!header) {
-      header = record;
+      header = record.map((name) => (name === QUOTED_EMPTY ? '' : name));
       continue;
     }
     if (record.length !== header.length) {
@@ -255,12 +266,17 @@ async function* readRows(
     for (const [i, value] of record.entries()) {
       const column = header[i] as string;
       const types = cellTypes(properties[column], schema);
-      const typed = typedCell(value, types);
+      const typed =
+        value !== QUOTED_EMPTY
+          ? typedCell(value, types)
+          : (types ?? ['string']).includes('string')
+            ? ''
+            : undefined;
       if (typed === undefined) continue;
       // A long integer in a number column keeps its digits (Number() would round a 64-bit id).
       // (As JSON writes an integer: no leading zeros.)
       const exact =
-        typeof typed === 'number' && /^-?\d{16,}$/.test(value.trim())
+        typeof typed === 'number' && typeof value === 'string' && /^-?\d{16,}$/.test(value.trim())
           ? BigInt(value.trim()).toString()
           : JSON.stringify(typed);
       members.push(`${JSON.stringify(column)}:${exact}`);
@@ -568,7 +584,8 @@ async function writeCsv(body: Readable, declared: string[]): Promise<void> {
     }
     await Promise.race([new Promise<void>((resolve) => file.end(resolve)), failed]);
     const names = [...columns];
-    const out = stringifyCsv({ header: names.length > 0, columns: names });
+    // An empty string as `""`: an empty cell is a field the record does not have.
+    const out = stringifyCsv({ header: names.length > 0, columns: names, quoted_match: /^$/ });
     out.pipe(process.stdout);
     const input = createReadStream(spool);
     for await (const text of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
