@@ -854,6 +854,26 @@ for (const kind of databaseKinds) {
       assert.equal(missing.status, 404);
       assert.equal(missing.body.success, false);
     });
+
+    test("accepting an invite takes the email's other invites off the pending list", async () => {
+      const tokenOf = (res: ApiResponse) => new URL(res.body.data.url).hash.replace('#/invite/', '');
+      const first = await server.admin('POST', '/admin/v1/invites', { email: 'twice@example.com' });
+      const second = await server.admin('POST', '/admin/v1/invites', { email: 'twice@example.com' });
+      assert.equal(second.status, 201, second.text);
+      const accepted = await server.request('POST', '/admin/v1/invites/accept', {
+        json: { token: tokenOf(second), password: 'twice password 1' },
+      });
+      assert.equal(accepted.status, 201, accepted.text);
+      // The first link can no longer make an account (the email has one): not pending, not valid.
+      const pending = await server.admin('GET', '/admin/v1/invites');
+      assert.deepEqual(
+        pending.body.data.filter((i: { email: string }) => i.email === 'twice@example.com'),
+        [],
+      );
+      const lookup = await server.request('GET', `/admin/v1/invites/lookup?token=${tokenOf(first)}`);
+      assert.equal(lookup.status, 404);
+      assert.equal(lookup.body.code, 'invite_not_found');
+    });
   });
 }
 

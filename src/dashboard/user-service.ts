@@ -518,6 +518,13 @@ export function createUserService(deps: {
           .insertInto('owners')
           .values({ ...created, password_hash: passwordHash, created_at: now, last_sign_in_at: null })
           .execute();
+        // Other invites sent to this email can no longer be accepted (the user exists): they are
+        // no longer pending, so they leave the owner's list instead of staying until they expire.
+        await trx
+          .deleteFrom('invites')
+          .where('email', '=', claimed.email)
+          .where('accepted_at', 'is', null)
+          .execute();
         return { ...created, inviteId: claimed.id };
       });
       await audit.record({
