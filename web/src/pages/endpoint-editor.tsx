@@ -259,6 +259,8 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
   });
 
   async function save(): Promise<Endpoint | null> {
+    // The payload's schema stands in as {} while the text does not check: never send that.
+    if (!check.ok) return null;
     setServerProblems([]);
     setFieldProblems({});
     try {
@@ -454,7 +456,10 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
                   <Button
                     ref={activeButton}
                     variant="default"
+                    // Unsaved edits are saved first: not while the schema does not parse or check.
+                    disabled={dirty && !check.ok}
                     loading={busy === 'active'}
+                    aria-describedby={dirty && !check.ok ? 'save-blocked' : undefined}
                     onClick={() => setActive(!endpoint.active)}
                   >
                     {endpoint.active ? 'Deactivate' : 'Activate'}

@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { type Browser, CHROMIUM, ensureDashboardBuilt, openBrowser } from './helpers/dashboard-browser.ts';
+import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+
+const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
+
+/**
+ * Endpoint and app pages in a real browser, on their own server: actions beside Save draft, and
+ * the routes of pages whose slug could be mistaken for something else.
+ */
+describe('dashboard endpoint pages in a real browser', {
+  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (.ci/run installs it)`,
+}, () => {
+  let server: TestServer;
+  let owner: Browser;
+  let page: Page;
+
+  before(async () => {
+    ensureDashboardBuilt();
+    server = await startTestServer('sqlite');
+    owner = await openBrowser(server.url);
+    page = owner.page;
+    await page.goto(`${server.url}/`);
+    await page.getByLabel('Email').fill(OWNER.email);
+    await page.getByRole('textbox', { name: 'Password' }).fill(OWNER.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('current-user').waitFor();
+    // The session check before signing in answers 401 (expected): not counted at the end.
+    owner.errors.length = 0;
+  });
+  after(async () => {
+    await owner?.close();
+    await server?.close();
+  });
+
+  test('Deactivate with a schema that does not check keeps the saved draft schema', async () => {
+    await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
+    await page.goto(`${server.url}/#/endpoints/orders`);
+    await page.getByRole('heading', { level: 1, name: 'Orders' }).waitFor();
+    await page
+      .getByLabel('Schema (draft 2020-12)')
+      .fill('{"type":"object","properties":{"a":{"type":"strin"}}}');
+    await page.getByText('Fix the schema first').waitFor();
+    // Deactivate saves unsaved edits first: it cannot, so it waits, as Deploy does.
+    const deactivate = page.getByRole('button', { name: 'Deactivate' });
+    assert.equal(await deactivate.isDisabled(), true);
+    await deactivate.click({ force: true });
+    await page.waitForTimeout(500);
+    const endpoint = await server.admin('GET', '/admin/v1/endpoints/orders');
+    assert.deepEqual(endpoint.body.data.schema, ordersSchema);
+    assert.equal(endpoint.body.data.active, true);
+    // Fixed, the edit is saved and the endpoint deactivated.
+    await page
+      .getByLabel('Schema (draft 2020-12)')
+      .fill('{"type":"object","properties":{"a":{"type":"string"}}}');
+    await deactivate.click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Deactivate' }).click();
+    await page.getByRole('button', { name: 'Activate', exact: true }).waitFor();
+    const saved = await server.admin('GET', '/admin/v1/endpoints/orders');
+    assert.deepEqual(saved.body.data.schema, { type: 'object', properties: { a: { type: 'string' } } });
+    assert.equal(saved.body.data.active, false);
+  });
+});
