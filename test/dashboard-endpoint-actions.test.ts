@@ -63,4 +63,23 @@ describe('dashboard endpoint pages in a real browser', {
     assert.deepEqual(saved.body.data.schema, { type: 'object', properties: { a: { type: 'string' } } });
     assert.equal(saved.body.data.active, false);
   });
+
+  test('an endpoint and an app whose slug is "new" open their own pages', async () => {
+    await server.createEndpoint({ slug: 'new', name: 'New arrivals', schema: ordersSchema });
+    await server.admin('POST', '/admin/v1/apps', { slug: 'new', name: 'Newsletter', routes: [] });
+    await page.goto(`${server.url}/#/endpoints`);
+    await page.getByRole('link', { name: 'New arrivals' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New arrivals' }).waitFor();
+    await page.goto(`${server.url}/#/apps`);
+    await page.getByRole('link', { name: 'Newsletter' }).first().click();
+    await page.getByRole('heading', { level: 1, name: 'Newsletter' }).waitFor();
+    // The create forms are still a click away.
+    await page.goto(`${server.url}/#/endpoints`);
+    await page.getByRole('link', { name: 'New endpoint' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New endpoint' }).waitFor();
+    await page.goto(`${server.url}/#/apps`);
+    await page.getByRole('link', { name: 'New app' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New app' }).waitFor();
+    assert.deepEqual(owner.errors, []);
+  });
 });

@@ -24,6 +24,12 @@ export function useRoute(): string[] {
   );
 }
 
+/**
+ * The create form's route segment (`#/endpoints/_new`): not a slug (`_` is not in one), so an
+ * endpoint or app whose slug is `new` opens its own page.
+ */
+export const NEW = '_new';
+
 export function navigate(path: string): void {
   window.location.hash = path.startsWith('/') ? path : `/${path}`;
 }

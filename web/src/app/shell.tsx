@@ -28,7 +28,7 @@ import { TestPage } from '../pages/test-page.tsx';
 import { TokensPage } from '../pages/tokens.tsx';
 import { UsagePage } from '../pages/usage.tsx';
 import { WebhooksPage } from '../pages/webhooks.tsx';
-import { href } from './router.ts';
+import { href, NEW } from './router.ts';
 import { useSession } from './session.tsx';
 import classes from './shell.module.css';
 
@@ -57,9 +57,9 @@ function page(route: string[], user: User): ReactNode {
   const [section = 'endpoints', id] = route;
   switch (section) {
     case 'endpoints':
-      return id ? <EndpointEditorPage slug={id === 'new' ? null : id} /> : <EndpointsPage />;
+      return id ? <EndpointEditorPage slug={id === NEW ? null : id} /> : <EndpointsPage />;
     case 'apps':
-      return id ? <AppEditorPage slug={id === 'new' ? null : id} /> : <AppsPage />;
+      return id ? <AppEditorPage slug={id === NEW ? null : id} /> : <AppsPage />;
     case 'keys':
       return <KeysPage />;
     case 'test':

@@ -1,7 +1,7 @@
 import { Anchor, Badge, Button, Card, Group, Stack, Table, Text } from '@mantine/core';
 import { api } from '../api/client.ts';
 import type { App } from '../api/types.ts';
-import { href, navigate } from '../app/router.ts';
+import { href, NEW, navigate } from '../app/router.ts';
 import { useLoader } from '../app/use-loader.ts';
 import { Loaded } from '../components/feedback.tsx';
 import { PageHeader, timeAgo } from '../components/page.tsx';
@@ -36,7 +36,7 @@ function NoApps() {
         Test keys run the draft; deploy it for live keys.
       </Text>
       <Group gap="sm">
-        <Button component="a" href={href('/apps/new')} size="xs">
+        <Button component="a" href={href(`/apps/${NEW}`)} size="xs">
           Create an app
         </Button>
         <Anchor href="/docs/" target="_blank" size="sm">
@@ -55,7 +55,7 @@ export function AppsPage() {
         title="App APIs"
         description="Your own routes over your endpoints' records, with a draft for test keys and deployed versions for live keys."
         actions={
-          <Button component="a" href={href('/apps/new')}>
+          <Button component="a" href={href(`/apps/${NEW}`)}>
             New app
           </Button>
         }

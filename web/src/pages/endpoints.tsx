@@ -1,7 +1,7 @@
 import { Anchor, Badge, Button, Card, Group, Table, Text } from '@mantine/core';
 import { api } from '../api/client.ts';
 import type { Endpoint, Usage } from '../api/types.ts';
-import { href, navigate } from '../app/router.ts';
+import { href, NEW, navigate } from '../app/router.ts';
 import { useUser } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, Loaded } from '../components/feedback.tsx';
@@ -42,7 +42,7 @@ export function EndpointsPage() {
         description="Each endpoint is a slug and a JSON Schema. Test keys use the draft; live keys the deployed version."
         actions={
           isOwner && (
-            <Button component="a" href={href('/endpoints/new')}>
+            <Button component="a" href={href(`/endpoints/${NEW}`)}>
               New endpoint
             </Button>
           )
