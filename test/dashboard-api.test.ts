@@ -508,6 +508,16 @@ for (const kind of databaseKinds) {
         [orderId, orderId],
         'both records of amount 4242: the one the test page sent and the one its curl sent',
       );
+
+      // A filter value as typed on the test page, spaces and all: the command still runs.
+      const filtered = await owner.call('POST', '/admin/v1/test-requests', {
+        key_id: ownerTestKey.id,
+        method: 'GET',
+        path: `/api/v1/data/orders?filter[order_id]=${orderId}`,
+      });
+      assert.equal(filtered.body.data.body.data.length, 2, filtered.text);
+      const same = await run(filtered.body.data.curl);
+      assert.equal(same.data.length, 2, 'the copied command finds what the test page found');
     });
 
     test("deliveries: a collaborator sees and redelivers only their own keys' callbacks, never the owner's subscriptions", async () => {

@@ -64,7 +64,10 @@ export function redacted(headers: Record<string, string> | undefined): Record<st
 }
 
 function curlOf(origin: string, input: TestRequestInput, body: string | undefined): string {
-  const url = origin + input.path;
+  // curl refuses a URL holding a space ("URL using bad/illegal format"), as in a filter value typed
+  // on the test page (`filter[name]=Ada Lovelace`): such characters go percent-encoded, as a
+  // browser sends them (the server reads both alike).
+  const url = origin + input.path.replace(/[^\x21-\x7e]/gu, (c) => encodeURIComponent(c));
   // curl reads [ ] { } in a URL as a glob (`filter[paid]=true` would fail with "bad range").
   const globoff = /[[\]{}]/.test(url) ? ' --globoff' : '';
   const parts = [`curl${globoff} -X ${input.method} ${shellQuote(url)}`];
