@@ -64,6 +64,21 @@ describe('dashboard endpoint pages in a real browser', {
     assert.equal(saved.body.data.active, false);
   });
 
+  test("saving other edits keeps the subscription end's seconds", async () => {
+    await server.createEndpoint({ slug: 'plans', name: 'Plans', schema: ordersSchema });
+    const end = '2030-12-31T23:59:59.999Z';
+    await server.admin('PATCH', '/admin/v1/endpoints/plans', { expires_at: end });
+    await page.goto(`${server.url}/#/endpoints/plans`);
+    await page.getByRole('heading', { level: 1, name: 'Plans' }).waitFor();
+    await page.getByRole('textbox', { name: /^Name/ }).fill('Price plans');
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Price plans' }).waitFor();
+    const saved = await server.admin('GET', '/admin/v1/endpoints/plans');
+    assert.equal(saved.body.data.name, 'Price plans');
+    // The field shows minutes; untouched, the end stays where it was, not a minute earlier.
+    assert.equal(saved.body.data.expires_at, end);
+  });
+
   test('an endpoint and an app whose slug is "new" open their own pages', async () => {
     await server.createEndpoint({ slug: 'new', name: 'New arrivals', schema: ordersSchema });
     await server.admin('POST', '/admin/v1/apps', { slug: 'new', name: 'Newsletter', routes: [] });

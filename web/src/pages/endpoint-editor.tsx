@@ -148,7 +148,8 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
   const [maxBody, setMaxBody] = useState<number | string>(endpoint?.max_body_bytes ?? 102_400);
   const [retries, setRetries] = useState<number | string>(endpoint?.retry.max_retries ?? 3);
   const [interval, setIntervalSeconds] = useState<number | string>(endpoint?.retry.interval_seconds ?? 60);
-  const [expires, setExpires] = useState(toLocalInput(endpoint?.expires_at ?? null));
+  const savedExpires = toLocalInput(endpoint?.expires_at ?? null);
+  const [expires, setExpires] = useState(savedExpires);
   const [busy, setBusy] = useState<string | null>(null);
   /** What the server refused in the schema (shown under it), and in the other fields (slug, name…). */
   const [serverProblems, setServerProblems] = useState<string[]>([]);
@@ -197,15 +198,20 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
     schema: schema ?? {},
     max_body_bytes: Number(maxBody),
     retry: { max_retries: Number(retries), interval_seconds: Number(interval) },
-    expires_at: expires === '' ? null : new Date(expires).toISOString(),
+    // Untouched, the end keeps its seconds (the field shows minutes): 23:59:59 stays, not 23:59.
+    expires_at:
+      expires === ''
+        ? null
+        : expires === savedExpires
+          ? (endpoint?.expires_at ?? null)
+          : new Date(expires).toISOString(),
   };
   const saved = endpoint && {
     name: endpoint.name,
     schema: endpoint.schema,
     max_body_bytes: endpoint.max_body_bytes,
     retry: endpoint.retry,
-    expires_at:
-      endpoint.expires_at === null ? null : new Date(toLocalInput(endpoint.expires_at)).toISOString(),
+    expires_at: endpoint.expires_at,
   };
   const dirty = !saved || stringifyJson(saved) !== stringifyJson(payload);
   // Closing or reloading the page with unsaved edits asks first (the browser's own prompt).
