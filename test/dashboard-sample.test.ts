@@ -23,6 +23,17 @@ test('sample payloads pass the server validator, patterns included', () => {
       },
     },
     { type: 'object', properties: { id: { type: 'string', pattern: '^id-1$' } } },
+    {
+      type: 'object',
+      required: ['cents', 'share', 'below', 'tenth', 'dozen'],
+      properties: {
+        cents: { type: 'integer', multipleOf: 100, minimum: 1 },
+        share: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
+        below: { type: 'integer', exclusiveMaximum: 0 },
+        tenth: { type: 'number', multipleOf: 0.1 },
+        dozen: { type: 'integer', multipleOf: 12, minimum: 13, maximum: 30 },
+      },
+    },
   ];
   for (const schema of schemas) {
     const validate = compileSchema(schema);

@@ -58,12 +58,28 @@ function matching(pattern: string, value: string): string {
 }
 
 function numberSample(schema: Json, integer: boolean): number {
-  const min = typeof schema.minimum === 'number' ? schema.minimum : undefined;
-  const max = typeof schema.maximum === 'number' ? schema.maximum : undefined;
-  const exclusiveMin = typeof schema.exclusiveMinimum === 'number' ? schema.exclusiveMinimum + 1 : undefined;
-  let value = min ?? exclusiveMin ?? (integer ? 1 : 1.5);
+  const bound = (key: string) => (typeof schema[key] === 'number' ? (schema[key] as number) : undefined);
+  const min = bound('minimum');
+  const max = bound('maximum');
+  const exclusiveMin = bound('exclusiveMinimum');
+  const exclusiveMax = bound('exclusiveMaximum');
+  let value = min ?? (exclusiveMin === undefined ? (integer ? 1 : 1.5) : exclusiveMin + 1);
   if (max !== undefined && value > max) value = max;
-  return integer ? Math.ceil(value) : value;
+  // Below an exclusive maximum (`exclusiveMaximum: 1` for a fraction): halfway down from it.
+  if (exclusiveMax !== undefined && value >= exclusiveMax) {
+    const floor = min ?? exclusiveMin;
+    value = floor === undefined ? exclusiveMax - 1 : (floor + exclusiveMax) / 2;
+  }
+  if (integer) value = Math.ceil(value);
+  // A multiple of `multipleOf` (amounts in cents of 100, say): the step itself when it fits,
+  // as step × k can miss by a rounding error (0.1 × 3 is 0.30000000000000004).
+  const step = bound('multipleOf');
+  if (step !== undefined && step > 0) {
+    const k = Math.max(1, Math.ceil(value / step));
+    value = k === 1 ? step : k * step;
+    if (max !== undefined && value > max) value = (k - 1) * step;
+  }
+  return value;
 }
 
 export function samplePayload(schema: unknown, name = '', depth = 0): unknown {
