@@ -26,10 +26,14 @@ export interface ApiResult<T> {
 }
 
 let csrfToken: string | null = null;
+/** Whose session the token is of: another tab may sign in as someone else under the same cookie. */
+let csrfUserId: string | null = null;
 let onUnauthorized: (() => void) | null = null;
 
-export function setCsrfToken(token: string | null): void {
+/** The session's CSRF token; `userId` (when given) says whose session it is. */
+export function setCsrfToken(token: string | null, userId?: string | null): void {
   csrfToken = token;
+  if (userId !== undefined) csrfUserId = userId;
 }
 
 /** Called when a signed-in call answers 401: the session is gone, back to sign-in. */
@@ -75,6 +79,30 @@ export interface CallOptions {
   body?: unknown;
   /** Do not send the user to sign-in on a 401 (the sign-in calls themselves). */
   allowUnauthorized?: boolean;
+  /** Sent again once already, with the session's new CSRF token. */
+  csrfRenewed?: boolean;
+}
+
+/**
+ * The session's CSRF token as the server has it now, when the session is still this user's. Another
+ * tab of this browser shares the cookie and may have renewed the token (a password change keeps
+ * the session under a new token; a sign-in there makes a new one).
+ */
+async function renewedCsrfToken(): Promise<string | null> {
+  try {
+    const response = await fetch('/admin/v1/session', {
+      headers: { accept: 'application/json' },
+      credentials: 'same-origin',
+    });
+    if (!response.ok) return null;
+    const info = parseJson(await response.text()) as {
+      data?: { csrf_token?: string; user?: { id?: string } };
+    };
+    const token = info.data?.csrf_token;
+    return token && info.data?.user?.id === csrfUserId ? token : null;
+  } catch {
+    return null;
+  }
 }
 
 export async function call<T>(
@@ -108,7 +136,19 @@ export async function call<T>(
       onUnauthorized?.();
       throw new ApiFailure(401, 'session_ended', 'Your session has ended: sign in again.');
     }
-    throw toFailure(response.status, parsed);
+    const failure = toFailure(response.status, parsed);
+    // Refused before it did anything: with the token the session has now, it goes once more.
+    if (failure.code === 'csrf_failed' && !options.allowUnauthorized && !options.csrfRenewed) {
+      const token = await renewedCsrfToken();
+      if (token) {
+        csrfToken = token;
+        return call<T>(method, path, { ...options, csrfRenewed: true });
+      }
+      // Signed out there, or in as someone else: this page's session has ended.
+      onUnauthorized?.();
+      throw new ApiFailure(401, 'session_ended', 'Your session has ended: sign in again.');
+    }
+    throw failure;
   }
   const envelope = (parsed ?? {}) as { data?: T; meta?: ApiResult<T>['meta'] };
   return { data: envelope.data as T, meta: envelope.meta };

@@ -49,7 +49,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, []);
 
   const adopt = useCallback((info: SessionInfo | null) => {
-    setCsrfToken(info?.csrf_token ?? null);
+    setCsrfToken(info?.csrf_token ?? null, info?.user.id ?? null);
     current.current = info?.user ?? null;
     setUser(info?.user ?? null);
   }, []);
