@@ -79,6 +79,30 @@ describe('dashboard endpoint pages in a real browser', {
     assert.equal(saved.body.data.expires_at, end);
   });
 
+  test('the console shows the records of the endpoint it is on, whichever answer lands last', async () => {
+    for (const slug of ['alpha', 'beta']) {
+      await server.createEndpoint({ slug, name: slug, schema: ordersSchema });
+      await server.admin('POST', `/admin/v1/endpoints/${slug}/deploy`);
+      await server.admin('POST', `/admin/v1/console/${slug}/records`, { order_id: `in-${slug}`, amount: 1 });
+    }
+    await page.goto(`${server.url}/#/console/beta`);
+    const table = page.getByRole('table');
+    await table.getByText('in-beta').waitFor();
+    // Alpha's records are slow to come: the user moves on to alpha and straight back (Back).
+    await page.route('**/admin/v1/console/alpha/records**', async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await route.continue().catch(() => {});
+    });
+    await page.goto(`${server.url}/#/console/alpha`);
+    await page.waitForTimeout(200);
+    await page.goBack();
+    await table.getByText('in-beta').waitFor();
+    await page.waitForTimeout(2500);
+    assert.equal(await table.getByText('in-alpha').count(), 0, "alpha's late answer is not shown on beta");
+    assert.equal(await table.getByText('in-beta').count(), 1);
+    await page.unroute('**/admin/v1/console/alpha/records**');
+  });
+
   test('an endpoint and an app whose slug is "new" open their own pages', async () => {
     await server.createEndpoint({ slug: 'new', name: 'New arrivals', schema: ordersSchema });
     await server.admin('POST', '/admin/v1/apps', { slug: 'new', name: 'Newsletter', routes: [] });

@@ -80,8 +80,12 @@ export function ConsolePage({ initialSlug }: { initialSlug?: string }) {
     setSlug(initialSlug ?? null);
   }, [initialSlug]);
 
+  /** Bumped by each first-page load: an answer for an endpoint or filter left since is dropped. */
+  const generation = useRef(0);
+
   async function load(after: string | null) {
     if (!slug) return;
+    const mine = after ? generation.current : ++generation.current;
     setLoading(true);
     setError(undefined);
     try {
@@ -92,16 +96,18 @@ export function ConsolePage({ initialSlug }: { initialSlug?: string }) {
         `/admin/v1/console/${encodeURIComponent(slug)}/records`,
         query,
       );
+      if (mine !== generation.current) return;
       const next = (result.meta?.next_cursor as string | null | undefined) ?? null;
       setPage((current) => ({
         records: after && current ? [...current.records, ...result.data] : result.data,
         next,
       }));
     } catch (failure) {
+      if (mine !== generation.current) return;
       setError(failure);
       if (!after) setPage(null);
     } finally {
-      setLoading(false);
+      if (mine === generation.current) setLoading(false);
     }
   }
 
