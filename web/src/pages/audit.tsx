@@ -1,6 +1,6 @@
 import { Badge, Card, Code, Group, Select, Table, TextInput } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { api } from '../api/client.ts';
 import { stringifyJson } from '../api/exact-json.ts';
 import { AUDIT_ACTIONS, type AuditEntry } from '../api/types.ts';
@@ -27,18 +27,24 @@ export function AuditPage() {
   const [extra, setExtra] = useState<Page | null>(null);
   const [loadingMore, setLoadingMore] = useState(false);
   const query = { actor: debouncedActor || undefined, action: action ?? undefined, limit: 50 };
+  const listKey = stringifyJson(query);
   const first = useLoader(async () => {
     setExtra(null);
     const r = await api.page<AuditEntry[]>('/admin/v1/audit', query);
     return { items: r.data, next: (r.meta?.next_cursor as string | null | undefined) ?? null };
-  }, stringifyJson(query));
+  }, listKey);
   const page = extra ?? first.data;
+  /** The list on show: a next page asked for before the filters changed is not added to it. */
+  const shownKey = useRef(listKey);
+  shownKey.current = listKey;
 
   async function more() {
     if (!page?.next) return;
+    const asked = listKey;
     setLoadingMore(true);
     try {
       const r = await api.page<AuditEntry[]>('/admin/v1/audit', { ...query, after: page.next });
+      if (shownKey.current !== asked) return;
       setExtra({
         items: [...page.items, ...r.data],
         next: (r.meta?.next_cursor as string | null | undefined) ?? null,

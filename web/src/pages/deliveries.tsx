@@ -13,7 +13,7 @@ import {
   TextInput,
   Timeline,
 } from '@mantine/core';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { api } from '../api/client.ts';
 import type { Delivery } from '../api/types.ts';
 import { useUser } from '../app/session.tsx';
@@ -107,12 +107,16 @@ export function DeliveriesPage() {
     record_id: applied.record.trim() || undefined,
     request_id: applied.request.trim() || undefined,
   };
+  const listKey = `${status}|${applied.endpoint}|${applied.record}|${applied.request}`;
   const first = useLoader(async () => {
     setExtra(null);
     const r = await api.page<Delivery[]>('/admin/v1/deliveries', { ...query, limit: 25 });
     return { items: r.data, next: (r.meta?.next_cursor as string | null | undefined) ?? null };
-  }, `${status}|${applied.endpoint}|${applied.record}|${applied.request}`);
+  }, listKey);
   const page = extra ?? first.data;
+  /** The list on show: a next page asked for before the filters changed is not added to it. */
+  const shownKey = useRef(listKey);
+  shownKey.current = listKey;
 
   // While a delivery on the first page is pending (a redelivery, a retry), look again every few
   // seconds, so that it turns delivered or failed without a click (not once more pages are open).
@@ -126,9 +130,11 @@ export function DeliveriesPage() {
 
   async function more() {
     if (!page?.next) return;
+    const asked = listKey;
     setLoadingMore(true);
     try {
       const r = await api.page<Delivery[]>('/admin/v1/deliveries', { ...query, limit: 25, after: page.next });
+      if (shownKey.current !== asked) return;
       setExtra({
         items: [...page.items, ...r.data],
         next: (r.meta?.next_cursor as string | null | undefined) ?? null,
