@@ -743,9 +743,34 @@ for (const kind of databaseKinds) {
             path: '/strict/:id',
             steps: [{ name: 'one', type: 'get', endpoint: 'orders', id: 'params.id' }],
           },
+          {
+            // A limit and a status from optional parameters: not given, their defaults hold.
+            method: 'GET',
+            path: '/few',
+            query: [
+              { name: 'n', type: 'integer' },
+              { name: 'code', type: 'integer' },
+            ],
+            steps: [
+              {
+                name: 'found',
+                type: 'find',
+                endpoint: 'orders',
+                order: { field: 'amount', direction: 'desc' },
+                limit: 'query.n',
+              },
+              { name: 'out', type: 'respond', status: 'query.code', body: '[found.data.order_id]' },
+            ],
+          },
         ],
       });
       await server.admin('POST', '/admin/v1/apps/finder/deploy');
+      const few = await call('GET', '/finder/few', { key: liveKey });
+      assert.equal(few.status, 200, few.text);
+      assert.deepEqual(few.body, ['F-4', 'F-3', 'F-2', 'F-1']);
+      const fewer = await call('GET', '/finder/few?n=1&code=201', { key: liveKey });
+      assert.equal(fewer.status, 201, fewer.text);
+      assert.deepEqual(fewer.body, ['F-4']);
       const get = (q: string) => call('GET', `/finder/orders${q}`, { key: liveKey });
       assert.deepEqual((await get('')).body.data, ['F-4', 'F-3', 'F-2', 'F-1']);
       assert.deepEqual((await get('?min=20&max=40')).body.data, ['F-3', 'F-2']);

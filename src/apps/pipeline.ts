@@ -122,9 +122,12 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
         if (typeof step.limit === 'number') query.limit = step.limit;
         else {
           const limit = await run.eval('limit', step.limit);
-          if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > 100)
-            throw run.fail('limit', 'Must evaluate to an integer from 1 to 100');
-          query.limit = limit as number;
+          // Nothing (an optional query parameter not given) keeps the default, as a filter is left out.
+          if (limit !== undefined) {
+            if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > 100)
+              throw run.fail('limit', 'Must evaluate to an integer from 1 to 100');
+            query.limit = limit as number;
+          }
         }
         const { endpoint } = await target(step.endpoint);
         return JSON.parse(await deps.find(endpoint, environment, query)) as unknown;
@@ -160,17 +163,20 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
         if (typeof step.status === 'number') status = step.status;
         else {
           const value = await run.eval('status', step.status);
-          if (
-            !Number.isInteger(value) ||
-            (value as number) < 200 ||
-            (value as number) > 599 ||
-            isRedirect(value)
-          )
-            throw run.fail(
-              'status',
-              'Must evaluate to an integer from 200 to 599 (not 3xx: use a redirect step)',
-            );
-          status = value as number;
+          // Nothing keeps the default, 200.
+          if (value !== undefined) {
+            if (
+              !Number.isInteger(value) ||
+              (value as number) < 200 ||
+              (value as number) > 599 ||
+              isRedirect(value)
+            )
+              throw run.fail(
+                'status',
+                'Must evaluate to an integer from 200 to 599 (not 3xx: use a redirect step)',
+              );
+            status = value as number;
+          }
         }
         const headers: Record<string, string> = {};
         for (const [name, expression] of step.headers) {
