@@ -123,19 +123,23 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
   }
 
   async function loadRuntime(slug: string): Promise<AppRuntime | null> {
-    const row = await db.selectFrom('apps').selectAll().where('slug', '=', slug).executeTakeFirst();
+    // One statement, so that an app deleted meanwhile is simply not found (two reads could see the
+    // app and then miss its deleted version).
+    const row = await db
+      .selectFrom('apps as a')
+      .leftJoin('app_versions as v', (join) =>
+        join.onRef('v.app_slug', '=', 'a.slug').onRef('v.version', '=', 'a.live_version'),
+      )
+      .select(['a.slug', 'a.created_at', 'a.draft_revision', 'a.definition', 'a.live_version'])
+      .select(['v.definition as live_definition'])
+      .where('a.slug', '=', slug)
+      .executeTakeFirst();
     if (!row) return null;
     // created_at tells a re-created app (same slug, revisions counted from 1 again) from the old one.
     const stamp = `${row.slug}@${row.created_at}`;
     let live: CompiledApp | null = null;
-    if (row.live_version !== null) {
-      const v = await db
-        .selectFrom('app_versions')
-        .selectAll()
-        .where('app_slug', '=', slug)
-        .where('version', '=', row.live_version)
-        .executeTakeFirstOrThrow();
-      live = compileStored(`${stamp}:v${v.version}`, slug, v.version, v.definition);
+    if (row.live_version !== null && row.live_definition !== null) {
+      live = compileStored(`${stamp}:v${row.live_version}`, slug, row.live_version, row.live_definition);
     }
     return {
       slug,
