@@ -1455,6 +1455,27 @@ for (const kind of databaseKinds) {
       assert.equal((await call('GET', '/shop/orders/ORD-1/status', { key: strict.key })).status, 429);
     });
 
+    test("an app's own URL, with no route part, is checked and charged like any unknown route", async () => {
+      const strict = await server.createKey({
+        name: 'rl-root',
+        environment: 'test',
+        scopes: ['apps:shop'],
+        limits: { per_minute: 2 },
+      });
+      for (const path of ['/shop', '/shop?x=1']) {
+        const res = await call('GET', path, { key: strict.key });
+        assert.equal(res.status, 404, res.text);
+        assert.equal(res.body.code, 'not_found');
+        assert.notEqual(res.headers.get('x-ratelimit-remaining'), null, `${path} is charged to the key`);
+      }
+      assert.equal((await call('GET', '/shop', { key: strict.key })).status, 429);
+      const unknown = await call('POST', '/nope', { key: testKey, json: {} });
+      assert.equal(unknown.status, 404);
+      assert.equal(unknown.body.code, 'app_not_found');
+      const badKey = await call('GET', '/shop', { key: 'gh_test_not_a_real_key' });
+      assert.equal(badKey.status, 401, 'the key is verified first, as on every app path');
+    });
+
     test('Idempotency-Key on an App API POST is refused with a 400, and nothing is written', async () => {
       await createApp({
         slug: 'idem',

@@ -1,4 +1,10 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  onRequestHookHandler,
+  RouteHandlerMethod,
+} from 'fastify';
 import type { Config } from '../config.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError, invalid } from '../errors.ts';
@@ -112,40 +118,39 @@ export function registerAppRuntime(scope: FastifyInstance, deps: AppRuntimeDeps)
     return { app, route, params, environment };
   }
 
-  scope.route({
-    // Only GET and POST routes run; the other methods are taken so that the app's router answers
-    // them as it answers a wrong GET or POST (405 with Allow, or 404), charged to the key.
-    method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-    url: '/api/v1/apps/:app/*',
-    bodyLimit: APP_BODY_LIMIT,
-    handler: async (request, reply) => {
-      const { route, params, environment } = request.appCall;
-      const query = coerceQuery(route, request.query as Record<string, unknown>);
-      let body: unknown = null;
-      if (request.method === 'POST') {
-        body = request.body ?? null;
-        // A pipeline works on doubles (JSONata): an integer a double rounds would be changed
-        // silently on its way to a record, so it is refused as the data API would keep it.
-        const rounded = roundedInteger(body);
-        if (rounded) {
-          throw new ApiError('invalid_body', {
-            message: 'An integer in the body has more digits than App APIs keep',
-            details: [{ field: rounded.at || '(body)', error: roundedNumberMessage(rounded.sent) }],
-          });
-        }
-        if (route.validateBody && !route.validateBody(body))
-          throw new ApiError('validation_failed', { details: validationDetails(route.validateBody.errors) });
+  const handler: RouteHandlerMethod = async (request, reply) => {
+    const { route, params, environment } = request.appCall;
+    const query = coerceQuery(route, request.query as Record<string, unknown>);
+    let body: unknown = null;
+    if (request.method === 'POST') {
+      body = request.body ?? null;
+      // A pipeline works on doubles (JSONata): an integer a double rounds would be changed
+      // silently on its way to a record, so it is refused as the data API would keep it.
+      const rounded = roundedInteger(body);
+      if (rounded) {
+        throw new ApiError('invalid_body', {
+          message: 'An integer in the body has more digits than App APIs keep',
+          details: [{ field: rounded.at || '(body)', error: roundedNumberMessage(rounded.sent) }],
+        });
       }
-      const result = await runPipeline(deps, {
-        route,
-        environment,
-        context: { params, query, body, headers: safeHeaders(request), environment },
-        requestId: request.id,
-        keyId: request.apiKey?.id ?? null,
-      });
-      return send(reply, result);
-    },
-  });
+      if (route.validateBody && !route.validateBody(body))
+        throw new ApiError('validation_failed', { details: validationDetails(route.validateBody.errors) });
+    }
+    const result = await runPipeline(deps, {
+      route,
+      environment,
+      context: { params, query, body, headers: safeHeaders(request), environment },
+      requestId: request.id,
+      keyId: request.apiKey?.id ?? null,
+    });
+    return send(reply, result);
+  };
+  // Only GET and POST routes run; the other methods are taken so that the app's router answers
+  // them as it answers a wrong GET or POST (405 with Allow, or 404), charged to the key. The
+  // app's own URL, with no route part, is taken too: it is an unknown route of that app.
+  const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+  for (const url of ['/api/v1/apps/:app/*', '/api/v1/apps/:app'])
+    scope.route({ method: [...methods], url, bodyLimit: APP_BODY_LIMIT, handler });
 }
 
 function matchOrNull(app: CompiledApp, request: FastifyRequest): ReturnType<typeof match> | undefined {
