@@ -137,5 +137,20 @@ for (const kind of databaseKinds) {
       assert.notEqual(bad.code, 0);
       assert.equal(JSON.parse(bad.stdout).code, 'invalid_request');
     });
+
+    test('deliveries list --endpoint with a slug that names no endpoint is endpoint_not_found, not an empty list', async () => {
+      const human = await cli('deliveries', 'list', '--endpoint', 'no-such-endpoint');
+      assert.equal(human.code, 1);
+      assert.equal(human.stdout, '');
+      assert.match(human.stderr, /^Error: Endpoint "no-such-endpoint" not found \(endpoint_not_found\)$/m);
+      const json = await cli('deliveries', 'list', '--endpoint', 'no-such-endpoint', '--json');
+      assert.equal(json.code, 1);
+      assert.equal(JSON.parse(json.stdout).code, 'endpoint_not_found');
+      // An endpoint that exists, with no deliveries yet: the empty list, as before.
+      await server.createEndpoint({ slug: 'quiet', name: 'Quiet', schema: { type: 'object' } });
+      const quiet = await cli('deliveries', 'list', '--endpoint', 'quiet', '--json');
+      assert.equal(quiet.code, 0, quiet.stderr);
+      assert.deepEqual(JSON.parse(quiet.stdout).data, []);
+    });
   });
 }

@@ -205,6 +205,9 @@ export function registerWebhookCommands(program: Command, config: Config): void 
           after: 'after',
         };
         for (const [option, param] of Object.entries(map)) if (o[option]) query.set(param, String(o[option]));
+        // The API filters by slug and finds nothing for one that names no endpoint: said as
+        // endpoints show says it (endpoint_not_found), not printed as an empty log.
+        if (o.endpoint) await call<unknown>('GET', `/admin/v1/endpoints/${encodeURIComponent(o.endpoint)}`);
         // The whole envelope, for its meta.next_cursor (call() hands back `data` alone).
         const response = await call<Response>('GET', `/admin/v1/deliveries?${query}`, undefined, true);
         const page = (await response.json()) as {
