@@ -152,5 +152,45 @@ for (const kind of databaseKinds) {
       assert.equal(quiet.code, 0, quiet.stderr);
       assert.deepEqual(JSON.parse(quiet.stdout).data, []);
     });
+
+    test('webhooks list --env: one environment, with or without an endpoint; another value is a usage error', async () => {
+      await server.createEndpoint({ slug: 'invoices', name: 'Invoices', schema: { type: 'object' } });
+      const made: Record<string, string> = {};
+      for (const [slug, env] of [
+        ['orders', 'test'],
+        ['orders', 'live'],
+        ['invoices', 'live'],
+      ] as const) {
+        const res = await cli('webhooks', 'create', slug, '--target', receiver.url, '--env', env, '--json');
+        assert.equal(res.code, 0, res.stdout + res.stderr);
+        made[`${slug}/${env}`] = JSON.parse(res.stdout).data.id;
+      }
+      const ids = async (...args: string[]) => {
+        const res = await cli('webhooks', 'list', ...args, '--json');
+        assert.equal(res.code, 0, res.stdout + res.stderr);
+        return JSON.parse(res.stdout).data.map((s: { id: string }) => s.id);
+      };
+      assert.deepEqual(await ids('--env', 'live'), [made['invoices/live'], made['orders/live']]);
+      assert.deepEqual(await ids('--env', 'test'), [made['orders/test']]);
+      assert.deepEqual(await ids('orders', '--env', 'live'), [made['orders/live']]);
+      assert.deepEqual(await ids('invoices', '--env', 'test'), []);
+      assert.deepEqual(await ids('orders'), [made['orders/test'], made['orders/live']]);
+      const table = await cli('webhooks', 'list', '--env', 'test');
+      assert.equal(table.code, 0, table.stderr);
+      assert.ok(table.stdout.includes(made['orders/test'] ?? '?'));
+      assert.ok(!table.stdout.includes(made['orders/live'] ?? '?'));
+
+      const bad = await cli('webhooks', 'list', '--env', 'prod');
+      assert.equal(bad.code, 1);
+      assert.match(
+        bad.stderr,
+        /'--env <environment>' argument 'prod' is invalid\. Allowed choices are test, live/,
+      );
+      const badJson = await cli('webhooks', 'list', 'orders', '--env', 'sandbox', '--json');
+      assert.equal(badJson.code, 1);
+      assert.equal(JSON.parse(badJson.stdout).code, 'cli_usage');
+      for (const id of Object.values(made))
+        assert.equal((await cli('webhooks', 'delete', id, '--yes')).code, 0);
+    });
   });
 }

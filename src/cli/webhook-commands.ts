@@ -72,19 +72,23 @@ export function registerWebhookCommands(program: Command, config: Config): void 
       .command('list')
       .argument('[endpoint]')
       .description("an endpoint's subscriptions; without one, every endpoint's"),
-  ).action(
-    action(config, async (call, slug: string | undefined, o: Common) => {
-      const data = await call<SubscriptionJson[]>(
-        'GET',
-        slug === undefined
-          ? '/admin/v1/webhooks'
-          : `/admin/v1/endpoints/${encodeURIComponent(slug)}/webhooks`,
-      );
-      show(o.json, data, () =>
-        printTable(data as unknown as Array<Record<string, unknown>>, subscriptionColumns),
-      );
-    }),
-  );
+  )
+    .addOption(new Option('--env <environment>', 'only test or live').choices(['test', 'live']))
+    .action(
+      action(config, async (call, slug: string | undefined, o: Common & { env?: 'test' | 'live' }) => {
+        const all = await call<SubscriptionJson[]>(
+          'GET',
+          slug === undefined
+            ? `/admin/v1/webhooks${o.env ? `?environment=${o.env}` : ''}`
+            : `/admin/v1/endpoints/${encodeURIComponent(slug)}/webhooks`,
+        );
+        // One endpoint's list takes no filter: its environment is picked here.
+        const data = o.env ? all.filter((s) => s.environment === o.env) : all;
+        show(o.json, data, () =>
+          printTable(data as unknown as Array<Record<string, unknown>>, subscriptionColumns),
+        );
+      }),
+    );
 
   withCommon(webhooks.command('show').alias('get').argument('<id>').description('one subscription')).action(
     action(config, async (call, id: string, o: Common) => {
