@@ -230,6 +230,29 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
     assert.match(empty.stderr, /--file -: Unexpected end of JSON input/);
   });
 
+  test('endpoints get and keys get are endpoints show and keys show, named as help names them', async () => {
+    await server.createEndpoint({ slug: 'aliased', name: 'Aliased', schema: { type: 'object' } });
+    const key = await server.createKey({ name: 'aliased-key', environment: 'test', scopes: ['*'] });
+    for (const [noun, id] of [
+      ['endpoints', 'aliased'],
+      ['keys', key.id],
+    ] as const) {
+      const shown = await cli(noun, 'show', id);
+      const got = await cli(noun, 'get', id);
+      assert.equal(got.code, 0, got.stderr);
+      assert.equal(got.stdout, shown.stdout);
+      assert.deepEqual(
+        JSON.parse((await cli(noun, 'get', id, '--json')).stdout),
+        JSON.parse((await cli(noun, 'show', id, '--json')).stdout),
+      );
+      const help = await cli(noun, '--help');
+      assert.match(help.stdout, /^ {2}show\|get \[options\] <(slug|id)>/m);
+    }
+    const missing = await cli('endpoints', 'get', 'nope');
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /endpoint_not_found/);
+  });
+
   test('a bad slug or scope is explained in words, not as a regular expression', async () => {
     const slug = await cli('endpoints', 'create', '--slug', 'A', '--name', 'A', '--field', 'x:string');
     assert.equal(slug.code, 1);

@@ -260,7 +260,9 @@ export function registerDataCommands(program: Command, config: Config): void {
     }),
   );
 
-  withCommon(endpoints.command('show').argument('<slug>').description('show one endpoint')).action(
+  withCommon(
+    endpoints.command('show').alias('get').argument('<slug>').description('show one endpoint'),
+  ).action(
     action(config, async (call, slug: string, o: Common) => {
       const data = await call<EndpointJson>('GET', `/admin/v1/endpoints/${encodeURIComponent(slug)}`);
       show(o.json, data, () => printFields({ ...data }));
@@ -370,7 +372,7 @@ export function registerDataCommands(program: Command, config: Config): void {
       }),
     );
 
-  withCommon(keys.command('show').argument('<id>').description('show one key')).action(
+  withCommon(keys.command('show').alias('get').argument('<id>').description('show one key')).action(
     action(config, async (call, id: string, o: Common) => {
       const data = await call<ApiKeyJson>('GET', `/admin/v1/keys/${encodeURIComponent(id)}`);
       show(o.json, data, () => printFields(forPeople(data)));
