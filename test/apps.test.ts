@@ -1574,5 +1574,49 @@ for (const kind of databaseKinds) {
       assert.equal((await cli('apps', 'delete', 'cli-app', '--yes')).code, 0);
       rmSync(dir, { recursive: true, force: true });
     });
+
+    test('CLI: apps update --file refuses a file whose slug names another app; none or the same slug updates', async () => {
+      const cli = managementCli(server);
+      const dir = mkdtempSync(join(tmpdir(), 'gatehouse-apps-'));
+      const file = join(dir, 'app.json');
+      const routes = [{ method: 'GET', path: '/hi', steps: respond("'hi'") }];
+      for (const slug of ['cli-one', 'cli-two']) {
+        const made = await server.admin('POST', '/admin/v1/apps', { slug, name: slug, routes });
+        assert.equal(made.status, 201, JSON.stringify(made.body));
+      }
+      const names = async () =>
+        Promise.all(
+          ['cli-one', 'cli-two'].map(async (slug) => {
+            const app = (await server.admin('GET', `/admin/v1/apps/${slug}`)).body.data;
+            return [app.name, app.draft_revision];
+          }),
+        );
+      const before = await names();
+
+      writeFileSync(file, JSON.stringify({ slug: 'cli-two', name: 'Renamed', routes }));
+      const refused = await cli('apps', 'update', 'cli-one', '--file', file);
+      assert.equal(refused.code, 1);
+      assert.match(
+        refused.stderr,
+        /is the definition of app "cli-two", not of "cli-one": nothing was changed .*\(cli_usage\)/,
+      );
+      const json = await cli('apps', 'update', 'cli-one', '--file', file, '--json');
+      assert.equal(json.code, 1);
+      assert.equal(JSON.parse(json.stdout).code, 'cli_usage');
+      writeFileSync(file, JSON.stringify({ slug: 7, name: 'Renamed', routes }));
+      assert.equal((await cli('apps', 'update', 'cli-one', '--file', file)).code, 1);
+      assert.deepEqual(await names(), before, 'neither app was changed');
+
+      writeFileSync(file, JSON.stringify({ slug: 'cli-one', name: 'Same slug', routes }));
+      const same = await cli('apps', 'update', 'cli-one', '--file', file, '--json');
+      assert.equal(same.code, 0, same.stdout);
+      assert.equal(JSON.parse(same.stdout).data.name, 'Same slug');
+      writeFileSync(file, JSON.stringify({ name: 'No slug', routes }));
+      const none = await cli('apps', 'update', 'cli-one', '--file', file, '--json');
+      assert.equal(none.code, 0, none.stdout);
+      assert.equal(JSON.parse(none.stdout).data.name, 'No slug');
+      for (const slug of ['cli-one', 'cli-two']) await server.admin('DELETE', `/admin/v1/apps/${slug}`);
+      rmSync(dir, { recursive: true, force: true });
+    });
   });
 }

@@ -89,11 +89,19 @@ export function registerAppsCommands(program: Command, config: Config): void {
   withCommon(apps.command('update').argument('<slug>').description("replace the draft's routes and/or name"))
     .requiredOption(
       '--file <path>',
-      'JSON: {"name"?, "routes"?} (a slug in the file is ignored; - reads stdin)',
+      'JSON: {"name"?, "routes"?} (a "slug" in the file must be <slug>: update does not rename; - reads stdin)',
     )
     .action(
       action(config, async (call, slug: string, o: Common & { file: string }) => {
-        const { slug: _ignored, ...body } = readDefinition(o.file);
+        const { slug: named, ...body } = readDefinition(o.file);
+        // Another app's definition (a file copied, a wrong argument) must not replace this one's routes.
+        if (named !== undefined && named !== slug) {
+          throw new CliFailure({
+            success: false,
+            error: `--file ${o.file} is the definition of app ${JSON.stringify(named)}, not of ${JSON.stringify(slug)}: nothing was changed (apps update does not rename an app; update ${JSON.stringify(named)}, or fix or remove the file's "slug")`,
+            code: 'cli_usage',
+          });
+        }
         const data = await call<AppJson>('PATCH', path(slug), body);
         show(o.json, data, () => printFields(summary(data)));
       }),
