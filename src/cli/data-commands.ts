@@ -2,9 +2,11 @@ import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Config } from '../config.ts';
 import type { EndpointJson, EndpointVersionJson } from '../endpoints/endpoint-service.ts';
+import type { KeyLimits } from '../keys/key-input.ts';
 import type { ApiKeyJson } from '../keys/key-service.ts';
 import { type ClientOptions, JsonText, managementClient } from './client.ts';
 import { confirmIrreversible, withYes } from './confirm.ts';
+import { limitsCell } from './key-limits.ts';
 import { CliFailure, printFields, printJson, printTable, reportFailure } from './output.ts';
 
 type Common = ClientOptions & { json?: boolean };
@@ -166,7 +168,17 @@ const endpointColumns = [
   'max_body_bytes',
   'expires_at',
 ];
-const keyColumns = ['id', 'name', 'environment', 'status', 'start', 'scopes', 'last_used_at', 'expires_at'];
+const keyColumns = [
+  'id',
+  'name',
+  'environment',
+  'status',
+  'start',
+  'scopes',
+  'limits',
+  'last_used_at',
+  'expires_at',
+];
 
 /**
  * A key as people read it: an active key whose `expires_at` has passed is `expired` (the API
@@ -362,13 +374,23 @@ export function registerDataCommands(program: Command, config: Config): void {
       }),
     );
 
-  withCommon(keys.command('list').description('list keys (never their secrets)'))
+  withCommon(keys.command('list').description('list keys and their limits (never their secrets)'))
     .option('--env <environment>', 'only test or live')
     .action(
       action(config, async (call, o: Common & { env?: string }) => {
         const query = o.env ? `?environment=${encodeURIComponent(o.env)}` : '';
-        const data = await call<ApiKeyJson[]>('GET', `/admin/v1/keys${query}`);
-        show(o.json, data, () => printTable(data.map(forPeople), keyColumns));
+        // The whole envelope, for its meta.default_limits where the API gives them.
+        const response = await call<Response>('GET', `/admin/v1/keys${query}`, undefined, true);
+        const page = (await response.json()) as {
+          data: ApiKeyJson[];
+          meta?: { default_limits?: KeyLimits | null };
+        };
+        if (o.json) return printJson(page);
+        const defaults = page.meta?.default_limits;
+        printTable(
+          page.data.map((key) => ({ ...forPeople(key), limits: limitsCell(key.limits, defaults) })),
+          keyColumns,
+        );
       }),
     );
 
