@@ -41,8 +41,10 @@ describe('/docs in a real browser', {
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const refused: string[] = [];
+      const deprecated: string[] = [];
       page.on('console', (message) => {
         if (/Content Security Policy/i.test(message.text())) refused.push(message.text());
+        if (/deprecated/i.test(message.text())) deprecated.push(message.text());
       });
       const response = await page.goto(`${server.url}/docs/`, { waitUntil: 'domcontentloaded' });
       // Same origin as the dashboard: not framable, only its own scripts.
@@ -55,6 +57,8 @@ describe('/docs in a real browser', {
       assert.match(text, /Gatehouse data API \(test\)/);
       assert.match(text, /List Orders, newest first/);
       assert.deepEqual(refused, [], 'the page works within its policy');
+      // A partner opening the console sees no warning about the page's own configuration.
+      assert.deepEqual(deprecated, [], 'the page is configured with current options');
       // Named for what it is, and without Scalar's hosted services on a self-hosted page.
       assert.equal(await page.title(), 'Gatehouse API reference');
       for (const hosted of ['Ask AI', 'Generate MCP']) {

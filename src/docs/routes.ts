@@ -171,10 +171,10 @@ export async function registerDocsPage(
         authentication: { preferredSecurityScheme: 'bearer' },
         // Self-hosted: no fonts from Scalar's CDN (system fonts instead), and none of Scalar's
         // hosted services (its AI agent, MCP generation, sharing and deploying the document).
+        // showDeveloperTools is the toolbar's current name (showToolbar logs a deprecation).
         withDefaultFonts: false,
         agent: { disabled: true },
         mcp: { disabled: true },
-        showToolbar: 'never',
         showDeveloperTools: 'never',
       },
     });
