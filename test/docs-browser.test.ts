@@ -42,9 +42,11 @@ describe('/docs in a real browser', {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const refused: string[] = [];
       const deprecated: string[] = [];
+      const errors: string[] = [];
       page.on('console', (message) => {
         if (/Content Security Policy/i.test(message.text())) refused.push(message.text());
         if (/deprecated/i.test(message.text())) deprecated.push(message.text());
+        if (message.type() === 'error') errors.push(`${message.text()} ${message.location().url}`);
       });
       const response = await page.goto(`${server.url}/docs/`, { waitUntil: 'domcontentloaded' });
       // Same origin as the dashboard: not framable, only its own scripts.
@@ -66,6 +68,9 @@ describe('/docs in a real browser', {
       }
       await page.screenshot({ path: shot });
       assert.ok(statSync(shot).size > 10_000, 'the screenshot is empty');
+      // Nor an error: without an icon named, the browser asked for /favicon.ico and logged its 404.
+      await page.waitForLoadState('load');
+      assert.deepEqual(errors, [], 'the page loads without errors');
     } finally {
       await browser.close();
     }

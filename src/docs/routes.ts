@@ -176,6 +176,8 @@ export async function registerDocsPage(
         agent: { disabled: true },
         mcp: { disabled: true },
         showDeveloperTools: 'never',
+        // An empty icon, as the dashboard's: else the browser asks for /favicon.ico, a 404.
+        favicon: 'data:,',
       },
     });
   });
