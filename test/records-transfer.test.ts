@@ -246,7 +246,7 @@ for (const kind of databaseKinds) {
     test('--strict refuses the whole import when one row is bad', async () => {
       writeFileSync(join(dir, 'strict.json'), JSON.stringify([{ sku: 'a' }, { qty: 1 }, { sku: 'c' }]));
       const res = await cli('records', 'import', 'strict', join(dir, 'strict.json'), '--strict', '--json');
-      assert.notEqual(res.code, 0);
+      assert.equal(res.code, 1, 'a refused --strict import is a failure (1), not a partial import (2)');
       assert.equal(JSON.parse(res.stdout).code, 'validation_failed');
       assert.equal(await count('strict'), 0);
 
