@@ -189,6 +189,17 @@ for (const kind of databaseKinds) {
       const badJson = await cli('webhooks', 'list', 'orders', '--env', 'sandbox', '--json');
       assert.equal(badJson.code, 1);
       assert.equal(JSON.parse(badJson.stdout).code, 'cli_usage');
+
+      // --enabled / --disabled, alone or with --env, with or without an endpoint.
+      const off = made['orders/live'] ?? '?';
+      assert.equal((await cli('webhooks', 'update', off, '--disable', '--json')).code, 0);
+      assert.deepEqual(await ids('--disabled'), [off]);
+      assert.deepEqual(await ids('orders', '--disabled'), [off]);
+      assert.deepEqual(await ids('--enabled', '--env', 'live'), [made['invoices/live']]);
+      assert.deepEqual(await ids('orders', '--enabled'), [made['orders/test']]);
+      const both = await cli('webhooks', 'list', '--enabled', '--disabled', '--json');
+      assert.equal(both.code, 1);
+      assert.equal(JSON.parse(both.stdout).code, 'cli_usage');
       for (const id of Object.values(made))
         assert.equal((await cli('webhooks', 'delete', id, '--yes')).code, 0);
     });

@@ -74,20 +74,37 @@ export function registerWebhookCommands(program: Command, config: Config): void 
       .description("an endpoint's subscriptions; without one, every endpoint's"),
   )
     .addOption(new Option('--env <environment>', 'only test or live').choices(['test', 'live']))
+    .option('--enabled', 'only enabled subscriptions')
+    .addOption(new Option('--disabled', 'only disabled subscriptions').conflicts('enabled'))
     .action(
-      action(config, async (call, slug: string | undefined, o: Common & { env?: 'test' | 'live' }) => {
-        const all = await call<SubscriptionJson[]>(
-          'GET',
-          slug === undefined
-            ? `/admin/v1/webhooks${o.env ? `?environment=${o.env}` : ''}`
-            : `/admin/v1/endpoints/${encodeURIComponent(slug)}/webhooks`,
-        );
-        // One endpoint's list takes no filter: its environment is picked here.
-        const data = o.env ? all.filter((s) => s.environment === o.env) : all;
-        show(o.json, data, () =>
-          printTable(data as unknown as Array<Record<string, unknown>>, subscriptionColumns),
-        );
-      }),
+      action(
+        config,
+        async (
+          call,
+          slug: string | undefined,
+          o: Common & { env?: 'test' | 'live'; enabled?: boolean; disabled?: boolean },
+        ) => {
+          const enabled = o.enabled ? true : o.disabled ? false : undefined;
+          const query = new URLSearchParams();
+          if (o.env) query.set('environment', o.env);
+          if (enabled !== undefined) query.set('enabled', String(enabled));
+          const all = await call<SubscriptionJson[]>(
+            'GET',
+            slug === undefined
+              ? `/admin/v1/webhooks${query.size > 0 ? `?${query}` : ''}`
+              : `/admin/v1/endpoints/${encodeURIComponent(slug)}/webhooks`,
+          );
+          // One endpoint's list takes no filter: its environment and state are picked here.
+          const data = all.filter(
+            (s) =>
+              (o.env === undefined || s.environment === o.env) &&
+              (enabled === undefined || s.enabled === enabled),
+          );
+          show(o.json, data, () =>
+            printTable(data as unknown as Array<Record<string, unknown>>, subscriptionColumns),
+          );
+        },
+      ),
     );
 
   withCommon(webhooks.command('show').alias('get').argument('<id>').description('one subscription')).action(
