@@ -135,18 +135,7 @@ describe('gatehouse types', () => {
     for (const [slug, schema] of endpoints) await server.createEndpoint({ slug, name: slug, schema });
     const { stdout } = await cli('types');
     writeFileSync(join(dir, 'alike.ts'), stdout);
-    // A file that uses the client with these types: `calls` are its lines after the set-up.
-    const usage = (file: string, calls: string[]) =>
-      writeFileSync(
-        join(dir, file),
-        [
-          `import { Gatehouse } from ${JSON.stringify(join(process.cwd(), 'packages/client/src/index.ts'))};`,
-          `import type { Endpoints } from './alike.ts';`,
-          `const gh = new Gatehouse<Endpoints>({ apiKey: 'k' });`,
-          ...calls,
-          '',
-        ].join('\n'),
-      );
+    const usage = (file: string, calls: string[]) => usingTypes(file, 'alike.ts', calls);
     usage('alike-ok.ts', [
       `void gh.records('v2').create({ alpha: 'a' });`,
       `void gh.records('v-2').create({ beta: 1 });`,
@@ -168,6 +157,84 @@ describe('gatehouse types', () => {
       /pair|number|string/.test(e.stdout),
     );
   });
+
+  test('optional fields named like Object.prototype members, and names that are not identifiers, compile and keep their types', async () => {
+    // (`__proto__` is refused by the server as JSON; typesFor's own test below has it.)
+    const schema = JSON.parse(`{
+      "type": "object",
+      "required": ["isPrototypeOf"],
+      "properties": {
+        "constructor": { "type": "integer", "minimum": 0, "maximum": 10 },
+        "toString": { "type": "string" },
+        "hasOwnProperty": { "type": "boolean" },
+        "valueOf": { "type": "string" },
+        "isPrototypeOf": { "type": "string" },
+        "nested": {
+          "type": "object",
+          "properties": { "toLocaleString": { "type": "string" }, "hasOwnProperty": { "type": "string" } },
+          "required": ["hasOwnProperty"]
+        },
+        "say \\"hi\\"": { "type": "string" },
+        "it's": { "type": "string" },
+        "kebab-case": { "type": "string" },
+        "9lives": { "type": "string" },
+        "ünïcode": { "type": "string" },
+        "😀": { "type": "string" },
+        "back\\\\slash": { "type": "string" },
+        "": { "type": "string" }
+      }
+    }`);
+    await server.createEndpoint({ slug: 'protos', name: 'Protos', schema });
+    const { stdout } = await cli('types', '--endpoint', 'protos');
+    assert.match(stdout, / {2}constructor\?: number \| \{\}\["constructor"\];\n/);
+    assert.match(stdout, / {2}hasOwnProperty\?: boolean \| \{\}\["hasOwnProperty"\];\n/);
+    assert.match(stdout, / {2}isPrototypeOf: string;\n/);
+    assert.match(stdout, / {4}hasOwnProperty: string;\n/);
+    writeFileSync(join(dir, 'protos.ts'), stdout);
+    const usage = (file: string, calls: string[]) =>
+      usingTypes(file, 'protos.ts', [`const protos = gh.records('protos');`, ...calls]);
+    usage('protos-ok.ts', [
+      // A record without the optional fields.
+      `void protos.create({ isPrototypeOf: 'p' });`,
+      `void protos.create({ isPrototypeOf: 'p', nested: { hasOwnProperty: 'h' } });`,
+      `void protos.create({ isPrototypeOf: 'p', constructor: 3, toString: 's', hasOwnProperty: true, valueOf: 'v' });`,
+      `void protos.create({ isPrototypeOf: 'p', 'say "hi"': 'a', "it's": 'b', 'kebab-case': 'c', '9lives': 'd', ünïcode: 'e', '😀': 'f', 'back\\\\slash': 'g', '': 'h' });`,
+      `export const read = async () => {`,
+      `  const { data } = await protos.get('rec_1');`,
+      `  const s: string | undefined = typeof data.toString === 'string' ? data.toString : undefined;`,
+      `  const n: number | undefined = typeof data.constructor === 'number' ? data.constructor : undefined;`,
+      `  const p: string | undefined = data.nested?.toLocaleString === undefined ? undefined : String(data.nested.toLocaleString);`,
+      `  const q: string = data['say "hi"'] ?? data['back\\\\slash'] ?? data['😀'] ?? data.ünïcode ?? data[''] ?? '';`,
+      `  return [s, n, p, q, data.isPrototypeOf.length];`,
+      `};`,
+    ]);
+    await tscCheck('protos-ok.ts');
+    for (const [file, call] of [
+      ['protos-bad-1.ts', `void protos.create({ isPrototypeOf: 'p', toString: 1 });`],
+      ['protos-bad-2.ts', `void protos.create({ isPrototypeOf: 'p', constructor: 'x' });`],
+      ['protos-bad-3.ts', `void protos.create({ isPrototypeOf: 'p', hasOwnProperty: 'x' });`],
+      ['protos-bad-4.ts', `void protos.create({ toString: 's' });`],
+      ['protos-bad-5.ts', `void protos.create({ isPrototypeOf: 'p', 'say "hi"': 1 });`],
+      ['protos-bad-6.ts', `void protos.create({ isPrototypeOf: 'p', 'back\\\\slash': 1 });`],
+    ] as const) {
+      usage(file, [call]);
+      await assert.rejects(tscCheck(file), (e: { stdout: string }) => /error TS/.test(e.stdout), file);
+    }
+  });
+
+  /** A file that uses the client with the types in `types`: `calls` are its lines after the set-up. */
+  function usingTypes(file: string, types: string, calls: string[]) {
+    writeFileSync(
+      join(dir, file),
+      [
+        `import { Gatehouse } from ${JSON.stringify(join(process.cwd(), 'packages/client/src/index.ts'))};`,
+        `import type { Endpoints } from './${types}';`,
+        `const gh = new Gatehouse<Endpoints>({ apiKey: 'k' });`,
+        ...calls,
+        '',
+      ].join('\n'),
+    );
+  }
 
   function tscCheck(file: string) {
     return run(process.execPath, [
@@ -212,4 +279,13 @@ test("a nested title or $defs key that spells a newer endpoint's type name other
   assert.match(ts, /export interface LineItemsData \{\n {2}sku\?: string;/);
   // The definition keeps a name of its own.
   assert.match(ts, /line\?: LineItemsDataDef;/);
+});
+
+test('a field named __proto__ is a field of its own', async () => {
+  // JSON.parse, so that `__proto__` is a key (in an object literal it would set the prototype).
+  const schema = JSON.parse(
+    '{"type":"object","properties":{"__proto__":{"type":"string"},"a":{"type":"integer"}}}',
+  );
+  const ts = await typesFor([{ slug: 'protos', schema }]);
+  assert.match(ts, /export interface ProtosData \{\n {2}__proto__\?: string;\n {2}a\?: number \| bigint;\n/);
 });

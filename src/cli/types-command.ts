@@ -60,6 +60,27 @@ function nameKey(name: string): string {
 
 const DEFINITIONS = new Set(['$defs', 'definitions']);
 
+/**
+ * The members TypeScript finds on every object type (lib.es5's `Object`): `{}` has a `toString`
+ * that is a function, so it does not fit `{ toString?: string }`. An optional field named so is
+ * typed `T | {}["toString"]` instead: what reading it gives when the record has no such field
+ * (the inherited member), and what lets a record without it type-check.
+ */
+const OBJECT_MEMBERS = new Set([
+  'constructor',
+  'toString',
+  'toLocaleString',
+  'valueOf',
+  'hasOwnProperty',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+]);
+/**
+ * A field named `hasOwnProperty` is compiled under this name, then renamed back in the output:
+ * json-schema-to-typescript calls `properties.hasOwnProperty(…)`, which such a field shadows.
+ */
+const HAS_OWN_PROPERTY = '__gatehouse_hasOwnProperty__';
+
 function forCompiler(schema: unknown, reserved: ReadonlySet<string>, root: boolean): unknown {
   if (Array.isArray(schema)) return schema.map((item) => forCompiler(item, reserved, false));
   if (!schema || typeof schema !== 'object') return schema;
@@ -88,6 +109,9 @@ function forCompiler(schema: unknown, reserved: ReadonlySet<string>, root: boole
       );
     } else out[key] = forCompiler(value, reserved, false);
   }
+  if (out.properties && typeof out.properties === 'object' && !Array.isArray(out.properties)) {
+    withObjectMembers(out, Array.isArray(node.required) ? node.required : []);
+  }
   if (Array.isArray(out.prefixItems)) {
     const rest = out.items;
     out.items = out.prefixItems;
@@ -108,6 +132,29 @@ function forCompiler(schema: unknown, reserved: ReadonlySet<string>, root: boole
     out.tsType = [...new Set(types.map((t) => PRIMITIVE_TS[t as string]))].join(' | ');
   }
   return out;
+}
+
+/** Types the fields of `node` named like Object.prototype members (see OBJECT_MEMBERS, HAS_OWN_PROPERTY). */
+function withObjectMembers(node: Record<string, unknown>, required: unknown[]): void {
+  const properties: Record<string, unknown> = {};
+  for (const [name, schema] of Object.entries(node.properties as Record<string, unknown>)) {
+    const member = OBJECT_MEMBERS.has(name) && !required.includes(name);
+    const typed = member ? { anyOf: [schema, { tsType: `{}[${JSON.stringify(name)}]` }] } : schema;
+    // A field's description stays on the field.
+    if (member && schema && typeof schema === 'object' && 'description' in schema) {
+      (typed as Record<string, unknown>).description = (schema as Record<string, unknown>).description;
+    }
+    Object.defineProperty(properties, name === 'hasOwnProperty' ? HAS_OWN_PROPERTY : name, {
+      value: typed,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  node.properties = properties;
+  if (Array.isArray(node.required)) {
+    node.required = node.required.map((name) => (name === 'hasOwnProperty' ? HAS_OWN_PROPERTY : name));
+  }
 }
 
 /**
@@ -164,7 +211,7 @@ export async function typesFor(
       unreachableDefinitions: false,
     },
   );
-  return `${ts.trim()}\n`;
+  return `${ts.trim().replaceAll(HAS_OWN_PROPERTY, 'hasOwnProperty')}\n`;
 }
 
 export function registerTypesCommand(program: Command, config: Config): void {
