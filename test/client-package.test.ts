@@ -8,6 +8,13 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+/** The workspace's TypeScript on a project's tsconfig, its diagnostics in the error. */
+const tsc = (tsconfig: string) =>
+  run(process.execPath, [join(process.cwd(), 'node_modules/typescript/bin/tsc'), '-p', tsconfig]).catch(
+    (e: { stdout?: string }) => {
+      throw new Error(`tsc -p ${tsconfig} failed:\n${e.stdout}`);
+    },
+  );
 
 /**
  * @gatehouse/client as a partner gets it: packed (which builds dist/), installed into a fresh
@@ -17,7 +24,7 @@ describe('@gatehouse/client as an installed package', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-client-pkg-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('packs, installs, type-checks under NodeNext + exactOptionalPropertyTypes, and runs', async () => {
+  test('packs, installs, type-checks under NodeNext + exactOptionalPropertyTypes and in a browser project without @types/node, and runs', async () => {
     await run(npm, ['pack', '--pack-destination', dir, '-w', '@gatehouse/client'], { cwd: process.cwd() });
     const tarball = readdirSync(dir).find((name) => name.endsWith('.tgz'));
     assert.ok(tarball, 'npm pack made no tarball');
@@ -58,7 +65,35 @@ describe('@gatehouse/client as an installed package', () => {
         `console.log(typeof Gatehouse, typeof verifyWebhook, new NotFoundError(404, 'not_found', 'x') instanceof Error);`,
       ].join('\n'),
     );
-    await run(process.execPath, [join(process.cwd(), 'node_modules/typescript/bin/tsc'), '-p', project]);
+    await tsc(project);
+    // A browser project: no @types/node (nor any @types), DOM's globals, and the package's
+    // declarations checked too (no skipLibCheck).
+    writeFileSync(
+      join(project, 'tsconfig.browser.json'),
+      JSON.stringify({
+        compilerOptions: {
+          target: 'ES2022',
+          lib: ['ES2022', 'DOM'],
+          module: 'ESNext',
+          moduleResolution: 'Bundler',
+          strict: true,
+          types: [],
+          noEmit: true,
+        },
+        files: ['browser.ts'],
+      }),
+    );
+    writeFileSync(
+      join(project, 'browser.ts'),
+      [
+        `import { Gatehouse, verifyWebhook, type WebhookEvent } from '@gatehouse/client';`,
+        `interface Endpoints { orders: { order_id: string; amount: number | bigint } }`,
+        `const gh = new Gatehouse<Endpoints>({ apiKey: 'gk_test_x', baseUrl: 'https://api.example.com', fetch: window.fetch });`,
+        `export const later = () => gh.records('orders').create({ order_id: 'x', amount: 1 });`,
+        `export const check = (body: Uint8Array, headers: Headers): WebhookEvent => verifyWebhook(body, headers, 'whsec_x');`,
+      ].join('\n'),
+    );
+    await tsc(join(project, 'tsconfig.browser.json'));
     // Run the same file as JavaScript (types stripped by hand: it only has the two lines above).
     writeFileSync(
       join(project, 'main.js'),

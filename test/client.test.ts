@@ -190,6 +190,11 @@ for (const kind of databaseKinds) {
       const event = verifyWebhook<Order>(delivery.body, delivery.headers, secret);
       assert.equal(event.type, 'record.created');
       assert.equal(event.data.record?.data.order_id, 'HOOK');
+      // The raw bytes as well: a Buffer, or a Uint8Array that views part of a larger buffer.
+      const bytes = new TextEncoder().encode(`xx${delivery.body}yy`).subarray(2, -2);
+      for (const body of [Buffer.from(delivery.body), bytes]) {
+        assert.equal(verifyWebhook<Order>(body, delivery.headers, secret).id, event.id);
+      }
       assert.throws(
         () => verifyWebhook(delivery.body.replace('HOOK', 'H00K'), delivery.headers, secret),
         WebhookVerificationError,

@@ -47,10 +47,11 @@ function header(headers: Headers, name: string): string | undefined {
  * Verifies a Gatehouse delivery per Standard Webhooks and returns the parsed event: the
  * `webhook-signature` must carry a `v1` HMAC-SHA256 of `{id}.{timestamp}.{body}` under `secret`
  * (`whsec_…`), and the timestamp must be within `toleranceSeconds` of now (replay defence).
- * Pass the raw body exactly as received.
+ * Pass the raw body exactly as received: a string, or its bytes (a Node `Buffer` is a
+ * `Uint8Array`; the declaration says `Uint8Array` so that it needs no @types/node).
  */
 export function verifyWebhook<T = Record<string, unknown>>(
-  body: string | Buffer,
+  body: string | Uint8Array,
   headers: Headers,
   secret: string,
   options: { toleranceSeconds?: number; now?: number } = {},
@@ -66,7 +67,10 @@ export function verifyWebhook<T = Record<string, unknown>>(
     throw new WebhookVerificationError('Timestamp outside the tolerance');
   }
   const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
-  const text = typeof body === 'string' ? body : body.toString('utf8');
+  const text =
+    typeof body === 'string'
+      ? body
+      : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
   const expected = createHmac('sha256', key).update(`${id}.${timestamp}.${text}`).digest();
   const valid = signatures.split(' ').some((entry) => {
     const [version, signature] = entry.split(',');
