@@ -48,6 +48,13 @@ for (const kind of databaseKinds) {
       return Number(rows.n);
     };
 
+    /** The endpoint's records' data, as `records export` writes them (NDJSON). */
+    const exportedData = async (slug: string) =>
+      (await cli('records', 'export', slug)).stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+
     before(async () => {
       server = await startTestServer(kind, { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' }, { worker: true });
       receiver = await startReceiver();
@@ -284,17 +291,10 @@ for (const kind of databaseKinds) {
       writeFileSync(join(dir, 'in.csv'), 'sku,qty,ok,tags\na,1,true,"[""x"",""y""]"\n"b,c",,false,\n');
       const res = await cli('records', 'import', 'csv', join(dir, 'in.csv'), '--json');
       assert.equal(res.code, 0, res.stdout + res.stderr);
-      const exported = await cli('records', 'export', 'csv');
-      assert.deepEqual(
-        exported.stdout
-          .trim()
-          .split('\n')
-          .map((l) => JSON.parse(l)),
-        [
-          { sku: 'a', qty: 1, ok: true, tags: ['x', 'y'] },
-          { sku: 'b,c', ok: false },
-        ],
-      );
+      assert.deepEqual(await exportedData('csv'), [
+        { sku: 'a', qty: 1, ok: true, tags: ['x', 'y'] },
+        { sku: 'b,c', ok: false },
+      ]);
       const csv = await cli('records', 'export', 'csv', '--format', 'csv');
       assert.equal(csv.stdout, 'sku,qty,ok,tags\na,1,true,"[""x"",""y""]"\n"b,c",,false,\n');
     });
@@ -321,6 +321,59 @@ for (const kind of databaseKinds) {
       assert.equal(res.code, 0, res.stdout + res.stderr);
       const back = await cli('records', 'export', 'nulls-in');
       assert.deepEqual(JSON.parse(back.stdout), row);
+    });
+
+    test('CSV: null, "", "null" and "NULL" round-trip apart: `null` is null, a quoted `"null"` is the text', async () => {
+      const schema = {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          maybe: { type: ['string', 'null'] },
+          text: { type: 'string' },
+          n: { type: ['integer', 'null'] },
+        },
+        required: ['id'],
+      };
+      for (const slug of ['null-text-out', 'null-text-in']) {
+        await server.createEndpoint({ slug, name: slug, schema });
+      }
+      const rows = [
+        { id: '1', maybe: null, n: null },
+        { id: '2', maybe: '', text: '' },
+        { id: '3', maybe: 'null', text: 'null' },
+        { id: '4', maybe: 'NULL', text: 'NULL' },
+        { id: '5', maybe: ' null ', text: ' null ' },
+        { id: '6' },
+      ];
+      const key = await server.createKey({ name: 'null-text', environment: 'test' });
+      for (const json of rows) {
+        const sent = await server.request('POST', '/api/v1/data/null-text-out', { key: key.key, json });
+        assert.equal(sent.status, 202, sent.text);
+      }
+      const csv = await cli('records', 'export', 'null-text-out', '--format', 'csv');
+      assert.equal(
+        csv.stdout,
+        [
+          'id,maybe,text,n',
+          '1,null,,null',
+          '2,"","",',
+          '3,"null","null",',
+          '4,NULL,NULL,',
+          '5," null "," null ",',
+          '6,,,',
+          '',
+        ].join('\n'),
+      );
+      // Written by hand: a spreadsheet that quotes every cell (a quoted `"null"` in a column that
+      // takes no strings is still null), and an unquoted `null` where the field takes no null.
+      writeFileSync(join(dir, 'null-text.csv'), `${csv.stdout}"7","null","null","null"\n8,null,null,\n`);
+      const res = await cli('records', 'import', 'null-text-in', join(dir, 'null-text.csv'), '--json');
+      assert.equal(res.code, 0, res.stdout + res.stderr);
+      assert.deepEqual(await exportedData('null-text-in'), [
+        ...rows,
+        { id: '7', maybe: 'null', text: 'null', n: null },
+        { id: '8', maybe: null, text: 'null' },
+      ]);
     });
 
     test('CSV: a field typed by its enum, const or $ref is read as that type, so an export imports back', async () => {
@@ -393,17 +446,10 @@ for (const kind of databaseKinds) {
       writeFileSync(join(dir, 'empty.csv'), `${csv.stdout}"b","",""\n`);
       const res = await cli('records', 'import', 'empty-in', join(dir, 'empty.csv'), '--json');
       assert.equal(res.code, 0, res.stdout + res.stderr);
-      const back = await cli('records', 'export', 'empty-in');
-      assert.deepEqual(
-        back.stdout
-          .trim()
-          .split('\n')
-          .map((l) => JSON.parse(l)),
-        [
-          { sku: '', note: 'n' },
-          { sku: 'b', note: '' },
-        ],
-      );
+      assert.deepEqual(await exportedData('empty-in'), [
+        { sku: '', note: 'n' },
+        { sku: 'b', note: '' },
+      ]);
     });
 
     test("CSV: a row of the wrong width, blanks and non-numbers are that row's problems, by the line it starts on", async () => {

@@ -113,18 +113,22 @@ function elementLines(content: string): number[] {
  */
 const CELL_NUMBER = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/;
 
+/** A cell that reads as null: `null`, blanks around it allowed (not `NULL`, nor `Null`). */
+const NULL_CELL = /^\s*null\s*$/;
+
 /**
  * CSV cells are text: type them by the schema's declared property types. An empty cell (or one
- * of blanks) is an absent field; `null` is JSON null where the column's types allow null (as the
- * export writes it); a number column's cell is a number only when it is written as one, else it
- * stays text for the schema to refuse.
+ * of blanks) is an absent field; an unquoted `null` is JSON null where the column's types allow
+ * null (as the export writes it; a quoted `"null"` is the text, see QuotedText); a number
+ * column's cell is a number only when it is written as one, else it stays text for the schema to
+ * refuse.
  */
 function typedCell(raw: string, types: string[] | undefined): unknown {
   const t = types ?? ['string'];
   const numeric = t.includes('integer') || t.includes('number');
   const value = numeric || t.includes('boolean') ? raw.trim() : raw;
   if (value === '') return undefined;
-  if (t.includes('null') && value.trim() === 'null') return null;
+  if (t.includes('null') && NULL_CELL.test(value)) return null;
   if (numeric && CELL_NUMBER.test(value) && Number.isFinite(Number(value))) return Number(value);
   if (t.includes('boolean') && (value === 'true' || value === 'false')) return value === 'true';
   if ((t.includes('object') || t.includes('array')) && /^[[{]/.test(value)) {
@@ -164,9 +168,15 @@ function jsonType(value: unknown): string {
   return typeof value;
 }
 
-/** A CSV cell written `""`: an empty string, where an empty cell is no value at all. */
-const QUOTED_EMPTY = Symbol('quoted empty cell');
-type Cell = string | typeof QUOTED_EMPTY;
+/**
+ * A quoted CSV cell that unquoted would mean something else: `""` is an empty string, where an
+ * empty cell is no value at all; `"null"` is the text null, where `null` is null. (Both are
+ * the text only in a column that takes strings: elsewhere they read as unquoted.)
+ */
+class QuotedText {
+  constructor(readonly text: string) {}
+}
+type Cell = string | QuotedText;
 
 async function* readRows(
   file: string,
@@ -236,8 +246,10 @@ async function* readRows(
       bom: true,
       relax_column_count: true,
       raw: true,
-      // `""` is an empty string (as the export writes one), an empty cell an absent field.
-      cast: (value, context) => (value === '' && context.quoting ? QUOTED_EMPTY : value),
+      // `""` is an empty string (as the export writes one), an empty cell an absent field; `"null"`
+      // is the text (as the export writes a string that reads as null), `null` is null.
+      cast: (value, context) =>
+        context.quoting && (value === '' || NULL_CELL.test(value)) ? new QuotedText(value) : value,
     }),
   );
   let header: string[] | undefined;
@@ -249,7 +261,7 @@ async function* readRows(
     const line = cursor + blank;
     cursor += raw.match(LINE_BREAK)?.length ?? 0;
     if (!header) {
-      header = record.map((name) => (name === QUOTED_EMPTY ? '' : name));
+      header = record.map((name) => (name instanceof QuotedText ? name.text : name));
       continue;
     }
     if (record.length !== header.length) {
@@ -267,11 +279,11 @@ async function* readRows(
       const column = header[i] as string;
       const types = cellTypes(properties[column], schema);
       const typed =
-        value !== QUOTED_EMPTY
-          ? typedCell(value, types)
-          : (types ?? ['string']).includes('string')
-            ? ''
-            : undefined;
+        value instanceof QuotedText
+          ? (types ?? ['string']).includes('string')
+            ? value.text
+            : typedCell(value.text, types)
+          : typedCell(value, types);
       if (typed === undefined) continue;
       // A long integer in a number column keeps its digits (Number() would round a 64-bit id).
       // (As JSON writes an integer: no leading zeros.)
@@ -584,8 +596,17 @@ async function writeCsv(body: Readable, declared: string[]): Promise<void> {
     }
     await Promise.race([new Promise<void>((resolve) => file.end(resolve)), failed]);
     const names = [...columns];
-    // An empty string as `""`: an empty cell is a field the record does not have.
-    const out = stringifyCsv({ header: names.length > 0, columns: names, quoted_match: /^$/ });
+    // An empty string as `""`: an empty cell is a field the record does not have. A string that
+    // reads as null as `"null"`: `null` is null (csvCell leaves null to `cast.null`).
+    const out = stringifyCsv({
+      header: names.length > 0,
+      columns: names,
+      quoted_match: /^$/,
+      cast: {
+        null: () => 'null',
+        string: (value) => (NULL_CELL.test(value) ? { value, quoted: true } : value),
+      },
+    });
     out.pipe(process.stdout);
     const input = createReadStream(spool);
     for await (const text of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
@@ -600,9 +621,12 @@ async function writeCsv(body: Readable, declared: string[]): Promise<void> {
   }
 }
 
-/** A cell's text: strings as they are, numbers (bigints too) and booleans as JSON writes them. */
-function csvCell(value: unknown): string | undefined {
-  if (value === undefined) return undefined;
+/**
+ * A cell's text: strings as they are, numbers (bigints too) and booleans as JSON writes them;
+ * null stays null, for the stringifier to write `null` where it quotes a string `"null"`.
+ */
+function csvCell(value: unknown): string | null | undefined {
+  if (value === undefined || value === null) return value;
   if (typeof value === 'string') return value;
   if (typeof value === 'bigint') return value.toString();
   return stringifyExact(value);
