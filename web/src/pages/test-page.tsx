@@ -57,6 +57,11 @@ export function statusColor(status: number): string {
   return 'teal';
 }
 
+/** Whether the key's expiry has passed at `now` (the server refuses such a key as api_key_expired). */
+function hasExpired(key: ApiKey, now: number): boolean {
+  return key.expires_at !== null && Date.parse(key.expires_at) <= now;
+}
+
 let headerId = 0;
 const row = (name = '', value = ''): HeaderRow => ({ id: ++headerId, name, value });
 
@@ -83,10 +88,19 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
   const problemAlert = useRef<HTMLDivElement>(null);
   const focusNext = useFocusNext();
 
+  /**
+   * When keys were last judged for expiry: on load, when the key picker opens and on Send, so a
+   * key that expires while the page is open is neither offered nor used.
+   */
+  const [now, setNow] = useState(() => Date.now());
   const activeKeys = useMemo(
-    () => (keys.data ?? []).filter((k) => k.environment === 'test' && k.status === 'active'),
-    [keys.data],
+    () =>
+      (keys.data ?? []).filter(
+        (k) => k.environment === 'test' && k.status === 'active' && !hasExpired(k, now),
+      ),
+    [keys.data, now],
   );
+  const expiredPick = (keys.data ?? []).find((k) => k.id === keyId && hasExpired(k, now));
   const endpoint = endpoints.data?.find((e) => e.slug === slug) ?? null;
 
   useEffect(() => {
@@ -125,11 +139,22 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
   const path = slug
     ? `/api/v1/data/${encodeURIComponent(slug)}${id ? `/${encodeURIComponent(id)}` : ''}${listQuery ? `?${listQuery}` : ''}`
     : '';
-  const ready = slug !== null && keyId !== null && (!needsId || recordId.trim() !== '') && !bodyError;
+  const ready =
+    slug !== null &&
+    keyId !== null &&
+    expiredPick === undefined &&
+    (!needsId || recordId.trim() !== '') &&
+    !bodyError;
 
   async function send(event: FormEvent) {
     event.preventDefault();
     if (!ready || keyId === null) return;
+    const picked = keys.data?.find((k) => k.id === keyId);
+    if (picked && hasExpired(picked, Date.now())) {
+      // It expired since the picker was last opened: say so rather than send a request bound to 401.
+      setNow(Date.now());
+      return;
+    }
     setBusy(true);
     setProblem(null);
     try {
@@ -194,7 +219,12 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
                       }))}
                       value={keyId}
                       onChange={setKeyId}
+                      onDropdownOpen={() => setNow(Date.now())}
                       placeholder={keys.loading ? 'Loading…' : 'Pick a test key'}
+                      error={
+                        expiredPick &&
+                        `The key ${expiredPick.name} expired ${timeAgo(expiredPick.expires_at ?? '')}: pick another test key.`
+                      }
                       allowDeselect={false}
                       required
                     />

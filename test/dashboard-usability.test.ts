@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { type Browser, CHROMIUM, ensureDashboardBuilt, openBrowser } from './helpers/dashboard-browser.ts';
+import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+
+const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
+const HOUR = 3_600_000;
+
+/** Dashboard pages in a real browser, on their own server: what they offer is what works. */
+describe('dashboard usability in a real browser', {
+  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (.ci/run installs it)`,
+}, () => {
+  let server: TestServer;
+  let owner: Browser;
+  let page: Page;
+
+  before(async () => {
+    ensureDashboardBuilt();
+    server = await startTestServer('sqlite');
+    await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
+  });
+  after(async () => {
+    await owner?.close();
+    await server?.close();
+  });
+
+  /** A fresh browser signed in as the owner; the page's clock is a fake one, running from now. */
+  async function signIn(): Promise<void> {
+    await owner?.close();
+    owner = await openBrowser(server.url);
+    page = owner.page;
+    await page.clock.install({ time: Date.now() });
+    await page.goto(`${server.url}/`);
+    await page.getByLabel('Email').fill(OWNER.email);
+    await page.getByRole('textbox', { name: 'Password' }).fill(OWNER.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByTestId('current-user').waitFor();
+  }
+
+  test('the Test page offers no expired key, nor one that expired while the page was open', async () => {
+    await server.createKey({
+      name: 'soon',
+      environment: 'test',
+      expires_at: new Date(Date.now() + HOUR).toISOString(),
+    });
+    await server.createKey({ name: 'later', environment: 'test' });
+    const gone = await server.createKey({ name: 'gone', environment: 'test' });
+    // Expired already (the API refuses an expiry in the past, so it is set where it is kept).
+    await server.services.database.db
+      .updateTable('api_keys')
+      .set({ expires_at: new Date(Date.now() - HOUR).toISOString() })
+      .where('id', '=', gone.id)
+      .execute();
+    assert.equal((await server.request('GET', '/api/v1/account', { key: gone.key })).status, 401);
+
+    await signIn();
+    await page.goto(`${server.url}/#/test`);
+    const keyField = page.getByRole('combobox', { name: 'Test key' });
+    await keyField.click();
+    await page.getByRole('option', { name: /^later / }).waitFor();
+    assert.equal(await page.getByRole('option', { name: /^gone / }).count(), 0, 'the expired key');
+    await page.getByRole('option', { name: /^soon / }).click();
+    assert.match(await keyField.inputValue(), /^soon /);
+
+    // Two hours on, with the page still open: Send does not use the key that expired meanwhile.
+    await page.clock.setSystemTime(Date.now() + 2 * HOUR);
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByText('The key soon expired').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Send' }).isDisabled(), true);
+    const sent = await server.admin('GET', '/admin/v1/test-requests');
+    assert.equal(sent.body.data.length, 0, 'no request was made with the expired key');
+    await keyField.click();
+    await page.getByRole('option', { name: /^later / }).waitFor();
+    assert.equal(await page.getByRole('option', { name: /^soon / }).count(), 0, 'expired meanwhile');
+    await page.getByRole('option', { name: /^later / }).click();
+    await page.getByText('The key soon expired').waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByTestId('response-status').waitFor();
+    assert.match(
+      (await page.getByTestId('response-status').textContent()) ?? '',
+      /^20/,
+      'the key still valid works',
+    );
+  });
+});
