@@ -18,7 +18,7 @@ describe('dashboard usability in a real browser', {
 
   before(async () => {
     ensureDashboardBuilt();
-    server = await startTestServer('sqlite');
+    server = await startTestServer('sqlite', { GATEHOUSE_DEFAULT_PER_DAY: '10000' });
     await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
   });
   after(async () => {
@@ -83,5 +83,17 @@ describe('dashboard usability in a real browser', {
       /^20/,
       'the key still valid works',
     );
+  });
+
+  test("the Keys page shows a key's effective limits, the installation's defaults marked so", async () => {
+    await server.createKey({ name: 'own-limits', environment: 'test', limits: { per_minute: 5 } });
+    await server.createKey({ name: 'no-limits', environment: 'test' });
+    await signIn();
+    await page.goto(`${server.url}/#/keys`);
+    const own = page.getByTestId('key-row-own-limits').getByTestId('key-limits');
+    await own.waitFor();
+    assert.equal(await own.textContent(), '5/min · 10,000/day (default)');
+    const none = page.getByTestId('key-row-no-limits').getByTestId('key-limits');
+    assert.equal(await none.textContent(), '10,000/day (default)');
   });
 });

@@ -4,6 +4,7 @@ import { createServices, type Services } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { ApiError } from '../src/errors.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+import { startTestServer } from './helpers/server.ts';
 
 /**
  * The installation's default limits are the owner's policy for keys: a collaborator's key may be
@@ -80,4 +81,24 @@ describe("a collaborator's keys stay within the installation's default limits", 
     const removed = await services.keys.update(key.id, { limits: { per_minute: null } }, { testOnly: true });
     assert.equal(removed.limits.per_minute, undefined);
   });
+});
+
+/** The keys list tells what a window a key leaves empty is limited to, so its effective limits can be shown. */
+test('GET /admin/v1/keys answers the installation default limits in meta.default_limits', async () => {
+  const server = await startTestServer('sqlite', {
+    GATEHOUSE_DEFAULT_PER_MINUTE: '60',
+    GATEHOUSE_DEFAULT_PER_MONTH: '100000',
+  });
+  try {
+    await server.createKey({ name: 'own', environment: 'test', limits: { per_minute: 5 } });
+    const listed = await server.admin('GET', '/admin/v1/keys?environment=test');
+    assert.equal(listed.status, 200);
+    assert.deepEqual(listed.body.meta, {
+      default_limits: { per_minute: 60, per_day: null, per_month: 100_000 },
+    });
+    // The key's own limits stay its own: the defaults are not written into them.
+    assert.deepEqual(listed.body.data[0].limits, { per_minute: 5 });
+  } finally {
+    await server.close();
+  }
 });

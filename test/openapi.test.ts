@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { get } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import SwaggerParser from '@apidevtools/swagger-parser';
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { OPENAPI_CACHE_SIZE, openApiCache } from '../src/docs/routes.ts';
 import { MAX_REQUEST_BYTES } from '../src/http/json-body.ts';
 import { databaseKinds } from './helpers/database.ts';
@@ -139,7 +140,6 @@ for (const kind of databaseKinds) {
       assert.deepEqual(doc.paths['/health'].get.security, []);
       assert.ok(doc.paths['/api/v1/openapi.json'].get.responses['200']);
       // The answers of /api/v1/account and /health are what the document says.
-      const { Ajv2020 } = await import('ajv/dist/2020.js');
       const addFormats = (await import('ajv-formats')).default as unknown as (ajv: object) => void;
       const ajv = new Ajv2020({ strict: false });
       addFormats(ajv);
@@ -273,6 +273,18 @@ for (const kind of databaseKinds) {
         }
       }
       await server.admin('DELETE', '/admin/v1/apps/docs-status');
+    });
+
+    test('the keys list documents its meta.default_limits, and the answer matches the document', async () => {
+      const doc = (await server.admin('GET', '/admin/v1/openapi.json')).body;
+      const schema = doc.paths['/admin/v1/keys'].get.responses['200'].content['application/json'].schema;
+      assert.deepEqual(schema.required, ['success', 'data', 'meta']);
+      const listed = await server.admin('GET', '/admin/v1/keys');
+      assert.deepEqual(listed.body.meta, {
+        default_limits: { per_minute: null, per_day: null, per_month: null },
+      });
+      const validate = new Ajv2020({ strict: false }).compile(schema);
+      assert.ok(validate(listed.body), JSON.stringify(validate.errors));
     });
 
     test('the management document lists every management route and validates', async () => {

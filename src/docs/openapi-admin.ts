@@ -77,8 +77,33 @@ const successStatuses: Record<string, number> = {
   'POST /admin/v1/test-requests': 201,
 };
 
-/** Answers that are not the JSON envelope. */
+const windowDefault = (window: string): Json => ({
+  type: ['integer', 'null'],
+  description: `The limit of a key that sets no ${window} limit of its own; null: none`,
+});
+
+/** Answers that are not the bare JSON envelope (another type, or the envelope with a meta). */
 const otherContent: Record<string, Json> = {
+  'GET /admin/v1/keys': successContent(
+    { type: 'array', items: { type: 'object' }, description: 'The keys, newest first' },
+    {
+      type: 'object',
+      required: ['default_limits'],
+      properties: {
+        default_limits: {
+          type: 'object',
+          description:
+            "The installation's default limits (GATEHOUSE_DEFAULT_PER_*): a key's effective limit for a window is its own, else this",
+          required: ['per_minute', 'per_day', 'per_month'],
+          properties: {
+            per_minute: windowDefault('per_minute'),
+            per_day: windowDefault('per_day'),
+            per_month: windowDefault('per_month'),
+          },
+        },
+      },
+    },
+  ),
   'GET /admin/v1/openapi.json': {
     'application/json': { schema: { type: 'object', description: 'This OpenAPI 3.1 document, as it is' } },
   },

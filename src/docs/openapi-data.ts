@@ -123,19 +123,7 @@ export async function dataApiDocument(
           200: {
             description: 'One page',
             headers: standardHeaders(),
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'object',
-                  required: ['success', 'data', 'meta'],
-                  properties: {
-                    success: { const: true },
-                    data: { type: 'array', items: ref(`${name}Record`) },
-                    meta: ref('PageMeta'),
-                  },
-                },
-              },
-            },
+            content: successContent({ type: 'array', items: ref(`${name}Record`) }, ref('PageMeta')),
           },
           ...errorResponses([400, 401, 403, 404, 429]),
         },

@@ -36,14 +36,14 @@ const reasons: Record<number, string> = {
   503: 'A dependency is unavailable; retry after Retry-After',
 };
 
-/** The success envelope, `{"success": true, "data": …}`, as JSON content. */
-export function successContent(data: Json = {}): Json {
+/** The success envelope, `{"success": true, "data": …}` (and `meta` when given), as JSON content. */
+export function successContent(data: Json = {}, meta?: Json): Json {
   return {
     'application/json': {
       schema: {
         type: 'object',
-        required: ['success', 'data'],
-        properties: { success: { const: true }, data },
+        required: meta ? ['success', 'data', 'meta'] : ['success', 'data'],
+        properties: { success: { const: true }, data, ...(meta ? { meta } : {}) },
       },
     },
   };

@@ -378,6 +378,16 @@ export function createKeyService({
       return { ...toJson(row), key: secret };
     },
 
+    /**
+     * The installation's default limit for each window (null: none), which applies to any key
+     * that sets no limit of its own there.
+     */
+    defaultLimits: {
+      per_minute: defaultLimits.per_minute ?? null,
+      per_day: defaultLimits.per_day ?? null,
+      per_month: defaultLimits.per_month ?? null,
+    } satisfies Required<KeyLimits>,
+
     async list(filter: { environment?: Environment; createdBy?: string } = {}): Promise<ApiKeyJson[]> {
       let query = db.selectFrom('api_keys').selectAll().orderBy('created_at', 'desc').orderBy('id', 'desc');
       if (filter.environment) query = query.where('environment', '=', filter.environment);

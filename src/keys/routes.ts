@@ -43,6 +43,8 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
         environment: environment as Environment | undefined,
         createdBy: collaborator(request) ? request.principal.userId : undefined,
       }),
+      // What a window a key leaves empty is limited to (docs/limits.md), for showing its effective limits.
+      meta: { default_limits: keys.defaultLimits },
     };
   });
   app.get<{ Params: IdParams }>('/admin/v1/keys/:id', async (request) => ({

@@ -36,7 +36,11 @@ function keyStatus(key: ApiKey): { label: string; color: string } {
 
 export function KeysPage() {
   const user = useUser();
-  const keys = useLoader(() => api.get<ApiKey[]>('/admin/v1/keys'), 'keys');
+  const keys = useLoader(async () => {
+    const answer = await api.page<ApiKey[]>('/admin/v1/keys');
+    const defaults = (answer.meta?.default_limits ?? {}) as KeyLimits;
+    return { list: answer.data, defaults };
+  }, 'keys');
   const endpoints = useLoader(() => api.get<Endpoint[]>('/admin/v1/endpoints'), 'endpoints');
   const [creating, setCreating] = useState(false);
   const [editing, setEditing] = useState<ApiKey | null>(null);
@@ -117,10 +121,10 @@ export function KeysPage() {
       <Card withBorder padding={0}>
         <Loaded
           loader={keys}
-          isEmpty={(list) => list.length === 0}
+          isEmpty={({ list }) => list.length === 0}
           empty={<EmptyState title="No keys yet">Create a key to call the API.</EmptyState>}
         >
-          {(list) => (
+          {({ list, defaults }) => (
             <Table.ScrollContainer minWidth={720}>
               <Table verticalSpacing="sm" aria-label="API keys">
                 <Table.Thead>
@@ -165,7 +169,7 @@ export function KeysPage() {
                         </Table.Td>
                         <Table.Td>
                           <Text size="xs" data-testid="key-limits">
-                            {limitsText(key.limits)}
+                            {limitsText(key.limits, defaults)}
                           </Text>
                         </Table.Td>
                         <Table.Td>
@@ -286,12 +290,21 @@ export function KeysPage() {
   );
 }
 
-/** A key's limits for its row: `120/min · 50,000/day`, or `none`. */
-function limitsText(limits: KeyLimits): string {
-  const parts = [
-    limits.per_minute ? `${limits.per_minute.toLocaleString()}/min` : null,
-    limits.per_day ? `${limits.per_day.toLocaleString()}/day` : null,
-    limits.per_month ? `${limits.per_month.toLocaleString()}/month` : null,
-  ].filter((p) => p !== null);
+/**
+ * A key's effective limits for its row: its own, else the installation's default for the window,
+ * marked so (`120/min · 10,000/day (default)`), or `none`.
+ */
+function limitsText(limits: KeyLimits, defaults: KeyLimits): string {
+  const windows = [
+    ['per_minute', 'min'],
+    ['per_day', 'day'],
+    ['per_month', 'month'],
+  ] as const;
+  const parts = windows.flatMap(([window, unit]) => {
+    const own = limits[window];
+    if (typeof own === 'number') return [`${own.toLocaleString()}/${unit}`];
+    const fallback = defaults[window];
+    return typeof fallback === 'number' ? [`${fallback.toLocaleString()}/${unit} (default)`] : [];
+  });
   return parts.length > 0 ? parts.join(' · ') : 'none';
 }
