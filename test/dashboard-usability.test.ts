@@ -96,4 +96,43 @@ describe('dashboard usability in a real browser', {
     const none = page.getByTestId('key-row-no-limits').getByTestId('key-limits');
     assert.equal(await none.textContent(), '10,000/day (default)');
   });
+
+  test("the field builder refuses a word or a fraction among a number field's allowed values, and Save waits", async () => {
+    const schema = {
+      type: 'object',
+      properties: { qty: { type: 'integer' }, price: { type: 'number' } },
+    };
+    await server.createEndpoint({ slug: 'sizes', name: 'Sizes', schema });
+    await signIn();
+    await page.goto(`${server.url}/#/endpoints/sizes`);
+    await page.getByRole('heading', { level: 1, name: 'Sizes' }).waitFor();
+    const qty = page.getByRole('group', { name: 'Field 1: qty' }).getByLabel('Allowed values');
+    const save = page.getByRole('button', { name: 'Save draft' });
+    const savedSchema = async () => (await server.admin('GET', '/admin/v1/endpoints/sizes')).body.data.schema;
+
+    await qty.fill('1, 2, many');
+    await page.getByText('"many" is not a number', { exact: true }).waitFor();
+    assert.equal(await save.isDisabled(), true);
+    assert.match((await page.getByTestId('save-blocked').textContent()) ?? '', /Fix the fields first.*qty/);
+    await save.click({ force: true });
+    await page.waitForTimeout(300);
+    assert.deepEqual(await savedSchema(), schema, 'nothing saved with the word dropped');
+
+    await qty.fill('1, 1.5');
+    await page.getByText('1.5 is not an integer', { exact: true }).waitFor();
+    assert.equal(await save.isDisabled(), true);
+    // A number field takes 1.5; its word is refused as well.
+    const price = page.getByRole('group', { name: 'Field 2: price' }).getByLabel('Allowed values');
+    await qty.fill('1, 2');
+    await price.fill('1.5, free');
+    await page.getByText('"free" is not a number', { exact: true }).waitFor();
+    assert.equal(await save.isDisabled(), true);
+    await price.fill('1.5, 2');
+    await page.getByTestId('save-blocked').waitFor({ state: 'detached' });
+    await save.click();
+    await page.getByText('Draft saved').first().waitFor();
+    const saved = await savedSchema();
+    assert.deepEqual(saved.properties.qty, { type: 'integer', enum: [1, 2] });
+    assert.deepEqual(saved.properties.price, { type: 'number', enum: [1.5, 2] });
+  });
 });

@@ -38,6 +38,7 @@ import { CopyText } from '../components/secret.tsx';
 import { SlugNameFields } from '../components/slug-name-fields.tsx';
 import {
   type Field,
+  fieldInputProblem,
   fieldsFromSchema,
   hasDuplicateNames,
   newField,
@@ -173,6 +174,10 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
   }, []);
 
   const check = useMemo(() => checkSchemaText(schemaText), [schemaText]);
+  // An input the builder leaves out of the schema (a word among a number field's allowed values):
+  // the schema text checks, but saving it would keep a schema other than the one typed.
+  const fieldsProblem = builderBlocked ? null : fieldInputProblem(fields);
+  const schemaReady = check.ok && fieldsProblem === null;
   const schema = check.ok ? check.schema : null;
   const sample = useMemo(() => (schema ? samplePayload(schema) : null), [schema]);
 
@@ -230,19 +235,21 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
   // Two fields of one name would collapse into one in the schema: fix that first.
   const duplicateFields = hasDuplicateNames(fields);
   const slugOk = endpoint !== null || SLUG.test(slug);
-  const canSave = check.ok && !duplicateFields && payload.name !== '' && slugOk;
+  const canSave = schemaReady && !duplicateFields && payload.name !== '' && slugOk;
   // Why Create endpoint (or Save draft) cannot be pressed, said next to it.
   const saveBlocked = !check.ok
     ? 'Fix the schema first'
-    : duplicateFields
-      ? 'Two fields have the same name'
-      : !slugOk && payload.name === ''
-        ? 'Enter a slug and a name'
-        : !slugOk
-          ? 'Enter a valid slug'
-          : payload.name === ''
-            ? 'Enter a name'
-            : null;
+    : fieldsProblem
+      ? `Fix the fields first (${fieldsProblem})`
+      : duplicateFields
+        ? 'Two fields have the same name'
+        : !slugOk && payload.name === ''
+          ? 'Enter a slug and a name'
+          : !slugOk
+            ? 'Enter a valid slug'
+            : payload.name === ''
+              ? 'Enter a name'
+              : null;
   const schemaProblemCount = check.ok ? 0 : check.problems.length;
   // The schema's error (Mantine links it) says how many problems there are; the list is linked too.
   const schemaError = !check.ok
@@ -265,8 +272,9 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
   });
 
   async function save(): Promise<Endpoint | null> {
-    // The payload's schema stands in as {} while the text does not check: never send that.
-    if (!check.ok) return null;
+    // The payload's schema stands in as {} while the text does not check: never send that, nor a
+    // schema that dropped what a field's inputs said.
+    if (!schemaReady) return null;
     setServerProblems([]);
     setFieldProblems({});
     try {
@@ -463,9 +471,9 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
                     ref={activeButton}
                     variant="default"
                     // Unsaved edits are saved first: not while the schema does not parse or check.
-                    disabled={dirty && !check.ok}
+                    disabled={dirty && !schemaReady}
                     loading={busy === 'active'}
-                    aria-describedby={dirty && !check.ok ? 'save-blocked' : undefined}
+                    aria-describedby={dirty && !schemaReady ? 'save-blocked' : undefined}
                     onClick={() => setActive(!endpoint.active)}
                   >
                     {endpoint.active ? 'Deactivate' : 'Activate'}
@@ -490,9 +498,9 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
                 </Button>
                 {endpoint && (
                   <Button
-                    disabled={!check.ok}
+                    disabled={!check.ok || (dirty && !schemaReady)}
                     loading={busy === 'deploy'}
-                    aria-describedby={!check.ok ? 'save-blocked' : undefined}
+                    aria-describedby={!check.ok || (dirty && !schemaReady) ? 'save-blocked' : undefined}
                     onClick={deploy}
                   >
                     Deploy

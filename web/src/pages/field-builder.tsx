@@ -13,7 +13,9 @@ import {
 import { useEffect, useRef } from 'react';
 import {
   boundKeywords,
+  boundProblem,
   duplicateNames,
+  enumProblem,
   FIELD_TYPES,
   type Field,
   type FieldType,
@@ -127,6 +129,7 @@ function FieldRow({
                 value={field.enumText}
                 onChange={(e) => set({ enumText: e.currentTarget.value })}
                 style={{ flex: '2 1 160px' }}
+                error={enumProblem(field)}
               />
             )}
             {labels && (
@@ -137,7 +140,7 @@ function FieldRow({
                   value={field.min}
                   onChange={(e) => set({ min: e.currentTarget.value })}
                   style={{ flex: '1 1 90px' }}
-                  error={field.min !== '' && !Number.isFinite(Number(field.min)) ? 'A number' : undefined}
+                  error={boundProblem(field.min)}
                 />
                 <TextInput
                   label={labels[1]}
@@ -145,7 +148,7 @@ function FieldRow({
                   value={field.max}
                   onChange={(e) => set({ max: e.currentTarget.value })}
                   style={{ flex: '1 1 90px' }}
-                  error={field.max !== '' && !Number.isFinite(Number(field.max)) ? 'A number' : undefined}
+                  error={boundProblem(field.max)}
                 />
               </>
             )}

@@ -58,11 +58,53 @@ export function boundKeywords(type: FieldType): [string, string] | null {
   return null;
 }
 
-function parseEnum(text: string, type: FieldType): unknown[] | undefined {
-  const parts = text
+function enumParts(text: string): string[] {
+  return text
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');
+}
+
+/**
+ * Why a field's allowed values cannot go into the schema as typed (a word, or 1.5 for an
+ * integer), or null. The schema keeps only the numbers, so saving it would drop the others.
+ */
+export function enumProblem(field: Pick<Field, 'type' | 'enumText'>): string | null {
+  if (field.type !== 'integer' && field.type !== 'number') return null;
+  for (const part of enumParts(field.enumText)) {
+    const value = Number(part);
+    if (!Number.isFinite(value)) return `"${part}" is not a number`;
+    if (field.type === 'integer' && !Number.isInteger(value)) return `${part} is not an integer`;
+  }
+  return null;
+}
+
+/** Why a min or max input is left out of the schema (it is not a number), or null. */
+export function boundProblem(text: string): string | null {
+  return text.trim() !== '' && !Number.isFinite(Number(text)) ? 'A number' : null;
+}
+
+/**
+ * The first field, at any depth, with an input the schema would silently leave out, said as
+ * `field: why`; null when the schema holds every input as typed.
+ */
+export function fieldInputProblem(fields: Field[], parent = ''): string | null {
+  for (const field of fields) {
+    const name = `${parent}${field.name.trim() || 'unnamed field'}`;
+    const labels = boundKeywords(field.type);
+    const why =
+      enumProblem(field) ??
+      (labels && boundProblem(field.min) ? `${labels[0]} is not a number` : null) ??
+      (labels && boundProblem(field.max) ? `${labels[1]} is not a number` : null);
+    if (why) return `${name}: ${why}`;
+    const nested = fieldInputProblem(field.children, `${name}.`);
+    if (nested) return nested;
+  }
+  return null;
+}
+
+function parseEnum(text: string, type: FieldType): unknown[] | undefined {
+  const parts = enumParts(text);
   if (parts.length === 0) return undefined;
   if (type === 'integer' || type === 'number') {
     const numbers = parts.map(Number).filter((n) => Number.isFinite(n));
