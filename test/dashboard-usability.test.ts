@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { type Browser, CHROMIUM, ensureDashboardBuilt, openBrowser } from './helpers/dashboard-browser.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { until } from './helpers/until.ts';
 
 const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
 const HOUR = 3_600_000;
@@ -27,12 +28,12 @@ describe('dashboard usability in a real browser', {
   });
 
   /** A fresh browser signed in as the owner; the page's clock is a fake one, running from now. */
-  async function signIn(): Promise<void> {
+  async function signIn(at: TestServer = server): Promise<void> {
     await owner?.close();
-    owner = await openBrowser(server.url);
+    owner = await openBrowser(at.url);
     page = owner.page;
     await page.clock.install({ time: Date.now() });
-    await page.goto(`${server.url}/`);
+    await page.goto(`${at.url}/`);
     await page.getByLabel('Email').fill(OWNER.email);
     await page.getByRole('textbox', { name: 'Password' }).fill(OWNER.password);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -134,5 +135,100 @@ describe('dashboard usability in a real browser', {
     const saved = await savedSchema();
     assert.deepEqual(saved.properties.qty, { type: 'integer', enum: [1, 2] });
     assert.deepEqual(saved.properties.price, { type: 'number', enum: [1.5, 2] });
+  });
+
+  test('the Deliveries page looks again while a delivery is due soon, not while none is', async () => {
+    // Its own server, with a webhook worker (it writes the queued records and attempts deliveries).
+    const hooks = await startTestServer(
+      'sqlite',
+      { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' },
+      { worker: true },
+    );
+    try {
+      await hooks.createEndpoint({
+        slug: 'orders',
+        name: 'Orders',
+        schema: ordersSchema,
+        retry: { max_retries: 3, interval_seconds: 3600 },
+      });
+      // Nothing listens on port 9: the first attempt fails, the next is an hour away.
+      await hooks.admin('POST', '/admin/v1/endpoints/orders/webhooks', {
+        url: 'http://127.0.0.1:9/hooks',
+        events: ['record.created'],
+        environment: 'test',
+      });
+      const key = await hooks.createKey({ name: 'writer', environment: 'test' });
+      const made = await hooks.request('POST', '/api/v1/data/orders', {
+        key: key.key,
+        json: { order_id: 'O-1', amount: 1 },
+      });
+      assert.equal(made.status, 202, made.text);
+      const retrying = await until(
+        async () => (await hooks.admin('GET', '/admin/v1/deliveries?status=pending')).body.data,
+        (list) => list.length === 1 && list[0].attempt_count === 1,
+      );
+      assert.equal(retrying[0]?.attempt_count, 1);
+
+      await signIn(hooks);
+      let looks = 0;
+      page.on('request', (request) => {
+        if (new URL(request.url()).pathname === '/admin/v1/deliveries') looks += 1;
+      });
+      /** Lets the page's clock run for a long while, then says how often the page looked. */
+      const looksOver = async (minutes: number) => {
+        const before = looks;
+        for (let i = 0; i < minutes * 2; i++) {
+          await page.clock.runFor(30_000);
+          await page.waitForTimeout(50);
+        }
+        await page.waitForTimeout(500);
+        return looks - before;
+      };
+      await page.goto(`${hooks.url}/#/deliveries`);
+      await page.getByTestId('delivery-row').first().waitFor();
+      await until(
+        async () => looks,
+        (n) => n >= 1,
+      );
+      await page.waitForTimeout(500);
+      assert.equal(await looksOver(5), 0, 'no look while the next attempt is an hour away');
+
+      // Due in half a minute (by the page's clock, which ran on): it looks every few seconds.
+      const setNextAttempt = async (ms: number) => {
+        const pageNow = Number(await page.evaluate('Date.now()'));
+        await hooks.services.database.db
+          .updateTable('webhook_deliveries')
+          .set({ next_attempt_at: new Date(pageNow + ms).toISOString() })
+          .execute();
+      };
+      await setNextAttempt(30_000);
+      await page.getByRole('button', { name: 'Refresh' }).click();
+      const refreshed = await until(
+        async () => looks,
+        (n) => n >= 2,
+      );
+      await page.clock.runFor(4_000);
+      assert.ok(
+        (await until(
+          async () => looks,
+          (n) => n > refreshed,
+        )) > refreshed,
+        'looked again',
+      );
+
+      // An hour away again (as after another failed attempt): once seen, the page stops looking.
+      await setNextAttempt(HOUR);
+      const seen = looks;
+      await page.clock.runFor(4_000);
+      await until(
+        async () => looks,
+        (n) => n > seen,
+      );
+      await page.waitForTimeout(500);
+      assert.equal(await looksOver(5), 0, 'no look at an idle page');
+    } finally {
+      await owner?.close();
+      await hooks.close();
+    }
   });
 });

@@ -92,6 +92,31 @@ function CallbackSecretButton() {
   );
 }
 
+/** How often a page with a delivery due soon looks again. */
+const POLL_MS = 3_000;
+/** A pending delivery whose next attempt is at most this far off is due soon. */
+const DUE_SOON_MS = 60_000;
+/** A delivery overdue by more than this waits for a worker: the page stops looking (Refresh does). */
+const OVERDUE_MS = 120_000;
+/** setTimeout's longest wait (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * When to look at the list again (ms from now): soon while a pending delivery is due within
+ * DUE_SOON_MS, else when the soonest one comes that near; null when none is pending, or all that
+ * are were due long ago.
+ */
+function nextLook(items: Delivery[], now: number): number | null {
+  let soonest: number | null = null;
+  for (const d of items) {
+    if (d.status !== 'pending' || d.next_attempt_at === null) continue;
+    const at = Date.parse(d.next_attempt_at);
+    if (at >= now - OVERDUE_MS && (soonest === null || at < soonest)) soonest = at;
+  }
+  if (soonest === null) return null;
+  return soonest - now <= DUE_SOON_MS ? POLL_MS : Math.min(soonest - now - DUE_SOON_MS, MAX_TIMER_MS);
+}
+
 export function DeliveriesPage() {
   const isOwner = useUser().role === 'owner';
   const [status, setStatus] = useState('all');
@@ -118,15 +143,19 @@ export function DeliveriesPage() {
   const shownKey = useRef(listKey);
   shownKey.current = listKey;
 
-  // While a delivery on the first page is pending (a redelivery, a retry), look again every few
-  // seconds, so that it turns delivered or failed without a click (not once more pages are open).
-  const pending = extra === null && (first.data?.items.some((d) => d.status === 'pending') ?? false);
+  // While a pending delivery on the first page is due soon (a redelivery, a retry a moment away),
+  // look again every few seconds, so that it turns delivered or failed without a click. One whose
+  // next attempt is far off is looked at again once it comes near, not polled for meanwhile, and
+  // one long overdue (no worker running) not at all; nor once more pages are open.
+  const watched = extra === null ? first.data?.items : undefined;
   const { loading, reload } = first;
   useEffect(() => {
-    if (!pending || loading) return;
-    const timer = setTimeout(reload, 3_000);
+    if (!watched || loading) return;
+    const wait = nextLook(watched, Date.now());
+    if (wait === null) return;
+    const timer = setTimeout(reload, wait);
     return () => clearTimeout(timer);
-  }, [pending, loading, reload]);
+  }, [watched, loading, reload]);
 
   async function more() {
     if (!page?.next) return;
