@@ -137,6 +137,27 @@ describe('dashboard usability in a real browser', {
     assert.deepEqual(saved.properties.price, { type: 'number', enum: [1.5, 2] });
   });
 
+  test('a refusal with more than three details shows every one of them', async () => {
+    await server.admin('POST', '/admin/v1/endpoints/orders/deploy');
+    const bad = { order_id: 1, amount: 'x', items: 'no', paid: 'maybe', email: 5 };
+    const refused = await server.admin('POST', '/admin/v1/console/orders/records', bad);
+    assert.equal(refused.status, 400);
+    const fields: string[] = refused.body.details.map((d: { field: string }) => d.field);
+    assert.ok(fields.length > 3, JSON.stringify(refused.body.details));
+    await signIn();
+    await page.goto(`${server.url}/#/console/orders`);
+    await page.getByRole('button', { name: 'New record' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Record (JSON)').fill(JSON.stringify(bad));
+    await dialog.getByRole('button', { name: 'Create record' }).click();
+    const alert = dialog.getByRole('alert');
+    await alert.waitFor();
+    const shown = (await alert.textContent()) ?? '';
+    for (const detail of refused.body.details as { field: string; error: string }[]) {
+      assert.ok(shown.includes(`${detail.field}: ${detail.error}`), `${detail.field} in ${shown}`);
+    }
+  });
+
   test('the Deliveries page looks again while a delivery is due soon, not while none is', async () => {
     // Its own server, with a webhook worker (it writes the queued records and attempts deliveries).
     const hooks = await startTestServer(

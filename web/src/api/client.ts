@@ -163,12 +163,10 @@ export const api = {
   del: <T>(path: string) => call<T>('DELETE', path).then((r) => r.data),
 };
 
+/** An error as one line of text: an API refusal's message with every one of its details. */
 export function errorMessage(error: unknown): string {
   if (error instanceof ApiFailure) {
-    const extra = error.details
-      .slice(0, 3)
-      .map((d) => `${d.field}: ${d.error}`)
-      .join('; ');
+    const extra = error.details.map((d) => `${d.field}: ${d.error}`).join('; ');
     return extra ? `${error.message} (${extra})` : error.message;
   }
   return error instanceof Error ? error.message : String(error);

@@ -1,4 +1,4 @@
-import { Alert, Button, Center, Group, List, Loader, Stack, Text } from '@mantine/core';
+import { Alert, Button, Center, Group, List, Loader, ScrollArea, Stack, Text } from '@mantine/core';
 import { modals, type OpenConfirmModal } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
 import { type FormEvent, type ReactNode, type Ref, useCallback, useEffect, useRef, useState } from 'react';
@@ -9,9 +9,21 @@ export function notifySuccess(message: string): void {
   notifications.show({ color: 'teal', title: 'Done', message });
 }
 
-/** An error stays until it is dismissed: it may be read slowly, or missed while looking away. */
+/**
+ * An error stays until it is dismissed: it may be read slowly, or missed while looking away. All of
+ * a refusal's details are in it; a long list scrolls within the toast.
+ */
 export function notifyError(error: unknown, title = 'Something went wrong'): void {
-  notifications.show({ color: 'red', title, message: errorMessage(error), autoClose: false });
+  notifications.show({
+    color: 'red',
+    title,
+    message: (
+      <ScrollArea.Autosize mah={240} type="auto">
+        {errorMessage(error)}
+      </ScrollArea.Autosize>
+    ),
+    autoClose: false,
+  });
 }
 
 /** A form's submit: `busy` while `run` runs; a failure is an error toast titled `failure`. */
@@ -177,7 +189,7 @@ export function RefusedAlert({
       <Text size="sm">{error instanceof ApiFailure ? error.message : errorMessage(error)}</Text>
       {details.length > 0 && (
         <List size="sm" mt={4}>
-          {details.slice(0, 10).map((d) => (
+          {details.map((d) => (
             <List.Item key={`${d.field}:${d.error}`}>
               {label(d.field)}: {d.error}
             </List.Item>
