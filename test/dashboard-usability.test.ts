@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import type { Page } from 'playwright-core';
+import { sampleFor, samplePayload } from '../web/src/schema/sample.ts';
 import { type Browser, CHROMIUM, ensureDashboardBuilt, openBrowser } from './helpers/dashboard-browser.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
@@ -158,6 +161,31 @@ describe('dashboard usability in a real browser', {
     }
   });
 
+  test('a sample that cannot meet its schema says so on the endpoint and Test pages', async () => {
+    // No string of ^a{3}$ has 5 characters.
+    const schema = {
+      type: 'object',
+      properties: {
+        word: { type: 'string', pattern: '^[a-z]+$', minLength: 5 },
+        bad: { type: 'string', pattern: '^a{3}$', minLength: 5 },
+      },
+    };
+    await server.createEndpoint({ slug: 'codes', name: 'Codes', schema });
+    await signIn();
+    await page.goto(`${server.url}/#/endpoints/codes`);
+    const note = page.getByTestId('sample-unmet');
+    await note.waitFor();
+    assert.match((await note.textContent()) ?? '', /every keyword of bad:/);
+    await page.goto(`${server.url}/#/test/codes`);
+    await note.waitFor();
+    const body = page.getByLabel('JSON body');
+    const sample = JSON.parse(await body.inputValue());
+    assert.match(sample.word, /^[a-z]{5,}$/);
+    // Once the body is edited by hand, the note about the sample goes.
+    await body.fill(JSON.stringify({ ...sample, bad: 'aaa' }));
+    await note.waitFor({ state: 'detached' });
+  });
+
   test('the Deliveries page looks again while a delivery is due soon, not while none is', async () => {
     // Its own server, with a webhook worker (it writes the queued records and attempts deliveries).
     const hooks = await startTestServer(
@@ -252,4 +280,49 @@ describe('dashboard usability in a real browser', {
       await hooks.close();
     }
   });
+});
+
+/** A string field with a pattern and lengths: its sample meets both, as Ajv checks it. */
+test('sample payloads meet a pattern and minLength/maxLength together, or say where they cannot', () => {
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  (addFormats as unknown as (ajv: Ajv2020) => void)(ajv);
+  const schema = {
+    type: 'object',
+    properties: {
+      word: { type: 'string', pattern: '^[a-z]+$', minLength: 5 },
+      code: { type: 'string', pattern: '^[A-Z]{2}[0-9]*$', minLength: 4, maxLength: 6 },
+      pair: { type: 'string', pattern: '^x+$', minLength: 2, maxLength: 2 },
+      short: { type: 'string', pattern: '^[a-z]{2,12}$', maxLength: 3 },
+      sku: { type: 'string', pattern: '^sku-[0-9]+$', minLength: 9, maxLength: 10 },
+      lines: {
+        type: 'array',
+        items: {
+          type: 'object',
+          properties: { ref: { type: 'string', pattern: '^R[0-9]{2,}$', minLength: 6 } },
+        },
+      },
+    },
+  };
+  const sample = sampleFor(schema);
+  const validate = ajv.compile(schema);
+  assert.ok(validate(sample.value), `${JSON.stringify(sample.value)}: ${JSON.stringify(validate.errors)}`);
+  assert.deepEqual(sample.unmet, []);
+  // The same sample every time.
+  assert.deepEqual(samplePayload(schema), sample.value);
+
+  // No string of ^a{3}$ has 5 characters: the sample says so, naming the field, rather than
+  // passing for a valid one.
+  const impossible = {
+    type: 'object',
+    properties: {
+      ok: { type: 'string', pattern: '^[a-z]+$', minLength: 3 },
+      lines: {
+        type: 'array',
+        items: { type: 'object', properties: { bad: { type: 'string', pattern: '^a{3}$', minLength: 5 } } },
+      },
+    },
+  };
+  const unmet = sampleFor(impossible);
+  assert.deepEqual(unmet.unmet, ['lines[].bad']);
+  assert.equal(ajv.compile(impossible)(unmet.value), false);
 });

@@ -200,6 +200,19 @@ export function RefusedAlert({
   );
 }
 
+/**
+ * Says where a sample payload does not meet its schema (no string of a field's pattern has the
+ * lengths it asks for, say), so an invalid sample is not offered as a valid one.
+ */
+export function SampleUnmet({ unmet }: { unmet: string[] }) {
+  if (unmet.length === 0) return null;
+  return (
+    <Alert color="yellow" title="The sample does not meet the schema" data-testid="sample-unmet">
+      No value was found that meets every keyword of {unmet.join(', ')}: fill it in by hand.
+    </Alert>
+  );
+}
+
 export function LoadingState({ label = 'Loading…' }: { label?: string }) {
   return (
     <Center py="xl" role="status" aria-busy="true">

@@ -12,7 +12,7 @@ import {
   Textarea,
   TextInput,
 } from '@mantine/core';
-import { type FormEvent, useEffect, useRef, useState } from 'react';
+import { type FormEvent, useEffect, useMemo, useRef, useState } from 'react';
 import { api, errorMessage } from '../api/client.ts';
 import { parseJson, stringifyJson } from '../api/exact-json.ts';
 import type { DataRecord, Endpoint } from '../api/types.ts';
@@ -26,10 +26,11 @@ import {
   LoadingState,
   notifyError,
   notifySuccess,
+  SampleUnmet,
   useFocusNext,
 } from '../components/feedback.tsx';
 import { formatDate, LoadMore, PageHeader } from '../components/page.tsx';
-import { samplePayload } from '../schema/sample.ts';
+import { sampleFor } from '../schema/sample.ts';
 
 interface Page {
   records: DataRecord[];
@@ -328,12 +329,16 @@ function RecordModal({
   const alertRef = useRef<HTMLDivElement>(null);
   const focusNext = useFocusNext();
 
+  const sample = useMemo(() => {
+    const made = sampleFor(endpoint.schema);
+    return { text: stringifyJson(made.value, 2), unmet: made.unmet };
+  }, [endpoint]);
   useEffect(() => {
     setProblem(null);
     if (!editing) return;
-    if (editing.mode === 'create') setText(stringifyJson(samplePayload(endpoint.schema), 2));
+    if (editing.mode === 'create') setText(sample.text);
     else setText(stringifyJson(editing.record.data, 2));
-  }, [editing, endpoint]);
+  }, [editing, sample]);
 
   let parseError: string | undefined;
   let parsed: unknown;
@@ -409,6 +414,7 @@ function RecordModal({
               styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)', fontSize: 13 } }}
               data-autofocus
             />
+            {editing?.mode === 'create' && text === sample.text && <SampleUnmet unmet={sample.unmet} />}
             <Group justify="flex-end">
               <Button variant="default" onClick={onClose}>
                 Cancel

@@ -30,6 +30,7 @@ import {
   notifyError,
   notifySuccess,
   openConfirm,
+  SampleUnmet,
   useFocusNext,
 } from '../components/feedback.tsx';
 import { formatDate, PageHeader } from '../components/page.tsx';
@@ -44,7 +45,7 @@ import {
   newField,
   schemaFromFields,
 } from '../schema/fields.ts';
-import { samplePayload } from '../schema/sample.ts';
+import { sampleFor } from '../schema/sample.ts';
 import { checkSchemaText } from '../schema/validate.ts';
 import { EndpointStatus } from './endpoints.tsx';
 import { FieldList } from './field-builder.tsx';
@@ -179,7 +180,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
   const fieldsProblem = builderBlocked ? null : fieldInputProblem(fields);
   const schemaReady = check.ok && fieldsProblem === null;
   const schema = check.ok ? check.schema : null;
-  const sample = useMemo(() => (schema ? samplePayload(schema) : null), [schema]);
+  const sample = useMemo(() => (schema ? sampleFor(schema) : null), [schema]);
 
   function editFields(next: Field[]) {
     setFields(next);
@@ -608,16 +609,19 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
             <Card withBorder h="100%">
               <Group justify="space-between" mb="xs">
                 <Title order={4}>Sample payload</Title>
-                {sample !== null && <CopyText value={stringifyJson(sample, 2)} />}
+                {sample !== null && <CopyText value={stringifyJson(sample.value, 2)} />}
               </Group>
               {sample === null ? (
                 <Text size="sm" c="dimmed">
                   Fix the schema to see a sample.
                 </Text>
               ) : (
-                <Code block data-testid="sample-payload">
-                  {stringifyJson(sample, 2)}
-                </Code>
+                <Stack gap="xs">
+                  <SampleUnmet unmet={sample.unmet} />
+                  <Code block data-testid="sample-payload">
+                    {stringifyJson(sample.value, 2)}
+                  </Code>
+                </Stack>
               )}
             </Card>
           </Grid.Col>

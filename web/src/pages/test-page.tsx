@@ -27,10 +27,10 @@ import type { ApiKey, Endpoint, TestRequest } from '../api/types.ts';
 import { href } from '../app/router.ts';
 import { useSession } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
-import { EmptyState, Loaded, useFocusNext } from '../components/feedback.tsx';
+import { EmptyState, Loaded, SampleUnmet, useFocusNext } from '../components/feedback.tsx';
 import { jsonText, PageHeader, timeAgo } from '../components/page.tsx';
 import { CopyText } from '../components/secret.tsx';
-import { samplePayload } from '../schema/sample.ts';
+import { sampleFor } from '../schema/sample.ts';
 
 const METHODS = ['POST', 'GET', 'PUT', 'DELETE'] as const;
 type Method = (typeof METHODS)[number];
@@ -117,9 +117,14 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
     const preferred = activeKeys.find(ownKey) ?? activeKeys[0];
     if (keyId === null && preferred) setKeyId(preferred.id);
   }, [activeKeys, keyId, ownKey]);
-  useEffect(() => {
-    if (endpoint) setBody(stringifyJson(samplePayload(endpoint.schema), 2));
+  const sample = useMemo(() => {
+    if (!endpoint) return null;
+    const made = sampleFor(endpoint.schema);
+    return { text: stringifyJson(made.value, 2), unmet: made.unmet };
   }, [endpoint]);
+  useEffect(() => {
+    if (sample) setBody(sample.text);
+  }, [sample]);
 
   const needsId = method === 'PUT' || method === 'DELETE';
   const hasBody = method === 'POST' || method === 'PUT';
@@ -320,6 +325,7 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
                     styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)', fontSize: 13 } }}
                   />
                 )}
+                {hasBody && sample && body === sample.text && <SampleUnmet unmet={sample.unmet} />}
                 {problem && (
                   <Alert
                     ref={problemAlert}
@@ -332,12 +338,8 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
                   </Alert>
                 )}
                 <Group justify="space-between">
-                  {endpoint && (
-                    <Button
-                      variant="subtle"
-                      size="xs"
-                      onClick={() => setBody(stringifyJson(samplePayload(endpoint.schema), 2))}
-                    >
+                  {sample && (
+                    <Button variant="subtle" size="xs" onClick={() => setBody(sample.text)}>
                       Reset body to sample
                     </Button>
                   )}

@@ -25,36 +25,83 @@ const FORMAT_SAMPLES: Record<string, string> = {
   ipv6: '2001:db8::1',
 };
 
-function stringSample(schema: Json, name: string): string {
-  const format = typeof schema.format === 'string' ? FORMAT_SAMPLES[schema.format] : undefined;
-  if (format) return format;
-  const min = typeof schema.minLength === 'number' ? schema.minLength : 0;
-  const max = typeof schema.maxLength === 'number' ? schema.maxLength : Number.POSITIVE_INFINITY;
-  let value = name === '' ? 'example' : `${name}-1`;
-  while (value.length < min) value += 'x';
-  value = value.slice(0, Math.max(max, min));
-  return typeof schema.pattern === 'string' ? matching(schema.pattern, value) : value;
+/** A string's length as JSON Schema counts it: in code points (an emoji is one). */
+const codePoints = (value: string) => [...value].length;
+
+/** How many strings randexp is asked for before the sample gives up on meeting every keyword. */
+const TRIES = 200;
+
+/** A small seeded generator (mulberry32): the same sample every time. */
+function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
 }
 
-/** `value` if it matches `pattern` (as Ajv reads it: unicode), else the shortest string randexp makes of it. */
-function matching(pattern: string, value: string): string {
-  let regex: RegExp;
-  try {
-    regex = new RegExp(pattern, 'u');
-  } catch {
-    return value;
-  }
-  if (regex.test(value)) return value;
-  try {
+/**
+ * Strings made of `regex` by randexp, most plausible first: the shortest (the least of every
+ * choice), the longest with repeats up to `reps`, then seeded random ones with repeats up to
+ * 3…`reps` (so a minLength the shortest falls short of, and a maxLength the longest passes, are
+ * both met when a string of the pattern can meet them).
+ */
+function* patternStrings(regex: RegExp, reps: number): Generator<string> {
+  const made = (max: number, pick: (low: number, high: number) => number) => {
     const generator = new RandExp(regex);
-    // The same sample every time: the least of every choice, repeats at most 3.
-    generator.max = 3;
-    generator.randInt = (low: number) => low;
-    const made = generator.gen();
-    return regex.test(made) ? made : value;
-  } catch {
-    return value;
+    generator.max = max;
+    generator.randInt = pick;
+    return generator.gen();
+  };
+  yield made(3, (low) => low);
+  yield made(reps, (_low, high) => high);
+  for (let i = 0; i < TRIES; i++) {
+    const random = seeded(i + 1);
+    const max = 3 + Math.floor(random() * (reps - 2));
+    yield made(max, (low, high) => low + Math.floor(random() * (high - low + 1)));
   }
+}
+
+/**
+ * A string meeting the field's format, length and pattern; `met: false` when none was found (a
+ * pattern whose strings are all shorter than minLength, say): the value is then the closest.
+ */
+function stringSample(schema: Json, name: string): { value: string; met: boolean } {
+  const min = typeof schema.minLength === 'number' ? schema.minLength : 0;
+  const max = typeof schema.maxLength === 'number' ? schema.maxLength : Number.POSITIVE_INFINITY;
+  let regex: RegExp | null = null;
+  if (typeof schema.pattern === 'string') {
+    try {
+      // As Ajv reads it: unicode.
+      regex = new RegExp(schema.pattern, 'u');
+    } catch {
+      regex = null;
+    }
+  }
+  const lengthOk = (value: string) => codePoints(value) >= min && codePoints(value) <= max;
+  const fits = (value: string) => lengthOk(value) && (regex === null || regex.test(value));
+
+  const format = typeof schema.format === 'string' ? FORMAT_SAMPLES[schema.format] : undefined;
+  if (format) return { value: format, met: fits(format) };
+  let value = name === '' ? 'example' : `${name}-1`;
+  while (codePoints(value) < min) value += 'x';
+  value = [...value].slice(0, Math.max(max, min)).join('');
+  if (fits(value) || regex === null) return { value, met: fits(value) };
+  let closest: string | null = null;
+  try {
+    const reps = Math.max(3, Math.min(min, 1000), Number.isFinite(max) ? Math.min(max, 1000) : 0);
+    for (const made of patternStrings(regex, reps)) {
+      if (!regex.test(made)) continue;
+      if (lengthOk(made)) return { value: made, met: true };
+      closest ??= made;
+    }
+  } catch {
+    // randexp cannot read every pattern (lookbehinds, say): the sample says it is unmet.
+  }
+  return { value: closest ?? value, met: false };
 }
 
 function numberSample(schema: Json, integer: boolean): number {
@@ -82,7 +129,24 @@ function numberSample(schema: Json, integer: boolean): number {
   return value;
 }
 
-export function samplePayload(schema: unknown, name = '', depth = 0): unknown {
+export interface Sample {
+  value: unknown;
+  /** Where the sample could not meet every keyword (`sku`, `lines[].code`): it fails there. */
+  unmet: string[];
+}
+
+/** A sample for the schema, and the places where it does not meet it (none, nearly always). */
+export function sampleFor(schema: unknown): Sample {
+  const unmet: string[] = [];
+  return { value: sampleAt(schema, '', 0, '', unmet), unmet };
+}
+
+/** A sample for the schema (see sampleFor for whether it meets every keyword). */
+export function samplePayload(schema: unknown): unknown {
+  return sampleFor(schema).value;
+}
+
+function sampleAt(schema: unknown, name: string, depth: number, path: string, unmet: string[]): unknown {
   if (!isObject(schema) || depth > 8) return null;
   if ('const' in schema) return schema.const;
   if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
@@ -90,14 +154,18 @@ export function samplePayload(schema: unknown, name = '', depth = 0): unknown {
   if (Array.isArray(schema.examples) && schema.examples.length > 0) return schema.examples[0];
   for (const key of ['oneOf', 'anyOf'] as const) {
     const options = schema[key];
-    if (Array.isArray(options) && options.length > 0) return samplePayload(options[0], name, depth + 1);
+    if (Array.isArray(options) && options.length > 0)
+      return sampleAt(options[0], name, depth + 1, path, unmet);
   }
   let type = schema.type;
   if (Array.isArray(type)) type = type.find((t) => t !== 'null') ?? type[0];
   if (type === undefined && isObject(schema.properties)) type = 'object';
   switch (type) {
-    case 'string':
-      return stringSample(schema, name);
+    case 'string': {
+      const made = stringSample(schema, name);
+      if (!made.met && !unmet.includes(path)) unmet.push(path);
+      return made.value;
+    }
     case 'integer':
       return numberSample(schema, true);
     case 'number':
@@ -108,13 +176,16 @@ export function samplePayload(schema: unknown, name = '', depth = 0): unknown {
       return null;
     case 'array': {
       const count = Math.max(1, typeof schema.minItems === 'number' ? schema.minItems : 1);
-      const items = Array.from({ length: count }, () => samplePayload(schema.items ?? {}, name, depth + 1));
+      const items = Array.from({ length: count }, () =>
+        sampleAt(schema.items ?? {}, name, depth + 1, `${path}[]`, unmet),
+      );
       return typeof schema.maxItems === 'number' ? items.slice(0, schema.maxItems) : items;
     }
     case 'object': {
       const out: Json = {};
       const properties = isObject(schema.properties) ? schema.properties : {};
-      for (const [key, sub] of Object.entries(properties)) out[key] = samplePayload(sub, key, depth + 1);
+      for (const [key, sub] of Object.entries(properties))
+        out[key] = sampleAt(sub, key, depth + 1, path === '' ? key : `${path}.${key}`, unmet);
       return out;
     }
     default:
