@@ -326,3 +326,41 @@ test('sample payloads meet a pattern and minLength/maxLength together, or say wh
   assert.deepEqual(unmet.unmet, ['lines[].bad']);
   assert.equal(ajv.compile(impossible)(unmet.value), false);
 });
+
+test('the items of a uniqueItems array sample differ, or the sample says they cannot', () => {
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  (addFormats as unknown as (ajv: Ajv2020) => void)(ajv);
+  const unique = (items: unknown, minItems = 3) => ({ type: 'array', uniqueItems: true, minItems, items });
+  const schema = {
+    type: 'object',
+    properties: {
+      tags: unique({ type: 'string' }),
+      short: unique({ type: 'string', maxLength: 8 }),
+      codes: unique({ type: 'string', pattern: '^[A-Z]{2}$' }),
+      sizes: unique({ enum: ['s', 'm', 'l', 'xl'] }),
+      counts: unique({ type: 'integer', minimum: 1, maximum: 2 }, 2),
+      top: unique({ type: 'integer', maximum: 10, minimum: 9 }, 2),
+      halves: unique({ type: 'number', multipleOf: 0.5, minimum: 0.5 }),
+      flags: unique({ type: 'boolean' }, 2),
+      lines: unique({ type: 'object', properties: { sku: { type: 'string' }, qty: { type: 'integer' } } }),
+      nested: unique(unique({ type: 'integer' }, 2), 2),
+    },
+  };
+  const sample = sampleFor(schema);
+  const validate = ajv.compile(schema);
+  assert.ok(validate(sample.value), `${JSON.stringify(sample.value)}: ${JSON.stringify(validate.errors)}`);
+  assert.deepEqual(sample.unmet, []);
+
+  // Two distinct booleans at most, one value allowed: the sample names the arrays.
+  const impossible = {
+    type: 'object',
+    properties: {
+      flags: unique({ type: 'boolean' }, 3),
+      one: unique({ type: 'integer', minimum: 4, maximum: 4 }, 2),
+      fixed: unique({ const: 'x' }, 2),
+    },
+  };
+  const refused = sampleFor(impossible);
+  assert.deepEqual(refused.unmet, ['flags', 'one', 'fixed']);
+  assert.equal(ajv.compile(impossible)(refused.value), false);
+});

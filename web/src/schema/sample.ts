@@ -68,8 +68,9 @@ function* patternStrings(regex: RegExp, reps: number): Generator<string> {
 /**
  * A string meeting the field's format, length and pattern; `met: false` when none was found (a
  * pattern whose strings are all shorter than minLength, say): the value is then the closest.
+ * `variant` n asks for the n-th such string (items of a `uniqueItems` array differ).
  */
-function stringSample(schema: Json, name: string): { value: string; met: boolean } {
+function stringSample(schema: Json, name: string, variant: number): { value: string; met: boolean } {
   const min = typeof schema.minLength === 'number' ? schema.minLength : 0;
   const max = typeof schema.maxLength === 'number' ? schema.maxLength : Number.POSITIVE_INFINITY;
   let regex: RegExp | null = null;
@@ -86,17 +87,21 @@ function stringSample(schema: Json, name: string): { value: string; met: boolean
 
   const format = typeof schema.format === 'string' ? FORMAT_SAMPLES[schema.format] : undefined;
   if (format) return { value: format, met: fits(format) };
-  let value = name === '' ? 'example' : `${name}-1`;
+  let value = name === '' ? `example${variant === 0 ? '' : `-${variant + 1}`}` : `${name}-${variant + 1}`;
   while (codePoints(value) < min) value += 'x';
   value = [...value].slice(0, Math.max(max, min)).join('');
   if (fits(value) || regex === null) return { value, met: fits(value) };
   let closest: string | null = null;
   try {
     const reps = Math.max(3, Math.min(min, 1000), Number.isFinite(max) ? Math.min(max, 1000) : 0);
+    const found = new Set<string>();
     for (const made of patternStrings(regex, reps)) {
       if (!regex.test(made)) continue;
-      if (lengthOk(made)) return { value: made, met: true };
       closest ??= made;
+      if (!lengthOk(made) || found.has(made)) continue;
+      found.add(made);
+      closest = made;
+      if (found.size > variant) return { value: made, met: true };
     }
   } catch {
     // randexp cannot read every pattern (lookbehinds, say): the sample says it is unmet.
@@ -104,7 +109,28 @@ function stringSample(schema: Json, name: string): { value: string; met: boolean
   return { value: closest ?? value, met: false };
 }
 
-function numberSample(schema: Json, integer: boolean): number {
+/**
+ * `variant` n: the n-th value up from the first (by `multipleOf`, else by 1), or down when that
+ * passes the top; the first again when neither fits (the array then says its items repeat).
+ */
+function numberSample(schema: Json, integer: boolean, variant: number): number {
+  const first = firstNumber(schema, integer);
+  if (variant === 0) return first;
+  const bound = (key: string, none: number) =>
+    typeof schema[key] === 'number' ? (schema[key] as number) : none;
+  const step = bound('multipleOf', 0) > 0 ? bound('multipleOf', 1) : 1;
+  const fits = (value: number) =>
+    value <= bound('maximum', Number.POSITIVE_INFINITY) &&
+    value < bound('exclusiveMaximum', Number.POSITIVE_INFINITY) &&
+    value >= bound('minimum', Number.NEGATIVE_INFINITY) &&
+    value > bound('exclusiveMinimum', Number.NEGATIVE_INFINITY);
+  const up = first + variant * step;
+  if (fits(up)) return up;
+  const down = first - variant * step;
+  return fits(down) ? down : first;
+}
+
+function firstNumber(schema: Json, integer: boolean): number {
   const bound = (key: string) => (typeof schema[key] === 'number' ? (schema[key] as number) : undefined);
   const min = bound('minimum');
   const max = bound('maximum');
@@ -138,7 +164,7 @@ export interface Sample {
 /** A sample for the schema, and the places where it does not meet it (none, nearly always). */
 export function sampleFor(schema: unknown): Sample {
   const unmet: string[] = [];
-  return { value: sampleAt(schema, '', 0, '', unmet), unmet };
+  return { value: sampleAt(schema, '', 0, '', unmet, 0), unmet };
 }
 
 /** A sample for the schema (see sampleFor for whether it meets every keyword). */
@@ -146,46 +172,73 @@ export function samplePayload(schema: unknown): unknown {
   return sampleFor(schema).value;
 }
 
-function sampleAt(schema: unknown, name: string, depth: number, path: string, unmet: string[]): unknown {
+/**
+ * `variant` n > 0 asks for a value other than the first where the schema allows one (the n-th
+ * enum value, the next number up, `name-(n+1)`): the items of a `uniqueItems` array differ.
+ */
+function sampleAt(
+  schema: unknown,
+  name: string,
+  depth: number,
+  path: string,
+  unmet: string[],
+  variant: number,
+): unknown {
   if (!isObject(schema) || depth > 8) return null;
   if ('const' in schema) return schema.const;
-  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[0];
-  if ('default' in schema) return schema.default;
-  if (Array.isArray(schema.examples) && schema.examples.length > 0) return schema.examples[0];
+  if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[variant % schema.enum.length];
+  if (variant === 0 && 'default' in schema) return schema.default;
+  if (Array.isArray(schema.examples) && schema.examples.length > variant) return schema.examples[variant];
   for (const key of ['oneOf', 'anyOf'] as const) {
     const options = schema[key];
     if (Array.isArray(options) && options.length > 0)
-      return sampleAt(options[0], name, depth + 1, path, unmet);
+      return sampleAt(options[0], name, depth + 1, path, unmet, variant);
   }
   let type = schema.type;
   if (Array.isArray(type)) type = type.find((t) => t !== 'null') ?? type[0];
   if (type === undefined && isObject(schema.properties)) type = 'object';
   switch (type) {
     case 'string': {
-      const made = stringSample(schema, name);
+      const made = stringSample(schema, name, variant);
       if (!made.met && !unmet.includes(path)) unmet.push(path);
       return made.value;
     }
     case 'integer':
-      return numberSample(schema, true);
+      return numberSample(schema, true, variant);
     case 'number':
-      return numberSample(schema, false);
+      return numberSample(schema, false, variant);
     case 'boolean':
-      return true;
+      return variant % 2 === 0;
     case 'null':
       return null;
     case 'array': {
       const count = Math.max(1, typeof schema.minItems === 'number' ? schema.minItems : 1);
-      const items = Array.from({ length: count }, () =>
-        sampleAt(schema.items ?? {}, name, depth + 1, `${path}[]`, unmet),
+      const unique = schema.uniqueItems === true;
+      // Items of a uniqueItems array are asked to differ; the array says so where they cannot.
+      const items = Array.from({ length: count }, (_, i) =>
+        sampleAt(
+          schema.items ?? {},
+          name,
+          depth + 1,
+          `${path}[]`,
+          unmet,
+          unique ? variant * count + i : variant,
+        ),
       );
-      return typeof schema.maxItems === 'number' ? items.slice(0, schema.maxItems) : items;
+      const kept = typeof schema.maxItems === 'number' ? items.slice(0, schema.maxItems) : items;
+      if (
+        unique &&
+        new Set(kept.map((item) => JSON.stringify(item))).size < kept.length &&
+        !unmet.includes(path)
+      )
+        unmet.push(path);
+      return kept;
     }
     case 'object': {
       const out: Json = {};
       const properties = isObject(schema.properties) ? schema.properties : {};
       for (const [key, sub] of Object.entries(properties))
-        out[key] = sampleAt(sub, key, depth + 1, path === '' ? key : `${path}.${key}`, unmet);
+        out[key] = sampleAt(sub, key, depth + 1, path === '' ? key : `${path}.${key}`, unmet, variant);
       return out;
     }
     default:
