@@ -324,7 +324,7 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     );
   });
 
-  test("keys list shows each key's limits, and defaults for a key with none of its own", async () => {
+  test("keys list shows each key's limits, and none for a key with none of its own and no defaults", async () => {
     const limited = await server.createKey({
       name: 'limited',
       environment: 'test',
@@ -337,8 +337,12 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     assert.match(lines[0] ?? '', /\bSCOPES\s+LIMITS\s+LAST_USED_AT\b/);
     const row = (id: string) => lines.find((line) => line.startsWith(id)) ?? '';
     assert.match(row(limited.id), /\s60\/minute, 1000\/month\s/);
-    assert.match(row(plain.id), /\sdefaults\s/);
-    // --json keeps the API's fields as they are.
+    // This server sets no GATEHOUSE_DEFAULT_PER_* (meta.default_limits all null): no limit applies.
+    assert.match(row(plain.id), /\snone\s/);
+    // --json keeps the API's fields as they are, the defaults included.
+    assert.deepEqual(JSON.parse((await cli('keys', 'list', '--json')).stdout).meta, {
+      default_limits: { per_minute: null, per_day: null, per_month: null },
+    });
     const json = JSON.parse((await cli('keys', 'list', '--json')).stdout);
     const byId = new Map(json.data.map((k: { id: string; limits: object }) => [k.id, k.limits]));
     assert.deepEqual(byId.get(limited.id), { per_minute: 60, per_month: 1000 });
