@@ -186,6 +186,43 @@ describe('dashboard usability in a real browser', {
     await note.waitFor({ state: 'detached' });
   });
 
+  test("the production console's new-record sample follows the deployed schema, not the draft", async () => {
+    const live = {
+      type: 'object',
+      properties: { sku: { type: 'string', pattern: '^L-[0-9]+$' } },
+      required: ['sku'],
+      additionalProperties: false,
+    };
+    await server.createEndpoint({ slug: 'stock', name: 'Stock', schema: live });
+    assert.equal((await server.admin('POST', '/admin/v1/endpoints/stock/deploy')).status, 201);
+    // The draft moves on: another field, required, and a sku of another shape.
+    const draft = {
+      type: 'object',
+      properties: { sku: { type: 'string', pattern: '^D-[0-9]+$' }, bin: { type: 'string' } },
+      required: ['sku', 'bin'],
+    };
+    const patched = await server.admin('PATCH', '/admin/v1/endpoints/stock', { schema: draft });
+    assert.equal(patched.status, 200, patched.text);
+    await signIn();
+    await page.goto(`${server.url}/#/console/stock`);
+    await page.getByRole('button', { name: 'New record' }).click();
+    const box = page.getByLabel('Record (JSON)');
+    const sample = JSON.parse(
+      await until(
+        () => box.inputValue(),
+        (text) => text !== '',
+      ),
+    );
+    assert.deepEqual(Object.keys(sample), ['sku']);
+    assert.match(sample.sku, /^L-[0-9]+$/);
+    await page.getByRole('button', { name: 'Create record' }).click();
+    const listed = await until(
+      () => server.admin('GET', '/admin/v1/console/stock/records'),
+      (res) => res.body.data?.length === 1,
+    );
+    assert.equal(listed.body.data[0].data.sku, sample.sku);
+  });
+
   test('the Deliveries page looks again while a delivery is due soon, not while none is', async () => {
     // Its own server, with a webhook worker (it writes the queued records and attempts deliveries).
     const hooks = await startTestServer(

@@ -15,7 +15,7 @@ import {
 import { type FormEvent, useEffect, useMemo, useRef, useState } from 'react';
 import { api, errorMessage } from '../api/client.ts';
 import { parseJson, stringifyJson } from '../api/exact-json.ts';
-import type { DataRecord, Endpoint } from '../api/types.ts';
+import type { DataRecord, Endpoint, EndpointVersion } from '../api/types.ts';
 import { navigate } from '../app/router.ts';
 import { useLoader } from '../app/use-loader.ts';
 import {
@@ -312,6 +312,29 @@ export function ConsolePage({ initialSlug }: { initialSlug?: string }) {
   );
 }
 
+/** The endpoint's deployed schema (null until read; the draft's if it cannot be read). */
+function useDeployedSchema(endpoint: Endpoint): Record<string, unknown> | null {
+  const [read, setRead] = useState<{ key: string; schema: Record<string, unknown> } | null>(null);
+  const key = `${endpoint.slug}@${endpoint.live_version}`;
+  useEffect(() => {
+    if (endpoint.live_version === null) return;
+    let current = true;
+    const keep = (schema: Record<string, unknown>) => {
+      if (current) setRead({ key, schema });
+    };
+    api
+      .get<EndpointVersion[]>(`/admin/v1/endpoints/${encodeURIComponent(endpoint.slug)}/versions`)
+      .then((versions) =>
+        keep(versions.find((v) => v.version === endpoint.live_version)?.schema ?? endpoint.schema),
+      )
+      .catch(() => keep(endpoint.schema));
+    return () => {
+      current = false;
+    };
+  }, [key, endpoint.slug, endpoint.live_version, endpoint.schema]);
+  return read?.key === key ? read.schema : null;
+}
+
 function RecordModal({
   editing,
   endpoint,
@@ -329,14 +352,18 @@ function RecordModal({
   const alertRef = useRef<HTMLDivElement>(null);
   const focusNext = useFocusNext();
 
+  // The console writes live records, checked against the deployed schema, not the draft the
+  // endpoint's own answer carries: the new-record sample is made of the deployed one.
+  const deployed = useDeployedSchema(endpoint);
   const sample = useMemo(() => {
-    const made = sampleFor(endpoint.schema);
+    if (deployed === null) return null;
+    const made = sampleFor(deployed);
     return { text: stringifyJson(made.value, 2), unmet: made.unmet };
-  }, [endpoint]);
+  }, [deployed]);
   useEffect(() => {
     setProblem(null);
     if (!editing) return;
-    if (editing.mode === 'create') setText(sample.text);
+    if (editing.mode === 'create') setText(sample?.text ?? '');
     else setText(stringifyJson(editing.record.data, 2));
   }, [editing, sample]);
 
@@ -414,7 +441,9 @@ function RecordModal({
               styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)', fontSize: 13 } }}
               data-autofocus
             />
-            {editing?.mode === 'create' && text === sample.text && <SampleUnmet unmet={sample.unmet} />}
+            {editing?.mode === 'create' && sample && text === sample.text && (
+              <SampleUnmet unmet={sample.unmet} />
+            )}
             <Group justify="flex-end">
               <Button variant="default" onClick={onClose}>
                 Cancel
