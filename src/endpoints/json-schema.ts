@@ -18,6 +18,9 @@ const addFormats = ((formatsPlugin as unknown as { default?: FormatsPlugin }).de
 function createAjv(): Ajv2020 {
   const ajv = new Ajv2020({
     allErrors: true,
+    // Errors carry the schema and the value they are about: an anyOf's branches are told apart
+    // by the value's type (withoutBranchNoise).
+    verbose: true,
     strictSchema: true,
     strictNumbers: true,
     strictTypes: false,
@@ -161,7 +164,7 @@ function describe(error: ErrorObject): { field: string; error: string } {
     case 'additionalProperties':
       return { field: join(path, String(params.additionalProperty)), error: 'Unknown field' };
     case 'type':
-      return { field: path, error: `Must be of type ${String(params.type)}` };
+      return { field: path, error: `Must be of type ${typeList(typesOf(params.type))}` };
     case 'enum':
       return {
         field: path,
@@ -179,10 +182,74 @@ function describe(error: ErrorObject): { field: string; error: string } {
   }
 }
 
+/** A `type` keyword's value (or Ajv's `"integer,null"` for a list) as a list of type names. */
+function typesOf(type: unknown): string[] {
+  return Array.isArray(type) ? type.map(String) : String(type).split(',');
+}
+
+/** `integer`, `integer or null`, `string, integer or null`. */
+function typeList(types: string[]): string {
+  const unique = [...new Set(types)];
+  return unique.length > 1 ? `${unique.slice(0, -1).join(', ')} or ${unique.at(-1)}` : (unique[0] ?? '');
+}
+
+/** Whether a branch of an anyOf/oneOf admits the value's JSON type (a branch without `type` does). */
+function fitsType(branch: unknown, value: unknown): boolean {
+  const declared =
+    typeof branch === 'object' && branch !== null ? (branch as { type?: unknown }).type : undefined;
+  if (declared === undefined) return true;
+  return typesOf(declared).some((type) => {
+    if (type === 'null') return value === null;
+    if (type === 'array') return Array.isArray(value);
+    if (type === 'object') return typeof value === 'object' && value !== null && !Array.isArray(value);
+    if (type === 'integer') return Number.isInteger(value);
+    return typeof value === type;
+  });
+}
+
+/**
+ * Ajv reports every branch of a failed `anyOf`/`oneOf`: a nullable object (`anyOf: [{object…},
+ * {type: null}]`) sent without a field it requires was also told "Must be of type null", and a
+ * value of none of the branches' types heard only of the first branch's type. So, innermost
+ * first: when no branch admits the value's type, one type error names all of theirs; otherwise
+ * only the branches that admit it are reported, without the combinator's own "must match a
+ * schema in anyOf".
+ */
+function withoutBranchNoise(errors: ErrorObject[]): ErrorObject[] {
+  let out = errors;
+  const combinators = errors
+    .filter((e) => (e.keyword === 'anyOf' || e.keyword === 'oneOf') && Array.isArray(e.schema))
+    .sort((a, b) => b.schemaPath.length - a.schemaPath.length);
+  for (const combinator of combinators) {
+    // A oneOf that several branches matched says so itself.
+    if ((combinator.params as { passingSchemas?: unknown }).passingSchemas) continue;
+    const branches = combinator.schema as unknown[];
+    const fitting = branches.map((branch) => fitsType(branch, combinator.data));
+    const inBranch = (e: ErrorObject, i: number) => e.schemaPath.startsWith(`${combinator.schemaPath}/${i}/`);
+    const replacement: ErrorObject[] = fitting.includes(true)
+      ? []
+      : [
+          {
+            ...combinator,
+            keyword: 'type',
+            params: { type: branches.flatMap((b) => typesOf((b as { type?: unknown }).type)) },
+          },
+        ];
+    const at = out.indexOf(combinator);
+    if (at < 0) continue;
+    out = [
+      ...out.slice(0, at).filter((e) => !branches.some((_, i) => !fitting[i] && inBranch(e, i))),
+      ...replacement,
+      ...out.slice(at + 1),
+    ];
+  }
+  return out;
+}
+
 /** One detail per field, the first error found for it; the body root is called `(body)`. */
 export function validationDetails(errors: ErrorObject[] | null | undefined): ErrorDetail[] {
   const seen = new Map<string, ErrorDetail>();
-  for (const e of errors ?? []) {
+  for (const e of withoutBranchNoise(errors ?? [])) {
     const d = describe(e);
     const field = d.field === '' ? '(body)' : d.field;
     if (!seen.has(field)) seen.set(field, { field, error: d.error });
