@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { buildApp, createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { sha256 } from '../src/infra/crypto/hash.ts';
 import { databaseKinds } from './helpers/database.ts';
 import { type ApiResponse, ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { until } from './helpers/until.ts';
 
 const order = { order_id: 'ORD-1', amount: 100 };
 
@@ -304,6 +306,62 @@ for (const kind of databaseKinds) {
       assert.equal(await server.services.traffic.idempotency.prune(), 1);
       const left = await server.services.database.db.selectFrom('idempotency_keys').selectAll().execute();
       assert.equal(left.length, 0);
+    });
+  });
+}
+
+if (databaseKinds.includes('postgres')) {
+  // PostgreSQL lets the test hold a write where it is (a table lock, from its own connection)
+  // while the server goes on answering: the first request is provably in flight.
+  describe('Idempotency-Key: a duplicate while the first is still being written (postgres)', () => {
+    test('is 409 idempotency_key_in_flight with Retry-After: 1; the first then answers 202 and repeats replay it', async () => {
+      const server = await startTestServer('postgres');
+      const blocker = new pg.Client({ connectionString: server.database.url });
+      await blocker.connect();
+      try {
+        await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
+        const { key } = await server.createKey({ name: 'i', environment: 'test' });
+        const send = () =>
+          server.request('POST', '/api/v1/data/orders', {
+            key,
+            json: order,
+            headers: { 'idempotency-key': 'held' },
+          });
+        // Reads of idempotency_keys go on; the first request's insert into it waits.
+        await blocker.query('BEGIN');
+        await blocker.query('LOCK TABLE idempotency_keys IN EXCLUSIVE MODE');
+        const first = send();
+        const waiting = await until(
+          async () =>
+            (
+              await blocker.query(
+                "SELECT count(*)::int AS n FROM pg_locks WHERE relation = 'idempotency_keys'::regclass AND NOT granted",
+              )
+            ).rows[0].n as number,
+          (n) => n > 0,
+        );
+        assert.equal(waiting, 1, 'the first request is waiting to store its key');
+        const duplicate = await Promise.race([
+          send(),
+          new Promise<undefined>((resolve) => setTimeout(resolve, 10_000, undefined)),
+        ]);
+        assert.ok(duplicate, 'the duplicate was not answered while the first was in flight');
+        assertEnvelope(duplicate, 409, 'idempotency_key_in_flight');
+        assert.equal(duplicate.headers.get('retry-after'), '1');
+        await blocker.query('COMMIT');
+        const original = await first;
+        assert.equal(original.status, 202, original.text);
+        const replay = await send();
+        assert.equal(replay.status, 202);
+        assert.equal(replay.body.id, original.body.id);
+        assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+        const rows = await server.services.database.db.selectFrom('records').selectAll().execute();
+        assert.equal(rows.length, 1);
+      } finally {
+        await blocker.query('ROLLBACK').catch(() => {});
+        await blocker.end();
+        await server.close();
+      }
     });
   });
 }
