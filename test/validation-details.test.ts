@@ -6,7 +6,7 @@ import { startTestServer, type TestServer } from './helpers/server.ts';
  * The `details` of a 400 name what is wrong with each field, and only that: a field that may be
  * null, or one of several shapes, is not told about the branches its value was never meant for.
  */
-describe('validation details for fields of several types', () => {
+describe('validation details', () => {
   let server: TestServer;
   let key: string;
 
@@ -30,6 +30,9 @@ describe('validation details for fields of several types', () => {
           },
           weight: { type: ['integer', 'null'], minimum: 1 },
           reference: { oneOf: [{ type: 'string', minLength: 3 }, { type: 'integer' }] },
+          version: { const: 'v1' },
+          tags: { type: 'array', uniqueItems: true },
+          parcels: { type: 'array', contains: { type: 'integer' } },
         },
       },
     });
@@ -69,6 +72,16 @@ describe('validation details for fields of several types', () => {
     assert.deepEqual(await details({ weight: 0 }), [{ field: 'weight', error: 'Must be >= 1' }]);
     assert.deepEqual(await details({ reference: 'ab' }), [
       { field: 'reference', error: 'Must NOT have fewer than 3 characters' },
+    ]);
+  });
+
+  test('a const names its value, duplicates name the items, and contains blames no single item', async () => {
+    assert.deepEqual(await details({ version: 'v2' }), [{ field: 'version', error: 'Must be "v1"' }]);
+    assert.deepEqual(await details({ tags: ['a', 'b', 'a'] }), [
+      { field: 'tags', error: 'Must NOT have duplicate items (items 0 and 2 are identical)' },
+    ]);
+    assert.deepEqual(await details({ parcels: ['a', 'b'] }), [
+      { field: 'parcels', error: 'Must contain at least 1 valid item(s)' },
     ]);
   });
 

@@ -172,6 +172,13 @@ function describe(error: ErrorObject): { field: string; error: string } {
       };
     case 'format':
       return { field: path, error: `Must be a valid ${String(params.format)}` };
+    case 'const':
+      return { field: path, error: `Must be ${JSON.stringify(params.allowedValue)}` };
+    case 'uniqueItems':
+      return {
+        field: path,
+        error: `Must NOT have duplicate items (items ${params.j} and ${params.i} are identical)`,
+      };
     case 'pattern':
       return {
         field: path,
@@ -242,6 +249,10 @@ function withoutBranchNoise(errors: ErrorObject[]): ErrorObject[] {
       ...replacement,
       ...out.slice(at + 1),
     ];
+  }
+  // `contains` reports every item that is not the one sought; none of them is wrong by itself.
+  for (const contains of errors.filter((e) => e.keyword === 'contains')) {
+    out = out.filter((e) => !e.schemaPath.startsWith(`${contains.schemaPath}/`));
   }
   return out;
 }
