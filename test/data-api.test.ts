@@ -205,6 +205,37 @@ for (const kind of databaseKinds) {
       );
     });
 
+    test('400: a write with a query parameter (?dry_run=1) is refused, not done; reads keep ignoring them', async () => {
+      const created = await server.request('POST', '/api/v1/data/orders', { key: testKey, json: order });
+      assert.equal(created.status, 202);
+      const id = created.body.id;
+      for (const [method, path, json] of [
+        ['POST', '/api/v1/data/orders?dry_run=1', order],
+        ['POST', '/api/v1/data/orders?', order],
+        ['PUT', `/api/v1/data/orders/${id}?version=1`, { order_id: 'CHANGED', amount: 1 }],
+        ['DELETE', `/api/v1/data/orders/${id}?soft=true`, undefined],
+      ] as const) {
+        if (path.endsWith('?')) {
+          // A bare "?" names no parameter: the write goes through.
+          assert.equal((await server.request(method, path, { key: testKey, json })).status, 202);
+          continue;
+        }
+        await refusedWithoutWrite(
+          async () => {
+            const res = await server.request(method, path, { key: testKey, json });
+            assert.equal(res.body.details?.[0]?.field, path.split('?')[1]?.split('=')[0], res.text);
+            return res;
+          },
+          400,
+          'invalid_request',
+        );
+      }
+      const got = await server.request('GET', `/api/v1/data/orders/${id}?cache=1`, { key: testKey });
+      assert.equal(got.status, 200);
+      assert.deepEqual(got.body.data.data, order);
+      assert.equal(got.body.data.version, 1);
+    });
+
     test('400: invalid JSON, a non-object body, an empty body, schema failures per field', async () => {
       await refusedWithoutWrite(
         () =>

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
 import type { EndpointRuntime, EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError, invalid } from '../errors.ts';
 import { guardJsonBody, jsonText } from '../http/json-body.ts';
 import { syncFirstHook } from '../http/sync-hook.ts';
 import { isId, newId } from '../ids.ts';
@@ -155,6 +155,11 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps
   };
 
   async function write(request: FastifyRequest, reply: FastifyReply, operation: WriteOperation, id: string) {
+    // A write takes no query parameters: one a client thinks it sends (`?dry_run=1`, `?version=3`)
+    // is refused, not ignored while the write goes through.
+    for (const name in request.query as Record<string, unknown>) {
+      throw invalid(name, 'Unknown query parameter: writes take none (the record is the body)');
+    }
     const data = operation === 'delete' ? null : recordData(request.body, request.target.version);
     const command = writeCommand(operation, request.target, request.apiKey, id, data, request.id);
     for (const prepare of deps.writePreparers ?? []) await prepare(request, command);
