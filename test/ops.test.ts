@@ -34,6 +34,11 @@ for (const kind of databaseKinds) {
           /gatehouse_http_requests_total\{method="GET",route="\/api\/v1\/data\/:slug\/:id",status="404"\} 1/,
         );
         assert.match(text, /gatehouse_outbox_queued 1/);
+        // No subscription, no delivery: every status still reads 0, so a backlog graph or alert
+        // sees 0 rather than a series that is missing until the first delivery.
+        for (const status of ['pending', 'succeeded', 'failed', 'cancelled']) {
+          assert.match(text, new RegExp(`^gatehouse_webhook_deliveries\\{status="${status}"\\} 0$`, 'm'));
+        }
         // The duration histogram of that series: cumulative buckets ending in +Inf = count = 1.
         const series = 'method="POST",route="/api/v1/data/:slug",status="202"';
         const buckets = text

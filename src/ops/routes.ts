@@ -7,6 +7,7 @@ import { ApiError } from '../errors.ts';
 import { safeEqual } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
 import { withinDeadline } from '../infra/deadline.ts';
+import type { DeliveryJson } from '../webhooks/delivery-service.ts';
 import { answerForCluster, clusterMetrics } from './cluster-metrics.ts';
 import { createRouteMetrics } from './route-metrics.ts';
 
@@ -15,6 +16,8 @@ export interface OpsRoutes {
   routeObserver(url: string): (method: string, status: number, seconds: number) => void;
   close(): Promise<void>;
 }
+
+const DELIVERY_STATUSES: readonly DeliveryJson['status'][] = ['pending', 'succeeded', 'failed', 'cancelled'];
 
 /** How long `/ready` waits for the database or Redis before calling it unreachable. */
 const READY_TIMEOUT_MS = 2_000;
@@ -96,7 +99,8 @@ export function registerOpsRoutes(
         .select(['status', (eb) => eb.fn.countAll<number>().as('n')])
         .groupBy('status')
         .execute();
-      this.reset();
+      // Every status, 0 when none: a backlog that empties reads 0, not a series that vanishes.
+      for (const status of DELIVERY_STATUSES) this.set({ status }, 0);
       for (const row of rows) this.set({ status: row.status }, Number(row.n));
     },
   });
