@@ -137,9 +137,12 @@ describe('/metrics behind GATEHOUSE_METRICS_TOKEN', () => {
         assert.equal(body.code, 'unauthorized');
         assert.match(body.error, /GATEHOUSE_METRICS_TOKEN/);
       }
-      const ok = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
-      assert.equal(ok.status, 200);
-      assert.match(await ok.text(), /gatehouse_outbox_queued/);
+      // The scheme is case-insensitive, as for API keys (RFC 9110).
+      for (const scheme of ['Bearer', 'bearer', 'BEARER']) {
+        const ok = await fetch(`${server.url}/metrics`, { headers: { authorization: `${scheme} ${token}` } });
+        assert.equal(ok.status, 200, scheme);
+        assert.match(await ok.text(), /gatehouse_outbox_queued/);
+      }
     } finally {
       await server.close();
     }

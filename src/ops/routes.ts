@@ -118,10 +118,12 @@ export function registerOpsRoutes(
 
   // Under `start --workers N` a scrape reaches one process: the figures are the installation's.
   if (cluster.isWorker) answerForCluster(registry);
-  const expected = config.metricsToken ? `Bearer ${config.metricsToken}` : undefined;
+  const expected = config.metricsToken;
   app.get('/metrics', async (request, reply) => {
-    // With GATEHOUSE_METRICS_TOKEN set, only the scraper that holds it reads the figures.
-    if (expected !== undefined && !safeEqual(request.headers.authorization ?? '', expected)) {
+    // With GATEHOUSE_METRICS_TOKEN set, only the scraper that holds it reads the figures. The
+    // scheme is case-insensitive (RFC 9110), as for API keys: `bearer <token>` is the same.
+    const presented = /^Bearer +(.+)$/i.exec(request.headers.authorization ?? '')?.[1];
+    if (expected !== undefined && !safeEqual(presented ?? '', expected)) {
       throw new ApiError('unauthorized', {
         message: 'GET /metrics needs Authorization: Bearer <GATEHOUSE_METRICS_TOKEN>',
       });
