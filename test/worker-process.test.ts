@@ -71,5 +71,7 @@ describe('gatehouse worker beside gatehouse serve on SQLite', () => {
     const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
     worker.kill('SIGTERM');
     assert.equal(await exited, 0, workerLog);
+    // Its journal says what it waited for: a worker has webhook attempts in flight, not requests.
+    assert.match(workerLog, /SIGTERM: finishing in-flight webhook attempts, then exiting/);
   });
 });

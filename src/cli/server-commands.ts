@@ -30,6 +30,8 @@ const runtime = () => import('./server-runtime.ts');
 async function runUntilSignal<T extends { stop(): Promise<void> }>(
   start: () => Promise<T>,
   shutdownDelayMs: number,
+  /** What stopping waits for, as the log line names it: a worker has no requests, only attempts. */
+  inFlight = 'requests',
 ): Promise<T> {
   const server = await start();
   let signalled = false;
@@ -39,8 +41,8 @@ async function runUntilSignal<T extends { stop(): Promise<void> }>(
       signalled = true;
       process.stderr.write(
         shutdownDelayMs > 0
-          ? `${signal}: serving ${shutdownDelayMs} ms more with /ready answering 503 (Ctrl-C to skip that), then finishing in-flight requests and exiting\n`
-          : `${signal}: finishing in-flight requests, then exiting\n`,
+          ? `${signal}: serving ${shutdownDelayMs} ms more with /ready answering 503 (Ctrl-C to skip that), then finishing in-flight ${inFlight} and exiting\n`
+          : `${signal}: finishing in-flight ${inFlight}, then exiting\n`,
       );
       server.stop().then(
         () => process.exit(0),
@@ -429,7 +431,7 @@ export function registerServerCommands(program: Command, config: Config): void {
       const json = options.json === true;
       // No HTTP, no load balancer to wait for: the shutdown delay is the API servers'.
       await refuseBadConfig(
-        runUntilSignal(async () => (await runtime()).startWorker(config), 0),
+        runUntilSignal(async () => (await runtime()).startWorker(config), 0, 'webhook attempts'),
         json,
       );
       announceReady(json, { pid: process.pid, database: config.database.kind });
