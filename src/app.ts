@@ -153,7 +153,7 @@ export async function createServices(config: Config): Promise<Services & { close
     secret,
     secretSource,
     bus,
-    owners: createOwnerService({ db, cacheTtlMs: config.cacheTtlMs }),
+    owners: createOwnerService({ db, bus, cacheTtlMs: config.cacheTtlMs }),
     users: createUserService({ db, audit, sessions: config.sessions }),
     audit,
     endpoints,

@@ -68,5 +68,15 @@ for (const kind of databaseKinds) {
       await a.admin('PATCH', '/admin/v1/endpoints/orders', { active: false });
       await eventually(async () => (await onB()).status === 403);
     });
+
+    test('a management token revoked on one server is refused by the other within moments', async () => {
+      const made = await a.admin('POST', '/admin/v1/tokens', { name: 'script' });
+      const { id, token } = made.body.data;
+      const onB = () =>
+        fetch(`${bUrl}/admin/v1/endpoints`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal((await onB()).status, 200); // now cached on B
+      assert.equal((await a.admin('DELETE', `/admin/v1/tokens/${id}`)).status, 200);
+      await eventually(async () => (await onB()).status === 401);
+    });
   });
 }

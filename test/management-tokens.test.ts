@@ -136,3 +136,44 @@ describe('management tokens: each user lists, creates and revokes their own; log
     assert.match(after.stderr, /unauthorized/);
   });
 });
+
+describe('management tokens end with their user, whatever the cache holds', () => {
+  let server: TestServer;
+
+  before(async () => {
+    // A long cache TTL: only an invalidation can explain a token refused right after.
+    server = await startTestServer('sqlite', { GATEHOUSE_CACHE_TTL_MS: '3600000' });
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test("a removed collaborator's management token is refused at once, not when the cache expires", async () => {
+    const invite = await server.admin('POST', '/admin/v1/invites', { email: 'gone@example.com' });
+    const inviteToken = new URL(invite.body.data.url).hash.replace('#/invite/', '');
+    const accepted = await server.request('POST', '/admin/v1/invites/accept', {
+      json: { token: inviteToken, password: 'collaborator password' },
+    });
+    assert.equal(accepted.status, 201, accepted.text);
+    const cookie = `gatehouse_session=${/gatehouse_session=([^;]+)/.exec(accepted.headers.get('set-cookie') ?? '')?.[1]}`;
+    const made = await server.request('POST', '/admin/v1/tokens', {
+      json: { name: 'laptop' },
+      headers: { cookie, 'x-csrf-token': accepted.body.data.csrf_token },
+    });
+    assert.equal(made.status, 201, made.text);
+    const token = made.body.data.token as string;
+    assert.equal((await server.request('GET', '/admin/v1/keys', { token })).status, 200); // now cached
+
+    const removed = await server.admin('DELETE', `/admin/v1/collaborators/${accepted.body.data.user.id}`);
+    assert.equal(removed.status, 200, removed.text);
+    const refused = await server.request('GET', '/admin/v1/keys', { token });
+    assert.equal(refused.status, 401, refused.text);
+    assert.equal(refused.body.code, 'unauthorized');
+    const create = await server.request('POST', '/admin/v1/keys', {
+      token,
+      json: { name: 'after removal', environment: 'test' },
+    });
+    assert.equal(create.status, 401, 'nothing is made with it');
+    assert.equal((await server.admin('GET', '/admin/v1/keys')).body.data.length, 0);
+  });
+});

@@ -1,6 +1,7 @@
 import { inputValidator } from '../endpoints/json-schema.ts';
 import { ApiError } from '../errors.ts';
 import { newId } from '../ids.ts';
+import type { InvalidationBus } from '../infra/bus/bus.ts';
 import { TtlCache } from '../infra/cache/ttl-cache.ts';
 import { hashPassword, safeEqual, sha256 } from '../infra/crypto/hash.ts';
 import { generateSecret, hasValidChecksum } from '../infra/crypto/token-format.ts';
@@ -59,8 +60,18 @@ const parseInit = inputValidator<{ email: string; password: string }>({
 
 export type OwnerService = ReturnType<typeof createOwnerService>;
 
-export function createOwnerService({ db, cacheTtlMs }: { db: Db; cacheTtlMs: number }) {
+export function createOwnerService({
+  db,
+  bus,
+  cacheTtlMs,
+}: {
+  db: Db;
+  bus: InvalidationBus;
+  cacheTtlMs: number;
+}) {
   const tokens = new TtlCache<string, Promise<Principal | null>>(cacheTtlMs, 1_000);
+  // A token revoked, or its user removed, in any process: every process forgets what it resolved.
+  bus.subscribe('tokens', () => tokens.clear());
 
   return {
     /** Creates the first owner and a management token, shown once. Refuses when an owner exists. */
@@ -164,8 +175,8 @@ export function createOwnerService({ db, cacheTtlMs }: { db: Db; cacheTtlMs: num
     },
 
     /**
-     * Revokes one of the calling user's tokens (the one in use too): refused from now on here,
-     * within the cache TTL on other processes.
+     * Revokes one of the calling user's tokens (the one in use too): refused from now on, in every
+     * process (the invalidation bus; the cache TTL if its message is lost).
      */
     async revokeToken(principal: Principal, id: string): Promise<ManagementTokenJson & { revoked: true }> {
       const row = await db
@@ -177,7 +188,16 @@ export function createOwnerService({ db, cacheTtlMs }: { db: Db; cacheTtlMs: num
       if (!row) throw new ApiError('not_found', { message: `No management token ${id} of yours` });
       await db.deleteFrom('management_tokens').where('id', '=', id).execute();
       tokens.delete(row.token_hash);
+      bus.publish('tokens');
       return { ...tokenJson(row, principal), revoked: true };
+    },
+
+    /**
+     * A user's tokens were deleted with the user (a collaborator removed): no process may keep
+     * answering them from its cache, where they would still act with the removed user's role.
+     */
+    forgetRemovedUser(): void {
+      bus.publish('tokens');
     },
 
     /** Resolves a management token (`gm_…`) to its user, or throws 401. */

@@ -116,6 +116,8 @@ export function registerDashboardRoutes(
   app.get('/admin/v1/collaborators', async () => ({ success: true, data: await users.listUsers() }));
   app.delete<{ Params: IdParams }>('/admin/v1/collaborators/:id', async (request) => {
     const removed = await users.removeCollaborator(request.params.id);
+    // Their management tokens went with them: no cached copy may still let them in.
+    deps.owners.forgetRemovedUser();
     // Their keys stop working at once: a removed person keeps no access.
     for (const key of await deps.keys.list({ createdBy: removed.id })) {
       if (key.status !== 'revoked') await deps.keys.revoke(key.id);
