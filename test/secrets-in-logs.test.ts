@@ -74,8 +74,21 @@ describe('no secret ever reaches the logs', () => {
     secrets.push(key.key ?? '');
     const rolled = (await admin('POST', `/admin/v1/keys/${key.id}/roll`, {})).data;
     secrets.push(rolled.key ?? '');
+    // Receivers' URLs often carry a secret of their own, in the path or the query (a Slack-style
+    // hook, ?token=): a failed attempt names its target by origin only.
+    const subscriptionUrl = `${receiver.url}/path-secret-of-the-subscription?token=query-secret-of-the-subscription`;
+    const callbackUrl = `${receiver.url}/path-secret-of-the-callback?token=query-secret-of-the-callback`;
+    secrets.push(
+      'path-secret-of-the-subscription',
+      'query-secret-of-the-subscription',
+      'path-secret-of-the-callback',
+      'query-secret-of-the-callback',
+    );
     const sub = (
-      await admin('POST', '/admin/v1/endpoints/orders/webhooks', { url: receiver.url, environment: 'test' })
+      await admin('POST', '/admin/v1/endpoints/orders/webhooks', {
+        url: subscriptionUrl,
+        environment: 'test',
+      })
     ).data;
     secrets.push(sub.secret ?? '');
     secrets.push((await admin('GET', '/admin/v1/webhook-signing-secret')).data.secret ?? '');
@@ -86,7 +99,7 @@ describe('no secret ever reaches the logs', () => {
       headers: {
         authorization: `Bearer ${rolled.key}`,
         'content-type': 'application/json',
-        'x-webhook-callback': receiver.url,
+        'x-webhook-callback': callbackUrl,
         'x-webhook-auth': callbackAuth,
       },
       body: '{"a":1}',
@@ -158,5 +171,6 @@ describe('no secret ever reaches the logs', () => {
       assert.ok(secret.length >= 16, 'a secret was not captured');
       assert.ok(!logs.includes(secret), `a secret leaked into the logs: ${secret.slice(0, 8)}…`);
     }
+    assert.ok(logs.includes(`"origin":"${new URL(receiver.url).origin}"`), 'the failed target is named');
   });
 });

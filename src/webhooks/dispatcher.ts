@@ -8,7 +8,13 @@ import type { AddressGuard } from '../infra/http-client/address-guard.ts';
 import { keepAliveAgents, type PostResult, postJson } from '../infra/http-client/post-json.ts';
 import { isoAfter, nowIso } from '../time.ts';
 import type { Callback } from './callback-headers.ts';
-import { buildEvent, cancelPendingDeliveries, DISABLED_ERROR, insertEventWithDeliveries } from './events.ts';
+import {
+  buildEvent,
+  cancelPendingDeliveries,
+  DISABLED_ERROR,
+  insertEventWithDeliveries,
+  originOf,
+} from './events.ts';
 import { subscribedTargets } from './outbox.ts';
 import { signatureHeaders } from './signing.ts';
 
@@ -356,9 +362,17 @@ export function createDispatcher(options: DispatcherOptions) {
         targets,
       );
     }
+    // The target by its origin: a receiver's URL often holds a secret in its path or query (a
+    // Slack-style hook, ?token=), which the delivery log shows its owner and logs must not carry.
     if (!succeeded)
       logger?.info(
-        { delivery: row.id, request_id: row.request_id, url: row.url, attempt: row.attempts, error },
+        {
+          delivery: row.id,
+          request_id: row.request_id,
+          origin: originOf(row.url),
+          attempt: row.attempts,
+          error,
+        },
         'webhook attempt failed',
       );
     return status === 'pending' ? next : undefined;
