@@ -9,7 +9,7 @@ import type { Logger } from 'pino';
 import { freePort } from '../bench/lib.ts';
 import { createServices } from '../src/app.ts';
 import { ConfigError, loadConfig } from '../src/config.ts';
-import { createEncryptor } from '../src/infra/crypto/encryption.ts';
+import { createEncryptor, UnsealError } from '../src/infra/crypto/encryption.ts';
 import { openDatabase } from '../src/infra/db/database.ts';
 import { backupSqlite } from '../src/infra/db/sqlite-backup.ts';
 import { secretFileOf } from '../src/infra/secret-file.ts';
@@ -352,6 +352,26 @@ describe('a database that does not answer', () => {
         assert.match(said, /database_unreachable/, said);
         assert.doesNotMatch(said, /\n\s+at /, `a stack trace: ${said}`);
       }
+    }
+  });
+});
+
+describe('sealed values', () => {
+  test('a sealed value whose authentication tag was cut short does not open (full 128-bit tags only)', () => {
+    const encryptor = createEncryptor('an installation secret of at least 32 characters');
+    const sealed = encryptor.encrypt('whsec_the signing secret');
+    assert.equal(encryptor.decrypt(sealed), 'whsec_the signing secret');
+    const [version, iv, tag, body] = sealed.split('.');
+    // GCM checks as many tag bytes as it is given: a 4-byte tag is a 1 in 2^32 forgery, not 2^128.
+    for (const bytes of [4, 8, 12, 15]) {
+      const short = Buffer.from(tag as string, 'base64url')
+        .subarray(0, bytes)
+        .toString('base64url');
+      assert.throws(
+        () => encryptor.decrypt([version, iv, short, body].join('.')),
+        (e: Error) => e instanceof UnsealError,
+        `a ${bytes}-byte tag`,
+      );
     }
   });
 });
