@@ -27,7 +27,7 @@ import {
 import { createEndpointService, type EndpointService } from './endpoints/endpoint-service.ts';
 import { registerEndpointRoutes } from './endpoints/routes.ts';
 import { ApiError } from './errors.ts';
-import { apiKeyAuth, bruteForceHook } from './http/auth.ts';
+import { apiKeyAuth, bruteForceHook, NO_STORE } from './http/auth.ts';
 import {
   answerRefusedRequest,
   clientErrorHandler,
@@ -347,6 +347,11 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   if (services.config.publicDocs) app.register((docs) => registerDocsPage(docs, openApi));
 
   app.register(async (api) => {
+    // A partner's records and tokens: never stored by a cache (see NO_STORE).
+    api.addHook('onSend', (_request, reply, payload, done) => {
+      reply.header('cache-control', NO_STORE);
+      done(null, payload);
+    });
     api.addHook('onRequest', bruteForceHook(services.traffic.bruteForce, services.keys));
     api.addHook('onRequest', apiKeyAuth(services.keys, services.tokens));
     registerTrafficHooks(api, services.traffic, services.config);
@@ -393,7 +398,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   app.register(async (admin) => {
     // Management answers carry secrets shown once (keys, whsec_, tokens): never cached, never sniffed.
     admin.addHook('onSend', (_request, reply, payload, done) => {
-      reply.header('cache-control', 'no-store');
+      reply.header('cache-control', NO_STORE);
       reply.header('x-content-type-options', 'nosniff');
       done(null, payload);
     });

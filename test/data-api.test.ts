@@ -125,6 +125,35 @@ for (const kind of databaseKinds) {
       assert.equal((await post({ constructor: 1, toString: 'x' })).status, 202);
     });
 
+    test('no data API answer may be stored by a cache: the key is in X-API-Key, which caches do not see as a credential', async () => {
+      const created = await server.request('POST', '/api/v1/data/orders', { key: testKey, json: order });
+      const id = created.body.id as string;
+      const token = await server.request('POST', '/api/v1/tokens', { key: testKey, json: {} });
+      const answers = {
+        create: created,
+        token,
+        // Twice: the second read of a record is answered by the fast path (its key and endpoint cached).
+        read: await server.request('GET', `/api/v1/data/orders/${id}`, { headers: { 'x-api-key': testKey } }),
+        'read again': await server.request('GET', `/api/v1/data/orders/${id}`, {
+          headers: { 'x-api-key': testKey },
+        }),
+        list: await server.request('GET', '/api/v1/data/orders', { headers: { 'x-api-key': testKey } }),
+        account: await server.request('GET', '/api/v1/account', { headers: { 'x-api-key': testKey } }),
+        document: await server.request('GET', '/api/v1/openapi.json', { headers: { 'x-api-key': testKey } }),
+        'with a token': await server.request('GET', `/api/v1/data/orders/${id}`, {
+          key: token.body.data.token,
+        }),
+        'no key': await server.request('GET', `/api/v1/data/orders/${id}`),
+        'unknown record': await server.request('GET', '/api/v1/data/orders/rec_unknown', {
+          headers: { 'x-api-key': testKey },
+        }),
+      };
+      for (const [name, res] of Object.entries(answers)) {
+        assert.ok(res.status < 500, `${name}: ${res.status}`);
+        assert.equal(res.headers.get('cache-control'), 'no-store', name);
+      }
+    });
+
     test('X-API-Key works as well as Bearer', async () => {
       const res = await server.request('GET', '/api/v1/data/orders', { headers: { 'x-api-key': testKey } });
       assert.equal(res.status, 200);

@@ -14,6 +14,13 @@ declare module 'fastify' {
 }
 
 /**
+ * The Cache-Control of every answer to the data and App APIs: what a key reads is its own, and a
+ * key sent as X-API-Key is no credential to a shared cache, which could otherwise store the answer
+ * and give it to the next caller of the URL, keyless.
+ */
+export const NO_STORE = 'no-store';
+
+/**
  * The presented secret: `Authorization: Bearer <secret>` or `X-API-Key: <secret>`, sent once.
  * Two credentials (both headers, or Authorization twice, of which Node keeps the first) are
  * refused: a proxy that read the other one would have authorized someone else.

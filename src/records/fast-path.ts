@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { EndpointService } from '../endpoints/endpoint-service.ts';
 import { ApiError } from '../errors.ts';
-import { presentedSecret } from '../http/auth.ts';
+import { NO_STORE, presentedSecret } from '../http/auth.ts';
 import { type DatabaseFaults, errorBody, toApiError } from '../http/error-handler.ts';
 import { isJsonContentType, MAX_REQUEST_BYTES, parseJson } from '../http/json-body.ts';
 import { logAnswer } from '../http/request-log.ts';
@@ -117,6 +117,7 @@ export function createDataFastPath(deps: FastPathDeps) {
       'request-id': call.id,
       'content-type': JSON_TYPE,
       'content-length': String(Buffer.byteLength(body)),
+      'cache-control': NO_STORE,
     };
     const decision = call.rateLimit;
     if (decision) Object.assign(headers, rateLimitHeaders(decision, Date.now()));
