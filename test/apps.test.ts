@@ -1088,6 +1088,62 @@ for (const kind of databaseKinds) {
       assert.equal((await call('GET', '/nope/open')).status, 404);
     });
 
+    test('no cache may store an app answer, unless the route sets its own Cache-Control', async () => {
+      await createApp({
+        slug: 'cached',
+        name: 'Cached',
+        routes: [
+          { method: 'GET', path: '/mine', auth: 'apiKey', steps: respond('environment') },
+          {
+            method: 'GET',
+            path: '/data',
+            auth: 'apiKey',
+            steps: [{ name: 'out', type: 'transform', expression: "{ 'environment': environment }" }],
+          },
+          {
+            method: 'GET',
+            path: '/away',
+            auth: 'apiKey',
+            steps: [{ name: 'go', type: 'redirect', url: "'https://shop.example/'" }],
+          },
+          {
+            method: 'GET',
+            path: '/static',
+            auth: 'public',
+            steps: [
+              {
+                name: 'r',
+                type: 'respond',
+                headers: { 'cache-control': "'public, max-age=60'" },
+                body: "'the same for all'",
+              },
+            ],
+          },
+        ],
+      });
+      const key = (await server.createKey({ name: 'c', environment: 'test', scopes: ['apps:cached'] })).key;
+      // What a key reads depends on the key (its environment, its scopes), sent in X-API-Key too.
+      const answers = {
+        respond: await call('GET', '/cached/mine', { headers: { 'x-api-key': key } }),
+        data: await call('GET', '/cached/data', { headers: { 'x-api-key': key } }),
+        refused: await call('GET', '/cached/mine'),
+        unknown: await call('GET', '/cached/nothing-here', { headers: { 'x-api-key': key } }),
+      };
+      for (const [name, res] of Object.entries(answers)) {
+        assert.ok(res.status < 500, `${name}: ${res.status}`);
+        assert.equal(res.headers.get('cache-control'), 'no-store', name);
+      }
+      const away = await fetch(`${server.url}/api/v1/apps/cached/away`, {
+        headers: { 'x-api-key': key },
+        redirect: 'manual',
+      });
+      assert.equal(away.status, 302);
+      assert.equal(away.headers.get('cache-control'), 'no-store', 'redirect');
+      const own = await call('GET', '/cached/static?environment=test');
+      assert.equal(own.status, 200, own.text);
+      assert.equal(own.headers.get('cache-control'), 'public, max-age=60');
+    });
+
     test('a valid key sent to a JWT-only route is refused without counting as a guessed key', async () => {
       const guarded = await startTestServer(kind, { GATEHOUSE_AUTH_FAILURE_LIMIT: '2' });
       try {

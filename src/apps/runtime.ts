@@ -8,7 +8,7 @@ import type {
 import type { Config } from '../config.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError, invalid } from '../errors.ts';
-import { apiKeyAuth, bruteForceHook } from '../http/auth.ts';
+import { apiKeyAuth, bruteForceHook, NO_STORE } from '../http/auth.ts';
 import { roundedInteger } from '../http/json-body.ts';
 import { roundedNumberMessage } from '../infra/json/exact-json.ts';
 import type { Environment, KeyService } from '../keys/key-service.ts';
@@ -62,6 +62,11 @@ export function registerAppRuntime(scope: FastifyInstance, deps: AppRuntimeDeps)
   const keyAuth = apiKeyAuth(deps.keys, deps.tokens);
   const hasCredentials = (request: FastifyRequest) =>
     request.headers.authorization !== undefined || request.headers['x-api-key'] !== undefined;
+  // Not stored by a cache (see NO_STORE), unless the route says otherwise with its own header.
+  scope.addHook('onSend', (_request, reply, payload, done) => {
+    if (!reply.hasHeader('cache-control')) reply.header('cache-control', NO_STORE);
+    done(null, payload);
+  });
   scope.addHook('onRequest', bruteForceHook(deps.traffic.bruteForce, deps.keys));
   // The key first, then its limits, then the app and route: a call to an unknown app or route,
   // or outside the key's scope, is charged and refused when the key is used up, as on the data API.
