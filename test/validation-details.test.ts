@@ -33,6 +33,15 @@ describe('validation details', () => {
           version: { const: 'v1' },
           tags: { type: 'array', uniqueItems: true },
           parcels: { type: 'array', contains: { type: 'integer' } },
+          codes: {
+            type: 'array',
+            items: {
+              anyOf: [
+                { type: 'string', minLength: 3 },
+                { type: 'integer', minimum: 0 },
+              ],
+            },
+          },
         },
       },
     });
@@ -72,6 +81,18 @@ describe('validation details', () => {
     assert.deepEqual(await details({ weight: 0 }), [{ field: 'weight', error: 'Must be >= 1' }]);
     assert.deepEqual(await details({ reference: 'ab' }), [
       { field: 'reference', error: 'Must NOT have fewer than 3 characters' },
+    ]);
+  });
+
+  test('each item of an array of several types is told what is wrong with it', async () => {
+    assert.deepEqual(await details({ codes: ['a', -1] }), [
+      { field: 'codes[0]', error: 'Must NOT have fewer than 3 characters' },
+      { field: 'codes[1]', error: 'Must be >= 0' },
+    ]);
+    assert.deepEqual(await details({ codes: [-1, 'abc', true, 'a'] }), [
+      { field: 'codes[0]', error: 'Must be >= 0' },
+      { field: 'codes[2]', error: 'Must be of type string or integer' },
+      { field: 'codes[3]', error: 'Must NOT have fewer than 3 characters' },
     ]);
   });
 

@@ -232,7 +232,11 @@ function withoutBranchNoise(errors: ErrorObject[]): ErrorObject[] {
     if ((combinator.params as { passingSchemas?: unknown }).passingSchemas) continue;
     const branches = combinator.schema as unknown[];
     const fitting = branches.map((branch) => fitsType(branch, combinator.data));
-    const inBranch = (e: ErrorObject, i: number) => e.schemaPath.startsWith(`${combinator.schemaPath}/${i}/`);
+    // Of this value: the same anyOf under `items` fails once per item, each with its own branches.
+    const where = combinator.instancePath;
+    const inBranch = (e: ErrorObject, i: number) =>
+      e.schemaPath.startsWith(`${combinator.schemaPath}/${i}/`) &&
+      (e.instancePath === where || e.instancePath.startsWith(`${where}/`));
     const replacement: ErrorObject[] = fitting.includes(true)
       ? []
       : [
