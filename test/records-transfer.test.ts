@@ -452,6 +452,39 @@ for (const kind of databaseKinds) {
       ]);
     });
 
+    test('CSV: a field typed by anyOf or oneOf (a nullable number) is read as its types, so an export imports back', async () => {
+      const schema = {
+        type: 'object',
+        properties: {
+          qty: { anyOf: [{ type: 'integer' }, { type: 'null' }] },
+          note: { oneOf: [{ type: 'string' }, { type: 'null' }] },
+          level: { anyOf: [{ enum: [1, 2] }, { $ref: '#/$defs/none' }] },
+        },
+        $defs: { none: { type: 'null' } },
+      };
+      for (const slug of ['union-out', 'union-in']) await server.createEndpoint({ slug, name: slug, schema });
+      const rows = [
+        { qty: 3, note: 'null', level: 2 },
+        { qty: null, note: null, level: null },
+      ];
+      const key = await server.createKey({ name: 'union', environment: 'test' });
+      for (const row of rows) {
+        const sent = await server.request('POST', '/api/v1/data/union-out', { key: key.key, json: row });
+        assert.equal(sent.status, 202, sent.text);
+      }
+      const csv = await cli('records', 'export', 'union-out', '--format', 'csv');
+      writeFileSync(join(dir, 'union.csv'), csv.stdout);
+      const res = await cli('records', 'import', 'union-in', join(dir, 'union.csv'), '--json');
+      assert.equal(res.code, 0, res.stdout + res.stderr);
+      const back = await cli('records', 'export', 'union-in');
+      const byJson = (a: unknown, b: unknown) => JSON.stringify(a).localeCompare(JSON.stringify(b));
+      const got = back.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as unknown);
+      assert.deepEqual(got.sort(byJson), [...rows].sort(byJson));
+    });
+
     test("CSV: a row of the wrong width, blanks and non-numbers are that row's problems, by the line it starts on", async () => {
       await server.createEndpoint({
         slug: 'ragged',

@@ -143,15 +143,29 @@ function typedCell(raw: string, types: string[] | undefined): unknown {
 
 /**
  * The JSON types a property's values may have, for typing its CSV cells: its `type`, else those
- * of its `enum` or `const` values, else those of the definition its local `$ref` names (as the
- * export writes `2` for an `"enum": [1, 2, 3]`); undefined when the schema does not say.
+ * of its `enum` or `const` values, else those of every `anyOf`/`oneOf` branch, else those of the
+ * definition its local `$ref` names (as the export writes `2` for an `"enum": [1, 2, 3]`);
+ * undefined when the schema does not say.
  */
 function cellTypes(property: unknown, root: unknown, depth = 0): string[] | undefined {
   if (!property || typeof property !== 'object' || depth > 16) return undefined;
-  const p = property as { type?: string | string[]; enum?: unknown; const?: unknown; $ref?: unknown };
+  const p = property as {
+    type?: string | string[];
+    enum?: unknown;
+    const?: unknown;
+    $ref?: unknown;
+    anyOf?: unknown;
+    oneOf?: unknown;
+  };
   if (p.type !== undefined) return [p.type].flat();
   const values = 'const' in p ? [p.const] : Array.isArray(p.enum) ? p.enum : undefined;
   if (values) return [...new Set(values.map(jsonType))];
+  // A nullable field as `anyOf: [{type: integer}, {type: null}]`: every branch's types, when each says.
+  const branches = Array.isArray(p.anyOf) ? p.anyOf : Array.isArray(p.oneOf) ? p.oneOf : undefined;
+  if (branches) {
+    const types = branches.map((branch) => cellTypes(branch, root, depth + 1));
+    return types.every((t) => t !== undefined) ? [...new Set(types.flat() as string[])] : undefined;
+  }
   if (typeof p.$ref !== 'string' || !p.$ref.startsWith('#')) return undefined;
   let target: unknown = root;
   for (const part of p.$ref.slice(1).split('/').slice(1)) {
