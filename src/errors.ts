@@ -18,7 +18,7 @@ export const errorCodes = {
   validation_failed: {
     status: 400,
     message: 'Validation failed',
-    doc: 'The body does not match the endpoint\'s JSON Schema; `details` has one entry per field. A field of several types (`["integer","null"]`, `anyOf`, `oneOf`) whose value has none of them is told all of them (`Must be of type integer or null`); one whose value has one of them is told only what that type requires.',
+    doc: 'The body does not match the endpoint\'s JSON Schema; `details` has one entry per field. A field of several types (`["integer","null"]`, `anyOf`, `oneOf`) whose value has none of them is told all of them (`Must be of type integer or null`); one whose value has one of them is told only what that type requires; where several alternatives take the value (`anyOf` of `required: [email]` and `required: [phone]`), the details of each are listed, then one that says fixing one of them is enough.',
   },
   invalid_request: {
     status: 400,

@@ -30,6 +30,11 @@ describe('validation details', () => {
           },
           weight: { type: ['integer', 'null'], minimum: 1 },
           reference: { oneOf: [{ type: 'string', minLength: 3 }, { type: 'integer' }] },
+          contact: {
+            type: 'object',
+            properties: { email: { type: 'string' }, phone: { type: 'string' } },
+            anyOf: [{ required: ['email'] }, { required: ['phone'] }],
+          },
           version: { const: 'v1' },
           tags: { type: 'array', uniqueItems: true },
           parcels: { type: 'array', contains: { type: 'integer' } },
@@ -82,6 +87,22 @@ describe('validation details', () => {
     assert.deepEqual(await details({ reference: 'ab' }), [
       { field: 'reference', error: 'Must NOT have fewer than 3 characters' },
     ]);
+  });
+
+  test('alternatives of one type (email or phone) say that one of them is enough', async () => {
+    assert.deepEqual(await details({ contact: {} }), [
+      { field: 'contact.email', error: 'Required field is missing' },
+      { field: 'contact.phone', error: 'Required field is missing' },
+      {
+        field: 'contact',
+        error: 'Must match at least one of 2 alternatives: fixing what one of them lacks is enough',
+      },
+    ]);
+    assert.equal(
+      (await server.request('POST', '/api/v1/data/shipments', { key, json: { contact: { phone: '1' } } }))
+        .status,
+      202,
+    );
   });
 
   test('each item of an array of several types is told what is wrong with it', async () => {

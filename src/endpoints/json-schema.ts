@@ -179,6 +179,17 @@ function describe(error: ErrorObject): { field: string; error: string } {
         field: path,
         error: `Must NOT have duplicate items (items ${params.j} and ${params.i} are identical)`,
       };
+    case 'anyOf':
+    case 'oneOf': {
+      const count = Array.isArray(error.schema) ? error.schema.length : 0;
+      return {
+        field: path,
+        error:
+          error.keyword === 'anyOf'
+            ? `Must match at least one of ${count} alternatives: fixing what one of them lacks is enough`
+            : `Must match exactly one of ${count} alternatives: fixing what one of them lacks is enough`,
+      };
+    }
     case 'pattern':
       return {
         field: path,
@@ -218,9 +229,9 @@ function fitsType(branch: unknown, value: unknown): boolean {
  * Ajv reports every branch of a failed `anyOf`/`oneOf`: a nullable object (`anyOf: [{object…},
  * {type: null}]`) sent without a field it requires was also told "Must be of type null", and a
  * value of none of the branches' types heard only of the first branch's type. So, innermost
- * first: when no branch admits the value's type, one type error names all of theirs; otherwise
- * only the branches that admit it are reported, without the combinator's own "must match a
- * schema in anyOf".
+ * first: when no branch admits the value's type, one type error names all of theirs; when one
+ * does, only its errors are reported; when several do, theirs and the combinator's own detail,
+ * which says one of them is enough.
  */
 function withoutBranchNoise(errors: ErrorObject[]): ErrorObject[] {
   let out = errors;
@@ -237,15 +248,21 @@ function withoutBranchNoise(errors: ErrorObject[]): ErrorObject[] {
     const inBranch = (e: ErrorObject, i: number) =>
       e.schemaPath.startsWith(`${combinator.schemaPath}/${i}/`) &&
       (e.instancePath === where || e.instancePath.startsWith(`${where}/`));
-    const replacement: ErrorObject[] = fitting.includes(true)
-      ? []
-      : [
-          {
-            ...combinator,
-            keyword: 'type',
-            params: { type: branches.flatMap((b) => typesOf((b as { type?: unknown }).type)) },
-          },
-        ];
+    const fits = fitting.filter(Boolean).length;
+    // Several branches admit the value (`anyOf` of `required: [email]` and `required: [phone]`):
+    // their errors are alternatives, and the combinator's own detail says that one is enough.
+    const replacement: ErrorObject[] =
+      fits > 1
+        ? [combinator]
+        : fits === 1
+          ? []
+          : [
+              {
+                ...combinator,
+                keyword: 'type',
+                params: { type: branches.flatMap((b) => typesOf((b as { type?: unknown }).type)) },
+              },
+            ];
     const at = out.indexOf(combinator);
     if (at < 0) continue;
     out = [
