@@ -124,6 +124,33 @@ describe('subscriptions turned off, or failing', () => {
     await server.admin('DELETE', `/admin/v1/webhooks/${id}`);
   });
 
+  test('a late failed attempt does not overwrite the answer of a success another worker recorded meanwhile', async () => {
+    const id = await subscribe(server, receiver.url);
+    receiver.respond = () => ({ status: 503, delayMs: 800 });
+    const sent = receiver.received.length;
+    await write('late-failure');
+    await receiver.waitFor(sent + 1);
+    // While this attempt is in flight, another worker (its claim's lease run out) delivers it.
+    await server.services.database.db
+      .updateTable('webhook_deliveries')
+      .set({ status: 'succeeded', last_status_code: 200, last_error: null })
+      .where('subscription_id', '=', id)
+      .execute();
+    const attempts = async () =>
+      (await server.admin('GET', '/admin/v1/deliveries')).body.data.filter(
+        (d: { subscription_id: string }) => d.subscription_id === id,
+      );
+    // The late 503 is logged as an attempt, and the delivery keeps the success's answer.
+    const [delivery] = await attempts();
+    const detail = await until(
+      async () => (await server.admin('GET', `/admin/v1/deliveries/${delivery.id}`)).body.data,
+      (d) => (d.attempts ?? []).some((a: { status_code: number }) => a.status_code === 503),
+      5000,
+    );
+    assert.deepEqual([detail.status, detail.last_status_code], ['succeeded', 200]);
+    await server.admin('DELETE', `/admin/v1/webhooks/${id}`);
+  });
+
   test('a failure recorded after a success does not bring back the old failing_since and disable', async () => {
     const id = await subscribe(server, receiver.url);
     // Failing for 200 h (over the 120 h default) when both deliveries are claimed.

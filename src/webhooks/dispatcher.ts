@@ -269,11 +269,13 @@ export function createDispatcher(options: DispatcherOptions) {
       // Ended while in flight (its subscription turned off, its endpoint deleted): the attempt
       // stays in the log and nothing follows. A cancelled one the receiver took is logged as
       // succeeded (redelivering it would send it twice); its endpoint deleted, it stays failed.
-      // Either way the delivery shows what the receiver answered last.
+      // Either way the delivery shows what the receiver answered last, unless another worker
+      // (the claim's lease ran out) has delivered it since: a success keeps its own answer.
       await trx
         .updateTable('webhook_deliveries')
         .set({ last_status_code: result.status })
         .where('id', '=', row.id)
+        .where('status', '!=', 'succeeded')
         .execute();
       if (succeeded) {
         await trx
