@@ -401,3 +401,24 @@ test('the items of a uniqueItems array sample differ, or the sample says they ca
   assert.deepEqual(refused.unmet, ['flags', 'one', 'fixed']);
   assert.equal(ajv.compile(impossible)(refused.value), false);
 });
+
+test('a number no value can meet (bounds and multipleOf apart) is named, not passed off as valid', () => {
+  const ajv = new Ajv2020({ allErrors: true, strict: false });
+  const schema = {
+    type: 'object',
+    properties: {
+      ok: { type: 'number', minimum: 0.5, exclusiveMaximum: 1, multipleOf: 0.25 },
+      none: { type: 'integer', minimum: 1, exclusiveMaximum: 2, multipleOf: 5 },
+      fraction: { type: 'integer', minimum: 1.2, maximum: 1.8 },
+    },
+  };
+  const sample = sampleFor(schema);
+  assert.deepEqual(sample.unmet, ['none', 'fraction']);
+  const validate = ajv.compile(schema);
+  assert.equal(validate(sample.value), false);
+  assert.deepEqual([...new Set((validate.errors ?? []).map((e) => e.instancePath))].sort(), [
+    '/fraction',
+    '/none',
+  ]);
+  assert.ok(ajv.compile(schema.properties.ok)((sample.value as { ok: number }).ok));
+});

@@ -109,6 +109,23 @@ function stringSample(schema: Json, name: string, variant: number): { value: str
   return { value: closest ?? value, met: false };
 }
 
+/** Whether `value` meets the schema's numeric keywords (bounds, `multipleOf`, integer). */
+function numberFits(schema: Json, integer: boolean, value: number): boolean {
+  const bound = (key: string, none: number) =>
+    typeof schema[key] === 'number' ? (schema[key] as number) : none;
+  const step = bound('multipleOf', 0);
+  return (
+    Number.isFinite(value) &&
+    (!integer || Number.isInteger(value)) &&
+    // As Ajv checks it (no tolerance: 0.3 is not a multiple of 0.1 there).
+    (step <= 0 || (value / step) % 1 === 0) &&
+    value <= bound('maximum', Number.POSITIVE_INFINITY) &&
+    value < bound('exclusiveMaximum', Number.POSITIVE_INFINITY) &&
+    value >= bound('minimum', Number.NEGATIVE_INFINITY) &&
+    value > bound('exclusiveMinimum', Number.NEGATIVE_INFINITY)
+  );
+}
+
 /**
  * `variant` n: the n-th value up from the first (by `multipleOf`, else by 1), or down when that
  * passes the top; the first again when neither fits (the array then says its items repeat).
@@ -116,18 +133,11 @@ function stringSample(schema: Json, name: string, variant: number): { value: str
 function numberSample(schema: Json, integer: boolean, variant: number): number {
   const first = firstNumber(schema, integer);
   if (variant === 0) return first;
-  const bound = (key: string, none: number) =>
-    typeof schema[key] === 'number' ? (schema[key] as number) : none;
-  const step = bound('multipleOf', 0) > 0 ? bound('multipleOf', 1) : 1;
-  const fits = (value: number) =>
-    value <= bound('maximum', Number.POSITIVE_INFINITY) &&
-    value < bound('exclusiveMaximum', Number.POSITIVE_INFINITY) &&
-    value >= bound('minimum', Number.NEGATIVE_INFINITY) &&
-    value > bound('exclusiveMinimum', Number.NEGATIVE_INFINITY);
+  const step = typeof schema.multipleOf === 'number' && schema.multipleOf > 0 ? schema.multipleOf : 1;
   const up = first + variant * step;
-  if (fits(up)) return up;
+  if (numberFits(schema, integer, up)) return up;
   const down = first - variant * step;
-  return fits(down) ? down : first;
+  return numberFits(schema, integer, down) ? down : first;
 }
 
 function firstNumber(schema: Json, integer: boolean): number {
@@ -204,9 +214,13 @@ function sampleAt(
       return made.value;
     }
     case 'integer':
-      return numberSample(schema, true, variant);
-    case 'number':
-      return numberSample(schema, false, variant);
+    case 'number': {
+      const integer = type === 'integer';
+      const value = numberSample(schema, integer, variant);
+      // No number meets them all (`minimum: 1, exclusiveMaximum: 2, multipleOf: 5`): said so.
+      if (!numberFits(schema, integer, value) && !unmet.includes(path)) unmet.push(path);
+      return value;
+    }
     case 'boolean':
       return variant % 2 === 0;
     case 'null':
