@@ -350,6 +350,8 @@ for (const kind of databaseKinds) {
       assert.equal(script.status, 200);
       const spec = await fetch(`${server.url}/docs/openapi.json`);
       assert.equal(spec.status, 200);
+      // Built from the caller's Host: a shared cache must not serve it to callers of another host.
+      assert.equal(spec.headers.get('cache-control'), 'no-store');
       const doc = (await spec.json()) as { servers: Array<{ url: string }>; info: { title: string } };
       assert.match(doc.info.title, /test/);
       // Only the address the caller used (a fixed localhost:4000 was wrong on any other port).

@@ -3,6 +3,7 @@ import scalar from '@scalar/fastify-api-reference';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AppService } from '../apps/app-service.ts';
 import type { EndpointService } from '../endpoints/endpoint-service.ts';
+import { NO_STORE } from '../http/auth.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
 import { type AuthenticatedKey, hasScope } from '../keys/key-service.ts';
 import { adminApiDocument, type RouteEntry } from './openapi-admin.ts';
@@ -161,7 +162,11 @@ export async function registerDocsPage(
       }
       return payload;
     });
-    docs.get('/docs/openapi.json', async (request) => document('test', baseUrl(request)));
+    // Its server URL is the caller's Host: a cache in front must not hand one caller's to another.
+    docs.get('/docs/openapi.json', async (request, reply) => {
+      reply.header('cache-control', NO_STORE);
+      return document('test', baseUrl(request));
+    });
     await docs.register(scalar as unknown as Parameters<FastifyInstance['register']>[0], {
       routePrefix: '/docs',
       configuration: {
