@@ -53,6 +53,79 @@ describe('./data/server.json with several servers started from one folder', () =
     }
   });
 
+  test('servers starting and stopping at the same moment in several processes keep each other listed', {
+    timeout: 120_000,
+  }, async () => {
+    const go = join(dir, 'go');
+    const module = new URL('../src/cli/running-server.ts', import.meta.url).href;
+    // Each process waits for `go`, then announces and withdraws itself many times, checking after
+    // each change that the file lists it (or not) as it should; it ends announced.
+    const script = `
+      import { existsSync, readFileSync } from 'node:fs';
+      import { announceServer, withdrawServer } from ${JSON.stringify(module)};
+      const config = { cliCredentialsPath: ${JSON.stringify(join(dir, 'cli.json'))} };
+      const listed = () => {
+        try { return JSON.parse(readFileSync(${JSON.stringify(file)}, 'utf8')).servers.some((s) => s.pid === process.pid); }
+        catch { return false; }
+      };
+      while (!existsSync(${JSON.stringify(go)})) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2);
+      let wrong = 0;
+      for (let i = 0; i < 150; i++) {
+        announceServer(config, 'http://127.0.0.1:' + (5000 + (process.pid % 1000)), process.pid);
+        if (!listed()) wrong++;
+        if (i === 149) break;
+        withdrawServer(config, process.pid);
+        if (listed()) wrong++;
+      }
+      process.stdout.write(String(wrong) + '\\n');
+      setInterval(() => {}, 1000);
+    `;
+    const children = Array.from({ length: 6 }, () =>
+      spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      }),
+    );
+    try {
+      await Promise.all(children.map((child) => once(child, 'spawn')));
+      writeFileSync(go, '');
+      const wrong = await Promise.all(
+        children.map(async (child) => {
+          const [chunk] = (await once(child.stdout, 'data')) as [Buffer];
+          return Number(chunk.toString().trim());
+        }),
+      );
+      assert.deepEqual(
+        wrong,
+        children.map(() => 0),
+        'no process saw its own entry lost or brought back by another',
+      );
+      assert.deepEqual(
+        (JSON.parse(readFileSync(file, 'utf8')).servers as Array<{ pid: number }>).map((s) => s.pid).sort(),
+        children.map((child) => child.pid).sort(),
+      );
+      assert.equal(existsSync(`${file}.lock`), false);
+    } finally {
+      for (const child of children) child.kill('SIGKILL');
+      rmSync(file, { force: true });
+      rmSync(go, { force: true });
+    }
+  });
+
+  test('a lock left by a process that died holding it is taken over', async () => {
+    const gone = await aliveProcess();
+    gone.kill('SIGKILL');
+    await once(gone, 'exit');
+    writeFileSync(`${file}.lock`, String(gone.pid));
+    try {
+      announceServer(config, 'http://127.0.0.1:4200', process.pid);
+      assert.equal(runningServer(config)?.url, 'http://127.0.0.1:4200');
+      assert.equal(existsSync(`${file}.lock`), false);
+    } finally {
+      withdrawServer(config, process.pid);
+      rmSync(`${file}.lock`, { force: true });
+    }
+  });
+
   test('a file written by an earlier release ({url, pid}) is read, and kept when another server starts', async () => {
     const older = await aliveProcess();
     try {

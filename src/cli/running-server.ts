@@ -1,4 +1,13 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config.ts';
 
@@ -56,18 +65,61 @@ function write(file: string, servers: Running[]): void {
     rmSync(file, { force: true });
     return;
   }
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const temporary = `${file}.${process.pid}`;
   writeFileSync(temporary, JSON.stringify({ ...newest, servers } satisfies ServerFile), { mode: 0o600 });
   renameSync(temporary, file);
 }
 
+/** A lock older than this is left over by a process that stopped while holding it. */
+const STALE_LOCK_MS = 10_000;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/** Whether the lock at `lock` is left over: its holder is gone, or it is older than STALE_LOCK_MS. */
+function stale(lock: string): boolean {
+  try {
+    const holder = Number(readFileSync(lock, 'utf8'));
+    if (Number.isInteger(holder) && holder > 0 && !alive(holder)) return true;
+    return Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Reads, changes and writes the file under `<file>.lock` (created with O_EXCL), so that servers
+ * starting or stopping at the same moment in other processes do not drop each other's entries.
+ * A lock whose holder is gone, or older than STALE_LOCK_MS, is taken over.
+ */
+function update(file: string, change: (servers: Running[]) => Running[] | undefined): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const lock = `${file}.lock`;
+  for (;;) {
+    try {
+      const fd = openSync(lock, 'wx', 0o600);
+      writeFileSync(fd, String(process.pid));
+      closeSync(fd);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if (stale(lock)) rmSync(lock, { force: true });
+      else Atomics.wait(pause, 0, 0, 5);
+    }
+  }
+  try {
+    const servers = change(listed(file));
+    if (servers) write(file, servers);
+  } finally {
+    rmSync(lock, { force: true });
+  }
+}
+
 /** Records the server's URL under `pid` (the process that owns the server: a cluster's primary). */
 export function announceServer(config: Config, url: string, pid: number): void {
-  const file = fileOf(config);
   try {
-    const others = listed(file).filter((entry) => entry.pid !== pid && alive(entry.pid));
-    write(file, [...others, { url, pid }]);
+    update(fileOf(config), (servers) => [
+      ...servers.filter((entry) => entry.pid !== pid && alive(entry.pid)),
+      { url, pid },
+    ]);
   } catch {
     // Only a convenience for the CLI: a read-only data folder does not stop the server.
   }
@@ -76,12 +128,12 @@ export function announceServer(config: Config, url: string, pid: number): void {
 /** Removes this server from the record (and the file with the last server listed in it). */
 export function withdrawServer(config: Config, pid: number): void {
   const file = fileOf(config);
-  const servers = listed(file);
-  if (!servers.some((entry) => entry.pid === pid)) return;
+  if (!listed(file).some((entry) => entry.pid === pid)) return;
   try {
-    write(
-      file,
-      servers.filter((entry) => entry.pid !== pid && alive(entry.pid)),
+    update(file, (servers) =>
+      servers.some((entry) => entry.pid === pid)
+        ? servers.filter((entry) => entry.pid !== pid && alive(entry.pid))
+        : undefined,
     );
   } catch {
     // As above: the CLI checks that a listed server still runs.
