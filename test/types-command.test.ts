@@ -222,6 +222,64 @@ describe('gatehouse types', () => {
     }
   });
 
+  test('keys named hasOwnProperty outside properties ($defs, patterns, dependent schemas, const and enum objects) compile', async () => {
+    await server.createEndpoint({
+      slug: 'own-keys',
+      name: 'Own keys',
+      schema: {
+        type: 'object',
+        $defs: {
+          hasOwnProperty: {
+            type: 'object',
+            properties: { n: { type: 'integer', minimum: 0, maximum: 9 } },
+            required: ['n'],
+          },
+        },
+        patternProperties: { hasOwnProperty: { type: 'string' } },
+        dependentSchemas: { hasOwnProperty: { required: ['label'] } },
+        properties: {
+          label: { type: 'string' },
+          box: { $ref: '#/$defs/hasOwnProperty' },
+          fixed: { const: { hasOwnProperty: 1 } },
+          choice: { enum: [{ hasOwnProperty: 'x' }, 2] },
+        },
+        required: ['label'],
+      },
+    });
+    const { stdout } = await cli('types', '--endpoint', 'own-keys');
+    assert.match(stdout, / {2}box\?: HasOwnProperty;\n/);
+    assert.doesNotMatch(stdout, /__gatehouse/);
+    writeFileSync(join(dir, 'own-keys.ts'), stdout);
+    const usage = (file: string, calls: string[]) =>
+      usingTypes(file, 'own-keys.ts', [`const own = gh.records('own-keys');`, ...calls]);
+    usage('own-keys-ok.ts', [
+      `void own.create({ label: 'l', box: { n: 1 }, fixed: { hasOwnProperty: 1 }, choice: { hasOwnProperty: 'x' } });`,
+      `void own.create({ label: 'l', choice: 2 });`,
+    ]);
+    await tscCheck('own-keys-ok.ts');
+    for (const [file, call] of [
+      ['own-keys-bad-1.ts', `void own.create({ label: 1 });`],
+      ['own-keys-bad-2.ts', `void own.create({ label: 'l', box: { n: 'x' } });`],
+      ['own-keys-bad-3.ts', `void own.create({ label: 'l', fixed: { hasOwnProperty: 2 } });`],
+    ] as const) {
+      usage(file, [call]);
+      await assert.rejects(tscCheck(file), (e: { stdout: string }) => /error TS/.test(e.stdout), file);
+    }
+    // `definitions`, the draft-07 spelling (the compiler refuses a schema with both).
+    const definitions = await typesFor([
+      {
+        slug: 'defs',
+        schema: {
+          type: 'object',
+          definitions: { hasOwnProperty: { type: 'string' } },
+          properties: { a: { $ref: '#/definitions/hasOwnProperty' } },
+        },
+      },
+    ]);
+    assert.match(definitions, /^export type HasOwnProperty = string;\n/m);
+    assert.match(definitions, / {2}a\?: HasOwnProperty;\n/);
+  });
+
   /** A file that uses the client with the types in `types`: `calls` are its lines after the set-up. */
   function usingTypes(file: string, types: string, calls: string[]) {
     writeFileSync(

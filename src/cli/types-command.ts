@@ -76,10 +76,55 @@ const OBJECT_MEMBERS = new Set([
   'propertyIsEnumerable',
 ]);
 /**
- * A field named `hasOwnProperty` is compiled under this name, then renamed back in the output:
- * json-schema-to-typescript calls `properties.hasOwnProperty(…)`, which such a field shadows.
+ * A key named `hasOwnProperty` anywhere in the schema (a field, a `$defs` entry, a pattern, a key
+ * in a `const` object) is compiled under this name, then renamed back in the output:
+ * json-schema-to-typescript calls `node.hasOwnProperty(…)` on the objects it walks, which such a
+ * key shadows.
  */
 const HAS_OWN_PROPERTY = '__gatehouse_hasOwnProperty__';
+
+/**
+ * A copy of `node` with every key `hasOwnProperty` renamed HAS_OWN_PROPERTY, and so every
+ * `required` entry and `$ref` path segment that names one.
+ */
+function withoutHasOwnProperty(node: unknown, key?: string): unknown {
+  if (Array.isArray(node)) {
+    return node.map((item) =>
+      key === 'required' && item === 'hasOwnProperty' ? HAS_OWN_PROPERTY : withoutHasOwnProperty(item),
+    );
+  }
+  if (key === '$ref' && typeof node === 'string') {
+    return node
+      .split('/')
+      .map((segment) => (segment === 'hasOwnProperty' ? HAS_OWN_PROPERTY : segment))
+      .join('/');
+  }
+  if (!node || typeof node !== 'object') return node;
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(node)) {
+    let renamed = withoutHasOwnProperty(value, name);
+    // An untitled definition is named after its key: `HasOwnProperty`, as it would be.
+    if (
+      name === 'hasOwnProperty' &&
+      key !== undefined &&
+      DEFINITIONS.has(key) &&
+      renamed &&
+      typeof renamed === 'object' &&
+      !Array.isArray(renamed) &&
+      typeof (renamed as Record<string, unknown>).title !== 'string'
+    ) {
+      renamed = { ...(renamed as Record<string, unknown>), title: 'HasOwnProperty' };
+    }
+    // defineProperty: a key such as `__proto__` stays a key.
+    Object.defineProperty(out, name === 'hasOwnProperty' ? HAS_OWN_PROPERTY : name, {
+      value: renamed,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
+}
 
 function forCompiler(schema: unknown, reserved: ReadonlySet<string>, root: boolean): unknown {
   if (Array.isArray(schema)) return schema.map((item) => forCompiler(item, reserved, false));
@@ -144,7 +189,7 @@ function withObjectMembers(node: Record<string, unknown>, required: unknown[]): 
     if (member && schema && typeof schema === 'object' && 'description' in schema) {
       (typed as Record<string, unknown>).description = (schema as Record<string, unknown>).description;
     }
-    Object.defineProperty(properties, name === 'hasOwnProperty' ? HAS_OWN_PROPERTY : name, {
+    Object.defineProperty(properties, name, {
       value: typed,
       enumerable: true,
       writable: true,
@@ -152,9 +197,6 @@ function withObjectMembers(node: Record<string, unknown>, required: unknown[]): 
     });
   }
   node.properties = properties;
-  if (Array.isArray(node.required)) {
-    node.required = node.required.map((name) => (name === 'hasOwnProperty' ? HAS_OWN_PROPERTY : name));
-  }
 }
 
 /**
@@ -188,13 +230,13 @@ export async function typesFor(
   // Loaded here: the other commands start without it.
   const { compile } = await import('json-schema-to-typescript');
   const ts = await compile(
-    {
+    withoutHasOwnProperty({
       title: 'Endpoints',
       type: 'object',
       properties,
       required: Object.keys(properties),
       additionalProperties: false,
-    } as never,
+    }) as never,
     'Endpoints',
     {
       bannerComment: [
