@@ -376,6 +376,58 @@ for (const kind of databaseKinds) {
       ]);
     });
 
+    test('CSV: in a column of strings and other types, "42", "true" and "null" are quoted and come back strings', async () => {
+      const schema = {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          si: { type: ['string', 'integer'] },
+          sb: { type: ['string', 'boolean'] },
+          mix: { enum: ['a', '1', 1] },
+          any: { type: ['string', 'integer', 'boolean', 'null'] },
+        },
+        required: ['id'],
+      };
+      for (const slug of ['mixed-out', 'mixed-in']) await server.createEndpoint({ slug, name: slug, schema });
+      const rows = [
+        { id: '1', si: '42', sb: 'true', mix: '1', any: '42' },
+        { id: '2', si: 42, sb: true, mix: 1, any: 42 },
+        { id: '3', si: ' 7', sb: 'false', mix: 'a', any: 'true' },
+        { id: '4', si: 'x', sb: false, any: true },
+        { id: '5', si: '', sb: '', any: 'null' },
+        { id: '6', any: null },
+        { id: '7', any: '' },
+      ];
+      const key = await server.createKey({ name: 'mixed', environment: 'test' });
+      for (const json of rows) {
+        const sent = await server.request('POST', '/api/v1/data/mixed-out', { key: key.key, json });
+        assert.equal(sent.status, 202, sent.text);
+      }
+      const csv = await cli('records', 'export', 'mixed-out', '--format', 'csv');
+      assert.equal(
+        csv.stdout,
+        [
+          'id,si,sb,mix,any',
+          '1,"42","true","1","42"',
+          '2,42,true,1,42',
+          '3," 7","false",a,"true"',
+          '4,x,false,,true',
+          '5,"","",,"null"',
+          '6,,,,null',
+          '7,,,,""',
+          '',
+        ].join('\n'),
+      );
+      // Written by hand: unquoted cells are still typed by the schema.
+      writeFileSync(join(dir, 'mixed.csv'), `${csv.stdout}8,42,true,1,null\n`);
+      const res = await cli('records', 'import', 'mixed-in', join(dir, 'mixed.csv'), '--json');
+      assert.equal(res.code, 0, res.stdout + res.stderr);
+      assert.equal(
+        JSON.stringify(await exportedData('mixed-in')),
+        JSON.stringify([...rows, { id: '8', si: 42, sb: true, mix: 1, any: null }]),
+      );
+    });
+
     test('CSV: a field typed by its enum, const or $ref is read as that type, so an export imports back', async () => {
       const schema = {
         type: 'object',

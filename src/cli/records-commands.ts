@@ -183,9 +183,10 @@ function jsonType(value: unknown): string {
 }
 
 /**
- * A quoted CSV cell that unquoted would mean something else: `""` is an empty string, where an
- * empty cell is no value at all; `"null"` is the text null, where `null` is null. (Both are
- * the text only in a column that takes strings: elsewhere they read as unquoted.)
+ * A quoted CSV cell: in a column that takes strings, its text as it is, never another type;
+ * elsewhere it reads as unquoted. So `""` is an empty string, where an empty cell is no value at
+ * all; `"null"` is the text null, where `null` is null; and in a column of strings and integers
+ * (or booleans) `"42"` is the text, where `42` is the number.
  */
 class QuotedText {
   constructor(readonly text: string) {}
@@ -260,10 +261,10 @@ async function* readRows(
       bom: true,
       relax_column_count: true,
       raw: true,
-      // `""` is an empty string (as the export writes one), an empty cell an absent field; `"null"`
-      // is the text (as the export writes a string that reads as null), `null` is null.
-      cast: (value, context) =>
-        context.quoting && (value === '' || NULL_CELL.test(value)) ? new QuotedText(value) : value,
+      // A quoted cell is text where the field takes strings (see QuotedText): `""` is an empty
+      // string, an empty cell an absent field; `"null"` the text, `null` null; `"42"` the text in
+      // a column of strings and integers, `42` the number.
+      cast: (value, context) => (context.quoting ? new QuotedText(value) : value),
     }),
   );
   let header: string[] | undefined;
@@ -292,18 +293,17 @@ async function* readRows(
     for (const [i, value] of record.entries()) {
       const column = header[i] as string;
       const types = cellTypes(properties[column], schema);
+      const text = value instanceof QuotedText ? value.text : value;
       const typed =
-        value instanceof QuotedText
-          ? (types ?? ['string']).includes('string')
-            ? value.text
-            : typedCell(value.text, types)
-          : typedCell(value, types);
+        value instanceof QuotedText && (types ?? ['string']).includes('string')
+          ? text
+          : typedCell(text, types);
       if (typed === undefined) continue;
       // A long integer in a number column keeps its digits (Number() would round a 64-bit id).
       // (As JSON writes an integer: no leading zeros.)
       const exact =
-        typeof typed === 'number' && typeof value === 'string' && /^-?\d{16,}$/.test(value.trim())
-          ? BigInt(value.trim()).toString()
+        typeof typed === 'number' && /^-?\d{16,}$/.test(text.trim())
+          ? BigInt(text.trim()).toString()
           : JSON.stringify(typed);
       members.push(`${JSON.stringify(column)}:${exact}`);
     }
@@ -567,7 +567,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
                 body.pipe(process.stdout, { end: false }).on('error', reject);
               });
             } else {
-              await writeCsv(body, Object.keys((schema as { properties?: object }).properties ?? {}));
+              await writeCsv(body, schema);
             }
           } catch (error) {
             if (!cut) throw error;
@@ -594,7 +594,10 @@ export function registerRecordsCommands(program: Command, config: Config): void 
  * order first seen; so the records pass once through a temporary file to find the columns.
  * Numbers keep their digits (a 64-bit id is not rounded); objects and arrays are JSON.
  */
-async function writeCsv(body: Readable, declared: string[]): Promise<void> {
+async function writeCsv(body: Readable, schema: unknown): Promise<void> {
+  const properties = ((schema as { properties?: Record<string, unknown> } | null)?.properties ??
+    {}) as Record<string, unknown>;
+  const declared = Object.keys(properties);
   const dir = await mkdtemp(join(tmpdir(), 'gatehouse-export-'));
   const spool = join(dir, 'records.ndjson');
   const file = createWriteStream(spool, { mode: 0o600 });
@@ -610,8 +613,11 @@ async function writeCsv(body: Readable, declared: string[]): Promise<void> {
     }
     await Promise.race([new Promise<void>((resolve) => file.end(resolve)), failed]);
     const names = [...columns];
+    const types = names.map((name) => cellTypes(properties[name], schema));
     // An empty string as `""`: an empty cell is a field the record does not have. A string that
-    // reads as null as `"null"`: `null` is null (csvCell leaves null to `cast.null`).
+    // reads as null as `"null"`: `null` is null (csvCell leaves null to `cast.null`). A string
+    // that would read back as another type its column takes is quoted too (`"42"` where the
+    // field takes strings and integers): see QuotedText.
     const out = stringifyCsv({
       header: names.length > 0,
       columns: names,
@@ -619,13 +625,21 @@ async function writeCsv(body: Readable, declared: string[]): Promise<void> {
       cast: {
         null: () => 'null',
         string: (value) => (NULL_CELL.test(value) ? { value, quoted: true } : value),
+        object: (value) => ({ value: (value as unknown as QuotedText).text, quoted: true }),
       },
     });
     out.pipe(process.stdout);
     const input = createReadStream(spool);
     for await (const text of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
       const data = parseExact(text) as Record<string, unknown>;
-      if (!out.write(names.map((name) => csvCell(data[name])))) await once(out, 'drain');
+      const cells = names.map((name, i) => {
+        const value = data[name];
+        // (`""` is quoted by quoted_match: the stringifier leaves an empty value unquoted.)
+        return typeof value === 'string' && value !== '' && typedCell(value, types[i]) !== value
+          ? new QuotedText(value)
+          : csvCell(value);
+      });
+      if (!out.write(cells)) await once(out, 'drain');
     }
     out.end();
     await once(out, 'finish');
