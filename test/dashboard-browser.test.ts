@@ -947,6 +947,9 @@ describe('dashboard in a real browser', {
     assert.ok(requests >= 2, `usage counts the requests made (${requests})`);
     await page.getByText('Requests by key').waitFor();
     await page.getByText('partner-sandbox').first().waitFor();
+    // The App route's 404 above, by its exact status.
+    const errors = page.getByRole('table', { name: 'Errors by status' });
+    await errors.getByTestId('error-status-404').waitFor();
     await screenshot(page, 'usage');
   });
 

@@ -300,18 +300,21 @@ for (const kind of databaseKinds) {
           'api_keys.name',
           'usage_daily.endpoint',
           'usage_daily.status_class',
+          'usage_daily.status',
           'usage_daily.count',
           'usage_daily.rate_limited',
         ])
         .where('api_keys.name', 'like', 'limited-%')
         .orderBy('usage_daily.status_class')
+        .orderBy('usage_daily.status')
         .execute();
       const of = (name: string) =>
         usage
           .filter((row) => row.name === name)
-          .map(({ endpoint, status_class, count, rate_limited }) => ({
+          .map(({ endpoint, status_class, status, count, rate_limited }) => ({
             endpoint,
             status_class,
+            status,
             count: Number(count),
             rate_limited: Number(rate_limited),
           }));

@@ -4,6 +4,7 @@ import { sql } from 'kysely';
 import { callbackTargetsMigration } from '../src/infra/db/migrations/0006-callback-targets.ts';
 import { testRequestCredentialsMigration } from '../src/infra/db/migrations/0007-test-request-credentials.ts';
 import { sqliteOutboxIndexMigration } from '../src/infra/db/migrations/0008-sqlite-outbox-index.ts';
+import { usageStatusMigration } from '../src/infra/db/migrations/0012-usage-status.ts';
 import { callbackTarget } from '../src/webhooks/outbox.ts';
 import { databaseKinds } from './helpers/database.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
@@ -149,6 +150,48 @@ for (const kind of databaseKinds) {
       }
       await sqliteOutboxIndexMigration(dialect.name).up(db as never);
       assert.equal((await indexes()).includes('requests_record'), kind === 'postgres');
+    });
+
+    test('usage counted by status class only keeps its counts, beside new counts by exact status', async () => {
+      const { db, dialect } = server.services.database;
+      await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+      const key = await server.createKey({ name: 'legacy', environment: 'test' });
+      await server.services.traffic.usage.flush();
+      // The table as the earlier release created it (0003), with a day of its counts.
+      await sql`DROP TABLE usage_daily`.execute(db);
+      await sql`CREATE TABLE usage_daily (
+        day text NOT NULL, key_id text NOT NULL, endpoint text NOT NULL, environment text NOT NULL,
+        status_class text NOT NULL, count integer NOT NULL, rate_limited integer NOT NULL,
+        CONSTRAINT usage_daily_pk PRIMARY KEY (day, key_id, endpoint, environment, status_class)
+      )`.execute(db);
+      await sql`CREATE INDEX usage_daily_key ON usage_daily (key_id, day)`.execute(db);
+      const day = new Date().toISOString().slice(0, 10);
+      await sql`INSERT INTO usage_daily VALUES
+        (${day}, ${key.id}, 'orders', 'test', '2xx', 5, 0),
+        (${day}, ${key.id}, 'orders', 'test', '4xx', 3, 1)`.execute(db);
+
+      await usageStatusMigration(dialect.name).up(db as never);
+
+      // Counted now, the same day: 202 and 404 come beside the old 2xx and 4xx rows.
+      const missing = '/api/v1/data/orders/rec_0000000000000000000000';
+      assert.equal(
+        (await server.request('POST', '/api/v1/data/orders', { key: key.key, json: {} })).status,
+        202,
+      );
+      assert.equal((await server.request('GET', missing, { key: key.key })).status, 404);
+      const usage = await server.admin(
+        'GET',
+        `/admin/v1/usage?key_id=${key.id}&group_by=status_class,status`,
+      );
+      assert.equal(usage.status, 200, usage.text);
+      assert.deepEqual(usage.body.data.rows, [
+        { status_class: '2xx', status: null, count: 5, rate_limited: 0 },
+        { status_class: '2xx', status: 202, count: 1, rate_limited: 0 },
+        { status_class: '4xx', status: null, count: 3, rate_limited: 1 },
+        { status_class: '4xx', status: 404, count: 1, rate_limited: 0 },
+      ]);
+      // Quotas count the old rows as before: 5 + 3 - 1 refused + the 2 new requests.
+      assert.equal(await server.services.traffic.usage.usedBetween(key.id, day, day), 9);
     });
   });
 }

@@ -37,17 +37,19 @@ async function rows(): Promise<Record<string, [number, number]>> {
   const all = await services.database.db.selectFrom('usage_daily').selectAll().execute();
   return Object.fromEntries(
     all.map((r) => [
-      `${r.day} ${r.key_id} ${r.endpoint || '-'} ${r.environment} ${r.status_class}`,
+      `${r.day} ${r.key_id} ${r.endpoint || '-'} ${r.environment} ${r.status_class} ${r.status}`,
       [Number(r.count), Number(r.rate_limited)],
     ]),
   );
 }
 
-test('counts are kept apart by day, key, endpoint and status class, and written once', async () => {
+test('counts are kept apart by day, key, endpoint and status, and written once', async () => {
   const meter = createUsageMeter(services.database.db);
   const events = [
     event('key_a', 'orders', 202, late),
     event('key_a', 'orders', 202, late),
+    event('key_a', 'orders', 404, late),
+    event('key_a', 'orders', 422, late),
     event('key_a', 'orders', 404, late),
     event('key_a', 'orders', 202, early),
     event('key_a', 'items', 202, early),
@@ -58,24 +60,25 @@ test('counts are kept apart by day, key, endpoint and status class, and written 
   ];
   for (const e of events) meter.record(e);
   // Unflushed counts are already part of what a key has used; refusals are not.
-  assert.equal(await meter.usedBetween('key_a', '2026-11-30', '2026-12-01'), 5);
+  assert.equal(await meter.usedBetween('key_a', '2026-11-30', '2026-12-01'), 7);
   assert.equal(await meter.usedBetween('key_a', '2026-12-01', '2026-12-01'), 2);
   await meter.flush();
   const expected = {
-    '2026-11-30 key_a orders test 2xx': [2, 0],
-    '2026-11-30 key_a orders test 4xx': [1, 0],
-    '2026-12-01 key_a orders test 2xx': [1, 0],
-    '2026-12-01 key_a items test 2xx': [1, 0],
-    '2026-12-01 key_a - test 4xx': [1, 1],
-    '2026-11-30 key_b orders test 2xx': [1, 0],
-    '2026-11-30 key_b orders test 5xx': [1, 0],
-    '2026-11-30 key_b orders live 2xx': [1, 0],
+    '2026-11-30 key_a orders test 2xx 202': [2, 0],
+    '2026-11-30 key_a orders test 4xx 404': [2, 0],
+    '2026-11-30 key_a orders test 4xx 422': [1, 0],
+    '2026-12-01 key_a orders test 2xx 202': [1, 0],
+    '2026-12-01 key_a items test 2xx 202': [1, 0],
+    '2026-12-01 key_a - test 4xx 429': [1, 1],
+    '2026-11-30 key_b orders test 2xx 202': [1, 0],
+    '2026-11-30 key_b orders test 5xx 500': [1, 0],
+    '2026-11-30 key_b orders live 2xx 202': [1, 0],
   };
   assert.deepEqual(await rows(), expected);
   // A second flush with nothing new writes nothing more.
   await meter.flush();
   assert.deepEqual(await rows(), expected);
-  assert.equal(await meter.usedBetween('key_a', '2026-11-30', '2026-12-01'), 5);
+  assert.equal(await meter.usedBetween('key_a', '2026-11-30', '2026-12-01'), 7);
 });
 
 test('a failed flush keeps its counts, added to those counted since', async () => {
@@ -95,7 +98,7 @@ test('a failed flush keeps its counts, added to those counted since', async () =
   assert.equal(await meter.usedBetween('key_c', '2026-11-30', '2026-11-30'), 3);
   await meter.flush();
   assert.deepEqual(await rows(), {
-    '2026-11-30 key_c orders test 2xx': [2, 0],
-    '2026-11-30 key_c orders test 4xx': [1, 0],
+    '2026-11-30 key_c orders test 2xx 202': [2, 0],
+    '2026-11-30 key_c orders test 4xx 400': [1, 0],
   });
 });

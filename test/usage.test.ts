@@ -42,39 +42,61 @@ for (const kind of databaseKinds) {
     });
     after(() => server.close());
 
-    test('counts match the requests sent, per key, endpoint, environment, status class and day', async () => {
+    test('counts match the requests sent, per key, endpoint, environment, status and day', async () => {
       const res = await server.admin('GET', '/admin/v1/usage');
       assert.equal(res.status, 200);
-      const rows = res.body.data.rows.filter(
-        (r: { key_id: string }) => r.key_id === a.id || r.key_id === b.id,
-      );
-      const key = (r: { key_id: string; endpoint: string | null; status_class: string }) =>
-        `${r.key_id === a.id ? 'a' : 'b'} ${r.endpoint ?? '-'} ${r.status_class}`;
+      type Row = {
+        day: string;
+        environment: string;
+        key_id: string;
+        endpoint: string | null;
+        status_class: string;
+        status: number | null;
+        count: number;
+        rate_limited: number;
+      };
+      const rows = (res.body.data.rows as Row[]).filter((r) => r.key_id === a.id || r.key_id === b.id);
       const seen = Object.fromEntries(
-        rows.map(
-          (r: {
-            key_id: string;
-            endpoint: string | null;
-            status_class: string;
-            count: number;
-            rate_limited: number;
-          }) => [key(r), [r.count, r.rate_limited]],
-        ),
+        rows.map((r) => [
+          `${r.key_id === a.id ? 'a' : 'b'} ${r.endpoint ?? '-'} ${r.status_class} ${r.status}`,
+          [r.count, r.rate_limited],
+        ]),
       );
       assert.deepEqual(seen, {
-        'a orders 2xx': [3, 0],
-        'a orders 4xx': [2, 0],
-        'a - 2xx': [1, 0],
+        'a orders 2xx 202': [3, 0],
+        // The invalid body and the unknown record: one class, two statuses.
+        'a orders 4xx 400': [1, 0],
+        'a orders 4xx 404': [1, 0],
+        'a - 2xx 200': [1, 0],
         // Refused by the limit before the endpoint was looked at.
-        'a - 4xx': [2, 2],
-        'b items 2xx': [3, 0],
+        'a - 4xx 429': [2, 2],
+        'b items 2xx 202': [2, 0],
+        'b items 2xx 200': [1, 0],
       });
+      assert.equal(rows.length, 7, 'one row per status');
       for (const r of rows) {
         assert.equal(r.day, today());
         assert.equal(r.environment, 'test');
       }
       assert.equal(res.body.data.totals.count, 11);
       assert.equal(res.body.data.totals.rate_limited, 2);
+    });
+
+    test('filters and groups by exact status', async () => {
+      const limited = await server.admin('GET', `/admin/v1/usage?key_id=${a.id}&status=429&group_by=status`);
+      assert.equal(limited.status, 200, limited.text);
+      assert.deepEqual(limited.body.data.rows, [{ status: 429, count: 2, rate_limited: 2 }]);
+      const errors = await server.admin(
+        'GET',
+        `/admin/v1/usage?key_id=${a.id}&status_class=4xx&group_by=endpoint,status`,
+      );
+      assert.deepEqual(errors.body.data.rows, [
+        { endpoint: null, status: 429, count: 2, rate_limited: 2 },
+        { endpoint: 'orders', status: 400, count: 1, rate_limited: 0 },
+        { endpoint: 'orders', status: 404, count: 1, rate_limited: 0 },
+      ]);
+      const none = await server.admin('GET', `/admin/v1/usage?key_id=${a.id}&status=500`);
+      assert.deepEqual(none.body.data.rows, []);
     });
 
     test('filters and grouping', async () => {
@@ -98,6 +120,10 @@ for (const kind of databaseKinds) {
         ['from=2020-01-01&to=2026-01-01', 'from'],
         ['environment=prod', 'environment'],
         ['status_class=200', 'status_class'],
+        ['status=4xx', 'status'],
+        ['status=600', 'status'],
+        ['status=42', 'status'],
+        ['status=4290', 'status'],
         ['group_by=day,color', 'group_by'],
         ['from=2026-02-30&to=2026-03-01', 'from'],
         ['to=2026-04-31', 'to'],
@@ -164,6 +190,37 @@ for (const kind of databaseKinds) {
         server.token,
       ]);
       assert.match(table.stdout, /ENDPOINT\s+COUNT\s+RATE_LIMITED\nitems\s+3\s+0/);
+    });
+
+    test('the CLI filters by a status class or an exact status, and refuses anything else', async () => {
+      const usage = (...args: string[]) =>
+        run(process.execPath, [
+          'bin/gatehouse.js',
+          'usage',
+          '--key',
+          a.id,
+          ...args,
+          '--url',
+          server.url,
+          '--token',
+          server.token,
+        ]);
+      const exact = await usage('--status', '429', '--group-by', 'status');
+      assert.match(exact.stdout, /STATUS\s+COUNT\s+RATE_LIMITED\n429\s+2\s+2\n/);
+      const byClass = await usage('--status', '4XX', '--group-by', 'status_class,status', '--json');
+      assert.deepEqual(JSON.parse(byClass.stdout).data.rows, [
+        { status_class: '4xx', status: 400, count: 1, rate_limited: 0 },
+        { status_class: '4xx', status: 404, count: 1, rate_limited: 0 },
+        { status_class: '4xx', status: 429, count: 2, rate_limited: 2 },
+      ]);
+      const bad = await usage('--status', 'teapot', '--json').then(
+        () => assert.fail('--status teapot was taken'),
+        (error: { code: number; stdout: string }) => error,
+      );
+      assert.equal(bad.code, 1);
+      const envelope = JSON.parse(bad.stdout);
+      assert.equal(envelope.code, 'invalid_request');
+      assert.equal(envelope.details[0].field, 'status');
     });
 
     test('the CLI changes limits and they apply at once', async () => {
@@ -285,13 +342,10 @@ for (const kind of databaseKinds) {
           reader.get = read;
           await server.services.traffic.usage.flush();
           const usage = await server.admin('GET', `/admin/v1/usage?key_id=${key.id}`);
-          const byClass = Object.fromEntries(
-            usage.body.data.rows.map((r: { status_class: string; count: number }) => [
-              r.status_class,
-              r.count,
-            ]),
+          const byStatus = Object.fromEntries(
+            usage.body.data.rows.map((r: { status: number; count: number }) => [r.status, r.count]),
           );
-          assert.deepEqual(byClass, { '2xx': 1, '4xx': 4 }, JSON.stringify(usage.body.data.rows));
+          assert.deepEqual(byStatus, { 202: 1, 499: 4 }, JSON.stringify(usage.body.data.rows));
         } finally {
           reader.get = read;
           await server.close();

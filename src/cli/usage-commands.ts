@@ -23,16 +23,14 @@ interface UsageData {
 
 /** `gatehouse usage`: request counts from `GET /admin/v1/usage`. */
 export function registerUsageCommands(program: Command, config: Config): void {
-  withCommon(
-    program.command('usage').description('requests per key, endpoint, environment, status class and day'),
-  )
+  withCommon(program.command('usage').description('requests per key, endpoint, environment, status and day'))
     .option('--key <id>', 'only this API key (key_…)')
     .option('--endpoint <slug>', 'only this endpoint')
     .option('--env <environment>', 'only test or live')
-    .option('--status <class>', 'only 2xx, 4xx, …')
+    .option('--status <status>', 'only this status class (2xx, 4xx, …) or status (429, …)')
     .option('--from <day>', 'first day, YYYY-MM-DD (UTC; default 29 days before --to)')
     .option('--to <day>', 'last day, YYYY-MM-DD (UTC; default today)')
-    .option('--group-by <dimensions>', 'comma-separated: day,key_id,endpoint,environment,status_class')
+    .option('--group-by <dimensions>', 'comma-separated: day,key_id,endpoint,environment,status_class,status')
     .action(async (options: UsageOptions) => {
       try {
         const query = new URLSearchParams();
@@ -42,7 +40,9 @@ export function registerUsageCommands(program: Command, config: Config): void {
         add('key_id', options.key);
         add('endpoint', options.endpoint);
         add('environment', options.env);
-        add('status_class', options.status);
+        // A class (4xx) or an exact status (429); anything else goes to the server as a
+        // status, which names what it takes.
+        add(/^\dxx$/i.test(options.status ?? '') ? 'status_class' : 'status', options.status?.toLowerCase());
         add('from', options.from);
         add('to', options.to);
         add('group_by', options.groupBy);

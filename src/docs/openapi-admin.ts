@@ -26,7 +26,8 @@ const summaries: Record<string, string> = {
   'POST /admin/v1/keys/{id}/activate': 'Activate again',
   'POST /admin/v1/keys/{id}/revoke': 'Revoke for good',
   'POST /admin/v1/keys/{id}/roll': 'New secret; the old one works for a grace period',
-  'GET /admin/v1/usage': 'Request counts per key, endpoint, environment, status class and day',
+  'GET /admin/v1/usage':
+    'Request counts per key, endpoint, environment, status class, status and day (docs/limits.md)',
   'POST /admin/v1/endpoints/{slug}/webhooks':
     'Subscribe a URL to events; the whsec_ secret is in this response only',
   'GET /admin/v1/endpoints/{slug}/webhooks': "An endpoint's subscriptions",

@@ -3,7 +3,7 @@ import type { Db } from '../infra/db/database.ts';
 import type { UsageMeter } from './usage-meter.ts';
 import { parseUsageQuery, queryUsage } from './usage-query.ts';
 
-/** `GET /admin/v1/usage?from&to&key_id&endpoint&environment&status_class&group_by`. */
+/** `GET /admin/v1/usage?from&to&key_id&endpoint&environment&status_class&status&group_by`. */
 export function registerUsageRoutes(app: FastifyInstance, deps: { db: Db; usage: UsageMeter }): void {
   app.get('/admin/v1/usage', async (request) => {
     const filter = parseUsageQuery(request.query as Record<string, unknown>);

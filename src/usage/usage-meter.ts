@@ -18,11 +18,11 @@ const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 
 /**
  * Request counts are added up in memory and written in batches (one upsert per distinct
- * day/key/endpoint/environment/status class), never once per request. A failed flush keeps
+ * day/key/endpoint/environment/status), never once per request. A failed flush keeps
  * its counts for the next one.
  */
 export function createUsageMeter(db: Db) {
-  // By key, then endpoint: a handful of rows each (days, status classes), found without
+  // By key, then endpoint: a handful of rows each (days, statuses), found without
   // building a composite string key on every request.
   let pending = new Map<string, Map<string, UsageDailyTable[]>>();
   let flushing: Promise<void> = Promise.resolve();
@@ -39,7 +39,7 @@ export function createUsageMeter(db: Db) {
       return;
     }
     const same = rows.find(
-      (r) => r.status_class === row.status_class && r.day === row.day && r.environment === row.environment,
+      (r) => r.status === row.status && r.day === row.day && r.environment === row.environment,
     );
     if (!same) rows.push(row);
     else {
@@ -59,10 +59,12 @@ export function createUsageMeter(db: Db) {
           .insertInto('usage_daily')
           .values(rows.slice(i, i + CHUNK))
           .onConflict((oc) =>
-            oc.columns(['day', 'key_id', 'endpoint', 'environment', 'status_class']).doUpdateSet((eb) => ({
-              count: eb('usage_daily.count', '+', eb.ref('excluded.count')),
-              rate_limited: eb('usage_daily.rate_limited', '+', eb.ref('excluded.rate_limited')),
-            })),
+            oc
+              .columns(['day', 'key_id', 'endpoint', 'environment', 'status_class', 'status'])
+              .doUpdateSet((eb) => ({
+                count: eb('usage_daily.count', '+', eb.ref('excluded.count')),
+                rate_limited: eb('usage_daily.rate_limited', '+', eb.ref('excluded.rate_limited')),
+              })),
           )
           .execute();
       }
@@ -81,13 +83,14 @@ export function createUsageMeter(db: Db) {
 
   return {
     record(event: UsageEvent): void {
-      const status = Math.floor(event.status / 100);
+      const statusClass = Math.floor(event.status / 100);
       add({
         day: utcDay(event.at),
         key_id: event.keyId,
         endpoint: event.endpoint,
         environment: event.environment,
-        status_class: STATUS_CLASSES[status] ?? `${status}xx`,
+        status_class: STATUS_CLASSES[statusClass] ?? `${statusClass}xx`,
+        status: event.status,
         count: 1,
         rate_limited: event.rateLimited ? 1 : 0,
       });

@@ -2,7 +2,7 @@ import { invalid } from '../errors.ts';
 import type { Db } from '../infra/db/database.ts';
 import { utcDay } from '../limits/windows.ts';
 
-export const DIMENSIONS = ['day', 'key_id', 'endpoint', 'environment', 'status_class'] as const;
+export const DIMENSIONS = ['day', 'key_id', 'endpoint', 'environment', 'status_class', 'status'] as const;
 export type Dimension = (typeof DIMENSIONS)[number];
 
 export interface UsageFilter {
@@ -12,6 +12,7 @@ export interface UsageFilter {
   endpoint?: string;
   environment?: 'test' | 'live';
   statusClass?: string;
+  status?: number;
   groupBy: Dimension[];
 }
 
@@ -21,6 +22,8 @@ export interface UsageRow {
   endpoint?: string | null;
   environment?: string;
   status_class?: string;
+  /** The exact status; null for requests counted before exact statuses were. */
+  status?: number | null;
   count: number;
   rate_limited: number;
 }
@@ -65,6 +68,10 @@ export function parseUsageQuery(query: Record<string, unknown>, now = Date.now()
   if (statusClass !== undefined && !/^[1-5]xx$/.test(statusClass)) {
     throw invalid('status_class', 'Must be one of 1xx, 2xx, 3xx, 4xx, 5xx');
   }
+  const statusText = text(query.status, 'status');
+  if (statusText !== undefined && !/^[1-5]\d\d$/.test(statusText)) {
+    throw invalid('status', 'Must be an HTTP status code, 100 to 599');
+  }
   const groupText = text(query.group_by, 'group_by');
   const groupBy = groupText === undefined ? [...DIMENSIONS] : groupText.split(',').map((s) => s.trim());
   for (const g of groupBy) {
@@ -79,6 +86,7 @@ export function parseUsageQuery(query: Record<string, unknown>, now = Date.now()
     endpoint: text(query.endpoint, 'endpoint'),
     environment,
     statusClass,
+    status: statusText === undefined ? undefined : Number(statusText),
     groupBy: DIMENSIONS.filter((d) => groupBy.includes(d)),
   };
 }
@@ -97,6 +105,7 @@ export async function queryUsage(db: Db, filter: UsageFilter): Promise<UsageRow[
   if (filter.endpoint !== undefined) query = query.where('endpoint', '=', filter.endpoint);
   if (filter.environment !== undefined) query = query.where('environment', '=', filter.environment);
   if (filter.statusClass !== undefined) query = query.where('status_class', '=', filter.statusClass);
+  if (filter.status !== undefined) query = query.where('status', '=', filter.status);
   for (const d of filter.groupBy)
     query = query
       .select(d)
@@ -106,9 +115,10 @@ export async function queryUsage(db: Db, filter: UsageFilter): Promise<UsageRow[
   return rows.map((r) => {
     const row: UsageRow = { count: Number(r.count ?? 0), rate_limited: Number(r.rate_limited ?? 0) };
     for (const d of filter.groupBy) {
-      const value = r[d] as string;
-      if (d === 'endpoint') row.endpoint = value === '' ? null : value;
-      else row[d] = value;
+      const value = r[d];
+      if (d === 'endpoint') row.endpoint = value === '' ? null : (value as string);
+      else if (d === 'status') row.status = Number(value) === 0 ? null : Number(value);
+      else row[d] = value as string;
     }
     return row;
   });

@@ -11,6 +11,7 @@ import { testRequestCredentialsMigration } from './migrations/0007-test-request-
 import { sqliteOutboxIndexMigration } from './migrations/0008-sqlite-outbox-index.ts';
 import { requestRecordDataMigration } from './migrations/0009-request-record-data.ts';
 import { auditTargetIndexMigration } from './migrations/0010-audit-target-index.ts';
+import { usageStatusMigration } from './migrations/0012-usage-status.ts';
 
 /**
  * Migrations live in code so that they ship with the package and run on every start.
@@ -28,6 +29,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0008_sqlite_outbox_index': sqliteOutboxIndexMigration(dialect),
     '0009_request_record_data': requestRecordDataMigration(),
     '0010_audit_target_index': auditTargetIndexMigration(),
+    '0012_usage_status': usageStatusMigration(dialect),
   };
 }
 

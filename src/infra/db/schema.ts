@@ -107,13 +107,15 @@ export interface RequestsTable {
   record_data: string | null;
 }
 
-/** Requests per key, endpoint, environment and status class and UTC day; flushed from memory in batches. */
+/** Requests per key, endpoint, environment, status and UTC day; flushed from memory in batches. */
 export interface UsageDailyTable {
   day: string;
   key_id: string;
   endpoint: string;
   environment: string;
   status_class: string;
+  /** The exact status; 0 in rows counted before statuses were (which have only their class). */
+  status: number;
   count: number;
   rate_limited: number;
 }

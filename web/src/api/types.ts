@@ -101,6 +101,8 @@ export interface UsageRow {
   endpoint?: string | null;
   environment?: string;
   status_class?: string;
+  /** null for counts made before exact statuses were recorded. */
+  status?: number | null;
   count: number;
   rate_limited: number;
 }

@@ -1,5 +1,5 @@
 import { BarChart, LineChart } from '@mantine/charts';
-import { Card, Group, SegmentedControl, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { Card, Group, SegmentedControl, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { useState } from 'react';
 import { api } from '../api/client.ts';
 import type { ApiKey, Usage, UsageRow } from '../api/types.ts';
@@ -81,6 +81,49 @@ function errorRate(rows: UsageRow[], from: string, to: string) {
   }));
 }
 
+interface StatusCount {
+  label: string;
+  count: number;
+}
+
+/** 4xx and 5xx answers over the range by exact status, most frequent first. */
+function errorStatuses(rows: UsageRow[]): StatusCount[] {
+  const counts = new Map<string, number>();
+  for (const row of rows) {
+    if (row.status_class !== '4xx' && row.status_class !== '5xx') continue;
+    // Counted before exact statuses were recorded: only the class is known.
+    const label = row.status ? String(row.status) : `${row.status_class} (earlier)`;
+    counts.set(label, (counts.get(label) ?? 0) + row.count);
+  }
+  return [...counts.entries()]
+    .map(([label, count]) => ({ label, count }))
+    .sort((a, b) => b.count - a.count || a.label.localeCompare(b.label));
+}
+
+function ErrorStatuses({ statuses, total }: { statuses: StatusCount[]; total: number }) {
+  if (statuses.length === 0) return <Text c="dimmed">No 4xx or 5xx answers in this range.</Text>;
+  return (
+    <Table aria-label="Errors by status" verticalSpacing="xs">
+      <Table.Thead>
+        <Table.Tr>
+          <Table.Th>Status</Table.Th>
+          <Table.Th ta="right">Requests</Table.Th>
+          <Table.Th ta="right">Share of all</Table.Th>
+        </Table.Tr>
+      </Table.Thead>
+      <Table.Tbody>
+        {statuses.map((s) => (
+          <Table.Tr key={s.label} data-testid={`error-status-${s.label}`}>
+            <Table.Td>{s.label}</Table.Td>
+            <Table.Td ta="right">{s.count.toLocaleString()}</Table.Td>
+            <Table.Td ta="right">{total === 0 ? '0' : ((s.count / total) * 100).toFixed(1)}%</Table.Td>
+          </Table.Tr>
+        ))}
+      </Table.Tbody>
+    </Table>
+  );
+}
+
 function ChartCard({ title, children }: { title: string; children: React.ReactNode }) {
   return (
     <Card withBorder>
@@ -100,7 +143,7 @@ export function UsagePage() {
     const [byKey, byEndpoint, byStatus] = await Promise.all([
       api.get<Usage>('/admin/v1/usage', { ...range, group_by: 'day,key_id' }),
       api.get<Usage>('/admin/v1/usage', { ...range, group_by: 'day,endpoint' }),
-      api.get<Usage>('/admin/v1/usage', { ...range, group_by: 'day,status_class' }),
+      api.get<Usage>('/admin/v1/usage', { ...range, group_by: 'day,status_class,status' }),
     ]);
     return { byKey, byEndpoint, byStatus };
   }, days);
@@ -206,6 +249,9 @@ export function UsagePage() {
                   />
                 </ChartCard>
               </SimpleGrid>
+              <ChartCard title="Errors by status">
+                <ErrorStatuses statuses={errorStatuses(byStatus.rows)} total={total} />
+              </ChartCard>
             </Stack>
           );
         }}
