@@ -35,6 +35,7 @@ import {
   registerErrorHandling,
   sendError,
 } from './http/error-handler.ts';
+import { strictTransportSecurity } from './http/hsts.ts';
 import { MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
 import { logAnswer } from './http/request-log.ts';
 import { newId } from './ids.ts';
@@ -245,6 +246,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   const clientAddress = trusted
     ? (req: IncomingMessage) => proxyAddr(req, trusted)
     : (req: IncomingMessage) => req.socket.remoteAddress ?? '';
+  const hsts = strictTransportSecurity(config, trusted);
   const app = Fastify({
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     // Our own node:http server, so the data API's fast path sees each request first.
@@ -253,6 +255,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
         { ...(opts.http as ServerOptions), requireHostHeader: false },
         (req, res) => {
           if (draining?.()) res.setHeader('connection', 'close');
+          hsts?.(req, res);
           if (req.headers.host === undefined && req.httpVersion === '1.1') {
             answerRefusedRequest(
               res,

@@ -18,6 +18,12 @@ export interface Config {
    * is the client.
    */
   trustProxy: string[];
+  /**
+   * Strict-Transport-Security on answers to requests that arrived over HTTPS (through a trusted
+   * proxy): max-age in seconds, 0 for no header (GATEHOUSE_HSTS_MAX_AGE), and includeSubDomains
+   * when opted in (GATEHOUSE_HSTS_INCLUDE_SUBDOMAINS=true).
+   */
+  hsts: { maxAge: number; includeSubDomains: boolean };
   logLevel: string;
   /** Grace period for the old secret of a rolled key. */
   keyRollGraceSeconds: number;
@@ -115,6 +121,14 @@ function networks(raw: string | undefined, name: string): string[] {
     }
   }
   return nets;
+}
+
+/** An opt-in switch: unset or empty is `fallback`; anything but true or false is a config error. */
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  if (raw !== 'true' && raw !== 'false') throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+  return raw === 'true';
 }
 
 function int(env: Env, name: string, fallback: number, min: number, max: number): number {
@@ -220,6 +234,10 @@ export function loadConfig(env: Env = process.env): Config {
     keyPrefix,
     webhookAllowNets: networks(env.GATEHOUSE_WEBHOOK_ALLOW_NETS, 'GATEHOUSE_WEBHOOK_ALLOW_NETS'),
     trustProxy: networks(env.GATEHOUSE_TRUST_PROXY, 'GATEHOUSE_TRUST_PROXY'),
+    hsts: {
+      maxAge: int(env, 'GATEHOUSE_HSTS_MAX_AGE', 31_536_000, 0, 315_360_000),
+      includeSubDomains: flag(env, 'GATEHOUSE_HSTS_INCLUDE_SUBDOMAINS', false),
+    },
     // Read when a logger is made (servers, workers): a management command never logs, so a
     // LOG_LEVEL meant for another tool (DEBUG) does not stop it.
     get logLevel() {
