@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
@@ -37,7 +38,12 @@ const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><t
 <body><h1>Gatehouse</h1><p>The dashboard is not built. Run <code>npm run build:web</code> and restart.
 The API is at <code>/api/v1</code>, the management API at <code>/admin/v1</code>, the reference at <a href="/docs">/docs</a>.</p></body></html>`;
 
-/** Serves web/dist at `/` (each built file is a route, so unknown paths keep the JSON 404). */
+/**
+ * Serves web/dist at `/` (each built file is a route, so unknown paths keep the JSON 404). Files
+ * are read from disk on every request, so a rebuilt index.html (`npm run build:web` while the
+ * server runs) is served at once, and a deleted asset is a 404; the hashed assets a rebuild adds
+ * are found by `rebuiltAssets` below.
+ */
 export function registerDashboard(app: FastifyInstance, root = DASHBOARD_DIR): void {
   if (!existsSync(join(root, 'index.html'))) {
     app.get('/', async (_request, reply: FastifyReply) => {
@@ -60,4 +66,39 @@ export function registerDashboard(app: FastifyInstance, root = DASHBOARD_DIR): v
       );
     },
   });
+  const assets = rebuiltAssets(join(root, 'assets'));
+  // Only names the routes above did not know at start reach this (a static route wins over `*`).
+  app.get('/assets/*', async (request, reply) => {
+    const name = (request.params as { '*': string })['*'];
+    if (!(await assets.has(name))) return reply.callNotFound();
+    return reply.sendFile(`assets/${name}`);
+  });
+}
+
+/** How often, at most, an unknown asset name makes the server list web/dist/assets again. */
+const RELIST_MS = 1_000;
+
+/**
+ * The files in the assets folder now, as far as a request for a name the server has not seen
+ * needs: the folder is listed again at most once a second, however many unknown names are asked
+ * for (a scanner costs one readdir a second, not a lookup per name), and only a plain file's
+ * exact name in that listing is served, so no path (`..`, `/`, an encoded one) can leave it.
+ */
+function rebuiltAssets(dir: string): { has(name: string): Promise<boolean> } {
+  let listing: Promise<ReadonlySet<string>> = Promise.resolve(new Set());
+  let listedAt = Number.NEGATIVE_INFINITY;
+  const list = () =>
+    readdir(dir, { withFileTypes: true }).then(
+      (entries) => new Set(entries.filter((e) => e.isFile() && !e.name.startsWith('.')).map((e) => e.name)),
+      () => new Set<string>(),
+    );
+  return {
+    async has(name) {
+      const names = await listing;
+      if (names.has(name) || performance.now() - listedAt < RELIST_MS) return names.has(name);
+      listedAt = performance.now();
+      listing = list();
+      return (await listing).has(name);
+    },
+  };
 }
