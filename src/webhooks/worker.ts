@@ -26,6 +26,8 @@ export interface WebhookWorker {
   /** Called after a local commit: process the outbox now (no polling sleep on the hot path). */
   wake(): void;
   start(): void;
+  /** Deletes ended deliveries (and their attempts and events) past the retention: hourly once started. */
+  prune(): Promise<void>;
   /** Stops taking work, finishes the attempts in flight. */
   stop(): Promise<void>;
 }
@@ -137,6 +139,7 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
 
   return {
     wake,
+    prune: pruneOld,
     start() {
       wake();
       poll = setInterval(wake, options.pollMs);

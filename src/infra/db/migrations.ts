@@ -12,6 +12,7 @@ import { sqliteOutboxIndexMigration } from './migrations/0008-sqlite-outbox-inde
 import { requestRecordDataMigration } from './migrations/0009-request-record-data.ts';
 import { auditTargetIndexMigration } from './migrations/0010-audit-target-index.ts';
 import { usageStatusMigration } from './migrations/0012-usage-status.ts';
+import { webhookDeliveryCountsMigration } from './migrations/0013-webhook-delivery-counts.ts';
 
 /**
  * Migrations live in code so that they ship with the package and run on every start.
@@ -30,6 +31,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0009_request_record_data': requestRecordDataMigration(),
     '0010_audit_target_index': auditTargetIndexMigration(),
     '0012_usage_status': usageStatusMigration(dialect),
+    '0013_webhook_delivery_counts': webhookDeliveryCountsMigration(dialect),
   };
 }
 

@@ -188,6 +188,18 @@ export interface WebhookDeliveriesTable {
   updated_at: string;
 }
 
+/**
+ * How many deliveries are in each status, kept by triggers on webhook_deliveries (migration
+ * 0013): the installation's figures are the sums over the rows (one on SQLite).
+ */
+export interface WebhookDeliveryCountsTable {
+  shard: Generated<number>;
+  pending: number;
+  succeeded: number;
+  failed: number;
+  cancelled: number;
+}
+
 export interface WebhookAttemptsTable {
   seq: Generated<number>;
   delivery_id: string;
@@ -233,6 +245,7 @@ export interface Database {
   webhook_subscriptions: WebhookSubscriptionsTable;
   webhook_events: WebhookEventsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  webhook_delivery_counts: WebhookDeliveryCountsTable;
   webhook_attempts: WebhookAttemptsTable;
   apps: AppsTable;
   app_versions: AppVersionsTable;
