@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { AddressGuard } from '../src/infra/http-client/address-guard.ts';
+import { createDispatcher } from '../src/webhooks/dispatcher.ts';
+import { processOutbox } from '../src/webhooks/outbox.ts';
 import { databaseKinds } from './helpers/database.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
@@ -153,6 +156,92 @@ for (const kind of databaseKinds) {
       } finally {
         await server.close();
         await new Promise((resolve) => slow.close(resolve));
+      }
+    });
+
+    /** A server with `count` callback deliveries due to a receiver that counts what it gets. */
+    async function queued(count: number) {
+      const server = await startTestServer(kind, { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' });
+      const received: number[] = [];
+      const receiver = createServer((req, res) => {
+        received.push(Date.now());
+        req.resume();
+        res.end('ok');
+      });
+      await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+      const address = receiver.address();
+      const hook = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`;
+      await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+      const { key } = await server.createKey({ name: 'hooks', environment: 'test' });
+      for (let n = 0; n < count; n++) {
+        const res = await server.request('POST', '/api/v1/data/orders', {
+          key,
+          json: { n },
+          headers: { 'x-webhook-callback': hook },
+        });
+        assert.equal(res.status, 202);
+      }
+      const { db, dialect } = server.services.database;
+      // Turned into deliveries now: what the worker would do first.
+      while ((await processOutbox(db, dialect, server.services.encryptor)) > 0);
+      return {
+        server,
+        received,
+        rows: () =>
+          db.selectFrom('webhook_deliveries').select(['attempts', 'status', 'next_attempt_at']).execute(),
+        close: async () => {
+          await server.close();
+          await new Promise((resolve) => receiver.close(resolve));
+        },
+      };
+    }
+
+    /** Nothing was sent, and every delivery is pending, uncounted and due at once for the next worker. */
+    async function untouched(setup: Awaited<ReturnType<typeof queued>>, count: number): Promise<void> {
+      // Long enough for an attempt started behind the stop's back to reach the receiver.
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(setup.received.length, 0, 'nothing was sent after the stop was asked for');
+      const rows = await setup.rows();
+      assert.equal(rows.length, count);
+      for (const row of rows) {
+        assert.equal(row.status, 'pending');
+        assert.equal(Number(row.attempts), 0, 'no attempt counted');
+        assert.ok(new Date(String(row.next_attempt_at)) <= new Date(), 'due now, not under a lease');
+      }
+    }
+
+    test('a worker stopped before its pass claims starts no attempt: SIGTERM takes no new work', async () => {
+      const setup = await queued(2);
+      try {
+        const worker = setup.server.services.webhooks.createWorker();
+        worker.start();
+        await worker.stop();
+        await untouched(setup, 2);
+      } finally {
+        await setup.close();
+      }
+    });
+
+    test('a dispatcher stopped while it claims gives the claimed deliveries back and sends none', async () => {
+      const setup = await queued(2);
+      try {
+        const { services } = setup.server;
+        const { db, dialect } = services.database;
+        const dispatcher = createDispatcher({
+          db,
+          dialect,
+          encryptor: services.encryptor,
+          guard: new AddressGuard(services.config.webhookAllowNets),
+          callbackSecret: services.webhooks.callbackSecret,
+          ...services.config.webhooks,
+          disableAfterMs: 3_600_000,
+        });
+        // The claim is under way (its transaction not yet committed) when the stop comes.
+        dispatcher.pump();
+        await dispatcher.stop();
+        await untouched(setup, 2);
+      } finally {
+        await setup.close();
       }
     });
   });

@@ -124,6 +124,8 @@ export function createDispatcher(options: DispatcherOptions) {
   const agents = keepAliveAgents(guard, options.perOrigin);
   const perOrigin = new Map<string, number>();
   let pumping = false;
+  /** The pass of drain() under way, if any: stop() waits for it. */
+  let draining: Promise<void> = Promise.resolve();
   let again = false;
   let stopped = false;
   /**
@@ -593,6 +595,12 @@ export function createDispatcher(options: DispatcherOptions) {
       while (!stopped && inFlight.size + heldCount < 2 * options.concurrency) {
         const rows = await claim(2 * options.concurrency - inFlight.size - heldCount);
         if (rows.length === 0) break;
+        // Stopped while the claim ran: what it took goes back, due at once, rather than being
+        // sent by a process on its way out (or left under a lease nobody will finish).
+        if (stopped) {
+          await release(rows);
+          return;
+        }
         for (const row of rows) admit(row);
         if (inFlight.size >= options.concurrency) break;
       }
@@ -607,7 +615,7 @@ export function createDispatcher(options: DispatcherOptions) {
       return;
     }
     pumping = true;
-    drain()
+    draining = drain()
       .catch((error: unknown) => logger?.warn({ err: error }, 'webhook dispatcher pass failed'))
       .finally(() => {
         pumping = false;
@@ -629,12 +637,17 @@ export function createDispatcher(options: DispatcherOptions) {
         .executeTakeFirst();
       return row?.next_attempt_at ?? null;
     },
-    /** Stops claiming and waits for the attempts in flight. */
+    /**
+     * Stops claiming at once (no attempt starts after this call), gives back what it claimed but
+     * has not sent, and waits for the attempts in flight.
+     */
     async stop(): Promise<void> {
       stopped = true;
       const waiting = [...held.values()].flat();
       held.clear();
       heldCount = 0;
+      // A claim under way gives its rows back itself (drain); after it, nothing more is launched.
+      await draining;
       await release(waiting).catch((error: unknown) =>
         logger?.warn({ err: error }, 'releasing held deliveries failed'),
       );

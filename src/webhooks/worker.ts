@@ -90,7 +90,7 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
       while (!stopped && (await processOutbox(db, dialect, options.encryptor)) > 0) dispatcher.pump();
       dispatcher.pump();
     } while (rerun && !stopped);
-    await scheduleRetry();
+    if (!stopped) await scheduleRetry();
   }
 
   function wake(): void {
@@ -152,8 +152,11 @@ export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorke
     async stop() {
       stopped = true;
       for (const timer of [poll, prune, retryTimer]) if (timer) clearTimeout(timer);
+      // The dispatcher stops claiming now, not once the pass under way ends: that pass would
+      // otherwise start new attempts after the stop was asked for.
+      const dispatcherStopped = dispatcher.stop();
       await passes;
-      await dispatcher.stop();
+      await dispatcherStopped;
     },
   };
 }
