@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -53,7 +61,7 @@ describe('./data/server.json with several servers started from one folder', () =
     }
   });
 
-  test('servers starting and stopping at the same moment in several processes keep each other listed', {
+  test('servers starting and stopping at the same moment in several processes keep each other listed, a stale lock among them', {
     timeout: 120_000,
   }, async () => {
     const go = join(dir, 'go');
@@ -87,6 +95,11 @@ describe('./data/server.json with several servers started from one folder', () =
     );
     try {
       await Promise.all(children.map((child) => once(child, 'spawn')));
+      // They start with a lock left by a process that died holding it: all find it stale at once.
+      const gone = await aliveProcess();
+      gone.kill('SIGKILL');
+      await once(gone, 'exit');
+      writeFileSync(`${file}.lock`, String(gone.pid));
       writeFileSync(go, '');
       const wrong = await Promise.all(
         children.map(async (child) => {
@@ -120,9 +133,82 @@ describe('./data/server.json with several servers started from one folder', () =
       announceServer(config, 'http://127.0.0.1:4200', process.pid);
       assert.equal(runningServer(config)?.url, 'http://127.0.0.1:4200');
       assert.equal(existsSync(`${file}.lock`), false);
+      // Left with the guard of a takeover too: by a taker that died, and by one holding it for
+      // longer than a takeover ever takes (the same stale rules).
+      for (const guard of [String(gone.pid), String(process.pid)]) {
+        writeFileSync(`${file}.lock`, String(gone.pid));
+        writeFileSync(`${file}.lock.takeover`, guard);
+        if (guard === String(process.pid)) {
+          const old = new Date(Date.now() - 60_000);
+          utimesSync(`${file}.lock.takeover`, old, old);
+        }
+        withdrawServer(config, process.pid);
+        assert.equal(runningServer(config), undefined);
+        assert.deepEqual(
+          readdirSync(dir).filter((name) => name.startsWith('server.json')),
+          [],
+          'the lock and its guards are gone',
+        );
+        announceServer(config, 'http://127.0.0.1:4200', process.pid);
+      }
     } finally {
       withdrawServer(config, process.pid);
       rmSync(`${file}.lock`, { force: true });
+      rmSync(`${file}.lock.takeover`, { force: true });
+    }
+  });
+
+  test('two processes taking over one stale lock: the second never removes the lock the first has just taken', {
+    timeout: 60_000,
+  }, async () => {
+    const lock = `${file}.lock`;
+    const gone = await aliveProcess();
+    gone.kill('SIGKILL');
+    await once(gone, 'exit');
+    const dead = gone.pid as number;
+    writeFileSync(lock, String(dead));
+    const outcome = join(dir, 'outcome');
+    // The other process: it took the stale lock over (removed it, created its own) just after this
+    // one found the lock stale and before it acted on that. It holds the lock for 300 ms, then
+    // releases it, saying whether the lock was still its own.
+    const other = `
+      const { readFileSync, rmSync, writeFileSync } = require('node:fs');
+      setTimeout(() => {
+        let own = false;
+        try { own = readFileSync(${JSON.stringify(lock)}, 'utf8') === String(process.pid); } catch {}
+        if (own) rmSync(${JSON.stringify(lock)});
+        writeFileSync(${JSON.stringify(outcome)}, own ? 'released its own lock' : 'its lock was removed by another');
+      }, 300);
+    `;
+    let holder: ReturnType<typeof spawn> | undefined;
+    // The hook: this process checks whether the stale lock's holder lives (process.kill(pid, 0))
+    // between reading the lock and removing it; the other process takes the lock over right then.
+    const kill = process.kill;
+    process.kill = ((pid: number, signal?: string | number) => {
+      if (pid === dead && signal === 0 && !holder) {
+        holder = spawn(process.execPath, ['-e', other], { stdio: 'ignore' });
+        rmSync(lock);
+        writeFileSync(lock, String(holder.pid), { flag: 'wx' });
+      }
+      return kill.call(process, pid, signal);
+    }) as typeof process.kill;
+    try {
+      announceServer(config, 'http://127.0.0.1:4300', process.pid);
+    } finally {
+      process.kill = kill;
+    }
+    try {
+      assert.ok(holder, 'the other process took the lock over');
+      await once(holder, 'exit');
+      assert.equal(readFileSync(outcome, 'utf8'), 'released its own lock');
+      assert.equal(runningServer(config)?.url, 'http://127.0.0.1:4300');
+      assert.equal(existsSync(lock), false);
+      assert.equal(existsSync(`${lock}.takeover`), false);
+    } finally {
+      holder?.kill('SIGKILL');
+      withdrawServer(config, process.pid);
+      rmSync(lock, { force: true });
+      rmSync(outcome, { force: true });
     }
   });
 

@@ -1,5 +1,6 @@
 import {
   closeSync,
+  fstatSync,
   mkdirSync,
   openSync,
   readFileSync,
@@ -86,30 +87,86 @@ function stale(lock: string): boolean {
 }
 
 /**
+ * Creates the lock file `path` (O_EXCL) holding this process's pid; its inode, or undefined when
+ * the file exists already.
+ */
+function create(path: string): number | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
+    throw error;
+  }
+  try {
+    writeFileSync(fd, String(process.pid));
+    return fstatSync(fd).ino;
+  } catch (error) {
+    rmSync(path, { force: true });
+    throw error;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Removes the lock file `path` if it is still the one this process created (inode `ino`). */
+function release(path: string, ino: number): void {
+  try {
+    if (statSync(path).ino === ino && readFileSync(path, 'utf8') === String(process.pid)) rmSync(path);
+  } catch {
+    // Gone already: taken over as stale meanwhile.
+  }
+}
+
+/** How many guards of guards removeStale goes through before it removes a left-over one as is. */
+const MAX_GUARD_DEPTH = 3;
+
+/**
+ * Removes the lock file `path` if it is stale; true if it is gone. Processes that find it stale
+ * take turns, each holding `<path>.takeover` (created with O_EXCL) while it looks again and
+ * removes it, so that two of them never both remove it and create their own, nor one remove the
+ * lock another has just created in its place: looked at under the guard, that one is fresh and
+ * stays. A guard left by a process that died holding it is itself stale and removed the same way.
+ */
+function removeStale(path: string, depth = 0): boolean {
+  const guard = `${path}.takeover`;
+  const ino = create(guard);
+  if (ino === undefined) {
+    // Another process is taking it over (a matter of microseconds), or died doing so.
+    if (stale(guard)) {
+      if (depth < MAX_GUARD_DEPTH) removeStale(guard, depth + 1);
+      else rmSync(guard, { force: true });
+    }
+    return false;
+  }
+  try {
+    if (!stale(path)) return false;
+    rmSync(path, { force: true });
+    return true;
+  } finally {
+    release(guard, ino);
+  }
+}
+
+/**
  * Reads, changes and writes the file under `<file>.lock` (created with O_EXCL), so that servers
  * starting or stopping at the same moment in other processes do not drop each other's entries.
- * A lock whose holder is gone, or older than STALE_LOCK_MS, is taken over.
+ * A lock whose holder is gone, or older than STALE_LOCK_MS, is taken over (removeStale).
  */
 function update(file: string, change: (servers: Running[]) => Running[] | undefined): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const lock = `${file}.lock`;
+  let held: number | undefined;
   for (;;) {
-    try {
-      const fd = openSync(lock, 'wx', 0o600);
-      writeFileSync(fd, String(process.pid));
-      closeSync(fd);
-      break;
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      if (stale(lock)) rmSync(lock, { force: true });
-      else Atomics.wait(pause, 0, 0, 5);
-    }
+    held = create(lock);
+    if (held !== undefined) break;
+    if (!(stale(lock) && removeStale(lock))) Atomics.wait(pause, 0, 0, 5);
   }
   try {
     const servers = change(listed(file));
     if (servers) write(file, servers);
   } finally {
-    rmSync(lock, { force: true });
+    release(lock, held);
   }
 }
 
