@@ -270,9 +270,11 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
         },
       );
       // Node answers an unknown Expect itself, without the envelope, unless asked to.
-      server.on('checkExpectation', (_req, res) =>
-        answerRefusedRequest(res, new ApiError('expectation_failed')),
-      );
+      // Node emits no 'request' for it, so the header is set here as for any other answer.
+      server.on('checkExpectation', (req, res) => {
+        hsts?.(req, res);
+        answerRefusedRequest(res, new ApiError('expectation_failed'));
+      });
       // What Fastify sets on a server it creates itself (the same values as below).
       server.keepAliveTimeout = KEEP_ALIVE_MS;
       server.requestTimeout = config.requestTimeoutMs;

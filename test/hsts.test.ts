@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../src/app.ts';
@@ -121,6 +122,22 @@ describe('Strict-Transport-Security behind a trusted proxy', () => {
     assert.equal(plain.status, 200);
     assert.equal(plain.headers.get('strict-transport-security'), null);
     await plain.text();
+  });
+
+  test('the 400 and 417 answered before routing carry it too (no Host, an unknown Expect)', async () => {
+    const port = new URL(server.url).port;
+    const answer = (headers: Record<string, string>, setHost = true) =>
+      new Promise<[number | undefined, string | undefined]>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path: '/health', headers, setHost }, (res) => {
+          res.resume();
+          res.on('end', () => resolve([res.statusCode, res.headers['strict-transport-security']]));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    assert.deepEqual(await answer({ ...HTTPS, expect: 'something-else' }), [417, YEAR]);
+    assert.deepEqual(await answer(HTTPS, false), [400, YEAR]);
+    assert.deepEqual(await answer({ expect: 'something-else' }), [417, undefined]);
   });
 
   test('plain HTTP answers carry none: no X-Forwarded-Proto, or one saying http', async () => {
