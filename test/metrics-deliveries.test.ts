@@ -395,6 +395,32 @@ if (databaseKinds.includes('postgres')) {
         [id, status],
       );
 
+    test('TRUNCATE by hand empties the counts with the deliveries; a rolled-back one changes nothing', async () => {
+      const a = await connect();
+      const b = await connect();
+      // Counts spread over two rows: two transactions open at once.
+      await a.query('BEGIN');
+      await b.query('BEGIN');
+      await insert(a, 'dlv_t1', 'pending');
+      await insert(b, 'dlv_t2', 'failed');
+      await a.query('COMMIT');
+      await b.query('COMMIT');
+      await expectCounts(server, counts(1, 0, 1, 0), 'before');
+      await a.query('BEGIN');
+      await a.query('TRUNCATE webhook_deliveries');
+      await a.query('ROLLBACK');
+      await expectCounts(server, counts(1, 0, 1, 0), 'rolled back');
+      // In one transaction: a delivery, the TRUNCATE, then another.
+      await a.query('BEGIN');
+      await insert(a, 'dlv_t3', 'succeeded');
+      await a.query('TRUNCATE webhook_deliveries');
+      await insert(a, 'dlv_t4', 'cancelled');
+      await a.query('COMMIT');
+      await expectCounts(server, counts(0, 0, 0, 1), 'truncated');
+      await a.query('TRUNCATE webhook_deliveries');
+      await expectCounts(server, counts(0, 0, 0, 0), 'truncated again');
+    });
+
     test('transactions open at once each count on a row of their own; one that then waits on another cannot deadlock', async () => {
       const a = await connect();
       const b = await connect();

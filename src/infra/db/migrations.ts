@@ -13,6 +13,7 @@ import { requestRecordDataMigration } from './migrations/0009-request-record-dat
 import { auditTargetIndexMigration } from './migrations/0010-audit-target-index.ts';
 import { usageStatusMigration } from './migrations/0012-usage-status.ts';
 import { webhookDeliveryCountsMigration } from './migrations/0013-webhook-delivery-counts.ts';
+import { webhookDeliveryCountsTruncateMigration } from './migrations/0014-webhook-delivery-counts-truncate.ts';
 
 /**
  * Migrations live in code so that they ship with the package and run on every start.
@@ -32,6 +33,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0010_audit_target_index': auditTargetIndexMigration(),
     '0012_usage_status': usageStatusMigration(dialect),
     '0013_webhook_delivery_counts': webhookDeliveryCountsMigration(dialect),
+    '0014_webhook_delivery_counts_truncate': webhookDeliveryCountsTruncateMigration(dialect),
   };
 }
 
