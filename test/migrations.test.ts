@@ -1,13 +1,25 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { callbackTargetsMigration } from '../src/infra/db/migrations/0006-callback-targets.ts';
 import { testRequestCredentialsMigration } from '../src/infra/db/migrations/0007-test-request-credentials.ts';
 import { sqliteOutboxIndexMigration } from '../src/infra/db/migrations/0008-sqlite-outbox-index.ts';
 import { usageStatusMigration } from '../src/infra/db/migrations/0012-usage-status.ts';
+import type { Database } from '../src/infra/db/schema.ts';
 import { callbackTarget } from '../src/webhooks/outbox.ts';
 import { databaseKinds } from './helpers/database.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
+
+/** usage_daily as releases before 0012 created it (0003): by status class, no status column. */
+async function usageByClassTable(db: Kysely<Database>): Promise<void> {
+  await sql`DROP TABLE usage_daily`.execute(db);
+  await sql`CREATE TABLE usage_daily (
+    day text NOT NULL, key_id text NOT NULL, endpoint text NOT NULL, environment text NOT NULL,
+    status_class text NOT NULL, count integer NOT NULL, rate_limited integer NOT NULL,
+    CONSTRAINT usage_daily_pk PRIMARY KEY (day, key_id, endpoint, environment, status_class)
+  )`.execute(db);
+  await sql`CREATE INDEX usage_daily_key ON usage_daily (key_id, day)`.execute(db);
+}
 
 for (const kind of databaseKinds) {
   describe(`migrations of data written by an earlier release (${kind})`, () => {
@@ -158,13 +170,7 @@ for (const kind of databaseKinds) {
       const key = await server.createKey({ name: 'legacy', environment: 'test' });
       await server.services.traffic.usage.flush();
       // The table as the earlier release created it (0003), with a day of its counts.
-      await sql`DROP TABLE usage_daily`.execute(db);
-      await sql`CREATE TABLE usage_daily (
-        day text NOT NULL, key_id text NOT NULL, endpoint text NOT NULL, environment text NOT NULL,
-        status_class text NOT NULL, count integer NOT NULL, rate_limited integer NOT NULL,
-        CONSTRAINT usage_daily_pk PRIMARY KEY (day, key_id, endpoint, environment, status_class)
-      )`.execute(db);
-      await sql`CREATE INDEX usage_daily_key ON usage_daily (key_id, day)`.execute(db);
+      await usageByClassTable(db);
       const day = new Date().toISOString().slice(0, 10);
       await sql`INSERT INTO usage_daily VALUES
         (${day}, ${key.id}, 'orders', 'test', '2xx', 5, 0),
@@ -193,5 +199,41 @@ for (const kind of databaseKinds) {
       // Quotas count the old rows as before: 5 + 3 - 1 refused + the 2 new requests.
       assert.equal(await server.services.traffic.usage.usedBetween(key.id, day, day), 9);
     });
+
+    if (kind === 'sqlite') {
+      test('SQLite: a rebuild of usage_daily that fails midway leaves the table as it was, and runs again', async () => {
+        const { db, dialect } = server.services.database;
+        await usageByClassTable(db);
+        await sql`INSERT INTO usage_daily VALUES ('2026-11-01', 'key_old', 'orders', 'test', '2xx', 7, 0)`.execute(
+          db,
+        );
+        // An operator's reporting view over the table: renaming the rebuilt table into place fails
+        // while the view names a table that is gone.
+        await sql`CREATE VIEW usage_report AS SELECT day, sum(count) AS n FROM usage_daily GROUP BY day`.execute(
+          db,
+        );
+        const tables = async () =>
+          (
+            await sql<{
+              name: string;
+            }>`SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'usage_daily%' ORDER BY name`.execute(
+              db,
+            )
+          ).rows.map((r) => r.name);
+
+        await assert.rejects(usageStatusMigration(dialect.name).up(db as never), /usage_report/);
+        assert.deepEqual(await tables(), ['usage_daily']);
+        assert.deepEqual((await sql`SELECT day, count FROM usage_daily`.execute(db)).rows, [
+          { day: '2026-11-01', count: 7 },
+        ]);
+
+        await sql`DROP VIEW usage_report`.execute(db);
+        await usageStatusMigration(dialect.name).up(db as never);
+        assert.deepEqual(await tables(), ['usage_daily']);
+        assert.deepEqual((await sql`SELECT day, status, count FROM usage_daily`.execute(db)).rows, [
+          { day: '2026-11-01', status: 0, count: 7 },
+        ]);
+      });
+    }
   });
 }
