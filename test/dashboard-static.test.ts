@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { text } from 'node:stream/consumers';
 import { after, before, describe, test } from 'node:test';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { DASHBOARD_DIR, registerDashboard } from '../src/dashboard/static.ts';
@@ -134,6 +136,20 @@ describe('a dashboard rebuilt while the server runs', () => {
     const later = await get(base, '/assets/late-4ss3t.js');
     assert.equal(later.status, 200);
     assert.equal(later.body, 'late');
+  });
+
+  test('two new names asked for at once (pipelined) are both served: one waits for the listing the other began', async () => {
+    writeFileSync(join(dist, 'assets', 'both-a.js'), 'a');
+    writeFileSync(join(dist, 'assets', 'both-b.css'), 'b');
+    // Past the last listing's second, so the first of the two lists the folder again.
+    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    const socket = connect(Number(new URL(base).port), '127.0.0.1');
+    socket.write(
+      'GET /assets/both-a.js HTTP/1.1\r\nHost: x\r\n\r\n' +
+        'GET /assets/both-b.css HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+    );
+    const answers = await text(socket);
+    assert.deepEqual(answers.match(/HTTP\/1\.1 \d+/g), ['HTTP/1.1 200', 'HTTP/1.1 200'], answers);
   });
 });
 

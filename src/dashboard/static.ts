@@ -94,8 +94,12 @@ function rebuiltAssets(dir: string): { has(name: string): Promise<boolean> } {
     );
   return {
     async has(name) {
-      const names = await listing;
-      if (names.has(name) || performance.now() - listedAt < RELIST_MS) return names.has(name);
+      const seen = listing;
+      if ((await seen).has(name)) return true;
+      // Another request began a listing while this one waited (two asked for at once): it is
+      // newer than this request, so its answer is the one to take, not the older listing's.
+      if (listing !== seen) return (await listing).has(name);
+      if (performance.now() - listedAt < RELIST_MS) return false;
       listedAt = performance.now();
       listing = list();
       return (await listing).has(name);
