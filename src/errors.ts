@@ -18,7 +18,7 @@ export const errorCodes = {
   validation_failed: {
     status: 400,
     message: 'Validation failed',
-    doc: 'The body does not match the endpoint\'s JSON Schema; `details` has one entry per field. A field of several types (`["integer","null"]`, `anyOf`, `oneOf`) whose value has none of them is told all of them (`Must be of type integer or null`); one whose value has one of them is told only what that type requires; where several alternatives take the value (`anyOf` of `required: [email]` and `required: [phone]`), the details of each are listed, then one that says fixing one of them is enough.',
+    doc: 'The body does not match the endpoint\'s JSON Schema; `details` has one entry per field. A field of several types (`["integer","null"]`, `anyOf`, `oneOf`) whose value has none of them is told all of them (`Must be of type integer or null`); one whose value has one of them is told only what that type requires; where several alternatives take the value (`anyOf` of `required: [email]` and `required: [phone]`), the details of each are listed, then one that says fixing one of them is enough. A branch that is a `$ref` (`anyOf: [{$ref: "#/$defs/money"}, {type: "null"}]`) counts as the types of the schema it refers to (`Must be of type object or null`); a value that several branches of a `oneOf` take is told which (`Must match exactly one of 2 alternatives: it matches alternatives 1 and 2`).',
   },
   invalid_request: {
     status: 400,

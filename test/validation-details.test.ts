@@ -2,6 +2,14 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
+/** The details of the 400 `validation_failed` that a POST of `json` to `path` is answered with. */
+async function refusal(server: TestServer, key: string, path: string, json: unknown): Promise<unknown> {
+  const res = await server.request('POST', path, { key, json });
+  assert.equal(res.status, 400, res.text);
+  assert.equal(res.body.code, 'validation_failed');
+  return res.body.details;
+}
+
 /**
  * The `details` of a 400 name what is wrong with each field, and only that: a field that may be
  * null, or one of several shapes, is not told about the branches its value was never meant for.
@@ -54,12 +62,7 @@ describe('validation details', () => {
   });
   after(() => server.close());
 
-  async function details(json: unknown): Promise<unknown> {
-    const res = await server.request('POST', '/api/v1/data/shipments', { key, json });
-    assert.equal(res.status, 400, res.text);
-    assert.equal(res.body.code, 'validation_failed');
-    return res.body.details;
-  }
+  const details = (json: unknown) => refusal(server, key, '/api/v1/data/shipments', json);
 
   test('a nullable object missing a field it requires is told only that', async () => {
     assert.deepEqual(await details({ address: {} }), [
@@ -135,5 +138,146 @@ describe('validation details', () => {
     });
     assert.equal(res.status, 400, res.text);
     assert.deepEqual(res.body.details, [{ field: 'limits.per_minute', error: 'Must be >= 1' }]);
+  });
+
+  /**
+   * A field whose alternatives are references (`{$ref: "#/$defs/money"}`) is told the types of
+   * the schemas they refer to, and only the errors of the alternative its value is meant for.
+   */
+  describe('through $ref alternatives', () => {
+    before(async () => {
+      await server.createEndpoint({
+        slug: 'invoices',
+        name: 'Invoices',
+        schema: {
+          type: 'object',
+          $defs: {
+            money: {
+              type: 'object',
+              properties: { amount: { type: 'integer', minimum: 0 }, currency: { $ref: '#/$defs/currency' } },
+              required: ['amount', 'currency'],
+            },
+            currency: { type: 'string', pattern: '^[A-Z]{3}$' },
+            price: { $ref: '#/$defs/money' },
+            card: { type: 'object', properties: { number: { type: 'string' } }, required: ['number'] },
+            node: {
+              type: 'object',
+              properties: {
+                name: { type: 'string' },
+                children: { type: 'array', items: { anyOf: [{ $ref: '#/$defs/node' }, { type: 'string' }] } },
+              },
+              required: ['name'],
+            },
+          },
+          definitions: { iban: { type: 'string', minLength: 15 }, cents: { type: 'integer' } },
+          properties: {
+            total: { anyOf: [{ $ref: '#/$defs/money' }, { type: 'string' }] },
+            payment: { oneOf: [{ $ref: '#/$defs/card' }, { $ref: '#/definitions/iban' }] },
+            discount: { anyOf: [{ $ref: '#/$defs/price' }, { type: 'integer' }] },
+            tax: { anyOf: [{ $ref: '#/$defs/money' }, { type: 'null' }] },
+            tree: { anyOf: [{ $ref: '#/$defs/node' }, { type: 'null' }] },
+            quantity: { oneOf: [{ $ref: '#/definitions/cents' }, { type: 'number' }] },
+          },
+        },
+      });
+    });
+
+    /** Each body and the details it is refused with. */
+    async function refused(cases: [unknown, unknown[]][]): Promise<void> {
+      for (const [json, expected] of cases)
+        assert.deepEqual(
+          await refusal(server, key, '/api/v1/data/invoices', json),
+          expected,
+          JSON.stringify(json),
+        );
+    }
+
+    test('a value of none of the alternatives is told all their types, read through the $ref', async () => {
+      await refused([
+        [{ total: 5 }, [{ field: 'total', error: 'Must be of type object or string' }]],
+        [{ payment: 5 }, [{ field: 'payment', error: 'Must be of type object or string' }]],
+        [{ discount: 'x' }, [{ field: 'discount', error: 'Must be of type object or integer' }]],
+        [{ tax: 'x' }, [{ field: 'tax', error: 'Must be of type object or null' }]],
+        [{ tree: 5 }, [{ field: 'tree', error: 'Must be of type object or null' }]],
+      ]);
+    });
+
+    test('a value of one alternative is told only what that alternative requires', async () => {
+      await refused([
+        [
+          { total: {} },
+          [
+            { field: 'total.amount', error: 'Required field is missing' },
+            { field: 'total.currency', error: 'Required field is missing' },
+          ],
+        ],
+        [{ payment: {} }, [{ field: 'payment.number', error: 'Required field is missing' }]],
+        [{ payment: 'DE89' }, [{ field: 'payment', error: 'Must NOT have fewer than 15 characters' }]],
+        [{ discount: { amount: 1 } }, [{ field: 'discount.currency', error: 'Required field is missing' }]],
+        [
+          { tax: { amount: -1, currency: 'eur' } },
+          [
+            { field: 'tax.amount', error: 'Must be >= 0' },
+            { field: 'tax.currency', error: 'Must match pattern "^[A-Z]{3}$"' },
+          ],
+        ],
+      ]);
+    });
+
+    test('a recursive $ref: each node is told what is wrong with it, and nothing of the other branch', async () => {
+      await refused([
+        [
+          { tree: { name: 'a', children: [5, { name: 1 }, { children: [true] }] } },
+          [
+            { field: 'tree.children[0]', error: 'Must be of type object or string' },
+            { field: 'tree.children[1].name', error: 'Must be of type string' },
+            { field: 'tree.children[2].name', error: 'Required field is missing' },
+            { field: 'tree.children[2].children[0]', error: 'Must be of type object or string' },
+          ],
+        ],
+      ]);
+    });
+
+    test('a value that two alternatives of a oneOf take is told which', async () => {
+      await refused([
+        [
+          { quantity: 5 },
+          [
+            {
+              field: 'quantity',
+              error: 'Must match exactly one of 2 alternatives: it matches alternatives 1 and 2',
+            },
+          ],
+        ],
+      ]);
+    });
+
+    test('a refused body stores nothing', async () => {
+      const listed = await server.request('GET', '/api/v1/data/invoices', { key });
+      assert.equal(listed.status, 200, listed.text);
+      assert.deepEqual(listed.body.data, []);
+    });
+
+    test('a valid value through each alternative is accepted', async () => {
+      const money = { amount: 100, currency: 'EUR' };
+      for (const json of [
+        { total: money },
+        { total: '100 EUR' },
+        { payment: { number: '4242' } },
+        { payment: 'DE89370400440532013000' },
+        { discount: money },
+        { discount: 5 },
+        { tax: money },
+        { tax: null },
+        { tree: { name: 'a', children: ['b', { name: 'c', children: [] }] } },
+        { tree: null },
+        { quantity: 1.5 },
+      ]) {
+        const res = await server.request('POST', '/api/v1/data/invoices', { key, json });
+        assert.equal(res.status, 202, `${JSON.stringify(json)}: ${res.text}`);
+      }
+      const listed = await server.request('GET', '/api/v1/data/invoices?limit=100', { key });
+      assert.equal(listed.body.data.length, 11, listed.text);
+    });
   });
 });

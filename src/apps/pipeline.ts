@@ -280,7 +280,7 @@ function validated(data: unknown, version: SchemaVersion): string {
     });
   }
   if (!version.validate(data))
-    throw new ApiError('validation_failed', { details: validationDetails(version.validate.errors) });
+    throw new ApiError('validation_failed', { details: validationDetails(version.validate) });
   return text;
 }
 

@@ -139,7 +139,7 @@ export function registerAppRuntime(scope: FastifyInstance, deps: AppRuntimeDeps)
         });
       }
       if (route.validateBody && !route.validateBody(body))
-        throw new ApiError('validation_failed', { details: validationDetails(route.validateBody.errors) });
+        throw new ApiError('validation_failed', { details: validationDetails(route.validateBody) });
     }
     const result = await runPipeline(deps, {
       route,

@@ -4,6 +4,7 @@ import { ApiError, type ErrorDetail } from '../errors.ts';
 import { roundedInteger } from '../http/json-body.ts';
 import { roundedNumberMessage } from '../infra/json/exact-json.ts';
 import { compilingStored, linearRegExp, patternProblems } from './linear-pattern.ts';
+import { admittedTypes, reachableSchemas, typesOf } from './schema-refs.ts';
 
 /**
  * JSON Schema (draft 2020-12) compilation and error reporting. Data is validated exactly as
@@ -182,6 +183,14 @@ function describe(error: ErrorObject): { field: string; error: string } {
     case 'anyOf':
     case 'oneOf': {
       const count = Array.isArray(error.schema) ? error.schema.length : 0;
+      // A oneOf that several branches took (two `$ref`s to an integer and a number, given 5).
+      // Ajv stops at the second: [first, second].
+      const passing = params.passingSchemas;
+      if (Array.isArray(passing))
+        return {
+          field: path,
+          error: `Must match exactly one of ${count} alternatives: it matches alternatives ${passing.map((i) => Number(i) + 1).join(' and ')}`,
+        };
       return {
         field: path,
         error:
@@ -200,23 +209,16 @@ function describe(error: ErrorObject): { field: string; error: string } {
   }
 }
 
-/** A `type` keyword's value (or Ajv's `"integer,null"` for a list) as a list of type names. */
-function typesOf(type: unknown): string[] {
-  return Array.isArray(type) ? type.map(String) : String(type).split(',');
-}
-
 /** `integer`, `integer or null`, `string, integer or null`. */
 function typeList(types: string[]): string {
   const unique = [...new Set(types)];
   return unique.length > 1 ? `${unique.slice(0, -1).join(', ')} or ${unique.at(-1)}` : (unique[0] ?? '');
 }
 
-/** Whether a branch of an anyOf/oneOf admits the value's JSON type (a branch without `type` does). */
-function fitsType(branch: unknown, value: unknown): boolean {
-  const declared =
-    typeof branch === 'object' && branch !== null ? (branch as { type?: unknown }).type : undefined;
-  if (declared === undefined) return true;
-  return typesOf(declared).some((type) => {
+/** Whether a value's JSON type is one of `types` (undefined: any type). */
+function hasType(value: unknown, types: string[] | undefined): boolean {
+  if (types === undefined) return true;
+  return types.some((type) => {
     if (type === 'null') return value === null;
     if (type === 'array') return Array.isArray(value);
     if (type === 'object') return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -226,62 +228,115 @@ function fitsType(branch: unknown, value: unknown): boolean {
 }
 
 /**
- * Ajv reports every branch of a failed `anyOf`/`oneOf`: a nullable object (`anyOf: [{object…},
- * {type: null}]`) sent without a field it requires was also told "Must be of type null", and a
- * value of none of the branches' types heard only of the first branch's type. So, innermost
- * first: when no branch admits the value's type, one type error names all of theirs; when one
- * does, only its errors are reported; when several do, theirs and the combinator's own detail,
- * which says one of them is enough.
+ * Which branches of a failed `anyOf`/`oneOf` an error may come from: those whose schemas (through
+ * their `$ref`s) hold the schema object the error names, on the same value or below it. In a
+ * recursive schema (a tree's node) a branch reaches the other branches too, but only below.
+ * null: one of them, which is not known (a `false` schema's error names no object).
  */
-function withoutBranchNoise(errors: ErrorObject[]): ErrorObject[] {
-  let out = errors;
-  const combinators = errors
-    .filter((e) => (e.keyword === 'anyOf' || e.keyword === 'oneOf') && Array.isArray(e.schema))
-    .sort((a, b) => b.schemaPath.length - a.schemaPath.length);
-  for (const combinator of combinators) {
-    // A oneOf that several branches matched says so itself.
-    if ((combinator.params as { passingSchemas?: unknown }).passingSchemas) continue;
-    const branches = combinator.schema as unknown[];
-    const fitting = branches.map((branch) => fitsType(branch, combinator.data));
-    // Of this value: the same anyOf under `items` fails once per item, each with its own branches.
-    const where = combinator.instancePath;
-    const inBranch = (e: ErrorObject, i: number) =>
-      e.schemaPath.startsWith(`${combinator.schemaPath}/${i}/`) &&
-      (e.instancePath === where || e.instancePath.startsWith(`${where}/`));
-    const fits = fitting.filter(Boolean).length;
-    // Several branches admit the value (`anyOf` of `required: [email]` and `required: [phone]`):
-    // their errors are alternatives, and the combinator's own detail says that one is enough.
-    const replacement: ErrorObject[] =
-      fits > 1
-        ? [combinator]
-        : fits === 1
-          ? []
-          : [
-              {
-                ...combinator,
-                keyword: 'type',
-                params: { type: branches.flatMap((b) => typesOf((b as { type?: unknown }).type)) },
-              },
-            ];
-    const at = out.indexOf(combinator);
-    if (at < 0) continue;
-    out = [
-      ...out.slice(0, at).filter((e) => !branches.some((_, i) => !fitting[i] && inBranch(e, i))),
-      ...replacement,
-      ...out.slice(at + 1),
-    ];
-  }
-  // `contains` reports every item that is not the one sought; none of them is wrong by itself.
-  for (const contains of errors.filter((e) => e.keyword === 'contains')) {
-    out = out.filter((e) => !e.schemaPath.startsWith(`${contains.schemaPath}/`));
-  }
-  return out;
+function branchesOfErrors(combinator: ErrorObject, root: unknown): (e: ErrorObject) => number[] | null {
+  const branches = combinator.schema as unknown[];
+  const { onTheValue, below } = branchesRead(branches, root);
+  // Of this value: the same anyOf under `items` fails once per item, each with its own branches.
+  const where = combinator.instancePath;
+  return (e) => {
+    const reached = e.instancePath === where ? onTheValue : below;
+    if (reached === below && !e.instancePath.startsWith(`${where}/`)) return [];
+    const from: unknown = e.parentSchema;
+    const known = typeof from === 'object' && from !== null;
+    const of = branches
+      .map((_, i) => i)
+      .filter((i) =>
+        known ? reached[i]?.has(from) : e.schemaPath.startsWith(`${combinator.schemaPath}/${i}/`),
+      );
+    return of.length === 0 && !known ? null : of;
+  };
 }
 
-/** One detail per field, the first error found for it; the body root is called `(body)`. */
-export function validationDetails(errors: ErrorObject[] | null | undefined): ErrorDetail[] {
+interface Branches {
+  root: unknown;
+  /** The JSON types each admits (undefined: any). */
+  admitted: (string[] | undefined)[];
+  /** The schema objects each evaluates on the value itself, and on its items and properties. */
+  onTheValue: Set<object>[];
+  below: Set<object>[];
+}
+
+/** Kept per list of branches: the same anyOf under `items` fails once per item. */
+const branchCache = new WeakMap<object, Branches>();
+
+function branchesRead(branches: unknown[], root: unknown): Branches {
+  const cached = branchCache.get(branches);
+  if (cached && cached.root === root) return cached;
+  const read = {
+    root,
+    admitted: branches.map((branch) => admittedTypes(branch, root)),
+    onTheValue: branches.map((branch) => reachableSchemas(branch, root, true)),
+    below: branches.map((branch) => reachableSchemas(branch, root)),
+  };
+  branchCache.set(branches, read);
+  return read;
+}
+
+/**
+ * What a failed `anyOf`/`oneOf` and its branches' errors are reported as. When no branch admits
+ * the value's type, one type error names all of theirs; when one does, only its errors are
+ * reported; when several do, theirs and the combinator's own detail, which says one of them is
+ * enough. A branch's types are read through its `$ref`s (`anyOf: [{$ref: "#/$defs/money"},
+ * {type: null}]` takes an object or null).
+ */
+function reportedAs(
+  combinator: ErrorObject,
+  branchErrors: ErrorObject[],
+  branchesOf: (e: ErrorObject) => number[] | null,
+  root: unknown,
+): ErrorObject[] {
+  // A oneOf that several branches took says so itself; the others' errors are beside the point.
+  if ((combinator.params as { passingSchemas?: unknown }).passingSchemas) return [combinator];
+  const { admitted } = branchesRead(combinator.schema as unknown[], root);
+  const fitting = admitted.map((types) => hasType(combinator.data, types));
+  const kept = branchErrors.filter((e) => branchesOf(e)?.some((i) => fitting[i]) ?? true);
+  const fits = fitting.filter(Boolean).length;
+  // Several branches admit the value (`anyOf` of `required: [email]` and `required: [phone]`):
+  // their errors are alternatives, and the combinator's own detail says that one is enough.
+  if (fits > 1) return [...kept, combinator];
+  if (fits === 1) return kept;
+  const types = admitted.flatMap((t) => t ?? []);
+  if (types.length === 0) return [...kept, combinator];
+  return [...kept, { ...combinator, keyword: 'type', params: { type: types } }];
+}
+
+/**
+ * Ajv reports every branch of a failed `anyOf`/`oneOf`: a nullable object (`anyOf: [{object…},
+ * {type: null}]`) sent without a field it requires was also told "Must be of type null", and a
+ * value of none of the branches' types heard only of the first branch's type. Each combinator,
+ * innermost first, is reported as reportedAs says. `root`: the schema validated against.
+ */
+function withoutBranchNoise(errors: ErrorObject[], root: unknown): ErrorObject[] {
+  const out: ErrorObject[] = [];
+  for (const e of errors) {
+    // Ajv reports a combinator just after its branches' errors, so inner ones come first.
+    if ((e.keyword !== 'anyOf' && e.keyword !== 'oneOf') || !Array.isArray(e.schema)) {
+      out.push(e);
+      continue;
+    }
+    const branchesOf = branchesOfErrors(e, root);
+    let start = out.length;
+    while (start > 0 && branchesOf(out[start - 1] as ErrorObject)?.length !== 0) start--;
+    out.push(...reportedAs(e, out.splice(start), branchesOf, root));
+  }
+  // `contains` reports every item that is not the one sought; none of them is wrong by itself.
+  const contains = new Set(errors.filter((e) => e.keyword === 'contains').map((e) => `${e.schemaPath}/`));
+  if (contains.size === 0) return out;
+  return out.filter((e) => ![...contains].some((path) => e.schemaPath.startsWith(path)));
+}
+
+/**
+ * One detail per field of what `validate` last refused, the first error found for it; the body
+ * root is called `(body)`.
+ */
+export function validationDetails(validate: ValidateFunction): ErrorDetail[] {
   const seen = new Map<string, ErrorDetail>();
-  for (const e of withoutBranchNoise(errors ?? [])) {
+  for (const e of withoutBranchNoise(validate.errors ?? [], validate.schema)) {
     const d = describe(e);
     const field = d.field === '' ? '(body)' : d.field;
     if (!seen.has(field)) seen.set(field, { field, error: d.error });
@@ -294,8 +349,7 @@ export function validationDetails(errors: ErrorObject[] | null | undefined): Err
 export function inputValidator<T>(schema: object): (value: unknown) => T {
   const validate = ajv.compile(schema);
   return (value) => {
-    if (!validate(value))
-      throw new ApiError('invalid_request', { details: validationDetails(validate.errors) });
+    if (!validate(value)) throw new ApiError('invalid_request', { details: validationDetails(validate) });
     return value as T;
   };
 }

@@ -36,7 +36,7 @@ export function recordData(body: unknown, version: SchemaVersion): string {
   if (body === undefined) throw new ApiError('invalid_json', { message: 'Invalid JSON: the body is empty' });
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ApiError('invalid_body');
   if (!version.validate(body)) {
-    throw new ApiError('validation_failed', { details: validationDetails(version.validate.errors) });
+    throw new ApiError('validation_failed', { details: validationDetails(version.validate) });
   }
   return jsonText(body);
 }

@@ -61,7 +61,7 @@ export function registerTransferRoutes(
         if (typeof data !== 'object' || data === null || Array.isArray(data)) {
           errors.push({ index, details: [{ field: '(record)', error: 'Must be a JSON object' }] });
         } else if (!version.validate(data)) {
-          errors.push({ index, details: validationDetails(version.validate.errors) });
+          errors.push({ index, details: validationDetails(version.validate) });
         } else {
           const text = jsonText(data);
           // As the data API answers such a body 413.
