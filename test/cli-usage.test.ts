@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../bench/lib.ts';
-import { limitsCell } from '../src/cli/key-limits.ts';
 import { managementCli, runGatehouse } from './helpers/process.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -347,19 +346,6 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     const byId = new Map(json.data.map((k: { id: string; limits: object }) => [k.id, k.limits]));
     assert.deepEqual(byId.get(limited.id), { per_minute: 60, per_month: 1000 });
     assert.deepEqual(byId.get(plain.id), {});
-  });
-
-  test("keys list's limits cell: the installation defaults the API names fill the windows a key leaves empty", () => {
-    assert.equal(limitsCell({ per_day: 500 }, undefined), '500/day');
-    assert.equal(limitsCell({}, undefined), 'defaults');
-    const defaults = { per_minute: 60, per_day: null, per_month: 100000 };
-    assert.equal(limitsCell({}, defaults), '60/minute (default), 100000/month (default)');
-    assert.equal(
-      limitsCell({ per_minute: 10, per_day: 500, per_month: null }, defaults),
-      '10/minute, 500/day, 100000/month (default)',
-    );
-    assert.equal(limitsCell({}, {}), 'none');
-    assert.equal(limitsCell({}, null), 'none');
   });
 
   test('keys list and show say expired for a key past its expires_at (the API refuses it so)', async () => {

@@ -4,9 +4,9 @@ import type { Config } from '../config.ts';
 import type { EndpointJson, EndpointVersionJson } from '../endpoints/endpoint-service.ts';
 import type { KeyLimits } from '../keys/key-input.ts';
 import type { ApiKeyJson } from '../keys/key-service.ts';
+import { limitsText } from '../keys/limits-text.ts';
 import { type ClientOptions, JsonText, managementClient } from './client.ts';
 import { confirmIrreversible, withYes } from './confirm.ts';
-import { limitsCell } from './key-limits.ts';
 import { CliFailure, printFields, printJson, printTable, reportFailure } from './output.ts';
 
 type Common = ClientOptions & { json?: boolean };
@@ -388,7 +388,10 @@ export function registerDataCommands(program: Command, config: Config): void {
         if (o.json) return printJson(page);
         const defaults = page.meta?.default_limits;
         printTable(
-          page.data.map((key) => ({ ...forPeople(key), limits: limitsCell(key.limits, defaults) })),
+          page.data.map((key) => ({
+            ...forPeople(key),
+            limits: limitsText(key.limits, defaults, 'terminal'),
+          })),
           keyColumns,
         );
       }),

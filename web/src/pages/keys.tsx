@@ -1,5 +1,6 @@
 import { Badge, Button, Card, Group, Menu, Modal, Stack, Table, Text, VisuallyHidden } from '@mantine/core';
 import { useRef, useState } from 'react';
+import { limitsText } from '../../../src/keys/limits-text.ts';
 import { api } from '../api/client.ts';
 import type { ApiKey, CreatedKey, Endpoint, KeyLimits } from '../api/types.ts';
 import { useUser } from '../app/session.tsx';
@@ -169,7 +170,7 @@ export function KeysPage() {
                         </Table.Td>
                         <Table.Td>
                           <Text size="xs" data-testid="key-limits">
-                            {limitsText(key.limits, defaults)}
+                            {limitsText(key.limits, defaults, 'dashboard')}
                           </Text>
                         </Table.Td>
                         <Table.Td>
@@ -288,23 +289,4 @@ export function KeysPage() {
       </Modal>
     </>
   );
-}
-
-/**
- * A key's effective limits for its row: its own, else the installation's default for the window,
- * marked so (`120/min · 10,000/day (default)`), or `none`.
- */
-function limitsText(limits: KeyLimits, defaults: KeyLimits): string {
-  const windows = [
-    ['per_minute', 'min'],
-    ['per_day', 'day'],
-    ['per_month', 'month'],
-  ] as const;
-  const parts = windows.flatMap(([window, unit]) => {
-    const own = limits[window];
-    if (typeof own === 'number') return [`${own.toLocaleString()}/${unit}`];
-    const fallback = defaults[window];
-    return typeof fallback === 'number' ? [`${fallback.toLocaleString()}/${unit} (default)`] : [];
-  });
-  return parts.length > 0 ? parts.join(' · ') : 'none';
 }
