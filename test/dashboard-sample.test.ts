@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compileSchema } from '../src/endpoints/json-schema.ts';
-import { samplePayload } from '../web/src/schema/sample.ts';
+import { sampleFor, samplePayload } from '../web/src/schema/sample.ts';
 
 /**
  * The dashboard's sample payload (the test page's prefilled body, the endpoint page's sample)
@@ -43,4 +43,41 @@ test('sample payloads pass the server validator, patterns included', () => {
   // The same sample each time, and a matching default is kept as it is.
   assert.deepEqual(samplePayload(schemas[0]), samplePayload(schemas[0]));
   assert.deepEqual(samplePayload(schemas[1]), { id: 'id-1' });
+});
+
+test('a field that is a $ref, or has $ref alternatives, is sampled as the schema it refers to', () => {
+  const schema = {
+    type: 'object',
+    required: ['weight', 'tracking', 'parcel', 'declared', 'boxes', 'pieces'],
+    $defs: {
+      weight: {
+        required: ['grams', 'unit'],
+        type: 'object',
+        properties: { unit: { $ref: '#/$defs/unit' }, grams: { minimum: 1, type: 'integer' } },
+      },
+      unit: { pattern: '^(g|kg)$', type: 'string' },
+      parcel: { $ref: '#/$defs/weight' },
+    },
+    definitions: { code: { minLength: 12, type: 'string' } },
+    properties: {
+      weight: { anyOf: [{ $ref: '#/$defs/weight' }, { type: 'string' }] },
+      tracking: { oneOf: [{ $ref: '#/definitions/code' }, { type: 'integer' }] },
+      parcel: { $ref: '#/$defs/parcel' },
+      declared: { anyOf: [{ $ref: '#/$defs/weight' }, { type: 'null' }] },
+      boxes: { $ref: '#/$defs/weight/properties/grams', maximum: 5 },
+      pieces: { minItems: 2, items: { $ref: '#/$defs/weight' }, type: 'array' },
+    },
+  };
+  const { value, unmet } = sampleFor(schema);
+  assert.deepEqual(unmet, []);
+  const validate = compileSchema(schema);
+  assert.ok(validate(value), `${JSON.stringify(value)}: ${JSON.stringify(validate.errors)}`);
+  assert.equal((value as { boxes: unknown }).boxes, 1);
+  // One that refers to itself without end is sampled so far, and said to need filling in.
+  const tree = {
+    type: 'object',
+    $defs: { node: { type: 'object', properties: { child: { $ref: '#/$defs/node' } }, required: ['child'] } },
+    properties: { root: { $ref: '#/$defs/node' } },
+  };
+  assert.equal(sampleFor(tree).unmet.length, 1);
 });

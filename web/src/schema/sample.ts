@@ -1,6 +1,7 @@
 /** A plausible payload for a JSON Schema: enums' first value, bounds respected, every property present. */
 
 import randexp from 'randexp';
+import { resolveRef } from '../../../src/endpoints/schema-refs.ts';
 
 // CommonJS with an ES-style declaration: whether bundled or run by Node, the default import is the
 // class itself (Node's type rules read the declaration's default export as a property).
@@ -173,8 +174,14 @@ export interface Sample {
 
 /** A sample for the schema, and the places where it does not meet it (none, nearly always). */
 export function sampleFor(schema: unknown): Sample {
-  const unmet: string[] = [];
-  return { value: sampleAt(schema, '', 0, '', unmet, 0), unmet };
+  const walk: Walk = { root: schema, unmet: [] };
+  return { value: sampleAt(schema, '', 0, '', walk, 0), unmet: walk.unmet };
+}
+
+/** What a sample is made in: the whole schema (for its `$ref`s), and the places found unmet. */
+interface Walk {
+  root: unknown;
+  unmet: string[];
 }
 
 /** A sample for the schema (see sampleFor for whether it meets every keyword). */
@@ -191,10 +198,29 @@ function sampleAt(
   name: string,
   depth: number,
   path: string,
-  unmet: string[],
+  walk: Walk,
   variant: number,
 ): unknown {
-  if (!isObject(schema) || depth > 8) return null;
+  if (!isObject(schema)) return null;
+  // Deeper than this (a schema that refers to itself): left for the user to fill in.
+  if (depth > 8) {
+    if (!walk.unmet.includes(path)) walk.unmet.push(path);
+    return null;
+  }
+  // A reference (`#/$defs/money`): a sample of the schema it names, with the keywords beside it.
+  if (typeof schema.$ref === 'string') {
+    const { $ref, ...beside } = schema;
+    const target = resolveRef(walk.root, $ref);
+    return sampleAt(
+      isObject(target) ? { ...target, ...beside } : beside,
+      name,
+      depth + 1,
+      path,
+      walk,
+      variant,
+    );
+  }
+  const { unmet } = walk;
   if ('const' in schema) return schema.const;
   if (Array.isArray(schema.enum) && schema.enum.length > 0) return schema.enum[variant % schema.enum.length];
   if (variant === 0 && 'default' in schema) return schema.default;
@@ -202,7 +228,7 @@ function sampleAt(
   for (const key of ['oneOf', 'anyOf'] as const) {
     const options = schema[key];
     if (Array.isArray(options) && options.length > 0)
-      return sampleAt(options[0], name, depth + 1, path, unmet, variant);
+      return sampleAt(options[0], name, depth + 1, path, walk, variant);
   }
   let type = schema.type;
   if (Array.isArray(type)) type = type.find((t) => t !== 'null') ?? type[0];
@@ -235,7 +261,7 @@ function sampleAt(
           name,
           depth + 1,
           `${path}[]`,
-          unmet,
+          walk,
           unique ? variant * count + i : variant,
         ),
       );
@@ -252,7 +278,7 @@ function sampleAt(
       const out: Json = {};
       const properties = isObject(schema.properties) ? schema.properties : {};
       for (const [key, sub] of Object.entries(properties))
-        out[key] = sampleAt(sub, key, depth + 1, path === '' ? key : `${path}.${key}`, unmet, variant);
+        out[key] = sampleAt(sub, key, depth + 1, path === '' ? key : `${path}.${key}`, walk, variant);
       return out;
     }
     default:
