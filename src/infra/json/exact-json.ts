@@ -50,13 +50,17 @@ export function keepLongIntegers(
     }
     return j;
   };
-  /** The value at `i` (parsed: `node`) as stored, and whether it holds a long integer. */
-  const scan = (node: unknown): { json: string; long: boolean } => {
+  /**
+   * The value at `i` (parsed: `node`) as stored, when it holds a long integer. One that does not
+   * is written (JSON.stringify) by the nearest enclosing value that does, if any: written on each
+   * level instead, a body nested 128 deep was written 128 times over.
+   */
+  const scan = (node: unknown): { json: string | undefined; long: boolean } => {
     skip();
     const c = text.charCodeAt(i);
     if (c === QUOTE) {
       i = stringEnd(i);
-      return { json: JSON.stringify(node), long: false };
+      return { json: undefined, long: false };
     }
     if (c !== 123 && c !== 91) {
       const start = i;
@@ -66,18 +70,16 @@ export function keepLongIntegers(
         i++;
       }
       const token = text.slice(start, i);
-      return LONG_INTEGER.test(token)
-        ? { json: token, long: true }
-        : { json: JSON.stringify(node), long: false };
+      return LONG_INTEGER.test(token) ? { json: token, long: true } : { json: undefined, long: false };
     }
     const isObject = c === 123;
     let long = false;
     /** Each key's value as stored: a repeated key's last one, as in the parsed object. */
-    const members = new Map<string, string>();
+    const members = new Map<string, string | undefined>();
     /** Where each key's value put its nodes in `kept`: an earlier value of a repeated key was
      * read against the parsed (last) value, so what it would keep is wrong. */
     const keptBy = new Map<string, [from: number, to: number]>();
-    const items: string[] = [];
+    const items: (string | undefined)[] = [];
     i++;
     for (let index = 0; ; index++) {
       skip();
@@ -114,13 +116,13 @@ export function keepLongIntegers(
     // Read against another value (an earlier value of a repeated key): dropped by its parent.
     const shaped = isObject ? isPlainObject(node) : Array.isArray(node);
     if (!shaped) return { json: 'null', long: false };
-    if (!long) return { json: JSON.stringify(node), long: false };
+    if (!long) return { json: undefined, long: false };
     // JSON.stringify's key order (integer-like keys first), which is the parsed object's own.
     const json = isObject
-      ? `{${Object.keys(node as object)
-          .map((key) => `${JSON.stringify(key)}:${members.get(key)}`)
+      ? `{${Object.entries(node as object)
+          .map(([key, item]) => `${JSON.stringify(key)}:${members.get(key) ?? JSON.stringify(item)}`)
           .join(',')}}`
-      : `[${items.join(',')}]`;
+      : `[${items.map((item, k) => item ?? JSON.stringify((node as unknown[])[k])).join(',')}]`;
     kept.push({ node: node as object, json });
     return { json, long: true };
   };
