@@ -20,6 +20,9 @@ Every error, from every route, has one shape:
   each code's usual message; many responses say more (which header, which window, which step), so
   match on \`code\`, never on \`error\`.
 - \`details\` lists one entry per offending field (empty when there is nothing to point at).
+  Where a schema refuses a body (\`validation_failed\`, \`invalid_request\`), a key of the body longer
+  than 100 characters is shortened in a field to its first 100 and \`…\`, and a field longer than 1000
+  characters to its first 1000 and \`…\`.
 - \`request_id\` is also sent as the \`Request-Id\` response header and appears in logs and webhook deliveries.
 - A 5xx never carries a stack trace or SQL; the server logs the cause under the same request id.
 

@@ -3,6 +3,10 @@ import { after, before, describe, test } from 'node:test';
 import { compileSchema } from '../src/endpoints/json-schema.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
+/** How long a field name, and a whole field, may be in `details` (json-schema.ts NAME_CHARS, FIELD_CHARS). */
+const NAME_CHARS = 100;
+const FIELD_CHARS = 1000;
+
 /** The details of the 400 `validation_failed` that a POST of `json` to `path` is answered with. */
 async function refusal(server: TestServer, key: string, path: string, json: unknown): Promise<unknown> {
   const res = await server.request('POST', path, { key, json });
@@ -89,6 +93,16 @@ describe('validation details', () => {
             },
           },
         },
+      },
+    });
+    await server.createEndpoint({
+      slug: 'notes',
+      name: 'Notes',
+      schema: {
+        type: 'object',
+        $defs: { tree: { type: 'object', additionalProperties: { $ref: '#/$defs/tree' } } },
+        properties: { tree: { $ref: '#/$defs/tree' } },
+        additionalProperties: { type: 'array', items: { type: 'integer' } },
       },
     });
     key = (await server.createKey({ name: 'k', environment: 'test' })).key;
@@ -194,6 +208,49 @@ describe('validation details', () => {
       const res = await server.request('POST', '/api/v1/data/shipments', { key, json: { tags } });
       assert.equal(res.status, 202, `${JSON.stringify(tags)}: ${res.text}`);
     }
+  });
+
+  test('a long field name is written once, not once per error below it, and shortened in details', async () => {
+    // Ajv escaped the name into every error's instancePath: a copy per error, O(name × errors) in
+    // time and memory (a 32 KB body ran the process out of memory).
+    const validate = compileSchema({
+      type: 'object',
+      additionalProperties: { type: 'array', items: { type: 'integer' } },
+    });
+    assert.doesNotMatch(String(validate), /"\/" \+ key\d+\.replace\(/);
+    const name = '~/'.repeat(5_000);
+    assert.equal(validate({ [name]: Array(1_000).fill('x') }), false);
+    assert.equal(validate.errors?.length, 1_000);
+    const shortened = `${'~0~1'.repeat(NAME_CHARS / 2)}…`;
+    assert.deepEqual(
+      validate.errors?.slice(0, 2).map((e) => e.instancePath),
+      [`/${shortened}/0`, `/${shortened}/1`],
+    );
+    const res = await server.request('POST', '/api/v1/data/notes', {
+      key,
+      json: { [name]: Array(1_000).fill('x'), short: ['y'] },
+    });
+    assert.equal(res.status, 400, res.text);
+    assert.equal(res.body.details.length, 100);
+    assert.deepEqual(res.body.details.slice(0, 2), [
+      { field: `${name.slice(0, NAME_CHARS)}…[0]`, error: 'Must be of type integer' },
+      { field: `${name.slice(0, NAME_CHARS)}…[1]`, error: 'Must be of type integer' },
+    ]);
+    // Names nested in names: the field is cut at FIELD_CHARS.
+    let nested: unknown = 1;
+    for (let level = 0; level < 15; level++) nested = { [`${'n'.repeat(150)}${level}`]: nested };
+    const deep = await server.request('POST', '/api/v1/data/notes', { key, json: { tree: nested } });
+    assert.equal(deep.status, 400, deep.text);
+    const [detail] = deep.body.details as { field: string; error: string }[];
+    assert.equal(detail?.field.length, FIELD_CHARS + 1);
+    assert.ok(
+      detail?.field.startsWith(`tree.${'n'.repeat(NAME_CHARS)}….${'n'.repeat(NAME_CHARS)}…`),
+      detail?.field,
+    );
+    assert.ok(detail?.field.endsWith('…'));
+    assert.deepEqual(deep.body.details.length, 1);
+    const listed = await server.request('GET', '/api/v1/data/notes', { key });
+    assert.deepEqual(listed.body.data, [], 'nothing stored');
   });
 
   test('the management API says the same of its own nullable fields (a key limit)', async () => {
