@@ -12,6 +12,7 @@ import { stringify as stringifyCsv } from 'csv-stringify';
 import { parseJson as parseExact, stringifyJson as stringifyExact } from '../../packages/client/src/json.ts';
 import type { Config } from '../config.ts';
 import type { EndpointJson, EndpointVersionJson } from '../endpoints/endpoint-service.ts';
+import { resolveRef } from '../endpoints/schema-refs.ts';
 import { ApiError } from '../errors.ts';
 import { MAX_REQUEST_BYTES, parseJson } from '../http/json-body.ts';
 import { keepLongIntegers } from '../infra/json/exact-json.ts';
@@ -166,13 +167,7 @@ function cellTypes(property: unknown, root: unknown, depth = 0): string[] | unde
     const types = branches.map((branch) => cellTypes(branch, root, depth + 1));
     return types.every((t) => t !== undefined) ? [...new Set(types.flat() as string[])] : undefined;
   }
-  if (typeof p.$ref !== 'string' || !p.$ref.startsWith('#')) return undefined;
-  let target: unknown = root;
-  for (const part of p.$ref.slice(1).split('/').slice(1)) {
-    const name = decodeURIComponent(part).replace(/~1/g, '/').replace(/~0/g, '~');
-    target = target && typeof target === 'object' ? (target as Record<string, unknown>)[name] : undefined;
-  }
-  return cellTypes(target, root, depth + 1);
+  return cellTypes(resolveRef(root, p.$ref), root, depth + 1);
 }
 
 function jsonType(value: unknown): string {
