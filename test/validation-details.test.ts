@@ -81,6 +81,9 @@ describe('validation details', () => {
             anyOf: [{ required: ['email'] }, { required: ['phone'] }],
           },
           version: { const: 'v1' },
+          discount: { anyOf: [{ const: 'none' }, { type: 'integer', minimum: 0 }] },
+          size: { oneOf: [{ enum: ['S', 'M', 'L'] }, { type: 'integer', minimum: 1 }] },
+          rate: { anyOf: [{ enum: [0.5, null] }, { type: 'string', const: 'market' }] },
           tags: { type: 'array', uniqueItems: true },
           parcels: { type: 'array', contains: { type: 'integer' } },
           codes: {
@@ -165,6 +168,38 @@ describe('validation details', () => {
       { field: 'codes[2]', error: 'Must be of type string or integer' },
       { field: 'codes[3]', error: 'Must NOT have fewer than 3 characters' },
     ]);
+  });
+
+  test('an alternative that is a const or an enum admits the types of its values', async () => {
+    // Of none of the alternatives' types: told all of them, not only the const's value.
+    assert.deepEqual(await details({ discount: true }), [
+      { field: 'discount', error: 'Must be of type string or integer' },
+    ]);
+    assert.deepEqual(await details({ size: [] }), [
+      { field: 'size', error: 'Must be of type string or integer' },
+    ]);
+    assert.deepEqual(await details({ rate: 1 }), [{ field: 'rate', error: 'Must be one of: 0.5, null' }]);
+    assert.deepEqual(await details({ rate: false }), [
+      { field: 'rate', error: 'Must be of type number, null or string' },
+    ]);
+    // Of one alternative's type: told what that alternative wants.
+    assert.deepEqual(await details({ discount: 'half' }), [{ field: 'discount', error: 'Must be "none"' }]);
+    assert.deepEqual(await details({ discount: -1 }), [{ field: 'discount', error: 'Must be >= 0' }]);
+    assert.deepEqual(await details({ size: 'XL' }), [
+      { field: 'size', error: 'Must be one of: "S", "M", "L"' },
+    ]);
+    assert.deepEqual(await details({ size: 0 }), [{ field: 'size', error: 'Must be >= 1' }]);
+    assert.deepEqual(await details({ rate: 'spot' }), [{ field: 'rate', error: 'Must be "market"' }]);
+    for (const json of [
+      { discount: 'none' },
+      { discount: 3 },
+      { size: 'M' },
+      { rate: null },
+      { rate: 'market' },
+    ]) {
+      const res = await server.request('POST', '/api/v1/data/shipments', { key, json });
+      assert.equal(res.status, 202, JSON.stringify(json));
+    }
   });
 
   test('a const names its value, duplicates name the items, and contains blames no single item', async () => {

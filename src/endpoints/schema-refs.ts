@@ -110,6 +110,14 @@ export function typesOf(type: unknown): string[] {
   return Array.isArray(type) ? type.map(String) : String(type).split(',');
 }
 
+/** A JSON value's type name, as `type` spells it: a whole number is an integer. */
+function typeOfValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'array';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  return typeof value;
+}
+
 /** The types of `a` that `b` also admits (an integer is a number); undefined is every type. */
 function bothAdmit(a: string[] | undefined, b: string[] | undefined): string[] | undefined {
   if (a === undefined) return b;
@@ -124,9 +132,9 @@ function bothAdmit(a: string[] | undefined, b: string[] | undefined): string[] |
 
 /**
  * The JSON types a schema admits, as its `type`, its `$ref` and its `anyOf`/`oneOf`/`allOf` say
- * (`{anyOf: [{$ref: money}, {type: null}]}` with money an object: object and null); undefined
- * when it admits any type, as far as those keywords tell (a `const`, an `enum`, no `type`, or a
- * reference back to a schema being read).
+ * (`{anyOf: [{$ref: money}, {type: null}]}` with money an object: object and null), and its
+ * `const` and `enum` (`{const: "none"}`: a string); undefined when it admits any type, as far as
+ * those keywords tell (none of them, or a reference back to a schema being read).
  */
 export function admittedTypes(schema: unknown, root: unknown): string[] | undefined {
   // Each schema read once: a reference back into one being read says nothing more.
@@ -137,6 +145,8 @@ export function admittedTypes(schema: unknown, root: unknown): string[] | undefi
     if (known.has(node)) return known.get(node);
     known.set(node, undefined);
     let types = node.type === undefined ? undefined : typesOf(node.type);
+    if ('const' in node) types = bothAdmit(types, [typeOfValue(node.const)]);
+    if (Array.isArray(node.enum)) types = bothAdmit(types, [...new Set(node.enum.map(typeOfValue))]);
     for (const key of ['$ref', '$dynamicRef']) {
       if (key in node) types = bothAdmit(types, read(resolveRef(root, node[key])));
     }
