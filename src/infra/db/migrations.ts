@@ -1,4 +1,11 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import {
+  type Kysely,
+  type Migration,
+  type MigrationProvider,
+  type MigrationResultSet,
+  Migrator,
+  sql,
+} from 'kysely';
 import { ConfigError } from '../../config.ts';
 import type { DialectName } from './dialect.ts';
 import { coreMigration } from './migrations/0001-core.ts';
@@ -44,14 +51,21 @@ class CodeMigrations implements MigrationProvider {
   }
 }
 
-export async function migrateToLatest(db: Kysely<unknown>, dialect: DialectName): Promise<void> {
+/** How long a process waits for another that holds a SQLite file's write lock, before it gives up. */
+const MIGRATION_WAIT_MS = 10 * 60_000;
+
+export async function migrateToLatest(
+  db: Kysely<unknown>,
+  dialect: DialectName,
+  waitMs = MIGRATION_WAIT_MS,
+): Promise<void> {
   // Migrations are independent files; one added later with a lower number still runs.
-  const migrator = new Migrator({
-    db,
-    provider: new CodeMigrations(dialect),
-    allowUnorderedMigrations: true,
-  });
-  const { error, results } = await migrator.migrateToLatest();
+  const migratorOf = (on: Kysely<unknown>) =>
+    new Migrator({ db: on, provider: new CodeMigrations(dialect), allowUnorderedMigrations: true });
+  const { error, results } =
+    dialect === 'sqlite'
+      ? await migrateSqlite(db, migratorOf, waitMs)
+      : await migratorOf(db).migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   const unreachable = unreachableReason(error);
   if (unreachable) {
@@ -63,6 +77,69 @@ export async function migrateToLatest(db: Kysely<unknown>, dialect: DialectName)
   if (error || failed) {
     throw new Error(`Database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
   }
+}
+
+/**
+ * On PostgreSQL Kysely's migrator runs every pending migration in one transaction under an
+ * advisory lock. On SQLite it takes no lock (it counts on having the file's only connection,
+ * not on other processes) and runs each migration on its own, so two processes starting at once
+ * on a new file would both apply them, and one killed midway would leave one half applied. Here the
+ * migrator runs in one `BEGIN IMMEDIATE` transaction: the first process holds SQLite's write lock
+ * until it has applied and recorded them all; another waits for the lock (busy_timeout, then
+ * again, up to `waitMs`), then finds them applied. A process that dies midway, even by SIGKILL,
+ * leaves nothing applied (it never committed) and no lock (the operating system drops it).
+ */
+async function migrateSqlite(
+  db: Kysely<unknown>,
+  migratorOf: (on: Kysely<unknown>) => Migrator,
+  waitMs: number,
+): Promise<MigrationResultSet> {
+  try {
+    if (await appliedOnSqlite(db)) return { results: [] };
+  } catch (error) {
+    return { error };
+  }
+  const started = Date.now();
+  for (;;) {
+    try {
+      return await db.connection().execute(async (connection) => {
+        await sql`begin immediate`.execute(connection);
+        try {
+          const outcome = await migratorOf(connection).migrateToLatest();
+          await sql.raw(outcome.error ? 'rollback' : 'commit').execute(connection);
+          return outcome;
+        } catch (error) {
+          await sql`rollback`.execute(connection);
+          throw error;
+        }
+      });
+    } catch (error) {
+      if (!isBusy(error)) return { error };
+      const waited = Date.now() - started;
+      if (waited >= waitMs) {
+        throw new ConfigError(
+          `The database stayed locked by another process for ${Math.round(waited / 1000)} s while this one waited to migrate it ` +
+            '(another Gatehouse process migrating a large database, or one suspended while it held the lock). ' +
+            'Start this one again once that process is done, or stop it',
+          'database_unreachable',
+        );
+      }
+    }
+  }
+}
+
+/** Every migration is recorded already: nothing to do, and no need to wait for the write lock. */
+async function appliedOnSqlite(db: Kysely<unknown>): Promise<boolean> {
+  const table =
+    await sql`select 1 from sqlite_master where type = 'table' and name = 'kysely_migration'`.execute(db);
+  if (table.rows.length === 0) return false;
+  const rows = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+  const applied = new Set(rows.rows.map((r) => r.name));
+  return Object.keys(migrations('sqlite')).every((name) => applied.has(name));
+}
+
+function isBusy(error: unknown): boolean {
+  return String((error as { code?: unknown } | undefined)?.code ?? '').startsWith('SQLITE_BUSY');
 }
 
 /** Connection-level failures (nothing to migrate yet): the database is not there to talk to. */

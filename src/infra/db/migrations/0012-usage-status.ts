@@ -6,7 +6,7 @@ import type { DialectName } from '../dialect.ts';
  * Rows counted before this migration keep their class with `status` 0: their exact statuses were
  * never recorded. The primary key takes both columns, so old and new rows of one day coexist.
  * SQLite cannot change a primary key in place: the table is rebuilt (it holds one row per
- * day, key, endpoint, environment and status class, so the copy is small), in one transaction.
+ * day, key, endpoint, environment and status class, so the copy is small).
  */
 export function usageStatusMigration(dialect: DialectName): Migration {
   return {
@@ -18,29 +18,27 @@ export function usageStatusMigration(dialect: DialectName): Migration {
           PRIMARY KEY (day, key_id, endpoint, environment, status_class, status)`.execute(db);
         return;
       }
-      // One transaction (the migrator runs none on SQLite): a step that fails (a view over the
-      // table makes the rename fail) or a crash leaves the table as it was, to migrate again,
-      // not dropped with its counts in usage_daily_next; and no other process writes in between.
-      await db.transaction().execute(async (trx) => {
-        await sql`CREATE TABLE usage_daily_next (
-          day text NOT NULL,
-          key_id text NOT NULL,
-          endpoint text NOT NULL,
-          environment text NOT NULL,
-          status_class text NOT NULL,
-          status integer NOT NULL DEFAULT 0,
-          count integer NOT NULL,
-          rate_limited integer NOT NULL,
-          CONSTRAINT usage_daily_pk PRIMARY KEY (day, key_id, endpoint, environment, status_class, status)
-        )`.execute(trx);
-        await sql`INSERT INTO usage_daily_next
-            (day, key_id, endpoint, environment, status_class, status, count, rate_limited)
-          SELECT day, key_id, endpoint, environment, status_class, 0, count, rate_limited
-          FROM usage_daily`.execute(trx);
-        await sql`DROP TABLE usage_daily`.execute(trx);
-        await sql`ALTER TABLE usage_daily_next RENAME TO usage_daily`.execute(trx);
-        await sql`CREATE INDEX usage_daily_key ON usage_daily (key_id, day)`.execute(trx);
-      });
+      // In the migrator's one transaction (migrations.ts), on SQLite too: a step that fails (a view
+      // over the table makes the rename fail) or a crash leaves the table as it was, to migrate
+      // again, not dropped with its counts in usage_daily_next.
+      await sql`CREATE TABLE usage_daily_next (
+        day text NOT NULL,
+        key_id text NOT NULL,
+        endpoint text NOT NULL,
+        environment text NOT NULL,
+        status_class text NOT NULL,
+        status integer NOT NULL DEFAULT 0,
+        count integer NOT NULL,
+        rate_limited integer NOT NULL,
+        CONSTRAINT usage_daily_pk PRIMARY KEY (day, key_id, endpoint, environment, status_class, status)
+      )`.execute(db);
+      await sql`INSERT INTO usage_daily_next
+          (day, key_id, endpoint, environment, status_class, status, count, rate_limited)
+        SELECT day, key_id, endpoint, environment, status_class, 0, count, rate_limited
+        FROM usage_daily`.execute(db);
+      await sql`DROP TABLE usage_daily`.execute(db);
+      await sql`ALTER TABLE usage_daily_next RENAME TO usage_daily`.execute(db);
+      await sql`CREATE INDEX usage_daily_key ON usage_daily (key_id, day)`.execute(db);
     },
   };
 }

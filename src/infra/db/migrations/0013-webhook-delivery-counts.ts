@@ -12,14 +12,14 @@ import type { DialectName } from '../dialect.ts';
  * holds (taken with SKIP LOCKED, or a new one when every row is held), so no transaction ever
  * waits for another's counts and the scrape adds up as many rows as were ever held at once.
  *
- * Each run recounts from the deliveries in the same transaction as it sets the triggers up (on
- * PostgreSQL with writers locked out meanwhile), so the counts start exact, and a run repeated
- * after one cut short ends in the same state.
+ * Each run recounts from the deliveries in the same transaction as it sets the triggers up (the
+ * migrator's, migrations.ts; on PostgreSQL with writers locked out meanwhile), so the counts start
+ * exact, and a run repeated after one cut short ends in the same state.
  */
 export function webhookDeliveryCountsMigration(dialect: DialectName): Migration {
   return {
     async up(db: Kysely<unknown>) {
-      if (dialect === 'sqlite') await db.transaction().execute(sqliteCounts);
+      if (dialect === 'sqlite') await sqliteCounts(db);
       else await postgresCounts(db);
     },
   };
@@ -64,7 +64,7 @@ async function sqliteCounts(db: Kysely<unknown>): Promise<void> {
     .execute(db);
 }
 
-/** Runs inside the migrator's transaction (PostgreSQL migrates in one). */
+/** Runs inside the migrator's transaction. */
 async function postgresCounts(db: Kysely<unknown>): Promise<void> {
   // Writers wait until the triggers and the first counts commit together: none is missed or
   // counted twice, even by a process of an older release still running.
