@@ -1,15 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import {
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  utimesSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -61,7 +53,7 @@ describe('./data/server.json with several servers started from one folder', () =
     }
   });
 
-  test('servers starting and stopping at the same moment in several processes keep each other listed, a stale lock among them', {
+  test('servers starting and stopping at the same moment in several processes keep each other listed', {
     timeout: 120_000,
   }, async () => {
     const go = join(dir, 'go');
@@ -95,11 +87,6 @@ describe('./data/server.json with several servers started from one folder', () =
     );
     try {
       await Promise.all(children.map((child) => once(child, 'spawn')));
-      // They start with a lock left by a process that died holding it: all find it stale at once.
-      const gone = await aliveProcess();
-      gone.kill('SIGKILL');
-      await once(gone, 'exit');
-      writeFileSync(`${file}.lock`, String(gone.pid));
       writeFileSync(go, '');
       const wrong = await Promise.all(
         children.map(async (child) => {
@@ -116,7 +103,6 @@ describe('./data/server.json with several servers started from one folder', () =
         (JSON.parse(readFileSync(file, 'utf8')).servers as Array<{ pid: number }>).map((s) => s.pid).sort(),
         children.map((child) => child.pid).sort(),
       );
-      assert.equal(existsSync(`${file}.lock`), false);
     } finally {
       for (const child of children) child.kill('SIGKILL');
       rmSync(file, { force: true });
@@ -124,91 +110,58 @@ describe('./data/server.json with several servers started from one folder', () =
     }
   });
 
-  test('a lock left by a process that died holding it is taken over', async () => {
-    const gone = await aliveProcess();
-    gone.kill('SIGKILL');
-    await once(gone, 'exit');
-    writeFileSync(`${file}.lock`, String(gone.pid));
-    try {
-      announceServer(config, 'http://127.0.0.1:4200', process.pid);
-      assert.equal(runningServer(config)?.url, 'http://127.0.0.1:4200');
-      assert.equal(existsSync(`${file}.lock`), false);
-      // Left with the guard of a takeover too: by a taker that died, and by one holding it for
-      // longer than a takeover ever takes (the same stale rules).
-      for (const guard of [String(gone.pid), String(process.pid)]) {
-        writeFileSync(`${file}.lock`, String(gone.pid));
-        writeFileSync(`${file}.lock.takeover`, guard);
-        if (guard === String(process.pid)) {
-          const old = new Date(Date.now() - 60_000);
-          utimesSync(`${file}.lock.takeover`, old, old);
-        }
-        withdrawServer(config, process.pid);
-        assert.equal(runningServer(config), undefined);
-        assert.deepEqual(
-          readdirSync(dir).filter((name) => name.startsWith('server.json')),
-          [],
-          'the lock and its guards are gone',
-        );
-        announceServer(config, 'http://127.0.0.1:4200', process.pid);
-      }
-    } finally {
-      withdrawServer(config, process.pid);
-      rmSync(`${file}.lock`, { force: true });
-      rmSync(`${file}.lock.takeover`, { force: true });
-    }
-  });
-
-  test('two processes taking over one stale lock: the second never removes the lock the first has just taken', {
+  test('a process holding the lock keeps it as long as it lives, however long that is; once it dies the lock is free', {
     timeout: 60_000,
   }, async () => {
-    const lock = `${file}.lock`;
-    const gone = await aliveProcess();
-    gone.kill('SIGKILL');
-    await once(gone, 'exit');
-    const dead = gone.pid as number;
-    writeFileSync(lock, String(dead));
-    const outcome = join(dir, 'outcome');
-    // The other process: it took the stale lock over (removed it, created its own) just after this
-    // one found the lock stale and before it acted on that. It holds the lock for 300 ms, then
-    // releases it, saying whether the lock was still its own.
-    const other = `
-      const { readFileSync, rmSync, writeFileSync } = require('node:fs');
-      setTimeout(() => {
-        let own = false;
-        try { own = readFileSync(${JSON.stringify(lock)}, 'utf8') === String(process.pid); } catch {}
-        if (own) rmSync(${JSON.stringify(lock)});
-        writeFileSync(${JSON.stringify(outcome)}, own ? 'released its own lock' : 'its lock was removed by another');
-      }, 300);
+    const module = new URL('../src/cli/running-server.ts', import.meta.url).href;
+    // A server stopped while it holds the lock: it announces itself, and stops for good as it
+    // reads the file under the lock (its readFileSync blocks there), alive, until killed.
+    const script = `
+      import fs, { writeSync } from 'node:fs';
+      import { syncBuiltinESMExports } from 'node:module';
+      const read = fs.readFileSync;
+      fs.readFileSync = (path, ...rest) => {
+        if (String(path) === ${JSON.stringify(file)}) {
+          writeSync(1, 'holding\\n');
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0);
+        }
+        return read(path, ...rest);
+      };
+      syncBuiltinESMExports();
+      const { announceServer } = await import(${JSON.stringify(module)});
+      announceServer({ cliCredentialsPath: ${JSON.stringify(join(dir, 'cli.json'))} }, 'http://127.0.0.1:4400', process.pid);
     `;
-    let holder: ReturnType<typeof spawn> | undefined;
-    // The hook: this process checks whether the stale lock's holder lives (process.kill(pid, 0))
-    // between reading the lock and removing it; the other process takes the lock over right then.
-    const kill = process.kill;
-    process.kill = ((pid: number, signal?: string | number) => {
-      if (pid === dead && signal === 0 && !holder) {
-        holder = spawn(process.execPath, ['-e', other], { stdio: 'ignore' });
-        rmSync(lock);
-        writeFileSync(lock, String(holder.pid), { flag: 'wx' });
+    const holder = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const exited = once(holder, 'exit');
+    try {
+      const [chunk] = (await Promise.race([
+        once(holder.stdout, 'data'),
+        exited.then(() => [Buffer.from('exited')]),
+      ])) as [Buffer];
+      assert.equal(chunk.toString(), 'holding\n');
+      // As if it had held the lock for a minute: the clock moves on (a lock taken over by its
+      // age would be taken now), and this process waits 100 ms for it.
+      const now = Date.now;
+      Date.now = () => now() + 60_000;
+      try {
+        announceServer(config, 'http://127.0.0.1:4401', process.pid, 100);
+      } finally {
+        Date.now = now;
       }
-      return kill.call(process, pid, signal);
-    }) as typeof process.kill;
-    try {
-      announceServer(config, 'http://127.0.0.1:4300', process.pid);
+      assert.equal(existsSync(file), false, 'nothing was written under the lock its holder holds');
+      assert.equal(runningServer(config), undefined);
+
+      // Killed while it holds the lock: the lock goes with it.
+      holder.kill('SIGKILL');
+      await exited;
+      announceServer(config, 'http://127.0.0.1:4401', process.pid, 0);
+      assert.equal(runningServer(config)?.url, 'http://127.0.0.1:4401');
     } finally {
-      process.kill = kill;
-    }
-    try {
-      assert.ok(holder, 'the other process took the lock over');
-      await once(holder, 'exit');
-      assert.equal(readFileSync(outcome, 'utf8'), 'released its own lock');
-      assert.equal(runningServer(config)?.url, 'http://127.0.0.1:4300');
-      assert.equal(existsSync(lock), false);
-      assert.equal(existsSync(`${lock}.takeover`), false);
-    } finally {
-      holder?.kill('SIGKILL');
+      holder.kill('SIGKILL');
       withdrawServer(config, process.pid);
-      rmSync(lock, { force: true });
-      rmSync(outcome, { force: true });
+      rmSync(file, { force: true });
     }
   });
 

@@ -1,16 +1,7 @@
-import {
-  closeSync,
-  fstatSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config.ts';
+import { lockFile } from '../infra/file-lock.ts';
 
 /**
  * Where a server started from this directory says it listens (`<data>/server.json`, beside the
@@ -71,126 +62,63 @@ function write(file: string, servers: Running[]): void {
   renameSync(temporary, file);
 }
 
-/** A lock older than this is left over by a process that stopped while holding it. */
-const STALE_LOCK_MS = 10_000;
-const pause = new Int32Array(new SharedArrayBuffer(4));
-
-/** Whether the lock at `lock` is left over: its holder is gone, or it is older than STALE_LOCK_MS. */
-function stale(lock: string): boolean {
-  try {
-    const holder = Number(readFileSync(lock, 'utf8'));
-    if (Number.isInteger(holder) && holder > 0 && !alive(holder)) return true;
-    return Date.now() - statSync(lock).mtimeMs > STALE_LOCK_MS;
-  } catch {
-    return false;
-  }
-}
+/**
+ * How long a change waits for another process that holds the lock (a change takes microseconds:
+ * only a stopped or suspended holder, or a very slow disk, makes it wait at all).
+ */
+const SERVER_FILE_LOCK_WAIT_MS = 5_000;
 
 /**
- * Creates the lock file `path` (O_EXCL) holding this process's pid; its inode, or undefined when
- * the file exists already.
+ * Reads, changes and writes the file under an exclusive lock on `<file>.lock.sqlite`
+ * (infra/file-lock.ts), so that servers starting or stopping at the same moment in other
+ * processes do not drop each other's entries. The lock goes with a holder that ends, however it
+ * ends, and stays with one that lives, however long it holds it: a holder is never cut off
+ * midway, so no entry it writes is lost (an earlier lock, a file created with O_EXCL, was taken
+ * over once 10 s old, from a holder alive but stopped too). One that cannot have the lock within
+ * `waitMs` throws, and changes nothing.
  */
-function create(path: string): number | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, 'wx', 0o600);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return undefined;
-    throw error;
-  }
-  try {
-    writeFileSync(fd, String(process.pid));
-    return fstatSync(fd).ino;
-  } catch (error) {
-    rmSync(path, { force: true });
-    throw error;
-  } finally {
-    closeSync(fd);
-  }
-}
-
-/** Removes the lock file `path` if it is still the one this process created (inode `ino`). */
-function release(path: string, ino: number): void {
-  try {
-    if (statSync(path).ino === ino && readFileSync(path, 'utf8') === String(process.pid)) rmSync(path);
-  } catch {
-    // Gone already: taken over as stale meanwhile.
-  }
-}
-
-/** How many guards of guards removeStale goes through before it removes a left-over one as is. */
-const MAX_GUARD_DEPTH = 3;
-
-/**
- * Removes the lock file `path` if it is stale; true if it is gone. Processes that find it stale
- * take turns, each holding `<path>.takeover` (created with O_EXCL) while it looks again and
- * removes it, so that two of them never both remove it and create their own, nor one remove the
- * lock another has just created in its place: looked at under the guard, that one is fresh and
- * stays. A guard left by a process that died holding it is itself stale and removed the same way.
- */
-function removeStale(path: string, depth = 0): boolean {
-  const guard = `${path}.takeover`;
-  const ino = create(guard);
-  if (ino === undefined) {
-    // Another process is taking it over (a matter of microseconds), or died doing so.
-    if (stale(guard)) {
-      if (depth < MAX_GUARD_DEPTH) removeStale(guard, depth + 1);
-      else rmSync(guard, { force: true });
-    }
-    return false;
-  }
-  try {
-    if (!stale(path)) return false;
-    rmSync(path, { force: true });
-    return true;
-  } finally {
-    release(guard, ino);
-  }
-}
-
-/**
- * Reads, changes and writes the file under `<file>.lock` (created with O_EXCL), so that servers
- * starting or stopping at the same moment in other processes do not drop each other's entries.
- * A lock whose holder is gone, or older than STALE_LOCK_MS, is taken over (removeStale).
- */
-function update(file: string, change: (servers: Running[]) => Running[] | undefined): void {
+function update(file: string, change: (servers: Running[]) => Running[] | undefined, waitMs: number): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const lock = `${file}.lock`;
-  let held: number | undefined;
-  for (;;) {
-    held = create(lock);
-    if (held !== undefined) break;
-    if (!(stale(lock) && removeStale(lock))) Atomics.wait(pause, 0, 0, 5);
-  }
+  const lock = lockFile(`${file}.lock.sqlite`, waitMs);
+  if (!lock) throw new Error(`${file} stayed locked by another process for ${waitMs} ms`);
   try {
     const servers = change(listed(file));
     if (servers) write(file, servers);
   } finally {
-    release(lock, held);
+    lock.release();
   }
 }
 
 /** Records the server's URL under `pid` (the process that owns the server: a cluster's primary). */
-export function announceServer(config: Config, url: string, pid: number): void {
+export function announceServer(
+  config: Config,
+  url: string,
+  pid: number,
+  waitMs = SERVER_FILE_LOCK_WAIT_MS,
+): void {
   try {
-    update(fileOf(config), (servers) => [
-      ...servers.filter((entry) => entry.pid !== pid && alive(entry.pid)),
-      { url, pid },
-    ]);
+    update(
+      fileOf(config),
+      (servers) => [...servers.filter((entry) => entry.pid !== pid && alive(entry.pid)), { url, pid }],
+      waitMs,
+    );
   } catch {
     // Only a convenience for the CLI: a read-only data folder does not stop the server.
   }
 }
 
 /** Removes this server from the record (and the file with the last server listed in it). */
-export function withdrawServer(config: Config, pid: number): void {
+export function withdrawServer(config: Config, pid: number, waitMs = SERVER_FILE_LOCK_WAIT_MS): void {
   const file = fileOf(config);
   if (!listed(file).some((entry) => entry.pid === pid)) return;
   try {
-    update(file, (servers) =>
-      servers.some((entry) => entry.pid === pid)
-        ? servers.filter((entry) => entry.pid !== pid && alive(entry.pid))
-        : undefined,
+    update(
+      file,
+      (servers) =>
+        servers.some((entry) => entry.pid === pid)
+          ? servers.filter((entry) => entry.pid !== pid && alive(entry.pid))
+          : undefined,
+      waitMs,
     );
   } catch {
     // As above: the CLI checks that a listed server still runs.

@@ -1,10 +1,8 @@
 import { mkdirSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import BetterSqlite3 from 'better-sqlite3';
+import { type FileLock, lockFile } from '../file-lock.ts';
 
-export interface InstanceLock {
-  release(): void;
-}
+export type InstanceLock = FileLock;
 
 /** Another server process holds the SQLite file (its message is what the operator reads). */
 export class InstanceLockedError extends Error {
@@ -35,10 +33,9 @@ export function resolvedPath(path: string): string {
 
 /**
  * One server per SQLite file: an exclusive lock on `<database>.lock`, held until `release` or
- * until the process ends (the operating system drops the lock of a process that died, even by
- * SIGKILL). The lock is SQLite's own file lock on a sidecar file, so no new dependency and the
- * same semantics on every platform SQLite runs on. Waits up to `waitMs` for a previous process
- * that is still exiting (a restart), then throws InstanceLockedError.
+ * until the process ends (infra/file-lock.ts: the operating system drops the lock of a process
+ * that died, even by SIGKILL). Waits up to `waitMs` for a previous process that is still exiting
+ * (a restart), then throws InstanceLockedError.
  *
  * Why it matters: without Redis, rate-limit counters and caches live in the process, so a
  * second server on the same file would double every limit; and the sole server may trust its
@@ -48,24 +45,7 @@ export function claimSqliteInstance(path: string, waitMs = 5_000): InstanceLock 
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   // The file itself, however it is named: a symlink or another spelling of the path takes the
   // same lock (the database may not exist yet: then its folder, resolved, and its name).
-  const lock = new BetterSqlite3(`${resolvedPath(path)}.lock`, { timeout: waitMs });
-  try {
-    // No journal file beside it: the lock connection never writes a page.
-    lock.pragma('journal_mode = MEMORY');
-    lock.exec('BEGIN EXCLUSIVE');
-  } catch (error) {
-    lock.close();
-    if (error instanceof Error && 'code' in error && String(error.code).startsWith('SQLITE_BUSY')) {
-      throw new InstanceLockedError(path);
-    }
-    throw error;
-  }
-  let held = true;
-  return {
-    release() {
-      if (!held) return;
-      held = false;
-      lock.close();
-    },
-  };
+  const lock = lockFile(`${resolvedPath(path)}.lock`, waitMs);
+  if (!lock) throw new InstanceLockedError(path);
+  return lock;
 }
