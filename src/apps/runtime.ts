@@ -17,6 +17,7 @@ import type { TokenService } from '../tokens/token-service.ts';
 import type { AppRuntime, AppService } from './app-service.ts';
 import { type CompiledApp, type CompiledRoute, type QueryValue, RESERVED_QUERY } from './definition.ts';
 import { type PipelineDeps, type PipelineResult, runPipeline } from './pipeline.ts';
+import { sandboxedPolicy } from './sandbox-policy.ts';
 
 const DECIMAL = /^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
@@ -302,11 +303,11 @@ function send(reply: FastifyReply, result: PipelineResult): FastifyReply {
   if (result.body === undefined) return reply.send();
   const type = result.headers['content-type'];
   if (!type) return reply.type(JSON_TYPE).send(JSON.stringify(result.body));
-  // Anything but JSON (text, HTML, an object's JSON sent as text/html) is served sandboxed: a
-  // browser may render it, and it must not script the dashboard's origin.
+  // Anything but JSON (text, HTML, an object's JSON sent as text/html) is served sandboxed, the
+  // route's own policy or not: a browser may render it, and it must not script the dashboard's origin.
   const json = isJsonType(type);
-  if (!json && result.headers['content-security-policy'] === undefined)
-    reply.header('content-security-policy', 'sandbox');
+  if (!json)
+    reply.header('content-security-policy', sandboxedPolicy(result.headers['content-security-policy']));
   return reply.send(typeof result.body === 'string' && !json ? result.body : JSON.stringify(result.body));
 }
 
