@@ -43,12 +43,12 @@ export const errorCodes = {
   missing_api_key: {
     status: 401,
     message: 'Missing API key',
-    doc: 'No `Authorization: Bearer` or `X-API-Key` header was sent.',
+    doc: 'No `Authorization: Bearer` or `X-API-Key` header was sent, or only an empty one (an empty header is no credential).',
   },
   invalid_api_key: {
     status: 401,
     message: 'Invalid API key',
-    doc: 'The key is malformed, fails its checksum, or is unknown; or the request carries two credentials (both `Authorization` and `X-API-Key`, or either twice).',
+    doc: 'The key is malformed, fails its checksum, or is unknown; or the request carries two credentials (both `Authorization` and `X-API-Key` filled in, or either twice).',
   },
   api_key_expired: { status: 401, message: 'API key expired', doc: "The key's `expires_at` has passed." },
   api_key_revoked: {

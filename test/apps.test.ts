@@ -69,6 +69,12 @@ const shop = {
 };
 
 const respond = (body: string) => [{ name: 'out', type: 'respond', body }];
+/** A route of each auth mode. */
+const authModeRoutes = [
+  { method: 'GET', path: '/key', auth: 'apiKey', steps: respond("'key ok'") },
+  { method: 'GET', path: '/jwt', auth: 'jwt', steps: respond("'jwt ok'") },
+  { method: 'GET', path: '/open', auth: 'public', steps: respond('environment') },
+];
 
 for (const kind of databaseKinds) {
   describe(`App APIs (${kind})`, () => {
@@ -1050,15 +1056,7 @@ for (const kind of databaseKinds) {
     });
 
     test('auth modes: API key scopes, JWT-only routes, public routes', async () => {
-      await createApp({
-        slug: 'guarded',
-        name: 'Guarded',
-        routes: [
-          { method: 'GET', path: '/key', auth: 'apiKey', steps: respond("'key ok'") },
-          { method: 'GET', path: '/jwt', auth: 'jwt', steps: respond("'jwt ok'") },
-          { method: 'GET', path: '/open', auth: 'public', steps: respond('environment') },
-        ],
-      });
+      await createApp({ slug: 'guarded', name: 'Guarded', routes: authModeRoutes });
       const scoped = (await server.createKey({ name: 'g', environment: 'test', scopes: ['apps:guarded'] }))
         .key;
       const other = (await server.createKey({ name: 'o', environment: 'test', scopes: ['apps:shop'] })).key;
@@ -1086,6 +1084,44 @@ for (const kind of databaseKinds) {
       assert.equal((await call('GET', '/guarded/open?environment=prod')).status, 400);
       assert.equal((await call('GET', '/guarded/open', { key: other })).body, 'test');
       assert.equal((await call('GET', '/nope/open')).status, 404);
+    });
+
+    test('an empty credential header is no credential: a public route serves the call, others answer missing_api_key', async () => {
+      await createApp({ slug: 'blank', name: 'Blank', routes: authModeRoutes });
+      const blanks: Array<Record<string, string>> = [
+        { 'x-api-key': '' },
+        { 'x-api-key': '   ' },
+        { authorization: '' },
+        { authorization: ' ' },
+        { authorization: '', 'x-api-key': '' },
+      ];
+      for (const headers of blanks) {
+        const label = JSON.stringify(headers);
+        const open = await call('GET', '/blank/open?environment=test', { headers });
+        assert.equal(open.status, 200, `${label}: ${open.text}`);
+        assert.equal(open.body, 'test');
+        // Live, as any call without credentials: the app is not deployed.
+        assert.equal((await call('GET', '/blank/open', { headers })).body.code, 'app_not_deployed', label);
+        for (const path of ['/blank/key', '/blank/jwt']) {
+          const refused = await call('GET', path, { headers });
+          assert.equal(refused.status, 401, `${label} ${path}`);
+          assert.equal(refused.body.code, 'missing_api_key', `${label} ${path}`);
+        }
+      }
+      // Beside a key, an empty header is not a second credential: the key is used, and its environment.
+      const live = { 'x-api-key': '', authorization: `Bearer ${liveKey}` };
+      assert.equal(
+        (await call('GET', '/blank/open?environment=test', { headers: live })).body.code,
+        'app_not_deployed',
+      );
+      assert.equal(
+        (await call('GET', '/blank/key', { headers: { authorization: '', 'x-api-key': liveKey } })).body.code,
+        'app_not_deployed',
+      );
+      // A credential that is there but wrong is still refused on a public route.
+      const wrong = await call('GET', '/blank/open?environment=test', { headers: { 'x-api-key': 'nope' } });
+      assert.equal(wrong.status, 401);
+      assert.equal(wrong.body.code, 'invalid_api_key');
     });
 
     test('no cache may store an app answer, unless the route sets its own Cache-Control', async () => {

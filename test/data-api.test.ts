@@ -186,6 +186,8 @@ for (const kind of databaseKinds) {
         { authorization: [`Bearer ${testKey}`, `Bearer ${other}`] },
         { authorization: `Bearer ${testKey}`, 'x-api-key': other },
         { authorization: `Bearer ${testKey}`, 'x-api-key': 'junk' },
+        // An empty header is no credential, but Authorization sent twice is refused all the same.
+        { authorization: ['', `Bearer ${testKey}`] },
       ];
       for (const headers of cases) {
         for (const [method, path, body] of [
@@ -200,6 +202,14 @@ for (const kind of databaseKinds) {
         }
       }
       assert.equal(await countRows(server, 'records'), before);
+      // Beside a key, an empty header is not a second credential: the key is used.
+      for (const headers of [
+        { authorization: `Bearer ${testKey}`, 'x-api-key': '' },
+        { authorization: '', 'x-api-key': testKey },
+      ]) {
+        const res = await send('GET', `/api/v1/data/orders/${created.body.id}`, headers);
+        assert.equal(res.status, 200, JSON.stringify(headers));
+      }
     });
 
     test('PUT replaces the data and bumps the version; DELETE removes it', async () => {

@@ -88,13 +88,21 @@ for (const kind of databaseKinds) {
       assert.equal(revoked.body.code, 'too_many_failed_attempts');
     });
 
-    test('a missing key is not counted as a guess', async () => {
-      for (let i = 0; i < 6; i++) {
-        const res = await server.request('GET', '/api/v1/data/orders', {
-          headers: { 'x-forwarded-for': '1.2.3.4' },
-        });
-        assert.equal(res.status, 401);
-        assert.equal(res.body.code, 'missing_api_key');
+    test('a missing key is not counted as a guess, nor an empty credential header', async () => {
+      const sent: Array<Record<string, string>> = [
+        {},
+        { authorization: '' },
+        { authorization: ' ' },
+        { 'x-api-key': '' },
+      ];
+      for (const headers of sent) {
+        for (let i = 0; i < 6; i++) {
+          const res = await server.request('GET', '/api/v1/data/orders', {
+            headers: { 'x-forwarded-for': '1.2.3.4', ...headers },
+          });
+          assert.equal(res.status, 401, JSON.stringify(headers));
+          assert.equal(res.body.code, 'missing_api_key', JSON.stringify(headers));
+        }
       }
       assert.equal((await server.request('GET', '/api/v1/data/orders', { key: valid })).status, 200);
     });

@@ -8,7 +8,7 @@ import type {
 import type { Config } from '../config.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError, invalid } from '../errors.ts';
-import { apiKeyAuth, bruteForceHook, NO_STORE } from '../http/auth.ts';
+import { apiKeyAuth, bruteForceHook, NO_STORE, presentedSecret } from '../http/auth.ts';
 import { roundedInteger } from '../http/json-body.ts';
 import { roundedNumberMessage } from '../infra/json/exact-json.ts';
 import type { Environment, KeyService } from '../keys/key-service.ts';
@@ -52,8 +52,8 @@ export interface AppRuntimeDeps extends PipelineDeps {
 
 /**
  * `GET|POST /api/v1/apps/{app}/…`: its own plugin scope, because a route's auth mode lives in
- * the app's definition. Credentials, when sent, are verified first (the data API's own
- * `apiKeyAuth`) and choose the environment; the data API's traffic hooks (limits, usage,
+ * the app's definition. Credentials, when sent (an empty header is none), are verified first
+ * (the data API's own `apiKeyAuth`) and choose the environment; the data API's traffic hooks (limits, usage,
  * failed-key counting) follow, then the app and route are resolved and the route's auth mode
  * checked, so that every call with a valid key is charged. A `public` route called without
  * credentials is served from `live` (`?environment=test`: the draft) and, having no key, is
@@ -61,8 +61,14 @@ export interface AppRuntimeDeps extends PipelineDeps {
  */
 export function registerAppRuntime(scope: FastifyInstance, deps: AppRuntimeDeps): void {
   const keyAuth = apiKeyAuth(deps.keys, deps.tokens);
-  const hasCredentials = (request: FastifyRequest) =>
-    request.headers.authorization !== undefined || request.headers['x-api-key'] !== undefined;
+  // What the key check would take or refuse; an empty or blank header is none (presentedSecret).
+  const hasCredentials = (request: FastifyRequest) => {
+    try {
+      return presentedSecret(request) !== undefined;
+    } catch {
+      return true;
+    }
+  };
   // Not stored by a cache (see NO_STORE), unless the route says otherwise with its own header.
   scope.addHook('onSend', (_request, reply, payload, done) => {
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', NO_STORE);

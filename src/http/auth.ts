@@ -22,24 +22,33 @@ export const NO_STORE = 'no-store';
 
 /**
  * The presented secret: `Authorization: Bearer <secret>` or `X-API-Key: <secret>`, sent once.
- * Two credentials (both headers, or Authorization twice, of which Node keeps the first) are
- * refused: a proxy that read the other one would have authorized someone else.
+ * A header sent empty (or blank) is no credential, as if it were not sent: a client that fills
+ * it from an unset variable calls a public App route as anyone else does, and is told
+ * `missing_api_key` elsewhere, never counted as a wrong key. Two credentials (both headers, or
+ * Authorization twice, of which Node keeps the first) are refused: a proxy that read the other
+ * one would have authorized someone else.
  */
 export function presentedSecret(request: WithHeaders): string | undefined {
-  const authorization = request.headers.authorization;
-  if (authorization !== undefined) {
-    if (request.headers['x-api-key'] !== undefined || sentMoreThanOnce(request, 'authorization')) {
-      throw new ApiError('invalid_api_key', {
-        message: 'Send one credential: "Authorization: Bearer <key>" or "X-API-Key: <key>", once',
-      });
-    }
-    const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
-    if (!match?.[1]) throw new ApiError('invalid_api_key', { message: 'Use "Authorization: Bearer <key>"' });
-    return match[1];
+  const authorization = filled(request.headers.authorization);
+  const apiKey = filled(request.headers['x-api-key']);
+  if (
+    (authorization !== undefined && apiKey !== undefined) ||
+    (request.headers.authorization !== undefined && sentMoreThanOnce(request, 'authorization'))
+  ) {
+    throw new ApiError('invalid_api_key', {
+      message: 'Send one credential: "Authorization: Bearer <key>" or "X-API-Key: <key>", once',
+    });
   }
-  const header = request.headers['x-api-key'];
-  if (typeof header === 'string' && header !== '') return header.trim();
-  return undefined;
+  if (authorization === undefined) return apiKey;
+  const match = /^Bearer[ ]+(\S+)$/i.exec(authorization);
+  if (!match?.[1]) throw new ApiError('invalid_api_key', { message: 'Use "Authorization: Bearer <key>"' });
+  return match[1];
+}
+
+/** A header's value without the white space around it; undefined when that leaves nothing. */
+function filled(value: string | string[] | undefined): string | undefined {
+  const text = typeof value === 'string' ? value.trim() : '';
+  return text === '' ? undefined : text;
 }
 
 /**
