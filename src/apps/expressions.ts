@@ -200,31 +200,46 @@ function unsafeRegex(node: unknown): string | undefined {
 
 /**
  * Why `value` is past the output budget without serializing it, or undefined: its JSON is surely
- * longer than `budget` (the sum of its strings' and keys' lengths, a lower bound: a string built
+ * longer than `budget`, or it nests deeper than MAX_NESTING (`$reduce` wrapping an object in
+ * another: small, but past a few thousand levels JSON.stringify overflows the stack). Its length
+ * is counted from below, each value and key as JSON writes it at the least (a string's quotes
+ * and characters, not its escapes; a number's digits; brackets, commas and colons): a string built
  * by `$replace` or `$join` can be hundreds of millions of characters that cost nothing until they
- * are flattened), or it nests deeper than MAX_NESTING (`$reduce` wrapping an object in another:
- * small, but past a few thousand levels JSON.stringify overflows the stack).
+ * are flattened, and a value can hold one object many times over (`[1..10000].($deep)`), which
+ * JSON.stringify writes out each time, so every item walked here counts at least 1, and the walk
+ * ends past the budget as soon as JSON.stringify's text would.
  */
 function overBudget(value: unknown, budget: number): string | undefined {
+  const over = `Expression produced more than ${budget} bytes`;
   let total = 0;
   const pending: Array<[item: unknown, depth: number]> = [[value, 0]];
   while (pending.length > 0) {
     const [item, depth] = pending.pop() as [unknown, number];
-    if (typeof item === 'string') total += item.length;
-    else if (typeof item === 'object' && item !== null) {
+    if (typeof item === 'string') total += item.length + 2;
+    else if (typeof item === 'number') total += Number.isFinite(item) ? String(item).length : 4;
+    else if (typeof item === 'boolean') total += item ? 4 : 5;
+    else if (item === null) total += 4;
+    else if (typeof item === 'object') {
       if (depth >= MAX_NESTING)
         return `Expression produced a value nested more than ${MAX_NESTING} levels deep`;
       if (Array.isArray(item)) {
-        total += item.length;
+        // Its brackets and commas.
+        total += 1 + item.length;
+        if (total > budget) return over;
         for (const element of item) pending.push([element, depth + 1]);
       } else {
+        total += 1;
         for (const [key, element] of Object.entries(item)) {
-          total += key.length;
+          // JSON.stringify leaves out what it cannot write (a function, nothing): so does the count.
+          if (element === undefined || typeof element === 'function') continue;
+          // The key, its quotes and colon, and a comma or the closing brace.
+          total += key.length + 4;
+          if (total > budget) return over;
           pending.push([element, depth + 1]);
         }
       }
     }
-    if (total > budget) return `Expression produced more than ${budget} bytes`;
+    if (total > budget) return over;
   }
   return undefined;
 }
