@@ -148,14 +148,15 @@ export async function createServices(config: Config): Promise<Services & { close
   const writer = createRecordWriter(db, dialect);
   const audit = createAuditLog(db);
   const deliveries = createDeliveryService({ db, secret, encryptor });
+  const owners = createOwnerService({ db, bus, cacheTtlMs: config.cacheTtlMs });
   const services: Services = {
     config,
     database,
     secret,
     secretSource,
     bus,
-    owners: createOwnerService({ db, bus, cacheTtlMs: config.cacheTtlMs }),
-    users: createUserService({ db, audit, sessions: config.sessions }),
+    owners,
+    users: createUserService({ db, audit, sessions: config.sessions, tokens: owners }),
     audit,
     endpoints,
     apps: createAppService({ db, bus, dialect, endpoints, cacheTtlMs: config.cacheTtlMs }),

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { buildApp, createServices } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
 import { databaseKinds } from './helpers/database.ts';
-import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { ordersSchema, startPeerServer, startTestServer, type TestServer } from './helpers/server.ts';
 
 async function eventually(check: () => Promise<boolean>, timeoutMs = 3_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -29,17 +27,7 @@ for (const kind of databaseKinds) {
 
     before(async () => {
       a = await startTestServer(kind, env);
-      const services = await createServices(
-        loadConfig({ ...env, DATABASE_URL: a.database.url, LOG_LEVEL: 'silent' }),
-      );
-      const app = buildApp(services, { logger: false });
-      await app.listen({ port: 0, host: '127.0.0.1' });
-      const address = app.server.address();
-      bUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-      closeB = async () => {
-        await app.close();
-        await services.close();
-      };
+      ({ url: bUrl, close: closeB } = await startPeerServer(a, env));
     });
     after(async () => {
       await closeB();

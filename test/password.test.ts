@@ -108,11 +108,12 @@ for (const kind of databaseKinds) {
       assert.equal(await signedIn(elsewhere), false, 'another session ended');
       assert.equal((await signIn(OWNER.email, OWNER.password)).status, 401);
       assert.ok((await signIn(OWNER.email, 'a brand new one')).session);
-      // The CLI's management token is another credential: it stays (revoked on the tokens page).
+      // The CLI's management token stays unless revoke_tokens asks (test/password-tokens.test.ts).
+      assert.equal(changed.body.data.tokens_revoked, 0);
       assert.equal((await server.admin('GET', '/admin/v1/tokens')).status, 200);
       const audit = await server.admin('GET', '/admin/v1/audit?action=user.password_change');
       assert.equal(audit.body.data.length, 1);
-      assert.deepEqual(audit.body.data[0].details, { sessions_ended: 1 });
+      assert.deepEqual(audit.body.data[0].details, { sessions_ended: 1, tokens_revoked: 0 });
 
       // With a management token there is no session to keep: every one ends.
       const token = await server.request('PUT', '/admin/v1/account/password', {

@@ -1,3 +1,4 @@
+import type { Transaction } from 'kysely';
 import { inputValidator } from '../endpoints/json-schema.ts';
 import { ApiError } from '../errors.ts';
 import { newId } from '../ids.ts';
@@ -6,6 +7,7 @@ import { TtlCache } from '../infra/cache/ttl-cache.ts';
 import { hashPassword, safeEqual, sha256 } from '../infra/crypto/hash.ts';
 import { generateSecret, hasValidChecksum } from '../infra/crypto/token-format.ts';
 import type { Db } from '../infra/db/database.ts';
+import type { Database } from '../infra/db/schema.ts';
 import { nowIso } from '../time.ts';
 
 export const MANAGEMENT_TOKEN_PREFIX = 'gm';
@@ -59,6 +61,21 @@ const parseInit = inputValidator<{ email: string; password: string }>({
 });
 
 export type OwnerService = ReturnType<typeof createOwnerService>;
+
+/**
+ * Deletes every management token of `userId` but `keep` (the one a call is made with), inside the
+ * caller's transaction, so they go with what made them untrusted (a password changed or reset, the
+ * user removed) or not at all: how many went. Once it commits, call forgetRevokedTokens.
+ */
+export async function deleteUserTokens(
+  trx: Transaction<Database>,
+  userId: string,
+  keep?: string,
+): Promise<number> {
+  let query = trx.deleteFrom('management_tokens').where('owner_id', '=', userId);
+  if (keep !== undefined) query = query.where('id', '!=', keep);
+  return Number((await query.executeTakeFirst()).numDeletedRows);
+}
 
 export function createOwnerService({
   db,
@@ -193,10 +210,11 @@ export function createOwnerService({
     },
 
     /**
-     * A user's tokens were deleted with the user (a collaborator removed): no process may keep
-     * answering them from its cache, where they would still act with the removed user's role.
+     * Tokens were deleted outside revokeToken (deleteUserTokens: a password changed or reset, a
+     * collaborator removed): no process may keep answering them from its cache, where they would
+     * still act as their user. Call it once the deletion has committed.
      */
-    forgetRemovedUser(): void {
+    forgetRevokedTokens(): void {
       bus.publish('tokens');
     },
 

@@ -376,24 +376,37 @@ export function registerServerCommands(program: Command, config: Config): void {
   program
     .command('reset-password')
     .description(
-      "set a dashboard user's password, run where the database is (a forgotten one); ends their sessions",
+      "set a dashboard user's password, run where the database is (a forgotten one); ends their sessions and revokes their management tokens",
     )
     .requiredOption('--email <email>', "the user's email")
     .option(
       '--password <password>',
       'the new password (at least 8 characters); asked for when omitted in a terminal',
     )
+    .option(
+      '--keep-tokens',
+      "keep the user's management tokens (the password was only forgotten, not leaked)",
+    )
     .option('--json', 'print JSON')
-    .action(async (options: { email: string; password?: string; json?: boolean }) => {
+    .action(async (options: { email: string; password?: string; keepTokens?: boolean; json?: boolean }) => {
       const json = options.json === true;
       const password = options.password ?? (await askPassword(json, 'New password'));
       await withDatabase(config, json, async (services) => {
-        const user = await services.users.resetPassword(options.email, password);
+        const user = await services.users.resetPassword(options.email, password, {
+          keepTokens: options.keepTokens === true,
+        });
         if (json) printJson({ success: true, data: user });
         else {
-          printFields({ user: user.email, role: user.role, sessions_ended: user.sessions_ended });
+          printFields({
+            user: user.email,
+            role: user.role,
+            sessions_ended: user.sessions_ended,
+            tokens_revoked: user.tokens_revoked,
+          });
           process.stdout.write(
-            '\nThe password is set. Management tokens stay: revoke a leaked one in the dashboard.\n',
+            options.keepTokens === true
+              ? '\nThe password is set. Management tokens stay: revoke a leaked one in the dashboard.\n'
+              : '\nThe password is set. Scripts and machines that used a revoked token need a new one: gatehouse login.\n',
           );
         }
       });

@@ -74,13 +74,18 @@ export function registerDashboardRoutes(
     return { success: true, data: { object: 'session', signed_out: true } };
   });
 
-  // Your own password (session or management token): the other sessions end (docs/dashboard.md).
+  // Your own password (session or management token): the other sessions end, and with
+  // revoke_tokens the other management tokens (docs/dashboard.md).
   app.put('/admin/v1/account/password', async (request, reply) => {
     const { principal } = request;
     const { session, ...user } = await users.changePassword(
-      { userId: principal.userId, email: principal.email ?? null },
+      {
+        userId: principal.userId,
+        email: principal.email ?? null,
+        sessionId: principal.sessionId,
+        tokenId: principal.tokenId,
+      },
       request.body,
-      principal.sessionId,
       request.ip,
     );
     // The calling session stays, under a new cookie value and CSRF token.
@@ -117,7 +122,7 @@ export function registerDashboardRoutes(
   app.delete<{ Params: IdParams }>('/admin/v1/collaborators/:id', async (request) => {
     const removed = await users.removeCollaborator(request.params.id);
     // Their management tokens went with them: no cached copy may still let them in.
-    deps.owners.forgetRemovedUser();
+    deps.owners.forgetRevokedTokens();
     // Their keys stop working at once: a removed person keeps no access.
     for (const key of await deps.keys.list({ createdBy: removed.id })) {
       if (key.status !== 'revoked') await deps.keys.revoke(key.id);

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { deleteUserTokens } from '../accounts/owner-service.ts';
 import { inputValidator } from '../endpoints/json-schema.ts';
 import { ApiError, invalid } from '../errors.ts';
 import { newId } from '../ids.ts';
@@ -78,13 +79,19 @@ const parseAccept = inputValidator<{ token: string; password: string }>({
   },
 });
 
-const parsePasswordChange = inputValidator<{ current_password: string; new_password: string }>({
+const parsePasswordChange = inputValidator<{
+  current_password: string;
+  new_password: string;
+  revoke_tokens?: boolean;
+}>({
   type: 'object',
   additionalProperties: false,
   required: ['current_password', 'new_password'],
   properties: {
     current_password: GIVEN_PASSWORD,
     new_password: NEW_PASSWORD,
+    // Off unless asked for (docs/DECISIONS.md): the dashboard's form asks for it by default.
+    revoke_tokens: { type: 'boolean' },
   },
 });
 
@@ -102,6 +109,15 @@ const randomToken = () => randomBytes(32).toString('base64url');
 
 type SessionOwner = { id: string; email: string; role: string };
 type OpenedSession = { token: string; session: SessionUser };
+/** What a password change or reset ended: the user's sessions and management tokens. */
+type Ended = { sessions_ended: number; tokens_revoked: number };
+/** The user changing their own password, and the credential the call came with (kept). */
+export interface PasswordChanger {
+  userId: string;
+  email: string | null;
+  sessionId?: string;
+  tokenId?: string;
+}
 
 export type UserService = ReturnType<typeof createUserService>;
 
@@ -113,6 +129,8 @@ export function createUserService(deps: {
   db: Db;
   audit: AuditLog;
   sessions: { idleHours: number; maxDays: number };
+  /** Tells every process to forget the management tokens a password change or reset revoked. */
+  tokens: { forgetRevokedTokens(): void };
 }) {
   const { db, audit } = deps;
   const touched = new Map<string, number>();
@@ -181,18 +199,24 @@ export function createUserService(deps: {
     return row !== undefined;
   }
 
-  /** Sets a user's password and ends their sessions but `keep`, in one transaction: how many ended. */
+  /**
+   * Sets a user's password and ends their sessions but `keep`, in one transaction; with
+   * `tokens.revoke`, their management tokens but `tokens.keep` go in it too, and every process
+   * forgets them once it commits (as revokeToken does). How many of each ended.
+   */
   async function replacePassword(
     userId: string,
     password: string,
     keep: { id: string; token: string; csrfToken: string } | undefined,
-  ): Promise<number> {
+    tokens: { revoke: boolean; keep?: string },
+  ): Promise<Ended> {
     const passwordHash = await hashPassword(password);
-    return db.transaction().execute(async (trx) => {
+    const ended = await db.transaction().execute(async (trx) => {
       await trx.updateTable('owners').set({ password_hash: passwordHash }).where('id', '=', userId).execute();
       let sessions = trx.deleteFrom('sessions').where('user_id', '=', userId);
       if (keep !== undefined) sessions = sessions.where('id', '!=', keep.id);
-      const ended = Number((await sessions.executeTakeFirst()).numDeletedRows);
+      const sessionsEnded = Number((await sessions.executeTakeFirst()).numDeletedRows);
+      const tokensRevoked = tokens.revoke ? await deleteUserTokens(trx, userId, tokens.keep) : 0;
       // The session kept gets a new cookie value and CSRF token: whoever copied the old one (the
       // reason to change a password, often) is out too.
       if (keep !== undefined) {
@@ -202,8 +226,10 @@ export function createUserService(deps: {
           .where('id', '=', keep.id)
           .execute();
       }
-      return ended;
+      return { sessions_ended: sessionsEnded, tokens_revoked: tokensRevoked };
     });
+    if (ended.tokens_revoked > 0) deps.tokens.forgetRevokedTokens();
+    return ended;
   }
 
   /**
@@ -310,14 +336,14 @@ export function createUserService(deps: {
     /**
      * A signed-in user changes their password: the current one first (wrong: 400 naming it; more
      * than PASSWORD_CHANGE_FAILURES wrong in the window: 429), then every other session of theirs
-     * ends. `keep` is the session the change came from (none with a management token).
+     * ends, and with `revoke_tokens` every management token of theirs but the one the call was
+     * made with (none kept from a session). The session the change came from stays, renewed.
      */
     async changePassword(
-      user: { userId: string; email: string | null },
+      user: PasswordChanger,
       body: unknown,
-      keep: string | undefined,
       ip: string,
-    ): Promise<UserJson & { sessions_ended: number; session?: { token: string; csrf_token: string } }> {
+    ): Promise<UserJson & Ended & { session?: { token: string; csrf_token: string } }> {
       const input = parsePasswordChange(body);
       // Written down as a failure first, then counted, as sign-in does (parallel guesses too).
       const attempt = await audit.record({
@@ -348,28 +374,39 @@ export function createUserService(deps: {
         throw invalid('new_password', 'Must differ from the current password');
       }
       const renewed =
-        keep === undefined ? undefined : { id: keep, token: randomToken(), csrfToken: randomToken() };
-      const ended = await replacePassword(row.id, input.new_password, renewed);
+        user.sessionId === undefined
+          ? undefined
+          : { id: user.sessionId, token: randomToken(), csrfToken: randomToken() };
+      const ended = await replacePassword(row.id, input.new_password, renewed, {
+        revoke: input.revoke_tokens === true,
+        keep: user.tokenId,
+      });
       await audit.record({
         actor: { id: row.id, email: row.email },
         action: 'user.password_change',
         targetType: 'user',
         targetId: row.id,
-        details: { sessions_ended: ended },
+        details: ended,
         ip,
       });
       return {
         ...toUser(row),
-        sessions_ended: ended,
+        ...ended,
         ...(renewed ? { session: { token: renewed.token, csrf_token: renewed.csrfToken } } : {}),
       };
     },
 
     /**
      * `gatehouse reset-password`, run where the database is: a forgotten password replaced, and
-     * every session of that user ended. Management tokens stay (revoke them in the dashboard).
+     * every session and management token of that user ended: whoever learned the old password may
+     * have signed in or run `gatehouse login` with it. `keepTokens` (`--keep-tokens`) spares the
+     * tokens, for a password only forgotten.
      */
-    async resetPassword(email: string, password: string): Promise<UserJson & { sessions_ended: number }> {
+    async resetPassword(
+      email: string,
+      password: string,
+      options: { keepTokens?: boolean } = {},
+    ): Promise<UserJson & Ended> {
       const input = parseNewPassword({ password });
       const row = await db
         .selectFrom('owners')
@@ -377,15 +414,17 @@ export function createUserService(deps: {
         .where('email', '=', email.trim().toLowerCase())
         .executeTakeFirst();
       if (!row) throw new ApiError('not_found', { message: `No dashboard user has the email ${email}` });
-      const ended = await replacePassword(row.id, input.password, undefined);
+      const ended = await replacePassword(row.id, input.password, undefined, {
+        revoke: options.keepTokens !== true,
+      });
       await audit.record({
         actor: null,
         action: 'user.password_reset',
         targetType: 'user',
         targetId: row.id,
-        details: { sessions_ended: ended },
+        details: ended,
       });
-      return { ...toUser(row), sessions_ended: ended };
+      return { ...toUser(row), ...ended };
     },
 
     /** The session behind a cookie value, or null when unknown or expired. Slides the idle expiry. */
@@ -561,7 +600,7 @@ export function createUserService(deps: {
       }
       await db.transaction().execute(async (trx) => {
         await trx.deleteFrom('sessions').where('user_id', '=', id).execute();
-        await trx.deleteFrom('management_tokens').where('owner_id', '=', id).execute();
+        await deleteUserTokens(trx, id);
         await trx.deleteFrom('owners').where('id', '=', id).execute();
       });
       return toUser(row);

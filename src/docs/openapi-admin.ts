@@ -43,7 +43,7 @@ const summaries: Record<string, string> = {
   'GET /admin/v1/webhook-signing-secret': 'The secret that signs per-request callbacks',
   'GET /admin/v1/openapi.json': 'This document',
   'PUT /admin/v1/account/password':
-    'Change your password: {"current_password", "new_password"} (8+ characters); your other dashboard sessions end',
+    'Change your password: {"current_password", "new_password", "revoke_tokens"?} (8+ characters); your other dashboard sessions end, and with revoke_tokens: true your management tokens but the calling one',
   'GET /admin/v1/tokens': 'Your management tokens (never their secrets); `current` marks the one in use',
   'POST /admin/v1/tokens':
     'A new management token for you: {"name"}; the gm_ secret is in this response only',

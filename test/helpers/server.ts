@@ -22,6 +22,7 @@ export interface RequestOptions {
 
 export interface TestServer {
   url: string;
+  /** The owner's management token, which admin() sends. */
   token: string;
   services: Services;
   app: FastifyInstance;
@@ -99,7 +100,8 @@ export async function startTestServer(
     app,
     database,
     request,
-    admin: (method, path, json) => request(method, path, { token, json }),
+    // server.token, not the first one: a test that revokes it (a password change) sets a new one.
+    admin: (method, path, json) => request(method, path, { token: server.token, json }),
     async createEndpoint(body) {
       const res = await server.admin('POST', '/admin/v1/endpoints', body);
       if (res.status !== 201) throw new Error(`createEndpoint: ${res.status} ${res.text}`);
@@ -129,4 +131,27 @@ export async function countRows(
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/**
+ * A second server process's worth of services over `first`'s database (its own caches; `env`
+ * gives it the same Redis bus): what another machine of one installation sees.
+ */
+export async function startPeerServer(
+  first: Pick<TestServer, 'database'>,
+  env: Record<string, string>,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const services = await createServices(
+    loadConfig({ ...env, DATABASE_URL: first.database.url, LOG_LEVEL: 'silent' }),
+  );
+  const app = buildApp(services, { logger: false });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const address = app.server.address();
+  return {
+    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
+    async close() {
+      await app.close();
+      await services.close();
+    },
+  };
 }
