@@ -1106,15 +1106,24 @@ describe('dashboard in a real browser', {
   );
 
   step(
-    'changes the password on the Account page: a wrong current one is named at its field, the right one signs the other session out',
+    'changes the password on the Account page: a wrong current one is named at its field, the right one signs the other session out and, ticked by default, revokes the CLI tokens',
     async () => {
       const other = await server.request('POST', '/admin/v1/session', { json: OWNER });
       const otherCookie = /gatehouse_session=[^;]*/.exec(other.headers.get('set-cookie') ?? '')?.[0] ?? '';
       const otherSession = async () =>
         (await server.request('GET', '/admin/v1/session', { headers: { cookie: otherCookie } })).status;
       assert.equal(await otherSession(), 200);
+      // Someone who learned the password made a token of their own with it (gatehouse login).
+      const stolen = await server.admin('POST', '/admin/v1/tokens', { name: 'made by someone else' });
+      assert.equal(stolen.status, 201, stolen.text);
+      const held = (await server.admin('GET', '/admin/v1/tokens')).body.data.length;
+      const works = async (token: string) =>
+        (await server.request('GET', '/admin/v1/tokens', { token })).status === 200;
       await page.getByRole('link', { name: 'Account' }).click();
       const form = page.getByRole('form', { name: 'Change password' });
+      const revoke = form.getByRole('checkbox', { name: `Also revoke my ${held} CLI tokens` });
+      assert.equal(await revoke.isChecked(), true, 'ticked by default');
+      await form.getByText(/made by someone else \(made just now\)/).waitFor();
       const change = async (current: string, next: string) => {
         await form.getByLabel('Current password').fill(current);
         await form.getByLabel(/^New password/).fill(next);
@@ -1124,15 +1133,34 @@ describe('dashboard in a real browser', {
       await change('not my password', 'a new passphrase');
       await form.getByText('Is not your current password').waitFor();
       assert.equal(await otherSession(), 200, 'a refused change signs nobody out');
+      assert.ok(await works(stolen.body.data.token), 'nor revokes a token');
+      await screenshot(page, 'account');
+      // Unticked, the tokens stay.
+      await revoke.uncheck();
       await change(OWNER.password, 'a new passphrase');
       await page.getByText('Password changed; 1 other session was signed out').waitFor();
       assert.equal(await form.getByLabel('Current password').inputValue(), '');
-      await screenshot(page, 'account');
       assert.equal(await otherSession(), 401);
-      // This session stays; the old password again, for the steps that follow.
+      assert.ok(await works(stolen.body.data.token));
+      assert.ok(await works(server.token));
+      // Ticked, every one goes, at once. This session stays; the old password again, for the
+      // steps that follow.
       await dismissToasts(page);
+      await revoke.check();
       await change('a new passphrase', OWNER.password);
-      await page.getByText('Password changed', { exact: true }).waitFor();
+      await page.getByText(`Password changed; ${held} CLI tokens were revoked`).waitFor();
+      assert.equal(await works(stolen.body.data.token), false);
+      assert.equal(await works(server.token), false);
+      // None left: no box to tick.
+      await revoke.waitFor({ state: 'detached' });
+      const owner = await server.services.database.db
+        .selectFrom('owners')
+        .select(['id', 'role'])
+        .where('email', '=', OWNER.email)
+        .executeTakeFirstOrThrow();
+      server.token = (
+        await server.services.owners.createToken({ userId: owner.id, role: owner.role }, { name: 'test' })
+      ).token;
       await dismissToasts(page);
     },
   );

@@ -1,14 +1,33 @@
-import { Button, Card, PasswordInput, Stack, Text, Title } from '@mantine/core';
+import { Button, Card, Checkbox, PasswordInput, Stack, Text, Title } from '@mantine/core';
 import { type FormEvent, useState } from 'react';
 import { ApiFailure, api, setCsrfToken } from '../api/client.ts';
-import type { User } from '../api/types.ts';
+import type { ManagementToken, User } from '../api/types.ts';
+import { useLoader } from '../app/use-loader.ts';
 import { notifyError, notifySuccess } from '../components/feedback.tsx';
-import { PageHeader } from '../components/page.tsx';
+import { PageHeader, timeAgo } from '../components/page.tsx';
 
 const MIN_PASSWORD = 8;
+/** Tokens named under the checkbox; the rest are counted. */
+const TOKENS_NAMED = 5;
 
-/** Your own account: the password you sign in with. Changing it signs your other sessions out. */
+const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/** "Password changed", then what else the change ended. */
+function changedMessage(sessions: number, tokens: number): string {
+  const ended = [
+    sessions > 0 ? `${plural(sessions, 'other session was', 'other sessions were')} signed out` : '',
+    tokens > 0 ? `${plural(tokens, 'CLI token was', 'CLI tokens were')} revoked` : '',
+  ].filter((part) => part !== '');
+  return ['Password changed', ...ended].join('; ');
+}
+
+/**
+ * Your own account: the password you sign in with. Changing it signs your other sessions out and,
+ * unless unticked, revokes your CLI tokens: whoever learned the password may have made one with it.
+ */
 export function AccountPage({ user }: { user: User }) {
+  const tokens = useLoader(() => api.get<ManagementToken[]>('/admin/v1/tokens'), 'tokens');
+  const [revokeTokens, setRevokeTokens] = useState(true);
   const [current, setCurrent] = useState('');
   const [next, setNext] = useState('');
   const [confirm, setConfirm] = useState('');
@@ -26,21 +45,20 @@ export function AccountPage({ user }: { user: User }) {
     setBusy(true);
     setErrors({});
     try {
-      const changed = await api.put<User & { sessions_ended: number; csrf_token?: string }>(
-        '/admin/v1/account/password',
-        { current_password: current, new_password: next },
-      );
+      const changed = await api.put<
+        User & { sessions_ended: number; tokens_revoked: number; csrf_token?: string }
+      >('/admin/v1/account/password', {
+        current_password: current,
+        new_password: next,
+        revoke_tokens: revokeTokens,
+      });
       // This session stays under a new cookie (set by the answer) and a new CSRF token.
       if (changed.csrf_token) setCsrfToken(changed.csrf_token);
       setCurrent('');
       setNext('');
       setConfirm('');
-      const ended = changed.sessions_ended;
-      notifySuccess(
-        ended === 0
-          ? 'Password changed'
-          : `Password changed; ${ended} other ${ended === 1 ? 'session was' : 'sessions were'} signed out`,
-      );
+      notifySuccess(changedMessage(changed.sessions_ended, changed.tokens_revoked));
+      if (changed.tokens_revoked > 0) tokens.reload();
     } catch (error) {
       // A field the server names is shown at that field; anything else (429, say) as a toast.
       const detail = error instanceof ApiFailure ? error.details[0] : undefined;
@@ -60,8 +78,7 @@ export function AccountPage({ user }: { user: User }) {
           Change password
         </Title>
         <Text size="sm" c="dimmed" mb="md">
-          Your other dashboard sessions are signed out; this one stays. CLI tokens keep working: revoke a lost
-          one on the CLI tokens page.
+          Your other dashboard sessions are signed out; this one stays.
         </Text>
         <form onSubmit={submit} aria-label="Change password">
           <Stack>
@@ -90,6 +107,14 @@ export function AccountPage({ user }: { user: User }) {
               error={mismatch ? 'The passwords differ' : undefined}
               onChange={(e) => setConfirm(e.currentTarget.value)}
             />
+            {tokens.data !== undefined && tokens.data.length > 0 && (
+              <Checkbox
+                label={`Also revoke my ${plural(tokens.data.length, 'CLI token', 'CLI tokens')}`}
+                description={tokensDescription(tokens.data)}
+                checked={revokeTokens}
+                onChange={(e) => setRevokeTokens(e.currentTarget.checked)}
+              />
+            )}
             <Button type="submit" loading={busy} style={{ alignSelf: 'flex-start' }}>
               Change password
             </Button>
@@ -98,4 +123,14 @@ export function AccountPage({ user }: { user: User }) {
       </Card>
     </>
   );
+}
+
+/** Which tokens the checkbox revokes, and why it is ticked. */
+function tokensDescription(list: ManagementToken[]): string {
+  const named = list
+    .slice(0, TOKENS_NAMED)
+    .map((token) => `${token.name} (made ${timeAgo(token.created_at)})`)
+    .join(', ');
+  const more = list.length > TOKENS_NAMED ? ` and ${list.length - TOKENS_NAMED} more` : '';
+  return `${named}${more}. Whoever learned your password may have made one with gatehouse login; scripts using a revoked token need a new one.`;
 }
