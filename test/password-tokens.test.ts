@@ -160,6 +160,27 @@ for (const kind of databaseKinds) {
       });
     });
 
+    test('a token asked for with a credential the change revokes, answered after it, is refused', async () => {
+      // What a call to POST /admin/v1/tokens authenticated just before the change commits holds
+      // when it writes just after: the token or session it came with, now gone.
+      const [stolen] = await tokens('stolen');
+      assert.ok(stolen);
+      const byToken = await a.services.owners.verifyToken(stolen.token);
+      const cookie = decodeURIComponent((await signIn()).cookie.split('=')[1] ?? '');
+      const session = await a.services.users.session(cookie);
+      assert.ok(session);
+      const bySession = { userId: session.userId, role: session.role, sessionId: session.sessionId };
+      const res = await change({ token: ownerToken }, { revoke_tokens: true });
+      assert.equal(res.status, 200, res.text);
+      const held = await tokenIds();
+      for (const principal of [byToken, bySession]) {
+        await assert.rejects(a.services.owners.createToken(principal, { name: 'made in the race' }), {
+          code: 'unauthorized',
+        });
+      }
+      assert.deepEqual(await tokenIds(), held, 'no token made');
+    });
+
     test('from a dashboard session, every token is revoked', async () => {
       const [cli] = await tokens('cli');
       assert.ok(cli);

@@ -164,6 +164,7 @@ export function createOwnerService({
         last_used_at: null,
       };
       await db.transaction().execute(async (trx) => {
+        await credentialStillHeld(trx, principal);
         const held = await trx
           .selectFrom('management_tokens')
           .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -243,6 +244,32 @@ export function createOwnerService({
       return principal;
     },
   };
+}
+
+/**
+ * Holds the user's row, then refuses (401) if the token or session the call was authenticated
+ * with has gone since: a password change (which updates that row first, then revokes tokens and
+ * ends sessions in the same transaction) or the user's removal. Either the change committed first
+ * and the credential is found gone, or it waits for this transaction and deletes what it made: a
+ * token made with a credential being revoked cannot outlive it.
+ */
+async function credentialStillHeld(trx: Transaction<Database>, principal: Principal): Promise<void> {
+  const user = await trx
+    .updateTable('owners')
+    .set((eb) => ({ email: eb.ref('email') }))
+    .where('id', '=', principal.userId)
+    .executeTakeFirst();
+  if (Number(user.numUpdatedRows) === 0) throw new ApiError('unauthorized');
+  const held = principal.tokenId
+    ? await trx
+        .selectFrom('management_tokens')
+        .select('id')
+        .where('id', '=', principal.tokenId)
+        .executeTakeFirst()
+    : principal.sessionId
+      ? await trx.selectFrom('sessions').select('id').where('id', '=', principal.sessionId).executeTakeFirst()
+      : user;
+  if (!held) throw new ApiError('unauthorized');
 }
 
 function tokenJson(
