@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { jsonText, parseJson } from '../src/http/json-body.ts';
+import { roundsAsDouble } from '../src/infra/json/exact-json.ts';
+import { regexRuns, unanchoredOver } from './helpers/regex-runs.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
 /** Characters JSON.stringify writes while `run` runs. */
@@ -85,5 +87,63 @@ describe('long integers kept as sent', () => {
       const stored = text.replaceAll('1.50', '1.5');
       assert.ok(read.text.includes(`"data":${stored},"version":1`), read.text.slice(0, 300));
     });
+  });
+});
+
+/**
+ * A long number in a body costs time linear in its digits. Its trailing zeros were cut with
+ * `replace(/0+$/, '')`, tried from every position: a 1, 100 000 zeros and a 1 (a 100 KB body)
+ * held the event loop 10 s, and its digits were read as a BigInt even past a double's range (a
+ * 1 MB integer: 0.5 s).
+ */
+describe('long numbers in a body', () => {
+  test('no expression is tried from every position of its digits', () => {
+    const tokens = [
+      `1${'0'.repeat(100_000)}1`,
+      `2${'0'.repeat(50_000)}3.5`,
+      `9${'0'.repeat(50_000)}1e-49990`,
+    ];
+    const runs = regexRuns(() => {
+      for (const token of tokens) assert.equal(roundsAsDouble(token), false);
+    });
+    assert.deepEqual(unanchoredOver(runs, 50_000), []);
+    // A body holding the integer keeps it as sent, as before.
+    const body = `{"a":${tokens[0]}}`;
+    assert.ok(jsonText(parseJson(Buffer.from(body))) === body);
+  });
+
+  test('digits past a double range are not read as a BigInt', () => {
+    const bigInt = globalThis.BigInt;
+    let digits = 0;
+    globalThis.BigInt = ((value: string | number | bigint | boolean) => {
+      digits += String(value).length;
+      return bigInt(value);
+    }) as BigIntConstructor;
+    try {
+      assert.equal(roundsAsDouble('7'.repeat(100_000)), false);
+      assert.equal(roundsAsDouble(`${'7'.repeat(100_000)}.0`), false);
+    } finally {
+      globalThis.BigInt = bigInt;
+    }
+    assert.ok(digits < 1_000, `${digits} digits read as BigInt`);
+  });
+
+  test('which integers round as a double is unchanged', () => {
+    for (const [token, rounds] of [
+      ['1152921504606846977', true],
+      ['12345678901234567891.0', true],
+      ['-12345678901234567891', true],
+      ['1234567890123456789e2', true],
+      ['9223372036854775808', false],
+      ['9223372036854776000', false],
+      ['1000000000000000000000000', false],
+      ['1.5', false],
+      ['123456789012345678.5', false],
+      ['12345678901234567891.000000000000000000000', true],
+      [`1${'0'.repeat(400)}1`, false],
+      [`0.${'0'.repeat(30)}1`, false],
+    ] as const) {
+      assert.equal(roundsAsDouble(token), rounds, token);
+    }
   });
 });
