@@ -9,6 +9,7 @@ import type { EndpointRuntime } from '../src/endpoints/endpoint-service.ts';
 import { numberTexts } from '../src/records/record-reader.ts';
 import { createCommand } from './helpers/commands.ts';
 import { databaseKinds, postgresAdminUrl } from './helpers/database.ts';
+import { regexRuns, unanchoredOver } from './helpers/regex-runs.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
 /**
@@ -411,6 +412,20 @@ describe('numberTexts: the texts a record may hold for the number a filter spell
     assert.deepEqual(numberTexts('1e1001'), ['1e1001']);
     assert.equal(numberTexts('+9007199254740993'), undefined);
     assert.equal(numberTexts('0x1234567890ABCDEF'), undefined);
+  });
+
+  test('a long number costs time linear in its length', () => {
+    // Its trailing zeros were counted with /0*$/, tried from every position: a 16 KB filter (as
+    // long as a request line may be) of 0.1, zeros and a 1 held the event loop 0.3 s.
+    const zeros = '0'.repeat(16_000);
+    const long = `0.1${zeros}1`;
+    const runs = regexRuns(() => {
+      assert.deepEqual(numberTexts(long), [long]);
+      assert.deepEqual(numberTexts(`1${zeros}e-16000`), ['1', `1${zeros}e-16000`]);
+      assert.deepEqual(numberTexts(`0.5${zeros}`), ['0.5', `0.5${zeros}`]);
+      assert.deepEqual(numberTexts(`5${zeros}1e-16001`), [`5${zeros}1e-16001`]);
+    });
+    assert.deepEqual(unanchoredOver(runs, 16_000), []);
   });
 
   test('not numbers', () => {

@@ -4,6 +4,7 @@ import { hmac, safeEqual } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
 import { type DialectAdapter, FILTERABLE_FIELD, type JsonScalar } from '../infra/db/dialect.ts';
 import { preparedReadFirst } from '../infra/db/prepared.ts';
+import { withoutTrailingZeros } from '../infra/json/exact-json.ts';
 import type { Environment } from '../keys/key-service.ts';
 import { type RecordRow, recordJson } from './record-json.ts';
 
@@ -48,13 +49,11 @@ export function numberTexts(raw: string): string[] | undefined {
 function decimalKey(text: string): string {
   const [, sign = '', whole = '', fraction = '', exponent = '0'] =
     /^(-?)(\d+)(?:\.(\d+))?(?:[eE]([+-]?\d+))?$/.exec(text) ?? [];
-  let digits = (whole + fraction).replace(/^0+/, '');
+  const digits = (whole + fraction).replace(/^0+/, '');
   if (digits === '') return '0';
-  let power = BigInt(exponent) - BigInt(fraction.length);
-  const trailing = /0*$/.exec(digits)?.[0].length ?? 0;
-  digits = digits.slice(0, digits.length - trailing);
-  power += BigInt(trailing);
-  return `${sign}${digits}e${power}`;
+  const significant = withoutTrailingZeros(digits);
+  const power = BigInt(exponent) - BigInt(fraction.length) + BigInt(digits.length - significant.length);
+  return `${sign}${significant}e${power}`;
 }
 
 /**
