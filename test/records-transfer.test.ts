@@ -209,23 +209,35 @@ for (const kind of databaseKinds) {
       assert.equal(await count('deep'), 4);
     });
 
+    /** `records import many <file> --batch <rows> --json`: its exit code and summary. */
+    const importMany = async (file: string, batch: string) => {
+      const res = await cli('records', 'import', 'many', join(dir, file), '--batch', batch, '--json');
+      return { code: res.code, summary: JSON.parse(res.stdout).data };
+    };
+
     test('over 1 000 rejected rows in one batch: every one counted, the list says how many more', async () => {
       const lines = [...Array.from({ length: 1500 }, (_, i) => `{"bad":${i}}`), '{"sku":"ok"}'];
       writeFileSync(join(dir, 'many.ndjson'), `${lines.join('\n')}\n`);
-      const json = await cli(
-        'records',
-        'import',
-        'many',
-        join(dir, 'many.ndjson'),
-        '--batch',
-        '5000',
-        '--json',
-      );
-      assert.equal(json.code, 2);
-      const summary = JSON.parse(json.stdout).data;
+      const { code, summary } = await importMany('many.ndjson', '5000');
+      assert.equal(code, 2);
       assert.deepEqual([summary.imported, summary.rows, summary.rejected], [1, 1501, 1500]);
       const text = await cli('records', 'import', 'many', join(dir, 'many.ndjson'), '--batch', '5000');
       assert.match(text.stdout, /… and 1450 more/);
+    });
+
+    test('rejected rows over many batches, found here and by the server: the first 1 000 by line are listed', async () => {
+      // Odd lines are not JSON (found by the CLI), even ones invalid records (found by the server).
+      const lines = Array.from({ length: 3000 }, (_, i) => (i % 2 === 0 ? 'x' : `{"bad":${i}}`));
+      writeFileSync(join(dir, 'batches.ndjson'), `${lines.join('\n')}\n{"sku":"ok"}\n`);
+      const { code, summary } = await importMany('batches.ndjson', '100');
+      assert.equal(code, 2);
+      assert.deepEqual([summary.imported, summary.rows, summary.rejected], [1, 3001, 3000]);
+      assert.deepEqual(
+        summary.problems.map((p: { line: number }) => p.line),
+        Array.from({ length: 1000 }, (_, i) => i + 1),
+      );
+      assert.equal(summary.problems[0].details[0].error, 'Invalid JSON');
+      assert.equal(summary.problems[1].details[0].field, 'sku');
     });
 
     test("a row over 5 MiB, or over the endpoint's max_body_bytes, is that row's problem; the others are imported", async () => {

@@ -18,6 +18,7 @@ import { MAX_REQUEST_BYTES, parseJson } from '../http/json-body.ts';
 import { keepLongIntegers } from '../infra/json/exact-json.ts';
 import { JsonText, managementClient } from './client.ts';
 import { withCommon } from './data-commands.ts';
+import { firstProblems } from './first-problems.ts';
 import { CliFailure, printJson, reportFailure } from './output.ts';
 
 interface Row {
@@ -58,6 +59,9 @@ function row(line: number, text: string): Row {
 
 /** The largest row sent: the management API's body limit, less the `{"records":[]}` around it. */
 const MAX_RECORD_BYTES = MAX_REQUEST_BYTES - '{"records":[]}'.length;
+
+/** The problems an import keeps to report: as many as --json lists. */
+const MAX_PROBLEMS = 1_000;
 
 const BOM = '\uFEFF';
 const LINE_BREAK = /\r\n|\r|\n/g;
@@ -381,9 +385,11 @@ export function registerRecordsCommands(program: Command, config: Config): void 
           const size = statSync(file).size;
           const batchSize = o.batch;
           const qs = `environment=${encodeURIComponent(o.env)}${o.webhooks ? '&webhooks=true' : ''}`;
-          const problems: Array<{ line: number; details: Array<{ field: string; error: string }> }> = [];
+          const problems = firstProblems<{ line: number; details: Array<{ field: string; error: string }> }>(
+            MAX_PROBLEMS,
+          );
           let imported = 0;
-          /** Every row rejected; `problems` keeps the first 1 000 the server lists per batch. */
+          /** Every row rejected; `problems` keeps the first of those listed (the server lists 1 000 per batch). */
           let rejected = 0;
           let seen = 0;
           const started = Date.now();
@@ -401,7 +407,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
           };
           /** Sends one batch (`dryRun`: only checked); its problems are kept with their file lines. */
           const send = async (rows: Row[], dryRun: boolean) => {
-            for (const r of rows) if (r.problems) problems.push({ line: r.line, details: r.problems });
+            for (const r of rows) if (r.problems) problems.add({ line: r.line, details: r.problems });
             const valid = rows.filter((r) => !r.problems);
             rejected += rows.length - valid.length;
             if (valid.length === 0) return;
@@ -415,7 +421,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
             imported += result.imported;
             rejected += result.rejected;
             for (const e of result.errors)
-              problems.push({ line: valid[e.index]?.line ?? 0, details: e.details });
+              problems.add({ line: valid[e.index]?.line ?? 0, details: e.details });
           };
           /**
            * Every row of the file, `batchSize` at a time, and never more than BATCH_BYTES in one
@@ -443,13 +449,13 @@ export function registerRecordsCommands(program: Command, config: Config): void 
           if (o.strict) {
             // The whole file is checked before anything is written: one bad row anywhere, no import.
             await pass(true);
-            if (problems.length > 0) {
-              problems.sort((a, b) => a.line - b.line);
+            if (problems.held > 0) {
               throw new CliFailure({
                 success: false,
                 error: `${rejected} row${rejected === 1 ? ' is' : 's are'} invalid; nothing was imported`,
                 code: 'validation_failed',
                 details: problems
+                  .list()
                   .slice(0, 100)
                   .flatMap((p) =>
                     p.details.map((d) => ({ field: `line ${p.line}: ${d.field}`, error: d.error })),
@@ -476,23 +482,23 @@ export function registerRecordsCommands(program: Command, config: Config): void 
             progress(true);
             process.stderr.write('\n');
           }
-          problems.sort((a, b) => a.line - b.line);
+          const listed = problems.list();
           const summary = {
             imported,
             rejected,
             rows: seen,
             seconds: (Date.now() - started) / 1000,
-            problems: problems.slice(0, 1000),
+            problems: listed,
           };
           if (o.json) printJson({ success: true, data: summary });
           else {
             process.stdout.write(`Imported ${imported} of ${seen} rows into ${slug} (${o.env}).\n`);
-            for (const p of problems.slice(0, 50)) {
+            for (const p of listed.slice(0, 50)) {
               process.stdout.write(
                 `  line ${p.line}: ${p.details.map((d) => `${d.field}: ${d.error}`).join('; ')}\n`,
               );
             }
-            const shown = Math.min(problems.length, 50);
+            const shown = Math.min(listed.length, 50);
             if (rejected > shown) process.stdout.write(`  … and ${rejected - shown} more\n`);
           }
           if (rejected > 0) process.exitCode = 2;
