@@ -10,6 +10,8 @@ import type { Environment } from '../keys/key-service.ts';
 import type { RecordWriter, WriteCommand } from './record-writer.ts';
 
 const MAX_BATCH = 5_000;
+/** Rejected rows an import answer lists (with their details); the others are counted. */
+const LISTED_ERRORS = 1_000;
 const EXPORT_PAGE = 1_000;
 
 type SlugParams = { slug: string };
@@ -55,19 +57,25 @@ export function registerTransferRoutes(
       const body = request.body as { records?: unknown } | undefined;
       if (!body || !Array.isArray(body.records)) throw invalid('records', 'Send {"records":[…]}');
       if (body.records.length > MAX_BATCH) throw invalid('records', `At most ${MAX_BATCH} records per call`);
+      // The answer lists the first LISTED_ERRORS rejected rows; the rest are only counted, and
+      // their details (up to 100 of a kilobyte each) are never built.
       const errors: Array<{ index: number; details: ErrorDetail[] }> = [];
+      let rejected = 0;
+      const reject = (index: number, details: () => ErrorDetail[]) => {
+        if (rejected++ < LISTED_ERRORS) errors.push({ index, details: details() });
+      };
       const commands: WriteCommand[] = [];
       body.records.forEach((data: unknown, index: number) => {
         if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-          errors.push({ index, details: [{ field: '(record)', error: 'Must be a JSON object' }] });
+          reject(index, () => [{ field: '(record)', error: 'Must be a JSON object' }]);
         } else if (!version.validate(data)) {
-          errors.push({ index, details: validationDetails(version.validate) });
+          reject(index, () => validationDetails(version.validate));
         } else {
           const text = jsonText(data);
           // As the data API answers such a body 413.
           if (Buffer.byteLength(text) > version.maxBodyBytes) {
             const error = `Larger than the endpoint's max_body_bytes (${version.maxBodyBytes})`;
-            errors.push({ index, details: [{ field: '(record)', error }] });
+            reject(index, () => [{ field: '(record)', error }]);
             return;
           }
           commands.push({
@@ -84,9 +92,9 @@ export function registerTransferRoutes(
           });
         }
       });
-      if (strict && errors.length > 0) {
+      if (strict && rejected > 0) {
         throw new ApiError('validation_failed', {
-          message: `${errors.length} of ${body.records.length} records are invalid; nothing was imported`,
+          message: `${rejected} of ${body.records.length} records are invalid; nothing was imported`,
           details: errors
             .slice(0, 100)
             .flatMap((e) => e.details.map((d) => ({ field: `[${e.index}].${d.field}`, error: d.error }))),
@@ -99,15 +107,15 @@ export function registerTransferRoutes(
           data: {
             imported: 0,
             valid: commands.length,
-            rejected: errors.length,
-            errors: errors.slice(0, 1000),
+            rejected,
+            errors,
           },
         };
       }
       if (commands.length > 0) await deps.writer.writeAll(commands);
       return {
         success: true,
-        data: { imported: commands.length, rejected: errors.length, errors: errors.slice(0, 1000) },
+        data: { imported: commands.length, rejected, errors },
       };
     },
   );
