@@ -201,6 +201,23 @@ for (const kind of databaseKinds) {
       assert.equal(await server.services.traffic.usage.usedBetween(key.id, day, day), 9);
     });
 
+    test('a database a later release migrated is refused, not started on', async () => {
+      const { db, dialect } = server.services.database;
+      await sql`INSERT INTO kysely_migration (name, timestamp) VALUES ('9999_later_release', ${new Date().toISOString()})`.execute(
+        db,
+      );
+      try {
+        // Every migration this release knows is recorded too: only the later one tells it apart.
+        await assert.rejects(
+          migrateToLatest(db as Kysely<unknown>, dialect.name),
+          /previously executed migration 9999_later_release is missing/,
+        );
+      } finally {
+        await sql`DELETE FROM kysely_migration WHERE name = '9999_later_release'`.execute(db);
+      }
+      await migrateToLatest(db as Kysely<unknown>, dialect.name);
+    });
+
     if (kind === 'sqlite') {
       test('SQLite: a rebuild of usage_daily that fails midway leaves the table as it was, and runs again', async () => {
         const { db, dialect } = server.services.database;

@@ -128,14 +128,19 @@ async function migrateSqlite(
   }
 }
 
-/** Every migration is recorded already: nothing to do, and no need to wait for the write lock. */
+/**
+ * Every migration is recorded already, and none this release does not know: nothing to do, and
+ * no need to wait for the write lock. One recorded by a later release goes to the migrator, which
+ * refuses the file ("previously executed migration … is missing"), as it does on PostgreSQL.
+ */
 async function appliedOnSqlite(db: Kysely<unknown>): Promise<boolean> {
   const table =
     await sql`select 1 from sqlite_master where type = 'table' and name = 'kysely_migration'`.execute(db);
   if (table.rows.length === 0) return false;
   const rows = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+  const known = new Set(Object.keys(migrations('sqlite')));
   const applied = new Set(rows.rows.map((r) => r.name));
-  return Object.keys(migrations('sqlite')).every((name) => applied.has(name));
+  return applied.size === known.size && [...known].every((name) => applied.has(name));
 }
 
 function isBusy(error: unknown): boolean {
