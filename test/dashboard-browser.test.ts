@@ -1165,6 +1165,48 @@ describe('dashboard in a real browser', {
     },
   );
 
+  step(
+    'the Account page shows the box, ticked, when the list of CLI tokens did not load; unticked, they stay',
+    async () => {
+      // The list fails (a proxy's 503, say): the change revokes the tokens all the same when ticked,
+      // so the box cannot go with the list.
+      const tokens = '**/admin/v1/tokens';
+      await page.route(tokens, (route) =>
+        route.request().method() === 'GET'
+          ? route.fulfill({
+              status: 503,
+              contentType: 'application/json',
+              body: '{"success":false,"error":"Service unavailable","code":"service_unavailable"}',
+            })
+          : route.continue(),
+      );
+      try {
+        await page.getByRole('link', { name: 'Endpoints' }).click();
+        await page.getByRole('link', { name: 'Account' }).click();
+        await expectLogged(owner.errors, 503);
+        const form = page.getByRole('form', { name: 'Change password' });
+        const revoke = form.getByRole('checkbox', { name: 'Also revoke my CLI tokens' });
+        assert.equal(await revoke.isChecked(), true, 'ticked, as with the list');
+        await revoke.uncheck();
+        const change = async (current: string, next: string) => {
+          await form.getByLabel('Current password').fill(current);
+          await form.getByLabel(/^New password/).fill(next);
+          await form.getByLabel('Repeat new password').fill(next);
+          await form.getByRole('button', { name: 'Change password' }).click();
+          await page.getByText('Password changed', { exact: true }).waitFor();
+          await dismissToasts(page);
+        };
+        await change(OWNER.password, 'a new passphrase');
+        assert.equal((await server.admin('GET', '/admin/v1/tokens')).status, 200, 'the token stays');
+        // The old password again (still unticked), for the steps that follow.
+        await change('a new passphrase', OWNER.password);
+        assert.equal((await server.admin('GET', '/admin/v1/tokens')).status, 200);
+      } finally {
+        await page.unroute(tokens);
+      }
+    },
+  );
+
   step('the audit log shows who did what, filterable, then the owner signs out', async () => {
     await page.getByRole('link', { name: 'Audit log' }).click();
     await page.getByTestId('audit-row').first().waitFor();

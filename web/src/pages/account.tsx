@@ -107,9 +107,15 @@ export function AccountPage({ user }: { user: User }) {
               error={mismatch ? 'The passwords differ' : undefined}
               onChange={(e) => setConfirm(e.currentTarget.value)}
             />
-            {tokens.data !== undefined && tokens.data.length > 0 && (
+            {/* Shown until the list says there is none: the change revokes them while it is ticked,
+                so a list still loading, or not loaded, must not hide the box. */}
+            {(tokens.data === undefined || tokens.data.length > 0) && (
               <Checkbox
-                label={`Also revoke my ${plural(tokens.data.length, 'CLI token', 'CLI tokens')}`}
+                label={
+                  tokens.data === undefined
+                    ? 'Also revoke my CLI tokens'
+                    : `Also revoke my ${plural(tokens.data.length, 'CLI token', 'CLI tokens')}`
+                }
                 description={tokensDescription(tokens.data)}
                 checked={revokeTokens}
                 onChange={(e) => setRevokeTokens(e.currentTarget.checked)}
@@ -125,12 +131,15 @@ export function AccountPage({ user }: { user: User }) {
   );
 }
 
-/** Which tokens the checkbox revokes, and why it is ticked. */
-function tokensDescription(list: ManagementToken[]): string {
+/** Which tokens the checkbox revokes (when they could be listed), and why it is ticked. */
+function tokensDescription(list: ManagementToken[] | undefined): string {
+  const why =
+    'Whoever learned your password may have made one with gatehouse login; scripts using a revoked token need a new one.';
+  if (list === undefined) return why;
   const named = list
     .slice(0, TOKENS_NAMED)
     .map((token) => `${token.name} (made ${timeAgo(token.created_at)})`)
     .join(', ');
   const more = list.length > TOKENS_NAMED ? ` and ${list.length - TOKENS_NAMED} more` : '';
-  return `${named}${more}. Whoever learned your password may have made one with gatehouse login; scripts using a revoked token need a new one.`;
+  return `${named}${more}. ${why}`;
 }
