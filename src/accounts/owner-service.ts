@@ -194,17 +194,24 @@ export function createOwnerService({
 
     /**
      * Revokes one of the calling user's tokens (the one in use too): refused from now on, in every
-     * process (the invalidation bus; the cache TTL if its message is lost).
+     * process (the invalidation bus; the cache TTL if its message is lost). Once it returns, no
+     * token made with the revoked one can still appear.
      */
     async revokeToken(principal: Principal, id: string): Promise<ManagementTokenJson & { revoked: true }> {
-      const row = await db
-        .selectFrom('management_tokens')
-        .select(['id', 'name', 'created_at', 'token_hash'])
-        .where('id', '=', id)
-        .where('owner_id', '=', principal.userId)
-        .executeTakeFirst();
-      if (!row) throw new ApiError('not_found', { message: `No management token ${id} of yours` });
-      await db.deleteFrom('management_tokens').where('id', '=', id).execute();
+      // Holding the user's row as createToken does: a token being made with this one either
+      // commits before the revocation (and is listed after it) or finds this one gone.
+      const row = await db.transaction().execute(async (trx) => {
+        await credentialStillHeld(trx, principal);
+        const found = await trx
+          .selectFrom('management_tokens')
+          .select(['id', 'name', 'created_at', 'token_hash'])
+          .where('id', '=', id)
+          .where('owner_id', '=', principal.userId)
+          .executeTakeFirst();
+        if (!found) throw new ApiError('not_found', { message: `No management token ${id} of yours` });
+        await trx.deleteFrom('management_tokens').where('id', '=', id).execute();
+        return found;
+      });
       tokens.delete(row.token_hash);
       bus.publish('tokens');
       return { ...tokenJson(row, principal), revoked: true };
@@ -249,9 +256,10 @@ export function createOwnerService({
 /**
  * Holds the user's row, then refuses (401) if the token or session the call was authenticated
  * with has gone since: a password change (which updates that row first, then revokes tokens and
- * ends sessions in the same transaction) or the user's removal. Either the change committed first
- * and the credential is found gone, or it waits for this transaction and deletes what it made: a
- * token made with a credential being revoked cannot outlive it.
+ * ends sessions in the same transaction), a token revoked (revokeToken holds the row too) or the
+ * user's removal. Either the revocation committed first and the credential is found gone, or it
+ * waits for this transaction: a password change then deletes what it made, and a token revoked
+ * alone returns only once what it made is there to be listed, never later.
  */
 async function credentialStillHeld(trx: Transaction<Database>, principal: Principal): Promise<void> {
   const user = await trx
