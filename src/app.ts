@@ -138,6 +138,7 @@ export async function createServices(config: Config): Promise<Services & { close
   });
   const keys = createKeyService({
     db,
+    dialect,
     bus,
     prefix: config.keyPrefix,
     cacheTtlMs: config.cacheTtlMs,
@@ -148,7 +149,7 @@ export async function createServices(config: Config): Promise<Services & { close
   const writer = createRecordWriter(db, dialect);
   const audit = createAuditLog(db);
   const deliveries = createDeliveryService({ db, secret, encryptor });
-  const owners = createOwnerService({ db, bus, cacheTtlMs: config.cacheTtlMs });
+  const owners = createOwnerService({ db, dialect, bus, cacheTtlMs: config.cacheTtlMs });
   const services: Services = {
     config,
     database,
@@ -207,9 +208,10 @@ export async function createServices(config: Config): Promise<Services & { close
     writer.onCommit(tell);
     deliveries.onRedeliver(tell);
   }
-  const flushTimer = setInterval(() => {
-    keys.flushLastUsed().catch(() => {});
-  }, 5_000);
+  // Keys' and management tokens' last uses, written in batches.
+  const flushLastUsed = () =>
+    Promise.all([keys.flushLastUsed(), owners.flushLastUsed()].map((flush) => flush.catch(() => {})));
+  const flushTimer = setInterval(flushLastUsed, 5_000);
   flushTimer.unref();
   return {
     ...services,
@@ -217,7 +219,7 @@ export async function createServices(config: Config): Promise<Services & { close
       clearInterval(flushTimer);
       await services.writer.close();
       await services.traffic.close();
-      await keys.flushLastUsed().catch(() => {});
+      await flushLastUsed();
       await bus.close();
       await database.close();
     },

@@ -1084,6 +1084,7 @@ describe('dashboard in a real browser', {
     async () => {
       await page.getByRole('link', { name: 'CLI tokens' }).click();
       await page.getByRole('table', { name: 'Your tokens' }).getByText('init', { exact: true }).waitFor();
+      await page.getByRole('columnheader', { name: 'Last used' }).waitFor();
       await page.getByRole('form', { name: 'Create a token' }).getByLabel('Name').fill('laptop');
       await page.getByRole('button', { name: 'Create token' }).click();
       const secret = ((await page.getByTestId('secret-value').textContent()) ?? '').trim();
@@ -1123,7 +1124,8 @@ describe('dashboard in a real browser', {
       const form = page.getByRole('form', { name: 'Change password' });
       const revoke = form.getByRole('checkbox', { name: `Also revoke my ${held} CLI tokens` });
       assert.equal(await revoke.isChecked(), true, 'ticked by default');
-      await form.getByText(/made by someone else \(made just now\)/).waitFor();
+      // Named with when each was last used: the one made by someone else, not yet.
+      await form.getByText(/made by someone else \(never used\)/).waitFor();
       const change = async (current: string, next: string) => {
         await form.getByLabel('Current password').fill(current);
         await form.getByLabel(/^New password/).fill(next);

@@ -89,7 +89,7 @@ describe('management tokens: each user lists, creates and revokes their own; log
     assert.equal(saved.url, server.url);
     const listed = await cli('tokens', 'list');
     assert.equal(listed.code, 0, listed.stderr);
-    assert.match(listed.stdout, /cli on \S+\s+\S+\s+yes \(this CLI\)/);
+    assert.match(listed.stdout, /cli on \S+\s+\S+\s+\S+Z\s+yes \(this CLI\)/);
 
     const made = await cli('tokens', 'create', '--name', 'ci', '--json');
     const ci = JSON.parse(made.stdout).data;

@@ -7,6 +7,8 @@ import { TtlCache } from '../infra/cache/ttl-cache.ts';
 import { hashPassword, safeEqual, sha256 } from '../infra/crypto/hash.ts';
 import { generateSecret, hasValidChecksum } from '../infra/crypto/token-format.ts';
 import type { Db } from '../infra/db/database.ts';
+import type { DialectAdapter } from '../infra/db/dialect.ts';
+import { createLastUsed, type LastUsed } from '../infra/db/last-used.ts';
 import type { Database } from '../infra/db/schema.ts';
 import { nowIso } from '../time.ts';
 
@@ -26,6 +28,8 @@ export interface ManagementTokenJson {
   object: 'management_token';
   name: string;
   created_at: string;
+  /** When it was last used (to within the last few seconds), or null: never. */
+  last_used_at: string | null;
   /** The token this call was made with. */
   current: boolean;
 }
@@ -79,16 +83,19 @@ export async function deleteUserTokens(
 
 export function createOwnerService({
   db,
+  dialect,
   bus,
   cacheTtlMs,
 }: {
   db: Db;
+  dialect: DialectAdapter;
   bus: InvalidationBus;
   cacheTtlMs: number;
 }) {
   const tokens = new TtlCache<string, Promise<Principal | null>>(cacheTtlMs, 1_000);
   // A token revoked, or its user removed, in any process: every process forgets what it resolved.
   bus.subscribe('tokens', () => tokens.clear());
+  const lastUsed = createLastUsed(db, dialect, 'management_tokens');
 
   return {
     /** Creates the first owner and a management token, shown once. Refuses when an owner exists. */
@@ -177,19 +184,19 @@ export function createOwnerService({
         }
         await trx.insertInto('management_tokens').values(row).execute();
       });
-      return { ...tokenJson(row, principal), token };
+      return { ...tokenJson(row, principal, lastUsed), token };
     },
 
     /** The calling user's management tokens, oldest first. */
     async listTokens(principal: Principal): Promise<ManagementTokenJson[]> {
       const rows = await db
         .selectFrom('management_tokens')
-        .select(['id', 'name', 'created_at'])
+        .select(['id', 'name', 'created_at', 'last_used_at'])
         .where('owner_id', '=', principal.userId)
         .orderBy('created_at')
         .orderBy('id')
         .execute();
-      return rows.map((row) => tokenJson(row, principal));
+      return rows.map((row) => tokenJson(row, principal, lastUsed));
     },
 
     /**
@@ -204,7 +211,7 @@ export function createOwnerService({
         await credentialStillHeld(trx, principal);
         const found = await trx
           .selectFrom('management_tokens')
-          .select(['id', 'name', 'created_at', 'token_hash'])
+          .select(['id', 'name', 'created_at', 'last_used_at', 'token_hash'])
           .where('id', '=', id)
           .where('owner_id', '=', principal.userId)
           .executeTakeFirst();
@@ -214,7 +221,7 @@ export function createOwnerService({
       });
       tokens.delete(row.token_hash);
       bus.publish('tokens');
-      return { ...tokenJson(row, principal), revoked: true };
+      return { ...tokenJson(row, principal, lastUsed), revoked: true };
     },
 
     /**
@@ -226,7 +233,12 @@ export function createOwnerService({
       bus.publish('tokens');
     },
 
-    /** Resolves a management token (`gm_…`) to its user, or throws 401. */
+    /** Writes the tokens' in-memory last-used times; called on a timer and at shutdown. */
+    flushLastUsed(): Promise<void> {
+      return lastUsed.flush();
+    },
+
+    /** Resolves a management token (`gm_…`) to its user, or throws 401; notes the use. */
     async verifyToken(secret: string): Promise<Principal> {
       if (!hasValidChecksum(secret, MANAGEMENT_TOKEN_PREFIX)) throw new ApiError('unauthorized');
       const hash = sha256(secret);
@@ -248,6 +260,7 @@ export function createOwnerService({
       }
       const principal = await pending;
       if (!principal) throw new ApiError('unauthorized');
+      if (principal.tokenId !== undefined) lastUsed.note(principal.tokenId, Date.now());
       return principal;
     },
   };
@@ -281,14 +294,16 @@ async function credentialStillHeld(trx: Transaction<Database>, principal: Princi
 }
 
 function tokenJson(
-  row: { id: string; name: string; created_at: string },
+  row: { id: string; name: string; created_at: string; last_used_at: string | null },
   principal: Principal,
+  lastUsed: LastUsed,
 ): ManagementTokenJson {
   return {
     id: row.id,
     object: 'management_token',
     name: row.name,
     created_at: row.created_at,
+    last_used_at: lastUsed.of(row),
     current: row.id === principal.tokenId,
   };
 }

@@ -16,13 +16,21 @@ export function registerTokenCommands(program: Command, config: Config): void {
     .command('tokens')
     .description('your management tokens (what the CLI and scripts use): list, create, revoke');
 
-  withCommon(tokens.command('list').description('your tokens, oldest first (never their secrets)')).action(
+  withCommon(
+    tokens
+      .command('list')
+      .description('your tokens, oldest first, with when each was last used (never their secrets)'),
+  ).action(
     action(config, async (call, o: Common) => {
       const data = await call<ManagementTokenJson[]>('GET', '/admin/v1/tokens');
       show(o.json, data, () =>
         printTable(
-          data.map((t) => ({ ...t, current: t.current ? 'yes (this CLI)' : '' })),
-          ['id', 'name', 'created_at', 'current'],
+          data.map((t) => ({
+            ...t,
+            last_used_at: t.last_used_at ?? 'never',
+            current: t.current ? 'yes (this CLI)' : '',
+          })),
+          ['id', 'name', 'created_at', 'last_used_at', 'current'],
         ),
       );
     }),

@@ -44,7 +44,8 @@ const summaries: Record<string, string> = {
   'GET /admin/v1/openapi.json': 'This document',
   'PUT /admin/v1/account/password':
     'Change your password: {"current_password", "new_password", "revoke_tokens"?} (8+ characters); your other dashboard sessions end, and with revoke_tokens: true your management tokens but the calling one',
-  'GET /admin/v1/tokens': 'Your management tokens (never their secrets); `current` marks the one in use',
+  'GET /admin/v1/tokens':
+    'Your management tokens (never their secrets); `current` marks the one in use, `last_used_at` says when each was last used (null: never)',
   'POST /admin/v1/tokens':
     'A new management token for you: {"name"}; the gm_ secret is in this response only',
   'DELETE /admin/v1/tokens/{id}': 'Revoke one of your management tokens (the one in use too)',

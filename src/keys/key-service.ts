@@ -5,6 +5,8 @@ import { LoadingCache } from '../infra/cache/loading-cache.ts';
 import { safeEqualBytes, sha256 } from '../infra/crypto/hash.ts';
 import { generateSecret, hasValidChecksum } from '../infra/crypto/token-format.ts';
 import type { Db } from '../infra/db/database.ts';
+import type { DialectAdapter } from '../infra/db/dialect.ts';
+import { createLastUsed, type LastUsed } from '../infra/db/last-used.ts';
 import type { ApiKeysTable } from '../infra/db/schema.ts';
 import { isoAfter, nowIso } from '../time.ts';
 import { type KeyLimits, parseKeyCreate, parseKeyPatch, parseRoll } from './key-input.ts';
@@ -61,7 +63,7 @@ interface Presented {
   hashBytes: Buffer;
 }
 
-function toJson(row: ApiKeysTable, lastUsed?: number): ApiKeyJson {
+function toJson(row: ApiKeysTable, lastUsed: LastUsed): ApiKeyJson {
   return {
     id: row.id,
     object: 'api_key',
@@ -72,7 +74,7 @@ function toJson(row: ApiKeysTable, lastUsed?: number): ApiKeyJson {
     limits: row.limits ? (JSON.parse(row.limits) as KeyLimits) : {},
     status: row.status as KeyStatus,
     expires_at: row.expires_at,
-    last_used_at: lastUsed === undefined ? row.last_used_at : new Date(lastUsed).toISOString(),
+    last_used_at: lastUsed.of(row),
     created_at: row.created_at,
     updated_at: row.updated_at,
     created_by: row.created_by ?? null,
@@ -95,6 +97,7 @@ export function hasScope(key: AuthenticatedKey, slug: string, action: 'read' | '
 
 export interface KeyServiceOptions {
   db: Db;
+  dialect: DialectAdapter;
   /** Lifecycle changes are announced here so every process drops its cached keys. */
   bus: InvalidationBus;
   prefix: string;
@@ -132,6 +135,7 @@ const GOOD_MAX = 50_000;
 
 export function createKeyService({
   db,
+  dialect,
   bus,
   prefix,
   cacheTtlMs,
@@ -180,8 +184,7 @@ export function createKeyService({
     secretsOfKey.clear();
   });
   const pattern = new RegExp(`^${prefix}_(test|live)_`);
-  // last_used_at is kept in memory and written in batches, not once per request.
-  const lastUsed = new Map<string, number>();
+  const lastUsed = createLastUsed(db, dialect, 'api_keys');
 
   async function requireRow(id: string): Promise<ApiKeysTable> {
     const row = await db.selectFrom('api_keys').selectAll().where('id', '=', id).executeTakeFirst();
@@ -201,7 +204,7 @@ export function createKeyService({
       .where('id', '=', id)
       .execute();
     bus.publish('keys', id);
-    return toJson(updated, lastUsed.get(id));
+    return toJson(updated, lastUsed);
   }
 
   async function loadKey(id: string): Promise<AuthenticatedKey | null> {
@@ -269,7 +272,7 @@ export function createKeyService({
     if (key.status === 'revoked') throw new ApiError('api_key_revoked');
     if (key.status === 'inactive') throw new ApiError('api_key_inactive');
     if (key.expiresAt !== null && key.expiresAt <= now) throw new ApiError('api_key_expired');
-    lastUsed.set(key.id, now);
+    lastUsed.note(key.id, now);
     remember(given.hash, key.id, now);
     return key;
   }
@@ -335,7 +338,7 @@ export function createKeyService({
       if (key.status === 'revoked') throw new ApiError('api_key_revoked');
       if (key.status === 'inactive') throw new ApiError('api_key_inactive');
       if (key.expiresAt !== null && key.expiresAt <= now) throw new ApiError('api_key_expired');
-      lastUsed.set(key.id, now);
+      lastUsed.note(key.id, now);
       return key;
     },
 
@@ -375,7 +378,7 @@ export function createKeyService({
           .values({ hash: sha256(secret), key_id: id, created_at: now, expires_at: null })
           .execute();
       });
-      return { ...toJson(row), key: secret };
+      return { ...toJson(row, lastUsed), key: secret };
     },
 
     /**
@@ -393,11 +396,11 @@ export function createKeyService({
       if (filter.environment) query = query.where('environment', '=', filter.environment);
       if (filter.createdBy) query = query.where('created_by', '=', filter.createdBy);
       const rows = await query.execute();
-      return rows.map((row) => toJson(row, lastUsed.get(row.id)));
+      return rows.map((row) => toJson(row, lastUsed));
     },
 
     async get(id: string): Promise<ApiKeyJson> {
-      return toJson(await requireRow(id), lastUsed.get(id));
+      return toJson(await requireRow(id), lastUsed);
     },
 
     async update(id: string, body: unknown, by: { testOnly?: boolean } = {}): Promise<ApiKeyJson> {
@@ -432,7 +435,7 @@ export function createKeyService({
       const { id: _id, created_at, ...changes } = updated;
       await db.updateTable('api_keys').set(changes).where('id', '=', id).execute();
       bus.publish('keys', id);
-      return toJson(updated, lastUsed.get(id));
+      return toJson(updated, lastUsed);
     },
 
     deactivate: (id: string) => setStatus(id, 'inactive'),
@@ -465,23 +468,15 @@ export function createKeyService({
           .execute();
         const start = secret.slice(0, prefix.length + environment.length + 6);
         await trx.updateTable('api_keys').set({ start, updated_at: now }).where('id', '=', id).execute();
-        return { ...toJson({ ...row, start, updated_at: now }, lastUsed.get(id)), key: secret };
+        return { ...toJson({ ...row, start, updated_at: now }, lastUsed), key: secret };
       });
       bus.publish('keys', id);
       return { ...result, previous_secret_expires_at: graceEnds };
     },
 
     /** Writes the in-memory last-used times; called on a timer and at shutdown. */
-    async flushLastUsed(): Promise<void> {
-      if (lastUsed.size === 0) return;
-      const batch = [...lastUsed];
-      lastUsed.clear();
-      await db.transaction().execute(async (trx) => {
-        for (const [id, at] of batch) {
-          const lastUsedAt = new Date(at).toISOString();
-          await trx.updateTable('api_keys').set({ last_used_at: lastUsedAt }).where('id', '=', id).execute();
-        }
-      });
+    flushLastUsed(): Promise<void> {
+      return lastUsed.flush();
     },
   };
 }

@@ -258,5 +258,7 @@ export interface ManagementToken {
   object: 'management_token';
   name: string;
   created_at: string;
+  /** To within a few seconds; null: never used. */
+  last_used_at: string | null;
   current: boolean;
 }

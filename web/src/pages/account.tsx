@@ -138,7 +138,10 @@ function tokensDescription(list: ManagementToken[] | undefined): string {
   if (list === undefined) return why;
   const named = list
     .slice(0, TOKENS_NAMED)
-    .map((token) => `${token.name} (made ${timeAgo(token.created_at)})`)
+    .map(
+      (token) =>
+        `${token.name} (${token.last_used_at ? `used ${timeAgo(token.last_used_at)}` : 'never used'})`,
+    )
     .join(', ');
   const more = list.length > TOKENS_NAMED ? ` and ${list.length - TOKENS_NAMED} more` : '';
   return `${named}${more}. ${why}`;

@@ -11,7 +11,7 @@ import {
   notifySuccess,
   useSubmit,
 } from '../components/feedback.tsx';
-import { formatDate, PageHeader } from '../components/page.tsx';
+import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
 import { SecretReveal } from '../components/secret.tsx';
 
 /** Your management tokens: what the CLI and scripts sign in with (`GATEHOUSE_TOKEN`). */
@@ -83,6 +83,7 @@ export function TokensPage() {
                     <Table.Tr>
                       <Table.Th>Name</Table.Th>
                       <Table.Th>Created</Table.Th>
+                      <Table.Th>Last used</Table.Th>
                       <Table.Th />
                     </Table.Tr>
                   </Table.Thead>
@@ -96,6 +97,11 @@ export function TokensPage() {
                           </Text>
                         </Table.Td>
                         <Table.Td>{formatDate(token.created_at)}</Table.Td>
+                        <Table.Td>
+                          <Text size="sm" title={formatDate(token.last_used_at)}>
+                            {timeAgo(token.last_used_at)}
+                          </Text>
+                        </Table.Td>
                         <Table.Td ta="right">
                           <Button
                             size="xs"

@@ -1,0 +1,55 @@
+import type { Db } from './database.ts';
+import type { DialectAdapter } from './dialect.ts';
+
+/** A table whose rows are credentials with a `last_used_at`. */
+type UsedTable = 'api_keys' | 'management_tokens';
+
+export type LastUsed = ReturnType<typeof createLastUsed>;
+
+/**
+ * When each credential of `table` was last used, kept in memory and written in batches (flush: on
+ * a timer and at shutdown), not once per request: noting a use is a Map write, so a credential
+ * answered from the cache writes nothing. What is noted and not yet written shows in answers at
+ * once; another process's shows once that process flushes.
+ */
+export function createLastUsed(
+  db: Db,
+  dialect: Pick<DialectAdapter, 'claimsWithSkipLocked'>,
+  table: UsedTable,
+) {
+  const noted = new Map<string, number>();
+  return {
+    note(id: string, at: number): void {
+      noted.set(id, at);
+    },
+
+    /** The row's last use: the one noted here since the last flush, else the stored one. */
+    of(row: { id: string; last_used_at: string | null }): string | null {
+      const at = noted.get(row.id);
+      return at === undefined ? row.last_used_at : new Date(at).toISOString();
+    },
+
+    /**
+     * Writes the uses noted since the last flush, in one transaction. On PostgreSQL a row another
+     * transaction holds is skipped, not waited for: that one is deleting it (a password change
+     * revoking its user's tokens, in its own order) or writing a use itself, and a flush that
+     * held some rows while waiting for another could deadlock with it.
+     */
+    async flush(): Promise<void> {
+      if (noted.size === 0) return;
+      const batch = [...noted];
+      noted.clear();
+      await db.transaction().execute(async (trx) => {
+        for (const [id, at] of batch) {
+          let free = trx.selectFrom(table).select('id').where('id', '=', id);
+          if (dialect.claimsWithSkipLocked) free = free.forNoKeyUpdate().skipLocked();
+          await trx
+            .updateTable(table)
+            .set({ last_used_at: new Date(at).toISOString() })
+            .where('id', 'in', free)
+            .execute();
+        }
+      });
+    },
+  };
+}
