@@ -29,12 +29,31 @@ class LinearRegExp extends RegExp {
   }
 }
 
-/** Each regex literal of `node` (a JSONata AST). */
-function regexLiterals(node: unknown, out: RegExp[] = []): RegExp[] {
-  if (node instanceof RegExp) out.push(node);
-  else if (Array.isArray(node)) for (const item of node) regexLiterals(item, out);
-  else if (typeof node === 'object' && node !== null)
-    for (const child of Object.values(node)) regexLiterals(child, out);
+/**
+ * Each object in a JSONata AST (nodes, and the arrays, pairs and regexes they hold), with its
+ * depth: how many nodes (objects with a `type`) hold it, itself included, as JSONata's stack
+ * counts them when it evaluates them (a predicate, `a[…]`, runs beside its step, not inside it).
+ * Walked without recursion, in the order a recursive walk would take, so that no depth of input
+ * can overflow the stack here.
+ */
+function* astObjects(ast: unknown): Generator<[value: object, depth: number]> {
+  const pending: Array<[value: unknown, depth: number]> = [[ast, 0]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [value, above] = next;
+    if (typeof value !== 'object' || value === null) continue;
+    const type = (value as Node).type;
+    const depth = type === 'filter' ? above - 1 : typeof type === 'string' ? above + 1 : above;
+    yield [value, depth];
+    if (value instanceof RegExp) continue;
+    const children = Array.isArray(value) ? value : Object.values(value);
+    for (let i = children.length - 1; i >= 0; i--) pending.push([children[i], depth]);
+  }
+}
+
+/** Each regex literal of `ast` (a JSONata AST). */
+function regexLiterals(ast: unknown): RegExp[] {
+  const out: RegExp[] = [];
+  for (const [value] of astObjects(ast)) if (value instanceof RegExp) out.push(value);
   return out;
 }
 
@@ -77,6 +96,14 @@ const MAX_SOURCE_LENGTH = 10_000;
 const MAX_DOTS = 1_000;
 /** Arrays and objects in a result nest at most this deep: far from JSON.stringify's stack limit. */
 const MAX_NESTING = 1_000;
+/**
+ * A saved expression's operands, brackets and calls nest at most this deep. JSONata evaluates one
+ * level of its tree per level of its stack, which stops at MAX_DEPTH, so a deeper expression could
+ * never run to its end; and its parser recurses once a level (about 1 800 brackets overflowed
+ * the stack, and walks of the tree did at 5 000 terms of `1+1+…`).
+ */
+const MAX_EXPRESSION_NESTING = MAX_DEPTH;
+const TOO_DEEP = `Nested more than ${MAX_EXPRESSION_NESTING} levels deep (operands, brackets, calls), deeper than JSONata runs: split it into steps, bind parts to variables ($a := …), or sum a list with $sum([…])`;
 
 export interface Expression {
   source: string;
@@ -123,15 +150,23 @@ export function compileExpression(source: string, stored = false): Expression {
     const errors = (compiled as unknown as { errors?: () => unknown }).errors?.();
     if (Array.isArray(errors) && errors.length > 0) throw errors[0];
   } catch (error) {
+    // The parser recursed past the stack: refused like any expression nested too deep, and one
+    // stored before fails its step when it runs, not the whole app when it is loaded.
+    if (error instanceof RangeError) {
+      if (stored) return failing(source, new ExpressionError(TOO_DEEP, 'timeout'));
+      throw new ExpressionError(TOO_DEEP, 'syntax');
+    }
     const e = describe(error);
     const at = typeof e.position === 'number' ? ` at position ${e.position}` : '';
     throw new ExpressionError(`Expression does not parse${at}: ${e.message ?? 'syntax error'}`, 'syntax');
   }
   if (stored) {
+    // Not held to the depth saved ones are: evaluation stops at MAX_DEPTH, and a branch deeper
+    // than that which never runs keeps the step answering as it did.
     for (const literal of regexLiterals(compiled.ast()))
       if (!runsLinear(literal)) legacyLiterals.add(literal);
   } else {
-    const unsafe = unsafeRegex(compiled.ast());
+    const unsafe = tooDeep(compiled.ast()) ?? unsafeRegex(compiled.ast());
     if (unsafe) throw new ExpressionError(unsafe, 'syntax');
   }
   compiled.registerFunction('pad', boundedPad, '<s-ns?:s>');
@@ -142,7 +177,10 @@ export function compileExpression(source: string, stored = false): Expression {
       let result: unknown;
       try {
         result = await compiled.evaluate(context);
-      } catch (error) {
+      } catch (thrown) {
+        // A budget `$eval`'s expression ran out of is this expression's budget (D3121 wraps it).
+        const wrapped = (thrown as { error?: unknown } | null)?.error;
+        const error = describe(thrown).code === 'D3121' && budgetCode(wrapped) ? wrapped : thrown;
         if (error instanceof ExpressionError) throw error;
         const e = describe(error);
         if (e.code === 'D1012')
@@ -151,13 +189,36 @@ export function compileExpression(source: string, stored = false): Expression {
           throw new ExpressionError(`Expression recursed deeper than ${MAX_DEPTH} levels`, 'timeout');
         if (e.code === 'D2015')
           throw new ExpressionError(`Expression built a sequence longer than ${MAX_SEQUENCE} items`, 'size');
+        // JSONata's stack budget comes first; a RangeError's own text names engine internals.
         if (error instanceof RangeError)
-          throw new ExpressionError(`Expression exceeded a limit: ${error.message}`, 'size');
+          throw /call stack/i.test(error.message)
+            ? new ExpressionError('Expression nested or recursed too deeply to evaluate', 'timeout')
+            : new ExpressionError('Expression built a value larger than JavaScript can hold', 'size');
         throw new ExpressionError(`Expression failed: ${e.message ?? 'evaluation error'}`, 'runtime');
       }
       return toJson(result);
     },
   };
+}
+
+/** JSONata's codes of a budget run out: time, stack, sequence length. */
+function budgetCode(error: unknown): boolean {
+  const code = describe(error).code;
+  return code === 'D1012' || code === 'D1011' || code === 'D2015';
+}
+
+/** An expression that fails with `error` whenever it runs. */
+function failing(source: string, error: ExpressionError): Expression {
+  return {
+    source,
+    evaluate: () => Promise.reject(error),
+  };
+}
+
+/** TOO_DEEP when `ast` nests more than MAX_EXPRESSION_NESTING nodes deep, else undefined. */
+function tooDeep(ast: unknown): string | undefined {
+  for (const [, depth] of astObjects(ast)) if (depth > MAX_EXPRESSION_NESTING) return TOO_DEEP;
+  return undefined;
 }
 
 /** Why JSONata would take long to parse `source`, or undefined (`dots`: held to MAX_DOTS). */
@@ -181,10 +242,17 @@ const builtinEval = (
  * `$eval`, held to the rules of a saved expression: it parses its text in one call, which no
  * time budget can stop midway, and that text may come from the request (a 5 MiB body).
  */
-function boundedEval(this: unknown, source: unknown, focus?: unknown): unknown {
+async function boundedEval(this: unknown, source: unknown, focus?: unknown): Promise<unknown> {
   const tooCostly = typeof source === 'string' ? costlySource(source, true) : undefined;
   if (tooCostly) throw new ExpressionError(`$eval: ${tooCostly}`, 'size');
-  return builtinEval.call(this, source, focus);
+  try {
+    return await builtinEval.call(this, source, focus);
+  } catch (error) {
+    // Its parser recursed past the stack (D3120 wraps what the parser threw).
+    if (describe(error).code === 'D3120' && (error as { error?: unknown }).error instanceof RangeError)
+      throw new ExpressionError(`$eval: ${TOO_DEEP}`, 'size');
+    throw error;
+  }
 }
 
 /** JSONata's own `$pad`, taken once. */
@@ -208,10 +276,10 @@ function boundedPad(text: unknown, width: unknown, char?: unknown): unknown {
  * Why the first regex literal in the expression cannot be promised linear time, or undefined:
  * the linear engine runs neither the `i` flag nor backreferences nor lookaround.
  */
-function unsafeRegex(node: unknown): string | undefined {
-  if (typeof node !== 'object' || node === null) return undefined;
-  const n = node as Node;
-  if (n.type === 'regex' && n.value instanceof RegExp) {
+function unsafeRegex(ast: unknown): string | undefined {
+  for (const [node] of astObjects(ast)) {
+    const n = node as Node;
+    if (n.type !== 'regex' || !(n.value instanceof RegExp)) continue;
     const written = `/${n.value.source}/`;
     if (n.value.flags.includes('i'))
       return `Regex ${written}i: a case-insensitive regex can take exponential time on a short input; match $lowercase(…) of the text instead`;
@@ -219,18 +287,6 @@ function unsafeRegex(node: unknown): string | undefined {
       return `Regex ${written}: a backreference or lookaround can take exponential time on a short input; rewrite it without`;
     if (!runsLinear(n.value))
       return `Regex ${written}: cannot run in linear time (a repeat count past 16, like {17} or {1,40}, or repeats nested in repeats, can take exponential time on a short input); use + or * and check the length with $length(…)`;
-    return undefined;
-  }
-  for (const child of Object.values(n)) {
-    if (Array.isArray(child)) {
-      for (const item of child) {
-        const found = unsafeRegex(item);
-        if (found) return found;
-      }
-    } else if (typeof child === 'object' && child !== null && !(child instanceof RegExp)) {
-      const found = unsafeRegex(child);
-      if (found) return found;
-    }
   }
   return undefined;
 }
@@ -313,44 +369,44 @@ export function rootNames(source: string): Set<string> {
   return out;
 }
 
-function visit(node: unknown, out: Set<string>): void {
-  if (typeof node !== 'object' || node === null) return;
-  const n = node as Node;
+function visit(ast: unknown, out: Set<string>): void {
   const children = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
-  switch (n.type) {
-    case 'name':
-      if (typeof n.value === 'string') out.add(n.value);
-      return;
-    case 'path':
-      visit(children(n.steps)[0], out);
-      return;
-    case 'function':
-    case 'partial':
-      for (const arg of children(n.arguments)) visit(arg, out);
-      return;
-    case 'binary':
-    case 'apply': // `x ~> $f(y)`: both sides read the context
-      visit(n.lhs, out);
-      visit(n.rhs, out);
-      return;
-    case 'unary':
-      if (n.value === '{')
-        for (const pair of children(n.lhs)) for (const part of children(pair)) visit(part, out);
-      else if (n.value === '[') for (const item of children(n.expressions)) visit(item, out);
-      else visit(n.expression, out);
-      return;
-    case 'condition':
-      visit(n.condition, out);
-      visit(n.then, out);
-      visit(n.else, out);
-      return;
-    case 'block':
-      for (const item of children(n.expressions)) visit(item, out);
-      return;
-    case 'bind':
-      visit(n.rhs, out);
-      return;
-    default:
-      return;
+  // Without recursion: a saved expression nests at most MAX_EXPRESSION_NESTING deep, but this
+  // reads any text it is given.
+  const pending: unknown[] = [ast];
+  while (pending.length > 0) {
+    const node = pending.pop();
+    if (typeof node !== 'object' || node === null) continue;
+    const n = node as Node;
+    switch (n.type) {
+      case 'name':
+        if (typeof n.value === 'string') out.add(n.value);
+        break;
+      case 'path':
+        pending.push(children(n.steps)[0]);
+        break;
+      case 'function':
+      case 'partial':
+        pending.push(...children(n.arguments));
+        break;
+      case 'binary':
+      case 'apply': // `x ~> $f(y)`: both sides read the context
+        pending.push(n.lhs, n.rhs);
+        break;
+      case 'unary':
+        if (n.value === '{') for (const pair of children(n.lhs)) pending.push(...children(pair));
+        else if (n.value === '[') pending.push(...children(n.expressions));
+        else pending.push(n.expression);
+        break;
+      case 'condition':
+        pending.push(n.condition, n.then, n.else);
+        break;
+      case 'block':
+        pending.push(...children(n.expressions));
+        break;
+      case 'bind':
+        pending.push(n.rhs);
+        break;
+    }
   }
 }
