@@ -166,7 +166,7 @@ export async function createServices(config: Config): Promise<Services & { close
     writer,
     traffic: createTraffic(config, db),
     encryptor,
-    tokens: createTokenService({ db, encryptor, keys }),
+    tokens: createTokenService({ db, encryptor, keys, bus }),
     webhooks: {
       subscriptions: createSubscriptionService({
         db,

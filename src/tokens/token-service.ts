@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeProtectedHeader, errors, jwtVerify, SignJWT } from 'jose';
 import { inputValidator } from '../endpoints/json-schema.ts';
 import { ApiError } from '../errors.ts';
+import type { InvalidationBus } from '../infra/bus/bus.ts';
 import type { Encryptor } from '../infra/crypto/encryption.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { AuthenticatedKey, KeyService } from '../keys/key-service.ts';
@@ -11,7 +13,10 @@ import type { AuthenticatedKey, KeyService } from '../keys/key-service.ts';
  * key's environment. Verifying one re-checks the key itself, so revoking or deactivating the key
  * ends its tokens at once. Signing keys live encrypted in the database; rotation adds a new one
  * that signs from then on, while older ones keep verifying the tokens they signed until those
- * expire.
+ * expire. Each process caches them; a rotation is announced on the bus, and a token naming a key
+ * this process does not know (rotated elsewhere, the announcement not here yet) has them read
+ * again, at most once per UNKNOWN_KID_RELOAD_MS: anyone can send such a token, and each read is a
+ * database query and a decryption.
  */
 
 interface SigningKey {
@@ -23,6 +28,8 @@ interface SigningKey {
 const SETTING = 'jwt_signing_keys';
 const MAX_TTL = 3600;
 const ISSUER = 'gatehouse';
+/** Signing keys are read again for tokens naming an unknown key at most this often. */
+export const UNKNOWN_KID_RELOAD_MS = 1_000;
 
 const parseMint = inputValidator<{ expires_in?: number }>({
   type: 'object',
@@ -32,9 +39,21 @@ const parseMint = inputValidator<{ expires_in?: number }>({
 
 export type TokenService = ReturnType<typeof createTokenService>;
 
-export function createTokenService(deps: { db: Db; encryptor: Encryptor; keys: KeyService }) {
-  const { db, encryptor, keys } = deps;
+export function createTokenService(deps: {
+  db: Db;
+  encryptor: Encryptor;
+  keys: KeyService;
+  bus: InvalidationBus;
+}) {
+  const { db, encryptor, keys, bus } = deps;
   let cache: Promise<SigningKey[]> | undefined;
+  bus.subscribe('signing-keys', () => {
+    cache = undefined;
+  });
+  /** When the latest read of the keys into the cache began (0: never). */
+  let lastRead = 0;
+  /** The next read for tokens naming an unknown key, until it begins: each such token waits for it. */
+  let pendingReload: Promise<SigningKey[]> | undefined;
 
   async function readKeys(): Promise<SigningKey[]> {
     const row = await db.selectFrom('settings').select('value').where('key', '=', SETTING).executeTakeFirst();
@@ -63,6 +82,7 @@ export function createTokenService(deps: { db: Db; encryptor: Encryptor; keys: K
 
   async function signingKeys(): Promise<SigningKey[]> {
     cache ??= (async () => {
+      lastRead = Date.now();
       let list = await readKeys();
       if (list.length === 0) {
         await writeKeys([newKey()], false);
@@ -74,6 +94,21 @@ export function createTokenService(deps: { db: Db; encryptor: Encryptor; keys: K
       cache = undefined;
     });
     return cache;
+  }
+
+  /**
+   * The keys as read after this call, no sooner than UNKNOWN_KID_RELOAD_MS after the last read:
+   * every call until that read begins shares it, so that a key written before the call is in it.
+   */
+  function reloadKeys(): Promise<SigningKey[]> {
+    pendingReload ??= (async () => {
+      const wait = lastRead + UNKNOWN_KID_RELOAD_MS - Date.now();
+      if (wait > 0) await sleep(wait, undefined, { ref: false });
+      pendingReload = undefined;
+      cache = undefined;
+      return signingKeys();
+    })();
+    return pendingReload;
   }
 
   return {
@@ -120,11 +155,8 @@ export function createTokenService(deps: { db: Db; encryptor: Encryptor; keys: K
       } catch {
         throw new ApiError('invalid_api_key', { message: 'Invalid token' });
       }
-      if (kid && !list.some((k) => k.kid === kid)) {
-        // Another process may have rotated: read the keys again before refusing.
-        cache = undefined;
-        list = await signingKeys();
-      }
+      // Another process may have rotated just now: read the keys again before refusing.
+      if (kid && !list.some((k) => k.kid === kid)) list = await reloadKeys();
       let payload: { sub?: string; env?: unknown; sid?: unknown };
       try {
         ({ payload } = await jwtVerify(
@@ -161,7 +193,8 @@ export function createTokenService(deps: { db: Db; encryptor: Encryptor; keys: K
       const kept = list.filter((k, i) => i === list.length - 1 || Date.parse(k.created_at) > cutoff);
       const fresh = newKey();
       await writeKeys([...kept, fresh], list.length > 0);
-      cache = undefined;
+      // Every process drops its keys, this one at once.
+      bus.publish('signing-keys');
       return { kid: fresh.kid, keys: kept.length + 1 };
     },
   };
