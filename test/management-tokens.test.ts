@@ -176,4 +176,36 @@ describe('management tokens end with their user, whatever the cache holds', () =
     assert.equal(create.status, 401, 'nothing is made with it');
     assert.equal((await server.admin('GET', '/admin/v1/keys')).body.data.length, 0);
   });
+
+  test('a blank Authorization beside a session cookie is no credential: the session decides', async () => {
+    const signedIn = await server.request('POST', '/admin/v1/session', {
+      json: { email: 'owner@example.com', password: 'correct horse battery' },
+    });
+    assert.equal(signedIn.status, 200, signedIn.text);
+    const cookie = `gatehouse_session=${/gatehouse_session=([^;]+)/.exec(signedIn.headers.get('set-cookie') ?? '')?.[1]}`;
+    const csrf = signedIn.body.data.csrf_token as string;
+    for (const authorization of ['', '   ']) {
+      const listed = await server.request('GET', '/admin/v1/keys', { headers: { cookie, authorization } });
+      assert.equal(listed.status, 200, listed.text);
+      const made = await server.request('POST', '/admin/v1/keys', {
+        headers: { cookie, authorization, 'x-csrf-token': csrf },
+        json: { name: `blank ${authorization.length}`, environment: 'test' },
+      });
+      assert.equal(made.status, 201, made.text);
+      // Still no way around the session's CSRF check.
+      const forged = await server.request('POST', '/admin/v1/keys', {
+        headers: { cookie, authorization },
+        json: { name: 'forged', environment: 'test' },
+      });
+      assert.equal(forged.status, 403, forged.text);
+      // Without a session, a blank Authorization is told to sign in, as none would be.
+      const none = await server.request('GET', '/admin/v1/keys', { headers: { authorization } });
+      assert.equal(none.status, 401);
+      assert.match(none.body.error, /Sign in to the dashboard/);
+    }
+    const names = (await server.admin('GET', '/admin/v1/keys')).body.data.map(
+      (k: { name: string }) => k.name,
+    );
+    assert.deepEqual(names.sort(), ['blank 0', 'blank 3']);
+  });
 });

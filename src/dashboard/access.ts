@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { OwnerService, Principal } from '../accounts/owner-service.ts';
 import { ApiError } from '../errors.ts';
+import { filled } from '../http/auth.ts';
 import { safeEqual } from '../infra/crypto/hash.ts';
 import type { UserService } from './user-service.ts';
 
@@ -150,7 +151,8 @@ export function registerManagementAccess(
   app.addHook('onRequest', async (request) => {
     const access = request.routeOptions.config?.access ?? 'owner';
     if (access === 'public') return;
-    const authorization = request.headers.authorization;
+    // A blank Authorization is no credential, as on the data API: the session cookie decides.
+    const authorization = filled(request.headers.authorization);
     if (authorization !== undefined) {
       const match = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
       if (!match?.[1]) {

@@ -46,7 +46,7 @@ export function presentedSecret(request: WithHeaders): string | undefined {
 }
 
 /** A header's value without the white space around it; undefined when that leaves nothing. */
-function filled(value: string | string[] | undefined): string | undefined {
+export function filled(value: string | string[] | undefined): string | undefined {
   const text = typeof value === 'string' ? value.trim() : '';
   return text === '' ? undefined : text;
 }
