@@ -124,6 +124,21 @@ for (const kind of databaseKinds) {
       assert.notEqual(await stored(free.id), null, 'the rows not held are written');
     });
 
+    test('a flush never moves a last use back (another server wrote a later one)', async () => {
+      const token = await make('shared');
+      const later = new Date(Date.now() + 60_000).toISOString();
+      // As another server's flush of a use noted after this one's.
+      await server.services.database.db
+        .updateTable('management_tokens')
+        .set({ last_used_at: later })
+        .where('id', '=', token.id)
+        .execute();
+      assert.equal((await server.request('GET', '/admin/v1/keys', { token: token.token })).status, 200);
+      await server.services.owners.flushLastUsed();
+      assert.equal(await stored(token.id), later);
+      await server.admin('DELETE', `/admin/v1/tokens/${token.id}`);
+    });
+
     test('an API key used shows when, written by the same flush; one never used shows null', async () => {
       await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
       const used = await server.createKey({ name: 'partner', environment: 'test' });

@@ -10,7 +10,8 @@ export type LastUsed = ReturnType<typeof createLastUsed>;
  * When each credential of `table` was last used, kept in memory and written in batches (flush: on
  * a timer and at shutdown), not once per request: noting a use is a Map write, so a credential
  * answered from the cache writes nothing. What is noted and not yet written shows in answers at
- * once; another process's shows once that process flushes.
+ * once; another process's shows once that process flushes. A flush never moves a use back: of two
+ * servers flushing the same credential, the later use stays, whichever writes last.
  */
 export function createLastUsed(
   db: Db,
@@ -43,10 +44,13 @@ export function createLastUsed(
         for (const [id, at] of batch) {
           let free = trx.selectFrom(table).select('id').where('id', '=', id);
           if (dialect.claimsWithSkipLocked) free = free.forNoKeyUpdate().skipLocked();
+          const iso = new Date(at).toISOString();
+          // Only ever forward: another server may have written a later use already.
           await trx
             .updateTable(table)
-            .set({ last_used_at: new Date(at).toISOString() })
+            .set({ last_used_at: iso })
             .where('id', 'in', free)
+            .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', iso)]))
             .execute();
         }
       });
