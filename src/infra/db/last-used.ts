@@ -42,16 +42,21 @@ export function createLastUsed(
       noted.clear();
       await db.transaction().execute(async (trx) => {
         for (const [id, at] of batch) {
-          let free = trx.selectFrom(table).select('id').where('id', '=', id);
-          if (dialect.claimsWithSkipLocked) free = free.forNoKeyUpdate().skipLocked();
           const iso = new Date(at).toISOString();
           // Only ever forward: another server may have written a later use already.
-          await trx
+          const update = trx
             .updateTable(table)
             .set({ last_used_at: iso })
-            .where('id', 'in', free)
-            .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', iso)]))
-            .execute();
+            .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', iso)]));
+          // SQLite has one writer at a time: nothing to skip, so the row is named directly.
+          const free = dialect.claimsWithSkipLocked
+            ? update.where(
+                'id',
+                'in',
+                trx.selectFrom(table).select('id').where('id', '=', id).forNoKeyUpdate().skipLocked(),
+              )
+            : update.where('id', '=', id);
+          await free.execute();
         }
       });
     },
