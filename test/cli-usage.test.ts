@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -117,6 +118,37 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
       /GATEHOUSE_URL "localhost:4000" is not an http:\/\/ or https:\/\/ URL.*\(config_error\)/,
     );
     assert.doesNotMatch(env.stderr, /Cannot reach|is "gatehouse start" running/);
+  });
+
+  test('another service at the address is named as such, with its address, not as "Unexpected response"', async () => {
+    // A page, another API's JSON error, and JSON that is not Gatehouse's on a 200.
+    const answers: Array<{ status: number; type: string; body: string }> = [
+      { status: 200, type: 'text/html', body: '<h1>Welcome</h1>' },
+      { status: 404, type: 'application/json', body: '{"message":"Not Found"}' },
+      { status: 200, type: 'application/json', body: '{"items":[]}' },
+    ];
+    let answer = { status: 200, type: 'text/plain', body: '' };
+    const other = http.createServer((_request, response) =>
+      response.writeHead(answer.status, { 'content-type': answer.type }).end(answer.body),
+    );
+    await new Promise<void>((resolve) => other.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(other.address() as AddressInfo).port}`;
+    try {
+      for (const [index, sent] of answers.entries()) {
+        answer = sent;
+        const run = await runGatehouse(['endpoints', 'list', '--url', url, '--json'], NO_CREDENTIALS);
+        assert.equal(run.code, 1, `case ${index}`);
+        const envelope = JSON.parse(run.stdout);
+        assert.equal(envelope.code, 'cli_bad_response', `case ${index}`);
+        assert.ok(
+          envelope.error.includes(`${url} (--url) answered ${answer.status} (${answer.type})`),
+          envelope.error,
+        );
+        assert.match(envelope.error, /another service on that port\? Give Gatehouse's address with --url/);
+      }
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
+    }
   });
 
   test('conflicting or meaningless options are refused before anything is sent', async () => {

@@ -89,7 +89,7 @@ export function managementClient(config: Config, options: ClientOptions) {
         body: body === undefined ? undefined : body instanceof JsonText ? body.text : JSON.stringify(body),
         signal: timer.signal,
       });
-      if (!raw || !response.ok) return await answerOf<T>(response);
+      if (!raw || !response.ok) return await answerOf<T>(response, `${base} (${from})`);
       return response as T;
     } catch (error) {
       if (error instanceof CliFailure) throw error;
@@ -110,15 +110,34 @@ export function managementClient(config: Config, options: ClientOptions) {
   }
 }
 
-async function answerOf<T>(response: Response): Promise<T> {
+/**
+ * The `data` of a Gatehouse answer, or its error envelope thrown. Anything else (a page, another
+ * service's JSON, an empty body) is another program at that address, and is said to be one.
+ */
+async function answerOf<T>(response: Response, where: string): Promise<T> {
   const text = await response.text();
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
+    parsed = undefined;
+  }
+  const envelope = parsed as { success?: unknown; code?: unknown; error?: unknown } | null | undefined;
+  const isGatehouse =
+    typeof envelope === 'object' &&
+    envelope !== null &&
+    (response.ok
+      ? envelope.success === true
+      : envelope.success === false &&
+        typeof envelope.code === 'string' &&
+        typeof envelope.error === 'string');
+  if (!isGatehouse) {
+    const type = response.headers.get('content-type')?.split(';')[0];
     throw new CliFailure({
       success: false,
-      error: `Unexpected response (${response.status})`,
+      error:
+        `${where} answered ${response.status}${type ? ` (${type})` : ''}, but not as Gatehouse answers: ` +
+        "is another service on that port? Give Gatehouse's address with --url or GATEHOUSE_URL",
       code: 'cli_bad_response',
     });
   }
