@@ -53,7 +53,37 @@ describe('management tokens: each user lists, creates and revokes their own; log
     assert.equal(revoked.body.data.revoked, true);
     const refused = await as(token)('GET', '/admin/v1/endpoints');
     assert.equal(refused.status, 401);
+    assert.match(
+      refused.body.error,
+      /^Unknown or revoked management token: make a new one with "gatehouse login/,
+    );
     assert.equal((await server.admin('DELETE', `/admin/v1/tokens/${id}`)).status, 404);
+  });
+
+  test('a refused credential is told what the management API takes, not just "Unauthorized"', async () => {
+    const key = await server.admin('POST', '/admin/v1/keys', {
+      name: 'data',
+      environment: 'test',
+      scopes: ['*'],
+    });
+    assert.equal(key.status, 201, key.text);
+    const cases: Array<[string, RegExp]> = [
+      [
+        key.body.data.key,
+        /^The management API takes a management token, "Authorization: Bearer gm_…", not an API key/,
+      ],
+      ['gm_mistyped', /^Unknown or revoked management token/],
+      [
+        `${server.token.slice(0, -1)}${server.token.endsWith('A') ? 'B' : 'A'}`,
+        /^Unknown or revoked management token/,
+      ],
+    ];
+    for (const [credential, message] of cases) {
+      const refused = await as(credential)('GET', '/admin/v1/endpoints');
+      assert.equal(refused.status, 401, credential);
+      assert.equal(refused.body.code, 'unauthorized');
+      assert.match(refused.body.error, message);
+    }
   });
 
   test('bad names are refused and nothing is made', async () => {

@@ -240,7 +240,7 @@ export function createOwnerService({
 
     /** Resolves a management token (`gm_…`) to its user, or throws 401; notes the use. */
     async verifyToken(secret: string): Promise<Principal> {
-      if (!hasValidChecksum(secret, MANAGEMENT_TOKEN_PREFIX)) throw new ApiError('unauthorized');
+      if (!hasValidChecksum(secret, MANAGEMENT_TOKEN_PREFIX)) throw unknownToken(secret);
       const hash = sha256(secret);
       let pending = tokens.get(hash);
       if (!pending) {
@@ -259,11 +259,24 @@ export function createOwnerService({
         pending.catch(() => tokens.delete(hash));
       }
       const principal = await pending;
-      if (!principal) throw new ApiError('unauthorized');
+      if (!principal) throw unknownToken(secret);
       if (principal.tokenId !== undefined) lastUsed.note(principal.tokenId, Date.now());
       return principal;
     },
   };
+}
+
+/**
+ * The 401 for a bearer that opens no management token, saying what to do: an API key was sent
+ * where a `gm_…` token belongs, or the token is mistyped or gone (revoked, its user's password
+ * reset or removed). Unknown and revoked read alike: nothing is told about tokens that exist.
+ */
+function unknownToken(secret: string): ApiError {
+  return new ApiError('unauthorized', {
+    message: secret.startsWith(`${MANAGEMENT_TOKEN_PREFIX}_`)
+      ? 'Unknown or revoked management token: make a new one with "gatehouse login --email …" (or on the dashboard\'s CLI tokens page)'
+      : 'The management API takes a management token, "Authorization: Bearer gm_…", not an API key or other credential',
+  });
 }
 
 /**
