@@ -349,7 +349,10 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   });
 
   const ops = registerOpsRoutes(app, { db: services.database.db, config: services.config, draining });
-  const prepareCallback = callbackPreparer(services.encryptor);
+  const prepareCallback = callbackPreparer(
+    services.encryptor,
+    new AddressGuard(services.config.webhookAllowNets),
+  );
   app.get('/health', async () => ({ status: 'ok' }));
   app.addHook('onClose', async () => ops.close());
   if (services.config.publicDocs) app.register((docs) => registerDocsPage(docs, openApi));

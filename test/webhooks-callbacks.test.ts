@@ -129,6 +129,11 @@ for (const kind of databaseKinds) {
           'X-Webhook-Auth-Header',
         ],
         [{ 'x-webhook-auth': 'Bearer x' }, 'X-Webhook-Callback'],
+        // Refused addresses given as such are refused now, not failed at delivery.
+        [{ 'x-webhook-callback': 'http://169.254.169.254/latest/meta-data' }, 'X-Webhook-Callback'],
+        [{ 'x-webhook-callback': 'http://10.1.2.3/hook' }, 'X-Webhook-Callback'],
+        [{ 'x-webhook-callback': 'http://[::1]:8080/hook' }, 'X-Webhook-Callback'],
+        [{ 'x-webhook-callback': 'https://[::ffff:192.168.0.1]/hook' }, 'X-Webhook-Callback'],
       ];
       for (const [headers, field] of cases) {
         const before = await count();
@@ -136,6 +141,9 @@ for (const kind of databaseKinds) {
         assert.equal(res.status, 400, JSON.stringify(headers));
         assert.equal(res.body.code, 'invalid_request');
         assert.equal(res.body.details[0].field, field);
+        if (Object.keys(headers).length === 1 && /\/\/[\d[]/.test(headers['x-webhook-callback'] ?? '')) {
+          assert.match(res.body.details[0].error, /^Refused target: .*GATEHOUSE_WEBHOOK_ALLOW_NETS/);
+        }
         assert.equal(await count(), before);
       }
     });

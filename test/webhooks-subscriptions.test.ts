@@ -398,19 +398,34 @@ for (const kind of databaseKinds) {
       await server.admin('DELETE', `/admin/v1/webhooks/${made.body.data.id}`);
     });
 
-    test('private, loopback and metadata targets fail with a clear reason and nothing is sent', async () => {
+    test('private, loopback and metadata targets are refused with a clear reason and nothing is sent', async () => {
       const key = (await server.createKey({ name: 's', environment: 'test' })).key;
       const port = new URL(r.url).port;
-      const targets = [
+      // An address given as such is refused when the write is made: 400, nothing written.
+      const addresses = [
         r.url,
-        `http://localhost:${port}/hook`,
         `http://[::1]:${port}/hook`,
         'http://169.254.169.254/latest/meta-data',
         'http://10.0.0.1/x',
         `http://127.1:${port}/x`,
       ];
+      const records = async () =>
+        (await server.services.database.db.selectFrom('records').select('id').execute()).length;
+      const before = await records();
+      for (const target of addresses) {
+        const res = await server.request('POST', '/api/v1/data/orders', {
+          key,
+          json: { target },
+          headers: { 'x-webhook-callback': target },
+        });
+        assert.equal(res.status, 400, target);
+        assert.equal(res.body.details[0].field, 'X-Webhook-Callback');
+        assert.match(res.body.details[0].error, /^Refused target: .*GATEHOUSE_WEBHOOK_ALLOW_NETS/);
+        assert.equal(await records(), before, target);
+      }
+      // A name is judged when the delivery resolves it: the attempt fails, and nothing is sent.
       const ids: string[] = [];
-      for (const target of targets) {
+      for (const target of [`http://localhost:${port}/hook`]) {
         const res = await server.request('POST', '/api/v1/data/orders', {
           key,
           json: {},

@@ -1,6 +1,8 @@
+import { isIP } from 'node:net';
 import { invalid } from '../errors.ts';
 import { sendableHeader, singleHeader, type WithHeaders } from '../http/single-header.ts';
 import type { Encryptor } from '../infra/crypto/encryption.ts';
+import type { AddressGuard } from '../infra/http-client/address-guard.ts';
 import type { WriteCommand } from '../records/record-writer.ts';
 
 /** What a per-request callback stores (encrypted): where to POST the result, and with which header. */
@@ -36,8 +38,13 @@ const RESERVED = new Set([
 const single = (request: WithHeaders, name: string) =>
   singleHeader(request, name, name, 'May be sent only once');
 
-/** Validates X-Webhook-Callback / -Auth / -Auth-Header at request time: 400 before anything is written. */
-export function parseCallback(request: WithHeaders): Callback | null {
+/**
+ * Validates X-Webhook-Callback / -Auth / -Auth-Header at request time: 400 before anything is
+ * written. A URL naming a refused address (an IP literal, judged by `guard`) is refused now, as a
+ * subscription's is, rather than accepted and failed at delivery; a name is judged when the
+ * delivery resolves it (no DNS on the write's path).
+ */
+export function parseCallback(request: WithHeaders, guard?: AddressGuard): Callback | null {
   const url = single(request, 'x-webhook-callback');
   const value = single(request, 'x-webhook-auth');
   const header = single(request, 'x-webhook-auth-header');
@@ -60,6 +67,9 @@ export function parseCallback(request: WithHeaders): Callback | null {
     throw invalid('X-Webhook-Callback', 'Credentials in the URL are not allowed; use X-Webhook-Auth');
   }
   if (url.length > 2048) throw invalid('X-Webhook-Callback', 'At most 2048 characters');
+  const host = parsed.hostname.replace(/^\[|\]$/g, '');
+  const refusal = guard && isIP(host) ? guard.refusal(host) : undefined;
+  if (refusal) throw invalid('X-Webhook-Callback', `Refused target: ${refusal}`);
   const name = header ?? 'Authorization';
   if (!TOKEN.test(name) || name.length > 100)
     throw invalid('X-Webhook-Auth-Header', 'Must be a valid header name');
@@ -75,9 +85,9 @@ export function parseCallback(request: WithHeaders): Callback | null {
 }
 
 /** The write preparer: the callback travels encrypted with the write into the outbox. */
-export function callbackPreparer(encryptor: Encryptor) {
+export function callbackPreparer(encryptor: Encryptor, guard?: AddressGuard) {
   return (request: WithHeaders, command: WriteCommand): void => {
-    const callback = parseCallback(request);
+    const callback = parseCallback(request, guard);
     if (callback) command.callback = encryptor.encrypt(JSON.stringify(callback));
   };
 }
