@@ -64,7 +64,7 @@ export const errorCodes = {
   unauthorized: {
     status: 401,
     message: 'Unauthorized',
-    doc: 'The management API needs a valid management token (`Authorization: Bearer gm_…`) or session; `/metrics`, when `GATEHOUSE_METRICS_TOKEN` is set, needs that token.',
+    doc: 'The management API needs a valid management token (`Authorization: Bearer gm_…`, sent once) or session; `/metrics`, when `GATEHOUSE_METRICS_TOKEN` is set, needs that token.',
   },
   invalid_credentials: { status: 401, message: 'Invalid email or password', doc: 'Sign-in failed.' },
   forbidden: {

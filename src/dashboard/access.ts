@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { OwnerService, Principal } from '../accounts/owner-service.ts';
 import { ApiError } from '../errors.ts';
 import { filled } from '../http/auth.ts';
+import { sentTwice } from '../http/single-header.ts';
 import { safeEqual } from '../infra/crypto/hash.ts';
 import type { UserService } from './user-service.ts';
 
@@ -151,6 +152,13 @@ export function registerManagementAccess(
   app.addHook('onRequest', async (request) => {
     const access = request.routeOptions.config?.access ?? 'owner';
     if (access === 'public') return;
+    // Sent twice (blank or not), as on the data API, it is refused: Node keeps the first, and a
+    // proxy that read the other one would have authorized someone else.
+    if (sentTwice(request, 'authorization')) {
+      throw new ApiError('unauthorized', {
+        message: 'Management API: send one "Authorization: Bearer gm_…" header, once',
+      });
+    }
     // A blank Authorization is no credential, as on the data API: the session cookie decides.
     const authorization = filled(request.headers.authorization);
     if (authorization !== undefined) {

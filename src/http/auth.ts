@@ -3,7 +3,7 @@ import type { Principal } from '../accounts/owner-service.ts';
 import { ApiError } from '../errors.ts';
 import type { AuthenticatedKey, KeyService } from '../keys/key-service.ts';
 import type { BruteForceGuard } from '../limits/brute-force.ts';
-import { sentMoreThanOnce, type WithHeaders } from './single-header.ts';
+import { sentTwice, type WithHeaders } from './single-header.ts';
 import { syncFirstHook } from './sync-hook.ts';
 
 declare module 'fastify' {
@@ -21,23 +21,35 @@ declare module 'fastify' {
 export const NO_STORE = 'no-store';
 
 /**
+ * The refusal of a request that carries two credentials: both headers filled in, or either sent
+ * twice (Node keeps the first Authorization and joins X-API-Keys into "k1, k2"), blank or not.
+ * No key was looked up, so it is no guessed key: the brute-force guard does not count it, and a
+ * client that sends its header twice cannot block its own address.
+ */
+export class TwoCredentials extends ApiError {
+  constructor() {
+    super('invalid_api_key', {
+      message: 'Send one credential: "Authorization: Bearer <key>" or "X-API-Key: <key>", once',
+    });
+  }
+}
+
+/**
  * The presented secret: `Authorization: Bearer <secret>` or `X-API-Key: <secret>`, sent once.
  * A header sent empty (or blank) is no credential, as if it were not sent: a client that fills
  * it from an unset variable calls a public App route as anyone else does, and is told
- * `missing_api_key` elsewhere, never counted as a wrong key. Two credentials (both headers, or
- * Authorization twice, of which Node keeps the first) are refused: a proxy that read the other
- * one would have authorized someone else.
+ * `missing_api_key` elsewhere, never counted as a wrong key. Two credentials are refused
+ * (TwoCredentials): a proxy that read the other one would have authorized someone else.
  */
 export function presentedSecret(request: WithHeaders): string | undefined {
   const authorization = filled(request.headers.authorization);
   const apiKey = filled(request.headers['x-api-key']);
   if (
     (authorization !== undefined && apiKey !== undefined) ||
-    (request.headers.authorization !== undefined && sentMoreThanOnce(request, 'authorization'))
+    sentTwice(request, 'authorization') ||
+    sentTwice(request, 'x-api-key')
   ) {
-    throw new ApiError('invalid_api_key', {
-      message: 'Send one credential: "Authorization: Bearer <key>" or "X-API-Key: <key>", once',
-    });
+    throw new TwoCredentials();
   }
   if (authorization === undefined) return apiKey;
   const match = /^Bearer[ ]+(\S+)$/i.exec(authorization);

@@ -35,6 +35,11 @@ export function sendableHeader(name: string, value: string): boolean {
   }
 }
 
+/** Whether the header `name` (lower case) was sent more than once; its raw lines are read only when it was sent at all. */
+export function sentTwice(request: WithHeaders, name: string): boolean {
+  return request.headers[name] !== undefined && sentMoreThanOnce(request, name);
+}
+
 /** Whether the header `name` (lower case) is in the raw header lines more than once. */
 export function sentMoreThanOnce(request: WithHeaders, name: string): boolean {
   const lines = request.rawHeaders ?? request.raw?.rawHeaders ?? [];

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.ts';
+import { TwoCredentials } from '../http/auth.ts';
 import { TtlCache } from '../infra/cache/ttl-cache.ts';
 import type { Counters } from './counters.ts';
 
@@ -53,6 +54,9 @@ export function createBruteForceGuard({ counters, limit, windowSeconds }: BruteF
       // token-only App API route) is no guess: it must not slow or block its own address.
       const accepted: FastifyRequest['apiKey'] | undefined = request.apiKey;
       if (accepted) return;
+      // Two credentials (a header sent twice, blank or not) are refused before any key is looked
+      // up: nothing was guessed.
+      if (error instanceof TwoCredentials) return;
       let failures: number;
       try {
         failures = await counters.add(`${request.ip}`, 1, windowSeconds);
