@@ -1,5 +1,6 @@
 import { setFlagsFromString } from 'node:v8';
 import jsonata from 'jsonata';
+import { pathDots } from './path-dots.ts';
 
 // Every regex of an App expression runs on V8's linear-time engine (the `l` flag), so no pattern
 // can take exponential time on a short input (`/^(a|a)*$/` on 28 characters held the event loop
@@ -90,8 +91,8 @@ const MAX_SOURCE_LENGTH = 10_000;
  * JSONata's parser goes over a path's earlier steps again at each `.` (processAST), so one path
  * of n steps costs n² to compile: 5 000 steps (10 000 characters) took 0.35-0.56 s, twice when
  * saved, against 10-20 ms for other expressions of that length, and a definition holds hundreds
- * of expressions. Every `.` is counted, strings' too (a path cannot be told from a string without
- * JSONata's own tokenizer): 1 000 compile in about 20 ms.
+ * of expressions. The `.` of paths are counted (pathDots: not those in strings, names in
+ * backticks, regexes, comments or numbers): 1 000 compile in about 20 ms.
  */
 const MAX_DOTS = 1_000;
 /** Arrays and objects in a result nest at most this deep: far from JSON.stringify's stack limit. */
@@ -225,11 +226,8 @@ function tooDeep(ast: unknown): string | undefined {
 function costlySource(source: string, dots: boolean): string | undefined {
   if (source.length > MAX_SOURCE_LENGTH) return `Expression longer than ${MAX_SOURCE_LENGTH} characters`;
   if (!dots) return undefined;
-  let count = 0;
-  for (let at = source.indexOf('.'); at !== -1 && count <= MAX_DOTS; at = source.indexOf('.', at + 1))
-    count++;
-  if (count > MAX_DOTS)
-    return `Expression holds more than ${MAX_DOTS} "." (a path that long takes long to compile): split it into steps, or bind parts to variables ($a := …)`;
+  if (pathDots(source, MAX_DOTS) > MAX_DOTS)
+    return `Expression holds more than ${MAX_DOTS} "." of paths (a path that long takes long to compile): split it into steps, or bind parts to variables ($a := …)`;
   return undefined;
 }
 
