@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { compileExpression } from '../src/apps/expressions.ts';
 import { databaseKinds } from './helpers/database.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -74,6 +75,37 @@ for (const kind of databaseKinds) {
       assert.equal(saved.status, 201, saved.text);
       assert.equal((await call('/deepest/sum')).body.data, 300);
       assert.equal((await call('/deepest/parentheses')).body.data, 1);
+    });
+
+    test('a ~> chain is saved exactly as deep as JSONata runs it', async () => {
+      // Each link is one level: a call, a function written in place (also as a call's
+      // argument), a function named. 299 links and the string at the end are 300 levels.
+      const links = [
+        ' ~> $substring(0)',
+        ' ~> $string()',
+        ' ~> function($v){$v}',
+        ' ~> $map(function($v){$v})',
+      ];
+      const guards = [' ~> $string', ' ~> $substring(?, 0)'];
+      const chain = (link: string, n: number) => `'x'${link.repeat(n)}`;
+      for (const link of [...links, ...guards]) {
+        const deepest = link === guards[1] ? 298 : 299;
+        // One link more is past JSONata's stack budget when it runs.
+        await assert.rejects(
+          compileExpression(chain(link, deepest + 1), true).evaluate({}),
+          /recursed deeper than 300 levels/,
+          link,
+        );
+        const refused = await save('chain', [transform('past', chain(link, deepest + 1))]);
+        assert.equal(refused.status, 400, `${link}: ${refused.text}`);
+        assert.match(refused.body.details[0].error, TOO_DEEP, link);
+        const saved = await save('chain', [transform('run', chain(link, deepest))]);
+        assert.equal(saved.status, 201, `${link}: ${saved.text}`);
+        const res = await call('/chain/run');
+        assert.equal(res.status, 200, `${link}: ${res.text}`);
+        assert.equal(res.body.data, 'x', link);
+        assert.equal((await server.admin('DELETE', '/admin/v1/apps/chain')).status, 200);
+      }
     });
 
     test('$eval of a text nested too deep fails its step with a budget error, not the engine’s', async () => {

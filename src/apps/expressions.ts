@@ -33,9 +33,9 @@ class LinearRegExp extends RegExp {
 /**
  * Each object in a JSONata AST (nodes, and the arrays, pairs and regexes they hold), with its
  * depth: how many nodes (objects with a `type`) hold it, itself included, as JSONata's stack
- * counts them when it evaluates them (a predicate, `a[…]`, runs beside its step, not inside it).
- * Walked without recursion, in the order a recursive walk would take, so that no depth of input
- * can overflow the stack here.
+ * counts them when it evaluates them (a predicate, `a[…]`, runs beside its step, not inside it;
+ * so do some right sides of `~>` and bodies of functions: levelsSaved). Walked without recursion, in the order a
+ * recursive walk would take, so that no depth of input can overflow the stack here.
  */
 function* astObjects(ast: unknown): Generator<[value: object, depth: number]> {
   const pending: Array<[value: unknown, depth: number]> = [[ast, 0]];
@@ -47,8 +47,31 @@ function* astObjects(ast: unknown): Generator<[value: object, depth: number]> {
     yield [value, depth];
     if (value instanceof RegExp) continue;
     const children = Array.isArray(value) ? value : Object.values(value);
-    for (let i = children.length - 1; i >= 0; i--) pending.push([children[i], depth]);
+    for (let i = children.length - 1; i >= 0; i--) {
+      const child = children[i];
+      pending.push([child, depth - levelsSaved(value as Node, child)]);
+    }
   }
+}
+
+/**
+ * How many levels less than the usual one below `node` JSONata's stack is at when it evaluates
+ * `child`. The right side of `lhs ~> rhs` when it is a call, `~> $f(x)`: the call is invoked with
+ * the left side as its first argument without being evaluated as a node of its own, so its
+ * procedure and arguments are one level below the `~>`. Whatever a function written in place,
+ * `function($v){…}`, holds: its body runs when the function is applied, by the `~>` it is the
+ * right side of or by the call it is an argument of, one level below that, which is where the
+ * function itself was evaluated. (A function bound to a variable and called elsewhere runs where
+ * it is called, which no count of the text can know: JSONata's own stack budget stops that one.
+ * A call that ends a function's body, which JSONata runs as a thunk a level higher, is counted
+ * one level deeper than it runs: counting it at the thunk's level would let functions nested in
+ * such calls nest without limit.)
+ */
+function levelsSaved(node: Node, child: unknown): number {
+  if (node.type === 'lambda') return 1;
+  if (node.type === 'apply' && child === node.rhs && (child as Node | undefined)?.type === 'function')
+    return 1;
+  return 0;
 }
 
 /** Each regex literal of `ast` (a JSONata AST). */
