@@ -188,7 +188,7 @@ export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json 
         ...(otherContent[key]
           ? { [status]: { description: 'Success', content: otherContent[key] } }
           : success(status)),
-        ...errorResponses(errors),
+        ...errorResponses(errors, { keyed: false }),
       },
     };
   }
@@ -217,7 +217,11 @@ export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json 
             'Set by POST /admin/v1/session (sign-in); named __Host-gatehouse_session over HTTPS. State-changing calls also send X-CSRF-Token: the csrf_token of GET /admin/v1/session.',
         },
       },
-      headers: shared.headers,
+      // Its answers carry no limit headers: no API key, no limits.
+      headers: {
+        'Request-Id': (shared.headers as Json)['Request-Id'],
+        'Retry-After': (shared.headers as Json)['Retry-After'],
+      },
       schemas: { Error: (shared.schemas as Json).Error },
     },
   };

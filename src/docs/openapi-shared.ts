@@ -52,9 +52,11 @@ export function successContent(data: Json = {}, meta?: Json): Json {
 /**
  * The error envelope for each status, with the codes that can carry it. Any request can also
  * get 408, 431, 500 and 503. (A 405 is an answer to a method the path does not have, so no
- * operation lists it; docs/errors.md does.)
+ * operation lists it; docs/errors.md does.) `keyed: false` is for the management API, which
+ * has no API key and so no limits: its errors carry Request-Id, and Retry-After on a 429 (sign-in
+ * throttling) or 503, but no limit headers, and its 409s (a slug taken) no Retry-After.
  */
-export function errorResponses(statuses: number[]): Json {
+export function errorResponses(statuses: number[], { keyed = true }: { keyed?: boolean } = {}): Json {
   const out: Json = {};
   for (const status of [...statuses, 408, 431, 500, 503]) {
     const codes = Object.entries(errorCodes)
@@ -62,8 +64,10 @@ export function errorResponses(statuses: number[]): Json {
       .map(([code]) => code);
     // A 401 is answered before any key is known, so it carries no limit headers.
     const headers: Json =
-      status === 401 ? { 'Request-Id': { $ref: '#/components/headers/Request-Id' } } : standardHeaders();
-    if (status === 409 || status === 429 || status === 503)
+      status === 401 || !keyed
+        ? { 'Request-Id': { $ref: '#/components/headers/Request-Id' } }
+        : standardHeaders();
+    if ((status === 409 && keyed) || status === 429 || status === 503)
       headers['Retry-After'] = { $ref: '#/components/headers/Retry-After' };
     out[status] = {
       description: `${reasons[status] ?? 'Error'}. Codes: ${codes.join(', ')}`,
