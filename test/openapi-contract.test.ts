@@ -648,6 +648,12 @@ for (const kind of databaseKinds) {
         });
       await c.call('DELETE', '/api/v1/data/orders/{record_id}', { key: reader, ...orders, expect: 403 });
       await c.call('GET', '/api/v1/apps/shop/open', { key, expect: 200 });
+      // Headers over 16 KiB: answered by the HTTP server before any route or key.
+      await c.call('GET', '/api/v1/account', {
+        key,
+        headers: { 'x-big': 'x'.repeat(17 * 1024) },
+        expect: 431,
+      });
       await c.call('DELETE', '/api/v1/data/orders/{record_id}', { key, ...orders, expect: 202 });
       await c.call('DELETE', '/api/v1/data/orders/{record_id}', {
         key,

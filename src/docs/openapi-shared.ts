@@ -62,9 +62,10 @@ export function errorResponses(statuses: number[], { keyed = true }: { keyed?: b
     const codes = Object.entries(errorCodes)
       .filter(([, e]) => e.status === status)
       .map(([code]) => code);
-    // A 401 is answered before any key is known, so it carries no limit headers.
+    // A 401 is answered before any key is known, and a 408 or 431 by the HTTP server before any
+    // route runs (src/http/error-handler.ts), so they carry no limit headers.
     const headers: Json =
-      status === 401 || !keyed
+      status === 401 || status === 408 || status === 431 || !keyed
         ? { 'Request-Id': { $ref: '#/components/headers/Request-Id' } }
         : standardHeaders();
     if ((status === 409 && keyed) || status === 429 || status === 503)
