@@ -151,6 +151,10 @@ class Contract {
     }
     const response = op.responses[statusKey] as { headers?: Record<string, Json>; content?: Json };
     if (!res.headers.get('request-id')?.startsWith('req_')) fail('no Request-Id header');
+    // Every answer carries one (PRODUCT.md), so every response declares it, as required.
+    const requestId = response.headers?.['Request-Id'];
+    if (!requestId || this.header(requestId).required !== true)
+      fail('the response does not declare the Request-Id header as required');
     const absent = Object.entries(response.headers ?? {})
       .filter(
         ([name, ref]) =>

@@ -1,5 +1,5 @@
 import { ROUTE_ACCESS, SESSION_COOKIE } from '../dashboard/access.ts';
-import { errorResponses, sharedComponents, successContent } from './openapi-shared.ts';
+import { errorResponses, requestIdHeader, sharedComponents, successContent } from './openapi-shared.ts';
 
 type Json = Record<string, unknown>;
 
@@ -140,11 +140,8 @@ const accessNote: Record<string, string> = {
   owner: 'Owner only.',
 };
 
-const success = (status: number) => ({
-  [status]: {
-    description: 'Success',
-    content: successContent(),
-  },
+const success = (status: number, content: Json = successContent()) => ({
+  [status]: { description: 'Success', headers: requestIdHeader(), content },
 });
 
 /** The management API, built from the server's own route table (so a new route is never missing). */
@@ -185,9 +182,7 @@ export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json 
           }
         : {}),
       responses: {
-        ...(otherContent[key]
-          ? { [status]: { description: 'Success', content: otherContent[key] } }
-          : success(status)),
+        ...success(status, otherContent[key]),
         ...errorResponses(errors, { keyed: false }),
       },
     };

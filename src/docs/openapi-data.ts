@@ -4,7 +4,13 @@ import type { EndpointService, SchemaVersion } from '../endpoints/endpoint-servi
 import { oldestFirst, rebaseRefs, typeNames } from '../endpoints/type-names.ts';
 import { FILTERABLE_FIELD } from '../infra/db/dialect.ts';
 import { EVENT_TYPES } from '../webhooks/subscription-service.ts';
-import { errorResponses, sharedComponents, standardHeaders, successContent } from './openapi-shared.ts';
+import {
+  errorResponses,
+  requestIdHeader,
+  sharedComponents,
+  standardHeaders,
+  successContent,
+} from './openapi-shared.ts';
 
 type Json = Record<string, unknown>;
 
@@ -284,6 +290,7 @@ export async function dataApiDocument(
       responses: {
         200: {
           description: 'The OpenAPI 3.1 document, as it is (no envelope)',
+          headers: standardHeaders(),
           content: { 'application/json': { schema: { type: 'object' } } },
         },
         ...errorResponses([401, 429]),
@@ -299,6 +306,7 @@ export async function dataApiDocument(
       responses: {
         200: {
           description: 'Alive',
+          headers: requestIdHeader(),
           content: {
             'application/json': {
               schema: { type: 'object', required: ['status'], properties: { status: { const: 'ok' } } },

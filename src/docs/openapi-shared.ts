@@ -5,13 +5,22 @@ type Json = Record<string, unknown>;
 const header = (description: string, schema: Json = { type: 'string' }) => ({ description, schema });
 
 const headerDefs: Record<string, Json> = {
-  'Request-Id': header('The request id (req_…), also in error bodies, logs and webhook deliveries'),
+  // On every answer, errors included (PRODUCT.md): the one header a client can count on.
+  'Request-Id': {
+    ...header('The request id (req_…), also in error bodies, logs and webhook deliveries'),
+    required: true,
+  },
   'X-RateLimit-Limit': header('Quota of the tightest window', { type: 'integer' }),
   'X-RateLimit-Remaining': header('Requests left in the tightest window', { type: 'integer' }),
   'X-RateLimit-Reset': header('When the tightest window resets (Unix seconds)', { type: 'integer' }),
   'RateLimit-Policy': header('IETF draft: each window, e.g. "minute";q=120;w=60'),
   RateLimit: header('IETF draft: each window\'s remaining requests and reset, e.g. "minute";r=119;t=42'),
 };
+
+/** The header every answer carries, as a response's `headers`. */
+export function requestIdHeader(): Json {
+  return { 'Request-Id': { $ref: '#/components/headers/Request-Id' } };
+}
 
 /** Headers every authenticated response carries. */
 export function standardHeaders(): Json {
@@ -65,9 +74,7 @@ export function errorResponses(statuses: number[], { keyed = true }: { keyed?: b
     // A 401 is answered before any key is known, and a 408 or 431 by the HTTP server before any
     // route runs (src/http/error-handler.ts), so they carry no limit headers.
     const headers: Json =
-      status === 401 || status === 408 || status === 431 || !keyed
-        ? { 'Request-Id': { $ref: '#/components/headers/Request-Id' } }
-        : standardHeaders();
+      status === 401 || status === 408 || status === 431 || !keyed ? requestIdHeader() : standardHeaders();
     if ((status === 409 && keyed) || status === 429 || status === 503)
       headers['Retry-After'] = { $ref: '#/components/headers/Retry-After' };
     out[status] = {
