@@ -4,9 +4,9 @@ import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import { MAX_REQUEST_BYTES } from '../src/http/json-body.ts';
 import { databaseKinds } from './helpers/database.ts';
-import { type Receiver, startReceiver } from './helpers/receiver.ts';
+import { type Received, type Receiver, startReceiver } from './helpers/receiver.ts';
 import { type ApiResponse, ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
-import { until } from './helpers/until.ts';
+import { awayFromMinuteEdge, until } from './helpers/until.ts';
 
 /**
  * The contract: every operation the management and data documents list is called for real, with
@@ -19,6 +19,7 @@ import { until } from './helpers/until.ts';
 
 type Json = Record<string, unknown>;
 type Operation = { responses: Record<string, Json>; security?: unknown[]; operationId?: string };
+type Webhook = { post: { parameters?: Array<{ name: string; in: string; required?: boolean }> } };
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
 
@@ -63,18 +64,24 @@ interface CallOptions {
 class Contract {
   readonly problems: string[] = [];
   readonly called = new Map<string, Set<number>>();
+  /** The webhook event types delivered and checked. */
+  readonly delivered = new Set<string>();
   private readonly ajv = new Ajv2020({ strict: false, allErrors: true });
   private readonly validators = new Map<string, ValidateFunction>();
   private readonly id: string;
 
   constructor(
     readonly name: string,
-    readonly doc: { paths: Record<string, Record<string, Operation>>; components: Json },
+    readonly doc: {
+      paths: Record<string, Record<string, Operation>>;
+      webhooks?: Record<string, Webhook>;
+      components: Json;
+    },
     private readonly server: TestServer,
     private readonly defaultToken?: string,
   ) {
     addFormats(this.ajv);
-    this.id = `https://contract.invalid/${name}.json`;
+    this.id = `https://contract.invalid/${name.replace(/\W+/g, '-')}.json`;
     this.ajv.addSchema({ ...doc, $id: this.id });
   }
 
@@ -205,6 +212,29 @@ class Contract {
     }
   }
 
+  /** A delivery (subscription or callback) against the document's `webhooks` entry for its type. */
+  checkDelivery(received: Received): void {
+    const body = JSON.parse(received.body) as { type: string };
+    const label = `webhook ${body.type}`;
+    const webhook = this.doc.webhooks?.[body.type];
+    if (!webhook) {
+      this.problems.push(`${label}: the ${this.name} document has no such webhook`);
+      return;
+    }
+    this.delivered.add(body.type);
+    const absent = (webhook.post.parameters ?? [])
+      .filter((p) => p.in === 'header' && p.required && received.headers[p.name.toLowerCase()] === undefined)
+      .map((p) => p.name);
+    if (absent.length > 0) this.problems.push(`${label}: required headers not sent: ${absent.join(', ')}`);
+    const validate = this.validator(
+      `/webhooks/${segment(body.type)}/post/requestBody/content/${segment('application/json')}/schema`,
+    );
+    if (!validate(body))
+      this.problems.push(
+        `${label}: body does not match the schema: ${JSON.stringify(validate.errors)}; body: ${received.body.slice(0, 500)}`,
+      );
+  }
+
   /**
    * Every listed operation was called with a success (its errors alone, which cheapErrors gets
    * from any operation, do not count), or is skipped with a reason; and nothing failed.
@@ -218,6 +248,8 @@ class Contract {
         (label) =>
           `no call for operation ${label} (none that succeeded; statuses seen: ${[...(this.called.get(label) ?? [])].join(', ') || 'none'})`,
       );
+    for (const type of Object.keys(this.doc.webhooks ?? {}))
+      if (!this.delivered.has(type)) missing.push(`no delivery for webhook ${type}`);
     const problems = [...missing, ...this.problems];
     assert.equal(problems.length, 0, `${this.name} document vs answers:\n${problems.join('\n')}`);
   }
@@ -227,6 +259,8 @@ for (const kind of databaseKinds) {
   describe(`OpenAPI contract: the answers are what the documents say (${kind})`, () => {
     let server: TestServer;
     let receiver: Receiver;
+    /** Receivers that answer 500: callbacks sent there fail. */
+    const failing: Receiver[] = [];
 
     before(async () => {
       receiver = await startReceiver();
@@ -241,17 +275,41 @@ for (const kind of databaseKinds) {
         },
         { worker: true },
       );
+      // No retries: a callback that fails is at once a request.failed event.
       await server.createEndpoint({
         slug: 'orders',
         name: 'Orders',
         schema: ordersSchema,
         max_body_bytes: 2048,
+        retry: { max_retries: 0 },
       });
       await server.admin('POST', '/admin/v1/endpoints/orders/deploy');
+      // An App with a route for keys and a public one, for the data documents of both environments.
+      const app = await server.admin('POST', '/admin/v1/apps', {
+        slug: 'shop',
+        name: 'Shop',
+        routes: [
+          {
+            method: 'GET',
+            path: '/ping',
+            auth: 'apiKey',
+            steps: [{ name: 'out', type: 'respond', body: "'pong'" }],
+          },
+          {
+            method: 'GET',
+            path: '/open',
+            auth: 'public',
+            steps: [{ name: 'out', type: 'respond', body: "'hi'" }],
+          },
+        ],
+      });
+      assert.equal(app.status, 201, app.text);
+      await server.admin('POST', '/admin/v1/apps/shop/deploy');
     });
     after(async () => {
       await server.close();
       await receiver.close();
+      for (const r of failing) await r.close();
     });
 
     test('every management operation answers as the management document says', async () => {
@@ -535,143 +593,158 @@ for (const kind of databaseKinds) {
       c.assertComplete();
     });
 
-    test('every data API operation answers as the data document says', async () => {
-      const key = (await server.createKey({ name: 'data', environment: 'test' })).key;
-      const reader = (
-        await server.createKey({ name: 'reader', environment: 'test', scopes: ['orders:read'] })
-      ).key;
-      const app = await server.admin('POST', '/admin/v1/apps', {
-        slug: 'shop',
-        name: 'Shop',
-        routes: [
-          {
-            method: 'GET',
-            path: '/ping',
-            auth: 'apiKey',
-            steps: [{ name: 'out', type: 'respond', body: "'pong'" }],
-          },
-          {
-            method: 'GET',
-            path: '/open',
-            auth: 'public',
-            steps: [{ name: 'out', type: 'respond', body: "'hi'" }],
-          },
-        ],
-      });
-      assert.equal(app.status, 201, app.text);
-      const doc = (await server.request('GET', '/api/v1/openapi.json', { key })).body;
-      const c = new Contract('data', doc, server);
+    for (const environment of ['test', 'live'] as const)
+      test(`every data API operation answers as the data document of ${environment} says`, async () => {
+        const key = (await server.createKey({ name: 'data', environment })).key;
+        const reader = (await server.createKey({ name: 'reader', environment, scopes: ['orders:read'] })).key;
+        const doc = (await server.request('GET', '/api/v1/openapi.json', { key })).body;
+        const c = new Contract(`data (${environment})`, doc, server);
+        // Every event type reaches a subscription: request.failed when a callback fails.
+        const events = ['record.created', 'record.updated', 'record.deleted', 'request.failed'];
+        const subscribed = await server.admin('POST', '/admin/v1/endpoints/orders/webhooks', {
+          url: receiver.url,
+          environment,
+          events,
+        });
+        assert.equal(subscribed.status, 201, subscribed.text);
+        const refusing = await startReceiver();
+        failing.push(refusing);
+        refusing.respond = () => ({ status: 500 });
 
-      await c.call('GET', '/health', { expect: 200 });
-      await c.call('GET', '/api/v1/openapi.json', { key, expect: 200 });
-      await c.call('GET', '/api/v1/account', { key, expect: 200 });
-      await c.call('GET', '/api/v1/apps/shop/ping', { key, expect: 200 });
-      await c.call('GET', '/api/v1/apps/shop/open', {
-        anonymous: true,
-        query: 'environment=test',
-        expect: 200,
-      });
+        await c.call('GET', '/health', { expect: 200 });
+        await c.call('GET', '/api/v1/openapi.json', { key, expect: 200 });
+        await c.call('GET', '/api/v1/account', { key, expect: 200 });
+        await c.call('GET', '/api/v1/apps/shop/ping', { key, expect: 200 });
+        await c.call('GET', '/api/v1/apps/shop/open', {
+          anonymous: true,
+          query: environment === 'test' ? 'environment=test' : undefined,
+          expect: 200,
+        });
 
-      const created = await c.call('POST', '/api/v1/data/orders', {
-        key,
-        json: { order_id: 'D-1', amount: 5 },
-        headers: { 'idempotency-key': 'contract-1' },
-        expect: 202,
-      });
-      const id = created.body.id as string;
-      const orders = { params: { record_id: id } };
-      // The same again: a replay.
-      const replay = await c.call('POST', '/api/v1/data/orders', {
-        key,
-        json: { order_id: 'D-1', amount: 5 },
-        headers: { 'idempotency-key': 'contract-1' },
-        expect: 202,
-      });
-      assert.equal(replay.headers.get('idempotent-replayed'), 'true');
-      assert.equal(replay.headers.get('original-request-id'), created.headers.get('request-id'));
-      await c.call('POST', '/api/v1/data/orders', {
-        key,
-        json: { order_id: 'D-1', amount: 6 },
-        headers: { 'idempotency-key': 'contract-1' },
-        expect: 422,
-      });
-      await c.call('POST', '/api/v1/data/orders', { key, json: { amount: -1 }, expect: 400 });
-      await c.call('POST', '/api/v1/data/orders', {
-        key,
-        raw: '{"order_id":',
-        headers: { 'content-type': 'application/json' },
-        expect: 400,
-      });
-      await c.call('POST', '/api/v1/data/orders', {
-        key,
-        json: { order_id: 'D-2', amount: 1, items: ['x'.repeat(4096)] },
-        expect: 413,
-      });
-      await c.call('POST', '/api/v1/data/orders', {
-        key: reader,
-        json: { order_id: 'D-3', amount: 1 },
-        expect: 403,
-      });
-      await c.call('GET', '/api/v1/data/orders', { key, expect: 200 });
-      await c.call('GET', '/api/v1/data/orders', { key, query: 'after=garbage', expect: 400 });
-      await c.call('GET', '/api/v1/data/orders/{record_id}', { key, ...orders, expect: 200 });
-      await c.call('GET', '/api/v1/data/orders/{record_id}', {
-        key,
-        params: { record_id: 'rec_0000000000000000000000' },
-        expect: 404,
-      });
-      await c.call('PUT', '/api/v1/data/orders/{record_id}', {
-        key,
-        ...orders,
-        json: { order_id: 'D-1', amount: 7 },
-        expect: 202,
-      });
-      await c.call('PUT', '/api/v1/data/orders/{record_id}', {
-        key,
-        ...orders,
-        json: { order_id: 1 },
-        expect: 400,
-      });
-      await c.call('PUT', '/api/v1/data/orders/{record_id}', {
-        key,
-        params: { record_id: 'rec_0000000000000000000000' },
-        json: { order_id: 'D-9', amount: 7 },
-        expect: 404,
-      });
-      // An Idempotency-Key used before for another request is a 422 on every write.
-      for (const [verb, path] of [
-        ['PUT', '/api/v1/data/orders/{record_id}'],
-        ['DELETE', '/api/v1/data/orders/{record_id}'],
-      ] as const)
-        await c.call(verb, path, {
+        const created = await c.call('POST', '/api/v1/data/orders', {
           key,
-          ...orders,
-          json: { order_id: 'D-1', amount: 8 },
-          headers: { 'idempotency-key': 'contract-1' },
+          json: { order_id: 'D-1', amount: 5 },
+          headers: { 'idempotency-key': `contract-${environment}` },
+          expect: 202,
+        });
+        const id = created.body.id as string;
+        await c.call('POST', '/api/v1/data/orders', {
+          key,
+          json: { order_id: 'D-CB', amount: 5 },
+          headers: { 'x-webhook-callback': refusing.url },
+          expect: 202,
+        });
+        const orders = { params: { record_id: id } };
+        // The same again: a replay.
+        const replay = await c.call('POST', '/api/v1/data/orders', {
+          key,
+          json: { order_id: 'D-1', amount: 5 },
+          headers: { 'idempotency-key': `contract-${environment}` },
+          expect: 202,
+        });
+        assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+        assert.equal(replay.headers.get('original-request-id'), created.headers.get('request-id'));
+        await c.call('POST', '/api/v1/data/orders', {
+          key,
+          json: { order_id: 'D-1', amount: 6 },
+          headers: { 'idempotency-key': `contract-${environment}` },
           expect: 422,
         });
-      await c.call('DELETE', '/api/v1/data/orders/{record_id}', { key: reader, ...orders, expect: 403 });
-      await c.call('GET', '/api/v1/apps/shop/open', { key, expect: 200 });
-      // Headers over 16 KiB: answered by the HTTP server before any route or key.
-      await c.call('GET', '/api/v1/account', {
-        key,
-        headers: { 'x-big': 'x'.repeat(17 * 1024) },
-        expect: 431,
-      });
-      await c.call('DELETE', '/api/v1/data/orders/{record_id}', { key, ...orders, expect: 202 });
-      await c.call('DELETE', '/api/v1/data/orders/{record_id}', {
-        key,
-        params: { record_id: 'rec_0000000000000000000000' },
-        expect: 404,
-      });
-      await c.call('POST', '/api/v1/tokens', { key, json: { expires_in: 60 }, expect: 201 });
-      await c.call('POST', '/api/v1/tokens', { key, json: { expires_in: 5 }, expect: 400 });
-      const jwt = (await server.request('POST', '/api/v1/tokens', { key, json: {} })).body.data.token;
-      await c.call('POST', '/api/v1/tokens', { token: jwt, json: {}, expect: 403 });
+        await c.call('POST', '/api/v1/data/orders', { key, json: { amount: -1 }, expect: 400 });
+        await c.call('POST', '/api/v1/data/orders', {
+          key,
+          raw: '{"order_id":',
+          headers: { 'content-type': 'application/json' },
+          expect: 400,
+        });
+        await c.call('POST', '/api/v1/data/orders', {
+          key,
+          json: { order_id: 'D-2', amount: 1, items: ['x'.repeat(4096)] },
+          expect: 413,
+        });
+        await c.call('POST', '/api/v1/data/orders', {
+          key: reader,
+          json: { order_id: 'D-3', amount: 1 },
+          expect: 403,
+        });
+        await c.call('GET', '/api/v1/data/orders', { key, expect: 200 });
+        await c.call('GET', '/api/v1/data/orders', { key, query: 'after=garbage', expect: 400 });
+        await c.call('GET', '/api/v1/data/orders/{record_id}', { key, ...orders, expect: 200 });
+        await c.call('GET', '/api/v1/data/orders/{record_id}', {
+          key,
+          params: { record_id: 'rec_0000000000000000000000' },
+          expect: 404,
+        });
+        await c.call('PUT', '/api/v1/data/orders/{record_id}', {
+          key,
+          ...orders,
+          json: { order_id: 'D-1', amount: 7 },
+          expect: 202,
+        });
+        await c.call('PUT', '/api/v1/data/orders/{record_id}', {
+          key,
+          ...orders,
+          json: { order_id: 1 },
+          expect: 400,
+        });
+        await c.call('PUT', '/api/v1/data/orders/{record_id}', {
+          key,
+          params: { record_id: 'rec_0000000000000000000000' },
+          json: { order_id: 'D-9', amount: 7 },
+          expect: 404,
+        });
+        // An Idempotency-Key used before for another request is a 422 on every write.
+        for (const [verb, path] of [
+          ['PUT', '/api/v1/data/orders/{record_id}'],
+          ['DELETE', '/api/v1/data/orders/{record_id}'],
+        ] as const)
+          await c.call(verb, path, {
+            key,
+            ...orders,
+            json: { order_id: 'D-1', amount: 8 },
+            headers: { 'idempotency-key': `contract-${environment}` },
+            expect: 422,
+          });
+        await c.call('DELETE', '/api/v1/data/orders/{record_id}', { key: reader, ...orders, expect: 403 });
+        await c.call('GET', '/api/v1/apps/shop/open', { key, expect: 200 });
+        // Headers over 16 KiB: answered by the HTTP server before any route or key.
+        await c.call('GET', '/api/v1/account', {
+          key,
+          headers: { 'x-big': 'x'.repeat(17 * 1024) },
+          expect: 431,
+        });
+        await c.call('DELETE', '/api/v1/data/orders/{record_id}', { key, ...orders, expect: 202 });
+        await c.call('DELETE', '/api/v1/data/orders/{record_id}', {
+          key,
+          params: { record_id: 'rec_0000000000000000000000' },
+          expect: 404,
+        });
+        await c.call('POST', '/api/v1/tokens', { key, json: { expires_in: 60 }, expect: 201 });
+        await c.call('POST', '/api/v1/tokens', { key, json: { expires_in: 5 }, expect: 400 });
+        const jwt = (await server.request('POST', '/api/v1/tokens', { key, json: {} })).body.data.token;
+        await c.call('POST', '/api/v1/tokens', { token: jwt, json: {}, expect: 403 });
 
-      await c.cheapErrors(key);
-      c.assertComplete();
-      assert.equal((await server.admin('DELETE', '/admin/v1/apps/shop')).status, 200);
-    });
+        // A key with one request a minute: its second is a 429 (both within one clock minute).
+        await awayFromMinuteEdge(5);
+        const once = (await server.createKey({ name: 'once', environment, limits: { per_minute: 1 } })).key;
+        await c.call('GET', '/api/v1/account', { key: once, expect: 200 });
+        await c.call('GET', '/api/v1/account', { key: once, expect: 429 });
+        await c.call('POST', '/api/v1/data/orders', {
+          key: once,
+          json: { order_id: 'L-1', amount: 1 },
+          expect: 429,
+        });
+        await c.cheapErrors(key);
+        const deliveries = await until(
+          async () =>
+            [...receiver.received, ...(await refusing.waitFor(1))].filter((r) =>
+              r.body.includes(`"environment":"${environment}"`),
+            ),
+          (got) => events.every((type) => got.some((r) => r.body.includes(`"type":"${type}"`))),
+          15_000,
+        );
+        for (const delivery of deliveries) c.checkDelivery(delivery);
+        c.assertComplete();
+      });
   });
 }
