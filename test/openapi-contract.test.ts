@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
@@ -42,6 +43,35 @@ const LIMIT_HEADERS = [
 
 /** A body over the request size limit (413 wherever a body is read). */
 const tooLarge = `{"a":"${'x'.repeat(MAX_REQUEST_BYTES)}"}`;
+
+/**
+ * One request written as it is on a new connection, and the answer read until the server closes
+ * it: for what the HTTP server refuses before any route runs (no Host, an unknown Expect, headers
+ * over 16 KiB), which fetch() will not send.
+ */
+async function exchange(url: string, request: string): Promise<ApiResponse> {
+  const { hostname, port } = new URL(url);
+  const socket = connect(Number(port), hostname);
+  socket.end(request);
+  const chunks: Buffer[] = [];
+  for await (const chunk of socket) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString('utf8');
+  const split = text.indexOf('\r\n\r\n');
+  const [statusLine = '', ...lines] = text.slice(0, split).split('\r\n');
+  const headers = new Headers();
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    headers.append(line.slice(0, colon).trim(), line.slice(colon + 1).trim());
+  }
+  const body = text.slice(split + 4);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: Number(statusLine.split(' ')[1]), headers, body: parsed, text: body };
+}
 
 /** JSON pointer segment, URI-escaped for a $ref. */
 const segment = (s: string) => encodeURIComponent(s.replace(/~/g, '~0').replace(/\//g, '~1'));
@@ -209,6 +239,17 @@ class Contract {
         this.call(verb, path, { key, params, raw, headers: { 'content-type': type }, expect });
       if (op.responses['415']) await body('x=1', 'text/plain', 415);
       if (op.responses['413']) await body(tooLarge, 'application/json', 413);
+      // What any request can get from the HTTP server, before a route or a key is known.
+      const target = path.replace(/\{[A-Za-z_]+\}/g, 'x_placeholder');
+      const host = new URL(this.server.url).host;
+      for (const [status, head] of [
+        [400, `${verb} ${target} HTTP/1.1\r\n`],
+        [417, `${verb} ${target} HTTP/1.1\r\nHost: ${host}\r\nExpect: a-miracle\r\n`],
+        [431, `${verb} ${target} HTTP/1.1\r\nHost: ${host}\r\nX-Big: ${'x'.repeat(17 * 1024)}\r\n`],
+      ] as const) {
+        const res = await exchange(this.server.url, `${head}Connection: close\r\n\r\n`);
+        this.check(`${verb} ${path}`, method, path, status, res, false);
+      }
     }
   }
 

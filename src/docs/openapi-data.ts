@@ -313,6 +313,8 @@ export async function dataApiDocument(
             },
           },
         },
+        // No key: what the HTTP server refuses (a malformed request, headers over 16 KiB…).
+        ...errorResponses([], { keyed: false }),
       },
     },
   };

@@ -38,6 +38,7 @@ const reasons: Record<number, string> = {
   409: 'An idempotent request with this key is still in flight',
   413: "Body over the size limit (on the data API, the endpoint's max_body_bytes)",
   415: 'Content-Type is not application/json, or the body has a Content-Encoding',
+  417: 'An Expect header other than 100-continue',
   422: 'Idempotency-Key reused with a different body',
   431: 'Request headers over 16 KiB',
   429: 'Per-minute/day rate limit or monthly quota exceeded (Retry-After says when to retry)',
@@ -60,21 +61,23 @@ export function successContent(data: Json = {}, meta?: Json): Json {
 
 /**
  * The error envelope for each status, with the codes that can carry it. Any request can also
- * get 408, 431, 500 and 503. (A 405 is an answer to a method the path does not have, so no
- * operation lists it; docs/errors.md does.) `keyed: false` is for the management API, which
- * has no API key and so no limits: its errors carry Request-Id, and Retry-After on a 429 (sign-in
- * throttling) or 503, but no limit headers, and its 409s (a slug taken) no Retry-After.
+ * get 408, 417, 431, 500 and 503, and a 400 for a malformed request (an HTTP/1.1 request without
+ * Host, say), which the HTTP server answers before any route runs. (A 405 is an answer to a method the path does not have, so no
+ * operation lists it; docs/errors.md does.) `keyed: false` is for answers to no API key, so
+ * under no limits (the management API, /health): their errors carry Request-Id, and Retry-After
+ * on a 429 (sign-in throttling) or 503, but no limit headers, and their 409s (a slug taken) no
+ * Retry-After.
  */
 export function errorResponses(statuses: number[], { keyed = true }: { keyed?: boolean } = {}): Json {
   const out: Json = {};
-  for (const status of [...statuses, 408, 431, 500, 503]) {
+  for (const status of new Set([...statuses, 400, 408, 417, 431, 500, 503])) {
     const codes = Object.entries(errorCodes)
       .filter(([, e]) => e.status === status)
       .map(([code]) => code);
-    // A 401 is answered before any key is known, and a 408 or 431 by the HTTP server before any
-    // route runs (src/http/error-handler.ts), so they carry no limit headers.
+    // A 401 is answered before any key is known, and a 408, 417 or 431 by the HTTP server before
+    // any route runs (src/http/error-handler.ts), so they carry no limit headers.
     const headers: Json =
-      status === 401 || status === 408 || status === 431 || !keyed ? requestIdHeader() : standardHeaders();
+      [401, 408, 417, 431].includes(status) || !keyed ? requestIdHeader() : standardHeaders();
     if ((status === 409 && keyed) || status === 429 || status === 503)
       headers['Retry-After'] = { $ref: '#/components/headers/Retry-After' };
     out[status] = {
