@@ -153,6 +153,7 @@ class Contract {
       json: options.json,
       raw: options.raw,
       headers: options.headers,
+      redirect: 'manual',
     });
     const credentials = Boolean(options.key ?? token ?? options.headers?.cookie);
     this.check(label, method.toLowerCase(), template, options.expect, res, credentials);
@@ -277,17 +278,17 @@ class Contract {
   }
 
   /**
-   * Every listed operation was called with a success (its errors alone, which cheapErrors gets
+   * Every listed operation was called with a success or redirect (its errors alone, which cheapErrors gets
    * from any operation, do not count), or is skipped with a reason; and nothing failed.
    */
   assertComplete(): void {
     const missing = this.operations()
       .map((o) => o.label)
       .filter((label) => SKIPPED[label] === undefined)
-      .filter((label) => ![...(this.called.get(label) ?? [])].some((status) => status < 300))
+      .filter((label) => ![...(this.called.get(label) ?? [])].some((status) => status < 400))
       .map(
         (label) =>
-          `no call for operation ${label} (none that succeeded; statuses seen: ${[...(this.called.get(label) ?? [])].join(', ') || 'none'})`,
+          `no call for operation ${label} (none that succeeded or redirected; statuses seen: ${[...(this.called.get(label) ?? [])].join(', ') || 'none'})`,
       );
     for (const type of Object.keys(this.doc.webhooks ?? {}))
       if (!this.delivered.has(type)) missing.push(`no delivery for webhook ${type}`);
@@ -341,6 +342,46 @@ for (const kind of databaseKinds) {
             path: '/open',
             auth: 'public',
             steps: [{ name: 'out', type: 'respond', body: "'hi'" }],
+          },
+          {
+            method: 'GET',
+            path: '/orders/:order_id/status',
+            steps: [
+              {
+                name: 'matches',
+                type: 'find',
+                endpoint: 'orders',
+                filter: { order_id: 'params.order_id' },
+                limit: 1,
+              },
+              {
+                name: 'missing',
+                type: 'respond',
+                when: '$count(matches) = 0',
+                status: 404,
+                body: "{ 'error': 'none' }",
+              },
+              { name: 'status', type: 'respond', body: "{ 'amount': matches[0].data.amount }" },
+            ],
+          },
+          {
+            method: 'POST',
+            path: '/checkout',
+            auth: 'public',
+            body_schema: {
+              type: 'object',
+              required: ['order_id', 'amount'],
+              properties: { order_id: { type: 'string' }, amount: { type: 'integer', minimum: 1 } },
+            },
+            steps: [
+              {
+                name: 'order',
+                type: 'create',
+                endpoint: 'orders',
+                data: "{ 'order_id': body.order_id, 'amount': body.amount }",
+              },
+              { name: 'thanks', type: 'redirect', url: "'https://shop.example/thanks'" },
+            ],
           },
         ],
       });
@@ -676,6 +717,15 @@ for (const kind of databaseKinds) {
           expect: 202,
         });
         const orders = { params: { record_id: id } };
+        const status = '/api/v1/apps/shop/orders/{order_id}/status';
+        await c.call('GET', status, { key, params: { order_id: 'D-CB' }, expect: 200 });
+        await c.call('GET', status, { key, params: { order_id: 'nope' }, expect: 404 });
+        await c.call('POST', '/api/v1/apps/shop/checkout', {
+          key,
+          json: { order_id: 'A-1', amount: 3 },
+          expect: 302,
+        });
+        await c.call('POST', '/api/v1/apps/shop/checkout', { key, json: { order_id: 'A-2' }, expect: 400 });
         // The same again: a replay.
         const replay = await c.call('POST', '/api/v1/data/orders', {
           key,

@@ -18,6 +18,8 @@ export interface RequestOptions {
   json?: unknown;
   raw?: string | Buffer;
   headers?: Record<string, string>;
+  /** 'manual' to get a redirect as it is answered (fetch follows it by default). */
+  redirect?: 'follow' | 'manual' | 'error';
 }
 
 export interface TestServer {
@@ -82,7 +84,7 @@ export async function startTestServer(
       body = JSON.stringify(options.json);
       headers['content-type'] ??= 'application/json';
     } else if (options.raw !== undefined) body = options.raw;
-    const response = await fetch(`${url}${path}`, { method, headers, body });
+    const response = await fetch(`${url}${path}`, { method, headers, body, redirect: options.redirect });
     const text = await response.text();
     let parsed: unknown;
     try {
