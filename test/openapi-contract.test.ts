@@ -671,6 +671,13 @@ for (const kind of databaseKinds) {
         expect: 200,
       });
 
+      // Sign-in is throttled: the sixth wrong password for one email from one address is a 429.
+      for (let attempt = 1; attempt <= 6; attempt++)
+        await c.call('POST', '/admin/v1/session', {
+          anonymous: true,
+          json: { email: 'nobody@example.com', password: 'wrong horse battery' },
+          expect: attempt < 6 ? 401 : 429,
+        });
       await c.cheapErrors();
       c.assertComplete();
     });
