@@ -61,6 +61,7 @@ import { createTokenService, type TokenService } from './tokens/token-service.ts
 import { accountUsage } from './usage/account-usage.ts';
 import { registerUsageRoutes } from './usage/routes.ts';
 import { callbackPreparer } from './webhooks/callback-headers.ts';
+import { type CallbackSecrets, createCallbackSecrets } from './webhooks/callback-secrets.ts';
 import {
   createDeliveryService,
   type DeliveryService,
@@ -96,7 +97,10 @@ export interface Services {
   webhooks: {
     subscriptions: SubscriptionService;
     deliveries: DeliveryService;
+    /** The installation's callback secret: the root each key's callback secret derives from. */
     callbackSecret: string;
+    /** Each API key's callback signing secret (derived from callbackSecret, cached). */
+    callbackSecrets: CallbackSecrets;
     /** The outbox worker; `start` and `worker` run it, `serve` does not. */
     createWorker(logger?: Logger): WebhookWorker;
   };
@@ -136,6 +140,7 @@ export async function createServices(config: Config): Promise<Services & { close
             'Set the same GATEHOUSE_SECRET for every process of the installation',
     );
   });
+  const callbackSecrets = createCallbackSecrets(callbackSecret);
   const keys = createKeyService({
     db,
     dialect,
@@ -176,12 +181,13 @@ export async function createServices(config: Config): Promise<Services & { close
       }),
       deliveries,
       callbackSecret,
+      callbackSecrets,
       createWorker(logger) {
         const worker = createWebhookWorker({
           db,
           dialect,
           encryptor,
-          callbackSecret,
+          callbackSecrets,
           allowNets: config.webhookAllowNets,
           ...config.webhooks,
           disableAfterMs: config.webhooks.disableAfterHours * 3_600_000,
@@ -366,7 +372,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     api.addHook('onRequest', bruteForceHook(services.traffic.bruteForce, services.keys));
     api.addHook('onRequest', apiKeyAuth(services.keys, services.tokens));
     registerTrafficHooks(api, services.traffic, services.config);
-    registerAccountRoute(api, accountUsage);
+    registerAccountRoute(api, services.webhooks.callbackSecrets, accountUsage);
     registerDataApiDocument(api, openApi);
     registerTokenRoute(api, services.tokens, services.keys);
     registerRecordRoutes(api, {
@@ -419,7 +425,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     registerDashboardRoutes(admin, services);
     registerEndpointRoutes(admin, services.endpoints);
     registerAppRoutes(admin, services.apps);
-    registerKeyRoutes(admin, services.keys);
+    registerKeyRoutes(admin, services.keys, services.webhooks.callbackSecrets);
     registerUsageRoutes(admin, { db: services.database.db, usage: services.traffic.usage });
     registerWebhookRoutes(admin, services.webhooks);
     registerTransferRoutes(admin, { ...services, db: services.database.db });

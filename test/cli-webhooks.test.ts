@@ -128,7 +128,29 @@ for (const kind of databaseKinds) {
       const human = await cli('webhooks', 'signing-secret');
       assert.equal(human.code, 0);
       assert.ok(human.stdout.includes(`secret    ${fromApi.secret}\n`), human.stdout);
-      assert.match(human.stdout, /X-Webhook-Callback/);
+      assert.match(human.stdout, /Do not give it to partners/);
+
+      // A key's own callback signing secret: the one the key reads, printed for its partner.
+      const other = await server.createKey({ name: 'callbacks', environment: 'test' });
+      const ofKey = (await server.request('GET', '/api/v1/account', { key: other.key })).body.data
+        .callback_signing_secret;
+      assert.match(ofKey, /^whsec_/);
+      assert.notEqual(ofKey, fromApi.secret);
+      const perKey = await cli('keys', 'callback-secret', other.id, '--json');
+      assert.equal(perKey.code, 0, perKey.stderr);
+      assert.deepEqual(JSON.parse(perKey.stdout).data, {
+        object: 'callback_signing_secret',
+        key_id: other.id,
+        secret: ofKey,
+        used_for: "per-request callbacks of this key's requests",
+      });
+      const perKeyHuman = await cli('keys', 'callback-secret', other.id);
+      assert.equal(perKeyHuman.code, 0, perKeyHuman.stderr);
+      assert.ok(perKeyHuman.stdout.includes(`key_id  ${other.id}\nsecret  ${ofKey}\n`), perKeyHuman.stdout);
+      assert.match(perKeyHuman.stdout, /Give it to the key's partner/);
+      const noKey = await cli('keys', 'callback-secret', 'key_nope');
+      assert.notEqual(noKey.code, 0);
+      assert.match(noKey.stderr, /not found/i);
 
       const missing = await cli('deliveries', 'show', 'dlv_nope');
       assert.notEqual(missing.code, 0);

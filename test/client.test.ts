@@ -205,6 +205,36 @@ for (const kind of databaseKinds) {
       );
     });
 
+    test("a write's callback verifies with the key's callback_signing_secret from account()", async () => {
+      const gh = new Gatehouse<Endpoints>({ apiKey: key, baseUrl: server.url });
+      const account = await gh.account();
+      assert.ok(account.callback_signing_secret?.startsWith('whsec_'));
+      const other = (await server.createKey({ name: 'client-other', environment: 'test' })).key;
+      const otherSecret = (await new Gatehouse({ apiKey: other, baseUrl: server.url }).account())
+        .callback_signing_secret;
+      assert.ok(otherSecret && otherSecret !== account.callback_signing_secret);
+      const r = await startReceiver();
+      try {
+        const queued = await gh
+          .records('orders')
+          .create({ order_id: 'CB', amount: 1 }, { callback: { url: r.url } });
+        const [delivery] = await r.waitFor(1);
+        assert.ok(delivery);
+        const event = verifyWebhook<Order>(
+          delivery.body,
+          delivery.headers,
+          account.callback_signing_secret ?? '',
+        );
+        assert.equal(event.data.record_id, queued.id);
+        assert.throws(
+          () => verifyWebhook(delivery.body, delivery.headers, otherSecret),
+          WebhookVerificationError,
+        );
+      } finally {
+        await r.close();
+      }
+    });
+
     test('a Retry-After longer than maxRetryWaitMs is not waited out: the RateLimitError comes at once', async () => {
       let hits = 0;
       const daily = createServer((_req, res) => {

@@ -321,6 +321,21 @@ for (const kind of databaseKinds) {
       assert.equal(ownerKey.body.data.status, 'active');
       const roll = await collaborator.call('POST', `/admin/v1/keys/${mine.body.data.id}/roll`, {});
       assert.equal(roll.status, 200, roll.text);
+      // A key's callback signing secret is the owner's to hand out, a collaborator's own key's too;
+      // with the session or with a management token of their own.
+      const cli = await collaborator.call('POST', '/admin/v1/tokens', { name: 'callback secret probe' });
+      assert.equal(cli.status, 201, cli.text);
+      for (const id of [mine.body.data.id, ownerTestKey.id]) {
+        const path = `/admin/v1/keys/${id}/callback-signing-secret`;
+        const bySession = await collaborator.call('GET', path);
+        assert.equal(bySession.status, 403, bySession.text);
+        assert.equal(bySession.body.code, 'forbidden');
+        assert.equal((await server.request('GET', path, { token: cli.body.data.token })).status, 403);
+        const byOwner = await owner.call('GET', path);
+        assert.equal(byOwner.status, 200, byOwner.text);
+        assert.match(byOwner.body.data.secret, /^whsec_/);
+      }
+      assert.equal((await collaborator.call('DELETE', `/admin/v1/tokens/${cli.body.data.id}`)).status, 200);
       const all = await server.admin('GET', '/admin/v1/keys');
       assert.ok(all.body.data.some((k: { created_by: string }) => k.created_by === collaborator.userId));
     });

@@ -147,6 +147,10 @@ for (const kind of databaseKinds) {
       const accountSchema =
         doc.paths['/api/v1/account'].get.responses['200'].content['application/json'].schema;
       assert.ok(ajv.validate(accountSchema, account.body), JSON.stringify(ajv.errors));
+      // The key's callback signing secret is in the answer and in the document.
+      const { data } = account.body as { data: { callback_signing_secret: string } };
+      assert.match(data.callback_signing_secret, /^whsec_/);
+      assert.ok(accountSchema.properties.data.required.includes('callback_signing_secret'));
       assert.ok(
         ajv.validate(accountSchema, { success: true, data: {} }) === false,
         'the schema says what data holds',
@@ -305,11 +309,29 @@ for (const kind of databaseKinds) {
         ['/admin/v1/endpoints', 'post'],
         ['/admin/v1/endpoints/{slug}/deploy', 'post'],
         ['/admin/v1/keys/{id}/roll', 'post'],
+        ['/admin/v1/keys/{id}/callback-signing-secret', 'get'],
         ['/admin/v1/deliveries/{id}/redeliver', 'post'],
         ['/admin/v1/usage', 'get'],
       ] as const) {
         assert.ok(paths[path]?.[method], `${method} ${path}`);
       }
+      // A key's callback signing secret: owner only, and its answer is what the document says.
+      const perKey = paths['/admin/v1/keys/{id}/callback-signing-secret'].get;
+      assert.equal(perKey.description, 'Owner only.');
+      assert.match(perKey.summary, /callbacks of this key's requests/);
+      assert.match(paths['/admin/v1/webhook-signing-secret'].get.summary, /root .*not for partners/);
+      const listed = await server.admin('GET', '/admin/v1/keys');
+      const keyId = listed.body.data[0].id;
+      const secret = await server.admin('GET', `/admin/v1/keys/${keyId}/callback-signing-secret`);
+      assert.equal(secret.status, 200, secret.text);
+      const ajv = new Ajv2020({ strict: false });
+      const schema = perKey.responses['200'].content['application/json'].schema;
+      assert.ok(ajv.validate(schema, secret.body), JSON.stringify(ajv.errors));
+      assert.equal(
+        ajv.validate(schema, { success: true, data: {} }),
+        false,
+        'the schema says what data holds',
+      );
       assert.equal((await server.request('GET', '/admin/v1/openapi.json')).status, 401);
       // This document is served as it is, not in the envelope; public routes need no credentials;
       // sign-in says it can answer 429; a create needs its body, an action does not.

@@ -92,6 +92,7 @@ describe('no secret ever reaches the logs', () => {
     ).data;
     secrets.push(sub.secret ?? '');
     secrets.push((await admin('GET', '/admin/v1/webhook-signing-secret')).data.secret ?? '');
+    secrets.push((await admin('GET', `/admin/v1/keys/${key.id}/callback-signing-secret`)).data.secret ?? '');
     const callbackAuth = 'Bearer callback-auth-value-that-must-stay-secret';
     secrets.push(callbackAuth.slice(7));
     await fetch(`${base}/api/v1/data/orders`, {

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { Webhook } from 'standardwebhooks';
 import { databaseKinds } from './helpers/database.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
-import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { ordersSchema, startPeerServer, startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
 
 const order = { order_id: 'ORD-1', amount: 100 };
@@ -16,7 +16,11 @@ for (const kind of databaseKinds) {
     let server: TestServer;
     let receiver: Receiver;
     let key: string;
+    let keyId: string;
+    /** The key's callback signing secret, as the key itself reads it. */
     let signingSecret: string;
+    /** The installation's callback secret, the root: it must verify no callback. */
+    let rootSecret: string;
 
     before(async () => {
       server = await startTestServer(kind, LOOPBACK, { worker: true });
@@ -27,8 +31,94 @@ for (const kind of databaseKinds) {
         schema: ordersSchema,
         retry: { max_retries: 2, interval_seconds: 1 },
       });
-      key = (await server.createKey({ name: 'cb', environment: 'test' })).key;
-      signingSecret = (await server.admin('GET', '/admin/v1/webhook-signing-secret')).body.data.secret;
+      ({ key, id: keyId } = await server.createKey({ name: 'cb', environment: 'test' }));
+      signingSecret = (await server.request('GET', '/api/v1/account', { key })).body.data
+        .callback_signing_secret;
+      rootSecret = (await server.admin('GET', '/admin/v1/webhook-signing-secret')).body.data.secret;
+    });
+
+    /** The one callback a write with `withKey` makes to a fresh receiver. */
+    async function callbackOf(withKey: string): Promise<{ body: string; headers: Record<string, string> }> {
+      const r = await startReceiver();
+      try {
+        const res = await server.request('POST', '/api/v1/data/orders', {
+          key: withKey,
+          json: order,
+          headers: { 'x-webhook-callback': r.url },
+        });
+        assert.equal(res.status, 202, res.text);
+        const [got] = await r.waitFor(1);
+        assert.ok(got);
+        return { body: got.body, headers: got.headers as Record<string, string> };
+      } finally {
+        await r.close();
+      }
+    }
+
+    const verifies = (secret: string, delivery: { body: string; headers: Record<string, string> }) => {
+      try {
+        new Webhook(secret).verify(delivery.body, delivery.headers);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+
+    test("a callback is signed with its key's own secret: not another key's, nor the installation's", async () => {
+      assert.match(signingSecret, /^whsec_/);
+      assert.equal(Buffer.from(signingSecret.slice(6), 'base64').length, 32);
+      // The owner reads the same secret for the key.
+      const owners = await server.admin('GET', `/admin/v1/keys/${keyId}/callback-signing-secret`);
+      assert.equal(owners.status, 200, owners.text);
+      assert.deepEqual(owners.body.data, {
+        object: 'callback_signing_secret',
+        key_id: keyId,
+        secret: signingSecret,
+        used_for: "per-request callbacks of this key's requests",
+      });
+      const other = await server.createKey({ name: 'cb-other', environment: 'test' });
+      const otherSecret = (await server.request('GET', '/api/v1/account', { key: other.key })).body.data
+        .callback_signing_secret;
+      assert.match(otherSecret, /^whsec_/);
+      assert.notEqual(otherSecret, signingSecret);
+      assert.notEqual(rootSecret, signingSecret);
+
+      const mine = await callbackOf(key);
+      assert.equal(verifies(signingSecret, mine), true);
+      assert.equal(verifies(otherSecret, mine), false, "another key's secret must not verify it");
+      assert.equal(verifies(rootSecret, mine), false, "the installation's secret must not verify it");
+      const theirs = await callbackOf(other.key);
+      assert.equal(verifies(otherSecret, theirs), true);
+      assert.equal(verifies(signingSecret, theirs), false);
+      assert.equal(verifies(rootSecret, theirs), false);
+    });
+
+    test('keys scoped otherwise or of the other environment have secrets of their own; a token does not read it', async () => {
+      const secretOf = async (id: string) =>
+        (await server.admin('GET', `/admin/v1/keys/${id}/callback-signing-secret`)).body.data
+          .secret as string;
+      const scoped = await server.createKey({
+        name: 'cb-scoped',
+        environment: 'test',
+        scopes: ['orders:write'],
+      });
+      const live = await server.createKey({ name: 'cb-live', environment: 'live' });
+      const secrets = [signingSecret, await secretOf(scoped.id), await secretOf(live.id), rootSecret];
+      assert.equal(new Set(secrets).size, secrets.length, secrets.join(' '));
+      for (const s of secrets) assert.match(s, /^whsec_/);
+      // The live key reads its own, as the owner does.
+      const account = await server.request('GET', '/api/v1/account', { key: live.key });
+      assert.equal(account.body.data.callback_signing_secret, secrets[2]);
+      // A token minted from the key works as the key, but does not read the key's secret.
+      const minted = await server.request('POST', '/api/v1/tokens', { key, json: {} });
+      assert.equal(minted.status, 201, minted.text);
+      const viaToken = await server.request('GET', '/api/v1/account', { token: minted.body.data.token });
+      assert.equal(viaToken.status, 200, viaToken.text);
+      assert.equal(viaToken.body.data.id, keyId);
+      assert.equal(viaToken.body.data.callback_signing_secret, null);
+      const missing = await server.admin('GET', '/admin/v1/keys/key_nope/callback-signing-secret');
+      assert.equal(missing.status, 404);
+      assert.equal(missing.body.code, 'key_not_found');
     });
     after(async () => {
       await server.close();
@@ -362,6 +452,36 @@ for (const kind of databaseKinds) {
         await new Promise((resolve) => binary.close(resolve));
       }
     });
+  });
+}
+
+for (const kind of databaseKinds) {
+  test(`a key's callback signing secret is the same after a restart (${kind})`, async () => {
+    const first = await startTestServer(kind);
+    let running = true;
+    try {
+      const { key } = await first.createKey({ name: 'restart', environment: 'test' });
+      const before = (await first.request('GET', '/api/v1/account', { key })).body.data
+        .callback_signing_secret;
+      assert.match(before, /^whsec_/);
+      // The restart: this server stops, another starts over the same database.
+      await first.stop();
+      running = false;
+      const again = await startPeerServer(first, {});
+      try {
+        const res = await fetch(`${again.url}/api/v1/account`, {
+          headers: { authorization: `Bearer ${key}` },
+        });
+        assert.equal(res.status, 200);
+        const body = (await res.json()) as { data: { callback_signing_secret: string } };
+        assert.equal(body.data.callback_signing_secret, before);
+      } finally {
+        await again.close();
+      }
+    } finally {
+      if (running) await first.close();
+      else await first.database.drop();
+    }
   });
 }
 

@@ -232,7 +232,7 @@ for (const kind of databaseKinds) {
           dialect,
           encryptor: services.encryptor,
           guard: new AddressGuard(services.config.webhookAllowNets),
-          callbackSecret: services.webhooks.callbackSecret,
+          callbackSecrets: services.webhooks.callbackSecrets,
           ...services.config.webhooks,
           disableAfterMs: 3_600_000,
         });

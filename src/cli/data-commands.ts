@@ -460,6 +460,29 @@ export function registerDataCommands(program: Command, config: Config): void {
 
   withCommon(
     keys
+      .command('callback-secret')
+      .argument('<id>')
+      .description(
+        "the secret that signs the key's callbacks (X-Webhook-Callback), for its partner; owner only",
+      ),
+  ).action(
+    action(config, async (call, id: string, o: Common) => {
+      const data = await call<{ key_id: string; secret: string }>(
+        'GET',
+        `/admin/v1/keys/${encodeURIComponent(id)}/callback-signing-secret`,
+      );
+      show(o.json, data, () => {
+        printFields({ key_id: data.key_id, secret: data.secret });
+        process.stdout.write(
+          "\nGive it to the key's partner: they verify its callbacks with it as with any Standard Webhooks\n" +
+            'secret. It is the same for the life of the key; the key reads it from GET /api/v1/account.\n',
+        );
+      });
+    }),
+  );
+
+  withCommon(
+    keys
       .command('roll')
       .argument('<id>')
       .description('issue a new secret; the old one works for a grace period'),

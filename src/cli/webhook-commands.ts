@@ -171,7 +171,7 @@ export function registerWebhookCommands(program: Command, config: Config): void 
   withCommon(
     webhooks
       .command('signing-secret')
-      .description('the secret that signs per-request callbacks (X-Webhook-Callback), owner only'),
+      .description("the root of the keys' callback signing secrets (not for partners), owner only"),
   ).action(
     action(config, async (call, o: Common) => {
       const data = await call<{ secret: string; used_for: string }>(
@@ -181,8 +181,9 @@ export function registerWebhookCommands(program: Command, config: Config): void 
       show(o.json, data, () => {
         printFields({ secret: data.secret, used_for: data.used_for });
         process.stdout.write(
-          '\nGive it to partners who send X-Webhook-Callback: they verify callbacks with it as with any\n' +
-            'Standard Webhooks secret. Subscriptions are signed with their own whsec_ secrets instead.\n',
+          "\nDo not give it to partners: each API key's callbacks (X-Webhook-Callback) are signed with a\n" +
+            "secret of its own, derived from this one. Give a partner its key's secret:\n" +
+            '`gatehouse keys callback-secret <key id>` (the key reads it from GET /api/v1/account).\n',
         );
       });
     }),

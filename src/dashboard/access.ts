@@ -75,6 +75,8 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   'DELETE /admin/v1/webhooks/:id': 'owner',
   'POST /admin/v1/webhooks/:id/rotate-secret': 'owner',
   'GET /admin/v1/webhook-signing-secret': 'owner',
+  // Also a collaborator's own key's: the owner decides which partner gets it.
+  'GET /admin/v1/keys/:id/callback-signing-secret': 'owner',
   'GET /admin/v1/usage': 'owner',
   'POST /admin/v1/tokens/rotate-signing-key': 'owner',
   'GET /admin/v1/console/:slug/records': 'owner',

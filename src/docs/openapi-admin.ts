@@ -40,7 +40,10 @@ const summaries: Record<string, string> = {
   'GET /admin/v1/deliveries': 'The delivery log, newest first, with attempts',
   'GET /admin/v1/deliveries/{id}': 'One delivery and its attempts',
   'POST /admin/v1/deliveries/{id}/redeliver': 'Send the same event to the same target again',
-  'GET /admin/v1/webhook-signing-secret': 'The secret that signs per-request callbacks',
+  'GET /admin/v1/webhook-signing-secret':
+    "The installation's callback secret: the root every key's callback signing secret derives from (not for partners)",
+  'GET /admin/v1/keys/{id}/callback-signing-secret':
+    "The secret that signs the callbacks of this key's requests, for its partner (the key reads it as callback_signing_secret of GET /api/v1/account)",
   'GET /admin/v1/openapi.json': 'This document',
   'PUT /admin/v1/account/password':
     'Change your password: {"current_password", "new_password", "revoke_tokens"?} (8+ characters); your other dashboard sessions end, and with revoke_tokens: true your management tokens but the calling one',
@@ -106,6 +109,21 @@ const otherContent: Record<string, Json> = {
       },
     },
   ),
+  'GET /admin/v1/keys/{id}/callback-signing-secret': successContent({
+    type: 'object',
+    required: ['object', 'key_id', 'secret', 'used_for'],
+    properties: {
+      object: { const: 'callback_signing_secret' },
+      key_id: { type: 'string', pattern: '^key_' },
+      secret: {
+        type: 'string',
+        pattern: '^whsec_',
+        description:
+          'Standard Webhooks secret; derived from the key id and the installation secret, the same for the life of the key',
+      },
+      used_for: { type: 'string' },
+    },
+  }),
   'GET /admin/v1/openapi.json': {
     'application/json': { schema: { type: 'object', description: 'This OpenAPI 3.1 document, as it is' } },
   },

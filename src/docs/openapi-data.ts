@@ -193,6 +193,7 @@ export async function dataApiDocument(
               'limits',
               'expires_at',
               'created_at',
+              'callback_signing_secret',
               'usage',
             ],
             properties: {
@@ -214,6 +215,12 @@ export async function dataApiDocument(
               },
               expires_at: { type: ['string', 'null'], format: 'date-time' },
               created_at: { type: 'string', format: 'date-time' },
+              callback_signing_secret: {
+                type: ['string', 'null'],
+                pattern: '^whsec_',
+                description:
+                  "The Standard Webhooks secret (whsec_…) that signs the callbacks (X-Webhook-Callback) of this key's requests: verify them with it. Each key has its own, for its whole life. Null when the call is made with a token minted from the key rather than with the key itself",
+              },
               usage: { type: ['object', 'null'], description: 'Requests counted in each window so far' },
             },
           }),
@@ -338,7 +345,7 @@ export async function dataApiDocument(
             required: true,
             schema: { type: 'string' },
             description:
-              'v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">, space-separated during a rotation',
+              'v1,<base64 HMAC-SHA256 of "{id}.{timestamp}.{body}">, space-separated during a rotation; a callback is signed with the callback_signing_secret of the key that made the request (GET /api/v1/account), a subscription\'s delivery with its own secret',
           },
         ],
         requestBody: { required: true, content: { 'application/json': { schema: ref('Event') } } },

@@ -116,7 +116,8 @@ export function sharedComponents(): Json {
         name: 'X-Webhook-Callback',
         in: 'header',
         required: false,
-        description: 'http(s) URL the processing result is POSTed to (signed)',
+        description:
+          "http(s) URL the processing result is POSTed to, signed with this key's callback_signing_secret (GET /api/v1/account)",
         schema: { type: 'string', format: 'uri' },
       },
       WebhookAuth: {

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, invalid } from '../errors.ts';
+import type { CallbackSecrets } from '../webhooks/callback-secrets.ts';
 import type { Environment, KeyService } from './key-service.ts';
 
 type IdParams = { id: string };
@@ -8,7 +9,11 @@ type IdParams = { id: string };
  * Management API for API keys: `/admin/v1/keys`. The owner sees every key; a collaborator
  * creates test keys only and sees and manages only the keys they created (others answer 404).
  */
-export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void {
+export function registerKeyRoutes(
+  app: FastifyInstance,
+  keys: KeyService,
+  callbackSecrets: CallbackSecrets,
+): void {
   const collaborator = (request: FastifyRequest) => request.principal.role !== 'owner';
 
   /** The key, when the caller may manage it; else the same 404 as an unknown key. */
@@ -65,11 +70,29 @@ export function registerKeyRoutes(app: FastifyInstance, keys: KeyService): void 
     success: true,
     data: await keys.roll(await visibleKey(request), request.body),
   }));
+  // Owner only (src/dashboard/access.ts): the secret that signs this key's callbacks, for its partner.
+  app.get<{ Params: IdParams }>('/admin/v1/keys/:id/callback-signing-secret', async (request) => {
+    const key = await keys.get(request.params.id);
+    return {
+      success: true,
+      data: {
+        object: 'callback_signing_secret',
+        key_id: key.id,
+        secret: callbackSecrets.forKey(key.id),
+        used_for: "per-request callbacks of this key's requests",
+      },
+    };
+  });
 }
 
-/** `GET /api/v1/account`: the calling key, and its usage this minute, day and month when given. */
+/**
+ * `GET /api/v1/account`: the calling key, its callback signing secret (with the key itself, not a
+ * token minted from it: tokens go to less trusted places, such as a browser), and its usage this
+ * minute, day and month when given.
+ */
 export function registerAccountRoute(
   app: FastifyInstance,
+  callbackSecrets: CallbackSecrets,
   usageOf?: (request: FastifyRequest) => unknown,
 ): void {
   app.get('/api/v1/account', async (request) => {
@@ -85,6 +108,7 @@ export function registerAccountRoute(
         limits: key.limits,
         expires_at: key.expiresAt === null ? null : new Date(key.expiresAt).toISOString(),
         created_at: key.createdAt,
+        callback_signing_secret: request.viaToken ? null : callbackSecrets.forKey(key.id),
         usage: usageOf ? usageOf(request) : null,
       },
     };

@@ -8,6 +8,7 @@ import type { AddressGuard } from '../infra/http-client/address-guard.ts';
 import { keepAliveAgents, type PostResult, postJson } from '../infra/http-client/post-json.ts';
 import { isoAfter, nowIso } from '../time.ts';
 import type { Callback } from './callback-headers.ts';
+import type { CallbackSecrets } from './callback-secrets.ts';
 import {
   buildEvent,
   cancelPendingDeliveries,
@@ -23,8 +24,8 @@ export interface DispatcherOptions {
   dialect: DialectAdapter;
   encryptor: Encryptor;
   guard: AddressGuard;
-  /** Signs per-request callbacks (readable by owners in the management API). */
-  callbackSecret: string;
+  /** Sign per-request callbacks: each with the secret of the key whose request asked for it. */
+  callbackSecrets: CallbackSecrets;
   timeoutMs: number;
   /** Attempts in flight in this process, and per receiving origin. */
   concurrency: number;
@@ -50,6 +51,8 @@ interface Claimed {
   attempts: number;
   /** The write that caused it: its Request-Id, for the logs. */
   request_id: string;
+  /** A callback's: the API key that made the write (its secret signs); null for a subscription's. */
+  key_id: string | null;
   max_attempts: number;
   interval_seconds: number;
   payload: string;
@@ -148,6 +151,10 @@ export function createDispatcher(options: DispatcherOptions) {
         .selectFrom('webhook_deliveries as d')
         .innerJoin('webhook_events as ev', 'ev.id', 'd.event_id')
         .leftJoin('webhook_subscriptions as s', 's.id', 'd.subscription_id')
+        // A callback is signed with its request's key's secret; a subscription's needs no request.
+        .leftJoin('requests as r', (join) =>
+          join.onRef('r.id', '=', 'd.request_id').on('d.subscription_id', 'is', null),
+        )
         .select([
           'd.id',
           'd.event_id',
@@ -160,7 +167,7 @@ export function createDispatcher(options: DispatcherOptions) {
           'd.request_id',
         ])
         .select(['d.max_attempts', 'd.interval_seconds', 'ev.payload', 's.secret', 's.previous_secret'])
-        .select(['s.previous_secret_expires_at', 's.enabled'])
+        .select(['s.previous_secret_expires_at', 's.enabled', 'r.key_id'])
         .where('d.status', '=', 'pending')
         .where('d.next_attempt_at', '<=', now)
         .where(notBehindAnEarlier)
@@ -206,7 +213,13 @@ export function createDispatcher(options: DispatcherOptions) {
   }
 
   function signingSecrets(row: Claimed): string[] {
-    if (row.subscription_id === null) return [options.callbackSecret];
+    if (row.subscription_id === null) {
+      // Only the data API, always with a key, takes X-Webhook-Callback: the root signs only a
+      // callback without a key, which none is.
+      return [
+        row.key_id === null ? options.callbackSecrets.root : options.callbackSecrets.forKey(row.key_id),
+      ];
+    }
     const secrets = row.secret ? [encryptor.decrypt(row.secret)] : [];
     if (row.previous_secret && row.previous_secret_expires_at && row.previous_secret_expires_at > nowIso()) {
       secrets.push(encryptor.decrypt(row.previous_secret));

@@ -5,7 +5,10 @@ import type { SubscriptionService } from './subscription-service.ts';
 type SlugParams = { slug: string };
 type IdParams = { id: string };
 
-/** Management API: subscriptions, the delivery log, redelivery, the callback signing secret. */
+/**
+ * Management API: subscriptions, the delivery log, redelivery, and the installation's callback
+ * secret: the root each key's callback signing secret derives from (keys/routes.ts gives those).
+ */
 export function registerWebhookRoutes(
   app: FastifyInstance,
   deps: { subscriptions: SubscriptionService; deliveries: DeliveryService; callbackSecret: string },
@@ -61,7 +64,7 @@ export function registerWebhookRoutes(
     data: {
       object: 'webhook_signing_secret',
       secret: deps.callbackSecret,
-      used_for: 'per-request callbacks',
+      used_for: "the root each API key's callback signing secret derives from; not for partners",
     },
   }));
 }

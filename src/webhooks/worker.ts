@@ -3,6 +3,7 @@ import type { Encryptor } from '../infra/crypto/encryption.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
 import { AddressGuard } from '../infra/http-client/address-guard.ts';
+import type { CallbackSecrets } from './callback-secrets.ts';
 import { createDispatcher } from './dispatcher.ts';
 import { processOutbox } from './outbox.ts';
 
@@ -10,7 +11,7 @@ export interface WebhookWorkerOptions {
   db: Db;
   dialect: DialectAdapter;
   encryptor: Encryptor;
-  callbackSecret: string;
+  callbackSecrets: CallbackSecrets;
   allowNets: readonly string[];
   timeoutMs: number;
   concurrency: number;

@@ -34,6 +34,9 @@ export interface TestServer {
   admin(method: string, path: string, json?: unknown): Promise<ApiResponse>;
   createEndpoint(body: Record<string, unknown>): Promise<void>;
   createKey(body: Record<string, unknown>): Promise<{ id: string; key: string }>;
+  /** Stops the server and its services, keeping the database (to start another over it). */
+  stop(): Promise<void>;
+  /** Stops it and drops the database. */
   close(): Promise<void>;
 }
 
@@ -113,10 +116,13 @@ export async function startTestServer(
       if (res.status !== 201) throw new Error(`createKey: ${res.status} ${res.text}`);
       return { id: res.body.data.id, key: res.body.data.key };
     },
-    async close() {
+    async stop() {
       await app.close();
       await worker?.stop();
       await services.close();
+    },
+    async close() {
+      await server.stop();
       await database.drop();
     },
   };

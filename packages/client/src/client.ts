@@ -35,10 +35,34 @@ export interface Queued {
   message: 'Request queued';
 }
 
+/** `GET /api/v1/account`: the calling key. */
+export interface Account {
+  id: string;
+  object: 'api_key';
+  name: string;
+  environment: 'test' | 'live';
+  scopes: string[];
+  /** The key's own limits; a window it sets none for is absent. */
+  limits: { per_minute?: number; per_day?: number; per_month?: number };
+  expires_at: string | null;
+  created_at: string;
+  /**
+   * The `whsec_…` secret that signs this key's callbacks (`WriteOptions.callback`): pass it to
+   * `verifyWebhook`. Each key has its own, for its whole life. Null when `apiKey` is a token
+   * minted from the key rather than the key itself.
+   */
+  callback_signing_secret: string | null;
+  /** Requests counted in each window so far (null when the server does not count them). */
+  usage: Record<string, unknown> | null;
+}
+
 export interface WriteOptions {
   /** Defaults to a random key, so a retried write is never applied twice. */
   idempotencyKey?: string;
-  /** POST the processing result here (signed with the installation's callback secret). */
+  /**
+   * POST the processing result here, signed with the calling key's callback signing secret
+   * (`account().callback_signing_secret`).
+   */
   callback?: { url: string; auth?: string; authHeader?: string };
 }
 
@@ -88,11 +112,9 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
     return new Records<E[K]>(this, slug);
   }
 
-  /** The calling key: name, environment, scopes, limits and usage. */
-  account(): Promise<Record<string, unknown>> {
-    return this.request<{ data: Record<string, unknown> }>({ method: 'GET', path: '/api/v1/account' }).then(
-      (r) => r.data,
-    );
+  /** The calling key: name, environment, scopes, limits, callback signing secret and usage. */
+  account(): Promise<Account> {
+    return this.request<{ data: Account }>({ method: 'GET', path: '/api/v1/account' }).then((r) => r.data);
   }
 
   /** @internal One call with retries (exponential backoff, full jitter, Retry-After honoured). */

@@ -1,4 +1,5 @@
 export {
+  type Account,
   Gatehouse,
   type GatehouseOptions,
   type GatehouseRecord,
