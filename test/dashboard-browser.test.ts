@@ -539,6 +539,23 @@ describe('dashboard in a real browser', {
     await dismissToasts(page);
   });
 
+  step(
+    "shows a key's callback signing secret from its Actions menu: the one the key itself reads",
+    async () => {
+      const row = page.getByTestId('key-row-partner-sandbox');
+      await row.getByRole('button', { name: 'Actions for partner-sandbox' }).click();
+      await page.getByRole('menuitem', { name: 'Callback signing secret' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Callback signing secret' });
+      const shown = (await dialog.getByTestId('key-callback-secret').textContent())?.trim();
+      const account = await server.request('GET', '/api/v1/account', { key: keySecret });
+      assert.match(String(shown), /^whsec_/);
+      assert.equal(shown, account.body.data.callback_signing_secret);
+      await page.keyboard.press('Escape');
+      await dialog.waitFor({ state: 'hidden' });
+      await until(async () => (await focusedName(page)) === 'Actions for partner-sandbox');
+    },
+  );
+
   step('sends a test request through the server and sees 202, headers, body and curl', async () => {
     // From the endpoint's page: its Test button opens the test page on it; the console opens apart.
     await page.goto(`${server.url}/#/endpoints/orders`);
@@ -769,9 +786,10 @@ describe('dashboard in a real browser', {
     );
     await screenshot(page, 'deliveries');
 
-    // The owner reads the callback signing secret here: the one the API gives.
-    await page.getByRole('button', { name: 'Callback signing secret' }).click();
-    const secretDialog = page.getByRole('dialog', { name: 'Callback signing secret' });
+    // The owner reads the installation's callback secret (the root of the keys') here: the one the API gives.
+    await page.getByRole('button', { name: 'Callback root secret' }).click();
+    const secretDialog = page.getByRole('dialog', { name: 'Callback root secret' });
+    await secretDialog.getByText('Do not give it to partners', { exact: false }).waitFor();
     const shown = (await secretDialog.getByTestId('callback-secret').textContent())?.trim();
     assert.equal(shown, (await server.admin('GET', '/admin/v1/webhook-signing-secret')).body.data.secret);
     await page.keyboard.press('Escape');

@@ -1,4 +1,5 @@
-import { Alert, Button, Code, CopyButton, Group, Stack, Text } from '@mantine/core';
+import { Alert, Button, Code, CopyButton, Group, Modal, Stack, Text } from '@mantine/core';
+import type { ReactNode } from 'react';
 
 /** The label inside a sentence: "Signing secret" → "signing secret", an acronym ("API key") kept. */
 function inSentence(label: string): string {
@@ -64,5 +65,40 @@ export function CopyText({ value, label = 'Copy' }: { value: string; label?: str
         </Button>
       )}
     </CopyButton>
+  );
+}
+
+/**
+ * A secret the server keeps and shows again when asked (a callback signing secret): read on
+ * demand, shown in this dialog with what it is for, and dropped from the page when it closes.
+ */
+export function SecretDialog({
+  title,
+  secret,
+  onClose,
+  testId,
+  children,
+}: {
+  title: string;
+  secret: string | null;
+  onClose: () => void;
+  testId: string;
+  /** What the secret signs, and who may have it. */
+  children: ReactNode;
+}) {
+  return (
+    <Modal opened={secret !== null} onClose={onClose} title={title} size="lg">
+      {secret && (
+        <Stack gap="sm">
+          <Text size="sm">{children}</Text>
+          <Code block aria-label={title} data-testid={testId} style={{ wordBreak: 'break-all' }}>
+            {secret}
+          </Code>
+          <Group justify="flex-end">
+            <CopyText value={secret} label="Copy secret" />
+          </Group>
+        </Stack>
+      )}
+    </Modal>
   );
 }

@@ -5,7 +5,6 @@ import {
   Code,
   Drawer,
   Group,
-  Modal,
   SegmentedControl,
   Stack,
   Table,
@@ -20,7 +19,7 @@ import { useUser } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, ErrorState, LoadingState, notifyError, notifySuccess } from '../components/feedback.tsx';
 import { formatDate, jsonText, LoadMore, PageHeader, timeAgo } from '../components/page.tsx';
-import { CopyText } from '../components/secret.tsx';
+import { SecretDialog } from '../components/secret.tsx';
 import { EnvironmentBadge } from './keys.tsx';
 
 const STATUS_COLOR: Record<string, string> = {
@@ -44,8 +43,8 @@ interface Filters {
 const NO_FILTERS: Filters = { endpoint: '', record: '', request: '' };
 
 /**
- * The installation's callback signing secret (owner only): partners who send X-Webhook-Callback
- * verify callbacks with it. Read on demand, never kept in the page.
+ * The installation's callback secret (owner only): the root each API key's callback signing
+ * secret derives from, not for partners. Read on demand, never kept in the page.
  */
 function CallbackSecretButton() {
   const [secret, setSecret] = useState<string | null>(null);
@@ -59,35 +58,19 @@ function CallbackSecretButton() {
   return (
     <>
       <Button variant="default" onClick={open}>
-        Callback signing secret
+        Callback root secret
       </Button>
-      <Modal
-        opened={secret !== null}
+      <SecretDialog
+        title="Callback root secret"
+        secret={secret}
         onClose={() => setSecret(null)}
-        title="Callback signing secret"
-        size="lg"
+        testId="callback-secret"
       >
-        {secret && (
-          <Stack gap="sm">
-            <Text size="sm">
-              Signs the per-request callbacks partners ask for with <Code>X-Webhook-Callback</Code>. Give it
-              to them to verify callbacks as with any Standard Webhooks secret. Subscriptions are signed with
-              their own secrets instead.
-            </Text>
-            <Code
-              block
-              aria-label="Callback signing secret"
-              data-testid="callback-secret"
-              style={{ wordBreak: 'break-all' }}
-            >
-              {secret}
-            </Code>
-            <Group justify="flex-end">
-              <CopyText value={secret} label="Copy secret" />
-            </Group>
-          </Stack>
-        )}
-      </Modal>
+        The root that each API key's callback signing secret is derived from. Do not give it to partners: the
+        callbacks a request asks for with <Code>X-Webhook-Callback</Code> are signed with the secret of the
+        key that made it. Give each partner its key's secret (API keys, then Actions, Callback signing
+        secret). Subscriptions are signed with their own secrets.
+      </SecretDialog>
     </>
   );
 }

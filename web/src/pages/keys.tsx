@@ -1,4 +1,16 @@
-import { Badge, Button, Card, Group, Menu, Modal, Stack, Table, Text, VisuallyHidden } from '@mantine/core';
+import {
+  Badge,
+  Button,
+  Card,
+  Code,
+  Group,
+  Menu,
+  Modal,
+  Stack,
+  Table,
+  Text,
+  VisuallyHidden,
+} from '@mantine/core';
 import { useRef, useState } from 'react';
 import { limitsText } from '../../../src/keys/limits-text.ts';
 import { api } from '../api/client.ts';
@@ -15,7 +27,7 @@ import {
   openConfirm,
 } from '../components/feedback.tsx';
 import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
-import { SecretReveal } from '../components/secret.tsx';
+import { SecretDialog, SecretReveal } from '../components/secret.tsx';
 import { KeyCreateModal, KeyEditModal } from './key-create.tsx';
 
 export function EnvironmentBadge({ environment }: { environment: string }) {
@@ -51,6 +63,8 @@ export function KeysPage() {
     note?: string;
     fromCreate?: boolean;
   } | null>(null);
+  /** A key's callback signing secret (owner only), read when asked for and dropped on close. */
+  const [callbackSecret, setCallbackSecret] = useState<{ key: ApiKey; secret: string } | null>(null);
   const createButton = useRef<HTMLButtonElement>(null);
   /** Each row's Actions button, where focus returns when its edit dialog closes. */
   const actionButtons = useRef(new Map<string, HTMLButtonElement>());
@@ -74,6 +88,22 @@ export function KeysPage() {
     } catch (error) {
       notifyError(error);
     }
+  }
+
+  async function showCallbackSecret(key: ApiKey) {
+    try {
+      const { secret } = await api.get<{ secret: string }>(
+        `/admin/v1/keys/${key.id}/callback-signing-secret`,
+      );
+      setCallbackSecret({ key, secret });
+    } catch (error) {
+      notifyError(error);
+    }
+  }
+
+  function closeCallbackSecret() {
+    if (callbackSecret) focusBack(actionButtons.current.get(callbackSecret.key.id) ?? null);
+    setCallbackSecret(null);
   }
 
   function roll(key: ApiKey) {
@@ -215,6 +245,11 @@ export function KeysPage() {
                                   Edit name, scopes and limits
                                 </Menu.Item>
                                 <Menu.Item onClick={() => roll(key)}>Roll secret</Menu.Item>
+                                {user.role === 'owner' && (
+                                  <Menu.Item onClick={() => void showCallbackSecret(key)}>
+                                    Callback signing secret
+                                  </Menu.Item>
+                                )}
                                 <Menu.Divider />
                                 <Menu.Item
                                   color="red"
@@ -264,6 +299,17 @@ export function KeysPage() {
           keys.reload();
         }}
       />
+      <SecretDialog
+        title="Callback signing secret"
+        secret={callbackSecret?.secret ?? null}
+        onClose={closeCallbackSecret}
+        testId="key-callback-secret"
+      >
+        Signs the callbacks that requests made with <strong>{callbackSecret?.key.name}</strong> ask for with{' '}
+        <Code>X-Webhook-Callback</Code>. Give it to this key's partner: they verify its callbacks with it as
+        with any Standard Webhooks secret. It stays the same for the life of the key, and the key itself reads
+        it from <Code>GET /api/v1/account</Code>.
+      </SecretDialog>
       <Modal
         opened={revealed !== null}
         onClose={closeRevealed}
