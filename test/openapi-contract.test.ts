@@ -448,6 +448,11 @@ for (const kind of databaseKinds) {
       await get('/admin/v1/keys');
       await get('/admin/v1/keys/{id}', { params: { id: key.id } });
       await get('/admin/v1/keys/{id}', { params: { id: 'key_missing' }, expect: 404 });
+      await get('/admin/v1/keys/{id}/callback-signing-secret', { params: { id: key.id } });
+      await get('/admin/v1/keys/{id}/callback-signing-secret', {
+        params: { id: 'key_missing' },
+        expect: 404,
+      });
       await c.call('PATCH', '/admin/v1/keys/{id}', {
         params: { id: key.id },
         json: { name: 'contract 2' },
