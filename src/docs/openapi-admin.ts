@@ -1,5 +1,6 @@
 import { ROUTE_ACCESS, SESSION_COOKIE } from '../dashboard/access.ts';
 import { resourceResponses, resourceSchemas } from './openapi-admin-resources.ts';
+import { webhookResponses, webhookSchemas } from './openapi-admin-webhooks.ts';
 import { errorResponses, requestIdHeader, sharedComponents, successContent } from './openapi-shared.ts';
 
 type Json = Record<string, unknown>;
@@ -92,6 +93,7 @@ const successContents: Record<string, Json> = {
     'application/json': { schema: { type: 'object', description: 'This OpenAPI 3.1 document, as it is' } },
   },
   ...resourceResponses,
+  ...webhookResponses,
 };
 
 /** POSTs that act on what the path names and read no body (every other POST and PATCH needs one). */
@@ -196,6 +198,7 @@ export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json 
         Error: (shared.schemas as Json).Error,
         PageMeta: (shared.schemas as Json).PageMeta,
         ...resourceSchemas,
+        ...webhookSchemas,
       },
     },
   };
