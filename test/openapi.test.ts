@@ -296,6 +296,62 @@ for (const kind of databaseKinds) {
       assert.ok(validate(listed.body), JSON.stringify(validate.errors));
     });
 
+    test('every management success says what its data holds: named shapes, typed fields, listed items', async () => {
+      type Schema = {
+        $ref?: string;
+        type?: unknown;
+        items?: Schema;
+        properties?: Record<string, Schema>;
+        required?: string[];
+        description?: string;
+      };
+      type Operation = { responses: Record<string, { content?: Record<string, { schema?: Schema }> }> };
+      const doc = (await server.admin('GET', '/admin/v1/openapi.json')).body as {
+        paths: Record<string, Record<string, Operation>>;
+        components: { schemas: Record<string, Schema> };
+      };
+      const { schemas } = doc.components;
+      const resolve = (schema: Schema | undefined) =>
+        schema?.$ref ? schemas[schema.$ref.replace('#/components/schemas/', '')] : schema;
+      const vague: string[] = [];
+      for (const [path, item] of Object.entries(doc.paths))
+        for (const [method, op] of Object.entries(item)) {
+          const success = Object.entries(op.responses).find(([status]) => status < '400')?.[1];
+          const envelope = success?.content?.['application/json']?.schema;
+          // The document itself and the NDJSON export are no envelope.
+          if (!envelope?.properties?.data) continue;
+          const data = resolve(envelope.properties.data);
+          const shape = data?.type === 'array' ? resolve(data.items) : data;
+          if (Object.keys(shape?.properties ?? {}).length === 0)
+            vague.push(`${method.toUpperCase()} ${path}: data (or its items) lists no fields`);
+        }
+      assert.deepEqual(vague, []);
+      // Each reusable shape lists its fields, and those always sent as required.
+      for (const name of [
+        'Endpoint',
+        'Key',
+        'Subscription',
+        'Delivery',
+        'Attempt',
+        'User',
+        'Token',
+        'AuditEntry',
+      ])
+        assert.ok(schemas[name]?.properties && (schemas[name]?.required ?? []).length > 0, name);
+      // Secrets shown once say so.
+      for (const [name, field] of [
+        ['NewKey', 'key'],
+        ['RolledKey', 'key'],
+        ['NewToken', 'token'],
+        ['NewSubscription', 'secret'],
+      ] as const)
+        assert.match(
+          schemas[name]?.properties?.[field]?.description ?? '',
+          /in this answer only/,
+          `${name}.${field}`,
+        );
+    });
+
     test('the management document lists every management route and validates', async () => {
       const res = await server.admin('GET', '/admin/v1/openapi.json');
       assert.equal(res.status, 200);

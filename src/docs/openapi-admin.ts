@@ -1,4 +1,5 @@
 import { ROUTE_ACCESS, SESSION_COOKIE } from '../dashboard/access.ts';
+import { accountResponses, accountSchemas } from './openapi-admin-accounts.ts';
 import { resourceResponses, resourceSchemas } from './openapi-admin-resources.ts';
 import { webhookResponses, webhookSchemas } from './openapi-admin-webhooks.ts';
 import { errorResponses, requestIdHeader, sharedComponents, successContent } from './openapi-shared.ts';
@@ -94,6 +95,7 @@ const successContents: Record<string, Json> = {
   },
   ...resourceResponses,
   ...webhookResponses,
+  ...accountResponses,
 };
 
 /** POSTs that act on what the path names and read no body (every other POST and PATCH needs one). */
@@ -199,6 +201,7 @@ export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json 
         PageMeta: (shared.schemas as Json).PageMeta,
         ...resourceSchemas,
         ...webhookSchemas,
+        ...accountSchemas,
       },
     },
   };
