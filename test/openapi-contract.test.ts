@@ -73,6 +73,20 @@ async function exchange(url: string, request: string): Promise<ApiResponse> {
   return { status: Number(statusLine.split(' ')[1]), headers, body: parsed, text: body };
 }
 
+/**
+ * The document with every schema that lists `properties` closed to any other field
+ * (`additionalProperties: false`), but those that say what other fields may be: a success body
+ * validated against it shows the fields the server sends and the document does not list.
+ */
+function closed(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(closed);
+  if (typeof node !== 'object' || node === null) return node;
+  const out: Json = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, closed(v)]));
+  if (typeof out.properties === 'object' && !('additionalProperties' in out))
+    out.additionalProperties = false;
+  return out;
+}
+
 /** JSON pointer segment, URI-escaped for a $ref. */
 const segment = (s: string) => encodeURIComponent(s.replace(/~/g, '~0').replace(/\//g, '~1'));
 
@@ -99,6 +113,8 @@ class Contract {
   private readonly ajv = new Ajv2020({ strict: false, allErrors: true });
   private readonly validators = new Map<string, ValidateFunction>();
   private readonly id: string;
+  /** With `listsEveryField`: the closed document, for success bodies. */
+  private readonly closedAjv?: Ajv2020;
 
   constructor(
     readonly name: string,
@@ -109,10 +125,17 @@ class Contract {
     },
     private readonly server: TestServer,
     private readonly defaultToken?: string,
+    /** Success bodies must hold no field their schema does not list (the management API). */
+    listsEveryField = false,
   ) {
     addFormats(this.ajv);
     this.id = `https://contract.invalid/${name.replace(/\W+/g, '-')}.json`;
     this.ajv.addSchema({ ...doc, $id: this.id });
+    if (listsEveryField) {
+      this.closedAjv = new Ajv2020({ strict: false, allErrors: true });
+      addFormats(this.closedAjv);
+      this.closedAjv.addSchema({ ...(closed(doc) as Json), $id: this.id });
+    }
   }
 
   operations(): Array<{ label: string; path: string; method: string; op: Operation }> {
@@ -130,11 +153,12 @@ class Contract {
     return (this.doc.components.headers as Record<string, Json>)[name] ?? {};
   }
 
-  private validator(pointer: string): ValidateFunction {
-    let validate = this.validators.get(pointer);
+  private validator(pointer: string, ajv = this.ajv): ValidateFunction {
+    const cacheKey = `${ajv === this.ajv ? '' : 'closed '}${pointer}`;
+    let validate = this.validators.get(cacheKey);
     if (!validate) {
-      validate = this.ajv.compile({ $ref: `${this.id}#${pointer}` });
-      this.validators.set(pointer, validate);
+      validate = ajv.compile({ $ref: `${this.id}#${pointer}` });
+      this.validators.set(cacheKey, validate);
     }
     return validate;
   }
@@ -217,10 +241,23 @@ class Contract {
     if (mediaType !== 'application/json') return;
     const pointer = `/paths/${segment(template)}/${method}/responses/${statusKey}/content/${segment(mediaType)}/schema`;
     const validate = this.validator(pointer);
-    if (!validate(res.body))
+    if (!validate(res.body)) {
       fail(
         `body does not match the schema: ${JSON.stringify(validate.errors)}; body: ${res.text.slice(0, 500)}`,
       );
+      return;
+    }
+    if (this.closedAjv && res.status < 400) {
+      const listed = this.validator(pointer, this.closedAjv);
+      if (!listed(res.body)) {
+        const fields = (listed.errors ?? [])
+          .filter((e) => e.keyword === 'additionalProperties')
+          .map((e) => `${e.instancePath}/${String(e.params.additionalProperty)}`);
+        fail(
+          `fields sent that the schema does not list: ${[...new Set(fields)].join(', ') || JSON.stringify(listed.errors)}`,
+        );
+      }
+    }
   }
 
   /**
@@ -396,7 +433,7 @@ for (const kind of databaseKinds) {
 
     test('every management operation answers as the management document says', async () => {
       const doc = (await server.admin('GET', '/admin/v1/openapi.json')).body;
-      const c = new Contract('management', doc, server, server.token);
+      const c = new Contract('management', doc, server, server.token, true);
       const get = (path: string, options: Partial<CallOptions> = {}) =>
         c.call('GET', path, { expect: 200, ...options });
 
