@@ -34,7 +34,8 @@ export function SecretReveal({
         block
         aria-labelledby="secret-label"
         data-testid="secret-value"
-        style={{ wordBreak: 'break-all' }}
+        // A <pre> does not wrap: on a phone the secret would run past the dialog's edge, cut off.
+        style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}
       >
         {secret}
       </Code>

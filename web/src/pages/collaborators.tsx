@@ -60,7 +60,11 @@ export function CollaboratorsPage() {
                   Send this link to them; it works once and expires {formatDate(created.expires_at)}. It is
                   not shown again.
                 </Text>
-                <Code block data-testid="invite-url" style={{ wordBreak: 'break-all' }}>
+                <Code
+                  block
+                  data-testid="invite-url"
+                  style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}
+                >
                   {created.url}
                 </Code>
                 <Group>

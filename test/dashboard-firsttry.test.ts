@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import type { Locator, Page } from 'playwright-core';
+import { type Browser, CHROMIUM, ensureDashboardBuilt, openBrowser } from './helpers/dashboard-browser.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+
+const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
+const PHONE = { width: 390, height: 844 };
+
+/** How far an element's content runs past its own box or past the window's right edge, in px. */
+async function overrun(locator: Locator): Promise<{ inside: number; window: number }> {
+  return locator.evaluate((element) => {
+    const box = element.getBoundingClientRect();
+    return {
+      inside: element.scrollWidth - element.clientWidth,
+      window: Math.max(0, Math.ceil(box.right - element.ownerDocument.documentElement.clientWidth)),
+    };
+  });
+}
+
+/** A new owner's first steps in a real browser, on a phone as on a desktop. */
+describe('dashboard: a first try', {
+  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (.ci/run installs it)`,
+}, () => {
+  let server: TestServer;
+  let owner: Browser;
+  let page: Page;
+
+  before(async () => {
+    ensureDashboardBuilt();
+    server = await startTestServer('sqlite');
+  });
+  after(async () => {
+    await owner?.close();
+    await server?.close();
+  });
+
+  async function signIn(viewport = PHONE): Promise<void> {
+    await owner?.close();
+    owner = await openBrowser(server.url);
+    page = owner.page;
+    await page.setViewportSize(viewport);
+    await page.goto(`${server.url}/`);
+    await page.getByLabel('Email').fill(OWNER.email);
+    await page.getByRole('textbox', { name: 'Password' }).fill(OWNER.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Endpoints' }).waitFor();
+  }
+
+  test('on a phone, a new API key, token and invite link are shown whole, not cut off at the edge', async () => {
+    await signIn();
+    await page.goto(`${server.url}/#/keys`);
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('textbox', { name: 'Name' }).fill('partner');
+    await dialog.getByRole('button', { name: 'Create key' }).click();
+    const key = dialog.getByTestId('secret-value');
+    await key.waitFor();
+    assert.deepEqual(await overrun(key), { inside: 0, window: 0 }, 'the API key');
+    await dialog.getByRole('button', { name: 'I have saved it' }).click();
+
+    await page.goto(`${server.url}/#/tokens`);
+    await page.getByRole('textbox', { name: 'Name' }).fill('laptop');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const token = page.getByTestId('secret-value');
+    await token.waitFor();
+    assert.deepEqual(await overrun(token), { inside: 0, window: 0 }, 'the management token');
+
+    await page.goto(`${server.url}/#/collaborators`);
+    await page.getByRole('textbox', { name: 'Email' }).fill('friend@example.com');
+    await page.getByRole('button', { name: 'Create invite link' }).click();
+    const link = page.getByTestId('invite-url');
+    await link.waitFor();
+    assert.deepEqual(await overrun(link), { inside: 0, window: 0 }, 'the invite link');
+    // The sentence above it (when the link expires) is not cut off either.
+    const note = page.getByText('Send this link to them');
+    assert.deepEqual((await overrun(note)).window, 0, 'the note on the invite link');
+  });
+});
