@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import { type Browser, CHROMIUM, ensureDashboardBuilt, openBrowser } from './helpers/dashboard-browser.ts';
-import { startTestServer, type TestServer } from './helpers/server.ts';
+import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 
 const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
 const PHONE = { width: 390, height: 844 };
@@ -76,5 +76,32 @@ describe('dashboard: a first try', {
     // The sentence above it (when the link expires) is not cut off either.
     const note = page.getByText('Send this link to them');
     assert.deepEqual((await overrun(note)).window, 0, 'the note on the invite link');
+  });
+
+  test('on a phone, badges in tables show their word in full, not cut to "ACTI…" or "TOKE…"', async () => {
+    await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
+    await server.admin('POST', '/admin/v1/endpoints/orders/webhooks', {
+      url: 'https://example.com/hooks',
+      environment: 'test',
+    });
+    await server.admin('POST', '/admin/v1/tokens', { name: 'ci' });
+    await server.admin('POST', '/admin/v1/invites', { email: 'friend@example.com' });
+    await signIn();
+    const cut: Record<string, (string | null)[]> = {};
+    for (const [path, rows] of [
+      ['endpoints', 'Endpoints'],
+      ['webhooks/*', 'Webhook subscriptions'],
+      ['audit', 'Audit log'],
+    ] as const) {
+      await page.goto(`${server.url}/#/${path}`);
+      const table = page.getByRole('table', { name: rows });
+      await table.locator('tbody tr').first().waitFor();
+      const labels = table.locator('.mantine-Badge-label');
+      assert.ok((await labels.count()) >= 2, path);
+      cut[path] = await labels.evaluateAll((elements) =>
+        elements.filter((e) => e.scrollWidth > e.clientWidth).map((e) => e.textContent),
+      );
+    }
+    assert.deepEqual(cut, { endpoints: [], 'webhooks/*': [], audit: [] }, 'badges cut off');
   });
 });

@@ -1,4 +1,5 @@
 import {
+  Badge,
   type CSSVariablesResolver,
   createTheme,
   Drawer,
@@ -29,6 +30,9 @@ const theme = createTheme({
   defaultRadius: 'md',
   fontFamilyMonospace: 'ui-monospace, SFMono-Regular, Menlo, Consolas, monospace',
   components: {
+    // A badge's label ellipsizes: in a table on a phone its column shrank to "ACTI…", "TOKE…".
+    // Badges hold short words (a status, an action), so each keeps its width and the table scrolls.
+    Badge: Badge.extend({ styles: { root: { minWidth: 'max-content' } } }),
     Modal: Modal.extend({ defaultProps: { closeButtonProps } }),
     Drawer: Drawer.extend({ defaultProps: { closeButtonProps } }),
     // A toast's text under its title is gray.6 in Mantine's CSS, not the dimmed colour.
