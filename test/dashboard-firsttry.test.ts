@@ -104,4 +104,36 @@ describe('dashboard: a first try', {
     }
     assert.deepEqual(cut, { endpoints: [], 'webhooks/*': [], audit: [] }, 'badges cut off');
   });
+
+  test("a key's expiry cannot be edited into the past (a mistyped year), as it cannot be created there", async () => {
+    const key = await server.createKey({ name: 'typo', environment: 'live' });
+    const patched = await server.admin('PATCH', `/admin/v1/keys/${key.id}`, {
+      expires_at: '2020-01-01T10:00:00Z',
+    });
+    assert.equal(patched.status, 400, patched.text);
+    assert.deepEqual(patched.body.details, [{ field: 'expires_at', error: 'Must be in the future' }]);
+    const kept = await server.admin('GET', `/admin/v1/keys/${key.id}`);
+    assert.equal(kept.body.data.expires_at, null);
+    assert.equal((await server.request('GET', '/api/v1/account', { key: key.key })).status, 200);
+
+    // In the dashboard's Edit dialog, the field says so and the dialog stays open with the input.
+    await signIn({ width: 1280, height: 800 });
+    await page.goto(`${server.url}/#/keys`);
+    await page.getByRole('button', { name: 'Actions for typo' }).click();
+    await page.getByRole('menuitem', { name: /^Edit/ }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Expires at').fill('2020-01-01T10:00');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await dialog.getByRole('alert').getByText('Expires at: Must be in the future').waitFor();
+    assert.equal(await dialog.getByLabel('Expires at').inputValue(), '2020-01-01T10:00');
+    assert.equal((await server.admin('GET', `/admin/v1/keys/${key.id}`)).body.data.expires_at, null);
+    // A date ahead is saved.
+    await dialog.getByLabel('Expires at').fill('2099-01-31T10:00');
+    await dialog.getByRole('button', { name: 'Save changes' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    assert.match(
+      (await server.admin('GET', `/admin/v1/keys/${key.id}`)).body.data.expires_at,
+      /^2099-01-31T/,
+    );
+  });
 });

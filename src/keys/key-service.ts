@@ -408,6 +408,11 @@ export function createKeyService({
       const row = await requireRow(id);
       if (row.status === 'revoked')
         throw new ApiError('conflict', { message: 'A revoked key cannot be changed' });
+      // As at creation: a mistyped year would otherwise cut the key off at once, answered "saved".
+      // Deactivate or revoke is how a key stops now.
+      if (patch.expires_at && Date.parse(patch.expires_at) <= Date.now()) {
+        throw invalid('expires_at', 'Must be in the future');
+      }
       const updated: ApiKeysTable = {
         ...row,
         name: patch.name ?? row.name,
