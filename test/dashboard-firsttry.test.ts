@@ -136,4 +136,29 @@ describe('dashboard: a first try', {
       /^2099-01-31T/,
     );
   });
+
+  test("an error toast stays on its page and closes when you go to another, not covering that one's content", async () => {
+    await server.createEndpoint({ slug: 'taken', name: 'Taken', schema: ordersSchema });
+    await signIn({ width: 1280, height: 800 });
+    await page.goto(`${server.url}/#/endpoints/_new`);
+    await page.getByRole('textbox', { name: 'Slug' }).fill('taken');
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Again');
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    const toast = page.locator('.mantine-Notification-root').filter({ hasText: 'already exists' });
+    await toast.waitFor();
+    // It stays while the page it is about is shown (it may be read slowly)...
+    await page.waitForTimeout(1_000);
+    assert.equal(await toast.count(), 1);
+    // ... and goes with it: the API keys page is not told its endpoint could not be saved.
+    await page.getByRole('navigation').getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
+    await toast.waitFor({ state: 'detached' });
+    // An error raised on the new page is shown there as before.
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByRole('textbox', { name: 'Name' }).fill('late');
+    await dialog.getByLabel('Expires at').fill('2020-01-01T10:00');
+    await dialog.getByRole('button', { name: 'Create key' }).click();
+    await dialog.getByRole('alert').getByText('Expires at: Must be in the future').waitFor();
+  });
 });

@@ -13,7 +13,7 @@ import {
 import { useDisclosure, useMediaQuery, useWindowEvent } from '@mantine/hooks';
 import { type ReactNode, useEffect, useRef } from 'react';
 import type { User } from '../api/types.ts';
-import { notifyError } from '../components/feedback.tsx';
+import { closeErrorsOfOtherPages, notifyError } from '../components/feedback.tsx';
 import { AccountPage } from '../pages/account.tsx';
 import { AppEditorPage } from '../pages/app-editor.tsx';
 import { AppsPage } from '../pages/apps.tsx';
@@ -102,6 +102,10 @@ export function Shell({ route, user }: { route: string[]; user: User }) {
   useEffect(() => {
     document.title = `${label} · Gatehouse`;
   }, [label]);
+  // An error toast is about the page it was raised on: leaving that page closes it.
+  const path = route.join('/');
+  // biome-ignore lint/correctness/useExhaustiveDependencies: runs when the page changes
+  useEffect(() => closeErrorsOfOtherPages(), [path]);
   // Escape closes the opened mobile navigation, back to the burger that opened it.
   useWindowEvent('keydown', (event) => {
     if (event.key === 'Escape' && opened && mobile) {

@@ -9,12 +9,26 @@ export function notifySuccess(message: string): void {
   notifications.show({ color: 'teal', title: 'Done', message });
 }
 
+/** The page an error toast is about: the route, as in the address (`/endpoints/_new`). */
+function currentPage(): string {
+  return window.location.hash.replace(/^#/, '').split('?')[0] ?? '';
+}
+
+/** The error toasts on show, by id, with the page each was raised on. */
+const errorToasts = new Map<string, string>();
+let errorCount = 0;
+
 /**
  * An error stays until it is dismissed: it may be read slowly, or missed while looking away. All of
- * a refusal's details are in it; a long list scrolls within the toast.
+ * a refusal's details are in it; a long list scrolls within the toast. Going to another page
+ * closes it (closeErrorsOfOtherPages).
  */
 export function notifyError(error: unknown, title = 'Something went wrong'): void {
+  errorCount += 1;
+  const id = `error-${errorCount}`;
+  errorToasts.set(id, currentPage());
   notifications.show({
+    id,
     color: 'red',
     title,
     message: (
@@ -23,7 +37,21 @@ export function notifyError(error: unknown, title = 'Something went wrong'): voi
       </ScrollArea.Autosize>
     ),
     autoClose: false,
+    onClose: () => errorToasts.delete(id),
   });
+}
+
+/**
+ * Closes the error toasts raised on another page than the one shown: "Could not save: slug already
+ * exists" otherwise followed the user to every page after, said of none of them, over their content.
+ */
+export function closeErrorsOfOtherPages(): void {
+  const page = currentPage();
+  for (const [id, raisedOn] of errorToasts) {
+    if (raisedOn === page) continue;
+    errorToasts.delete(id);
+    notifications.hide(id);
+  }
 }
 
 /** A form's submit: `busy` while `run` runs; a failure is an error toast titled `failure`. */
