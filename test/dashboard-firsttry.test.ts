@@ -161,4 +161,30 @@ describe('dashboard: a first try', {
     await dialog.getByRole('button', { name: 'Create key' }).click();
     await dialog.getByRole('alert').getByText('Expires at: Must be in the future').waitFor();
   });
+
+  test('on a phone, the new key dialog shows both environments whole, not "(sandbox, draft sch" and "Live (produc"', async () => {
+    await signIn();
+    await page.goto(`${server.url}/#/keys`);
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const dialog = page.getByRole('dialog');
+    const environments = dialog.getByRole('radiogroup');
+    await environments.waitFor();
+    const labels = environments.locator('label');
+    assert.equal(await labels.count(), 2);
+    const cut = await labels.evaluateAll((elements) =>
+      elements
+        .filter((label) => {
+          const box = label.getBoundingClientRect();
+          const group = label.closest('[role="radiogroup"]')?.getBoundingClientRect();
+          if (!group) return true;
+          return label.scrollWidth > label.clientWidth || box.left < group.left || box.right > group.right;
+        })
+        .map((label) => label.textContent),
+    );
+    assert.deepEqual(cut, [], 'environment labels cut off');
+    assert.deepEqual(await overrun(environments), { inside: 0, window: 0 });
+    // Live is still picked with a tap.
+    await dialog.getByText('Live (production)').click();
+    assert.equal(await dialog.getByRole('radio', { name: 'Live (production)' }).isChecked(), true);
+  });
 });

@@ -234,6 +234,9 @@ function KeyFields({
         </Text>
         <SegmentedControl
           aria-labelledby="key-env-label"
+          // Two halves whose words wrap: at 390 px the labels did not fit and were cut at both ends.
+          fullWidth
+          styles={{ label: { whiteSpace: 'normal' } }}
           value={form.environment}
           disabled={environmentFixed}
           onChange={(v) => change({ environment: v as Environment })}
