@@ -187,4 +187,42 @@ describe('dashboard: a first try', {
     await dialog.getByText('Live (production)').click();
     assert.equal(await dialog.getByRole('radio', { name: 'Live (production)' }).isChecked(), true);
   });
+
+  test('a password too short, then long but repeated wrong, is told the second problem only', async () => {
+    // Accepting an invite.
+    const invite = await server.admin('POST', '/admin/v1/invites', { email: 'pal@example.com' });
+    assert.equal(invite.status, 201, invite.text);
+    await owner?.close();
+    owner = await openBrowser(server.url);
+    page = owner.page;
+    await page.setViewportSize(PHONE);
+    await page.goto(invite.body.data.url);
+    await page.getByLabel('New password').fill('short');
+    await page.getByLabel('Repeat password').fill('short');
+    await page.getByRole('button', { name: 'Create account and sign in' }).click();
+    const short = page.getByRole('alert').filter({ hasText: 'Use at least 8 characters' });
+    await short.waitFor();
+    await page.getByLabel('New password').fill('a long passphrase');
+    await page.getByLabel('Repeat password').fill('a long passphrase!');
+    await page.getByRole('button', { name: 'Create account and sign in' }).click();
+    await page.getByText('The passwords differ').waitFor();
+    await short.waitFor({ state: 'detached' });
+    await page.getByLabel('Repeat password').fill('a long passphrase');
+    await page.getByRole('button', { name: 'Create account and sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Endpoints' }).waitFor();
+
+    // Changing one's password on the Account page.
+    await page.goto(`${server.url}/#/account`);
+    await page.getByLabel('Current password').fill('a long passphrase');
+    await page.getByLabel('New password', { exact: false }).first().fill('short');
+    await page.getByLabel('Repeat new password').fill('short');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    const tooShort = page.getByText('Use at least 8 characters');
+    await tooShort.waitFor();
+    await page.getByLabel('New password', { exact: false }).first().fill('another passphrase');
+    await page.getByLabel('Repeat new password').fill('another passphrase!');
+    await page.getByRole('button', { name: 'Change password' }).click();
+    await page.getByText('The passwords differ').waitFor();
+    await tooShort.waitFor({ state: 'detached' });
+  });
 });

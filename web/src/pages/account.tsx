@@ -41,9 +41,10 @@ export function AccountPage({ user }: { user: User }) {
       setErrors({ next: `Use at least ${MIN_PASSWORD} characters` });
       return;
     }
+    // Cleared first: "Use at least 8 characters" stayed on a long new password that only differed.
+    setErrors({});
     if (mismatch) return;
     setBusy(true);
-    setErrors({});
     try {
       const changed = await api.put<
         User & { sessions_ended: number; tokens_revoked: number; csrf_token?: string }

@@ -29,9 +29,10 @@ export function InvitePage({ token }: { token: string }) {
       setError(`Use at least ${MIN_PASSWORD} characters.`);
       return;
     }
+    // Cleared first: "Use at least 8 characters" stayed on a long password that only differed.
+    setError(null);
     if (mismatch) return;
     setBusy(true);
-    setError(null);
     try {
       await acceptInvite(token, password);
       navigate('/endpoints');
