@@ -416,6 +416,8 @@ describe('dashboard in a real browser', {
       await until(() => hasFocus(page.getByLabel('Slug')));
       assert.equal(await page.getByText('The server refused the schema').count(), 0);
       await dismissToasts(page);
+      // The refused form is unsaved: leaving it asks first.
+      page.once('dialog', (dialog) => void dialog.accept());
       await page.getByRole('link', { name: 'Endpoints' }).click();
       await page.getByRole('table', { name: 'Endpoints' }).getByText('live v1').waitFor();
     },

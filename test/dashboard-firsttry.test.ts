@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import { type Browser, CHROMIUM, ensureDashboardBuilt, openBrowser } from './helpers/dashboard-browser.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { until } from './helpers/until.ts';
 
 const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
 const PHONE = { width: 390, height: 844 };
@@ -150,6 +151,7 @@ describe('dashboard: a first try', {
     await page.waitForTimeout(1_000);
     assert.equal(await toast.count(), 1);
     // ... and goes with it: the API keys page is not told its endpoint could not be saved.
+    page.once('dialog', (dialog) => void dialog.accept()); // leaving the unsaved form asks
     await page.getByRole('navigation').getByRole('link', { name: 'API keys' }).click();
     await page.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
     await toast.waitFor({ state: 'detached' });
@@ -224,5 +226,43 @@ describe('dashboard: a first try', {
     await page.getByRole('button', { name: 'Change password' }).click();
     await page.getByText('The passwords differ').waitFor();
     await tooShort.waitFor({ state: 'detached' });
+  });
+
+  test('following a link away from unsaved endpoint edits asks first, and staying keeps them', async () => {
+    await server.createEndpoint({ slug: 'drafty', name: 'Drafty', schema: ordersSchema });
+    await signIn({ width: 1280, height: 800 });
+    await page.goto(`${server.url}/#/endpoints/drafty`);
+    await page.getByRole('heading', { level: 1, name: 'Drafty' }).waitFor();
+    await page.getByRole('button', { name: 'Add field' }).click();
+    const added = page.getByRole('group', { name: /^Field 6/ }).getByLabel('Field name');
+    await added.fill('note');
+    const asked: string[] = [];
+    // Stay: the page and the edit are still there.
+    page.once('dialog', (dialog) => {
+      asked.push(dialog.message());
+      void dialog.dismiss();
+    });
+    await page.getByRole('link', { name: 'Test', exact: true }).click();
+    await until(
+      async () => asked.length,
+      (n) => n === 1,
+    );
+    assert.match(asked[0] ?? '', /unsaved changes/);
+    assert.match(page.url(), /#\/endpoints\/drafty$/);
+    assert.equal(await page.getByRole('group', { name: 'Field 6: note' }).count(), 1);
+    // Leave: the nav link goes where it says.
+    page.once('dialog', (dialog) => void dialog.accept());
+    await page.getByRole('navigation').getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
+    // With nothing unsaved, nothing is asked.
+    await page.goto(`${server.url}/#/endpoints/drafty`);
+    await page.getByRole('heading', { level: 1, name: 'Drafty' }).waitFor();
+    page.once('dialog', (dialog) => {
+      asked.push(dialog.message());
+      void dialog.dismiss();
+    });
+    await page.getByRole('navigation').getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
+    assert.equal(asked.length, 1);
   });
 });

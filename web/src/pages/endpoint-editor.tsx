@@ -228,6 +228,21 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
     window.addEventListener('beforeunload', ask);
     return () => window.removeEventListener('beforeunload', ask);
   }, [unsaved]);
+  // So does following a link within the app (the nav, Test): the edits were dropped without a word,
+  // and the test page sent the saved draft, not the one on screen.
+  useEffect(() => {
+    if (!unsaved) return;
+    const ask = (event: MouseEvent) => {
+      if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+      const link = event.target instanceof Element ? event.target.closest('a[href^="#/"]') : null;
+      if (!link || link.getAttribute('target') === '_blank') return;
+      if (!window.confirm('Leave this page? Your unsaved changes to this endpoint will be lost.')) {
+        event.preventDefault();
+      }
+    };
+    document.addEventListener('click', ask, true);
+    return () => document.removeEventListener('click', ask, true);
+  }, [unsaved]);
   const slugError =
     endpoint === null && slug !== '' && !SLUG.test(slug)
       ? 'Lowercase letters, digits and -, 2 to 63 characters'
