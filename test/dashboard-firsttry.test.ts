@@ -61,6 +61,15 @@ describe('dashboard: a first try', {
     assert.deepEqual(await overrun(key), { inside: 0, window: 0 }, 'the API key');
     await dialog.getByRole('button', { name: 'I have saved it' }).click();
 
+    // A key's callback signing secret, shown again when asked for, is not cut off either.
+    await page.getByRole('button', { name: 'Actions for partner' }).click();
+    await page.getByRole('menuitem', { name: 'Callback signing secret' }).click();
+    const callbackSecret = page.getByRole('dialog').getByTestId('key-callback-secret');
+    await callbackSecret.waitFor();
+    assert.deepEqual(await overrun(callbackSecret), { inside: 0, window: 0 }, "the key's callback secret");
+    await page.keyboard.press('Escape');
+    await callbackSecret.waitFor({ state: 'detached' });
+
     await page.goto(`${server.url}/#/tokens`);
     await page.getByRole('textbox', { name: 'Name' }).fill('laptop');
     await page.getByRole('button', { name: 'Create token' }).click();

@@ -92,7 +92,12 @@ export function SecretDialog({
       {secret && (
         <Stack gap="sm">
           <Text size="sm">{children}</Text>
-          <Code block aria-label={title} data-testid={testId} style={{ wordBreak: 'break-all' }}>
+          <Code
+            block
+            aria-label={title}
+            data-testid={testId}
+            style={{ whiteSpace: 'pre-wrap', wordBreak: 'break-all' }}
+          >
             {secret}
           </Code>
           <Group justify="flex-end">
