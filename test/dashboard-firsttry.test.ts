@@ -274,4 +274,36 @@ describe('dashboard: a first try', {
     await page.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
     assert.equal(asked.length, 1);
   });
+
+  test('deactivating a live key asks first: Cancel leaves it serving, a sandbox key is deactivated at once', async () => {
+    const live = await server.createKey({ name: 'production-partner', environment: 'live' });
+    const sandbox = await server.createKey({ name: 'sandbox-partner', environment: 'test' });
+    const status = async (id: string) => (await server.admin('GET', `/admin/v1/keys/${id}`)).body.data.status;
+    const settled = (id: string) =>
+      until(
+        () => status(id),
+        (s) => s === 'inactive',
+      );
+    await signIn({ width: 1280, height: 900 });
+    await page.goto(`${server.url}/#/keys`);
+
+    await page.getByRole('button', { name: 'Actions for production-partner' }).click();
+    await page.getByRole('menuitem', { name: 'Deactivate' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Deactivate production-partner?' });
+    await dialog.getByText(/live key/).waitFor();
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    assert.equal(await status(live.id), 'active', 'Cancel keeps the live key serving');
+    const served = await server.request('GET', '/api/v1/account', { key: live.key });
+    assert.equal(served.status, 200);
+
+    await page.getByRole('button', { name: 'Actions for production-partner' }).click();
+    await page.getByRole('menuitem', { name: 'Deactivate' }).click();
+    await dialog.getByRole('button', { name: 'Deactivate key' }).click();
+    assert.equal(await settled(live.id), 'inactive');
+
+    await page.getByRole('button', { name: 'Actions for sandbox-partner' }).click();
+    await page.getByRole('menuitem', { name: 'Deactivate' }).click();
+    assert.equal(await settled(sandbox.id), 'inactive');
+  });
 });

@@ -90,6 +90,25 @@ export function KeysPage() {
     }
   }
 
+  /**
+   * A live key's partner is in production: a slip of the menu would cut it off, so it is asked
+   * first (a sandbox key is deactivated at once; either comes back with Activate).
+   */
+  function deactivate(key: ApiKey) {
+    const run = () => act(key, 'deactivate', `${key.name} deactivated`);
+    if (key.environment !== 'live') {
+      void run();
+      return;
+    }
+    confirmAction({
+      title: `Deactivate ${key.name}?`,
+      message:
+        "This is a live key: its partner's production requests are refused until you activate it again.",
+      confirmLabel: 'Deactivate key',
+      onConfirm: run,
+    });
+  }
+
   async function showCallbackSecret(key: ApiKey) {
     try {
       const { secret } = await api.get<{ secret: string }>(
@@ -229,11 +248,7 @@ export function KeysPage() {
                               </Menu.Target>
                               <Menu.Dropdown>
                                 {key.status === 'active' ? (
-                                  <Menu.Item
-                                    onClick={() => void act(key, 'deactivate', `${key.name} deactivated`)}
-                                  >
-                                    Deactivate
-                                  </Menu.Item>
+                                  <Menu.Item onClick={() => deactivate(key)}>Deactivate</Menu.Item>
                                 ) : (
                                   <Menu.Item
                                     onClick={() => void act(key, 'activate', `${key.name} activated`)}
