@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { request } from 'node:http';
 import { connect } from 'node:net';
 import { describe, test } from 'node:test';
 import { freePort } from '../bench/lib.ts';
@@ -136,6 +137,30 @@ describe('/metrics behind GATEHOUSE_METRICS_TOKEN', () => {
         const body = (await res.json()) as { code: string; error: string };
         assert.equal(body.code, 'unauthorized');
         assert.match(body.error, /GATEHOUSE_METRICS_TOKEN/);
+      }
+      // The token sent twice (or beside another Authorization) is refused, as on the other APIs.
+      const { port } = new URL(server.url);
+      for (const lines of [
+        [`Bearer ${token}`, 'Bearer wrong'],
+        [`Bearer ${token}`, `Bearer ${token}`],
+      ]) {
+        const status = await new Promise<number>((resolve, reject) => {
+          request(
+            {
+              host: '127.0.0.1',
+              port,
+              path: '/metrics',
+              headers: ['host', `127.0.0.1:${port}`, ...lines.flatMap((line) => ['authorization', line])],
+            },
+            (res) => {
+              res.resume();
+              resolve(res.statusCode ?? 0);
+            },
+          )
+            .on('error', reject)
+            .end();
+        });
+        assert.equal(status, 401, lines.join(' | '));
       }
       // The scheme is case-insensitive, as for API keys (RFC 9110).
       for (const scheme of ['Bearer', 'bearer', 'BEARER']) {

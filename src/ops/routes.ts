@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { Config } from '../config.ts';
 import { ApiError } from '../errors.ts';
+import { sentTwice } from '../http/single-header.ts';
 import { safeEqual } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
 import { withinDeadline } from '../infra/deadline.ts';
@@ -124,7 +125,11 @@ export function registerOpsRoutes(
   app.get('/metrics', async (request, reply) => {
     // With GATEHOUSE_METRICS_TOKEN set, only the scraper that holds it reads the figures. The
     // scheme is case-insensitive (RFC 9110), as for API keys: `bearer <token>` is the same.
-    const presented = /^Bearer +(.+)$/i.exec(request.headers.authorization ?? '')?.[1];
+    // Sent twice, it is refused, as on the other APIs: Node keeps the first line, and a proxy
+    // that read the other one would have let someone else through.
+    const presented = sentTwice(request, 'authorization')
+      ? undefined
+      : /^Bearer +(.+)$/i.exec(request.headers.authorization ?? '')?.[1];
     if (expected !== undefined && !safeEqual(presented ?? '', expected)) {
       throw new ApiError('unauthorized', {
         message: 'GET /metrics needs Authorization: Bearer <GATEHOUSE_METRICS_TOKEN>',
