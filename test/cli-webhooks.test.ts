@@ -143,6 +143,7 @@ for (const kind of databaseKinds) {
         key_id: other.id,
         secret: ofKey,
         used_for: "per-request callbacks of this key's requests",
+        previous_secret_expires_at: null,
       });
       const perKeyHuman = await cli('keys', 'callback-secret', other.id);
       assert.equal(perKeyHuman.code, 0, perKeyHuman.stderr);

@@ -552,6 +552,44 @@ describe('dashboard in a real browser', {
       const account = await server.request('GET', '/api/v1/account', { key: keySecret });
       assert.match(String(shown), /^whsec_/);
       assert.equal(shown, account.body.data.callback_signing_secret);
+      assert.equal(await dialog.getByTestId('callback-secret-overlap').count(), 0);
+
+      // Rotate it: asked first; the new secret is shown, and the old one signs alongside for a day.
+      await dialog.getByRole('button', { name: 'Rotate…' }).click();
+      const confirm = page.getByRole('dialog', {
+        name: 'Rotate the callback signing secret of partner-sandbox?',
+      });
+      await confirm.getByRole('button', { name: 'Rotate secret' }).click();
+      await confirm.waitFor({ state: 'hidden' });
+      const secretText = async () => (await dialog.getByTestId('key-callback-secret').textContent())?.trim();
+      await until(async () => (await secretText()) !== shown);
+      const rotated = await secretText();
+      const readByKey = async () =>
+        (await server.request('GET', '/api/v1/account', { key: keySecret })).body.data
+          .callback_signing_secret;
+      assert.equal(rotated, await readByKey());
+      assert.notEqual(rotated, shown);
+      assert.match(
+        String(await dialog.getByTestId('callback-secret-overlap').textContent()),
+        /signs alongside it until/,
+      );
+      const owner = (
+        await server.admin('GET', `/admin/v1/keys/${account.body.data.id}/callback-signing-secret`)
+      ).body.data;
+      assert.ok(owner.previous_secret_expires_at);
+
+      // Again, as for a leaked secret: the old one stops at once, and the dialog says nothing of it.
+      await dialog.getByRole('button', { name: 'Rotate…' }).click();
+      await confirm.getByLabel('Stop the current secret at once (it leaked)').check();
+      await confirm.getByRole('button', { name: 'Rotate secret' }).click();
+      await until(async () => (await secretText()) !== rotated);
+      assert.equal(await secretText(), await readByKey());
+      await until(async () => (await dialog.getByTestId('callback-secret-overlap').count()) === 0);
+      const afterLeak = (
+        await server.admin('GET', `/admin/v1/keys/${account.body.data.id}/callback-signing-secret`)
+      ).body.data;
+      assert.equal(afterLeak.previous_secret_expires_at, null);
+      await dismissToasts(page);
       await page.keyboard.press('Escape');
       await dialog.waitFor({ state: 'hidden' });
       await until(async () => (await focusedName(page)) === 'Actions for partner-sandbox');

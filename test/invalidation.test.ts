@@ -44,6 +44,21 @@ for (const kind of databaseKinds) {
       await eventually(async () => (await onB()).status === 401);
     });
 
+    test("a key's callback secret rotated on one server is the one the other shows", async () => {
+      const { id, key } = await a.createKey({ name: 'k-cb', environment: 'test' });
+      const onB = async () =>
+        (
+          (await (
+            await fetch(`${bUrl}/api/v1/account`, { headers: { authorization: `Bearer ${key}` } })
+          ).json()) as { data: { callback_signing_secret: string } }
+        ).data.callback_signing_secret;
+      const before = await onB(); // now cached on B
+      const rotated = await a.admin('POST', `/admin/v1/keys/${id}/rotate-callback-secret`, {});
+      assert.equal(rotated.status, 200, rotated.text);
+      assert.notEqual(rotated.body.data.secret, before);
+      await eventually(async () => (await onB()) === rotated.body.data.secret);
+    });
+
     test('an endpoint change on one server is seen by the other', async () => {
       const { key } = await a.createKey({ name: 'k2', environment: 'test' });
       const onB = () =>

@@ -490,6 +490,21 @@ for (const kind of databaseKinds) {
         params: { id: 'key_missing' },
         expect: 404,
       });
+      await c.call('POST', '/admin/v1/keys/{id}/rotate-callback-secret', {
+        params: { id: key.id },
+        json: { grace_seconds: 60 },
+        expect: 200,
+      });
+      await get('/admin/v1/keys/{id}/callback-signing-secret', { params: { id: key.id } });
+      await c.call('POST', '/admin/v1/keys/{id}/rotate-callback-secret', {
+        params: { id: key.id },
+        json: { grace_seconds: -1 },
+        expect: 400,
+      });
+      await c.call('POST', '/admin/v1/keys/{id}/rotate-callback-secret', {
+        params: { id: 'key_missing' },
+        expect: 404,
+      });
       await c.call('PATCH', '/admin/v1/keys/{id}', {
         params: { id: key.id },
         json: { name: 'contract 2' },

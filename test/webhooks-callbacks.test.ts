@@ -75,6 +75,7 @@ for (const kind of databaseKinds) {
         key_id: keyId,
         secret: signingSecret,
         used_for: "per-request callbacks of this key's requests",
+        previous_secret_expires_at: null,
       });
       const other = await server.createKey({ name: 'cb-other', environment: 'test' });
       const otherSecret = (await server.request('GET', '/api/v1/account', { key: other.key })).body.data

@@ -458,6 +458,7 @@ export function registerDataCommands(program: Command, config: Config): void {
     );
   }
 
+  type CallbackSecret = { key_id: string; secret: string; previous_secret_expires_at: string | null };
   withCommon(
     keys
       .command('callback-secret')
@@ -467,7 +468,7 @@ export function registerDataCommands(program: Command, config: Config): void {
       ),
   ).action(
     action(config, async (call, id: string, o: Common) => {
-      const data = await call<{ key_id: string; secret: string }>(
+      const data = await call<CallbackSecret>(
         'GET',
         `/admin/v1/keys/${encodeURIComponent(id)}/callback-signing-secret`,
       );
@@ -475,11 +476,55 @@ export function registerDataCommands(program: Command, config: Config): void {
         printFields({ key_id: data.key_id, secret: data.secret });
         process.stdout.write(
           "\nGive it to the key's partner: they verify its callbacks with it as with any Standard Webhooks\n" +
-            'secret. It is the same for the life of the key; the key reads it from GET /api/v1/account.\n',
+            'secret. It stays the same until you rotate it (keys rotate-callback-secret); the key reads it\n' +
+            'from GET /api/v1/account.\n',
         );
+        if (data.previous_secret_expires_at) {
+          process.stdout.write(
+            `The secret before it signs alongside until ${data.previous_secret_expires_at}.\n`,
+          );
+        }
       });
     }),
   );
+
+  withCommon(
+    keys
+      .command('rotate-callback-secret')
+      .argument('<id>')
+      .description(
+        "a new secret for the key's callbacks; the old one signs alongside for a grace period; owner only",
+      ),
+  )
+    .option(
+      '--grace-seconds <n>',
+      'how long the old secret keeps signing alongside (default 86400; 0: it stops at once)',
+      intOption('--grace-seconds'),
+    )
+    .action(
+      action(config, async (call, id: string, o: Common & { graceSeconds?: number }) => {
+        const body = o.graceSeconds === undefined ? {} : { grace_seconds: o.graceSeconds };
+        const data = await call<CallbackSecret>(
+          'POST',
+          `/admin/v1/keys/${encodeURIComponent(id)}/rotate-callback-secret`,
+          body,
+        );
+        show(o.json, data, () => {
+          printFields({
+            key_id: data.key_id,
+            secret: data.secret,
+            previous_secret_expires_at:
+              data.previous_secret_expires_at ?? 'none: the old secret no longer signs',
+          });
+          process.stdout.write(
+            data.previous_secret_expires_at
+              ? "\nGive the new secret to the key's partner: until the time above, each callback carries a\n" +
+                  'signature by the old secret and one by the new, so their receiver accepts it with either.\n'
+              : "\nGive the new secret to the key's partner: callbacks are signed with it alone from now on.\n",
+          );
+        });
+      }),
+    );
 
   withCommon(
     keys

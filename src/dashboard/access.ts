@@ -77,6 +77,7 @@ export const ROUTE_ACCESS: Readonly<Record<string, Access>> = {
   'GET /admin/v1/webhook-signing-secret': 'owner',
   // Also a collaborator's own key's: the owner decides which partner gets it.
   'GET /admin/v1/keys/:id/callback-signing-secret': 'owner',
+  'POST /admin/v1/keys/:id/rotate-callback-secret': 'owner',
   'GET /admin/v1/usage': 'owner',
   'POST /admin/v1/tokens/rotate-signing-key': 'owner',
   'GET /admin/v1/console/:slug/records': 'owner',

@@ -31,6 +31,7 @@ const ACTIONS: Record<string, string> = {
   'POST /admin/v1/keys/:id/activate': 'key.activate',
   'POST /admin/v1/keys/:id/revoke': 'key.revoke',
   'POST /admin/v1/keys/:id/roll': 'key.roll',
+  'POST /admin/v1/keys/:id/rotate-callback-secret': 'key.rotate_callback_secret',
   'POST /admin/v1/endpoints/:slug/webhooks': 'webhook.create',
   'PATCH /admin/v1/webhooks/:id': 'webhook.update',
   'DELETE /admin/v1/webhooks/:id': 'webhook.delete',

@@ -255,6 +255,20 @@ export const resourceSchemas: Record<string, Json> = {
     },
     'The key, with its new secret',
   ),
+  CallbackSigningSecret: object({
+    object: { const: 'callback_signing_secret' },
+    key_id: id('key'),
+    secret: {
+      type: 'string',
+      pattern: '^whsec_',
+      description:
+        "Standard Webhooks secret that signs the callbacks of this key's requests; derived from the key id and the installation secret, the same until it is rotated",
+    },
+    used_for: { type: 'string' },
+    previous_secret_expires_at: maybeTime(
+      'After a rotation, until when the secret before this one signs alongside it (two signatures per callback); null: no rotation in progress',
+    ),
+  }),
   UsageRow: usageRow,
   App: app,
   AppVersion: appVersion,
@@ -288,19 +302,8 @@ export const resourceResponses: Record<string, Json> = {
   'POST /admin/v1/keys/{id}/activate': one('Key'),
   'POST /admin/v1/keys/{id}/revoke': one('Key'),
   'POST /admin/v1/keys/{id}/roll': one('RolledKey'),
-  'GET /admin/v1/keys/{id}/callback-signing-secret': successContent(
-    object({
-      object: { const: 'callback_signing_secret' },
-      key_id: id('key'),
-      secret: {
-        type: 'string',
-        pattern: '^whsec_',
-        description:
-          'Standard Webhooks secret; derived from the key id and the installation secret, the same for the life of the key',
-      },
-      used_for: { type: 'string' },
-    }),
-  ),
+  'GET /admin/v1/keys/{id}/callback-signing-secret': successContent(ref('CallbackSigningSecret')),
+  'POST /admin/v1/keys/{id}/rotate-callback-secret': successContent(ref('CallbackSigningSecret')),
   'GET /admin/v1/usage': successContent(usage),
   'GET /admin/v1/console/{slug}/records': page('Record', 'One page of live records'),
   'POST /admin/v1/console/{slug}/records': one('Record'),

@@ -47,6 +47,8 @@ const summaries: Record<string, string> = {
     "The installation's callback secret: the root every key's callback signing secret derives from (not for partners)",
   'GET /admin/v1/keys/{id}/callback-signing-secret':
     "The secret that signs the callbacks of this key's requests, for its partner (the key reads it as callback_signing_secret of GET /api/v1/account)",
+  'POST /admin/v1/keys/{id}/rotate-callback-secret':
+    'New callback signing secret for this key: {"grace_seconds"?} (default 86400; 0 stops the old one at once); the old one signs alongside until then',
   'GET /admin/v1/openapi.json': 'This document',
   'PUT /admin/v1/account/password':
     'Change your password: {"current_password", "new_password", "revoke_tokens"?} (8+ characters); your other dashboard sessions end, and with revoke_tokens: true your management tokens but the calling one',
@@ -106,6 +108,7 @@ const BODYLESS_ACTIONS = new Set([
   'revoke',
   'roll',
   'rotate-secret',
+  'rotate-callback-secret',
   'redeliver',
   'rotate-signing-key',
 ]);

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { ApiError, invalid } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
@@ -45,6 +46,8 @@ export interface AuthenticatedKey {
   status: KeyStatus;
   expiresAt: number | null;
   createdAt: string;
+  /** Which generation of its callback signing secret the key has (src/webhooks/callback-secrets.ts). */
+  callbackSecretGeneration: number;
 }
 
 interface CachedSecret {
@@ -132,6 +135,8 @@ const GOOD_FOR_MS = 15 * 60_000;
 /** A secret's time of acceptance is written at most this often (not on every request). */
 const GOOD_REFRESH_MS = 5_000;
 const GOOD_MAX = 50_000;
+/** How long a rotated callback secret keeps signing alongside the new one, unless told otherwise. */
+const CALLBACK_OVERLAP_SECONDS = 86_400;
 
 export function createKeyService({
   db,
@@ -219,6 +224,7 @@ export function createKeyService({
       status: row.status as KeyStatus,
       expiresAt: row.expires_at ? Date.parse(row.expires_at) : null,
       createdAt: row.created_at,
+      callbackSecretGeneration: Number(row.callback_secret_generation),
     };
   }
 
@@ -227,7 +233,7 @@ export function createKeyService({
       .selectFrom('api_key_secrets as s')
       .innerJoin('api_keys as k', 'k.id', 's.key_id')
       .select(['s.hash', 's.expires_at as secret_expires_at', 'k.id', 'k.name', 'k.environment', 'k.scopes'])
-      .select(['k.limits', 'k.status', 'k.expires_at', 'k.created_at'])
+      .select(['k.limits', 'k.status', 'k.expires_at', 'k.created_at', 'k.callback_secret_generation'])
       .where('s.hash', '=', hash)
       .executeTakeFirst();
     if (!row) return null;
@@ -244,6 +250,7 @@ export function createKeyService({
         status: row.status as KeyStatus,
         expiresAt: row.expires_at ? Date.parse(row.expires_at) : null,
         createdAt: row.created_at,
+        callbackSecretGeneration: Number(row.callback_secret_generation),
       },
     };
   }
@@ -369,6 +376,8 @@ export function createKeyService({
         updated_at: now,
         last_used_at: null,
         created_by: by.userId,
+        callback_secret_generation: 0,
+        callback_secret_previous_until: null,
       };
       if (by.testOnly) refuseAboveDefaults(row.limits, defaultLimits);
       await db.transaction().execute(async (trx) => {
@@ -437,7 +446,15 @@ export function createKeyService({
         updated_at: nowIso(),
       };
       if (by.testOnly && patch.limits !== undefined) refuseAboveDefaults(updated.limits, defaultLimits);
-      const { id: _id, created_at, ...changes } = updated;
+      // The callback secret's columns are rotateCallbackSecret's alone: not written back here,
+      // where a rotation made meanwhile would be undone.
+      const {
+        id: _id,
+        created_at,
+        callback_secret_generation,
+        callback_secret_previous_until,
+        ...changes
+      } = updated;
       await db.updateTable('api_keys').set(changes).where('id', '=', id).execute();
       bus.publish('keys', id);
       return toJson(updated, lastUsed);
@@ -477,6 +494,44 @@ export function createKeyService({
       });
       bus.publish('keys', id);
       return { ...result, previous_secret_expires_at: graceEnds };
+    },
+
+    /**
+     * Moves the key's callback signing secret to its next generation. The one before keeps
+     * signing alongside for `grace_seconds` (default 24 h, as a subscription's rotation; 0: it
+     * stops at once, for a secret that leaked). A revoked key may rotate too: callbacks of its
+     * earlier requests may still be on their way.
+     */
+    async rotateCallbackSecret(
+      id: string,
+      body: unknown,
+    ): Promise<{ generation: number; previousUntil: string | null }> {
+      const { grace_seconds } = parseRoll(body ?? {});
+      const seconds = grace_seconds ?? CALLBACK_OVERLAP_SECONDS;
+      const previousUntil = seconds === 0 ? null : isoAfter(seconds);
+      const row = await db
+        .updateTable('api_keys')
+        .set({
+          callback_secret_generation: sql<number>`callback_secret_generation + 1`,
+          callback_secret_previous_until: previousUntil,
+          updated_at: nowIso(),
+        })
+        .where('id', '=', id)
+        .returning(['callback_secret_generation'])
+        .executeTakeFirst();
+      if (!row) throw new ApiError('key_not_found', { message: `API key "${id}" not found` });
+      bus.publish('keys', id);
+      return { generation: Number(row.callback_secret_generation), previousUntil };
+    },
+
+    /** The generation of the key's callback signing secret, and until when the one before signs too. */
+    async callbackSecretOf(id: string): Promise<{ generation: number; previousUntil: string | null }> {
+      const row = await requireRow(id);
+      const until = row.callback_secret_previous_until;
+      return {
+        generation: Number(row.callback_secret_generation),
+        previousUntil: until !== null && until > nowIso() ? until : null,
+      };
     },
 
     /** Writes the in-memory last-used times; called on a timer and at shutdown. */

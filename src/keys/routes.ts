@@ -71,17 +71,23 @@ export function registerKeyRoutes(
     data: await keys.roll(await visibleKey(request), request.body),
   }));
   // Owner only (src/dashboard/access.ts): the secret that signs this key's callbacks, for its partner.
+  const callbackSecretJson = (keyId: string, generation: number, previousUntil: string | null) => ({
+    object: 'callback_signing_secret',
+    key_id: keyId,
+    secret: callbackSecrets.forKey(keyId, generation),
+    used_for: "per-request callbacks of this key's requests",
+    previous_secret_expires_at: previousUntil,
+  });
   app.get<{ Params: IdParams }>('/admin/v1/keys/:id/callback-signing-secret', async (request) => {
-    const key = await keys.get(request.params.id);
-    return {
-      success: true,
-      data: {
-        object: 'callback_signing_secret',
-        key_id: key.id,
-        secret: callbackSecrets.forKey(key.id),
-        used_for: "per-request callbacks of this key's requests",
-      },
-    };
+    const { id } = request.params;
+    const { generation, previousUntil } = await keys.callbackSecretOf(id);
+    return { success: true, data: callbackSecretJson(id, generation, previousUntil) };
+  });
+  // Owner only: a new secret for the key's callbacks; the old one signs alongside for the overlap.
+  app.post<{ Params: IdParams }>('/admin/v1/keys/:id/rotate-callback-secret', async (request) => {
+    const { id } = request.params;
+    const { generation, previousUntil } = await keys.rotateCallbackSecret(id, request.body);
+    return { success: true, data: callbackSecretJson(id, generation, previousUntil) };
   });
 }
 
@@ -108,7 +114,9 @@ export function registerAccountRoute(
         limits: key.limits,
         expires_at: key.expiresAt === null ? null : new Date(key.expiresAt).toISOString(),
         created_at: key.createdAt,
-        callback_signing_secret: request.viaToken ? null : callbackSecrets.forKey(key.id),
+        callback_signing_secret: request.viaToken
+          ? null
+          : callbackSecrets.forKey(key.id, key.callbackSecretGeneration),
         usage: usageOf ? usageOf(request) : null,
       },
     };

@@ -53,6 +53,9 @@ interface Claimed {
   request_id: string;
   /** A callback's: the API key that made the write (its secret signs); null for a subscription's. */
   key_id: string | null;
+  /** A callback's: the generation of its key's callback secret, and until when the one before signs too. */
+  callback_secret_generation: number | null;
+  callback_secret_previous_until: string | null;
   max_attempts: number;
   interval_seconds: number;
   payload: string;
@@ -155,6 +158,7 @@ export function createDispatcher(options: DispatcherOptions) {
         .leftJoin('requests as r', (join) =>
           join.onRef('r.id', '=', 'd.request_id').on('d.subscription_id', 'is', null),
         )
+        .leftJoin('api_keys as k', 'k.id', 'r.key_id')
         .select([
           'd.id',
           'd.event_id',
@@ -168,6 +172,7 @@ export function createDispatcher(options: DispatcherOptions) {
         ])
         .select(['d.max_attempts', 'd.interval_seconds', 'ev.payload', 's.secret', 's.previous_secret'])
         .select(['s.previous_secret_expires_at', 's.enabled', 'r.key_id'])
+        .select(['k.callback_secret_generation', 'k.callback_secret_previous_until'])
         .where('d.status', '=', 'pending')
         .where('d.next_attempt_at', '<=', now)
         .where(notBehindAnEarlier)
@@ -216,9 +221,15 @@ export function createDispatcher(options: DispatcherOptions) {
     if (row.subscription_id === null) {
       // Only the data API, always with a key, takes X-Webhook-Callback: the root signs only a
       // callback without a key, which none is.
-      return [
-        row.key_id === null ? options.callbackSecrets.root : options.callbackSecrets.forKey(row.key_id),
-      ];
+      if (row.key_id === null) return [options.callbackSecrets.root];
+      const generation = Number(row.callback_secret_generation ?? 0);
+      const secrets = [options.callbackSecrets.forKey(row.key_id, generation)];
+      // After a rotation, the generation before signs alongside until its overlap ends.
+      const until = row.callback_secret_previous_until;
+      if (generation > 0 && until !== null && until > nowIso()) {
+        secrets.push(options.callbackSecrets.forKey(row.key_id, generation - 1));
+      }
+      return secrets;
     }
     const secrets = row.secret ? [encryptor.decrypt(row.secret)] : [];
     if (row.previous_secret && row.previous_secret_expires_at && row.previous_secret_expires_at > nowIso()) {

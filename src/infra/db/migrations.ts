@@ -21,6 +21,7 @@ import { auditTargetIndexMigration } from './migrations/0010-audit-target-index.
 import { usageStatusMigration } from './migrations/0012-usage-status.ts';
 import { webhookDeliveryCountsMigration } from './migrations/0013-webhook-delivery-counts.ts';
 import { webhookDeliveryCountsTruncateMigration } from './migrations/0014-webhook-delivery-counts-truncate.ts';
+import { keyCallbackSecretRotationMigration } from './migrations/0015-key-callback-secret-rotation.ts';
 
 /**
  * Migrations live in code so that they ship with the package and run on every start.
@@ -41,6 +42,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0012_usage_status': usageStatusMigration(dialect),
     '0013_webhook_delivery_counts': webhookDeliveryCountsMigration(dialect),
     '0014_webhook_delivery_counts_truncate': webhookDeliveryCountsTruncateMigration(dialect),
+    '0015_key_callback_secret_rotation': keyCallbackSecretRotationMigration(),
   };
 }
 

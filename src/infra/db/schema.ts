@@ -66,6 +66,10 @@ export interface ApiKeysTable {
   last_used_at: string | null;
   /** The user who created the key; null for keys made before roles existed. */
   created_by: string | null;
+  /** Which generation of the key's callback signing secret signs now: 0 until its first rotation. */
+  callback_secret_generation: number;
+  /** After a rotation, when the generation before stops signing alongside; null: no rotation. */
+  callback_secret_previous_until: string | null;
 }
 
 export interface ApiKeySecretsTable {

@@ -206,6 +206,16 @@ export interface Collaborator {
   last_sign_in_at: string | null;
 }
 
+/** A key's callback signing secret, as the owner reads or rotates it. */
+export interface CallbackSigningSecret {
+  object: 'callback_signing_secret';
+  key_id: string;
+  secret: string;
+  used_for: string;
+  /** After a rotation, until when the secret before signs alongside; null: no rotation in progress. */
+  previous_secret_expires_at: string | null;
+}
+
 export interface AuditEntry {
   id: string;
   at: string;
@@ -238,6 +248,7 @@ export const AUDIT_ACTIONS = [
   'key.activate',
   'key.revoke',
   'key.roll',
+  'key.rotate_callback_secret',
   'webhook.create',
   'webhook.update',
   'webhook.delete',

@@ -79,6 +79,7 @@ export function SecretDialog({
   onClose,
   testId,
   children,
+  actions,
 }: {
   title: string;
   secret: string | null;
@@ -86,6 +87,8 @@ export function SecretDialog({
   testId: string;
   /** What the secret signs, and who may have it. */
   children: ReactNode;
+  /** More buttons beside Copy (a rotation). */
+  actions?: ReactNode;
 }) {
   return (
     <Modal opened={secret !== null} onClose={onClose} title={title} size="lg">
@@ -101,6 +104,7 @@ export function SecretDialog({
             {secret}
           </Code>
           <Group justify="flex-end">
+            {actions}
             <CopyText value={secret} label="Copy secret" />
           </Group>
         </Stack>

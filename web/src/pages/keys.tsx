@@ -2,6 +2,7 @@ import {
   Badge,
   Button,
   Card,
+  Checkbox,
   Code,
   Group,
   Menu,
@@ -14,7 +15,7 @@ import {
 import { useRef, useState } from 'react';
 import { limitsText } from '../../../src/keys/limits-text.ts';
 import { api } from '../api/client.ts';
-import type { ApiKey, CreatedKey, Endpoint, KeyLimits } from '../api/types.ts';
+import type { ApiKey, CallbackSigningSecret, CreatedKey, Endpoint, KeyLimits } from '../api/types.ts';
 import { useUser } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
 import {
@@ -64,7 +65,12 @@ export function KeysPage() {
     fromCreate?: boolean;
   } | null>(null);
   /** A key's callback signing secret (owner only), read when asked for and dropped on close. */
-  const [callbackSecret, setCallbackSecret] = useState<{ key: ApiKey; secret: string } | null>(null);
+  const [callbackSecret, setCallbackSecret] = useState<{
+    key: ApiKey;
+    secret: string;
+    /** After a rotation, until when the secret before signs alongside; null: none does. */
+    previousUntil: string | null;
+  } | null>(null);
   const createButton = useRef<HTMLButtonElement>(null);
   /** Each row's Actions button, where focus returns when its edit dialog closes. */
   const actionButtons = useRef(new Map<string, HTMLButtonElement>());
@@ -111,13 +117,51 @@ export function KeysPage() {
 
   async function showCallbackSecret(key: ApiKey) {
     try {
-      const { secret } = await api.get<{ secret: string }>(
-        `/admin/v1/keys/${key.id}/callback-signing-secret`,
-      );
-      setCallbackSecret({ key, secret });
+      const shown = await api.get<CallbackSigningSecret>(`/admin/v1/keys/${key.id}/callback-signing-secret`);
+      setCallbackSecret({ key, secret: shown.secret, previousUntil: shown.previous_secret_expires_at });
     } catch (error) {
       notifyError(error);
     }
+  }
+
+  /** A new callback signing secret for the key: the old one signs alongside for a day, or stops now. */
+  function rotateCallbackSecret(key: ApiKey) {
+    let stopNow = false;
+    openConfirm({
+      title: `Rotate the callback signing secret of ${key.name}?`,
+      children: (
+        <Stack gap="sm">
+          <Text size="sm">
+            A new secret signs this key's callbacks from now on. For 24 hours the current one signs alongside
+            it, so the partner's receiver keeps accepting callbacks while they switch to the new secret.
+          </Text>
+          <Checkbox
+            label="Stop the current secret at once (it leaked)"
+            description="Callbacks are signed with the new secret alone: the partner's receiver refuses them until it has it."
+            onChange={(event) => {
+              stopNow = event.currentTarget.checked;
+            }}
+          />
+        </Stack>
+      ),
+      labels: { confirm: 'Rotate secret', cancel: 'Cancel' },
+      onConfirm: async () => {
+        try {
+          const rotated = await api.post<CallbackSigningSecret>(
+            `/admin/v1/keys/${key.id}/rotate-callback-secret`,
+            stopNow ? { grace_seconds: 0 } : {},
+          );
+          setCallbackSecret({
+            key,
+            secret: rotated.secret,
+            previousUntil: rotated.previous_secret_expires_at,
+          });
+          notifySuccess(`New callback signing secret for ${key.name}`);
+        } catch (error) {
+          notifyError(error, 'Could not rotate the callback signing secret');
+        }
+      },
+    });
   }
 
   function closeCallbackSecret() {
@@ -319,11 +363,25 @@ export function KeysPage() {
         secret={callbackSecret?.secret ?? null}
         onClose={closeCallbackSecret}
         testId="key-callback-secret"
+        actions={
+          callbackSecret && (
+            <Button size="xs" variant="default" onClick={() => rotateCallbackSecret(callbackSecret.key)}>
+              Rotate…
+            </Button>
+          )
+        }
       >
         Signs the callbacks that requests made with <strong>{callbackSecret?.key.name}</strong> ask for with{' '}
         <Code>X-Webhook-Callback</Code>. Give it to this key's partner: they verify its callbacks with it as
-        with any Standard Webhooks secret. It stays the same for the life of the key, and the key itself reads
-        it from <Code>GET /api/v1/account</Code>.
+        with any Standard Webhooks secret. It stays the same until you rotate it, and the key itself reads it
+        from <Code>GET /api/v1/account</Code>.
+        {callbackSecret?.previousUntil && (
+          <span data-testid="callback-secret-overlap">
+            {' '}
+            The previous secret signs alongside it until {formatDate(callbackSecret.previousUntil)} (
+            {timeAgo(callbackSecret.previousUntil)}).
+          </span>
+        )}
       </SecretDialog>
       <Modal
         opened={revealed !== null}
