@@ -52,6 +52,9 @@ const ACTIONS: Record<string, string> = {
   'POST /admin/v1/apps/:slug/deploy': 'app.deploy',
 };
 
+/** The actions the hook below logs (the session routes log theirs themselves). */
+export const LOGGED_CALL_ACTIONS: readonly string[] = [...new Set(Object.values(ACTIONS))];
+
 const MAX_LIMIT = 200;
 
 /** The newest-first cursor: `at` and `id` of the last entry seen. */

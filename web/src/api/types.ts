@@ -238,6 +238,7 @@ export const AUDIT_ACTIONS = [
   'endpoint.update',
   'endpoint.delete',
   'endpoint.deploy',
+  'endpoint.import',
   'app.create',
   'app.update',
   'app.delete',
@@ -261,6 +262,9 @@ export const AUDIT_ACTIONS = [
   'invite.delete',
   'invite.accept',
   'collaborator.delete',
+  'token.create',
+  'token.revoke',
+  'token.rotate_signing_key',
 ];
 
 /** A management token (`gm_…`) as listed: never its secret. */
