@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { databaseKinds } from './helpers/database.ts';
+import { heldInserts } from './helpers/held-inserts.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
 
@@ -17,33 +17,24 @@ describe('revoking a token while a token is made with it (PostgreSQL)', {
   skip: !databaseKinds.includes('postgres'),
 }, () => {
   let server: TestServer;
-  let client: pg.Client;
+  let inserts: Awaited<ReturnType<typeof heldInserts>>;
 
   before(async () => {
     server = await startTestServer('postgres');
-    client = new pg.Client({ connectionString: server.database.url });
-    await client.connect();
-    await client.query(`create function held_insert() returns trigger language plpgsql as $$
-      begin perform pg_advisory_xact_lock(${HOLD}); return new; end $$`);
-    await client.query(`create trigger held_insert before insert on management_tokens for each row
-      when (new.name = 'made in the race') execute function held_insert()`);
+    inserts = await heldInserts(server.database.url, {
+      table: 'management_tokens',
+      when: "new.name = 'made in the race'",
+      lock: HOLD,
+    });
   });
   after(async () => {
-    await client.end();
+    await inserts.end();
     await server.close();
   });
 
   /** How many of the database's connections wait for a lock of this kind. */
   const waiting = async (events: string[]) =>
-    Number(
-      (
-        await client.query(
-          `select count(*) as n from pg_stat_activity
-           where datname = current_database() and wait_event_type = 'Lock' and wait_event = any($1)`,
-          [events],
-        )
-      ).rows[0]?.n,
-    );
+    (await inserts.waits()).filter((w) => events.includes(w)).length;
   const tokenIds = async () =>
     (
       await server.services.database.db.selectFrom('management_tokens').select('id').orderBy('id').execute()
@@ -56,7 +47,7 @@ describe('revoking a token while a token is made with it (PostgreSQL)', {
     // What a call to POST /admin/v1/tokens authenticated with the leaked token holds.
     const byLeaked = await server.services.owners.verifyToken(leaked.token);
 
-    await client.query('select pg_advisory_lock($1)', [HOLD]);
+    await inserts.hold();
     const making = server.services.owners.createToken(byLeaked, { name: 'made in the race' }).then(
       (token) => ({ made: token.id }),
       (error: unknown) => ({ error }),
@@ -80,7 +71,7 @@ describe('revoking a token while a token is made with it (PostgreSQL)', {
       async () => heldOnReturn !== undefined || (await waiting(['transactionid', 'tuple'])) === 1,
       Boolean,
     );
-    await client.query('select pg_advisory_unlock($1)', [HOLD]);
+    await inserts.release();
     const revoked = await revoking;
     assert.equal(revoked.status, 200, revoked.text);
     const outcome = await making;
