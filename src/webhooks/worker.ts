@@ -33,9 +33,16 @@ export interface WebhookWorker {
   stop(): Promise<void>;
 }
 
-export function createWebhookWorker(options: WebhookWorkerOptions): WebhookWorker {
+/**
+ * `makeDispatcher` is a test seam, the real one unless a test hands in a wrapper:
+ * test/race-worker-armed.test.ts holds the dispatcher's nextDue() read to record a retry during it.
+ */
+export function createWebhookWorker(
+  options: WebhookWorkerOptions,
+  makeDispatcher: typeof createDispatcher = createDispatcher,
+): WebhookWorker {
   const { db, dialect, logger } = options;
-  const dispatcher = createDispatcher({
+  const dispatcher = makeDispatcher({
     ...options,
     guard: new AddressGuard(options.allowNets),
     onRetry: (dueAt) => wakeAt(Date.parse(dueAt)),
