@@ -37,7 +37,10 @@ export class LoadingCache<K, V> {
         entry.settled = true;
         entry.value = value;
       },
-      () => this.entries.delete(key),
+      () => {
+        // Only this load's own entry: after an invalidation a newer load may be cached here.
+        if (this.entries.get(key) === entry) this.entries.delete(key);
+      },
     );
     this.entries.set(key, entry, now);
     return entry.promise;
