@@ -648,7 +648,6 @@ export function createDispatcher(options: DispatcherOptions) {
 
   return {
     pump,
-    /** When the next pending delivery falls due (ISO), for the wake-up timer. */
     /** When the earliest delivery the claim could take falls due (none waiting behind an earlier one). */
     async nextDue(): Promise<string | null> {
       const row = await db
