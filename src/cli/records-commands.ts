@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type Command, InvalidArgumentError } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { parse as parseCsv } from 'csv-parse';
 import { stringify as stringifyCsv } from 'csv-stringify';
 import { parseJson as parseExact, stringifyJson as stringifyExact } from '../../packages/client/src/json.ts';
@@ -327,6 +327,15 @@ interface ImportResult {
   errors: Array<{ index: number; details: Array<{ field: string; error: string }> }>;
 }
 
+/**
+ * `--env`, checked before anything is read or sent: an import whose rows were all refused here
+ * sends no request, so the server never said that `--env prod` is no environment (it printed
+ * "Imported 0 of 1 rows into orders (prod)").
+ */
+function environmentOption(): Option {
+  return new Option('--env <environment>', 'test or live').choices(['test', 'live']).default('test');
+}
+
 export function registerRecordsCommands(program: Command, config: Config): void {
   const records = program.command('records').description('bulk import and export of an endpoint’s records');
 
@@ -339,7 +348,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
         'import NDJSON, a JSON array or CSV (header row); exits 2 when some rows were rejected (listed with their lines)',
       ),
   )
-    .option('--env <environment>', 'test or live', 'test')
+    .addOption(environmentOption())
     .option('--format <format>', 'ndjson, json or csv (default: from the file name)')
     .option(
       '--strict',
@@ -521,7 +530,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
       ),
     'errors as the JSON envelope (the records are NDJSON or CSV either way)',
   )
-    .option('--env <environment>', 'test or live', 'test')
+    .addOption(environmentOption())
     .option('--format <format>', 'ndjson or csv', 'ndjson')
     .action(
       async (
