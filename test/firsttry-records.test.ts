@@ -49,5 +49,36 @@ for (const kind of databaseKinds) {
         /--env <environment>\s+test or live \(choices: "test", "live", default: "test"\)/,
       );
     });
+    test('an export saved as .json (NDJSON) is imported with a hint to --format ndjson, not a parser position', async () => {
+      await server.admin('POST', '/admin/v1/endpoints/orders/import?environment=test', {
+        records: [
+          { order_id: 'E-1', amount: 1 },
+          { order_id: 'E-2', amount: 2 },
+        ],
+      });
+      // The natural round trip: `records export orders > orders.json`, then import that file.
+      const exported = await cli('records', 'export', 'orders');
+      assert.equal(exported.code, 0, exported.stderr);
+      const file = join(dir, 'orders.json');
+      writeFileSync(file, exported.stdout);
+      const res = await cli('records', 'import', 'orders', file, '--json');
+      assert.equal(res.code, 1);
+      const envelope = JSON.parse(res.stdout);
+      assert.equal(envelope.code, 'cli_usage');
+      assert.equal(
+        envelope.error,
+        `${file} is not valid JSON: it holds one JSON value per line (NDJSON, as \`records export\` writes), not one JSON array. Import it with --format ndjson (or name it .ndjson)`,
+      );
+      // As the hint says.
+      const again = await cli('records', 'import', 'orders', file, '--format', 'ndjson', '--json');
+      assert.equal(again.code, 0, again.stdout);
+      assert.equal(JSON.parse(again.stdout).data.imported, 2);
+      // A .json file that is broken JSON, not NDJSON, still gets the parser's reason.
+      const broken = join(dir, 'broken.json');
+      writeFileSync(broken, '[\n{"order_id": "B-1", "amount": 1},\n');
+      const res2 = await cli('records', 'import', 'orders', broken, '--json');
+      assert.equal(res2.code, 1);
+      assert.doesNotMatch(JSON.parse(res2.stdout).error, /NDJSON/);
+    });
   });
 }

@@ -81,6 +81,21 @@ function formatOf(file: string, given?: string): Format {
   return 'ndjson';
 }
 
+/**
+ * Whether a text that is not one JSON value reads as NDJSON: several lines, the first of them a
+ * whole JSON object (an array's first line is `[`, a pretty-printed object's `{`).
+ */
+function holdsNdjson(content: string): boolean {
+  const lines = content.split(LINE_BREAK).filter((line) => line.trim() !== '');
+  if (lines.length < 2) return false;
+  try {
+    const first: unknown = JSON.parse(lines[0] as string);
+    return typeof first === 'object' && first !== null && !Array.isArray(first);
+  } catch {
+    return false;
+  }
+}
+
 /** The file line each element of a top-level JSON array starts on (the text is valid JSON). */
 function elementLines(content: string): number[] {
   const lines: number[] = [];
@@ -206,9 +221,13 @@ async function* readRows(
     try {
       parsed = JSON.parse(content);
     } catch (error) {
+      // `records export` writes NDJSON, which a user may well save as `.json`.
+      const hint = holdsNdjson(content)
+        ? ': it holds one JSON value per line (NDJSON, as `records export` writes), not one JSON array. Import it with --format ndjson (or name it .ndjson)'
+        : `: ${(error as Error).message}`;
       throw new CliFailure({
         success: false,
-        error: `${file} is not valid JSON: ${(error as Error).message}`,
+        error: `${file} is not valid JSON${hint}`,
         code: 'cli_usage',
       });
     }
