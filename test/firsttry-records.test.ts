@@ -80,5 +80,28 @@ for (const kind of databaseKinds) {
       assert.equal(res2.code, 1);
       assert.doesNotMatch(JSON.parse(res2.stdout).error, /NDJSON/);
     });
+    test('import --help says what --json prints: the summary, whose fields it names', async () => {
+      const help = await cli('records', 'import', '--help');
+      assert.equal(help.code, 0);
+      const text = help.stdout.replace(/\s+/g, ' ');
+      assert.doesNotMatch(text, /--json print the API response/);
+      assert.match(text, /endpoint the endpoint’s slug/);
+      assert.match(
+        text,
+        /--format <format> ndjson, json \(one array\) or csv \(default: from the file name: \.csv, \.json, else ndjson/,
+      );
+      const named = /--json print the summary as JSON: \{([^}]*)\}/.exec(text)?.[1];
+      assert.ok(named, text);
+      const file = join(dir, 'one.ndjson');
+      writeFileSync(file, '{"order_id":"S-1","amount":1}\n{"order_id":"S-2"}\n');
+      const res = await cli('records', 'import', 'orders', file, '--json');
+      assert.equal(res.code, 2);
+      const summary = JSON.parse(res.stdout).data;
+      assert.deepEqual(
+        Object.keys(summary),
+        [...named.matchAll(/"(\w+)"/g)].map((m) => m[1]).filter((k) => k !== 'line' && k !== 'details'),
+      );
+      assert.deepEqual(Object.keys(summary.problems[0]), ['line', 'details']);
+    });
   });
 }

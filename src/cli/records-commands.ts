@@ -361,14 +361,19 @@ export function registerRecordsCommands(program: Command, config: Config): void 
   withCommon(
     records
       .command('import')
-      .argument('<endpoint>')
+      .argument('<endpoint>', 'the endpoint’s slug')
       .argument('<file>', 'the file; - reads stdin (NDJSON unless --format says otherwise)')
       .description(
         'import NDJSON, a JSON array or CSV (header row); exits 2 when some rows were rejected (listed with their lines)',
       ),
+    // It prints the import's summary, not an API response.
+    'print the summary as JSON: {"imported","rejected","rows","seconds","problems":[{"line","details"}]}; errors as the error envelope',
   )
     .addOption(environmentOption())
-    .option('--format <format>', 'ndjson, json or csv (default: from the file name)')
+    .option(
+      '--format <format>',
+      'ndjson, json (one array) or csv (default: from the file name: .csv, .json, else ndjson, as records export writes)',
+    )
     .option(
       '--strict',
       'check the whole file first: if any row is invalid, import nothing and exit 1 (validation_failed)',
@@ -543,7 +548,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
   withCommon(
     records
       .command('export')
-      .argument('<endpoint>')
+      .argument('<endpoint>', 'the endpoint’s slug')
       .description(
         'every record’s data to stdout: NDJSON as stored, or CSV (the environment’s schema’s columns, then any other field)',
       ),
