@@ -48,7 +48,7 @@ export const cliErrorCodes = {
   config_error:
     'The installation is set up wrongly: an invalid environment variable, or an installation secret that does not open its data; the message names it.',
   database_unreachable:
-    'The database in DATABASE_URL did not answer (refused, unknown host, no such database, authentication failed); the message says which.',
+    'The database in DATABASE_URL did not answer (refused, unknown host, no such database, authentication failed, or something other than PostgreSQL on the port closed the connection); the message says which.',
   backup_failed: '`gatehouse backup` could not make the backup; the message says why.',
   restore_failed:
     '`gatehouse restore` refused or could not finish; the database was not replaced. The message says why.',

@@ -156,6 +156,7 @@ const UNREACHABLE_CODES: Record<string, string> = {
   EAI_AGAIN: 'host not found',
   ETIMEDOUT: 'connection timed out',
   EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
   ECONNRESET: 'connection reset',
   '3D000': 'no such database',
   '28P01': 'password authentication failed',
@@ -164,10 +165,25 @@ const UNREACHABLE_CODES: Record<string, string> = {
   SQLITE_CANTOPEN: 'the file cannot be opened',
 };
 
+/**
+ * pg's own errors for a socket that closed before PostgreSQL spoke (they carry no code): a port
+ * where something else listens (Redis, a proxy with no backend) accepts and hangs up.
+ */
+const UNREACHABLE_MESSAGES: Array<[RegExp, string]> = [
+  [
+    /^Connection terminated unexpectedly$/,
+    'the server closed the connection (is PostgreSQL listening on that port?)',
+  ],
+  [/^Connection terminated due to connection timeout$/, 'connection timed out'],
+];
+
 function unreachableReason(error: unknown): string | undefined {
   const { code, message } = (error ?? {}) as { code?: string; message?: string };
   // pg reports some of these as an AggregateError of each address tried.
   const inner = (error as { errors?: Array<{ code?: string }> } | undefined)?.errors?.[0]?.code;
-  const known = (code && UNREACHABLE_CODES[code]) || (inner && UNREACHABLE_CODES[inner]);
+  const known =
+    (code && UNREACHABLE_CODES[code]) ||
+    (inner && UNREACHABLE_CODES[inner]) ||
+    (!code && UNREACHABLE_MESSAGES.find(([pattern]) => pattern.test(message ?? ''))?.[1]);
   return known ? `${known}${message ? ` (${message})` : ''}` : undefined;
 }
