@@ -147,6 +147,13 @@ export function parseDatabaseUrl(url: string): DatabaseConfig {
     const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     if (path === '')
       throw new ConfigError('DATABASE_URL sqlite: needs a file path, e.g. sqlite:./data/gatehouse.db');
+    // `sqlite://./data/x.db` left `//./data/x.db`, which the system reads as /data/x.db: a new,
+    // empty database at the root, not the one in ./data.
+    if (path.startsWith('//')) {
+      throw new ConfigError(
+        `DATABASE_URL "${url}" is not a file path: write sqlite:./data/gatehouse.db for a file relative to the working folder, or sqlite:///var/lib/gatehouse/gatehouse.db for an absolute one`,
+      );
+    }
     return { kind: 'sqlite', path };
   }
   throw new ConfigError(`DATABASE_URL must start with sqlite: or postgres://, got "${url}"`);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { ConfigError, loadConfig } from '../src/config.ts';
 import { runGatehouse } from './helpers/process.ts';
 
 // docs/DEPLOY.md on one machine: a DATABASE_URL whose port has something other than PostgreSQL
@@ -47,5 +48,29 @@ describe('a DATABASE_URL whose port accepts and closes the connection', () => {
         /^Cannot reach the database: the server closed the connection \(is PostgreSQL listening on that port\?\)/,
       );
     }
+  });
+});
+
+// DEPLOY.md's DATABASE_URL is `sqlite:<file>`; the URL-like `sqlite://./data/…` opened /data/….
+describe('DATABASE_URL sqlite: forms', () => {
+  test('sqlite://./data/… is refused with the forms to write; sqlite:./… and sqlite:///… are the paths they say', () => {
+    for (const url of ['sqlite://./data/gatehouse.db', 'sqlite://data/gatehouse.db']) {
+      assert.throws(
+        () => loadConfig({ DATABASE_URL: url }),
+        (error: unknown) =>
+          error instanceof ConfigError &&
+          error.message ===
+            `DATABASE_URL "${url}" is not a file path: write sqlite:./data/gatehouse.db for a file relative to the working folder, or sqlite:///var/lib/gatehouse/gatehouse.db for an absolute one`,
+        url,
+      );
+    }
+    assert.deepEqual(loadConfig({ DATABASE_URL: 'sqlite:./data/gatehouse.db' }).database, {
+      kind: 'sqlite',
+      path: './data/gatehouse.db',
+    });
+    assert.deepEqual(loadConfig({ DATABASE_URL: 'sqlite:///var/lib/gatehouse/gatehouse.db' }).database, {
+      kind: 'sqlite',
+      path: '/var/lib/gatehouse/gatehouse.db',
+    });
   });
 });
