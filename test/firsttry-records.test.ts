@@ -80,6 +80,40 @@ for (const kind of databaseKinds) {
       assert.equal(res2.code, 1);
       assert.doesNotMatch(JSON.parse(res2.stdout).error, /NDJSON/);
     });
+    test('a missing file, a folder or a name that tells no format is a usage error, before anything is sent', async () => {
+      const before = await server.admin('GET', '/admin/v1/endpoints/orders/export?environment=test');
+      const xml = join(dir, 'orders.xml');
+      writeFileSync(xml, '{"order_id":"X-1","amount":1}\n');
+      for (const [file, message] of [
+        [join(dir, 'missing.csv'), `No such file: ${join(dir, 'missing.csv')}`],
+        [dir, `${dir} is not a file`],
+        [xml, `Cannot tell the format of ${xml} from its name: give --format ndjson, json or csv`],
+      ] as const) {
+        const res = await cli('records', 'import', 'orders', file, '--json');
+        assert.equal(res.code, 1, res.stdout);
+        const envelope = JSON.parse(res.stdout);
+        assert.equal(envelope.code, 'cli_usage');
+        assert.equal(envelope.error, message);
+        const plain = await cli('records', 'import', 'orders', file);
+        assert.equal(plain.code, 1);
+        assert.doesNotMatch(plain.stderr, /ENOENT|EISDIR|stat '/);
+      }
+      // As the message says: the same file with --format is imported.
+      const given = await cli('records', 'import', 'orders', xml, '--format', 'ndjson', '--json');
+      assert.equal(given.code, 0, given.stdout);
+      // A name with no extension, and .jsonl, read as NDJSON.
+      for (const name of ['orders-export', 'orders.jsonl']) {
+        const file = join(dir, name);
+        writeFileSync(file, '{"order_id":"N-1","amount":1}\n');
+        const res = await cli('records', 'import', 'orders', file, '--json');
+        assert.equal(res.code, 0, `${name}: ${res.stdout}`);
+      }
+      const afterwards = await server.admin('GET', '/admin/v1/endpoints/orders/export?environment=test');
+      assert.equal(
+        afterwards.text.split('\n').filter(Boolean).length,
+        before.text.split('\n').filter(Boolean).length + 3,
+      );
+    });
     test('import --help says what --json prints: the summary, whose fields it names', async () => {
       const help = await cli('records', 'import', '--help');
       assert.equal(help.code, 0);
@@ -88,7 +122,7 @@ for (const kind of databaseKinds) {
       assert.match(text, /endpoint the endpoint’s slug/);
       assert.match(
         text,
-        /--format <format> ndjson, json \(one array\) or csv \(default: from the file name: \.csv, \.json, else ndjson/,
+        /--format <format> ndjson, json \(one array\) or csv \(default: from the file name: \.csv, \.json, or ndjson for \.ndjson, \.jsonl, no extension and stdin/,
       );
       const named = /--json print the summary as JSON: \{([^}]*)\}/.exec(text)?.[1];
       assert.ok(named, text);

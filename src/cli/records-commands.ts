@@ -78,7 +78,30 @@ function formatOf(file: string, given?: string): Format {
     });
   if (/\.csv$/i.test(file)) return 'csv';
   if (/\.json$/i.test(file)) return 'json';
-  return 'ndjson';
+  // NDJSON as `records export` writes it: .ndjson, .jsonl, a name with no extension, or stdin.
+  if (file === '-' || /\.(ndjson|jsonl)$/i.test(file) || !/\.[^./\\]+$/.test(file)) return 'ndjson';
+  throw new CliFailure({
+    success: false,
+    error: `Cannot tell the format of ${file} from its name: give --format ndjson, json or csv`,
+    code: 'cli_usage',
+  });
+}
+
+/** The file to import, there and a file: said plainly before anything is sent. */
+function checkReadable(file: string): void {
+  if (file === '-') return;
+  let isFile: boolean;
+  try {
+    isFile = statSync(file).isFile();
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    throw new CliFailure({
+      success: false,
+      error: code === 'ENOENT' ? `No such file: ${file}` : `Cannot read ${file} (${code ?? String(error)})`,
+      code: 'cli_usage',
+    });
+  }
+  if (!isFile) throw new CliFailure({ success: false, error: `${file} is not a file`, code: 'cli_usage' });
 }
 
 /**
@@ -372,7 +395,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
     .addOption(environmentOption())
     .option(
       '--format <format>',
-      'ndjson, json (one array) or csv (default: from the file name: .csv, .json, else ndjson, as records export writes)',
+      'ndjson, json (one array) or csv (default: from the file name: .csv, .json, or ndjson for .ndjson, .jsonl, no extension and stdin, as records export writes)',
     )
     .option(
       '--strict',
@@ -400,10 +423,11 @@ export function registerRecordsCommands(program: Command, config: Config): void 
         let spooled: string | undefined;
         let failure: { error: unknown } | undefined;
         try {
+          checkReadable(file);
+          const format = formatOf(file, o.format);
           const call = managementClient(config, o);
           const path = `/admin/v1/endpoints/${encodeURIComponent(slug)}`;
           const endpoint = await call<EndpointJson>('GET', path);
-          const format = formatOf(file, o.format);
           // CSV cells are typed by the schema the rows are checked against: the deployed one for live.
           let schema = endpoint.schema;
           if (format === 'csv' && o.env === 'live' && endpoint.live_version !== null) {
