@@ -62,6 +62,44 @@ for (const kind of databaseKinds) {
       rmSync(dir, { recursive: true, force: true });
     });
 
+    test('a live App step on an endpoint that is not deployed, inactive or expired names the endpoint', async () => {
+      await server.createEndpoint({ slug: 'undeployed', name: 'Undeployed', schema: { type: 'object' } });
+      const app = await server.admin('POST', '/admin/v1/apps', {
+        slug: 'drafty',
+        name: 'Drafty',
+        routes: [
+          {
+            method: 'POST',
+            path: '/note',
+            auth: 'public',
+            steps: [{ name: 'save', type: 'create', endpoint: 'undeployed', data: 'body' }],
+          },
+        ],
+      });
+      assert.equal(app.status, 201, app.text);
+      assert.equal((await server.admin('POST', '/admin/v1/apps/drafty/deploy')).status, 201);
+      const call = () => server.request('POST', '/api/v1/apps/drafty/note', { json: { n: 1 } });
+      const refused = await call();
+      assert.equal(refused.status, 403, refused.text);
+      assert.equal(refused.body.code, 'endpoint_not_deployed');
+      assert.equal(
+        refused.body.error,
+        'Step "save": Endpoint "undeployed" is not deployed to live: deploy it (gatehouse endpoints deploy undeployed)',
+      );
+      assert.equal((await server.admin('POST', '/admin/v1/endpoints/undeployed/deploy')).status, 201);
+      assert.equal((await call()).status, 200);
+      await server.admin('PATCH', '/admin/v1/endpoints/undeployed', { active: false });
+      const inactive = await call();
+      assert.equal(inactive.status, 403);
+      assert.equal(inactive.body.code, 'endpoint_inactive');
+      assert.equal(inactive.body.error, 'Step "save": Endpoint "undeployed" is inactive');
+      // The data API's own message is the contract's, unchanged.
+      const { key } = await server.createKey({ name: 'k', environment: 'live' });
+      const direct = await server.request('POST', '/api/v1/data/undeployed', { key, json: {} });
+      assert.equal(direct.status, 403);
+      assert.equal(direct.body.error, 'Endpoint inactive');
+    });
+
     test('every command answers what the doc shows, and after the deploy a public call without ?environment is served', async () => {
       const { definition, commands } = workedExample();
       writeFileSync(join(dir, 'shop.json'), definition);

@@ -219,11 +219,16 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   async function target(slug: string): Promise<{ endpoint: EndpointRuntime; version: SchemaVersion }> {
     const endpoint = await deps.endpoints.runtime(slug);
     if (!endpoint) throw new ApiError('endpoint_not_found', { message: `Endpoint "${slug}" not found` });
-    if (!endpoint.active) throw new ApiError('endpoint_inactive');
+    // The data API's codes; the messages name the endpoint, which a step's caller cannot see.
+    if (!endpoint.active)
+      throw new ApiError('endpoint_inactive', { message: `Endpoint "${slug}" is inactive` });
     if (endpoint.expiresAt !== null && endpoint.expiresAt <= Date.now())
-      throw new ApiError('subscription_expired');
+      throw new ApiError('subscription_expired', { message: `Endpoint "${slug}": its subscription expired` });
     const version = environment === 'live' ? endpoint.live : endpoint.draft;
-    if (!version) throw new ApiError('endpoint_not_deployed');
+    if (!version)
+      throw new ApiError('endpoint_not_deployed', {
+        message: `Endpoint "${slug}" is not deployed to live: deploy it (gatehouse endpoints deploy ${slug})`,
+      });
     return { endpoint, version };
   }
 
