@@ -80,6 +80,7 @@ export function SecretDialog({
   testId,
   children,
   actions,
+  closeOnEscape = true,
 }: {
   title: string;
   secret: string | null;
@@ -89,9 +90,11 @@ export function SecretDialog({
   children: ReactNode;
   /** More buttons beside Copy (a rotation). */
   actions?: ReactNode;
+  /** False while a question asked from one of the actions is open over it: Escape is that question's. */
+  closeOnEscape?: boolean;
 }) {
   return (
-    <Modal opened={secret !== null} onClose={onClose} title={title} size="lg">
+    <Modal opened={secret !== null} onClose={onClose} title={title} size="lg" closeOnEscape={closeOnEscape}>
       {secret && (
         <Stack gap="sm">
           <Text size="sm">{children}</Text>

@@ -71,6 +71,12 @@ export function KeysPage() {
     /** After a rotation, until when the secret before signs alongside; null: none does. */
     previousUntil: string | null;
   } | null>(null);
+  /**
+   * The "Rotate…?" question is open over the callback secret's dialog. Both listen for Escape on
+   * the window, and both closed on it: the dialog leaves it to the question meanwhile, so Escape
+   * cancels the rotation alone and the owner is back in the dialog, on Rotate….
+   */
+  const [askingRotation, setAskingRotation] = useState(false);
   const createButton = useRef<HTMLButtonElement>(null);
   /** Each row's Actions button, where focus returns when its edit dialog closes. */
   const actionButtons = useRef(new Map<string, HTMLButtonElement>());
@@ -127,6 +133,7 @@ export function KeysPage() {
   /** A new callback signing secret for the key: the old one signs alongside for a day, or stops now. */
   function rotateCallbackSecret(key: ApiKey) {
     let stopNow = false;
+    setAskingRotation(true);
     openConfirm({
       title: `Rotate the callback signing secret of ${key.name}?`,
       children: (
@@ -145,6 +152,9 @@ export function KeysPage() {
         </Stack>
       ),
       labels: { confirm: 'Rotate secret', cancel: 'Cancel' },
+      // Mantine's modals provider heard the Escape first and closes the question while that key
+      // press is still on its way to the dialog's listener: the dialog takes Escape back after it.
+      onClose: () => setTimeout(() => setAskingRotation(false), 0),
       onConfirm: async () => {
         try {
           const rotated = await api.post<CallbackSigningSecret>(
@@ -363,6 +373,7 @@ export function KeysPage() {
         secret={callbackSecret?.secret ?? null}
         onClose={closeCallbackSecret}
         testId="key-callback-secret"
+        closeOnEscape={!askingRotation}
         actions={
           callbackSecret && (
             <Button size="xs" variant="default" onClick={() => rotateCallbackSecret(callbackSecret.key)}>
