@@ -151,6 +151,11 @@ for (const kind of databaseKinds) {
       const { data } = account.body as { data: { callback_signing_secret: string } };
       assert.match(data.callback_signing_secret, /^whsec_/);
       assert.ok(accountSchema.properties.data.required.includes('callback_signing_secret'));
+      // It changes when the owner rotates it: the document must not promise it for the key's life.
+      const secretDoc = accountSchema.properties.data.properties.callback_signing_secret
+        .description as string;
+      assert.doesNotMatch(secretDoc, /whole life/);
+      assert.match(secretDoc, /rotate-callback-secret/);
       assert.ok(
         ajv.validate(accountSchema, { success: true, data: {} }) === false,
         'the schema says what data holds',

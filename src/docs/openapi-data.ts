@@ -219,7 +219,7 @@ export async function dataApiDocument(
                 type: ['string', 'null'],
                 pattern: '^whsec_',
                 description:
-                  "The Standard Webhooks secret (whsec_…) that signs the callbacks (X-Webhook-Callback) of this key's requests: verify them with it. Each key has its own, for its whole life. Null when the call is made with a token minted from the key rather than with the key itself",
+                  "The Standard Webhooks secret (whsec_…) that signs the callbacks (X-Webhook-Callback) of this key's requests: verify them with it. Each key has its own; it changes only when the owner rotates it (POST /admin/v1/keys/{id}/rotate-callback-secret), the one before signing alongside until the overlap the owner chose ends. Null when the call is made with a token minted from the key rather than with the key itself",
               },
               usage: { type: ['object', 'null'], description: 'Requests counted in each window so far' },
             },
