@@ -446,18 +446,18 @@ export function createKeyService({
         updated_at: nowIso(),
       };
       if (by.testOnly && patch.limits !== undefined) refuseAboveDefaults(updated.limits, defaultLimits);
-      // The callback secret's columns are rotateCallbackSecret's alone: not written back here,
-      // where a rotation made meanwhile would be undone.
-      const {
-        id: _id,
-        created_at,
-        callback_secret_generation,
-        callback_secret_previous_until,
-        ...changes
-      } = updated;
+      // Only what the PATCH names is written: the row read above may be stale by now, and
+      // writing it back whole would undo a revoke, a roll's new start or a callback secret
+      // rotation made meanwhile (another request, another process).
+      const changes: Partial<ApiKeysTable> = { updated_at: updated.updated_at };
+      if (patch.name !== undefined) changes.name = updated.name;
+      if (patch.scopes) changes.scopes = updated.scopes;
+      if (patch.limits !== undefined) changes.limits = updated.limits;
+      if (patch.expires_at !== undefined) changes.expires_at = updated.expires_at;
       await db.updateTable('api_keys').set(changes).where('id', '=', id).execute();
       bus.publish('keys', id);
-      return toJson(updated, lastUsed);
+      // As stored now, a change made meanwhile included.
+      return toJson(await requireRow(id), lastUsed);
     },
 
     deactivate: (id: string) => setStatus(id, 'inactive'),
