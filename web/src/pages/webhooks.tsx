@@ -15,7 +15,7 @@ import {
   TextInput,
 } from '@mantine/core';
 import { type FormEvent, useEffect, useRef, useState } from 'react';
-import { api, errorMessage } from '../api/client.ts';
+import { ApiFailure, api, errorMessage } from '../api/client.ts';
 import {
   type Endpoint,
   type Environment,
@@ -372,6 +372,9 @@ function SubscriptionModal({
   );
 }
 
+/** The fields that show their own refusal (the rest go to the form's alert). */
+const ON_FIELD = new Set(['url', 'events']);
+
 function SubscriptionForm({
   slug,
   editing,
@@ -390,6 +393,7 @@ function SubscriptionForm({
     editing ? [...editing.events] : EVENT_TYPES.filter((e) => e !== 'request.failed'),
   );
   const [busy, setBusy] = useState(false);
+  /** A refusal the fields do not show (the request's own message, an environment's error). */
   const [problem, setProblem] = useState<string | null>(null);
   /** The server's errors by field: the URL's is shown (and marked invalid) on the URL field. */
   const [errors, setErrors] = useState<Record<string, string>>({});
@@ -417,9 +421,19 @@ function SubscriptionForm({
           );
       onSaved(saved);
     } catch (error) {
-      notifyError(error, editing ? 'Could not save the subscription' : 'Could not create the subscription');
-      setProblem(errorMessage(error));
-      setErrors(refusedFields(error));
+      // Said once, in the form: on the field it is about, else in the alert above the fields (not
+      // also in a toast, nor repeated in the alert when the field already says it).
+      const fields = refusedFields(error, (name) => (ON_FIELD.has(name) ? name : null));
+      setErrors(fields);
+      const elsewhere =
+        error instanceof ApiFailure ? error.details.filter((d) => !ON_FIELD.has(d.field)) : [];
+      setProblem(
+        Object.keys(fields).length === 0
+          ? errorMessage(error)
+          : elsewhere.length > 0
+            ? elsewhere.map((d) => `${d.field}: ${d.error}`).join('; ')
+            : null,
+      );
       // The button was disabled while busy: focus goes to the refused field, else the message.
       focusNext(
         () => firstInvalid(formRef.current),
@@ -434,7 +448,13 @@ function SubscriptionForm({
     <form ref={formRef} onSubmit={submit} aria-label={editing ? 'Edit subscription' : 'New subscription'}>
       <Stack>
         {problem && (
-          <Alert ref={alertRef} color="red" role="alert" tabIndex={-1}>
+          <Alert
+            ref={alertRef}
+            color="red"
+            role="alert"
+            tabIndex={-1}
+            title={editing ? 'Could not save the subscription' : 'Could not create the subscription'}
+          >
             {problem}
           </Alert>
         )}
