@@ -1302,6 +1302,8 @@ describe('dashboard in a real browser', {
     await until(
       async () => (await server.admin('GET', '/admin/v1/endpoints/orders')).body.data.name === before,
     );
+    // Saved on the page too (leaving unsaved edits, by a typed address as by a link, asks first).
+    await until(() => page.getByRole('button', { name: 'Save draft' }).isDisabled());
     // The same with a dialog open under it: Escape does not close that dialog (nor lose its edit).
     await page.goto(`${server.url}/#/keys`);
     await page

@@ -70,4 +70,83 @@ describe('dashboard: polish', {
     await page.getByRole('button', { name: 'I have saved it' }).click();
     await page.getByTestId('subscription-row').getByText('https://example.com/hooks').waitFor();
   });
+
+  test('Back or Forward from unsaved endpoint edits asks first: Cancel keeps them; with none, nothing asks', async () => {
+    await server.createEndpoint({ slug: 'drafty', name: 'Drafty', schema: ordersSchema });
+    await signIn();
+    const asked: string[] = [];
+    let answer = false;
+    page.on('dialog', (dialog) => {
+      asked.push(dialog.message());
+      void (answer ? dialog.accept() : dialog.dismiss());
+    });
+    await page.getByRole('link', { name: 'drafty' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Drafty' }).waitFor();
+    await page.getByRole('button', { name: 'Add field' }).click();
+    await page
+      .getByRole('group', { name: /^Field 6/ })
+      .getByLabel('Field name')
+      .fill('note');
+
+    // Back asks; Cancel stays on the page, the edit with it.
+    await page.evaluate('history.back()');
+    await until(
+      async () => asked.length,
+      (n) => n === 1,
+    );
+    assert.match(asked[0] ?? '', /unsaved changes to this endpoint/);
+    await until(
+      async () => page.url(),
+      (url) => url.endsWith('#/endpoints/drafty'),
+    );
+    assert.equal(await page.getByRole('group', { name: 'Field 6: note' }).count(), 1);
+    assert.equal(await page.getByRole('heading', { level: 1, name: 'Drafty' }).count(), 1);
+    // Back still goes back, once agreed to.
+    answer = true;
+    await page.evaluate('history.back()');
+    await page.getByRole('heading', { level: 1, name: 'Endpoints' }).waitFor();
+    assert.equal(asked.length, 2);
+
+    // Forward to the endpoint, now with nothing unsaved: Back and Forward ask nothing.
+    await page.evaluate('history.forward()');
+    await page.getByRole('heading', { level: 1, name: 'Drafty' }).waitFor();
+    assert.equal(await page.getByRole('group', { name: 'Field 6: note' }).count(), 0);
+    await page.evaluate('history.back()');
+    await page.getByRole('heading', { level: 1, name: 'Endpoints' }).waitFor();
+    await page.evaluate('history.forward()');
+    await page.getByRole('heading', { level: 1, name: 'Drafty' }).waitFor();
+    assert.equal(asked.length, 2);
+
+    // Forward asks too (the endpoint left for API keys, then Back to it and an edit).
+    await page.getByRole('navigation').getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
+    await page.evaluate('history.back()');
+    await page.getByRole('heading', { level: 1, name: 'Drafty' }).waitFor();
+    assert.equal(asked.length, 2);
+    answer = false;
+    await page.getByRole('button', { name: 'Add field' }).click();
+    await page
+      .getByRole('group', { name: /^Field 6/ })
+      .getByLabel('Field name')
+      .fill('note');
+    await page.evaluate('history.forward()');
+    await until(
+      async () => asked.length,
+      (n) => n === 3,
+    );
+    await until(
+      async () => page.url(),
+      (url) => url.endsWith('#/endpoints/drafty'),
+    );
+    assert.equal(await page.getByRole('group', { name: 'Field 6: note' }).count(), 1);
+
+    // Deleting the endpoint says the edits go with it, and then goes to the list unasked.
+    await page.getByRole('button', { name: 'Delete endpoint' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete drafty?' });
+    await confirm.getByText('Your unsaved changes go with it.').waitFor();
+    await confirm.getByRole('button', { name: 'Delete endpoint' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Endpoints' }).waitFor();
+    assert.equal(asked.length, 3);
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/drafty')).status, 404);
+  });
 });

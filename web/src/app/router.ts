@@ -1,6 +1,51 @@
-import { useSyncExternalStore } from 'react';
+import { useEffect, useSyncExternalStore } from 'react';
 
 /** Hash routing (`#/endpoints/orders`): the server serves one index.html and needs no fallback. */
+
+/** Asked before the route changes while a page has unsaved edits: false stays on the page. */
+let leaveCheck: (() => boolean) | null = null;
+/** An address already agreed to: a link confirmed when clicked, or the app's own navigate(). */
+let agreedTo: string | null = null;
+
+// Registered before any page listens (at import): a route change refused here reaches none of them.
+// Back, Forward and a typed address change the hash before anything can ask; a refusal puts this
+// page's address back (a history entry of its own: pushState fires no hashchange).
+window.addEventListener('hashchange', (event) => {
+  const agreed = agreedTo === event.newURL;
+  agreedTo = null;
+  if (agreed || leaveCheck === null || leaveCheck()) return;
+  window.history.pushState(window.history.state, '', event.oldURL);
+  event.stopImmediatePropagation();
+});
+
+/**
+ * While `active`, leaving the page asks `message` first (a confirm dialog): a link within the app,
+ * Back and Forward, a typed address; closing or reloading the tab asks with the browser's prompt.
+ */
+export function useLeaveGuard(active: boolean, message: string): void {
+  useEffect(() => {
+    if (!active) return;
+    const ask = () => window.confirm(message);
+    const onUnload = (event: BeforeUnloadEvent) => event.preventDefault();
+    // A link is asked about before it is followed, so that staying adds no history entry.
+    const onClick = (event: MouseEvent) => {
+      if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+      const link = event.target instanceof Element ? event.target.closest('a[href^="#/"]') : null;
+      if (!(link instanceof HTMLAnchorElement) || link.target === '_blank') return;
+      if (link.href === window.location.href) return;
+      if (ask()) agreedTo = link.href;
+      else event.preventDefault();
+    };
+    leaveCheck = ask;
+    window.addEventListener('beforeunload', onUnload);
+    document.addEventListener('click', onClick, true);
+    return () => {
+      if (leaveCheck === ask) leaveCheck = null;
+      window.removeEventListener('beforeunload', onUnload);
+      document.removeEventListener('click', onClick, true);
+    };
+  }, [active, message]);
+}
 
 function subscribe(onChange: () => void): () => void {
   window.addEventListener('hashchange', onChange);
@@ -30,7 +75,10 @@ export function useRoute(): string[] {
  */
 export const NEW = '_new';
 
+/** Goes to `path`, unasked: the page calling it has dealt with its edits (saved, or deleted). */
 export function navigate(path: string): void {
+  const target = new URL(href(path), window.location.href).href;
+  if (target !== window.location.href) agreedTo = target;
   window.location.hash = path.startsWith('/') ? path : `/${path}`;
 }
 

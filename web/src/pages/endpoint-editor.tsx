@@ -18,7 +18,7 @@ import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { api } from '../api/client.ts';
 import { stringifyJson } from '../api/exact-json.ts';
 import type { Endpoint, EndpointVersion } from '../api/types.ts';
-import { href, navigate } from '../app/router.ts';
+import { href, navigate, useLeaveGuard } from '../app/router.ts';
 import { useUser } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
 import {
@@ -220,29 +220,11 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
     expires_at: endpoint.expires_at,
   };
   const dirty = !saved || stringifyJson(saved) !== stringifyJson(payload);
-  // Closing or reloading the page with unsaved edits asks first (the browser's own prompt).
+  // Leaving the page with unsaved edits asks first: a link within the app (the nav, Test), Back and
+  // Forward, closing or reloading the tab. The edits were dropped without a word, and the test page
+  // sent the saved draft, not the one on screen.
   const unsaved = dirty && !readOnly && (endpoint !== null || slug !== '');
-  useEffect(() => {
-    if (!unsaved) return;
-    const ask = (event: BeforeUnloadEvent) => event.preventDefault();
-    window.addEventListener('beforeunload', ask);
-    return () => window.removeEventListener('beforeunload', ask);
-  }, [unsaved]);
-  // So does following a link within the app (the nav, Test): the edits were dropped without a word,
-  // and the test page sent the saved draft, not the one on screen.
-  useEffect(() => {
-    if (!unsaved) return;
-    const ask = (event: MouseEvent) => {
-      if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
-      const link = event.target instanceof Element ? event.target.closest('a[href^="#/"]') : null;
-      if (!link || link.getAttribute('target') === '_blank') return;
-      if (!window.confirm('Leave this page? Your unsaved changes to this endpoint will be lost.')) {
-        event.preventDefault();
-      }
-    };
-    document.addEventListener('click', ask, true);
-    return () => document.removeEventListener('click', ask, true);
-  }, [unsaved]);
+  useLeaveGuard(unsaved, 'Leave this page? Your unsaved changes to this endpoint will be lost.');
   const slugError =
     endpoint === null && slug !== '' && !SLUG.test(slug)
       ? 'Lowercase letters, digits and -, 2 to 63 characters'
@@ -418,8 +400,9 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
     const button = document.activeElement instanceof HTMLElement ? document.activeElement : null;
     confirmAction({
       title: `Delete ${endpoint.slug}?`,
-      message:
-        'The endpoint, its versions and all its records (test and live) are deleted. This cannot be undone.',
+      message: `The endpoint, its versions and all its records (test and live) are deleted. This cannot be undone.${
+        unsaved ? ' Your unsaved changes go with it.' : ''
+      }`,
       confirmLabel: 'Delete endpoint',
       onConfirm: () =>
         run(
