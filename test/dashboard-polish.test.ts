@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { type Browser, CHROMIUM, ensureDashboardBuilt, openBrowser } from './helpers/dashboard-browser.ts';
+import { startReceiver } from './helpers/receiver.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
 
@@ -29,12 +30,12 @@ describe('dashboard: polish', {
   });
 
   /** A fresh browser (its own cookies) at `viewport`, signed in as the owner. */
-  async function signIn(viewport = DESKTOP): Promise<void> {
+  async function signIn(viewport = DESKTOP, at = server): Promise<void> {
     await owner?.close();
-    owner = await openBrowser(server.url);
+    owner = await openBrowser(at.url);
     ({ page } = owner);
     await page.setViewportSize(viewport);
-    await page.goto(`${server.url}/`);
+    await page.goto(`${at.url}/`);
     for (const [name, value] of Object.entries(OWNER)) {
       await page.getByRole('textbox', { name, exact: true }).fill(value);
     }
@@ -69,6 +70,77 @@ describe('dashboard: polish', {
     await dialog.getByRole('button', { name: 'Create subscription' }).click();
     await page.getByRole('button', { name: 'I have saved it' }).click();
     await page.getByTestId('subscription-row').getByText('https://example.com/hooks').waitFor();
+  });
+
+  test("the deliveries' endpoint filter is a list of the endpoints to pick from, searched by typing", async () => {
+    // Its own server, with a webhook worker (it writes the queued records and attempts deliveries).
+    const receiver = await startReceiver();
+    const hooks = await startTestServer(
+      'sqlite',
+      { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' },
+      { worker: true },
+    );
+    try {
+      const key = await hooks.createKey({ name: 'writer', environment: 'test' });
+      for (const [slug, name] of [
+        ['orders', 'Orders'],
+        ['invoices', 'Invoices'],
+      ]) {
+        await hooks.createEndpoint({ slug, name, schema: ordersSchema });
+        await hooks.admin('POST', `/admin/v1/endpoints/${slug}/webhooks`, {
+          url: `${receiver.url}/${slug}`,
+          environment: 'test',
+        });
+        const write = await hooks.request('POST', `/api/v1/data/${slug}`, {
+          key: key.key,
+          json: { order_id: `${slug}-1`, amount: 1 },
+        });
+        assert.equal(write.status, 202, write.text);
+      }
+      await until(
+        async () => (await hooks.admin('GET', '/admin/v1/deliveries')).body.data.length,
+        (n) => n === 2,
+      );
+      await signIn(DESKTOP, hooks);
+      await page.goto(`${hooks.url}/#/deliveries`);
+      const rows = page.getByTestId('delivery-row');
+      await until(
+        () => rows.count(),
+        (n) => n === 2,
+      );
+      // The endpoints are listed by name and slug; typing narrows the list.
+      const picker = page.getByLabel('Endpoint', { exact: true }).first();
+      await picker.click();
+      const options = page.getByRole('option');
+      const listed = () => options.allTextContents();
+      assert.deepEqual(await until(listed, (names) => names.length === 2), [
+        'Invoices (invoices)',
+        'Orders (orders)',
+      ]);
+      await picker.fill('ord');
+      assert.deepEqual(await until(listed, (names) => names.length === 1), ['Orders (orders)']);
+      await options.first().click();
+      assert.equal(await picker.inputValue(), 'Orders (orders)');
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      await until(
+        () => rows.count(),
+        (n) => n === 1,
+      );
+      await rows.getByText(/^orders · /).waitFor();
+      // Cleared, every endpoint's deliveries again.
+      await page.getByRole('button', { name: 'Any endpoint' }).click();
+      assert.equal(await picker.inputValue(), '');
+      await page.getByRole('button', { name: 'Apply filters' }).click();
+      await until(
+        () => rows.count(),
+        (n) => n === 2,
+      );
+    } finally {
+      await owner?.close();
+      owner = undefined;
+      await hooks.close();
+      await receiver.close();
+    }
   });
 
   test('Back or Forward from unsaved endpoint edits asks first: Cancel keeps them; with none, nothing asks', async () => {

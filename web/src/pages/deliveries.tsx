@@ -6,6 +6,7 @@ import {
   Drawer,
   Group,
   SegmentedControl,
+  Select,
   Stack,
   Table,
   Text,
@@ -14,7 +15,7 @@ import {
 } from '@mantine/core';
 import { useEffect, useRef, useState } from 'react';
 import { api } from '../api/client.ts';
-import type { Delivery } from '../api/types.ts';
+import type { Delivery, Endpoint } from '../api/types.ts';
 import { useUser } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, ErrorState, LoadingState, notifyError, notifySuccess } from '../components/feedback.tsx';
@@ -102,6 +103,7 @@ function nextLook(items: Delivery[], now: number): number | null {
 
 export function DeliveriesPage() {
   const isOwner = useUser().role === 'owner';
+  const endpoints = useLoader(() => api.get<Endpoint[]>('/admin/v1/endpoints'), 'endpoints');
   const [status, setStatus] = useState('all');
   // What is typed, and what the list shows (applied with the button, not per keystroke).
   const [typed, setTyped] = useState<Filters>(NO_FILTERS);
@@ -187,11 +189,19 @@ export function DeliveriesPage() {
           }}
         >
           <Group align="flex-end" gap="xs">
-            <TextInput
+            <Select
               label="Endpoint"
-              placeholder="orders"
-              value={typed.endpoint}
-              onChange={(e) => setTyped({ ...typed, endpoint: e.currentTarget.value })}
+              placeholder={endpoints.loading ? 'Loading…' : 'Any endpoint'}
+              data={(endpoints.data ?? []).map((e) => ({ value: e.slug, label: `${e.name} (${e.slug})` }))}
+              value={typed.endpoint === '' ? null : typed.endpoint}
+              onChange={(value) => setTyped({ ...typed, endpoint: value ?? '' })}
+              searchable
+              clearable
+              nothingFoundMessage="No endpoint matches"
+              // Mantine hides the × from the keyboard and screen readers: here it is a named button.
+              clearButtonProps={{ 'aria-label': 'Any endpoint', 'aria-hidden': false, tabIndex: 0 }}
+              error={endpoints.error === undefined ? undefined : 'Could not load the endpoints'}
+              w={240}
             />
             <TextInput
               label="Record id"
