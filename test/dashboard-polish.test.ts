@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { type Browser, CHROMIUM, ensureDashboardBuilt, openBrowser } from './helpers/dashboard-browser.ts';
 import { startReceiver } from './helpers/receiver.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
@@ -10,6 +10,24 @@ import { until } from './helpers/until.ts';
 /** The owner's sign-in, by the form's field names. */
 const OWNER = { Email: 'owner@example.com', Password: 'correct horse battery' };
 const DESKTOP = { width: 1280, height: 800 };
+
+const PHONE = { width: 390, height: 844 };
+
+/**
+ * A wide table's scroll container: how far its content runs past the right of what is shown, and
+ * whether each edge's shadow is on (its opacity).
+ */
+async function edges(scroll: Locator): Promise<{ hidden: number; left: string; right: string }> {
+  return scroll.evaluate((element) => {
+    const viewport = element.querySelector('.mantine-ScrollArea-viewport');
+    const view = element.ownerDocument.defaultView;
+    return {
+      hidden: viewport ? viewport.scrollWidth - viewport.clientWidth - viewport.scrollLeft : Number.NaN,
+      left: view?.getComputedStyle(element, '::before').opacity ?? '',
+      right: view?.getComputedStyle(element, '::after').opacity ?? '',
+    };
+  });
+}
 
 /** What a user meets on the dashboard's forms, lists and editor, in a real browser. */
 describe('dashboard: polish', {
@@ -140,6 +158,65 @@ describe('dashboard: polish', {
       owner = undefined;
       await hooks.close();
       await receiver.close();
+    }
+  });
+
+  test('on a phone, a table wider than the screen shows a shadow on the side with more, gone at its end and on a desktop', async () => {
+    await server.admin('POST', '/admin/v1/endpoints/orders/webhooks', {
+      url: 'https://example.com/wide',
+      environment: 'test',
+    });
+    await server.createKey({ name: 'partner', environment: 'test' });
+    await server.admin('POST', '/admin/v1/tokens', { name: 'ci' });
+    await server.admin('POST', '/admin/v1/invites', { email: 'friend@example.com' });
+    await signIn(PHONE);
+    for (const [path, tables] of [
+      ['endpoints', 1],
+      ['keys', 1],
+      ['tokens', 1],
+      ['webhooks/orders', 1],
+      ['collaborators', 2],
+      ['audit', 1],
+    ] as const) {
+      await page.setViewportSize(PHONE);
+      await page.goto(`${server.url}/#/${path}`);
+      const scrolls = page.getByTestId('table-scroll');
+      await until(
+        () => scrolls.count(),
+        (n) => n === tables,
+      );
+      for (let i = 0; i < tables; i++) {
+        const scroll = scrolls.nth(i);
+        await scroll.locator('tbody tr').first().waitFor();
+        // Rows run past the right edge: the shadow there says so.
+        const start = await until(
+          () => edges(scroll),
+          (e) => e.right === '1',
+        );
+        assert.deepEqual(
+          { ...start, hidden: start.hidden > 0 },
+          { hidden: true, left: '0', right: '1' },
+          path,
+        );
+        // Scrolled to the end, the shadow moves to the left edge.
+        await scroll
+          .locator('.mantine-ScrollArea-viewport')
+          .evaluate((viewport) => viewport.scrollTo({ left: viewport.scrollWidth }));
+        const end = await until(
+          () => edges(scroll),
+          (e) => e.right === '0' && e.left === '1',
+        );
+        assert.deepEqual(end, { hidden: 0, left: '1', right: '0' }, `${path} scrolled to the end`);
+      }
+      // On a desktop the whole table shows: no shadow.
+      await page.setViewportSize(DESKTOP);
+      for (let i = 0; i < tables; i++) {
+        const wide = await until(
+          () => edges(scrolls.nth(i)),
+          (e) => e.right === '0' && e.left === '0',
+        );
+        assert.deepEqual(wide, { hidden: 0, left: '0', right: '0' }, `${path} at 1280 px`);
+      }
     }
   });
 

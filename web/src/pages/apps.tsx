@@ -5,6 +5,7 @@ import { href, NEW, navigate } from '../app/router.ts';
 import { useLoader } from '../app/use-loader.ts';
 import { Loaded } from '../components/feedback.tsx';
 import { PageHeader, timeAgo } from '../components/page.tsx';
+import { TableScroll } from '../components/table-scroll.tsx';
 
 export function AppDeployBadges({ app }: { app: Pick<App, 'draft_revision' | 'live_version'> }) {
   return (
@@ -63,7 +64,7 @@ export function AppsPage() {
       <Card withBorder padding={0}>
         <Loaded loader={apps} isEmpty={(list) => list.length === 0} empty={<NoApps />}>
           {(list) => (
-            <Table.ScrollContainer minWidth={640}>
+            <TableScroll minWidth={640}>
               <Table highlightOnHover verticalSpacing="sm" aria-label="Apps">
                 <Table.Thead>
                   <Table.Tr>
@@ -102,7 +103,7 @@ export function AppsPage() {
                   ))}
                 </Table.Tbody>
               </Table>
-            </Table.ScrollContainer>
+            </TableScroll>
           )}
         </Loaded>
       </Card>

@@ -7,6 +7,7 @@ import { AUDIT_ACTIONS, type AuditEntry } from '../api/types.ts';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, ErrorState, LoadingState, notifyError } from '../components/feedback.tsx';
 import { formatDate, LoadMore, PageHeader } from '../components/page.tsx';
+import { TableScroll } from '../components/table-scroll.tsx';
 
 interface Page {
   items: AuditEntry[];
@@ -87,7 +88,7 @@ export function AuditPage() {
           <EmptyState title="Nothing recorded" />
         ) : (
           <>
-            <Table.ScrollContainer minWidth={720}>
+            <TableScroll minWidth={720}>
               <Table verticalSpacing="xs" aria-label="Audit log">
                 <Table.Thead>
                   <Table.Tr>
@@ -128,7 +129,7 @@ export function AuditPage() {
                   ))}
                 </Table.Tbody>
               </Table>
-            </Table.ScrollContainer>
+            </TableScroll>
             <LoadMore
               hasMore={Boolean(page.next)}
               loading={loadingMore}

@@ -13,6 +13,7 @@ import {
 } from '../components/feedback.tsx';
 import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
 import { CopyText } from '../components/secret.tsx';
+import { TableScroll } from '../components/table-scroll.tsx';
 
 export function CollaboratorsPage() {
   const users = useLoader(() => api.get<Collaborator[]>('/admin/v1/collaborators'), 'users');
@@ -85,7 +86,7 @@ export function CollaboratorsPage() {
             empty={<EmptyState title="No pending invites" />}
           >
             {(list) => (
-              <Table.ScrollContainer minWidth={480}>
+              <TableScroll minWidth={480}>
                 <Table verticalSpacing="xs" aria-label="Pending invites">
                   <Table.Thead>
                     <Table.Tr>
@@ -130,7 +131,7 @@ export function CollaboratorsPage() {
                     ))}
                   </Table.Tbody>
                 </Table>
-              </Table.ScrollContainer>
+              </TableScroll>
             )}
           </Loaded>
         </Card>
@@ -145,7 +146,7 @@ export function CollaboratorsPage() {
             empty={<EmptyState title="Nobody yet" />}
           >
             {(list) => (
-              <Table.ScrollContainer minWidth={560}>
+              <TableScroll minWidth={560}>
                 <Table verticalSpacing="xs" aria-label="Collaborators">
                   <Table.Thead>
                     <Table.Tr>
@@ -196,7 +197,7 @@ export function CollaboratorsPage() {
                     ))}
                   </Table.Tbody>
                 </Table>
-              </Table.ScrollContainer>
+              </TableScroll>
             )}
           </Loaded>
         </Card>

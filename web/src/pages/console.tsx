@@ -30,6 +30,7 @@ import {
   useFocusNext,
 } from '../components/feedback.tsx';
 import { formatDate, LoadMore, PageHeader } from '../components/page.tsx';
+import { TableScroll } from '../components/table-scroll.tsx';
 import { sampleFor } from '../schema/sample.ts';
 
 interface Page {
@@ -229,7 +230,7 @@ export function ConsolePage({ initialSlug }: { initialSlug?: string }) {
             <EmptyState title={applied ? 'No records match the filter' : 'No live records'} />
           ) : (
             <>
-              <Table.ScrollContainer minWidth={640}>
+              <TableScroll minWidth={640}>
                 <Table highlightOnHover verticalSpacing="xs" aria-label="Live records">
                   <Table.Thead>
                     <Table.Tr>
@@ -282,7 +283,7 @@ export function ConsolePage({ initialSlug }: { initialSlug?: string }) {
                     ))}
                   </Table.Tbody>
                 </Table>
-              </Table.ScrollContainer>
+              </TableScroll>
               <LoadMore
                 hasMore={Boolean(page.next)}
                 loading={loading}

@@ -21,6 +21,7 @@ import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, ErrorState, LoadingState, notifyError, notifySuccess } from '../components/feedback.tsx';
 import { formatDate, jsonText, LoadMore, PageHeader, timeAgo } from '../components/page.tsx';
 import { SecretDialog } from '../components/secret.tsx';
+import { TableScroll } from '../components/table-scroll.tsx';
 import { EnvironmentBadge } from './keys.tsx';
 
 const STATUS_COLOR: Record<string, string> = {
@@ -241,7 +242,7 @@ export function DeliveriesPage() {
           </EmptyState>
         ) : (
           <>
-            <Table.ScrollContainer minWidth={720}>
+            <TableScroll minWidth={720}>
               <Table highlightOnHover verticalSpacing="xs" aria-label="Deliveries">
                 <Table.Thead>
                   <Table.Tr>
@@ -301,7 +302,7 @@ export function DeliveriesPage() {
                   ))}
                 </Table.Tbody>
               </Table>
-            </Table.ScrollContainer>
+            </TableScroll>
             <LoadMore
               hasMore={Boolean(page.next)}
               loading={loadingMore}

@@ -6,6 +6,7 @@ import { useUser } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, Loaded } from '../components/feedback.tsx';
 import { PageHeader, timeAgo } from '../components/page.tsx';
+import { TableScroll } from '../components/table-scroll.tsx';
 
 export function daysAgo(days: number): string {
   return new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 10);
@@ -61,7 +62,7 @@ export function EndpointsPage() {
           }
         >
           {(list) => (
-            <Table.ScrollContainer minWidth={640}>
+            <TableScroll minWidth={640}>
               <Table highlightOnHover verticalSpacing="sm" aria-label="Endpoints">
                 <Table.Thead>
                   <Table.Tr>
@@ -120,7 +121,7 @@ export function EndpointsPage() {
                   ))}
                 </Table.Tbody>
               </Table>
-            </Table.ScrollContainer>
+            </TableScroll>
           )}
         </Loaded>
       </Card>

@@ -29,6 +29,7 @@ import {
 } from '../components/feedback.tsx';
 import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
 import { SecretDialog, SecretReveal } from '../components/secret.tsx';
+import { TableScroll } from '../components/table-scroll.tsx';
 import { KeyCreateModal, KeyEditModal } from './key-create.tsx';
 
 export function EnvironmentBadge({ environment }: { environment: string }) {
@@ -229,7 +230,7 @@ export function KeysPage() {
           empty={<EmptyState title="No keys yet">Create a key to call the API.</EmptyState>}
         >
           {({ list, defaults }) => (
-            <Table.ScrollContainer minWidth={720}>
+            <TableScroll minWidth={720}>
               <Table verticalSpacing="sm" aria-label="API keys">
                 <Table.Thead>
                   <Table.Tr>
@@ -343,7 +344,7 @@ export function KeysPage() {
                   })}
                 </Table.Tbody>
               </Table>
-            </Table.ScrollContainer>
+            </TableScroll>
           )}
         </Loaded>
       </Card>

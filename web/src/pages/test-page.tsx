@@ -30,6 +30,7 @@ import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, Loaded, SampleUnmet, useFocusNext } from '../components/feedback.tsx';
 import { jsonText, PageHeader, timeAgo } from '../components/page.tsx';
 import { CopyText } from '../components/secret.tsx';
+import { TableScroll } from '../components/table-scroll.tsx';
 import { sampleFor } from '../schema/sample.ts';
 
 const METHODS = ['POST', 'GET', 'PUT', 'DELETE'] as const;
@@ -382,7 +383,7 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
           empty={<EmptyState title="No test requests yet" />}
         >
           {(list) => (
-            <Table.ScrollContainer minWidth={560}>
+            <TableScroll minWidth={560}>
               <Table highlightOnHover aria-label="Test request history" verticalSpacing="xs">
                 <Table.Thead>
                   <Table.Tr>
@@ -418,7 +419,7 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
                   ))}
                 </Table.Tbody>
               </Table>
-            </Table.ScrollContainer>
+            </TableScroll>
           )}
         </Loaded>
       </Card>

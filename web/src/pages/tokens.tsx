@@ -13,6 +13,7 @@ import {
 } from '../components/feedback.tsx';
 import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
 import { SecretReveal } from '../components/secret.tsx';
+import { TableScroll } from '../components/table-scroll.tsx';
 
 /** Your management tokens: what the CLI and scripts sign in with (`GATEHOUSE_TOKEN`). */
 export function TokensPage() {
@@ -77,7 +78,7 @@ export function TokensPage() {
             empty={<EmptyState title="No tokens">Create one above, or run gatehouse login.</EmptyState>}
           >
             {(list) => (
-              <Table.ScrollContainer minWidth={480}>
+              <TableScroll minWidth={480}>
                 <Table verticalSpacing="xs" aria-label="Your tokens">
                   <Table.Thead>
                     <Table.Tr>
@@ -133,7 +134,7 @@ export function TokensPage() {
                     ))}
                   </Table.Tbody>
                 </Table>
-              </Table.ScrollContainer>
+              </TableScroll>
             )}
           </Loaded>
         </Card>

@@ -38,6 +38,7 @@ import {
 } from '../components/feedback.tsx';
 import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
 import { SecretReveal } from '../components/secret.tsx';
+import { TableScroll } from '../components/table-scroll.tsx';
 import { EnvironmentBadge } from './keys.tsx';
 
 /** The endpoint choice (and `#/webhooks/*`) for every endpoint's subscriptions at once. */
@@ -181,7 +182,7 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
             empty={<EmptyState title="No subscriptions">Add one to be told about every change.</EmptyState>}
           >
             {(list) => (
-              <Table.ScrollContainer minWidth={720}>
+              <TableScroll minWidth={720}>
                 <Table verticalSpacing="sm" aria-label="Webhook subscriptions">
                   <Table.Thead>
                     <Table.Tr>
@@ -273,7 +274,7 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
                     ))}
                   </Table.Tbody>
                 </Table>
-              </Table.ScrollContainer>
+              </TableScroll>
             )}
           </Loaded>
         </Card>
