@@ -298,4 +298,66 @@ describe('dashboard: polish', {
     assert.equal(asked.length, 3);
     assert.equal((await server.admin('GET', '/admin/v1/endpoints/drafty')).status, 404);
   });
+  test('leaving the app editor with unsaved edits asks first; an untouched new app or a saved one does not', async () => {
+    const made = await server.admin('POST', '/admin/v1/apps', {
+      slug: 'shop',
+      name: 'Shop',
+      routes: [
+        {
+          method: 'GET',
+          path: '/hi',
+          auth: 'public',
+          steps: [{ name: 'out', type: 'respond', body: "'hi'" }],
+        },
+      ],
+    });
+    assert.equal(made.status, 201, made.text);
+    await signIn();
+    const asked: string[] = [];
+    const answer = false;
+    page.on('dialog', (dialog) => {
+      asked.push(dialog.message());
+      void (answer ? dialog.accept() : dialog.dismiss());
+    });
+    const nav = page.getByRole('navigation');
+    // A new app left as it opened: nothing to lose, nothing asked.
+    await page.goto(`${server.url}/#/apps/_new`);
+    await page.getByRole('heading', { level: 1, name: 'New app' }).waitFor();
+    await nav.getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
+    assert.equal(asked.length, 0);
+
+    // An edited draft: a link and Back ask; Cancel keeps the edit.
+    await page.goto(`${server.url}/#/apps/shop`);
+    await page.getByRole('heading', { level: 1, name: 'Shop' }).waitFor();
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Shop 2');
+    await nav.getByRole('link', { name: 'API keys' }).click();
+    await until(
+      async () => asked.length,
+      (n) => n === 1,
+    );
+    assert.match(asked[0] ?? '', /unsaved changes to this app/);
+    assert.equal(await page.getByRole('textbox', { name: 'Name', exact: true }).inputValue(), 'Shop 2');
+    await page.evaluate('history.back()');
+    await until(
+      async () => asked.length,
+      (n) => n === 2,
+    );
+    await until(
+      async () => page.url(),
+      (url) => url.endsWith('#/apps/shop'),
+    );
+    assert.equal(await page.getByRole('textbox', { name: 'Name', exact: true }).inputValue(), 'Shop 2');
+
+    // Saved: leaving asks nothing.
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await until(
+      async () => (await server.admin('GET', '/admin/v1/apps/shop')).body.data.name,
+      (name) => name === 'Shop 2',
+    );
+    await page.getByRole('button', { name: 'Save draft' }).and(page.locator('[disabled]')).waitFor();
+    await nav.getByRole('link', { name: 'API keys' }).click();
+    await page.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
+    assert.equal(asked.length, 2);
+  });
 });

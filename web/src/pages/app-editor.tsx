@@ -18,7 +18,7 @@ import { useMemo, useState } from 'react';
 import { ApiFailure, api, type ErrorDetail } from '../api/client.ts';
 import { stringifyJson } from '../api/exact-json.ts';
 import type { App, AppVersion, Endpoint } from '../api/types.ts';
-import { navigate } from '../app/router.ts';
+import { navigate, useLeaveGuard } from '../app/router.ts';
 import { useLoader } from '../app/use-loader.ts';
 import {
   AUTH_LABELS,
@@ -92,6 +92,8 @@ function AppEditor({ loaded, onChanged }: { loaded: Loaded; onChanged: () => voi
   const [slug, setSlug] = useState(app?.slug ?? '');
   const [name, setName] = useState(app?.name ?? '');
   const [text, setText] = useState(() => routesText(app?.routes ?? exampleRoutes(endpoints[0] ?? 'orders')));
+  /** A new app's starting routes (the example): left as they are, they are no edit to lose. */
+  const [exampleText] = useState(text);
   const [busy, setBusy] = useState<string | null>(null);
   const [refused, setRefused] = useState<{ message: string; details: ErrorDetail[] } | null>(null);
 
@@ -106,6 +108,8 @@ function AppEditor({ loaded, onChanged }: { loaded: Loaded; onChanged: () => voi
       ? 'Lowercase letters, digits and -, 2 to 63 characters'
       : undefined;
   const canSave = check.ok && payload.name !== '' && (app !== null || SLUG.test(slug));
+  const unsaved = app === null ? slug !== '' || name !== '' || text !== exampleText : dirty;
+  useLeaveGuard(unsaved, 'Leave this page? Your unsaved changes to this app will be lost.');
 
   async function save(): Promise<boolean> {
     setRefused(null);
