@@ -307,7 +307,10 @@ describe('dashboard: polish', {
           method: 'GET',
           path: '/hi',
           auth: 'public',
-          steps: [{ name: 'out', type: 'respond', body: "'hi'" }],
+          steps: [
+            { name: 'recent', type: 'find', endpoint: 'orders', limit: 1 },
+            { name: 'out', type: 'respond', body: "'hi'" },
+          ],
         },
       ],
     });
@@ -356,6 +359,20 @@ describe('dashboard: polish', {
       (name) => name === 'Shop 2',
     );
     await page.getByRole('button', { name: 'Save draft' }).and(page.locator('[disabled]')).waitFor();
+    // Deploying asks first, and names the endpoint its steps use that is not live (orders was
+    // never deployed): a live call would be refused.
+    await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+    const question = page.getByRole('dialog', { name: 'Deploy version 1?' });
+    const idle = question.getByTestId('deploy-idle-endpoints');
+    await idle.waitFor();
+    assert.match(
+      String(await idle.textContent()),
+      /orders is not deployed to live, or inactive: live calls whose steps use it answer 403/,
+    );
+    await question.getByRole('button', { name: 'Cancel' }).click();
+    await question.waitFor({ state: 'hidden' });
+    assert.equal((await server.admin('GET', '/admin/v1/apps/shop')).body.data.live_version, null);
+
     await nav.getByRole('link', { name: 'API keys' }).click();
     await page.getByRole('heading', { level: 1, name: 'API keys' }).waitFor();
     assert.equal(asked.length, 2);

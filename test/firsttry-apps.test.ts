@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { databaseKinds } from './helpers/database.ts';
+import { managementCli } from './helpers/process.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
 const run = promisify(execFile);
@@ -77,7 +78,17 @@ for (const kind of databaseKinds) {
         ],
       });
       assert.equal(app.status, 201, app.text);
-      assert.equal((await server.admin('POST', '/admin/v1/apps/drafty/deploy')).status, 201);
+      // The CLI deploys it, and warns that a live call would be refused.
+      const deployed = await managementCli(server)('apps', 'deploy', 'drafty');
+      assert.equal(deployed.code, 0, deployed.stderr);
+      assert.match(deployed.stdout, /live_version\s+1/);
+      assert.equal(
+        deployed.stderr,
+        'Warning: undeployed is not live (never deployed, or inactive): live calls whose steps use it answer 403 until then (gatehouse endpoints deploy undeployed).\n',
+      );
+      const asJson = await managementCli(server)('apps', 'deploy', 'drafty', '--json');
+      assert.equal(JSON.parse(asJson.stdout).data.live_version, 2);
+      assert.match(asJson.stderr, /^Warning: undeployed is not live/);
       const call = () => server.request('POST', '/api/v1/apps/drafty/note', { json: { n: 1 } });
       const refused = await call();
       assert.equal(refused.status, 403, refused.text);
@@ -88,6 +99,9 @@ for (const kind of databaseKinds) {
       );
       assert.equal((await server.admin('POST', '/admin/v1/endpoints/undeployed/deploy')).status, 201);
       assert.equal((await call()).status, 200);
+      const quiet = await managementCli(server)('apps', 'deploy', 'drafty');
+      assert.equal(quiet.code, 0, quiet.stderr);
+      assert.equal(quiet.stderr, '');
       await server.admin('PATCH', '/admin/v1/endpoints/undeployed', { active: false });
       const inactive = await call();
       assert.equal(inactive.status, 403);

@@ -3,6 +3,8 @@ import { ApiError, type ErrorDetail } from '../errors.ts';
 import { FILTERABLE_FIELD } from '../infra/db/dialect.ts';
 import { compileExpression, type Expression, ExpressionError, rootNames } from './expressions.ts';
 
+export { endpointsNamedIn } from './named-endpoints.ts';
+
 /**
  * An app definition (as stored and as sent to `/admin/v1/apps`) and its compiled form. Every
  * check that can be made without a request is made here, when the definition is saved: a
@@ -141,31 +143,6 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** `/orders/:order_id` → segments; throws a message when the template is malformed. */
-/**
- * The data endpoints a stored definition's steps name (`{"routes":[{"steps":[{"endpoint":…}]}]}`),
- * read without compiling it: endpoint deletion asks which apps still use an endpoint.
- */
-export function endpointsNamedIn(definition: string): Set<string> {
-  const named = new Set<string>();
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(definition);
-  } catch {
-    return named;
-  }
-  const routes = (parsed as { routes?: unknown } | null)?.routes;
-  if (!Array.isArray(routes)) return named;
-  for (const route of routes) {
-    const steps = (route as { steps?: unknown } | null)?.steps;
-    if (!Array.isArray(steps)) continue;
-    for (const step of steps) {
-      const endpoint = (step as { endpoint?: unknown } | null)?.endpoint;
-      if (typeof endpoint === 'string') named.add(endpoint);
-    }
-  }
-  return named;
-}
-
 export function parsePathTemplate(path: string, stored = false): PathSegment[] {
   if (!path.startsWith('/')) throw new Error('Must start with "/"');
   const parts = path.slice(1).split('/');

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { AppJson, AppVersionJson } from '../apps/app-service.ts';
+import { notLiveEndpoints } from '../apps/named-endpoints.ts';
 import type { Config } from '../config.ts';
+import type { EndpointJson } from '../endpoints/endpoint-service.ts';
 import { firstRoundedNumber, roundedNumberMessage } from '../infra/json/exact-json.ts';
 import { confirmIrreversible, withYes } from './confirm.ts';
 import { action, show, withCommon } from './data-commands.ts';
@@ -113,6 +115,16 @@ export function registerAppsCommands(program: Command, config: Config): void {
     action(config, async (call, slug: string, o: Common) => {
       const data = await call<AppJson>('POST', `${path(slug)}/deploy`);
       show(o.json, data, () => printFields({ slug: data.slug, live_version: data.live_version }));
+      // Deployed, but a live call whose steps reach an endpoint not live is refused: said now.
+      const endpoints = await call<EndpointJson[]>('GET', '/admin/v1/endpoints').catch(() => []);
+      const idle = notLiveEndpoints(data.routes, endpoints);
+      if (idle.length > 0) {
+        process.stderr.write(
+          `Warning: ${idle.join(', ')} ${idle.length === 1 ? 'is' : 'are'} not live (never deployed, or inactive): ` +
+            `live calls whose steps use ${idle.length === 1 ? 'it' : 'them'} answer 403 until then ` +
+            `(gatehouse endpoints deploy ${idle[0]}${idle.length > 1 ? ', …' : ''}).\n`,
+        );
+      }
     }),
   );
 

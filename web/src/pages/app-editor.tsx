@@ -15,6 +15,7 @@ import {
   Title,
 } from '@mantine/core';
 import { useMemo, useState } from 'react';
+import { notLiveEndpoints } from '../../../src/apps/named-endpoints.ts';
 import { ApiFailure, api, type ErrorDetail } from '../api/client.ts';
 import { stringifyJson } from '../api/exact-json.ts';
 import type { App, AppVersion, Endpoint } from '../api/types.ts';
@@ -45,6 +46,8 @@ interface Loaded {
   app: App | null;
   versions: AppVersion[];
   endpoints: string[];
+  /** Every endpoint as listed: whether each is live, for the deploy's question. */
+  endpointList: Endpoint[];
 }
 
 const SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
@@ -58,15 +61,18 @@ function problemsSummary(error: ApiFailure): string {
 
 export function AppEditorPage({ slug }: { slug: string | null }) {
   const loader = useLoader<Loaded>(async () => {
-    const endpoints = api.get<Endpoint[]>('/admin/v1/endpoints').then((list) => list.map((e) => e.slug));
-    if (slug === null) return { app: null, versions: [], endpoints: await endpoints };
+    const endpoints = api.get<Endpoint[]>('/admin/v1/endpoints');
+    if (slug === null) {
+      const list = await endpoints;
+      return { app: null, versions: [], endpoints: list.map((e) => e.slug), endpointList: list };
+    }
     const path = `/admin/v1/apps/${encodeURIComponent(slug)}`;
-    const [app, versions, slugs] = await Promise.all([
+    const [app, versions, list] = await Promise.all([
       api.get<App>(path),
       api.get<AppVersion[]>(`${path}/versions`),
       endpoints,
     ]);
-    return { app, versions, endpoints: slugs };
+    return { app, versions, endpoints: list.map((e) => e.slug), endpointList: list };
   }, slug ?? '(new)');
   if (loader.error !== undefined) {
     return (
@@ -88,7 +94,7 @@ export function AppEditorPage({ slug }: { slug: string | null }) {
 }
 
 function AppEditor({ loaded, onChanged }: { loaded: Loaded; onChanged: () => void }) {
-  const { app, versions, endpoints } = loaded;
+  const { app, versions, endpoints, endpointList } = loaded;
   const [slug, setSlug] = useState(app?.slug ?? '');
   const [name, setName] = useState(app?.name ?? '');
   const [text, setText] = useState(() => routesText(app?.routes ?? exampleRoutes(endpoints[0] ?? 'orders')));
@@ -145,13 +151,30 @@ function AppEditor({ loaded, onChanged }: { loaded: Loaded; onChanged: () => voi
   function deploy() {
     if (!app) return;
     const next = (versions[0]?.version ?? 0) + 1;
+    // A live call whose steps reach an endpoint that is not live is refused (403): said before.
+    const idle = notLiveEndpoints(check.ok ? check.routes : app.routes, endpointList);
     openConfirm({
       title: `Deploy version ${next}?`,
       children: (
-        <Text size="sm">
-          Live keys and public calls without <Code>?environment=test</Code> run these routes from now on.
-          {dirty ? ' Your unsaved changes are saved first.' : ''}
-        </Text>
+        <Stack gap="sm">
+          <Text size="sm">
+            Live keys and public calls without <Code>?environment=test</Code> run these routes from now on.
+            {dirty ? ' Your unsaved changes are saved first.' : ''}
+          </Text>
+          {idle.length > 0 && (
+            <Alert color="yellow" title="Endpoints not live" data-testid="deploy-idle-endpoints">
+              {idle.map((slug, i) => (
+                <span key={slug}>
+                  {i > 0 && ', '}
+                  <Code>{slug}</Code>
+                </span>
+              ))}{' '}
+              {idle.length === 1 ? 'is' : 'are'} not deployed to live, or inactive: live calls whose steps use{' '}
+              {idle.length === 1 ? 'it' : 'them'} answer 403 until you deploy or activate{' '}
+              {idle.length === 1 ? 'it' : 'them'}.
+            </Alert>
+          )}
+        </Stack>
       ),
       labels: { confirm: 'Deploy', cancel: 'Cancel' },
       onConfirm: () =>
