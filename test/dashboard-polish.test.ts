@@ -2,13 +2,17 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
-import { type Browser, CHROMIUM, ensureDashboardBuilt, openBrowser } from './helpers/dashboard-browser.ts';
+import {
+  type Browser,
+  CHROMIUM,
+  ensureDashboardBuilt,
+  openBrowser,
+  signInAsOwner,
+} from './helpers/dashboard-browser.ts';
 import { startReceiver } from './helpers/receiver.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
 
-/** The owner's sign-in, by the form's field names. */
-const OWNER = { Email: 'owner@example.com', Password: 'correct horse battery' };
 const DESKTOP = { width: 1280, height: 800 };
 
 const PHONE = { width: 390, height: 844 };
@@ -53,12 +57,7 @@ describe('dashboard: polish', {
     owner = await openBrowser(at.url);
     ({ page } = owner);
     await page.setViewportSize(viewport);
-    await page.goto(`${at.url}/`);
-    for (const [name, value] of Object.entries(OWNER)) {
-      await page.getByRole('textbox', { name, exact: true }).fill(value);
-    }
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Endpoints' }).waitFor();
+    await signInAsOwner(page, at.url);
   }
 
   test('a refused webhook URL is said once, on the URL field, not also in a toast and an alert', async () => {

@@ -2,11 +2,15 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
-import { type Browser, CHROMIUM, ensureDashboardBuilt, openBrowser } from './helpers/dashboard-browser.ts';
+import {
+  type Browser,
+  CHROMIUM,
+  ensureDashboardBuilt,
+  openBrowser,
+  signInAsOwner,
+} from './helpers/dashboard-browser.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
-
-const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
 
 /** The focused element's text (evaluated in the page: no DOM types here). */
 async function focusedText(page: Page): Promise<string> {
@@ -34,11 +38,7 @@ describe("dashboard: rotating a key's callback signing secret", {
       .callback_signing_secret as string;
     owner = await openBrowser(server.url);
     const { page } = owner;
-    await page.goto(`${server.url}/`);
-    await page.getByLabel('Email').fill(OWNER.email);
-    await page.getByRole('textbox', { name: 'Password' }).fill(OWNER.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { level: 1, name: 'Endpoints' }).waitFor();
+    await signInAsOwner(page, server.url);
     await page.goto(`${server.url}/#/keys`);
     await page.getByRole('button', { name: 'Actions for partner' }).click();
     await page.getByRole('menuitem', { name: 'Callback signing secret' }).click();

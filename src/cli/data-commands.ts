@@ -23,6 +23,13 @@ function intOption(name: string) {
   };
 }
 
+/** `--grace-seconds` of `keys roll` and `keys rotate-callback-secret`: how long the old secret lasts. */
+const graceOption = (description: string) =>
+  new Option('--grace-seconds <n>', description).argParser(intOption('--grace-seconds'));
+/** The body `--grace-seconds` makes: the server's default when it is not given. */
+const graceBody = (o: { graceSeconds?: number }) =>
+  o.graceSeconds === undefined ? {} : { grace_seconds: o.graceSeconds };
+
 /** `--per-minute`, `--per-day`, `--per-month` (keys create and update). */
 function withLimitOptions(command: Command): Command {
   const windows = [
@@ -496,18 +503,15 @@ export function registerDataCommands(program: Command, config: Config): void {
         "a new secret for the key's callbacks; the old one signs alongside for a grace period; owner only",
       ),
   )
-    .option(
-      '--grace-seconds <n>',
-      'how long the old secret keeps signing alongside (default 86400; 0: it stops at once)',
-      intOption('--grace-seconds'),
+    .addOption(
+      graceOption('how long the old secret keeps signing alongside (default 86400; 0: it stops at once)'),
     )
     .action(
       action(config, async (call, id: string, o: Common & { graceSeconds?: number }) => {
-        const body = o.graceSeconds === undefined ? {} : { grace_seconds: o.graceSeconds };
         const data = await call<CallbackSecret>(
           'POST',
           `/admin/v1/keys/${encodeURIComponent(id)}/rotate-callback-secret`,
-          body,
+          graceBody(o),
         );
         show(o.json, data, () => {
           printFields({
@@ -532,18 +536,13 @@ export function registerDataCommands(program: Command, config: Config): void {
       .argument('<id>')
       .description('issue a new secret; the old one works for a grace period'),
   )
-    .option(
-      '--grace-seconds <n>',
-      'how long the old secret keeps working (default 86400)',
-      intOption('--grace-seconds'),
-    )
+    .addOption(graceOption('how long the old secret keeps working (default 86400)'))
     .action(
       action(config, async (call, id: string, o: Common & { graceSeconds?: number }) => {
-        const body = o.graceSeconds === undefined ? {} : { grace_seconds: o.graceSeconds };
         const data = await call<ApiKeyJson & { key: string; previous_secret_expires_at: string }>(
           'POST',
           `/admin/v1/keys/${encodeURIComponent(id)}/roll`,
-          body,
+          graceBody(o),
         );
         show(o.json, data, () => {
           printFields({

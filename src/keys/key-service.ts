@@ -10,6 +10,7 @@ import type { DialectAdapter } from '../infra/db/dialect.ts';
 import { createLastUsed, type LastUsed } from '../infra/db/last-used.ts';
 import type { ApiKeysTable } from '../infra/db/schema.ts';
 import { isoAfter, nowIso } from '../time.ts';
+import { previousStillSigns } from '../webhooks/callback-secrets.ts';
 import { type KeyLimits, parseKeyCreate, parseKeyPatch, parseRoll } from './key-input.ts';
 
 export type Environment = 'test' | 'live';
@@ -527,11 +528,9 @@ export function createKeyService({
     /** The generation of the key's callback signing secret, and until when the one before signs too. */
     async callbackSecretOf(id: string): Promise<{ generation: number; previousUntil: string | null }> {
       const row = await requireRow(id);
+      const generation = Number(row.callback_secret_generation);
       const until = row.callback_secret_previous_until;
-      return {
-        generation: Number(row.callback_secret_generation),
-        previousUntil: until !== null && until > nowIso() ? until : null,
-      };
+      return { generation, previousUntil: previousStillSigns(generation, until) ? until : null };
     },
 
     /** Writes the in-memory last-used times; called on a timer and at shutdown. */

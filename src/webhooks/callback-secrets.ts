@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { nowIso } from '../time.ts';
 
 /**
  * Per-key callback signing secrets. Each API key's callbacks are signed with a secret of its
@@ -17,6 +18,16 @@ export interface CallbackSecrets {
   readonly root: string;
   /** The secret that signs the callbacks of requests made with key `keyId`, in its `generation`. */
   forKey(keyId: string, generation?: number): string;
+  /**
+   * Every secret that signs a callback of key `keyId` now: its generation's, and during a
+   * rotation's overlap (until `previousUntil`) the one before.
+   */
+  signing(keyId: string, generation: number, previousUntil: string | null): string[];
+}
+
+/** Whether, after a rotation, the generation before still signs: until its overlap ends. */
+export function previousStillSigns(generation: number, previousUntil: string | null): boolean {
+  return generation > 0 && previousUntil !== null && previousUntil > nowIso();
 }
 
 /** Standard Webhooks key bytes of a `whsec_` secret. */
@@ -32,8 +43,14 @@ export function deriveCallbackSecret(root: string, keyId: string, generation = 0
 
 export function createCallbackSecrets(root: string): CallbackSecrets {
   const cache = new Map<string, string>();
-  return {
+  const secrets: CallbackSecrets = {
     root,
+    signing(keyId, generation, previousUntil) {
+      const now = secrets.forKey(keyId, generation);
+      return previousStillSigns(generation, previousUntil)
+        ? [now, secrets.forKey(keyId, generation - 1)]
+        : [now];
+    },
     forKey(keyId, generation = 0) {
       const name = generation === 0 ? keyId : `${keyId}:${generation}`;
       let secret = cache.get(name);
@@ -48,4 +65,5 @@ export function createCallbackSecrets(root: string): CallbackSecrets {
       return secret;
     },
   };
+  return secrets;
 }

@@ -222,14 +222,11 @@ export function createDispatcher(options: DispatcherOptions) {
       // Only the data API, always with a key, takes X-Webhook-Callback: the root signs only a
       // callback without a key, which none is.
       if (row.key_id === null) return [options.callbackSecrets.root];
-      const generation = Number(row.callback_secret_generation ?? 0);
-      const secrets = [options.callbackSecrets.forKey(row.key_id, generation)];
-      // After a rotation, the generation before signs alongside until its overlap ends.
-      const until = row.callback_secret_previous_until;
-      if (generation > 0 && until !== null && until > nowIso()) {
-        secrets.push(options.callbackSecrets.forKey(row.key_id, generation - 1));
-      }
-      return secrets;
+      return options.callbackSecrets.signing(
+        row.key_id,
+        Number(row.callback_secret_generation ?? 0),
+        row.callback_secret_previous_until,
+      );
     }
     const secrets = row.secret ? [encryptor.decrypt(row.secret)] : [];
     if (row.previous_secret && row.previous_secret_expires_at && row.previous_secret_expires_at > nowIso()) {

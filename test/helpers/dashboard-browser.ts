@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { TEST_OWNER } from './server.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const SCREENSHOTS = join(process.cwd(), 'test-output', 'dashboard');
@@ -70,4 +71,13 @@ export async function screenshot(page: Page, name: string): Promise<void> {
 /** What the page's copy button put on the clipboard (evaluated in the page: no DOM types here). */
 export async function readClipboard(page: Page): Promise<string> {
   return String(await page.evaluate('navigator.clipboard.readText()'));
+}
+
+/** Signs in on the dashboard at `origin` as the owner every test server is made with. */
+export async function signInAsOwner(page: Page, origin: string): Promise<void> {
+  await page.goto(`${origin}/`);
+  await page.getByRole('textbox', { name: 'Email', exact: true }).fill(TEST_OWNER.email);
+  await page.getByRole('textbox', { name: 'Password', exact: true }).fill(TEST_OWNER.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('heading', { level: 1, name: 'Endpoints' }).waitFor();
 }

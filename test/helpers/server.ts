@@ -40,6 +40,9 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** The owner every test server is made with (its dashboard sign-in). */
+export const TEST_OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
+
 export const ordersSchema = {
   type: 'object',
   properties: {
@@ -73,10 +76,7 @@ export async function startTestServer(
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
-  const { token } = await services.owners.init({
-    email: 'owner@example.com',
-    password: 'correct horse battery',
-  });
+  const { token } = await services.owners.init(TEST_OWNER);
 
   async function request(method: string, path: string, options: RequestOptions = {}): Promise<ApiResponse> {
     const headers: Record<string, string> = { ...options.headers };
