@@ -154,6 +154,58 @@ describe('stopping an API server', () => {
     assert.deepEqual(await storedNumbers(), [1, 2]);
   });
 
+  /** What `serve` says on its first SIGTERM, with stdin a terminal or not. */
+  async function firstSignalLine(terminal: boolean): Promise<string> {
+    const port = await freePort();
+    const env = {
+      ...process.env,
+      DATABASE_URL: database.url,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      GATEHOUSE_SHUTDOWN_DELAY_MS: '600000',
+    };
+    const command = [process.execPath, 'bin/gatehouse.js', 'serve'];
+    // script(1) runs it on a pseudo-terminal, as a shell would; its output comes out of script.
+    const server = terminal
+      ? spawn('script', ['-qfec', `exec ${command.join(' ')}`, '/dev/null'], {
+          env,
+          stdio: ['pipe', 'pipe', 'pipe'],
+        })
+      : spawn(command[0] as string, command.slice(1), { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    child = server;
+    let output = '';
+    server.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    server.stderr?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    await waitHealthy(port);
+    const pid = terminal ? (await workersOf(server))[0] : server.pid;
+    assert.ok(pid);
+    process.kill(pid, 'SIGTERM');
+    const line = await until(
+      async () => /SIGTERM: [^\r\n]*/.exec(output)?.[0] ?? '',
+      (text) => text.endsWith('exiting'),
+    );
+    process.kill(pid, 'SIGKILL');
+    await exited(server);
+    return line;
+  }
+
+  test('serve: the first SIGTERM offers Ctrl-C to skip the delay only in a terminal, not under a supervisor', {
+    timeout: 120_000,
+  }, async () => {
+    assert.equal(
+      await firstSignalLine(false),
+      'SIGTERM: serving 600000 ms more with /ready answering 503, then finishing in-flight requests and exiting',
+    );
+    assert.equal(
+      await firstSignalLine(true),
+      'SIGTERM: serving 600000 ms more with /ready answering 503 (Ctrl-C to skip that), then finishing in-flight requests and exiting',
+    );
+  });
+
   test('start --workers 2: SIGTERM to every process (systemd) drains them all for the delay; Ctrl-C ends it', {
     timeout: 120_000,
   }, async () => {

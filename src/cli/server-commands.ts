@@ -34,6 +34,8 @@ async function runUntilSignal<T extends { stop(): Promise<void> }>(
   inFlight = 'requests',
 ): Promise<T> {
   const server = await start();
+  // Only a terminal can send the Ctrl-C the first line offers; a supervisor (systemd) cannot.
+  const terminal = process.stdin.isTTY === true;
   let signalled = false;
   let hurried = false;
   const shutdown = (signal: 'SIGTERM' | 'SIGINT') => {
@@ -41,7 +43,7 @@ async function runUntilSignal<T extends { stop(): Promise<void> }>(
       signalled = true;
       process.stderr.write(
         shutdownDelayMs > 0
-          ? `${signal}: serving ${shutdownDelayMs} ms more with /ready answering 503 (Ctrl-C to skip that), then finishing in-flight ${inFlight} and exiting\n`
+          ? `${signal}: serving ${shutdownDelayMs} ms more with /ready answering 503${terminal ? ' (Ctrl-C to skip that)' : ''}, then finishing in-flight ${inFlight} and exiting\n`
           : `${signal}: finishing in-flight ${inFlight}, then exiting\n`,
       );
       server.stop().then(
