@@ -19,15 +19,22 @@ export function createLastUsed(
   table: UsedTable,
 ) {
   const noted = new Map<string, number>();
+  /** The uses a flush is writing: until it commits, a row read meanwhile may not show them yet. */
+  let flushing = new Map<string, number>();
   return {
     note(id: string, at: number): void {
       noted.set(id, at);
     },
 
-    /** The row's last use: the one noted here since the last flush, else the stored one. */
+    /**
+     * The row's last use: the latest of the stored one and one noted here that may not be stored
+     * yet (since the last flush, or in the flush under way).
+     */
     of(row: { id: string; last_used_at: string | null }): string | null {
-      const at = noted.get(row.id);
-      return at === undefined ? row.last_used_at : new Date(at).toISOString();
+      const at = noted.get(row.id) ?? flushing.get(row.id);
+      if (at === undefined) return row.last_used_at;
+      const iso = new Date(at).toISOString();
+      return row.last_used_at !== null && row.last_used_at > iso ? row.last_used_at : iso;
     },
 
     /**
@@ -38,27 +45,40 @@ export function createLastUsed(
      */
     async flush(): Promise<void> {
       if (noted.size === 0) return;
-      const batch = [...noted];
+      const batch = new Map(noted);
       noted.clear();
-      await db.transaction().execute(async (trx) => {
-        for (const [id, at] of batch) {
-          const iso = new Date(at).toISOString();
-          // Only ever forward: another server may have written a later use already.
-          const update = trx
-            .updateTable(table)
-            .set({ last_used_at: iso })
-            .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', iso)]));
-          // SQLite has one writer at a time: nothing to skip, so the row is named directly.
-          const free = dialect.claimsWithSkipLocked
-            ? update.where(
-                'id',
-                'in',
-                trx.selectFrom(table).select('id').where('id', '=', id).forNoKeyUpdate().skipLocked(),
-              )
-            : update.where('id', '=', id);
-          await free.execute();
-        }
-      });
+      flushing = batch;
+      try {
+        await write(batch);
+      } catch (error) {
+        // Not written: noted again (unless used since), for the next flush.
+        for (const [id, at] of batch) if (!noted.has(id)) noted.set(id, at);
+        throw error;
+      } finally {
+        if (flushing === batch) flushing = new Map();
+      }
     },
   };
+
+  async function write(batch: Map<string, number>): Promise<void> {
+    await db.transaction().execute(async (trx) => {
+      for (const [id, at] of batch) {
+        const iso = new Date(at).toISOString();
+        // Only ever forward: another server may have written a later use already.
+        const update = trx
+          .updateTable(table)
+          .set({ last_used_at: iso })
+          .where((eb) => eb.or([eb('last_used_at', 'is', null), eb('last_used_at', '<', iso)]));
+        // SQLite has one writer at a time: nothing to skip, so the row is named directly.
+        const free = dialect.claimsWithSkipLocked
+          ? update.where(
+              'id',
+              'in',
+              trx.selectFrom(table).select('id').where('id', '=', id).forNoKeyUpdate().skipLocked(),
+            )
+          : update.where('id', '=', id);
+        await free.execute();
+      }
+    });
+  }
 }
