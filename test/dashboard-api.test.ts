@@ -431,6 +431,12 @@ for (const kind of databaseKinds) {
       const mine = history.body.data.filter((h: { key_id: string }) => h.key_id === ownerTestKey.id);
       assert.ok(mine.length >= 4, 'three of them the long-integer round trips');
       assert.equal(mine.at(-1).body.message, 'Request queued');
+      // The history holds the same objects as the answers (whole milliseconds in both).
+      assert.deepEqual(
+        history.body.data.find((h: { id: string }) => h.id === sent.body.data.id),
+        sent.body.data,
+      );
+      assert.ok(Number.isInteger(sent.body.data.duration_ms), `${sent.body.data.duration_ms}`);
 
       // A callback credential typed on the test page is sent, but not kept or shown again.
       const withAuth = await owner.call('POST', '/admin/v1/test-requests', {

@@ -185,7 +185,8 @@ export function registerTestRequestRoutes(
       responseHeaders = { 'content-type': 'application/json; charset=utf-8' };
       payload = { success: false, error: error.message, code: error.code, details: error.details ?? [] };
     }
-    const durationMs = Math.round((performance.now() - started) * 10) / 10;
+    // Whole milliseconds, as stored: the history holds the same objects as the answers.
+    const durationMs = Math.round(performance.now() - started);
     const origin = `${request.protocol}://${request.host}`;
     const record = {
       id: newId('testRequest'),
@@ -213,7 +214,7 @@ export function registerTestRequestRoutes(
         request: JSON.stringify(record.request),
         response: JSON.stringify({ headers: record.headers, body: record.body, curl: record.curl }),
         status,
-        duration_ms: Math.round(durationMs),
+        duration_ms: durationMs,
         created_at: record.created_at,
       })
       .execute();

@@ -100,7 +100,11 @@ const testRequest = object({
   status: { type: 'integer' },
   headers: headerMap('The response headers'),
   body: { description: 'The response body: JSON, or its text (cut at 64 KiB)' },
-  duration_ms: { type: 'number', minimum: 0 },
+  duration_ms: {
+    type: 'integer',
+    minimum: 0,
+    description: 'How long the answer took, in whole milliseconds',
+  },
   curl: {
     type: 'string',
     description: 'The same request as a curl command, with $GATEHOUSE_KEY for the key',
