@@ -452,8 +452,8 @@ describe('dashboard in a real browser', {
     // A refusal is said in the dialog, on the field it names, and focus goes to that field.
     await dialog.getByLabel('Expires at').fill('2020-01-01T00:00');
     await dialog.getByRole('button', { name: 'Create key' }).click();
-    await dialog.getByRole('alert').getByText('Expires at: Must be in the future').waitFor();
     await dialog.getByLabel('Expires at').and(page.locator('[aria-invalid="true"]')).waitFor();
+    await dialog.getByText('Must be in the future', { exact: true }).waitFor();
     await until(() => hasFocus(dialog.getByLabel('Expires at')));
     await expectLogged(owner.errors, 400);
     await dialog.getByLabel('Expires at').fill('');

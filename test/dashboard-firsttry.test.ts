@@ -134,7 +134,8 @@ describe('dashboard: a first try', {
     const dialog = page.getByRole('dialog');
     await dialog.getByLabel('Expires at').fill('2020-01-01T10:00');
     await dialog.getByRole('button', { name: 'Save changes' }).click();
-    await dialog.getByRole('alert').getByText('Expires at: Must be in the future').waitFor();
+    await dialog.getByLabel('Expires at').and(page.locator('[aria-invalid="true"]')).waitFor();
+    await dialog.getByText('Must be in the future', { exact: true }).waitFor();
     assert.equal(await dialog.getByLabel('Expires at').inputValue(), '2020-01-01T10:00');
     assert.equal((await server.admin('GET', `/admin/v1/keys/${key.id}`)).body.data.expires_at, null);
     // A date ahead is saved.
@@ -170,7 +171,7 @@ describe('dashboard: a first try', {
     await dialog.getByRole('textbox', { name: 'Name' }).fill('late');
     await dialog.getByLabel('Expires at').fill('2020-01-01T10:00');
     await dialog.getByRole('button', { name: 'Create key' }).click();
-    await dialog.getByRole('alert').getByText('Expires at: Must be in the future').waitFor();
+    await dialog.getByText('Must be in the future', { exact: true }).waitFor();
   });
 
   test('on a phone, the new key dialog shows both environments whole, not "(sandbox, draft sch" and "Live (produc"', async () => {

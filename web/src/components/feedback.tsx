@@ -2,7 +2,7 @@ import { Alert, Button, Center, Group, List, Loader, ScrollArea, Stack, Text } f
 import { modals, type OpenConfirmModal } from '@mantine/modals';
 import { notifications } from '@mantine/notifications';
 import { type FormEvent, type ReactNode, type Ref, useCallback, useEffect, useRef, useState } from 'react';
-import { ApiFailure, errorMessage } from '../api/client.ts';
+import { ApiFailure, type ErrorDetail, errorMessage } from '../api/client.ts';
 import type { Loader as DataLoader } from '../app/use-loader.ts';
 
 export function notifySuccess(message: string): void {
@@ -196,28 +196,50 @@ export function ErrorState({ error, onRetry }: { error: unknown; onRetry?: () =>
 }
 
 /**
- * A refusal shown in the form that was sent (a dialog's, say), not only in a toast: its message and
- * each field's error, the field called by its label. Focusable (tabIndex -1) for when no field is.
+ * What of a refusal no input of the form shows, for the form's alert: all of it (its message and
+ * details) when no input shows any of it, else the details of the fields without an input, else
+ * nothing (null: the inputs say it all). `field` maps the API's name to the form's, null for one no
+ * input shows, as for refusedFields: together they say a refusal once, each error in one place.
+ */
+export function refusalBeyondFields(
+  error: unknown,
+  field: (name: string) => string | null,
+): { message: string | null; details: ErrorDetail[] } | null {
+  if (!(error instanceof ApiFailure)) return { message: errorMessage(error), details: [] };
+  const rest = error.details.filter((d) => field(d.field) === null);
+  if (rest.length === error.details.length) return { message: error.message, details: error.details };
+  return rest.length > 0 ? { message: null, details: rest } : null;
+}
+
+/**
+ * A refusal shown in the form that was sent (a dialog's, say), not in a toast: what no input of
+ * the form shows (refusalBeyondFields; the inputs show theirs, from refusedFields with the same
+ * `field`), each field called by its label. Nothing when the inputs say it all. Focusable
+ * (tabIndex -1) for when no field is.
  */
 export function RefusedAlert({
   title,
   error,
-  label = (field) => field,
+  field,
+  label = (name) => name,
   ref,
 }: {
   title: string;
   error: unknown;
+  /** The form's field that shows an API field's error, null for none (`expires_at` is shown). */
+  field: (name: string) => string | null;
   /** The form's label of an API field name (`expires_at` is "Expires at"). */
-  label?: (field: string) => string;
+  label?: (name: string) => string;
   ref?: Ref<HTMLDivElement>;
 }) {
-  const details = error instanceof ApiFailure ? error.details : [];
+  const rest = refusalBeyondFields(error, field);
+  if (rest === null) return null;
   return (
     <Alert ref={ref} color="red" role="alert" title={title} tabIndex={-1} data-testid="refused-alert">
-      <Text size="sm">{error instanceof ApiFailure ? error.message : errorMessage(error)}</Text>
-      {details.length > 0 && (
-        <List size="sm" mt={4}>
-          {details.map((d) => (
+      {rest.message !== null && <Text size="sm">{rest.message}</Text>}
+      {rest.details.length > 0 && (
+        <List size="sm" mt={rest.message !== null ? 4 : 0}>
+          {rest.details.map((d) => (
             <List.Item key={`${d.field}:${d.error}`}>
               {label(d.field)}: {d.error}
             </List.Item>

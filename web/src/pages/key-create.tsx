@@ -142,9 +142,26 @@ const FIELD_LABELS: Record<string, string> = {
   expires_at: 'Expires at',
 };
 
-/** The form's field of an API field name: `scopes.2` is the Scopes field. */
-function keyField(name: string): string {
-  return name.startsWith('scopes.') ? 'scopes' : name;
+/** The API fields the form shows on an input of their own (`limits` as a whole has none). */
+const ON_FIELD = new Set([
+  'name',
+  'environment',
+  'scopes',
+  'limits.per_minute',
+  'limits.per_day',
+  'limits.per_month',
+  'expires_at',
+]);
+
+/** The form's field of an API field name (`scopes.2` is the Scopes field), null for none. */
+function keyField(name: string): string | null {
+  const field = name.startsWith('scopes.') ? 'scopes' : name;
+  return ON_FIELD.has(field) ? field : null;
+}
+
+/** A field's label in the dialog's alert. */
+function keyLabel(name: string): string {
+  return FIELD_LABELS[keyField(name) ?? name] ?? name;
 }
 
 /** The API fields a change to the form touches: their refusals no longer apply. */
@@ -159,8 +176,8 @@ function touched(next: Partial<KeyForm>): string[] {
 }
 
 /**
- * The state both dialogs share: the form, the server's refusal (shown inline, each field's error
- * on its input) and where focus goes after one.
+ * The state both dialogs share: the form, the server's refusal (said once, inline: each field's
+ * error on its input, the rest in the dialog's alert) and where focus goes after one.
  */
 function useKeyForm(initial: KeyForm | (() => KeyForm)) {
   const [form, setForm] = useState<KeyForm>(initial);
@@ -356,7 +373,8 @@ export function KeyCreateModal({
               ref={state.alertRef}
               title="Could not create the key"
               error={state.refusal}
-              label={(field) => FIELD_LABELS[keyField(field)] ?? field}
+              field={keyField}
+              label={keyLabel}
             />
           )}
           <KeyFields
@@ -452,7 +470,8 @@ function KeyEditForm({
             ref={state.alertRef}
             title="Could not save the key"
             error={state.refusal}
-            label={(field) => FIELD_LABELS[keyField(field)] ?? field}
+            field={keyField}
+            label={keyLabel}
           />
         )}
         <KeyFields

@@ -1,5 +1,4 @@
 import {
-  Alert,
   Badge,
   Button,
   Card,
@@ -15,7 +14,7 @@ import {
   TextInput,
 } from '@mantine/core';
 import { type FormEvent, useEffect, useRef, useState } from 'react';
-import { ApiFailure, api, errorMessage } from '../api/client.ts';
+import { api } from '../api/client.ts';
 import {
   type Endpoint,
   type Environment,
@@ -33,6 +32,7 @@ import {
   Loaded,
   notifyError,
   notifySuccess,
+  RefusedAlert,
   refusedFields,
   useFocusNext,
 } from '../components/feedback.tsx';
@@ -375,6 +375,7 @@ function SubscriptionModal({
 
 /** The fields that show their own refusal (the rest go to the form's alert). */
 const ON_FIELD = new Set(['url', 'events']);
+const subscriptionField = (name: string) => (ON_FIELD.has(name) ? name : null);
 
 function SubscriptionForm({
   slug,
@@ -394,8 +395,8 @@ function SubscriptionForm({
     editing ? [...editing.events] : EVENT_TYPES.filter((e) => e !== 'request.failed'),
   );
   const [busy, setBusy] = useState(false);
-  /** A refusal the fields do not show (the request's own message, an environment's error). */
-  const [problem, setProblem] = useState<string | null>(null);
+  /** The server's refusal: the fields show theirs, the alert the rest (an environment's error…). */
+  const [refusal, setRefusal] = useState<unknown>(null);
   /** The server's errors by field: the URL's is shown (and marked invalid) on the URL field. */
   const [errors, setErrors] = useState<Record<string, string>>({});
   const formRef = useRef<HTMLFormElement>(null);
@@ -411,7 +412,7 @@ function SubscriptionForm({
     event.preventDefault();
     if (unchanged) return;
     setBusy(true);
-    setProblem(null);
+    setRefusal(null);
     setErrors({});
     try {
       const saved = editing
@@ -424,17 +425,8 @@ function SubscriptionForm({
     } catch (error) {
       // Said once, in the form: on the field it is about, else in the alert above the fields (not
       // also in a toast, nor repeated in the alert when the field already says it).
-      const fields = refusedFields(error, (name) => (ON_FIELD.has(name) ? name : null));
-      setErrors(fields);
-      const elsewhere =
-        error instanceof ApiFailure ? error.details.filter((d) => !ON_FIELD.has(d.field)) : [];
-      setProblem(
-        Object.keys(fields).length === 0
-          ? errorMessage(error)
-          : elsewhere.length > 0
-            ? elsewhere.map((d) => `${d.field}: ${d.error}`).join('; ')
-            : null,
-      );
+      setErrors(refusedFields(error, subscriptionField));
+      setRefusal(error);
       // The button was disabled while busy: focus goes to the refused field, else the message.
       focusNext(
         () => firstInvalid(formRef.current),
@@ -448,16 +440,13 @@ function SubscriptionForm({
   return (
     <form ref={formRef} onSubmit={submit} aria-label={editing ? 'Edit subscription' : 'New subscription'}>
       <Stack>
-        {problem && (
-          <Alert
+        {refusal !== null && (
+          <RefusedAlert
             ref={alertRef}
-            color="red"
-            role="alert"
-            tabIndex={-1}
             title={editing ? 'Could not save the subscription' : 'Could not create the subscription'}
-          >
-            {problem}
-          </Alert>
+            error={refusal}
+            field={subscriptionField}
+          />
         )}
         <TextInput
           label="URL"
