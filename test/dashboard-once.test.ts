@@ -9,7 +9,11 @@ import {
   openBrowser,
   signInAsOwner,
 } from './helpers/dashboard-browser.ts';
-import { startTestServer, type TestServer } from './helpers/server.ts';
+import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { until } from './helpers/until.ts';
+
+/** A pattern the browser's RegExp takes and the server's RE2 refuses (a backreference). */
+const BACKREFERENCE = { type: 'string', pattern: '^(a)\\1$' };
 
 /** How many times `text` is on the page as shown (toasts, alerts and field errors alike). */
 async function timesShown(page: Page, text: string): Promise<number> {
@@ -27,7 +31,7 @@ async function settle(page: Page): Promise<void> {
   await page.waitForTimeout(600);
 }
 
-/** A refusal is said once: on the field, not also in the dialog's alert (nor in a toast). */
+/** A refusal is said once: on the field or in the editor's list, not also in a toast or an alert. */
 describe('dashboard: a refused save is said once', {
   skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (.ci/run installs it)`,
 }, () => {
@@ -38,6 +42,7 @@ describe('dashboard: a refused save is said once', {
   before(async () => {
     ensureDashboardBuilt();
     server = await startTestServer('sqlite');
+    await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
   });
   after(async () => {
     await owner?.close();
@@ -50,6 +55,138 @@ describe('dashboard: a refused save is said once', {
     ({ page } = owner);
     await signInAsOwner(page, server.url);
   }
+
+  test('endpoint editor: a schema the server refuses is said once, under the schema, not also in a toast', async () => {
+    const schema = { type: 'object', properties: { code: BACKREFERENCE } };
+    const direct = await server.admin('POST', '/admin/v1/endpoints', {
+      slug: 'codes',
+      name: 'Codes',
+      schema,
+    });
+    assert.equal(direct.status, 400, direct.text);
+    const [detail] = direct.body.details as { field: string; error: string }[];
+    assert.equal(detail?.field, 'schema.properties.code.pattern');
+
+    await signIn();
+    await page.goto(`${server.url}/#/endpoints/_new`);
+    await page.getByRole('textbox', { name: 'Slug' }).fill('codes');
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Codes');
+    await page.getByLabel('Schema (draft 2020-12)').fill(JSON.stringify(schema, null, 2));
+    await page.getByTestId('schema-validity').getByText('valid').waitFor();
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    await page.locator('#schema-refused').getByText(detail.error).waitFor();
+    await settle(page);
+    assert.equal(await timesShown(page, detail.error), 1, 'the refusal is shown once');
+    assert.equal(await toasts(page).count(), 0, 'no toast');
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/codes')).status, 404, 'nothing saved');
+  });
+
+  test('endpoint editor: a slug already taken is said once, on the Slug field', async () => {
+    await signIn();
+    await page.goto(`${server.url}/#/endpoints/_new`);
+    await page.getByRole('textbox', { name: 'Slug' }).fill('orders');
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Orders again');
+    await page.getByRole('button', { name: 'Create endpoint' }).click();
+    await page.getByRole('textbox', { name: 'Slug' }).and(page.locator('[aria-invalid="true"]')).waitFor();
+    await settle(page);
+    assert.equal(await timesShown(page, 'Already taken'), 1, 'the refusal is shown once');
+    assert.equal(await timesShown(page, 'already exists'), 0, 'not also in a toast');
+    assert.equal(await toasts(page).count(), 0, 'no toast');
+    const list = (await server.admin('GET', '/admin/v1/endpoints')).body.data as { name: string }[];
+    assert.deepEqual(
+      list.map((e) => e.name),
+      ['Orders'],
+      'nothing saved',
+    );
+  });
+
+  test('endpoint editor: a save that never reached the server is said once, in a toast', async () => {
+    await signIn();
+    await page.goto(`${server.url}/#/endpoints/orders`);
+    const name = page.getByRole('textbox', { name: 'Name', exact: true });
+    await until(
+      () => name.inputValue(),
+      (value) => value === 'Orders',
+    );
+    await name.fill('Orders, unsent');
+    await page.route('**/admin/v1/endpoints/orders', (route) =>
+      route.request().method() === 'PATCH' ? route.abort('connectionrefused') : route.continue(),
+    );
+    await page.getByRole('button', { name: 'Save draft' }).click();
+    await toasts(page).filter({ hasText: 'Could not save' }).waitFor();
+    await settle(page);
+    assert.equal(await toasts(page).count(), 1, 'one toast');
+    assert.equal(await timesShown(page, 'Could not save'), 1);
+    assert.equal(await page.getByTestId('endpoint-problems').count(), 0, 'no inline list');
+    await page.unroute('**/admin/v1/endpoints/orders');
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/orders')).body.data.name, 'Orders');
+  });
+
+  test('App editor: a refused definition is said once, above the routes, not also in a toast', async () => {
+    await signIn();
+    await page.goto(`${server.url}/#/apps/_new`);
+    await page.getByRole('textbox', { name: 'Slug' }).fill('shop');
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Shop');
+    const routes = [
+      {
+        method: 'GET',
+        path: '/orders',
+        auth: 'apiKey',
+        steps: [
+          { name: 'list', type: 'find', endpoint: 'ordrs' },
+          { name: 'answer', type: 'respond', body: 'list' },
+        ],
+      },
+    ];
+    const direct = await server.admin('POST', '/admin/v1/apps', { slug: 'shop', name: 'Shop', routes });
+    assert.equal(direct.status, 400, direct.text);
+    const [detail] = direct.body.details as { field: string; error: string }[];
+    assert.ok(detail, direct.text);
+    await page.getByLabel('Routes (JSON)').fill(JSON.stringify(routes, null, 2));
+    await page.getByTestId('routes-validity').getByText('valid JSON').waitFor();
+    await page.getByRole('button', { name: 'Create app' }).click();
+    const problems = page.getByTestId('app-problems');
+    await problems.getByText(detail.error).waitFor();
+    await settle(page);
+    assert.equal(await timesShown(page, detail.error), 1, 'the refusal is shown once');
+    assert.equal(await toasts(page).count(), 0, 'no toast');
+    assert.equal(await page.getByRole('alert').count(), 1, 'one alert');
+    assert.equal((await server.admin('GET', '/admin/v1/apps/shop')).status, 404, 'nothing saved');
+  });
+
+  test('App editor: a slug already taken is said once, on the Slug field, not in a toast', async () => {
+    const routes = [
+      {
+        method: 'GET',
+        path: '/ping',
+        auth: 'public',
+        steps: [{ name: 'pong', type: 'respond', body: "'pong'" }],
+      },
+    ];
+    const made = await server.admin('POST', '/admin/v1/apps', { slug: 'taken', name: 'Taken', routes });
+    assert.equal(made.status, 201, made.text);
+    await signIn();
+    await page.goto(`${server.url}/#/apps/_new`);
+    await page.getByRole('textbox', { name: 'Slug' }).fill('taken');
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Taken again');
+    await page.getByLabel('Routes (JSON)').fill(JSON.stringify(routes, null, 2));
+    await page.getByRole('button', { name: 'Create app' }).click();
+    const slug = page.getByRole('textbox', { name: 'Slug' });
+    await slug.and(page.locator('[aria-invalid="true"]')).waitFor();
+    await settle(page);
+    assert.equal(await timesShown(page, 'Already taken'), 1, 'the refusal is shown once');
+    assert.equal(await toasts(page).count(), 0, 'no toast');
+    assert.equal(await page.getByTestId('app-problems').count(), 0, 'no list repeating it');
+    await until(
+      () => slug.evaluate((element) => element === element.ownerDocument.activeElement),
+      (focused) => focused,
+    );
+    assert.equal(
+      (await server.admin('GET', '/admin/v1/apps/taken')).body.data.name,
+      'Taken',
+      'nothing saved',
+    );
+  });
 
   test('create key: an expiry in the past is said once, on the Expires at field, not also in the alert', async () => {
     await signIn();

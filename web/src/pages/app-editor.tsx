@@ -14,7 +14,7 @@ import {
   Textarea,
   Title,
 } from '@mantine/core';
-import { useMemo, useState } from 'react';
+import { useMemo, useRef, useState } from 'react';
 import { notLiveEndpoints } from '../../../src/apps/named-endpoints.ts';
 import { ApiFailure, api, type ErrorDetail } from '../api/client.ts';
 import { stringifyJson } from '../api/exact-json.ts';
@@ -33,10 +33,13 @@ import {
 import {
   confirmAction,
   ErrorState,
+  firstInvalid,
   LoadingState,
   notifyError,
   notifySuccess,
   openConfirm,
+  refusedFields,
+  useFocusNext,
 } from '../components/feedback.tsx';
 import { formatDate, PageHeader } from '../components/page.tsx';
 import { SlugNameFields } from '../components/slug-name-fields.tsx';
@@ -52,12 +55,8 @@ interface Loaded {
 
 const SLUG = /^[a-z0-9][a-z0-9-]{1,62}$/;
 
-/** A short toast for a 400 whose details are listed in full above the editor. */
-function problemsSummary(error: ApiFailure): string {
-  const n = error.details.length;
-  if (n === 0) return error.message;
-  return `${n === 1 ? 'One problem' : `${n} problems`} in the definition: see above the routes.`;
-}
+/** The API fields shown (and marked invalid) on an input of their own; the rest above the routes. */
+const ON_INPUT = new Set(['slug', 'name']);
 
 export function AppEditorPage({ slug }: { slug: string | null }) {
   const loader = useLoader<Loaded>(async () => {
@@ -101,7 +100,16 @@ function AppEditor({ loaded, onChanged }: { loaded: Loaded; onChanged: () => voi
   /** A new app's starting routes (the example): left as they are, they are no edit to lose. */
   const [exampleText] = useState(text);
   const [busy, setBusy] = useState<string | null>(null);
-  const [refused, setRefused] = useState<{ message: string; details: ErrorDetail[] } | null>(null);
+  /** What the server refused that no input shows (above the routes), and what they show. */
+  const [refused, setRefused] = useState<{
+    title: string;
+    message: string;
+    details: ErrorDetail[];
+  } | null>(null);
+  const [fieldProblems, setFieldProblems] = useState<Record<string, string>>({});
+  const focusNext = useFocusNext();
+  const topFields = useRef<HTMLDivElement>(null);
+  const problemsAlert = useRef<HTMLDivElement>(null);
 
   const check = useMemo(() => checkRoutesText(text), [text]);
   const summary = useMemo(() => summarizeRoutes(check.ok ? check.routes : (app?.routes ?? [])), [check, app]);
@@ -112,13 +120,35 @@ function AppEditor({ loaded, onChanged }: { loaded: Loaded; onChanged: () => voi
   const slugError =
     app === null && slug !== '' && !SLUG.test(slug)
       ? 'Lowercase letters, digits and -, 2 to 63 characters'
-      : undefined;
+      : fieldProblems.slug;
   const canSave = check.ok && payload.name !== '' && (app !== null || SLUG.test(slug));
   const unsaved = app === null ? slug !== '' || name !== '' || text !== exampleText : dirty;
   useLeaveGuard(unsaved, 'Leave this page? Your unsaved changes to this app will be lost.');
 
+  /**
+   * Says a refusal once: what it names on the Slug and Name fields and above the routes (a 400
+   * without details there too), a toast only for one with nothing to show inline (a network
+   * error, a 5xx, a 409 naming no field). Focus goes to the first refused field, else the list.
+   */
+  function refusal(error: unknown, title: string, failure: string): void {
+    const details = error instanceof ApiFailure ? error.details : [];
+    if (details.length === 0 && !(error instanceof ApiFailure && error.status === 400)) {
+      notifyError(error, failure);
+      return;
+    }
+    const message = error instanceof ApiFailure ? error.message : '';
+    setFieldProblems(refusedFields(error, (name) => (ON_INPUT.has(name) ? name : null)));
+    const rest = details.filter((d) => !ON_INPUT.has(d.field));
+    if (details.length === 0 || rest.length > 0) setRefused({ title, message, details: rest });
+    focusNext(
+      () => firstInvalid(topFields.current),
+      () => problemsAlert.current,
+    );
+  }
+
   async function save(): Promise<boolean> {
     setRefused(null);
+    setFieldProblems({});
     try {
       if (app === null) {
         const created = await api.post<App>('/admin/v1/apps', { slug, ...payload });
@@ -131,10 +161,7 @@ function AppEditor({ loaded, onChanged }: { loaded: Loaded; onChanged: () => voi
       onChanged();
       return true;
     } catch (error) {
-      if (error instanceof ApiFailure && error.status === 400) {
-        setRefused({ message: error.message, details: error.details });
-        notifyError(new Error(problemsSummary(error)), 'Not saved');
-      } else notifyError(error, 'Could not save');
+      refusal(error, 'The server refused the definition; nothing was saved', 'Could not save');
       return false;
     }
   }
@@ -185,10 +212,7 @@ function AppEditor({ loaded, onChanged }: { loaded: Loaded; onChanged: () => voi
             notifySuccess(`Deployed version ${next}`);
             onChanged();
           } catch (error) {
-            if (error instanceof ApiFailure && error.status === 400) {
-              setRefused({ message: error.message, details: error.details });
-              notifyError(new Error(problemsSummary(error)), 'Not deployed');
-            } else notifyError(error, 'Could not deploy');
+            refusal(error, 'The server refused the definition; it was not deployed', 'Could not deploy');
           }
         }),
     });
@@ -250,18 +274,21 @@ function AppEditor({ loaded, onChanged }: { loaded: Loaded; onChanged: () => voi
         }
       />
       <Stack gap="md">
-        <SlugNameFields
-          slug={slug}
-          name={name}
-          onSlug={setSlug}
-          onName={setName}
-          slugLocked={app !== null}
-          slugError={slugError}
-          slugDescription="Part of the URL: /api/v1/apps/{slug}; cannot be changed later"
-          slugPlaceholder="shop"
-          nameDescription="Shown here and in the API reference"
-          namePlaceholder="Shop"
-        />
+        <div ref={topFields}>
+          <SlugNameFields
+            slug={slug}
+            name={name}
+            onSlug={setSlug}
+            onName={setName}
+            slugLocked={app !== null}
+            slugError={slugError}
+            slugDescription="Part of the URL: /api/v1/apps/{slug}; cannot be changed later"
+            slugPlaceholder="shop"
+            nameDescription="Shown here and in the API reference"
+            namePlaceholder="Shop"
+            nameError={fieldProblems.name}
+          />
+        </div>
 
         <Grid gap="md">
           <Grid.Col span={{ base: 12, lg: 7 }}>
@@ -281,11 +308,13 @@ function AppEditor({ loaded, onChanged }: { loaded: Loaded; onChanged: () => voi
               </Group>
               {refused && (
                 <Alert
+                  ref={problemsAlert}
                   color="red"
                   mb="sm"
-                  title="The server refused the definition; nothing was saved"
+                  title={refused.title}
                   data-testid="app-problems"
                   role="alert"
+                  tabIndex={-1}
                 >
                   {refused.details.length === 0 ? (
                     refused.message

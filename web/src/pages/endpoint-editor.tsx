@@ -299,7 +299,9 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
       setFieldProblems(
         Object.fromEntries(details.filter((d) => !inSchema(d.field)).map((d) => [d.field, d.error])),
       );
-      notifyError(error, 'Could not save');
+      // Said once: the problems the server names are shown inline, on their fields and in the
+      // lists; a toast only for a refusal with none (a network error, a 5xx).
+      if (details.length === 0) notifyError(error, 'Could not save');
       // Focus goes to the first refused field (slug, name, schema, settings), else the list.
       focusNext(
         () => firstInvalid(topFields.current),
