@@ -168,6 +168,39 @@ for (const kind of databaseKinds) {
         await server.admin('DELETE', `/admin/v1/webhooks/${id}`);
     });
 
+    test('request.failed carries the record as written: an integer past 2^53 keeps every digit', async () => {
+      const dead = await receiver();
+      dead.respond = () => ({ status: 500 });
+      const watcher = await receiver();
+      const deadSub = await subscribe('orders', {
+        url: dead.url,
+        environment: 'test',
+        events: ['record.created'],
+      });
+      const watch = await subscribe('orders', {
+        url: watcher.url,
+        environment: 'test',
+        events: ['request.failed'],
+      });
+      const body = '{"order_id":"ORD-BIG","amount":9007199254740993,"note":"x,\\"record\\":1"}';
+      const res = await server.request('POST', '/api/v1/data/orders', {
+        key,
+        raw: body,
+        headers: { 'content-type': 'application/json' },
+      });
+      assert.equal(res.status, 202, res.text);
+      const [failed] = await watcher.waitFor(1);
+      const event = new Webhook(watch.secret).verify(
+        failed?.body ?? '',
+        failed?.headers as Record<string, string>,
+      ) as Event;
+      assert.equal(event.type, 'request.failed');
+      assert.equal(event.data.record_id, res.body.id);
+      // Before, the record was parsed and written out again: 9007199254740992.
+      assert.ok(failed?.body.includes(`"data":${body}`), failed?.body);
+      for (const id of [deadSub.id, watch.id]) await server.admin('DELETE', `/admin/v1/webhooks/${id}`);
+    });
+
     test('a rotated secret signs alongside the new one; redelivery sends the same event again', async () => {
       const r = await receiver();
       const sub = await subscribe('orders', { url: r.url, environment: 'test', events: ['record.created'] });

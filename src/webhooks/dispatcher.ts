@@ -15,6 +15,7 @@ import {
   DISABLED_ERROR,
   insertEventWithDeliveries,
   originOf,
+  splicedRecord,
 } from './events.ts';
 import { subscribedTargets } from './outbox.ts';
 import { signatureHeaders } from './signing.ts';
@@ -343,7 +344,6 @@ export function createDispatcher(options: DispatcherOptions) {
           request_id: string;
           record_id: string;
           operation: string;
-          record: unknown;
         };
       };
       const d = original.data;
@@ -362,7 +362,7 @@ export function createDispatcher(options: DispatcherOptions) {
           record_id: d.record_id,
           operation: d.operation,
           status: 'failed',
-          recordJson: JSON.stringify(d.record ?? null),
+          recordJson: splicedRecord(row.payload),
           failure: {
             delivery_id: row.id,
             url: row.url,

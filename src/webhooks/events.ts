@@ -45,6 +45,17 @@ export function buildEvent(type: EventType, data: EventData, createdAt: string):
   return { id, type, payload, createdAt };
 }
 
+/**
+ * The record of an event's payload as the text `buildEvent` spliced in, for a later event about
+ * the same write (request.failed): parsing it would round integers past 2^53. `"record"` is the
+ * last member of `data`, and the first `,"record":` is the one `buildEvent` wrote: the members
+ * before it are ours, and a `"` inside one of their strings is escaped.
+ */
+export function splicedRecord(payload: string): string {
+  const at = payload.indexOf(',"record":');
+  return at === -1 ? 'null' : payload.slice(at + ',"record":'.length, -2);
+}
+
 export const operationEvent: Record<string, EventType> = {
   create: 'record.created',
   replace: 'record.updated',
