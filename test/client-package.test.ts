@@ -61,6 +61,8 @@ describe('@gatehouse/client as an installed package', () => {
         `const orders = gh.records('orders');`,
         `export const later = () => orders.create({ order_id: 'x', amount: 1152921504606846977n, tags: ['a'] });`,
         `export const failure = (e: WebhookEvent) => e.data.failure?.delivery_id;`,
+        // The event's record is the record as get() answers it, endpoint and environment included.
+        `export const where = (e: WebhookEvent<{ order_id: string }>) => [e.data.record?.endpoint, e.data.record?.environment, e.data.record?.object, e.data.record?.data.order_id];`,
         `export const search = () => orders.listPage({ filter: { order_id: null } });`,
         `console.log(typeof Gatehouse, typeof verifyWebhook, new NotFoundError(404, 'not_found', 'x') instanceof Error);`,
       ].join('\n'),

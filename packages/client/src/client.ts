@@ -48,8 +48,9 @@ export interface Account {
   created_at: string;
   /**
    * The `whsec_…` secret that signs this key's callbacks (`WriteOptions.callback`): pass it to
-   * `verifyWebhook`. Each key has its own, for its whole life. Null when `apiKey` is a token
-   * minted from the key rather than the key itself.
+   * `verifyWebhook`. Each key has its own; it changes only when the owner rotates it (the one
+   * before keeps signing alongside for the overlap the owner chose, so read it again then). Null
+   * when `apiKey` is a token minted from the key rather than the key itself.
    */
   callback_signing_secret: string | null;
   /** Requests counted in each window so far (null when the server does not count them). */

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import type { GatehouseRecord } from './client.js';
 import { parseJson } from './json.js';
 
 export class WebhookVerificationError extends Error {}
@@ -16,7 +17,8 @@ export interface WebhookEvent<T = Record<string, unknown>> {
     record_id: string;
     operation: 'create' | 'replace' | 'delete';
     status: 'processed' | 'failed';
-    record: { id: string; data: T; version: number; created_at: string; updated_at: string } | null;
+    /** The record as written (for `record.deleted`: as it was), as `get` answers it. */
+    record: GatehouseRecord<T> | null;
     /** `request.failed` only: the delivery that finally failed. */
     failure?: {
       delivery_id: string;
