@@ -129,6 +129,9 @@ for (const kind of databaseKinds) {
       // DELETE reads a body if one is sent (400, 413, 415, as any write); replays are described.
       const del = doc.paths['/api/v1/data/orders/{record_id}'].delete;
       for (const status of ['400', '413', '415']) assert.ok(del.responses[status], `DELETE ${status}`);
+      // A write on a full disk is 507 storage_full (docs/errors.md), and a generated client is told.
+      for (const op of [post, doc.paths['/api/v1/data/orders/{record_id}'].put, del])
+        assert.match(op.responses['507']?.description ?? '', /Codes: storage_full$/);
       // A record id that is not valid percent-encoding is a 400, documented on GET too.
       const malformed = await server.request('GET', '/api/v1/data/orders/%ff', { key: testKey });
       assert.equal(malformed.status, 400);

@@ -113,7 +113,7 @@ export async function dataApiDocument(
         summary: `Create a record in ${endpoint.name} (queued)`,
         parameters: writeHeaders(),
         requestBody: body,
-        responses: { 202: queued, ...errorResponses([400, 401, 403, 404, 409, 413, 415, 422, 429]) },
+        responses: { 202: queued, ...errorResponses([400, 401, 403, 404, 409, 413, 415, 422, 429, 507]) },
       },
       get: {
         tags: [tag],
@@ -158,13 +158,13 @@ export async function dataApiDocument(
         ...one(`Replace a record of ${endpoint.name} (queued)`, `replace${name}`),
         parameters: [recordId, ...writeHeaders()],
         requestBody: body,
-        responses: { 202: queued, ...errorResponses([400, 401, 403, 404, 409, 413, 415, 422, 429]) },
+        responses: { 202: queued, ...errorResponses([400, 401, 403, 404, 409, 413, 415, 422, 429, 507]) },
       },
       delete: {
         ...one(`Delete a record of ${endpoint.name} (queued)`, `delete${name}`),
         parameters: [recordId, ...writeHeaders()],
         // A body is not needed; one sent must still be JSON (400, 413, 415 as for any write).
-        responses: { 202: queued, ...errorResponses([400, 401, 403, 404, 409, 413, 415, 422, 429]) },
+        responses: { 202: queued, ...errorResponses([400, 401, 403, 404, 409, 413, 415, 422, 429, 507]) },
       },
     };
   }

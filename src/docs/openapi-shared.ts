@@ -44,6 +44,7 @@ const reasons: Record<number, string> = {
   429: 'Per-minute/day rate limit or monthly quota exceeded (Retry-After says when to retry)',
   500: 'Server fault (never a stack trace)',
   503: 'A dependency is unavailable; retry after Retry-After',
+  507: 'The database disk is full; nothing was written',
 };
 
 /** The success envelope, `{"success": true, "data": …}` (and `meta` when given), as JSON content. */
