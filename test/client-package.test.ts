@@ -64,6 +64,9 @@ describe('@gatehouse/client as an installed package', () => {
         // The event's record is the record as get() answers it, endpoint and environment included.
         `export const where = (e: WebhookEvent<{ order_id: string }>) => [e.data.record?.endpoint, e.data.record?.environment, e.data.record?.object, e.data.record?.data.order_id];`,
         `export const search = () => orders.listPage({ filter: { order_id: null } });`,
+        // A field named constructor, as gatehouse types writes it: any filter still type-checks.
+        `interface Odd { sku: string; constructor?: string | {}["constructor"] }`,
+        `export const odd = (other: Gatehouse<{ odd: Odd }>) => other.records('odd').listPage({ filter: { sku: 'a' } });`,
         `console.log(typeof Gatehouse, typeof verifyWebhook, new NotFoundError(404, 'not_found', 'x') instanceof Error);`,
       ].join('\n'),
     );

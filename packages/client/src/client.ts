@@ -71,8 +71,21 @@ export interface ListParams<T> {
   limit?: number;
   order?: 'asc' | 'desc';
   after?: string;
-  /** Equality filters on top-level fields (`null` finds JSON null). */
-  filter?: Partial<Record<keyof T & string, string | number | bigint | boolean | null>>;
+  /**
+   * Equality filters on top-level fields (`null` finds JSON null). A field named like a member
+   * every object has (`constructor`, `toString`…) also takes that member's type, as `gatehouse
+   * types` writes it: every object literal inherits it, and only own fields are sent.
+   */
+  filter?: {
+    [K in keyof T & string]?:
+      | string
+      | number
+      | bigint
+      | boolean
+      | null
+      // biome-ignore lint/complexity/noBannedTypes: Object's members are what every object inherits
+      | (K extends keyof Object ? Object[K] : never);
+  };
 }
 
 export interface Page<T> {
