@@ -5,16 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { promisify } from 'node:util';
+import { nodeProjectOptions, tsc } from './helpers/tsc.ts';
 
 const run = promisify(execFile);
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-/** The workspace's TypeScript on a project's tsconfig, its diagnostics in the error. */
-const tsc = (tsconfig: string) =>
-  run(process.execPath, [join(process.cwd(), 'node_modules/typescript/bin/tsc'), '-p', tsconfig]).catch(
-    (e: { stdout?: string }) => {
-      throw new Error(`tsc -p ${tsconfig} failed:\n${e.stdout}`);
-    },
-  );
 
 /**
  * @gatehouse/client as a partner gets it: packed (which builds dist/), installed into a fresh
@@ -38,17 +32,10 @@ describe('@gatehouse/client as an installed package', () => {
     writeFileSync(
       join(project, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: {
-          target: 'ES2022',
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          strict: true,
+        compilerOptions: nodeProjectOptions({
           exactOptionalPropertyTypes: true,
           noUncheckedIndexedAccess: true,
-          types: ['node'],
-          typeRoots: [join(process.cwd(), 'node_modules/@types')],
-          noEmit: true,
-        },
+        }),
         files: ['main.ts'],
       }),
     );
