@@ -425,6 +425,41 @@ test('verifyWebhook reads an integer past 2^53 exactly', () => {
   assert.equal(spelled.id, 'evt_1');
 });
 
+test('a delivery that does not verify says why, in an error named WebhookVerificationError', () => {
+  const secret = `whsec_${Buffer.from('0123456789abcdef0123456789abcdef').toString('base64')}`;
+  const body = '{"id":"evt_1","type":"record.created"}';
+  const at = (seconds: number) => {
+    const timestamp = String(seconds);
+    const signature = createHmac('sha256', Buffer.from(secret.slice(6), 'base64'))
+      .update(`evt_1.${timestamp}.${body}`)
+      .digest('base64');
+    return { 'webhook-id': 'evt_1', 'webhook-timestamp': timestamp, 'webhook-signature': `v1,${signature}` };
+  };
+  const now = Math.floor(Date.now() / 1000);
+  const refused = (run: () => unknown): WebhookVerificationError => {
+    try {
+      run();
+    } catch (error) {
+      assert.ok(error instanceof WebhookVerificationError);
+      return error;
+    }
+    throw new Error('verified');
+  };
+  // Before: "Error: No matching signature", the same words for a wrong secret and a re-serialised body.
+  const wrongSecret = refused(() => verifyWebhook(body, at(now), 'whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA'));
+  assert.equal(wrongSecret.name, 'WebhookVerificationError');
+  assert.match(String(wrongSecret), /^WebhookVerificationError: No webhook-signature matches this secret/);
+  assert.match(wrongSecret.message, /callback_signing_secret/);
+  assert.match(wrongSecret.message, /raw bytes/);
+  const reserialised = refused(() =>
+    verifyWebhook(JSON.stringify(JSON.parse(body), null, 1), at(now), secret),
+  );
+  assert.match(reserialised.message, /not JSON parsed and written again/);
+  const old = refused(() => verifyWebhook(body, at(now - 3600), secret));
+  assert.match(old.message, /is more than 300 s from now/);
+  assert.equal(verifyWebhook(body, at(now), secret).id, 'evt_1');
+});
+
 test('exact JSON: no string of the data passes for a long integer, either way', () => {
   const parsed = parseJson('{"a":"\\u0000int:abc","b":"\\u0000int:5","n":12345678901234567890}') as Record<
     string,

@@ -2,7 +2,10 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { GatehouseRecord } from './client.js';
 import { parseJson } from './json.js';
 
-export class WebhookVerificationError extends Error {}
+/** A delivery that did not verify: unsigned, signed with another secret, or too old. */
+export class WebhookVerificationError extends Error {
+  override readonly name = 'WebhookVerificationError';
+}
 
 export interface WebhookEvent<T = Record<string, unknown>> {
   id: string;
@@ -66,7 +69,9 @@ export function verifyWebhook<T = Record<string, unknown>>(
   const seconds = Number(timestamp);
   const now = (options.now ?? Date.now()) / 1000;
   if (!Number.isInteger(seconds) || Math.abs(now - seconds) > (options.toleranceSeconds ?? 300)) {
-    throw new WebhookVerificationError('Timestamp outside the tolerance');
+    throw new WebhookVerificationError(
+      `webhook-timestamp ${timestamp} is more than ${options.toleranceSeconds ?? 300} s from now: a replay, or this machine's clock is off`,
+    );
   }
   const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
   const text =
@@ -80,6 +85,9 @@ export function verifyWebhook<T = Record<string, unknown>>(
     const given = Buffer.from(signature, 'base64');
     return given.length === expected.length && timingSafeEqual(given, expected);
   });
-  if (!valid) throw new WebhookVerificationError('No matching signature');
+  if (!valid)
+    throw new WebhookVerificationError(
+      "No webhook-signature matches this secret: use the subscription's own secret (for a callback, the key's callback_signing_secret) and the body's raw bytes as received, not JSON parsed and written again",
+    );
   return parseJson(text) as WebhookEvent<T>;
 }
