@@ -305,6 +305,14 @@ class Contract {
       .filter((p) => p.in === 'header' && p.required && received.headers[p.name.toLowerCase()] === undefined)
       .map((p) => p.name);
     if (absent.length > 0) this.problems.push(`${label}: required headers not sent: ${absent.join(', ')}`);
+    // Each header sent as its parameter's schema says (webhook-timestamp: Unix seconds).
+    (webhook.post.parameters ?? []).forEach((p, i) => {
+      const value = received.headers[p.name.toLowerCase()];
+      if (p.in !== 'header' || value === undefined) return;
+      const validate = this.validator(`/webhooks/${segment(body.type)}/post/parameters/${i}/schema`);
+      if (!validate(value))
+        this.problems.push(`${label}: header ${p.name}: ${value} does not match its schema`);
+    });
     const validate = this.validator(
       `/webhooks/${segment(body.type)}/post/requestBody/content/${segment('application/json')}/schema`,
     );

@@ -121,6 +121,12 @@ for (const kind of databaseKinds) {
         'record.updated',
         'request.failed',
       ]);
+      // What a receiver checks: webhook-timestamp is said to be Unix seconds, and digits only.
+      const stamp = doc.webhooks['record.created'].post.parameters.find(
+        (p: { name: string }) => p.name === 'webhook-timestamp',
+      );
+      assert.match(stamp.description, /^Unix seconds of this attempt/);
+      assert.equal(stamp.schema.pattern, '^[0-9]+$');
       const mint = doc.paths['/api/v1/tokens'].post;
       assert.equal(mint.requestBody.content['application/json'].schema.properties.expires_in.maximum, 3600);
       assert.ok(mint.responses['201']);

@@ -336,9 +336,17 @@ export async function dataApiDocument(
             in: 'header',
             required: true,
             schema: { type: 'string' },
-            description: 'The event id; the same on every retry',
+            description:
+              'The event id (evt_…); the same on every retry and redelivery, so a receiver can deduplicate',
           },
-          { name: 'webhook-timestamp', in: 'header', required: true, schema: { type: 'string' } },
+          {
+            name: 'webhook-timestamp',
+            in: 'header',
+            required: true,
+            schema: { type: 'string', pattern: '^[0-9]+$' },
+            description:
+              'Unix seconds of this attempt (a retry has its own); signed with the body, and refused by Standard Webhooks libraries when more than 5 minutes from now',
+          },
           {
             name: 'webhook-signature',
             in: 'header',
