@@ -50,6 +50,18 @@ describe('gatehouse types', () => {
       },
     });
 
+  test('--env live names on stderr the endpoints left out for not being deployed', async () => {
+    // Before: an empty Endpoints map, and records('orders') failed to compile with no word why.
+    const { stdout, stderr } = await cli('types', '--env', 'live');
+    assert.match(stdout, /export interface Endpoints \{\}/);
+    assert.match(
+      stderr,
+      /^Not deployed to live, so not in these types: orders, line-items \(gatehouse endpoints deploy <slug>\)$/m,
+    );
+    const json = await cli('types', '--env', 'live', '--json');
+    assert.deepEqual(JSON.parse(json.stdout).data.endpoints, []);
+  });
+
   test('prints types the client accepts, and wrong writes fail to compile', async () => {
     const { stdout } = await cli('types');
     assert.match(stdout, /export interface OrdersData/);

@@ -289,9 +289,13 @@ export function registerTypesCommand(program: Command, config: Config): void {
           });
         }
         const schemas: Array<{ slug: string; schema: unknown }> = [];
+        const undeployed: string[] = [];
         for (const endpoint of endpoints) {
           if (o.env === 'live') {
-            if (endpoint.live_version === null) continue;
+            if (endpoint.live_version === null) {
+              undeployed.push(endpoint.slug);
+              continue;
+            }
             const versions = await call<EndpointVersionJson[]>(
               'GET',
               `/admin/v1/endpoints/${endpoint.slug}/versions`,
@@ -304,6 +308,11 @@ export function registerTypesCommand(program: Command, config: Config): void {
           all.map((e) => e.slug),
         );
         show(o.json, { types, endpoints: schemas.map((e) => e.slug) }, () => process.stdout.write(types));
+        // Else records('orders') fails to compile against the types, with nothing said about why.
+        if (undeployed.length > 0)
+          process.stderr.write(
+            `Not deployed to live, so not in these types: ${undeployed.join(', ')} (gatehouse endpoints deploy <slug>)\n`,
+          );
       }),
     );
 }
