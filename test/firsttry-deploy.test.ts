@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { runGatehouse } from './helpers/process.ts';
+import { until } from './helpers/until.ts';
 
 // docs/DEPLOY.md on one machine: a DATABASE_URL whose port has something other than PostgreSQL
 // (Redis's 6379 given by mistake, a proxy with no backend) accepts and hangs up.
@@ -72,5 +77,58 @@ describe('DATABASE_URL sqlite: forms', () => {
       kind: 'sqlite',
       path: '/var/lib/gatehouse/gatehouse.db',
     });
+  });
+});
+
+/** Whether a process of that id still runs. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// DEPLOY.md: `npm install && npm start`, and "npm passes signals on". npm signals the shell that
+// runs the script, and sh (dash) died without passing SIGTERM to the server: a process manager
+// that stops npm (docker's `CMD npm start`, supervisord, pm2) left the server running, holding
+// the database's lock, so the next start exited saying a server was running.
+describe('npm start', () => {
+  const folder = mkdtempSync(join(tmpdir(), 'gatehouse-npm-start-'));
+  after(() => rmSync(folder, { recursive: true, force: true }));
+
+  test('SIGTERM to npm stops the server it started', async () => {
+    const npm = spawn('npm', ['start'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: `sqlite:${join(folder, 'gatehouse.db')}`,
+        REDIS_URL: '',
+        PORT: '0',
+        LOG_LEVEL: 'silent',
+        GATEHOUSE_CLI_CREDENTIALS: join(folder, 'cli.json'),
+      },
+      stdio: 'ignore',
+    });
+    const npmExited = new Promise((resolve) => npm.once('exit', resolve));
+    let server = 0;
+    try {
+      const serverFile = join(folder, 'server.json');
+      const recorded = async () => (existsSync(serverFile) ? readFileSync(serverFile, 'utf8') : '');
+      server = (JSON.parse(await until(recorded, Boolean, 60_000)) as { pid: number }).pid;
+      npm.kill('SIGTERM');
+      await npmExited;
+      assert.equal(
+        await until(
+          async () => alive(server),
+          (running) => !running,
+          20_000,
+        ),
+        false,
+      );
+    } finally {
+      if (server !== 0 && alive(server)) process.kill(server, 'SIGKILL');
+      if (npm.exitCode === null && npm.signalCode === null) npm.kill('SIGKILL');
+    }
   });
 });

@@ -126,8 +126,8 @@ describe('stopping an API server', () => {
     return text.trim().split(' ').map(Number);
   }
 
-  /** Starts the server with a long shutdown delay, and sends it SIGTERM once it serves. */
-  async function startDraining(args: string[]): Promise<{ port: number; server: ChildProcess }> {
+  /** Starts the server with a long shutdown delay and waits until it serves. */
+  async function startServing(args: string[]): Promise<{ port: number; server: ChildProcess }> {
     const port = await freePort();
     const server = spawnGatehouse(args, {
       DATABASE_URL: database.url,
@@ -137,8 +137,14 @@ describe('stopping an API server', () => {
     });
     child = server;
     await waitHealthy(port);
-    server.kill('SIGTERM');
     return { port, server };
+  }
+
+  /** Starts the server with a long shutdown delay, and sends it SIGTERM once it serves. */
+  async function startDraining(args: string[]): Promise<{ port: number; server: ChildProcess }> {
+    const started = await startServing(args);
+    started.server.kill('SIGTERM');
+    return started;
   }
 
   test('serve: after SIGTERM it serves on with /ready at 503 until the delay ends; SIGTERM again changes nothing, Ctrl-C ends it', {
@@ -234,9 +240,28 @@ describe('stopping an API server', () => {
     // The delay is over: the server no longer listens, and waits for that request.
     await listeningStopped(port);
     assert.equal(server.exitCode, null, 'still draining');
+    // A person's next Ctrl-C, not the echo of the first that npm passes on (within 100 ms).
+    await new Promise((resolve) => setTimeout(resolve, 300));
     server.kill('SIGINT');
     assert.equal(await exited(server), 130);
     stuck.destroy();
+  });
+
+  // `npm start` execs the server (so npm's SIGTERM reaches it): a terminal's Ctrl-C then reaches
+  // it twice, from the terminal and passed on by npm. It took that for a second Ctrl-C and ended
+  // the delay at once.
+  test('serve: one Ctrl-C arriving twice at once (terminal and npm) starts the delay; the next ends it', {
+    timeout: 120_000,
+  }, async () => {
+    const { port, server } = await startServing(['serve']);
+    server.kill('SIGINT');
+    // npm's comes a moment later (sent back to back, the system may merge the two into one).
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    server.kill('SIGINT');
+    await drainingAnswers(port, 8);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    server.kill('SIGINT');
+    assert.equal(await exited(server), 0);
   });
 
   test('start --workers 2: SIGTERM while the workers still load stops them all', {

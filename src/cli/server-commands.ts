@@ -5,6 +5,7 @@ import { type Command, InvalidArgumentError } from 'commander';
 import type { Services } from '../app.ts';
 import { type Config, ConfigError } from '../config.ts';
 import { ApiError } from '../errors.ts';
+import { onStopSignals } from '../server/signals.ts';
 import { readCredentials } from './client.ts';
 import {
   CliFailure,
@@ -66,8 +67,7 @@ async function runUntilSignal<T extends { stop(): Promise<void> }>(
     process.stderr.write('SIGINT a third time: quitting without draining\n');
     process.exit(130);
   };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+  onStopSignals(shutdown);
   return server;
 }
 

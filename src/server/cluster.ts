@@ -1,6 +1,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { relayClusterBus } from '../infra/bus/cluster-bus.ts';
 import { serveClusterMetrics } from '../ops/cluster-metrics.ts';
+import { onStopSignals } from './signals.ts';
 
 export interface Stoppable {
   stop(): Promise<void>;
@@ -105,8 +106,7 @@ export async function runCluster(options: ClusterOptions): Promise<void> {
       process.exit(130);
     }
   };
-  process.on('SIGTERM', () => onSignal('SIGTERM'));
-  process.on('SIGINT', () => onSignal('SIGINT'));
+  onStopSignals(onSignal);
   // The primary's own work (migrations, the webhook worker) is ready before any worker starts.
   primaryTask = options.startPrimary ? await options.startPrimary() : undefined;
   started = true;
