@@ -156,7 +156,28 @@ export function parseDatabaseUrl(url: string): DatabaseConfig {
     }
     return { kind: 'sqlite', path };
   }
-  throw new ConfigError(`DATABASE_URL must start with sqlite: or postgres://, got "${url}"`);
+  throw new ConfigError(`DATABASE_URL must start with sqlite: or postgres://, got "${withoutPassword(url)}"`);
+}
+
+/** A URL as an error quotes it: the password (from the user's `:` to the last `@`) masked. */
+function withoutPassword(url: string): string {
+  const at = url.lastIndexOf('@');
+  const colon = url.indexOf(':', /^[a-z][a-z0-9+.-]*:\/*/i.exec(url)?.[0].length ?? 0);
+  return colon < 0 || colon > at ? url : `${url.slice(0, colon + 1)}***${url.slice(at)}`;
+}
+
+/**
+ * REDIS_URL: redis:// (rediss:// for TLS). ioredis reads anything else its own way, without a
+ * word: `http://host:6379` as a socket path, `host:6379/7` as database 0.
+ */
+function redisUrl(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  if (!/^rediss?:\/\/[^/]/i.test(url)) {
+    throw new ConfigError(
+      `REDIS_URL must be redis://host:6379 (or redis://host:6379/<db>, rediss:// for TLS), got "${withoutPassword(url)}"`,
+    );
+  }
+  return url;
 }
 
 function optionalInt(env: Env, name: string): number | undefined {
@@ -236,7 +257,7 @@ export function loadConfig(env: Env = process.env): Config {
     port,
     host,
     database: parseDatabaseUrl(env.DATABASE_URL || 'sqlite:./data/gatehouse.db'),
-    redisUrl: env.REDIS_URL || undefined,
+    redisUrl: redisUrl(env.REDIS_URL),
     secret: env.GATEHOUSE_SECRET || undefined,
     keyPrefix,
     webhookAllowNets: networks(env.GATEHOUSE_WEBHOOK_ALLOW_NETS, 'GATEHOUSE_WEBHOOK_ALLOW_NETS'),

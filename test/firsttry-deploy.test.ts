@@ -80,6 +80,51 @@ describe('DATABASE_URL sqlite: forms', () => {
   });
 });
 
+// DEPLOY.md: REDIS_URL is `redis://host:6379[/db]`, and a value of the wrong kind stops the
+// command naming it. Other forms were handed to ioredis, which read them its own way without a
+// word: `http://…` as a socket path (a warning a second, limits uncounted), `host:6379/7` as
+// database 0 (another installation's keys). And a mistyped DATABASE_URL was quoted whole, its
+// password included, into the terminal and the service's log.
+describe('REDIS_URL and DATABASE_URL mistakes', () => {
+  const refused = (env: Record<string, string>, message: string) =>
+    assert.throws(
+      () => loadConfig(env),
+      (error: unknown) => error instanceof ConfigError && error.message === message,
+      JSON.stringify(env),
+    );
+
+  test('a REDIS_URL that is not redis:// or rediss:// is refused, saying the form to write', () => {
+    for (const url of ['http://127.0.0.1:6379', '127.0.0.1:6379/7', 'redis:///tmp/redis.sock']) {
+      refused(
+        { REDIS_URL: url },
+        `REDIS_URL must be redis://host:6379 (or redis://host:6379/<db>, rediss:// for TLS), got "${url}"`,
+      );
+    }
+    for (const url of [
+      'redis://127.0.0.1:6379',
+      'redis://127.0.0.1:6379/7',
+      'rediss://:pw@redis.internal:6380',
+    ]) {
+      assert.equal(loadConfig({ REDIS_URL: url }).redisUrl, url);
+    }
+  });
+
+  test('the refusals quote the URL without its password', () => {
+    refused(
+      { DATABASE_URL: 'postgres:/gatehouse:s3cret@db/gatehouse' },
+      'DATABASE_URL must start with sqlite: or postgres://, got "postgres:/gatehouse:***@db/gatehouse"',
+    );
+    refused(
+      { DATABASE_URL: 'mysql://gatehouse:p@ss@db/gatehouse' },
+      'DATABASE_URL must start with sqlite: or postgres://, got "mysql://gatehouse:***@db/gatehouse"',
+    );
+    refused(
+      { REDIS_URL: 'http://:s3cret@redis:6379' },
+      'REDIS_URL must be redis://host:6379 (or redis://host:6379/<db>, rediss:// for TLS), got "http://:***@redis:6379"',
+    );
+  });
+});
+
 /** Whether a process of that id still runs. */
 function alive(pid: number): boolean {
   try {
