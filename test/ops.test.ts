@@ -34,6 +34,8 @@ for (const kind of databaseKinds) {
           text,
           /gatehouse_http_requests_total\{method="GET",route="\/api\/v1\/data\/:slug\/:id",status="404"\} 1/,
         );
+        // The readiness probe's answers too (DEPLOY.md: answers by route): its 503s are the alert.
+        assert.match(text, /^gatehouse_http_requests_total\{method="GET",route="\/ready",status="200"\} 1$/m);
         assert.match(text, /gatehouse_outbox_queued 1/);
         // No subscription, no delivery: every status still reads 0, so a backlog graph or alert
         // sees 0 rather than a series that is missing until the first delivery.
@@ -82,6 +84,11 @@ for (const kind of databaseKinds) {
         assert.equal(ready.body.checks.redis, 'unreachable');
         assert.equal(ready.body.checks.database, 'ok');
         assert.equal((await server.request('GET', '/health')).status, 200);
+        const metrics = await (await fetch(`${server.url}/metrics`)).text();
+        assert.match(
+          metrics,
+          /^gatehouse_http_requests_total\{method="GET",route="\/ready",status="503"\} 1$/m,
+        );
       } finally {
         await server.close();
       }

@@ -47,29 +47,6 @@ export function registerOpsRoutes(
   const answered = <T>(check: Promise<T>) =>
     withinDeadline(check, READY_TIMEOUT_MS, () => new Error('no answer'));
 
-  app.get('/ready', async (_request, reply) => {
-    // Stopping (SIGTERM, GATEHOUSE_SHUTDOWN_DELAY_MS): still serving, but send no new traffic.
-    if (deps.draining?.()) return reply.code(503).send({ status: 'draining', checks: {} });
-    const checks: Record<string, string> = {};
-    try {
-      await answered(db.selectFrom('settings').select('key').limit(1).execute());
-      checks.database = 'ok';
-    } catch {
-      checks.database = 'unreachable';
-    }
-    if (redis) {
-      try {
-        if (redis.status === 'wait' || redis.status === 'end') await redis.connect().catch(() => {});
-        await answered(redis.ping());
-        checks.redis = 'ok';
-      } catch {
-        checks.redis = 'unreachable';
-      }
-    }
-    const ready = Object.values(checks).every((v) => v === 'ok');
-    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
-  });
-
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const routeMetrics = createRouteMetrics(registry);
@@ -117,6 +94,30 @@ export function registerOpsRoutes(
       done();
     };
     route.onResponse = [...[route.onResponse ?? []].flat(), observe] as typeof route.onResponse;
+  });
+
+  // Registered after the hook above, so that its answers are counted too (a probe's 503s).
+  app.get('/ready', async (_request, reply) => {
+    // Stopping (SIGTERM, GATEHOUSE_SHUTDOWN_DELAY_MS): still serving, but send no new traffic.
+    if (deps.draining?.()) return reply.code(503).send({ status: 'draining', checks: {} });
+    const checks: Record<string, string> = {};
+    try {
+      await answered(db.selectFrom('settings').select('key').limit(1).execute());
+      checks.database = 'ok';
+    } catch {
+      checks.database = 'unreachable';
+    }
+    if (redis) {
+      try {
+        if (redis.status === 'wait' || redis.status === 'end') await redis.connect().catch(() => {});
+        await answered(redis.ping());
+        checks.redis = 'ok';
+      } catch {
+        checks.redis = 'unreachable';
+      }
+    }
+    const ready = Object.values(checks).every((v) => v === 'ok');
+    return reply.code(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
   });
 
   // Under `start --workers N` a scrape reaches one process: the figures are the installation's.
