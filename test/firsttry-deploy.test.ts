@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { ConfigError, loadConfig } from '../src/config.ts';
+import { postgresAdminUrl } from './helpers/database.ts';
 import { runGatehouse } from './helpers/process.ts';
 import { until } from './helpers/until.ts';
 
@@ -121,6 +124,53 @@ describe('REDIS_URL and DATABASE_URL mistakes', () => {
     refused(
       { REDIS_URL: 'http://:s3cret@redis:6379' },
       'REDIS_URL must be redis://host:6379 (or redis://host:6379/<db>, rediss:// for TLS), got "http://:***@redis:6379"',
+    );
+  });
+});
+
+// DEPLOY.md: `createdb -O gatehouse gatehouse`. Made without -O (by postgres, as `createdb
+// gatehouse` or pgAdmin do), PostgreSQL 15 lets the role create nothing in the public schema:
+// init and serve crashed with a stack trace, "Database migration  failed: error: permission
+// denied for schema public", saying nothing of what to do.
+describe('a PostgreSQL database the role in DATABASE_URL does not own', () => {
+  const suffix = randomBytes(4).toString('hex');
+  const role = `gatehouse_test_role_${suffix}`;
+  const database = `gatehouse_test_notowned_${suffix}`;
+  const admin = async (statements: string[]) => {
+    const client = new pg.Client({ connectionString: postgresAdminUrl });
+    await client.connect();
+    try {
+      for (const statement of statements) await client.query(statement);
+    } finally {
+      await client.end();
+    }
+  };
+
+  before(() => admin([`CREATE ROLE ${role} LOGIN`, `CREATE DATABASE ${database}`]));
+  after(() => admin([`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`, `DROP ROLE IF EXISTS ${role}`]));
+
+  test('init says the role must own the database, and how, without a stack trace', async () => {
+    const url = new URL(postgresAdminUrl);
+    url.username = role;
+    url.pathname = `/${database}`;
+    const { code, stdout, stderr } = await runGatehouse(
+      ['init', '--email', 'o@example.com', '--password', 'a long passphrase', '--json'],
+      {
+        DATABASE_URL: url.toString(),
+        REDIS_URL: '',
+        GATEHOUSE_SECRET: 'a'.repeat(32),
+        GATEHOUSE_CLI_CREDENTIALS: '/nonexistent/c.json',
+      },
+      60_000,
+    );
+    assert.equal(code, 1, stdout + stderr);
+    assert.doesNotMatch(stderr, /\n\s+at /, `a stack trace: ${stderr}`);
+    const envelope = JSON.parse(stdout);
+    assert.equal(envelope.code, 'config_error');
+    assert.equal(
+      envelope.error,
+      "Cannot create Gatehouse's tables: permission denied for schema public. The role in DATABASE_URL must own the database " +
+        '(createdb -O <role> <database>, or ALTER DATABASE <database> OWNER TO <role>) or be granted CREATE on its schema',
     );
   });
 });

@@ -53,6 +53,9 @@ class CodeMigrations implements MigrationProvider {
   }
 }
 
+/** PostgreSQL's SQLSTATE for "permission denied". */
+const INSUFFICIENT_PRIVILEGE = '42501';
+
 /** How long a process waits for another that holds a SQLite file's write lock, before it gives up. */
 const MIGRATION_WAIT_MS = 10 * 60_000;
 
@@ -74,6 +77,14 @@ export async function migrateToLatest(
     throw new ConfigError(
       `Cannot reach the database: ${unreachable}. Check DATABASE_URL, and that the database server is running`,
       'database_unreachable',
+    );
+  }
+  if ((error as { code?: string } | undefined)?.code === INSUFFICIENT_PRIVILEGE) {
+    // PostgreSQL 15 lets only the database's owner create tables in its public schema: a
+    // database made without `createdb -O <role>` refused the first migration.
+    throw new ConfigError(
+      `Cannot create Gatehouse's tables: ${(error as Error).message}. The role in DATABASE_URL must own the database ` +
+        '(createdb -O <role> <database>, or ALTER DATABASE <database> OWNER TO <role>) or be granted CREATE on its schema',
     );
   }
   if (error || failed) {
