@@ -6,10 +6,11 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { ConfigError, loadConfig } from '../src/config.ts';
 import { postgresAdminUrl } from './helpers/database.ts';
-import { runGatehouse } from './helpers/process.ts';
+import { type CliRun, runGatehouse } from './helpers/process.ts';
 import { until } from './helpers/until.ts';
 
 // docs/DEPLOY.md on one machine: a DATABASE_URL whose port has something other than PostgreSQL
@@ -128,6 +129,16 @@ describe('REDIS_URL and DATABASE_URL mistakes', () => {
   });
 });
 
+/** A command stopped by a mistake in the set-up: exit 1, no stack trace, a config_error envelope. Its message. */
+function refusal(run: CliRun): string {
+  const said = run.stdout + run.stderr;
+  assert.equal(run.code, 1, said);
+  assert.doesNotMatch(run.stderr, /\n\s+at /, `a stack trace: ${said}`);
+  const envelope = JSON.parse(run.stdout);
+  assert.equal(envelope.code, 'config_error', said);
+  return envelope.error;
+}
+
 // DEPLOY.md: `createdb -O gatehouse gatehouse`. Made without -O (by postgres, as `createdb
 // gatehouse` or pgAdmin do), PostgreSQL 15 lets the role create nothing in the public schema:
 // init and serve crashed with a stack trace, "Database migration  failed: error: permission
@@ -153,7 +164,7 @@ describe('a PostgreSQL database the role in DATABASE_URL does not own', () => {
     const url = new URL(postgresAdminUrl);
     url.username = role;
     url.pathname = `/${database}`;
-    const { code, stdout, stderr } = await runGatehouse(
+    const run = await runGatehouse(
       ['init', '--email', 'o@example.com', '--password', 'a long passphrase', '--json'],
       {
         DATABASE_URL: url.toString(),
@@ -163,14 +174,43 @@ describe('a PostgreSQL database the role in DATABASE_URL does not own', () => {
       },
       60_000,
     );
-    assert.equal(code, 1, stdout + stderr);
-    assert.doesNotMatch(stderr, /\n\s+at /, `a stack trace: ${stderr}`);
-    const envelope = JSON.parse(stdout);
-    assert.equal(envelope.code, 'config_error');
     assert.equal(
-      envelope.error,
+      refusal(run),
       "Cannot create Gatehouse's tables: permission denied for schema public. The role in DATABASE_URL must own the database " +
         '(createdb -O <role> <database>, or ALTER DATABASE <database> OWNER TO <role>) or be granted CREATE on its schema',
+    );
+  });
+});
+
+// DEPLOY.md, Upgrading: migrations are not reversed; going back means restoring the backup. An
+// older release started on the newer database anyway crashed with a stack trace: "Database
+// migration  failed: Error: corrupted migrations: previously executed migration … is missing".
+describe('an older release started on a database a newer one migrated', () => {
+  const folder = mkdtempSync(join(tmpdir(), 'gatehouse-rollback-'));
+  after(() => rmSync(folder, { recursive: true, force: true }));
+
+  test('serve says so and what to do, as the error envelope', async () => {
+    const env = {
+      DATABASE_URL: `sqlite:${join(folder, 'gatehouse.db')}`,
+      REDIS_URL: '',
+      PORT: '0',
+      LOG_LEVEL: 'silent',
+      GATEHOUSE_CLI_CREDENTIALS: join(folder, 'cli.json'),
+    };
+    const init = await runGatehouse(
+      ['init', '--email', 'o@example.com', '--password', 'a long passphrase'],
+      env,
+    );
+    assert.equal(init.code, 0, init.stderr);
+    const db = new Database(join(folder, 'gatehouse.db'));
+    db.prepare("insert into kysely_migration (name, timestamp) values ('9999_from_a_later_release', ?)").run(
+      new Date().toISOString(),
+    );
+    db.close();
+    assert.equal(
+      refusal(await runGatehouse(['serve', '--json'], env, 60_000)),
+      'This database was migrated by a newer Gatehouse release (migration 9999_from_a_later_release, unknown to this one), and migrations are not reversed: ' +
+        'run that release, or restore the backup taken before the upgrade (docs/DEPLOY.md, Upgrading)',
     );
   });
 });

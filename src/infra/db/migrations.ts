@@ -87,6 +87,14 @@ export async function migrateToLatest(
         '(createdb -O <role> <database>, or ALTER DATABASE <database> OWNER TO <role>) or be granted CREATE on its schema',
     );
   }
+  const newer = /previously executed migration (\S+) is missing/.exec(String(error))?.[1];
+  if (newer !== undefined) {
+    // A rollback to an older release without restoring the backup (DEPLOY.md, Upgrading).
+    throw new ConfigError(
+      `This database was migrated by a newer Gatehouse release (migration ${newer}, unknown to this one), and migrations are not reversed: ` +
+        'run that release, or restore the backup taken before the upgrade (docs/DEPLOY.md, Upgrading)',
+    );
+  }
   if (error || failed) {
     throw new Error(`Database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
   }
