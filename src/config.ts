@@ -283,14 +283,14 @@ export function loadConfig(env: Env = process.env): Config {
     limits: loadLimitsConfig(env),
     workers: int(env, 'GATEHOUSE_WORKERS', 1, 1, 64),
     shutdownDelayMs: int(env, 'GATEHOUSE_SHUTDOWN_DELAY_MS', 0, 0, 600_000),
-    publicDocs: env.GATEHOUSE_PUBLIC_DOCS !== 'false',
+    publicDocs: flag(env, 'GATEHOUSE_PUBLIC_DOCS', true),
     metricsToken: env.GATEHOUSE_METRICS_TOKEN || undefined,
-    fastPath: env.GATEHOUSE_FAST_PATH !== 'false',
+    fastPath: flag(env, 'GATEHOUSE_FAST_PATH', true),
     sessions: {
       idleHours: int(env, 'GATEHOUSE_SESSION_IDLE_HOURS', 12, 1, 24 * 30),
       maxDays: int(env, 'GATEHOUSE_SESSION_MAX_DAYS', 7, 1, 90),
     },
-    dashboard: { enabled: env.GATEHOUSE_DASHBOARD !== 'false' },
+    dashboard: { enabled: flag(env, 'GATEHOUSE_DASHBOARD', true) },
     webhooks: {
       timeoutMs: int(env, 'GATEHOUSE_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),
       concurrency: int(env, 'GATEHOUSE_WEBHOOK_CONCURRENCY', 64, 1, 10_000),

@@ -129,6 +129,32 @@ describe('REDIS_URL and DATABASE_URL mistakes', () => {
   });
 });
 
+// DEPLOY.md: `GATEHOUSE_PUBLIC_DOCS=false` hides /docs, `GATEHOUSE_DASHBOARD=false` the dashboard,
+// and a value of the wrong kind stops the command. Any value but `false` left them on without a
+// word: an operator who wrote GATEHOUSE_PUBLIC_DOCS=0 or =off still served the docs publicly.
+describe('on/off switches', () => {
+  test('GATEHOUSE_PUBLIC_DOCS, GATEHOUSE_DASHBOARD and GATEHOUSE_FAST_PATH take true or false, nothing else', () => {
+    for (const name of ['GATEHOUSE_PUBLIC_DOCS', 'GATEHOUSE_DASHBOARD', 'GATEHOUSE_FAST_PATH']) {
+      for (const value of ['0', 'off', 'no']) {
+        assert.throws(
+          () => loadConfig({ [name]: value }),
+          (error: unknown) =>
+            error instanceof ConfigError && error.message === `${name} must be true or false, got "${value}"`,
+          `${name}=${value}`,
+        );
+      }
+    }
+    const off = loadConfig({
+      GATEHOUSE_PUBLIC_DOCS: 'false',
+      GATEHOUSE_DASHBOARD: 'false',
+      GATEHOUSE_FAST_PATH: 'false',
+    });
+    assert.deepEqual([off.publicDocs, off.dashboard.enabled, off.fastPath], [false, false, false]);
+    const on = loadConfig({ GATEHOUSE_PUBLIC_DOCS: 'true', GATEHOUSE_DASHBOARD: '' });
+    assert.deepEqual([on.publicDocs, on.dashboard.enabled, on.fastPath], [true, true, true]);
+  });
+});
+
 /** A command stopped by a mistake in the set-up: exit 1, no stack trace, a config_error envelope. Its message. */
 function refusal(run: CliRun): string {
   const said = run.stdout + run.stderr;
