@@ -68,7 +68,10 @@ export function connectRedis(options: SharedRedisOptions): SharedRedis {
     const now = Date.now();
     if (now - lastConnectionWarning >= WARN_EVERY_MS) {
       lastConnectionWarning = now;
-      options.warn('Redis connection error', error);
+      options.warn(
+        'Redis connection error: check REDIS_URL, and that Redis is running and reachable from here',
+        error,
+      );
     }
   });
 
