@@ -37,6 +37,7 @@ import {
 } from './http/error-handler.ts';
 import { strictTransportSecurity } from './http/hsts.ts';
 import { MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
+import { refuseNulInUrl } from './http/no-nul-in-url.ts';
 import { logAnswer } from './http/request-log.ts';
 import { newId } from './ids.ts';
 import { type InvalidationBus, localBus } from './infra/bus/bus.ts';
@@ -421,6 +422,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     });
     // Before any route: the access rule is attached to each route as it is registered.
     registerManagementAccess(admin, services);
+    refuseNulInUrl(admin);
     registerAuditHook(admin, services.audit);
     registerDashboardRoutes(admin, services);
     registerEndpointRoutes(admin, services.endpoints);
