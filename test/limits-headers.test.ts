@@ -70,6 +70,27 @@ for (const kind of databaseKinds) {
       assert.equal(invalid.headers.get('x-ratelimit-remaining'), '2');
     });
 
+    test('windows with as few requests left: X-RateLimit-Reset is the later reset, as on the 429 that follows', async () => {
+      const { key } = await server.createKey({
+        name: 'tie',
+        environment: 'test',
+        limits: { per_minute: 2, per_day: 2 },
+      });
+      const now = new Date();
+      const nextDay = String(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1) / 1000);
+      const first = await server.request('GET', '/api/v1/data/orders', { key });
+      assert.equal(first.headers.get('x-ratelimit-remaining'), '1');
+      assert.equal(first.headers.get('x-ratelimit-reset'), nextDay);
+      // The last request allowed today: a client that waits for X-RateLimit-Reset must not be refused then.
+      const last = await server.request('GET', '/api/v1/data/orders', { key });
+      assert.equal(last.status, 200);
+      assert.equal(last.headers.get('x-ratelimit-remaining'), '0');
+      assert.equal(last.headers.get('x-ratelimit-reset'), nextDay);
+      const refused = await server.request('GET', '/api/v1/data/orders', { key });
+      assertEnvelope(refused, 429, 'rate_limited');
+      assert.equal(refused.headers.get('x-ratelimit-reset'), nextDay);
+    });
+
     test('a key without limits is unlimited and gets no limit headers; unauthenticated responses get none', async () => {
       const { key } = await server.createKey({ name: 'free', environment: 'test' });
       const res = await server.request('GET', '/api/v1/data/orders', { key });

@@ -25,7 +25,11 @@ function policy(limited: WindowState[]): string {
   return text;
 }
 
-/** The window that will refuse first: fewest requests left, then the soonest reset. */
+/**
+ * The window that will refuse first: fewest requests left, then the latest reset. Of windows with
+ * as few left, the one that resets last says when more are left: when a minute and a month are both
+ * used up, the month's reset is when a request can succeed again (as the 429 that follows says).
+ */
 export function tightest(windows: WindowState[]): WindowState | undefined {
   let best: WindowState | undefined;
   for (const w of windows) {
@@ -33,7 +37,7 @@ export function tightest(windows: WindowState[]): WindowState | undefined {
     if (
       !best ||
       remaining(w) < remaining(best) ||
-      (remaining(w) === remaining(best) && w.resetAt < best.resetAt)
+      (remaining(w) === remaining(best) && w.resetAt > best.resetAt)
     )
       best = w;
   }
