@@ -48,9 +48,13 @@ export const errorCodes = {
   invalid_api_key: {
     status: 401,
     message: 'Invalid API key',
-    doc: 'The key is malformed, fails its checksum, or is unknown; or the request carries two credentials (both `Authorization` and `X-API-Key` filled in, or either twice).',
+    doc: 'The key is malformed, fails its checksum, or is unknown; or the request carries two credentials (both `Authorization` and `X-API-Key` filled in, or either twice); or a short-lived token (`POST /api/v1/tokens`) is not one this installation signed, or was minted with a key secret that has since been rolled (message `Invalid token…`).',
   },
-  api_key_expired: { status: 401, message: 'API key expired', doc: "The key's `expires_at` has passed." },
+  api_key_expired: {
+    status: 401,
+    message: 'API key expired',
+    doc: "The key's `expires_at` has passed; or, with the message `Token expired`, a short-lived token has: mint a new one with the key.",
+  },
   api_key_revoked: {
     status: 401,
     message: 'API key revoked',
