@@ -86,11 +86,48 @@ export function schemaFromFields(fields: string[]): Record<string, unknown> {
     }
     if (flag !== undefined && flag !== 'required')
       throw usage(`--field "${spec}": the third part can only be "required"`);
-    if (name in properties) throw usage(`--field ${name} is given twice: give each field once`);
+    if (Object.hasOwn(properties, name)) throw usage(`--field ${name} is given twice: give each field once`);
     properties[name] = { type };
     if (flag === 'required') required.push(name);
   }
   return { type: 'object', properties, ...(required.length ? { required } : {}) };
+}
+
+/**
+ * `endpoints update --field/--remove-field`: the draft's schema with the given fields added or
+ * redefined (each exactly as given: its type, and required or not) and the removed ones taken out;
+ * every other field and keyword stays as it is. (A stored schema holds no integer that JSON.parse
+ * rounds: the server refuses one when it is saved.)
+ */
+export function editedSchema(draft: unknown, fields: string[], removed: string[]): Record<string, unknown> {
+  const schema = { ...(draft as Record<string, unknown>) };
+  const given = schemaFromFields(fields) as { properties: Record<string, unknown>; required?: string[] };
+  const properties: Record<string, unknown> = {
+    ...(schema.properties as Record<string, unknown> | undefined),
+  };
+  const names = (list: unknown) => (Array.isArray(list) ? (list as unknown[]) : []);
+  let required = names(schema.required);
+  for (const name of new Set(removed)) {
+    if (Object.hasOwn(given.properties, name))
+      throw usage(`--field ${name} and --remove-field ${name}: give one of them`);
+    if (!Object.hasOwn(properties, name)) {
+      const known = Object.keys(properties);
+      throw usage(
+        `--remove-field ${name}: the draft has no field ${name} (${known.length ? `its fields: ${known.join(', ')}` : 'it has no fields'})`,
+      );
+    }
+    delete properties[name];
+    required = required.filter((n) => n !== name);
+  }
+  for (const [name, definition] of Object.entries(given.properties)) {
+    properties[name] = definition;
+    required = required.filter((n) => n !== name);
+  }
+  required.push(...(given.required ?? []));
+  schema.properties = properties;
+  if (required.length > 0) schema.required = required;
+  else delete schema.required;
+  return schema;
 }
 
 /** Parsed JSON options and the text they were parsed from: sent as written. */
@@ -217,12 +254,12 @@ function endpointBody(o: Record<string, unknown>, forCreate: boolean): Record<st
   return body;
 }
 
-function endpointOptions(command: Command): Command {
+function endpointOptions(command: Command, fieldHelp: string): Command {
   return command
     .option('--name <name>', 'display name')
     .option('--schema <json>', 'JSON Schema, inline')
     .option('--schema-file <path>', 'JSON Schema, from a file (- reads stdin)')
-    .option('--field <name:type[:required]>', 'build the schema from fields (repeatable)', collect)
+    .option('--field <name:type[:required]>', fieldHelp, collect)
     .option('--max-body-bytes <n>', 'largest accepted body', intOption('--max-body-bytes'))
     .option(
       '--expires-at <when>',
@@ -257,6 +294,7 @@ export function registerDataCommands(program: Command, config: Config): void {
 
   endpointOptions(
     withCommon(endpoints.command('create').description('create an endpoint (draft, used by test keys)')),
+    'build the schema from fields (repeatable)',
   )
     .requiredOption('--slug <slug>', 'URL slug: /api/v1/data/{slug}')
     .option('--inactive', 'create it inactive')
@@ -288,16 +326,32 @@ export function registerDataCommands(program: Command, config: Config): void {
     }),
   );
 
-  endpointOptions(withCommon(endpoints.command('update').argument('<slug>').description('change the draft')))
+  endpointOptions(
+    withCommon(endpoints.command('update').argument('<slug>').description('change the draft')),
+    "add a field to the draft's schema, or redefine one (repeatable); the other fields stay",
+  )
+    .option('--remove-field <name>', "take a field out of the draft's schema (repeatable)", collect)
     .option('--activate', 'make it active')
     .addOption(new Option('--deactivate', 'make it inactive (403 for all traffic)').conflicts('activate'))
     .action(
       action(config, async (call, slug: string, o: Record<string, unknown>) => {
         const active = o.activate ? true : o.deactivate ? false : undefined;
-        const body = endpointBody({ ...o, active }, false);
+        const fields = (o.field as string[] | undefined) ?? [];
+        const removed = (o.removeField as string[] | undefined) ?? [];
+        const edits = fields.length > 0 || removed.length > 0;
+        if (edits && (o.schema !== undefined || o.schemaFile !== undefined)) {
+          const whole = o.schemaFile !== undefined ? '--schema-file' : '--schema';
+          const part = fields.length > 0 ? '--field' : '--remove-field';
+          throw usage(`${whole} and ${part}: give the whole schema or edit its fields, not both`);
+        }
+        const body = endpointBody({ ...o, field: undefined, active }, false);
+        if (edits) {
+          const path = `/admin/v1/endpoints/${encodeURIComponent(slug)}`;
+          body.schema = editedSchema((await call<EndpointJson>('GET', path)).schema, fields, removed);
+        }
         if (Object.keys(body).length === 0) {
           throw usage(
-            'Nothing to change: give --name, --schema, --schema-file, --field, --max-body-bytes, --expires-at, --max-retries, --retry-interval, --activate or --deactivate',
+            'Nothing to change: give --name, --schema, --schema-file, --field, --remove-field, --max-body-bytes, --expires-at, --max-retries, --retry-interval, --activate or --deactivate',
           );
         }
         const data = await call<EndpointJson>(
