@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -126,6 +127,9 @@ describe('the CLI finds the server started from its directory', () => {
         env,
       );
       assert.equal(init.code, 0, init.stderr);
+      // The address saved is the running server's, not 4000 (the default of this shell's PORT).
+      const saved = JSON.parse(readFileSync(env.GATEHOUSE_CLI_CREDENTIALS, 'utf8')) as { url: string };
+      assert.equal(saved.url, `http://127.0.0.1:${port}`);
       const created = await runGatehouse(
         ['endpoints', 'create', '--slug', 'orders', '--name', 'Orders', '--field', 'n:integer', '--json'],
         env,
@@ -140,11 +144,38 @@ describe('the CLI finds the server started from its directory', () => {
     // Stopped: the CLI says which address it tried and where it came from, and how to give another.
     const gone = await runGatehouse(['endpoints', 'list'], env);
     assert.equal(gone.code, 1);
-    assert.match(
+    assert.ok(
+      gone.stderr.includes(`Cannot reach Gatehouse at http://127.0.0.1:${port} (saved by init in `),
       gone.stderr,
-      /Cannot reach Gatehouse at http:\/\/127\.0\.0\.1:4000 \(saved by init in .*cli-credentials\.json: /,
     );
+    assert.match(gone.stderr, /cli-credentials\.json: /);
     assert.match(gone.stderr, /--url or GATEHOUSE_URL/);
+  });
+
+  test('init saves HOST:PORT over the record of a stopped server, and GATEHOUSE_URL over a running one', async () => {
+    /** `init` in a fresh place whose server.json lists `pid`: the address it saved. */
+    const savedBy = async (name: string, pid: number, more: Record<string, string>) => {
+      const { data, env } = place(name);
+      mkdirSync(data, { recursive: true });
+      const entry = { url: 'http://127.0.0.1:1', pid };
+      writeFileSync(join(data, 'server.json'), JSON.stringify({ ...entry, servers: [entry] }));
+      const init = await runGatehouse(
+        ['init', '--email', 'o@example.com', '--password', 'a long passphrase'],
+        { ...env, ...more },
+      );
+      assert.equal(init.code, 0, init.stderr);
+      return (JSON.parse(readFileSync(env.GATEHOUSE_CLI_CREDENTIALS, 'utf8')) as { url: string }).url;
+    };
+    // A record left by a server that was killed, so never withdrew: its pid is gone.
+    const dead = spawn(process.execPath, ['-e', '']);
+    await new Promise((resolve) => dead.once('exit', resolve));
+    const port = String(await freePort());
+    assert.equal(await savedBy('stale', dead.pid ?? 0, { PORT: port }), `http://127.0.0.1:${port}`);
+    // This test's own process stands for a live server.
+    assert.equal(
+      await savedBy('url', process.pid, { GATEHOUSE_URL: 'http://gatehouse.internal:4010' }),
+      'http://gatehouse.internal:4010',
+    );
   });
 
   test('a server that takes the connection and never answers: the CLI gives up after GATEHOUSE_CLI_TIMEOUT_MS, saying so', async () => {

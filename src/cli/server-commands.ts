@@ -15,10 +15,18 @@ import {
   printJson,
   reportFailure,
 } from './output.ts';
-import { withdrawServer } from './running-server.ts';
+import { runningServer, withdrawServer } from './running-server.ts';
 
-/** Where the CLI finds its token and server from now on (mode 0600: it holds a secret). */
-export function saveCredentials(config: Config, token: string, url = config.apiUrl ?? config.localUrl): void {
+/**
+ * Where the CLI finds its token and server from now on (mode 0600: it holds a secret). The server
+ * is, unless given: GATEHOUSE_URL, else the running server this directory recorded (it may listen
+ * on another PORT than this shell's), else HOST:PORT.
+ */
+export function saveCredentials(
+  config: Config,
+  token: string,
+  url = config.apiUrl ?? runningServer(config)?.url ?? config.localUrl,
+): void {
   mkdirSync(dirname(config.cliCredentialsPath), { recursive: true, mode: 0o700 });
   writeFileSync(config.cliCredentialsPath, JSON.stringify({ url, token }), {
     mode: 0o600,
