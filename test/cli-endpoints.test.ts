@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { managementCli, runInTerminal } from './helpers/process.ts';
+import { freePort } from '../bench/lib.ts';
+import { managementCli, runGatehouse, runInTerminal } from './helpers/process.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
 describe('CLI: an endpoint from draft to its deployed versions', () => {
@@ -292,7 +293,7 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
     assert.equal(scripted.code, 1);
     assert.match(
       scripted.stderr,
-      /This deletes endpoint doomed with all its records .* Nothing was done: add --yes to go ahead .*\(cli_not_confirmed\)/,
+      /This deletes endpoint doomed \(Doomed\) with all its records .* Nothing was done: add --yes to go ahead .*\(cli_not_confirmed\)/,
     );
     const json = await cli('keys', 'revoke', key.id, '--json');
     assert.equal(json.code, 1);
@@ -323,5 +324,79 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
     const forced = await cli('endpoints', 'delete', 'doomed', '--yes');
     assert.equal(forced.code, 0, forced.stderr);
     assert.equal((await server.admin('GET', '/admin/v1/endpoints/doomed')).status, 404);
+  });
+});
+
+describe('CLI: a command that asks first looks the id up before asking', () => {
+  let server: TestServer;
+
+  const cli = (...args: string[]) => managementCli(server)(...args);
+  const env = () => ({
+    GATEHOUSE_URL: server.url,
+    GATEHOUSE_TOKEN: server.token,
+    GATEHOUSE_CLI_CREDENTIALS: '/nonexistent',
+  });
+  const prompt = /(Type \S+ to confirm:|Go ahead\? \[y\/N\]) /g;
+  /** The error envelope without its request id (one per request). */
+  const envelopeOf = (stdout: string) => {
+    const { request_id: _, ...rest } = JSON.parse(stdout) as { request_id?: string };
+    return rest;
+  };
+  const unknown = [
+    ['endpoints', 'delete', 'no-such-endpoint'],
+    ['apps', 'delete', 'no-such-app'],
+    ['keys', 'revoke', 'key_nosuchkey'],
+    ['webhooks', 'delete', 'whk_nosuchsubscription'],
+    ['tokens', 'revoke', 'gmt_nosuchtoken'],
+  ];
+
+  before(async () => {
+    server = await startTestServer('sqlite');
+  });
+  after(async () => server.close());
+
+  test('in a script, an unknown id is the not-found error --yes gets, not cli_not_confirmed', async () => {
+    for (const args of unknown) {
+      const asked = await cli(...args, '--json');
+      assert.equal(asked.code, 1, asked.stdout);
+      const forced = await cli(...args, '--yes', '--json');
+      assert.equal(forced.code, 1, forced.stdout);
+      assert.notEqual(JSON.parse(asked.stdout).code, 'cli_not_confirmed', args.join(' '));
+      assert.match(JSON.parse(asked.stdout).code, /not_found$/, args.join(' '));
+      assert.deepEqual(envelopeOf(asked.stdout), envelopeOf(forced.stdout), args.join(' '));
+      const plain = await cli(...args);
+      assert.doesNotMatch(plain.stderr, /--yes|cli_not_confirmed/, args.join(' '));
+    }
+  });
+
+  test('in a script, a server that does not answer is said at once, not "add --yes"', async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    for (const args of unknown) {
+      const down = await runGatehouse([...args, '--json'], { ...env(), GATEHOUSE_URL: url });
+      assert.equal(down.code, 1, down.stdout);
+      assert.equal(JSON.parse(down.stdout).code, 'cli_unreachable', args.join(' '));
+    }
+  });
+
+  test('in a terminal: no question for an unknown id; a known one is named and asked about', async () => {
+    const missing = await runInTerminal(['endpoints', 'delete', 'no-such-endpoint'], env(), [], prompt);
+    assert.equal(missing.code, 1, missing.screen);
+    assert.doesNotMatch(missing.screen, prompt);
+    assert.doesNotMatch(missing.screen, /This deletes/);
+    assert.match(missing.screen, /not_found\)/);
+
+    await server.createEndpoint({ slug: 'kept', name: 'Kept orders', schema: { type: 'object' } });
+    const known = await runInTerminal(['endpoints', 'delete', 'kept'], env(), ['n'], prompt);
+    assert.equal(known.code, 1, known.screen);
+    assert.match(known.screen, /This deletes endpoint kept \(Kept orders\) with all its records/);
+    assert.match(known.screen, /Type kept to confirm: /);
+    assert.match(known.screen, /\(cli_not_confirmed\)/);
+
+    const token = await cli('tokens', 'revoke', 'gmt_nosuchtoken');
+    assert.match(token.stderr, /No management token gmt_nosuchtoken of yours \(not_found\)/);
+    const missingToken = await runInTerminal(['tokens', 'revoke', 'gmt_nosuchtoken'], env(), [], prompt);
+    assert.equal(missingToken.code, 1, missingToken.screen);
+    assert.doesNotMatch(missingToken.screen, prompt);
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/kept')).status, 200);
   });
 });

@@ -5,7 +5,7 @@ import { notLiveEndpoints } from '../apps/named-endpoints.ts';
 import type { Config } from '../config.ts';
 import type { EndpointJson } from '../endpoints/endpoint-service.ts';
 import { firstRoundedNumber, roundedNumberMessage } from '../infra/json/exact-json.ts';
-import { confirmIrreversible, withYes } from './confirm.ts';
+import { confirmFound, withYes } from './confirm.ts';
 import { action, show, withCommon } from './data-commands.ts';
 import { CliFailure, printFields, printTable } from './output.ts';
 
@@ -146,9 +146,11 @@ export function registerAppsCommands(program: Command, config: Config): void {
     withCommon(apps.command('delete').argument('<slug>').description('delete an app and all its versions')),
   ).action(
     action(config, async (call, slug: string, o: Common & { yes?: boolean }) => {
-      await confirmIrreversible(
+      await confirmFound(
         o,
-        `This deletes app ${slug} with its draft and every deployed version, for good: its routes answer 404 from now on.`,
+        () => call<AppJson>('GET', path(slug)),
+        (app) =>
+          `This deletes app ${slug} (${app.name}) with its draft and every deployed version, for good: its routes answer 404 from now on.`,
         slug,
       );
       const data = await call<unknown>('DELETE', path(slug));

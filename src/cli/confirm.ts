@@ -44,3 +44,19 @@ export async function confirmIrreversible(
     });
   }
 }
+
+/**
+ * confirmIrreversible for one thing the server holds: without `--yes`, `lookUp` fetches it
+ * first, so that an unknown id or a server that is down is said at once, not after the question
+ * (or after "add --yes"); `warning` then names what was found. With `--yes`, no extra request.
+ */
+export async function confirmFound<T>(
+  options: { yes?: boolean },
+  lookUp: () => Promise<T>,
+  warning: (found: T) => string,
+  expected?: string,
+): Promise<void> {
+  if (options.yes) return;
+  const found = await lookUp();
+  await confirmIrreversible(options, warning(found), expected);
+}

@@ -6,7 +6,7 @@ import type { KeyLimits } from '../keys/key-input.ts';
 import type { ApiKeyJson } from '../keys/key-service.ts';
 import { limitsText } from '../keys/limits-text.ts';
 import { type ClientOptions, JsonText, managementClient } from './client.ts';
-import { confirmIrreversible, withYes } from './confirm.ts';
+import { confirmFound, withYes } from './confirm.ts';
 import { CliFailure, printFields, printJson, printTable, reportFailure } from './output.ts';
 
 type Common = ClientOptions & { json?: boolean };
@@ -393,9 +393,11 @@ export function registerDataCommands(program: Command, config: Config): void {
     ),
   ).action(
     action(config, async (call, slug: string, o: Common & { yes?: boolean }) => {
-      await confirmIrreversible(
+      await confirmFound(
         o,
-        `This deletes endpoint ${slug} with all its records (test and live) and its webhook subscriptions, for good.`,
+        () => call<EndpointJson>('GET', `/admin/v1/endpoints/${encodeURIComponent(slug)}`),
+        (endpoint) =>
+          `This deletes endpoint ${slug} (${endpoint.name}) with all its records (test and live) and its webhook subscriptions, for good.`,
         slug,
       );
       const data = await call<unknown>('DELETE', `/admin/v1/endpoints/${encodeURIComponent(slug)}`);
@@ -508,9 +510,11 @@ export function registerDataCommands(program: Command, config: Config): void {
     command.action(
       action(config, async (call, id: string, o: Common & { yes?: boolean }) => {
         if (verb === 'revoke') {
-          await confirmIrreversible(
+          await confirmFound(
             o,
-            `This revokes key ${id} for good: every call with it is refused from now on (deactivate is the reversible way).`,
+            () => call<ApiKeyJson>('GET', `/admin/v1/keys/${encodeURIComponent(id)}`),
+            (key) =>
+              `This revokes key ${id} (${key.name}) for good: every call with it is refused from now on (deactivate is the reversible way).`,
           );
         }
         const data = await call<ApiKeyJson>('POST', `/admin/v1/keys/${encodeURIComponent(id)}/${verb}`);

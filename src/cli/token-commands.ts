@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { ManagementTokenJson } from '../accounts/owner-service.ts';
 import type { Config } from '../config.ts';
 import { managementClient } from './client.ts';
-import { confirmIrreversible, withYes } from './confirm.ts';
+import { confirmFound, withYes } from './confirm.ts';
 import { action, show, usage, withCommon } from './data-commands.ts';
 import { CliFailure, printFields, printTable, reportFailure } from './output.ts';
 import { readHidden, saveCredentials } from './server-commands.ts';
@@ -54,9 +54,22 @@ export function registerTokenCommands(program: Command, config: Config): void {
     withCommon(tokens.command('revoke').argument('<id>').description('revoke one of your tokens')),
   ).action(
     action(config, async (call, id: string, o: Common & { yes?: boolean }) => {
-      await confirmIrreversible(
+      await confirmFound(
         o,
-        `This revokes management token ${id} for good: whatever uses it is refused.`,
+        async () => {
+          // No GET for one token: the list (a user holds few) stands in, and its absence reads as
+          // the server's own 404 for the revoke.
+          const mine = await call<ManagementTokenJson[]>('GET', '/admin/v1/tokens');
+          const token = mine.find((t) => t.id === id);
+          if (token) return token;
+          throw new CliFailure({
+            success: false,
+            error: `No management token ${id} of yours`,
+            code: 'not_found',
+          });
+        },
+        (token) =>
+          `This revokes management token ${id} (${token.name}${token.current ? ', the one this CLI uses' : ''}) for good: whatever uses it is refused.`,
       );
       const data = await call<ManagementTokenJson>('DELETE', `/admin/v1/tokens/${encodeURIComponent(id)}`);
       show(o.json, data, () =>

@@ -2,7 +2,7 @@ import { type Command, Option } from 'commander';
 import type { Config } from '../config.ts';
 import type { DeliveryJson } from '../webhooks/delivery-service.ts';
 import type { SubscriptionJson } from '../webhooks/subscription-service.ts';
-import { confirmIrreversible, withYes } from './confirm.ts';
+import { confirmFound, withYes } from './confirm.ts';
 import { action, collect, show, usage, withCommon } from './data-commands.ts';
 import { printFields, printJson, printTable } from './output.ts';
 
@@ -193,9 +193,11 @@ export function registerWebhookCommands(program: Command, config: Config): void 
     withCommon(webhooks.command('delete').argument('<id>').description('remove a subscription')),
   ).action(
     action(config, async (call, id: string, o: Common & { yes?: boolean }) => {
-      await confirmIrreversible(
+      await confirmFound(
         o,
-        `This deletes subscription ${id} and its signing secret, for good: nothing more is sent to its URL.`,
+        () => call<SubscriptionJson>('GET', `/admin/v1/webhooks/${encodeURIComponent(id)}`),
+        (subscription) =>
+          `This deletes subscription ${id} and its signing secret, for good: nothing more is sent to ${subscription.url}.`,
       );
       const data = await call<unknown>('DELETE', `/admin/v1/webhooks/${encodeURIComponent(id)}`);
       show(o.json, data, () => process.stdout.write(`Deleted subscription ${id}\n`));
