@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import type { Locator, Page } from 'playwright-core';
+import type { Locator, Page, Response } from 'playwright-core';
 import {
   type Browser,
   CHROMIUM,
@@ -26,9 +26,27 @@ function toasts(page: Page): Locator {
   return page.locator('.mantine-Notification-root');
 }
 
-/** Gives a toast, were one raised, the time to show. */
-async function settle(page: Page): Promise<void> {
-  await page.waitForTimeout(600);
+/**
+ * The answer to the next `method` request for `path`, once it reaches the page: start it before
+ * the click that sends the request.
+ */
+function answer(page: Page, method: string, path: string): Promise<Response> {
+  return page.waitForResponse(
+    (response) => response.request().method() === method && new URL(response.url()).pathname === path,
+  );
+}
+
+/**
+ * Resolves once the page has drawn everything its handling of an answer led to. Call it after the
+ * answer arrived and what the handling shows inline is on show: a toast raised in the same
+ * handling, or by an effect of the render that showed the error, is drawn by then. The page's
+ * pending tasks run and two frames are drawn, each after the tasks before it: a signal from the
+ * page, not a time to wait. A string, not a function: tsx would add helpers the page lacks.
+ */
+async function drawn(page: Page): Promise<void> {
+  const frame = 'new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)))';
+  await page.evaluate(frame);
+  await page.evaluate(frame);
 }
 
 /** A refusal is said once: on the field or in the editor's list, not also in a toast or an alert. */
@@ -73,9 +91,11 @@ describe('dashboard: a refused save is said once', {
     await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Codes');
     await page.getByLabel('Schema (draft 2020-12)').fill(JSON.stringify(schema, null, 2));
     await page.getByTestId('schema-validity').getByText('valid').waitFor();
+    const refused = answer(page, 'POST', '/admin/v1/endpoints');
     await page.getByRole('button', { name: 'Create endpoint' }).click();
+    assert.equal((await refused).status(), 400);
     await page.locator('#schema-refused').getByText(detail.error).waitFor();
-    await settle(page);
+    await drawn(page);
     assert.equal(await timesShown(page, detail.error), 1, 'the refusal is shown once');
     assert.equal(await toasts(page).count(), 0, 'no toast');
     assert.equal((await server.admin('GET', '/admin/v1/endpoints/codes')).status, 404, 'nothing saved');
@@ -86,9 +106,11 @@ describe('dashboard: a refused save is said once', {
     await page.goto(`${server.url}/#/endpoints/_new`);
     await page.getByRole('textbox', { name: 'Slug' }).fill('orders');
     await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Orders again');
+    const refused = answer(page, 'POST', '/admin/v1/endpoints');
     await page.getByRole('button', { name: 'Create endpoint' }).click();
+    assert.equal((await refused).status(), 409);
     await page.getByRole('textbox', { name: 'Slug' }).and(page.locator('[aria-invalid="true"]')).waitFor();
-    await settle(page);
+    await drawn(page);
     assert.equal(await timesShown(page, 'Already taken'), 1, 'the refusal is shown once');
     assert.equal(await timesShown(page, 'already exists'), 0, 'not also in a toast');
     assert.equal(await toasts(page).count(), 0, 'no toast');
@@ -112,9 +134,11 @@ describe('dashboard: a refused save is said once', {
     await page.route('**/admin/v1/endpoints/orders', (route) =>
       route.request().method() === 'PATCH' ? route.abort('connectionrefused') : route.continue(),
     );
+    const failed = page.waitForEvent('requestfailed', (request) => request.method() === 'PATCH');
     await page.getByRole('button', { name: 'Save draft' }).click();
+    await failed;
     await toasts(page).filter({ hasText: 'Could not save' }).waitFor();
-    await settle(page);
+    await drawn(page);
     assert.equal(await toasts(page).count(), 1, 'one toast');
     assert.equal(await timesShown(page, 'Could not save'), 1);
     assert.equal(await page.getByTestId('endpoint-problems').count(), 0, 'no inline list');
@@ -144,10 +168,12 @@ describe('dashboard: a refused save is said once', {
     assert.ok(detail, direct.text);
     await page.getByLabel('Routes (JSON)').fill(JSON.stringify(routes, null, 2));
     await page.getByTestId('routes-validity').getByText('valid JSON').waitFor();
+    const refused = answer(page, 'POST', '/admin/v1/apps');
     await page.getByRole('button', { name: 'Create app' }).click();
+    assert.equal((await refused).status(), 400);
     const problems = page.getByTestId('app-problems');
     await problems.getByText(detail.error).waitFor();
-    await settle(page);
+    await drawn(page);
     assert.equal(await timesShown(page, detail.error), 1, 'the refusal is shown once');
     assert.equal(await toasts(page).count(), 0, 'no toast');
     assert.equal(await page.getByRole('alert').count(), 1, 'one alert');
@@ -170,10 +196,12 @@ describe('dashboard: a refused save is said once', {
     await page.getByRole('textbox', { name: 'Slug' }).fill('taken');
     await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Taken again');
     await page.getByLabel('Routes (JSON)').fill(JSON.stringify(routes, null, 2));
+    const refused = answer(page, 'POST', '/admin/v1/apps');
     await page.getByRole('button', { name: 'Create app' }).click();
+    assert.equal((await refused).status(), 409);
     const slug = page.getByRole('textbox', { name: 'Slug' });
     await slug.and(page.locator('[aria-invalid="true"]')).waitFor();
-    await settle(page);
+    await drawn(page);
     assert.equal(await timesShown(page, 'Already taken'), 1, 'the refusal is shown once');
     assert.equal(await toasts(page).count(), 0, 'no toast');
     assert.equal(await page.getByTestId('app-problems').count(), 0, 'no list repeating it');
@@ -195,9 +223,11 @@ describe('dashboard: a refused save is said once', {
     const create = page.getByRole('dialog', { name: 'Create an API key' });
     await create.getByRole('textbox', { name: 'Name' }).fill('late');
     await create.getByLabel('Expires at').fill('2020-01-01T10:00');
+    const refused = answer(page, 'POST', '/admin/v1/keys');
     await create.getByRole('button', { name: 'Create key' }).click();
+    assert.equal((await refused).status(), 400);
     await create.getByLabel('Expires at').and(page.locator('[aria-invalid="true"]')).waitFor();
-    await settle(page);
+    await drawn(page);
     assert.equal(await timesShown(page, 'Must be in the future'), 1, 'create: shown once');
     assert.equal(await create.getByRole('alert').count(), 0, 'create: no alert repeating the field');
     assert.equal(await toasts(page).count(), 0, 'create: no toast');
@@ -212,9 +242,11 @@ describe('dashboard: a refused save is said once', {
     await page.getByRole('menuitem', { name: /^Edit/ }).click();
     const edit = page.getByRole('dialog', { name: 'Edit partner' });
     await edit.getByLabel('Expires at').fill('2020-01-01T10:00');
+    const refused = answer(page, 'PATCH', `/admin/v1/keys/${key.id}`);
     await edit.getByRole('button', { name: 'Save changes' }).click();
+    assert.equal((await refused).status(), 400);
     await edit.getByLabel('Expires at').and(page.locator('[aria-invalid="true"]')).waitFor();
-    await settle(page);
+    await drawn(page);
     assert.equal(await timesShown(page, 'Must be in the future'), 1, 'edit: shown once');
     assert.equal(await edit.getByRole('alert').count(), 0, 'edit: no alert repeating the field');
     assert.equal(await toasts(page).count(), 0, 'edit: no toast');
@@ -230,10 +262,12 @@ describe('dashboard: a refused save is said once', {
     await page.route('**/admin/v1/keys', (route) =>
       route.request().method() === 'POST' ? route.abort('connectionrefused') : route.continue(),
     );
+    const failed = page.waitForEvent('requestfailed', (request) => request.method() === 'POST');
     await create.getByRole('button', { name: 'Create key' }).click();
+    await failed;
     const alert = create.getByRole('alert');
     await alert.getByText('Could not create the key').waitFor();
-    await settle(page);
+    await drawn(page);
     assert.equal(await alert.count(), 1, 'one alert');
     assert.equal(await toasts(page).count(), 0, 'no toast');
     await page.unroute('**/admin/v1/keys');
