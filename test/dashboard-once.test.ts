@@ -216,6 +216,74 @@ describe('dashboard: a refused save is said once', {
     );
   });
 
+  test('App editor: a deploy the server refuses is said once, above the routes, and deploys nothing', async () => {
+    const ping = {
+      method: 'GET',
+      path: '/ping',
+      auth: 'public',
+      steps: [{ name: 'pong', type: 'respond', body: "'pong'" }],
+    };
+    const made = await server.admin('POST', '/admin/v1/apps', {
+      slug: 'legacy',
+      name: 'Legacy',
+      routes: [ping],
+    });
+    assert.equal(made.status, 201, made.text);
+    assert.equal((await server.admin('POST', '/admin/v1/apps/legacy/deploy')).status, 201);
+    // A draft saved before dot segments were refused: it loads and runs, but is not deployed as is.
+    const routes = [ping, { ...ping, path: '/old/..' }];
+    await server.services.database.db
+      .updateTable('apps')
+      .set({ definition: JSON.stringify({ routes }), draft_revision: made.body.data.draft_revision + 1 })
+      .where('slug', '=', 'legacy')
+      .execute();
+    server.services.bus.publish('apps', 'legacy');
+    const direct = await server.admin('POST', '/admin/v1/apps/legacy/deploy');
+    assert.equal(direct.status, 400, direct.text);
+    const [detail] = direct.body.details as { field: string; error: string }[];
+    assert.ok(detail, direct.text);
+
+    await signIn();
+    await page.goto(`${server.url}/#/apps/legacy`);
+    const versions = page.getByRole('table', { name: 'Deployed versions' }).locator('tbody tr');
+    await versions.first().waitFor();
+    await page.getByRole('button', { name: 'Deploy', exact: true }).click();
+    const confirm = page.getByRole('dialog', { name: 'Deploy version 2?' });
+    const refused = answer(page, 'POST', '/admin/v1/apps/legacy/deploy');
+    await confirm.getByRole('button', { name: 'Deploy', exact: true }).click();
+    assert.equal((await refused).status(), 400);
+    await confirm.waitFor({ state: 'detached' });
+    const problems = page.getByTestId('app-problems');
+    await problems.getByText(detail.error).waitFor();
+    await drawn(page);
+    assert.equal(await timesShown(page, detail.error), 1, 'the refusal is shown once');
+    const title = problems.getByText('The server refused the definition; it was not deployed');
+    assert.equal(await title.count(), 1, 'titled as a refused deploy');
+    assert.ok(await problems.getByText(detail.field).isVisible(), 'naming the route it is about');
+    assert.equal(await toasts(page).count(), 0, 'no toast');
+    assert.equal(await page.getByRole('alert').count(), 1, 'one alert');
+    assert.equal(
+      await problems.evaluate((element) => element === element.ownerDocument.activeElement),
+      true,
+      'focus is on the refusal',
+    );
+    assert.equal(await versions.count(), 1, 'still one deployed version listed');
+
+    const app = (await server.admin('GET', '/admin/v1/apps/legacy')).body.data;
+    assert.equal(app.live_version, 1, 'the live version is as before');
+    assert.deepEqual(app.routes, routes, 'the draft is as before');
+    const listed = (await server.admin('GET', '/admin/v1/apps/legacy/versions')).body.data as {
+      version: number;
+      routes: unknown;
+    }[];
+    assert.deepEqual(
+      listed.map((v) => v.version),
+      [1],
+      'no version added',
+    );
+    assert.deepEqual(listed[0]?.routes, [ping]);
+  });
+
   test('create key: an expiry in the past is said once, on the Expires at field, not also in the alert', async () => {
     await signIn();
     await page.goto(`${server.url}/#/keys`);
