@@ -36,7 +36,10 @@ ${rows.join('\n')}
 
 With \`--json\` a failing command prints the same envelope on stdout (\`details\` empty when there
 is nothing to point at, no \`request_id\` when no request was made) and exits 1; without it,
-\`Error: <error> (<code>)\` and the details on stderr. Errors from the server keep the codes above; the CLI adds these:
+\`Error: <error> (<code>)\` and the details on stderr, each named by the option you typed for it, with the
+API field beside it when the names differ (\`--target (url): Only http and https URLs\`, \`--name: …\`; a
+field no option set, such as one in an \`apps create --file\` definition, keeps its own name). Errors
+from the server keep the codes above; the CLI adds these:
 
 | code | when |
 |---|---|

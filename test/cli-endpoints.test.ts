@@ -139,7 +139,7 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
       assert.equal(cliRefused.code, 1);
       assert.match(
         cliRefused.stderr,
-        /schema\.properties\.id\.enum\[0\]: 1152921504606846977 has more digits/,
+        /--schema-file \(schema\.properties\.id\.enum\[0\]\): 1152921504606846977 has more digits/,
       );
       assert.equal((await server.admin('GET', '/admin/v1/endpoints/longs')).status, 404);
 
@@ -157,7 +157,7 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
       assert.equal(patch.code, 1);
       assert.match(
         patch.stderr,
-        /schema\.properties\.n\.const: -9007199254740993 has more digits .* as -9007199254740992\./,
+        /--schema \(schema\.properties\.n\.const\): -9007199254740993 has more digits .* as -9007199254740992\./,
       );
       const patchApi = await post(`{"schema":${schema}}`, 'PATCH', '/admin/v1/endpoints/longs');
       assert.equal(patchApi.status, 400);
@@ -189,7 +189,10 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
         '{"type":"object","properties":{"a":{"const":12345678901234567891.0}}}',
       );
       assert.equal(fraction.code, 1);
-      assert.match(fraction.stderr, /schema\.properties\.a\.const: 12345678901234567891\.0 has more digits/);
+      assert.match(
+        fraction.stderr,
+        /--schema \(schema\.properties\.a\.const\): 12345678901234567891\.0 has more digits/,
+      );
       for (const written of ['12345678901234567891.0', '1152921504606846977e0', '115292150460684697.7e1']) {
         const refusedForm = await post(
           `{"schema":{"type":"object","properties":{"a":{"const":${written}}}}}`,
@@ -259,11 +262,14 @@ describe('CLI: an endpoint from draft to its deployed versions', () => {
     assert.equal(slug.code, 1);
     assert.match(
       slug.stderr,
-      /slug: Must be 2-63 lowercase letters, digits or hyphens, starting with a letter or digit/,
+      /^ {2}--slug: Must be 2-63 lowercase letters, digits or hyphens, starting with a letter or digit/m,
     );
     const scope = await cli('keys', 'create', '--name', 'k', '--env', 'test', '--scope', 'orders:delete');
     assert.equal(scope.code, 1);
-    assert.match(scope.stderr, /scopes\[0\]: Must be \*, records:read, records:write, <endpoint>:read/);
+    assert.match(
+      scope.stderr,
+      /--scope \(scopes\[0\]\): Must be \*, records:read, records:write, <endpoint>:read/,
+    );
   });
 
   test('endpoints delete, apps delete, keys revoke and webhooks delete ask first, or need --yes', async () => {

@@ -303,6 +303,39 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     }
   });
 
+  test('a value the server refuses is named by the option typed, with the API field when it differs', async () => {
+    await server.createEndpoint({ slug: 'named', name: 'Named', schema: { type: 'object' } });
+    const cases: Array<[string[], RegExp]> = [
+      [['webhooks', 'create', 'named', '--target', 'ftp://x', '--env', 'test'], /^ {2}--target \(url\): /m],
+      // --url (the Gatehouse address) is the CLI's own, never the subscription's url.
+      [
+        ['webhooks', 'create', 'named', '--target', 'ftp://x', '--env', 'test', '--url', server.url],
+        /^ {2}--target \(url\): /m,
+      ],
+      [['usage', '--status', '9xx'], /^ {2}--status \(status_class\): Must be one of 1xx/m],
+      [['keys', 'create', '--name', 'k', '--env', 'prod'], /^ {2}--env \(environment\): /m],
+      [['deliveries', 'list', '--status', 'nope'], /^ {2}--status: Must be pending/m],
+      [['endpoints', 'update', 'named', '--max-body-bytes', '0'], /^ {2}--max-body-bytes: /m],
+      [
+        ['endpoints', 'update', 'named', '--schema', '{"type":"object","properties":{"a":{"type":"text"}}}'],
+        /^ {2}--schema \(schema\.properties\.a\.type\): /m,
+      ],
+    ];
+    for (const [args, line] of cases) {
+      const run = await cli(...args);
+      assert.equal(run.code, 1, args.join(' '));
+      assert.match(run.stderr, line, args.join(' '));
+    }
+    // A field of a definition file is no option: it keeps its own name.
+    const definition = JSON.stringify({ slug: 'A', name: 'A', routes: [] });
+    const app = await managementCli(server, definition)('apps', 'create', '--file', '-');
+    assert.equal(app.code, 1);
+    assert.match(app.stderr, /^ {2}slug: /m);
+    // --json is the API's envelope as it is.
+    const json = await cli('webhooks', 'create', 'named', '--target', 'ftp://x', '--env', 'test', '--json');
+    assert.equal(JSON.parse(json.stdout).details[0].field, 'url');
+  });
+
   test('keys update --per-month none removes the limit', async () => {
     const created = await cli(
       'keys',

@@ -7,6 +7,7 @@ import type { ApiKeyJson } from '../keys/key-service.ts';
 import { limitsText } from '../keys/limits-text.ts';
 import { type ClientOptions, JsonText, managementClient } from './client.ts';
 import { confirmFound, withYes } from './confirm.ts';
+import { setsFields, typedFields } from './option-fields.ts';
 import { CliFailure, printFields, printJson, printTable, reportFailure } from './output.ts';
 
 type Common = ClientOptions & { json?: boolean };
@@ -40,7 +41,11 @@ function withLimitOptions(command: Command): Command {
   for (const [flag, what] of windows) {
     command.option(`${flag} <n>`, `${what}, or "none" (the installation default, if any)`, limitOption(flag));
   }
-  return command;
+  return setsFields(command, {
+    'limits.per_minute': '--per-minute',
+    'limits.per_day': '--per-day',
+    'limits.per_month': '--per-month',
+  });
 }
 
 /** A key's limit: a positive integer, or "none" to remove it (an installation default then applies, if set). */
@@ -198,7 +203,7 @@ export function action<A extends unknown[]>(
     try {
       await run(managementClient(config, options), ...args);
     } catch (error) {
-      reportFailure(error, options.json === true);
+      reportFailure(error, options.json === true, typedFields(command));
     }
   };
 }
@@ -255,6 +260,11 @@ function endpointBody(o: Record<string, unknown>, forCreate: boolean): Record<st
 }
 
 function endpointOptions(command: Command, fieldHelp: string): Command {
+  setsFields(command, {
+    schema: ['--schema', '--schema-file', '--field'],
+    'retry.max_retries': '--max-retries',
+    'retry.interval_seconds': '--retry-interval',
+  });
   return command
     .option('--name <name>', 'display name')
     .option('--schema <json>', 'JSON Schema, inline')
@@ -292,9 +302,12 @@ function fieldNames(schema: unknown): string {
 export function registerDataCommands(program: Command, config: Config): void {
   const endpoints = program.command('endpoints').description('define data endpoints (slug + JSON Schema)');
 
-  endpointOptions(
-    withCommon(endpoints.command('create').description('create an endpoint (draft, used by test keys)')),
-    'build the schema from fields (repeatable)',
+  setsFields(
+    endpointOptions(
+      withCommon(endpoints.command('create').description('create an endpoint (draft, used by test keys)')),
+      'build the schema from fields (repeatable)',
+    ),
+    { active: '--inactive' },
   )
     .requiredOption('--slug <slug>', 'URL slug: /api/v1/data/{slug}')
     .option('--inactive', 'create it inactive')
@@ -326,9 +339,15 @@ export function registerDataCommands(program: Command, config: Config): void {
     }),
   );
 
-  endpointOptions(
-    withCommon(endpoints.command('update').argument('<slug>').description('change the draft')),
-    "add a field to the draft's schema, or redefine one (repeatable); the other fields stay",
+  setsFields(
+    endpointOptions(
+      withCommon(endpoints.command('update').argument('<slug>').description('change the draft')),
+      "add a field to the draft's schema, or redefine one (repeatable); the other fields stay",
+    ),
+    {
+      schema: ['--schema', '--schema-file', '--field', '--remove-field'],
+      active: ['--activate', '--deactivate'],
+    },
   )
     .option('--remove-field <name>', "take a field out of the draft's schema (repeatable)", collect)
     .option('--activate', 'make it active')
@@ -407,11 +426,14 @@ export function registerDataCommands(program: Command, config: Config): void {
 
   const keys = program.command('keys').description('issue and manage API keys');
 
-  withLimitOptions(
-    withCommon(keys.command('create').description('create a key; the secret is shown once'))
-      .requiredOption('--name <name>', 'what the key is for')
-      .requiredOption('--env <environment>', 'test or live')
-      .option('--scope <scope>', 'scope, repeatable (default *): records:read, orders:write, …', collect),
+  setsFields(
+    withLimitOptions(
+      withCommon(keys.command('create').description('create a key; the secret is shown once'))
+        .requiredOption('--name <name>', 'what the key is for')
+        .requiredOption('--env <environment>', 'test or live')
+        .option('--scope <scope>', 'scope, repeatable (default *): records:read, orders:write, …', collect),
+    ),
+    { environment: '--env', scopes: '--scope' },
   )
     .option('--expires-at <when>', 'expiry: an ISO 8601 date-time, or a date (its start, UTC)', expiryOption)
     .action(
@@ -437,7 +459,12 @@ export function registerDataCommands(program: Command, config: Config): void {
       }),
     );
 
-  withCommon(keys.command('list').description('list keys and their limits (never their secrets)'))
+  setsFields(
+    withCommon(keys.command('list').description('list keys and their limits (never their secrets)')),
+    {
+      environment: '--env',
+    },
+  )
     .option('--env <environment>', 'only test or live')
     .action(
       action(config, async (call, o: Common & { env?: string }) => {
@@ -467,12 +494,15 @@ export function registerDataCommands(program: Command, config: Config): void {
     }),
   );
 
-  withLimitOptions(
-    withCommon(
-      keys.command('update').argument('<id>').description("change a key's name, scopes, limits or expiry"),
-    )
-      .option('--name <name>', 'new name')
-      .option('--scope <scope>', 'replace the scopes (repeatable)', collect),
+  setsFields(
+    withLimitOptions(
+      withCommon(
+        keys.command('update').argument('<id>').description("change a key's name, scopes, limits or expiry"),
+      )
+        .option('--name <name>', 'new name')
+        .option('--scope <scope>', 'replace the scopes (repeatable)', collect),
+    ),
+    { scopes: '--scope' },
   )
     .option(
       '--expires-at <when>',

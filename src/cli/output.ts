@@ -1,5 +1,6 @@
 import { ConfigError } from '../config.ts';
 import type { ErrorCode } from '../errors.ts';
+import { fieldLabel } from './option-fields.ts';
 /** CLI output: tables for people, the API's JSON envelope with --json. Failures exit non-zero. */
 
 export function printJson(value: unknown): void {
@@ -80,7 +81,11 @@ export function failureEnvelope(failure: ErrorEnvelope): ErrorEnvelope {
     : { success, error, code, details, request_id };
 }
 
-export function reportFailure(error: unknown, json: boolean): never {
+/**
+ * `byField`: the options the user typed, by the API field each set (see option-fields.ts), so that
+ * the details on stderr name the option; --json prints the API's envelope as it is.
+ */
+export function reportFailure(error: unknown, json: boolean, byField: Record<string, string> = {}): never {
   const envelope: ErrorEnvelope =
     error instanceof CliFailure
       ? error.envelope
@@ -93,7 +98,8 @@ export function reportFailure(error: unknown, json: boolean): never {
   if (json) printJson(failureEnvelope(envelope));
   else {
     process.stderr.write(`Error: ${envelope.error} (${envelope.code})\n`);
-    for (const d of envelope.details ?? []) process.stderr.write(`  ${d.field}: ${d.error}\n`);
+    for (const d of envelope.details ?? [])
+      process.stderr.write(`  ${fieldLabel(d.field, byField)}: ${d.error}\n`);
   }
   process.exit(1);
 }

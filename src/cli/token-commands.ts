@@ -5,6 +5,7 @@ import type { Config } from '../config.ts';
 import { managementClient } from './client.ts';
 import { confirmFound, withYes } from './confirm.ts';
 import { action, show, usage, withCommon } from './data-commands.ts';
+import { typedFields } from './option-fields.ts';
 import { CliFailure, printFields, printTable, reportFailure } from './output.ts';
 import { readHidden, saveCredentials } from './server-commands.ts';
 
@@ -88,44 +89,49 @@ export function registerTokenCommands(program: Command, config: Config): void {
     .option('--name <name>', 'the new token’s name', `cli on ${hostname()}`)
     .option('--json', 'print JSON')
     .option('--url <url>', 'Gatehouse base URL (as for every command)')
-    .action(async (o: { email: string; password?: string; name: string; json?: boolean; url?: string }) => {
-      try {
-        let password = o.password;
-        if (password === undefined) {
-          if (!process.stdin.isTTY)
-            throw usage('--password is required when not run in a terminal (in one, it is asked for)');
-          password = await readHidden('Password: ');
-        }
-        const anonymous = managementClient(config, { url: o.url, session: 'none' });
-        const signedIn = await anonymous<Response>(
-          'POST',
-          '/admin/v1/session',
-          { email: o.email, password },
-          true,
-        );
-        const cookie = signedIn.headers.getSetCookie()[0]?.split(';')[0];
-        const { data } = (await signedIn.json()) as { data: { csrf_token: string } };
-        if (!cookie) {
-          throw new CliFailure({
-            success: false,
-            error: 'Signed in, but no session came back',
-            code: 'cli_bad_response',
+    .action(
+      async (
+        o: { email: string; password?: string; name: string; json?: boolean; url?: string },
+        command: Command,
+      ) => {
+        try {
+          let password = o.password;
+          if (password === undefined) {
+            if (!process.stdin.isTTY)
+              throw usage('--password is required when not run in a terminal (in one, it is asked for)');
+            password = await readHidden('Password: ');
+          }
+          const anonymous = managementClient(config, { url: o.url, session: 'none' });
+          const signedIn = await anonymous<Response>(
+            'POST',
+            '/admin/v1/session',
+            { email: o.email, password },
+            true,
+          );
+          const cookie = signedIn.headers.getSetCookie()[0]?.split(';')[0];
+          const { data } = (await signedIn.json()) as { data: { csrf_token: string } };
+          if (!cookie) {
+            throw new CliFailure({
+              success: false,
+              error: 'Signed in, but no session came back',
+              code: 'cli_bad_response',
+            });
+          }
+          const asUser = managementClient(config, { url: o.url, session: { cookie, csrf: data.csrf_token } });
+          const token = await asUser<ManagementTokenJson & { token: string }>('POST', '/admin/v1/tokens', {
+            name: o.name,
           });
+          // The session was only the way to the token.
+          await asUser('DELETE', '/admin/v1/session').catch(() => {});
+          saveCredentials(config, token.token, asUser.base);
+          show(o.json, { id: token.id, name: token.name, url: asUser.base }, () =>
+            process.stdout.write(
+              `Signed in. The CLI saved a new management token (${token.id}, "${token.name}") for ${asUser.base} in ${config.cliCredentialsPath}.\n`,
+            ),
+          );
+        } catch (error) {
+          reportFailure(error, o.json === true, typedFields(command));
         }
-        const asUser = managementClient(config, { url: o.url, session: { cookie, csrf: data.csrf_token } });
-        const token = await asUser<ManagementTokenJson & { token: string }>('POST', '/admin/v1/tokens', {
-          name: o.name,
-        });
-        // The session was only the way to the token.
-        await asUser('DELETE', '/admin/v1/session').catch(() => {});
-        saveCredentials(config, token.token, asUser.base);
-        show(o.json, { id: token.id, name: token.name, url: asUser.base }, () =>
-          process.stdout.write(
-            `Signed in. The CLI saved a new management token (${token.id}, "${token.name}") for ${asUser.base} in ${config.cliCredentialsPath}.\n`,
-          ),
-        );
-      } catch (error) {
-        reportFailure(error, o.json === true);
-      }
-    });
+      },
+    );
 }

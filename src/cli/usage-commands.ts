@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Config } from '../config.ts';
 import { type ClientOptions, managementClient } from './client.ts';
 import { withCommon } from './data-commands.ts';
+import { setsFields, typedFields } from './option-fields.ts';
 import { printJson, printTable, reportFailure } from './output.ts';
 
 interface UsageOptions extends ClientOptions {
@@ -23,7 +24,13 @@ interface UsageData {
 
 /** `gatehouse usage`: request counts from `GET /admin/v1/usage`. */
 export function registerUsageCommands(program: Command, config: Config): void {
-  withCommon(program.command('usage').description('requests per key, endpoint, environment, status and day'))
+  setsFields(
+    withCommon(
+      program.command('usage').description('requests per key, endpoint, environment, status and day'),
+    ),
+    // --status is a class (4xx) or an exact status (429): both fields are the one option.
+    { key_id: '--key', environment: '--env', status_class: '--status', status: '--status' },
+  )
     .option('--key <id>', 'only this API key (key_…)')
     .option('--endpoint <slug>', 'only this endpoint')
     .option('--env <environment>', 'only test or live')
@@ -31,7 +38,7 @@ export function registerUsageCommands(program: Command, config: Config): void {
     .option('--from <day>', 'first day, YYYY-MM-DD (UTC; default 29 days before --to)')
     .option('--to <day>', 'last day, YYYY-MM-DD (UTC; default today)')
     .option('--group-by <dimensions>', 'comma-separated: day,key_id,endpoint,environment,status_class,status')
-    .action(async (options: UsageOptions) => {
+    .action(async (options: UsageOptions, command: Command) => {
       try {
         const query = new URLSearchParams();
         const add = (name: string, value: string | undefined) => {
@@ -58,7 +65,7 @@ export function registerUsageCommands(program: Command, config: Config): void {
           `\nTotal: ${data.totals.count} requests, ${data.totals.rate_limited} refused by limits\n`,
         );
       } catch (error) {
-        reportFailure(error, options.json === true);
+        reportFailure(error, options.json === true, typedFields(command));
       }
     });
 }

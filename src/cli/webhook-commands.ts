@@ -4,6 +4,7 @@ import type { DeliveryJson } from '../webhooks/delivery-service.ts';
 import type { SubscriptionJson } from '../webhooks/subscription-service.ts';
 import { confirmFound, withYes } from './confirm.ts';
 import { action, collect, show, usage, withCommon } from './data-commands.ts';
+import { setsFields } from './option-fields.ts';
 import { printFields, printJson, printTable } from './output.ts';
 
 type Common = { json?: boolean };
@@ -30,11 +31,14 @@ export function registerWebhookCommands(program: Command, config: Config): void 
     .command('webhooks')
     .description('webhook subscriptions per endpoint and environment');
 
-  withCommon(
-    webhooks
-      .command('create')
-      .argument('<endpoint>')
-      .description('subscribe a URL; the whsec_ secret is shown once'),
+  setsFields(
+    withCommon(
+      webhooks
+        .command('create')
+        .argument('<endpoint>')
+        .description('subscribe a URL; the whsec_ secret is shown once'),
+    ),
+    { url: '--target', environment: '--env', events: '--event' },
   )
     .requiredOption('--target <url>', 'receiver URL')
     .requiredOption('--env <environment>', 'test or live')
@@ -67,11 +71,14 @@ export function registerWebhookCommands(program: Command, config: Config): void 
       ),
     );
 
-  withCommon(
-    webhooks
-      .command('list')
-      .argument('[endpoint]')
-      .description("an endpoint's subscriptions; without one, every endpoint's"),
+  setsFields(
+    withCommon(
+      webhooks
+        .command('list')
+        .argument('[endpoint]')
+        .description("an endpoint's subscriptions; without one, every endpoint's"),
+    ),
+    { environment: '--env', enabled: ['--enabled', '--disabled'] },
   )
     .addOption(new Option('--env <environment>', 'only test or live').choices(['test', 'live']))
     .option('--enabled', 'only enabled subscriptions')
@@ -114,8 +121,11 @@ export function registerWebhookCommands(program: Command, config: Config): void 
     }),
   );
 
-  withCommon(
-    webhooks.command('update').argument('<id>').description('change URL or events, enable or disable'),
+  setsFields(
+    withCommon(
+      webhooks.command('update').argument('<id>').description('change URL or events, enable or disable'),
+    ),
+    { url: '--target', events: '--event', enabled: ['--enable', '--disable'] },
   )
     .option('--target <url>', 'receiver URL')
     .option('--event <type>', 'replace the event types (repeatable)', collect)
@@ -206,7 +216,10 @@ export function registerWebhookCommands(program: Command, config: Config): void 
 
   const deliveries = program.command('deliveries').description('the webhook delivery log');
 
-  withCommon(deliveries.command('list').description('newest first; --after <cursor> for the next page'))
+  setsFields(
+    withCommon(deliveries.command('list').description('newest first; --after <cursor> for the next page')),
+    { environment: '--env', record_id: '--record', request_id: '--request' },
+  )
     .option('--endpoint <slug>', 'only this endpoint')
     .option('--env <environment>', 'only test or live')
     .option('--record <id>', 'only this record')
