@@ -336,6 +336,26 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     assert.equal(JSON.parse(json.stdout).details[0].field, 'url');
   });
 
+  test('a group without its command: usage on stderr, or with --json the envelope naming its commands', async () => {
+    const bare = await cli('endpoints', '--json');
+    assert.equal(bare.code, 1);
+    assert.equal(bare.stderr, '');
+    const envelope = JSON.parse(bare.stdout);
+    assert.equal(envelope.code, 'cli_usage');
+    assert.match(envelope.error, /^gatehouse endpoints needs a command: create, list, show, /);
+    const forPeople = await cli('endpoints');
+    assert.equal(forPeople.code, 1);
+    assert.match(forPeople.stderr, /^Usage: gatehouse endpoints \[options\] \[command\]\n/);
+    assert.equal(forPeople.stdout, '');
+    // --json before the command is the command's own.
+    const listed = await cli('endpoints', '--json', 'list');
+    assert.equal(listed.code, 0, listed.stdout + listed.stderr);
+    assert.equal(JSON.parse(listed.stdout).success, true);
+    const typo = await cli('keys', 'lst', '--json');
+    assert.equal(typo.code, 1);
+    assert.match(JSON.parse(typo.stdout).error, /unknown command 'lst'\n\(Did you mean list\?\)/);
+  });
+
   test('keys update --per-month none removes the limit', async () => {
     const created = await cli(
       'keys',

@@ -1,0 +1,31 @@
+import type { Command } from 'commander';
+import { usage } from './data-commands.ts';
+import { reportFailure } from './output.ts';
+
+/**
+ * A group (`endpoints`, `keys`, `webhooks`…) called without one of its commands: its usage on
+ * stderr, as commander prints it; with --json, the cli_usage envelope naming the commands it takes.
+ * `gatehouse endpoints --json list` is `gatehouse endpoints list --json`.
+ */
+export function withGroupUsage(group: Command): void {
+  group
+    .option('--json', 'print JSON (as the --json of the command that follows)')
+    .argument('[command]')
+    // As commander writes a group's usage (the argument would add a second [command]).
+    .usage('[options] [command]')
+    .hook('preSubcommand', (self, command) => {
+      if (self.opts().json) command.setOptionValueWithSource('json', true, 'cli');
+    })
+    .action((name: string | undefined, o: { json?: boolean }) => {
+      // commander's own error, with its "Did you mean …?": a method its typings leave out.
+      if (name !== undefined) (group as Command & { unknownCommand(): never }).unknownCommand();
+      if (!o.json) group.help({ error: true });
+      const names = group.commands.map((c) => c.name()).filter((n) => n !== 'help');
+      reportFailure(
+        usage(
+          `gatehouse ${group.name()} needs a command: ${names.join(', ')} (gatehouse ${group.name()} --help says more)`,
+        ),
+        true,
+      );
+    });
+}
