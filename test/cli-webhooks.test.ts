@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { databaseKinds } from './helpers/database.ts';
-import { managementCli } from './helpers/process.ts';
+import { managementCli, runGatehouse } from './helpers/process.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -97,6 +97,24 @@ for (const kind of databaseKinds) {
       assert.ok(rest.data.length >= 1);
       const ids = [...first.data, ...rest.data].map((d: { id: string }) => d.id);
       assert.equal(new Set(ids).size, ids.length, 'no delivery on two pages');
+      // Given --url and --token, the next page's command keeps the --url; the token is never printed back.
+      const elsewhere = { GATEHOUSE_URL: '', GATEHOUSE_TOKEN: '', GATEHOUSE_CLI_CREDENTIALS: '/nonexistent' };
+      const given = await runGatehouse(
+        ['deliveries', 'list', '--limit', '2', '--url', server.url, '--token', server.token],
+        elsewhere,
+      );
+      assert.equal(given.code, 0, given.stderr);
+      const line = /More: gatehouse (deliveries list .*)/.exec(given.stdout)?.[1];
+      assert.ok(line, given.stdout);
+      assert.match(line, new RegExp(` --url ${server.url.replace(/\./g, '\\.')} `));
+      assert.equal(given.stdout.includes(server.token), false, 'the token is not printed back');
+      assert.match(given.stdout, /^\(add your --token: /m);
+      const next = await runGatehouse([...line.split(' '), '--token', server.token, '--json'], elsewhere);
+      assert.equal(next.code, 0, next.stdout + next.stderr);
+      assert.deepEqual(
+        JSON.parse(next.stdout).data.map((d: { id: string }) => d.id),
+        rest.data.map((d: { id: string }) => d.id),
+      );
       const ofType = JSON.parse(
         (await cli('deliveries', 'list', '--event-type', 'record.created', '--json')).stdout,
       ).data;

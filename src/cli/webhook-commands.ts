@@ -264,9 +264,16 @@ export function registerWebhookCommands(program: Command, config: Config): void 
               (option) =>
                 `--${option.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} ${shellWord(String(o[option]))}`,
             );
+          // At the same Gatehouse: a --url given is repeated. A --token is not: a secret the CLI was
+          // given is never printed back (it would sit in the scrollback and in logs of the output).
+          const at = o.url ? [`--url ${shellWord(o.url)}`] : [];
           process.stdout.write(
-            `\nMore: gatehouse deliveries list ${[...flags, `--after ${next}`].join(' ')}\n`,
+            `\nMore: gatehouse deliveries list ${[...at, ...flags, `--after ${next}`].join(' ')}\n`,
           );
+          if (o.token)
+            process.stdout.write(
+              '(add your --token: the CLI does not print it back; GATEHOUSE_TOKEN saves giving it each time)\n',
+            );
         }
       }),
     );
