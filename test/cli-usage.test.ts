@@ -356,6 +356,16 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     assert.match(JSON.parse(typo.stdout).error, /unknown command 'lst'\n\(Did you mean list\?\)/);
   });
 
+  test("a group's help command still answers: gatehouse endpoints help list", async () => {
+    const one = await cli('endpoints', 'help', 'list');
+    assert.equal(one.code, 0, one.stderr);
+    assert.match(one.stdout, /^Usage: gatehouse endpoints list \[options\]\n/);
+    const group = await cli('keys', 'help');
+    assert.equal(group.code, 0, group.stderr);
+    assert.match(group.stdout, /^Usage: gatehouse keys \[options\] \[command\]\n/);
+    assert.match(group.stdout, /^ {2}help \[command\] +display help for command$/m);
+  });
+
   test('keys update --per-month none removes the limit', async () => {
     const created = await cli(
       'keys',

@@ -13,6 +13,9 @@ export function withGroupUsage(group: Command): void {
     .argument('[command]')
     // As commander writes a group's usage (the argument would add a second [command]).
     .usage('[options] [command]')
+    // commander drops a group's implicit `help [command]` once it has an action: kept, so that
+    // `gatehouse endpoints help list` still shows that command's help.
+    .helpCommand(true)
     .hook('preSubcommand', (self, command) => {
       if (self.opts().json) command.setOptionValueWithSource('json', true, 'cli');
     })
