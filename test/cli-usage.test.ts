@@ -351,6 +351,18 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     const listed = await cli('endpoints', '--json', 'list');
     assert.equal(listed.code, 0, listed.stdout + listed.stderr);
     assert.equal(JSON.parse(listed.stdout).success, true);
+    // Before the group too, and before a command that is not in a group.
+    for (const args of [
+      ['--json', 'endpoints', 'list'],
+      ['--json', 'usage'],
+    ]) {
+      const run = await cli(...args);
+      assert.equal(run.code, 0, args.join(' ') + run.stdout + run.stderr);
+      assert.equal(JSON.parse(run.stdout).success, true);
+    }
+    const refused = await cli('--json', 'endpoints', 'show', 'nope');
+    assert.equal(refused.code, 1);
+    assert.equal(JSON.parse(refused.stdout).code, 'endpoint_not_found');
     const typo = await cli('keys', 'lst', '--json');
     assert.equal(typo.code, 1);
     assert.match(JSON.parse(typo.stdout).error, /unknown command 'lst'\n\(Did you mean list\?\)/);

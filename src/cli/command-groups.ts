@@ -8,17 +8,13 @@ import { reportFailure } from './output.ts';
  * `gatehouse endpoints --json list` is `gatehouse endpoints list --json`.
  */
 export function withGroupUsage(group: Command): void {
-  group
-    .option('--json', 'print JSON (as the --json of the command that follows)')
+  passJsonDown(group)
     .argument('[command]')
     // As commander writes a group's usage (the argument would add a second [command]).
     .usage('[options] [command]')
     // commander drops a group's implicit `help [command]` once it has an action: kept, so that
     // `gatehouse endpoints help list` still shows that command's help.
     .helpCommand(true)
-    .hook('preSubcommand', (self, command) => {
-      if (self.opts().json) command.setOptionValueWithSource('json', true, 'cli');
-    })
     .action((name: string | undefined, o: { json?: boolean }) => {
       // commander's own error, with its "Did you mean …?": a method its typings leave out.
       if (name !== undefined) (group as Command & { unknownCommand(): never }).unknownCommand();
@@ -30,5 +26,17 @@ export function withGroupUsage(group: Command): void {
         ),
         true,
       );
+    });
+}
+
+/**
+ * `--json` given before a command (`gatehouse --json endpoints list`, `gatehouse endpoints --json
+ * list`) is that command's `--json`.
+ */
+export function passJsonDown(parent: Command): Command {
+  return parent
+    .option('--json', 'print JSON (as the --json of the command that follows)')
+    .hook('preSubcommand', (self, command) => {
+      if (self.opts().json) command.setOptionValueWithSource('json', true, 'cli');
     });
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { ConfigError, lazyConfig } from '../config.ts';
 import { registerAppsCommands } from './apps-commands.ts';
-import { withGroupUsage } from './command-groups.ts';
+import { passJsonDown, withGroupUsage } from './command-groups.ts';
 import { registerCommands } from './commands.ts';
 import { failureEnvelope, printJson, reportFailure } from './output.ts';
 
@@ -38,6 +38,7 @@ const config = lazyConfig();
 registerCommands(program, config);
 registerAppsCommands(program, config);
 for (const command of program.commands) if (command.commands.length > 0) withGroupUsage(command);
+passJsonDown(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
