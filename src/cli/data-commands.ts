@@ -12,6 +12,11 @@ import { CliFailure, printFields, printJson, printTable, reportFailure } from '.
 
 type Common = ClientOptions & { json?: boolean };
 
+/** A management API path under one endpoint or one key (`/admin/v1/endpoints/orders/deploy`). */
+export const endpointPath = (slug: string, tail = '') =>
+  `/admin/v1/endpoints/${encodeURIComponent(slug)}${tail}`;
+const keyPath = (id: string, tail = '') => `/admin/v1/keys/${encodeURIComponent(id)}${tail}`;
+
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 function intOption(name: string) {
@@ -334,7 +339,7 @@ export function registerDataCommands(program: Command, config: Config): void {
     endpoints.command('show').alias('get').argument('<slug>').description('show one endpoint'),
   ).action(
     action(config, async (call, slug: string, o: Common) => {
-      const data = await call<EndpointJson>('GET', `/admin/v1/endpoints/${encodeURIComponent(slug)}`);
+      const data = await call<EndpointJson>('GET', endpointPath(slug));
       show(o.json, data, () => printFields({ ...data }));
     }),
   );
@@ -365,26 +370,25 @@ export function registerDataCommands(program: Command, config: Config): void {
         }
         const body = endpointBody({ ...o, field: undefined, active }, false);
         if (edits) {
-          const path = `/admin/v1/endpoints/${encodeURIComponent(slug)}`;
-          body.schema = editedSchema((await call<EndpointJson>('GET', path)).schema, fields, removed);
+          body.schema = editedSchema(
+            (await call<EndpointJson>('GET', endpointPath(slug))).schema,
+            fields,
+            removed,
+          );
         }
         if (Object.keys(body).length === 0) {
           throw usage(
             'Nothing to change: give --name, --schema, --schema-file, --field, --remove-field, --max-body-bytes, --expires-at, --max-retries, --retry-interval, --activate or --deactivate',
           );
         }
-        const data = await call<EndpointJson>(
-          'PATCH',
-          `/admin/v1/endpoints/${encodeURIComponent(slug)}`,
-          endpointJson(body),
-        );
+        const data = await call<EndpointJson>('PATCH', endpointPath(slug), endpointJson(body));
         show(o.json as boolean, data, () => printFields({ ...data }));
       }),
     );
 
   withCommon(endpoints.command('deploy').argument('<slug>').description('publish the draft to live')).action(
     action(config, async (call, slug: string, o: Common) => {
-      const data = await call<EndpointJson>('POST', `/admin/v1/endpoints/${encodeURIComponent(slug)}/deploy`);
+      const data = await call<EndpointJson>('POST', endpointPath(slug, '/deploy'));
       show(o.json, data, () => printFields({ slug: data.slug, live_version: data.live_version }));
     }),
   );
@@ -393,10 +397,7 @@ export function registerDataCommands(program: Command, config: Config): void {
     endpoints.command('versions').argument('<slug>').description('deployed versions, newest first'),
   ).action(
     action(config, async (call, slug: string, o: Common) => {
-      const data = await call<EndpointVersionJson[]>(
-        'GET',
-        `/admin/v1/endpoints/${encodeURIComponent(slug)}/versions`,
-      );
+      const data = await call<EndpointVersionJson[]>('GET', endpointPath(slug, '/versions'));
       show(o.json, data, () =>
         printTable(
           data.map((v) => ({ ...v, fields: fieldNames(v.schema) })),
@@ -414,12 +415,12 @@ export function registerDataCommands(program: Command, config: Config): void {
     action(config, async (call, slug: string, o: Common & { yes?: boolean }) => {
       await confirmFound(
         o,
-        () => call<EndpointJson>('GET', `/admin/v1/endpoints/${encodeURIComponent(slug)}`),
+        () => call<EndpointJson>('GET', endpointPath(slug)),
         (endpoint) =>
           `This deletes endpoint ${slug} (${endpoint.name}) with all its records (test and live) and its webhook subscriptions, for good.`,
         slug,
       );
-      const data = await call<unknown>('DELETE', `/admin/v1/endpoints/${encodeURIComponent(slug)}`);
+      const data = await call<unknown>('DELETE', endpointPath(slug));
       show(o.json, data, () => process.stdout.write(`Deleted endpoint ${slug}\n`));
     }),
   );
@@ -489,7 +490,7 @@ export function registerDataCommands(program: Command, config: Config): void {
 
   withCommon(keys.command('show').alias('get').argument('<id>').description('show one key')).action(
     action(config, async (call, id: string, o: Common) => {
-      const data = await call<ApiKeyJson>('GET', `/admin/v1/keys/${encodeURIComponent(id)}`);
+      const data = await call<ApiKeyJson>('GET', keyPath(id));
       show(o.json, data, () => printFields(forPeople(data)));
     }),
   );
@@ -525,7 +526,7 @@ export function registerDataCommands(program: Command, config: Config): void {
             'Nothing to change: give --name, --scope, --per-minute, --per-day, --per-month or --expires-at',
           );
         }
-        const data = await call<ApiKeyJson>('PATCH', `/admin/v1/keys/${encodeURIComponent(id)}`, body);
+        const data = await call<ApiKeyJson>('PATCH', keyPath(id), body);
         show(o.json as boolean, data, () => printFields({ ...data }));
       }),
     );
@@ -542,12 +543,12 @@ export function registerDataCommands(program: Command, config: Config): void {
         if (verb === 'revoke') {
           await confirmFound(
             o,
-            () => call<ApiKeyJson>('GET', `/admin/v1/keys/${encodeURIComponent(id)}`),
+            () => call<ApiKeyJson>('GET', keyPath(id)),
             (key) =>
               `This revokes key ${id} (${key.name}) for good: every call with it is refused from now on (deactivate is the reversible way).`,
           );
         }
-        const data = await call<ApiKeyJson>('POST', `/admin/v1/keys/${encodeURIComponent(id)}/${verb}`);
+        const data = await call<ApiKeyJson>('POST', keyPath(id, `/${verb}`));
         show(o.json, data, () => printFields({ id: data.id, name: data.name, status: data.status }));
       }),
     );
@@ -563,10 +564,7 @@ export function registerDataCommands(program: Command, config: Config): void {
       ),
   ).action(
     action(config, async (call, id: string, o: Common) => {
-      const data = await call<CallbackSecret>(
-        'GET',
-        `/admin/v1/keys/${encodeURIComponent(id)}/callback-signing-secret`,
-      );
+      const data = await call<CallbackSecret>('GET', keyPath(id, '/callback-signing-secret'));
       show(o.json, data, () => {
         printFields({ key_id: data.key_id, secret: data.secret });
         process.stdout.write(
@@ -596,11 +594,7 @@ export function registerDataCommands(program: Command, config: Config): void {
     )
     .action(
       action(config, async (call, id: string, o: Common & { graceSeconds?: number }) => {
-        const data = await call<CallbackSecret>(
-          'POST',
-          `/admin/v1/keys/${encodeURIComponent(id)}/rotate-callback-secret`,
-          graceBody(o),
-        );
+        const data = await call<CallbackSecret>('POST', keyPath(id, '/rotate-callback-secret'), graceBody(o));
         show(o.json, data, () => {
           printFields({
             key_id: data.key_id,
@@ -629,7 +623,7 @@ export function registerDataCommands(program: Command, config: Config): void {
       action(config, async (call, id: string, o: Common & { graceSeconds?: number }) => {
         const data = await call<ApiKeyJson & { key: string; previous_secret_expires_at: string }>(
           'POST',
-          `/admin/v1/keys/${encodeURIComponent(id)}/roll`,
+          keyPath(id, '/roll'),
           graceBody(o),
         );
         show(o.json, data, () => {

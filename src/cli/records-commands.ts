@@ -17,7 +17,7 @@ import { ApiError } from '../errors.ts';
 import { MAX_REQUEST_BYTES, parseJson } from '../http/json-body.ts';
 import { keepLongIntegers } from '../infra/json/exact-json.ts';
 import { JsonText, managementClient } from './client.ts';
-import { withCommon } from './data-commands.ts';
+import { endpointPath, withCommon } from './data-commands.ts';
 import { firstProblems } from './first-problems.ts';
 import { CliFailure, printJson, reportFailure } from './output.ts';
 
@@ -426,7 +426,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
           checkReadable(file);
           const format = formatOf(file, o.format);
           const call = managementClient(config, o);
-          const path = `/admin/v1/endpoints/${encodeURIComponent(slug)}`;
+          const path = endpointPath(slug);
           const endpoint = await call<EndpointJson>('GET', path);
           // CSV cells are typed by the schema the rows are checked against: the deployed one for live.
           let schema = endpoint.schema;
@@ -470,7 +470,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
             if (valid.length === 0) return;
             const result = await call<ImportResult>(
               'POST',
-              `/admin/v1/endpoints/${encodeURIComponent(slug)}/import?${qs}${dryRun ? '&dry_run=true' : o.strict ? '&strict=true' : ''}`,
+              endpointPath(slug, `/import?${qs}${dryRun ? '&dry_run=true' : o.strict ? '&strict=true' : ''}`),
               // Each row as its own text: JSON.parse would round a 64-bit id, and the server keeps
               // such numbers as sent.
               new JsonText(`{"records":[${valid.map((r) => r.text).join(',')}]}`),
@@ -590,7 +590,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
             throw new CliFailure({ success: false, error: 'Use --format ndjson or csv', code: 'cli_usage' });
           }
           const call = managementClient(config, o);
-          const path = `/admin/v1/endpoints/${encodeURIComponent(slug)}`;
+          const path = endpointPath(slug);
           const endpoint = await call<EndpointJson>('GET', path);
           // CSV columns: the environment's schema, the draft for test, the deployed version for live.
           let schema = endpoint.schema;
