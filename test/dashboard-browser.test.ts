@@ -1302,8 +1302,13 @@ describe('dashboard in a real browser', {
     await until(
       async () => (await server.admin('GET', '/admin/v1/endpoints/orders')).body.data.name === before,
     );
-    // Saved on the page too (leaving unsaved edits, by a typed address as by a link, asks first).
-    await until(() => page.getByRole('button', { name: 'Save draft' }).isDisabled());
+    // Saved on the page too (leaving unsaved edits, by a typed address as by a link, asks first):
+    // disabled for want of changes, not only while the save is in flight (Mantine's `loading`
+    // disables the button too, and leaving then would still ask, and Playwright's dialog says no).
+    const saveDraft = page.getByRole('button', { name: 'Save draft' });
+    await until(
+      async () => (await saveDraft.isDisabled()) && (await saveDraft.getAttribute('data-loading')) === null,
+    );
     // The same with a dialog open under it: Escape does not close that dialog (nor lose its edit).
     await page.goto(`${server.url}/#/keys`);
     await page
