@@ -179,8 +179,11 @@ for (const kind of databaseKinds) {
         .selectFrom('requests')
         .select(['operation', 'status'])
         .where('record_id', '=', id)
-        .executeTakeFirstOrThrow();
-      assert.equal(request.operation, 'create');
+        .executeTakeFirst();
+      // Nobody to tell (no callback, no subscription): SQLite keeps no outbox row for it;
+      // PostgreSQL queues one, which its outbox turns into nothing.
+      if (kind === 'sqlite') assert.equal(request, undefined);
+      else assert.deepEqual(request, { operation: 'create', status: 'queued' });
       const again = await send(slowUrl, 'GET', `/api/v1/data/orders/${id}`, {
         authorization: `Bearer ${keys.test?.[1]}`,
       });

@@ -21,7 +21,12 @@ for (const kind of databaseKinds) {
         assert.deepEqual(ready.body, { status: 'ready', checks: { database: 'ok', redis: 'ok' } });
         await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
         const key = (await server.createKey({ name: 'k', environment: 'test' })).key;
-        await server.request('POST', '/api/v1/data/orders', { key, json: {} });
+        // A write someone is told of (a callback): it waits in the outbox, as there is no worker.
+        await server.request('POST', '/api/v1/data/orders', {
+          key,
+          json: {},
+          headers: { 'x-webhook-callback': 'https://hooks.example.com/orders' },
+        });
         await server.request('GET', '/api/v1/data/orders/rec_0000000000000000000000', { key });
         const metrics = await fetch(`${server.url}/metrics`);
         const text = await metrics.text();

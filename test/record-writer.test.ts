@@ -12,8 +12,22 @@ import { createTestDatabase, databaseKinds, type TestDatabase } from './helpers/
  * Group commit in the record writer: writes made in the same event-loop turn share a
  * transaction (PostgreSQL: several at once, creates as multi-row INSERTs). Each write is still
  * answered for itself, one bad write never fails its neighbours, and every answered write is
- * stored with its outbox row.
+ * stored with its outbox row (on SQLite, a plain create only when someone is to be told of it).
  */
+/** How many outbox rows the given writes left. */
+async function outboxRowsOf(services: Services, commands: WriteCommand[]): Promise<number> {
+  const row = await services.database.db
+    .selectFrom('requests')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where(
+      'record_id',
+      'in',
+      commands.map((c) => c.recordId),
+    )
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 for (const kind of databaseKinds) {
   describe(`record writer group commit on ${kind}`, () => {
     let database: TestDatabase;
@@ -53,6 +67,11 @@ for (const kind of databaseKinds) {
         schema: { type: 'object' },
       });
       endpointId = endpoint.id;
+      // Someone to tell of every create on `orders`, so each keeps its outbox row on SQLite too.
+      await services.webhooks.subscriptions.create('orders', {
+        environment: 'test',
+        url: 'https://hooks.example.com/orders',
+      });
       services.writer.onCommit(() => commits++);
     });
 
@@ -190,6 +209,77 @@ for (const kind of databaseKinds) {
       const { record } = await stored(commands[39]?.recordId as string);
       assert.ok(record);
     });
+    const outboxRows = (commands: WriteCommand[]) => outboxRowsOf(services, commands);
+
+    test('creates nobody is told of: SQLite keeps no outbox row and wakes nobody; PostgreSQL queues them', async () => {
+      const quiet = await services.endpoints.create({
+        slug: 'quiet',
+        name: 'Quiet',
+        schema: { type: 'object' },
+      });
+      const commands = Array.from({ length: 60 }, (_, n) => createCommand(quiet, { n }));
+      const before = commits;
+      const outcomes = await Promise.all(commands.map((command) => services.writer.write(command)));
+      assert.ok(outcomes.every((o) => o.ok));
+      const records = await services.database.db
+        .selectFrom('records')
+        .select('data')
+        .where('endpoint_id', '=', quiet.id)
+        .execute();
+      assert.equal(records.length, 60, 'every record stored');
+      if (kind === 'sqlite') {
+        assert.equal(await outboxRows(commands), 0);
+        assert.equal(commits, before, 'no commit listener woken for nothing queued');
+      } else {
+        assert.equal(await outboxRows(commands), 60);
+        assert.ok(commits > before);
+      }
+    });
+
+    test('who is told of a create is read in its own transaction: subscriptions, their events, environment and state, callbacks', async () => {
+      const slug = 'told';
+      const told = await services.endpoints.create({ slug, name: 'Told', schema: { type: 'object' } });
+      const url = 'https://hooks.example.com/told';
+      const callback = services.encryptor.encrypt(
+        JSON.stringify({ url, header: 'Authorization', value: null }),
+      );
+      /** Whether one create (written alone, so on its own commit) kept an outbox row. */
+      async function queued(extra: Partial<WriteCommand> = {}): Promise<boolean> {
+        const command = createCommand(told, { at: Date.now() }, extra);
+        assert.equal((await services.writer.write(command)).ok, true);
+        return (await outboxRows([command])) === 1;
+      }
+      const subscriptions = services.webhooks.subscriptions;
+      const everyone = kind !== 'sqlite';
+      assert.equal(await queued(), everyone, 'no subscription');
+      await subscriptions.create(slug, { environment: 'live', url });
+      assert.equal(await queued(), everyone, 'a subscription of the other environment');
+      const updatesOnly = await subscriptions.create(slug, {
+        environment: 'test',
+        url,
+        events: ['record.updated'],
+      });
+      assert.equal(await queued(), everyone, 'a subscription that does not want record.created');
+      const off = await subscriptions.create(slug, {
+        environment: 'test',
+        url,
+        events: ['record.deleted', 'record.created'],
+        enabled: false,
+      });
+      assert.equal(await queued(), everyone, 'a disabled subscription');
+      assert.equal(await queued({ callback }), true, 'a callback');
+      assert.equal(
+        await queued({ callback, source: 'console' }),
+        everyone,
+        'a console write fires no webhooks',
+      );
+      await subscriptions.update(off.id, { enabled: true });
+      assert.equal(await queued(), true, 'the subscription enabled a moment before');
+      await subscriptions.remove(off.id);
+      assert.equal(await queued(), everyone, 'the subscription removed a moment before');
+      await subscriptions.update(updatesOnly.id, { events: ['record.created'] });
+      assert.equal(await queued(), true, 'a subscription that now wants record.created');
+    });
   });
 }
 
@@ -202,6 +292,7 @@ describe('record writer on the SQLite write thread', () => {
   let database: TestDatabase;
   let services: Services & { close(): Promise<void> };
   let endpointId: string;
+  let commits = 0;
 
   before(async () => {
     database = await createTestDatabase('sqlite');
@@ -210,6 +301,12 @@ describe('record writer on the SQLite write thread', () => {
       await services.endpoints.create({ slug: 'orders', name: 'Orders', schema: { type: 'object' } })
     ).id;
     assert.equal(await services.writer.warm(), true, 'the write thread started');
+    // Someone to tell of every create on `orders`, so each keeps its outbox row.
+    await services.webhooks.subscriptions.create('orders', {
+      environment: 'test',
+      url: 'https://hooks.example.com/orders',
+    });
+    services.writer.onCommit(() => commits++);
   });
 
   after(async () => {
@@ -219,6 +316,31 @@ describe('record writer on the SQLite write thread', () => {
 
   const create = (data: unknown, extra: Partial<WriteCommand> = {}) =>
     createCommand({ id: endpointId, slug: 'orders' }, data, extra);
+
+  test('on the thread, a create keeps an outbox row only when someone is told of it, and only then wakes the worker', async () => {
+    const quiet = await services.endpoints.create({
+      slug: 'quiet',
+      name: 'Quiet',
+      schema: { type: 'object' },
+    });
+    const callback = services.encryptor.encrypt(
+      JSON.stringify({ url: 'https://hooks.example.com/cb', header: 'Authorization', value: null }),
+    );
+    const count = (commands: WriteCommand[]) => outboxRowsOf(services, commands);
+    const nobody = Array.from({ length: 120 }, (_, n) => createCommand(quiet, { n }));
+    let before = commits;
+    const outcomes = await Promise.all(nobody.map((c) => services.writer.write(c)));
+    assert.ok(outcomes.every((o) => o.ok));
+    assert.equal(await count(nobody), 0);
+    assert.equal(commits, before, 'nothing queued, nobody woken');
+    const some = Array.from({ length: 120 }, (_, n) =>
+      createCommand(quiet, { n }, n % 2 ? { callback } : {}),
+    );
+    before = commits;
+    await Promise.all(some.map((c) => services.writer.write(c)));
+    assert.equal(await count(some), 60, 'the creates with a callback');
+    assert.ok(commits > before, 'the worker is woken for them');
+  });
 
   test('creates answered from the thread are stored with their outbox rows, a clash refused alone', async () => {
     const taken = create({ first: true });
@@ -243,16 +365,7 @@ describe('record writer on the SQLite write thread', () => {
       )
       .execute();
     assert.equal(stored.length, 300);
-    const outbox = await db
-      .selectFrom('requests')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where(
-        'record_id',
-        'in',
-        commands.map((c) => c.recordId),
-      )
-      .executeTakeFirstOrThrow();
-    assert.equal(Number(outbox.n), 300);
+    assert.equal(await outboxRowsOf(services, commands), 300);
     const original = await db
       .selectFrom('records')
       .select('data')

@@ -131,5 +131,33 @@ for (const kind of databaseKinds) {
       }
       assert.equal(await eventRecord('req_legacy'), legacyRecord);
     });
+
+    test('writes nobody is told of are processed without an event: nothing would ever read it', async () => {
+      const db = services.database.db;
+      await services.endpoints.create({ slug: 'quiet', name: 'Quiet', schema: { type: 'object' } });
+      const quiet = (await services.endpoints.runtime('quiet')) as EndpointRuntime;
+      // Through writeAll (as an import writes), every write queues its outbox row on both databases.
+      const creates = Array.from({ length: 5 }, (_, n) => createCommand(quiet, { n }));
+      await services.writer.writeAll(creates);
+      const replace = createCommand(
+        quiet,
+        { n: 'again' },
+        { operation: 'replace', recordId: creates[0]?.recordId },
+      );
+      await services.writer.writeAll([replace]);
+      const ids = [...creates, replace].map((c) => c.requestId);
+      while ((await processOutbox(db, services.database.dialect, services.encryptor)) > 0) {}
+      const rows = await db.selectFrom('requests').select('status').where('id', 'in', ids).execute();
+      assert.deepEqual(
+        rows.map((r) => r.status),
+        Array(6).fill('processed'),
+      );
+      const events = await db
+        .selectFrom('webhook_events')
+        .select('id')
+        .where('request_id', 'in', ids)
+        .execute();
+      assert.deepEqual(events, []);
+    });
   });
 }

@@ -278,7 +278,8 @@ async function insertCreates(
 
 /** A faster way to commit some batches (SQLite's plain creates); undefined: not this batch. */
 interface DirectBatch {
-  run(commands: WriteCommand[]): Promise<WriteOutcome[] | undefined>;
+  /** The outcomes, and whether the batch queued any outbox row; undefined: not a batch it runs. */
+  run(commands: WriteCommand[]): Promise<{ outcomes: WriteOutcome[]; queued: boolean } | undefined>;
   warm(): Promise<boolean>;
   close(): Promise<void>;
 }
@@ -319,15 +320,19 @@ function batchingWriter(db: Db, lanes: number, postgres: boolean, direct?: Direc
   async function runBatch(batch: Pending[]): Promise<void> {
     if (batch.length === 1 && !direct) return runOne(batch[0] as Pending);
     let outcomes: WriteOutcome[];
+    let queued = true;
     try {
       const commands = batch.map((item) => item.command);
-      outcomes = (await direct?.run(commands)) ?? (await applyAll(db, stmts, commands, postgres));
+      const ran = await direct?.run(commands);
+      if (ran) ({ outcomes, queued } = ran);
+      else outcomes = await applyAll(db, stmts, commands, postgres);
     } catch {
       for (const item of batch) await runOne(item);
       return;
     }
     for (const [i, item] of batch.entries()) item.resolve(outcomes[i] as WriteOutcome);
-    notify();
+    // Nothing queued (creates nobody is told of): nothing for the webhook worker to wake for.
+    if (queued) notify();
   }
 
   function launch(batch: Pending[], done?: () => void): void {
@@ -471,6 +476,22 @@ function sharedHold(db: Db, othersWaiting: () => number) {
 }
 
 /**
+ * SQLite: a plain create's outbox row, written only when someone is to be told of it, as the
+ * outbox would find when it processed the row (webhooks/outbox.ts): an API write with a
+ * callback, or with an enabled subscription of its endpoint and environment that wants
+ * `record.created`. Read in the write's own transaction, and SQLite has one writer at a time:
+ * a subscription committed before the create is seen, one committed after it is after it. A
+ * create nobody is told of then costs one insert, not two, and wakes no webhook worker. Its
+ * parameters: the row's (REQUEST_COLUMNS), then source, callback, endpoint id and environment.
+ */
+const OUTBOX_ROW_IF_TOLD = `insert into "requests" (${REQUEST_COLUMNS.map((c) => `"${c}"`).join(', ')})
+  select ${REQUEST_COLUMNS.map(() => '?').join(', ')}
+  where ? = 'api' and (? is not null or exists (
+    select 1 from "webhook_subscriptions" as s
+    where s."endpoint_id" = ? and s."environment" = ? and s."enabled" = 1
+      and exists (select 1 from json_each(s."events") where value = 'record.created')))`;
+
+/**
  * SQLite: a batch of plain creates (no statements of their own in the transaction) runs as one
  * better-sqlite3 transaction outside Kysely, while Kysely's connection is held so that nothing
  * else in this process writes in between. On a database file it runs on the write thread
@@ -488,10 +509,7 @@ function sqliteBatch(db: Db, dialect: DialectAdapter): DirectBatch | undefined {
       .insertInto('records')
       .values(placeholders(RECORD_COLUMNS) as never)
       .compile().sql,
-    db
-      .insertInto('requests')
-      .values(placeholders(REQUEST_COLUMNS) as never)
-      .compile().sql,
+    OUTBOX_ROW_IF_TOLD,
   ];
   const [insertRecord, insertRequest] = sqlText.map((text) => connection.prepare(text)) as [
     BetterSqlite3.Statement,
@@ -503,20 +521,31 @@ function sqliteBatch(db: Db, dialect: DialectAdapter): DirectBatch | undefined {
     for (const cmd of commands) {
       const row = createdRow(cmd, now);
       out.push([0, row.id, cmd.endpointId, row.environment, row.data, 1, now, now]);
-      out.push([1, ...requestValues(cmd, row, now)]);
+      out.push([
+        1,
+        ...requestValues(cmd, row, now),
+        cmd.source,
+        cmd.callback,
+        cmd.endpointId,
+        cmd.environment,
+      ]);
     }
     return out;
   }
-  const runHere = connection.transaction((batch: ThreadRow[]) => {
+  /** Runs the batch here; returns how many outbox rows it wrote. */
+  const runHere = connection.transaction((batch: ThreadRow[]): number => {
+    let queued = 0;
     for (const [statement, ...parameters] of batch) {
-      (statement === 0 ? insertRecord : insertRequest).run(...parameters);
+      if (statement === 0) insertRecord.run(...parameters);
+      else queued += insertRequest.run(...parameters).changes;
     }
+    return queued;
   });
   const path = dialect.sqlitePath;
   const hold = sharedHold(db, dialect.sqliteWaiters ?? (() => 0));
   let thread: SqliteWriteThread | undefined;
   const start = () => {
-    if (path) thread ??= startSqliteWriteThread(path, sqlText);
+    if (path) thread ??= startSqliteWriteThread(path, sqlText, 1);
   };
 
   return {
@@ -529,14 +558,18 @@ function sqliteBatch(db: Db, dialect: DialectAdapter): DirectBatch | undefined {
       start();
       const batch = rows(commands, nowIso());
       const onThread = thread?.ready ? thread : undefined;
+      let queued = 0;
       // Outside Kysely, so not in the dialect's count of changes to records: plain creates add
       // records and change none, so no record a reader keeps can have gone stale.
-      if (onThread) await hold.run(() => onThread.run(batch));
+      if (onThread) queued = await hold.run(() => onThread.run(batch));
       else
         await db.connection().execute(async () => {
-          runHere.immediate(batch);
+          queued = runHere.immediate(batch);
         });
-      return commands.map((cmd) => ({ ok: true, recordId: cmd.recordId, version: 1 }));
+      const outcomes = commands.map(
+        (cmd): WriteOutcome => ({ ok: true, recordId: cmd.recordId, version: 1 }),
+      );
+      return { outcomes, queued: queued > 0 };
     },
     close: async () => thread?.close(),
   };

@@ -59,8 +59,8 @@ function eventRecord(
 /**
  * One pass over the outbox: claims queued requests in commit order (on PostgreSQL with
  * FOR UPDATE SKIP LOCKED, never a request whose record has an earlier one still queued, so
- * several workers keep per-record order), turns each into its event and deliveries, and marks it
- * processed — all in one transaction, so a crash at any point leaves it queued, never half done.
+ * several workers keep per-record order), turns each into its event and deliveries (none, and no
+ * event, when nobody is to be told), and marks it processed — all in one transaction, so a crash at any point leaves it queued, never half done.
  * Returns how many requests it processed.
  */
 export async function processOutbox(db: Db, dialect: DialectAdapter, encryptor: Encryptor): Promise<number> {
@@ -131,6 +131,8 @@ export async function processOutbox(db: Db, dialect: DialectAdapter, encryptor: 
           const { url } = JSON.parse(encryptor.decrypt(row.callback)) as Callback;
           targets.unshift({ subscriptionId: null, target: callbackTarget(url), url, auth: row.callback });
         }
+        // Nobody to tell: no event is kept (nothing would ever read it).
+        if (targets.length === 0) continue;
         const event = buildEvent(
           type,
           {

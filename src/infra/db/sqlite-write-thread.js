@@ -8,10 +8,11 @@
  * bad batch cannot fail the others. Plain JavaScript: a worker thread starts without the tsx
  * loader the main thread runs under.
  *
- * Messages in:  { type: 'prepare', id, statements: string[] }
+ * Messages in:  { type: 'prepare', id, statements: string[], counted: number }
  *               { type: 'batch', id, rows: Array<[statement index, ...parameters]> }
  *               { type: 'close' }
- * Messages out: { id, ok: true } | { id, ok: false, message, code }
+ * Messages out: { id, ok: true, counted } | { id, ok: false, message, code }
+ *               (`counted`: the rows the batch's `counted` statement wrote, e.g. outbox rows)
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
@@ -23,14 +24,30 @@ for (const pragma of /** @type {string[]} */ (workerData.pragmas)) db.pragma(pra
 
 /** @type {import('better-sqlite3').Statement[]} */
 let statements = [];
+/** The statement whose written rows each batch's reply counts. */
+let countedIndex = -1;
 
 /** @typedef {{ type: 'batch', id: number, rows: Array<[number, ...unknown[]]> }} Batch */
 
+/** Rows written by the counted statement, by batch id, in the last transaction run. */
+const counts = new Map();
+
 const commit = db.transaction((/** @type {Batch[]} */ batches) => {
+  counts.clear();
   for (const batch of batches) {
-    for (const [index, ...parameters] of batch.rows) statements[index]?.run(...parameters);
+    let counted = 0;
+    for (const [index, ...parameters] of batch.rows) {
+      const info = statements[index]?.run(...parameters);
+      if (index === countedIndex && info) counted += info.changes;
+    }
+    counts.set(batch.id, counted);
   }
 });
+
+/** @param {Batch} batch */
+function succeeded(batch) {
+  port.postMessage({ id: batch.id, ok: true, counted: counts.get(batch.id) ?? 0 });
+}
 
 /** @param {number} id @param {unknown} error */
 function failed(id, error) {
@@ -42,7 +59,7 @@ function failed(id, error) {
 function run(batches) {
   try {
     commit.immediate(batches);
-    for (const batch of batches) port.postMessage({ id: batch.id, ok: true });
+    for (const batch of batches) succeeded(batch);
     return;
   } catch (error) {
     if (batches.length === 1) return failed(batches[0]?.id ?? -1, error);
@@ -50,7 +67,7 @@ function run(batches) {
   for (const batch of batches) {
     try {
       commit.immediate([batch]);
-      port.postMessage({ id: batch.id, ok: true });
+      succeeded(batch);
     } catch (error) {
       failed(batch.id, error);
     }
@@ -67,7 +84,8 @@ function handle(message) {
   if (message.type === 'prepare') {
     try {
       statements = message.statements.map((/** @type {string} */ text) => db.prepare(text));
-      port.postMessage({ id: message.id, ok: true });
+      countedIndex = message.counted ?? -1;
+      port.postMessage({ id: message.id, ok: true, counted: 0 });
     } catch (error) {
       failed(message.id, error);
     }
