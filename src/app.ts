@@ -370,7 +370,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
       reply.header('cache-control', NO_STORE);
       done(null, payload);
     });
-    api.addHook('onRequest', bruteForceHook(services.traffic.bruteForce, services.keys));
+    api.addHook('onRequest', bruteForceHook(services.traffic.bruteForce, services.keys, services.tokens));
     api.addHook('onRequest', apiKeyAuth(services.keys, services.tokens));
     registerTrafficHooks(api, services.traffic, services.config);
     registerAccountRoute(api, services.webhooks.callbackSecrets, accountUsage);

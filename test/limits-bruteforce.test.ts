@@ -27,6 +27,34 @@ function getFrom(
   });
 }
 
+/** A POST of `{}` from a chosen loopback address. */
+function postFrom(
+  localAddress: string,
+  url: string,
+  key: string,
+): Promise<{ status: number; body: { code?: string; data?: { token: string } } }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      url,
+      {
+        method: 'POST',
+        localAddress,
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      },
+    );
+    req.on('error', reject);
+    req.setTimeout(15_000, () => req.destroy(new Error('request hung')));
+    req.end('{}');
+  });
+}
+
 for (const kind of databaseKinds) {
   describe(`brute-force protection on ${kind}`, () => {
     let server: TestServer;
@@ -84,6 +112,31 @@ for (const kind of databaseKinds) {
       assert.equal((await getFrom('127.0.0.4', url, doomed.key)).status, 200);
       assert.equal((await server.admin('POST', `/admin/v1/keys/${doomed.id}/revoke`)).status, 200);
       const revoked = await getFrom(attacker, url, doomed.key);
+      assert.equal(revoked.status, 429);
+      assert.equal(revoked.body.code, 'too_many_failed_attempts');
+    });
+
+    test('a token minted from a good key passes a blocked address, as the key does; a guessed one does not', async () => {
+      const url = `${server.url}/api/v1/data/orders`;
+      const attacker = '127.0.0.5';
+      // A partner behind the same address (a shared NAT) that sends short-lived tokens, as a browser does.
+      const key = await server.createKey({ name: 'browser', environment: 'test' });
+      const minted = await server.request('POST', '/api/v1/tokens', { key: key.key, json: {} });
+      assert.equal(minted.status, 201, JSON.stringify(minted.body));
+      const token = (minted.body as { data: { token: string } }).data.token;
+      for (let i = 0; i < 4; i++) await getFrom(attacker, url, generateSecret('gk_test'));
+      assert.equal((await getFrom(attacker, url, generateSecret('gk_test'))).status, 429);
+
+      // The token minted before the block, and one minted once it began (with the key, which passes).
+      assert.equal((await getFrom(attacker, url, token)).status, 200);
+      const fresh = await postFrom(attacker, `${server.url}/api/v1/tokens`, key.key);
+      assert.equal(fresh.status, 201, JSON.stringify(fresh.body));
+      assert.equal((await getFrom(attacker, url, fresh.body.data?.token ?? '')).status, 200);
+      // A token this installation did not sign stays blocked, and so does a good one once its key is revoked.
+      const [head, payload] = token.split('.');
+      assert.equal((await getFrom(attacker, url, `${head}.${payload}.forged`)).status, 429);
+      assert.equal((await server.admin('POST', `/admin/v1/keys/${key.id}/revoke`)).status, 200);
+      const revoked = await getFrom(attacker, url, token);
       assert.equal(revoked.status, 429);
       assert.equal(revoked.body.code, 'too_many_failed_attempts');
     });

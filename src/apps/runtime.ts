@@ -74,7 +74,7 @@ export function registerAppRuntime(scope: FastifyInstance, deps: AppRuntimeDeps)
     if (!reply.hasHeader('cache-control')) reply.header('cache-control', NO_STORE);
     done(null, payload);
   });
-  scope.addHook('onRequest', bruteForceHook(deps.traffic.bruteForce, deps.keys));
+  scope.addHook('onRequest', bruteForceHook(deps.traffic.bruteForce, deps.keys, deps.tokens));
   // The key first, then its limits, then the app and route: a call to an unknown app or route,
   // or outside the key's scope, is charged and refused when the key is used up, as on the data API.
   scope.addHook('onRequest', async (request, reply) => {

@@ -65,14 +65,22 @@ export function filled(value: string | string[] | undefined): string | undefined
 
 /**
  * The brute-force guard for a scope: an address blocked for guessing keys gets 429 before any
- * lookup, except for a key in good standing that is already in the cache, so that one client's
- * guesses cannot lock out a partner's working key behind the same address (a shared NAT, say).
+ * lookup, except for a key in good standing that is already in the cache, or a short-lived token
+ * this process minted or accepted, so that one client's guesses cannot lock out a partner's
+ * working key or tokens behind the same address (a shared NAT, say).
  */
-export function bruteForceHook(guard: BruteForceGuard, keys: KeyService) {
+export function bruteForceHook(
+  guard: BruteForceGuard,
+  keys: KeyService,
+  tokens?: { knows(token: string): boolean },
+) {
   const knownKey = (request: FastifyRequest): boolean => {
     try {
       const secret = presentedSecret(request);
-      return secret !== undefined && keys.knows(secret, Date.now(), request.raw.socket);
+      if (secret === undefined) return false;
+      // A JWT (three dot-separated parts), as apiKeyAuth tells them apart.
+      if (tokens && secret.split('.').length === 3) return tokens.knows(secret);
+      return keys.knows(secret, Date.now(), request.raw.socket);
     } catch {
       return false;
     }

@@ -5,6 +5,7 @@ import { inputValidator } from '../endpoints/json-schema.ts';
 import { ApiError } from '../errors.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
 import type { Encryptor } from '../infra/crypto/encryption.ts';
+import { sha256 } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { AuthenticatedKey, KeyService } from '../keys/key-service.ts';
 
@@ -30,6 +31,8 @@ const MAX_TTL = 3600;
 const ISSUER = 'gatehouse';
 /** Signing keys are read again for tokens naming an unknown key at most this often. */
 export const UNKNOWN_KID_RELOAD_MS = 1_000;
+/** How many minted or accepted tokens are remembered as good (the oldest is forgotten first). */
+const GOOD_MAX = 50_000;
 
 const parseMint = inputValidator<{ expires_in?: number }>({
   type: 'object',
@@ -49,6 +52,23 @@ export function createTokenService(deps: {
   let cache: Promise<SigningKey[]> | undefined;
   bus.subscribe('signing-keys', () => {
     cache = undefined;
+  });
+  /**
+   * Tokens this process minted or accepted (by SHA-256), with their key and expiry (epoch ms): a
+   * blocked address may still present one (`knows`), as it may a key accepted lately, so that one
+   * client's guesses do not lock a partner's tokens out from behind the same address. A change to
+   * the key (revoke, deactivate, edit, roll) forgets its tokens.
+   */
+  const good = new Map<string, { keyId: string; expiresAt: number }>();
+  function remember(token: string, keyId: string, expiresAt: number): void {
+    const hash = sha256(token);
+    if (good.has(hash)) return;
+    if (good.size >= GOOD_MAX) good.delete(good.keys().next().value as string);
+    good.set(hash, { keyId, expiresAt });
+  }
+  bus.subscribe('keys', (subject) => {
+    if (!subject) good.clear();
+    else for (const [hash, seen] of good) if (seen.keyId === subject) good.delete(hash);
   });
   /** When the latest read of the keys into the cache began (0: never). */
   let lastRead = 0;
@@ -138,6 +158,7 @@ export function createTokenService(deps: {
         .setIssuedAt(now)
         .setExpirationTime(now + ttl)
         .sign(Buffer.from(current.secret, 'base64url'));
+      remember(token, key.id, (now + ttl) * 1000);
       return {
         token,
         token_type: 'Bearer',
@@ -157,7 +178,7 @@ export function createTokenService(deps: {
       }
       // Another process may have rotated just now: read the keys again before refusing.
       if (kid && !list.some((k) => k.kid === kid)) list = await reloadKeys();
-      let payload: { sub?: string; env?: unknown; sid?: unknown };
+      let payload: { sub?: string; env?: unknown; sid?: unknown; exp?: number };
       try {
         ({ payload } = await jwtVerify(
           token,
@@ -183,7 +204,18 @@ export function createTokenService(deps: {
         throw new ApiError('invalid_api_key', {
           message: 'Invalid token: the key secret it was minted with has been rolled',
         });
+      if (payload.exp !== undefined) remember(token, key.id, payload.exp * 1000);
       return key;
+    },
+
+    /**
+     * True when `token` is one this process minted or accepted, unexpired, and its key has not
+     * changed since: answered from memory (a blocked address may still use it; it is then
+     * verified as usual).
+     */
+    knows(token: string, now = Date.now()): boolean {
+      const seen = good.get(sha256(token));
+      return seen !== undefined && seen.expiresAt > now;
     },
 
     /** A new signing key; tokens signed by older ones keep working until they expire. */
