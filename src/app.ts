@@ -39,6 +39,7 @@ import { strictTransportSecurity } from './http/hsts.ts';
 import { MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
 import { refuseNulInUrl } from './http/no-nul-in-url.ts';
 import { logAnswer } from './http/request-log.ts';
+import { sentTwice } from './http/single-header.ts';
 import { newId } from './ids.ts';
 import { type InvalidationBus, localBus } from './infra/bus/bus.ts';
 import { clusterWorkerBus } from './infra/bus/cluster-bus.ts';
@@ -235,6 +236,14 @@ export async function createServices(config: Config): Promise<Services & { close
 
 const KEEP_ALIVE_MS = 72_000;
 
+/** The refusal of a request whose Host header is missing or repeated (RFC 9112, section 3.2). */
+function malformedHost(error: string): ApiError {
+  return new ApiError('invalid_request', {
+    message: 'Malformed HTTP request',
+    details: [{ field: 'Host', error }],
+  });
+}
+
 export interface BuildOptions {
   logger: Logger | false;
   /**
@@ -267,13 +276,12 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
           if (draining?.()) res.setHeader('connection', 'close');
           hsts?.(req, res);
           if (req.headers.host === undefined && req.httpVersion === '1.1') {
-            answerRefusedRequest(
-              res,
-              new ApiError('invalid_request', {
-                message: 'Malformed HTTP request',
-                details: [{ field: 'Host', error: 'An HTTP/1.1 request needs a Host header' }],
-              }),
-            );
+            answerRefusedRequest(res, malformedHost('An HTTP/1.1 request needs a Host header'));
+            return;
+          }
+          // Node keeps the first of two Host lines; a proxy in front may have routed by the other.
+          if (sentTwice(req, 'host')) {
+            answerRefusedRequest(res, malformedHost('Send the Host header once'));
             return;
           }
           if (!fastPath?.handle(req, res)) handler(req, res);

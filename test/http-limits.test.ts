@@ -148,7 +148,7 @@ describe('HTTP-level limits: slow clients, oversized and numerous headers', () =
     assert.equal((await fetch(`${server.url}/health`)).status, 200);
   });
 
-  test('a request without Host, or with an Expect other than 100-continue, gets the envelope too; nothing is written', async () => {
+  test('a request without Host or with two, or with an Expect other than 100-continue, gets the envelope too; nothing is written', async () => {
     const key = (await server.createKey({ name: 'h', environment: 'test', scopes: ['*'] })).key;
     await server.createEndpoint({ slug: 'hosts', name: 'Hosts', schema: { type: 'object' } });
     const body = '{"a":1}';
@@ -160,6 +160,10 @@ describe('HTTP-level limits: slow clients, oversized and numerous headers', () =
     assert.deepEqual(parsed(noHost).body.details, [
       { field: 'Host', error: 'An HTTP/1.1 request needs a Host header' },
     ]);
+    // Two Host lines (RFC 9112 3.2: 400): a proxy in front may have routed by the other one.
+    const twoHosts = await exchange(server.url, [{ data: post('Host: a\r\nhost: b\r\n') }]);
+    assertEnvelope(twoHosts, 400, 'invalid_request');
+    assert.deepEqual(parsed(twoHosts).body.details, [{ field: 'Host', error: 'Send the Host header once' }]);
     const expect = await exchange(server.url, [{ data: post('Host: a\r\nExpect: foo\r\n') }]);
     assertEnvelope(expect, 417, 'expectation_failed');
     // HTTP/1.0 needs no Host; 100-continue is honoured as before.
