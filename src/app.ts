@@ -34,6 +34,7 @@ import {
   frameworkErrors,
   registerErrorHandling,
   sendError,
+  type UnmatchedAnswers,
 } from './http/error-handler.ts';
 import { strictTransportSecurity } from './http/hsts.ts';
 import { MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
@@ -52,6 +53,7 @@ import { secretFileOf } from './infra/secret-file.ts';
 import { createKeyService, type KeyService } from './keys/key-service.ts';
 import { registerAccountRoute, registerKeyRoutes } from './keys/routes.ts';
 import { createTraffic, registerTrafficHooks, type Traffic } from './limits/traffic.ts';
+import { UNMATCHED_ROUTE } from './ops/route-metrics.ts';
 import { registerOpsRoutes } from './ops/routes.ts';
 import { createDataFastPath, type DataFastPath } from './records/fast-path.ts';
 import { createRecordReader, type RecordReader } from './records/record-reader.ts';
@@ -325,7 +327,8 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
 
   const routes = collectRoutes(app);
   const openApi = openApiCache(services.endpoints, services.bus, services.apps);
-  registerErrorHandling(app, services.database.dialect, routes);
+  const unmatched: UnmatchedAnswers = {};
+  registerErrorHandling(app, services.database.dialect, routes, unmatched);
   registerJsonParser(app);
 
   let closing = false;
@@ -364,6 +367,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   });
 
   const ops = registerOpsRoutes(app, { db: services.database.db, config: services.config, draining });
+  unmatched.observe = ops.routeObserver(UNMATCHED_ROUTE);
   const prepareCallback = callbackPreparer(
     services.encryptor,
     new AddressGuard(services.config.webhookAllowNets),

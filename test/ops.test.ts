@@ -28,6 +28,9 @@ for (const kind of databaseKinds) {
           headers: { 'x-webhook-callback': 'https://hooks.example.com/orders' },
         });
         await server.request('GET', '/api/v1/data/orders/rec_0000000000000000000000', { key });
+        // Answers no route matched: a scanner's unknown path, a method the path does not take.
+        assert.equal((await server.request('GET', '/no-such-path')).status, 404);
+        assert.equal((await server.request('PATCH', '/api/v1/data/orders', { key, json: {} })).status, 405);
         const metrics = await fetch(`${server.url}/metrics`);
         const text = await metrics.text();
         assert.equal(metrics.status, 200);
@@ -38,6 +41,14 @@ for (const kind of databaseKinds) {
         assert.match(
           text,
           /gatehouse_http_requests_total\{method="GET",route="\/api\/v1\/data\/:slug\/:id",status="404"\} 1/,
+        );
+        assert.match(
+          text,
+          /^gatehouse_http_requests_total\{method="GET",route="\(unmatched\)",status="404"\} 1$/m,
+        );
+        assert.match(
+          text,
+          /^gatehouse_http_requests_total\{method="PATCH",route="\(unmatched\)",status="405"\} 1$/m,
         );
         // The readiness probe's answers too (DEPLOY.md: answers by route): its 503s are the alert.
         assert.match(text, /^gatehouse_http_requests_total\{method="GET",route="\/ready",status="200"\} 1$/m);

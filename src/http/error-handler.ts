@@ -173,10 +173,16 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
  * The error handler, and the answer for a path no route takes: 405 with `Allow` when the path
  * exists with other methods (`routes`: every route, collected as registered), else 404.
  */
+/** Where the not-found handler's answers are counted; set once the metrics exist. */
+export interface UnmatchedAnswers {
+  observe?: (method: string, status: number, seconds: number) => void;
+}
+
 export function registerErrorHandling(
   app: FastifyInstance,
   faults: DatabaseFaults,
   routes: readonly RouteEntry[] = [],
+  unmatched: UnmatchedAnswers = {},
 ): void {
   app.setErrorHandler((error, request, reply) => {
     const apiError = toApiError(error, faults);
@@ -188,20 +194,25 @@ export function registerErrorHandling(
     const path = request.url.split('?')[0] ?? '';
     allowedMethods ??= methodsForPath(routes);
     const allowed = allowedMethods(path);
+    let answer: FastifyReply;
     if (allowed.length > 0 && !allowed.includes(request.method)) {
       reply.header('allow', allowed.join(', '));
-      return sendError(
+      answer = sendError(
         reply,
         request,
         new ApiError('method_not_allowed', {
           message: `Method ${request.method} is not allowed on ${path}; allowed: ${allowed.join(', ')}`,
         }),
       );
+    } else {
+      answer = sendError(
+        reply,
+        request,
+        new ApiError('not_found', { message: `No route for ${request.method} ${path}` }),
+      );
     }
-    return sendError(
-      reply,
-      request,
-      new ApiError('not_found', { message: `No route for ${request.method} ${path}` }),
-    );
+    // No route, so no per-route metrics hook: counted here (a scanner's 404s, a client's 405s).
+    unmatched.observe?.(request.method, reply.statusCode, reply.elapsedTime / 1000);
+    return answer;
   });
 }

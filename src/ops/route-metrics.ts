@@ -1,5 +1,8 @@
 import type { Registry } from 'prom-client';
 
+/** The `route` label of answers no route matched: 404 for an unknown path, 405 for a method. */
+export const UNMATCHED_ROUTE = '(unmatched)';
+
 const BOUNDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
 interface Series {
