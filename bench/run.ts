@@ -5,6 +5,8 @@
  *   DATABASE_URL=postgres://… npm run bench   for PostgreSQL-mode figures
  *   BENCH_WORKERS=2 npm run bench             for `serve --workers 2`
  *   BENCH_FAST_PATH_OFF=1 npm run bench       also a second server with GATEHOUSE_FAST_PATH=false
+ *   BENCH_COMMAND=start npm run bench         `gatehouse start` (API and webhook worker in one
+ *                                             process, the default) instead of `serve` (API only)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,9 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const workers = Number(process.env.BENCH_WORKERS ?? 1);
 const compareSlowPath = process.env.BENCH_FAST_PATH_OFF === '1';
+const command = process.env.BENCH_COMMAND ?? 'serve';
+if (command !== 'serve' && command !== 'start')
+  throw new Error(`BENCH_COMMAND must be serve or start, got ${command}`);
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
 const databaseUrl = process.env.DATABASE_URL ?? `sqlite:${join(dir, 'bench.db')}`;
@@ -62,7 +67,7 @@ async function main(): Promise<void> {
     async () => (await fetch(`http://127.0.0.1:${barePort}/`)).ok || true,
   );
   const gate = await startProcess(
-    ['bin/gatehouse.js', 'serve', '--workers', String(workers)],
+    ['bin/gatehouse.js', command, '--workers', String(workers)],
     { PORT: String(gatePort), DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
     async () => (await fetch(`http://127.0.0.1:${gatePort}/health`)).ok,
   );
@@ -71,7 +76,7 @@ async function main(): Promise<void> {
     compareSlowPath && slowDatabaseUrl !== databaseUrl ? (await setUp(slowDatabaseUrl)).key : key;
   const slow = compareSlowPath
     ? await startProcess(
-        ['bin/gatehouse.js', 'serve', '--workers', String(workers)],
+        ['bin/gatehouse.js', command, '--workers', String(workers)],
         {
           PORT: String(slowPort),
           DATABASE_URL: slowDatabaseUrl,
@@ -179,7 +184,7 @@ async function main(): Promise<void> {
     return runs.reduce((s, r) => s + r.rps, 0) / runs.length;
   };
   process.stdout.write(
-    `\nGatehouse bench — ${databaseUrl.split(':')[0]}, c=${connections}, ${seconds}s x ${rounds} rounds\n`,
+    `\nGatehouse bench — ${databaseUrl.split(':')[0]}, gatehouse ${command}, c=${connections}, ${seconds}s x ${rounds} rounds\n`,
   );
   process.stdout.write(`${table(results, baseline)}\n\n`);
   const create = mean('gatehouse POST create') / baseline;
