@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { createServices, type Services } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import type { EndpointRuntime } from '../src/endpoints/endpoint-service.ts';
+import type { WriteCommand } from '../src/records/record-writer.ts';
 import { processOutbox } from '../src/webhooks/outbox.ts';
 import { createCommand } from './helpers/commands.ts';
 import { createTestDatabase, databaseKinds, type TestDatabase } from './helpers/database.ts';
@@ -158,6 +159,43 @@ for (const kind of databaseKinds) {
         .where('request_id', 'in', ids)
         .execute();
       assert.deepEqual(events, []);
+    });
+
+    test('pruning: outbox rows processed longer ago than the retention go, once no delivery names them', async () => {
+      const db = services.database.db;
+      await services.endpoints.create({ slug: 'pruned', name: 'Pruned', schema: { type: 'object' } });
+      const pruned = (await services.endpoints.runtime('pruned')) as EndpointRuntime;
+      const [oldOne, oldTwo, recent] = [1, 2, 3].map((n) => createCommand(pruned, { n }));
+      const told = createCommand(orders, { told: true });
+      await services.writer.writeAll([oldOne, oldTwo, recent, told].map((c) => c as WriteCommand));
+      while ((await processOutbox(db, services.database.dialect, services.encryptor)) > 0) {}
+      const queued = createCommand(pruned, { queued: true });
+      await services.writer.writeAll([queued]);
+      const longAgo = new Date(Date.now() - 40 * 86_400_000).toISOString();
+      await db
+        .updateTable('requests')
+        .set({ processed_at: longAgo })
+        .where(
+          'id',
+          'in',
+          [oldOne, oldTwo, told].map((c) => (c as WriteCommand).requestId),
+        )
+        .execute();
+      await services.webhooks.createWorker().prune();
+      const left = await db
+        .selectFrom('requests')
+        .select('id')
+        .where(
+          'id',
+          'in',
+          [oldOne, oldTwo, recent, told, queued].map((c) => (c as WriteCommand).requestId),
+        )
+        .execute();
+      assert.deepEqual(
+        new Set(left.map((r) => r.id)),
+        new Set([recent, told, queued].map((c) => (c as WriteCommand).requestId)),
+        'the two processed long ago went; one processed lately, one whose deliveries are pending, one queued stay',
+      );
     });
   });
 }

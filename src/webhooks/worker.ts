@@ -37,6 +37,9 @@ export interface WebhookWorker {
  * `makeDispatcher` is a test seam, the real one unless a test hands in a wrapper:
  * test/race-worker-armed.test.ts holds the dispatcher's nextDue() read to record a retry during it.
  */
+/** Processed outbox rows deleted per statement when pruning. */
+const PRUNE_CHUNK = 5_000;
+
 export function createWebhookWorker(
   options: WebhookWorkerOptions,
   makeDispatcher: typeof createDispatcher = createDispatcher,
@@ -143,6 +146,29 @@ export function createWebhookWorker(
         ),
       )
       .execute();
+    // The outbox rows of writes processed as long ago, once no delivery names them: in chunks,
+    // so that a first prune of a large table does not hold the writers up for long.
+    for (;;) {
+      const gone = await db
+        .deleteFrom('requests')
+        .where('seq', 'in', (eb) =>
+          eb
+            .selectFrom('requests as r')
+            .select('r.seq')
+            .where('r.status', '=', 'processed')
+            .where('r.processed_at', '<', cutoff)
+            .where(({ not, exists, selectFrom }) =>
+              not(
+                exists(
+                  selectFrom('webhook_deliveries as d').select('d.id').whereRef('d.request_id', '=', 'r.id'),
+                ),
+              ),
+            )
+            .limit(PRUNE_CHUNK),
+        )
+        .executeTakeFirst();
+      if (stopped || Number(gone.numDeletedRows) < PRUNE_CHUNK) break;
+    }
   }
 
   return {
