@@ -169,15 +169,15 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
   sendError(reply, request, apiError);
 }
 
-/**
- * The error handler, and the answer for a path no route takes: 405 with `Allow` when the path
- * exists with other methods (`routes`: every route, collected as registered), else 404.
- */
 /** Where the not-found handler's answers are counted; set once the metrics exist. */
 export interface UnmatchedAnswers {
   observe?: (method: string, status: number, seconds: number) => void;
 }
 
+/**
+ * The error handler, and the answer for a path no route takes: 405 with `Allow` when the path
+ * exists with other methods (`routes`: every route, collected as registered), else 404.
+ */
 export function registerErrorHandling(
   app: FastifyInstance,
   faults: DatabaseFaults,
