@@ -63,6 +63,11 @@ export function filled(value: string | string[] | undefined): string | undefined
   return text === '' ? undefined : text;
 }
 
+/** A short-lived token (a JWT: three dot-separated parts) rather than an API key. */
+function isJwt(secret: string): boolean {
+  return secret.split('.').length === 3;
+}
+
 /**
  * The brute-force guard for a scope: an address blocked for guessing keys gets 429 before any
  * lookup, except for a key in good standing that is already in the cache, or a short-lived token
@@ -78,8 +83,7 @@ export function bruteForceHook(
     try {
       const secret = presentedSecret(request);
       if (secret === undefined) return false;
-      // A JWT (three dot-separated parts), as apiKeyAuth tells them apart.
-      if (tokens && secret.split('.').length === 3) return tokens.knows(secret);
+      if (tokens && isJwt(secret)) return tokens.knows(secret);
       return keys.knows(secret, Date.now(), request.raw.socket);
     } catch {
       return false;
@@ -93,8 +97,8 @@ export function apiKeyAuth(keys: KeyService, tokens?: { verify(token: string): P
     const secret = presentedSecret(request);
     if (!secret) throw new ApiError('missing_api_key');
     request.viaToken = false;
-    // A short-lived JWT (three dot-separated parts) instead of the key itself.
-    if (tokens && secret.split('.').length === 3) {
+    // A short-lived JWT instead of the key itself.
+    if (tokens && isJwt(secret)) {
       return tokens.verify(secret).then((verified) => {
         request.apiKey = verified;
         request.viaToken = true;

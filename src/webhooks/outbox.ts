@@ -60,8 +60,8 @@ function eventRecord(
  * One pass over the outbox: claims queued requests in commit order (on PostgreSQL with
  * FOR UPDATE SKIP LOCKED, never a request whose record has an earlier one still queued, so
  * several workers keep per-record order), turns each into its event and deliveries (none, and no
- * event, when nobody is to be told), and marks it processed — all in one transaction, so a crash at any point leaves it queued, never half done.
- * Returns how many requests it processed.
+ * event, when nobody is to be told), and marks it processed — all in one transaction, so a crash
+ * at any point leaves it queued, never half done. Returns how many requests it processed.
  */
 export async function processOutbox(db: Db, dialect: DialectAdapter, encryptor: Encryptor): Promise<number> {
   return db.transaction().execute(async (trx) => {

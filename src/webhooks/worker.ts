@@ -27,18 +27,22 @@ export interface WebhookWorker {
   /** Called after a local commit: process the outbox now (no polling sleep on the hot path). */
   wake(): void;
   start(): void;
-  /** Deletes ended deliveries (and their attempts and events) past the retention: hourly once started. */
+  /**
+   * Deletes ended deliveries (and their attempts and events), and processed outbox rows no
+   * delivery names, past the retention: hourly once started.
+   */
   prune(): Promise<void>;
   /** Stops taking work, finishes the attempts in flight. */
   stop(): Promise<void>;
 }
 
+/** Processed outbox rows deleted per statement when pruning. */
+const PRUNE_CHUNK = 5_000;
+
 /**
  * `makeDispatcher` is a test seam, the real one unless a test hands in a wrapper:
  * test/race-worker-armed.test.ts holds the dispatcher's nextDue() read to record a retry during it.
  */
-/** Processed outbox rows deleted per statement when pruning. */
-const PRUNE_CHUNK = 5_000;
 
 export function createWebhookWorker(
   options: WebhookWorkerOptions,

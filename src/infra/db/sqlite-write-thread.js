@@ -29,24 +29,21 @@ let countedIndex = -1;
 
 /** @typedef {{ type: 'batch', id: number, rows: Array<[number, ...unknown[]]> }} Batch */
 
-/** Rows written by the counted statement, by batch id, in the last transaction run. */
-const counts = new Map();
-
-const commit = db.transaction((/** @type {Batch[]} */ batches) => {
-  counts.clear();
-  for (const batch of batches) {
+/** Runs the batches in one transaction; returns, batch by batch, the rows the counted statement wrote. */
+const commit = db.transaction((/** @type {Batch[]} */ batches) =>
+  batches.map((batch) => {
     let counted = 0;
     for (const [index, ...parameters] of batch.rows) {
       const info = statements[index]?.run(...parameters);
       if (index === countedIndex && info) counted += info.changes;
     }
-    counts.set(batch.id, counted);
-  }
-});
+    return counted;
+  }),
+);
 
-/** @param {Batch} batch */
-function succeeded(batch) {
-  port.postMessage({ id: batch.id, ok: true, counted: counts.get(batch.id) ?? 0 });
+/** @param {Batch} batch @param {number | undefined} counted */
+function succeeded(batch, counted) {
+  port.postMessage({ id: batch.id, ok: true, counted: counted ?? 0 });
 }
 
 /** @param {number} id @param {unknown} error */
@@ -58,16 +55,15 @@ function failed(id, error) {
 /** @param {Batch[]} batches */
 function run(batches) {
   try {
-    commit.immediate(batches);
-    for (const batch of batches) succeeded(batch);
+    const counted = commit.immediate(batches);
+    for (const [i, batch] of batches.entries()) succeeded(batch, counted[i]);
     return;
   } catch (error) {
     if (batches.length === 1) return failed(batches[0]?.id ?? -1, error);
   }
   for (const batch of batches) {
     try {
-      commit.immediate([batch]);
-      succeeded(batch);
+      succeeded(batch, commit.immediate([batch])[0]);
     } catch (error) {
       failed(batch.id, error);
     }
