@@ -43,7 +43,7 @@ export const errorCodes = {
   missing_api_key: {
     status: 401,
     message: 'Missing API key',
-    doc: 'No `Authorization: Bearer` or `X-API-Key` header was sent, or only an empty one (an empty header is no credential).',
+    doc: 'No `Authorization: Bearer` or `X-API-Key` header was sent, or only an empty one (an empty header, or `Authorization: Bearer` with nothing after it, is no credential).',
   },
   invalid_api_key: {
     status: 401,

@@ -5,14 +5,22 @@ import { generateSecret } from '../src/infra/crypto/token-format.ts';
 import { databaseKinds } from './helpers/database.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 
-/** A GET from a chosen loopback address, so that tests can be two different clients. */
-function getFrom(
+interface Answer {
+  status: number;
+  headers: Record<string, unknown>;
+  body: { code?: string; data?: { token: string } };
+}
+
+/** A request from a chosen loopback address, so that tests can be two different clients. */
+function sendFrom(
   localAddress: string,
+  method: string,
   url: string,
-  key: string,
-): Promise<{ status: number; headers: Record<string, unknown>; body: { code?: string } }> {
+  headers: Record<string, string>,
+  body?: string,
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { localAddress, headers: { authorization: `Bearer ${key}` } }, (res) => {
+    const req = httpRequest(url, { method, localAddress, headers }, (res) => {
       let text = '';
       res.on('data', (chunk: Buffer) => {
         text += chunk.toString();
@@ -23,37 +31,22 @@ function getFrom(
     });
     req.on('error', reject);
     req.setTimeout(15_000, () => req.destroy(new Error('request hung')));
-    req.end();
+    req.end(body);
   });
 }
 
+const getFrom = (localAddress: string, url: string, key: string) =>
+  sendFrom(localAddress, 'GET', url, { authorization: `Bearer ${key}` });
+
 /** A POST of `{}` from a chosen loopback address. */
-function postFrom(
-  localAddress: string,
-  url: string,
-  key: string,
-): Promise<{ status: number; body: { code?: string; data?: { token: string } } }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      url,
-      {
-        method: 'POST',
-        localAddress,
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (chunk: Buffer) => {
-          text += chunk.toString();
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-      },
-    );
-    req.on('error', reject);
-    req.setTimeout(15_000, () => req.destroy(new Error('request hung')));
-    req.end('{}');
-  });
-}
+const postFrom = (localAddress: string, url: string, key: string) =>
+  sendFrom(
+    localAddress,
+    'POST',
+    url,
+    { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    '{}',
+  );
 
 for (const kind of databaseKinds) {
   describe(`brute-force protection on ${kind}`, () => {
@@ -158,6 +151,37 @@ for (const kind of databaseKinds) {
         }
       }
       assert.equal((await server.request('GET', '/api/v1/data/orders', { key: valid })).status, 200);
+    });
+
+    test('"Authorization: Bearer" with nothing after it is a missing key, not a guess, on both paths', async () => {
+      const url = `${server.url}/api/v1/data/orders`;
+      const client = '127.0.0.6';
+      const json = { 'content-type': 'application/json' };
+      const order = JSON.stringify({ order_id: 'e', amount: 1 });
+      // Twice the limit of 4: a list (Fastify's path) and a plain create (the fast path's), each
+      // with the scheme alone, trailing white space or none, in either case.
+      for (const authorization of ['Bearer ', 'Bearer', 'bearer \t', 'BEARER  ']) {
+        const listed = await sendFrom(client, 'GET', url, { authorization });
+        assert.equal(listed.status, 401, `GET with ${JSON.stringify(authorization)}`);
+        assert.equal(listed.body.code, 'missing_api_key', `GET with ${JSON.stringify(authorization)}`);
+        const created = await sendFrom(client, 'POST', url, { authorization, ...json }, order);
+        assert.equal(created.status, 401, `POST with ${JSON.stringify(authorization)}`);
+        assert.equal(created.body.code, 'missing_api_key', `POST with ${JSON.stringify(authorization)}`);
+      }
+      // Not blocked: a key this process has never seen (so not let through a block) works, and a
+      // guess is a 401, not a 429. Beside a key, the empty bearer is no second credential.
+      const fresh = (await server.createKey({ name: 'after-empty', environment: 'test' })).key;
+      const created = await sendFrom(
+        client,
+        'POST',
+        url,
+        { authorization: 'Bearer ', 'x-api-key': fresh, ...json },
+        order,
+      );
+      assert.equal(created.status, 202, JSON.stringify(created.body));
+      const guess = await getFrom(client, url, generateSecret('gk_test'));
+      assert.equal(guess.status, 401, 'a guess after the empty bearers is its first failure');
+      assert.equal(guess.body.code, 'invalid_api_key', 'a guess is still refused as one');
     });
   });
 }

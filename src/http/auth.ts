@@ -36,13 +36,14 @@ export class TwoCredentials extends ApiError {
 
 /**
  * The presented secret: `Authorization: Bearer <secret>` or `X-API-Key: <secret>`, sent once.
- * A header sent empty (or blank) is no credential, as if it were not sent: a client that fills
- * it from an unset variable calls a public App route as anyone else does, and is told
- * `missing_api_key` elsewhere, never counted as a wrong key. Two credentials are refused
+ * A header sent empty (or blank), or `Authorization: Bearer` with nothing after the scheme, is no
+ * credential, as if it were not sent: a client that fills it from an unset variable
+ * (`Bearer $KEY`) calls a public App route as anyone else does, and is told `missing_api_key`
+ * elsewhere, never counted as a wrong key. Two credentials are refused
  * (TwoCredentials): a proxy that read the other one would have authorized someone else.
  */
 export function presentedSecret(request: WithHeaders): string | undefined {
-  const authorization = filled(request.headers.authorization);
+  const authorization = bearerFilled(request.headers.authorization);
   const apiKey = filled(request.headers['x-api-key']);
   if (
     (authorization !== undefined && apiKey !== undefined) ||
@@ -61,6 +62,12 @@ export function presentedSecret(request: WithHeaders): string | undefined {
 export function filled(value: string | string[] | undefined): string | undefined {
   const text = typeof value === 'string' ? value.trim() : '';
   return text === '' ? undefined : text;
+}
+
+/** The Authorization header as filled(), and undefined too when it holds only the scheme: `Bearer `. */
+function bearerFilled(value: string | string[] | undefined): string | undefined {
+  const text = filled(value);
+  return text === undefined || /^Bearer$/i.test(text) ? undefined : text;
 }
 
 /** A short-lived token (a JWT: three dot-separated parts) rather than an API key. */
