@@ -83,6 +83,8 @@ for (const kind of databaseKinds) {
         REDIS_URL: redisUrl,
         GATEHOUSE_REDIS_PREFIX: prefix,
         GATEHOUSE_AUTH_FAILURE_LIMIT: '4',
+        // The tests' own requests come from 127.0.0.1: X-Forwarded-For names another client.
+        GATEHOUSE_TRUST_PROXY: '127.0.0.1',
       };
       servers = await Promise.all([spawnServer(env), spawnServer(env)]);
     });
@@ -153,6 +155,25 @@ for (const kind of databaseKinds) {
       const blocked = await guess(a.url);
       assert.equal(blocked.status, 429);
       assert.equal(blocked.body.code, 'too_many_failed_attempts');
+    });
+
+    test('an IPv6 client is counted in Redis per /64: its addresses add up across processes', async () => {
+      const [a, b] = servers as [ServerProcess, ServerProcess];
+      const guess = (base: string, client: string) =>
+        call(base, 'GET', '/api/v1/data/orders', generateSecret('gk_test'), {
+          headers: { 'x-forwarded-for': client },
+        });
+      const bases = [a.url, b.url, a.url, b.url];
+      for (const [i, base] of bases.entries())
+        assert.equal((await guess(base, `2001:db8:77:1::${i + 1}`)).status, 401, `guess ${i + 1}`);
+      assert.equal((await guess(b.url, '2001:db8:77:1::99')).status, 429, 'b blocks the /64');
+      const redis = new Redis(redisUrl);
+      try {
+        assert.equal(await redis.get(`${prefix}authfail:2001:db8:77:1::/64`), '4', 'one counter for the /64');
+      } finally {
+        redis.disconnect();
+      }
+      assert.equal((await guess(a.url, '2001:db8:77:2::1')).status, 401, 'another /64 is not blocked');
     });
 
     test("a key's new limit, set through one process, is enforced by the other at once", async () => {

@@ -60,6 +60,32 @@ for (const kind of databaseKinds) {
       assert.equal(fresh.status, 401, 'another client gets its own count');
     });
 
+    test('an IPv6 client is counted per /64: rotating addresses within it does not escape the block', async () => {
+      const guess = (client: string) =>
+        server.request('GET', '/api/v1/data/orders', {
+          key: generateSecret('gk_test'),
+          headers: from(client),
+        });
+      for (let i = 1; i <= 4; i++) {
+        const res = await guess(`2001:db8:66:1::${i}`);
+        assert.equal(res.status, 401, `guess ${i} from its own address`);
+      }
+      // Other addresses of that /64, on the fast path (a plain create) and on Fastify's.
+      const created = await server.request('POST', '/api/v1/data/orders', {
+        key: generateSecret('gk_test'),
+        json: { order_id: 'v6', amount: 1 },
+        headers: from('2001:db8:66:1:abcd::1'),
+      });
+      assert.equal(created.status, 429, created.text);
+      const listed = await guess('2001:DB8:66:1:ffff:ffff:ffff:ffff');
+      assert.equal(listed.status, 429, listed.text);
+      assert.equal(listed.body.code, 'too_many_failed_attempts', 'the /64 is blocked');
+      // The next /64 is another client; so is each IPv4 address, in the mapped form too.
+      assert.equal((await guess('2001:db8:66:2::1')).status, 401, 'another /64 is not blocked');
+      for (let i = 1; i <= 4; i++) assert.equal((await guess(`192.0.2.${i}`)).status, 401, `IPv4 ${i}`);
+      assert.equal((await guess('::ffff:192.0.2.5')).status, 401, 'IPv4-mapped: per address');
+    });
+
     test('sign-ins: one address failing does not lock out the owner elsewhere; Secure cookie over https; audited address', async () => {
       for (let i = 0; i < 21; i++) {
         await server.request('POST', '/admin/v1/session', {
