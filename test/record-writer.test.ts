@@ -4,8 +4,9 @@ import { createServices, type Services } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { ApiError } from '../src/errors.ts';
 import { newId } from '../src/ids.ts';
+import { recordJson } from '../src/records/record-json.ts';
 import type { WriteCommand, WriteOutcome } from '../src/records/record-writer.ts';
-import { createCommand } from './helpers/commands.ts';
+import { createCommand, deleteCommand, replaceCommand } from './helpers/commands.ts';
 import { createTestDatabase, databaseKinds, type TestDatabase } from './helpers/database.ts';
 
 /**
@@ -280,6 +281,95 @@ for (const kind of databaseKinds) {
       await subscriptions.update(updatesOnly.id, { events: ['record.created'] });
       assert.equal(await queued(), true, 'a subscription that now wants record.created');
     });
+
+    test('who is told of a replace or a delete is read in its own transaction; the outbox row carries the record', async () => {
+      const slug = 'told-changes';
+      const endpoint = await services.endpoints.create({ slug, name: 'Told', schema: { type: 'object' } });
+      const db = services.database.db;
+      const url = 'https://hooks.example.com/told-changes';
+      const callback = services.encryptor.encrypt(
+        JSON.stringify({ url, header: 'Authorization', value: null }),
+      );
+      const record = createCommand(endpoint, { n: 0 });
+      assert.equal((await services.writer.write(record)).ok, true);
+      const recordNow = async () =>
+        db.selectFrom('records').selectAll().where('id', '=', record.recordId).executeTakeFirstOrThrow();
+      /** The outbox row one write (alone, on its own commit) left, if any. */
+      async function outboxRowOf(command: WriteCommand) {
+        return db
+          .selectFrom('requests')
+          .select(['operation', 'record_version', 'payload', 'record_data'])
+          .where('id', '=', command.requestId)
+          .executeTakeFirst();
+      }
+      let n = 0;
+      /** Whether one replace of the record kept an outbox row; checks the row's record when it did. */
+      async function replaced(extra: Partial<WriteCommand> = {}): Promise<boolean> {
+        const command = replaceCommand(endpoint, record.recordId, { n: ++n });
+        const outcome = await services.writer.write({ ...command, ...extra });
+        const now = await recordNow();
+        assert.deepEqual(outcome, { ok: true, recordId: record.recordId, version: now.version });
+        const row = await outboxRowOf(command);
+        if (row) {
+          assert.equal(row.operation, 'replace');
+          assert.equal(Number(row.record_version), now.version);
+          assert.equal(row.payload, recordJson(now, slug), 'the record as written, as recordJson writes it');
+          assert.equal(row.record_data, null);
+        }
+        return row !== undefined;
+      }
+      const subscriptions = services.webhooks.subscriptions;
+      const everyone = kind !== 'sqlite';
+      assert.equal(await replaced(), everyone, 'no subscription');
+      const createsOnly = await subscriptions.create(slug, {
+        environment: 'test',
+        url,
+        events: ['record.created'],
+      });
+      assert.equal(await replaced(), everyone, 'a subscription that does not want record.updated');
+      await subscriptions.create(slug, { environment: 'live', url, events: ['record.updated'] });
+      assert.equal(await replaced(), everyone, 'a subscription of the other environment');
+      assert.equal(await replaced({ callback }), true, 'a callback');
+      assert.equal(await replaced({ callback, source: 'console' }), everyone, 'a console write');
+      await subscriptions.update(createsOnly.id, { events: ['record.updated'] });
+      assert.equal(await replaced(), true, 'a subscription that now wants record.updated');
+
+      const missing = replaceCommand(endpoint, newId('record'), { n: -1 });
+      const refused = await services.writer.write(missing);
+      assert.equal(refused.ok ? '' : refused.error.code, 'record_not_found');
+      assert.equal(await outboxRowOf(missing), undefined, 'no outbox row for a record that is not there');
+
+      // A delete is told to subscribers of record.deleted, with the record as it was.
+      const gone = deleteCommand(endpoint, record.recordId);
+      const before = await recordNow();
+      assert.deepEqual(await services.writer.write(gone), {
+        ok: true,
+        recordId: record.recordId,
+        version: before.version,
+      });
+      assert.equal((await outboxRowOf(gone)) !== undefined, everyone, 'nobody wants record.deleted yet');
+      const other = createCommand(endpoint, { n: 'other' });
+      await services.writer.write(other);
+      await subscriptions.create(slug, { environment: 'test', url, events: ['record.deleted'] });
+      const otherBefore = await db
+        .selectFrom('records')
+        .selectAll()
+        .where('id', '=', other.recordId)
+        .executeTakeFirstOrThrow();
+      const deleted = deleteCommand(endpoint, other.recordId);
+      assert.equal((await services.writer.write(deleted)).ok, true);
+      const row = await outboxRowOf(deleted);
+      assert.equal(row?.operation, 'delete', 'a subscription of record.deleted is told');
+      assert.equal(row?.payload, recordJson(otherBefore, slug), 'the record as it was');
+      assert.equal(
+        await db.selectFrom('records').select('id').where('id', '=', other.recordId).executeTakeFirst(),
+        undefined,
+      );
+      const again = deleteCommand(endpoint, other.recordId);
+      const notThere = await services.writer.write(again);
+      assert.equal(notThere.ok ? '' : notThere.error.code, 'record_not_found');
+      assert.equal(await outboxRowOf(again), undefined, 'no outbox row for a delete that found nothing');
+    });
   });
 }
 
@@ -339,6 +429,73 @@ describe('record writer on the SQLite write thread', () => {
     before = commits;
     await Promise.all(some.map((c) => services.writer.write(c)));
     assert.equal(await count(some), 60, 'the creates with a callback');
+    assert.ok(commits > before, 'the worker is woken for them');
+  });
+
+  test('replaces and deletes commit on the thread: versions, a record not there, outbox rows only when told', async () => {
+    const quiet = await services.endpoints.create({
+      slug: 'quiet-changes',
+      name: 'Quiet',
+      schema: { type: 'object' },
+    });
+    const db = services.database.db;
+    const records = Array.from({ length: 40 }, (_, n) => createCommand(quiet, { n }));
+    await Promise.all(records.map((c) => services.writer.write(c)));
+    let before = commits;
+    // One turn: two replaces of each record, a replace and a delete of records not there.
+    const missing = [replaceCommand(quiet, newId('record'), {}), deleteCommand(quiet, newId('record'))];
+    const changes = records.flatMap((c, n) => [
+      replaceCommand(quiet, c.recordId, { n, v: 2 }),
+      replaceCommand(quiet, c.recordId, { n, v: 3 }),
+    ]);
+    const outcomes = await Promise.all([...changes, ...missing].map((c) => services.writer.write(c)));
+    assert.deepEqual(
+      outcomes.slice(0, changes.length).map((o) => (o.ok ? o.version : o.error.code)),
+      records.flatMap(() => [2, 3]),
+      'each replace answered with its own version',
+    );
+    assert.deepEqual(
+      outcomes.slice(changes.length).map((o) => (o.ok ? 'ok' : o.error.code)),
+      ['record_not_found', 'record_not_found'],
+    );
+    const stored = await db
+      .selectFrom('records')
+      .select(['data', 'version'])
+      .where('endpoint_id', '=', quiet.id)
+      .execute();
+    assert.ok(
+      stored.every((r) => r.version === 3 && JSON.parse(r.data).v === 3),
+      'every record holds its last replace',
+    );
+    assert.equal(await outboxRowsOf(services, [...changes, ...missing]), 0, 'nobody is told: no outbox rows');
+    assert.equal(commits, before, 'nothing queued, nobody woken');
+
+    const callback = services.encryptor.encrypt(
+      JSON.stringify({ url: 'https://hooks.example.com/cb', header: 'Authorization', value: null }),
+    );
+    before = commits;
+    const deletes = records.map((c, n) => ({
+      ...deleteCommand(quiet, c.recordId),
+      ...(n % 2 ? { callback } : {}),
+    }));
+    const deleted = await Promise.all(deletes.map((c) => services.writer.write(c)));
+    assert.ok(
+      deleted.every((o) => o.ok && o.version === 3),
+      'each delete answered with the version deleted',
+    );
+    const left = await db.selectFrom('records').select('id').where('endpoint_id', '=', quiet.id).execute();
+    assert.equal(left.length, 0, 'every record deleted');
+    const queued = await db
+      .selectFrom('requests')
+      .select(['operation', 'record_version'])
+      .where(
+        'id',
+        'in',
+        deletes.map((c) => c.requestId),
+      )
+      .execute();
+    assert.equal(queued.length, 20, 'the deletes with a callback');
+    assert.ok(queued.every((r) => r.operation === 'delete' && Number(r.record_version) === 3));
     assert.ok(commits > before, 'the worker is woken for them');
   });
 

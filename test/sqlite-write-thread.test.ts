@@ -77,6 +77,30 @@ describe('SQLite write thread', () => {
     assert.equal(db.prepare('select count(*) from t').pluck().get(), before + 200);
   });
 
+  test('a batch tells the rows its counted statements wrote and what its returning statements returned', async () => {
+    const other = startSqliteWriteThread(
+      join(dir, 'thread.db'),
+      [
+        'insert into u (n) values (?)',
+        'update t set v = ? where id = ? returning v',
+        'insert into u (n) select ? where ? = 1',
+      ],
+      [2],
+    );
+    assert.equal(await other.started, true);
+    const result = await other.run([
+      [0, 40],
+      [1, 'changed', 'a'],
+      [1, 'nothing', 'no-such-id'],
+      [2, 41, 1],
+      [2, 42, 0],
+    ]);
+    assert.deepEqual(result, { counted: 1, returned: ['changed', null] });
+    assert.equal(db.prepare("select v from t where id = 'a'").pluck().get(), 'changed');
+    assert.deepEqual(db.prepare('select n from u where n >= 40 order by n').pluck().all(), [40, 41]);
+    await other.close();
+  });
+
   test('after close it refuses work instead of hanging', async () => {
     const other = startSqliteWriteThread(join(dir, 'thread.db'), ['insert into u (n) values (?)']);
     assert.equal(await other.started, true);

@@ -8,10 +8,12 @@ import type { Database } from '../infra/db/schema.ts';
 import {
   type SqliteWriteThread,
   startSqliteWriteThread,
+  type ThreadResult,
   type ThreadRow,
 } from '../infra/db/sqlite-write-thread.ts';
 import type { Environment } from '../keys/key-service.ts';
 import { nowIso } from '../time.ts';
+import { operationEvent } from '../webhooks/events.ts';
 import { type RecordRow, recordJson } from './record-json.ts';
 
 export type WriteOperation = 'create' | 'replace' | 'delete';
@@ -475,6 +477,14 @@ function sharedHold(db: Db, othersWaiting: () => number) {
   };
 }
 
+/** Subscriptions that want the event whose name is the last parameter (`events` is a JSON array). */
+const subscribed = (endpointId: string, environment: string) => `exists (
+    select 1 from "webhook_subscriptions" as s
+    where s."endpoint_id" = ${endpointId} and s."environment" = ${environment} and s."enabled" = 1
+      and exists (select 1 from json_each(s."events") where value = ?))`;
+
+const OUTBOX_COLUMNS = REQUEST_COLUMNS.map((c) => `"${c}"`).join(', ');
+
 /**
  * SQLite: a plain create's outbox row, written only when someone is to be told of it, as the
  * outbox would find when it processed the row (webhooks/outbox.ts): an API write with a
@@ -482,20 +492,52 @@ function sharedHold(db: Db, othersWaiting: () => number) {
  * `record.created`. Read in the write's own transaction, and SQLite has one writer at a time:
  * a subscription committed before the create is seen, one committed after it is after it. A
  * create nobody is told of then costs one insert, not two, and wakes no webhook worker. Its
- * parameters: the row's (REQUEST_COLUMNS), then source, callback, endpoint id and environment.
+ * parameters: the row's (REQUEST_COLUMNS), then source, callback, endpoint id, environment and
+ * the event ('record.created').
  */
-const OUTBOX_ROW_IF_TOLD = `insert into "requests" (${REQUEST_COLUMNS.map((c) => `"${c}"`).join(', ')})
+const OUTBOX_ROW_IF_TOLD = `insert into "requests" (${OUTBOX_COLUMNS})
   select ${REQUEST_COLUMNS.map(() => '?').join(', ')}
-  where ? = 'api' and (? is not null or exists (
-    select 1 from "webhook_subscriptions" as s
-    where s."endpoint_id" = ? and s."environment" = ? and s."enabled" = 1
-      and exists (select 1 from json_each(s."events") where value = 'record.created')))`;
+  where ? = 'api' and (? is not null or ${subscribed('?', '?')})`;
 
 /**
- * SQLite: a batch of plain creates (no statements of their own in the transaction) runs as one
+ * SQLite: the outbox row of a replace (run after it) or a delete (run before it), read from the
+ * record as it stands, under OUTBOX_ROW_IF_TOLD's rule (the event: record.updated or
+ * record.deleted); none when the record does not exist. Its payload is the record's JSON as
+ * recordJson (record-json.ts) writes it: ids, slugs, environments and timestamps need no
+ * escaping. Parameters: request id, key id, operation, source, slug, callback, now; record id,
+ * endpoint id, environment; source, callback, event.
+ */
+const OUTBOX_ROW_FROM_RECORD_IF_TOLD = `insert into "requests" (${OUTBOX_COLUMNS})
+  select ?, ?, r."endpoint_id", r."environment", ?, r."id", r."version", ?,
+    '{"id":"' || r."id" || '","object":"record","endpoint":"' || ? || '","environment":"' ||
+      r."environment" || '","data":' || r."data" || ',"version":' || r."version" ||
+      ',"created_at":"' || r."created_at" || '","updated_at":"' || r."updated_at" || '"}',
+    ?, 'queued', ?, null, null
+  from "records" as r
+  where r."id" = ? and r."endpoint_id" = ? and r."environment" = ?
+    and ? = 'api' and (? is not null or ${subscribed('r."endpoint_id"', 'r."environment"')})`;
+
+/** SQLite: a replace on the write thread; returns the new version, nothing if no record matched. */
+const REPLACE_RECORD = `update "records" set "data" = ?, "version" = "version" + 1, "updated_at" = ?
+  where "id" = ? and "endpoint_id" = ? and "environment" = ? returning "version"`;
+
+/** SQLite: a delete on the write thread; returns the version deleted, nothing if no record matched. */
+const DELETE_RECORD = `delete from "records" where "id" = ? and "endpoint_id" = ? and "environment" = ?
+  returning "version"`;
+
+/** The statements of a batch of plain writes, by their index in the thread's list. */
+const Sql = { InsertRecord: 0, CreateOutbox: 1, ReplaceRecord: 2, DeleteRecord: 3, WriteOutbox: 4 } as const;
+
+/** A write with nothing else in its transaction (no idempotency record): it can share a batch. */
+function isPlainWrite(command: WriteCommand): boolean {
+  return !command.alsoInTransaction;
+}
+
+/**
+ * SQLite: a batch of plain writes (no statements of their own in the transaction) runs as one
  * better-sqlite3 transaction outside Kysely, while Kysely's connection is held so that nothing
  * else in this process writes in between. On a database file it runs on the write thread
- * (infra/db/sqlite-write-thread.ts): the inserts and the fsync of the commit leave the event
+ * (infra/db/sqlite-write-thread.ts): the statements and the fsync of the commit leave the event
  * loop, and batches that queue up meanwhile share the thread's next transaction. Until the
  * thread is up (and in memory) it runs synchronously on Kysely's own connection, skipping
  * Kysely's promise per statement. Any error rolls the whole batch back and is thrown; the writer
@@ -510,42 +552,90 @@ function sqliteBatch(db: Db, dialect: DialectAdapter): DirectBatch | undefined {
       .values(placeholders(RECORD_COLUMNS) as never)
       .compile().sql,
     OUTBOX_ROW_IF_TOLD,
+    REPLACE_RECORD,
+    DELETE_RECORD,
+    OUTBOX_ROW_FROM_RECORD_IF_TOLD,
   ];
-  const [insertRecord, insertRequest] = sqlText.map((text) => connection.prepare(text)) as [
-    BetterSqlite3.Statement,
-    BetterSqlite3.Statement,
-  ];
-  /** Each create's two rows: [statement index, ...parameters]. */
+  const counted: number[] = [Sql.CreateOutbox, Sql.WriteOutbox];
+  const prepared = sqlText.map((text) => {
+    const statement = connection.prepare(text);
+    return statement.reader ? statement.pluck() : statement;
+  });
+
+  /** Each write's rows: [statement index, ...parameters]; a replace and a delete return a version. */
   function rows(commands: WriteCommand[], now: string): ThreadRow[] {
     const out: ThreadRow[] = [];
     for (const cmd of commands) {
-      const row = createdRow(cmd, now);
-      out.push([0, row.id, cmd.endpointId, row.environment, row.data, 1, now, now]);
-      out.push([
-        1,
-        ...requestValues(cmd, row, now),
+      const { endpointId, environment, recordId } = cmd;
+      if (cmd.operation === 'create') {
+        const row = createdRow(cmd, now);
+        out.push([Sql.InsertRecord, row.id, endpointId, environment, row.data, 1, now, now]);
+        out.push([
+          Sql.CreateOutbox,
+          ...requestValues(cmd, row, now),
+          cmd.source,
+          cmd.callback,
+          endpointId,
+          environment,
+          operationEvent.create,
+        ]);
+        continue;
+      }
+      const outbox: ThreadRow = [
+        Sql.WriteOutbox,
+        cmd.requestId,
+        cmd.keyId,
+        cmd.operation,
+        cmd.source,
+        cmd.slug,
+        cmd.callback,
+        now,
+        recordId,
+        endpointId,
+        environment,
         cmd.source,
         cmd.callback,
-        cmd.endpointId,
-        cmd.environment,
-      ]);
+        operationEvent[cmd.operation],
+      ];
+      if (cmd.operation === 'replace') {
+        out.push([Sql.ReplaceRecord, cmd.data ?? '{}', now, recordId, endpointId, environment], outbox);
+      } else {
+        // Read before the row is gone: the event carries the record as it was.
+        out.push(outbox, [Sql.DeleteRecord, recordId, endpointId, environment]);
+      }
     }
     return out;
   }
-  /** Runs the batch here; returns how many outbox rows it wrote. */
-  const runHere = connection.transaction((batch: ThreadRow[]): number => {
-    let queued = 0;
-    for (const [statement, ...parameters] of batch) {
-      if (statement === 0) insertRecord.run(...parameters);
-      else queued += insertRequest.run(...parameters).changes;
+
+  /** A committed batch's outcomes: a replace or delete that returned no version found no record. */
+  function outcomes(commands: WriteCommand[], returned: unknown[]): WriteOutcome[] {
+    let next = 0;
+    return commands.map((cmd): WriteOutcome => {
+      if (cmd.operation === 'create') return { ok: true, recordId: cmd.recordId, version: 1 };
+      const version = returned[next++];
+      if (typeof version !== 'number') return { ok: false, error: new ApiError('record_not_found') };
+      return { ok: true, recordId: cmd.recordId, version };
+    });
+  }
+
+  /** Runs the batch here, as the thread would (sqlite-write-thread.js). */
+  const runHere = connection.transaction((batch: ThreadRow[]): ThreadResult => {
+    const result: ThreadResult = { counted: 0, returned: [] };
+    for (const [index, ...parameters] of batch) {
+      const statement = prepared[index] as BetterSqlite3.Statement;
+      if (statement.reader) result.returned.push(statement.get(...parameters) ?? null);
+      else {
+        const { changes } = statement.run(...parameters);
+        if (counted.includes(index)) result.counted += changes;
+      }
     }
-    return queued;
+    return result;
   });
   const path = dialect.sqlitePath;
   const hold = sharedHold(db, dialect.sqliteWaiters ?? (() => 0));
   let thread: SqliteWriteThread | undefined;
   const start = () => {
-    if (path) thread ??= startSqliteWriteThread(path, sqlText, 1);
+    if (path) thread ??= startSqliteWriteThread(path, sqlText, counted);
   };
 
   return {
@@ -554,22 +644,20 @@ function sqliteBatch(db: Db, dialect: DialectAdapter): DirectBatch | undefined {
       return thread ? thread.started : true;
     },
     async run(commands) {
-      if (!commands.every(isPlainCreate)) return undefined;
+      if (!commands.every(isPlainWrite)) return undefined;
       start();
       const batch = rows(commands, nowIso());
       const onThread = thread?.ready ? thread : undefined;
-      let queued = 0;
-      // Outside Kysely, so not in the dialect's count of changes to records: plain creates add
-      // records and change none, so no record a reader keeps can have gone stale.
-      if (onThread) queued = await hold.run(() => onThread.run(batch));
+      let result: ThreadResult = { counted: 0, returned: [] };
+      if (onThread) result = await hold.run(() => onThread.run(batch));
       else
         await db.connection().execute(async () => {
-          queued = runHere.immediate(batch);
+          result = runHere.immediate(batch);
         });
-      const outcomes = commands.map(
-        (cmd): WriteOutcome => ({ ok: true, recordId: cmd.recordId, version: 1 }),
-      );
-      return { outcomes, queued: queued > 0 };
+      // Outside Kysely, so not in the dialect's count of changes to records: creates add records
+      // and change none, but a reader may keep a record that a replace or a delete changed.
+      if (commands.some((cmd) => cmd.operation !== 'create')) dialect.noteRecordsChanged?.();
+      return { outcomes: outcomes(commands, result.returned), queued: result.counted > 0 };
     },
     close: async () => thread?.close(),
   };

@@ -92,10 +92,15 @@ export interface DialectAdapter {
   /**
    * SQLite only: this process is the only one that writes to the file (it holds the instance
    * lock, infra/db/instance-lock.ts), so `dataVersion` may count its own changes to records
-   * instead of asking SQLite. They all go through Kysely's connection, where they are counted,
-   * except plain creates (the record writer's batches), which add records and change none.
+   * instead of asking SQLite. Those made through Kysely's connection are counted there; the
+   * record writer's batches (records/record-writer.ts) report theirs with `noteRecordsChanged`.
    */
   claimSoleWriter?: () => void;
+  /**
+   * SQLite only: records were changed (replaced or deleted) outside Kysely's connection, by the
+   * record writer's batches: `dataVersion` moves. Called once their commit is known.
+   */
+  noteRecordsChanged?: () => void;
   /**
    * SQLite only: the writer connection itself, for the record writer's group commit of plain
    * creates while its write thread is not up (records/record-writer.ts).
@@ -445,6 +450,9 @@ function sqlite(path: string): DialectAdapter {
     },
     claimSoleWriter: () => {
       sole = true;
+    },
+    noteRecordsChanged: () => {
+      recordChanges++;
     },
     close: async () => {
       if (reader && reader !== db) reader.close();

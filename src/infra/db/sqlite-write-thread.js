@@ -1,18 +1,20 @@
 // @ts-check
 /**
  * The SQLite write thread (started by sqlite-write-thread.ts). It owns a second writer
- * connection and runs the record writer's batches of plain creates on it: the inserts and the
+ * connection and runs the record writer's batches of plain writes on it: the statements and the
  * `synchronous=FULL` commit (an fsync, ~0.4 ms here) happen on this thread while the event loop
  * goes on serving requests. Batches that queued up while a commit ran share the next
  * transaction (one fsync); if that transaction fails, each batch is retried on its own, so one
  * bad batch cannot fail the others. Plain JavaScript: a worker thread starts without the tsx
  * loader the main thread runs under.
  *
- * Messages in:  { type: 'prepare', id, statements: string[], counted: number }
+ * Messages in:  { type: 'prepare', id, statements: string[], counted: number[] }
  *               { type: 'batch', id, rows: Array<[statement index, ...parameters]> }
  *               { type: 'close' }
- * Messages out: { id, ok: true, counted } | { id, ok: false, message, code }
- *               (`counted`: the rows the batch's `counted` statement wrote, e.g. outbox rows)
+ * Messages out: { id, ok: true, counted, returned } | { id, ok: false, message, code }
+ *               (`counted`: the rows the batch's `counted` statements wrote, e.g. outbox rows;
+ *               `returned`: the first column of the first row each statement that returns
+ *               data gave (`... returning "version"`), null for none, in the batch's order)
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import BetterSqlite3 from 'better-sqlite3';
@@ -24,26 +26,39 @@ for (const pragma of /** @type {string[]} */ (workerData.pragmas)) db.pragma(pra
 
 /** @type {import('better-sqlite3').Statement[]} */
 let statements = [];
-/** The statement whose written rows each batch's reply counts. */
-let countedIndex = -1;
+/** The statements whose written rows each batch's reply counts. */
+let countedIndexes = new Set();
 
 /** @typedef {{ type: 'batch', id: number, rows: Array<[number, ...unknown[]]> }} Batch */
 
-/** Runs the batches in one transaction; returns, batch by batch, the rows the counted statement wrote. */
+/** @typedef {{ counted: number, returned: unknown[] }} Result */
+
+/** Runs the batches in one transaction; returns, batch by batch, what the reply tells of it. */
 const commit = db.transaction((/** @type {Batch[]} */ batches) =>
   batches.map((batch) => {
-    let counted = 0;
+    /** @type {Result} */
+    const result = { counted: 0, returned: [] };
     for (const [index, ...parameters] of batch.rows) {
-      const info = statements[index]?.run(...parameters);
-      if (index === countedIndex && info) counted += info.changes;
+      const statement = statements[index];
+      if (!statement) throw new Error(`No statement ${index} was prepared`);
+      if (statement.reader) result.returned.push(statement.get(...parameters) ?? null);
+      else {
+        const info = statement.run(...parameters);
+        if (countedIndexes.has(index)) result.counted += info.changes;
+      }
     }
-    return counted;
+    return result;
   }),
 );
 
-/** @param {Batch} batch @param {number | undefined} counted */
-function succeeded(batch, counted) {
-  port.postMessage({ id: batch.id, ok: true, counted: counted ?? 0 });
+/** @param {Batch} batch @param {Result | undefined} result */
+function succeeded(batch, result) {
+  port.postMessage({
+    id: batch.id,
+    ok: true,
+    counted: result?.counted ?? 0,
+    returned: result?.returned ?? [],
+  });
 }
 
 /** @param {number} id @param {unknown} error */
@@ -79,9 +94,13 @@ function handle(message) {
   }
   if (message.type === 'prepare') {
     try {
-      statements = message.statements.map((/** @type {string} */ text) => db.prepare(text));
-      countedIndex = message.counted ?? -1;
-      port.postMessage({ id: message.id, ok: true, counted: 0 });
+      statements = message.statements.map((/** @type {string} */ text) => {
+        const statement = db.prepare(text);
+        // A statement that returns data gives its first column (`returning "version"`).
+        return statement.reader ? statement.pluck() : statement;
+      });
+      countedIndexes = new Set(message.counted ?? []);
+      port.postMessage({ id: message.id, ok: true, counted: 0, returned: [] });
     } catch (error) {
       failed(message.id, error);
     }

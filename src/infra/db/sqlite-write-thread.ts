@@ -4,6 +4,17 @@ import { WRITER_PRAGMAS } from './dialect.ts';
 /** One statement run on the thread: its index in the prepared list, then its parameters. */
 export type ThreadRow = [statement: number, ...parameters: unknown[]];
 
+/** What a committed batch tells of itself. */
+export interface ThreadResult {
+  /** The rows the counted statements wrote (e.g. outbox rows). */
+  counted: number;
+  /**
+   * For each row whose statement returns data (`... returning "version"`), in order: the first
+   * column of its first row, or null when it returned none (an UPDATE that matched nothing).
+   */
+  returned: unknown[];
+}
+
 export interface SqliteWriteThread {
   /** True once the thread has opened the database and prepared the statements. */
   readonly ready: boolean;
@@ -11,31 +22,43 @@ export interface SqliteWriteThread {
   readonly started: Promise<boolean>;
   /**
    * Runs the rows as one `BEGIN IMMEDIATE` transaction on the thread's connection and resolves
-   * after its commit (fsync included) with the number of rows the counted statement wrote.
-   * Rejects with the SQLite error, its `code` kept, after a rollback: nothing of the batch is
-   * written.
+   * after its commit (fsync included) with what the batch wrote and returned. Rejects with the
+   * SQLite error, its `code` kept, after a rollback: nothing of the batch is written. If the
+   * thread itself stops, the batches in flight reject with the code THREAD_STOPPED: those may
+   * have committed or not.
    */
-  run(rows: ThreadRow[]): Promise<number>;
+  run(rows: ThreadRow[]): Promise<ThreadResult>;
   close(): Promise<void>;
 }
 
+/** The code of a batch's error when the thread stopped with it in flight (committed or not). */
+export const THREAD_STOPPED = 'GATEHOUSE_WRITE_THREAD_STOPPED';
+
 type Reply =
-  | { id: number; ok: true; counted: number }
+  | ({ id: number; ok: true } & ThreadResult)
   | { id: number; ok: false; message: string; code?: string };
 
 /**
  * Starts the write thread of sqlite-write-thread.js on the database file at `path` and prepares
- * `statements` there; each batch's answer counts the rows written by `statements[counted]`.
+ * `statements` there; each batch's answer counts the rows written by the statements whose
+ * indexes are in `counted`.
  * Until it is ready (a few milliseconds), `ready` is false and callers write on their own
  * connection; if the thread ever fails, `ready` stays false for good.
  */
-export function startSqliteWriteThread(path: string, statements: string[], counted = -1): SqliteWriteThread {
+export function startSqliteWriteThread(
+  path: string,
+  statements: string[],
+  counted: number[] = [],
+): SqliteWriteThread {
   const worker = new Worker(new URL('./sqlite-write-thread.js', import.meta.url), {
     workerData: { path, pragmas: WRITER_PRAGMAS },
     // Under `node --import tsx` (tests) the thread would load tsx for nothing: it runs plain JS.
     execArgv: [],
   });
-  const waiting = new Map<number, { resolve: (counted: number) => void; reject: (error: Error) => void }>();
+  const waiting = new Map<
+    number,
+    { resolve: (result: ThreadResult) => void; reject: (error: Error) => void }
+  >();
   let nextId = 0;
   let ready = false;
   let broken = false;
@@ -46,10 +69,10 @@ export function startSqliteWriteThread(path: string, statements: string[], count
   const track = () => (waiting.size > 0 || closing ? worker.ref() : worker.unref());
   track();
 
-  function send(message: object): Promise<number> {
+  function send(message: object): Promise<ThreadResult> {
     if (broken || closing) return Promise.reject(new Error('The SQLite write thread is not running'));
     const id = nextId++;
-    return new Promise<number>((resolve, reject) => {
+    return new Promise<ThreadResult>((resolve, reject) => {
       waiting.set(id, { resolve, reject });
       track();
       worker.postMessage({ ...message, id });
@@ -69,11 +92,13 @@ export function startSqliteWriteThread(path: string, statements: string[], count
     if (!pending) return;
     waiting.delete(reply.id);
     track();
-    if (reply.ok) pending.resolve(reply.counted);
+    if (reply.ok) pending.resolve({ counted: reply.counted, returned: reply.returned });
     else pending.reject(Object.assign(new Error(reply.message), { code: reply.code }));
   });
-  worker.on('error', (error) => failAll(error));
-  worker.on('exit', () => failAll(new Error('The SQLite write thread stopped')));
+  worker.on('error', (error) => failAll(Object.assign(error, { code: THREAD_STOPPED })));
+  worker.on('exit', () =>
+    failAll(Object.assign(new Error('The SQLite write thread stopped'), { code: THREAD_STOPPED })),
+  );
 
   const started = send({ type: 'prepare', statements, counted }).then(
     () => {
