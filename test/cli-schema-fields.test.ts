@@ -105,6 +105,10 @@ describe('CLI: editing a draft schema field by field', () => {
       ],
       [['--schema', '{"type":"object"}', '--remove-field', 'note'], /--schema and --remove-field/],
       [['--field', 'x:int'], /--field "x:int": use name:type\[:required\]/],
+      [
+        ['--field', 'customer.email:string'],
+        /--field "customer\.email:string": fields given with --field are top-level .*--schema or --schema-file/,
+      ],
     ];
     for (const [args, message] of cases) {
       const run = await cli('endpoints', 'update', 'orders', ...args);
@@ -116,6 +120,28 @@ describe('CLI: editing a draft schema field by field', () => {
     const unknown = await cli('endpoints', 'update', 'nope', '--field', 'x:string', '--json');
     assert.equal(JSON.parse(unknown.stdout).code, 'endpoint_not_found');
     assert.deepEqual(await draft(), before);
+  });
+
+  test('a --field name holding "." is refused, not made a top-level field of that name; --schema can', async () => {
+    const args = ['endpoints', 'create', '--slug', 'dotted', '--field', 'id:string', '--field', 'a.b:string'];
+    const run = await cli(...args);
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(
+      run.stderr,
+      /^Error: --field "a\.b:string": fields given with --field are top-level and their names cannot hold "\."; give nested objects with --schema or --schema-file \(cli_usage\)$/m,
+      run.stderr,
+    );
+    const json = await cli(...args, '--json');
+    assert.equal(json.code, 1, json.stdout);
+    assert.equal(JSON.parse(json.stdout).code, 'cli_usage', json.stdout);
+    assert.equal(json.stderr, '', 'the envelope alone');
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/dotted')).status, 404, 'nothing created');
+    // A property named with a dot is the API's to allow: given whole, the schema is taken as it is.
+    const schema = { type: 'object', properties: { 'a.b': { type: 'string' } } };
+    const whole = await cli('endpoints', 'create', '--slug', 'dotted', '--schema', JSON.stringify(schema));
+    assert.equal(whole.code, 0, whole.stderr);
+    const made = await server.admin('GET', '/admin/v1/endpoints/dotted');
+    assert.deepEqual(made.body.data.schema, schema, 'the schema as given');
   });
 
   test('endpoints create --field still builds the whole schema', async () => {

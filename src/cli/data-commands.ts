@@ -83,7 +83,7 @@ export function usage(message: string): CliFailure {
   return new CliFailure({ success: false, error: message, code: 'cli_usage' });
 }
 
-/** `--field name:type[:required]` → a JSON Schema (object with those properties). */
+/** `--field name:type[:required]` → a JSON Schema (object with those top-level properties). */
 export function schemaFromFields(fields: string[]): Record<string, unknown> {
   const properties: Record<string, unknown> = {};
   const required: string[] = [];
@@ -96,6 +96,12 @@ export function schemaFromFields(fields: string[]): Record<string, unknown> {
     }
     if (flag !== undefined && flag !== 'required')
       throw usage(`--field "${spec}": the third part can only be "required"`);
+    // `a.b` would be a top-level field of that very name, not `b` within an object `a`.
+    if (name.includes('.')) {
+      throw usage(
+        `--field "${spec}": fields given with --field are top-level and their names cannot hold "."; give nested objects with --schema or --schema-file`,
+      );
+    }
     if (Object.hasOwn(properties, name)) throw usage(`--field ${name} is given twice: give each field once`);
     properties[name] = { type };
     if (flag === 'required') required.push(name);
@@ -310,7 +316,7 @@ export function registerDataCommands(program: Command, config: Config): void {
   setsFields(
     endpointOptions(
       withCommon(endpoints.command('create').description('create an endpoint (draft, used by test keys)')),
-      'build the schema from fields (repeatable)',
+      'build the schema from top-level fields (repeatable)',
     ),
     { active: '--inactive' },
   )
@@ -347,7 +353,7 @@ export function registerDataCommands(program: Command, config: Config): void {
   setsFields(
     endpointOptions(
       withCommon(endpoints.command('update').argument('<slug>').description('change the draft')),
-      "add a field to the draft's schema, or redefine one (repeatable); the other fields stay",
+      "add a top-level field to the draft's schema, or redefine one (repeatable); the other fields stay",
     ),
     {
       schema: ['--schema', '--schema-file', '--field', '--remove-field'],
