@@ -94,7 +94,7 @@ export const errorCodes = {
   subscription_expired: {
     status: 403,
     message: 'Subscription expired',
-    doc: "The endpoint's subscription has ended: its `expires_at` has passed. The owner extends it by setting a later `expires_at` (or `null`).",
+    doc: "The endpoint's subscription has ended: its `expires_at` has passed. The owner extends it by setting a later `expires_at` (or `null`); a new `expires_at` in the past is refused (400 `invalid_request`, `Must be in the future`), so the endpoint cannot be ended at once by mistake (deactivating it is how it stops now).",
   },
   endpoint_not_deployed: {
     status: 403,

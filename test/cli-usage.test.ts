@@ -430,6 +430,45 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     );
   });
 
+  test('endpoints create and update refuse an --expires-at in the past, naming it; nothing is made or changed', async () => {
+    const create = [
+      'endpoints',
+      'create',
+      '--slug',
+      'bygone',
+      '--field',
+      'a:string',
+      '--expires-at',
+      '2020-01-01',
+    ];
+    const made = await cli(...create);
+    assert.equal(made.code, 1, made.stdout + made.stderr);
+    assert.match(
+      made.stderr,
+      /^Error: Invalid request \(invalid_request\)\n {2}--expires-at: Must be in the future$/m,
+    );
+    const json = await cli(...create, '--json');
+    assert.equal(json.code, 1, json.stdout);
+    assert.deepEqual(JSON.parse(json.stdout).details, [
+      { field: 'expires_at', error: 'Must be in the future' },
+    ]);
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/bygone')).status, 404, 'nothing made');
+    await server.createEndpoint({ slug: 'bygone', name: 'Bygone', schema: { type: 'object' } });
+    const moved = await cli(
+      'endpoints',
+      'update',
+      'bygone',
+      '--name',
+      'Gone',
+      '--expires-at',
+      '2020-01-01T10:00:00Z',
+    );
+    assert.equal(moved.code, 1, moved.stdout + moved.stderr);
+    assert.match(moved.stderr, /^ {2}--expires-at: Must be in the future$/m);
+    const kept = (await server.admin('GET', '/admin/v1/endpoints/bygone')).body.data;
+    assert.deepEqual([kept.name, kept.expires_at], ['Bygone', null], 'nothing changed');
+  });
+
   test("keys list shows each key's limits, and none for a key with none of its own and no defaults", async () => {
     const limited = await server.createKey({
       name: 'limited',

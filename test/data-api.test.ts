@@ -52,6 +52,19 @@ for (const kind of databaseKinds) {
       assert.deepEqual(await count(), before);
     }
 
+    /**
+     * Ends an endpoint's subscription an hour ago: where it is kept, as time passing would (the API
+     * refuses a new end in the past).
+     */
+    async function lapse(slug: string): Promise<void> {
+      await server.services.database.db
+        .updateTable('endpoints')
+        .set({ expires_at: new Date(Date.now() - 3_600_000).toISOString() })
+        .where('slug', '=', slug)
+        .execute();
+      server.services.endpoints.invalidate(slug);
+    }
+
     before(async () => {
       server = await startTestServer(kind);
       await server.createEndpoint({
@@ -676,12 +689,8 @@ for (const kind of databaseKinds) {
         202,
       );
 
-      await server.createEndpoint({
-        slug: 'lapsed',
-        name: 'Lapsed',
-        schema: { type: 'object' },
-        expires_at: '2020-01-01T00:00:00Z',
-      });
+      await server.createEndpoint({ slug: 'lapsed', name: 'Lapsed', schema: { type: 'object' } });
+      await lapse('lapsed');
       await refusedWithoutWrite(
         () => server.request('POST', '/api/v1/data/lapsed', { key: testKey, json: {} }),
         403,
@@ -693,6 +702,63 @@ for (const kind of databaseKinds) {
         403,
         'endpoint_not_deployed',
       );
+    });
+
+    test("an endpoint's expires_at is refused in the past when given, not when an end already passed is sent back", async () => {
+      const past = '2020-01-01T00:00:00Z';
+      const made = await server.admin('POST', '/admin/v1/endpoints', {
+        slug: 'ending',
+        name: 'Ending',
+        schema: { type: 'object' },
+        expires_at: past,
+      });
+      assertEnvelope(made, 400, 'invalid_request');
+      assert.deepEqual(made.body.details, [{ field: 'expires_at', error: 'Must be in the future' }]);
+      assert.equal((await server.admin('GET', '/admin/v1/endpoints/ending')).status, 404, 'nothing made');
+
+      await server.createEndpoint({ slug: 'ending', name: 'Ending', schema: { type: 'object' } });
+      const moved = await server.admin('PATCH', '/admin/v1/endpoints/ending', {
+        name: 'Moved',
+        expires_at: past,
+      });
+      assertEnvelope(moved, 400, 'invalid_request');
+      assert.deepEqual(moved.body.details, [{ field: 'expires_at', error: 'Must be in the future' }]);
+      const kept = (await server.admin('GET', '/admin/v1/endpoints/ending')).body.data;
+      assert.deepEqual(
+        [kept.name, kept.expires_at, kept.draft_revision],
+        ['Ending', null, 1],
+        'nothing changed',
+      );
+      const post = () => server.request('POST', '/api/v1/data/ending', { key: testKey, json: {} });
+      assert.equal((await post()).status, 202, 'still serving');
+
+      // An end that has passed since it was set stays through other changes: not sent, or sent back
+      // as it is stored (the dashboard sends it with every save), however the instant is spelled.
+      await lapse('ending');
+      const ended = (await server.admin('GET', '/admin/v1/endpoints/ending')).body.data.expires_at;
+      for (const patch of [
+        { name: 'Renamed' },
+        { name: 'Renamed again', expires_at: ended },
+        { max_body_bytes: 2048, expires_at: ended.replace(/Z$/, '+00:00') },
+      ]) {
+        const changed = await server.admin('PATCH', '/admin/v1/endpoints/ending', patch);
+        assert.equal(changed.status, 200, `${JSON.stringify(patch)}: ${changed.text}`);
+        assert.equal(changed.body.data.expires_at, ended, JSON.stringify(patch));
+      }
+      await refusedWithoutWrite(post, 403, 'subscription_expired');
+      // Another end in the past is a new value: refused as any.
+      const earlier = new Date(Date.parse(ended) - 1000).toISOString();
+      const other = await server.admin('PATCH', '/admin/v1/endpoints/ending', { expires_at: earlier });
+      assertEnvelope(other, 400, 'invalid_request');
+      assert.deepEqual(other.body.details, [{ field: 'expires_at', error: 'Must be in the future' }]);
+      // Extended, or ended never: serving again.
+      const later = new Date(Date.now() + 3_600_000).toISOString();
+      for (const expires_at of [later, null]) {
+        const extended = await server.admin('PATCH', '/admin/v1/endpoints/ending', { expires_at });
+        assert.equal(extended.status, 200, extended.text);
+        assert.equal(extended.body.data.expires_at, expires_at, extended.text);
+        assert.equal((await post()).status, 202, `serving with expires_at ${expires_at}`);
+      }
     });
 
     test('404: unknown endpoint, unknown or malformed record id, unknown route', async () => {

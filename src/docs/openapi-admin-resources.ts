@@ -48,7 +48,9 @@ const endpoint = object({
   schema: { type: 'object', description: "The draft's JSON Schema (what test traffic is validated against)" },
   max_body_bytes: { type: 'integer', description: 'The largest record body accepted, in bytes' },
   active: { type: 'boolean' },
-  expires_at: maybeTime('When the endpoint stops taking requests; null: never'),
+  expires_at: maybeTime(
+    'When the endpoint stops taking requests (403 subscription_expired); null: never. A new one must be in the future (400 invalid_request); one that has passed since stays through other changes',
+  ),
   retry,
   draft_revision: { type: 'integer', minimum: 1, description: 'Counts changes to the draft' },
   live_version: { type: ['integer', 'null'], description: 'The version serving live; null: never deployed' },

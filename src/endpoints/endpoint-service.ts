@@ -72,6 +72,18 @@ export interface EndpointVersionJson {
   created_at: string;
 }
 
+/**
+ * A new subscription end in the past would cut every partner off at once (403
+ * subscription_expired), answered "saved": a mistyped year. Deactivate is how an endpoint stops now.
+ */
+function refusePastExpiry(expiresAt: string | null | undefined): void {
+  if (expiresAt && Date.parse(expiresAt) <= Date.now()) throw invalid('expires_at', 'Must be in the future');
+}
+
+function sameInstant(given: string | null | undefined, stored: string | null): boolean {
+  return typeof given === 'string' && stored !== null && Date.parse(given) === Date.parse(stored);
+}
+
 function toJson(row: EndpointsTable): EndpointJson {
   return {
     id: row.id,
@@ -245,6 +257,7 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
         );
       refuseRoundedIntegers(body);
       compileSchema(input.schema);
+      refusePastExpiry(input.expires_at);
       const now = nowIso();
       const row: EndpointsTable = {
         id: newId('endpoint'),
@@ -308,6 +321,9 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
           // Read and written under the row's lock: concurrent changes apply one after the other.
           await lockRow(trx, 'endpoints', 'slug', slug);
           const current = await requireRow(slug, trx);
+          // The end it already has may have passed: sent back unchanged (the dashboard sends it
+          // with every save), it is no new value, and the other changes are made.
+          if (!sameInstant(patch.expires_at, current.expires_at)) refusePastExpiry(patch.expires_at);
           const draftChanged =
             patch.name !== undefined ||
             patch.schema !== undefined ||
