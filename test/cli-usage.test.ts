@@ -368,10 +368,39 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     assert.match(JSON.parse(typo.stdout).error, /unknown command 'lst'\n\(Did you mean list\?\)/);
   });
 
+  test('gatehouse --json alone is the envelope naming its commands, as a group without its command is', async () => {
+    const bare = await runGatehouse(['--json'], NO_CREDENTIALS);
+    const group = await runGatehouse(['endpoints', '--json'], NO_CREDENTIALS);
+    assert.equal(bare.code, group.code, 'the exit code of a group without its command');
+    assert.equal(bare.code, 1, bare.stdout);
+    assert.equal(bare.stderr, '', 'no help text with --json');
+    const envelope = JSON.parse(bare.stdout);
+    assert.deepEqual(Object.keys(envelope), ['success', 'error', 'code', 'details'], bare.stdout);
+    assert.equal(envelope.code, 'cli_usage', bare.stdout);
+    assert.match(
+      envelope.error,
+      /^gatehouse needs a command: init, reset-password, start, .*\bendpoints, keys, .*\bapps \(gatehouse --help says more\)$/,
+    );
+    assert.doesNotMatch(envelope.error, /\bhelp,/, 'help is no command of its own');
+    // Without --json: the help, on stderr, as before; a typo is still an unknown command.
+    const forPeople = await runGatehouse([], NO_CREDENTIALS);
+    assert.equal(forPeople.code, 1);
+    assert.match(forPeople.stderr, /^Usage: gatehouse \[options\] \[command\]\n/);
+    assert.equal(forPeople.stdout, '');
+    for (const args of [['lst'], ['lst', 'x'], ['--json', 'lst', 'x']]) {
+      const typo = await runGatehouse(args, NO_CREDENTIALS);
+      assert.equal(typo.code, 1, args.join(' '));
+      assert.match(typo.stdout + typo.stderr, /unknown command 'lst'/, args.join(' '));
+    }
+  });
+
   test("a group's help command still answers: gatehouse endpoints help list", async () => {
     const one = await cli('endpoints', 'help', 'list');
     assert.equal(one.code, 0, one.stderr);
     assert.match(one.stdout, /^Usage: gatehouse endpoints list \[options\]\n/);
+    const root = await cli('help', 'endpoints');
+    assert.equal(root.code, 0, root.stderr);
+    assert.match(root.stdout, /^Usage: gatehouse endpoints \[options\] \[command\]\n/);
     const group = await cli('keys', 'help');
     assert.equal(group.code, 0, group.stderr);
     assert.match(group.stdout, /^Usage: gatehouse keys \[options\] \[command\]\n/);

@@ -3,11 +3,12 @@ import { usage } from './data-commands.ts';
 import { reportFailure } from './output.ts';
 
 /**
- * A group (`endpoints`, `keys`, `webhooks`…) called without one of its commands: its usage on
- * stderr, as commander prints it; with --json, the cli_usage envelope naming the commands it takes.
- * `gatehouse endpoints --json list` is `gatehouse endpoints list --json`.
+ * A group (`endpoints`, `keys`, `webhooks`…, or `gatehouse` itself) called without one of its
+ * commands: its usage on stderr, as commander prints it; with --json, the cli_usage envelope naming
+ * the commands it takes. `gatehouse endpoints --json list` is `gatehouse endpoints list --json`.
  */
-export function withGroupUsage(group: Command): void {
+export function withGroupUsage(group: Command): Command {
+  const path = group.parent ? `${group.parent.name()} ${group.name()}` : group.name();
   passJsonDown(group)
     .argument('[command]')
     // As commander writes a group's usage (the argument would add a second [command]).
@@ -20,13 +21,9 @@ export function withGroupUsage(group: Command): void {
       if (name !== undefined) (group as Command & { unknownCommand(): never }).unknownCommand();
       if (!o.json) group.help({ error: true });
       const names = group.commands.map((c) => c.name()).filter((n) => n !== 'help');
-      reportFailure(
-        usage(
-          `gatehouse ${group.name()} needs a command: ${names.join(', ')} (gatehouse ${group.name()} --help says more)`,
-        ),
-        true,
-      );
+      reportFailure(usage(`${path} needs a command: ${names.join(', ')} (${path} --help says more)`), true);
     });
+  return group;
 }
 
 /**
