@@ -84,7 +84,7 @@ export async function load(
   name: string,
   options: {
     url: string;
-    method?: 'GET' | 'POST';
+    method?: 'GET' | 'POST' | 'PUT';
     headers?: Record<string, string>;
     body?: string;
     seconds: number;

@@ -1,6 +1,6 @@
 /**
- * One run, alternating: bare node:http (the ceiling), Gatehouse POST create and GET by id on
- * SQLite, each for a few seconds at c=64. Prints req/s, p99 and each ratio to the bare server.
+ * One run, alternating: bare node:http (the ceiling), Gatehouse POST create, GET by id and PUT
+ * (replacing one record, over and over) on SQLite, each for a few seconds at c=64. Prints req/s, p99 and each ratio to the bare server.
  *   npm run bench            (BENCH_SECONDS=5 BENCH_ROUNDS=2 BENCH_CONNECTIONS=64 by default)
  *   DATABASE_URL=postgres://… npm run bench   for PostgreSQL-mode figures
  *   BENCH_WORKERS=2 npm run bench             for `serve --workers 2`
@@ -150,6 +150,17 @@ async function main(): Promise<void> {
         server: measured(gate),
       }),
     );
+    results.push(
+      await load('gatehouse PUT replace', {
+        url: `${base}/${id}`,
+        method: 'PUT',
+        headers,
+        body,
+        seconds,
+        connections,
+        server: measured(gate),
+      }),
+    );
     if (slow) {
       results.push(
         await load('  fast path off: POST', {
@@ -191,6 +202,8 @@ async function main(): Promise<void> {
   const get = mean('gatehouse GET by id') / baseline;
   process.stdout.write(`create / bare = ${create.toFixed(2)} (goal >= 0.40)\n`);
   process.stdout.write(`get    / bare = ${get.toFixed(2)} (goal >= 0.60)\n`);
+  const replace = mean('gatehouse PUT replace') / baseline;
+  process.stdout.write(`put    / bare = ${replace.toFixed(2)}\n`);
   const bad = results.reduce((s, r) => s + r.non2xx + r.errors, 0);
   process.stdout.write(`non-2xx + errors: ${bad}\n`);
   await new Promise((r) => setTimeout(r, 500));
