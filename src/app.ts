@@ -401,8 +401,8 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
       faults: services.database.dialect,
       writePreparers: [prepareCallback],
       observe: {
-        get: ops.routeObserver('/api/v1/data/:slug/:id'),
-        create: ops.routeObserver('/api/v1/data/:slug'),
+        record: ops.routeObserver('/api/v1/data/:slug/:id'),
+        collection: ops.routeObserver('/api/v1/data/:slug'),
       },
       logger: options.logger === false ? undefined : options.logger,
       clientAddress,

@@ -71,10 +71,13 @@ for (const kind of databaseKinds) {
       keys[name] = [a.key, b.key];
     }
 
-    /** The same call on both servers (each with its own key of that kind); both answers. */
+    /**
+     * The same call on both servers (each with its own key of that kind); both answers. A pair of
+     * paths: the fast server's, then the slow one's (a record each, for a delete).
+     */
     async function both(
       method: string,
-      path: string,
+      path: string | [string, string],
       options: { key?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
     ): Promise<[Answer, Answer]> {
       const [fastKey, slowKey] = options.key ? (keys[options.key] as [string, string]) : ['', ''];
@@ -82,14 +85,15 @@ for (const kind of databaseKinds) {
         ...(key ? { authorization: `Bearer ${key}` } : {}),
         ...options.headers,
       });
-      const fastAnswer = await send(fastUrl, method, path, headers(fastKey), options.body);
-      const slowAnswer = await send(slowUrl, method, path, headers(slowKey), options.body);
+      const [fastPath, slowPath] = typeof path === 'string' ? [path, path] : path;
+      const fastAnswer = await send(fastUrl, method, fastPath, headers(fastKey), options.body);
+      const slowAnswer = await send(slowUrl, method, slowPath, headers(slowKey), options.body);
       return [fastAnswer, slowAnswer];
     }
 
     async function same(
       method: string,
-      path: string,
+      path: string | [string, string],
       options: { key?: string; headers?: Record<string, string>; body?: string | Buffer } = {},
     ): Promise<Answer> {
       const [fastAnswer, slowAnswer] = await both(method, path, options);
@@ -98,6 +102,18 @@ for (const kind of databaseKinds) {
     }
 
     const json = { 'content-type': 'application/json' };
+
+    /** A new record of `orders`, made through the server at `base` with its test key. */
+    async function newRecord(base: string): Promise<string> {
+      const key = base === fastUrl ? keys.test?.[0] : keys.test?.[1];
+      const res = await fetch(`${base}/api/v1/data/orders`, {
+        method: 'POST',
+        headers: { ...json, authorization: `Bearer ${key}` },
+        body: JSON.stringify({ order_id: 'D-1', amount: 1 }),
+      });
+      assert.equal(res.status, 202, 'record made');
+      return ((await res.json()) as { id: string }).id;
+    }
 
     before(async () => {
       server = await startTestServer(kind);
@@ -158,7 +174,101 @@ for (const kind of databaseKinds) {
         headers: { 'x-api-key': keys.test?.[0] as string },
       });
       assert.equal(viaHeader[0].status, 200);
+      const replaced = await same('PUT', `/api/v1/data/orders/${recordId}`, {
+        key: 'test',
+        headers: json,
+        body: JSON.stringify({ order_id: 'A-1', amount: 5 }),
+      });
+      assert.equal(replaced.status, 202);
+      assert.equal(replaced.body, '{"success":true,"id":"rec_*","message":"Request queued"}');
+      const doomed = await Promise.all([newRecord(fastUrl), newRecord(slowUrl)]);
+      const deleted = await same(
+        'DELETE',
+        doomed.map((id) => `/api/v1/data/orders/${id}`) as [string, string],
+        {
+          key: 'test',
+        },
+      );
+      assert.equal(deleted.status, 202);
       assert.equal(fastHits, hits, 'the fast path answered without Fastify');
+    });
+
+    test('what the fast path replaces and deletes is changed for either path at once', async () => {
+      const id = await newRecord(fastUrl);
+      const put = await send(
+        fastUrl,
+        'PUT',
+        `/api/v1/data/orders/${id}`,
+        { ...json, authorization: `Bearer ${keys.test?.[0]}` },
+        JSON.stringify({ order_id: 'R-2', amount: 9 }),
+      );
+      assert.equal(put.status, 202, put.body);
+      for (const [base, key] of [
+        [fastUrl, keys.test?.[0]],
+        [slowUrl, keys.test?.[1]],
+      ]) {
+        const read = await send(base as string, 'GET', `/api/v1/data/orders/${id}`, {
+          authorization: `Bearer ${key}`,
+        });
+        assert.match(read.body, /"data":\{"order_id":"R-2","amount":9\},"version":2,/, 'the new version');
+      }
+      const gone = await send(fastUrl, 'DELETE', `/api/v1/data/orders/${id}`, {
+        authorization: `Bearer ${keys.test?.[0]}`,
+      });
+      assert.equal(gone.status, 202, gone.body);
+      const after = await send(slowUrl, 'GET', `/api/v1/data/orders/${id}`, {
+        authorization: `Bearer ${keys.test?.[1]}`,
+      });
+      assert.equal(after.status, 404, 'deleted for the other path too');
+      const row = await server.services.database.db
+        .selectFrom('records')
+        .select('id')
+        .where('id', '=', id)
+        .executeTakeFirst();
+      assert.equal(row, undefined);
+    });
+
+    test('replaces and deletes that fail are answered alike, and change nothing', async () => {
+      const id = await newRecord(fastUrl);
+      const stored = async () =>
+        server.services.database.db
+          .selectFrom('records')
+          .select(['data', 'version'])
+          .where('id', '=', id)
+          .executeTakeFirstOrThrow();
+      const before = await stored();
+      const put = (path: string, headers: Record<string, string>, body: string | Buffer, key = 'test') =>
+        same('PUT', path, { key, headers, body });
+      const at = `/api/v1/data/orders/${id}`;
+      const good = JSON.stringify({ order_id: 'X', amount: 1 });
+      for (const [headers, body] of [
+        [json, '{"order_id":'],
+        [json, JSON.stringify({ order_id: 'X' })],
+        [json, '[1,2]'],
+        [json, ''],
+        [json, JSON.stringify({ order_id: 'X'.repeat(600), amount: 1 })],
+        [{ 'content-type': 'text/plain' }, good],
+        [{ ...json, 'x-webhook-callback': 'ftp://example.com/hook' }, good],
+      ] as Array<[Record<string, string>, string]>) {
+        const answer = await put(at, headers, body);
+        assert.ok(answer.status >= 400 && answer.status < 500, `${answer.status} ${answer.body}`);
+      }
+      for (const path of [
+        '/api/v1/data/orders/rec_00000000000000000000000',
+        `/api/v1/data/orders/${liveRecordId}`,
+        `/api/v1/data/notes/${id}`,
+        '/api/v1/data/orders/not-an-id',
+        `${at}?x=1`,
+      ]) {
+        const replaced = await put(path, json, good);
+        assert.ok(replaced.status >= 400 && replaced.status < 500, `PUT ${path}: ${replaced.status}`);
+        const deleted = await same('DELETE', path, { key: 'test' });
+        assert.ok(deleted.status >= 400 && deleted.status < 500, `DELETE ${path}: ${deleted.status}`);
+      }
+      assert.equal((await put(at, json, good, 'notesOnly')).status, 403);
+      assert.equal((await same('DELETE', at, { key: 'notesOnly' })).status, 403);
+      assert.equal((await same('DELETE', at)).status, 401);
+      assert.deepEqual(await stored(), before, 'nothing changed');
     });
 
     test('what the fast path writes is stored and readable through either path', async () => {
@@ -340,6 +450,15 @@ for (const kind of databaseKinds) {
         text,
         /gatehouse_http_requests_total\{method="POST",route="\/api\/v1\/data\/:slug",status="202"\} \d+/,
       );
+      for (const method of ['PUT', 'DELETE']) {
+        assert.match(
+          text,
+          new RegExp(
+            `gatehouse_http_requests_total\\{method="${method}",route="/api/v1/data/:slug/:id",status="202"\\} \\d+`,
+          ),
+          `${method} counted`,
+        );
+      }
     });
 
     test('a revoked key is refused at once on the fast path', async () => {
