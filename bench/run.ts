@@ -7,6 +7,8 @@
  *   BENCH_FAST_PATH_OFF=1 npm run bench       also a second server with GATEHOUSE_FAST_PATH=false
  *   BENCH_COMMAND=start npm run bench         `gatehouse start` (API and webhook worker in one
  *                                             process, the default) instead of `serve` (API only)
+ *   BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npm run bench   Node options for the
+ *                                             Gatehouse server (a profile is written at its exit)
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +23,8 @@ const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const workers = Number(process.env.BENCH_WORKERS ?? 1);
 const compareSlowPath = process.env.BENCH_FAST_PATH_OFF === '1';
 const command = process.env.BENCH_COMMAND ?? 'serve';
+/** Node options for the Gatehouse server, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (written at its exit). */
+const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
 if (command !== 'serve' && command !== 'start')
   throw new Error(`BENCH_COMMAND must be serve or start, got ${command}`);
 
@@ -67,7 +71,7 @@ async function main(): Promise<void> {
     async () => (await fetch(`http://127.0.0.1:${barePort}/`)).ok || true,
   );
   const gate = await startProcess(
-    ['bin/gatehouse.js', command, '--workers', String(workers)],
+    [...nodeArgs, 'bin/gatehouse.js', command, '--workers', String(workers)],
     { PORT: String(gatePort), DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn' },
     async () => (await fetch(`http://127.0.0.1:${gatePort}/health`)).ok,
   );
