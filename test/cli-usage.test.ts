@@ -366,6 +366,21 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     const typo = await cli('keys', 'lst', '--json');
     assert.equal(typo.code, 1);
     assert.match(JSON.parse(typo.stdout).error, /unknown command 'lst'\n\(Did you mean list\?\)/);
+    // With the command's own arguments after it, too (and at the top level).
+    for (const [args, said] of [
+      [['endpoints', 'shwo', 'orders', '--json'], /^unknown command 'shwo'\n\(Did you mean show\?\)$/],
+      [['lst', 'x', '--json'], /^unknown command 'lst'$/],
+    ] as const) {
+      const mistyped = await cli(...args);
+      assert.equal(mistyped.code, 1, mistyped.stdout);
+      assert.match(JSON.parse(mistyped.stdout).error, said, mistyped.stdout);
+    }
+    const extra = await cli('endpoints', 'list', 'extra', '--json');
+    assert.match(
+      JSON.parse(extra.stdout).error,
+      /too many arguments for 'list'/,
+      'a command still takes no extra',
+    );
   });
 
   test('gatehouse --json alone is the envelope naming its commands, as a group without its command is', async () => {

@@ -13,6 +13,9 @@ export function withGroupUsage(group: Command): Command {
     .argument('[command]')
     // As commander writes a group's usage (the argument would add a second [command]).
     .usage('[options] [command]')
+    // A mistyped command with its arguments (`gatehouse endpoints shwo orders`) is an unknown
+    // command, with commander's "Did you mean show?", not "too many arguments".
+    .allowExcessArguments()
     // commander drops a group's implicit `help [command]` once it has an action: kept, so that
     // `gatehouse endpoints help list` still shows that command's help.
     .helpCommand(true)

@@ -38,9 +38,8 @@ const config = lazyConfig();
 registerCommands(program, config);
 registerAppsCommands(program, config);
 for (const command of program.commands) if (command.commands.length > 0) withGroupUsage(command);
-// `gatehouse --json` alone is the envelope naming its commands, as a group's; `gatehouse lst x` is
-// still an unknown command, not too many arguments.
-withGroupUsage(program).allowExcessArguments();
+// `gatehouse --json` alone is the envelope naming its commands, as a group's.
+withGroupUsage(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
