@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
-import { type SqliteWriteThread, startSqliteWriteThread } from '../src/infra/db/sqlite-write-thread.ts';
+import {
+  type SqliteWriteThread,
+  startSqliteWriteThread,
+  THREAD_STOPPED,
+} from '../src/infra/db/sqlite-write-thread.ts';
 
 /**
  * The SQLite write thread on its own: batches commit on its connection (seen by any other
@@ -109,6 +113,27 @@ describe('SQLite write thread', () => {
     assert.equal(other.ready, false);
     await assert.rejects(other.run([[0, 8]]), /not running/);
     assert.equal(db.prepare('select count(*) from u where n = 8').pluck().get(), 0);
+  });
+
+  test('stopAfterCommits (tests only): the first batch of that commit is stored, no batch in flight is answered', async () => {
+    const dying = startSqliteWriteThread(join(dir, 'thread.db'), ['insert into u (n) values (?)'], [], {
+      stopAfterCommits: 2,
+    });
+    assert.equal(await dying.started, true, 'the thread started');
+    await dying.run([[0, 100]]);
+    const results = await Promise.allSettled([dying.run([[0, 101]]), dying.run([[0, 102]])]);
+    assert.deepEqual(
+      results.map((r) => (r.status === 'rejected' ? r.reason.code : 'answered')),
+      [THREAD_STOPPED, THREAD_STOPPED],
+      'both batches in flight fail as stopped, none answered',
+    );
+    assert.deepEqual(
+      db.prepare('select n from u where n >= 100 order by n').pluck().all(),
+      [100, 101],
+      'the first batch of the second commit is stored, the other never is',
+    );
+    assert.equal(dying.ready, false, 'a stopped thread is never used again');
+    await dying.close();
   });
 
   test('a statement that cannot be prepared: the thread says so and is never used', async () => {

@@ -10,6 +10,7 @@ import {
   startSqliteWriteThread,
   type ThreadResult,
   type ThreadRow,
+  type WriteThreadOptions,
 } from '../infra/db/sqlite-write-thread.ts';
 import type { Environment } from '../keys/key-service.ts';
 import { nowIso } from '../time.ts';
@@ -397,9 +398,13 @@ function batchingWriter(db: Db, lanes: number, postgres: boolean, direct?: Direc
 /** PostgreSQL: this many group-commit transactions at once (the pool holds 16 connections). */
 const POSTGRES_LANES = 8;
 
-export function createRecordWriter(db: Db, dialect: DialectAdapter): RecordWriter {
+export function createRecordWriter(
+  db: Db,
+  dialect: DialectAdapter,
+  options: { writeThread?: WriteThreadOptions } = {},
+): RecordWriter {
   if (dialect.name !== 'sqlite') return batchingWriter(db, POSTGRES_LANES, true);
-  const direct = sqliteBatch(db, dialect);
+  const direct = sqliteBatch(db, dialect, options.writeThread);
   return batchingWriter(db, dialect.sqlitePath ? SQLITE_THREAD_LANES : 1, false, direct);
 }
 
@@ -543,7 +548,11 @@ function isPlainWrite(command: WriteCommand): boolean {
  * Kysely's promise per statement. Any error rolls the whole batch back and is thrown; the writer
  * then retries write by write through Kysely.
  */
-function sqliteBatch(db: Db, dialect: DialectAdapter): DirectBatch | undefined {
+function sqliteBatch(
+  db: Db,
+  dialect: DialectAdapter,
+  threadOptions?: WriteThreadOptions,
+): DirectBatch | undefined {
   const connection = dialect.sqliteConnection;
   if (!connection) return undefined;
   const sqlText = [
@@ -635,7 +644,7 @@ function sqliteBatch(db: Db, dialect: DialectAdapter): DirectBatch | undefined {
   const hold = sharedHold(db, dialect.sqliteWaiters ?? (() => 0));
   let thread: SqliteWriteThread | undefined;
   const start = () => {
-    if (path) thread ??= startSqliteWriteThread(path, sqlText, counted);
+    if (path) thread ??= startSqliteWriteThread(path, sqlText, counted, threadOptions);
   };
 
   return {

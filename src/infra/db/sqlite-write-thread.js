@@ -24,6 +24,12 @@ const db = new BetterSqlite3(workerData.path);
 // The same settings as every writer connection (WRITER_PRAGMAS in dialect.ts).
 for (const pragma of /** @type {string[]} */ (workerData.pragmas)) db.pragma(pragma);
 
+/**
+ * Tests only (`stopAfterCommits` of sqlite-write-thread.ts): the thread stops, as a crash would,
+ * right after its Nth commit and before any reply. Unset (Infinity) in production.
+ */
+let commitsBeforeStop = /** @type {number} */ (workerData.stopAfterCommits ?? Number.POSITIVE_INFINITY);
+
 /** @type {import('better-sqlite3').Statement[]} */
 let statements = [];
 /** The statements whose written rows each batch's reply counts. */
@@ -69,6 +75,11 @@ function failed(id, error) {
 
 /** @param {Batch[]} batches */
 function run(batches) {
+  if (--commitsBeforeStop === 0) {
+    // Only the first batch commits: the others (drained with it or still queued) never do.
+    commit.immediate(batches.slice(0, 1));
+    process.exit(1);
+  }
   try {
     const counted = commit.immediate(batches);
     for (const [i, batch] of batches.entries()) succeeded(batch, counted[i]);

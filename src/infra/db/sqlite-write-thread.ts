@@ -38,6 +38,16 @@ type Reply =
   | ({ id: number; ok: true } & ThreadResult)
   | { id: number; ok: false; message: string; code?: string };
 
+export interface WriteThreadOptions {
+  /**
+   * Tests only: the thread commits the first batch of its Nth transaction, then stops without
+   * replying, as a crash between a commit and its answer would (the batches in flight reject with
+   * THREAD_STOPPED, one of them committed). A worker option rather than an environment variable:
+   * nothing in production reads it, and only a test that builds its own writer can set it.
+   */
+  stopAfterCommits?: number;
+}
+
 /**
  * Starts the write thread of sqlite-write-thread.js on the database file at `path` and prepares
  * `statements` there; each batch's answer counts the rows written by the statements whose
@@ -49,9 +59,10 @@ export function startSqliteWriteThread(
   path: string,
   statements: string[],
   counted: number[] = [],
+  options: WriteThreadOptions = {},
 ): SqliteWriteThread {
   const worker = new Worker(new URL('./sqlite-write-thread.js', import.meta.url), {
-    workerData: { path, pragmas: WRITER_PRAGMAS },
+    workerData: { path, pragmas: WRITER_PRAGMAS, stopAfterCommits: options.stopAfterCommits },
     // Under `node --import tsx` (tests) the thread would load tsx for nothing: it runs plain JS.
     execArgv: [],
   });
