@@ -8,6 +8,7 @@ import type { Database } from '../infra/db/schema.ts';
 import {
   type SqliteWriteThread,
   startSqliteWriteThread,
+  THREAD_STOPPED,
   type ThreadResult,
   type ThreadRow,
   type WriteThreadOptions,
@@ -187,7 +188,9 @@ const MAX_BATCH = 512;
  * still answered only after that transaction commits. SQLite has one writer, so one lane;
  * PostgreSQL takes several transactions at once, so several lanes run batches in parallel over
  * the pool (one transaction per write cost it a round trip pair and a WAL flush each). A batch
- * that fails as a whole is retried write by write, so one bad write cannot fail its neighbours.
+ * that fails as a whole is retried write by write, so one bad write cannot fail its neighbours
+ * (a batch the SQLite write thread may have committed before it stopped is settled first:
+ * sqliteBatch, `settle`).
  */
 async function applyAll(
   db: Db,
@@ -530,6 +533,9 @@ const REPLACE_RECORD = `update "records" set "data" = ?, "version" = "version" +
 const DELETE_RECORD = `delete from "records" where "id" = ? and "endpoint_id" = ? and "environment" = ?
   returning "version"`;
 
+/** What settling a batch reads of a record it wrote. */
+type StoredRecord = Pick<RecordRow, 'data' | 'version' | 'created_at' | 'updated_at'>;
+
 /** The statements of a batch of plain writes, by their index in the thread's list. */
 const Sql = { InsertRecord: 0, CreateOutbox: 1, ReplaceRecord: 2, DeleteRecord: 3, WriteOutbox: 4 } as const;
 
@@ -546,7 +552,8 @@ function isPlainWrite(command: WriteCommand): boolean {
  * loop, and batches that queue up meanwhile share the thread's next transaction. Until the
  * thread is up (and in memory) it runs synchronously on Kysely's own connection, skipping
  * Kysely's promise per statement. Any error rolls the whole batch back and is thrown; the writer
- * then retries write by write through Kysely.
+ * then retries write by write through Kysely. If the thread stops with the batch in flight, the
+ * batch may have committed: it is settled from what the database holds (`settle`), not retried.
  */
 function sqliteBatch(
   db: Db,
@@ -627,8 +634,8 @@ function sqliteBatch(
     });
   }
 
-  /** Runs the batch here, as the thread would (sqlite-write-thread.js). */
-  const runHere = connection.transaction((batch: ThreadRow[]): ThreadResult => {
+  /** Runs the batch's rows here, as the thread would (sqlite-write-thread.js). */
+  function execute(batch: ThreadRow[]): ThreadResult {
     const result: ThreadResult = { counted: 0, returned: [] };
     for (const [index, ...parameters] of batch) {
       const statement = prepared[index] as BetterSqlite3.Statement;
@@ -639,6 +646,64 @@ function sqliteBatch(
       }
     }
     return result;
+  }
+  const runHere = connection.transaction(execute);
+  /** Runs `task` on Kysely's connection, so no Kysely query interleaves. */
+  const here = <T>(task: () => T): Promise<T> => db.connection().execute(async () => task());
+  /** What a committed batch's answer tells: each write's outcome, and whether it queued outbox rows. */
+  const told = (commands: WriteCommand[], result: ThreadResult) => ({
+    outcomes: outcomes(commands, result.returned),
+    queued: result.counted > 0,
+  });
+
+  const recordOf = connection.prepare<[string, string, string], StoredRecord>(
+    `select "data", "version", "created_at", "updated_at" from "records"
+      where "id" = ? and "endpoint_id" = ? and "environment" = ?`,
+  );
+
+  /**
+   * The thread stopped with this batch in flight, sent at `now`: it committed whole (one
+   * transaction on the thread) or not at all, and retrying it blindly would insert a committed
+   * create again (a unique violation: a 500 for a stored write) or apply a committed replace
+   * twice. So the database decides. A create whose record exists with `now` as its created_at,
+   * or a replace whose record holds its data with `now` as its updated_at, shows that the batch
+   * committed: every write of it is answered from the records as they stand, none applied again.
+   * Otherwise each write is applied now (Kysely's connection, the thread being gone), except a
+   * delete whose record is gone, answered ok: gone either way, so a delete of a record that never
+   * existed is answered 202 instead of 404 in this crash case only. A replace committed in the
+   * same millisecond with the same data by another batch in flight passes for this one's.
+   */
+  const settle = connection.transaction((commands: WriteCommand[], now: string) => {
+    const records = commands.map((cmd) => recordOf.get(cmd.recordId, cmd.endpointId, cmd.environment));
+    const committed = commands.some((cmd, i) => {
+      const record = records[i];
+      if (!record || cmd.operation === 'delete') return false;
+      if (cmd.operation === 'create') return record.created_at === now;
+      return record.updated_at === now && record.data === (cmd.data ?? '{}');
+    });
+    const pending = committed
+      ? []
+      : commands.filter((cmd, i) => cmd.operation !== 'delete' || records[i] !== undefined);
+    const applied = outcomes(pending, execute(rows(pending, nowIso())).returned);
+    return commands.map((cmd, i): WriteOutcome => {
+      const { recordId } = cmd;
+      const record = records[i];
+      if (!committed) {
+        if (pending.includes(cmd)) return applied[pending.indexOf(cmd)] as WriteOutcome;
+        // A delete of a record already gone: no version to tell.
+        return { ok: true, recordId, version: 0 };
+      }
+      if (cmd.operation === 'create') return { ok: true, recordId, version: 1 };
+      if (record) return { ok: true, recordId, version: record.version };
+      // A replace whose record a later delete of the batch removed, a delete: ok. A replace of a
+      // record that never existed found none.
+      const deletedLater = commands.some(
+        (other, j) => j > i && other.operation === 'delete' && other.recordId === recordId,
+      );
+      if (cmd.operation === 'replace' && !deletedLater)
+        return { ok: false, error: new ApiError('record_not_found') };
+      return { ok: true, recordId, version: 0 };
+    });
   });
   const path = dialect.sqlitePath;
   const hold = sharedHold(db, dialect.sqliteWaiters ?? (() => 0));
@@ -655,18 +720,25 @@ function sqliteBatch(
     async run(commands) {
       if (!commands.every(isPlainWrite)) return undefined;
       start();
-      const batch = rows(commands, nowIso());
+      const now = nowIso();
+      const batch = rows(commands, now);
       const onThread = thread?.ready ? thread : undefined;
-      let result: ThreadResult = { counted: 0, returned: [] };
-      if (onThread) result = await hold.run(() => onThread.run(batch));
-      else
-        await db.connection().execute(async () => {
-          result = runHere.immediate(batch);
-        });
+      const ran = onThread
+        ? await hold
+            .run(() => onThread.run(batch))
+            .then(
+              (result) => told(commands, result),
+              (error: unknown) => {
+                if ((error as { code?: unknown }).code !== THREAD_STOPPED) throw error;
+                // What settle applied may have queued outbox rows: the webhook worker is woken.
+                return here(() => ({ outcomes: settle.immediate(commands, now), queued: true }));
+              },
+            )
+        : await here(() => told(commands, runHere.immediate(batch)));
       // Outside Kysely, so not in the dialect's count of changes to records: creates add records
       // and change none, but a reader may keep a record that a replace or a delete changed.
       if (commands.some((cmd) => cmd.operation !== 'create')) dialect.noteRecordsChanged?.();
-      return { outcomes: outcomes(commands, result.returned), queued: result.counted > 0 };
+      return ran;
     },
     close: async () => thread?.close(),
   };

@@ -25,7 +25,7 @@ export interface SqliteWriteThread {
    * after its commit (fsync included) with what the batch wrote and returned. Rejects with the
    * SQLite error, its `code` kept, after a rollback: nothing of the batch is written. If the
    * thread itself stops, the batches in flight reject with the code THREAD_STOPPED: those may
-   * have committed or not.
+   * have committed or not (the record writer settles them from the database: record-writer.ts).
    */
   run(rows: ThreadRow[]): Promise<ThreadResult>;
   close(): Promise<void>;
