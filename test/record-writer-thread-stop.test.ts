@@ -21,6 +21,8 @@ describe('record writer when the SQLite write thread stops between a commit and 
   let writer: RecordWriter;
   let endpoint: { id: string; slug: string };
   let commits = 0;
+  /** What the writer said of the thread's stop (a server logs it). */
+  const stops: Error[] = [];
 
   before(async () => {
     database = await createTestDatabase('sqlite');
@@ -42,6 +44,7 @@ describe('record writer when the SQLite write thread stops between a commit and 
       writeThread: { stopAfterCommits: 2 },
     });
     writer.onCommit(() => commits++);
+    writer.onThreadStopped((error) => stops.push(error));
     assert.equal(await writer.warm(), true, 'the write thread started');
   });
 
@@ -138,6 +141,9 @@ describe('record writer when the SQLite write thread stops between a commit and 
       changesBefore,
       'the reader is told that records changed',
     );
+
+    assert.equal(stops.length, 1, 'the stop is told once (a server logs it)');
+    assert.match(String(stops[0]?.message), /stopped/);
 
     // The thread is gone: later writes commit on Kysely's connection.
     const later = createCommand(endpoint, { later: true });

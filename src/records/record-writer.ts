@@ -48,6 +48,11 @@ export interface RecordWriter {
   /** Called after each commit that wrote at least one request; the webhook worker wakes on it. */
   onCommit(listener: () => void): void;
   /**
+   * SQLite: called once if the write thread stops by a fault (writes then commit on the event
+   * loop, slower): servers log it.
+   */
+  onThreadStopped(listener: (error: Error) => void): void;
+  /**
    * Gets ready to write fast (SQLite: starts the write thread); servers call it before listening.
    * False if the SQLite write thread could not start: writes then commit on the event loop.
    */
@@ -287,6 +292,7 @@ interface DirectBatch {
   /** The outcomes, and whether the batch queued any outbox row; undefined: not a batch it runs. */
   run(commands: WriteCommand[]): Promise<{ outcomes: WriteOutcome[]; queued: boolean } | undefined>;
   warm(): Promise<boolean>;
+  onThreadStopped(listener: (error: Error) => void): void;
   close(): Promise<void>;
 }
 
@@ -387,6 +393,7 @@ function batchingWriter(db: Db, lanes: number, postgres: boolean, direct?: Direc
       return outcomes;
     },
     onCommit: (listener) => listeners.push(listener),
+    onThreadStopped: (listener) => direct?.onThreadStopped(listener),
     warm: async () => (direct ? direct.warm() : true),
     async close() {
       while (running.size > 0 || queue.length > 0 || creates.length > 0 || scheduled) {
@@ -708,8 +715,13 @@ function sqliteBatch(
   const path = dialect.sqlitePath;
   const hold = sharedHold(db, dialect.sqliteWaiters ?? (() => 0));
   let thread: SqliteWriteThread | undefined;
+  const stopped: Array<(error: Error) => void> = [];
   const start = () => {
-    if (path) thread ??= startSqliteWriteThread(path, sqlText, counted, threadOptions);
+    if (!path || thread) return;
+    thread = startSqliteWriteThread(path, sqlText, counted, threadOptions);
+    thread.onStopped((error) => {
+      for (const listener of stopped) listener(error);
+    });
   };
 
   return {
@@ -717,6 +729,7 @@ function sqliteBatch(
       start();
       return thread ? thread.started : true;
     },
+    onThreadStopped: (listener) => stopped.push(listener),
     async run(commands) {
       if (!commands.every(isPlainWrite)) return undefined;
       start();

@@ -47,6 +47,9 @@ export async function startServer(
     if (!(await services.writer.warm())) {
       logger.warn('The SQLite write thread did not start: writes commit on the event loop (slower)');
     }
+    services.writer.onThreadStopped((err) =>
+      logger.error({ err }, 'The SQLite write thread stopped: writes now commit on the event loop (slower)'),
+    );
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
     await services.close();

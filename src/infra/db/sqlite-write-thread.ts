@@ -28,6 +28,8 @@ export interface SqliteWriteThread {
    * have committed or not (the record writer settles them from the database: record-writer.ts).
    */
   run(rows: ThreadRow[]): Promise<ThreadResult>;
+  /** Called once if the thread stops other than by `close` (a crash): writes then run elsewhere. */
+  onStopped(listener: (error: Error) => void): void;
   close(): Promise<void>;
 }
 
@@ -90,7 +92,9 @@ export function startSqliteWriteThread(
     });
   }
 
+  const stoppedListeners: Array<(error: Error) => void> = [];
   function failAll(error: Error): void {
+    if (!broken && !closing) for (const listener of stoppedListeners) listener(error);
     broken = true;
     ready = false;
     for (const pending of waiting.values()) pending.reject(error);
@@ -125,6 +129,7 @@ export function startSqliteWriteThread(
     },
     started,
     run: (rows) => send({ type: 'batch', rows }),
+    onStopped: (listener) => stoppedListeners.push(listener),
     close() {
       closing = true;
       closed ??= (async () => {
