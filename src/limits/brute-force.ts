@@ -48,6 +48,8 @@ export function createBruteForceGuard({ counters, limit, windowSeconds }: BruteF
      * presents a key known good without a lookup, which a blocked address may still use.
      */
     guard<R extends { ip: string }>(request: R, knownKey?: (request: R) => boolean): void {
+      // Nobody blocked (the usual case): no address to work out on every request.
+      if (blockedUntil.size === 0) return;
       const now = Date.now();
       const client = clientScope(request.ip);
       const until = blockedUntil.get(client, now);

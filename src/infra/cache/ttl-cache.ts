@@ -30,6 +30,11 @@ export class TtlCache<K, V> {
     this.entries.set(key, { value, expires: now + this.ttlMs });
   }
 
+  /** Entries held, the expired ones not yet dropped included. */
+  get size(): number {
+    return this.entries.size;
+  }
+
   delete(key: K): void {
     this.entries.delete(key);
   }
