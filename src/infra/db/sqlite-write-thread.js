@@ -80,19 +80,28 @@ function run(batches) {
     commit.immediate(batches.slice(0, 1));
     process.exit(1);
   }
+  // Only the commit is tried: a reply that failed after it must not run the batches again.
+  /** @type {Result[] | undefined} */
+  let results;
   try {
-    const counted = commit.immediate(batches);
-    for (const [i, batch] of batches.entries()) succeeded(batch, counted[i]);
-    return;
+    results = commit.immediate(batches);
   } catch (error) {
     if (batches.length === 1) return failed(batches[0]?.id ?? -1, error);
   }
+  if (results) {
+    for (const [i, batch] of batches.entries()) succeeded(batch, results[i]);
+    return;
+  }
   for (const batch of batches) {
+    /** @type {Result | undefined} */
+    let result;
     try {
-      succeeded(batch, commit.immediate([batch])[0]);
+      [result] = commit.immediate([batch]);
     } catch (error) {
       failed(batch.id, error);
+      continue;
     }
+    succeeded(batch, result);
   }
 }
 
