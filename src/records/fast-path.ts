@@ -60,11 +60,11 @@ interface Call extends LimitedRequest {
 /**
  * The data API's hot calls, GET a record by id, POST a new record, PUT and DELETE one, answered
  * straight from node:http without Fastify's routing, hook chain and reply pipeline (about a
- * third of their cost). Same checks, same order, same answers as the routes in routes.ts: the fast path
- * takes a request only when every check before the first side effect (charging the rate limit)
- * passes from cache, and hands everything else to Fastify untouched: unknown or uncached keys
- * and endpoints, JWTs, Idempotency-Key, odd URLs or bodies, and every error before the limit.
- * test/fast-path.test.ts compares both paths answer by answer.
+ * third of their cost). Same checks, same order, same answers as the routes in routes.ts: the
+ * fast path takes a request only when every check before the first side effect (charging the
+ * rate limit) passes from cache, and hands everything else to Fastify untouched: unknown or
+ * uncached keys and endpoints, JWTs, Idempotency-Key, odd URLs or bodies, and every error before
+ * the limit. test/fast-path.test.ts compares both paths answer by answer.
  */
 export function createDataFastPath(deps: FastPathDeps) {
   const { keys, endpoints, reader, writer, traffic } = deps;
