@@ -5,6 +5,7 @@ import { callbackTargetsMigration } from '../src/infra/db/migrations/0006-callba
 import { testRequestCredentialsMigration } from '../src/infra/db/migrations/0007-test-request-credentials.ts';
 import { sqliteOutboxIndexMigration } from '../src/infra/db/migrations/0008-sqlite-outbox-index.ts';
 import { usageStatusMigration } from '../src/infra/db/migrations/0012-usage-status.ts';
+import { auditClientMigration } from '../src/infra/db/migrations/0016-audit-client.ts';
 import { migrateToLatest } from '../src/infra/db/migrations.ts';
 import type { Database } from '../src/infra/db/schema.ts';
 import { callbackTarget } from '../src/webhooks/outbox.ts';
@@ -199,6 +200,40 @@ for (const kind of databaseKinds) {
       ]);
       // Quotas count the old rows as before: 5 + 3 - 1 refused + the 2 new requests.
       assert.equal(await server.services.traffic.usage.usedBetween(key.id, day, day), 9);
+    });
+
+    test("the audit log's earlier entries get the client their address is counted under", async () => {
+      const { db } = server.services.database;
+      // The table as the earlier release left it (0004): no client column, nor its index.
+      await sql`DROP INDEX audit_log_client`.execute(db);
+      await sql`ALTER TABLE audit_log DROP COLUMN client`.execute(db);
+      const at = new Date().toISOString();
+      const entries: Array<[string, string | null, string | null]> = [
+        ['aud_legacy_v4', '203.0.113.9', '203.0.113.9'],
+        ['aud_legacy_v6', '2001:db8:5:6::7', '2001:db8:5:6::/64'],
+        ['aud_legacy_v6b', '2001:DB8:5:6:ffff::1', '2001:db8:5:6::/64'],
+        ['aud_legacy_mapped', '::ffff:192.0.2.9', '192.0.2.9'],
+        ['aud_legacy_cli', null, null],
+      ];
+      for (const [id, ip] of entries) {
+        await sql`INSERT INTO audit_log (id, at, action, target_type, target_id, ip)
+          VALUES (${id}, ${at}, 'session.sign_in_failed', 'user', 'legacy@example.com', ${ip})`.execute(db);
+      }
+
+      // Two rows a batch: the IPv6 rows take more than one.
+      await auditClientMigration(2).up(db as never);
+
+      const rows = await db
+        .selectFrom('audit_log')
+        .select(['id', 'ip', 'client'])
+        .where('id', 'like', 'aud_legacy_%')
+        .orderBy('id')
+        .execute();
+      assert.deepEqual(
+        rows,
+        entries.map(([id, ip, client]) => ({ id, ip, client })).sort((a, b) => (a.id < b.id ? -1 : 1)),
+        'IPv4 as it is, IPv6 per /64, the real address kept',
+      );
     });
 
     test('a database a later release migrated is refused, not started on', async () => {

@@ -26,6 +26,8 @@ for (const kind of databaseKinds) {
       'x-forwarded-for': client,
       ...extra,
     });
+    const signIn = (client: string, body: { email: string; password: string }) =>
+      server.request('POST', '/admin/v1/session', { json: body, headers: from(client) });
 
     test('one client guessing keys is blocked; another client behind the same proxy is not', async () => {
       for (let i = 0; i < 4; i++) {
@@ -124,6 +126,74 @@ for (const kind of databaseKinds) {
         .orderBy('at', 'desc')
         .executeTakeFirstOrThrow();
       assert.equal(audit.ip, '198.51.100.20');
+    });
+
+    test('sign-ins: an IPv6 client is counted per /64, rotating addresses within it does not escape the limits', async () => {
+      // Trying many emails: 20 failures per client, each from a fresh address of one /64.
+      for (let i = 1; i <= 20; i++) {
+        const res = await signIn(`2001:db8:77:1::${i.toString(16)}`, {
+          email: `nobody-v6-${i}@example.com`,
+          password: 'wrong password',
+        });
+        assert.equal(res.status, 401, `failure ${i} from its own address`);
+      }
+      const rotated = await signIn('2001:DB8:77:1:ffff:ffff:ffff:ffff', OWNER);
+      assert.equal(rotated.status, 429, rotated.text);
+      assert.equal(
+        rotated.body.code,
+        'too_many_failed_attempts',
+        'the /64 is locked, the right password too',
+      );
+      // The next /64 is another client; so is each IPv4 address, its neighbours too.
+      assert.equal((await signIn('2001:db8:77:2::1', OWNER)).status, 200, 'another /64 signs in');
+      for (let i = 1; i <= 21; i++) {
+        const res = await signIn(`192.0.2.${100 + i}`, {
+          email: `nobody-v4-${i}@example.com`,
+          password: 'wrong password',
+        });
+        assert.equal(res.status, 401, `IPv4 neighbour ${i} is counted on its own`);
+      }
+      // Guessing one email's password: 5 failures per email and client, here the owner's.
+      for (let i = 1; i <= 5; i++) {
+        const res = await signIn(`2001:db8:88:1::${i}`, { email: OWNER.email, password: `guess-${i}` });
+        assert.equal(res.status, 401, `guess ${i} from its own address`);
+      }
+      assert.equal((await signIn('2001:db8:88:1::6', OWNER)).status, 429, 'the /64 is locked for that email');
+      assert.equal((await signIn('2001:db8:88:2::1', OWNER)).status, 200, 'the owner elsewhere is not');
+      // The owner still sees each address the failures came from.
+      const audit = await server.admin('GET', '/admin/v1/audit?action=session.sign_in_failed&limit=200');
+      assert.equal(audit.status, 200, audit.text);
+      const addresses = (audit.body.data as Array<{ ip: string }>).map((entry) => entry.ip);
+      for (const ip of ['2001:db8:77:1::1', '2001:db8:77:1::14', '2001:db8:88:1::5', '192.0.2.121']) {
+        assert.ok(addresses.includes(ip), `${ip} is in the audit log`);
+      }
+    });
+
+    test('sign-ins: a /64 its user signed in from is spared the per-email lock, a new address in it too', async () => {
+      assert.equal((await signIn('2001:db8:99:1::1', OWNER)).status, 200, 'the owner signs in at home');
+      // 21 clients × 5 wrong passwords: past the 100 allowed for one email from everywhere.
+      await Promise.all(
+        Array.from({ length: 21 }, async (_, c) => {
+          for (let i = 0; i < 5; i++) {
+            await signIn(`2001:db8:aa:${c.toString(16)}::${i + 1}`, {
+              email: OWNER.email,
+              password: `spread-${c}-${i}`,
+            });
+          }
+        }),
+      );
+      assert.equal((await signIn('198.51.100.44', OWNER)).status, 429, 'a new client is refused');
+      // A day later the owner's device has a new temporary address, in the same /64.
+      assert.equal(
+        (await signIn('2001:db8:99:1:8c3e:2f1:a4b:9d0', OWNER)).status,
+        200,
+        'the home /64 is known',
+      );
+      await server.services.database.db
+        .deleteFrom('audit_log')
+        .where('action', '=', 'session.sign_in_failed')
+        .where('target_id', '=', OWNER.email)
+        .execute();
     });
   });
 

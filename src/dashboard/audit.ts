@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { ApiError, invalid, parseLimit } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { Db } from '../infra/db/database.ts';
+import { clientScope } from '../limits/client-scope.ts';
 import { nowIso } from '../time.ts';
 
 export interface AuditEntry {
@@ -85,6 +86,8 @@ export function createAuditLog(db: Db) {
           target_id: entry.targetId ?? null,
           details: entry.details ? JSON.stringify(entry.details) : null,
           ip: entry.ip ?? null,
+          // What failed sign-ins are counted by (an IPv6 client per /64); the owner sees `ip`.
+          client: entry.ip ? clientScope(entry.ip) : null,
         })
         .execute();
       return id;

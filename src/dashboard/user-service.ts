@@ -5,6 +5,7 @@ import { ApiError, invalid } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { hashPassword, safeEqual, sha256, verifyPassword } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
+import { clientScope } from '../limits/client-scope.ts';
 import { isoAfter, nowIso } from '../time.ts';
 import type { AuditLog } from './audit.ts';
 
@@ -28,20 +29,21 @@ export interface SessionUser {
   expiresAt: string;
 }
 
-/** Failed sign-ins allowed within the window, per email and per client address. */
+/** Failed sign-ins allowed within the window, per email and per client. */
 export const SIGN_IN_WINDOW_SECONDS = 15 * 60;
 /**
- * Failed sign-ins allowed in the window: per email from one address (password guessing), per
- * address (trying many emails), and per email from all addresses together (guessing spread over
- * many addresses). The last is high, so that someone who knows an email cannot lock its user out
- * with a handful of wrong passwords from elsewhere, and it spares the addresses the user signed in
- * from lately (signedInFrom).
+ * Failed sign-ins allowed in the window: per email from one client (password guessing), per
+ * client (trying many emails), and per email from all clients together (guessing spread over
+ * many addresses). A client is an address, an IPv6 one as its /64 (clientScope): otherwise one
+ * IPv6 client could give each guess a fresh address. The last limit is high, so that someone who
+ * knows an email cannot lock its user out with a handful of wrong passwords from elsewhere, and
+ * it spares the clients the user signed in from lately (signedInFrom).
  */
-const FAILURES_PER_EMAIL_AND_ADDRESS = 5;
-const FAILURES_PER_ADDRESS = 20;
+const FAILURES_PER_EMAIL_AND_CLIENT = 5;
+const FAILURES_PER_CLIENT = 20;
 const FAILURES_PER_EMAIL = 100;
-/** An address its user signed in from this recently is spared the per-email limit (not the others). */
-const KNOWN_ADDRESS_DAYS = 30;
+/** A client its user signed in from this recently is spared the per-email limit (not the others). */
+const KNOWN_CLIENT_DAYS = 30;
 /** last_seen_at is written at most this often per session. */
 const TOUCH_EVERY_MS = 60_000;
 
@@ -165,8 +167,9 @@ export function createUserService(deps: {
     return { email: row.email, expires_at: row.expires_at };
   }
 
+  /** Failures in the window, of a target, from a client (clientScope of its address), or both. */
   async function recentFailures(
-    match: { target?: string; ip?: string },
+    match: { target?: string; client?: string },
     action = 'session.sign_in_failed',
   ): Promise<number> {
     let query = db
@@ -175,25 +178,29 @@ export function createUserService(deps: {
       .where('action', '=', action)
       .where('at', '>', isoAfter(-SIGN_IN_WINDOW_SECONDS));
     if (match.target !== undefined) query = query.where('target_id', '=', match.target);
-    if (match.ip !== undefined) query = query.where('ip', '=', match.ip);
+    if (match.client !== undefined) query = query.where('client', '=', match.client);
     const row = await query.executeTakeFirst();
     return Number(row?.n ?? 0);
   }
 
   /**
-   * Whether the user signed in from `ip` within KNOWN_ADDRESS_DAYS. Guessing spread over
-   * many addresses locks an email out, but not from where its user signs in: otherwise anyone who
-   * knows the owner's email could keep the owner out for good.
+   * Whether the user signed in from `client` (clientScope: an IPv6 address's /64) within
+   * KNOWN_CLIENT_DAYS. Guessing spread over many addresses locks an email out, but not from where
+   * its user signs in: otherwise anyone who knows the owner's email could keep the owner out for
+   * good. Per /64, not per address: IPv6 devices sign in from temporary addresses that change
+   * daily (RFC 8981), so an exact address would seldom be known again. The /64 is what the other
+   * limits already count as one client, so a guesser inside the user's /64 still gets only their
+   * 5 guesses per 15 minutes.
    */
-  async function signedInFrom(userId: string | undefined, ip: string): Promise<boolean> {
+  async function signedInFrom(userId: string | undefined, client: string): Promise<boolean> {
     if (userId === undefined) return false;
     const row = await db
       .selectFrom('audit_log')
       .select('id')
       .where('target_id', '=', userId)
       .where('action', '=', 'session.sign_in')
-      .where('at', '>', isoAfter(-KNOWN_ADDRESS_DAYS * 86_400))
-      .where('ip', '=', ip)
+      .where('at', '>', isoAfter(-KNOWN_CLIENT_DAYS * 86_400))
+      .where('client', '=', client)
       .limit(1)
       .executeTakeFirst();
     return row !== undefined;
@@ -295,16 +302,18 @@ export function createUserService(deps: {
         ip,
       });
       const forget = () => db.deleteFrom('audit_log').where('id', '=', attempt).execute();
-      const [byPair, byAddress, byEmail, user] = await Promise.all([
-        recentFailures({ target: email, ip }),
-        recentFailures({ ip }),
+      // Counted per client, as audit.record wrote it: an IPv6 client rotating addresses in its /64 is one.
+      const client = clientScope(ip);
+      const [byPair, byClient, byEmail, user] = await Promise.all([
+        recentFailures({ target: email, client }),
+        recentFailures({ client }),
         recentFailures({ target: email }),
         db.selectFrom('owners').selectAll().where('email', '=', email).executeTakeFirst(),
       ]);
       if (
-        byPair > FAILURES_PER_EMAIL_AND_ADDRESS ||
-        byAddress > FAILURES_PER_ADDRESS ||
-        (byEmail > FAILURES_PER_EMAIL && !(await signedInFrom(user?.id, ip)))
+        byPair > FAILURES_PER_EMAIL_AND_CLIENT ||
+        byClient > FAILURES_PER_CLIENT ||
+        (byEmail > FAILURES_PER_EMAIL && !(await signedInFrom(user?.id, client)))
       ) {
         // A refused attempt is not a failure: it does not extend the lockout.
         await forget();

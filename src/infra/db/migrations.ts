@@ -22,6 +22,7 @@ import { usageStatusMigration } from './migrations/0012-usage-status.ts';
 import { webhookDeliveryCountsMigration } from './migrations/0013-webhook-delivery-counts.ts';
 import { webhookDeliveryCountsTruncateMigration } from './migrations/0014-webhook-delivery-counts-truncate.ts';
 import { keyCallbackSecretRotationMigration } from './migrations/0015-key-callback-secret-rotation.ts';
+import { auditClientMigration } from './migrations/0016-audit-client.ts';
 
 /**
  * Migrations live in code so that they ship with the package and run on every start.
@@ -43,6 +44,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0013_webhook_delivery_counts': webhookDeliveryCountsMigration(dialect),
     '0014_webhook_delivery_counts_truncate': webhookDeliveryCountsTruncateMigration(dialect),
     '0015_key_callback_secret_rotation': keyCallbackSecretRotationMigration(),
+    '0016_audit_client': auditClientMigration(),
   };
 }
 

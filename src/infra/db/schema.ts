@@ -290,6 +290,8 @@ export interface AuditLogTable {
   target_id: string | null;
   details: string | null;
   ip: string | null;
+  /** The client `ip` is counted under (limits/client-scope.ts: an IPv6 address's /64); null without an ip. */
+  client: string | null;
 }
 
 export interface TestRequestsTable {
