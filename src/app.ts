@@ -1,5 +1,6 @@
 import cluster from 'node:cluster';
-import { createServer, type IncomingMessage, type ServerOptions } from 'node:http';
+import { createServer, type IncomingMessage, type ServerOptions, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import proxyAddr from '@fastify/proxy-addr';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
@@ -268,6 +269,12 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     ? (req: IncomingMessage) => proxyAddr(req, trusted)
     : (req: IncomingMessage) => req.socket.remoteAddress ?? '';
   const hsts = strictTransportSecurity(config, trusted);
+  /** Answers no route saw: metrics count them as unmatched (DEPLOY.md). */
+  const unmatched: UnmatchedAnswers = {};
+  const refused = (req: IncomingMessage, res: ServerResponse, error: ApiError) => {
+    answerRefusedRequest(res, error);
+    unmatched.observe?.(req.method ?? 'UNKNOWN', error.status, 0);
+  };
   const app = Fastify({
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     // Our own node:http server, so the data API's fast path sees each request first.
@@ -278,12 +285,12 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
           if (draining?.()) res.setHeader('connection', 'close');
           hsts?.(req, res);
           if (req.headers.host === undefined && req.httpVersion === '1.1') {
-            answerRefusedRequest(res, malformedHost('An HTTP/1.1 request needs a Host header'));
+            refused(req, res, malformedHost('An HTTP/1.1 request needs a Host header'));
             return;
           }
           // Node keeps the first of two Host lines; a proxy in front may have routed by the other.
           if (sentTwice(req, 'host')) {
-            answerRefusedRequest(res, malformedHost('Send the Host header once'));
+            refused(req, res, malformedHost('Send the Host header once'));
             return;
           }
           if (!fastPath?.handle(req, res)) handler(req, res);
@@ -293,7 +300,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
       // Node emits no 'request' for it, so the header is set here as for any other answer.
       server.on('checkExpectation', (req, res) => {
         hsts?.(req, res);
-        answerRefusedRequest(res, new ApiError('expectation_failed'));
+        refused(req, res, new ApiError('expectation_failed'));
       });
       // What Fastify sets on a server it creates itself (the same values as below).
       server.keepAliveTimeout = KEEP_ALIVE_MS;
@@ -321,13 +328,16 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     },
     keepAliveTimeout: KEEP_ALIVE_MS,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
-    clientErrorHandler,
+    // Counted in /metrics as answers no route matched; the method is not known (not parsed).
+    clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => {
+      const status = clientErrorHandler(error, socket);
+      if (status !== undefined) unmatched.observe?.('UNKNOWN', status, 0);
+    },
     frameworkErrors,
   }) as unknown as FastifyInstance;
 
   const routes = collectRoutes(app);
   const openApi = openApiCache(services.endpoints, services.bus, services.apps);
-  const unmatched: UnmatchedAnswers = {};
   registerErrorHandling(app, services.database.dialect, routes, unmatched);
   registerJsonParser(app);
 

@@ -6,6 +6,21 @@ import { connect } from 'node:net';
 import { describe, test } from 'node:test';
 import { freePort } from '../bench/lib.ts';
 import { databaseKinds } from './helpers/database.ts';
+
+/** Sends `text` as is on a new connection; the answer, whatever it is, once the server closes. */
+function raw(url: string, text: string): Promise<string> {
+  const { port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(text));
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += chunk.toString('latin1');
+    });
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
 import { startTestServer } from './helpers/server.ts';
 
 for (const kind of databaseKinds) {
@@ -31,6 +46,12 @@ for (const kind of databaseKinds) {
         // Answers no route matched: a scanner's unknown path, a method the path does not take.
         assert.equal((await server.request('GET', '/no-such-path')).status, 404);
         assert.equal((await server.request('PATCH', '/api/v1/data/orders', { key, json: {} })).status, 405);
+        // And answers given before any route: a request without Host, headers over 16 KiB.
+        assert.match(await raw(server.url, 'GET /health HTTP/1.1\r\n\r\n'), /^HTTP\/1\.1 400 /);
+        assert.match(
+          await raw(server.url, `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`),
+          /^HTTP\/1\.1 431 /,
+        );
         const metrics = await fetch(`${server.url}/metrics`);
         const text = await metrics.text();
         assert.equal(metrics.status, 200);
@@ -49,6 +70,16 @@ for (const kind of databaseKinds) {
         assert.match(
           text,
           /^gatehouse_http_requests_total\{method="PATCH",route="\(unmatched\)",status="405"\} 1$/m,
+        );
+        assert.match(
+          text,
+          /^gatehouse_http_requests_total\{method="GET",route="\(unmatched\)",status="400"\} 1$/m,
+          'the request without Host',
+        );
+        assert.match(
+          text,
+          /^gatehouse_http_requests_total\{method="UNKNOWN",route="\(unmatched\)",status="431"\} 1$/m,
+          "the headers Node's parser refused",
         );
         // The readiness probe's answers too (DEPLOY.md: answers by route): its 503s are the alert.
         assert.match(text, /^gatehouse_http_requests_total\{method="GET",route="\/ready",status="200"\} 1$/m);

@@ -70,14 +70,18 @@ export function toApiError(error: unknown, faults: DatabaseFaults): ApiError {
  * Never in the middle of an answer: as Node does, nothing is written once a response's headers
  * went out; and a request that timed out is only answered on a connection that was never answered
  * (a 401 sent before the body arrived, say, must not be followed by a 408): others are closed.
+ * Returns the status it answered with, if it answered.
  */
-export function clientErrorHandler(error: Error & { code?: string; reason?: unknown }, socket: Socket): void {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+export function clientErrorHandler(
+  error: Error & { code?: string; reason?: unknown },
+  socket: Socket,
+): number | undefined {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return undefined;
   const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
   const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
   if (!socket.writable || inFlight?.headersSent || (timedOut && socket.bytesWritten > 0)) {
     socket.destroy();
-    return;
+    return undefined;
   }
   const apiError =
     error.code === 'HPE_HEADER_OVERFLOW'
@@ -101,6 +105,7 @@ export function clientErrorHandler(error: Error & { code?: string; reason?: unkn
       `Connection: close\r\n\r\n${body}`,
   );
   socket.destroy();
+  return apiError.status;
 }
 
 /**
