@@ -7,7 +7,7 @@ import { TtlCache } from '../infra/cache/ttl-cache.ts';
 import { type Db, lockRow } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
 import type { EndpointsTable, EndpointVersionsTable } from '../infra/db/schema.ts';
-import { nowIso } from '../time.ts';
+import { nowIso, refusePastExpiry } from '../time.ts';
 import {
   type EndpointCreate,
   type EndpointPatch,
@@ -70,14 +70,6 @@ export interface EndpointVersionJson {
   max_body_bytes: number;
   retry: RetryPolicy;
   created_at: string;
-}
-
-/**
- * A new subscription end in the past would cut every partner off at once (403
- * subscription_expired), answered "saved": a mistyped year. Deactivate is how an endpoint stops now.
- */
-function refusePastExpiry(expiresAt: string | null | undefined): void {
-  if (expiresAt && Date.parse(expiresAt) <= Date.now()) throw invalid('expires_at', 'Must be in the future');
 }
 
 function sameInstant(given: string | null | undefined, stored: string | null): boolean {

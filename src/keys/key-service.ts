@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import { ApiError, invalid } from '../errors.ts';
+import { ApiError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
 import { LoadingCache } from '../infra/cache/loading-cache.ts';
@@ -9,7 +9,7 @@ import type { Db } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
 import { createLastUsed, type LastUsed } from '../infra/db/last-used.ts';
 import type { ApiKeysTable } from '../infra/db/schema.ts';
-import { isoAfter, nowIso } from '../time.ts';
+import { isoAfter, nowIso, refusePastExpiry } from '../time.ts';
 import { previousStillSigns } from '../webhooks/callback-secrets.ts';
 import { type KeyLimits, parseKeyCreate, parseKeyPatch, parseRoll } from './key-input.ts';
 
@@ -358,9 +358,7 @@ export function createKeyService({
       if (by.testOnly && input.environment !== 'test') {
         throw new ApiError('forbidden', { message: 'Collaborators may create test keys only' });
       }
-      if (input.expires_at && Date.parse(input.expires_at) <= Date.now()) {
-        throw invalid('expires_at', 'Must be in the future');
-      }
+      refusePastExpiry(input.expires_at);
       const now = nowIso();
       const id = newId('key');
       const secret = generateSecret(`${prefix}_${input.environment}`);
@@ -420,9 +418,7 @@ export function createKeyService({
         throw new ApiError('conflict', { message: 'A revoked key cannot be changed' });
       // As at creation: a mistyped year would otherwise cut the key off at once, answered "saved".
       // Deactivate or revoke is how a key stops now.
-      if (patch.expires_at && Date.parse(patch.expires_at) <= Date.now()) {
-        throw invalid('expires_at', 'Must be in the future');
-      }
+      refusePastExpiry(patch.expires_at);
       const updated: ApiKeysTable = {
         ...row,
         name: patch.name ?? row.name,
