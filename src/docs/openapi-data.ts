@@ -62,6 +62,22 @@ const queued = {
   content: { 'application/json': { schema: ref('Queued') } },
 };
 
+/** One window of `GET /api/v1/account`'s `usage` (src/usage/account-usage.ts). */
+const usageWindow = {
+  type: 'object',
+  required: ['used', 'limit', 'remaining', 'resets_at'],
+  properties: {
+    used: { type: 'integer', minimum: 0 },
+    limit: {
+      type: ['integer', 'null'],
+      description: "The effective limit: the key's own, else the installation's default; null when unlimited",
+    },
+    remaining: { type: ['integer', 'null'], minimum: 0 },
+    resets_at: { type: 'string', format: 'date-time' },
+  },
+  additionalProperties: false,
+};
+
 /**
  * The data API as the caller's environment sees it: one typed path per endpoint (the draft
  * schema for `test`, the deployed version for `live`), every status, both auth schemes, the
@@ -221,7 +237,14 @@ export async function dataApiDocument(
                 description:
                   "The Standard Webhooks secret (whsec_…) that signs the callbacks (X-Webhook-Callback) of this key's requests: verify them with it. Each key has its own; it changes only when the owner rotates it (POST /admin/v1/keys/{id}/rotate-callback-secret), the one before signing alongside until the overlap the owner chose ends. Null when the call is made with a token minted from the key rather than with the key itself",
               },
-              usage: { type: ['object', 'null'], description: 'Requests counted in each window so far' },
+              usage: {
+                type: ['object', 'null'],
+                description:
+                  'Requests counted in each window so far, the current request included (as the limit headers count them); null when the counters were unreachable (Redis down, failing open)',
+                required: ['minute', 'day', 'month'],
+                properties: { minute: usageWindow, day: usageWindow, month: usageWindow },
+                additionalProperties: false,
+              },
             },
           }),
         },

@@ -53,8 +53,22 @@ export interface Account {
    * when `apiKey` is a token minted from the key rather than the key itself.
    */
   callback_signing_secret: string | null;
-  /** Requests counted in each window so far (null when the server does not count them). */
-  usage: Record<string, unknown> | null;
+  /**
+   * Requests counted in each window so far, this call included (as the limit headers count them);
+   * null when the server could not reach its counters.
+   */
+  usage: { minute: UsageWindow; day: UsageWindow; month: UsageWindow } | null;
+}
+
+/** One window of `Account.usage`. */
+export interface UsageWindow {
+  used: number;
+  /** The effective limit: the key's own, else the installation's default; null when unlimited. */
+  limit: number | null;
+  /** Null when unlimited. */
+  remaining: number | null;
+  /** When the window ends (ISO 8601, UTC). */
+  resets_at: string;
 }
 
 export interface WriteOptions {

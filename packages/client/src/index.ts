@@ -7,6 +7,7 @@ export {
   type Page,
   type Queued,
   Records,
+  type UsageWindow,
   type WriteOptions,
 } from './client.js';
 export * from './errors.js';
