@@ -24,6 +24,8 @@ Every error, from every route, has one shape:
   than 100 characters is shortened in a field to its first 100 and \`…\`, and a field longer than 1000
   characters to its first 1000 and \`…\`.
 - \`request_id\` is also sent as the \`Request-Id\` response header and appears in logs and webhook deliveries.
+- Every 401 also carries \`WWW-Authenticate: Bearer realm="gatehouse"\` (RFC 9110 asks a 401 to name how to
+  authenticate): send the credential as \`Authorization: Bearer …\` (on the data API, \`X-API-Key\` too).
 - A 5xx never carries a stack trace or SQL; the server logs the cause under the same request id.
 
 This file is generated from \`src/errors.ts\` by \`npm run docs:errors\`; a test fails when they differ.

@@ -228,6 +228,13 @@ export interface ErrorDetail {
   error: string;
 }
 
+/**
+ * The challenge every 401 carries (RFC 9110 §15.5.2: a 401 must name how to authenticate). Every
+ * API takes `Authorization: Bearer` (an API key, a token minted from one, a management token);
+ * a Bearer challenge makes no browser ask for a password, as Basic would.
+ */
+export const AUTH_CHALLENGE = 'Bearer realm="gatehouse"';
+
 export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
@@ -243,7 +250,8 @@ export class ApiError extends Error {
     this.code = code;
     this.status = errorCodes[code].status;
     this.details = options.details;
-    this.headers = options.headers;
+    this.headers =
+      this.status === 401 ? { 'WWW-Authenticate': AUTH_CHALLENGE, ...options.headers } : options.headers;
   }
 }
 

@@ -111,9 +111,10 @@ for (const kind of databaseKinds) {
         assert.ok(post.responses[status], status);
       assert.ok(post.responses['429'].headers['Retry-After']);
       assert.ok(post.responses['202'].headers['X-RateLimit-Remaining']);
-      // An idempotent request in flight: retry after Retry-After. A 401 knows no key, so no limits.
+      // An idempotent request in flight: retry after Retry-After. A 401 knows no key, so no limits;
+      // it names the scheme to authenticate with (WWW-Authenticate).
       assert.ok(post.responses['409'].headers['Retry-After']);
-      assert.deepEqual(Object.keys(post.responses['401'].headers), ['Request-Id']);
+      assert.deepEqual(Object.keys(post.responses['401'].headers), ['Request-Id', 'WWW-Authenticate']);
       assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), ['apiKey', 'bearer']);
       assert.deepEqual(Object.keys(doc.webhooks).sort(), [
         'record.created',

@@ -198,6 +198,7 @@ export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json 
       headers: {
         'Request-Id': (shared.headers as Json)['Request-Id'],
         'Retry-After': (shared.headers as Json)['Retry-After'],
+        'WWW-Authenticate': (shared.headers as Json)['WWW-Authenticate'],
       },
       schemas: {
         Error: (shared.schemas as Json).Error,

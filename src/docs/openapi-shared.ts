@@ -1,4 +1,4 @@
-import { errorCodes } from '../errors.ts';
+import { AUTH_CHALLENGE, errorCodes } from '../errors.ts';
 
 type Json = Record<string, unknown>;
 
@@ -81,6 +81,7 @@ export function errorResponses(statuses: number[], { keyed = true }: { keyed?: b
       [401, 408, 417, 431].includes(status) || !keyed ? requestIdHeader() : standardHeaders();
     if ((status === 409 && keyed) || status === 429 || status === 503)
       headers['Retry-After'] = { $ref: '#/components/headers/Retry-After' };
+    if (status === 401) headers['WWW-Authenticate'] = { $ref: '#/components/headers/WWW-Authenticate' };
     out[status] = {
       description: `${reasons[status] ?? 'Error'}. Codes: ${codes.join(', ')}`,
       headers,
@@ -99,6 +100,10 @@ export function sharedComponents(): Json {
     headers: {
       ...headerDefs,
       'Retry-After': header('Seconds to wait before retrying', { type: 'integer' }),
+      'WWW-Authenticate': {
+        ...header('On a 401: how to authenticate, `Bearer realm="gatehouse"`', { const: AUTH_CHALLENGE }),
+        required: true,
+      },
       'Idempotent-Replayed': header('On a replay of an Idempotency-Key: the original answer, again', {
         const: 'true',
       }),
