@@ -115,8 +115,9 @@ export function sharedComponents(): Json {
         in: 'header',
         required: false,
         description:
-          'Up to 255 characters. Same key + same body within 24 h replays the original answer; another body is 422; in flight is 409.',
-        schema: { type: 'string', maxLength: 255 },
+          '1 to 255 printable ASCII characters (a quoted string, `"…"`, is taken without its quotes). Same key + same body within 24 h replays the original answer; another body is 422; in flight is 409.',
+        // What idempotency/idempotency-key.ts takes: at least one character other than a space.
+        schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[ -~]*[!-~][ -~]*$' },
       },
       WebhookCallback: {
         name: 'X-Webhook-Callback',
