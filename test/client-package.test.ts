@@ -49,7 +49,8 @@ describe('@gatehouse/client as an installed package', () => {
         `export const later = () => orders.create({ order_id: 'x', amount: 1152921504606846977n, tags: ['a'] });`,
         `export const failure = (e: WebhookEvent) => e.data.failure?.delivery_id;`,
         // The event's record is the record as get() answers it, endpoint and environment included.
-        `export const where = (e: WebhookEvent<{ order_id: string }>) => [e.data.record?.endpoint, e.data.record?.environment, e.data.record?.object, e.data.record?.data.order_id];`,
+        // Never null (docs/webhooks.md): read without a check, under strictNullChecks.
+        `export const where = (e: WebhookEvent<{ order_id: string }>) => [e.data.record.endpoint, e.data.record.environment, e.data.record.object, e.data.record.data.order_id];`,
         `export const search = () => orders.listPage({ filter: { order_id: null } });`,
         // A field named constructor, as gatehouse types writes it: any filter still type-checks.
         `interface Odd { sku: string; constructor?: string | {}["constructor"] }`,

@@ -20,8 +20,8 @@ export interface WebhookEvent<T = Record<string, unknown>> {
     record_id: string;
     operation: 'create' | 'replace' | 'delete';
     status: 'processed' | 'failed';
-    /** The record as written (for `record.deleted`: as it was), as `get` answers it. */
-    record: GatehouseRecord<T> | null;
+    /** The record as written (for `record.deleted`: as it was), as `get` answers it; never null. */
+    record: GatehouseRecord<T>;
     /** `request.failed` only: the delivery that finally failed. */
     failure?: {
       delivery_id: string;
