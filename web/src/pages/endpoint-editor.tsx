@@ -123,21 +123,6 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
   const readOnly = user.role !== 'owner';
   const endpoint = loaded?.endpoint ?? null;
   const deployed = loaded?.versions.find((v) => v.version === endpoint?.live_version) ?? null;
-  // What a deploy publishes besides the schema: the saved draft's name and settings.
-  const settingChanges: Array<[string, string, string]> =
-    deployed && endpoint
-      ? (
-          [
-            ['Name', deployed.name, endpoint.name],
-            ['Max body size (bytes)', deployed.max_body_bytes, endpoint.max_body_bytes],
-            ['Retries', deployed.retry.max_retries, endpoint.retry.max_retries],
-            ['Retry interval (s)', deployed.retry.interval_seconds, endpoint.retry.interval_seconds],
-          ] as Array<[string, string | number, string | number]>
-        )
-          .filter(([, was, now]) => was !== now)
-          .map(([label, was, now]) => [label, String(was), String(now)])
-      : [];
-
   const initialSchema = endpoint?.schema ?? schemaFromFields(STARTER);
   const initialFields = fieldsFromSchema(initialSchema);
   const [slug, setSlug] = useState(endpoint?.slug ?? '');
@@ -180,6 +165,28 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
   const fieldsProblem = builderBlocked ? null : fieldInputProblem(fields);
   const schemaReady = check.ok && fieldsProblem === null;
   const schema = check.ok ? check.schema : null;
+  // What a deploy publishes besides the schema: the name and settings on screen, as the schema
+  // diff below shows the schema on screen (Deploy saves unsaved edits first). The saved draft's
+  // made an unsaved rename read "the same as the deployed version", and a reverted one a change.
+  const shownNumber = (value: number | string, saved: number) =>
+    value === '' || !Number.isFinite(Number(value)) ? saved : Number(value);
+  const settingChanges: Array<[string, string, string]> =
+    deployed && endpoint
+      ? (
+          [
+            ['Name', deployed.name, name.trim() === '' ? endpoint.name : name.trim()],
+            ['Max body size (bytes)', deployed.max_body_bytes, shownNumber(maxBody, endpoint.max_body_bytes)],
+            ['Retries', deployed.retry.max_retries, shownNumber(retries, endpoint.retry.max_retries)],
+            [
+              'Retry interval (s)',
+              deployed.retry.interval_seconds,
+              shownNumber(interval, endpoint.retry.interval_seconds),
+            ],
+          ] as Array<[string, string | number, string | number]>
+        )
+          .filter(([, was, now]) => was !== now)
+          .map(([label, was, now]) => [label, String(was), String(now)])
+      : [];
   const sample = useMemo(() => (schema ? sampleFor(schema) : null), [schema]);
 
   function editFields(next: Field[]) {

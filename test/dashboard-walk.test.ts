@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import type { Locator, Page } from 'playwright-core';
+import {
+  type Browser,
+  CHROMIUM,
+  ensureDashboardBuilt,
+  openBrowser,
+  signInAsOwner,
+} from './helpers/dashboard-browser.ts';
+import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+
+/** A first owner's walk through the dashboard: what it shows while editing a deployed endpoint. */
+describe("dashboard walk: a new owner's first pages", {
+  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (.ci/run installs it)`,
+}, () => {
+  let server: TestServer;
+  let owner: Browser;
+  let page: Page;
+
+  before(async () => {
+    ensureDashboardBuilt();
+    server = await startTestServer('sqlite');
+    await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
+    const deployed = await server.admin('POST', '/admin/v1/endpoints/orders/deploy');
+    assert.equal(
+      deployed.status,
+      201,
+      `deploy answered ${deployed.status}: ${JSON.stringify(deployed.body)}`,
+    );
+    owner = await openBrowser(server.url);
+    page = owner.page;
+    await signInAsOwner(page, server.url);
+    // The session check before signing in answers 401 (expected): not counted at the end.
+    owner.errors.length = 0;
+  });
+  after(async () => {
+    await owner?.close();
+    await server?.close();
+  });
+
+  function draftVsDeployed(): Locator {
+    return page.locator('.mantine-Card-root', {
+      has: page.getByRole('heading', { name: 'Draft vs deployed' }),
+    });
+  }
+
+  async function openEditor(): Promise<void> {
+    await page.goto(`${server.url}/#/endpoints/orders`);
+    await page.getByRole('heading', { level: 1 }).waitFor();
+    await draftVsDeployed()
+      .getByText(/^Version 1, deployed/)
+      .waitFor();
+  }
+
+  test('"Draft vs deployed" shows an unsaved rename and settings, which Deploy would publish', async () => {
+    await openEditor();
+    const panel = draftVsDeployed();
+    assert.equal(
+      await panel.getByTestId('diff-none').textContent(),
+      'The draft is the same as the deployed version.',
+      'untouched, the draft is the deployed version',
+    );
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Orders renamed');
+    await page.getByRole('textbox', { name: 'Webhook retries' }).fill('5');
+    const changes = panel.getByTestId('settings-diff');
+    await changes.waitFor();
+    assert.deepEqual(
+      await changes.locator('p').allInnerTexts(),
+      ['Name: Orders → Orders renamed', 'Retries: 3 → 5'],
+      'the name and retries on screen differ from the deployed version',
+    );
+    assert.match(
+      (await panel.getByTestId('diff-none').textContent()) ?? '',
+      /the settings above are not: deploy to publish them/,
+      'the panel does not say the draft is the same as the deployed version',
+    );
+    // Deploy saves the edits first and publishes them: what the panel announced.
+    await page.getByRole('button', { name: 'Deploy' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Deploy' }).click();
+    await draftVsDeployed()
+      .getByText(/^Version 2, deployed/)
+      .waitFor();
+    const live = await server.admin('GET', '/admin/v1/endpoints/orders/versions');
+    const v2 = (
+      live.body.data as Array<{ version: number; name: string; retry: { max_retries: number } }>
+    ).find((v) => v.version === 2);
+    assert.equal(v2?.name, 'Orders renamed', 'version 2 has the name the panel showed');
+    assert.equal(v2?.retry.max_retries, 5, 'version 2 has the retries the panel showed');
+  });
+
+  test('"Draft vs deployed" drops a saved change put back on screen', async () => {
+    const saved = await server.admin('PATCH', '/admin/v1/endpoints/orders', { name: 'Orders draft' });
+    assert.equal(saved.status, 200, `PATCH answered ${saved.status}: ${JSON.stringify(saved.body)}`);
+    // Drawn anew from the server (the page is on this address already).
+    await page.goto(`${server.url}/#/endpoints/orders`);
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Orders draft' }).waitFor();
+    const panel = draftVsDeployed();
+    await panel.getByTestId('settings-diff').waitFor();
+    // Put back as deployed (unsaved): a deploy now publishes the deployed name again.
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Orders renamed');
+    await panel.getByTestId('diff-none').waitFor();
+    assert.equal(
+      await panel.getByTestId('settings-diff').count(),
+      0,
+      'no setting differs from the deployed version',
+    );
+    assert.equal(
+      await panel.getByTestId('diff-none').textContent(),
+      'The draft is the same as the deployed version.',
+      'the draft on screen is the deployed version',
+    );
+    // Back as saved: nothing left unsaved to ask about on leaving.
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Orders draft');
+    assert.deepEqual(owner.errors, [], 'the page logged no errors');
+  });
+});
