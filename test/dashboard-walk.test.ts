@@ -116,4 +116,40 @@ describe("dashboard walk: a new owner's first pages", {
     await page.getByRole('textbox', { name: 'Name', exact: true }).fill('Orders draft');
     assert.deepEqual(owner.errors, [], 'the page logged no errors');
   });
+
+  test('Collaborators: each Withdraw and Remove button names the person it acts on', async () => {
+    for (const email of ['ann@example.com', 'bob@example.com', 'cy@example.com']) {
+      const invite = await server.admin('POST', '/admin/v1/invites', { email });
+      assert.equal(invite.status, 201, `invite answered ${invite.status}: ${JSON.stringify(invite.body)}`);
+      if (email === 'ann@example.com') continue;
+      const token = String(invite.body.data.url).split('/#/invite/')[1];
+      const accepted = await server.request('POST', '/admin/v1/invites/accept', {
+        json: { token, password: 'a long passphrase' },
+      });
+      assert.equal(
+        accepted.status,
+        201,
+        `accept answered ${accepted.status}: ${JSON.stringify(accepted.body)}`,
+      );
+    }
+    await page.goto(`${server.url}/#/collaborators`);
+    const pending = page.getByRole('table', { name: 'Pending invites' });
+    await pending.getByText('ann@example.com').waitFor();
+    // Several rows, each with its button: a screen reader's list of buttons tells them apart.
+    const withdraw = pending.getByRole('button', {
+      name: 'Withdraw the invite for ann@example.com',
+      exact: true,
+    });
+    assert.equal(await withdraw.count(), 1, "ann's invite has a Withdraw button named for her");
+    const people = page.getByRole('table', { name: 'Collaborators' });
+    await people.getByText('cy@example.com').waitFor();
+    for (const email of ['bob@example.com', 'cy@example.com']) {
+      const remove = people.getByRole('button', { name: `Remove ${email}`, exact: true });
+      assert.equal(await remove.count(), 1, `${email} has a Remove button named for them`);
+    }
+    await withdraw.click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Withdraw invite' }).click();
+    await pending.waitFor({ state: 'detached' });
+    assert.deepEqual(owner.errors, [], 'the page logged no errors');
+  });
 });

@@ -105,6 +105,7 @@ export function CollaboratorsPage() {
                             size="xs"
                             variant="subtle"
                             color="red"
+                            aria-label={`Withdraw the invite for ${inv.email}`}
                             onClick={() =>
                               confirmAction({
                                 title: `Withdraw the invite for ${inv.email}?`,
@@ -172,6 +173,7 @@ export function CollaboratorsPage() {
                               size="xs"
                               variant="subtle"
                               color="red"
+                              aria-label={`Remove ${u.email}`}
                               onClick={() =>
                                 confirmAction({
                                   title: `Remove ${u.email}?`,
