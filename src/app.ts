@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { createServer, type IncomingMessage, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerOptions, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import proxyAddr from '@fastify/proxy-addr';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
@@ -275,12 +275,25 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     answerRefusedRequest(res, error);
     unmatched.observe?.(req.method ?? 'UNKNOWN', error.status, 0);
   };
+  // Set when the server starts closing (the preClose hook below).
+  let closing = false;
+  /**
+   * An answer written once the server is closing (or draining) ends its connection: a request
+   * under way at SIGTERM is answered, and its connection, kept alive, would otherwise hold the
+   * closing server open for the keep-alive timeout (72 s), past a supervisor's stop timeout.
+   */
+  class Response extends ServerResponse<IncomingMessage> {
+    override writeHead(...args: unknown[]): this {
+      if (closing || draining?.()) this.shouldKeepAlive = false;
+      return (super.writeHead as (...args: unknown[]) => this)(...args);
+    }
+  }
   const app = Fastify({
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     // Our own node:http server, so the data API's fast path sees each request first.
     serverFactory: (handler, opts) => {
       const server = createServer(
-        { ...(opts.http as ServerOptions), requireHostHeader: false },
+        { ...(opts.http as ServerOptions), requireHostHeader: false, ServerResponse: Response },
         (req, res) => {
           if (draining?.()) res.setHeader('connection', 'close');
           hsts?.(req, res);
@@ -341,7 +354,6 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   registerErrorHandling(app, services.database.dialect, routes, unmatched);
   registerJsonParser(app);
 
-  let closing = false;
   app.addHook('preClose', (done) => {
     closing = true;
     done();

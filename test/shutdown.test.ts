@@ -126,6 +126,23 @@ describe('stopping an API server', () => {
     return text.trim().split(' ').map(Number);
   }
 
+  /** `gatehouse serve` on `port`, without a shutdown delay, its log on a pipe. */
+  function spawnServe(port: number, logLevel: string): ChildProcess {
+    const server = spawn(process.execPath, ['bin/gatehouse.js', 'serve'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: database.url,
+        PORT: String(port),
+        LOG_LEVEL: logLevel,
+        // Its server.json goes in the test's database folder, not the checkout's ./data.
+        GATEHOUSE_CLI_CREDENTIALS: join(dirname(database.url.slice('sqlite:'.length)), 'cli.json'),
+      },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    child = server;
+    return server;
+  }
+
   /** Starts the server with a long shutdown delay and waits until it serves. */
   async function startServing(args: string[]): Promise<{ port: number; server: ChildProcess }> {
     const port = await freePort();
@@ -290,18 +307,7 @@ describe('stopping an API server', () => {
     timeout: 120_000,
   }, async () => {
     const port = await freePort();
-    const server = spawn(process.execPath, ['bin/gatehouse.js', 'serve'], {
-      env: {
-        ...process.env,
-        DATABASE_URL: database.url,
-        PORT: String(port),
-        LOG_LEVEL: 'info',
-        // Its server.json goes in the test's database folder, not the checkout's ./data.
-        GATEHOUSE_CLI_CREDENTIALS: join(dirname(database.url.slice('sqlite:'.length)), 'cli.json'),
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    child = server;
+    const server = spawnServe(port, 'info');
     let logs = '';
     server.stderr?.on('data', (chunk: Buffer) => {
       logs += chunk.toString();
@@ -329,5 +335,42 @@ describe('stopping an API server', () => {
     assert.equal(await exited(server), 0);
     assert.match(logs, /finishing in-flight requests/);
     assert.doesNotMatch(logs, /"level":50/);
+  });
+  test('a request under way at SIGTERM is answered with Connection: close, so the server exits without waiting out the keep-alive', {
+    timeout: 120_000,
+  }, async () => {
+    const port = await freePort();
+    const server = spawnServe(port, 'warn');
+    server.stderr?.resume();
+    await waitHealthy(port);
+    // Its headers all sent, its body not: the server has taken the request (a kept-alive one).
+    const body = '{"n":77}';
+    const socket = connect(port, '127.0.0.1');
+    await new Promise((resolve) => socket.once('connect', resolve));
+    let answer = '';
+    const answered = new Promise<void>((resolve) => {
+      socket.on('data', (chunk) => {
+        answer += chunk.toString();
+        if (answer.endsWith('}')) resolve();
+      });
+    });
+    const closed = new Promise((resolve) => socket.once('close', resolve));
+    socket.write(
+      `POST /api/v1/data/orders HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${key}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 3)}`,
+    );
+    await until(
+      () => raw(port, 'GET /health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'),
+      (text) => text.startsWith('HTTP/1.1 200'),
+    );
+    server.kill('SIGTERM');
+    await listeningStopped(port);
+    socket.write(body.slice(3));
+    await answered;
+    assert.match(answer, /^HTTP\/1\.1 202 /, `the request under way is served: ${answer}`);
+    assert.match(answer, /\r\nconnection: close\r\n/i, `its answer closes the connection: ${answer}`);
+    await closed;
+    assert.equal(await exited(server), 0, 'the server exits cleanly once the answer is sent');
+    assert.ok((await storedNumbers()).includes(77), 'the answered write is kept');
   });
 });
