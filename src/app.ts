@@ -1,5 +1,11 @@
 import cluster from 'node:cluster';
-import { createServer, type IncomingMessage, type ServerOptions, ServerResponse } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerOptions,
+  ServerResponse,
+} from 'node:http';
 import type { Socket } from 'node:net';
 import proxyAddr from '@fastify/proxy-addr';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
@@ -287,7 +293,16 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
       if (closing || draining?.()) this.shouldKeepAlive = false;
       return (super.writeHead as (...args: unknown[]) => this)(...args);
     }
+
+    // One whose headers went out before (a streamed export) closes its connection once it ends.
+    override end(...args: unknown[]): this {
+      if (closing && this.headersSent && this.shouldKeepAlive) {
+        this.once('finish', () => httpServer?.closeIdleConnections());
+      }
+      return (super.end as (...args: unknown[]) => this)(...args);
+    }
   }
+  let httpServer: Server | undefined;
   const app = Fastify({
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     // Our own node:http server, so the data API's fast path sees each request first.
@@ -316,6 +331,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
         refused(req, res, new ApiError('expectation_failed'));
       });
       // What Fastify sets on a server it creates itself (the same values as below).
+      httpServer = server;
       server.keepAliveTimeout = KEEP_ALIVE_MS;
       server.requestTimeout = config.requestTimeoutMs;
       server.setTimeout(0);

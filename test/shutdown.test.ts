@@ -7,6 +7,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { freePort } from '../bench/lib.ts';
 import { createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
+import { newId } from '../src/ids.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { spawnGatehouse, waitHealthy } from './helpers/process.ts';
 import { until } from './helpers/until.ts';
@@ -127,15 +128,15 @@ describe('stopping an API server', () => {
   }
 
   /** `gatehouse serve` on `port`, without a shutdown delay, its log on a pipe. */
-  function spawnServe(port: number, logLevel: string): ChildProcess {
+  function spawnServe(port: number, logLevel: string, url = database.url): ChildProcess {
     const server = spawn(process.execPath, ['bin/gatehouse.js', 'serve'], {
       env: {
         ...process.env,
-        DATABASE_URL: database.url,
+        DATABASE_URL: url,
         PORT: String(port),
         LOG_LEVEL: logLevel,
         // Its server.json goes in the test's database folder, not the checkout's ./data.
-        GATEHOUSE_CLI_CREDENTIALS: join(dirname(database.url.slice('sqlite:'.length)), 'cli.json'),
+        GATEHOUSE_CLI_CREDENTIALS: join(dirname(url.slice('sqlite:'.length)), 'cli.json'),
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
@@ -372,5 +373,88 @@ describe('stopping an API server', () => {
     await closed;
     assert.equal(await exited(server), 0, 'the server exits cleanly once the answer is sent');
     assert.ok((await storedNumbers()).includes(77), 'the answered write is kept');
+  });
+  test('an export streaming at SIGTERM closes its connection when it ends, so the server exits without waiting out the keep-alive', {
+    timeout: 120_000,
+  }, async () => {
+    // Its own database: 20 000 records of a kilobyte, far more than the socket buffers hold.
+    const exports = await createTestDatabase('sqlite');
+    try {
+      const services = await createServices(loadConfig({ DATABASE_URL: exports.url, LOG_LEVEL: 'silent' }));
+      let token: string;
+      try {
+        const endpoint = await services.endpoints.create({
+          slug: 'big',
+          name: 'Big',
+          schema: { type: 'object' },
+        });
+        token = (
+          await services.owners.init({ email: 'owner@example.com', password: 'correct horse battery' })
+        ).token;
+        const data = JSON.stringify({ s: 'x'.repeat(1000) });
+        await services.writer.writeAll(
+          Array.from({ length: 20_000 }, () => ({
+            operation: 'create' as const,
+            endpointId: endpoint.id,
+            slug: 'big',
+            environment: 'test' as const,
+            recordId: newId('record'),
+            data,
+            requestId: newId('request'),
+            keyId: null,
+            source: 'import' as const,
+            callback: null,
+          })),
+        );
+      } finally {
+        await services.close();
+      }
+      const port = await freePort();
+      const server = spawnServe(port, 'warn', exports.url);
+      server.stderr?.resume();
+      await waitHealthy(port);
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => {});
+      await new Promise((resolve) => socket.once('connect', resolve));
+      let received = '';
+      let sawHeaders: () => void = () => {};
+      let sawEnd: () => void = () => {};
+      const headers = new Promise<void>((resolve) => {
+        sawHeaders = resolve;
+      });
+      const ended = new Promise<void>((resolve) => {
+        sawEnd = resolve;
+      });
+      socket.on('data', (chunk) => {
+        received += chunk.toString();
+        if (received.includes('\r\n\r\n')) sawHeaders();
+        if (received.endsWith('\r\n0\r\n\r\n')) sawEnd();
+      });
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      socket.write(
+        `GET /admin/v1/endpoints/big/export?environment=test HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer ${token}\r\n\r\n`,
+      );
+      // Its headers sent (kept alive), its body held back by a client that reads no further yet.
+      await headers;
+      socket.pause();
+      assert.match(
+        received,
+        /^HTTP\/1\.1 200 [\s\S]*\r\nconnection: keep-alive\r\n/i,
+        'the export streams, kept alive',
+      );
+      server.kill('SIGTERM');
+      await listeningStopped(port);
+      socket.resume();
+      await ended;
+      const exported = received.length;
+      // Once the export has ended, the server is done with the connection: a request sent on it
+      // gets no answer (on a connection kept open, the closing server would answer it 503).
+      socket.write('GET /health HTTP/1.1\r\nHost: a\r\n\r\n');
+      await closed;
+      assert.equal(received.slice(exported), '', 'nothing is answered after the export on its connection');
+      assert.equal(await exited(server), 0, 'the server exits cleanly');
+    } finally {
+      await exports.drop();
+    }
   });
 });
