@@ -229,44 +229,53 @@ describe('/metrics behind GATEHOUSE_METRICS_TOKEN', () => {
 });
 
 describe('a server shutting down', () => {
-  test('a request that reaches it while it closes gets the 503 envelope with a Request-Id and Retry-After', async () => {
+  test('a request under way is answered with Connection: close; one that reaches it while it closes gets the 503 envelope with a Request-Id and Retry-After', async () => {
     const server = await startTestServer('sqlite');
     try {
       await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
       const key = (await server.createKey({ name: 'k', environment: 'test' })).key;
       const { port } = new URL(server.url);
-      const socket = connect(Number(port), '127.0.0.1');
-      await once(socket, 'connect');
-      let received = '';
-      socket.on('data', (chunk: Buffer) => {
-        received += chunk.toString();
-      });
-      const ended = once(socket, 'close');
-      // A create whose body is still coming when the server starts to close...
+      const open = async () => {
+        const socket = connect(Number(port), '127.0.0.1');
+        await once(socket, 'connect');
+        let received = '';
+        socket.on('data', (chunk: Buffer) => {
+          received += chunk.toString();
+        });
+        const ended = once(socket, 'close');
+        return { socket, ended, received: () => received };
+      };
+      // A create whose body is still coming when the server starts to close (taken: it is served)...
       const body = '{"n":1}';
-      socket.write(
+      const underWay = await open();
+      underWay.socket.write(
         `POST /api/v1/data/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\n` +
           `Content-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n{"n"`,
       );
+      // ...and a request whose headers are still coming (not taken yet: refused once they are in).
+      const late = await open();
+      late.socket.write('GET /api/v1/data/orders HTTP/1.1\r\nHost: x\r\n');
       await new Promise((resolve) => setTimeout(resolve, 100));
       const closing = server.app.close();
       await new Promise((resolve) => setTimeout(resolve, 100));
-      // ...is finished, with a second request pipelined behind it on the same connection.
-      socket.write(`:1}GET /api/v1/data/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\n\r\n`);
-      await ended;
+      underWay.socket.write(':1}');
+      late.socket.write(`Authorization: Bearer ${key}\r\n\r\n`);
+      await Promise.all([underWay.ended, late.ended]);
       await closing;
-      const answers = received.split(/(?=HTTP\/1\.1 )/);
-      assert.equal(answers.length, 2, received);
-      assert.match(answers[0] as string, /^HTTP\/1\.1 202 /);
-      const refused = answers[1] as string;
-      assert.match(refused, /^HTTP\/1\.1 503 /);
-      assert.match(refused, /\r\nrequest-id: req_\w+\r\n/i);
-      assert.match(refused, /\r\nretry-after: 1\r\n/i);
+      const served = underWay.received();
+      assert.match(served, /^HTTP\/1\.1 202 /, `the create under way is served: ${served}`);
+      assert.match(served, /\r\nconnection: close\r\n/i, `its answer closes the connection: ${served}`);
+      assert.equal(served.split(/(?=HTTP\/1\.1 )/).length, 1, `one answer: ${served}`);
+      const refused = late.received();
+      assert.match(refused, /^HTTP\/1\.1 503 /, `the late request is refused: ${refused}`);
+      assert.match(refused, /\r\nrequest-id: req_\w+\r\n/i, 'with its Request-Id');
+      assert.match(refused, /\r\nretry-after: 1\r\n/i, 'with Retry-After');
+      assert.match(refused, /\r\nconnection: close\r\n/i, 'closing its connection');
       const envelope = JSON.parse(refused.slice(refused.indexOf('\r\n\r\n') + 4));
-      assert.equal(envelope.success, false);
-      assert.equal(envelope.code, 'service_unavailable');
-      assert.match(envelope.error, /shutting down/);
-      assert.match(envelope.request_id, /^req_/);
+      assert.equal(envelope.success, false, 'the envelope');
+      assert.equal(envelope.code, 'service_unavailable', 'its code');
+      assert.match(envelope.error, /shutting down/, 'its message');
+      assert.match(envelope.request_id, /^req_/, 'its request id');
     } finally {
       await server.close();
     }
