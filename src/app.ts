@@ -4,7 +4,7 @@ import {
   type IncomingMessage,
   type Server,
   type ServerOptions,
-  ServerResponse,
+  type ServerResponse,
 } from 'node:http';
 import type { Socket } from 'node:net';
 import proxyAddr from '@fastify/proxy-addr';
@@ -283,32 +283,15 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   };
   // Set when the server starts closing (the preClose hook below).
   let closing = false;
-  /**
-   * An answer written once the server is closing (or draining) ends its connection: a request
-   * under way at SIGTERM is answered, and its connection, kept alive, would otherwise hold the
-   * closing server open for the keep-alive timeout (72 s), past a supervisor's stop timeout.
-   */
-  class Response extends ServerResponse<IncomingMessage> {
-    override writeHead(...args: unknown[]): this {
-      if (closing || draining?.()) this.shouldKeepAlive = false;
-      return (super.writeHead as (...args: unknown[]) => this)(...args);
-    }
-
-    // One whose headers went out before (a streamed export) closes its connection once it ends.
-    override end(...args: unknown[]): this {
-      if (closing && this.headersSent && this.shouldKeepAlive) {
-        this.once('finish', () => httpServer?.closeIdleConnections());
-      }
-      return (super.end as (...args: unknown[]) => this)(...args);
-    }
-  }
+  /** The server's open connections: closing ends those with an answer under way (preClose). */
+  const sockets = new Set<Socket>();
   let httpServer: Server | undefined;
   const app = Fastify({
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     // Our own node:http server, so the data API's fast path sees each request first.
     serverFactory: (handler, opts) => {
       const server = createServer(
-        { ...(opts.http as ServerOptions), requireHostHeader: false, ServerResponse: Response },
+        { ...(opts.http as ServerOptions), requireHostHeader: false },
         (req, res) => {
           if (draining?.()) res.setHeader('connection', 'close');
           hsts?.(req, res);
@@ -330,8 +313,13 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
         hsts?.(req, res);
         refused(req, res, new ApiError('expectation_failed'));
       });
-      // What Fastify sets on a server it creates itself (the same values as below).
+      // Per connection, not per request: nothing is added to the answers' hot path.
+      server.on('connection', (socket: Socket) => {
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
+      });
       httpServer = server;
+      // What Fastify sets on a server it creates itself (the same values as below).
       server.keepAliveTimeout = KEEP_ALIVE_MS;
       server.requestTimeout = config.requestTimeoutMs;
       server.setTimeout(0);
@@ -372,6 +360,17 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
 
   app.addHook('preClose', (done) => {
     closing = true;
+    // Fastify closes the connections idle now. One with an answer under way (a request taken
+    // before SIGTERM) would be kept alive after it, holding the closing server open for the
+    // keep-alive timeout (72 s), past a supervisor's stop timeout: its answer closes it instead
+    // (Connection: close), or, already being sent (a streamed export), it is closed once done.
+    // `_httpMessage` is node:http's answer on the socket (how http-terminator finds it too).
+    for (const socket of sockets) {
+      const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+      if (!res || res.writableFinished) continue;
+      if (!res.headersSent) res.shouldKeepAlive = false;
+      else res.once('finish', () => httpServer?.closeIdleConnections());
+    }
     done();
   });
   // At LOG_LEVEL=debug (or trace) each answer is logged: its Request-Id, method, path (never the
