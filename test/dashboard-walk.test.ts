@@ -9,6 +9,7 @@ import {
   openBrowser,
   signInAsOwner,
 } from './helpers/dashboard-browser.ts';
+import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 
 /** A first owner's walk through the dashboard: what it shows while editing a deployed endpoint. */
@@ -150,6 +151,88 @@ describe("dashboard walk: a new owner's first pages", {
     await withdraw.click();
     await page.getByRole('dialog').getByRole('button', { name: 'Withdraw invite' }).click();
     await pending.waitFor({ state: 'detached' });
+    assert.deepEqual(owner.errors, [], 'the page logged no errors');
+  });
+});
+
+/** A delivery still being tried: what Redeliver does to it is said before it is pressed. */
+describe('dashboard walk: redelivering a delivery still being tried', {
+  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (.ci/run installs it)`,
+}, () => {
+  let server: TestServer;
+  let receiver: Receiver;
+  let owner: Browser;
+
+  before(async () => {
+    ensureDashboardBuilt();
+    receiver = await startReceiver();
+    // The receiver is down: each attempt fails, and the next is an hour away.
+    receiver.respond = () => ({ status: 500 });
+    server = await startTestServer(
+      'sqlite',
+      { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' },
+      { worker: true },
+    );
+    await server.createEndpoint({
+      slug: 'orders',
+      name: 'Orders',
+      schema: ordersSchema,
+      retry: { max_retries: 3, interval_seconds: 3600 },
+    });
+    const sub = await server.admin('POST', '/admin/v1/endpoints/orders/webhooks', {
+      url: receiver.url,
+      environment: 'test',
+    });
+    assert.equal(sub.status, 201, `subscribe answered ${sub.status}: ${sub.text}`);
+    owner = await openBrowser(server.url);
+    await signInAsOwner(owner.page, server.url);
+    owner.errors.length = 0;
+  });
+  after(async () => {
+    await owner?.close();
+    await server?.close();
+    await receiver?.close();
+  });
+
+  test('the drawer says its own attempts go on, next to Redeliver; a finished one says nothing of it', async () => {
+    const { key } = await server.createKey({ name: 'walk', environment: 'test' });
+    const created = await server.request('POST', '/api/v1/data/orders', {
+      key,
+      json: { order_id: 'W-1', amount: 1 },
+    });
+    assert.equal(created.status, 202, `create answered ${created.status}: ${created.text}`);
+    await receiver.waitFor(1);
+    const page = owner.page;
+    await page.goto(`${server.url}/#/deliveries`);
+    await page.getByTestId('delivery-row').first().click();
+    const detail = page.getByTestId('delivery-detail');
+    await detail.getByText('500', { exact: true }).waitFor();
+    const redeliver = detail.getByRole('button', { name: 'Redeliver', exact: true });
+    const note = detail.getByText(/still being tried/);
+    await note.waitFor();
+    assert.match(
+      (await note.textContent()) ?? '',
+      /next attempt .*: Redeliver sends the event once more now, and its own attempts go on too\.$/,
+      'the note names the next attempt and says both go out',
+    );
+    assert.equal(
+      await redeliver.getAttribute('aria-describedby'),
+      await note.getAttribute('id'),
+      'the button is described by the note',
+    );
+    // Once it is over (here: cancelled by disabling its subscription), nothing goes on.
+    await page.keyboard.press('Escape');
+    const subs = await server.admin('GET', '/admin/v1/endpoints/orders/webhooks');
+    for (const sub of subs.body.data) {
+      const disabled = await server.admin('PATCH', `/admin/v1/webhooks/${sub.id}`, { enabled: false });
+      assert.equal(disabled.status, 200, `disable answered ${disabled.status}: ${disabled.text}`);
+    }
+    await page.reload();
+    await page.getByTestId('delivery-row').first().getByText('cancelled').waitFor();
+    await page.getByTestId('delivery-row').first().click();
+    await detail.getByText('cancelled', { exact: true }).waitFor();
+    assert.equal(await note.count(), 0, 'a cancelled delivery has no such note');
+    assert.equal(await redeliver.getAttribute('aria-describedby'), null, 'nor a description');
     assert.deepEqual(owner.errors, [], 'the page logged no errors');
   });
 });

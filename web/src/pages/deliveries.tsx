@@ -371,10 +371,23 @@ function DeliveryDrawer({
             {d.next_attempt_at ? ` · next attempt ${formatDate(d.next_attempt_at)}` : ''}
           </Text>
           <Group>
-            <Button onClick={() => void redeliver()} loading={busy}>
+            <Button
+              onClick={() => void redeliver()}
+              loading={busy}
+              aria-describedby={d.status === 'pending' ? 'redeliver-pending' : undefined}
+            >
               Redeliver
             </Button>
           </Group>
+          {d.status === 'pending' && (
+            // A redelivery is a new delivery of the same event: this one's attempts go on as well,
+            // so the receiver gets the event twice more (deduplicate by webhook-id).
+            <Text size="xs" c="dimmed" id="redeliver-pending">
+              This delivery is still being tried
+              {d.next_attempt_at ? ` (next attempt ${formatDate(d.next_attempt_at)})` : ''}: Redeliver sends
+              the event once more now, and its own attempts go on too.
+            </Text>
+          )}
           <Text fw={600} size="sm">
             Attempts ({d.attempts.length} of {d.max_attempts})
           </Text>
