@@ -279,6 +279,33 @@ for (const kind of databaseKinds) {
       assert.equal((await log(done.body.id)).body.data.length, before);
     });
 
+    test('deleting a subscription ends its pending deliveries at once, as disabling does', async () => {
+      // Its own endpoint: a failed attempt's retry is an hour away, so only the deletion can end it.
+      await server.createEndpoint({
+        slug: 'hourly',
+        name: 'Hourly',
+        schema: { type: 'object' },
+        retry: { max_retries: 3, interval_seconds: 3600 },
+      });
+      const down = await receiver();
+      down.respond = () => ({ status: 500 });
+      const sub = await subscribe('hourly', { url: down.url, environment: 'test' });
+      const made = await server.request('POST', '/api/v1/data/hourly', { key, json: { n: 1 } });
+      assert.equal(made.status, 202, made.text);
+      const log = () => server.admin('GET', `/admin/v1/deliveries?record_id=${made.body.id}`);
+      const waiting = await until(log, (l) => l.body.data[0]?.attempts.length === 1);
+      const [delivery] = waiting.body.data;
+      assert.equal(delivery.status, 'pending', 'waiting for its retry');
+      assert.ok(delivery.next_attempt_at > new Date(Date.now() + 3_000_000).toISOString(), 'an hour away');
+      const removed = await server.admin('DELETE', `/admin/v1/webhooks/${sub.id}`);
+      assert.equal(removed.status, 200, removed.text);
+      const ended = (await server.admin('GET', `/admin/v1/deliveries/${delivery.id}`)).body.data;
+      assert.equal(ended.status, 'cancelled', 'the pending delivery ended with the deletion');
+      assert.equal(ended.last_error, 'subscription disabled or deleted', 'and says why');
+      assert.equal(ended.next_attempt_at, null, 'no attempt is due');
+      assert.equal(down.received.length, 1, 'nothing more was sent');
+    });
+
     test('bad subscription input is refused and changes nothing', async () => {
       for (const body of [
         { url: 'ftp://x.example/', environment: 'test' },

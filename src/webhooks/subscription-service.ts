@@ -211,7 +211,13 @@ export function createSubscriptionService(deps: {
 
     async remove(id: string): Promise<void> {
       await requireRow(id);
-      await db.deleteFrom('webhook_subscriptions').where('id', '=', id).execute();
+      // Its deliveries still to go end now, as when it is disabled. Left pending, each waited for
+      // its next attempt (an hour off, say) to be cancelled, and showed as pending meanwhile.
+      // The subscription's row first, then its deliveries: the lock order of every writer of both.
+      await db.transaction().execute(async (trx) => {
+        await trx.deleteFrom('webhook_subscriptions').where('id', '=', id).execute();
+        await cancelPendingDeliveries(trx, id, nowIso());
+      });
     },
 
     /** A new secret, shown once; the old one keeps signing alongside it for 24 h. */
