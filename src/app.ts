@@ -1,11 +1,5 @@
 import cluster from 'node:cluster';
-import {
-  createServer,
-  type IncomingMessage,
-  type Server,
-  type ServerOptions,
-  type ServerResponse,
-} from 'node:http';
+import { createServer, type IncomingMessage, type ServerOptions, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import proxyAddr from '@fastify/proxy-addr';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
@@ -285,7 +279,6 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   let closing = false;
   /** The server's open connections: closing ends those with an answer under way (preClose). */
   const sockets = new Set<Socket>();
-  let httpServer: Server | undefined;
   const app = Fastify({
     trustProxy: config.trustProxy.length > 0 ? config.trustProxy : false,
     // Our own node:http server, so the data API's fast path sees each request first.
@@ -318,7 +311,6 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
         sockets.add(socket);
         socket.once('close', () => sockets.delete(socket));
       });
-      httpServer = server;
       // What Fastify sets on a server it creates itself (the same values as below).
       server.keepAliveTimeout = KEEP_ALIVE_MS;
       server.requestTimeout = config.requestTimeoutMs;
@@ -369,7 +361,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
       const res = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
       if (!res || res.writableFinished) continue;
       if (!res.headersSent) res.shouldKeepAlive = false;
-      else res.once('finish', () => httpServer?.closeIdleConnections());
+      else res.once('finish', () => app.server.closeIdleConnections());
     }
     done();
   });
