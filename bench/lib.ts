@@ -91,6 +91,8 @@ export async function load(
     connections: number;
     /** The server's process: its CPU time per request is reported (single-process servers). */
     server?: ChildProcess;
+    /** Headers made anew for each request (an Idempotency-Key, say), on top of `headers`. */
+    eachRequest?: () => Record<string, string>;
   },
 ): Promise<Result> {
   const cpuBefore = cpuMicros(options.server?.pid);
@@ -103,6 +105,16 @@ export async function load(
     connections: options.connections,
     duration: options.seconds,
     pipelining: 1,
+    ...(options.eachRequest && {
+      requests: [
+        {
+          setupRequest: (request: autocannon.Request) => ({
+            ...request,
+            headers: { ...request.headers, ...options.eachRequest?.() },
+          }),
+        },
+      ],
+    }),
   });
   const cpuAfter = cpuMicros(options.server?.pid);
   const total = result.requests.total;

@@ -7,9 +7,12 @@
  *   BENCH_FAST_PATH_OFF=1 npm run bench       also a second server with GATEHOUSE_FAST_PATH=false
  *   BENCH_COMMAND=start npm run bench         `gatehouse start` (API and webhook worker in one
  *                                             process, the default) instead of `serve` (API only)
+ *   BENCH_IDEMPOTENT=1 npm run bench          also POST create with a new Idempotency-Key on each
+ *                                             request, as @gatehouse/client sends its writes
  *   BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' npm run bench   Node options for the
  *                                             Gatehouse server (a profile is written at its exit)
  */
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,6 +25,7 @@ const rounds = Number(process.env.BENCH_ROUNDS ?? 2);
 const connections = Number(process.env.BENCH_CONNECTIONS ?? 64);
 const workers = Number(process.env.BENCH_WORKERS ?? 1);
 const compareSlowPath = process.env.BENCH_FAST_PATH_OFF === '1';
+const idempotent = process.env.BENCH_IDEMPOTENT === '1';
 const command = process.env.BENCH_COMMAND ?? 'serve';
 /** Node options for the Gatehouse server, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` (written at its exit). */
 const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter(Boolean);
@@ -165,6 +169,20 @@ async function main(): Promise<void> {
         server: measured(gate),
       }),
     );
+    if (idempotent) {
+      results.push(
+        await load('gatehouse POST + Idem.-Key', {
+          url: base,
+          method: 'POST',
+          headers,
+          body,
+          seconds,
+          connections,
+          server: measured(gate),
+          eachRequest: () => ({ 'idempotency-key': randomUUID() }),
+        }),
+      );
+    }
     if (slow) {
       results.push(
         await load('  fast path off: POST', {
@@ -208,6 +226,10 @@ async function main(): Promise<void> {
   process.stdout.write(`get    / bare = ${get.toFixed(2)} (goal >= 0.60)\n`);
   const replace = mean('gatehouse PUT replace') / baseline;
   process.stdout.write(`put    / bare = ${replace.toFixed(2)}\n`);
+  if (idempotent) {
+    const keyed = mean('gatehouse POST + Idem.-Key') / baseline;
+    process.stdout.write(`create with Idempotency-Key / bare = ${keyed.toFixed(2)}\n`);
+  }
   const bad = results.reduce((s, r) => s + r.non2xx + r.errors, 0);
   process.stdout.write(`non-2xx + errors: ${bad}\n`);
   await new Promise((r) => setTimeout(r, 500));
