@@ -174,7 +174,7 @@ export async function createServices(config: Config): Promise<Services & { close
     keys,
     reader: createRecordReader({ db, dialect, secret }),
     writer,
-    traffic: createTraffic(config, db),
+    traffic: createTraffic(config, db, dialect),
     encryptor,
     tokens: createTokenService({ db, encryptor, keys, bus }),
     webhooks: {

@@ -86,15 +86,22 @@ describe('record writer when the SQLite write thread stops between a commit and 
 
     // One turn of 534 writes: two batches (512 at most each). The thread commits the first, then
     // stops before answering; the second never commits.
+    // Some carry an Idempotency-Key: its record commits with the write, once.
+    const keyed = (command: WriteCommand, key: string): WriteCommand => ({
+      ...command,
+      idempotency: { keyId: 'key_stop', key, fingerprint: key, expiresAt: '2999-01-01T00:00:00.000Z' },
+    });
     const first = [
-      replaceCommand(endpoint, replaced, { v: 2 }),
+      keyed(replaceCommand(endpoint, replaced, { v: 2 }), 'first-replace'),
       deleteCommand(endpoint, deleted),
-      ...Array.from({ length: 510 }, (_, n) => createCommand(endpoint, { first: n })),
+      keyed(createCommand(endpoint, { first: 'keyed' }), 'first-create'),
+      ...Array.from({ length: 509 }, (_, n) => createCommand(endpoint, { first: n })),
     ];
     const second = [
-      replaceCommand(endpoint, replacedLate, { v: 2 }),
-      deleteCommand(endpoint, deletedLate),
-      ...Array.from({ length: 20 }, (_, n) => createCommand(endpoint, { second: n })),
+      keyed(replaceCommand(endpoint, replacedLate, { v: 2 }), 'second-replace'),
+      keyed(deleteCommand(endpoint, deletedLate), 'second-delete'),
+      keyed(createCommand(endpoint, { second: 'keyed' }), 'second-create'),
+      ...Array.from({ length: 19 }, (_, n) => createCommand(endpoint, { second: n })),
     ];
     const commitsBefore = commits;
     const changesBefore = services.database.dialect.dataVersion?.();
@@ -135,6 +142,23 @@ describe('record writer when the SQLite write thread stops between a commit and 
       'one outbox row per create, none twice',
     );
     assert.equal(requests.filter((r) => r.operation === 'delete').length, 2, 'one outbox row per delete');
+    const keys = await services.database.db
+      .selectFrom('idempotency_keys')
+      .select(['idempotency_key', 'record_id'])
+      .where('key_id', '=', 'key_stop')
+      .orderBy('idempotency_key')
+      .execute();
+    assert.deepEqual(
+      keys.map((k) => [k.idempotency_key, k.record_id]),
+      [
+        ['first-create', first[2]?.recordId],
+        ['first-replace', replaced],
+        ['second-create', second[2]?.recordId],
+        ['second-delete', deletedLate],
+        ['second-replace', replacedLate],
+      ],
+      'each Idempotency-Key stored once, with its write, committed or written after the stop',
+    );
     assert.ok(commits > commitsBefore, 'the webhook worker is woken');
     assert.notEqual(
       services.database.dialect.dataVersion?.(),

@@ -201,6 +201,103 @@ for (const kind of databaseKinds) {
       assert.equal(original.requests.length, 1, 'the refused write left no outbox row');
     });
 
+    test('Idempotency-Key records commit with their writes in one turn; a live key refuses its write alone', async () => {
+      const db = services.database.db;
+      const keyId = newId('key');
+      const idem = (key: string, expiresAt = '2999-01-01T00:00:00.000Z') => ({
+        idempotency: { keyId, key, fingerprint: `fp-${key}`, expiresAt },
+      });
+      const existing = create({ v: 1 });
+      const doomed = create({ v: 'x' });
+      await services.writer.write(existing);
+      await services.writer.write(doomed);
+      const earlier = {
+        key_id: keyId,
+        fingerprint: 'fp-earlier',
+        record_id: 'rec_earlier',
+        status_code: 202,
+      };
+      await db
+        .insertInto('idempotency_keys')
+        .values(
+          [
+            { ...earlier, idempotency_key: 'live', request_id: 'req_live', response_body: '{}' },
+            { ...earlier, idempotency_key: 'expired', request_id: 'req_expired', response_body: '{}' },
+          ].map((row) => ({
+            ...row,
+            created_at: '2020-01-01T00:00:00.000Z',
+            expires_at:
+              row.idempotency_key === 'live' ? '2999-01-01T00:00:00.000Z' : '2020-01-02T00:00:00.000Z',
+          })),
+        )
+        .execute();
+      const commands: WriteCommand[] = [
+        create({ plain: 1 }),
+        create({ keyed: 1 }, idem('created')),
+        {
+          ...replaceCommand({ id: endpointId, slug: 'orders' }, existing.recordId, { v: 2 }),
+          ...idem('replaced'),
+        },
+        {
+          ...replaceCommand({ id: endpointId, slug: 'orders' }, newId('record'), { v: 2 }),
+          ...idem('missing'),
+        },
+        { ...deleteCommand({ id: endpointId, slug: 'orders' }, doomed.recordId), ...idem('deleted') },
+        create({ clash: 1 }, idem('live')),
+        create({ late: 1 }, idem('expired')),
+      ];
+      const results = await Promise.allSettled(commands.map((command) => services.writer.write(command)));
+      assert.deepEqual(
+        results.map((r) =>
+          r.status === 'rejected'
+            ? `rejected ${(r.reason as ApiError).code}`
+            : r.value.ok
+              ? r.value.version
+              : r.value.error.code,
+        ),
+        [1, 1, 2, 'record_not_found', 1, 'rejected idempotency_key_in_flight', 1],
+        'each write answered for itself',
+      );
+      const keys = await db
+        .selectFrom('idempotency_keys')
+        .selectAll()
+        .where('key_id', '=', keyId)
+        .orderBy('idempotency_key')
+        .execute();
+      const expected = (key: string, command: WriteCommand) => ({
+        idempotency_key: key,
+        fingerprint: `fp-${key}`,
+        request_id: command.requestId,
+        record_id: command.recordId,
+        status_code: 202,
+        response_body: `{"success":true,"id":"${command.recordId}","message":"Request queued"}`,
+      });
+      assert.deepEqual(
+        keys.map(({ idempotency_key, fingerprint, request_id, record_id, status_code, response_body }) => ({
+          idempotency_key,
+          fingerprint,
+          request_id,
+          record_id,
+          status_code: Number(status_code),
+          response_body,
+        })),
+        [
+          expected('created', commands[1] as WriteCommand),
+          expected('deleted', commands[4] as WriteCommand),
+          expected('expired', commands[6] as WriteCommand),
+          { ...earlier, idempotency_key: 'live', request_id: 'req_live', response_body: '{}' },
+          expected('replaced', commands[2] as WriteCommand),
+        ].map(({ key_id: _k, ...row }: Record<string, unknown>) => row),
+        'a key per write that found its record; the live key untouched; the expired one taken over',
+      );
+      const clash = await stored((commands[5] as WriteCommand).recordId);
+      assert.equal(clash.record, undefined, 'the write refused for its live key is not stored');
+      assert.equal(clash.requests.length, 0, 'nor its outbox row');
+      for (const n of [0, 1, 6])
+        assert.ok((await stored((commands[n] as WriteCommand).recordId)).record, `create ${n}`);
+      assert.equal((await stored(doomed.recordId)).record, undefined, 'the keyed delete applied');
+    });
+
     test('close waits for writes in flight', async () => {
       const commands = Array.from({ length: 40 }, (_, n) => create({ late: n }));
       const pending = commands.map((command) => services.writer.write(command));

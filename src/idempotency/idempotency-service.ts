@@ -1,10 +1,10 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Transaction } from 'kysely';
 import { ApiError } from '../errors.ts';
 import { sha256 } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
-import type { Database } from '../infra/db/schema.ts';
-import type { WriteCommand, WriteOutcome } from '../records/record-writer.ts';
+import type { DialectAdapter } from '../infra/db/dialect.ts';
+import { preparedReadFirst } from '../infra/db/prepared.ts';
+import type { WriteCommand } from '../records/record-writer.ts';
 import { isoAfter, nowIso } from '../time.ts';
 import { formerFingerprint, parseIdempotencyKey, requestFingerprint } from './idempotency-key.ts';
 import type { InFlightLocks } from './in-flight-locks.ts';
@@ -32,6 +32,7 @@ interface Stored {
 
 export interface IdempotencyOptions {
   db: Db;
+  dialect: DialectAdapter;
   locks: InFlightLocks;
   /** How long a key is remembered (the draft and PRODUCT.md: 24 hours). */
   ttlSeconds: number;
@@ -44,19 +45,24 @@ const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
  * Idempotency-Key on writes. A first request takes an in-flight lock, then its write stores the
- * key with the response in the same transaction (WriteCommand.alsoInTransaction), so a crash can
+ * key with the response in the same transaction (WriteCommand.idempotency), so a crash can
  * never keep one without the other. A repeat with the same body gets the stored response back; a
  * repeat with another body 422; a repeat while the first is running 409. Errors are not stored:
  * a request that failed may be retried with the same key.
  */
-export function createIdempotency({ db, locks, ttlSeconds }: IdempotencyOptions) {
-  async function find(keyId: string, key: string): Promise<Stored | undefined> {
-    const row = await db
+export function createIdempotency({ db, dialect, locks, ttlSeconds }: IdempotencyOptions) {
+  /** A key's stored response, read on the reader connection without Kysely's (a hot path). */
+  const storedResponse = preparedReadFirst<Stored, [keyId: string, key: string]>(
+    dialect,
+    db
       .selectFrom('idempotency_keys')
       .select(['fingerprint', 'status_code', 'response_body', 'request_id', 'expires_at'])
-      .where('key_id', '=', keyId)
-      .where('idempotency_key', '=', key)
-      .executeTakeFirst();
+      .where('key_id', '=', '')
+      .where('idempotency_key', '=', ''),
+  );
+
+  async function find(keyId: string, key: string): Promise<Stored | undefined> {
+    const row = await storedResponse(keyId, key);
     return row && row.expires_at > nowIso() ? row : undefined;
   }
 
@@ -86,44 +92,6 @@ export function createIdempotency({ db, locks, ttlSeconds }: IdempotencyOptions)
     await locks.release(lock, request.id);
   }
 
-  async function store(
-    trx: Transaction<Database>,
-    request: FastifyRequest,
-    state: InFlight,
-    outcome: WriteOutcome,
-  ): Promise<void> {
-    if (!outcome.ok) return;
-    const now = nowIso();
-    const row = {
-      key_id: request.apiKey.id,
-      idempotency_key: state.key,
-      fingerprint: state.fingerprint,
-      request_id: request.id,
-      record_id: outcome.recordId,
-      status_code: 202,
-      // The exact body the data API answers a write with (see records/routes.ts).
-      response_body: `{"success":true,"id":"${outcome.recordId}","message":"Request queued"}`,
-      created_at: now,
-      expires_at: isoAfter(ttlSeconds),
-    };
-    const result = await trx
-      .insertInto('idempotency_keys')
-      .values(row)
-      .onConflict((oc) =>
-        oc
-          .columns(['key_id', 'idempotency_key'])
-          .doUpdateSet(row)
-          // Only an expired, not yet pruned key may be taken over.
-          .where('idempotency_keys.expires_at', '<=', now),
-      )
-      .executeTakeFirst();
-    if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0) {
-      // A duplicate that got past the lock (Redis down, or another process without Redis)
-      // committed first: this write rolls back, so there is still exactly one.
-      throw new ApiError('idempotency_key_in_flight', { headers: { 'Retry-After': '1' } });
-    }
-  }
-
   return {
     /** preHandler for the /api scope: replays, refuses, or marks the key in flight. */
     async preHandler(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
@@ -151,14 +119,15 @@ export function createIdempotency({ db, locks, ttlSeconds }: IdempotencyOptions)
       return undefined;
     },
 
-    /** A write preparer: stores the key and the response with the write. */
+    /** A write preparer: the key and the response are stored with the write (record-writer.ts). */
     prepareWrite(request: FastifyRequest, command: WriteCommand): void {
       const state = request.idempotency;
       if (!state) return;
-      const previous = command.alsoInTransaction;
-      command.alsoInTransaction = async (trx, outcome) => {
-        if (previous) await previous(trx, outcome);
-        await store(trx, request, state, outcome);
+      command.idempotency = {
+        keyId: request.apiKey.id,
+        key: state.key,
+        fingerprint: state.fingerprint,
+        expiresAt: isoAfter(ttlSeconds),
       };
     },
 

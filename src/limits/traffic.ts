@@ -5,6 +5,7 @@ import { syncFirstHook } from '../http/sync-hook.ts';
 import { createIdempotency, type Idempotency } from '../idempotency/idempotency-service.ts';
 import { memoryLocks, redisLocks } from '../idempotency/in-flight-locks.ts';
 import type { Db } from '../infra/db/database.ts';
+import type { DialectAdapter } from '../infra/db/dialect.ts';
 import { createLogger } from '../infra/logger.ts';
 import type { AuthenticatedKey } from '../keys/key-service.ts';
 import { createUsageMeter, type UsageMeter } from '../usage/usage-meter.ts';
@@ -31,7 +32,7 @@ export interface Traffic {
 
 const PRUNE_EVERY_MS = 10 * 60_000;
 
-export function createTraffic(config: Config, db: Db): Traffic {
+export function createTraffic(config: Config, db: Db, dialect: DialectAdapter): Traffic {
   const settings = config.limits;
   const log = createLogger(config.logLevel);
   const redis = config.redisUrl
@@ -71,6 +72,7 @@ export function createTraffic(config: Config, db: Db): Traffic {
   });
   const idempotency = createIdempotency({
     db,
+    dialect,
     locks: redis ? redisLocks(redis) : memoryLocks(),
     ttlSeconds: settings.idempotencyTtlSeconds,
   });

@@ -13,9 +13,10 @@ import { rateLimitHeaders } from '../limits/headers.ts';
 import { enforceLimits, type LimitedRequest } from '../limits/hooks.ts';
 import type { LimitDecision } from '../limits/rate-limiter.ts';
 import { CLIENT_CLOSED, type Traffic } from '../limits/traffic.ts';
+import { queuedBody } from './record-json.ts';
 import type { RecordReader } from './record-reader.ts';
 import type { RecordWriter, WriteCommand } from './record-writer.ts';
-import { queuedBody, recordData, SLUG, type Target, targetFor, writeCommand } from './routes.ts';
+import { recordData, SLUG, type Target, targetFor, writeCommand } from './routes.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 const GET_BY_ID = /^\/api\/v1\/data\/([a-z0-9][a-z0-9-]{1,62})\/([A-Za-z0-9_]{1,64})$/;

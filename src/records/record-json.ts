@@ -12,3 +12,7 @@ export type RecordRow = Pick<
 export function recordJson(row: RecordRow, slug: string): string {
   return `{"id":"${row.id}","object":"record","endpoint":"${slug}","environment":"${row.environment}","data":${row.data},"version":${row.version},"created_at":"${row.created_at}","updated_at":"${row.updated_at}"}`;
 }
+
+/** The 202 every accepted write gets (and an Idempotency-Key's stored response). */
+export const queuedBody = (recordId: string) =>
+  `{"success":true,"id":"${recordId}","message":"Request queued"}`;

@@ -16,7 +16,7 @@ import {
 import type { Environment } from '../keys/key-service.ts';
 import { nowIso } from '../time.ts';
 import { operationEvent } from '../webhooks/events.ts';
-import { type RecordRow, recordJson } from './record-json.ts';
+import { queuedBody, type RecordRow, recordJson } from './record-json.ts';
 
 export type WriteOperation = 'create' | 'replace' | 'delete';
 
@@ -34,8 +34,23 @@ export interface WriteCommand {
   source: 'api' | 'console' | 'import';
   /** Encrypted per-request callback, if the caller asked for one. */
   callback: string | null;
-  /** More statements that must commit or roll back with this write (e.g. the idempotency record). */
+  /** An Idempotency-Key's record, stored with the write's response: both commit or neither. */
+  idempotency?: IdempotencyRecord;
+  /** More statements that must commit or roll back with this write (they keep it off SQLite's write thread). */
   alsoInTransaction?: (trx: Transaction<Database>, outcome: WriteOutcome) => Promise<void>;
+}
+
+/**
+ * What a write with an Idempotency-Key stores (idempotency/idempotency-service.ts replays it): the
+ * request id is the write's, the response its 202. A live record of the same key (a duplicate that
+ * got past the in-flight lock and committed first) fails the write with 409, so there is one.
+ */
+export interface IdempotencyRecord {
+  keyId: string;
+  key: string;
+  fingerprint: string;
+  /** When the key is forgotten (ISO 8601); an expired record of the key not yet pruned is replaced. */
+  expiresAt: string;
 }
 
 export type WriteOutcome = { ok: true; recordId: string; version: number } | { ok: false; error: ApiError };
@@ -176,8 +191,45 @@ async function apply(
   }
   const outcome: WriteOutcome = { ok: true, recordId: row.id, version: row.version };
   await prepared.insertRequest(trx, ...requestValues(cmd, row, now));
+  if (cmd.idempotency) await storeIdempotency(trx, cmd, cmd.idempotency, now);
   if (cmd.alsoInTransaction) await cmd.alsoInTransaction(trx, outcome);
   return outcome;
+}
+
+/** The Idempotency-Key's record, in the write's transaction (Kysely: PostgreSQL, and SQLite's fallback). */
+async function storeIdempotency(
+  trx: Transaction<Database>,
+  cmd: WriteCommand,
+  stored: IdempotencyRecord,
+  now: string,
+): Promise<void> {
+  const row = {
+    key_id: stored.keyId,
+    idempotency_key: stored.key,
+    fingerprint: stored.fingerprint,
+    request_id: cmd.requestId,
+    record_id: cmd.recordId,
+    status_code: 202,
+    response_body: queuedBody(cmd.recordId),
+    created_at: now,
+    expires_at: stored.expiresAt,
+  };
+  const result = await trx
+    .insertInto('idempotency_keys')
+    .values(row)
+    .onConflict((oc) =>
+      oc
+        .columns(['key_id', 'idempotency_key'])
+        .doUpdateSet(row)
+        // Only an expired, not yet pruned key may be taken over.
+        .where('idempotency_keys.expires_at', '<=', now),
+    )
+    .executeTakeFirst();
+  if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0) {
+    // A duplicate that got past the lock (Redis down, or another process without Redis)
+    // committed first: this write rolls back, so there is still exactly one.
+    throw new ApiError('idempotency_key_in_flight', { headers: { 'Retry-After': '1' } });
+  }
 }
 
 interface Pending {
@@ -240,7 +292,7 @@ async function inSeqOrder(trx: Transaction<Database>): Promise<void> {
 
 /** A create with nothing else in its transaction (no idempotency record): it can share an INSERT. */
 function isPlainCreate(command: WriteCommand): boolean {
-  return command.operation === 'create' && !command.alsoInTransaction;
+  return command.operation === 'create' && !command.idempotency && !command.alsoInTransaction;
 }
 
 const BULK_ROWS = 200;
@@ -540,13 +592,37 @@ const REPLACE_RECORD = `update "records" set "data" = ?, "version" = "version" +
 const DELETE_RECORD = `delete from "records" where "id" = ? and "endpoint_id" = ? and "environment" = ?
   returning "version"`;
 
+/** SQLite: an expired record of the key, not yet pruned, is replaced (parameters: key id, key, now). */
+const CLEAR_EXPIRED_KEY = `delete from "idempotency_keys"
+  where "key_id" = ? and "idempotency_key" = ? and "expires_at" <= ?`;
+
+/**
+ * SQLite: a write's Idempotency-Key record (storeIdempotency's row), when the write found its record:
+ * run after a create or a replace, before a delete. A live record of the key fails the statement
+ * (the primary key), and with it the batch: the writer then retries write by write through Kysely,
+ * where storeIdempotency answers that write 409. Parameters: key id, key, fingerprint, request id,
+ * record id, response, now, expiry; record id, endpoint id, environment.
+ */
+const STORE_KEY = `insert into "idempotency_keys" ("key_id", "idempotency_key", "fingerprint", "request_id",
+    "record_id", "status_code", "response_body", "created_at", "expires_at")
+  select ?, ?, ?, ?, ?, 202, ?, ?, ?
+  where exists (select 1 from "records" where "id" = ? and "endpoint_id" = ? and "environment" = ?)`;
+
 /** What settling a batch reads of a record it wrote. */
 type StoredRecord = Pick<RecordRow, 'data' | 'version' | 'created_at' | 'updated_at'>;
 
 /** The statements of a batch of plain writes, by their index in the thread's list. */
-const Sql = { InsertRecord: 0, CreateOutbox: 1, ReplaceRecord: 2, DeleteRecord: 3, WriteOutbox: 4 } as const;
+const Sql = {
+  InsertRecord: 0,
+  CreateOutbox: 1,
+  ReplaceRecord: 2,
+  DeleteRecord: 3,
+  WriteOutbox: 4,
+  ClearExpiredKey: 5,
+  StoreKey: 6,
+} as const;
 
-/** A write with nothing else in its transaction (no idempotency record): it can share a batch. */
+/** A write with no statements of its own in its transaction (an idempotency record is not one): it can share a batch. */
 function isPlainWrite(command: WriteCommand): boolean {
   return !command.alsoInTransaction;
 }
@@ -578,6 +654,8 @@ function sqliteBatch(
     REPLACE_RECORD,
     DELETE_RECORD,
     OUTBOX_ROW_FROM_RECORD_IF_TOLD,
+    CLEAR_EXPIRED_KEY,
+    STORE_KEY,
   ];
   const counted: number[] = [Sql.CreateOutbox, Sql.WriteOutbox];
   const prepared = sqlText.map((text) => {
@@ -602,6 +680,7 @@ function sqliteBatch(
           environment,
           operationEvent.create,
         ]);
+        if (cmd.idempotency) keyRows(out, cmd, cmd.idempotency, now);
         continue;
       }
       const outbox: ThreadRow = [
@@ -622,12 +701,37 @@ function sqliteBatch(
       ];
       if (cmd.operation === 'replace') {
         out.push([Sql.ReplaceRecord, cmd.data ?? '{}', now, recordId, endpointId, environment], outbox);
+        if (cmd.idempotency) keyRows(out, cmd, cmd.idempotency, now);
       } else {
-        // Read before the row is gone: the event carries the record as it was.
-        out.push(outbox, [Sql.DeleteRecord, recordId, endpointId, environment]);
+        // Read before the row is gone: the event carries the record as it was; so does STORE_KEY.
+        out.push(outbox);
+        if (cmd.idempotency) keyRows(out, cmd, cmd.idempotency, now);
+        out.push([Sql.DeleteRecord, recordId, endpointId, environment]);
       }
     }
     return out;
+  }
+
+  /** A write's Idempotency-Key record (STORE_KEY), after any expired one of the key is cleared. */
+  function keyRows(out: ThreadRow[], cmd: WriteCommand, stored: IdempotencyRecord, now: string): void {
+    const { recordId } = cmd;
+    out.push(
+      [Sql.ClearExpiredKey, stored.keyId, stored.key, now],
+      [
+        Sql.StoreKey,
+        stored.keyId,
+        stored.key,
+        stored.fingerprint,
+        cmd.requestId,
+        recordId,
+        queuedBody(recordId),
+        now,
+        stored.expiresAt,
+        recordId,
+        cmd.endpointId,
+        cmd.environment,
+      ],
+    );
   }
 
   /** A committed batch's outcomes: a replace or delete that returned no version found no record. */

@@ -6,6 +6,7 @@ import { guardJsonBody, jsonText } from '../http/json-body.ts';
 import { syncFirstHook } from '../http/sync-hook.ts';
 import { isId, newId } from '../ids.ts';
 import { type AuthenticatedKey, hasScope } from '../keys/key-service.ts';
+import { queuedBody } from './record-json.ts';
 import { parseListQuery, type RecordReader } from './record-reader.ts';
 import type { RecordWriter, WriteCommand, WriteOperation } from './record-writer.ts';
 
@@ -89,10 +90,6 @@ export function writeCommand(
     callback: null,
   };
 }
-
-/** The 202 every accepted write gets. */
-export const queuedBody = (recordId: string) =>
-  `{"success":true,"id":"${recordId}","message":"Request queued"}`;
 
 /** The data API: `/api/v1/data/{slug}[/{id}]`. Runs after API-key authentication. */
 export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps): void {
