@@ -1,12 +1,17 @@
 /** Writes docs/errors.md from the error-code table in src/errors.ts (`npm run docs:errors`). */
 import { writeFileSync } from 'node:fs';
 import { cliErrorCodes } from '../src/cli/output.ts';
-import { errorCodes } from '../src/errors.ts';
+import { type ErrorApi, errorCodes } from '../src/errors.ts';
+
+/** The API column: which API can answer with a code (each OpenAPI document lists only its own). */
+function apiNames(apis: readonly ErrorApi[]): string {
+  return apis.length === 2 ? 'both' : apis.join(', ');
+}
 
 export function renderErrorsDoc(): string {
   const rows = Object.entries(errorCodes)
     .sort(([a, x], [b, y]) => x.status - y.status || a.localeCompare(b))
-    .map(([code, e]) => `| ${e.status} | \`${code}\` | ${e.message} | ${e.doc} |`);
+    .map(([code, e]) => `| ${e.status} | \`${code}\` | ${apiNames(e.apis)} | ${e.message} | ${e.doc} |`);
   const cliRows = Object.entries(cliErrorCodes).map(([code, doc]) => `| \`${code}\` | ${doc} |`);
   return `# Error codes
 
@@ -29,9 +34,12 @@ Every error, from every route, has one shape:
 - A 5xx never carries a stack trace or SQL; the server logs the cause under the same request id.
 
 This file is generated from \`src/errors.ts\` by \`npm run docs:errors\`; a test fails when they differ.
+The API column says which API can answer with a code: \`data\` (API keys: records, App routes,
+\`/api/v1/account\`, \`/api/v1/tokens\`, \`/health\`), \`management\` (\`/admin/v1\`: the dashboard and the
+CLI) or both; each API's OpenAPI document lists only its own codes.
 
-| status | code | error | when |
-|---|---|---|---|
+| status | code | API | error | when |
+|---|---|---|---|---|
 ${rows.join('\n')}
 
 ## The CLI

@@ -99,7 +99,7 @@ function operation(
         }
       : {}),
     // A respond step may answer a status errors also use (a 404 of its own): it is listed as the step's.
-    responses: { ...errorResponses(errors), ...successResponses(route) },
+    responses: { ...errorResponses(errors, { api: 'data' }), ...successResponses(route) },
   };
 }
 

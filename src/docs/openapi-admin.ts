@@ -2,7 +2,13 @@ import { ROUTE_ACCESS, SESSION_COOKIE } from '../dashboard/access.ts';
 import { accountResponses, accountSchemas } from './openapi-admin-accounts.ts';
 import { resourceResponses, resourceSchemas } from './openapi-admin-resources.ts';
 import { webhookResponses, webhookSchemas } from './openapi-admin-webhooks.ts';
-import { errorResponses, requestIdHeader, sharedComponents, successContent } from './openapi-shared.ts';
+import {
+  errorResponses,
+  errorSchema,
+  requestIdHeader,
+  sharedComponents,
+  successContent,
+} from './openapi-shared.ts';
 
 type Json = Record<string, unknown>;
 
@@ -165,7 +171,7 @@ export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json 
         : {}),
       responses: {
         ...success(status, successContents[key]),
-        ...errorResponses(errors, { keyed: false }),
+        ...errorResponses(errors, { api: 'management', keyed: false }),
       },
     };
   }
@@ -201,7 +207,7 @@ export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json 
         'WWW-Authenticate': (shared.headers as Json)['WWW-Authenticate'],
       },
       schemas: {
-        Error: (shared.schemas as Json).Error,
+        Error: errorSchema('management'),
         PageMeta: (shared.schemas as Json).PageMeta,
         ...resourceSchemas,
         ...webhookSchemas,

@@ -129,7 +129,10 @@ export async function dataApiDocument(
         summary: `Create a record in ${endpoint.name} (queued)`,
         parameters: writeHeaders(),
         requestBody: body,
-        responses: { 202: queued, ...errorResponses([400, 401, 403, 404, 409, 413, 415, 422, 429, 507]) },
+        responses: {
+          202: queued,
+          ...errorResponses([400, 401, 403, 404, 409, 413, 415, 422, 429, 507], { api: 'data' }),
+        },
       },
       get: {
         tags: [tag],
@@ -147,7 +150,7 @@ export async function dataApiDocument(
             headers: standardHeaders(),
             content: successContent({ type: 'array', items: ref(`${name}Record`) }, ref('PageMeta')),
           },
-          ...errorResponses([400, 401, 403, 404, 429]),
+          ...errorResponses([400, 401, 403, 404, 429], { api: 'data' }),
         },
       },
     };
@@ -167,20 +170,26 @@ export async function dataApiDocument(
             content: successContent(ref(`${name}Record`)),
           },
           // 400: a record id that is not valid percent-encoding.
-          ...errorResponses([400, 401, 403, 404, 429]),
+          ...errorResponses([400, 401, 403, 404, 429], { api: 'data' }),
         },
       },
       put: {
         ...one(`Replace a record of ${endpoint.name} (queued)`, `replace${name}`),
         parameters: [recordId, ...writeHeaders()],
         requestBody: body,
-        responses: { 202: queued, ...errorResponses([400, 401, 403, 404, 409, 413, 415, 422, 429, 507]) },
+        responses: {
+          202: queued,
+          ...errorResponses([400, 401, 403, 404, 409, 413, 415, 422, 429, 507], { api: 'data' }),
+        },
       },
       delete: {
         ...one(`Delete a record of ${endpoint.name} (queued)`, `delete${name}`),
         parameters: [recordId, ...writeHeaders()],
         // A body is not needed; one sent must still be JSON (400, 413, 415 as for any write).
-        responses: { 202: queued, ...errorResponses([400, 401, 403, 404, 409, 413, 415, 422, 429, 507]) },
+        responses: {
+          202: queued,
+          ...errorResponses([400, 401, 403, 404, 409, 413, 415, 422, 429, 507], { api: 'data' }),
+        },
       },
     };
   }
@@ -248,7 +257,7 @@ export async function dataApiDocument(
             },
           }),
         },
-        ...errorResponses([401, 429]),
+        ...errorResponses([401, 429], { api: 'data' }),
       },
     },
   };
@@ -308,7 +317,7 @@ export async function dataApiDocument(
           },
         },
         // A body, if sent, is read as any write's: JSON only, within the request size limit.
-        ...errorResponses([400, 401, 403, 413, 415, 429]),
+        ...errorResponses([400, 401, 403, 413, 415, 429], { api: 'data' }),
       },
     },
   };
@@ -323,7 +332,7 @@ export async function dataApiDocument(
           headers: standardHeaders(),
           content: { 'application/json': { schema: { type: 'object' } } },
         },
-        ...errorResponses([401, 429]),
+        ...errorResponses([401, 429], { api: 'data' }),
       },
     },
   };
@@ -344,7 +353,7 @@ export async function dataApiDocument(
           },
         },
         // No key: what the HTTP server refuses (a malformed request, headers over 16 KiB…).
-        ...errorResponses([], { keyed: false }),
+        ...errorResponses([], { api: 'data', keyed: false }),
       },
     },
   };

@@ -1,4 +1,4 @@
-import { AUTH_CHALLENGE, errorCodes } from '../errors.ts';
+import { AUTH_CHALLENGE, type ErrorApi, errorCodes } from '../errors.ts';
 
 type Json = Record<string, unknown>;
 
@@ -29,6 +29,7 @@ export function standardHeaders(): Json {
   );
 }
 
+/** What each status means, on both APIs unless the management API's own says otherwise. */
 const reasons: Record<number, string> = {
   400: 'Invalid JSON, not an object, schema validation failed (details per field), or a bad parameter',
   401: 'Missing, malformed, unknown, expired, revoked or deactivated key',
@@ -46,6 +47,25 @@ const reasons: Record<number, string> = {
   503: 'A dependency is unavailable; retry after Retry-After',
   507: 'The database disk is full; nothing was written',
 };
+
+const managementReasons: Record<number, string> = {
+  400: "Invalid JSON, not an object, a bad parameter or field (details name it), an invalid JSON Schema or app definition, or a record the endpoint's schema refuses",
+  401: 'No valid management token or session, or a wrong email or password',
+  403: 'Your role does not allow this call, a cookie-authenticated call lacks its X-CSRF-Token, or the endpoint has no live version',
+  404: 'No such endpoint, app, record, key, subscription, delivery, invite or token',
+  409: 'The change conflicts with the current state (a slug taken, a revoked key activated, an app using the endpoint)',
+  429: 'Too many failed sign-ins or password attempts (Retry-After says when to retry)',
+};
+
+/** Each API's codes by status, from the one table in src/errors.ts. */
+const codesByStatus: Record<ErrorApi, Map<number, string[]>> = { data: new Map(), management: new Map() };
+for (const [code, error] of Object.entries(errorCodes)) {
+  for (const api of error.apis) {
+    const codes = codesByStatus[api].get(error.status) ?? [];
+    codes.push(code);
+    codesByStatus[api].set(error.status, codes);
+  }
+}
 
 /** The success envelope, `{"success": true, "data": …}` (and `meta` when given), as JSON content. */
 export function successContent(data: Json = {}, meta?: Json): Json {
@@ -67,14 +87,16 @@ export function successContent(data: Json = {}, meta?: Json): Json {
  * operation lists it; docs/errors.md does.) `keyed: false` is for answers to no API key, so
  * under no limits (the management API, /health): their errors carry Request-Id, and Retry-After
  * on a 429 (sign-in throttling) or 503, but no limit headers, and their 409s (a slug taken) no
- * Retry-After.
+ * Retry-After. `api` picks the codes: each document lists only those its own API can answer.
  */
-export function errorResponses(statuses: number[], { keyed = true }: { keyed?: boolean } = {}): Json {
+export function errorResponses(
+  statuses: number[],
+  { api, keyed = true }: { api: ErrorApi; keyed?: boolean },
+): Json {
   const out: Json = {};
   for (const status of new Set([...statuses, 400, 408, 417, 431, 500, 503])) {
-    const codes = Object.entries(errorCodes)
-      .filter(([, e]) => e.status === status)
-      .map(([code]) => code);
+    const codes = codesByStatus[api].get(status) ?? [];
+    const reason = (api === 'management' ? managementReasons[status] : undefined) ?? reasons[status];
     // A 401 is answered before any key is known, and a 408, 417 or 431 by the HTTP server before
     // any route runs (src/http/error-handler.ts), so they carry no limit headers.
     const headers: Json =
@@ -83,7 +105,7 @@ export function errorResponses(statuses: number[], { keyed = true }: { keyed?: b
       headers['Retry-After'] = { $ref: '#/components/headers/Retry-After' };
     if (status === 401) headers['WWW-Authenticate'] = { $ref: '#/components/headers/WWW-Authenticate' };
     out[status] = {
-      description: `${reasons[status] ?? 'Error'}. Codes: ${codes.join(', ')}`,
+      description: `${reason ?? 'Error'}. Codes: ${codes.join(', ')}`,
       headers,
       content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
     };
@@ -91,6 +113,29 @@ export function errorResponses(statuses: number[], { keyed = true }: { keyed?: b
   return out;
 }
 
+/** The error envelope, its `code` one of those `api` can answer with. */
+export function errorSchema(api: ErrorApi): Json {
+  return {
+    type: 'object',
+    required: ['success', 'error', 'code', 'details', 'request_id'],
+    properties: {
+      success: { const: false },
+      error: { type: 'string', examples: ['Validation failed'] },
+      code: { enum: [...codesByStatus[api].values()].flat() },
+      details: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['field', 'error'],
+          properties: { field: { type: 'string' }, error: { type: 'string' } },
+        },
+      },
+      request_id: { type: 'string', pattern: '^req_' },
+    },
+  };
+}
+
+/** Components of the data API's document; the management document takes a few of them. */
 export function sharedComponents(): Json {
   return {
     securitySchemes: {
@@ -162,24 +207,7 @@ export function sharedComponents(): Json {
       },
     },
     schemas: {
-      Error: {
-        type: 'object',
-        required: ['success', 'error', 'code', 'details', 'request_id'],
-        properties: {
-          success: { const: false },
-          error: { type: 'string', examples: ['Validation failed'] },
-          code: { enum: Object.keys(errorCodes) },
-          details: {
-            type: 'array',
-            items: {
-              type: 'object',
-              required: ['field', 'error'],
-              properties: { field: { type: 'string' }, error: { type: 'string' } },
-            },
-          },
-          request_id: { type: 'string', pattern: '^req_' },
-        },
-      },
+      Error: errorSchema('data'),
       Queued: {
         type: 'object',
         required: ['success', 'id', 'message'],
