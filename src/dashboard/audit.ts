@@ -140,16 +140,29 @@ export function createAuditLog(db: Db) {
   };
 }
 
-/** What a response's JSON says about the object it made, for the audit entry's target. */
-function createdTarget(payload: unknown): string | null {
+/** A response's JSON body, or null (too large to be worth parsing, or not JSON). */
+function parsedPayload(payload: unknown): { data?: Record<string, unknown> } | null {
   if (typeof payload !== 'string' || payload.length > 1_000_000) return null;
   try {
-    const body = JSON.parse(payload) as { data?: { id?: unknown; slug?: unknown } };
-    const id = body.data?.slug ?? body.data?.id;
-    return typeof id === 'string' ? id : null;
+    return JSON.parse(payload) as { data?: Record<string, unknown> };
   } catch {
     return null;
   }
+}
+
+/** What a response says about the object it made, for the audit entry's target. */
+function createdTarget(body: { data?: Record<string, unknown> } | null): string | null {
+  const id = body?.data?.slug ?? body?.data?.id;
+  return typeof id === 'string' ? id : null;
+}
+
+/**
+ * What a deploy published: the version it made, to `live` (the only environment a deploy goes
+ * to; test always runs the draft). Without it the log could not say which version went out.
+ */
+function deployedVersion(body: { data?: Record<string, unknown> } | null): Record<string, unknown> {
+  const version = (body?.data?.deployed as { version?: unknown } | undefined)?.version;
+  return typeof version === 'number' ? { version, environment: 'live' } : {};
 }
 
 /**
@@ -167,11 +180,16 @@ export function registerAuditHook(app: FastifyInstance, audit: AuditLog): void {
     // What the call made or changed is the target; the endpoint it belongs to is a detail.
     const ofEndpoint = action.startsWith('console.') || action === 'webhook.create';
     if (ofEndpoint) details.endpoint = params.slug;
+    const named = params.id ?? (ofEndpoint ? null : params.slug) ?? null;
+    const deploy = action.endsWith('.deploy');
+    // The response is read only when it says something the request does not.
+    const body = deploy || named === null ? parsedPayload(payload) : null;
+    if (deploy) Object.assign(details, deployedVersion(body));
     await audit.record({
       actor: { id: request.principal.userId, email: request.principal.email ?? null },
       action,
       targetType: action.startsWith('console.') ? 'record' : (targetType ?? null),
-      targetId: params.id ?? (ofEndpoint ? null : params.slug) ?? createdTarget(payload),
+      targetId: named ?? createdTarget(body),
       details: Object.keys(details).length > 0 ? details : null,
       ip: request.ip,
     });
