@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { freePort } from '../bench/lib.ts';
 import { createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
-import { runGatehouse, runInTerminal, spawnGatehouse, waitHealthy } from './helpers/process.ts';
+import { createTestDatabase, databaseKinds } from './helpers/database.ts';
+import { type CliRun, runGatehouse, runInTerminal, spawnGatehouse, waitHealthy } from './helpers/process.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'gatehouse-init-'));
 const mode = (path: string) => statSync(path).mode & 0o777;
@@ -199,6 +201,77 @@ describe('the CLI finds the server started from its directory', () => {
     } finally {
       silent.closeAllConnections();
       silent.close();
+    }
+  });
+});
+
+/** The real CLI run from `cwd` (not the checkout), as a user runs it from their own folder. */
+function runFrom(cwd: string, args: string[], env: Record<string, string>): Promise<CliRun> {
+  const bin = fileURLToPath(new URL('../bin/gatehouse.js', import.meta.url));
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [bin, ...args],
+      { cwd, env: { ...process.env, ...env } },
+      (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+describe('init against PostgreSQL keeps the CLI token in the folder it is run from, and says so', {
+  skip: !databaseKinds.includes('postgres') && 'no PostgreSQL (GATEHOUSE_TEST_DATABASES)',
+}, () => {
+  test('the absolute path is printed, and CLI commands run from that folder find the token and the server', async () => {
+    const folder = join(dir, 'pg-folder');
+    mkdirSync(folder);
+    const database = await createTestDatabase('postgres');
+    // No GATEHOUSE_CLI_CREDENTIALS: the default, ./data of the folder.
+    const env = {
+      DATABASE_URL: database.url,
+      GATEHOUSE_CLI_CREDENTIALS: '',
+      GATEHOUSE_URL: '',
+      REDIS_URL: '',
+    };
+    const saved = join(folder, 'data', 'cli-credentials.json');
+    const port = String(await freePort());
+    const bin = fileURLToPath(new URL('../bin/gatehouse.js', import.meta.url));
+    const server = spawn(process.execPath, [bin, 'serve'], {
+      cwd: folder,
+      env: { ...process.env, ...env, PORT: port, LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    try {
+      await waitHealthy(Number(port));
+      const init = await runFrom(
+        folder,
+        ['init', '--email', 'o@example.com', '--password', 'a long passphrase', '--json'],
+        env,
+      );
+      assert.equal(init.code, 0, init.stdout + init.stderr);
+      assert.equal(JSON.parse(init.stdout).data.cli_credentials, saved, 'the JSON names the absolute path');
+      assert.equal(mode(saved), 0o600);
+      // A later command from the same folder needs no setting: the token and the server are found.
+      const listed = await runFrom(folder, ['endpoints', 'list', '--json'], env);
+      assert.equal(listed.code, 0, listed.stdout + listed.stderr);
+      assert.deepEqual(JSON.parse(listed.stdout).data, []);
+      // The text form says where, and how a command run from elsewhere finds it.
+      const login = await runFrom(
+        folder,
+        ['login', '--email', 'o@example.com', '--password', 'a long passphrase'],
+        env,
+      );
+      assert.equal(login.code, 0, login.stdout + login.stderr);
+      assert.ok(
+        login.stdout.includes(
+          `in ${saved}: CLI commands run from ${folder} find it; from elsewhere, set GATEHOUSE_CLI_CREDENTIALS=${saved}`,
+        ),
+        login.stdout,
+      );
+    } finally {
+      const exited = new Promise((resolve) => server.once('exit', resolve));
+      server.kill('SIGTERM');
+      await exited;
+      await database.drop();
     }
   });
 });

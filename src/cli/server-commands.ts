@@ -1,6 +1,6 @@
 import cluster from 'node:cluster';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Services } from '../app.ts';
 import { type Config, ConfigError } from '../config.ts';
@@ -32,6 +32,20 @@ export function saveCredentials(
     mode: 0o600,
   });
   chmodSync(config.cliCredentialsPath, 0o600);
+}
+
+/**
+ * Where the token was saved, and which later commands find it there. The place is the folder the
+ * CLI runs in (`./data`), whatever DATABASE_URL says: servers started from that folder record their
+ * address beside it (running-server.ts), so one folder is one installation to the CLI, and two on
+ * one machine (a SQLite trial, a PostgreSQL one) do not overwrite each other's token.
+ */
+export function savedWhere(config: Config): { path: string; hint: string } {
+  const path = resolve(config.cliCredentialsPath);
+  const hint = isAbsolute(config.cliCredentialsPath)
+    ? 'CLI commands given the same GATEHOUSE_CLI_CREDENTIALS find it'
+    : `CLI commands run from ${process.cwd()} find it; from elsewhere, set GATEHOUSE_CLI_CREDENTIALS=${path} (or GATEHOUSE_TOKEN)`;
+  return { path, hint };
 }
 
 const runtime = () => import('./server-runtime.ts');
@@ -368,11 +382,12 @@ export function registerServerCommands(program: Command, config: Config): void {
         // replaced: said, with the way back to it.
         const replaced = readCredentials(config.cliCredentialsPath);
         saveCredentials(config, result.token);
-        if (json) printJson({ success: true, data: result });
+        const saved = savedWhere(config);
+        if (json) printJson({ success: true, data: { ...result, cli_credentials: saved.path } });
         else {
           printFields({ owner: result.owner.email, role: result.owner.role, token: result.token });
           process.stdout.write(
-            `\nThis management token is shown once. The CLI saved it in ${config.cliCredentialsPath} (mode 0600).\n`,
+            `\nThis management token is shown once. The CLI saved it in ${saved.path} (mode 0600): ${saved.hint}.\n`,
           );
           if (replaced) {
             process.stdout.write(

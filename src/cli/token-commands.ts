@@ -7,7 +7,7 @@ import { confirmFound, withYes } from './confirm.ts';
 import { action, show, usage, withCommon } from './data-commands.ts';
 import { typedFields } from './option-fields.ts';
 import { CliFailure, printFields, printTable, reportFailure } from './output.ts';
-import { readHidden, saveCredentials } from './server-commands.ts';
+import { readHidden, saveCredentials, savedWhere } from './server-commands.ts';
 
 type Common = { json?: boolean };
 
@@ -124,10 +124,14 @@ export function registerTokenCommands(program: Command, config: Config): void {
           // The session was only the way to the token.
           await asUser('DELETE', '/admin/v1/session').catch(() => {});
           saveCredentials(config, token.token, asUser.base);
-          show(o.json, { id: token.id, name: token.name, url: asUser.base }, () =>
-            process.stdout.write(
-              `Signed in. The CLI saved a new management token (${token.id}, "${token.name}") for ${asUser.base} in ${config.cliCredentialsPath}.\n`,
-            ),
+          const saved = savedWhere(config);
+          show(
+            o.json,
+            { id: token.id, name: token.name, url: asUser.base, cli_credentials: saved.path },
+            () =>
+              process.stdout.write(
+                `Signed in. The CLI saved a new management token (${token.id}, "${token.name}") for ${asUser.base} in ${saved.path}: ${saved.hint}.\n`,
+              ),
           );
         } catch (error) {
           reportFailure(error, o.json === true, typedFields(command));
