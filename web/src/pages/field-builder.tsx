@@ -10,7 +10,7 @@ import {
   Text,
   TextInput,
 } from '@mantine/core';
-import { useEffect, useRef } from 'react';
+import { useEffect, useId, useRef } from 'react';
 import {
   boundKeywords,
   boundProblem,
@@ -32,9 +32,22 @@ const BOUND_LABELS: Record<string, [string, string]> = {
   minItems: ['Min items', 'Max items'],
 };
 
+/**
+ * Where a field sits, so that nested fields read apart from top-level ones: `number` is its
+ * outline number ("3", or "3.1" for the first property of field 3) and `path` its dotted name
+ * ("items.sku"), as the save-blocked message names fields.
+ */
+function place(parent: { number: string; path: string } | null, index: number, name: string) {
+  const own = name.trim() || 'unnamed field';
+  return parent === null
+    ? { number: String(index + 1), path: own }
+    : { number: `${parent.number}.${index + 1}`, path: `${parent.path}.${own}` };
+}
+
 function FieldRow({
   field,
   number,
+  path,
   depth,
   duplicate,
   nameRef,
@@ -42,8 +55,10 @@ function FieldRow({
   onRemove,
 }: {
   field: Field;
-  /** Its place in its list, from 1. */
-  number: number;
+  /** Its outline number: "2" at the top level, "2.1" for the first field nested in field 2. */
+  number: string;
+  /** Its dotted name from the top level ("items.sku"). */
+  path: string;
   depth: number;
   /** Another field of the same object has this name. */
   duplicate: boolean;
@@ -56,7 +71,8 @@ function FieldRow({
   const labels = bounds ? BOUND_LABELS[bounds[0]] : undefined;
   const hasChildren = field.type === 'object' || (field.type === 'array' && field.itemType === 'object');
   const canEnum = field.type === 'string' || field.type === 'integer' || field.type === 'number';
-  const display = field.name.trim() || 'unnamed field';
+  const captionId = useId();
+  const parent = { number, path };
 
   return (
     <Paper
@@ -66,9 +82,14 @@ function FieldRow({
       data-testid="field-row"
       bg={depth > 0 ? 'gray.0' : undefined}
       role="group"
-      aria-label={`Field ${number}: ${display}`}
+      aria-labelledby={captionId}
     >
       <Stack gap="xs">
+        {/* The group's name, shown too: a nested field's "Field name" reads apart from a top-level
+            one's by its number and path. Hidden from screen readers, which hear it as the name. */}
+        <Text id={captionId} size="xs" c="dimmed" fw={500} aria-hidden data-testid="field-caption">
+          Field {number}: {path}
+        </Text>
         <Group align="flex-end" gap="xs" wrap="wrap">
           <TextInput
             ref={nameRef}
@@ -112,7 +133,7 @@ function FieldRow({
           <ActionIcon
             variant="subtle"
             color="red"
-            aria-label={`Remove field ${display}`}
+            aria-label={`Remove field ${path}`}
             onClick={onRemove}
             mb={4}
             size="lg"
@@ -157,13 +178,14 @@ function FieldRow({
         {hasChildren && (
           <Box pl="md" style={{ borderLeft: '3px solid var(--mantine-color-indigo-2)' }}>
             <Text size="xs" c="dimmed" mb={4}>
-              {field.type === 'object' ? `Properties of ${display}` : `Properties of each ${display} item`}
+              {field.type === 'object' ? `Properties of ${path}` : `Properties of each ${path} item`}
             </Text>
             <FieldList
               fields={field.children}
+              parent={parent}
               depth={depth + 1}
               onChange={(children) => set({ children })}
-              addLabel={`Add nested field to ${display}`}
+              addLabel={`Add nested field to ${path}`}
             />
           </Box>
         )}
@@ -174,11 +196,14 @@ function FieldRow({
 
 export function FieldList({
   fields,
+  parent = null,
   depth = 0,
   onChange,
   addLabel = 'Add field',
 }: {
   fields: Field[];
+  /** The object field these are the properties of; null at the top level. */
+  parent?: { number: string; path: string } | null;
   depth?: number;
   onChange: (fields: Field[]) => void;
   addLabel?: string;
@@ -213,7 +238,7 @@ export function FieldList({
         <FieldRow
           key={field.uid}
           field={field}
-          number={index + 1}
+          {...place(parent, index, field.name)}
           depth={depth}
           duplicate={duplicates.has(field.name.trim())}
           nameRef={(element) => {

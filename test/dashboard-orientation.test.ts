@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import {
+  type Browser,
+  CHROMIUM,
+  ensureDashboardBuilt,
+  openBrowser,
+  signInAsOwner,
+} from './helpers/dashboard-browser.ts';
+import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { until } from './helpers/until.ts';
+
+/**
+ * Where am I, and which one is this: a first-run walk's gaps. Nested fields numbered apart from
+ * top-level ones, focus on each new page's heading, and the Test page keeping the key last used.
+ */
+describe('dashboard orientation in a real browser', {
+  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (.ci/run installs it)`,
+}, () => {
+  let server: TestServer;
+  let owner: Browser | undefined;
+  let page: Page;
+
+  before(async () => {
+    ensureDashboardBuilt();
+    server = await startTestServer('sqlite');
+    await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
+  });
+  after(async () => {
+    await owner?.close();
+    await server?.close();
+  });
+
+  /** A fresh browser (its own storage), signed in as the owner through the form. */
+  async function signIn(): Promise<void> {
+    await owner?.close();
+    owner = await openBrowser(server.url);
+    page = owner.page;
+    await signInAsOwner(page, server.url);
+  }
+
+  test('a nested field is numbered and named by its place, apart from a top-level one', async () => {
+    await server.createEndpoint({
+      slug: 'shipments',
+      name: 'Shipments',
+      schema: {
+        type: 'object',
+        properties: {
+          id: { type: 'string' },
+          customer: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' } } },
+          items: { type: 'array', items: { type: 'object', properties: { id: { type: 'integer' } } } },
+        },
+      },
+    });
+    await signIn();
+    await page.goto(`${server.url}/#/endpoints/shipments`);
+    await page.getByRole('heading', { level: 1, name: 'Shipments' }).waitFor();
+
+    // Three fields called "id": each group's name (what a screen reader says) tells them apart.
+    const groups = page.getByTestId('field-row');
+    await until(
+      () => groups.count(),
+      (n) => n === 6,
+    );
+    const names = await groups.evaluateAll((rows) =>
+      rows.map((row) => {
+        const labelledBy = row.getAttribute('aria-labelledby');
+        const caption = labelledBy ? row.ownerDocument.getElementById(labelledBy) : null;
+        return caption?.textContent ?? row.getAttribute('aria-label') ?? '';
+      }),
+    );
+    assert.deepEqual(
+      names,
+      [
+        'Field 1: id',
+        'Field 2: customer',
+        'Field 2.1: customer.id',
+        'Field 2.2: customer.name',
+        'Field 3: items',
+        'Field 3.1: items.id',
+      ],
+      'each field named by its outline number and dotted path',
+    );
+    assert.equal(new Set(names).size, names.length, `no two fields share a name: ${names.join(' | ')}`);
+    const nested = page.getByRole('group', { name: 'Field 2.1: customer.id', exact: true });
+    assert.equal(await nested.getByLabel('Field name').inputValue(), 'id', 'the group holds its own field');
+    assert.equal(
+      await page.getByRole('group', { name: 'Field 1: id', exact: true }).count(),
+      1,
+      'one group answers to "Field 1: id"',
+    );
+    // A sighted user sees the same number and path on the row.
+    assert.equal(await nested.getByText('Field 2.1: customer.id', { exact: true }).isVisible(), true);
+    // The row's buttons say which field they act on.
+    assert.equal(
+      await page.getByRole('button', { name: 'Remove field customer.id', exact: true }).count(),
+      1,
+    );
+    assert.equal(await page.getByRole('button', { name: 'Remove field id', exact: true }).count(), 1);
+
+    // A field added inside customer continues its numbering.
+    await page.getByRole('button', { name: 'Add nested field to customer', exact: true }).click();
+    await page.keyboard.type('email');
+    await page.getByRole('group', { name: 'Field 2.3: customer.email', exact: true }).waitFor();
+  });
+});
