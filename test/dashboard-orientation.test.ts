@@ -12,6 +12,15 @@ import {
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
 
+/** The focused element, as `tag:text` or `body` (evaluated in the page: no DOM types here). */
+async function focused(page: Page): Promise<string> {
+  return String(
+    await page.evaluate(
+      '(() => { const e = document.activeElement; if (!e || e === document.body) return "body"; return e.tagName.toLowerCase() + ":" + (e.textContent ?? ""); })()',
+    ),
+  );
+}
+
 /**
  * Where am I, and which one is this: a first-run walk's gaps. Nested fields numbered apart from
  * top-level ones, focus on each new page's heading, and the Test page keeping the key last used.
@@ -104,5 +113,46 @@ describe('dashboard orientation in a real browser', {
     await page.getByRole('button', { name: 'Add nested field to customer', exact: true }).click();
     await page.keyboard.type('email');
     await page.getByRole('group', { name: 'Field 2.3: customer.email', exact: true }).waitFor();
+  });
+
+  test('focus goes to the page heading after signing in and after following a link', async () => {
+    await signIn();
+    const endpoints = await until(
+      () => focused(page),
+      (value) => value === 'h1:Endpoints',
+    );
+    assert.equal(endpoints, 'h1:Endpoints', 'after signing in, the first page’s h1 has focus');
+
+    const nav = page.getByRole('navigation', { name: 'Main navigation' });
+    await nav.getByRole('link', { name: 'API keys' }).click();
+    const keys = await until(
+      () => focused(page),
+      (value) => value === 'h1:API keys',
+    );
+    assert.equal(keys, 'h1:API keys', 'after a nav link, the new page’s h1 has focus (not the link)');
+
+    // A link inside the page (the page it left is gone, and its link with it).
+    await nav.getByRole('link', { name: 'Endpoints' }).click();
+    await page.getByRole('link', { name: 'Orders' }).first().click();
+    const editor = await until(
+      () => focused(page),
+      (value) => value === 'h1:Orders',
+    );
+    assert.equal(editor, 'h1:Orders', 'after an in-page link, the new page’s h1 has focus');
+
+    // Back: a route change too.
+    await page.goBack();
+    const back = await until(
+      () => focused(page),
+      (value) => value === 'h1:Endpoints',
+    );
+    assert.equal(back, 'h1:Endpoints', 'after Back, the page’s h1 has focus');
+
+    // A reload is not moved: the document starts at its top and Tab reaches the skip link first.
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Endpoints' }).waitFor();
+    assert.equal(await focused(page), 'body', 'a reload leaves focus alone');
+    await page.keyboard.press('Tab');
+    assert.equal(await focused(page), 'a:Skip to content');
   });
 });

@@ -21,6 +21,11 @@ interface SessionState {
    * edits too) under a sign-in dialog, until someone signs in again.
    */
   resumable: User | null;
+  /**
+   * This tab signed in (the form, an invite) rather than finding a session on load: the first
+   * page then takes focus (heading-focus.ts).
+   */
+  signedInHere: boolean;
   signIn: (email: string, password: string) => Promise<void>;
   acceptInvite: (token: string, password: string) => Promise<void>;
   signOut: () => Promise<void>;
@@ -32,6 +37,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   const [user, setUser] = useState<User | null | undefined>(undefined);
   const [ended, setEnded] = useState(false);
   const [resumable, setResumable] = useState<User | null>(null);
+  const [signedInHere, setSignedInHere] = useState(false);
   const current = useRef<User | null>(null);
   const endedNow = useRef(false);
   endedNow.current = ended;
@@ -72,6 +78,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       user,
       ended,
       resumable,
+      signedInHere,
       async signIn(email, password) {
         const r = await call<SessionInfo>('POST', '/admin/v1/session', {
           body: { email, password },
@@ -79,6 +86,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         });
         setEnded(false);
         setResumable(null);
+        setSignedInHere(true);
         adopt(r.data);
       },
       async acceptInvite(token, password) {
@@ -86,6 +94,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
           body: { token, password },
           allowUnauthorized: true,
         });
+        setSignedInHere(true);
         adopt(r.data);
       },
       async signOut() {
@@ -99,7 +108,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         adopt(null);
       },
     }),
-    [user, ended, resumable, adopt],
+    [user, ended, resumable, signedInHere, adopt],
   );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

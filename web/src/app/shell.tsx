@@ -28,6 +28,7 @@ import { TestPage } from '../pages/test-page.tsx';
 import { TokensPage } from '../pages/tokens.tsx';
 import { UsagePage } from '../pages/usage.tsx';
 import { WebhooksPage } from '../pages/webhooks.tsx';
+import { useHeadingFocus } from './heading-focus.ts';
 import { href, NEW } from './router.ts';
 import { useSession } from './session.tsx';
 import classes from './shell.module.css';
@@ -87,7 +88,7 @@ function page(route: string[], user: User): ReactNode {
 
 export function Shell({ route, user }: { route: string[]; user: User }) {
   const [opened, { toggle, close }] = useDisclosure(false);
-  const { signOut } = useSession();
+  const { signOut, signedInHere } = useSession();
   const section = route[0] ?? 'endpoints';
   const items = NAV.filter((item) => !item.ownerOnly || user.role === 'owner');
   const theme = useMantineTheme();
@@ -106,6 +107,7 @@ export function Shell({ route, user }: { route: string[]; user: User }) {
   const path = route.join('/');
   // biome-ignore lint/correctness/useExhaustiveDependencies: runs when the page changes
   useEffect(() => closeErrorsOfOtherPages(), [path]);
+  useHeadingFocus(path, signedInHere);
   // Escape closes the opened mobile navigation, back to the burger that opened it.
   useWindowEvent('keydown', (event) => {
     if (event.key === 'Escape' && opened && mobile) {
