@@ -155,4 +155,44 @@ describe('dashboard orientation in a real browser', {
     await page.keyboard.press('Tab');
     assert.equal(await focused(page), 'a:Skip to content');
   });
+
+  test('the Test page preselects the test key last sent with, while it can still be used', async () => {
+    const older = await server.createKey({ name: 'older', environment: 'test' });
+    await server.createKey({ name: 'newer', environment: 'test' });
+    await signIn();
+    await page.goto(`${server.url}/#/test`);
+    const keyField = page.getByRole('combobox', { name: 'Test key' });
+    const picked = () => keyField.inputValue();
+    assert.match(
+      await until(picked, (v) => v.startsWith('newer ')),
+      /^newer /,
+      'nothing used yet: the newest',
+    );
+
+    await keyField.click();
+    await page.getByRole('option', { name: /^older / }).click();
+    await page.getByRole('button', { name: 'Send' }).click();
+    await page.getByTestId('response-status').waitFor();
+
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Test requests' }).waitFor();
+    assert.match(
+      await until(picked, (v) => v.startsWith('older ')),
+      /^older /,
+      'after a reload, the key last sent with',
+    );
+    const stored = String(await page.evaluate('JSON.stringify(window.localStorage)'));
+    assert.ok(stored.includes(older.id), `the key's id is kept: ${stored}`);
+    assert.ok(!stored.includes(older.key), 'never its secret');
+
+    // Gone (revoked): the newest again.
+    assert.equal((await server.admin('POST', `/admin/v1/keys/${older.id}/revoke`)).status, 200);
+    await page.reload();
+    await page.getByRole('heading', { level: 1, name: 'Test requests' }).waitFor();
+    assert.match(
+      await until(picked, (v) => v.startsWith('newer ')),
+      /^newer /,
+      'a revoked key is not preselected',
+    );
+  });
 });

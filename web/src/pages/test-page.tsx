@@ -24,8 +24,9 @@ import { type FormEvent, useCallback, useEffect, useMemo, useRef, useState } fro
 import { api, errorMessage } from '../api/client.ts';
 import { parseJson, stringifyJson } from '../api/exact-json.ts';
 import type { ApiKey, Endpoint, TestRequest } from '../api/types.ts';
+import { lastTestKey, rememberTestKey } from '../app/last-test-key.ts';
 import { href } from '../app/router.ts';
-import { useSession } from '../app/session.tsx';
+import { useUser } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, Loaded, SampleUnmet, useFocusNext } from '../components/feedback.tsx';
 import { jsonText, PageHeader, timeAgo } from '../components/page.tsx';
@@ -109,15 +110,18 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
   }, [endpoints.data, slug]);
   // One's own key first (a collaborator's would put one's traffic on theirs); for the owner,
   // keys made with the CLI's token count as their own.
-  const { user } = useSession();
+  const user = useUser();
   const ownKey = useCallback(
-    (k: ApiKey) => k.created_by === user?.id || (user?.role === 'owner' && k.created_by === null),
+    (k: ApiKey) => k.created_by === user.id || (user.role === 'owner' && k.created_by === null),
     [user],
   );
+  // The key last sent with in this browser while it is still usable, else one's own newest.
   useEffect(() => {
-    const preferred = activeKeys.find(ownKey) ?? activeKeys[0];
-    if (keyId === null && preferred) setKeyId(preferred.id);
-  }, [activeKeys, keyId, ownKey]);
+    if (keyId !== null) return;
+    const last = lastTestKey(user.id);
+    const preferred = activeKeys.find((k) => k.id === last) ?? activeKeys.find(ownKey) ?? activeKeys[0];
+    if (preferred) setKeyId(preferred.id);
+  }, [activeKeys, keyId, ownKey, user]);
   const sample = useMemo(() => {
     if (!endpoint) return null;
     const made = sampleFor(endpoint.schema);
@@ -174,6 +178,7 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
         ...(hasBody ? { body: parsedBody } : {}),
       });
       setResult(answer);
+      rememberTestKey(user.id, keyId);
       history.reload();
       // Send was disabled while busy: focus goes to the answer (its status is announced too).
       focusNext(() => responseHeading.current);
