@@ -38,7 +38,7 @@ const reasons: Record<number, string> = {
   408: 'The request (its headers or body) took longer than the server waits',
   409: 'An idempotent request with this key is still in flight',
   413: "Body over the size limit (on the data API, the endpoint's max_body_bytes)",
-  415: 'Content-Type is not application/json, or the body has a Content-Encoding',
+  415: 'Content-Type is not application/json, names a charset other than utf-8, or the body has a Content-Encoding',
   417: 'An Expect header other than 100-continue',
   422: 'Idempotency-Key reused with a different body',
   431: 'Request headers over 16 KiB',

@@ -225,6 +225,9 @@ export function registerJsonParser(app: FastifyInstance): void {
     { parseAs: 'buffer', bodyLimit: MAX_REQUEST_BYTES },
     (req, body, done) => {
       try {
+        // Fastify picks this parser by the media type alone: a charset is checked here.
+        const type = req.headers['content-type'];
+        if (type !== 'application/json' && !isJsonContentType(type)) throw unsupportedContentType(type);
         refuseEncodedBody(req.headers['content-encoding']);
         // A route whose body wraps records (an import's {"records":[…]}) allows their nesting.
         const wrapping = req.routeOptions.config?.jsonWrapDepth;
@@ -262,6 +265,28 @@ export function isJsonContentType(header: string | undefined): boolean {
   });
 }
 
+/**
+ * The 415 for a body whose Content-Type isJsonContentType refuses: one that names the charset
+ * when the type is JSON in another encoding (it would otherwise be read as UTF-8).
+ */
+export function unsupportedContentType(header: string | undefined): ApiError {
+  const [type, ...params] = (header ?? '').split(';');
+  if (type?.trim().toLowerCase() === 'application/json') {
+    for (const param of params) {
+      const [name, value = ''] = param.split('=').map((s) => s.trim().toLowerCase());
+      if (name !== 'charset' || value === 'utf-8' || value === '"utf-8"') continue;
+      const charset = value.replace(/^"(.*)"$/, '$1');
+      return new ApiError('unsupported_media_type', {
+        message: `Only UTF-8 JSON is accepted: charset ${charset} is not supported`,
+        details: [
+          { field: 'Content-Type', error: 'Send the body as UTF-8, with charset=utf-8 or no charset' },
+        ],
+      });
+    }
+  }
+  return new ApiError('unsupported_media_type');
+}
+
 /** Counts bytes as they stream in and stops at the limit, so an oversized body is never buffered whole. */
 class ByteLimit extends Transform {
   private seen = 0;
@@ -289,7 +314,8 @@ export function guardJsonBody(
   payload: RequestPayload,
   limit: number,
 ): RequestPayload {
-  if (!isJsonContentType(request.headers['content-type'])) throw new ApiError('unsupported_media_type');
+  const type = request.headers['content-type'];
+  if (!isJsonContentType(type)) throw unsupportedContentType(type);
   refuseEncodedBody(request.headers['content-encoding']);
   const declared = request.headers['content-length'];
   if (declared !== undefined) {

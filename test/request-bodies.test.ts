@@ -1,0 +1,152 @@
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { after, before, describe, test } from 'node:test';
+import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+
+interface Answer {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: test assertions walk arbitrary JSON
+  body: any;
+  text: string;
+}
+
+/**
+ * One request over node:http, its framing as given: `body` sent with a Content-Length (Node's
+ * default), `chunks` sent chunked, each once the previous one is written. With `holdOpen`, the
+ * last chunk is not followed by the end of the body: an answer can only come from what was read.
+ */
+function send(
+  url: string,
+  method: string,
+  path: string,
+  options: {
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+    chunks?: Array<string | Buffer>;
+    holdOpen?: boolean;
+  } = {},
+): Promise<Answer> {
+  // Node's client frames a DELETE's body only when told how (it would send the bytes unframed).
+  const headers = { ...options.headers };
+  if (options.chunks) headers['transfer-encoding'] = 'chunked';
+  else if (options.body !== undefined) headers['content-length'] ??= String(Buffer.byteLength(options.body));
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${url}${path}`, { method, headers }, (res) => {
+      let text = '';
+      res.on('data', (chunk) => {
+        text += chunk;
+      });
+      res.on('end', () => {
+        let body: unknown;
+        try {
+          body = text === '' ? undefined : JSON.parse(text);
+        } catch {
+          body = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, body, text });
+        // A request held open has done its part once answered.
+        req.destroy();
+      });
+    });
+    req.on('error', reject);
+    if (options.chunks) {
+      for (const chunk of options.chunks) req.write(chunk);
+      if (!options.holdOpen) req.end();
+    } else if (options.holdOpen) {
+      req.flushHeaders();
+      if (options.body !== undefined) req.write(options.body);
+    } else req.end(options.body);
+  });
+}
+
+function assertEnvelope(res: Answer, status: number, code: string, what: string): void {
+  assert.equal(res.status, status, `${what}: ${res.text}`);
+  assert.equal(res.body?.success, false, `${what}: the error envelope (${res.text})`);
+  assert.equal(res.body?.code, code, `${what}: ${res.text}`);
+  assert.match(String(res.body?.request_id), /^req_/, `${what}: a request id`);
+}
+
+const order = { order_id: 'ORD-1', amount: 10, items: ['a'], paid: false };
+/** An app with one public POST route, to send App API bodies to. */
+const echo = {
+  method: 'POST',
+  path: '/echo',
+  auth: 'public',
+  steps: [{ name: 'out', type: 'respond', body: "'ok'" }],
+};
+const shop = { slug: 'shop', name: 'Shop', routes: [echo] };
+
+describe('request bodies: JSON is UTF-8 only', () => {
+  let server: TestServer;
+  let key: string;
+  /** The orders endpoint's max_body_bytes. */
+  const limit = 2048;
+
+  before(async () => {
+    // Request framing and parsing only, no database code: SQLite alone.
+    server = await startTestServer('sqlite');
+    await server.createEndpoint({
+      slug: 'orders',
+      name: 'Orders',
+      schema: ordersSchema,
+      max_body_bytes: limit,
+    });
+    key = (await server.createKey({ name: 'test', environment: 'test' })).key;
+    const app = await server.admin('POST', '/admin/v1/apps', shop);
+    assert.equal(app.status, 201, app.text);
+  });
+  after(() => server.close());
+
+  const auth = () => ({ authorization: `Bearer ${key}` });
+
+  test('JSON in a charset other than UTF-8 is 415 naming the charset, on every route that reads JSON', async () => {
+    const owner = { authorization: `Bearer ${server.token}` };
+    const calls: Array<[string, string, Record<string, string>, string]> = [
+      ['POST', '/api/v1/data/orders', auth(), JSON.stringify(order)],
+      ['POST', '/admin/v1/keys', owner, JSON.stringify({ name: 'latin', environment: 'test' })],
+      ['POST', '/admin/v1/session', {}, JSON.stringify({ email: 'owner@example.com', password: 'x' })],
+      ['POST', '/api/v1/tokens', auth(), '{}'],
+      ['POST', '/api/v1/apps/shop/echo?environment=test', {}, '{}'],
+    ];
+    for (const [method, path, headers, body] of calls) {
+      for (const charset of ['latin1', 'ISO-8859-1', '"utf-16"']) {
+        const res = await send(server.url, method, path, {
+          headers: { ...headers, 'content-type': `application/json; charset=${charset}` },
+          body,
+        });
+        const what = `${method} ${path} with charset=${charset}`;
+        assertEnvelope(res, 415, 'unsupported_media_type', what);
+        const named = charset.replaceAll('"', '').toLowerCase();
+        assert.equal(
+          res.body.error,
+          `Only UTF-8 JSON is accepted: charset ${named} is not supported`,
+          `${what}: the message names the charset`,
+        );
+      }
+    }
+    const keys = await server.admin('GET', '/admin/v1/keys');
+    assert.ok(
+      !keys.body.data.some((k: { name: string }) => k.name === 'latin'),
+      'no key was made from a refused body',
+    );
+  });
+
+  test('charset=UTF-8 in any case, quoted or not, is accepted', async () => {
+    for (const type of [
+      'application/json; charset=UTF-8',
+      'application/json;charset="utf-8"',
+      'Application/JSON; Charset=Utf-8',
+    ]) {
+      const data = await send(server.url, 'POST', '/api/v1/data/orders', {
+        headers: { ...auth(), 'content-type': type },
+        body: JSON.stringify(order),
+      });
+      assert.equal(data.status, 202, `data API with ${type}: ${data.text}`);
+      const admin = await send(server.url, 'POST', '/admin/v1/keys', {
+        headers: { authorization: `Bearer ${server.token}`, 'content-type': type },
+        body: JSON.stringify({ name: 'utf8', environment: 'test' }),
+      });
+      assert.equal(admin.status, 201, `management API with ${type}: ${admin.text}`);
+    }
+  });
+});
