@@ -38,7 +38,7 @@ import {
   type UnmatchedAnswers,
 } from './http/error-handler.ts';
 import { strictTransportSecurity } from './http/hsts.ts';
-import { MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
+import { ignoreDeleteBodies, MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
 import { refuseNulInUrl } from './http/no-nul-in-url.ts';
 import { logAnswer } from './http/request-log.ts';
 import { sentTwice } from './http/single-header.ts';
@@ -349,6 +349,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   const openApi = openApiCache(services.endpoints, services.bus, services.apps);
   registerErrorHandling(app, services.database.dialect, routes, unmatched);
   registerJsonParser(app);
+  ignoreDeleteBodies(app);
 
   app.addHook('preClose', (done) => {
     closing = true;

@@ -133,9 +133,11 @@ for (const kind of databaseKinds) {
       assert.ok(mint.responses['201']);
       const names = post.parameters.map((p: { $ref: string }) => p.$ref.split('/').pop());
       assert.deepEqual(names, ['IdempotencyKey', 'WebhookCallback', 'WebhookAuth', 'WebhookAuthHeader']);
-      // DELETE reads a body if one is sent (400, 413, 415, as any write); replays are described.
+      // DELETE never reads a body (no 415), but refuses one over max_body_bytes (413); replays are described.
       const del = doc.paths['/api/v1/data/orders/{record_id}'].delete;
-      for (const status of ['400', '413', '415']) assert.ok(del.responses[status], `DELETE ${status}`);
+      for (const status of ['400', '413']) assert.ok(del.responses[status], `DELETE ${status}`);
+      assert.equal(del.responses['415'], undefined, 'a DELETE body is never read: no 415');
+      assert.match(del.description, /Takes no body/, 'the DELETE says what a body does');
       // A write on a full disk is 507 storage_full (docs/errors.md), and a generated client is told.
       for (const op of [post, doc.paths['/api/v1/data/orders/{record_id}'].put, del])
         assert.match(op.responses['507']?.description ?? '', /Codes: storage_full$/);
@@ -276,19 +278,21 @@ for (const kind of databaseKinds) {
         headers: { 'content-type': 'text/plain' },
       });
       assert.equal(wrongType.status, 415);
-      // A DELETE reads a body too, if one is sent.
+      // A DELETE never reads its body: as documented, no 415, only 413 over the limit.
       const deleteWithText = await server.request('DELETE', '/admin/v1/tokens/tok_missing', {
         token: server.token,
         raw: 'x',
         headers: { 'content-type': 'text/plain' },
       });
-      assert.equal(deleteWithText.status, 415, deleteWithText.text);
+      assert.equal(deleteWithText.status, 404, deleteWithText.text);
       for (const [path, item] of Object.entries(
         doc.paths as Record<string, Record<string, { responses: object }>>,
       )) {
         for (const [method, op] of Object.entries(item)) {
-          if (['post', 'patch', 'put', 'delete'].includes(method))
+          if (['post', 'patch', 'put'].includes(method))
             assert.ok('415' in op.responses && '413' in op.responses, `${method} ${path}`);
+          if (method === 'delete')
+            assert.ok('413' in op.responses && !('415' in op.responses), `${method} ${path}`);
         }
       }
       await server.admin('DELETE', '/admin/v1/apps/docs-status');

@@ -149,9 +149,12 @@ export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json 
     const status = successStatuses[key] ?? 200;
     const withBody = method === 'post' || method === 'patch' || method === 'put';
     const access = ROUTE_ACCESS[`${route.method} ${route.url}`] ?? 'owner';
-    // A DELETE needs no body, but one sent is read as any other (JSON only, within the size limit).
-    const readsBody = withBody || method === 'delete';
-    const errors = readsBody ? [400, 401, 403, 404, 409, 413, 415] : [400, 401, 403, 404, 409];
+    // A DELETE's body is never read, but one over the size limit is refused (413).
+    const errors = withBody
+      ? [400, 401, 403, 404, 409, 413, 415]
+      : method === 'delete'
+        ? [400, 401, 403, 404, 409, 413]
+        : [400, 401, 403, 404, 409];
     if (throttled.has(key)) errors.push(429);
     paths[path] ??= {};
     (paths[path] as Json)[method] = {

@@ -184,11 +184,12 @@ export async function dataApiDocument(
       },
       delete: {
         ...one(`Delete a record of ${endpoint.name} (queued)`, `delete${name}`),
+        description:
+          "Takes no body. One sent is not read and means nothing, whatever its Content-Type, but one over the endpoint's `max_body_bytes` is refused (413) and nothing is deleted.",
         parameters: [recordId, ...writeHeaders()],
-        // A body is not needed; one sent must still be JSON (400, 413, 415 as for any write).
         responses: {
           202: queued,
-          ...errorResponses([400, 401, 403, 404, 409, 413, 415, 422, 429, 507], { api: 'data' }),
+          ...errorResponses([400, 401, 403, 404, 409, 413, 422, 429, 507], { api: 'data' }),
         },
       },
     };

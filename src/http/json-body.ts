@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { FastifyInstance, FastifyRequest, RequestPayload } from 'fastify';
+import type { FastifyInstance, FastifyRequest, preParsingHookHandler, RequestPayload } from 'fastify';
 import secureJson from 'secure-json-parse';
 import { ApiError } from '../errors.ts';
 import { EXACT_DIGITS, firstRoundedNumber, keepLongIntegers } from '../infra/json/exact-json.ts';
@@ -11,6 +11,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Levels a route's body wraps its records in (an import's {"records":[…]}): allowed on top of MAX_JSON_DEPTH. */
     jsonWrapDepth?: number;
+    /** The route limits a DELETE's body itself (the data API, to the endpoint's max_body_bytes). */
+    limitsDeleteBody?: boolean;
   }
 }
 
@@ -287,6 +289,9 @@ export function unsupportedContentType(header: string | undefined): ApiError {
   return new ApiError('unsupported_media_type');
 }
 
+const tooLarge = (limit: number) =>
+  new ApiError('payload_too_large', { message: `Payload too large: the limit is ${limit} bytes` });
+
 /** Counts bytes as they stream in and stops at the limit, so an oversized body is never buffered whole. */
 class ByteLimit extends Transform {
   private seen = 0;
@@ -296,9 +301,7 @@ class ByteLimit extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.seen += chunk.length;
     if (this.seen > this.limit) {
-      callback(
-        new ApiError('payload_too_large', { message: `Payload too large: the limit is ${this.limit} bytes` }),
-      );
+      callback(tooLarge(this.limit));
       return;
     }
     callback(null, chunk);
@@ -320,11 +323,74 @@ export function guardJsonBody(
   const declared = request.headers['content-length'];
   if (declared !== undefined) {
     if (Number(declared) > limit) {
-      throw new ApiError('payload_too_large', { message: `Payload too large: the limit is ${limit} bytes` });
+      throw tooLarge(limit);
     }
     return payload;
   }
   const limited = new ByteLimit(limit);
   payload.on('error', (error) => limited.destroy(error));
   return payload.pipe(limited);
+}
+
+/**
+ * A DELETE's body means nothing: it is never parsed (DELETE is bodyless to Fastify, see
+ * ignoreDeleteBodies), whatever its Content-Type. One over `limit` is still refused as a write's
+ * would be: at once from its Content-Length (a body within it is left unread; Node drops it after
+ * the answer), or, chunked, counted and dropped as it streams in, so that the DELETE waits for its
+ * end and nothing is done if it passes the limit. `done` is called once.
+ */
+export function skipDeleteBody(
+  request: FastifyRequest,
+  payload: RequestPayload,
+  limit: number,
+  done: (error?: Error) => void,
+): void {
+  const { headers } = request;
+  if (headers['transfer-encoding'] === undefined) {
+    const declared = headers['content-length'];
+    done(declared !== undefined && Number(declared) > limit ? tooLarge(limit) : undefined);
+    return;
+  }
+  let seen = 0;
+  let settled = false;
+  const settle = (error?: Error) => {
+    if (settled) return;
+    settled = true;
+    payload.off('data', count);
+    done(error);
+  };
+  function count(chunk: Buffer): void {
+    seen += chunk.length;
+    // The rest still flows in (no listener keeps it) until the answer ends the exchange.
+    if (seen > limit) settle(tooLarge(limit));
+  }
+  payload.on('data', count);
+  payload.once('end', () => settle());
+  payload.once('error', (error) => settle(error));
+  payload.once('close', () => {
+    if (!request.raw.complete)
+      settle(new ApiError('invalid_request', { message: 'The request body was cut short' }));
+  });
+}
+
+/**
+ * Makes DELETE bodyless to Fastify: its body is never parsed, and a route's DELETE answers as it
+ * would with no body, within the route's body limit (skipDeleteBody). Routes registered after this
+ * get the limit check; one with `config.limitsDeleteBody` (the data API) checks its own limit.
+ */
+export function ignoreDeleteBodies(app: FastifyInstance): void {
+  app.addHttpMethod('DELETE', { hasBody: false, overrideExisting: true });
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!methods.includes('DELETE') || route.config?.limitsDeleteBody) return;
+    const limit = route.bodyLimit ?? app.initialConfig.bodyLimit ?? MAX_REQUEST_BYTES;
+    const deleteOnly = methods.length === 1;
+    const hook: preParsingHookHandler = (request, _reply, payload, done) => {
+      if (!deleteOnly && request.method !== 'DELETE') return done(null, payload);
+      skipDeleteBody(request, payload, limit, (error) => done(error ?? null, payload));
+    };
+    const existing = route.preParsing;
+    route.preParsing =
+      existing === undefined ? [hook] : [...(Array.isArray(existing) ? existing : [existing]), hook];
+  });
 }

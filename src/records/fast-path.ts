@@ -273,7 +273,8 @@ export function createDataFastPath(deps: FastPathDeps) {
       if (!match) return false;
       const action = method === 'GET' ? 'read' : 'write';
       // Writes: not with an Idempotency-Key (its record joins the transaction: Fastify's path),
-      // and only plain JSON bodies (a DELETE: none at all, so no parser would run on Fastify's).
+      // and only plain JSON bodies (a DELETE: none at all; one sent, which means nothing, is
+      // checked against max_body_bytes on Fastify's path, json-body.ts skipDeleteBody).
       if (
         action === 'write' &&
         (headers['idempotency-key'] !== undefined ||

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } fr
 import type { EndpointRuntime, EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError, invalid } from '../errors.ts';
-import { guardJsonBody, jsonText } from '../http/json-body.ts';
+import { guardJsonBody, jsonText, skipDeleteBody } from '../http/json-body.ts';
 import { syncFirstHook } from '../http/sync-hook.ts';
 import { isId, newId } from '../ids.ts';
 import { type AuthenticatedKey, hasScope } from '../keys/key-service.ts';
@@ -120,11 +120,14 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps
   }
 
   const readHook = { preHandler: syncFirstHook((request) => resolveTarget(request, 'read')) };
-  const guard = (request: FastifyRequest, payload: RequestPayload): RequestPayload =>
-    request.method === 'DELETE'
-      ? payload
-      : guardJsonBody(request, payload, request.target.version.maxBodyBytes);
+  /** A write's body checked as it streams in; a DELETE's, which means nothing, only against the limit. */
+  const guard = (request: FastifyRequest, payload: RequestPayload, done: PreParsingDone): void => {
+    const limit = request.target.version.maxBodyBytes;
+    if (request.method === 'DELETE') skipDeleteBody(request, payload, limit, (error) => done(error, payload));
+    else done(null, guardJsonBody(request, payload, limit));
+  };
   const writeHooks = {
+    config: { limitsDeleteBody: true },
     // Callback style: with the endpoint cached (the usual case) no promise is made.
     preParsing: (
       request: FastifyRequest,
@@ -134,11 +137,11 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps
     ) => {
       try {
         const pending = resolveTarget(request, 'write');
-        if (!pending) return done(null, guard(request, payload));
+        if (!pending) return guard(request, payload, done);
         pending.then(
           () => {
             try {
-              done(null, guard(request, payload));
+              guard(request, payload, done);
             } catch (error) {
               done(error as Error);
             }
