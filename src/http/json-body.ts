@@ -229,7 +229,7 @@ export function registerJsonParser(app: FastifyInstance): void {
       try {
         // Fastify picks this parser by the media type alone: a charset is checked here.
         const type = req.headers['content-type'];
-        if (type !== 'application/json' && !isJsonContentType(type)) throw unsupportedContentType(type);
+        if (!isJsonContentType(type)) throw unsupportedContentType(type);
         refuseEncodedBody(req.headers['content-encoding']);
         // A route whose body wraps records (an import's {"records":[…]}) allows their nesting.
         const wrapping = req.routeOptions.config?.jsonWrapDepth;
@@ -255,16 +255,25 @@ export function refuseEncodedBody(encoding: string | string[] | undefined): void
   });
 }
 
+/**
+ * For a Content-Type of `application/json` (any parameters): the charset it names other than
+ * UTF-8, or null when it names none or UTF-8. Undefined when the type is not JSON at all.
+ */
+function foreignCharset(header: string): string | null | undefined {
+  const [type, ...params] = header.split(';');
+  if (type?.trim().toLowerCase() !== 'application/json') return undefined;
+  for (const param of params) {
+    const [name, value = ''] = param.split('=').map((s) => s.trim().toLowerCase());
+    if (name === 'charset' && value !== 'utf-8' && value !== '"utf-8"')
+      return value.replace(/^"(.*)"$/, '$1');
+  }
+  return null;
+}
+
 /** `application/json`, optionally with `charset=utf-8`. */
 export function isJsonContentType(header: string | undefined): boolean {
   if (!header) return false;
-  if (header === 'application/json') return true;
-  const [type, ...params] = header.split(';');
-  if (type?.trim().toLowerCase() !== 'application/json') return false;
-  return params.every((p) => {
-    const [name, value] = p.split('=').map((s) => s.trim().toLowerCase());
-    return name !== 'charset' || value === 'utf-8' || value === '"utf-8"';
-  });
+  return header === 'application/json' || foreignCharset(header) === null;
 }
 
 /**
@@ -272,21 +281,12 @@ export function isJsonContentType(header: string | undefined): boolean {
  * when the type is JSON in another encoding (it would otherwise be read as UTF-8).
  */
 export function unsupportedContentType(header: string | undefined): ApiError {
-  const [type, ...params] = (header ?? '').split(';');
-  if (type?.trim().toLowerCase() === 'application/json') {
-    for (const param of params) {
-      const [name, value = ''] = param.split('=').map((s) => s.trim().toLowerCase());
-      if (name !== 'charset' || value === 'utf-8' || value === '"utf-8"') continue;
-      const charset = value.replace(/^"(.*)"$/, '$1');
-      return new ApiError('unsupported_media_type', {
-        message: `Only UTF-8 JSON is accepted: charset ${charset} is not supported`,
-        details: [
-          { field: 'Content-Type', error: 'Send the body as UTF-8, with charset=utf-8 or no charset' },
-        ],
-      });
-    }
-  }
-  return new ApiError('unsupported_media_type');
+  const charset = header ? foreignCharset(header) : undefined;
+  if (charset === null || charset === undefined) return new ApiError('unsupported_media_type');
+  return new ApiError('unsupported_media_type', {
+    message: `Only UTF-8 JSON is accepted: charset ${charset} is not supported`,
+    details: [{ field: 'Content-Type', error: 'Send the body as UTF-8, with charset=utf-8 or no charset' }],
+  });
 }
 
 const tooLarge = (limit: number) =>
