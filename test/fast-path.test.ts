@@ -43,7 +43,7 @@ async function send(
   const out: Record<string, string> = {};
   for (const [name, value] of res.headers) {
     if (name === 'date') continue;
-    out[name] = name === 'request-id' ? mask(value) : value;
+    out[name] = name === 'request-id' || name === 'original-request-id' ? mask(value) : value;
   }
   // A reset time may tick over between the two calls: compare its presence, not its value.
   if (out['ratelimit-reset'] !== undefined) out['ratelimit-reset'] = 'n';
@@ -102,6 +102,15 @@ for (const kind of databaseKinds) {
     }
 
     const json = { 'content-type': 'application/json' };
+
+    /** How many records the installation holds, both paths' together. */
+    async function recordCount(): Promise<number> {
+      const row = await server.services.database.db
+        .selectFrom('records')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    }
 
     /** A new record of `orders`, made through the server at `base` with its test key. */
     async function newRecord(base: string): Promise<string> {
@@ -191,6 +200,102 @@ for (const kind of databaseKinds) {
       );
       assert.equal(deleted.status, 202);
       assert.equal(fastHits, hits, 'the fast path answered without Fastify');
+    });
+
+    test('writes with an Idempotency-Key are answered by the fast path as Fastify answers them', async () => {
+      const keyed = (key: string) => ({ ...json, 'idempotency-key': key });
+      const body = JSON.stringify({ order_id: 'I-1', amount: 2 });
+      const hits = fastHits;
+      // Refused before the write: nothing stored, so the key is still free for a good body.
+      const bad = await same('POST', '/api/v1/data/orders', {
+        key: 'test',
+        headers: keyed('create-1'),
+        body: JSON.stringify({ order_id: 'I-1' }),
+      });
+      assert.equal(bad.status, 400, bad.body);
+      assert.match(bad.body, /"field":"amount","error":"Required field is missing"/);
+      // Refused once the key was taken (a callback is checked with the write): the key is let go.
+      const badCallback = await same('POST', '/api/v1/data/orders', {
+        key: 'test',
+        headers: { ...keyed('create-1'), 'x-webhook-callback': 'ftp://example.com/hook' },
+        body,
+      });
+      assert.equal(badCallback.status, 400, badCallback.body);
+      assert.match(badCallback.body, /X-Webhook-Callback/i);
+      const first = await same('POST', '/api/v1/data/orders', {
+        key: 'test',
+        headers: keyed('create-1'),
+        body,
+      });
+      assert.equal(first.status, 202, first.body);
+      assert.equal(first.headers['idempotent-replayed'], undefined);
+      const before = await recordCount();
+      // Whitespace and key order aside, the same request: the stored answer again.
+      for (const again of [body, '{ "amount": 2, "order_id": "I-1" }']) {
+        const replay = await same('POST', '/api/v1/data/orders', {
+          key: 'test',
+          headers: keyed('create-1'),
+          body: again,
+        });
+        assert.equal(replay.status, 202);
+        assert.equal(replay.body, first.body);
+        assert.equal(replay.headers['idempotent-replayed'], 'true');
+        assert.equal(replay.headers['original-request-id'], 'req_*');
+      }
+      const reused = await same('POST', '/api/v1/data/orders', {
+        key: 'test',
+        headers: keyed('create-1'),
+        body: JSON.stringify({ order_id: 'I-2', amount: 2 }),
+      });
+      assert.equal(reused.status, 422);
+      assert.match(reused.body, /"code":"idempotency_key_reused"/);
+      assert.match(reused.body, /Already used with a different request body or path/);
+      assert.equal(await recordCount(), before, 'replays and refusals wrote nothing');
+      // A replace and a delete, each first and then repeated.
+      const ids = await Promise.all([newRecord(fastUrl), newRecord(slowUrl)]);
+      const paths = ids.map((id) => `/api/v1/data/orders/${id}`) as [string, string];
+      const replace = {
+        key: 'test',
+        headers: keyed('replace-1'),
+        body: JSON.stringify({ order_id: 'I-3', amount: 7 }),
+      };
+      assert.equal((await same('PUT', paths, replace)).status, 202);
+      const replaced = await same('PUT', paths, replace);
+      assert.equal(replaced.headers['idempotent-replayed'], 'true');
+      const remove = { key: 'test', headers: { 'idempotency-key': 'delete-1' } };
+      assert.equal((await same('DELETE', paths, remove)).status, 202);
+      const removed = await same('DELETE', paths, remove);
+      assert.equal(removed.status, 202);
+      assert.equal(removed.headers['idempotent-replayed'], 'true');
+      // The same key on another path is another request.
+      const elsewhere = await same('DELETE', paths, {
+        key: 'test',
+        headers: { 'idempotency-key': 'replace-1' },
+      });
+      assert.equal(elsewhere.status, 422);
+      assert.equal(fastHits, hits, 'the fast path answered every keyed write without Fastify');
+      const stored = await server.services.database.db
+        .selectFrom('idempotency_keys')
+        .select(['idempotency_key'])
+        .where('idempotency_key', 'in', ['create-1', 'replace-1', 'delete-1'])
+        .execute();
+      assert.deepEqual(
+        stored.map((row) => row.idempotency_key).sort(),
+        ['create-1', 'create-1', 'delete-1', 'delete-1', 'replace-1', 'replace-1'],
+        'each key stored once per API key',
+      );
+    });
+
+    test('a malformed Idempotency-Key is left to Fastify, and answered alike', async () => {
+      for (const key of ['""', 'x'.repeat(256), 'a\tb']) {
+        const refused = await same('POST', '/api/v1/data/orders', {
+          key: 'test',
+          headers: { ...json, 'idempotency-key': key },
+          body: JSON.stringify({ order_id: 'M-1', amount: 1 }),
+        });
+        assert.equal(refused.status, 400, refused.body);
+        assert.match(refused.body, /"field":"Idempotency-Key"/);
+      }
     });
 
     test('what the fast path replaces and deletes is changed for either path at once', async () => {
@@ -319,16 +424,7 @@ for (const kind of databaseKinds) {
     });
 
     test('creates that fail are answered alike, and write nothing', async () => {
-      const count = async () =>
-        Number(
-          (
-            await server.services.database.db
-              .selectFrom('records')
-              .select((eb) => eb.fn.countAll<number>().as('n'))
-              .executeTakeFirstOrThrow()
-          ).n,
-        );
-      const before = await count();
+      const before = await recordCount();
       const cases: Array<[Record<string, string>, string | Buffer]> = [
         [json, '{"order_id":'], // malformed JSON
         [json, JSON.stringify({ order_id: 'X' })], // schema: amount missing
@@ -357,7 +453,7 @@ for (const kind of databaseKinds) {
       });
       await same('POST', '/api/v1/data/orders', { headers: json, body: '{"order_id":"X","amount":1}' });
       await same('POST', '/api/v1/data/orders', { key: 'test', headers: json, body: '' });
-      assert.equal(await count(), before);
+      assert.equal(await recordCount(), before);
     });
 
     test('a create with a per-request callback stores it, encrypted, on either path', async () => {

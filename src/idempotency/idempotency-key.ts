@@ -1,4 +1,3 @@
-import type { FastifyRequest } from 'fastify';
 import { invalid } from '../errors.ts';
 import { holdsLongInteger, jsonText } from '../http/json-body.ts';
 import { singleHeader, type WithHeaders } from '../http/single-header.ts';
@@ -37,13 +36,22 @@ function sortedJson(value: unknown): string {
   return `{${members.join(',')}}`;
 }
 
+/** What a request's fingerprint is made of: Fastify's request, or the fast path's parts of one. */
+export interface Fingerprinted {
+  method: string;
+  /** As sent: path and query string. */
+  url: string;
+  /** The parsed JSON body; undefined for none. */
+  body: unknown;
+}
+
 /**
  * What makes two requests "the same": method, path (a trailing slash aside, as routing ignores
  * it) and the JSON body, whitespace and key order aside. A body holding an integer longer than a
  * double keeps is compared as stored, keys in the order sent: sorting would lose its digits, and
  * two such integers that round alike would then pass for one.
  */
-export function requestFingerprint(request: FastifyRequest): string {
+export function requestFingerprint(request: Fingerprinted): string {
   const path = (request.url.split('?', 1)[0] ?? '').replace(/(.)\/+$/, '$1');
   const { body } = request;
   const text = body === undefined ? '' : holdsLongInteger(body) ? jsonText(body) : sortedJson(body);
@@ -54,7 +62,7 @@ export function requestFingerprint(request: FastifyRequest): string {
  * The fingerprint as releases before 2026-12-02 made it (the path and the body's keys as sent):
  * keys they stored still replay for their 24 hours.
  */
-export function formerFingerprint(request: FastifyRequest): string {
+export function formerFingerprint(request: Fingerprinted): string {
   const path = request.url.split('?', 1)[0] ?? '';
   return sha256(`${request.method} ${path}\n${request.body === undefined ? '' : jsonText(request.body)}`);
 }

@@ -4,16 +4,29 @@ import { sha256 } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
 import { preparedReadFirst } from '../infra/db/prepared.ts';
-import type { WriteCommand } from '../records/record-writer.ts';
+import type { IdempotencyRecord, WriteCommand } from '../records/record-writer.ts';
 import { isoAfter, nowIso } from '../time.ts';
-import { formerFingerprint, parseIdempotencyKey, requestFingerprint } from './idempotency-key.ts';
+import {
+  type Fingerprinted,
+  formerFingerprint,
+  parseIdempotencyKey,
+  requestFingerprint,
+} from './idempotency-key.ts';
 import type { InFlightLocks } from './in-flight-locks.ts';
 
-interface InFlight {
+export interface InFlight {
   key: string;
   fingerprint: string;
   /** The lock to release once the response is decided; null when no lock could be taken. */
   lock: string | null;
+}
+
+/** What `begin` decided: replay a stored response, or write holding the key. */
+export type Begun = { replay: Stored; state?: undefined } | { replay?: undefined; state: InFlight };
+
+/** The headers of a replayed response. */
+export function replayHeaders(stored: Stored): Record<string, string> {
+  return { 'Idempotent-Replayed': 'true', 'Original-Request-Id': stored.request_id };
 }
 
 declare module 'fastify' {
@@ -22,7 +35,8 @@ declare module 'fastify' {
   }
 }
 
-interface Stored {
+/** A stored response, as a replay sends it. */
+export interface Stored {
   fingerprint: string;
   status_code: number;
   response_body: string;
@@ -66,33 +80,66 @@ export function createIdempotency({ db, dialect, locks, ttlSeconds }: Idempotenc
     return row && row.expires_at > nowIso() ? row : undefined;
   }
 
-  function replay(
-    stored: Stored,
-    fingerprint: string,
-    request: FastifyRequest,
-    reply: FastifyReply,
-  ): FastifyReply {
+  /** 422 unless the stored response was for this same request (now, or as older releases fingerprinted it). */
+  function matching(stored: Stored, fingerprint: string, request: Fingerprinted): Stored {
     if (stored.fingerprint !== fingerprint && stored.fingerprint !== formerFingerprint(request)) {
       throw new ApiError('idempotency_key_reused', {
         details: [{ field: 'Idempotency-Key', error: 'Already used with a different request body or path' }],
       });
     }
-    return reply
-      .code(stored.status_code)
-      .header('Idempotent-Replayed', 'true')
-      .header('Original-Request-Id', stored.request_id)
-      .type(JSON_TYPE)
-      .send(stored.response_body);
+    return stored;
   }
 
-  async function release(request: FastifyRequest): Promise<void> {
-    const lock = request.idempotency?.lock;
+  async function unlock(state: InFlight, requestId: string): Promise<void> {
+    const { lock } = state;
     if (!lock) return;
-    request.idempotency = { ...(request.idempotency as InFlight), lock: null };
-    await locks.release(lock, request.id);
+    state.lock = null;
+    await locks.release(lock, requestId);
+  }
+
+  /**
+   * A keyed write's first step, on either path (Fastify's preHandler, fast-path.ts): the stored
+   * response to replay, or the key marked in flight (`state`, to store with the write and unlock
+   * once the answer is decided). 422 for a key used with another request, 409 while it is in flight.
+   */
+  async function begin(
+    keyId: string,
+    key: string,
+    request: Fingerprinted,
+    requestId: string,
+  ): Promise<Begun> {
+    const fingerprint = requestFingerprint(request);
+    const stored = await find(keyId, key);
+    if (stored) return { replay: matching(stored, fingerprint, request) };
+    const lock = `${keyId}:${sha256(key)}`;
+    const acquired = await locks.acquire(lock, requestId, LOCK_TTL_MS);
+    if (acquired === 'held') {
+      throw new ApiError('idempotency_key_in_flight', { headers: { 'Retry-After': '1' } });
+    }
+    const state: InFlight = { key, fingerprint, lock: acquired === 'acquired' ? lock : null };
+    // The first request may have committed and let go of its lock between the lookup and now.
+    let committed: Stored | undefined;
+    try {
+      committed = await find(keyId, key);
+    } catch (error) {
+      await unlock(state, requestId);
+      throw error;
+    }
+    if (!committed) return { state };
+    await unlock(state, requestId);
+    return { replay: matching(committed, fingerprint, request) };
+  }
+
+  /** What the write stores with itself (WriteCommand.idempotency). */
+  function record(keyId: string, state: InFlight): IdempotencyRecord {
+    return { keyId, key: state.key, fingerprint: state.fingerprint, expiresAt: isoAfter(ttlSeconds) };
   }
 
   return {
+    begin,
+    record,
+    unlock,
+
     /** preHandler for the /api scope: replays, refuses, or marks the key in flight. */
     async preHandler(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply | undefined> {
       request.idempotency = undefined;
@@ -100,39 +147,29 @@ export function createIdempotency({ db, dialect, locks, ttlSeconds }: Idempotenc
         return undefined;
       }
       const key = parseIdempotencyKey(request) as string;
-      const keyId = request.apiKey.id;
-      const fingerprint = requestFingerprint(request);
-      const stored = await find(keyId, key);
-      if (stored) return replay(stored, fingerprint, request, reply);
-      const lock = `${keyId}:${sha256(key)}`;
-      const acquired = await locks.acquire(lock, request.id, LOCK_TTL_MS);
-      if (acquired === 'held') {
-        throw new ApiError('idempotency_key_in_flight', { headers: { 'Retry-After': '1' } });
+      const begun = await begin(request.apiKey.id, key, request, request.id);
+      if (begun.state) {
+        request.idempotency = begun.state;
+        return undefined;
       }
-      request.idempotency = { key, fingerprint, lock: acquired === 'acquired' ? lock : null };
-      // The first request may have committed and let go of its lock between the lookup and now.
-      const committed = await find(keyId, key);
-      if (committed) {
-        await release(request);
-        return replay(committed, fingerprint, request, reply);
-      }
-      return undefined;
+      const { replay } = begun;
+      return reply
+        .code(replay.status_code)
+        .headers(replayHeaders(replay))
+        .type(JSON_TYPE)
+        .send(replay.response_body);
     },
 
     /** A write preparer: the key and the response are stored with the write (record-writer.ts). */
     prepareWrite(request: FastifyRequest, command: WriteCommand): void {
       const state = request.idempotency;
-      if (!state) return;
-      command.idempotency = {
-        keyId: request.apiKey.id,
-        key: state.key,
-        fingerprint: state.fingerprint,
-        expiresAt: isoAfter(ttlSeconds),
-      };
+      if (state) command.idempotency = record(request.apiKey.id, state);
     },
 
     /** onSend: the response is decided (the write committed or failed), so the lock can go. */
-    release,
+    async release(request: FastifyRequest): Promise<void> {
+      if (request.idempotency) await unlock(request.idempotency, request.id);
+    },
 
     /** Deletes keys past their 24 hours. */
     async prune(): Promise<number> {

@@ -7,6 +7,8 @@ import { type DatabaseFaults, errorBody, toApiError } from '../http/error-handle
 import { isJsonContentType, MAX_REQUEST_BYTES, parseJson } from '../http/json-body.ts';
 import { logAnswer } from '../http/request-log.ts';
 import type { WithHeaders } from '../http/single-header.ts';
+import { parseIdempotencyKey } from '../idempotency/idempotency-key.ts';
+import { type InFlight, replayHeaders } from '../idempotency/idempotency-service.ts';
 import { isId, newId } from '../ids.ts';
 import type { AuthenticatedKey, KeyService } from '../keys/key-service.ts';
 import { rateLimitHeaders } from '../limits/headers.ts';
@@ -15,7 +17,7 @@ import type { LimitDecision } from '../limits/rate-limiter.ts';
 import { CLIENT_CLOSED, type Traffic } from '../limits/traffic.ts';
 import { queuedBody } from './record-json.ts';
 import type { RecordReader } from './record-reader.ts';
-import type { RecordWriter, WriteCommand } from './record-writer.ts';
+import type { RecordWriter, WriteCommand, WriteOperation } from './record-writer.ts';
 import { recordData, SLUG, type Target, targetFor, writeCommand } from './routes.ts';
 
 const JSON_TYPE = 'application/json; charset=utf-8';
@@ -31,7 +33,7 @@ export interface FastPathDeps {
   traffic: Traffic;
   onRedisFailure: 'open' | 'closed';
   faults: DatabaseFaults;
-  /** Run on every write before it is committed; idempotent requests never take the fast path. */
+  /** Run on every write before it is committed (the Idempotency-Key is the fast path's own). */
   writePreparers: ReadonlyArray<(request: WithHeaders, command: WriteCommand) => void>;
   /** Metrics for the two routes (a record, the collection), under the same labels as Fastify's. */
   observe: { record: Observe; collection: Observe };
@@ -51,6 +53,8 @@ interface Call extends LimitedRequest {
   target: Target;
   /** GET, PUT, DELETE: the record asked for. */
   recordId: string | undefined;
+  /** A write's Idempotency-Key, when it was sent (and well formed). */
+  idempotencyKey: string | undefined;
   url: string;
   observe: Observe;
   started: number;
@@ -64,11 +68,12 @@ interface Call extends LimitedRequest {
  * third of their cost). Same checks, same order, same answers as the routes in routes.ts: the
  * fast path takes a request only when every check before the first side effect (charging the
  * rate limit) passes from cache, and hands everything else to Fastify untouched: unknown or
- * uncached keys and endpoints, JWTs, Idempotency-Key, odd URLs or bodies, and every error before
- * the limit. test/fast-path.test.ts compares both paths answer by answer.
+ * uncached keys and endpoints, JWTs, a malformed Idempotency-Key, odd URLs or bodies, and every
+ * error before the limit. test/fast-path.test.ts compares both paths answer by answer.
  */
 export function createDataFastPath(deps: FastPathDeps) {
   const { keys, endpoints, reader, writer, traffic } = deps;
+  const { idempotency } = traffic;
   const limit = enforceLimits({ limiter: traffic.limiter, onFailure: deps.onRedisFailure });
   let closing = false;
 
@@ -183,7 +188,7 @@ export function createDataFastPath(deps: FastPathDeps) {
     call.usageLabel = call.target.endpoint.slug;
     if (call.method !== 'GET') {
       write(req, res, call).then(
-        () => settle(call, 202),
+        (status) => settle(call, status),
         (error: unknown) => settle(call, req.complete ? fail(res, call, error) : abandoned(res, call)),
       );
       return;
@@ -222,7 +227,7 @@ export function createDataFastPath(deps: FastPathDeps) {
   }
 
   /** The body, as Node's parser delivers it (never more than the declared Content-Length). */
-  function body(req: IncomingMessage): Promise<Buffer> {
+  function readBody(req: IncomingMessage): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       // Gone already (while the limit was checked, say on Redis): no 'close' is coming to say so.
       if (req.destroyed) {
@@ -241,15 +246,47 @@ export function createDataFastPath(deps: FastPathDeps) {
     });
   }
 
-  async function write(req: IncomingMessage, res: ServerResponse, call: Call): Promise<void> {
+  async function write(req: IncomingMessage, res: ServerResponse, call: Call): Promise<number> {
     const operation = WRITES[call.method as 'POST' | 'PUT' | 'DELETE'];
-    const data = operation === 'delete' ? null : recordData(parseJson(await body(req)), call.target.version);
+    const body = operation === 'delete' ? undefined : parseJson(await readBody(req));
+    let held: InFlight | undefined;
+    if (call.idempotencyKey !== undefined) {
+      // As Fastify's preHandler: after the body is parsed, before it is validated.
+      const request = { method: call.method, url: call.url, body };
+      const begun = await idempotency.begin(call.apiKey.id, call.idempotencyKey, request, call.id);
+      if (begun.replay) {
+        answer(res, call, begun.replay.status_code, begun.replay.response_body, replayHeaders(begun.replay));
+        return begun.replay.status_code;
+      }
+      held = begun.state;
+    }
+    let recordId: string;
+    try {
+      recordId = await committed(req, operation, call, body, held);
+    } finally {
+      // As Fastify's onSend: the answer is decided, so the key is let go before it is sent.
+      if (held) await idempotency.unlock(held, call.id).catch(() => {});
+    }
+    answer(res, call, 202, queuedBody(recordId));
+    return 202;
+  }
+
+  /** The write, validated and committed: the record's id. */
+  async function committed(
+    req: IncomingMessage,
+    operation: WriteOperation,
+    call: Call,
+    body: unknown,
+    held: InFlight | undefined,
+  ): Promise<string> {
+    const data = operation === 'delete' ? null : recordData(body, call.target.version);
     const recordId = operation === 'create' ? newId('record') : (call.recordId as string);
     const command = writeCommand(operation, call.target, call.apiKey, recordId, data, call.id);
     for (const prepare of deps.writePreparers) prepare(req, command);
+    if (held) command.idempotency = idempotency.record(call.apiKey.id, held);
     const outcome = await writer.write(command);
     if (!outcome.ok) throw outcome.error;
-    answer(res, call, 202, queuedBody(outcome.recordId));
+    return outcome.recordId;
   }
 
   return {
@@ -272,19 +309,26 @@ export function createDataFastPath(deps: FastPathDeps) {
       } else return false;
       if (!match) return false;
       const action = method === 'GET' ? 'read' : 'write';
-      // Writes: not with an Idempotency-Key (its record joins the transaction: Fastify's path),
-      // and only plain JSON bodies (a DELETE: none at all; one sent, which means nothing, is
+      // Writes: only plain JSON bodies (a DELETE: none at all; one sent, which means nothing, is
       // checked against max_body_bytes on Fastify's path, json-body.ts skipDeleteBody).
       if (
         action === 'write' &&
-        (headers['idempotency-key'] !== undefined ||
-          headers['transfer-encoding'] !== undefined ||
+        (headers['transfer-encoding'] !== undefined ||
           headers.expect !== undefined ||
           (method === 'DELETE'
             ? headers['content-length'] !== undefined
             : headers['content-encoding'] !== undefined || !isJsonContentType(headers['content-type'])))
       ) {
         return false;
+      }
+      // A malformed Idempotency-Key (400) is Fastify's to answer; a GET's is never read.
+      let idempotencyKey: string | undefined;
+      if (action === 'write' && headers['idempotency-key'] !== undefined) {
+        try {
+          idempotencyKey = parseIdempotencyKey(req);
+        } catch {
+          return false;
+        }
       }
       const started = performance.now();
       if (blocked(req)) return false;
@@ -304,6 +348,7 @@ export function createDataFastPath(deps: FastPathDeps) {
         rateLimit: undefined,
         target,
         recordId: match[2],
+        idempotencyKey,
         url,
         observe: method === 'POST' ? deps.observe.collection : deps.observe.record,
         started,
