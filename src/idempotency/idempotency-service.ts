@@ -12,7 +12,7 @@ import {
   parseIdempotencyKey,
   requestFingerprint,
 } from './idempotency-key.ts';
-import type { InFlightLocks } from './in-flight-locks.ts';
+import type { InFlightLocks, LockResult } from './in-flight-locks.ts';
 
 export interface InFlight {
   key: string;
@@ -52,6 +52,11 @@ export interface IdempotencyOptions {
   ttlSeconds: number;
 }
 
+/** A stored response still within its time; undefined past it (prune has yet to delete it). */
+function live(row: Stored | undefined): Stored | undefined {
+  return row && row.expires_at > nowIso() ? row : undefined;
+}
+
 const WRITE_METHODS = new Set(['POST', 'PUT', 'DELETE']);
 /** Longer than any request may take (the server's request timeout is 60 s). */
 const LOCK_TTL_MS = 90_000;
@@ -75,9 +80,10 @@ export function createIdempotency({ db, dialect, locks, ttlSeconds }: Idempotenc
       .where('idempotency_key', '=', ''),
   );
 
-  async function find(keyId: string, key: string): Promise<Stored | undefined> {
-    const row = await storedResponse(keyId, key);
-    return row && row.expires_at > nowIso() ? row : undefined;
+  /** The key's live stored response; synchronous on SQLite (its reader connection). */
+  function find(keyId: string, key: string): Stored | undefined | Promise<Stored | undefined> {
+    const row = storedResponse(keyId, key);
+    return row instanceof Promise ? row.then(live) : live(row);
   }
 
   /** 422 unless the stored response was for this same request (now, or as older releases fingerprinted it). */
@@ -100,34 +106,52 @@ export function createIdempotency({ db, dialect, locks, ttlSeconds }: Idempotenc
   /**
    * A keyed write's first step, on either path (Fastify's preHandler, fast-path.ts): the stored
    * response to replay, or the key marked in flight (`state`, to store with the write and unlock
-   * once the answer is decided). 422 for a key used with another request, 409 while it is in flight.
+   * once the answer is decided). 422 for a key used with another request, 409 while it is in
+   * flight. On SQLite with this process's own locks it is synchronous, no promise made.
    */
-  async function begin(
+  function begin(
     keyId: string,
     key: string,
     request: Fingerprinted,
     requestId: string,
-  ): Promise<Begun> {
+  ): Begun | Promise<Begun> {
     const fingerprint = requestFingerprint(request);
-    const stored = await find(keyId, key);
-    if (stored) return { replay: matching(stored, fingerprint, request) };
     const lock = `${keyId}:${sha256(key)}`;
-    const acquired = await locks.acquire(lock, requestId, LOCK_TTL_MS);
-    if (acquired === 'held') {
-      throw new ApiError('idempotency_key_in_flight', { headers: { 'Retry-After': '1' } });
+
+    function locked(acquired: LockResult, atOnce: boolean): Begun | Promise<Begun> {
+      if (acquired === 'held') {
+        throw new ApiError('idempotency_key_in_flight', { headers: { 'Retry-After': '1' } });
+      }
+      const state: InFlight = { key, fingerprint, lock: acquired === 'acquired' ? lock : null };
+      // Looked up and locked in one synchronous step, no other request ran in between; else the
+      // first request may have committed and let go of its lock between the lookup and now.
+      if (atOnce) return { state };
+      return Promise.resolve(find(keyId, key)).then(
+        async (committed) => {
+          if (!committed) return { state };
+          await unlock(state, requestId);
+          return { replay: matching(committed, fingerprint, request) };
+        },
+        async (error: unknown) => {
+          await unlock(state, requestId);
+          throw error;
+        },
+      );
     }
-    const state: InFlight = { key, fingerprint, lock: acquired === 'acquired' ? lock : null };
-    // The first request may have committed and let go of its lock between the lookup and now.
-    let committed: Stored | undefined;
-    try {
-      committed = await find(keyId, key);
-    } catch (error) {
-      await unlock(state, requestId);
-      throw error;
+
+    const stored = find(keyId, key);
+    if (stored instanceof Promise) {
+      return stored.then(async (found) =>
+        found
+          ? { replay: matching(found, fingerprint, request) }
+          : locked(await locks.acquire(lock, requestId, LOCK_TTL_MS), false),
+      );
     }
-    if (!committed) return { state };
-    await unlock(state, requestId);
-    return { replay: matching(committed, fingerprint, request) };
+    if (stored) return { replay: matching(stored, fingerprint, request) };
+    const acquired = locks.acquire(lock, requestId, LOCK_TTL_MS);
+    return acquired instanceof Promise
+      ? acquired.then((result) => locked(result, false))
+      : locked(acquired, true);
   }
 
   /** What the write stores with itself (WriteCommand.idempotency). */

@@ -8,14 +8,15 @@ export type LockResult = 'acquired' | 'held' | 'unavailable';
  * guarantee: the unique key in the database is what makes a second write impossible.
  */
 export interface InFlightLocks {
-  acquire(name: string, token: string, ttlMs: number): Promise<LockResult>;
+  /** Synchronous when the locks are this process's own (memoryLocks). */
+  acquire(name: string, token: string, ttlMs: number): LockResult | Promise<LockResult>;
   release(name: string, token: string): Promise<void>;
 }
 
 export function memoryLocks(): InFlightLocks {
   const held = new Map<string, { token: string; expires: number }>();
   return {
-    async acquire(name, token, ttlMs) {
+    acquire(name, token, ttlMs) {
       const now = Date.now();
       if (held.size > 10_000) {
         // Locks of requests that never reached their release (aborted) are swept when they pile up.
