@@ -1,70 +1,7 @@
 import assert from 'node:assert/strict';
-import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { assertEnvelope, send } from './helpers/raw-request.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
-
-interface Answer {
-  status: number;
-  // biome-ignore lint/suspicious/noExplicitAny: test assertions walk arbitrary JSON
-  body: any;
-  text: string;
-}
-
-/**
- * One request over node:http, its framing as given: `body` sent with a Content-Length (Node's
- * default), `chunks` sent chunked, each once the previous one is written. With `holdOpen`, the
- * last chunk is not followed by the end of the body: an answer can only come from what was read.
- */
-function send(
-  url: string,
-  method: string,
-  path: string,
-  options: {
-    headers?: Record<string, string>;
-    body?: string | Buffer;
-    chunks?: Array<string | Buffer>;
-    holdOpen?: boolean;
-  } = {},
-): Promise<Answer> {
-  // Node's client frames a DELETE's body only when told how (it would send the bytes unframed).
-  const headers = { ...options.headers };
-  if (options.chunks) headers['transfer-encoding'] = 'chunked';
-  else if (options.body !== undefined) headers['content-length'] ??= String(Buffer.byteLength(options.body));
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(`${url}${path}`, { method, headers }, (res) => {
-      let text = '';
-      res.on('data', (chunk) => {
-        text += chunk;
-      });
-      res.on('end', () => {
-        let body: unknown;
-        try {
-          body = text === '' ? undefined : JSON.parse(text);
-        } catch {
-          body = undefined;
-        }
-        resolve({ status: res.statusCode ?? 0, body, text });
-        // A request held open has done its part once answered.
-        req.destroy();
-      });
-    });
-    req.on('error', reject);
-    if (options.chunks) {
-      for (const chunk of options.chunks) req.write(chunk);
-      if (!options.holdOpen) req.end();
-    } else if (options.holdOpen) {
-      req.flushHeaders();
-      if (options.body !== undefined) req.write(options.body);
-    } else req.end(options.body);
-  });
-}
-
-function assertEnvelope(res: Answer, status: number, code: string, what: string): void {
-  assert.equal(res.status, status, `${what}: ${res.text}`);
-  assert.equal(res.body?.success, false, `${what}: the error envelope (${res.text})`);
-  assert.equal(res.body?.code, code, `${what}: ${res.text}`);
-  assert.match(String(res.body?.request_id), /^req_/, `${what}: a request id`);
-}
 
 const order = { order_id: 'ORD-1', amount: 10, items: ['a'], paid: false };
 /** An app with one public POST route, to send App API bodies to. */
