@@ -333,13 +333,14 @@ export function guardJsonBody(
 }
 
 /**
- * A DELETE's body means nothing: it is never parsed (DELETE is bodyless to Fastify, see
- * ignoreDeleteBodies), whatever its Content-Type. One over `limit` is still refused as a write's
- * would be: at once from its Content-Length (a body within it is left unread; Node drops it after
- * the answer), or, chunked, counted and dropped as it streams in, so that the DELETE waits for its
- * end and nothing is done if it passes the limit. `done` is called once.
+ * A body that means nothing (a DELETE's: DELETE is bodyless to Fastify, see ignoreDeleteBodies;
+ * or one sent to an App path no route takes) is never parsed, whatever its Content-Type. One over
+ * `limit` is still refused as a write's would be: at once from its Content-Length (a body within
+ * it is left unread; Node drops it after the answer), or, chunked, counted and dropped as it
+ * streams in, so that the answer waits for its end and nothing is done if it passes the limit.
+ * `done` is called once.
  */
-export function skipDeleteBody(
+export function skipBody(
   request: FastifyRequest,
   payload: RequestPayload,
   limit: number,
@@ -375,7 +376,7 @@ export function skipDeleteBody(
 
 /**
  * Makes DELETE bodyless to Fastify: its body is never parsed, and a route's DELETE answers as it
- * would with no body, within the route's body limit (skipDeleteBody). Routes registered after this
+ * would with no body, within the route's body limit (skipBody). Routes registered after this
  * get the limit check; one with `config.limitsDeleteBody` (the data API) checks its own limit.
  */
 export function ignoreDeleteBodies(app: FastifyInstance): void {
@@ -387,7 +388,7 @@ export function ignoreDeleteBodies(app: FastifyInstance): void {
     const deleteOnly = methods.length === 1;
     const hook: preParsingHookHandler = (request, _reply, payload, done) => {
       if (!deleteOnly && request.method !== 'DELETE') return done(null, payload);
-      skipDeleteBody(request, payload, limit, (error) => done(error ?? null, payload));
+      skipBody(request, payload, limit, (error) => done(error ?? null, payload));
     };
     const existing = route.preParsing;
     route.preParsing =

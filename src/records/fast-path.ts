@@ -310,7 +310,7 @@ export function createDataFastPath(deps: FastPathDeps) {
       if (!match) return false;
       const action = method === 'GET' ? 'read' : 'write';
       // Writes: only plain JSON bodies (a DELETE: none at all; one sent, which means nothing, is
-      // checked against max_body_bytes on Fastify's path, json-body.ts skipDeleteBody).
+      // checked against max_body_bytes on Fastify's path, json-body.ts skipBody).
       if (
         action === 'write' &&
         (headers['transfer-encoding'] !== undefined ||

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } fr
 import type { EndpointRuntime, EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError, invalid } from '../errors.ts';
-import { guardJsonBody, jsonText, skipDeleteBody } from '../http/json-body.ts';
+import { guardJsonBody, jsonText, skipBody } from '../http/json-body.ts';
 import { syncFirstHook } from '../http/sync-hook.ts';
 import { isId, newId } from '../ids.ts';
 import { type AuthenticatedKey, hasScope } from '../keys/key-service.ts';
@@ -123,7 +123,7 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps
   /** A write's body checked as it streams in; a DELETE's, which means nothing, only against the limit. */
   const guard = (request: FastifyRequest, payload: RequestPayload, done: PreParsingDone): void => {
     const limit = request.target.version.maxBodyBytes;
-    if (request.method === 'DELETE') skipDeleteBody(request, payload, limit, (error) => done(error, payload));
+    if (request.method === 'DELETE') skipBody(request, payload, limit, (error) => done(error, payload));
     else done(null, guardJsonBody(request, payload, limit));
   };
   const writeHooks = {
