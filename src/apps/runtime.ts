@@ -9,7 +9,7 @@ import type { Config } from '../config.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError, invalid } from '../errors.ts';
 import { apiKeyAuth, bruteForceHook, NO_STORE, presentedSecret } from '../http/auth.ts';
-import { roundedInteger } from '../http/json-body.ts';
+import { roundedInteger, skipBody } from '../http/json-body.ts';
 import { roundedNumberMessage } from '../infra/json/exact-json.ts';
 import type { Environment, KeyService } from '../keys/key-service.ts';
 import { registerTrafficHooks, type Traffic } from '../limits/traffic.ts';
@@ -107,7 +107,14 @@ export function registerAppRuntime(scope: FastifyInstance, deps: AppRuntimeDeps)
       if (!credentials && draftRoute?.route.auth !== 'public') throw new ApiError('missing_api_key');
       throw new ApiError('app_not_deployed');
     }
-    const { route, params } = match(app, request);
+    let matched: ReturnType<typeof match>;
+    try {
+      matched = match(app, request);
+    } catch (refusal) {
+      await unreadBodyWithinLimit(request);
+      throw refusal;
+    }
+    const { route, params } = matched;
     if (route.auth !== 'public') {
       if (!credentials) throw new ApiError('missing_api_key');
       if (route.auth === 'jwt' && !request.viaToken) {
@@ -158,11 +165,24 @@ export function registerAppRuntime(scope: FastifyInstance, deps: AppRuntimeDeps)
     return send(reply, result);
   };
   // Only GET and POST routes run; the other methods are taken so that the app's router answers
-  // them as it answers a wrong GET or POST (405 with Allow, or 404), charged to the key. The
-  // app's own URL, with no route part, is taken too: it is an unknown route of that app.
+  // them as it answers a wrong GET or POST (405 with Allow, or 404), charged to the key, their
+  // body unread (unreadBodyWithinLimit). The app's own URL, with no route part, is taken too: it
+  // is an unknown route of that app.
   const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
   for (const url of ['/api/v1/apps/:app/*', '/api/v1/apps/:app'])
     scope.route({ method: [...methods], url, bodyLimit: APP_BODY_LIMIT, handler });
+}
+
+/**
+ * No route takes this call (404, 405 with Allow, 400 for a malformed path), so nothing reads its
+ * body: it is never parsed, whatever its Content-Type, but one over APP_BODY_LIMIT is 413 before
+ * the refusal, as a DELETE's is (json-body.ts skipBody). A chunked body is counted to its end, or
+ * until it passes the limit.
+ */
+function unreadBodyWithinLimit(request: FastifyRequest): Promise<void> {
+  return new Promise((resolve, reject) =>
+    skipBody(request, request.raw, APP_BODY_LIMIT, (error) => (error ? reject(error) : resolve())),
+  );
 }
 
 function matchOrNull(app: CompiledApp, request: FastifyRequest): ReturnType<typeof match> | undefined {
