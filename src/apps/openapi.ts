@@ -5,10 +5,12 @@ import { type CompiledRoute, RESERVED_QUERY } from './definition.ts';
 
 type Json = Record<string, unknown>;
 
+/** What a route of app `slug` takes, in its own words: the scope is the app's, not a placeholder. */
 const AUTH_NOTE = {
-  apiKey: 'API key (or a token minted from it) with the scope `apps:{app}` or `*`.',
-  jwt: 'Only a short-lived token from `POST /api/v1/tokens` (key scope `apps:{app}` or `*`); the key itself is refused.',
-  public: 'No credentials: served from `live`; `?environment=test` serves the draft.',
+  apiKey: (slug: string) => `API key (or a token minted from it) with the scope \`apps:${slug}\` or \`*\`.`,
+  jwt: (slug: string) =>
+    `Only a short-lived token from \`POST /api/v1/tokens\` (key scope \`apps:${slug}\` or \`*\`); the key itself is refused.`,
+  public: (_slug: string) => 'No credentials: served from `live`; `?environment=test` serves the draft.',
 } as const;
 
 /**
@@ -52,7 +54,7 @@ function successResponses(route: CompiledRoute): Json {
 
 function operation(
   operationId: string,
-  appName: string,
+  app: { slug: string; name: string },
   route: CompiledRoute,
   bodyRef: string | undefined,
 ): Json {
@@ -79,10 +81,10 @@ function operation(
   }
   const errors = route.method === 'POST' ? [400, 401, 403, 404, 413, 415, 429] : [400, 401, 403, 404, 429];
   return {
-    tags: [`App: ${appName}`],
+    tags: [`App: ${app.name}`],
     operationId,
     summary: route.description ?? `${route.method} ${route.path}`,
-    description: `App route (${route.auth}). ${AUTH_NOTE[route.auth]}`,
+    description: `App route (${route.auth}). ${AUTH_NOTE[route.auth](app.slug)}`,
     // Public routes take no credentials; jwt routes a token only (the key itself is refused).
     ...(route.auth === 'public'
       ? { security: [] }
@@ -136,7 +138,7 @@ export async function appPaths(
         const { $schema: _s, $id: _i, ...schema } = route.bodySchema;
         schemas[`${operationId}_body`] = rebaseRefs(schema, bodyRef);
       }
-      entry[route.method.toLowerCase()] = operation(operationId, app.name, route, bodyRef);
+      entry[route.method.toLowerCase()] = operation(operationId, app, route, bodyRef);
       paths[path] = entry;
     }
   }

@@ -232,6 +232,10 @@ function match(
           break;
         }
         rank += '0';
+      } else if (segments[i] === '') {
+        // `/orders//pay` names no order: an empty segment is no value for a :param, as in other routers.
+        ok = false;
+        break;
       } else rank += '1';
     }
     if (!ok) continue;
@@ -291,7 +295,7 @@ function coerceQuery(route: CompiledRoute, raw: Record<string, unknown>): Record
       case 'boolean':
         if (value === 'true' || value === '1') out[param.name] = true;
         else if (value === 'false' || value === '0') out[param.name] = false;
-        else throw invalid(param.name, 'Must be true or false');
+        else throw invalid(param.name, 'Must be true, false, 1 or 0');
         break;
     }
   }

@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { RouteEntry } from '../docs/openapi-admin.ts';
 import { ApiError, type ErrorCode, type ErrorDetail, errorCodes } from '../errors.ts';
 import { newId } from '../ids.ts';
+import { tooLarge } from './json-body.ts';
 
 /** The one error envelope, as JSON text. */
 export function errorBody(error: ApiError, requestId: string): string {
@@ -190,7 +191,12 @@ export function registerErrorHandling(
   unmatched: UnmatchedAnswers = {},
 ): void {
   app.setErrorHandler((error, request, reply) => {
-    const apiError = toApiError(error, faults);
+    // Fastify's own body limit (management API, App APIs) says no limit: the route's is named.
+    const limit = request.routeOptions.bodyLimit;
+    const apiError =
+      (error as Partial<FastifyError>).code === 'FST_ERR_CTP_BODY_TOO_LARGE' && limit !== undefined
+        ? tooLarge(limit)
+        : toApiError(error, faults);
     if (apiError.status >= 500) request.log.error({ err: error, request_id: request.id }, 'request failed');
     return sendError(reply, request, apiError);
   });

@@ -289,7 +289,8 @@ export function unsupportedContentType(header: string | undefined): ApiError {
   });
 }
 
-const tooLarge = (limit: number) =>
+/** The 413 that says the limit: a caller can only fix a body that is too large knowing by how much. */
+export const tooLarge = (limit: number) =>
   new ApiError('payload_too_large', { message: `Payload too large: the limit is ${limit} bytes` });
 
 /** Counts bytes as they stream in and stops at the limit, so an oversized body is never buffered whole. */

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { databaseKinds } from './helpers/database.ts';
+import { countRows, startTestServer, type TestServer } from './helpers/server.ts';
+
+/** What a caller of an App API gets wrong, told back in words that say what to fix. */
+for (const kind of databaseKinds) {
+  describe(`App APIs: a caller's mistakes (${kind})`, () => {
+    let server: TestServer;
+    let key: string;
+    const call = (method: string, path: string, json?: unknown) =>
+      server.request(method, `/api/v1/apps/notes${path}`, { key, json });
+
+    before(async () => {
+      server = await startTestServer(kind);
+      await server.createEndpoint({
+        slug: 'notes',
+        name: 'Notes',
+        schema: { type: 'object', properties: { title: { type: 'string' } } },
+      });
+      const app = await server.admin('POST', '/admin/v1/apps', {
+        slug: 'notes',
+        name: 'Notes',
+        routes: [
+          {
+            method: 'GET',
+            path: '/notes/:id',
+            steps: [{ name: 'note', type: 'get', endpoint: 'notes', id: 'params.id' }],
+          },
+          {
+            method: 'POST',
+            path: '/notes/:title/pin',
+            query: [{ name: 'loud', type: 'boolean' }],
+            steps: [{ name: 'note', type: 'create', endpoint: 'notes', data: "{ 'title': params.title }" }],
+          },
+          {
+            method: 'GET',
+            path: '/token-only',
+            auth: 'jwt',
+            steps: [{ name: 'out', type: 'transform', expression: '1' }],
+          },
+        ],
+      });
+      assert.equal(app.status, 201, app.text);
+      key = (await server.createKey({ name: 'n', environment: 'test', scopes: ['apps:notes'] })).key;
+    });
+    after(() => server.close());
+
+    test('an empty path segment is no value for a :param: 404 naming the path, and nothing is written', async () => {
+      const records = await countRows(server, 'records');
+      // It ran the pipeline with "" (a 500 blaming the app's step, or a note titled "").
+      const read = await call('GET', '/notes/');
+      assert.equal(read.status, 404, read.text);
+      const write = await call('POST', '/notes//pin');
+      assert.equal(write.status, 404, write.text);
+      assert.equal(write.body.code, 'not_found');
+      assert.equal(write.body.error, 'No route for POST /api/v1/apps/notes/notes//pin');
+      const readEmpty = await call('GET', '/notes//');
+      assert.equal(readEmpty.status, 404, readEmpty.text);
+      assert.equal(readEmpty.body.code, 'not_found');
+      assert.equal(await countRows(server, 'records'), records, 'nothing was written');
+      // A segment with a value still matches.
+      const pinned = await call('POST', '/notes/groceries/pin');
+      assert.equal(pinned.status, 200, pinned.text);
+      assert.equal(pinned.body.data.data.title, 'groceries');
+    });
+
+    test('a boolean query parameter that is neither says every spelling it takes', async () => {
+      const bad = await call('POST', '/notes/a/pin?loud=yes');
+      assert.equal(bad.status, 400, bad.text);
+      assert.deepEqual(bad.body.details, [{ field: 'loud', error: 'Must be true, false, 1 or 0' }]);
+      assert.equal((await call('POST', '/notes/a/pin?loud=1')).status, 200);
+    });
+
+    test('a body over 5 MiB is a 413 that names the limit, on App APIs and the management API', async () => {
+      const records = await countRows(server, 'records');
+      const big = { title: 'x'.repeat(5 * 1024 * 1024) };
+      const app = await call('POST', '/notes/a/pin', big);
+      assert.equal(app.status, 413, app.text);
+      assert.equal(app.body.code, 'payload_too_large');
+      assert.equal(app.body.error, 'Payload too large: the limit is 5242880 bytes');
+      const admin = await server.admin('POST', '/admin/v1/endpoints', { slug: 'big', name: 'Big', ...big });
+      assert.equal(admin.status, 413, admin.text);
+      assert.equal(admin.body.error, 'Payload too large: the limit is 5242880 bytes');
+      assert.equal(await countRows(server, 'records'), records, 'nothing was written');
+      assert.equal((await server.admin('GET', '/admin/v1/endpoints/big')).status, 404);
+    });
+
+    test("the API document names each route's own scope, not a placeholder", async () => {
+      const doc = (await server.request('GET', '/api/v1/openapi.json', { key })).body;
+      const read = doc.paths['/api/v1/apps/notes/notes/{id}'].get;
+      assert.match(read.description, /with the scope `apps:notes` or `\*`/);
+      const tokenOnly = doc.paths['/api/v1/apps/notes/token-only'].get;
+      assert.match(tokenOnly.description, /key scope `apps:notes` or `\*`/);
+      assert.doesNotMatch(JSON.stringify(doc), /apps:\{app\}/);
+    });
+  });
+}
