@@ -86,6 +86,44 @@ for (const kind of databaseKinds) {
       assert.equal((await server.admin('GET', '/admin/v1/endpoints/big')).status, 404);
     });
 
+    test('an expression reading a path or query parameter the route does not have is refused when saved', async () => {
+      // A typo read nothing at run time, and a find filter that reads nothing is left out: this
+      // public status page answered the newest order, whatever order_id was asked for.
+      const statusPage = (filter: string, tag = 'query.tag') => ({
+        slug: 'status',
+        name: 'Status',
+        routes: [
+          {
+            method: 'GET',
+            path: '/orders/:order_id/status',
+            auth: 'public',
+            query: [{ name: 'tag', type: 'string' }],
+            steps: [
+              { name: 'matches', type: 'find', endpoint: 'notes', filter: { title: filter }, limit: 1 },
+              { name: 'out', type: 'transform', expression: `[matches.data.title, ${tag}]` },
+            ],
+          },
+        ],
+      });
+      const typo = await server.admin('POST', '/admin/v1/apps', statusPage('params.orderId', 'query.tags'));
+      assert.equal(typo.status, 400, typo.text);
+      assert.equal(typo.body.code, 'invalid_app');
+      const at = 'routes[0] (GET /orders/:order_id/status).steps';
+      assert.deepEqual(typo.body.details, [
+        {
+          field: `${at}[0] ("matches").filter.title`,
+          error: 'Reads params.orderId, but the path has :order_id',
+        },
+        {
+          field: `${at}[1] ("out").expression`,
+          error: 'Reads query.tags, which the route does not declare in "query"',
+        },
+      ]);
+      assert.equal((await server.admin('GET', '/admin/v1/apps/status')).status, 404, 'nothing was stored');
+      const fixed = await server.admin('POST', '/admin/v1/apps', statusPage('params.order_id'));
+      assert.equal(fixed.status, 201, fixed.text);
+    });
+
     test("the API document names each route's own scope, not a placeholder", async () => {
       const doc = (await server.request('GET', '/api/v1/openapi.json', { key })).body;
       const read = doc.paths['/api/v1/apps/notes/notes/{id}'].get;

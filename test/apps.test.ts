@@ -915,7 +915,7 @@ for (const kind of databaseKinds) {
                 name: 'out',
                 type: 'respond',
                 headers: { 'Content-Type': "'text/plain; charset=utf-8'" },
-                body: "'hello ' & params.x",
+                body: "'hello ' & headers.`x-name`",
               },
             ],
           },

@@ -1,7 +1,7 @@
 import { compileSchema, type RecordValidator } from '../endpoints/json-schema.ts';
 import { ApiError, type ErrorDetail } from '../errors.ts';
 import { FILTERABLE_FIELD } from '../infra/db/dialect.ts';
-import { compileExpression, type Expression, ExpressionError, rootNames } from './expressions.ts';
+import { compileExpression, contextReads, type Expression, ExpressionError } from './expressions.ts';
 
 export { endpointsNamedIn } from './named-endpoints.ts';
 
@@ -299,7 +299,13 @@ function compileRoute(
       }
     }
   }
-  const steps = compileSteps(raw.steps, where, problems, endpointExists);
+  // What `params.x` and `query.x` may name: a typo would read nothing at run time, and a find
+  // filter that reads nothing is left out (a status page would answer another order's).
+  const declared = {
+    params: new Set(segments.flatMap((s) => ('param' in s ? [s.param] : []))),
+    query: new Set(query.map((q) => q.name)),
+  };
+  const steps = compileSteps(raw.steps, where, problems, endpointExists, declared);
   if (problems.list.length > before) return undefined;
   return {
     method: method as Method,
@@ -386,11 +392,23 @@ function compileQuery(raw: unknown, where: string, problems: Problems): QueryPar
   return out;
 }
 
+/** The path parameters and query parameters a route declares, which `params.x` and `query.x` read. */
+interface Declared {
+  params: ReadonlySet<string>;
+  query: ReadonlySet<string>;
+}
+
+/** `:order_id, :item`, or `no parameters`. */
+function pathParams(names: ReadonlySet<string>): string {
+  return names.size === 0 ? 'no parameters' : [...names].map((n) => `:${n}`).join(', ');
+}
+
 function compileSteps(
   raw: unknown,
   where: string,
   problems: Problems,
   endpointExists: (slug: string) => boolean,
+  declared: Declared,
 ): CompiledStep[] {
   if (!Array.isArray(raw) || raw.length === 0 || raw.length > MAX_STEPS) {
     problems.add(`${where}.steps`, `Must be an array of 1 to ${MAX_STEPS} steps`);
@@ -404,7 +422,7 @@ function compileSteps(
       isObject(step) && typeof step.name === 'string'
         ? `${where}.steps[${i}] ("${step.name}")`
         : `${where}.steps[${i}]`;
-    const compiled = compileStep(step, at, problems, known, allNames, endpointExists);
+    const compiled = compileStep(step, at, problems, { known, allNames, declared }, endpointExists);
     if (isObject(step) && typeof step.name === 'string' && NAME.test(step.name)) {
       if (known.has(step.name)) {
         problems.add(
@@ -430,10 +448,10 @@ function compileStep(
   step: unknown,
   at: string,
   problems: Problems,
-  known: ReadonlySet<string>,
-  allNames: ReadonlySet<string>,
+  names: { known: ReadonlySet<string>; allNames: ReadonlySet<string>; declared: Declared },
   endpointExists: (slug: string) => boolean,
 ): CompiledStep | undefined {
+  const { known, allNames, declared } = names;
   if (!isObject(step)) {
     problems.add(at, 'Must be an object');
     return undefined;
@@ -469,7 +487,17 @@ function compileStep(
     }
     // Checked when the definition was saved; a stored one is not held to names checked since
     // (`x ~> $f()`), so that a deployed version keeps answering.
-    for (const ref of problems.stored ? [] : rootNames(value)) {
+    const reads = problems.stored ? { names: [], members: [] } : contextReads(value);
+    for (const [root, member] of reads.members) {
+      if (root === 'params' && !declared.params.has(member))
+        problems.add(
+          `${at}.${field}`,
+          `Reads params.${member}, but the path has ${pathParams(declared.params)}`,
+        );
+      if (root === 'query' && !declared.query.has(member))
+        problems.add(`${at}.${field}`, `Reads query.${member}, which the route does not declare in "query"`);
+    }
+    for (const ref of reads.names) {
       if (known.has(ref)) continue;
       problems.add(
         `${at}.${field}`,

@@ -375,11 +375,11 @@ type Node = Record<string, unknown> & { type?: string };
 
 /**
  * The top-level names an expression reads from its input (the pipeline context), e.g. `order` in
- * `$count(order.items)`; names inside predicates, lambdas and later path steps are relative to
- * something else and are not reported.
+ * `$count(order.items)`, with the member read of each (`items`); names inside predicates, lambdas
+ * and later path steps are relative to something else and are not reported.
  */
-export function rootNames(source: string): Set<string> {
-  const out = new Set<string>();
+export function contextReads(source: string): ContextReads {
+  const out: ContextReads = { names: new Set(), members: [] };
   let ast: Node;
   try {
     ast = jsonata(source).ast() as unknown as Node;
@@ -390,7 +390,13 @@ export function rootNames(source: string): Set<string> {
   return out;
 }
 
-function visit(ast: unknown, out: Set<string>): void {
+/** The top-level names, and the member each top-level path reads next (`params.id`: params, id). */
+export interface ContextReads {
+  names: Set<string>;
+  members: Array<[root: string, member: string]>;
+}
+
+function visit(ast: unknown, out: ContextReads): void {
   const children = (value: unknown): unknown[] => (Array.isArray(value) ? value : []);
   // Without recursion: a saved expression nests at most MAX_EXPRESSION_NESTING deep, but this
   // reads any text it is given.
@@ -401,11 +407,16 @@ function visit(ast: unknown, out: Set<string>): void {
     const n = node as Node;
     switch (n.type) {
       case 'name':
-        if (typeof n.value === 'string') out.add(n.value);
+        if (typeof n.value === 'string') out.names.add(n.value);
         break;
-      case 'path':
-        pending.push(children(n.steps)[0]);
+      case 'path': {
+        const [first, second] = children(n.steps) as Node[];
+        pending.push(first);
+        if (first?.type === 'name' && second?.type === 'name')
+          if (typeof first.value === 'string' && typeof second.value === 'string')
+            out.members.push([first.value, second.value]);
         break;
+      }
       case 'function':
       case 'partial':
         pending.push(...children(n.arguments));
