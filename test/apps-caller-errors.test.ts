@@ -30,8 +30,18 @@ for (const kind of databaseKinds) {
           {
             method: 'POST',
             path: '/notes/:title/pin',
-            query: [{ name: 'loud', type: 'boolean' }],
+            query: [
+              { name: 'loud', type: 'boolean' },
+              { name: 'count', type: 'integer' },
+            ],
             steps: [{ name: 'note', type: 'create', endpoint: 'notes', data: "{ 'title': params.title }" }],
+          },
+          {
+            method: 'GET',
+            path: '/search',
+            auth: 'public',
+            query: [{ name: 'q', type: 'string', required: true }],
+            steps: [{ name: 'go', type: 'redirect', url: "'https://shop.example/search?q=' & query.q" }],
           },
           {
             method: 'GET',
@@ -65,11 +75,23 @@ for (const kind of databaseKinds) {
       assert.equal(pinned.body.data.data.title, 'groceries');
     });
 
-    test('a boolean query parameter that is neither says every spelling it takes', async () => {
+    test('a query parameter of the wrong type says what it takes', async () => {
       const bad = await call('POST', '/notes/a/pin?loud=yes');
       assert.equal(bad.status, 400, bad.text);
       assert.deepEqual(bad.body.details, [{ field: 'loud', error: 'Must be true, false, 1 or 0' }]);
       assert.equal((await call('POST', '/notes/a/pin?loud=1')).status, 200);
+      // An integer too large was told it is not an integer.
+      for (const n of ['9007199254740992', '99999999999999999999', '-9007199254740992']) {
+        const big = await call('POST', `/notes/a/pin?count=${n}`);
+        assert.equal(big.status, 400, big.text);
+        assert.deepEqual(big.body.details, [
+          { field: 'count', error: 'Must be an integer from -9007199254740991 to 9007199254740991' },
+        ]);
+      }
+      assert.deepEqual((await call('POST', '/notes/a/pin?count=1.5')).body.details, [
+        { field: 'count', error: 'Must be an integer' },
+      ]);
+      assert.equal((await call('POST', '/notes/a/pin?count=-9007199254740991')).status, 200);
     });
 
     test('a body over 5 MiB is a 413 that names the limit, on App APIs and the management API', async () => {
@@ -122,6 +144,18 @@ for (const kind of databaseKinds) {
       assert.equal((await server.admin('GET', '/admin/v1/apps/status')).status, 404, 'nothing was stored');
       const fixed = await server.admin('POST', '/admin/v1/apps', statusPage('params.order_id'));
       assert.equal(fixed.status, 201, fixed.text);
+    });
+
+    test('a redirect built from a query parameter with spaces sends them percent-encoded', async () => {
+      const search = (q: string) =>
+        server.request('GET', `/api/v1/apps/notes/search?environment=test&q=${q}`, { redirect: 'manual' });
+      // It was a 500 app_step_failed ("no control characters"), as if the app were broken.
+      const spaced = await search('red%20shoes%20size 42');
+      assert.equal(spaced.status, 302, spaced.text);
+      assert.equal(spaced.headers.get('location'), 'https://shop.example/search?q=red%20shoes%20size%2042');
+      const tabbed = await search('red%09shoes');
+      assert.equal(tabbed.status, 500, tabbed.text);
+      assert.match(tabbed.body.error, /Step "go" failed: .*no control characters/);
     });
 
     test("the API document names each route's own scope, not a placeholder", async () => {

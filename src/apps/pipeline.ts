@@ -43,12 +43,16 @@ class Stop {
   constructor(readonly result: PipelineResult) {}
 }
 
-/** http(s), or a path on this site: not `//host` nor `/\host`, which browsers read as another host. */
-const SAFE_URL = /^(https?:\/\/[^\s]+|\/(?![/\\])[^\s]*)$/i;
+/**
+ * http(s), or a path on this site: not `//host` nor `/\host`, which browsers read as another host.
+ * The rest may hold spaces (`?q=red shoes`, from a query parameter): asLocation encodes them.
+ */
+const SAFE_URL = /^(https?:\/\/\S|\/(?![/\\]))/i;
 
 /**
- * A redirect's Location as a header can carry it: characters past ASCII percent-encoded (as a
- * browser would send them), control characters and unpaired surrogates refused (undefined).
+ * A redirect's Location as a header can carry it: spaces and characters past ASCII
+ * percent-encoded (as a browser would send them), control characters and unpaired surrogates
+ * refused (undefined).
  */
 function asLocation(url: string): string | undefined {
   // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what is refused

@@ -280,8 +280,10 @@ function coerceQuery(route: CompiledRoute, raw: Record<string, unknown>): Record
         break;
       case 'integer': {
         const n = Number(value);
-        if (!/^-?\d{1,16}$/.test(value) || !Number.isSafeInteger(n))
-          throw invalid(param.name, 'Must be an integer');
+        if (!/^-?\d+$/.test(value)) throw invalid(param.name, 'Must be an integer');
+        // A larger one would reach the pipeline rounded (JSONata works on doubles).
+        if (!Number.isSafeInteger(n))
+          throw invalid(param.name, 'Must be an integer from -9007199254740991 to 9007199254740991');
         out[param.name] = n;
         break;
       }
