@@ -56,6 +56,22 @@ for (const kind of databaseKinds) {
     });
     after(() => server.close());
 
+    test('a live key with ?environment=test on an undeployed app is told the key chooses live', async () => {
+      const live = (await server.createKey({ name: 'l', environment: 'live', scopes: ['apps:notes'] })).key;
+      const answer = await server.request('GET', '/api/v1/apps/notes/search?q=x&environment=test', {
+        key: live,
+      });
+      assert.equal(answer.status, 403, answer.text);
+      assert.equal(answer.body.code, 'app_not_deployed');
+      assert.match(
+        answer.body.error,
+        /a live key always calls live \(\?environment is read only without a key\)/,
+      );
+      // Without the parameter, the plain message.
+      const plain = await server.request('GET', '/api/v1/apps/notes/search?q=x', { key: live });
+      assert.equal(plain.body.error, 'App not deployed to live');
+    });
+
     test('an empty path segment is no value for a :param: 404 naming the path, and nothing is written', async () => {
       const records = await countRows(server, 'records');
       // It ran the pipeline with "" (a 500 blaming the app's step, or a note titled "").

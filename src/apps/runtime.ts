@@ -105,6 +105,13 @@ export function registerAppRuntime(scope: FastifyInstance, deps: AppRuntimeDeps)
       // Without credentials, only a public route learns that live is missing; others need a key first.
       const draftRoute = credentials ? undefined : matchOrNull(runtime.draft, request);
       if (!credentials && draftRoute?.route.auth !== 'public') throw new ApiError('missing_api_key');
+      // A key chooses its environment: `?environment=test` beside a live key is not read.
+      if (credentials && (request.query as Record<string, unknown>)[RESERVED_QUERY] === 'test') {
+        throw new ApiError('app_not_deployed', {
+          message:
+            'App not deployed to live: a live key always calls live (?environment is read only without a key); deploy the app, or call its draft with a test key',
+        });
+      }
       throw new ApiError('app_not_deployed');
     }
     let matched: ReturnType<typeof match>;
