@@ -116,6 +116,11 @@ for (const kind of databaseKinds) {
       assert.ok(post.responses['409'].headers['Retry-After']);
       assert.deepEqual(Object.keys(post.responses['401'].headers), ['Request-Id', 'WWW-Authenticate']);
       assert.deepEqual(Object.keys(doc.components.securitySchemes).sort(), ['apiKey', 'bearer']);
+      // Bearer takes a key or a token minted from one (which JWT-only App routes require).
+      assert.match(
+        doc.components.securitySchemes.bearer.description,
+        /gk_live_… \(an API key\), or a short-lived token minted from one with POST \/api\/v1\/tokens/,
+      );
       assert.deepEqual(Object.keys(doc.webhooks).sort(), [
         'record.created',
         'record.deleted',

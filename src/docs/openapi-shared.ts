@@ -139,7 +139,12 @@ export function errorSchema(api: ErrorApi): Json {
 export function sharedComponents(): Json {
   return {
     securitySchemes: {
-      bearer: { type: 'http', scheme: 'bearer', description: 'Authorization: Bearer gk_test_… or gk_live_…' },
+      bearer: {
+        type: 'http',
+        scheme: 'bearer',
+        description:
+          'Authorization: Bearer gk_test_… or gk_live_… (an API key), or a short-lived token minted from one with POST /api/v1/tokens',
+      },
       apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key' },
     },
     headers: {
