@@ -39,6 +39,7 @@ import {
 } from './http/error-handler.ts';
 import { strictTransportSecurity } from './http/hsts.ts';
 import { ignoreDeleteBodies, MAX_REQUEST_BYTES, registerJsonParser } from './http/json-body.ts';
+import { refuseUnknownQuery } from './http/known-query.ts';
 import { refuseNulInUrl } from './http/no-nul-in-url.ts';
 import { logAnswer } from './http/request-log.ts';
 import { sentTwice } from './http/single-header.ts';
@@ -465,6 +466,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     // Before any route: the access rule is attached to each route as it is registered.
     registerManagementAccess(admin, services);
     refuseNulInUrl(admin);
+    refuseUnknownQuery(admin);
     registerAuditHook(admin, services.audit);
     registerDashboardRoutes(admin, services);
     registerEndpointRoutes(admin, services.endpoints);

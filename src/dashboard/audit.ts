@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ApiError, invalid, parseLimit } from '../errors.ts';
+import { ApiError, parseLimit } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { Db } from '../infra/db/database.ts';
 import { clientScope } from '../limits/client-scope.ts';
@@ -58,6 +58,14 @@ export const LOGGED_CALL_ACTIONS: readonly string[] = [...new Set(Object.values(
 
 const MAX_LIMIT = 200;
 
+/** What `GET /admin/v1/audit` takes (known-query.ts refuses any other name). */
+export const AUDIT_QUERY = {
+  actor: "Only this actor's entries (email or user id)",
+  action: 'Only this action (`key.revoke`), or every action of a kind (`key`)',
+  after: 'The next_cursor of the previous page',
+  limit: `Page size, 1 to ${MAX_LIMIT} (default 50)`,
+} as const;
+
 /** The newest-first cursor: `at` and `id` of the last entry seen. */
 function encodeCursor(at: string, id: string): string {
   return Buffer.from(`${at}|${id}`).toString('base64url');
@@ -94,11 +102,6 @@ export function createAuditLog(db: Db) {
     },
 
     async list(query: Record<string, unknown>) {
-      for (const name of Object.keys(query)) {
-        if (!['actor', 'action', 'after', 'limit'].includes(name)) {
-          throw invalid(name, 'Unknown query parameter (use actor, action, after or limit)');
-        }
-      }
       const limit = parseLimit(query.limit, MAX_LIMIT, 50);
       let q = db.selectFrom('audit_log').selectAll().orderBy('at', 'desc').orderBy('id', 'desc');
       if (typeof query.actor === 'string' && query.actor !== '') {

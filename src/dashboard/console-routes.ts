@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { EndpointRuntime, EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { ApiError } from '../errors.ts';
 import { isId, newId } from '../ids.ts';
-import { parseListQuery, type RecordReader } from '../records/record-reader.ts';
+import { LIST_QUERY, parseListQuery, type RecordReader } from '../records/record-reader.ts';
 import type { RecordWriter, WriteOperation } from '../records/record-writer.ts';
 import { recordData } from '../records/routes.ts';
 
@@ -64,15 +64,21 @@ export function registerConsoleRoutes(
     return operation === 'delete' ? null : deps.reader.get(endpoint, 'live', id);
   }
 
-  app.get<{ Params: Params }>('/admin/v1/console/:slug/records', async (request, reply) => {
-    const { endpoint, version } = await live(request.params.slug);
-    const query = parseListQuery(request.query as Record<string, unknown>, version);
-    const page = await deps.reader.list(endpoint, 'live', query);
-    const cursor = page.nextCursor === null ? 'null' : `"${page.nextCursor}"`;
-    return reply
-      .type(JSON_TYPE)
-      .send(`{"success":true,"data":${page.items},"meta":{"next_cursor":${cursor},"limit":${query.limit}}}`);
-  });
+  app.get<{ Params: Params }>(
+    '/admin/v1/console/:slug/records',
+    { config: { query: LIST_QUERY } },
+    async (request, reply) => {
+      const { endpoint, version } = await live(request.params.slug);
+      const query = parseListQuery(request.query as Record<string, unknown>, version);
+      const page = await deps.reader.list(endpoint, 'live', query);
+      const cursor = page.nextCursor === null ? 'null' : `"${page.nextCursor}"`;
+      return reply
+        .type(JSON_TYPE)
+        .send(
+          `{"success":true,"data":${page.items},"meta":{"next_cursor":${cursor},"limit":${query.limit}}}`,
+        );
+    },
+  );
 
   app.get<{ Params: Params }>('/admin/v1/console/:slug/records/:id', async (request, reply) => {
     const { endpoint } = await live(request.params.slug);

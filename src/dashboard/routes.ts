@@ -3,7 +3,7 @@ import type { OwnerService } from '../accounts/owner-service.ts';
 import { ApiError } from '../errors.ts';
 import type { KeyService } from '../keys/key-service.ts';
 import { sessionCookieName } from './access.ts';
-import type { AuditLog } from './audit.ts';
+import { AUDIT_QUERY, type AuditLog } from './audit.ts';
 import type { SessionUser, UserService } from './user-service.ts';
 
 type IdParams = { id: string };
@@ -107,11 +107,15 @@ export function registerDashboardRoutes(
     await users.deleteInvite(request.params.id);
     return { success: true, data: { id: request.params.id, deleted: true } };
   });
-  app.get<{ Querystring: { token?: string } }>('/admin/v1/invites/lookup', async (request) => {
-    const token = request.query.token;
-    if (typeof token !== 'string' || token === '') throw new ApiError('invite_not_found');
-    return { success: true, data: { object: 'invite', ...(await users.lookupInvite(token)) } };
-  });
+  app.get<{ Querystring: { token?: string } }>(
+    '/admin/v1/invites/lookup',
+    { config: { query: { token: "The invite's token (from its URL)" } } },
+    async (request) => {
+      const token = request.query.token;
+      if (typeof token !== 'string' || token === '') throw new ApiError('invite_not_found');
+      return { success: true, data: { object: 'invite', ...(await users.lookupInvite(token)) } };
+    },
+  );
   app.post('/admin/v1/invites/accept', async (request, reply) => {
     const { token, session } = await users.acceptInvite(request.body, request.ip);
     setSessionCookie(request, reply, token);
@@ -130,7 +134,7 @@ export function registerDashboardRoutes(
     return { success: true, data: { ...removed, deleted: true } };
   });
 
-  app.get('/admin/v1/audit', async (request) => {
+  app.get('/admin/v1/audit', { config: { query: AUDIT_QUERY } }, async (request) => {
     const page = await audit.list(request.query as Record<string, unknown>);
     return { success: true, data: page.data, meta: { next_cursor: page.next_cursor, limit: page.limit } };
   });

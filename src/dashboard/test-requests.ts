@@ -241,35 +241,39 @@ export function registerTestRequestRoutes(
     return reply.code(201).send({ success: true, data: record });
   });
 
-  app.get<{ Querystring: { limit?: string } }>('/admin/v1/test-requests', async (request) => {
-    const limit = parseLimit(request.query.limit, HISTORY_KEPT, 20);
-    const rows = await db
-      .selectFrom('test_requests')
-      .selectAll()
-      .where('user_id', '=', request.principal.userId)
-      .orderBy('created_at', 'desc')
-      .orderBy('id', 'desc')
-      .limit(limit)
-      .execute();
-    return {
-      success: true,
-      data: rows.map((row) => {
-        const response = JSON.parse(row.response) as { headers: unknown; body: unknown; curl: string };
-        return {
-          id: row.id,
-          object: 'test_request',
-          key_id: row.key_id,
-          method: row.method,
-          path: row.path,
-          request: JSON.parse(row.request) as unknown,
-          status: row.status,
-          headers: response.headers,
-          body: response.body,
-          duration_ms: row.duration_ms,
-          curl: response.curl,
-          created_at: row.created_at,
-        };
-      }),
-    };
-  });
+  app.get<{ Querystring: { limit?: string } }>(
+    '/admin/v1/test-requests',
+    { config: { query: { limit: `How many, 1 to ${HISTORY_KEPT} (default 20)` } } },
+    async (request) => {
+      const limit = parseLimit(request.query.limit, HISTORY_KEPT, 20);
+      const rows = await db
+        .selectFrom('test_requests')
+        .selectAll()
+        .where('user_id', '=', request.principal.userId)
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit)
+        .execute();
+      return {
+        success: true,
+        data: rows.map((row) => {
+          const response = JSON.parse(row.response) as { headers: unknown; body: unknown; curl: string };
+          return {
+            id: row.id,
+            object: 'test_request',
+            key_id: row.key_id,
+            method: row.method,
+            path: row.path,
+            request: JSON.parse(row.request) as unknown,
+            status: row.status,
+            headers: response.headers,
+            body: response.body,
+            duration_ms: row.duration_ms,
+            curl: response.curl,
+            created_at: row.created_at,
+          };
+        }),
+      };
+    },
+  );
 }

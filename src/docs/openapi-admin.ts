@@ -1,4 +1,5 @@
 import { ROUTE_ACCESS, SESSION_COOKIE } from '../dashboard/access.ts';
+import type { QueryParams } from '../http/known-query.ts';
 import { accountResponses, accountSchemas } from './openapi-admin-accounts.ts';
 import { resourceResponses, resourceSchemas } from './openapi-admin-resources.ts';
 import { webhookResponses, webhookSchemas } from './openapi-admin-webhooks.ts';
@@ -15,6 +16,25 @@ type Json = Record<string, unknown>;
 export interface RouteEntry {
   method: string;
   url: string;
+  /** The query parameters the route takes (any other is a 400: src/http/known-query.ts). */
+  query?: QueryParams;
+}
+
+/** A route's query parameters; `filter[field]` is the deepObject `filter` (`filter[paid]=true`). */
+function queryParameters(query: QueryParams = {}): Json[] {
+  return Object.entries(query).map(([name, description]) =>
+    name.endsWith('[field]')
+      ? {
+          name: name.slice(0, -'[field]'.length),
+          in: 'query',
+          required: false,
+          description,
+          style: 'deepObject',
+          explode: true,
+          schema: { type: 'object', additionalProperties: { type: 'string' } },
+        }
+      : { name, in: 'query', required: false, description, schema: { type: 'string' } },
+  );
 }
 
 /** What each management route does; a route missing here is still documented, generically. */
@@ -40,8 +60,7 @@ const summaries: Record<string, string> = {
   'POST /admin/v1/endpoints/{slug}/webhooks':
     'Subscribe a URL to events; the whsec_ secret is in this response only',
   'GET /admin/v1/endpoints/{slug}/webhooks': "An endpoint's subscriptions",
-  'GET /admin/v1/webhooks':
-    "Every endpoint's subscriptions (by endpoint); ?environment=test|live, ?enabled=true|false",
+  'GET /admin/v1/webhooks': "Every endpoint's subscriptions (by endpoint)",
   'GET /admin/v1/webhooks/{id}': 'Read a subscription',
   'PATCH /admin/v1/webhooks/{id}': 'Change URL or events, enable or disable',
   'DELETE /admin/v1/webhooks/{id}': 'Delete a subscription',
@@ -140,12 +159,15 @@ export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json 
     const path = route.url.replace(/:([A-Za-z_]+)/g, '{$1}');
     const method = route.method.toLowerCase();
     const key = `${route.method} ${path}`;
-    const params = [...path.matchAll(/\{([A-Za-z_]+)\}/g)].map((m) => ({
-      name: m[1],
-      in: 'path',
-      required: true,
-      schema: { type: 'string' },
-    }));
+    const params = [
+      ...[...path.matchAll(/\{([A-Za-z_]+)\}/g)].map((m) => ({
+        name: m[1],
+        in: 'path',
+        required: true,
+        schema: { type: 'string' },
+      })),
+      ...queryParameters(route.query),
+    ];
     const status = successStatuses[key] ?? 200;
     const withBody = method === 'post' || method === 'patch' || method === 'put';
     const access = ROUTE_ACCESS[`${route.method} ${route.url}`] ?? 'owner';

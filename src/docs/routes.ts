@@ -133,7 +133,8 @@ export function registerDataApiDocument(
 export function collectRoutes(app: FastifyInstance): RouteEntry[] {
   const routes: RouteEntry[] = [];
   app.addHook('onRoute', (route) => {
-    for (const method of [route.method].flat()) routes.push({ method, url: route.url });
+    const query = route.config?.query;
+    for (const method of [route.method].flat()) routes.push({ method, url: route.url, query });
   });
   return routes;
 }

@@ -37,21 +37,25 @@ export function registerKeyRoutes(
       }),
     }),
   );
-  app.get<{ Querystring: { environment?: string } }>('/admin/v1/keys', async (request) => {
-    const { environment } = request.query;
-    if (environment !== undefined && environment !== 'test' && environment !== 'live') {
-      throw invalid('environment', 'Must be test or live');
-    }
-    return {
-      success: true,
-      data: await keys.list({
-        environment: environment as Environment | undefined,
-        createdBy: collaborator(request) ? request.principal.userId : undefined,
-      }),
-      // What a window a key leaves empty is limited to (docs/limits.md), for showing its effective limits.
-      meta: { default_limits: keys.defaultLimits },
-    };
-  });
+  app.get<{ Querystring: { environment?: string } }>(
+    '/admin/v1/keys',
+    { config: { query: { environment: 'test or live: only the keys of that environment' } } },
+    async (request) => {
+      const { environment } = request.query;
+      if (environment !== undefined && environment !== 'test' && environment !== 'live') {
+        throw invalid('environment', 'Must be test or live');
+      }
+      return {
+        success: true,
+        data: await keys.list({
+          environment: environment as Environment | undefined,
+          createdBy: collaborator(request) ? request.principal.userId : undefined,
+        }),
+        // What a window a key leaves empty is limited to (docs/limits.md), for showing its effective limits.
+        meta: { default_limits: keys.defaultLimits },
+      };
+    },
+  );
   app.get<{ Params: IdParams }>('/admin/v1/keys/:id', async (request) => ({
     success: true,
     data: await keys.get(await visibleKey(request)),

@@ -20,6 +20,14 @@ export interface ListQuery {
 
 const ALLOWED = new Set(['limit', 'order', 'after']);
 
+/** What parseListQuery takes, for a management route that lists records (the console). */
+export const LIST_QUERY = {
+  limit: 'Page size, 1 to 100 (default 25)',
+  order: 'desc (newest first, the default) or asc',
+  after: 'The next_cursor of the previous page',
+  'filter[field]': 'Only records whose top-level field has this value (`filter[paid]=true`)',
+} as const;
+
 const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 /** More than 15 digits in a row (a decimal point between them counts as none), as json-body.ts counts them. */
 const LONG_DIGITS = /\d{16}/;

@@ -48,7 +48,17 @@ export function registerTransferRoutes(
   // Each record sits two levels down ({"records":[…]}): as deep as the data API takes one, no deeper.
   app.post<{ Params: SlugParams }>(
     '/admin/v1/endpoints/:slug/import',
-    { config: { jsonWrapDepth: 2 } },
+    {
+      config: {
+        jsonWrapDepth: 2,
+        query: {
+          environment: 'test (default) or live',
+          strict: 'true: refuse the whole batch when one record is invalid',
+          webhooks: 'true: fire webhooks for the imported records',
+          dry_run: 'true: only check the records, write none',
+        },
+      },
+    },
     async (request) => {
       const query = request.query as Record<string, unknown>;
       const environment = environmentOf(query);
@@ -120,26 +130,30 @@ export function registerTransferRoutes(
     },
   );
 
-  app.get<{ Params: SlugParams }>('/admin/v1/endpoints/:slug/export', async (request, reply) => {
-    const environment = environmentOf(request.query as Record<string, unknown>);
-    const { id: endpointId } = await versionFor(deps.endpoints, request.params.slug, environment);
-    async function* lines(): AsyncGenerator<string> {
-      let after = 0;
-      for (;;) {
-        const rows = await deps.db
-          .selectFrom('records')
-          .select(['seq', 'data'])
-          .where('endpoint_id', '=', endpointId)
-          .where('environment', '=', environment)
-          .where('seq', '>', after)
-          .orderBy('seq')
-          .limit(EXPORT_PAGE)
-          .execute();
-        if (rows.length === 0) return;
-        yield `${rows.map((r) => r.data).join('\n')}\n`;
-        after = rows[rows.length - 1]?.seq ?? after;
+  app.get<{ Params: SlugParams }>(
+    '/admin/v1/endpoints/:slug/export',
+    { config: { query: { environment: 'test (default) or live' } } },
+    async (request, reply) => {
+      const environment = environmentOf(request.query as Record<string, unknown>);
+      const { id: endpointId } = await versionFor(deps.endpoints, request.params.slug, environment);
+      async function* lines(): AsyncGenerator<string> {
+        let after = 0;
+        for (;;) {
+          const rows = await deps.db
+            .selectFrom('records')
+            .select(['seq', 'data'])
+            .where('endpoint_id', '=', endpointId)
+            .where('environment', '=', environment)
+            .where('seq', '>', after)
+            .orderBy('seq')
+            .limit(EXPORT_PAGE)
+            .execute();
+          if (rows.length === 0) return;
+          yield `${rows.map((r) => r.data).join('\n')}\n`;
+          after = rows[rows.length - 1]?.seq ?? after;
+        }
       }
-    }
-    return reply.type('application/x-ndjson').send(Readable.from(lines()));
-  });
+      return reply.type('application/x-ndjson').send(Readable.from(lines()));
+    },
+  );
 }

@@ -1,11 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import type { Db } from '../infra/db/database.ts';
 import type { UsageMeter } from './usage-meter.ts';
-import { parseUsageQuery, queryUsage } from './usage-query.ts';
+import { parseUsageQuery, queryUsage, USAGE_QUERY } from './usage-query.ts';
 
-/** `GET /admin/v1/usage?from&to&key_id&endpoint&environment&status_class&status&group_by`. */
+/** `GET /admin/v1/usage`: request counts, filtered and grouped by USAGE_QUERY's parameters. */
 export function registerUsageRoutes(app: FastifyInstance, deps: { db: Db; usage: UsageMeter }): void {
-  app.get('/admin/v1/usage', async (request) => {
+  app.get('/admin/v1/usage', { config: { query: USAGE_QUERY } }, async (request) => {
     const filter = parseUsageQuery(request.query as Record<string, unknown>);
     // This process's counts are written first, so a single server answers exactly; other
     // processes' counts arrive within their flush interval.

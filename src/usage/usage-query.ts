@@ -52,6 +52,18 @@ function text(value: unknown, field: string): string | undefined {
   return value;
 }
 
+/** What `GET /admin/v1/usage` takes (known-query.ts refuses any other name). */
+export const USAGE_QUERY = {
+  from: 'First day, YYYY-MM-DD (UTC); default 29 days before `to`',
+  to: 'Last day, YYYY-MM-DD (UTC); default today',
+  key_id: 'Only this key',
+  endpoint: 'Only this endpoint (slug)',
+  environment: 'test or live',
+  status_class: '1xx, 2xx, 3xx, 4xx or 5xx',
+  status: 'Only this HTTP status, e.g. 429',
+  group_by: `Comma-separated subset of ${DIMENSIONS.join(', ')} (default all)`,
+} as const;
+
 /** `GET /admin/v1/usage` query → a filter; the default range is the last 30 days. */
 export function parseUsageQuery(query: Record<string, unknown>, now = Date.now()): UsageFilter {
   const to = day(query.to, 'to', utcDay(now));

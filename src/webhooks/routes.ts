@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { DeliveryService } from './delivery-service.ts';
-import type { SubscriptionService } from './subscription-service.ts';
+import { DELIVERY_QUERY, type DeliveryService } from './delivery-service.ts';
+import { SUBSCRIPTION_QUERY, type SubscriptionService } from './subscription-service.ts';
 
 type SlugParams = { slug: string };
 type IdParams = { id: string };
@@ -26,7 +26,7 @@ export function registerWebhookRoutes(
     success: true,
     data: await subscriptions.list(request.params.slug),
   }));
-  app.get('/admin/v1/webhooks', async (request) => ({
+  app.get('/admin/v1/webhooks', { config: { query: SUBSCRIPTION_QUERY } }, async (request) => ({
     success: true,
     data: await subscriptions.listAll(request.query as Record<string, unknown>),
   }));
@@ -46,7 +46,7 @@ export function registerWebhookRoutes(
     success: true,
     data: await subscriptions.rotateSecret(request.params.id),
   }));
-  app.get('/admin/v1/deliveries', async (request) => {
+  app.get('/admin/v1/deliveries', { config: { query: DELIVERY_QUERY } }, async (request) => {
     const page = await deliveries.list(request.query as Record<string, unknown>, scope(request));
     return { success: true, data: page.data, meta: { next_cursor: page.next_cursor, limit: page.limit } };
   });
