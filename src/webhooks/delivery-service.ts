@@ -7,6 +7,7 @@ import type { Db } from '../infra/db/database.ts';
 import type { WebhookAttemptsTable, WebhookDeliveriesTable } from '../infra/db/schema.ts';
 import { nowIso } from '../time.ts';
 import { originOf } from './events.ts';
+import { EVENT_TYPES } from './subscription-service.ts';
 
 export interface AttemptJson {
   attempted_at: string;
@@ -223,6 +224,11 @@ export function createDeliveryService(deps: { db: Db; secret: string; encryptor:
       }
       if (f.environment && f.environment !== 'test' && f.environment !== 'live')
         throw invalid('environment', 'Must be test or live');
+      if (f.event_type && !(EVENT_TYPES as readonly string[]).includes(f.event_type))
+        throw invalid(
+          'event_type',
+          `Must be ${EVENT_TYPES.slice(0, -1).join(', ')} or ${EVENT_TYPES.at(-1)}`,
+        );
       let q = base(scope.createdBy);
       if (f.endpoint) q = q.where('e.slug', '=', f.endpoint);
       if (f.environment) q = q.where('d.environment', '=', f.environment);

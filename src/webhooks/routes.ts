@@ -44,7 +44,7 @@ export function registerWebhookRoutes(
   });
   app.post<{ Params: IdParams }>('/admin/v1/webhooks/:id/rotate-secret', async (request) => ({
     success: true,
-    data: await subscriptions.rotateSecret(request.params.id),
+    data: await subscriptions.rotateSecret(request.params.id, request.body),
   }));
   app.get('/admin/v1/deliveries', { config: { query: DELIVERY_QUERY } }, async (request) => {
     const page = await deliveries.list(request.query as Record<string, unknown>, scope(request));

@@ -55,6 +55,12 @@ const parsePatch = inputValidator<Omit<SubscriptionInput, 'environment'>>({
   additionalProperties: false,
   properties: { url: properties.url, events: properties.events, enabled: properties.enabled },
 });
+// Rotation takes no options: a grace_seconds (as keys' callback secrets take) must not be ignored.
+const parseRotate = inputValidator<Record<string, never>>({
+  type: 'object',
+  additionalProperties: false,
+  properties: {},
+});
 
 function checkUrl(url: string, guard: AddressGuard | undefined): string {
   let parsed: URL;
@@ -225,7 +231,14 @@ export function createSubscriptionService(deps: {
     },
 
     /** A new secret, shown once; the old one keeps signing alongside it for 24 h. */
-    async rotateSecret(id: string): Promise<SubscriptionJson & { secret: string }> {
+    async rotateSecret(id: string, body?: unknown): Promise<SubscriptionJson & { secret: string }> {
+      if (body && typeof body === 'object' && 'grace_seconds' in body) {
+        throw invalid(
+          'grace_seconds',
+          "A subscription's old secret always signs alongside for 24 h; rotate again to end it at once. Nothing was rotated",
+        );
+      }
+      parseRotate(body ?? {});
       const { row, slug } = await requireRow(id);
       const secret = newSigningSecret();
       const next: WebhookSubscriptionsTable = {
