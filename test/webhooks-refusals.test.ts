@@ -62,6 +62,35 @@ for (const kind of databaseKinds) {
       assert.notEqual(rotated.body.data.secret, secret);
     });
 
+    test('redeliver with options (another url) is refused and sends nothing', async () => {
+      const before = await server.admin('GET', '/admin/v1/deliveries?limit=100');
+      const delivered = before.body.data.find((d: { status: string }) => d.status === 'succeeded');
+      assert.ok(delivered, before.text);
+      const elsewhere = await startReceiver();
+      try {
+        // Before, the body was ignored: 202, and the event went to the old URL again.
+        const res = await server.admin('POST', `/admin/v1/deliveries/${delivered.id}/redeliver`, {
+          url: elsewhere.url,
+        });
+        assert.equal(res.status, 400, res.text);
+        assert.equal(res.body.code, 'invalid_request');
+        assert.deepEqual(res.body.details, [
+          {
+            field: 'url',
+            error:
+              "Redeliver takes no options: it sends the same event to the subscription's current URL (change it with PATCH /admin/v1/webhooks/{id}) or to the callback's. Nothing was sent",
+          },
+        ]);
+        const after = await server.admin('GET', '/admin/v1/deliveries?limit=100');
+        assert.equal(after.body.data.length, before.body.data.length);
+        const again = await server.admin('POST', `/admin/v1/deliveries/${delivered.id}/redeliver`, {});
+        assert.equal(again.status, 202, again.text);
+        assert.equal(elsewhere.received.length, 0);
+      } finally {
+        await elsewhere.close();
+      }
+    });
+
     test('the delivery log refuses an unknown event_type instead of answering an empty page', async () => {
       const res = await server.admin('GET', '/admin/v1/deliveries?event_type=record.create');
       assert.equal(res.status, 400, res.text);

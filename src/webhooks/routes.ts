@@ -1,9 +1,21 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { invalid } from '../errors.ts';
 import { DELIVERY_QUERY, type DeliveryService } from './delivery-service.ts';
 import { SUBSCRIPTION_QUERY, type SubscriptionService } from './subscription-service.ts';
 
 type SlugParams = { slug: string };
 type IdParams = { id: string };
+
+/** Redelivery takes no options: a body asking for another URL must be refused, not ignored. */
+function refuseRedeliverOptions(body: unknown): void {
+  if (body === undefined || body === null) return;
+  const [name] = typeof body === 'object' && !Array.isArray(body) ? Object.keys(body) : ['(body)'];
+  if (name === undefined) return;
+  throw invalid(
+    name,
+    "Redeliver takes no options: it sends the same event to the subscription's current URL (change it with PATCH /admin/v1/webhooks/{id}) or to the callback's. Nothing was sent",
+  );
+}
 
 /**
  * Management API: subscriptions, the delivery log, redelivery, and the installation's callback
@@ -54,11 +66,12 @@ export function registerWebhookRoutes(
     success: true,
     data: await deliveries.get(request.params.id, scope(request)),
   }));
-  app.post<{ Params: IdParams }>('/admin/v1/deliveries/:id/redeliver', async (request, reply) =>
-    reply
+  app.post<{ Params: IdParams }>('/admin/v1/deliveries/:id/redeliver', async (request, reply) => {
+    refuseRedeliverOptions(request.body);
+    return reply
       .code(202)
-      .send({ success: true, data: await deliveries.redeliver(request.params.id, scope(request)) }),
-  );
+      .send({ success: true, data: await deliveries.redeliver(request.params.id, scope(request)) });
+  });
   app.get('/admin/v1/webhook-signing-secret', async () => ({
     success: true,
     data: {
