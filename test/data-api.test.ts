@@ -570,12 +570,12 @@ for (const kind of databaseKinds) {
       const cases: Array<[Record<string, string | string[]>, string, string]> = [
         [
           { 'x-webhook-callback': [hook, 'https://hooks.example.com/b'] },
-          'x-webhook-callback',
+          'X-Webhook-Callback',
           'May be sent only once',
         ],
         [
           { 'x-webhook-callback': hook, 'x-webhook-auth': ['one', 'two'] },
-          'x-webhook-auth',
+          'X-Webhook-Auth',
           'May be sent only once',
         ],
         [{ 'Idempotency-Key': ['a', 'b'] }, 'Idempotency-Key', 'Send the header once'],

@@ -35,8 +35,9 @@ const RESERVED = new Set([
   'webhook-signature',
 ]);
 
-const single = (request: WithHeaders, name: string) =>
-  singleHeader(request, name, name, 'May be sent only once');
+// The error names the header as the docs and the other messages do (X-Webhook-Callback).
+const single = (request: WithHeaders, name: string, field: string) =>
+  singleHeader(request, name, field, 'May be sent only once');
 
 /**
  * Validates X-Webhook-Callback / -Auth / -Auth-Header at request time: 400 before anything is
@@ -45,9 +46,9 @@ const single = (request: WithHeaders, name: string) =>
  * delivery resolves it (no DNS on the write's path).
  */
 export function parseCallback(request: WithHeaders, guard?: AddressGuard): Callback | null {
-  const url = single(request, 'x-webhook-callback');
-  const value = single(request, 'x-webhook-auth');
-  const header = single(request, 'x-webhook-auth-header');
+  const url = single(request, 'x-webhook-callback', 'X-Webhook-Callback');
+  const value = single(request, 'x-webhook-auth', 'X-Webhook-Auth');
+  const header = single(request, 'x-webhook-auth-header', 'X-Webhook-Auth-Header');
   if (url === undefined) {
     if (value !== undefined || header !== undefined) {
       throw invalid('X-Webhook-Callback', 'X-Webhook-Auth and X-Webhook-Auth-Header need X-Webhook-Callback');
