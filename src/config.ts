@@ -160,7 +160,7 @@ export function parseDatabaseUrl(url: string): DatabaseConfig {
 }
 
 /** A URL as an error quotes it: the password (from the user's `:` to the last `@`) masked. */
-function withoutPassword(url: string): string {
+export function withoutPassword(url: string): string {
   const at = url.lastIndexOf('@');
   const colon = url.indexOf(':', /^[a-z][a-z0-9+.-]*:\/*/i.exec(url)?.[0].length ?? 0);
   return colon < 0 || colon > at ? url : `${url.slice(0, colon + 1)}***${url.slice(at)}`;

@@ -129,9 +129,25 @@ describe('the CLI finds the server started from its directory', () => {
         env,
       );
       assert.equal(init.code, 0, init.stderr);
+      assert.doesNotMatch(init.stderr, /Warning/, 'the server knows the token');
       // The address saved is the running server's, not 4000 (the default of this shell's PORT).
       const saved = JSON.parse(readFileSync(env.GATEHOUSE_CLI_CREDENTIALS, 'utf8')) as { url: string };
       assert.equal(saved.url, `http://127.0.0.1:${port}`);
+      // init on another database, saved for this server: said at once, not at the next command.
+      const other = place('port-other');
+      const stray = await runGatehouse(
+        ['init', '--email', 'o@example.com', '--password', 'a long passphrase', '--json'],
+        { ...other.env, GATEHOUSE_URL: `http://127.0.0.1:${port}` },
+      );
+      assert.equal(stray.code, 0, stray.stderr);
+      assert.equal(JSON.parse(stray.stdout).success, true, 'stdout stays the JSON answer');
+      assert.ok(
+        stray.stderr.includes(
+          `Warning: the server at http://127.0.0.1:${port} does not know this token: it runs on another database than the one init wrote to (${other.env.DATABASE_URL}).`,
+        ),
+        stray.stderr,
+      );
+      assert.match(stray.stderr, /Run init with the DATABASE_URL that server was started with/);
       const created = await runGatehouse(
         ['endpoints', 'create', '--slug', 'orders', '--name', 'Orders', '--field', 'n:integer', '--json'],
         env,

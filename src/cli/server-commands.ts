@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import type { Services } from '../app.ts';
-import { type Config, ConfigError } from '../config.ts';
+import { type Config, ConfigError, type DatabaseConfig, withoutPassword } from '../config.ts';
 import { ApiError } from '../errors.ts';
 import { onStopSignals } from '../server/signals.ts';
 import { readCredentials } from './client.ts';
@@ -26,12 +26,38 @@ export function saveCredentials(
   config: Config,
   token: string,
   url = config.apiUrl ?? runningServer(config)?.url ?? config.localUrl,
-): void {
+): string {
   mkdirSync(dirname(config.cliCredentialsPath), { recursive: true, mode: 0o700 });
   writeFileSync(config.cliCredentialsPath, JSON.stringify({ url, token }), {
     mode: 0o600,
   });
   chmodSync(config.cliCredentialsPath, 0o600);
+  return url;
+}
+
+/**
+ * Whether the server at `url` knows the token init just made: false when it refuses it (401),
+ * undefined when it gives no clear answer (not running, slow, something else there). init writes
+ * to the database of its own DATABASE_URL; a server running on another one would refuse every
+ * later command with "Unknown or revoked management token", which does not say why.
+ */
+async function serverKnows(url: string, token: string): Promise<boolean | undefined> {
+  try {
+    const res = await fetch(new URL('/admin/v1/tokens', url), {
+      headers: { authorization: `Bearer ${token}` },
+      signal: AbortSignal.timeout(2_000),
+    });
+    await res.body?.cancel();
+    if (res.status === 401) return false;
+    return res.ok ? true : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The database as a message names it: a SQLite file by its absolute path, PostgreSQL without its password. */
+function databaseName(database: DatabaseConfig): string {
+  return database.kind === 'sqlite' ? `sqlite:${resolve(database.path)}` : withoutPassword(database.url);
 }
 
 /**
@@ -381,8 +407,13 @@ export function registerServerCommands(program: Command, config: Config): void {
         // Another installation's saved token (init run before with another DATABASE_URL) is
         // replaced: said, with the way back to it.
         const replaced = readCredentials(config.cliCredentialsPath);
-        saveCredentials(config, result.token);
+        const url = saveCredentials(config, result.token);
         const saved = savedWhere(config);
+        if ((await serverKnows(url, result.token)) === false) {
+          process.stderr.write(
+            `Warning: the server at ${url} does not know this token: it runs on another database than the one init wrote to (${databaseName(config.database)}). Run init with the DATABASE_URL that server was started with, or start the server with this one.\n`,
+          );
+        }
         if (json) printJson({ success: true, data: { ...result, cli_credentials: saved.path } });
         else {
           printFields({ owner: result.owner.email, role: result.owner.role, token: result.token });
