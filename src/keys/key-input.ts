@@ -26,8 +26,10 @@ const limit = { anyOf: [{ type: 'integer', minimum: 1, maximum: 1_000_000_000_00
 
 const properties = {
   name: { type: 'string', minLength: 1, maxLength: 200 },
+  // An empty list would make a key that every data call refuses (403); `*` is every scope.
   scopes: {
     type: 'array',
+    minItems: 1,
     maxItems: 100,
     uniqueItems: true,
     items: { type: 'string', pattern: SCOPE_PATTERN },
