@@ -96,6 +96,30 @@ for (const kind of databaseKinds) {
       assert.equal(refused.body.code, 'api_key_revoked');
     });
 
+    test('an activate or deactivate that read the key before it was revoked does not bring it back', {
+      timeout: 60_000,
+    }, async () => {
+      for (const action of ['activate', 'deactivate'] as const) {
+        const { id, key } = await server.createKey({ name: `partner-${action}`, environment: 'test' });
+        const held = heldKeyService();
+        held.holdNextRead();
+        const changing = held.keys[action](id);
+        await held.read;
+        const revoked = await server.admin('POST', `/admin/v1/keys/${id}/revoke`);
+        assert.equal(revoked.status, 200, revoked.text);
+        held.release();
+        await assert.rejects(changing, {
+          code: 'conflict',
+          message: 'A revoked key cannot be changed; create a new key',
+        });
+        const stored = (await server.admin('GET', `/admin/v1/keys/${id}`)).body.data;
+        assert.equal(stored.status, 'revoked', `${action} after the revoke`);
+        const refused = await server.request('GET', '/api/v1/account', { key });
+        assert.equal(refused.status, 401);
+        assert.equal(refused.body.code, 'api_key_revoked');
+      }
+    });
+
     test("an edit racing a roll keeps the roll's new secret start and a callback secret rotation", {
       timeout: 60_000,
     }, async () => {

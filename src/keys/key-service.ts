@@ -200,15 +200,19 @@ export function createKeyService({
 
   async function setStatus(id: string, status: KeyStatus): Promise<ApiKeyJson> {
     const row = await requireRow(id);
-    if (row.status === 'revoked' && status !== 'revoked') {
-      throw new ApiError('conflict', { message: 'A revoked key cannot be changed; create a new key' });
-    }
+    const revokedConflict = () =>
+      new ApiError('conflict', { message: 'A revoked key cannot be changed; create a new key' });
+    if (row.status === 'revoked' && status !== 'revoked') throw revokedConflict();
     const updated = { ...row, status, updated_at: nowIso() };
-    await db
+    let write = db
       .updateTable('api_keys')
       .set({ status, updated_at: updated.updated_at })
-      .where('id', '=', id)
-      .execute();
+      .where('id', '=', id);
+    // A revoke made since the read above (another request, another process) is for good: an
+    // activate or deactivate that read the key before it must not bring it back.
+    if (status !== 'revoked') write = write.where('status', '!=', 'revoked');
+    const written = await write.executeTakeFirst();
+    if (Number(written.numUpdatedRows) === 0) throw revokedConflict();
     bus.publish('keys', id);
     return toJson(updated, lastUsed);
   }
