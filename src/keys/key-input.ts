@@ -24,8 +24,11 @@ export type KeyPatch = Partial<Pick<KeyCreate, 'name' | 'scopes' | 'limits' | 'e
 
 const limit = { anyOf: [{ type: 'integer', minimum: 1, maximum: 1_000_000_000_000 }, { type: 'null' }] };
 
+/** A name with something to read: the dashboard refuses a blank one too. */
+const NOT_BLANK = describedPattern('\\S', 'Must not be blank');
+
 const properties = {
-  name: { type: 'string', minLength: 1, maxLength: 200 },
+  name: { type: 'string', minLength: 1, maxLength: 200, pattern: NOT_BLANK },
   // An empty list would make a key that every data call refuses (403); `*` is every scope.
   scopes: {
     type: 'array',
