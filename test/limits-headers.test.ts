@@ -139,6 +139,35 @@ for (const kind of databaseKinds) {
       assert.ok(Math.abs(retryAfter - (monthEnd - Date.now()) / 1000) < 5, String(retryAfter));
     });
 
+    test('a limit of 1 is said in the singular: "1 request", not "1 requests"', async () => {
+      const cases = [
+        ['per_day', 'rate_limited', 'Rate limit of 1 request per day exceeded', 'day'],
+        ['per_month', 'quota_exceeded', 'Monthly quota of 1 request exceeded', 'month'],
+      ] as const;
+      for (const [window, code, message, unit] of cases) {
+        const { key } = await server.createKey({
+          name: window,
+          environment: 'test',
+          limits: { [window]: 1 },
+        });
+        await server.request('GET', '/api/v1/data/orders', { key });
+        const refused = await server.request('GET', '/api/v1/data/orders', { key });
+        assertEnvelope(refused, 429, code);
+        assert.equal(refused.body.error, message);
+        assert.ok(
+          refused.body.details[0].error.startsWith(`The limit of 1 request per ${unit} is used up until `),
+        );
+      }
+      const { key: two } = await server.createKey({
+        name: 'q2',
+        environment: 'test',
+        limits: { per_month: 2 },
+      });
+      for (let i = 0; i < 2; i++) await server.request('GET', '/api/v1/data/orders', { key: two });
+      const plural = await server.request('GET', '/api/v1/data/orders', { key: two });
+      assert.equal(plural.body.error, 'Monthly quota of 2 requests exceeded');
+    });
+
     test('a request refused by one window is not charged to the others', async () => {
       await awayFromMinuteEdge(8);
       const { id, key } = await server.createKey({

@@ -70,16 +70,13 @@ export function limitError(window: WindowState, now: number): ApiError {
   const field = limitField[window.window];
   const resets = new Date(window.resetAt).toISOString();
   const monthly = window.window === 'month';
+  // "1 request", not "1 requests": small limits are what a partner meets first, in a sandbox.
+  const requests = `${window.limit} request${window.limit === 1 ? '' : 's'}`;
   return new ApiError(monthly ? 'quota_exceeded' : 'rate_limited', {
     message: monthly
-      ? `Monthly quota of ${window.limit} requests exceeded`
-      : `Rate limit of ${window.limit} requests per ${window.window} exceeded`,
-    details: [
-      {
-        field,
-        error: `The limit of ${window.limit} requests per ${window.window} is used up until ${resets}`,
-      },
-    ],
+      ? `Monthly quota of ${requests} exceeded`
+      : `Rate limit of ${requests} per ${window.window} exceeded`,
+    details: [{ field, error: `The limit of ${requests} per ${window.window} is used up until ${resets}` }],
     headers: { 'retry-after': String(Math.max(1, secondsUntil(window.resetAt, now))) },
   });
 }
