@@ -120,6 +120,24 @@ for (const kind of databaseKinds) {
       }
     });
 
+    test('a roll that read the key before it was revoked hands out no secret and keeps the old start', {
+      timeout: 60_000,
+    }, async () => {
+      const { id } = await server.createKey({ name: 'partner-roll', environment: 'test' });
+      const before = (await server.admin('GET', `/admin/v1/keys/${id}`)).body.data;
+      const held = heldKeyService();
+      held.holdNextRead();
+      const rolling = held.keys.roll(id, {});
+      await held.read;
+      const revoked = await server.admin('POST', `/admin/v1/keys/${id}/revoke`);
+      assert.equal(revoked.status, 200, revoked.text);
+      held.release();
+      await assert.rejects(rolling, { code: 'conflict', message: 'A revoked key cannot be rolled' });
+      const stored = (await server.admin('GET', `/admin/v1/keys/${id}`)).body.data;
+      assert.equal(stored.status, 'revoked');
+      assert.equal(stored.start, before.start);
+    });
+
     test("an edit racing a roll keeps the roll's new secret start and a callback secret rotation", {
       timeout: 60_000,
     }, async () => {

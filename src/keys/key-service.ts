@@ -472,8 +472,8 @@ export function createKeyService({
     ): Promise<ApiKeyJson & { key: string; previous_secret_expires_at: string }> {
       const { grace_seconds } = parseRoll(body ?? {});
       const row = await requireRow(id);
-      if (row.status === 'revoked')
-        throw new ApiError('conflict', { message: 'A revoked key cannot be rolled' });
+      const revokedConflict = () => new ApiError('conflict', { message: 'A revoked key cannot be rolled' });
+      if (row.status === 'revoked') throw revokedConflict();
       const graceEnds = isoAfter(grace_seconds ?? rollGraceSeconds);
       const environment = row.environment as Environment;
       const result = await db.transaction().execute(async (trx) => {
@@ -490,7 +490,14 @@ export function createKeyService({
           .values({ hash: sha256(secret), key_id: id, created_at: now, expires_at: null })
           .execute();
         const start = secret.slice(0, prefix.length + environment.length + 6);
-        await trx.updateTable('api_keys').set({ start, updated_at: now }).where('id', '=', id).execute();
+        // Revoked since the read above: the new secret is rolled back, not handed out as working.
+        const written = await trx
+          .updateTable('api_keys')
+          .set({ start, updated_at: now })
+          .where('id', '=', id)
+          .where('status', '!=', 'revoked')
+          .executeTakeFirst();
+        if (Number(written.numUpdatedRows) === 0) throw revokedConflict();
         return { ...toJson({ ...row, start, updated_at: now }, lastUsed), key: secret };
       });
       bus.publish('keys', id);
