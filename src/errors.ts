@@ -182,7 +182,7 @@ export const errorCodes = {
     status: 409,
     apis: MANAGEMENT,
     message: 'Conflict',
-    doc: 'The change conflicts with the current state, e.g. a slug already taken or activating a revoked key.',
+    doc: 'The change conflicts with the current state, e.g. a slug already taken, activating a revoked key, or rolling an expired one (give it a later expires_at first).',
   },
   already_initialized: {
     status: 409,

@@ -139,6 +139,11 @@ const GOOD_MAX = 50_000;
 /** How long a rotated callback secret keeps signing alongside the new one, unless told otherwise. */
 const CALLBACK_OVERLAP_SECONDS = 86_400;
 
+/** Whether the key's expires_at has passed. */
+function expired(row: { expires_at: string | null }): boolean {
+  return row.expires_at !== null && Date.parse(row.expires_at) <= Date.now();
+}
+
 export function createKeyService({
   db,
   dialect,
@@ -198,11 +203,23 @@ export function createKeyService({
     return row;
   }
 
+  /**
+   * 409 for a change that cannot make an expired key work (activate, roll): the user is told what
+   * would: a later expires_at, or none.
+   */
+  function expiredConflict(row: { id: string; expires_at: string | null }, why: string): ApiError {
+    return new ApiError('conflict', {
+      message: `The key expired at ${row.expires_at}: ${why}. Give it a later expires_at (or null) first: PATCH /admin/v1/keys/${row.id} (gatehouse keys update ${row.id} --expires-at <when|none>)`,
+    });
+  }
+
   async function setStatus(id: string, status: KeyStatus): Promise<ApiKeyJson> {
     const row = await requireRow(id);
     const revokedConflict = () =>
       new ApiError('conflict', { message: 'A revoked key cannot be changed; create a new key' });
     if (row.status === 'revoked' && status !== 'revoked') throw revokedConflict();
+    if (status === 'active' && expired(row))
+      throw expiredConflict(row, 'activating it would not make it work');
     const updated = { ...row, status, updated_at: nowIso() };
     let write = db
       .updateTable('api_keys')
@@ -474,6 +491,7 @@ export function createKeyService({
       const row = await requireRow(id);
       const revokedConflict = () => new ApiError('conflict', { message: 'A revoked key cannot be rolled' });
       if (row.status === 'revoked') throw revokedConflict();
+      if (expired(row)) throw expiredConflict(row, 'a new secret would be expired too');
       const graceEnds = isoAfter(grace_seconds ?? rollGraceSeconds);
       const environment = row.environment as Environment;
       const result = await db.transaction().execute(async (trx) => {
