@@ -1,7 +1,7 @@
 import type { Transaction } from 'kysely';
 import { SLUG_PATTERN } from '../endpoints/endpoint-input.ts';
 import type { EndpointService } from '../endpoints/endpoint-service.ts';
-import { inputValidator, refuseRoundedIntegers } from '../endpoints/json-schema.ts';
+import { inputValidator, NOT_BLANK, refuseRoundedIntegers } from '../endpoints/json-schema.ts';
 import { ApiError, type ErrorDetail } from '../errors.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
 import { LoadingCache } from '../infra/cache/loading-cache.ts';
@@ -46,7 +46,7 @@ interface AppCreate {
 type AppPatch = Partial<Omit<AppCreate, 'slug'>>;
 
 const fields = {
-  name: { type: 'string', minLength: 1, maxLength: 200 },
+  name: { type: 'string', minLength: 1, maxLength: 200, pattern: NOT_BLANK },
   routes: { type: 'array' },
 };
 const parseCreate = inputValidator<AppCreate>({

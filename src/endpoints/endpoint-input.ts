@@ -1,4 +1,4 @@
-import { describedPattern, inputValidator } from './json-schema.ts';
+import { describedPattern, inputValidator, NOT_BLANK } from './json-schema.ts';
 
 export const SLUG_PATTERN = describedPattern(
   '^[a-z0-9][a-z0-9-]{1,62}$',
@@ -27,7 +27,7 @@ export interface EndpointCreate extends EndpointPatch {
 }
 
 const properties = {
-  name: { type: 'string', minLength: 1, maxLength: 200 },
+  name: { type: 'string', minLength: 1, maxLength: 200, pattern: NOT_BLANK },
   schema: { type: 'object' },
   max_body_bytes: { type: 'integer', minimum: 1, maximum: MAX_BODY_LIMIT },
   active: { type: 'boolean' },

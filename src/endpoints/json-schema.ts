@@ -259,6 +259,9 @@ export function describedPattern(pattern: string, words: string): string {
   return pattern;
 }
 
+/** A name with something to read in it (not only spaces): the dashboard refuses a blank one too. */
+export const NOT_BLANK = describedPattern('\\S', 'Must not be blank');
+
 function describe(error: ErrorObject): { field: string; error: string } {
   const path = toFieldPath(error.instancePath);
   const params = error.params as Record<string, unknown>;

@@ -1,4 +1,4 @@
-import { describedPattern, inputValidator } from '../endpoints/json-schema.ts';
+import { describedPattern, inputValidator, NOT_BLANK } from '../endpoints/json-schema.ts';
 
 /** `*`, `records:read|write`, `{endpoint}:read|write`, or `apps:{app}` (an App API's routes). */
 export const SCOPE_PATTERN = describedPattern(
@@ -23,9 +23,6 @@ export interface KeyCreate {
 export type KeyPatch = Partial<Pick<KeyCreate, 'name' | 'scopes' | 'limits' | 'expires_at'>>;
 
 const limit = { anyOf: [{ type: 'integer', minimum: 1, maximum: 1_000_000_000_000 }, { type: 'null' }] };
-
-/** A name with something to read: the dashboard refuses a blank one too. */
-const NOT_BLANK = describedPattern('\\S', 'Must not be blank');
 
 const properties = {
   name: { type: 'string', minLength: 1, maxLength: 200, pattern: NOT_BLANK },
