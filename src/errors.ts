@@ -340,3 +340,8 @@ export function parseLimit(value: unknown, max: number, fallback: number): numbe
   }
   return limit;
 }
+
+/** Choices as a message names them: `a`, `a or b`, `a, b or c`. */
+export function orList(items: readonly string[]): string {
+  return items.length < 2 ? items.join('') : `${items.slice(0, -1).join(', ')} or ${items.at(-1)}`;
+}

@@ -1,6 +1,6 @@
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import formatsPlugin from 'ajv-formats';
-import { ApiError, type ErrorDetail } from '../errors.ts';
+import { ApiError, type ErrorDetail, orList } from '../errors.ts';
 import { roundedInteger } from '../http/json-body.ts';
 import { roundedNumberMessage } from '../infra/json/exact-json.ts';
 import { compilingStored, linearRegExp, patternProblems } from './linear-pattern.ts';
@@ -317,8 +317,7 @@ function describe(error: ErrorObject): { field: string; error: string } {
 
 /** `integer`, `integer or null`, `string, integer or null`. */
 function typeList(types: string[]): string {
-  const unique = [...new Set(types)];
-  return unique.length > 1 ? `${unique.slice(0, -1).join(', ')} or ${unique.at(-1)}` : (unique[0] ?? '');
+  return orList([...new Set(types)]);
 }
 
 /** Whether a value's JSON type is one of `types` (undefined: any type). */

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { invalid } from '../errors.ts';
+import { invalid, orList } from '../errors.ts';
 
 /**
  * The query parameters a route takes: name → what it does (the management API's OpenAPI document
@@ -22,11 +22,6 @@ function takes(params: QueryParams, name: string): boolean {
   return open > 0 && name.endsWith(']') && Object.hasOwn(params, `${name.slice(0, open)}${FIELD}`);
 }
 
-/** "actor, action, after or limit", in the order the route declares them. */
-function listed(names: string[]): string {
-  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
-}
-
 /**
  * A query parameter the route does not take is a 400 naming it and what the route takes: a client
  * paging or filtering with a name the route does not know (`?cursor=`, `?enviroment=live`) would
@@ -45,7 +40,7 @@ export function refuseUnknownQuery(app: FastifyInstance): void {
           name,
           names.length === 0
             ? 'Unknown query parameter: this route takes none'
-            : `Unknown query parameter (use ${listed(names)})`,
+            : `Unknown query parameter (use ${orList(names)})`,
         ),
       );
       return;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ApiError, invalid } from '../errors.ts';
+import { ApiError, invalid, orList } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { Encryptor } from '../infra/crypto/encryption.ts';
 import { hmac, safeEqual } from '../infra/crypto/hash.ts';
@@ -225,10 +225,7 @@ export function createDeliveryService(deps: { db: Db; secret: string; encryptor:
       if (f.environment && f.environment !== 'test' && f.environment !== 'live')
         throw invalid('environment', 'Must be test or live');
       if (f.event_type && !(EVENT_TYPES as readonly string[]).includes(f.event_type))
-        throw invalid(
-          'event_type',
-          `Must be ${EVENT_TYPES.slice(0, -1).join(', ')} or ${EVENT_TYPES.at(-1)}`,
-        );
+        throw invalid('event_type', `Must be ${orList(EVENT_TYPES)}`);
       let q = base(scope.createdBy);
       if (f.endpoint) q = q.where('e.slug', '=', f.endpoint);
       if (f.environment) q = q.where('d.environment', '=', f.environment);
