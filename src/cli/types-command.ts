@@ -126,8 +126,61 @@ function withoutHasOwnProperty(node: unknown, key?: string): unknown {
   return out;
 }
 
-function forCompiler(schema: unknown, reserved: ReadonlySet<string>, root: boolean): unknown {
-  if (Array.isArray(schema)) return schema.map((item) => forCompiler(item, reserved, false));
+/** Keywords whose value is a schema, or a list of schemas. */
+const SUBSCHEMAS = new Set([
+  'items',
+  'prefixItems',
+  'additionalItems',
+  'additionalProperties',
+  'unevaluatedItems',
+  'unevaluatedProperties',
+  'contains',
+  'propertyNames',
+  'not',
+  'if',
+  'then',
+  'else',
+  'allOf',
+  'anyOf',
+  'oneOf',
+]);
+/**
+ * Keywords that make the compiler type a schema, or that only an object can satisfy: a schema
+ * with none of them (`{ "description": "…" }`, `{ "minLength": 2 }`, `{ "not": … }`) takes any
+ * JSON value, though the compiler would type it an object.
+ */
+const TYPING = new Set([
+  'type',
+  'enum',
+  'const',
+  '$ref',
+  'tsType',
+  'default',
+  'allOf',
+  'anyOf',
+  'oneOf',
+  'items',
+  'prefixItems',
+  'additionalItems',
+  'properties',
+  'patternProperties',
+  'additionalProperties',
+  'unevaluatedProperties',
+  'propertyNames',
+  'required',
+  'minProperties',
+  'maxProperties',
+  'dependentRequired',
+  'dependentSchemas',
+]);
+
+function forCompiler(
+  schema: unknown,
+  reserved: ReadonlySet<string>,
+  root: boolean,
+  isSchema = true,
+): unknown {
+  if (Array.isArray(schema)) return schema.map((item) => forCompiler(item, reserved, false, isSchema));
   if (!schema || typeof schema !== 'object') return schema;
   const node = schema as Record<string, unknown>;
   const out: Record<string, unknown> = {};
@@ -152,7 +205,11 @@ function forCompiler(schema: unknown, reserved: ReadonlySet<string>, root: boole
           ];
         }),
       );
-    } else out[key] = forCompiler(value, reserved, false);
+    } else out[key] = forCompiler(value, reserved, false, SUBSCHEMAS.has(key));
+  }
+  // Any value, as the schema has it (an empty schema the compiler already types `unknown`).
+  if (!root && isSchema && Object.keys(node).length > 0 && !Object.keys(node).some((k) => TYPING.has(k))) {
+    out.tsType = 'unknown';
   }
   if (out.properties && typeof out.properties === 'object' && !Array.isArray(out.properties)) {
     withObjectMembers(out, Array.isArray(node.required) ? node.required : []);
