@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { Gatehouse, NotFoundError } from '../packages/client/src/index.ts';
 import { typesFor } from '../src/cli/types-command.ts';
+import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 import { nodeProjectOptions, tsc } from './helpers/tsc.ts';
 
 test('gatehouse types: a field whose schema names no type takes any value, as the server does', async () => {
@@ -59,4 +61,37 @@ test('gatehouse types: a field whose schema names no type takes any value, as th
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+describe('@gatehouse/client, as a partner calls it', () => {
+  let server: TestServer;
+  let key: string;
+
+  before(async () => {
+    server = await startTestServer('sqlite');
+    await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
+    key = (await server.createKey({ name: 'sdk', environment: 'test' })).key;
+  });
+  after(async () => {
+    await server.close();
+  });
+
+  test('an empty record id is a record not found, not the first page read as a record', async () => {
+    const orders = new Gatehouse<{ orders: { order_id: string; amount: number } }>({
+      apiKey: key,
+      baseUrl: server.url,
+      maxRetries: 0,
+    }).records('orders');
+    await orders.create({ order_id: 'E-1', amount: 1 });
+    const notFound = (e: unknown) =>
+      e instanceof NotFoundError &&
+      e.status === 404 &&
+      e.code === 'record_not_found' &&
+      e.message === 'Record not found';
+    // Before: get('') answered the list's array as the record; replace and delete a 405.
+    await assert.rejects(orders.get(''), notFound);
+    await assert.rejects(orders.replace('', { order_id: 'E-2', amount: 2 }), notFound);
+    await assert.rejects(orders.delete(''), notFound);
+    assert.equal((await orders.listPage()).data.length, 1, 'nothing was written');
+  });
 });

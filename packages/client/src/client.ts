@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { ConnectionError, errorFromResponse, GatehouseError } from './errors.js';
+import { ConnectionError, errorFromResponse, GatehouseError, NotFoundError } from './errors.js';
 import { parseJson, stringifyJson } from './json.js';
 
 export interface GatehouseOptions {
@@ -226,6 +226,8 @@ export class Records<T> {
   ) {}
 
   private path(id?: string): string {
+    // `…/orders/` is the list: an empty id would read the first page as if it were a record.
+    if (id === '') throw new NotFoundError(404, 'record_not_found', 'Record not found');
     return `/api/v1/data/${encodeURIComponent(this.slug)}${id === undefined ? '' : `/${encodeURIComponent(id)}`}`;
   }
 
@@ -255,7 +257,7 @@ export class Records<T> {
       .data;
   }
 
-  replace(id: string, data: T, options?: WriteOptions): Promise<Queued> {
+  async replace(id: string, data: T, options?: WriteOptions): Promise<Queued> {
     return this.client.request({
       method: 'PUT',
       path: this.path(id),
@@ -264,7 +266,7 @@ export class Records<T> {
     });
   }
 
-  delete(id: string, options?: WriteOptions): Promise<Queued> {
+  async delete(id: string, options?: WriteOptions): Promise<Queued> {
     return this.client.request({
       method: 'DELETE',
       path: this.path(id),
