@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Gatehouse, NotFoundError } from '../packages/client/src/index.ts';
@@ -93,5 +94,54 @@ describe('@gatehouse/client, as a partner calls it', () => {
     await assert.rejects(orders.replace('', { order_id: 'E-2', amount: 2 }), notFound);
     await assert.rejects(orders.delete(''), notFound);
     assert.equal((await orders.listPage()).data.length, 1, 'nothing was written');
+  });
+
+  test('a header value fetch cannot send is a TypeError at once, not "unreachable" after retries', async () => {
+    let requests = 0;
+    const stub: Server = createServer((_req, res) => {
+      requests++;
+      res.writeHead(503).end();
+    });
+    await new Promise<void>((r) => stub.listen(0, '127.0.0.1', r));
+    const address = stub.address();
+    const baseUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    try {
+      const started = Date.now();
+      const orders = new Gatehouse<{ orders: { order_id: string; amount: number } }>({
+        apiKey: 'gh_test',
+        baseUrl,
+      }).records('orders');
+      const refused = (header: string) => (e: unknown) => {
+        assert.ok(e instanceof TypeError, String(e));
+        assert.equal(
+          e.message,
+          `Gatehouse: the ${header} header cannot be sent: its value must be Latin-1 text without line breaks or NUL`,
+        );
+        return true;
+      };
+      // Before: ConnectionError "Gatehouse unreachable: Cannot convert argument to a ByteString…",
+      // after two retries.
+      await assert.rejects(
+        orders.create({ order_id: 'x', amount: 1 }, { idempotencyKey: 'order-€' }),
+        refused('idempotency-key'),
+      );
+      await assert.rejects(
+        orders.create(
+          { order_id: 'x', amount: 1 },
+          { callback: { url: 'https://me.example/h', auth: 'a\nb' } },
+        ),
+        refused('x-webhook-auth'),
+      );
+      // The key is not repeated in the message.
+      await assert.rejects(
+        new Gatehouse({ apiKey: 'gh_se\u0000cret', baseUrl }).account(),
+        (e: unknown) => refused('authorization')(e) && !(e as Error).message.includes('cret'),
+      );
+      assert.equal(requests, 0);
+      assert.ok(Date.now() - started < 200, 'no backoff');
+    } finally {
+      stub.closeAllConnections();
+      await new Promise((r) => stub.close(r));
+    }
   });
 });

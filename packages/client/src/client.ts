@@ -156,6 +156,17 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
     if (req.method !== 'GET' && !Object.keys(headers).some((h) => h.toLowerCase() === 'idempotency-key')) {
       headers['idempotency-key'] = randomUUID();
     }
+    // A value fetch cannot send is the caller's to fix: not "unreachable", and not retried.
+    for (const [name, value] of Object.entries(headers)) {
+      try {
+        new Headers([[name, value]]);
+      } catch {
+        // The value is not repeated: it may be the API key.
+        throw new TypeError(
+          `Gatehouse: the ${name} header cannot be sent: its value must be Latin-1 text without line breaks or NUL`,
+        );
+      }
+    }
     const body = req.body === undefined ? null : stringifyJson(req.body);
     for (let attempt = 0; ; attempt++) {
       let response: Response;
