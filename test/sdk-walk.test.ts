@@ -64,6 +64,38 @@ test('gatehouse types: a field whose schema names no type takes any value, as th
   }
 });
 
+test('gatehouse types: a schema with both $defs and definitions (the server takes it) compiles, every reference kept', async () => {
+  const schema = {
+    type: 'object',
+    properties: {
+      price: { $ref: '#/$defs/money' },
+      label: { $ref: '#/definitions/money' },
+      tag: { $ref: '#/definitions/tag' },
+      deep: { $ref: '#/definitions/outer/definitions/inner' },
+    },
+    required: ['price'],
+    $defs: {
+      money: {
+        type: 'object',
+        properties: { cents: { type: 'integer', minimum: 0, maximum: 100 } },
+        required: ['cents'],
+      },
+    },
+    definitions: {
+      money: { type: 'string' },
+      tag: { enum: ['a', 'b'] },
+      outer: { $defs: { x: { type: 'null' } }, definitions: { inner: { type: 'boolean' } } },
+    },
+  };
+  // Before: "Schema must define either definitions or $defs, not both", for every endpoint's types.
+  const types = await typesFor([{ slug: 'prices', schema }]);
+  assert.match(
+    types,
+    /export interface PricesData \{\n {2}price: Money;\n {2}label\?: string;\n {2}tag\?: "a" \| "b";\n {2}deep\?: boolean;\n/,
+  );
+  assert.match(types, /export interface Money \{\n {2}cents: number;\n/);
+});
+
 describe('@gatehouse/client, as a partner calls it', () => {
   let server: TestServer;
   let key: string;

@@ -256,6 +256,73 @@ function withObjectMembers(node: Record<string, unknown>, required: unknown[]): 
   node.properties = properties;
 }
 
+const isMap = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** `out[key] = value`, a key such as `__proto__` included. */
+function setOwn(out: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
+const pointerSegment = (key: string) => key.replaceAll('~', '~0').replaceAll('/', '~1');
+
+/**
+ * A copy of `schema` where `definitions` beside `$defs` (the server takes both; the compiler
+ * refuses a schema with both) are moved into that `$defs` (renamed where a `$defs` entry has
+ * the name), and every local reference to one follows it.
+ */
+export function oneDefinitionsMap(schema: unknown): unknown {
+  const moved: Array<[from: string, to: string]> = [];
+  const fold = (node: unknown, pointer: string): unknown => {
+    if (Array.isArray(node)) return node.map((item, i) => fold(item, `${pointer}/${i}`));
+    if (!isMap(node)) return node;
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(node)) {
+      setOwn(out, key, LITERALS.has(key) ? value : fold(value, `${pointer}/${pointerSegment(key)}`));
+    }
+    const { $defs: defs, definitions } = out;
+    if (!isMap(defs) || !isMap(definitions)) return out;
+    const merged: Record<string, unknown> = { ...defs };
+    for (const [name, sub] of Object.entries(definitions)) {
+      let target = name;
+      while (Object.hasOwn(merged, target)) target = `${target}Definition`;
+      setOwn(merged, target, sub);
+      moved.push([
+        `${pointer}/definitions/${pointerSegment(name)}`,
+        `${pointer}/$defs/${pointerSegment(target)}`,
+      ]);
+    }
+    out.$defs = merged;
+    delete out.definitions;
+    return out;
+  };
+  const folded = fold(schema, '');
+  if (moved.length === 0) return folded;
+  // Inner moves were recorded first: each reference is carried through them in that order.
+  const follow = (node: unknown, key?: string): unknown => {
+    if (key === '$ref' && typeof node === 'string' && node.startsWith('#')) {
+      let pointer = node.slice(1);
+      try {
+        pointer = decodeURIComponent(pointer);
+      } catch {
+        return node;
+      }
+      const before = pointer;
+      for (const [from, to] of moved) {
+        if (pointer === from || pointer.startsWith(`${from}/`)) pointer = to + pointer.slice(from.length);
+      }
+      return pointer === before ? node : `#${pointer}`;
+    }
+    if (Array.isArray(node)) return node.map((item) => follow(item));
+    if (!isMap(node)) return node;
+    const out: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(node))
+      setOwn(out, name, LITERALS.has(name) ? value : follow(value, name));
+    return out;
+  };
+  return follow(folded);
+}
+
 /**
  * TypeScript for each endpoint's records, plus an `Endpoints` map for `new Gatehouse<Endpoints>()`.
  * One compile for all of them, so that every interface name is unique (json-schema-to-typescript
@@ -276,7 +343,7 @@ export async function typesFor(
       $schema: _s,
       $id: _i,
       ...clean
-    } = (withExactIntegers(schema, reserved) ?? {}) as Record<string, unknown>;
+    } = (oneDefinitionsMap(withExactIntegers(schema, reserved)) ?? {}) as Record<string, unknown>;
     // Each schema now sits at #/properties/{slug}: its own references follow it there.
     properties[slug] = {
       ...(rebaseRefs(clean, `#/properties/${slug}`) as Record<string, unknown>),
