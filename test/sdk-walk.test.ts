@@ -177,3 +177,28 @@ describe('@gatehouse/client, as a partner calls it', () => {
     }
   });
 });
+
+test('client options out of range are a RangeError when made, not endless retries or "unreachable"', () => {
+  const make = (options: { timeoutMs?: number; maxRetries?: number; maxRetryWaitMs?: number }) =>
+    new Gatehouse({ apiKey: 'gh_test', baseUrl: 'http://127.0.0.1:9', ...options });
+  // Before: maxRetries NaN retried a 5xx forever; timeoutMs Infinity or 1.5 made every call a
+  // ConnectionError, "Gatehouse unreachable: The value of \"delay\" is out of range…".
+  const cases: Array<[Parameters<typeof make>[0], string]> = [
+    [
+      { maxRetries: Number(undefined) },
+      'maxRetries must be a whole number from 0 to 9007199254740991, not NaN',
+    ],
+    [{ maxRetries: -1 }, 'maxRetries must be a whole number from 0 to 9007199254740991, not -1'],
+    [
+      { timeoutMs: Number.POSITIVE_INFINITY },
+      'timeoutMs must be a whole number from 1 to 4294967295, not Infinity',
+    ],
+    [{ timeoutMs: 1.5 }, 'timeoutMs must be a whole number from 1 to 4294967295, not 1.5'],
+    [{ timeoutMs: 0 }, 'timeoutMs must be a whole number from 1 to 4294967295, not 0'],
+    [{ maxRetryWaitMs: Number.NaN }, 'maxRetryWaitMs must be 0 or more, not NaN'],
+  ];
+  for (const [options, message] of cases) {
+    assert.throws(() => make(options), { name: 'RangeError', message: `Gatehouse: ${message}` });
+  }
+  make({ timeoutMs: 2 ** 32 - 1, maxRetries: 0, maxRetryWaitMs: Number.POSITIVE_INFINITY });
+});

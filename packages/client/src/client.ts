@@ -134,6 +134,18 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
     this.maxRetries = options.maxRetries ?? 2;
     this.maxRetryWaitMs = options.maxRetryWaitMs ?? 60_000;
     this.fetch = options.fetch ?? globalThis.fetch;
+    // A value read from an unset variable (`Number(undefined)` is NaN) would otherwise retry a
+    // 5xx forever, or make every call a ConnectionError ("unreachable") for a bad timeout.
+    const whole = (name: string, value: number, low: number, high: number) => {
+      if (!Number.isInteger(value) || value < low || value > high)
+        throw new RangeError(
+          `Gatehouse: ${name} must be a whole number from ${low} to ${high}, not ${value}`,
+        );
+    };
+    whole('timeoutMs', this.timeoutMs, 1, 2 ** 32 - 1);
+    whole('maxRetries', this.maxRetries, 0, Number.MAX_SAFE_INTEGER);
+    if (Number.isNaN(this.maxRetryWaitMs) || this.maxRetryWaitMs < 0)
+      throw new RangeError(`Gatehouse: maxRetryWaitMs must be 0 or more, not ${this.maxRetryWaitMs}`);
   }
 
   records<K extends keyof E & string>(slug: K): Records<E[K]> {
