@@ -202,3 +202,37 @@ test('client options out of range are a RangeError when made, not endless retrie
   }
   make({ timeoutMs: 2 ** 32 - 1, maxRetries: 0, maxRetryWaitMs: Number.POSITIVE_INFINITY });
 });
+
+test('under exactOptionalPropertyTypes an option or filter may be undefined, as the README says it may', async () => {
+  const dir = mkdtempSync(join(process.cwd(), '.sdk-walk-'));
+  try {
+    const client = join(process.cwd(), 'packages/client/src/index.ts');
+    writeFileSync(
+      join(dir, 'use.ts'),
+      [
+        `import { Gatehouse } from ${JSON.stringify(client)};`,
+        'interface Order { order_id: string; amount: number; paid?: boolean }',
+        'const env: Record<string, string | undefined> = {};',
+        `const gh = new Gatehouse<{ orders: Order }>({ apiKey: 'k', baseUrl: env.GATEHOUSE_URL });`,
+        `const paid: boolean | undefined = env.PAID === undefined ? undefined : env.PAID === 'yes';`,
+        // Before: "Type 'undefined' is not assignable to type 'string | number | bigint | boolean | null'".
+        `void gh.records('orders').listPage({ filter: { paid }, limit: undefined, order: undefined, after: env.AFTER });`,
+        `void gh.records('orders').create({ order_id: 'x', amount: 1 }, { idempotencyKey: env.KEY, callback: undefined });`,
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: nodeProjectOptions({
+          allowImportingTsExtensions: true,
+          skipLibCheck: true,
+          exactOptionalPropertyTypes: true,
+        }),
+        files: ['use.ts'],
+      }),
+    );
+    await tsc(join(dir, 'tsconfig.json'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -5,17 +5,17 @@ import { parseJson, stringifyJson } from './json.js';
 export interface GatehouseOptions {
   apiKey: string;
   /** Default http://localhost:4000 */
-  baseUrl?: string;
+  baseUrl?: string | undefined;
   /** Per attempt; default 30 s. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Retries for 429, 5xx and network errors; default 2. */
-  maxRetries?: number;
+  maxRetries?: number | undefined;
   /**
    * The longest `Retry-After` a retry waits for; default 60 s. A longer one (a daily limit or
    * monthly quota) is not waited out: the error (a `RateLimitError` with `retryAfter`) is thrown.
    */
-  maxRetryWaitMs?: number;
-  fetch?: typeof globalThis.fetch;
+  maxRetryWaitMs?: number | undefined;
+  fetch?: typeof globalThis.fetch | undefined;
 }
 
 export interface GatehouseRecord<T> {
@@ -73,33 +73,36 @@ export interface UsageWindow {
 
 export interface WriteOptions {
   /** Defaults to a random key, so a retried write is never applied twice. */
-  idempotencyKey?: string;
+  idempotencyKey?: string | undefined;
   /**
    * POST the processing result here, signed with the calling key's callback signing secret
    * (`account().callback_signing_secret`).
    */
-  callback?: { url: string; auth?: string; authHeader?: string };
+  callback?: { url: string; auth?: string | undefined; authHeader?: string | undefined } | undefined;
 }
 
 export interface ListParams<T> {
-  limit?: number;
-  order?: 'asc' | 'desc';
-  after?: string;
+  limit?: number | undefined;
+  order?: 'asc' | 'desc' | undefined;
+  after?: string | undefined;
   /**
    * Equality filters on top-level fields (`null` finds JSON null). A field named like a member
    * every object has (`constructor`, `toString`…) also takes that member's type, as `gatehouse
    * types` writes it: every object literal inherits it, and only own fields are sent.
    */
-  filter?: {
-    [K in keyof T & string]?:
-      | string
-      | number
-      | bigint
-      | boolean
-      | null
-      // biome-ignore lint/complexity/noBannedTypes: Object's members are what every object inherits
-      | (K extends keyof Object ? Object[K] : never);
-  };
+  filter?:
+    | {
+        [K in keyof T & string]?:
+          | string
+          | number
+          | bigint
+          | boolean
+          | null
+          | undefined
+          // biome-ignore lint/complexity/noBannedTypes: Object's members are what every object inherits
+          | (K extends keyof Object ? Object[K] : never);
+      }
+    | undefined;
 }
 
 export interface Page<T> {
