@@ -22,6 +22,17 @@ function environmentOf(query: Record<string, unknown>): Environment {
   return env;
 }
 
+/**
+ * A yes/no query parameter: `true` or `false` (or absent). Anything else is refused, never read
+ * as false: `strict=1` used to import the valid rows of a batch its caller meant all or nothing.
+ */
+function flag(query: Record<string, unknown>, name: string): boolean {
+  const value = query[name];
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  throw invalid(name, 'Must be true or false');
+}
+
 async function versionFor(
   endpoints: EndpointService,
   slug: string,
@@ -62,7 +73,9 @@ export function registerTransferRoutes(
     async (request) => {
       const query = request.query as Record<string, unknown>;
       const environment = environmentOf(query);
-      const strict = query.strict === 'true';
+      const strict = flag(query, 'strict');
+      const webhooks = flag(query, 'webhooks');
+      const dryRun = flag(query, 'dry_run');
       const { id: endpointId, version } = await versionFor(deps.endpoints, request.params.slug, environment);
       const body = request.body as { records?: unknown } | undefined;
       if (!body || !Array.isArray(body.records)) throw invalid('records', 'Send {"records":[…]}');
@@ -97,7 +110,7 @@ export function registerTransferRoutes(
             data: text,
             requestId: newId('request'),
             keyId: null,
-            source: query.webhooks === 'true' ? 'api' : 'import',
+            source: webhooks ? 'api' : 'import',
             callback: null,
           });
         }
@@ -111,7 +124,7 @@ export function registerTransferRoutes(
         });
       }
       // dry_run: the same checks and answer, nothing written (the CLI's --strict checks a whole file first).
-      if (query.dry_run === 'true') {
+      if (dryRun) {
         return {
           success: true,
           data: {

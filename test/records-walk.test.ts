@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { databaseKinds } from './helpers/database.ts';
+import { managementCli } from './helpers/process.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+
+// A user moving real data in and out: files from other tools, and the import API called directly.
+for (const kind of databaseKinds) {
+  describe(`records import and export, walked through (${kind})`, () => {
+    let server: TestServer;
+    let cli: ReturnType<typeof managementCli>;
+    const dir = mkdtempSync(join(tmpdir(), 'gatehouse-records-walk-'));
+    const schema = {
+      type: 'object',
+      properties: { sku: { type: 'string' }, qty: { type: 'integer' }, note: { type: 'string' } },
+      required: ['sku'],
+    };
+
+    /** The endpoint's records' data, as `records export` writes them. */
+    const exported = async (slug: string): Promise<unknown[]> => {
+      const res = await cli('records', 'export', slug);
+      assert.equal(res.code, 0, res.stderr);
+      return res.stdout
+        .split('\n')
+        .filter((line) => line !== '')
+        .map((line) => JSON.parse(line));
+    };
+
+    before(async () => {
+      server = await startTestServer(kind);
+      cli = managementCli(server);
+      for (const slug of ['flags', 'latin', 'dupes'])
+        await server.createEndpoint({ slug, name: slug, schema });
+    });
+    after(async () => {
+      await server.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    test('import refuses strict, webhooks or dry_run other than true or false, importing nothing', async () => {
+      // `strict=1` read as false imported the valid rows of a batch meant to be all or nothing.
+      const records = [{ sku: 'A-1' }, { qty: 'x' }];
+      for (const name of ['strict', 'webhooks', 'dry_run']) {
+        for (const value of ['1', 'yes', 'TRUE', '']) {
+          const res = await server.admin(
+            'POST',
+            `/admin/v1/endpoints/flags/import?${name}=${encodeURIComponent(value)}`,
+            { records },
+          );
+          assert.equal(res.status, 400, `${name}=${value}: ${res.text}`);
+          assert.equal(res.body.code, 'invalid_request');
+          assert.deepEqual(res.body.details, [{ field: name, error: 'Must be true or false' }]);
+        }
+      }
+      assert.deepEqual(await exported('flags'), []);
+      const checked = await server.admin(
+        'POST',
+        '/admin/v1/endpoints/flags/import?dry_run=false&strict=false',
+        {
+          records,
+        },
+      );
+      assert.equal(checked.status, 200, checked.text);
+      assert.equal(checked.body.data.imported, 1);
+      const strict = await server.admin('POST', '/admin/v1/endpoints/flags/import?strict=true', { records });
+      assert.equal(strict.status, 400);
+      assert.equal(strict.body.error, '1 of 2 records are invalid; nothing was imported');
+      assert.deepEqual(await exported('flags'), [{ sku: 'A-1' }]);
+    });
+  });
+}
