@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -69,6 +69,35 @@ for (const kind of databaseKinds) {
       assert.equal(strict.status, 400);
       assert.equal(strict.body.error, '1 of 2 records are invalid; nothing was imported');
       assert.deepEqual(await exported('flags'), [{ sku: 'A-1' }]);
+    });
+
+    test('a file that is not UTF-8 (Latin-1, UTF-16) is refused by its line before anything is sent', async () => {
+      // Its bytes were read as U+FFFD and imported as such: "café" became "caf\uFFFD", silently.
+      const files: Array<[string, Buffer, number]> = [
+        ['latin.ndjson', Buffer.from('{"sku":"ok","qty":1}\n{"sku":"caf\xe9","qty":2}\n', 'latin1'), 2],
+        ['latin.csv', Buffer.from('sku,qty\r\nok,1\r\n\r\ncaf\xe9,2\r\n', 'latin1'), 4],
+        ['latin.json', Buffer.from('[\n{"sku":"ok"},\n{"sku":"caf\xe9"}\n]', 'latin1'), 3],
+        ['utf16.csv', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('sku\nok\n', 'utf16le')]), 1],
+      ];
+      for (const [name, bytes, line] of files) {
+        const file = join(dir, name);
+        writeFileSync(file, bytes);
+        const res = await cli('records', 'import', 'latin', file, '--json');
+        assert.equal(res.code, 1, `${name}: ${res.stdout}`);
+        const envelope = JSON.parse(res.stdout);
+        assert.equal(envelope.code, 'cli_usage');
+        assert.equal(
+          envelope.error,
+          `${file} is not UTF-8 text (line ${line}): save it as UTF-8 and import it again; nothing was imported`,
+        );
+      }
+      assert.deepEqual(await exported('latin'), []);
+      // UTF-8 with a byte order mark, CRLF and characters beyond the BMP import as they are.
+      const good = join(dir, 'good.csv');
+      writeFileSync(good, '\uFEFFsku,note\r\ncafé,🧾 ü\r\n');
+      const res = await cli('records', 'import', 'latin', good);
+      assert.equal(res.code, 0, res.stdout);
+      assert.deepEqual(await exported('latin'), [{ sku: 'café', note: '🧾 ü' }]);
     });
   });
 }

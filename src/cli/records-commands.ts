@@ -20,6 +20,7 @@ import { JsonText, managementClient } from './client.ts';
 import { endpointPath, withCommon } from './data-commands.ts';
 import { firstProblems } from './first-problems.ts';
 import { CliFailure, printJson, reportFailure } from './output.ts';
+import { firstNonUtf8Line } from './utf8-file.ts';
 
 interface Row {
   line: number;
@@ -421,6 +422,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
         // `-`: stdin, kept in a private temporary file first (the import reads it twice with
         // --strict, and measures it for its progress line).
         let spooled: string | undefined;
+        const shown = file === '-' ? 'stdin' : file;
         let failure: { error: unknown } | undefined;
         try {
           checkReadable(file);
@@ -438,6 +440,14 @@ export function registerRecordsCommands(program: Command, config: Config): void 
             spooled = await mkdtemp(join(tmpdir(), 'gatehouse-import-'));
             file = join(spooled, `stdin.${format}`);
             await pipeline(process.stdin, createWriteStream(file, { mode: 0o600 }));
+          }
+          const bad = await firstNonUtf8Line(file);
+          if (bad !== undefined) {
+            throw new CliFailure({
+              success: false,
+              error: `${shown} is not UTF-8 text (line ${bad}): save it as UTF-8 and import it again; nothing was imported`,
+              code: 'cli_usage',
+            });
           }
           const size = statSync(file).size;
           const batchSize = o.batch;
