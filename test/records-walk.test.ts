@@ -99,5 +99,19 @@ for (const kind of databaseKinds) {
       assert.equal(res.code, 0, res.stdout);
       assert.deepEqual(await exported('latin'), [{ sku: 'café', note: '🧾 ü' }]);
     });
+
+    test('a CSV header naming a field twice is refused before anything is sent (one column was dropped)', async () => {
+      const file = join(dir, 'dupes.csv');
+      writeFileSync(file, 'sku,qty,note,sku\nA-1,1,first,B-1\n');
+      const res = await cli('records', 'import', 'dupes', file, '--json');
+      assert.equal(res.code, 1, res.stdout);
+      const envelope = JSON.parse(res.stdout);
+      assert.equal(envelope.code, 'cli_usage');
+      assert.equal(
+        envelope.error,
+        `The header row of ${file} names sku twice (columns 1 and 4): each column must be a different field; nothing was imported`,
+      );
+      assert.deepEqual(await exported('dupes'), []);
+    });
   });
 }

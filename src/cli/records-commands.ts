@@ -233,6 +233,8 @@ type Cell = string | QuotedText;
 
 async function* readRows(
   file: string,
+  /** The file as the user named it (stdin is read from a temporary copy). */
+  shown: string,
   format: Format,
   schema: unknown,
   meter: { bytes: number },
@@ -319,6 +321,16 @@ async function* readRows(
     cursor += raw.match(LINE_BREAK)?.length ?? 0;
     if (!header) {
       header = record.map((name) => (name instanceof QuotedText ? name.text : name));
+      // Two columns of one field made one member of each row twice, and the first was lost.
+      const twice = header.findIndex((name, i) => header?.indexOf(name) !== i);
+      if (twice !== -1) {
+        const name = header[twice] as string;
+        throw new CliFailure({
+          success: false,
+          error: `The header row of ${shown} names ${name} twice (columns ${header.indexOf(name) + 1} and ${twice + 1}): each column must be a different field; nothing was imported`,
+          code: 'cli_usage',
+        });
+      }
       continue;
     }
     if (record.length !== header.length) {
@@ -503,7 +515,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
               bytes = 0;
               if (!dryRun) progress(false);
             };
-            for await (const row of readRows(file, format, schema, meter)) {
+            for await (const row of readRows(file, shown, format, schema, meter)) {
               if (!dryRun) seen++;
               const rowBytes = Buffer.byteLength(row.text) + 1;
               if (batch.length > 0 && bytes + rowBytes > BATCH_BYTES) await flush();
