@@ -148,6 +148,13 @@ export function restoreSqlite(backup: string, given: string, now = new Date()): 
   const target = resolvedPath(given);
   if (resolve(backup) === target || resolvedPath(backup) === target)
     throw new BackupError(`${backup} is the database itself, not a backup`);
+  // A database in use (another installation's, a server's): the file alone lacks what its WAL
+  // holds, which the check below reads, so the copy put in place would miss those writes.
+  const wal = `${backup}-wal`;
+  if (existsSync(wal) && statSync(wal).size > 0)
+    throw new BackupError(
+      `${backup} has writes that are not in the file yet (in ${wal} beside it): it is a database in use, not a backup. Back it up with gatehouse backup (DATABASE_URL=sqlite:${backup}) and restore that. Nothing was changed`,
+    );
   // Checked once, before anything is replaced; the copy put in place is the same bytes.
   const checked = summary(backup);
   let lock: ReturnType<typeof claimSqliteInstance>;
