@@ -113,5 +113,33 @@ for (const kind of databaseKinds) {
       );
       assert.deepEqual(await exported('dupes'), []);
     });
+
+    test('a JSON array: a number past a double is refused by its line, as from NDJSON, never imported as null', async () => {
+      // JSON.parse made 1e400 Infinity and JSON.stringify wrote null: the row was imported as null.
+      await server.createEndpoint({
+        slug: 'edges',
+        name: 'edges',
+        schema: { type: 'object', properties: { v: { type: ['number', 'null'] } } },
+      });
+      const file = join(dir, 'edges.json');
+      writeFileSync(
+        file,
+        '[{"v":1e400},\r\n  {"v": -1e400} , {"v":1.5,"s":"c\\"]\\\\"} ,\n\n"x", [1,{"a":[2]}],\n{"v":12345678901234567890}]',
+      );
+      const res = await cli('records', 'import', 'edges', file, '--json');
+      assert.equal(res.code, 2, res.stdout);
+      const beyond = [{ field: 'v', error: 'A number beyond what a 64-bit float holds (about ±1.8e308)' }];
+      const notObject = [{ field: '(record)', error: 'Must be a JSON object' }];
+      const summary = JSON.parse(res.stdout).data;
+      assert.equal(summary.imported, 2);
+      assert.deepEqual(summary.problems, [
+        { line: 1, details: beyond },
+        { line: 2, details: beyond },
+        { line: 4, details: notObject },
+        { line: 4, details: notObject },
+      ]);
+      const exportedText = (await cli('records', 'export', 'edges')).stdout;
+      assert.equal(exportedText, '{"v":1.5,"s":"c\\"]\\\\"}\n{"v":12345678901234567890}\n');
+    });
   });
 }

@@ -15,7 +15,6 @@ import type { EndpointJson, EndpointVersionJson } from '../endpoints/endpoint-se
 import { resolveRef } from '../endpoints/schema-refs.ts';
 import { ApiError } from '../errors.ts';
 import { MAX_REQUEST_BYTES, parseJson } from '../http/json-body.ts';
-import { keepLongIntegers } from '../infra/json/exact-json.ts';
 import { JsonText, managementClient } from './client.ts';
 import { endpointPath, withCommon } from './data-commands.ts';
 import { firstProblems } from './first-problems.ts';
@@ -120,12 +119,19 @@ function holdsNdjson(content: string): boolean {
   }
 }
 
-/** The file line each element of a top-level JSON array starts on (the text is valid JSON). */
-function elementLines(content: string): number[] {
-  const lines: number[] = [];
+/**
+ * Each element of a top-level JSON array (the text is valid JSON): the file line it starts on,
+ * and its text, which is sent as it is (as an NDJSON line is): the server keeps long integers'
+ * digits and refuses a number past a double's range, which JSON.parse would make Infinity and
+ * JSON.stringify null.
+ */
+function elements(content: string): Array<{ line: number; text: string }> {
+  const found: Array<{ line: number; text: string }> = [];
   let line = 1;
   let depth = 0;
-  let expecting = false;
+  /** The element being read: its line and first character; `end` follows its last one. */
+  let current: { line: number; start: number } | undefined;
+  let end = 0;
   for (let i = 0; i < content.length; i++) {
     const c = content[i] as string;
     if (c === '\n') {
@@ -133,22 +139,23 @@ function elementLines(content: string): number[] {
       continue;
     }
     if (c === ' ' || c === '\t' || c === '\r') continue;
-    if (expecting) {
-      lines.push(line);
-      expecting = false;
+    if (depth === 1 && (c === ',' || c === ']')) {
+      if (current) found.push({ line: current.line, text: content.slice(current.start, end) });
+      current = undefined;
+      if (c === ']') depth--;
+      continue;
     }
+    if (depth === 1 && !current) current = { line, start: i };
     if (c === '"') {
       for (i++; i < content.length && content[i] !== '"'; i++) if (content[i] === '\\') i++;
     } else if (c === '[' || c === '{') {
       depth++;
-      if (depth === 1) expecting = true;
     } else if (c === ']' || c === '}') {
       depth--;
-    } else if (c === ',' && depth === 1) {
-      expecting = true;
     }
+    end = i + 1;
   }
-  return lines;
+  return found;
 }
 
 /**
@@ -263,14 +270,8 @@ async function* readRows(
         error: 'A .json import must be an array of objects',
         code: 'cli_usage',
       });
-    // Rows holding integers a double would round are sent with their digits.
-    const texts = new Map<object, string>();
-    keepLongIntegers(content, parsed, (node, text) => texts.set(node, text));
-    const lines = elementLines(content);
-    for (const [i, data] of parsed.entries()) {
-      const text = typeof data === 'object' && data !== null ? texts.get(data) : undefined;
-      yield row(lines[i] ?? i + 1, text ?? JSON.stringify(data) ?? 'null');
-    }
+    // Each element's own text (JSON.parse would round a long integer and make 1e400 Infinity).
+    for (const element of elements(content)) yield row(element.line, element.text);
     return;
   }
   if (format === 'ndjson') {
