@@ -141,5 +141,38 @@ for (const kind of databaseKinds) {
       const exportedText = (await cli('records', 'export', 'edges')).stdout;
       assert.equal(exportedText, '{"v":1.5,"s":"c\\"]\\\\"}\n{"v":12345678901234567890}\n');
     });
+
+    test("CSV: an object or array cell's long integers keep their digits, and its 1e400 is refused, not null", async () => {
+      // The export writes {"big":12345678901234567890} digit for digit; the import parsed the cell
+      // and wrote it again: 12345678901234567000, and {"x":1e400} became {"x":null}.
+      await server.createEndpoint({
+        slug: 'nested',
+        name: 'nested',
+        schema: {
+          type: 'object',
+          properties: { id: { type: 'integer' }, meta: { type: 'object' }, list: { type: 'array' } },
+        },
+      });
+      const source = join(dir, 'nested.ndjson');
+      writeFileSync(source, '{"id":1,"meta":{"big":12345678901234567890},"list":[-98765432109876543210]}\n');
+      assert.equal((await cli('records', 'import', 'nested', source)).code, 0);
+      const csv = await cli('records', 'export', 'nested', '--format', 'csv');
+      assert.equal(csv.stdout, 'id,meta,list\n1,"{""big"":12345678901234567890}",[-98765432109876543210]\n');
+      const file = join(dir, 'nested.csv');
+      writeFileSync(file, `${csv.stdout}2,"{""x"":1e400}",\n`);
+      const res = await cli('records', 'import', 'nested', file, '--json');
+      assert.equal(res.code, 2, res.stdout);
+      assert.deepEqual(JSON.parse(res.stdout).data.problems, [
+        {
+          line: 3,
+          details: [{ field: 'meta.x', error: 'A number beyond what a 64-bit float holds (about ±1.8e308)' }],
+        },
+      ]);
+      const exportedText = (await cli('records', 'export', 'nested')).stdout;
+      assert.equal(
+        exportedText,
+        '{"id":1,"meta":{"big":12345678901234567890},"list":[-98765432109876543210]}\n'.repeat(2),
+      );
+    });
   });
 }

@@ -184,12 +184,21 @@ function typedCell(raw: string, types: string[] | undefined): unknown {
   if (t.includes('boolean') && (value === 'true' || value === 'false')) return value === 'true';
   if ((t.includes('object') || t.includes('array')) && /^[[{]/.test(value)) {
     try {
-      return JSON.parse(value);
+      JSON.parse(value);
+      return new JsonCell(value);
     } catch {
       return value;
     }
   }
   return value;
+}
+
+/**
+ * An object or array cell: sent as its text, as an NDJSON line is (JSON.parse would round a long
+ * integer in it, which the export writes digit for digit, and make 1e400 Infinity, then null).
+ */
+class JsonCell {
+  constructor(readonly text: string) {}
 }
 
 /**
@@ -357,9 +366,11 @@ async function* readRows(
       // A long integer in a number column keeps its digits (Number() would round a 64-bit id).
       // (As JSON writes an integer: no leading zeros.)
       const exact =
-        typeof typed === 'number' && /^-?\d{16,}$/.test(text.trim())
-          ? BigInt(text.trim()).toString()
-          : JSON.stringify(typed);
+        typed instanceof JsonCell
+          ? typed.text
+          : typeof typed === 'number' && /^-?\d{16,}$/.test(text.trim())
+            ? BigInt(text.trim()).toString()
+            : JSON.stringify(typed);
       members.push(`${JSON.stringify(column)}:${exact}`);
     }
     yield row(line, `{${members.join(',')}}`);
