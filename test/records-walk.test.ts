@@ -174,5 +174,24 @@ for (const kind of databaseKinds) {
         '{"id":1,"meta":{"big":12345678901234567890},"list":[-98765432109876543210]}\n'.repeat(2),
       );
     });
+
+    test('broken JSON from stdin is said to be stdin, not the temporary copy it is read from', async () => {
+      const res = await managementCli(server, '[{"sku":"A-1"},')(
+        'records',
+        'import',
+        'flags',
+        '-',
+        '--format',
+        'json',
+        '--json',
+      );
+      assert.equal(res.code, 1, res.stdout);
+      assert.deepEqual(JSON.parse(res.stdout), {
+        success: false,
+        error: 'stdin is not valid JSON: Unexpected end of JSON input',
+        code: 'cli_usage',
+        details: [],
+      });
+    });
   });
 }

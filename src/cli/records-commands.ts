@@ -269,7 +269,7 @@ async function* readRows(
         : `: ${(error as Error).message}`;
       throw new CliFailure({
         success: false,
-        error: `${file} is not valid JSON${hint}`,
+        error: `${shown} is not valid JSON${hint}`,
         code: 'cli_usage',
       });
     }
