@@ -14,8 +14,9 @@ export function PageHeader({
   return (
     <Group justify="space-between" align="flex-start" mb="lg" wrap="wrap" gap="sm">
       <Stack gap={2}>
-        {/* The page's one h1 (the header's brand is not a heading); focusable for focus return. */}
-        <Title order={1} size="h2" tabIndex={-1}>
+        {/* The page's one h1 (the header's brand is not a heading); focusable for focus return. A
+            name without spaces (an endpoint's, up to 200 characters) wraps instead of widening the page. */}
+        <Title order={1} size="h2" tabIndex={-1} style={{ overflowWrap: 'anywhere' }}>
           {title}
         </Title>
         {description && (
