@@ -64,4 +64,31 @@ describe("dashboard walk 2: a new owner's pages", {
     assert.equal(await overflow('html'), 0, "the endpoint's name does not widen the page");
     assert.deepEqual(owner.errors, [], 'the page logged no errors');
   });
+
+  test("a CLI token's name of spaces alone is refused at the field, in words", async () => {
+    await page.goto(`${server.url}/#/tokens`);
+    const form = page.getByRole('form', { name: 'Create a token' });
+    const field = form.getByRole('textbox', { name: 'Name' });
+    await field.fill('   ');
+    await form.getByRole('button', { name: 'Create token' }).click();
+    // It passed `required`, went trimmed to nothing and came back as a toast: "Could not create the
+    // token Invalid request (name: Must NOT have fewer than 1 characters)".
+    await form.getByText('Must not be blank').waitFor();
+    assert.equal(await field.getAttribute('aria-invalid'), 'true', 'the field is marked invalid');
+    assert.equal(await field.inputValue(), '   ', 'what was typed stays');
+    assert.equal(
+      await page.evaluate('document.activeElement?.getAttribute("aria-invalid")'),
+      'true',
+      'focus is on the refused field',
+    );
+    assert.equal(await page.locator('.mantine-Notification-root').count(), 0, 'no toast says it again');
+    const tokens = await server.admin('GET', '/admin/v1/tokens');
+    assert.equal(tokens.body.data.length, 1, 'no token was made (the owner has only its first)');
+    // Typing clears the message, and a real name makes the token.
+    await field.fill('ci');
+    assert.equal(await form.getByText('Must not be blank').count(), 0, 'the message goes on typing');
+    await form.getByRole('button', { name: 'Create token' }).click();
+    await page.getByText('Token ci created').waitFor();
+    assert.deepEqual(owner.errors, [], 'the page logged no errors');
+  });
 });

@@ -1,5 +1,5 @@
 import { Button, Card, Group, Stack, Table, Text, TextInput, Title } from '@mantine/core';
-import { useState } from 'react';
+import { useRef, useState } from 'react';
 import { api } from '../api/client.ts';
 import type { ManagementToken } from '../api/types.ts';
 import { useLoader } from '../app/use-loader.ts';
@@ -20,7 +20,15 @@ export function TokensPage() {
   const tokens = useLoader(() => api.get<ManagementToken[]>('/admin/v1/tokens'), 'tokens');
   const [name, setName] = useState('');
   const [created, setCreated] = useState<{ name: string; token: string } | null>(null);
+  /** Said at the field: a name of spaces alone passed `required` and came back as a toast. */
+  const [nameError, setNameError] = useState<string | null>(null);
+  const nameInput = useRef<HTMLInputElement>(null);
   const { busy, submit: create } = useSubmit(async () => {
+    if (name.trim() === '') {
+      setNameError('Must not be blank');
+      nameInput.current?.focus();
+      return;
+    }
     const made = await api.post<ManagementToken & { token: string }>('/admin/v1/tokens', {
       name: name.trim(),
     });
@@ -49,7 +57,12 @@ export function TokensPage() {
                 required
                 maxLength={200}
                 value={name}
-                onChange={(e) => setName(e.currentTarget.value)}
+                ref={nameInput}
+                error={nameError}
+                onChange={(e) => {
+                  setName(e.currentTarget.value);
+                  setNameError(null);
+                }}
                 style={{ flex: '1 1 240px' }}
               />
               <Button type="submit" loading={busy}>
