@@ -91,4 +91,31 @@ describe("dashboard walk 2: a new owner's pages", {
     await page.getByText('Token ci created').waitFor();
     assert.deepEqual(owner.errors, [], 'the page logged no errors');
   });
+
+  test('a list filtered to nothing says that the filters match nothing, not that there is nothing', async () => {
+    await page.goto(`${server.url}/#/audit`);
+    await page.getByRole('table', { name: 'Audit log' }).waitFor();
+    await page.getByRole('textbox', { name: 'Actor' }).fill('nobody@example.com');
+    const empty = page.getByTestId('empty-state');
+    await empty.waitFor();
+    // The log holds the owner's sign-in: "Nothing recorded" said it was empty.
+    assert.deepEqual(await empty.locator('p').allInnerTexts(), ['No entries match the filters']);
+    await page.getByRole('textbox', { name: 'Actor' }).fill('');
+    await page.getByRole('table', { name: 'Audit log' }).waitFor();
+
+    await page.goto(`${server.url}/#/deliveries`);
+    await page.getByTestId('empty-state').waitFor();
+    assert.deepEqual(
+      await page.getByTestId('empty-state').locator('p').allInnerTexts(),
+      ['No deliveries', 'Deliveries appear here when records change and a target is set.'],
+      'unfiltered, the list is empty',
+    );
+    await page.getByRole('radiogroup', { name: 'Filter by status' }).getByText('failed').click();
+    await page.getByText('No deliveries match the filters').waitFor();
+    assert.deepEqual(await page.getByTestId('empty-state').locator('p').allInnerTexts(), [
+      'No deliveries match the filters',
+      'Pick another status, or clear the filters, to see the others.',
+    ]);
+    assert.deepEqual(owner.errors, [], 'the page logged no errors');
+  });
 });

@@ -85,7 +85,10 @@ export function AuditPage() {
         ) : !page ? (
           <LoadingState />
         ) : page.items.length === 0 ? (
-          <EmptyState title="Nothing recorded" />
+          // A filter that matches nothing is not an empty log.
+          <EmptyState
+            title={query.actor || query.action ? 'No entries match the filters' : 'Nothing recorded'}
+          />
         ) : (
           <>
             <TableScroll minWidth={720}>

@@ -118,6 +118,7 @@ export function DeliveriesPage() {
     record_id: applied.record.trim() || undefined,
     request_id: applied.request.trim() || undefined,
   };
+  const filtered = Object.values(query).some((value) => value !== undefined);
   const listKey = `${status}|${applied.endpoint}|${applied.record}|${applied.request}`;
   const first = useLoader(async () => {
     setExtra(null);
@@ -237,8 +238,11 @@ export function DeliveriesPage() {
         ) : !page ? (
           <LoadingState />
         ) : page.items.length === 0 ? (
-          <EmptyState title="No deliveries">
-            Deliveries appear here when records change and a target is set.
+          // A filter that matches nothing is not an installation without deliveries.
+          <EmptyState title={filtered ? 'No deliveries match the filters' : 'No deliveries'}>
+            {filtered
+              ? 'Pick another status, or clear the filters, to see the others.'
+              : 'Deliveries appear here when records change and a target is set.'}
           </EmptyState>
         ) : (
           <>
