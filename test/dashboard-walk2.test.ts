@@ -9,7 +9,7 @@ import {
   openBrowser,
   signInAsOwner,
 } from './helpers/dashboard-browser.ts';
-import { startTestServer, type TestServer } from './helpers/server.ts';
+import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 
 /** A second walk through the dashboard as a new owner: long names, and what the pages say. */
 describe("dashboard walk 2: a new owner's pages", {
@@ -116,6 +116,38 @@ describe("dashboard walk 2: a new owner's pages", {
       'No deliveries match the filters',
       'Pick another status, or clear the filters, to see the others.',
     ]);
+    assert.deepEqual(owner.errors, [], 'the page logged no errors');
+  });
+
+  test("the production console's filtered list keeps to the filter after New record", async () => {
+    await server.createEndpoint({ slug: 'sales', name: 'Sales', schema: ordersSchema });
+    const deployed = await server.admin('POST', '/admin/v1/endpoints/sales/deploy');
+    assert.equal(deployed.status, 201, `deploy answered ${deployed.status}: ${deployed.text}`);
+    for (const order_id of ['o1', 'o2']) {
+      const made = await server.admin('POST', '/admin/v1/console/sales/records', { order_id, amount: 1 });
+      assert.equal(made.status, 201, `console create answered ${made.status}: ${made.text}`);
+    }
+    await page.goto(`${server.url}/#/console/sales`);
+    const rows = page.getByTestId('console-record');
+    await rows.nth(1).waitFor();
+    await page.getByRole('textbox', { name: 'Filter field' }).fill('order_id');
+    await page.getByRole('textbox', { name: 'equals' }).fill('o1');
+    await page.getByRole('button', { name: 'Apply filter' }).click();
+    await page.getByText('1 record, no more').waitFor();
+
+    await page.getByRole('button', { name: 'New record' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New live record in sales' });
+    await dialog.getByRole('textbox', { name: 'Record (JSON)' }).fill('{"order_id": "o3", "amount": 3}');
+    await dialog.getByRole('button', { name: 'Create record' }).click();
+    await dialog.waitFor({ state: 'hidden' });
+    await page.getByText(/^Record rec_\S+ created$/).waitFor();
+    // It was put at the top of "order_id equals o1": 2 records shown, o3 first.
+    await page.getByText('1 record, no more').waitFor();
+    assert.deepEqual(
+      (await rows.allInnerTexts()).map((text) => /"order_id":"(\w+)"/.exec(text)?.[1]),
+      ['o1'],
+      'the list shows only the records the filter matches',
+    );
     assert.deepEqual(owner.errors, [], 'the page logged no errors');
   });
 });

@@ -301,6 +301,12 @@ export function ConsolePage({ initialSlug }: { initialSlug?: string }) {
           onClose={closeEditing}
           onSaved={(record, created) => {
             closeEditing();
+            // Filtered, the list shows what the server matches: a record written outside the filter
+            // (or edited out of it) is not added to or kept in it.
+            if (applied) {
+              void load(null);
+              return;
+            }
             setPage((current) => {
               if (!current) return current;
               if (created) return { ...current, records: [record, ...current.records] };
