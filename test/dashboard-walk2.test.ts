@@ -150,4 +150,23 @@ describe("dashboard walk 2: a new owner's pages", {
     );
     assert.deepEqual(owner.errors, [], 'the page logged no errors');
   });
+
+  test("on a phone, an endpoint's longest slug wraps in its address under the heading", async () => {
+    const slug = `s${'x'.repeat(62)}`; // 63 characters, the longest a slug may be
+    await server.createEndpoint({ slug, name: 'Phone', schema: { type: 'object' } });
+    await page.setViewportSize({ width: 375, height: 800 });
+    try {
+      await page.goto(`${server.url}/#/endpoints/${slug}`);
+      await page.getByRole('heading', { level: 1, name: 'Phone' }).waitFor();
+      await page.getByText(`/api/v1/data/${slug}`).waitFor();
+      assert.equal(
+        await overflow('html'),
+        0,
+        'the address does not widen the page (it ran 200px past a 375px screen)',
+      );
+    } finally {
+      await page.setViewportSize({ width: 1280, height: 800 });
+    }
+    assert.deepEqual(owner.errors, [], 'the page logged no errors');
+  });
 });

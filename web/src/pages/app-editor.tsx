@@ -248,7 +248,8 @@ function AppEditor({ loaded, onChanged }: { loaded: Loaded; onChanged: () => voi
         description={
           app ? (
             <Group gap="xs" component="span">
-              <Code>/api/v1/apps/{app.slug}</Code>
+              {/* A slug of up to 63 characters wraps on a phone instead of widening the page. */}
+              <Code style={{ overflowWrap: 'anywhere' }}>/api/v1/apps/{app.slug}</Code>
               <AppDeployBadges app={app} />
             </Group>
           ) : (

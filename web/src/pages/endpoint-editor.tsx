@@ -437,7 +437,8 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
         description={
           endpoint ? (
             <Group gap="xs" component="span">
-              <Code>/api/v1/data/{endpoint.slug}</Code>
+              {/* A slug of up to 63 characters wraps on a phone instead of widening the page. */}
+              <Code style={{ overflowWrap: 'anywhere' }}>/api/v1/data/{endpoint.slug}</Code>
               <EndpointStatus endpoint={endpoint} />
               <Badge variant="light" color="gray">
                 draft r{endpoint.draft_revision}
