@@ -175,6 +175,46 @@ for (const kind of databaseKinds) {
       );
     });
 
+    test('a CSV piped in without --format is read as NDJSON, and its first line says which --format to give', async () => {
+      const res = await managementCli(server, 'sku,qty\nA-1,2\n')(
+        'records',
+        'import',
+        'flags',
+        '-',
+        '--json',
+      );
+      assert.equal(res.code, 2, res.stdout);
+      const { data } = JSON.parse(res.stdout);
+      assert.deepEqual([data.imported, data.rejected, data.rows], [0, 2, 2]);
+      assert.deepEqual(data.problems, [
+        {
+          line: 1,
+          details: [
+            {
+              field: '(line)',
+              error:
+                'Invalid JSON (the file was read as NDJSON, one JSON object per line: for CSV or one JSON array give --format csv or json)',
+            },
+          ],
+        },
+        // Only the first line: the rest say what they are.
+        { line: 2, details: [{ field: '(line)', error: 'Invalid JSON' }] },
+      ]);
+      // Said with --format (or by an .ndjson name), the same file is not second-guessed.
+      const given = await managementCli(server, 'sku,qty\n')(
+        'records',
+        'import',
+        'flags',
+        '-',
+        '--format',
+        'ndjson',
+        '--json',
+      );
+      assert.deepEqual(JSON.parse(given.stdout).data.problems, [
+        { line: 1, details: [{ field: '(line)', error: 'Invalid JSON' }] },
+      ]);
+    });
+
     test('broken JSON from stdin is said to be stdin, not the temporary copy it is read from', async () => {
       const res = await managementCli(server, '[{"sku":"A-1"},')(
         'records',

@@ -64,6 +64,13 @@ const MAX_RECORD_BYTES = MAX_REQUEST_BYTES - '{"records":[]}'.length;
 const MAX_PROBLEMS = 1_000;
 
 const BOM = '\uFEFF';
+
+/** The first line of a file read as NDJSON by default that is not JSON: maybe another format. */
+const NOT_NDJSON = {
+  field: '(line)',
+  error:
+    'Invalid JSON (the file was read as NDJSON, one JSON object per line: for CSV or one JSON array give --format csv or json)',
+};
 const LINE_BREAK = /\r\n|\r|\n/g;
 
 type Format = 'ndjson' | 'json' | 'csv';
@@ -254,6 +261,8 @@ async function* readRows(
   format: Format,
   schema: unknown,
   meter: { bytes: number },
+  /** NDJSON only by default (stdin, a name without an extension): a first line not JSON says so. */
+  guessed = false,
 ): AsyncGenerator<Row> {
   if (format === 'json') {
     const { readFile } = await import('node:fs/promises');
@@ -295,7 +304,11 @@ async function* readRows(
       const text = read.startsWith(BOM) ? read.slice(1) : read;
       if (text.trim() === '') continue;
       // Sent as it is in the file: the server keeps long integers' digits.
-      yield row(line, text);
+      const parsed = row(line, text);
+      // A CSV or a JSON array read as NDJSON because nothing said otherwise: its first line says how.
+      if (guessed && parsed.problems?.[0]?.error === 'Invalid JSON') parsed.problems = [NOT_NDJSON];
+      guessed = false;
+      yield parsed;
     }
     return;
   }
@@ -451,6 +464,8 @@ export function registerRecordsCommands(program: Command, config: Config): void 
         try {
           checkReadable(file);
           const format = formatOf(file, o.format);
+          // NDJSON by default (stdin, no extension), not from --format or an .ndjson name.
+          const guessed = o.format === undefined && !/\.(ndjson|jsonl)$/i.test(file);
           const call = managementClient(config, o);
           const path = endpointPath(slug);
           const endpoint = await call<EndpointJson>('GET', path);
@@ -527,7 +542,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
               bytes = 0;
               if (!dryRun) progress(false);
             };
-            for await (const row of readRows(file, shown, format, schema, meter)) {
+            for await (const row of readRows(file, shown, format, schema, meter, guessed)) {
               if (!dryRun) seen++;
               const rowBytes = Buffer.byteLength(row.text) + 1;
               if (batch.length > 0 && bytes + rowBytes > BATCH_BYTES) await flush();
