@@ -169,4 +169,28 @@ describe("dashboard walk 2: a new owner's pages", {
     }
     assert.deepEqual(owner.errors, [], 'the page logged no errors');
   });
+
+  test('a sign-out that gets no answer says so and stays signed in (the session is still valid)', async () => {
+    await page.goto(`${server.url}/#/endpoints`);
+    const signOut = page.getByRole('button', { name: 'Sign out' });
+    await signOut.waitFor();
+    const cut = (route: import('playwright-core').Route) =>
+      route.request().method() === 'DELETE' ? route.abort() : route.continue();
+    await page.route('**/admin/v1/session', cut);
+    try {
+      await signOut.click();
+      await page.getByText('Could not sign out').waitFor();
+      await page.getByText('Could not reach the server. Check your connection.').waitFor();
+      // It showed the sign-in form, while the session it had not ended went on working.
+      assert.equal(await page.getByRole('button', { name: 'Sign in' }).count(), 0, 'still signed in');
+      assert.equal(await signOut.isVisible(), true);
+    } finally {
+      await page.unroute('**/admin/v1/session', cut);
+    }
+    // With the server reachable again, signing out works.
+    await signOut.click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    const unexpected = owner.errors.filter((e) => !/ERR_FAILED|status of 401/.test(e));
+    assert.deepEqual(unexpected, [], `browser errors: ${unexpected.join('\n')}`);
+  });
 });

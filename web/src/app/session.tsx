@@ -101,7 +101,9 @@ export function SessionProvider({ children }: { children: ReactNode }) {
         try {
           await call('DELETE', '/admin/v1/session', { allowUnauthorized: true });
         } catch (error) {
-          if (!(error instanceof ApiFailure)) throw error;
+          // Only a session already gone (401) is signed out; otherwise (no answer, a server
+          // error) the session may still be valid: the tab stays signed in and says so.
+          if (!(error instanceof ApiFailure) || error.status !== 401) throw error;
         }
         setEnded(false);
         setResumable(null);
