@@ -61,11 +61,7 @@ export async function startServer(
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
   warnAboutSecret(services, logger);
-  if (!(await services.owners.hasOwner())) {
-    logger.warn(
-      `No owner yet: run "npx gatehouse init --email you@example.com" to create one (it asks for a password)`,
-    );
-  }
+  if (!(await services.owners.hasOwner())) logger.warn(noOwnerYet(config));
   worker?.start();
   // So the CLI, run from the same directory, finds this server whatever its PORT.
   const owner = cluster.isWorker ? process.ppid : process.pid;
@@ -110,6 +106,23 @@ export async function startServer(
       return stopping;
     },
   };
+}
+
+/**
+ * The first start's hint. On PostgreSQL the server runs with an environment (a unit's
+ * EnvironmentFile) that the operator's shell does not have: init run there without DATABASE_URL
+ * made a SQLite installation in ./data that no server uses.
+ */
+function noOwnerYet(config: Config): string {
+  const command = 'npx gatehouse init --email you@example.com';
+  if (config.database.kind === 'sqlite') {
+    return `No owner yet: run "${command}" to create one (it asks for a password)`;
+  }
+  const variables = config.secret === undefined ? 'DATABASE_URL' : 'DATABASE_URL and GATEHOUSE_SECRET';
+  return (
+    `No owner yet: run "${command}" to create one (it asks for a password), with this server's ${variables} ` +
+    'in its environment (without DATABASE_URL, init makes a separate SQLite installation in ./data)'
+  );
 }
 
 /**
