@@ -1,12 +1,15 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { TLSSocket } from 'node:tls';
 import pg from 'pg';
 import { databaseKinds, postgresAdminUrl } from './helpers/database.ts';
+import { runGatehouse } from './helpers/process.ts';
 
 /**
  * docs/DEPLOY.md, many processes on PostgreSQL: a server started before `init` logs "No owner yet".
@@ -79,5 +82,103 @@ describe('deploy walk: the first start on PostgreSQL', { skip: !databaseKinds.in
     await admin(`DROP DATABASE ${name} WITH (FORCE)`);
     await admin(`CREATE DATABASE ${name}`);
     assert.equal(await noOwnerWarning({ GATEHOUSE_SECRET: '' }), expected('DATABASE_URL'));
+  });
+});
+
+/**
+ * A managed PostgreSQL's DATABASE_URL carries `?sslmode=require`. pg verifies the certificate
+ * (verify-full): a server without TLS, or with a certificate signed by a CA this machine does not
+ * know, stopped serve, worker and init with a stack trace under "Database migration  failed".
+ */
+describe('deploy walk: DATABASE_URL with sslmode', () => {
+  const folder = mkdtempSync(join(tmpdir(), 'gatehouse-deploy-tls-'));
+  let fake: Server;
+  let port = 0;
+
+  before(async () => {
+    const key = join(folder, 'key.pem');
+    const cert = join(folder, 'cert.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
+    const tls = { key: readFileSync(key), cert: readFileSync(cert) };
+    // Answers pg's SSLRequest with 'S', then offers TLS with its self-signed certificate.
+    fake = createServer((socket) => {
+      socket.once('data', () => {
+        socket.write('S');
+        new TLSSocket(socket, { isServer: true, ...tls }).on('error', () => {});
+      });
+    });
+    await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+    const address = fake.address();
+    port = typeof address === 'object' && address ? address.port : 0;
+  });
+  after(() => {
+    rmSync(folder, { recursive: true, force: true });
+    return new Promise<void>((resolve) => fake.close(() => resolve()));
+  });
+
+  async function refusal(args: string[], url: string): Promise<string> {
+    const { code, stdout, stderr } = await runGatehouse(
+      [...args, '--json'],
+      {
+        DATABASE_URL: url,
+        REDIS_URL: '',
+        PORT: '0',
+        LOG_LEVEL: 'silent',
+        GATEHOUSE_CLI_CREDENTIALS: join(folder, 'cli.json'),
+      },
+      60_000,
+    );
+    const said = `${args[0]}: ${stdout}${stderr}`;
+    assert.equal(code, 1, said);
+    assert.doesNotMatch(stderr, /\n\s+at /, `a stack trace: ${said}`);
+    const envelope = JSON.parse(stdout) as { code: string; error: string };
+    assert.equal(envelope.code, 'database_unreachable', said);
+    return envelope.error;
+  }
+
+  test('a server without TLS: serve, worker and init say so in one line', {
+    skip: !databaseKinds.includes('postgres'),
+  }, async () => {
+    const url = new URL(postgresAdminUrl);
+    url.searchParams.set('sslmode', 'require');
+    for (const args of [
+      ['serve'],
+      ['worker'],
+      ['init', '--email', 'o@example.com', '--password', 'a long passphrase'],
+    ]) {
+      assert.equal(
+        await refusal(args, url.toString()),
+        'Cannot reach the database: DATABASE_URL asks for TLS (sslmode) but the server does not offer it ' +
+          '(The server does not support SSL connections). Check DATABASE_URL, and that the database server is running',
+      );
+    }
+  });
+
+  test('a certificate from an unknown CA: serve says what to give', async () => {
+    assert.equal(
+      await refusal(['serve'], `postgres://gatehouse@127.0.0.1:${port}/gatehouse?sslmode=require`),
+      "Cannot reach the database: the server's TLS certificate is not trusted (give its CA as sslrootcert=<file> " +
+        'in DATABASE_URL) (self-signed certificate). Check DATABASE_URL, and that the database server is running',
+    );
   });
 });

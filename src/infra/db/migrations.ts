@@ -170,6 +170,9 @@ function isBusy(error: unknown): boolean {
   return String((error as { code?: unknown } | undefined)?.code ?? '').startsWith('SQLITE_BUSY');
 }
 
+const UNTRUSTED_CERTIFICATE =
+  "the server's TLS certificate is not trusted (give its CA as sslrootcert=<file> in DATABASE_URL)";
+
 /** Connection-level failures (nothing to migrate yet): the database is not there to talk to. */
 const UNREACHABLE_CODES: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
@@ -183,6 +186,13 @@ const UNREACHABLE_CODES: Record<string, string> = {
   '28P01': 'password authentication failed',
   '28000': 'not allowed to connect',
   '57P03': 'the server is starting up',
+  // TLS (sslmode in DATABASE_URL, which pg verifies as verify-full): the certificate pg refused.
+  DEPTH_ZERO_SELF_SIGNED_CERT: UNTRUSTED_CERTIFICATE,
+  SELF_SIGNED_CERT_IN_CHAIN: UNTRUSTED_CERTIFICATE,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: UNTRUSTED_CERTIFICATE,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: UNTRUSTED_CERTIFICATE,
+  CERT_HAS_EXPIRED: "the server's TLS certificate has expired",
+  ERR_TLS_CERT_ALTNAME_INVALID: "the server's TLS certificate is for another host name than DATABASE_URL's",
   SQLITE_CANTOPEN: 'the file cannot be opened',
 };
 
@@ -196,6 +206,10 @@ const UNREACHABLE_MESSAGES: Array<[RegExp, string]> = [
     'the server closed the connection (is PostgreSQL listening on that port?)',
   ],
   [/^Connection terminated due to connection timeout$/, 'connection timed out'],
+  [
+    /^The server does not support SSL connections$/,
+    'DATABASE_URL asks for TLS (sslmode) but the server does not offer it',
+  ],
 ];
 
 function unreachableReason(error: unknown): string | undefined {
