@@ -9,6 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { TLSSocket } from 'node:tls';
 import pg from 'pg';
 import { databaseKinds, postgresAdminUrl } from './helpers/database.ts';
+import { redisUrl } from './helpers/limits-cluster.ts';
 import { runGatehouse } from './helpers/process.ts';
 
 /**
@@ -36,29 +37,37 @@ describe('deploy walk: the first start on PostgreSQL', { skip: !databaseKinds.in
 
   /** `serve` on a database with no owner: the warning it logs, then stopped. */
   async function noOwnerWarning(env: Record<string, string>): Promise<string> {
+    const lines = await startupLines(env);
+    const warning = lines.find((msg) => msg.includes('No owner yet'));
+    if (warning === undefined) throw new Error(`no "No owner yet" warning: ${lines.join('\n')}`);
+    return warning;
+  }
+
+  /** What `serve` logs (LOG_LEVEL=info) up to "Gatehouse listening on …", then stopped. */
+  async function startupLines(env: Record<string, string>): Promise<string[]> {
     const child = spawn(process.execPath, ['bin/gatehouse.js', 'serve'], {
       env: {
         ...process.env,
         DATABASE_URL: url.toString(),
         PORT: '0',
-        LOG_LEVEL: 'warn',
+        LOG_LEVEL: 'info',
         GATEHOUSE_CLI_CREDENTIALS: join(folder, 'cli.json'),
         ...env,
       },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    let stderr = '';
+    let output = '';
     try {
-      return await new Promise<string>((resolve, reject) => {
-        child.stderr.on('data', (chunk: Buffer) => {
-          stderr += chunk.toString();
-          for (const line of stderr.split('\n')) {
-            if (line.includes('No owner yet')) resolve((JSON.parse(line) as { msg: string }).msg);
-          }
-        });
-        child.on('exit', (code) =>
-          reject(new Error(`serve exited (${code}) without the warning: ${stderr}`)),
-        );
+      return await new Promise<string[]>((resolve, reject) => {
+        const read = (chunk: Buffer) => {
+          output += chunk.toString();
+          const lines = output.split('\n').filter((line) => line.startsWith('{'));
+          const messages = lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
+          if (messages.some((msg) => msg.startsWith('Gatehouse listening on'))) resolve(messages);
+        };
+        child.stdout.on('data', read);
+        child.stderr.on('data', read);
+        child.on('exit', (code) => reject(new Error(`serve exited (${code}) before listening: ${output}`)));
       });
     } finally {
       child.kill('SIGKILL');
@@ -82,6 +91,24 @@ describe('deploy walk: the first start on PostgreSQL', { skip: !databaseKinds.in
     await admin(`DROP DATABASE ${name} WITH (FORCE)`);
     await admin(`CREATE DATABASE ${name}`);
     assert.equal(await noOwnerWarning({ GATEHOUSE_SECRET: '' }), expected('DATABASE_URL'));
+  });
+
+  test('without REDIS_URL a server says its limits and locks are its own; with it, nothing is said', async () => {
+    const alone =
+      'PostgreSQL without REDIS_URL: rate limits, quotas, Idempotency-Key locks and caches are kept in this ' +
+      'server alone. Run one API server on this database (one `gatehouse start --workers N` counts as one), ' +
+      'or give every server and worker the same REDIS_URL (docs/DEPLOY.md)';
+    const without = await startupLines({ REDIS_URL: '' });
+    assert.equal(without.filter((msg) => msg === alone).length, 1, without.join('\n'));
+    const withRedis = await startupLines({
+      REDIS_URL: redisUrl,
+      GATEHOUSE_REDIS_PREFIX: `review-deploy-walk-${randomBytes(4).toString('hex')}:`,
+    });
+    assert.deepEqual(
+      withRedis.filter((msg) => msg.includes('REDIS_URL')),
+      [],
+      withRedis.join('\n'),
+    );
   });
 });
 

@@ -62,6 +62,10 @@ export async function startServer(
   const url = `http://${host}:${port}`;
   warnAboutSecret(services, logger);
   if (!(await services.owners.hasOwner())) logger.warn(noOwnerYet(config));
+  // Once per start: under --workers N the first worker says it for all (they share the primary's counts).
+  if (config.database.kind !== 'sqlite' && !config.redisUrl && (cluster.worker?.id ?? 1) === 1) {
+    logger.warn(ALONE_ON_POSTGRES);
+  }
   worker?.start();
   // So the CLI, run from the same directory, finds this server whatever its PORT.
   const owner = cluster.isWorker ? process.ppid : process.pid;
@@ -107,6 +111,17 @@ export async function startServer(
     },
   };
 }
+
+/**
+ * PostgreSQL lets any number of servers share the database, but without Redis each keeps its own
+ * rate-limit counts, in-flight Idempotency-Key locks and caches (docs/limits.md): a second server
+ * would count every key's limits apart and see a revoked key late. Said at each start, since
+ * nothing stops a second server (SQLite's instance lock does, for a file).
+ */
+const ALONE_ON_POSTGRES =
+  'PostgreSQL without REDIS_URL: rate limits, quotas, Idempotency-Key locks and caches are kept in this ' +
+  'server alone. Run one API server on this database (one `gatehouse start --workers N` counts as one), ' +
+  'or give every server and worker the same REDIS_URL (docs/DEPLOY.md)';
 
 /**
  * The first start's hint. On PostgreSQL the server runs with an environment (a unit's
