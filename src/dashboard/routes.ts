@@ -34,6 +34,14 @@ function setSessionCookie(request: FastifyRequest, reply: FastifyReply, token: s
   );
 }
 
+/** The dashboard session the call came with; 401 for a management token, which has none. */
+function cookieSession(request: FastifyRequest): SessionUser {
+  if (!request.session) {
+    throw new ApiError('unauthorized', { message: 'No dashboard session (this call needs the cookie)' });
+  }
+  return request.session;
+}
+
 /** Sign-in and sessions, invites, collaborators and the audit log (docs/dashboard.md). */
 export function registerDashboardRoutes(
   app: FastifyInstance,
@@ -54,13 +62,13 @@ export function registerDashboardRoutes(
   });
 
   app.get('/admin/v1/session', async (request) => {
-    if (!request.session) {
-      throw new ApiError('unauthorized', { message: 'No dashboard session (this call needs the cookie)' });
-    }
-    return { success: true, data: sessionJson(request.session) };
+    return { success: true, data: sessionJson(cookieSession(request)) };
   });
 
   app.delete('/admin/v1/session', async (request, reply) => {
+    // A management token has no session to end: answered as GET does, not "signed out" (nor so
+    // logged) while nothing ended. A leaked token is revoked with DELETE /admin/v1/tokens/:id.
+    cookieSession(request);
     const principal = request.principal;
     if (principal.sessionId) await users.signOut(principal.sessionId);
     await audit.record({
