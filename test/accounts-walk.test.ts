@@ -19,6 +19,15 @@ describe('accounts walk (sqlite)', () => {
     return (method: string, path: string, json?: unknown) => server.request(method, path, { json, headers });
   }
 
+  async function invited(email: string, password: string) {
+    const invite = await server.admin('POST', '/admin/v1/invites', { email });
+    assert.equal(invite.status, 201, invite.text);
+    const token = new URL(invite.body.data.url).hash.replace('#/invite/', '');
+    const accepted = await server.request('POST', '/admin/v1/invites/accept', { json: { token, password } });
+    assert.equal(accepted.status, 201, accepted.text);
+    return { call: session(accepted), id: accepted.body.data.user.id as string };
+  }
+
   async function auditOf(action: string) {
     const res = await server.admin('GET', `/admin/v1/audit?action=${action}`);
     assert.equal(res.status, 200, res.text);
@@ -40,5 +49,55 @@ describe('accounts walk (sqlite)', () => {
     assert.equal(out.status, 200, out.text);
     assert.deepEqual(out.body.data, { object: 'session', signed_out: true });
     assert.equal((await auditOf('session.sign_out')).length, 1);
+  });
+
+  test('an invite made and withdrawn is logged with the email it was sent to', async () => {
+    const invite = await server.admin('POST', '/admin/v1/invites', { email: 'Erin@Example.com' });
+    assert.equal(invite.status, 201, invite.text);
+    const withdrawn = await server.admin('DELETE', `/admin/v1/invites/${invite.body.data.id}`);
+    assert.equal(withdrawn.status, 200, withdrawn.text);
+    const [made] = await auditOf('invite.create');
+    assert.equal(made?.target_id, invite.body.data.id);
+    assert.deepEqual(made?.details, { email: 'erin@example.com' });
+    const [deleted] = await auditOf('invite.delete');
+    assert.equal(deleted?.target_id, invite.body.data.id);
+    assert.deepEqual(deleted?.details, { email: 'erin@example.com' });
+    // Nothing of the invite's secret link went into the log.
+    const token = new URL(invite.body.data.url).hash.replace('#/invite/', '');
+    const log = await server.admin('GET', '/admin/v1/audit?limit=200');
+    assert.equal(log.text.includes(token), false);
+  });
+
+  test('removing a collaborator logs who it was and what they lost', async () => {
+    await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+    const dana = await invited('Dana@Example.com', 'dana password');
+    const cli = await dana.call('POST', '/admin/v1/tokens', { name: 'dana laptop' });
+    assert.equal(cli.status, 201, cli.text);
+    const key = await server.request('POST', '/admin/v1/keys', {
+      token: cli.body.data.token,
+      json: { name: 'dana test', environment: 'test' },
+    });
+    assert.equal(key.status, 201, key.text);
+
+    const removed = await server.admin('DELETE', `/admin/v1/collaborators/${dana.id}`);
+    assert.equal(removed.status, 200, removed.text);
+    assert.equal(removed.body.data.email, 'dana@example.com');
+
+    const [entry] = await auditOf('collaborator.delete');
+    assert.equal(entry?.target_id, dana.id);
+    assert.deepEqual(entry?.details, {
+      email: 'dana@example.com',
+      sessions_ended: 1,
+      tokens_revoked: 1,
+      keys_revoked: 1,
+    });
+    // And they did lose it.
+    assert.equal((await dana.call('GET', '/admin/v1/session')).status, 401);
+    assert.equal(
+      (await server.request('GET', '/admin/v1/tokens', { token: cli.body.data.token })).status,
+      401,
+    );
+    const keyNow = await server.admin('GET', `/admin/v1/keys/${key.body.data.id}`);
+    assert.equal(keyNow.body.data.status, 'revoked');
   });
 });

@@ -188,6 +188,7 @@ export function registerAuditHook(app: FastifyInstance, audit: AuditLog): void {
     // The response is read only when it says something the request does not.
     const body = deploy || named === null ? parsedPayload(payload) : null;
     if (deploy) Object.assign(details, deployedVersion(body));
+    Object.assign(details, request.auditDetails);
     await audit.record({
       actor: { id: request.principal.userId, email: request.principal.email ?? null },
       action,
@@ -198,4 +199,11 @@ export function registerAuditHook(app: FastifyInstance, audit: AuditLog): void {
     });
     return payload;
   });
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** What a route adds to its audit entry's details that neither request nor response says. */
+    auditDetails?: Record<string, unknown>;
+  }
 }

@@ -105,6 +105,8 @@ export function registerDashboardRoutes(
     const invite = await users.createInvite(request.body, request.principal.userId);
     const origin = `${request.protocol}://${request.host}`;
     const { token, ...rest } = invite;
+    // Whom it was sent to: the invite's id alone names nothing once it is accepted or withdrawn.
+    request.auditDetails = { email: invite.email };
     return reply.code(201).send({
       success: true,
       data: { ...rest, url: `${origin}/#/invite/${token}` },
@@ -112,7 +114,7 @@ export function registerDashboardRoutes(
   });
   app.get('/admin/v1/invites', async () => ({ success: true, data: await users.listInvites() }));
   app.delete<{ Params: IdParams }>('/admin/v1/invites/:id', async (request) => {
-    await users.deleteInvite(request.params.id);
+    request.auditDetails = await users.deleteInvite(request.params.id);
     return { success: true, data: { id: request.params.id, deleted: true } };
   });
   app.get<{ Querystring: { token?: string } }>(
@@ -132,13 +134,18 @@ export function registerDashboardRoutes(
 
   app.get('/admin/v1/collaborators', async () => ({ success: true, data: await users.listUsers() }));
   app.delete<{ Params: IdParams }>('/admin/v1/collaborators/:id', async (request) => {
-    const removed = await users.removeCollaborator(request.params.id);
+    const { user: removed, ended } = await users.removeCollaborator(request.params.id);
     // Their management tokens went with them: no cached copy may still let them in.
     deps.owners.forgetRevokedTokens();
     // Their keys stop working at once: a removed person keeps no access.
+    let keysRevoked = 0;
     for (const key of await deps.keys.list({ createdBy: removed.id })) {
-      if (key.status !== 'revoked') await deps.keys.revoke(key.id);
+      if (key.status === 'revoked') continue;
+      await deps.keys.revoke(key.id);
+      keysRevoked++;
     }
+    // The log keeps who it was (the id no longer names anyone) and what they lost.
+    request.auditDetails = { email: removed.email, ...ended, keys_revoked: keysRevoked };
     return { success: true, data: { ...removed, deleted: true } };
   });
 

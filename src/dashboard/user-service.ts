@@ -525,13 +525,16 @@ export function createUserService(deps: {
       return rows.map((row) => ({ ...row, object: 'invite' as const }));
     },
 
-    async deleteInvite(id: string): Promise<void> {
-      const result = await db
+    /** Withdraws a pending invite: the email it was sent to (for the audit entry). */
+    async deleteInvite(id: string): Promise<{ email: string }> {
+      const deleted = await db
         .deleteFrom('invites')
         .where('id', '=', id)
         .where('accepted_at', 'is', null)
+        .returning('email')
         .executeTakeFirst();
-      if (Number(result.numDeletedRows) === 0) throw new ApiError('invite_not_found');
+      if (!deleted) throw new ApiError('invite_not_found');
+      return deleted;
     },
 
     lookupInvite,
@@ -597,8 +600,11 @@ export function createUserService(deps: {
       return rows.map(toUser);
     },
 
-    /** Removes a collaborator: their sessions go with them (cascade); the caller revokes their keys. */
-    async removeCollaborator(id: string): Promise<UserJson> {
+    /**
+     * Removes a collaborator with their sessions and management tokens (how many of each went, for
+     * the audit entry); the caller revokes their keys.
+     */
+    async removeCollaborator(id: string): Promise<{ user: UserJson; ended: Ended }> {
       const row = await db
         .selectFrom('owners')
         .select(['id', 'email', 'role', 'created_at', 'last_sign_in_at'])
@@ -607,12 +613,13 @@ export function createUserService(deps: {
       if (row?.role !== 'collaborator') {
         throw new ApiError('not_found', { message: `No collaborator has the id "${id}"` });
       }
-      await db.transaction().execute(async (trx) => {
-        await trx.deleteFrom('sessions').where('user_id', '=', id).execute();
-        await deleteUserTokens(trx, id);
+      const ended = await db.transaction().execute(async (trx) => {
+        const sessions = await trx.deleteFrom('sessions').where('user_id', '=', id).executeTakeFirst();
+        const tokensRevoked = await deleteUserTokens(trx, id);
         await trx.deleteFrom('owners').where('id', '=', id).execute();
+        return { sessions_ended: Number(sessions.numDeletedRows), tokens_revoked: tokensRevoked };
       });
-      return toUser(row);
+      return { user: toUser(row), ended };
     },
   };
 }
