@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { runGatehouse } from './helpers/process.ts';
 import { type ApiResponse, startTestServer, TEST_OWNER, type TestServer } from './helpers/server.ts';
 
 /** An owner setting up a team: invite, accept, work, removal; sessions and tokens along the way. */
@@ -99,5 +103,39 @@ describe('accounts walk (sqlite)', () => {
     );
     const keyNow = await server.admin('GET', `/admin/v1/keys/${key.body.data.id}`);
     assert.equal(keyNow.body.data.status, 'revoked');
+  });
+});
+
+describe('gatehouse login (sqlite)', () => {
+  let server: TestServer;
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-acct-'));
+
+  before(async () => {
+    server = await startTestServer('sqlite');
+  });
+  after(async () => {
+    await server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('a refused token name leaves no session open behind the failed login', async () => {
+    const env = {
+      GATEHOUSE_URL: server.url,
+      GATEHOUSE_CLI_CREDENTIALS: join(dir, 'cli.json'),
+      GATEHOUSE_TOKEN: '',
+    };
+    const login = await runGatehouse(
+      ['login', '--email', TEST_OWNER.email, '--password', TEST_OWNER.password, '--name', '   '],
+      env,
+    );
+    assert.equal(login.code, 1, login.stdout);
+    assert.match(login.stderr, /name: Must not be blank/);
+    const open = await server.services.database.db.selectFrom('sessions').select('id').execute();
+    assert.deepEqual(open, []);
+    const res = await server.admin('GET', '/admin/v1/audit?action=session');
+    assert.deepEqual(
+      res.body.data.map((e: { action: string }) => e.action),
+      ['session.sign_out', 'session.sign_in'],
+    );
   });
 });

@@ -118,11 +118,11 @@ export function registerTokenCommands(program: Command, config: Config): void {
             });
           }
           const asUser = managementClient(config, { url: o.url, session: { cookie, csrf: data.csrf_token } });
+          // The session was only the way to the token: it ends whether or not the token was made
+          // (a refused --name would otherwise leave it open on the server for hours).
           const token = await asUser<ManagementTokenJson & { token: string }>('POST', '/admin/v1/tokens', {
             name: o.name,
-          });
-          // The session was only the way to the token.
-          await asUser('DELETE', '/admin/v1/session').catch(() => {});
+          }).finally(() => asUser('DELETE', '/admin/v1/session').catch(() => {}));
           saveCredentials(config, token.token, asUser.base);
           const saved = savedWhere(config);
           show(
