@@ -139,3 +139,46 @@ describe('gatehouse login (sqlite)', () => {
     );
   });
 });
+
+describe('session lifetime when idle hours exceed the maximum age (sqlite)', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer('sqlite', {
+      GATEHOUSE_SESSION_IDLE_HOURS: '48',
+      GATEHOUSE_SESSION_MAX_DAYS: '1',
+    });
+  });
+  after(() => server.close());
+
+  test('a new session expires at the maximum age, and is refused once past it', async () => {
+    const before = Date.now();
+    const signedIn = await server.request('POST', '/admin/v1/session', { json: TEST_OWNER });
+    assert.equal(signedIn.status, 200, signedIn.text);
+    const expires = Date.parse(signedIn.body.data.expires_at);
+    assert.ok(
+      expires >= before + 86_400_000 && expires <= Date.now() + 86_400_000,
+      signedIn.body.data.expires_at,
+    );
+
+    // Two days old, with an expiry still ahead (stored under the older, longer maximum): ended.
+    const db = server.services.database.db;
+    await db
+      .updateTable('sessions')
+      .set({
+        created_at: new Date(Date.now() - 2 * 86_400_000).toISOString(),
+        expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+      })
+      .execute();
+    const call = (method: string) =>
+      server.request(method, '/admin/v1/session', {
+        headers: {
+          cookie: /gatehouse_session=[^;]*/.exec(signedIn.headers.get('set-cookie') ?? '')?.[0] ?? '',
+        },
+      });
+    const late = await call('GET');
+    assert.equal(late.status, 401, late.text);
+    assert.equal(late.body.error, 'Sign in to the dashboard, or send "Authorization: Bearer gm_…"');
+    assert.deepEqual(await db.selectFrom('sessions').select('id').execute(), []);
+  });
+});

@@ -253,7 +253,8 @@ export function createUserService(deps: {
       email: user.email,
       role: user.role as Role,
       csrfToken: randomToken(),
-      expiresAt: isoAfter(deps.sessions.idleHours * 3600),
+      // Idle hours may be set above the maximum age (30 days of idle, 1 day at most): the lesser.
+      expiresAt: isoAfter(Math.min(deps.sessions.idleHours * 3600, deps.sessions.maxDays * 86_400)),
     };
     // The user's row is updated (locked) only while its hash is the one checked: on PostgreSQL a
     // password change holding the row makes this wait for it, then find the new hash and make
@@ -456,7 +457,10 @@ export function createUserService(deps: {
         .executeTakeFirst();
       if (!row || !safeEqual(row.token_hash, hash)) return null;
       const now = Date.now();
-      if (Date.parse(row.expires_at) <= now) {
+      const hardLimit = Date.parse(row.created_at) + deps.sessions.maxDays * 86_400_000;
+      // Past its maximum age a session ends even if stored with a later expiry (made before the
+      // maximum was lowered): it is not let in once more.
+      if (Date.parse(row.expires_at) <= now || hardLimit <= now) {
         await db.deleteFrom('sessions').where('id', '=', row.id).execute();
         return null;
       }
@@ -464,7 +468,6 @@ export function createUserService(deps: {
       if (now - (touched.get(row.id) ?? 0) > TOUCH_EVERY_MS) {
         touched.set(row.id, now);
         if (touched.size > 10_000) touched.clear();
-        const hardLimit = Date.parse(row.created_at) + deps.sessions.maxDays * 86_400_000;
         expiresAt = new Date(Math.min(hardLimit, now + deps.sessions.idleHours * 3_600_000)).toISOString();
         await db
           .updateTable('sessions')
