@@ -55,6 +55,23 @@ describe('accounts walk (sqlite)', () => {
     assert.equal((await auditOf('session.sign_out')).length, 1);
   });
 
+  test('an audit filter on an action the log never records is refused, not answered empty', async () => {
+    for (const action of ['key.revoked', 'keys', 'Key']) {
+      const res = await server.admin('GET', `/admin/v1/audit?action=${action}`);
+      assert.equal(res.status, 400, `${action}: ${res.text}`);
+      assert.deepEqual(res.body.details, [
+        {
+          field: 'action',
+          error:
+            'Not an action the log records: give one (key.revoke) or a kind: app, collaborator, console, delivery, endpoint, invite, key, session, token, user, webhook',
+        },
+      ]);
+    }
+    // Known actions and kinds still filter.
+    assert.equal((await server.admin('GET', '/admin/v1/audit?action=session.sign_in_failed')).status, 200);
+    assert.equal((await server.admin('GET', '/admin/v1/audit?action=invite')).status, 200);
+  });
+
   test('an invite made and withdrawn is logged with the email it was sent to', async () => {
     const invite = await server.admin('POST', '/admin/v1/invites', { email: 'Erin@Example.com' });
     assert.equal(invite.status, 201, invite.text);

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ApiError, parseLimit } from '../errors.ts';
+import { ApiError, invalid, parseLimit } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { Db } from '../infra/db/database.ts';
 import { clientScope } from '../limits/client-scope.ts';
@@ -55,6 +55,31 @@ const ACTIONS: Record<string, string> = {
 
 /** The actions the hook below logs (the session routes log theirs themselves). */
 export const LOGGED_CALL_ACTIONS: readonly string[] = [...new Set(Object.values(ACTIONS))];
+
+/** What the session and account code logs itself, beside LOGGED_CALL_ACTIONS. */
+export const SELF_LOGGED_ACTIONS: readonly string[] = [
+  'session.sign_in',
+  'session.sign_in_failed',
+  'session.sign_out',
+  'user.password_change',
+  'user.password_change_failed',
+  'user.password_reset',
+  'invite.accept',
+];
+const KNOWN_ACTIONS = new Set([...LOGGED_CALL_ACTIONS, ...SELF_LOGGED_ACTIONS]);
+const KNOWN_KINDS = [...new Set([...KNOWN_ACTIONS].map((a) => a.split('.')[0]))].sort();
+
+/**
+ * The `action` filter as given, or a 400 naming the kinds: a mistyped one (`key.revoked`, `keys`)
+ * would otherwise match nothing and read as "no such entries".
+ */
+function knownAction(action: string): string {
+  if (KNOWN_ACTIONS.has(action) || KNOWN_KINDS.includes(action)) return action;
+  throw invalid(
+    'action',
+    `Not an action the log records: give one (key.revoke) or a kind: ${KNOWN_KINDS.join(', ')}`,
+  );
+}
 
 const MAX_LIMIT = 200;
 
@@ -112,10 +137,8 @@ export function createAuditLog(db: Db) {
       }
       if (typeof query.action === 'string' && query.action !== '') {
         // `key` matches every key.* action; `key.revoke` only that one.
-        const action = query.action;
-        q = action.includes('.')
-          ? q.where('action', '=', action)
-          : q.where('action', 'like', `${action.replace(/[%_]/g, '')}.%`);
+        const action = knownAction(query.action);
+        q = action.includes('.') ? q.where('action', '=', action) : q.where('action', 'like', `${action}.%`);
       }
       if (typeof query.after === 'string' && query.after !== '') {
         const { at, id } = decodeCursor(query.after);
