@@ -25,6 +25,18 @@ describe("a collaborator's keys stay within the installation's default limits", 
         GATEHOUSE_DEFAULT_PER_DAY: '1000',
       }),
     );
+    // A key's maker must exist when it is made (a removed collaborator makes none).
+    await services.database.db
+      .insertInto('owners')
+      .values({
+        id: collaborator.userId,
+        email: 'collaborator@example.com',
+        role: 'collaborator',
+        password_hash: 'unused',
+        created_at: new Date().toISOString(),
+        last_sign_in_at: null,
+      })
+      .execute();
   });
   after(async () => {
     await services.close();

@@ -1,23 +1,27 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { ApiError } from '../src/errors.ts';
 import { databaseKinds } from './helpers/database.ts';
 import { heldInserts } from './helpers/held-inserts.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
 
-/** The advisory lock the test holds while a token being made waits to be written. */
+/** The advisory locks the tests hold while a token, or a key, being made waits to be written. */
 const HOLD = 727_001;
+const HOLD_KEYS = 727_101;
 
 /**
- * A token made with a token being revoked, on PostgreSQL (SQLite has one writer at a time: the
- * two cannot overlap there). A trigger holds the new token's insert until the test lets it go,
- * after the making has found its credential still there: the revocation runs in that gap.
+ * A credential made by someone losing access, on PostgreSQL (SQLite has one writer at a time: the
+ * two cannot overlap there): a token made with a token being revoked, a key made by a collaborator
+ * being removed. A trigger holds the new row's insert until the test lets it go, after the making
+ * has found its credential still there: the revocation or removal runs in that gap.
  */
-describe('revoking a token while a token is made with it (PostgreSQL)', {
+describe('revoking access while a credential is made with it (PostgreSQL)', {
   skip: !databaseKinds.includes('postgres'),
 }, () => {
   let server: TestServer;
   let inserts: Awaited<ReturnType<typeof heldInserts>>;
+  let keyInserts: Awaited<ReturnType<typeof heldInserts>>;
 
   before(async () => {
     server = await startTestServer('postgres');
@@ -26,9 +30,15 @@ describe('revoking a token while a token is made with it (PostgreSQL)', {
       when: "new.name = 'made in the race'",
       lock: HOLD,
     });
+    keyInserts = await heldInserts(server.database.url, {
+      table: 'api_keys',
+      when: "new.name = 'made in the race'",
+      lock: HOLD_KEYS,
+    });
   });
   after(async () => {
     await inserts.end();
+    await keyInserts.end();
     await server.close();
   });
 
@@ -88,5 +98,66 @@ describe('revoking a token while a token is made with it (PostgreSQL)', {
       code: 'unauthorized',
     });
     assert.deepEqual(await tokenIds(), held);
+  });
+
+  test('removing a collaborator while they make a key: no key of theirs is left active, and a key made after the removal is refused', async () => {
+    const invite = await server.admin('POST', '/admin/v1/invites', { email: 'erin@example.com' });
+    assert.equal(invite.status, 201, invite.text);
+    const token = new URL(invite.body.data.url).hash.replace('#/invite/', '');
+    const accepted = await server.request('POST', '/admin/v1/invites/accept', {
+      json: { token, password: 'erin password' },
+    });
+    assert.equal(accepted.status, 201, accepted.text);
+    const erin = accepted.body.data.user.id as string;
+    const keysOf = async () =>
+      await server.services.database.db
+        .selectFrom('api_keys')
+        .select(['name', 'status'])
+        .where('created_by', '=', erin)
+        .orderBy('name')
+        .execute();
+
+    // What POST /admin/v1/keys does for her once her credential has been checked.
+    await keyInserts.hold();
+    const making = server.services.keys
+      .create({ name: 'made in the race', environment: 'test' }, { userId: erin, testOnly: true })
+      .then(
+        (key) => ({ made: key.id }),
+        (error: unknown) => ({ error }),
+      );
+    await until(
+      async () => (await keyInserts.waits()).filter((w) => w === 'advisory').length,
+      (n) => n === 1,
+    );
+    const removing = server.admin('DELETE', `/admin/v1/collaborators/${erin}`);
+    // The removal waits for the making (her row is held) or, before, went ahead without it.
+    await until(
+      async () => (await keyInserts.waits()).filter((w) => w === 'transactionid' || w === 'tuple').length,
+      (n) => n === 1,
+      2_000,
+    ).catch(() => undefined);
+    await keyInserts.release();
+    const removed = await removing;
+    assert.equal(removed.status, 200, removed.text);
+    const outcome = await making;
+    assert.ok(
+      'made' in outcome,
+      `the key made first is made: ${String((outcome as { error?: unknown }).error)}`,
+    );
+    assert.deepEqual(await keysOf(), [{ name: 'made in the race', status: 'revoked' }]);
+    assert.equal(removed.body.data.email, 'erin@example.com');
+
+    // Made after the removal (a request that had checked her token just before): refused.
+    await assert.rejects(
+      server.services.keys.create(
+        { name: 'made after', environment: 'test' },
+        { userId: erin, testOnly: true },
+      ),
+      (error: unknown) =>
+        error instanceof ApiError &&
+        error.code === 'unauthorized' &&
+        error.message === 'Your account was removed',
+    );
+    assert.deepEqual(await keysOf(), [{ name: 'made in the race', status: 'revoked' }]);
   });
 });

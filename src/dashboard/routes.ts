@@ -134,18 +134,20 @@ export function registerDashboardRoutes(
 
   app.get('/admin/v1/collaborators', async () => ({ success: true, data: await users.listUsers() }));
   app.delete<{ Params: IdParams }>('/admin/v1/collaborators/:id', async (request) => {
-    const { user: removed, ended } = await users.removeCollaborator(request.params.id);
-    // Their management tokens went with them: no cached copy may still let them in.
+    // Their keys are revoked with them, in one transaction: a removed person keeps no access,
+    // whatever they were making at the time, and a crash midway leaves all of it or none.
+    const {
+      user: removed,
+      ended,
+      also: revoked,
+    } = await users.removeCollaborator(request.params.id, (trx) =>
+      deps.keys.revokeCreatedBy(trx, request.params.id),
+    );
+    // No cached copy of their management tokens or keys may still let them in.
     deps.owners.forgetRevokedTokens();
-    // Their keys stop working at once: a removed person keeps no access.
-    let keysRevoked = 0;
-    for (const key of await deps.keys.list({ createdBy: removed.id })) {
-      if (key.status === 'revoked') continue;
-      await deps.keys.revoke(key.id);
-      keysRevoked++;
-    }
+    deps.keys.forget(revoked);
     // The log keeps who it was (the id no longer names anyone) and what they lost.
-    request.auditDetails = { email: removed.email, ...ended, keys_revoked: keysRevoked };
+    request.auditDetails = { email: removed.email, ...ended, keys_revoked: revoked.length };
     return { success: true, data: { ...removed, deleted: true } };
   });
 

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import type { Transaction } from 'kysely';
 import { deleteUserTokens } from '../accounts/owner-service.ts';
 import { inputValidator } from '../endpoints/json-schema.ts';
 import { ApiError, invalid } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { hashPassword, safeEqual, sha256, verifyPassword } from '../infra/crypto/hash.ts';
-import type { Db } from '../infra/db/database.ts';
+import { type Db, lockRow } from '../infra/db/database.ts';
+import type { Database } from '../infra/db/schema.ts';
 import { clientScope } from '../limits/client-scope.ts';
 import { isoAfter, nowIso } from '../time.ts';
 import type { AuditLog } from './audit.ts';
@@ -607,7 +609,11 @@ export function createUserService(deps: {
      * Removes a collaborator with their sessions and management tokens (how many of each went, for
      * the audit entry); the caller revokes their keys.
      */
-    async removeCollaborator(id: string): Promise<{ user: UserJson; ended: Ended }> {
+    async removeCollaborator<T>(
+      id: string,
+      /** More to undo in the same transaction, the user's row held (their keys: routes.ts). */
+      also: (trx: Transaction<Database>) => Promise<T>,
+    ): Promise<{ user: UserJson; ended: Ended; also: T }> {
       const row = await db
         .selectFrom('owners')
         .select(['id', 'email', 'role', 'created_at', 'last_sign_in_at'])
@@ -616,13 +622,21 @@ export function createUserService(deps: {
       if (row?.role !== 'collaborator') {
         throw new ApiError('not_found', { message: `No collaborator has the id "${id}"` });
       }
-      const ended = await db.transaction().execute(async (trx) => {
+      const { ended, more } = await db.transaction().execute(async (trx) => {
+        // Held first: a key or token being made for them waits, and then finds them gone.
+        if (!(await lockRow(trx, 'owners', 'id', id))) {
+          throw new ApiError('not_found', { message: `No collaborator has the id "${id}"` });
+        }
         const sessions = await trx.deleteFrom('sessions').where('user_id', '=', id).executeTakeFirst();
         const tokensRevoked = await deleteUserTokens(trx, id);
+        const more = await also(trx);
         await trx.deleteFrom('owners').where('id', '=', id).execute();
-        return { sessions_ended: Number(sessions.numDeletedRows), tokens_revoked: tokensRevoked };
+        return {
+          ended: { sessions_ended: Number(sessions.numDeletedRows), tokens_revoked: tokensRevoked },
+          more,
+        };
       });
-      return { user: toUser(row), ended };
+      return { user: toUser(row), ended, also: more };
     },
   };
 }

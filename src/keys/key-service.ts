@@ -1,14 +1,14 @@
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { ApiError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
 import { LoadingCache } from '../infra/cache/loading-cache.ts';
 import { safeEqualBytes, sha256 } from '../infra/crypto/hash.ts';
 import { generateSecret, hasValidChecksum } from '../infra/crypto/token-format.ts';
-import type { Db } from '../infra/db/database.ts';
+import { type Db, lockRow } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
 import { createLastUsed, type LastUsed } from '../infra/db/last-used.ts';
-import type { ApiKeysTable } from '../infra/db/schema.ts';
+import type { ApiKeysTable, Database } from '../infra/db/schema.ts';
 import { isoAfter, nowIso, refusePastExpiry } from '../time.ts';
 import { previousStillSigns } from '../webhooks/callback-secrets.ts';
 import { type KeyLimits, parseKeyCreate, parseKeyPatch, parseRoll } from './key-input.ts';
@@ -401,6 +401,11 @@ export function createKeyService({
       };
       if (by.testOnly) refuseAboveDefaults(row.limits, defaultLimits);
       await db.transaction().execute(async (trx) => {
+        // Its maker still there, and kept there until this commits: a collaborator removed
+        // meanwhile (whose removal revokes their keys under the same lock) keeps no key.
+        if (by.userId !== null && !(await lockRow(trx, 'owners', 'id', by.userId))) {
+          throw new ApiError('unauthorized', { message: 'Your account was removed' });
+        }
         await trx.insertInto('api_keys').values(row).execute();
         await trx
           .insertInto('api_key_secrets')
@@ -481,6 +486,26 @@ export function createKeyService({
     deactivate: (id: string) => setStatus(id, 'inactive'),
     activate: (id: string) => setStatus(id, 'active'),
     revoke: (id: string) => setStatus(id, 'revoked'),
+
+    /**
+     * Revokes, in `trx`, every key `userId` made (a collaborator's removal, holding their row: see
+     * `create`); the ids revoked, for `forget` once `trx` commits.
+     */
+    async revokeCreatedBy(trx: Transaction<Database>, userId: string): Promise<string[]> {
+      const rows = await trx
+        .updateTable('api_keys')
+        .set({ status: 'revoked', updated_at: nowIso() })
+        .where('created_by', '=', userId)
+        .where('status', '!=', 'revoked')
+        .returning('id')
+        .execute();
+      return rows.map((row) => row.id);
+    },
+
+    /** Every process forgets the keys (revoked in a transaction of another service's). */
+    forget(ids: string[]): void {
+      for (const id of ids) bus.publish('keys', id);
+    },
 
     /** A new secret; the old ones keep working for the grace period. */
     async roll(

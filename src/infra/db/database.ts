@@ -41,12 +41,12 @@ export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHand
  */
 export async function lockRow(
   trx: Transaction<Database>,
-  table: 'endpoints' | 'apps',
-  column: 'slug',
+  table: 'endpoints' | 'apps' | 'owners',
+  column: 'slug' | 'id',
   value: string,
 ): Promise<boolean> {
   const result =
-    await sql`update ${sql.table(table)} set updated_at = updated_at where ${sql.ref(column)} = ${value}`.execute(
+    await sql`update ${sql.table(table)} set ${sql.ref(column)} = ${sql.ref(column)} where ${sql.ref(column)} = ${value}`.execute(
       trx,
     );
   return Number(result.numAffectedRows ?? 0) > 0;
