@@ -607,7 +607,7 @@ export function createUserService(deps: {
 
     /**
      * Removes a collaborator with their sessions and management tokens (how many of each went, for
-     * the audit entry); the caller revokes their keys.
+     * the audit entry), and with `also` (the caller revokes their keys) in the same transaction.
      */
     async removeCollaborator<T>(
       id: string,
