@@ -61,8 +61,9 @@ export function registerUsageCommands(program: Command, config: Config): void {
           return;
         }
         printTable(data.rows, [...data.group_by, 'count', 'rate_limited']);
+        const { count, rate_limited: refused } = data.totals;
         process.stdout.write(
-          `\nTotal: ${data.totals.count} requests, ${data.totals.rate_limited} refused by limits\n`,
+          `\nTotal: ${count} request${count === 1 ? '' : 's'}, ${refused} refused by limits\n`,
         );
       } catch (error) {
         reportFailure(error, options.json === true, typedFields(command));
