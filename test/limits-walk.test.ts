@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { ApiError } from '../src/errors.ts';
+import { parseUsageQuery } from '../src/usage/usage-query.ts';
 import { managementCli } from './helpers/process.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -26,4 +28,27 @@ describe('limits walk: what an owner and a partner read', () => {
     assert.equal(none.code, 0, none.stderr);
     assert.equal(none.stdout, '(none)\n\nTotal: 0 requests, 0 refused by limits\n');
   });
+});
+
+/** The error a usage query is refused with: the field and what it says. */
+function refusal(query: Record<string, unknown>, now: number): unknown {
+  try {
+    parseUsageQuery(query, now);
+  } catch (error) {
+    assert.ok(error instanceof ApiError);
+    return error.details;
+  }
+  return assert.fail('the query was accepted');
+}
+
+test('usage: a from after the default to names that day, not a `to` nobody sent', () => {
+  const now = Date.UTC(2026, 11, 5, 23, 59, 59);
+  assert.deepEqual(refusal({ from: '2026-12-06' }, now), [
+    { field: 'from', error: 'Must not be after today (2026-12-05), the default `to`' },
+  ]);
+  assert.deepEqual(refusal({ from: '2026-12-06', to: '2026-12-01' }, now), [
+    { field: 'from', error: 'Must not be after `to`' },
+  ]);
+  // Today itself is a range of one day.
+  assert.deepEqual(parseUsageQuery({ from: '2026-12-05' }, now).to, '2026-12-05');
 });

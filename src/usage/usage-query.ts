@@ -68,7 +68,14 @@ export const USAGE_QUERY = {
 export function parseUsageQuery(query: Record<string, unknown>, now = Date.now()): UsageFilter {
   const to = day(query.to, 'to', utcDay(now));
   const from = day(query.from, 'from', utcDay(Date.parse(`${to}T00:00:00Z`) - 29 * 86_400_000));
-  if (from > to) throw invalid('from', 'Must not be after `to`');
+  if (from > to) {
+    // Said with the day it is compared with: a `from` sent alone meets a `to` nobody typed.
+    const given = query.to !== undefined && query.to !== '';
+    throw invalid(
+      'from',
+      given ? 'Must not be after `to`' : `Must not be after today (${to}), the default \`to\``,
+    );
+  }
   if ((Date.parse(to) - Date.parse(from)) / 86_400_000 >= MAX_DAYS) {
     throw invalid('from', `The range can span at most ${MAX_DAYS} days`);
   }
