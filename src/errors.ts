@@ -284,7 +284,7 @@ export const errorCodes = {
     status: 503,
     apis: DATA,
     message: 'Rate limiting unavailable',
-    doc: 'Redis, which holds the shared limit counters, is unreachable and the installation is set to fail closed.',
+    doc: 'The shared limit counters are unreachable (Redis; under `gatehouse start --workers N` without Redis, the primary process that keeps them) and the installation is set to fail closed (`GATEHOUSE_LIMITS_ON_REDIS_FAILURE=closed`).',
   },
 } as const satisfies Record<
   string,
