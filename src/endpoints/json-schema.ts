@@ -183,6 +183,7 @@ export function compileSchema(schema: unknown, field = 'schema', stored = false)
       details: [{ field: `${field}.$id`, error: '$id is not supported' }],
     });
   }
+  refuseOtherDialect(schema, field);
   if (!ajv.validateSchema(schema)) {
     throw new ApiError('invalid_schema', { details: schemaErrors(ajv.errors ?? [], field) });
   }
@@ -199,8 +200,46 @@ export function compileSchema(schema: unknown, field = 'schema', stored = false)
         : error instanceof Error
           ? error.message
           : String(error);
-    throw new ApiError('invalid_schema', { details: [{ field, error: message.split('\n')[0] ?? message }] });
+    throw new ApiError('invalid_schema', {
+      details: [compileProblem(message.split('\n')[0] ?? message, field)],
+    });
   }
+}
+
+const UNKNOWN_FORMAT = /^unknown format "(.*)" ignored in schema at path "#(.*)"$/;
+
+/**
+ * What Ajv's compiler refused, said where it is: an unknown `format` is refused (Ajv's own words,
+ * "ignored", say the opposite), at the keyword, with the formats there are.
+ */
+function compileProblem(message: string, field: string): ErrorDetail {
+  const format = UNKNOWN_FORMAT.exec(message);
+  if (!format) return { field, error: message };
+  const at = toFieldPath(format[2] ?? '');
+  return {
+    field: `${field}${at ? `.${at}` : ''}.format`,
+    error: `Unknown format "${format[1]}": the formats are ${orList(Object.keys(ajv.formats).sort())}`,
+  };
+}
+
+const DRAFT_2020_12 = 'https://json-schema.org/draft/2020-12/schema';
+
+/**
+ * A `$schema` naming another draft (draft-07's) or no known one: Ajv would look it up among its
+ * meta-schemas, find none and throw a plain Error, answered as a 500.
+ */
+function refuseOtherDialect(schema: object, field: string): void {
+  const dialect = (schema as { $schema?: unknown }).$schema;
+  if (dialect === undefined) return;
+  if (typeof dialect === 'string' && dialect.replace(/#$/, '') === DRAFT_2020_12) return;
+  throw new ApiError('invalid_schema', {
+    details: [
+      {
+        field: `${field}.$schema`,
+        error: `Only JSON Schema draft 2020-12 is supported: set $schema to "${DRAFT_2020_12}" or leave it out`,
+      },
+    ],
+  });
 }
 
 const JSON_TYPES = 'string, number, integer, boolean, object, array or null';

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { managementCli } from './helpers/process.ts';
+import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+
+describe('endpoints walk: an owner evolving an endpoint partners use', () => {
+  let server: TestServer;
+
+  before(async () => {
+    server = await startTestServer('sqlite');
+    await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
+  });
+  after(async () => server.close());
+
+  test('a $schema of another draft (draft-07) is refused as invalid_schema naming it, not a 500; nothing is created or changed', async () => {
+    const draft07 = { $schema: 'http://json-schema.org/draft-07/schema#', type: 'object' };
+    const expected = [
+      {
+        field: 'schema.$schema',
+        error:
+          'Only JSON Schema draft 2020-12 is supported: set $schema to "https://json-schema.org/draft/2020-12/schema" or leave it out',
+      },
+    ];
+    const created = await server.admin('POST', '/admin/v1/endpoints', {
+      slug: 'legacy',
+      name: 'Legacy',
+      schema: draft07,
+    });
+    assert.equal(created.status, 400, created.text);
+    assert.equal(created.body.code, 'invalid_schema');
+    assert.deepEqual(created.body.details, expected);
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/legacy')).status, 404);
+
+    const before = (await server.admin('GET', '/admin/v1/endpoints/orders')).body.data;
+    const patched = await server.admin('PATCH', '/admin/v1/endpoints/orders', { schema: draft07 });
+    assert.equal(patched.status, 400, patched.text);
+    assert.deepEqual(patched.body.details, expected);
+    assert.deepEqual((await server.admin('GET', '/admin/v1/endpoints/orders')).body.data, before);
+
+    const unknown = await server.admin('POST', '/admin/v1/endpoints', {
+      slug: 'legacy',
+      name: 'Legacy',
+      schema: { $schema: 'nope', type: 'object' },
+    });
+    assert.equal(unknown.status, 400, unknown.text);
+    assert.deepEqual(unknown.body.details, expected);
+
+    for (const dialect of [
+      'https://json-schema.org/draft/2020-12/schema',
+      'https://json-schema.org/draft/2020-12/schema#',
+    ]) {
+      const ok = await server.admin('POST', '/admin/v1/endpoints', {
+        slug: `dialect-${dialect.length}`,
+        name: 'Dialect',
+        schema: { $schema: dialect, type: 'object' },
+      });
+      assert.equal(ok.status, 201, ok.text);
+    }
+
+    const cli = await managementCli(server)(
+      'endpoints',
+      'create',
+      '--slug',
+      'legacy',
+      '--schema',
+      JSON.stringify(draft07),
+    );
+    assert.equal(cli.code, 1);
+    assert.match(cli.stderr, /^Error: Invalid JSON Schema \(invalid_schema\)/);
+    assert.match(cli.stderr, /Only JSON Schema draft 2020-12 is supported/);
+  });
+
+  test('an unknown format is refused at its keyword, with the formats there are (Ajv said it was "ignored")', async () => {
+    const res = await server.admin('PATCH', '/admin/v1/endpoints/orders', {
+      schema: {
+        type: 'object',
+        properties: { when: { type: 'string', format: 'datetime' } },
+        $defs: { at: { type: 'string', format: 'datetime' } },
+      },
+    });
+    assert.equal(res.status, 400, res.text);
+    assert.equal(res.body.code, 'invalid_schema');
+    assert.equal(res.body.details.length, 1);
+    assert.equal(res.body.details[0].field, 'schema.properties.when.format');
+    assert.match(
+      res.body.details[0].error,
+      /^Unknown format "datetime": the formats are binary, byte, date, date-time, .* url or uuid$/,
+    );
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/orders')).body.data.draft_revision, 1);
+  });
+});
