@@ -88,4 +88,26 @@ describe('endpoints walk: an owner evolving an endpoint partners use', () => {
     );
     assert.equal((await server.admin('GET', '/admin/v1/endpoints/orders')).body.data.draft_revision, 1);
   });
+
+  test('a PATCH naming slug (a rename) is refused saying the slug cannot change and what to do instead, not "Unknown field"; nothing changes', async () => {
+    const before = (await server.admin('GET', '/admin/v1/endpoints/orders')).body.data;
+    const res = await server.admin('PATCH', '/admin/v1/endpoints/orders', {
+      slug: 'purchases',
+      name: 'Purchases',
+    });
+    assert.equal(res.status, 400, res.text);
+    assert.equal(res.body.code, 'invalid_request');
+    assert.deepEqual(res.body.details, [
+      {
+        field: 'slug',
+        error:
+          'Cannot be changed: keys, apps and webhooks name the endpoint by it. Create an endpoint with the new slug instead (gatehouse records export and import move the records)',
+      },
+    ]);
+    assert.deepEqual((await server.admin('GET', '/admin/v1/endpoints/orders')).body.data, before);
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/purchases')).status, 404);
+    // Other unknown fields are still said as such.
+    const other = await server.admin('PATCH', '/admin/v1/endpoints/orders', { live_version: 3 });
+    assert.deepEqual(other.body.details, [{ field: 'live_version', error: 'Unknown field' }]);
+  });
 });

@@ -1,3 +1,4 @@
+import { invalid } from '../errors.ts';
 import { describedPattern, inputValidator, NOT_BLANK } from './json-schema.ts';
 
 export const SLUG_PATTERN = describedPattern(
@@ -49,8 +50,19 @@ export const parseEndpointCreate = inputValidator<EndpointCreate>({
   properties: { slug: { type: 'string', pattern: SLUG_PATTERN }, ...properties },
 });
 
-export const parseEndpointPatch = inputValidator<EndpointPatch>({
+const validatePatch = inputValidator<EndpointPatch>({
   type: 'object',
   additionalProperties: false,
   properties,
 });
+
+/** A `slug` in a change is a rename, which there is none of: said so, rather than "Unknown field". */
+export function parseEndpointPatch(body: unknown): EndpointPatch {
+  if (typeof body === 'object' && body !== null && Object.hasOwn(body, 'slug')) {
+    throw invalid(
+      'slug',
+      'Cannot be changed: keys, apps and webhooks name the endpoint by it. Create an endpoint with the new slug instead (gatehouse records export and import move the records)',
+    );
+  }
+  return validatePatch(body);
+}
