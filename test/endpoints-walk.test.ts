@@ -110,4 +110,32 @@ describe('endpoints walk: an owner evolving an endpoint partners use', () => {
     const other = await server.admin('PATCH', '/admin/v1/endpoints/orders', { live_version: 3 });
     assert.deepEqual(other.body.details, [{ field: 'live_version', error: 'Unknown field' }]);
   });
+
+  test('CLI: a --field with more than three parts is refused (the fourth was dropped without a word); nothing is created or changed', async () => {
+    const cli = managementCli(server);
+    const created = await cli(
+      'endpoints',
+      'create',
+      '--slug',
+      'parts',
+      '--field',
+      'note:string:required:unique',
+    );
+    assert.equal(created.code, 1);
+    assert.equal(
+      created.stderr,
+      'Error: --field "note:string:required:unique": use name:type[:required] (3 parts at most, this has 4) (cli_usage)\n',
+    );
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/parts')).status, 404);
+
+    const updated = await cli('endpoints', 'update', 'orders', '--field', 'note:string::', '--json');
+    assert.equal(updated.code, 1);
+    assert.deepEqual(JSON.parse(updated.stdout), {
+      success: false,
+      error: '--field "note:string::": use name:type[:required] (3 parts at most, this has 4)',
+      code: 'cli_usage',
+      details: [],
+    });
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/orders')).body.data.draft_revision, 1);
+  });
 });

@@ -88,7 +88,11 @@ export function schemaFromFields(fields: string[]): Record<string, unknown> {
   const properties: Record<string, unknown> = {};
   const required: string[] = [];
   for (const spec of fields) {
-    const [name, type = 'string', flag] = spec.split(':');
+    const parts = spec.split(':');
+    const [name, type = 'string', flag] = parts;
+    if (parts.length > 3) {
+      throw usage(`--field "${spec}": use name:type[:required] (3 parts at most, this has ${parts.length})`);
+    }
     if (!name || !['string', 'number', 'integer', 'boolean', 'object', 'array'].includes(type)) {
       throw usage(
         `--field "${spec}": use name:type[:required], type one of string, number, integer, boolean, object, array`,
