@@ -138,4 +138,29 @@ describe('endpoints walk: an owner evolving an endpoint partners use', () => {
     });
     assert.equal((await server.admin('GET', '/admin/v1/endpoints/orders')).body.data.draft_revision, 1);
   });
+
+  test('a draft-07 tuple (items as a list) is refused saying its 2020-12 form, prefixItems; a property called items keeps the plain message', async () => {
+    const res = await server.admin('POST', '/admin/v1/endpoints', {
+      slug: 'tuples',
+      name: 'Tuples',
+      schema: {
+        type: 'object',
+        properties: {
+          point: { type: 'array', items: [{ type: 'number' }, { type: 'number' }] },
+          items: [{ type: 'string' }],
+        },
+      },
+    });
+    assert.equal(res.status, 400, res.text);
+    assert.equal(res.body.code, 'invalid_schema');
+    assert.deepEqual(res.body.details, [
+      {
+        field: 'schema.properties.point.items',
+        error:
+          'Must be a schema (an object, or true or false): a list of schemas is the tuple form of draft-07; in draft 2020-12 it is prefixItems (and additionalItems is items)',
+      },
+      { field: 'schema.properties.items', error: 'Must be a schema (an object, or true or false)' },
+    ]);
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/tuples')).status, 404);
+  });
 });

@@ -261,7 +261,9 @@ function schemaErrors(errors: ErrorObject[], field: string): ErrorDetail[] {
     const error = badType
       ? `Must be one of ${JSON_TYPES}, or a list of them`
       : e.message === 'must be object,boolean'
-        ? 'Must be a schema (an object, or true or false)'
+        ? Array.isArray(e.data) && endsAtItemsKeyword(e.instancePath)
+          ? 'Must be a schema (an object, or true or false): a list of schemas is the tuple form of draft-07; in draft 2020-12 it is prefixItems (and additionalItems is items)'
+          : 'Must be a schema (an object, or true or false)'
         : capitalize(e.message ?? 'is invalid');
     // Said once per place: the meta-schema repeats itself (one line per vocabulary it checks).
     if (said.has(`${at}\n${error}`)) continue;
@@ -269,6 +271,27 @@ function schemaErrors(errors: ErrorObject[], field: string): ErrorDetail[] {
     out.push({ field: at, error });
   }
   return out.slice(0, 20);
+}
+
+/** Keywords whose value holds schemas under names or indexes (the next segment is not a keyword). */
+const SCHEMA_HOLDERS = new Set([
+  'properties',
+  'patternProperties',
+  'dependentSchemas',
+  '$defs',
+  'definitions',
+  'allOf',
+  'anyOf',
+  'oneOf',
+  'prefixItems',
+]);
+
+/** Whether a pointer into a schema ends at the keyword `items` (not at a property called items). */
+function endsAtItemsKeyword(pointer: string): boolean {
+  const parts = pointer.split('/').slice(1);
+  let keyword = true;
+  for (const part of parts.slice(0, -1)) keyword = keyword ? !SCHEMA_HOLDERS.has(part) : true;
+  return keyword && parts.at(-1) === 'items';
 }
 
 /** `/items/0/name` → `items[0].name`. */
