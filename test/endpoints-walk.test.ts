@@ -163,4 +163,29 @@ describe('endpoints walk: an owner evolving an endpoint partners use', () => {
     ]);
     assert.equal((await server.admin('GET', '/admin/v1/endpoints/tuples')).status, 404);
   });
+
+  test('an unknown keyword (a typo, or draft-07 additionalItems) is said at its place, as the dashboard says it, not at "schema" in Ajv\'s words', async () => {
+    for (const [schema, field, keyword] of [
+      [
+        { type: 'object', properties: { sku: { type: 'string', minLenght: 3 } } },
+        'schema.properties.sku.minLenght',
+        'minLenght',
+      ],
+      [
+        {
+          type: 'object',
+          properties: { example: { type: 'string' } },
+          anyOf: [{ properties: { tags: { type: 'array', prefixItems: [{}], additionalItems: false } } }],
+        },
+        'schema.anyOf[0].properties.tags.additionalItems',
+        'additionalItems',
+      ],
+    ] as const) {
+      const res = await server.admin('PATCH', '/admin/v1/endpoints/orders', { schema });
+      assert.equal(res.status, 400, res.text);
+      assert.equal(res.body.code, 'invalid_schema');
+      assert.deepEqual(res.body.details, [{ field, error: `Unknown keyword "${keyword}"` }]);
+    }
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/orders')).body.data.draft_revision, 1);
+  });
 });

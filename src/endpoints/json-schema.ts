@@ -5,6 +5,7 @@ import { roundedInteger } from '../http/json-body.ts';
 import { roundedNumberMessage } from '../infra/json/exact-json.ts';
 import { compilingStored, linearRegExp, patternProblems } from './linear-pattern.ts';
 import { admittedTypes, reachableSchemas, typesOf } from './schema-refs.ts';
+import { SUBSCHEMA_LISTS, SUBSCHEMA_MAPS, SUBSCHEMAS } from './subschema-keywords.ts';
 import { isUrl } from './url-format.ts';
 
 /**
@@ -201,18 +202,50 @@ export function compileSchema(schema: unknown, field = 'schema', stored = false)
           ? error.message
           : String(error);
     throw new ApiError('invalid_schema', {
-      details: [compileProblem(message.split('\n')[0] ?? message, field)],
+      details: [compileProblem(schema, message.split('\n')[0] ?? message, field)],
     });
   }
+}
+
+const UNKNOWN_KEYWORD = /^strict mode: unknown keyword: "(.*)"$/;
+const SCHEMA_KEYWORDS: ReadonlySet<string> = new Set(SUBSCHEMAS);
+/** Keywords whose value holds schemas under names or indexes (the next segment is not a keyword). */
+const SCHEMA_HOLDERS: ReadonlySet<string> = new Set([...SUBSCHEMA_MAPS, ...SUBSCHEMA_LISTS]);
+
+/**
+ * Where a schema first uses `keyword` as a keyword (Ajv's strict mode names the keyword, not the
+ * place): the subschema's field path, or undefined when it is not found.
+ */
+function keywordPlace(node: unknown, keyword: string, at: string): string | undefined {
+  if (typeof node !== 'object' || node === null || Array.isArray(node)) return undefined;
+  if (Object.hasOwn(node, keyword)) return at;
+  for (const [key, value] of Object.entries(node)) {
+    const children: Array<[unknown, string]> = SCHEMA_KEYWORDS.has(key)
+      ? [[value, `${at}.${key}`]]
+      : SCHEMA_HOLDERS.has(key) && typeof value === 'object' && value !== null
+        ? Object.entries(value).map(([name, child]) =>
+            Array.isArray(value) ? [child, `${at}.${key}[${name}]`] : [child, `${at}.${key}.${name}`],
+          )
+        : [];
+    for (const [child, path] of children) {
+      const found = keywordPlace(child, keyword, path);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
 }
 
 const UNKNOWN_FORMAT = /^unknown format "(.*)" ignored in schema at path "#(.*)"$/;
 
 /**
- * What Ajv's compiler refused, said where it is: an unknown `format` is refused (Ajv's own words,
- * "ignored", say the opposite), at the keyword, with the formats there are.
+ * What Ajv's compiler refused, said where it is: an unknown keyword at its place; an unknown
+ * `format` is refused (Ajv's own words, "ignored", say the opposite), at the keyword, with the
+ * formats there are.
  */
-function compileProblem(message: string, field: string): ErrorDetail {
+function compileProblem(schema: object, message: string, field: string): ErrorDetail {
+  const keyword = UNKNOWN_KEYWORD.exec(message)?.[1];
+  const place = keyword === undefined ? undefined : keywordPlace(schema, keyword, field);
+  if (place !== undefined) return { field: `${place}.${keyword}`, error: `Unknown keyword "${keyword}"` };
   const format = UNKNOWN_FORMAT.exec(message);
   if (!format) return { field, error: message };
   const at = toFieldPath(format[2] ?? '');
@@ -272,19 +305,6 @@ function schemaErrors(errors: ErrorObject[], field: string): ErrorDetail[] {
   }
   return out.slice(0, 20);
 }
-
-/** Keywords whose value holds schemas under names or indexes (the next segment is not a keyword). */
-const SCHEMA_HOLDERS = new Set([
-  'properties',
-  'patternProperties',
-  'dependentSchemas',
-  '$defs',
-  'definitions',
-  'allOf',
-  'anyOf',
-  'oneOf',
-  'prefixItems',
-]);
 
 /** Whether a pointer into a schema ends at the keyword `items` (not at a property called items). */
 function endsAtItemsKeyword(pointer: string): boolean {

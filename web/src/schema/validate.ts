@@ -1,4 +1,5 @@
 import { validate as validateMeta } from 'virtual:json-schema-meta-validator';
+import { SUBSCHEMA_LISTS, SUBSCHEMA_MAPS, SUBSCHEMAS } from '../../../src/endpoints/subschema-keywords.ts';
 import { firstRoundedNumber, roundedNumberMessage } from '../api/exact-json.ts';
 
 /**
@@ -106,22 +107,6 @@ const FORMATS = new Set([
   'password',
   'binary',
 ]);
-
-const SUBSCHEMA_MAPS = ['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas'];
-const SUBSCHEMA_LISTS = ['allOf', 'anyOf', 'oneOf', 'prefixItems'];
-const SUBSCHEMAS = [
-  'items',
-  'contains',
-  'additionalProperties',
-  'propertyNames',
-  'not',
-  'if',
-  'then',
-  'else',
-  'unevaluatedItems',
-  'unevaluatedProperties',
-  'contentSchema',
-];
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
