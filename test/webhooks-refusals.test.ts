@@ -4,6 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { databaseKinds } from './helpers/database.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
+import { until } from './helpers/until.ts';
 
 const LOOPBACK = { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' };
 
@@ -63,8 +64,14 @@ for (const kind of databaseKinds) {
     });
 
     test('redeliver with options (another url) is refused and sends nothing', async () => {
-      const before = await server.admin('GET', '/admin/v1/deliveries?limit=100');
-      const delivered = before.body.data.find((d: { status: string }) => d.status === 'succeeded');
+      // The receiver got the last test's event; its delivery is marked succeeded just after.
+      const succeeded = (res: Awaited<ReturnType<typeof server.admin>>) =>
+        res.body.data.find((d: { status: string }) => d.status === 'succeeded');
+      const before = await until(
+        () => server.admin('GET', '/admin/v1/deliveries?limit=100'),
+        (res) => succeeded(res) !== undefined,
+      );
+      const delivered = succeeded(before);
       assert.ok(delivered, before.text);
       const elsewhere = await startReceiver();
       try {
