@@ -1295,13 +1295,16 @@ describe('dashboard in a real browser', {
     // A save reloads the endpoint and draws the editor anew: until then the page still shows the
     // edit as unsaved (the old editor compares it with the endpoint as it was before the save).
     // Done once "Save draft" is disabled for want of changes with `name` in the box, not while the
-    // save is in flight (Mantine's `loading` disables the button too).
+    // save is in flight (Mantine's `loading` disables the button too). Both are read in one step:
+    // read apart, "disabled" could be seen while loading and "not loading" just after, in the old
+    // editor that is enabled again (the edit compared with the endpoint before the save) until the
+    // reload draws the new one.
     const savedOnPage = (name: string) =>
       until(
         async () =>
-          (await saveDraft.isDisabled()) &&
-          (await saveDraft.getAttribute('data-loading')) === null &&
-          (await nameBox.inputValue()) === name,
+          (await saveDraft.evaluate(
+            (button) => button.hasAttribute('disabled') && !button.hasAttribute('data-loading'),
+          )) && (await nameBox.inputValue()) === name,
       );
     await saveDraft.click();
     await page.getByText('Draft saved').waitFor();
