@@ -10,6 +10,7 @@ import {
   signInAsOwner,
 } from './helpers/dashboard-browser.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { until } from './helpers/until.ts';
 
 /** A second walk through the dashboard as a new owner: long names, and what the pages say. */
 describe("dashboard walk 2: a new owner's pages", {
@@ -166,6 +167,54 @@ describe("dashboard walk 2: a new owner's pages", {
       );
     } finally {
       await page.setViewportSize({ width: 1280, height: 800 });
+    }
+    assert.deepEqual(owner.errors, [], 'the page logged no errors');
+  });
+
+  test('a saved draft reads as saved before the endpoint reloads: Save draft is off, leaving asks nothing', async () => {
+    await server.createEndpoint({ slug: 'held', name: 'Held', schema: ordersSchema });
+    await page.goto(`${server.url}/#/endpoints/held`);
+    const nameBox = page.getByRole('textbox', { name: /^Name/ });
+    assert.equal(
+      await until(
+        () => nameBox.inputValue(),
+        (value) => value === 'Held',
+      ),
+      'Held',
+    );
+    await nameBox.fill('Held, renamed');
+    // The reload after the save is held: the page stays on the editor drawn before the save.
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const hold = async (route: import('playwright-core').Route) => {
+      if (route.request().method() !== 'GET') return route.continue();
+      await released;
+      await route.continue().catch(() => {});
+    };
+    await page.route('**/admin/v1/endpoints/held', hold);
+    const asked: string[] = [];
+    const onDialog = (dialog: import('playwright-core').Dialog) => {
+      asked.push(dialog.message());
+      void dialog.dismiss();
+    };
+    page.on('dialog', onDialog);
+    try {
+      const saveDraft = page.getByRole('button', { name: 'Save draft' });
+      await saveDraft.click();
+      await page.getByText('Draft saved').waitFor();
+      await page.waitForFunction('!document.querySelector("button[data-loading]")');
+      assert.equal((await server.admin('GET', '/admin/v1/endpoints/held')).body.data.name, 'Held, renamed');
+      // It read the edit as unsaved against the endpoint as loaded before the save.
+      assert.equal(await saveDraft.isDisabled(), true, 'Save draft is off: nothing is unsaved');
+      await page.getByRole('link', { name: 'API keys' }).click();
+      await page.getByRole('heading', { name: 'API keys', exact: true }).waitFor();
+      assert.deepEqual(asked, [], 'leaving asked about changes already saved');
+    } finally {
+      page.off('dialog', onDialog);
+      release();
+      await page.unroute('**/admin/v1/endpoints/held', hold);
     }
     assert.deepEqual(owner.errors, [], 'the page logged no errors');
   });

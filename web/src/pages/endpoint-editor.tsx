@@ -138,6 +138,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
   const savedExpires = toLocalInput(endpoint?.expires_at ?? null);
   const [expires, setExpires] = useState(savedExpires);
   const [busy, setBusy] = useState<string | null>(null);
+  const [savedNow, setSavedNow] = useState<Endpoint | null>(null);
   /** What the server refused in the schema (shown under it), and in the other fields (slug, name…). */
   const [serverProblems, setServerProblems] = useState<string[]>([]);
   const [fieldProblems, setFieldProblems] = useState<Record<string, string>>({});
@@ -219,12 +220,16 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
           ? (endpoint?.expires_at ?? null)
           : new Date(expires).toISOString(),
   };
-  const saved = endpoint && {
-    name: endpoint.name,
-    schema: endpoint.schema,
-    max_body_bytes: endpoint.max_body_bytes,
-    retry: endpoint.retry,
-    expires_at: endpoint.expires_at,
+  // What the server holds: the endpoint as loaded, or as a save here answered until the reload
+  // draws the editor anew (between the two, the edit just saved read as unsaved: Save draft was
+  // pressable again and leaving asked about changes already kept).
+  const held = savedNow ?? endpoint;
+  const saved = held && {
+    name: held.name,
+    schema: held.schema,
+    max_body_bytes: held.max_body_bytes,
+    retry: held.retry,
+    expires_at: held.expires_at,
   };
   const dirty = !saved || stringifyJson(saved) !== stringifyJson(payload);
   // Leaving the page with unsaved edits asks first: a link within the app (the nav, Test), Back and
@@ -295,6 +300,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
         `/admin/v1/endpoints/${encodeURIComponent(endpoint.slug)}`,
         payload,
       );
+      setSavedNow(updated);
       notifySuccess('Draft saved');
       focusAfterReload('heading');
       onChanged();
