@@ -4,10 +4,11 @@ import { newId } from '../ids.ts';
 import type { Db } from '../infra/db/database.ts';
 import { clientScope } from '../limits/client-scope.ts';
 import { nowIso } from '../time.ts';
+import { AUDIT_ACTIONS, type AuditAction, ROUTE_ACTIONS } from './audit-actions.ts';
 
 export interface AuditEntry {
   actor: { id: string; email: string | null } | null;
-  action: string;
+  action: AuditAction;
   targetType?: string | null;
   targetId?: string | null;
   details?: Record<string, unknown> | null;
@@ -16,57 +17,7 @@ export interface AuditEntry {
 
 export type AuditLog = ReturnType<typeof createAuditLog>;
 
-/**
- * Management calls that change something, by route, and the action they are logged as.
- * Sign-ins, sign-outs and invite acceptance are recorded by the session routes themselves.
- */
-const ACTIONS: Record<string, string> = {
-  'POST /admin/v1/endpoints': 'endpoint.create',
-  'PATCH /admin/v1/endpoints/:slug': 'endpoint.update',
-  'DELETE /admin/v1/endpoints/:slug': 'endpoint.delete',
-  'POST /admin/v1/endpoints/:slug/deploy': 'endpoint.deploy',
-  'POST /admin/v1/endpoints/:slug/import': 'endpoint.import',
-  'POST /admin/v1/keys': 'key.create',
-  'PATCH /admin/v1/keys/:id': 'key.update',
-  'POST /admin/v1/keys/:id/deactivate': 'key.deactivate',
-  'POST /admin/v1/keys/:id/activate': 'key.activate',
-  'POST /admin/v1/keys/:id/revoke': 'key.revoke',
-  'POST /admin/v1/keys/:id/roll': 'key.roll',
-  'POST /admin/v1/keys/:id/rotate-callback-secret': 'key.rotate_callback_secret',
-  'POST /admin/v1/endpoints/:slug/webhooks': 'webhook.create',
-  'PATCH /admin/v1/webhooks/:id': 'webhook.update',
-  'DELETE /admin/v1/webhooks/:id': 'webhook.delete',
-  'POST /admin/v1/webhooks/:id/rotate-secret': 'webhook.rotate_secret',
-  'POST /admin/v1/deliveries/:id/redeliver': 'delivery.redeliver',
-  'POST /admin/v1/console/:slug/records': 'console.create',
-  'PUT /admin/v1/console/:slug/records/:id': 'console.replace',
-  'DELETE /admin/v1/console/:slug/records/:id': 'console.delete',
-  'POST /admin/v1/invites': 'invite.create',
-  'DELETE /admin/v1/invites/:id': 'invite.delete',
-  'DELETE /admin/v1/collaborators/:id': 'collaborator.delete',
-  'POST /admin/v1/tokens/rotate-signing-key': 'token.rotate_signing_key',
-  'POST /admin/v1/tokens': 'token.create',
-  'DELETE /admin/v1/tokens/:id': 'token.revoke',
-  'POST /admin/v1/apps': 'app.create',
-  'PATCH /admin/v1/apps/:slug': 'app.update',
-  'DELETE /admin/v1/apps/:slug': 'app.delete',
-  'POST /admin/v1/apps/:slug/deploy': 'app.deploy',
-};
-
-/** The actions the hook below logs (the session routes log theirs themselves). */
-export const LOGGED_CALL_ACTIONS: readonly string[] = [...new Set(Object.values(ACTIONS))];
-
-/** What the session and account code logs itself, beside LOGGED_CALL_ACTIONS. */
-export const SELF_LOGGED_ACTIONS: readonly string[] = [
-  'session.sign_in',
-  'session.sign_in_failed',
-  'session.sign_out',
-  'user.password_change',
-  'user.password_change_failed',
-  'user.password_reset',
-  'invite.accept',
-];
-const KNOWN_ACTIONS = new Set([...LOGGED_CALL_ACTIONS, ...SELF_LOGGED_ACTIONS]);
+const KNOWN_ACTIONS = new Set<string>(AUDIT_ACTIONS);
 const KNOWN_KINDS = [...new Set([...KNOWN_ACTIONS].map((a) => a.split('.')[0]))].sort();
 
 /**
@@ -192,13 +143,15 @@ function deployedVersion(body: { data?: Record<string, unknown> } | null): Recor
 }
 
 /**
- * Logs every successful state-changing management call named in ACTIONS, whoever made it
+ * Logs every successful state-changing management call named in ROUTE_ACTIONS, whoever made it
  * (dashboard session or CLI token), before the response is sent.
  */
 export function registerAuditHook(app: FastifyInstance, audit: AuditLog): void {
   app.addHook('onSend', async (request: FastifyRequest, reply, payload) => {
     if (request.method === 'GET' || reply.statusCode >= 300) return payload;
-    const action = ACTIONS[`${request.method} ${request.routeOptions.url}`];
+    const action: AuditAction | undefined = (ROUTE_ACTIONS as Record<string, AuditAction>)[
+      `${request.method} ${request.routeOptions.url}`
+    ];
     if (!action || !request.principal) return payload;
     const params = request.params as { id?: string; slug?: string };
     const [targetType] = action.split('.');

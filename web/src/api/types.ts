@@ -227,46 +227,6 @@ export interface AuditEntry {
   ip: string | null;
 }
 
-export const AUDIT_ACTIONS = [
-  'session.sign_in',
-  'session.sign_in_failed',
-  'session.sign_out',
-  'user.password_change',
-  'user.password_change_failed',
-  'user.password_reset',
-  'endpoint.create',
-  'endpoint.update',
-  'endpoint.delete',
-  'endpoint.deploy',
-  'endpoint.import',
-  'app.create',
-  'app.update',
-  'app.delete',
-  'app.deploy',
-  'key.create',
-  'key.update',
-  'key.deactivate',
-  'key.activate',
-  'key.revoke',
-  'key.roll',
-  'key.rotate_callback_secret',
-  'webhook.create',
-  'webhook.update',
-  'webhook.delete',
-  'webhook.rotate_secret',
-  'delivery.redeliver',
-  'console.create',
-  'console.replace',
-  'console.delete',
-  'invite.create',
-  'invite.delete',
-  'invite.accept',
-  'collaborator.delete',
-  'token.create',
-  'token.revoke',
-  'token.rotate_signing_key',
-];
-
 /** A management token (`gm_…`) as listed: never its secret. */
 export interface ManagementToken {
   id: string;

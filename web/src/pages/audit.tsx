@@ -1,9 +1,10 @@
 import { Badge, Card, Code, Group, Select, Table, TextInput } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useRef, useState } from 'react';
+import { AUDIT_ACTIONS } from '../../../src/dashboard/audit-actions.ts';
 import { api } from '../api/client.ts';
 import { stringifyJson } from '../api/exact-json.ts';
-import { AUDIT_ACTIONS, type AuditEntry } from '../api/types.ts';
+import type { AuditEntry } from '../api/types.ts';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, ErrorState, LoadingState, notifyError } from '../components/feedback.tsx';
 import { formatDate, LoadMore, PageHeader } from '../components/page.tsx';
