@@ -43,7 +43,7 @@ export const errorCodes = {
     status: 400,
     apis: MANAGEMENT,
     message: 'Invalid JSON Schema',
-    doc: 'An endpoint definition carries a schema that is not a valid JSON Schema (draft 2020-12).',
+    doc: 'An endpoint definition carries a schema that is not a valid JSON Schema (draft 2020-12), or one of more than 256 KiB of JSON (compiling it would hold up every request).',
   },
   invalid_app: {
     status: 400,

@@ -70,6 +70,45 @@ describe('endpoints walk: an owner evolving an endpoint partners use', () => {
     assert.match(cli.stderr, /Only JSON Schema draft 2020-12 is supported/);
   });
 
+  test('a schema of more than 256 KiB of JSON is refused before it is compiled (40 000 properties held every request up for 11 s); nothing is created or changed', async () => {
+    const wide = (count: number) => ({
+      type: 'object',
+      properties: Object.fromEntries(
+        Array.from({ length: count }, (_, i) => [`field_${i}`, { type: 'string', maxLength: 50 }]),
+      ),
+    });
+    // 6 000 properties: 270 001 bytes of JSON.
+    const large = wide(6000);
+    const bytes = Buffer.byteLength(JSON.stringify(large));
+    assert.ok(bytes > 256 * 1024, String(bytes));
+    const expected = [
+      { field: 'schema', error: `Too large: ${Math.ceil(bytes / 1024)} KiB of JSON, at most 256 KiB` },
+    ];
+    const created = await server.admin('POST', '/admin/v1/endpoints', {
+      slug: 'wide',
+      name: 'Wide',
+      schema: large,
+    });
+    assert.equal(created.status, 400, created.text.slice(0, 300));
+    assert.equal(created.body.code, 'invalid_schema');
+    assert.deepEqual(created.body.details, expected);
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/wide')).status, 404);
+
+    const before = (await server.admin('GET', '/admin/v1/endpoints/orders')).body.data;
+    const patched = await server.admin('PATCH', '/admin/v1/endpoints/orders', { schema: large });
+    assert.equal(patched.status, 400, patched.text.slice(0, 300));
+    assert.deepEqual(patched.body.details, expected);
+    assert.deepEqual((await server.admin('GET', '/admin/v1/endpoints/orders')).body.data, before);
+
+    // A wide schema within the limit is taken.
+    const ok = await server.admin('POST', '/admin/v1/endpoints', {
+      slug: 'wide',
+      name: 'Wide',
+      schema: wide(2000),
+    });
+    assert.equal(ok.status, 201, ok.text.slice(0, 300));
+  });
+
   test('an unknown format is refused at its keyword, with the formats there are (Ajv said it was "ignored")', async () => {
     const res = await server.admin('PATCH', '/admin/v1/endpoints/orders', {
       schema: {

@@ -165,6 +165,26 @@ export function refuseRoundedIntegers(body: unknown): void {
 }
 
 /**
+ * The most JSON a schema being saved may hold. Compiling takes about 0.3 ms per property here, on
+ * the event loop (40 000 properties held every request up for 11 s); a schema of this size
+ * (some 5 000 plain properties) compiles in about 1.5 s, and real ones are far smaller.
+ */
+export const MAX_SCHEMA_BYTES = 256 * 1024;
+
+function refuseLargeSchema(schema: object, field: string): void {
+  const bytes = Buffer.byteLength(JSON.stringify(schema));
+  if (bytes <= MAX_SCHEMA_BYTES) return;
+  throw new ApiError('invalid_schema', {
+    details: [
+      {
+        field,
+        error: `Too large: ${Math.ceil(bytes / 1024)} KiB of JSON, at most ${MAX_SCHEMA_BYTES / 1024} KiB`,
+      },
+    ],
+  });
+}
+
+/**
  * Compiles a user's schema, or throws a 400 `invalid_schema` that says what is wrong with it.
  * `stored`: a schema saved earlier, being loaded (not one being saved now): its patterns that
  * cannot run in linear time are taken as they were then.
@@ -173,6 +193,7 @@ export function compileSchema(schema: unknown, field = 'schema', stored = false)
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
     throw new ApiError('invalid_schema', { details: [{ field, error: 'Must be a JSON Schema object' }] });
   }
+  if (!stored) refuseLargeSchema(schema, field);
   const declared = (schema as { type?: unknown }).type;
   if (declared !== undefined && declared !== 'object') {
     throw new ApiError('invalid_schema', {
