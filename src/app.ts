@@ -340,8 +340,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // Counted in /metrics as answers no route matched; the method is not known (not parsed).
     clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => {
-      const status = clientErrorHandler(error, socket);
-      if (status !== undefined) unmatched.observe?.('UNKNOWN', status, 0);
+      clientErrorHandler(error, socket, (status) => unmatched.observe?.('UNKNOWN', status, 0));
     },
     frameworkErrors,
   }) as unknown as FastifyInstance;

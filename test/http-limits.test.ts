@@ -1,39 +1,7 @@
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { exchange } from './helpers/raw-request.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
-
-/** Raw socket exchange: what the server answers (or whether it hangs up) for a hostile client. */
-function exchange(
-  url: string,
-  chunks: Array<{ data: string; delayMs?: number }>,
-  waitMs = 5_000,
-): Promise<string> {
-  const { hostname, port } = new URL(url);
-  return new Promise((resolve) => {
-    const socket = connect(Number(port), hostname);
-    let received = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve(`${received}[still open]`);
-    }, waitMs);
-    socket.on('data', (d) => {
-      received += d.toString();
-    });
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve(received);
-    });
-    socket.on('error', () => {});
-    (async () => {
-      for (const chunk of chunks) {
-        if (chunk.delayMs) await new Promise((r) => setTimeout(r, chunk.delayMs));
-        if (socket.destroyed) return;
-        socket.write(chunk.data);
-      }
-    })();
-  });
-}
 
 describe('HTTP-level limits: slow clients, oversized and numerous headers', () => {
   let server: TestServer;

@@ -1,4 +1,4 @@
-import { type ServerResponse, STATUS_CODES } from 'node:http';
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { RouteEntry } from '../docs/openapi-admin.ts';
@@ -64,6 +64,12 @@ export function toApiError(error: unknown, faults: DatabaseFaults): ApiError {
   return new ApiError('internal_error');
 }
 
+/** The answer on a connection now (Node's own field), with the request it answers. */
+type InFlight = ServerResponse & { req?: IncomingMessage };
+
+/** Connections whose parse error is being answered: Node reports each later chunk's error again. */
+const refusing = new WeakSet<Socket>();
+
 /**
  * Answers what Node's HTTP parser refused before any route saw it (a malformed request line,
  * header or Content-Length; headers over 16 KiB; a request slower than the request timeout) with
@@ -71,18 +77,32 @@ export function toApiError(error: unknown, faults: DatabaseFaults): ApiError {
  * Never in the middle of an answer: as Node does, nothing is written once a response's headers
  * went out; and a request that timed out is only answered on a connection that was never answered
  * (a 401 sent before the body arrived, say, must not be followed by a 408): others are closed.
- * Returns the status it answered with, if it answered.
+ * Requests that arrived whole before the malformed bytes (pipelined on the same connection) are
+ * answered first: a write among them is committed, and its 202 must not be lost to the 400.
+ * Calls `answered` with the status it answered with, if it answered.
  */
 export function clientErrorHandler(
   error: Error & { code?: string; reason?: unknown },
   socket: Socket,
-): number | undefined {
-  if (error.code === 'ECONNRESET' || socket.destroyed) return undefined;
-  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } | null })._httpMessage;
+  answered?: (status: number) => void,
+): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const first = !refusing.has(socket);
+  if (!timedOut && !first) return;
+  refusing.add(socket);
+  const inFlight = (socket as Socket & { _httpMessage?: InFlight | null })._httpMessage;
+  if (!timedOut && inFlight?.req?.complete) {
+    // Node hands the connection to the next pipelined answer (or closes it) on 'finish' first.
+    inFlight.once('finish', () => {
+      refusing.delete(socket);
+      clientErrorHandler(error, socket, answered);
+    });
+    return;
+  }
   if (!socket.writable || inFlight?.headersSent || (timedOut && socket.bytesWritten > 0)) {
     socket.destroy();
-    return undefined;
+    return;
   }
   const apiError =
     error.code === 'HPE_HEADER_OVERFLOW'
@@ -106,7 +126,7 @@ export function clientErrorHandler(
       `Connection: close\r\n\r\n${body}`,
   );
   socket.destroy();
-  return apiError.status;
+  answered?.(apiError.status);
 }
 
 /**

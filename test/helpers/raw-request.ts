@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { connect } from 'node:net';
 
 export interface Answer {
   status: number;
@@ -63,4 +64,36 @@ export function assertEnvelope(res: Answer, status: number, code: string, what: 
   assert.equal(res.body?.success, false, `${what}: the error envelope (${res.text})`);
   assert.equal(res.body?.code, code, `${what}: ${res.text}`);
   assert.match(String(res.body?.request_id), /^req_/, `${what}: a request id`);
+}
+
+/** Raw socket exchange: what the server answers (or whether it hangs up) for a hostile client. */
+export function exchange(
+  url: string,
+  chunks: Array<{ data: string; delayMs?: number }>,
+  waitMs = 5_000,
+): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), hostname);
+    let received = '';
+    const timer = setTimeout(() => {
+      socket.destroy();
+      resolve(`${received}[still open]`);
+    }, waitMs);
+    socket.on('data', (d) => {
+      received += d.toString();
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      resolve(received);
+    });
+    socket.on('error', () => {});
+    (async () => {
+      for (const chunk of chunks) {
+        if (chunk.delayMs) await new Promise((r) => setTimeout(r, chunk.delayMs));
+        if (socket.destroyed) return;
+        socket.write(chunk.data);
+      }
+    })();
+  });
 }

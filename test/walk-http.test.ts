@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { exchange as exchangeChunks } from './helpers/raw-request.ts';
+import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+
+/** Writes `data` on a fresh connection and returns every byte answered until the server closes it. */
+const exchange = (url: string, data: string) => exchangeChunks(url, [{ data }]);
+
+/** The status lines and JSON bodies of the answers in `text`, in order. */
+function answers(text: string): Array<{ status: number; body: Record<string, unknown> }> {
+  const found: Array<{ status: number; body: Record<string, unknown> }> = [];
+  const pattern = /HTTP\/1\.1 (\d{3})[^\r]*\r\n(?:[^\r]+\r\n)*\r\n/g;
+  for (let match = pattern.exec(text); match; match = pattern.exec(text)) {
+    const length = /content-length: (\d+)/i.exec(match[0]);
+    const start = match.index + match[0].length;
+    const body = text.slice(start, start + Number(length?.[1] ?? 0));
+    found.push({ status: Number(match[1]), body: body ? JSON.parse(body) : {} });
+    pattern.lastIndex = start + body.length;
+  }
+  return found;
+}
+
+describe('odd HTTP clients on the data API', () => {
+  let server: TestServer;
+  let key: string;
+
+  before(async () => {
+    server = await startTestServer('sqlite');
+    await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
+    key = (await server.createKey({ name: 'walk', environment: 'test' })).key;
+  });
+  after(() => server.close());
+
+  async function stored(orderId: string): Promise<number> {
+    const res = await server.request('GET', `/api/v1/data/orders?filter[order_id]=${orderId}`, { key });
+    assert.equal(res.status, 200, res.text);
+    return (res.body.data as unknown[]).length;
+  }
+
+  const post = (body: string, headers: string) =>
+    `POST /api/v1/data/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\n` +
+    `Content-Type: application/json\r\n${headers}\r\n${body}`;
+
+  test('a write pipelined before malformed bytes gets its 202, then the 400 for the bytes', async () => {
+    const body = JSON.stringify({ order_id: 'PIPE-1', amount: 1 });
+    const text = await exchange(
+      server.url,
+      `${post(body, `Content-Length: ${body.length}\r\n`)}GARBAGE\r\n\r\n`,
+    );
+    const [write, refusal, ...rest] = answers(text);
+    assert.equal(write?.status, 202, text);
+    assert.equal(write?.body.message, 'Request queued');
+    assert.equal(refusal?.status, 400, text);
+    assert.equal(refusal?.body.code, 'invalid_request');
+    assert.equal(refusal?.body.error, 'Malformed HTTP request');
+    assert.deepEqual(rest, []);
+    assert.equal(await stored('PIPE-1'), 1);
+  });
+
+  test('two pipelined requests before malformed bytes are both answered, in order', async () => {
+    const body = JSON.stringify({ order_id: 'PIPE-2', amount: 2 });
+    const read = `GET /api/v1/data/orders?limit=1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\n\r\n`;
+    const text = await exchange(
+      server.url,
+      `${post(body, `Content-Length: ${body.length}\r\n`)}${read}GARBAGE\r\n\r\n`,
+    );
+    assert.deepEqual(
+      answers(text).map((answer) => answer.status),
+      [202, 200, 400],
+      text,
+    );
+    assert.equal(await stored('PIPE-2'), 1);
+  });
+});
