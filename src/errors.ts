@@ -218,7 +218,7 @@ export const errorCodes = {
     status: 415,
     apis: BOTH,
     message: 'Content-Type must be application/json',
-    doc: "A write was sent without `Content-Type: application/json`, with a charset other than UTF-8 (`charset=latin1`: the message names it), or with a `Content-Encoding` (gzip, br, …): bodies are sent as UTF-8, uncompressed. A DELETE's body is never read, so its Content-Type does not matter.",
+    doc: "A write was sent without `Content-Type: application/json`, with a charset other than UTF-8 (`charset=latin1`: the message names it), or with a `Content-Encoding` (gzip, br, …) or a `Transfer-Encoding` other than chunked (`gzip, chunked`): bodies are sent as UTF-8, uncompressed. A DELETE's body is never read, so its Content-Type does not matter.",
   },
   headers_too_large: {
     status: 431,

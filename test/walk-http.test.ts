@@ -71,4 +71,27 @@ describe('odd HTTP clients on the data API', () => {
     );
     assert.equal(await stored('PIPE-2'), 1);
   });
+
+  test('a transfer coding other than chunked is a 415 that names it, and nothing is stored', async () => {
+    const body = JSON.stringify({ order_id: 'TE-GZIP', amount: 3 });
+    const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
+    const text = await exchange(
+      server.url,
+      post(chunked, 'Transfer-Encoding: gzip, chunked\r\nConnection: close\r\n'),
+    );
+    const [refusal] = answers(text);
+    assert.equal(refusal?.status, 415, text);
+    assert.equal(refusal?.body.code, 'unsupported_media_type');
+    assert.equal(refusal?.body.error, 'Transfer-Encoding gzip is not supported: send the body uncompressed');
+    assert.deepEqual(refusal?.body.details, [
+      { field: 'Transfer-Encoding', error: 'Only chunked is accepted' },
+    ]);
+    assert.equal(await stored('TE-GZIP'), 0);
+    // Chunked alone, in any case, is the framing Node undoes: accepted.
+    const plain = await exchange(
+      server.url,
+      post(chunked, 'Transfer-Encoding: Chunked\r\nConnection: close\r\n'),
+    );
+    assert.equal(answers(plain)[0]?.status, 202, plain);
+  });
 });

@@ -1,4 +1,5 @@
 import { isUtf8 } from 'node:buffer';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyInstance, FastifyRequest, preParsingHookHandler, RequestPayload } from 'fastify';
 import secureJson from 'secure-json-parse';
@@ -230,7 +231,7 @@ export function registerJsonParser(app: FastifyInstance): void {
         // Fastify picks this parser by the media type alone: a charset is checked here.
         const type = req.headers['content-type'];
         if (!isJsonContentType(type)) throw unsupportedContentType(type);
-        refuseEncodedBody(req.headers['content-encoding']);
+        refuseEncodedBody(req.headers);
         // A route whose body wraps records (an import's {"records":[…]}) allows their nesting.
         const wrapping = req.routeOptions.config?.jsonWrapDepth;
         done(null, parseJson(body as Buffer, MAX_JSON_DEPTH + (wrapping ?? 0)));
@@ -243,15 +244,30 @@ export function registerJsonParser(app: FastifyInstance): void {
 
 /**
  * Bodies are read as sent: one compressed (`Content-Encoding: gzip`, br, …) would be stored as its
- * bytes or refused as bad UTF-8, so any encoding but `identity` is a 415 that says so.
+ * bytes or refused as bad UTF-8, so any encoding but `identity` is a 415 that says so. The same
+ * goes for a transfer coding other than chunked (`Transfer-Encoding: gzip, chunked`): Node's
+ * parser undoes only the chunking and hands on the rest as it came.
  */
-export function refuseEncodedBody(encoding: string | string[] | undefined): void {
-  if (encoding === undefined) return;
-  const value = (Array.isArray(encoding) ? encoding.join(',') : encoding).trim().toLowerCase();
-  if (value === '' || value === 'identity') return;
+export function refuseEncodedBody(headers: IncomingHttpHeaders): void {
+  const encoding = headers['content-encoding'];
+  if (encoding !== undefined) {
+    const value = encoding.trim().toLowerCase();
+    if (value !== '' && value !== 'identity')
+      throw new ApiError('unsupported_media_type', {
+        message: `Content-Encoding ${value} is not supported: send the body uncompressed`,
+        details: [{ field: 'Content-Encoding', error: 'Only identity (no encoding) is accepted' }],
+      });
+  }
+  const transfer = headers['transfer-encoding'];
+  if (transfer === undefined || transfer === 'chunked') return;
+  const codings = transfer
+    .split(',')
+    .map((coding) => coding.trim().toLowerCase())
+    .filter((coding) => coding !== '' && coding !== 'chunked');
+  if (codings.length === 0) return;
   throw new ApiError('unsupported_media_type', {
-    message: `Content-Encoding ${value} is not supported: send the body uncompressed`,
-    details: [{ field: 'Content-Encoding', error: 'Only identity (no encoding) is accepted' }],
+    message: `Transfer-Encoding ${codings.join(', ')} is not supported: send the body uncompressed`,
+    details: [{ field: 'Transfer-Encoding', error: 'Only chunked is accepted' }],
   });
 }
 
@@ -320,7 +336,7 @@ export function guardJsonBody(
 ): RequestPayload {
   const type = request.headers['content-type'];
   if (!isJsonContentType(type)) throw unsupportedContentType(type);
-  refuseEncodedBody(request.headers['content-encoding']);
+  refuseEncodedBody(request.headers);
   const declared = request.headers['content-length'];
   if (declared !== undefined) {
     if (Number(declared) > limit) {
