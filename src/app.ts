@@ -1,5 +1,5 @@
 import cluster from 'node:cluster';
-import { createServer, type IncomingMessage, type ServerOptions, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerOptions, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import proxyAddr from '@fastify/proxy-addr';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
@@ -306,6 +306,16 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
       server.on('checkExpectation', (req, res) => {
         hsts?.(req, res);
         refused(req, res, new ApiError('expectation_failed'));
+      });
+      // Node hands a CONNECT the bare socket and, with no listener, closes it without a word:
+      // Fastify answers it as any method no route takes (405 naming the allowed ones, or 404).
+      server.on('connect', (req: IncomingMessage, socket: Socket) => {
+        const res = new ServerResponse(req);
+        res.shouldKeepAlive = false;
+        res.assignSocket(socket);
+        res.once('finish', () => socket.destroySoon());
+        hsts?.(req, res);
+        handler(req, res);
       });
       // Per connection, not per request: nothing is added to the answers' hot path.
       server.on('connection', (socket: Socket) => {

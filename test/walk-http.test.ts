@@ -94,4 +94,26 @@ describe('odd HTTP clients on the data API', () => {
     );
     assert.equal(answers(plain)[0]?.status, 202, plain);
   });
+
+  test('CONNECT is answered with the envelope (405 with Allow on a data path), not a silent hang-up', async () => {
+    const text = await exchange(
+      server.url,
+      `CONNECT /api/v1/data/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\n\r\n`,
+    );
+    assert.match(text, /^HTTP\/1\.1 405 /, text);
+    assert.match(text, /\r\nallow: GET, HEAD, POST\r\n/i);
+    const [answer] = answers(text);
+    assert.equal(answer?.body.code, 'method_not_allowed');
+    assert.equal(
+      answer?.body.error,
+      'Method CONNECT is not allowed on /api/v1/data/orders; allowed: GET, HEAD, POST',
+    );
+    const proxy = await exchange(
+      server.url,
+      'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n',
+    );
+    const [notFound] = answers(proxy);
+    assert.equal(notFound?.status, 404, proxy);
+    assert.equal(notFound?.body.code, 'not_found');
+  });
 });
