@@ -307,6 +307,15 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
         hsts?.(req, res);
         refused(req, res, new ApiError('expectation_failed'));
       });
+      // Node would send 100 Continue before any check; the body's first read sends it instead,
+      // so a request refused first (401, 413, 415…) is answered without the client sending its
+      // body, and Node closes that connection (the body may still come). Only with Expect.
+      server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+        req.once('resume', () => {
+          if (!res.headersSent) res.writeContinue();
+        });
+        server.emit('request', req, res);
+      });
       // Node hands a CONNECT the bare socket and, with no listener, closes it without a word:
       // Fastify answers it as any method no route takes (405 naming the allowed ones, or 404).
       server.on('connect', (req: IncomingMessage, socket: Socket) => {

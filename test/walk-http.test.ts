@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { exchange as exchangeChunks } from './helpers/raw-request.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { until } from './helpers/until.ts';
 
 /** Writes `data` on a fresh connection and returns every byte answered until the server closes it. */
 const exchange = (url: string, data: string) => exchangeChunks(url, [{ data }]);
@@ -115,5 +117,58 @@ describe('odd HTTP clients on the data API', () => {
     const [notFound] = answers(proxy);
     assert.equal(notFound?.status, 404, proxy);
     assert.equal(notFound?.body.code, 'not_found');
+  });
+
+  test('Expect: 100-continue: a request refused before its body is answered without 100 Continue, and closed', async () => {
+    const refusals: Array<[string, number, string]> = [
+      [
+        'Authorization: Bearer gk_test_nope\r\nContent-Type: application/json\r\nContent-Length: 20',
+        401,
+        'invalid_api_key',
+      ],
+      [
+        `Authorization: Bearer ${key}\r\nContent-Type: application/json\r\nContent-Length: 200000`,
+        413,
+        'payload_too_large',
+      ],
+      [
+        `Authorization: Bearer ${key}\r\nContent-Type: text/plain\r\nContent-Length: 20`,
+        415,
+        'unsupported_media_type',
+      ],
+    ];
+    for (const [headers, status, code] of refusals) {
+      const text = await exchange(
+        server.url,
+        `POST /api/v1/data/orders HTTP/1.1\r\nHost: x\r\n${headers}\r\nExpect: 100-continue\r\n\r\n`,
+      );
+      assert.doesNotMatch(text, /100 Continue/, text);
+      const [answer, ...rest] = answers(text);
+      assert.equal(answer?.status, status, text);
+      assert.equal(answer?.body.code, code);
+      assert.match(text, /\r\nConnection: close\r\n/i);
+      assert.deepEqual(rest, []);
+      assert.doesNotMatch(text, /\[still open\]/);
+    }
+  });
+
+  test('Expect: 100-continue: an accepted write gets 100 Continue once its body is wanted, then its 202', async () => {
+    const body = JSON.stringify({ order_id: 'EXPECT-1', amount: 4 });
+    const { hostname, port } = new URL(server.url);
+    const socket = connect(Number(port), hostname);
+    let text = '';
+    socket.on('data', (chunk) => {
+      text += chunk.toString();
+    });
+    socket.write(post('', `Content-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n`));
+    await until(
+      async () => text,
+      (seen) => seen.includes('\r\n\r\n'),
+    );
+    assert.equal(text, 'HTTP/1.1 100 Continue\r\n\r\n');
+    socket.end(body);
+    await new Promise((resolve) => socket.once('close', resolve));
+    assert.equal(answers(text.slice('HTTP/1.1 100 Continue\r\n\r\n'.length))[0]?.status, 202, text);
+    assert.equal(await stored('EXPECT-1'), 1);
   });
 });
