@@ -171,4 +171,18 @@ describe('odd HTTP clients on the data API', () => {
     assert.equal(answers(text.slice('HTTP/1.1 100 Continue\r\n\r\n'.length))[0]?.status, 202, text);
     assert.equal(await stored('EXPECT-1'), 1);
   });
+
+  test('an empty charset is refused saying so, not as "charset  is not supported"', async () => {
+    for (const type of ['application/json; charset=', 'application/json; charset=""']) {
+      const res = await server.request('POST', '/api/v1/data/orders', {
+        key,
+        raw: JSON.stringify({ order_id: 'EMPTY-CHARSET', amount: 5 }),
+        headers: { 'content-type': type },
+      });
+      assert.equal(res.status, 415, res.text);
+      assert.equal(res.body.code, 'unsupported_media_type');
+      assert.equal(res.body.error, 'Only UTF-8 JSON is accepted: the charset parameter is empty');
+    }
+    assert.equal(await stored('EMPTY-CHARSET'), 0);
+  });
 });

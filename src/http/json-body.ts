@@ -300,7 +300,10 @@ export function unsupportedContentType(header: string | undefined): ApiError {
   const charset = header ? foreignCharset(header) : undefined;
   if (charset === null || charset === undefined) return new ApiError('unsupported_media_type');
   return new ApiError('unsupported_media_type', {
-    message: `Only UTF-8 JSON is accepted: charset ${charset} is not supported`,
+    message:
+      charset === ''
+        ? 'Only UTF-8 JSON is accepted: the charset parameter is empty'
+        : `Only UTF-8 JSON is accepted: charset ${charset} is not supported`,
     details: [{ field: 'Content-Type', error: 'Send the body as UTF-8, with charset=utf-8 or no charset' }],
   });
 }
