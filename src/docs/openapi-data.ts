@@ -4,6 +4,7 @@ import type { EndpointService, SchemaVersion } from '../endpoints/endpoint-servi
 import { oldestFirst, rebaseRefs, typeNames } from '../endpoints/type-names.ts';
 import { FILTERABLE_FIELD } from '../infra/db/dialect.ts';
 import { EVENT_TYPES } from '../webhooks/subscription-service.ts';
+import { exampleBody } from './example-body.ts';
 import {
   errorResponses,
   requestIdHeader,
@@ -23,6 +24,9 @@ function cleanSchema(schema: unknown, name: string): Json {
   return { type: 'object', ...(rebaseRefs(rest, `#/components/schemas/${name}`) as Json) };
 }
 
+/** A record id of the right shape, for examples. */
+const RECORD_ID_EXAMPLE = 'rec_0352Gk5vYq1Rr7ZsT2aB9c';
+
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 
 function recordSchema(dataRef: Json, slug: string, environment: string): Json {
@@ -30,7 +34,7 @@ function recordSchema(dataRef: Json, slug: string, environment: string): Json {
     type: 'object',
     required: ['id', 'object', 'endpoint', 'environment', 'data', 'version', 'created_at', 'updated_at'],
     properties: {
-      id: { type: 'string', pattern: '^rec_[0-9A-Za-z]{22}$', examples: ['rec_0352Gk5vYq1Rr7ZsT2aB9c'] },
+      id: { type: 'string', pattern: '^rec_[0-9A-Za-z]{22}$', examples: [RECORD_ID_EXAMPLE] },
       object: { const: 'record' },
       endpoint: { const: slug },
       environment: { const: environment },
@@ -105,12 +109,21 @@ export async function dataApiDocument(
     schemas[`${name}Data`] = cleanSchema(schemaSource, `${name}Data`);
     schemas[`${name}Record`] = recordSchema(ref(`${name}Data`), endpoint.slug, environment);
     const tag = endpoint.name;
-    const body = { required: true, content: { 'application/json': { schema: ref(`${name}Data`) } } };
+    // An example the endpoint takes, for the reference page's code samples (see exampleBody).
+    const example = exampleBody(schemaSource, version.validate);
+    const body = {
+      required: true,
+      content: {
+        'application/json': { schema: ref(`${name}Data`), ...(example === undefined ? {} : { example }) },
+      },
+    };
     const recordId = {
       name: 'record_id',
       in: 'path',
       required: true,
       schema: { type: 'string', pattern: '^rec_' },
+      // Without one the code samples keep `{record_id}` in the URL, which curl reads as a glob.
+      example: RECORD_ID_EXAMPLE,
     };
     const filterable = Object.keys(((schemaSource as Json)?.properties as Json) ?? {}).filter((field) =>
       FILTERABLE_FIELD.test(field),
