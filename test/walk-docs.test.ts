@@ -170,6 +170,28 @@ describe('the reference page as a partner meets it', () => {
       assert.equal(created.status, 202, `${curl}\n${JSON.stringify(created.body)}`);
     });
 
+    test("the page sends no one to Scalar's hosted client: try-it-out runs in the page", async () => {
+      const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+      const sent: string[] = [];
+      page.on('request', (request) => sent.push(request.url()));
+      try {
+        await page.goto(`${server.url}/docs/#tag/shipments/GET/api/v1/data/shipments`, {
+          waitUntil: 'networkidle',
+        });
+        await page.getByText('Test Request').first().click();
+        await page.getByText('Send', { exact: true }).first().waitFor();
+        assert.equal(await page.getByText('Open API Client').count(), 0);
+        assert.equal(await page.locator('a[href*="client.scalar.com"]').count(), 0);
+        assert.deepEqual(
+          sent.filter((url) => !url.startsWith(server.url)),
+          [],
+          'the page asks only its own origin',
+        );
+      } finally {
+        await page.close();
+      }
+    });
+
     test("the read sample's URL names a record id, not {record_id} (a curl glob)", async () => {
       const curl = await curlFor('GET/api/v1/data/shipments/{record_id}');
       assert.match(

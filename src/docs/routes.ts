@@ -176,12 +176,15 @@ export async function registerDocsPage(
         metaData: { title: 'Gatehouse API reference' },
         authentication: { preferredSecurityScheme: 'bearer' },
         // Self-hosted: no fonts from Scalar's CDN (system fonts instead), and none of Scalar's
-        // hosted services (its AI agent, MCP generation, sharing and deploying the document).
+        // hosted services (its AI agent, MCP generation, sharing and deploying the document, and
+        // the "Open API Client" button, which opened client.scalar.com with this document's URL:
+        // try-it-out runs in the page itself).
         // showDeveloperTools is the toolbar's current name (showToolbar logs a deprecation).
         withDefaultFonts: false,
         agent: { disabled: true },
         mcp: { disabled: true },
         showDeveloperTools: 'never',
+        hideClientButton: true,
         // An empty icon, as the dashboard's: else the browser asks for /favicon.ico, a 404.
         favicon: 'data:,',
       },
