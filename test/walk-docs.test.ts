@@ -125,6 +125,43 @@ describe('the reference page as a partner meets it', () => {
     });
   }
 
+  test("an App route's documented body is one the route takes", async () => {
+    const app = await server.admin('POST', '/admin/v1/apps', {
+      slug: 'signup',
+      name: 'Signup',
+      routes: [
+        {
+          method: 'POST',
+          path: '/join',
+          auth: 'public',
+          body_schema: {
+            type: 'object',
+            required: ['email', 'born'],
+            properties: {
+              email: { type: 'string', format: 'email' },
+              born: { type: 'string', format: 'date' },
+              code: { type: 'string', pattern: '^[A-Z]{3}$' },
+            },
+          },
+          steps: [{ name: 'done', type: 'respond', body: "{ 'email': body.email }" }],
+        },
+      ],
+    });
+    assert.equal(app.status, 201, JSON.stringify(app.body));
+    const doc = (await server.request('GET', '/docs/openapi.json')).body as Json;
+    const paths = doc.paths as Record<string, Record<string, Json>>;
+    const body = paths['/api/v1/apps/signup/join']?.post?.requestBody as {
+      content: Record<string, { example?: unknown }>;
+    };
+    const example = body.content['application/json']?.example;
+    assert.deepEqual(example, { email: 'user@example.com', born: '2026-01-31' });
+    const joined = await server.request('POST', '/api/v1/apps/signup/join?environment=test', {
+      json: example,
+    });
+    assert.equal(joined.status, 200, JSON.stringify(joined.body));
+    assert.deepEqual(joined.body, { email: 'user@example.com' });
+  });
+
   describe('in a real browser', {
     skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (.ci/run installs it)`,
   }, () => {

@@ -1,3 +1,4 @@
+import { exampleBody } from '../docs/example-body.ts';
 import { errorResponses, standardHeaders, successContent } from '../docs/openapi-shared.ts';
 import { rebaseRefs } from '../endpoints/type-names.ts';
 import type { AppService } from './app-service.ts';
@@ -96,13 +97,22 @@ function operation(
       ? {
           requestBody: {
             required: route.bodySchema !== undefined,
-            content: { 'application/json': { schema: bodyRef ? { $ref: bodyRef } : {} } },
+            content: {
+              'application/json': { schema: bodyRef ? { $ref: bodyRef } : {}, ...bodyExample(route) },
+            },
           },
         }
       : {}),
     // A respond step may answer a status errors also use (a 404 of its own): it is listed as the step's.
     responses: { ...errorResponses(errors, { api: 'data' }), ...successResponses(route) },
   };
+}
+
+/** A body the route's own schema takes, for the reference page's code samples (see exampleBody). */
+function bodyExample(route: CompiledRoute): Json {
+  if (!route.bodySchema || !route.validateBody) return {};
+  const example = exampleBody(route.bodySchema, route.validateBody);
+  return example === undefined ? {} : { example };
 }
 
 /**
