@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { compileSchema } from '../src/endpoints/json-schema.ts';
-import { sampleFor, samplePayload } from '../web/src/schema/sample.ts';
+import { sampleFor, samplePayload } from '../src/endpoints/sample.ts';
 
 /**
  * The dashboard's sample payload (the test page's prefilled body, the endpoint page's sample)

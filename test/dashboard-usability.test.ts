@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import type { Page } from 'playwright-core';
-import { sampleFor, samplePayload } from '../web/src/schema/sample.ts';
+import { sampleFor, samplePayload } from '../src/endpoints/sample.ts';
 import { type Browser, CHROMIUM, ensureDashboardBuilt, openBrowser } from './helpers/dashboard-browser.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';

@@ -73,11 +73,11 @@ describe('the reference page as a partner meets it', () => {
     await server.createEndpoint({
       slug: 'codes',
       name: 'Codes',
-      // A required field whose pattern no generated value meets.
+      // A required field no value meets (no multiple of 5 is at least 1 and under 2).
       schema: {
         type: 'object',
         required: ['code'],
-        properties: { code: { type: 'string', pattern: '^[A-Z]{2}-[0-9]{4}$' } },
+        properties: { code: { type: 'integer', minimum: 1, exclusiveMaximum: 2, multipleOf: 5 } },
       },
     });
     assert.equal((await server.admin('POST', '/admin/v1/endpoints/shipments/deploy')).status, 201);
@@ -102,23 +102,23 @@ describe('the reference page as a partner meets it', () => {
         json: shipments[0]?.example,
       });
       assert.equal(created.status, 202, JSON.stringify(created.body));
-      // Every optional field the endpoint takes as generated is shown; the zip's pattern is not met.
+      // Every field is shown, its format, bounds and pattern met (the zip's five digits).
       assert.deepEqual(shipments[0]?.example, {
-        order_id: 'example',
+        order_id: 'order_id-1',
         status: 'new',
         email: 'user@example.com',
-        placed_at: '2026-01-31T12:00:00Z',
-        note: 'example',
+        placed_at: '2025-01-01T12:00:00Z',
+        note: 'note-1',
         total: { amount: 1, currency: 'EUR' },
-        items: [{ sku: 'example', qty: 1 }],
+        items: [{ sku: 'sku-1', qty: 1 }],
+        shipping: { zip: '00000' },
       });
       const replaced = await server.request('PUT', `/api/v1/data/shipments/${created.body.id}`, {
         key,
         json: shipments[1]?.example,
       });
       assert.equal(replaced.status, 202, JSON.stringify(replaced.body));
-      // A required field whose pattern no generated value meets: no example, rather than one the
-      // endpoint refuses (live has no codes: it was never deployed).
+      // A required field no value meets: no example, rather than one the endpoint refuses (live has no codes: it was never deployed).
       const codes = examples(doc).filter((e) => e.path.startsWith('/api/v1/data/codes'));
       assert.equal(codes.length, environment === 'test' ? 2 : 0);
       for (const { example } of codes) assert.equal(example, undefined);
@@ -154,7 +154,7 @@ describe('the reference page as a partner meets it', () => {
       content: Record<string, { example?: unknown }>;
     };
     const example = body.content['application/json']?.example;
-    assert.deepEqual(example, { email: 'user@example.com', born: '2026-01-31' });
+    assert.deepEqual(example, { email: 'user@example.com', born: '2025-01-01', code: 'AAA' });
     const joined = await server.request('POST', '/api/v1/apps/signup/join?environment=test', {
       json: example,
     });

@@ -13,6 +13,7 @@ import {
   TextInput,
 } from '@mantine/core';
 import { type FormEvent, useEffect, useMemo, useRef, useState } from 'react';
+import { sampleFor } from '../../../src/endpoints/sample.ts';
 import { api, errorMessage } from '../api/client.ts';
 import { parseJson, stringifyJson } from '../api/exact-json.ts';
 import type { DataRecord, Endpoint, EndpointVersion } from '../api/types.ts';
@@ -31,7 +32,6 @@ import {
 } from '../components/feedback.tsx';
 import { formatDate, LoadMore, PageHeader } from '../components/page.tsx';
 import { TableScroll } from '../components/table-scroll.tsx';
-import { sampleFor } from '../schema/sample.ts';
 
 interface Page {
   records: DataRecord[];

@@ -15,6 +15,7 @@ import {
   Title,
 } from '@mantine/core';
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { sampleFor } from '../../../src/endpoints/sample.ts';
 import { api } from '../api/client.ts';
 import { stringifyJson } from '../api/exact-json.ts';
 import type { Endpoint, EndpointVersion } from '../api/types.ts';
@@ -45,7 +46,6 @@ import {
   newField,
   schemaFromFields,
 } from '../schema/fields.ts';
-import { sampleFor } from '../schema/sample.ts';
 import { checkSchemaText } from '../schema/validate.ts';
 import { EndpointStatus } from './endpoints.tsx';
 import { FieldList } from './field-builder.tsx';

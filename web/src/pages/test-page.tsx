@@ -21,6 +21,7 @@ import {
   VisuallyHidden,
 } from '@mantine/core';
 import { type FormEvent, useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { sampleFor } from '../../../src/endpoints/sample.ts';
 import { api, errorMessage } from '../api/client.ts';
 import { parseJson, stringifyJson } from '../api/exact-json.ts';
 import type { ApiKey, Endpoint, TestRequest } from '../api/types.ts';
@@ -32,7 +33,6 @@ import { EmptyState, Loaded, SampleUnmet, useFocusNext } from '../components/fee
 import { jsonText, PageHeader, timeAgo } from '../components/page.tsx';
 import { CopyText } from '../components/secret.tsx';
 import { TableScroll } from '../components/table-scroll.tsx';
-import { sampleFor } from '../schema/sample.ts';
 
 const METHODS = ['POST', 'GET', 'PUT', 'DELETE'] as const;
 type Method = (typeof METHODS)[number];

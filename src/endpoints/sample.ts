@@ -1,7 +1,7 @@
 /** A plausible payload for a JSON Schema: enums' first value, bounds respected, every property present. */
 
 import randexp from 'randexp';
-import { resolveRef } from '../../../src/endpoints/schema-refs.ts';
+import { resolveRef } from './schema-refs.ts';
 
 // CommonJS with an ES-style declaration: whether bundled or run by Node, the default import is the
 // class itself (Node's type rules read the declaration's default export as a property).
