@@ -16,11 +16,19 @@ export function withGroupUsage(group: Command): Command {
     // A mistyped command with its arguments (`gatehouse endpoints shwo orders`) is an unknown
     // command, with commander's "Did you mean show?", not "too many arguments".
     .allowExcessArguments()
+    // Options after a mistyped command are that command's (`gatehouse keys creat --name x`): left
+    // for the action, so that the mistake is said as the unknown command, not as `--name`.
+    .allowUnknownOption()
     // commander drops a group's implicit `help [command]` once it has an action: kept, so that
     // `gatehouse endpoints help list` still shows that command's help.
     .helpCommand(true)
     .action((name: string | undefined, o: { json?: boolean }) => {
-      // commander's own error, with its "Did you mean …?": a method its typings leave out.
+      // commander's own errors, with their "Did you mean …?": methods its typings leave out.
+      // No command, but an unknown option (`gatehouse keys --jsno`): the group's own, said as such.
+      if (name?.startsWith('-'))
+        (group.allowUnknownOption(false) as Command & { unknownOption(flag: string): never }).unknownOption(
+          name,
+        );
       if (name !== undefined) (group as Command & { unknownCommand(): never }).unknownCommand();
       if (!o.json) group.help({ error: true });
       const names = group.commands.map((c) => c.name()).filter((n) => n !== 'help');
@@ -39,4 +47,23 @@ export function passJsonDown(parent: Command): Command {
     .hook('preSubcommand', (self, command) => {
       if (self.opts().json) command.setOptionValueWithSource('json', true, 'cli');
     });
+}
+
+/**
+ * A command's required options are checked after its unknown ones, not before as commander does:
+ * `endpoints create --slgu orders` is the unknown `--slgu` (with its "Did you mean --slug?"), not a
+ * `--slug` said to be missing. Same message, same code, once the options are known.
+ */
+export function requireAfterUnknown(command: Command): void {
+  const required = command.options.filter((option) => option.mandatory);
+  for (const option of required) option.makeOptionMandatory(false);
+  if (required.length > 0)
+    command.hook('preAction', (self) => {
+      for (const option of required)
+        if (self.getOptionValue(option.attributeName()) === undefined)
+          self.error(`error: required option '${option.flags}' not specified`, {
+            code: 'commander.missingMandatoryOptionValue',
+          });
+    });
+  for (const sub of command.commands) requireAfterUnknown(sub);
 }

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { runGatehouse } from './helpers/process.ts';
+
+const NO_CREDENTIALS = {
+  GATEHOUSE_CLI_CREDENTIALS: '/nonexistent',
+  GATEHOUSE_TOKEN: 'gm_x',
+  GATEHOUSE_URL: '',
+};
+
+/** The envelope a usage error prints with --json (stdout), and its exit code. */
+async function usageError(args: string[]): Promise<{ code: number; error: string }> {
+  const run = await runGatehouse(args, NO_CREDENTIALS);
+  assert.equal(run.stderr, '', `${args.join(' ')}: nothing on stderr with --json`);
+  const envelope = JSON.parse(run.stdout);
+  assert.equal(envelope.code, 'cli_usage', run.stdout);
+  return { code: run.code, error: envelope.error };
+}
+
+describe('CLI walk: a first-time user’s mistakes are named as they were made', () => {
+  test('a mistyped command followed by its options is the unknown command, with its suggestion', async () => {
+    for (const [args, said] of [
+      [
+        ['endpoints', 'creat', '--slug', 'orders', '--json'],
+        "unknown command 'creat'\n(Did you mean create?)",
+      ],
+      [
+        ['--json', 'keys', 'creat', '--name', 'ci', '--env', 'test'],
+        "unknown command 'creat'\n(Did you mean create?)",
+      ],
+      [['keyz', 'create', '--name', 'ci', '--json'], "unknown command 'keyz'\n(Did you mean keys?)"],
+    ] as const) {
+      assert.deepEqual(await usageError([...args]), { code: 1, error: said }, args.join(' '));
+    }
+    // Without --json: the same words on stderr, and no "unknown option '--slug'".
+    const forPeople = await runGatehouse(['endpoints', 'creat', '--slug', 'orders'], NO_CREDENTIALS);
+    assert.equal(forPeople.code, 1);
+    assert.match(forPeople.stderr, /^error: unknown command 'creat'\n\(Did you mean create\?\)\n/);
+    // A group's own unknown option is still one, with its suggestion.
+    assert.deepEqual(await usageError(['keys', '--jsno', '--json']), {
+      code: 1,
+      error: "unknown option '--jsno'\n(Did you mean --json?)",
+    });
+    const top = await runGatehouse(['--bogus'], NO_CREDENTIALS);
+    assert.equal(top.code, 1);
+    assert.match(top.stderr, /^error: unknown option '--bogus'\n/);
+    assert.doesNotMatch(top.stderr, /unknown command/);
+  });
+
+  test('a misspelt required option is said as the unknown option, not as the required one missing', async () => {
+    for (const [args, said] of [
+      [
+        ['endpoints', 'create', '--slgu', 'orders', '--json'],
+        "unknown option '--slgu'\n(Did you mean --slug?)",
+      ],
+      [
+        ['keys', 'create', '--nmae', 'ci', '--env', 'test', '--json'],
+        "unknown option '--nmae'\n(Did you mean --name?)",
+      ],
+      [['tokens', 'create', '--nam', 'ci', '--json'], "unknown option '--nam'\n(Did you mean --name?)"],
+    ] as const) {
+      assert.deepEqual(await usageError([...args]), { code: 1, error: said }, args.join(' '));
+    }
+    // A required option truly left out is still said, as before.
+    assert.deepEqual(await usageError(['endpoints', 'create', '--name', 'Orders', '--json']), {
+      code: 1,
+      error: "required option '--slug <slug>' not specified",
+    });
+    const forPeople = await runGatehouse(['keys', 'create', '--env', 'test'], NO_CREDENTIALS);
+    assert.equal(forPeople.code, 1);
+    assert.match(forPeople.stderr, /^error: required option '--name <name>' not specified\n/);
+  });
+});
