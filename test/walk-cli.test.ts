@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { runGatehouse } from './helpers/process.ts';
 
@@ -69,5 +71,24 @@ describe('CLI walk: a first-time user’s mistakes are named as they were made',
     const forPeople = await runGatehouse(['keys', 'create', '--env', 'test'], NO_CREDENTIALS);
     assert.equal(forPeople.code, 1);
     assert.match(forPeople.stderr, /^error: required option '--name <name>' not specified\n/);
+  });
+});
+
+describe('CLI walk: a file an option names', () => {
+  test('missing, or a folder: said with the option and the file, as records import says it, without Node error text', async () => {
+    const missing = join(tmpdir(), 'gatehouse-walk-cli-missing.json');
+    for (const [args, said] of [
+      [['apps', 'create', '--file', missing], `--file: no such file: ${missing}`],
+      [['apps', 'update', 'shop', '--file', missing], `--file: no such file: ${missing}`],
+      [['apps', 'create', '--file', tmpdir()], `--file: ${tmpdir()} is not a file`],
+      [
+        ['endpoints', 'create', '--slug', 'orders', '--name', 'Orders', '--schema-file', missing],
+        `--schema-file: no such file: ${missing}`,
+      ],
+    ] as const) {
+      assert.deepEqual(await usageError([...args, '--json']), { code: 1, error: said }, args.join(' '));
+      const forPeople = await runGatehouse([...args], NO_CREDENTIALS);
+      assert.equal(forPeople.stderr, `Error: ${said} (cli_usage)\n`);
+    }
   });
 });

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { AppJson, AppVersionJson } from '../apps/app-service.ts';
 import { notLiveEndpoints } from '../apps/named-endpoints.ts';
@@ -7,6 +6,7 @@ import type { EndpointJson } from '../endpoints/endpoint-service.ts';
 import { firstRoundedNumber, roundedNumberMessage } from '../infra/json/exact-json.ts';
 import { confirmFound, withYes } from './confirm.ts';
 import { action, show, withCommon } from './data-commands.ts';
+import { readOptionFile } from './option-file.ts';
 import { CliFailure, printFields, printTable } from './output.ts';
 
 type Common = { json?: boolean };
@@ -16,9 +16,8 @@ const appColumns = ['slug', 'name', 'routes', 'draft_revision', 'live_version', 
 /** A definition file: `{"slug","name","routes":[…]}` (JSON). */
 function readDefinition(file: string): Record<string, unknown> {
   let parsed: unknown;
-  let text: string;
+  const text = readOptionFile('--file', file);
   try {
-    text = readFileSync(file === '-' ? 0 : file, 'utf8');
     parsed = JSON.parse(text);
   } catch (error) {
     throw new CliFailure({

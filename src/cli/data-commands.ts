@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import type { Config } from '../config.ts';
 import type { EndpointJson, EndpointVersionJson } from '../endpoints/endpoint-service.ts';
@@ -8,6 +7,7 @@ import { limitsText } from '../keys/limits-text.ts';
 import { type ClientOptions, JsonText, managementClient } from './client.ts';
 import { confirmFound, withYes } from './confirm.ts';
 import { setsFields, typedFields } from './option-fields.ts';
+import { readOptionFile } from './option-file.ts';
 import { CliFailure, printFields, printJson, printTable, reportFailure } from './output.ts';
 
 type Common = ClientOptions & { json?: boolean };
@@ -183,14 +183,7 @@ function readSchema(options: { schema?: string; schemaFile?: string; field?: str
   ].filter(Boolean);
   if (given.length > 1) throw usage(`${given.join(' and ')}: give the schema one way only`);
   if (options.schemaFile) {
-    let text: string;
-    try {
-      text = readFileSync(options.schemaFile === '-' ? 0 : options.schemaFile, 'utf8');
-    } catch (error) {
-      throw usage(
-        `--schema-file: cannot read ${options.schemaFile} (${(error as NodeJS.ErrnoException).code})`,
-      );
-    }
+    const text = readOptionFile('--schema-file', options.schemaFile);
     return jsonOption(`--schema-file ${options.schemaFile}`, text);
   }
   if (options.schema) return jsonOption('--schema', options.schema);
