@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { freePort } from '../bench/lib.ts';
 import { runGatehouse } from './helpers/process.ts';
 
 const NO_CREDENTIALS = {
@@ -90,5 +91,22 @@ describe('CLI walk: a file an option names', () => {
       const forPeople = await runGatehouse([...args], NO_CREDENTIALS);
       assert.equal(forPeople.stderr, `Error: ${said} (cli_usage)\n`);
     }
+  });
+});
+
+describe('CLI walk: no server at the address', () => {
+  test('says why it could not connect, without an "Error: " inside the message', async () => {
+    const port = await freePort();
+    const run = await runGatehouse(
+      ['keys', 'list', '--url', `http://127.0.0.1:${port}`, '--json'],
+      NO_CREDENTIALS,
+    );
+    assert.equal(run.code, 1);
+    assert.deepEqual(JSON.parse(run.stdout), {
+      success: false,
+      error: `Cannot reach Gatehouse at http://127.0.0.1:${port} (--url: connect ECONNREFUSED 127.0.0.1:${port}); is "gatehouse start" running? Give its address with --url or GATEHOUSE_URL`,
+      code: 'cli_unreachable',
+      details: [],
+    });
   });
 });
