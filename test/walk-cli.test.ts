@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { freePort } from '../bench/lib.ts';
-import { runGatehouse } from './helpers/process.ts';
+import { managementCli, runGatehouse } from './helpers/process.ts';
+import { startTestServer, type TestServer } from './helpers/server.ts';
 
 const NO_CREDENTIALS = {
   GATEHOUSE_CLI_CREDENTIALS: '/nonexistent',
@@ -108,5 +109,25 @@ describe('CLI walk: no server at the address', () => {
       code: 'cli_unreachable',
       details: [],
     });
+  });
+});
+
+describe('CLI walk: against a real server', () => {
+  let server: TestServer;
+  const cli = (...args: string[]) => managementCli(server)(...args);
+
+  before(async () => {
+    server = await startTestServer('sqlite');
+  });
+  after(async () => server.close());
+
+  test('deliveries show answers to get, as every other show does', async () => {
+    const run = await cli('deliveries', 'get', 'dlv_nope', '--json');
+    assert.equal(run.code, 1, run.stderr);
+    const envelope = JSON.parse(run.stdout);
+    assert.equal(envelope.code, 'not_found', run.stdout);
+    assert.equal(envelope.error, 'Delivery "dlv_nope" not found');
+    const help = await cli('deliveries', '--help');
+    assert.match(help.stdout, /^ {2}show\|get \[options\] <id> /m);
   });
 });

@@ -279,7 +279,7 @@ export function registerWebhookCommands(program: Command, config: Config): void 
     );
 
   withCommon(
-    deliveries.command('show').argument('<id>').description('one delivery with every attempt'),
+    deliveries.command('show').alias('get').argument('<id>').description('one delivery with every attempt'),
   ).action(
     action(config, async (call, id: string, o: Common) => {
       const data = await call<DeliveryJson>('GET', `/admin/v1/deliveries/${encodeURIComponent(id)}`);
