@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -129,5 +130,28 @@ describe('CLI walk: against a real server', () => {
     assert.equal(envelope.error, 'Delivery "dlv_nope" not found');
     const help = await cli('deliveries', '--help');
     assert.match(help.stdout, /^ {2}show\|get \[options\] <id> /m);
+  });
+});
+
+describe('CLI walk: init and reset-password name the option a refused value came from', () => {
+  const folder = mkdtempSync(join(tmpdir(), 'gatehouse-walk-cli-'));
+  const env = {
+    DATABASE_URL: `sqlite:${join(folder, 'gatehouse.db')}`,
+    GATEHOUSE_CLI_CREDENTIALS: join(folder, 'cli.json'),
+    GATEHOUSE_URL: '',
+    GATEHOUSE_TOKEN: '',
+  };
+  after(() => rmSync(folder, { recursive: true, force: true }));
+
+  test('a short --password is said as --password', async () => {
+    for (const command of ['init', 'reset-password']) {
+      const run = await runGatehouse([command, '--email', 'owner@example.com', '--password', 'short'], env);
+      assert.equal(run.code, 1, run.stdout);
+      assert.equal(
+        run.stderr,
+        'Error: Invalid request (invalid_request)\n  --password: Must NOT have fewer than 8 characters\n',
+        command,
+      );
+    }
   });
 });

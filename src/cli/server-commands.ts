@@ -7,6 +7,7 @@ import { type Config, ConfigError, type DatabaseConfig, withoutPassword } from '
 import { ApiError } from '../errors.ts';
 import { onStopSignals } from '../server/signals.ts';
 import { readCredentials } from './client.ts';
+import { typedFields } from './option-fields.ts';
 import {
   CliFailure,
   type ErrorEnvelope,
@@ -359,6 +360,8 @@ async function withDatabase(
   config: Config,
   json: boolean,
   work: (services: Services) => Promise<void>,
+  /** The command run, so that a refused field is named by the option typed (`--password`). */
+  command: Command,
 ): Promise<void> {
   let services: Services & { close(): Promise<void> };
   try {
@@ -381,6 +384,7 @@ async function withDatabase(
           details: error.details ?? [],
         }),
         json,
+        typedFields(command),
       );
     }
     reportFailure(error, json);
@@ -399,34 +403,39 @@ export function registerServerCommands(program: Command, config: Config): void {
       'owner password (at least 8 characters); asked for when omitted in a terminal',
     )
     .option('--json', 'print JSON')
-    .action(async (options: { email: string; password?: string; json?: boolean }) => {
+    .action(async (options: { email: string; password?: string; json?: boolean }, command: Command) => {
       const json = options.json === true;
       const password = options.password ?? (await askPassword(json, 'Owner password'));
-      await withDatabase(config, json, async (services) => {
-        const result = await services.owners.init({ email: options.email, password });
-        // Another installation's saved token (init run before with another DATABASE_URL) is
-        // replaced: said, with the way back to it.
-        const replaced = readCredentials(config.cliCredentialsPath);
-        const url = saveCredentials(config, result.token);
-        const saved = savedWhere(config);
-        if ((await serverKnows(url, result.token)) === false) {
-          process.stderr.write(
-            `Warning: the server at ${url} does not know this token: it runs on another database than the one init wrote to (${databaseName(config.database)}). Run init with the DATABASE_URL that server was started with, or start the server with this one.\n`,
-          );
-        }
-        if (json) printJson({ success: true, data: { ...result, cli_credentials: saved.path } });
-        else {
-          printFields({ owner: result.owner.email, role: result.owner.role, token: result.token });
-          process.stdout.write(
-            `\nThis management token is shown once. The CLI saved it in ${saved.path} (mode 0600): ${saved.hint}.\n`,
-          );
-          if (replaced) {
-            process.stdout.write(
-              `It replaced the token saved there for ${replaced.url}; to reach that installation again: gatehouse login --email … --url ${replaced.url}\n`,
+      await withDatabase(
+        config,
+        json,
+        async (services) => {
+          const result = await services.owners.init({ email: options.email, password });
+          // Another installation's saved token (init run before with another DATABASE_URL) is
+          // replaced: said, with the way back to it.
+          const replaced = readCredentials(config.cliCredentialsPath);
+          const url = saveCredentials(config, result.token);
+          const saved = savedWhere(config);
+          if ((await serverKnows(url, result.token)) === false) {
+            process.stderr.write(
+              `Warning: the server at ${url} does not know this token: it runs on another database than the one init wrote to (${databaseName(config.database)}). Run init with the DATABASE_URL that server was started with, or start the server with this one.\n`,
             );
           }
-        }
-      });
+          if (json) printJson({ success: true, data: { ...result, cli_credentials: saved.path } });
+          else {
+            printFields({ owner: result.owner.email, role: result.owner.role, token: result.token });
+            process.stdout.write(
+              `\nThis management token is shown once. The CLI saved it in ${saved.path} (mode 0600): ${saved.hint}.\n`,
+            );
+            if (replaced) {
+              process.stdout.write(
+                `It replaced the token saved there for ${replaced.url}; to reach that installation again: gatehouse login --email … --url ${replaced.url}\n`,
+              );
+            }
+          }
+        },
+        command,
+      );
     });
 
   program
@@ -444,29 +453,39 @@ export function registerServerCommands(program: Command, config: Config): void {
       "keep the user's management tokens (the password was only forgotten, not leaked)",
     )
     .option('--json', 'print JSON')
-    .action(async (options: { email: string; password?: string; keepTokens?: boolean; json?: boolean }) => {
-      const json = options.json === true;
-      const password = options.password ?? (await askPassword(json, 'New password'));
-      await withDatabase(config, json, async (services) => {
-        const user = await services.users.resetPassword(options.email, password, {
-          keepTokens: options.keepTokens === true,
-        });
-        if (json) printJson({ success: true, data: user });
-        else {
-          printFields({
-            user: user.email,
-            role: user.role,
-            sessions_ended: user.sessions_ended,
-            tokens_revoked: user.tokens_revoked,
-          });
-          process.stdout.write(
-            options.keepTokens === true
-              ? '\nThe password is set. Management tokens stay: revoke a leaked one in the dashboard.\n'
-              : '\nThe password is set. Scripts and machines that used a revoked token need a new one: gatehouse login.\n',
-          );
-        }
-      });
-    });
+    .action(
+      async (
+        options: { email: string; password?: string; keepTokens?: boolean; json?: boolean },
+        command: Command,
+      ) => {
+        const json = options.json === true;
+        const password = options.password ?? (await askPassword(json, 'New password'));
+        await withDatabase(
+          config,
+          json,
+          async (services) => {
+            const user = await services.users.resetPassword(options.email, password, {
+              keepTokens: options.keepTokens === true,
+            });
+            if (json) printJson({ success: true, data: user });
+            else {
+              printFields({
+                user: user.email,
+                role: user.role,
+                sessions_ended: user.sessions_ended,
+                tokens_revoked: user.tokens_revoked,
+              });
+              process.stdout.write(
+                options.keepTokens === true
+                  ? '\nThe password is set. Management tokens stay: revoke a leaked one in the dashboard.\n'
+                  : '\nThe password is set. Scripts and machines that used a revoked token need a new one: gatehouse login.\n',
+              );
+            }
+          },
+          command,
+        );
+      },
+    );
 
   program
     .command('start')
