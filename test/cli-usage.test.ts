@@ -313,7 +313,10 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
         /^ {2}--target \(url\): /m,
       ],
       [['usage', '--status', '9xx'], /^ {2}--status \(status_class\): Must be one of 1xx/m],
-      [['keys', 'create', '--name', 'k', '--env', 'prod'], /^ {2}--env \(environment\): /m],
+      [
+        ['keys', 'create', '--name', 'k', '--env', 'test', '--scope', 'bogus'],
+        /^ {2}--scope \(scopes\[0\]\): /m,
+      ],
       [['deliveries', 'list', '--status', 'nope'], /^ {2}--status: Must be pending/m],
       [['endpoints', 'update', 'named', '--max-body-bytes', '0'], /^ {2}--max-body-bytes: /m],
       [

@@ -77,6 +77,32 @@ describe('CLI walk: a first-time user’s mistakes are named as they were made',
   });
 });
 
+describe('CLI walk: --env', () => {
+  test('a value that is neither test nor live is the same usage error for every command, sent nowhere', async () => {
+    const said = "option '--env <environment>' argument 'prod' is invalid. Allowed choices are test, live.";
+    for (const args of [
+      ['keys', 'create', '--name', 'ci', '--env', 'prod'],
+      ['keys', 'list', '--env', 'prod'],
+      ['usage', '--env', 'prod'],
+      ['webhooks', 'create', 'orders', '--target', 'https://partner.example/hooks', '--env', 'prod'],
+      ['webhooks', 'list', '--env', 'prod'],
+      ['deliveries', 'list', '--env', 'prod'],
+      ['types', '--env', 'prod'],
+      ['records', 'export', 'orders', '--env', 'prod'],
+    ]) {
+      // NO_CREDENTIALS names no server: a request sent would be cli_unreachable, not this.
+      assert.deepEqual(await usageError([...args, '--json']), { code: 1, error: said }, args.join(' '));
+      const help = await runGatehouse([...args.slice(0, args.indexOf('--env')), '--help'], NO_CREDENTIALS);
+      // Within the option's own lines (the help wraps them).
+      assert.match(
+        help.stdout,
+        /--env <environment>(?:(?!\n {2}-)[\s\S])*\(choices:\s+"test",\s+"live"/,
+        args.join(' '),
+      );
+    }
+  });
+});
+
 describe('CLI walk: a file an option names', () => {
   test('missing, or a folder: said with the option and the file, as records import says it, without Node error text', async () => {
     const missing = join(tmpdir(), 'gatehouse-walk-cli-missing.json');

@@ -6,6 +6,7 @@ import type { ApiKeyJson } from '../keys/key-service.ts';
 import { limitsText } from '../keys/limits-text.ts';
 import { type ClientOptions, JsonText, managementClient } from './client.ts';
 import { confirmFound, withYes } from './confirm.ts';
+import { environmentOption } from './environment-option.ts';
 import { setsFields, typedFields } from './option-fields.ts';
 import { readOptionFile } from './option-file.ts';
 import { CliFailure, printFields, printJson, printTable, reportFailure } from './output.ts';
@@ -434,7 +435,7 @@ export function registerDataCommands(program: Command, config: Config): void {
     withLimitOptions(
       withCommon(keys.command('create').description('create a key; the secret is shown once'))
         .requiredOption('--name <name>', 'what the key is for')
-        .requiredOption('--env <environment>', 'test or live')
+        .addOption(environmentOption('test or live').makeOptionMandatory())
         .option('--scope <scope>', 'scope, repeatable (default *): records:read, orders:write, …', collect),
     ),
     { environment: '--env', scopes: '--scope' },
@@ -469,7 +470,7 @@ export function registerDataCommands(program: Command, config: Config): void {
       environment: '--env',
     },
   )
-    .option('--env <environment>', 'only test or live')
+    .addOption(environmentOption('only test or live'))
     .action(
       action(config, async (call, o: Common & { env?: string }) => {
         const query = o.env ? `?environment=${encodeURIComponent(o.env)}` : '';

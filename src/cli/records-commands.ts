@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, type Option } from 'commander';
 import { parse as parseCsv } from 'csv-parse';
 import { stringify as stringifyCsv } from 'csv-stringify';
 import { parseJson as parseExact, stringifyJson as stringifyExact } from '../../packages/client/src/json.ts';
@@ -17,6 +17,7 @@ import { ApiError } from '../errors.ts';
 import { MAX_REQUEST_BYTES, parseJson } from '../http/json-body.ts';
 import { JsonText, managementClient } from './client.ts';
 import { endpointPath, withCommon } from './data-commands.ts';
+import { environmentOption } from './environment-option.ts';
 import { firstProblems } from './first-problems.ts';
 import { CliFailure, printJson, reportFailure } from './output.ts';
 import { firstNonUtf8Line } from './utf8-file.ts';
@@ -412,8 +413,8 @@ interface ImportResult {
  * sends no request, so the server never said that `--env prod` is no environment (it printed
  * "Imported 0 of 1 rows into orders (prod)").
  */
-function environmentOption(): Option {
-  return new Option('--env <environment>', 'test or live').choices(['test', 'live']).default('test');
+function testOrLiveOption(): Option {
+  return environmentOption('test or live').default('test');
 }
 
 export function registerRecordsCommands(program: Command, config: Config): void {
@@ -430,7 +431,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
     // It prints the import's summary, not an API response.
     'print the summary as JSON: {"imported","rejected","rows","seconds","problems":[{"line","details"}]}; errors as the error envelope',
   )
-    .addOption(environmentOption())
+    .addOption(testOrLiveOption())
     .option(
       '--format <format>',
       'ndjson, json (one array) or csv (default: from the file name: .csv, .json, or ndjson for .ndjson, .jsonl, no extension and stdin, as records export writes)',
@@ -627,7 +628,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
       ),
     'errors as the JSON envelope (the records are NDJSON or CSV either way)',
   )
-    .addOption(environmentOption())
+    .addOption(testOrLiveOption())
     .option('--format <format>', 'ndjson or csv', 'ndjson')
     .action(
       async (

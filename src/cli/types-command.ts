@@ -1,8 +1,9 @@
-import { type Command, Option } from 'commander';
+import type { Command } from 'commander';
 import type { Config } from '../config.ts';
 import type { EndpointJson, EndpointVersionJson } from '../endpoints/endpoint-service.ts';
 import { oldestFirst, rebaseRefs, typeNames } from '../endpoints/type-names.ts';
 import { action, show, withCommon } from './data-commands.ts';
+import { environmentOption } from './environment-option.ts';
 import { CliFailure } from './output.ts';
 
 /** Keywords whose values are data, not schemas: never rewritten. */
@@ -387,11 +388,7 @@ export function registerTypesCommand(program: Command, config: Config): void {
       .description("print TypeScript types for endpoints' records (for @gatehouse/client)"),
   )
     .option('--endpoint <slug>', 'only this endpoint')
-    .addOption(
-      new Option('--env <environment>', 'test (draft schemas) or live (deployed versions)')
-        .choices(['test', 'live'])
-        .default('test'),
-    )
+    .addOption(environmentOption('test (draft schemas) or live (deployed versions)').default('test'))
     .action(
       action(config, async (call, o: { endpoint?: string; env: string; json?: boolean }) => {
         // Oldest first, as the OpenAPI document names them.

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { Config } from '../config.ts';
 import { type ClientOptions, managementClient } from './client.ts';
 import { withCommon } from './data-commands.ts';
+import { environmentOption } from './environment-option.ts';
 import { setsFields, typedFields } from './option-fields.ts';
 import { printJson, printTable, reportFailure } from './output.ts';
 
@@ -33,7 +34,7 @@ export function registerUsageCommands(program: Command, config: Config): void {
   )
     .option('--key <id>', 'only this API key (key_…)')
     .option('--endpoint <slug>', 'only this endpoint')
-    .option('--env <environment>', 'only test or live')
+    .addOption(environmentOption('only test or live'))
     .option('--status <status>', 'only this status class (2xx, 4xx, …) or status (429, …)')
     .option('--from <day>', 'first day, YYYY-MM-DD (UTC; default 29 days before --to)')
     .option('--to <day>', 'last day, YYYY-MM-DD (UTC; default today)')

@@ -4,6 +4,7 @@ import type { DeliveryJson } from '../webhooks/delivery-service.ts';
 import type { SubscriptionJson } from '../webhooks/subscription-service.ts';
 import { confirmFound, withYes } from './confirm.ts';
 import { action, collect, show, usage, withCommon } from './data-commands.ts';
+import { environmentOption } from './environment-option.ts';
 import { setsFields } from './option-fields.ts';
 import { printFields, printJson, printTable } from './output.ts';
 
@@ -41,7 +42,7 @@ export function registerWebhookCommands(program: Command, config: Config): void 
     { url: '--target', environment: '--env', events: '--event' },
   )
     .requiredOption('--target <url>', 'receiver URL')
-    .requiredOption('--env <environment>', 'test or live')
+    .addOption(environmentOption('test or live').makeOptionMandatory())
     .option(
       '--event <type>',
       'record.created, record.updated, record.deleted, request.failed (repeatable)',
@@ -80,7 +81,7 @@ export function registerWebhookCommands(program: Command, config: Config): void 
     ),
     { environment: '--env', enabled: ['--enabled', '--disabled'] },
   )
-    .addOption(new Option('--env <environment>', 'only test or live').choices(['test', 'live']))
+    .addOption(environmentOption('only test or live'))
     .option('--enabled', 'only enabled subscriptions')
     .addOption(new Option('--disabled', 'only disabled subscriptions').conflicts('enabled'))
     .action(
@@ -221,7 +222,7 @@ export function registerWebhookCommands(program: Command, config: Config): void 
     { environment: '--env', record_id: '--record', request_id: '--request' },
   )
     .option('--endpoint <slug>', 'only this endpoint')
-    .option('--env <environment>', 'only test or live')
+    .addOption(environmentOption('only test or live'))
     .option('--record <id>', 'only this record')
     .option('--request <id>', 'only this request')
     .option('--status <status>', 'pending, succeeded, failed or cancelled')
