@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freePort } from '../bench/lib.ts';
 import { managementCli, runGatehouse } from './helpers/process.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
+import { until } from './helpers/until.ts';
 
 const NO_CREDENTIALS = {
   GATEHOUSE_CLI_CREDENTIALS: '/nonexistent',
@@ -147,6 +149,47 @@ describe('CLI walk: against a real server', () => {
     server = await startTestServer('sqlite');
   });
   after(async () => server.close());
+
+  test('Ctrl-C during an import from stdin removes its copy of stdin and says how far it got', async () => {
+    await server.createEndpoint({ slug: 'stopped', name: 'Stopped', schema: { type: 'object' } });
+    const temporary = mkdtempSync(join(tmpdir(), 'gatehouse-walk-cli-tmp-'));
+    try {
+      const child = spawn(process.execPath, ['bin/gatehouse.js', 'records', 'import', 'stopped', '-'], {
+        env: {
+          ...process.env,
+          GATEHOUSE_URL: server.url,
+          GATEHOUSE_TOKEN: server.token,
+          GATEHOUSE_CLI_CREDENTIALS: '/nonexistent',
+          TMPDIR: temporary,
+        },
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      // stdin stays open: the import is still copying it when interrupted.
+      child.stdin.write('{"a":1}\n');
+      // (tsx keeps its cache in the same temporary folder.)
+      const spools = () => readdirSync(temporary).filter((name) => name.startsWith('gatehouse-import-'));
+      const spooling = await until(
+        async () => spools().length,
+        (n) => n > 0,
+        30_000,
+      );
+      assert.equal(spooling, 1, 'the import copies stdin into a temporary folder');
+      child.kill('SIGINT');
+      assert.equal(await exited, 130);
+      assert.equal(
+        stderr,
+        '\nInterrupted: 0 rows were imported into stopped (test) before it, perhaps also the batch being sent; the rest were not.\n',
+      );
+      assert.deepEqual(spools(), [], 'the copy of stdin is gone');
+    } finally {
+      rmSync(temporary, { recursive: true, force: true });
+    }
+  });
 
   test('deliveries show answers to get, as every other show does', async () => {
     const run = await cli('deliveries', 'get', 'dlv_nope', '--json');

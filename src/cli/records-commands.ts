@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -462,6 +462,18 @@ export function registerRecordsCommands(program: Command, config: Config): void 
         let spooled: string | undefined;
         const shown = file === '-' ? 'stdin' : file;
         let failure: { error: unknown } | undefined;
+        /** Rows the server has said it imported (batches already committed). */
+        let imported = 0;
+        // Ctrl-C: Node's default would end the process at once, leaving the copy of stdin in
+        // the temporary folder and saying nothing of the batches already committed.
+        const interrupted = () => {
+          if (spooled) rmSync(spooled, { recursive: true, force: true });
+          process.stderr.write(
+            `\nInterrupted: ${imported.toLocaleString()} row${imported === 1 ? ' was' : 's were'} imported into ${slug} (${o.env}) before it, perhaps also the batch being sent; the rest were not.\n`,
+          );
+          process.exit(130);
+        };
+        process.once('SIGINT', interrupted);
         try {
           checkReadable(file);
           const format = formatOf(file, o.format);
@@ -495,7 +507,6 @@ export function registerRecordsCommands(program: Command, config: Config): void 
           const problems = firstProblems<{ line: number; details: Array<{ field: string; error: string }> }>(
             MAX_PROBLEMS,
           );
-          let imported = 0;
           /** Every row rejected; `problems` keeps the first of those listed (the server lists 1 000 per batch). */
           let rejected = 0;
           let seen = 0;
@@ -612,6 +623,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
         } catch (error) {
           failure = { error };
         } finally {
+          process.off('SIGINT', interrupted);
           if (spooled) await rm(spooled, { recursive: true, force: true });
         }
         // Said after the clean-up: reportFailure ends the process.
