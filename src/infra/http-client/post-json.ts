@@ -24,6 +24,8 @@ export interface PostOptions {
   maxBodyBytes: number;
 }
 
+const CUT_SHORT = 'the connection closed before the answer ended';
+
 /**
  * POSTs JSON to a webhook target: SSRF-guarded, no redirects followed (a 3xx is just a status),
  * one deadline for connect + response, and the response body read up to a cap, then dropped.
@@ -103,11 +105,10 @@ export function postJson(options: PostOptions): Promise<PostResult> {
             }
           });
           res.on('end', () => answer(null));
-          res.on('error', (error) => answer(error.message));
+          // Node reports a connection closed mid-answer as a bare "aborted": say what happened.
+          res.on('error', (error) => answer(error.message === 'aborted' ? CUT_SHORT : error.message));
           // Closed before its end, without an error: an answer cut short is no answer.
-          res.on('close', () =>
-            answer(res.complete ? null : 'the connection closed before the answer ended'),
-          );
+          res.on('close', () => answer(res.complete ? null : CUT_SHORT));
         },
       );
     } catch (error) {
@@ -134,7 +135,17 @@ export function postJson(options: PostOptions): Promise<PostResult> {
         finish({ status: null, headers: {}, body: '', error: 'the connection closed without an answer' });
     });
     req.on('timeout', () => req.destroy(new Error(`timed out after ${options.timeoutMs} ms`)));
-    req.on('error', (error) => finish({ status: null, headers: {}, body: '', error: error.message }));
+    req.on('error', (error: NodeJS.ErrnoException) =>
+      finish({
+        status: null,
+        headers: {},
+        body: '',
+        // llhttp's codes (HPE_…): the receiver's bytes are no HTTP answer, e.g. "Parse Error: Invalid status code".
+        error: error.code?.startsWith('HPE_')
+          ? `the answer is not valid HTTP (${error.message})`
+          : error.message,
+      }),
+    );
     req.end(options.body);
   });
 }
