@@ -39,6 +39,7 @@ export interface DispatcherOptions {
 }
 
 const RESPONSE_CAP = 4096;
+const INTERRUPTED = 'no outcome: its worker stopped mid-attempt (or its lease ran out), so it is made again';
 const MAX_RETRY_AFTER_SECONDS = 3600;
 
 interface Claimed {
@@ -64,6 +65,8 @@ interface Claimed {
   previous_secret: string | null;
   previous_secret_expires_at: string | null;
   enabled: number | null;
+  /** Last written: for a delivery claimed again after its lease ran out, when that claim was made. */
+  updated_at: string;
   /** Set when claimed: the lease written, and when (epoch ms). */
   lease?: string;
   /**
@@ -170,6 +173,7 @@ export function createDispatcher(options: DispatcherOptions) {
           'd.auth',
           'd.attempts',
           'd.request_id',
+          'd.updated_at',
         ])
         .select(['d.max_attempts', 'd.interval_seconds', 'ev.payload', 's.secret', 's.previous_secret'])
         .select(['s.previous_secret_expires_at', 's.enabled', 'r.key_id'])
@@ -207,6 +211,7 @@ export function createDispatcher(options: DispatcherOptions) {
           rows.map((r) => r.id),
         )
         .execute();
+      await logInterrupted(trx, rows, now);
       const claimedMs = Date.now();
       for (const row of rows) {
         if (row.attempts < row.max_attempts) row.attempts += 1;
@@ -216,6 +221,38 @@ export function createDispatcher(options: DispatcherOptions) {
       }
       return rows;
     });
+  }
+
+  /**
+   * An attempt counted at its claim but never recorded (its worker was killed mid-attempt, or its
+   * lease ran out) gets its line in the log when the delivery is claimed again, so the attempts
+   * listed match the count. (A delivery with every attempt used gets its own line: see attempt.)
+   */
+  async function logInterrupted(trx: Transaction<Database>, rows: Claimed[], now: string): Promise<void> {
+    const retaken = rows.filter((row) => row.attempts > 0 && row.attempts < row.max_attempts);
+    if (retaken.length === 0) return;
+    const logged = await trx
+      .selectFrom('webhook_attempts')
+      .select(['delivery_id', sql<number>`count(*)`.as('n')])
+      .where(
+        'delivery_id',
+        'in',
+        retaken.map((row) => row.id),
+      )
+      .groupBy('delivery_id')
+      .execute();
+    const counts = new Map(logged.map((entry) => [entry.delivery_id, Number(entry.n)]));
+    const missing = retaken.flatMap((row) =>
+      Array.from({ length: Math.max(0, row.attempts - (counts.get(row.id) ?? 0)) }, () => ({
+        delivery_id: row.id,
+        attempted_at: row.updated_at < now ? row.updated_at : now,
+        duration_ms: 0,
+        status_code: null,
+        response_body: null,
+        error: INTERRUPTED,
+      })),
+    );
+    if (missing.length > 0) await trx.insertInto('webhook_attempts').values(missing).execute();
   }
 
   function signingSecrets(row: Claimed): string[] {
