@@ -72,13 +72,16 @@ export function registerBackupCommands(program: Command, config: Config): void {
     .description('replace the SQLite database with a backup (stop the server first)')
     .argument('<file>', 'a file made by gatehouse backup')
     .option('--json', 'print JSON')
-    .action((file: string, options: { json?: boolean }) => {
+    .action(async (file: string, options: { json?: boolean }) => {
+      // Loaded here only: the migrations (and Kysely) take about a second to load, which every
+      // other command would pay for.
+      const known = (await import('../infra/db/migrations.ts')).knownMigrations();
       run(
         Boolean(options.json),
         'restore_failed',
         () => {
           const target = sqlitePath(config);
-          const restored = restoreSqlite(file, target);
+          const restored = restoreSqlite(file, target, known);
           return { database: target, ...restored, file };
         },
         ({ previous, database, holds_installation_secret }) => {

@@ -48,6 +48,11 @@ function migrations(dialect: DialectName): Record<string, Migration> {
   };
 }
 
+/** The names of this release's migrations (the same on either database). */
+export function knownMigrations(): ReadonlySet<string> {
+  return new Set(Object.keys(migrations('sqlite')));
+}
+
 class CodeMigrations implements MigrationProvider {
   constructor(private readonly dialect: DialectName) {}
   async getMigrations(): Promise<Record<string, Migration>> {
@@ -161,7 +166,7 @@ async function appliedOnSqlite(db: Kysely<unknown>): Promise<boolean> {
     await sql`select 1 from sqlite_master where type = 'table' and name = 'kysely_migration'`.execute(db);
   if (table.rows.length === 0) return false;
   const rows = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
-  const known = new Set(Object.keys(migrations('sqlite')));
+  const known = knownMigrations();
   const applied = new Set(rows.rows.map((r) => r.name));
   return applied.size === known.size && [...known].every((name) => applied.has(name));
 }

@@ -75,6 +75,18 @@ function summary(file: string): BackupSummary {
   }
 }
 
+/** The migrations a Gatehouse database file has applied, by name. */
+function migrationsOf(file: string): string[] {
+  const db = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('select name from kysely_migration').all() as Array<{ name: string }>).map(
+      (r) => r.name,
+    );
+  } finally {
+    db.close();
+  }
+}
+
 /**
  * A consistent copy of a live database: `VACUUM INTO` reads one snapshot (a read transaction,
  * so a server keeps writing meanwhile and nothing it acknowledged after the snapshot is half in
@@ -143,7 +155,12 @@ export interface RestoreSummary extends BackupSummary {
  * A stale `-wal` or `-shm` left beside the old file would be replayed onto the restored one:
  * they go with the old database.
  */
-export function restoreSqlite(backup: string, given: string, now = new Date()): RestoreSummary {
+export function restoreSqlite(
+  backup: string,
+  given: string,
+  known: ReadonlySet<string>,
+  now = new Date(),
+): RestoreSummary {
   // A database reached through a symlink is restored where it is: the link stays a link.
   const target = resolvedPath(given);
   if (resolve(backup) === target || resolvedPath(backup) === target)
@@ -157,6 +174,13 @@ export function restoreSqlite(backup: string, given: string, now = new Date()): 
     );
   // Checked once, before anything is replaced; the copy put in place is the same bytes.
   const checked = summary(backup);
+  // A later release's backup would replace the database with one no process of this release
+  // starts on (it refuses a migration it does not know): refused before anything is replaced.
+  const newer = migrationsOf(backup).find((name) => !known.has(name));
+  if (newer !== undefined)
+    throw new BackupError(
+      `${backup} was made by a newer Gatehouse release (migration ${newer}, unknown to this one): restore it with that release, or restore a backup made by this one or an earlier one. Nothing was changed`,
+    );
   let lock: ReturnType<typeof claimSqliteInstance>;
   try {
     lock = claimSqliteInstance(target, 0);
