@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
@@ -8,7 +9,7 @@ import { backupSqlite } from '../src/infra/db/sqlite-backup.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { runGatehouse } from './helpers/process.ts';
 
-/** The operator's life over time on SQLite: restores. */
+/** The operator's life over time on SQLite: restores, and starts on a disk or file gone bad. */
 describe('operating a SQLite installation (walk)', () => {
   let database: TestDatabase;
   let folder: string;
@@ -49,5 +50,79 @@ describe('operating a SQLite installation (walk)', () => {
       readdirSync(folder).filter((f) => f.includes('before-restore') || f.endsWith('.restoring')),
       [],
     );
+  });
+
+  test('serve on a damaged database file: one line saying to restore a backup, no stack trace', async () => {
+    const damaged = join(folder, 'damaged.db');
+    const whole = readFileSync(path);
+    const fd = openSync(damaged, 'w', 0o600);
+    writeSync(fd, whole.subarray(0, Math.min(whole.length - 4096, 20_000)));
+    closeSync(fd);
+
+    const run = await runGatehouse(['serve', '--json'], env(damaged), 60_000);
+    assert.equal(run.code, 1);
+    assert.doesNotMatch(run.stderr, /\n\s+at /, 'no stack trace');
+    assert.deepEqual(JSON.parse(run.stdout), {
+      success: false,
+      error: `The SQLite database ${damaged} is damaged (database disk image is malformed, SQLITE_CORRUPT): stop every Gatehouse process on it and put the latest backup back with gatehouse restore <backup file> (docs/DEPLOY.md, Backups).`,
+      code: 'config_error',
+      details: [],
+    });
+  });
+
+  describe('on a full disk', () => {
+    const disk = () => join(folder, 'disk');
+    before(() => {
+      mkdirSync(disk());
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1M', 'tmpfs', disk()]);
+    });
+    after(() => {
+      execFileSync('umount', [disk()]);
+    });
+
+    test('serve, worker and init say the disk is full in one line; a new file too (its migration fails)', async () => {
+      const existing = join(disk(), 'gatehouse.db');
+      copyFileSync(path, existing);
+      // Fill what is left of the disk.
+      const filler = openSync(join(disk(), 'filler'), 'w');
+      try {
+        for (;;) writeSync(filler, Buffer.alloc(16 * 1024));
+      } catch (error) {
+        assert.equal((error as NodeJS.ErrnoException).code, 'ENOSPC');
+      } finally {
+        closeSync(filler);
+      }
+      const bytes = readFileSync(existing);
+      // SQLite says SQLITE_FULL, or SQLITE_IOERR_SHMSIZE when the -shm beside the file cannot grow.
+      const full = (file: string, said: string) => {
+        const code = /\((SQLITE_FULL|SQLITE_IOERR_SHMSIZE)\)/.exec(said)?.[1] ?? 'SQLITE_FULL';
+        return `Cannot start on the SQLite database ${file}: its disk is full (${code}). Free space there, then start again.`;
+      };
+
+      for (const command of ['serve', 'worker']) {
+        const run = await runGatehouse([command, '--json'], env(existing), 60_000);
+        assert.equal(run.code, 1, `${command}: ${run.stderr}`);
+        assert.doesNotMatch(run.stderr, /\n\s+at /, `${command}: no stack trace`);
+        assert.deepEqual(JSON.parse(run.stdout), {
+          success: false,
+          error: full(existing, run.stdout),
+          code: 'config_error',
+          details: [],
+        });
+      }
+      const init = await runGatehouse(
+        ['init', '--email', 'ops@example.com', '--password', 'a long passphrase here'],
+        env(existing),
+        60_000,
+      );
+      assert.equal(init.code, 1);
+      assert.equal(init.stderr, `Error: ${full(existing, init.stderr)} (config_error)\n`);
+      assert.deepEqual(readFileSync(existing), bytes, 'the database is unchanged');
+
+      const fresh = join(disk(), 'fresh', 'gatehouse.db');
+      const run = await runGatehouse(['serve'], env(fresh), 60_000);
+      assert.equal(run.code, 1);
+      assert.equal(run.stderr, `${full(fresh, run.stderr)}\n`);
+    });
   });
 });

@@ -164,11 +164,16 @@ function workerCount(value: string): number {
   return n;
 }
 
-/** A configuration mistake found while starting (a wrong GATEHOUSE_SECRET): one line, exit 1. */
-async function refuseBadConfig(running: Promise<unknown>, json: boolean): Promise<void> {
+/**
+ * A configuration mistake found while starting (a wrong GATEHOUSE_SECRET), or with `config` the
+ * machine's setup (startupMistake: a full disk, a damaged SQLite file): one line, exit 1.
+ */
+async function refuseBadConfig(running: Promise<unknown>, json: boolean, config?: Config): Promise<void> {
   try {
     await running;
   } catch (error) {
+    const mistake = config && startupMistake(error, config);
+    if (mistake) return failedToStart(json, mistake, 'config_error', mistake);
     if (!(error instanceof ConfigError)) throw error;
     failedToStart(json, error.message, error.code, `Error: ${error.message} (${error.code})`);
   }
@@ -215,9 +220,18 @@ function startupMistake(error: unknown, config: Config): string | undefined {
   if (typeof e.syscall === 'string' && typeof e.path === 'string') {
     return `Cannot use ${e.path} for the database ${file}: ${e.code} (${e.syscall}). Check that its folder exists or can be made, and is writable by this user.`;
   }
-  // better-sqlite3's SqliteError: the file cannot be opened, or is not a database.
-  if (e.name === 'SqliteError' && /^SQLITE_(CANTOPEN|NOTADB|READONLY|PERM|AUTH)/.test(String(e.code))) {
-    return `Cannot open the SQLite database ${file}: ${e.message} (${e.code}). DATABASE_URL must name a Gatehouse database file (or a new one) in a folder this user can write.`;
+  // better-sqlite3's SqliteError, thrown as is or as the cause of a failed migration.
+  const sqlite = [e, e.cause as NodeJS.ErrnoException | undefined].find((x) => x?.name === 'SqliteError');
+  const code = String(sqlite?.code);
+  if (/^SQLITE_(CANTOPEN|NOTADB|READONLY|PERM|AUTH)/.test(code)) {
+    return `Cannot open the SQLite database ${file}: ${sqlite?.message} (${code}). DATABASE_URL must name a Gatehouse database file (or a new one) in a folder this user can write.`;
+  }
+  // A disk full to the last byte fails earlier, when SQLite sizes the -shm beside the file.
+  if (/^SQLITE_(FULL|IOERR_SHMSIZE)/.test(code)) {
+    return `Cannot start on the SQLite database ${file}: its disk is full (${code}). Free space there, then start again.`;
+  }
+  if (/^SQLITE_CORRUPT/.test(code)) {
+    return `The SQLite database ${file} is damaged (${sqlite?.message}, ${code}): stop every Gatehouse process on it and put the latest backup back with gatehouse restore <backup file> (docs/DEPLOY.md, Backups).`;
   }
   return undefined;
 }
@@ -521,6 +535,7 @@ export function registerServerCommands(program: Command, config: Config): void {
       await refuseBadConfig(
         runUntilSignal(async () => (await runtime()).startWorker(config), 0, 'webhook attempts'),
         json,
+        config,
       );
       announceReady(json, { pid: process.pid, database: config.database.kind });
     });

@@ -103,7 +103,10 @@ export async function migrateToLatest(
     );
   }
   if (error || failed) {
-    throw new Error(`Database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`);
+    // The cause kept: a full disk or a damaged SQLite file is then said as such (cli/server-commands.ts).
+    throw new Error(`Database migration ${failed?.migrationName ?? ''} failed: ${String(error)}`, {
+      cause: error,
+    });
   }
 }
 
