@@ -50,7 +50,11 @@ import { redisBus } from './infra/bus/redis-bus.ts';
 import { createEncryptor, type Encryptor, UnsealError } from './infra/crypto/encryption.ts';
 import { type DatabaseHandle, openDatabase } from './infra/db/database.ts';
 import { AddressGuard } from './infra/http-client/address-guard.ts';
-import { loadInstallationSecret, type SecretSource } from './infra/installation-secret.ts';
+import {
+  checkSealedSigningKeys,
+  loadInstallationSecret,
+  type SecretSource,
+} from './infra/installation-secret.ts';
 import { secretFileOf } from './infra/secret-file.ts';
 import { createKeyService, type KeyService } from './keys/key-service.ts';
 import { registerAccountRoute, registerKeyRoutes } from './keys/routes.ts';
@@ -145,6 +149,11 @@ export async function createServices(config: Config): Promise<Services & { close
           : 'GATEHOUSE_SECRET is not set, but this installation was set up with one: its stored secrets do not open. ' +
             'Set the same GATEHOUSE_SECRET for every process of the installation',
     );
+  });
+  await checkSealedSigningKeys(db, encryptor).catch(async (error: unknown) => {
+    await bus.close();
+    await database.close();
+    throw error;
   });
   const callbackSecrets = createCallbackSecrets(callbackSecret);
   const keys = createKeyService({

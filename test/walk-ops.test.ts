@@ -4,6 +4,10 @@ import { closeSync, copyFileSync, mkdirSync, openSync, readdirSync, readFileSync
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
+import { freePort } from '../bench/lib.ts';
+import { createServices } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createEncryptor } from '../src/infra/crypto/encryption.ts';
 import { openDatabase } from '../src/infra/db/database.ts';
 import { backupSqlite } from '../src/infra/db/sqlite-backup.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
@@ -68,6 +72,49 @@ describe('operating a SQLite installation (walk)', () => {
       code: 'config_error',
       details: [],
     });
+  });
+
+  test('a rotated installation secret whose rotation left the JWT signing keys sealed with the old one: serve refuses in one line', async () => {
+    const rotated = await createTestDatabase('sqlite');
+    try {
+      const [before, after] = ['a'.repeat(40), 'b'.repeat(40)];
+      const file = rotated.config.kind === 'sqlite' ? rotated.config.path : '';
+      await (
+        await createServices(loadConfig({ DATABASE_URL: rotated.url, GATEHOUSE_SECRET: before }))
+      ).close();
+      const [old, next] = [createEncryptor(before), createEncryptor(after)];
+      const db = new BetterSqlite3(file);
+      db.prepare("insert into settings (key, value) values ('jwt_signing_keys', ?)").run(
+        old.encrypt(
+          JSON.stringify([{ kid: 'k1', secret: 's'.repeat(43), created_at: new Date().toISOString() }]),
+        ),
+      );
+      // The rest re-encrypted with the new secret, as a rotation script does.
+      const sealed = db
+        .prepare("select value from settings where key = 'callback_signing_secret'")
+        .pluck()
+        .get();
+      db.prepare("update settings set value = ? where key = 'callback_signing_secret'").run(
+        next.encrypt(old.decrypt(sealed as string)),
+      );
+      db.close();
+
+      const run = await runGatehouse(
+        ['serve', '--json'],
+        { ...env(file), GATEHOUSE_SECRET: after, PORT: String(await freePort()) },
+        60_000,
+      );
+      assert.equal(run.code, 1, run.stderr);
+      assert.deepEqual(JSON.parse(run.stdout), {
+        success: false,
+        error:
+          'The JWT signing keys (the settings row jwt_signing_keys) do not open with this installation secret, though the callback signing secret does: the secret was changed without re-encrypting them. Re-encrypt them with it (docs/SECURITY.md, Rotating the installation secret), or start with the secret they were sealed with',
+        code: 'config_error',
+        details: [],
+      });
+    } finally {
+      await rotated.drop();
+    }
   });
 
   describe('on a full disk', () => {

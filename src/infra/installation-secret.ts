@@ -12,7 +12,7 @@ import {
 import { dirname } from 'node:path';
 import { sql } from 'kysely';
 import { ConfigError } from '../config.ts';
-import { createEncryptor, UnsealError } from './crypto/encryption.ts';
+import { createEncryptor, type Encryptor, UnsealError } from './crypto/encryption.ts';
 import type { Db } from './db/database.ts';
 import { secretFileOf } from './secret-file.ts';
 
@@ -128,6 +128,28 @@ async function dropSecretRow(db: Db, sqlite: boolean): Promise<void> {
     );
   }, 5_000);
   retry.unref();
+}
+
+/**
+ * The JWT signing keys, opened once at start (they are sealed with the installation secret, as
+ * the callback signing secret is): a rotation of the secret that left them sealed with the old
+ * one would otherwise start, then answer every token request with a 500.
+ */
+export async function checkSealedSigningKeys(db: Db, encryptor: Encryptor): Promise<void> {
+  const row = await db
+    .selectFrom('settings')
+    .select('value')
+    .where('key', '=', 'jwt_signing_keys')
+    .executeTakeFirst();
+  if (row === undefined) return;
+  try {
+    encryptor.decrypt(row.value);
+  } catch (error) {
+    if (!(error instanceof UnsealError)) throw error;
+    throw new ConfigError(
+      'The JWT signing keys (the settings row jwt_signing_keys) do not open with this installation secret, though the callback signing secret does: the secret was changed without re-encrypting them. Re-encrypt them with it (docs/SECURITY.md, Rotating the installation secret), or start with the secret they were sealed with',
+    );
+  }
 }
 
 /** A value sealed with the installation's secret (the callback signing secret), if one exists yet. */
