@@ -30,7 +30,7 @@ describe('operating a SQLite installation (walk)', () => {
     await database.drop();
   });
 
-  test("a later release's backup is refused by restore, naming its migration; the database stays in place", async () => {
+  test("a later release's backup, or a folder, is refused by restore, saying so; the database stays in place", async () => {
     const newer = join(folder, 'newer.db');
     backupSqlite(path, newer);
     const db = new BetterSqlite3(newer);
@@ -49,6 +49,14 @@ describe('operating a SQLite installation (walk)', () => {
       code: 'restore_failed',
       details: [],
     });
+    assert.deepEqual(readFileSync(path), bytes, 'the database is unchanged');
+    // A folder named where a backup file is meant (the backups folder itself).
+    const folderGiven = await runGatehouse(['restore', folder], env(path));
+    assert.equal(folderGiven.code, 1);
+    assert.equal(
+      folderGiven.stderr,
+      `Error: ${folder} is a folder: give the backup file itself (restore_failed)\n`,
+    );
     assert.deepEqual(readFileSync(path), bytes, 'the database is unchanged');
     assert.deepEqual(
       readdirSync(folder).filter((f) => f.includes('before-restore') || f.endsWith('.restoring')),

@@ -41,6 +41,9 @@ export interface BackupSummary {
  */
 function openChecked(path: string, what: string, pages: boolean): BetterSqlite3.Database {
   if (!existsSync(path)) throw new BackupError(`No ${what} at ${path}`);
+  // SQLite reads a folder as a "disk I/O error": said as what it is.
+  if (statSync(path).isDirectory())
+    throw new BackupError(`${path} is a folder: give the ${what} file itself`);
   let db: BetterSqlite3.Database | undefined;
   try {
     db = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
