@@ -19,6 +19,7 @@ import { JsonText, managementClient } from './client.ts';
 import { endpointPath, withCommon } from './data-commands.ts';
 import { environmentOption } from './environment-option.ts';
 import { firstProblems } from './first-problems.ts';
+import { unreadableFile } from './option-file.ts';
 import { CliFailure, printJson, reportFailure } from './output.ts';
 import { firstNonUtf8Line } from './utf8-file.ts';
 
@@ -102,14 +103,9 @@ function checkReadable(file: string): void {
   try {
     isFile = statSync(file).isFile();
   } catch (error) {
-    const code = (error as { code?: string }).code;
-    throw new CliFailure({
-      success: false,
-      error: code === 'ENOENT' ? `No such file: ${file}` : `Cannot read ${file} (${code ?? String(error)})`,
-      code: 'cli_usage',
-    });
+    throw unreadableFile(file, error);
   }
-  if (!isFile) throw new CliFailure({ success: false, error: `${file} is not a file`, code: 'cli_usage' });
+  if (!isFile) throw unreadableFile(file, 'not a file');
 }
 
 /**
