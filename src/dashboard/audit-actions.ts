@@ -57,9 +57,11 @@ export type AuditAction =
 
 const named: AuditAction[] = [...new Set([...SELF_LOGGED_ACTIONS, ...Object.values(ROUTE_ACTIONS)])];
 const kindOf = (action: string) => action.split('.')[0] ?? action;
-const kinds = [...new Set(named.map(kindOf))];
+
+/** The kinds of action (`session`, `user`, `key`…): what comes before the dot, in first-seen order. */
+export const AUDIT_KINDS: readonly string[] = [...new Set(named.map(kindOf))];
 
 /** Every action the log records, those of a kind together (`session.*`, `user.*`, `invite.*`…). */
-export const AUDIT_ACTIONS: readonly AuditAction[] = kinds.flatMap((kind) =>
+export const AUDIT_ACTIONS: readonly AuditAction[] = AUDIT_KINDS.flatMap((kind) =>
   named.filter((action) => kindOf(action) === kind),
 );

@@ -4,7 +4,7 @@ import { newId } from '../ids.ts';
 import type { Db } from '../infra/db/database.ts';
 import { clientScope } from '../limits/client-scope.ts';
 import { nowIso } from '../time.ts';
-import { AUDIT_ACTIONS, type AuditAction, ROUTE_ACTIONS } from './audit-actions.ts';
+import { AUDIT_ACTIONS, AUDIT_KINDS, type AuditAction, ROUTE_ACTIONS } from './audit-actions.ts';
 
 export interface AuditEntry {
   actor: { id: string; email: string | null } | null;
@@ -18,7 +18,7 @@ export interface AuditEntry {
 export type AuditLog = ReturnType<typeof createAuditLog>;
 
 const KNOWN_ACTIONS = new Set<string>(AUDIT_ACTIONS);
-const KNOWN_KINDS = [...new Set([...KNOWN_ACTIONS].map((a) => a.split('.')[0]))].sort();
+const KNOWN_KINDS = [...AUDIT_KINDS].sort();
 
 /**
  * The `action` filter as given, or a 400 naming the kinds: a mistyped one (`key.revoked`, `keys`)
