@@ -460,6 +460,49 @@ test('a delivery that does not verify says why, in an error named WebhookVerific
   assert.equal(verifyWebhook(body, at(now), secret).id, 'evt_1');
 });
 
+test('verifyWebhook refuses an empty secret, and a tolerance or clock that is not a number, before reading a delivery', () => {
+  const body = '{"id":"evt_1","type":"record.created"}';
+  const signed = (key: Buffer, seconds: number) => {
+    const timestamp = String(seconds);
+    const signature = createHmac('sha256', key).update(`evt_1.${timestamp}.${body}`).digest('base64');
+    return { 'webhook-id': 'evt_1', 'webhook-timestamp': timestamp, 'webhook-signature': `v1,${signature}` };
+  };
+  const now = Math.floor(Date.now() / 1000);
+  // Before: a secret read from an unset variable was an empty HMAC key, and anyone signing with
+  // that key was believed.
+  const forged = signed(Buffer.alloc(0), now);
+  for (const empty of ['', 'whsec_', 'whsec_===', undefined as unknown as string])
+    assert.throws(
+      () => verifyWebhook(body, forged, empty),
+      new TypeError('verifyWebhook: secret is empty: pass the whsec_… secret the deliveries are signed with'),
+      String(empty),
+    );
+  // Before: NaN (`Number(process.env.UNSET)`) compared false with every age: an hour-old replay passed.
+  const secret = Buffer.from('0123456789abcdef0123456789abcdef');
+  const whsec = `whsec_${secret.toString('base64')}`;
+  const replay = signed(secret, now - 3600);
+  assert.throws(
+    () => verifyWebhook(body, replay, whsec, { toleranceSeconds: Number.NaN }),
+    new RangeError('verifyWebhook: toleranceSeconds must be 0 or more, not NaN'),
+  );
+  assert.throws(
+    () => verifyWebhook(body, replay, whsec, { toleranceSeconds: -1 }),
+    new RangeError('verifyWebhook: toleranceSeconds must be 0 or more, not -1'),
+  );
+  assert.throws(
+    () => verifyWebhook(body, replay, whsec, { now: Number.NaN }),
+    new RangeError('verifyWebhook: now must be a time in milliseconds, not NaN'),
+  );
+  // Unset options are the defaults (under exactOptionalPropertyTypes too): 300 s, the clock.
+  assert.throws(
+    () => verifyWebhook(body, replay, whsec, { toleranceSeconds: undefined, now: undefined }),
+    new WebhookVerificationError(
+      `webhook-timestamp ${now - 3600} is more than 300 s from now: a replay, or this machine's clock is off`,
+    ),
+  );
+  assert.equal(verifyWebhook(body, replay, whsec, { toleranceSeconds: 7200 }).id, 'evt_1');
+});
+
 test('exact JSON: no string of the data passes for a long integer, either way', () => {
   const parsed = parseJson('{"a":"\\u0000int:abc","b":"\\u0000int:5","n":12345678901234567890}') as Record<
     string,

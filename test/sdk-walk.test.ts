@@ -210,7 +210,7 @@ test('under exactOptionalPropertyTypes an option or filter may be undefined, as 
     writeFileSync(
       join(dir, 'use.ts'),
       [
-        `import { Gatehouse } from ${JSON.stringify(client)};`,
+        `import { Gatehouse, verifyWebhook } from ${JSON.stringify(client)};`,
         'interface Order { order_id: string; amount: number; paid?: boolean }',
         'const env: Record<string, string | undefined> = {};',
         `const gh = new Gatehouse<{ orders: Order }>({ apiKey: 'k', baseUrl: env.GATEHOUSE_URL });`,
@@ -218,6 +218,8 @@ test('under exactOptionalPropertyTypes an option or filter may be undefined, as 
         // Before: "Type 'undefined' is not assignable to type 'string | number | bigint | boolean | null'".
         `void gh.records('orders').listPage({ filter: { paid }, limit: undefined, order: undefined, after: env.AFTER });`,
         `void gh.records('orders').create({ order_id: 'x', amount: 1 }, { idempotencyKey: env.KEY, callback: undefined });`,
+        // Before: "Type 'undefined' is not assignable to type 'number'".
+        `export const check = (body: string) => verifyWebhook(body, {}, 'whsec_x', { toleranceSeconds: env.TOLERANCE === undefined ? undefined : Number(env.TOLERANCE), now: undefined });`,
       ].join('\n'),
     );
     writeFileSync(

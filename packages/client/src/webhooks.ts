@@ -59,8 +59,24 @@ export function verifyWebhook<T = Record<string, unknown>>(
   body: string | Uint8Array,
   headers: Headers,
   secret: string,
-  options: { toleranceSeconds?: number; now?: number } = {},
+  options: { toleranceSeconds?: number | undefined; now?: number | undefined } = {},
 ): WebhookEvent<T> {
+  // Refused before any delivery is read: a secret read from an unset variable ('' or 'whsec_')
+  // is an empty HMAC key, with which anyone can sign, and a tolerance or clock that is not a
+  // number (`Number(undefined)` is NaN) compares false with every age, letting any replay through.
+  const key =
+    typeof secret === 'string'
+      ? Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64')
+      : Buffer.alloc(0);
+  if (key.length === 0)
+    throw new TypeError(
+      'verifyWebhook: secret is empty: pass the whsec_… secret the deliveries are signed with',
+    );
+  const tolerance = options.toleranceSeconds ?? 300;
+  if (Number.isNaN(tolerance) || tolerance < 0)
+    throw new RangeError(`verifyWebhook: toleranceSeconds must be 0 or more, not ${tolerance}`);
+  if (options.now !== undefined && !Number.isFinite(options.now))
+    throw new RangeError(`verifyWebhook: now must be a time in milliseconds, not ${options.now}`);
   const id = header(headers, 'webhook-id');
   const timestamp = header(headers, 'webhook-timestamp');
   const signatures = header(headers, 'webhook-signature');
@@ -68,12 +84,11 @@ export function verifyWebhook<T = Record<string, unknown>>(
     throw new WebhookVerificationError('Missing webhook-id, webhook-timestamp or webhook-signature');
   const seconds = Number(timestamp);
   const now = (options.now ?? Date.now()) / 1000;
-  if (!Number.isInteger(seconds) || Math.abs(now - seconds) > (options.toleranceSeconds ?? 300)) {
+  if (!Number.isInteger(seconds) || Math.abs(now - seconds) > tolerance) {
     throw new WebhookVerificationError(
-      `webhook-timestamp ${timestamp} is more than ${options.toleranceSeconds ?? 300} s from now: a replay, or this machine's clock is off`,
+      `webhook-timestamp ${timestamp} is more than ${tolerance} s from now: a replay, or this machine's clock is off`,
     );
   }
-  const key = Buffer.from(secret.startsWith('whsec_') ? secret.slice(6) : secret, 'base64');
   const text =
     typeof body === 'string'
       ? body
