@@ -389,6 +389,35 @@ test('Retry-After is read as seconds or as an HTTP date; anything else is no Ret
     assert.equal(retryAfterSeconds(bad, now), undefined, String(bad));
 });
 
+test('no answer says why and keeps the cause; a base URL fetch cannot use is refused at construction', async () => {
+  const closed = createServer();
+  const url = await listen(closed);
+  await new Promise((r) => closed.close(r));
+  const port = new URL(url).port;
+  const gh = new Gatehouse<Endpoints>({ apiKey: 'gk_test_x', baseUrl: url, maxRetries: 0 });
+  // Before: "Gatehouse unreachable: fetch failed", the same for a wrong port, host or certificate.
+  const error = await gh
+    .records('orders')
+    .get('rec_1')
+    .then(
+      () => assert.fail('answered'),
+      (e: unknown) => e,
+    );
+  assert.ok(error instanceof ConnectionError);
+  assert.equal(error.message, `Gatehouse unreachable: fetch failed (connect ECONNREFUSED 127.0.0.1:${port})`);
+  assert.ok(error.cause instanceof TypeError);
+  assert.equal(error.cause.message, 'fetch failed');
+  // Before: each was tried maxRetries + 1 times, then a ConnectionError ("Failed to parse URL").
+  for (const baseUrl of ['', 'api.example.com', 'ftp://api.example.com'])
+    assert.throws(
+      () => new Gatehouse({ apiKey: 'gk_test_x', baseUrl }),
+      new TypeError(
+        `Gatehouse: baseUrl must be an absolute http:// or https:// URL, not ${JSON.stringify(baseUrl)}`,
+      ),
+      baseUrl,
+    );
+});
+
 test('the client loads with require() from CommonJS too', async () => {
   const { stdout } = await promisify(execFile)(
     process.execPath,

@@ -149,6 +149,16 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
     whole('maxRetries', this.maxRetries, 0, Number.MAX_SAFE_INTEGER);
     if (Number.isNaN(this.maxRetryWaitMs) || this.maxRetryWaitMs < 0)
       throw new RangeError(`Gatehouse: maxRetryWaitMs must be 0 or more, not ${this.maxRetryWaitMs}`);
+    // A base URL fetch cannot use ('' from an unset variable, 'api.example.com' without its
+    // scheme) is the caller's to fix: not "unreachable" after every retry.
+    let base: URL | undefined;
+    try {
+      base = new URL(this.baseUrl);
+    } catch {}
+    if (base?.protocol !== 'http:' && base?.protocol !== 'https:')
+      throw new TypeError(
+        `Gatehouse: baseUrl must be an absolute http:// or https:// URL, not ${JSON.stringify(options.baseUrl)}`,
+      );
   }
 
   records<K extends keyof E & string>(slug: K): Records<E[K]> {
@@ -202,8 +212,16 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
           await sleep(this.backoff(attempt, undefined));
           continue;
         }
-        const reason = error instanceof Error ? error.message : String(error);
-        throw new ConnectionError(0, 'connection_error', `Gatehouse unreachable: ${reason}`);
+        throw new ConnectionError(
+          0,
+          'connection_error',
+          `Gatehouse unreachable: ${reasonOf(error)}`,
+          [],
+          undefined,
+          {
+            cause: error,
+          },
+        );
       }
       let parsed: unknown;
       try {
@@ -230,6 +248,20 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
     const cap = Math.min(8_000, 250 * 2 ** attempt);
     return Math.random() * cap;
   }
+}
+
+/**
+ * Why fetch got no answer. Node's fetch says only "fetch failed", its cause what the socket met
+ * (`connect ECONNREFUSED 127.0.0.1:4000`, `getaddrinfo ENOTFOUND api.example.com`, a TLS error):
+ * that is what tells a wrong address from a server that is down.
+ */
+function reasonOf(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const cause: unknown = error.cause;
+  if (!(cause instanceof Error)) return error.message;
+  const code = (cause as { code?: unknown }).code;
+  const detail = cause.message || (typeof code === 'string' ? code : '');
+  return detail && !error.message.includes(detail) ? `${error.message} (${detail})` : error.message;
 }
 
 /**

@@ -17,8 +17,9 @@ export class GatehouseError extends Error {
     message: string,
     details: ErrorDetail[] = [],
     requestId?: string,
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
     this.name = new.target.name;
     this.status = status;
     this.code = code;
