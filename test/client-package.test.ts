@@ -18,7 +18,7 @@ describe('@gatehouse/client as an installed package', () => {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-client-pkg-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  test('packs, installs, type-checks under NodeNext + exactOptionalPropertyTypes and in a browser project without @types/node, and runs', async () => {
+  test('packs, installs, type-checks under NodeNext + exactOptionalPropertyTypes, in a browser project without @types/node and in a CommonJS project, and runs', async () => {
     await run(npm, ['pack', '--pack-destination', dir, '-w', '@gatehouse/client'], { cwd: process.cwd() });
     const tarball = readdirSync(dir).find((name) => name.endsWith('.tgz'));
     assert.ok(tarball, 'npm pack made no tarball');
@@ -94,5 +94,36 @@ describe('@gatehouse/client as an installed package', () => {
     );
     const { stdout } = await run(process.execPath, ['main.js'], { cwd: project });
     assert.equal(stdout.trim(), 'function function true');
+
+    // A CommonJS project, as the README says it may be: TypeScript's `import` compiled to
+    // require() under NodeNext, run by Node (20.19+ loads an ES module with require()).
+    const commonjs = join(dir, 'commonjs');
+    await run('mkdir', ['-p', commonjs]);
+    writeFileSync(
+      join(commonjs, 'package.json'),
+      JSON.stringify({ name: 'partner-cjs', type: 'commonjs', private: true }),
+    );
+    await run(npm, ['install', '--offline', '--no-audit', '--no-fund', join(dir, tarball)], {
+      cwd: commonjs,
+    });
+    writeFileSync(
+      join(commonjs, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: nodeProjectOptions({ noEmit: false, outDir: 'out' }),
+        files: ['main.ts'],
+      }),
+    );
+    writeFileSync(
+      join(commonjs, 'main.ts'),
+      [
+        `import { Gatehouse, NotFoundError, verifyWebhook } from '@gatehouse/client';`,
+        `const gh = new Gatehouse<{ orders: { order_id: string } }>({ apiKey: 'gk_test_x', baseUrl: 'http://127.0.0.1:9' });`,
+        `export const later = () => gh.records('orders').get('rec_1');`,
+        `console.log(typeof require, typeof verifyWebhook, new NotFoundError(404, 'not_found', 'x') instanceof Error);`,
+      ].join('\n'),
+    );
+    await tsc(commonjs);
+    const cjs = await run(process.execPath, ['out/main.js'], { cwd: commonjs });
+    assert.equal(cjs.stdout.trim(), 'function function true');
   });
 });
