@@ -136,7 +136,10 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxRetries = options.maxRetries ?? 2;
     this.maxRetryWaitMs = options.maxRetryWaitMs ?? 60_000;
-    this.fetch = options.fetch ?? globalThis.fetch;
+    const fetch = options.fetch ?? globalThis.fetch;
+    // Called as a plain function: a browser's or a worker's fetch refuses any `this` but the
+    // global ("Illegal invocation"), and `this.fetch(…)` would hand it the client.
+    this.fetch = (input, init) => fetch(input, init);
     // A value read from an unset variable (`Number(undefined)` is NaN) would otherwise retry a
     // 5xx forever, or make every call a ConnectionError ("unreachable") for a bad timeout.
     const whole = (name: string, value: number, low: number, high: number) => {
