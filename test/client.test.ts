@@ -10,6 +10,7 @@ import {
   BadRequestError,
   ConnectionError,
   Gatehouse,
+  GatehouseError,
   NotFoundError,
   RateLimitError,
   verifyWebhook,
@@ -416,6 +417,35 @@ test('no answer says why and keeps the cause; a base URL fetch cannot use is ref
       ),
       baseUrl,
     );
+});
+
+test('a 2xx that is no JSON object (another server at baseUrl) is a GatehouseError saying so', async () => {
+  const site = createServer((req, res) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'text/html' }).end('<!doctype html><title>Shop</title>');
+  });
+  const url = await listen(site);
+  try {
+    const gh = new Gatehouse<Endpoints>({ apiKey: 'gk_test_x', baseUrl: url, maxRetries: 0 });
+    const notGatehouse = (e: unknown) => {
+      assert.ok(e instanceof GatehouseError, String(e));
+      assert.equal(e.status, 200);
+      assert.equal(e.code, 'invalid_response');
+      assert.equal(
+        e.message,
+        `Not an answer from Gatehouse (HTTP 200, text/html, not a JSON object): is ${url} its address?`,
+      );
+      return true;
+    };
+    // Before: account() and get() a TypeError ("Cannot read properties of undefined (reading
+    // 'data')"), create() resolved to undefined.
+    await assert.rejects(gh.account(), notGatehouse);
+    await assert.rejects(gh.records('orders').get('rec_1'), notGatehouse);
+    await assert.rejects(gh.records('orders').create({ order_id: 'x', amount: 1 }), notGatehouse);
+  } finally {
+    site.closeAllConnections();
+    await new Promise((r) => site.close(r));
+  }
 });
 
 test('the client loads with require() from CommonJS too', async () => {

@@ -232,7 +232,17 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
       } catch {
         parsed = undefined;
       }
-      if (response.ok) return parsed as R;
+      if (response.ok) {
+        // Every answer of Gatehouse's is a JSON object: anything else (a web page answered 200)
+        // came from another server, and reading `.data` from it would be a bare TypeError.
+        if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as R;
+        const type = response.headers.get('content-type') ?? 'no Content-Type';
+        throw new GatehouseError(
+          response.status,
+          'invalid_response',
+          `Not an answer from Gatehouse (HTTP ${response.status}, ${type}, not a JSON object): is ${this.baseUrl} its address?`,
+        );
+      }
       const retryAfter = retryAfterSeconds(response.headers.get('retry-after'));
       const error = errorFromResponse(response.status, parsed, retryAfter);
       // 409 idempotency_key_in_flight: the same write (an earlier attempt) is still running.
