@@ -8,11 +8,13 @@ import { retryAfterSeconds } from '../packages/client/src/client.ts';
 import {
   AuthenticationError,
   BadRequestError,
+  ConflictError,
   ConnectionError,
   Gatehouse,
   GatehouseError,
   NotFoundError,
   RateLimitError,
+  ServerError,
   verifyWebhook,
   WebhookVerificationError,
 } from '../packages/client/src/index.ts';
@@ -445,6 +447,38 @@ test('a 2xx that is no JSON object (another server at baseUrl) is a GatehouseErr
   } finally {
     site.closeAllConnections();
     await new Promise((r) => site.close(r));
+  }
+});
+
+test("every error carries the answer's Retry-After, not a 429's alone", async () => {
+  const envelope = (code: string) =>
+    JSON.stringify({ success: false, error: code, code, details: [], request_id: 'req_x' });
+  const stub = createServer((req, res) => {
+    req.resume();
+    const json = { 'content-type': 'application/json' };
+    if (req.method === 'GET')
+      res.writeHead(503, { ...json, 'retry-after': '2' }).end(envelope('service_unavailable'));
+    else res.writeHead(409, { ...json, 'retry-after': '1' }).end(envelope('idempotency_key_in_flight'));
+  });
+  const url = await listen(stub);
+  try {
+    const gh = new Gatehouse<Endpoints>({ apiKey: 'gk_test_x', baseUrl: url, maxRetries: 0 });
+    // Before: a ServerError or ConflictError had no retryAfter: when to try again was lost.
+    await assert.rejects(
+      gh.account(),
+      (e: unknown) => e instanceof ServerError && e.code === 'service_unavailable' && e.retryAfter === 2,
+    );
+    await assert.rejects(
+      gh.records('orders').create({ order_id: 'x', amount: 1 }),
+      (e: unknown) =>
+        e instanceof ConflictError && e.code === 'idempotency_key_in_flight' && e.retryAfter === 1,
+    );
+    // Longer than maxRetryWaitMs: thrown at once, with it.
+    const impatient = new Gatehouse({ apiKey: 'gk_test_x', baseUrl: url, maxRetryWaitMs: 1000 });
+    await assert.rejects(impatient.account(), (e: unknown) => e instanceof ServerError && e.retryAfter === 2);
+  } finally {
+    stub.closeAllConnections();
+    await new Promise((r) => stub.close(r));
   }
 });
 

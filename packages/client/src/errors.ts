@@ -10,6 +10,11 @@ export class GatehouseError extends Error {
   readonly code: string;
   readonly details: ErrorDetail[];
   readonly requestId: string | undefined;
+  /**
+   * The answer's `Retry-After` in seconds (a 429, a 503, a 409 `idempotency_key_in_flight`), once
+   * the client's own retries are spent or it was longer than `maxRetryWaitMs`; else undefined.
+   */
+  retryAfter: number | undefined = undefined;
 
   constructor(
     status: number,
@@ -45,9 +50,7 @@ export class UnsupportedMediaTypeError extends GatehouseError {}
 /** 422: Idempotency-Key reused with another body. */
 export class IdempotencyKeyReusedError extends GatehouseError {}
 /** 429: rate limit or monthly quota; `retryAfter` in seconds. */
-export class RateLimitError extends GatehouseError {
-  retryAfter: number | undefined;
-}
+export class RateLimitError extends GatehouseError {}
 /** 5xx. */
 export class ServerError extends GatehouseError {}
 /** No HTTP answer: network failure or timeout (status 0). */
@@ -84,6 +87,6 @@ export function errorFromResponse(
     envelope.details ?? [],
     envelope.request_id,
   );
-  if (error instanceof RateLimitError) error.retryAfter = retryAfter;
+  error.retryAfter = retryAfter;
   return error;
 }
