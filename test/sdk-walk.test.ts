@@ -191,16 +191,18 @@ test('client options out of range are a RangeError when made, not endless retrie
     [{ maxRetries: -1 }, 'maxRetries must be a whole number from 0 to 9007199254740991, not -1'],
     [
       { timeoutMs: Number.POSITIVE_INFINITY },
-      'timeoutMs must be a whole number from 1 to 4294967295, not Infinity',
+      'timeoutMs must be a whole number from 1 to 2147483647, not Infinity',
     ],
-    [{ timeoutMs: 1.5 }, 'timeoutMs must be a whole number from 1 to 4294967295, not 1.5'],
-    [{ timeoutMs: 0 }, 'timeoutMs must be a whole number from 1 to 4294967295, not 0'],
+    [{ timeoutMs: 1.5 }, 'timeoutMs must be a whole number from 1 to 2147483647, not 1.5'],
+    [{ timeoutMs: 0 }, 'timeoutMs must be a whole number from 1 to 2147483647, not 0'],
+    // Before: accepted, and every call timed out at once (a timer past 2^31 − 1 ms fires in 1 ms).
+    [{ timeoutMs: 2 ** 31 }, 'timeoutMs must be a whole number from 1 to 2147483647, not 2147483648'],
     [{ maxRetryWaitMs: Number.NaN }, 'maxRetryWaitMs must be 0 or more, not NaN'],
   ];
   for (const [options, message] of cases) {
     assert.throws(() => make(options), { name: 'RangeError', message: `Gatehouse: ${message}` });
   }
-  make({ timeoutMs: 2 ** 32 - 1, maxRetries: 0, maxRetryWaitMs: Number.POSITIVE_INFINITY });
+  make({ timeoutMs: 2 ** 31 - 1, maxRetries: 0, maxRetryWaitMs: Number.POSITIVE_INFINITY });
 });
 
 test('under exactOptionalPropertyTypes an option or filter may be undefined, as the README says it may', async () => {

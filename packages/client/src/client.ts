@@ -148,7 +148,8 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
           `Gatehouse: ${name} must be a whole number from ${low} to ${high}, not ${value}`,
         );
     };
-    whole('timeoutMs', this.timeoutMs, 1, 2 ** 32 - 1);
+    // A timer holds at most 2^31 − 1 ms (~24.8 days): AbortSignal.timeout(2^31) fires at once.
+    whole('timeoutMs', this.timeoutMs, 1, 2 ** 31 - 1);
     whole('maxRetries', this.maxRetries, 0, Number.MAX_SAFE_INTEGER);
     if (Number.isNaN(this.maxRetryWaitMs) || this.maxRetryWaitMs < 0)
       throw new RangeError(`Gatehouse: maxRetryWaitMs must be 0 or more, not ${this.maxRetryWaitMs}`);
