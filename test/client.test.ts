@@ -3,7 +3,7 @@ import { execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
-import { promisify } from 'node:util';
+import { inspect, promisify } from 'node:util';
 import { retryAfterSeconds } from '../packages/client/src/client.ts';
 import {
   AuthenticationError,
@@ -476,6 +476,32 @@ test("every error carries the answer's Retry-After, not a 429's alone", async ()
     // Longer than maxRetryWaitMs: thrown at once, with it.
     const impatient = new Gatehouse({ apiKey: 'gk_test_x', baseUrl: url, maxRetryWaitMs: 1000 });
     await assert.rejects(impatient.account(), (e: unknown) => e instanceof ServerError && e.retryAfter === 2);
+  } finally {
+    stub.closeAllConnections();
+    await new Promise((r) => stub.close(r));
+  }
+});
+
+test('the API key is not printed nor serialised with the client or its records', async () => {
+  let sent: string | undefined;
+  const stub = createServer((req, res) => {
+    sent = req.headers.authorization;
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{"success":true,"data":{"name":"k"}}');
+  });
+  const url = await listen(stub);
+  try {
+    const gh = new Gatehouse<Endpoints>({ apiKey: 'gk_test_s3cret', baseUrl: url });
+    const orders = gh.records('orders');
+    // Before: `options: { apiKey: 'gk_test_s3cret', … }` in each, for any log line holding them.
+    for (const shown of [
+      inspect(gh, { depth: 5 }),
+      inspect(orders, { depth: 5 }),
+      JSON.stringify(gh),
+      JSON.stringify(orders),
+    ])
+      assert.ok(!shown.includes('s3cret'), shown);
+    await gh.account();
+    assert.equal(sent, 'Bearer gk_test_s3cret');
   } finally {
     stub.closeAllConnections();
     await new Promise((r) => stub.close(r));

@@ -130,8 +130,12 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
   private readonly maxRetryWaitMs: number;
   private readonly fetch: typeof globalThis.fetch;
 
-  constructor(private readonly options: GatehouseOptions) {
+  /** An ES private field: the key is not printed with the client (console.log, util.inspect) nor serialised. */
+  readonly #apiKey: string;
+
+  constructor(options: GatehouseOptions) {
     if (!options.apiKey) throw new Error('Gatehouse: apiKey is required');
+    this.#apiKey = options.apiKey;
     this.baseUrl = (options.baseUrl ?? 'http://localhost:4000').replace(/\/$/, '');
     this.timeoutMs = options.timeoutMs ?? 30_000;
     this.maxRetries = options.maxRetries ?? 2;
@@ -177,7 +181,7 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
   /** @internal One call with retries (exponential backoff, full jitter, Retry-After honoured). */
   async request<R>(req: RequestOptions): Promise<R> {
     const headers: Record<string, string> = {
-      authorization: `Bearer ${this.options.apiKey}`,
+      authorization: `Bearer ${this.#apiKey}`,
       ...req.headers,
     };
     if (req.body !== undefined) headers['content-type'] = 'application/json';
