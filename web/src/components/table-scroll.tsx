@@ -1,4 +1,4 @@
-import { Table } from '@mantine/core';
+import { Table, VisuallyHidden } from '@mantine/core';
 import { type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
 import classes from './table-scroll.module.css';
 
@@ -50,5 +50,17 @@ export function TableScroll({ minWidth, children }: { minWidth: number; children
         {children}
       </Table.ScrollContainer>
     </div>
+  );
+}
+
+/**
+ * The header of a row's buttons column: named for screen readers (an empty header cell is read as
+ * nothing, or skipped, when moving along a row), blank on screen as before.
+ */
+export function ActionsHeader() {
+  return (
+    <Table.Th>
+      <VisuallyHidden>Actions</VisuallyHidden>
+    </Table.Th>
   );
 }

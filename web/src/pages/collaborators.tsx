@@ -13,7 +13,7 @@ import {
 } from '../components/feedback.tsx';
 import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
 import { CopyText } from '../components/secret.tsx';
-import { TableScroll } from '../components/table-scroll.tsx';
+import { ActionsHeader, TableScroll } from '../components/table-scroll.tsx';
 
 export function CollaboratorsPage() {
   const users = useLoader(() => api.get<Collaborator[]>('/admin/v1/collaborators'), 'users');
@@ -92,7 +92,7 @@ export function CollaboratorsPage() {
                     <Table.Tr>
                       <Table.Th>Email</Table.Th>
                       <Table.Th>Expires</Table.Th>
-                      <Table.Th />
+                      <ActionsHeader />
                     </Table.Tr>
                   </Table.Thead>
                   <Table.Tbody>
@@ -154,7 +154,7 @@ export function CollaboratorsPage() {
                       <Table.Th>Email</Table.Th>
                       <Table.Th>Role</Table.Th>
                       <Table.Th>Last sign-in</Table.Th>
-                      <Table.Th />
+                      <ActionsHeader />
                     </Table.Tr>
                   </Table.Thead>
                   <Table.Tbody>

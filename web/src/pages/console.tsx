@@ -31,7 +31,7 @@ import {
   useFocusNext,
 } from '../components/feedback.tsx';
 import { formatDate, LoadMore, PageHeader } from '../components/page.tsx';
-import { TableScroll } from '../components/table-scroll.tsx';
+import { ActionsHeader, TableScroll } from '../components/table-scroll.tsx';
 
 interface Page {
   records: DataRecord[];
@@ -237,7 +237,7 @@ export function ConsolePage({ initialSlug }: { initialSlug?: string }) {
                       <Table.Th>Id</Table.Th>
                       <Table.Th>Data</Table.Th>
                       <Table.Th>Updated</Table.Th>
-                      <Table.Th />
+                      <ActionsHeader />
                     </Table.Tr>
                   </Table.Thead>
                   <Table.Tbody>

@@ -1,17 +1,4 @@
-import {
-  Badge,
-  Button,
-  Card,
-  Checkbox,
-  Code,
-  Group,
-  Menu,
-  Modal,
-  Stack,
-  Table,
-  Text,
-  VisuallyHidden,
-} from '@mantine/core';
+import { Badge, Button, Card, Checkbox, Code, Group, Menu, Modal, Stack, Table, Text } from '@mantine/core';
 import { useRef, useState } from 'react';
 import { limitsText } from '../../../src/keys/limits-text.ts';
 import { api } from '../api/client.ts';
@@ -29,7 +16,7 @@ import {
 } from '../components/feedback.tsx';
 import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
 import { SecretDialog, SecretReveal } from '../components/secret.tsx';
-import { TableScroll } from '../components/table-scroll.tsx';
+import { ActionsHeader, TableScroll } from '../components/table-scroll.tsx';
 import { KeyCreateModal, KeyEditModal } from './key-create.tsx';
 
 export function EnvironmentBadge({ environment }: { environment: string }) {
@@ -241,9 +228,7 @@ export function KeysPage() {
                     <Table.Th>Limits</Table.Th>
                     <Table.Th>Last used</Table.Th>
                     <Table.Th>Expires</Table.Th>
-                    <Table.Th>
-                      <VisuallyHidden>Actions</VisuallyHidden>
-                    </Table.Th>
+                    <ActionsHeader />
                   </Table.Tr>
                 </Table.Thead>
                 <Table.Tbody>

@@ -13,7 +13,7 @@ import {
 } from '../components/feedback.tsx';
 import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
 import { SecretReveal } from '../components/secret.tsx';
-import { TableScroll } from '../components/table-scroll.tsx';
+import { ActionsHeader, TableScroll } from '../components/table-scroll.tsx';
 
 /** Your management tokens: what the CLI and scripts sign in with (`GATEHOUSE_TOKEN`). */
 export function TokensPage() {
@@ -98,7 +98,7 @@ export function TokensPage() {
                       <Table.Th>Name</Table.Th>
                       <Table.Th>Created</Table.Th>
                       <Table.Th>Last used</Table.Th>
-                      <Table.Th />
+                      <ActionsHeader />
                     </Table.Tr>
                   </Table.Thead>
                   <Table.Tbody>

@@ -1,6 +1,6 @@
-import { BarChart, LineChart } from '@mantine/charts';
+import { BarChart, type BarChartProps, LineChart, type LineChartProps } from '@mantine/charts';
 import { Card, Group, SegmentedControl, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
-import { useState } from 'react';
+import { type AriaAttributes, useState } from 'react';
 import { api } from '../api/client.ts';
 import type { ApiKey, Usage, UsageRow } from '../api/types.ts';
 import { useLoader } from '../app/use-loader.ts';
@@ -17,6 +17,19 @@ const STATUS_COLORS: Record<string, string> = {
   '1xx': 'gray.5',
 };
 const MAX_SERIES = 7;
+
+/** What Mantine hands on to the Recharts chart, a bar chart's and a line chart's alike. */
+type ChartProps = NonNullable<BarChartProps['barChartProps']> & NonNullable<LineChartProps['lineChartProps']>;
+
+/**
+ * A chart's name for screen readers: its SVG is a Tab stop (Recharts' keyboard layer, role
+ * application) and was read as an unnamed "application". Recharts passes ARIA attributes on to the
+ * SVG without typing them; `title` would name it too, but with a browser tooltip over Recharts' own.
+ */
+function chartName(name: string): ChartProps {
+  const props: ChartProps & AriaAttributes = { 'aria-label': name };
+  return props;
+}
 
 interface ChartData {
   data: Record<string, string | number>[];
@@ -206,6 +219,7 @@ export function UsagePage() {
                 <ChartCard title="Requests by key">
                   <BarChart
                     h={260}
+                    barChartProps={chartName('Requests by key')}
                     data={keyChart.data}
                     dataKey="day"
                     type="stacked"
@@ -216,6 +230,7 @@ export function UsagePage() {
                 <ChartCard title="Requests by endpoint">
                   <BarChart
                     h={260}
+                    barChartProps={chartName('Requests by endpoint')}
                     data={endpointChart.data}
                     dataKey="day"
                     type="stacked"
@@ -226,6 +241,7 @@ export function UsagePage() {
                 <ChartCard title="Requests by status class">
                   <BarChart
                     h={260}
+                    barChartProps={chartName('Requests by status class')}
                     data={statusChart.data}
                     dataKey="day"
                     type="stacked"
@@ -236,6 +252,7 @@ export function UsagePage() {
                 <ChartCard title="Error rate and rate limiting">
                   <LineChart
                     h={260}
+                    lineChartProps={chartName('Error rate and rate limiting')}
                     data={rates}
                     dataKey="day"
                     withLegend

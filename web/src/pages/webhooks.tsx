@@ -38,7 +38,7 @@ import {
 } from '../components/feedback.tsx';
 import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
 import { SecretReveal } from '../components/secret.tsx';
-import { TableScroll } from '../components/table-scroll.tsx';
+import { ActionsHeader, TableScroll } from '../components/table-scroll.tsx';
 import { EnvironmentBadge } from './keys.tsx';
 
 /** The endpoint choice (and `#/webhooks/*`) for every endpoint's subscriptions at once. */
@@ -191,7 +191,7 @@ export function WebhooksPage({ initialSlug }: { initialSlug?: string }) {
                       <Table.Th>Environment</Table.Th>
                       <Table.Th>Events</Table.Th>
                       <Table.Th>Enabled</Table.Th>
-                      <Table.Th />
+                      <ActionsHeader />
                     </Table.Tr>
                   </Table.Thead>
                   <Table.Tbody>
