@@ -9,7 +9,7 @@ import {
   openBrowser,
   signInAsOwner,
 } from './helpers/dashboard-browser.ts';
-import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { ordersSchema, startTestServer, TEST_OWNER, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
 
 /** Whether `locator` has the focus. */
@@ -24,6 +24,16 @@ async function assertFocused(page: Page, locator: Locator, what: string): Promis
     '(() => { const e = document.activeElement; return e === null || e === document.body ? "body" : e.outerHTML.slice(0, 120); })()',
   );
   assert.fail(`${what} has not the focus: ${String(active)} has`);
+}
+
+/** The texts a field's aria-describedby points at (its description and error, as read out). */
+async function describedBy(field: Locator): Promise<string[]> {
+  return field.evaluate((element) =>
+    (element.getAttribute('aria-describedby') ?? '')
+      .split(' ')
+      .map((id: string) => element.ownerDocument.getElementById(id)?.textContent ?? '')
+      .filter((text: string) => text !== ''),
+  );
 }
 
 /**
@@ -155,5 +165,60 @@ describe('dashboard for keyboard and screen reader users', {
     await page.getByRole('radio', { name: '7 days', exact: true }).focus();
     await page.keyboard.press('Tab');
     await assertFocused(page, first, 'the chart "Requests by key"');
+  });
+
+  test('a form sent with its button keeps focus on the button, whether it worked or not', async () => {
+    await open('tokens', 'CLI tokens');
+    await page.getByRole('textbox', { name: 'Name', exact: true }).fill('ci');
+    const create = page.getByRole('button', { name: 'Create token', exact: true });
+    await create.focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('button', { name: 'Copy management token', exact: true }).waitFor();
+    await assertFocused(page, create, 'the "Create token" button');
+
+    await open('collaborators', 'Collaborators');
+    await page.getByRole('textbox', { name: 'Email', exact: true }).fill(TEST_OWNER.email);
+    const invite = page.getByRole('button', { name: 'Create invite link', exact: true });
+    await invite.focus();
+    await page.keyboard.press('Space');
+    await page
+      .getByRole('alert')
+      .filter({ hasText: `Could not create the inviteA user with the email ${TEST_OWNER.email} exists` })
+      .waitFor();
+    await assertFocused(page, invite, 'the "Create invite link" button');
+  });
+
+  test("the password form's errors get the focus and are read with their field", async () => {
+    await open('account', 'Account');
+    const current = page.getByRole('textbox', { name: 'Current password', exact: true });
+    const next = page.getByRole('textbox', { name: 'New password', exact: true });
+    const repeat = page.getByRole('textbox', { name: 'Repeat new password', exact: true });
+    const change = page.getByRole('button', { name: 'Change password', exact: true });
+    for (const field of [current, next, repeat]) assert.equal(await field.getAttribute('required'), '');
+    assert.deepEqual(await describedBy(next), ['At least 8 characters']);
+
+    const cases: [current: string, next: string, repeat: string, field: Locator, error: string][] = [
+      ['whatever', 'short', 'short', next, 'Use at least 8 characters'],
+      ['whatever', 'long enough 1', 'long enough 2', repeat, 'The passwords differ'],
+      ['not the password', 'a new password', 'a new password', current, 'Is not your current password'],
+    ];
+    for (const [currentValue, nextValue, repeatValue, field, error] of cases) {
+      await current.fill(currentValue);
+      await next.fill(nextValue);
+      await repeat.fill(repeatValue);
+      await change.focus();
+      await page.keyboard.press('Enter');
+      await assertFocused(page, field, `the field saying "${error}"`);
+      assert.equal(await field.getAttribute('aria-invalid'), 'true');
+      assert.ok((await describedBy(field)).includes(error), JSON.stringify(await describedBy(field)));
+    }
+
+    // Changed (the CLI tokens kept: the server's own is one): focus stays on the button.
+    await current.fill(TEST_OWNER.password);
+    await page.getByRole('checkbox', { name: 'Also revoke my 2 CLI tokens', exact: true }).uncheck();
+    await change.focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('alert').filter({ hasText: 'DonePassword changed' }).waitFor();
+    await assertFocused(page, change, 'the "Change password" button');
   });
 });

@@ -54,11 +54,17 @@ export function closeErrorsOfOtherPages(): void {
   }
 }
 
-/** A form's submit: `busy` while `run` runs; a failure is an error toast titled `failure`. */
+/**
+ * A form's submit: `busy` while `run` runs; a failure is an error toast titled `failure`. Sent with
+ * its button (Enter or Space on it), the button is disabled while busy and focus falls to <body>:
+ * it goes back to the button once it is enabled again, unless `run` put it somewhere.
+ */
 export function useSubmit(run: () => Promise<void>, failure: string) {
   const [busy, setBusy] = useState(false);
+  const focusNext = useFocusNext();
   async function submit(event: FormEvent) {
     event.preventDefault();
+    const submitter = submitterOf(event);
     setBusy(true);
     try {
       await run();
@@ -66,6 +72,7 @@ export function useSubmit(run: () => Promise<void>, failure: string) {
       notifyError(error, failure);
     } finally {
       setBusy(false);
+      focusNext(() => (focusLost() ? submitter : null));
     }
   }
   return { busy, submit };
@@ -114,6 +121,11 @@ export function useFocusNext(): (...targets: FocusTarget[]) => void {
     pending.current = [...pending.current, ...targets];
     setTick((t) => t + 1);
   }, []);
+}
+
+/** The button a form was sent with (null when sent with Enter in a field). */
+export function submitterOf(event: FormEvent): HTMLElement | null {
+  return event.nativeEvent instanceof SubmitEvent ? event.nativeEvent.submitter : null;
 }
 
 /** Focus is nowhere: on <body> (a disabled button or a removed element had it). */

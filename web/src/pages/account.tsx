@@ -1,10 +1,18 @@
-import { Button, Card, Checkbox, PasswordInput, Stack, Text, Title } from '@mantine/core';
-import { type FormEvent, useState } from 'react';
+import { Button, Card, Checkbox, Stack, Text, Title } from '@mantine/core';
+import { type FormEvent, useRef, useState } from 'react';
 import { ApiFailure, api, setCsrfToken } from '../api/client.ts';
 import type { ManagementToken, User } from '../api/types.ts';
 import { useLoader } from '../app/use-loader.ts';
-import { notifyError, notifySuccess } from '../components/feedback.tsx';
+import {
+  firstInvalid,
+  focusLost,
+  notifyError,
+  notifySuccess,
+  submitterOf,
+  useFocusNext,
+} from '../components/feedback.tsx';
 import { PageHeader, timeAgo } from '../components/page.tsx';
+import { PasswordInput } from '../components/password-input.tsx';
 
 const MIN_PASSWORD = 8;
 /** Tokens named under the checkbox; the rest are counted. */
@@ -34,16 +42,30 @@ export function AccountPage({ user }: { user: User }) {
   const [errors, setErrors] = useState<{ current?: string; next?: string }>({});
   const [busy, setBusy] = useState(false);
   const mismatch = confirm !== '' && confirm !== next;
+  const form = useRef<HTMLFormElement>(null);
+  const focusNext = useFocusNext();
 
   async function submit(event: FormEvent) {
     event.preventDefault();
+    // An error is said at its field, which gets focus: sent from the last field or the button,
+    // nothing was announced (and the button, disabled while busy, dropped focus on <body>).
+    const submitter = submitterOf(event);
+    const focusAfter = () =>
+      focusNext(
+        () => firstInvalid(form.current),
+        () => (focusLost() ? submitter : null),
+      );
     if (next.length < MIN_PASSWORD) {
       setErrors({ next: `Use at least ${MIN_PASSWORD} characters` });
+      focusAfter();
       return;
     }
     // Cleared first: "Use at least 8 characters" stayed on a long new password that only differed.
     setErrors({});
-    if (mismatch) return;
+    if (mismatch) {
+      focusAfter();
+      return;
+    }
     setBusy(true);
     try {
       const changed = await api.put<
@@ -68,6 +90,7 @@ export function AccountPage({ user }: { user: User }) {
       else notifyError(error, 'Could not change the password');
     } finally {
       setBusy(false);
+      focusAfter();
     }
   }
 
@@ -81,7 +104,7 @@ export function AccountPage({ user }: { user: User }) {
         <Text size="sm" c="dimmed" mb="md">
           Your other dashboard sessions are signed out; this one stays.
         </Text>
-        <form onSubmit={submit} aria-label="Change password">
+        <form ref={form} onSubmit={submit} aria-label="Change password">
           <Stack>
             <PasswordInput
               label="Current password"

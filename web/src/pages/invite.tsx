@@ -1,4 +1,4 @@
-import { Alert, Anchor, Button, PasswordInput, Stack, Text } from '@mantine/core';
+import { Alert, Anchor, Button, Stack, Text } from '@mantine/core';
 import { type FormEvent, useState } from 'react';
 import { api, errorMessage } from '../api/client.ts';
 import { navigate } from '../app/router.ts';
@@ -6,6 +6,7 @@ import { useSession } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
 import { ErrorState, LoadingState } from '../components/feedback.tsx';
 import { formatDate } from '../components/page.tsx';
+import { PasswordInput } from '../components/password-input.tsx';
 import { AuthCard } from './sign-in.tsx';
 
 const MIN_PASSWORD = 8;

@@ -1,21 +1,10 @@
-import {
-  Alert,
-  Button,
-  Center,
-  Code,
-  Modal,
-  Paper,
-  PasswordInput,
-  Stack,
-  Text,
-  TextInput,
-  Title,
-} from '@mantine/core';
+import { Alert, Button, Center, Code, Modal, Paper, Stack, Text, TextInput, Title } from '@mantine/core';
 import { type FormEvent, useEffect, useRef, useState } from 'react';
 import { api, errorMessage } from '../api/client.ts';
 import type { SetupInfo } from '../api/types.ts';
 import { useSession } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
+import { PasswordInput } from '../components/password-input.tsx';
 import { CopyText } from '../components/secret.tsx';
 
 export function AuthCard({ title, children }: { title: string; children: React.ReactNode }) {
