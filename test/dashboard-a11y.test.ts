@@ -113,7 +113,12 @@ describe('dashboard for keyboard and screen reader users', {
     await actions.focus();
     await page.keyboard.press('Enter');
     const menu = page.getByRole('menu', { name: 'Actions for writer', exact: true });
-    await menu.waitFor();
+    // The menu takes focus once it has opened; the arrow keys move within it from there.
+    const inMenu = await until(
+      () => menu.evaluate((element) => element.contains(element.ownerDocument.activeElement)),
+      Boolean,
+    );
+    assert.ok(inMenu, 'focus is in the menu');
     await page.keyboard.press('ArrowDown');
     await assertFocused(
       page,
@@ -220,5 +225,25 @@ describe('dashboard for keyboard and screen reader users', {
     await page.keyboard.press('Enter');
     await page.getByRole('alert').filter({ hasText: 'DonePassword changed' }).waitFor();
     await assertFocused(page, change, 'the "Change password" button');
+  });
+
+  test("a confirmed delete or revoke puts focus on the page's heading, not on <body>", async () => {
+    const flows: [path: string, heading: string, opener: RegExp, dialog: string, confirm: string][] = [
+      ['console/orders', 'Production console', /^Delete rec_/, 'Delete this live record?', 'Delete record'],
+      ['tokens', 'CLI tokens', /^Revoke ci$/, 'Revoke ci?', 'Revoke token'],
+    ];
+    for (const [path, heading, opener, name, confirm] of flows) {
+      await open(path, heading);
+      const button = page.getByRole('button', { name: opener });
+      await button.focus();
+      await page.keyboard.press('Enter');
+      const dialog = page.getByRole('dialog', { name, exact: true });
+      await assertFocused(page, dialog.getByRole('button', { name: 'Cancel', exact: true }), 'Cancel');
+      await page.keyboard.press('Tab');
+      await assertFocused(page, dialog.getByRole('button', { name: confirm, exact: true }), confirm);
+      await page.keyboard.press('Enter');
+      await button.waitFor({ state: 'detached' });
+      await assertFocused(page, page.getByRole('heading', { level: 1, name: heading, exact: true }), heading);
+    }
   });
 });

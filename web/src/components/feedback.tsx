@@ -79,18 +79,46 @@ export function useSubmit(run: () => Promise<void>, failure: string) {
 }
 
 /**
- * Gives focus back when a dialog closes: to `element`, or (gone, as a clicked menu item is) to the
- * page's heading, so keyboard and screen reader users are not left on <body>. Called from the
+ * Gives focus back when a dialog closes: to `element`, or (gone, as a clicked menu item is, or
+ * removed soon after, as a deleted row's button is) to the page's heading, so keyboard and screen
+ * reader users are not left on <body>. Called from the
  * dialog's onClose; it runs once the dialog has closed, after Mantine's own focus return looked.
  */
 export function focusBack(element: Element | null): void {
   setTimeout(() => {
-    const target =
-      element instanceof HTMLElement && element.isConnected
-        ? element
-        : (document.querySelector<HTMLElement>('main h1') ?? document.getElementById('main'));
-    target?.focus({ preventScroll: target === element });
+    if (element instanceof HTMLElement && element.isConnected) {
+      element.focus({ preventScroll: true });
+      headingWhenRemoved(element);
+    } else {
+      pageHeading()?.focus();
+    }
   }, 0);
+}
+
+function pageHeading(): HTMLElement | null {
+  return document.querySelector<HTMLElement>('main h1') ?? document.getElementById('main');
+}
+
+/** How long after focus went back to an element its removal still sends focus to the heading. */
+const REMOVAL_WAIT_MS = 10_000;
+
+/**
+ * A confirmed delete or revoke removes the row of the button that opened the dialog, once the list
+ * has reloaded: after focus went back to that button, so focus fell to <body>. If `element` is
+ * removed while focus is nowhere, focus goes to the page's heading instead.
+ */
+function headingWhenRemoved(element: HTMLElement): void {
+  const observer = new MutationObserver(() => {
+    if (element.isConnected) return;
+    stop();
+    if (focusLost()) pageHeading()?.focus();
+  });
+  const timer = window.setTimeout(stop, REMOVAL_WAIT_MS);
+  function stop() {
+    observer.disconnect();
+    window.clearTimeout(timer);
+  }
+  observer.observe(document.body, { childList: true, subtree: true });
 }
 
 /** Where focus may go: an element, or nothing (try the next choice). */
