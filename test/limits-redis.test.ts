@@ -6,9 +6,11 @@ import { generateSecret } from '../src/infra/crypto/token-format.ts';
 import { databaseKinds } from './helpers/database.ts';
 import {
   type ClusterSetup,
+  call,
   dropRedisPrefix,
   freePort,
   type RedisProxy,
+  type Reply,
   redisUrl,
   type ServerProcess,
   setUpDatabase,
@@ -18,33 +20,6 @@ import {
 } from './helpers/limits-cluster.ts';
 
 const order = { order_id: 'ORD-1', amount: 100 };
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  // biome-ignore lint/suspicious/noExplicitAny: test assertions walk arbitrary JSON
-  body: any;
-}
-
-async function call(
-  base: string,
-  method: string,
-  path: string,
-  key: string,
-  options: { json?: unknown; headers?: Record<string, string> } = {},
-): Promise<Reply> {
-  const headers: Record<string, string> = { authorization: `Bearer ${key}`, ...options.headers };
-  if (options.json !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${base}${path}`, {
-    method,
-    headers,
-    body: options.json === undefined ? undefined : JSON.stringify(options.json),
-    // A bound, not a timing assertion: a request must never hang on Redis.
-    signal: AbortSignal.timeout(15_000),
-  });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
-}
 
 /** A GET from a chosen loopback address: another client than the rest of the tests. */
 function getFrom(localAddress: string, url: string, key: string): Promise<Reply> {

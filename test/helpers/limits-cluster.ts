@@ -186,3 +186,32 @@ export async function startRedisProxy(target = redisUrl): Promise<RedisProxy> {
       }),
   };
 }
+
+/** A data API answer, its body parsed. */
+export interface Reply {
+  status: number;
+  headers: Headers;
+  // biome-ignore lint/suspicious/noExplicitAny: test assertions walk arbitrary JSON
+  body: any;
+}
+
+/** A data API call with a key (JSON body if given), bounded so that no test hangs on Redis. */
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  key: string,
+  options: { json?: unknown; headers?: Record<string, string> } = {},
+): Promise<Reply> {
+  const headers: Record<string, string> = { authorization: `Bearer ${key}`, ...options.headers };
+  if (options.json !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    body: options.json === undefined ? undefined : JSON.stringify(options.json),
+    // A bound, not a timing assertion: a request must never hang on Redis.
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : undefined };
+}

@@ -3,7 +3,8 @@
  * deployed), so each drops its copy at once. The caches' short TTL remains the fallback when a
  * message is lost.
  */
-export type Topic = 'keys' | 'endpoints' | 'tokens' | 'apps' | 'signing-keys';
+export const TOPICS = ['keys', 'endpoints', 'tokens', 'apps', 'signing-keys'] as const;
+export type Topic = (typeof TOPICS)[number];
 
 export interface InvalidationBus {
   /** Delivered to every subscriber in every process, this one included. */
