@@ -119,7 +119,7 @@ describe('Redis killed and restarted under two API processes and a worker (Postg
       'callbacks never delivered',
     );
 
-  test('while Redis is down: open serves and acknowledges durably, closed answers 503 in the envelope', async () => {
+  test('while Redis is down: open serves and acknowledges durably, closed answers 503 in the envelope, each logs one warning, not a stack per request', async () => {
     const { key } = await setup.createKey({ per_day: 100_000 });
     await countedAgain(key);
     revokedInOutage = await setup.createKey();
@@ -167,6 +167,17 @@ describe('Redis killed and restarted under two API processes and a worker (Postg
         checks: { database: 'ok', redis: 'unreachable' },
       });
     }
+    // The 503s are the policy at work, said once by the warning: no error line (with its stack) each.
+    assert.match(
+      closed.log(),
+      /Redis unavailable: limits and idempotency locks follow their failure policy \(limits fail closed\)/,
+    );
+    assert.equal(closed.log().match(/"msg":"request failed"/g)?.length ?? 0, 0, closed.log());
+    assert.match(
+      open.log(),
+      /Redis unavailable: limits and idempotency locks follow their failure policy \(limits fail open\)/,
+    );
+    assert.equal(open.log().match(/"msg":"request failed"/g)?.length ?? 0, 0, open.log());
 
     // Every 202 is stored, and the worker (which saw Redis go too) delivers each callback.
     for (const id of acknowledged) {

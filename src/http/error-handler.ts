@@ -64,6 +64,15 @@ export function toApiError(error: unknown, faults: DatabaseFaults): ApiError {
   return new ApiError('internal_error');
 }
 
+/**
+ * Whether an answer is logged as a failed request (an error line with its stack). A 503
+ * `limits_unavailable` is the failure policy at work, not a fault: limits/redis.ts and
+ * limits/cluster-counters.ts say so in one warning every 10 s, not a stack per request.
+ */
+export function logsAsFailure(error: ApiError): boolean {
+  return error.status >= 500 && error.code !== 'limits_unavailable';
+}
+
 /** The answer on a connection now (Node's own field), with the request it answers. */
 type InFlight = ServerResponse & { req?: IncomingMessage };
 
@@ -217,7 +226,7 @@ export function registerErrorHandling(
       (error as Partial<FastifyError>).code === 'FST_ERR_CTP_BODY_TOO_LARGE' && limit !== undefined
         ? tooLarge(limit)
         : toApiError(error, faults);
-    if (apiError.status >= 500) request.log.error({ err: error, request_id: request.id }, 'request failed');
+    if (logsAsFailure(apiError)) request.log.error({ err: error, request_id: request.id }, 'request failed');
     return sendError(reply, request, apiError);
   });
   let allowedMethods: ((path: string) => string[]) | undefined;

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { EndpointService } from '../endpoints/endpoint-service.ts';
 import { ApiError } from '../errors.ts';
 import { NO_STORE, presentedSecret } from '../http/auth.ts';
-import { type DatabaseFaults, errorBody, toApiError } from '../http/error-handler.ts';
+import { type DatabaseFaults, errorBody, logsAsFailure, toApiError } from '../http/error-handler.ts';
 import { isJsonContentType, MAX_REQUEST_BYTES, parseJson } from '../http/json-body.ts';
 import { logAnswer } from '../http/request-log.ts';
 import type { WithHeaders } from '../http/single-header.ts';
@@ -148,7 +148,7 @@ export function createDataFastPath(deps: FastPathDeps) {
 
   function fail(res: ServerResponse, call: Call, error: unknown): number {
     const apiError = toApiError(error, deps.faults);
-    if (apiError.status >= 500) deps.logger?.error({ err: error, request_id: call.id }, 'request failed');
+    if (logsAsFailure(apiError)) deps.logger?.error({ err: error, request_id: call.id }, 'request failed');
     // Fastify closes the connection after a body it could not parse; so does the fast path.
     const headers =
       apiError.code === 'invalid_json' ? { ...apiError.headers, connection: 'close' } : apiError.headers;
