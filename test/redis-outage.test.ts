@@ -66,6 +66,8 @@ describe('Redis killed and restarted under two API processes and a worker (Postg
       GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8',
       // Only a Redis message can explain a change one process sees from the other.
       GATEHOUSE_CACHE_TTL_MS: '600000',
+      // Each process's counts reach the usage table soon: what a quota is seeded from.
+      GATEHOUSE_USAGE_FLUSH_MS: '100',
     };
     [open, closed] = await Promise.all([
       spawnServer(env),
@@ -309,5 +311,40 @@ describe('Redis killed and restarted under two API processes and a worker (Postg
     for (const r of results) assert.ok(r.status === 202 || r.status === 409, String(r.status));
     assert.equal(await recordsNow(), before + 1);
     assert.equal(await countKeyRecords('after-recovery'), 1);
+  });
+  test('a day quota used up before Redis restarted empty stays used up after it, in both processes', async () => {
+    const { id, key } = await setup.createKey({ per_day: 3 });
+    const statuses: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      statuses.push(
+        (await call(i % 2 ? closed.url : open.url, 'GET', '/api/v1/data/orders?limit=1', key)).status,
+      );
+    }
+    assert.deepEqual(statuses, [200, 200, 200, 429]);
+    await eventually(
+      async () =>
+        Number(
+          (
+            await db.query(
+              'select coalesce(sum(count - rate_limited), 0) as n from usage_daily where key_id = $1',
+              [id],
+            )
+          ).rows[0].n,
+        ),
+      (used) => used === 3,
+      'both processes flushed their usage',
+    );
+    await redis.stop();
+    await redis.start();
+    for (const server of [open, closed]) {
+      const counted = await eventually(
+        () => call(server.url, 'GET', '/api/v1/data/orders?limit=1', key),
+        (r) => r.headers.get('x-ratelimit-limit') !== null,
+        `${server.url} counts in Redis again`,
+      );
+      assert.equal(counted.status, 429, JSON.stringify(counted.body));
+      assert.equal(counted.body.code, 'rate_limited');
+      assert.equal(counted.headers.get('x-ratelimit-remaining'), '0');
+    }
   });
 });

@@ -22,6 +22,11 @@ export interface Counters {
   delete(name: string): Promise<void>;
   /** In-process counters also answer synchronously, so the hot path makes no promise. */
   readonly sync?: SyncCounters;
+  /**
+   * Durable counters only: changes whenever the store may have lost its counts since (Redis
+   * reconnected: it may have restarted empty), so day and month are seeded from usage again.
+   */
+  readonly generation?: () => number;
 }
 
 export interface SyncCounters {
@@ -97,6 +102,7 @@ export function redisCounters(redis: SharedRedis, family: string): Counters {
   return {
     shared: true,
     durable: true,
+    generation: redis.connections,
     get: (name) => redis.run(async () => consumed(await limiter.get(name))),
     add: (name, points, ttlSeconds) =>
       redis.run(async () => {

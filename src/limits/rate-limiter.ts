@@ -37,8 +37,9 @@ export interface RateLimiterOptions {
   /** Installation-wide limits for keys that set none for a window. */
   defaults: KeyLimits;
   /**
-   * Process-local counters start empty after a restart; this reads what the usage table says a
-   * key already used in a day or month, so a quota survives a restart. Not used with Redis.
+   * Process-local counters start empty after a restart, and Redis without persistence after
+   * its own; this reads what the usage table says a key already used in a day or month, so a
+   * quota survives either.
    */
   usedBefore?: (keyId: string, window: 'day' | 'month', p: Period) => Promise<number>;
 }
@@ -75,8 +76,15 @@ export function createRateLimiter(options: RateLimiterOptions) {
   const { counters, defaults } = options;
   const shared = counters.minute.shared;
   const durable = counters.minute.durable;
-  /** Which day and month each key's in-memory counters were seeded for. */
-  const seeded = new Map<string, { day: string; month: string; ready: Promise<void> | undefined }>();
+  /**
+   * Which day and month each key's counters were seeded for, and in which generation of durable
+   * counters (Redis: a reconnection may find it restarted empty, so each key is seeded again).
+   */
+  const seeded = new Map<
+    string,
+    { day: string; month: string; generation: number; ready: Promise<void> | undefined }
+  >();
+  const generationOf = counters.day.generation;
 
   /**
    * Waits until another worker has seeded a counter (its `done` marker is set), a few ms at a
@@ -91,41 +99,50 @@ export function createRateLimiter(options: RateLimiterOptions) {
 
   function ensureSeeded(keyId: string, periods: Period[]): Promise<void> | undefined {
     const { usedBefore } = options;
-    if (durable || !usedBefore) return undefined;
+    if (!usedBefore) return undefined;
     const day = periods[1] as Period;
     const month = periods[2] as Period;
+    const generation = generationOf ? generationOf() : 0;
     const known = seeded.get(keyId);
     // Once seeded, `ready` is dropped: the common case awaits nothing.
-    if (known && known.day === day.id && known.month === month.id) return known.ready;
+    if (known && known.day === day.id && known.month === month.id && known.generation === generation) {
+      return known.ready;
+    }
     const seedOne = async (p: Period, window: 'day' | 'month') => {
-      if (known && (window === 'day' ? known.day : known.month) === p.id) return;
+      if (known && known.generation === generation && (window === 'day' ? known.day : known.month) === p.id)
+        return;
       const counter = counters[window];
       const ttl = ttlSeconds(p, Date.now(), durable);
       if (shared) {
-        // Workers of one machine count in their primary: the first worker to see this key in
-        // this period seeds its counter, once for the primary's lifetime. The others wait until
-        // it is done: judged against a counter not yet seeded, their requests would pass a quota
-        // that a restart left already used up.
-        await counter.delete(`seeded:${keyId}:${previousPeriod(p).id}`);
-        await counter.delete(`seeded-done:${keyId}:${previousPeriod(p).id}`);
+        // Workers of one machine count in their primary, processes in Redis: the first to see
+        // this key in this period seeds its counter, once for the primary's lifetime (or while
+        // Redis keeps its markers). The others wait until it is done: judged against a counter
+        // not yet seeded, their requests would pass a quota a restart left already used up.
+        if (!durable) {
+          await counter.delete(`seeded:${keyId}:${previousPeriod(p).id}`);
+          await counter.delete(`seeded-done:${keyId}:${previousPeriod(p).id}`);
+        }
         if ((await counter.add(`seeded:${keyId}:${p.id}`, 1, ttl)) !== 1) {
           await seededElsewhere(counter, `seeded-done:${keyId}:${p.id}`);
           return;
         }
       }
-      await counter.delete(`${keyId}:${previousPeriod(p).id}`);
+      if (!durable) await counter.delete(`${keyId}:${previousPeriod(p).id}`);
       const used = await usedBefore(keyId, window, p);
       // In one process every request charges only after this seeding, so the counter is still
-      // untouched here; in a cluster, the other workers wait for it (seededElsewhere).
-      if (used > 0 && (shared || (await counter.get(`${keyId}:${p.id}`)) === 0)) {
+      // untouched here; in a cluster, the other workers wait for it (seededElsewhere). Redis
+      // counts that are still there (it did not lose them, or an older release kept them
+      // without markers) already hold what usage says.
+      if (used > 0 && ((shared && !durable) || (await counter.get(`${keyId}:${p.id}`)) === 0)) {
         await counter.add(`${keyId}:${p.id}`, used, ttl);
       }
       if (shared) await counter.add(`seeded-done:${keyId}:${p.id}`, 1, ttl);
     };
     const ready = Promise.all([seedOne(day, 'day'), seedOne(month, 'month')]).then(() => undefined);
-    const entry: { day: string; month: string; ready: Promise<void> | undefined } = {
+    const entry: { day: string; month: string; generation: number; ready: Promise<void> | undefined } = {
       day: day.id,
       month: month.id,
+      generation,
       ready,
     };
     seeded.set(keyId, entry);

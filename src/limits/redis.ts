@@ -26,6 +26,11 @@ export interface SharedRedis {
    * for its timeout, so a hung Redis slows a handful of requests, not every request.
    */
   run<T>(call: (client: Redis) => Promise<T>): Promise<T>;
+  /**
+   * How many times the client has become ready: it changes on every reconnection, after which
+   * Redis may be one that restarted empty (no persistence) and lost every counter.
+   */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -46,6 +51,10 @@ export function connectRedis(options: SharedRedisOptions): SharedRedis {
   });
   let openUntil = 0;
   let lastWarning = 0;
+  let connections = 0;
+  client.on('ready', () => {
+    connections += 1;
+  });
 
   function warn(error: unknown): void {
     const now = Date.now();
@@ -95,6 +104,7 @@ export function connectRedis(options: SharedRedisOptions): SharedRedis {
         return failed(error);
       }
     },
+    connections: () => connections,
     async close() {
       client.disconnect();
     },
