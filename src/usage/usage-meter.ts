@@ -2,6 +2,9 @@ import type { Db } from '../infra/db/database.ts';
 import type { UsageDailyTable } from '../infra/db/schema.ts';
 import { utcDay } from '../limits/windows.ts';
 
+/** Not counted toward a quota when one is seeded from usage (limits/rate-limiter.ts). */
+const UNSERVED = 503;
+
 export interface UsageEvent {
   keyId: string;
   /** The data endpoint's slug, or '' when the request was not about one endpoint. */
@@ -103,7 +106,10 @@ export function createUsageMeter(db: Db) {
       return next;
     },
 
-    /** Requests a key made from `fromDay` to `toDay` (inclusive) that were not refused by a limit. */
+    /**
+     * Requests a key made from `fromDay` to `toDay` (inclusive) that were not refused by a limit,
+     * nor answered 503 (unserved: the closed policy's refusals while Redis was away, above all).
+     */
     async usedBetween(keyId: string, fromDay: string, toDay: string): Promise<number> {
       const row = await db
         .selectFrom('usage_daily')
@@ -111,10 +117,13 @@ export function createUsageMeter(db: Db) {
         .where('key_id', '=', keyId)
         .where('day', '>=', fromDay)
         .where('day', '<=', toDay)
+        .where((eb) => eb.or([eb('status', 'is', null), eb('status', '!=', UNSERVED)]))
         .executeTakeFirst();
       let used = Number(row?.n ?? 0);
       for (const rows of pending.get(keyId)?.values() ?? []) {
-        for (const p of rows) if (p.day >= fromDay && p.day <= toDay) used += p.count - p.rate_limited;
+        for (const p of rows) {
+          if (p.day >= fromDay && p.day <= toDay && p.status !== UNSERVED) used += p.count - p.rate_limited;
+        }
       }
       return used;
     },
