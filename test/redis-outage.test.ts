@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { newId } from '../src/ids.ts';
 import { databaseKinds } from './helpers/database.ts';
 import {
   type ClusterSetup,
@@ -9,6 +10,7 @@ import {
   type ServerProcess,
   setUpDatabase,
   spawnServer,
+  startRedisProxy,
   uniquePrefix,
 } from './helpers/limits-cluster.ts';
 import { type PrivateServer, privateRedis } from './helpers/private-services.ts';
@@ -358,5 +360,51 @@ describe('Redis killed and restarted under two API processes and a worker (Postg
     );
     assert.equal(refused.status, 429, JSON.stringify(refused.body));
     assert.equal(refused.body.code, 'rate_limited');
+  });
+
+  test('Idempotency-Key: a lock whose release Redis missed is let go once it answers, so the failed request can be sent again', async () => {
+    // Redis behind a proxy that can stop answering (Redis itself stays up, the lock in it too).
+    const proxy = await startRedisProxy(redis.url);
+    const server = await spawnServer({ ...env, REDIS_URL: proxy.url });
+    const blocker = new pg.Client({ connectionString: setup.database.url });
+    await blocker.connect();
+    try {
+      const { key } = await setup.createKey({ per_day: 100_000 });
+      await eventually(
+        () => call(server.url, 'GET', '/api/v1/data/orders?limit=1', key),
+        (r) => r.headers.get('x-ratelimit-limit') !== null,
+        'counted in Redis',
+      );
+      // A replace of a record that does not exist: 404 from the writer, after the lock is taken.
+      const path = `/api/v1/data/orders/${newId('record')}`;
+      const send = () =>
+        call(server.url, 'PUT', path, key, {
+          json: order(1),
+          headers: { 'idempotency-key': 'missed-release' },
+        });
+      await blocker.query('begin');
+      await blocker.query('lock table records in exclusive mode');
+      const first = send();
+      first.catch(() => {});
+      await eventually(waitingOnLocks, (waiting) => waiting === 1, 'the write waits on the table');
+      proxy.freeze();
+      await blocker.query('commit');
+      const failed = await first;
+      assert.equal(failed.status, 404, JSON.stringify(failed.body));
+      proxy.thaw();
+      await eventually(
+        () => call(server.url, 'GET', '/api/v1/data/orders?limit=1', key),
+        (r) => r.headers.get('x-ratelimit-limit') !== null,
+        'counted in Redis again',
+      );
+      // Sent again with its key: answered for itself, not 409 in flight for the lock's 90 s.
+      const again = await eventually(send, (r) => r.status !== 409, 'the key is still locked');
+      assert.equal(again.status, 404, JSON.stringify(again.body));
+      assert.equal(again.body.code, 'record_not_found');
+    } finally {
+      await blocker.end();
+      await server.stop();
+      await proxy.close();
+    }
   });
 });

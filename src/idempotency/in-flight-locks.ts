@@ -36,9 +36,43 @@ export function memoryLocks(): InFlightLocks {
 const RELEASE =
   "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
 
+/** How often the releases Redis missed are tried again: its pause after a failure (limits/redis.ts). */
+const RETRY_RELEASE_MS = 1_000;
+/** Releases kept to try again at most; past that, the rest are left to expire. */
+const MAX_UNRELEASED = 10_000;
+
 /** Locks shared by every process on one Redis. When Redis fails, requests go on without a lock. */
 export function redisLocks(redis: SharedRedis): InFlightLocks {
   const key = (name: string) => `${redis.prefix}idem:${name}`;
+  const releaseNow = (name: string, token: string) =>
+    redis.run((client) => client.eval(RELEASE, 1, key(name), token));
+  /**
+   * Locks whose release Redis missed (it was away, or in its pause after a failure) while it may
+   * still hold them: let go once it answers again, not left for LOCK_TTL_MS, in which a failed
+   * request sent again with its key (as a client may, once it fixed it) would get 409.
+   */
+  const unreleased = new Map<string, string>();
+  let retrying = false;
+
+  async function retryReleases(): Promise<void> {
+    while (unreleased.size > 0) {
+      await new Promise((resolve) => setTimeout(resolve, RETRY_RELEASE_MS).unref());
+      await Promise.all(
+        [...unreleased].map(([name, token]) =>
+          releaseNow(name, token).then(
+            () => {
+              if (unreleased.get(name) === token) unreleased.delete(name);
+            },
+            () => {
+              // Still away: next round.
+            },
+          ),
+        ),
+      );
+    }
+    retrying = false;
+  }
+
   return {
     async acquire(name, token, ttlMs) {
       try {
@@ -49,11 +83,13 @@ export function redisLocks(redis: SharedRedis): InFlightLocks {
       }
     },
     async release(name, token) {
-      await redis
-        .run((client) => client.eval(RELEASE, 1, key(name), token))
-        .catch(() => {
-          // The lock expires on its own.
-        });
+      await releaseNow(name, token).catch(() => {
+        if (unreleased.size >= MAX_UNRELEASED) return; // these expire on their own
+        unreleased.set(name, token);
+        if (retrying) return;
+        retrying = true;
+        void retryReleases();
+      });
     },
   };
 }
