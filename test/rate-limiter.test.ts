@@ -144,3 +144,40 @@ test('a burst refused in a race names the window that is used up, not one merely
   assert.equal(late.length, 20);
   for (const d of late) assert.ok(d.outcome === 'rejected' && d.window.window === 'month', JSON.stringify(d));
 });
+
+test("a process whose seeding failed lets the next one seed the key's counter: a used-up quota stays used up", async () => {
+  const counters = {
+    minute: sharedCounters('minute'),
+    day: sharedCounters('day'),
+    month: sharedCounters('month'),
+  };
+  // The usage table says 7 were used today (and this month); the first read of the day fails.
+  let dayReadFails = true;
+  const usedBefore = async (_keyId: string, window: 'day' | 'month') => {
+    if (window === 'day' && dayReadFails) {
+      dayReadFails = false;
+      throw new Error('usage unreadable');
+    }
+    return 7;
+  };
+  const a = createRateLimiter({ counters, defaults: {}, usedBefore });
+  const b = createRateLimiter({ counters, defaults: {}, usedBefore });
+  const limits = { per_day: 8 };
+  const now = Date.now();
+  await assert.rejects(async () => a.check('key_f', limits, now), /usage unreadable/);
+  // Its claim to seed the day went with the failure: the other process seeds it, at once.
+  const next = await b.check('key_f', limits, now);
+  assert.ok(next.outcome === 'allowed', JSON.stringify(next));
+  assert.deepEqual(
+    next.windows.map((w) => [w.window, w.used]),
+    [
+      ['minute', 1],
+      ['day', 8],
+      ['month', 8],
+    ],
+  );
+  const last = await a.check('key_f', limits, now);
+  assert.ok(last.outcome === 'rejected', JSON.stringify(last));
+  assert.equal(last.window.window, 'day');
+  assert.equal(last.window.used, 8);
+});

@@ -47,6 +47,19 @@ export interface RateLimiterOptions {
 const TTL_SLACK_SECONDS = 60;
 /** How long a worker waits for another to seed a key's day or month counter in a cluster. */
 const SEED_WAIT_MS = 3_000;
+/**
+ * How long a claim to seed a key's counter holds: far longer than a seeding takes (one usage
+ * query), short enough that one that died midway holds the key's requests up only this long.
+ */
+const SEED_CLAIM_SECONDS = 30;
+
+/** Which periods a key's counters were seeded for; `ready` while the seeding runs. */
+interface SeededEntry {
+  day: string;
+  month: string;
+  generation: number;
+  ready: Promise<void> | undefined;
+}
 
 /** How long a period's counter must live: to the end of the period, plus slack for clock skew. */
 function ttlSeconds(p: Period, now: number, durable: boolean): number {
@@ -80,19 +93,18 @@ export function createRateLimiter(options: RateLimiterOptions) {
    * Which day and month each key's counters were seeded for, and in which generation of durable
    * counters (Redis: a reconnection may find it restarted empty, so each key is seeded again).
    */
-  const seeded = new Map<
-    string,
-    { day: string; month: string; generation: number; ready: Promise<void> | undefined }
-  >();
+  const seeded = new Map<string, SeededEntry>();
   const generationOf = counters.day.generation;
 
   /**
-   * Waits until another worker has seeded a counter (its `done` marker is set), a few ms at a
-   * time; after SEED_WAIT_MS (the seeding worker died midway, say) it goes on without.
+   * Waits until another process has seeded a counter (its `done` marker is set), a few ms at a
+   * time: true once it is; false after SEED_WAIT_MS (that process is slow, or died midway).
    */
-  async function seededElsewhere(counter: (typeof counters)['day'], done: string): Promise<void> {
+  async function seededElsewhere(counter: (typeof counters)['day'], done: string): Promise<boolean> {
     const until = Date.now() + SEED_WAIT_MS;
-    while ((await counter.get(done)) < 1 && Date.now() < until) {
+    for (;;) {
+      if ((await counter.get(done)) >= 1) return true;
+      if (Date.now() >= until) return false;
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
@@ -108,53 +120,65 @@ export function createRateLimiter(options: RateLimiterOptions) {
     if (known && known.day === day.id && known.month === month.id && known.generation === generation) {
       return known.ready;
     }
-    const seedOne = async (p: Period, window: 'day' | 'month') => {
+    /** Seeds one window's counter; false when another process holds the claim and has not finished. */
+    const seedOne = async (p: Period, window: 'day' | 'month'): Promise<boolean> => {
       if (known && known.generation === generation && (window === 'day' ? known.day : known.month) === p.id)
-        return;
+        return true;
       const counter = counters[window];
       const ttl = ttlSeconds(p, Date.now(), durable);
+      const claim = `seeded:${keyId}:${p.id}`;
+      const done = `seeded-done:${keyId}:${p.id}`;
       if (shared) {
-        // Workers of one machine count in their primary, processes in Redis: the first to see
-        // this key in this period seeds its counter, once for the primary's lifetime (or while
-        // Redis keeps its markers). The others wait until it is done: judged against a counter
-        // not yet seeded, their requests would pass a quota a restart left already used up.
+        // Workers of one machine count in their primary, processes in Redis: the first to claim
+        // this key's period seeds its counter, once (while the primary or Redis keeps the done
+        // marker). The others wait until it is done: judged against a counter not yet seeded,
+        // their requests would pass a quota a restart left already used up. The claim lapses
+        // after SEED_CLAIM_SECONDS, and is dropped when seeding fails, so a process that died
+        // midway holds nobody up for longer.
         if (!durable) {
           await counter.delete(`seeded:${keyId}:${previousPeriod(p).id}`);
           await counter.delete(`seeded-done:${keyId}:${previousPeriod(p).id}`);
         }
-        if ((await counter.add(`seeded:${keyId}:${p.id}`, 1, ttl)) !== 1) {
-          await seededElsewhere(counter, `seeded-done:${keyId}:${p.id}`);
-          return;
+        if ((await counter.get(done)) >= 1) return true;
+        if ((await counter.add(claim, 1, SEED_CLAIM_SECONDS)) !== 1) return seededElsewhere(counter, done);
+      }
+      try {
+        if (!durable) await counter.delete(`${keyId}:${previousPeriod(p).id}`);
+        const used = await usedBefore(keyId, window, p);
+        // In one process every request charges only after this seeding, so the counter is still
+        // untouched here; in a cluster, the other workers wait for it (seededElsewhere). Redis
+        // counts that are still there (it did not lose them, or an older release kept them
+        // without markers) already hold what usage says.
+        if (used > 0 && ((shared && !durable) || (await counter.get(`${keyId}:${p.id}`)) === 0)) {
+          await counter.add(`${keyId}:${p.id}`, used, ttl);
         }
+        if (shared) await counter.add(done, 1, ttl);
+        return true;
+      } catch (error) {
+        if (shared) await counter.delete(claim).catch(() => {});
+        throw error;
       }
-      if (!durable) await counter.delete(`${keyId}:${previousPeriod(p).id}`);
-      const used = await usedBefore(keyId, window, p);
-      // In one process every request charges only after this seeding, so the counter is still
-      // untouched here; in a cluster, the other workers wait for it (seededElsewhere). Redis
-      // counts that are still there (it did not lose them, or an older release kept them
-      // without markers) already hold what usage says.
-      if (used > 0 && ((shared && !durable) || (await counter.get(`${keyId}:${p.id}`)) === 0)) {
-        await counter.add(`${keyId}:${p.id}`, used, ttl);
-      }
-      if (shared) await counter.add(`seeded-done:${keyId}:${p.id}`, 1, ttl);
     };
-    const ready = Promise.all([seedOne(day, 'day'), seedOne(month, 'month')]).then(() => undefined);
-    const entry: { day: string; month: string; generation: number; ready: Promise<void> | undefined } = {
+    const ready = Promise.all([seedOne(day, 'day'), seedOne(month, 'month')]);
+    const entry: SeededEntry = {
       day: day.id,
       month: month.id,
       generation,
-      ready,
+      ready: ready.then(() => undefined),
     };
     seeded.set(keyId, entry);
     ready.then(
-      () => {
-        entry.ready = undefined;
+      (settled) => {
+        if (settled.every(Boolean)) entry.ready = undefined;
+        // Another process's seeding did not finish in time: this request goes on without it, and
+        // the key's next one looks again (its claim lapses if that process is gone).
+        else if (seeded.get(keyId) === entry) seeded.delete(keyId);
       },
       () => {
         if (seeded.get(keyId) === entry) seeded.delete(keyId);
       },
     );
-    return ready;
+    return entry.ready;
   }
 
   function states(periods: Period[], limits: EffectiveLimits, used: number[]): WindowState[] {
