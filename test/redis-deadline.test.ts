@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { redisLocks } from '../src/idempotency/in-flight-locks.ts';
 import { connectRedis, RedisUnavailableError, type SharedRedis } from '../src/limits/redis.ts';
 import { type RedisProxy, redisUrl, startRedisProxy, uniquePrefix } from './helpers/limits-cluster.ts';
 
@@ -73,5 +74,27 @@ describe('the Redis command deadline', () => {
     );
     assert.match(warnings.join('\n'), /Redis unavailable/);
     proxy.thaw();
+  });
+
+  test('an Idempotency-Key lock release Redis missed is not tried again once the connection is closed', async () => {
+    const redis = connect(redisUrl);
+    await ready(redis);
+    let calls = 0;
+    const failing: SharedRedis = {
+      ...redis,
+      run: () => {
+        calls += 1;
+        return Promise.reject(new RedisUnavailableError());
+      },
+    };
+    const locks = redisLocks(failing);
+    // Missed: kept to be tried again every second while Redis is away.
+    await locks.release('closed-lock', 'req_token');
+    assert.equal(calls, 1);
+    await redis.close();
+    const closedAt = calls;
+    // Two retry rounds' time: none of them calls Redis (the process is stopping).
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    assert.equal(calls, closedAt);
   });
 });

@@ -57,6 +57,11 @@ export function redisLocks(redis: SharedRedis): InFlightLocks {
   async function retryReleases(): Promise<void> {
     while (unreleased.size > 0) {
       await new Promise((resolve) => setTimeout(resolve, RETRY_RELEASE_MS).unref());
+      // Closed (the process is stopping): the locks left expire on their own.
+      if (redis.client.status === 'end') {
+        unreleased.clear();
+        break;
+      }
       await Promise.all(
         [...unreleased].map(([name, token]) =>
           releaseNow(name, token).then(
