@@ -117,7 +117,7 @@ export function createUsageMeter(db: Db) {
         .where('key_id', '=', keyId)
         .where('day', '>=', fromDay)
         .where('day', '<=', toDay)
-        .where((eb) => eb.or([eb('status', 'is', null), eb('status', '!=', UNSERVED)]))
+        .where('status', '!=', UNSERVED)
         .executeTakeFirst();
       let used = Number(row?.n ?? 0);
       for (const rows of pending.get(keyId)?.values() ?? []) {
