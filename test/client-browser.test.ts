@@ -52,7 +52,7 @@ after(async () => {
   rmSync(dist, { recursive: true, force: true });
 });
 
-test("the client calls fetch as a plain function: a browser's fetch (given or global) answers", async () => {
+test("the client calls fetch as a plain function: a browser's fetch (given or global) answers, a path on the page's origin too", async () => {
   const browser = await openBrowser(origin);
   try {
     await browser.page.goto(`${origin}/`);
@@ -62,13 +62,14 @@ test("the client calls fetch as a plain function: a browser's fetch (given or gl
       const page = globalThis as unknown as { location: { origin: string }; fetch: typeof fetch };
       const { Gatehouse } = await import(`${page.location.origin}/dist/client.js`);
       const out: string[] = [];
-      for (const given of [undefined, page.fetch]) {
-        const gh = new Gatehouse({
-          apiKey: 'gk_test_x',
-          baseUrl: page.location.origin,
-          fetch: given,
-          maxRetries: 0,
-        });
+      // The page's own origin given whole, or as a path on it (as behind the page's own proxy).
+      const calls: Array<[string, typeof fetch | undefined]> = [
+        [page.location.origin, undefined],
+        [page.location.origin, page.fetch],
+        ['/', undefined],
+      ];
+      for (const [baseUrl, given] of calls) {
+        const gh = new Gatehouse({ apiKey: 'gk_test_x', baseUrl, fetch: given, maxRetries: 0 });
         out.push(
           await gh.account().then(
             (account: { name: string }) => account.name,
@@ -78,7 +79,7 @@ test("the client calls fetch as a plain function: a browser's fetch (given or gl
       }
       return out;
     });
-    assert.deepEqual(answers, ['browser', 'browser']);
+    assert.deepEqual(answers, ['browser', 'browser', 'browser']);
   } finally {
     await browser.close();
   }

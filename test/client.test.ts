@@ -602,11 +602,18 @@ test('verifyWebhook refuses an empty secret, and a tolerance or clock that is no
   const replay = signed(secret, now - 3600);
   assert.throws(
     () => verifyWebhook(body, replay, whsec, { toleranceSeconds: Number.NaN }),
-    new RangeError('verifyWebhook: toleranceSeconds must be 0 or more, not NaN'),
+    new RangeError('verifyWebhook: toleranceSeconds must be a finite number of seconds, 0 or more, not NaN'),
   );
   assert.throws(
     () => verifyWebhook(body, replay, whsec, { toleranceSeconds: -1 }),
-    new RangeError('verifyWebhook: toleranceSeconds must be 0 or more, not -1'),
+    new RangeError('verifyWebhook: toleranceSeconds must be a finite number of seconds, 0 or more, not -1'),
+  );
+  // Infinity would let every replay through as well.
+  assert.throws(
+    () => verifyWebhook(body, replay, whsec, { toleranceSeconds: Number.POSITIVE_INFINITY }),
+    new RangeError(
+      'verifyWebhook: toleranceSeconds must be a finite number of seconds, 0 or more, not Infinity',
+    ),
   );
   assert.throws(
     () => verifyWebhook(body, replay, whsec, { now: Number.NaN }),

@@ -159,9 +159,11 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
       throw new RangeError(`Gatehouse: maxRetryWaitMs must be 0 or more, not ${this.maxRetryWaitMs}`);
     // A base URL fetch cannot use ('' from an unset variable, 'api.example.com' without its
     // scheme) is the caller's to fix: not "unreachable" after every retry.
+    // In a browser a path on the page's own origin (`/gatehouse`, behind its proxy) is one.
+    const page = (globalThis as { location?: { href?: string } }).location?.href;
     let base: URL | undefined;
     try {
-      base = new URL(this.baseUrl);
+      base = new URL(this.baseUrl, page);
     } catch {}
     if (base?.protocol !== 'http:' && base?.protocol !== 'https:')
       throw new TypeError(

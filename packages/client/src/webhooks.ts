@@ -73,8 +73,10 @@ export function verifyWebhook<T = Record<string, unknown>>(
       'verifyWebhook: secret is empty: pass the whsec_… secret the deliveries are signed with',
     );
   const tolerance = options.toleranceSeconds ?? 300;
-  if (Number.isNaN(tolerance) || tolerance < 0)
-    throw new RangeError(`verifyWebhook: toleranceSeconds must be 0 or more, not ${tolerance}`);
+  if (!Number.isFinite(tolerance) || tolerance < 0)
+    throw new RangeError(
+      `verifyWebhook: toleranceSeconds must be a finite number of seconds, 0 or more, not ${tolerance}`,
+    );
   if (options.now !== undefined && !Number.isFinite(options.now))
     throw new RangeError(`verifyWebhook: now must be a time in milliseconds, not ${options.now}`);
   const id = header(headers, 'webhook-id');
