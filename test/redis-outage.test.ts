@@ -15,19 +15,15 @@ import {
 } from './helpers/limits-cluster.ts';
 import { type PrivateServer, privateRedis } from './helpers/private-services.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
+import { until } from './helpers/until.ts';
 
-/** Polls (bounded) until `check` holds; fails with the last value seen. */
+/** Polls (bounded, 20 s) until `check` holds; fails with the last value seen. */
 async function eventually<T>(
   probe: () => Promise<T>,
   check: (value: T) => boolean,
   what: string,
 ): Promise<T> {
-  const deadline = Date.now() + 20_000;
-  let value = await probe();
-  while (!check(value) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 100));
-    value = await probe();
-  }
+  const value = await until(probe, check, 20_000);
   assert.ok(check(value), `${what}: ${JSON.stringify(value)}`);
   return value;
 }

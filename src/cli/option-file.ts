@@ -7,8 +7,12 @@ import { CliFailure } from './output.ts';
  * device). With `option`, the message leads with it (`--file: no such file: x.json`); without,
  * it stands alone (`No such file: x.json`).
  */
-export function unreadableFile(file: string, reason: unknown, option?: string): CliFailure {
-  const code = reason === 'not a file' ? 'EISDIR' : (reason as NodeJS.ErrnoException).code;
+export function unreadableFile(
+  file: string,
+  reason: NodeJS.ErrnoException | 'not a file',
+  option?: string,
+): CliFailure {
+  const code = reason === 'not a file' ? 'EISDIR' : reason.code;
   const lead = (text: string) =>
     option ? `${option}: ${text}` : `${text.charAt(0).toUpperCase()}${text.slice(1)}`;
   const error =
@@ -28,6 +32,6 @@ export function readOptionFile(option: string, file: string): string {
   try {
     return readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (error) {
-    throw unreadableFile(file, error, option);
+    throw unreadableFile(file, error as NodeJS.ErrnoException, option);
   }
 }

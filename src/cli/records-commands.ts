@@ -103,7 +103,7 @@ function checkReadable(file: string): void {
   try {
     isFile = statSync(file).isFile();
   } catch (error) {
-    throw unreadableFile(file, error);
+    throw unreadableFile(file, error as NodeJS.ErrnoException);
   }
   if (!isFile) throw unreadableFile(file, 'not a file');
 }
