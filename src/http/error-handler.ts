@@ -96,11 +96,17 @@ export function clientErrorHandler(
   answered?: (status: number) => void,
 ): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const inFlight = (socket as Socket & { _httpMessage?: InFlight | null })._httpMessage;
+  if (error.code === 'HPE_INVALID_EOF_STATE' && inFlight?.req?.complete === false) {
+    // The client closed the connection in the middle of a request's body: that request's route
+    // counts it (499, in usage and /metrics), and nobody is left to send the rest or read a 400.
+    socket.destroy();
+    return;
+  }
   const timedOut = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
   const first = !refusing.has(socket);
   if (!timedOut && !first) return;
   refusing.add(socket);
-  const inFlight = (socket as Socket & { _httpMessage?: InFlight | null })._httpMessage;
   if (!timedOut && inFlight?.req?.complete) {
     // Node hands the connection to the next pipelined answer (or closes it) on 'finish' first.
     inFlight.once('finish', () => {

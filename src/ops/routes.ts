@@ -8,6 +8,7 @@ import { sentTwice } from '../http/single-header.ts';
 import { safeEqual } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
 import { withinDeadline } from '../infra/deadline.ts';
+import { CLIENT_CLOSED } from '../limits/traffic.ts';
 import type { DeliveryJson } from '../webhooks/delivery-service.ts';
 import { answerForCluster, clusterMetrics } from './cluster-metrics.ts';
 import { createRouteMetrics } from './route-metrics.ts';
@@ -87,13 +88,29 @@ export function registerOpsRoutes(
 
   // Instrument each route as it is registered: a root onResponse hook reading
   // request.routeOptions cost a third of the data API's throughput.
+  // A request whose client hung up before its answer is counted once, as 499, as usage and the
+  // fast path count it (limits/traffic.ts). Its duration is not known here (the abort hook is not
+  // given the reply, which holds the start time): it is observed as 0 rather than paying for a
+  // timestamp on every request. Its late answer, should Node report one ('error' on the
+  // response), is not counted again.
+  const abandoned = new WeakSet<FastifyRequest>();
   app.addHook('onRoute', (route) => {
     const record = routeMetrics.route(route.url);
     const observe = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => {
-      record(request.method, reply.statusCode, reply.elapsedTime / 1000);
+      if (!abandoned.has(request)) record(request.method, reply.statusCode, reply.elapsedTime / 1000);
+      done();
+    };
+    const abort = (request: FastifyRequest, done: HookHandlerDoneFunction) => {
+      abandoned.add(request);
+      record(request.method, CLIENT_CLOSED, 0);
       done();
     };
     route.onResponse = [...[route.onResponse ?? []].flat(), observe] as typeof route.onResponse;
+    // Under /api only, where usage counts them and the scope's usage hook already has Fastify
+    // watch each request for an abort: elsewhere this hook would add a listener to every request.
+    if (route.url.startsWith('/api/')) {
+      route.onRequestAbort = [...[route.onRequestAbort ?? []].flat(), abort] as typeof route.onRequestAbort;
+    }
   });
 
   // Registered after the hook above, so that its answers are counted too (a probe's 503s).

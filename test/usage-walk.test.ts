@@ -1,0 +1,122 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { describe, test } from 'node:test';
+import { startTestServer, type TestServer } from './helpers/server.ts';
+import { until } from './helpers/until.ts';
+
+/** The `gatehouse_http_requests_total` lines of /metrics, without the management API's and its own. */
+async function requestCounts(server: TestServer): Promise<string[]> {
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  return text
+    .split('\n')
+    .filter(
+      (line) =>
+        line.startsWith('gatehouse_http_requests_total{') &&
+        !line.includes('/admin/') &&
+        !line.includes('route="/metrics"'),
+    );
+}
+
+/** A POST whose client hangs up in the middle of its body. */
+async function abandonPost(server: TestServer, key: string): Promise<void> {
+  const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(
+    `POST /api/v1/data/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\n` +
+      'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":',
+  );
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  socket.destroy();
+  await once(socket, 'close');
+}
+
+describe('usage walk: /metrics counts a request its client abandoned once, as usage does', () => {
+  for (const fastPath of [true, false])
+    test(`POSTs cut short mid-body are one 499 each under their route, ${fastPath ? 'on the fast path' : "on Fastify's path"}`, async () => {
+      const server = await startTestServer('sqlite', {
+        GATEHOUSE_USAGE_FLUSH_MS: '100',
+        ...(fastPath ? {} : { GATEHOUSE_FAST_PATH: 'false' }),
+      });
+      try {
+        await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+        const key = await server.createKey({ name: 'leaver', environment: 'test' });
+        // Caches the key, so that the fast path (when on) takes the next requests.
+        assert.equal(
+          (await server.request('POST', '/api/v1/data/orders', { key: key.key, json: {} })).status,
+          202,
+        );
+        for (let i = 0; i < 3; i++) await abandonPost(server, key.key);
+        const usage = await until(
+          () => server.admin('GET', `/admin/v1/usage?key_id=${key.id}&status=499&group_by=status`),
+          (res) => res.body?.data?.totals?.count === 3,
+        );
+        assert.equal(usage.body.data.totals.count, 3);
+        // Usage is written after the answer (or the abort): by now the metrics have it too.
+        assert.deepEqual(await requestCounts(server), [
+          'gatehouse_http_requests_total{method="POST",route="/api/v1/data/:slug",status="202"} 1',
+          'gatehouse_http_requests_total{method="POST",route="/api/v1/data/:slug",status="499"} 3',
+        ]);
+      } finally {
+        await server.close();
+      }
+    });
+});
+
+describe('usage walk: a GET whose client left while its record was read is one 499 in /metrics', () => {
+  for (const fastPath of [true, false])
+    test(`${fastPath ? 'on the fast path' : "on Fastify's path"}`, async () => {
+      const server = await startTestServer('sqlite', {
+        GATEHOUSE_USAGE_FLUSH_MS: '100',
+        ...(fastPath ? {} : { GATEHOUSE_FAST_PATH: 'false' }),
+      });
+      const reader = server.services.reader;
+      const read = reader.get.bind(reader);
+      try {
+        await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+        const key = await server.createKey({ name: 'leaver', environment: 'test' });
+        const created = await server.request('POST', '/api/v1/data/orders', { key: key.key, json: {} });
+        assert.equal(created.status, 202);
+        // The read starts, and answers only once the client is gone.
+        let started = () => {};
+        const reading = new Promise<void>((resolve) => {
+          started = resolve;
+        });
+        let release = () => {};
+        const gone = new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        reader.get = (...args: Parameters<typeof read>) => {
+          started();
+          return gone.then(() => read(...args));
+        };
+        const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+        await once(socket, 'connect');
+        socket.write(
+          `GET /api/v1/data/orders/${created.body.id} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key.key}\r\n\r\n`,
+        );
+        await reading;
+        socket.destroy();
+        await once(socket, 'close');
+        await until(
+          () => server.admin('GET', `/admin/v1/usage?key_id=${key.id}&status=499&group_by=status`),
+          (res) => res.body?.data?.totals?.count === 1,
+        );
+        release();
+        reader.get = read;
+        // The read's late answer (to nobody) is not counted a second time.
+        await until(
+          () => server.admin('GET', `/admin/v1/usage?key_id=${key.id}&group_by=status`),
+          (res) => res.body?.data?.totals?.count === 2,
+        );
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.deepEqual(await requestCounts(server), [
+          'gatehouse_http_requests_total{method="POST",route="/api/v1/data/:slug",status="202"} 1',
+          'gatehouse_http_requests_total{method="GET",route="/api/v1/data/:slug/:id",status="499"} 1',
+        ]);
+      } finally {
+        reader.get = read;
+        await server.close();
+      }
+    });
+});
