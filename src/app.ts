@@ -370,7 +370,12 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => {
       clientErrorHandler(error, socket, (status) => unmatched.observe?.('UNKNOWN', status, 0));
     },
-    frameworkErrors,
+    // A URL the router cannot take (bad percent-encoding, a segment over maxParamLength): no
+    // route's hook sees it, so it is counted with the unmatched answers.
+    frameworkErrors: (error, request, reply) => {
+      frameworkErrors(error, request, reply);
+      unmatched.observe?.(request.method, reply.statusCode, reply.elapsedTime / 1000);
+    },
   }) as unknown as FastifyInstance;
 
   const routes = collectRoutes(app);

@@ -120,3 +120,24 @@ describe('usage walk: a GET whose client left while its record was read is one 4
       }
     });
 });
+
+describe('usage walk: /metrics counts the URLs the router refuses, as unmatched', () => {
+  test('a path with bad percent-encoding (400) or an overlong segment (404) is one (unmatched) answer each', async () => {
+    const server = await startTestServer('sqlite');
+    try {
+      const bad = await server.request('GET', '/api/v1/data/orders/%ff');
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.error, 'The URL is not valid: a percent-encoded sequence in it is not UTF-8');
+      const long = await server.request('GET', `/api/v1/data/${'a'.repeat(201)}`);
+      assert.equal(long.status, 404);
+      const unknown = await server.request('GET', '/no/such/route');
+      assert.equal(unknown.status, 404);
+      assert.deepEqual(await requestCounts(server), [
+        'gatehouse_http_requests_total{method="GET",route="(unmatched)",status="400"} 1',
+        'gatehouse_http_requests_total{method="GET",route="(unmatched)",status="404"} 2',
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+});
