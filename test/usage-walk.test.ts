@@ -31,6 +31,36 @@ async function abandonPost(server: TestServer, key: string): Promise<void> {
   await once(socket, 'close');
 }
 
+/**
+ * A server with an endpoint, a key and one record, whose record reads start (`reading`) but
+ * answer only once `release` is called.
+ */
+async function serverHoldingReads(fastPath: boolean, env: Record<string, string> = {}) {
+  const server = await startTestServer('sqlite', {
+    ...env,
+    ...(fastPath ? {} : { GATEHOUSE_FAST_PATH: 'false' }),
+  });
+  await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+  const key = await server.createKey({ name: 'reader', environment: 'test' });
+  const created = await server.request('POST', '/api/v1/data/orders', { key: key.key, json: {} });
+  assert.equal(created.status, 202);
+  const reader = server.services.reader;
+  const read = reader.get.bind(reader);
+  let started = () => {};
+  const reading = new Promise<void>((resolve) => {
+    started = resolve;
+  });
+  let release = () => {};
+  const held = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  reader.get = (...args: Parameters<typeof read>) => {
+    started();
+    return held.then(() => read(...args));
+  };
+  return { server, key, recordId: created.body.id as string, reading, release };
+}
+
 describe('usage walk: /metrics counts a request its client abandoned once, as usage does', () => {
   for (const fastPath of [true, false])
     test(`POSTs cut short mid-body are one 499 each under their route, ${fastPath ? 'on the fast path' : "on Fastify's path"}`, async () => {
@@ -66,34 +96,14 @@ describe('usage walk: /metrics counts a request its client abandoned once, as us
 describe('usage walk: a GET whose client left while its record was read is one 499 in /metrics', () => {
   for (const fastPath of [true, false])
     test(`${fastPath ? 'on the fast path' : "on Fastify's path"}`, async () => {
-      const server = await startTestServer('sqlite', {
+      const { server, key, recordId, reading, release } = await serverHoldingReads(fastPath, {
         GATEHOUSE_USAGE_FLUSH_MS: '100',
-        ...(fastPath ? {} : { GATEHOUSE_FAST_PATH: 'false' }),
       });
-      const reader = server.services.reader;
-      const read = reader.get.bind(reader);
       try {
-        await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
-        const key = await server.createKey({ name: 'leaver', environment: 'test' });
-        const created = await server.request('POST', '/api/v1/data/orders', { key: key.key, json: {} });
-        assert.equal(created.status, 202);
-        // The read starts, and answers only once the client is gone.
-        let started = () => {};
-        const reading = new Promise<void>((resolve) => {
-          started = resolve;
-        });
-        let release = () => {};
-        const gone = new Promise<void>((resolve) => {
-          release = resolve;
-        });
-        reader.get = (...args: Parameters<typeof read>) => {
-          started();
-          return gone.then(() => read(...args));
-        };
         const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
         await once(socket, 'connect');
         socket.write(
-          `GET /api/v1/data/orders/${created.body.id} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key.key}\r\n\r\n`,
+          `GET /api/v1/data/orders/${recordId} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key.key}\r\n\r\n`,
         );
         await reading;
         socket.destroy();
@@ -103,7 +113,6 @@ describe('usage walk: a GET whose client left while its record was read is one 4
           (res) => res.body?.data?.totals?.count === 1,
         );
         release();
-        reader.get = read;
         // The read's late answer (to nobody) is not counted a second time.
         await until(
           () => server.admin('GET', `/admin/v1/usage?key_id=${key.id}&group_by=status`),
@@ -115,7 +124,6 @@ describe('usage walk: a GET whose client left while its record was read is one 4
           'gatehouse_http_requests_total{method="GET",route="/api/v1/data/:slug/:id",status="499"} 1',
         ]);
       } finally {
-        reader.get = read;
         await server.close();
       }
     });
@@ -140,4 +148,32 @@ describe('usage walk: /metrics counts the URLs the router refuses, as unmatched'
       await server.close();
     }
   });
+});
+
+describe('usage walk: a request that straddles UTC midnight counts in the day the limiter charged it to', () => {
+  for (const fastPath of [true, false])
+    test(`a GET started at 23:59:59.9 and answered after midnight is the old day's, ${fastPath ? 'on the fast path' : "on Fastify's path"}`, async () => {
+      const { server, key, recordId, reading, release } = await serverHoldingReads(fastPath);
+      const realNow = Date.now;
+      const midnight = Date.UTC(2031, 0, 1);
+      try {
+        // The clock of this process (the server's): the GET is charged on 31 December…
+        Date.now = () => midnight - 100;
+        const answer = server.request('GET', `/api/v1/data/orders/${recordId}`, { key: key.key });
+        await reading;
+        // …and answered on 1 January.
+        Date.now = () => midnight + 100;
+        release();
+        const res = await answer;
+        assert.equal(res.status, 200);
+        const usage = await server.admin(
+          'GET',
+          `/admin/v1/usage?key_id=${key.id}&from=2030-12-31&to=2031-01-01&status=200&group_by=day`,
+        );
+        assert.deepEqual(usage.body.data.rows, [{ day: '2030-12-31', count: 1, rate_limited: 0 }]);
+      } finally {
+        Date.now = realNow;
+        await server.close();
+      }
+    });
 });

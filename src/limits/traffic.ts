@@ -13,7 +13,7 @@ import { type BruteForceGuard, createBruteForceGuard } from './brute-force.ts';
 import { clusterCounters } from './cluster-counters.ts';
 import { type Counters, memoryCounters, redisCounters } from './counters.ts';
 import { enforceLimits, sendLimitHeaders } from './hooks.ts';
-import { createRateLimiter, type RateLimiter } from './rate-limiter.ts';
+import { createRateLimiter, type LimitDecision, type RateLimiter } from './rate-limiter.ts';
 import { connectRedis, type SharedRedis } from './redis.ts';
 import { type Period, utcDay, type WindowName } from './windows.ts';
 
@@ -160,7 +160,7 @@ export function registerTrafficHooks(api: FastifyInstance, traffic: Traffic, con
       environment: key.environment,
       status,
       rateLimited: request.rateLimit?.outcome === 'rejected',
-      at: Date.now(),
+      at: chargedAt(request.rateLimit),
     });
   };
   api.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
@@ -185,3 +185,15 @@ export function registerTrafficHooks(api: FastifyInstance, traffic: Traffic, con
 
 /** The status usage records for a request its client abandoned before an answer. */
 export const CLIENT_CLOSED = 499;
+
+/**
+ * When usage counts a request: in the day its limit was charged (the day window's last
+ * millisecond), so that one started before midnight UTC and answered after it counts in the day
+ * and month the limiter counted it in, and from which a restart seeds them; now when uncharged.
+ */
+export function chargedAt(decision: LimitDecision | undefined): number {
+  if (decision && decision.outcome !== 'unavailable') {
+    for (const w of decision.windows) if (w.window === 'day') return w.resetAt - 1;
+  }
+  return Date.now();
+}

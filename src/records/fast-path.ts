@@ -14,7 +14,7 @@ import type { AuthenticatedKey, KeyService } from '../keys/key-service.ts';
 import { rateLimitHeaders } from '../limits/headers.ts';
 import { enforceLimits, type LimitedRequest } from '../limits/hooks.ts';
 import type { LimitDecision } from '../limits/rate-limiter.ts';
-import { CLIENT_CLOSED, type Traffic } from '../limits/traffic.ts';
+import { CLIENT_CLOSED, chargedAt, type Traffic } from '../limits/traffic.ts';
 import { queuedBody } from './record-json.ts';
 import type { RecordReader } from './record-reader.ts';
 import type { RecordWriter, WriteCommand, WriteOperation } from './record-writer.ts';
@@ -142,7 +142,7 @@ export function createDataFastPath(deps: FastPathDeps) {
       environment: key.environment,
       status,
       rateLimited: call.rateLimit?.outcome === 'rejected',
-      at: Date.now(),
+      at: chargedAt(call.rateLimit),
     });
   }
 
