@@ -177,3 +177,25 @@ describe('usage walk: a request that straddles UTC midnight counts in the day th
       }
     });
 });
+
+describe('usage walk: GET /admin/v1/usage says what is wrong with a parameter', () => {
+  test('one sent twice is "May be given only once", one too long says its length', async () => {
+    const server = await startTestServer('sqlite');
+    try {
+      const cases: Array<[string, string, string]> = [
+        ['key_id=key_a&key_id=key_b', 'key_id', 'May be given only once'],
+        ['from=2026-11-01&from=2026-11-02', 'from', 'May be given only once'],
+        ['group_by=day&group_by=status', 'group_by', 'May be given only once'],
+        [`endpoint=${'e'.repeat(201)}`, 'endpoint', 'Must be at most 200 characters'],
+      ];
+      for (const [query, field, error] of cases) {
+        const res = await server.admin('GET', `/admin/v1/usage?${query}`);
+        assert.equal(res.status, 400, query);
+        assert.equal(res.body.code, 'invalid_request', query);
+        assert.deepEqual(res.body.details, [{ field, error }], query);
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});

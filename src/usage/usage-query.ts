@@ -36,7 +36,14 @@ function isoDay(value: string): string | undefined {
   return Number.isNaN(time) ? undefined : new Date(time).toISOString().slice(0, 10);
 }
 
-function day(value: unknown, field: string, fallback: string): string {
+/** A parameter sent twice arrives as an array: said as such, not as a wrong type. */
+function once(value: unknown, field: string): unknown {
+  if (Array.isArray(value)) throw invalid(field, 'May be given only once');
+  return value;
+}
+
+function day(given: unknown, field: string, fallback: string): string {
+  const value = once(given, field);
   if (value === undefined || value === '') return fallback;
   // A real day: Date rolls 2026-02-30 over into March, so the round trip must give it back.
   const real = typeof value === 'string' && DAY.test(value) && isoDay(value) === value;
@@ -46,9 +53,11 @@ function day(value: unknown, field: string, fallback: string): string {
   return value;
 }
 
-function text(value: unknown, field: string): string | undefined {
+function text(given: unknown, field: string): string | undefined {
+  const value = once(given, field);
   if (value === undefined || value === '') return undefined;
-  if (typeof value !== 'string' || value.length > 200) throw invalid(field, 'Must be a string');
+  if (typeof value !== 'string') throw invalid(field, 'Must be a string');
+  if (value.length > 200) throw invalid(field, 'Must be at most 200 characters');
   return value;
 }
 
