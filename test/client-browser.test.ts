@@ -34,7 +34,7 @@ before(async () => {
         .end('<script type="importmap">{"imports":{"node:crypto":"/crypto.js"}}</script>');
     else if (url === '/crypto.js')
       res.writeHead(200, js).end('export const randomUUID = () => crypto.randomUUID();');
-    else if (/^\/dist\/[a-z]+\.js$/.test(url))
+    else if (/^\/dist\/[a-z-]+\.js$/.test(url))
       res.writeHead(200, js).end(readFileSync(join(dist, url.slice(6))));
     else if (url === '/api/v1/account')
       res

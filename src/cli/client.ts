@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { failureDetail } from '../../packages/client/src/fetch-failure.ts';
 import type { Config } from '../config.ts';
 import { CliFailure, type ErrorEnvelope } from './output.ts';
 import { runningServer } from './running-server.ts';
@@ -101,25 +102,13 @@ export function managementClient(config: Config, options: ClientOptions) {
         });
       throw new CliFailure({
         success: false,
-        error: `Cannot reach Gatehouse at ${base} (${from}: ${whyUnreachable(error)}); is "gatehouse start" running? Give its address with --url or GATEHOUSE_URL`,
+        error: `Cannot reach Gatehouse at ${base} (${from}: ${failureDetail(error)}); is "gatehouse start" running? Give its address with --url or GATEHOUSE_URL`,
         code: 'cli_unreachable',
       });
     } finally {
       clearTimeout(timeout);
     }
   }
-}
-
-/**
- * What fetch's "fetch failed" hides in its cause: `connect ECONNREFUSED 127.0.0.1:4000`, not the
- * cause's "Error: " prefix as String() writes it; an AggregateError (every address of a name
- * refused) by its first.
- */
-function whyUnreachable(error: unknown): string {
-  let cause: unknown = error instanceof Error && error.cause !== undefined ? error.cause : error;
-  if (cause instanceof AggregateError && cause.message === '' && cause.errors.length > 0)
-    cause = cause.errors[0];
-  return cause instanceof Error ? cause.message : String(cause);
 }
 
 /**

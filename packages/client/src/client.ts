@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ConnectionError, errorFromResponse, GatehouseError, NotFoundError } from './errors.js';
+import { failureDetail } from './fetch-failure.js';
 import { parseJson, stringifyJson } from './json.js';
 
 export interface GatehouseOptions {
@@ -270,17 +271,10 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
   }
 }
 
-/**
- * Why fetch got no answer. Node's fetch says only "fetch failed", its cause what the socket met
- * (`connect ECONNREFUSED 127.0.0.1:4000`, `getaddrinfo ENOTFOUND api.example.com`, a TLS error):
- * that is what tells a wrong address from a server that is down.
- */
+/** Why fetch got no answer: its message, with what the connection met (failureDetail). */
 function reasonOf(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const cause: unknown = error.cause;
-  if (!(cause instanceof Error)) return error.message;
-  const code = (cause as { code?: unknown }).code;
-  const detail = cause.message || (typeof code === 'string' ? code : '');
+  const detail = failureDetail(error);
   return detail && !error.message.includes(detail) ? `${error.message} (${detail})` : error.message;
 }
 
