@@ -89,6 +89,44 @@ describe('accounts walk (sqlite)', () => {
     assert.equal(log.text.includes(token), false);
   });
 
+  test('inviting the same email again replaces the pending invite: one row, and the old link stops working', async () => {
+    const first = await server.admin('POST', '/admin/v1/invites', { email: 'Fay@Example.com' });
+    assert.equal(first.status, 201, first.text);
+    const second = await server.admin('POST', '/admin/v1/invites', { email: 'fay@example.com' });
+    assert.equal(second.status, 201, second.text);
+    // The answer is the new invite alone (the replaced ids are the audit entry's).
+    assert.deepEqual(Object.keys(second.body.data).sort(), ['email', 'expires_at', 'id', 'object', 'url']);
+    const pending = await server.admin('GET', '/admin/v1/invites');
+    const fays = (pending.body.data as Array<{ id: string; email: string }>).filter(
+      (invite) => invite.email === 'fay@example.com',
+    );
+    assert.deepEqual(
+      fays.map((invite) => invite.id),
+      [second.body.data.id],
+    );
+    const tokenOf = (res: ApiResponse) => new URL(res.body.data.url).hash.replace('#/invite/', '');
+    const old = await server.request('GET', `/admin/v1/invites/lookup?token=${tokenOf(first)}`);
+    assert.equal(old.status, 404, old.text);
+    assert.equal(old.body.code, 'invite_not_found');
+    const stale = await server.request('POST', '/admin/v1/invites/accept', {
+      json: { token: tokenOf(first), password: 'fay password' },
+    });
+    assert.equal(stale.status, 404, stale.text);
+    const [made] = await auditOf('invite.create');
+    assert.equal(made?.target_id, second.body.data.id);
+    assert.deepEqual(made?.details, { email: 'fay@example.com', replaced: [first.body.data.id] });
+    // The new link works, once.
+    const accepted = await server.request('POST', '/admin/v1/invites/accept', {
+      json: { token: tokenOf(second), password: 'fay password' },
+    });
+    assert.equal(accepted.status, 201, accepted.text);
+    // Another email's pending invite was left alone.
+    const other = await server.admin('POST', '/admin/v1/invites', { email: 'gus@example.com' });
+    await server.admin('POST', '/admin/v1/invites', { email: 'hal@example.com' });
+    const still = await server.request('GET', `/admin/v1/invites/lookup?token=${tokenOf(other)}`);
+    assert.equal(still.status, 200, still.text);
+  });
+
   test('removing a collaborator logs who it was and what they lost', async () => {
     await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
     const dana = await invited('Dana@Example.com', 'dana password');

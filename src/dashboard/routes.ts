@@ -104,9 +104,10 @@ export function registerDashboardRoutes(
   app.post('/admin/v1/invites', async (request, reply) => {
     const invite = await users.createInvite(request.body, request.principal.userId);
     const origin = `${request.protocol}://${request.host}`;
-    const { token, ...rest } = invite;
-    // Whom it was sent to: the invite's id alone names nothing once it is accepted or withdrawn.
-    request.auditDetails = { email: invite.email };
+    const { token, replaced, ...rest } = invite;
+    // Whom it was sent to: the invite's id alone names nothing once it is accepted or withdrawn;
+    // and the older invites to that email whose links stopped working.
+    request.auditDetails = replaced.length > 0 ? { email: invite.email, replaced } : { email: invite.email };
     return reply.code(201).send({
       success: true,
       data: { ...rest, url: `${origin}/#/invite/${token}` },

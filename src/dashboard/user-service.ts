@@ -495,7 +495,15 @@ export function createUserService(deps: {
     async createInvite(
       body: unknown,
       createdBy: string,
-    ): Promise<{ id: string; object: 'invite'; email: string; token: string; expires_at: string }> {
+    ): Promise<{
+      id: string;
+      object: 'invite';
+      email: string;
+      token: string;
+      expires_at: string;
+      /** Pending invites to the same email that this one replaced (their links stop working). */
+      replaced: string[];
+    }> {
       const input = parseInvite(body);
       const email = input.email.toLowerCase();
       const existing = await db
@@ -515,8 +523,19 @@ export function createUserService(deps: {
         expires_at: isoAfter((input.expires_in_hours ?? 72) * 3600),
         accepted_at: null,
       };
-      await db.insertInto('invites').values(invite).execute();
-      return { id: invite.id, object: 'invite', email, token, expires_at: invite.expires_at };
+      // Inviting the same email again sends a new link: the older pending ones stop working, so
+      // one email has one pending invite and the owner's list one row for it.
+      const replaced = await db.transaction().execute(async (trx) => {
+        const older = await trx
+          .deleteFrom('invites')
+          .where('email', '=', email)
+          .where('accepted_at', 'is', null)
+          .returning('id')
+          .execute();
+        await trx.insertInto('invites').values(invite).execute();
+        return older.map((row) => row.id);
+      });
+      return { id: invite.id, object: 'invite', email, token, expires_at: invite.expires_at, replaced };
     },
 
     async listInvites() {
