@@ -412,6 +412,26 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     }
   });
 
+  test('gatehouse help with an unknown command says so; with a command path, shows that command', async () => {
+    for (const [args, said] of [
+      [['help', 'nope'], /^error: unknown command 'nope'\n/],
+      [['help', 'keys', 'nope'], /^error: unknown command 'nope'\n/],
+      [['keys', 'help', 'creat'], /^error: unknown command 'creat'\n\(Did you mean create\?\)\n/],
+    ] as const) {
+      const run = await runGatehouse([...args], NO_CREDENTIALS);
+      assert.equal(run.code, 1, args.join(' '));
+      assert.match(run.stderr, said, args.join(' '));
+      assert.equal(run.stdout, '', args.join(' '));
+    }
+    const json = await runGatehouse(['--json', 'help', 'nope'], NO_CREDENTIALS);
+    assert.equal(json.code, 1);
+    assert.equal(JSON.parse(json.stdout).code, 'cli_usage');
+    assert.equal(JSON.parse(json.stdout).error, "unknown command 'nope'");
+    const path = await runGatehouse(['help', 'endpoints', 'list'], NO_CREDENTIALS);
+    assert.equal(path.code, 0, path.stderr);
+    assert.match(path.stdout, /^Usage: gatehouse endpoints list \[options\]\n/);
+  });
+
   test("a group's help command still answers: gatehouse endpoints help list", async () => {
     const one = await cli('endpoints', 'help', 'list');
     assert.equal(one.code, 0, one.stderr);

@@ -67,3 +67,35 @@ export function requireAfterUnknown(command: Command): void {
     });
   for (const sub of command.commands) requireAfterUnknown(sub);
 }
+
+/**
+ * `gatehouse help <command>…` as people type it, before commander parses (it reads one name after
+ * `help`): `gatehouse help endpoints list` is the help of `endpoints list`, not of `endpoints`; and
+ * `gatehouse help nope`, `gatehouse help keys nope` or `gatehouse keys help nope` is the unknown
+ * command said as `gatehouse nope` says it (with its "Did you mean …?"), not another page of help.
+ */
+export function helpTopic(program: Command, argv: readonly string[]): void {
+  const words = argv.filter((word) => !word.startsWith('-'));
+  const find = (group: Command, name: string) =>
+    group.commands.find((command) => command.name() === name || command.aliases().includes(name));
+  let group = program;
+  let at = 0;
+  for (; at < words.length && words[at] !== 'help'; at++) {
+    const next = find(group, words[at] as string);
+    if (!next || next.commands.length === 0) return;
+    group = next;
+  }
+  const topic = words.slice(at + 1);
+  for (const name of topic) {
+    if (group.commands.length === 0) break;
+    const next = find(group, name);
+    if (!next) {
+      // commander's own error, as for `gatehouse nope`: a method its typings leave out.
+      group.args = [name];
+      (group as Command & { unknownCommand(): never }).unknownCommand();
+    }
+    group = next as Command;
+  }
+  // One name is commander's to show; more, the last one known.
+  if (topic.length > 1) group.help();
+}
