@@ -35,7 +35,7 @@ export function setSecurityHeaders(reply: { header(name: string, value: string):
 }
 
 const NOT_BUILT = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Gatehouse</title></head>
-<body><h1>Gatehouse</h1><p>The dashboard is not built. Run <code>npm run build:web</code> and restart.
+<body><h1>Gatehouse</h1><p>The dashboard is not built: it was installed without the dev dependencies (<code>npm ci --omit=dev</code>), or not built yet. Run <code>npm ci</code> (which builds it) or <code>npm run build:web</code>, and restart.
 The API is at <code>/api/v1</code>, the management API at <code>/admin/v1</code>, the reference at <a href="/docs">/docs</a>.</p></body></html>`;
 
 /**
