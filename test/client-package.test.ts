@@ -22,6 +22,9 @@ describe('@gatehouse/client as an installed package', () => {
     await run(npm, ['pack', '--pack-destination', dir, '-w', '@gatehouse/client'], { cwd: process.cwd() });
     const tarball = readdirSync(dir).find((name) => name.endsWith('.tgz'));
     assert.ok(tarball, 'npm pack made no tarball');
+    // What the package's "license": "MIT" refers to ships with it.
+    const listed = (await run('tar', ['-tzf', join(dir, tarball)])).stdout.split('\n');
+    assert.ok(listed.includes('package/LICENSE'), listed.join(', '));
     const project = join(dir, 'project');
     await run('mkdir', ['-p', project]);
     writeFileSync(
