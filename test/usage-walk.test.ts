@@ -93,6 +93,40 @@ describe('usage walk: /metrics counts a request its client abandoned once, as us
     });
 });
 
+describe('usage walk: a management call abandoned mid-body is one 499 in /metrics, and nothing was made', () => {
+  test('POST /admin/v1/endpoints cut short', async () => {
+    const server = await startTestServer('sqlite');
+    try {
+      const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
+      await once(socket, 'connect');
+      socket.write(
+        `POST /admin/v1/endpoints HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${server.token}\r\n` +
+          'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"slug":"orders",',
+      );
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      socket.destroy();
+      await once(socket, 'close');
+      const line = 'gatehouse_http_requests_total{method="POST",route="/admin/v1/endpoints",status="499"} 1';
+      const text = await until(
+        async () => (await fetch(`${server.url}/metrics`)).text(),
+        (body) => body.includes(line),
+      );
+      assert.deepEqual(
+        text
+          .split('\n')
+          .filter(
+            (l) => l.startsWith('gatehouse_http_requests_total{') && l.includes('"/admin/v1/endpoints"'),
+          ),
+        [line],
+      );
+      const listed = await server.admin('GET', '/admin/v1/endpoints');
+      assert.deepEqual(listed.body.data, []);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe('usage walk: a GET whose client left while its record was read is one 499 in /metrics', () => {
   for (const fastPath of [true, false])
     test(`${fastPath ? 'on the fast path' : "on Fastify's path"}`, async () => {

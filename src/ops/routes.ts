@@ -106,9 +106,11 @@ export function registerOpsRoutes(
       done();
     };
     route.onResponse = [...[route.onResponse ?? []].flat(), observe] as typeof route.onResponse;
-    // Under /api only, where usage counts them and the scope's usage hook already has Fastify
-    // watch each request for an abort: elsewhere this hook would add a listener to every request.
-    if (route.url.startsWith('/api/')) {
+    // Under /api, where usage counts them and the scope's usage hook already has Fastify watch
+    // each request for an abort, and under /admin, whose calls are few and may take a while: not
+    // on /health, the dashboard's files and the like, where it would add a listener to every
+    // request for answers that take no time.
+    if (route.url.startsWith('/api/') || route.url.startsWith('/admin/')) {
       route.onRequestAbort = [...[route.onRequestAbort ?? []].flat(), abort] as typeof route.onRequestAbort;
     }
   });
