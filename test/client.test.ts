@@ -22,6 +22,7 @@ import { parseJson, stringifyJson } from '../packages/client/src/json.ts';
 import { databaseKinds } from './helpers/database.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { until } from './helpers/until.ts';
 
 interface Order {
   order_id: string;
@@ -419,6 +420,62 @@ test('no answer says why and keeps the cause; a base URL fetch cannot use is ref
       ),
       baseUrl,
     );
+});
+
+test('a signal cancels a call: in flight, while waiting to retry, or before it starts; nothing is retried after', async () => {
+  let hits = 0;
+  const paths: string[] = [];
+  const stalled = createServer((req, res) => {
+    hits++;
+    paths.push(`${req.method} ${req.url}`);
+    // A 503 asking for a long wait, then answers that never come.
+    if (req.url === '/api/v1/account' && hits === 1)
+      res.writeHead(503, { 'retry-after': '30', 'content-type': 'application/json' }).end('{}');
+  });
+  const url = await listen(stalled);
+  try {
+    const gh = new Gatehouse<Endpoints>({ apiKey: 'gk_test_x', baseUrl: url, maxRetries: 3 });
+    // Waiting out the 503's Retry-After: cancelled at once, not after 30 s, with the caller's reason.
+    const waiting = new AbortController();
+    const retried = gh.account({ signal: waiting.signal });
+    await until(
+      async () => hits,
+      (n) => n === 1,
+    );
+    const reason = new Error('user left the page');
+    const started = Date.now();
+    waiting.abort(reason);
+    await assert.rejects(retried, (e: unknown) => e === reason);
+    assert.ok(Date.now() - started < 5_000);
+    // In flight (the server holds it): an AbortError, as fetch gives, not a ConnectionError.
+    const flying = new AbortController();
+    const write = gh.records('orders').create({ order_id: 'o', amount: 1 }, { signal: flying.signal });
+    await until(
+      async () => hits,
+      (n) => n === 2,
+    );
+    flying.abort();
+    await assert.rejects(
+      write,
+      (e: unknown) => e instanceof Error && e.name === 'AbortError' && !(e instanceof GatehouseError),
+    );
+    // Already aborted: no request at all, for every call.
+    const done = AbortSignal.abort();
+    const orders = gh.records('orders');
+    for (const call of [
+      () => orders.get('rec_1', { signal: done }),
+      () => orders.replace('rec_1', { order_id: 'o', amount: 1 }, { signal: done }),
+      () => orders.delete('rec_1', { signal: done }),
+      () => orders.listPage({ signal: done }),
+      () => orders.list({ signal: done }).next(),
+    ])
+      await assert.rejects(call(), (e: unknown) => e instanceof Error && e.name === 'AbortError');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(paths, ['GET /api/v1/account', 'POST /api/v1/data/orders']);
+  } finally {
+    stalled.closeAllConnections();
+    await new Promise((r) => stalled.close(r));
+  }
 });
 
 test('a 2xx that is no JSON object (another server at baseUrl) is a GatehouseError saying so', async () => {

@@ -72,7 +72,17 @@ export interface UsageWindow {
   resets_at: string;
 }
 
-export interface WriteOptions {
+/** What every call takes. */
+export interface CallOptions {
+  /**
+   * Cancels the call, its retries and any wait between them: it rejects with the signal's
+   * `reason` (an `AbortError` unless given another), as fetch does. A write cancelled after it
+   * was sent may still have been queued: send it again with the same `idempotencyKey` to be sure.
+   */
+  signal?: AbortSignal | undefined;
+}
+
+export interface WriteOptions extends CallOptions {
   /** Defaults to a random key, so a retried write is never applied twice. */
   idempotencyKey?: string | undefined;
   /**
@@ -82,7 +92,7 @@ export interface WriteOptions {
   callback?: { url: string; auth?: string | undefined; authHeader?: string | undefined } | undefined;
 }
 
-export interface ListParams<T> {
+export interface ListParams<T> extends CallOptions {
   limit?: number | undefined;
   order?: 'asc' | 'desc' | undefined;
   after?: string | undefined;
@@ -116,9 +126,24 @@ interface RequestOptions {
   path: string;
   body?: unknown;
   headers?: Record<string, string>;
+  signal?: AbortSignal | undefined;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const aborted = () => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', aborted);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', aborted, { once: true });
+  });
+}
 
 /**
  * The Gatehouse data API. Give it a map of endpoint types (e.g. from `gatehouse types`) to make
@@ -177,8 +202,12 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
   }
 
   /** The calling key: name, environment, scopes, limits, callback signing secret and usage. */
-  account(): Promise<Account> {
-    return this.request<{ data: Account }>({ method: 'GET', path: '/api/v1/account' }).then((r) => r.data);
+  account(options: CallOptions = {}): Promise<Account> {
+    return this.request<{ data: Account }>({
+      method: 'GET',
+      path: '/api/v1/account',
+      signal: options.signal,
+    }).then((r) => r.data);
   }
 
   /** @internal One call with retries (exponential backoff, full jitter, Retry-After honoured). */
@@ -204,12 +233,15 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
       }
     }
     const body = req.body === undefined ? null : stringifyJson(req.body);
+    const cancel = req.signal;
     for (let attempt = 0; ; attempt++) {
+      cancel?.throwIfAborted();
       let response: Response;
       let text: string;
       try {
         // One timeout for the whole attempt: the answer's body is read under it too.
-        const signal = AbortSignal.timeout(this.timeoutMs);
+        const timeout = AbortSignal.timeout(this.timeoutMs);
+        const signal = cancel ? AbortSignal.any([timeout, cancel]) : timeout;
         response = await this.fetch(`${this.baseUrl}${req.path}`, {
           method: req.method,
           headers,
@@ -218,9 +250,11 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
         });
         text = await response.text();
       } catch (error) {
+        // Cancelled by the caller: their reason, not a network error, and no retry.
+        if (cancel?.aborted) throw cancel.reason;
         // No answer, a timeout, or a connection cut while the answer was read.
         if (attempt < this.maxRetries) {
-          await sleep(this.backoff(attempt, undefined));
+          await sleep(this.backoff(attempt, undefined), cancel);
           continue;
         }
         throw new ConnectionError(
@@ -260,7 +294,7 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
       const wait = this.backoff(attempt, retryAfter);
       // setTimeout fires at once past 2^31 - 1 ms (~24.8 days): such a wait is never slept.
       if (wait > Math.min(this.maxRetryWaitMs, 2 ** 31 - 1)) throw error;
-      await sleep(wait);
+      await sleep(wait, cancel);
     }
   }
 
@@ -321,12 +355,18 @@ export class Records<T> {
       path: this.path(),
       body: data,
       headers: this.writeHeaders(options),
+      signal: options?.signal,
     });
   }
 
-  async get(id: string): Promise<GatehouseRecord<T>> {
-    return (await this.client.request<{ data: GatehouseRecord<T> }>({ method: 'GET', path: this.path(id) }))
-      .data;
+  async get(id: string, options: CallOptions = {}): Promise<GatehouseRecord<T>> {
+    return (
+      await this.client.request<{ data: GatehouseRecord<T> }>({
+        method: 'GET',
+        path: this.path(id),
+        signal: options.signal,
+      })
+    ).data;
   }
 
   async replace(id: string, data: T, options?: WriteOptions): Promise<Queued> {
@@ -335,6 +375,7 @@ export class Records<T> {
       path: this.path(id),
       body: data,
       headers: this.writeHeaders(options),
+      signal: options?.signal,
     });
   }
 
@@ -343,6 +384,7 @@ export class Records<T> {
       method: 'DELETE',
       path: this.path(id),
       headers: this.writeHeaders(options),
+      signal: options?.signal,
     });
   }
 
@@ -361,6 +403,7 @@ export class Records<T> {
     }>({
       method: 'GET',
       path: `${this.path()}${qs ? `?${qs}` : ''}`,
+      signal: params.signal,
     });
     return { data: res.data, nextCursor: res.meta.next_cursor };
   }

@@ -1,5 +1,6 @@
 export {
   type Account,
+  type CallOptions,
   Gatehouse,
   type GatehouseOptions,
   type GatehouseRecord,
