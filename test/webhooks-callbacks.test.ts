@@ -276,6 +276,32 @@ for (const kind of databaseKinds) {
       receiver.respond = () => ({ status: 200 });
     });
 
+    test('a callback answered 410 Gone is not tried again: the delivery fails at once', async () => {
+      receiver.received.length = 0;
+      receiver.respond = () => ({ status: 410 });
+      const res = await server.request('POST', '/api/v1/data/orders', {
+        key,
+        json: order,
+        headers: { 'x-webhook-callback': receiver.url },
+      });
+      await receiver.waitFor(1, 20_000);
+      const log = await until(
+        () => server.admin('GET', `/admin/v1/deliveries?record_id=${res.body.id}`),
+        (l) => l.body.data[0]?.status !== 'pending',
+      );
+      const d = log.body.data[0];
+      assert.equal(d.status, 'failed');
+      assert.deepEqual(
+        d.attempts.map((a: { status_code: number }) => a.status_code),
+        [410],
+      );
+      assert.equal(d.last_error, 'answered 410');
+      // The endpoint's policy would have tried twice more, a second apart.
+      await new Promise((r) => setTimeout(r, 2_500));
+      assert.equal(receiver.received.length, 1, 'no second attempt');
+      receiver.respond = () => ({ status: 200 });
+    });
+
     test('callbacks to one URL about one record keep commit order: an update waits for the retried create', async () => {
       const r = await startReceiver();
       try {

@@ -282,7 +282,9 @@ export function createDispatcher(options: DispatcherOptions) {
   ): Promise<string | undefined> {
     const error = describe(result);
     const succeeded = error === null;
-    const gone = result.status === 410 && row.subscription_id !== null;
+    // 410 Gone: the receiver says there is nothing there any more. No more attempts, for a
+    // callback as for a subscription (which it also turns off, below).
+    const gone = result.status === 410;
     const lastTry = row.attempts >= row.max_attempts;
     // Read now, not at the claim (a success recorded since then cleared failing_since), and on
     // PostgreSQL locked before the delivery: every transaction takes a subscription's row before
