@@ -254,7 +254,7 @@ export const errorCodes = {
     status: 507,
     apis: BOTH,
     message: 'Insufficient storage',
-    doc: 'The database disk is full; nothing was written. Retry once space is freed.',
+    doc: 'The database disk is full; nothing was written. Retry once space is freed (@gatehouse/client does not retry it on its own).',
   },
   app_step_failed: {
     status: 500,

@@ -539,6 +539,44 @@ test("every error carries the answer's Retry-After, not a 429's alone", async ()
   }
 });
 
+test('507 storage_full is thrown at once, not retried; a 500 and a 502 still are', async () => {
+  const envelope = (code: string) =>
+    JSON.stringify({ success: false, error: code, code, details: [], request_id: 'req_x' });
+  const hits = { full: 0, fault: 0, gateway: 0 };
+  const stub = createServer((req, res) => {
+    req.resume();
+    const json = { 'content-type': 'application/json' };
+    if (req.url?.endsWith('/full')) {
+      hits.full++;
+      res.writeHead(507, json).end(envelope('storage_full'));
+    } else if (req.url?.endsWith('/fault')) {
+      hits.fault++;
+      res.writeHead(500, json).end(envelope('internal_error'));
+    } else {
+      hits.gateway++;
+      res.writeHead(502, { 'content-type': 'text/html' }).end('<h1>Bad gateway</h1>');
+    }
+  });
+  const url = await listen(stub);
+  try {
+    const gh = new Gatehouse<Endpoints>({ apiKey: 'gk_test_x', baseUrl: url, maxRetries: 2 });
+    const orders = gh.records('orders');
+    // Before: retried twice (three writes against a full disk) before the ServerError.
+    await assert.rejects(
+      orders.replace('full', { order_id: 'x', amount: 1 }),
+      (e: unknown) => e instanceof ServerError && e.status === 507 && e.code === 'storage_full',
+    );
+    assert.equal(hits.full, 1, 'a 507 was retried');
+    await assert.rejects(orders.get('fault'), (e: unknown) => e instanceof ServerError && e.status === 500);
+    assert.equal(hits.fault, 3, 'a 500 is retried (maxRetries 2)');
+    await assert.rejects(orders.get('gateway'), (e: unknown) => e instanceof ServerError && e.status === 502);
+    assert.equal(hits.gateway, 3, 'a 502 is retried (maxRetries 2)');
+  } finally {
+    stub.closeAllConnections();
+    await new Promise((r) => stub.close(r));
+  }
+});
+
 test('the API key is not printed nor serialised with the client or its records', async () => {
   let sent: string | undefined;
   const stub = createServer((req, res) => {

@@ -9,7 +9,7 @@ export interface GatehouseOptions {
   baseUrl?: string | undefined;
   /** Per attempt; default 30 s. */
   timeoutMs?: number | undefined;
-  /** Retries for 429, 5xx and network errors; default 2. */
+  /** Retries for 429, 5xx (not 507) and network errors; default 2. */
   maxRetries?: number | undefined;
   /**
    * The longest `Retry-After` a retry waits for; default 60 s. A longer one (a daily limit or
@@ -289,7 +289,9 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
       const error = errorFromResponse(response.status, parsed, retryAfter);
       // 409 idempotency_key_in_flight: the same write (an earlier attempt) is still running.
       const inFlight = response.status === 409 && error.code === 'idempotency_key_in_flight';
-      const retryable = response.status === 429 || response.status >= 500 || inFlight;
+      // 507 storage_full: the server's disk is full, which no retry seconds later changes.
+      const retryable =
+        response.status === 429 || (response.status >= 500 && response.status !== 507) || inFlight;
       if (!retryable || attempt >= this.maxRetries) throw error;
       const wait = this.backoff(attempt, retryAfter);
       // setTimeout fires at once past 2^31 - 1 ms (~24.8 days): such a wait is never slept.

@@ -51,7 +51,7 @@ export class UnsupportedMediaTypeError extends GatehouseError {}
 export class IdempotencyKeyReusedError extends GatehouseError {}
 /** 429: rate limit or monthly quota; `retryAfter` in seconds. */
 export class RateLimitError extends GatehouseError {}
-/** 5xx. */
+/** 5xx; a 507 (`storage_full`: the server's disk is full) is thrown without retries. */
 export class ServerError extends GatehouseError {}
 /** No HTTP answer: network failure or timeout (status 0). */
 export class ConnectionError extends GatehouseError {}
