@@ -238,16 +238,6 @@ const keyColumns = [
   'expires_at',
 ];
 
-/**
- * A key as people read it: an active key whose `expires_at` has passed is `expired` (the API
- * refuses it with api_key_expired), not `active`. --json keeps the API's fields as they are.
- */
-function forPeople(key: ApiKeyJson): Record<string, unknown> {
-  const expired =
-    key.status === 'active' && key.expires_at !== null && Date.parse(key.expires_at) <= Date.now();
-  return expired ? { ...key, status: 'expired' } : { ...key };
-}
-
 export function show(json: boolean | undefined, data: unknown, print: () => void): void {
   if (json) printJson({ success: true, data });
   else print();
@@ -484,7 +474,7 @@ export function registerDataCommands(program: Command, config: Config): void {
         const defaults = page.meta?.default_limits;
         printTable(
           page.data.map((key) => ({
-            ...forPeople(key),
+            ...key,
             limits: limitsText(key.limits, defaults, 'terminal'),
           })),
           keyColumns,
@@ -495,7 +485,7 @@ export function registerDataCommands(program: Command, config: Config): void {
   withCommon(keys.command('show').alias('get').argument('<id>').description('show one key')).action(
     action(config, async (call, id: string, o: Common) => {
       const data = await call<ApiKeyJson>('GET', keyPath(id));
-      show(o.json, data, () => printFields(forPeople(data)));
+      show(o.json, data, () => printFields({ ...data }));
     }),
   );
 

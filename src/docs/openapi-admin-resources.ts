@@ -81,7 +81,11 @@ const key = object({
     description:
       "The key's own limits, by window; a window it sets none for is absent (the installation's default, meta.default_limits of GET /admin/v1/keys, then applies)",
   },
-  status: { enum: ['active', 'inactive', 'revoked'] },
+  status: {
+    enum: ['active', 'inactive', 'revoked', 'expired'],
+    description:
+      'expired: active, but its expires_at has passed (the data API refuses it with api_key_expired); a deactivated or revoked key stays inactive or revoked once it expires',
+  },
   expires_at: maybeTime('null: never'),
   last_used_at: maybeTime('When it was last used (to within the last few seconds); null: never'),
   created_at: time,

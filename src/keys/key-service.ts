@@ -14,7 +14,15 @@ import { previousStillSigns } from '../webhooks/callback-secrets.ts';
 import { type KeyLimits, parseKeyCreate, parseKeyPatch, parseRoll } from './key-input.ts';
 
 export type Environment = 'test' | 'live';
+/** A key's status as stored: what deactivate, activate and revoke set. */
 export type KeyStatus = 'active' | 'inactive' | 'revoked';
+/**
+ * A key's status as the management API shows it: an active key whose `expires_at` has passed is
+ * `expired` (the data API refuses it with api_key_expired). A revoked or deactivated key keeps
+ * that status once it expires too: the data API names that first, and it is what would still
+ * stop the key if it were given a later expiry.
+ */
+export type KeyStatusShown = KeyStatus | 'expired';
 
 export interface ApiKeyJson {
   id: string;
@@ -25,7 +33,7 @@ export interface ApiKeyJson {
   start: string;
   scopes: string[];
   limits: KeyLimits;
-  status: KeyStatus;
+  status: KeyStatusShown;
   expires_at: string | null;
   last_used_at: string | null;
   created_at: string;
@@ -76,7 +84,7 @@ function toJson(row: ApiKeysTable, lastUsed: LastUsed): ApiKeyJson {
     start: row.start,
     scopes: JSON.parse(row.scopes) as string[],
     limits: row.limits ? (JSON.parse(row.limits) as KeyLimits) : {},
-    status: row.status as KeyStatus,
+    status: row.status === 'active' && expired(row) ? 'expired' : (row.status as KeyStatus),
     expires_at: row.expires_at,
     last_used_at: lastUsed.of(row),
     created_at: row.created_at,

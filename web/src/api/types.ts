@@ -72,7 +72,8 @@ export interface KeyLimits {
   per_month?: number | null;
 }
 
-export type KeyStatus = 'active' | 'inactive' | 'revoked';
+/** `expired`: active, but its `expires_at` has passed (the API says so; a deactivated or revoked key keeps that status). */
+export type KeyStatus = 'active' | 'inactive' | 'revoked' | 'expired';
 
 export interface ApiKey {
   id: string;

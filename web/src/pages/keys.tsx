@@ -2,7 +2,14 @@ import { Badge, Button, Card, Checkbox, Code, Group, Menu, Modal, Stack, Table, 
 import { useRef, useState } from 'react';
 import { limitsText } from '../../../src/keys/limits-text.ts';
 import { api } from '../api/client.ts';
-import type { ApiKey, CallbackSigningSecret, CreatedKey, Endpoint, KeyLimits } from '../api/types.ts';
+import type {
+  ApiKey,
+  CallbackSigningSecret,
+  CreatedKey,
+  Endpoint,
+  KeyLimits,
+  KeyStatus,
+} from '../api/types.ts';
 import { useUser } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
 import {
@@ -27,14 +34,12 @@ export function EnvironmentBadge({ environment }: { environment: string }) {
   );
 }
 
-const STATUS_COLOR: Record<string, string> = { active: 'teal', inactive: 'gray', revoked: 'red' };
-
-function keyStatus(key: ApiKey): { label: string; color: string } {
-  if (key.status === 'active' && key.expires_at && Date.parse(key.expires_at) <= Date.now()) {
-    return { label: 'expired', color: 'orange' };
-  }
-  return { label: key.status, color: STATUS_COLOR[key.status] ?? 'gray' };
-}
+const STATUS_COLOR: Record<KeyStatus, string> = {
+  active: 'teal',
+  inactive: 'gray',
+  revoked: 'red',
+  expired: 'orange',
+};
 
 export function KeysPage() {
   const user = useUser();
@@ -233,7 +238,6 @@ export function KeysPage() {
                 </Table.Thead>
                 <Table.Tbody>
                   {list.map((key) => {
-                    const status = keyStatus(key);
                     return (
                       <Table.Tr key={key.id} data-testid={`key-row-${key.name}`}>
                         <Table.Td>
@@ -248,8 +252,8 @@ export function KeysPage() {
                           <EnvironmentBadge environment={key.environment} />
                         </Table.Td>
                         <Table.Td>
-                          <Badge color={status.color} variant="dot">
-                            {status.label}
+                          <Badge color={STATUS_COLOR[key.status]} variant="dot">
+                            {key.status}
                           </Badge>
                         </Table.Td>
                         <Table.Td>
@@ -287,7 +291,8 @@ export function KeysPage() {
                                 </Button>
                               </Menu.Target>
                               <Menu.Dropdown>
-                                {key.status === 'active' ? (
+                                {/* An expired key can be deactivated; activating it would be refused (409). */}
+                                {key.status === 'active' || key.status === 'expired' ? (
                                   <Menu.Item onClick={() => deactivate(key)}>Deactivate</Menu.Item>
                                 ) : (
                                   <Menu.Item
