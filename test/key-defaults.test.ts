@@ -60,10 +60,10 @@ describe("a collaborator's keys stay within the installation's default limits", 
     );
     assert.deepEqual(await services.keys.list(), []);
     const strict = await services.keys.create(
-      { name: 'strict', environment: 'test', limits: { per_minute: 60, per_day: 10, per_month: 5_000_000 } },
+      { name: 'strict', environment: 'test', limits: { per_minute: 60, per_day: 100, per_month: 5_000_000 } },
       collaborator,
     );
-    assert.deepEqual(strict.limits, { per_minute: 60, per_day: 10, per_month: 5_000_000 });
+    assert.deepEqual(strict.limits, { per_minute: 60, per_day: 100, per_month: 5_000_000 });
     const plain = await services.keys.create({ name: 'plain', environment: 'test' }, collaborator);
     assert.deepEqual(plain.limits, {});
     // The owner sets the policy and is not bound by it.

@@ -79,7 +79,7 @@ const key = object({
     type: 'object',
     properties: windows,
     description:
-      "The key's own limits, by window; a window it sets none for is absent (the installation's default, meta.default_limits of GET /admin/v1/keys, then applies)",
+      "The key's own limits, by window; a window it sets none for is absent (the installation's default, meta.default_limits of GET /admin/v1/keys, then applies). A shorter window's is never above a longer one's (per_minute ≤ per_day ≤ per_month): such a create or change is refused (400 invalid_request naming both fields)",
   },
   status: {
     enum: ['active', 'inactive', 'revoked', 'expired'],

@@ -1,4 +1,5 @@
 import { describedPattern, inputValidator, NOT_BLANK } from '../endpoints/json-schema.ts';
+import { ApiError, type ErrorDetail } from '../errors.ts';
 
 /** `*`, `records:read|write`, `{endpoint}:read|write`, or `apps:{app}` (an App API's routes). */
 export const SCOPE_PATTERN = describedPattern(
@@ -65,3 +66,37 @@ export const parseRoll = inputValidator<{ grace_seconds?: number }>({
   additionalProperties: false,
   properties: { grace_seconds: { type: 'integer', minimum: 0, maximum: 30 * 86_400 } },
 });
+
+/** Each window with a longer one after it: a shorter window's limit may not be above a longer one's. */
+const WINDOW_PAIRS = [
+  ['per_minute', 'per_day'],
+  ['per_day', 'per_month'],
+  ['per_minute', 'per_month'],
+] as const;
+
+/**
+ * A window's limit above a longer window's (`per_minute` 5000 with `per_day` 1000) can never be
+ * reached: the longer window refuses first. Refused, naming both fields, rather than stored as if
+ * it meant something. `limits` are the key's limits as they would be stored; `sent` the windows
+ * this request gave (the others are the key's current values, said so).
+ */
+export function refuseUnreachableLimits(limits: KeyLimits, sent: KeyLimits): void {
+  const given = (window: keyof KeyLimits) => typeof sent[window] === 'number';
+  const current = (window: keyof KeyLimits) => (given(window) ? '' : ", the key's current value");
+  const details: ErrorDetail[] = [];
+  let message = '';
+  for (const [shorter, longer] of WINDOW_PAIRS) {
+    const low = limits[shorter];
+    const high = limits[longer];
+    if (typeof low !== 'number' || typeof high !== 'number' || low <= high) continue;
+    message ||= `limits.${shorter} (${low}) cannot be more than limits.${longer} (${high}): lower limits.${shorter} or raise limits.${longer}`;
+    const detail = given(shorter)
+      ? { field: `limits.${shorter}`, error: `Must be at most limits.${longer} (${high}${current(longer)})` }
+      : {
+          field: `limits.${longer}`,
+          error: `Must be at least limits.${shorter} (${low}${current(shorter)})`,
+        };
+    if (!details.some((d) => d.field === detail.field)) details.push(detail);
+  }
+  if (details.length > 0) throw new ApiError('invalid_request', { message, details });
+}

@@ -11,7 +11,13 @@ import { createLastUsed, type LastUsed } from '../infra/db/last-used.ts';
 import type { ApiKeysTable, Database } from '../infra/db/schema.ts';
 import { isoAfter, nowIso, refusePastExpiry } from '../time.ts';
 import { previousStillSigns } from '../webhooks/callback-secrets.ts';
-import { type KeyLimits, parseKeyCreate, parseKeyPatch, parseRoll } from './key-input.ts';
+import {
+  type KeyLimits,
+  parseKeyCreate,
+  parseKeyPatch,
+  parseRoll,
+  refuseUnreachableLimits,
+} from './key-input.ts';
 
 export type Environment = 'test' | 'live';
 /** A key's status as stored: what deactivate, activate and revoke set. */
@@ -407,6 +413,7 @@ export function createKeyService({
         callback_secret_generation: 0,
         callback_secret_previous_until: null,
       };
+      if (input.limits) refuseUnreachableLimits(input.limits, input.limits);
       if (by.testOnly) refuseAboveDefaults(row.limits, defaultLimits);
       await db.transaction().execute(async (trx) => {
         // Its maker still there, and kept there until this commits: a collaborator removed
@@ -476,6 +483,9 @@ export function createKeyService({
               : new Date(patch.expires_at).toISOString(),
         updated_at: nowIso(),
       };
+      if (patch.limits && updated.limits) {
+        refuseUnreachableLimits(JSON.parse(updated.limits) as KeyLimits, patch.limits);
+      }
       if (by.testOnly && patch.limits !== undefined) refuseAboveDefaults(updated.limits, defaultLimits);
       // Only what the PATCH names is written: the row read above may be stale by now, and
       // writing it back whole would undo a revoke, a roll's new start or a callback secret
