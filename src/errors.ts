@@ -330,6 +330,18 @@ export function invalid(field: string, error: string): ApiError {
   return new ApiError('invalid_request', { details: [{ field, error }] });
 }
 
+/**
+ * A PATCH naming no field (`{}`) would change nothing and answer as if it had: refused, saying
+ * which fields the route changes. `fields`: its body schema's properties, in their order.
+ */
+export function refuseEmptyPatch(patch: object, fields: readonly string[]): void {
+  if (Object.keys(patch).length === 0) {
+    throw new ApiError('invalid_request', {
+      message: `Give at least one field to change: ${orList(fields)}`,
+    });
+  }
+}
+
 /** A page size from a query string: digits only, from 1 to `max`; `fallback` when absent. */
 export function parseLimit(value: unknown, max: number, fallback: number): number {
   if (value === undefined) return fallback;

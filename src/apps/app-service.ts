@@ -2,7 +2,7 @@ import type { Transaction } from 'kysely';
 import { SLUG_PATTERN } from '../endpoints/endpoint-input.ts';
 import type { EndpointService } from '../endpoints/endpoint-service.ts';
 import { inputValidator, NOT_BLANK, refuseRoundedIntegers } from '../endpoints/json-schema.ts';
-import { ApiError, type ErrorDetail } from '../errors.ts';
+import { ApiError, type ErrorDetail, refuseEmptyPatch } from '../errors.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
 import { LoadingCache } from '../infra/cache/loading-cache.ts';
 import { TtlCache } from '../infra/cache/ttl-cache.ts';
@@ -291,6 +291,7 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
           details: problems,
         });
       }
+      if (problems.length === 0) refuseEmptyPatch(body as object, Object.keys(fields));
       const definition = routes !== undefined ? await validated(slug, routes, problems) : undefined;
       const patch = body as AppPatch;
       return db

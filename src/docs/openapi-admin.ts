@@ -190,7 +190,12 @@ export function adminApiDocument(routes: RouteEntry[], serverUrl: string): Json 
         ? {
             requestBody: {
               required: !(method === 'post' && BODYLESS_ACTIONS.has(path.split('/').at(-1) ?? '')),
-              content: { 'application/json': { schema: { type: 'object' } } },
+              // A PATCH naming no field is refused (400 invalid_request): it would change nothing.
+              content: {
+                'application/json': {
+                  schema: method === 'patch' ? { type: 'object', minProperties: 1 } : { type: 'object' },
+                },
+              },
             },
           }
         : {}),

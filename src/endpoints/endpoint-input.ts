@@ -1,4 +1,4 @@
-import { invalid } from '../errors.ts';
+import { invalid, refuseEmptyPatch } from '../errors.ts';
 import { describedPattern, inputValidator, NOT_BLANK } from './json-schema.ts';
 
 export const SLUG_PATTERN = describedPattern(
@@ -64,5 +64,7 @@ export function parseEndpointPatch(body: unknown): EndpointPatch {
       'Cannot be changed: keys, apps and webhooks name the endpoint by it. Create an endpoint with the new slug instead (gatehouse records export and import move the records)',
     );
   }
-  return validatePatch(body);
+  const patch = validatePatch(body);
+  refuseEmptyPatch(patch, Object.keys(properties));
+  return patch;
 }

@@ -1,5 +1,5 @@
 import { describedPattern, inputValidator, NOT_BLANK } from '../endpoints/json-schema.ts';
-import { ApiError, type ErrorDetail } from '../errors.ts';
+import { ApiError, type ErrorDetail, refuseEmptyPatch } from '../errors.ts';
 
 /** `*`, `records:read|write`, `{endpoint}:read|write`, or `apps:{app}` (an App API's routes). */
 export const SCOPE_PATTERN = describedPattern(
@@ -55,11 +55,17 @@ export const parseKeyCreate = inputValidator<KeyCreate>({
   properties: { ...properties, environment: { enum: ['test', 'live'] } },
 });
 
-export const parseKeyPatch = inputValidator<KeyPatch>({
+const validateKeyPatch = inputValidator<KeyPatch>({
   type: 'object',
   additionalProperties: false,
   properties,
 });
+
+export function parseKeyPatch(body: unknown): KeyPatch {
+  const patch = validateKeyPatch(body);
+  refuseEmptyPatch(patch, Object.keys(properties));
+  return patch;
+}
 
 export const parseRoll = inputValidator<{ grace_seconds?: number }>({
   type: 'object',

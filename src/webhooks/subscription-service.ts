@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { EndpointService } from '../endpoints/endpoint-service.ts';
 import { inputValidator } from '../endpoints/json-schema.ts';
-import { ApiError, invalid } from '../errors.ts';
+import { ApiError, invalid, refuseEmptyPatch } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { Encryptor } from '../infra/crypto/encryption.ts';
 import type { Db } from '../infra/db/database.ts';
@@ -50,11 +50,17 @@ const parseCreate = inputValidator<
   required: ['url', 'environment'],
   properties,
 });
-const parsePatch = inputValidator<Omit<SubscriptionInput, 'environment'>>({
+const patchProperties = { url: properties.url, events: properties.events, enabled: properties.enabled };
+const validatePatch = inputValidator<Omit<SubscriptionInput, 'environment'>>({
   type: 'object',
   additionalProperties: false,
-  properties: { url: properties.url, events: properties.events, enabled: properties.enabled },
+  properties: patchProperties,
 });
+function parsePatch(body: unknown): Omit<SubscriptionInput, 'environment'> {
+  const patch = validatePatch(body);
+  refuseEmptyPatch(patch, Object.keys(patchProperties));
+  return patch;
+}
 // Rotation takes no options: a grace_seconds (as keys' callback secrets take) must not be ignored.
 const parseRotate = inputValidator<Record<string, never>>({
   type: 'object',
