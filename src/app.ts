@@ -184,7 +184,7 @@ export async function createServices(config: Config): Promise<Services & { close
     keys,
     reader: createRecordReader({ db, dialect, secret }),
     writer,
-    traffic: createTraffic(config, db, dialect),
+    traffic: createTraffic(config, db, dialect, database.outage),
     encryptor,
     tokens: createTokenService({ db, encryptor, keys, bus }),
     webhooks: {
@@ -207,6 +207,7 @@ export async function createServices(config: Config): Promise<Services & { close
           ...config.webhooks,
           disableAfterMs: config.webhooks.disableAfterHours * 3_600_000,
           logger,
+          outage: database.outage,
         });
         writer.onCommit(() => worker.wake());
         deliveries.onRedeliver(() => worker.wake());
@@ -380,7 +381,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
 
   const routes = collectRoutes(app);
   const openApi = openApiCache(services.endpoints, services.bus, services.apps);
-  registerErrorHandling(app, services.database.dialect, routes, unmatched);
+  registerErrorHandling(app, services.database.dialect, services.database.outage, routes, unmatched);
   registerJsonParser(app);
   ignoreDeleteBodies(app);
 
@@ -462,6 +463,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
       ...services,
       onRedisFailure: config.limits.onRedisFailure,
       faults: services.database.dialect,
+      outage: services.database.outage,
       writePreparers: [prepareCallback],
       observe: {
         record: ops.routeObserver('/api/v1/data/:slug/:id'),

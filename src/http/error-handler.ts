@@ -4,6 +4,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import type { RouteEntry } from '../docs/openapi-admin.ts';
 import { ApiError, type ErrorCode, type ErrorDetail, errorCodes } from '../errors.ts';
 import { newId } from '../ids.ts';
+import type { OutageLog, WarningLog } from '../infra/db/outage-log.ts';
 import { tooLarge } from './json-body.ts';
 
 /** The one error envelope, as JSON text. */
@@ -71,6 +72,22 @@ export function toApiError(error: unknown, faults: DatabaseFaults): ApiError {
  */
 export function logsAsFailure(error: ApiError): boolean {
   return error.status >= 500 && error.code !== 'limits_unavailable';
+}
+
+/**
+ * Logs an answer that failed: a fault as an error line with its stack; the database being
+ * unavailable (503) or full (507) through the outage log, one warning every 10 s, for during an
+ * outage every request fails so and a line each would bury everything else.
+ */
+export function logFailure(
+  log: (WarningLog & { error(details: object, message: string): void }) | undefined,
+  outage: OutageLog,
+  apiError: ApiError,
+  error: unknown,
+  requestId: string,
+): void {
+  if (!logsAsFailure(apiError) || outage.noted(error, log)) return;
+  log?.error({ err: error, request_id: requestId }, 'request failed');
 }
 
 /** The answer on a connection now (Node's own field), with the request it answers. */
@@ -222,6 +239,7 @@ export interface UnmatchedAnswers {
 export function registerErrorHandling(
   app: FastifyInstance,
   faults: DatabaseFaults,
+  outage: OutageLog,
   routes: readonly RouteEntry[] = [],
   unmatched: UnmatchedAnswers = {},
 ): void {
@@ -232,7 +250,7 @@ export function registerErrorHandling(
       (error as Partial<FastifyError>).code === 'FST_ERR_CTP_BODY_TOO_LARGE' && limit !== undefined
         ? tooLarge(limit)
         : toApiError(error, faults);
-    if (logsAsFailure(apiError)) request.log.error({ err: error, request_id: request.id }, 'request failed');
+    logFailure(request.log, outage, apiError, error, request.id);
     return sendError(reply, request, apiError);
   });
   let allowedMethods: ((path: string) => string[]) | undefined;

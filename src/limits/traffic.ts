@@ -6,6 +6,7 @@ import { createIdempotency, type Idempotency } from '../idempotency/idempotency-
 import { memoryLocks, redisLocks } from '../idempotency/in-flight-locks.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
+import type { OutageLog } from '../infra/db/outage-log.ts';
 import { createLogger } from '../infra/logger.ts';
 import type { AuthenticatedKey } from '../keys/key-service.ts';
 import { createUsageMeter, type UsageMeter } from '../usage/usage-meter.ts';
@@ -32,7 +33,7 @@ export interface Traffic {
 
 const PRUNE_EVERY_MS = 10 * 60_000;
 
-export function createTraffic(config: Config, db: Db, dialect: DialectAdapter): Traffic {
+export function createTraffic(config: Config, db: Db, dialect: DialectAdapter, outage?: OutageLog): Traffic {
   const settings = config.limits;
   const log = createLogger(config.logLevel);
   const redis = config.redisUrl
@@ -78,7 +79,10 @@ export function createTraffic(config: Config, db: Db, dialect: DialectAdapter): 
   });
 
   const flushTimer = setInterval(() => {
-    usage.flush().catch((error: unknown) => log.warn({ err: error }, 'usage flush failed; will retry'));
+    usage.flush().catch((error: unknown) => {
+      // The database down: said by the outage log, once every 10 s, not at every flush.
+      if (!outage?.noted(error, log)) log.warn({ err: error }, 'usage flush failed; will retry');
+    });
   }, settings.usageFlushMs);
   flushTimer.unref();
   const pruneTimer = setInterval(() => {

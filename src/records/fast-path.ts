@@ -3,13 +3,14 @@ import type { Logger } from 'pino';
 import type { EndpointService } from '../endpoints/endpoint-service.ts';
 import { ApiError } from '../errors.ts';
 import { NO_STORE, presentedSecret } from '../http/auth.ts';
-import { type DatabaseFaults, errorBody, logsAsFailure, toApiError } from '../http/error-handler.ts';
+import { type DatabaseFaults, errorBody, logFailure, toApiError } from '../http/error-handler.ts';
 import { isJsonContentType, MAX_REQUEST_BYTES, parseJson } from '../http/json-body.ts';
 import { logAnswer } from '../http/request-log.ts';
 import type { WithHeaders } from '../http/single-header.ts';
 import { parseIdempotencyKey } from '../idempotency/idempotency-key.ts';
 import { type InFlight, replayHeaders } from '../idempotency/idempotency-service.ts';
 import { isId, newId } from '../ids.ts';
+import type { OutageLog } from '../infra/db/outage-log.ts';
 import type { AuthenticatedKey, KeyService } from '../keys/key-service.ts';
 import { rateLimitHeaders } from '../limits/headers.ts';
 import { enforceLimits, type LimitedRequest } from '../limits/hooks.ts';
@@ -33,6 +34,8 @@ export interface FastPathDeps {
   traffic: Traffic;
   onRedisFailure: 'open' | 'closed';
   faults: DatabaseFaults;
+  /** Where a database outage is said (once every 10 s, not a stack per request). */
+  outage: OutageLog;
   /** Run on every write before it is committed (the Idempotency-Key is the fast path's own). */
   writePreparers: ReadonlyArray<(request: WithHeaders, command: WriteCommand) => void>;
   /** Metrics for the two routes (a record, the collection), under the same labels as Fastify's. */
@@ -148,7 +151,7 @@ export function createDataFastPath(deps: FastPathDeps) {
 
   function fail(res: ServerResponse, call: Call, error: unknown): number {
     const apiError = toApiError(error, deps.faults);
-    if (logsAsFailure(apiError)) deps.logger?.error({ err: error, request_id: call.id }, 'request failed');
+    logFailure(deps.logger, deps.outage, apiError, error, call.id);
     // Fastify closes the connection after a body it could not parse; so does the fast path.
     const headers =
       apiError.code === 'invalid_json' ? { ...apiError.headers, connection: 'close' } : apiError.headers;

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import type { Encryptor } from '../infra/crypto/encryption.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
+import type { OutageLog } from '../infra/db/outage-log.ts';
 import type { Database } from '../infra/db/schema.ts';
 import type { AddressGuard } from '../infra/http-client/address-guard.ts';
 import { keepAliveAgents, type PostResult, postJson } from '../infra/http-client/post-json.ts';
@@ -36,6 +37,8 @@ export interface DispatcherOptions {
   /** Told when a retry is recorded, with its due time: the worker wakes then, not at its next poll. */
   onRetry?: (dueAt: string) => void;
   logger?: Logger;
+  /** Says the database being down once every 10 s, instead of a failure line per delivery. */
+  outage?: OutageLog;
 }
 
 const RESPONSE_CAP = 4096;
@@ -130,6 +133,10 @@ export type Dispatcher = ReturnType<typeof createDispatcher>;
  */
 export function createDispatcher(options: DispatcherOptions) {
   const { db, dialect, encryptor, guard, logger } = options;
+  /** Logs a failure, unless the outage log says it: the database is down, and every step fails so. */
+  const failed = (level: 'warn' | 'error', details: { err: unknown; delivery?: string }, message: string) => {
+    if (!options.outage?.noted(details.err, logger)) logger?.[level](details, message);
+  };
   const inFlight = new Set<Promise<void>>();
   const agents = keepAliveAgents(guard, options.perOrigin);
   const perOrigin = new Map<string, number>();
@@ -470,7 +477,7 @@ export function createDispatcher(options: DispatcherOptions) {
               .transaction()
               .execute((trx) => applyResult(trx, item.row, item.result, now))
               .catch((error: unknown) => {
-                logger?.error({ err: error, delivery: item.row.id }, 'recording a webhook attempt failed');
+                failed('error', { err: error, delivery: item.row.id }, 'recording a webhook attempt failed');
                 return undefined;
               }),
           );
@@ -619,7 +626,7 @@ export function createDispatcher(options: DispatcherOptions) {
     }
     if (stale.length > 0) {
       release(stale).catch((error: unknown) =>
-        logger?.warn({ err: error }, 'releasing held deliveries failed'),
+        failed('warn', { err: error }, 'releasing held deliveries failed'),
       );
     }
   }
@@ -639,7 +646,7 @@ export function createDispatcher(options: DispatcherOptions) {
       if (heldCount > 0) startHeld();
     };
     const running = attempt(row, answered)
-      .catch((error: unknown) => logger?.error({ err: error, delivery: row.id }, 'webhook attempt crashed'))
+      .catch((error: unknown) => failed('error', { err: error, delivery: row.id }, 'webhook attempt crashed'))
       .finally(() => {
         inFlight.delete(running);
         free();
@@ -676,7 +683,7 @@ export function createDispatcher(options: DispatcherOptions) {
     }
     pumping = true;
     draining = drain()
-      .catch((error: unknown) => logger?.warn({ err: error }, 'webhook dispatcher pass failed'))
+      .catch((error: unknown) => failed('warn', { err: error }, 'webhook dispatcher pass failed'))
       .finally(() => {
         pumping = false;
       });
@@ -708,7 +715,7 @@ export function createDispatcher(options: DispatcherOptions) {
       // A claim under way gives its rows back itself (drain); after it, nothing more is launched.
       await draining;
       await release(waiting).catch((error: unknown) =>
-        logger?.warn({ err: error }, 'releasing held deliveries failed'),
+        failed('warn', { err: error }, 'releasing held deliveries failed'),
       );
       await Promise.allSettled([...inFlight]);
       agents.http.destroy();

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Encryptor } from '../infra/crypto/encryption.ts';
 import type { Db } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
+import type { OutageLog } from '../infra/db/outage-log.ts';
 import { AddressGuard } from '../infra/http-client/address-guard.ts';
 import type { CallbackSecrets } from './callback-secrets.ts';
 import { createDispatcher } from './dispatcher.ts';
@@ -21,6 +22,8 @@ export interface WebhookWorkerOptions {
   /** Fallback poll for writes committed by other processes. */
   pollMs: number;
   logger?: Logger;
+  /** Says the database being down once every 10 s, instead of a line per failed pass. */
+  outage?: OutageLog;
 }
 
 export interface WebhookWorker {
@@ -49,6 +52,10 @@ export function createWebhookWorker(
   makeDispatcher: typeof createDispatcher = createDispatcher,
 ): WebhookWorker {
   const { db, dialect, logger } = options;
+  /** Logs a failure, unless the outage log says it: the database is down, and every pass fails so. */
+  const failed = (error: unknown, message: string) => {
+    if (!options.outage?.noted(error, logger)) logger?.warn({ err: error }, message);
+  };
   const dispatcher = makeDispatcher({
     ...options,
     guard: new AddressGuard(options.allowNets),
@@ -117,7 +124,7 @@ export function createWebhookWorker(
     running = true;
     passes = new Promise<void>((resolve) => setImmediate(resolve))
       .then(pass)
-      .catch((error: unknown) => logger?.warn({ err: error }, 'webhook worker pass failed'))
+      .catch((error: unknown) => failed(error, 'webhook worker pass failed'))
       .finally(() => {
         running = false;
         if (rerun) wake();
@@ -183,7 +190,7 @@ export function createWebhookWorker(
       poll = setInterval(wake, options.pollMs);
       poll.unref();
       prune = setInterval(() => {
-        pruneOld().catch((error: unknown) => logger?.warn({ err: error }, 'pruning deliveries failed'));
+        pruneOld().catch((error: unknown) => failed(error, 'pruning deliveries failed'));
       }, 3_600_000);
       prune.unref();
     },

@@ -2,6 +2,7 @@ import { Kysely, sql, type Transaction } from 'kysely';
 import type { DatabaseConfig } from '../../config.ts';
 import { createDialect, type DialectAdapter } from './dialect.ts';
 import { migrateToLatest } from './migrations.ts';
+import { createOutageLog, type OutageLog } from './outage-log.ts';
 import type { Database } from './schema.ts';
 
 export type Db = Kysely<Database>;
@@ -9,6 +10,8 @@ export type Db = Kysely<Database>;
 export interface DatabaseHandle {
   db: Db;
   dialect: DialectAdapter;
+  /** The database being down or full, said once every 10 s by whatever in this process meets it. */
+  outage: OutageLog;
   close(): Promise<void>;
 }
 
@@ -25,6 +28,7 @@ export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHand
   return {
     db,
     dialect,
+    outage: createOutageLog(dialect),
     close: async () => {
       await db.destroy();
       await dialect.close();

@@ -470,6 +470,19 @@ function openReader(path: string): BetterSqlite3.Database {
 // int8 (bigserial, count) as number: our sequences stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v));
 
+/** Codes of a PostgreSQL that cannot be reached, or of a database that is not there. */
+const POSTGRES_UNREACHABLE = [
+  '3D000',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+];
+
 function postgres(url: string): DialectAdapter {
   const pool = new pg.Pool({ connectionString: url, max: 16, connectionTimeoutMillis: 5000 });
   // A client that loses its connection (server restart, network) emits 'error'; the query in
@@ -502,12 +515,17 @@ function postgres(url: string): DialectAdapter {
       ];
     },
     isUniqueViolation: (error) => error instanceof Error && 'code' in error && error.code === '23505',
+    // Besides connection errors and an overloaded or stopping server: a new connection refused
+    // because the database does not take connections now (ALLOW_CONNECTIONS false: 55000), is
+    // gone (3D000) or refuses the role (28000, 28P01, e.g. a password rotated): each request
+    // fails the same way until that is put right, so each is a 503, not a fault of its own.
     isUnavailable: (error) =>
       error instanceof Error &&
       (('code' in error &&
         typeof error.code === 'string' &&
-        (/^(08|53|57P)/.test(error.code) ||
-          ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT'].includes(error.code))) ||
+        (/^(08|53|57P|28)/.test(error.code) ||
+          POSTGRES_UNREACHABLE.includes(error.code) ||
+          (error.code === '55000' && error.message.includes('not currently accepting connections')))) ||
         /timeout exceeded when trying to connect|Connection terminated|not queryable|Client was closed/.test(
           error.message,
         )),
