@@ -3,9 +3,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import BetterSqlite3 from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
 import { buildApp, createServices, type Services } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 
@@ -18,6 +20,7 @@ describe('a full disk under the SQLite file', () => {
   let app: FastifyInstance;
   let url: string;
   let key: string;
+  const logged: Array<{ msg: string; err?: unknown; cause?: { code?: string } }> = [];
 
   before(async () => {
     mkdirSync(mountPoint);
@@ -27,7 +30,13 @@ describe('a full disk under the SQLite file', () => {
       LOG_LEVEL: 'silent',
     });
     services = await createServices(config);
-    app = buildApp(services, { logger: false });
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        for (const line of String(chunk).split('\n')) if (line) logged.push(JSON.parse(line));
+        done();
+      },
+    });
+    app = buildApp(services, { logger: pino({ level: 'warn' }, sink) });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.server.address();
     url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -64,6 +73,18 @@ describe('a full disk under the SQLite file', () => {
     assert.equal(refusal.status, 507, JSON.stringify(refusal.body));
     assert.equal(refusal.body.code, 'storage_full');
     assert.doesNotMatch(JSON.stringify(refusal.body), /SQLITE|sqlite|stack/);
+    for (let n = 0; n < 3; n++) assert.equal((await post(1_000 + n)).status, 507);
+    // Said once (the next at most every 10 s), not an error line with a stack per refused write.
+    assert.deepEqual(
+      logged.map((line) => [line.msg, line.cause?.code, line.err]),
+      [
+        [
+          'The database disk is full: writes are answered 507 storage_full until space is freed',
+          'SQLITE_FULL',
+          undefined,
+        ],
+      ],
+    );
 
     // Reads keep working, and every acknowledged write is there.
     for (const id of acknowledged.slice(-5)) {
