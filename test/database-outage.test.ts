@@ -13,6 +13,7 @@ import {
   postgresAdminUrl,
   type TestDatabase,
 } from './helpers/database.ts';
+import { keyCall } from './helpers/key-call.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { until } from './helpers/until.ts';
 
@@ -103,22 +104,7 @@ describe('PostgreSQL refuses connections, then takes them again', {
     await database?.drop();
   });
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${url}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${key}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(15_000),
-    });
-    return {
-      status: res.status,
-      retryAfter: res.headers.get('retry-after'),
-      body: (await res.json()) as { id?: string; code?: string; error?: string },
-    };
-  };
+  const call = (method: string, path: string, body?: unknown) => keyCall(url, key, method, path, body);
 
   test('503 + Retry-After for every request, one warning in the log, and every 202 kept once it is back', async () => {
     const acknowledged: string[] = [];

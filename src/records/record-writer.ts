@@ -354,7 +354,13 @@ interface DirectBatch {
  * one lane takes them all: a batch grows while the one before it commits. Replaces and deletes
  * use the other lanes.
  */
-function batchingWriter(db: Db, lanes: number, postgres: boolean, direct?: DirectBatch): RecordWriter {
+function batchingWriter(
+  db: Db,
+  lanes: number,
+  postgres: boolean,
+  unavailable: (error: unknown) => boolean,
+  direct?: DirectBatch,
+): RecordWriter {
   const stmts = statements(db);
   const listeners: Array<() => void> = [];
   let queue: Pending[] = [];
@@ -390,7 +396,13 @@ function batchingWriter(db: Db, lanes: number, postgres: boolean, direct?: Direc
       const ran = await direct?.run(commands);
       if (ran) ({ outcomes, queued } = ran);
       else outcomes = await applyAll(db, stmts, commands, postgres);
-    } catch {
+    } catch (error) {
+      // The database locked by another process past the busy timeout, or gone: each write on its
+      // own would wait as long again, and fail the same way.
+      if (unavailable(error)) {
+        for (const item of batch) item.reject(error);
+        return;
+      }
       for (const item of batch) await runOne(item);
       return;
     }
@@ -465,9 +477,10 @@ export function createRecordWriter(
   dialect: DialectAdapter,
   options: { writeThread?: WriteThreadOptions } = {},
 ): RecordWriter {
-  if (dialect.name !== 'sqlite') return batchingWriter(db, POSTGRES_LANES, true);
+  const unavailable = (error: unknown) => dialect.isUnavailable(error);
+  if (dialect.name !== 'sqlite') return batchingWriter(db, POSTGRES_LANES, true, unavailable);
   const direct = sqliteBatch(db, dialect, options.writeThread);
-  return batchingWriter(db, dialect.sqlitePath ? SQLITE_THREAD_LANES : 1, false, direct);
+  return batchingWriter(db, dialect.sqlitePath ? SQLITE_THREAD_LANES : 1, false, unavailable, direct);
 }
 
 /** SQLite with the write thread: batches in flight at once (the thread commits them together). */
@@ -851,7 +864,12 @@ function sqliteBatch(
                 return here(() => ({ outcomes: settle.immediate(commands, now), queued: true }));
               },
             )
-        : await here(() => told(commands, runHere.immediate(batch)));
+        : await here(() => told(commands, runHere.immediate(batch))).catch((error: unknown) => {
+            // Locked by another process: this connection's busy timeout is short (it would sleep
+            // on the event loop), so the batch goes through Kysely, which waits off the loop.
+            if (String((error as { code?: unknown }).code).startsWith('SQLITE_BUSY')) return undefined;
+            throw error;
+          });
       // Outside Kysely, so not in the dialect's count of changes to records: creates add records
       // and change none, but a reader may keep a record that a replace or a delete changed.
       if (commands.some((cmd) => cmd.operation !== 'create')) dialect.noteRecordsChanged?.();

@@ -2,6 +2,8 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import {
+  type CompiledQuery,
+  type DatabaseConnection,
   type Dialect,
   PostgresDialect,
   type RawBuilder,
@@ -378,6 +380,10 @@ function sqlite(path: string): DialectAdapter {
   }
   const db = new BetterSqlite3(path);
   for (const pragma of WRITER_PRAGMAS) db.pragma(pragma);
+  // This connection runs on the event loop: SQLite's busy handler would sleep there, freezing
+  // every request while another process holds the write lock. It waits briefly; Kysely's
+  // queries wait on for the lock between tries (waitForLockOffTheLoop).
+  db.pragma(`busy_timeout = ${LOOP_BUSY_TIMEOUT_MS}`);
   db.pragma('cache_size = -65536');
   let reader: BetterSqlite3.Database | undefined;
   let dataVersion: BetterSqlite3.Statement | undefined;
@@ -414,10 +420,16 @@ function sqlite(path: string): DialectAdapter {
       createDriver() {
         const driver = kysely.createDriver();
         const acquire = driver.acquireConnection.bind(driver);
+        let wrapped: DatabaseConnection | undefined;
         driver.acquireConnection = async () => {
           waiters++;
           try {
-            return await acquire();
+            const connection = await acquire();
+            if (wrapped !== connection) {
+              wrapped = connection;
+              waitForLockOffTheLoop(db, connection);
+            }
+            return connection;
           } finally {
             waiters--;
           }
@@ -458,6 +470,44 @@ function sqlite(path: string): DialectAdapter {
       if (reader && reader !== db) reader.close();
     },
   };
+}
+
+/** How long a statement on the event loop's connection waits for SQLite's lock in one try. */
+const LOOP_BUSY_TIMEOUT_MS = 10;
+/** How long it waits in all, between tries: the busy timeout of the other connections. */
+const LOCK_WAIT_MS = 5_000;
+const RETRY_EVERY_MS = 25;
+
+/**
+ * Retries, off the event loop, a query that found the database locked by another connection
+ * (another process's write transaction, say) outside a transaction of ours: `begin immediate`, or
+ * a statement on its own. It did nothing, so it is run again, for up to LOCK_WAIT_MS in all, as
+ * SQLite's busy handler would, but with the event loop serving requests meanwhile. Inside a
+ * transaction (which holds the write lock already) nothing is retried.
+ */
+function waitForLockOffTheLoop(db: BetterSqlite3.Database, connection: DatabaseConnection): void {
+  const execute = connection.executeQuery.bind(connection);
+  connection.executeQuery = async <R>(query: CompiledQuery) => {
+    const outside = !db.inTransaction;
+    try {
+      return await execute<R>(query);
+    } catch (error) {
+      if (!outside || !isBusy(error)) throw error;
+      const deadline = Date.now() + LOCK_WAIT_MS;
+      for (;;) {
+        await new Promise((resolve) => setTimeout(resolve, RETRY_EVERY_MS));
+        try {
+          return await execute<R>(query);
+        } catch (again) {
+          if (!isBusy(again) || Date.now() >= deadline) throw again;
+        }
+      }
+    }
+  };
+}
+
+function isBusy(error: unknown): boolean {
+  return String((error as { code?: unknown } | undefined)?.code ?? '').startsWith('SQLITE_BUSY');
 }
 
 function openReader(path: string): BetterSqlite3.Database {

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { after, before, describe, test } from 'node:test';
+import BetterSqlite3 from 'better-sqlite3';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, createServices, type Services } from '../src/app.ts';
+import { loadConfig } from '../src/config.ts';
+import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
+import { keyCall } from './helpers/key-call.ts';
+
+/**
+ * Another process holds SQLite's write lock (a `sqlite3` shell in a transaction, a backup tool)
+ * for longer than the busy timeout: writes wait for it off the event loop, then answer 503; the
+ * server goes on answering meanwhile (/health), and writes work again once it lets go.
+ */
+describe('the SQLite file locked by another connection', () => {
+  let database: TestDatabase;
+  let services: Services & { close(): Promise<void> };
+  let app: FastifyInstance;
+  let url: string;
+  let key: string;
+  let holder: BetterSqlite3.Database | undefined;
+
+  before(async () => {
+    database = await createTestDatabase('sqlite');
+    services = await createServices(loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' }));
+    app = buildApp(services, { logger: false });
+    await services.writer.warm();
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address();
+    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    await services.endpoints.create({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+    key = (await services.keys.create({ name: 'k', environment: 'test' })).key;
+  });
+
+  after(async () => {
+    holder?.close();
+    await app.close();
+    await services.close();
+    await database.drop();
+  });
+
+  const call = (method: string, path: string, body?: unknown) => keyCall(url, key, method, path, body);
+
+  test('writes answer 503 after the busy timeout, the event loop never stalls, and writes resume', async () => {
+    const first = await call('POST', '/api/v1/data/orders', { n: 1 });
+    assert.equal(first.status, 202);
+
+    holder = new BetterSqlite3(database.config.kind === 'sqlite' ? database.config.path : '');
+    holder.exec('BEGIN IMMEDIATE');
+    const delay = monitorEventLoopDelay({ resolution: 10 });
+    delay.enable();
+    // A write on the event loop's connection (a management change), one through the record
+    // writer (a data API create), and meanwhile a liveness probe and a read.
+    const management = services.endpoints
+      .create({ slug: 'refunds', name: 'Refunds', schema: { type: 'object' } })
+      .then(
+        () => 'created',
+        (error: { code?: string }) => String(error.code),
+      );
+    const create = call('POST', '/api/v1/data/orders', { n: 2 });
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const health = await call('GET', '/health');
+    const read = await call('GET', `/api/v1/data/orders/${first.body.id}`);
+    const [managed, created] = await Promise.all([management, create]);
+    delay.disable();
+    holder.exec('COMMIT');
+
+    assert.equal(health.status, 200);
+    assert.ok(health.ms < 500, `/health took ${health.ms} ms`);
+    // A read may wait behind the writes for the one connection on the event loop (a key's
+    // periodic refresh, say), but it is answered.
+    assert.equal(read.status, 200);
+    assert.equal(managed, 'SQLITE_BUSY');
+    assert.equal(created.status, 503);
+    assert.equal(created.body.code, 'service_unavailable');
+    assert.equal(created.retryAfter, '2');
+    // Behind the management write's wait for the connection, then the write thread's busy
+    // timeout: not once more on the event loop's connection for each write of the batch.
+    assert.ok(created.ms < 12_000, `the create was answered after ${created.ms} ms`);
+    const stalledMs = delay.max / 1e6;
+    assert.ok(stalledMs < 500, `the event loop stalled for ${Math.round(stalledMs)} ms`);
+
+    // Released: writes go through again; the refused ones left nothing behind.
+    const again = await call('POST', '/api/v1/data/orders', { n: 3 });
+    assert.equal(again.status, 202);
+    await services.endpoints.create({ slug: 'refunds', name: 'Refunds', schema: { type: 'object' } });
+    const list = await call('GET', '/api/v1/data/orders');
+    assert.equal(list.body.data?.length, 2);
+  });
+});
