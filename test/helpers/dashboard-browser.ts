@@ -32,14 +32,21 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-/** A fresh Chromium profile (its own cookies), as issue 5 says to launch it. */
-export async function openBrowser(origin: string): Promise<Browser> {
+/** A phone's screen in CSS pixels: drawn at twice that, touched, with a mobile viewport. */
+export interface PhoneScreen {
+  width: number;
+  height: number;
+}
+
+/** A fresh Chromium profile (its own cookies), as issue 5 says to launch it; a desktop unless `phone`. */
+export async function openBrowser(origin: string, phone?: PhoneScreen): Promise<Browser> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-dashboard-'));
   const context = await chromium.launchPersistentContext(dir, {
     executablePath: CHROMIUM,
     headless: true,
     args: ARGS,
-    viewport: { width: 1280, height: 800 },
+    viewport: phone ?? { width: 1280, height: 800 },
+    ...(phone && { deviceScaleFactor: 2, isMobile: true, hasTouch: true }),
   });
   await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin });
   const page = context.pages()[0] ?? (await context.newPage());

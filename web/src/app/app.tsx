@@ -33,15 +33,16 @@ const theme = createTheme({
     // A badge's label ellipsizes: in a table on a phone its column shrank to "ACTI…", "TOKE…".
     // Badges hold short words (a status, an action), so each keeps its width and the table scrolls.
     Badge: Badge.extend({ styles: { root: { minWidth: 'max-content' } } }),
-    // A title naming something without spaces ("Roll <a 200-character key name>?") wraps inside
-    // the dialog instead of running out of it, cut off.
+    // A title or text naming something without spaces ("Roll <a 200-character key name>?", the
+    // name above a new key's secret) wraps inside the dialog instead of running out of it, cut off
+    // on a phone.
     Modal: Modal.extend({
       defaultProps: { closeButtonProps },
-      styles: { title: { overflowWrap: 'anywhere' } },
+      styles: { title: { overflowWrap: 'anywhere' }, body: { overflowWrap: 'anywhere' } },
     }),
     Drawer: Drawer.extend({
       defaultProps: { closeButtonProps },
-      styles: { title: { overflowWrap: 'anywhere' } },
+      styles: { title: { overflowWrap: 'anywhere' }, body: { overflowWrap: 'anywhere' } },
     }),
     // A toast's text under its title is gray.6 in Mantine's CSS, not the dimmed colour.
     Notification: Notification.extend({

@@ -1,4 +1,5 @@
 import { Card, Grid, TextInput } from '@mantine/core';
+import { MACHINE_TEXT } from './machine-text.ts';
 
 interface SlugNameFieldsProps {
   slug: string;
@@ -25,6 +26,7 @@ export function SlugNameFields(props: SlugNameFieldsProps) {
         <Grid.Col span={{ base: 12, sm: 6 }}>
           <TextInput
             label="Slug"
+            {...MACHINE_TEXT}
             description={props.slugDescription}
             placeholder={props.slugPlaceholder}
             value={props.slug}

@@ -53,6 +53,11 @@ export function TableScroll({ minWidth, children }: { minWidth: number; children
   );
 }
 
+/** A cell's value that may have no spaces (a name, a slug, an email): it wraps instead of widening the table. */
+export function LongValue({ children }: { children: ReactNode }) {
+  return <div className={classes.long}>{children}</div>;
+}
+
 /**
  * The header of a row's buttons column: named for screen readers (an empty header cell is read as
  * nothing, or skipped, when moving along a row), blank on screen as before.

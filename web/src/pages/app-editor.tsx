@@ -41,6 +41,7 @@ import {
   refusedFields,
   useFocusNext,
 } from '../components/feedback.tsx';
+import { MACHINE_TEXT } from '../components/machine-text.ts';
 import { formatDate, PageHeader } from '../components/page.tsx';
 import { SlugNameFields } from '../components/slug-name-fields.tsx';
 import { AppDeployBadges } from './apps.tsx';
@@ -346,7 +347,7 @@ function AppEditor({ loaded, onChanged }: { loaded: Loaded; onChanged: () => voi
                 autosize
                 minRows={14}
                 maxRows={32}
-                spellCheck={false}
+                {...MACHINE_TEXT}
                 styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)', fontSize: 13 } }}
                 error={check.ok ? undefined : ' '}
               />

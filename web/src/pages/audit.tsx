@@ -7,8 +7,9 @@ import { stringifyJson } from '../api/exact-json.ts';
 import type { AuditEntry } from '../api/types.ts';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, ErrorState, LoadingState, notifyError } from '../components/feedback.tsx';
+import { MACHINE_TEXT } from '../components/machine-text.ts';
 import { formatDate, LoadMore, PageHeader } from '../components/page.tsx';
-import { TableScroll } from '../components/table-scroll.tsx';
+import { LongValue, TableScroll } from '../components/table-scroll.tsx';
 
 interface Page {
   items: AuditEntry[];
@@ -64,6 +65,7 @@ export function AuditPage() {
       <Group mb="md" align="flex-end" wrap="wrap">
         <TextInput
           label="Actor"
+          {...MACHINE_TEXT}
           placeholder="email or user id"
           value={actor}
           onChange={(e) => setActor(e.currentTarget.value)}
@@ -108,14 +110,18 @@ export function AuditPage() {
                   {page.items.map((entry) => (
                     <Table.Tr key={entry.id} data-testid="audit-row">
                       <Table.Td fz="sm">{formatDate(entry.at)}</Table.Td>
-                      <Table.Td fz="sm">{entry.actor?.email ?? entry.actor?.id ?? 'system'}</Table.Td>
+                      <Table.Td fz="sm">
+                        <LongValue>{entry.actor?.email ?? entry.actor?.id ?? 'system'}</LongValue>
+                      </Table.Td>
                       <Table.Td>
                         <Badge variant="light" color={actionColor(entry.action)}>
                           {entry.action}
                         </Badge>
                       </Table.Td>
                       <Table.Td fz="xs" ff="monospace">
-                        {entry.target_type ? `${entry.target_type} ${entry.target_id ?? ''}` : '—'}
+                        <LongValue>
+                          {entry.target_type ? `${entry.target_type} ${entry.target_id ?? ''}` : '—'}
+                        </LongValue>
                       </Table.Td>
                       <Table.Td>
                         {entry.details ? (

@@ -13,7 +13,7 @@ import {
 } from '../components/feedback.tsx';
 import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
 import { CopyText } from '../components/secret.tsx';
-import { ActionsHeader, TableScroll } from '../components/table-scroll.tsx';
+import { ActionsHeader, LongValue, TableScroll } from '../components/table-scroll.tsx';
 
 export function CollaboratorsPage() {
   const users = useLoader(() => api.get<Collaborator[]>('/admin/v1/collaborators'), 'users');
@@ -98,7 +98,9 @@ export function CollaboratorsPage() {
                   <Table.Tbody>
                     {list.map((inv) => (
                       <Table.Tr key={inv.id}>
-                        <Table.Td>{inv.email}</Table.Td>
+                        <Table.Td>
+                          <LongValue>{inv.email}</LongValue>
+                        </Table.Td>
                         <Table.Td>{formatDate(inv.expires_at)}</Table.Td>
                         <Table.Td ta="right">
                           <Button
@@ -160,7 +162,9 @@ export function CollaboratorsPage() {
                   <Table.Tbody>
                     {list.map((u) => (
                       <Table.Tr key={u.id} data-testid="collaborator-row">
-                        <Table.Td>{u.email}</Table.Td>
+                        <Table.Td>
+                          <LongValue>{u.email}</LongValue>
+                        </Table.Td>
                         <Table.Td>
                           <Badge variant="light" color={u.role === 'owner' ? 'indigo' : 'gray'}>
                             {u.role}

@@ -30,6 +30,7 @@ import {
   SampleUnmet,
   useFocusNext,
 } from '../components/feedback.tsx';
+import { MACHINE_TEXT } from '../components/machine-text.ts';
 import { formatDate, LoadMore, PageHeader } from '../components/page.tsx';
 import { ActionsHeader, TableScroll } from '../components/table-scroll.tsx';
 
@@ -182,6 +183,7 @@ export function ConsolePage({ initialSlug }: { initialSlug?: string }) {
           <form onSubmit={applyFilter} aria-label="Filter records" style={{ display: 'contents' }}>
             <TextInput
               label="Filter field"
+              {...MACHINE_TEXT}
               placeholder="status"
               value={filterField}
               onChange={(e) => setFilterField(e.currentTarget.value)}
@@ -189,6 +191,7 @@ export function ConsolePage({ initialSlug }: { initialSlug?: string }) {
             />
             <TextInput
               label="equals"
+              {...MACHINE_TEXT}
               placeholder="paid"
               value={filterValue}
               onChange={(e) => setFilterValue(e.currentTarget.value)}
@@ -443,7 +446,7 @@ function RecordModal({
               autosize
               minRows={8}
               maxRows={24}
-              spellCheck={false}
+              {...MACHINE_TEXT}
               error={parseError}
               styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)', fontSize: 13 } }}
               data-autofocus

@@ -19,9 +19,11 @@ import type { Delivery, Endpoint } from '../api/types.ts';
 import { useUser } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, ErrorState, LoadingState, notifyError, notifySuccess } from '../components/feedback.tsx';
+import { MACHINE_TEXT } from '../components/machine-text.ts';
 import { formatDate, jsonText, LoadMore, PageHeader, timeAgo } from '../components/page.tsx';
 import { SecretDialog } from '../components/secret.tsx';
 import { TableScroll } from '../components/table-scroll.tsx';
+import classes from './deliveries.module.css';
 import { EnvironmentBadge } from './keys.tsx';
 
 const STATUS_COLOR: Record<string, string> = {
@@ -178,6 +180,7 @@ export function DeliveriesPage() {
       />
       <Group mb="md" align="flex-end">
         <SegmentedControl
+          className={classes.statusFilter}
           aria-label="Filter by status"
           value={status}
           onChange={setStatus}
@@ -207,12 +210,14 @@ export function DeliveriesPage() {
             />
             <TextInput
               label="Record id"
+              {...MACHINE_TEXT}
               placeholder="rec_…"
               value={typed.record}
               onChange={(e) => setTyped({ ...typed, record: e.currentTarget.value })}
             />
             <TextInput
               label="Request id"
+              {...MACHINE_TEXT}
               placeholder="req_…"
               value={typed.request}
               onChange={(e) => setTyped({ ...typed, request: e.currentTarget.value })}

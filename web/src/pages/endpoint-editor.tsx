@@ -34,6 +34,7 @@ import {
   SampleUnmet,
   useFocusNext,
 } from '../components/feedback.tsx';
+import { MACHINE_TEXT } from '../components/machine-text.ts';
 import { formatDate, PageHeader } from '../components/page.tsx';
 import { JsonDiff } from '../components/schema-diff.tsx';
 import { CopyText } from '../components/secret.tsx';
@@ -584,7 +585,7 @@ function EndpointEditor({ loaded, onChanged }: { loaded: Loaded | null; onChange
                 autosize
                 minRows={12}
                 maxRows={28}
-                spellCheck={false}
+                {...MACHINE_TEXT}
                 styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)', fontSize: 13 } }}
                 error={schemaError}
               />

@@ -6,7 +6,7 @@ import { useUser } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, Loaded } from '../components/feedback.tsx';
 import { PageHeader, timeAgo } from '../components/page.tsx';
-import { TableScroll } from '../components/table-scroll.tsx';
+import { LongValue, TableScroll } from '../components/table-scroll.tsx';
 
 export function daysAgo(days: number): string {
   return new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 10);
@@ -81,12 +81,14 @@ export function EndpointsPage() {
                       onClick={() => navigate(`/endpoints/${encodeURIComponent(e.slug)}`)}
                     >
                       <Table.Td>
-                        <Anchor href={href(`/endpoints/${encodeURIComponent(e.slug)}`)} fw={600}>
-                          {e.name}
-                        </Anchor>
-                        <Text size="xs" c="dimmed" ff="monospace">
-                          /api/v1/data/{e.slug}
-                        </Text>
+                        <LongValue>
+                          <Anchor href={href(`/endpoints/${encodeURIComponent(e.slug)}`)} fw={600}>
+                            {e.name}
+                          </Anchor>
+                          <Text size="xs" c="dimmed" ff="monospace">
+                            /api/v1/data/{e.slug}
+                          </Text>
+                        </LongValue>
                       </Table.Td>
                       <Table.Td>
                         <EndpointStatus endpoint={e} />

@@ -11,6 +11,7 @@ import {
   TextInput,
 } from '@mantine/core';
 import { useEffect, useId, useRef } from 'react';
+import { MACHINE_TEXT } from '../components/machine-text.ts';
 import {
   boundKeywords,
   boundProblem,
@@ -69,6 +70,9 @@ function FieldRow({
   const set = (patch: Partial<Field>) => onChange({ ...field, ...patch });
   const bounds = boundKeywords(field.type);
   const labels = bounds ? BOUND_LABELS[bounds[0]] : undefined;
+  // A length or count takes digits only; a minimum or maximum may be negative or a fraction, which
+  // a phone's number pad (iOS: no minus, no point) cannot type: the full keyboard, as typed.
+  const boundInput = bounds?.[0] === 'minimum' ? MACHINE_TEXT : { inputMode: 'numeric' as const };
   const hasChildren = field.type === 'object' || (field.type === 'array' && field.itemType === 'object');
   const canEnum = field.type === 'string' || field.type === 'integer' || field.type === 'number';
   const captionId = useId();
@@ -94,6 +98,7 @@ function FieldRow({
           <TextInput
             ref={nameRef}
             label="Field name"
+            {...MACHINE_TEXT}
             placeholder="order_id"
             value={field.name}
             onChange={(e) => set({ name: e.currentTarget.value })}
@@ -146,6 +151,7 @@ function FieldRow({
             {canEnum && (
               <TextInput
                 label="Allowed values"
+                {...MACHINE_TEXT}
                 placeholder="comma, separated"
                 value={field.enumText}
                 onChange={(e) => set({ enumText: e.currentTarget.value })}
@@ -157,7 +163,7 @@ function FieldRow({
               <>
                 <TextInput
                   label={labels[0]}
-                  inputMode="numeric"
+                  {...boundInput}
                   value={field.min}
                   onChange={(e) => set({ min: e.currentTarget.value })}
                   style={{ flex: '1 1 90px' }}
@@ -165,7 +171,7 @@ function FieldRow({
                 />
                 <TextInput
                   label={labels[1]}
-                  inputMode="numeric"
+                  {...boundInput}
                   value={field.max}
                   onChange={(e) => set({ max: e.currentTarget.value })}
                   style={{ flex: '1 1 90px' }}

@@ -23,7 +23,7 @@ import {
 } from '../components/feedback.tsx';
 import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
 import { SecretDialog, SecretReveal } from '../components/secret.tsx';
-import { ActionsHeader, TableScroll } from '../components/table-scroll.tsx';
+import { ActionsHeader, LongValue, TableScroll } from '../components/table-scroll.tsx';
 import { KeyCreateModal, KeyEditModal } from './key-create.tsx';
 
 export function EnvironmentBadge({ environment }: { environment: string }) {
@@ -241,9 +241,11 @@ export function KeysPage() {
                     return (
                       <Table.Tr key={key.id} data-testid={`key-row-${key.name}`}>
                         <Table.Td>
-                          <Text fw={600} size="sm">
-                            {key.name}
-                          </Text>
+                          <LongValue>
+                            <Text fw={600} size="sm">
+                              {key.name}
+                            </Text>
+                          </LongValue>
                           <Text size="xs" c="dimmed" ff="monospace">
                             {key.start}…
                           </Text>

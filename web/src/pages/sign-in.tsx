@@ -34,7 +34,8 @@ export function SignInPage() {
     return (
       <AuthCard title="No owner yet">
         <Text size="sm">Gatehouse has no owner account. On the server, run:</Text>
-        <Code block data-testid="init-command">
+        {/* Wrapped: on a phone the one line ran past the card's edge, to be read by scrolling it. */}
+        <Code block data-testid="init-command" style={{ whiteSpace: 'pre-wrap', overflowWrap: 'anywhere' }}>
           {setup.data.init_command}
         </Code>
         <CopyText value={setup.data.init_command} label="Copy command" />

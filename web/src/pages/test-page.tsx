@@ -30,6 +30,7 @@ import { href } from '../app/router.ts';
 import { useUser } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, Loaded, SampleUnmet, useFocusNext } from '../components/feedback.tsx';
+import { MACHINE_TEXT } from '../components/machine-text.ts';
 import { jsonText, PageHeader, timeAgo } from '../components/page.tsx';
 import { CopyText } from '../components/secret.tsx';
 import { TableScroll } from '../components/table-scroll.tsx';
@@ -254,6 +255,7 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
                 </Stack>
                 <TextInput
                   label="Record id"
+                  {...MACHINE_TEXT}
                   description={
                     needsId ? 'Required for PUT and DELETE' : 'Optional: GET one record instead of the list'
                   }
@@ -265,6 +267,7 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
                 />
                 <TextInput
                   label="Query"
+                  {...MACHINE_TEXT}
                   description="For a GET of the list: filter[field]=value, limit, order, after"
                   placeholder="filter[status]=new&limit=10"
                   value={query}
@@ -282,6 +285,7 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
                     <Group key={h.id} gap="xs" wrap="nowrap" align="flex-end">
                       <Autocomplete
                         aria-label={`Header ${index + 1} name`}
+                        {...MACHINE_TEXT}
                         placeholder="Header"
                         data={HEADER_SUGGESTIONS}
                         value={h.name}
@@ -292,6 +296,7 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
                       />
                       <TextInput
                         aria-label={`Header ${index + 1} value`}
+                        {...MACHINE_TEXT}
                         placeholder="Value"
                         value={h.value}
                         onChange={(e) => {
@@ -326,7 +331,7 @@ export function TestPage({ initialSlug }: { initialSlug?: string } = {}) {
                     autosize
                     minRows={6}
                     maxRows={20}
-                    spellCheck={false}
+                    {...MACHINE_TEXT}
                     error={bodyError}
                     styles={{ input: { fontFamily: 'var(--mantine-font-family-monospace)', fontSize: 13 } }}
                   />

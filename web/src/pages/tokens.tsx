@@ -13,7 +13,7 @@ import {
 } from '../components/feedback.tsx';
 import { formatDate, PageHeader, timeAgo } from '../components/page.tsx';
 import { SecretReveal } from '../components/secret.tsx';
-import { ActionsHeader, TableScroll } from '../components/table-scroll.tsx';
+import { ActionsHeader, LongValue, TableScroll } from '../components/table-scroll.tsx';
 
 /** Your management tokens: what the CLI and scripts sign in with (`GATEHOUSE_TOKEN`). */
 export function TokensPage() {
@@ -105,7 +105,9 @@ export function TokensPage() {
                     {list.map((token) => (
                       <Table.Tr key={token.id} data-testid="token-row">
                         <Table.Td>
-                          <Text size="sm">{token.name}</Text>
+                          <LongValue>
+                            <Text size="sm">{token.name}</Text>
+                          </LongValue>
                           <Text size="xs" c="dimmed">
                             {token.id}
                           </Text>

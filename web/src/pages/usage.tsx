@@ -31,6 +31,15 @@ function chartName(name: string): ChartProps {
   return props;
 }
 
+/**
+ * A legend entry stays within its chart, cut short with an ellipsis: a key's name (up to 200
+ * characters) ran off both edges of a phone-wide chart, its colour swatch out of sight with it.
+ */
+const LEGEND_STYLES = {
+  legendItem: { maxWidth: '100%' },
+  legendItemName: { minWidth: 0, overflow: 'hidden', textOverflow: 'ellipsis', whiteSpace: 'nowrap' },
+} as const;
+
 interface ChartData {
   data: Record<string, string | number>[];
   series: { name: string; label: string; color: string }[];
@@ -225,6 +234,7 @@ export function UsagePage() {
                     type="stacked"
                     series={keyChart.series}
                     withLegend
+                    styles={LEGEND_STYLES}
                   />
                 </ChartCard>
                 <ChartCard title="Requests by endpoint">
@@ -236,6 +246,7 @@ export function UsagePage() {
                     type="stacked"
                     series={endpointChart.series}
                     withLegend
+                    styles={LEGEND_STYLES}
                   />
                 </ChartCard>
                 <ChartCard title="Requests by status class">
@@ -247,6 +258,7 @@ export function UsagePage() {
                     type="stacked"
                     series={statusChart.series}
                     withLegend
+                    styles={LEGEND_STYLES}
                   />
                 </ChartCard>
                 <ChartCard title="Error rate and rate limiting">
@@ -256,6 +268,7 @@ export function UsagePage() {
                     data={rates}
                     dataKey="day"
                     withLegend
+                    styles={LEGEND_STYLES}
                     withRightYAxis
                     rightYAxisLabel="rate limited"
                     yAxisLabel="% errors"
