@@ -17,11 +17,9 @@ import { createTestDatabase } from './helpers/database.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
 
-/** The narrowest phone in use (iPhone SE, first generation) and the common small one. */
-const PHONES: PhoneScreen[] = [
-  { width: 320, height: 568 },
-  { width: 375, height: 667 },
-];
+/** The narrowest phone in use (iPhone SE, first generation), and with the common small one. */
+const NARROWEST: PhoneScreen = { width: 320, height: 568 };
+const PHONES: PhoneScreen[] = [NARROWEST, { width: 375, height: 667 }];
 
 /** Values without a space, as long as they may be: a name (200), a slug (63), an email. */
 const LONG_NAME = 'x'.repeat(200);
@@ -268,13 +266,29 @@ describe('dashboard on a phone', {
     });
   }
 
+  test("320px: an endpoint's long name wraps in a select's options instead of being cut off", async () => {
+    await signIn(NARROWEST);
+    await page.goto(`${server.url}/#/webhooks`);
+    await page.getByLabel('Endpoint').first().tap();
+    const listbox = page.getByRole('listbox');
+    const option = listbox.getByRole('option', { name: `${LONG_NAME} (${LONG_SLUG})` });
+    await option.waitFor();
+    // The option ran 1,200px past the dropdown's edge: the name's end and its slug out of sight.
+    assert.equal(await horizontallyWithin(option, listbox), true, 'the option fits the dropdown');
+    assert.equal(
+      await horizontallyWithin(listbox, page.locator('body')),
+      true,
+      'the dropdown fits the screen',
+    );
+  });
+
   test('320px: before `gatehouse init`, the command to run is all on screen', async () => {
     const database = await createTestDatabase('sqlite');
     const services = await createServices(
       loadConfig({ DATABASE_URL: database.url, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'silent' }),
     );
     const app = buildApp(services, { logger: false });
-    const fresh = await openBrowser('http://127.0.0.1', PHONES[0]);
+    const fresh = await openBrowser('http://127.0.0.1', NARROWEST);
     try {
       await app.listen({ port: 0, host: '127.0.0.1' });
       const address = app.server.address();

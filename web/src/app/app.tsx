@@ -5,7 +5,9 @@ import {
   Drawer,
   MantineProvider,
   Modal,
+  MultiSelect,
   Notification,
+  Select,
 } from '@mantine/core';
 import { ModalsProvider } from '@mantine/modals';
 import { Notifications } from '@mantine/notifications';
@@ -44,6 +46,10 @@ const theme = createTheme({
       defaultProps: { closeButtonProps },
       styles: { title: { overflowWrap: 'anywhere' }, body: { overflowWrap: 'anywhere' } },
     }),
+    // An option of a select (an endpoint's 200-character name) wraps instead of being cut off at
+    // the dropdown's edge, on a phone its end and its slug out of sight.
+    Select: Select.extend({ styles: { option: { overflowWrap: 'anywhere' } } }),
+    MultiSelect: MultiSelect.extend({ styles: { option: { overflowWrap: 'anywhere' } } }),
     // A toast's text under its title is gray.6 in Mantine's CSS, not the dimmed colour.
     Notification: Notification.extend({
       defaultProps: { closeButtonProps },
