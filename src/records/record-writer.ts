@@ -2,7 +2,7 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { sql, type Transaction } from 'kysely';
 import { ApiError } from '../errors.ts';
 import type { Db } from '../infra/db/database.ts';
-import type { DialectAdapter } from '../infra/db/dialect.ts';
+import { type DialectAdapter, retryWhileLocked } from '../infra/db/dialect.ts';
 import { preparedQuery } from '../infra/db/prepared.ts';
 import type { Database } from '../infra/db/schema.ts';
 import {
@@ -861,7 +861,12 @@ function sqliteBatch(
               (error: unknown) => {
                 if ((error as { code?: unknown }).code !== THREAD_STOPPED) throw error;
                 // What settle applied may have queued outbox rows: the webhook worker is woken.
-                return here(() => ({ outcomes: settle.immediate(commands, now), queued: true }));
+                // Another process may hold the lock: waited for off the event loop, as Kysely does.
+                return db
+                  .connection()
+                  .execute(() =>
+                    retryWhileLocked(() => ({ outcomes: settle.immediate(commands, now), queued: true })),
+                  );
               },
             )
         : await here(() => told(commands, runHere.immediate(batch))).catch((error: unknown) => {

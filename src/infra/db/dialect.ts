@@ -487,23 +487,27 @@ const RETRY_EVERY_MS = 25;
  */
 function waitForLockOffTheLoop(db: BetterSqlite3.Database, connection: DatabaseConnection): void {
   const execute = connection.executeQuery.bind(connection);
-  connection.executeQuery = async <R>(query: CompiledQuery) => {
-    const outside = !db.inTransaction;
+  connection.executeQuery = <R>(query: CompiledQuery) =>
+    db.inTransaction ? execute<R>(query) : retryWhileLocked(() => execute<R>(query));
+}
+
+/**
+ * Runs `task`, and again every RETRY_EVERY_MS for up to LOCK_WAIT_MS while it fails with
+ * SQLITE_BUSY, between event-loop turns. Only for work that does nothing when it finds the lock
+ * taken: a statement outside a transaction, or a better-sqlite3 `.immediate` transaction (its
+ * BEGIN IMMEDIATE is what fails).
+ */
+export async function retryWhileLocked<T>(task: () => T | Promise<T>): Promise<T> {
+  let deadline: number | undefined;
+  for (;;) {
     try {
-      return await execute<R>(query);
+      return await task();
     } catch (error) {
-      if (!outside || !isBusy(error)) throw error;
-      const deadline = Date.now() + LOCK_WAIT_MS;
-      for (;;) {
-        await new Promise((resolve) => setTimeout(resolve, RETRY_EVERY_MS));
-        try {
-          return await execute<R>(query);
-        } catch (again) {
-          if (!isBusy(again) || Date.now() >= deadline) throw again;
-        }
-      }
+      deadline ??= Date.now() + LOCK_WAIT_MS;
+      if (!isBusy(error) || Date.now() >= deadline) throw error;
     }
-  };
+    await new Promise((resolve) => setTimeout(resolve, RETRY_EVERY_MS));
+  }
 }
 
 function isBusy(error: unknown): boolean {
