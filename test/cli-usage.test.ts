@@ -427,6 +427,15 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     assert.equal(json.code, 1);
     assert.equal(JSON.parse(json.stdout).code, 'cli_usage');
     assert.equal(JSON.parse(json.stdout).error, "unknown command 'nope'");
+    // commander's help command is no unknown command ("unknown command 'help' (Did you mean help?)").
+    for (const args of [
+      ['help', 'help'],
+      ['keys', 'help', 'help'],
+    ]) {
+      const help = await runGatehouse(args, NO_CREDENTIALS);
+      assert.equal(help.code, 0, `${args.join(' ')}: ${help.stderr}`);
+      assert.match(help.stdout, /^Usage: gatehouse /, args.join(' '));
+    }
     const path = await runGatehouse(['help', 'endpoints', 'list'], NO_CREDENTIALS);
     assert.equal(path.code, 0, path.stderr);
     assert.match(path.stdout, /^Usage: gatehouse endpoints list \[options\]\n/);

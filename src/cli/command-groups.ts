@@ -88,6 +88,8 @@ export function helpTopic(program: Command, argv: readonly string[]): void {
   const topic = words.slice(at + 1);
   for (const name of topic) {
     if (group.commands.length === 0) break;
+    // `help help`: commander's own help command, in no list of commands: the group's help.
+    if (name === 'help') group.help();
     const next = find(group, name);
     if (!next) {
       // commander's own error, as for `gatehouse nope`: a method its typings leave out.
