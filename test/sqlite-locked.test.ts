@@ -5,6 +5,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, createServices, type Services } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
+import { createOutageLog } from '../src/infra/db/outage-log.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { keyCall } from './helpers/key-call.ts';
 
@@ -20,6 +21,8 @@ describe('the SQLite file locked by another connection', () => {
   let url: string;
   let key: string;
   let holder: BetterSqlite3.Database | undefined;
+  /** What the management write met while the file was locked. */
+  let busy: unknown;
 
   before(async () => {
     database = await createTestDatabase('sqlite');
@@ -56,7 +59,10 @@ describe('the SQLite file locked by another connection', () => {
       .create({ slug: 'refunds', name: 'Refunds', schema: { type: 'object' } })
       .then(
         () => 'created',
-        (error: { code?: string }) => String(error.code),
+        (error: { code?: string }) => {
+          busy = error;
+          return String(error.code);
+        },
       );
     const create = call('POST', '/api/v1/data/orders', { n: 2 });
     await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -87,5 +93,21 @@ describe('the SQLite file locked by another connection', () => {
     await services.endpoints.create({ slug: 'refunds', name: 'Refunds', schema: { type: 'object' } });
     const list = await call('GET', '/api/v1/data/orders');
     assert.equal(list.body.data?.length, 2);
+  });
+
+  test('the outage warning names the SQLite lock, not a server to start', () => {
+    const warnings: Array<{ details: object; message: string }> = [];
+    const outage = createOutageLog(services.database.dialect);
+    assert.equal(
+      outage.noted(busy, { warn: (details, message) => warnings.push({ details, message }) }),
+      true,
+    );
+    assert.deepEqual(warnings, [
+      {
+        details: { cause: { code: 'SQLITE_BUSY', message: 'database is locked' }, failures: 1 },
+        message:
+          "The database is unavailable: requests are answered 503 service_unavailable and webhook work waits until it answers again. Check what holds the SQLite file's write lock (another process in a long transaction) and that the file and its directory can be read and written",
+      },
+    ]);
   });
 });

@@ -1,5 +1,6 @@
 /** How the database reports its own troubles (the DialectAdapter's two tests). */
 interface Faults {
+  name: 'sqlite' | 'postgres';
   isUnavailable(error: unknown): boolean;
   isStorageFull(error: unknown): boolean;
 }
@@ -23,10 +24,19 @@ export interface WarningLog {
 
 const WARN_EVERY_MS = 10_000;
 
+const UNAVAILABLE =
+  'The database is unavailable: requests are answered 503 service_unavailable and webhook work waits until it answers again.';
+
 const MESSAGES = {
-  unavailable:
-    'The database is unavailable: requests are answered 503 service_unavailable and webhook work waits until it answers again. Check that it is running and accepts connections',
-  full: 'The database disk is full: writes are answered 507 storage_full until space is freed',
+  postgres: {
+    unavailable: `${UNAVAILABLE} Check that it is running and accepts connections`,
+    full: 'The database disk is full: writes are answered 507 storage_full until space is freed',
+  },
+  // SQLite runs in this process: busy is another process holding the file's write lock.
+  sqlite: {
+    unavailable: `${UNAVAILABLE} Check what holds the SQLite file's write lock (another process in a long transaction) and that the file and its directory can be read and written`,
+    full: 'The database disk is full: writes are answered 507 storage_full until space is freed',
+  },
 } as const;
 
 export function createOutageLog(faults: Faults): OutageLog {
@@ -46,7 +56,10 @@ export function createOutageLog(faults: Faults): OutageLog {
       last[kind] = now;
       const { message, code } = (error ?? {}) as { message?: unknown; code?: unknown };
       // The database's own words, not a stack: it is the same for every failure.
-      logger?.warn({ cause: { code, message: String(message) }, failures: failures[kind] }, MESSAGES[kind]);
+      logger?.warn(
+        { cause: { code, message: String(message) }, failures: failures[kind] },
+        MESSAGES[faults.name][kind],
+      );
       failures[kind] = 0;
       return true;
     },
