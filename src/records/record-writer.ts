@@ -397,9 +397,10 @@ function batchingWriter(
       if (ran) ({ outcomes, queued } = ran);
       else outcomes = await applyAll(db, stmts, commands, postgres);
     } catch (error) {
-      // The database locked by another process past the busy timeout, or gone: each write on its
-      // own would wait as long again, and fail the same way.
-      if (unavailable(error)) {
+      // SQLite locked by another process past the busy timeout, or gone: each write on its own
+      // would wait as long again, and fail the same way. (On PostgreSQL a connection cut mid-batch,
+      // a failover say, is worth a retry of each write on a fresh one from the pool.)
+      if (!postgres && unavailable(error)) {
         for (const item of batch) item.reject(error);
         return;
       }
