@@ -290,9 +290,7 @@ describe('dashboard on a phone', {
     const app = buildApp(services, { logger: false });
     const fresh = await openBrowser('http://127.0.0.1', NARROWEST);
     try {
-      await app.listen({ port: 0, host: '127.0.0.1' });
-      const address = app.server.address();
-      await fresh.page.goto(`http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`);
+      await fresh.page.goto(`${await app.listen({ port: 0, host: '127.0.0.1' })}/`);
       const command = fresh.page.getByTestId('init-command');
       await command.getByText('npx gatehouse init --email you@example.com').waitFor();
       // One unwrapped line ran past the card's edge: its end was read by scrolling the block.

@@ -87,9 +87,8 @@ describe('PostgreSQL refuses connections, then takes them again', {
     app = buildApp(services, { logger });
     worker = services.webhooks.createWorker(logger);
     worker.start();
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const address = app.server.address();
-    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    // Fastify answers with the address it listens on.
+    url = await app.listen({ port: 0, host: '127.0.0.1' });
     await services.endpoints.create({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
     key = (await services.keys.create({ name: 'k', environment: 'test' })).key;
     await services.webhooks.subscriptions.create('orders', { environment: 'test', url: receiver.url });

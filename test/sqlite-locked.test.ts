@@ -29,9 +29,8 @@ describe('the SQLite file locked by another connection', () => {
     services = await createServices(loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' }));
     app = buildApp(services, { logger: false });
     await services.writer.warm();
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    const address = app.server.address();
-    url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    // Fastify answers with the address it listens on.
+    url = await app.listen({ port: 0, host: '127.0.0.1' });
     await services.endpoints.create({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
     key = (await services.keys.create({ name: 'k', environment: 'test' })).key;
   });

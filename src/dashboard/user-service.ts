@@ -126,6 +126,20 @@ export interface PasswordChanger {
 export type UserService = ReturnType<typeof createUserService>;
 
 /**
+ * Removes the invites to an email still waiting to be accepted (a new one replaces them; an
+ * accepted one leaves nothing to accept): their links stop working. The ids removed.
+ */
+async function dropPendingInvites(trx: Transaction<Database>, email: string): Promise<string[]> {
+  const dropped = await trx
+    .deleteFrom('invites')
+    .where('email', '=', email)
+    .where('accepted_at', 'is', null)
+    .returning('id')
+    .execute();
+  return dropped.map((row) => row.id);
+}
+
+/**
  * Dashboard users: sign-in with server-side sessions, invites that make collaborators, and the
  * list of collaborators. Session and invite tokens are stored only as SHA-256 hashes.
  */
@@ -526,14 +540,9 @@ export function createUserService(deps: {
       // Inviting the same email again sends a new link: the older pending ones stop working, so
       // one email has one pending invite and the owner's list one row for it.
       const replaced = await db.transaction().execute(async (trx) => {
-        const older = await trx
-          .deleteFrom('invites')
-          .where('email', '=', email)
-          .where('accepted_at', 'is', null)
-          .returning('id')
-          .execute();
+        const older = await dropPendingInvites(trx, email);
         await trx.insertInto('invites').values(invite).execute();
-        return older.map((row) => row.id);
+        return older;
       });
       return { id: invite.id, object: 'invite', email, token, expires_at: invite.expires_at, replaced };
     },
@@ -595,11 +604,7 @@ export function createUserService(deps: {
           .execute();
         // Other invites sent to this email can no longer be accepted (the user exists): they are
         // no longer pending, so they leave the owner's list instead of staying until they expire.
-        await trx
-          .deleteFrom('invites')
-          .where('email', '=', claimed.email)
-          .where('accepted_at', 'is', null)
-          .execute();
+        await dropPendingInvites(trx, claimed.email);
         return { ...created, inviteId: claimed.id };
       });
       await audit.record({

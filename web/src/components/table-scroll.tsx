@@ -1,5 +1,6 @@
-import { Table, VisuallyHidden } from '@mantine/core';
+import { Anchor, Table, Text, VisuallyHidden } from '@mantine/core';
 import { type ReactNode, useCallback, useEffect, useRef, useState } from 'react';
+import { href } from '../app/router.ts';
 import classes from './table-scroll.module.css';
 
 /** Whether part of the table is hidden past each side of the visible part. */
@@ -56,6 +57,23 @@ export function TableScroll({ minWidth, children }: { minWidth: number; children
 /** A cell's value that may have no spaces (a name, a slug, an email): it wraps instead of widening the table. */
 export function LongValue({ children }: { children: ReactNode }) {
   return <div className={classes.long}>{children}</div>;
+}
+
+/**
+ * A list row's first cell: its name, linking to its page, over the path it serves (an endpoint's
+ * or an app's), both wrapped within LongValue's width.
+ */
+export function NamedLink({ to, name, path }: { to: string; name: string; path: string }) {
+  return (
+    <LongValue>
+      <Anchor href={href(to)} fw={600}>
+        {name}
+      </Anchor>
+      <Text size="xs" c="dimmed" ff="monospace">
+        {path}
+      </Text>
+    </LongValue>
+  );
 }
 
 /**

@@ -5,7 +5,7 @@ import { href, NEW, navigate } from '../app/router.ts';
 import { useLoader } from '../app/use-loader.ts';
 import { Loaded } from '../components/feedback.tsx';
 import { PageHeader, timeAgo } from '../components/page.tsx';
-import { LongValue, TableScroll } from '../components/table-scroll.tsx';
+import { NamedLink, TableScroll } from '../components/table-scroll.tsx';
 
 export function AppDeployBadges({ app }: { app: Pick<App, 'draft_revision' | 'live_version'> }) {
   return (
@@ -83,14 +83,11 @@ export function AppsPage() {
                       onClick={() => navigate(`/apps/${encodeURIComponent(app.slug)}`)}
                     >
                       <Table.Td>
-                        <LongValue>
-                          <Anchor href={href(`/apps/${encodeURIComponent(app.slug)}`)} fw={600}>
-                            {app.name}
-                          </Anchor>
-                          <Text size="xs" c="dimmed" ff="monospace">
-                            /api/v1/apps/{app.slug}
-                          </Text>
-                        </LongValue>
+                        <NamedLink
+                          to={`/apps/${encodeURIComponent(app.slug)}`}
+                          name={app.name}
+                          path={`/api/v1/apps/${app.slug}`}
+                        />
                       </Table.Td>
                       <Table.Td>
                         <AppDeployBadges app={app} />

@@ -1,4 +1,4 @@
-import { Anchor, Badge, Button, Card, Group, Table, Text } from '@mantine/core';
+import { Badge, Button, Card, Group, Table, Text } from '@mantine/core';
 import { api } from '../api/client.ts';
 import type { Endpoint, Usage } from '../api/types.ts';
 import { href, NEW, navigate } from '../app/router.ts';
@@ -6,7 +6,7 @@ import { useUser } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, Loaded } from '../components/feedback.tsx';
 import { PageHeader, timeAgo } from '../components/page.tsx';
-import { LongValue, TableScroll } from '../components/table-scroll.tsx';
+import { NamedLink, TableScroll } from '../components/table-scroll.tsx';
 
 export function daysAgo(days: number): string {
   return new Date(Date.now() - days * 86_400_000).toISOString().slice(0, 10);
@@ -81,14 +81,11 @@ export function EndpointsPage() {
                       onClick={() => navigate(`/endpoints/${encodeURIComponent(e.slug)}`)}
                     >
                       <Table.Td>
-                        <LongValue>
-                          <Anchor href={href(`/endpoints/${encodeURIComponent(e.slug)}`)} fw={600}>
-                            {e.name}
-                          </Anchor>
-                          <Text size="xs" c="dimmed" ff="monospace">
-                            /api/v1/data/{e.slug}
-                          </Text>
-                        </LongValue>
+                        <NamedLink
+                          to={`/endpoints/${encodeURIComponent(e.slug)}`}
+                          name={e.name}
+                          path={`/api/v1/data/${e.slug}`}
+                        />
                       </Table.Td>
                       <Table.Td>
                         <EndpointStatus endpoint={e} />
