@@ -79,17 +79,24 @@ async function horizontallyWithin(inner: Locator, outer: Locator): Promise<boole
 }
 
 /** Whether the whole of `element` is on the screen now. */
-async function onScreen(page: Page, element: Locator): Promise<boolean> {
-  const box = await element.boundingBox();
+type Box = NonNullable<Awaited<ReturnType<Locator['boundingBox']>>>;
+
+/**
+ * Asserts that `element` lies wholly within the screen once it has settled: a dialog moves for
+ * 200 ms as it opens, and a busy CI host may sample it mid-move, so the box is read again for up
+ * to 3 s before the assertion fails with the last box it saw.
+ */
+async function assertOnScreen(page: Page, element: Locator, what: string): Promise<void> {
   const size = page.viewportSize();
-  return (
+  assert.ok(size, 'the page has a viewport');
+  const fits = (box: Box | null): boolean =>
     box !== null &&
-    size !== null &&
     box.x >= -1 &&
     box.y >= -1 &&
     box.x + box.width <= size.width + 1 &&
-    box.y + box.height <= size.height + 1
-  );
+    box.y + box.height <= size.height + 1;
+  const box = await until(() => element.boundingBox(), fits, 3_000);
+  assert.ok(fits(box), `${what}: ${JSON.stringify(box)} is not within ${size.width}x${size.height}`);
 }
 
 /**
@@ -149,7 +156,7 @@ describe('dashboard on a phone', {
     test(`${phone.width}px: the menu reaches every page and closes once one is chosen`, async () => {
       await signIn(phone);
       const burger = page.getByRole('button', { name: 'Toggle navigation' });
-      assert.equal(await onScreen(page, burger), true, 'the menu button is on screen');
+      await assertOnScreen(page, burger, 'the menu button is on screen');
       const box = await burger.boundingBox();
       assert.ok(
         box && box.width >= 24 && box.height >= 24,
@@ -160,7 +167,7 @@ describe('dashboard on a phone', {
       for (const [, label] of PAGES.filter(([route]) => !route.includes('/'))) {
         const link = nav.getByRole('link', { name: label === 'App APIs' ? 'App APIs' : label, exact: true });
         await link.scrollIntoViewIfNeeded();
-        assert.equal(await onScreen(page, link), true, `${label} is reachable in the menu`);
+        await assertOnScreen(page, link, `${label} is reachable in the menu`);
       }
       await nav.getByRole('link', { name: 'Usage', exact: true }).tap();
       await page.getByRole('heading', { level: 1, name: 'Usage' }).waitFor();
@@ -177,23 +184,23 @@ describe('dashboard on a phone', {
       await page.getByRole('button', { name: 'Create key' }).tap();
       const create = page.getByRole('dialog', { name: 'Create an API key' });
       await create.getByLabel('Name').fill(`partner-${'n'.repeat(150)}`);
-      assert.equal(await onScreen(page, create), true, 'the create dialog fits the screen');
+      await assertOnScreen(page, create, 'the create dialog fits the screen');
       const submit = create.getByRole('button', { name: 'Create key' });
       await submit.scrollIntoViewIfNeeded();
-      assert.equal(await onScreen(page, submit), true, 'its button is reachable');
+      await assertOnScreen(page, submit, 'its button is reachable');
       await submit.tap();
 
       const reveal = page.getByRole('dialog', { name: 'Your new API key' });
       const secret = reveal.getByTestId('secret-value');
       await secret.waitFor();
-      assert.equal(await onScreen(page, reveal), true, 'the dialog fits the screen');
+      await assertOnScreen(page, reveal, 'the dialog fits the screen');
       // The key's 158-character name ran 900px past the dialog's edge: the dialog scrolled sideways.
       const sideways = await reveal.evaluate((dialog) => dialog.scrollWidth - dialog.clientWidth);
       assert.equal(sideways, 0, 'nothing in the dialog runs past its edge');
       const name = reveal.getByText(`partner-${'n'.repeat(150)}`, { exact: true });
       assert.equal(await horizontallyWithin(name, reveal), true, 'the name wraps within the dialog');
       await secret.scrollIntoViewIfNeeded();
-      assert.equal(await onScreen(page, secret), true, 'the whole secret is on screen');
+      await assertOnScreen(page, secret, 'the whole secret is on screen');
       assert.equal(await horizontallyWithin(secret, reveal), true);
       assert.equal(
         await secret.evaluate((code) => code.scrollWidth - code.clientWidth),
@@ -208,7 +215,7 @@ describe('dashboard on a phone', {
       assert.equal(await readClipboard(page), shown, 'the copy button copies the whole secret');
       const done = reveal.getByRole('button', { name: 'I have saved it' });
       await done.scrollIntoViewIfNeeded();
-      assert.equal(await onScreen(page, done), true);
+      await assertOnScreen(page, done, 'its "I have saved it" button is reachable');
       await done.tap();
       await reveal.waitFor({ state: 'hidden' });
       assert.equal(await pageOverflow(page), 0);
@@ -223,7 +230,7 @@ describe('dashboard on a phone', {
         const option = filter.locator('label').filter({ hasText: status });
         // "cancelled" was cut to "ca" at 320px, past the control's clipped edge.
         assert.equal(await horizontallyWithin(option, filter), true, `${status} is within the control`);
-        assert.equal(await onScreen(page, option), true, `${status} is on screen`);
+        await assertOnScreen(page, option, `${status} is on screen`);
         assert.equal(
           await option.evaluate((label) => label.scrollWidth - label.clientWidth),
           0,
@@ -295,7 +302,7 @@ describe('dashboard on a phone', {
       await command.getByText('npx gatehouse init --email you@example.com').waitFor();
       // One unwrapped line ran past the card's edge: its end was read by scrolling the block.
       assert.equal(await command.evaluate((block) => block.scrollWidth - block.clientWidth), 0);
-      assert.equal(await onScreen(fresh.page, command), true);
+      await assertOnScreen(fresh.page, command, 'the first-run command is on screen');
       assert.equal(await pageOverflow(fresh.page), 0);
     } finally {
       await fresh.close();
