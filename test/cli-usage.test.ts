@@ -198,6 +198,55 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
       assert.equal((await server.admin('GET', `/admin/v1/endpoints/${slug}`)).status, 404, slug);
   });
 
+  test('a name typed where an option is wanted (endpoints create orders) points to the option; nothing is made', async () => {
+    for (const [args, command, meant] of [
+      [['endpoints', 'create', 'orders'], 'create', '--slug orders'],
+      [['keys', 'create', 'partner', '--env', 'test'], 'create', '--name partner'],
+      [['apps', 'create', 'shop.json'], 'create', '--file shop\\.json'],
+      [['init', 'me@example.com'], 'init', '--email me@example\\.com'],
+    ] as const) {
+      const run = await runGatehouse([...args], NO_CREDENTIALS);
+      assert.equal(run.code, 1, args.join(' '));
+      assert.match(
+        run.stderr,
+        new RegExp(
+          `^error: too many arguments for '${command}'\\. Expected 0 arguments but got 1\\.\n\\(Did you mean ${meant}\\?\\)\n`,
+        ),
+        run.stderr,
+      );
+    }
+    // Against a running server: refused before anything is sent.
+    const json = await cli('endpoints', 'create', 'orders', '--json');
+    assert.equal(json.code, 1);
+    assert.deepEqual(JSON.parse(json.stdout), {
+      success: false,
+      error:
+        "too many arguments for 'create'. Expected 0 arguments but got 1.\n(Did you mean --slug orders?)",
+      code: 'cli_usage',
+      details: [],
+    });
+    // No guess when the option is given too, or for two words; an unknown option is said first.
+    for (const args of [
+      ['endpoints', 'create', '--slug', 'orders', 'extra'],
+      ['endpoints', 'create', 'new', 'orders'],
+    ]) {
+      const run = await runGatehouse(args, NO_CREDENTIALS);
+      assert.equal(run.code, 1, args.join(' '));
+      assert.match(
+        run.stderr,
+        /^error: too many arguments for 'create'\. Expected 0 arguments but got [12]\.\n\n/,
+      );
+    }
+    const typo = await runGatehouse(['endpoints', 'create', 'orders', '--slgu', 'x'], NO_CREDENTIALS);
+    assert.match(typo.stderr, /^error: unknown option '--slgu'\n\(Did you mean --slug\?\)/);
+    const list = await cli('--json', 'endpoints', 'list');
+    assert.deepEqual(
+      JSON.parse(list.stdout).data.filter((endpoint: { slug: string }) => endpoint.slug === 'orders'),
+      [],
+      'no endpoint was made',
+    );
+  });
+
   test('a port in use is one clear line, not a stack trace', async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));

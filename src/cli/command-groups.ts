@@ -57,8 +57,23 @@ export function passJsonDown(parent: Command): Command {
 export function requireAfterUnknown(command: Command): void {
   const required = command.options.filter((option) => option.mandatory);
   for (const option of required) option.makeOptionMandatory(false);
+  // `endpoints create orders`: the slug is an option there, and commander's "too many arguments"
+  // alone does not say so. Same message and code, with the option it was likely meant for.
+  const named = command.registeredArguments.length === 0 ? required[0] : undefined;
+  if (named) command.allowExcessArguments();
   if (required.length > 0)
     command.hook('preAction', (self) => {
+      if (named && self.args.length > 0) {
+        const [value] = self.args;
+        const meant =
+          self.args.length === 1 && self.getOptionValue(named.attributeName()) === undefined
+            ? `\n(Did you mean ${named.long} ${value}?)`
+            : '';
+        self.error(
+          `error: too many arguments for '${self.name()}'. Expected 0 arguments but got ${self.args.length}.${meant}`,
+          { code: 'commander.excessArguments' },
+        );
+      }
       for (const option of required)
         if (self.getOptionValue(option.attributeName()) === undefined)
           self.error(`error: required option '${option.flags}' not specified`, {
