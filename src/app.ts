@@ -177,7 +177,7 @@ export async function createServices(config: Config): Promise<Services & { close
     secretSource,
     bus,
     owners,
-    users: createUserService({ db, audit, sessions: config.sessions, tokens: owners }),
+    users: createUserService({ db, dialect, audit, sessions: config.sessions, tokens: owners }),
     audit,
     endpoints,
     apps: createAppService({ db, bus, dialect, endpoints, cacheTtlMs: config.cacheTtlMs }),

@@ -6,6 +6,7 @@ import { testRequestCredentialsMigration } from '../src/infra/db/migrations/0007
 import { sqliteOutboxIndexMigration } from '../src/infra/db/migrations/0008-sqlite-outbox-index.ts';
 import { usageStatusMigration } from '../src/infra/db/migrations/0012-usage-status.ts';
 import { auditClientMigration } from '../src/infra/db/migrations/0016-audit-client.ts';
+import { onePendingInviteMigration } from '../src/infra/db/migrations/0017-one-pending-invite.ts';
 import { migrateToLatest } from '../src/infra/db/migrations.ts';
 import type { Database } from '../src/infra/db/schema.ts';
 import { callbackTarget } from '../src/webhooks/outbox.ts';
@@ -234,6 +235,59 @@ for (const kind of databaseKinds) {
         entries.map(([id, ip, client]) => ({ id, ip, client })).sort((a, b) => (a.id < b.id ? -1 : 1)),
         'IPv4 as it is, IPv6 per /64, the real address kept',
       );
+    });
+
+    test('pending invites to one email that a race left keep only the newest, and a second can no longer be added', async () => {
+      const { db, dialect } = server.services.database;
+      // The table as the earlier release left it (0004): no index against a second pending invite.
+      await sql`DROP INDEX invites_one_pending`.execute(db);
+      const invite = (id: string, email: string, createdAt: string, acceptedAt: string | null) => ({
+        id,
+        token_hash: `hash_${id}`,
+        email,
+        role: 'collaborator',
+        created_by: 'own_x',
+        created_at: createdAt,
+        expires_at: '2999-01-01T00:00:00.000Z',
+        accepted_at: acceptedAt,
+      });
+      const t1 = '2026-01-01T00:00:00.000Z';
+      const t2 = '2026-01-02T00:00:00.000Z';
+      await db
+        .insertInto('invites')
+        .values([
+          invite('inv_legacy_a1', 'ida@example.com', t1, null),
+          invite('inv_legacy_a2', 'ida@example.com', t2, null),
+          invite('inv_legacy_a3', 'ida@example.com', t2, null),
+          invite('inv_legacy_a0', 'ida@example.com', t1, t1),
+          invite('inv_legacy_b1', 'jo@example.com', t1, null),
+        ])
+        .execute();
+
+      await onePendingInviteMigration().up(db as never);
+
+      const rows = await db
+        .selectFrom('invites')
+        .select('id')
+        .where('id', 'like', 'inv_legacy_%')
+        .orderBy('id')
+        .execute();
+      // The newest pending one of each email (by time, then id), and the accepted one.
+      assert.deepEqual(
+        rows.map((r) => r.id),
+        ['inv_legacy_a0', 'inv_legacy_a3', 'inv_legacy_b1'],
+      );
+      await assert.rejects(
+        db
+          .insertInto('invites')
+          .values(invite('inv_legacy_b2', 'jo@example.com', t2, null))
+          .execute(),
+        (error: unknown) => dialect.isUniqueViolation(error),
+      );
+      await db
+        .insertInto('invites')
+        .values(invite('inv_legacy_b3', 'jo@example.com', t2, t2))
+        .execute();
     });
 
     test('a database a later release migrated is refused, not started on', async () => {

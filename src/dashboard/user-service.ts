@@ -5,7 +5,8 @@ import { inputValidator } from '../endpoints/json-schema.ts';
 import { ApiError, invalid } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { hashPassword, safeEqual, sha256, verifyPassword } from '../infra/crypto/hash.ts';
-import { type Db, lockRow } from '../infra/db/database.ts';
+import { type Db, lockName, lockRow } from '../infra/db/database.ts';
+import type { DialectAdapter } from '../infra/db/dialect.ts';
 import type { Database } from '../infra/db/schema.ts';
 import { clientScope } from '../limits/client-scope.ts';
 import { isoAfter, nowIso } from '../time.ts';
@@ -139,12 +140,27 @@ async function dropPendingInvites(trx: Transaction<Database>, email: string): Pr
   return dropped.map((row) => row.id);
 }
 
+/** Any 32-bit constant: the space of lockName's names that stand for an invited email. */
+const INVITED_EMAIL_LOCK = 1_764_130_517;
+
+/**
+ * Makes the invites to an email and their acceptance run one after another (user-service.ts'
+ * transactions that change an email's pending invite or make its user take it first): a re-invite
+ * sent at the same moment as another, or as the acceptance, sees what that one did.
+ */
+const lockInvitedEmail = (trx: Transaction<Database>, dialect: DialectAdapter, email: string) =>
+  lockName(trx, dialect.name, INVITED_EMAIL_LOCK, email);
+
+const userExists = (email: string) =>
+  new ApiError('conflict', { message: `A user with the email ${email} exists` });
+
 /**
  * Dashboard users: sign-in with server-side sessions, invites that make collaborators, and the
  * list of collaborators. Session and invite tokens are stored only as SHA-256 hashes.
  */
 export function createUserService(deps: {
   db: Db;
+  dialect: DialectAdapter;
   audit: AuditLog;
   sessions: { idleHours: number; maxDays: number };
   /** Tells every process to forget the management tokens a password change or reset revoked. */
@@ -520,12 +536,6 @@ export function createUserService(deps: {
     }> {
       const input = parseInvite(body);
       const email = input.email.toLowerCase();
-      const existing = await db
-        .selectFrom('owners')
-        .select('id')
-        .where('email', '=', email)
-        .executeTakeFirst();
-      if (existing) throw new ApiError('conflict', { message: `A user with the email ${email} exists` });
       const token = randomToken();
       const invite = {
         id: newId('invite'),
@@ -537,13 +547,35 @@ export function createUserService(deps: {
         expires_at: isoAfter((input.expires_in_hours ?? 72) * 3600),
         accepted_at: null,
       };
-      // Inviting the same email again sends a new link: the older pending ones stop working, so
-      // one email has one pending invite and the owner's list one row for it.
-      const replaced = await db.transaction().execute(async (trx) => {
-        const older = await dropPendingInvites(trx, email);
-        await trx.insertInto('invites').values(invite).execute();
-        return older;
-      });
+      // Inviting the same email again sends a new link: the older pending one stops working, so
+      // one email has one pending invite and the owner's list one row for it. Invites sent at the
+      // same moment take turns (the lock), so the last one wins and each answers 201; the unique
+      // index invites_one_pending (migration 0017) keeps it so whatever else writes.
+      const replaced = await db
+        .transaction()
+        .execute(async (trx) => {
+          await lockInvitedEmail(trx, deps.dialect, email);
+          // Deleting first: on SQLite this first write takes the write lock before anything is read.
+          const older = await dropPendingInvites(trx, email);
+          const existing = await trx
+            .selectFrom('owners')
+            .select('id')
+            .where('email', '=', email)
+            .executeTakeFirst();
+          if (existing) throw userExists(email);
+          await trx.insertInto('invites').values(invite).execute();
+          return older;
+        })
+        .catch((error: unknown) => {
+          // Only a writer that skips the lock (a process of an older release during an upgrade)
+          // can have added a pending invite in between.
+          if (deps.dialect.isUniqueViolation(error)) {
+            throw new ApiError('conflict', {
+              message: `Another invite to ${email} was sent at the same moment; send this one again to replace it`,
+            });
+          }
+          throw error;
+        });
       return { id: invite.id, object: 'invite', email, token, expires_at: invite.expires_at, replaced };
     },
 
@@ -577,10 +609,13 @@ export function createUserService(deps: {
       const input = parseAccept(body);
       // A token that opens nothing is refused before the (deliberately slow) password hash, so
       // guesses cost the server a lookup, not a hash; the claim below decides races.
-      await lookupInvite(input.token);
+      const { email } = await lookupInvite(input.token);
       const passwordHash = await hashPassword(input.password);
       const now = nowIso();
       const user = await db.transaction().execute(async (trx) => {
+        // Before the claim locks the invite's row (the order createInvite takes them in): a
+        // re-invite sent meanwhile waits, then finds the user and is refused rather than left pending.
+        await lockInvitedEmail(trx, deps.dialect, email);
         const claimed = await trx
           .updateTable('invites')
           .set({ accepted_at: now })
@@ -595,8 +630,7 @@ export function createUserService(deps: {
           .select('id')
           .where('email', '=', claimed.email)
           .executeTakeFirst();
-        if (taken)
-          throw new ApiError('conflict', { message: `A user with the email ${claimed.email} exists` });
+        if (taken) throw userExists(claimed.email);
         const created = { id: newId('owner'), email: claimed.email, role: claimed.role };
         await trx
           .insertInto('owners')

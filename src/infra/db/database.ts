@@ -1,6 +1,6 @@
 import { Kysely, sql, type Transaction } from 'kysely';
 import type { DatabaseConfig } from '../../config.ts';
-import { createDialect, type DialectAdapter } from './dialect.ts';
+import { createDialect, type DialectAdapter, type DialectName } from './dialect.ts';
 import { migrateToLatest } from './migrations.ts';
 import { createOutageLog, type OutageLog } from './outage-log.ts';
 import type { Database } from './schema.ts';
@@ -54,4 +54,21 @@ export async function lockRow(
       trx,
     );
   return Number(result.numAffectedRows ?? 0) > 0;
+}
+
+/**
+ * Holds the name (`space`, `name`) until the transaction ends: transactions holding the same one
+ * run one after another, even where no row exists yet to lock (a first invite to an email). On
+ * PostgreSQL a transaction-scoped advisory lock, taken before the transaction locks any row so
+ * that it cannot deadlock with them. SQLite has one writer at a time already: the transaction's
+ * first write waits for the others (make it its first statement).
+ */
+export async function lockName(
+  trx: Transaction<Database>,
+  dialect: DialectName,
+  space: number,
+  name: string,
+): Promise<void> {
+  if (dialect === 'postgres')
+    await sql`select pg_advisory_xact_lock(${space}, hashtext(${name}))`.execute(trx);
 }

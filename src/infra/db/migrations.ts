@@ -23,6 +23,7 @@ import { webhookDeliveryCountsMigration } from './migrations/0013-webhook-delive
 import { webhookDeliveryCountsTruncateMigration } from './migrations/0014-webhook-delivery-counts-truncate.ts';
 import { keyCallbackSecretRotationMigration } from './migrations/0015-key-callback-secret-rotation.ts';
 import { auditClientMigration } from './migrations/0016-audit-client.ts';
+import { onePendingInviteMigration } from './migrations/0017-one-pending-invite.ts';
 
 /**
  * Migrations live in code so that they ship with the package and run on every start.
@@ -45,6 +46,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0014_webhook_delivery_counts_truncate': webhookDeliveryCountsTruncateMigration(dialect),
     '0015_key_callback_secret_rotation': keyCallbackSecretRotationMigration(),
     '0016_audit_client': auditClientMigration(),
+    '0017_one_pending_invite': onePendingInviteMigration(),
   };
 }
 
