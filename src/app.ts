@@ -166,7 +166,7 @@ export async function createServices(config: Config): Promise<Services & { close
     defaultLimits: config.limits.defaults,
   });
   const endpoints = createEndpointService({ db, bus, dialect, cacheTtlMs: config.cacheTtlMs });
-  const writer = createRecordWriter(db, dialect);
+  const writer = createRecordWriter(db, dialect, { outage: database.outage });
   const audit = createAuditLog(db);
   const deliveries = createDeliveryService({ db, secret, encryptor });
   const owners = createOwnerService({ db, dialect, bus, cacheTtlMs: config.cacheTtlMs });

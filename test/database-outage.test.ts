@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
-import { pino } from 'pino';
 import { buildApp, createServices, type Services } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import type { WebhookWorker } from '../src/webhooks/worker.ts';
@@ -14,6 +12,7 @@ import {
   type TestDatabase,
 } from './helpers/database.ts';
 import { keyCall } from './helpers/key-call.ts';
+import { capturedLogger } from './helpers/log-lines.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { until } from './helpers/until.ts';
 
@@ -24,13 +23,8 @@ interface Delivered {
   data: { record_id: string };
 }
 
-interface LogLine {
-  level: number;
-  msg: string;
-  err?: unknown;
-  cause?: { code?: string; message?: string };
-  failures?: number;
-}
+const ANSWERS_AGAIN =
+  /^The database answers again after \d+\.\d s unavailable: \d+ failures? in all \(requests answered 503, webhook passes and usage flushes retried\)$/;
 
 /**
  * The database stops taking connections (ALLOW_CONNECTIONS false, its sessions ended) under an API
@@ -50,7 +44,7 @@ describe('PostgreSQL refuses connections, then takes them again', {
   let receiver: Receiver;
   let url: string;
   let key: string;
-  const lines: LogLine[] = [];
+  const { logger, lines } = capturedLogger('info');
 
   async function admin(text: string): Promise<void> {
     const client = new pg.Client({ connectionString: postgresAdminUrl });
@@ -77,13 +71,6 @@ describe('PostgreSQL refuses connections, then takes them again', {
         GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8',
       }),
     );
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        for (const line of String(chunk).split('\n')) if (line) lines.push(JSON.parse(line) as LogLine);
-        done();
-      },
-    });
-    const logger = pino({ level: 'warn' }, sink);
     app = buildApp(services, { logger });
     worker = services.webhooks.createWorker(logger);
     worker.start();
@@ -105,13 +92,18 @@ describe('PostgreSQL refuses connections, then takes them again', {
 
   const call = (method: string, path: string, body?: unknown) => keyCall(url, key, method, path, body);
 
-  test('503 + Retry-After for every request, one warning in the log, and every 202 kept once it is back', async () => {
+  test('503 + Retry-After for every request, one warning in the log, one line when it is back, and every 202 kept', async () => {
     const acknowledged: string[] = [];
     for (let i = 0; i < 3; i++) {
       const created = await call('POST', '/api/v1/data/orders', { n: i });
       assert.equal(created.status, 202);
       acknowledged.push(String(created.body.id));
     }
+    // No outage yet: nothing says the database answers again.
+    assert.deepEqual(
+      lines.filter((line) => ANSWERS_AGAIN.test(line.msg)),
+      [],
+    );
     const before = lines.length;
     await admin(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
     await endSessions();
@@ -140,7 +132,7 @@ describe('PostgreSQL refuses connections, then takes them again', {
     const [warning] = warnings;
     assert.equal(warning?.level, 40);
     // The database's (or the driver's) own words, whichever failure came first.
-    assert.ok(warning?.cause?.message, 'the warning names the cause');
+    assert.ok((warning?.cause as { message?: string } | undefined)?.message, 'the warning names the cause');
     assert.equal(warning?.err, undefined, 'no stack in the warning');
     // Nothing else: no "request failed" with its stack per request, no failed worker pass.
     assert.deepEqual(
@@ -157,6 +149,12 @@ describe('PostgreSQL refuses connections, then takes them again', {
     const afterwards = await call('POST', '/api/v1/data/orders', { n: 'back' });
     assert.equal(afterwards.status, 202);
     acknowledged.push(String(afterwards.body.id));
+    // The first commit after the outage says so, once, with the failures the warnings covered.
+    const backLines = lines.slice(before).filter((line) => ANSWERS_AGAIN.test(line.msg));
+    assert.equal(backLines.length, 1, JSON.stringify(lines.slice(before).map((line) => line.msg)));
+    assert.equal(backLines[0]?.level, 30);
+    assert.ok(Number(backLines[0]?.failures) >= 15, JSON.stringify(backLines[0]));
+    assert.equal(typeof backLines[0]?.outage_ms, 'number');
     for (const id of acknowledged) {
       assert.equal(
         (await call('GET', `/api/v1/data/orders/${id}`)).status,
@@ -174,5 +172,7 @@ describe('PostgreSQL refuses connections, then takes them again', {
       acknowledged.filter((id) => !delivered.has(id)),
       [],
     );
+    // Said once: the commits since (creates, the worker's passes) say nothing more.
+    assert.equal(lines.slice(before).filter((line) => ANSWERS_AGAIN.test(line.msg)).length, 1);
   });
 });

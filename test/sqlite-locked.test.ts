@@ -8,6 +8,9 @@ import { loadConfig } from '../src/config.ts';
 import { createOutageLog } from '../src/infra/db/outage-log.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { keyCall } from './helpers/key-call.ts';
+import { capturedLogger } from './helpers/log-lines.ts';
+
+const ANSWERS_AGAIN = /^The database answers again after \d+\.\d s unavailable: /;
 
 /**
  * Another process holds SQLite's write lock (a `sqlite3` shell in a transaction, a backup tool)
@@ -23,11 +26,12 @@ describe('the SQLite file locked by another connection', () => {
   let holder: BetterSqlite3.Database | undefined;
   /** What the management write met while the file was locked. */
   let busy: unknown;
+  const { logger, lines } = capturedLogger('info');
 
   before(async () => {
     database = await createTestDatabase('sqlite');
     services = await createServices(loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' }));
-    app = buildApp(services, { logger: false });
+    app = buildApp(services, { logger });
     await services.writer.warm();
     // Fastify answers with the address it listens on.
     url = await app.listen({ port: 0, host: '127.0.0.1' });
@@ -44,9 +48,14 @@ describe('the SQLite file locked by another connection', () => {
 
   const call = (method: string, path: string, body?: unknown) => keyCall(url, key, method, path, body);
 
-  test('writes answer 503 after the busy timeout, the event loop never stalls, and writes resume', async () => {
+  test('writes answer 503 after the busy timeout, the event loop never stalls, and writes resume, which the log says once', async () => {
     const first = await call('POST', '/api/v1/data/orders', { n: 1 });
     assert.equal(first.status, 202);
+    // Commits with no outage before them say nothing.
+    assert.deepEqual(
+      lines.filter((line) => ANSWERS_AGAIN.test(line.msg)),
+      [],
+    );
 
     holder = new BetterSqlite3(database.config.kind === 'sqlite' ? database.config.path : '');
     holder.exec('BEGIN IMMEDIATE');
@@ -92,13 +101,24 @@ describe('the SQLite file locked by another connection', () => {
     await services.endpoints.create({ slug: 'refunds', name: 'Refunds', schema: { type: 'object' } });
     const list = await call('GET', '/api/v1/data/orders');
     assert.equal(list.body.data?.length, 2);
+    // The refused create was said in a warning; the first commit after it says the database
+    // answers again, once, at info level, and the commits after it nothing more.
+    assert.equal(lines.filter((line) => line.level === 40).length, 1, JSON.stringify(lines));
+    const back = lines.filter((line) => ANSWERS_AGAIN.test(line.msg));
+    assert.equal(back.length, 1, JSON.stringify(lines));
+    assert.equal(back[0]?.level, 30);
+    // The refused create, and whatever else met the lock meanwhile (a usage flush, say).
+    assert.ok(Number(back[0]?.failures) >= 1, JSON.stringify(back[0]));
   });
 
   test('the outage warning names the SQLite lock, not a server to start', () => {
     const warnings: Array<{ details: object; message: string }> = [];
     const outage = createOutageLog(services.database.dialect);
     assert.equal(
-      outage.noted(busy, { warn: (details, message) => warnings.push({ details, message }) }),
+      outage.noted(busy, {
+        warn: (details, message) => warnings.push({ details, message }),
+        info: () => {},
+      }),
       true,
     );
     assert.deepEqual(warnings, [

@@ -3,6 +3,7 @@ import { sql, type Transaction } from 'kysely';
 import { ApiError } from '../errors.ts';
 import type { Db } from '../infra/db/database.ts';
 import { type DialectAdapter, retryWhileLocked } from '../infra/db/dialect.ts';
+import type { OutageLog } from '../infra/db/outage-log.ts';
 import { preparedQuery } from '../infra/db/prepared.ts';
 import type { Database } from '../infra/db/schema.ts';
 import {
@@ -359,6 +360,7 @@ function batchingWriter(
   lanes: number,
   postgres: boolean,
   unavailable: (error: unknown) => boolean,
+  outage: OutageLog | undefined,
   direct?: DirectBatch,
 ): RecordWriter {
   const stmts = statements(db);
@@ -407,6 +409,8 @@ function batchingWriter(
       for (const item of batch) await runOne(item);
       return;
     }
+    // The SQLite write thread commits outside Kysely, which tells of its own commits.
+    if (outage?.down) outage.answered();
     for (const [i, item] of batch.entries()) item.resolve(outcomes[i] as WriteOutcome);
     // Nothing queued (creates nobody is told of): nothing for the webhook worker to wake for.
     if (queued) notify();
@@ -476,12 +480,13 @@ const POSTGRES_LANES = 8;
 export function createRecordWriter(
   db: Db,
   dialect: DialectAdapter,
-  options: { writeThread?: WriteThreadOptions } = {},
+  options: { writeThread?: WriteThreadOptions; outage?: OutageLog } = {},
 ): RecordWriter {
   const unavailable = (error: unknown) => dialect.isUnavailable(error);
-  if (dialect.name !== 'sqlite') return batchingWriter(db, POSTGRES_LANES, true, unavailable);
+  if (dialect.name !== 'sqlite') return batchingWriter(db, POSTGRES_LANES, true, unavailable, options.outage);
   const direct = sqliteBatch(db, dialect, options.writeThread);
-  return batchingWriter(db, dialect.sqlitePath ? SQLITE_THREAD_LANES : 1, false, unavailable, direct);
+  const lanes = dialect.sqlitePath ? SQLITE_THREAD_LANES : 1;
+  return batchingWriter(db, lanes, false, unavailable, options.outage, direct);
 }
 
 /** SQLite with the write thread: batches in flight at once (the thread commits them together). */

@@ -1,6 +1,6 @@
-import { Kysely, sql, type Transaction } from 'kysely';
+import { type Dialect, Kysely, sql, type Transaction } from 'kysely';
 import type { DatabaseConfig } from '../../config.ts';
-import { createDialect, type DialectAdapter, type DialectName } from './dialect.ts';
+import { createDialect, type DialectAdapter, type DialectName, withDriver } from './dialect.ts';
 import { migrateToLatest } from './migrations.ts';
 import { createOutageLog, type OutageLog } from './outage-log.ts';
 import type { Database } from './schema.ts';
@@ -18,7 +18,8 @@ export interface DatabaseHandle {
 /** Opens the database named by the config and brings its schema up to date. */
 export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHandle> {
   const dialect = createDialect(config);
-  const db = new Kysely<Database>({ dialect: dialect.kysely });
+  const outage = createOutageLog(dialect);
+  const db = new Kysely<Database>({ dialect: toldOfCommits(dialect.kysely, outage) });
   try {
     await migrateToLatest(db as Kysely<unknown>, dialect.name);
   } catch (error) {
@@ -28,12 +29,27 @@ export async function openDatabase(config: DatabaseConfig): Promise<DatabaseHand
   return {
     db,
     dialect,
-    outage: createOutageLog(dialect),
+    outage,
     close: async () => {
       await db.destroy();
       await dialect.close();
     },
   };
+}
+
+/**
+ * Tells the outage log of every transaction Kysely commits: on SQLite it began IMMEDIATE (it held
+ * the write lock), on PostgreSQL it had a connection, so the database answers again. A boolean
+ * test per transaction, not per query; the record writer tells of its own batches (they may
+ * bypass Kysely).
+ */
+function toldOfCommits(dialect: Dialect, outage: OutageLog): Dialect {
+  return withDriver(dialect, (driver) => {
+    const commit = driver.commitTransaction.bind(driver);
+    // Without an outage said, Kysely gets the commit's own promise: no extra step per transaction.
+    driver.commitTransaction = (connection) =>
+      outage.down ? commit(connection).then(() => outage.answered()) : commit(connection);
+  });
 }
 
 /**

@@ -5,6 +5,7 @@ import {
   type CompiledQuery,
   type DatabaseConnection,
   type Dialect,
+  type Driver,
   PostgresDialect,
   type RawBuilder,
   type SqlBool,
@@ -413,30 +414,23 @@ function sqlite(path: string): DialectAdapter {
     sqliteWaiters: () => waiters,
     sqlitePath: path === ':memory:' ? undefined : path,
     claimsWithSkipLocked: false,
-    kysely: {
-      createAdapter: () => kysely.createAdapter(),
-      createIntrospector: (database) => kysely.createIntrospector(database),
-      createQueryCompiler: () => kysely.createQueryCompiler(),
-      createDriver() {
-        const driver = kysely.createDriver();
-        const acquire = driver.acquireConnection.bind(driver);
-        let wrapped: DatabaseConnection | undefined;
-        driver.acquireConnection = async () => {
-          waiters++;
-          try {
-            const connection = await acquire();
-            if (wrapped !== connection) {
-              wrapped = connection;
-              waitForLockOffTheLoop(db, connection);
-            }
-            return connection;
-          } finally {
-            waiters--;
+    kysely: withDriver(kysely, (driver) => {
+      const acquire = driver.acquireConnection.bind(driver);
+      let wrapped: DatabaseConnection | undefined;
+      driver.acquireConnection = async () => {
+        waiters++;
+        try {
+          const connection = await acquire();
+          if (wrapped !== connection) {
+            wrapped = connection;
+            waitForLockOffTheLoop(db, connection);
           }
-        };
-        return driver;
-      },
-    },
+          return connection;
+        } finally {
+          waiters--;
+        }
+      };
+    }),
     jsonEquals: sqliteJsonEquals,
     jsonCompare: sqliteJsonCompare,
     jsonType: (column, field) =>
@@ -468,6 +462,20 @@ function sqlite(path: string): DialectAdapter {
     },
     close: async () => {
       if (reader && reader !== db) reader.close();
+    },
+  };
+}
+
+/** `dialect` with its driver changed by `change` once made (Kysely makes one per instance). */
+export function withDriver(dialect: Dialect, change: (driver: Driver) => void): Dialect {
+  return {
+    createAdapter: () => dialect.createAdapter(),
+    createIntrospector: (db) => dialect.createIntrospector(db),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createDriver() {
+      const driver = dialect.createDriver();
+      change(driver);
+      return driver;
     },
   };
 }

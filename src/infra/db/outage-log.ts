@@ -15,11 +15,20 @@ interface Faults {
 export interface OutageLog {
   /** Whether `error` is the database unavailable or full; if so, it is counted (and said, at most every 10 s). */
   noted(error: unknown, logger: WarningLog | undefined): boolean;
+  /**
+   * The database was said to be unavailable and no commit has shown it answers again yet. What
+   * commits tests this, a field, and calls `answered` only when it is set: nothing more on the
+   * success path while there is no outage.
+   */
+  readonly down: boolean;
+  /** A commit went through: if the outage was said, that it is over is said once, to the logger that said it. */
+  answered(): void;
 }
 
 /** Pino's logger, or Fastify's request.log. */
 export interface WarningLog {
   warn(details: object, message: string): void;
+  info(details: object, message: string): void;
 }
 
 const WARN_EVERY_MS = 10_000;
@@ -39,10 +48,21 @@ const MESSAGES = {
   },
 } as const;
 
+/** The end of an outage said with the warning's words: how long, and how many failures it covered. */
+export function answersAgainMessage(ms: number, failures: number): string {
+  return `The database answers again after ${(ms / 1000).toFixed(1)} s unavailable: ${failures} ${failures === 1 ? 'failure' : 'failures'} in all (requests answered 503, webhook passes and usage flushes retried)`;
+}
+
 export function createOutageLog(faults: Faults): OutageLog {
   const last = { unavailable: 0, full: 0 };
   const failures = { unavailable: 0, full: 0 };
-  return {
+  /**
+   * The outage said (the database unavailable), until a commit shows it answers again. A full disk
+   * is not ended so: a commit that wrote nothing, or little, says nothing of the space left.
+   */
+  let outage: { since: number; failures: number; logger: WarningLog } | undefined;
+  const log: OutageLog & { down: boolean } = {
+    down: false,
     noted(error, logger) {
       const kind = faults.isStorageFull(error)
         ? 'full'
@@ -51,6 +71,7 @@ export function createOutageLog(faults: Faults): OutageLog {
           : undefined;
       if (!kind) return false;
       failures[kind]++;
+      if (outage && kind === 'unavailable') outage.failures++;
       const now = Date.now();
       if (now - last[kind] < WARN_EVERY_MS) return true;
       last[kind] = now;
@@ -60,8 +81,23 @@ export function createOutageLog(faults: Faults): OutageLog {
         { cause: { code, message: String(message) }, failures: failures[kind] },
         MESSAGES[faults.name][kind],
       );
+      // Only an outage said is said to end: a warning held back (10 s not yet past since the last
+      // one) has no end line either, so the two always come in pairs.
+      if (kind === 'unavailable' && logger && !outage) {
+        outage = { since: now, failures: failures[kind], logger };
+        log.down = true;
+      }
       failures[kind] = 0;
       return true;
     },
+    answered() {
+      if (!outage) return;
+      const { since, failures: count, logger } = outage;
+      outage = undefined;
+      log.down = false;
+      const ms = Date.now() - since;
+      logger.info({ outage_ms: ms, failures: count }, answersAgainMessage(ms, count));
+    },
   };
+  return log;
 }
