@@ -55,6 +55,7 @@ import {
   loadInstallationSecret,
   type SecretSource,
 } from './infra/installation-secret.ts';
+import { createLogger } from './infra/logger.ts';
 import { secretFileOf } from './infra/secret-file.ts';
 import { createKeyService, type KeyService } from './keys/key-service.ts';
 import { registerAccountRoute, registerKeyRoutes } from './keys/routes.ts';
@@ -116,8 +117,15 @@ export interface Services {
   };
 }
 
-/** Opens the database and wires the services; shared by the server, the worker and the CLI. */
-export async function createServices(config: Config): Promise<Services & { close(): Promise<void> }> {
+/**
+ * Opens the database and wires the services; shared by the server, the worker and the CLI.
+ * `logger`: the server's, for what the services say on their own (the invalidation bus's Redis
+ * outages); one at LOG_LEVEL on stderr otherwise.
+ */
+export async function createServices(
+  config: Config,
+  options: { logger?: Logger } = {},
+): Promise<Services & { close(): Promise<void> }> {
   const database = await openDatabase(config.database);
   const { db, dialect } = database;
   const { secret, source: secretSource } = await loadInstallationSecret(
@@ -130,7 +138,10 @@ export async function createServices(config: Config): Promise<Services & { close
   });
   // Many machines: Redis. Several processes of `start --workers N`: the cluster's IPC. Else in-process.
   const bus = config.redisUrl
-    ? redisBus(config.redisUrl, `${config.limits.redisPrefix}invalidate`)
+    ? redisBus(config.redisUrl, `${config.limits.redisPrefix}invalidate`, {
+        logger: options.logger ?? createLogger(config.logLevel),
+        cacheTtlMs: config.cacheTtlMs,
+      })
     : cluster.isWorker
       ? clusterWorkerBus()
       : localBus();

@@ -35,7 +35,7 @@ export async function startServer(
   const logger = createLogger(config.logLevel);
   // A cluster's HTTP processes share the file by design: their primary holds the lock.
   const lock = cluster.isWorker ? undefined : claimSqliteServer(config);
-  const services = await createServices(config).catch((error: unknown) => {
+  const services = await createServices(config, { logger }).catch((error: unknown) => {
     lock?.release();
     throw error;
   });
@@ -153,7 +153,7 @@ export function claimSqliteServer(config: Config): InstanceLock | undefined {
 /** `gatehouse worker`: the webhook worker alone, until SIGTERM. */
 export async function startWorker(config: Config): Promise<{ stop(): Promise<void>; wake(): void }> {
   const logger = createLogger(config.logLevel);
-  const services = await createServices(config);
+  const services = await createServices(config, { logger });
   const worker = services.webhooks.createWorker(logger);
   worker.start();
   warnAboutSecret(services, logger);

@@ -129,11 +129,16 @@ export async function setUpDatabase(kind: DatabaseKind): Promise<ClusterSetup> {
   };
 }
 
-/** A TCP proxy in front of Redis that a test can freeze (Redis hangs) and thaw, without touching Redis. */
+/**
+ * A TCP proxy in front of Redis that a test can freeze (Redis hangs) and thaw, or take down
+ * (connections cut, new ones refused) and bring up again on the same port, without touching Redis.
+ */
 export interface RedisProxy {
   url: string;
   freeze(): void;
   thaw(): void;
+  down(): Promise<void>;
+  up(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -163,6 +168,15 @@ export async function startRedisProxy(target = redisUrl): Promise<RedisProxy> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const proxyPort = typeof address === 'object' && address ? address.port : 0;
+  const close = () =>
+    new Promise<void>((resolve) => {
+      for (const [client, upstream] of pairs) {
+        client.destroy();
+        upstream.destroy();
+      }
+      if (!server.listening) return resolve();
+      server.close(() => resolve());
+    });
   return {
     url: `redis://127.0.0.1:${proxyPort}`,
     freeze: () => {
@@ -176,14 +190,9 @@ export async function startRedisProxy(target = redisUrl): Promise<RedisProxy> {
         upstream.destroy();
       }
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const [client, upstream] of pairs) {
-          client.destroy();
-          upstream.destroy();
-        }
-        server.close(() => resolve());
-      }),
+    down: close,
+    up: () => new Promise<void>((resolve) => server.listen(proxyPort, '127.0.0.1', resolve)),
+    close,
   };
 }
 
