@@ -185,6 +185,34 @@ function optionalInt(env: Env, name: string): number | undefined {
   return value === 0 ? undefined : value;
 }
 
+const DEFAULT_LIMIT_VARIABLES = {
+  per_minute: 'GATEHOUSE_DEFAULT_PER_MINUTE',
+  per_day: 'GATEHOUSE_DEFAULT_PER_DAY',
+  per_month: 'GATEHOUSE_DEFAULT_PER_MONTH',
+} as const;
+
+/**
+ * A default above a longer window's default (per minute 5000, per day 1000) could never be
+ * reached, as a key's own limits could not (keys/key-input.ts refuses those with a 400): refused
+ * at start-up, naming both variables, rather than run as if it meant something.
+ */
+function refuseUnreachableDefaults(defaults: LimitsConfig['defaults']): void {
+  const pairs = [
+    ['per_minute', 'per_day'],
+    ['per_day', 'per_month'],
+    ['per_minute', 'per_month'],
+  ] as const;
+  for (const [shorter, longer] of pairs) {
+    const low = defaults[shorter];
+    const high = defaults[longer];
+    if (low === undefined || high === undefined || low <= high) continue;
+    const [lowName, highName] = [DEFAULT_LIMIT_VARIABLES[shorter], DEFAULT_LIMIT_VARIABLES[longer]];
+    throw new ConfigError(
+      `${lowName} (${low}) cannot be more than ${highName} (${high}): lower ${lowName} or raise ${highName}`,
+    );
+  }
+}
+
 function loadLimitsConfig(env: Env): LimitsConfig {
   const onRedisFailure = env.GATEHOUSE_LIMITS_ON_REDIS_FAILURE || 'open';
   if (onRedisFailure !== 'open' && onRedisFailure !== 'closed') {
@@ -199,6 +227,7 @@ function loadLimitsConfig(env: Env): LimitsConfig {
   if (perMinute !== undefined) defaults.per_minute = perMinute;
   if (perDay !== undefined) defaults.per_day = perDay;
   if (perMonth !== undefined) defaults.per_month = perMonth;
+  refuseUnreachableDefaults(defaults);
   return {
     defaults,
     onRedisFailure,
