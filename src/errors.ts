@@ -342,6 +342,26 @@ export function refuseEmptyPatch(patch: object, fields: readonly string[]): void
   }
 }
 
+/**
+ * A nested object naming none of its fields (`"limits": {}`) sets nothing, on a create as on a
+ * change, where it answered 200 having changed nothing: refused, naming the fields it takes.
+ * `instead`: how to say what such an empty object might have been meant to say, if anything.
+ */
+export function refuseEmptyNested(
+  value: object | null | undefined,
+  field: string,
+  fields: readonly string[],
+  instead = '',
+): void {
+  if (value && Object.keys(value).length === 0) {
+    const needs = `at least one of ${orList(fields)}`;
+    throw new ApiError('invalid_request', {
+      message: `${field} needs ${needs}${instead}`,
+      details: [{ field, error: `Must have ${needs}` }],
+    });
+  }
+}
+
 /** A page size from a query string: digits only, from 1 to `max`; `fallback` when absent. */
 export function parseLimit(value: unknown, max: number, fallback: number): number {
   if (value === undefined) return fallback;

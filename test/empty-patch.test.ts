@@ -70,6 +70,67 @@ describe('PATCH with {}: 400 naming the fields to give, on every PATCH route', (
     });
   }
 
+  // An empty nested object named no field either: `"limits": {}` answered 200 and kept every limit
+  // (windows are merged), `"retry": {}` only moved the draft's revision. Refused on create and on
+  // change alike, naming the fields it takes; nothing is created or changed.
+  const nested = [
+    [
+      'key',
+      'limits',
+      'limits needs at least one of per_minute, per_day or per_month; to leave the key no limits of its own, send "limits": null',
+      'Must have at least one of per_minute, per_day or per_month',
+      { per_minute: 10 },
+    ],
+    [
+      'endpoint',
+      'retry',
+      'retry needs at least one of max_retries or interval_seconds',
+      'Must have at least one of max_retries or interval_seconds',
+      { max_retries: 5, interval_seconds: 60 },
+    ],
+  ] as const;
+
+  for (const [what, field, message, error, one] of nested) {
+    test(`${what}: "${field}": {} is refused on a change and on a create; nothing changes`, async () => {
+      const path = paths[what] as string;
+      const before = (await server.admin('GET', path)).body.data;
+      await new Promise((resolve) => setTimeout(resolve, 5)); // updated_at would move
+      const empty = await server.admin('PATCH', path, { [field]: {} });
+      // Before: 200, nothing changed but updated_at (and an endpoint's draft revision).
+      assert.equal(empty.status, 400, empty.text);
+      assert.equal(empty.body.code, 'invalid_request');
+      assert.equal(empty.body.error, message);
+      assert.deepEqual(empty.body.details, [{ field, error }]);
+      assert.deepEqual((await server.admin('GET', path)).body.data, before, 'nothing changed');
+
+      const collection = what === 'key' ? '/admin/v1/keys' : '/admin/v1/endpoints';
+      const count = async () => (await server.admin('GET', collection)).body.data.length;
+      const was = await count();
+      const created = await server.admin(
+        'POST',
+        collection,
+        what === 'key'
+          ? { name: 'empty limits', environment: 'test', limits: {} }
+          : { slug: 'empty-retry', name: 'Empty retry', schema: ordersSchema, retry: {} },
+      );
+      // Before: 201, as if the field had been left out.
+      assert.equal(created.status, 400, created.text);
+      assert.equal(created.body.error, message);
+      assert.deepEqual(created.body.details, [{ field, error }]);
+      assert.equal(await count(), was, 'nothing created');
+
+      // One field of it still changes it; a key's `"limits": null` still removes them all.
+      const changed = await server.admin('PATCH', path, { [field]: one });
+      assert.equal(changed.status, 200, changed.text);
+      assert.deepEqual(changed.body.data[field], one);
+      if (what === 'key') {
+        const none = await server.admin('PATCH', path, { limits: null });
+        assert.equal(none.status, 200, none.text);
+        assert.deepEqual(none.body.data.limits, {});
+      }
+    });
+  }
+
   test('the management API document says a PATCH body names at least one field', async () => {
     type Operation = { requestBody: { content: Record<string, { schema: { minProperties?: number } }> } };
     const doc = (await server.admin('GET', '/admin/v1/openapi.json')).body as {

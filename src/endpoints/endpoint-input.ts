@@ -1,4 +1,4 @@
-import { invalid, refuseEmptyPatch } from '../errors.ts';
+import { invalid, refuseEmptyNested, refuseEmptyPatch } from '../errors.ts';
 import { describedPattern, inputValidator, NOT_BLANK } from './json-schema.ts';
 
 export const SLUG_PATTERN = describedPattern(
@@ -27,6 +27,11 @@ export interface EndpointCreate extends EndpointPatch {
   schema: Record<string, unknown>;
 }
 
+const retryFields = {
+  max_retries: { type: 'integer', minimum: 0, maximum: 20 },
+  interval_seconds: { type: 'integer', minimum: 1, maximum: 86_400 },
+};
+
 const properties = {
   name: { type: 'string', minLength: 1, maxLength: 200, pattern: NOT_BLANK },
   schema: { type: 'object' },
@@ -36,19 +41,27 @@ const properties = {
   retry: {
     type: 'object',
     additionalProperties: false,
-    properties: {
-      max_retries: { type: 'integer', minimum: 0, maximum: 20 },
-      interval_seconds: { type: 'integer', minimum: 1, maximum: 86_400 },
-    },
+    properties: retryFields,
   },
 };
 
-export const parseEndpointCreate = inputValidator<EndpointCreate>({
+const validateCreate = inputValidator<EndpointCreate>({
   type: 'object',
   additionalProperties: false,
   required: ['slug', 'name', 'schema'],
   properties: { slug: { type: 'string', pattern: SLUG_PATTERN }, ...properties },
 });
+
+/** `"retry": {}` sets nothing (on a change it only moved the draft's revision): refused alike. */
+function refuseEmptyRetry(retry: EndpointPatch['retry']): void {
+  refuseEmptyNested(retry, 'retry', Object.keys(retryFields));
+}
+
+export function parseEndpointCreate(body: unknown): EndpointCreate {
+  const input = validateCreate(body);
+  refuseEmptyRetry(input.retry);
+  return input;
+}
 
 const validatePatch = inputValidator<EndpointPatch>({
   type: 'object',
@@ -66,5 +79,6 @@ export function parseEndpointPatch(body: unknown): EndpointPatch {
   }
   const patch = validatePatch(body);
   refuseEmptyPatch(patch, Object.keys(properties));
+  refuseEmptyRetry(patch.retry);
   return patch;
 }

@@ -1,5 +1,5 @@
 import { describedPattern, inputValidator, NOT_BLANK } from '../endpoints/json-schema.ts';
-import { ApiError, type ErrorDetail, refuseEmptyPatch } from '../errors.ts';
+import { ApiError, type ErrorDetail, refuseEmptyNested, refuseEmptyPatch } from '../errors.ts';
 
 /** `*`, `records:read|write`, `{endpoint}:read|write`, or `apps:{app}` (an App API's routes). */
 export const SCOPE_PATTERN = describedPattern(
@@ -24,6 +24,7 @@ export interface KeyCreate {
 export type KeyPatch = Partial<Pick<KeyCreate, 'name' | 'scopes' | 'limits' | 'expires_at'>>;
 
 const limit = { anyOf: [{ type: 'integer', minimum: 1, maximum: 1_000_000_000_000 }, { type: 'null' }] };
+const windows = { per_minute: limit, per_day: limit, per_month: limit };
 
 const properties = {
   name: { type: 'string', minLength: 1, maxLength: 200, pattern: NOT_BLANK },
@@ -40,7 +41,7 @@ const properties = {
       {
         type: 'object',
         additionalProperties: false,
-        properties: { per_minute: limit, per_day: limit, per_month: limit },
+        properties: windows,
       },
       { type: 'null' },
     ],
@@ -48,7 +49,7 @@ const properties = {
   expires_at: { anyOf: [{ type: 'string', format: 'date-time' }, { type: 'null' }] },
 };
 
-export const parseKeyCreate = inputValidator<KeyCreate>({
+const validateKeyCreate = inputValidator<KeyCreate>({
   type: 'object',
   additionalProperties: false,
   required: ['name', 'environment'],
@@ -61,9 +62,30 @@ const validateKeyPatch = inputValidator<KeyPatch>({
   properties,
 });
 
+/**
+ * `"limits": {}` names no window: on a change it kept every limit (windows are merged), which
+ * whoever sent it to remove them would not notice; on a create it meant no limits, as leaving it
+ * out does. Refused on both alike; `"limits": null` is the one way to say "none of the key's own".
+ */
+function refuseEmptyLimits(limits: KeyLimits | null | undefined): void {
+  refuseEmptyNested(
+    limits,
+    'limits',
+    Object.keys(windows),
+    '; to leave the key no limits of its own, send "limits": null',
+  );
+}
+
+export function parseKeyCreate(body: unknown): KeyCreate {
+  const input = validateKeyCreate(body);
+  refuseEmptyLimits(input.limits);
+  return input;
+}
+
 export function parseKeyPatch(body: unknown): KeyPatch {
   const patch = validateKeyPatch(body);
   refuseEmptyPatch(patch, Object.keys(properties));
+  refuseEmptyLimits(patch.limits);
   return patch;
 }
 
