@@ -466,16 +466,27 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
       [['help', 'nope'], /^error: unknown command 'nope'\n/],
       [['help', 'keys', 'nope'], /^error: unknown command 'nope'\n/],
       [['keys', 'help', 'creat'], /^error: unknown command 'creat'\n\(Did you mean create\?\)\n/],
+      // A word after a whole command was left out, and that command's help shown (exit 0).
+      [['help', 'keys', 'list', 'extra'], /^error: unknown command 'extra'\n\nUsage: gatehouse keys list /],
+      [['keys', 'help', 'list', 'extra'], /^error: unknown command 'extra'\n\nUsage: gatehouse keys list /],
+      [['help', 'endpoints', 'list', 'orders', 'more'], /^error: unknown command 'orders'\n/],
+      [['help', 'help', 'extra'], /^error: unknown command 'extra'\n/],
+      [['keys', 'help', 'help', 'extra'], /^error: unknown command 'extra'\n/],
     ] as const) {
       const run = await runGatehouse([...args], NO_CREDENTIALS);
       assert.equal(run.code, 1, args.join(' '));
       assert.match(run.stderr, said, args.join(' '));
       assert.equal(run.stdout, '', args.join(' '));
     }
-    const json = await runGatehouse(['--json', 'help', 'nope'], NO_CREDENTIALS);
-    assert.equal(json.code, 1);
-    assert.equal(JSON.parse(json.stdout).code, 'cli_usage');
-    assert.equal(JSON.parse(json.stdout).error, "unknown command 'nope'");
+    for (const [args, word] of [
+      [['--json', 'help', 'nope'], 'nope'],
+      [['help', 'keys', 'list', 'extra', '--json'], 'extra'],
+    ] as const) {
+      const json = await runGatehouse([...args], NO_CREDENTIALS);
+      assert.equal(json.code, 1, args.join(' '));
+      assert.equal(JSON.parse(json.stdout).code, 'cli_usage');
+      assert.equal(JSON.parse(json.stdout).error, `unknown command '${word}'`);
+    }
     // commander's help command is no unknown command ("unknown command 'help' (Did you mean help?)").
     for (const args of [
       ['help', 'help'],

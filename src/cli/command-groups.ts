@@ -87,13 +87,14 @@ export function requireAfterUnknown(command: Command): void {
  * `gatehouse help <command>…` as people type it, before commander parses (it reads one name after
  * `help`): `gatehouse help endpoints list` is the help of `endpoints list`, not of `endpoints`; and
  * `gatehouse help nope`, `gatehouse help keys nope` or `gatehouse keys help nope` is the unknown
- * command said as `gatehouse nope` says it (with its "Did you mean …?"), not another page of help.
+ * command said as `gatehouse nope` says it (with its "Did you mean …?"), not another page of help;
+ * so is a word after a whole command (`gatehouse help keys list extra`).
  */
 export function helpTopic(program: Command, argv: readonly string[]): void {
   const words = argv.filter((word) => !word.startsWith('-'));
   const find = (group: Command, name: string) =>
     group.commands.find((command) => command.name() === name || command.aliases().includes(name));
-  let group = program;
+  let group: Command = program;
   let at = 0;
   for (; at < words.length && words[at] !== 'help'; at++) {
     const next = find(group, words[at] as string);
@@ -101,18 +102,29 @@ export function helpTopic(program: Command, argv: readonly string[]): void {
     group = next;
   }
   const topic = words.slice(at + 1);
-  for (const name of topic) {
-    if (group.commands.length === 0) break;
+  for (const [index, name] of topic.entries()) {
     // `help help`: commander's own help command, in no list of commands: the group's help.
-    if (name === 'help') group.help();
-    const next = find(group, name);
-    if (!next) {
-      // commander's own error, as for `gatehouse nope`: a method its typings leave out.
-      group.args = [name];
-      (group as Command & { unknownCommand(): never }).unknownCommand();
+    if (name === 'help' && group.commands.length > 0) {
+      const extra = topic[index + 1];
+      if (extra === undefined) group.help();
+      // `help help extra`: the help command takes no command; the word after it is the unknown one.
+      unknownCommand(group, extra, false);
     }
-    group = next as Command;
+    // Past a command with no commands of its own (`help keys list extra`), a word is unknown too,
+    // rather than left out of the help shown.
+    group = find(group, name) ?? unknownCommand(group, name);
   }
-  // One name is commander's to show; more, the last one known.
+  // One name is commander's to show; more, the last one.
   if (topic.length > 1) group.help();
+}
+
+/**
+ * commander's own error for an unknown command, as `gatehouse nope` says it (with its "Did you mean
+ * …?" when `suggest` and the command has commands to suggest): exit 1, the envelope with --json.
+ */
+function unknownCommand(command: Command, name: string, suggest = true): never {
+  if (!suggest) command.error(`error: unknown command '${name}'`, { code: 'commander.unknownCommand' });
+  command.args = [name];
+  // A method commander's typings leave out.
+  return (command as Command & { unknownCommand(): never }).unknownCommand();
 }
