@@ -299,6 +299,40 @@ for (const kind of databaseKinds) {
       assert.equal(await count('strict'), 1500);
     });
 
+    test('a file holding no records (empty, a CSV header alone, [], blank lines) is refused, exit 1; nothing is written', async () => {
+      await server.createEndpoint({ slug: 'nothing', name: 'nothing', schema: { type: 'object' } });
+      const files = {
+        'empty.ndjson': '',
+        'blank.ndjson': '\n  \n\r\n',
+        'empty.csv': '',
+        'header.csv': 'sku,qty\n',
+        'empty.json': '',
+        'array.json': ' [ ]\n',
+        noextension: '',
+      };
+      for (const [name, text] of Object.entries(files)) {
+        const file = join(dir, name);
+        writeFileSync(file, text);
+        // Before: exit 0, "Imported 0 of 0 rows into nothing (test)." (empty.json: "not valid JSON").
+        const res = await cli('records', 'import', 'nothing', file);
+        assert.equal(res.code, 1, name);
+        assert.equal(res.stdout, '', name);
+        assert.equal(res.stderr, `Error: ${file} holds no records: nothing was imported (cli_usage)\n`, name);
+        const json = await cli('records', 'import', 'nothing', file, '--strict', '--json');
+        assert.equal(json.code, 1, name);
+        assert.deepEqual(JSON.parse(json.stdout), {
+          success: false,
+          error: `${file} holds no records: nothing was imported`,
+          code: 'cli_usage',
+          details: [],
+        });
+      }
+      const piped = await managementCli(server, '')('records', 'import', 'nothing', '-');
+      assert.equal(piped.code, 1, piped.stdout);
+      assert.equal(piped.stderr, 'Error: stdin holds no records: nothing was imported (cli_usage)\n');
+      assert.equal(await count('nothing'), 0);
+    });
+
     test('CSV in and out, typed by the schema', async () => {
       writeFileSync(join(dir, 'in.csv'), 'sku,qty,ok,tags\na,1,true,"[""x"",""y""]"\n"b,c",,false,\n');
       const res = await cli('records', 'import', 'csv', join(dir, 'in.csv'), '--json');

@@ -265,6 +265,8 @@ async function* readRows(
     const { readFile } = await import('node:fs/promises');
     let content = await readFile(file, 'utf8');
     if (content.startsWith(BOM)) content = content.slice(1);
+    // Empty, as an empty NDJSON or CSV file is: no rows, which the import says as such.
+    if (content.trim() === '') return;
     let parsed: unknown;
     try {
       parsed = JSON.parse(content);
@@ -422,7 +424,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
       .argument('<endpoint>', 'the endpoint’s slug')
       .argument('<file>', 'the file; - reads stdin (NDJSON unless --format says otherwise)')
       .description(
-        'import NDJSON, a JSON array or CSV (header row); exits 2 when some rows were rejected (listed with their lines)',
+        'import NDJSON, a JSON array or CSV (header row); exits 2 when some rows were rejected (listed with their lines), 1 when the file holds no records',
       ),
     // It prints the import's summary, not an API response.
     'print the summary as JSON: {"imported","rejected","rows","seconds","problems":[{"line","details"}]}; errors as the error envelope',
@@ -591,6 +593,15 @@ export function registerRecordsCommands(program: Command, config: Config): void 
               });
             }
             throw error;
+          }
+          // An empty file, a CSV header alone, `[]`: nothing read, so nothing sent. Said as a
+          // failure: "Imported 0 of 0 rows" and exit 0 read as an import that went well.
+          if (seen === 0) {
+            throw new CliFailure({
+              success: false,
+              error: `${shown} holds no records: nothing was imported`,
+              code: 'cli_usage',
+            });
           }
           if (!o.json && process.stderr.isTTY) {
             progress(true);
