@@ -14,6 +14,7 @@ import {
   signInAsOwner,
 } from './helpers/dashboard-browser.ts';
 import { createTestDatabase } from './helpers/database.ts';
+import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
 
@@ -109,13 +110,25 @@ describe('dashboard on a phone', {
   skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (.ci/run installs it)`,
 }, () => {
   let server: TestServer;
+  let receiver: Receiver;
   let owner: Browser | undefined;
   let page: Page;
 
   before(async () => {
     ensureDashboardBuilt();
-    server = await startTestServer('sqlite');
+    // A delivery for the deliveries page: the worker sends the record's event to the receiver.
+    receiver = await startReceiver();
+    server = await startTestServer(
+      'sqlite',
+      { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' },
+      { worker: true },
+    );
     await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
+    const hook = await server.admin('POST', '/admin/v1/endpoints/orders/webhooks', {
+      url: receiver.url,
+      environment: 'test',
+    });
+    assert.equal(hook.status, 201, hook.text);
     await server.createEndpoint({ slug: LONG_SLUG, name: LONG_NAME, schema: ordersSchema });
     const key = await server.createKey({ name: LONG_NAME, environment: 'test', scopes: ['*'] });
     const written = await server.request('POST', '/api/v1/data/orders', {
@@ -127,10 +140,12 @@ describe('dashboard on a phone', {
     assert.equal(app.status, 201, app.text);
     const invited = await server.admin('POST', '/admin/v1/invites', { email: LONG_EMAIL });
     assert.equal(invited.status, 201, invited.text);
+    await receiver.waitFor(1);
   });
   after(async () => {
     await owner?.close();
     await server?.close();
+    await receiver?.close();
   });
 
   async function signIn(phone: PhoneScreen): Promise<void> {
@@ -241,6 +256,36 @@ describe('dashboard on a phone', {
       }
       await filter.locator('label').filter({ hasText: 'cancelled' }).tap();
       assert.equal(await filter.getByRole('radio', { name: 'cancelled' }).isChecked(), true);
+    });
+
+    test(`${phone.width}px: number inputs' arrows and a delivery's details button are 24x24px touch targets`, async () => {
+      await signIn(phone);
+      const atLeast24 = async (target: Locator, what: string) => {
+        await target.scrollIntoViewIfNeeded();
+        const box = await target.boundingBox();
+        // Before: the arrows were 24x17px, the details button 22px high.
+        assert.ok(box && box.width >= 24 && box.height >= 24, `${what}: ${JSON.stringify(box)}`);
+      };
+      await page.goto(`${server.url}/#/deliveries`);
+      const details = page.getByRole('button', { name: /details of dlv_/ }).first();
+      await details.waitFor();
+      await atLeast24(details, "a delivery's details button");
+
+      await page.goto(`${server.url}/#/endpoints/orders`);
+      const retries = page.getByRole('textbox', { name: 'Webhook retries' });
+      await retries.waitFor();
+      const arrows = page
+        .locator('.mantine-NumberInput-root', { has: retries })
+        .locator('.mantine-NumberInput-control');
+      assert.equal(await arrows.count(), 2, 'an up and a down arrow');
+      for (const arrow of await arrows.all()) await atLeast24(arrow, 'a number input arrow');
+      // Within the field, and they still step its value.
+      const field = page.locator('.mantine-NumberInput-wrapper', { has: retries });
+      for (const arrow of await arrows.all())
+        assert.equal(await horizontallyWithin(arrow, field), true, 'the arrow is within the field');
+      await retries.fill('3');
+      await arrows.first().tap();
+      assert.equal(await retries.inputValue(), '4');
     });
 
     test(`${phone.width}px: a chart's legend stays within the chart`, async () => {

@@ -7,6 +7,7 @@ import {
   Modal,
   MultiSelect,
   Notification,
+  NumberInput,
   Select,
 } from '@mantine/core';
 import { ModalsProvider } from '@mantine/modals';
@@ -14,6 +15,7 @@ import { Notifications } from '@mantine/notifications';
 import { LoadingState } from '../components/feedback.tsx';
 import { InvitePage } from '../pages/invite.tsx';
 import { SessionEndedDialog, SignInPage } from '../pages/sign-in.tsx';
+import numberInput from './number-input.module.css';
 import { useRoute } from './router.ts';
 import { SessionProvider, useSession } from './session.tsx';
 import { Shell } from './shell.tsx';
@@ -50,6 +52,10 @@ const theme = createTheme({
     // the dropdown's edge, on a phone its end and its slug out of sight.
     Select: Select.extend({ styles: { option: { overflowWrap: 'anywhere' } } }),
     MultiSelect: MultiSelect.extend({ styles: { option: { overflowWrap: 'anywhere' } } }),
+    // Its up and down arrows were 24x17px on a phone: side by side there, 24px wide and full height.
+    NumberInput: NumberInput.extend({
+      classNames: { root: numberInput.root, controls: numberInput.controls, control: numberInput.control },
+    }),
     // A toast's text under its title is gray.6 in Mantine's CSS, not the dimmed colour.
     Notification: Notification.extend({
       defaultProps: { closeButtonProps },

@@ -298,6 +298,7 @@ export function DeliveriesPage() {
                         <Button
                           size="compact-xs"
                           variant="subtle"
+                          className={classes.details}
                           onClick={(e) => {
                             e.stopPropagation();
                             setOpenId(d.id);
