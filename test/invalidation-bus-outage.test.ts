@@ -99,3 +99,48 @@ describe('the Redis invalidation bus while Redis is away', () => {
     );
   });
 });
+
+/**
+ * Redis up, and more messages at once than it is handed at once (a removed collaborator's keys are
+ * revoked together): those past the in-flight cap wait, and none is dropped for the queue's bound,
+ * which is for while Redis is away.
+ */
+describe('the Redis invalidation bus with Redis up', () => {
+  const channel = `reviewreview:${randomBytes(6).toString('hex')}:invalidate`;
+  const { logger, lines } = capturedLogger('info');
+  let sender: InvalidationBus;
+  let other: InvalidationBus;
+  const heard: Array<string | undefined> = [];
+
+  before(() => {
+    sender = redisBus(redisUrl, channel, { logger, cacheTtlMs: 30_000, maxQueued: 10 });
+    other = redisBus(redisUrl, channel, { logger: pino({ level: 'silent' }), cacheTtlMs: 30_000 });
+    other.subscribe('keys', (subject) => heard.push(subject));
+  });
+
+  after(async () => {
+    await sender?.close();
+    await other?.close();
+  });
+
+  test('200 messages published at once all reach the other process, and nothing is said', async () => {
+    await until(
+      async () => heard,
+      (seen) => seen.includes(undefined),
+    );
+    sender.publish('keys', 'first');
+    await until(
+      async () => heard,
+      (seen) => seen.includes('first'),
+    );
+    heard.length = 0;
+    const subjects = Array.from({ length: 200 }, (_, i) => `key_${i}`);
+    for (const subject of subjects) sender.publish('keys', subject);
+    const seen = await until(
+      async () => heard,
+      (got) => got.length >= subjects.length,
+    );
+    assert.deepEqual([...seen].sort(), [...subjects].sort());
+    assert.deepEqual(lines, []);
+  });
+});

@@ -13,7 +13,7 @@ export interface RedisBusOptions {
 
 /** Invalidations held while Redis is away: a few hundred bytes each, so at most a few hundred kB. */
 const MAX_QUEUED = 1_000;
-/** Publishes awaiting Redis's answer at once; the rest wait in the bounded queue. */
+/** Publishes awaiting Redis's answer at once; the rest wait in `queued` (bounded only while Redis is away). */
 const MAX_IN_FLIGHT = 64;
 
 /**
@@ -60,7 +60,9 @@ export function redisBus(url: string, channel: string, options: RedisBusOptions)
   function queue(key: string, text: string): void {
     queued.delete(key);
     queued.set(key, text);
-    if (queued.size <= maxQueued) return;
+    // Redis up, only more at once than MAX_IN_FLIGHT (a removed collaborator's keys revoked
+    // together): every one is kept (one per topic and subject), so none is dropped in normal operation.
+    if (queued.size <= maxQueued || (publisher.status === 'ready' && !outage)) return;
     const [oldest] = queued.keys();
     queued.delete(oldest as string);
     if (!outage) outage = { dropped: 0, sent: 0 };
