@@ -499,6 +499,21 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     const path = await runGatehouse(['help', 'endpoints', 'list'], NO_CREDENTIALS);
     assert.equal(path.code, 0, path.stderr);
     assert.match(path.stdout, /^Usage: gatehouse endpoints list \[options\]\n/);
+    // An option's value is no word after the command: its help, as before.
+    for (const [args, usage] of [
+      [
+        ['help', 'records', 'import', '--format', 'csv'],
+        /^Usage: gatehouse records import \[options\] <endpoint> <file>\n/,
+      ],
+      [
+        ['help', 'keys', 'create', '--env', 'test', '--name', 'partner'],
+        /^Usage: gatehouse keys create \[options\]\n/,
+      ],
+    ] as const) {
+      const help = await runGatehouse([...args], NO_CREDENTIALS);
+      assert.equal(help.code, 0, `${args.join(' ')}: ${help.stderr}`);
+      assert.match(help.stdout, usage, args.join(' '));
+    }
   });
 
   test("a group's help command still answers: gatehouse endpoints help list", async () => {

@@ -91,7 +91,11 @@ export function requireAfterUnknown(command: Command): void {
  * so is a word after a whole command (`gatehouse help keys list extra`).
  */
 export function helpTopic(program: Command, argv: readonly string[]): void {
-  const words = argv.filter((word) => !word.startsWith('-'));
+  // Options are no command names, nor the values they take (`help records import --format csv`).
+  const takesValue = optionsTakingValues(program);
+  const words = argv.filter(
+    (word, i) => !word.startsWith('-') && !(i > 0 && takesValue.has(argv[i - 1] as string)),
+  );
   const find = (group: Command, name: string) =>
     group.commands.find((command) => command.name() === name || command.aliases().includes(name));
   let group: Command = program;
@@ -127,4 +131,13 @@ function unknownCommand(command: Command, name: string, suggest = true): never {
   command.args = [name];
   // A method commander's typings leave out.
   return (command as Command & { unknownCommand(): never }).unknownCommand();
+}
+
+/** The flags (`--format`, `-f`) that take a value in the next word, in any command. */
+function optionsTakingValues(command: Command, into = new Set<string>()): Set<string> {
+  for (const option of command.options)
+    if (option.required || option.optional)
+      for (const flag of [option.long, option.short]) if (flag) into.add(flag);
+  for (const sub of command.commands) optionsTakingValues(sub, into);
+  return into;
 }
