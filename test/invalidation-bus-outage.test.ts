@@ -100,6 +100,27 @@ describe('the Redis invalidation bus while Redis is away', () => {
   });
 });
 
+/** Another process's bus, on Redis itself, and the subjects it heard on `keys` (none: it subscribed). */
+function otherProcess(channel: string) {
+  const heard: Array<string | undefined> = [];
+  const bus = redisBus(redisUrl, channel, { logger: pino({ level: 'silent' }), cacheTtlMs: 30_000 });
+  bus.subscribe('keys', (subject) => heard.push(subject));
+  const hears = (subject: string | undefined) =>
+    until(
+      async () => heard,
+      (seen) => seen.includes(subject),
+    );
+  return { bus, heard, hears };
+}
+
+/** `sender` reaches the other process: it has subscribed, and a first message got across; then forgotten. */
+async function across(sender: InvalidationBus, other: ReturnType<typeof otherProcess>): Promise<void> {
+  await other.hears(undefined);
+  sender.publish('keys', 'first');
+  await other.hears('first');
+  other.heard.length = 0;
+}
+
 /**
  * Redis up, and more messages at once than it is handed at once (a removed collaborator's keys are
  * revoked together): those past the in-flight cap wait, and none is dropped for the queue's bound,
@@ -109,38 +130,58 @@ describe('the Redis invalidation bus with Redis up', () => {
   const channel = `reviewreview:${randomBytes(6).toString('hex')}:invalidate`;
   const { logger, lines } = capturedLogger('info');
   let sender: InvalidationBus;
-  let other: InvalidationBus;
-  const heard: Array<string | undefined> = [];
+  let other: ReturnType<typeof otherProcess>;
 
   before(() => {
     sender = redisBus(redisUrl, channel, { logger, cacheTtlMs: 30_000, maxQueued: 10 });
-    other = redisBus(redisUrl, channel, { logger: pino({ level: 'silent' }), cacheTtlMs: 30_000 });
-    other.subscribe('keys', (subject) => heard.push(subject));
+    other = otherProcess(channel);
   });
 
   after(async () => {
     await sender?.close();
-    await other?.close();
+    await other?.bus.close();
   });
 
   test('200 messages published at once all reach the other process, and nothing is said', async () => {
-    await until(
-      async () => heard,
-      (seen) => seen.includes(undefined),
-    );
-    sender.publish('keys', 'first');
-    await until(
-      async () => heard,
-      (seen) => seen.includes('first'),
-    );
-    heard.length = 0;
+    await across(sender, other);
     const subjects = Array.from({ length: 200 }, (_, i) => `key_${i}`);
     for (const subject of subjects) sender.publish('keys', subject);
     const seen = await until(
-      async () => heard,
+      async () => other.heard,
       (got) => got.length >= subjects.length,
     );
     assert.deepEqual([...seen].sort(), [...subjects].sort());
     assert.deepEqual(lines, []);
+  });
+});
+
+/** Closing the bus (the server stopping) while publishes wait for Redis's answer is no outage. */
+describe('the Redis invalidation bus closed with publishes in flight', () => {
+  const channel = `reviewclose:${randomBytes(6).toString('hex')}:invalidate`;
+  const { logger, lines } = capturedLogger('info');
+  let proxy: RedisProxy;
+  let other: ReturnType<typeof otherProcess>;
+
+  before(async () => {
+    proxy = await startRedisProxy();
+    other = otherProcess(channel);
+  });
+
+  after(async () => {
+    await other?.bus.close();
+    await proxy?.close();
+  });
+
+  test('no "Redis unavailable" warning when close cuts them short', async () => {
+    const closing = redisBus(proxy.url, channel, { logger, cacheTtlMs: 30_000 });
+    await across(closing, other);
+    // Redis hangs: the next publishes are handed to it and wait for its answer.
+    proxy.freeze();
+    for (let i = 0; i < 3; i++) closing.publish('keys', `late${i}`);
+    await closing.close();
+    // The cut publishes are rejected as the connection closes, within a few milliseconds.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    assert.deepEqual(lines, []);
+    proxy.thaw();
   });
 });

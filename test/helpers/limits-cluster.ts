@@ -191,7 +191,15 @@ export async function startRedisProxy(target = redisUrl): Promise<RedisProxy> {
       }
     },
     down: close,
-    up: () => new Promise<void>((resolve) => server.listen(proxyPort, '127.0.0.1', resolve)),
+    // The same port again: should another process have taken it meanwhile, the test fails saying so.
+    up: () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(proxyPort, '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      }),
     close,
   };
 }

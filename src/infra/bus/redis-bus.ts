@@ -48,8 +48,11 @@ export function redisBus(url: string, channel: string, options: RedisBusOptions)
   /** The outage said, until both connections are ready again; `sent`: queued messages handed to Redis since. */
   let outage: { dropped: number; sent: number } | undefined;
 
+  /** Closed: a publish that `close` cut short is no outage. */
+  let closed = false;
+
   function down(error: Error): void {
-    if (outage) return;
+    if (outage || closed) return;
     outage = { dropped: 0, sent: 0 };
     logger.warn(
       { err: error.message },
@@ -143,6 +146,7 @@ export function redisBus(url: string, channel: string, options: RedisBusOptions)
     },
     subscribe: (topic, handler) => subscribers.add(topic, handler),
     async close() {
+      closed = true;
       publisher.disconnect();
       subscriber.disconnect();
     },
