@@ -204,6 +204,7 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
       [['keys', 'create', 'partner', '--env', 'test'], 'create', '--name partner'],
       [['apps', 'create', 'shop.json'], 'create', '--file shop\\.json'],
       [['init', 'me@example.com'], 'init', '--email me@example\\.com'],
+      [['keys', 'create', "Bob's key", '--env', 'test'], 'create', "--name 'Bob'\\\\''s key'"],
     ] as const) {
       const run = await runGatehouse([...args], NO_CREDENTIALS);
       assert.equal(run.code, 1, args.join(' '));

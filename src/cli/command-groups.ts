@@ -67,7 +67,7 @@ export function requireAfterUnknown(command: Command): void {
         const [value] = self.args;
         const meant =
           self.args.length === 1 && self.getOptionValue(named.attributeName()) === undefined
-            ? `\n(Did you mean ${named.long} ${value}?)`
+            ? `\n(Did you mean ${named.long} ${shellWord(value as string)}?)`
             : '';
         self.error(
           `error: too many arguments for '${self.name()}'. Expected 0 arguments but got ${self.args.length}.${meant}`,
@@ -81,6 +81,11 @@ export function requireAfterUnknown(command: Command): void {
           });
     });
   for (const sub of command.commands) requireAfterUnknown(sub);
+}
+
+/** `value` as a shell takes it back: quoted when it holds a space or another special character. */
+function shellWord(value: string): string {
+  return /^[\w@.:/+=,-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
 }
 
 /**
