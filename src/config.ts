@@ -1,4 +1,5 @@
 import { parseCidr } from './infra/http-client/address-guard.ts';
+import { unreachableLimits } from './limits/windows.ts';
 /** Configuration, parsed once at start-up. Nothing else reads `process.env`. */
 
 export type DatabaseConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
@@ -197,15 +198,7 @@ const DEFAULT_LIMIT_VARIABLES = {
  * at start-up, naming both variables, rather than run as if it meant something.
  */
 function refuseUnreachableDefaults(defaults: LimitsConfig['defaults']): void {
-  const pairs = [
-    ['per_minute', 'per_day'],
-    ['per_day', 'per_month'],
-    ['per_minute', 'per_month'],
-  ] as const;
-  for (const [shorter, longer] of pairs) {
-    const low = defaults[shorter];
-    const high = defaults[longer];
-    if (low === undefined || high === undefined || low <= high) continue;
+  for (const { shorter, longer, low, high } of unreachableLimits(defaults)) {
     const [lowName, highName] = [DEFAULT_LIMIT_VARIABLES[shorter], DEFAULT_LIMIT_VARIABLES[longer]];
     throw new ConfigError(
       `${lowName} (${low}) cannot be more than ${highName} (${high}): lower ${lowName} or raise ${highName}`,

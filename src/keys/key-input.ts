@@ -1,5 +1,6 @@
 import { describedPattern, inputValidator, NOT_BLANK } from '../endpoints/json-schema.ts';
 import { ApiError, type ErrorDetail, refuseEmptyNested, refuseEmptyPatch } from '../errors.ts';
+import { unreachableLimits } from '../limits/windows.ts';
 
 /** `*`, `records:read|write`, `{endpoint}:read|write`, or `apps:{app}` (an App API's routes). */
 export const SCOPE_PATTERN = describedPattern(
@@ -95,13 +96,6 @@ export const parseRoll = inputValidator<{ grace_seconds?: number }>({
   properties: { grace_seconds: { type: 'integer', minimum: 0, maximum: 30 * 86_400 } },
 });
 
-/** Each window with a longer one after it: a shorter window's limit may not be above a longer one's. */
-const WINDOW_PAIRS = [
-  ['per_minute', 'per_day'],
-  ['per_day', 'per_month'],
-  ['per_minute', 'per_month'],
-] as const;
-
 /**
  * A window's limit above a longer window's (`per_minute` 5000 with `per_day` 1000) can never be
  * reached: the longer window refuses first. Refused, naming both fields, rather than stored as if
@@ -113,10 +107,7 @@ export function refuseUnreachableLimits(limits: KeyLimits, sent: KeyLimits): voi
   const current = (window: keyof KeyLimits) => (given(window) ? '' : ", the key's current value");
   const details: ErrorDetail[] = [];
   let message = '';
-  for (const [shorter, longer] of WINDOW_PAIRS) {
-    const low = limits[shorter];
-    const high = limits[longer];
-    if (typeof low !== 'number' || typeof high !== 'number' || low <= high) continue;
+  for (const { shorter, longer, low, high } of unreachableLimits(limits)) {
     message ||= `limits.${shorter} (${low}) cannot be more than limits.${longer} (${high}): lower limits.${shorter} or raise limits.${longer}`;
     const detail = given(shorter)
       ? { field: `limits.${shorter}`, error: `Must be at most limits.${longer} (${high}${current(longer)})` }

@@ -15,6 +15,29 @@ export const limitField: Record<WindowName, LimitField> = {
   month: 'per_month',
 };
 
+/** Each window with a longer one after it: a shorter window's limit may not be above a longer one's. */
+const WINDOW_PAIRS = [
+  ['per_minute', 'per_day'],
+  ['per_day', 'per_month'],
+  ['per_minute', 'per_month'],
+] as const;
+
+/**
+ * The windows of `limits` whose limit is above a longer window's (`per_minute` 5000 with
+ * `per_day` 1000), which could never be reached: the longer window refuses first. A key's limits
+ * (keys/key-input.ts) and the installation's defaults (config.ts) are both refused so.
+ */
+export function* unreachableLimits(
+  limits: Partial<Record<LimitField, number | null | undefined>>,
+): Generator<{ shorter: LimitField; longer: LimitField; low: number; high: number }> {
+  for (const [shorter, longer] of WINDOW_PAIRS) {
+    const low = limits[shorter];
+    const high = limits[longer];
+    if (typeof low === 'number' && typeof high === 'number' && low > high)
+      yield { shorter, longer, low, high };
+  }
+}
+
 export interface Period {
   window: WindowName;
   /** Names this period: `29123456` (epoch minute), `2026-11-22`, `2026-11`. */
