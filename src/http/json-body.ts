@@ -5,6 +5,7 @@ import type { FastifyInstance, FastifyRequest, preParsingHookHandler, RequestPay
 import secureJson from 'secure-json-parse';
 import { ApiError } from '../errors.ts';
 import { EXACT_DIGITS, firstRoundedNumber, keepLongIntegers } from '../infra/json/exact-json.ts';
+import { refuseRepeatedContentType } from './single-header.ts';
 
 export const MAX_REQUEST_BYTES = 5 * 1024 * 1024;
 
@@ -229,6 +230,7 @@ export function registerJsonParser(app: FastifyInstance): void {
     (req, body, done) => {
       try {
         // Fastify picks this parser by the media type alone: a charset is checked here.
+        refuseRepeatedContentType(req);
         const type = req.headers['content-type'];
         if (!isJsonContentType(type)) throw unsupportedContentType(type);
         refuseEncodedBody(req.headers);
@@ -329,7 +331,7 @@ class ByteLimit extends Transform {
 }
 
 /**
- * For writes: 415 unless JSON; 413 from Content-Length at once. Node's parser never delivers more
+ * For writes: 400 for a Content-Type sent twice, 415 unless JSON; 413 from Content-Length at once. Node's parser never delivers more
  * than a declared Content-Length, so only a chunked body (no length) is counted while streaming.
  */
 export function guardJsonBody(
@@ -337,6 +339,7 @@ export function guardJsonBody(
   payload: RequestPayload,
   limit: number,
 ): RequestPayload {
+  refuseRepeatedContentType(request);
   const type = request.headers['content-type'];
   if (!isJsonContentType(type)) throw unsupportedContentType(type);
   refuseEncodedBody(request.headers);

@@ -46,7 +46,17 @@ export function sentMoreThanOnce(request: WithHeaders, name: string): boolean {
   let seen = 0;
   for (let i = 0; i < lines.length; i += 2) {
     const line = lines[i] as string;
-    if (line.length === name.length && line.toLowerCase() === name && ++seen > 1) return true;
+    // Compared as sent first: most clients send the name in lower case, which needs no copy.
+    if (line.length === name.length && (line === name || line.toLowerCase() === name) && ++seen > 1)
+      return true;
   }
   return false;
+}
+
+/**
+ * A body's Content-Type sent twice (`application/json` and `text/plain`) is a 400: Node keeps the
+ * first, which a proxy in front may not have, so the body could be read as other than its sender meant.
+ */
+export function refuseRepeatedContentType(request: WithHeaders): void {
+  if (sentTwice(request, 'content-type')) throw invalid('Content-Type', 'Send the header once');
 }

@@ -6,7 +6,7 @@ import { NO_STORE, presentedSecret } from '../http/auth.ts';
 import { type DatabaseFaults, errorBody, logFailure, toApiError } from '../http/error-handler.ts';
 import { isJsonContentType, MAX_REQUEST_BYTES, parseJson } from '../http/json-body.ts';
 import { logAnswer } from '../http/request-log.ts';
-import type { WithHeaders } from '../http/single-header.ts';
+import { sentTwice, type WithHeaders } from '../http/single-header.ts';
 import { parseIdempotencyKey } from '../idempotency/idempotency-key.ts';
 import { type InFlight, replayHeaders } from '../idempotency/idempotency-service.ts';
 import { isId, newId } from '../ids.ts';
@@ -312,15 +312,17 @@ export function createDataFastPath(deps: FastPathDeps) {
       } else return false;
       if (!match) return false;
       const action = method === 'GET' ? 'read' : 'write';
-      // Writes: only plain JSON bodies (a DELETE: none at all; one sent, which means nothing, is
-      // checked against max_body_bytes on Fastify's path, json-body.ts skipBody).
+      // Writes: only plain JSON bodies, typed once (a DELETE: none at all; one sent, which means
+      // nothing, is checked against max_body_bytes on Fastify's path, json-body.ts skipBody).
       if (
         action === 'write' &&
         (headers['transfer-encoding'] !== undefined ||
           headers.expect !== undefined ||
           (method === 'DELETE'
             ? headers['content-length'] !== undefined
-            : headers['content-encoding'] !== undefined || !isJsonContentType(headers['content-type'])))
+            : headers['content-encoding'] !== undefined ||
+              !isJsonContentType(headers['content-type']) ||
+              sentTwice(req, 'content-type')))
       ) {
         return false;
       }

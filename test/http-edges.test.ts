@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { type Answer, assertEnvelope, exchange } from './helpers/raw-request.ts';
+import { countRows, ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+
+/** The status and JSON body of the one answer in a raw exchange. */
+function parsed(text: string): Answer {
+  const [head = '', body = ''] = text.split('\r\n\r\n');
+  const json = body === '' ? undefined : JSON.parse(body);
+  return { status: Number(head.split(' ')[1]), headers: {}, body: json, text };
+}
+
+/**
+ * HTTP edge cases of the data API that a client can get wrong: a Content-Type sent twice. Each is answered alike by the fast path (key and
+ * endpoint cached) and by Fastify's routes (before they are).
+ */
+describe('data API: a repeated Content-Type', () => {
+  let server: TestServer;
+  let key: string;
+  const order = JSON.stringify({ order_id: '%zz', amount: 1 });
+
+  before(async () => {
+    server = await startTestServer('sqlite');
+    await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
+    key = (await server.createKey({ name: 'edges', environment: 'test' })).key;
+  });
+  after(() => server.close());
+
+  /** A write whose Content-Type lines are sent as given, on a connection of its own. */
+  async function write(method: string, path: string, types: string[]): Promise<Answer> {
+    const lines = types.map((type, i) => `${i % 2 ? 'content-type' : 'Content-Type'}: ${type}\r\n`).join('');
+    const text = await exchange(server.url, [
+      {
+        data:
+          `${method} ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\nConnection: close\r\n` +
+          `${lines}Content-Length: ${Buffer.byteLength(order)}\r\n\r\n${order}`,
+      },
+    ]);
+    return parsed(text);
+  }
+
+  test('a Content-Type sent twice is a 400 naming the header, cold and on the fast path; nothing is written', async () => {
+    const pairs = [
+      ['application/json', 'text/plain'],
+      ['text/plain', 'application/json'],
+      ['application/json', 'application/json'],
+    ];
+    const refuse = async (method: string, path: string, what: string) => {
+      for (const types of pairs) {
+        const before = await countRows(server, 'requests');
+        const res = await write(method, path, types);
+        assertEnvelope(res, 400, 'invalid_request', `${what} ${types.join(' + ')}`);
+        assert.deepEqual(res.body.details, [{ field: 'Content-Type', error: 'Send the header once' }]);
+        assert.equal(await countRows(server, 'requests'), before, 'nothing written');
+      }
+    };
+    // Before the key and endpoint are cached: Fastify's routes.
+    await refuse('POST', '/api/v1/data/orders', 'cold POST');
+    const created = await write('POST', '/api/v1/data/orders', ['application/json']);
+    assert.equal(created.status, 202, created.text);
+    // Cached now: the fast path would take a write with one Content-Type.
+    await refuse('POST', '/api/v1/data/orders', 'cached POST');
+    await refuse('PUT', `/api/v1/data/orders/${created.body.id}`, 'cached PUT');
+    const replaced = await write('PUT', `/api/v1/data/orders/${created.body.id}`, ['application/json']);
+    assert.equal(replaced.status, 202, replaced.text);
+  });
+
+  test('other JSON media types (+json) are 415 on both paths: this API takes plain JSON records', async () => {
+    for (const type of [
+      'application/merge-patch+json',
+      'application/vnd.api+json',
+      'application/problem+json',
+    ]) {
+      // The key and endpoint are cached by now: these are offered to the fast path first.
+      const res = await write('POST', '/api/v1/data/orders', [type]);
+      assertEnvelope(res, 415, 'unsupported_media_type', type);
+    }
+  });
+
+  test('the management API refuses a Content-Type sent twice alike', async () => {
+    const body = JSON.stringify({ slug: 'twice', name: 'Twice', schema: ordersSchema });
+    const text = await exchange(server.url, [
+      {
+        data:
+          `POST /admin/v1/endpoints HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${server.token}\r\n` +
+          'Connection: close\r\nContent-Type: application/json\r\nContent-Type: text/plain\r\n' +
+          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      },
+    ]);
+    const res = parsed(text);
+    assertEnvelope(res, 400, 'invalid_request', 'POST /admin/v1/endpoints');
+    assert.deepEqual(res.body.details, [{ field: 'Content-Type', error: 'Send the header once' }]);
+    assert.equal((await server.admin('GET', '/admin/v1/endpoints/twice')).status, 404);
+  });
+});
