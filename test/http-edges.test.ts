@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { type Answer, assertEnvelope, exchange } from './helpers/raw-request.ts';
+import { type Answer, assertEnvelope, exchange, send } from './helpers/raw-request.ts';
 import { countRows, ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 
 /** The status and JSON body of the one answer in a raw exchange. */
@@ -11,10 +11,11 @@ function parsed(text: string): Answer {
 }
 
 /**
- * HTTP edge cases of the data API that a client can get wrong: a Content-Type sent twice. Each is answered alike by the fast path (key and
+ * HTTP edge cases of the data API that a client can get wrong: a Content-Type sent twice, a
+ * query with a malformed percent-escape. Each is answered alike by the fast path (key and
  * endpoint cached) and by Fastify's routes (before they are).
  */
-describe('data API: a repeated Content-Type', () => {
+describe('data API: repeated Content-Type and malformed query escapes', () => {
   let server: TestServer;
   let key: string;
   const order = JSON.stringify({ order_id: '%zz', amount: 1 });
@@ -91,5 +92,45 @@ describe('data API: a repeated Content-Type', () => {
     assertEnvelope(res, 400, 'invalid_request', 'POST /admin/v1/endpoints');
     assert.deepEqual(res.body.details, [{ field: 'Content-Type', error: 'Send the header once' }]);
     assert.equal((await server.admin('GET', '/admin/v1/endpoints/twice')).status, 404);
+  });
+
+  test('a malformed percent-escape in a list query is a 400 naming the parameter, not an empty page', async () => {
+    const list = (query: string, auth = key) =>
+      send(server.url, 'GET', `/api/v1/data/orders?${query}`, {
+        headers: { authorization: `Bearer ${auth}` },
+      });
+    const error =
+      'Malformed percent-encoding: each % starts a UTF-8 escape such as %C3%A9 (a literal % is %25)';
+    const cases: Array<[string, string]> = [
+      ['filter[order_id]=%zz', 'filter[order_id]'],
+      ['filter[order_id]=%E0%A4%A', 'filter[order_id]'],
+      ['limit=10&filter%5Border_id%5D=a%', 'filter[order_id]'],
+      ['filter[order_id]=%C3', 'filter[order_id]'],
+      ['filter[%zz]=1', 'filter[%zz]'],
+      ['status=%zz', 'status'],
+    ];
+    for (const [query, field] of cases) {
+      const res = await list(query);
+      assertEnvelope(res, 400, 'invalid_request', query);
+      assert.deepEqual(res.body.details, [{ field, error }], query);
+    }
+    // A cursor is refused as a cursor, malformed escapes or not.
+    assertEnvelope(await list('after=%zz'), 400, 'invalid_cursor', 'after=%zz');
+    // Well formed, the same text finds the record: %25 is a literal %.
+    const found = await list('filter[order_id]=%25zz');
+    assert.equal(found.status, 200, found.text);
+    assert.equal(found.body.data.length, 1, found.text);
+    assert.equal(found.body.data[0].data.order_id, '%zz');
+    // Credentials come first, as for any other query error.
+    assertEnvelope(await list('filter[order_id]=%zz', 'gk_test_nope'), 401, 'invalid_api_key', 'bad key');
+  });
+
+  test('the console list refuses a malformed escape alike', async () => {
+    assert.equal((await server.admin('POST', '/admin/v1/endpoints/orders/deploy')).status, 201);
+    const res = await send(server.url, 'GET', '/admin/v1/console/orders/records?filter[order_id]=%zz', {
+      headers: { authorization: `Bearer ${server.token}` },
+    });
+    assertEnvelope(res, 400, 'invalid_request', 'console list');
+    assert.equal(res.body.details[0].field, 'filter[order_id]');
   });
 });

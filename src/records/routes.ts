@@ -3,6 +3,7 @@ import type { EndpointRuntime, EndpointService, SchemaVersion } from '../endpoin
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError, invalid } from '../errors.ts';
 import { guardJsonBody, jsonText, skipBody } from '../http/json-body.ts';
+import { refuseMalformedQuery } from '../http/known-query.ts';
 import { syncFirstHook } from '../http/sync-hook.ts';
 import { isId, newId } from '../ids.ts';
 import { type AuthenticatedKey, hasScope } from '../keys/key-service.ts';
@@ -185,6 +186,7 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps
 
   app.get('/api/v1/data/:slug', readHook, async (request, reply) => {
     const { endpoint, version } = request.target;
+    refuseMalformedQuery(request.url);
     const query = parseListQuery(request.query as Record<string, unknown>, version);
     const page = await reader.list(endpoint, request.apiKey.environment, query);
     const cursor = page.nextCursor === null ? 'null' : `"${page.nextCursor}"`;
