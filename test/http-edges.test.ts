@@ -133,4 +133,24 @@ describe('data API: repeated Content-Type and malformed query escapes', () => {
     assertEnvelope(res, 400, 'invalid_request', 'console list');
     assert.equal(res.body.details[0].field, 'filter[order_id]');
   });
+
+  test('an empty path segment is a 404 not_found ("No route") whatever the method, as a POST there always was', async () => {
+    const id = 'rec_0000000000000000000000';
+    const cases: Array<[string, string]> = [
+      ['GET', '/api/v1/data//orders'],
+      ['PUT', `/api/v1/data//${id}`],
+      ['DELETE', `/api/v1/data//${id}`],
+      ['POST', '/api/v1/data//orders'],
+      ['GET', '//api/v1/data/orders'],
+      ['POST', '//api/v1/data/orders'],
+    ];
+    for (const [method, path] of cases) {
+      const res = await send(server.url, method, path, {
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: method === 'PUT' || method === 'POST' ? order : undefined,
+      });
+      assertEnvelope(res, 404, 'not_found', `${method} ${path}`);
+      assert.equal(res.body.error, `No route for ${method} ${path}`);
+    }
+  });
 });

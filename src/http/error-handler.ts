@@ -227,6 +227,11 @@ export function frameworkErrors(error: FastifyError, request: FastifyRequest, re
   sendError(reply, request, apiError);
 }
 
+/** The 404 of a path no route serves. */
+export function noRoute(method: string, path: string): ApiError {
+  return new ApiError('not_found', { message: `No route for ${method} ${path}` });
+}
+
 /** Where the not-found handler's answers are counted; set once the metrics exist. */
 export interface UnmatchedAnswers {
   observe?: (method: string, status: number, seconds: number) => void;
@@ -269,11 +274,7 @@ export function registerErrorHandling(
         }),
       );
     } else {
-      answer = sendError(
-        reply,
-        request,
-        new ApiError('not_found', { message: `No route for ${request.method} ${path}` }),
-      );
+      answer = sendError(reply, request, noRoute(request.method, path));
     }
     // No route, so no per-route metrics hook: counted here (a scanner's 404s, a client's 405s).
     unmatched.observe?.(request.method, reply.statusCode, reply.elapsedTime / 1000);

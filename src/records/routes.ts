@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } fr
 import type { EndpointRuntime, EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError, invalid } from '../errors.ts';
+import { noRoute } from '../http/error-handler.ts';
 import { guardJsonBody, jsonText, skipBody } from '../http/json-body.ts';
 import { refuseMalformedQuery } from '../http/known-query.ts';
 import { syncFirstHook } from '../http/sync-hook.ts';
@@ -108,7 +109,11 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps
   /** Synchronous when the endpoint is cached (the usual case). */
   function resolveTarget(request: FastifyRequest, action: 'read' | 'write'): void | Promise<void> {
     const { slug } = request.params as Params;
-    if (!SLUG.test(slug)) return checkTarget(request, action, null);
+    if (!SLUG.test(slug)) {
+      // `/api/v1/data//orders` matches `:slug/:id` with an empty slug: no route, as for a POST there.
+      if (slug === '') throw noRoute(request.method, request.url.split('?')[0] ?? '');
+      return checkTarget(request, action, null);
+    }
     const cached = endpoints.peekRuntime(slug);
     if (cached) return checkTarget(request, action, cached.value);
     return endpoints.runtime(slug).then((endpoint) => checkTarget(request, action, endpoint));
