@@ -654,6 +654,8 @@ for (const kind of databaseKinds) {
         ['?tag=x&ratio=0b101', 'ratio'],
         ['?tag=x&full=yes', 'full'],
         ['?tag=x&tag=y', 'tag'],
+        ['?tag=%zz', 'tag'],
+        ['?tag=x&ratio=%E0%A4%A', 'ratio'],
       ]) {
         const bad = await call('GET', `/params/users/a/items/b${query}`);
         assert.equal(bad.status, 400, `${query}: ${bad.text}`);

@@ -10,6 +10,7 @@ import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError, invalid } from '../errors.ts';
 import { apiKeyAuth, bruteForceHook, NO_STORE, presentedSecret } from '../http/auth.ts';
 import { roundedInteger, skipBody } from '../http/json-body.ts';
+import { refuseMalformedQuery } from '../http/known-query.ts';
 import { roundedNumberMessage } from '../infra/json/exact-json.ts';
 import type { Environment, KeyService } from '../keys/key-service.ts';
 import { registerTrafficHooks, type Traffic } from '../limits/traffic.ts';
@@ -146,6 +147,8 @@ export function registerAppRuntime(scope: FastifyInstance, deps: AppRuntimeDeps)
 
   const handler: RouteHandlerMethod = async (request, reply) => {
     const { route, params, environment } = request.appCall;
+    // A value the parser could not decode is kept as sent: refused, not matched as if right.
+    refuseMalformedQuery(request.url);
     const query = coerceQuery(route, request.query as Record<string, unknown>);
     let body: unknown = null;
     if (request.method === 'POST') {
