@@ -323,47 +323,78 @@ function unsafeRegex(ast: unknown): string | undefined {
  * JSON.stringify writes out each time, so every item walked here counts at least 1, and the walk
  * ends past the budget as soon as JSON.stringify's text would.
  */
-function overBudget(value: unknown, budget: number): string | undefined {
+function overBudget(value: unknown, budget: number): { over?: string; functions: boolean } {
   const over = `Expression produced more than ${budget} bytes`;
   let total = 0;
+  let functions = false;
   const pending: Array<[item: unknown, depth: number]> = [[value, 0]];
   while (pending.length > 0) {
     const [item, depth] = pending.pop() as [unknown, number];
-    if (typeof item === 'string') total += item.length + 2;
+    if (isJsonataFunction(item)) {
+      // Written as nothing (an array's null): never walked, a lambda holds its whole environment.
+      functions = true;
+      total += 4;
+    } else if (typeof item === 'string') total += item.length + 2;
     else if (typeof item === 'number') total += Number.isFinite(item) ? String(item).length : 4;
     else if (typeof item === 'boolean') total += item ? 4 : 5;
     else if (item === null) total += 4;
     else if (typeof item === 'object') {
       if (depth >= MAX_NESTING)
-        return `Expression produced a value nested more than ${MAX_NESTING} levels deep`;
+        return { over: `Expression produced a value nested more than ${MAX_NESTING} levels deep`, functions };
       if (Array.isArray(item)) {
         // Its brackets and commas.
         total += 1 + item.length;
-        if (total > budget) return over;
+        if (total > budget) return { over, functions };
         for (const element of item) pending.push([element, depth + 1]);
       } else {
         total += 1;
         for (const [key, element] of Object.entries(item)) {
           // JSON.stringify leaves out what it cannot write (a function, nothing): so does the count.
-          if (element === undefined || typeof element === 'function') continue;
+          if (element === undefined || typeof element === 'function' || isJsonataFunction(element)) {
+            functions ||= element !== undefined;
+            continue;
+          }
           // The key, its quotes and colon, and a comma or the closing brace.
           total += key.length + 4;
-          if (total > budget) return over;
+          if (total > budget) return { over, functions };
           pending.push([element, depth + 1]);
         }
       }
     }
-    if (total > budget) return over;
+    if (total > budget) return { over, functions };
   }
-  return undefined;
+  return { functions };
 }
+
+/**
+ * A function JSONata made: a built-in (`$uppercase`) or a lambda (`function($x){…}`), as JSONata
+ * holds them, objects flagged `_jsonata_function`/`_jsonata_lambda` (JSON data never holds the
+ * JavaScript function beside the flag). JSON.stringify would write the first as
+ * `{"_jsonata_function":true,"signature":…}` and walk the second's environment.
+ */
+function isJsonataFunction(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const f = value as {
+    _jsonata_function?: unknown;
+    implementation?: unknown;
+    _jsonata_lambda?: unknown;
+    apply?: unknown;
+  };
+  return (
+    (f._jsonata_function === true && typeof f.implementation === 'function') ||
+    (f._jsonata_lambda === true && typeof f.apply === 'function')
+  );
+}
+
+/** JSON.stringify's replacer that leaves JSONata's functions out, as it leaves out JavaScript's. */
+const withoutFunctions = (_key: string, value: unknown) => (isJsonataFunction(value) ? undefined : value);
 
 /** The value as plain JSON, within the size budget; `undefined` stays `undefined` (JSONata's "nothing"). */
 export function toJson(value: unknown): unknown {
   if (value === undefined) return undefined;
-  const over = overBudget(value, MAX_OUTPUT_BYTES);
+  const { over, functions } = overBudget(value, MAX_OUTPUT_BYTES);
   if (over) throw new ExpressionError(over, 'size');
-  const text = JSON.stringify(value);
+  const text = functions ? JSON.stringify(value, withoutFunctions) : JSON.stringify(value);
   if (text === undefined) return undefined;
   if (text.length > MAX_OUTPUT_BYTES || Buffer.byteLength(text) > MAX_OUTPUT_BYTES) {
     throw new ExpressionError(`Expression produced more than ${MAX_OUTPUT_BYTES} bytes`, 'size');
