@@ -369,6 +369,12 @@ export function createKeyService({
       return sha256(secret).slice(0, SECRET_ID_LENGTH);
     },
 
+    /** When the secret `secretId` stops working (epoch ms; null: not until the key does). */
+    async secretExpiresAt(keyId: string, secretId: string, now = Date.now()): Promise<number | null> {
+      const list = await secretsOfKey.get(keyId, now);
+      return list.find((s) => s.id === secretId)?.expiresAt ?? null;
+    },
+
     /** Whether the secret a token was minted with still works: a rolled-away one stops at its grace's end. */
     async secretInForce(keyId: string, secretId: string, now = Date.now()): Promise<boolean> {
       const list = await secretsOfKey.get(keyId, now);

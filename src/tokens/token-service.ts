@@ -147,6 +147,11 @@ export function createTokenService(deps: {
       const current = list[list.length - 1];
       if (!current) throw new ApiError('internal_error');
       const now = Math.floor(Date.now() / 1000);
+      // Never past what it was minted with, which ends it anyway (verify): the key's expires_at,
+      // the end of a rolled-away secret's grace. Its expires_at says when it truly stops.
+      let exp = now + ttl;
+      const ends = [key.expiresAt, secretId ? await keys.secretExpiresAt(key.id, secretId) : null];
+      for (const end of ends) if (end !== null) exp = Math.min(exp, Math.floor(end / 1000));
       const token = await new SignJWT({
         env: key.environment,
         scopes: [...key.scopes],
@@ -156,13 +161,13 @@ export function createTokenService(deps: {
         .setIssuer(ISSUER)
         .setSubject(key.id)
         .setIssuedAt(now)
-        .setExpirationTime(now + ttl)
+        .setExpirationTime(exp)
         .sign(Buffer.from(current.secret, 'base64url'));
-      remember(token, key.id, (now + ttl) * 1000);
+      remember(token, key.id, exp * 1000);
       return {
         token,
         token_type: 'Bearer',
-        expires_at: new Date((now + ttl) * 1000).toISOString(),
+        expires_at: new Date(exp * 1000).toISOString(),
         environment: key.environment,
       };
     },
