@@ -196,7 +196,9 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
             );
           headers[name] = text;
         }
-        const body = step.body ? await run.eval('body', step.body) : undefined;
+        // A body that yields nothing (`matches[0].data` with no match) is null, as a transform's
+        // output is: an empty 200 without a content type broke clients that read JSON.
+        const body = step.body ? ((await run.eval('body', step.body)) ?? null) : undefined;
         throw new Stop({ kind: 'respond', status, headers, body });
       }
       case 'redirect': {
