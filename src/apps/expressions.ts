@@ -323,10 +323,14 @@ function unsafeRegex(ast: unknown): string | undefined {
  * JSON.stringify writes out each time, so every item walked here counts at least 1, and the walk
  * ends past the budget as soon as JSON.stringify's text would.
  */
-function overBudget(value: unknown, budget: number): { over?: string; functions: boolean } {
+function overBudget(
+  value: unknown,
+  budget: number,
+): { over?: string; functions: boolean; nonFinite: boolean } {
   const over = `Expression produced more than ${budget} bytes`;
   let total = 0;
   let functions = false;
+  let nonFinite = false;
   const pending: Array<[item: unknown, depth: number]> = [[value, 0]];
   while (pending.length > 0) {
     const [item, depth] = pending.pop() as [unknown, number];
@@ -335,16 +339,25 @@ function overBudget(value: unknown, budget: number): { over?: string; functions:
       functions = true;
       total += 4;
     } else if (typeof item === 'string') total += item.length + 2;
-    else if (typeof item === 'number') total += Number.isFinite(item) ? String(item).length : 4;
-    else if (typeof item === 'boolean') total += item ? 4 : 5;
+    else if (typeof item === 'number') {
+      if (Number.isFinite(item)) total += String(item).length;
+      else {
+        nonFinite = true;
+        total += 4;
+      }
+    } else if (typeof item === 'boolean') total += item ? 4 : 5;
     else if (item === null) total += 4;
     else if (typeof item === 'object') {
       if (depth >= MAX_NESTING)
-        return { over: `Expression produced a value nested more than ${MAX_NESTING} levels deep`, functions };
+        return {
+          over: `Expression produced a value nested more than ${MAX_NESTING} levels deep`,
+          functions,
+          nonFinite,
+        };
       if (Array.isArray(item)) {
         // Its brackets and commas.
         total += 1 + item.length;
-        if (total > budget) return { over, functions };
+        if (total > budget) return { over, functions, nonFinite };
         for (const element of item) pending.push([element, depth + 1]);
       } else {
         total += 1;
@@ -356,14 +369,14 @@ function overBudget(value: unknown, budget: number): { over?: string; functions:
           }
           // The key, its quotes and colon, and a comma or the closing brace.
           total += key.length + 4;
-          if (total > budget) return { over, functions };
+          if (total > budget) return { over, functions, nonFinite };
           pending.push([element, depth + 1]);
         }
       }
     }
-    if (total > budget) return { over, functions };
+    if (total > budget) return { over, functions, nonFinite };
   }
-  return { functions };
+  return { functions, nonFinite };
 }
 
 /**
@@ -392,8 +405,15 @@ const withoutFunctions = (_key: string, value: unknown) => (isJsonataFunction(va
 /** The value as plain JSON, within the size budget; `undefined` stays `undefined` (JSONata's "nothing"). */
 export function toJson(value: unknown): unknown {
   if (value === undefined) return undefined;
-  const { over, functions } = overBudget(value, MAX_OUTPUT_BYTES);
+  const { over, functions, nonFinite } = overBudget(value, MAX_OUTPUT_BYTES);
   if (over) throw new ExpressionError(over, 'size');
+  // JSON has no Infinity or NaN (JSONata's `1/0`): it would be written as null, and a record or
+  // an answer changed without a word. JSONata refuses them elsewhere (`-(1/0)`, `$power(10, 400)`).
+  if (nonFinite)
+    throw new ExpressionError(
+      'Expression produced a number JSON cannot hold (Infinity or NaN: a division by zero?)',
+      'runtime',
+    );
   const text = functions ? JSON.stringify(value, withoutFunctions) : JSON.stringify(value);
   if (text === undefined) return undefined;
   if (text.length > MAX_OUTPUT_BYTES || Buffer.byteLength(text) > MAX_OUTPUT_BYTES) {
