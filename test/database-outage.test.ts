@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import pg from 'pg';
 import { buildApp, createServices, type Services } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import type { WebhookWorker } from '../src/webhooks/worker.ts';
-import {
-  createTestDatabase,
-  databaseKinds,
-  postgresAdminUrl,
-  type TestDatabase,
-} from './helpers/database.ts';
+import { createTestDatabase, databaseKinds, postgresAdmin, type TestDatabase } from './helpers/database.ts';
 import { keyCall } from './helpers/key-call.ts';
 import { capturedLogger } from './helpers/log-lines.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
@@ -46,15 +40,7 @@ describe('PostgreSQL refuses connections, then takes them again', {
   let key: string;
   const { logger, lines } = capturedLogger('info');
 
-  async function admin(text: string): Promise<void> {
-    const client = new pg.Client({ connectionString: postgresAdminUrl });
-    await client.connect();
-    try {
-      await client.query(text);
-    } finally {
-      await client.end();
-    }
-  }
+  const admin = postgresAdmin;
   const endSessions = () =>
     admin(
       `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '${name}' AND pid <> pg_backend_pid()`,

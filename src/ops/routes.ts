@@ -48,6 +48,19 @@ export function registerOpsRoutes(
   const answered = <T>(check: Promise<T>) =>
     withinDeadline(check, READY_TIMEOUT_MS, () => new Error('no answer'));
 
+  /**
+   * A queue gauge's figures, read from the database. While it does not answer (or not within
+   * READY_TIMEOUT_MS) the gauge keeps its last figures and the scrape still succeeds: the outage
+   * is what the HTTP series (503s) and the process metrics are scraped for.
+   */
+  const fromDatabase = async (read: () => Promise<void>) => {
+    try {
+      await answered(read());
+    } catch {
+      // The last figures stay; /ready and the log say the database is unavailable.
+    }
+  };
+
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const routeMetrics = createRouteMetrics(registry);
@@ -58,12 +71,14 @@ export function registerOpsRoutes(
     // Every process counts the same table: across a cluster it is one figure, not a sum.
     aggregator: 'max',
     async collect() {
-      const row = await db
-        .selectFrom('requests')
-        .select((eb) => eb.fn.countAll<number>().as('n'))
-        .where('status', '=', 'queued')
-        .executeTakeFirst();
-      this.set(Number(row?.n ?? 0));
+      await fromDatabase(async () => {
+        const row = await db
+          .selectFrom('requests')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .where('status', '=', 'queued')
+          .executeTakeFirst();
+        this.set(Number(row?.n ?? 0));
+      });
     },
   });
   new Gauge({
@@ -73,16 +88,18 @@ export function registerOpsRoutes(
     registers: [registry],
     aggregator: 'max',
     async collect() {
-      // Kept by triggers on webhook_deliveries (migration 0013): a few rows, however many
-      // deliveries are kept, and exact (each write's counts commit with it).
-      const row = await db
-        .selectFrom('webhook_delivery_counts')
-        .select((eb) =>
-          DELIVERY_STATUSES.map((status) => eb.fn.sum<number | string | null>(status).as(status)),
-        )
-        .executeTakeFirst();
-      // Every status, 0 when none: a backlog that empties reads 0, not a series that vanishes.
-      for (const status of DELIVERY_STATUSES) this.set({ status }, Number(row?.[status] ?? 0));
+      await fromDatabase(async () => {
+        // Kept by triggers on webhook_deliveries (migration 0013): a few rows, however many
+        // deliveries are kept, and exact (each write's counts commit with it).
+        const row = await db
+          .selectFrom('webhook_delivery_counts')
+          .select((eb) =>
+            DELIVERY_STATUSES.map((status) => eb.fn.sum<number | string | null>(status).as(status)),
+          )
+          .executeTakeFirst();
+        // Every status, 0 when none: a backlog that empties reads 0, not a series that vanishes.
+        for (const status of DELIVERY_STATUSES) this.set({ status }, Number(row?.[status] ?? 0));
+      });
     },
   });
 

@@ -16,6 +16,17 @@ export const databaseKinds: DatabaseKind[] = (process.env.GATEHOUSE_TEST_DATABAS
 export const postgresAdminUrl =
   process.env.GATEHOUSE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
+/** Runs one statement as the PostgreSQL superuser (ALTER DATABASE, pg_terminate_backend…). */
+export async function postgresAdmin(text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: postgresAdminUrl });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
 export interface TestDatabase {
   config: DatabaseConfig;
   url: string;
