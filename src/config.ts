@@ -265,6 +265,9 @@ function logLevel(value: string | undefined): string {
   return value;
 }
 
+/** The database without DATABASE_URL: relative to the folder the command runs in. */
+export const DEFAULT_SQLITE_PATH = './data/gatehouse.db';
+
 export function loadConfig(env: Env = process.env): Config {
   const port = int(env, 'PORT', 4000, 0, 65535);
   const host = env.HOST || '127.0.0.1';
@@ -278,7 +281,7 @@ export function loadConfig(env: Env = process.env): Config {
   return {
     port,
     host,
-    database: parseDatabaseUrl(env.DATABASE_URL || 'sqlite:./data/gatehouse.db'),
+    database: parseDatabaseUrl(env.DATABASE_URL || `sqlite:${DEFAULT_SQLITE_PATH}`),
     redisUrl: redisUrl(env.REDIS_URL),
     secret: env.GATEHOUSE_SECRET || undefined,
     keyPrefix,

@@ -35,50 +35,9 @@ describe('deploy walk: the first start on PostgreSQL', { skip: !databaseKinds.in
     rmSync(folder, { recursive: true, force: true });
   });
 
-  /** `serve` on a database with no owner: the warning it logs, then stopped. */
-  async function noOwnerWarning(env: Record<string, string>): Promise<string> {
-    const lines = await startupLines(env);
-    const warning = lines.find((msg) => msg.includes('No owner yet'));
-    if (warning === undefined) throw new Error(`no "No owner yet" warning: ${lines.join('\n')}`);
-    return warning;
-  }
-
-  /** What `serve` logs (LOG_LEVEL=info) up to "Gatehouse listening on …", then stopped. */
-  async function startupLines(env: Record<string, string>): Promise<string[]> {
-    const child = spawn(process.execPath, ['bin/gatehouse.js', 'serve'], {
-      env: {
-        ...process.env,
-        DATABASE_URL: url.toString(),
-        PORT: '0',
-        LOG_LEVEL: 'info',
-        GATEHOUSE_CLI_CREDENTIALS: join(folder, 'cli.json'),
-        ...env,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    try {
-      return await new Promise<string[]>((resolve, reject) => {
-        const read = (chunk: Buffer) => {
-          output += chunk.toString();
-          const lines = output.split('\n').filter((line) => line.startsWith('{'));
-          const messages = lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
-          if (messages.some((msg) => msg.startsWith('Gatehouse listening on'))) resolve(messages);
-        };
-        child.stdout.on('data', read);
-        child.stderr.on('data', read);
-        child.on('exit', (code) => reject(new Error(`serve exited (${code}) before listening: ${output}`)));
-      });
-    } finally {
-      child.kill('SIGKILL');
-    }
-  }
-
-  /** The warning, naming what init must be run with. */
-  const expected = (variables: string) =>
-    'No owner yet: run "npx gatehouse init --email you@example.com" to create one (it asks for a password), ' +
-    `with this server's ${variables} in its environment (without DATABASE_URL, init makes a separate SQLite ` +
-    'installation in ./data)';
+  const base = () => ({ DATABASE_URL: url.toString(), GATEHOUSE_CLI_CREDENTIALS: join(folder, 'cli.json') });
+  const noOwnerWarning = (env: Record<string, string>) => noOwnerWarningOf({ ...base(), ...env });
+  const startupLines = (env: Record<string, string>) => startupLinesOf({ ...base(), ...env });
 
   test('"No owner yet" names the environment init needs, GATEHOUSE_SECRET only when the server has one', async () => {
     await admin(`CREATE DATABASE ${name}`);
@@ -108,6 +67,75 @@ describe('deploy walk: the first start on PostgreSQL', { skip: !databaseKinds.in
       withRedis.filter((msg) => msg.includes('REDIS_URL')),
       [],
       withRedis.join('\n'),
+    );
+  });
+});
+
+/** What `serve` logs (LOG_LEVEL=info) up to "Gatehouse listening on …", then stopped. */
+async function startupLinesOf(env: Record<string, string>, cwd?: string): Promise<string[]> {
+  const child = spawn(process.execPath, [join(process.cwd(), 'bin/gatehouse.js'), 'serve'], {
+    cwd,
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  try {
+    return await new Promise<string[]>((resolve, reject) => {
+      const read = (chunk: Buffer) => {
+        output += chunk.toString();
+        const lines = output.split('\n').filter((line) => line.startsWith('{'));
+        const messages = lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
+        if (messages.some((msg) => msg.startsWith('Gatehouse listening on'))) resolve(messages);
+      };
+      child.stdout.on('data', read);
+      child.stderr.on('data', read);
+      child.on('exit', (code) => reject(new Error(`serve exited (${code}) before listening: ${output}`)));
+    });
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+/** `serve` on a database with no owner: the warning it logs, then stopped. */
+async function noOwnerWarningOf(env: Record<string, string>, cwd?: string): Promise<string> {
+  const lines = await startupLinesOf(env, cwd);
+  const warning = lines.find((msg) => msg.includes('No owner yet'));
+  if (warning === undefined) throw new Error(`no "No owner yet" warning: ${lines.join('\n')}`);
+  return warning;
+}
+
+const NO_OWNER =
+  'No owner yet: run "npx gatehouse init --email you@example.com" to create one (it asks for a password)';
+
+/** The warning, naming what init must be run with. */
+const expected = (variables: string) =>
+  `${NO_OWNER}, with this server's ${variables} in its environment (without DATABASE_URL, init makes a separate SQLite ` +
+  'installation in ./data)';
+
+/**
+ * docs/DEPLOY.md, a SQLite file elsewhere than ./data (`sqlite:///var/lib/gatehouse/gatehouse.db`
+ * in a unit's EnvironmentFile): init run as the hint said, from a shell without DATABASE_URL,
+ * made an owner in ./data/gatehouse.db, a separate installation no server uses.
+ */
+describe('deploy walk: the first start on a SQLite file elsewhere', () => {
+  const folder = mkdtempSync(join(tmpdir(), 'gatehouse-deploy-sqlite-'));
+  after(() => rmSync(folder, { recursive: true, force: true }));
+  const env = (file: string, secret = '') => ({
+    DATABASE_URL: `sqlite:${file}`,
+    GATEHOUSE_SECRET: secret,
+    GATEHOUSE_CLI_CREDENTIALS: join(folder, 'cli.json'),
+  });
+
+  test('"No owner yet" names DATABASE_URL when the file is not ./data/gatehouse.db', async () => {
+    assert.equal(await noOwnerWarningOf(env(join(folder, 'var', 'gatehouse.db'))), expected('DATABASE_URL'));
+  });
+
+  test('the default file needs no variable, unless the server has GATEHOUSE_SECRET', async () => {
+    assert.equal(await noOwnerWarningOf(env('./data/gatehouse.db'), folder), NO_OWNER);
+    const other = mkdtempSync(join(folder, 'secret-'));
+    assert.equal(
+      await noOwnerWarningOf(env('./data/gatehouse.db', 'deploy-walk-secret-0123456789abcdefghij'), other),
+      `${NO_OWNER}, with this server's GATEHOUSE_SECRET in its environment`,
     );
   });
 });

@@ -1,9 +1,10 @@
 import cluster from 'node:cluster';
+import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApp, createServices, type Services } from '../app.ts';
 import { announceServer, withdrawServer } from '../cli/running-server.ts';
-import type { Config } from '../config.ts';
+import { type Config, DEFAULT_SQLITE_PATH } from '../config.ts';
 import { claimSqliteInstance, type InstanceLock } from '../infra/db/instance-lock.ts';
 import { MIN_SECRET_LENGTH } from '../infra/installation-secret.ts';
 import { createLogger } from '../infra/logger.ts';
@@ -124,19 +125,23 @@ const ALONE_ON_POSTGRES =
   'or give every server and worker the same REDIS_URL (docs/DEPLOY.md)';
 
 /**
- * The first start's hint. On PostgreSQL the server runs with an environment (a unit's
- * EnvironmentFile) that the operator's shell does not have: init run there without DATABASE_URL
- * made a SQLite installation in ./data that no server uses.
+ * The first start's hint. A server may run with an environment (a unit's EnvironmentFile) that
+ * the operator's shell does not have: init run there without DATABASE_URL made a SQLite
+ * installation in ./data that no server uses (PostgreSQL, or a SQLite file elsewhere, as in
+ * /var/lib/gatehouse), and without the server's GATEHOUSE_SECRET one sealed with another secret.
  */
 function noOwnerYet(config: Config): string {
   const command = 'npx gatehouse init --email you@example.com';
-  if (config.database.kind === 'sqlite') {
-    return `No owner yet: run "${command}" to create one (it asks for a password)`;
-  }
-  const variables = config.secret === undefined ? 'DATABASE_URL' : 'DATABASE_URL and GATEHOUSE_SECRET';
+  const { database } = config;
+  const elsewhere = database.kind === 'postgres' || resolve(database.path) !== resolve(DEFAULT_SQLITE_PATH);
+  const variables = [elsewhere && 'DATABASE_URL', config.secret !== undefined && 'GATEHOUSE_SECRET'].filter(
+    Boolean,
+  );
+  const hint = `No owner yet: run "${command}" to create one (it asks for a password)`;
+  if (variables.length === 0) return hint;
   return (
-    `No owner yet: run "${command}" to create one (it asks for a password), with this server's ${variables} ` +
-    'in its environment (without DATABASE_URL, init makes a separate SQLite installation in ./data)'
+    `${hint}, with this server's ${variables.join(' and ')} in its environment` +
+    (elsewhere ? ' (without DATABASE_URL, init makes a separate SQLite installation in ./data)' : '')
   );
 }
 
