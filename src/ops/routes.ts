@@ -145,8 +145,13 @@ export function registerOpsRoutes(
     }
     if (redis) {
       try {
-        if (redis.status === 'wait' || redis.status === 'end') await redis.connect().catch(() => {});
-        await answered(redis.ping());
+        // Connecting is within the deadline too: to a Redis that accepts but never answers, it
+        // waits for the ready check (GATEHOUSE_REDIS_TIMEOUT_MS and more), not READY_TIMEOUT_MS.
+        const connected =
+          redis.status === 'wait' || redis.status === 'end'
+            ? redis.connect().catch(() => {})
+            : Promise.resolve();
+        await answered(connected.then(() => redis.ping()));
         checks.redis = 'ok';
       } catch {
         checks.redis = 'unreachable';
