@@ -224,7 +224,8 @@ function loadLimitsConfig(env: Env): LimitsConfig {
   return {
     defaults,
     onRedisFailure,
-    redisPrefix: env.GATEHOUSE_REDIS_PREFIX ?? 'gatehouse:',
+    // Empty is unset, as for every other variable (an env file's `GATEHOUSE_REDIS_PREFIX=`).
+    redisPrefix: env.GATEHOUSE_REDIS_PREFIX || 'gatehouse:',
     redisTimeoutMs: int(env, 'GATEHOUSE_REDIS_TIMEOUT_MS', 500, 10, 60_000),
     authFailureLimit: int(env, 'GATEHOUSE_AUTH_FAILURE_LIMIT', 20, 1, 1_000_000),
     authFailureWindowSeconds: int(env, 'GATEHOUSE_AUTH_FAILURE_WINDOW_SECONDS', 900, 1, 86_400),
