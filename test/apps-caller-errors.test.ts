@@ -56,20 +56,42 @@ for (const kind of databaseKinds) {
     });
     after(() => server.close());
 
-    test('a live key with ?environment=test on an undeployed app is told the key chooses live', async () => {
+    test("?environment that is not the key's own is a 400 naming it, and nothing runs or is written", async () => {
+      // Deployed, so a live key has a live app to run: the parameter, not a missing version, refuses.
+      assert.equal((await server.admin('POST', '/admin/v1/endpoints/notes/deploy')).status, 201);
+      assert.equal((await server.admin('POST', '/admin/v1/apps/notes/deploy')).status, 201);
       const live = (await server.createKey({ name: 'l', environment: 'live', scopes: ['apps:notes'] })).key;
-      const answer = await server.request('GET', '/api/v1/apps/notes/search?q=x&environment=test', {
-        key: live,
+      const before = await countRows(server, 'records');
+      for (const [secret, path, message] of [
+        [
+          live,
+          '/notes/a/pin?environment=test',
+          'The live key calls live: leave ?environment out, or call with a test key',
+        ],
+        [
+          key,
+          '/notes/b/pin?environment=live',
+          'The test key calls test: leave ?environment out, or call with a live key',
+        ],
+        [key, '/notes/c/pin?environment=sandbox', 'Must be test or live'],
+      ] as const) {
+        const answer = await server.request('POST', `/api/v1/apps/notes${path}`, { key: secret, json: {} });
+        assert.equal(answer.status, 400, `${path}: ${answer.text}`);
+        assert.equal(answer.body.code, 'invalid_request');
+        assert.deepEqual(answer.body.details, [{ field: 'environment', error: message }], path);
+      }
+      assert.equal(await countRows(server, 'records'), before, 'nothing was written');
+      // The key's own environment, named or not, runs as before.
+      const named = await server.request('POST', '/api/v1/apps/notes/notes/d/pin?environment=test', {
+        key,
+        json: {},
       });
-      assert.equal(answer.status, 403, answer.text);
-      assert.equal(answer.body.code, 'app_not_deployed');
-      assert.match(
-        answer.body.error,
-        /a live key always calls live \(\?environment is read only without a key\)/,
+      assert.equal(named.status, 200, named.text);
+      assert.equal(
+        (await server.request('POST', '/api/v1/apps/notes/notes/e/pin', { key: live, json: {} })).status,
+        200,
       );
-      // Without the parameter, the plain message.
-      const plain = await server.request('GET', '/api/v1/apps/notes/search?q=x', { key: live });
-      assert.equal(plain.body.error, 'App not deployed to live');
+      assert.equal(await countRows(server, 'records'), before + 2);
     });
 
     test('an empty path segment is no value for a :param: 404 naming the path, and nothing is written', async () => {

@@ -1115,12 +1115,15 @@ for (const kind of databaseKinds) {
           assert.equal(refused.body.code, 'missing_api_key', `${label} ${path}`);
         }
       }
-      // Beside a key, an empty header is not a second credential: the key is used, and its environment.
+      // Beside a key, an empty header is not a second credential: the key is used, and its
+      // environment (a call without credentials would run the draft here).
       const live = { 'x-api-key': '', authorization: `Bearer ${liveKey}` };
-      assert.equal(
-        (await call('GET', '/blank/open?environment=test', { headers: live })).body.code,
-        'app_not_deployed',
-      );
+      assert.deepEqual((await call('GET', '/blank/open?environment=test', { headers: live })).body.details, [
+        {
+          field: 'environment',
+          error: 'The live key calls live: leave ?environment out, or call with a test key',
+        },
+      ]);
       assert.equal(
         (await call('GET', '/blank/key', { headers: { authorization: '', 'x-api-key': liveKey } })).body.code,
         'app_not_deployed',

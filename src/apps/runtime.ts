@@ -91,14 +91,21 @@ export function registerAppRuntime(scope: FastifyInstance, deps: AppRuntimeDeps)
   async function resolve(request: FastifyRequest): Promise<AppCall> {
     const slug = (request.params as { app: string }).app;
     const credentials = hasCredentials(request);
+    const wanted = (request.query as Record<string, unknown>)[RESERVED_QUERY];
+    if (wanted !== undefined && wanted !== 'test' && wanted !== 'live')
+      throw invalid(RESERVED_QUERY, 'Must be test or live');
     let environment: Environment;
-    if (credentials) environment = request.apiKey.environment;
-    else {
-      const wanted = (request.query as Record<string, unknown>)[RESERVED_QUERY];
-      if (wanted !== undefined && wanted !== 'test' && wanted !== 'live')
-        throw invalid(RESERVED_QUERY, 'Must be test or live');
-      environment = wanted === 'test' ? 'test' : 'live';
-    }
+    if (credentials) {
+      // A key chooses its environment: one asked for otherwise is refused, never quietly swapped
+      // (a live key's `?environment=test` would otherwise run, and write, live).
+      environment = request.apiKey.environment;
+      if (wanted !== undefined && wanted !== environment) {
+        throw invalid(
+          RESERVED_QUERY,
+          `The ${environment} key calls ${environment}: leave ?environment out, or call with a ${wanted} key`,
+        );
+      }
+    } else environment = wanted === 'test' ? 'test' : 'live';
     const runtime = request.appRuntime;
     if (!runtime) throw new ApiError('app_not_found', { message: `App "${slug}" not found` });
     const app = environment === 'live' ? runtime.live : runtime.draft;
@@ -106,13 +113,6 @@ export function registerAppRuntime(scope: FastifyInstance, deps: AppRuntimeDeps)
       // Without credentials, only a public route learns that live is missing; others need a key first.
       const draftRoute = credentials ? undefined : matchOrNull(runtime.draft, request);
       if (!credentials && draftRoute?.route.auth !== 'public') throw new ApiError('missing_api_key');
-      // A key chooses its environment: `?environment=test` beside a live key is not read.
-      if (credentials && (request.query as Record<string, unknown>)[RESERVED_QUERY] === 'test') {
-        throw new ApiError('app_not_deployed', {
-          message:
-            'App not deployed to live: a live key always calls live (?environment is read only without a key); deploy the app, or call its draft with a test key',
-        });
-      }
       throw new ApiError('app_not_deployed');
     }
     let matched: ReturnType<typeof match>;
