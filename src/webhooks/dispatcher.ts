@@ -374,7 +374,11 @@ export function createDispatcher(options: DispatcherOptions) {
             : null;
         await trx
           .updateTable('webhook_subscriptions')
-          .set({ failing_since: since, ...(reason ? { enabled: 0, disabled_reason: reason } : {}) })
+          // Turned off here is a change of the subscription like the owner's: its updated_at says when.
+          .set({
+            failing_since: since,
+            ...(reason ? { enabled: 0, disabled_reason: reason, updated_at: now } : {}),
+          })
           .where('id', '=', row.subscription_id)
           .execute();
         if (reason && subscription?.enabled === 1)
