@@ -22,6 +22,27 @@ const deliveryColumns = [
   'created_at',
 ];
 
+/** Up to this many characters of a receiver's answer on an attempt's line; --json has all it kept. */
+const BODY_SHOWN = 120;
+/** C0 and C1 controls (newlines, terminal escapes), line separators and bidi overrides. */
+const UNPRINTABLE = /[\p{Cc}\p{Zl}\p{Zp}\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+const NAMED_ESCAPES: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * A receiver's answer as one line of a table: what it wrote is its text, not the terminal's, so
+ * controls show as escapes (`\n`, `\u001b`); cut at BODY_SHOWN characters, with `…`.
+ */
+function receiverText(body: string | null): { text: string | null; cut: boolean } {
+  if (body === null) return { text: null, cut: false };
+  const escaped = body.replace(
+    UNPRINTABLE,
+    (c) => NAMED_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  const chars = [...escaped];
+  if (chars.length <= BODY_SHOWN) return { text: escaped, cut: false };
+  return { text: `${chars.slice(0, BODY_SHOWN).join('')}…`, cut: true };
+}
+
 /** A value as one shell word: as it is when safe, else single-quoted. */
 function shellWord(value: string): string {
   return /^[A-Za-z0-9_.:@%+=/-]+$/.test(value) ? value : `'${value.replace(/'/g, "'\\''")}'`;
@@ -286,12 +307,16 @@ export function registerWebhookCommands(program: Command, config: Config): void 
       const data = await call<DeliveryJson>('GET', `/admin/v1/deliveries/${encodeURIComponent(id)}`);
       show(o.json, data, () => {
         printFields({ ...data, attempts: data.attempts.length });
-        printTable(data.attempts as unknown as Array<Record<string, unknown>>, [
-          'attempted_at',
-          'duration_ms',
-          'status_code',
-          'error',
-        ]);
+        // The receiver's answer is often what says why it refused (a signature it could not verify).
+        const bodies = data.attempts.map((a) => receiverText(a.response_body));
+        printTable(
+          data.attempts.map((a, i) => ({ ...a, response_body: bodies[i]?.text ?? null })),
+          ['attempted_at', 'duration_ms', 'status_code', 'error', 'response_body'],
+        );
+        if (bodies.some((b) => b.cut))
+          process.stdout.write(
+            `(response bodies are cut at ${BODY_SHOWN} characters: --json shows them whole, as kept: the first 4 KiB)\n`,
+          );
       });
     }),
   );
