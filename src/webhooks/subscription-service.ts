@@ -197,32 +197,34 @@ export function createSubscriptionService(deps: {
 
     async update(id: string, body: unknown): Promise<SubscriptionJson> {
       const patch = parsePatch(body);
-      const { row, slug } = await requireRow(id);
-      const next: WebhookSubscriptionsTable = {
-        ...row,
-        url: patch.url === undefined ? row.url : checkUrl(patch.url, guard),
-        events: patch.events ? JSON.stringify(patch.events) : row.events,
-        enabled: patch.enabled === undefined ? row.enabled : patch.enabled ? 1 : 0,
+      const { row } = await requireRow(id);
+      // Only the columns the patch names are written: the worker may turn the subscription off
+      // (a 410, failing too long) between the read above and this write, and a PATCH of its URL
+      // or events must not write the `enabled` it read back over that.
+      const changes: Partial<Omit<WebhookSubscriptionsTable, 'id' | 'created_at'>> = { updated_at: nowIso() };
+      if (patch.url !== undefined) changes.url = checkUrl(patch.url, guard);
+      if (patch.events) changes.events = JSON.stringify(patch.events);
+      if (patch.enabled !== undefined) {
+        changes.enabled = patch.enabled ? 1 : 0;
         // Turning a subscription back on clears why it was turned off.
-        disabled_reason: patch.enabled === true ? null : row.disabled_reason,
-        failing_since: patch.enabled === true ? null : row.failing_since,
-        updated_at: nowIso(),
-      };
-      const { id: _id, created_at: _created, ...changes } = next;
+        if (patch.enabled) Object.assign(changes, { disabled_reason: null, failing_since: null });
+      }
+      const updatedAt = changes.updated_at as string;
       await db.transaction().execute(async (trx) => {
         await trx.updateTable('webhook_subscriptions').set(changes).where('id', '=', id).execute();
         // Deliveries still to go follow the subscription to its new URL.
-        if (next.url !== row.url) {
+        if (changes.url !== undefined && changes.url !== row.url) {
           await trx
             .updateTable('webhook_deliveries')
-            .set({ url: next.url, origin: originOf(next.url), updated_at: next.updated_at })
+            .set({ url: changes.url, origin: originOf(changes.url), updated_at: updatedAt })
             .where('subscription_id', '=', id)
             .where('status', '=', 'pending')
             .execute();
         }
-        if (row.enabled === 1 && next.enabled === 0) await cancelPendingDeliveries(trx, id, next.updated_at);
+        if (patch.enabled === false) await cancelPendingDeliveries(trx, id, updatedAt);
       });
-      return toJson(next, slug);
+      const { row: updated, slug } = await requireRow(id);
+      return toJson(updated, slug);
     },
 
     async remove(id: string): Promise<void> {
