@@ -50,7 +50,10 @@ for (const kind of databaseKinds) {
       // Not before the attempt that turned it off.
       const [delivery] = (await server.admin('GET', '/admin/v1/deliveries?status=failed')).body.data;
       assert.equal(delivery.last_status_code, 410);
-      assert.ok(shown.updated_at >= delivery.attempts[0].attempted_at);
+      assert.ok(
+        shown.updated_at >= delivery.attempts[0].attempted_at,
+        `${shown.updated_at} ${JSON.stringify(delivery.attempts)}`,
+      );
     });
   });
 }

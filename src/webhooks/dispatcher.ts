@@ -308,7 +308,8 @@ export function createDispatcher(options: DispatcherOptions) {
       .insertInto('webhook_attempts')
       .values({
         delivery_id: row.id,
-        attempted_at: new Date(Date.now() - result.durationMs).toISOString(),
+        // When it began, not the moment it is recorded less its duration: a flush may run later.
+        attempted_at: new Date(result.startedAt).toISOString(),
         duration_ms: result.durationMs,
         status_code: result.status,
         response_body: result.body === '' ? null : storable(result.body),
@@ -553,6 +554,7 @@ export function createDispatcher(options: DispatcherOptions) {
         headers: {},
         body: '',
         error: `not sent again: all ${row.max_attempts} attempts were made, and the last ended without an outcome (its worker stopped mid-attempt)`,
+        startedAt: Date.now(),
         durationMs: 0,
       });
       return;

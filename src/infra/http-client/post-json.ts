@@ -10,6 +10,8 @@ export interface PostResult {
   /** The first `maxBodyBytes` of the response body. */
   body: string;
   error: string | null;
+  /** When the attempt began (epoch ms): what the delivery log shows as its time. */
+  startedAt: number;
   durationMs: number;
 }
 
@@ -34,10 +36,10 @@ export function postJson(options: PostOptions): Promise<PostResult> {
   const started = Date.now();
   return new Promise((resolve) => {
     let settled = false;
-    const finish = (result: Omit<PostResult, 'durationMs'>) => {
+    const finish = (result: Omit<PostResult, 'startedAt' | 'durationMs'>) => {
       if (settled) return;
       settled = true;
-      resolve({ ...result, durationMs: Date.now() - started });
+      resolve({ ...result, startedAt: started, durationMs: Date.now() - started });
     };
     let url: URL;
     try {
