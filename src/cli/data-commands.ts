@@ -612,7 +612,11 @@ export function registerDataCommands(program: Command, config: Config): void {
       .argument('<id>')
       .description('issue a new secret; the old one works for a grace period'),
   )
-    .addOption(graceOption('how long the old secret keeps working (default 86400)'))
+    .addOption(
+      graceOption(
+        "how long the old secret keeps working (default: the server's GATEHOUSE_KEY_ROLL_GRACE_SECONDS, 86400 unless set)",
+      ),
+    )
     .action(
       action(config, async (call, id: string, o: Common & { graceSeconds?: number }) => {
         const data = await call<ApiKeyJson & { key: string; previous_secret_expires_at: string }>(
@@ -623,10 +627,18 @@ export function registerDataCommands(program: Command, config: Config): void {
         show(o.json, data, () => {
           printFields({
             id: data.id,
+            status: data.status,
             key: data.key,
             previous_secret_expires_at: data.previous_secret_expires_at,
           });
           process.stdout.write('\nCopy the new key now: it is shown only once.\n');
+          // A deactivated key can be rolled, but neither secret works until it is activated: said
+          // here, or the partner is handed a key that answers 401 api_key_inactive.
+          if (data.status === 'inactive') {
+            process.stdout.write(
+              `The key is deactivated: neither the new secret nor the old one works until it is activated (gatehouse keys activate ${data.id}).\n`,
+            );
+          }
         });
       }),
     );
