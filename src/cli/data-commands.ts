@@ -243,6 +243,34 @@ export function show(json: boolean | undefined, data: unknown, print: () => void
   else print();
 }
 
+/**
+ * One key as a key route answers it, with the installation's default limits beside it
+ * (`meta.default_limits`; undefined from a server that does not say them).
+ */
+async function keyAnswer<T>(
+  call: ReturnType<typeof managementClient>,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ data: T; defaults: KeyLimits | null | undefined }> {
+  const response = await call<Response>(method, path, body, true);
+  const envelope = (await response.json()) as { data: T; meta?: { default_limits?: KeyLimits | null } };
+  return { data: envelope.data, defaults: envelope.meta?.default_limits };
+}
+
+/**
+ * A key's fields for the terminal: `limits` as stored (its own), and `effective_limits`, what
+ * applies: an empty `{}` under GATEHOUSE_DEFAULT_PER_DAY is limited all the same.
+ */
+function keyFields(key: ApiKeyJson, defaults: KeyLimits | null | undefined): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(key)) {
+    fields[name] = value;
+    if (name === 'limits') fields.effective_limits = limitsText(key.limits, defaults, 'terminal');
+  }
+  return fields;
+}
+
 function endpointBody(o: Record<string, unknown>, forCreate: boolean): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   if (forCreate) body.slug = o.slug;
@@ -438,7 +466,12 @@ export function registerDataCommands(program: Command, config: Config): void {
         const limits = keyLimits(o);
         if (limits) body.limits = limits;
         if (o.expiresAt) body.expires_at = o.expiresAt;
-        const data = await call<ApiKeyJson & { key: string }>('POST', '/admin/v1/keys', body);
+        const { data, defaults } = await keyAnswer<ApiKeyJson & { key: string }>(
+          call,
+          'POST',
+          '/admin/v1/keys',
+          body,
+        );
         show(o.json as boolean, data, () => {
           printFields({
             id: data.id,
@@ -446,6 +479,7 @@ export function registerDataCommands(program: Command, config: Config): void {
             environment: data.environment,
             scopes: data.scopes,
             limits: data.limits,
+            effective_limits: limitsText(data.limits, defaults, 'terminal'),
             expires_at: data.expires_at,
             key: data.key,
           });
@@ -484,8 +518,8 @@ export function registerDataCommands(program: Command, config: Config): void {
 
   withCommon(keys.command('show').alias('get').argument('<id>').description('show one key')).action(
     action(config, async (call, id: string, o: Common) => {
-      const data = await call<ApiKeyJson>('GET', keyPath(id));
-      show(o.json, data, () => printFields({ ...data }));
+      const { data, defaults } = await keyAnswer<ApiKeyJson>(call, 'GET', keyPath(id));
+      show(o.json, data, () => printFields(keyFields(data, defaults)));
     }),
   );
 
@@ -520,8 +554,8 @@ export function registerDataCommands(program: Command, config: Config): void {
             'Nothing to change: give --name, --scope, --per-minute, --per-day, --per-month or --expires-at',
           );
         }
-        const data = await call<ApiKeyJson>('PATCH', keyPath(id), body);
-        show(o.json as boolean, data, () => printFields({ ...data }));
+        const { data, defaults } = await keyAnswer<ApiKeyJson>(call, 'PATCH', keyPath(id), body);
+        show(o.json as boolean, data, () => printFields(keyFields(data, defaults)));
       }),
     );
 

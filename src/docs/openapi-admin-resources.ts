@@ -106,7 +106,7 @@ const windowDefault = (window: string): Json => ({
   description: `The limit of a key that sets no ${window} limit of its own; null: none`,
 });
 
-const keyList = successContent(list('Key', 'The keys, newest first'), {
+const keysMeta: Json = {
   type: 'object',
   required: ['default_limits'],
   properties: {
@@ -122,7 +122,10 @@ const keyList = successContent(list('Key', 'The keys, newest first'), {
       },
     },
   },
-});
+};
+const keyList = successContent(list('Key', 'The keys, newest first'), keysMeta);
+/** One key, with the installation's default limits beside it (as beside the list). */
+const oneKey = (name: string): Json => successContent(ref(name), keysMeta);
 
 const importResult = object(
   {
@@ -300,10 +303,10 @@ export const resourceResponses: Record<string, Json> = {
       },
     },
   },
-  'POST /admin/v1/keys': one('NewKey'),
+  'POST /admin/v1/keys': oneKey('NewKey'),
   'GET /admin/v1/keys': keyList,
-  'GET /admin/v1/keys/{id}': one('Key'),
-  'PATCH /admin/v1/keys/{id}': one('Key'),
+  'GET /admin/v1/keys/{id}': oneKey('Key'),
+  'PATCH /admin/v1/keys/{id}': oneKey('Key'),
   'POST /admin/v1/keys/{id}/deactivate': one('Key'),
   'POST /admin/v1/keys/{id}/activate': one('Key'),
   'POST /admin/v1/keys/{id}/revoke': one('Key'),

@@ -28,6 +28,9 @@ export function registerKeyRoutes(
     return id;
   }
 
+  // What a window a key leaves empty is limited to (docs/limits.md): beside one key as beside the
+  // list, so that whoever reads a key's own limits (`{}`) also sees the defaults that apply.
+  const meta = { default_limits: keys.defaultLimits };
   app.post('/admin/v1/keys', async (request, reply) =>
     reply.code(201).send({
       success: true,
@@ -35,6 +38,7 @@ export function registerKeyRoutes(
         userId: request.principal.userId,
         testOnly: collaborator(request),
       }),
+      meta,
     }),
   );
   app.get<{ Querystring: { environment?: string } }>(
@@ -51,18 +55,19 @@ export function registerKeyRoutes(
           environment: environment as Environment | undefined,
           createdBy: collaborator(request) ? request.principal.userId : undefined,
         }),
-        // What a window a key leaves empty is limited to (docs/limits.md), for showing its effective limits.
-        meta: { default_limits: keys.defaultLimits },
+        meta,
       };
     },
   );
   app.get<{ Params: IdParams }>('/admin/v1/keys/:id', async (request) => ({
     success: true,
     data: await keys.get(await visibleKey(request)),
+    meta,
   }));
   app.patch<{ Params: IdParams }>('/admin/v1/keys/:id', async (request) => ({
     success: true,
     data: await keys.update(await visibleKey(request), request.body, { testOnly: collaborator(request) }),
+    meta,
   }));
   for (const action of ['deactivate', 'activate', 'revoke'] as const) {
     app.post<{ Params: IdParams }>(`/admin/v1/keys/:id/${action}`, async (request) => ({
