@@ -234,6 +234,18 @@ export function createKeyService({
     if (row.status === 'revoked' && status !== 'revoked') throw revokedConflict();
     if (status === 'active' && expired(row))
       throw expiredConflict(row, 'activating it would not make it work');
+    // Already so (a second click, a retried call): nothing to change, so updated_at stays (a
+    // revoked key's is when it was revoked) and no process drops its cached keys. Unless the key
+    // changed since the read above (a revoke meanwhile): then as any change, below.
+    if (row.status === status) {
+      const same = await db
+        .updateTable('api_keys')
+        .set({ status })
+        .where('id', '=', id)
+        .where('status', '=', status)
+        .executeTakeFirst();
+      if (Number(same.numUpdatedRows) > 0) return toJson(row, lastUsed);
+    }
     const updated = { ...row, status, updated_at: nowIso() };
     let write = db
       .updateTable('api_keys')
