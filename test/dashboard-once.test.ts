@@ -101,6 +101,32 @@ describe('dashboard: a refused save is said once', {
     assert.equal((await server.admin('GET', '/admin/v1/endpoints/codes')).status, 404, 'nothing saved');
   });
 
+  test('endpoint editor: a mistyped type is said once as you type, as a save would say it, with the types there are', async () => {
+    const schema = { type: 'object', properties: { title: { type: 'strin' } } };
+    const direct = await server.admin('POST', '/admin/v1/endpoints', { slug: 'typo', name: 'Typo', schema });
+    assert.equal(direct.status, 400, direct.text);
+    const details = direct.body.details as { field: string; error: string }[];
+    assert.deepEqual(
+      details.map((d) => d.field),
+      ['schema.properties.title.type'],
+      'the server says it once',
+    );
+
+    await signIn();
+    await page.goto(`${server.url}/#/endpoints/_new`);
+    await page.getByLabel('Schema (draft 2020-12)').fill(JSON.stringify(schema, null, 2));
+    await page.getByTestId('schema-validity').getByText('invalid').waitFor();
+    // It was four lines for one typo, none naming a type to use: "must be equal to one of the
+    // allowed values", "must be array", "must match a schema in anyOf".
+    const problems = page.getByTestId('schema-problems').getByRole('listitem');
+    assert.deepEqual(
+      await problems.allInnerTexts(),
+      [`properties.title.type ${details[0]?.error}`],
+      'one line, in the words the server uses',
+    );
+    await page.getByText('1 problem, listed below').waitFor();
+  });
+
   test('endpoint editor: a slug already taken is said once, on the Slug field', async () => {
     await signIn();
     await page.goto(`${server.url}/#/endpoints/_new`);

@@ -22,7 +22,7 @@ function metaSchemaValidator(): Plugin {
       if (id !== resolved) return undefined;
       const Ajv2020 = require('ajv/dist/2020').default;
       const standalone = require('ajv/dist/standalone').default;
-      const ajv = new Ajv2020({ code: { source: true, esm: true }, allErrors: true, strict: false });
+      const ajv = new Ajv2020({ code: { source: true, esm: true }, allErrors: true, strict: false, verbose: true });
       const code: string = standalone(ajv, ajv.getSchema('https://json-schema.org/draft/2020-12/schema'));
       let n = 0;
       const imports: string[] = [];

@@ -4,8 +4,9 @@ import { ApiError, type ErrorDetail, orList } from '../errors.ts';
 import { roundedInteger } from '../http/json-body.ts';
 import { roundedNumberMessage } from '../infra/json/exact-json.ts';
 import { compilingStored, linearRegExp, patternProblems } from './linear-pattern.ts';
+import { capitalize, metaSchemaErrors, SCHEMA_HOLDERS, toFieldPath } from './meta-schema-errors.ts';
 import { admittedTypes, reachableSchemas, typesOf } from './schema-refs.ts';
-import { SUBSCHEMA_LISTS, SUBSCHEMA_MAPS, SUBSCHEMAS } from './subschema-keywords.ts';
+import { SUBSCHEMAS } from './subschema-keywords.ts';
 import { isUrl } from './url-format.ts';
 
 /**
@@ -207,7 +208,7 @@ export function compileSchema(schema: unknown, field = 'schema', stored = false)
   }
   refuseOtherDialect(schema, field);
   if (!ajv.validateSchema(schema)) {
-    throw new ApiError('invalid_schema', { details: schemaErrors(ajv.errors ?? [], field) });
+    throw new ApiError('invalid_schema', { details: metaSchemaErrors(ajv.errors ?? [], field) });
   }
   if (!stored) {
     const problems = patternProblems(schema, field);
@@ -230,8 +231,6 @@ export function compileSchema(schema: unknown, field = 'schema', stored = false)
 
 const UNKNOWN_KEYWORD = /^strict mode: unknown keyword: "(.*)"$/;
 const SCHEMA_KEYWORDS: ReadonlySet<string> = new Set(SUBSCHEMAS);
-/** Keywords whose value holds schemas under names or indexes (the next segment is not a keyword). */
-const SCHEMA_HOLDERS: ReadonlySet<string> = new Set([...SUBSCHEMA_MAPS, ...SUBSCHEMA_LISTS]);
 
 /**
  * Where a schema first uses `keyword` as a keyword (Ajv's strict mode names the keyword, not the
@@ -296,61 +295,8 @@ function refuseOtherDialect(schema: object, field: string): void {
   });
 }
 
-const JSON_TYPES = 'string, number, integer, boolean, object, array or null';
-
-/**
- * The meta-schema's complaints, one per place: a bad `type` is said once, with the types there
- * are (the meta-schema's anyOf otherwise gives three lines: not one of the values, not an array,
- * no branch matched).
- */
-function schemaErrors(errors: ErrorObject[], field: string): ErrorDetail[] {
-  const out: ErrorDetail[] = [];
-  const said = new Set<string>();
-  for (const e of errors) {
-    const path = `${field}${toFieldPath(e.instancePath) ? `.${toFieldPath(e.instancePath)}` : ''}`;
-    // The `type` keyword's value (not a property that happens to be called `type`), said at
-    // `type` even when one entry of a list of types is wrong.
-    const badType = /\/properties\/type\/|simpleTypes/.test(e.schemaPath);
-    const at = badType ? path.replace(/(\.type)\[\d+\]$/, '$1') : path;
-    const error = badType
-      ? `Must be one of ${JSON_TYPES}, or a list of them`
-      : e.message === 'must be object,boolean'
-        ? Array.isArray(e.data) && endsAtItemsKeyword(e.instancePath)
-          ? 'Must be a schema (an object, or true or false): a list of schemas is the tuple form of draft-07; in draft 2020-12 it is prefixItems (and additionalItems is items)'
-          : 'Must be a schema (an object, or true or false)'
-        : capitalize(e.message ?? 'is invalid');
-    // Said once per place: the meta-schema repeats itself (one line per vocabulary it checks).
-    if (said.has(`${at}\n${error}`)) continue;
-    said.add(`${at}\n${error}`);
-    out.push({ field: at, error });
-  }
-  return out.slice(0, 20);
-}
-
-/** Whether a pointer into a schema ends at the keyword `items` (not at a property called items). */
-function endsAtItemsKeyword(pointer: string): boolean {
-  const parts = pointer.split('/').slice(1);
-  let keyword = true;
-  for (const part of parts.slice(0, -1)) keyword = keyword ? !SCHEMA_HOLDERS.has(part) : true;
-  return keyword && parts.at(-1) === 'items';
-}
-
-/** `/items/0/name` → `items[0].name`. */
-function toFieldPath(pointer: string): string {
-  let out = '';
-  for (const raw of pointer.split('/').slice(1)) {
-    const part = raw.replace(/~1/g, '/').replace(/~0/g, '~');
-    out += /^\d+$/.test(part) ? `[${part}]` : out === '' ? part : `.${part}`;
-  }
-  return out;
-}
-
 function join(path: string, child: string): string {
   return path === '' ? child : `${path}.${child}`;
-}
-
-function capitalize(message: string): string {
-  return message.charAt(0).toUpperCase() + message.slice(1);
 }
 
 /** Our own inputs' patterns (slugs, scopes), said in words rather than as the regular expression. */

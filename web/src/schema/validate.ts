@@ -1,4 +1,5 @@
 import { validate as validateMeta } from 'virtual:json-schema-meta-validator';
+import { metaSchemaErrors } from '../../../src/endpoints/meta-schema-errors.ts';
 import { SUBSCHEMA_LISTS, SUBSCHEMA_MAPS, SUBSCHEMAS } from '../../../src/endpoints/subschema-keywords.ts';
 import { firstRoundedNumber, roundedNumberMessage } from '../api/exact-json.ts';
 
@@ -146,14 +147,6 @@ function join(path: string, name: string): string {
   return path === '' ? name : `${path}.${name}`;
 }
 
-function pointerToPath(pointer: string): string {
-  return pointer
-    .split('/')
-    .slice(1)
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
-    .join('.');
-}
-
 export function checkSchemaText(text: string): SchemaCheck {
   let parsed: unknown;
   try {
@@ -176,8 +169,9 @@ export function checkSchemaText(text: string): SchemaCheck {
   }
   if ('$id' in parsed) problems.push({ path: '$id', message: '$id is not supported' });
   if (!validateMeta(parsed)) {
-    for (const e of (validateMeta.errors ?? []).slice(0, 10)) {
-      problems.push({ path: pointerToPath(e.instancePath), message: e.message ?? `fails ${e.keyword}` });
+    // Said as the server says them on save: a bad `type` once, with the types there are.
+    for (const e of metaSchemaErrors(validateMeta.errors ?? [], '').slice(0, 10)) {
+      problems.push({ path: e.field, message: e.error });
     }
   }
   walk(parsed, '', problems);
