@@ -219,6 +219,37 @@ describe("dashboard walk 2: a new owner's pages", {
     assert.deepEqual(owner.errors, [], 'the page logged no errors');
   });
 
+  test('a list of types (a nullable field) is checked, not a blank page; a repeated type is named', async () => {
+    /** What the server says to an endpoint with `schema` (the editor is to say the same). */
+    const saved = (slug: string, schema: unknown) =>
+      server.admin('POST', '/admin/v1/endpoints', { slug, name: slug, schema });
+    const nullable = { type: 'object', properties: { note: { type: ['string', 'null'] } } };
+    assert.equal((await saved('notes', nullable)).status, 201);
+
+    const errorsBefore = owner.errors.length;
+    await page.goto(`${server.url}/#/endpoints/_new`);
+    const editor = page.getByLabel('Schema (draft 2020-12)');
+    // The meta-schema checks a list of types for repeats with Ajv's `equal`, which the build
+    // left undefined: "func0 is not a function", thrown while rendering, blanked the page.
+    await editor.fill(JSON.stringify(nullable, null, 2));
+    await page.getByTestId('schema-validity').getByText('valid', { exact: true }).waitFor();
+    assert.deepEqual(owner.errors.slice(errorsBefore), [], 'the page threw nothing');
+
+    const repeated = { type: 'object', properties: { note: { type: ['string', 'string'] } } };
+    const refused = await saved('twice', repeated);
+    assert.equal(refused.status, 400, refused.text);
+    const [detail] = refused.body.details as { field: string; error: string }[];
+    assert.equal(detail?.field, 'schema.properties.note.type');
+    await editor.fill(JSON.stringify(repeated));
+    await page.getByTestId('schema-validity').getByText('invalid').waitFor();
+    assert.deepEqual(
+      await page.getByTestId('schema-problems').getByRole('listitem').allInnerTexts(),
+      [`properties.note.type ${detail.error}`],
+      'said as a save would say it',
+    );
+    assert.deepEqual(owner.errors.slice(errorsBefore), [], 'the page threw nothing');
+  });
+
   test('a sign-out that gets no answer says so and stays signed in (the session is still valid)', async () => {
     await page.goto(`${server.url}/#/endpoints`);
     const signOut = page.getByRole('button', { name: 'Sign out' });

@@ -28,7 +28,12 @@ function metaSchemaValidator(): Plugin {
       const imports: string[] = [];
       const body = code.replace(/require\("([^"]+)"\)/g, (_m, path: string) => {
         const name = `__dep${n++}`;
-        imports.push(`import * as ${name}_ns from ${JSON.stringify(path)}; const ${name} = ${name}_ns.default ?? ${name}_ns;`);
+        // require() gives the CommonJS exports object: the code reads `.default` from it (Ajv's
+        // `equal`, for uniqueItems). The namespace has that `default` when the bundler honours
+        // `__esModule`; otherwise its `default` is the exports object.
+        imports.push(
+          `import * as ${name}_ns from ${JSON.stringify(path)}; const ${name} = typeof ${name}_ns.default === 'object' && ${name}_ns.default !== null && 'default' in ${name}_ns.default ? ${name}_ns.default : ${name}_ns;`,
+        );
         return name;
       });
       return `${imports.join('\n')}\n${body}`;
