@@ -758,6 +758,19 @@ for (const kind of databaseKinds) {
       const subscribed = all.body.data.find((e: { action: string }) => e.action === 'webhook.create');
       assert.match(subscribed.target_id, /^whk_/);
       assert.equal(subscribed.details.endpoint, 'orders');
+      // A key's entries name it: its id alone tells a reader of the log nothing.
+      const keyNames = new Map<string, string>(
+        (await server.admin('GET', '/admin/v1/keys')).body.data.map((k: { id: string; name: string }) => [
+          k.id,
+          k.name,
+        ]),
+      );
+      const keyEntries = all.body.data.filter((e: { action: string }) => e.action.startsWith('key.'));
+      assert.ok(keyEntries.some((e: { action: string }) => e.action === 'key.roll'));
+      for (const entry of keyEntries) {
+        assert.match(entry.target_id, /^key_/);
+        assert.equal(entry.details?.name, keyNames.get(entry.target_id), `${entry.action} names its key`);
+      }
 
       const first = await owner.call('GET', '/admin/v1/audit?limit=2');
       const second = await owner.call('GET', `/admin/v1/audit?limit=2&after=${first.body.meta.next_cursor}`);

@@ -161,9 +161,12 @@ export function registerAuditHook(app: FastifyInstance, audit: AuditLog): void {
     if (ofEndpoint) details.endpoint = params.slug;
     const named = params.id ?? (ofEndpoint ? null : params.slug) ?? null;
     const deploy = action.endsWith('.deploy');
+    // A key's id alone says nothing to a reader of the log: its name, as the response gives it.
+    const ofKey = targetType === 'key';
     // The response is read only when it says something the request does not.
-    const body = deploy || named === null ? parsedPayload(payload) : null;
+    const body = deploy || ofKey || named === null ? parsedPayload(payload) : null;
     if (deploy) Object.assign(details, deployedVersion(body));
+    if (ofKey && typeof body?.data?.name === 'string') details.name = body.data.name;
     Object.assign(details, request.auditDetails);
     await audit.record({
       actor: { id: request.principal.userId, email: request.principal.email ?? null },
