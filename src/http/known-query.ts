@@ -35,9 +35,10 @@ function decoded(part: string): string | undefined {
  * A `%` that starts no escape (`%zz`, a lone `%`) or escapes that are not UTF-8 (`%E0%A4%A`) in
  * the query string is a 400 naming the parameter: the parser would keep such a value as sent,
  * and a filter would then match nothing, as if the value were right. Only a query with a `%`
- * in it is looked at.
+ * in it is looked at. `cursor`: the list's cursor parameter (`after`), refused as one instead
+ * (400 invalid_cursor) unless this server issued it, escapes or not; an App API has none.
  */
-export function refuseMalformedQuery(url: string): void {
+export function refuseMalformedQuery(url: string, cursor?: string): void {
   const start = url.indexOf('?');
   if (start === -1 || !url.includes('%', start)) return;
   for (const part of url.slice(start + 1).split('&')) {
@@ -45,8 +46,7 @@ export function refuseMalformedQuery(url: string): void {
     const equals = part.indexOf('=');
     const rawName = equals === -1 ? part : part.slice(0, equals);
     const name = decoded(rawName);
-    // A cursor is refused as one (400 invalid_cursor) unless this server issued it, escapes or not.
-    if (name === 'after') continue;
+    if (cursor !== undefined && name === cursor) continue;
     if (name === undefined || (equals !== -1 && decoded(part.slice(equals + 1)) === undefined)) {
       throw invalid(
         name ?? rawName,
@@ -66,7 +66,7 @@ export function refuseMalformedQuery(url: string): void {
 export function refuseUnknownQuery(app: FastifyInstance): void {
   app.addHook('onRequest', (request, _reply, done) => {
     try {
-      refuseMalformedQuery(request.url);
+      refuseMalformedQuery(request.url, 'after');
     } catch (error) {
       done(error as Error);
       return;

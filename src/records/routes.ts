@@ -191,7 +191,7 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps
 
   app.get('/api/v1/data/:slug', readHook, async (request, reply) => {
     const { endpoint, version } = request.target;
-    refuseMalformedQuery(request.url);
+    refuseMalformedQuery(request.url, 'after');
     const query = parseListQuery(request.query as Record<string, unknown>, version);
     const page = await reader.list(endpoint, request.apiKey.environment, query);
     const cursor = page.nextCursor === null ? 'null' : `"${page.nextCursor}"`;
