@@ -392,10 +392,13 @@ function isJsonataFunction(value: unknown): boolean {
     implementation?: unknown;
     _jsonata_lambda?: unknown;
     apply?: unknown;
+    environment?: { bind?: unknown } | null;
   };
   return (
     (f._jsonata_function === true && typeof f.implementation === 'function') ||
-    (f._jsonata_lambda === true && typeof f.apply === 'function')
+    // A partially applied one (`$substring(?, 0, 2)`) has no `apply`, only its environment's `bind`.
+    (f._jsonata_lambda === true &&
+      (typeof f.apply === 'function' || typeof f.environment?.bind === 'function'))
   );
 }
 
