@@ -153,4 +153,29 @@ describe('data API: repeated Content-Type and malformed query escapes', () => {
       assert.equal(res.body.error, `No route for ${method} ${path}`);
     }
   });
+
+  test('off the data API, a Content-Type sent twice is the same 400 whichever comes first (not a 415 for text/plain first)', async () => {
+    for (const [path, credential] of [
+      ['/api/v1/tokens', key],
+      ['/admin/v1/keys', server.token],
+    ]) {
+      for (const types of [
+        ['text/plain', 'application/json'],
+        ['application/json', 'text/plain'],
+      ]) {
+        const body = JSON.stringify({ name: 'twice', environment: 'test' });
+        const text = await exchange(server.url, [
+          {
+            data:
+              `POST ${path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${credential}\r\nConnection: close\r\n` +
+              `Content-Type: ${types[0]}\r\ncontent-type: ${types[1]}\r\n` +
+              `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+          },
+        ]);
+        const res = parsed(text);
+        assertEnvelope(res, 400, 'invalid_request', `${path} ${types.join(' + ')}`);
+        assert.deepEqual(res.body.details, [{ field: 'Content-Type', error: 'Send the header once' }]);
+      }
+    }
+  });
 });

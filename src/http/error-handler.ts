@@ -6,6 +6,7 @@ import { ApiError, type ErrorCode, type ErrorDetail, errorCodes } from '../error
 import { newId } from '../ids.ts';
 import type { OutageLog, WarningLog } from '../infra/db/outage-log.ts';
 import { tooLarge } from './json-body.ts';
+import { repeatedContentType } from './single-header.ts';
 
 /** The one error envelope, as JSON text. */
 export function errorBody(error: ApiError, requestId: string): string {
@@ -251,10 +252,14 @@ export function registerErrorHandling(
   app.setErrorHandler((error, request, reply) => {
     // Fastify's own body limit (management API, App APIs) says no limit: the route's is named.
     const limit = request.routeOptions.bodyLimit;
+    const code = (error as Partial<FastifyError>).code;
     const apiError =
-      (error as Partial<FastifyError>).code === 'FST_ERR_CTP_BODY_TOO_LARGE' && limit !== undefined
+      code === 'FST_ERR_CTP_BODY_TOO_LARGE' && limit !== undefined
         ? tooLarge(limit)
-        : toApiError(error, faults);
+        : // Fastify picks a parser by the first of two Content-Types (`text/plain`, then JSON): the
+          // repeat is refused as when JSON comes first (json-body.ts), not as the first's type.
+          ((code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? repeatedContentType(request) : undefined) ??
+          toApiError(error, faults));
     logFailure(request.log, outage, apiError, error, request.id);
     return sendError(reply, request, apiError);
   });

@@ -1,5 +1,5 @@
 import { type IncomingHttpHeaders, validateHeaderValue } from 'node:http';
-import { invalid } from '../errors.ts';
+import { type ApiError, invalid } from '../errors.ts';
 
 /** A request as Node gives it, or as Fastify does (Node's request on `raw`). */
 export interface WithHeaders {
@@ -58,5 +58,11 @@ export function sentMoreThanOnce(request: WithHeaders, name: string): boolean {
  * first, which a proxy in front may not have, so the body could be read as other than its sender meant.
  */
 export function refuseRepeatedContentType(request: WithHeaders): void {
-  if (sentTwice(request, 'content-type')) throw invalid('Content-Type', 'Send the header once');
+  const repeated = repeatedContentType(request);
+  if (repeated) throw repeated;
+}
+
+/** The 400 of a Content-Type sent twice, or undefined when it was sent once (or not at all). */
+export function repeatedContentType(request: WithHeaders): ApiError | undefined {
+  return sentTwice(request, 'content-type') ? invalid('Content-Type', 'Send the header once') : undefined;
 }
