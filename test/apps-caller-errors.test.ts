@@ -74,6 +74,7 @@ for (const kind of databaseKinds) {
           'The test key calls test: leave ?environment out, or call with a live key',
         ],
         [key, '/notes/c/pin?environment=sandbox', 'Must be test or live'],
+        [key, '/notes/c/pin?environment=test&environment=test', 'May be given only once'],
       ] as const) {
         const answer = await server.request('POST', `/api/v1/apps/notes${path}`, { key: secret, json: {} });
         assert.equal(answer.status, 400, `${path}: ${answer.text}`);

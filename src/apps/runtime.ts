@@ -92,6 +92,8 @@ export function registerAppRuntime(scope: FastifyInstance, deps: AppRuntimeDeps)
     const slug = (request.params as { app: string }).app;
     const credentials = hasCredentials(request);
     const wanted = (request.query as Record<string, unknown>)[RESERVED_QUERY];
+    // As any declared parameter given twice (coerceQuery), not "Must be test or live" for `test` twice.
+    if (Array.isArray(wanted)) throw invalid(RESERVED_QUERY, 'May be given only once');
     if (wanted !== undefined && wanted !== 'test' && wanted !== 'live')
       throw invalid(RESERVED_QUERY, 'Must be test or live');
     let environment: Environment;
