@@ -61,3 +61,15 @@ for (const kind of databaseKinds) {
     });
   });
 }
+
+test('the OpenAPI document says a token is cut short to its key', async () => {
+  const server = await startTestServer('sqlite');
+  try {
+    const document = await server.request('GET', '/docs/openapi.json');
+    assert.equal(document.status, 200);
+    const schema = document.body.paths['/api/v1/tokens'].post.requestBody.content['application/json'].schema;
+    assert.match(schema.properties.expires_in.description, /cut short to the key's expires_at/);
+  } finally {
+    await server.close();
+  }
+});

@@ -297,7 +297,8 @@ export async function dataApiDocument(
                   minimum: 30,
                   maximum: 3600,
                   default: 900,
-                  description: 'Lifetime in seconds',
+                  description:
+                    "Lifetime in seconds, cut short to the key's expires_at, or to the grace of a secret a roll replaced: data.expires_at says when the token ends",
                 },
               },
             },
