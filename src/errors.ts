@@ -73,7 +73,7 @@ export const errorCodes = {
     status: 401,
     apis: DATA,
     message: 'API key expired',
-    doc: "The key's `expires_at` has passed; or, with the message `Token expired`, a short-lived token has: mint a new one with the key.",
+    doc: "The key's `expires_at` has passed; or, with the message `Token expired`, a short-lived token has: mint a new one with the key; or `POST /api/v1/tokens` was called in the key's last second (or a rolled-away secret's), when a token would be refused as it is given.",
   },
   api_key_revoked: {
     status: 401,

@@ -42,6 +42,20 @@ for (const kind of databaseKinds) {
       assert.ok(shortEnds > 28_000 && shortEnds <= 30_000, `expires_in 30 gave ${shortEnds} ms`);
     });
 
+    test('a key in its last second mints no token: 401 api_key_expired, not a token refused as given', async () => {
+      // Ends 900 ms into a second two seconds on; minted once that second has begun.
+      const second = Math.floor(Date.now() / 1000) + 2;
+      const { key } = await server.createKey({
+        name: 'last-second',
+        environment: 'test',
+        expires_at: new Date(second * 1000 + 900).toISOString(),
+      });
+      await new Promise((resolve) => setTimeout(resolve, second * 1000 + 50 - Date.now()));
+      const minted = await mint(key);
+      assert.equal(minted.status, 401, minted.text);
+      assert.equal(minted.body.code, 'api_key_expired');
+    });
+
     test("a rolled-away secret mints tokens that end with its grace; the new secret's are not cut", async () => {
       const k = await server.createKey({ name: 'rolled', environment: 'test' });
       const rolled = await server.admin('POST', `/admin/v1/keys/${k.id}/roll`, { grace_seconds: 120 });

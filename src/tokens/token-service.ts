@@ -152,6 +152,12 @@ export function createTokenService(deps: {
       let exp = now + ttl;
       const ends = [key.expiresAt, secretId ? await keys.secretExpiresAt(key.id, secretId) : null];
       for (const end of ends) if (end !== null) exp = Math.min(exp, Math.floor(end / 1000));
+      // What it was minted with ends within this second: the token would be refused as it is given.
+      if (exp <= now) {
+        throw new ApiError('api_key_expired', {
+          message: 'API key expires within a second: no token was minted',
+        });
+      }
       const token = await new SignJWT({
         env: key.environment,
         scopes: [...key.scopes],
