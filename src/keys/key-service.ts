@@ -188,6 +188,9 @@ export function createKeyService({
         expiresAt: row.expires_at ? Date.parse(row.expires_at) : null,
       })),
   );
+  /** The secret `secretId` of a key (a token's `sid`), from the cache of its secrets. */
+  const secretOfKey = async (keyId: string, secretId: string, now: number) =>
+    (await secretsOfKey.get(keyId, now)).find((s) => s.id === secretId);
   /**
    * Secrets accepted lately (by hash): their key and when. A blocked address may still present
    * one (`knows`), however long ago its cache entry expired, so that a partner's working key is
@@ -383,14 +386,13 @@ export function createKeyService({
 
     /** When the secret `secretId` stops working (epoch ms; null: not until the key does). */
     async secretExpiresAt(keyId: string, secretId: string, now = Date.now()): Promise<number | null> {
-      const list = await secretsOfKey.get(keyId, now);
-      return list.find((s) => s.id === secretId)?.expiresAt ?? null;
+      return (await secretOfKey(keyId, secretId, now))?.expiresAt ?? null;
     },
 
     /** Whether the secret a token was minted with still works: a rolled-away one stops at its grace's end. */
     async secretInForce(keyId: string, secretId: string, now = Date.now()): Promise<boolean> {
-      const list = await secretsOfKey.get(keyId, now);
-      return list.some((s) => s.id === secretId && (s.expiresAt === null || s.expiresAt > now));
+      const secret = await secretOfKey(keyId, secretId, now);
+      return secret !== undefined && (secret.expiresAt === null || secret.expiresAt > now);
     },
 
     async verifyById(id: string, now = Date.now()): Promise<AuthenticatedKey> {
