@@ -49,6 +49,28 @@ for (const kind of databaseKinds) {
       assert.equal((await mint(token)).status, 403);
     });
 
+    test('two tokens minted in the same second are two tokens, each with its own id', async () => {
+      const { key } = await server.createKey({ name: 'twice', environment: 'test' });
+      const claims = (token: string) =>
+        JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString()) as {
+          iat: number;
+          jti?: string;
+        };
+      // Until two mints fall in the same second (the second can turn between them).
+      for (let attempt = 0; ; attempt++) {
+        const [first, second] = await Promise.all([mint(key), mint(key)]);
+        const [a, b] = [first.body.data.token as string, second.body.data.token as string];
+        if (claims(a).iat !== claims(b).iat && attempt < 5) continue;
+        assert.equal(claims(a).iat, claims(b).iat);
+        assert.notEqual(a, b);
+        assert.match(claims(a).jti ?? '', /^tok_[0-9A-Za-z]{22}$/);
+        assert.notEqual(claims(a).jti, claims(b).jti);
+        for (const token of [a, b])
+          assert.equal((await server.request('GET', '/api/v1/account', { key: token })).status, 200);
+        break;
+      }
+    });
+
     test('revoking or deactivating the key ends its tokens at once; tampered and expired tokens fail', async () => {
       const k = await server.createKey({ name: 'k2', environment: 'test' });
       const { token } = (await mint(k.key)).body.data;
