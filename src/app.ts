@@ -65,7 +65,7 @@ import { registerOpsRoutes } from './ops/routes.ts';
 import { createDataFastPath, type DataFastPath } from './records/fast-path.ts';
 import { createRecordReader, type RecordReader } from './records/record-reader.ts';
 import { createRecordWriter, type RecordWriter } from './records/record-writer.ts';
-import { registerRecordRoutes } from './records/routes.ts';
+import { refuseEmptySlug, registerRecordRoutes } from './records/routes.ts';
 import { registerTransferRoutes } from './records/transfer-routes.ts';
 import { registerTokenAdminRoute, registerTokenRoute } from './tokens/routes.ts';
 import { createTokenService, type TokenService } from './tokens/token-service.ts';
@@ -457,6 +457,7 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
       reply.header('cache-control', NO_STORE);
       done(null, payload);
     });
+    api.addHook('onRequest', refuseEmptySlug);
     api.addHook('onRequest', bruteForceHook(services.traffic.bruteForce, services.keys, services.tokens));
     api.addHook('onRequest', apiKeyAuth(services.keys, services.tokens));
     registerTrafficHooks(api, services.traffic, services.config);

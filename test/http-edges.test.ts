@@ -144,13 +144,16 @@ describe('data API: repeated Content-Type and malformed query escapes', () => {
       ['GET', '//api/v1/data/orders'],
       ['POST', '//api/v1/data/orders'],
     ];
-    for (const [method, path] of cases) {
-      const res = await send(server.url, method, path, {
-        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: method === 'PUT' || method === 'POST' ? order : undefined,
-      });
-      assertEnvelope(res, 404, 'not_found', `${method} ${path}`);
-      assert.equal(res.body.error, `No route for ${method} ${path}`);
+    // With a key, a wrong key or none: no route is there to ask for one.
+    for (const authorization of [`Bearer ${key}`, 'Bearer gk_test_nope', undefined]) {
+      for (const [method, path] of cases) {
+        const res = await send(server.url, method, path, {
+          headers: { ...(authorization && { authorization }), 'content-type': 'application/json' },
+          body: method === 'PUT' || method === 'POST' ? order : undefined,
+        });
+        assertEnvelope(res, 404, 'not_found', `${method} ${path} ${authorization}`);
+        assert.equal(res.body.error, `No route for ${method} ${path}`);
+      }
     }
   });
 

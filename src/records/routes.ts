@@ -94,6 +94,23 @@ export function writeCommand(
 }
 
 /** The data API: `/api/v1/data/{slug}[/{id}]`. Runs after API-key authentication. */
+/**
+ * `/api/v1/data//orders` matches `:slug/:id` with an empty slug: no route, as for a POST there,
+ * with a key or without one. An onRequest hook of the API's scope, added before its access hooks.
+ */
+export function refuseEmptySlug(
+  request: FastifyRequest,
+  _reply: FastifyReply,
+  done: (error?: Error) => void,
+): void {
+  if (
+    (request.params as Partial<Params>).slug === '' &&
+    request.routeOptions.url?.startsWith('/api/v1/data/')
+  )
+    done(noRoute(request.method, request.url.split('?')[0] ?? ''));
+  else done();
+}
+
 export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps): void {
   const { endpoints, reader, writer } = deps;
 
@@ -109,11 +126,7 @@ export function registerRecordRoutes(app: FastifyInstance, deps: RecordRouteDeps
   /** Synchronous when the endpoint is cached (the usual case). */
   function resolveTarget(request: FastifyRequest, action: 'read' | 'write'): void | Promise<void> {
     const { slug } = request.params as Params;
-    if (!SLUG.test(slug)) {
-      // `/api/v1/data//orders` matches `:slug/:id` with an empty slug: no route, as for a POST there.
-      if (slug === '') throw noRoute(request.method, request.url.split('?')[0] ?? '');
-      return checkTarget(request, action, null);
-    }
+    if (!SLUG.test(slug)) return checkTarget(request, action, null);
     const cached = endpoints.peekRuntime(slug);
     if (cached) return checkTarget(request, action, cached.value);
     return endpoints.runtime(slug).then((endpoint) => checkTarget(request, action, endpoint));
