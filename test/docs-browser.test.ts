@@ -58,6 +58,7 @@ describe('/docs in a real browser', {
       const text = await page.locator('body').innerText();
       assert.match(text, /Gatehouse data API \(test\)/);
       assert.match(text, /List Orders, newest first/);
+      assert.doesNotMatch(text, /needs JavaScript/);
       assert.deepEqual(refused, [], 'the page works within its policy');
       // A partner opening the console sees no warning about the page's own configuration.
       assert.deepEqual(deprecated, [], 'the page is configured with current options');
@@ -71,6 +72,19 @@ describe('/docs in a real browser', {
       // Nor an error: without an icon named, the browser asked for /favicon.ico and logged its 404.
       await page.waitForLoadState('load');
       assert.deepEqual(errors, [], 'the page loads without errors');
+
+      // JavaScript off: not an empty page, but the operations and where the document is.
+      const plain = await browser.newContext({ javaScriptEnabled: false });
+      const noScript = await plain.newPage();
+      await noScript.goto(`${server.url}/docs/`, { waitUntil: 'load' });
+      assert.equal(await noScript.title(), 'Gatehouse API reference');
+      const shown = (await noScript.locator('body').textContent()) ?? '';
+      assert.match(shown, /needs JavaScript/);
+      assert.match(shown, /POST \/api\/v1\/data\/orders Create a record in Orders \(queued\)/);
+      assert.match(shown, /GET \/api\/v1\/data\/orders\/\{record_id\} Get a record of Orders/);
+      const link = noScript.getByRole('link', { name: '/docs/openapi.json' });
+      assert.equal(await link.getAttribute('href'), '/docs/openapi.json');
+      await plain.close();
     } finally {
       await browser.close();
     }

@@ -453,11 +453,21 @@ for (const kind of databaseKinds) {
     });
 
     test('/docs serves the interactive reference over the public sandbox document', async () => {
+      // An owner's endpoint name is text, not markup, on the page too.
+      await server.createEndpoint({ slug: 'markup', name: 'Evil <img src=x onerror=alert(1)>', schema: {} });
       const page = await fetch(`${server.url}/docs/`);
       assert.equal(page.status, 200);
       const html = await page.text();
       assert.match(html, /createApiReference/);
       assert.match(html, /\/docs\/openapi\.json/);
+      // Without JavaScript: the operations in a <noscript>, names escaped, the page titled.
+      assert.match(html, /<title>Gatehouse API reference<\/title>/);
+      const fallback = /<noscript>([\s\S]*)<\/noscript>/.exec(html)?.[1] ?? '';
+      assert.match(fallback, /<code>POST \/api\/v1\/data\/orders<\/code>/);
+      assert.match(fallback, /<code>GET \/api\/v1\/account<\/code>/);
+      assert.doesNotMatch(fallback, /<script|<img/);
+      assert.match(fallback, /List Evil &lt;img src=x onerror=alert\(1\)&gt;/);
+      assert.equal((await server.admin('DELETE', '/admin/v1/endpoints/markup')).status, 200);
       const script = await fetch(`${server.url}/docs/js/scalar.js`);
       assert.equal(script.status, 200);
       const spec = await fetch(`${server.url}/docs/openapi.json`);

@@ -154,12 +154,14 @@ export async function registerDocsPage(
 ): Promise<void> {
   await app.register(async (docs) => {
     // Same origin as the dashboard: the page may not be framed, and runs only its own scripts.
-    docs.addHook('onSend', async (_request, reply, payload) => {
+    docs.addHook('onSend', async (request, reply, payload) => {
       reply.header('x-frame-options', 'DENY');
       reply.header('x-content-type-options', 'nosniff');
       reply.header('referrer-policy', 'no-referrer');
       if (typeof payload === 'string' && String(reply.getHeader('content-type')).startsWith('text/html')) {
-        reply.header('content-security-policy', docsPolicy(payload));
+        const html = withFallback(payload, await document('test', baseUrl(request)));
+        reply.header('content-security-policy', docsPolicy(html));
+        return html;
       }
       return payload;
     });
@@ -190,6 +192,33 @@ export async function registerDocsPage(
       },
     });
   });
+}
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' };
+const escapeHtml = (text: string) => text.replace(/[&<>"]/g, (c) => HTML_ESCAPES[c] as string);
+const OPERATIONS = ['get', 'put', 'post', 'delete', 'patch', 'head'] as const;
+
+/**
+ * Scalar's page as it comes, titled as the reference (its own title is set by its script), and
+ * for a browser without JavaScript a plain list of the document's operations and a link to the
+ * document itself, in place of an empty page.
+ */
+function withFallback(html: string, doc: Record<string, unknown>): string {
+  const paths = (doc.paths ?? {}) as Record<string, Record<string, { summary?: string }>>;
+  const rows = Object.entries(paths).flatMap(([path, item]) =>
+    OPERATIONS.filter((method) => item[method]).map(
+      (method) =>
+        `<li><code>${method.toUpperCase()} ${escapeHtml(path)}</code> ${escapeHtml(item[method]?.summary ?? '')}</li>`,
+    ),
+  );
+  const fallback =
+    '<noscript><main><h1>Gatehouse API reference</h1>' +
+    '<p>The interactive reference needs JavaScript. The OpenAPI document it shows is ' +
+    '<a href="/docs/openapi.json">/docs/openapi.json</a>; its operations:</p>' +
+    `<ul>${rows.join('')}</ul></main></noscript>`;
+  return html
+    .replace(/<title>[^<]*<\/title>/, '<title>Gatehouse API reference</title>')
+    .replace('<div id="app"></div>', `<div id="app"></div>${fallback}`);
 }
 
 /**
