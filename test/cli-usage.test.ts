@@ -198,6 +198,51 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
       assert.equal((await server.admin('GET', `/admin/v1/endpoints/${slug}`)).status, 404, slug);
   });
 
+  test('an option given twice is refused naming it, unless repeatable; nothing is made or changed', async () => {
+    await server.createEndpoint({ slug: 'once', name: 'Once', schema: { type: 'object' } });
+    const before = await server.admin('GET', '/admin/v1/endpoints/once');
+    const keysBefore = (await server.admin('GET', '/admin/v1/keys')).body.data;
+    const cases: Array<[string[], string]> = [
+      [['keys', 'create', '--name', 'a', '--name', 'b', '--env', 'test'], '--name'],
+      [['keys', 'create', '--name', 'a', '--env', 'test', '--env=live'], '--env'],
+      [['endpoints', 'update', 'once', '--name', 'First', '--name', 'Second'], '--name'],
+      [['endpoints', 'create', '--slug', 'one', '--slug', 'two', '--field', 'a:string'], '--slug'],
+    ];
+    for (const [args, option] of cases) {
+      const run = await cli(...args);
+      assert.equal(run.code, 1, args.join(' '));
+      assert.match(run.stderr, new RegExp(`^error: ${option} may be given only once$`, 'm'));
+      const json = await cli(...args, '--json');
+      assert.equal(json.code, 1);
+      assert.deepEqual(JSON.parse(json.stdout), {
+        success: false,
+        error: `${option} may be given only once`,
+        code: 'cli_usage',
+        details: [],
+      });
+    }
+    assert.deepEqual((await server.admin('GET', '/admin/v1/endpoints/once')).body.data, before.body.data);
+    assert.deepEqual((await server.admin('GET', '/admin/v1/keys')).body.data, keysBefore);
+    for (const slug of ['one', 'two'])
+      assert.equal((await server.admin('GET', `/admin/v1/endpoints/${slug}`)).status, 404, slug);
+    // Documented as repeatable: each value counts.
+    const scoped = await cli(
+      'keys',
+      'create',
+      '--name',
+      'two-scopes',
+      '--env',
+      'test',
+      '--scope',
+      'records:read',
+      '--scope',
+      'once:write',
+      '--json',
+    );
+    assert.equal(scoped.code, 0, scoped.stdout);
+    assert.deepEqual(JSON.parse(scoped.stdout).data.scopes, ['records:read', 'once:write']);
+  });
+
   test('a name typed where an option is wanted (endpoints create orders) points to the option; nothing is made', async () => {
     for (const [args, command, meant] of [
       [['endpoints', 'create', 'orders'], 'create', '--slug orders'],

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { usage } from './data-commands.ts';
+import { collect, usage } from './data-commands.ts';
 import { reportFailure } from './output.ts';
 
 /**
@@ -81,6 +81,26 @@ export function requireAfterUnknown(command: Command): void {
           });
     });
   for (const sub of command.commands) requireAfterUnknown(sub);
+}
+
+/**
+ * An option that takes a value, given twice (`--name a --name b`), is refused naming it, rather than
+ * keeping the last one without a word; those documented as repeatable (`--field`, `--scope`…)
+ * gather every value. Flags without a value (`--json --json`) lose nothing and stay allowed.
+ */
+export function refuseRepeatedOptions(command: Command): void {
+  for (const option of command.options) {
+    if (!(option.required || option.optional) || option.variadic || option.parseArg === collect) continue;
+    let given = false;
+    command.on(`option:${option.name()}`, () => {
+      if (given)
+        command.error(`error: ${option.long ?? option.short} may be given only once`, {
+          code: 'commander.optionRepeated',
+        });
+      given = true;
+    });
+  }
+  for (const sub of command.commands) refuseRepeatedOptions(sub);
 }
 
 /** `value` as a shell takes it back: quoted when it holds a space or another special character. */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { ConfigError, lazyConfig } from '../config.ts';
 import { registerAppsCommands } from './apps-commands.ts';
-import { helpTopic, requireAfterUnknown, withGroupUsage } from './command-groups.ts';
+import { helpTopic, refuseRepeatedOptions, requireAfterUnknown, withGroupUsage } from './command-groups.ts';
 import { registerCommands } from './commands.ts';
 import { failureEnvelope, printJson, reportFailure } from './output.ts';
 
@@ -41,6 +41,7 @@ for (const command of program.commands) if (command.commands.length > 0) withGro
 // `gatehouse --json` alone is the envelope naming its commands, as a group's.
 withGroupUsage(program);
 requireAfterUnknown(program);
+refuseRepeatedOptions(program);
 helpTopic(program, process.argv.slice(2));
 try {
   await program.parseAsync(process.argv);
