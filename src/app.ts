@@ -441,7 +441,12 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     done();
   });
 
-  const ops = registerOpsRoutes(app, { db: services.database.db, config: services.config, draining });
+  const ops = registerOpsRoutes(app, {
+    db: services.database.db,
+    faults: services.database.dialect,
+    config: services.config,
+    draining,
+  });
   unmatched.observe = ops.routeObserver(UNMATCHED_ROUTE);
   const prepareCallback = callbackPreparer(
     services.encryptor,

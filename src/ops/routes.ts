@@ -7,6 +7,8 @@ import { ApiError } from '../errors.ts';
 import { sentTwice } from '../http/single-header.ts';
 import { safeEqual } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
+import type { DialectAdapter } from '../infra/db/dialect.ts';
+import { WARN_EVERY_MS } from '../infra/db/outage-log.ts';
 import { withinDeadline } from '../infra/deadline.ts';
 import { CLIENT_CLOSED } from '../limits/traffic.ts';
 import type { DeliveryJson } from '../webhooks/delivery-service.ts';
@@ -24,15 +26,24 @@ const DELIVERY_STATUSES: readonly DeliveryJson['status'][] = ['pending', 'succee
 /** How long `/ready` waits for the database or Redis before calling it unreachable. */
 const READY_TIMEOUT_MS = 2_000;
 
+/** A check that did not answer within READY_TIMEOUT_MS: the database slow or gone, not a fault of the check. */
+class NoAnswerError extends Error {}
+
 /**
  * Operations: `/ready` (database and Redis reachable: for load balancers and orchestrators;
  * `/health` stays a cheap liveness answer) and `/metrics` in the Prometheus text format.
  */
 export function registerOpsRoutes(
   app: FastifyInstance,
-  deps: { db: Db; config: Config; draining?: (() => boolean) | undefined },
+  deps: {
+    db: Db;
+    /** Tells the database down or full (said by the outage log and /ready) from other failures. */
+    faults: Pick<DialectAdapter, 'isUnavailable' | 'isStorageFull'>;
+    config: Config;
+    draining?: (() => boolean) | undefined;
+  },
 ): OpsRoutes {
-  const { db, config } = deps;
+  const { db, faults, config } = deps;
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, {
         lazyConnect: true,
@@ -46,18 +57,33 @@ export function registerOpsRoutes(
   redis?.on('error', () => {});
   /** A check that has not answered after READY_TIMEOUT_MS counts as unreachable. */
   const answered = <T>(check: Promise<T>) =>
-    withinDeadline(check, READY_TIMEOUT_MS, () => new Error('no answer'));
+    withinDeadline(check, READY_TIMEOUT_MS, () => new NoAnswerError('no answer'));
 
   /**
    * A queue gauge's figures, read from the database. While it does not answer (or not within
    * READY_TIMEOUT_MS) the gauge keeps its last figures and the scrape still succeeds: the outage
-   * is what the HTTP series (503s) and the process metrics are scraped for.
+   * is what the HTTP series (503s) and the process metrics are scraped for. Any other failure (a
+   * table missing, a query the database refuses) is a fault: warned of, with the database's own
+   * words and no stack, at most every 10 s (with how many failures it covers), as outages are.
    */
+  const gaugeFailures = { count: 0, lastWarned: 0 };
   const fromDatabase = async (read: () => Promise<void>) => {
     try {
       await answered(read());
-    } catch {
-      // The last figures stay; /ready and the log say the database is unavailable.
+    } catch (error) {
+      // The last figures stay; /ready and the log say the database is unavailable or full.
+      if (error instanceof NoAnswerError || faults.isUnavailable(error) || faults.isStorageFull(error))
+        return;
+      gaugeFailures.count++;
+      const now = Date.now();
+      if (now - gaugeFailures.lastWarned < WARN_EVERY_MS) return;
+      gaugeFailures.lastWarned = now;
+      const { message, code } = (error ?? {}) as { message?: unknown; code?: unknown };
+      app.log.warn(
+        { cause: { code, message: String(message) }, failures: gaugeFailures.count },
+        '/metrics could not read the queue gauges from the database: they keep their last figures',
+      );
+      gaugeFailures.count = 0;
     }
   };
 

@@ -31,7 +31,8 @@ export interface WarningLog {
   info(details: object, message: string): void;
 }
 
-const WARN_EVERY_MS = 10_000;
+/** How often a failure that repeats (an outage, a gauge that cannot be read) is said at most. */
+export const WARN_EVERY_MS = 10_000;
 
 const UNAVAILABLE =
   'The database is unavailable: requests are answered 503 service_unavailable and webhook work waits until it answers again.';
