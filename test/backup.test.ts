@@ -20,7 +20,7 @@ import { freePort } from '../bench/lib.ts';
 import { createServices } from '../src/app.ts';
 import { loadConfig } from '../src/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
-import { runGatehouse, spawnGatehouse, waitHealthy } from './helpers/process.ts';
+import { runGatehouse, runInTerminal, spawnGatehouse, waitHealthy } from './helpers/process.ts';
 
 const cli = runGatehouse;
 
@@ -179,7 +179,7 @@ describe('gatehouse backup and restore (SQLite)', () => {
     const liveBytes = readFileSync(path);
     // The copy beside the database fails (here: a folder is in its way, as ENOSPC would fail it).
     mkdirSync(`${path}.restoring`);
-    const blocked = await cli(['restore', backup(), '--json'], env());
+    const blocked = await cli(['restore', backup(), '--json', '--yes'], env());
     rmSync(`${path}.restoring`, { recursive: true });
     assert.equal(blocked.code, 1);
     const failure = JSON.parse(blocked.stdout);
@@ -196,7 +196,7 @@ describe('gatehouse backup and restore (SQLite)', () => {
     reader.prepare('begin').run();
     reader.prepare('select count(*) from records').get();
     try {
-      const busy = await cli(['restore', backup(), '--json'], env());
+      const busy = await cli(['restore', backup(), '--json', '--yes'], env());
       assert.equal(busy.code, 1);
       assert.equal(JSON.parse(busy.stdout).code, 'restore_failed', busy.stdout);
       assert.match(JSON.parse(busy.stdout).error, /in use by another process .*Nothing was changed/);
@@ -212,9 +212,33 @@ describe('gatehouse backup and restore (SQLite)', () => {
     );
   });
 
+  test('a backup older than the database is not restored unconfirmed: how much older, and that newer data is lost', async () => {
+    const liveBytes = readFileSync(path);
+    const kept = () => readdirSync(dirname(path)).some((f) => f.includes('before-restore'));
+    const OLDER =
+      /is older than the database it replaces: its last change is from \S+Z, (\d+ \w+( \d+ \w+)?|less than a second) before the database's last \(\S+Z\)\. What was written since will be lost/;
+    // Not in a terminal and no --yes: refused, nothing changed.
+    const refused = await cli(['restore', backup(), '--json'], env());
+    assert.equal(refused.code, 1);
+    const envelope = JSON.parse(refused.stdout);
+    assert.equal(envelope.code, 'cli_not_confirmed', refused.stdout);
+    assert.match(envelope.error, OLDER);
+    assert.match(envelope.error, /Nothing was done: add --yes/);
+    // In a terminal: asked, and an answer other than yes changes nothing.
+    const declined = await runInTerminal(['restore', backup()], env(), ['n'], /Go ahead\? \[y\/N\]/g);
+    assert.equal(declined.code, 1, declined.screen);
+    assert.match(declined.screen.replace(/\r?\n/g, ' '), OLDER);
+    assert.match(declined.screen, /Not confirmed: nothing was done/);
+    assert.deepEqual(readFileSync(path), liveBytes, 'the database is unchanged');
+    assert.equal(existsSync(`${path}.restoring`), false);
+    assert.equal(kept(), false);
+  });
+
   test('restore puts the backup in place, keeps the replaced database, and a server starts on it', async () => {
-    const restored = await cli(['restore', backup(), '--json'], env());
+    const restored = await cli(['restore', backup(), '--json', '--yes'], env());
     assert.equal(restored.code, 0, restored.stderr);
+    // --yes answers the question, but the loss is still said (stderr: stdout is the result).
+    assert.match(restored.stderr, /^Warning: .* is older than the database it replaces: /m);
     const summary = JSON.parse(restored.stdout).data;
     assert.match(summary.previous, /gatehouse\.db\.before-restore-/);
     assert.equal(existsSync(`${path}-wal`), false, 'no stale WAL beside the restored file');
@@ -229,6 +253,12 @@ describe('gatehouse backup and restore (SQLite)', () => {
     // The key (hashed in the backup) still opens the API, and writes go on.
     await create(7);
     await stopServer();
+    // A backup as recent as the database asks nothing.
+    const current = join(dirname(path), 'backups', 'current.db');
+    assert.equal((await cli(['backup', current], env())).code, 0);
+    const same = await cli(['restore', current, '--json'], env());
+    assert.equal(same.code, 0, same.stdout);
+    assert.equal(same.stderr, '');
   });
 
   test('restore through a symlinked database path replaces the file it points to, not the link', async () => {
@@ -238,7 +268,10 @@ describe('gatehouse backup and restore (SQLite)', () => {
     const link = join(dirname(path), 'linked.db');
     copyFileSync(path, real);
     symlinkSync(real, link);
-    const restored = await cli(['restore', backup(), '--json'], { ...env(), DATABASE_URL: `sqlite:${link}` });
+    const restored = await cli(['restore', backup(), '--json', '--yes'], {
+      ...env(),
+      DATABASE_URL: `sqlite:${link}`,
+    });
     assert.equal(restored.code, 0, restored.stderr);
     const summary = JSON.parse(restored.stdout).data;
     assert.equal(lstatSync(link).isSymbolicLink(), true, 'the link is still a link');

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Config } from '../config.ts';
-import { BackupError, backupSqlite, restoreSqlite } from '../infra/db/sqlite-backup.ts';
+import { BackupError, backupSqlite, type OlderBackup, restoreSqlite } from '../infra/db/sqlite-backup.ts';
 import { secretFileOf } from '../infra/secret-file.ts';
+import { confirmIrreversible, withYes } from './confirm.ts';
 import { CliFailure, printFields, printJson, reportFailure } from './output.ts';
 
 /** The SQLite file the installation runs on; PostgreSQL installations back up with their own tools. */
@@ -18,14 +19,14 @@ function sqlitePath(config: Config): string {
   return config.database.path;
 }
 
-function run<T extends Record<string, unknown>>(
+async function run<T extends Record<string, unknown>>(
   json: boolean,
   failed: 'backup_failed' | 'restore_failed',
-  task: () => T,
+  task: () => T | Promise<T>,
   done: (result: T) => string,
-): void {
+): Promise<void> {
   try {
-    const result = task();
+    const result = await task();
     if (json) printJson({ success: true, data: result });
     else {
       printFields(result);
@@ -51,8 +52,8 @@ export function registerBackupCommands(program: Command, config: Config): void {
     .description('copy the SQLite database to a new file, consistently, while the server runs')
     .argument('<file>', 'the backup file to create (must not exist)')
     .option('--json', 'print JSON')
-    .action((file: string, options: { json?: boolean }) => {
-      run(
+    .action(async (file: string, options: { json?: boolean }) => {
+      await run(
         Boolean(options.json),
         'backup_failed',
         () => {
@@ -67,34 +68,72 @@ export function registerBackupCommands(program: Command, config: Config): void {
       );
     });
 
-  program
-    .command('restore')
-    .description('replace the SQLite database with a backup (stop the server first)')
-    .argument('<file>', 'a file made by gatehouse backup')
-    .option('--json', 'print JSON')
-    .action(async (file: string, options: { json?: boolean }) => {
-      // Loaded here only: the migrations (and Kysely) take about a second to load, which every
-      // other command would pay for.
-      const known = (await import('../infra/db/migrations.ts')).knownMigrations();
-      run(
-        Boolean(options.json),
-        'restore_failed',
-        () => {
-          const target = sqlitePath(config);
-          const restored = restoreSqlite(file, target, known);
-          return { database: target, ...restored, file };
-        },
-        ({ previous, database, holds_installation_secret }) => {
-          const said = previous
-            ? `Restored; the database it replaced is kept at ${previous}. Start the server again.`
-            : 'Restored. Start the server.';
-          // Backups never hold the installation secret: without it, the server will say so.
-          const secret = secretFileOf(database);
-          // An earlier release's backup holds it itself: its first start moves it to the file.
-          return config.secret || holds_installation_secret || existsSync(secret)
-            ? said
-            : `${said}\nThe installation secret is not in backups: put the file ${secret} it was made with in place (or set GATEHOUSE_SECRET) first.`;
-        },
-      );
-    });
+  withYes(
+    program
+      .command('restore')
+      .description('replace the SQLite database with a backup (stop the server first)')
+      .argument('<file>', 'a file made by gatehouse backup')
+      .option('--json', 'print JSON'),
+  ).action(async (file: string, options: { json?: boolean; yes?: boolean }) => {
+    // Loaded here only: the migrations (and Kysely) take about a second to load, which every
+    // other command would pay for.
+    const known = (await import('../infra/db/migrations.ts')).knownMigrations();
+    await run(
+      Boolean(options.json),
+      'restore_failed',
+      async () => {
+        const target = sqlitePath(config);
+        const restored = await restoreSqlite(file, target, known, {
+          approveOlder: async (older) => {
+            const warning = olderWarning(file, older);
+            // Said even when --yes answers for it: a restore that loses data is not silent.
+            if (options.yes) process.stderr.write(`Warning: ${warning}\n`);
+            await confirmIrreversible(options, warning);
+          },
+        });
+        return { database: target, ...restored, file };
+      },
+      ({ previous, database, holds_installation_secret }) => {
+        const said = previous
+          ? `Restored; the database it replaced is kept at ${previous}. Start the server again.`
+          : 'Restored. Start the server.';
+        // Backups never hold the installation secret: without it, the server will say so.
+        const secret = secretFileOf(database);
+        // An earlier release's backup holds it itself: its first start moves it to the file.
+        return config.secret || holds_installation_secret || existsSync(secret)
+          ? said
+          : `${said}\nThe installation secret is not in backups: put the file ${secret} it was made with in place (or set GATEHOUSE_SECRET) first.`;
+      },
+    );
+  });
+}
+
+/** What restoring a backup older than the database loses, said before it is done. */
+function olderWarning(file: string, older: OlderBackup): string {
+  const { backup_changed_at: backup, database_changed_at: database } = older;
+  return (
+    `${file} is older than the database it replaces: its last change is from ${backup.toISOString()}, ` +
+    `${timeSpan(database.getTime() - backup.getTime())} before the database's last (${database.toISOString()}). ` +
+    'What was written since will be lost from the restored database (the one replaced is kept aside).'
+  );
+}
+
+/** A length of time in its two largest units: `3 days 4 hours`, `2 minutes 5 seconds`, `1 second`. */
+function timeSpan(ms: number): string {
+  const units: Array<[string, number]> = [
+    ['day', 86_400_000],
+    ['hour', 3_600_000],
+    ['minute', 60_000],
+    ['second', 1_000],
+  ];
+  const parts: string[] = [];
+  let left = ms;
+  for (const [name, size] of units) {
+    const n = Math.floor(left / size);
+    left -= n * size;
+    if (n > 0 || parts.length > 0) parts.push(`${n} ${name}${n === 1 ? '' : 's'}`);
+    if (parts.length === 2) break;
+  }
+  const said = parts.filter((part) => !part.startsWith('0 '));
+  return said.length > 0 ? said.join(' ') : 'less than a second';
 }

@@ -141,6 +141,49 @@ function flush(path: string, flags: 'r' | 'r+'): void {
   }
 }
 
+/** Where a Gatehouse database records when it last changed: every data write is a request, and a management change is audited and dated on its row. */
+const CHANGED_AT: ReadonlyArray<readonly [table: string, column: string]> = [
+  ['requests', 'created_at'],
+  ['records', 'updated_at'],
+  ['audit_log', 'at'],
+  ['endpoints', 'updated_at'],
+  ['api_keys', 'updated_at'],
+  ['webhook_subscriptions', 'updated_at'],
+  ['apps', 'updated_at'],
+];
+
+/** When the Gatehouse database at `path` last changed, as its rows say; null when none says (empty, or not a Gatehouse database). */
+function lastChangeOf(path: string): Date | null {
+  let db: BetterSqlite3.Database;
+  try {
+    db = openChecked(path, 'database', false);
+  } catch {
+    return null;
+  }
+  try {
+    let latest: number | undefined;
+    for (const [table, column] of CHANGED_AT) {
+      let at: unknown;
+      try {
+        at = (db.prepare(`select max(${column}) as at from ${table}`).get() as { at: unknown }).at;
+      } catch {
+        continue; // a table or column an earlier release's database does not have
+      }
+      const time = typeof at === 'string' ? Date.parse(at) : Number.NaN;
+      if (!Number.isNaN(time) && (latest === undefined || time > latest)) latest = time;
+    }
+    return latest === undefined ? null : new Date(latest);
+  } finally {
+    db.close();
+  }
+}
+
+/** A backup older than the database it would replace: what each last changed. */
+export interface OlderBackup {
+  backup_changed_at: Date;
+  database_changed_at: Date;
+}
+
 export interface RestoreSummary extends BackupSummary {
   /** Where the database it replaced was moved (null: there was none). */
   previous: string | null;
@@ -158,12 +201,20 @@ export interface RestoreSummary extends BackupSummary {
  * A stale `-wal` or `-shm` left beside the old file would be replayed onto the restored one:
  * they go with the old database.
  */
-export function restoreSqlite(
+export async function restoreSqlite(
   backup: string,
   given: string,
   known: ReadonlySet<string>,
-  now = new Date(),
-): RestoreSummary {
+  options: {
+    /**
+     * Called when the backup last changed before the database it replaces did (what was written
+     * since would be gone), with the server's lock held and nothing changed yet: throwing refuses.
+     */
+    approveOlder?: (older: OlderBackup) => Promise<void>;
+    now?: Date;
+  } = {},
+): Promise<RestoreSummary> {
+  const { approveOlder, now = new Date() } = options;
   // A database reached through a symlink is restored where it is: the link stays a link.
   const target = resolvedPath(given);
   if (resolve(backup) === target || resolvedPath(backup) === target)
@@ -195,6 +246,10 @@ export function restoreSqlite(
   }
   const temporary = `${target}.restoring`;
   try {
+    const database_changed_at = existsSync(target) ? lastChangeOf(target) : null;
+    const backup_changed_at = database_changed_at && lastChangeOf(backup);
+    if (database_changed_at && backup_changed_at && backup_changed_at < database_changed_at)
+      await approveOlder?.({ backup_changed_at, database_changed_at });
     try {
       copyFileSync(backup, temporary);
       chmodSync(temporary, 0o600);
