@@ -376,12 +376,21 @@ function batchingWriter(
     for (const listener of listeners) listener();
   };
 
+  /**
+   * Tells the outage log of a commit (only while it has said one): with a record written, that
+   * writes go through again after a full disk too.
+   */
+  function committed(outcomes: readonly WriteOutcome[]): void {
+    outage?.[outcomes.some((outcome) => outcome.ok) ? 'wrote' : 'answered']();
+  }
+
   async function runOne(item: Pending): Promise<void> {
     try {
       const outcome = await db.transaction().execute(async (trx) => {
         if (postgres && item.command.operation === 'create') await inSeqOrder(trx);
         return apply(trx, item.command, nowIso(), stmts);
       });
+      if (outage?.down) committed([outcome]);
       item.resolve(outcome);
       notify();
     } catch (error) {
@@ -410,7 +419,7 @@ function batchingWriter(
       return;
     }
     // The SQLite write thread commits outside Kysely, which tells of its own commits.
-    if (outage?.down) outage.answered();
+    if (outage?.down) committed(outcomes);
     for (const [i, item] of batch.entries()) item.resolve(outcomes[i] as WriteOutcome);
     // Nothing queued (creates nobody is told of): nothing for the webhook worker to wake for.
     if (queued) notify();
@@ -458,6 +467,7 @@ function batchingWriter(
     },
     async writeAll(commands) {
       const outcomes = await applyAll(db, stmts, commands, postgres);
+      if (outage?.down) committed(outcomes);
       notify();
       return outcomes;
     },

@@ -11,6 +11,9 @@ import { pino } from 'pino';
 import { buildApp, createServices, type Services } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 
+const WRITES_AGAIN =
+  /^The database takes writes again after \d+\.\d s with its disk full: \d+ failures? in all \(writes answered 507 storage_full\)$/;
+
 /** SQLite on a tiny tmpfs that we fill up: writes fail clearly, nothing is corrupted, service resumes. */
 describe('a full disk under the SQLite file', () => {
   const base = mkdtempSync(join(tmpdir(), 'gatehouse-full-'));
@@ -20,7 +23,14 @@ describe('a full disk under the SQLite file', () => {
   let app: FastifyInstance;
   let url: string;
   let key: string;
-  const logged: Array<{ msg: string; err?: unknown; cause?: { code?: string } }> = [];
+  const logged: Array<{
+    level: number;
+    msg: string;
+    err?: unknown;
+    cause?: { code?: string };
+    full_ms?: number;
+    failures?: number;
+  }> = [];
 
   before(async () => {
     mkdirSync(mountPoint);
@@ -36,7 +46,7 @@ describe('a full disk under the SQLite file', () => {
         done();
       },
     });
-    app = buildApp(services, { logger: pino({ level: 'warn' }, sink) });
+    app = buildApp(services, { logger: pino({ level: 'info' }, sink) });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.server.address();
     url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
@@ -75,8 +85,9 @@ describe('a full disk under the SQLite file', () => {
     assert.doesNotMatch(JSON.stringify(refusal.body), /SQLITE|sqlite|stack/);
     for (let n = 0; n < 3; n++) assert.equal((await post(1_000 + n)).status, 507);
     // Said once (the next at most every 10 s), not an error line with a stack per refused write.
+    const warnings = () => logged.filter((line) => line.level >= 40);
     assert.deepEqual(
-      logged.map((line) => [line.msg, line.cause?.code, line.err]),
+      warnings().map((line) => [line.msg, line.cause?.code, line.err]),
       [
         [
           'The database disk is full: writes are answered 507 storage_full until space is freed',
@@ -94,15 +105,32 @@ describe('a full disk under the SQLite file', () => {
       assert.equal(res.status, 200);
     }
 
+    // Nothing says writes go through while they do not.
+    assert.deepEqual(
+      logged.filter((line) => WRITES_AGAIN.test(line.msg)),
+      [],
+    );
+
     rmSync(filler);
     const resumed = await post(10_000);
     assert.equal(resumed.status, 202);
+    // The first write that goes through says so, once, as the end of an outage is said.
+    assert.equal((await post(10_001)).status, 202);
+    const back = logged.filter((line) => WRITES_AGAIN.test(line.msg));
+    assert.equal(back.length, 1, JSON.stringify(logged));
+    assert.equal(back[0]?.level, 30);
+    assert.ok((back[0]?.failures ?? 0) >= 4, JSON.stringify(back[0]));
+    assert.ok(typeof back[0]?.full_ms === 'number');
+    assert.deepEqual(
+      warnings().map((line) => line.msg),
+      ['The database disk is full: writes are answered 507 storage_full until space is freed'],
+    );
 
     const check = new BetterSqlite3(join(mountPoint, 'gatehouse.db'), { readonly: true });
     try {
       assert.equal(check.pragma('integrity_check', { simple: true }), 'ok');
       const count = check.prepare('select count(*) as n from records').get() as { n: number };
-      assert.equal(count.n, acknowledged.length + 1);
+      assert.equal(count.n, acknowledged.length + 2);
     } finally {
       check.close();
     }

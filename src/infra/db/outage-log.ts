@@ -16,13 +16,19 @@ export interface OutageLog {
   /** Whether `error` is the database unavailable or full; if so, it is counted (and said, at most every 10 s). */
   noted(error: unknown, logger: WarningLog | undefined): boolean;
   /**
-   * The database was said to be unavailable and no commit has shown it answers again yet. What
-   * commits tests this, a field, and calls `answered` only when it is set: nothing more on the
-   * success path while there is no outage.
+   * The database was said to be unavailable, or its disk full, and no commit has shown it answers
+   * (or takes writes) again yet. What commits tests this, a field, and calls `answered` or `wrote`
+   * only when it is set: nothing more on the success path while there is no outage.
    */
   readonly down: boolean;
   /** A commit went through: if the outage was said, that it is over is said once, to the logger that said it. */
   answered(): void;
+  /**
+   * A commit that wrote records went through: as `answered`, and if the disk was said to be full,
+   * that writes go through again is said once too. Only a write shows it: a commit that wrote
+   * nothing needs no space.
+   */
+  wrote(): void;
 }
 
 /** Pino's logger, or Fastify's request.log. */
@@ -51,17 +57,45 @@ const MESSAGES = {
 
 /** The end of an outage said with the warning's words: how long, and how many failures it covered. */
 export function answersAgainMessage(ms: number, failures: number): string {
-  return `The database answers again after ${(ms / 1000).toFixed(1)} s unavailable: ${failures} ${failures === 1 ? 'failure' : 'failures'} in all (requests answered 503, webhook passes and usage flushes retried)`;
+  return `The database answers again after ${seconds(ms)} unavailable: ${failuresSaid(failures)} in all (requests answered 503, webhook passes and usage flushes retried)`;
 }
+
+/** The end of a full disk said: a write went through, after how long and how many were refused. */
+export function writesAgainMessage(ms: number, failures: number): string {
+  return `The database takes writes again after ${seconds(ms)} with its disk full: ${failuresSaid(failures)} in all (writes answered 507 storage_full)`;
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+const failuresSaid = (n: number) => `${n} ${n === 1 ? 'failure' : 'failures'}`;
+
+type Kind = 'unavailable' | 'full';
 
 export function createOutageLog(faults: Faults): OutageLog {
   const last = { unavailable: 0, full: 0 };
   const failures = { unavailable: 0, full: 0 };
   /**
-   * The outage said (the database unavailable), until a commit shows it answers again. A full disk
-   * is not ended so: a commit that wrote nothing, or little, says nothing of the space left.
+   * Each trouble said, until a commit shows it is over: any commit for the database unavailable;
+   * for a full disk, only one that wrote records (a commit that wrote nothing needs no space).
    */
-  let outage: { since: number; failures: number; logger: WarningLog } | undefined;
+  const said: Partial<Record<Kind, { since: number; failures: number; logger: WarningLog }>> = {};
+  const ended = {
+    unavailable: (ms: number, count: number) => ({
+      details: { outage_ms: ms, failures: count },
+      message: answersAgainMessage(ms, count),
+    }),
+    full: (ms: number, count: number) => ({
+      details: { full_ms: ms, failures: count },
+      message: writesAgainMessage(ms, count),
+    }),
+  };
+  const end = (kind: Kind) => {
+    const trouble = said[kind];
+    if (!trouble) return;
+    said[kind] = undefined;
+    log.down = said.unavailable !== undefined || said.full !== undefined;
+    const { details, message } = ended[kind](Date.now() - trouble.since, trouble.failures);
+    trouble.logger.info(details, message);
+  };
   const log: OutageLog & { down: boolean } = {
     down: false,
     noted(error, logger) {
@@ -72,7 +106,8 @@ export function createOutageLog(faults: Faults): OutageLog {
           : undefined;
       if (!kind) return false;
       failures[kind]++;
-      if (outage && kind === 'unavailable') outage.failures++;
+      const trouble = said[kind];
+      if (trouble) trouble.failures++;
       const now = Date.now();
       if (now - last[kind] < WARN_EVERY_MS) return true;
       last[kind] = now;
@@ -82,22 +117,21 @@ export function createOutageLog(faults: Faults): OutageLog {
         { cause: { code, message: String(message) }, failures: failures[kind] },
         MESSAGES[faults.name][kind],
       );
-      // Only an outage said is said to end: a warning held back (10 s not yet past since the last
+      // Only a trouble said is said to end: a warning held back (10 s not yet past since the last
       // one) has no end line either, so the two always come in pairs.
-      if (kind === 'unavailable' && logger && !outage) {
-        outage = { since: now, failures: failures[kind], logger };
+      if (logger && !trouble) {
+        said[kind] = { since: now, failures: failures[kind], logger };
         log.down = true;
       }
       failures[kind] = 0;
       return true;
     },
     answered() {
-      if (!outage) return;
-      const { since, failures: count, logger } = outage;
-      outage = undefined;
-      log.down = false;
-      const ms = Date.now() - since;
-      logger.info({ outage_ms: ms, failures: count }, answersAgainMessage(ms, count));
+      end('unavailable');
+    },
+    wrote() {
+      end('unavailable');
+      end('full');
     },
   };
   return log;
