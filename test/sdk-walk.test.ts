@@ -96,6 +96,49 @@ test('gatehouse types: a schema with both $defs and definitions (the server take
   assert.match(types, /export interface Money \{\n {2}cents: number;\n/);
 });
 
+test('gatehouse types: a list of integers is a list of number | bigint, not a number or a list of bigints', async () => {
+  const schema = {
+    type: 'object',
+    properties: {
+      scores: { type: 'array', items: { type: 'integer' } },
+      codes: { type: 'array', items: { type: ['integer', 'string'] } },
+      both: { allOf: [{ type: 'integer' }, { type: 'integer', multipleOf: 2 }] },
+    },
+  };
+  const types = await typesFor([{ slug: 'games', schema }]);
+  // Before: `scores?: number | bigint[];`, which refused [1, 2] and took 7.
+  assert.match(types, /\n {2}scores\?: \(number \| bigint\)\[\];\n/);
+  assert.match(types, /\n {2}codes\?: \(number \| bigint \| string\)\[\];\n/);
+  assert.match(types, /\n {2}both\?: number \| bigint;\n/);
+  const dir = mkdtempSync(join(process.cwd(), '.sdk-walk-'));
+  try {
+    writeFileSync(join(dir, 'endpoints.ts'), types);
+    const client = join(process.cwd(), 'packages/client/src/index.ts');
+    writeFileSync(
+      join(dir, 'use.ts'),
+      [
+        `import { Gatehouse } from ${JSON.stringify(client)};`,
+        `import type { Endpoints } from './endpoints.ts';`,
+        `const games = new Gatehouse<Endpoints>({ apiKey: 'k' }).records('games');`,
+        `void games.create({ scores: [1, 2, 9007199254740993n], codes: [1, 'a'], both: 4 });`,
+        `// @ts-expect-error a number is not a list`,
+        `void games.create({ scores: 7 });`,
+        `export const first = async (id: string): Promise<number | bigint | undefined> => (await games.get(id)).data.scores?.[0];`,
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: nodeProjectOptions({ allowImportingTsExtensions: true, skipLibCheck: true }),
+        files: ['use.ts'],
+      }),
+    );
+    await tsc(join(dir, 'tsconfig.json'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 describe('@gatehouse/client, as a partner calls it', () => {
   let server: TestServer;
   let key: string;

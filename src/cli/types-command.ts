@@ -231,8 +231,9 @@ function forCompiler(
     !('tsType' in node) &&
     !bounded(node)
   ) {
-    // `["integer", "string"]` too: its integers may be past 2^53 as well.
-    out.tsType = [...new Set(types.map((t) => PRIMITIVE_TS[t as string]))].join(' | ');
+    // `["integer", "string"]` too: its integers may be past 2^53 as well. In parentheses: the
+    // compiler writes the type where it stands (`(number | bigint)[]`, not `number | bigint[]`).
+    out.tsType = `(${[...new Set(types.map((t) => PRIMITIVE_TS[t as string]))].join(' | ')})`;
   }
   return out;
 }
