@@ -507,6 +507,37 @@ test('a 2xx that is no JSON object (another server at baseUrl) is a GatehouseErr
   }
 });
 
+test('an error answer in another JSON shape (a proxy\'s) keeps the error\'s fields typed, not "[object Object]"', async () => {
+  const stub = createServer((req, res) => {
+    req.resume();
+    const json = { 'content-type': 'application/json' };
+    if (req.method === 'GET')
+      res.writeHead(502, json).end('{"error":{"code":"upstream","message":"Bad gateway"},"request_id":7}');
+    else res.writeHead(403, json).end('{"message":"Forbidden","code":403,"details":"denied"}');
+  });
+  const url = await listen(stub);
+  try {
+    const gh = new Gatehouse<Endpoints>({ apiKey: 'gk_test_x', baseUrl: url, maxRetries: 0 });
+    // Before: message "[object Object]", requestId 7; code 403 (a number) and details "denied".
+    await assert.rejects(gh.account(), (e: unknown) => {
+      assert.ok(e instanceof ServerError);
+      assert.deepEqual(
+        [e.status, e.code, e.message, e.details, e.requestId],
+        [502, 'http_502', 'HTTP 502', [], undefined],
+      );
+      return true;
+    });
+    await assert.rejects(gh.records('orders').create({ order_id: 'x', amount: 1 }), (e: unknown) => {
+      assert.ok(e instanceof GatehouseError && e.name === 'PermissionError');
+      assert.deepEqual([e.status, e.code, e.message, e.details], [403, 'http_403', 'HTTP 403', []]);
+      return true;
+    });
+  } finally {
+    stub.closeAllConnections();
+    await new Promise((r) => stub.close(r));
+  }
+});
+
 test("every error carries the answer's Retry-After, not a 429's alone", async () => {
   const envelope = (code: string) =>
     JSON.stringify({ success: false, error: code, code, details: [], request_id: 'req_x' });

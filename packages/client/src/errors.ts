@@ -73,19 +73,23 @@ export function errorFromResponse(
   body: unknown,
   retryAfter: number | undefined,
 ): GatehouseError {
-  const envelope = (body ?? {}) as {
-    error?: string;
-    code?: string;
-    details?: ErrorDetail[];
-    request_id?: string;
-  };
+  // Only what has the envelope's shape: JSON of another shape (a proxy's `{"error": {…}}`) would
+  // otherwise make the message "[object Object]", or a code or details of another type.
+  const envelope = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const text = (value: unknown) => (typeof value === 'string' ? value : undefined);
+  const details = Array.isArray(envelope.details)
+    ? envelope.details.filter(
+        (d): d is ErrorDetail =>
+          typeof d === 'object' && d !== null && typeof d.field === 'string' && typeof d.error === 'string',
+      )
+    : [];
   const Kind = byStatus[status] ?? (status >= 500 ? ServerError : GatehouseError);
   const error = new Kind(
     status,
-    envelope.code ?? `http_${status}`,
-    envelope.error ?? `HTTP ${status}`,
-    envelope.details ?? [],
-    envelope.request_id,
+    text(envelope.code) ?? `http_${status}`,
+    text(envelope.error) ?? `HTTP ${status}`,
+    details,
+    text(envelope.request_id),
   );
   error.retryAfter = retryAfter;
   return error;
