@@ -152,7 +152,7 @@ describe('@gatehouse/client, as a partner calls it', () => {
     await server.close();
   });
 
-  test('an empty record id is a record not found, not the first page read as a record', async () => {
+  test('an empty record id, or . or .., is a record not found, not the first page read as a record', async () => {
     const orders = new Gatehouse<{ orders: { order_id: string; amount: number } }>({
       apiKey: key,
       baseUrl: server.url,
@@ -168,6 +168,12 @@ describe('@gatehouse/client, as a partner calls it', () => {
     await assert.rejects(orders.get(''), notFound);
     await assert.rejects(orders.replace('', { order_id: 'E-2', amount: 2 }), notFound);
     await assert.rejects(orders.delete(''), notFound);
+    // Before: the same for '.' (a URL drops it as a dot segment), and '..' a 404 "No route".
+    for (const id of ['.', '..']) {
+      await assert.rejects(orders.get(id), notFound);
+      await assert.rejects(orders.replace(id, { order_id: 'E-2', amount: 2 }), notFound);
+      await assert.rejects(orders.delete(id), notFound);
+    }
     assert.equal((await orders.listPage()).data.length, 1, 'nothing was written');
   });
 

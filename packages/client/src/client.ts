@@ -334,8 +334,10 @@ export class Records<T> {
   ) {}
 
   private path(id?: string): string {
-    // `…/orders/` is the list: an empty id would read the first page as if it were a record.
-    if (id === '') throw new NotFoundError(404, 'record_not_found', 'Record not found');
+    // `…/orders/` is the list: an empty id would read the first page as if it were a record, and
+    // so would `.` (a URL drops it as a dot segment, encoded or not; `..` goes up to `…/data/`).
+    if (id === '' || id === '.' || id === '..')
+      throw new NotFoundError(404, 'record_not_found', 'Record not found');
     return `/api/v1/data/${encodeURIComponent(this.slug)}${id === undefined ? '' : `/${encodeURIComponent(id)}`}`;
   }
 
