@@ -538,6 +538,44 @@ test('an error answer in another JSON shape (a proxy\'s) keeps the error\'s fiel
   }
 });
 
+test('a redirect (from a proxy: Gatehouse sends none) is not followed: a write is not turned into a GET', async () => {
+  const seen: string[] = [];
+  const proxy = createServer((req, res) => {
+    req.resume();
+    seen.push(`${req.method} ${req.url}`);
+    if (req.url?.startsWith('/v2/'))
+      return void res
+        .writeHead(200, { 'content-type': 'application/json' })
+        .end('{"success":true,"data":[],"meta":{"next_cursor":null}}');
+    res.writeHead(req.method === 'GET' ? 302 : 301, { location: `/v2${req.url}` }).end();
+  });
+  const url = await listen(proxy);
+  try {
+    const gh = new Gatehouse<Endpoints>({ apiKey: 'gk_test_x', baseUrl: url });
+    const redirected = (status: number, path: string) => (e: unknown) => {
+      assert.ok(e instanceof GatehouseError, String(e));
+      assert.equal(e.status, status);
+      assert.equal(e.code, 'invalid_response');
+      assert.equal(
+        e.message,
+        `Not an answer from Gatehouse (HTTP ${status}, a redirect to /v2${path}, not followed): is ${url} its address?`,
+      );
+      return true;
+    };
+    // Before: fetch followed the 301 with a GET, and create() resolved with the list it answered.
+    await assert.rejects(
+      gh.records('orders').create({ order_id: 'x', amount: 1 }),
+      redirected(301, '/api/v1/data/orders'),
+    );
+    await assert.rejects(gh.records('orders').listPage(), redirected(302, '/api/v1/data/orders'));
+    // Neither followed nor retried.
+    assert.deepEqual(seen, ['POST /api/v1/data/orders', 'GET /api/v1/data/orders']);
+  } finally {
+    proxy.closeAllConnections();
+    await new Promise((r) => proxy.close(r));
+  }
+});
+
 test("every error carries the answer's Retry-After, not a 429's alone", async () => {
   const envelope = (code: string) =>
     JSON.stringify({ success: false, error: code, code, details: [], request_id: 'req_x' });

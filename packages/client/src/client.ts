@@ -247,6 +247,8 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
           headers,
           body,
           signal,
+          // Not followed (see below): a POST answered 301, 302 or 303 would be sent again as a GET.
+          redirect: 'manual',
         });
         text = await response.text();
       } catch (error) {
@@ -266,6 +268,18 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
           {
             cause: error,
           },
+        );
+      }
+      // Gatehouse never redirects: a redirect comes from something in front of it. Followed, a
+      // write answered 301, 302 or 303 became a GET, and create() resolved with a list, nothing
+      // written; to another origin the key was dropped (a bare 401). Not retried. (A browser
+      // gives an 'opaqueredirect', status 0, without the Location.)
+      if (response.type === 'opaqueredirect' || (response.status >= 300 && response.status < 400)) {
+        const location = response.headers.get('location');
+        throw new GatehouseError(
+          response.status,
+          'invalid_response',
+          `Not an answer from Gatehouse (HTTP ${response.status}, a redirect${location ? ` to ${location}` : ''}, not followed): is ${this.baseUrl} its address?`,
         );
       }
       let parsed: unknown;
