@@ -576,6 +576,35 @@ test('a redirect (from a proxy: Gatehouse sends none) is not followed: a write i
   }
 });
 
+test('maxRetryWaitMs holds back a long Retry-After only: the backoff of a 503 without one is retried every time', async () => {
+  let hits = 0;
+  const stub = createServer((req, res) => {
+    req.resume();
+    hits++;
+    res
+      .writeHead(503, { 'content-type': 'application/json' })
+      .end('{"success":false,"error":"x","code":"service_unavailable","details":[],"request_id":"req_x"}');
+  });
+  const url = await listen(stub);
+  try {
+    const gh = new Gatehouse<Endpoints>({
+      apiKey: 'gk_test_x',
+      baseUrl: url,
+      maxRetries: 3,
+      maxRetryWaitMs: 50,
+    });
+    await assert.rejects(
+      gh.account(),
+      (e: unknown) => e instanceof ServerError && e.retryAfter === undefined,
+    );
+    // Before: thrown as soon as a random backoff (up to 250, 500, 1000 ms) passed 50 ms: 1 to 4 requests.
+    assert.equal(hits, 4);
+  } finally {
+    stub.closeAllConnections();
+    await new Promise((r) => stub.close(r));
+  }
+});
+
 test("every error carries the answer's Retry-After, not a 429's alone", async () => {
   const envelope = (code: string) =>
     JSON.stringify({ success: false, error: code, code, details: [], request_id: 'req_x' });

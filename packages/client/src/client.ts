@@ -308,8 +308,10 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
         response.status === 429 || (response.status >= 500 && response.status !== 507) || inFlight;
       if (!retryable || attempt >= this.maxRetries) throw error;
       const wait = this.backoff(attempt, retryAfter);
-      // setTimeout fires at once past 2^31 - 1 ms (~24.8 days): such a wait is never slept.
-      if (wait > Math.min(this.maxRetryWaitMs, 2 ** 31 - 1)) throw error;
+      // setTimeout fires at once past 2^31 - 1 ms (~24.8 days): such a wait is never slept. Only
+      // the server's Retry-After is held to maxRetryWaitMs: the backoff's own waits (at most 8 s)
+      // are not, or a small maxRetryWaitMs would end the retries at random.
+      if (retryAfter !== undefined && wait > Math.min(this.maxRetryWaitMs, 2 ** 31 - 1)) throw error;
       await sleep(wait, cancel);
     }
   }
