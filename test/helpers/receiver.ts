@@ -1,4 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { Webhook } from 'standardwebhooks';
 
 export interface Received {
   /** The request target: path and query. */
@@ -73,4 +74,17 @@ export async function startReceiver(): Promise<Receiver> {
       server.close(() => resolve());
     });
   return receiver;
+}
+
+/** Whether `delivery` verifies with the Standard Webhooks `secret` (the `standardwebhooks` library). */
+export function signedWith(
+  secret: string,
+  delivery: { body: string; headers: Record<string, string> },
+): boolean {
+  try {
+    new Webhook(secret).verify(delivery.body, delivery.headers);
+    return true;
+  } catch {
+    return false;
+  }
 }
