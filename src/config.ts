@@ -11,6 +11,8 @@ export interface Config {
   redisUrl: string | undefined;
   /** Installation secret; when unset, one is generated on first run and kept in the database. */
   secret: string | undefined;
+  /** GATEHOUSE_NEW_SECRET: the secret `gatehouse secret rotate` moves to (generated when unset, on a file). */
+  newSecret: string | undefined;
   keyPrefix: string;
   webhookAllowNets: string[];
   /**
@@ -285,6 +287,7 @@ export function loadConfig(env: Env = process.env): Config {
     database: parseDatabaseUrl(env.DATABASE_URL || `sqlite:${DEFAULT_SQLITE_PATH}`),
     redisUrl: redisUrl(env.REDIS_URL),
     secret: env.GATEHOUSE_SECRET || undefined,
+    newSecret: env.GATEHOUSE_NEW_SECRET || undefined,
     keyPrefix,
     webhookAllowNets: networks(env.GATEHOUSE_WEBHOOK_ALLOW_NETS, 'GATEHOUSE_WEBHOOK_ALLOW_NETS'),
     trustProxy: networks(env.GATEHOUSE_TRUST_PROXY, 'GATEHOUSE_TRUST_PROXY'),

@@ -3,6 +3,7 @@ import type { Config } from '../config.ts';
 import { registerBackupCommands } from './backup-commands.ts';
 import { registerDataCommands } from './data-commands.ts';
 import { registerRecordsCommands } from './records-commands.ts';
+import { registerSecretCommands } from './secret-commands.ts';
 import { registerServerCommands } from './server-commands.ts';
 import { registerTokenCommands } from './token-commands.ts';
 import { registerTypesCommand } from './types-command.ts';
@@ -18,5 +19,6 @@ export function registerCommands(program: Command, config: Config): void {
   registerTypesCommand(program, config);
   registerRecordsCommands(program, config);
   registerBackupCommands(program, config);
+  registerSecretCommands(program, config);
   registerTokenCommands(program, config);
 }

@@ -37,7 +37,7 @@ export const cliErrorCodes = {
   cli_usage:
     'A command was called wrongly: an unknown option, a missing or invalid argument, conflicting options, an option given twice that is not repeatable.',
   cli_not_confirmed:
-    'A command that cannot be undone (`endpoints delete`, `apps delete`, `keys revoke`, `webhooks delete`, `tokens revoke`, a `restore` of a backup older than the database) was not confirmed: not run in a terminal and no `--yes`, or the answer did not match. Nothing was done. (An unknown id, or a server that does not answer, is said before asking, with its own code.)',
+    'A command that cannot be undone (`endpoints delete`, `apps delete`, `keys revoke`, `webhooks delete`, `tokens revoke`, `secret rotate`, a `restore` of a backup older than the database) was not confirmed: not run in a terminal and no `--yes`, or the answer did not match. Nothing was done. (An unknown id, or a server that does not answer, is said before asking, with its own code.)',
   cli_error:
     'The command failed on this machine (a file it could not read, for instance); the message says why.',
   cli_no_token:

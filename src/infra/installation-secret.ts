@@ -6,6 +6,7 @@ import {
   linkSync,
   openSync,
   readFileSync,
+  renameSync,
   rmSync,
   writeSync,
 } from 'node:fs';
@@ -14,7 +15,7 @@ import { sql } from 'kysely';
 import { ConfigError } from '../config.ts';
 import { createEncryptor, type Encryptor, UnsealError } from './crypto/encryption.ts';
 import type { Db } from './db/database.ts';
-import { secretFileOf } from './secret-file.ts';
+import { pendingSecretFileOf, secretFileOf } from './secret-file.ts';
 
 /** Where the installation secret came from. */
 export type SecretSource = 'environment' | 'file' | 'database';
@@ -68,6 +69,7 @@ export async function loadInstallationSecret(
   }
 
   const file = secretFileOf(sqlitePath);
+  await finishRotation(db, sqlitePath);
   const inDatabase = await read();
   let secret = readSecretFile(file);
   let stale = false;
@@ -152,8 +154,28 @@ export async function checkSealedSigningKeys(db: Db, encryptor: Encryptor): Prom
   }
 }
 
+/**
+ * A rotation cut off between its commit and putting its new secret in place of the file
+ * (`gatehouse secret rotate`) left the new secret beside it: when that one opens what is sealed
+ * and the file's does not, it takes the file's place; else the rotation never committed, and it goes.
+ */
+async function finishRotation(db: Db, sqlitePath: string): Promise<void> {
+  const pending = pendingSecretFileOf(sqlitePath);
+  if (!existsSync(pending)) return;
+  const next = readSecretFile(pending);
+  const current = readSecretFile(secretFileOf(sqlitePath));
+  const sealed = await sealedValue(db);
+  const committed =
+    next !== undefined &&
+    sealed !== undefined &&
+    opens(next, sealed) &&
+    (current === undefined || !opens(current, sealed));
+  if (committed) commitPendingSecret(sqlitePath);
+  else rmSync(pending, { force: true });
+}
+
 /** A value sealed with the installation's secret (the callback signing secret), if one exists yet. */
-async function sealedValue(db: Db): Promise<string | undefined> {
+export async function sealedValue(db: Db): Promise<string | undefined> {
   const row = await db
     .selectFrom('settings')
     .select('value')
@@ -162,7 +184,7 @@ async function sealedValue(db: Db): Promise<string | undefined> {
   return row?.value;
 }
 
-function opens(secret: string, sealed: string): boolean {
+export function opens(secret: string, sealed: string): boolean {
   try {
     createEncryptor(secret).decrypt(sealed);
     return true;
@@ -173,7 +195,7 @@ function opens(secret: string, sealed: string): boolean {
 }
 
 /** Whether something was already encrypted with an installation secret (set up on first start). */
-async function holdsSealedValues(db: Db): Promise<boolean> {
+export async function holdsSealedValues(db: Db): Promise<boolean> {
   const row = await db
     .selectFrom('settings')
     .select('key')
@@ -239,8 +261,18 @@ function placeSecretFile(file: string, secret: string): string {
   }
 }
 
+/**
+ * The new secret of a rotation (`<database>.secret.new`, written and synced before its commit)
+ * put in place of the secret file, atomically: a reader sees the old file or the new one.
+ */
+export function commitPendingSecret(sqlitePath: string): void {
+  const file = secretFileOf(sqlitePath);
+  renameSync(pendingSecretFileOf(sqlitePath), file);
+  syncFolder(dirname(file));
+}
+
 /** Creates `path` (it must not exist yet, mode 0600) holding the secret, synced to disk. */
-function writeNewFile(path: string, secret: string): void {
+export function writeNewFile(path: string, secret: string): void {
   const fd = openSync(path, 'wx', 0o600);
   try {
     writeSync(fd, `${secret}\n`);
