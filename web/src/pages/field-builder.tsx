@@ -22,10 +22,18 @@ import {
   type FieldType,
   type ItemType,
   newField,
+  STRING_FORMATS,
 } from '../schema/fields.ts';
 
 const TYPE_OPTIONS = FIELD_TYPES.map((t) => ({ value: t, label: t }));
 const ITEM_OPTIONS = FIELD_TYPES.filter((t) => t !== 'array').map((t) => ({ value: t, label: t }));
+
+/** The formats offered, and a format the schema holds that is not among them (as it is). */
+function formatOptions(current: string): string[] {
+  return current === '' || (STRING_FORMATS as readonly string[]).includes(current)
+    ? [...STRING_FORMATS]
+    : [current, ...STRING_FORMATS];
+}
 
 const BOUND_LABELS: Record<string, [string, string]> = {
   minLength: ['Min length', 'Max length'],
@@ -75,6 +83,8 @@ function FieldRow({
   const boundInput = bounds?.[0] === 'minimum' ? MACHINE_TEXT : { inputMode: 'numeric' as const };
   const hasChildren = field.type === 'object' || (field.type === 'array' && field.itemType === 'object');
   const canEnum = field.type === 'string' || field.type === 'integer' || field.type === 'number';
+  // A format goes on a string, or on the items of an array of strings.
+  const canFormat = field.type === 'string' || (field.type === 'array' && field.itemType === 'string');
   const captionId = useId();
   const parent = { number, path };
 
@@ -116,7 +126,9 @@ function FieldRow({
             data={TYPE_OPTIONS}
             value={field.type}
             allowDeselect={false}
-            onChange={(value) => value && set({ type: value as FieldType, min: '', max: '', enumText: '' })}
+            onChange={(value) =>
+              value && set({ type: value as FieldType, min: '', max: '', enumText: '', format: '' })
+            }
             style={{ flex: '1 1 110px' }}
           />
           {field.type === 'array' && (
@@ -125,7 +137,7 @@ function FieldRow({
               data={ITEM_OPTIONS}
               value={field.itemType}
               allowDeselect={false}
-              onChange={(value) => value && set({ itemType: value as ItemType })}
+              onChange={(value) => value && set({ itemType: value as ItemType, format: '' })}
               style={{ flex: '1 1 110px' }}
             />
           )}
@@ -146,8 +158,20 @@ function FieldRow({
             ✕
           </ActionIcon>
         </Group>
-        {(canEnum || labels) && (
+        {(canEnum || labels || canFormat) && (
           <Group gap="xs" wrap="wrap" align="flex-end">
+            {canFormat && (
+              <Select
+                label={field.type === 'array' ? 'Item format' : 'Format'}
+                placeholder="Any text"
+                data={formatOptions(field.format)}
+                value={field.format === '' ? null : field.format}
+                clearable
+                searchable
+                onChange={(value) => set({ format: value ?? '' })}
+                style={{ flex: '1 1 140px' }}
+              />
+            )}
             {canEnum && (
               <TextInput
                 label="Allowed values"

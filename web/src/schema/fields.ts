@@ -25,6 +25,34 @@ export interface Field {
   children: Field[];
 }
 
+/**
+ * The formats the builder offers a string field: those the server's Ajv (ajv-formats, with its
+ * own linear `url`) checks a string against. Not int32, int64, float and double (they check
+ * numbers only) nor password and binary (any string passes them).
+ */
+export const STRING_FORMATS = [
+  'email',
+  'uri',
+  'url',
+  'uri-reference',
+  'uri-template',
+  'hostname',
+  'ipv4',
+  'ipv6',
+  'uuid',
+  'date',
+  'time',
+  'date-time',
+  'iso-time',
+  'iso-date-time',
+  'duration',
+  'regex',
+  'byte',
+  'json-pointer',
+  'json-pointer-uri-fragment',
+  'relative-json-pointer',
+] as const;
+
 type Json = Record<string, unknown>;
 
 let counter = 0;

@@ -2,6 +2,7 @@ import { validate as validateMeta } from 'virtual:json-schema-meta-validator';
 import { metaSchemaErrors } from '../../../src/endpoints/meta-schema-errors.ts';
 import { SUBSCHEMA_LISTS, SUBSCHEMA_MAPS, SUBSCHEMAS } from '../../../src/endpoints/subschema-keywords.ts';
 import { firstRoundedNumber, roundedNumberMessage } from '../api/exact-json.ts';
+import { STRING_FORMATS } from './fields.ts';
 
 /**
  * Validate-as-you-type for the schema editor, mirroring the server's checks (src/endpoints/json-schema.ts):
@@ -80,27 +81,9 @@ const KEYWORDS = new Set([
   'contentSchema',
 ]);
 
-const FORMATS = new Set([
-  'date',
-  'time',
-  'date-time',
-  'iso-time',
-  'iso-date-time',
-  'duration',
-  'uri',
-  'uri-reference',
-  'uri-template',
-  'url',
-  'email',
-  'hostname',
-  'ipv4',
-  'ipv6',
-  'regex',
-  'uuid',
-  'json-pointer',
-  'json-pointer-uri-fragment',
-  'relative-json-pointer',
-  'byte',
+/** Every format the server knows: a string's, and those that check numbers or nothing. */
+const FORMATS = new Set<string>([
+  ...STRING_FORMATS,
   'int32',
   'int64',
   'float',
