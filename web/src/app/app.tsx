@@ -15,6 +15,7 @@ import { Notifications } from '@mantine/notifications';
 import { LoadingState } from '../components/feedback.tsx';
 import { InvitePage } from '../pages/invite.tsx';
 import { SessionEndedDialog, SignInPage } from '../pages/sign-in.tsx';
+import dialog from './dialog.module.css';
 import numberInput from './number-input.module.css';
 import { useRoute } from './router.ts';
 import { SessionProvider, useSession } from './session.tsx';
@@ -39,13 +40,15 @@ const theme = createTheme({
     Badge: Badge.extend({ styles: { root: { minWidth: 'max-content' } } }),
     // A title or text naming something without spaces ("Roll <a 200-character key name>?", the
     // name above a new key's secret) wraps inside the dialog instead of running out of it, cut off
-    // on a phone.
+    // on a phone; so does a block of code in it (dialog.module.css).
     Modal: Modal.extend({
       defaultProps: { closeButtonProps },
+      classNames: { body: dialog.body },
       styles: { title: { overflowWrap: 'anywhere' }, body: { overflowWrap: 'anywhere' } },
     }),
     Drawer: Drawer.extend({
       defaultProps: { closeButtonProps },
+      classNames: { body: dialog.body },
       styles: { title: { overflowWrap: 'anywhere' }, body: { overflowWrap: 'anywhere' } },
     }),
     // An option of a select (an endpoint's 200-character name) wraps instead of being cut off at
