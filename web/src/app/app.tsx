@@ -60,9 +60,11 @@ const theme = createTheme({
       classNames: { root: numberInput.root, controls: numberInput.controls, control: numberInput.control },
     }),
     // A toast's text under its title is gray.6 in Mantine's CSS, not the dimmed colour.
+    // The toasts' box (pointer-events: none on <Notifications>) lets clicks through to the page
+    // between two toasts; each toast takes its own.
     Notification: Notification.extend({
       defaultProps: { closeButtonProps },
-      styles: { description: { color: 'var(--mantine-color-dimmed)' } },
+      styles: { root: { pointerEvents: 'auto' }, description: { color: 'var(--mantine-color-dimmed)' } },
     }),
   },
 });
@@ -121,7 +123,7 @@ function Gate() {
 export function App() {
   return (
     <MantineProvider theme={theme} cssVariablesResolver={cssVariablesResolver} defaultColorScheme="light">
-      <Notifications position="bottom-right" />
+      <Notifications position="bottom-right" style={{ pointerEvents: 'none' }} />
       <ModalsProvider>
         <SessionProvider>
           <Gate />

@@ -13,7 +13,7 @@ import {
 import { useDisclosure, useMediaQuery, useWindowEvent } from '@mantine/hooks';
 import { type ReactNode, useEffect, useRef } from 'react';
 import type { User } from '../api/types.ts';
-import { closeErrorsOfOtherPages, notifyError } from '../components/feedback.tsx';
+import { closeErrorsOfOtherPages, closeSuccessToastsOnEscape, notifyError } from '../components/feedback.tsx';
 import { AccountPage } from '../pages/account.tsx';
 import { AppEditorPage } from '../pages/app-editor.tsx';
 import { AppsPage } from '../pages/apps.tsx';
@@ -115,6 +115,15 @@ export function Shell({ route, user }: { route: string[]; user: User }) {
       burger.current?.focus();
     }
   });
+  // Otherwise it closes the success toasts, unless a dialog or a menu takes it: heard before the
+  // dialog's own listener, which removes the dialog before the event would reach the window.
+  useWindowEvent(
+    'keydown',
+    (event) => {
+      if (!(opened && mobile)) closeSuccessToastsOnEscape(event);
+    },
+    { capture: true },
+  );
   // An owner-only page opened by a collaborator (a link, a typed URL): said, without its controls.
   const refused = user.role !== 'owner' && NAV.some((item) => item.path === section && item.ownerOnly);
 

@@ -5,8 +5,30 @@ import { type FormEvent, type ReactNode, type Ref, useCallback, useEffect, useRe
 import { ApiFailure, type ErrorDetail, errorMessage } from '../api/client.ts';
 import type { Loader as DataLoader } from '../app/use-loader.ts';
 
+/** The success toasts on show, by id: Escape closes them (closeSuccessToasts). */
+const successToasts = new Set<string>();
+let successCount = 0;
+
+/** A success toast: it closes by itself after 4 s, or sooner by its Close button or Escape. */
 export function notifySuccess(message: string): void {
-  notifications.show({ color: 'teal', title: 'Done', message });
+  successCount += 1;
+  const id = `success-${successCount}`;
+  successToasts.add(id);
+  notifications.show({ id, color: 'teal', title: 'Done', message, onClose: () => successToasts.delete(id) });
+}
+
+/**
+ * Escape closes the success toasts (over the page's controls for 4 s otherwise), once nothing over
+ * the page takes it: a dialog, a menu or a select's options close first, one Escape each. An error
+ * toast stays until its Close button: it may be read slowly.
+ */
+export function closeSuccessToastsOnEscape(event: KeyboardEvent): void {
+  if (event.key !== 'Escape' || successToasts.size === 0) return;
+  // A select's options stay in the page, hidden (no box), while it is closed.
+  const over = document.querySelectorAll('[role="dialog"], [role="menu"], [role="listbox"]');
+  if ([...over].some((element) => element.getClientRects().length > 0)) return;
+  for (const id of successToasts) notifications.hide(id);
+  successToasts.clear();
 }
 
 /** The page an error toast is about: the route, as in the address (`/endpoints/_new`). */
