@@ -230,7 +230,7 @@ export const errorCodes = {
     status: 422,
     apis: DATA,
     message: 'Idempotency-Key reused with a different request',
-    doc: 'This `Idempotency-Key` was used in the last 24 hours with another body or path; use a new key for a new request.',
+    doc: 'This `Idempotency-Key` was used in the last 24 hours with another body, path or per-request callback (`X-Webhook-Callback` URL or `X-Webhook-Auth-Header`); use a new key for a new request.',
   },
   rate_limited: {
     status: 429,

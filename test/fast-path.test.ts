@@ -249,7 +249,7 @@ for (const kind of databaseKinds) {
       });
       assert.equal(reused.status, 422);
       assert.match(reused.body, /"code":"idempotency_key_reused"/);
-      assert.match(reused.body, /Already used with a different request body or path/);
+      assert.match(reused.body, /Already used with a different request body, path or callback/);
       assert.equal(await recordCount(), before, 'replays and refusals wrote nothing');
       // A replace and a delete, each first and then repeated.
       const ids = await Promise.all([newRecord(fastUrl), newRecord(slowUrl)]);
@@ -296,6 +296,56 @@ for (const kind of databaseKinds) {
         assert.equal(refused.status, 400, refused.body);
         assert.match(refused.body, /"field":"Idempotency-Key"/);
       }
+    });
+
+    test('an Idempotency-Key repeated with another callback is 422 on either path, and writes nothing', async () => {
+      const body = '{"amount":4,"order_id":"CB-I"}';
+      const callback = (url: string, extra: Record<string, string> = {}) => ({
+        ...json,
+        'idempotency-key': 'callback-1',
+        'x-webhook-callback': url,
+        ...extra,
+      });
+      const first = await same('POST', '/api/v1/data/orders', {
+        key: 'test',
+        headers: callback('https://hooks.example.com/a'),
+        body,
+      });
+      assert.equal(first.status, 202, first.body);
+      const before = await recordCount();
+      // The same callback, written another way and with a rotated auth value: the same request.
+      const replay = await same('POST', '/api/v1/data/orders', {
+        key: 'test',
+        headers: callback('HTTPS://hooks.example.com:443/a', { 'x-webhook-auth': 'Bearer rotated' }),
+        body,
+      });
+      assert.equal(replay.status, 202);
+      assert.equal(replay.body, first.body);
+      assert.equal(replay.headers['idempotent-replayed'], 'true');
+      const others: Record<string, string>[] = [
+        callback('https://hooks.example.com/b'),
+        callback('https://hooks.example.com/a', { 'x-webhook-auth-header': 'X-Token' }),
+        { ...json, 'idempotency-key': 'callback-1' },
+      ];
+      for (const headers of others) {
+        const reused = await same('POST', '/api/v1/data/orders', { key: 'test', headers, body });
+        assert.equal(reused.status, 422, JSON.stringify(headers));
+        assert.match(reused.body, /"code":"idempotency_key_reused"/);
+        assert.match(reused.body, /different request body, path or callback \(X-Webhook-Callback\)/);
+      }
+      // Stored without a callback, then repeated with one: refused too.
+      const plain = { ...json, 'idempotency-key': 'callback-2' };
+      assert.equal(
+        (await same('POST', '/api/v1/data/orders', { key: 'test', headers: plain, body })).status,
+        202,
+      );
+      const added = await same('POST', '/api/v1/data/orders', {
+        key: 'test',
+        headers: { ...plain, 'x-webhook-callback': 'https://hooks.example.com/a' },
+        body,
+      });
+      assert.equal(added.status, 422, added.body);
+      assert.equal(await recordCount(), before + 2, 'only the two first requests wrote');
     });
 
     test('what the fast path replaces and deletes is changed for either path at once', async () => {

@@ -40,7 +40,7 @@ const reasons: Record<number, string> = {
   413: "Body over the size limit (on the data API, the endpoint's max_body_bytes)",
   415: 'Content-Type is not application/json, names a charset other than utf-8, or the body has a Content-Encoding',
   417: 'An Expect header other than 100-continue',
-  422: 'Idempotency-Key reused with a different body',
+  422: 'Idempotency-Key reused with a different body, path or callback',
   431: 'Request headers over 16 KiB',
   429: 'Per-minute/day rate limit or monthly quota exceeded (Retry-After says when to retry)',
   500: 'Server fault (never a stack trace)',
@@ -165,7 +165,7 @@ export function sharedComponents(): Json {
         in: 'header',
         required: false,
         description:
-          '1 to 255 printable ASCII characters (a quoted string, `"…"`, is taken without its quotes). Same key + same body within 24 h replays the original answer; another body is 422; in flight is 409.',
+          '1 to 255 printable ASCII characters (a quoted string, `"…"`, is taken without its quotes). Same key + same body (and the same X-Webhook-Callback and X-Webhook-Auth-Header) within 24 h replays the original answer; another body or callback is 422; in flight is 409.',
         // What idempotency/idempotency-key.ts takes: at least one character other than a space.
         schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[ -~]*[!-~][ -~]*$' },
       },

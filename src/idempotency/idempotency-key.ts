@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http';
 import { invalid } from '../errors.ts';
 import { holdsLongInteger, jsonText } from '../http/json-body.ts';
 import { singleHeader, type WithHeaders } from '../http/single-header.ts';
@@ -43,26 +44,56 @@ export interface Fingerprinted {
   url: string;
   /** The parsed JSON body; undefined for none. */
   body: unknown;
+  /** Read for the per-request callback (X-Webhook-Callback, X-Webhook-Auth-Header). */
+  headers: IncomingHttpHeaders;
+}
+
+/**
+ * Where the write's result is to be POSTed, as part of what the request is: the callback URL
+ * (as the URL parser writes it, when it parses) and the name of its auth header. Empty without a
+ * callback, so such requests keep the fingerprint they always had. The X-Webhook-Auth value is a
+ * credential a client may rotate between retries: it is not part of it (nor hashed into storage).
+ */
+function callbackPart(headers: IncomingHttpHeaders): string {
+  const url = headers['x-webhook-callback'];
+  if (url === undefined) return '';
+  const name = headers['x-webhook-auth-header'];
+  return `\ncallback ${JSON.stringify([canonicalUrl(url), name === undefined ? 'authorization' : String(name).toLowerCase()])}`;
+}
+
+function canonicalUrl(url: string | string[]): string {
+  if (Array.isArray(url)) return JSON.stringify(url);
+  try {
+    return new URL(url).toString();
+  } catch {
+    return url;
+  }
 }
 
 /**
  * What makes two requests "the same": method, path (a trailing slash aside, as routing ignores
- * it) and the JSON body, whitespace and key order aside. A body holding an integer longer than a
+ * it), the JSON body, whitespace and key order aside, and the per-request callback (callbackPart). A body holding an integer longer than a
  * double keeps is compared as stored, keys in the order sent: sorting would lose its digits, and
  * two such integers that round alike would then pass for one.
  */
 export function requestFingerprint(request: Fingerprinted): string {
+  return sha256(`${withoutCallback(request)}${callbackPart(request.headers)}`);
+}
+
+function withoutCallback(request: Fingerprinted): string {
   const path = (request.url.split('?', 1)[0] ?? '').replace(/(.)\/+$/, '$1');
   const { body } = request;
   const text = body === undefined ? '' : holdsLongInteger(body) ? jsonText(body) : sortedJson(body);
-  return sha256(`${request.method} ${path}\n${text}`);
+  return `${request.method} ${path}\n${text}`;
 }
 
 /**
  * The fingerprint as releases before 2026-12-02 made it (the path and the body's keys as sent):
- * keys they stored still replay for their 24 hours.
+ * keys they stored still replay for their 24 hours. With the callback too, as now: else a body
+ * whose keys were sent in order would match a request with another callback.
  */
 export function formerFingerprint(request: Fingerprinted): string {
   const path = request.url.split('?', 1)[0] ?? '';
-  return sha256(`${request.method} ${path}\n${request.body === undefined ? '' : jsonText(request.body)}`);
+  const body = request.body === undefined ? '' : jsonText(request.body);
+  return sha256(`${request.method} ${path}\n${body}${callbackPart(request.headers)}`);
 }

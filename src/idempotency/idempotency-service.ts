@@ -90,7 +90,12 @@ export function createIdempotency({ db, dialect, locks, ttlSeconds }: Idempotenc
   function matching(stored: Stored, fingerprint: string, request: Fingerprinted): Stored {
     if (stored.fingerprint !== fingerprint && stored.fingerprint !== formerFingerprint(request)) {
       throw new ApiError('idempotency_key_reused', {
-        details: [{ field: 'Idempotency-Key', error: 'Already used with a different request body or path' }],
+        details: [
+          {
+            field: 'Idempotency-Key',
+            error: 'Already used with a different request body, path or callback (X-Webhook-Callback)',
+          },
+        ],
       });
     }
     return stored;

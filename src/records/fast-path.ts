@@ -255,7 +255,7 @@ export function createDataFastPath(deps: FastPathDeps) {
     let held: InFlight | undefined;
     if (call.idempotencyKey !== undefined) {
       // As Fastify's preHandler: after the body is parsed, before it is validated.
-      const request = { method: call.method, url: call.url, body };
+      const request = { method: call.method, url: call.url, body, headers: req.headers };
       const begun = await idempotency.begin(call.apiKey.id, call.idempotencyKey, request, call.id);
       if (begun.replay) {
         answer(res, call, begun.replay.status_code, begun.replay.response_body, replayHeaders(begun.replay));
