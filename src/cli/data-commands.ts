@@ -265,7 +265,11 @@ async function keyAnswer<T>(
 function keyFields(key: ApiKeyJson, defaults: KeyLimits | null | undefined): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(key)) {
-    fields[name] = value;
+    // None left (its endpoints were deleted): said in words, not as `[]`.
+    fields[name] =
+      name === 'scopes' && Array.isArray(value) && value.length === 0
+        ? 'none: every data call is refused (403 insufficient_scope) until it is given scopes'
+        : value;
     if (name === 'limits') fields.effective_limits = limitsText(key.limits, defaults, 'terminal');
   }
   return fields;

@@ -73,7 +73,8 @@ const key = object({
   scopes: {
     type: 'array',
     items: { type: 'string' },
-    description: '*, records:read|write, <endpoint>:read|write or apps:<app>',
+    description:
+      '*, records:read|write, <endpoint>:read|write or apps:<app>. Deleting an endpoint removes its scopes from every key (a key may be left with none)',
   },
   limits: {
     type: 'object',

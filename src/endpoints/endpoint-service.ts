@@ -7,6 +7,7 @@ import { TtlCache } from '../infra/cache/ttl-cache.ts';
 import { type Db, lockRow } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
 import type { EndpointsTable, EndpointVersionsTable } from '../infra/db/schema.ts';
+import { removeEndpointScopes } from '../keys/endpoint-scopes.ts';
 import { nowIso, refusePastExpiry } from '../time.ts';
 import {
   type EndpointCreate,
@@ -348,9 +349,10 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
         });
     },
 
-    async remove(slug: string): Promise<void> {
+    /** Deletes the endpoint with its records, versions and subscriptions; the ids of the keys that lost its scopes. */
+    async remove(slug: string): Promise<string[]> {
       const row = await requireRow(slug);
-      await db.transaction().execute(async (trx) => {
+      const unscoped = await db.transaction().execute(async (trx) => {
         // Locked first: an app being saved with a step on it either commits before (and is seen
         // below) or waits and then finds the endpoint gone (apps/app-service.ts holdEndpoints).
         await lockRow(trx, 'endpoints', 'slug', slug);
@@ -367,8 +369,11 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
           .where('status', '=', 'pending')
           .execute();
         await trx.deleteFrom('endpoints').where('id', '=', row.id).execute();
+        return removeEndpointScopes(trx, slug);
       });
       bus.publish('endpoints', slug);
+      for (const id of unscoped) bus.publish('keys', id);
+      return unscoped;
     },
 
     /** Publishes the draft to `live` as the next immutable version. */

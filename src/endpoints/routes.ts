@@ -18,7 +18,9 @@ export function registerEndpointRoutes(app: FastifyInstance, endpoints: Endpoint
     data: await endpoints.update(request.params.slug, request.body),
   }));
   app.delete<{ Params: SlugParams }>('/admin/v1/endpoints/:slug', async (request) => {
-    await endpoints.remove(request.params.slug);
+    const unscoped = await endpoints.remove(request.params.slug);
+    // Keys lose the endpoint's scopes with it (keys/endpoint-scopes.ts): the log says how many.
+    if (unscoped.length > 0) request.auditDetails = { keys_unscoped: unscoped.length };
     return { success: true, data: { slug: request.params.slug, deleted: true } };
   });
   app.post<{ Params: SlugParams }>('/admin/v1/endpoints/:slug/deploy', async (request, reply) =>
