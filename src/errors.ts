@@ -119,9 +119,9 @@ export const errorCodes = {
   },
   endpoint_inactive: {
     status: 403,
-    apis: DATA,
+    apis: BOTH,
     message: 'Endpoint inactive',
-    doc: 'The owner deactivated the endpoint.',
+    doc: 'The owner deactivated the endpoint: the data API refuses reads and writes there, and `POST /admin/v1/endpoints/{slug}/import` refuses imports (a dry run too); nothing is written. Activate it again to write.',
   },
   subscription_expired: {
     status: 403,

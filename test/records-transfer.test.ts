@@ -333,6 +333,40 @@ for (const kind of databaseKinds) {
       assert.equal(await count('nothing'), 0);
     });
 
+    test('an import into a deactivated endpoint is refused as the data API refuses a write there; nothing is written', async () => {
+      await server.createEndpoint({ slug: 'paused', name: 'paused', schema: { type: 'object' } });
+      await server.admin('POST', '/admin/v1/endpoints/paused/import', { records: [{ n: 1 }] });
+      const { key } = await server.createKey({ name: 'paused', environment: 'test' });
+      assert.equal(
+        (await server.admin('PATCH', '/admin/v1/endpoints/paused', { active: false })).status,
+        200,
+      );
+      const write = await server.request('POST', '/api/v1/data/paused', { key, json: { n: 2 } });
+      assert.equal(write.status, 403);
+      for (const query of ['', '?dry_run=true', '?strict=true', '?environment=test']) {
+        const res = await server.admin('POST', `/admin/v1/endpoints/paused/import${query}`, {
+          records: [{ n: 2 }, { n: 3 }],
+        });
+        assert.equal(res.status, 403, `${query}: ${res.text}`);
+        assert.equal(res.body.code, write.body.code);
+        assert.equal(res.body.error, write.body.error);
+        assert.equal(res.body.code, 'endpoint_inactive');
+      }
+      writeFileSync(join(dir, 'paused.ndjson'), '{"n":2}\n');
+      const cliImport = await cli('records', 'import', 'paused', join(dir, 'paused.ndjson'));
+      assert.equal(cliImport.code, 1, cliImport.stdout);
+      assert.match(cliImport.stderr, /Endpoint inactive \(endpoint_inactive\)/);
+      assert.equal(await count('paused'), 1, 'only the record from before the deactivation');
+      // The owner can still take the data out, and import again once it is active.
+      assert.deepEqual(await exportedData('paused'), [{ n: 1 }]);
+      await server.admin('PATCH', '/admin/v1/endpoints/paused', { active: true });
+      const resumed = await server.admin('POST', '/admin/v1/endpoints/paused/import', {
+        records: [{ n: 2 }],
+      });
+      assert.equal(resumed.status, 200, resumed.text);
+      assert.equal(await count('paused'), 2);
+    });
+
     test('CSV in and out, typed by the schema', async () => {
       writeFileSync(join(dir, 'in.csv'), 'sku,qty,ok,tags\na,1,true,"[""x"",""y""]"\n"b,c",,false,\n');
       const res = await cli('records', 'import', 'csv', join(dir, 'in.csv'), '--json');

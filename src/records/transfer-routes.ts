@@ -33,13 +33,20 @@ function flag(query: Record<string, unknown>, name: string): boolean {
   throw invalid(name, 'Must be true or false');
 }
 
+/**
+ * The endpoint's schema version for `environment`. An import is a write: a deactivated endpoint
+ * refuses it as the data API refuses writes there (403 endpoint_inactive), dry run or not. An
+ * export reads the owner's own data out, deactivated or not.
+ */
 async function versionFor(
   endpoints: EndpointService,
   slug: string,
   environment: Environment,
+  action: 'import' | 'export',
 ): Promise<{ id: string; version: SchemaVersion }> {
   const runtime = await endpoints.runtime(slug);
   if (!runtime) throw new ApiError('endpoint_not_found', { message: `Endpoint "${slug}" not found` });
+  if (action === 'import' && !runtime.active) throw new ApiError('endpoint_inactive');
   const version = environment === 'live' ? runtime.live : runtime.draft;
   if (!version) throw new ApiError('endpoint_not_deployed');
   return { id: runtime.id, version };
@@ -76,7 +83,12 @@ export function registerTransferRoutes(
       const strict = flag(query, 'strict');
       const webhooks = flag(query, 'webhooks');
       const dryRun = flag(query, 'dry_run');
-      const { id: endpointId, version } = await versionFor(deps.endpoints, request.params.slug, environment);
+      const { id: endpointId, version } = await versionFor(
+        deps.endpoints,
+        request.params.slug,
+        environment,
+        'import',
+      );
       const body = request.body as { records?: unknown } | undefined;
       if (!body || !Array.isArray(body.records)) throw invalid('records', 'Send {"records":[…]}');
       if (body.records.length > MAX_BATCH) throw invalid('records', `At most ${MAX_BATCH} records per call`);
@@ -148,7 +160,7 @@ export function registerTransferRoutes(
     { config: { query: { environment: 'test (default) or live' } } },
     async (request, reply) => {
       const environment = environmentOf(request.query as Record<string, unknown>);
-      const { id: endpointId } = await versionFor(deps.endpoints, request.params.slug, environment);
+      const { id: endpointId } = await versionFor(deps.endpoints, request.params.slug, environment, 'export');
       async function* lines(): AsyncGenerator<string> {
         let after = 0;
         for (;;) {
