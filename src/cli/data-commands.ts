@@ -412,7 +412,12 @@ export function registerDataCommands(program: Command, config: Config): void {
       }),
     );
 
-  withCommon(endpoints.command('deploy').argument('<slug>').description('publish the draft to live')).action(
+  withCommon(
+    endpoints
+      .command('deploy')
+      .argument('<slug>')
+      .description('publish the draft to live as the next version (a new one even when nothing changed)'),
+  ).action(
     action(config, async (call, slug: string, o: Common) => {
       const data = await call<EndpointJson>('POST', endpointPath(slug, '/deploy'));
       show(o.json, data, () => printFields({ slug: data.slug, live_version: data.live_version }));

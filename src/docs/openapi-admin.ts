@@ -45,7 +45,8 @@ const summaries: Record<string, string> = {
   'PATCH /admin/v1/endpoints/{slug}': 'Change the draft, or active/expires_at',
   'DELETE /admin/v1/endpoints/{slug}':
     "Delete an endpoint and its records (409 while an app's draft or live version uses it)",
-  'POST /admin/v1/endpoints/{slug}/deploy': 'Publish the draft to live as a new immutable version',
+  'POST /admin/v1/endpoints/{slug}/deploy':
+    'Publish the draft to live as a new immutable version; every deploy makes one, also when the draft is the same as the live version (the dashboard says so before it deploys)',
   'GET /admin/v1/endpoints/{slug}/versions': 'Deployed versions, newest first',
   'POST /admin/v1/keys': 'Create an API key; the secret is in this response only',
   'GET /admin/v1/keys': 'List keys (never their secrets)',
