@@ -559,6 +559,72 @@ for (const kind of databaseKinds) {
       assert.deepEqual(JSON.parse(back.stdout), { code: '007', qty: 5 });
     });
 
+    test('CSV export guards formula cells with a leading quote, keeps edge spaces quoted, and imports back exactly', async () => {
+      const schema = {
+        type: 'object',
+        properties: {
+          note: { type: 'string' },
+          n: { type: ['string', 'integer'] },
+          qty: { type: 'integer' },
+        },
+      };
+      for (const slug of ['formula-out', 'formula-in'])
+        await server.createEndpoint({ slug, name: slug, schema });
+      const key = await server.createKey({ name: 'formula', environment: 'test' });
+      const notes = [
+        '=HYPERLINK("http://evil.example","x")',
+        '+1',
+        '-2+3',
+        '@SUM(A1)',
+        '\tlead tab',
+        '\rlead cr',
+        "'=already quoted",
+        "''+twice",
+        "'plain quote",
+        '  spaced  ',
+        'a=b',
+      ];
+      const rows = [
+        ...notes.map((note) => ({ note })),
+        { note: 'num', n: '-5', qty: -5 },
+        { note: 'n', n: -7 },
+      ];
+      for (const json of rows) {
+        const sent = await server.request('POST', '/api/v1/data/formula-out', { key: key.key, json });
+        assert.equal(sent.status, 202, sent.text);
+      }
+      const csv = await cli('records', 'export', 'formula-out', '--format', 'csv');
+      assert.equal(csv.code, 0, csv.stderr);
+      const lines = csv.stdout.split('\n');
+      assert.equal(lines[0], 'note,n,qty');
+      assert.equal(lines[1], `"'=HYPERLINK(""http://evil.example"",""x"")",,`);
+      assert.equal(lines[2], `"'+1",,`);
+      assert.equal(lines[3], `"'-2+3",,`);
+      assert.equal(lines[4], `"'@SUM(A1)",,`);
+      assert.equal(lines[5], `"'\tlead tab",,`);
+      assert.equal(lines[6], `"'\rlead cr",,`);
+      assert.equal(lines[7], `"''=already quoted",,`);
+      assert.equal(lines[8], `"'''+twice",,`);
+      assert.equal(lines[9], `'plain quote,,`);
+      assert.equal(lines[10], '"  spaced  ",,');
+      assert.equal(lines[11], 'a=b,,');
+      // A string in a column that also takes integers is guarded too; numbers are numbers.
+      assert.equal(lines[12], `num,"'-5",-5`);
+      assert.equal(lines[13], 'n,-7,');
+      for (const line of lines.slice(1, -1))
+        for (const cell of line.split(','))
+          assert.doesNotMatch(
+            cell.replace(/^"/, ''),
+            /^[=+@\t\r]|^-\D/,
+            `a cell a spreadsheet runs: ${line}`,
+          );
+
+      writeFileSync(join(dir, 'formula.csv'), csv.stdout);
+      const res = await cli('records', 'import', 'formula-in', join(dir, 'formula.csv'), '--json');
+      assert.equal(res.code, 0, res.stdout + res.stderr);
+      assert.deepEqual(await exportedData('formula-in'), rows);
+    });
+
     test('CSV: an empty string is exported as `""` and imported back as one; an empty cell stays no field', async () => {
       const schema = {
         type: 'object',

@@ -172,6 +172,16 @@ const CELL_NUMBER = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/;
 const NULL_CELL = /^\s*null\s*$/;
 
 /**
+ * Text a spreadsheet (Excel, Sheets, LibreOffice) would run as a formula when it opens the CSV:
+ * starting with =, +, -, @, tab or CR (OWASP's CSV injection list). The export writes such a
+ * string with a `'` before it, which spreadsheets show as text; so that the guard can be told
+ * from the data, text that already starts with quotes before one of those is guarded too
+ * (`'=x` is written `''=x`), and the import takes one `'` off every cell GUARDED matches.
+ */
+const FORMULA = /^'*[=+\-@\t\r]/;
+const GUARDED = /^'+[=+\-@\t\r]/;
+
+/**
  * CSV cells are text: type them by the schema's declared property types. An empty cell (or one
  * of blanks) is an absent field; an unquoted `null` is JSON null where the column's types allow
  * null (as the export writes it; a quoted `"null"` is the text, see QuotedText); a number
@@ -366,9 +376,11 @@ async function* readRows(
       continue;
     }
     const members: string[] = [];
-    for (const [i, value] of record.entries()) {
+    for (const [i, cell] of record.entries()) {
       const column = header[i] as string;
       const types = cellTypes(properties[column], schema);
+      // A formula the export guarded (FORMULA): the text without its `'`, as a quoted cell.
+      const value = unguarded(cell);
       const text = value instanceof QuotedText ? value.text : value;
       const typed =
         value instanceof QuotedText && (types ?? ['string']).includes('string')
@@ -387,6 +399,11 @@ async function* readRows(
     }
     yield row(line, `{${members.join(',')}}`);
   }
+}
+
+function unguarded(cell: Cell): Cell {
+  const text = cell instanceof QuotedText ? cell.text : cell;
+  return GUARDED.test(text) ? new QuotedText(text.slice(1)) : cell;
 }
 
 /** The most row text one import request carries: under the management API's 5 MiB body limit. */
@@ -643,7 +660,7 @@ export function registerRecordsCommands(program: Command, config: Config): void 
       .command('export')
       .argument('<endpoint>', 'the endpoint’s slug')
       .description(
-        'every record’s data to stdout: NDJSON as stored, or CSV (the environment’s schema’s columns, then any other field)',
+        "every record’s data to stdout: NDJSON as stored, or CSV (the environment’s schema’s columns, then any other field; a string a spreadsheet would run as a formula, =…, +…, -…, @…, gets a leading ', which records import takes off)",
       ),
     'errors as the JSON envelope (the records are NDJSON or CSV either way)',
   )
@@ -745,10 +762,11 @@ async function writeCsv(body: Readable, schema: unknown): Promise<void> {
     // reads as null as `"null"`: `null` is null (csvCell leaves null to `cast.null`). A string
     // that would read back as another type its column takes is quoted too (`"42"` where the
     // field takes strings and integers): see QuotedText.
+    // Blanks at either end quoted too: a spreadsheet or another reader may trim them.
     const out = stringifyCsv({
       header: names.length > 0,
       columns: names,
-      quoted_match: /^$/,
+      quoted_match: [/^$/, /^\s|\s$/],
       cast: {
         null: () => 'null',
         string: (value) => (NULL_CELL.test(value) ? { value, quoted: true } : value),
@@ -761,6 +779,7 @@ async function writeCsv(body: Readable, schema: unknown): Promise<void> {
       const data = parseExact(text) as Record<string, unknown>;
       const cells = names.map((name, i) => {
         const value = data[name];
+        if (typeof value === 'string' && FORMULA.test(value)) return new QuotedText(`'${value}`);
         // (`""` is quoted by quoted_match: the stringifier leaves an empty value unquoted.)
         return typeof value === 'string' && value !== '' && typedCell(value, types[i]) !== value
           ? new QuotedText(value)
