@@ -8,6 +8,36 @@ import { typesFor } from '../src/cli/types-command.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 import { nodeProjectOptions, tsc } from './helpers/tsc.ts';
 
+/**
+ * `lines` compile with tsc against the generated `types` and the client: each file of code after
+ * `import { Gatehouse }` and `import type { Endpoints }`.
+ */
+async function compilesWith(types: string, lines: string[]): Promise<void> {
+  const dir = mkdtempSync(join(process.cwd(), '.sdk-walk-'));
+  try {
+    writeFileSync(join(dir, 'endpoints.ts'), types);
+    const client = join(process.cwd(), 'packages/client/src/index.ts');
+    writeFileSync(
+      join(dir, 'use.ts'),
+      [
+        `import { Gatehouse } from ${JSON.stringify(client)};`,
+        `import type { Endpoints } from './endpoints.ts';`,
+        ...lines,
+      ].join('\n'),
+    );
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: nodeProjectOptions({ allowImportingTsExtensions: true, skipLibCheck: true }),
+        files: ['use.ts'],
+      }),
+    );
+    await tsc(join(dir, 'tsconfig.json'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 test('gatehouse types: a field whose schema names no type takes any value, as the server does', async () => {
   const schema = {
     type: 'object',
@@ -36,32 +66,12 @@ test('gatehouse types: a field whose schema names no type takes any value, as th
   assert.match(types, /\n {2}pairs\?: \{\n {4}\[k: string\]: string;\n {2}\};\n/);
   assert.match(types, /\n {2}name\?: string;\n/);
 
-  const dir = mkdtempSync(join(process.cwd(), '.sdk-walk-'));
-  try {
-    writeFileSync(join(dir, 'endpoints.ts'), types);
-    const client = join(process.cwd(), 'packages/client/src/index.ts');
-    writeFileSync(
-      join(dir, 'use.ts'),
-      [
-        `import { Gatehouse } from ${JSON.stringify(client)};`,
-        `import type { Endpoints } from './endpoints.ts';`,
-        `const gh = new Gatehouse<Endpoints>({ apiKey: 'k' });`,
-        // Each a body the server accepts; before, each failed to compile (an object was required).
-        `void gh.records('notes').create({ note: 'call back', code: 'AB', other: 5, either: 'abc', list: [1, 'x'] });`,
-        `void gh.records('notes').create({ note: 42, code: 7, kind: 'a', name: 'n' });`,
-      ].join('\n'),
-    );
-    writeFileSync(
-      join(dir, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: nodeProjectOptions({ allowImportingTsExtensions: true, skipLibCheck: true }),
-        files: ['use.ts'],
-      }),
-    );
-    await tsc(join(dir, 'tsconfig.json'));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await compilesWith(types, [
+    `const gh = new Gatehouse<Endpoints>({ apiKey: 'k' });`,
+    // Each a body the server accepts; before, each failed to compile (an object was required).
+    `void gh.records('notes').create({ note: 'call back', code: 'AB', other: 5, either: 'abc', list: [1, 'x'] });`,
+    `void gh.records('notes').create({ note: 42, code: 7, kind: 'a', name: 'n' });`,
+  ]);
 });
 
 test('gatehouse types: a schema with both $defs and definitions (the server takes it) compiles, every reference kept', async () => {
@@ -110,33 +120,13 @@ test('gatehouse types: a list of integers is a list of number | bigint, not a nu
   assert.match(types, /\n {2}scores\?: \(number \| bigint\)\[\];\n/);
   assert.match(types, /\n {2}codes\?: \(number \| bigint \| string\)\[\];\n/);
   assert.match(types, /\n {2}both\?: number \| bigint;\n/);
-  const dir = mkdtempSync(join(process.cwd(), '.sdk-walk-'));
-  try {
-    writeFileSync(join(dir, 'endpoints.ts'), types);
-    const client = join(process.cwd(), 'packages/client/src/index.ts');
-    writeFileSync(
-      join(dir, 'use.ts'),
-      [
-        `import { Gatehouse } from ${JSON.stringify(client)};`,
-        `import type { Endpoints } from './endpoints.ts';`,
-        `const games = new Gatehouse<Endpoints>({ apiKey: 'k' }).records('games');`,
-        `void games.create({ scores: [1, 2, 9007199254740993n], codes: [1, 'a'], both: 4 });`,
-        `// @ts-expect-error a number is not a list`,
-        `void games.create({ scores: 7 });`,
-        `export const first = async (id: string): Promise<number | bigint | undefined> => (await games.get(id)).data.scores?.[0];`,
-      ].join('\n'),
-    );
-    writeFileSync(
-      join(dir, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: nodeProjectOptions({ allowImportingTsExtensions: true, skipLibCheck: true }),
-        files: ['use.ts'],
-      }),
-    );
-    await tsc(join(dir, 'tsconfig.json'));
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await compilesWith(types, [
+    `const games = new Gatehouse<Endpoints>({ apiKey: 'k' }).records('games');`,
+    `void games.create({ scores: [1, 2, 9007199254740993n], codes: [1, 'a'], both: 4 });`,
+    `// @ts-expect-error a number is not a list`,
+    `void games.create({ scores: 7 });`,
+    `export const first = async (id: string): Promise<number | bigint | undefined> => (await games.get(id)).data.scores?.[0];`,
+  ]);
 });
 
 describe('@gatehouse/client, as a partner calls it', () => {
