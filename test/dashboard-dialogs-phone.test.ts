@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import {
   type Browser,
-  CHROMIUM,
   ensureDashboardBuilt,
-  openBrowser,
-  signInAsOwner,
+  NEEDS_CHROMIUM,
+  ownerBrowser,
 } from './helpers/dashboard-browser.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
@@ -34,9 +32,7 @@ const within = (box: Box | null): boolean =>
  * is read by scrolling a box sideways, and each of its buttons can be brought on screen, whole, by
  * scrolling the dialog. A record's JSON in the console's view dialog was cut off at 320px.
  */
-describe('dashboard dialogs at 320px', {
-  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (.ci/run installs it)`,
-}, () => {
+describe('dashboard dialogs at 320px', NEEDS_CHROMIUM, () => {
   let server: TestServer;
   let receiver: Receiver;
   let owner: Browser;
@@ -83,9 +79,8 @@ describe('dashboard dialogs at 320px', {
       email: `${'e'.repeat(80)}@example.com`,
     });
     assert.equal(invited.status, 201, invited.text);
-    owner = await openBrowser(server.url, SCREEN);
+    owner = await ownerBrowser(server.url, SCREEN);
     page = owner.page;
-    await signInAsOwner(page, server.url);
   });
   after(async () => {
     await owner?.close();

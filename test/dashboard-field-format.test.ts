@@ -1,14 +1,12 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Page } from 'playwright-core';
 import { compileSchema } from '../src/endpoints/json-schema.ts';
 import {
   type Browser,
-  CHROMIUM,
   ensureDashboardBuilt,
-  openBrowser,
-  signInAsOwner,
+  NEEDS_CHROMIUM,
+  ownerBrowser,
 } from './helpers/dashboard-browser.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -37,9 +35,7 @@ function stringFormatsChecked(): string[] {
  * checks; the format picked is saved in the schema, shown again when the endpoint is reopened,
  * and checked by the data API.
  */
-describe('dashboard field builder: a string field’s format', {
-  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (.ci/run installs it)`,
-}, () => {
+describe('dashboard field builder: a string field’s format', NEEDS_CHROMIUM, () => {
   let server: TestServer;
   let owner: Browser;
   let page: Page;
@@ -47,9 +43,8 @@ describe('dashboard field builder: a string field’s format', {
   before(async () => {
     ensureDashboardBuilt();
     server = await startTestServer('sqlite');
-    owner = await openBrowser(server.url);
+    owner = await ownerBrowser(server.url);
     page = owner.page;
-    await signInAsOwner(page, server.url);
   });
   after(async () => {
     await owner?.close();

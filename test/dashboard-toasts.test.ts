@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Locator, Page } from 'playwright-core';
 import {
   type Browser,
-  CHROMIUM,
   ensureDashboardBuilt,
-  openBrowser,
-  signInAsOwner,
+  NEEDS_CHROMIUM,
+  ownerBrowser,
 } from './helpers/dashboard-browser.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
@@ -17,9 +15,7 @@ import { until } from './helpers/until.ts';
  * its Close button or by Escape (once nothing else takes Escape: a dialog over the page closes
  * first), and the room between two toasts does not take the clicks meant for the page under it.
  */
-describe('dashboard success toasts', {
-  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (.ci/run installs it)`,
-}, () => {
+describe('dashboard success toasts', NEEDS_CHROMIUM, () => {
   let server: TestServer;
   let owner: Browser;
   let page: Page;
@@ -29,9 +25,8 @@ describe('dashboard success toasts', {
     ensureDashboardBuilt();
     server = await startTestServer('sqlite');
     await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
-    owner = await openBrowser(server.url);
+    owner = await ownerBrowser(server.url);
     page = owner.page;
-    await signInAsOwner(page, server.url);
     await page.goto(`${server.url}/#/endpoints/orders`);
     await page.getByRole('heading', { level: 1, name: 'Orders' }).waitFor();
   });

@@ -67,6 +67,18 @@ export async function openBrowser(origin: string, phone?: PhoneScreen): Promise<
   };
 }
 
+/** A browser test's `describe` options: skipped, saying why, where Chromium is not installed. */
+export const NEEDS_CHROMIUM = {
+  skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (.ci/run installs it)`,
+};
+
+/** A fresh browser (see openBrowser) signed in as the test server's owner. */
+export async function ownerBrowser(origin: string, phone?: PhoneScreen): Promise<Browser> {
+  const browser = await openBrowser(origin, phone);
+  await signInAsOwner(browser.page, origin);
+  return browser;
+}
+
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOTS, { recursive: true });
   // Let toasts and chart animations settle.
