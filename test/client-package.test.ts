@@ -55,6 +55,9 @@ describe('@gatehouse/client as an installed package', () => {
         // Never null (docs/webhooks.md): read without a check, under strictNullChecks.
         `export const where = (e: WebhookEvent<{ order_id: string }>) => [e.data.record.endpoint, e.data.record.environment, e.data.record.object, e.data.record.data.order_id];`,
         `export const search = () => orders.listPage({ filter: { order_id: null } });`,
+        // An array field takes no filter: the server would answer 400.
+        `// @ts-expect-error tags is an array`,
+        `export const byTags = () => orders.listPage({ filter: { tags: 'a' } });`,
         // A field named constructor, as gatehouse types writes it: any filter still type-checks.
         `interface Odd { sku: string; constructor?: string | {}["constructor"] }`,
         `export const odd = (other: Gatehouse<{ odd: Odd }>) => other.records('odd').listPage({ filter: { sku: 'a' } });`,

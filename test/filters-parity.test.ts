@@ -127,6 +127,54 @@ for (const kind of databaseKinds) {
       );
     });
 
+    test('a filter on an array or object field is a 400 naming it, in the data API and the console; the document offers none', async () => {
+      await server.createEndpoint({
+        slug: 'shaped',
+        name: 'Shaped',
+        schema: {
+          type: 'object',
+          properties: {
+            sku: { type: 'string' },
+            items: { type: 'array' },
+            address: { type: 'object' },
+            tags: { type: ['array', 'null'] },
+          },
+        },
+      });
+      assert.equal((await server.admin('POST', '/admin/v1/endpoints/shaped/deploy')).status, 201);
+      const ids = await create('shaped', ['{"sku":"a","items":["x"],"address":{"x":1},"tags":null}']);
+      const refusals: Array<[name: string, error: string]> = [
+        [
+          'filter[items]',
+          'Cannot filter on an array field: filters match strings, numbers, booleans and null',
+        ],
+        [
+          'filter[address]',
+          'Cannot filter on an object field: filters match strings, numbers, booleans and null',
+        ],
+      ];
+      for (const [name, error] of refusals) {
+        const query = `${encodeURIComponent(name)}=x`;
+        for (const res of [
+          await server.request('GET', `/api/v1/data/shaped?${query}`, { key }),
+          await server.admin('GET', `/admin/v1/console/shaped/records?${query}`),
+        ]) {
+          assert.equal(res.status, 400, res.text);
+          assert.equal(res.body.code, 'invalid_request');
+          assert.deepEqual(res.body.details, [{ field: name, error }]);
+        }
+      }
+      // A field that may also be null can still be filtered for null; the record is there, unchanged.
+      assert.deepEqual(await matching('shaped', ids, 'filter[tags]=null'), [0]);
+      const record = await server.request('GET', `/api/v1/data/shaped/${ids[0]}`, { key });
+      assert.deepEqual(record.body.data.data, { sku: 'a', items: ['x'], address: { x: 1 }, tags: null });
+      const doc = await server.request('GET', '/api/v1/openapi.json', { key });
+      const offered = doc.body.paths['/api/v1/data/shaped'].get.parameters
+        .map((p: { name?: string }) => p.name ?? '')
+        .filter((n: string) => n.startsWith('filter['));
+      assert.deepEqual(offered, ['filter[sku]', 'filter[tags]']);
+    });
+
     test('a declared integer or number field finds values past 2^53 exactly, digit for digit', async () => {
       await server.createEndpoint({
         slug: 'big',

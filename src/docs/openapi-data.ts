@@ -3,6 +3,7 @@ import { appPaths } from '../apps/openapi.ts';
 import type { EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { oldestFirst, rebaseRefs, typeNames } from '../endpoints/type-names.ts';
 import { FILTERABLE_FIELD } from '../infra/db/dialect.ts';
+import { filterableTypes } from '../records/record-reader.ts';
 import { EVENT_TYPES } from '../webhooks/subscription-service.ts';
 import { exampleBody } from './example-body.ts';
 import {
@@ -125,8 +126,8 @@ export async function dataApiDocument(
       // Without one the code samples keep `{record_id}` in the URL, which curl reads as a glob.
       example: RECORD_ID_EXAMPLE,
     };
-    const filterable = Object.keys(((schemaSource as Json)?.properties as Json) ?? {}).filter((field) =>
-      FILTERABLE_FIELD.test(field),
+    const filterable = Object.keys(((schemaSource as Json)?.properties as Json) ?? {}).filter(
+      (field) => FILTERABLE_FIELD.test(field) && filterableTypes(version.fieldTypes.get(field)),
     );
     const filters = filterable.map((field) => ({
       name: `filter[${field}]`,

@@ -28,6 +28,17 @@ export const LIST_QUERY = {
   'filter[field]': 'Only records whose top-level field has this value (`filter[paid]=true`)',
 } as const;
 
+/** The JSON types a filter's text can equal; the schema's other two are array and object. */
+const SCALAR_TYPES = new Set(['string', 'number', 'integer', 'boolean', 'null']);
+
+/**
+ * Whether a filter can match a field of these declared types: not when every type is array or
+ * object, as a filter's text is compared with a scalar. An undeclared field may hold anything.
+ */
+export function filterableTypes(types: readonly string[] | undefined): boolean {
+  return types === undefined || types.length === 0 || types.some((type) => SCALAR_TYPES.has(type));
+}
+
 const JSON_NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 /** More than 15 digits in a row (a decimal point between them counts as none), as json-body.ts counts them. */
 const LONG_DIGITS = /\d{16}/;
@@ -108,8 +119,14 @@ export function parseListQuery(query: Record<string, unknown>, version: SchemaVe
           name,
           'Filters apply to top-level field names of 1 to 64 characters, without ", \\ or control characters',
         );
+      const types = version.fieldTypes.get(field);
+      if (!filterableTypes(types))
+        throw invalid(
+          name,
+          `Cannot filter on an ${types?.join(' or ')} field: filters match strings, numbers, booleans and null`,
+        );
       if (out.filters.length >= 10) throw invalid(name, 'At most 10 filters');
-      out.filters.push([field, filterValues(value, version.fieldTypes.get(field))]);
+      out.filters.push([field, filterValues(value, types)]);
       continue;
     }
     if (!ALLOWED.has(name))

@@ -92,6 +92,13 @@ export interface WriteOptions extends CallOptions {
   callback?: { url: string; auth?: string | undefined; authHeader?: string | undefined } | undefined;
 }
 
+/** A filter's value is compared with a scalar: fields that can hold none (arrays, objects) take no filter. */
+type FilterableKey<T, K extends keyof T> = unknown extends T[K]
+  ? K
+  : [Extract<T[K], string | number | bigint | boolean | null>] extends [never]
+    ? never
+    : K;
+
 export interface ListParams<T> extends CallOptions {
   limit?: number | undefined;
   order?: 'asc' | 'desc' | undefined;
@@ -99,11 +106,12 @@ export interface ListParams<T> extends CallOptions {
   /**
    * Equality filters on top-level fields (`null` finds JSON null). A field named like a member
    * every object has (`constructor`, `toString`…) also takes that member's type, as `gatehouse
-   * types` writes it: every object literal inherits it, and only own fields are sent.
+   * types` writes it: every object literal inherits it, and only own fields are sent. A field
+   * that is only an array or object takes none (the server answers 400 invalid_request).
    */
   filter?:
     | {
-        [K in keyof T & string]?:
+        [K in keyof T & string as FilterableKey<T, K>]?:
           | string
           | number
           | bigint
