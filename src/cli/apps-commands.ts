@@ -8,6 +8,7 @@ import { confirmFound, withYes } from './confirm.ts';
 import { action, show, withCommon } from './data-commands.ts';
 import { readOptionFile } from './option-file.ts';
 import { CliFailure, printFields, printTable } from './output.ts';
+import { pathSegment } from './path-segment.ts';
 
 type Common = { json?: boolean };
 
@@ -55,7 +56,7 @@ function summary(app: AppJson): Record<string, unknown> {
 /** `gatehouse apps list|get|create|update|deploy|versions|delete`: App API definitions. */
 export function registerAppsCommands(program: Command, config: Config): void {
   const apps = program.command('apps').description('App APIs: owner-defined routes under /api/v1/apps/{app}');
-  const path = (slug: string) => `/admin/v1/apps/${encodeURIComponent(slug)}`;
+  const path = (slug: string) => `/admin/v1/apps/${pathSegment(slug, 'app')}`;
 
   withCommon(apps.command('list').description('list apps')).action(
     action(config, async (call, o: Common) => {

@@ -10,13 +10,14 @@ import { environmentOption } from './environment-option.ts';
 import { setsFields, typedFields } from './option-fields.ts';
 import { readOptionFile } from './option-file.ts';
 import { CliFailure, printFields, printJson, printTable, reportFailure } from './output.ts';
+import { pathSegment } from './path-segment.ts';
 
 type Common = ClientOptions & { json?: boolean };
 
 /** A management API path under one endpoint or one key (`/admin/v1/endpoints/orders/deploy`). */
 export const endpointPath = (slug: string, tail = '') =>
-  `/admin/v1/endpoints/${encodeURIComponent(slug)}${tail}`;
-const keyPath = (id: string, tail = '') => `/admin/v1/keys/${encodeURIComponent(id)}${tail}`;
+  `/admin/v1/endpoints/${pathSegment(slug, 'endpoint')}${tail}`;
+const keyPath = (id: string, tail = '') => `/admin/v1/keys/${pathSegment(id, 'key')}${tail}`;
 
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
 

@@ -7,6 +7,7 @@ import { confirmFound, withYes } from './confirm.ts';
 import { action, show, usage, withCommon } from './data-commands.ts';
 import { typedFields } from './option-fields.ts';
 import { CliFailure, printFields, printTable, reportFailure } from './output.ts';
+import { pathSegment } from './path-segment.ts';
 import { readHidden, saveCredentials, savedWhere } from './server-commands.ts';
 
 type Common = { json?: boolean };
@@ -72,7 +73,7 @@ export function registerTokenCommands(program: Command, config: Config): void {
         (token) =>
           `This revokes management token ${id} (${token.name}${token.current ? ', the one this CLI uses' : ''}) for good: whatever uses it is refused.`,
       );
-      const data = await call<ManagementTokenJson>('DELETE', `/admin/v1/tokens/${encodeURIComponent(id)}`);
+      const data = await call<ManagementTokenJson>('DELETE', `/admin/v1/tokens/${pathSegment(id, 'token')}`);
       show(o.json, data, () =>
         process.stdout.write(
           `Revoked token ${data.id} (${data.name})${data.current ? ': it was this CLI’s own; "gatehouse login" gets a new one' : ''}\n`,

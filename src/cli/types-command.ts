@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Config } from '../config.ts';
 import type { EndpointJson, EndpointVersionJson } from '../endpoints/endpoint-service.ts';
 import { oldestFirst, rebaseRefs, typeNames } from '../endpoints/type-names.ts';
-import { action, show, withCommon } from './data-commands.ts';
+import { action, endpointPath, show, withCommon } from './data-commands.ts';
 import { environmentOption } from './environment-option.ts';
 import { CliFailure } from './output.ts';
 
@@ -420,7 +420,7 @@ export function registerTypesCommand(program: Command, config: Config): void {
             }
             const versions = await call<EndpointVersionJson[]>(
               'GET',
-              `/admin/v1/endpoints/${endpoint.slug}/versions`,
+              endpointPath(endpoint.slug, '/versions'),
             );
             schemas.push({ slug: endpoint.slug, schema: versions[0]?.schema });
           } else schemas.push({ slug: endpoint.slug, schema: endpoint.schema });

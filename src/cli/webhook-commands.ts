@@ -3,10 +3,11 @@ import type { Config } from '../config.ts';
 import type { DeliveryJson } from '../webhooks/delivery-service.ts';
 import type { SubscriptionJson } from '../webhooks/subscription-service.ts';
 import { confirmFound, withYes } from './confirm.ts';
-import { action, collect, show, usage, withCommon } from './data-commands.ts';
+import { action, collect, endpointPath, show, usage, withCommon } from './data-commands.ts';
 import { environmentOption } from './environment-option.ts';
 import { setsFields } from './option-fields.ts';
 import { printFields, printJson, printTable } from './output.ts';
+import { pathSegment } from './path-segment.ts';
 
 type Common = { json?: boolean };
 
@@ -76,7 +77,7 @@ export function registerWebhookCommands(program: Command, config: Config): void 
           const body = { url: o.target, environment: o.env, ...(o.event ? { events: o.event } : {}) };
           const data = await call<SubscriptionJson & { secret: string }>(
             'POST',
-            `/admin/v1/endpoints/${encodeURIComponent(slug)}/webhooks`,
+            endpointPath(slug, '/webhooks'),
             body,
           );
           show(o.json, data, () => {
@@ -121,7 +122,7 @@ export function registerWebhookCommands(program: Command, config: Config): void 
             'GET',
             slug === undefined
               ? `/admin/v1/webhooks${query.size > 0 ? `?${query}` : ''}`
-              : `/admin/v1/endpoints/${encodeURIComponent(slug)}/webhooks`,
+              : endpointPath(slug, '/webhooks'),
           );
           // One endpoint's list takes no filter: its environment and state are picked here.
           const data = all.filter(
@@ -138,7 +139,7 @@ export function registerWebhookCommands(program: Command, config: Config): void 
 
   withCommon(webhooks.command('show').alias('get').argument('<id>').description('one subscription')).action(
     action(config, async (call, id: string, o: Common) => {
-      const data = await call<SubscriptionJson>('GET', `/admin/v1/webhooks/${encodeURIComponent(id)}`);
+      const data = await call<SubscriptionJson>('GET', `/admin/v1/webhooks/${pathSegment(id, 'webhook')}`);
       show(o.json, data, () => printFields({ ...data }));
     }),
   );
@@ -170,7 +171,7 @@ export function registerWebhookCommands(program: Command, config: Config): void 
             throw usage('Nothing to change: give --target, --event, --enable or --disable');
           const data = await call<SubscriptionJson>(
             'PATCH',
-            `/admin/v1/webhooks/${encodeURIComponent(id)}`,
+            `/admin/v1/webhooks/${pathSegment(id, 'webhook')}`,
             body,
           );
           show(o.json, data, () => printFields({ ...data }));
@@ -187,7 +188,7 @@ export function registerWebhookCommands(program: Command, config: Config): void 
     action(config, async (call, id: string, o: Common) => {
       const data = await call<SubscriptionJson & { secret: string }>(
         'POST',
-        `/admin/v1/webhooks/${encodeURIComponent(id)}/rotate-secret`,
+        `/admin/v1/webhooks/${pathSegment(id, 'webhook')}/rotate-secret`,
       );
       show(o.json, data, () => {
         printFields({
@@ -227,11 +228,11 @@ export function registerWebhookCommands(program: Command, config: Config): void 
     action(config, async (call, id: string, o: Common & { yes?: boolean }) => {
       await confirmFound(
         o,
-        () => call<SubscriptionJson>('GET', `/admin/v1/webhooks/${encodeURIComponent(id)}`),
+        () => call<SubscriptionJson>('GET', `/admin/v1/webhooks/${pathSegment(id, 'webhook')}`),
         (subscription) =>
           `This deletes subscription ${id} and its signing secret, for good: nothing more is sent to ${subscription.url}.`,
       );
-      const data = await call<unknown>('DELETE', `/admin/v1/webhooks/${encodeURIComponent(id)}`);
+      const data = await call<unknown>('DELETE', `/admin/v1/webhooks/${pathSegment(id, 'webhook')}`);
       show(o.json, data, () => process.stdout.write(`Deleted subscription ${id}\n`));
     }),
   );
@@ -266,7 +267,7 @@ export function registerWebhookCommands(program: Command, config: Config): void 
         for (const [option, param] of Object.entries(map)) if (o[option]) query.set(param, String(o[option]));
         // The API filters by slug and finds nothing for one that names no endpoint: said as
         // endpoints show says it (endpoint_not_found), not printed as an empty log.
-        if (o.endpoint) await call<unknown>('GET', `/admin/v1/endpoints/${encodeURIComponent(o.endpoint)}`);
+        if (o.endpoint) await call<unknown>('GET', endpointPath(o.endpoint));
         // The whole envelope, for its meta.next_cursor (call() hands back `data` alone).
         const response = await call<Response>('GET', `/admin/v1/deliveries?${query}`, undefined, true);
         const page = (await response.json()) as {
@@ -304,7 +305,7 @@ export function registerWebhookCommands(program: Command, config: Config): void 
     deliveries.command('show').alias('get').argument('<id>').description('one delivery with every attempt'),
   ).action(
     action(config, async (call, id: string, o: Common) => {
-      const data = await call<DeliveryJson>('GET', `/admin/v1/deliveries/${encodeURIComponent(id)}`);
+      const data = await call<DeliveryJson>('GET', `/admin/v1/deliveries/${pathSegment(id, 'delivery')}`);
       show(o.json, data, () => {
         printFields({ ...data, attempts: data.attempts.length });
         // The receiver's answer is often what says why it refused (a signature it could not verify).
@@ -330,7 +331,7 @@ export function registerWebhookCommands(program: Command, config: Config): void 
     action(config, async (call, id: string, o: Common) => {
       const data = await call<DeliveryJson>(
         'POST',
-        `/admin/v1/deliveries/${encodeURIComponent(id)}/redeliver`,
+        `/admin/v1/deliveries/${pathSegment(id, 'delivery')}/redeliver`,
       );
       show(o.json, data, () =>
         printFields({ id: data.id, event_id: data.event_id, url: data.url, status: data.status }),
