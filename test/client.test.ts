@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { inspect, promisify } from 'node:util';
@@ -475,6 +476,40 @@ test('a signal cancels a call: in flight, while waiting to retry, or before it s
   } finally {
     stalled.closeAllConnections();
     await new Promise((r) => stalled.close(r));
+  }
+});
+
+test('without AbortSignal.any (Node 20.0 to 20.2) a signal still cancels a call in flight and the timeout still ends one, leaving no listener on the signal', async () => {
+  const held = createServer(() => {
+    // Never answers.
+  });
+  const url = await listen(held);
+  const any = Object.getOwnPropertyDescriptor(AbortSignal, 'any');
+  Reflect.deleteProperty(AbortSignal, 'any');
+  try {
+    const kept = new AbortController();
+    const quick = new Gatehouse<Endpoints>({
+      apiKey: 'gk_test_x',
+      baseUrl: url,
+      maxRetries: 0,
+      timeoutMs: 200,
+    });
+    const timedOut = await quick.account({ signal: kept.signal }).then(
+      () => assert.fail('answered'),
+      (e: unknown) => e,
+    );
+    assert.ok(timedOut instanceof ConnectionError, String(timedOut));
+    assert.equal(getEventListeners(kept.signal, 'abort').length, 0, 'a listener left on the caller’s signal');
+    const flying = new AbortController();
+    const slow = new Gatehouse<Endpoints>({ apiKey: 'gk_test_x', baseUrl: url, maxRetries: 0 });
+    const call = slow.records('orders').get('rec_1', { signal: flying.signal });
+    const reason = new Error('user left the page');
+    setTimeout(() => flying.abort(reason), 100);
+    await assert.rejects(call, (e: unknown) => e === reason);
+  } finally {
+    if (any) Object.defineProperty(AbortSignal, 'any', any);
+    held.closeAllConnections();
+    await new Promise((r) => held.close(r));
   }
 });
 

@@ -138,6 +138,36 @@ interface RequestOptions {
 }
 
 /** Waits `ms`, or rejects with the signal's reason as soon as it aborts. */
+/**
+ * A signal that aborts when either does, with their reason. AbortSignal.any does it from Node 20.3
+ * (and recent browsers); the package says Node 20, so before that it is done by hand. `release`
+ * drops the listeners then left on `cancel`, which a caller may keep for many requests.
+ */
+function eitherSignal(timeout: AbortSignal, cancel: AbortSignal): { signal: AbortSignal; release(): void } {
+  if (typeof AbortSignal.any === 'function')
+    return { signal: AbortSignal.any([timeout, cancel]), release: () => undefined };
+  const linked = new AbortController();
+  const release = () => {
+    timeout.removeEventListener('abort', onTimeout);
+    cancel.removeEventListener('abort', onCancel);
+  };
+  const onTimeout = () => {
+    release();
+    linked.abort(timeout.reason);
+  };
+  const onCancel = () => {
+    release();
+    linked.abort(cancel.reason);
+  };
+  if (cancel.aborted) linked.abort(cancel.reason);
+  else if (timeout.aborted) linked.abort(timeout.reason);
+  else {
+    timeout.addEventListener('abort', onTimeout, { once: true });
+    cancel.addEventListener('abort', onCancel, { once: true });
+  }
+  return { signal: linked.signal, release };
+}
+
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason);
@@ -246,15 +276,15 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
       cancel?.throwIfAborted();
       let response: Response;
       let text: string;
+      // One timeout for the whole attempt: the answer's body is read under it too.
+      const timeout = AbortSignal.timeout(this.timeoutMs);
+      const linked = cancel ? eitherSignal(timeout, cancel) : undefined;
       try {
-        // One timeout for the whole attempt: the answer's body is read under it too.
-        const timeout = AbortSignal.timeout(this.timeoutMs);
-        const signal = cancel ? AbortSignal.any([timeout, cancel]) : timeout;
         response = await this.fetch(`${this.baseUrl}${req.path}`, {
           method: req.method,
           headers,
           body,
-          signal,
+          signal: linked?.signal ?? timeout,
           // Not followed (see below): a POST answered 301, 302 or 303 would be sent again as a GET.
           redirect: 'manual',
         });
@@ -277,6 +307,8 @@ export class Gatehouse<E extends object = Record<string, Record<string, unknown>
             cause: error,
           },
         );
+      } finally {
+        linked?.release();
       }
       // Gatehouse never redirects: a redirect comes from something in front of it. Followed, a
       // write answered 301, 302 or 303 became a GET, and create() resolved with a list, nothing
