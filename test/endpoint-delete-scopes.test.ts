@@ -5,7 +5,7 @@ import { managementCli } from './helpers/process.ts';
 import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
 
 for (const kind of databaseKinds) {
-  describe(`deleting an endpoint takes its scopes from keys, on ${kind}`, () => {
+  describe(`deleting an endpoint or an app takes its scopes from keys, on ${kind}`, () => {
     let server: TestServer;
     const order = { order_id: 'S-1', amount: 1 };
 
@@ -102,6 +102,59 @@ for (const kind of databaseKinds) {
       assert.equal(unknown.status, 404, unknown.text);
       assert.equal(unknown.body.code, 'endpoint_not_found');
       assert.deepEqual(await scopesOf(key.id), ['ledger:read']);
+    });
+
+    test('a key scoped to a deleted app gains nothing from a new app of the same slug', async () => {
+      const shelf = (body: string) => ({
+        slug: 'shelf',
+        name: 'Shelf',
+        routes: [{ method: 'GET', path: '/n', steps: [{ name: 'out', type: 'respond', body }] }],
+      });
+      assert.equal((await server.admin('POST', '/admin/v1/apps', shelf("'old'"))).status, 201);
+      // `apps:shelf-2` starts like `apps:shelf`: it is not the deleted app's scope.
+      const mixed = await server.createKey({
+        name: 'app-mixed',
+        environment: 'test',
+        scopes: ['apps:shelf', 'apps:shelf-2', 'notes:read'],
+      });
+      const only = await server.createKey({ name: 'app-only', environment: 'test', scopes: ['apps:shelf'] });
+      const all = await server.createKey({ name: 'app-all', environment: 'test', scopes: ['*'] });
+      // Each key used first (and a token minted): its standing is cached, and must not outlive the delete.
+      const token = await server.request('POST', '/api/v1/tokens', { key: only.key, json: {} });
+      assert.equal(typeof token.body?.data?.token, 'string', token.text);
+      for (const { key } of [mixed, only, all]) {
+        const call = await server.request('GET', '/api/v1/apps/shelf/n', { key });
+        assert.equal(call.status, 200, call.text);
+      }
+
+      const deleted = await server.admin('DELETE', '/admin/v1/apps/shelf');
+      assert.equal(deleted.status, 200, deleted.text);
+      assert.deepEqual(await scopesOf(mixed.id), ['apps:shelf-2', 'notes:read']);
+      assert.deepEqual(await scopesOf(only.id), []);
+      assert.deepEqual(await scopesOf(all.id), ['*']);
+      const audit = await server.admin('GET', '/admin/v1/audit?action=app.delete');
+      assert.equal(audit.status, 200, audit.text);
+      assert.deepEqual(audit.body.data[0]?.details, { keys_unscoped: 2 });
+
+      assert.equal((await server.admin('POST', '/admin/v1/apps', shelf("'new'"))).status, 201);
+      for (const key of [mixed.key, only.key, token.body.data.token]) {
+        const call = await server.request('GET', '/api/v1/apps/shelf/n', { key });
+        assert.equal(call.status, 403, call.text);
+        assert.equal(call.body.code, 'insufficient_scope');
+      }
+      const allowed = await server.request('GET', '/api/v1/apps/shelf/n', { key: all.key });
+      assert.equal(allowed.status, 200, allowed.text);
+      assert.equal(allowed.body, 'new');
+      // The owner gives the scope back on purpose: then it works.
+      const regranted = await server.admin('PATCH', `/admin/v1/keys/${only.id}`, { scopes: ['apps:shelf'] });
+      assert.equal(regranted.status, 200, regranted.text);
+      assert.equal((await server.request('GET', '/api/v1/apps/shelf/n', { key: only.key })).status, 200);
+
+      // An unknown app changes nothing.
+      const unknown = await server.admin('DELETE', '/admin/v1/apps/shelves');
+      assert.equal(unknown.status, 404, unknown.text);
+      assert.equal(unknown.body.code, 'app_not_found');
+      assert.deepEqual(await scopesOf(only.id), ['apps:shelf']);
     });
   });
 }

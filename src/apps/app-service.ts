@@ -9,6 +9,7 @@ import { TtlCache } from '../infra/cache/ttl-cache.ts';
 import { type Db, lockRow } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
 import type { AppsTable, AppVersionsTable, Database } from '../infra/db/schema.ts';
+import { removeAppScope } from '../keys/removed-scopes.ts';
 import { nowIso } from '../time.ts';
 import { type CompiledApp, compileApp, endpointsNamedIn, type RouteDefinition } from './definition.ts';
 
@@ -320,13 +321,17 @@ export function createAppService({ db, bus, dialect, endpoints, cacheTtlMs }: Ap
         });
     },
 
-    async remove(slug: string): Promise<void> {
+    /** Deletes the app and its versions; the ids of the keys that lost its `apps:<slug>` scope. */
+    async remove(slug: string): Promise<string[]> {
       await requireRow(slug);
-      await db.transaction().execute(async (trx) => {
+      const unscoped = await db.transaction().execute(async (trx) => {
         await trx.deleteFrom('app_versions').where('app_slug', '=', slug).execute();
         await trx.deleteFrom('apps').where('slug', '=', slug).execute();
+        return removeAppScope(trx, slug);
       });
       bus.publish('apps', slug);
+      for (const id of unscoped) bus.publish('keys', id);
+      return unscoped;
     },
 
     /** Publishes the draft to `live` as the next immutable version (re-validated against today's endpoints). */

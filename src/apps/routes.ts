@@ -18,7 +18,9 @@ export function registerAppRoutes(app: FastifyInstance, apps: AppService): void 
     data: await apps.update(request.params.slug, request.body),
   }));
   app.delete<{ Params: SlugParams }>('/admin/v1/apps/:slug', async (request) => {
-    await apps.remove(request.params.slug);
+    const unscoped = await apps.remove(request.params.slug);
+    // Keys lose the app's scope with it (keys/removed-scopes.ts): the log says how many.
+    if (unscoped.length > 0) request.auditDetails = { keys_unscoped: unscoped.length };
     return { success: true, data: { slug: request.params.slug, deleted: true } };
   });
   app.post<{ Params: SlugParams }>('/admin/v1/apps/:slug/deploy', async (request, reply) =>

@@ -74,7 +74,7 @@ const key = object({
     type: 'array',
     items: { type: 'string' },
     description:
-      '*, records:read|write, <endpoint>:read|write or apps:<app>. Deleting an endpoint removes its scopes from every key (a key may be left with none)',
+      '*, records:read|write, <endpoint>:read|write or apps:<app>. Deleting an endpoint or app removes its scopes from every key (a key may be left with none)',
   },
   limits: {
     type: 'object',

@@ -7,7 +7,7 @@ import { TtlCache } from '../infra/cache/ttl-cache.ts';
 import { type Db, lockRow } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
 import type { EndpointsTable, EndpointVersionsTable } from '../infra/db/schema.ts';
-import { removeEndpointScopes } from '../keys/endpoint-scopes.ts';
+import { removeEndpointScopes } from '../keys/removed-scopes.ts';
 import { nowIso, refusePastExpiry } from '../time.ts';
 import {
   type EndpointCreate,

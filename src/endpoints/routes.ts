@@ -19,7 +19,7 @@ export function registerEndpointRoutes(app: FastifyInstance, endpoints: Endpoint
   }));
   app.delete<{ Params: SlugParams }>('/admin/v1/endpoints/:slug', async (request) => {
     const unscoped = await endpoints.remove(request.params.slug);
-    // Keys lose the endpoint's scopes with it (keys/endpoint-scopes.ts): the log says how many.
+    // Keys lose the endpoint's scopes with it (keys/removed-scopes.ts): the log says how many.
     if (unscoped.length > 0) request.auditDetails = { keys_unscoped: unscoped.length };
     return { success: true, data: { slug: request.params.slug, deleted: true } };
   });
