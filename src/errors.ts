@@ -125,9 +125,9 @@ export const errorCodes = {
   },
   subscription_expired: {
     status: 403,
-    apis: DATA,
+    apis: BOTH,
     message: 'Subscription expired',
-    doc: "The endpoint's subscription has ended: its `expires_at` has passed. The owner extends it by setting a later `expires_at` (or `null`); a new `expires_at` in the past is refused (400 `invalid_request`, `Must be in the future`), so the endpoint cannot be ended at once by mistake (deactivating it is how it stops now).",
+    doc: "The endpoint's subscription has ended: its `expires_at` has passed. The data API refuses calls there, and `POST /admin/v1/endpoints/{slug}/import` refuses imports (a dry run too); nothing is written. The owner extends it by setting a later `expires_at` (or `null`); a new `expires_at` in the past is refused (400 `invalid_request`, `Must be in the future`), so the endpoint cannot be ended at once by mistake (deactivating it is how it stops now).",
   },
   endpoint_not_deployed: {
     status: 403,

@@ -28,7 +28,6 @@ const DATA_ONLY = [
   'api_key_revoked',
   'api_key_inactive',
   'insufficient_scope',
-  'subscription_expired',
   'idempotency_key_in_flight',
   'idempotency_key_reused',
   'rate_limited',
@@ -120,6 +119,7 @@ describe('each OpenAPI document lists only the error codes its own API answers w
     assert.ok(listed.get('409')?.has('conflict'), 'management 409 lists conflict');
     // An import into a deactivated endpoint is refused as the data API refuses a write there.
     assert.ok(listed.get('403')?.has('endpoint_inactive'), 'management 403 lists endpoint_inactive');
+    assert.ok(listed.get('403')?.has('subscription_expired'), 'management 403 lists subscription_expired');
     assert.ok(listed.get('401')?.has('unauthorized'), 'management 401 lists unauthorized');
     const enumCodes = errorEnum(adminDoc);
     for (const code of DATA_ONLY)

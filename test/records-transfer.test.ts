@@ -333,39 +333,61 @@ for (const kind of databaseKinds) {
       assert.equal(await count('nothing'), 0);
     });
 
-    test('an import into a deactivated endpoint is refused as the data API refuses a write there; nothing is written', async () => {
-      await server.createEndpoint({ slug: 'paused', name: 'paused', schema: { type: 'object' } });
-      await server.admin('POST', '/admin/v1/endpoints/paused/import', { records: [{ n: 1 }] });
-      const { key } = await server.createKey({ name: 'paused', environment: 'test' });
-      assert.equal(
-        (await server.admin('PATCH', '/admin/v1/endpoints/paused', { active: false })).status,
-        200,
-      );
-      const write = await server.request('POST', '/api/v1/data/paused', { key, json: { n: 2 } });
-      assert.equal(write.status, 403);
-      for (const query of ['', '?dry_run=true', '?strict=true', '?environment=test']) {
-        const res = await server.admin('POST', `/admin/v1/endpoints/paused/import${query}`, {
-          records: [{ n: 2 }, { n: 3 }],
+    /** Ways an owner closes an endpoint to writes, and opens it again. */
+    const closings = [
+      {
+        state: 'deactivated',
+        slug: 'paused',
+        code: 'endpoint_inactive',
+        close: (slug: string) => server.admin('PATCH', `/admin/v1/endpoints/${slug}`, { active: false }),
+        reopen: (slug: string) => server.admin('PATCH', `/admin/v1/endpoints/${slug}`, { active: true }),
+      },
+      {
+        state: 'subscription-expired',
+        slug: 'lapsed',
+        code: 'subscription_expired',
+        // The API takes no end in the past: one a moment ahead, then waited out.
+        close: async (slug: string) => {
+          const expires_at = new Date(Date.now() + 1_000).toISOString();
+          const res = await server.admin('PATCH', `/admin/v1/endpoints/${slug}`, { expires_at });
+          await new Promise((resolve) => setTimeout(resolve, Date.parse(expires_at) - Date.now() + 50));
+          return res;
+        },
+        reopen: (slug: string) => server.admin('PATCH', `/admin/v1/endpoints/${slug}`, { expires_at: null }),
+      },
+    ];
+    for (const { state, slug, code, close, reopen } of closings) {
+      test(`an import into a ${state} endpoint is refused as the data API refuses a write there; nothing is written`, async () => {
+        await server.createEndpoint({ slug, name: slug, schema: { type: 'object' } });
+        await server.admin('POST', `/admin/v1/endpoints/${slug}/import`, { records: [{ n: 1 }] });
+        const { key } = await server.createKey({ name: slug, environment: 'test' });
+        assert.equal((await close(slug)).status, 200);
+        const write = await server.request('POST', `/api/v1/data/${slug}`, { key, json: { n: 2 } });
+        assert.equal(write.status, 403);
+        assert.equal(write.body.code, code);
+        for (const query of ['', '?dry_run=true', '?strict=true', '?environment=test']) {
+          const res = await server.admin('POST', `/admin/v1/endpoints/${slug}/import${query}`, {
+            records: [{ n: 2 }, { n: 3 }],
+          });
+          assert.equal(res.status, 403, `${query}: ${res.text}`);
+          assert.equal(res.body.code, write.body.code);
+          assert.equal(res.body.error, write.body.error);
+        }
+        writeFileSync(join(dir, `${slug}.ndjson`), '{"n":2}\n');
+        const cliImport = await cli('records', 'import', slug, join(dir, `${slug}.ndjson`));
+        assert.equal(cliImport.code, 1, cliImport.stdout);
+        assert.match(cliImport.stderr, new RegExp(`${write.body.error} \\(${code}\\)`));
+        assert.equal(await count(slug), 1, `only the record from before it was ${state}`);
+        // The owner can still take the data out, and import again once it is open.
+        assert.deepEqual(await exportedData(slug), [{ n: 1 }]);
+        assert.equal((await reopen(slug)).status, 200);
+        const resumed = await server.admin('POST', `/admin/v1/endpoints/${slug}/import`, {
+          records: [{ n: 2 }],
         });
-        assert.equal(res.status, 403, `${query}: ${res.text}`);
-        assert.equal(res.body.code, write.body.code);
-        assert.equal(res.body.error, write.body.error);
-        assert.equal(res.body.code, 'endpoint_inactive');
-      }
-      writeFileSync(join(dir, 'paused.ndjson'), '{"n":2}\n');
-      const cliImport = await cli('records', 'import', 'paused', join(dir, 'paused.ndjson'));
-      assert.equal(cliImport.code, 1, cliImport.stdout);
-      assert.match(cliImport.stderr, /Endpoint inactive \(endpoint_inactive\)/);
-      assert.equal(await count('paused'), 1, 'only the record from before the deactivation');
-      // The owner can still take the data out, and import again once it is active.
-      assert.deepEqual(await exportedData('paused'), [{ n: 1 }]);
-      await server.admin('PATCH', '/admin/v1/endpoints/paused', { active: true });
-      const resumed = await server.admin('POST', '/admin/v1/endpoints/paused/import', {
-        records: [{ n: 2 }],
+        assert.equal(resumed.status, 200, resumed.text);
+        assert.equal(await count(slug), 2);
       });
-      assert.equal(resumed.status, 200, resumed.text);
-      assert.equal(await count('paused'), 2);
-    });
+    }
 
     test('CSV in and out, typed by the schema', async () => {
       writeFileSync(join(dir, 'in.csv'), 'sku,qty,ok,tags\na,1,true,"[""x"",""y""]"\n"b,c",,false,\n');

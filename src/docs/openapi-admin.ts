@@ -86,7 +86,7 @@ const summaries: Record<string, string> = {
   'POST /admin/v1/tokens/rotate-signing-key':
     'New JWT signing key; tokens signed by older keys keep working until they expire',
   'POST /admin/v1/endpoints/{slug}/import':
-    'Import a batch of records (validated, one transaction; no webhooks unless webhooks=true); 403 endpoint_inactive for a deactivated endpoint, as the data API answers a write there',
+    'Import a batch of records (validated, one transaction; no webhooks unless webhooks=true); 403 endpoint_inactive for a deactivated endpoint and subscription_expired for an expired one, as the data API answers a write there',
   'GET /admin/v1/endpoints/{slug}/export': 'Every record of an endpoint and environment as NDJSON, streamed',
   'POST /admin/v1/apps': 'Create an App API (slug, name, routes); the draft serves test (docs/apps.md)',
   'GET /admin/v1/apps': 'List App APIs',

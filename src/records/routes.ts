@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RequestPayload } from 'fastify';
+import { refuseClosedEndpoint } from '../endpoints/endpoint-open.ts';
 import type { EndpointRuntime, EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError, invalid } from '../errors.ts';
@@ -62,9 +63,7 @@ export function targetFor(
       message: `API key lacks the scope ${slug}:${action} (or records:${action})`,
     });
   }
-  if (!endpoint.active) throw new ApiError('endpoint_inactive');
-  if (endpoint.expiresAt !== null && endpoint.expiresAt <= Date.now())
-    throw new ApiError('subscription_expired');
+  refuseClosedEndpoint(endpoint);
   const version = key.environment === 'live' ? endpoint.live : endpoint.draft;
   if (!version) throw new ApiError('endpoint_not_deployed');
   return { endpoint, version };

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
+import { refuseClosedEndpoint } from '../endpoints/endpoint-open.ts';
 import type { EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError, type ErrorDetail, invalid } from '../errors.ts';
@@ -35,8 +36,9 @@ function flag(query: Record<string, unknown>, name: string): boolean {
 
 /**
  * The endpoint's schema version for `environment`. An import is a write: a deactivated endpoint
- * refuses it as the data API refuses writes there (403 endpoint_inactive), dry run or not. An
- * export reads the owner's own data out, deactivated or not.
+ * or one whose subscription expired refuses it as the data API refuses writes there (403
+ * endpoint_inactive, subscription_expired), dry run or not. An export reads the owner's own data
+ * out, whatever the endpoint's state.
  */
 async function versionFor(
   endpoints: EndpointService,
@@ -46,7 +48,7 @@ async function versionFor(
 ): Promise<{ id: string; version: SchemaVersion }> {
   const runtime = await endpoints.runtime(slug);
   if (!runtime) throw new ApiError('endpoint_not_found', { message: `Endpoint "${slug}" not found` });
-  if (action === 'import' && !runtime.active) throw new ApiError('endpoint_inactive');
+  if (action === 'import') refuseClosedEndpoint(runtime);
   const version = environment === 'live' ? runtime.live : runtime.draft;
   if (!version) throw new ApiError('endpoint_not_deployed');
   return { id: runtime.id, version };
