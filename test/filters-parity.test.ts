@@ -81,6 +81,18 @@ for (const kind of databaseKinds) {
       return res.body.data.map((r: { id: string }) => ids.indexOf(r.id));
     }
 
+    /** The data API and the console list alike answer `query` with a 400 naming `field`, saying `error`. */
+    async function refusedAlike(slug: string, query: string, field: string, error: string): Promise<void> {
+      for (const res of [
+        await server.request('GET', `/api/v1/data/${slug}?${query}`, { key }),
+        await server.admin('GET', `/admin/v1/console/${slug}/records?${query}`),
+      ]) {
+        assert.equal(res.status, 400, `${query}: ${res.text}`);
+        assert.equal(res.body.code, 'invalid_request');
+        assert.deepEqual(res.body.details, [{ field, error }]);
+      }
+    }
+
     before(async () => {
       server = await startTestServer(kind);
       key = (await server.createKey({ name: 'parity', environment: 'test', scopes: ['*'] })).key;
@@ -153,17 +165,8 @@ for (const kind of databaseKinds) {
           'Cannot filter on an object field: filters match strings, numbers, booleans and null',
         ],
       ];
-      for (const [name, error] of refusals) {
-        const query = `${encodeURIComponent(name)}=x`;
-        for (const res of [
-          await server.request('GET', `/api/v1/data/shaped?${query}`, { key }),
-          await server.admin('GET', `/admin/v1/console/shaped/records?${query}`),
-        ]) {
-          assert.equal(res.status, 400, res.text);
-          assert.equal(res.body.code, 'invalid_request');
-          assert.deepEqual(res.body.details, [{ field: name, error }]);
-        }
-      }
+      for (const [name, error] of refusals)
+        await refusedAlike('shaped', `${encodeURIComponent(name)}=x`, name, error);
       // A field that may also be null can still be filtered for null; the record is there, unchanged.
       assert.deepEqual(await matching('shaped', ids, 'filter[tags]=null'), [0]);
       const record = await server.request('GET', `/api/v1/data/shaped/${ids[0]}`, { key });
@@ -173,6 +176,68 @@ for (const kind of databaseKinds) {
         .map((p: { name?: string }) => p.name ?? '')
         .filter((n: string) => n.startsWith('filter['));
       assert.deepEqual(offered, ['filter[sku]', 'filter[tags]']);
+    });
+
+    test('a value a typed field can never hold is a 400 naming the filter and what it takes, in the data API and the console', async () => {
+      await server.createEndpoint({
+        slug: 'typed',
+        name: 'Typed',
+        schema: {
+          type: 'object',
+          properties: {
+            qty: { type: 'integer' },
+            amount: { type: 'number' },
+            paid: { type: 'boolean' },
+            due: { type: ['integer', 'null'] },
+            flag: { type: ['boolean', 'null'] },
+            mixed: { type: ['integer', 'string'] },
+            size: { type: ['integer', 'number'] },
+            kind: { enum: ['a', 1] },
+          },
+        },
+      });
+      assert.equal((await server.admin('POST', '/admin/v1/endpoints/typed/deploy')).status, 201);
+      const ids = await create('typed', [
+        '{"qty":1,"amount":2.5,"paid":true,"due":null,"flag":null,"mixed":"abc","size":3,"kind":1}',
+        '{"qty":15,"amount":1e2,"paid":false,"due":7,"flag":false,"mixed":5,"size":1.5,"kind":"a"}',
+      ]);
+      const refusals: Array<[query: string, error: string]> = [
+        ['filter[qty]=abc', 'Cannot match an integer field: give an integer'],
+        ['filter[qty]=1.5', 'Cannot match an integer field: give an integer'],
+        ['filter[qty]=', 'Cannot match an integer field: give an integer'],
+        ['filter[qty]=null', 'Cannot match an integer field: give an integer'],
+        ['filter[amount]=abc', 'Cannot match a number field: give a number'],
+        ['filter[amount]=Infinity', 'Cannot match a number field: give a number'],
+        ['filter[paid]=maybe', 'Cannot match a boolean field: give true or false'],
+        ['filter[paid]=1', 'Cannot match a boolean field: give true or false'],
+        ['filter[due]=soon', 'Cannot match an integer or null field: give an integer or null'],
+        ['filter[flag]=yes', 'Cannot match a boolean or null field: give true, false or null'],
+        ['filter[size]=abc', 'Cannot match a number field: give a number'],
+      ];
+      for (const [query, error] of refusals)
+        await refusedAlike('typed', query, query.slice(0, query.indexOf('=')), error);
+      // Whatever the type can hold still finds it, spelled as JSON or as Number() reads it.
+      assert.deepEqual(await matching('typed', ids, 'filter[qty]=15'), [1]);
+      assert.deepEqual(await matching('typed', ids, 'filter[qty]=1.5e1'), [1]);
+      assert.deepEqual(await matching('typed', ids, 'filter[qty]=1.0'), [0]);
+      assert.deepEqual(await matching('typed', ids, 'filter[qty]=%2B15'), [1]);
+      assert.deepEqual(await matching('typed', ids, 'filter[qty]=2'), []);
+      assert.deepEqual(await matching('typed', ids, 'filter[amount]=100'), [1]);
+      assert.deepEqual(await matching('typed', ids, 'filter[amount]=2.50'), [0]);
+      assert.deepEqual(await matching('typed', ids, 'filter[paid]=false'), [1]);
+      assert.deepEqual(await matching('typed', ids, 'filter[due]=null'), [0]);
+      assert.deepEqual(await matching('typed', ids, 'filter[due]=7'), [1]);
+      assert.deepEqual(await matching('typed', ids, 'filter[flag]=null'), [0]);
+      assert.deepEqual(await matching('typed', ids, 'filter[size]=1.5'), [1]);
+      // A field that may be a string takes any text; one without a type (enum only) too.
+      assert.deepEqual(await matching('typed', ids, 'filter[mixed]=abc'), [0]);
+      assert.deepEqual(await matching('typed', ids, 'filter[mixed]=5'), [1]);
+      assert.deepEqual(await matching('typed', ids, 'filter[kind]=a'), [1]);
+      assert.deepEqual(await matching('typed', ids, 'filter[kind]=zzz'), []);
+      // Nothing was changed by the refused lists.
+      const record = await server.request('GET', `/api/v1/data/typed/${ids[1]}`, { key });
+      assert.equal(record.status, 200);
+      assert.equal(record.body.data.data.qty, 15);
     });
 
     test('a declared integer or number field finds values past 2^53 exactly, digit for digit', async () => {

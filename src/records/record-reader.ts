@@ -1,5 +1,5 @@
 import type { EndpointRuntime, SchemaVersion } from '../endpoints/endpoint-service.ts';
-import { ApiError, invalid, parseLimit } from '../errors.ts';
+import { ApiError, invalid, orList, parseLimit } from '../errors.ts';
 import { hmac, safeEqual } from '../infra/crypto/hash.ts';
 import type { Db } from '../infra/db/database.ts';
 import { type DialectAdapter, FILTERABLE_FIELD, type JsonScalar } from '../infra/db/dialect.ts';
@@ -104,6 +104,44 @@ function filterValues(raw: string, types: readonly string[] | undefined): JsonSc
   return out;
 }
 
+/**
+ * Whether a filter's text can equal a value of one of these declared types: a string field takes
+ * any text, a number field a number, an integer field a number of integer value (as Ajv counts
+ * it: `1.0` is one, `1.5` is not), a boolean field `true` or `false`, a null one `null`.
+ */
+function canMatch(raw: string, types: readonly string[]): boolean {
+  if (types.length === 0 || types.includes('string')) return true;
+  if (raw === 'null' && types.includes('null')) return true;
+  if ((raw === 'true' || raw === 'false') && types.includes('boolean')) return true;
+  if (types.includes('number') || types.includes('integer')) {
+    // Any number Number() reads (+5, 0x10) or JSON spells (1e400, past a double's range, which no
+    // record holds, as before matches nothing), not just those numberTexts can match exactly.
+    const text = raw.trim();
+    const value = Number(text);
+    if (!JSON_NUMBER.test(text) && (text === '' || !Number.isFinite(value))) return false;
+    return types.includes('number') || !Number.isFinite(value) || Number.isInteger(value);
+  }
+  return false;
+}
+
+/** What a filter on a field of each scalar type other than string must spell. */
+const TYPE_TAKES: Record<string, string[]> = {
+  integer: ['an integer'],
+  number: ['a number'],
+  boolean: ['true', 'false'],
+  null: ['null'],
+};
+
+/** Why a filter's text matches none of a field's declared types (string not among them): what it takes. */
+function typedFilterError(types: readonly string[]): string {
+  // A number takes in every integer: a field of both is a number field.
+  const shown = types.filter(
+    (type) => TYPE_TAKES[type] !== undefined && !(type === 'integer' && types.includes('number')),
+  );
+  const give = orList(shown.flatMap((type) => TYPE_TAKES[type] ?? []));
+  return `Cannot match a${/^[aeiou]/.test(shown[0] ?? '') ? 'n' : ''} ${shown.join(' or ')} field: give ${give}`;
+}
+
 /** Parses `limit`, `order`, `after` and `filter[field]=value`; anything else is a 400 that names it. */
 export function parseListQuery(query: Record<string, unknown>, version: SchemaVersion): ListQuery {
   const out: ListQuery = { limit: 25, order: 'desc', after: undefined, filters: [] };
@@ -125,6 +163,7 @@ export function parseListQuery(query: Record<string, unknown>, version: SchemaVe
           name,
           `Cannot filter on an ${types?.join(' or ')} field: filters match strings, numbers, booleans and null`,
         );
+      if (types && !canMatch(value, types)) throw invalid(name, typedFilterError(types));
       if (out.filters.length >= 10) throw invalid(name, 'At most 10 filters');
       out.filters.push([field, filterValues(value, types)]);
       continue;
