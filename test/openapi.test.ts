@@ -452,6 +452,19 @@ for (const kind of databaseKinds) {
       assert.equal(noBody.status, 400);
     });
 
+    test("/docs without JavaScript: a name holding $& or $' is listed as written", async () => {
+      // String.replace reads $&, $` and $' in a replacement string as parts of the page.
+      await server.createEndpoint({ slug: 'dollars', name: "Cost $& $` $' total", schema: {} });
+      try {
+        const html = await (await fetch(`${server.url}/docs/`)).text();
+        const fallback = /<noscript>([\s\S]*)<\/noscript>/.exec(html)?.[1] ?? '';
+        assert.match(fallback, /List Cost \$&amp; \$` \$' total/);
+        assert.doesNotMatch(fallback, /<script|<div id="app">/);
+      } finally {
+        assert.equal((await server.admin('DELETE', '/admin/v1/endpoints/dollars')).status, 200);
+      }
+    });
+
     test('/docs serves the interactive reference over the public sandbox document', async () => {
       // An owner's endpoint name is text, not markup, on the page too.
       await server.createEndpoint({ slug: 'markup', name: 'Evil <img src=x onerror=alert(1)>', schema: {} });

@@ -216,9 +216,12 @@ function withFallback(html: string, doc: Record<string, unknown>): string {
     '<p>The interactive reference needs JavaScript. The OpenAPI document it shows is ' +
     '<a href="/docs/openapi.json">/docs/openapi.json</a>; its operations:</p>' +
     `<ul>${rows.join('')}</ul></main></noscript>`;
-  return html
-    .replace(/<title>[^<]*<\/title>/, '<title>Gatehouse API reference</title>')
-    .replace('<div id="app"></div>', `<div id="app"></div>${fallback}`);
+  return (
+    html
+      .replace(/<title>[^<]*<\/title>/, '<title>Gatehouse API reference</title>')
+      // A function, not a string: the names in it may hold $&, $` or $', which a replacement string reads.
+      .replace('<div id="app"></div>', () => `<div id="app"></div>${fallback}`)
+  );
 }
 
 /**
