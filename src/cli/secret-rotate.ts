@@ -4,7 +4,7 @@ import { type Config, ConfigError } from '../config.ts';
 import { openDatabase } from '../infra/db/database.ts';
 import { claimSqliteInstance, type InstanceLock } from '../infra/db/instance-lock.ts';
 import {
-  commitPendingSecret,
+  commitRotatedSecret,
   holdsSealedValues,
   loadInstallationSecret,
   MIN_SECRET_LENGTH,
@@ -62,7 +62,7 @@ export async function rotateSecret(
         if (pending) rmSync(pending, { force: true });
         throw error;
       }
-      if (pending && sqlitePath) commitPendingSecret(sqlitePath);
+      if (pending && sqlitePath) commitRotatedSecret(sqlitePath, next);
       return { secret_source: source, resealed, next_step: nextStep(source, sqlitePath) };
     } finally {
       await handle.close();

@@ -265,10 +265,28 @@ function placeSecretFile(file: string, secret: string): string {
  * The new secret of a rotation (`<database>.secret.new`, written and synced before its commit)
  * put in place of the secret file, atomically: a reader sees the old file or the new one.
  */
-export function commitPendingSecret(sqlitePath: string): void {
+function commitPendingSecret(sqlitePath: string): void {
   const file = secretFileOf(sqlitePath);
   renameSync(pendingSecretFileOf(sqlitePath), file);
   syncFolder(dirname(file));
+}
+
+/**
+ * After a rotation's commit: `next` in place of the secret file. Its pending file may be gone: a
+ * process that started meanwhile (no lock keeps out a `gatehouse worker`, or servers with
+ * REDIS_URL) found that it opened nothing yet and removed it, or found it committed and moved it
+ * itself. Then it is written again: the secret that now opens everything must not be lost.
+ */
+export function commitRotatedSecret(sqlitePath: string, next: string): void {
+  try {
+    commitPendingSecret(sqlitePath);
+    return;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  if (readSecretFile(secretFileOf(sqlitePath)) === next) return;
+  writeNewFile(pendingSecretFileOf(sqlitePath), next);
+  commitPendingSecret(sqlitePath);
 }
 
 /** Creates `path` (it must not exist yet, mode 0600) holding the secret, synced to disk. */
