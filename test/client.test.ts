@@ -90,6 +90,31 @@ for (const kind of databaseKinds) {
       );
     });
 
+    test("a slug of '', . or .. is an endpoint not found from every method, not another endpoint's list read", async () => {
+      const gh = new Gatehouse({ apiKey: key, baseUrl: server.url, maxRetries: 0 });
+      const orders = gh.records('orders');
+      await orders.create({ order_id: 'S-1', amount: 1 });
+      const before = (await orders.listPage({ limit: 100 })).data.length;
+      for (const slug of ['', '.', '..']) {
+        const notFound = (e: unknown) =>
+          e instanceof NotFoundError &&
+          e.status === 404 &&
+          e.code === 'endpoint_not_found' &&
+          e.message === `Endpoint "${slug}" not found`;
+        const wrong = gh.records(slug);
+        // Before: records('.').get('orders') answered the orders list as one record (a URL drops
+        // '.' as a dot segment), and the other calls hit another route.
+        await assert.rejects(wrong.get('orders'), notFound, `get via ${JSON.stringify(slug)}`);
+        await assert.rejects(wrong.get('x'), notFound);
+        await assert.rejects(wrong.create({ order_id: 'S-2', amount: 2 }), notFound);
+        await assert.rejects(wrong.replace('orders', { order_id: 'S-2', amount: 2 }), notFound);
+        await assert.rejects(wrong.delete('orders'), notFound);
+        await assert.rejects(wrong.listPage(), notFound);
+        await assert.rejects(wrong.list().next(), notFound);
+      }
+      assert.equal((await orders.listPage({ limit: 100 })).data.length, before, 'nothing was written');
+    });
+
     test('errors are typed classes mirroring the envelope', async () => {
       const gh = new Gatehouse<Endpoints>({ apiKey: key, baseUrl: server.url, maxRetries: 0 });
       await assert.rejects(

@@ -383,6 +383,11 @@ export function retryAfterSeconds(header: string | null, now = Date.now()): numb
   return Number.isNaN(at) ? undefined : Math.max(0, Math.ceil((at - now) / 1000));
 }
 
+/** '' or a dot segment: as one segment of a URL path it names the level above or the same one. */
+function isDotOrEmpty(segment: string): boolean {
+  return segment === '' || segment === '.' || segment === '..';
+}
+
 export class Records<T> {
   constructor(
     private readonly client: { request<R>(req: RequestOptions): Promise<R> },
@@ -390,9 +395,13 @@ export class Records<T> {
   ) {}
 
   private path(id?: string): string {
-    // `…/orders/` is the list: an empty id would read the first page as if it were a record, and
-    // so would `.` (a URL drops it as a dot segment, encoded or not; `..` goes up to `…/data/`).
-    if (id === '' || id === '.' || id === '..')
+    // A slug or id of '', '.' or '..' names nothing, yet the URL would name something else: a URL
+    // drops '.' as a dot segment (encoded or not) and '..' goes up a level, so `records('.')
+    // .get('orders')` read the orders list as one record and `get('.')` the first page. Each is
+    // the answer the server gives an unknown endpoint or record.
+    if (isDotOrEmpty(this.slug))
+      throw new NotFoundError(404, 'endpoint_not_found', `Endpoint "${this.slug}" not found`);
+    if (id !== undefined && isDotOrEmpty(id))
       throw new NotFoundError(404, 'record_not_found', 'Record not found');
     return `/api/v1/data/${encodeURIComponent(this.slug)}${id === undefined ? '' : `/${encodeURIComponent(id)}`}`;
   }
@@ -409,7 +418,7 @@ export class Records<T> {
     return headers;
   }
 
-  create(data: T, options?: WriteOptions): Promise<Queued> {
+  async create(data: T, options?: WriteOptions): Promise<Queued> {
     return this.client.request({
       method: 'POST',
       path: this.path(),
