@@ -8,7 +8,7 @@ import {
   holdsSealedValues,
   loadInstallationSecret,
   MIN_SECRET_LENGTH,
-  writeNewFile,
+  writePendingSecret,
 } from '../infra/installation-secret.ts';
 import { pendingSecretFileOf, secretFileOf } from '../infra/secret-file.ts';
 import { type Resealed, resealInstallation } from '../infra/secret-rotation.ts';
@@ -53,16 +53,17 @@ export async function rotateSecret(
           'GATEHOUSE_NEW_SECRET is the current installation secret: give a new one; nothing was changed',
         );
       }
-      const pending = source === 'file' && sqlitePath ? pendingSecretFileOf(sqlitePath) : undefined;
-      if (pending) writeNewFile(pending, next);
+      // The SQLite database whose secret file (not GATEHOUSE_SECRET, not the settings) is rotated.
+      const fileDatabase = source === 'file' ? sqlitePath : undefined;
+      if (fileDatabase) writePendingSecret(fileDatabase, next);
       let resealed: Resealed;
       try {
         resealed = await resealInstallation(handle.db, current, next, { inDatabase: source === 'database' });
       } catch (error) {
-        if (pending) rmSync(pending, { force: true });
+        if (fileDatabase) rmSync(pendingSecretFileOf(fileDatabase), { force: true });
         throw error;
       }
-      if (pending && sqlitePath) commitRotatedSecret(sqlitePath, next);
+      if (fileDatabase) commitRotatedSecret(fileDatabase, next);
       return { secret_source: source, resealed, next_step: nextStep(source, sqlitePath) };
     } finally {
       await handle.close();

@@ -235,8 +235,13 @@ function writeSecretFile(file: string, secret: string): string {
   }
 }
 
+/** A name beside `file` for writing it whole before it is linked or renamed into place. */
+function temporaryBeside(file: string): string {
+  return `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+}
+
 function placeSecretFile(file: string, secret: string): string {
-  const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const temporary = temporaryBeside(file);
   try {
     writeNewFile(temporary, secret);
     try {
@@ -285,12 +290,30 @@ export function commitRotatedSecret(sqlitePath: string, next: string): void {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
   }
   if (readSecretFile(secretFileOf(sqlitePath)) === next) return;
-  writeNewFile(pendingSecretFileOf(sqlitePath), next);
+  writePendingSecret(sqlitePath, next);
   commitPendingSecret(sqlitePath);
 }
 
+/**
+ * The new secret of a rotation as `<database>.secret.new`, appearing whole: written and synced
+ * under a temporary name beside it, then renamed. A process starting meanwhile reads the pending
+ * file (finishRotation); created in place, it could be read empty or cut short ("too short") and
+ * that process would refuse to start.
+ */
+export function writePendingSecret(sqlitePath: string, secret: string): void {
+  const pending = pendingSecretFileOf(sqlitePath);
+  const temporary = temporaryBeside(pending);
+  try {
+    writeNewFile(temporary, secret);
+    renameSync(temporary, pending);
+    syncFolder(dirname(pending));
+  } finally {
+    rmSync(temporary, { force: true });
+  }
+}
+
 /** Creates `path` (it must not exist yet, mode 0600) holding the secret, synced to disk. */
-export function writeNewFile(path: string, secret: string): void {
+function writeNewFile(path: string, secret: string): void {
   const fd = openSync(path, 'wx', 0o600);
   try {
     writeSync(fd, `${secret}\n`);
