@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { databaseKinds } from './helpers/database.ts';
 import { managementCli } from './helpers/process.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
+import { until } from './helpers/until.ts';
 
 const run = promisify(execFile);
 
@@ -112,6 +113,16 @@ for (const kind of databaseKinds) {
       const direct = await server.request('POST', '/api/v1/data/undeployed', { key, json: {} });
       assert.equal(direct.status, 403);
       assert.equal(direct.body.error, 'Endpoint inactive');
+      // Open again until its subscription expires, a second from now.
+      const expiry = { active: true, expires_at: new Date(Date.now() + 1000).toISOString() };
+      assert.equal((await server.admin('PATCH', '/admin/v1/endpoints/undeployed', expiry)).status, 200);
+      const expired = await until(call, (res) => res.status === 403);
+      assert.equal(expired.status, 403, expired.text);
+      assert.equal(expired.body.code, 'subscription_expired');
+      assert.equal(expired.body.error, 'Step "save": Endpoint "undeployed": its subscription expired');
+      const directExpired = await server.request('POST', '/api/v1/data/undeployed', { key, json: {} });
+      assert.equal(directExpired.status, 403);
+      assert.equal(directExpired.body.error, 'Subscription expired');
     });
 
     test('every command answers what the doc shows, and after the deploy a public call without ?environment is served', async () => {

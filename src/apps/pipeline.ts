@@ -1,3 +1,4 @@
+import { type ClosedEndpointMessages, refuseClosedEndpoint } from '../endpoints/endpoint-open.ts';
 import type { EndpointRuntime, EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { validationDetails } from '../endpoints/json-schema.ts';
 import { ApiError } from '../errors.ts';
@@ -42,6 +43,12 @@ export type PipelineResult =
 class Stop {
   constructor(readonly result: PipelineResult) {}
 }
+
+/** The data API's codes for a closed endpoint; the messages name it, which a step's caller cannot see. */
+const NAMED_CLOSED_ENDPOINT: ClosedEndpointMessages = {
+  inactive: (slug) => `Endpoint "${slug}" is inactive`,
+  expired: (slug) => `Endpoint "${slug}": its subscription expired`,
+};
 
 /**
  * http(s), or a path on this site: not `//host` nor `/\host`, which browsers read as another host.
@@ -225,11 +232,7 @@ export async function runPipeline(deps: PipelineDeps, input: PipelineInput): Pro
   async function target(slug: string): Promise<{ endpoint: EndpointRuntime; version: SchemaVersion }> {
     const endpoint = await deps.endpoints.runtime(slug);
     if (!endpoint) throw new ApiError('endpoint_not_found', { message: `Endpoint "${slug}" not found` });
-    // The data API's codes; the messages name the endpoint, which a step's caller cannot see.
-    if (!endpoint.active)
-      throw new ApiError('endpoint_inactive', { message: `Endpoint "${slug}" is inactive` });
-    if (endpoint.expiresAt !== null && endpoint.expiresAt <= Date.now())
-      throw new ApiError('subscription_expired', { message: `Endpoint "${slug}": its subscription expired` });
+    refuseClosedEndpoint(endpoint, NAMED_CLOSED_ENDPOINT);
     const version = environment === 'live' ? endpoint.live : endpoint.draft;
     if (!version)
       throw new ApiError('endpoint_not_deployed', {
