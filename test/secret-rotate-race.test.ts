@@ -85,7 +85,7 @@ test('a process that starts while the secret is rotated cannot make the rotation
   let started: Promise<void> | undefined;
   const watcher = watch(dirname(path), (_event, name) => {
     if (started || name !== basename(pending)) return;
-    // Once written (its creation is seen before its text).
+    // Once it is there whole (it appears by a rename; the check guards against a partial read).
     try {
       if (!readFileSync(pending, 'utf8').endsWith('\n')) return;
     } catch {
