@@ -118,6 +118,27 @@ for (const kind of databaseKinds) {
       }
     });
 
+    test('a burst refused by the minute is told so, not sent to wait for a day it has not used up', async () => {
+      await awayFromMinuteEdge();
+      const { key } = await setup.createKey({ per_minute: 4, per_day: 5, per_month: 6 });
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) =>
+          call((servers[i % 2] as ServerProcess).url, 'GET', '/api/v1/data/orders', key),
+        ),
+      );
+      assert.equal(results.filter((r) => r.status === 200).length, 4);
+      // No request may see the others' charges that are refunded: the day, with a unit left, must
+      // neither refuse nor be named with a Retry-After until midnight.
+      const refused = results.filter((r) => r.status === 429);
+      assert.deepEqual(
+        [...new Set(refused.map((r) => `${r.body.details[0].field} ${r.headers.get('x-ratelimit-limit')}`))],
+        ['per_minute 4'],
+      );
+      for (const r of refused) assert.ok(Number(r.headers.get('retry-after')) <= 60);
+      const account = await call((servers[0] as ServerProcess).url, 'GET', '/api/v1/account', key);
+      assert.equal(account.status, 429);
+    });
+
     test('invalid keys from one address add up across processes, and both then refuse it before any lookup', async () => {
       const [a, b] = servers as [ServerProcess, ServerProcess];
       const guess = (base: string) =>

@@ -119,3 +119,52 @@ export function redisCounters(redis: SharedRedis, family: string): Counters {
       }),
   };
 }
+
+/**
+ * Checks every window and charges all of them in one Lua script: KEYS the windows' counters,
+ * ARGV their limits (-1: unlimited), then their TTLs. Answers `[charged (1/0), used…]`. Atomic,
+ * so a request never reads counts inflated by others' charges that would be refunded.
+ */
+const CHECK_AND_CHARGE = `local n = #KEYS
+local used = {}
+local full = false
+for i = 1, n do
+  used[i] = tonumber(redis.call('get', KEYS[i]) or '0')
+  local limit = tonumber(ARGV[i])
+  if limit >= 0 and used[i] >= limit then full = true end
+end
+if not full then
+  for i = 1, n do
+    redis.call('set', KEYS[i], 0, 'EX', ARGV[n + i], 'NX')
+    used[i] = redis.call('incrby', KEYS[i], 1)
+  end
+end
+table.insert(used, 1, full and 0 or 1)
+return used`;
+
+export type CheckAndCharge = (
+  names: string[],
+  limits: Array<number | null>,
+  ttlSeconds: number[],
+) => Promise<{ charged: boolean; used: number[] }>;
+
+/**
+ * Redis's check-and-charge over the counters of `families` (one per window, in order), named as
+ * redisCounters names them. With separate commands, a burst's requests that charge and then
+ * refund make every window look fuller to the others meanwhile, so a window with units left
+ * could refuse a request and be named in its 429 (a day's Retry-After for a used-up minute).
+ */
+export function redisCheckAndCharge(redis: SharedRedis, families: string[]): CheckAndCharge {
+  return (names, limits, ttlSeconds) =>
+    redis.run(async (client) => {
+      const keys = names.map((name, i) => `${redis.prefix}${families[i]}:${name}`);
+      const args = [...limits.map((l) => String(l ?? -1)), ...ttlSeconds.map(String)];
+      const [charged, ...used] = (await client.eval(
+        CHECK_AND_CHARGE,
+        keys.length,
+        ...keys,
+        ...args,
+      )) as number[];
+      return { charged: charged === 1, used };
+    });
+}

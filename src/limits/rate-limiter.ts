@@ -1,6 +1,6 @@
 import type { KeyLimits } from '../keys/key-input.ts';
 import { PrimaryUnavailableError } from './cluster-counters.ts';
-import type { Counters, SyncCounters } from './counters.ts';
+import type { CheckAndCharge, Counters, SyncCounters } from './counters.ts';
 import { RedisUnavailableError } from './redis.ts';
 import {
   limitField,
@@ -42,6 +42,8 @@ export interface RateLimiterOptions {
    * quota survives either.
    */
   usedBefore?: (keyId: string, window: 'day' | 'month', p: Period) => Promise<number>;
+  /** Redis: checks and charges every window at once (counters.ts), instead of steps 1–3 of `decide`. */
+  checkAndCharge?: CheckAndCharge;
 }
 
 const TTL_SLACK_SECONDS = 60;
@@ -232,6 +234,17 @@ export function createRateLimiter(options: RateLimiterOptions) {
     const names = periods.map((p) => `${keyId}:${p.id}`);
     const seeding = ensureSeeded(keyId, periods);
     if (seeding) await seeding;
+
+    if (options.checkAndCharge) {
+      const { charged, used } = await options.checkAndCharge(
+        names,
+        periods.map((p) => limits[p.window]),
+        periods.map((p) => ttlSeconds(p, now, durable)),
+      );
+      const windows = states(periods, limits, used);
+      const full = charged ? undefined : refusal(windows, (w) => w.limit !== null && w.used >= w.limit);
+      return full ? { outcome: 'rejected', window: full, windows } : { outcome: 'allowed', windows };
+    }
 
     // 1. Check every limited window without charging any.
     if (limits.minute !== null || limits.day !== null || limits.month !== null) {

@@ -12,7 +12,7 @@ import type { AuthenticatedKey } from '../keys/key-service.ts';
 import { createUsageMeter, type UsageMeter } from '../usage/usage-meter.ts';
 import { type BruteForceGuard, createBruteForceGuard } from './brute-force.ts';
 import { clusterCounters } from './cluster-counters.ts';
-import { type Counters, memoryCounters, redisCounters } from './counters.ts';
+import { type Counters, memoryCounters, redisCheckAndCharge, redisCounters } from './counters.ts';
 import { enforceLimits, sendLimitHeaders } from './hooks.ts';
 import { createRateLimiter, type LimitDecision, type RateLimiter } from './rate-limiter.ts';
 import { connectRedis, type SharedRedis } from './redis.ts';
@@ -65,6 +65,7 @@ export function createTraffic(config: Config, db: Db, dialect: DialectAdapter, o
     defaults: settings.defaults,
     usedBefore: (keyId, window: Exclude<WindowName, 'minute'>, p: Period) =>
       usage.usedBetween(keyId, window === 'day' ? p.id : `${p.id}-01`, utcDay(p.end - 1)),
+    checkAndCharge: redis ? redisCheckAndCharge(redis, ['rl:minute', 'rl:day', 'rl:month']) : undefined,
   });
   const bruteForce = createBruteForceGuard({
     counters: counters('authfail'),
