@@ -142,6 +142,9 @@ end
 table.insert(used, 1, full and 0 or 1)
 return used`;
 
+/** The script's name as an ioredis command of the client. */
+const CHECK_AND_CHARGE_COMMAND = 'gatehouseCheckAndCharge';
+
 export type CheckAndCharge = (
   names: string[],
   limits: Array<number | null>,
@@ -155,16 +158,19 @@ export type CheckAndCharge = (
  * could refuse a request and be named in its 429 (a day's Retry-After for a used-up minute).
  */
 export function redisCheckAndCharge(redis: SharedRedis, families: string[]): CheckAndCharge {
+  // Sent by its SHA1 (EVALSHA), the script itself only when Redis does not have it yet.
+  redis.client.defineCommand(CHECK_AND_CHARGE_COMMAND, {
+    numberOfKeys: families.length,
+    lua: CHECK_AND_CHARGE,
+  });
   return (names, limits, ttlSeconds) =>
     redis.run(async (client) => {
       const keys = names.map((name, i) => `${redis.prefix}${families[i]}:${name}`);
       const args = [...limits.map((l) => String(l ?? -1)), ...ttlSeconds.map(String)];
-      const [charged, ...used] = (await client.eval(
-        CHECK_AND_CHARGE,
-        keys.length,
-        ...keys,
-        ...args,
-      )) as number[];
+      const command = (client as unknown as Record<string, (...args: string[]) => Promise<number[]>>)[
+        CHECK_AND_CHARGE_COMMAND
+      ] as (...args: string[]) => Promise<number[]>;
+      const [charged, ...used] = await command.call(client, ...keys, ...args);
       return { charged: charged === 1, used };
     });
 }
