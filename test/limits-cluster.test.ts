@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import {
   type ClusterSetup,
+  call,
   type ServerProcess,
   setUpDatabase,
   spawnServer,
@@ -40,6 +41,25 @@ describe('worker processes of one machine, without Redis', () => {
     assert.equal(statuses.filter((s) => s === 200).length, 10, statuses.join());
     assert.equal(statuses.filter((s) => s === 429).length, 30);
     assert.doesNotMatch(server.log(), /does not share rate-limit counters/);
+  });
+
+  test('a burst refused by the minute is told so, not sent to wait for a day it has not used up', async () => {
+    await awayFromMinuteEdge(10);
+    const { key } = await setup.createKey({ per_minute: 4, per_day: 5, per_month: 6 });
+    const results = await Promise.all(
+      Array.from({ length: 40 }, () =>
+        call(server.url, 'GET', '/api/v1/data/orders', key, { headers: { connection: 'close' } }),
+      ),
+    );
+    assert.equal(results.filter((r) => r.status === 200).length, 4);
+    // No request may see the others' charges that are refunded: the day, with a unit left, must
+    // neither refuse nor be named with a Retry-After until midnight.
+    const refused = results.filter((r) => r.status === 429);
+    assert.deepEqual(
+      [...new Set(refused.map((r) => `${r.body.details[0].field} ${r.headers.get('x-ratelimit-limit')}`))],
+      ['per_minute 4'],
+    );
+    for (const r of refused) assert.ok(Number(r.headers.get('retry-after')) <= 60);
   });
 
   test('day and month quotas are exact across the workers, and survive a restart', async () => {

@@ -11,7 +11,7 @@ import { createLogger } from '../infra/logger.ts';
 import type { AuthenticatedKey } from '../keys/key-service.ts';
 import { createUsageMeter, type UsageMeter } from '../usage/usage-meter.ts';
 import { type BruteForceGuard, createBruteForceGuard } from './brute-force.ts';
-import { clusterCounters } from './cluster-counters.ts';
+import { clusterCheckAndCharge, clusterCounters } from './cluster-counters.ts';
 import { type Counters, memoryCounters, redisCheckAndCharge, redisCounters } from './counters.ts';
 import { enforceLimits, sendLimitHeaders } from './hooks.ts';
 import { createRateLimiter, type LimitDecision, type RateLimiter } from './rate-limiter.ts';
@@ -48,24 +48,31 @@ export function createTraffic(config: Config, db: Db, dialect: DialectAdapter, o
           ),
       })
     : undefined;
+  // Workers of `gatehouse start --workers N` share one set of counters kept by the primary.
+  // The primary is this machine's own process: a slow answer is load, not an outage, so it is
+  // given longer than Redis before the failure policy applies.
+  const primaryTimeoutMs = Math.max(settings.redisTimeoutMs, PRIMARY_TIMEOUT_MS);
+  const warn = (m: string) => log.warn(m);
   const counters = (family: string): Counters => {
     if (redis) return redisCounters(redis, family);
-    // Workers of `gatehouse start --workers N` share one set of counters kept by the primary.
-    // The primary is this machine's own process: a slow answer is load, not an outage, so it is
-    // given longer than Redis before the failure policy applies.
-    if (cluster.isWorker)
-      return clusterCounters(family, Math.max(settings.redisTimeoutMs, PRIMARY_TIMEOUT_MS), (m) =>
-        log.warn(m),
-      );
+    if (cluster.isWorker) return clusterCounters(family, primaryTimeoutMs, warn);
     return memoryCounters(family);
   };
   const usage = createUsageMeter(db);
+  const windows = ['rl:minute', 'rl:day', 'rl:month'];
+  const [minute, day, month] = windows.map(counters) as [Counters, Counters, Counters];
+  // Shared counters check and charge every window in one atomic step (Redis, or the primary).
+  const checkAndCharge = redis
+    ? redisCheckAndCharge(redis, windows)
+    : cluster.isWorker
+      ? clusterCheckAndCharge([minute, day, month], primaryTimeoutMs, warn)
+      : undefined;
   const limiter = createRateLimiter({
-    counters: { minute: counters('rl:minute'), day: counters('rl:day'), month: counters('rl:month') },
+    counters: { minute, day, month },
     defaults: settings.defaults,
     usedBefore: (keyId, window: Exclude<WindowName, 'minute'>, p: Period) =>
       usage.usedBetween(keyId, window === 'day' ? p.id : `${p.id}-01`, utcDay(p.end - 1)),
-    checkAndCharge: redis ? redisCheckAndCharge(redis, ['rl:minute', 'rl:day', 'rl:month']) : undefined,
+    ...(checkAndCharge ? { checkAndCharge } : {}),
   });
   const bruteForce = createBruteForceGuard({
     counters: counters('authfail'),
