@@ -408,6 +408,8 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
         /^ {2}--target \(url\): /m,
       ],
       [['usage', '--status', '9xx'], /^ {2}--status \(status_class\): Must be one of 1xx/m],
+      // A field named in the message is the option typed for it too.
+      [['usage', '--from', '2026-02-01', '--to', '2026-01-01'], /^ {2}--from: Must not be after --to$/m],
       [
         ['keys', 'create', '--name', 'k', '--env', 'test', '--scope', 'bogus'],
         /^ {2}--scope \(scopes\[0\]\): /m,

@@ -62,3 +62,10 @@ export function fieldLabel(field: string, byField: Record<string, string>): stri
   if (flag === undefined) return field;
   return ownField(flag) === field ? flag : `${flag} (${field})`;
 }
+
+/** A field quoted in a refusal's message (`to`) reads as the option the user typed for it (--to). */
+export function optionsInMessage(message: string, byField: Record<string, string>): string {
+  return message.replace(/`([a-z_]+)`/g, (quoted, field: string) =>
+    byField[field] === undefined ? quoted : fieldLabel(field, byField),
+  );
+}

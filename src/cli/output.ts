@@ -1,6 +1,6 @@
 import { ConfigError } from '../config.ts';
 import type { ErrorCode } from '../errors.ts';
-import { fieldLabel } from './option-fields.ts';
+import { fieldLabel, optionsInMessage } from './option-fields.ts';
 /** CLI output: tables for people, the API's JSON envelope with --json. Failures exit non-zero. */
 
 export function printJson(value: unknown): void {
@@ -99,7 +99,7 @@ export function reportFailure(error: unknown, json: boolean, byField: Record<str
   else {
     process.stderr.write(`Error: ${envelope.error} (${envelope.code})\n`);
     for (const d of envelope.details ?? [])
-      process.stderr.write(`  ${fieldLabel(d.field, byField)}: ${d.error}\n`);
+      process.stderr.write(`  ${fieldLabel(d.field, byField)}: ${optionsInMessage(d.error, byField)}\n`);
   }
   process.exit(1);
 }
