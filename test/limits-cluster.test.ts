@@ -7,7 +7,7 @@ import {
   setUpDatabase,
   spawnServer,
 } from './helpers/limits-cluster.ts';
-import { awayFromMinuteEdge } from './helpers/until.ts';
+import { awayFromMinuteEdge, until } from './helpers/until.ts';
 
 describe('worker processes of one machine, without Redis', () => {
   let setup: ClusterSetup;
@@ -60,6 +60,40 @@ describe('worker processes of one machine, without Redis', () => {
       ['per_minute 4'],
     );
     for (const r of refused) assert.ok(Number(r.headers.get('retry-after')) <= 60);
+  });
+
+  test('a primary that does not answer a check-and-charge: the failure policy applies, then limits again', async () => {
+    const closed = await spawnServer(
+      { DATABASE_URL: setup.database.url, REDIS_URL: '', GATEHOUSE_LIMITS_ON_REDIS_FAILURE: 'closed' },
+      ['--import', 'tsx', 'test/helpers/limits-cluster-primary.ts'],
+    );
+    try {
+      await awayFromMinuteEdge(30);
+      const { key } = await setup.createKey({ per_minute: 2, per_day: 5 });
+      // One kept-alive connection, held by one worker: a new one would wait for the stalled
+      // primary to hand it over, never reaching a worker's check-and-charge.
+      const get = () => call(closed.url, 'GET', '/api/v1/data/orders', key);
+      assert.equal((await get()).status, 200);
+      process.kill(closed.pid, 'SIGUSR2');
+      await new Promise((r) => setTimeout(r, 500)); // the primary is in its stall
+      const refused = await get();
+      assert.equal(refused.status, 503);
+      assert.equal(refused.body.code, 'limits_unavailable');
+      const said = /The primary process gave no answer within \d+ ms/;
+      assert.match(
+        await until(
+          async () => closed.log(),
+          (log) => said.test(log),
+        ),
+        said,
+      );
+      // Once the primary answers again, the refused request was charged to no window.
+      const back = await until(get, (r) => r.status !== 503, 15_000);
+      assert.equal(back.status, 200);
+      assert.equal((await get()).status, 429);
+    } finally {
+      await closed.stop();
+    }
   });
 
   test('day and month quotas are exact across the workers, and survive a restart', async () => {

@@ -56,6 +56,9 @@ export function shareLimitsAcrossWorkers(): void {
     if (m?.channel !== CHECK_AND_CHARGE_CHANNEL || !Array.isArray(m.families)) return;
     queue = queue
       .then(async () => {
+        // The worker has given up on it (failure policy applied): charging it now would count a
+        // request the policy refused, or counted already.
+        if (Date.now() >= m.expiresAt) return;
         const limiters = m.families.map(limiterOf);
         const before = await Promise.all(
           limiters.map(async (l, i) => consumed(await l.get(m.names[i] as string))),
@@ -85,6 +88,8 @@ interface CheckAndChargeRequest {
   names: string[];
   limits: Array<number | null>;
   ttlSeconds: number[];
+  /** When the worker stops waiting for the answer (Date.now() of this machine). */
+  expiresAt: number;
 }
 
 const consumed = (res: RateLimiterRes | null) => (res ? res.consumedPoints : 0);
@@ -223,6 +228,7 @@ export function clusterCheckAndCharge(
       names,
       limits,
       ttlSeconds,
+      expiresAt: Date.now() + timeoutMs,
     };
     process.send?.(request);
     try {

@@ -11,6 +11,11 @@ import { startServer } from '../../src/server/serve.ts';
 if (cluster.isPrimary) {
   shareLimitsAcrossWorkers();
   const workers = [cluster.fork(), cluster.fork()];
+  // SIGUSR2: the primary stalls (its event loop blocked) for 8 s, so workers' calls go unanswered.
+  process.on('SIGUSR2', () => {
+    const until = Date.now() + 8_000;
+    while (Date.now() < until) {}
+  });
   process.once('SIGTERM', () => {
     for (const worker of workers) worker.kill('SIGTERM');
     setTimeout(() => process.exit(0), 200).unref();

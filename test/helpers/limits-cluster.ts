@@ -43,6 +43,8 @@ export async function freePort(): Promise<number> {
 
 export interface ServerProcess {
   url: string;
+  /** The process started (with --workers, the primary). */
+  pid: number;
   /** Everything the process wrote to stderr (its JSON log). */
   log(): string;
   stop(): Promise<void>;
@@ -79,6 +81,7 @@ export async function spawnServer(
   }
   return {
     url,
+    pid: child.pid as number,
     log: () => stderr,
     stop: () =>
       new Promise<void>((resolve) => {
