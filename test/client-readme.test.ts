@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { managementCli } from './helpers/process.ts';
-import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { ordersSchema, startDeliveringServer, type TestServer } from './helpers/server.ts';
 import { nodeProjectOptions, tsc } from './helpers/tsc.ts';
 import { until } from './helpers/until.ts';
 
@@ -43,11 +43,7 @@ describe("@gatehouse/client's README examples, compiled and run as written", () 
   const children: ChildProcess[] = [];
 
   before(async () => {
-    server = await startTestServer(
-      'sqlite',
-      { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' },
-      { worker: true },
-    );
+    server = await startDeliveringServer();
     // An orders endpoint as README's (order_id and amount required, paid), and more fields.
     await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
     key = (await server.createKey({ name: 'readme', environment: 'test' })).key;

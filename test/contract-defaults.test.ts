@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
-import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { ordersSchema, startDeliveringServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
 
 /**
@@ -13,11 +13,7 @@ describe('contract defaults', () => {
   let receiver: Receiver;
 
   before(async () => {
-    server = await startTestServer(
-      'sqlite',
-      { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' },
-      { worker: true },
-    );
+    server = await startDeliveringServer();
     receiver = await startReceiver();
   });
   after(async () => {

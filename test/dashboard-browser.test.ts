@@ -12,7 +12,7 @@ import {
   screenshot,
 } from './helpers/dashboard-browser.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
-import { startTestServer, type TestServer } from './helpers/server.ts';
+import { startDeliveringServer, type TestServer } from './helpers/server.ts';
 
 /**
  * Polls a condition from the test process: page.waitForFunction with a string predicate is an
@@ -162,11 +162,7 @@ describe('dashboard in a real browser', {
     ensureDashboardBuilt();
     rmSync(SCREENSHOTS, { recursive: true, force: true });
     receiver = await startReceiver();
-    server = await startTestServer(
-      'sqlite',
-      { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' },
-      { worker: true },
-    );
+    server = await startDeliveringServer();
     owner = await openBrowser(server.url);
     page = owner.page;
   });

@@ -8,7 +8,7 @@ import {
   ownerBrowser,
 } from './helpers/dashboard-browser.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
-import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { ordersSchema, startDeliveringServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
 
 /** A phone 320 CSS pixels wide (the narrowest in use), 640 high. */
@@ -42,11 +42,7 @@ describe('dashboard dialogs at 320px', NEEDS_CHROMIUM, () => {
   before(async () => {
     ensureDashboardBuilt();
     receiver = await startReceiver();
-    server = await startTestServer(
-      'sqlite',
-      { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' },
-      { worker: true },
-    );
+    server = await startDeliveringServer();
     await server.createEndpoint({ slug: LONG_SLUG, name: LONG_NAME, schema: ordersSchema });
     assert.equal((await server.admin('POST', `/admin/v1/endpoints/${LONG_SLUG}/deploy`)).status, 201);
     const hook = await server.admin('POST', `/admin/v1/endpoints/${LONG_SLUG}/webhooks`, {

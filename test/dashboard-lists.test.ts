@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { type Browser, CHROMIUM, ensureDashboardBuilt, openBrowser } from './helpers/dashboard-browser.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
-import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { ordersSchema, startDeliveringServer, type TestServer } from './helpers/server.ts';
 
 const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
 
@@ -18,11 +18,7 @@ describe('dashboard paged lists in a real browser', {
   before(async () => {
     ensureDashboardBuilt();
     receiver = await startReceiver();
-    server = await startTestServer(
-      'sqlite',
-      { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' },
-      { worker: true },
-    );
+    server = await startDeliveringServer();
     browser = await openBrowser(server.url);
     const { page } = browser;
     await page.goto(`${server.url}/`);

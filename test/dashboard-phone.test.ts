@@ -15,7 +15,7 @@ import {
 } from './helpers/dashboard-browser.ts';
 import { createTestDatabase } from './helpers/database.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
-import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { ordersSchema, startDeliveringServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
 
 /** The narrowest phone in use (iPhone SE, first generation), and with the common small one. */
@@ -118,11 +118,7 @@ describe('dashboard on a phone', {
     ensureDashboardBuilt();
     // A delivery for the deliveries page: the worker sends the record's event to the receiver.
     receiver = await startReceiver();
-    server = await startTestServer(
-      'sqlite',
-      { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' },
-      { worker: true },
-    );
+    server = await startDeliveringServer();
     await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
     const hook = await server.admin('POST', '/admin/v1/endpoints/orders/webhooks', {
       url: receiver.url,

@@ -10,7 +10,7 @@ import {
   signInAsOwner,
 } from './helpers/dashboard-browser.ts';
 import { startReceiver } from './helpers/receiver.ts';
-import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { ordersSchema, startDeliveringServer, startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
 
 const DESKTOP = { width: 1280, height: 800 };
@@ -92,11 +92,7 @@ describe('dashboard: polish', {
   test("the deliveries' endpoint filter is a list of the endpoints to pick from, searched by typing", async () => {
     // Its own server, with a webhook worker (it writes the queued records and attempts deliveries).
     const receiver = await startReceiver();
-    const hooks = await startTestServer(
-      'sqlite',
-      { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' },
-      { worker: true },
-    );
+    const hooks = await startDeliveringServer();
     try {
       const key = await hooks.createKey({ name: 'writer', environment: 'test' });
       for (const [slug, name] of [

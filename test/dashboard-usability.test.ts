@@ -6,7 +6,7 @@ import addFormats from 'ajv-formats';
 import type { Page } from 'playwright-core';
 import { sampleFor, samplePayload } from '../src/endpoints/sample.ts';
 import { type Browser, CHROMIUM, ensureDashboardBuilt, openBrowser } from './helpers/dashboard-browser.ts';
-import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { ordersSchema, startDeliveringServer, startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
 
 const OWNER = { email: 'owner@example.com', password: 'correct horse battery' };
@@ -225,11 +225,7 @@ describe('dashboard usability in a real browser', {
 
   test('the Deliveries page looks again while a delivery is due soon, not while none is', async () => {
     // Its own server, with a webhook worker (it writes the queued records and attempts deliveries).
-    const hooks = await startTestServer(
-      'sqlite',
-      { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' },
-      { worker: true },
-    );
+    const hooks = await startDeliveringServer();
     try {
       await hooks.createEndpoint({
         slug: 'orders',

@@ -10,7 +10,7 @@ import {
   signInAsOwner,
 } from './helpers/dashboard-browser.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
-import { ordersSchema, startTestServer, type TestServer } from './helpers/server.ts';
+import { ordersSchema, startDeliveringServer, startTestServer, type TestServer } from './helpers/server.ts';
 
 /** A first owner's walk through the dashboard: what it shows while editing a deployed endpoint. */
 describe("dashboard walk: a new owner's first pages", {
@@ -168,11 +168,7 @@ describe('dashboard walk: redelivering a delivery still being tried', {
     receiver = await startReceiver();
     // The receiver is down: each attempt fails, and the next is an hour away.
     receiver.respond = () => ({ status: 500 });
-    server = await startTestServer(
-      'sqlite',
-      { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' },
-      { worker: true },
-    );
+    server = await startDeliveringServer();
     await server.createEndpoint({
       slug: 'orders',
       name: 'Orders',

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
-import { startTestServer, type TestServer } from './helpers/server.ts';
+import { startDeliveringServer, startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
 
 /** Receivers that break off or answer with bytes that are no HTTP: each attempt's reason says so. */
@@ -94,11 +94,7 @@ describe('an attempt interrupted by a dead worker has its line in the delivery l
   let receiver: Receiver;
 
   before(async () => {
-    server = await startTestServer(
-      'sqlite',
-      { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' },
-      { worker: true },
-    );
+    server = await startDeliveringServer();
     receiver = await startReceiver();
     await server.createEndpoint({
       slug: 'orders',

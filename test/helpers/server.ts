@@ -55,6 +55,11 @@ export const ordersSchema = {
   required: ['order_id', 'amount'],
 };
 
+/** A SQLite test server whose webhook worker runs and may deliver to receivers on loopback. */
+export function startDeliveringServer(): Promise<TestServer> {
+  return startTestServer('sqlite', { GATEHOUSE_WEBHOOK_ALLOW_NETS: '127.0.0.0/8' }, { worker: true });
+}
+
 /** A real server on 127.0.0.1 and a random port, over a fresh database, with an owner and its token. */
 export async function startTestServer(
   kind: DatabaseKind,
