@@ -274,6 +274,37 @@ describe('Redis failing mid-run', () => {
       status = (await call(open.url, 'GET', '/api/v1/data/orders', key)).status;
     assert.equal(status, 429);
   });
+
+  test('a check-and-charge that reaches Redis after the server gave up on it (503) is charged to no window', async () => {
+    await awayFromMinuteEdge(20);
+    const { key } = await setup.createKey({ per_minute: 5 });
+    const orders = () => call(closed.url, 'GET', '/api/v1/data/orders', key);
+    /** The next answer past Redis's failures and its one-second pause after them (bounded). */
+    const counted = async () => {
+      const deadline = Date.now() + 20_000;
+      let res = await orders();
+      while (res.status === 503 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        res = await orders();
+      }
+      return res;
+    };
+    const first = await counted();
+    assert.equal(first.status, 200, closed.log());
+    assert.equal(first.headers.get('x-ratelimit-remaining'), '4');
+
+    // Redis stalls: the script waits in the network, the server answers 503 at its deadline.
+    proxy.hold();
+    const refused = await orders();
+    assert.equal(refused.status, 503);
+    assert.equal(refused.body.code, 'limits_unavailable');
+    // Then it arrives and runs: the request it charged was refused, so it must not count.
+    proxy.release();
+
+    const next = await counted();
+    assert.equal(next.status, 200, closed.log());
+    assert.equal(next.headers.get('x-ratelimit-remaining'), '3', 'the refused request used a unit');
+  });
 });
 
 describe('Redis refusing connections from the start', () => {

@@ -1,3 +1,4 @@
+import type { Redis } from 'ioredis';
 import { RateLimiterRedis, type RateLimiterRes } from 'rate-limiter-flexible';
 import type { SharedRedis } from './redis.ts';
 
@@ -142,8 +143,20 @@ end
 table.insert(used, 1, full and 0 or 1)
 return used`;
 
-/** The script's name as an ioredis command of the client. */
+/**
+ * Gives back one unit in each window a check-and-charge charged, where the counter still exists
+ * (one that expired since is not made again, without a TTL, at -1).
+ */
+const REFUND = `for i = 1, #KEYS do
+  if redis.call('exists', KEYS[i]) == 1 then redis.call('decrby', KEYS[i], 1) end
+end
+return 0`;
+
+/** The scripts' names as ioredis commands of the client. */
 const CHECK_AND_CHARGE_COMMAND = 'gatehouseCheckAndCharge';
+const REFUND_COMMAND = 'gatehouseRefund';
+
+type ScriptCommand = (...args: string[]) => Promise<number[]>;
 
 export type CheckAndCharge = (
   names: string[],
@@ -163,14 +176,33 @@ export function redisCheckAndCharge(redis: SharedRedis, families: string[]): Che
     numberOfKeys: families.length,
     lua: CHECK_AND_CHARGE,
   });
-  return (names, limits, ttlSeconds) =>
-    redis.run(async (client) => {
-      const keys = names.map((name, i) => `${redis.prefix}${families[i]}:${name}`);
-      const args = [...limits.map((l) => String(l ?? -1)), ...ttlSeconds.map(String)];
-      const command = (client as unknown as Record<string, (...args: string[]) => Promise<number[]>>)[
-        CHECK_AND_CHARGE_COMMAND
-      ] as (...args: string[]) => Promise<number[]>;
-      const [charged, ...used] = await command.call(client, ...keys, ...args);
+  redis.client.defineCommand(REFUND_COMMAND, { numberOfKeys: families.length, lua: REFUND });
+  const command = (client: Redis, name: string) =>
+    (client as unknown as Record<string, ScriptCommand>)[name] as ScriptCommand;
+  return async (names, limits, ttlSeconds) => {
+    const keys = names.map((name, i) => `${redis.prefix}${families[i]}:${name}`);
+    const args = [...limits.map((l) => String(l ?? -1)), ...ttlSeconds.map(String)];
+    let sent: Promise<number[]> | undefined;
+    try {
+      const [charged, ...used] = await redis.run((client) => {
+        sent = command(client, CHECK_AND_CHARGE_COMMAND).call(client, ...keys, ...args);
+        return sent;
+      });
       return { charged: charged === 1, used };
-    });
+    } catch (error) {
+      // Given up on at its deadline (the failure policy applies: 503, or served uncounted), the
+      // script may still reach Redis and charge: what it charged is given back, on the same
+      // connection, when its answer comes, so the request counts in no window.
+      sent?.then(
+        ([charged]) => {
+          if (charged !== 1 || redis.client.status !== 'ready') return;
+          command(redis.client, REFUND_COMMAND)
+            .call(redis.client, ...keys)
+            .catch(() => {});
+        },
+        () => {},
+      );
+      throw error;
+    }
+  };
 }

@@ -140,6 +140,10 @@ export interface RedisProxy {
   url: string;
   freeze(): void;
   thaw(): void;
+  /** Keeps what clients send from Redis, as a stalled network does, until `release`. */
+  hold(): void;
+  /** Passes on, in order, what `hold` kept. */
+  release(): void;
   down(): Promise<void>;
   up(): Promise<void>;
   close(): Promise<void>;
@@ -148,18 +152,23 @@ export interface RedisProxy {
 export async function startRedisProxy(target = redisUrl): Promise<RedisProxy> {
   const { hostname, port } = new URL(target);
   let frozen = false;
+  let holding = false;
+  /** Chunks kept by `hold`, each with the socket it is for. */
+  const kept: Array<[Socket, Buffer]> = [];
   const pairs = new Set<[Socket, Socket]>();
   const server: Server = createServer((client) => {
     const upstream = createConnection({ host: hostname, port: Number(port || 6379) });
     const pair: [Socket, Socket] = [client, upstream];
     pairs.add(pair);
-    const forward = (from: Socket, to: Socket) =>
+    const forward = (from: Socket, to: Socket, toRedis: boolean) =>
       from.on('data', (chunk: Buffer) => {
         // Frozen: bytes are swallowed, as if Redis stopped answering.
-        if (!frozen) to.write(chunk);
+        if (frozen) return;
+        if (holding && toRedis) kept.push([to, chunk]);
+        else to.write(chunk);
       });
-    forward(client, upstream);
-    forward(upstream, client);
+    forward(client, upstream, true);
+    forward(upstream, client, false);
     const end = () => {
       client.destroy();
       upstream.destroy();
@@ -192,6 +201,13 @@ export async function startRedisProxy(target = redisUrl): Promise<RedisProxy> {
         client.destroy();
         upstream.destroy();
       }
+    },
+    hold: () => {
+      holding = true;
+    },
+    release: () => {
+      holding = false;
+      for (const [to, chunk] of kept.splice(0)) if (!to.destroyed) to.write(chunk);
     },
     down: close,
     // The same port again: should another process have taken it meanwhile, the test fails saying so.
