@@ -76,6 +76,30 @@ describe('the Redis command deadline', () => {
     proxy.thaw();
   });
 
+  test('an Idempotency-Key lock that reaches Redis after its request went on without it is let go', async () => {
+    const stalled = await startRedisProxy();
+    const redis = connect(stalled.url);
+    try {
+      await ready(redis);
+      const locks = redisLocks(redis);
+      // Redis stalls: the lock is given up on at the deadline and the request goes on without it.
+      stalled.hold();
+      assert.equal(await locks.acquire('late-lock', 'req_first', 90_000), 'unavailable');
+      // Then the SET arrives and takes the lock, for a request that never releases it: a retry of
+      // that request (its write failed, so nothing is stored to replay) would get 409 for 90 s.
+      stalled.release();
+      const deadline = Date.now() + 10_000;
+      let again = await locks.acquire('late-lock', 'req_retry', 90_000);
+      while (again !== 'acquired' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        again = await locks.acquire('late-lock', 'req_retry', 90_000);
+      }
+      assert.equal(again, 'acquired');
+    } finally {
+      await stalled.close();
+    }
+  });
+
   test('an Idempotency-Key lock release Redis missed is not tried again once the connection is closed', async () => {
     const redis = connect(redisUrl);
     await ready(redis);

@@ -78,23 +78,35 @@ export function redisLocks(redis: SharedRedis): InFlightLocks {
     retrying = false;
   }
 
+  async function release(name: string, token: string): Promise<void> {
+    await releaseNow(name, token).catch(() => {
+      if (unreleased.size >= MAX_UNRELEASED) return; // these expire on their own
+      unreleased.set(name, token);
+      if (retrying) return;
+      retrying = true;
+      void retryReleases();
+    });
+  }
+
   return {
     async acquire(name, token, ttlMs) {
+      let sent: Promise<'OK' | null> | undefined;
       try {
-        const ok = await redis.run((client) => client.set(key(name), token, 'PX', ttlMs, 'NX'));
+        const ok = await redis.run((client) => {
+          sent = client.set(key(name), token, 'PX', ttlMs, 'NX');
+          return sent;
+        });
         return ok === 'OK' ? 'acquired' : 'held';
       } catch {
+        // Given up on at its deadline, the SET may still reach Redis and take the lock, for a
+        // request that went on without it and so never releases it: let it go once it lands.
+        sent?.then(
+          (ok) => (ok === 'OK' ? release(name, token) : undefined),
+          () => {},
+        );
         return 'unavailable';
       }
     },
-    async release(name, token) {
-      await releaseNow(name, token).catch(() => {
-        if (unreleased.size >= MAX_UNRELEASED) return; // these expire on their own
-        unreleased.set(name, token);
-        if (retrying) return;
-        retrying = true;
-        void retryReleases();
-      });
-    },
+    release,
   };
 }
