@@ -24,6 +24,19 @@ const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
  * day/key/endpoint/environment/status), never once per request. A failed flush keeps
  * its counts for the next one.
  */
+/** The order of usage_daily's key: day, key, endpoint, environment, status class, status. */
+function byUsageKey(a: UsageDailyTable, b: UsageDailyTable): number {
+  const text = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
+  return (
+    text(a.day, b.day) ||
+    text(a.key_id, b.key_id) ||
+    text(a.endpoint, b.endpoint) ||
+    text(a.environment, b.environment) ||
+    text(a.status_class, b.status_class) ||
+    a.status - b.status
+  );
+}
+
 export function createUsageMeter(db: Db) {
   // By key, then endpoint: a handful of rows each (days, statuses), found without
   // building a composite string key on every request.
@@ -56,6 +69,10 @@ export function createUsageMeter(db: Db) {
   }
 
   async function write(rows: UsageDailyTable[]): Promise<void> {
+    // Every process upserts its rows in one order, the table's key's: two flushes of processes
+    // that counted the same rows in other orders would each lock one the other waits for, and
+    // PostgreSQL ends one of them (deadlock detected).
+    rows.sort(byUsageKey);
     await db.transaction().execute(async (trx) => {
       for (let i = 0; i < rows.length; i += CHUNK) {
         await trx
