@@ -219,12 +219,13 @@ export function createDeliveryService(deps: { db: Db; secret: string; encryptor:
       const limit = f.limit === undefined ? 25 : Number(f.limit);
       if (!Number.isInteger(limit) || limit < 1 || limit > 100)
         throw invalid('limit', 'Must be an integer from 1 to 100');
-      if (f.status && !['pending', 'succeeded', 'failed', 'cancelled'].includes(f.status)) {
+      // Checked when given, blank too: `?environment=` listed every environment's deliveries.
+      if (f.status !== undefined && !['pending', 'succeeded', 'failed', 'cancelled'].includes(f.status)) {
         throw invalid('status', 'Must be pending, succeeded, failed or cancelled');
       }
-      if (f.environment && f.environment !== 'test' && f.environment !== 'live')
+      if (f.environment !== undefined && f.environment !== 'test' && f.environment !== 'live')
         throw invalid('environment', 'Must be test or live');
-      if (f.event_type && !(EVENT_TYPES as readonly string[]).includes(f.event_type))
+      if (f.event_type !== undefined && !(EVENT_TYPES as readonly string[]).includes(f.event_type))
         throw invalid('event_type', `Must be ${orList(EVENT_TYPES)}`);
       let q = base(scope.createdBy);
       if (f.endpoint) q = q.where('e.slug', '=', f.endpoint);
