@@ -219,6 +219,52 @@ for (const kind of databaseKinds) {
       assert.equal((await server.request('GET', '/api/v1/openapi.json')).status, 401);
     });
 
+    test('a renamed draft endpoint or app keeps its deployed name in the live document until deployed', async () => {
+      await server.createEndpoint({ slug: 'renames', name: 'Renames', schema: { type: 'object' } });
+      const app = await server.admin('POST', '/admin/v1/apps', {
+        slug: 'renamer',
+        name: 'Renamer',
+        routes: [{ method: 'GET', path: '/ping', auth: 'public', steps: [{ name: 'r', type: 'respond' }] }],
+      });
+      assert.equal(app.status, 201, app.text);
+      for (const path of ['/admin/v1/endpoints/renames', '/admin/v1/apps/renamer'])
+        assert.equal((await server.admin('POST', `${path}/deploy`)).status, 201);
+      assert.equal(
+        (await server.admin('PATCH', '/admin/v1/endpoints/renames', { name: 'Draft name' })).status,
+        200,
+      );
+      assert.equal(
+        (await server.admin('PATCH', '/admin/v1/apps/renamer', { name: 'Draft app' })).status,
+        200,
+      );
+      // Every tag and summary of the endpoint's paths and the app's route, in one text.
+      const names = async (key: string) => {
+        const doc = (await server.request('GET', '/api/v1/openapi.json', { key })).body;
+        const paths = [
+          '/api/v1/data/renames',
+          '/api/v1/data/renames/{record_id}',
+          '/api/v1/apps/renamer/ping',
+        ];
+        return JSON.stringify(
+          paths.flatMap((path) =>
+            Object.values(doc.paths[path] as Record<string, { tags: string[]; summary: string }>).map(
+              (op) => [op.tags, op.summary],
+            ),
+          ),
+        );
+      };
+      const live = await names(liveKey);
+      assert.match(live, /Create a record in Renames/);
+      assert.match(live, /App: Renamer/);
+      assert.doesNotMatch(live, /Draft/);
+      const test = await names(testKey);
+      assert.match(test, /Create a record in Draft name/);
+      assert.match(test, /App: Draft app/);
+      for (const path of ['/admin/v1/endpoints/renames', '/admin/v1/apps/renamer'])
+        await server.admin('POST', `${path}/deploy`);
+      assert.equal(await names(liveKey), test);
+    });
+
     test('slugs that read alike get names of their own, and a schema with $defs stays valid', async () => {
       await server.createEndpoint({
         slug: 'v2',

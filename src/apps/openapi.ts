@@ -132,6 +132,11 @@ export async function appPaths(
     const runtime = await apps.runtime(app.slug).catch(() => null);
     const compiled = environment === 'live' ? runtime?.live : runtime?.draft;
     if (!compiled) continue;
+    // Live is named as deployed: a renamed draft shows in test alone until deployed.
+    const name =
+      environment === 'live'
+        ? ((await apps.liveVersion(app.slug).catch(() => null))?.name ?? app.name)
+        : app.name;
     for (const route of compiled.routes) {
       const path = `/api/v1/apps/${app.slug}/${route.segments
         .map((s) => ('param' in s ? `{${s.param}}` : s.literal))
@@ -148,7 +153,7 @@ export async function appPaths(
         const { $schema: _s, $id: _i, ...schema } = route.bodySchema;
         schemas[`${operationId}_body`] = rebaseRefs(schema, bodyRef);
       }
-      entry[route.method.toLowerCase()] = operation(operationId, app, route, bodyRef);
+      entry[route.method.toLowerCase()] = operation(operationId, { slug: app.slug, name }, route, bodyRef);
       paths[path] = entry;
     }
   }

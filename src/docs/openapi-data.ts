@@ -102,14 +102,17 @@ export async function dataApiDocument(
     const runtime = await endpoints.runtime(endpoint.slug);
     const version: SchemaVersion | null | undefined = environment === 'live' ? runtime?.live : runtime?.draft;
     if (!runtime || !version) continue;
-    const schemaSource =
+    // Live shows the deployed version's schema and name: a draft edit shows in test alone until deployed.
+    const shown =
       environment === 'live'
-        ? await endpoints.versions(endpoint.slug).then((v) => v[0]?.schema)
-        : endpoint.schema;
+        ? await endpoints.versions(endpoint.slug).then((v) => v.find((d) => d.version === version.version))
+        : endpoint;
+    const schemaSource = shown?.schema;
+    const title = shown?.name ?? endpoint.name;
     const name = names.get(endpoint.slug) as string;
     schemas[`${name}Data`] = cleanSchema(schemaSource, `${name}Data`);
     schemas[`${name}Record`] = recordSchema(ref(`${name}Data`), endpoint.slug, environment);
-    const tag = endpoint.name;
+    const tag = title;
     // An example the endpoint takes, for the reference page's code samples (see exampleBody).
     const example = exampleBody(schemaSource, version.validate);
     const body = {
@@ -140,7 +143,7 @@ export async function dataApiDocument(
       post: {
         tags: [tag],
         operationId: `create${name}`,
-        summary: `Create a record in ${endpoint.name} (queued)`,
+        summary: `Create a record in ${title} (queued)`,
         parameters: writeHeaders(),
         requestBody: body,
         responses: {
@@ -151,7 +154,7 @@ export async function dataApiDocument(
       get: {
         tags: [tag],
         operationId: `list${name}`,
-        summary: `List ${endpoint.name}, newest first by default`,
+        summary: `List ${title}, newest first by default`,
         parameters: [
           { $ref: '#/components/parameters/Limit' },
           { $ref: '#/components/parameters/Order' },
@@ -176,7 +179,7 @@ export async function dataApiDocument(
     });
     paths[`/api/v1/data/${endpoint.slug}/{record_id}`] = {
       get: {
-        ...one(`Get a record of ${endpoint.name}`, `get${name}`),
+        ...one(`Get a record of ${title}`, `get${name}`),
         responses: {
           200: {
             description: 'The record',
@@ -188,7 +191,7 @@ export async function dataApiDocument(
         },
       },
       put: {
-        ...one(`Replace a record of ${endpoint.name} (queued)`, `replace${name}`),
+        ...one(`Replace a record of ${title} (queued)`, `replace${name}`),
         parameters: [recordId, ...writeHeaders()],
         requestBody: body,
         responses: {
@@ -197,7 +200,7 @@ export async function dataApiDocument(
         },
       },
       delete: {
-        ...one(`Delete a record of ${endpoint.name} (queued)`, `delete${name}`),
+        ...one(`Delete a record of ${title} (queued)`, `delete${name}`),
         description:
           "Takes no body. One sent is not read and means nothing, whatever its Content-Type, but one over the endpoint's `max_body_bytes` is refused (413) and nothing is deleted.",
         parameters: [recordId, ...writeHeaders()],
