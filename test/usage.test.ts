@@ -119,6 +119,9 @@ for (const kind of databaseKinds) {
         ['from=2026-02-01&to=2026-01-01', 'from'],
         ['from=2020-01-01&to=2026-01-01', 'from'],
         ['environment=prod', 'environment'],
+        // Blank is no environment: not every environment's counts.
+        ['environment=', 'environment'],
+        ['environment=LIVE', 'environment'],
         ['status_class=200', 'status_class'],
         ['status=4xx', 'status'],
         ['status=600', 'status'],

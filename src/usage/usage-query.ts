@@ -88,7 +88,8 @@ export function parseUsageQuery(query: Record<string, unknown>, now = Date.now()
   if ((Date.parse(to) - Date.parse(from)) / 86_400_000 >= MAX_DAYS) {
     throw invalid('from', `The range can span at most ${MAX_DAYS} days`);
   }
-  const environment = text(query.environment, 'environment');
+  // Blank is no environment, refused as the other lists refuse it: not read as both environments.
+  const environment = once(query.environment, 'environment') as string | undefined;
   if (environment !== undefined && environment !== 'test' && environment !== 'live') {
     throw invalid('environment', 'Must be test or live');
   }
