@@ -1,7 +1,13 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import type { Config } from '../config.ts';
-import { BackupError, backupSqlite, type OlderBackup, restoreSqlite } from '../infra/db/sqlite-backup.ts';
+import {
+  BackupError,
+  backupSqlite,
+  type OlderBackup,
+  restoreSqlite,
+  secretOpens,
+} from '../infra/db/sqlite-backup.ts';
 import { secretFileOf } from '../infra/secret-file.ts';
 import { confirmIrreversible, withYes } from './confirm.ts';
 import { CliFailure, printFields, printJson, reportFailure } from './output.ts';
@@ -78,8 +84,10 @@ export function registerBackupCommands(program: Command, config: Config): void {
     // Loaded here only: the migrations (and Kysely) take about a second to load, which every
     // other command would pay for.
     const known = (await import('../infra/db/migrations.ts')).knownMigrations();
+    const json = Boolean(options.json);
+    let note: string | undefined;
     await run(
-      Boolean(options.json),
+      json,
       'restore_failed',
       async () => {
         const target = sqlitePath(config);
@@ -91,21 +99,46 @@ export function registerBackupCommands(program: Command, config: Config): void {
             await confirmIrreversible(options, warning);
           },
         });
+        // People read it after the summary; --json keeps stdout for the result.
+        note = secretNote(config, target, restored.holds_installation_secret);
+        if (json && note) process.stderr.write(`Warning: ${note}\n`);
         return { database: target, ...restored, file };
       },
-      ({ previous, database, holds_installation_secret }) => {
+      ({ previous }) => {
         const said = previous
           ? `Restored; the database it replaced is kept at ${previous}. Start the server again.`
           : 'Restored. Start the server.';
-        // Backups never hold the installation secret: without it, the server will say so.
-        const secret = secretFileOf(database);
-        // An earlier release's backup holds it itself: its first start moves it to the file.
-        return config.secret || holds_installation_secret || existsSync(secret)
-          ? said
-          : `${said}\nThe installation secret is not in backups: put the file ${secret} it was made with in place (or set GATEHOUSE_SECRET) first.`;
+        return note ? `${said}\n${note}` : said;
       },
     );
   });
+}
+
+/**
+ * What the restored database still needs before a server starts on it: the installation secret
+ * it was made with (backups never hold it), when it is missing or another one is in its place
+ * (a new machine's first start made its own; a `secret rotate` since the backup replaced it).
+ */
+function secretNote(config: Config, database: string, holdsSecret: boolean): string | undefined {
+  const file = secretFileOf(database);
+  let secret = config.secret;
+  if (secret === undefined) {
+    // An earlier release's backup holds it itself: its first start moves it to the file.
+    if (holdsSecret) return undefined;
+    if (!existsSync(file))
+      return `The installation secret is not in backups: put the file ${file} it was made with in place (or set GATEHOUSE_SECRET) first.`;
+    try {
+      secret = readFileSync(file, 'utf8').trim();
+    } catch {
+      return undefined; // the server says what is wrong with the file when it starts
+    }
+  }
+  if (secretOpens(database, secret)) return undefined;
+  const which = config.secret ? 'GATEHOUSE_SECRET' : `The installation secret in ${file}`;
+  return (
+    `${which} is not the one this backup was made with (another installation's, or replaced by a \`gatehouse secret rotate\` since): ` +
+    `its stored secrets do not open with it, and the server will not start. Put the secret file the backup was made with in place (or set that GATEHOUSE_SECRET) first.`
+  );
 }
 
 /** What restoring a backup older than the database loses, said before it is done. */

@@ -13,6 +13,7 @@ import {
 } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
+import { createEncryptor, UnsealError } from '../crypto/encryption.ts';
 import { claimSqliteInstance, InstanceLockedError, resolvedPath } from './instance-lock.ts';
 
 /** A backup or restore that cannot go ahead: the message tells the operator what to do. */
@@ -75,6 +76,31 @@ function summary(file: string): BackupSummary {
     return { file, bytes: statSync(file).size, records: n, holds_installation_secret: secret !== undefined };
   } finally {
     db.close();
+  }
+}
+
+/**
+ * Whether `secret` opens what the Gatehouse database at `path` sealed with its installation
+ * secret (the callback signing secret, made at its first start; true while there is none): a
+ * server refuses to start on the database with a secret that does not.
+ */
+export function secretOpens(path: string, secret: string): boolean {
+  const db = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
+  let sealed: { value: string } | undefined;
+  try {
+    sealed = db.prepare("select value from settings where key = 'callback_signing_secret'").get() as
+      | { value: string }
+      | undefined;
+  } finally {
+    db.close();
+  }
+  if (sealed === undefined) return true;
+  try {
+    createEncryptor(secret).decrypt(sealed.value);
+    return true;
+  } catch (error) {
+    if (error instanceof UnsealError) return false;
+    throw error;
   }
 }
 
