@@ -292,4 +292,23 @@ describe('gatehouse backup and restore (SQLite)', () => {
     assert.equal(summary.previous, null);
     assert.ok(existsSync(fresh));
   });
+
+  test('a backup that dates no change at all (taken before anything was made) is older than a database with data: asked first', async () => {
+    const blank = join(dirname(path), 'blank', 'g.db');
+    await (
+      await createServices(loadConfig({ DATABASE_URL: `sqlite:${blank}`, LOG_LEVEL: 'silent' }))
+    ).close();
+    const early = join(dirname(path), 'backups', 'before-anything.db');
+    assert.equal((await cli(['backup', early], { ...env(), DATABASE_URL: `sqlite:${blank}` })).code, 0);
+    const liveBytes = readFileSync(path);
+    const refused = await cli(['restore', early, '--json'], env());
+    assert.equal(refused.code, 1, refused.stdout);
+    const envelope = JSON.parse(refused.stdout);
+    assert.equal(envelope.code, 'cli_not_confirmed', refused.stdout);
+    assert.match(
+      envelope.error,
+      /is older than the database it replaces: it records no change at all .*the database's last is from \S+Z\. What was written since will be lost/,
+    );
+    assert.deepEqual(readFileSync(path), liveBytes, 'the database is unchanged');
+  });
 });

@@ -144,9 +144,11 @@ function secretNote(config: Config, database: string, holdsSecret: boolean): str
 /** What restoring a backup older than the database loses, said before it is done. */
 function olderWarning(file: string, older: OlderBackup): string {
   const { backup_changed_at: backup, database_changed_at: database } = older;
+  const when = backup
+    ? `its last change is from ${backup.toISOString()}, ${timeSpan(database.getTime() - backup.getTime())} before the database's last (${database.toISOString()})`
+    : `it records no change at all (no endpoint, key, record or request), and the database's last is from ${database.toISOString()}`;
   return (
-    `${file} is older than the database it replaces: its last change is from ${backup.toISOString()}, ` +
-    `${timeSpan(database.getTime() - backup.getTime())} before the database's last (${database.toISOString()}). ` +
+    `${file} is older than the database it replaces: ${when}. ` +
     'What was written since will be lost from the restored database (the one replaced is kept aside).'
   );
 }

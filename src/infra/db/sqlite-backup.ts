@@ -206,7 +206,8 @@ function lastChangeOf(path: string): Date | null {
 
 /** A backup older than the database it would replace: what each last changed. */
 export interface OlderBackup {
-  backup_changed_at: Date;
+  /** null: the backup's rows date no change at all (taken before anything was made). */
+  backup_changed_at: Date | null;
   database_changed_at: Date;
 }
 
@@ -273,9 +274,12 @@ export async function restoreSqlite(
   const temporary = `${target}.restoring`;
   try {
     const database_changed_at = existsSync(target) ? lastChangeOf(target) : null;
-    const backup_changed_at = database_changed_at && lastChangeOf(backup);
-    if (database_changed_at && backup_changed_at && backup_changed_at < database_changed_at)
-      await approveOlder?.({ backup_changed_at, database_changed_at });
+    if (database_changed_at) {
+      // A backup that dates no change (taken before anything was made) is older than any change.
+      const backup_changed_at = lastChangeOf(backup);
+      if (backup_changed_at === null || backup_changed_at < database_changed_at)
+        await approveOlder?.({ backup_changed_at, database_changed_at });
+    }
     try {
       copyFileSync(backup, temporary);
       chmodSync(temporary, 0o600);
