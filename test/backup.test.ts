@@ -311,4 +311,19 @@ describe('gatehouse backup and restore (SQLite)', () => {
     );
     assert.deepEqual(readFileSync(path), liveBytes, 'the database is unchanged');
   });
+  test("a restore into a folder it cannot write (read-only, another user's) says so, naming the database; nothing is made", async () => {
+    const target = join(dirname(path), 'unwritable', 'g.db');
+    // The lock beside the database cannot be opened, as on a read-only file system or EACCES.
+    mkdirSync(`${target}.lock`, { recursive: true });
+    const refused = await cli(['restore', backup(), '--json'], {
+      ...env(),
+      DATABASE_URL: `sqlite:${target}`,
+    });
+    assert.equal(refused.code, 1, refused.stdout);
+    const envelope = JSON.parse(refused.stdout);
+    assert.equal(envelope.code, 'restore_failed', refused.stdout);
+    assert.ok(envelope.error.includes(`Could not lock ${target} for the restore`), envelope.error);
+    assert.match(envelope.error, /Nothing was changed/);
+    assert.equal(existsSync(target), false);
+  });
 });

@@ -269,7 +269,10 @@ export async function restoreSqlite(
     if (error instanceof InstanceLockedError) {
       throw new BackupError(`A Gatehouse server is running on ${target}: stop it, then restore`);
     }
-    throw error;
+    // A read-only or another user's folder: said with the file, as the server says it.
+    throw new BackupError(
+      `Could not lock ${target} for the restore (${(error as Error).message}): its folder must be writable by this user (run as the server's user). Nothing was changed`,
+    );
   }
   const temporary = `${target}.restoring`;
   try {
