@@ -61,6 +61,12 @@ function openChecked(path: string, what: string, pages: boolean): BetterSqlite3.
   } catch (error) {
     db?.close();
     if (error instanceof BackupError) throw error;
+    // Another user's folder or a read-only one: SQLite writes the `-shm` beside a WAL database
+    // even to read it. Not a damaged file, which the message below would say.
+    if (/^SQLITE_(READONLY|CANTOPEN|PERM)/.test(String((error as { code?: unknown }).code)))
+      throw new BackupError(
+        `Could not open ${path} (${(error as Error).message}): SQLite writes beside the database even to read it, so run this as the user the server runs as`,
+      );
     throw new BackupError(
       `${path} is not a readable SQLite database (${(error as Error).message.replace(/\s*\n\s*/g, '; ')})`,
     );
