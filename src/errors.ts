@@ -188,7 +188,7 @@ export const errorCodes = {
     status: 409,
     apis: MANAGEMENT,
     message: 'Already initialized',
-    doc: '`gatehouse init` was run before: an owner exists.',
+    doc: '`gatehouse init` was run before (or at the same moment, against the same database): an owner exists. There is one owner per installation.',
   },
   idempotency_key_in_flight: {
     status: 409,

@@ -7,11 +7,12 @@ import { sqliteOutboxIndexMigration } from '../src/infra/db/migrations/0008-sqli
 import { usageStatusMigration } from '../src/infra/db/migrations/0012-usage-status.ts';
 import { auditClientMigration } from '../src/infra/db/migrations/0016-audit-client.ts';
 import { onePendingInviteMigration } from '../src/infra/db/migrations/0017-one-pending-invite.ts';
+import { oneOwnerMigration } from '../src/infra/db/migrations/0018-one-owner.ts';
 import { migrateToLatest } from '../src/infra/db/migrations.ts';
 import type { Database } from '../src/infra/db/schema.ts';
 import { callbackTarget } from '../src/webhooks/outbox.ts';
 import { databaseKinds } from './helpers/database.ts';
-import { startTestServer, type TestServer } from './helpers/server.ts';
+import { startTestServer, TEST_OWNER, type TestServer } from './helpers/server.ts';
 
 /** usage_daily as releases before 0012 created it (0003): by status class, no status column. */
 async function usageByClassTable(db: Kysely<Database>): Promise<void> {
@@ -288,6 +289,40 @@ for (const kind of databaseKinds) {
         .insertInto('invites')
         .values(invite('inv_legacy_b3', 'jo@example.com', t2, t2))
         .execute();
+    });
+
+    test('a second owner that two inits at once made becomes a collaborator, and a second can no longer be added', async () => {
+      const { db, dialect } = server.services.database;
+      // The table as the earlier release left it (0004): no index against a second owner.
+      await sql`DROP INDEX owners_one_owner`.execute(db);
+      const owner = (id: string, email: string) => ({
+        id,
+        email,
+        password_hash: 'x',
+        role: 'owner',
+        created_at: '2999-01-01T00:00:00.000Z',
+        last_sign_in_at: null,
+      });
+      await db.insertInto('owners').values(owner('usr_legacy_second', 'second@example.com')).execute();
+
+      await oneOwnerMigration().up(db as never);
+
+      const owners = await db
+        .selectFrom('owners')
+        .select(['email', 'role'])
+        .where('role', '=', 'owner')
+        .execute();
+      assert.deepEqual(owners, [{ email: TEST_OWNER.email, role: 'owner' }]);
+      const second = await db
+        .selectFrom('owners')
+        .select('role')
+        .where('id', '=', 'usr_legacy_second')
+        .executeTakeFirst();
+      assert.equal(second?.role, 'collaborator');
+      await assert.rejects(
+        db.insertInto('owners').values(owner('usr_legacy_third', 'third@example.com')).execute(),
+        (error: unknown) => dialect.isUniqueViolation(error),
+      );
     });
 
     test('a database a later release migrated is refused, not started on', async () => {

@@ -111,40 +111,47 @@ export function createOwnerService({
         role: 'owner',
         created_at: now,
       };
-      await db.transaction().execute(async (trx) => {
-        const existing = await trx
-          .selectFrom('owners')
-          .select('id')
-          .where('role', '=', 'owner')
-          .executeTakeFirst();
-        if (existing) {
-          throw new ApiError('already_initialized', {
-            message: 'Gatehouse is already initialized: an owner exists. Sign in with that account instead.',
-          });
-        }
-        await trx
-          .insertInto('owners')
-          .values({
-            id: owner.id,
-            email: owner.email,
-            password_hash: passwordHash,
-            role: 'owner',
-            created_at: now,
-            last_sign_in_at: null,
-          })
-          .execute();
-        await trx
-          .insertInto('management_tokens')
-          .values({
-            id: newId('token'),
-            owner_id: owner.id,
-            token_hash: sha256(token),
-            name: 'init',
-            created_at: now,
-            last_used_at: null,
-          })
-          .execute();
-      });
+      const initialized = () =>
+        new ApiError('already_initialized', {
+          message: 'Gatehouse is already initialized: an owner exists. Sign in with that account instead.',
+        });
+      // The check answers the usual case; two inits at once both pass it on PostgreSQL, and the
+      // unique index owners_one_owner (migration 0018) refuses the second one's owner.
+      await db
+        .transaction()
+        .execute(async (trx) => {
+          const existing = await trx
+            .selectFrom('owners')
+            .select('id')
+            .where('role', '=', 'owner')
+            .executeTakeFirst();
+          if (existing) throw initialized();
+          await trx
+            .insertInto('owners')
+            .values({
+              id: owner.id,
+              email: owner.email,
+              password_hash: passwordHash,
+              role: 'owner',
+              created_at: now,
+              last_sign_in_at: null,
+            })
+            .execute();
+          await trx
+            .insertInto('management_tokens')
+            .values({
+              id: newId('token'),
+              owner_id: owner.id,
+              token_hash: sha256(token),
+              name: 'init',
+              created_at: now,
+              last_used_at: null,
+            })
+            .execute();
+        })
+        .catch((error: unknown) => {
+          throw dialect.isUniqueViolation(error) ? initialized() : error;
+        });
       return { owner, token };
     },
 

@@ -13,6 +13,15 @@ export const databaseKinds: DatabaseKind[] = (process.env.GATEHOUSE_TEST_DATABAS
   .map((s) => s.trim())
   .filter((s): s is DatabaseKind => s === 'sqlite' || s === 'postgres');
 
+/**
+ * What the names of the PostgreSQL databases the tests create start with; GATEHOUSE_TEST_DATABASE_PREFIX
+ * tells one run's apart (a run beside others on one server).
+ */
+const databasePrefix = process.env.GATEHOUSE_TEST_DATABASE_PREFIX ?? 'gatehouse_test';
+if (!/^[a-z_][a-z0-9_]{0,40}$/.test(databasePrefix)) {
+  throw new Error(`GATEHOUSE_TEST_DATABASE_PREFIX must be a lower-case SQL name: ${databasePrefix}`);
+}
+
 export const postgresAdminUrl =
   process.env.GATEHOUSE_TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -44,7 +53,7 @@ export async function createTestDatabase(kind: DatabaseKind): Promise<TestDataba
       drop: async () => rmSync(dir, { recursive: true, force: true }),
     };
   }
-  const name = `gatehouse_test_${randomBytes(6).toString('hex')}`;
+  const name = `${databasePrefix}_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: postgresAdminUrl });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);

@@ -24,6 +24,7 @@ import { webhookDeliveryCountsTruncateMigration } from './migrations/0014-webhoo
 import { keyCallbackSecretRotationMigration } from './migrations/0015-key-callback-secret-rotation.ts';
 import { auditClientMigration } from './migrations/0016-audit-client.ts';
 import { onePendingInviteMigration } from './migrations/0017-one-pending-invite.ts';
+import { oneOwnerMigration } from './migrations/0018-one-owner.ts';
 
 /**
  * Migrations live in code so that they ship with the package and run on every start.
@@ -47,6 +48,7 @@ function migrations(dialect: DialectName): Record<string, Migration> {
     '0015_key_callback_secret_rotation': keyCallbackSecretRotationMigration(),
     '0016_audit_client': auditClientMigration(),
     '0017_one_pending_invite': onePendingInviteMigration(),
+    '0018_one_owner': oneOwnerMigration(),
   };
 }
 
