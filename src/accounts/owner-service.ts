@@ -11,6 +11,7 @@ import type { DialectAdapter } from '../infra/db/dialect.ts';
 import { createLastUsed, type LastUsed } from '../infra/db/last-used.ts';
 import type { Database } from '../infra/db/schema.ts';
 import { nowIso } from '../time.ts';
+import { NEW_PASSWORD } from './password-rule.ts';
 
 export const MANAGEMENT_TOKEN_PREFIX = 'gm';
 
@@ -60,7 +61,7 @@ const parseInit = inputValidator<{ email: string; password: string }>({
   required: ['email', 'password'],
   properties: {
     email: { type: 'string', format: 'email', maxLength: 254 },
-    password: { type: 'string', minLength: 8, maxLength: 1024 },
+    password: NEW_PASSWORD,
   },
 });
 

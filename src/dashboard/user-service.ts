@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Transaction } from 'kysely';
 import { deleteUserTokens } from '../accounts/owner-service.ts';
+import { NEW_PASSWORD } from '../accounts/password-rule.ts';
 import { inputValidator } from '../endpoints/json-schema.ts';
 import { ApiError, invalid } from '../errors.ts';
 import { newId } from '../ids.ts';
@@ -50,9 +51,8 @@ const KNOWN_CLIENT_DAYS = 30;
 /** last_seen_at is written at most this often per session. */
 const TOUCH_EVERY_MS = 60_000;
 
-/** A password as typed at sign-in, and one being chosen (8 characters at least). */
+/** A password as typed at sign-in (one being chosen: NEW_PASSWORD). */
 const GIVEN_PASSWORD = { type: 'string', minLength: 1, maxLength: 1024 } as const;
-const NEW_PASSWORD = { type: 'string', minLength: 8, maxLength: 1024 } as const;
 
 const parseSignIn = inputValidator<{ email: string; password: string }>({
   type: 'object',
