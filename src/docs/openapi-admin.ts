@@ -77,7 +77,7 @@ const summaries: Record<string, string> = {
     'New callback signing secret for this key: {"grace_seconds"?} (default 86400; 0 stops the old one at once); the old one signs alongside until then',
   'GET /admin/v1/openapi.json': 'This document',
   'PUT /admin/v1/account/password':
-    'Change your password: {"current_password", "new_password", "revoke_tokens"?} (8+ characters); your other dashboard sessions end, and with revoke_tokens: true your management tokens but the calling one',
+    'Change your password: {"current_password", "new_password", "revoke_tokens"?} (8+ characters, not only whitespace); your other dashboard sessions end, and with revoke_tokens: true your management tokens but the calling one',
   'GET /admin/v1/tokens':
     'Your management tokens (never their secrets); `current` marks the one in use, `last_used_at` says when each was last used (null: never)',
   'POST /admin/v1/tokens':
