@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 import { databaseKinds } from './helpers/database.ts';
+import { endpointClosings } from './helpers/endpoint-closings.ts';
 import { managementCli } from './helpers/process.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
@@ -333,29 +334,7 @@ for (const kind of databaseKinds) {
       assert.equal(await count('nothing'), 0);
     });
 
-    /** Ways an owner closes an endpoint to writes, and opens it again. */
-    const closings = [
-      {
-        state: 'deactivated',
-        slug: 'paused',
-        code: 'endpoint_inactive',
-        close: (slug: string) => server.admin('PATCH', `/admin/v1/endpoints/${slug}`, { active: false }),
-        reopen: (slug: string) => server.admin('PATCH', `/admin/v1/endpoints/${slug}`, { active: true }),
-      },
-      {
-        state: 'subscription-expired',
-        slug: 'lapsed',
-        code: 'subscription_expired',
-        // The API takes no end in the past: one a moment ahead, then waited out.
-        close: async (slug: string) => {
-          const expires_at = new Date(Date.now() + 1_000).toISOString();
-          const res = await server.admin('PATCH', `/admin/v1/endpoints/${slug}`, { expires_at });
-          await new Promise((resolve) => setTimeout(resolve, Date.parse(expires_at) - Date.now() + 50));
-          return res;
-        },
-        reopen: (slug: string) => server.admin('PATCH', `/admin/v1/endpoints/${slug}`, { expires_at: null }),
-      },
-    ];
+    const closings = endpointClosings(() => server);
     for (const { state, slug, code, close, reopen } of closings) {
       test(`an import into a ${state} endpoint is refused as the data API refuses a write there; nothing is written`, async () => {
         await server.createEndpoint({ slug, name: slug, schema: { type: 'object' } });

@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { refuseClosedEndpoint } from '../endpoints/endpoint-open.ts';
 import type { EndpointRuntime, EndpointService, SchemaVersion } from '../endpoints/endpoint-service.ts';
 import { ApiError } from '../errors.ts';
 import { isId, newId } from '../ids.ts';
@@ -13,7 +14,9 @@ type Params = { slug: string; id?: string };
 /**
  * The production console (owner only): live records of an endpoint, browsed with the data
  * API's cursor and filters, and written at once through the same writer. Console writes are
- * marked `source: console` and fire no webhooks (the outbox only announces `api` writes).
+ * marked `source: console` and fire no webhooks (the outbox only announces `api` writes). An
+ * endpoint closed to traffic (deactivated, subscription expired) is closed to console writes
+ * too, as to the data API's and an import's; its records can still be read.
  */
 export function registerConsoleRoutes(
   app: FastifyInstance,
@@ -41,6 +44,8 @@ export function registerConsoleRoutes(
   ): Promise<string | null> {
     const { slug } = request.params as Params;
     const { endpoint, version } = await live(slug);
+    // Written as the data API writes: not into an endpoint its owner closed (as an import too).
+    refuseClosedEndpoint(endpoint);
     let data: string | null = null;
     if (operation !== 'delete') {
       data = recordData(request.body, version);
