@@ -96,6 +96,8 @@ export interface CompiledRoute {
   bodySchema: Record<string, unknown> | undefined;
   validateBody: RecordValidator | undefined;
   steps: CompiledStep[];
+  /** A step creates, updates or deletes a record: HEAD does not run the route (runtime.ts match). */
+  writes: boolean;
 }
 
 export interface CompiledApp {
@@ -317,6 +319,7 @@ function compileRoute(
     bodySchema,
     validateBody,
     steps,
+    writes: steps.some((step) => step.type === 'create' || step.type === 'update' || step.type === 'delete'),
   };
 }
 

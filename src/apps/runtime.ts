@@ -230,7 +230,9 @@ function match(
   } catch {
     throw invalid('(path)', 'Malformed percent-encoding in the path');
   }
-  const method = request.method === 'HEAD' ? 'GET' : request.method;
+  // HEAD is answered as GET, without the body, by the GET route, unless that route writes.
+  const head = request.method === 'HEAD';
+  const method = head ? 'GET' : request.method;
   let best: { route: CompiledRoute; rank: string } | undefined;
   const otherMethods = new Set<string>();
   for (const route of app.routes) {
@@ -253,7 +255,7 @@ function match(
     if (!ok) continue;
     if (route.method !== method) {
       otherMethods.add(route.method);
-      if (route.method === 'GET') otherMethods.add('HEAD');
+      if (route.method === 'GET' && !route.writes) otherMethods.add('HEAD');
       continue;
     }
     if (!best || rank < best.rank) best = { route, rank };
@@ -267,6 +269,14 @@ function match(
       });
     }
     throw new ApiError('not_found', { message: `No route for ${request.method} ${path}` });
+  }
+  if (head && best.route.writes) {
+    // HEAD is safe (RFC 9110): a link checker or a preview bot asking for headers must not write.
+    const allowed = [...otherMethods, 'GET'].sort().join(', ');
+    throw new ApiError('method_not_allowed', {
+      message: `Method HEAD is not allowed on ${path}: its GET route writes records, and runs only for GET; allowed: ${allowed}`,
+      headers: { Allow: allowed },
+    });
   }
   const params: Record<string, string> = {};
   for (const [i, segment] of best.route.segments.entries()) {
