@@ -13,9 +13,10 @@ test('the audit filter offers each action once, those of a kind together', () =>
     [],
     'a kind comes back after another',
   );
-  assert.deepEqual(AUDIT_ACTIONS.slice(0, 3), [
+  assert.deepEqual(AUDIT_ACTIONS.slice(0, 4), [
     'session.sign_in',
     'session.sign_in_failed',
+    'session.sign_in_locked',
     'session.sign_out',
   ]);
 });

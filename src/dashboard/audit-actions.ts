@@ -44,6 +44,7 @@ export const ROUTE_ACTIONS = {
 export const SELF_LOGGED_ACTIONS = [
   'session.sign_in',
   'session.sign_in_failed',
+  'session.sign_in_locked',
   'session.sign_out',
   'user.password_change',
   'user.password_change_failed',

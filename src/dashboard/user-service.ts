@@ -216,6 +216,32 @@ export function createUserService(deps: {
   }
 
   /**
+   * A user's sign-in refused by the limits above: the owner learns of it in the audit log, once per
+   * user and client (clientScope) per window, however often the guesser keeps knocking, so the log
+   * cannot be grown by it. An email no user has is not noted (nothing to warn about, and a typed
+   * mistake is not kept). Not a failure: it is not counted towards the limits.
+   */
+  async function noteLockedOut(email: string, client: string, ip: string): Promise<void> {
+    const noted = await db
+      .selectFrom('audit_log')
+      .select('id')
+      .where('action', '=', 'session.sign_in_locked')
+      .where('target_id', '=', email)
+      .where('client', '=', client)
+      .where('at', '>', isoAfter(-SIGN_IN_WINDOW_SECONDS))
+      .limit(1)
+      .executeTakeFirst();
+    if (noted) return;
+    await audit.record({
+      actor: null,
+      action: 'session.sign_in_locked',
+      targetType: 'user',
+      targetId: email,
+      ip,
+    });
+  }
+
+  /**
    * Whether the user signed in from `client` (clientScope: an IPv6 address's /64) within
    * KNOWN_CLIENT_DAYS. Guessing spread over many addresses locks an email out, but not from where
    * its user signs in: otherwise anyone who knows the owner's email could keep the owner out for
@@ -350,6 +376,7 @@ export function createUserService(deps: {
       ) {
         // A refused attempt is not a failure: it does not extend the lockout.
         await forget();
+        if (user) await noteLockedOut(email, client, ip);
         return {
           error: new ApiError('too_many_failed_attempts', {
             message: 'Too many failed sign-ins; try again in 15 minutes',
