@@ -54,6 +54,8 @@ for (const kind of databaseKinds) {
           const waiting = await until(
             async () => (await held.waits()).length,
             (n) => n >= 2,
+            // Two CLI processes start, migrate-check and hash a password first: slow on a busy host.
+            60_000,
           );
           assert.ok(waiting >= 2, `both inits wait to write, not ${waiting}`);
           await held.release();
