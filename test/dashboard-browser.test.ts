@@ -991,6 +991,8 @@ describe('dashboard in a real browser', {
 
   step('usage charts render from the metering data', async () => {
     await page.getByRole('link', { name: 'Usage' }).click();
+    // Production is the default; the requests above were sandbox and live ones.
+    await page.getByRole('radiogroup', { name: 'Environment' }).getByText('Both', { exact: true }).click();
     await page.getByTestId('usage-charts').waitFor();
     // Recharts draws a path for each non-empty bar.
     await page.locator('.recharts-bar-rectangle path').first().waitFor();

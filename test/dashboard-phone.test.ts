@@ -287,6 +287,8 @@ describe('dashboard on a phone', {
     test(`${phone.width}px: a chart's legend stays within the chart`, async () => {
       await signIn(phone);
       await page.goto(`${server.url}/#/usage`);
+      // The requests made are sandbox ones (Production, the default, has none).
+      await page.getByRole('radiogroup', { name: 'Environment' }).getByText('Sandbox', { exact: true }).tap();
       const chart = page.getByTestId('usage-charts').locator('.recharts-wrapper').first();
       await chart.waitFor();
       const items = chart.locator('.mantine-ChartLegend-legendItem');

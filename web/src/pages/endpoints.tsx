@@ -24,12 +24,13 @@ export function EndpointStatus({ endpoint }: { endpoint: Endpoint }) {
 export function EndpointsPage() {
   const user = useUser();
   const endpoints = useLoader(() => api.get<Endpoint[]>('/admin/v1/endpoints'), 'endpoints');
-  // Usage is owner only; a collaborator's list simply has no traffic column.
+  // Usage is owner only; a collaborator's list simply has no traffic column. Production only, as
+  // the Usage page shows by default: sandbox requests are tries, not partners' traffic.
   const traffic = useLoader(
     () =>
       user.role === 'owner'
         ? api
-            .get<Usage>('/admin/v1/usage', { group_by: 'endpoint', from: daysAgo(6) })
+            .get<Usage>('/admin/v1/usage', { group_by: 'endpoint', environment: 'live', from: daysAgo(6) })
             .then((u) => new Map(u.rows.map((r) => [r.endpoint ?? '', r.count])))
         : Promise.resolve(null),
     `traffic-${user.role}`,
@@ -69,7 +70,7 @@ export function EndpointsPage() {
                     <Table.Th>Endpoint</Table.Th>
                     <Table.Th>Status</Table.Th>
                     <Table.Th>Draft / deployed</Table.Th>
-                    {traffic.data !== null && <Table.Th ta="right">Requests (7 days)</Table.Th>}
+                    {traffic.data !== null && <Table.Th ta="right">Production requests (7 days)</Table.Th>}
                     <Table.Th>Updated</Table.Th>
                   </Table.Tr>
                 </Table.Thead>

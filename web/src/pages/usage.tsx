@@ -2,7 +2,7 @@ import { BarChart, type BarChartProps, LineChart, type LineChartProps } from '@m
 import { Card, Group, SegmentedControl, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
 import { type AriaAttributes, useState } from 'react';
 import { api } from '../api/client.ts';
-import type { ApiKey, Usage, UsageRow } from '../api/types.ts';
+import type { ApiKey, Environment, Usage, UsageRow } from '../api/types.ts';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, Loaded } from '../components/feedback.tsx';
 import { PageHeader } from '../components/page.tsx';
@@ -17,6 +17,26 @@ const STATUS_COLORS: Record<string, string> = {
   '1xx': 'gray.5',
 };
 const MAX_SERIES = 7;
+
+/** Which keys' requests the page counts: live keys' (the default: limits and billing), test keys', or both. */
+type Shown = Environment | 'both';
+const ENVIRONMENTS: { value: Shown; label: string }[] = [
+  { value: 'live', label: 'Production' },
+  { value: 'test', label: 'Sandbox' },
+  { value: 'both', label: 'Both' },
+];
+/** The empty state: an owner whose keys are all sandbox ones learns where their requests are. */
+const NONE_IN: Record<Shown, { title: string; hint: string }> = {
+  live: {
+    title: 'No production requests in this range',
+    hint: "Live keys' requests appear here; test keys' are under Sandbox.",
+  },
+  test: {
+    title: 'No sandbox requests in this range',
+    hint: "Test keys' requests appear here; live keys' are under Production.",
+  },
+  both: { title: 'No requests in this range', hint: 'Usage appears here once keys call the API.' },
+};
 
 /** What Mantine hands on to the Recharts chart, a bar chart's and a line chart's alike. */
 type ChartProps = NonNullable<BarChartProps['barChartProps']> & NonNullable<LineChartProps['lineChartProps']>;
@@ -159,34 +179,47 @@ function ChartCard({ title, children }: { title: string; children: React.ReactNo
 
 export function UsagePage() {
   const [days, setDays] = useState('7');
+  const [shown, setShown] = useState<Shown>('live');
   const keys = useLoader(() => api.get<ApiKey[]>('/admin/v1/keys'), 'keys');
   const usage = useLoader(async () => {
-    const range = { from: daysAgo(Number(days) - 1), to: daysAgo(0) };
+    const range = {
+      from: daysAgo(Number(days) - 1),
+      to: daysAgo(0),
+      ...(shown !== 'both' && { environment: shown }),
+    };
     const [byKey, byEndpoint, byStatus] = await Promise.all([
       api.get<Usage>('/admin/v1/usage', { ...range, group_by: 'day,key_id' }),
       api.get<Usage>('/admin/v1/usage', { ...range, group_by: 'day,endpoint' }),
       api.get<Usage>('/admin/v1/usage', { ...range, group_by: 'day,status_class,status' }),
     ]);
     return { byKey, byEndpoint, byStatus };
-  }, days);
+  }, `${days}-${shown}`);
   const keyName = (id: string) => keys.data?.find((k) => k.id === id)?.name ?? id;
 
   return (
     <>
       <PageHeader
         title="Usage"
-        description="Requests to the data API per day (UTC), from the metering data."
+        description="Requests to the data API per day (UTC), from the metering data. Production: live keys; Sandbox: test keys."
         actions={
-          <SegmentedControl
-            aria-label="Range"
-            value={days}
-            onChange={setDays}
-            data={[
-              { value: '7', label: '7 days' },
-              { value: '30', label: '30 days' },
-              { value: '90', label: '90 days' },
-            ]}
-          />
+          <>
+            <SegmentedControl
+              aria-label="Environment"
+              value={shown}
+              onChange={(value) => setShown(value as Shown)}
+              data={ENVIRONMENTS}
+            />
+            <SegmentedControl
+              aria-label="Range"
+              value={days}
+              onChange={setDays}
+              data={[
+                { value: '7', label: '7 days' },
+                { value: '30', label: '30 days' },
+                { value: '90', label: '90 days' },
+              ]}
+            />
+          </>
         }
       />
       <Loaded
@@ -194,9 +227,7 @@ export function UsagePage() {
         isEmpty={(u) => u.byStatus.totals.count === 0}
         empty={
           <Card withBorder>
-            <EmptyState title="No requests in this range">
-              Usage appears here once keys call the API.
-            </EmptyState>
+            <EmptyState title={NONE_IN[shown].title}>{NONE_IN[shown].hint}</EmptyState>
           </Card>
         }
       >
