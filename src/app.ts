@@ -120,7 +120,7 @@ export interface Services {
 /**
  * Opens the database and wires the services; shared by the server, the worker and the CLI.
  * `logger`: the server's, for what the services say on their own (the invalidation bus's Redis
- * outages); one at LOG_LEVEL on stderr otherwise.
+ * outages, a lockout the audit log could not take); one at LOG_LEVEL on stderr otherwise.
  */
 export async function createServices(
   config: Config,
@@ -136,10 +136,11 @@ export async function createServices(
     await database.close();
     throw error;
   });
+  const logger = options.logger ?? createLogger(config.logLevel);
   // Many machines: Redis. Several processes of `start --workers N`: the cluster's IPC. Else in-process.
   const bus = config.redisUrl
     ? redisBus(config.redisUrl, `${config.limits.redisPrefix}invalidate`, {
-        logger: options.logger ?? createLogger(config.logLevel),
+        logger,
         cacheTtlMs: config.cacheTtlMs,
       })
     : cluster.isWorker
@@ -188,7 +189,7 @@ export async function createServices(
     secretSource,
     bus,
     owners,
-    users: createUserService({ db, dialect, audit, sessions: config.sessions, tokens: owners }),
+    users: createUserService({ db, dialect, audit, sessions: config.sessions, tokens: owners, logger }),
     audit,
     endpoints,
     apps: createAppService({ db, bus, dialect, endpoints, cacheTtlMs: config.cacheTtlMs }),

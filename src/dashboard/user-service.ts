@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Transaction } from 'kysely';
+import type { Logger } from 'pino';
 import { deleteUserTokens } from '../accounts/owner-service.ts';
 import { NEW_PASSWORD } from '../accounts/password-rule.ts';
 import { inputValidator } from '../endpoints/json-schema.ts';
@@ -165,9 +166,13 @@ export function createUserService(deps: {
   sessions: { idleHours: number; maxDays: number };
   /** Tells every process to forget the management tokens a password change or reset revoked. */
   tokens: { forgetRevokedTokens(): void };
+  /** Says why a lockout could not be noted in the audit log (that happens after the answer). */
+  logger: Logger;
 }) {
   const { db, audit } = deps;
   const touched = new Map<string, number>();
+  /** The user and client pairs whose lockout is being noted (noteLockedOut). */
+  const noting = new Set<string>();
 
   function toUser(row: {
     id: string;
@@ -222,6 +227,21 @@ export function createUserService(deps: {
    * mistake is not kept). Not a failure: it is not counted towards the limits.
    */
   async function noteLockedOut(email: string, client: string, ip: string): Promise<void> {
+    // One note at a time per user and client in this process: refusals in quick succession
+    // would otherwise each find none written yet.
+    const pair = `${email} ${client}`;
+    if (noting.has(pair)) return;
+    noting.add(pair);
+    try {
+      await writeLockoutNote(email, client, ip);
+    } catch (error) {
+      deps.logger.warn({ err: error }, 'A refused sign-in could not be noted in the audit log');
+    } finally {
+      noting.delete(pair);
+    }
+  }
+
+  async function writeLockoutNote(email: string, client: string, ip: string): Promise<void> {
     const noted = await db
       .selectFrom('audit_log')
       .select('id')
@@ -376,7 +396,9 @@ export function createUserService(deps: {
       ) {
         // A refused attempt is not a failure: it does not extend the lockout.
         await forget();
-        if (user) await noteLockedOut(email, client, ip);
+        // Noted after the answer, not before it: its query and write would otherwise make the
+        // refusal slower for an email a user has, telling a guesser which emails have accounts.
+        if (user) setImmediate(() => noteLockedOut(email, client, ip));
         return {
           error: new ApiError('too_many_failed_attempts', {
             message: 'Too many failed sign-ins; try again in 15 minutes',
