@@ -13,7 +13,7 @@ import {
 import { dirname } from 'node:path';
 import { sql } from 'kysely';
 import { ConfigError } from '../config.ts';
-import { createEncryptor, type Encryptor, UnsealError } from './crypto/encryption.ts';
+import { type Encryptor, opensWith, UnsealError } from './crypto/encryption.ts';
 import type { Db } from './db/database.ts';
 import { pendingSecretFileOf, secretFileOf } from './secret-file.ts';
 
@@ -52,7 +52,7 @@ export async function loadInstallationSecret(
     const inDatabase = await read();
     if (inDatabase !== undefined) {
       const sealed = inDatabase === configured ? undefined : await sealedValue(db);
-      const stray = sealed !== undefined && opens(configured, sealed) && !opens(inDatabase, sealed);
+      const stray = sealed !== undefined && opensWith(configured, sealed) && !opensWith(inDatabase, sealed);
       if (inDatabase === configured || stray) await dropSecretRow(db, sqlitePath !== undefined);
     }
     return { secret: configured, source: 'environment' };
@@ -78,7 +78,7 @@ export async function loadInstallationSecret(
     // found no secret in the database and stored a new one there. The one that opens what the
     // installation sealed is the installation's; a row that does not is that stray.
     const sealed = await sealedValue(db);
-    if (sealed === undefined || !opens(secret, sealed) || opens(inDatabase, sealed)) {
+    if (sealed === undefined || !opensWith(secret, sealed) || opensWith(inDatabase, sealed)) {
       throw new ConfigError(
         `${file} does not hold this database's installation secret: restore the file that belongs to it, or set GATEHOUSE_SECRET`,
       );
@@ -168,8 +168,8 @@ async function finishRotation(db: Db, sqlitePath: string): Promise<void> {
   const committed =
     next !== undefined &&
     sealed !== undefined &&
-    opens(next, sealed) &&
-    (current === undefined || !opens(current, sealed));
+    opensWith(next, sealed) &&
+    (current === undefined || !opensWith(current, sealed));
   if (committed) commitPendingSecret(sqlitePath);
   else rmSync(pending, { force: true });
 }
@@ -182,16 +182,6 @@ export async function sealedValue(db: Db): Promise<string | undefined> {
     .where('key', '=', 'callback_signing_secret')
     .executeTakeFirst();
   return row?.value;
-}
-
-export function opens(secret: string, sealed: string): boolean {
-  try {
-    createEncryptor(secret).decrypt(sealed);
-    return true;
-  } catch (error) {
-    if (error instanceof UnsealError) return false;
-    throw error;
-  }
 }
 
 /** Whether something was already encrypted with an installation secret (set up on first start). */

@@ -43,3 +43,14 @@ export function createEncryptor(installationSecret: string): Encryptor {
     },
   };
 }
+
+/** Whether a sealed value opens with this installation secret (false where it does not; other errors thrown). */
+export function opensWith(secret: string, sealed: string): boolean {
+  try {
+    createEncryptor(secret).decrypt(sealed);
+    return true;
+  } catch (error) {
+    if (error instanceof UnsealError) return false;
+    throw error;
+  }
+}

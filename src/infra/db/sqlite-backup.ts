@@ -13,7 +13,7 @@ import {
 } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { createEncryptor, UnsealError } from '../crypto/encryption.ts';
+import { opensWith } from '../crypto/encryption.ts';
 import { claimSqliteInstance, InstanceLockedError, resolvedPath } from './instance-lock.ts';
 
 /** A backup or restore that cannot go ahead: the message tells the operator what to do. */
@@ -100,14 +100,7 @@ export function secretOpens(path: string, secret: string): boolean {
   } finally {
     db.close();
   }
-  if (sealed === undefined) return true;
-  try {
-    createEncryptor(secret).decrypt(sealed.value);
-    return true;
-  } catch (error) {
-    if (error instanceof UnsealError) return false;
-    throw error;
-  }
+  return sealed === undefined || opensWith(secret, sealed.value);
 }
 
 /** The migrations a Gatehouse database file has applied, by name. */
