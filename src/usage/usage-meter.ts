@@ -19,11 +19,6 @@ export interface UsageEvent {
 const CHUNK = 400;
 const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx'];
 
-/**
- * Request counts are added up in memory and written in batches (one upsert per distinct
- * day/key/endpoint/environment/status), never once per request. A failed flush keeps
- * its counts for the next one.
- */
 /** The order of usage_daily's key: day, key, endpoint, environment, status class, status. */
 function byUsageKey(a: UsageDailyTable, b: UsageDailyTable): number {
   const text = (x: string, y: string) => (x < y ? -1 : x > y ? 1 : 0);
@@ -37,6 +32,11 @@ function byUsageKey(a: UsageDailyTable, b: UsageDailyTable): number {
   );
 }
 
+/**
+ * Request counts are added up in memory and written in batches (one upsert per distinct
+ * day/key/endpoint/environment/status), never once per request. A failed flush keeps
+ * its counts for the next one.
+ */
 export function createUsageMeter(db: Db) {
   // By key, then endpoint: a handful of rows each (days, statuses), found without
   // building a composite string key on every request.
