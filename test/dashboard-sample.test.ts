@@ -81,3 +81,36 @@ test('a field that is a $ref, or has $ref alternatives, is sampled as the schema
   };
   assert.equal(sampleFor(tree).unmet.length, 1);
 });
+
+test('a sample stays small whatever sizes the schema asks for, and names where it stops', () => {
+  // Unbounded, minLength: 1000000000 or arrays of minItems: 1000 inside one another held the event
+  // loop for minutes (the string grew one character at a time) or ran the process out of memory.
+  const schema = {
+    type: 'object',
+    required: ['note', 'grid', 'tags'],
+    properties: {
+      code: { type: 'string', minLength: 900 },
+      note: { type: 'string', minLength: 5000 },
+      grid: {
+        type: 'array',
+        minItems: 50,
+        items: {
+          type: 'array',
+          minItems: 50,
+          items: { type: 'array', minItems: 50, items: { type: 'integer' } },
+        },
+      },
+      tags: { type: 'array', minItems: 150, items: { type: 'string' } },
+    },
+  };
+  const { value, unmet } = sampleFor(schema);
+  assert.ok(JSON.stringify(value).length < 100_000, `${JSON.stringify(value).length} characters`);
+  for (const place of ['note', 'tags']) assert.ok(unmet.includes(place), `${place} not in ${unmet}`);
+  assert.ok(
+    unmet.some((place) => place.startsWith('grid')),
+    `grid not in ${unmet}`,
+  );
+  // Within the bounds the sample still meets the schema.
+  const code = (value as { code: string }).code;
+  assert.ok([...code].length >= 900, code);
+});

@@ -32,6 +32,17 @@ const codePoints = (value: string) => [...value].length;
 /** How many strings randexp is asked for before the sample gives up on meeting every keyword. */
 const TRIES = 200;
 
+/**
+ * What one sample may hold: a string's code points, an array's items, and values in all. A schema
+ * may ask for more (`minLength: 1000000000`, arrays of `minItems: 1000` inside one another); the
+ * sample then stops there and names the place as unmet. Unbounded, one such schema held the event
+ * loop for minutes or ran the process out of memory when the public /docs document was made, and
+ * hung the dashboard's test page.
+ */
+export const SAMPLE_CHARS = 1000;
+export const SAMPLE_ITEMS = 100;
+export const SAMPLE_VALUES = 10_000;
+
 /** A small seeded generator (mulberry32): the same sample every time. */
 function seeded(seed: number): () => number {
   let a = seed >>> 0;
@@ -89,7 +100,8 @@ function stringSample(schema: Json, name: string, variant: number): { value: str
   const format = typeof schema.format === 'string' ? FORMAT_SAMPLES[schema.format] : undefined;
   if (format) return { value: format, met: fits(format) };
   let value = name === '' ? `example${variant === 0 ? '' : `-${variant + 1}`}` : `${name}-${variant + 1}`;
-  while (codePoints(value) < min) value += 'x';
+  if (min > SAMPLE_CHARS) return { value, met: false };
+  value += 'x'.repeat(Math.max(0, min - codePoints(value)));
   value = [...value].slice(0, Math.max(max, min)).join('');
   if (fits(value) || regex === null) return { value, met: fits(value) };
   let closest: string | null = null;
@@ -174,7 +186,7 @@ export interface Sample {
 
 /** A sample for the schema, and the places where it does not meet it (none, nearly always). */
 export function sampleFor(schema: unknown): Sample {
-  const walk: Walk = { root: schema, unmet: [] };
+  const walk: Walk = { root: schema, unmet: [], left: SAMPLE_VALUES };
   return { value: sampleAt(schema, '', 0, '', walk, 0), unmet: walk.unmet };
 }
 
@@ -182,6 +194,8 @@ export function sampleFor(schema: unknown): Sample {
 interface Walk {
   root: unknown;
   unmet: string[];
+  /** How many more values it may make (SAMPLE_VALUES in all). */
+  left: number;
 }
 
 /** A sample for the schema (see sampleFor for whether it meets every keyword). */
@@ -202,8 +216,9 @@ function sampleAt(
   variant: number,
 ): unknown {
   if (!isObject(schema)) return null;
-  // Deeper than this (a schema that refers to itself): left for the user to fill in.
-  if (depth > 8) {
+  // Deeper than this (a schema that refers to itself), or past what a sample may hold: left for
+  // the user to fill in.
+  if (depth > 8 || walk.left-- <= 0) {
     if (!walk.unmet.includes(path)) walk.unmet.push(path);
     return null;
   }
@@ -252,7 +267,9 @@ function sampleAt(
     case 'null':
       return null;
     case 'array': {
-      const count = Math.max(1, typeof schema.minItems === 'number' ? schema.minItems : 1);
+      const asked = Math.max(1, typeof schema.minItems === 'number' ? schema.minItems : 1);
+      if (asked > SAMPLE_ITEMS && !unmet.includes(path)) unmet.push(path);
+      const count = Math.min(asked, SAMPLE_ITEMS);
       const unique = schema.uniqueItems === true;
       // Items of a uniqueItems array are asked to differ; the array says so where they cannot.
       const items = Array.from({ length: count }, (_, i) =>
