@@ -108,11 +108,43 @@ describe('validation details', () => {
         additionalProperties: { type: 'array', items: { type: 'integer' } },
       },
     });
+    await server.createEndpoint({
+      slug: 'remarks',
+      name: 'Remarks',
+      schema: {
+        type: 'object',
+        properties: {
+          title: { type: 'string' },
+          meta: { type: 'object', propertyNames: { pattern: '^[a-z]+$' } },
+        },
+        dependentRequired: { discount: ['coupon'] },
+        unevaluatedProperties: false,
+        allOf: [{ properties: { discount: { type: 'integer' }, coupon: { type: 'string' } } }],
+      },
+    });
     key = (await server.createKey({ name: 'k', environment: 'test' })).key;
   });
   after(() => server.close());
 
   const details = (json: unknown) => refusal(server, key, '/api/v1/data/shipments', json);
+
+  test('an unevaluated field, a field another requires, and a field name a pattern refuses', async () => {
+    // Each was told as "(body)" or the object: "Must NOT have unevaluated properties", "Must have
+    // property coupon when property discount is present", "Must match pattern …".
+    assert.deepEqual(
+      await refusal(server, key, '/api/v1/data/remarks', {
+        title: 't',
+        extra: 1,
+        discount: 5,
+        meta: { Bad1: 1 },
+      }),
+      [
+        { field: 'meta.Bad1', error: 'Field name must match pattern "^[a-z]+$"' },
+        { field: 'coupon', error: 'Required field is missing (required when discount is present)' },
+        { field: 'extra', error: 'Unknown field' },
+      ],
+    );
+  });
 
   test('a nullable object missing a field it requires is told only that', async () => {
     assert.deepEqual(await details({ address: {} }), [

@@ -330,11 +330,25 @@ export const NOT_BLANK = describedPattern('\\S', 'Must not be blank');
 function describe(error: ErrorObject): { field: string; error: string } {
   const path = toFieldPath(error.instancePath);
   const params = error.params as Record<string, unknown>;
+  // A field's name that `propertyNames` refuses: that field is named (withNamedFields).
+  if (error.keyword === 'propertyNames' && typeof params.propertyName === 'string')
+    return {
+      field: join(path, params.propertyName),
+      error: `Field name ${error.message ?? 'is not allowed'}`,
+    };
   switch (error.keyword) {
     case 'required':
       return { field: join(path, String(params.missingProperty)), error: 'Required field is missing' };
     case 'additionalProperties':
       return { field: join(path, String(params.additionalProperty)), error: 'Unknown field' };
+    // Said of the object, as "(body)" for a top-level field: the field itself is named instead.
+    case 'unevaluatedProperties':
+      return { field: join(path, String(params.unevaluatedProperty)), error: 'Unknown field' };
+    case 'dependentRequired':
+      return {
+        field: join(path, String(params.missingProperty)),
+        error: `Required field is missing (required when ${String(params.property)} is present)`,
+      };
     case 'type':
       return { field: path, error: `Must be of type ${typeList(typesOf(params.type))}` };
     case 'enum':
@@ -501,12 +515,31 @@ function withoutBranchNoise(errors: ErrorObject[], root: unknown): ErrorObject[]
 }
 
 /**
+ * Ajv reports a field name that `propertyNames` refuses as its subschema's errors, which name only
+ * the object ("Must match pattern …" of `meta`), then one that names the field but not why
+ * ("property name must be valid"): one error now, naming the field, with the first one's words.
+ */
+function withNamedFields(errors: ErrorObject[]): ErrorObject[] {
+  const out: ErrorObject[] = [];
+  for (const e of errors) {
+    if (e.keyword === 'propertyNames' && typeof e.params.propertyName === 'string') {
+      let message: string | undefined;
+      for (let last = out.at(-1); last?.schemaPath.startsWith(`${e.schemaPath}/`); last = out.at(-1)) {
+        message = out.pop()?.message;
+      }
+      out.push({ ...e, message: message ?? 'is not allowed' });
+    } else out.push(e);
+  }
+  return out;
+}
+
+/**
  * One detail per field of what `validate` last refused, the first error found for it; the body
  * root is called `(body)`.
  */
 export function validationDetails(validate: ValidateFunction): ErrorDetail[] {
   const seen = new Map<string, ErrorDetail>();
-  for (const e of withoutBranchNoise(validate.errors ?? [], validate.schema)) {
+  for (const e of withNamedFields(withoutBranchNoise(validate.errors ?? [], validate.schema))) {
     const d = describe(e);
     const field =
       d.field === ''
