@@ -1,29 +1,10 @@
 import assert from 'node:assert/strict';
-import { createServer, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { databaseKinds } from './helpers/database.ts';
+import { hookReceiver } from './helpers/receiver.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
-
-/** A receiver on 127.0.0.1 whose answers `answer` gives, at once or later (it may hold them). */
-async function hookReceiver(answer: (res: ServerResponse, body: string) => void) {
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk) => {
-      body += chunk;
-    });
-    req.on('end', () => answer(res, body));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return {
-    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 
 /**
  * Deleting an endpoint takes its webhooks with it: its subscriptions are deleted and its

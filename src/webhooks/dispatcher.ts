@@ -324,7 +324,7 @@ export function createDispatcher(options: DispatcherOptions) {
       const retryAfter = retryAfterSeconds(result);
       next = isoAfter(Math.max(row.interval_seconds, retryAfter ?? 0));
     }
-    const updated = await trx
+    let update = trx
       .updateTable('webhook_deliveries')
       .set({
         status,
@@ -334,14 +334,20 @@ export function createDispatcher(options: DispatcherOptions) {
         updated_at: now,
       })
       .where('id', '=', row.id)
-      .where('status', '=', 'pending')
-      .executeTakeFirst();
+      .where('status', '=', 'pending');
+    // A failure schedules what follows only under this claim's lease: one that ran out (this
+    // worker stalled, or its results waited for the database) may be claimed again, and the
+    // worker holding it now decides; rescheduling it here would make it due while that worker's
+    // attempt is in flight, and a third one would send it again. A success ends it either way.
+    if (!succeeded && row.lease !== undefined) update = update.where('next_attempt_at', '=', row.lease);
+    const updated = await update.executeTakeFirst();
     if (Number(updated.numUpdatedRows) === 0) {
-      // Ended while in flight (its subscription turned off, its endpoint deleted): the attempt
-      // stays in the log and nothing follows. A cancelled one the receiver took is logged as
-      // succeeded (redelivering it would send it twice); its endpoint deleted, it stays failed.
-      // Either way the delivery shows what the receiver answered last, unless another worker
-      // (the claim's lease ran out) has delivered it since: a success keeps its own answer.
+      // Ended while in flight (its subscription turned off, its endpoint deleted), or claimed
+      // again after its lease ran out: the attempt stays in the log and nothing follows here. A
+      // cancelled one the receiver took is logged as succeeded (redelivering it would send it
+      // twice); its endpoint deleted, it stays failed. Either way the delivery shows what the
+      // receiver answered last, unless another worker has delivered it since: a success keeps
+      // its own answer.
       await trx
         .updateTable('webhook_deliveries')
         .set({ last_status_code: result.status })

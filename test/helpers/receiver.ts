@@ -1,4 +1,4 @@
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import { Webhook } from 'standardwebhooks';
 
 export interface Received {
@@ -21,6 +21,26 @@ export interface Receiver {
   ) => { status: number; headers?: Record<string, string>; delayMs?: number };
   waitFor(count: number, timeoutMs?: number): Promise<Received[]>;
   close(): Promise<void>;
+}
+
+/** A receiver on 127.0.0.1 whose answers `answer` gives, at once or later (it may hold them). */
+export async function hookReceiver(answer: (res: ServerResponse, body: string) => void) {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk) => {
+      body += chunk;
+    });
+    req.on('end', () => answer(res, body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  return {
+    url: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/hook`,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }
 
 /** A real webhook receiver on 127.0.0.1 and a random port. */
