@@ -109,16 +109,21 @@ function versionJson(row: EndpointVersionsTable): EndpointVersionJson {
 
 function fieldTypes(schema: unknown): Map<string, string[]> {
   const out = new Map<string, string[]>();
-  const properties = (schema as { properties?: Record<string, { type?: unknown }> }).properties;
+  const properties = (schema as { properties?: Record<string, { type?: unknown; nullable?: unknown }> })
+    .properties;
   if (properties && typeof properties === 'object') {
     for (const [name, prop] of Object.entries(properties)) {
       const t = prop?.type;
-      if (typeof t === 'string') out.set(name, [t]);
-      else if (Array.isArray(t))
-        out.set(
-          name,
-          t.filter((x): x is string => typeof x === 'string'),
-        );
+      const types =
+        typeof t === 'string'
+          ? [t]
+          : Array.isArray(t)
+            ? t.filter((x): x is string => typeof x === 'string')
+            : [];
+      if (types.length === 0) continue;
+      // A schema saved before `nullable` was refused (OpenAPI 3.0's: Ajv lets null through).
+      if (prop.nullable === true && !types.includes('null')) types.push('null');
+      out.set(name, types);
     }
   }
   return out;

@@ -6,7 +6,7 @@ import { roundedNumberMessage } from '../infra/json/exact-json.ts';
 import { compilingStored, linearRegExp, patternProblems } from './linear-pattern.ts';
 import { capitalize, metaSchemaErrors, SCHEMA_HOLDERS, toFieldPath } from './meta-schema-errors.ts';
 import { admittedTypes, reachableSchemas, typesOf } from './schema-refs.ts';
-import { SUBSCHEMAS } from './subschema-keywords.ts';
+import { SUBSCHEMA_LISTS, SUBSCHEMA_MAPS, SUBSCHEMAS } from './subschema-keywords.ts';
 import { isUrl } from './url-format.ts';
 
 /**
@@ -211,6 +211,7 @@ export function compileSchema(schema: unknown, field = 'schema', stored = false)
     });
   }
   refuseOtherDialect(schema, field);
+  if (!stored) refuseNullable(schema, field);
   if (!ajv.validateSchema(schema)) {
     throw new ApiError('invalid_schema', { details: metaSchemaErrors(ajv.errors ?? [], field) });
   }
@@ -308,6 +309,39 @@ function refuseOtherDialect(schema: object, field: string): void {
         error: `Only JSON Schema draft 2020-12 is supported: set $schema to "${DRAFT_2020_12}" or leave it out`,
       },
     ],
+  });
+}
+
+/**
+ * `nullable` is OpenAPI 3.0's, not JSON Schema's: Ajv honours it, but list filters, the OpenAPI
+ * 3.1 document and `gatehouse types` read `type` alone, and would say null is not allowed. A
+ * schema being saved says it the draft 2020-12 way; one saved earlier with it still loads.
+ */
+function refuseNullable(schema: object, field: string): void {
+  const found: string[] = [];
+  const walk = (node: unknown, at: string): void => {
+    if (typeof node !== 'object' || node === null || Array.isArray(node) || found.length >= 20) return;
+    const keywords = node as Record<string, unknown>;
+    if ('nullable' in keywords) found.push(`${at}.nullable`);
+    for (const key of SUBSCHEMAS) walk(keywords[key], `${at}.${key}`);
+    for (const key of SUBSCHEMA_LISTS) {
+      const list = keywords[key];
+      if (Array.isArray(list)) for (const [i, item] of list.entries()) walk(item, `${at}.${key}[${i}]`);
+    }
+    for (const key of SUBSCHEMA_MAPS) {
+      const map = keywords[key];
+      if (typeof map === 'object' && map !== null && !Array.isArray(map))
+        for (const [name, item] of Object.entries(map)) walk(item, `${at}.${key}.${name}`);
+    }
+  };
+  walk(schema, field);
+  if (found.length === 0) return;
+  throw new ApiError('invalid_schema', {
+    details: found.map((at) => ({
+      field: at,
+      error:
+        'nullable is OpenAPI 3.0, not JSON Schema: add "null" to the type instead (type: ["integer", "null"])',
+    })),
   });
 }
 
