@@ -13,6 +13,7 @@ import { registerAppRuntime } from './apps/runtime.ts';
 import { type Config, ConfigError } from './config.ts';
 import { registerManagementAccess } from './dashboard/access.ts';
 import { type AuditLog, createAuditLog, registerAuditHook } from './dashboard/audit.ts';
+import { createAuditPruner } from './dashboard/audit-retention.ts';
 import { registerConsoleRoutes } from './dashboard/console-routes.ts';
 import { registerDashboardRoutes } from './dashboard/routes.ts';
 import { registerDashboard } from './dashboard/static.ts';
@@ -180,6 +181,7 @@ export async function createServices(
   const endpoints = createEndpointService({ db, bus, dialect, cacheTtlMs: config.cacheTtlMs });
   const writer = createRecordWriter(db, dialect, { outage: database.outage });
   const audit = createAuditLog(db);
+  const auditPruner = createAuditPruner(db, config.audit.retentionDays);
   const deliveries = createDeliveryService({ db, secret, encryptor });
   const owners = createOwnerService({ db, dialect, bus, cacheTtlMs: config.cacheTtlMs });
   const services: Services = {
@@ -218,6 +220,8 @@ export async function createServices(
           allowNets: config.webhookAllowNets,
           ...config.webhooks,
           disableAfterMs: config.webhooks.disableAfterHours * 3_600_000,
+          // The hourly job every installation runs: in its server, or in `gatehouse worker`.
+          alsoPrune: () => auditPruner.prune(),
           logger,
           outage: database.outage,
         });

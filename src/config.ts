@@ -63,6 +63,11 @@ export interface Config {
   fastPath: boolean;
   /** Dashboard sign-in sessions (docs/dashboard.md). */
   sessions: { idleHours: number; maxDays: number };
+  /**
+   * Audit entries older than this many days are pruned (GATEHOUSE_AUDIT_RETENTION_DAYS); failed
+   * sign-ins of emails no user has go after a day (dashboard/audit-retention.ts).
+   */
+  audit: { retentionDays: number };
   /** Where the built dashboard is (web/dist); GATEHOUSE_DASHBOARD=false serves none. */
   dashboard: { enabled: boolean };
 }
@@ -319,6 +324,9 @@ export function loadConfig(env: Env = process.env): Config {
       idleHours: int(env, 'GATEHOUSE_SESSION_IDLE_HOURS', 12, 1, 24 * 30),
       maxDays: int(env, 'GATEHOUSE_SESSION_MAX_DAYS', 7, 1, 90),
     },
+    // At least 30 days: the sign-in limits spare the clients a user signed in from in the last 30
+    // (dashboard/user-service.ts KNOWN_CLIENT_DAYS), and read that from the log.
+    audit: { retentionDays: int(env, 'GATEHOUSE_AUDIT_RETENTION_DAYS', 365, 30, 36_500) },
     dashboard: { enabled: flag(env, 'GATEHOUSE_DASHBOARD', true) },
     webhooks: {
       timeoutMs: int(env, 'GATEHOUSE_WEBHOOK_TIMEOUT_MS', 10_000, 100, 120_000),

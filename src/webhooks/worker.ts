@@ -19,6 +19,8 @@ export interface WebhookWorkerOptions {
   perOrigin: number;
   disableAfterMs: number;
   retentionDays: number;
+  /** Other tables' pruning (the audit log's), run with this worker's hourly prune. */
+  alsoPrune?: () => Promise<unknown>;
   /** Fallback poll for writes committed by other processes. */
   pollMs: number;
   logger?: Logger;
@@ -32,7 +34,7 @@ export interface WebhookWorker {
   start(): void;
   /**
    * Deletes ended deliveries (and their attempts and events), and processed outbox rows no
-   * delivery names, past the retention: hourly once started.
+   * delivery names, past the retention, then runs `alsoPrune`: hourly once started.
    */
   prune(): Promise<void>;
   /** Stops taking work, finishes the attempts in flight. */
@@ -182,15 +184,22 @@ export function createWebhookWorker(
     }
   }
 
+  /** Each table's pruning on its own: one failing does not keep the other's table growing. */
+  async function pruneAll(): Promise<void> {
+    const outcomes = await Promise.allSettled([pruneOld(), options.alsoPrune?.()]);
+    const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failure) throw failure.reason;
+  }
+
   return {
     wake,
-    prune: pruneOld,
+    prune: pruneAll,
     start() {
       wake();
       poll = setInterval(wake, options.pollMs);
       poll.unref();
       prune = setInterval(() => {
-        pruneOld().catch((error: unknown) => failed(error, 'pruning deliveries failed'));
+        pruneAll().catch((error: unknown) => failed(error, 'pruning deliveries or the audit log failed'));
       }, 3_600_000);
       prune.unref();
     },
