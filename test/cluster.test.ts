@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,6 +12,7 @@ import { loadConfig } from '../src/config.ts';
 import { createTestDatabase, type TestDatabase } from './helpers/database.ts';
 import { spawnGatehouse, waitHealthy } from './helpers/process.ts';
 import { type Receiver, startReceiver } from './helpers/receiver.ts';
+import { until } from './helpers/until.ts';
 
 /** `gatehouse start --workers 2` on one SQLite file: one installation, whichever process answers. */
 describe('start --workers 2 (SQLite, no Redis)', () => {
@@ -147,6 +149,35 @@ describe('start --workers 2 (SQLite, no Redis)', () => {
       );
       assert.ok(succeeded > 0, 'the callbacks of the first test were delivered');
       assert.equal(succeeded, deliveredInDatabase(), `scrape ${i}`);
+    }
+  });
+
+  test('/metrics counters never go down when a worker dies and is replaced', async () => {
+    const healthAnswers = async () => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return Number(
+        /gatehouse_http_requests_total\{method="GET",route="\/health",status="200"\} (\d+)/.exec(text)?.[1] ??
+          0,
+      );
+    };
+    // Each on a new connection: both processes answer some (round-robin).
+    for (let i = 0; i < 12; i++) await fetch(`${base}/health`, { headers: { connection: 'close' } });
+    const before = await healthAnswers();
+    assert.ok(before >= 12, `counted ${before}`);
+    const children = () => readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').catch(() => '');
+    const pids = (await children()).trim().split(' ');
+    assert.equal(pids.length, 2);
+    process.kill(Number(pids[0]), 'SIGKILL');
+    const replaced = await until(
+      children,
+      (text) => !text.includes(pids[0] ?? '') && text.trim().split(' ').length === 2,
+      30_000,
+    );
+    assert.equal(replaced.trim().split(' ').length, 2, 'the worker was replaced');
+    await waitHealthy(Number(new URL(base).port));
+    for (let i = 0; i < 6; i++) {
+      const now = await healthAnswers();
+      assert.ok(now >= before, `scrape ${i}: ${now} answers counted, ${before} before the worker died`);
     }
   });
 

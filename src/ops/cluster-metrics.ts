@@ -5,7 +5,10 @@ import { AggregatorRegistry, type Registry } from 'prom-client';
  * `/metrics` under `start --workers N`: a scrape reaches one worker, which asks the primary; the
  * primary asks every worker that is serving for its registry and sums them (prom-client's
  * aggregation: each metric's `aggregator`). A worker that does not answer in time (starting,
- * stopping, blocked) is left out of that scrape rather than failing it.
+ * stopping, blocked) counts with the figures it last gave rather than failing the scrape, and a
+ * worker that exited leaves its counters and histograms in the sum: summed over processes, a
+ * counter that went down (a crashed worker's share gone, a slow one's missing from one scrape)
+ * would read to Prometheus as a reset, and `rate()` would count the others' whole totals again.
  */
 const ASK = 'gatehouse:metrics';
 const COLLECT = 'gatehouse:metrics-collect';
@@ -54,10 +57,29 @@ export function clusterMetrics(timeoutMs: number): Promise<string> {
   });
 }
 
+/** Figures that only go up: what a worker that exited had counted stays in the installation's. */
+const cumulative = (metrics: MetricsJson): MetricsJson =>
+  metrics.filter((metric) => String(metric.type) === 'counter' || String(metric.type) === 'histogram');
+
+/** Several registries' figures summed into one (the aggregated registry's metrics are plain values). */
+const summed = (parts: MetricsJson[]): MetricsJson =>
+  AggregatorRegistry.aggregate(parts)
+    .getMetricsAsArray()
+    .map((metric) => (metric as unknown as { get(): MetricsJson[number] }).get());
+
 /** In the primary: answers workers' requests, asking the workers in `serving`. */
 export function serveClusterMetrics(serving: () => Worker[]): void {
   let collections = 0;
   const pending = new Map<number, (from: Worker, metrics: MetricsJson) => void>();
+  /** Each live worker's figures as it last gave them, by worker id. */
+  const last = new Map<number, MetricsJson>();
+  /** The counters and histograms of the workers that exited, summed. */
+  let retired: MetricsJson = [];
+  cluster.on('exit', (worker) => {
+    const final = last.get(worker.id);
+    last.delete(worker.id);
+    if (final) retired = summed([retired, cumulative(final)]);
+  });
   cluster.on('message', (worker, message: Message) => {
     if (message?.type === PART && typeof message.id === 'number') {
       pending.get(message.id)?.(worker, message.metrics ?? []);
@@ -66,7 +88,6 @@ export function serveClusterMetrics(serving: () => Worker[]): void {
     if (message?.type !== ASK) return;
     const id = ++collections;
     const workers = serving().filter((w) => w.isConnected());
-    const parts: MetricsJson[] = [];
     const answered = new Set<Worker>();
     const finish = () => {
       clearTimeout(timer);
@@ -74,7 +95,7 @@ export function serveClusterMetrics(serving: () => Worker[]): void {
       const reply = (body: Message) => {
         if (worker.isConnected()) worker.send({ type: ASK, id: message.id, ...body }, undefined, () => {});
       };
-      AggregatorRegistry.aggregate(parts)
+      AggregatorRegistry.aggregate([retired, ...last.values()])
         .metrics()
         .then(
           (text) => reply({ text }),
@@ -85,7 +106,8 @@ export function serveClusterMetrics(serving: () => Worker[]): void {
     pending.set(id, (from, metrics) => {
       if (answered.has(from)) return;
       answered.add(from);
-      parts.push(metrics);
+      // None (its registry failed to read): its last figures stand, as for a worker that is late.
+      if (!from.isDead() && metrics.length > 0) last.set(from.id, metrics);
       if (answered.size === workers.length) finish();
     });
     for (const w of workers) w.send({ type: COLLECT, id }, undefined, () => {});
