@@ -298,9 +298,19 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
   const hsts = strictTransportSecurity(config, trusted);
   /** Answers no route saw: metrics count them as unmatched (DEPLOY.md). */
   const unmatched: UnmatchedAnswers = {};
+  // At LOG_LEVEL=debug (or trace) each answer is logged: its Request-Id, method, path (never the
+  // query string, which may hold an invite token), status and time. Off otherwise: a log line
+  // costs more than a request at our rates.
+  const requestLog =
+    options.logger === false || !options.logger?.isLevelEnabled('debug') ? undefined : options.logger;
+  /** An answer given before Fastify's hooks (which log the others), logged and counted as unmatched. */
+  const refusedEarly = (id: string, method: string, url: string, status: number, seconds: number) => {
+    unmatched.observe?.(method, status, seconds);
+    if (requestLog) logAnswer(requestLog, id, method, url, status, seconds * 1000);
+  };
   const refused = (req: IncomingMessage, res: ServerResponse, error: ApiError) => {
-    answerRefusedRequest(res, error);
-    unmatched.observe?.(req.method ?? 'UNKNOWN', error.status, 0);
+    const id = answerRefusedRequest(res, error);
+    refusedEarly(id, req.method ?? 'UNKNOWN', req.url ?? '', error.status, 0);
   };
   // Set when the server starts closing (the preClose hook below).
   let closing = false;
@@ -385,13 +395,14 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // Counted in /metrics as answers no route matched; the method is not known (not parsed).
     clientErrorHandler: (error: Error & { code?: string }, socket: Socket) => {
-      clientErrorHandler(error, socket, (status) => unmatched.observe?.('UNKNOWN', status, 0));
+      // Not parsed: neither the method nor the path is known.
+      clientErrorHandler(error, socket, (status, id) => refusedEarly(id, 'UNKNOWN', '', status, 0));
     },
     // A URL the router cannot take (bad percent-encoding, a segment over maxParamLength): no
     // route's hook sees it, so it is counted with the unmatched answers.
     frameworkErrors: (error, request, reply) => {
       frameworkErrors(error, request, reply);
-      unmatched.observe?.(request.method, reply.statusCode, reply.elapsedTime / 1000);
+      refusedEarly(request.id, request.method, request.url, reply.statusCode, reply.elapsedTime / 1000);
     },
   }) as unknown as FastifyInstance;
 
@@ -416,11 +427,6 @@ export function buildApp(services: Services, options: BuildOptions): FastifyInst
     }
     done();
   });
-  // At LOG_LEVEL=debug (or trace) each answer is logged: its Request-Id, method, path (never the
-  // query string, which may hold an invite token), status and time. Off otherwise: a log line
-  // costs more than a request at our rates.
-  const requestLog =
-    options.logger === false || !options.logger?.isLevelEnabled('debug') ? undefined : options.logger;
   if (requestLog) {
     app.addHook('onResponse', (request, reply, done) => {
       logAnswer(requestLog, request.id, request.method, request.url, reply.statusCode, reply.elapsedTime);

@@ -1,11 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
-import { buildApp, createServices, type Services } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
-import { createTestDatabase, databaseKinds, type TestDatabase } from './helpers/database.ts';
-import { capturedLogger } from './helpers/log-lines.ts';
+import type { Services } from '../src/app.ts';
+import { databaseKinds } from './helpers/database.ts';
+import type { LogLine } from './helpers/log-lines.ts';
+import { type LoggedServer, startLoggedServer } from './helpers/logged-server.ts';
 
 const WARNING = '/metrics could not read the queue gauges from the database: they keep their last figures';
 
@@ -17,24 +16,17 @@ const WARNING = '/metrics could not read the queue gauges from the database: the
  */
 for (const kind of databaseKinds) {
   describe(`/metrics when a queue gauge cannot be read (${kind})`, () => {
-    let database: TestDatabase;
-    let services: Services & { close(): Promise<void> };
-    let app: FastifyInstance;
+    let server: LoggedServer;
+    let services: Services;
     let url: string;
-    const { logger, lines } = capturedLogger('info');
+    let lines: LogLine[];
 
     before(async () => {
-      database = await createTestDatabase(kind);
-      services = await createServices(loadConfig({ DATABASE_URL: database.url, LOG_LEVEL: 'silent' }));
-      app = buildApp(services, { logger });
-      url = await app.listen({ port: 0, host: '127.0.0.1' });
+      server = await startLoggedServer(kind, 'info');
+      ({ services, url, lines } = server);
     });
 
-    after(async () => {
-      await app?.close();
-      await services?.close();
-      await database?.drop();
-    });
+    after(() => server?.close());
 
     const scrape = async () => {
       const response = await fetch(`${url}/metrics`);

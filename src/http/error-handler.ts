@@ -106,12 +106,12 @@ const refusing = new WeakSet<Socket>();
  * (a 401 sent before the body arrived, say, must not be followed by a 408): others are closed.
  * Requests that arrived whole before the malformed bytes (pipelined on the same connection) are
  * answered first: a write among them is committed, and its 202 must not be lost to the 400.
- * Calls `answered` with the status it answered with, if it answered.
+ * Calls `answered` with the status it answered with and the answer's request id, if it answered.
  */
 export function clientErrorHandler(
   error: Error & { code?: string; reason?: unknown },
   socket: Socket,
-  answered?: (status: number) => void,
+  answered?: (status: number, requestId: string) => void,
 ): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const inFlight = (socket as Socket & { _httpMessage?: InFlight | null })._httpMessage;
@@ -159,15 +159,15 @@ export function clientErrorHandler(
       `Connection: close\r\n\r\n${body}`,
   );
   socket.destroy();
-  answered?.(apiError.status);
+  answered?.(apiError.status, id);
 }
 
 /**
  * What Node's HTTP server would otherwise answer itself, without the envelope or a request id:
  * an HTTP/1.1 request without Host (400), an `Expect` other than `100-continue` (417). Answered
- * here, then the connection is closed, as Node does.
+ * here, then the connection is closed, as Node does. Returns the answer's request id.
  */
-export function answerRefusedRequest(res: ServerResponse, apiError: ApiError): void {
+export function answerRefusedRequest(res: ServerResponse, apiError: ApiError): string {
   const id = newId('request');
   const body = errorBody(apiError, id);
   res.writeHead(apiError.status, {
@@ -177,6 +177,7 @@ export function answerRefusedRequest(res: ServerResponse, apiError: ApiError): v
     connection: 'close',
   });
   res.end(body);
+  return id;
 }
 
 /** The methods registered for paths of this shape (wildcard routes aside), for a 405's Allow. */
