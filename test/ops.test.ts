@@ -117,6 +117,15 @@ for (const kind of databaseKinds) {
         assert.ok(sum && Number(sum.split(' ').pop()) > 0);
         assert.match(text, /# TYPE gatehouse_http_request_duration_seconds histogram/);
         assert.match(text, /# TYPE gatehouse_http_requests_total counter/);
+        // Each HELP says what its figures are: the histogram's are durations, not requests.
+        assert.match(
+          text,
+          /^# HELP gatehouse_http_request_duration_seconds HTTP request durations in seconds, by route, method and status$/m,
+        );
+        assert.match(
+          text,
+          /^# HELP gatehouse_http_requests_total HTTP requests answered, by route, method and status$/m,
+        );
       } finally {
         await server.close();
       }

@@ -27,7 +27,7 @@ export function createRouteMetrics(registry: Registry) {
 
   const histogram = {
     name: 'gatehouse_http_request_duration_seconds',
-    help: 'HTTP requests by route, method and status',
+    help: 'HTTP request durations in seconds, by route, method and status',
     type: 'histogram',
     aggregator: 'sum',
     get() {
@@ -58,7 +58,7 @@ export function createRouteMetrics(registry: Registry) {
   };
   const counter = {
     name: 'gatehouse_http_requests_total',
-    help: 'HTTP requests by route, method and status',
+    help: 'HTTP requests answered, by route, method and status',
     type: 'counter',
     aggregator: 'sum',
     get() {
