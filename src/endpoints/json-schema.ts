@@ -5,6 +5,7 @@ import { roundedInteger } from '../http/json-body.ts';
 import { roundedNumberMessage } from '../infra/json/exact-json.ts';
 import { compilingStored, linearRegExp, patternProblems } from './linear-pattern.ts';
 import { capitalize, metaSchemaErrors, SCHEMA_HOLDERS, toFieldPath } from './meta-schema-errors.ts';
+import { BLANK_MESSAGE, NOT_BLANK_PATTERN } from './not-blank.ts';
 import { admittedTypes, reachableSchemas, typesOf } from './schema-refs.ts';
 import { SUBSCHEMA_LISTS, SUBSCHEMA_MAPS, SUBSCHEMAS } from './subschema-keywords.ts';
 import { isUrl } from './url-format.ts';
@@ -359,7 +360,7 @@ export function describedPattern(pattern: string, words: string): string {
 }
 
 /** A name with something to read in it (not only spaces): the dashboard refuses a blank one too. */
-export const NOT_BLANK = describedPattern('\\S', 'Must not be blank');
+export const NOT_BLANK = describedPattern(NOT_BLANK_PATTERN, BLANK_MESSAGE);
 
 function describe(error: ErrorObject): { field: string; error: string } {
   const path = toFieldPath(error.instancePath);

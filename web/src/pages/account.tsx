@@ -1,5 +1,6 @@
 import { Button, Card, Checkbox, Stack, Text, Title } from '@mantine/core';
 import { type FormEvent, useRef, useState } from 'react';
+import { newPasswordProblem, PASSWORD_MIN_LENGTH } from '../../../src/accounts/new-password.ts';
 import { ApiFailure, api, setCsrfToken } from '../api/client.ts';
 import type { ManagementToken, User } from '../api/types.ts';
 import { useLoader } from '../app/use-loader.ts';
@@ -14,7 +15,6 @@ import {
 import { PageHeader, timeAgo } from '../components/page.tsx';
 import { PasswordInput } from '../components/password-input.tsx';
 
-const MIN_PASSWORD = 8;
 /** Tokens named under the checkbox; the rest are counted. */
 const TOKENS_NAMED = 5;
 
@@ -55,8 +55,10 @@ export function AccountPage({ user }: { user: User }) {
         () => firstInvalid(form.current),
         () => (focusLost() ? submitter : null),
       );
-    if (next.length < MIN_PASSWORD) {
-      setErrors({ next: `Use at least ${MIN_PASSWORD} characters` });
+    // The server's rule (8 characters, not blank), said at the field before anything is sent.
+    const problem = newPasswordProblem(next);
+    if (problem !== undefined) {
+      setErrors({ next: problem });
       focusAfter();
       return;
     }
@@ -116,7 +118,7 @@ export function AccountPage({ user }: { user: User }) {
             />
             <PasswordInput
               label="New password"
-              description={`At least ${MIN_PASSWORD} characters`}
+              description={`At least ${PASSWORD_MIN_LENGTH} characters`}
               autoComplete="new-password"
               required
               value={next}

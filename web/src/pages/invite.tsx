@@ -1,15 +1,14 @@
 import { Alert, Anchor, Button, Stack, Text } from '@mantine/core';
-import { type FormEvent, useState } from 'react';
-import { api, errorMessage } from '../api/client.ts';
+import { type FormEvent, useRef, useState } from 'react';
+import { newPasswordProblem, PASSWORD_MIN_LENGTH } from '../../../src/accounts/new-password.ts';
+import { ApiFailure, api, errorMessage } from '../api/client.ts';
 import { navigate } from '../app/router.ts';
 import { useSession } from '../app/session.tsx';
 import { useLoader } from '../app/use-loader.ts';
-import { ErrorState, LoadingState } from '../components/feedback.tsx';
+import { ErrorState, firstInvalid, LoadingState, useFocusNext } from '../components/feedback.tsx';
 import { formatDate } from '../components/page.tsx';
 import { PasswordInput } from '../components/password-input.tsx';
 import { AuthCard } from './sign-in.tsx';
-
-const MIN_PASSWORD = 8;
 
 export function InvitePage({ token }: { token: string }) {
   const { acceptInvite, user } = useSession();
@@ -20,25 +19,36 @@ export function InvitePage({ token }: { token: string }) {
   const [password, setPassword] = useState('');
   const [confirm, setConfirm] = useState('');
   const [error, setError] = useState<string | null>(null);
+  /** What is wrong with the password, said at its field (the rest, a refused link say, above). */
+  const [passwordError, setPasswordError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
+  const form = useRef<HTMLFormElement>(null);
+  const focusNext = useFocusNext();
 
   const mismatch = confirm !== '' && confirm !== password;
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    if (password.length < MIN_PASSWORD) {
-      setError(`Use at least ${MIN_PASSWORD} characters.`);
-      return;
-    }
+    const focusInvalid = () => focusNext(() => firstInvalid(form.current));
+    // The server's rule (8 characters, not blank), said at the field before anything is sent.
+    const problem = newPasswordProblem(password);
+    setPasswordError(problem);
     // Cleared first: "Use at least 8 characters" stayed on a long password that only differed.
     setError(null);
-    if (mismatch) return;
+    if (problem !== undefined || mismatch) {
+      focusInvalid();
+      return;
+    }
     setBusy(true);
     try {
       await acceptInvite(token, password);
       navigate('/endpoints');
     } catch (failure) {
-      setError(errorMessage(failure));
+      const detail = failure instanceof ApiFailure ? failure.details[0] : undefined;
+      if (detail?.field === 'password') {
+        setPasswordError(detail.error);
+        focusInvalid();
+      } else setError(errorMessage(failure));
     } finally {
       setBusy(false);
     }
@@ -56,7 +66,7 @@ export function InvitePage({ token }: { token: string }) {
         </>
       )}
       {invite.data && (
-        <form onSubmit={submit} aria-label="Accept invitation">
+        <form ref={form} onSubmit={submit} aria-label="Accept invitation">
           <Stack>
             {user && (
               <Alert color="yellow">
@@ -74,10 +84,11 @@ export function InvitePage({ token }: { token: string }) {
             )}
             <PasswordInput
               label="New password"
-              description={`At least ${MIN_PASSWORD} characters`}
+              description={`At least ${PASSWORD_MIN_LENGTH} characters`}
               autoComplete="new-password"
               required
               value={password}
+              error={passwordError}
               onChange={(e) => setPassword(e.currentTarget.value)}
             />
             <PasswordInput
