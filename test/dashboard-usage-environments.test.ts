@@ -93,6 +93,49 @@ describe('dashboard usage per environment in a real browser', NEEDS_CHROMIUM, ()
     );
   });
 
+  test('the Environment and Range picked stay in the address: a reload or the link shows the same view', async () => {
+    /** The value of each group's checked choice. */
+    const picked = async (on: Page) => {
+      await on.getByTestId('usage-charts').waitFor();
+      const checked = (name: string) =>
+        on
+          .getByRole('radiogroup', { name, exact: true })
+          .locator('input[type="radio"]:checked')
+          .getAttribute('value');
+      return { environment: await checked('Environment'), range: await checked('Range') };
+    };
+    const environment = page.getByRole('radiogroup', { name: 'Environment', exact: true });
+    const range = page.getByRole('radiogroup', { name: 'Range', exact: true });
+    await page.goto(`${server.url}/#/usage`);
+    await environment.getByText('Sandbox', { exact: true }).click();
+    await range.getByText('30 days', { exact: true }).click();
+    assert.equal(new URL(page.url()).hash, '#/usage?environment=test&days=30');
+
+    await page.reload();
+    assert.deepEqual(await picked(page), { environment: 'test', range: '30' });
+    assert.equal(await requestsShown(page), 5);
+
+    // The link, opened in another tab.
+    const shared = await page.context().newPage();
+    try {
+      await shared.goto(`${server.url}/#/usage?environment=both&days=90`);
+      assert.deepEqual(await picked(shared), { environment: 'both', range: '90' });
+      assert.equal(await requestsShown(shared), 8);
+      // Values that are not choices (typed, cut short) are the defaults.
+      await shared.goto(`${server.url}/#/usage?environment=prod&days=365`);
+      await shared.reload();
+      assert.deepEqual(await picked(shared), { environment: 'live', range: '7' });
+      assert.equal(await requestsShown(shared), 3);
+    } finally {
+      await shared.close();
+    }
+
+    // Back to the defaults: the address says nothing more than the page.
+    await environment.getByText('Production', { exact: true }).click();
+    await range.getByText('7 days', { exact: true }).click();
+    assert.equal(new URL(page.url()).hash, '#/usage');
+  });
+
   test('with sandbox traffic only, Production says it has none and where the sandbox requests are', async () => {
     const fresh = await startTestServer('sqlite');
     const other = await ownerBrowser(fresh.url).catch(async (error) => {

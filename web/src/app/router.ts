@@ -1,4 +1,4 @@
-import { useEffect, useSyncExternalStore } from 'react';
+import { useEffect, useMemo, useSyncExternalStore } from 'react';
 
 /** Hash routing (`#/endpoints/orders`): the server serves one index.html and needs no fallback. */
 
@@ -47,9 +47,16 @@ export function useLeaveGuard(active: boolean, message: string): void {
   }, [active, message]);
 }
 
+/** Fired when setRouteQuery replaces the address: replaceState fires no hashchange. */
+const QUERY_REPLACED = 'gatehouse:query-replaced';
+
 function subscribe(onChange: () => void): () => void {
   window.addEventListener('hashchange', onChange);
-  return () => window.removeEventListener('hashchange', onChange);
+  window.addEventListener(QUERY_REPLACED, onChange);
+  return () => {
+    window.removeEventListener('hashchange', onChange);
+    window.removeEventListener(QUERY_REPLACED, onChange);
+  };
 }
 
 function currentPath(): string {
@@ -67,6 +74,32 @@ export function useRoute(): string[] {
       .filter((s) => s !== '')
       .map((s) => decodeURIComponent(s)) ?? []
   );
+}
+
+function currentQuery(): string {
+  return currentPath().split('?')[1] ?? '';
+}
+
+/**
+ * The route's query (`#/usage?days=30` → `days=30`), kept in the address so that a reload or a
+ * shared link shows the same view. Parse each value and fall back to a default: it may be typed.
+ */
+export function useRouteQuery(): URLSearchParams {
+  const query = useSyncExternalStore(subscribe, currentQuery);
+  return useMemo(() => new URLSearchParams(query), [query]);
+}
+
+/**
+ * Sets the route's query to `values` (one left undefined is dropped: a default, kept out of the
+ * address), in place: a filter changed adds no history entry, and no leave guard is asked.
+ */
+export function setRouteQuery(values: Record<string, string | undefined>): void {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(values)) if (value !== undefined) query.set(name, value);
+  const path = currentPath().split('?')[0] ?? '/';
+  const text = query.toString();
+  window.history.replaceState(window.history.state, '', href(text === '' ? path : `${path}?${text}`));
+  window.dispatchEvent(new Event(QUERY_REPLACED));
 }
 
 /**

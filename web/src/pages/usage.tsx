@@ -1,8 +1,9 @@
 import { BarChart, type BarChartProps, LineChart, type LineChartProps } from '@mantine/charts';
 import { Card, Group, SegmentedControl, SimpleGrid, Stack, Table, Text, Title } from '@mantine/core';
-import { type AriaAttributes, useState } from 'react';
+import type { AriaAttributes } from 'react';
 import { api } from '../api/client.ts';
 import type { ApiKey, Environment, Usage, UsageRow } from '../api/types.ts';
+import { setRouteQuery, useRouteQuery } from '../app/router.ts';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, Loaded } from '../components/feedback.tsx';
 import { PageHeader } from '../components/page.tsx';
@@ -37,6 +38,18 @@ const NONE_IN: Record<Shown, { title: string; hint: string }> = {
   },
   both: { title: 'No requests in this range', hint: 'Usage appears here once keys call the API.' },
 };
+const RANGES = [
+  { value: '7', label: '7 days' },
+  { value: '30', label: '30 days' },
+  { value: '90', label: '90 days' },
+];
+const DEFAULT_SHOWN: Shown = 'live';
+const DEFAULT_DAYS = '7';
+
+/** One of `choices`' values as `value` says, else `fallback` (an address typed or cut short). */
+function oneOf<T extends string>(value: string | null, choices: { value: T }[], fallback: T): T {
+  return choices.find((choice) => choice.value === value)?.value ?? fallback;
+}
 
 /** What Mantine hands on to the Recharts chart, a bar chart's and a line chart's alike. */
 type ChartProps = NonNullable<BarChartProps['barChartProps']> & NonNullable<LineChartProps['lineChartProps']>;
@@ -178,8 +191,18 @@ function ChartCard({ title, children }: { title: string; children: React.ReactNo
 }
 
 export function UsagePage() {
-  const [days, setDays] = useState('7');
-  const [shown, setShown] = useState<Shown>('live');
+  // Kept in the address (#/usage?environment=test&days=30): a reload or a shared link shows the same.
+  const query = useRouteQuery();
+  const shown = oneOf(query.get('environment'), ENVIRONMENTS, DEFAULT_SHOWN);
+  const days = oneOf(query.get('days'), RANGES, DEFAULT_DAYS);
+  const choose = (next: { shown?: Shown; days?: string }) => {
+    const environment = next.shown ?? shown;
+    const range = next.days ?? days;
+    setRouteQuery({
+      environment: environment === DEFAULT_SHOWN ? undefined : environment,
+      days: range === DEFAULT_DAYS ? undefined : range,
+    });
+  };
   const keys = useLoader(() => api.get<ApiKey[]>('/admin/v1/keys'), 'keys');
   const usage = useLoader(async () => {
     const range = {
@@ -206,18 +229,14 @@ export function UsagePage() {
             <SegmentedControl
               aria-label="Environment"
               value={shown}
-              onChange={(value) => setShown(value as Shown)}
+              onChange={(value) => choose({ shown: oneOf(value, ENVIRONMENTS, DEFAULT_SHOWN) })}
               data={ENVIRONMENTS}
             />
             <SegmentedControl
               aria-label="Range"
               value={days}
-              onChange={setDays}
-              data={[
-                { value: '7', label: '7 days' },
-                { value: '30', label: '30 days' },
-                { value: '90', label: '90 days' },
-              ]}
+              onChange={(value) => choose({ days: value })}
+              data={RANGES}
             />
           </>
         }
