@@ -90,6 +90,22 @@ export function useRouteQuery(): URLSearchParams {
 }
 
 /**
+ * The choice `value` names (from useRouteQuery), else `fallback`: an address may be typed or cut
+ * short, and a value that is not a choice must not reach the server (or the page) as one.
+ */
+export function oneOf<T extends string>(
+  value: string | null,
+  choices: readonly (T | { value: T })[],
+  fallback: T,
+): T {
+  for (const choice of choices) {
+    const named = typeof choice === 'string' ? choice : choice.value;
+    if (named === value) return named;
+  }
+  return fallback;
+}
+
+/**
  * Sets the route's query to `values` (one left undefined is dropped: a default, kept out of the
  * address), in place: a filter changed adds no history entry, and no leave guard is asked.
  */

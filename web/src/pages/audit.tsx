@@ -1,10 +1,11 @@
 import { Badge, Card, Code, Group, Select, Table, TextInput } from '@mantine/core';
-import { useDebouncedValue } from '@mantine/hooks';
+import { useDebouncedCallback } from '@mantine/hooks';
 import { useRef, useState } from 'react';
 import { AUDIT_ACTIONS } from '../../../src/dashboard/audit-actions.ts';
 import { api } from '../api/client.ts';
 import { stringifyJson } from '../api/exact-json.ts';
 import type { AuditEntry } from '../api/types.ts';
+import { setRouteQuery, useRouteQuery } from '../app/router.ts';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, ErrorState, LoadingState, notifyError } from '../components/feedback.tsx';
 import { MACHINE_TEXT } from '../components/machine-text.ts';
@@ -24,12 +25,25 @@ function actionColor(action: string): string {
 }
 
 export function AuditPage() {
-  const [actor, setActor] = useState('');
-  const [action, setAction] = useState<string | null>(null);
-  const [debouncedActor] = useDebouncedValue(actor.trim(), 300);
+  // What the list shows is kept in the address (#/audit?actor=ann@example.com&action=key.revoke):
+  // a reload or a shared link shows the same list. An action the picker does not offer is Any.
+  const address = useRouteQuery();
+  const actor = address.get('actor')?.trim() ?? '';
+  const action = AUDIT_ACTIONS.find((known) => known === address.get('action')) ?? null;
+  const show = (next: { actor: string; action: string | null }) =>
+    setRouteQuery({ actor: next.actor.trim() || undefined, action: next.action ?? undefined });
+  // What is typed goes to the address a moment after the last keystroke, not per keystroke; an
+  // address changed otherwise (a link, a typed one) is put back in the field.
+  const [typed, setTyped] = useState(actor);
+  const [typedFrom, setTypedFrom] = useState(actor);
+  if (typedFrom !== actor) {
+    setTypedFrom(actor);
+    if (typed.trim() !== actor) setTyped(actor);
+  }
+  const showTyped = useDebouncedCallback((value: string) => show({ actor: value, action }), 300);
   const [extra, setExtra] = useState<Page | null>(null);
   const [loadingMore, setLoadingMore] = useState(false);
-  const query = { actor: debouncedActor || undefined, action: action ?? undefined, limit: 50 };
+  const query = { actor: actor || undefined, action: action ?? undefined, limit: 50 };
   const listKey = stringifyJson(query);
   const first = useLoader(async () => {
     setExtra(null);
@@ -67,8 +81,11 @@ export function AuditPage() {
           label="Actor"
           {...MACHINE_TEXT}
           placeholder="email or user id"
-          value={actor}
-          onChange={(e) => setActor(e.currentTarget.value)}
+          value={typed}
+          onChange={(e) => {
+            setTyped(e.currentTarget.value);
+            showTyped(e.currentTarget.value);
+          }}
           w={240}
         />
         <Select
@@ -76,7 +93,10 @@ export function AuditPage() {
           placeholder="Any action"
           data={AUDIT_ACTIONS}
           value={action}
-          onChange={setAction}
+          onChange={(value) => {
+            showTyped.cancel();
+            show({ actor: typed, action: value });
+          }}
           clearable
           searchable
           w={240}

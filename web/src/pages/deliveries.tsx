@@ -16,8 +16,9 @@ import {
 import { useEffect, useRef, useState } from 'react';
 import { api } from '../api/client.ts';
 import type { Delivery, Endpoint } from '../api/types.ts';
+import { oneOf, setRouteQuery, useRouteQuery } from '../app/router.ts';
 import { useUser } from '../app/session.tsx';
-import { useLoader } from '../app/use-loader.ts';
+import { type Loader, useLoader } from '../app/use-loader.ts';
 import { EmptyState, ErrorState, LoadingState, notifyError, notifySuccess } from '../components/feedback.tsx';
 import { MACHINE_TEXT } from '../components/machine-text.ts';
 import { formatDate, jsonText, LoadMore, PageHeader, timeAgo } from '../components/page.tsx';
@@ -45,6 +46,25 @@ interface Filters {
 }
 
 const NO_FILTERS: Filters = { endpoint: '', record: '', request: '' };
+const STATUSES = ['all', 'pending', 'succeeded', 'failed', 'cancelled'] as const;
+type StatusShown = (typeof STATUSES)[number];
+
+/** The filters the address names (`#/deliveries?endpoint=orders&record_id=rec_…`), as typed there. */
+function filtersIn(address: URLSearchParams): Filters {
+  const value = (name: string) => address.get(name)?.trim() ?? '';
+  return { endpoint: value('endpoint'), record: value('record_id'), request: value('request_id') };
+}
+
+/**
+ * The filters to list by: an endpoint the list does not have (mistyped, or deleted since) is Any
+ * endpoint, as the picker shows it; undefined while that list loads. One that could not be loaded
+ * checks nothing: the server takes any slug.
+ */
+function knownFilters(filters: Filters, endpoints: Loader<Endpoint[]>): Filters | undefined {
+  if (filters.endpoint === '' || endpoints.error !== undefined) return filters;
+  if (endpoints.data === undefined) return undefined;
+  return endpoints.data.some((e) => e.slug === filters.endpoint) ? filters : { ...filters, endpoint: '' };
+}
 
 /**
  * The installation's callback secret (owner only): the root each API key's callback signing
@@ -107,23 +127,45 @@ function nextLook(items: Delivery[], now: number): number | null {
 export function DeliveriesPage() {
   const isOwner = useUser().role === 'owner';
   const endpoints = useLoader(() => api.get<Endpoint[]>('/admin/v1/endpoints'), 'endpoints');
-  const [status, setStatus] = useState('all');
-  // What is typed, and what the list shows (applied with the button, not per keystroke).
-  const [typed, setTyped] = useState<Filters>(NO_FILTERS);
-  const [applied, setApplied] = useState<Filters>(NO_FILTERS);
+  // What the list shows is kept in the address (#/deliveries?status=failed&endpoint=orders): a
+  // reload or a shared link shows the same list. A status that is not one is All.
+  const address = useRouteQuery();
+  const status = oneOf(address.get('status'), STATUSES, 'all');
+  const applied = knownFilters(filtersIn(address), endpoints);
+  // What is typed (applied with the button, not per keystroke): the address's, whenever it changes.
+  const appliedKey = applied && `${applied.endpoint}|${applied.record}|${applied.request}`;
+  const [typed, setTyped] = useState<Filters>(applied ?? filtersIn(address));
+  const [typedFrom, setTypedFrom] = useState(appliedKey);
+  if (typedFrom !== appliedKey) {
+    setTypedFrom(appliedKey);
+    if (applied) setTyped(applied);
+  }
+  /** Lists by `next` (the rest as shown), in place: no history entry for a filter. */
+  const show = (next: { status?: StatusShown; filters?: Filters }) => {
+    const shown = next.status ?? status;
+    const filters = next.filters ?? applied ?? typed;
+    setRouteQuery({
+      status: shown === 'all' ? undefined : shown,
+      endpoint: filters.endpoint.trim() || undefined,
+      record_id: filters.record.trim() || undefined,
+      request_id: filters.request.trim() || undefined,
+    });
+  };
   const [extra, setExtra] = useState<Page | null>(null);
   const [loadingMore, setLoadingMore] = useState(false);
   const [openId, setOpenId] = useState<string | null>(null);
   const query = {
     status: status === 'all' ? undefined : status,
-    endpoint: applied.endpoint.trim() || undefined,
-    record_id: applied.record.trim() || undefined,
-    request_id: applied.request.trim() || undefined,
+    endpoint: applied?.endpoint || undefined,
+    record_id: applied?.record || undefined,
+    request_id: applied?.request || undefined,
   };
   const filtered = Object.values(query).some((value) => value !== undefined);
-  const listKey = `${status}|${applied.endpoint}|${applied.record}|${applied.request}`;
-  const first = useLoader(async () => {
+  const listKey = `${status}|${appliedKey ?? '(endpoints loading)'}`;
+  const first = useLoader(async (): Promise<Page | null> => {
     setExtra(null);
+    // Not listed until the endpoint named is known to be one (shown as loading meanwhile).
+    if (applied === undefined) return null;
     const r = await api.page<Delivery[]>('/admin/v1/deliveries', { ...query, limit: 25 });
     return { items: r.data, next: (r.meta?.next_cursor as string | null | undefined) ?? null };
   }, listKey);
@@ -183,14 +225,14 @@ export function DeliveriesPage() {
           className={classes.statusFilter}
           aria-label="Filter by status"
           value={status}
-          onChange={setStatus}
-          data={['all', 'pending', 'succeeded', 'failed', 'cancelled']}
+          onChange={(value) => show({ status: oneOf(value, STATUSES, 'all') })}
+          data={[...STATUSES]}
         />
         <form
           aria-label="Filter deliveries"
           onSubmit={(event) => {
             event.preventDefault();
-            setApplied(typed);
+            show({ filters: typed });
           }}
         >
           <Group align="flex-end" gap="xs">
@@ -229,7 +271,7 @@ export function DeliveriesPage() {
               variant="subtle"
               onClick={() => {
                 setTyped(NO_FILTERS);
-                setApplied(NO_FILTERS);
+                show({ filters: NO_FILTERS });
               }}
             >
               Clear

@@ -3,7 +3,7 @@ import { Card, Group, SegmentedControl, SimpleGrid, Stack, Table, Text, Title } 
 import type { AriaAttributes } from 'react';
 import { api } from '../api/client.ts';
 import type { ApiKey, Environment, Usage, UsageRow } from '../api/types.ts';
-import { setRouteQuery, useRouteQuery } from '../app/router.ts';
+import { oneOf, setRouteQuery, useRouteQuery } from '../app/router.ts';
 import { useLoader } from '../app/use-loader.ts';
 import { EmptyState, Loaded } from '../components/feedback.tsx';
 import { PageHeader } from '../components/page.tsx';
@@ -45,11 +45,6 @@ const RANGES = [
 ];
 const DEFAULT_SHOWN: Shown = 'live';
 const DEFAULT_DAYS = '7';
-
-/** One of `choices`' values as `value` says, else `fallback` (an address typed or cut short). */
-function oneOf<T extends string>(value: string | null, choices: { value: T }[], fallback: T): T {
-  return choices.find((choice) => choice.value === value)?.value ?? fallback;
-}
 
 /** What Mantine hands on to the Recharts chart, a bar chart's and a line chart's alike. */
 type ChartProps = NonNullable<BarChartProps['barChartProps']> & NonNullable<LineChartProps['lineChartProps']>;
