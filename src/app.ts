@@ -113,8 +113,11 @@ export interface Services {
     callbackSecret: string;
     /** Each API key's callback signing secret (derived from callbackSecret, cached). */
     callbackSecrets: CallbackSecrets;
-    /** The outbox worker; `start` and `worker` run it, `serve` does not. */
-    createWorker(logger?: Logger): WebhookWorker;
+    /**
+     * The outbox worker; `start` and `worker` run it, `serve` does not. `firstPruneMs`: when its
+     * first prune runs after `start` (a minute by default; tests make it sooner).
+     */
+    createWorker(logger?: Logger, timing?: { firstPruneMs?: number }): WebhookWorker;
   };
 }
 
@@ -211,7 +214,7 @@ export async function createServices(
       deliveries,
       callbackSecret,
       callbackSecrets,
-      createWorker(logger) {
+      createWorker(logger, timing) {
         const worker = createWebhookWorker({
           db,
           dialect,
@@ -222,6 +225,7 @@ export async function createServices(
           disableAfterMs: config.webhooks.disableAfterHours * 3_600_000,
           // The hourly job every installation runs: in its server, or in `gatehouse worker`.
           alsoPrune: () => auditPruner.prune(),
+          ...timing,
           logger,
           outage: database.outage,
         });

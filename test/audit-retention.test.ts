@@ -5,14 +5,16 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isoAfter } from '../src/time.ts';
 import { databaseKinds } from './helpers/database.ts';
+import { deliveryRow } from './helpers/delivery-row.ts';
 import { runGatehouse } from './helpers/process.ts';
 import { startTestServer, TEST_OWNER, type TestServer } from './helpers/server.ts';
+import { until } from './helpers/until.ts';
 
 const DAY = 86_400;
 const STRANGER = 'nobody@example.com';
 
 /**
- * The audit log is pruned by the worker's hourly prune: entries past GATEHOUSE_AUDIT_RETENTION_DAYS,
+ * The audit log is pruned by the worker's prune (a minute after its start, then hourly): entries past GATEHOUSE_AUDIT_RETENTION_DAYS,
  * and failed sign-ins of emails no user has past a day (strangers can write those from any number
  * of addresses). Failures still inside the sign-in limits' window are kept, so they still lock out.
  */
@@ -88,6 +90,32 @@ for (const kind of databaseKinds) {
       assert.equal(await count('key.create', 'key_ancient'), 0, 'the prune ran');
       assert.equal((await signIn(STRANGER, 'guess-5')).status, 429);
       assert.equal((await signIn(TEST_OWNER.email, TEST_OWNER.password)).status, 429);
+    });
+
+    test('a started worker prunes soon after its start, not an hour on (a server restarted hourly pruned never)', async (t) => {
+      const db = server.services.database.db;
+      await backdate(400 * DAY, 'key.create', 'key_at_start', 3);
+      await db
+        .insertInto('webhook_deliveries')
+        .values(deliveryRow('dlv_at_start', 'succeeded', isoAfter(-40 * DAY)))
+        .execute();
+      const deliveries = async () =>
+        (await db.selectFrom('webhook_deliveries').select('id').where('id', '=', 'dlv_at_start').execute())
+          .length;
+      assert.equal(await count('key.create', 'key_at_start'), 3);
+      assert.equal(await deliveries(), 1);
+
+      // The first prune's delay made short: the default (a minute) is what a server runs with.
+      const worker = server.services.webhooks.createWorker(undefined, { firstPruneMs: 20 });
+      t.after(() => worker.stop());
+      worker.start();
+      // Waits for the prune (up to 10 s; an hourly first prune never comes in that time).
+      const left = await until(
+        async () => [await count('key.create', 'key_at_start'), await deliveries()],
+        ([entries, rows]) => entries === 0 && rows === 0,
+      );
+      assert.deepEqual(left, [0, 0], 'the old audit entries and the old delivery went, with no hour to wait');
+      assert.equal(await count('key.create', 'key_recent'), 3, 'entries inside the retention stay');
     });
   });
 }

@@ -21,6 +21,11 @@ export interface WebhookWorkerOptions {
   retentionDays: number;
   /** Other tables' pruning (the audit log's), run with this worker's hourly prune. */
   alsoPrune?: () => Promise<unknown>;
+  /**
+   * How long after `start` the first prune runs (then hourly): a minute by default, so that a
+   * server restarted more often than hourly still prunes, and the prune stays clear of startup.
+   */
+  firstPruneMs?: number;
   /** Fallback poll for writes committed by other processes. */
   pollMs: number;
   logger?: Logger;
@@ -34,7 +39,8 @@ export interface WebhookWorker {
   start(): void;
   /**
    * Deletes ended deliveries (and their attempts and events), and processed outbox rows no
-   * delivery names, past the retention, then runs `alsoPrune`: hourly once started.
+   * delivery names, past the retention, then runs `alsoPrune`: once started, after `firstPruneMs`
+   * (a minute), then hourly.
    */
   prune(): Promise<void>;
   /** Stops taking work, finishes the attempts in flight. */
@@ -43,6 +49,9 @@ export interface WebhookWorker {
 
 /** Processed outbox rows deleted per statement when pruning. */
 const PRUNE_CHUNK = 5_000;
+/** The first prune after a start, then one an hour. */
+const FIRST_PRUNE_MS = 60_000;
+const PRUNE_EVERY_MS = 3_600_000;
 
 /**
  * `makeDispatcher` is a test seam, the real one unless a test hands in a wrapper:
@@ -70,6 +79,8 @@ export function createWebhookWorker(
   let prune: NodeJS.Timeout | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
   let passes: Promise<void> = Promise.resolve();
+  /** The timed prune under way: a stop waits for it, rather than close the database under it. */
+  let pruning: Promise<void> = Promise.resolve();
 
   /** When the retry timer fires (epoch ms); Infinity when none is set. */
   let retryAt = Number.POSITIVE_INFINITY;
@@ -198,10 +209,19 @@ export function createWebhookWorker(
       wake();
       poll = setInterval(wake, options.pollMs);
       poll.unref();
-      prune = setInterval(() => {
-        pruneAll().catch((error: unknown) => failed(error, 'pruning deliveries or the audit log failed'));
-      }, 3_600_000);
-      prune.unref();
+      // The first prune soon after the start, not an hour after it: a server restarted more often
+      // than hourly (deploys, `gatehouse start` on a laptop) would otherwise never prune.
+      const pruneAfter = (nextMs: number) => {
+        prune = setTimeout(() => {
+          pruning = pruneAll()
+            .catch((error: unknown) => failed(error, 'pruning deliveries or the audit log failed'))
+            .finally(() => {
+              if (!stopped) pruneAfter(PRUNE_EVERY_MS);
+            });
+        }, nextMs);
+        prune.unref();
+      };
+      pruneAfter(options.firstPruneMs ?? FIRST_PRUNE_MS);
     },
     async stop() {
       stopped = true;
@@ -211,6 +231,7 @@ export function createWebhookWorker(
       const dispatcherStopped = dispatcher.stop();
       await passes;
       await dispatcherStopped;
+      await pruning;
     },
   };
 }

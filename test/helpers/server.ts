@@ -76,7 +76,10 @@ export async function startTestServer(
   });
   const services = await createServices(config);
   const app = buildApp(services, { logger: false });
-  const worker = options.worker ? services.webhooks.createWorker() : undefined;
+  // Its first prune an hour on, as before: a test that ages rows prunes when it means to.
+  const worker = options.worker
+    ? services.webhooks.createWorker(undefined, { firstPruneMs: 3_600_000 })
+    : undefined;
   worker?.start();
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
