@@ -70,19 +70,22 @@ describe("dashboard walk 2: a new owner's pages", {
     await page.goto(`${server.url}/#/tokens`);
     const form = page.getByRole('form', { name: 'Create a token' });
     const field = form.getByRole('textbox', { name: 'Name' });
-    await field.fill('   ');
-    await form.getByRole('button', { name: 'Create token' }).click();
-    // It passed `required`, went trimmed to nothing and came back as a toast: "Could not create the
-    // token Invalid request (name: Must NOT have fewer than 1 characters)".
-    await form.getByText('Must not be blank').waitFor();
-    assert.equal(await field.getAttribute('aria-invalid'), 'true', 'the field is marked invalid');
-    assert.equal(await field.inputValue(), '   ', 'what was typed stays');
-    assert.equal(
-      await page.evaluate('document.activeElement?.getAttribute("aria-invalid")'),
-      'true',
-      'focus is on the refused field',
-    );
-    assert.equal(await page.locator('.mantine-Notification-root').count(), 0, 'no toast says it again');
+    // Spaces, then the no-break and ideographic spaces the server counts as blank too.
+    for (const blank of ['   ', '\u00a0\u3000\t']) {
+      await field.fill(blank);
+      await form.getByRole('button', { name: 'Create token' }).click();
+      // It passed `required`, went trimmed to nothing and came back as a toast: "Could not create the
+      // token Invalid request (name: Must NOT have fewer than 1 characters)".
+      await form.getByText('Must not be blank').waitFor();
+      assert.equal(await field.getAttribute('aria-invalid'), 'true', 'the field is marked invalid');
+      assert.equal(await field.inputValue(), blank, 'what was typed stays');
+      assert.equal(
+        await page.evaluate('document.activeElement?.getAttribute("aria-invalid")'),
+        'true',
+        'focus is on the refused field',
+      );
+      assert.equal(await page.locator('.mantine-Notification-root').count(), 0, 'no toast says it again');
+    }
     const tokens = await server.admin('GET', '/admin/v1/tokens');
     assert.equal(tokens.body.data.length, 1, 'no token was made (the owner has only its first)');
     // Typing clears the message, and a real name makes the token.

@@ -98,6 +98,12 @@ describe('management tokens: each user lists, creates and revokes their own; log
       assert.equal(res.status, 400, JSON.stringify(body));
       assert.equal(res.body.code, 'invalid_request');
     }
+    // Whitespace alone, no-break and ideographic spaces too, is blank: said in the dashboard's words.
+    for (const name of ['   ', '\u00a0\u3000\t']) {
+      const res = await server.admin('POST', '/admin/v1/tokens', { name });
+      assert.equal(res.status, 400, res.text);
+      assert.deepEqual(res.body.details, [{ field: 'name', error: 'Must not be blank' }]);
+    }
     assert.equal((await server.admin('GET', '/admin/v1/tokens')).body.data.length, 1);
   });
 

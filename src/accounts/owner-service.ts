@@ -1,5 +1,5 @@
 import type { Transaction } from 'kysely';
-import { inputValidator } from '../endpoints/json-schema.ts';
+import { inputValidator, NOT_BLANK } from '../endpoints/json-schema.ts';
 import { ApiError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { InvalidationBus } from '../infra/bus/bus.ts';
@@ -39,7 +39,7 @@ const parseTokenCreate = inputValidator<{ name: string }>({
   type: 'object',
   additionalProperties: false,
   required: ['name'],
-  properties: { name: { type: 'string', minLength: 1, maxLength: 200, pattern: '\\S' } },
+  properties: { name: { type: 'string', minLength: 1, maxLength: 200, pattern: NOT_BLANK } },
 });
 
 /** At most this many tokens per user: enough for every machine and script, not a flood. */

@@ -1,5 +1,6 @@
 import { Button, Card, Group, Stack, Table, Text, TextInput, Title } from '@mantine/core';
 import { useRef, useState } from 'react';
+import { BLANK_MESSAGE, isBlank } from '../../../src/endpoints/not-blank.ts';
 import { api } from '../api/client.ts';
 import type { ManagementToken } from '../api/types.ts';
 import { useLoader } from '../app/use-loader.ts';
@@ -24,8 +25,9 @@ export function TokensPage() {
   const [nameError, setNameError] = useState<string | null>(null);
   const nameInput = useRef<HTMLInputElement>(null);
   const { busy, submit: create } = useSubmit(async () => {
-    if (name.trim() === '') {
-      setNameError('Must not be blank');
+    // The server's own rule and words: whitespace alone (no-break, ideographic spaces too) is blank.
+    if (isBlank(name)) {
+      setNameError(BLANK_MESSAGE);
       nameInput.current?.focus();
       return;
     }
