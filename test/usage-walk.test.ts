@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { describe, test } from 'node:test';
-import { startTestServer, type TestServer } from './helpers/server.ts';
+import { countRows, startTestServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
 
 /** The `gatehouse_http_requests_total` lines of /metrics, without the management API's and its own. */
@@ -18,17 +18,40 @@ async function requestCounts(server: TestServer): Promise<string[]> {
     );
 }
 
-/** A POST whose client hangs up in the middle of its body. */
-async function abandonPost(server: TestServer, key: string): Promise<void> {
+/** A connection that sent a POST's head and the start of its body, never the rest. */
+async function halfPost(server: TestServer, key: string): Promise<Socket> {
   const socket = connect(Number(new URL(server.url).port), '127.0.0.1');
   await once(socket, 'connect');
   socket.write(
     `POST /api/v1/data/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${key}\r\n` +
       'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"a":',
   );
+  return socket;
+}
+
+/** A POST whose client hangs up in the middle of its body. */
+async function abandonPost(server: TestServer, key: string): Promise<void> {
+  const socket = await halfPost(server, key);
   await new Promise((resolve) => setTimeout(resolve, 50));
   socket.destroy();
   await once(socket, 'close');
+}
+
+/**
+ * A POST refused before its body was read (a 401, a 429), whose client hangs up once the answer
+ * came, the rest of its body unsent: the answer's status line.
+ */
+async function refusedThenHangUp(server: TestServer, key: string): Promise<string> {
+  const socket = await halfPost(server, key);
+  let answer = '';
+  socket.on('data', (chunk: Buffer) => {
+    answer += chunk.toString();
+  });
+  const closed = once(socket, 'close');
+  while (!answer.includes('\r\n\r\n')) await once(socket, 'data');
+  socket.end();
+  await closed;
+  return answer.slice(0, answer.indexOf('\r\n'));
 }
 
 /**
@@ -87,6 +110,54 @@ describe('usage walk: /metrics counts a request its client abandoned once, as us
           'gatehouse_http_requests_total{method="POST",route="/api/v1/data/:slug",status="202"} 1',
           'gatehouse_http_requests_total{method="POST",route="/api/v1/data/:slug",status="499"} 3',
         ]);
+      } finally {
+        await server.close();
+      }
+    });
+});
+
+/**
+ * Node's parser reports the body cut short after the refusal went out: it was counted again, as
+ * an unmatched 400 ('Malformed HTTP', with a debug line) written to a client already gone.
+ */
+describe('usage walk: a client that hangs up after a refusal, its body unsent, is counted once, as answered', () => {
+  const route = 'gatehouse_http_requests_total{method="POST",route="/api/v1/data/:slug",status=';
+
+  test("a bad key's 401", async () => {
+    const server = await startTestServer('sqlite');
+    try {
+      await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+      for (let i = 0; i < 3; i++)
+        assert.equal(await refusedThenHangUp(server, 'gk_test_not_a_key'), 'HTTP/1.1 401 Unauthorized');
+      assert.deepEqual(await requestCounts(server), [`${route}"401"} 3`], 'no unmatched 400');
+    } finally {
+      await server.close();
+    }
+  });
+
+  for (const fastPath of [true, false])
+    test(`a 429 over the key's limit, in usage too, ${fastPath ? 'on the fast path' : "on Fastify's path"}`, async () => {
+      const server = await startTestServer('sqlite', fastPath ? {} : { GATEHOUSE_FAST_PATH: 'false' });
+      try {
+        await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: { type: 'object' } });
+        const key = await server.createKey({ name: 'limited', environment: 'test', limits: { per_day: 1 } });
+        // Spends the day's one request, and caches the key for the fast path (when on).
+        const first = await server.request('POST', '/api/v1/data/orders', { key: key.key, json: { a: 1 } });
+        assert.equal(first.status, 202, first.text);
+        for (let i = 0; i < 3; i++)
+          assert.equal(await refusedThenHangUp(server, key.key), 'HTTP/1.1 429 Too Many Requests');
+        assert.deepEqual(
+          await requestCounts(server),
+          [`${route}"202"} 1`, `${route}"429"} 3`],
+          'no unmatched 400',
+        );
+        await server.services.traffic.usage.flush();
+        const usage = await server.admin('GET', `/admin/v1/usage?key_id=${key.id}&group_by=status`);
+        const byStatus = Object.fromEntries(
+          usage.body.data.rows.map((r: { status: number; count: number }) => [r.status, r.count]),
+        );
+        assert.deepEqual(byStatus, { 202: 1, 429: 3 }, JSON.stringify(usage.body.data.rows));
+        assert.equal(await countRows(server, 'records'), 1, 'only the first was written');
       } finally {
         await server.close();
       }

@@ -94,6 +94,11 @@ export function logFailure(
 /** The answer on a connection now (Node's own field), with the request it answers. */
 type InFlight = ServerResponse & { req?: IncomingMessage };
 
+/** The request whose body Node's parser is reading on `socket` (its headers were parsed), if any. */
+function parsing(socket: Socket): IncomingMessage | null | undefined {
+  return (socket as Socket & { parser?: { incoming?: IncomingMessage | null } | null }).parser?.incoming;
+}
+
 /** Connections whose parse error is being answered: Node reports each later chunk's error again. */
 const refusing = new WeakSet<Socket>();
 
@@ -115,9 +120,14 @@ export function clientErrorHandler(
 ): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const inFlight = (socket as Socket & { _httpMessage?: InFlight | null })._httpMessage;
-  if (error.code === 'HPE_INVALID_EOF_STATE' && inFlight?.req?.complete === false) {
+  if (
+    error.code === 'HPE_INVALID_EOF_STATE' &&
+    (inFlight?.req?.complete === false || parsing(socket)?.complete === false)
+  ) {
     // The client closed the connection in the middle of a request's body: that request's route
     // counts it (499, in usage and /metrics), and nobody is left to send the rest or read a 400.
+    // So too when that request was answered before its body was read (a 401, a 429) and the
+    // client hung up then: it was counted as answered, not again as an unmatched 400.
     socket.destroy();
     return;
   }
