@@ -224,7 +224,7 @@ export async function createServices(
           ...config.webhooks,
           disableAfterMs: config.webhooks.disableAfterHours * 3_600_000,
           // The hourly job every installation runs: in its server, or in `gatehouse worker`.
-          alsoPrune: () => auditPruner.prune(),
+          alsoPrune: (stopping) => auditPruner.prune(stopping),
           ...timing,
           logger,
           outage: database.outage,

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createAuditPruner } from '../src/dashboard/audit-retention.ts';
 import { isoAfter } from '../src/time.ts';
 import { databaseKinds } from './helpers/database.ts';
 import { deliveryRow } from './helpers/delivery-row.ts';
@@ -90,6 +91,17 @@ for (const kind of databaseKinds) {
       assert.equal(await count('key.create', 'key_ancient'), 0, 'the prune ran');
       assert.equal((await signIn(STRANGER, 'guess-5')).status, 429);
       assert.equal((await signIn(TEST_OWNER.email, TEST_OWNER.password)).status, 429);
+    });
+
+    test('a stopping server ends a long prune between batches; the next prune goes on', async () => {
+      await backdate(95 * DAY, 'key.create', 'key_stopped', 2_500);
+      const pruner = createAuditPruner(server.services.database.db, 90);
+      const first = await pruner.prune(() => true);
+      assert.equal(first.old, 1_000, 'one batch, then it stopped');
+      assert.equal(await count('key.create', 'key_stopped'), 1_500);
+      const next = await pruner.prune();
+      assert.equal(next.old, 1_500);
+      assert.equal(await count('key.create', 'key_stopped'), 0);
     });
 
     test('a started worker prunes soon after its start, not an hour on (a server restarted hourly pruned never)', async (t) => {

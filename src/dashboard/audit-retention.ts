@@ -30,7 +30,7 @@ export function createAuditPruner(db: Db, retentionDays: number) {
    */
   let seen: { at: string; id: string } | undefined;
 
-  async function pruneOld(cutoff: string): Promise<number> {
+  async function pruneOld(cutoff: string, stopping: () => boolean): Promise<number> {
     let deleted = 0;
     for (;;) {
       const result = await db
@@ -41,7 +41,7 @@ export function createAuditPruner(db: Db, retentionDays: number) {
         .executeTakeFirst();
       const gone = Number(result.numDeletedRows);
       deleted += gone;
-      if (gone < PRUNE_BATCH) return deleted;
+      if (gone < PRUNE_BATCH || stopping()) return deleted;
       await nextTurn();
     }
   }
@@ -51,7 +51,7 @@ export function createAuditPruner(db: Db, retentionDays: number) {
    * those that are failed sign-ins of no user's email: each read is bounded however many entries
    * around them are kept (real users' failures, every other action).
    */
-  async function pruneUnknownEmailFailures(cutoff: string): Promise<number> {
+  async function pruneUnknownEmailFailures(cutoff: string, stopping: () => boolean): Promise<number> {
     let deleted = 0;
     for (;;) {
       const from = seen;
@@ -87,16 +87,24 @@ export function createAuditPruner(db: Db, retentionDays: number) {
       }
       const last = rows[rows.length - 1];
       if (last) seen = { at: last.at, id: last.id };
-      if (rows.length < PRUNE_BATCH) return deleted;
+      if (rows.length < PRUNE_BATCH || stopping()) return deleted;
       await nextTurn();
     }
   }
 
   return {
-    /** Prunes the log (the webhook worker's hourly prune calls it): how many entries went. */
-    async prune(): Promise<{ old: number; unknownEmailFailures: number }> {
-      const old = await pruneOld(isoAfter(-retentionDays * 86_400));
-      const unknownEmailFailures = await pruneUnknownEmailFailures(isoAfter(-UNKNOWN_EMAIL_FAILURE_SECONDS));
+    /**
+     * Prunes the log (the webhook worker's hourly prune calls it): how many entries went. Between
+     * batches it asks `stopping`, so a server stopped during a first prune of a large log stops
+     * promptly (the next prune goes on from there).
+     */
+    async prune(
+      stopping: () => boolean = () => false,
+    ): Promise<{ old: number; unknownEmailFailures: number }> {
+      const old = await pruneOld(isoAfter(-retentionDays * 86_400), stopping);
+      const unknownEmailFailures = stopping()
+        ? 0
+        : await pruneUnknownEmailFailures(isoAfter(-UNKNOWN_EMAIL_FAILURE_SECONDS), stopping);
       return { old, unknownEmailFailures };
     },
   };

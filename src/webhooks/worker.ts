@@ -19,8 +19,11 @@ export interface WebhookWorkerOptions {
   perOrigin: number;
   disableAfterMs: number;
   retentionDays: number;
-  /** Other tables' pruning (the audit log's), run with this worker's hourly prune. */
-  alsoPrune?: () => Promise<unknown>;
+  /**
+   * Other tables' pruning (the audit log's), run with this worker's hourly prune; `stopping` says
+   * the worker is stopping, to end a long prune between its batches.
+   */
+  alsoPrune?: (stopping: () => boolean) => Promise<unknown>;
   /**
    * How long after `start` the first prune runs (then hourly): a minute by default, so that a
    * server restarted more often than hourly still prunes, and the prune stays clear of startup.
@@ -197,7 +200,7 @@ export function createWebhookWorker(
 
   /** Each table's pruning on its own: one failing does not keep the other's table growing. */
   async function pruneAll(): Promise<void> {
-    const outcomes = await Promise.allSettled([pruneOld(), options.alsoPrune?.()]);
+    const outcomes = await Promise.allSettled([pruneOld(), options.alsoPrune?.(() => stopped)]);
     const failure = outcomes.find((outcome) => outcome.status === 'rejected');
     if (failure) throw failure.reason;
   }
