@@ -8,6 +8,7 @@ import { type Db, lockRow } from '../infra/db/database.ts';
 import type { DialectAdapter } from '../infra/db/dialect.ts';
 import type { EndpointsTable, EndpointVersionsTable } from '../infra/db/schema.ts';
 import { removeEndpointScopes } from '../keys/removed-scopes.ts';
+import { inSeqOrder } from '../records/record-writer.ts';
 import { nowIso, refusePastExpiry } from '../time.ts';
 import {
   type EndpointCreate,
@@ -373,6 +374,13 @@ export function createEndpointService({ db, bus, dialect, cacheTtlMs }: Endpoint
           .where('endpoint_id', '=', row.id)
           .where('status', '=', 'pending')
           .execute();
+        if (dialect.name === 'postgres') {
+          // The records of creates that committed meanwhile, or were in flight: their lock is
+          // waited for, and creates after it find the endpoint gone (record-writer.ts,
+          // ENDPOINT_EXISTS). Taken last, it holds up other endpoints' creates only for this.
+          await inSeqOrder(trx);
+          await trx.deleteFrom('records').where('endpoint_id', '=', row.id).execute();
+        }
         await trx.deleteFrom('endpoints').where('id', '=', row.id).execute();
         return removeEndpointScopes(trx, slug);
       });

@@ -111,9 +111,14 @@ function placeholders<C extends string>(columns: readonly C[]): Record<C, string
 /** The two inserts every write makes, compiled once. */
 function statements(db: Db) {
   return {
-    insertRecord: preparedQuery<never, unknown[]>(
-      db.insertInto('records').values(placeholders(RECORD_COLUMNS) as never),
-    ),
+    // Only into an endpoint that still exists (ENDPOINT_EXISTS); parameters: the record's
+    // RECORD_COLUMNS, then its endpoint id again.
+    insertRecord: preparedQuery<never, unknown[]>({
+      compile: () =>
+        sql`insert into "records" (${sql.join(RECORD_COLUMNS.map((c) => sql.ref(c)))})
+          select ${''}, ${''}, ${''}, ${''}, cast(${0} as integer), ${''}, ${''}
+          where exists (select 1 from "endpoints" where "id" = ${''})`.compile(db),
+    }),
     insertRequest: preparedQuery<never, unknown[]>(
       db.insertInto('requests').values(placeholders(REQUEST_COLUMNS) as never),
     ),
@@ -168,7 +173,18 @@ async function apply(
   let row: RecordRow | undefined;
   if (cmd.operation === 'create') {
     row = createdRow(cmd, now);
-    await prepared.insertRecord(trx, row.id, cmd.endpointId, row.environment, row.data, 1, now, now);
+    const { numAffectedRows } = await prepared.insertRecord(
+      trx,
+      row.id,
+      cmd.endpointId,
+      row.environment,
+      row.data,
+      1,
+      now,
+      now,
+      cmd.endpointId,
+    );
+    if (Number(numAffectedRows ?? 0) === 0) return endpointGone(cmd);
   } else {
     if (cmd.operation === 'replace') {
       row = await trx
@@ -277,7 +293,7 @@ async function applyAll(
 }
 
 /** Any constant: the advisory lock that transactions creating records take first (inSeqOrder). */
-const RECORD_SEQ_LOCK = 7_165_213_904;
+export const RECORD_SEQ_LOCK = 7_165_213_904;
 
 /**
  * PostgreSQL: a record's `seq` is handed out at its INSERT but seen at COMMIT, so two transactions
@@ -287,8 +303,26 @@ const RECORD_SEQ_LOCK = 7_165_213_904;
  * were given. Taken first, it cannot deadlock with the rows a transaction locks.
  * (SQLite has one writer at a time.)
  */
-async function inSeqOrder(trx: Transaction<Database>): Promise<void> {
+export async function inSeqOrder(trx: Transaction<Database>): Promise<void> {
   await sql`select pg_advisory_xact_lock(${RECORD_SEQ_LOCK})`.execute(trx);
+}
+
+/**
+ * ENDPOINT_EXISTS: a create inserts its record only while its endpoint exists, checked by the
+ * INSERT itself (an index probe; no extra statement). On PostgreSQL deleting an endpoint takes
+ * the seq lock (inSeqOrder) and deletes its records once more: creates in flight commit first
+ * and their records go with it, and creates that waited for the lock then find the endpoint gone
+ * (404 endpoint_not_found, nothing written). The delete holds the endpoint's row by then, which
+ * no create locks: no deadlock. Without both, a create accepted just before the
+ * delete committed just after it, and its record outlived its endpoint.
+ */
+
+/** A create whose endpoint was deleted after the request found it (the delete committed first). */
+function endpointGone(cmd: WriteCommand): WriteOutcome {
+  return {
+    ok: false,
+    error: new ApiError('endpoint_not_found', { message: `Endpoint "${cmd.slug}" not found` }),
+  };
 }
 
 /** A create with nothing else in its transaction (no idempotency record): it can share an INSERT. */
@@ -308,13 +342,25 @@ async function insertCreates(
   commands: WriteCommand[],
   now: string,
 ): Promise<WriteOutcome[]> {
+  const outcomes: WriteOutcome[] = [];
   for (let i = 0; i < commands.length; i += BULK_ROWS) {
-    const chunk = commands.slice(i, i + BULK_ROWS);
+    const all = commands.slice(i, i + BULK_ROWS);
+    // Only into endpoints that still exist (see ENDPOINT_EXISTS): one whose delete committed
+    // while these waited for the lock has lost its records, and must not get these. In the
+    // order sent (`n`): the semi-join may reorder rows, and seq is handed out as they come.
+    const inserted = await sql<{
+      id: string;
+    }>`insert into "records" ("id", "endpoint_id", "environment", "data", "version", "created_at", "updated_at")
+      select v."id", v."endpoint_id", v."environment", v."data", 1, ${now}, ${now}
+      from (values ${sql.join(all.map((cmd, n) => sql`(cast(${n} as integer), ${cmd.recordId}, ${cmd.endpointId}, ${cmd.environment}, ${cmd.data ?? '{}'})`))}) as v("n", "id", "endpoint_id", "environment", "data")
+      where exists (select 1 from "endpoints" as e where e."id" = v."endpoint_id")
+      order by v."n"
+      returning "id"`.execute(trx);
+    const kept = new Set(inserted.rows.map((row) => row.id));
+    for (const cmd of all) outcomes.push(kept.has(cmd.recordId) ? created(cmd) : endpointGone(cmd));
+    const chunk = kept.size === all.length ? all : all.filter((cmd) => kept.has(cmd.recordId));
+    if (chunk.length === 0) continue;
     const rows = chunk.map((cmd) => createdRow(cmd, now));
-    await trx
-      .insertInto('records')
-      .values(chunk.map((cmd, n) => ({ ...(rows[n] as RecordRow), endpoint_id: cmd.endpointId })))
-      .execute();
     await trx
       .insertInto('requests')
       .values(
@@ -337,8 +383,10 @@ async function insertCreates(
       )
       .execute();
   }
-  return commands.map((cmd) => ({ ok: true, recordId: cmd.recordId, version: 1 }));
+  return outcomes;
 }
+
+const created = (cmd: WriteCommand): WriteOutcome => ({ ok: true, recordId: cmd.recordId, version: 1 });
 
 /** A faster way to commit some batches (SQLite's plain creates); undefined: not this batch. */
 interface DirectBatch {

@@ -1,7 +1,7 @@
-import { type Compilable, CompiledQuery, type QueryExecutorProvider } from 'kysely';
+import { type Compilable, CompiledQuery, type QueryExecutorProvider, type QueryResult } from 'kysely';
 import type { DialectAdapter } from './dialect.ts';
 
-type Executor = QueryExecutorProvider & { executeQuery<R>(query: CompiledQuery<R>): Promise<{ rows: R[] }> };
+type Executor = QueryExecutorProvider & { executeQuery<R>(query: CompiledQuery<R>): Promise<QueryResult<R>> };
 
 /**
  * A hot-path query built once with Kysely (so it is written in the right dialect) and then run
