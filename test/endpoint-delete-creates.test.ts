@@ -26,6 +26,16 @@ describe('creates racing with an endpoint delete leave no records behind', {
       (await client.query('select count(*) as n from records where endpoint_id = $1', [endpointId])).rows[0]
         .n,
     );
+  /** How many of the database's connections wait for a lock. */
+  const waiting = async () =>
+    Number(
+      (
+        await client.query(
+          `select count(*) as n from pg_stat_activity
+           where datname = current_database() and wait_event_type = 'Lock'`,
+        )
+      ).rows[0].n,
+    );
   const endpointId = async (slug: string): Promise<string> => {
     const res = await server.admin('GET', `/admin/v1/endpoints/${slug}`);
     assert.equal(res.status, 200, res.text);
@@ -85,15 +95,6 @@ describe('creates racing with an endpoint delete leave no records behind', {
     let removed: Promise<{ status: number; text: string }> | undefined;
     try {
       removed = server.admin('DELETE', '/admin/v1/endpoints/doomed-too');
-      const waiting = async () =>
-        Number(
-          (
-            await client.query(
-              `select count(*) as n from pg_stat_activity
-               where datname = current_database() and wait_event_type = 'Lock'`,
-            )
-          ).rows[0].n,
-        );
       assert.equal(await until(waiting, (n) => n === 1), 1);
       // Plain creates (one multi-row INSERT) and one with an Idempotency-Key (a statement of its own).
       const creates = [
@@ -129,5 +130,27 @@ describe('creates racing with an endpoint delete leave no records behind', {
       headers: { 'idempotency-key': 'late-create' },
     });
     assert.equal(again.status, 202, again.text);
+  });
+
+  test('an import that reaches the database after the delete: 404 endpoint_not_found, not "imported"', async () => {
+    await server.createEndpoint({ slug: 'doomed-import', name: 'Doomed', schema: { type: 'object' } });
+    const id = await endpointId('doomed-import');
+    await client.query('select pg_advisory_lock($1)', [RECORD_SEQ_LOCK]);
+    try {
+      const removed = server.admin('DELETE', '/admin/v1/endpoints/doomed-import');
+      assert.equal(await until(waiting, (n) => n === 1), 1);
+      const imported = server.admin('POST', '/admin/v1/endpoints/doomed-import/import', {
+        records: [{ v: 1 }, { v: 2 }],
+      });
+      assert.equal(await until(waiting, (n) => n === 2), 2);
+      await client.query('select pg_advisory_unlock($1)', [RECORD_SEQ_LOCK]);
+      const answer = await imported;
+      assert.equal(answer.status, 404, answer.text);
+      assert.equal(answer.body.code, 'endpoint_not_found');
+      assert.equal((await removed).status, 200);
+    } finally {
+      await client.query('select pg_advisory_unlock_all()');
+    }
+    assert.equal(await records(id), 0);
   });
 });

@@ -149,7 +149,11 @@ export function registerTransferRoutes(
           },
         };
       }
-      if (commands.length > 0) await deps.writer.writeAll(commands);
+      if (commands.length > 0) {
+        // Refused only as a whole: the endpoint was deleted while the batch waited (404, none written).
+        const refused = (await deps.writer.writeAll(commands)).find((outcome) => !outcome.ok);
+        if (refused && !refused.ok) throw refused.error;
+      }
       return {
         success: true,
         data: { imported: commands.length, rejected, errors },
