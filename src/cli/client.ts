@@ -100,14 +100,32 @@ export function managementClient(config: Config, options: ClientOptions) {
           error: `No answer from Gatehouse at ${base} (${from}) within ${timeoutMs / 1000} s; is it overloaded or stuck? (GATEHOUSE_CLI_TIMEOUT_MS sets the wait)`,
           code: 'cli_unreachable',
         });
+      const detail = failureDetail(error);
       throw new CliFailure({
         success: false,
-        error: `Cannot reach Gatehouse at ${base} (${from}: ${failureDetail(error)}); is "gatehouse start" running? Give its address with --url or GATEHOUSE_URL`,
+        error:
+          detail === 'bad port'
+            ? // fetch never connects there (nor do browsers): "is it running?" would send the user
+              // looking at a server that runs.
+              `Cannot reach Gatehouse at ${base} (${from}): fetch refuses to connect to port ${portOf(base)}, ` +
+              `as browsers do (one of the Fetch standard's "bad ports", such as 6000 or 6665-6669), so the CLI ` +
+              'and the dashboard cannot use it: run Gatehouse on another PORT'
+            : `Cannot reach Gatehouse at ${base} (${from}: ${detail}); is "gatehouse start" running? Give its address with --url or GATEHOUSE_URL`,
         code: 'cli_unreachable',
       });
     } finally {
       clearTimeout(timeout);
     }
+  }
+}
+
+/** The port a URL names, or its scheme's (80, 443). */
+function portOf(url: string): string {
+  try {
+    const parsed = new URL(url);
+    return parsed.port || (parsed.protocol === 'https:' ? '443' : '80');
+  } catch {
+    return '?';
   }
 }
 

@@ -8,6 +8,7 @@ import { type Config, DEFAULT_SQLITE_PATH } from '../config.ts';
 import { claimSqliteInstance, type InstanceLock } from '../infra/db/instance-lock.ts';
 import { MIN_SECRET_LENGTH } from '../infra/installation-secret.ts';
 import { createLogger } from '../infra/logger.ts';
+import { badPortWarning } from './fetch-bad-ports.ts';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -62,6 +63,8 @@ export async function startServer(
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
   warnAboutSecret(services, logger);
+  const badPort = badPortWarning(port);
+  if (badPort && (cluster.worker?.id ?? 1) === 1) logger.warn(badPort);
   if (!(await services.owners.hasOwner())) logger.warn(noOwnerYet(config));
   // Once per start: under --workers N the first worker says it for all (they share the primary's counts).
   if (config.database.kind !== 'sqlite' && !config.redisUrl && (cluster.worker?.id ?? 1) === 1) {
