@@ -120,6 +120,33 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     assert.doesNotMatch(env.stderr, /Cannot reach|is "gatehouse start" running/);
   });
 
+  test('a malformed http:// address is said to be one, not "cannot reach … is it running?"', async () => {
+    for (const url of ['http://[::1', 'http://exa mple.com', 'http://127.0.0.1:99999', 'http://:4000']) {
+      const env = await runGatehouse(['keys', 'list'], { ...NO_CREDENTIALS, GATEHOUSE_URL: url });
+      assert.equal(env.code, 1, url);
+      assert.equal(
+        env.stderr,
+        `Error: GATEHOUSE_URL "${url}" is not a valid URL (e.g. http://127.0.0.1:4000) (config_error)\n`,
+      );
+      const flag = await runGatehouse(['endpoints', 'list', '--url', url, '--json'], {
+        ...NO_CREDENTIALS,
+        GATEHOUSE_TOKEN: 'gm_x',
+      });
+      assert.equal(flag.code, 1, url);
+      assert.equal(JSON.parse(flag.stdout).code, 'cli_usage', url);
+    }
+  });
+
+  test('spaces around a pasted address are no part of it', async () => {
+    const padded = await runGatehouse(['endpoints', 'list', '--json'], {
+      ...NO_CREDENTIALS,
+      GATEHOUSE_TOKEN: server.token,
+      GATEHOUSE_URL: ` ${server.url} `,
+    });
+    assert.equal(padded.code, 0, padded.stdout);
+    assert.equal(JSON.parse(padded.stdout).success, true);
+  });
+
   test('another service at the address is named as such, with its address, not as "Unexpected response"', async () => {
     // A page, another API's JSON error, and JSON that is not Gatehouse's on a 200.
     const answers: Array<{ status: number; type: string; body: string }> = [

@@ -47,7 +47,8 @@ export function managementClient(config: Config, options: ClientOptions) {
         : stored?.url
           ? [stored.url, `saved by init in ${resolve(config.cliCredentialsPath)}`]
           : [config.localUrl, 'HOST and PORT'];
-  const base = chosen.replace(/\/$/, '');
+  // Spaces around an address pasted into GATEHOUSE_URL or --url are no part of it.
+  const base = chosen.trim().replace(/\/$/, '');
   const token = options.token ?? config.token ?? stored?.token;
 
   /** `raw`: hand back the streaming Response itself (exports) instead of the parsed `data`. */
@@ -63,11 +64,16 @@ export function managementClient(config: Config, options: ClientOptions) {
         code: 'cli_no_token',
       });
     }
-    if (!/^https?:\/\/[^/]/i.test(base)) {
+    const malformed = !/^https?:\/\/[^/]/i.test(base)
+      ? 'is not an http:// or https:// URL'
+      : !URL.canParse(`${base}/`)
+        ? 'is not a valid URL'
+        : undefined;
+    if (malformed) {
       // Not "cannot reach … is it running?": the address itself is wrong (a scheme left out).
       throw new CliFailure({
         success: false,
-        error: `${from} "${chosen}" is not an http:// or https:// URL (e.g. http://127.0.0.1:4000)`,
+        error: `${from} "${chosen}" ${malformed} (e.g. http://127.0.0.1:4000)`,
         code: from === '--url' ? 'cli_usage' : 'config_error',
       });
     }
