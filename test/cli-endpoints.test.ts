@@ -398,6 +398,15 @@ describe('CLI: a command that asks first looks the id up before asking', () => {
     assert.match(known.screen, /Type kept to confirm: /);
     assert.match(known.screen, /\(cli_not_confirmed\)/);
 
+    // Ctrl-C or Ctrl-D at the question: the refusal on a line of its own, not after the prompt.
+    for (const key of ['\u0003', '\u0004']) {
+      const cancelled = await runInTerminal(['endpoints', 'delete', 'kept'], env(), [key], prompt);
+      assert.equal(cancelled.code, 1, cancelled.screen);
+      const refusal = cancelled.screen.split(/\r?\n/).find((line) => line.includes('Not confirmed'));
+      assert.ok(refusal, cancelled.screen);
+      assert.doesNotMatch(refusal, /to confirm/, JSON.stringify(cancelled.screen));
+    }
+
     const token = await cli('tokens', 'revoke', 'gmt_nosuchtoken');
     assert.match(token.stderr, /No management token gmt_nosuchtoken of yours \(not_found\)/);
     const missingToken = await runInTerminal(['tokens', 'revoke', 'gmt_nosuchtoken'], env(), [], prompt);

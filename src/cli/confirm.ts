@@ -31,6 +31,8 @@ export async function confirmIrreversible(
   try {
     answer = (await terminal.question(`${warning}\n${prompt}`)).trim();
   } catch {
+    // Ctrl-C or Ctrl-D: no Enter ended the prompt's line, so the refusal would be written on it.
+    process.stderr.write('\n');
     answer = '';
   } finally {
     terminal.close();
