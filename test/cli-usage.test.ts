@@ -120,6 +120,44 @@ describe('CLI: usage errors and bad settings are clear, never a stack trace', ()
     assert.doesNotMatch(env.stderr, /Cannot reach|is "gatehouse start" running/);
   });
 
+  test('an option followed by another option instead of its value is said to lack it; nothing is made', async () => {
+    const before = await cli('keys', 'list', '--json');
+    const keys = JSON.parse(before.stdout).data.length;
+    const plain = await cli('keys', 'create', '--name', '--env', 'test');
+    assert.equal(plain.code, 1);
+    assert.match(
+      plain.stderr,
+      /^error: option '--name <name>' argument missing \(--env followed it: give --name its value first, or --name=--env for a value that begins with -\)/,
+    );
+    assert.doesNotMatch(plain.stderr, /too many arguments/);
+    const json = await cli(
+      'endpoints',
+      'create',
+      '--slug',
+      '--name',
+      'Orders',
+      '--field',
+      'a:string',
+      '--json',
+    );
+    assert.equal(json.code, 1);
+    assert.equal(JSON.parse(json.stdout).code, 'cli_usage');
+    assert.match(
+      JSON.parse(json.stdout).error,
+      /option '--slug <slug>' argument missing \(--name followed it/,
+    );
+    // A global option (--json) and -h count too: no key named "--json" or "-h".
+    const flag = await cli('keys', 'create', '--env', 'test', '--name', '-h');
+    assert.equal(flag.code, 1);
+    assert.match(flag.stderr, /option '--name <name>' argument missing \(-h followed it/);
+    const after = await cli('keys', 'list', '--json');
+    assert.equal(JSON.parse(after.stdout).data.length, keys);
+    // Meant as a value, it is given with =.
+    const meant = await cli('keys', 'create', '--name=--env', '--env', 'test', '--json');
+    assert.equal(meant.code, 0, meant.stdout);
+    assert.equal(JSON.parse(meant.stdout).data.name, '--env');
+  });
+
   test('a malformed http:// address is said to be one, not "cannot reach … is it running?"', async () => {
     for (const url of ['http://[::1', 'http://exa mple.com', 'http://127.0.0.1:99999', 'http://:4000']) {
       const env = await runGatehouse(['keys', 'list'], { ...NO_CREDENTIALS, GATEHOUSE_URL: url });

@@ -103,6 +103,31 @@ export function refuseRepeatedOptions(command: Command): void {
   for (const sub of command.commands) refuseRepeatedOptions(sub);
 }
 
+/**
+ * An option that takes a value, followed by another option (`keys create --name --env test`, the
+ * name left out): commander took `--env` as the name, and then said only "too many arguments"
+ * about `test`. Refused as the value missing, naming the option that followed; a value that
+ * begins with a dash is still given as `--name=--env`.
+ */
+export function refuseOptionsAsValues(command: Command, argv: readonly string[]): void {
+  const flags = new Set(['-h', '--help']);
+  for (let at: Command | null = command; at; at = at.parent)
+    for (const option of at.options)
+      for (const flag of [option.long, option.short]) if (flag) flags.add(flag);
+  for (const option of command.options) {
+    if (!option.required) continue;
+    command.on(`option:${option.name()}`, (value: unknown) => {
+      if (typeof value !== 'string' || !flags.has(value)) return;
+      if (option.long && argv.includes(`${option.long}=${value}`)) return;
+      command.error(
+        `error: option '${option.flags}' argument missing (${value} followed it: give ${option.long ?? option.short} its value first, or ${option.long ?? option.short}=${value} for a value that begins with -)`,
+        { code: 'commander.optionMissingArgument' },
+      );
+    });
+  }
+  for (const sub of command.commands) refuseOptionsAsValues(sub, argv);
+}
+
 /** `value` as a shell takes it back: quoted when it holds a space or another special character. */
 function shellWord(value: string): string {
   return /^[\w@.:/+=,-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;

@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { ConfigError, lazyConfig } from '../config.ts';
 import { registerAppsCommands } from './apps-commands.ts';
-import { helpTopic, refuseRepeatedOptions, requireAfterUnknown, withGroupUsage } from './command-groups.ts';
+import {
+  helpTopic,
+  refuseOptionsAsValues,
+  refuseRepeatedOptions,
+  requireAfterUnknown,
+  withGroupUsage,
+} from './command-groups.ts';
 import { registerCommands } from './commands.ts';
 import { failureEnvelope, printJson, reportFailure } from './output.ts';
 
@@ -42,6 +48,7 @@ for (const command of program.commands) if (command.commands.length > 0) withGro
 withGroupUsage(program);
 requireAfterUnknown(program);
 refuseRepeatedOptions(program);
+refuseOptionsAsValues(program, process.argv.slice(2));
 helpTopic(program, process.argv.slice(2));
 try {
   await program.parseAsync(process.argv);
