@@ -11,6 +11,44 @@ import { type Receiver, startReceiver } from './helpers/receiver.ts';
 import { ordersSchema, startDeliveringServer, type TestServer } from './helpers/server.ts';
 import { until } from './helpers/until.ts';
 
+/** Waits for the page's address to be `hash`; fails saying the last one seen. */
+async function addressBecomes(on: Page, hash: string): Promise<void> {
+  const seen = await until(
+    async () => new URL(on.url()).hash,
+    (now) => now === hash,
+  );
+  assert.equal(seen, hash);
+}
+
+/** Each delivery row's "endpoint · record" line, as shown, once the list has loaded. */
+async function deliveriesShown(on: Page): Promise<string[]> {
+  await on.getByTestId('delivery-row').first().or(on.getByText('No deliveries match the filters')).waitFor();
+  return (
+    await on.getByTestId('delivery-row').locator('td:first-child p:nth-child(2)').allTextContents()
+  ).sort();
+}
+
+/**
+ * The owner's browser on `origin`, which puts into `asked` every admin list matching `lists` the
+ * page asks for, and into `refused` every answer it is refused (status and URL).
+ */
+async function watchedBrowser(origin: string, lists: RegExp, asked: string[], refused: string[]) {
+  const browser = await ownerBrowser(origin);
+  browser.page.on('request', (request) => {
+    if (lists.test(request.url())) asked.push(request.url());
+  });
+  browser.page.on('response', (response) => {
+    if (response.status() >= 400) refused.push(`${response.status()} ${response.url()}`);
+  });
+  return browser;
+}
+
+async function closeAll(browser: Browser | undefined, server?: TestServer, receiver?: Receiver) {
+  await browser?.close();
+  await server?.close();
+  await receiver?.close();
+}
+
 /**
  * The Deliveries and Audit log pages keep their filters in the address, as the Usage page does:
  * a reload or a shared link shows the same list, and a value typed there that is not a choice is
@@ -25,27 +63,6 @@ describe('dashboard list filters kept in the address, in a real browser', NEEDS_
   const asked: string[] = [];
   const refused: string[] = [];
   let orderRecord = '';
-
-  /** Waits for the page's address to be `hash`; fails saying the last one seen. */
-  async function addressBecomes(on: Page, hash: string): Promise<void> {
-    const seen = await until(
-      async () => new URL(on.url()).hash,
-      (now) => now === hash,
-    );
-    assert.equal(seen, hash);
-  }
-
-  /** Each delivery row's "endpoint · record" line, as shown, once the list has loaded. */
-  async function deliveriesShown(on: Page): Promise<string[]> {
-    await on
-      .getByTestId('delivery-row')
-      .first()
-      .or(on.getByText('No deliveries match the filters'))
-      .waitFor();
-    return (
-      await on.getByTestId('delivery-row').locator('td:first-child p:nth-child(2)').allTextContents()
-    ).sort();
-  }
 
   /** Each audit row's action, as shown, once the list has loaded. */
   async function actionsShown(on: Page): Promise<string[]> {
@@ -96,20 +113,10 @@ describe('dashboard list filters kept in the address, in a real browser', NEEDS_
       'orders succeeded',
       'orders succeeded',
     ]);
-    browser = await ownerBrowser(server.url);
+    browser = await watchedBrowser(server.url, /\/admin\/v1\/(deliveries|audit)\?/, asked, refused);
     page = browser.page;
-    page.on('request', (request) => {
-      if (/\/admin\/v1\/(deliveries|audit)\?/.test(request.url())) asked.push(request.url());
-    });
-    page.on('response', (response) => {
-      if (response.status() >= 400) refused.push(`${response.status()} ${response.url()}`);
-    });
   });
-  after(async () => {
-    await browser?.close();
-    await server?.close();
-    await receiver?.close();
-  });
+  after(() => closeAll(browser, server, receiver));
 
   test('the Deliveries filters picked stay in the address: a reload or the link shows the same list', async () => {
     await page.goto(`${server.url}/#/deliveries`);
@@ -220,6 +227,172 @@ describe('dashboard list filters kept in the address, in a real browser', NEEDS_
     assert.equal(await page.getByLabel('Action', { exact: true }).first().inputValue(), '');
     assert.deepEqual(refused, []);
     for (const url of asked) assert.equal(new URL(url).searchParams.get('action'), null, url);
+    assert.deepEqual(
+      (browser?.errors ?? []).filter((error) => error.startsWith('pageerror')),
+      [],
+    );
+  });
+});
+
+/**
+ * Deliveries in production and in the sandbox are listed apart or together (Both, the default, as
+ * before the page could pick), and by event type; each row says its environment. Both pickers are
+ * kept in the address as the other filters are.
+ */
+describe('the Deliveries environment and event pickers, in a real browser', NEEDS_CHROMIUM, () => {
+  let server: TestServer;
+  let receiver: Receiver;
+  let browser: Browser | undefined;
+  let page: Page;
+  const asked: string[] = [];
+  const refused: string[] = [];
+
+  /** Each delivery row's event type and environment badge ("record.created test"), once loaded. */
+  async function rowsShown(on: Page): Promise<string[]> {
+    await on
+      .getByTestId('delivery-row')
+      .first()
+      .or(on.getByText('No deliveries match the filters'))
+      .waitFor();
+    const rows = on.getByTestId('delivery-row');
+    const events = await rows.locator('td:nth-child(1) p:first-child').allTextContents();
+    const environments = await rows.locator('td:nth-child(2)').allTextContents();
+    return events.map((event, i) => `${event} ${environments[i]}`).sort();
+  }
+
+  /** Waits for the rows shown to be `expected` (the list reloads after a pick). */
+  async function rowsBecome(expected: string[]): Promise<void> {
+    const seen = await until(
+      () => rowsShown(page),
+      (rows) => rows.join() === expected.join(),
+    );
+    assert.deepEqual(seen, expected);
+  }
+
+  before(async () => {
+    ensureDashboardBuilt();
+    receiver = await startReceiver();
+    server = await startDeliveringServer();
+    await server.createEndpoint({ slug: 'orders', name: 'Orders', schema: ordersSchema });
+    const deployed = await server.admin('POST', '/admin/v1/endpoints/orders/deploy');
+    assert.ok(deployed.status < 300, deployed.text);
+    for (const [environment, events] of [
+      ['test', ['record.created', 'record.deleted']],
+      ['live', ['record.created']],
+    ] as const) {
+      const hook = await server.admin('POST', '/admin/v1/endpoints/orders/webhooks', {
+        url: `${receiver.url}/${environment}`,
+        events,
+        environment,
+      });
+      assert.equal(hook.status, 201, hook.text);
+    }
+    // The sandbox: a record created, then deleted; production: a record created.
+    const testKey = await server.createKey({ name: 'sandbox writer', environment: 'test' });
+    const liveKey = await server.createKey({ name: 'live writer', environment: 'live' });
+    const tried = await server.request('POST', '/api/v1/data/orders', {
+      key: testKey.key,
+      json: { order_id: 'T-1', amount: 1 },
+    });
+    assert.equal(tried.status, 202, tried.text);
+    const deleted = await server.request('DELETE', `/api/v1/data/orders/${tried.body.id}`, {
+      key: testKey.key,
+    });
+    assert.equal(deleted.status, 202, deleted.text);
+    const sold = await server.request('POST', '/api/v1/data/orders', {
+      key: liveKey.key,
+      json: { order_id: 'L-1', amount: 2 },
+    });
+    assert.equal(sold.status, 202, sold.text);
+    type Listed = Array<{ event_type: string; environment: string; status: string }>;
+    const listed = await until(
+      async (): Promise<Listed> => (await server.admin('GET', '/admin/v1/deliveries?limit=100')).body.data,
+      (list) => list.length === 3 && list.every((d) => d.status === 'succeeded'),
+    );
+    assert.deepEqual(listed.map((d) => `${d.event_type} ${d.environment} ${d.status}`).sort(), [
+      'record.created live succeeded',
+      'record.created test succeeded',
+      'record.deleted test succeeded',
+    ]);
+    browser = await watchedBrowser(server.url, /\/admin\/v1\/deliveries\?/, asked, refused);
+    page = browser.page;
+  });
+  after(() => closeAll(browser, server, receiver));
+
+  test('Sandbox, Production and an event type list only those deliveries, and stay in the address', async () => {
+    await page.goto(`${server.url}/#/deliveries`);
+    // Both by default, as before: nothing changes for a link without the picker.
+    await rowsBecome(['record.created live', 'record.created test', 'record.deleted test']);
+    const environment = page.getByRole('radiogroup', { name: 'Environment' });
+    assert.equal(await environment.locator('input:checked').getAttribute('value'), 'both');
+    const event = page.getByLabel('Event', { exact: true }).first();
+    assert.equal(await event.inputValue(), 'Any event');
+    const entries = await page.evaluate('history.length');
+
+    asked.length = 0;
+    await environment.getByText('Sandbox', { exact: true }).click();
+    await addressBecomes(page, '#/deliveries?environment=test');
+    await rowsBecome(['record.created test', 'record.deleted test']);
+    await event.click();
+    await page.getByRole('option', { name: 'record.deleted', exact: true }).click();
+    await addressBecomes(page, '#/deliveries?environment=test&event_type=record.deleted');
+    await rowsBecome(['record.deleted test']);
+    const last = new URL(asked.at(-1) ?? '').searchParams;
+    assert.equal(last.get('environment'), 'test');
+    assert.equal(last.get('event_type'), 'record.deleted');
+    assert.equal(await page.evaluate('history.length'), entries, 'a pick adds no history entry');
+
+    await page.reload();
+    await rowsBecome(['record.deleted test']);
+    assert.equal(await environment.locator('input:checked').getAttribute('value'), 'test');
+    assert.equal(await event.inputValue(), 'record.deleted');
+
+    // Production has no deleted record: the filters, not the installation, are empty.
+    await environment.getByText('Production', { exact: true }).click();
+    await addressBecomes(page, '#/deliveries?environment=live&event_type=record.deleted');
+    await page.getByText('No deliveries match the filters').waitFor();
+    assert.deepEqual(await rowsShown(page), []);
+
+    // The Record id form's Clear leaves the pickers, as it leaves the status.
+    await page.getByRole('button', { name: 'Clear' }).click();
+    await addressBecomes(page, '#/deliveries?environment=live&event_type=record.deleted');
+    await event.click();
+    await page.getByRole('option', { name: 'record.created', exact: true }).click();
+    await addressBecomes(page, '#/deliveries?environment=live&event_type=record.created');
+    await rowsBecome(['record.created live']);
+
+    await environment.getByText('Both', { exact: true }).click();
+    await addressBecomes(page, '#/deliveries?event_type=record.created');
+    await rowsBecome(['record.created live', 'record.created test']);
+    await event.click();
+    await page.getByRole('option', { name: 'Any event', exact: true }).click();
+    await addressBecomes(page, '#/deliveries');
+    await rowsBecome(['record.created live', 'record.created test', 'record.deleted test']);
+    assert.deepEqual(refused, []);
+  });
+
+  test('an environment or event type typed in the address that is not one is the default, never sent', async () => {
+    for (const typed of [
+      'environment=production&event_type=record.removed',
+      'environment=LIVE&event_type=',
+      'environment=&event_type=RECORD.DELETED',
+    ]) {
+      asked.length = 0;
+      refused.length = 0;
+      await page.goto(`${server.url}/#/deliveries?${typed}`);
+      await page.reload();
+      await rowsBecome(['record.created live', 'record.created test', 'record.deleted test']);
+      const environment = page.getByRole('radiogroup', { name: 'Environment' });
+      assert.equal(await environment.locator('input:checked').getAttribute('value'), 'both', typed);
+      assert.equal(await page.getByLabel('Event', { exact: true }).first().inputValue(), 'Any event', typed);
+      assert.deepEqual(refused, [], typed);
+      assert.ok(asked.length > 0, typed);
+      for (const url of asked) {
+        const query = new URL(url).searchParams;
+        assert.equal(query.get('environment'), null, url);
+        assert.equal(query.get('event_type'), null, url);
+      }
+    }
     assert.deepEqual(
       (browser?.errors ?? []).filter((error) => error.startsWith('pageerror')),
       [],

@@ -118,7 +118,7 @@ describe("dashboard walk 2: a new owner's pages", {
     await page.getByText('No deliveries match the filters').waitFor();
     assert.deepEqual(await page.getByTestId('empty-state').locator('p').allInnerTexts(), [
       'No deliveries match the filters',
-      'Pick another status, or clear the filters, to see the others.',
+      'Pick another environment, status or event, or clear the filters, to see the others.',
     ]);
     assert.deepEqual(owner.errors, [], 'the page logged no errors');
   });

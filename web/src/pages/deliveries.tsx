@@ -15,7 +15,7 @@ import {
 } from '@mantine/core';
 import { useEffect, useRef, useState } from 'react';
 import { api } from '../api/client.ts';
-import type { Delivery, Endpoint } from '../api/types.ts';
+import { type Delivery, type Endpoint, EVENT_TYPES, type EventType } from '../api/types.ts';
 import { oneOf, setRouteQuery, useRouteQuery } from '../app/router.ts';
 import { useUser } from '../app/session.tsx';
 import { type Loader, useLoader } from '../app/use-loader.ts';
@@ -26,6 +26,7 @@ import { SecretDialog } from '../components/secret.tsx';
 import { TableScroll } from '../components/table-scroll.tsx';
 import classes from './deliveries.module.css';
 import { EnvironmentBadge } from './keys.tsx';
+import { ENVIRONMENTS, type EnvironmentShown } from './usage.tsx';
 
 const STATUS_COLOR: Record<string, string> = {
   pending: 'yellow',
@@ -48,6 +49,13 @@ interface Filters {
 const NO_FILTERS: Filters = { endpoint: '', record: '', request: '' };
 const STATUSES = ['all', 'pending', 'succeeded', 'failed', 'cancelled'] as const;
 type StatusShown = (typeof STATUSES)[number];
+/** Both environments by default, as the list showed before it could pick one. */
+const DEFAULT_ENVIRONMENT: EnvironmentShown = 'both';
+type EventShown = EventType | 'any';
+const EVENTS: { value: EventShown; label: string }[] = [
+  { value: 'any', label: 'Any event' },
+  ...EVENT_TYPES.map((type) => ({ value: type, label: type })),
+];
 
 /** The filters the address names (`#/deliveries?endpoint=orders&record_id=rec_…`), as typed there. */
 function filtersIn(address: URLSearchParams): Filters {
@@ -127,10 +135,13 @@ function nextLook(items: Delivery[], now: number): number | null {
 export function DeliveriesPage() {
   const isOwner = useUser().role === 'owner';
   const endpoints = useLoader(() => api.get<Endpoint[]>('/admin/v1/endpoints'), 'endpoints');
-  // What the list shows is kept in the address (#/deliveries?status=failed&endpoint=orders): a
-  // reload or a shared link shows the same list. A status that is not one is All.
+  // What the list shows is kept in the address (#/deliveries?environment=test&status=failed&
+  // endpoint=orders): a reload or a shared link shows the same list. A status, environment or
+  // event type that is not one is the default (All, Both, Any event), never sent to the server.
   const address = useRouteQuery();
   const status = oneOf(address.get('status'), STATUSES, 'all');
+  const environment = oneOf(address.get('environment'), ENVIRONMENTS, DEFAULT_ENVIRONMENT);
+  const eventType = oneOf(address.get('event_type'), EVENTS, 'any');
   const applied = knownFilters(filtersIn(address), endpoints);
   // What is typed (applied with the button, not per keystroke): the address's, whenever it changes.
   const appliedKey = applied && `${applied.endpoint}|${applied.record}|${applied.request}`;
@@ -141,11 +152,20 @@ export function DeliveriesPage() {
     if (applied) setTyped(applied);
   }
   /** Lists by `next` (the rest as shown), in place: no history entry for a filter. */
-  const show = (next: { status?: StatusShown; filters?: Filters }) => {
+  const show = (next: {
+    environment?: EnvironmentShown;
+    status?: StatusShown;
+    eventType?: EventShown;
+    filters?: Filters;
+  }) => {
+    const inEnvironment = next.environment ?? environment;
     const shown = next.status ?? status;
+    const ofType = next.eventType ?? eventType;
     const filters = next.filters ?? applied ?? typed;
     setRouteQuery({
+      environment: inEnvironment === DEFAULT_ENVIRONMENT ? undefined : inEnvironment,
       status: shown === 'all' ? undefined : shown,
+      event_type: ofType === 'any' ? undefined : ofType,
       endpoint: filters.endpoint.trim() || undefined,
       record_id: filters.record.trim() || undefined,
       request_id: filters.request.trim() || undefined,
@@ -155,13 +175,15 @@ export function DeliveriesPage() {
   const [loadingMore, setLoadingMore] = useState(false);
   const [openId, setOpenId] = useState<string | null>(null);
   const query = {
+    environment: environment === 'both' ? undefined : environment,
     status: status === 'all' ? undefined : status,
+    event_type: eventType === 'any' ? undefined : eventType,
     endpoint: applied?.endpoint || undefined,
     record_id: applied?.record || undefined,
     request_id: applied?.request || undefined,
   };
   const filtered = Object.values(query).some((value) => value !== undefined);
-  const listKey = `${status}|${appliedKey ?? '(endpoints loading)'}`;
+  const listKey = `${environment}|${status}|${eventType}|${appliedKey ?? '(endpoints loading)'}`;
   const first = useLoader(async (): Promise<Page | null> => {
     setExtra(null);
     // Not listed until the endpoint named is known to be one (shown as loading meanwhile).
@@ -210,7 +232,7 @@ export function DeliveriesPage() {
     <>
       <PageHeader
         title="Deliveries"
-        description="Every webhook delivery, newest first, with each attempt's response."
+        description="Every webhook delivery, newest first, with each attempt's response. Production is live, Sandbox is test."
         actions={
           <Group gap="xs">
             {isOwner && <CallbackSecretButton />}
@@ -222,11 +244,25 @@ export function DeliveriesPage() {
       />
       <Group mb="md" align="flex-end">
         <SegmentedControl
+          aria-label="Environment"
+          value={environment}
+          onChange={(value) => show({ environment: oneOf(value, ENVIRONMENTS, DEFAULT_ENVIRONMENT) })}
+          data={ENVIRONMENTS}
+        />
+        <SegmentedControl
           className={classes.statusFilter}
           aria-label="Filter by status"
           value={status}
           onChange={(value) => show({ status: oneOf(value, STATUSES, 'all') })}
           data={[...STATUSES]}
+        />
+        <Select
+          label="Event"
+          data={EVENTS}
+          value={eventType}
+          onChange={(value) => show({ eventType: oneOf(value, EVENTS, 'any') })}
+          allowDeselect={false}
+          w={180}
         />
         <form
           aria-label="Filter deliveries"
@@ -288,16 +324,17 @@ export function DeliveriesPage() {
           // A filter that matches nothing is not an installation without deliveries.
           <EmptyState title={filtered ? 'No deliveries match the filters' : 'No deliveries'}>
             {filtered
-              ? 'Pick another status, or clear the filters, to see the others.'
+              ? 'Pick another environment, status or event, or clear the filters, to see the others.'
               : 'Deliveries appear here when records change and a target is set.'}
           </EmptyState>
         ) : (
           <>
-            <TableScroll minWidth={720}>
+            <TableScroll minWidth={800}>
               <Table highlightOnHover verticalSpacing="xs" aria-label="Deliveries">
                 <Table.Thead>
                   <Table.Tr>
                     <Table.Th>Event</Table.Th>
+                    <Table.Th>Environment</Table.Th>
                     <Table.Th>Target</Table.Th>
                     <Table.Th>Status</Table.Th>
                     <Table.Th>Attempts</Table.Th>
@@ -320,6 +357,9 @@ export function DeliveriesPage() {
                         <Text size="xs" c="dimmed">
                           {d.endpoint ?? '—'} · {d.record_id}
                         </Text>
+                      </Table.Td>
+                      <Table.Td>
+                        <EnvironmentBadge environment={d.environment} />
                       </Table.Td>
                       <Table.Td>
                         <Text size="xs" ff="monospace" maw={260} truncate>

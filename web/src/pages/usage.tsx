@@ -19,15 +19,18 @@ const STATUS_COLORS: Record<string, string> = {
 };
 const MAX_SERIES = 7;
 
-/** Which keys' requests the page counts: live keys' (the default: limits and billing), test keys', or both. */
-type Shown = Environment | 'both';
-const ENVIRONMENTS: { value: Shown; label: string }[] = [
+/**
+ * Which keys' requests the page counts: live keys' (the default: limits and billing), test keys',
+ * or both. The Deliveries page picks its environment from the same choices.
+ */
+export type EnvironmentShown = Environment | 'both';
+export const ENVIRONMENTS: { value: EnvironmentShown; label: string }[] = [
   { value: 'live', label: 'Production' },
   { value: 'test', label: 'Sandbox' },
   { value: 'both', label: 'Both' },
 ];
 /** The empty state: an owner whose keys are all sandbox ones learns where their requests are. */
-const NONE_IN: Record<Shown, { title: string; hint: string }> = {
+const NONE_IN: Record<EnvironmentShown, { title: string; hint: string }> = {
   live: {
     title: 'No production requests in this range',
     hint: "Live keys' requests appear here; test keys' are under Sandbox.",
@@ -43,7 +46,7 @@ const RANGES = [
   { value: '30', label: '30 days' },
   { value: '90', label: '90 days' },
 ];
-const DEFAULT_SHOWN: Shown = 'live';
+const DEFAULT_SHOWN: EnvironmentShown = 'live';
 const DEFAULT_DAYS = '7';
 
 /** What Mantine hands on to the Recharts chart, a bar chart's and a line chart's alike. */
@@ -190,7 +193,7 @@ export function UsagePage() {
   const query = useRouteQuery();
   const shown = oneOf(query.get('environment'), ENVIRONMENTS, DEFAULT_SHOWN);
   const days = oneOf(query.get('days'), RANGES, DEFAULT_DAYS);
-  const choose = (next: { shown?: Shown; days?: string }) => {
+  const choose = (next: { shown?: EnvironmentShown; days?: string }) => {
     const environment = next.shown ?? shown;
     const range = next.days ?? days;
     setRouteQuery({
