@@ -1,7 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Config } from '../config.ts';
-import { lockFile } from '../infra/file-lock.ts';
+import { lockFile, processAlive } from '../infra/file-lock.ts';
 
 /**
  * Where a server started from this directory says it listens (`<data>/server.json`, beside the
@@ -24,15 +24,6 @@ interface Running {
  */
 interface ServerFile extends Running {
   servers?: Running[];
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function isRunning(value: unknown): value is Running {
@@ -99,7 +90,7 @@ export function announceServer(
   try {
     update(
       fileOf(config),
-      (servers) => [...servers.filter((entry) => entry.pid !== pid && alive(entry.pid)), { url, pid }],
+      (servers) => [...servers.filter((entry) => entry.pid !== pid && processAlive(entry.pid)), { url, pid }],
       waitMs,
     );
   } catch {
@@ -116,7 +107,7 @@ export function withdrawServer(config: Config, pid: number, waitMs = SERVER_FILE
       file,
       (servers) =>
         servers.some((entry) => entry.pid === pid)
-          ? servers.filter((entry) => entry.pid !== pid && alive(entry.pid))
+          ? servers.filter((entry) => entry.pid !== pid && processAlive(entry.pid))
           : undefined,
       waitMs,
     );
@@ -127,7 +118,7 @@ export function withdrawServer(config: Config, pid: number, waitMs = SERVER_FILE
 
 /** The URL of the newest server started from this directory that is still running, if any. */
 export function runningServer(config: Config): Running | undefined {
-  const servers = listed(fileOf(config)).filter((entry) => alive(entry.pid));
+  const servers = listed(fileOf(config)).filter((entry) => processAlive(entry.pid));
   const newest = servers.at(-1);
   return newest && { url: newest.url, pid: newest.pid };
 }

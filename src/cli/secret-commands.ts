@@ -33,12 +33,20 @@ export function registerSecretCommands(program: Command, config: Config): void {
         options,
         `This re-encrypts every stored secret of ${where} with a new installation secret. Every Gatehouse process on it (servers and workers) must be stopped, and backups made before open only with the old secret.`,
       );
-      const { rotateSecret, InstanceLockedError } = await import('./secret-rotate.ts');
+      const { rotateSecret, InstanceLockedError, describeHolder } = await import('./secret-rotate.ts');
       let done: Awaited<ReturnType<typeof rotateSecret>>;
       try {
         done = await rotateSecret(config);
       } catch (error) {
-        if (error instanceof InstanceLockedError) throw serverRunning(where);
+        if (error instanceof InstanceLockedError) {
+          const { holder } = error;
+          if (holder?.kind === 'server' || holder === undefined) throw serverRunning(where);
+          throw new CliFailure({
+            success: false,
+            error: `${describeHolder(holder).replace(/^a/, 'A')} is under way on ${where}: let it finish, then rotate the secret (nothing was changed)`,
+            code: 'cli_error',
+          });
+        }
         throw error;
       }
       if (json) {

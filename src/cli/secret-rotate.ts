@@ -13,7 +13,7 @@ import {
 import { pendingSecretFileOf, secretFileOf } from '../infra/secret-file.ts';
 import { type Resealed, resealInstallation } from '../infra/secret-rotation.ts';
 
-export { InstanceLockedError } from '../infra/db/instance-lock.ts';
+export { describeHolder, InstanceLockedError } from '../infra/db/instance-lock.ts';
 
 /**
  * The rotation itself, loaded only by `gatehouse secret rotate` (Kysely, the drivers). On a SQLite
@@ -27,7 +27,9 @@ export async function rotateSecret(
 ): Promise<{ secret_source: string; resealed: Resealed; next_step: string }> {
   const { database } = config;
   const sqlitePath = database.kind === 'sqlite' ? database.path : undefined;
-  const lock: InstanceLock | undefined = sqlitePath ? claimSqliteInstance(sqlitePath, 0) : undefined;
+  const lock: InstanceLock | undefined = sqlitePath
+    ? claimSqliteInstance(sqlitePath, 0, 'secret rotate')
+    : undefined;
   try {
     const handle = await openDatabase(database);
     try {

@@ -35,3 +35,13 @@ export function lockFile(path: string, waitMs: number): FileLock | undefined {
     },
   };
 }
+
+/** Whether a process runs under `pid` (one of another user's too: EPERM). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

@@ -14,7 +14,13 @@ import {
 import { dirname, resolve } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { opensWith } from '../crypto/encryption.ts';
-import { claimSqliteInstance, InstanceLockedError, resolvedPath } from './instance-lock.ts';
+import {
+  claimSqliteInstance,
+  describeHolder,
+  InstanceLockedError,
+  type LockHolder,
+  resolvedPath,
+} from './instance-lock.ts';
 
 /** A backup or restore that cannot go ahead: the message tells the operator what to do. */
 export class BackupError extends Error {
@@ -263,11 +269,9 @@ export async function restoreSqlite(
     );
   let lock: ReturnType<typeof claimSqliteInstance>;
   try {
-    lock = claimSqliteInstance(target, 0);
+    lock = claimSqliteInstance(target, 0, 'restore');
   } catch (error) {
-    if (error instanceof InstanceLockedError) {
-      throw new BackupError(`A Gatehouse server is running on ${target}: stop it, then restore`);
-    }
+    if (error instanceof InstanceLockedError) throw new BackupError(lockedFor(target, error.holder));
     // A read-only or another user's folder: said with the file, as the server says it.
     throw new BackupError(
       `Could not lock ${target} for the restore (${(error as Error).message}): its folder must be writable by this user (run as the server's user). Nothing was changed`,
@@ -330,6 +334,18 @@ export async function restoreSqlite(
   } finally {
     lock.release();
   }
+}
+
+/** Why a restore cannot have the database: who holds it, and what to do about it. */
+function lockedFor(target: string, holder: LockHolder | undefined): string {
+  const who = holder ? ` (pid ${holder.pid}, since ${holder.since})` : '';
+  if (holder?.kind === 'server')
+    return `A Gatehouse server is running on ${target}${who}: stop it, then restore. Nothing was changed`;
+  if (holder?.kind === 'restore')
+    return `Another \`gatehouse restore\` is replacing ${target}${who}: let it finish (it may be waiting for an answer in another terminal), check what it restored, then run this one again if still needed. Nothing was changed`;
+  if (holder?.kind === 'secret rotate')
+    return `A \`gatehouse secret rotate\` is under way on ${target}${who}: let it finish, then restore. Nothing was changed`;
+  return `${describeHolder(undefined).replace(/^a/, 'A')} holds ${target}: stop the server, or let the other command finish, then restore. Nothing was changed`;
 }
 
 /**
