@@ -209,7 +209,10 @@ describe('the generated installation secret, on SQLite, lives beside the databas
     writeFileSync(secretFileOf(path), `${other}\n`);
     await assert.rejects(
       open(),
-      (e: Error) => e instanceof ConfigError && /does not hold this database/.test(e.message),
+      // The database's own opens what it sealed: the file is the one in the way, and is named so.
+      (e: Error) =>
+        e instanceof ConfigError &&
+        /holds its own installation secret .* Move \S+\.secret aside/.test(e.message),
     );
     // Without the row: the wrong file does not open the sealed secrets.
     const fix = new BetterSqlite3(path);

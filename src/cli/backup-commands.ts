@@ -7,6 +7,7 @@ import {
   type OlderBackup,
   restoreSqlite,
   secretOpens,
+  storedSecretOf,
 } from '../infra/db/sqlite-backup.ts';
 import { secretFileOf } from '../infra/secret-file.ts';
 import { confirmIrreversible, withYes } from './confirm.ts';
@@ -100,7 +101,7 @@ export function registerBackupCommands(program: Command, config: Config): void {
           },
         });
         // People read it after the summary; --json keeps stdout for the result.
-        note = secretNote(config, target, restored.holds_installation_secret);
+        note = secretNote(config, target, restored.holds_installation_secret, restored.previous);
         if (json && note) process.stderr.write(`Warning: ${note}\n`);
         return { database: target, ...restored, file };
       },
@@ -118,26 +119,69 @@ export function registerBackupCommands(program: Command, config: Config): void {
  * What the restored database still needs before a server starts on it: the installation secret
  * it was made with (backups never hold it), when it is missing or another one is in its place
  * (a new machine's first start made its own; a `secret rotate` since the backup replaced it).
+ * An earlier release's backup holds its own: then what is in the way of it, if anything.
  */
-function secretNote(config: Config, database: string, holdsSecret: boolean): string | undefined {
+function secretNote(
+  config: Config,
+  database: string,
+  holdsSecret: boolean,
+  previous: string | null,
+): string | undefined {
   const file = secretFileOf(database);
+  if (holdsSecret) return ownSecretNote(config, database, file, previous);
   let secret = config.secret;
   if (secret === undefined) {
-    // An earlier release's backup holds it itself: its first start moves it to the file.
-    if (holdsSecret) return undefined;
     if (!existsSync(file))
       return `The installation secret is not in backups: put the file ${file} it was made with in place (or set GATEHOUSE_SECRET) first.`;
-    try {
-      secret = readFileSync(file, 'utf8').trim();
-    } catch {
-      return undefined; // the server says what is wrong with the file when it starts
-    }
+    secret = readSecretQuietly(file);
+    if (secret === undefined) return undefined; // the server says what is wrong with the file when it starts
   }
   if (secretOpens(database, secret)) return undefined;
   const which = config.secret ? 'GATEHOUSE_SECRET' : `The installation secret in ${file}`;
   return (
     `${which} is not the one this backup was made with (another installation's, or replaced by a \`gatehouse secret rotate\` since): ` +
     `its stored secrets do not open with it, and the server will not start. Put the secret file the backup was made with in place (or set that GATEHOUSE_SECRET) first.`
+  );
+}
+
+function readSecretQuietly(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A backup made by a release that kept the installation secret in the database: its first start
+ * moves it to `<database>.secret`, unless another secret is in the way there (the replaced
+ * database's, left beside it; another installation's) or in GATEHOUSE_SECRET, which the server
+ * would take (and refuse, since it opens nothing the backup sealed).
+ */
+function ownSecretNote(
+  config: Config,
+  database: string,
+  file: string,
+  previous: string | null,
+): string | undefined {
+  const own = storedSecretOf(database);
+  const opens = (secret: string) => secret === own || secretOpens(database, secret);
+  const intro =
+    'This backup holds its own installation secret (it was made by a release that kept it in the database)';
+  if (config.secret !== undefined) {
+    if (opens(config.secret)) return undefined;
+    return `${intro}, but GATEHOUSE_SECRET is set to another one, which does not open it: the server will not start. Unset GATEHOUSE_SECRET for the first start (it then moves the backup's own secret to ${file}), or set it to that secret.`;
+  }
+  if (!existsSync(file)) return undefined; // its first start moves it to the file
+  const there = readSecretQuietly(file);
+  if (there === undefined || opens(there)) return undefined;
+  const aside = previous ? `${previous}.secret` : `${file}.other`;
+  const whose = previous
+    ? `the database this restore replaced, kept at ${previous}, was made with it`
+    : 'left by another installation';
+  return (
+    `${intro}, but ${file} beside it holds another one (${whose}), which does not open it: the server would refuse to start. ` +
+    `Move that file aside first: mv ${shellQuoted(file)} ${shellQuoted(aside)}${previous ? ' (beside the database it belongs to)' : ''}. The first start then moves the backup's own secret to ${file}.`
   );
 }
 

@@ -78,6 +78,13 @@ export async function loadInstallationSecret(
     // found no secret in the database and stored a new one there. The one that opens what the
     // installation sealed is the installation's; a row that does not is that stray.
     const sealed = await sealedValue(db);
+    if (sealed !== undefined && opensWith(inDatabase, sealed) && !opensWith(secret, sealed)) {
+      // The database's own opens it, the file's does not: a database from before the secret
+      // moved out (an old backup restored), with another database's secret file left beside it.
+      throw new ConfigError(
+        `This database holds its own installation secret (it was made by a release that kept it in the database, e.g. an old backup restored), but ${file} beside it holds another one, which does not open it. Move ${file} aside (it belongs to another database: the one a restore replaced, kept as <database>.before-restore-<time>, or another installation), then start again: the start moves the database's own secret into ${file}`,
+      );
+    }
     if (sealed === undefined || !opensWith(secret, sealed) || opensWith(inDatabase, sealed)) {
       throw new ConfigError(
         `${file} does not hold this database's installation secret: restore the file that belongs to it, or set GATEHOUSE_SECRET`,

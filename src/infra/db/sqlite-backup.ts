@@ -109,6 +109,21 @@ export function secretOpens(path: string, secret: string): boolean {
   return sealed === undefined || opensWith(secret, sealed.value);
 }
 
+/**
+ * The installation secret the Gatehouse database at `path` holds itself, if any: one made by a
+ * release before the secret moved to `<database>.secret` (its first start by this one moves it out).
+ */
+export function storedSecretOf(path: string): string | undefined {
+  const db = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
+  try {
+    return (
+      db.prepare("select value from settings where key = 'secret'").get() as { value: string } | undefined
+    )?.value;
+  } finally {
+    db.close();
+  }
+}
+
 /** The migrations a Gatehouse database file has applied, by name. */
 function migrationsOf(file: string): string[] {
   const db = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
