@@ -159,8 +159,8 @@ describe('gatehouse backup and restore (SQLite)', () => {
     const empty = join(dirname(path), 'empty.db');
     new BetterSqlite3(empty).close();
     for (const [file, message] of [
-      [junk, /not a readable SQLite database/],
-      [empty, /is not a Gatehouse database/],
+      [junk, /is not a SQLite database/],
+      [empty, /is empty: not a backup/],
       [join(dirname(path), 'missing.db'), /No backup at/],
       [path, /is the database itself, not a backup/],
     ] as const) {

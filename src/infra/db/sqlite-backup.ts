@@ -7,6 +7,7 @@ import {
   linkSync,
   mkdirSync,
   openSync,
+  readSync,
   renameSync,
   rmSync,
   statSync,
@@ -51,6 +52,8 @@ function openChecked(path: string, what: string, pages: boolean): BetterSqlite3.
   // SQLite reads a folder as a "disk I/O error": said as what it is.
   if (statSync(path).isDirectory())
     throw new BackupError(`${path} is a folder: give the ${what} file itself`);
+  // SQLite reads an empty file as an empty database.
+  if (statSync(path).size === 0) throw new BackupError(`${path} is empty: not a ${what}`);
   let db: BetterSqlite3.Database | undefined;
   try {
     db = new BetterSqlite3(path, { readonly: true, fileMustExist: true });
@@ -74,9 +77,40 @@ function openChecked(path: string, what: string, pages: boolean): BetterSqlite3.
         `Could not open ${path} (${(error as Error).message}): SQLite writes beside the database even to read it, so run this as the user the server runs as`,
       );
     throw new BackupError(
-      `${path} is not a readable SQLite database (${(error as Error).message.replace(/\s*\n\s*/g, '; ')})`,
+      unreadable(path, what) ??
+        `${path} is not a readable SQLite database (${(error as Error).message.replace(/\s*\n\s*/g, '; ')})`,
     );
   }
+}
+
+/**
+ * Why SQLite could not read the file, when its first bytes tell: empty, not a SQLite file at all,
+ * or cut short (fewer bytes than the pages its header counts: a copy or a download that did not
+ * finish), which SQLite alone calls "database disk image is malformed".
+ */
+function unreadable(path: string, what: string): string | undefined {
+  const again = what === 'backup' ? 'Use another backup, or copy it again' : 'Restore the latest backup';
+  const header = Buffer.alloc(100);
+  let read: number;
+  try {
+    const fd = openSync(path, 'r');
+    try {
+      read = readSync(fd, header, 0, 100, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  const size = statSync(path).size;
+  if (read < 16 || header.toString('latin1', 0, 16) !== 'SQLite format 3\0')
+    return `${path} is not a SQLite database (its first bytes are not a SQLite file's)${what === 'backup' ? ': not a file made by gatehouse backup' : ''}`;
+  if (read < 100) return `${path} is cut short (${size} bytes): a copy that did not finish. ${again}`;
+  const pageSize = header.readUInt16BE(16) === 1 ? 65_536 : header.readUInt16BE(16);
+  const expected = pageSize * header.readUInt32BE(28);
+  if (expected > size)
+    return `${path} is cut short: ${size} bytes of the ${expected} its header counts (a copy or a download that did not finish). ${again}`;
+  return undefined;
 }
 
 /** A backup file checked page by page, with its size and record count. */
